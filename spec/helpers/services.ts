@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
+
+/**
+ * Finds the real services a suite needs. On a user's machine a missing service skips the suite
+ * with a plain message; under CI (CI=true) a missing service fails it, so nothing is skipped silently.
+ */
+const underCi = process.env.CI === 'true' || process.env.CI === '1';
+
+export const REDIS_HOST = process.env.TEST_REDIS_HOST ?? '127.0.0.1';
+export const REDIS_PORT = Number(process.env.TEST_REDIS_PORT ?? 6379);
+export const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}/15`;
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function portOpen(host: string, port: number, timeoutMs = 800): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function need(what: string, available: boolean, why: string): Promise<boolean> {
+  if (available) return true;
+  if (underCi) throw new Error(`CI=true and ${what} is missing: ${why}`);
+  console.warn(`\n  SKIPPED (${what} missing): ${why}\n`);
+  return false;
+}
+
+/** true when a redis-server answers; use with describe.runIf(await hasRedis('suite name')). */
+export async function hasRedis(suite: string): Promise<boolean> {
+  return need('redis-server', await portOpen(REDIS_HOST, REDIS_PORT), `suite '${suite}' needs a redis-server at ${REDIS_HOST}:${REDIS_PORT}`);
+}
+
+/** true when Debian's chromium is installed; use with describe.runIf(await hasChromium('suite name')). */
+export async function hasChromium(suite: string): Promise<boolean> {
+  return need('chromium', existsSync(CHROMIUM_PATH), `suite '${suite}' needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
+}
