@@ -1,0 +1,113 @@
+import { ConfigError } from '../domain/errors.ts';
+import { parseInterval } from '../domain/interval.ts';
+import { isValidSymbol } from '../domain/series-id.ts';
+
+export type SourceKind = 'auto' | 'binance' | 'sim';
+
+/** Everything the engine reads from its environment, validated. */
+export interface Config {
+  port: number;
+  host: string;
+  symbols: string[];
+  intervals: string[];
+  bufferSize: number;
+  historyOnConnect: number;
+  redisUrl: string | undefined;
+  restUrl: string;
+  wsUrl: string;
+  source: SourceKind;
+  /** Per-minute REST weight the engine allows itself (Binance's limit is 6000). */
+  restWeightBudget: number;
+  restConcurrency: number;
+  /** No upstream frame for this long: the connection is replaced. */
+  staleAfterMs: number;
+  /** Rotate each upstream connection after this long (Binance cuts at 24 h). */
+  rotateAfterMs: number;
+  /** Per-client send buffer limit before the slow-client policy applies. */
+  maxBackpressureBytes: number;
+  /** Directory of the built web client ('' disables static serving). */
+  clientDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'];
+export const DEFAULT_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+
+type Env = Record<string, string | undefined>;
+
+function fail(variable: string, value: string | undefined, accepted: string): never {
+  throw new ConfigError(`${variable}=${JSON.stringify(value)} is invalid: expected ${accepted}`, {
+    info: { variable, value, accepted },
+  });
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    fail(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function list(env: Env, name: string, def: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) fail(name, raw, 'a comma-separated list');
+  return [...new Set(items)];
+}
+
+function url(env: Env, name: string, def: string, protocols: string[]): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  try {
+    const u = new URL(raw);
+    if (!protocols.includes(u.protocol)) throw new Error('protocol');
+    return raw.replace(/\/+$/, '');
+  } catch {
+    return fail(name, raw, `a URL with protocol ${protocols.join(' or ')}`);
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const symbols = list(env, 'SYMBOLS', DEFAULT_SYMBOLS).map((s) => s.toUpperCase());
+  for (const s of symbols) if (!isValidSymbol(s)) fail('SYMBOLS', env.SYMBOLS, `symbols of 2-20 letters/digits such as BTCUSDT (bad: ${s})`);
+  const intervals = list(env, 'INTERVALS', DEFAULT_INTERVALS);
+  for (const i of intervals) {
+    try {
+      parseInterval(i);
+    } catch {
+      fail('INTERVALS', env.INTERVALS, `intervals like 1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w,1M (bad: ${i})`);
+    }
+  }
+  const source = (env.SOURCE ?? 'auto').trim() || 'auto';
+  if (!['auto', 'binance', 'sim'].includes(source)) fail('SOURCE', env.SOURCE, 'auto, binance or sim');
+  const bufferSize = int(env, 'BUFFER_SIZE', 1000, 10, 1_000_000);
+  const historyOnConnect = int(env, 'HISTORY_ON_CONNECT', 720, 1, 1_000_000);
+  if (historyOnConnect > bufferSize) fail('HISTORY_ON_CONNECT', env.HISTORY_ON_CONNECT, `at most BUFFER_SIZE (${bufferSize})`);
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) fail('LOG_LEVEL', env.LOG_LEVEL, 'debug, info, warn or error');
+  const redisUrl = env.REDIS_URL ? url(env, 'REDIS_URL', '', ['redis:', 'rediss:']) : undefined;
+  return {
+    port: int(env, 'PORT', 8000, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    symbols,
+    intervals,
+    bufferSize,
+    historyOnConnect,
+    redisUrl,
+    restUrl: url(env, 'BINANCE_REST_URL', 'https://api.binance.com', ['http:', 'https:']),
+    wsUrl: url(env, 'BINANCE_WS_URL', 'wss://stream.binance.com:9443', ['ws:', 'wss:']),
+    source: source as SourceKind,
+    restWeightBudget: int(env, 'REST_WEIGHT_BUDGET', 3000, 10, 6000),
+    restConcurrency: int(env, 'REST_CONCURRENCY', 4, 1, 64),
+    staleAfterMs: int(env, 'STALE_AFTER_MS', 30_000, 1000, 3_600_000),
+    rotateAfterMs: int(env, 'ROTATE_AFTER_MS', 23 * 3_600_000, 10_000, 24 * 3_600_000 - 60_000),
+    maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    clientDir: env.CLIENT_DIR ?? 'dist/client',
+    logLevel,
+  };
+}

@@ -1,0 +1,167 @@
+import {
+  asyncScheduler,
+  catchError,
+  concatMap,
+  defer,
+  EMPTY,
+  from,
+  type ObservableInput,
+  type Observable,
+  type OperatorFunction,
+  of,
+  reduce,
+  retry,
+  type SchedulerLike,
+  timer,
+  concat,
+} from 'rxjs';
+import { type Bar, sameBar } from '../domain/bar.ts';
+import { GapFillError } from '../domain/errors.ts';
+import { nextOpen, parseInterval } from '../domain/interval.ts';
+
+/** What enters one series' pipeline: a live bar, or a request to re-sync from REST (after a reconnect). */
+export type SeriesInput = { type: 'bar'; bar: Bar } | { type: 'resync' };
+
+/** What leaves it: bars in order, plus typed events for every gap so none is silent. */
+export type SpliceEvent =
+  /** `origin` is 'live' for stream updates, 'fill' for REST bars spliced in order, 'repair' for a late fill of an older hole. */
+  | { type: 'bar'; bar: Bar; origin: 'live' | 'fill' | 'repair' }
+  | { type: 'gap'; from: number; to: number; reason: 'skip' | 'unclosed' | 'resync' }
+  | { type: 'gap-filled'; from: number; to: number; bars: number }
+  | { type: 'gap-unfilled'; error: GapFillError };
+
+export interface SpliceGapsConfig {
+  /** Interval of the series (gaps are measured in it). */
+  interval: string;
+  /** Series key, for errors and logs. */
+  key?: string;
+  /** Newest bar already known (store/bootstrap), read when the operator is subscribed. */
+  seed?: () => Bar | undefined;
+  /** REST: bars with openTime in [from, to] (`to` undefined: up to now, forming bar included), in pages. */
+  fetchRange: (from: number, to: number | undefined) => ObservableInput<Bar[]>;
+  /** Retries of one fill before it is reported unfilled. */
+  retryCount?: number;
+  retryDelayMs?: number;
+  /** An unfilled hole is tried again on the first input after this long. */
+  repairAfterMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+interface Hole {
+  from: number;
+  to: number;
+  attempt: number;
+}
+
+/**
+ * Keeps one series whole: drops duplicates and stale updates, upserts the forming bar, and splices
+ * REST-fetched bars in before the live bar that revealed a gap. A bar that was still forming when a
+ * newer one opened (its final update missing or late) is finalised from REST; a `resync` input
+ * re-fetches from the newest known bar (after a reconnect). Fills are retried; a fill that keeps
+ * failing is reported as `gap-unfilled`, remembered, and repaired on a later input.
+ *
+ * ```
+ * input:   --a--b-----(e)--e'--|        (c, d missing; e' = e updated)
+ * fetch:            (cd|)               (fetchRange(c, e - 1))
+ * output:  --a--b-----(G c d F e)--e'--|  (G = gap, F = gap-filled)
+ * ```
+ * @param interval series interval; a gap is an open time more than one interval after the last
+ * @param fetchRange REST pages for [from, to]; subscribed lazily, once per gap, cancelled on unsubscribe
+ * @param seed newest known bar at subscription
+ * @param retryCount, retryDelayMs retries of a failing fill; repairAfterMs wait before retrying a hole
+ * Errors from the source pass through; fill errors never do (they become `gap-unfilled` events).
+ */
+export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInput, SpliceEvent> {
+  const { interval, key = '?', fetchRange, seed, retryCount = 3, retryDelayMs = 1000, repairAfterMs = 30_000, scheduler = asyncScheduler } = config;
+  parseInterval(interval); // throws on a bad interval when the operator is built
+  if (typeof fetchRange !== 'function') throw new TypeError('spliceGaps: fetchRange must be a function');
+  if (!(retryCount >= 0)) throw new TypeError('spliceGaps: retryCount must be >= 0');
+
+  return (source) =>
+    defer(() => {
+      // Per-subscription state: the newest bar emitted and the newest closed open time.
+      let last: Bar | undefined = seed?.();
+      // Everything before a forming seed is closed; its own final is still to come.
+      let lastClosed = last ? (last.closed ? last.openTime : last.openTime - 1) : -Infinity;
+      const holes: Hole[] = [];
+      let repairAt = 0;
+
+      /** Admits a bar if it moves the series forward; updates state. */
+      const admit = (bar: Bar): boolean => {
+        if (bar.openTime <= lastClosed) return false;
+        if (last && bar.openTime < last.openTime) return false;
+        if (last && bar.openTime === last.openTime && (sameBar(bar, last) || last.closed)) return false;
+        last = bar;
+        if (bar.closed) lastClosed = bar.openTime;
+        return true;
+      };
+
+      /** Fetches [from, to], keeps bars in order that the state admits; retried, then reported. */
+      const fill = (from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number): Observable<SpliceEvent> => {
+        const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
+          reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
+          retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
+        );
+        return fetched$.pipe(
+          concatMap((bars) => {
+            const out: SpliceEvent[] = [];
+            for (const bar of bars) {
+              if (bar.openTime >= upTo) break;
+              if (origin === 'repair' ? admitRepair(bar) : admit(bar)) out.push({ type: 'bar', bar, origin });
+            }
+            out.push({ type: 'gap-filled', from, to: to ?? scheduler.now(), bars: out.length });
+            return from_(out);
+          }),
+          catchError((cause: unknown) => {
+            const hole = { from, to: to ?? scheduler.now(), attempt: 1 + retryCount };
+            holes.push(hole);
+            repairAt = scheduler.now() + repairAfterMs;
+            const error = new GapFillError(`gap ${key} [${new Date(hole.from).toISOString()} .. ${new Date(hole.to).toISOString()}] not filled after ${hole.attempt} attempts`, {
+              cause,
+              info: { key, ...hole },
+            });
+            return of<SpliceEvent>({ type: 'gap-unfilled', error });
+          }),
+        );
+      };
+
+      /** A repaired bar is older than `last`; it is admitted only if it is closed and newer than nothing we already closed in order. */
+      const admitRepair = (bar: Bar): boolean => bar.closed && (!last || bar.openTime < last.openTime);
+
+      const repairHoles = (): Observable<SpliceEvent> => {
+        if (holes.length === 0 || scheduler.now() < repairAt) return EMPTY;
+        const pending = holes.splice(0, holes.length);
+        return from_(pending).pipe(concatMap((h) => fill(h.from, h.to, 'repair', last ? last.openTime : Infinity)));
+      };
+
+      const onBar = (bar: Bar): Observable<SpliceEvent> => {
+        const prev = last;
+        if (prev && bar.openTime > prev.openTime) {
+          const expected = nextOpen(prev.openTime, interval);
+          // Missing buckets, or the previous bar never got its final update: both come from REST.
+          const from = bar.openTime > expected ? (prev.closed ? expected : prev.openTime) : prev.closed ? undefined : prev.openTime;
+          if (from !== undefined) {
+            const reason = bar.openTime > expected ? 'skip' : 'unclosed';
+            return concat(
+              of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
+              fill(from, bar.openTime - 1, 'fill', bar.openTime),
+              defer(() => (admit(bar) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
+            );
+          }
+        }
+        return admit(bar) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY;
+      };
+
+      const onResync = (): Observable<SpliceEvent> => {
+        if (!last) return EMPTY;
+        // The bar forming when the connection dropped may have closed offline: its final comes from REST.
+        const from = last.closed ? nextOpen(last.openTime, interval) : last.openTime;
+        return concat(of<SpliceEvent>({ type: 'gap', from, to: scheduler.now(), reason: 'resync' }), fill(from, undefined, 'fill', Infinity));
+      };
+
+      return source.pipe(concatMap((input) => concat(repairHoles(), defer(() => (input.type === 'bar' ? onBar(input.bar) : onResync())))));
+    });
+}
+
+// `from` is also a local name for a range start inside the operator.
+const from_ = from;

@@ -1,0 +1,95 @@
+import type { Bar } from '../domain/bar.ts';
+import { MalformedFrameError } from '../domain/errors.ts';
+
+/** Raw Binance shapes stay here; everything past this file speaks `Bar`. */
+
+export type StreamFrame =
+  | { kind: 'kline'; symbol: string; interval: string; bar: Bar; eventTime: number }
+  | { kind: 'shutdown'; eventTime: number }
+  | { kind: 'control'; id: unknown; result: unknown }
+  | { kind: 'ignored' };
+
+function malformed(reason: string, sample: unknown): never {
+  const text = typeof sample === 'string' ? sample : JSON.stringify(sample) ?? String(sample);
+  throw new MalformedFrameError(`malformed upstream data: ${reason}`, { info: { reason, sample: text.slice(0, 200) } });
+}
+
+function num(v: unknown, field: string, raw: unknown): number {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isFinite(n)) malformed(`field ${field} is not a number`, raw);
+  return n;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** One REST klines row (12-element array) to a Bar; `now` decides whether the row is final. */
+export function parseKlineRow(row: unknown, now: number): Bar {
+  if (!Array.isArray(row) || row.length < 7) malformed('kline row is not an array of 12', row);
+  const openTime = num(row[0], 'openTime', row);
+  const close = num(row[6], 'closeTime', row);
+  const bar: Bar = {
+    openTime,
+    open: num(row[1], 'open', row),
+    high: num(row[2], 'high', row),
+    low: num(row[3], 'low', row),
+    close: num(row[4], 'close', row),
+    volume: num(row[5], 'volume', row),
+    // The newest row is the forming candle: its close time lies in the future.
+    closed: close < now,
+  };
+  checkBar(bar, row);
+  return bar;
+}
+
+function checkBar(b: Bar, raw: unknown): void {
+  if (!Number.isSafeInteger(b.openTime) || b.openTime < 0) malformed('open time is not a non-negative integer', raw);
+  if (b.high < b.low || b.volume < 0) malformed('inconsistent OHLCV', raw);
+}
+
+/** Parses a REST klines body. */
+export function parseKlineRows(body: unknown, now: number): Bar[] {
+  if (!Array.isArray(body)) malformed('klines body is not an array', body);
+  return body.map((r) => parseKlineRow(r, now));
+}
+
+function parseKlineEvent(ev: Record<string, unknown>, raw: unknown): StreamFrame {
+  const k = ev.k;
+  if (!isRecord(k)) malformed('kline event without k', raw);
+  if (typeof k.s !== 'string' || typeof k.i !== 'string' || typeof k.x !== 'boolean') malformed('kline without s/i/x', raw);
+  const bar: Bar = {
+    openTime: num(k.t, 't', raw),
+    open: num(k.o, 'o', raw),
+    high: num(k.h, 'h', raw),
+    low: num(k.l, 'l', raw),
+    close: num(k.c, 'c', raw),
+    volume: num(k.v, 'v', raw),
+    closed: k.x,
+  };
+  checkBar(bar, raw);
+  return { kind: 'kline', symbol: k.s.toUpperCase(), interval: k.i, bar, eventTime: num(ev.E, 'E', raw) };
+}
+
+/** Parses one text frame of a combined (`{stream,data}`) or raw stream. Throws MalformedFrameError. */
+export function parseStreamFrame(text: string): StreamFrame {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    malformed('not JSON', text);
+  }
+  if (!isRecord(msg)) malformed('frame is not an object', text);
+  if ('result' in msg && 'id' in msg) return { kind: 'control', id: msg.id, result: msg.result };
+  const ev = 'stream' in msg && 'data' in msg ? msg.data : msg;
+  if (!isRecord(ev)) malformed('data is not an object', text);
+  if (ev.e === 'kline') return parseKlineEvent(ev, text);
+  if (ev.e === 'serverShutdown') return { kind: 'shutdown', eventTime: typeof ev.E === 'number' ? ev.E : 0 };
+  if ('error' in msg || 'code' in msg) malformed('error frame from upstream', text);
+  return { kind: 'ignored' };
+}
+
+/** Binance stream name of a series: lower-case symbol. */
+export function klineStreamName(symbol: string, interval: string): string {
+  return `${symbol.toLowerCase()}@kline_${interval}`;
+}

@@ -1,0 +1,161 @@
+import { Agent, request } from 'undici';
+import { expand, EMPTY, type Observable, takeWhile } from 'rxjs';
+import type { Bar } from '../domain/bar.ts';
+import { BinanceRestError } from '../domain/errors.ts';
+import { nextOpen } from '../domain/interval.ts';
+import { parseKlineRows } from './binance-raw.ts';
+import { fromAbortable } from './abortable.ts';
+import { RestGate, sleep } from './rest-gate.ts';
+
+/** Binance never returns more than this many rows per klines call. */
+export const MAX_KLINES_PER_CALL = 1000;
+const KLINES_WEIGHT = 2;
+
+export interface KlinesQuery {
+  symbol: string;
+  interval: string;
+  startTime?: number;
+  endTime?: number;
+  limit?: number;
+}
+
+export interface BinanceRestOptions {
+  baseUrl: string;
+  weightBudget: number;
+  concurrency: number;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  now?: () => number;
+  /** Called for every response, to feed metrics. */
+  onWeight?: (used: number) => void;
+  onRetry?: (err: BinanceRestError, attempt: number) => void;
+}
+
+/** Binance REST over undici: weight-aware, paused by 429/418, retried with backoff on 5xx and timeouts. */
+export class BinanceRest {
+  readonly gate: RestGate;
+  private readonly agent: Agent;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: BinanceRestOptions) {
+    this.now = opts.now ?? Date.now;
+    this.gate = new RestGate({ weightBudget: opts.weightBudget, concurrency: opts.concurrency, now: this.now });
+    const timeout = opts.timeoutMs ?? 10_000;
+    this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout }, keepAliveTimeout: 30_000 });
+  }
+
+  /** One GET with weight accounting and retries; returns the parsed JSON body. */
+  async get(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal): Promise<unknown> {
+    const qs = Object.entries(query)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    const url = `${this.opts.baseUrl}${path}${qs ? `?${qs}` : ''}`;
+    const maxAttempts = this.opts.maxAttempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.gate.run(weight, () => this.once(url, path, signal), signal);
+      } catch (e) {
+        const err = e instanceof BinanceRestError ? e : new BinanceRestError(`GET ${path} failed: ${(e as Error).message}`, { cause: e, info: { status: 0, path } });
+        if (signal?.aborted || !err.retryable || attempt >= maxAttempts) throw err;
+        this.opts.onRetry?.(err, attempt);
+        // Jittered exponential backoff; a Retry-After pause is enforced by the gate itself.
+        await sleep(Math.min(10_000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random()), signal);
+      }
+    }
+  }
+
+  private async once(url: string, path: string, signal?: AbortSignal): Promise<unknown> {
+    const res = await request(url, { method: 'GET', dispatcher: this.agent, signal, headers: { accept: 'application/json' } });
+    const used = Number(res.headers['x-mbx-used-weight-1m'] ?? res.headers['x-mbx-used-weight']);
+    if (Number.isFinite(used)) {
+      this.gate.reportUsed(used);
+      this.opts.onWeight?.(used);
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 200) {
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        throw new BinanceRestError(`GET ${path}: body is not JSON`, { cause: e, info: { status: 200, path } });
+      }
+    }
+    let code: number | undefined;
+    let msg = text.slice(0, 200);
+    try {
+      const body = JSON.parse(text) as { code?: number; msg?: string };
+      code = body.code;
+      msg = body.msg ?? msg;
+    } catch {
+      /* non-JSON error body (HTML from a proxy, say): keep the text */
+    }
+    let retryAfterMs: number | undefined;
+    if (res.statusCode === 429 || res.statusCode === 418) {
+      const ra = Number(res.headers['retry-after']);
+      retryAfterMs = (Number.isFinite(ra) ? ra : 60) * 1000;
+      this.gate.pause(this.now() + retryAfterMs);
+    }
+    throw new BinanceRestError(`GET ${path} → HTTP ${res.statusCode}${code !== undefined ? ` code ${code}` : ''}: ${msg}`, {
+      info: { status: res.statusCode, code, path, retryAfterMs },
+    });
+  }
+
+  async klines(q: KlinesQuery, signal?: AbortSignal): Promise<Bar[]> {
+    const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
+    const body = await this.get('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
+    return parseKlineRows(body, this.now());
+  }
+
+  /** true when the exchange answers /ping within `timeoutMs` (used by SOURCE=auto). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    const ac = new AbortController();
+    const t = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
+    try {
+      const res = await request(`${this.opts.baseUrl}/api/v3/ping`, { dispatcher: this.agent, signal: ac.signal });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(t);
+    }
+  }
+
+  /**
+   * Bars with openTime in [from, to] (to defaults to now, forming bar included), page by page, oldest first.
+   * Lazy: nothing is fetched until subscribed, and unsubscribing aborts the request in flight.
+   */
+  range$(symbol: string, interval: string, from: number, to?: number): Observable<Bar[]> {
+    const page = (startTime: number) =>
+      fromAbortable((signal) => this.klines({ symbol, interval, startTime, endTime: to, limit: MAX_KLINES_PER_CALL }, signal));
+    return page(from).pipe(
+      expand((bars) => {
+        const last = bars[bars.length - 1];
+        if (bars.length < MAX_KLINES_PER_CALL || !last) return EMPTY;
+        const next = nextOpen(last.openTime, interval);
+        return to !== undefined && next > to ? EMPTY : page(next);
+      }),
+      takeWhile((bars) => bars.length > 0),
+    );
+  }
+
+  /** The newest `count` bars (may exceed 1000: pages walk backwards with endTime). */
+  async latest(symbol: string, interval: string, count: number, signal?: AbortSignal): Promise<Bar[]> {
+    const pages: Bar[][] = [];
+    let remaining = count;
+    let endTime: number | undefined;
+    while (remaining > 0) {
+      const bars = await this.klines({ symbol, interval, endTime, limit: Math.min(remaining, MAX_KLINES_PER_CALL) }, signal);
+      if (bars.length === 0) break;
+      pages.unshift(bars);
+      remaining -= bars.length;
+      if (bars.length < Math.min(remaining + bars.length, MAX_KLINES_PER_CALL)) break; // history exhausted
+      endTime = bars[0]!.openTime - 1;
+    }
+    return pages.flat();
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

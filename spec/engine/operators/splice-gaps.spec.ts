@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { mergeMap, of, take, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { spliceGaps, type SeriesInput, type SpliceEvent } from '../../../engine/src/operators/splice-gaps.ts';
+
+const M = 60_000;
+const T0 = 1_700_000_040_000;
+const bar = (i: number, closed = true, close = 100 + i): Bar => ({ openTime: T0 + i * M, open: 100, high: 200, low: 50, close, volume: i, closed });
+const live = (i: number, closed = true, close?: number): SeriesInput => ({ type: 'bar', bar: bar(i, closed, close) });
+const out = (i: number, origin: 'live' | 'fill' = 'live', closed = true, close?: number): SpliceEvent => ({ type: 'bar', bar: bar(i, closed, close), origin });
+
+function scheduler() {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+}
+
+describe('spliceGaps (marbles)', () => {
+  it('passes a contiguous stream through, upserting the forming bar and dropping duplicates', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-b-c-c-d-|', { a: live(1, false, 1), b: live(1, false, 2), c: live(1), d: live(2, false) });
+      const fetch = cold<Bar[]>('|');
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a-b-c---d-|', {
+        a: out(1, 'live', false, 1),
+        b: out(1, 'live', false, 2),
+        c: out(1),
+        d: out(2, 'live', false),
+      });
+    });
+  });
+
+  it('fetches a gap once, splices it in order before the live bar, and buffers what arrives meanwhile', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const src = hot('-a--d-e---------|', { a: live(1), d: live(4, false), e: live(4, true, 7) });
+      const fetch = cold('---(x|)', { x: [bar(2), bar(3)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a--g--(bcfde)--|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 4 * M - 1, reason: 'skip' },
+        b: out(2, 'fill'),
+        c: out(3, 'fill'),
+        f: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 4 * M - 1, bars: 2 },
+        d: out(4, 'live', false),
+        e: out(4, 'live', true, 7),
+      });
+      expectSubscriptions(fetch.subscriptions).toBe('----^--!');
+    });
+  });
+
+  it('finalises from REST a bar whose final update never came', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-b--------|', { a: live(1, false), b: live(2, false) });
+      const fetch = cold('(x|)', { x: [bar(1)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a-(gxfb)---|', {
+        a: out(1, 'live', false),
+        g: { type: 'gap', from: T0 + M, to: T0 + 2 * M - 1, reason: 'unclosed' },
+        x: out(1, 'fill'),
+        f: { type: 'gap-filled', from: T0 + M, to: T0 + 2 * M - 1, bars: 1 },
+        b: out(2, 'live', false),
+      });
+    });
+  });
+
+  it('re-syncs from the forming bar after a reconnect', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-r--------|', { a: live(1, false), r: { type: 'resync' } });
+      const fetch = cold('-(x|)', { x: [bar(1), bar(2), bar(3, false)] });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }));
+      expectObservable(events).toBe('-a-g(xyzf)--|', {
+        a: out(1, 'live', false),
+        g: { type: 'gap', from: T0 + M, to: 3, reason: 'resync' },
+        x: out(1, 'fill'),
+        y: out(2, 'fill'),
+        z: out(3, 'fill', false),
+        f: { type: 'gap-filled', from: T0 + M, to: 4, bars: 3 },
+      });
+    });
+  });
+
+  it('passes a source error through', () => {
+    scheduler().run(({ hot, cold, expectObservable }) => {
+      const src = hot('-a-#', { a: live(1) });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => cold('|') }))).toBe('-a-#', { a: out(1) });
+    });
+  });
+
+  it('retries a failing fill, then reports it as gap-unfilled without erroring', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const src = hot('-a-c---------|', { a: live(1), c: live(3) });
+      const fetch = cold('#');
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch, retryCount: 2, retryDelayMs: 2 }));
+      const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, info: e.error.info } : e);
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g-----(uc)|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
+        u: { type: 'gap-unfilled', info: { key: '?', from: T0 + 2 * M, to: T0 + 3 * M - 1, attempt: 3 } },
+        c: out(3),
+      });
+      // first try at 3, retries after 2 and 4 frames
+      expectSubscriptions(fetch.subscriptions).toBe(['---(^!)', '-----(^!)', '---------(^!)']);
+    });
+  });
+
+  it('cancels the fill in flight on early unsubscribe', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const src = hot('-a-c-----|', { a: live(1), c: live(3) });
+      const fetch = cold('-----(x|)', { x: [bar(2)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch })), '^----!').toBe('-a-g-', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
+      });
+      expectSubscriptions(fetch.subscriptions).toBe('---^-!');
+    });
+  });
+
+  it('works after mergeMap(x => of(x)) and stops a synchronous source with take', () => {
+    const seen: SpliceEvent[] = [];
+    const src: Observable<SeriesInput> = of(live(1), live(2), live(3), live(4));
+    src
+      .pipe(
+        mergeMap((x) => of(x)),
+        spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => of([]) }),
+        take(2),
+      )
+      .subscribe((e) => seen.push(e));
+    expect(seen).toEqual([out(1), out(2)]);
+  });
+
+  it('rejects a bad config when built', () => {
+    expect(() => spliceGaps({ interval: '7x', fetchRange: () => of([]) })).toThrow(/interval/);
+    expect(() => spliceGaps({ interval: '1m', fetchRange: undefined as never })).toThrow(TypeError);
+  });
+});
