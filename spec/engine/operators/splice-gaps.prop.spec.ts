@@ -30,7 +30,9 @@ const arbScenario = fc.record({
 });
 
 /** Builds the live input: some bars missing (gaps), finals omitted, duplicates, adjacent swaps, resyncs. */
-function buildInput(s: fc.RecordValue<typeof arbScenario>): SeriesInput[] {
+type Scenario = typeof arbScenario extends fc.Arbitrary<infer T> ? T : never;
+
+function buildInput(s: Scenario): SeriesInput[] {
   const events: SeriesInput[] = [];
   for (let i = 1; i < s.length; i++) {
     const p = s.perBar[i]!;

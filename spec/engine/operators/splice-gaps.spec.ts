@@ -61,7 +61,7 @@ describe('spliceGaps (marbles)', () => {
 
   it('re-syncs from the forming bar after a reconnect', () => {
     scheduler().run(({ cold, hot, expectObservable }) => {
-      const src = hot('-a-r--------|', { a: live(1, false), r: { type: 'resync' } });
+      const src = hot<SeriesInput>('-a-r--------|', { a: live(1, false), r: { type: 'resync' } });
       const fetch = cold('-(x|)', { x: [bar(1), bar(2), bar(3, false)] });
       const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }));
       expectObservable(events).toBe('-a-g(xyzf)--|', {
@@ -78,14 +78,14 @@ describe('spliceGaps (marbles)', () => {
   it('passes a source error through', () => {
     scheduler().run(({ hot, cold, expectObservable }) => {
       const src = hot('-a-#', { a: live(1) });
-      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => cold('|') }))).toBe('-a-#', { a: out(1) });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => cold<Bar[]>('|') }))).toBe('-a-#', { a: out(1) });
     });
   });
 
   it('retries a failing fill, then reports it as gap-unfilled without erroring', () => {
     scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const src = hot('-a-c---------|', { a: live(1), c: live(3) });
-      const fetch = cold('#');
+      const fetch = cold<Bar[]>('#');
       const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch, retryCount: 2, retryDelayMs: 2 }));
       const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, info: e.error.info } : e);
       expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g-----(uc)|', {

@@ -1,0 +1,251 @@
+import { share, Subject, type Subscription } from 'rxjs';
+import { Hub } from './broadcast/hub.ts';
+import { uwsBuild } from './broadcast/uws-build.ts';
+import { type Config, loadConfig } from './config/config.ts';
+import type { SeriesId } from './domain/series-id.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import type { SeriesInput, SpliceEvent } from './operators/splice-gaps.ts';
+import { bootstrap$ } from './pipeline/bootstrap.ts';
+import { pipelineMetrics } from './pipeline/engine-metrics.ts';
+import { SeriesCatalog } from './pipeline/series-catalog.ts';
+import { seriesPipeline } from './pipeline/series-pipeline.ts';
+import { type EngineServer, startServer } from './server/server.ts';
+import { klineStreamName } from './sources/binance-raw.ts';
+import { BinanceRest } from './sources/binance-rest.ts';
+import { binanceKlines$, type UpstreamEvent } from './sources/binance-ws.ts';
+import type { BarStore } from './store/bar-store.ts';
+import { createMemoryBarStore } from './store/memory-bar-store.ts';
+import { createRedisBarStore } from './store/redis-bar-store.ts';
+import { type SimExchange, type SimOptions, startSimExchange } from '../sim/sim-exchange.ts';
+
+export interface AppOptions extends Partial<Config> {
+  simOptions?: SimOptions;
+  log?: Logger;
+  /** Key prefix in Redis (tests isolate themselves with it). */
+  redisKeyPrefix?: string;
+}
+
+export interface App {
+  readonly url: string;
+  readonly config: Config;
+  readonly sim?: SimExchange;
+  readonly store: BarStore;
+  readonly metrics: Metrics;
+  /** Resolves when every series is bootstrapped (or rejected). */
+  readonly ready: Promise<void>;
+  dropClients(code?: number): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: chooses the source, builds store, REST, upstream, per-series pipelines, hub
+ * and server, and owns every long-lived subscription (released in `stop`, in shutdown order).
+ */
+export async function startApp(options: AppOptions = {}): Promise<App> {
+  const { simOptions, log: givenLog, redisKeyPrefix, ...overrides } = options;
+  const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
+  const log = givenLog ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const pm = pipelineMetrics(metrics);
+
+  // --- source: Binance, or the built-in simulated exchange -------------------------------------
+  let sim: SimExchange | undefined;
+  let source: 'binance' | 'sim' = config.source === 'sim' ? 'sim' : 'binance';
+  if (config.source === 'auto') {
+    const probe = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1 });
+    const reachable = await probe.ping(3000);
+    await probe.close();
+    if (!reachable) {
+      source = 'sim';
+      log.warn(`Binance (${config.restUrl}) did not answer within 3 s: running on the SIMULATED exchange. Prices are not real. Set SOURCE=binance to insist on Binance.`);
+    }
+  }
+  let restUrl = config.restUrl;
+  let wsUrl = config.wsUrl;
+  if (source === 'sim') {
+    sim = await startSimExchange({ symbols: config.symbols, ...simOptions });
+    restUrl = sim.restUrl;
+    wsUrl = sim.wsUrl;
+    log.info('simulated exchange started', { rest: restUrl, ws: wsUrl });
+  }
+
+  const catalog = new SeriesCatalog(config.symbols, config.intervals, source);
+  const rest = new BinanceRest({
+    baseUrl: restUrl,
+    weightBudget: config.restWeightBudget,
+    concurrency: config.restConcurrency,
+    onWeight: (w) => pm.restWeight(w),
+    onRetry: (err, attempt) => {
+      pm.restRetries();
+      log.warn('REST retry', { path: err.info.path, status: err.info.status, code: err.info.code, attempt });
+    },
+  });
+  const storeMetrics = { barsWritten: (n: number) => pm.candlesWritten(n), writeErrors: (n: number) => pm.storeErrors(n) };
+  const store: BarStore = config.redisUrl
+    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l, m) => log[l](m) })
+    : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
+  const hub = new Hub(config.historyOnConnect, source);
+
+  // --- upstream: one shared stream of every native series, routed to per-series inputs ----------
+  const series = catalog.allSeries();
+  const inputs = new Map<string, Subject<SeriesInput>>();
+  const pipelines = new Map<string, Subscription>();
+  let lastFrameAt: number | undefined;
+  let connectedShards = 0;
+  const upstream$ = binanceKlines$({
+    wsUrl,
+    streams: series.map((s) => klineStreamName(s.symbol, s.interval)),
+    staleAfterMs: config.staleAfterMs,
+    rotateAfterMs: config.rotateAfterMs,
+    onFrame: () => {
+      lastFrameAt = Date.now();
+      pm.framesIn();
+    },
+    onMalformed: (e) => {
+      pm.malformed();
+      log.debug('malformed upstream frame skipped', { reason: e.info.reason });
+    },
+    log: (l, m, f) => log[l](m, f),
+  }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }));
+
+  const route = (ev: UpstreamEvent) => {
+    if (ev.type === 'kline') {
+      // Series not yet bootstrapped have no input: their first live bar after bootstrap reveals any gap.
+      inputs.get(`${ev.symbol}:${ev.interval}`)?.next({ type: 'bar', bar: ev.bar });
+    } else if (ev.type === 'connected') {
+      connectedShards++;
+      hub.setUpstream('live');
+      if (ev.resync) for (const input of inputs.values()) input.next({ type: 'resync' });
+    } else {
+      connectedShards = Math.max(0, connectedShards - 1);
+      pm.reconnects();
+      hub.setUpstream('reconnecting');
+    }
+  };
+
+  const sink = (id: SeriesId, ev: SpliceEvent) => {
+    switch (ev.type) {
+      case 'bar':
+        // Window first, then publish: a client connecting in between sees the bar in its snapshot.
+        store.upsert(id, [ev.bar]);
+        if (ev.origin !== 'repair') hub.publishBar(id, ev.bar);
+        if (ev.origin !== 'live') pm.barsFilled();
+        break;
+      case 'gap':
+        pm.gapsDetected();
+        log.debug('gap detected', { key: id.key, from: ev.from, reason: ev.reason });
+        break;
+      case 'gap-filled':
+        pm.gapsFilled();
+        if (ev.bars > 0) log.info('gap filled', { key: id.key, bars: ev.bars });
+        break;
+      case 'gap-unfilled':
+        pm.gapsUnfilled();
+        log.warn('gap not filled, will retry', { key: id.key, err: ev.error.message });
+        break;
+    }
+  };
+
+  const startSeries = (id: SeriesId) => {
+    const input = new Subject<SeriesInput>();
+    inputs.set(id.key, input);
+    const sub = seriesPipeline(id, input.asObservable(), rest, store).subscribe({
+      next: (ev) => sink(id, ev),
+      error: (e: unknown) => log.error('series pipeline failed', { key: id.key, err: e as Error }),
+    });
+    pipelines.set(id.key, sub);
+  };
+
+  const upstreamSub = upstream$.subscribe({ next: route, error: (e: unknown) => log.error('upstream failed', { err: e as Error }) });
+
+  // --- bootstrap: each series goes live as soon as it is loaded ----------------------------------
+  let done = 0;
+  let progressAt = 0;
+  const progress = (force = false) => {
+    if (!force && Date.now() - progressAt < 2000) return;
+    progressAt = Date.now();
+    log.info(`bootstrap ${done}/${series.length} series, REST weight ${rest.gate.weightUsed}/${config.restWeightBudget} per minute`);
+  };
+  let bootstrapDone = false;
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  const bootstrapSub = bootstrap$(series, { rest, store, bufferSize: config.bufferSize, concurrency: config.restConcurrency, log }).subscribe({
+    next: (r) => {
+      done++;
+      pm.bootstrapDone(done);
+      if (r.outcome === 'invalid-symbol') {
+        if (catalog.symbols().includes(r.id.symbol)) log.warn(`symbol ${r.id.symbol} rejected by the exchange (-1121 Invalid symbol): skipped`);
+        catalog.reject(r.id.symbol);
+      } else startSeries(r.id);
+      progress(done === series.length);
+    },
+    complete: () => {
+      bootstrapDone = true;
+      resolveReady();
+    },
+  });
+
+  // Upstream staleness for the clients' badge (the socket itself is replaced by the source).
+  const staleTimer = setInterval(() => {
+    if (connectedShards > 0 && lastFrameAt !== undefined && Date.now() - lastFrameAt > Math.min(10_000, config.staleAfterMs)) hub.setUpstream('stale');
+    else if (connectedShards > 0 && lastFrameAt !== undefined) hub.setUpstream('live');
+  }, 1000);
+
+  const health = () => {
+    const storeHealth = store.health();
+    const upstreamOk = connectedShards > 0;
+    return {
+      status: upstreamOk && storeHealth.reachable && bootstrapDone ? 'ok' : 'degraded',
+      source,
+      upstream: { connected: upstreamOk, shards: connectedShards, lastFrameAgeMs: lastFrameAt === undefined ? null : Date.now() - lastFrameAt },
+      store: storeHealth,
+      bootstrap: { done: bootstrapDone, series: done, total: series.length, rejectedSymbols: catalog.rejected },
+    };
+  };
+
+  const server: EngineServer = await startServer({
+    host: config.host,
+    port: config.port,
+    maxBackpressureBytes: config.maxBackpressureBytes,
+    clientDir: config.clientDir,
+    catalog,
+    store,
+    hub,
+    metrics,
+    log,
+    health,
+    olderBars: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }),
+  });
+  const build = uwsBuild();
+  const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
+  const url = `http://${shownHost}:${server.port}`;
+  (build === 'native' ? log.info : log.warn)(`uWebSockets.js build: ${build}${build === 'native' ? '' : ' (slow JS fallback: the native binary did not load)'}`);
+  log.info(`engine listening on ${url}`, { source, series: series.length, store: store.kind });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      // Shutdown order: stop accepting, close upstream and pipelines, flush the store, close clients.
+      server.stopListening();
+      clearInterval(staleTimer);
+      bootstrapSub.unsubscribe();
+      upstreamSub.unsubscribe();
+      for (const sub of pipelines.values()) sub.unsubscribe();
+      for (const input of inputs.values()) input.complete();
+      await store.close();
+      server.dropClients(1001, 'server shutting down');
+      await rest.close();
+      await sim?.close();
+      resolveReady();
+      log.info('engine stopped');
+    })());
+
+  return { url, config, sim, store, metrics, ready, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+

@@ -1,0 +1,72 @@
+import type { Bar } from '../domain/bar.ts';
+import { klineTopic, type SeriesId } from '../domain/series-id.ts';
+import { historicalMessage, liveCandleMessage } from '../domain/wire.ts';
+import type { SeriesWindow } from '../store/series-window.ts';
+
+/** The one thing the hub needs from uWebSockets.js: topic publish (fan-out happens in native code). */
+export interface Publisher {
+  publish(topic: string, message: string): boolean;
+}
+
+export const STATUS_TOPIC = 'status';
+
+export type UpstreamState = 'live' | 'reconnecting' | 'stale';
+
+interface Snapshot {
+  version: number;
+  json: string;
+}
+
+/**
+ * Fan-out of every series to its subscribers. Each update is serialized once and published to the
+ * series' topic; the `historical` snapshot is serialized once per window version, not once per client,
+ * so a connect storm costs one JSON.stringify per series.
+ */
+export class Hub {
+  private publisher: Publisher | undefined;
+  private readonly snapshots = new Map<string, Snapshot>();
+  private statusJson: string;
+  messagesPublished = 0;
+
+  constructor(
+    private readonly historyOnConnect: number,
+    private readonly source: string,
+  ) {
+    this.statusJson = this.statusMessage('reconnecting');
+  }
+
+  attach(publisher: Publisher | undefined): void {
+    this.publisher = publisher;
+  }
+
+  /** Called after the store's window already holds `bar`, so a snapshot taken now includes it. */
+  publishBar(id: SeriesId, bar: Bar): void {
+    if (!this.publisher) return;
+    this.publisher.publish(klineTopic(id), liveCandleMessage(id.symbol, id.interval, bar));
+    this.messagesPublished++;
+  }
+
+  /** The `historical` message for a series, cached by window version. */
+  snapshot(id: SeriesId, window: SeriesWindow): string {
+    const hit = this.snapshots.get(id.key);
+    if (hit && hit.version === window.version) return hit.json;
+    const json = historicalMessage(id.symbol, id.interval, window.last(this.historyOnConnect));
+    this.snapshots.set(id.key, { version: window.version, json });
+    return json;
+  }
+
+  setUpstream(state: UpstreamState): void {
+    const json = this.statusMessage(state);
+    if (json === this.statusJson) return;
+    this.statusJson = json;
+    this.publisher?.publish(STATUS_TOPIC, json);
+  }
+
+  get status(): string {
+    return this.statusJson;
+  }
+
+  private statusMessage(upstream: UpstreamState): string {
+    return JSON.stringify({ type: 'status', upstream, source: this.source });
+  }
+}

@@ -1,0 +1,45 @@
+import { startApp } from './app.ts';
+import { loadConfig } from './config/config.ts';
+import { ConfigError } from './domain/errors.ts';
+import { createLogger } from './log.ts';
+
+/** Process entry: validated config, the app, and signal handling. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel);
+  const app = await startApp({ ...config, log });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received: shutting down`);
+    const force = setTimeout(() => {
+      log.error('shutdown took too long, exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('shutdown failed', { err: e as Error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`fatal: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import { catchError, defer, from, lastValueFrom, mergeMap, type Observable, of, reduce, retry, timer } from 'rxjs';
+import type { Bar } from '../domain/bar.ts';
+import { BinanceRestError } from '../domain/errors.ts';
+import { intervalMs } from '../domain/interval.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { BarStore } from '../store/bar-store.ts';
+
+export type BootstrapResult = { id: SeriesId; outcome: 'loaded' | 'invalid-symbol'; fetched: number };
+
+export interface BootstrapDeps {
+  rest: BinanceRest;
+  store: BarStore;
+  bufferSize: number;
+  concurrency: number;
+  log: Logger;
+  now?: () => number;
+  /** Delay before a series whose bootstrap failed is tried again. */
+  retryDelayMs?: number;
+}
+
+/**
+ * Loads every series: what the store already holds, then only the missing tail from REST (or the
+ * newest BUFFER_SIZE bars when nothing useful is stored). Emits each series as it finishes, so its
+ * live pipeline can start at once. A symbol the exchange rejects (-1121) is reported and skipped; any
+ * other failure is retried with backoff until it succeeds.
+ */
+export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Observable<BootstrapResult> {
+  const now = deps.now ?? Date.now;
+  const one = (id: SeriesId): Observable<BootstrapResult> =>
+    defer(async (): Promise<BootstrapResult> => {
+      const newest = await deps.store.restore(id);
+      const missing = newest ? Math.ceil((now() - newest.openTime) / intervalMs(id.interval)) : Infinity;
+      let bars: Bar[];
+      if (newest && missing <= deps.bufferSize) {
+        // Restart with a warm store: fetch from the newest stored bar (it may have been forming).
+        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, newest.openTime).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
+      } else {
+        bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize);
+      }
+      deps.store.upsert(id, bars);
+      return { id, outcome: 'loaded', fetched: bars.length };
+    }).pipe(
+      catchError((e: unknown) => {
+        if (e instanceof BinanceRestError && e.info.code === -1121) return of<BootstrapResult>({ id, outcome: 'invalid-symbol', fetched: 0 });
+        throw e;
+      }),
+      retry({
+        delay: (e: unknown, attempt) => {
+          deps.log.warn('bootstrap failed, will retry', { key: id.key, attempt, err: e as Error });
+          return timer(Math.min(60_000, (deps.retryDelayMs ?? 2000) * 2 ** Math.min(attempt - 1, 5)));
+        },
+      }),
+    );
+  return from(series).pipe(mergeMap(one, deps.concurrency));
+}

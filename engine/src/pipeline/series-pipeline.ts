@@ -1,0 +1,20 @@
+import { type Observable } from 'rxjs';
+import type { SeriesId } from '../domain/series-id.ts';
+import { type SeriesInput, type SpliceEvent, spliceGaps } from '../operators/splice-gaps.ts';
+import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { BarStore } from '../store/bar-store.ts';
+
+/**
+ * One native series: live inputs through gap splicing, REST ranges injected. The caller (the
+ * composition root) subscribes and sinks the events; this function only builds the pipeline.
+ */
+export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, rest: BinanceRest, store: BarStore): Observable<SpliceEvent> {
+  return input$.pipe(
+    spliceGaps({
+      interval: id.interval,
+      key: id.key,
+      seed: () => store.window(id).newest(),
+      fetchRange: (from, to) => rest.range$(id.symbol, id.interval, from, to),
+    }),
+  );
+}

@@ -1,0 +1,34 @@
+/** Validation of what a client sends; each failure is a message naming the valid choices. */
+export interface Catalog {
+  symbols(): readonly string[];
+  intervals(): readonly string[];
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: string | undefined): Checked<{ symbol: string; interval: string }> {
+  const symbol = rawSymbol.toUpperCase();
+  const interval = rawInterval === undefined || rawInterval === '' ? '1m' : rawInterval;
+  if (!catalog.symbols().includes(symbol)) {
+    return { ok: false, error: `unknown symbol '${rawSymbol.slice(0, 40)}'; valid symbols: ${catalog.symbols().join(', ')}` };
+  }
+  if (!catalog.intervals().includes(interval)) {
+    return { ok: false, error: `unknown interval '${interval.slice(0, 20)}'; valid intervals: ${catalog.intervals().join(', ')}` };
+  }
+  return { ok: true, value: { symbol, interval } };
+}
+
+export function checkLimit(raw: string | undefined, def: number, max: number): Checked<number> {
+  if (raw === undefined || raw === '') return { ok: true, value: def };
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    return { ok: false, error: `invalid limit '${raw.slice(0, 20)}': expected an integer from 1 to ${max}` };
+  }
+  return { ok: true, value: Number(raw) };
+}
+
+export function checkTime(name: string, raw: string | undefined): Checked<number | undefined> {
+  if (raw === undefined || raw === '') return { ok: true, value: undefined };
+  if (!/^\d{1,16}$/.test(raw)) return { ok: false, error: `invalid ${name} '${raw.slice(0, 20)}': expected epoch milliseconds` };
+  return { ok: true, value: Number(raw) };
+}
+
