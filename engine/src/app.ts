@@ -75,6 +75,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     baseUrl: restUrl,
     weightBudget: config.restWeightBudget,
     concurrency: config.restConcurrency,
+    // The exchange's clock decides which REST row is still forming (the simulator's may run fast).
+    now: sim ? () => sim!.now() : Date.now,
     onWeight: (w) => pm.restWeight(w),
     onRetry: (err, attempt) => {
       pm.restRetries();
@@ -83,7 +85,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   });
   const storeMetrics = { barsWritten: (n: number) => pm.candlesWritten(n), writeErrors: (n: number) => pm.storeErrors(n) };
   const store: BarStore = config.redisUrl
-    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l, m) => log[l](m) })
+    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
 

@@ -1,4 +1,3 @@
-import { startApp } from './app.ts';
 import { loadConfig } from './config/config.ts';
 import { ConfigError } from './domain/errors.ts';
 import { createLogger } from './log.ts';
@@ -16,6 +15,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Imported after the config is known good, so a bad variable fails fast and plainly.
+  const { startApp } = await import('./app.ts');
   const app = await startApp({ ...config, log });
   let stopping = false;
   const shutdown = (signal: string) => {

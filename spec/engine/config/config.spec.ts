@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_INTERVALS, loadConfig } from '../../../engine/src/config/config.ts';
+import { ConfigError } from '../../../engine/src/domain/errors.ts';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8000);
+    expect(c.intervals).toEqual(DEFAULT_INTERVALS);
+    expect(c.bufferSize).toBe(1000);
+    expect(c.historyOnConnect).toBe(720);
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.source).toBe('auto');
+    expect(c.restUrl).toBe('https://api.binance.com');
+    expect(c.wsUrl).toBe('wss://stream.binance.com:9443');
+  });
+
+  it('accepts every Binance interval and upper-cases symbols', () => {
+    const c = loadConfig({ SYMBOLS: 'btcusdt, ETHUSDT', INTERVALS: '1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w,1M', BUFFER_SIZE: '5000' });
+    expect(c.symbols).toEqual(['BTCUSDT', 'ETHUSDT']);
+    expect(c.intervals).toHaveLength(16);
+    expect(c.bufferSize).toBe(5000);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT.*integer from 0 to 65535/],
+    ['PORT', '70000', /PORT/],
+    ['BUFFER_SIZE', '-5', /BUFFER_SIZE/],
+    ['HISTORY_ON_CONNECT', '2000', /HISTORY_ON_CONNECT.*at most BUFFER_SIZE/],
+    ['INTERVALS', '1m,7x', /INTERVALS.*bad: 7x/],
+    ['SYMBOLS', 'BTC-USDT', /SYMBOLS.*bad: BTC-USDT/],
+    ['SOURCE', 'kraken', /SOURCE.*auto, binance or sim/],
+    ['REDIS_URL', 'http://x', /REDIS_URL.*redis:/],
+    ['BINANCE_WS_URL', 'https://x', /BINANCE_WS_URL.*ws:/],
+  ])('rejects %s=%s naming the variable', (name, value, re) => {
+    const run = () => loadConfig({ [name]: value });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(re);
+  });
+
+  it('makes the process exit non-zero with a message naming the variable', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
+      env: { ...process.env, PORT: 'nope', SOURCE: 'sim' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/configuration error: PORT="nope" is invalid/);
+  });
+});
