@@ -1,0 +1,39 @@
+import { BINANCE_INTERVALS, type BinanceInterval, isNativeInterval, parseInterval } from '../domain/interval.ts';
+
+/**
+ * The native interval a custom interval is computed from: the coarsest Binance interval whose buckets
+ * tile it exactly (45m ← 15m, 10m ← 5m, 3h ← 1h, 2d ← 1d, 2w ← 1w, 2M ← 1M). Coarse sources keep the
+ * history cheap to fetch; every Binance interval is an exact aggregate of finer ones, so the result is
+ * the same as from 1m.
+ */
+export function sourceIntervalFor(custom: string): BinanceInterval {
+  const c = parseInterval(custom);
+  if (c.native) throw new TypeError(`interval '${custom}' is native; it needs no source`);
+  let best: BinanceInterval | undefined;
+  for (const name of BINANCE_INTERVALS) {
+    const n = parseInterval(name);
+    if (tiles(n.unit, n.count, n.ms, c.unit, c.count, c.ms)) best = name;
+  }
+  if (!best) throw new TypeError(`interval '${custom}' cannot be built from any Binance interval`);
+  return best;
+}
+
+function tiles(nUnit: string, nCount: number, nMs: number, cUnit: string, cCount: number, cMs: number): boolean {
+  if (cUnit === 'M') return nUnit === 'M' ? cCount % nCount === 0 : false;
+  if (nUnit === 'M') return false;
+  if (cUnit === 'w') return nUnit === 'w' ? cCount % nCount === 0 : false;
+  // Weeks are Monday-aligned, days epoch-aligned: a day-or-finer source tiles any custom below a week
+  // only when it divides it on the epoch grid.
+  if (nUnit === 'w') return false;
+  // A multi-day native (3d) is epoch-aligned in 3-day steps; it tiles only multiples of itself.
+  return cMs % nMs === 0;
+}
+
+/** How many source bars make one custom bar (nominal for months). */
+export function sourceRatio(custom: string, source: string): number {
+  return Math.round(parseInterval(custom).ms / parseInterval(source).ms);
+}
+
+export function isCustomInterval(name: string): boolean {
+  return !isNativeInterval(name);
+}

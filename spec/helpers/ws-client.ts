@@ -1,0 +1,86 @@
+import WebSocket from 'ws';
+
+export interface WireCandle {
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  is_closed: boolean;
+}
+export type EngineMessage =
+  | { type: 'historical'; symbol: string; interval: string; data: WireCandle[] }
+  | ({ type: 'live_candle'; symbol: string; interval: string } & WireCandle)
+  | { type: 'status'; upstream: string; source: string }
+  | { type: 'error'; message: string };
+
+/** A test client of the engine's /ws/:symbol endpoint that records every message and the close. */
+export class EngineClient {
+  readonly messages: EngineMessage[] = [];
+  closeCode: number | undefined;
+  private readonly ws: WebSocket;
+  private waiters: Array<() => void> = [];
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data) => {
+      this.messages.push(JSON.parse(data.toString()) as EngineMessage);
+      this.wake();
+    });
+    this.ws.on('close', (code) => {
+      this.closeCode = code;
+      this.wake();
+    });
+    this.ws.on('error', () => this.wake());
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `pred` holds over the messages so far; rejects after `timeoutMs`. */
+  async until(pred: (c: EngineClient) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.messages.length} messages, close ${this.closeCode}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  historical() {
+    return this.messages.find((m): m is Extract<EngineMessage, { type: 'historical' }> => m.type === 'historical');
+  }
+
+  live() {
+    return this.messages.filter((m): m is Extract<EngineMessage, { type: 'live_candle' }> => m.type === 'live_candle');
+  }
+
+  /** The series as a browser would hold it: historical, then every live candle merged by time. */
+  merged(): WireCandle[] {
+    const byTime = new Map<number, WireCandle>();
+    for (const c of this.historical()?.data ?? []) byTime.set(c.time, c);
+    for (const m of this.live()) {
+      const { type: _t, symbol: _s, interval: _i, ...c } = m;
+      byTime.set(c.time, c);
+    }
+    return [...byTime.values()].sort((a, b) => a.time - b.time);
+  }
+
+  pause() {
+    this.ws.pause();
+  }
+
+  close() {
+    this.ws.terminate();
+  }
+}
