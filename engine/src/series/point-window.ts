@@ -1,0 +1,65 @@
+import type { SeriesPoint } from './define-series.ts';
+
+/** The newest points of one series instance, unique and sorted by time, capped. Upsert is O(1) at the end. */
+export class PointWindow {
+  private readonly points: SeriesPoint[] = [];
+  version = 0;
+  constructor(private readonly capacity: number) {}
+
+  /** Returns false when the point is older than the newest kept (a replayed warm-up value). */
+  upsert(p: SeriesPoint): 'appended' | 'replaced' | 'older' {
+    const last = this.points[this.points.length - 1];
+    if (last && p.time < last.time) {
+      // A late correction inside the window replaces in place; nothing is published for it.
+      const i = this.indexOf(p.time);
+      if (i >= 0) {
+        this.points[i] = p;
+        this.version++;
+      }
+      return 'older';
+    }
+    this.version++;
+    if (last && p.time === last.time) {
+      this.points[this.points.length - 1] = p;
+      return 'replaced';
+    }
+    this.points.push(p);
+    if (this.points.length > this.capacity) this.points.splice(0, this.points.length - this.capacity);
+    return 'appended';
+  }
+
+  /** Points with time in [from, to], oldest first. */
+  between(from: number, to: number): SeriesPoint[] {
+    let lo = 0;
+    let hi = this.points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.points[mid]!.time < from) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: SeriesPoint[] = [];
+    for (let i = lo; i < this.points.length && this.points[i]!.time <= to; i++) out.push(this.points[i]!);
+    return out;
+  }
+
+  last(n: number): SeriesPoint[] {
+    return this.points.slice(Math.max(0, this.points.length - n));
+  }
+
+  get size(): number {
+    return this.points.length;
+  }
+
+  private indexOf(time: number): number {
+    let lo = 0;
+    let hi = this.points.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const t = this.points[mid]!.time;
+      if (t === time) return mid;
+      if (t < time) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}

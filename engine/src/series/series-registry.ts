@@ -1,0 +1,135 @@
+import { concat, defer, from, type Observable, retry, type Subscription, timer } from 'rxjs';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError } from './define-series.ts';
+import { PointWindow } from './point-window.ts';
+import { seriesPointMessage } from './series-wire.ts';
+
+export interface SeriesRequest {
+  def: SeriesDefinition;
+  params: Params;
+  /** `name` for default parameters, `name:period=21` otherwise: the label clients see. */
+  label: string;
+}
+
+export interface SeriesInstance {
+  readonly label: string;
+  readonly topic: string;
+  readonly window: PointWindow;
+}
+
+export interface SeriesRegistryDeps {
+  bufferSize: number;
+  intervals: readonly string[];
+  log: Logger;
+  /** The series' bars in the hot window, oldest first (warm-up). */
+  history(id: SeriesId): Bar[];
+  /** Every bar of the series after it was written to the window. */
+  bars$(id: SeriesId): Observable<Bar>;
+  publish(topic: string, message: string): void;
+  onError(name: string): void;
+  restartDelayMs?: number;
+}
+
+/** Caps the parameter variants a client can make the engine compute, per series definition. */
+const MAX_VARIANTS_PER_DEFINITION = 32;
+
+/**
+ * Runs derived series: one computation per (definition, parameters, symbol, interval), created on
+ * first request, warmed up synchronously over the stored window (so values exist across the whole
+ * historical window at connect), then fed every live bar and published once to its topic. A series
+ * that throws is logged, counted and restarted with backoff; it never touches candles or other series.
+ */
+export class SeriesRegistry {
+  private readonly defs = new Map<string, SeriesDefinition>();
+  private readonly instances = new Map<string, SeriesInstance>();
+  private readonly subs: Subscription[] = [];
+  private readonly variants = new Map<string, Set<string>>();
+
+  constructor(
+    defs: readonly SeriesDefinition[],
+    private readonly deps: SeriesRegistryDeps,
+  ) {
+    for (const d of defs) this.defs.set(d.name, d);
+  }
+
+  list() {
+    return [...this.defs.values()].map((d) => ({ name: d.name, description: d.description ?? '', pane: d.pane, interval: d.interval ?? null, params: d.params }));
+  }
+
+  get size(): number {
+    return this.defs.size;
+  }
+
+  /** Parses `ema-cross,rsi:period=21` into requests; an error names the bad part and the valid names. */
+  parse(spec: string | undefined, interval: string): { ok: true; value: SeriesRequest[] } | { ok: false; error: string } {
+    if (!spec) return { ok: true, value: [] };
+    const out: SeriesRequest[] = [];
+    for (const part of spec.split(',').filter(Boolean).slice(0, 16)) {
+      const [name = '', ...kvs] = part.split(':');
+      const def = this.defs.get(name);
+      if (!def) return { ok: false, error: `unknown series '${name.slice(0, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
+      if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only` };
+      const overrides: Record<string, string> = {};
+      for (const kv of kvs.flatMap((s) => s.split(';'))) {
+        const [k = '', v = ''] = kv.split('=');
+        if (k) overrides[k] = v;
+      }
+      try {
+        const params = resolveParams(def, overrides);
+        out.push({ def, params, label: labelOf(def, params) });
+      } catch (e) {
+        return { ok: false, error: (e as Error).message };
+      }
+    }
+    return { ok: true, value: out };
+  }
+
+  /** The running instance for a request on a series; created (and warmed up) on first use. */
+  instance(req: SeriesRequest, id: SeriesId): SeriesInstance {
+    const key = `${req.label}|${id.key}`;
+    const hit = this.instances.get(key);
+    if (hit) return hit;
+    const variants = this.variants.get(req.def.name) ?? new Set<string>();
+    if (!variants.has(req.label) && variants.size >= MAX_VARIANTS_PER_DEFINITION) {
+      throw new SeriesDefinitionError(`too many parameter variants of '${req.def.name}' (max ${MAX_VARIANTS_PER_DEFINITION}); use its defaults`);
+    }
+    variants.add(req.label);
+    this.variants.set(req.def.name, variants);
+    const inst: SeriesInstance = { label: req.label, topic: `series/${req.label}/${id.symbol}/${id.interval}`, window: new PointWindow(this.deps.bufferSize) };
+    this.instances.set(key, inst);
+    const { log, onError, restartDelayMs = 1000 } = this.deps;
+    const points$ = defer(() => concat(from(this.deps.history(id)), this.deps.bars$(id))).pipe(
+      req.def.operator(req.params),
+      retry({
+        delay: (err: unknown, attempt) => {
+          onError(req.def.name);
+          log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt, err: err as Error });
+          return timer(Math.min(60_000, restartDelayMs * 2 ** Math.min(attempt - 1, 6)));
+        },
+        resetOnSuccess: true,
+      }),
+    );
+    // The registry owns these subscriptions; `stop` releases them.
+    this.subs.push(
+      points$.subscribe((p) => {
+        if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, seriesPointMessage(inst.label, id.symbol, id.interval, p));
+      }),
+    );
+    return inst;
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+  }
+}
+
+function labelOf(def: SeriesDefinition, params: Params): string {
+  const diff = Object.keys(params)
+    .filter((k) => params[k] !== def.params[k])
+    .sort()
+    .map((k) => `${k}=${String(params[k])}`);
+  return diff.length ? `${def.name}:${diff.join(';')}` : def.name;
+}
