@@ -1,0 +1,33 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Bar } from '../domain/bar.ts';
+import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
+import type { Point } from './point.ts';
+import { mean, populationStdDev, slide } from './window.ts';
+
+export type StddevConfig = PeriodConfig;
+
+/** Population standard deviation of the last `period` numbers (divides by `period`, as Bollinger does). */
+export function stddevKernel(period: number): Kernel<readonly number[], number, number> {
+  return {
+    initial: [],
+    step: (window, x) => {
+      const next = slide(window, x, period);
+      return [next, next.length === period ? populationStdDev(next, mean(next)) : undefined];
+    },
+  };
+}
+
+/**
+ * Rolling population standard deviation, forming-aware. Emits nothing for the first `period - 1` bars.
+ *
+ * ```
+ * bars:   -1-3(forming)-5(closed)-|      stddev({ period: 2 })
+ * points: ---a(preview)-b(closed)-|      a = 1, b = 2 (the forming bar moved from 3 to 5)
+ * ```
+ * @param config.period window length; a non-integer or < 1 throws `TypeError`.
+ * @param config.source which number of the bar; default `close`.
+ * @param config.historyLength how far back a late correction of a closed bar recomputes.
+ */
+export function stddev(config: StddevConfig): OperatorFunction<Bar, Point> {
+  return periodIndicator('stddev', config, stddevKernel);
+}
