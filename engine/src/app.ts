@@ -1,15 +1,19 @@
-import { share, Subject, type Subscription } from 'rxjs';
+import { concatMap, defer, retry, share, Subject, type Subscription, timer } from 'rxjs';
 import { Hub } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
 import { type Config, loadConfig } from './config/config.ts';
+import { type Bar, sameBar } from './domain/bar.ts';
 import type { SeriesId } from './domain/series-id.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import type { SeriesInput, SpliceEvent } from './operators/splice-gaps.ts';
 import { bootstrap$ } from './pipeline/bootstrap.ts';
+import { bootstrapCustom, customSeries$ } from './pipeline/custom-series.ts';
 import { pipelineMetrics } from './pipeline/engine-metrics.ts';
 import { SeriesCatalog } from './pipeline/series-catalog.ts';
 import { seriesPipeline } from './pipeline/series-pipeline.ts';
+import { loadSeriesModules } from './series/load-series.ts';
+import { SeriesRegistry } from './series/series-registry.ts';
 import { type EngineServer, startServer } from './server/server.ts';
 import { klineStreamName } from './sources/binance-raw.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
@@ -90,9 +94,17 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const hub = new Hub(config.historyOnConnect, source);
 
   // --- upstream: one shared stream of every native series, routed to per-series inputs ----------
-  const series = catalog.allSeries();
+  const series = catalog.nativeSeries();
+  const customs = catalog.customSeries();
   const inputs = new Map<string, Subject<SeriesInput>>();
   const pipelines = new Map<string, Subscription>();
+  // Every bar after it is in the window: feeds custom intervals and derived series.
+  const barsOut = new Map<string, Subject<Bar>>();
+  const barsOf = (id: SeriesId) => {
+    let s = barsOut.get(id.key);
+    if (!s) barsOut.set(id.key, (s = new Subject<Bar>()));
+    return s;
+  };
   let lastFrameAt: number | undefined;
   let connectedShards = 0;
   const upstream$ = binanceKlines$({
@@ -128,12 +140,17 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   const sink = (id: SeriesId, ev: SpliceEvent) => {
     switch (ev.type) {
-      case 'bar':
+      case 'bar': {
+        const prev = store.window(id).newest();
+        if (prev && prev.openTime === ev.bar.openTime && sameBar(prev, ev.bar)) break;
         // Window first, then publish: a client connecting in between sees the bar in its snapshot.
         store.upsert(id, [ev.bar]);
-        if (ev.origin !== 'repair') hub.publishBar(id, ev.bar);
         if (ev.origin !== 'live') pm.barsFilled();
+        if (ev.origin === 'repair') break;
+        hub.publishBar(id, ev.bar);
+        barsOut.get(id.key)?.next(ev.bar);
         break;
+      }
       case 'gap':
         pm.gapsDetected();
         log.debug('gap detected', { key: id.key, from: ev.from, reason: ev.reason });
@@ -156,6 +173,21 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       next: (ev) => sink(id, ev),
       error: (e: unknown) => log.error('series pipeline failed', { key: id.key, err: e as Error }),
     });
+    pipelines.set(id.key, sub);
+    for (const c of customs) if (c.source.key === id.key) startCustom(c.id, c.source);
+  };
+
+  /** A custom interval goes live once its source series is: history from REST, then resampled live bars. */
+  const startCustom = (id: SeriesId, source: SeriesId) => {
+    const sub = defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
+      .pipe(
+        retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
+        concatMap(() => customSeries$(id, source, store, barsOf(source))),
+      )
+      .subscribe({
+        next: (bar) => sink(id, { type: 'bar', bar, origin: 'live' }),
+        error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
+      });
     pipelines.set(id.key, sub);
   };
 
@@ -202,13 +234,29 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       source,
       upstream: { connected: upstreamOk, shards: connectedShards, lastFrameAgeMs: lastFrameAt === undefined ? null : Date.now() - lastFrameAt },
       store: storeHealth,
-      bootstrap: { done: bootstrapDone, series: done, total: series.length, rejectedSymbols: catalog.rejected },
+      bootstrap: { done: bootstrapDone, series: done, total: series.length, custom: customs.length, rejectedSymbols: catalog.rejected },
     };
   };
+
+  // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
+  const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
+  const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
+  const registry = new SeriesRegistry(defs, {
+    bufferSize: config.bufferSize,
+    intervals: config.intervals,
+    log,
+    history: (id) => store.window(id).last(config.bufferSize),
+    bars$: (id) => barsOf(id).asObservable(),
+    publish: (topic, message) => hub.publish(topic, message),
+    onError: (name) => seriesErrors(1, { series: name }),
+  });
+  if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
 
   const server: EngineServer = await startServer({
     host: config.host,
     port: config.port,
+    historyOnConnect: config.historyOnConnect,
+    series: registry,
     maxBackpressureBytes: config.maxBackpressureBytes,
     clientDir: config.clientDir,
     catalog,
@@ -234,7 +282,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       bootstrapSub.unsubscribe();
       upstreamSub.unsubscribe();
       for (const sub of pipelines.values()) sub.unsubscribe();
+      registry.stop();
       for (const input of inputs.values()) input.complete();
+      for (const bars of barsOut.values()) bars.complete();
       await store.close();
       server.dropClients(1001, 'server shutting down');
       await rest.close();

@@ -46,6 +46,13 @@ export class Hub {
     this.messagesPublished++;
   }
 
+  /** Publishes an already-serialized message (derived series points). */
+  publish(topic: string, message: string): void {
+    if (!this.publisher) return;
+    this.publisher.publish(topic, message);
+    this.messagesPublished++;
+  }
+
   /** The `historical` message for a series, cached by window version. */
   snapshot(id: SeriesId, window: SeriesWindow): string {
     const hit = this.snapshots.get(id.key);

@@ -28,6 +28,8 @@ export interface Config {
   /** Directory of the built web client ('' disables static serving). */
   clientDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Directory of user-defined derived series modules ('' disables them). */
+  seriesDir: string;
 }
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'];
@@ -108,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     rotateAfterMs: int(env, 'ROTATE_AFTER_MS', 23 * 3_600_000, 10_000, 24 * 3_600_000 - 60_000),
     maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     clientDir: env.CLIENT_DIR ?? 'dist/client',
+    seriesDir: env.SERIES_DIR ?? 'series',
     logLevel,
   };
 }

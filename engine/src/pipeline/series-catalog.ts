@@ -1,5 +1,6 @@
 import { isNativeInterval } from '../domain/interval.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
+import { sourceIntervalFor } from './custom-intervals.ts';
 
 /** The configured series, minus symbols the exchange rejected. Answers what clients may ask for. */
 export class SeriesCatalog {
@@ -22,9 +23,23 @@ export class SeriesCatalog {
     return this.configuredIntervals;
   }
 
-  /** Intervals the exchange streams natively (the rest are computed). */
-  nativeIntervals(): readonly string[] {
-    return this.configuredIntervals.filter(isNativeInterval);
+  /** Native intervals streamed from the exchange: the configured ones and the sources of custom ones. */
+  streamedIntervals(): string[] {
+    const out = new Set(this.configuredIntervals.filter(isNativeInterval));
+    for (const i of this.configuredIntervals) if (!isNativeInterval(i)) out.add(sourceIntervalFor(i));
+    return [...out];
+  }
+
+  /** Every streamed native series (bootstrapped, gap-filled, stored; hidden ones are not served). */
+  nativeSeries(): SeriesId[] {
+    return this.configuredSymbols.flatMap((s) => this.streamedIntervals().map((i) => seriesId(s, i)));
+  }
+
+  /** Custom-interval series with the native series each is computed from. */
+  customSeries(): Array<{ id: SeriesId; source: SeriesId }> {
+    return this.configuredSymbols.flatMap((s) =>
+      this.configuredIntervals.filter((i) => !isNativeInterval(i)).map((i) => ({ id: seriesId(s, i), source: seriesId(s, sourceIntervalFor(i)) })),
+    );
   }
 
   source(): string {

@@ -9,15 +9,19 @@ import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
 import { loadStaticFiles } from './static-files.ts';
+import type { SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
+import { pointWire } from '../series/series-wire.ts';
 
 export interface ServerDeps {
   host: string;
   port: number;
+  historyOnConnect: number;
   maxBackpressureBytes: number;
   clientDir: string;
   catalog: Catalog & { source(): string };
   store: BarStore;
   hub: Hub;
+  series: SeriesRegistry;
   metrics: Metrics;
   log: Logger;
   health(): Record<string, unknown> & { status: string };
@@ -42,6 +46,7 @@ export const CLOSE_TRY_AGAIN = 1013;
 interface WsContext {
   symbol?: string;
   interval?: string;
+  series?: SeriesRequest[];
   error?: string;
 }
 
@@ -50,7 +55,7 @@ interface WsContext {
  * every socket subscribes to its series' topic; the hub publishes each update once.
  */
 export async function startServer(deps: ServerDeps): Promise<EngineServer> {
-  const { catalog, store, hub, metrics, log } = deps;
+  const { catalog, store, hub, metrics, log, series } = deps;
   const server = new HyperExpress.Server({ max_body_length: 16 * 1024 });
   const sockets = new Set<HyperExpress.Websocket>();
   const clientsGauge = metrics.gauge('engine_clients_connected', 'WebSocket clients connected');
@@ -105,11 +110,34 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
     }
   });
 
+  server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
+  server.get('/series/:name/:symbol/:interval', (req, res) => {
+    const q = req.query_parameters as Record<string, string | undefined>;
+    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
+    const limit = checkLimit(q.limit, 500, 10_000);
+    if (!checked.ok || !limit.ok) {
+      badRequests();
+      sendJson(res, 400, { error: !checked.ok ? checked.error : !limit.ok ? limit.error : '' });
+      return;
+    }
+    const params = Object.entries(q).filter(([k]) => k !== 'limit').map(([k, v]) => `${k}=${v ?? ''}`);
+    const parsed = series.parse([req.path_parameters.name, ...params].join(':'), checked.value.interval);
+    if (!parsed.ok) {
+      badRequests();
+      sendJson(res, 400, { error: parsed.error });
+      return;
+    }
+    const id = seriesId(checked.value.symbol, checked.value.interval);
+    const inst = series.instance(parsed.value[0]!, id);
+    sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });
+  });
+
   server.upgrade('/ws/:symbol', (req, res) => {
     const q = req.query_parameters as Record<string, string | undefined>;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval);
+    const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
-    const context: WsContext = checked.ok ? checked.value : { error: checked.error };
+    const context: WsContext = !checked.ok ? { error: checked.error } : wanted && !wanted.ok ? { error: wanted.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [] };
     res.upgrade(context);
   });
 
@@ -122,13 +150,32 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
       return;
     }
     const id = seriesId(ctx.symbol, ctx.interval);
+    let instances;
+    try {
+      instances = (ctx.series ?? []).map((r) => series.instance(r, id));
+    } catch (e) {
+      ws.send(errorMessage((e as Error).message));
+      ws.close(CLOSE_BAD_REQUEST, 'bad request');
+      return;
+    }
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
     // publishes, so no update can fall between the two (none lost, none duplicated).
     ws.atomic(() => {
-      ws.send(hub.snapshot(id, store.window(id)));
+      const window = store.window(id);
+      let snapshot = hub.snapshot(id, window);
+      if (instances.length) {
+        // Derived series ride in the same message, aligned to the snapshot's candles.
+        const bars = window.last(deps.historyOnConnect);
+        const from = bars[0]?.openTime ?? Infinity;
+        const to = bars[bars.length - 1]?.openTime ?? -Infinity;
+        const entries = instances.map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify(inst.window.between(from, to).map(pointWire))}`);
+        snapshot = `${snapshot.slice(0, -1)},"series":{${entries.join(',')}}}`;
+      }
+      ws.send(snapshot);
       ws.send(hub.status);
       ws.subscribe(klineTopic(id));
       ws.subscribe(STATUS_TOPIC);
+      for (const inst of instances) ws.subscribe(inst.topic);
     });
     sentMessages(2);
     sockets.add(ws);

@@ -1,0 +1,40 @@
+import { concat, defer, from, lastValueFrom, type Observable, toArray } from 'rxjs';
+import type { Bar } from '../domain/bar.ts';
+import { bucketOpen } from '../domain/interval.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import { resample } from '../operators/resample.ts';
+import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import { sourceRatio } from './custom-intervals.ts';
+
+/** Pages of source bars a custom series' bootstrap may fetch at most. */
+const MAX_BOOTSTRAP_PAGES = 60;
+
+/** History of a custom-interval series: the source interval's bars from REST, resampled, stored. */
+export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: BinanceRest, store: BarStore, bufferSize: number): Promise<number> {
+  await store.restore(id);
+  const ratio = sourceRatio(id.interval, source.interval);
+  const wanted = Math.min((bufferSize + 1) * ratio, MAX_BOOTSTRAP_PAGES * 1000);
+  const bars = await rest.latest(source.symbol, source.interval, wanted);
+  const custom = await lastValueFrom(from(bars).pipe(resample(id.interval, { sourceInterval: source.interval }), toArray()));
+  // Resample emits every update of a bucket; keep the last per open time.
+  const last = new Map<number, Bar>();
+  for (const b of custom) last.set(b.openTime, b);
+  store.upsert(id, [...last.values()]);
+  return last.size;
+}
+
+/**
+ * Live custom-interval bars: the source series' bars of the current bucket (from its window, so the
+ * forming bar starts whole), then every source bar as it is written, resampled. It heals as the
+ * source heals: bars spliced into the source after an outage flow through here in order.
+ */
+export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>): Observable<Bar> {
+  return defer(() => {
+    const window = store.window(source);
+    const newest = window.newest();
+    const from_ = newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
+    const seed = window.last(sourceRatio(id.interval, source.interval) + 2).filter((b) => b.openTime >= from_);
+    return concat(from(seed), sourceBars$);
+  }).pipe(resample(id.interval, { sourceInterval: source.interval }));
+}
