@@ -27,7 +27,7 @@ export interface SeriesDefinition<P extends Params = Params> {
   /** Parameters and their defaults; a client may override them by name. */
   params: P;
   /** Builds the operator for one (symbol, interval) from the (validated) parameters. */
-  operator: (params: P) => OperatorFunction<Bar, SeriesPoint>;
+  operator(params: P): OperatorFunction<Bar, SeriesPoint>;
 }
 
 export class SeriesDefinitionError extends TypeError {

@@ -1,0 +1,10 @@
+import { defineSeries, rsi } from 'kline-engine';
+
+/** Wilder's RSI of the close in its own pane. */
+export default defineSeries({
+  name: 'rsi',
+  description: "Wilder's relative strength index of the close",
+  pane: 'oscillator',
+  params: { period: 14 },
+  operator: ({ period }) => rsi({ period }),
+});

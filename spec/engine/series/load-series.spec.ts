@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
+
+const defineUrl = resolve('engine/src/series/define-series.ts');
+let dir = '';
+afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+function moduleDir(files: Record<string, string>): string {
+  dir = mkdtempSync(join(tmpdir(), 'series-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const good = (name: string) => `import { defineSeries } from ${JSON.stringify(defineUrl)};
+import { map } from 'rxjs';
+export default defineSeries({ name: '${name}', pane: 'overlay', params: { n: 1 }, operator: () => map((b) => ({ time: b.openTime, value: b.close, closed: b.closed })) });
+`;
+
+describe('loadSeriesModules', () => {
+  it('loads valid modules', async () => {
+    const defs = await loadSeriesModules(moduleDir({ 'a.ts': good('alpha'), 'b.ts': good('beta') }));
+    expect(defs.map((d) => d.name)).toEqual(['alpha', 'beta']);
+  });
+
+  it('rejects a module without a valid default export, naming the file', async () => {
+    const d = moduleDir({ 'a.ts': good('alpha'), 'broken.ts': 'export default { name: "Bad Name", pane: "overlay", params: {}, operator: () => (s) => s };' });
+    await expect(loadSeriesModules(d)).rejects.toThrow(/series module .*broken\.ts is invalid: name "Bad Name" must match/);
+  });
+
+  it('rejects a module that fails to import, and duplicate names', async () => {
+    await expect(loadSeriesModules(moduleDir({ 'x.ts': 'throw new Error("nope at import")' }))).rejects.toThrow(/x\.ts failed to load: nope at import/);
+    rmSync(dir, { recursive: true, force: true });
+    await expect(loadSeriesModules(moduleDir({ 'a.ts': good('same'), 'b.ts': good('same') }))).rejects.toThrow(/b\.ts: name 'same' is already used/);
+  });
+
+  it('ships examples that load', async () => {
+    dir = '';
+    const defs = await loadSeriesModules('series');
+    expect(defs.length).toBeGreaterThanOrEqual(2);
+  });
+});

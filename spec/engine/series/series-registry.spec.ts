@@ -1,0 +1,96 @@
+import { map, type OperatorFunction, Subject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { defineSeries, type SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
+
+const M = 60_000;
+const bar = (i: number, closed = true): Bar => ({ openTime: i * M, open: i, high: i + 1, low: i - 1, close: i, volume: 1, closed });
+
+const double = defineSeries({
+  name: 'double',
+  pane: 'oscillator',
+  params: { factor: 2 },
+  operator: ({ factor }): OperatorFunction<Bar, SeriesPoint> => {
+    if (!(typeof factor === 'number' && factor > 0)) throw new TypeError('double: factor must be > 0');
+    return map((b) => ({ time: b.openTime, value: b.close * factor, closed: b.closed }));
+  },
+});
+
+let explode = true;
+const fragile = defineSeries({
+  name: 'fragile',
+  pane: 'overlay',
+  params: {},
+  operator: () =>
+    map((b: Bar): SeriesPoint => {
+      if (explode && b.openTime === 12 * M) throw new Error('boom');
+      return { time: b.openTime, value: b.close, closed: b.closed };
+    }),
+});
+
+function setup() {
+  const history = [bar(1), bar(2), bar(3)];
+  const live = new Subject<Bar>();
+  const published: Array<[string, string]> = [];
+  const errors: string[] = [];
+  const registry = new SeriesRegistry([double, fragile], {
+    bufferSize: 100,
+    intervals: ['1m'],
+    log: silentLogger,
+    history: () => history,
+    bars$: () => live.asObservable(),
+    publish: (t, m) => published.push([t, m]),
+    onError: (n) => errors.push(n),
+    restartDelayMs: 1,
+  });
+  return { registry, live, published, errors, history };
+}
+
+describe('SeriesRegistry', () => {
+  it('warms a series up over the stored history at once, then follows live bars, publishing each point once', () => {
+    const { registry, live, published } = setup();
+    const parsed = registry.parse('double', '1m');
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const inst = registry.instance(parsed.value[0]!, seriesId('BTCUSDT', '1m'));
+    expect(inst.window.last(10).map((p) => p.value)).toEqual([2, 4, 6]);
+    live.next(bar(4, false));
+    live.next(bar(4));
+    expect(inst.window.last(10).map((p) => [p.value, p.closed])).toEqual([[2, true], [4, true], [6, true], [8, true]]);
+    expect(published.map(([t]) => t)).toEqual(Array(5).fill('series/double/BTCUSDT/1m'));
+    expect(JSON.parse(published[4]![1])).toEqual({ type: 'series_point', name: 'double', symbol: 'BTCUSDT', interval: '1m', time: 4 * M, value: 8, is_closed: true });
+    // The same request shares the instance: computed once, whatever the number of clients.
+    expect(registry.instance(parsed.value[0]!, seriesId('BTCUSDT', '1m'))).toBe(inst);
+    registry.stop();
+  });
+
+  it('parses parameters and rejects unknown names and bad values with clear errors', () => {
+    const { registry } = setup();
+    const ok = registry.parse('double:factor=3', '1m');
+    expect(ok.ok && ok.value[0]!.label).toBe('double:factor=3');
+    expect(registry.parse('nope', '1m')).toEqual({ ok: false, error: "unknown series 'nope'; available series: double, fragile" });
+    expect(registry.parse('double:factor=abc', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/'factor' must be a number/) });
+    expect(registry.parse('double:factor=-1', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/factor must be > 0/) });
+    expect(registry.parse('double:zzz=1', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/unknown parameter 'zzz'/) });
+  });
+
+  it('isolates a series that throws: counted, restarted, other series and later bars unaffected', async () => {
+    const { registry, live, errors } = setup();
+    const id = seriesId('ETHUSDT', '1m');
+    const parsed = registry.parse('fragile,double', '1m');
+    if (!parsed.ok) throw new Error(parsed.error);
+    const [fr, db] = parsed.value.map((r) => registry.instance(r, id));
+    live.next(bar(12));
+    expect(errors).toEqual(['fragile']);
+    expect(db!.window.last(1)[0]!.value).toBe(24);
+    explode = false;
+    await new Promise((r) => setTimeout(r, 20));
+    live.next(bar(13));
+    expect(fr!.window.last(1)[0]!.value).toBe(13);
+    expect(db!.window.last(1)[0]!.value).toBe(26);
+    registry.stop();
+  });
+});
