@@ -27,6 +27,7 @@ interface AtrState {
  * bars:   -a-b-c(forming)-c(closed)-|      atr({ period: 2 })
  * points: -----p(preview)-q(closed)-|      q = mean(tr(b), tr(c))
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period smoothing period; a non-integer or < 1 throws `TypeError`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.
  */

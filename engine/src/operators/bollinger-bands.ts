@@ -21,6 +21,7 @@ type Bands = BollingerBandsPoint['values'];
  * bars:   -1-3(forming)-3(closed)-|      bollingerBands({ period: 2, stdDev: 2 })
  * points: ---a(preview)-b(closed)-|      a = b = { upper: 4, middle: 2, lower: 0 }
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period window length (default 20); a non-integer or < 1 throws `TypeError`.
  * @param config.stdDev band width in deviations (default 2); not > 0 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.

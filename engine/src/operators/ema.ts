@@ -37,6 +37,7 @@ export function emaKernel(period: number): Kernel<EmaState, number, number> {
  * bars:   -1-3-5(forming)-5(closed)-|      ema({ period: 2 })
  * points: ---a-b(preview)-c(closed)-|      a = 2, b = c = 4
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period smoothing period; a non-integer or < 1 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.

@@ -49,6 +49,7 @@ export const DEFAULT_HISTORY_LENGTH = 1_000;
  * bars:   -a(forming)-a'(forming)-A(closed)-b-B-|
  * points: -p(preview)-p'(preview)-P(closed)-q-Q-|
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  */
 export function formingAware<S, V, P>(kernel: Kernel<S, V>, config: FormingAwareConfig<V, P>): OperatorFunction<Bar, P> {
   const { operator, point, historyLength = DEFAULT_HISTORY_LENGTH } = config;

@@ -35,6 +35,7 @@ interface MacdState {
  * bars:   -…-x(forming)-x(closed)-|
  * points: -…-p(preview)-q(closed)-|     p, q = { time, values: { macd, signal, histogram }, closed }
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.fastPeriod fast EMA period (default 12); invalid or ≥ slowPeriod throws `TypeError`.
  * @param config.slowPeriod slow EMA period (default 26).
  * @param config.signalPeriod signal EMA period (default 9).

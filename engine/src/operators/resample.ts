@@ -55,6 +55,7 @@ function merge(agg: Bar | undefined, bar: Bar, openTime: number): Bar {
  * 1m in:  -a-b-b'-C-d-E-|        resample('3m', { sourceInterval: '1m' }); C, E closed
  * 3m out: -x-y-y'-Y-z-Z-|        x..Y forming until C (the bucket's 3rd minute) closes it
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param interval target interval (e.g. `15m`, `4h`, `1w`, `1M`, or custom `45m`); it must be tiled
  *   by `sourceInterval`, else `TypeError` naming `interval`.
  * @param config.sourceInterval interval of the input; not an interval throws `TypeError`.

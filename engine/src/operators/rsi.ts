@@ -48,6 +48,7 @@ export function rsiKernel(period: number): Kernel<RsiState, number, number> {
  * bars:   -1-2-1-3(forming)-3(closed)-|      rsi({ period: 2 })
  * points: -----a-b(preview)-c(closed)-|      a = 50, b = c = 83.33…
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period smoothing period (14 is usual); a non-integer or < 1 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.

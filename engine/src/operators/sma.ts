@@ -25,6 +25,7 @@ export function smaKernel(period: number): Kernel<readonly number[], number, num
  * bars:   -1-2-3(forming)-3(closed)-|      sma({ period: 2 })
  * points: ---a-b(preview)-c(closed)-|      a = 1.5, b = c = 2.5
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period bars averaged; a non-integer or < 1 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.

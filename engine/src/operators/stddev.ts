@@ -24,6 +24,7 @@ export function stddevKernel(period: number): Kernel<readonly number[], number, 
  * bars:   -1-3(forming)-5(closed)-|      stddev({ period: 2 })
  * points: ---a(preview)-b(closed)-|      a = 1, b = 2 (the forming bar moved from 3 to 5)
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period window length; a non-integer or < 1 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.

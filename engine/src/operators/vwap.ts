@@ -29,6 +29,7 @@ interface VwapState {
  * bars:   -a-b(forming)-b(closed)-|-c(next session)      vwap({ anchor: '1d' })
  * points: -p-q(preview)-r(closed)-|-s(restarted)
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.anchor session interval (default `1d`); not an interval throws `TypeError`.
  * @param config.timeZone session offset (default UTC); malformed throws `TypeError`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.

@@ -28,6 +28,7 @@ export function wmaKernel(period: number): Kernel<readonly number[], number, num
  * bars:   -1-4(forming)-4(closed)-|      wma({ period: 2 })
  * points: ---a(preview)-b(closed)-|      a = b = (1·1 + 4·2) / 3 = 3
  * ```
+ * Source errors and completion pass through; it emits no errors of its own.
  * @param config.period bars weighted; a non-integer or < 1 throws `TypeError`.
  * @param config.source which number of the bar; default `close`.
  * @param config.historyLength how far back a late correction of a closed bar recomputes.
