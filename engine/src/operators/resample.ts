@@ -52,8 +52,8 @@ function merge(agg: Bar | undefined, bar: Bar, openTime: number): Bar {
  * are ignored; a bucket still forming when the source completes stays forming.
  *
  * ```
- * 1m in:  -a-b-b'-C-d-E-|        resample('3m', { sourceInterval: '1m' }); C, E closed
- * 3m out: -x-y-y'-Y-z-Z-|        x..Y forming until C (the bucket's 3rd minute) closes it
+ * 1m in:  -a-b-b'-c-d-|     minutes 0, 1, 1 (upsert), 2 (closed), 3
+ * 3m out: -w-x-x'-Y-z-|     resample('3m', { sourceInterval: '1m' }): w..x' forming, Y closed, z next bucket
  * ```
  * Source errors and completion pass through; it emits no errors of its own.
  * @param interval target interval (e.g. `15m`, `4h`, `1w`, `1M`, or custom `45m`); it must be tiled
