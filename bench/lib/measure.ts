@@ -1,0 +1,96 @@
+import { summarize, type Histogram, type LatencySummary } from './histogram.ts';
+import { cpuShare, procSample } from './proc-stats.ts';
+import { sleep } from './clock.ts';
+import type { LoadPool } from '../load/load-pool.ts';
+import type { ServerUnderTest } from './server-under-test.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface CpuShares {
+  /** Fraction of one core used by each side during the window. */
+  server: number;
+  clients: number;
+  upstream: number;
+  harness: number;
+}
+
+export interface WindowStats {
+  seconds: number;
+  /** Updates the relay sent, per second, over all streams. */
+  upstreamPerS: number;
+  /** Messages the clients should have received: Σ over streams of sent × subscribers. */
+  expected: number;
+  delivered: number;
+  deliveredPerS: number;
+  /** delivered / expected (1 = every update reached every subscriber). */
+  ratio: number;
+  latency: LatencySummary;
+  latencyHistogram: Histogram;
+  unmatched: number;
+  closes: Record<string, number>;
+  cpu: CpuShares;
+  serverRssBytes: number;
+}
+
+export interface MeasureContext {
+  upstream: Upstream;
+  pool: LoadPool;
+  server: ServerUnderTest;
+}
+
+/** Stream name of a symbol's 1m series, as the relay counts it. */
+export const streamOf = (symbol: string, interval = '1m') => `${symbol.toLowerCase()}@kline_${interval}`;
+
+/**
+ * One measurement window: counts what the relay sent and what the clients received, the latency of
+ * the sampled updates, and the CPU each process used (read from /proc, so a saturated process is
+ * measured without asking it anything).
+ */
+export async function measureWindow(ctx: MeasureContext, seconds: number, subscribers: ReadonlyMap<string, number>): Promise<WindowStats> {
+  const pids = { server: [ctx.server.pid], clients: ctx.pool.pids, upstream: [ctx.upstream.pid] };
+  const before = Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.map(procSample)]));
+  const harness0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart()]);
+  await sleep(seconds * 1000);
+  const [up, got] = await Promise.all([ctx.upstream.windowEnd(), ctx.pool.windowEnd()]);
+  const elapsed = (performance.now() - t0) / 1000;
+  const share = (k: keyof typeof pids) => pids[k].reduce((s, pid, i) => s + (cpuShare(before[k]![i], procSample(pid)) || 0), 0);
+  const h = process.cpuUsage(harness0);
+  let expected = 0;
+  let sent = 0;
+  for (const [stream, n] of Object.entries(up.sent)) {
+    sent += n;
+    expected += n * (subscribers.get(stream) ?? 0);
+  }
+  return {
+    seconds: up.seconds,
+    upstreamPerS: sent / up.seconds,
+    expected,
+    delivered: got.delivered,
+    deliveredPerS: got.delivered / up.seconds,
+    ratio: expected === 0 ? NaN : got.delivered / expected,
+    latency: summarize(got.latency),
+    latencyHistogram: got.latency,
+    unmatched: got.unmatched,
+    closes: got.closes,
+    cpu: { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed },
+    serverRssBytes: ctx.server.sample()?.rssBytes ?? NaN,
+  };
+}
+
+/** Client paths spreading `clients` over the first `symbols` symbols, and the subscriber count per stream. */
+export function clientPaths(symbols: readonly string[], clients: number): { paths: string[]; subscribers: Map<string, number> } {
+  const paths: string[] = [];
+  const subscribers = new Map<string, number>();
+  for (let i = 0; i < clients; i++) {
+    const s = symbols[i % symbols.length]!;
+    paths.push(`/ws/${s}?interval=1m`);
+    subscribers.set(streamOf(s), (subscribers.get(streamOf(s)) ?? 0) + 1);
+  }
+  return { paths, subscribers };
+}
+
+/** Times one update in `every` per client, so the workers parse at most ~`budget` messages per second. */
+export function sampleEvery(clients: number, ratePerStream: number, budget = 20_000): number {
+  return Math.max(1, Math.ceil((clients * ratePerStream) / budget));
+}

@@ -1,0 +1,11 @@
+/**
+ * The symbols the bench's simulator serves: 20 for fan-out (scenarios take prefixes of this list) and
+ * 50 for the bootstrap of many series.
+ */
+export const BENCH_SYMBOLS = [
+  'BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT', 'TRXUSDT', 'DOTUSDT', 'LINKUSDT',
+  'LTCUSDT', 'BCHUSDT', 'AVAXUSDT', 'UNIUSDT', 'ATOMUSDT', 'XLMUSDT', 'ETCUSDT', 'FILUSDT', 'NEARUSDT', 'APTUSDT',
+  'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'SEIUSDT', 'TIAUSDT', 'AAVEUSDT', 'MKRUSDT', 'LDOUSDT', 'RUNEUSDT',
+  'ALGOUSDT', 'VETUSDT', 'ICPUSDT', 'HBARUSDT', 'EGLDUSDT', 'SANDUSDT', 'MANAUSDT', 'AXSUSDT', 'THETAUSDT', 'FTMUSDT',
+  'GRTUSDT', 'CRVUSDT', 'SNXUSDT', 'COMPUSDT', 'ZECUSDT', 'DASHUSDT', 'KSMUSDT', 'ENJUSDT', 'CHZUSDT', 'GALAUSDT',
+];

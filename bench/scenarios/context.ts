@@ -1,0 +1,64 @@
+import type { LoadPool } from '../load/load-pool.ts';
+import { type ServerKind, type ServerStartOptions, ServerUnderTest } from '../lib/server-under-test.ts';
+import type { Upstream } from '../lib/upstream.ts';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Runs per figure; each figure is the median of them. */
+  repeats: number;
+  soakSeconds: number;
+  servers: ServerKind[];
+  /** Write a V8 CPU profile of the engine process in the fan-out scenario. */
+  profileDir: string | undefined;
+  /** The run stops starting new measurements after this (epoch ms); scenarios note what they skipped. */
+  deadline: number;
+}
+
+/** One line of the results table: a figure per server, and the target it is held to. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  unit: string;
+  /** 'higher' or 'lower' is better (ratios are always engine / reference). */
+  better: 'higher' | 'lower';
+  values: Partial<Record<ServerKind, number>>;
+  /** Targets on the ratios engine/ceiling and engine/ws-baseline (for 'lower' metrics: the ratio is at most this). */
+  target?: { vsCeiling?: number; vsBaseline?: number; engineMax?: number; label: string };
+  note?: string;
+}
+
+export interface ScenarioOutput {
+  rows: Row[];
+  /** Everything measured, for the JSON file. */
+  data: unknown;
+  /** What limited the figures (for BENCHMARKS.md). */
+  limits?: string[];
+}
+
+export interface BenchEnv {
+  upstream: Upstream;
+  pool: LoadPool;
+  opts: BenchOptions;
+  /** The symbols the simulator serves; scenarios use prefixes of this list. */
+  symbols: string[];
+  /** Results of earlier scenarios in this run (latency reads the fan-out saturation rate). */
+  results: Map<string, ScenarioOutput>;
+  log(msg: string): void;
+}
+
+export type Scenario = (env: BenchEnv) => Promise<ScenarioOutput>;
+
+/** Starts a server under test, runs `fn`, then always disconnects the clients and stops the server. */
+export async function withServer<T>(env: BenchEnv, kind: ServerKind, opts: Omit<ServerStartOptions, 'restUrl' | 'wsUrl'>, fn: (s: ServerUnderTest) => Promise<T>): Promise<T> {
+  const server = await ServerUnderTest.start(kind, { restUrl: env.upstream.restUrl, wsUrl: env.upstream.wsUrl, ...opts });
+  try {
+    return await fn(server);
+  } finally {
+    await env.pool.disconnect().catch(() => {});
+    await server.stop();
+  }
+}
+
+export function timeLeft(env: BenchEnv): boolean {
+  return Date.now() < env.opts.deadline;
+}

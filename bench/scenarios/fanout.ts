@@ -1,0 +1,107 @@
+import { sleep } from '../lib/clock.ts';
+import { clientPaths, measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
+import type { ServerKind, ServerUnderTest } from '../lib/server-under-test.ts';
+import { median, sig } from '../lib/stats.ts';
+import { type BenchEnv, type Row, type ScenarioOutput, timeLeft, withServer } from './context.ts';
+import { cpuText, keepsUp, limiterOf } from './limits.ts';
+
+export interface RampStep {
+  rate: number;
+  ok: boolean;
+  window: Omit<WindowStats, 'latencyHistogram'>;
+}
+
+export interface RampResult {
+  clients: number;
+  symbols: number;
+  connectFailures: number;
+  steps: RampStep[];
+  /** Highest per-stream rate that kept up (0 if none did). */
+  maxRate: number;
+  /** Messages per second delivered at that rate. */
+  deliveredPerS: number;
+  p99Ms: number;
+  /** Server CPU per delivered message at that rate, µs. */
+  serverUsPerMsg: number;
+  limiter: string;
+}
+
+const strip = ({ latencyHistogram: _, ...w }: WindowStats) => w;
+
+/**
+ * Raises the per-stream rate (doubling from ~10k messages/s in total) until delivery falls behind,
+ * p99 passes 100 ms or a client is dropped. Clients stay connected across steps.
+ */
+export async function ramp(env: BenchEnv, server: ServerUnderTest, clients: number, symbols: number): Promise<RampResult> {
+  const { quick } = env.opts;
+  const { paths, subscribers } = clientPaths(env.symbols.slice(0, symbols), clients);
+  await env.upstream.setRate(1);
+  const conn = await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });
+  await env.upstream.feed(env.pool);
+  const steps: RampStep[] = [];
+  let rate = 2 ** Math.ceil(Math.log2(Math.max(1, 10_000 / clients)));
+  const maxSteps = quick ? 4 : 9;
+  let limiter = 'not reached within the step cap';
+  for (let i = 0; i < maxSteps && timeLeft(env); i++) {
+    await env.upstream.setRate(rate);
+    await env.pool.sample(sampleEvery(clients, rate));
+    await sleep(quick ? 400 : 600);
+    const w = await measureWindow({ upstream: env.upstream, pool: env.pool, server }, quick ? 1.2 : 2, subscribers);
+    const ok = keepsUp(w, symbols * rate);
+    steps.push({ rate, ok, window: strip(w) });
+    env.log(`  ${server.kind} C=${clients} S=${symbols} R=${rate}/s: ${Math.round(w.deliveredPerS)} msg/s (${(w.ratio * 100).toFixed(1)}%), p99 ${w.latency.p99Ms} ms, ${cpuText(w)}${ok ? '' : '  <- falls behind'}`);
+    if (!ok) {
+      limiter = limiterOf(w, symbols * rate);
+      break;
+    }
+    rate *= 2;
+  }
+  await env.upstream.feed(undefined);
+  await env.upstream.setRate(0);
+  const best = steps.filter((s) => s.ok).at(-1);
+  return {
+    clients,
+    symbols,
+    connectFailures: conn.failed,
+    steps,
+    maxRate: best?.rate ?? 0,
+    deliveredPerS: best ? Math.round(best.window.deliveredPerS) : 0,
+    p99Ms: best?.window.latency.p99Ms ?? NaN,
+    serverUsPerMsg: best ? (best.window.cpu.server * 1e6) / best.window.deliveredPerS : NaN,
+    limiter,
+  };
+}
+
+export function fanoutConfigs(quick: boolean): Array<[clients: number, symbols: number]> {
+  return quick
+    ? [[100, 1], [500, 20]]
+    : [[100, 1], [100, 20], [1000, 1], [1000, 20], [5000, 1], [5000, 20]];
+}
+
+/** Scenario 1: fan-out throughput per (clients, symbols), median of the repeated ramps. */
+export async function fanout(env: BenchEnv): Promise<ScenarioOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, Partial<Record<ServerKind, RampResult[]>>> = {};
+  const limits: string[] = [];
+  for (const [clients, symbols] of fanoutConfigs(env.opts.quick)) {
+    const label = `C=${clients} S=${symbols}`;
+    const per: Partial<Record<ServerKind, RampResult[]>> = (data[label] = {});
+    for (let r = 0; r < env.opts.repeats; r++) {
+      for (const kind of env.opts.servers) {
+        if (!timeLeft(env)) break;
+        const cpuProfileDir = kind === 'engine' && env.opts.profileDir ? env.opts.profileDir : undefined;
+        const res = await withServer(env, kind, { symbols: env.symbols.slice(0, symbols), cpuProfileDir }, (s) => ramp(env, s, clients, symbols));
+        (per[kind] ??= []).push(res);
+      }
+    }
+    const med = (f: (x: RampResult) => number) => Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, sig(median(rs!.map(f)))]));
+    rows.push(
+      { scenario: 'fan-out', metric: `${label}: delivered msg/s at max sustained rate`, unit: 'msg/s', better: 'higher', values: med((x) => x.deliveredPerS), target: { vsCeiling: 0.8, vsBaseline: 1.5, label: '≥0.8× ceiling, ≥1.5× ws' } },
+      { scenario: 'fan-out', metric: `${label}: max sustained updates/s per stream`, unit: '/s', better: 'higher', values: med((x) => x.maxRate) },
+      // With 2 cores the load generator often saturates first; CPU per message then compares the servers.
+      { scenario: 'fan-out', metric: `${label}: server CPU per delivered msg`, unit: 'µs', better: 'lower', values: med((x) => x.serverUsPerMsg), target: { vsCeiling: 1.25, vsBaseline: 1 / 1.5, label: '≤1.25× ceiling, ≤0.67× ws' } },
+    );
+    for (const [k, rs] of Object.entries(per)) limits.push(`fan-out ${label} ${k}: ${rs!.map((x) => x.limiter).join(' / ')}`);
+  }
+  return { rows, data, limits };
+}

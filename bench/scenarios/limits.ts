@@ -1,0 +1,19 @@
+import type { WindowStats } from '../lib/measure.ts';
+
+/** Names what most likely capped a measurement window, from the CPU each side used. */
+export function limiterOf(w: WindowStats, plannedUpstreamPerS?: number): string {
+  if (plannedUpstreamPerS !== undefined && w.upstreamPerS < 0.8 * plannedUpstreamPerS) return 'upstream relay (could not emit the rate)';
+  if (w.cpu.server >= 0.85) return 'server CPU';
+  if (w.cpu.clients >= 0.85) return 'load-generator CPU';
+  if (w.cpu.server + w.cpu.clients + w.cpu.upstream + w.cpu.harness >= 1.7) return 'both cores busy (server + clients)';
+  return 'latency or delivery, CPU not saturated';
+}
+
+/** A window counts as keeping up when nearly every update reached every subscriber within 100 ms. */
+export function keepsUp(w: WindowStats, plannedUpstreamPerS: number): boolean {
+  const abnormal = Object.entries(w.closes).some(([code, n]) => code !== '1000' && n > 0);
+  return w.ratio >= 0.95 && w.latency.p99Ms <= 100 && !abnormal && w.upstreamPerS >= 0.8 * plannedUpstreamPerS;
+}
+
+export const cpuText = (w: WindowStats) =>
+  `server ${(w.cpu.server * 100).toFixed(0)}%, clients ${(w.cpu.clients * 100).toFixed(0)}%, upstream ${(w.cpu.upstream * 100).toFixed(0)}%`;
