@@ -1,0 +1,214 @@
+import { Redis } from 'ioredis';
+import type { Bar } from '../domain/bar.ts';
+import { candlesKey, type SeriesId } from '../domain/series-id.ts';
+import type { BarStore, StoreHealth, StoreMetrics } from './bar-store.ts';
+import { SeriesWindow } from './series-window.ts';
+
+export interface RedisBarStoreOptions {
+  url: string;
+  bufferSize: number;
+  keyPrefix?: string;
+  metrics?: StoreMetrics;
+  log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** How long `restore` waits for a first connection before serving from memory alone. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * One bar upsert, atomic and O(log n): drop the member at this open time, add the new one, trim to
+ * the cap. A script (EVALSHA) keeps it one round trip inside the pipeline, with no read-modify-write.
+ */
+const UPSERT_LUA = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+return 1`;
+
+type RedisWithUpsert = Redis & { upsertBar(key: string, score: number, member: string, cap: number): Promise<number> };
+
+const encode = (b: Bar) => JSON.stringify([b.openTime, b.open, b.high, b.low, b.close, b.volume, b.closed ? 1 : 0]);
+
+function decode(member: string): Bar | undefined {
+  try {
+    const a = JSON.parse(member) as unknown;
+    if (!Array.isArray(a) || a.length !== 7 || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
+    const [openTime, open, high, low, close, volume, closed] = a as number[];
+    return { openTime: openTime!, open: open!, high: high!, low: low!, close: close!, volume: volume!, closed: closed === 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Redis store (sorted set per series, `candles:{SYMBOL}:{interval}`, scored by open time) behind the
+ * hot windows. Writes are coalesced per series and open time and flushed once per tick as one
+ * pipeline. While Redis is unreachable the engine keeps serving from memory; the pending writes
+ * (bounded: at most `bufferSize` per series) are flushed when it comes back.
+ */
+export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
+  const { bufferSize, keyPrefix = '', metrics, log = () => {} } = opts;
+  const redis = new Redis(opts.url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(200 * times, 2000),
+    lazyConnect: false,
+  }) as RedisWithUpsert;
+  redis.defineCommand('upsertBar', { numberOfKeys: 1, lua: UPSERT_LUA });
+
+  const windows = new Map<string, SeriesWindow>();
+  const dirty = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
+  let reachable = false;
+  let everReady = false;
+  let lastError: string | undefined;
+  let scheduled = false;
+  let flushing: Promise<void> | undefined;
+  let closed = false;
+
+  redis.on('ready', () => {
+    reachable = true;
+    if (everReady) log('info', `redis reachable again: catching up ${pendingWrites()} pending bar writes`);
+    everReady = true;
+    schedule();
+  });
+  const down = (err?: Error) => {
+    if (err) lastError = err.message;
+    if (reachable && !closed) log('warn', `redis unreachable (${lastError ?? 'connection closed'}): serving from memory, writes queued`);
+    reachable = false;
+  };
+  redis.on('error', down);
+  redis.on('close', () => down());
+
+  const window = (id: SeriesId) => {
+    let w = windows.get(id.key);
+    if (!w) windows.set(id.key, (w = new SeriesWindow(bufferSize)));
+    return w;
+  };
+
+  const pendingWrites = () => {
+    let n = 0;
+    for (const d of dirty.values()) n += d.bars.size;
+    return n;
+  };
+
+  const markDirty = (id: SeriesId, bar: Bar) => {
+    let d = dirty.get(id.key);
+    if (!d) dirty.set(id.key, (d = { id, bars: new Map() }));
+    d.bars.set(bar.openTime, bar);
+    if (d.bars.size > bufferSize) {
+      // Bounded while Redis is down: the oldest pending bars would be trimmed by the cap anyway.
+      const oldest = Math.min(...d.bars.keys());
+      d.bars.delete(oldest);
+    }
+  };
+
+  function schedule(): void {
+    if (scheduled || closed) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void flushOnce();
+    });
+  }
+
+  async function flushOnce(): Promise<void> {
+    if (flushing || !reachable || dirty.size === 0) return flushing;
+    const batch = [...dirty.values()].map((d) => ({ id: d.id, bars: [...d.bars.values()] }));
+    dirty.clear();
+    const pipeline = redis.pipeline() as unknown as { upsertBar(...a: unknown[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    let count = 0;
+    for (const { id, bars } of batch) {
+      const key = candlesKey(id, keyPrefix);
+      for (const b of bars) {
+        pipeline.upsertBar(key, b.openTime, encode(b), bufferSize);
+        count++;
+      }
+    }
+    flushing = (async () => {
+      try {
+        const results = (await pipeline.exec()) ?? [];
+        const failed = results.filter(([e]) => e).length;
+        if (failed) {
+          metrics?.writeErrors(failed);
+          throw results.find(([e]) => e)![0]!;
+        }
+        metrics?.barsWritten(count);
+      } catch (e) {
+        lastError = (e as Error).message;
+        // Put the batch back unless a newer value for the same bar arrived meanwhile.
+        for (const { id, bars } of batch) for (const b of bars) if (!dirty.get(id.key)?.bars.has(b.openTime)) markDirty(id, b);
+      } finally {
+        flushing = undefined;
+      }
+      if (dirty.size && reachable) schedule();
+    })();
+    return flushing;
+  }
+
+  const waitReady = (timeoutMs: number) =>
+    reachable
+      ? Promise.resolve(true)
+      : new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => {
+            redis.off('ready', onReady);
+            resolve(false);
+          }, timeoutMs);
+          const onReady = () => {
+            clearTimeout(t);
+            resolve(true);
+          };
+          redis.once('ready', onReady);
+        });
+
+  const health = (): StoreHealth => ({ kind: 'redis', reachable, pendingWrites: pendingWrites(), lastError });
+
+  return {
+    kind: 'redis',
+    window,
+    upsert(id, bars) {
+      const w = window(id);
+      let changed = false;
+      for (const b of bars) {
+        if (w.upsert(b) === 'ignored') continue;
+        markDirty(id, b);
+        changed = true;
+      }
+      if (changed) schedule();
+    },
+    async restore(id) {
+      if (!(await waitReady(opts.connectTimeoutMs ?? 3000))) {
+        log('warn', `redis not reachable: ${id.key} starts from the exchange alone`);
+        return undefined;
+      }
+      const members = await redis.zrange(candlesKey(id, keyPrefix), -bufferSize, -1);
+      const w = window(id);
+      for (const m of members) {
+        const b = decode(m);
+        if (b) w.upsert(b);
+        else metrics?.writeErrors(1);
+      }
+      return w.newest();
+    },
+    async range(id, endTime, limit) {
+      const mem = window(id).before(endTime, limit);
+      if (mem.length >= limit || !reachable) return mem;
+      const members = await redis.zrange(candlesKey(id, keyPrefix), endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit);
+      const fromRedis = members.map(decode).filter((b): b is Bar => b !== undefined).reverse();
+      return fromRedis.length > mem.length ? fromRedis : mem;
+    },
+    async flush() {
+      for (let i = 0; i < 1000 && reachable && (dirty.size || flushing); i++) {
+        await (flushing ?? flushOnce());
+      }
+    },
+    health,
+    async close() {
+      await this.flush();
+      closed = true;
+      try {
+        await redis.quit();
+      } catch {
+        redis.disconnect();
+      }
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import type { BarStore } from '../../../engine/src/store/bar-store.ts';
+import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
+import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+
+const M = 60_000;
+const bar = (i: number, close = 100 + i, closed = true): Bar => ({ openTime: i * M, open: 100, high: 200, low: 50, close, volume: i, closed });
+const id = seriesId('BTCUSDT', '1m');
+const until = async (pred: () => boolean | Promise<boolean>, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/** The contract both stores keep. */
+function contract(make: () => BarStore) {
+  it('upserts into a capped, sorted window and pages older bars', async () => {
+    const store = make();
+    store.upsert(id, [bar(1), bar(2), bar(3, 1, false)]);
+    store.upsert(id, [bar(3, 7)]);
+    for (let i = 4; i <= 60; i++) store.upsert(id, [bar(i)]);
+    const w = store.window(id);
+    expect(w.size).toBe(50);
+    expect(w.newest()).toEqual(bar(60));
+    expect(w.oldest()).toEqual(bar(11));
+    expect(await store.range(id, 20 * M, 5)).toEqual([16, 17, 18, 19, 20].map((i) => bar(i)));
+    await store.close();
+  });
+}
+
+describe('memory store', () => contract(() => createMemoryBarStore({ bufferSize: 50 })));
+
+describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
+  const prefix = `test:store:${process.pid}:`;
+  const redis = new Redis(REDIS_URL);
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+  contract(() => createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}c:` }));
+
+  it('reads a page beyond the hot window from Redis in one round trip', async () => {
+    const writer = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}r:` });
+    await writer.restore(id);
+    for (let i = 1; i <= 50; i++) writer.upsert(id, [bar(i)]);
+    await writer.close();
+    const reader = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}r:` });
+    await reader.restore(seriesId('ETHUSDT', '1m'));
+    expect(await reader.range(id, 20 * M, 3)).toEqual([bar(18), bar(19), bar(20)]);
+    await reader.close();
+  });
+
+  it('persists as a sorted set capped at BUFFER_SIZE, one member per open time, and restores it', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: prefix });
+    expect(await store.restore(id)).toBeUndefined();
+    for (let i = 1; i <= 40; i++) {
+      store.upsert(id, [bar(i, 1, false)]);
+      store.upsert(id, [bar(i, 2, false)]);
+      store.upsert(id, [bar(i)]);
+    }
+    await store.flush();
+    const key = `${prefix}candles:BTCUSDT:1m`;
+    expect(await redis.zcard(key)).toBe(30);
+    expect(JSON.parse((await redis.zrange(key, -1, -1))[0]!)).toEqual([40 * M, 100, 200, 50, 140, 40, 1]);
+    await store.close();
+    const again = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: prefix });
+    expect(await again.restore(id)).toEqual(bar(40));
+    expect(again.window(id).last(100)).toEqual(Array.from({ length: 30 }, (_, k) => bar(k + 11)));
+    await again.close();
+  });
+
+  it('coalesces a burst of updates to one forming bar into few writes', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}burst:` });
+    let writes = 0;
+    const counted = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}burst2:`, metrics: { barsWritten: (n) => (writes += n), writeErrors: () => {} } });
+    await counted.restore(id);
+    for (let k = 0; k < 1000; k++) counted.upsert(id, [bar(1, k, false)]);
+    await counted.flush();
+    expect(writes).toBe(1);
+    await store.close();
+    await counted.close();
+  });
+});
+
+const redisBinary = '/usr/bin/redis-server';
+describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up')))('redis down then up', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => child?.kill('SIGKILL'));
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+  const startRedis = async (port: number) => {
+    child = spawn(redisBinary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    await until(async () => (await probe.ping().catch(() => '')) === 'PONG');
+    probe.disconnect();
+  };
+
+  it('keeps serving from memory while Redis is down and catches Redis up when it returns', async () => {
+    const port = await freePort();
+    await startRedis(port);
+    const logs: string[] = [];
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, log: (_l, m) => logs.push(m) });
+    await store.restore(id);
+    store.upsert(id, [bar(1), bar(2)]);
+    await store.flush();
+    child!.kill('SIGKILL');
+    await until(() => !store.health().reachable);
+    for (let i = 3; i <= 20; i++) store.upsert(id, [bar(i)]);
+    expect(store.window(id).newest()).toEqual(bar(20));
+    expect(store.health()).toMatchObject({ kind: 'redis', reachable: false });
+    expect(store.health().pendingWrites).toBe(18);
+    await startRedis(port);
+    await until(() => store.health().reachable && store.health().pendingWrites === 0, 15_000);
+    await store.flush();
+    const check = new Redis({ port });
+    // Redis restarted empty; the catch-up wrote what was pending while it was down.
+    const members = (await check.zrange('candles:BTCUSDT:1m', 0, -1)).map((m) => JSON.parse(m)[0] / M);
+    expect(members).toEqual(Array.from({ length: 18 }, (_, k) => k + 3));
+    check.disconnect();
+    expect(logs.some((l) => /unreachable/.test(l))).toBe(true);
+    expect(logs.some((l) => /reachable again/.test(l))).toBe(true);
+    await store.close();
+  });
+});
