@@ -28,3 +28,4 @@ export { bollingerBands, type BollingerBandsConfig, type BollingerBandsPoint } f
 export { atr, type AtrConfig } from './atr.ts';
 export { stddev, type StddevConfig, stddevKernel } from './stddev.ts';
 export { vwap, type VwapConfig } from './vwap.ts';
+export { defineSeries, type SeriesDefinition, type SeriesPoint } from '../series/define-series.ts';
