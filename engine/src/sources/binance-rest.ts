@@ -102,8 +102,11 @@ export class BinanceRest {
 
   async klines(q: KlinesQuery, signal?: AbortSignal): Promise<Bar[]> {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
+    // A row counts as closed only if it closed before we asked: one that closed while the request
+    // was in flight may carry its last forming values, so it stays forming until a later update.
+    const askedAt = this.now();
     const body = await this.get('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
-    return parseKlineRows(body, this.now());
+    return parseKlineRows(body, askedAt);
   }
 
   /** true when the exchange answers /ping within `timeoutMs` (used by SOURCE=auto). */
