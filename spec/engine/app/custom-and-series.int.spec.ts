@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startApp, type App } from '../../../engine/src/app.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+const M = 60_000;
+
+function expectWholeAndTrue(sim: SimExchange, symbol: string, interval: string, bars: Bar[], step: number) {
+  for (let i = 1; i < bars.length; i++) expect(bars[i]!.openTime - bars[i - 1]!.openTime).toBe(step);
+  const closed = bars.filter((b) => b.closed);
+  expect(closed.length).toBeGreaterThan(10);
+  expect(closed).toEqual(sim.truth(symbol, interval, closed[0]!.openTime, closed[closed.length - 1]!.openTime));
+}
+
+describe('custom intervals and derived series, engine pointed at a standalone simulator by URL', () => {
+  let sim: SimExchange;
+  let app: App;
+  beforeAll(async () => {
+    // Five simulated minutes per real second.
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
+    app = await startApp({
+      source: 'binance',
+      restUrl: sim.restUrl,
+      wsUrl: sim.wsUrl,
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT', 'NOPEUSDT', 'ETHUSDT'],
+      intervals: ['1m', '5m', '10m', '45m'],
+      bufferSize: 300,
+      historyOnConnect: 200,
+      clientDir: '',
+      seriesDir: 'series',
+      log: silentLogger,
+    });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await sim?.close();
+  });
+
+  it('reports an invalid symbol by name and serves the rest', async () => {
+    const symbols = await (await request(`${app.url}/symbols`)).body.json();
+    expect(symbols).toEqual({ symbols: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m', '10m', '45m'], source: 'binance' });
+    const health = (await (await request(`${app.url}/health`)).body.json()) as { bootstrap: { rejectedSymbols: string[] } };
+    expect(health.bootstrap.rejectedSymbols).toEqual(['NOPEUSDT']);
+  });
+
+  it('computes custom intervals that Binance lacks, whole and equal to the exchange aggregate, and keeps them live', async () => {
+    const w10 = app.store.window(seriesId('BTCUSDT', '10m'));
+    const w45 = app.store.window(seriesId('ETHUSDT', '45m'));
+    expect(w10.size).toBe(300);
+    expectWholeAndTrue(sim, 'BTCUSDT', '10m', w10.last(1000), 10 * M);
+    expectWholeAndTrue(sim, 'ETHUSDT', '45m', w45.last(1000), 45 * M);
+    const closedBefore = w10.newestClosed()!.openTime;
+    const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=10m`);
+    await c.until((x) => x.live().some((m) => m.is_closed && m.time > closedBefore), 10_000, 'a live 10m close');
+    c.close();
+    expectWholeAndTrue(sim, 'BTCUSDT', '10m', w10.last(1000), 10 * M);
+  });
+
+  it('heals a custom interval after an outage like a native one', async () => {
+    const w = app.store.window(seriesId('BTCUSDT', '10m'));
+    const before = w.newestClosed()!.openTime;
+    sim.faults.refuseConnections(1500);
+    sim.faults.dropConnections();
+    const deadline = Date.now() + 20_000;
+    while ((w.newestClosed()?.openTime ?? 0) < before + 3 * 10 * M && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expectWholeAndTrue(sim, 'BTCUSDT', '10m', w.last(1000), 10 * M);
+  });
+
+  it('lists derived series and serves their points over HTTP', async () => {
+    const list = (await (await request(`${app.url}/series`)).body.json()) as { series: Array<{ name: string }> };
+    expect(list.series.map((s) => s.name).sort()).toEqual(['ema-cross', 'rsi', 'session-vwap']);
+    const r = await request(`${app.url}/series/rsi/BTCUSDT/1m?limit=5&period=10`);
+    expect(r.statusCode).toBe(200);
+    const body = (await r.body.json()) as { name: string; points: Array<{ time: number; value: number }> };
+    expect(body.name).toBe('rsi:period=10');
+    expect(body.points).toHaveLength(5);
+    for (const p of body.points) expect(p.value).toBeGreaterThanOrEqual(0);
+    const bad = await request(`${app.url}/series/nope/BTCUSDT/1m`);
+    expect(bad.statusCode).toBe(400);
+    expect(((await bad.body.json()) as { error: string }).error).toMatch(/unknown series 'nope'; available series: /);
+  });
+
+  it('carries requested series in the historical message, aligned to its candles, then streams their live points', async () => {
+    const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/ETHUSDT?interval=1m&series=rsi,ema-cross:fast=5`);
+    await c.until((x) => x.messages.filter((m) => (m as { type: string }).type === 'series_point').length >= 4, 10_000, 'live series points');
+    const h = c.historical() as unknown as { data: Array<{ time: number }>; series: Record<string, Array<{ time: number; value?: number; values?: Record<string, number> }>> };
+    expect(Object.keys(h.series).sort()).toEqual(['ema-cross:fast=5', 'rsi']);
+    const times = new Set(h.data.map((d) => d.time));
+    // Values across the whole historical window (after warm-up), each at a candle's time.
+    expect(h.series.rsi!.length).toBeGreaterThan(h.data.length - 20);
+    for (const p of h.series.rsi!) expect(times.has(p.time)).toBe(true);
+    expect(Object.keys(h.series['ema-cross:fast=5']![0]!.values!).sort()).toEqual(['fast', 'signal', 'slow']);
+    const names = new Set(c.messages.filter((m) => (m as { type: string }).type === 'series_point').map((m) => (m as unknown as { name: string }).name));
+    expect(names).toEqual(new Set(['rsi', 'ema-cross:fast=5']));
+    c.close();
+  });
+
+  it('rejects an unknown series or bad parameter on the socket with an error and close 4000', async () => {
+    const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/ETHUSDT?interval=1m&series=rsi:period=0`);
+    await c.until((x) => x.closeCode !== undefined, 5000, 'close');
+    expect(c.closeCode).toBe(4000);
+    expect((c.messages[0] as { message: string }).message).toMatch(/period/);
+  });
+});
