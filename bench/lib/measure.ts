@@ -1,5 +1,6 @@
 import { summarize, type Histogram, type LatencySummary } from './histogram.ts';
-import { cpuShare, procSample } from './proc-stats.ts';
+import os from 'node:os';
+import { cpuShare, machineBusyCores, machineSample, procSample } from './proc-stats.ts';
 import { sleep } from './clock.ts';
 import type { LoadPool } from '../load/load-pool.ts';
 import type { ServerUnderTest } from './server-under-test.ts';
@@ -11,6 +12,8 @@ export interface CpuShares {
   clients: number;
   upstream: number;
   harness: number;
+  /** Cores busy on the whole machine (kernel networking included), 0..cores. */
+  machine: number;
 }
 
 export interface WindowStats {
@@ -45,17 +48,23 @@ export const streamOf = (symbol: string, interval = '1m') => `${symbol.toLowerCa
  * the sampled updates, and the CPU each process used (read from /proc, so a saturated process is
  * measured without asking it anything).
  */
-export async function measureWindow(ctx: MeasureContext, seconds: number, subscribers: ReadonlyMap<string, number>): Promise<WindowStats> {
+export async function measureWindow(ctx: MeasureContext, seconds: number, subscribers: ReadonlyMap<string, number>, opts: { pauseAfter?: boolean } = {}): Promise<WindowStats> {
   const pids = { server: [ctx.server.pid], clients: ctx.pool.pids, upstream: [ctx.upstream.pid] };
   const before = Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.map(procSample)]));
   const harness0 = process.cpuUsage();
+  const machine0 = machineSample();
   const t0 = performance.now();
-  await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart()]);
+  await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart(seconds)]);
   await sleep(seconds * 1000);
-  const [up, got] = await Promise.all([ctx.upstream.windowEnd(), ctx.pool.windowEnd()]);
+  const up = await ctx.upstream.windowEnd();
+  // Stop the flow while the clients report: a flooded load generator then catches up instead of
+  // drowning the next step (callers set the next rate).
+  if (opts.pauseAfter) await ctx.upstream.setRate(0);
+  const got = await ctx.pool.windowEnd();
   const elapsed = (performance.now() - t0) / 1000;
   const share = (k: keyof typeof pids) => pids[k].reduce((s, pid, i) => s + (cpuShare(before[k]![i], procSample(pid)) || 0), 0);
   const h = process.cpuUsage(harness0);
+  const machine = machineBusyCores(machine0, machineSample(), os.cpus().length);
   let expected = 0;
   let sent = 0;
   for (const [stream, n] of Object.entries(up.sent)) {
@@ -73,7 +82,7 @@ export async function measureWindow(ctx: MeasureContext, seconds: number, subscr
     latencyHistogram: got.latency,
     unmatched: got.unmatched,
     closes: got.closes,
-    cpu: { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed },
+    cpu: { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed, machine },
     serverRssBytes: ctx.server.sample()?.rssBytes ?? NaN,
   };
 }

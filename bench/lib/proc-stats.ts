@@ -33,3 +33,18 @@ export function cpuShare(a: ProcSample | undefined, b: ProcSample | undefined): 
   if (!a || !b || b.at <= a.at) return NaN;
   return (b.cpuS - a.cpuS) / ((b.at - a.at) / 1000);
 }
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+export function machineSample(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+  const total = f.slice(0, 8).reduce((s, x) => s + x, 0); // user..steal (guest is inside user)
+  return { busy: total - idle, total };
+}
+
+/** Cores busy between two machine samples (0 .. number of cores). */
+export function machineBusyCores(a: { busy: number; total: number }, b: { busy: number; total: number }, cores: number): number {
+  const dt = b.total - a.total;
+  return dt <= 0 ? NaN : ((b.busy - a.busy) / dt) * cores;
+}

@@ -83,13 +83,15 @@ export class LoadPool {
     for (const w of this.workers) w.post('sent', { entries });
   }
 
-  async windowStart(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.request('window-start')));
+  /** Starts counting; each worker stops counting after `seconds` on its own clock. */
+  async windowStart(seconds?: number): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request('window-start', seconds === undefined ? {} : { seconds })));
   }
 
   async windowEnd(): Promise<WindowResult> {
     const parts = await Promise.all(
-      this.workers.map((w) => w.request<{ delivered: number; unmatched: number; latency: HistogramData; closes: Record<string, number> }>('window-end')),
+      // A worker flooded beyond its capacity answers only once it has worked through its backlog.
+      this.workers.map((w) => w.request<{ delivered: number; unmatched: number; latency: HistogramData; closes: Record<string, number> }>('window-end', {}, 180_000)),
     );
     const closes: Record<string, number> = {};
     for (const p of parts) addCounts(closes, p.closes);

@@ -26,6 +26,10 @@ export interface RampResult {
   limiter: string;
 }
 
+/** Where ramps start and the most they ask of the load generator (messages per second, all clients). */
+const START_MSGS_PER_S = 30_000;
+const MAX_MSGS_PER_S = 4_000_000;
+
 const strip = ({ latencyHistogram: _, ...w }: WindowStats) => w;
 
 /**
@@ -39,14 +43,16 @@ export async function ramp(env: BenchEnv, server: ServerUnderTest, clients: numb
   const conn = await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });
   await env.upstream.feed(env.pool);
   const steps: RampStep[] = [];
-  let rate = 2 ** Math.ceil(Math.log2(Math.max(1, 10_000 / clients)));
-  const maxSteps = quick ? 4 : 9;
+  // From ~30k messages/s in total, doubling; once p99 passes 25 ms or the clients are near a core,
+  // by √2 (the next doubling would flood the load generator far past the point being looked for).
+  let rate = 2 ** Math.ceil(Math.log2(Math.max(1, START_MSGS_PER_S / clients)));
+  const maxSteps = quick ? 4 : 10;
   let limiter = 'not reached within the step cap';
-  for (let i = 0; i < maxSteps && timeLeft(env); i++) {
+  for (let i = 0; i < maxSteps && timeLeft(env) && clients * rate <= MAX_MSGS_PER_S; i++) {
     await env.upstream.setRate(rate);
     await env.pool.sample(sampleEvery(clients, rate));
-    await sleep(quick ? 400 : 600);
-    const w = await measureWindow({ upstream: env.upstream, pool: env.pool, server }, quick ? 1.2 : 2, subscribers);
+    await sleep(quick ? 400 : 500);
+    const w = await measureWindow({ upstream: env.upstream, pool: env.pool, server }, quick ? 1.2 : 1.5, subscribers, { pauseAfter: true });
     const ok = keepsUp(w, symbols * rate);
     steps.push({ rate, ok, window: strip(w) });
     env.log(`  ${server.kind} C=${clients} S=${symbols} R=${rate}/s: ${Math.round(w.deliveredPerS)} msg/s (${(w.ratio * 100).toFixed(1)}%), p99 ${w.latency.p99Ms} ms, ${cpuText(w)}${ok ? '' : '  <- falls behind'}`);
@@ -54,7 +60,7 @@ export async function ramp(env: BenchEnv, server: ServerUnderTest, clients: numb
       limiter = limiterOf(w, symbols * rate);
       break;
     }
-    rate *= 2;
+    rate = Math.round(rate * (w.latency.p99Ms > 25 || w.cpu.clients > 0.9 ? Math.SQRT2 : 2));
   }
   await env.upstream.feed(undefined);
   await env.upstream.setRate(0);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { WindowStats } from '../lib/measure.ts';
 
 /** Names what most likely capped a measurement window, from the CPU each side used. */
@@ -5,7 +6,7 @@ export function limiterOf(w: WindowStats, plannedUpstreamPerS?: number): string 
   if (plannedUpstreamPerS !== undefined && w.upstreamPerS < 0.8 * plannedUpstreamPerS) return 'upstream relay (could not emit the rate)';
   if (w.cpu.server >= 0.85) return 'server CPU';
   if (w.cpu.clients >= 0.85) return 'load-generator CPU';
-  if (w.cpu.server + w.cpu.clients + w.cpu.upstream + w.cpu.harness >= 1.7) return 'both cores busy (server + clients)';
+  if (w.cpu.machine >= 0.9 * os.cpus().length) return 'all cores busy (server + clients + kernel networking)';
   return 'latency or delivery, CPU not saturated';
 }
 
@@ -16,4 +17,4 @@ export function keepsUp(w: WindowStats, plannedUpstreamPerS: number): boolean {
 }
 
 export const cpuText = (w: WindowStats) =>
-  `server ${(w.cpu.server * 100).toFixed(0)}%, clients ${(w.cpu.clients * 100).toFixed(0)}%, upstream ${(w.cpu.upstream * 100).toFixed(0)}%`;
+  `server ${(w.cpu.server * 100).toFixed(0)}%, clients ${(w.cpu.clients * 100).toFixed(0)}%, upstream ${(w.cpu.upstream * 100).toFixed(0)}%, machine ${(w.cpu.machine * 100).toFixed(0)}%`;

@@ -47,7 +47,7 @@ await runServerProcess(async (cfg) => {
   };
 
   const byPath = new Map(feed.series().map((id) => [`${id.symbol}:${id.interval}`, id]));
-  app.ws<{ id: SeriesId }>('/ws/:symbol', {
+  app.ws<{ id: SeriesId; closed: boolean }>('/ws/:symbol', {
     compression: uWS.DISABLED,
     maxPayloadLength: 4 * 1024,
     idleTimeout: 120,
@@ -57,12 +57,21 @@ await runServerProcess(async (cfg) => {
       const interval = new URLSearchParams(req.getQuery() ?? '').get('interval') ?? '1m';
       const id = byPath.get(`${req.getParameter(0).toUpperCase()}:${interval}`);
       if (!id) return void res.writeStatus('404 Not Found').end('unknown series');
-      res.upgrade({ id }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade({ id, closed: false }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
-      const { id } = ws.getUserData();
-      ws.send(snapshot(id), false, false);
-      ws.subscribe(klineTopic(id));
+      // Not inside open: uWS corks it, an 80 KB snapshot overflows the cork buffer into the socket's
+      // backpressure buffer, and that buffer keeps its capacity for the socket's life (~80 KiB per
+      // client). Sent just after, the kernel takes it directly. Snapshot and subscribe stay in one turn.
+      setImmediate(() => {
+        const data = ws.getUserData();
+        if (data.closed) return;
+        ws.send(snapshot(data.id), false, false);
+        ws.subscribe(klineTopic(data.id));
+      });
+    },
+    close: (ws) => {
+      ws.getUserData().closed = true;
     },
   });
 
