@@ -1,0 +1,102 @@
+import type { DataLoader, KLineData } from 'klinecharts';
+import type { StoreApi } from 'zustand/vanilla';
+import { type Candle, seriesKey } from '../store/candle.ts';
+import { type MarketState, market } from '../store/market.ts';
+
+export const OLDER_PAGE = 500;
+
+const toKLine = (c: Candle): KLineData => ({ timestamp: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
+
+export interface LoaderDeps {
+  /** The series the chart shows now (read at each call: symbol/interval switches reset the chart). */
+  current(): { symbol: string; interval: string };
+  /** Older candles than `endTime` from the engine (`GET /candles?endTime=&limit=`). */
+  fetchOlder(symbol: string, interval: string, endTime: number, limit: number): Promise<Candle[]>;
+  store?: StoreApi<MarketState>;
+  /** Frame scheduler (requestAnimationFrame in the browser). */
+  frame?: (fn: () => void) => number;
+  cancelFrame?: (id: number) => void;
+}
+
+/**
+ * KLineChart's DataLoader over the store: `init` reads the series the socket put there, scrolling
+ * left fetches older pages from the engine, and live updates reach the chart at most once per frame.
+ * Returns the loader and a `dispose` that drops any pending subscription.
+ */
+export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): void } {
+  const store = deps.store ?? market;
+  const frame = deps.frame ?? ((fn) => requestAnimationFrame(fn));
+  const cancelFrame = deps.cancelFrame ?? ((id) => cancelAnimationFrame(id));
+  let unsubscribeStore: (() => void) | undefined;
+  let pendingFrame: number | undefined;
+  let waitInit: (() => void) | undefined;
+
+  const stopLive = () => {
+    unsubscribeStore?.();
+    unsubscribeStore = undefined;
+    if (pendingFrame !== undefined) cancelFrame(pendingFrame);
+    pendingFrame = undefined;
+  };
+
+  return {
+    getBars({ type, timestamp, callback }) {
+      const { symbol, interval } = deps.current();
+      const key = seriesKey(symbol, interval);
+      if (type === 'init') {
+        waitInit?.();
+        const deliver = (list: Candle[]) => callback(list.map(toKLine), { forward: true, backward: false });
+        const now = store.getState().candlesByKey[key];
+        if (now?.length) return deliver(now);
+        // The socket's `historical` has not arrived yet: answer when it does (or drop if the view moved on).
+        const unsub = store.subscribe((s) => {
+          const list = s.candlesByKey[key];
+          if (!list?.length) return;
+          unsub();
+          waitInit = undefined;
+          const cur = deps.current();
+          if (seriesKey(cur.symbol, cur.interval) === key) deliver(list);
+        });
+        waitInit = unsub;
+        return;
+      }
+      if (type === 'forward' && timestamp != null) {
+        // Older history (scrolling left), page by page.
+        return deps.fetchOlder(symbol, interval, timestamp - 1, OLDER_PAGE).then(
+          (older) => callback(older.map(toKLine), { forward: older.length > 0, backward: false }),
+          () => callback([], { forward: false, backward: false }),
+        );
+      }
+      callback([], { forward: true, backward: false });
+    },
+    subscribeBar({ callback }) {
+      stopLive();
+      const { symbol, interval } = deps.current();
+      const key = seriesKey(symbol, interval);
+      let pushedTime = store.getState().candlesByKey[key]?.at(-1)?.time ?? -Infinity;
+      const flush = () => {
+        pendingFrame = undefined;
+        const list = store.getState().candlesByKey[key] ?? [];
+        // Push the candle that was last pushed (it may have changed) and every newer one, in order.
+        let i = list.length;
+        while (i > 0 && list[i - 1]!.time >= pushedTime) i--;
+        for (; i < list.length; i++) callback(toKLine(list[i]!));
+        pushedTime = list.at(-1)?.time ?? pushedTime;
+      };
+      let lastList = store.getState().candlesByKey[key];
+      unsubscribeStore = store.subscribe((s) => {
+        const list = s.candlesByKey[key];
+        if (list === lastList) return;
+        lastList = list;
+        if (pendingFrame === undefined) pendingFrame = frame(flush);
+      });
+    },
+    unsubscribeBar() {
+      stopLive();
+    },
+    dispose() {
+      stopLive();
+      waitInit?.();
+      waitInit = undefined;
+    },
+  };
+}
