@@ -1,0 +1,66 @@
+import type { KLineData } from 'klinecharts';
+import { describe, expect, it } from 'vitest';
+import { createStore } from 'zustand/vanilla';
+import { createDataLoader } from '../../../client/src/chart/data-loader.ts';
+import { mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
+import type { Candle } from '../../../client/src/store/candle.ts';
+import type { MarketState } from '../../../client/src/store/market.ts';
+
+const c = (i: number, close = i): Candle => ({ time: i * 60_000, open: 1, high: 9, low: 0, close, volume: 1, is_closed: true });
+const store = () =>
+  createStore<MarketState>(() => ({ candlesByKey: {}, generationByKey: {}, selection: { symbol: 'BTCUSDT', interval: '1m' }, connection: 'live', upstream: 'live', source: null, lastUpdateAt: 0, error: null, symbols: [], intervals: [] }));
+const symbol = { ticker: 'BTCUSDT', pricePrecision: 2, volumePrecision: 2 };
+const period = { type: 'minute' as const, span: 1 };
+
+function setup() {
+  const s = store();
+  const frames: Array<() => void> = [];
+  const older: Array<[number, number]> = [];
+  const loader = createDataLoader({
+    store: s,
+    current: () => ({ symbol: 'BTCUSDT', interval: '1m' }),
+    fetchOlder: async (_sym, _iv, endTime, limit) => {
+      older.push([endTime, limit]);
+      return [c(1), c(2)];
+    },
+    frame: (fn) => frames.push(fn),
+    cancelFrame: () => undefined,
+  });
+  return { s, frames, older, loader };
+}
+
+describe('chart data loader', () => {
+  it('answers init from the store once the historical message is there', () => {
+    const { s, loader } = setup();
+    const got: KLineData[][] = [];
+    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: (d) => got.push(d) });
+    expect(got).toEqual([]);
+    setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.map((k) => k.timestamp)).toEqual([c(5).time, c(6).time]);
+  });
+
+  it('loads older pages from the engine when scrolled to the left edge', async () => {
+    const { loader, older } = setup();
+    const got: KLineData[][] = [];
+    await loader.getBars({ type: 'forward', timestamp: c(5).time, symbol, period, callback: (d) => got.push(d) });
+    expect(older).toEqual([[c(5).time - 1, 500]]);
+    expect(got[0]!.map((k) => k.close)).toEqual([1, 2]);
+  });
+
+  it('pushes live updates at most once per frame, newest values only, in order', () => {
+    const { s, frames, loader } = setup();
+    setCandlesForSymbol('BTCUSDT', '1m', [c(5)], s);
+    const pushed: number[] = [];
+    loader.subscribeBar!({ symbol, period, callback: (k) => pushed.push(k.close) });
+    mergeCandle('BTCUSDT', '1m', c(5, 50), s);
+    mergeCandle('BTCUSDT', '1m', c(5, 51), s);
+    mergeCandle('BTCUSDT', '1m', c(6, 60), s);
+    expect(frames).toHaveLength(1);
+    frames.shift()!();
+    expect(pushed).toEqual([51, 60]);
+    loader.unsubscribeBar!({ symbol, period });
+    mergeCandle('BTCUSDT', '1m', c(7), s);
+    expect(frames).toHaveLength(0);
+  });
+});

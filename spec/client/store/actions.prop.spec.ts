@@ -1,0 +1,75 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { createStore } from 'zustand/vanilla';
+import { MAX_CANDLES_PER_KEY, mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
+import type { Candle } from '../../../client/src/store/candle.ts';
+import type { MarketState } from '../../../client/src/store/market.ts';
+
+const fresh = () =>
+  createStore<MarketState>(() => ({
+    candlesByKey: {},
+    generationByKey: {},
+    selection: { symbol: 'BTCUSDT', interval: '1m' },
+    connection: 'connecting',
+    upstream: 'unknown',
+    source: null,
+    lastUpdateAt: 0,
+    error: null,
+    symbols: [],
+    intervals: [],
+  }));
+
+const arbCandle = fc.record({ t: fc.integer({ min: 0, max: 30 }), close: fc.integer({ min: 1, max: 1000 }), closed: fc.boolean() }).map(
+  ({ t, close, closed }): Candle => ({ time: t * 60_000, open: 100, high: 1000, low: 1, close, volume: 1, is_closed: closed }),
+);
+const arbEvent = fc.oneof(
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('historical' as const), data: fc.array(arbCandle, { maxLength: 20 }) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('live' as const), candle: arbCandle }) },
+);
+
+describe('store actions (property)', () => {
+  test.prop([fc.array(arbEvent, { maxLength: 80 })])('the series stays strictly increasing and unique, and each kept time holds the last value received for it', (events) => {
+    const store = fresh();
+    // Model: a map by time; historical replaces it; live sets a time that is newer than all or already present.
+    let model = new Map<number, Candle>();
+    for (const e of events) {
+      if (e.kind === 'historical') {
+        setCandlesForSymbol('BTCUSDT', '1m', e.data, store);
+        model = new Map(e.data.map((c) => [c.time, c]));
+      } else {
+        mergeCandle('BTCUSDT', '1m', e.candle, store);
+        const max = Math.max(-1, ...model.keys());
+        if (e.candle.time > max || model.has(e.candle.time)) model.set(e.candle.time, e.candle);
+      }
+      const list = store.getState().candlesByKey['BTCUSDT:1m'] ?? [];
+      for (let i = 1; i < list.length; i++) expect(list[i]!.time).toBeGreaterThan(list[i - 1]!.time);
+      expect(list).toEqual([...model.values()].sort((a, b) => a.time - b.time));
+    }
+  });
+
+  test.prop([fc.array(arbEvent, { maxLength: 40 })])('series of other keys are never touched', (events) => {
+    const store = fresh();
+    setCandlesForSymbol('ETHUSDT', '5m', [{ time: 0, open: 1, high: 1, low: 1, close: 1, volume: 1, is_closed: true }], store);
+    const before = store.getState().candlesByKey['ETHUSDT:5m'];
+    for (const e of events) {
+      if (e.kind === 'historical') setCandlesForSymbol('BTCUSDT', '1m', e.data, store);
+      else mergeCandle('BTCUSDT', '1m', e.candle, store);
+    }
+    expect(store.getState().candlesByKey['ETHUSDT:5m']).toBe(before);
+  });
+
+  it('caps what it keeps per key, dropping the oldest', () => {
+    const store = fresh();
+    for (let i = 0; i < MAX_CANDLES_PER_KEY + 10; i++) mergeCandle('BTCUSDT', '1m', { time: i, open: 1, high: 1, low: 1, close: 1, volume: 1, is_closed: true }, store);
+    const list = store.getState().candlesByKey['BTCUSDT:1m']!;
+    expect(list).toHaveLength(MAX_CANDLES_PER_KEY);
+    expect(list[0]!.time).toBe(10);
+  });
+
+  it('bumps the generation on every historical, so the chart reloads after a reconnect', () => {
+    const store = fresh();
+    setCandlesForSymbol('BTCUSDT', '1m', [], store);
+    setCandlesForSymbol('BTCUSDT', '1m', [], store);
+    expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
+  });
+});
