@@ -55,6 +55,8 @@ export function symbolSpec(symbol: string): { base: number; tick: number; decima
 
 /** Octaves of value noise: (lattice spacing ms, amplitude in log-price). */
 const OCTAVES: Array<[number, number]> = [
+  [20_000, 0.0004],
+  [MIN, 0.0008],
   [5 * MIN, 0.0012],
   [HOUR, 0.004],
   [DAY, 0.015],

@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { startApp, type App } from '../../engine/src/app.ts';
+import { silentLogger } from '../../engine/src/log.ts';
+import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
+
+interface StoreCandle {
+  time: number;
+  close: number;
+}
+
+/** Pixels in the chart's canvases that have KLineChart's candle colours (up green / down red). */
+async function candlePixels(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    let n = 0;
+    for (const canvas of Array.from(document.querySelectorAll('canvas'))) {
+      const ctx = canvas.getContext('2d');
+      if (!ctx || !canvas.width || !canvas.height) continue;
+      const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b, a] = [d[i]!, d[i + 1]!, d[i + 2]!, d[i + 3]!];
+        if (a < 200) continue;
+        const green = g > 150 && r < 90 && b > 100 && b < 170;
+        const red = r > 200 && g < 80 && b > 60 && b < 120;
+        if (green || red) n++;
+      }
+    }
+    return n;
+  });
+}
+
+const series = (page: Page, key: string) =>
+  page.evaluate((k) => ((window as unknown as { __market: { getState(): { candlesByKey: Record<string, StoreCandle[]> } } }).__market.getState().candlesByKey[k] ?? []).map((c) => ({ time: c.time, close: c.close })), key);
+
+function expectWhole(list: StoreCandle[], step: number) {
+  expect(list.length).toBeGreaterThan(100);
+  for (let i = 1; i < list.length; i++) expect(list[i]!.time - list[i - 1]!.time).toBe(step);
+}
+
+describe.runIf(await hasChromium('browser e2e'))('the live chart in a real browser', () => {
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (!existsSync('dist/client/index.html')) execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+      intervals: ['1m', '5m', '1h'],
+      bufferSize: 800,
+      historyOnConnect: 720,
+      clientDir: 'dist/client',
+      log: silentLogger,
+      // One simulated minute every 3 s, pushed 4 times a second.
+      simOptions: { pushIntervalMs: 250, clockSpeed: 20 },
+    });
+    await app.ready;
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('draws candles and the last price moves, on a feed it marks as simulated', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    await page.waitForFunction(() => document.querySelectorAll('canvas').length > 0);
+    await expect.poll(() => candlePixels(page), { timeout: 10_000 }).toBeGreaterThan(500);
+    expect(await page.textContent('[data-testid=sim-badge]')).toBe('simulated feed');
+    const first = await page.textContent('[data-testid=last-price]');
+    await expect.poll(() => page.textContent('[data-testid=last-price]'), { timeout: 10_000 }).not.toBe(first);
+    expect(await page.title()).toMatch(/BTCUSDT · 1m/);
+    mkdirSync('docs', { recursive: true });
+    await page.screenshot({ path: 'docs/screenshot-chart.png' });
+  });
+
+  it('follows a symbol switch (searchable picker) and an interval switch, keeping the view in the URL', async () => {
+    await page.fill('[data-testid=symbol-search]', 'eth');
+    await page.click('li[data-symbol=ETHUSDT]');
+    await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe('ETHUSDT');
+    await expect.poll(async () => (await series(page, 'ETHUSDT:1m')).length).toBeGreaterThan(700);
+    await page.click('button[data-interval="5m"]');
+    await expect.poll(async () => (await series(page, 'ETHUSDT:5m')).length).toBeGreaterThan(700);
+    expect(new URL(page.url()).searchParams.get('symbol')).toBe('ETHUSDT');
+    expect(new URL(page.url()).searchParams.get('interval')).toBe('5m');
+    const eth = await series(page, 'ETHUSDT:5m');
+    await expect.poll(() => page.textContent('[data-testid=last-price]')).toBe(eth.at(-1)!.close.toFixed(2));
+    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+    // The view survives a reload.
+    await page.reload();
+    await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe('ETHUSDT');
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+  });
+
+  it('says reconnecting when the exchange stream is cut, then live again with no duplicated candle', async () => {
+    await page.click('button[data-interval="1m"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    app.sim!.faults.refuseConnections(4000);
+    app.sim!.faults.dropConnections();
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 20_000 });
+    // Let a few candles close after the outage, then the browser's series is whole.
+    await page.waitForTimeout(4000);
+    expectWhole(await series(page, 'ETHUSDT:1m'), 60_000);
+  });
+
+  it('reconnects its own socket when the engine drops it and resyncs from a fresh snapshot', async () => {
+    app.dropClients(1012);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
+    expectWhole(await series(page, 'ETHUSDT:1m'), 60_000);
+    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+  });
+
+  it('shows a clear error for an unknown symbol', async () => {
+    await page.goto(`${app.url}/?symbol=NOPE`);
+    await page.waitForSelector('[data-testid=error]');
+    expect(await page.textContent('[data-testid=error]')).toMatch(/unknown symbol 'NOPE'; valid symbols: BTCUSDT, ETHUSDT, SOLUSDT/);
+    expect(await page.textContent('[data-testid=status]')).toBe('error');
+  });
+});
