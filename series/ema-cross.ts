@@ -8,6 +8,7 @@ export default defineSeries({
   name: 'ema-cross',
   description: 'Fast/slow EMA of the close with a cross signal (+1 fast above, -1 below)',
   pane: 'overlay',
+  plot: ['fast', 'slow'],
   params: { fast: 9, slow: 21 },
   operator: ({ fast, slow }) => {
     if (!(fast < slow)) throw new TypeError(`ema-cross: fast (${fast}) must be below slow (${slow})`);

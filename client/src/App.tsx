@@ -1,5 +1,6 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, Show } from 'solid-js';
-import { fetchCatalog } from './api.ts';
+import { fetchCatalog, fetchSeriesCatalog } from './api.ts';
+import { market } from './store/market.ts';
 import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
 import { connectEngine } from './feed/engine-socket.ts';
 import { setCatalog, setSelection } from './store/actions.ts';
@@ -16,6 +17,8 @@ export function App() {
   const [interval, setInterval_] = createSignal(initial.interval);
   const [indicators, setIndicators] = createSignal<string[]>(initial.indicators.filter((i) => i in INDICATORS));
   const [theme, setTheme] = createSignal<'dark' | 'light'>(initial.theme);
+  const [selectedSeries, setSelectedSeries] = createSignal<string[]>(initial.series);
+  const seriesCatalog = useMarket((s) => s.seriesCatalog);
   const [query, setQuery] = createSignal('');
   const [pickerOpen, setPickerOpen] = createSignal(false);
 
@@ -32,17 +35,28 @@ export function App() {
       (c) => setCatalog(c.symbols, c.intervals, c.source),
       () => undefined, // the socket reports the engine's state; the picker just stays empty
     );
+    fetchSeriesCatalog().then(
+      (series) => market.setState({ seriesCatalog: series }),
+      () => undefined,
+    );
   });
 
   // One socket per chart: switching symbol or interval closes the old one.
   createEffect(
-    on([symbol, interval], ([s, i]) => {
+    on([symbol, interval, () => selectedSeries().join(',')], ([s, i, series]) => {
       setSelection(s, i);
-      const close = connectEngine({ symbol: s, interval: i });
+      const close = connectEngine({ symbol: s, interval: i, series: series ? series.split(',') : [] });
       onCleanup(close);
     }),
   );
-  createEffect(() => writeUrlState({ symbol: symbol(), interval: interval(), indicators: indicators(), theme: theme() }));
+  createEffect(() => writeUrlState({ symbol: symbol(), interval: interval(), indicators: indicators(), theme: theme(), series: selectedSeries() }));
+  const chartSeries = createMemo(() =>
+    selectedSeries().map((label) => {
+      const def = seriesCatalog().find((d) => d.name === label.split(':')[0]);
+      return { label, pane: def?.pane ?? 'oscillator', plot: def?.plot ?? null };
+    }),
+  );
+  const toggleSeries = (name: string) => setSelectedSeries((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : [...cur, name]));
   createEffect(() => document.documentElement.setAttribute('data-theme', theme()));
 
   const last = createMemo(() => candles()?.at(-1));
@@ -138,6 +152,17 @@ export function App() {
             )}
           </For>
         </nav>
+        <Show when={seriesCatalog().length}>
+          <nav class="series" aria-label="derived series">
+            <For each={seriesCatalog()}>
+              {(d) => (
+                <button data-series={d.name} title={d.description} classList={{ active: selectedSeries().includes(d.name) }} onClick={() => toggleSeries(d.name)}>
+                  {d.name}
+                </button>
+              )}
+            </For>
+          </nav>
+        </Show>
         <span class="spacer" />
         <Show when={source() === 'sim'}>
           <span class="badge sim" data-testid="sim-badge" title="The engine runs on its built-in simulated exchange: prices are not real">
@@ -156,7 +181,7 @@ export function App() {
           {error()}
         </div>
       </Show>
-      <KlineChart symbol={symbol()} interval={interval()} theme={theme()} indicators={indicators()} />
+      <KlineChart symbol={symbol()} interval={interval()} theme={theme()} indicators={indicators()} series={chartSeries()} />
     </div>
   );
 }

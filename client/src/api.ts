@@ -14,3 +14,10 @@ export async function fetchOlder(symbol: string, interval: string, endTime: numb
   const body = (await res.json()) as { candles?: unknown[] };
   return (body.candles ?? []).map(toCandle).filter((c): c is Candle => c !== undefined);
 }
+
+export async function fetchSeriesCatalog(): Promise<Array<{ name: string; description: string; pane: 'overlay' | 'oscillator'; plot: string[] | null }>> {
+  const res = await fetch('/series');
+  if (!res.ok) throw new Error(`/series answered ${res.status}`);
+  const body = (await res.json()) as { series?: Array<{ name: string; description: string; pane: 'overlay' | 'oscillator'; plot: string[] | null }> };
+  return body.series ?? [];
+}

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { startApp, type App } from '../../engine/src/app.ts';
@@ -45,13 +45,14 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync('dist/client/index.html')) execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+    // Always the client of this checkout, never a stale build.
+    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
     app = await startApp({
       source: 'sim',
       port: 0,
       host: '127.0.0.1',
       symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
-      intervals: ['1m', '5m', '1h'],
+      intervals: ['1m', '5m', '10m', '1h'],
       bufferSize: 800,
       historyOnConnect: 720,
       clientDir: 'dist/client',
@@ -117,6 +118,23 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
     expectWhole(await series(page, 'ETHUSDT:1m'), 60_000);
+    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+  });
+
+  it('draws a derived series computed by the engine, live, and candles of a custom interval', async () => {
+    await page.goto(`${app.url}/?symbol=SOLUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    await page.click('button[data-series=rsi]');
+    const points = () => page.evaluate(() => (window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints['rsi|SOLUSDT:1m']?.size ?? 0);
+    await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(600);
+    const drawn = () => page.evaluate(() => (window as unknown as { __chart: { getIndicators(f: object): unknown[] } }).__chart.getIndicators({ name: 'engine:rsi' }).length);
+    await expect.poll(drawn).toBe(1);
+    const before = await points();
+    await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(before);
+    expect(new URL(page.url()).searchParams.get('series')).toBe('rsi');
+    await page.click('button[data-interval="10m"]');
+    await expect.poll(async () => (await series(page, 'SOLUSDT:10m')).length, { timeout: 10_000 }).toBeGreaterThan(700);
+    expectWhole(await series(page, 'SOLUSDT:10m'), 600_000);
     await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
   });
 

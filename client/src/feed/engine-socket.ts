@@ -1,5 +1,6 @@
 import { mergeCandle, setCandlesForSymbol, setConnection, setError, setUpstream } from '../store/actions.ts';
 import { market } from '../store/market.ts';
+import { mergeSeriesPoint, setSeriesPoints } from '../store/series-points.ts';
 import { parseEngineMessage } from './messages.ts';
 
 /** Close code the engine sends after an `error` message: retrying would fail the same way. */
@@ -10,6 +11,8 @@ export const STALE_AFTER_MS = 10_000;
 export interface EngineSocketOptions {
   symbol: string;
   interval: string;
+  /** Derived series to receive (`rsi`, `ema-cross:fast=5`). */
+  series?: string[];
   /** Base URL of the engine's WebSocket (defaults to this page's host). */
   baseUrl?: string;
 }
@@ -21,7 +24,8 @@ export interface EngineSocketOptions {
  */
 export function connectEngine(opts: EngineSocketOptions): () => void {
   const base = opts.baseUrl ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
-  const url = `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}`;
+  const seriesParam = opts.series?.length ? `&series=${encodeURIComponent(opts.series.join(','))}` : '';
+  const url = `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}`;
   let ws: WebSocket | undefined;
   let attempts = 0;
   let stopped = false;
@@ -36,6 +40,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       switch (msg.type) {
         case 'historical':
           attempts = 0;
+          for (const [label, points] of Object.entries(msg.series)) setSeriesPoints(label, msg.symbol, msg.interval, points);
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
           market.setState({ lastUpdateAt: Date.now(), error: null });
           setConnection('live');
@@ -43,6 +48,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         case 'live_candle':
           mergeCandle(msg.symbol, msg.interval, msg.candle);
           if (market.getState().connection === 'stale') setConnection('live');
+          break;
+        case 'series_point':
+          mergeSeriesPoint(msg.name, msg.symbol, msg.interval, msg.point.time, msg.point.values);
           break;
         case 'status':
           setUpstream(msg.upstream, msg.source);

@@ -1,8 +1,15 @@
 import type { Candle } from '../store/candle.ts';
+import { type PointValues, toValues } from '../store/series-points.ts';
+
+export interface SeriesPointWire {
+  time: number;
+  values: PointValues;
+}
 
 /** Messages from the engine's /ws/:symbol, checked field by field (the wire is untrusted input). */
 export type EngineMessage =
-  | { type: 'historical'; symbol: string; interval: string; data: Candle[] }
+  | { type: 'historical'; symbol: string; interval: string; data: Candle[]; series: Record<string, SeriesPointWire[]> }
+  | { type: 'series_point'; name: string; symbol: string; interval: string; point: SeriesPointWire }
   | { type: 'live_candle'; symbol: string; interval: string; candle: Candle }
   | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale'; source: string }
   | { type: 'error'; message: string };
@@ -15,6 +22,11 @@ export function toCandle(v: unknown): Candle | undefined {
   const { time, open, high, low, close, volume, is_closed } = v;
   if (!isNum(time) || !isNum(open) || !isNum(high) || !isNum(low) || !isNum(close) || !isNum(volume) || typeof is_closed !== 'boolean') return undefined;
   return { time, open, high, low, close, volume, is_closed };
+}
+
+function toPoint(p: Record<string, unknown>): SeriesPointWire | undefined {
+  const values = toValues(p);
+  return isNum(p.time) && values ? { time: p.time, values } : undefined;
 }
 
 /** Parses one text frame; undefined for anything malformed or unknown (ignored, never thrown). */
@@ -31,7 +43,22 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       if (typeof msg.symbol !== 'string' || typeof msg.interval !== 'string' || !Array.isArray(msg.data)) return undefined;
       const data = msg.data.map(toCandle);
       if (data.some((c) => c === undefined)) return undefined;
-      return { type: 'historical', symbol: msg.symbol, interval: msg.interval, data: data as Candle[] };
+      const series: Record<string, SeriesPointWire[]> = {};
+      if (isObj(msg.series)) {
+        for (const [name, points] of Object.entries(msg.series)) {
+          if (!Array.isArray(points)) continue;
+          series[name] = points.flatMap((p) => {
+            const point = isObj(p) ? toPoint(p) : undefined;
+            return point ? [point] : [];
+          });
+        }
+      }
+      return { type: 'historical', symbol: msg.symbol, interval: msg.interval, data: data as Candle[], series };
+    }
+    case 'series_point': {
+      const point = toPoint(msg);
+      if (!point || typeof msg.name !== 'string' || typeof msg.symbol !== 'string' || typeof msg.interval !== 'string') return undefined;
+      return { type: 'series_point', name: msg.name, symbol: msg.symbol, interval: msg.interval, point };
     }
     case 'live_candle': {
       const candle = toCandle(msg);

@@ -17,10 +17,13 @@ export interface MarketState {
   error: string | null;
   symbols: string[];
   intervals: string[];
+  /** Derived-series points per `label|SYMBOL:interval`, by time. */
+  seriesPoints: Record<string, Map<number, Record<string, number>>>;
+  /** The engine's derived series (from `GET /series`). */
+  seriesCatalog: Array<{ name: string; description: string; pane: 'overlay' | 'oscillator'; plot: string[] | null }>;
 }
 
-/** The client's single source of truth (a vanilla store, bridged into Solid). */
-export const market = createStore<MarketState>(() => ({
+export const initialMarketState = (): MarketState => ({
   candlesByKey: {},
   generationByKey: {},
   selection: { symbol: 'BTCUSDT', interval: '1m' },
@@ -31,4 +34,9 @@ export const market = createStore<MarketState>(() => ({
   error: null,
   symbols: [],
   intervals: [],
-}));
+  seriesPoints: {},
+  seriesCatalog: [],
+});
+
+/** The client's single source of truth (a vanilla store, bridged into Solid). */
+export const market = createStore<MarketState>(initialMarketState);

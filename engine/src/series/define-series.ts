@@ -22,6 +22,8 @@ export interface SeriesDefinition<P extends Params = Params> {
   description?: string;
   /** Draw over the candles, or in a pane of its own. */
   pane: 'overlay' | 'oscillator';
+  /** Keys of `values` the chart draws (default: all); others are data only (e.g. a ±1 signal). */
+  plot?: string[];
   /** Bars of this interval feed it; unset: every configured interval. */
   interval?: string;
   /** Parameters and their defaults; a client may override them by name. */

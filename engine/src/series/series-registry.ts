@@ -55,7 +55,7 @@ export class SeriesRegistry {
   }
 
   list() {
-    return [...this.defs.values()].map((d) => ({ name: d.name, description: d.description ?? '', pane: d.pane, interval: d.interval ?? null, params: d.params }));
+    return [...this.defs.values()].map((d) => ({ name: d.name, description: d.description ?? '', pane: d.pane, interval: d.interval ?? null, plot: d.plot ?? null, params: d.params }));
   }
 
   get size(): number {

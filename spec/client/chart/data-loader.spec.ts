@@ -4,11 +4,10 @@ import { createStore } from 'zustand/vanilla';
 import { createDataLoader } from '../../../client/src/chart/data-loader.ts';
 import { mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
-import type { MarketState } from '../../../client/src/store/market.ts';
+import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
 
 const c = (i: number, close = i): Candle => ({ time: i * 60_000, open: 1, high: 9, low: 0, close, volume: 1, is_closed: true });
-const store = () =>
-  createStore<MarketState>(() => ({ candlesByKey: {}, generationByKey: {}, selection: { symbol: 'BTCUSDT', interval: '1m' }, connection: 'live', upstream: 'live', source: null, lastUpdateAt: 0, error: null, symbols: [], intervals: [] }));
+const store = () => createStore<MarketState>(initialMarketState);
 const symbol = { ticker: 'BTCUSDT', pricePrecision: 2, volumePrecision: 2 };
 const period = { type: 'minute' as const, span: 1 };
 

@@ -3,21 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
 import { MAX_CANDLES_PER_KEY, mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
-import type { MarketState } from '../../../client/src/store/market.ts';
+import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
 
-const fresh = () =>
-  createStore<MarketState>(() => ({
-    candlesByKey: {},
-    generationByKey: {},
-    selection: { symbol: 'BTCUSDT', interval: '1m' },
-    connection: 'connecting',
-    upstream: 'unknown',
-    source: null,
-    lastUpdateAt: 0,
-    error: null,
-    symbols: [],
-    intervals: [],
-  }));
+const fresh = () => createStore<MarketState>(initialMarketState);
 
 const arbCandle = fc.record({ t: fc.integer({ min: 0, max: 30 }), close: fc.integer({ min: 1, max: 1000 }), closed: fc.boolean() }).map(
   ({ t, close, closed }): Candle => ({ time: t * 60_000, open: 100, high: 1000, low: 1, close, volume: 1, is_closed: closed }),
