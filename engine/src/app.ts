@@ -22,6 +22,8 @@ import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
 import { createRedisBarStore } from './store/redis-bar-store.ts';
 import { type SimExchange, type SimOptions, startSimExchange } from '../sim/sim-exchange.ts';
+import { Recorder } from './record/recorder.ts';
+import { type ReplayExchange, startReplayExchange } from './record/replay-exchange.ts';
 
 export interface AppOptions extends Partial<Config> {
   simOptions?: SimOptions;
@@ -34,6 +36,8 @@ export interface App {
   readonly url: string;
   readonly config: Config;
   readonly sim?: SimExchange;
+  readonly replay?: ReplayExchange;
+  readonly registry: SeriesRegistry;
   readonly store: BarStore;
   readonly metrics: Metrics;
   /** Resolves when every series is bootstrapped (or rejected). */
@@ -55,7 +59,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   // --- source: Binance, or the built-in simulated exchange -------------------------------------
   let sim: SimExchange | undefined;
-  let source: 'binance' | 'sim' = config.source === 'sim' ? 'sim' : 'binance';
+  let replay: ReplayExchange | undefined;
+  let source: 'binance' | 'sim' | 'replay' = config.source === 'sim' || config.source === 'replay' ? config.source : 'binance';
   if (config.source === 'auto') {
     const probe = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1 });
     const reachable = await probe.ping(3000);
@@ -73,6 +78,19 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     wsUrl = sim.wsUrl;
     log.info('simulated exchange started', { rest: restUrl, ws: wsUrl });
   }
+  if (source === 'replay') {
+    replay = await startReplayExchange({ file: config.replayFile!, speed: config.replaySpeed });
+    restUrl = replay.restUrl;
+    wsUrl = replay.wsUrl;
+    // The recording decides what there is to replay.
+    config.symbols = replay.symbols;
+    config.intervals = replay.intervals;
+    log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
+  }
+  const exchangeNow = sim ? () => sim!.now() : replay ? () => replay!.now() : Date.now;
+  const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
+  recorder?.write({ k: 'meta', t: exchangeNow(), symbols: config.symbols, intervals: config.intervals, source });
+  if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
   const catalog = new SeriesCatalog(config.symbols, config.intervals, source);
   const rest = new BinanceRest({
@@ -80,7 +98,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     weightBudget: config.restWeightBudget,
     concurrency: config.restConcurrency,
     // The exchange's clock decides which REST row is still forming (the simulator's may run fast).
-    now: sim ? () => sim!.now() : Date.now,
+    now: exchangeNow,
+    onResponse: recorder ? (q, status, body, askedAt) => recorder.write({ k: 'rest', t: exchangeNow(), a: askedAt, q, s: status, b: body }) : undefined,
     onWeight: (w) => pm.restWeight(w),
     onRetry: (err, attempt) => {
       pm.restRetries();
@@ -112,9 +131,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     streams: series.map((s) => klineStreamName(s.symbol, s.interval)),
     staleAfterMs: config.staleAfterMs,
     rotateAfterMs: config.rotateAfterMs,
-    onFrame: () => {
+    onFrame: (text) => {
       lastFrameAt = Date.now();
       pm.framesIn();
+      recorder?.write({ k: 'ws', t: exchangeNow(), d: text });
     },
     onMalformed: (e) => {
       pm.malformed();
@@ -123,10 +143,18 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     log: (l, m, f) => log[l](m, f),
   }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }));
 
+  // Live bars of series still bootstrapping wait here (newest per open time, bounded), so the same
+  // frames give the same series however long bootstrap takes (what makes a replay deterministic).
+  const early = new Map<string, Map<number, Bar>>();
   const route = (ev: UpstreamEvent) => {
     if (ev.type === 'kline') {
-      // Series not yet bootstrapped have no input: their first live bar after bootstrap reveals any gap.
-      inputs.get(`${ev.symbol}:${ev.interval}`)?.next({ type: 'bar', bar: ev.bar });
+      const key = `${ev.symbol}:${ev.interval}`;
+      const input = inputs.get(key);
+      if (input) return input.next({ type: 'bar', bar: ev.bar });
+      let waiting = early.get(key);
+      if (!waiting) early.set(key, (waiting = new Map()));
+      waiting.set(ev.bar.openTime, ev.bar);
+      if (waiting.size > config.bufferSize) waiting.delete(Math.min(...waiting.keys()));
     } else if (ev.type === 'connected') {
       connectedShards++;
       hub.setUpstream('live');
@@ -175,6 +203,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     });
     pipelines.set(id.key, sub);
     for (const c of customs) if (c.source.key === id.key) startCustom(c.id, c.source);
+    const waiting = early.get(id.key);
+    early.delete(id.key);
+    for (const bar of [...(waiting?.values() ?? [])].sort((a, b) => a.openTime - b.openTime)) input.next({ type: 'bar', bar });
   };
 
   /** A custom interval goes live once its source series is: history from REST, then resampled live bars. */
@@ -289,11 +320,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       server.dropClients(1001, 'server shutting down');
       await rest.close();
       await sim?.close();
+      await replay?.close();
+      await recorder?.close();
       resolveReady();
       log.info('engine stopped');
     })());
 
-  return { url, config, sim, store, metrics, ready, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
+  return { url, config, sim, replay, registry, store, metrics, ready, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

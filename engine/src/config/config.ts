@@ -2,7 +2,7 @@ import { ConfigError } from '../domain/errors.ts';
 import { parseInterval } from '../domain/interval.ts';
 import { isValidSymbol } from '../domain/series-id.ts';
 
-export type SourceKind = 'auto' | 'binance' | 'sim';
+export type SourceKind = 'auto' | 'binance' | 'sim' | 'replay';
 
 /** Everything the engine reads from its environment, validated. */
 export interface Config {
@@ -30,6 +30,11 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Directory of user-defined derived series modules ('' disables them). */
   seriesDir: string;
+  /** Write every upstream frame and REST response here (gzip JSON lines). */
+  recordFile: string | undefined;
+  /** SOURCE=replay: the recording to play, and how fast. */
+  replayFile: string | undefined;
+  replaySpeed: number | 'max';
 }
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'];
@@ -86,7 +91,11 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   const source = (env.SOURCE ?? 'auto').trim() || 'auto';
-  if (!['auto', 'binance', 'sim'].includes(source)) fail('SOURCE', env.SOURCE, 'auto, binance or sim');
+  if (!['auto', 'binance', 'sim', 'replay'].includes(source)) fail('SOURCE', env.SOURCE, 'auto, binance, sim or replay');
+  if (source === 'replay' && !env.REPLAY_FILE) fail('REPLAY_FILE', env.REPLAY_FILE, 'the path of a recording when SOURCE=replay');
+  const rawSpeed = env.REPLAY_SPEED ?? '1';
+  const replaySpeed = rawSpeed === 'max' ? 'max' : Number(rawSpeed);
+  if (replaySpeed !== 'max' && !(Number.isFinite(replaySpeed) && replaySpeed > 0 && replaySpeed <= 1e6)) fail('REPLAY_SPEED', rawSpeed, "a positive number (1 = real time) or 'max'");
   const bufferSize = int(env, 'BUFFER_SIZE', 1000, 10, 1_000_000);
   const historyOnConnect = int(env, 'HISTORY_ON_CONNECT', 720, 1, 1_000_000);
   if (historyOnConnect > bufferSize) fail('HISTORY_ON_CONNECT', env.HISTORY_ON_CONNECT, `at most BUFFER_SIZE (${bufferSize})`);
@@ -111,6 +120,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     clientDir: env.CLIENT_DIR ?? 'dist/client',
     seriesDir: env.SERIES_DIR ?? 'series',
+    recordFile: env.RECORD_FILE || undefined,
+    replayFile: env.REPLAY_FILE || undefined,
+    replaySpeed,
     logLevel,
   };
 }

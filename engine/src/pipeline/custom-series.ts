@@ -25,16 +25,19 @@ export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: Bina
 }
 
 /**
- * Live custom-interval bars: the source series' bars of the current bucket (from its window, so the
- * forming bar starts whole), then every source bar as it is written, resampled. It heals as the
+ * Live custom-interval bars: the source series' bars from the custom series' newest bucket on (from
+ * the source window, so that bucket is whole), then every source bar as it is written, resampled. It heals as the
  * source heals: bars spliced into the source after an outage flow through here in order.
  */
 export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>): Observable<Bar> {
   return defer(() => {
+    // Replay the source from the custom series' newest stored bucket: the source may have moved on
+    // while the custom history was being fetched, and those bars must not be missed.
     const window = store.window(source);
+    const customNewest = store.window(id).newest();
     const newest = window.newest();
-    const from_ = newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
-    const seed = window.last(sourceRatio(id.interval, source.interval) + 2).filter((b) => b.openTime >= from_);
+    const from_ = customNewest ? customNewest.openTime : newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
+    const seed = window.before(Infinity, window.size).filter((b) => b.openTime >= from_);
     return concat(from(seed), sourceBars$);
   }).pipe(resample(id.interval, { sourceInterval: source.interval }));
 }

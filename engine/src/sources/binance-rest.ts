@@ -29,7 +29,12 @@ export interface BinanceRestOptions {
   /** Called for every response, to feed metrics. */
   onWeight?: (used: number) => void;
   onRetry?: (err: BinanceRestError, attempt: number) => void;
+  /** Every response as received (recording): path with query, status, body, and when we asked. */
+  onResponse?: (pathAndQuery: string, status: number, body: string, askedAt: number) => void;
 }
+
+/** A replayed response carries the time the recorded request was made, so closedness replays exactly. */
+export const REPLAY_ASKED_AT_HEADER = 'x-replay-asked-at';
 
 /** Binance REST over undici: weight-aware, paused by 429/418, retried with backoff on 5xx and timeouts. */
 export class BinanceRest {
@@ -46,6 +51,11 @@ export class BinanceRest {
 
   /** One GET with weight accounting and retries; returns the parsed JSON body. */
   async get(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal): Promise<unknown> {
+    return (await this.getTimed(path, query, weight, signal)).body;
+  }
+
+  /** As `get`, plus the exchange-clock time the answered request was sent. */
+  async getTimed(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal): Promise<{ body: unknown; askedAt: number }> {
     const qs = Object.entries(query)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
@@ -65,17 +75,21 @@ export class BinanceRest {
     }
   }
 
-  private async once(url: string, path: string, signal?: AbortSignal): Promise<unknown> {
+  private async once(url: string, path: string, signal?: AbortSignal): Promise<{ body: unknown; askedAt: number }> {
+    const sentAt = this.now();
     const res = await request(url, { method: 'GET', dispatcher: this.agent, signal, headers: { accept: 'application/json' } });
+    const replayed = Number(res.headers[REPLAY_ASKED_AT_HEADER]);
+    const askedAt = Number.isFinite(replayed) && replayed > 0 ? replayed : sentAt;
     const used = Number(res.headers['x-mbx-used-weight-1m'] ?? res.headers['x-mbx-used-weight']);
     if (Number.isFinite(used)) {
       this.gate.reportUsed(used);
       this.opts.onWeight?.(used);
     }
     const text = await res.body.text();
+    this.opts.onResponse?.(url.slice(this.opts.baseUrl.length), res.statusCode, text, askedAt);
     if (res.statusCode === 200) {
       try {
-        return JSON.parse(text);
+        return { body: JSON.parse(text) as unknown, askedAt };
       } catch (e) {
         throw new BinanceRestError(`GET ${path}: body is not JSON`, { cause: e, info: { status: 200, path } });
       }
@@ -104,8 +118,7 @@ export class BinanceRest {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
     // A row counts as closed only if it closed before we asked: one that closed while the request
     // was in flight may carry its last forming values, so it stays forming until a later update.
-    const askedAt = this.now();
-    const body = await this.get('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
+    const { body, askedAt } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
     return parseKlineRows(body, askedAt);
   }
 

@@ -25,7 +25,8 @@ export interface BinanceWsOptions {
   limiter?: ConnectLimiter;
   now?: () => number;
   onMalformed?: (err: MalformedFrameError) => void;
-  onFrame?: () => void;
+  /** Every text frame as received (metrics, recording). */
+  onFrame?: (text: string, receivedAt: number) => void;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -115,10 +116,10 @@ function shard$(index: number, streams: readonly string[], opts: BinanceWsOption
       ws.on('message', (data, isBinary) => {
         if (ac.signal.aborted) return;
         lastFrameAt = now();
-        opts.onFrame?.();
         if (!live) promote();
         // During a rotation both sockets deliver briefly; the gap operator drops the duplicates.
         const text = isBinary ? '' : data.toString();
+        opts.onFrame?.(text, lastFrameAt);
         try {
           const frame = parseStreamFrame(text);
           if (frame.kind === 'kline') {

@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { startApp } from '../app.ts';
+import { loadConfig } from '../config/config.ts';
+import { ConfigError } from '../domain/errors.ts';
+import { createLogger } from '../log.ts';
+
+/**
+ * `npm run record -- --out rec.jsonl.gz [--symbols BTCUSDT,ETHUSDT] [--intervals 1m,5m] [--minutes 5] [--source auto|binance|sim]`
+ * runs the engine (no clients needed) and writes every upstream frame and REST response it receives.
+ */
+function usage(msg: string): never {
+  process.stderr.write(`record: ${msg}\nusage: npm run record -- --out <file> [--symbols A,B] [--intervals 1m,5m] [--minutes N] [--source auto|binance|sim]\n`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: { out: { type: 'string' }, symbols: { type: 'string' }, intervals: { type: 'string' }, minutes: { type: 'string', default: '5' }, source: { type: 'string' } },
+    strict: true,
+  }));
+} catch (e) {
+  usage((e as Error).message);
+}
+if (!values.out) usage('--out is required');
+const minutes = Number(values.minutes);
+if (!(minutes > 0 && minutes <= 7 * 24 * 60)) usage(`--minutes ${values.minutes}: expected a number of minutes above 0`);
+
+let config;
+try {
+  config = loadConfig({
+    ...process.env,
+    ...(values.symbols ? { SYMBOLS: values.symbols } : {}),
+    ...(values.intervals ? { INTERVALS: values.intervals } : {}),
+    ...(values.source ? { SOURCE: values.source } : {}),
+    RECORD_FILE: values.out,
+    PORT: process.env.PORT ?? '0',
+    CLIENT_DIR: '',
+  });
+} catch (e) {
+  if (e instanceof ConfigError) usage(e.message);
+  throw e;
+}
+if (config.source === 'replay') usage('--source replay: recording a replay is not useful');
+const log = createLogger(config.logLevel);
+const app = await startApp({ ...config, log });
+log.info(`recording for ${minutes} min to ${values.out}`);
+const stop = async () => {
+  clearTimeout(timer);
+  await app.stop();
+  log.info(`recording written: ${values.out}`);
+  process.exit(0);
+};
+const timer = setTimeout(() => void stop(), minutes * 60_000);
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
