@@ -30,13 +30,19 @@ describe('loadConfig', () => {
     ['HISTORY_ON_CONNECT', '2000', /HISTORY_ON_CONNECT.*at most BUFFER_SIZE/],
     ['INTERVALS', '1m,7x', /INTERVALS.*bad: 7x/],
     ['SYMBOLS', 'BTC-USDT', /SYMBOLS.*bad: BTC-USDT/],
-    ['SOURCE', 'kraken', /SOURCE.*auto, binance or sim/],
+    ['SOURCE', 'kraken', /SOURCE.*auto, binance, sim or replay/],
+    ['REPLAY_SPEED', 'fast', /REPLAY_SPEED.*'max'/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:/],
     ['BINANCE_WS_URL', 'https://x', /BINANCE_WS_URL.*ws:/],
   ])('rejects %s=%s naming the variable', (name, value, re) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);
     expect(run).toThrow(re);
+  });
+
+  it('requires REPLAY_FILE with SOURCE=replay', () => {
+    expect(() => loadConfig({ SOURCE: 'replay' })).toThrow(/REPLAY_FILE/);
+    expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: 'max' }).replaySpeed).toBe('max');
   });
 
   it('makes the process exit non-zero with a message naming the variable', () => {
