@@ -1,14 +1,8 @@
 import WebSocket from 'ws';
+import type { WireCandle } from '../../engine/src/domain/wire.ts';
 
-export interface WireCandle {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  is_closed: boolean;
-}
+export type { WireCandle };
+
 export type EngineMessage =
   | { type: 'historical'; symbol: string; interval: string; data: WireCandle[] }
   | ({ type: 'live_candle'; symbol: string; interval: string } & WireCandle)

@@ -12,19 +12,26 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Starts `engine/src/main.ts` as users do, and resolves once it listens. */
+async function startEngineProcess(env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CLIENT_DIR: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = { out: '' };
+  child.stdout.on('data', (d) => (log.out += d));
+  child.stderr.on('data', (d) => (log.out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!log.out.includes('engine listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return { child, port, log, exited };
+}
+
 describe('process lifecycle', () => {
   it('on SIGINT stops accepting, closes clients with 1001 and exits 0', async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-      env: { ...process.env, SOURCE: 'sim', PORT: String(port), HOST: '127.0.0.1', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', CLIENT_DIR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('engine listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const { child, port, log, exited } = await startEngineProcess({ SOURCE: 'sim', SYMBOLS: 'BTCUSDT', INTERVALS: '1m' });
+    const out = log.out;
     expect(out).toMatch(/uWebSockets\.js build: native/);
     expect(out).toMatch(/engine listening on http:\/\/127\.0\.0\.1:\d+/);
     const client = new EngineClient(`ws://127.0.0.1:${port}/ws/BTCUSDT`);
@@ -33,22 +40,13 @@ describe('process lifecycle', () => {
     expect(await exited).toBe(0);
     await client.until((c) => c.closeCode !== undefined, 5000, 'close');
     expect(client.closeCode).toBe(1001);
-    expect(out).toMatch(/engine stopped/);
+    expect(log.out).toMatch(/engine stopped/);
   });
 
   it('SOURCE=auto without internet says loudly that it runs on the simulator', async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-      // An unroutable REST URL stands in for "no internet" deterministically.
-      env: { ...process.env, SOURCE: 'auto', BINANCE_REST_URL: 'http://127.0.0.1:9', PORT: String(port), HOST: '127.0.0.1', SYMBOLS: 'ETHUSDT', INTERVALS: '1m', CLIENT_DIR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('engine listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // An unroutable REST URL stands in for "no internet" deterministically.
+    const { child, log, exited } = await startEngineProcess({ SOURCE: 'auto', BINANCE_REST_URL: 'http://127.0.0.1:9', SYMBOLS: 'ETHUSDT', INTERVALS: '1m' });
+    const out = log.out;
     expect(out).toMatch(/SIMULATED exchange/);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
