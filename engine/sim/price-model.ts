@@ -76,8 +76,7 @@ export class PriceModel {
 
   /** Price in ticks at time t (ms). */
   ticks(symbol: string, t: number): number {
-    const code = symbolCode(symbol);
-    const { base, tick } = symbolSpec(symbol);
+    const { code, base, tick } = this.spec(symbol);
     let logp = 0;
     for (let k = 0; k < OCTAVES.length; k++) {
       const [spacing, amp] = OCTAVES[k]!;
@@ -120,8 +119,7 @@ export class PriceModel {
     const c = this.ticks(symbol, t0 + lastSample);
     if (c > h) h = c;
     if (c < l) l = c;
-    const code = symbolCode(symbol);
-    const fullVolume = 1 + Math.floor(unit(this.seed ^ 0x5bd1e995, code, t0 / MIN) * 400);
+    const fullVolume = this.minuteVolume(symbol, t0);
     const v = elapsed >= MIN ? fullVolume : Math.floor((fullVolume * lastSample) / MIN);
     return { openTime: t0, o, h, l, c, v, trades: v * 3 };
   }
@@ -160,10 +158,38 @@ export class PriceModel {
     return c;
   }
 
+  /**
+   * Whole minutes [from, to) in one pass over the sample points: a minute's high/low are the max/min
+   * of its samples and its close is the next minute's open, so this equals merging the 1m candles.
+   */
   private aggregateMinutes(symbol: string, from: number, to: number): Candle {
-    let agg: Candle | undefined;
-    for (let t = from; t < to; t += MIN) agg = merge(agg, this.minute(symbol, t));
-    return agg!;
+    const step = SAMPLES[1]!;
+    const o = this.ticks(symbol, from);
+    let h = o;
+    let l = o;
+    let c = o;
+    for (let t = from + step; t <= to; t += step) {
+      c = this.ticks(symbol, t);
+      if (c > h) h = c;
+      if (c < l) l = c;
+    }
+    let v = 0;
+    for (let t = from; t < to; t += MIN) v += this.minuteVolume(symbol, t);
+    return { openTime: from, o, h, l, c, v, trades: v * 3 };
+  }
+
+  private minuteVolume(symbol: string, t0: number): number {
+    return 1 + Math.floor(unit(this.seed ^ 0x5bd1e995, this.code(symbol), t0 / MIN) * 400);
+  }
+
+  private readonly codes = new Map<string, { code: number; base: number; tick: number }>();
+  private code(symbol: string): number {
+    return this.spec(symbol).code;
+  }
+  private spec(symbol: string): { code: number; base: number; tick: number } {
+    let c = this.codes.get(symbol);
+    if (!c) this.codes.set(symbol, (c = { code: symbolCode(symbol), ...symbolSpec(symbol) }));
+    return c;
   }
 
   private aggregateHours(symbol: string, from: number): Candle {
