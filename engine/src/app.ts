@@ -21,9 +21,10 @@ import { binanceKlines$, type UpstreamEvent } from './sources/binance-ws.ts';
 import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
 import { createRedisBarStore } from './store/redis-bar-store.ts';
-import { type SimExchange, type SimOptions, startSimExchange } from '../sim/sim-exchange.ts';
+import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
+import { connectExchange } from './pipeline/connect-exchange.ts';
 import { Recorder } from './record/recorder.ts';
-import { type ReplayExchange, startReplayExchange } from './record/replay-exchange.ts';
+import type { ReplayExchange } from './record/replay-exchange.ts';
 
 export interface AppOptions extends Partial<Config> {
   simOptions?: SimOptions;
@@ -57,37 +58,12 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
   const pm = pipelineMetrics(metrics);
 
-  // --- source: Binance, or the built-in simulated exchange -------------------------------------
-  let sim: SimExchange | undefined;
-  let replay: ReplayExchange | undefined;
-  let source: 'binance' | 'sim' | 'replay' = config.source === 'sim' || config.source === 'replay' ? config.source : 'binance';
-  if (config.source === 'auto') {
-    const probe = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1 });
-    const reachable = await probe.ping(3000);
-    await probe.close();
-    if (!reachable) {
-      source = 'sim';
-      log.warn(`Binance (${config.restUrl}) did not answer within 3 s: running on the SIMULATED exchange. Prices are not real. Set SOURCE=binance to insist on Binance.`);
-    }
-  }
-  let restUrl = config.restUrl;
-  let wsUrl = config.wsUrl;
-  if (source === 'sim') {
-    sim = await startSimExchange({ symbols: config.symbols, ...simOptions });
-    restUrl = sim.restUrl;
-    wsUrl = sim.wsUrl;
-    log.info('simulated exchange started', { rest: restUrl, ws: wsUrl });
-  }
-  if (source === 'replay') {
-    replay = await startReplayExchange({ file: config.replayFile!, speed: config.replaySpeed });
-    restUrl = replay.restUrl;
-    wsUrl = replay.wsUrl;
-    // The recording decides what there is to replay.
-    config.symbols = replay.symbols;
-    config.intervals = replay.intervals;
-    log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
-  }
-  const exchangeNow = sim ? () => sim!.now() : replay ? () => replay!.now() : Date.now;
+  // --- the exchange: Binance, the built-in simulator, or a recording ----------------------------
+  const exchange = await connectExchange(config, log, simOptions);
+  const { kind: source, restUrl, wsUrl, sim, replay } = exchange;
+  config.symbols = exchange.symbols;
+  config.intervals = exchange.intervals;
+  const exchangeNow = exchange.now;
   const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
   recorder?.write({ k: 'meta', t: exchangeNow(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
@@ -319,8 +295,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       await store.close();
       server.dropClients(1001, 'server shutting down');
       await rest.close();
-      await sim?.close();
-      await replay?.close();
+      await exchange.close();
       await recorder?.close();
       resolveReady();
       log.info('engine stopped');
