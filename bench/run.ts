@@ -5,6 +5,7 @@
  *   --quick             small sizes (smoke run, ~2 min)
  *   --only a,b          scenarios: fanout, latency, storm, memory, soak, slow, ingest
  *   --repeat N          runs per figure (median), default 3 (1 with --quick)
+ *   --ramp-repeat N     fan-out ramps per server and configuration (median), default 1
  *   --soak SECONDS      soak length, default 60 (10 with --quick)
  *   --servers a,b       subset of engine, ceiling, ws-baseline
  *   --workers N         load-generator processes, default 2
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     repeat: { type: 'string' },
+    'ramp-repeat': { type: 'string', default: '1' },
     soak: { type: 'string' },
     servers: { type: 'string' },
     workers: { type: 'string', default: '2' },
@@ -52,6 +54,7 @@ const startedAt = new Date();
 const opts: BenchOptions = {
   quick: args.quick!,
   repeats: Math.max(1, Number(args.repeat ?? (args.quick ? 1 : 3))),
+  rampRepeats: Math.max(1, Number(args['ramp-repeat'])),
   soakSeconds: Math.max(5, Number(args.soak ?? (args.quick ? 10 : 60))),
   servers,
   profileDir: args.profile ? `${resultsDir}profiles/${startedAt.toISOString().replace(/[:.]/g, '-')}` : undefined,
@@ -60,7 +63,7 @@ const opts: BenchOptions = {
 
 const log = (msg: string) => process.stdout.write(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const machine = machineInfo();
-log(`bench: ${only.join(', ')} on ${servers.join(', ')}; ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, uWS ${machine.uws}; repeats ${opts.repeats}${opts.quick ? ', quick' : ''}`);
+log(`bench: ${only.join(', ')} on ${servers.join(', ')}; ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, uWS ${machine.uws}; repeats ${opts.repeats} (fan-out ramps ${opts.rampRepeats})${opts.quick ? ', quick' : ''}`);
 
 const upstream = await Upstream.start({ symbols: BENCH_SYMBOLS, seed: 42, pushIntervalMs: 250 });
 const pool = await LoadPool.start(Math.max(1, Number(args.workers)));

@@ -14,6 +14,8 @@ export interface CpuShares {
   harness: number;
   /** Cores busy on the whole machine (kernel networking included), 0..cores. */
   machine: number;
+  /** Cores used by processes that are not part of the bench (other work on a shared machine). */
+  foreign: number;
 }
 
 export interface WindowStats {
@@ -41,6 +43,9 @@ export interface MeasureContext {
 }
 
 /** Stream name of a symbol's 1m series, as the relay counts it. */
+/** Time given to updates in flight to arrive after a paused window. */
+const DRAIN_MS = 300;
+
 export const streamOf = (symbol: string, interval = '1m') => `${symbol.toLowerCase()}@kline_${interval}`;
 
 /**
@@ -50,21 +55,29 @@ export const streamOf = (symbol: string, interval = '1m') => `${symbol.toLowerCa
  */
 export async function measureWindow(ctx: MeasureContext, seconds: number, subscribers: ReadonlyMap<string, number>, opts: { pauseAfter?: boolean } = {}): Promise<WindowStats> {
   const pids = { server: [ctx.server.pid], clients: ctx.pool.pids, upstream: [ctx.upstream.pid] };
-  const before = Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.map(procSample)]));
+  const sampleAll = () => Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.map(procSample)]));
+  await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart(seconds)]);
+  const before = sampleAll();
   const harness0 = process.cpuUsage();
   const machine0 = machineSample();
   const t0 = performance.now();
-  await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart(seconds)]);
   await sleep(seconds * 1000);
-  const up = await ctx.upstream.windowEnd();
-  // Stop the flow while the clients report: a flooded load generator then catches up instead of
-  // drowning the next step (callers set the next rate).
-  if (opts.pauseAfter) await ctx.upstream.setRate(0);
-  const got = await ctx.pool.windowEnd();
-  const elapsed = (performance.now() - t0) / 1000;
-  const share = (k: keyof typeof pids) => pids[k].reduce((s, pid, i) => s + (cpuShare(before[k]![i], procSample(pid)) || 0), 0);
-  const h = process.cpuUsage(harness0);
+  const after = sampleAll();
   const machine = machineBusyCores(machine0, machineSample(), os.cpus().length);
+  const h = process.cpuUsage(harness0);
+  const elapsed = (performance.now() - t0) / 1000;
+  const up = await ctx.upstream.windowEnd();
+  // Stop the flow and let what is in flight arrive: a client that keeps up has then received every
+  // update sent in the window; one that is behind has not (its backlog does not drain this fast).
+  // Without the pause, updates in flight at the window's end would count as missing.
+  if (opts.pauseAfter) {
+    await ctx.upstream.setRate(0);
+    await sleep(DRAIN_MS);
+  }
+  const got = await ctx.pool.windowEnd();
+  const share = (k: keyof typeof pids) => pids[k].reduce((s, _pid, i) => s + (cpuShare(before[k]![i], after[k]![i]) || 0), 0);
+  const cpu = { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed, machine: machine.busy, foreign: 0 };
+  cpu.foreign = Math.max(0, machine.busy - machine.irq - cpu.server - cpu.clients - cpu.upstream - cpu.harness);
   let expected = 0;
   let sent = 0;
   for (const [stream, n] of Object.entries(up.sent)) {
@@ -77,12 +90,12 @@ export async function measureWindow(ctx: MeasureContext, seconds: number, subscr
     expected,
     delivered: got.delivered,
     deliveredPerS: got.delivered / up.seconds,
-    ratio: expected === 0 ? NaN : got.delivered / expected,
+    ratio: expected === 0 ? NaN : (opts.pauseAfter ? got.deliveredAll : got.delivered) / expected,
     latency: summarize(got.latency),
     latencyHistogram: got.latency,
     unmatched: got.unmatched,
     closes: got.closes,
-    cpu: { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed, machine },
+    cpu,
     serverRssBytes: ctx.server.sample()?.rssBytes ?? NaN,
   };
 }

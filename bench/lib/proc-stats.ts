@@ -34,17 +34,25 @@ export function cpuShare(a: ProcSample | undefined, b: ProcSample | undefined): 
   return (b.cpuS - a.cpuS) / ((b.at - a.at) / 1000);
 }
 
-/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
-export function machineSample(): { busy: number; total: number } {
+export interface MachineSample {
+  busy: number;
+  /** Interrupt and softirq time: mostly loopback TCP work, charged to no process. */
+  irq: number;
+  total: number;
+}
+
+/** Busy, interrupt and total jiffies of the whole machine (all cores), from /proc/stat. */
+export function machineSample(): MachineSample {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
   const total = f.slice(0, 8).reduce((s, x) => s + x, 0); // user..steal (guest is inside user)
-  return { busy: total - idle, total };
+  return { busy: total - idle, irq: (f[5] ?? 0) + (f[6] ?? 0), total };
 }
 
-/** Cores busy between two machine samples (0 .. number of cores). */
-export function machineBusyCores(a: { busy: number; total: number }, b: { busy: number; total: number }, cores: number): number {
+/** Cores busy, and cores spent in interrupts, between two machine samples (0 .. number of cores). */
+export function machineBusyCores(a: MachineSample, b: MachineSample, cores: number): { busy: number; irq: number } {
   const dt = b.total - a.total;
-  return dt <= 0 ? NaN : ((b.busy - a.busy) / dt) * cores;
+  if (dt <= 0) return { busy: NaN, irq: NaN };
+  return { busy: ((b.busy - a.busy) / dt) * cores, irq: ((b.irq - a.irq) / dt) * cores };
 }

@@ -24,6 +24,5 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
 /** Rounds to `digits` significant digits (tables stay readable; JSON keeps the same values). */
 export function sig(x: number, digits = 3): number {
   if (!Number.isFinite(x) || x === 0) return x;
-  const p = 10 ** (digits - 1 - Math.floor(Math.log10(Math.abs(x))));
-  return Math.round(x * p) / p;
+  return Number(x.toPrecision(digits));
 }

@@ -48,6 +48,11 @@ export class Upstream {
     return this.child.request('window-end');
   }
 
+  /** The simulator's own counters (REST requests and weight in the current minute, frames sent). */
+  simStats(): Promise<{ restRequests: number; weightUsed: number; framesSent: number }> {
+    return this.child.request('sim-stats');
+  }
+
   stop(): Promise<void> {
     return this.child.stop(10_000);
   }

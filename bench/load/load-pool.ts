@@ -17,7 +17,10 @@ export interface ConnectResult {
 }
 
 export interface WindowResult {
+  /** Updates received within the window (each worker's clock). */
   delivered: number;
+  /** Updates received from the window's start until now (the window plus what arrived after). */
+  deliveredAll: number;
   unmatched: number;
   latency: Histogram;
   closes: Record<string, number>;
@@ -91,12 +94,13 @@ export class LoadPool {
   async windowEnd(): Promise<WindowResult> {
     const parts = await Promise.all(
       // A worker flooded beyond its capacity answers only once it has worked through its backlog.
-      this.workers.map((w) => w.request<{ delivered: number; unmatched: number; latency: HistogramData; closes: Record<string, number> }>('window-end', {}, 180_000)),
+      this.workers.map((w) => w.request<{ delivered: number; deliveredAll: number; unmatched: number; latency: HistogramData; closes: Record<string, number> }>('window-end', {}, 180_000)),
     );
     const closes: Record<string, number> = {};
     for (const p of parts) addCounts(closes, p.closes);
     return {
       delivered: parts.reduce((s, p) => s + p.delivered, 0),
+      deliveredAll: parts.reduce((s, p) => s + p.deliveredAll, 0),
       unmatched: parts.reduce((s, p) => s + p.unmatched, 0),
       latency: Histogram.from(parts.map((p) => p.latency)),
       closes,

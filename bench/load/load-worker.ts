@@ -31,6 +31,7 @@ const sendTimes = new Map<string, number>();
 let pending: Array<{ key: string; at: number }> = [];
 let latency = new Histogram();
 let delivered = 0;
+let deliveredAll = 0;
 /** End of the current window on this process's clock: messages handled later are not counted. */
 let windowEndsAt = Infinity;
 let unmatched = 0;
@@ -56,6 +57,7 @@ function onMessage(c: Client, data: Buffer): void {
     return;
   }
   if (kind !== 'live') return;
+  deliveredAll++;
   // An overloaded worker handles its backlog late: what it handles after the window is not delivered in it.
   if (performance.now() > windowEndsAt) return;
   delivered++;
@@ -176,6 +178,7 @@ serve(
       windowEndsAt = m.seconds === undefined ? Infinity : performance.now() + Number(m.seconds) * 1000;
       latency = new Histogram();
       delivered = 0;
+      deliveredAll = 0;
       unmatched = 0;
       closes = {};
       pending = [];
@@ -191,7 +194,7 @@ serve(
       pending = [];
       await new Promise((r) => setTimeout(r, 80));
       const left = resolve(seen, h).length;
-      return { delivered: counted, unmatched: unmatched + left, latency: h.toJSON(), closes };
+      return { delivered: counted, deliveredAll, unmatched: unmatched + left, latency: h.toJSON(), closes };
     },
     pause: (m) => {
       const n = Number(m.count);

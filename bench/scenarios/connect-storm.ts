@@ -10,9 +10,14 @@ interface StormRun {
   failed: number;
   failures: Record<string, number>;
   p50Ms: number;
+  p90Ms: number;
   p99Ms: number;
   lastMs: number;
-  /** Clients served per second: successes / time to the last historical. */
+  /**
+   * Clients served per second: 90% of them over the time by which 90% had their historical. Not the
+   * last one: a SYN dropped by a full accept queue is retried by the client's kernel after 1 s, and
+   * whether 1% of a storm hits that decides p99 and the maximum, for every server alike.
+   */
   perS: number;
   historicalBytes: number;
   historicalBars: number;
@@ -42,13 +47,14 @@ export async function connectStorm(env: BenchEnv): Promise<ScenarioOutput> {
             failed: c.failed,
             failures: c.failures,
             p50Ms: h.quantile(0.5) / 1000,
+            p90Ms: h.quantile(0.9) / 1000,
             p99Ms: h.quantile(0.99) / 1000,
             lastMs: h.max / 1000,
-            perS: c.ok / (h.max / 1e6),
+            perS: (0.9 * clients) / (h.quantile(0.9) / 1e6),
             historicalBytes: c.historical?.bytes ?? 0,
             historicalBars: c.historical?.bars ?? 0,
           };
-          env.log(`  ${kind} storm ${clients}: p50 ${run.p50Ms.toFixed(0)} p99 ${run.p99Ms.toFixed(0)} last ${run.lastMs.toFixed(0)} ms, ${run.failed} failed ${JSON.stringify(run.failures)}, historical ${run.historicalBars} bars / ${run.historicalBytes} B`);
+          env.log(`  ${kind} storm ${clients}: p50 ${run.p50Ms.toFixed(0)} p90 ${run.p90Ms.toFixed(0)} p99 ${run.p99Ms.toFixed(0)} last ${run.lastMs.toFixed(0)} ms, ${run.failed} failed ${JSON.stringify(run.failures)}, historical ${run.historicalBars} bars / ${run.historicalBytes} B`);
           (data[kind] ??= []).push(run);
           await sleep(500);
         }
@@ -62,6 +68,7 @@ export async function connectStorm(env: BenchEnv): Promise<ScenarioOutput> {
       Object.fromEntries(Object.entries(data).map(([k, rs]) => [k, sig(median(rs!.filter((r) => r.clients === clients).map(f)))]));
     rows.push(
       { scenario: 'connect storm', metric: `${clients} at once: time to historical p50`, unit: 'ms', better: 'lower', values: m((r) => r.p50Ms) },
+      { scenario: 'connect storm', metric: `${clients} at once: time to historical p90`, unit: 'ms', better: 'lower', values: m((r) => r.p90Ms) },
       { scenario: 'connect storm', metric: `${clients} at once: time to historical p99`, unit: 'ms', better: 'lower', values: m((r) => r.p99Ms) },
       { scenario: 'connect storm', metric: `${clients} at once: clients served per second`, unit: '/s', better: 'higher', values: m((r) => r.perS), target: { vsCeiling: 0.8, vsBaseline: 1.5, label: '≥0.8× ceiling, ≥1.5× ws' } },
       { scenario: 'connect storm', metric: `${clients} at once: failures`, unit: 'clients', better: 'lower', values: m((r) => r.failed) },

@@ -6,6 +6,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Runs per figure; each figure is the median of them. */
   repeats: number;
+  /** Fan-out ramps per server and configuration (a ramp is long; its steps are the measurements). */
+  rampRepeats: number;
   soakSeconds: number;
   servers: ServerKind[];
   /** Write a V8 CPU profile of the engine process in the fan-out scenario. */

@@ -4,10 +4,16 @@ import type { WindowStats } from '../lib/measure.ts';
 /** Names what most likely capped a measurement window, from the CPU each side used. */
 export function limiterOf(w: WindowStats, plannedUpstreamPerS?: number): string {
   if (plannedUpstreamPerS !== undefined && w.upstreamPerS < 0.8 * plannedUpstreamPerS) return 'upstream relay (could not emit the rate)';
+  if (disturbed(w)) return `other processes on the machine (${Math.round(w.cpu.foreign * 100)}% of a core)`;
   if (w.cpu.server >= 0.85) return 'server CPU';
   if (w.cpu.clients >= 0.85) return 'load-generator CPU';
   if (w.cpu.machine >= 0.9 * os.cpus().length) return 'all cores busy (server + clients + kernel networking)';
   return 'latency or delivery, CPU not saturated';
+}
+
+/** Other work on the shared machine took a noticeable share of the CPU during the window. */
+export function disturbed(w: WindowStats): boolean {
+  return w.cpu.foreign >= 0.3;
 }
 
 /** A window counts as keeping up when nearly every update reached every subscriber within 100 ms. */
@@ -17,4 +23,4 @@ export function keepsUp(w: WindowStats, plannedUpstreamPerS: number): boolean {
 }
 
 export const cpuText = (w: WindowStats) =>
-  `server ${(w.cpu.server * 100).toFixed(0)}%, clients ${(w.cpu.clients * 100).toFixed(0)}%, upstream ${(w.cpu.upstream * 100).toFixed(0)}%, machine ${(w.cpu.machine * 100).toFixed(0)}%`;
+  `server ${(w.cpu.server * 100).toFixed(0)}%, clients ${(w.cpu.clients * 100).toFixed(0)}%, upstream ${(w.cpu.upstream * 100).toFixed(0)}%, machine ${(w.cpu.machine * 100).toFixed(0)}%${w.cpu.foreign >= 0.1 ? `, OTHER ${(w.cpu.foreign * 100).toFixed(0)}%` : ''}`;

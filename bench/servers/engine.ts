@@ -38,6 +38,7 @@ await runServerProcess(async (cfg) => {
         gapsDetected: m.value('engine_gaps_detected_total'),
         restRetries: m.value('engine_rest_retries_total'),
         restWeight: m.value('engine_rest_weight_used'),
+        pendingWrites: app.store.health().pendingWrites ?? 0,
       };
     },
     stop: () => app.stop(),

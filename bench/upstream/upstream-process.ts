@@ -43,6 +43,7 @@ serve(
       relay.resetCounts();
       windowStart = performance.now();
     },
+    'sim-stats': () => ({ ...sim.stats }),
     'window-end': () => ({ sent: Object.fromEntries(relay.sent), seconds: (performance.now() - windowStart) / 1000 }),
   },
   async () => {
