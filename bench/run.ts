@@ -9,7 +9,7 @@
  *   --soak SECONDS      soak length, default 60 (10 with --quick)
  *   --servers a,b       subset of engine, ceiling, ws-baseline
  *   --workers N         load-generator processes, default 2
- *   --profile           write V8 CPU profiles of the engine (fan-out) to bench/results/profiles/
+ *   --profile           write V8 CPU profiles of the engine processes to bench/results/profiles/<date>/
  *   --budget MINUTES    stop starting new measurements after this long, default 14
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

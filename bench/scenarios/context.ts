@@ -10,7 +10,7 @@ export interface BenchOptions {
   rampRepeats: number;
   soakSeconds: number;
   servers: ServerKind[];
-  /** Write a V8 CPU profile of the engine process in the fan-out scenario. */
+  /** Write a V8 CPU profile of every engine process (one file per process) here. */
   profileDir: string | undefined;
   /** The run stops starting new measurements after this (epoch ms); scenarios note what they skipped. */
   deadline: number;
@@ -52,7 +52,8 @@ export type Scenario = (env: BenchEnv) => Promise<ScenarioOutput>;
 
 /** Starts a server under test, runs `fn`, then always disconnects the clients and stops the server. */
 export async function withServer<T>(env: BenchEnv, kind: ServerKind, opts: Omit<ServerStartOptions, 'restUrl' | 'wsUrl'>, fn: (s: ServerUnderTest) => Promise<T>): Promise<T> {
-  const server = await ServerUnderTest.start(kind, { restUrl: env.upstream.restUrl, wsUrl: env.upstream.wsUrl, ...opts });
+  const cpuProfileDir = kind === 'engine' ? env.opts.profileDir : undefined;
+  const server = await ServerUnderTest.start(kind, { restUrl: env.upstream.restUrl, wsUrl: env.upstream.wsUrl, cpuProfileDir, ...opts });
   try {
     return await fn(server);
   } finally {

@@ -103,8 +103,7 @@ export async function fanout(env: BenchEnv): Promise<ScenarioOutput> {
     for (let r = 0; r < env.opts.rampRepeats; r++) {
       for (const kind of env.opts.servers) {
         if (!timeLeft(env)) break;
-        const cpuProfileDir = kind === 'engine' && env.opts.profileDir ? env.opts.profileDir : undefined;
-        const res = await withServer(env, kind, { symbols: env.symbols.slice(0, symbols), cpuProfileDir }, (s) => ramp(env, s, clients, symbols));
+        const res = await withServer(env, kind, { symbols: env.symbols.slice(0, symbols) }, (s) => ramp(env, s, clients, symbols));
         (per[kind] ??= []).push(res);
       }
     }

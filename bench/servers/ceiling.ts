@@ -1,7 +1,8 @@
 /**
  * Reference server "ceiling": the least work this stack allows. uWebSockets.js used directly, native
  * topic pub/sub, each update serialized once, the `historical` snapshot built at most once per update
- * (and only when a client asks for it) from a cached serialization of the closed bars.
+ * (and only when a client asks for it) from a cached serialization of the closed bars, kept as UTF-8
+ * bytes and sent outside uWS's cork.
  */
 import uWS from 'uWebSockets.js';
 import type { Bar } from '../../engine/src/domain/bar.ts';
@@ -14,7 +15,8 @@ interface Snapshot {
   /** `{"type":"historical",...,"data":[` plus every bar but the newest, valid while the newest bar opens at `prefixFor`. */
   prefix: string;
   prefixFor: number;
-  json: string | undefined;
+  /** UTF-8 bytes of the whole message: uWS sends a buffer as is, a string it encodes per send (80 KB per client). */
+  bytes: Buffer | undefined;
 }
 
 await runServerProcess(async (cfg) => {
@@ -26,13 +28,13 @@ await runServerProcess(async (cfg) => {
     ...cfg,
     onBar: (id: SeriesId, bar: Bar) => {
       const snap = snapshots.get(id.key);
-      if (snap) snap.json = undefined;
+      if (snap) snap.bytes = undefined;
       app.publish(klineTopic(id), liveCandleMessage(id.symbol, id.interval, bar), false, false);
       published++;
     },
   });
 
-  const snapshot = (id: SeriesId): string => {
+  const snapshot = (id: SeriesId): Buffer | string => {
     const w = feed.window(id.key)!;
     let snap = snapshots.get(id.key);
     const newest = w[w.length - 1];
@@ -40,10 +42,10 @@ await runServerProcess(async (cfg) => {
     if (!snap || snap.prefixFor !== newest.openTime) {
       let prefix = `{"type":"historical","symbol":"${id.symbol}","interval":"${id.interval}","data":[`;
       for (let i = 0; i < w.length - 1; i++) prefix += JSON.stringify(toWire(w[i]!)) + ',';
-      snap = { prefix, prefixFor: newest.openTime, json: undefined };
+      snap = { prefix, prefixFor: newest.openTime, bytes: undefined };
       snapshots.set(id.key, snap);
     }
-    return (snap.json ??= `${snap.prefix}${JSON.stringify(toWire(newest))}]}`);
+    return (snap.bytes ??= Buffer.from(`${snap.prefix}${JSON.stringify(toWire(newest))}]}`));
   };
 
   const byPath = new Map(feed.series().map((id) => [`${id.symbol}:${id.interval}`, id]));
