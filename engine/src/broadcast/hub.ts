@@ -15,6 +15,8 @@ export type UpstreamState = 'live' | 'reconnecting' | 'stale';
 interface Snapshot {
   version: number;
   json: string;
+  /** The same message as UTF-8 bytes: every client of a storm gets this one buffer, not a fresh conversion. */
+  bytes: Buffer;
 }
 
 /**
@@ -53,13 +55,14 @@ export class Hub {
     this.messagesPublished++;
   }
 
-  /** The `historical` message for a series, cached by window version. */
-  snapshot(id: SeriesId, window: SeriesWindow): string {
+  /** The `historical` message for a series, cached by window version (as text and as bytes). */
+  snapshot(id: SeriesId, window: SeriesWindow): Snapshot {
     const hit = this.snapshots.get(id.key);
-    if (hit && hit.version === window.version) return hit.json;
+    if (hit && hit.version === window.version) return hit;
     const json = historicalMessage(id.symbol, id.interval, window.last(this.historyOnConnect));
-    this.snapshots.set(id.key, { version: window.version, json });
-    return json;
+    const snap = { version: window.version, json, bytes: Buffer.from(json) };
+    this.snapshots.set(id.key, snap);
+    return snap;
   }
 
   setUpstream(state: UpstreamState): void {

@@ -162,16 +162,15 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
     // publishes, so no update can fall between the two (none lost, none duplicated).
     ws.atomic(() => {
       const window = store.window(id);
-      let snapshot = hub.snapshot(id, window);
+      const snapshot = hub.snapshot(id, window);
       if (instances.length) {
         // Derived series ride in the same message, aligned to the snapshot's candles.
         const bars = window.last(deps.historyOnConnect);
         const from = bars[0]?.openTime ?? Infinity;
         const to = bars[bars.length - 1]?.openTime ?? -Infinity;
         const entries = instances.map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify(inst.window.between(from, to).map(pointWire))}`);
-        snapshot = `${snapshot.slice(0, -1)},"series":{${entries.join(',')}}}`;
-      }
-      ws.send(snapshot);
+        ws.send(`${snapshot.json.slice(0, -1)},"series":{${entries.join(',')}}}`);
+      } else ws.send(snapshot.bytes, false);
       ws.send(hub.status);
       ws.subscribe(klineTopic(id));
       ws.subscribe(STATUS_TOPIC);
