@@ -46,7 +46,7 @@ function decode(member: string): Bar | undefined {
  * (bounded: at most `bufferSize` per series) are flushed when it comes back.
  */
 export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
-  const { bufferSize, keyPrefix = '', metrics, log = () => {} } = opts;
+  const { bufferSize, keyPrefix = '', metrics, log = () => {}, connectTimeoutMs = 3000 } = opts;
   const redis = new Redis(opts.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -96,7 +96,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     d.bars.set(bar.openTime, bar);
     if (d.bars.size > bufferSize) {
       // Bounded while Redis is down: the oldest pending bars would be trimmed by the cap anyway.
-      const oldest = Math.min(...d.bars.keys());
+      let oldest = Infinity;
+      for (const t of d.bars.keys()) if (t < oldest) oldest = t;
       d.bars.delete(oldest);
     }
   };
@@ -114,17 +115,18 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     if (flushing || !reachable || dirty.size === 0) return flushing;
     const batch = [...dirty.values()].map((d) => ({ id: d.id, bars: [...d.bars.values()] }));
     dirty.clear();
-    const pipeline = redis.pipeline() as unknown as { upsertBar(...a: unknown[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
-    let count = 0;
-    for (const { id, bars } of batch) {
-      const key = candlesKey(id, keyPrefix);
-      for (const b of bars) {
-        pipeline.upsertBar(key, b.openTime, encode(b), bufferSize);
-        count++;
-      }
-    }
     flushing = (async () => {
+      let count = 0;
       try {
+        // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
+        const pipeline = redis.pipeline() as unknown as { upsertBar(...a: unknown[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        for (const { id, bars } of batch) {
+          const key = candlesKey(id, keyPrefix);
+          for (const b of bars) {
+            pipeline.upsertBar(key, b.openTime, encode(b), bufferSize);
+            count++;
+          }
+        }
         const results = (await pipeline.exec()) ?? [];
         const failed = results.filter(([e]) => e).length;
         if (failed) {
@@ -134,7 +136,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         metrics?.barsWritten(count);
       } catch (e) {
         lastError = (e as Error).message;
-        // Put the batch back unless a newer value for the same bar arrived meanwhile.
+        // Put the batch back unless a newer value for the same bar arrived meanwhile (the script is
+        // idempotent per bar, so rewriting the ones that did land is harmless).
         for (const { id, bars } of batch) for (const b of bars) if (!dirty.get(id.key)?.bars.has(b.openTime)) markDirty(id, b);
       } finally {
         flushing = undefined;
@@ -143,6 +146,21 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     })();
     return flushing;
   }
+
+  /** Decodes members read back, skipping (and counting) any that are not a valid bar. */
+  const decodeAll = (key: string, members: readonly string[]): Bar[] => {
+    const bars: Bar[] = [];
+    for (const m of members) {
+      const b = decode(m);
+      if (b) bars.push(b);
+    }
+    const bad = members.length - bars.length;
+    if (bad) {
+      metrics?.writeErrors(bad);
+      log('warn', `${key}: skipped ${bad} malformed member(s)`);
+    }
+    return bars;
+  };
 
   const waitReady = (timeoutMs: number) =>
     reachable
@@ -158,6 +176,14 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           };
           redis.once('ready', onReady);
         });
+
+  async function flush(): Promise<void> {
+    // Still making the first connection is not an outage: wait for it (bounded), or close() right
+    // after start would drop the writes.
+    if (!everReady && dirty.size && !closed) await waitReady(connectTimeoutMs);
+    // Bounded: a producer that keeps writing must not keep a caller of flush waiting forever.
+    for (let i = 0; i < 1000 && reachable && (dirty.size || flushing); i++) await (flushing ?? flushOnce());
+  }
 
   const health = (): StoreHealth => ({ kind: 'redis', reachable, pendingWrites: pendingWrites(), lastError });
 
@@ -175,34 +201,37 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       if (changed) schedule();
     },
     async restore(id) {
-      if (!(await waitReady(opts.connectTimeoutMs ?? 3000))) {
+      if (!(await waitReady(connectTimeoutMs))) {
         log('warn', `redis not reachable: ${id.key} starts from the exchange alone`);
         return undefined;
       }
-      const members = await redis.zrange(candlesKey(id, keyPrefix), -bufferSize, -1);
+      const key = candlesKey(id, keyPrefix);
       const w = window(id);
-      for (const m of members) {
-        const b = decode(m);
-        if (b) w.upsert(b);
-        else metrics?.writeErrors(1);
-      }
+      for (const b of decodeAll(key, await redis.zrange(key, -bufferSize, -1))) w.upsert(b);
       return w.newest();
     },
     async range(id, endTime, limit) {
       const mem = window(id).before(endTime, limit);
-      if (mem.length >= limit || !reachable) return mem;
-      const members = await redis.zrange(candlesKey(id, keyPrefix), endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit);
-      const fromRedis = members.map(decode).filter((b): b is Bar => b !== undefined).reverse();
-      return fromRedis.length > mem.length ? fromRedis : mem;
-    },
-    async flush() {
-      for (let i = 0; i < 1000 && reachable && (dirty.size || flushing); i++) {
-        await (flushing ?? flushOnce());
+      if (mem.length >= limit || !reachable || limit <= 0) return mem;
+      const key = candlesKey(id, keyPrefix);
+      let stored: Bar[];
+      try {
+        stored = decodeAll(key, await redis.zrange(key, endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit));
+      } catch (e) {
+        // Went down between the check and the read: memory is still a correct (shorter) answer.
+        lastError = (e as Error).message;
+        return mem;
       }
+      // Memory wins for the same open time: it holds writes not yet flushed.
+      const merged = new Map<number, Bar>();
+      for (const b of stored) merged.set(b.openTime, b);
+      for (const b of mem) merged.set(b.openTime, b);
+      return [...merged.values()].sort((a, z) => a.openTime - z.openTime).slice(-limit);
     },
+    flush,
     health,
     async close() {
-      await this.flush();
+      await flush();
       closed = true;
       try {
         await redis.quit();

@@ -35,6 +35,25 @@ function contract(make: () => BarStore) {
     expect(await store.range(id, 20 * M, 5)).toEqual([16, 17, 18, 19, 20].map((i) => bar(i)));
     await store.close();
   });
+
+  it('keeps series apart, replaces the forming bar in place and reports health', async () => {
+    const store = make();
+    const eth = seriesId('ETHUSDT', '5m');
+    store.upsert(id, [bar(1), bar(2, 1, false)]);
+    store.upsert(id, [bar(2, 3, false)]);
+    store.upsert(eth, [bar(9)]);
+    const version = store.window(id).version;
+    store.upsert(id, [bar(2, 3, false)]);
+    expect(store.window(id).version).toBe(version);
+    expect(store.window(id).last(10)).toEqual([bar(1), bar(2, 3, false)]);
+    expect(store.window(eth).last(10)).toEqual([bar(9)]);
+    expect(store.window(seriesId('SOLUSDT', '1m')).size).toBe(0);
+    await store.flush();
+    expect(store.health()).toMatchObject({ kind: store.kind, pendingWrites: 0 });
+    expect(await store.range(id, 1e15, 10)).toEqual([bar(1), bar(2, 3, false)]);
+    expect(await store.range(id, 0, 10)).toEqual([]);
+    await store.close();
+  });
 }
 
 describe('memory store', () => contract(() => createMemoryBarStore({ bufferSize: 50 })));
@@ -47,7 +66,8 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   });
-  contract(() => createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}c:` }));
+  let made = 0;
+  contract(() => createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}c${++made}:` }));
 
   it('reads a page beyond the hot window from Redis in one round trip', async () => {
     const writer = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}r:` });
@@ -80,15 +100,41 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
   });
 
   it('coalesces a burst of updates to one forming bar into few writes', async () => {
-    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}burst:` });
     let writes = 0;
-    const counted = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}burst2:`, metrics: { barsWritten: (n) => (writes += n), writeErrors: () => {} } });
-    await counted.restore(id);
-    for (let k = 0; k < 1000; k++) counted.upsert(id, [bar(1, k, false)]);
-    await counted.flush();
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}burst:`, metrics: { barsWritten: (n) => (writes += n), writeErrors: () => {} } });
+    await store.restore(id);
+    for (let k = 1; k <= 1000; k++) store.upsert(id, [bar(1, k, false)]);
+    await store.flush();
     expect(writes).toBe(1);
+    expect(await redis.zrange(`${prefix}burst:candles:BTCUSDT:1m`, 0, -1)).toEqual([JSON.stringify([M, 100, 200, 50, 1000, 1, 0])]);
     await store.close();
-    await counted.close();
+  });
+
+  it('answers a page with unflushed memory bars over stored ones', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}merge:` });
+    await store.restore(id);
+    for (let i = 1; i <= 10; i++) store.upsert(id, [bar(i)]);
+    await store.flush();
+    const fresh = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}merge:` });
+    await fresh.restore(seriesId('ETHUSDT', '1m'));
+    // Same turn as the range call: this write is still only in memory.
+    fresh.upsert(id, [bar(10, 999)]);
+    expect(await fresh.range(id, 10 * M, 3)).toEqual([bar(8), bar(9), bar(10, 999)]);
+    await fresh.close();
+    await store.close();
+  });
+
+  it('skips and counts malformed members read back', async () => {
+    const key = `${prefix}bad:candles:BTCUSDT:1m`;
+    await redis.zadd(key, M, JSON.stringify([M, 1, 2, 0, 1, 5, 1]), 2 * M, 'not json', 3 * M, '[1,2]', 4 * M, JSON.stringify([4 * M, 1, 2, 0, 1, 5, 0]));
+    let errors = 0;
+    const logs: string[] = [];
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 30, keyPrefix: `${prefix}bad:`, metrics: { barsWritten: () => {}, writeErrors: (n) => (errors += n) }, log: (_l, m) => logs.push(m) });
+    expect(await store.restore(id)).toEqual({ openTime: 4 * M, open: 1, high: 2, low: 0, close: 1, volume: 5, closed: false });
+    expect(store.window(id).size).toBe(2);
+    expect(errors).toBe(2);
+    expect(logs.some((l) => /malformed/.test(l))).toBe(true);
+    await store.close();
   });
 });
 
@@ -130,8 +176,9 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     await store.flush();
     const check = new Redis({ port });
     // Redis restarted empty; the catch-up wrote what was pending while it was down.
-    const members = (await check.zrange('candles:BTCUSDT:1m', 0, -1)).map((m) => JSON.parse(m)[0] / M);
-    expect(members).toEqual(Array.from({ length: 18 }, (_, k) => k + 3));
+    const members = (await check.zrange('candles:BTCUSDT:1m', 0, -1)).map((m) => JSON.parse(m) as number[]);
+    expect(members).toEqual(store.window(id).last(18).map((b) => [b.openTime, b.open, b.high, b.low, b.close, b.volume, 1]));
+    expect(members.map((m) => m[0]! / M)).toEqual(Array.from({ length: 18 }, (_, k) => k + 3));
     check.disconnect();
     expect(logs.some((l) => /unreachable/.test(l))).toBe(true);
     expect(logs.some((l) => /reachable again/.test(l))).toBe(true);

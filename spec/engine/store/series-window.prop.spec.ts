@@ -8,7 +8,8 @@ const arbBar = fc.record({ openTime: fc.integer({ min: 0, max: 60 }).map((i) => 
 );
 
 describe('SeriesWindow (property)', () => {
-  test.prop([fc.array(arbBar, { maxLength: 200 }), fc.integer({ min: 1, max: 40 })])('matches a naive model: sorted, unique, last write wins, newest kept', (bars, capacity) => {
+  const arbRead = fc.record({ end: fc.integer({ min: -1, max: 61 }).map((i) => i * 60_000), limit: fc.integer({ min: 0, max: 45 }), n: fc.integer({ min: 0, max: 45 }) });
+  test.prop([fc.array(arbBar, { maxLength: 200 }), fc.integer({ min: 1, max: 40 }), arbRead])('matches a naive model: sorted, unique, last write wins, newest kept', (bars, capacity, { end, limit, n }) => {
     const w = new SeriesWindow(capacity);
     const model = new Map<number, Bar>();
     for (const b of bars) {
@@ -23,8 +24,10 @@ describe('SeriesWindow (property)', () => {
     const expected = [...model.values()].sort((a, z) => a.openTime - z.openTime);
     expect(w.last(1000)).toEqual(expected);
     expect(w.size).toBeLessThanOrEqual(capacity);
-    const end = 30 * 60_000;
-    expect(w.before(end, 5)).toEqual(expected.filter((b) => b.openTime <= end).slice(-5));
+    const times = expected.map((b) => b.openTime);
+    expect(times.every((t, i) => i === 0 || t > times[i - 1]!)).toBe(true);
+    expect(w.before(end, limit)).toEqual(limit ? expected.filter((b) => b.openTime <= end).slice(-limit) : []);
+    expect(w.last(n)).toEqual(n ? expected.slice(-n) : []);
     expect(w.newestClosed()).toEqual([...expected].reverse().find((b) => b.closed));
   });
 });

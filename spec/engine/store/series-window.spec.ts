@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { SeriesWindow } from '../../../engine/src/store/series-window.ts';
+
+const M = 60_000;
+const bar = (i: number, close = 100 + i, closed = true): Bar => ({ openTime: i * M, open: 100, high: 200, low: 50, close, volume: i, closed });
+
+describe('SeriesWindow', () => {
+  it('rejects a capacity below 1', () => {
+    expect(() => new SeriesWindow(0)).toThrow(TypeError);
+  });
+
+  it('reports how each upsert changed the window and bumps the version only on change', () => {
+    const w = new SeriesWindow(3);
+    expect(w.version).toBe(0);
+    expect(w.upsert(bar(5))).toBe('appended');
+    expect(w.upsert(bar(5, 1, false))).toBe('replaced');
+    expect(w.upsert(bar(5, 1, false))).toBe('ignored');
+    expect(w.version).toBe(2);
+    expect(w.upsert(bar(7))).toBe('appended');
+    expect(w.upsert(bar(6))).toBe('inserted');
+    expect(w.upsert(bar(6, 9))).toBe('replaced');
+    expect(w.last(10).map((b) => b.openTime / M)).toEqual([5, 6, 7]);
+    // Full: older than the oldest kept would be trimmed at once.
+    expect(w.upsert(bar(4))).toBe('ignored');
+    expect(w.upsert(bar(8))).toBe('appended');
+    expect(w.last(10).map((b) => b.openTime / M)).toEqual([6, 7, 8]);
+    expect(w.version).toBe(6);
+  });
+
+  it('inserts into a gap and trims the oldest beyond capacity', () => {
+    const w = new SeriesWindow(3);
+    for (const i of [1, 3, 5]) w.upsert(bar(i));
+    expect(w.upsert(bar(4))).toBe('inserted');
+    expect(w.last(10).map((b) => b.openTime / M)).toEqual([3, 4, 5]);
+    expect(w.size).toBe(3);
+    expect(w.oldest()).toEqual(bar(3));
+    expect(w.newest()).toEqual(bar(5));
+  });
+
+  it('reads the newest bars and older pages, oldest first, as copies', () => {
+    const w = new SeriesWindow(10);
+    for (let i = 1; i <= 6; i++) w.upsert(bar(i, 1, i < 6 ? true : false));
+    expect(w.last(2)).toEqual([bar(5, 1), bar(6, 1, false)]);
+    expect(w.last(0)).toEqual([]);
+    expect(w.before(4 * M, 2)).toEqual([bar(3, 1), bar(4, 1)]);
+    expect(w.before(4 * M + 1, 10).length).toBe(4);
+    expect(w.before(0, 5)).toEqual([]);
+    expect(w.newestClosed()).toEqual(bar(5, 1));
+    const page = w.last(3);
+    page.pop();
+    expect(w.size).toBe(6);
+  });
+
+  it('is empty at first', () => {
+    const w = new SeriesWindow(2);
+    expect([w.size, w.newest(), w.oldest(), w.newestClosed(), w.last(5), w.before(1e15, 5)]).toEqual([0, undefined, undefined, undefined, [], []]);
+  });
+});
