@@ -66,7 +66,15 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
 
   redis.on('ready', () => {
     reachable = true;
-    if (everReady) log('info', `redis reachable again: catching up ${pendingWrites()} pending bar writes`);
+    if (everReady) {
+      // Redis may have come back empty (restarted without persistence): rewrite every hot window,
+      // not only what was pending. Upserts are idempotent, so a Redis that kept its data loses nothing.
+      for (const [key, w] of windows) {
+        const id = idOf.get(key);
+        if (id) for (const b of w.last(bufferSize)) if (!dirty.get(key)?.bars.has(b.openTime)) markDirty(id, b);
+      }
+      log('info', `redis reachable again: catching up ${pendingWrites()} bar writes`);
+    }
     everReady = true;
     schedule();
   });
@@ -78,9 +86,13 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   redis.on('error', down);
   redis.on('close', () => down());
 
+  const idOf = new Map<string, SeriesId>();
   const window = (id: SeriesId) => {
     let w = windows.get(id.key);
-    if (!w) windows.set(id.key, (w = new SeriesWindow(bufferSize)));
+    if (!w) {
+      windows.set(id.key, (w = new SeriesWindow(bufferSize)));
+      idOf.set(id.key, id);
+    }
     return w;
   };
 
