@@ -18,10 +18,12 @@ export function withRatios(row: Row): RowWithRatios {
     const checks: boolean[] = [];
     // For 'higher' metrics the ratio must be at least the target; for 'lower' ones at most.
     const cmp = (r: number | undefined, want: number) => (r === undefined ? undefined : row.better === 'higher' ? r >= want : r <= want);
-    if (t.vsCeiling !== undefined) checks.push(cmp(out.vsCeiling, t.vsCeiling) ?? false);
-    if (t.vsBaseline !== undefined) checks.push(cmp(out.vsBaseline, t.vsBaseline) ?? false);
-    if (t.engineMax !== undefined) checks.push(engine !== undefined && engine <= t.engineMax);
-    out.met = checks.every(Boolean);
+    // A reference not run in this invocation leaves its part of the target unjudged.
+    const push = (c: boolean | undefined) => c !== undefined && checks.push(c);
+    if (t.vsCeiling !== undefined) push(cmp(out.vsCeiling, t.vsCeiling));
+    if (t.vsBaseline !== undefined) push(cmp(out.vsBaseline, t.vsBaseline));
+    if (t.engineMax !== undefined && engine !== undefined) push(engine <= t.engineMax);
+    out.met = checks.length ? checks.every(Boolean) : undefined;
   }
   return out;
 }

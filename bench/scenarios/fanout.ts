@@ -108,11 +108,19 @@ export async function fanout(env: BenchEnv): Promise<ScenarioOutput> {
       }
     }
     const med = (f: (x: RampResult) => number) => Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, sig(median(rs!.map(f)))]));
+    // CPU per message falls as the rate rises (uWS packs more messages per syscall), so servers are
+    // compared at one rate: the highest every server sustained.
+    const common = Math.min(...Object.values(per).map((rs) => median(rs!.map((x) => x.maxRate))));
+    const atCommon = (x: RampResult) => {
+      const step = x.steps.filter((st) => st.ok && st.rate <= common).at(-1);
+      return step ? (step.window.cpu.server * 1e6) / step.window.deliveredPerS : NaN;
+    };
     rows.push(
       { scenario: 'fan-out', metric: `${label}: delivered msg/s at max sustained rate`, unit: 'msg/s', better: 'higher', values: med((x) => x.deliveredPerS), target: { vsCeiling: 0.8, vsBaseline: 1.5, label: '≥0.8× ceiling, ≥1.5× ws' } },
       { scenario: 'fan-out', metric: `${label}: max sustained updates/s per stream`, unit: '/s', better: 'higher', values: med((x) => x.maxRate) },
       // With 2 cores the load generator often saturates first; CPU per message then compares the servers.
-      { scenario: 'fan-out', metric: `${label}: server CPU per delivered msg`, unit: 'µs', better: 'lower', values: med((x) => x.serverUsPerMsg), target: { vsCeiling: 1.25, vsBaseline: 1 / 1.5, label: '≤1.25× ceiling, ≤0.67× ws' } },
+      { scenario: 'fan-out', metric: `${label}: server CPU per delivered msg at ${common}/s (all sustain it)`, unit: 'µs', better: 'lower', values: med(atCommon), target: { vsCeiling: 1.25, vsBaseline: 1 / 1.5, label: '≤1.25× ceiling, ≤0.67× ws' } },
+      { scenario: 'fan-out', metric: `${label}: server CPU per delivered msg at its own max rate`, unit: 'µs', better: 'lower', values: med((x) => x.serverUsPerMsg) },
     );
     for (const [k, rs] of Object.entries(per)) limits.push(`fan-out ${label} ${k}: ${rs!.map((x) => x.limiter).join(' / ')}`);
   }

@@ -1,0 +1,183 @@
+/**
+ * Issue 7's performance figures, in-process (no sockets: this measures the computation):
+ *  - batch: bars/s through `resample` + three indicators (SMA, EMA, RSI) over 1M 1m bars, against a
+ *    hand-written loop doing the same arithmetic (the "ceiling" column);
+ *  - live: updates/s through the engine's per-series path (spliceGaps → store window → hub publish →
+ *    derived series) with no derived series and with ten per stream; the ratio must stay ≥ 0.5.
+ */
+import { from, merge, share, Subject } from 'rxjs';
+import type { Bar } from '../../engine/src/domain/bar.ts';
+import { seriesId } from '../../engine/src/domain/series-id.ts';
+import { Hub } from '../../engine/src/broadcast/hub.ts';
+import { silentLogger } from '../../engine/src/log.ts';
+import { ema, resample, rsi, sma } from '../../engine/src/operators/index.ts';
+import { spliceGaps, type SeriesInput } from '../../engine/src/operators/splice-gaps.ts';
+import { defineSeries } from '../../engine/src/series/define-series.ts';
+import { SeriesRegistry } from '../../engine/src/series/series-registry.ts';
+import { createMemoryBarStore } from '../../engine/src/store/memory-bar-store.ts';
+import type { Scenario, ScenarioOutput } from '../scenarios/context.ts';
+
+const M = 60_000;
+
+function randomBars(n: number, seed = 7): Bar[] {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const bars: Bar[] = [];
+  let price = 100;
+  for (let i = 0; i < n; i++) {
+    const open = price;
+    price = Math.max(1, price * (1 + (rnd() - 0.5) * 0.004));
+    bars.push({ openTime: i * M, open, high: Math.max(open, price) * 1.001, low: Math.min(open, price) * 0.999, close: price, volume: 1 + rnd() * 10, closed: true });
+  }
+  return bars;
+}
+
+/** bars/s of resample('5m') feeding SMA(20), EMA(20) and RSI(14), all RxJS, synchronous. */
+function batchRx(bars: Bar[]): number {
+  const t = performance.now();
+  const fiveMin = from(bars).pipe(resample('5m', { sourceInterval: '1m' }), share());
+  let points = 0;
+  merge(fiveMin.pipe(sma({ period: 20 })), fiveMin.pipe(ema({ period: 20 })), fiveMin.pipe(rsi({ period: 14 }))).subscribe(() => points++);
+  const s = (performance.now() - t) / 1000;
+  if (points === 0) throw new Error('batch produced no points');
+  return bars.length / s;
+}
+
+/** The same arithmetic as a plain loop: what the machine does with no stream machinery at all. */
+function batchLoop(bars: Bar[]): number {
+  const t = performance.now();
+  let bucket = -1;
+  let close = 0;
+  const win: number[] = [];
+  let sum = 0;
+  let e: number | undefined;
+  let gain = 0;
+  let loss = 0;
+  let prev: number | undefined;
+  let n = 0;
+  let acc = 0;
+  const k = 2 / 21;
+  const commit = (c: number) => {
+    win.push(c);
+    sum += c;
+    if (win.length > 20) sum -= win.shift()!;
+    e = e === undefined ? c : (c - e) * k + e;
+    if (prev !== undefined) {
+      const d = c - prev;
+      gain = (gain * 13 + Math.max(d, 0)) / 14;
+      loss = (loss * 13 + Math.max(-d, 0)) / 14;
+    }
+    prev = c;
+    n++;
+    acc += sum / win.length + e + (loss === 0 ? 100 : 100 - 100 / (1 + gain / loss));
+  };
+  for (const b of bars) {
+    const open = Math.floor(b.openTime / (5 * M));
+    if (open !== bucket && bucket >= 0) commit(close);
+    bucket = open;
+    close = b.close;
+  }
+  const s = (performance.now() - t) / 1000;
+  if (!(n > 0 && Number.isFinite(acc))) throw new Error('loop produced nothing');
+  return bars.length / s;
+}
+
+/** updates/s through the live per-series path, with `seriesPerStream` derived series on each stream. */
+function live(seriesPerStream: number, listeners: 0 | 1, streams = 20, updatesPerBar = 10, barsPerStream = 500): number {
+  const store = createMemoryBarStore({ bufferSize: 1000 });
+  const hub = new Hub(720, 'bench');
+  let published = 0;
+  // listeners 1: every topic has a subscriber, so every message is built (the engine skips topics nobody reads).
+  hub.attach({ publish: () => (published++, true), subscribers: () => listeners });
+  const defs = [
+    defineSeries({ name: 'sma', pane: 'overlay', params: { period: 20 }, operator: ({ period }) => sma({ period }) }),
+    defineSeries({ name: 'ema', pane: 'overlay', params: { period: 20 }, operator: ({ period }) => ema({ period }) }),
+    defineSeries({ name: 'rsi', pane: 'oscillator', params: { period: 14 }, operator: ({ period }) => rsi({ period }) }),
+  ];
+  const bars = new Map<string, Subject<Bar>>();
+  const registry = new SeriesRegistry(defs, {
+    bufferSize: 1000,
+    intervals: ['1m'],
+    log: silentLogger,
+    history: (id) => store.window(id).last(1000),
+    bars$: (id) => bars.get(id.key)!.asObservable(),
+    publish: (topic, msg) => hub.publish(topic, msg),
+    onError: () => {},
+  });
+  const ids = Array.from({ length: streams }, (_, i) => seriesId(`SYM${i}USDT`, '1m'));
+  const inputs = ids.map((id) => {
+    const input = new Subject<SeriesInput>();
+    const out = new Subject<Bar>();
+    bars.set(id.key, out);
+    input.pipe(spliceGaps({ interval: '1m', seed: () => store.window(id).newest(), fetchRange: () => from([[]]) })).subscribe((ev) => {
+      if (ev.type !== 'bar') return;
+      store.upsert(id, [ev.bar]);
+      hub.publishBar(id, ev.bar);
+      out.next(ev.bar);
+    });
+    // Ten variants per stream: three definitions with different parameters.
+    const specs = ['sma', 'ema', 'rsi', 'sma:period=50', 'ema:period=50', 'rsi:period=7', 'sma:period=100', 'ema:period=100', 'rsi:period=21', 'sma:period=200'].slice(0, seriesPerStream);
+    for (const spec of specs) {
+      const req = registry.parse(spec, '1m');
+      if (!req.ok) throw new Error(req.error);
+      registry.instance(req.value[0]!, id);
+    }
+    return input;
+  });
+  const source = randomBars(barsPerStream);
+  const t = performance.now();
+  let updates = 0;
+  for (const b of source) {
+    for (let u = 1; u <= updatesPerBar; u++) {
+      const closed = u === updatesPerBar;
+      const bar: Bar = { ...b, close: b.open + ((b.close - b.open) * u) / updatesPerBar, closed };
+      for (const input of inputs) {
+        input.next({ type: 'bar', bar });
+        updates++;
+      }
+    }
+  }
+  const s = (performance.now() - t) / 1000;
+  registry.stop();
+  if (listeners && published < updates) throw new Error('pipeline dropped updates');
+  if (store.window(ids[0]!).size !== barsPerStream) throw new Error('pipeline dropped bars');
+  return updates / s;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export const quant: Scenario = async (env) => {
+  const runs = env.opts.quick ? 1 : 3;
+  const bars = randomBars(env.opts.quick ? 200_000 : 1_000_000);
+  // Warm the JIT once, then measure.
+  batchRx(bars.slice(0, 50_000));
+  batchLoop(bars.slice(0, 50_000));
+  const rx = median(Array.from({ length: runs }, () => batchRx(bars)));
+  const loop = median(Array.from({ length: runs }, () => batchLoop(bars)));
+  live(0, 1, 5, 5, 100);
+  const without = median(Array.from({ length: runs }, () => live(0, 0)));
+  const with10 = median(Array.from({ length: runs }, () => live(10, 0)));
+  const withoutHeard = median(Array.from({ length: runs }, () => live(0, 1)));
+  const with10Heard = median(Array.from({ length: runs }, () => live(10, 1)));
+  env.log(`quant: batch ${Math.round(rx)} bars/s (loop ${Math.round(loop)}), live ${Math.round(without)} → ${Math.round(with10)} updates/s with 10 series (with listeners ${Math.round(withoutHeard)} → ${Math.round(with10Heard)})`);
+  const out: ScenarioOutput = {
+    rows: [
+      { scenario: 'quant', metric: `batch: resample(5m) + SMA + EMA + RSI over ${bars.length / 1e6}M bars (ceiling = plain loop)`, unit: 'bars/s', better: 'higher', values: { engine: Math.round(rx), ceiling: Math.round(loop) }, target: { label: 'engine ≥ 1,000,000 bars/s' }, note: rx >= 1_000_000 ? 'target met' : 'target missed' },
+      { scenario: 'quant', metric: 'live ingest (no clients): pipeline updates/s, no derived series', unit: 'updates/s', better: 'higher', values: { engine: Math.round(without) } },
+      { scenario: 'quant', metric: 'live ingest (no clients): pipeline updates/s, 10 derived series per stream', unit: 'updates/s', better: 'higher', values: { engine: Math.round(with10) }, target: { label: '≥ 0.5 × without' }, note: `ratio ${(with10 / without).toFixed(2)}` },
+      { scenario: 'quant', metric: 'live, every topic listened to: updates/s, no derived series', unit: 'updates/s', better: 'higher', values: { engine: Math.round(withoutHeard) } },
+      { scenario: 'quant', metric: 'live, every topic listened to: updates/s, 10 derived series per stream', unit: 'updates/s', better: 'higher', values: { engine: Math.round(with10Heard) }, note: `ratio ${(with10Heard / withoutHeard).toFixed(2)}` },
+    ],
+    data: { batchRx: rx, batchLoop: loop, liveWithout: without, liveWith10: with10, ratio: with10 / without, liveWithoutHeard: withoutHeard, liveWith10Heard: with10Heard },
+    limits: ['quant: single-threaded JavaScript in the bench process; no sockets involved (computation only).'],
+  };
+  return out;
+};
+
+// Standalone: `npx tsx bench/quant/quant.ts [--quick]`
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  const res = await quant({ opts: { quick, repeats: 1, rampRepeats: 1, soakSeconds: 0, servers: ['engine'], profileDir: undefined, deadline: Infinity }, log: (m: string) => console.log(m) } as never);
+  for (const r of res.rows) console.log(r.metric, JSON.stringify(r.values), r.note ?? '');
+}
+
