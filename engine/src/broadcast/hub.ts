@@ -6,6 +6,8 @@ import type { SeriesWindow } from '../store/series-window.ts';
 /** The one thing the hub needs from uWebSockets.js: topic publish (fan-out happens in native code). */
 export interface Publisher {
   publish(topic: string, message: string): boolean;
+  /** Subscribers of a topic now; a message nobody would receive is never serialized. */
+  subscribers(topic: string): number;
 }
 
 export const STATUS_TOPIC = 'status';
@@ -43,15 +45,16 @@ export class Hub {
 
   /** Called after the store's window already holds `bar`, so a snapshot taken now includes it. */
   publishBar(id: SeriesId, bar: Bar): void {
-    if (!this.publisher) return;
-    this.publisher.publish(klineTopic(id), liveCandleMessage(id.symbol, id.interval, bar));
+    const topic = klineTopic(id);
+    if (!this.publisher || this.publisher.subscribers(topic) === 0) return;
+    this.publisher.publish(topic, liveCandleMessage(id.symbol, id.interval, bar));
     this.messagesPublished++;
   }
 
-  /** Publishes an already-serialized message (derived series points). */
-  publish(topic: string, message: string): void {
-    if (!this.publisher) return;
-    this.publisher.publish(topic, message);
+  /** Publishes a message built on demand (derived series points): not built when nobody listens. */
+  publish(topic: string, message: () => string): void {
+    if (!this.publisher || this.publisher.subscribers(topic) === 0) return;
+    this.publisher.publish(topic, message());
     this.messagesPublished++;
   }
 
@@ -69,7 +72,7 @@ export class Hub {
     const json = this.statusMessage(state);
     if (json === this.statusJson) return;
     this.statusJson = json;
-    this.publisher?.publish(STATUS_TOPIC, json);
+    if (this.publisher && this.publisher.subscribers(STATUS_TOPIC) > 0) this.publisher.publish(STATUS_TOPIC, json);
   }
 
   get status(): string {

@@ -13,11 +13,18 @@ export interface Kernel<S, V, I = Bar> {
   readonly initial: S;
   /** The state after `input`, and the value for it (`undefined` before warm-up). */
   step(state: S, input: I): readonly [S, V | undefined];
+  /** The value `step` would give, without building the next state (cheaper previews); optional. */
+  preview?(state: S, input: I): V | undefined;
 }
 
 /** Adapts a kernel over numbers (EMA, SMA, …) to bars by reading one number from each bar. */
 export function onBars<S, V>(kernel: Kernel<S, V, number>, read: (bar: Bar) => number): Kernel<S, V> {
-  return { initial: kernel.initial, step: (state, bar) => kernel.step(state, read(bar)) };
+  const preview = kernel.preview;
+  return {
+    initial: kernel.initial,
+    step: (state, bar) => kernel.step(state, read(bar)),
+    preview: preview ? (state, bar) => preview(state, read(bar)) : undefined,
+  };
 }
 
 export interface FormingAwareConfig<V, P> {
@@ -88,7 +95,7 @@ export function formingAware<S, V, P>(kernel: Kernel<S, V>, config: FormingAware
       next: (bar) => {
         if (!bar.closed) {
           if (bar.openTime <= lastTime) return;
-          const value = kernel.step(state, bar)[1];
+          const value = kernel.preview ? kernel.preview(state, bar) : kernel.step(state, bar)[1];
           if (value !== undefined) subscriber.next(point(bar.openTime, value, false));
           return;
         }

@@ -2,19 +2,13 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { mean, slide } from './window.ts';
+import { mean, windowKernel } from './window.ts';
 
 export type SmaConfig = PeriodConfig;
 
 /** Simple moving average of the last `period` numbers. */
 export function smaKernel(period: number): Kernel<readonly number[], number, number> {
-  return {
-    initial: [],
-    step: (window, x) => {
-      const next = slide(window, x, period);
-      return [next, next.length === period ? mean(next) : undefined];
-    },
-  };
+  return windowKernel(period, mean);
 }
 
 /**

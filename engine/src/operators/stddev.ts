@@ -2,19 +2,13 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { mean, populationStdDev, slide } from './window.ts';
+import { mean, populationStdDev, windowKernel } from './window.ts';
 
 export type StddevConfig = PeriodConfig;
 
 /** Population standard deviation of the last `period` numbers (divides by `period`, as Bollinger does). */
 export function stddevKernel(period: number): Kernel<readonly number[], number, number> {
-  return {
-    initial: [],
-    step: (window, x) => {
-      const next = slide(window, x, period);
-      return [next, next.length === period ? populationStdDev(next, mean(next)) : undefined];
-    },
-  };
+  return windowKernel(period, (w) => populationStdDev(w, mean(w)));
 }
 
 /**

@@ -2,23 +2,18 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { slide } from './window.ts';
+import { windowKernel } from './window.ts';
 
 export type WmaConfig = PeriodConfig;
 
 /** Linearly weighted average of the last `period` numbers: the newest weighs `period`, the oldest 1. */
 export function wmaKernel(period: number): Kernel<readonly number[], number, number> {
   const denominator = (period * (period + 1)) / 2;
-  return {
-    initial: [],
-    step: (window, x) => {
-      const next = slide(window, x, period);
-      if (next.length < period) return [next, undefined];
-      let sum = 0;
-      for (let i = 0; i < period; i++) sum += next[i] * (i + 1);
-      return [next, sum / denominator];
-    },
-  };
+  return windowKernel(period, (w) => {
+    let sum = 0;
+    for (let i = 0; i < period; i++) sum += w[i]! * (i + 1);
+    return sum / denominator;
+  });
 }
 
 /**

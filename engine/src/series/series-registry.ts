@@ -4,7 +4,7 @@ import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
-import { seriesPointMessage } from './series-wire.ts';
+import { seriesPointSerializer } from './series-wire.ts';
 
 export interface SeriesRequest {
   def: SeriesDefinition;
@@ -27,7 +27,8 @@ export interface SeriesRegistryDeps {
   history(id: SeriesId): Bar[];
   /** Every bar of the series after it was written to the window. */
   bars$(id: SeriesId): Observable<Bar>;
-  publish(topic: string, message: string): void;
+  /** Publishes a point; the message is built only if someone listens. */
+  publish(topic: string, message: () => string): void;
   onError(name: string): void;
   restartDelayMs?: number;
 }
@@ -111,10 +112,11 @@ export class SeriesRegistry {
         resetOnSuccess: true,
       }),
     );
+    const message = seriesPointSerializer(inst.label, id.symbol, id.interval);
     // The registry owns these subscriptions; `stop` releases them.
     this.subs.push(
       points$.subscribe((p) => {
-        if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, seriesPointMessage(inst.label, id.symbol, id.interval, p));
+        if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, () => message(p));
       }),
     );
     return inst;

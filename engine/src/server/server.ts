@@ -228,9 +228,9 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   };
   // Count what the native fan-out sends: each publish reaches every subscriber of the topic.
   hub.attach({
+    subscribers: (topic) => server.uws_instance.numSubscribers(topic),
     publish: (topic, message) => {
-      const n = server.uws_instance.numSubscribers(topic);
-      sentMessages(n);
+      sentMessages(server.uws_instance.numSubscribers(topic));
       return server.uws_instance.publish(topic, message, false, false);
     },
   });

@@ -42,7 +42,7 @@ function setup() {
     log: silentLogger,
     history: () => history,
     bars$: () => live.asObservable(),
-    publish: (t, m) => published.push([t, m]),
+    publish: (t, m) => published.push([t, m()]),
     onError: (n) => errors.push(n),
     restartDelayMs: 1,
   });
@@ -92,5 +92,14 @@ describe('SeriesRegistry', () => {
     expect(fr!.window.last(1)[0]!.value).toBe(13);
     expect(db!.window.last(1)[0]!.value).toBe(26);
     registry.stop();
+  });
+});
+
+describe('series_point serialization', () => {
+  it('equals JSON.stringify of the message, for single and multi values, with non-finite numbers as null', async () => {
+    const { seriesPointSerializer } = await import('../../../engine/src/series/series-wire.ts');
+    const ser = seriesPointSerializer('ema-cross:fast=5', 'BTCUSDT', '1m');
+    expect(JSON.parse(ser({ time: 60_000, values: { fast: 1.5, slow: NaN }, closed: false }))).toEqual({ type: 'series_point', name: 'ema-cross:fast=5', symbol: 'BTCUSDT', interval: '1m', time: 60_000, values: { fast: 1.5, slow: null }, is_closed: false });
+    expect(JSON.parse(ser({ time: 1, value: 42.25, closed: true }))).toEqual({ type: 'series_point', name: 'ema-cross:fast=5', symbol: 'BTCUSDT', interval: '1m', time: 1, value: 42.25, is_closed: true });
   });
 });
