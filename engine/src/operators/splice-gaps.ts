@@ -105,8 +105,11 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         return fetched$.pipe(
           concatMap((bars) => {
             const out: SpliceEvent[] = [];
-            for (const bar of bars) {
-              if (bar.openTime >= upTo) break;
+            for (const fetched of bars) {
+              if (fetched.openTime >= upTo) break;
+              // A bucket before the live bar that revealed the gap has ended: whatever REST's clock
+              // said, its values are final.
+              const bar = upTo !== Infinity && !fetched.closed ? { ...fetched, closed: true } : fetched;
               if (origin === 'repair' ? admitRepair(bar) : admit(bar)) out.push({ type: 'bar', bar, origin });
             }
             out.push({ type: 'gap-filled', from, to: to ?? scheduler.now(), bars: out.length });

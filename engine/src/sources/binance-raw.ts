@@ -24,8 +24,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** One REST klines row (12-element array) to a Bar; `now` decides whether the row is final. */
-export function parseKlineRow(row: unknown, now: number): Bar {
+/** One REST klines row (12-element array) to a Bar; final when it closed before `now` or `final` says so. */
+export function parseKlineRow(row: unknown, now: number, final = false): Bar {
   if (!Array.isArray(row) || row.length < 7) malformed('kline row is not an array of 12', row);
   const openTime = num(row[0], 'openTime', row);
   const close = num(row[6], 'closeTime', row);
@@ -36,8 +36,8 @@ export function parseKlineRow(row: unknown, now: number): Bar {
     low: num(row[3], 'low', row),
     close: num(row[4], 'close', row),
     volume: num(row[5], 'volume', row),
-    // The newest row is the forming candle: its close time lies in the future.
-    closed: close < now,
+    // Only the newest candle can be forming: its close time lies in the future.
+    closed: final || close < now,
   };
   checkBar(bar, row);
   return bar;
@@ -51,7 +51,8 @@ function checkBar(b: Bar, raw: unknown): void {
 /** Parses a REST klines body. */
 export function parseKlineRows(body: unknown, now: number): Bar[] {
   if (!Array.isArray(body)) malformed('klines body is not an array', body);
-  return body.map((r) => parseKlineRow(r, now));
+  // A row with a successor is final whatever the clocks say: only the last one can still be forming.
+  return body.map((r, i) => parseKlineRow(r, now, i < body.length - 1));
 }
 
 function parseKlineEvent(ev: Record<string, unknown>, raw: unknown): StreamFrame {
