@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { from, toArray, lastValueFrom } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
+import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
+import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+
+const DAY = 86_400_000;
+const dir = mkdtempSync(join(tmpdir(), 'batch-'));
+
+/** The same definition run in memory over the simulator's truth: what the file must hold. */
+async function expected(sim: SimExchange, name: string, interval: string, fromT: number, toT: number, params: Record<string, number>): Promise<SeriesPoint[]> {
+  const def = (await loadSeriesModules('series')).find((d) => d.name === name)!;
+  const bars = sim.truth('BTCUSDT', interval, fromT, toT);
+  const points = await lastValueFrom(from(bars).pipe(def.operator({ ...def.params, ...params }), toArray()));
+  return points.filter((p) => p.closed);
+}
+
+describe('npm run series (batch over history)', () => {
+  let sim: SimExchange;
+  beforeAll(async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 60_000 });
+  });
+  afterAll(async () => {
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const fromT = Date.UTC(2024, 0, 1);
+  const toT = fromT + 3 * DAY;
+
+  it('writes the closed points of a series over 3 days of 1m bars (several REST pages), equal to the operator over the same bars', async () => {
+    const out = join(dir, 'rsi.csv');
+    const res = await runSeriesBatch({ series: 'rsi:period=10', symbol: 'BTCUSDT', interval: '1m', from: fromT, to: toT, out, format: 'csv', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000, warmup: 0 });
+    expect(res.bars).toBe(3 * 1440 + 1);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('time,iso,value');
+    const rows = lines.slice(1).map((l) => l.split(','));
+    expect(rows).toHaveLength(res.points);
+    const want = await expected(sim, 'rsi', '1m', fromT, toT, { period: 10 });
+    expect(rows.map((r) => Number(r[0]))).toEqual(want.map((p) => p.time));
+    for (let i = 0; i < rows.length; i++) expect(Number(rows[i]![2])).toBeCloseTo(want[i]!.value!, 9);
+  });
+
+  it('runs a multi-valued series on a custom interval (10m from 5m), as JSON lines', async () => {
+    const out = join(dir, 'cross.jsonl');
+    const res = await runSeriesBatch({ series: 'ema-cross:fast=5;slow=12', symbol: 'BTCUSDT', interval: '10m', from: fromT, to: toT, out, format: 'jsonl', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000, warmup: 0 });
+    const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number; values: Record<string, number> });
+    expect(got).toHaveLength(res.points);
+    const want = await expected(sim, 'ema-cross', '10m', fromT, toT, { fast: 5, slow: 12 });
+    expect(got.map((p) => p.time)).toEqual(want.map((p) => p.time));
+    for (let i = 0; i < got.length; i++) expect(got[i]!.values.fast).toBeCloseTo(want[i]!.values!.fast!, 9);
+  });
+
+  it.each([
+    [['--symbol', 'BTCUSDT'], /--series: is required/],
+    [['--series', 'rsi', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', 'yesterday', '--to', '2024-01-02', '--out', 'x.csv'], /--from: 'yesterday' is not a date/],
+    [['--series', 'rsi', '--symbol', 'BTCUSDT', '--interval', '7x', '--from', '2024-01-01', '--to', '2024-01-02', '--out', 'x.csv'], /--interval: invalid interval '7x'/],
+    [['--series', 'rsi', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', '2024-01-02', '--to', '2024-01-01', '--out', 'x.csv'], /--to: must be after --from/],
+    [['--series', 'nope', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', '2024-01-01', '--to', '2024-01-02', '--out', join(dir, 'x.csv'), '--rest-url', 'http://127.0.0.1:9'], /--series: unknown series 'nope'; available: ema-cross, rsi, session-vwap/],
+    [['--bogus', '1'], /--bogus/],
+  ])('rejects bad flags with exit 2 naming the flag (%j)', (args, re) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/series-batch.ts', ...args], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(re);
+  });
+});
