@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { concatMap, fromEvent, identity, lastValueFrom, type Observable, of, Subject, take } from 'rxjs';
+import { concatMap, fromEvent, identity, lastValueFrom, map, type Observable, of, race, Subject, take } from 'rxjs';
 import type { Bar } from '../src/domain/bar.ts';
 import { bucketOpen, bucketsBetween, type Interval, nextOpen, parseInterval } from '../src/domain/interval.ts';
 import { resample } from '../src/operators/resample.ts';
@@ -91,8 +91,10 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
     ? createRedisBarStore({ url: opts.redisUrl, bufferSize: Math.min(total, storeLimit), keyPrefix: opts.redisKeyPrefix, connectTimeoutMs: 2000 })
     : undefined;
   const file = createWriteStream(opts.out);
-  const fileError = new Promise<never>((_, reject) => file.once('error', reject));
-  fileError.catch(() => {}); // observed through `finished` or the race below
+  let fileFailure: unknown;
+  file.on('error', (e) => (fileFailure ??= e));
+  // Waits for the file to take more, failing if it breaks meanwhile.
+  const drained$ = race(fromEvent(file, 'drain').pipe(take(1)), fromEvent(file, 'error').pipe(map((e) => { throw e; })));
   try {
     const { pages$, storedBars } = await historyPages({ rest, store, storeLimit, symbol: opts.symbol, interval: source, from: start, to: end });
     const fmt = pointFormatter(opts.format);
@@ -115,13 +117,14 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
       for (const b of page) input.next(b);
       bars += page.length;
       if (failure) throw failure;
+      if (fileFailure) throw fileFailure;
       opts.onProgress?.({ bars, expected: total, points, weight });
       const out = chunk;
       chunk = '';
-      return out && !file.write(out) ? fromEvent(file, 'drain').pipe(take(1)) : of(0);
+      return out && !file.write(out) ? drained$ : of(0);
     };
     try {
-      await Promise.race([lastValueFrom(pages$.pipe(concatMap(feed)), { defaultValue: 0 }), fileError]);
+      await lastValueFrom(pages$.pipe(concatMap(feed)), { defaultValue: 0 });
       input.complete();
       if (failure) throw failure;
     } finally {
