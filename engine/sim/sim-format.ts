@@ -3,55 +3,65 @@ import { closeTime } from '../src/domain/interval.ts';
 import { type Candle, symbolSpec } from './price-model.ts';
 
 /** Binance's wire shapes for a simulated candle: numbers at 0, 6, 8; decimal strings elsewhere. */
-export function priceString(symbol: string, ticks: number): string {
-  const { tick, decimals } = symbolSpec(symbol);
-  return (ticks * tick).toFixed(decimals);
+
+/** An integer count of 10^-decimals units as a decimal string with `places` decimals (exact, no float). */
+function fixed(units: bigint, decimals: number, places = decimals): string {
+  const s = units.toString().padStart(decimals + 1, '0');
+  const frac = s.slice(s.length - decimals).padEnd(places, '0');
+  return places > 0 ? `${s.slice(0, s.length - decimals)}.${frac}` : s.slice(0, s.length - decimals);
 }
 
-const vol = (v: number) => v.toFixed(8);
+export function priceString(symbol: string, ticks: number): string {
+  return fixed(BigInt(ticks), symbolSpec(symbol).decimals);
+}
+
+const VOLUME_PLACES = 8;
+const volume = (v: number) => fixed(BigInt(v), 0, VOLUME_PLACES);
+/** Quote volume priced at the close, exact: volume units times close ticks. */
+const quote = (symbol: string, v: number, closeTicks: number) => fixed(BigInt(v) * BigInt(closeTicks), symbolSpec(symbol).decimals, VOLUME_PLACES);
+/** Half of the volume is taker buys. */
+const takerBuy = (v: number) => Math.floor(v / 2);
 
 export function klineRow(symbol: string, interval: string, c: Candle, tzOffsetMs: number): unknown[] {
-  const close = priceString(symbol, c.c);
-  const quote = (c.v * Number(close)).toFixed(8);
   return [
     c.openTime,
     priceString(symbol, c.o),
     priceString(symbol, c.h),
     priceString(symbol, c.l),
-    close,
-    vol(c.v),
+    priceString(symbol, c.c),
+    volume(c.v),
     closeTime(c.openTime, interval, tzOffsetMs),
-    quote,
+    quote(symbol, c.v, c.c),
     c.trades,
-    vol(Math.floor(c.v / 2)),
-    (Math.floor(c.v / 2) * Number(close)).toFixed(8),
+    volume(takerBuy(c.v)),
+    quote(symbol, takerBuy(c.v), c.c),
     '0',
   ];
 }
 
-export function klineEvent(symbol: string, interval: string, c: Candle, closed: boolean, eventTime: number): Record<string, unknown> {
-  const close = priceString(symbol, c.c);
+export function klineEvent(symbol: string, interval: string, c: Candle, closed: boolean, eventTime: number, tzOffsetMs = 0): Record<string, unknown> {
   return {
     e: 'kline',
     E: eventTime,
     s: symbol,
     k: {
       t: c.openTime,
-      T: closeTime(c.openTime, interval),
+      T: closeTime(c.openTime, interval, tzOffsetMs),
       s: symbol,
       i: interval,
-      f: c.trades ? c.openTime : -1,
-      L: c.trades ? c.openTime + c.trades - 1 : -1,
+      // -1 when the candle has no trades yet, as Binance sends.
+      f: c.trades ? c.firstTrade : -1,
+      L: c.trades ? c.firstTrade + c.trades - 1 : -1,
       o: priceString(symbol, c.o),
-      c: close,
+      c: priceString(symbol, c.c),
       h: priceString(symbol, c.h),
       l: priceString(symbol, c.l),
-      v: vol(c.v),
+      v: volume(c.v),
       n: c.trades,
       x: closed,
-      q: (c.v * Number(close)).toFixed(8),
-      V: vol(Math.floor(c.v / 2)),
-      Q: (Math.floor(c.v / 2) * Number(close)).toFixed(8),
+      q: quote(symbol, c.v, c.c),
+      V: volume(takerBuy(c.v)),
+      Q: quote(symbol, takerBuy(c.v), c.c),
       B: '0',
     },
   };
@@ -65,7 +75,7 @@ export function toBar(symbol: string, c: Candle, closed: boolean): Bar {
     high: Number(priceString(symbol, c.h)),
     low: Number(priceString(symbol, c.l)),
     close: Number(priceString(symbol, c.c)),
-    volume: Number(vol(c.v)),
+    volume: c.v,
     closed,
   };
 }

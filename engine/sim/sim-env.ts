@@ -1,0 +1,35 @@
+import { ConfigError } from '../src/domain/errors.ts';
+import type { SimOptions } from './sim-exchange.ts';
+
+type Env = Record<string, string | undefined>;
+
+function reject(variable: string, value: string, accepted: string): never {
+  throw new ConfigError(`${variable}=${JSON.stringify(value)} is invalid: expected ${accepted}`, { info: { variable, value, accepted } });
+}
+
+/** A set variable that must be a number in [min, max] (an integer unless `fraction`). */
+function numeric(env: Env, variable: string, min: number, max: number, fraction = false): number | undefined {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  const shape = fraction ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  if (!shape.test(raw) || n < min || n > max) reject(variable, raw, `${fraction ? 'a number' : 'an integer'} from ${min} to ${max}`);
+  return n;
+}
+
+/** `npm run sim` settings from SIM_PORT, SIM_HOST, SIM_SEED, SIM_SPEED, SIM_PUSH_MS (and SIM_SYMBOLS); throws ConfigError naming the variable. */
+export function readSimEnv(env: Env = process.env): SimOptions & { port: number } {
+  const host = env.SIM_HOST?.trim() || undefined;
+  if (host !== undefined && !/^[A-Za-z0-9.:-]+$/.test(host)) reject('SIM_HOST', host, 'a host name or IP address');
+  const rawSymbols = env.SIM_SYMBOLS?.trim();
+  const symbols = rawSymbols ? rawSymbols.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (symbols && (symbols.length === 0 || !symbols.every((s) => /^[A-Z0-9]{2,20}$/.test(s)))) reject('SIM_SYMBOLS', rawSymbols!, 'comma-separated upper-case symbols such as BTCUSDT,ETHUSDT');
+  return {
+    host,
+    port: numeric(env, 'SIM_PORT', 0, 65535) ?? 9900,
+    seed: numeric(env, 'SIM_SEED', 0, 2 ** 31 - 1),
+    clockSpeed: numeric(env, 'SIM_SPEED', 0.001, 1_000_000, true),
+    pushIntervalMs: numeric(env, 'SIM_PUSH_MS', 10, 600_000),
+    symbols,
+  };
+}

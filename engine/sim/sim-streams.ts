@@ -1,0 +1,317 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { bucketOpen, parseTimeZone } from '../src/domain/interval.ts';
+import type { PriceModel } from './price-model.ts';
+import { klineEvent } from './sim-format.ts';
+
+/** What the stream side shares with the rest of the simulator. */
+export interface SimStreamsContext {
+  readonly symbols: readonly string[];
+  readonly model: PriceModel;
+  now(): number;
+  readonly pushIntervalMs: number;
+  readonly pingIntervalMs: number;
+  readonly stats: { wsConnectAttempts: number; wsOpenConnections: number; framesSent: number; pongsReceived: number };
+}
+
+interface Conn {
+  readonly ws: WebSocket;
+  readonly streams: Set<string>;
+  combined: boolean;
+  lastPongAt: number;
+}
+
+interface StreamSpec {
+  symbol: string;
+  interval: string;
+  tz: number;
+}
+
+/** Binance's 16 intervals; `@+08:00` is the only time zone a kline stream takes. */
+const STREAM_RE = /^([a-z0-9]{2,20})@kline_(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)(@\+08:00)?$/;
+const MAX_STREAMS = 1024;
+/** A client this far behind is cut off, as Binance drops slow consumers. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+const ID_RE = /^[A-Za-z0-9]{1,36}$/;
+const MALFORMED = [
+  '{not json',
+  '[1,2,3]',
+  '{"stream":"x@kline_1m","data":{"e":"kline","k":{"t":"NaN"}}}',
+  '"string"',
+  '{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":0,"s":"BTCUSDT","i":"1m","o":"x","c":"1","h":"1","l":"1","v":"1","x":false}}}',
+];
+
+/** Raw `streams=` value: URLSearchParams would turn the `+` of `@+08:00` into a space. */
+function rawStreamsParam(search: string): string {
+  const m = /(?:^|[?&])streams=([^&]*)/.exec(search);
+  return m ? decodeURIComponent(m[1]!) : '';
+}
+
+/**
+ * Binance's kline streams over `ws`: raw `/ws/<s>` and combined `/stream?streams=` endpoints, control
+ * messages, pings, and one shared push timer that serializes each stream's frame once per tick for
+ * every subscriber (so thousands of streams cost one pass, not one per connection).
+ */
+export class SimStreams {
+  readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly conns = new Set<Conn>();
+  private readonly subscribers = new Map<string, Set<Conn>>();
+  /** Parsed stream names; null for names that are acknowledged but deliver nothing. */
+  private readonly specs = new Map<string, StreamSpec | null>();
+  /** Per stream: the open time last pushed, to see when its bucket closed. */
+  private readonly lastOpen = new Map<string, number>();
+  private readonly symbolSet: Set<string>;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly intervals: NodeJS.Timeout[];
+  private refuseUntil = 0;
+  private paused = false;
+  private omitFinalsLeft = 0;
+  private readonly omitted = new Map<string, number>();
+  private finalDelayMs = 0;
+
+  constructor(private readonly ctx: SimStreamsContext) {
+    this.symbolSet = new Set(ctx.symbols);
+    this.intervals = [
+      setInterval(() => this.push(false), ctx.pushIntervalMs),
+      setInterval(() => this.push(true), Math.min(1000, ctx.pushIntervalMs)),
+      setInterval(() => this.ping(), ctx.pingIntervalMs),
+    ];
+  }
+
+  /** The HTTP server's `upgrade` handler. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.ctx.stats.wsConnectAttempts++;
+    const reject = (status: string): void => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (Date.now() < this.refuseUntil) return reject('503 Service Unavailable');
+    const url = new URL(req.url ?? '/', 'http://sim');
+    let combined: boolean;
+    let streams: string[];
+    if (url.pathname === '/stream') {
+      combined = true;
+      streams = rawStreamsParam(url.search).split('/').filter(Boolean);
+    } else if (url.pathname === '/ws' || url.pathname.startsWith('/ws/')) {
+      combined = false;
+      streams = decodeURIComponent(url.pathname.slice(4)).split('/').filter(Boolean);
+    } else {
+      return reject('404 Not Found');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn: Conn = { ws, streams: new Set(), combined, lastPongAt: Date.now() };
+      this.conns.add(conn);
+      this.ctx.stats.wsOpenConnections = this.conns.size;
+      ws.on('close', () => this.forget(conn));
+      ws.on('error', () => {}); // a reset client is an ordinary event here; 'close' follows
+      ws.on('pong', () => {
+        conn.lastPongAt = Date.now();
+        this.ctx.stats.pongsReceived++;
+      });
+      if (!this.subscribe(conn, streams)) return;
+      ws.on('message', (data, isBinary) => this.control(conn, isBinary ? '' : data.toString()));
+    });
+  }
+
+  private forget(conn: Conn): void {
+    if (!this.conns.delete(conn)) return;
+    this.ctx.stats.wsOpenConnections = this.conns.size;
+    for (const s of conn.streams) this.unsubscribeOne(conn, s);
+  }
+
+  private subscribe(conn: Conn, streams: string[]): boolean {
+    for (const s of streams) {
+      if (conn.streams.has(s)) continue;
+      conn.streams.add(s);
+      let subs = this.subscribers.get(s);
+      if (!subs) {
+        this.subscribers.set(s, (subs = new Set()));
+        this.specs.set(s, this.parse(s));
+      }
+      subs.add(conn);
+    }
+    if (conn.streams.size > MAX_STREAMS) {
+      conn.ws.send(JSON.stringify({ error: { code: 4, msg: 'Too many subscriptions' } }));
+      conn.ws.close(1008, 'Too many subscriptions');
+      return false;
+    }
+    return true;
+  }
+
+  private unsubscribeOne(conn: Conn, stream: string): void {
+    conn.streams.delete(stream);
+    const subs = this.subscribers.get(stream);
+    if (!subs) return;
+    subs.delete(conn);
+    if (subs.size > 0) return;
+    // Nobody listens any more: a later subscriber starts afresh (no stale final for an old bucket).
+    this.subscribers.delete(stream);
+    this.specs.delete(stream);
+    this.lastOpen.delete(stream);
+    this.omitted.delete(stream);
+  }
+
+  private parse(stream: string): StreamSpec | null {
+    const m = STREAM_RE.exec(stream);
+    if (!m) return null; // upper-case or unknown: acknowledged, delivers nothing
+    const symbol = m[1]!.toUpperCase();
+    if (!this.symbolSet.has(symbol)) return null;
+    return { symbol, interval: m[2]!, tz: m[3] ? parseTimeZone(m[3].slice(1)) : 0 };
+  }
+
+  /** Control messages, replies and error codes as in Binance's WebSocket docs. */
+  private control(conn: Conn, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      conn.ws.send(JSON.stringify({ code: 3, msg: 'Invalid JSON: expected value at line 1 column 1', id: null }));
+      return;
+    }
+    const { method, params, id = null } = (typeof msg === 'object' && msg !== null ? msg : {}) as { method?: unknown; params?: unknown; id?: unknown };
+    const validId = id === null || (typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && ID_RE.test(id));
+    const reply = (body: Record<string, unknown>) => conn.ws.send(JSON.stringify({ ...body, id: validId ? id : null }));
+    const invalidRequest = (why: string) => reply({ code: 2, msg: `Invalid request: ${why}` });
+    if (!validId) return invalidRequest('request ID must be an unsigned integer or an alphanumeric string of up to 36 characters');
+    if (typeof method !== 'string') return invalidRequest("missing field 'method'");
+    const list = params === undefined ? [] : params;
+    if (!Array.isArray(list)) return invalidRequest("'params' must be an array");
+    switch (method) {
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        if (!list.every((p) => typeof p === 'string')) return invalidRequest('stream names must be strings');
+        if (method === 'UNSUBSCRIBE') {
+          for (const p of list as string[]) this.unsubscribeOne(conn, p);
+          return reply({ result: null });
+        }
+        if (this.subscribe(conn, list as string[])) reply({ result: null });
+        return;
+      case 'LIST_SUBSCRIPTIONS':
+        return reply({ result: [...conn.streams] });
+      case 'SET_PROPERTY':
+        if (typeof list[0] !== 'string') return invalidRequest('property name must be a string');
+        if (list[0] !== 'combined') return reply({ code: 0, msg: 'Unknown property' });
+        if (typeof list[1] !== 'boolean') return reply({ code: 1, msg: 'Invalid value type: expected Boolean' });
+        conn.combined = list[1];
+        return reply({ result: null });
+      case 'GET_PROPERTY':
+        if (typeof list[0] !== 'string') return invalidRequest('property name must be a string');
+        if (list[0] !== 'combined') return reply({ code: 0, msg: 'Unknown property' });
+        return reply({ result: conn.combined });
+      default:
+        return invalidRequest(`unknown method '${method}'`);
+    }
+  }
+
+  private send(conn: Conn, text: string): void {
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      conn.ws.terminate();
+      return;
+    }
+    conn.ws.send(text);
+    this.ctx.stats.framesSent++;
+  }
+
+  /** Serializes an event once and sends it to every subscriber of the stream, enveloped or bare. */
+  private deliver(stream: string, event: Record<string, unknown>): void {
+    const subs = this.subscribers.get(stream);
+    if (!subs) return;
+    const raw = JSON.stringify(event);
+    let combined: string | undefined;
+    for (const c of subs) {
+      if (c.combined) combined ??= `{"stream":${JSON.stringify(stream)},"data":${raw}}`;
+      this.send(c, c.combined ? combined! : raw);
+    }
+  }
+
+  private push(only1s: boolean): void {
+    if (this.paused) return;
+    const { model } = this.ctx;
+    const at = this.ctx.now();
+    for (const stream of this.subscribers.keys()) {
+      const spec = this.specs.get(stream);
+      if (!spec || (spec.interval === '1s') !== only1s) continue;
+      const { symbol, interval, tz } = spec;
+      const open = interval === '1s' ? Math.floor(at / 1000) * 1000 : bucketOpen(at, interval, tz);
+      const prev = this.lastOpen.get(stream);
+      if (prev !== undefined && prev < open) this.pushFinal(stream, spec, prev, at);
+      this.lastOpen.set(stream, open);
+      const c = model.candle(symbol, interval, open, at, tz);
+      if (c) this.deliver(stream, klineEvent(symbol, interval, c, false, at, tz));
+    }
+  }
+
+  /** The previous bucket closed since the last push: its final update, once (subject to faults). */
+  private pushFinal(stream: string, spec: StreamSpec, open: number, at: number): void {
+    const fin = this.ctx.model.candle(spec.symbol, spec.interval, open, Infinity, spec.tz);
+    if (!fin) return;
+    const left = this.omitted.get(stream) ?? this.omitFinalsLeft;
+    if (left > 0) {
+      this.omitted.set(stream, left - 1);
+      return;
+    }
+    const event = klineEvent(spec.symbol, spec.interval, fin, true, at, spec.tz);
+    if (this.finalDelayMs > 0) this.later(this.finalDelayMs, () => this.deliver(stream, event));
+    else this.deliver(stream, event);
+  }
+
+  private ping(): void {
+    for (const c of this.conns) if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  dropConnections(): void {
+    for (const c of this.conns) c.ws.terminate();
+  }
+
+  refuseConnections(ms: number): void {
+    this.refuseUntil = Date.now() + ms;
+  }
+
+  pauseStream(): void {
+    this.paused = true;
+  }
+
+  resumeStream(): void {
+    this.paused = false;
+  }
+
+  omitFinals(n: number): void {
+    this.omitFinalsLeft = n;
+    this.omitted.clear();
+  }
+
+  delayFinals(ms: number): void {
+    this.finalDelayMs = ms;
+  }
+
+  sendMalformed(n: number): void {
+    for (const c of this.conns) for (let i = 0; i < n; i++) this.send(c, MALFORMED[i % MALFORMED.length]!);
+  }
+
+  serverShutdown(closeAfterMs: number): void {
+    const event = { e: 'serverShutdown', E: this.ctx.now() };
+    for (const c of this.conns) {
+      this.send(c, JSON.stringify(c.combined ? { stream: '!serverShutdown', data: event } : event));
+      const { ws } = c;
+      this.later(closeAfterMs, () => ws.close(1001, 'server shutdown'));
+    }
+  }
+
+  /** Stops every timer and cuts every connection. */
+  close(): void {
+    for (const t of this.intervals) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const c of this.conns) c.ws.terminate();
+    this.wss.close();
+  }
+}
