@@ -30,6 +30,9 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
   let unsubscribeStore: (() => void) | undefined;
   let pendingFrame: number | undefined;
   let waitInit: (() => void) | undefined;
+  // Bumped by every `init` (symbol/interval switch, reset after a reconnect): an older page fetched
+  // for an earlier view must not be prepended to the new one.
+  let epoch = 0;
 
   const stopLive = () => {
     unsubscribeStore?.();
@@ -43,6 +46,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       const { symbol, interval } = deps.current();
       const key = seriesKey(symbol, interval);
       if (type === 'init') {
+        epoch++;
         waitInit?.();
         const deliver = (list: Candle[]) => callback(list.map(toKLine), { forward: true, backward: false });
         const now = store.getState().candlesByKey[key];
@@ -60,11 +64,13 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         return;
       }
       if (type === 'forward' && timestamp != null) {
-        // Older history (scrolling left), page by page.
+        // Older history (scrolling left), page by page. A page that lands after the chart was reset
+        // is dropped: the chart has already started loading the new view and must not get it.
+        const asked = epoch;
         return deps.fetchOlder(symbol, interval, timestamp - 1, OLDER_PAGE).then(
-          (older) => callback(older.map(toKLine), { forward: older.length > 0, backward: false }),
-          () => callback([], { forward: false, backward: false }),
-        );
+          (older) => asked === epoch && callback(older.map(toKLine), { forward: older.length > 0, backward: false }),
+          () => asked === epoch && callback([], { forward: false, backward: false }),
+        ).then(() => undefined);
       }
       callback([], { forward: true, backward: false });
     },

@@ -47,6 +47,30 @@ describe('chart data loader', () => {
     expect(got[0]!.map((k) => k.close)).toEqual([1, 2]);
   });
 
+  it('drops an older page that lands after the chart was reset (symbol switch or reconnect)', async () => {
+    const s = store();
+    let current = { symbol: 'BTCUSDT', interval: '1m' };
+    let answer!: (page: Candle[]) => void;
+    const loader = createDataLoader({
+      store: s,
+      current: () => current,
+      fetchOlder: () => new Promise<Candle[]>((resolve) => (answer = resolve)),
+    });
+    const got: number[][] = [];
+    const pending = loader.getBars({ type: 'forward', timestamp: c(5).time, symbol, period, callback: (d) => got.push(d.map((k) => k.timestamp)) });
+    current = { symbol: 'ETHUSDT', interval: '1m' };
+    setCandlesForSymbol('ETHUSDT', '1m', [c(9)], s);
+    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: (d) => got.push(d.map((k) => k.timestamp)) });
+    answer([c(1), c(2)]);
+    await pending;
+    expect(got).toEqual([[c(9).time]]);
+    // Pages asked for the current view still arrive.
+    const next = loader.getBars({ type: 'forward', timestamp: c(9).time, symbol, period, callback: (d) => got.push(d.map((k) => k.timestamp)) });
+    answer([c(7), c(8)]);
+    await next;
+    expect(got).toEqual([[c(9).time], [c(7).time, c(8).time]]);
+  });
+
   it('pushes live updates at most once per frame, newest values only, in order', () => {
     const { s, frames, loader } = setup();
     setCandlesForSymbol('BTCUSDT', '1m', [c(5)], s);
