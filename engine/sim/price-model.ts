@@ -17,6 +17,11 @@ export interface Candle {
   c: number;
   /** Base volume, whole units. */
   v: number;
+  /** Quote volume in (volume unit x tick): each minute's volume priced at its close, summed. */
+  q: number;
+  /** Taker-buy base volume (half of each minute's, rounded down) and its quote volume, as v and q. */
+  tv: number;
+  tq: number;
   /** Id of the candle's first trade (trade ids run on without holes from candle to candle). */
   firstTrade: number;
   trades: number;
@@ -210,7 +215,8 @@ export class PriceModel {
     const fullVolume = this.minuteVolume(path.code, t0);
     const v = upTo === MIN ? fullVolume : Math.floor((fullVolume * upTo) / MIN);
     const firstTrade = this.tradeId(path.code, t0 / SEC);
-    return { openTime: t0, o, h, l, c, v, firstTrade, trades: this.tradeId(path.code, (t0 + upTo) / SEC) - firstTrade };
+    const tv = Math.floor(v / 2);
+    return { openTime: t0, o, h, l, c, v, q: v * c, tv, tq: tv * c, firstTrade, trades: this.tradeId(path.code, (t0 + upTo) / SEC) - firstTrade };
   }
 
   /** Aggregate of the 1m candles in [from, to) (minute-aligned), up to `at` (partial last minute). */
@@ -264,9 +270,20 @@ export class PriceModel {
       if (p < l) l = p;
     }
     let v = 0;
-    for (let t = from; t < to; t += MIN) v += this.minuteVolume(path.code, t);
+    let q = 0;
+    let tv = 0;
+    let tq = 0;
+    const perMinute = MIN / SAMPLE_STEP;
+    for (let m = 0, t = from; t < to; m++, t += MIN) {
+      const mv = this.minuteVolume(path.code, t);
+      const close = this.samples[(m + 1) * perMinute]!;
+      v += mv;
+      q += mv * close;
+      tv += Math.floor(mv / 2);
+      tq += Math.floor(mv / 2) * close;
+    }
     const firstTrade = this.tradeId(path.code, from / SEC);
-    return { openTime: from, o, h, l, c, v, firstTrade, trades: this.tradeId(path.code, to / SEC) - firstTrade };
+    return { openTime: from, o, h, l, c, v, q, tv, tq, firstTrade, trades: this.tradeId(path.code, to / SEC) - firstTrade };
   }
 
   private aggregateHours(symbol: string, from: number): Candle {
@@ -296,7 +313,8 @@ export class PriceModel {
     const trades = at >= t0 + SEC ? this.tradeId(path.code, t0 / SEC + 1) - firstTrade : 0;
     const o = path.at(t0);
     const c = trades > 0 ? path.at(t0 + SEC) : o;
-    return { openTime: t0, o, h: Math.max(o, c), l: Math.min(o, c), c, v: trades, firstTrade, trades };
+    const tv = Math.floor(trades / 2);
+    return { openTime: t0, o, h: Math.max(o, c), l: Math.min(o, c), c, v: trades, q: trades * c, tv, tq: tv * c, firstTrade, trades };
   }
 
   /** Open time of the first bucket with data. */
@@ -307,5 +325,5 @@ export class PriceModel {
 
 function merge(a: Candle | undefined, b: Candle): Candle {
   if (!a) return { ...b };
-  return { openTime: a.openTime, o: a.o, h: Math.max(a.h, b.h), l: Math.min(a.l, b.l), c: b.c, v: a.v + b.v, firstTrade: a.firstTrade, trades: a.trades + b.trades };
+  return { openTime: a.openTime, o: a.o, h: Math.max(a.h, b.h), l: Math.min(a.l, b.l), c: b.c, v: a.v + b.v, q: a.q + b.q, tv: a.tv + b.tv, tq: a.tq + b.tq, firstTrade: a.firstTrade, trades: a.trades + b.trades };
 }

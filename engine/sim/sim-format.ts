@@ -17,10 +17,8 @@ export function priceString(symbol: string, ticks: number): string {
 
 const VOLUME_PLACES = 8;
 const volume = (v: number) => fixed(BigInt(v), 0, VOLUME_PLACES);
-/** Quote volume priced at the close, exact: volume units times close ticks. */
-const quote = (symbol: string, v: number, closeTicks: number) => fixed(BigInt(v) * BigInt(closeTicks), symbolSpec(symbol).decimals, VOLUME_PLACES);
-/** Half of the volume is taker buys. */
-const takerBuy = (v: number) => Math.floor(v / 2);
+/** Quote volume from (volume unit x tick) units, exact. */
+const quote = (symbol: string, units: number) => fixed(BigInt(units), symbolSpec(symbol).decimals, VOLUME_PLACES);
 
 export function klineRow(symbol: string, interval: string, c: Candle, tzOffsetMs: number): unknown[] {
   return [
@@ -31,10 +29,10 @@ export function klineRow(symbol: string, interval: string, c: Candle, tzOffsetMs
     priceString(symbol, c.c),
     volume(c.v),
     closeTime(c.openTime, interval, tzOffsetMs),
-    quote(symbol, c.v, c.c),
+    quote(symbol, c.q),
     c.trades,
-    volume(takerBuy(c.v)),
-    quote(symbol, takerBuy(c.v), c.c),
+    volume(c.tv),
+    quote(symbol, c.tq),
     '0',
   ];
 }
@@ -59,9 +57,9 @@ export function klineEvent(symbol: string, interval: string, c: Candle, closed: 
       v: volume(c.v),
       n: c.trades,
       x: closed,
-      q: quote(symbol, c.v, c.c),
-      V: volume(takerBuy(c.v)),
-      Q: quote(symbol, takerBuy(c.v), c.c),
+      q: quote(symbol, c.q),
+      V: volume(c.tv),
+      Q: quote(symbol, c.tq),
       B: '0',
     },
   };
