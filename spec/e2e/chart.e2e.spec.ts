@@ -138,6 +138,43 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
   });
 
+  it('loads older candles page by page when scrolled left; indicator and theme toggles follow', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    type ChartHandle = { getDataList(): Array<{ timestamp: number }>; getIndicators(f: object): unknown[] };
+    const bars = () => page.evaluate(() => (window as unknown as { __chart: ChartHandle }).__chart.getDataList().map((k) => k.timestamp));
+    await expect.poll(async () => (await bars()).length).toBeGreaterThan(700);
+    const before = await bars();
+    // Drag the chart to the right (towards older candles) until the left edge asks the engine for a page.
+    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
+    await expect
+      .poll(
+        async () => {
+          await page.mouse.move(box.x + 100, box.y + box.height / 3);
+          await page.mouse.down();
+          await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
+          await page.mouse.up();
+          return (await bars())[0]!;
+        },
+        { timeout: 15_000 },
+      )
+      .toBeLessThan(before[0]!);
+    const after = await bars();
+    for (let i = 1; i < after.length; i++) expect(after[i]! - after[i - 1]!).toBe(60_000);
+
+    const count = (name: string) => page.evaluate((n) => (window as unknown as { __chart: ChartHandle }).__chart.getIndicators({ name: n }).length, name);
+    await page.click('button[data-indicator=MACD]');
+    await page.click('button[data-indicator=BOLL]');
+    expect([await count('MACD'), await count('BOLL')]).toEqual([1, 1]);
+    expect(new URL(page.url()).searchParams.get('ind')).toBe('MACD,BOLL');
+    await page.click('button[data-indicator=MACD]');
+    expect(await count('MACD')).toBe(0);
+
+    await page.click('button[aria-label="toggle theme"]');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(new URL(page.url()).searchParams.get('theme')).toBe('light');
+  });
+
   it('shows a clear error for an unknown symbol', async () => {
     await page.goto(`${app.url}/?symbol=NOPE`);
     await page.waitForSelector('[data-testid=error]');
