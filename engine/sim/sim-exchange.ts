@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Bar } from '../src/domain/bar.ts';
-import { bucketOpen, isNativeInterval, nextOpen } from '../src/domain/interval.ts';
+import { bucketOpen, parseInterval, isNativeInterval, nextOpen } from '../src/domain/interval.ts';
 import { DEFAULT_SIM_SYMBOLS, PriceModel } from './price-model.ts';
 import { toBar } from './sim-format.ts';
 import { createRestHandler, type RestFaultQueue } from './sim-rest.ts';
@@ -130,7 +130,10 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
     symbols,
     now,
     truth(symbol, interval, fromOpen, toOpen) {
-      if (!isNativeInterval(interval)) throw new TypeError(`truth: '${interval}' is not a Binance interval`);
+      // Native intervals, and any interval built of whole minutes (custom ones like 10m or 45m): the
+      // exact aggregate of the 1m candles, which is what the engine's resampling must reproduce.
+      const iv = parseInterval(interval);
+      if (!isNativeInterval(interval) && iv.unit === 's') throw new TypeError(`truth: '${interval}' is neither a Binance interval nor built of whole minutes`);
       const step = (t: number) => (interval === '1s' ? t + 1000 : nextOpen(t, interval));
       const align = (t: number) => (interval === '1s' ? Math.floor(t / 1000) * 1000 : bucketOpen(t, interval));
       const forming = align(now());
