@@ -251,9 +251,10 @@ export class SimStreams {
       this.omitted.set(stream, left - 1);
       return;
     }
-    const event = klineEvent(spec.symbol, spec.interval, fin, true, at, spec.tz);
-    if (this.finalDelayMs > 0) this.later(this.finalDelayMs, () => this.deliver(stream, event));
-    else this.deliver(stream, event);
+    // A late final carries the time it is sent, as a late one from Binance would.
+    const send = () => this.deliver(stream, klineEvent(spec.symbol, spec.interval, fin, true, this.finalDelayMs > 0 ? this.ctx.now() : at, spec.tz));
+    if (this.finalDelayMs > 0) this.later(this.finalDelayMs, send);
+    else send();
   }
 
   private ping(): void {

@@ -1,0 +1,76 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+const children: ChildProcess[] = [];
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a TypeScript entry under tsx; `onOut` may act on stdout as it arrives (e.g. send a signal). */
+function run(file: string, env: Record<string, string>, timeoutMs: number, onOut?: (stdout: string, child: ChildProcess) => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`${file} did not exit within ${timeoutMs} ms; stdout ${stdout} stderr ${stderr}`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onOut?.(stdout, child);
+    });
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('simulated exchange lifecycle', () => {
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  it('close() releases every socket and timer: the process exits by itself', async () => {
+    const r = await run('spec/engine/sim/close-probe.ts', {}, 20_000);
+    expect(r.stderr.replace(/npm warn.*\n/g, '')).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { frames: number; closed: boolean; refused: boolean };
+    expect(report).toEqual({ frames: expect.any(Number), closed: true, refused: true });
+    expect(report.frames).toBeGreaterThan(0);
+  });
+
+  it('npm run sim: logs the REST and WS URLs, serves them, and exits 0 on SIGTERM', async () => {
+    let checked: Promise<number> | undefined;
+    const r = await run('engine/sim/main.ts', { SIM_PORT: '0', SIM_SEED: '3', SIM_SPEED: '2.5', SIM_PUSH_MS: '500' }, 20_000, (out, child) => {
+      const m = /REST (http:\/\/\S+)\s+WS (ws:\/\/\S+)/.exec(out);
+      if (!m || checked) return;
+      checked = fetch(`${m[1]}/api/v3/ping`).then((res) => {
+        child.kill('SIGTERM');
+        return res.status;
+      });
+    });
+    expect(await checked).toBe(200);
+    expect(r.stdout).toMatch(/REST http:\/\/127\.0\.0\.1:\d+\s+WS ws:\/\/127\.0\.0\.1:\d+/);
+    expect(r.code).toBe(0);
+  });
+
+  it.each([
+    ['SIM_PORT', '70000'],
+    ['SIM_SPEED', 'fast'],
+    ['SIM_SEED', '-1'],
+    ['SIM_PUSH_MS', '5'],
+    ['SIM_HOST', 'not a host'],
+  ])('a bad %s=%s exits 1 naming the variable', async (name, value) => {
+    const r = await run('engine/sim/main.ts', { SIM_PORT: '0', [name]: value }, 20_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(name);
+  });
+});
