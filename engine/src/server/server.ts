@@ -159,8 +159,11 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
       return;
     }
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
-    // publishes, so no update can fall between the two (none lost, none duplicated).
-    ws.atomic(() => {
+    // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
+    // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
+    // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
+    setImmediate(() => {
+      if (ws.closed) return;
       const window = store.window(id);
       const snapshot = hub.snapshot(id, window);
       if (instances.length) {
