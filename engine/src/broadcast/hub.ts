@@ -51,6 +51,11 @@ export class Hub {
     this.messagesPublished++;
   }
 
+  /** Whether a topic has subscribers now. */
+  listening(topic: string): boolean {
+    return !!this.publisher && this.publisher.subscribers(topic) > 0;
+  }
+
   /** Publishes a message built on demand (derived series points): not built when nobody listens. */
   publish(topic: string, message: () => string): void {
     if (!this.publisher || this.publisher.subscribers(topic) === 0) return;

@@ -1,4 +1,4 @@
-import { concat, defer, from, type Observable, retry, type Subscription, timer } from 'rxjs';
+import { concat, defer, from, type Observable, retry, Subject, type Subscription, timer } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +29,8 @@ export interface SeriesRegistryDeps {
   bars$(id: SeriesId): Observable<Bar>;
   /** Publishes a point; the message is built only if someone listens. */
   publish(topic: string, message: () => string): void;
+  /** Whether anyone listens to a topic now (optional: without it every update is computed). */
+  listening?(topic: string): boolean;
   onError(name: string): void;
   restartDelayMs?: number;
 }
@@ -47,6 +49,7 @@ export class SeriesRegistry {
   private readonly instances = new Map<string, SeriesInstance>();
   private readonly subs: Subscription[] = [];
   private readonly variants = new Map<string, Set<string>>();
+  private readonly feeds = new Map<string, Array<{ topic: string; input: Subject<Bar> }>>();
 
   constructor(
     defs: readonly SeriesDefinition[],
@@ -101,7 +104,8 @@ export class SeriesRegistry {
     const inst: SeriesInstance = { label: req.label, topic: `series/${req.label}/${id.symbol}/${id.interval}`, window: new PointWindow(this.deps.bufferSize) };
     this.instances.set(key, inst);
     const { log, onError, restartDelayMs = 1000 } = this.deps;
-    const points$ = defer(() => concat(from(this.deps.history(id)), this.deps.bars$(id))).pipe(
+    const live$ = this.feed(id, inst.topic);
+    const points$ = defer(() => concat(from(this.deps.history(id)), live$)).pipe(
       req.def.operator(req.params),
       retry({
         delay: (err: unknown, attempt) => {
@@ -122,9 +126,33 @@ export class SeriesRegistry {
     return inst;
   }
 
+  /**
+   * One subscription per series feeds all its instances in a plain loop. While nobody listens to an
+   * instance, a forming bar's preview would be computed for no one, so only closed bars go in (closed
+   * values never depend on previews); the next update after someone subscribes is previewed again.
+   */
+  private feed(id: SeriesId, topic: string): Observable<Bar> {
+    let targets = this.feeds.get(id.key);
+    if (!targets) {
+      const list: Array<{ topic: string; input: Subject<Bar> }> = (targets = []);
+      this.feeds.set(id.key, list);
+      const listening = this.deps.listening;
+      this.subs.push(
+        this.deps.bars$(id).subscribe((bar) => {
+          for (const t of list) if (bar.closed || !listening || listening(t.topic)) t.input.next(bar);
+        }),
+      );
+    }
+    const input = new Subject<Bar>();
+    targets.push({ topic, input });
+    return input.asObservable();
+  }
+
   stop(): void {
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
+    for (const targets of this.feeds.values()) for (const t of targets) t.input.complete();
+    this.feeds.clear();
   }
 }
 
