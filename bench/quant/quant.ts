@@ -105,7 +105,6 @@ function live(seriesPerStream: number, listeners: 0 | 1, streams = 20, updatesPe
   const bars = new Map<string, Subject<Bar>>();
   const registry = new SeriesRegistry(defs, {
     bufferSize: 1000,
-    intervals: ['1m'],
     log: silentLogger,
     history: (id) => store.window(id).last(1000),
     bars$: (id) => bars.get(id.key)!.asObservable(),

@@ -250,7 +250,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
   const registry = new SeriesRegistry(defs, {
     bufferSize: config.bufferSize,
-    intervals: config.intervals,
     log,
     history: (id) => store.window(id).last(config.bufferSize),
     bars$: (id) => barsOf(id).asObservable(),

@@ -5,7 +5,8 @@ import type { SeriesWindow } from '../store/series-window.ts';
 
 /** The one thing the hub needs from uWebSockets.js: topic publish (fan-out happens in native code). */
 export interface Publisher {
-  publish(topic: string, message: string): boolean;
+  /** `subscribers` is the count the hub just read, so the publisher need not ask again. */
+  publish(topic: string, message: string, subscribers: number): boolean;
   /** Subscribers of a topic now; a message nobody would receive is never serialized. */
   subscribers(topic: string): number;
 }
@@ -30,7 +31,6 @@ export class Hub {
   private publisher: Publisher | undefined;
   private readonly snapshots = new Map<string, Snapshot>();
   private statusJson: string;
-  messagesPublished = 0;
 
   constructor(
     private readonly historyOnConnect: number,
@@ -46,9 +46,8 @@ export class Hub {
   /** Called after the store's window already holds `bar`, so a snapshot taken now includes it. */
   publishBar(id: SeriesId, bar: Bar): void {
     const topic = klineTopic(id);
-    if (!this.publisher || this.publisher.subscribers(topic) === 0) return;
-    this.publisher.publish(topic, liveCandleMessage(id.symbol, id.interval, bar));
-    this.messagesPublished++;
+    const n = this.publisher?.subscribers(topic) ?? 0;
+    if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar), n);
   }
 
   /** Whether a topic has subscribers now. */
@@ -58,9 +57,8 @@ export class Hub {
 
   /** Publishes a message built on demand (derived series points): not built when nobody listens. */
   publish(topic: string, message: () => string): void {
-    if (!this.publisher || this.publisher.subscribers(topic) === 0) return;
-    this.publisher.publish(topic, message());
-    this.messagesPublished++;
+    const n = this.publisher?.subscribers(topic) ?? 0;
+    if (n > 0) this.publisher!.publish(topic, message(), n);
   }
 
   /** The `historical` message for a series, cached by window version (as text and as bytes). */
@@ -77,7 +75,8 @@ export class Hub {
     const json = this.statusMessage(state);
     if (json === this.statusJson) return;
     this.statusJson = json;
-    if (this.publisher && this.publisher.subscribers(STATUS_TOPIC) > 0) this.publisher.publish(STATUS_TOPIC, json);
+    const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
+    if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
   }
 
   get status(): string {

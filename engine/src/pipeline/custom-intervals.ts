@@ -33,7 +33,3 @@ function tiles(nUnit: string, nCount: number, nMs: number, cUnit: string, cCount
 export function sourceRatio(custom: string, source: string): number {
   return Math.round(parseInterval(custom).ms / parseInterval(source).ms);
 }
-
-export function isCustomInterval(name: string): boolean {
-  return !isNativeInterval(name);
-}

@@ -46,11 +46,6 @@ export class SeriesCatalog {
     return this.sourceName;
   }
 
-  /** Every (symbol, interval) of the configuration, in a stable order. */
-  allSeries(): SeriesId[] {
-    return this.configuredSymbols.flatMap((s) => this.configuredIntervals.map((i) => seriesId(s, i)));
-  }
-
   reject(symbol: string): void {
     this.active.delete(symbol);
     this.invalid.add(symbol);

@@ -21,7 +21,6 @@ export interface SeriesInstance {
 
 export interface SeriesRegistryDeps {
   bufferSize: number;
-  intervals: readonly string[];
   log: Logger;
   /** The series' bars in the hot window, oldest first (warm-up). */
   history(id: SeriesId): Bar[];

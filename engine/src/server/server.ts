@@ -232,8 +232,8 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   // Count what the native fan-out sends: each publish reaches every subscriber of the topic.
   hub.attach({
     subscribers: (topic) => server.uws_instance.numSubscribers(topic),
-    publish: (topic, message) => {
-      sentMessages(server.uws_instance.numSubscribers(topic));
+    publish: (topic, message, subscribers) => {
+      sentMessages(subscribers);
       return server.uws_instance.publish(topic, message, false, false);
     },
   });

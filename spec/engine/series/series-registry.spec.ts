@@ -38,7 +38,6 @@ function setup() {
   const errors: string[] = [];
   const registry = new SeriesRegistry([double, fragile], {
     bufferSize: 100,
-    intervals: ['1m'],
     log: silentLogger,
     history: () => history,
     bars$: () => live.asObservable(),
