@@ -42,7 +42,7 @@ export async function historyPages(config: HistoryPagesConfig): Promise<{ pages$
     if (run.length === 0) return;
     const bars = run;
     run = [];
-    segments.push(defer(() => of(...chunks(bars, MAX_KLINES_PER_CALL))));
+    segments.push(defer(() => of(...pagesOf(bars, MAX_KLINES_PER_CALL))));
   };
   for (const b of stored) {
     if (b.openTime < cursor) continue;
@@ -58,7 +58,8 @@ export async function historyPages(config: HistoryPagesConfig): Promise<{ pages$
   return { pages$: concat(...segments), storedBars: stored.length };
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
+/** `items` in pages of `size`. */
+export function pagesOf<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

@@ -6,9 +6,10 @@ import { bucketOpen, bucketsBetween, type Interval, nextOpen, parseInterval } fr
 import { resample } from '../src/operators/resample.ts';
 import { sourceIntervalFor } from '../src/pipeline/custom-intervals.ts';
 import type { SeriesPoint } from '../src/series/define-series.ts';
-import { BinanceRest } from '../src/sources/binance-rest.ts';
+import { BinanceRest, MAX_KLINES_PER_CALL } from '../src/sources/binance-rest.ts';
 import { createRedisBarStore } from '../src/store/redis-bar-store.ts';
-import { historyPages } from './history-pages.ts';
+import { historyPages, pagesOf } from './history-pages.ts';
+import { recordedBars } from './recorded-bars.ts';
 import { type PointFormat, pointFormatter } from './point-format.ts';
 import { BatchUsageError } from './batch-usage-error.ts';
 import { resolveSeriesSpec } from './resolve-series-spec.ts';
@@ -41,6 +42,8 @@ export interface SeriesBatchOptions {
   restUrl: string;
   weightBudget: number;
   restConcurrency?: number;
+  /** Read the bars from this recording (`npm run record`) instead of the store and REST. */
+  recording?: string;
   /** Read the store first when given. */
   redisUrl?: string;
   redisKeyPrefix?: string;
@@ -57,6 +60,8 @@ export interface SeriesBatchResult {
   ms: number;
   /** Of `bars`, how many came from the store. */
   storedBars: number;
+  /** Recorded lines that could not be read (a recording run only). */
+  skippedLines: number;
 }
 
 /**
@@ -73,21 +78,24 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
     throw new BatchUsageError('interval', (e as Error).message, { cause: e, value: opts.interval });
   }
   const { definition, params } = await resolveSeriesSpec(opts.seriesDir, opts.series, target.name);
-  const source = target.native ? target.name : sourceIntervalFor(target.name);
+  // A recording is read before the output file is created, so a bad one leaves nothing behind.
+  const recorded = opts.recording ? await recordedBars(opts.recording, opts.symbol, target.name) : undefined;
+  const source = recorded?.source ?? (target.native ? target.name : sourceIntervalFor(target.name));
   // Whole buckets only: a bucket cut by --from would give a partial first bar.
   let first = bucketOpen(opts.from, target);
   if (first < opts.from) first = nextOpen(first, target);
   let start = first;
   for (let i = 0; i < (opts.warmup ?? 0); i++) start = bucketOpen(start - 1, target);
   // Exclusive end on source bars: through the whole last bucket opening at or before --to.
-  const end = Math.min(nextOpen(bucketOpen(opts.to, target), target), bucketOpen(Date.now(), source) + 1);
+  // (A recording holds only closed bars, on its own clock: the wall clock does not bound it.)
+  const end = Math.min(nextOpen(bucketOpen(opts.to, target), target), recorded ? Infinity : bucketOpen(Date.now(), source) + 1);
   if (start >= end) throw new BatchUsageError('to', `no whole ${opts.interval} bar opens between --from and --to`, { value: String(opts.to) });
   const total = bucketsBetween(start, bucketOpen(end - 1, source) + 1, source) || 1;
 
   let weight = 0;
-  const rest = new BinanceRest({ baseUrl: opts.restUrl, weightBudget: opts.weightBudget, concurrency: opts.restConcurrency ?? 2, onWeight: (w) => (weight = w) });
+  const rest = recorded ? undefined : new BinanceRest({ baseUrl: opts.restUrl, weightBudget: opts.weightBudget, concurrency: opts.restConcurrency ?? 2, onWeight: (w) => (weight = w) });
   const storeLimit = 100_000;
-  const store = opts.redisUrl
+  const store = opts.redisUrl && !recorded
     ? createRedisBarStore({ url: opts.redisUrl, bufferSize: Math.min(total, storeLimit), keyPrefix: opts.redisKeyPrefix, connectTimeoutMs: 2000 })
     : undefined;
   const file = createWriteStream(opts.out);
@@ -96,7 +104,9 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
   // Waits for the file to take more, failing if it breaks meanwhile.
   const drained$ = race(fromEvent(file, 'drain').pipe(take(1)), fromEvent(file, 'error').pipe(map((e) => { throw e; })));
   try {
-    const { pages$, storedBars } = await historyPages({ rest, store, storeLimit, symbol: opts.symbol, interval: source, from: start, to: end });
+    const { pages$, storedBars } = recorded
+      ? { pages$: of(...pagesOf(recorded.bars.filter((b) => b.openTime >= start && b.openTime < end), MAX_KLINES_PER_CALL)), storedBars: 0 }
+      : await historyPages({ rest: rest!, store, storeLimit, symbol: opts.symbol, interval: source, from: start, to: end });
     const fmt = pointFormatter(opts.format);
     let bars = 0;
     let points = 0;
@@ -132,11 +142,11 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
     }
     file.end(chunk + fmt.header());
     await finished(file);
-    return { bars, points, ms: performance.now() - t0, storedBars };
+    return { bars, points, ms: performance.now() - t0, storedBars, skippedLines: recorded?.skipped ?? 0 };
   } catch (e) {
     file.destroy();
     throw e;
   } finally {
-    await Promise.allSettled([rest.close(), store?.close()]);
+    await Promise.allSettled([rest?.close(), store?.close()]);
   }
 }

@@ -6,9 +6,11 @@ import { BatchUsageError, runSeriesBatch } from './run-series-batch.ts';
 /**
  * `npm run series -- --series rsi:period=21 --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-03-01 --out rsi.csv`
  * Runs a derived series (SERIES_DIR) over history and writes its closed points as CSV or JSON lines.
+ * History comes from the store, then the exchange's REST; or, with `--recording`, from a recording.
  */
 const USAGE = `usage: npm run series -- --series <name>[:key=value;…] --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-03-01 --out out.csv
-  [--format csv|jsonl] [--warmup N] [--rest-url URL] [--redis-url URL] [--series-dir series] [--weight-budget 3000]`;
+  [--format csv|jsonl] [--warmup N] [--rest-url URL] [--redis-url URL] [--series-dir series] [--weight-budget 3000]
+  [--recording file.jsonl.gz]   read the bars from a recording (npm run record) instead of the store and REST`;
 
 function fail(flag: string, msg: string): never {
   process.stderr.write(`series: --${flag}: ${msg}\n${USAGE}\n`);
@@ -18,7 +20,7 @@ function fail(flag: string, msg: string): never {
 let values: Record<string, string | undefined>;
 try {
   ({ values } = parseArgs({
-    options: Object.fromEntries(['series', 'symbol', 'interval', 'from', 'to', 'out', 'format', 'warmup', 'rest-url', 'redis-url', 'series-dir', 'weight-budget'].map((k) => [k, { type: 'string' as const }])),
+    options: Object.fromEntries(['series', 'symbol', 'interval', 'from', 'to', 'out', 'format', 'warmup', 'rest-url', 'redis-url', 'series-dir', 'weight-budget', 'recording'].map((k) => [k, { type: 'string' as const }])),
     strict: true,
   }));
 } catch (e) {
@@ -66,6 +68,7 @@ try {
     redisUrl: values['redis-url'] ?? process.env.REDIS_URL,
     seriesDir: values['series-dir'] ?? process.env.SERIES_DIR ?? 'series',
     weightBudget,
+    recording: values.recording,
     onProgress: ({ bars, expected, points, weight }) => {
       if (!tty || Date.now() - lastDraw < 100) return;
       lastDraw = Date.now();

@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import { formingAware, type Kernel, multiPointOf, onBars, type PeriodConfig } from './forming-aware.ts';
 import type { MultiPoint } from './point.ts';
 import { priceReader, requireInteger, requirePositive } from './validate.ts';
-import { mean, populationStdDev, windowKernel } from './window.ts';
+import { mean, populationStdDev, windowKernel, type WindowState } from './window.ts';
 
 export interface BollingerBandsConfig extends Partial<PeriodConfig> {
   /** Width of the bands in standard deviations; default 2. */
@@ -31,7 +31,7 @@ export function bollingerBands(config: BollingerBandsConfig = {}): OperatorFunct
   const { period = 20, stdDev = 2, source = 'close', historyLength } = config;
   requireInteger('bollingerBands', 'period', period);
   requirePositive('bollingerBands', 'stdDev', stdDev);
-  const kernel: Kernel<readonly number[], Bands, number> = windowKernel(period, (w) => {
+  const kernel: Kernel<WindowState, Bands, number> = windowKernel(period, (w) => {
     const middle = mean(w);
     const width = stdDev * populationStdDev(w, middle);
     return { upper: middle + width, middle, lower: middle - width };

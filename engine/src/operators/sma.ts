@@ -2,13 +2,41 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { mean, windowKernel } from './window.ts';
+import { leaving, pushWindow, type WindowState } from './window.ts';
 
 export type SmaConfig = PeriodConfig;
 
-/** Simple moving average of the last `period` numbers. */
-export function smaKernel(period: number): Kernel<readonly number[], number, number> {
-  return windowKernel(period, mean);
+export interface SmaState {
+  readonly window: WindowState;
+  /** Sum of the window, kept as a running sum. */
+  readonly sum: number;
+  /** Numbers seen: every `period` of them the sum is recomputed exactly, so rounding never drifts and
+   *  the value at a bar depends only on the inputs, not on how often the state was rewound. */
+  readonly seen: number;
+}
+
+/** Simple moving average of the last `period` numbers, O(1) per number. */
+export function smaKernel(period: number): Kernel<SmaState, number, number> {
+  const next = (s: SmaState, x: number): SmaState => {
+    const window = pushWindow(s.window, x, period);
+    const seen = s.seen + 1;
+    const sum = seen % period === 0 ? exactSum(window) : s.sum + x - (leaving(s.window, period) ?? 0);
+    return { window, sum, seen };
+  };
+  return {
+    initial: { window: { log: [], end: 0, size: 0 }, sum: 0, seen: 0 },
+    step: (s, x) => {
+      const n = next(s, x);
+      return [n, n.window.size === period ? n.sum / period : undefined];
+    },
+    preview: (s, x) => (s.window.size + 1 >= period ? (s.sum + x - (leaving(s.window, period) ?? 0)) / period : undefined),
+  };
+}
+
+function exactSum(w: WindowState): number {
+  let sum = 0;
+  for (let i = w.end - w.size; i < w.end; i++) sum += w.log[i]!;
+  return sum;
 }
 
 /**

@@ -2,12 +2,12 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { mean, populationStdDev, windowKernel } from './window.ts';
+import { mean, populationStdDev, windowKernel, type WindowState } from './window.ts';
 
 export type StddevConfig = PeriodConfig;
 
 /** Population standard deviation of the last `period` numbers (divides by `period`, as Bollinger does). */
-export function stddevKernel(period: number): Kernel<readonly number[], number, number> {
+export function stddevKernel(period: number): Kernel<WindowState, number, number> {
   return windowKernel(period, (w) => populationStdDev(w, mean(w)));
 }
 

@@ -2,12 +2,12 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
-import { windowKernel } from './window.ts';
+import { windowKernel, type WindowState } from './window.ts';
 
 export type WmaConfig = PeriodConfig;
 
 /** Linearly weighted average of the last `period` numbers: the newest weighs `period`, the oldest 1. */
-export function wmaKernel(period: number): Kernel<readonly number[], number, number> {
+export function wmaKernel(period: number): Kernel<WindowState, number, number> {
   const denominator = (period * (period + 1)) / 2;
   return windowKernel(period, (w) => {
     let sum = 0;

@@ -18,6 +18,21 @@ export function sourceIntervalFor(custom: string): BinanceInterval {
   return best;
 }
 
+/**
+ * The coarsest of `available` native intervals whose buckets tile `target` (the target itself when it is
+ * native and available), or undefined: what a run over bars of only those intervals can be built from.
+ */
+export function sourceAmong(target: string, available: readonly string[]): BinanceInterval | undefined {
+  const c = parseInterval(target);
+  let best: BinanceInterval | undefined;
+  for (const name of BINANCE_INTERVALS) {
+    if (!available.includes(name)) continue;
+    const n = parseInterval(name);
+    if (name === c.name || tiles(n.unit, n.count, n.ms, c.unit, c.count, c.ms)) best = name;
+  }
+  return best;
+}
+
 function tiles(nUnit: string, nCount: number, nMs: number, cUnit: string, cCount: number, cMs: number): boolean {
   if (cUnit === 'M') return nUnit === 'M' ? cCount % nCount === 0 : false;
   if (nUnit === 'M') return false;

@@ -24,13 +24,14 @@ export class PointWindow {
       return 'replaced';
     }
     this.points.push(p);
-    if (this.points.length > this.capacity) this.points.splice(0, this.points.length - this.capacity);
+    // Drop the oldest in chunks: a splice per point would move the whole window on every bar.
+    if (this.points.length >= 2 * this.capacity) this.points.splice(0, this.points.length - this.capacity);
     return 'appended';
   }
 
   /** Points with time in [from, to], oldest first. */
   between(from: number, to: number): SeriesPoint[] {
-    let lo = 0;
+    let lo = this.start;
     let hi = this.points.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
@@ -43,15 +44,20 @@ export class PointWindow {
   }
 
   last(n: number): SeriesPoint[] {
-    return this.points.slice(Math.max(0, this.points.length - n));
+    return this.points.slice(Math.max(this.start, this.points.length - n));
   }
 
   get size(): number {
-    return this.points.length;
+    return this.points.length - this.start;
+  }
+
+  /** Index of the oldest point kept (those before it wait for the next chunked trim). */
+  private get start(): number {
+    return Math.max(0, this.points.length - this.capacity);
   }
 
   private indexOf(time: number): number {
-    let lo = 0;
+    let lo = this.start;
     let hi = this.points.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type BatchUsageError, runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
 import { type App, startApp } from '../../../engine/src/app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -66,5 +67,27 @@ describe('record and replay', () => {
       const byTime = new Map(replayed.rsi[id.key]!.map((p) => [p.time, p]));
       for (const p of common) expect(byTime.get(p.time)!.value).toBeCloseTo(p.value!, 9);
     }
+
+    // The same definition run over the recording from the command line's batch gives the live values.
+    for (const id of series.filter((s) => s.symbol === 'BTCUSDT')) {
+      const live = recorded.rsi[id.key]!;
+      const out = join(dir, `${id.interval}.jsonl`);
+      const res = await runSeriesBatch({ series: 'sma-close', seriesDir: base.seriesDir, symbol: id.symbol, interval: id.interval, from: live[0]!.time, to: live.at(-1)!.time, out, format: 'jsonl', warmup: 20, recording: file, restUrl: 'http://127.0.0.1:9', weightBudget: 100 });
+      const batch = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number; value: number });
+      expect(res.points, id.key).toBe(batch.length);
+      expect(batch.map((p) => p.time), id.key).toEqual(live.map((p) => p.time));
+      batch.forEach((p, i) => expect(p.value).toBeCloseTo(live[i]!.value!, 9));
+    }
+  });
+
+  it('a batch over a recording builds what its intervals can, and rejects what they cannot or a symbol it lacks, naming the flag', async () => {
+    const run = (symbol: string, interval: string) =>
+      runSeriesBatch({ series: 'sma-close', seriesDir: base.seriesDir, symbol, interval, from: 0, to: 1e13, out: join(dir, 'x.csv'), format: 'csv', recording: file, restUrl: 'http://127.0.0.1:9', weightBudget: 100 }).catch((e: unknown) => e as BatchUsageError);
+    expect((await run('BTCUSDT', '1w')) as BatchUsageError).toMatchObject({ flag: 'recording', message: expect.stringMatching(/holds 1m, 5m bars; none of them builds 1w/) });
+    expect((await run('SOLUSDT', '1m')) as BatchUsageError).toMatchObject({ flag: 'symbol' });
+    // An interval the recording lacks but can build (1h from its 5m bars) runs.
+    const built = (await run('BTCUSDT', '1h')) as unknown as { bars: number; points: number };
+    expect(built.points).toBeGreaterThan(0);
+    expect(built.bars).toBeGreaterThanOrEqual(12 * built.points);
   });
 });
