@@ -138,6 +138,38 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
   });
 
+  it('keeps drawing a derived series across an interval switch and a dropped socket, with values up to the last candle', async () => {
+    type Ind = { name: string; result: Array<Record<string, number | null> | null> };
+    type Chart = { getIndicators(f: object): Ind[]; getDataList(): Array<{ timestamp: number }> };
+    // The engine:rsi indicator's computed values, and the candles they align with.
+    const drawn = () =>
+      page.evaluate(() => {
+        const chart = (window as unknown as { __chart: Chart }).__chart;
+        const ind = chart.getIndicators({ name: 'engine:rsi' })[0];
+        const values = (ind?.result ?? []).map((r) => (r ? (Object.values(r).find((v) => typeof v === 'number') ?? null) : null));
+        return { count: chart.getIndicators({ name: 'engine:rsi' }).length, values, candles: chart.getDataList().length };
+      });
+    const points = (key: string) => page.evaluate((k) => (window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints[k]?.size ?? 0, key);
+    // Still on SOLUSDT 10m with rsi on (the previous test): the series follows the interval.
+    await expect.poll(() => points('rsi|SOLUSDT:10m'), { timeout: 10_000 }).toBeGreaterThan(600);
+    await expect.poll(async () => (await drawn()).count).toBe(1);
+    app.dropClients(1012);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
+    // After the resync: one indicator, a value for the newest candles, and new values keep coming.
+    await page.click('button[data-interval="1m"]');
+    await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(600);
+    await expect
+      .poll(async () => {
+        const d = await drawn();
+        return d.count === 1 && d.values.length === d.candles && d.values.slice(-5).every((v) => v !== null && v >= 0 && v <= 100);
+      }, { timeout: 10_000 })
+      .toBe(true);
+    const before = await points('rsi|SOLUSDT:1m');
+    await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(before);
+    expect(new URL(page.url()).searchParams.get('series')).toBe('rsi');
+  });
+
   it('loads older candles page by page when scrolled left; indicator and theme toggles follow', async () => {
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');

@@ -36,19 +36,20 @@ export interface FormingAwareConfig<V, P> {
   historyLength?: number;
 }
 
-interface Committed<S> {
-  bar: Bar;
-  /** State before this bar was folded in, so a correction of it can start from there. */
-  before: S;
-}
-
 /** Default reach of a late correction, in bars. */
 export const DEFAULT_HISTORY_LENGTH = 1_000;
 
 /**
+ * A committed state is kept every this many closed bars; a correction rewinds to the nearest one
+ * before it and steps forward again. Keeping every state would keep one live object per bar and
+ * series, and the garbage collector would copy them all (it was the hot path with many series).
+ */
+const CHECKPOINT_EVERY = 32;
+
+/**
  * Runs a kernel over a bar stream with the forming/closed contract: state advances only on closed
  * bars; a forming bar yields a preview from the committed state plus that bar; a closed bar re-sent
- * with an `openTime` already committed (a late correction or a filled hole) rewinds to the snapshot
+ * with an `openTime` already committed (a late correction or a filled hole) rewinds to the state
  * before it and re-emits the closed points from there on, in order. Forming bars not newer than the
  * last closed bar, exact duplicates, and corrections older than `historyLength` bars are dropped.
  *
@@ -62,33 +63,46 @@ export function formingAware<S, V, P>(kernel: Kernel<S, V>, config: FormingAware
   const { operator, point, historyLength = DEFAULT_HISTORY_LENGTH } = config;
   requireInteger(operator, 'historyLength', historyLength);
   return emitting<Bar, P>((subscriber) => {
-    let history: Committed<S>[] = [];
-    // True once snapshots were dropped: rewinding before history[0] is then impossible.
-    let trimmed = false;
+    // Closed bars in order; checkpoints[k] is the state before bars[k * CHECKPOINT_EVERY].
+    let bars: Bar[] = [];
+    let checkpoints: S[] = [];
     let state = kernel.initial;
     let lastTime = -Infinity;
 
-    const commit = (bar: Bar): void => {
-      history.push({ bar, before: state });
+    const commit = (bar: Bar, emit: boolean): void => {
+      if (bars.length % CHECKPOINT_EVERY === 0) checkpoints.push(state);
+      bars.push(bar);
       const [next, value] = kernel.step(state, bar);
       state = next;
       lastTime = bar.openTime;
-      if (value !== undefined) subscriber.next(point(bar.openTime, value, true));
+      if (emit && value !== undefined) subscriber.next(point(bar.openTime, value, true));
     };
 
     const correct = (bar: Bar): void => {
-      let i = history.findIndex((c) => c.bar.openTime >= bar.openTime);
-      if (i < 0) i = history.length;
-      if (i === 0 && trimmed && history[0].bar.openTime !== bar.openTime) return;
-      if (history[i]?.bar.openTime === bar.openTime) {
-        if (sameBar(history[i].bar, bar)) return;
-        history[i] = { bar, before: history[i].before };
-      } else {
-        history.splice(i, 0, { bar, before: history[i]?.before ?? state });
+      // First committed bar not older than the correction (bars are sorted by open time).
+      let lo = 0;
+      let hi = bars.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (bars[mid]!.openTime < bar.openTime) lo = mid + 1;
+        else hi = mid;
       }
-      const replay = history.splice(i);
-      state = replay[0].before;
-      for (const c of replay) commit(c.bar);
+      const i = lo;
+      // Reach back at most `historyLength` bars (the same rule whatever was trimmed yet).
+      if (i < bars.length - historyLength) return;
+      if (bars[i]?.openTime === bar.openTime) {
+        if (sameBar(bars[i]!, bar)) return;
+        bars[i] = bar;
+      } else {
+        bars.splice(i, 0, bar);
+      }
+      // Rewind to the checkpoint before `i`, step silently up to it, then emit from it on.
+      const k = Math.floor(i / CHECKPOINT_EVERY);
+      const from = k * CHECKPOINT_EVERY;
+      const replay = bars.splice(from);
+      state = checkpoints[k]!;
+      checkpoints.length = k;
+      replay.forEach((b, j) => commit(b, from + j >= i));
     };
 
     return {
@@ -99,16 +113,18 @@ export function formingAware<S, V, P>(kernel: Kernel<S, V>, config: FormingAware
           if (value !== undefined) subscriber.next(point(bar.openTime, value, false));
           return;
         }
-        if (bar.openTime > lastTime) commit(bar);
+        if (bar.openTime > lastTime) commit(bar, true);
         else correct(bar);
-        // Trim in chunks so the array is not shifted on every bar.
-        if (history.length > 2 * historyLength) {
-          history = history.slice(history.length - historyLength);
-          trimmed = true;
+        // Trim whole checkpoint spans, in chunks, so the arrays are not shifted on every bar.
+        if (bars.length > 2 * historyLength + CHECKPOINT_EVERY) {
+          const drop = Math.floor((bars.length - historyLength) / CHECKPOINT_EVERY);
+          bars = bars.slice(drop * CHECKPOINT_EVERY);
+          checkpoints = checkpoints.slice(drop);
         }
       },
       finalize: () => {
-        history = [];
+        bars = [];
+        checkpoints = [];
       },
     };
   });

@@ -1,8 +1,8 @@
-import { concat, defer, from, type Observable, retry, Subject, type Subscription, timer } from 'rxjs';
+import { type Observable, Subject, type Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
-import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError } from './define-series.ts';
+import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
 import { seriesPointSerializer } from './series-wire.ts';
 
@@ -46,8 +46,9 @@ const MAX_VARIANTS_PER_DEFINITION = 32;
 export class SeriesRegistry {
   private readonly defs = new Map<string, SeriesDefinition>();
   private readonly instances = new Map<string, SeriesInstance>();
-  private readonly subs: Subscription[] = [];
+  private readonly subs = new Set<Subscription>();
   private readonly variants = new Map<string, Set<string>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly feeds = new Map<string, Array<{ topic: string; input: Subject<Bar> }>>();
 
   constructor(
@@ -103,25 +104,43 @@ export class SeriesRegistry {
     const inst: SeriesInstance = { label: req.label, topic: `series/${req.label}/${id.symbol}/${id.interval}`, window: new PointWindow(this.deps.bufferSize) };
     this.instances.set(key, inst);
     const { log, onError, restartDelayMs = 1000 } = this.deps;
-    const live$ = this.feed(id, inst.topic);
-    const points$ = defer(() => concat(from(this.deps.history(id)), live$)).pipe(
-      req.def.operator(req.params),
-      retry({
-        delay: (err: unknown, attempt) => {
-          onError(req.def.name);
-          log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt, err: err as Error });
-          return timer(Math.min(60_000, restartDelayMs * 2 ** Math.min(attempt - 1, 6)));
-        },
-        resetOnSuccess: true,
-      }),
-    );
+    const input = this.feed(id, inst.topic);
     const message = seriesPointSerializer(inst.label, id.symbol, id.interval);
-    // The registry owns these subscriptions; `stop` releases them.
-    this.subs.push(
-      points$.subscribe((p) => {
-        if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, () => message(p));
-      }),
-    );
+    const publish = (p: SeriesPoint) => {
+      if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, () => message(p));
+    };
+    // No concat/retry layers per bar: the operator sits right on the feed; a run is warmed up by
+    // pushing the stored window through it, and a failed one is rebuilt (warm-up included) after a backoff.
+    let failures = 0;
+    const run = (): void => {
+      let ok = true;
+      let sub: Subscription | undefined = undefined;
+      sub = input.pipe(req.def.operator(req.params)).subscribe({
+        next: (p) => {
+          failures = 0;
+          publish(p);
+        },
+        error: (err: unknown) => {
+          ok = false;
+          if (sub) this.subs.delete(sub);
+          failures++;
+          onError(req.def.name);
+          log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt: failures, err: err as Error });
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            run();
+          }, Math.min(60_000, restartDelayMs * 2 ** Math.min(failures - 1, 6)));
+          this.timers.add(timer);
+        },
+      });
+      if (!ok) return;
+      this.subs.add(sub);
+      for (const bar of this.deps.history(id)) {
+        if (!ok) return;
+        input.next(bar);
+      }
+    };
+    run();
     return inst;
   }
 
@@ -130,13 +149,13 @@ export class SeriesRegistry {
    * instance, a forming bar's preview would be computed for no one, so only closed bars go in (closed
    * values never depend on previews); the next update after someone subscribes is previewed again.
    */
-  private feed(id: SeriesId, topic: string): Observable<Bar> {
+  private feed(id: SeriesId, topic: string): Subject<Bar> {
     let targets = this.feeds.get(id.key);
     if (!targets) {
       const list: Array<{ topic: string; input: Subject<Bar> }> = (targets = []);
       this.feeds.set(id.key, list);
       const listening = this.deps.listening;
-      this.subs.push(
+      this.subs.add(
         this.deps.bars$(id).subscribe((bar) => {
           for (const t of list) if (bar.closed || !listening || listening(t.topic)) t.input.next(bar);
         }),
@@ -144,12 +163,14 @@ export class SeriesRegistry {
     }
     const input = new Subject<Bar>();
     targets.push({ topic, input });
-    return input.asObservable();
+    return input;
   }
 
   stop(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     for (const s of this.subs) s.unsubscribe();
-    this.subs.length = 0;
+    this.subs.clear();
     for (const targets of this.feeds.values()) for (const t of targets) t.input.complete();
     this.feeds.clear();
   }
