@@ -29,13 +29,19 @@ export function smaKernel(period: number): Kernel<SmaState, number, number> {
       const n = next(s, x);
       return [n, n.window.size === period ? n.sum / period : undefined];
     },
-    preview: (s, x) => (s.window.size + 1 >= period ? (s.sum + x - (leaving(s.window, period) ?? 0)) / period : undefined),
+    // Exactly what `step` would give (same sums in the same order), without building the state.
+    preview: (s, x) => {
+      if (s.window.size + 1 < period) return undefined;
+      const sum = (s.seen + 1) % period === 0 ? exactSum(s.window, s.window.size === period ? 1 : 0) + x : s.sum + x - (leaving(s.window, period) ?? 0);
+      return sum / period;
+    },
   };
 }
 
-function exactSum(w: WindowState): number {
+/** Sum of the window oldest first, leaving out its `skip` oldest numbers. */
+function exactSum(w: WindowState, skip = 0): number {
   let sum = 0;
-  for (let i = w.end - w.size; i < w.end; i++) sum += w.log[i]!;
+  for (let i = w.end - w.size + skip; i < w.end; i++) sum += w.log[i]!;
   return sum;
 }
 
