@@ -150,23 +150,25 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
         return { count: chart.getIndicators({ name: 'engine:rsi' }).length, values, candles: chart.getDataList().length };
       });
     const points = (key: string) => page.evaluate((k) => (window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints[k]?.size ?? 0, key);
-    // Still on SOLUSDT 10m with rsi on (the previous test): the series follows the interval.
+    // Still on SOLUSDT 10m with rsi on (the previous test): the series follows an interval switch.
     await expect.poll(() => points('rsi|SOLUSDT:10m'), { timeout: 10_000 }).toBeGreaterThan(600);
+    await page.click('button[data-interval="1m"]');
+    await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(600);
     await expect.poll(async () => (await drawn()).count).toBe(1);
     app.dropClients(1012);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
-    // After the resync: one indicator, a value for the newest candles, and new values keep coming.
-    await page.click('button[data-interval="1m"]');
-    await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(600);
+    // The reconnected socket asks for the series again: new values arrive, and the one indicator has
+    // a value for each of the newest candles.
+    const newest = () => page.evaluate(() => Math.max(...(window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints['rsi|SOLUSDT:1m']!.keys()));
+    const before = await newest();
+    await expect.poll(newest, { timeout: 10_000 }).toBeGreaterThan(before);
     await expect
       .poll(async () => {
         const d = await drawn();
         return d.count === 1 && d.values.length === d.candles && d.values.slice(-5).every((v) => v !== null && v >= 0 && v <= 100);
       }, { timeout: 10_000 })
       .toBe(true);
-    const before = await points('rsi|SOLUSDT:1m');
-    await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(before);
     expect(new URL(page.url()).searchParams.get('series')).toBe('rsi');
   });
 
