@@ -14,7 +14,7 @@ export function withRatios(row: Row): RowWithRatios {
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? Math.round((a / b) * 100) / 100 : undefined);
   const out: RowWithRatios = { ...row, vsCeiling: ratio(engine, ceiling), vsBaseline: ratio(engine, baseline) };
   const t = row.target;
-  if (t && (t.vsCeiling !== undefined || t.vsBaseline !== undefined || t.engineMax !== undefined)) {
+  if (t && (t.vsCeiling !== undefined || t.vsBaseline !== undefined || t.engineMax !== undefined || t.engineMin !== undefined)) {
     const checks: boolean[] = [];
     // For 'higher' metrics the ratio must be at least the target; for 'lower' ones at most.
     const cmp = (r: number | undefined, want: number) => (r === undefined ? undefined : row.better === 'higher' ? r >= want : r <= want);
@@ -23,6 +23,7 @@ export function withRatios(row: Row): RowWithRatios {
     if (t.vsCeiling !== undefined) push(cmp(out.vsCeiling, t.vsCeiling));
     if (t.vsBaseline !== undefined) push(cmp(out.vsBaseline, t.vsBaseline));
     if (t.engineMax !== undefined && engine !== undefined) push(engine <= t.engineMax);
+    if (t.engineMin !== undefined && engine !== undefined) push(engine >= t.engineMin);
     out.met = checks.length ? checks.every(Boolean) : undefined;
   }
   return out;

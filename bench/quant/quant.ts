@@ -176,9 +176,10 @@ export const quant: Scenario = async (env) => {
   env.log(`quant: batch ${Math.round(rx)} bars/s (loop ${Math.round(loop)}), live ${Math.round(without)} → ${Math.round(with10)} updates/s with 10 series (with listeners ${Math.round(withoutHeard)} → ${Math.round(with10Heard)})`);
   const out: ScenarioOutput = {
     rows: [
-      { scenario: 'quant', metric: `batch: resample(5m) + SMA + EMA + RSI over ${bars.length / 1e6}M bars (ceiling = plain loop)`, unit: 'bars/s', better: 'higher', values: { engine: Math.round(rx), ceiling: Math.round(loop) }, target: { label: 'engine ≥ 1,000,000 bars/s' }, note: rx >= 1_000_000 ? 'target met' : 'target missed' },
+      { scenario: 'quant', metric: `batch: resample(5m) + SMA + EMA + RSI over ${bars.length / 1e6}M bars (ceiling = plain loop)`, unit: 'bars/s', better: 'higher', values: { engine: Math.round(rx), ceiling: Math.round(loop) }, target: { engineMin: 1_000_000, label: 'engine ≥ 1,000,000 bars/s' } },
       { scenario: 'quant', metric: 'live ingest (no clients): pipeline updates/s, no derived series', unit: 'updates/s', better: 'higher', values: { engine: Math.round(without) } },
-      { scenario: 'quant', metric: 'live ingest (no clients): pipeline updates/s, 10 derived series per stream', unit: 'updates/s', better: 'higher', values: { engine: Math.round(with10) }, target: { label: '≥ 0.5 × without' }, note: `ratio ${quiet.ratio.toFixed(2)} (median of alternating pairs)` },
+      { scenario: 'quant', metric: 'live ingest (no clients): pipeline updates/s, 10 derived series per stream', unit: 'updates/s', better: 'higher', values: { engine: Math.round(with10) } },
+      { scenario: 'quant', metric: 'live ingest (no clients): with 10 derived series ÷ without (median of alternating pairs)', unit: '×', better: 'higher', values: { engine: Number(quiet.ratio.toFixed(2)) }, target: { engineMin: 0.5, label: '≥ 0.5' } },
       { scenario: 'quant', metric: 'live, every topic listened to: updates/s, no derived series', unit: 'updates/s', better: 'higher', values: { engine: Math.round(withoutHeard) } },
       { scenario: 'quant', metric: 'live, every topic listened to: updates/s, 10 derived series per stream', unit: 'updates/s', better: 'higher', values: { engine: Math.round(with10Heard) }, note: `ratio ${heard.ratio.toFixed(2)} (median of alternating pairs)` },
     ],

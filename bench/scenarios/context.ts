@@ -25,7 +25,7 @@ export interface Row {
   better: 'higher' | 'lower';
   values: Partial<Record<ServerKind, number>>;
   /** Targets on the ratios engine/ceiling and engine/ws-baseline (for 'lower' metrics: the ratio is at most this). */
-  target?: { vsCeiling?: number; vsBaseline?: number; engineMax?: number; label: string };
+  target?: { vsCeiling?: number; vsBaseline?: number; engineMax?: number; engineMin?: number; label: string };
   note?: string;
 }
 

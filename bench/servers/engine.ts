@@ -18,6 +18,7 @@ await runServerProcess(async (cfg) => {
     redisUrl: cfg.redisUrl,
     redisKeyPrefix: cfg.redisKeyPrefix,
     maxBackpressureBytes: cfg.maxBackpressureBytes,
+    seriesDir: cfg.seriesDir,
     clientDir: '',
     log: silentLogger,
   });

@@ -11,6 +11,8 @@ export interface ServerConfig {
   maxBackpressureBytes: number;
   redisUrl?: string;
   redisKeyPrefix?: string;
+  /** Derived series modules (engine only). */
+  seriesDir?: string;
 }
 
 export interface RunningServer {
