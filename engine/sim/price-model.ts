@@ -233,8 +233,14 @@ export class PriceModel {
       } else if (t % HOUR === 0 && t + HOUR <= end) {
         part = this.cached(this.hourCache, symbol, t, HOUR);
         t += HOUR;
+      } else if (t + MIN <= end) {
+        // Whole minutes up to the next hour (or the end) in one pass over the samples: a 15m or 30m
+        // history is then not a cache lookup per minute (that thrashed the minute cache with many symbols).
+        const upTo = Math.min(Math.floor(t / HOUR) * HOUR + HOUR, Math.floor(end / MIN) * MIN);
+        part = upTo - t === MIN ? this.minute(symbol, t) : this.aggregateMinutes(symbol, t, upTo);
+        t = upTo;
       } else {
-        part = t + MIN <= end ? this.minute(symbol, t) : this.partialMinute(symbol, t, end);
+        part = this.partialMinute(symbol, t, end);
         t += MIN;
       }
       agg = merge(agg, part);
