@@ -128,7 +128,8 @@ export function live(seriesPerStream: number, listeners: 0 | 1, streams = 20, up
     for (const spec of specs) {
       const req = registry.parse(spec, '1m');
       if (!req.ok) throw new Error(req.error);
-      registry.instance(req.value[0]!, id);
+      const inst = registry.instance(req.value[0]!, id);
+      if (listeners) hub.follow(inst.topic);
     }
     return input;
   });

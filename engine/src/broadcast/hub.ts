@@ -30,6 +30,8 @@ interface Snapshot {
 export class Hub {
   private publisher: Publisher | undefined;
   private readonly snapshots = new Map<string, Snapshot>();
+  /** Sockets following each derived series topic. */
+  private readonly followers = new Map<string, number>();
   private statusJson: string;
 
   constructor(
@@ -50,13 +52,34 @@ export class Hub {
     if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar), n);
   }
 
-  /** Whether a topic has subscribers now. */
-  listening(topic: string): boolean {
-    return !!this.publisher && this.publisher.subscribers(topic) > 0;
+  /** A socket now follows a derived series topic (the server calls this as it subscribes it). */
+  follow(topic: string): void {
+    this.followers.set(topic, (this.followers.get(topic) ?? 0) + 1);
   }
 
-  /** Publishes a message built on demand (derived series points): not built when nobody listens. */
+  /** A socket that followed `topic` closed. */
+  unfollow(topic: string): void {
+    const n = (this.followers.get(topic) ?? 0) - 1;
+    if (n > 0) this.followers.set(topic, n);
+    else this.followers.delete(topic);
+  }
+
+  /** Derived series topics with at least one follower. */
+  get followedTopics(): number {
+    return this.followers.size;
+  }
+
+  /**
+   * Whether a derived series topic has followers now. Asked for every instance on every update, so it
+   * is answered from a count kept here, not by a call into uWS per instance per update.
+   */
+  listening(topic: string): boolean {
+    return this.followers.has(topic);
+  }
+
+  /** Publishes a derived series point, built on demand: not built when nobody follows the topic. */
   publish(topic: string, message: () => string): void {
+    if (!this.followers.has(topic)) return;
     const n = this.publisher?.subscribers(topic) ?? 0;
     if (n > 0) this.publisher!.publish(topic, message(), n);
   }

@@ -62,7 +62,11 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const slowDropped = metrics.counter('engine_ws_slow_clients_dropped_total', 'Clients closed with 1013 because their send buffer passed the backpressure limit');
   const badRequests = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
-  metrics.onCollect(() => clientsGauge(sockets.size));
+  const followedGauge = metrics.gauge('engine_series_topics_followed', 'Derived series topics with at least one client (only these get previews and messages)');
+  metrics.onCollect(() => {
+    clientsGauge(sockets.size);
+    followedGauge(hub.followedTopics);
+  });
 
   const sendJson = (res: HyperExpress.Response, status: number, body: unknown) => {
     res.status(status).header('cache-control', 'no-store').json(body);
@@ -162,6 +166,8 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
     // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
+    // Set once the socket follows its series topics, so a socket closed before that un-follows nothing.
+    let following = false;
     setImmediate(() => {
       if (ws.closed) return;
       const window = store.window(id);
@@ -177,11 +183,18 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
       ws.send(hub.status);
       ws.subscribe(klineTopic(id));
       ws.subscribe(STATUS_TOPIC);
-      for (const inst of instances) ws.subscribe(inst.topic);
+      for (const inst of instances) {
+        ws.subscribe(inst.topic);
+        hub.follow(inst.topic);
+      }
+      following = true;
     });
     sentMessages(2);
     sockets.add(ws);
-    ws.on('close', () => void sockets.delete(ws));
+    ws.on('close', () => {
+      sockets.delete(ws);
+      if (following) for (const inst of instances) hub.unfollow(inst.topic);
+    });
   });
 
   const files = loadStaticFiles(deps.clientDir);

@@ -99,7 +99,18 @@ describe('custom intervals and derived series, engine pointed at a standalone si
     expect(Object.keys(h.series['ema-cross:fast=5']![0]!.values!).sort()).toEqual(['fast', 'signal', 'slow']);
     const names = new Set(c.messages.filter((m) => (m as { type: string }).type === 'series_point').map((m) => (m as unknown as { name: string }).name));
     expect(names).toEqual(new Set(['rsi', 'ema-cross:fast=5']));
+    // Two topics followed while the socket is open, by one client or two; none once they close.
+    const followed = () => app.metrics.render() && app.metrics.value('engine_series_topics_followed');
+    expect(followed()).toBe(2);
+    const d = new EngineClient(`${app.url.replace('http', 'ws')}/ws/ETHUSDT?interval=1m&series=rsi`);
+    await d.until((x) => x.messages.some((m) => (m as { type: string }).type === 'series_point'), 10_000, 'live series point');
+    expect(followed()).toBe(2);
     c.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(followed()).toBe(1);
+    d.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(followed()).toBe(0);
   });
 
   it('rejects an unknown series or bad parameter on the socket with an error and close 4000', async () => {
