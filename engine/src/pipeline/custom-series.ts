@@ -1,4 +1,4 @@
-import { concat, defer, from, lastValueFrom, type Observable, toArray } from 'rxjs';
+import { concat, defer, filter, from, lastValueFrom, type Observable, toArray } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { bucketOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -26,8 +26,11 @@ export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: Bina
 
 /**
  * Live custom-interval bars: the source series' bars from the custom series' newest bucket on (from
- * the source window, so that bucket is whole), then every source bar as it is written, resampled. It heals as the
- * source heals: bars spliced into the source after an outage flow through here in order.
+ * the source window, so that bucket is whole), then every source bar as it is written, resampled. It
+ * heals as the source heals: bars spliced into the source after an outage flow through here in order.
+ * No bucket is ever built from part of its inputs: source bars of buckets the custom history already
+ * holds whole are not fed (the source can be behind that history, which was fetched after it); from
+ * the first bucket on, the source is ordered and whole, so every bucket starts at its first bar.
  */
 export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>): Observable<Bar> {
   return defer(() => {
@@ -38,6 +41,9 @@ export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, s
     const newest = window.newest();
     const from_ = customNewest ? customNewest.openTime : newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
     const seed = window.before(Infinity, window.size).filter((b) => b.openTime >= from_);
-    return concat(from(seed), sourceBars$);
+    // Buckets before `from_` are whole in the custom history already (fetched after them): a source
+    // behind that history must not rebuild them from part of their inputs.
+    const floor = Number.isFinite(from_) ? from_ : -Infinity;
+    return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
   }).pipe(resample(id.interval, { sourceInterval: source.interval }));
 }

@@ -1,0 +1,52 @@
+import { Subject, toArray, lastValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { customSeries$ } from '../../../engine/src/pipeline/custom-series.ts';
+import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
+
+const M = 60_000;
+const T0 = 1_700_000_400_000 - (1_700_000_400_000 % (10 * M));
+const bar = (i: number, close: number, closed = true): Bar => ({ openTime: T0 + i * 5 * M, open: 100 + i, high: 200 + i, low: 50 + i, close, volume: 1 + i, closed });
+
+/** 10m bars from 5m ones: buckets are bars (0, 1), (2, 3), … */
+describe('customSeries$ (a custom interval resampled from its source series live)', () => {
+  const source = seriesId('BTCUSDT', '5m');
+  const id = seriesId('BTCUSDT', '10m');
+
+  async function run(sourceWindow: Bar[], customWindow: Bar[], live: Bar[]) {
+    const store = createMemoryBarStore({ bufferSize: 100 });
+    store.upsert(source, sourceWindow);
+    store.upsert(id, customWindow);
+    const bars$ = new Subject<Bar>();
+    const out = lastValueFrom(customSeries$(id, source, store, bars$).pipe(toArray()));
+    for (const b of live) {
+      // As the engine does: the source window holds a bar before it is published.
+      store.upsert(source, [b]);
+      bars$.next(b);
+    }
+    bars$.complete();
+    return out;
+  }
+
+  it('replays the source from the custom series newest bucket, then follows it', async () => {
+    const out = await run([bar(0, 1), bar(1, 2), bar(2, 3, false)], [{ ...bar(0, 2), volume: 3 }], [bar(2, 4), bar(3, 5)]);
+    expect(out.at(-1)).toEqual({ ...bar(2, 5), volume: bar(2, 0).volume + bar(3, 0).volume, high: 203, low: 52, closed: true });
+    expect(out.filter((b) => b.openTime === T0 && b.closed)).toEqual([{ ...bar(0, 2), volume: 3, high: 201, low: 50 }]);
+  });
+
+  it('never emits a bucket built from part of its inputs when the source lags behind the custom history', async () => {
+    // The custom history (fetched later) already holds bucket (2, 3); the source window is still in
+    // bucket (0, 1) and its next update is bar 1's final. The bucket (0, 1) is whole in the custom
+    // history; nothing partial may replace it.
+    const out = await run([bar(0, 1), bar(1, 2, false)], [{ ...bar(0, 2), volume: 3, high: 201, low: 50 }, { ...bar(2, 4, false), volume: 3 }], [bar(1, 3), bar(2, 4), bar(3, 5)]);
+    for (const b of out.filter((x) => x.openTime === T0)) expect(b).toMatchObject({ open: 100, high: 201, low: 50, volume: bar(0, 0).volume + bar(1, 0).volume });
+    expect(out.at(-1)).toMatchObject({ openTime: T0 + 10 * M, open: 102, close: 5, volume: 3 + 4, closed: true });
+  });
+
+  it('with no custom history yet, starts whole at the bucket of the source newest bar', async () => {
+    const out = await run([bar(0, 1), bar(1, 2), bar(2, 3), bar(3, 4, false)], [], [bar(3, 5)]);
+    expect(out.every((b) => b.open === 102 && b.volume >= 3)).toBe(true);
+    expect(out.at(-1)).toMatchObject({ openTime: T0 + 10 * M, open: 102, close: 5, volume: 7, closed: true });
+  });
+});
