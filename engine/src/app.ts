@@ -68,7 +68,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   recorder?.write({ k: 'meta', t: exchangeNow(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
-  const catalog = new SeriesCatalog(config.symbols, config.intervals, source);
+  const catalog = new SeriesCatalog(config.symbols, config.intervals, source, config.bufferSize);
   const rest = new BinanceRest({
     baseUrl: restUrl,
     weightBudget: config.restWeightBudget,

@@ -18,6 +18,22 @@ export function sourceIntervalFor(custom: string): BinanceInterval {
   return best;
 }
 
+/** Most source bars a custom series' history is built from (60 REST pages of 1,000). */
+export const MAX_SOURCE_BARS = 60_000;
+
+/**
+ * The native interval the engine computes a custom interval from: the coarsest *configured* native
+ * interval that tiles it, so it costs no upstream stream of its own (10m from a configured 1m or 5m);
+ * but when that one is so fine that `bufferSize` custom bars of history would take more than
+ * `MAX_SOURCE_BARS` of it (a 2d interval from 1m), the coarsest Binance interval that tiles it, which
+ * the engine then streams too.
+ */
+export function customSource(custom: string, configured: readonly string[], bufferSize: number): BinanceInterval {
+  const own = sourceAmong(custom, configured.filter(isNativeInterval));
+  if (own && sourceRatio(custom, own) * (bufferSize + 1) <= MAX_SOURCE_BARS) return own;
+  return sourceIntervalFor(custom);
+}
+
 /**
  * The coarsest of `available` native intervals whose buckets tile `target` (the target itself when it is
  * native and available), or undefined: what a run over bars of only those intervals can be built from.

@@ -5,16 +5,14 @@ import type { SeriesId } from '../domain/series-id.ts';
 import { resample } from '../operators/resample.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import { sourceRatio } from './custom-intervals.ts';
+import { MAX_SOURCE_BARS, sourceRatio } from './custom-intervals.ts';
 
-/** Pages of source bars a custom series' bootstrap may fetch at most. */
-const MAX_BOOTSTRAP_PAGES = 60;
 
 /** History of a custom-interval series: the source interval's bars from REST, resampled, stored. */
 export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: BinanceRest, store: BarStore, bufferSize: number): Promise<number> {
   await store.restore(id);
   const ratio = sourceRatio(id.interval, source.interval);
-  const wanted = Math.min((bufferSize + 1) * ratio, MAX_BOOTSTRAP_PAGES * 1000);
+  const wanted = Math.min((bufferSize + 1) * ratio, MAX_SOURCE_BARS);
   const bars = await rest.latest(source.symbol, source.interval, wanted);
   const custom = await lastValueFrom(from(bars).pipe(resample(id.interval, { sourceInterval: source.interval }), toArray()));
   // Resample emits every update of a bucket; keep the last per open time.

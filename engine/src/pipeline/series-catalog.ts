@@ -1,18 +1,22 @@
-import { isNativeInterval } from '../domain/interval.ts';
+import { type BinanceInterval, isNativeInterval } from '../domain/interval.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
-import { sourceIntervalFor } from './custom-intervals.ts';
+import { customSource } from './custom-intervals.ts';
 
 /** The configured series, minus symbols the exchange rejected. Answers what clients may ask for. */
 export class SeriesCatalog {
   private readonly active: Set<string>;
   private readonly invalid = new Set<string>();
+  /** Each custom interval's source interval (see `customSource`). */
+  private readonly sources = new Map<string, BinanceInterval>();
 
   constructor(
     private readonly configuredSymbols: readonly string[],
     private readonly configuredIntervals: readonly string[],
     private sourceName: string,
+    bufferSize: number,
   ) {
     this.active = new Set(configuredSymbols);
+    for (const i of configuredIntervals) if (!isNativeInterval(i)) this.sources.set(i, customSource(i, configuredIntervals, bufferSize));
   }
 
   symbols(): readonly string[] {
@@ -26,7 +30,7 @@ export class SeriesCatalog {
   /** Native intervals streamed from the exchange: the configured ones and the sources of custom ones. */
   streamedIntervals(): string[] {
     const out = new Set(this.configuredIntervals.filter(isNativeInterval));
-    for (const i of this.configuredIntervals) if (!isNativeInterval(i)) out.add(sourceIntervalFor(i));
+    for (const source of this.sources.values()) out.add(source);
     return [...out];
   }
 
@@ -38,7 +42,7 @@ export class SeriesCatalog {
   /** Custom-interval series with the native series each is computed from. */
   customSeries(): Array<{ id: SeriesId; source: SeriesId }> {
     return this.configuredSymbols.flatMap((s) =>
-      this.configuredIntervals.filter((i) => !isNativeInterval(i)).map((i) => ({ id: seriesId(s, i), source: seriesId(s, sourceIntervalFor(i)) })),
+      [...this.sources].map(([i, source]) => ({ id: seriesId(s, i), source: seriesId(s, source) })),
     );
   }
 
