@@ -94,6 +94,50 @@ describe('SeriesRegistry', () => {
   });
 });
 
+describe('SeriesRegistry restarts', () => {
+  it('a series that throws during its warm-up retries with growing delays, from the stored window, until it runs; stop cancels a pending retry', async () => {
+    let failuresLeft = 2;
+    const touchy = defineSeries({
+      name: 'touchy',
+      pane: 'overlay',
+      params: {},
+      operator: () =>
+        map((b: Bar): SeriesPoint => {
+          if (b.openTime === 2 * M && failuresLeft > 0) {
+            failuresLeft--;
+            throw new Error('not yet');
+          }
+          return { time: b.openTime, value: b.close, closed: b.closed };
+        }),
+    });
+    const live = new Subject<Bar>();
+    const errors: number[] = [];
+    const deps = { bufferSize: 100, log: silentLogger, history: () => [bar(1), bar(2), bar(3)], bars$: () => live.asObservable(), publish: () => {}, onError: () => errors.push(Date.now()), restartDelayMs: 40 };
+    const registry = new SeriesRegistry([touchy], deps);
+    const req = registry.parse('touchy', '1m');
+    if (!req.ok) throw new Error(req.error);
+    const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
+    expect(errors).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 200));
+    // Two failures (retried after 40 ms, then 80 ms), then a full warm-up over the window.
+    expect(errors).toHaveLength(2);
+    expect(errors[1]! - errors[0]!).toBeGreaterThanOrEqual(35);
+    expect(inst.window.last(10).map((p) => p.value)).toEqual([1, 2, 3]);
+    live.next(bar(4));
+    expect(inst.window.last(1)[0]!.value).toBe(4);
+    registry.stop();
+
+    // A retry pending when the registry stops never runs.
+    failuresLeft = 1;
+    const again = new SeriesRegistry([touchy], deps);
+    const other = again.instance(req.value[0]!, seriesId('ETHUSDT', '1m'));
+    expect(other.window.size).toBe(1);
+    again.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(other.window.size).toBe(1);
+  });
+});
+
 describe('series_point serialization', () => {
   it('equals JSON.stringify of the message, for single and multi values, with non-finite numbers as null', async () => {
     const { seriesPointSerializer } = await import('../../../engine/src/series/series-wire.ts');
