@@ -112,27 +112,36 @@ export class SeriesRegistry {
     // No concat/retry layers per bar: the operator sits right on the feed; a run is warmed up by
     // pushing the stored window through it, and a failed one is rebuilt (warm-up included) after a backoff.
     let failures = 0;
+    const fail = (err: unknown): void => {
+      failures++;
+      onError(req.def.name);
+      log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt: failures, err: err as Error });
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        run();
+      }, Math.min(60_000, restartDelayMs * 2 ** Math.min(failures - 1, 6)));
+      this.timers.add(timer);
+    };
     const run = (): void => {
       let ok = true;
       let sub: Subscription | undefined = undefined;
-      sub = input.pipe(req.def.operator(req.params)).subscribe({
-        next: (p) => {
-          failures = 0;
-          publish(p);
-        },
-        error: (err: unknown) => {
-          ok = false;
-          if (sub) this.subs.delete(sub);
-          failures++;
-          onError(req.def.name);
-          log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt: failures, err: err as Error });
-          const timer = setTimeout(() => {
-            this.timers.delete(timer);
-            run();
-          }, Math.min(60_000, restartDelayMs * 2 ** Math.min(failures - 1, 6)));
-          this.timers.add(timer);
-        },
-      });
+      try {
+        sub = input.pipe(req.def.operator(req.params)).subscribe({
+          next: (p) => {
+            failures = 0;
+            publish(p);
+          },
+          error: (err: unknown) => {
+            ok = false;
+            if (sub) this.subs.delete(sub);
+            fail(err);
+          },
+        });
+      } catch (err) {
+        // A user's operator factory that throws (on a restart, in a timer) must not take the engine down.
+        fail(err);
+        return;
+      }
       if (!ok) return;
       this.subs.add(sub);
       for (const bar of this.deps.history(id)) {

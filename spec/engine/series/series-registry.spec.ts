@@ -138,6 +138,36 @@ describe('SeriesRegistry restarts', () => {
   });
 });
 
+describe('SeriesRegistry restarts (factory)', () => {
+  it('an operator factory that throws when rebuilt for a restart is retried like a failing series', async () => {
+    let builds = 0;
+    const flaky = defineSeries({
+      name: 'flaky',
+      pane: 'overlay',
+      params: {},
+      operator: () => {
+        builds++;
+        // Build 1 is parse's validation, 2 the first run (fails on a bar), 3 the first restart.
+        if (builds === 3) throw new Error('factory down');
+        return map((b: Bar): SeriesPoint => {
+          if (builds === 2 && b.openTime === 2 * M) throw new Error('bar down');
+          return { time: b.openTime, value: b.close, closed: b.closed };
+        });
+      },
+    });
+    const errors: string[] = [];
+    const registry = new SeriesRegistry([flaky], { bufferSize: 100, log: silentLogger, history: () => [bar(1), bar(2)], bars$: () => new Subject<Bar>(), publish: () => {}, onError: (n) => errors.push(n), restartDelayMs: 5 });
+    const req = registry.parse('flaky', '1m');
+    if (!req.ok) throw new Error(req.error);
+    const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(errors).toEqual(['flaky', 'flaky']);
+    expect(builds).toBe(4);
+    expect(inst.window.last(10).map((p) => p.value)).toEqual([1, 2]);
+    registry.stop();
+  });
+});
+
 describe('series_point serialization', () => {
   it('equals JSON.stringify of the message, for single and multi values, with non-finite numbers as null', async () => {
     const { seriesPointSerializer } = await import('../../../engine/src/series/series-wire.ts');
