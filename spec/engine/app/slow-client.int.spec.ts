@@ -1,0 +1,85 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, startApp } from '../../../engine/src/app.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+/** A WebSocket client that completes the handshake and then never reads another byte. */
+function stalledClient(port: number, path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    socket.once('data', (chunk) => {
+      if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`no upgrade: ${chunk.toString().slice(0, 80)}`));
+      // From here on nothing is read: the kernel's buffers fill, then the engine's.
+      socket.pause();
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+const metric = (app: App, name: string) => (app.metrics.render(), app.metrics.value(name));
+
+describe('slow-client policy, real sockets', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 300,
+      historyOnConnect: 300,
+      clientDir: '',
+      seriesDir: 'series',
+      maxBackpressureBytes: 64 * 1024,
+      log: silentLogger,
+      // 50 simulated minutes a second, pushed every 10 ms: ~150 distinct updates/s, each 17 messages
+      // with 16 series (≈ 450 KB/s). The kernel takes a few MB of a socket that never reads before
+      // the engine's own buffer starts to grow, so this takes ~10 s.
+      simOptions: { pushIntervalMs: 10, clockSpeed: 3000 },
+    });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('closes a client that stops reading once its send buffer passes MAX_BACKPRESSURE_BYTES; the others keep receiving', async () => {
+    const port = Number(new URL(app.url).port);
+    const series = Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',');
+    const stalled = await stalledClient(port, `/ws/BTCUSDT?interval=1m&series=${series}`);
+    const healthy = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
+    await healthy.until((c) => c.live().length > 0, 10_000, 'a live candle');
+    expect(metric(app, 'engine_clients_connected')).toBe(2);
+    const deadline = Date.now() + 40_000;
+    while (metric(app, 'engine_ws_slow_clients_dropped_total') < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(metric(app, 'engine_ws_slow_clients_dropped_total')).toBe(1);
+    // Its series are no longer followed, and the reading client is still served.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(metric(app, 'engine_clients_connected')).toBe(1);
+    expect(metric(app, 'engine_series_topics_followed')).toBe(0);
+    const seen = healthy.live().length;
+    await healthy.until((c) => c.live().length > seen, 10_000, 'more live candles');
+    expect(healthy.closeCode).toBeUndefined();
+    healthy.close();
+    // Reading again, the stalled client gets what the kernel held, then the end of the connection.
+    // (uWS drops the bytes it had queued, close frame included, so a client that far behind sees an
+    // abnormal close, 1006, and reconnects as it would after 1013: a fresh snapshot resyncs it.)
+    const received = await new Promise<number>((resolve) => {
+      let total = 0;
+      const timer = setTimeout(() => resolve(-1), 15_000);
+      stalled.on('data', (chunk: Buffer) => (total += chunk.length));
+      stalled.on('end', () => {
+        clearTimeout(timer);
+        resolve(total);
+      });
+      stalled.resume();
+    });
+    expect(received).toBeGreaterThan(64 * 1024);
+    stalled.destroy();
+  }, 60_000);
+});
