@@ -1,19 +1,22 @@
 import {
   asyncScheduler,
   catchError,
+  ignoreElements,
   concatMap,
   defer,
   EMPTY,
   from,
   type ObservableInput,
-  type Observable,
   type OperatorFunction,
   of,
   reduce,
   retry,
   type SchedulerLike,
+  type Subscription,
+  tap,
   timer,
   concat,
+  Observable,
 } from 'rxjs';
 import { type Bar, sameBar } from '../domain/bar.ts';
 import { GapFillError } from '../domain/errors.ts';
@@ -137,7 +140,7 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         return from_(pending).pipe(concatMap((h) => fill(h.from, h.to, 'repair', last ? last.openTime : Infinity)));
       };
 
-      const onBar = (bar: Bar): Observable<SpliceEvent> => {
+      const onBar = (bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> => {
         const prev = last;
         if (prev && bar.openTime > prev.openTime) {
           const expected = nextOpen(prev.openTime, interval);
@@ -152,7 +155,8 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
             );
           }
         }
-        return admit(bar) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY;
+        // The common case, a contiguous update: events go out at once, with no inner subscription.
+        return admit(bar) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
       };
 
       const onResync = (): Observable<SpliceEvent> => {
@@ -162,9 +166,73 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         return concat(of<SpliceEvent>({ type: 'gap', from, to: scheduler.now(), reason: 'resync' }), fill(from, undefined, 'fill', Infinity));
       };
 
-      return source.pipe(concatMap((input) => concat(repairHoles(), defer(() => (input.type === 'bar' ? onBar(input.bar) : onResync())))));
+      const handle = (input: SeriesInput): readonly SpliceEvent[] | Observable<SpliceEvent> => {
+        if (holes.length > 0 && scheduler.now() >= repairAt) {
+          return concat(repairHoles(), defer(() => (input.type === 'bar' ? asObservable(onBar(input.bar)) : onResync())));
+        }
+        return input.type === 'bar' ? onBar(input.bar) : onResync();
+      };
+
+      // concatMap's semantics (inputs handled one at a time, in order; those arriving while a fill is
+      // in flight wait), without an inner subscription per input: only fills and repairs subscribe.
+      return new Observable<SpliceEvent>((subscriber) => {
+        const queue: SeriesInput[] = [];
+        let inner: Subscription | undefined;
+        let running = false;
+        let draining = false;
+        let finish: (() => void) | undefined;
+        const drain = (): void => {
+          if (draining) return;
+          draining = true;
+          try {
+            while (!running && queue.length > 0 && !subscriber.closed) {
+              const out = handle(queue.shift()!);
+              if (isArray(out)) {
+                for (const e of out) subscriber.next(e);
+                continue;
+              }
+              running = true;
+              const sub = out.subscribe({
+                next: (e) => subscriber.next(e),
+                error: (e: unknown) => subscriber.error(e),
+                complete: () => {
+                  running = false;
+                  inner = undefined;
+                  drain();
+                },
+              });
+              if (running) inner = sub;
+            }
+            if (!running && queue.length === 0) finish?.();
+          } catch (e) {
+            subscriber.error(e);
+          } finally {
+            draining = false;
+          }
+        };
+        subscriber.add(() => inner?.unsubscribe());
+        // Subscribed with `subscriber` itself, so a consumer that unsubscribes stops even a
+        // synchronous source at once; the tail completes the output when the last input is handled.
+        concat(
+          source.pipe(
+            tap((input) => {
+              queue.push(input);
+              drain();
+            }),
+            ignoreElements(),
+          ),
+          new Observable<never>((tail) => {
+            finish = () => tail.complete();
+            drain();
+          }),
+        ).subscribe(subscriber);
+      });
     });
 }
+
+const NONE: readonly SpliceEvent[] = [];
+const isArray = Array.isArray as (x: unknown) => x is readonly SpliceEvent[];
+const asObservable = (x: readonly SpliceEvent[] | Observable<SpliceEvent>): Observable<SpliceEvent> => (isArray(x) ? from(x) : x);
 
 // `from` is also a local name for a range start inside the operator.
 const from_ = from;
