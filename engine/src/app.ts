@@ -255,6 +255,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     bars$: (id) => barsOf(id).asObservable(),
     publish: (topic, message) => hub.publish(topic, message),
     listening: (topic) => hub.listening(topic),
+    listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
   });
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });

@@ -32,6 +32,8 @@ export class Hub {
   private readonly snapshots = new Map<string, Snapshot>();
   /** Sockets following each derived series topic. */
   private readonly followers = new Map<string, number>();
+  /** Bumped by every follow and unfollow. */
+  followVersion = 0;
   private statusJson: string;
 
   constructor(
@@ -55,6 +57,7 @@ export class Hub {
   /** A socket now follows a derived series topic (the server calls this as it subscribes it). */
   follow(topic: string): void {
     this.followers.set(topic, (this.followers.get(topic) ?? 0) + 1);
+    this.followVersion++;
   }
 
   /** A socket that followed `topic` closed. */
@@ -62,6 +65,7 @@ export class Hub {
     const n = (this.followers.get(topic) ?? 0) - 1;
     if (n > 0) this.followers.set(topic, n);
     else this.followers.delete(topic);
+    this.followVersion++;
   }
 
   /** Derived series topics with at least one follower. */

@@ -30,6 +30,9 @@ export interface SeriesRegistryDeps {
   publish(topic: string, message: () => string): void;
   /** Whether anyone listens to a topic now (optional: without it every update is computed). */
   listening?(topic: string): boolean;
+  /** Changes whenever any topic gains or loses its listeners (optional): lets a feed keep its list of
+   *  listened instances between changes instead of asking for every instance on every update. */
+  listenersVersion?(): number;
   onError(name: string): void;
   restartDelayMs?: number;
 }
@@ -163,10 +166,24 @@ export class SeriesRegistry {
     if (!targets) {
       const list: Array<{ topic: string; input: Subject<Bar> }> = (targets = []);
       this.feeds.set(id.key, list);
-      const listening = this.deps.listening;
+      const { listening, listenersVersion } = this.deps;
+      // The instances someone listens to, as of `version` (NaN: never computed).
+      let heard: Array<Subject<Bar>> = [];
+      let version = Number.NaN;
+      let size = 0;
       this.subs.add(
         this.deps.bars$(id).subscribe((bar) => {
-          for (const t of list) if (bar.closed || !listening || listening(t.topic)) t.input.next(bar);
+          if (bar.closed || !listening) {
+            for (const t of list) t.input.next(bar);
+            return;
+          }
+          const v = listenersVersion ? listenersVersion() : Number.NaN;
+          if (v !== version || list.length !== size || Number.isNaN(v)) {
+            heard = list.filter((t) => listening(t.topic)).map((t) => t.input);
+            version = v;
+            size = list.length;
+          }
+          for (const input of heard) input.next(bar);
         }),
       );
     }
