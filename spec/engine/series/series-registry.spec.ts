@@ -168,6 +168,43 @@ describe('SeriesRegistry restarts (factory)', () => {
   });
 });
 
+describe('SeriesRegistry and listeners', () => {
+  it('feeds forming bars only to instances someone listens to, following every follow and unfollow', () => {
+    const followed = new Set<string>();
+    let version = 0;
+    const live = new Subject<Bar>();
+    const registry = new SeriesRegistry([double], {
+      bufferSize: 100,
+      log: silentLogger,
+      history: () => [],
+      bars$: () => live.asObservable(),
+      publish: () => {},
+      listening: (t) => followed.has(t),
+      listenersVersion: () => version,
+      onError: () => {},
+    });
+    const req = registry.parse('double,double:factor=3', '1m');
+    if (!req.ok) throw new Error(req.error);
+    const [a, b] = req.value.map((r) => registry.instance(r, seriesId('BTCUSDT', '1m')));
+    const forming = (inst: typeof a) => inst!.window.last(10).filter((p) => !p.closed).length;
+    live.next(bar(1, false));
+    expect([forming(a), forming(b)]).toEqual([0, 0]);
+    followed.add(b!.topic);
+    version++;
+    live.next(bar(1, false));
+    expect([forming(a), forming(b)]).toEqual([0, 1]);
+    // Closed bars reach every instance, listened to or not.
+    live.next(bar(1));
+    expect([a!.window.size, b!.window.size]).toEqual([1, 1]);
+    followed.delete(b!.topic);
+    followed.add(a!.topic);
+    version++;
+    live.next(bar(2, false));
+    expect([forming(a), forming(b)]).toEqual([1, 0]);
+    registry.stop();
+  });
+});
+
 describe('series_point serialization', () => {
   it('equals JSON.stringify of the message, for single and multi values, with non-finite numbers as null', async () => {
     const { seriesPointSerializer } = await import('../../../engine/src/series/series-wire.ts');
