@@ -7,13 +7,8 @@ import { BINANCE_INTERVALS, type BinanceInterval, isNativeInterval, parseInterva
  * the same as from 1m.
  */
 export function sourceIntervalFor(custom: string): BinanceInterval {
-  const c = parseInterval(custom);
-  if (c.native) throw new TypeError(`interval '${custom}' is native; it needs no source`);
-  let best: BinanceInterval | undefined;
-  for (const name of BINANCE_INTERVALS) {
-    const n = parseInterval(name);
-    if (tiles(n.unit, n.count, n.ms, c.unit, c.count, c.ms)) best = name;
-  }
+  if (parseInterval(custom).native) throw new TypeError(`interval '${custom}' is native; it needs no source`);
+  const best = sourceAmong(custom, BINANCE_INTERVALS);
   if (!best) throw new TypeError(`interval '${custom}' cannot be built from any Binance interval`);
   return best;
 }
