@@ -2,7 +2,7 @@ import { sleep } from '../lib/clock.ts';
 import { clientPaths, measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
 import type { ServerKind, ServerUnderTest } from '../lib/server-under-test.ts';
 import { median, sig } from '../lib/stats.ts';
-import { type BenchEnv, type Row, type ScenarioOutput, timeLeft, withServer } from './context.ts';
+import { type BenchEnv, type Row, type ScenarioOutput, connectClients, timeLeft, withServer } from './context.ts';
 import { cpuText, disturbed, keepsUp, limiterOf } from './limits.ts';
 
 export interface RampStep {
@@ -38,10 +38,7 @@ const strip = ({ latencyHistogram: _, ...w }: WindowStats) => w;
  */
 export async function ramp(env: BenchEnv, server: ServerUnderTest, clients: number, symbols: number): Promise<RampResult> {
   const { quick } = env.opts;
-  const { paths, subscribers } = clientPaths(env.symbols.slice(0, symbols), clients);
-  await env.upstream.setRate(1);
-  const conn = await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });
-  await env.upstream.feed(env.pool);
+  const { subscribers, conn } = await connectClients(env, server, symbols, clients, 1);
   const steps: RampStep[] = [];
   // From ~30k messages/s in total, doubling; once p99 passes 25 ms or the clients are near a core,
   // by √2 (the next doubling would flood the load generator far past the point being looked for).

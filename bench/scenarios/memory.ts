@@ -3,7 +3,7 @@ import { clientPaths, measureWindow, sampleEvery } from '../lib/measure.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import type { ServerKind } from '../lib/server-under-test.ts';
 import { median, sig, slope } from '../lib/stats.ts';
-import { type BenchEnv, type Row, type ScenarioOutput, timeLeft, withServer } from './context.ts';
+import { type BenchEnv, type Row, type ScenarioOutput, connectClients, timeLeft, withServer } from './context.ts';
 
 interface IdleRun {
   clients: number;
@@ -83,11 +83,7 @@ export async function soak(env: BenchEnv): Promise<ScenarioOutput> {
   for (const kind of kinds) {
     if (!timeLeft(env)) break;
     data[kind] = await withServer(env, kind, { symbols: env.symbols.slice(0, symbols) }, async (server) => {
-      const { paths, subscribers } = clientPaths(env.symbols.slice(0, symbols), clients);
-      await env.upstream.setRate(rate);
-      await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });
-      await env.upstream.feed(env.pool);
-      await env.pool.sample(sampleEvery(clients, rate));
+      const { subscribers } = await connectClients(env, server, symbols, clients, rate);
       // Warm-up: let the JIT, buffers and the first GC cycles settle before the baseline.
       await sleep(Math.min(5000, seconds * 100));
       const heap0 = await server.memory(true);

@@ -3,7 +3,7 @@ import { clientPaths, measureWindow, sampleEvery, type WindowStats } from '../li
 import { procSample } from '../lib/proc-stats.ts';
 import type { ServerKind } from '../lib/server-under-test.ts';
 import { median, sig } from '../lib/stats.ts';
-import { type BenchEnv, type Row, type ScenarioOutput, timeLeft, withServer } from './context.ts';
+import { type BenchEnv, type Row, type ScenarioOutput, connectClients, timeLeft, withServer } from './context.ts';
 
 interface SlowRun {
   rate: number;
@@ -33,11 +33,7 @@ export async function slowConsumer(env: BenchEnv): Promise<ScenarioOutput> {
   for (const kind of env.opts.servers) {
     if (!timeLeft(env)) break;
     data[kind] = await withServer(env, kind, { symbols: env.symbols.slice(0, symbols) }, async (server) => {
-      const { paths, subscribers } = clientPaths(env.symbols.slice(0, symbols), clients);
-      await env.upstream.setRate(rate);
-      await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });
-      await env.upstream.feed(env.pool);
-      await env.pool.sample(sampleEvery(clients, rate));
+      const { subscribers } = await connectClients(env, server, symbols, clients, rate);
       await sleep(1000);
       const ctx = { upstream: env.upstream, pool: env.pool, server };
       const before = await measureWindow(ctx, quick ? 2 : 4, subscribers);
