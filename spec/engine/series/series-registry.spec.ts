@@ -19,17 +19,23 @@ const double = defineSeries({
   },
 });
 
+/** A series of the closes that throws on the bars `fails` picks (while it says so). */
+const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
+  defineSeries({
+    name,
+    pane: 'overlay',
+    params: {},
+    operator: () =>
+      map((b: Bar): SeriesPoint => {
+        if (fails(b)) throw new Error(`${name} failed at ${b.openTime}`);
+        return { time: b.openTime, value: b.close, closed: b.closed };
+      }),
+  });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 let explode = true;
-const fragile = defineSeries({
-  name: 'fragile',
-  pane: 'overlay',
-  params: {},
-  operator: () =>
-    map((b: Bar): SeriesPoint => {
-      if (explode && b.openTime === 12 * M) throw new Error('boom');
-      return { time: b.openTime, value: b.close, closed: b.closed };
-    }),
-});
+const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 12 * M);
 
 function setup() {
   const history = [bar(1), bar(2), bar(3)];
@@ -86,7 +92,7 @@ describe('SeriesRegistry', () => {
     expect(errors).toEqual(['fragile']);
     expect(db!.window.last(1)[0]!.value).toBe(24);
     explode = false;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     live.next(bar(13));
     expect(fr!.window.last(1)[0]!.value).toBe(13);
     expect(db!.window.last(1)[0]!.value).toBe(26);
@@ -97,19 +103,7 @@ describe('SeriesRegistry', () => {
 describe('SeriesRegistry restarts', () => {
   it('a series that throws during its warm-up retries with growing delays, from the stored window, until it runs; stop cancels a pending retry', async () => {
     let failuresLeft = 2;
-    const touchy = defineSeries({
-      name: 'touchy',
-      pane: 'overlay',
-      params: {},
-      operator: () =>
-        map((b: Bar): SeriesPoint => {
-          if (b.openTime === 2 * M && failuresLeft > 0) {
-            failuresLeft--;
-            throw new Error('not yet');
-          }
-          return { time: b.openTime, value: b.close, closed: b.closed };
-        }),
-    });
+    const touchy = closesFailingOn('touchy', (b) => b.openTime === 2 * M && failuresLeft-- > 0);
     const live = new Subject<Bar>();
     const errors: number[] = [];
     const deps = { bufferSize: 100, log: silentLogger, history: () => [bar(1), bar(2), bar(3)], bars$: () => live.asObservable(), publish: () => {}, onError: () => errors.push(Date.now()), restartDelayMs: 40 };
@@ -118,7 +112,7 @@ describe('SeriesRegistry restarts', () => {
     if (!req.ok) throw new Error(req.error);
     const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
     expect(errors).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     // Two failures (retried after 40 ms, then 80 ms), then a full warm-up over the window.
     expect(errors).toHaveLength(2);
     expect(errors[1]! - errors[0]!).toBeGreaterThanOrEqual(35);
@@ -133,7 +127,7 @@ describe('SeriesRegistry restarts', () => {
     const other = again.instance(req.value[0]!, seriesId('ETHUSDT', '1m'));
     expect(other.window.size).toBe(1);
     again.stop();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(other.window.size).toBe(1);
   });
 });
@@ -141,18 +135,14 @@ describe('SeriesRegistry restarts', () => {
 describe('SeriesRegistry restarts (factory)', () => {
   it('an operator factory that throws when rebuilt for a restart is retried like a failing series', async () => {
     let builds = 0;
+    const bars = closesFailingOn('flaky', (b) => builds === 2 && b.openTime === 2 * M);
     const flaky = defineSeries({
-      name: 'flaky',
-      pane: 'overlay',
-      params: {},
+      ...bars,
       operator: () => {
         builds++;
         // Build 1 is parse's validation, 2 the first run (fails on a bar), 3 the first restart.
         if (builds === 3) throw new Error('factory down');
-        return map((b: Bar): SeriesPoint => {
-          if (builds === 2 && b.openTime === 2 * M) throw new Error('bar down');
-          return { time: b.openTime, value: b.close, closed: b.closed };
-        });
+        return bars.operator({});
       },
     });
     const errors: string[] = [];
@@ -160,7 +150,7 @@ describe('SeriesRegistry restarts (factory)', () => {
     const req = registry.parse('flaky', '1m');
     if (!req.ok) throw new Error(req.error);
     const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(errors).toEqual(['flaky', 'flaky']);
     expect(builds).toBe(4);
     expect(inst.window.last(10).map((p) => p.value)).toEqual([1, 2]);
