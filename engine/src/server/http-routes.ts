@@ -1,0 +1,93 @@
+import type HyperExpress from 'hyper-express';
+import type { Bar } from '../domain/bar.ts';
+import { seriesId } from '../domain/series-id.ts';
+import { toWire } from '../domain/wire.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import type { SeriesRegistry } from '../series/series-registry.ts';
+import { pointWire } from '../series/series-wire.ts';
+import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
+import { sendJson } from './send-json.ts';
+
+export interface HttpRoutesDeps {
+  catalog: Catalog & { source(): string };
+  store: BarStore;
+  series: SeriesRegistry;
+  metrics: Metrics;
+  log: Logger;
+  /** Counts requests refused for a bad symbol, interval or parameter (shared with the WS route). */
+  badRequest(): void;
+  health(): Record<string, unknown> & { status: string };
+  /** Older bars than the store holds, from the exchange (not stored). */
+  olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;
+}
+
+/** The JSON API: `/symbols`, `/health`, `/metrics`, `/candles/…` and `/series…`. */
+export function registerHttpRoutes(server: HyperExpress.Server, deps: HttpRoutesDeps): void {
+  const { catalog, store, series, metrics, log, badRequest } = deps;
+
+  server.get('/symbols', (_req, res) => sendJson(res, 200, { symbols: catalog.symbols(), intervals: catalog.intervals(), source: catalog.source() }));
+  server.get('/health', (_req, res) => {
+    const h = deps.health();
+    sendJson(res, h.status === 'ok' ? 200 : 503, h);
+  });
+  server.get('/metrics', (_req, res) => {
+    res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
+  });
+
+  server.get('/candles/:symbol/:interval', async (req, res) => {
+    const q = req.query_parameters as Record<string, string | undefined>;
+    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
+    const limit = checkLimit(q.limit, 500, 1000);
+    const endTime = checkTime('endTime', q.endTime);
+    const bad = [checked, limit, endTime].find((c) => !c.ok);
+    if (bad && !bad.ok) {
+      badRequest();
+      sendJson(res, 400, { error: bad.error });
+      return;
+    }
+    if (!checked.ok || !limit.ok || !endTime.ok) return;
+    const id = seriesId(checked.value.symbol, checked.value.interval);
+    try {
+      let bars: Bar[];
+      if (endTime.value === undefined) bars = store.window(id).last(limit.value);
+      else {
+        bars = await store.range(id, endTime.value, limit.value);
+        // Deeper than the store keeps: ask the exchange, without storing (the store stays capped).
+        if (bars.length < limit.value) {
+          const before = bars.length ? bars[0]!.openTime - 1 : endTime.value;
+          const older = await deps.olderBars(id.symbol, id.interval, before, limit.value - bars.length);
+          bars = [...older.filter((b) => b.openTime <= before), ...bars];
+        }
+      }
+      if (res.closed) return;
+      sendJson(res, 200, { symbol: id.symbol, interval: id.interval, candles: bars.map(toWire) });
+    } catch (e) {
+      log.warn('candles request failed', { key: id.key, err: e });
+      if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
+    }
+  });
+
+  server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
+  server.get('/series/:name/:symbol/:interval', (req, res) => {
+    const q = req.query_parameters as Record<string, string | undefined>;
+    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
+    const limit = checkLimit(q.limit, 500, 10_000);
+    if (!checked.ok || !limit.ok) {
+      badRequest();
+      sendJson(res, 400, { error: !checked.ok ? checked.error : !limit.ok ? limit.error : '' });
+      return;
+    }
+    const params = Object.entries(q).filter(([k]) => k !== 'limit').map(([k, v]) => `${k}=${v ?? ''}`);
+    const parsed = series.parse([req.path_parameters.name, ...params].join(':'), checked.value.interval);
+    if (!parsed.ok) {
+      badRequest();
+      sendJson(res, 400, { error: parsed.error });
+      return;
+    }
+    const id = seriesId(checked.value.symbol, checked.value.interval);
+    const inst = series.instance(parsed.value[0]!, id);
+    sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });
+  });
+}

@@ -1,0 +1,22 @@
+import type HyperExpress from 'hyper-express';
+import type { Logger } from '../log.ts';
+import { sendJson } from './send-json.ts';
+import { loadStaticFiles } from './static-files.ts';
+
+/**
+ * The built web client on every path no other route answers (registered last). Paths without
+ * a dot fall back to index.html so the client's own routes load.
+ */
+export function registerStaticRoute(server: HyperExpress.Server, clientDir: string, log: Logger): void {
+  const files = loadStaticFiles(clientDir);
+  if (files.size === 0) log.warn('web client not built: / serves a placeholder (run npm run build:client)', { dir: clientDir });
+  server.get('/*', (req, res) => {
+    const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
+    if (!file) {
+      if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');
+      return sendJson(res, 404, { error: `not found: ${req.path.slice(0, 100)}` });
+    }
+    res.header('content-type', file.type).header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    res.send(file.body);
+  });
+}
