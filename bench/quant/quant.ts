@@ -6,7 +6,7 @@
  *    spliceGaps → store window → hub publish → derived series) with no derived series and with ten
  *    per stream; the ratio must stay ≥ 0.5. The same without the frame parsing is reported too.
  */
-import { filter, from, merge, share, Subject } from 'rxjs';
+import { filter, from, merge, share, Subject, type Subscription } from 'rxjs';
 import type { Bar } from '../../engine/src/domain/bar.ts';
 import { seriesId } from '../../engine/src/domain/series-id.ts';
 import { Hub } from '../../engine/src/broadcast/hub.ts';
@@ -47,7 +47,8 @@ function batchRx(bars: Bar[]): number {
     share(),
   );
   let points = 0;
-  merge(fiveMin.pipe(sma({ period: 20 })), fiveMin.pipe(ema({ period: 20 })), fiveMin.pipe(rsi({ period: 14 }))).subscribe(() => points++);
+  // A synchronous source: the run is over when subscribe returns.
+  merge(fiveMin.pipe(sma({ period: 20 })), fiveMin.pipe(ema({ period: 20 })), fiveMin.pipe(rsi({ period: 14 }))).subscribe(() => points++).unsubscribe();
   const s = (performance.now() - t) / 1000;
   if (points === 0) throw new Error('batch produced no points');
   return bars.length / s;
@@ -130,16 +131,19 @@ export function live(seriesPerStream: number, listeners: 0 | 1, fromFrames = tru
     onError: () => {},
   });
   const ids = Array.from({ length: streams }, (_, i) => seriesId(`SYM${i}USDT`, '1m'));
+  const pipelines: Subscription[] = [];
   const inputs = ids.map((id) => {
     const input = new Subject<SeriesInput>();
     const out = new Subject<Bar>();
     bars.set(id.key, out);
-    input.pipe(spliceGaps({ interval: '1m', seed: () => store.window(id).newest(), fetchRange: () => from([[]]) })).subscribe((ev) => {
-      if (ev.type !== 'bar') return;
-      store.upsert(id, [ev.bar]);
-      hub.publishBar(id, ev.bar);
-      out.next(ev.bar);
-    });
+    pipelines.push(
+      input.pipe(spliceGaps({ interval: '1m', seed: () => store.window(id).newest(), fetchRange: () => from([[]]) })).subscribe((ev) => {
+        if (ev.type !== 'bar') return;
+        store.upsert(id, [ev.bar]);
+        hub.publishBar(id, ev.bar);
+        out.next(ev.bar);
+      }),
+    );
     // Ten variants per stream: three definitions with different parameters.
     const specs = ['sma', 'ema', 'rsi', 'sma:period=50', 'ema:period=50', 'rsi:period=7', 'sma:period=100', 'ema:period=100', 'rsi:period=21', 'sma:period=200'].slice(0, seriesPerStream);
     for (const spec of specs) {
@@ -172,6 +176,7 @@ export function live(seriesPerStream: number, listeners: 0 | 1, fromFrames = tru
   }
   const s = (performance.now() - t) / 1000;
   registry.stop();
+  for (const p of pipelines) p.unsubscribe();
   if (listeners && published < updates) throw new Error('pipeline dropped updates');
   if (store.window(ids[0]!).size !== barsPerStream) throw new Error('pipeline dropped bars');
   return updates / s;
@@ -190,7 +195,10 @@ export const quant: Scenario = async (env) => {
   // Warm both paths up (the JIT, and the heap's steady state), then measure them alternately, so a
   // drift of the machine or the heap during the run weighs on both sides of each ratio alike.
   const pairs = (listeners: 0 | 1, fromFrames: boolean) => {
-    for (let i = 0; i < 2; i++) (live(0, listeners, fromFrames), live(10, listeners, fromFrames));
+    for (let i = 0; i < 2; i++) {
+      live(0, listeners, fromFrames);
+      live(10, listeners, fromFrames);
+    }
     const out: Array<[number, number]> = [];
     for (let i = 0; i < (env.opts.quick ? 3 : 7); i++) out.push([live(0, listeners, fromFrames), live(10, listeners, fromFrames)]);
     return { without: median(out.map((p) => p[0])), with10: median(out.map((p) => p[1])), ratio: median(out.map((p) => p[1] / p[0])) };

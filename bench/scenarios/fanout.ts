@@ -1,5 +1,5 @@
 import { sleep } from '../lib/clock.ts';
-import { clientPaths, measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
+import { measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
 import type { ServerKind, ServerUnderTest } from '../lib/server-under-test.ts';
 import { median, sig } from '../lib/stats.ts';
 import { type BenchEnv, type Row, type ScenarioOutput, connectClients, timeLeft, withServer } from './context.ts';

@@ -1,5 +1,5 @@
 import { sleep } from '../lib/clock.ts';
-import { clientPaths, measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
+import { measureWindow, type WindowStats } from '../lib/measure.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import type { ServerKind } from '../lib/server-under-test.ts';
 import { median, sig } from '../lib/stats.ts';

@@ -90,7 +90,7 @@ export function operatorChecklist<T>(c: OperatorChecklist<T>): void {
     // The input that produced the first output is the last one pulled from the source.
     const firstProducing = bars.findIndex((_, i) => {
       let n = 0;
-      from(bars.slice(0, i + 1)).pipe(c.operator()).subscribe(() => n++);
+      from(bars.slice(0, i + 1)).pipe(c.operator()).subscribe(() => n++).unsubscribe();
       return n > 0;
     });
     expect(sent).toBe(firstProducing + 1);
@@ -110,6 +110,6 @@ export const T0 = Date.UTC(2023, 10, 14);
 /** Runs `operator` over `bars` synchronously and returns everything it emitted. */
 export function runSync<T>(bars: readonly Bar[], operator: OperatorFunction<Bar, T>): T[] {
   const out: T[] = [];
-  from(bars).pipe(operator).subscribe((x) => out.push(x));
+  from(bars).pipe(operator).subscribe((x) => out.push(x)).unsubscribe(); // synchronous source
   return out;
 }

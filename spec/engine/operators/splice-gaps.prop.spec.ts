@@ -65,7 +65,8 @@ function run(input: SeriesInput[], fetch: (from: number, to: number | undefined)
         retryCount: 0,
       }),
     )
-    .subscribe({ next: (e) => out.push(e), error: (e) => { throw e; } });
+    .subscribe({ next: (e) => out.push(e), error: (e: unknown) => { throw e; } })
+    .unsubscribe(); // synchronous: done when subscribe returns
   return { out, fetches };
 }
 
@@ -134,7 +135,8 @@ describe('spliceGaps (property)', () => {
           },
         }),
       )
-      .subscribe((e) => out.push(e));
+      .subscribe((e) => out.push(e))
+      .unsubscribe();
     expect(out.filter((e) => e.type === 'gap-unfilled')).toHaveLength(1);
     const live = out.filter((e) => e.type === 'bar' && e.origin === 'live');
     expect(live).toHaveLength(4);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
-import { bucketOpen, closeTime, nextOpen } from '../../../engine/src/domain/interval.ts';
+import { bucketOpen, closeTime } from '../../../engine/src/domain/interval.ts';
 
 const M = 60_000;
 // Frozen clock (a millisecond of sim time per 1000 s): the forming bucket does not move during the suite.
