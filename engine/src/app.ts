@@ -1,7 +1,7 @@
 import { concatMap, defer, retry, share, Subject, type Subscription, timer } from 'rxjs';
 import { Hub } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
-import { type Config, loadConfig } from './config/config.ts';
+import { type Config, isUniverse, loadConfig } from './config/config.ts';
 import { type Bar, sameBar } from './domain/bar.ts';
 import type { SeriesId } from './domain/series-id.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -11,6 +11,7 @@ import { bootstrap$ } from './pipeline/bootstrap.ts';
 import { bootstrapCustom, customSeries$ } from './pipeline/custom-series.ts';
 import { pipelineMetrics } from './pipeline/engine-metrics.ts';
 import { SeriesCatalog } from './pipeline/series-catalog.ts';
+import { fetchMarkets } from './sources/exchange-info.ts';
 import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
@@ -59,6 +60,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const pm = pipelineMetrics(metrics);
 
   // --- the exchange: Binance, the built-in simulator, or a recording ----------------------------
+  const universe = isUniverse(config.symbols);
   const exchange = await connectExchange(config, log, simOptions);
   const { kind: source, restUrl, wsUrl, sim, replay } = exchange;
   config.symbols = exchange.symbols;
@@ -68,7 +70,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   recorder?.write({ k: 'meta', t: exchangeNow(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
-  const catalog = new SeriesCatalog(config.symbols, config.intervals, source, config.bufferSize);
+  const catalog = new SeriesCatalog(universe && source !== 'replay' ? '*' : config.symbols, config.intervals, source, config.bufferSize);
   const rest = new BinanceRest({
     baseUrl: restUrl,
     weightBudget: config.restWeightBudget,
@@ -82,6 +84,23 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       log.warn('REST retry', { path: err.info.path, status: err.info.status, code: err.info.code, attempt });
     },
   });
+  // --- the catalog: the exchange's TRADING markets, refreshed hourly -----------------------------
+  // A replay's exchange knows only its recording: its symbols are the catalog.
+  const loadMarkets = async () => {
+    const { markets, skipped } = await fetchMarkets(rest);
+    const change = catalog.setMarkets(markets);
+    if (skipped) log.warn('exchangeInfo entries skipped (malformed or bad symbol names)', { skipped });
+    return change;
+  };
+  if (source !== 'replay') {
+    try {
+      await loadMarkets();
+      log.info(`exchange trades ${catalog.symbols().length} symbols`, { configured: universe ? '*' : catalog.configured().length });
+      if (catalog.rejected.length) log.warn(`configured symbols not trading on the exchange, skipped: ${catalog.rejected.join(', ')}`);
+    } catch (e) {
+      log.warn('exchangeInfo failed: serving the configured symbols until it answers', { err: e as Error });
+    }
+  }
   const storeMetrics = { barsWritten: (n: number) => pm.candlesWritten(n), writeErrors: (n: number) => pm.storeErrors(n) };
   const store: BarStore = config.redisUrl
     ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
@@ -267,7 +286,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     series: registry,
     maxBackpressureBytes: config.maxBackpressureBytes,
     clientDir: config.clientDir,
-    catalog,
+    // Clients may ask for the configured symbols (on-demand ones come with the series lifecycle).
+    catalog: { symbols: () => catalog.configured(), intervals: () => catalog.intervals(), source: () => catalog.source(), listing: () => catalog.listing() },
     store,
     hub,
     metrics,

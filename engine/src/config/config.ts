@@ -8,6 +8,7 @@ export type SourceKind = 'auto' | 'binance' | 'sim' | 'replay';
 export interface Config {
   port: number;
   host: string;
+  /** Symbols kept live at all times; `['*']` (SYMBOLS=*) is every TRADING symbol. */
   symbols: string[];
   intervals: string[];
   bufferSize: number;
@@ -35,6 +36,19 @@ export interface Config {
   /** SOURCE=replay: the recording to play, and how fast. */
   replayFile: string | undefined;
   replaySpeed: number | 'max';
+  /** An on-demand series nobody watched this long is unsubscribed and released (configured ones never). */
+  idleSeriesMs: number;
+  /** Most on-demand series live at once; more are refused until some go idle. */
+  maxOnDemandSeries: number;
+  /** Streams per upstream connection (Binance allows 1024). */
+  streamsPerConnection: number;
+}
+
+/** `SYMBOLS=*`: the whole trading universe. */
+export const ALL_SYMBOLS = '*';
+
+export function isUniverse(symbols: readonly string[]): boolean {
+  return symbols.length === 1 && symbols[0] === ALL_SYMBOLS;
 }
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'];
@@ -81,7 +95,8 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
 /** Reads and validates the configuration; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const symbols = list(env, 'SYMBOLS', DEFAULT_SYMBOLS).map((s) => s.toUpperCase());
-  for (const s of symbols) if (!isValidSymbol(s)) fail('SYMBOLS', env.SYMBOLS, `symbols of 2-20 letters/digits such as BTCUSDT (bad: ${s})`);
+  if (symbols.includes(ALL_SYMBOLS) && symbols.length > 1) fail('SYMBOLS', env.SYMBOLS, "either '*' (every trading symbol) or a list of symbols, not both");
+  for (const s of isUniverse(symbols) ? [] : symbols) if (!isValidSymbol(s)) fail('SYMBOLS', env.SYMBOLS, `symbols of 2-20 letters/digits such as BTCUSDT (bad: ${s})`);
   const intervals = list(env, 'INTERVALS', DEFAULT_INTERVALS);
   for (const i of intervals) {
     try {
@@ -124,5 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
     replayFile: env.REPLAY_FILE || undefined,
     replaySpeed,
     logLevel,
+    idleSeriesMs: int(env, 'IDLE_SERIES_MS', 600_000, 1000, 7 * 24 * 3_600_000),
+    maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
+    streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
   };
 }

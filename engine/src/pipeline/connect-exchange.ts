@@ -1,4 +1,4 @@
-import type { Config } from '../config/config.ts';
+import { type Config, isUniverse } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { type ReplayExchange, startReplayExchange } from '../record/replay-exchange.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
@@ -35,7 +35,8 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     }
   }
   if (kind === 'sim') {
-    const sim = await startSimExchange({ symbols: config.symbols, ...simOptions });
+    // SYMBOLS=*: the simulator's own universe.
+    const sim = await startSimExchange({ symbols: isUniverse(config.symbols) ? undefined : config.symbols, ...simOptions });
     log.info('simulated exchange started', { rest: sim.restUrl, ws: sim.wsUrl });
     return { kind, restUrl: sim.restUrl, wsUrl: sim.wsUrl, now: () => sim.now(), sim, symbols: config.symbols, intervals: config.intervals, close: () => sim.close() };
   }

@@ -9,9 +9,10 @@ import type { SeriesRegistry } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
 import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
 import { sendJson } from './send-json.ts';
+import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 
 export interface HttpRoutesDeps {
-  catalog: Catalog & { source(): string };
+  catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   series: SeriesRegistry;
   metrics: Metrics;
@@ -27,7 +28,7 @@ export interface HttpRoutesDeps {
 export function registerHttpRoutes(server: HyperExpress.Server, deps: HttpRoutesDeps): void {
   const { catalog, store, series, metrics, log, badRequest } = deps;
 
-  server.get('/symbols', (_req, res) => sendJson(res, 200, { symbols: catalog.symbols(), intervals: catalog.intervals(), source: catalog.source() }));
+  server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));
   server.get('/health', (_req, res) => {
     const h = deps.health();
     sendJson(res, h.status === 'ok' ? 200 : 503, h);

@@ -10,6 +10,7 @@ import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
 import { registerStaticRoute } from './static-route.ts';
 import { registerWsRoute } from './ws-route.ts';
+import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 
 export { CLOSE_BAD_REQUEST, CLOSE_TRY_AGAIN } from './ws-route.ts';
 
@@ -19,7 +20,7 @@ export interface ServerDeps {
   historyOnConnect: number;
   maxBackpressureBytes: number;
   clientDir: string;
-  catalog: Catalog & { source(): string };
+  catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;
   series: SeriesRegistry;

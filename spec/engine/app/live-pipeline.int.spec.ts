@@ -86,7 +86,19 @@ describe('engine on the simulated exchange (memory store)', () => {
 
   it('answers /symbols, /candles, /health and /metrics', async () => {
     const symbols = await getJson(app, '/symbols');
-    expect(symbols).toEqual({ status: 200, body: { symbols: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m'], source: 'sim' } });
+    expect(symbols).toEqual({
+      status: 200,
+      body: {
+        symbols: ['BTCUSDT', 'ETHUSDT'],
+        configured: ['BTCUSDT', 'ETHUSDT'],
+        markets: [
+          { symbol: 'BTCUSDT', base: 'BTC', quote: 'USDT' },
+          { symbol: 'ETHUSDT', base: 'ETH', quote: 'USDT' },
+        ],
+        intervals: ['1m', '5m'],
+        source: 'sim',
+      },
+    });
     const candles = await getJson(app, '/candles/btcusdt/5m?limit=10');
     expect(candles.status).toBe(200);
     expect(candles.body.symbol).toBe('BTCUSDT');

@@ -23,7 +23,17 @@ describe('loadConfig', () => {
     expect(c.bufferSize).toBe(5000);
   });
 
+  it('takes SYMBOLS=* as the whole universe, and the on-demand limits', () => {
+    const c = loadConfig({ SYMBOLS: '*', IDLE_SERIES_MS: '5000', MAX_ON_DEMAND_SERIES: '10', STREAMS_PER_CONNECTION: '4' });
+    expect(c.symbols).toEqual(['*']);
+    expect(c).toMatchObject({ idleSeriesMs: 5000, maxOnDemandSeries: 10, streamsPerConnection: 4 });
+    expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024 });
+  });
+
   it.each([
+    ['SYMBOLS', '*,BTCUSDT', /SYMBOLS.*not both/],
+    ['STREAMS_PER_CONNECTION', '2000', /STREAMS_PER_CONNECTION.*1 to 1024/],
+    ['IDLE_SERIES_MS', '10', /IDLE_SERIES_MS/],
     ['PORT', 'eighty', /PORT.*integer from 0 to 65535/],
     ['PORT', '70000', /PORT/],
     ['BUFFER_SIZE', '-5', /BUFFER_SIZE/],
