@@ -9,6 +9,16 @@ export interface StoreHealth {
   lastError?: string;
 }
 
+/** What the hot windows hold now (for /metrics: bars and bytes per series). */
+export interface StoreStats {
+  /** Series with a hot window. */
+  series: number;
+  /** Bars in all hot windows. */
+  bars: number;
+  /** Bytes of the bar columns of all hot windows (allocated, so at least 49 per bar). */
+  bytes: number;
+}
+
 /** Hooks the engine wires to /metrics. */
 export interface StoreMetrics {
   barsWritten(n: number): void;
@@ -25,6 +35,13 @@ export interface BarStore {
   upsert(id: SeriesId, bars: readonly Bar[]): void;
   /** The hot window of a series (created empty on first use). */
   window(id: SeriesId): SeriesWindow;
+  /**
+   * Drops the hot window of a series (an on-demand series nobody watches any more) so its memory is
+   * freed; a later `window(id)` starts empty. Persisted bars and writes still pending stay.
+   */
+  release(id: SeriesId): void;
+  /** What the hot windows hold now. O(series). */
+  stats(): StoreStats;
   /** Loads what is persisted into the hot window; returns the newest stored bar. One round trip. */
   restore(id: SeriesId): Promise<Bar | undefined>;
   /** Newest `limit` bars with openTime <= endTime: from memory when it covers them, else one round trip. */

@@ -1,6 +1,7 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { BarStore, StoreMetrics } from './bar-store.ts';
+import { windowStats } from './window-stats.ts';
 import { SeriesWindow } from './series-window.ts';
 
 /** Hot windows only: the store when REDIS_URL is unset. */
@@ -20,6 +21,8 @@ export function createMemoryBarStore(opts: { bufferSize: number; metrics?: Store
       if (n) opts.metrics?.barsWritten(n);
     },
     window,
+    release: (id) => void windows.delete(id.key),
+    stats: () => windowStats(windows.values()),
     restore: async () => undefined,
     range: async (id, endTime, limit) => window(id).before(endTime, limit),
     flush: async () => undefined,

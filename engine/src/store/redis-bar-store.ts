@@ -3,6 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import { candlesKey, type SeriesId } from '../domain/series-id.ts';
 import type { BarStore, StoreHealth, StoreMetrics } from './bar-store.ts';
 import { SeriesWindow } from './series-window.ts';
+import { windowStats } from './window-stats.ts';
 
 export interface RedisBarStoreOptions {
   url: string;
@@ -202,6 +203,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   return {
     kind: 'redis',
     window,
+    release(id) {
+      // Pending writes keep their own copy of the bars (and the id), so they still reach Redis.
+      windows.delete(id.key);
+      idOf.delete(id.key);
+    },
+    stats: () => windowStats(windows.values()),
     upsert(id, bars) {
       const w = window(id);
       let changed = false;

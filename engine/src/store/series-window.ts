@@ -1,31 +1,53 @@
-import { type Bar, sameBar } from '../domain/bar.ts';
+import type { Bar } from '../domain/bar.ts';
+import { BarColumns } from './bar-columns.ts';
+
+/** Slots a window starts with on its first bar; it doubles from there up to its capacity. */
+const FIRST_SLOTS = 8;
 
 /**
  * The in-memory hot window of one series: up to `capacity` bars, sorted and unique by open time.
  * Reads are synchronous so a WebSocket can take a snapshot and subscribe in one turn. Upserting the
  * newest bar (the common case) is O(1); anything else is a binary search.
+ *
+ * Bars are kept in columns (`BarColumns`: typed arrays, 49 bytes a bar) used as a ring, so the oldest
+ * bar leaves without moving the others. The columns grow (doubling) as bars arrive, so a series that
+ * holds few bars never costs a whole `capacity`. Reads build Bar objects; `newest()` returns the bar
+ * last written at the tip, so the per-update hot path allocates nothing.
  */
 export class SeriesWindow {
-  private bars: Bar[] = [];
+  private cols: BarColumns | undefined;
+  /** Slot of the oldest bar. */
+  private head = 0;
+  private count = 0;
+  /** The newest bar as it was upserted. */
+  private tip: Bar | undefined;
   private changes = 0;
 
   constructor(readonly capacity: number) {
-    if (!(capacity >= 1)) throw new TypeError('SeriesWindow: capacity must be >= 1');
+    if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`SeriesWindow: capacity must be an integer >= 1, got ${capacity}`);
   }
 
   upsert(bar: Bar): 'appended' | 'replaced' | 'inserted' | 'ignored' {
-    const bars = this.bars;
-    const n = bars.length;
-    const last = bars[n - 1];
-    if (!last || bar.openTime > last.openTime) {
-      bars.push(bar);
-      if (bars.length > this.capacity) bars.shift();
+    const n = this.count;
+    if (n === 0 || bar.openTime > this.timeAt(n - 1)) {
+      const cols = this.reserve();
+      if (this.count === cols.slots) {
+        // Full at capacity: the oldest leaves.
+        this.head = this.slot(1);
+        this.count--;
+      }
+      cols.write(this.slot(this.count), bar);
+      this.count++;
+      this.tip = bar;
       this.changes++;
       return 'appended';
     }
-    if (bar.openTime === last.openTime) {
-      if (sameBar(last, bar)) return 'ignored';
-      bars[n - 1] = bar;
+    const cols = this.cols!;
+    if (bar.openTime === this.timeAt(n - 1)) {
+      const s = this.slot(n - 1);
+      if (cols.holds(s, bar)) return 'ignored';
+      cols.write(s, bar);
+      this.tip = bar;
       this.changes++;
       return 'replaced';
     }
@@ -33,59 +55,109 @@ export class SeriesWindow {
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (bars[mid]!.openTime < bar.openTime) lo = mid + 1;
+      if (this.timeAt(mid) < bar.openTime) lo = mid + 1;
       else hi = mid;
     }
-    if (bars[lo]?.openTime === bar.openTime) {
-      if (sameBar(bars[lo]!, bar)) return 'ignored';
-      bars[lo] = bar;
+    // lo < n - 1 here: the bar is older than the newest.
+    if (this.timeAt(lo) === bar.openTime) {
+      const s = this.slot(lo);
+      if (cols.holds(s, bar)) return 'ignored';
+      cols.write(s, bar);
       this.changes++;
       return 'replaced';
     }
     // Older than everything kept while full: it would be trimmed at once.
     if (lo === 0 && n >= this.capacity) return 'ignored';
-    bars.splice(lo, 0, bar);
-    if (bars.length > this.capacity) bars.shift();
+    const c = this.reserve();
+    if (this.count === c.slots) {
+      // Full at capacity (so lo >= 1): the oldest leaves; bars 1..lo-1 move down one, the bar goes at lo-1.
+      for (let i = 0; i < lo - 1; i++) c.copy(this.slot(i), c, this.slot(i + 1));
+      c.write(this.slot(lo - 1), bar);
+    } else {
+      for (let i = this.count; i > lo; i--) c.copy(this.slot(i), c, this.slot(i - 1));
+      c.write(this.slot(lo), bar);
+      this.count++;
+    }
     this.changes++;
     return 'inserted';
   }
 
   /** Newest `n` bars, oldest first. */
   last(n: number): Bar[] {
-    return this.bars.slice(Math.max(0, this.bars.length - n));
+    return this.slice(this.count - Math.max(0, Math.min(n, this.count)), this.count);
   }
 
   /** Newest `limit` bars with openTime <= endTime, oldest first. */
   before(endTime: number, limit: number): Bar[] {
     let lo = 0;
-    let hi = this.bars.length;
+    let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.bars[mid]!.openTime <= endTime) lo = mid + 1;
+      if (this.timeAt(mid) <= endTime) lo = mid + 1;
       else hi = mid;
     }
-    return this.bars.slice(Math.max(0, lo - limit), lo);
+    return this.slice(Math.max(0, lo - Math.max(0, limit)), lo);
   }
 
   newest(): Bar | undefined {
-    return this.bars[this.bars.length - 1];
+    return this.tip;
   }
 
   oldest(): Bar | undefined {
-    return this.bars[0];
+    return this.count ? this.cols!.read(this.slot(0)) : undefined;
   }
 
   newestClosed(): Bar | undefined {
-    for (let i = this.bars.length - 1; i >= 0; i--) if (this.bars[i]!.closed) return this.bars[i];
+    for (let i = this.count - 1; i >= 0; i--) {
+      if (this.cols!.closed[this.slot(i)] !== 1) continue;
+      return i === this.count - 1 ? this.tip : this.cols!.read(this.slot(i));
+    }
     return undefined;
   }
 
   get size(): number {
-    return this.bars.length;
+    return this.count;
+  }
+
+  /** Bytes held by the bar columns (what this window costs beyond a fixed few hundred bytes). */
+  get bytes(): number {
+    return this.cols?.bytes ?? 0;
   }
 
   /** Increments on every change; caches of serialized snapshots key on it. */
   get version(): number {
     return this.changes;
+  }
+
+  /** Physical slot of the i-th bar, oldest first. */
+  private slot(i: number): number {
+    const p = this.head + i;
+    const slots = this.cols!.slots;
+    return p >= slots ? p - slots : p;
+  }
+
+  private timeAt(i: number): number {
+    return this.cols!.openTime[this.slot(i)]!;
+  }
+
+  /** Bars [from, to) as objects, oldest first. */
+  private slice(from: number, to: number): Bar[] {
+    const out: Bar[] = [];
+    for (let i = from; i < to; i++) out.push(this.cols!.read(this.slot(i)));
+    return out;
+  }
+
+  /**
+   * The columns, with room for one more bar unless the window is at capacity: doubles them (at most
+   * to `capacity`) when full, copying the bars oldest first to slot 0.
+   */
+  private reserve(): BarColumns {
+    const cols = this.cols;
+    if (cols && (this.count < cols.slots || cols.slots >= this.capacity)) return cols;
+    const next = new BarColumns(Math.min(this.capacity, cols ? cols.slots * 2 : FIRST_SLOTS));
+    for (let i = 0; i < this.count; i++) next.copy(i, cols!, this.slot(i));
+    this.cols = next;
+    this.head = 0;
+    return next;
   }
 }

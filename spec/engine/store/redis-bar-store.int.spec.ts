@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
 import type { BarStore } from '../../../engine/src/store/bar-store.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
 import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
@@ -54,6 +55,21 @@ function contract(make: () => BarStore) {
     expect(await store.range(id, 0, 10)).toEqual([]);
     await store.close();
   });
+
+  it('releases a series: its window and bytes go, other series stay, a later write starts a fresh window', async () => {
+    const store = make();
+    const eth = seriesId('ETHUSDT', '5m');
+    for (let i = 1; i <= 20; i++) store.upsert(id, [bar(i)]);
+    store.upsert(eth, [bar(9)]);
+    // Columns grow 8 -> 16 -> 32 slots for 20 bars; ETH holds one bar in 8 slots.
+    expect(store.stats()).toEqual({ series: 2, bars: 21, bytes: (32 + 8) * BYTES_PER_BAR });
+    store.release(id);
+    expect(store.stats()).toEqual({ series: 1, bars: 1, bytes: 8 * BYTES_PER_BAR });
+    expect(store.window(eth).last(5)).toEqual([bar(9)]);
+    store.upsert(id, [bar(30)]);
+    expect(store.window(id).last(5)).toEqual([bar(30)]);
+    await store.close();
+  });
 }
 
 describe('memory store', () => contract(() => createMemoryBarStore({ bufferSize: 50 })));
@@ -68,6 +84,16 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
   });
   let made = 0;
   contract(() => createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}c${++made}:` }));
+
+  it('still persists the writes pending when a series is released', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}rel:` });
+    for (let i = 1; i <= 20; i++) store.upsert(id, [bar(i)]);
+    store.release(id);
+    await store.flush();
+    expect(store.window(id).size).toBe(0);
+    expect(await store.range(id, 1e15, 50)).toEqual(Array.from({ length: 20 }, (_, k) => bar(k + 1)));
+    await store.close();
+  });
 
   it('reads a page beyond the hot window from Redis in one round trip', async () => {
     const writer = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}r:` });

@@ -1,13 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
 import { SeriesWindow } from '../../../engine/src/store/series-window.ts';
 
 const M = 60_000;
 const bar = (i: number, close = 100 + i, closed = true): Bar => ({ openTime: i * M, open: 100, high: 200, low: 50, close, volume: i, closed });
 
 describe('SeriesWindow', () => {
-  it('rejects a capacity below 1', () => {
+  it('rejects a capacity below 1 or not an integer', () => {
     expect(() => new SeriesWindow(0)).toThrow(TypeError);
+    expect(() => new SeriesWindow(2.5)).toThrow(TypeError);
+  });
+
+  it('allocates columns as bars arrive, not the whole capacity up front', () => {
+    const w = new SeriesWindow(1000);
+    expect(w.bytes).toBe(0);
+    w.upsert(bar(1));
+    expect(w.bytes).toBe(8 * BYTES_PER_BAR);
+    for (let i = 2; i <= 9; i++) w.upsert(bar(i));
+    expect(w.bytes).toBe(16 * BYTES_PER_BAR);
+    for (let i = 10; i <= 1500; i++) w.upsert(bar(i));
+    expect([w.size, w.bytes]).toEqual([1000, 1000 * BYTES_PER_BAR]);
+    expect(w.oldest()).toEqual(bar(501));
+  });
+
+  it('returns the upserted tip from newest() without building a bar', () => {
+    const w = new SeriesWindow(4);
+    const tip = bar(3, 5, false);
+    w.upsert(bar(2));
+    w.upsert(tip);
+    expect(w.newest()).toBe(tip);
+    w.upsert(bar(1));
+    expect(w.newest()).toBe(tip);
   });
 
   it('reports how each upsert changed the window and bumps the version only on change', () => {
