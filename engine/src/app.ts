@@ -22,6 +22,7 @@ import { binanceKlines$, type UpstreamEvent } from './sources/binance-ws.ts';
 import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
 import { createRedisBarStore } from './store/redis-bar-store.ts';
+import { storeGauges } from './store/store-gauges.ts';
 import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { connectExchange } from './pipeline/connect-exchange.ts';
 import { Recorder } from './record/recorder.ts';
@@ -106,6 +107,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
+  storeGauges(metrics, store, () => hub.snapshotCache);
 
   // --- upstream: one shared stream of every native series, routed to per-series inputs ----------
   const series = catalog.nativeSeries();

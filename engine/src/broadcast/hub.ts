@@ -2,6 +2,7 @@ import type { Bar } from '../domain/bar.ts';
 import { klineTopic, type SeriesId } from '../domain/series-id.ts';
 import { historicalMessage, liveCandleMessage } from '../domain/wire.ts';
 import type { SeriesWindow } from '../store/series-window.ts';
+import { Snapshot, SnapshotCache, type SnapshotCacheLimits } from './snapshot-cache.ts';
 
 /** The one thing the hub needs from uWebSockets.js: topic publish (fan-out happens in native code). */
 export interface Publisher {
@@ -15,21 +16,15 @@ export const STATUS_TOPIC = 'status';
 
 export type UpstreamState = 'live' | 'reconnecting' | 'stale';
 
-interface Snapshot {
-  version: number;
-  json: string;
-  /** The same message as UTF-8 bytes: every client of a storm gets this one buffer, not a fresh conversion. */
-  bytes: Buffer;
-}
-
 /**
  * Fan-out of every series to its subscribers. Each update is serialized once and published to the
  * series' topic; the `historical` snapshot is serialized once per window version, not once per client,
- * so a connect storm costs one JSON.stringify per series.
+ * so a connect storm costs one JSON.stringify per series. Snapshots are kept in a bounded cache and
+ * dropped when their series changes, so only series being connected to hold one.
  */
 export class Hub {
   private publisher: Publisher | undefined;
-  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly snapshots: SnapshotCache;
   /** Sockets following each derived series topic. */
   private readonly followers = new Map<string, number>();
   /** Bumped by every follow and unfollow. */
@@ -39,7 +34,9 @@ export class Hub {
   constructor(
     private readonly historyOnConnect: number,
     private readonly source: string,
+    snapshotLimits?: SnapshotCacheLimits,
   ) {
+    this.snapshots = new SnapshotCache(snapshotLimits);
     this.statusJson = this.statusMessage('reconnecting');
   }
 
@@ -49,6 +46,8 @@ export class Hub {
 
   /** Called after the store's window already holds `bar`, so a snapshot taken now includes it. */
   publishBar(id: SeriesId, bar: Bar): void {
+    // The window changed: a snapshot cached for it can never be served again.
+    this.snapshots.drop(id.key);
     const topic = klineTopic(id);
     const n = this.publisher?.subscribers(topic) ?? 0;
     if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar), n);
@@ -88,14 +87,27 @@ export class Hub {
     if (n > 0) this.publisher!.publish(topic, message(), n);
   }
 
-  /** The `historical` message for a series, cached by window version (as text and as bytes). */
+  /** The `historical` message for a series, cached by window version (as bytes; `json` decodes them). */
   snapshot(id: SeriesId, window: SeriesWindow): Snapshot {
-    const hit = this.snapshots.get(id.key);
-    if (hit && hit.version === window.version) return hit;
+    const hit = this.snapshots.get(id.key, window.version);
+    if (hit) return hit;
     const json = historicalMessage(id.symbol, id.interval, window.last(this.historyOnConnect));
-    const snap = { version: window.version, json, bytes: Buffer.from(json) };
+    // Its own allocation, not a slice of Buffer's shared pool: a cached small snapshot must not pin a pool slab.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+    bytes.write(json);
+    const snap = new Snapshot(window.version, bytes);
     this.snapshots.set(id.key, snap);
     return snap;
+  }
+
+  /** Forgets the cached snapshot of a series (its window was released). */
+  dropSnapshot(id: SeriesId): void {
+    this.snapshots.drop(id.key);
+  }
+
+  /** Snapshots cached now and their bytes (for /metrics). */
+  get snapshotCache(): { entries: number; bytes: number } {
+    return { entries: this.snapshots.size, bytes: this.snapshots.bytes };
   }
 
   setUpstream(state: UpstreamState): void {
