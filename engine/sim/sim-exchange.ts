@@ -28,6 +28,12 @@ export interface SimOptions {
   pingIntervalMs?: number;
   /** Default 6000 per UTC minute; over it, 429 -1003 with Retry-After. */
   weightLimitPerMinute?: number;
+  /** Default 1024 (Binance's): more on one connection gets error code 4 and close 1008. */
+  maxStreamsPerConnection?: number;
+  /** Default 5 (Binance's): incoming pings, pongs and text frames per second per connection; over it, close 1008. */
+  maxIncomingPerSecond?: number;
+  /** Default 300 (Binance's): new WS connections per 5 minutes; beyond, upgrades get HTTP 429. */
+  maxConnectionsPer5Min?: number;
 }
 
 export interface SimStats {
@@ -38,6 +44,10 @@ export interface SimStats {
   framesSent: number;
   /** Pongs received for the server's pings. */
   pongsReceived: number;
+  /** Connections closed for breaking a limit (too many messages per second or streams). */
+  limitCloses: number;
+  /** WS upgrades refused for too many new connections in 5 minutes. */
+  refusedConnections: number;
 }
 
 export interface SimExchange {
@@ -70,6 +80,10 @@ export interface SimExchange {
     serverShutdown(closeAfterMs?: number): void;
   };
   readonly stats: SimStats;
+  /** Streams of each open WS connection, in connection and subscription order. */
+  subscriptions(): string[][];
+  /** REST klines and uiKlines requests answered for a symbol (and interval, when given). */
+  klinesRequests(symbol: string, interval?: string): number;
   /** Closes the server, every socket and every timer. */
   close(): Promise<void>;
 }
@@ -92,15 +106,23 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
   const pushIntervalMs = positive('pushIntervalMs', opts.pushIntervalMs ?? 2000);
   const pingIntervalMs = positive('pingIntervalMs', opts.pingIntervalMs ?? 20_000);
   const weightLimit = positive('weightLimitPerMinute', opts.weightLimitPerMinute ?? 6000);
+  const limits = {
+    maxStreamsPerConnection: positive('maxStreamsPerConnection', opts.maxStreamsPerConnection ?? 1024),
+    maxIncomingPerSecond: positive('maxIncomingPerSecond', opts.maxIncomingPerSecond ?? 5),
+    maxConnectionsPer5Min: positive('maxConnectionsPer5Min', opts.maxConnectionsPer5Min ?? 300),
+  };
   const realStart = Date.now();
   const simStart = opts.clockStart ?? realStart;
   const now = () => Math.floor(simStart + (Date.now() - realStart) * speed);
   const model = new PriceModel(opts.seed ?? 1, opts.listedSince ?? Date.UTC(2019, 0, 1));
-  const stats: SimStats = { restRequests: 0, weightUsed: 0, wsConnectAttempts: 0, wsOpenConnections: 0, framesSent: 0, pongsReceived: 0 };
+  const stats: SimStats = { restRequests: 0, weightUsed: 0, wsConnectAttempts: 0, wsOpenConnections: 0, framesSent: 0, pongsReceived: 0, limitCloses: 0, refusedConnections: 0 };
+  /** Answered klines/uiKlines requests by `SYMBOL interval`. */
+  const klinesCount = new Map<string, number>();
 
   const restFaults: RestFaultQueue = { rateLimits: [], failures: [] };
-  const server = createServer(createRestHandler({ symbols, model, weightLimit, now, stats }, restFaults));
-  const streams = new SimStreams({ symbols, model, now, pushIntervalMs, pingIntervalMs, stats });
+  const onKlines = (symbol: string, interval: string) => klinesCount.set(`${symbol} ${interval}`, (klinesCount.get(`${symbol} ${interval}`) ?? 0) + 1);
+  const server = createServer(createRestHandler({ symbols, model, weightLimit, now, stats, onKlines }, restFaults));
+  const streams = new SimStreams({ symbols, model, now, pushIntervalMs, pingIntervalMs, limits, stats });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   // Kept to destroy keep-alive sockets on close (server.close waits for them otherwise).
   const sockets = new Set<Socket>();
@@ -163,6 +185,13 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),
     },
     stats,
+    subscriptions: () => streams.subscriptions(),
+    klinesRequests(symbol, interval) {
+      if (interval !== undefined) return klinesCount.get(`${symbol} ${interval}`) ?? 0;
+      let n = 0;
+      for (const [key, count] of klinesCount) if (key.startsWith(`${symbol} `)) n += count;
+      return n;
+    },
     async close() {
       streams.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

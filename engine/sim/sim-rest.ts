@@ -11,6 +11,8 @@ export interface SimRestContext {
   /** Sim clock (ms). */
   now(): number;
   readonly stats: { restRequests: number; weightUsed: number };
+  /** Called for each klines/uiKlines request answered with rows. */
+  onKlines?(symbol: string, interval: string): void;
 }
 
 /** Faults queued for the next REST requests, consumed one per request. */
@@ -134,6 +136,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
       const c = model.candle(symbol, interval, o, at, tz);
       if (c) rows.push(klineRow(symbol, interval, c, tz));
     }
+    ctx.onKlines?.(symbol, interval);
     return rows;
   };
 

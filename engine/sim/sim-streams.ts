@@ -12,7 +12,24 @@ export interface SimStreamsContext {
   now(): number;
   readonly pushIntervalMs: number;
   readonly pingIntervalMs: number;
-  readonly stats: { wsConnectAttempts: number; wsOpenConnections: number; framesSent: number; pongsReceived: number };
+  readonly limits: StreamLimits;
+  readonly stats: {
+    wsConnectAttempts: number;
+    wsOpenConnections: number;
+    framesSent: number;
+    pongsReceived: number;
+    limitCloses: number;
+    refusedConnections: number;
+  };
+}
+
+/** Binance's connection limits, enforced per connection (messages, streams) and per server (new connections). */
+export interface StreamLimits {
+  readonly maxStreamsPerConnection: number;
+  /** Incoming pings, pongs and text frames per second per connection; over it the connection is closed 1008. */
+  readonly maxIncomingPerSecond: number;
+  /** New connections accepted per 5 minutes; beyond, upgrades are refused with HTTP 429. */
+  readonly maxConnectionsPer5Min: number;
 }
 
 interface Conn {
@@ -20,6 +37,10 @@ interface Conn {
   readonly streams: Set<string>;
   combined: boolean;
   lastPongAt: number;
+  /** Arrival times (real ms) of the last maxIncomingPerSecond incoming messages, oldest first. */
+  readonly recent: number[];
+  /** Closed for a limit: further messages are ignored. */
+  cut: boolean;
 }
 
 interface StreamSpec {
@@ -30,7 +51,10 @@ interface StreamSpec {
 
 /** Binance's 16 intervals; `@+08:00` is the only time zone a kline stream takes. */
 const STREAM_RE = /^([a-z0-9]{2,20})@kline_(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)(@\+08:00)?$/;
-const MAX_STREAMS = 1024;
+/** A name Binance would take for some stream (`<symbol>@<kind>…`, or `!…@arr`); others are 'invalid stream'. */
+const STREAM_SHAPE_RE = /^!?[A-Za-z0-9]{1,30}(@[A-Za-z0-9_:+.-]{1,30}){1,3}$/;
+const METHODS = ['SUBSCRIBE', 'UNSUBSCRIBE', 'LIST_SUBSCRIPTIONS', 'SET_PROPERTY', 'GET_PROPERTY'];
+const FIVE_MIN = 300_000;
 /** A client this far behind is cut off, as Binance drops slow consumers. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 const ID_RE = /^[A-Za-z0-9]{1,36}$/;
@@ -65,6 +89,8 @@ export class SimStreams {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly intervals: NodeJS.Timeout[];
   private refuseUntil = 0;
+  /** Real times of the connections accepted in the last 5 minutes, oldest first. */
+  private readonly accepted: number[] = [];
   private paused = false;
   private omitFinalsLeft = 0;
   private readonly omitted = new Map<string, number>();
@@ -87,30 +113,66 @@ export class SimStreams {
     };
     if (Date.now() < this.refuseUntil) return reject('503 Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://sim');
+    if (url.pathname !== '/stream' && url.pathname !== '/ws' && !url.pathname.startsWith('/ws/')) return reject('404 Not Found');
+    const realNow = Date.now();
+    while (this.accepted.length > 0 && realNow - this.accepted[0]! >= FIVE_MIN) this.accepted.shift();
+    if (this.accepted.length >= this.ctx.limits.maxConnectionsPer5Min) {
+      this.ctx.stats.refusedConnections++;
+      return reject('429 Too Many Requests');
+    }
+    this.accepted.push(realNow);
     let combined: boolean;
     let streams: string[];
     if (url.pathname === '/stream') {
       combined = true;
       streams = rawStreamsParam(url.search).split('/').filter(Boolean);
-    } else if (url.pathname === '/ws' || url.pathname.startsWith('/ws/')) {
+    } else {
       combined = false;
       streams = decodeURIComponent(url.pathname.slice(4)).split('/').filter(Boolean);
-    } else {
-      return reject('404 Not Found');
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn: Conn = { ws, streams: new Set(), combined, lastPongAt: Date.now() };
+      const conn: Conn = { ws, streams: new Set(), combined, lastPongAt: Date.now(), recent: [], cut: false };
       this.conns.add(conn);
       this.ctx.stats.wsOpenConnections = this.conns.size;
       ws.on('close', () => this.forget(conn));
       ws.on('error', () => {}); // a reset client is an ordinary event here; 'close' follows
       ws.on('pong', () => {
+        if (!this.admit(conn)) return;
         conn.lastPongAt = Date.now();
         this.ctx.stats.pongsReceived++;
       });
-      if (!this.subscribe(conn, streams)) return;
-      ws.on('message', (data, isBinary) => this.control(conn, isBinary ? '' : data.toString()));
+      ws.on('ping', () => this.admit(conn));
+      if (!this.subscribe(conn, streams, null)) return;
+      ws.on('message', (data, isBinary) => {
+        if (this.admit(conn)) this.control(conn, isBinary ? '' : data.toString());
+      });
     });
+  }
+
+  /** Counts an incoming message against the per-second limit; over it, closes 1008 as Binance does. */
+  private admit(conn: Conn): boolean {
+    if (conn.cut) return false;
+    const now = Date.now();
+    const { recent } = conn;
+    const max = this.ctx.limits.maxIncomingPerSecond;
+    if (recent.length >= max && now - recent[0]! < 1000) {
+      this.cut(conn, 'Too many requests');
+      return false;
+    }
+    recent.push(now);
+    if (recent.length > max) recent.shift();
+    return true;
+  }
+
+  private cut(conn: Conn, reason: string): void {
+    conn.cut = true;
+    this.ctx.stats.limitCloses++;
+    conn.ws.close(1008, reason);
+  }
+
+  /** Streams per open connection, in connection and subscription order. */
+  subscriptions(): string[][] {
+    return [...this.conns].filter((c) => c.ws.readyState === WebSocket.OPEN && !c.cut).map((c) => [...c.streams]);
   }
 
   private forget(conn: Conn): void {
@@ -119,7 +181,14 @@ export class SimStreams {
     for (const s of conn.streams) this.unsubscribeOne(conn, s);
   }
 
-  private subscribe(conn: Conn, streams: string[]): boolean {
+  /** Adds streams; over the per-connection limit nothing is added, error code 4 is sent and the connection closed 1008. */
+  private subscribe(conn: Conn, streams: string[], id: unknown): boolean {
+    const added = new Set(streams.filter((s) => !conn.streams.has(s))).size;
+    if (conn.streams.size + added > this.ctx.limits.maxStreamsPerConnection) {
+      conn.ws.send(JSON.stringify({ error: { code: 4, msg: 'Too many subscriptions' }, id }));
+      this.cut(conn, 'Too many subscriptions');
+      return false;
+    }
     for (const s of streams) {
       if (conn.streams.has(s)) continue;
       conn.streams.add(s);
@@ -129,11 +198,6 @@ export class SimStreams {
         this.specs.set(s, this.parse(s));
       }
       subs.add(conn);
-    }
-    if (conn.streams.size > MAX_STREAMS) {
-      conn.ws.send(JSON.stringify({ error: { code: 4, msg: 'Too many subscriptions' } }));
-      conn.ws.close(1008, 'Too many subscriptions');
-      return false;
     }
     return true;
   }
@@ -165,41 +229,45 @@ export class SimStreams {
     try {
       msg = JSON.parse(text);
     } catch {
-      conn.ws.send(JSON.stringify({ code: 3, msg: 'Invalid JSON: expected value at line 1 column 1', id: null }));
+      conn.ws.send(JSON.stringify({ error: { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' }, id: null }));
       return;
     }
     const { method, params, id = null } = (typeof msg === 'object' && msg !== null ? msg : {}) as { method?: unknown; params?: unknown; id?: unknown };
     const validId = id === null || (typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && ID_RE.test(id));
-    const reply = (body: Record<string, unknown>) => conn.ws.send(JSON.stringify({ ...body, id: validId ? id : null }));
-    const invalidRequest = (why: string) => reply({ code: 2, msg: `Invalid request: ${why}` });
-    if (!validId) return invalidRequest('request ID must be an unsigned integer or an alphanumeric string of up to 36 characters');
-    if (typeof method !== 'string') return invalidRequest("missing field 'method'");
+    const replyId = validId ? id : null;
+    const reply = (body: Record<string, unknown>) => conn.ws.send(JSON.stringify({ ...body, id: replyId }));
+    // Errors come as {"error":{"code","msg"},"id"} on the wire (the docs' table shows only the inner object).
+    const fail = (code: number, msg: string) => reply({ error: { code, msg } });
+    const invalidRequest = (why: string) => fail(2, `Invalid request: ${why}`);
+    if (!validId) return invalidRequest('request ID must be an unsigned integer');
+    if (typeof method !== 'string') return invalidRequest('missing field `method`');
+    if (!METHODS.includes(method)) return invalidRequest(`unknown variant \`${method}\`, expected one of ${METHODS.map((m) => `\`${m}\``).join(', ')}`);
     const list = params === undefined ? [] : params;
-    if (!Array.isArray(list)) return invalidRequest("'params' must be an array");
+    if (!Array.isArray(list)) return invalidRequest('invalid type: expected a sequence for `params`');
     switch (method) {
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE':
-        if (!list.every((p) => typeof p === 'string')) return invalidRequest('stream names must be strings');
+        // A request naming any malformed stream is refused whole, as Binance does.
+        if (!list.every((p) => typeof p === 'string' && STREAM_SHAPE_RE.test(p))) return invalidRequest('invalid stream');
         if (method === 'UNSUBSCRIBE') {
           for (const p of list as string[]) this.unsubscribeOne(conn, p);
           return reply({ result: null });
         }
-        if (this.subscribe(conn, list as string[])) reply({ result: null });
+        if (this.subscribe(conn, list as string[], replyId)) reply({ result: null });
         return;
       case 'LIST_SUBSCRIPTIONS':
+        if (list.length > 0) return invalidRequest('too many parameters');
         return reply({ result: [...conn.streams] });
       case 'SET_PROPERTY':
         if (typeof list[0] !== 'string') return invalidRequest('property name must be a string');
-        if (list[0] !== 'combined') return reply({ code: 0, msg: 'Unknown property' });
-        if (typeof list[1] !== 'boolean') return reply({ code: 1, msg: 'Invalid value type: expected Boolean' });
+        if (list[0] !== 'combined') return fail(0, 'Unknown property');
+        if (typeof list[1] !== 'boolean') return fail(1, 'Invalid value type: expected Boolean');
         conn.combined = list[1];
         return reply({ result: null });
       case 'GET_PROPERTY':
         if (typeof list[0] !== 'string') return invalidRequest('property name must be a string');
-        if (list[0] !== 'combined') return reply({ code: 0, msg: 'Unknown property' });
+        if (list[0] !== 'combined') return fail(0, 'Unknown property');
         return reply({ result: conn.combined });
-      default:
-        return invalidRequest(`unknown method '${method}'`);
     }
   }
 

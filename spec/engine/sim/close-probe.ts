@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 
-const sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 20, clockSpeed: 600, pingIntervalMs: 30 });
+const sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 20, clockSpeed: 600, pingIntervalMs: 30, maxIncomingPerSecond: 1000 });
 const res = await fetch(`${sim.restUrl}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=3`);
 if (res.status !== 200) throw new Error(`REST ${res.status}`);
 await res.json();

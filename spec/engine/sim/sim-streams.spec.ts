@@ -31,7 +31,8 @@ function byOpen(events: KlineEvent[]): Map<number, KlineEvent[]> {
 describe('simulated exchange WebSocket streams', () => {
   beforeAll(async () => {
     // 60x clock and 50 ms pushes: a 1m candle closes about every second of real time.
-    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 50, clockSpeed: 60, pingIntervalMs: 100 });
+    // Pings every 100 ms draw 10 pongs a second: the incoming-message limit is raised to allow them.
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 50, clockSpeed: 60, pingIntervalMs: 100, maxIncomingPerSecond: 100 });
   });
   afterEach(() => {
     for (const c of clients.splice(0)) c.close();
@@ -116,23 +117,41 @@ describe('simulated exchange WebSocket streams', () => {
     expect(frames.every((m) => m.stream === 'btcusdt@kline_1m')).toBe(true);
   });
 
-  it('control errors: codes 0 to 3 as in the docs', async () => {
+  it('control errors: codes 0 to 3 in the wire shape {error:{code,msg},id}', async () => {
     const c = connect('/ws');
     await c.until(() => c.open, 3000, 'open');
     c.send({ method: 'SET_PROPERTY', params: ['colour', true], id: 10 });
-    expect(await c.reply(10)).toEqual({ code: 0, msg: expect.any(String), id: 10 });
+    expect(await c.reply(10)).toEqual({ error: { code: 0, msg: 'Unknown property' }, id: 10 });
     c.send({ method: 'SET_PROPERTY', params: ['combined', 'yes'], id: 11 });
-    expect(await c.reply(11)).toEqual({ code: 1, msg: expect.stringContaining('Boolean'), id: 11 });
+    expect(await c.reply(11)).toEqual({ error: { code: 1, msg: 'Invalid value type: expected Boolean' }, id: 11 });
     c.send({ method: 'FLY', id: 12 });
-    expect(await c.reply(12)).toEqual({ code: 2, msg: expect.stringContaining('Invalid request'), id: 12 });
+    expect(await c.reply(12)).toEqual({ error: { code: 2, msg: expect.stringMatching(/^Invalid request: unknown variant `FLY`, expected one of `SUBSCRIBE`/) }, id: 12 });
     c.send({ params: [], id: 13 });
-    expect(await c.reply(13)).toEqual({ code: 2, msg: expect.any(String), id: 13 });
+    expect(await c.reply(13)).toEqual({ error: { code: 2, msg: 'Invalid request: missing field `method`' }, id: 13 });
+    c.send({ method: 'LIST_SUBSCRIPTIONS', params: ['x'], id: 14 });
+    expect(await c.reply(14)).toEqual({ error: { code: 2, msg: 'Invalid request: too many parameters' }, id: 14 });
     c.send({ method: 'SUBSCRIBE', params: [], id: 'not valid!' });
     c.send('{"method": SUBSCRIBE');
     await c.until(() => c.messages().filter((m) => (m as { id?: unknown } | undefined)?.id === null).length >= 2, 3000, 'two errors with id null');
     const nullIds = c.messages().filter((m) => (m as { id?: unknown } | undefined)?.id === null);
-    expect(nullIds).toEqual([{ code: 2, msg: expect.any(String), id: null }, { code: 3, msg: expect.stringContaining('Invalid JSON'), id: null }]);
+    expect(nullIds).toEqual([
+      { error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' }, id: null },
+      { error: { code: 3, msg: expect.stringContaining('Invalid JSON') }, id: null },
+    ]);
     expect(c.open).toBe(true);
+  });
+
+  it('a malformed stream name refuses the whole SUBSCRIBE with "invalid stream"; nothing is added', async () => {
+    const c = connect('/ws');
+    await c.until(() => c.open, 3000, 'open');
+    for (const [id, bad] of [[1, 'not a stream'], [2, 'btcusdt'], [3, ''], [4, 42]] as const) {
+      c.send({ method: 'SUBSCRIBE', params: ['btcusdt@kline_1m', bad], id });
+      expect(await c.reply(id)).toEqual({ error: { code: 2, msg: 'Invalid request: invalid stream' }, id });
+    }
+    c.send({ method: 'UNSUBSCRIBE', params: ['x y'], id: 5 });
+    expect(await c.reply(5)).toEqual({ error: { code: 2, msg: 'Invalid request: invalid stream' }, id: 5 });
+    c.send({ method: 'LIST_SUBSCRIPTIONS', id: 6 });
+    expect(await c.reply(6)).toEqual({ result: [], id: 6 });
   });
 
   it('upper-case or unknown stream names are acknowledged and deliver nothing', async () => {
@@ -145,14 +164,14 @@ describe('simulated exchange WebSocket streams', () => {
     expect([...symbols]).toEqual(['ETHUSDT:1m']);
   });
 
-  it('more than 1024 streams: error code 4, then close 1008', async () => {
+  it('more than 1024 streams (the default): error code 4, then close 1008', async () => {
     const c = connect('/ws');
     await c.until(() => c.open, 3000, 'open');
     c.send({ method: 'SUBSCRIBE', params: Array.from({ length: 1024 }, (_, i) => `s${i}usdt@kline_1m`), id: 1 });
     expect(await c.reply(1)).toEqual({ result: null, id: 1 });
     c.send({ method: 'SUBSCRIBE', params: ['btcusdt@kline_1m'], id: 2 });
     await c.until(() => c.closeCode !== undefined, 3000, 'close');
-    expect(c.messages().at(-1)).toEqual({ error: { code: 4, msg: 'Too many subscriptions' } });
+    expect(c.messages().at(-1)).toEqual({ error: { code: 4, msg: 'Too many subscriptions' }, id: 2 });
     expect(c.closeCode).toBe(1008);
   });
 
