@@ -25,6 +25,7 @@ import { createRedisBarStore } from './store/redis-bar-store.ts';
 import { storeGauges } from './store/store-gauges.ts';
 import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { connectExchange } from './pipeline/connect-exchange.ts';
+import { MemoryPositions } from './cluster/memory-positions.ts';
 import { Recorder } from './record/recorder.ts';
 import type { ReplayExchange } from './record/replay-exchange.ts';
 
@@ -108,6 +109,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);
+  // Epoch and offset per series, and the recent history a reconnecting client resumes from (issue 13).
+  const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs });
 
   // --- upstream: one shared stream of every native series, routed to per-series inputs ----------
   const series = catalog.nativeSeries();
@@ -172,7 +175,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         store.upsert(id, [ev.bar]);
         if (ev.origin !== 'live') pm.barsFilled();
         if (ev.origin === 'repair') break;
-        hub.publishBar(id, ev.bar);
+        hub.publishBar(id, ev.bar, positions.append(id, ev.bar));
         barsOut.get(id.key)?.next(ev.bar);
         break;
       }
@@ -278,6 +281,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     listening: (topic) => hub.listening(topic),
     listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
+    position: (id) => positions.position(id),
   });
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
 
@@ -295,6 +299,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     metrics,
     log,
     health,
+    positions,
     olderBars: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }),
   });
   const build = uwsBuild();

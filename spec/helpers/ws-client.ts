@@ -3,9 +3,16 @@ import type { WireCandle } from '../../engine/src/domain/wire.ts';
 
 export type { WireCandle };
 
+/** Issue 13 positions, on historical, live_candle, series_point and recovered. */
+export interface WirePosition {
+  epoch?: string;
+  offset?: number;
+}
+
 export type EngineMessage =
-  | { type: 'historical'; symbol: string; interval: string; data: WireCandle[] }
-  | ({ type: 'live_candle'; symbol: string; interval: string } & WireCandle)
+  | ({ type: 'historical'; symbol: string; interval: string; data: WireCandle[]; recovered?: false } & WirePosition)
+  | ({ type: 'recovered'; symbol: string; interval: string; data: WireCandle[] } & Required<WirePosition>)
+  | ({ type: 'live_candle'; symbol: string; interval: string } & WireCandle & WirePosition)
   | { type: 'status'; upstream: string; source: string }
   | { type: 'error'; message: string };
 
@@ -64,7 +71,7 @@ export class EngineClient {
     const byTime = new Map<number, WireCandle>();
     for (const c of this.historical()?.data ?? []) byTime.set(c.time, c);
     for (const m of this.live()) {
-      const { type: _t, symbol: _s, interval: _i, ...c } = m;
+      const { type: _t, symbol: _s, interval: _i, epoch: _e, offset: _o, ...c } = m;
       byTime.set(c.time, c);
     }
     return [...byTime.values()].sort((a, b) => a.time - b.time);

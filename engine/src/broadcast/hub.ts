@@ -1,6 +1,6 @@
 import type { Bar } from '../domain/bar.ts';
 import { klineTopic, type SeriesId } from '../domain/series-id.ts';
-import { historicalMessage, liveCandleMessage } from '../domain/wire.ts';
+import { historicalMessage, liveCandleMessage, type WirePosition } from '../domain/wire.ts';
 import type { SeriesWindow } from '../store/series-window.ts';
 import { Snapshot, SnapshotCache, type SnapshotCacheLimits } from './snapshot-cache.ts';
 
@@ -45,12 +45,12 @@ export class Hub {
   }
 
   /** Called after the store's window already holds `bar`, so a snapshot taken now includes it. */
-  publishBar(id: SeriesId, bar: Bar): void {
+  publishBar(id: SeriesId, bar: Bar, pos?: WirePosition): void {
     // The window changed: a snapshot cached for it can never be served again.
     this.snapshots.drop(id.key);
     const topic = klineTopic(id);
     const n = this.publisher?.subscribers(topic) ?? 0;
-    if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar), n);
+    if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar, pos), n);
   }
 
   /** A socket now follows a derived series topic (the server calls this as it subscribes it). */
@@ -88,10 +88,11 @@ export class Hub {
   }
 
   /** The `historical` message for a series, cached by window version (as bytes; `json` decodes them). */
-  snapshot(id: SeriesId, window: SeriesWindow): Snapshot {
+  snapshot(id: SeriesId, window: SeriesWindow, pos?: WirePosition): Snapshot {
+    // `pos` needs no place in the cache key: a position only moves with a publishBar, which drops the entry.
     const hit = this.snapshots.get(id.key, window.version);
     if (hit) return hit;
-    const json = historicalMessage(id.symbol, id.interval, window.last(this.historyOnConnect));
+    const json = historicalMessage(id.symbol, id.interval, window.last(this.historyOnConnect), pos);
     // Its own allocation, not a slice of Buffer's shared pool: a cached small snapshot must not pin a pool slab.
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
     bytes.write(json);

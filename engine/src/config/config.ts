@@ -42,6 +42,10 @@ export interface Config {
   maxOnDemandSeries: number;
   /** Streams per upstream connection (Binance allows 1024). */
   streamsPerConnection: number;
+  /** Recent history kept per series for resumes (issue 13): the last this many updates… */
+  resumeUpdates: number;
+  /** …none older than this. */
+  resumeMaxAgeMs: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -142,5 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     idleSeriesMs: int(env, 'IDLE_SERIES_MS', 600_000, 1000, 7 * 24 * 3_600_000),
     maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
+    resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
+    resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),
   };
 }

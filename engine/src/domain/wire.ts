@@ -15,13 +15,29 @@ export function toWire(b: Bar): WireCandle {
   return { time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: b.closed };
 }
 
-export function historicalMessage(symbol: string, interval: string, bars: readonly Bar[]): string {
-  return JSON.stringify({ type: 'historical', symbol, interval, data: bars.map(toWire) });
+/** A series' position as the wire carries it (issue 13): the epoch and the offset of the update. */
+export interface WirePosition {
+  readonly epoch: string;
+  readonly offset: number;
 }
 
-export function liveCandleMessage(symbol: string, interval: string, b: Bar): string {
+export function historicalMessage(symbol: string, interval: string, bars: readonly Bar[], pos?: WirePosition): string {
+  return JSON.stringify(pos ? { type: 'historical', symbol, interval, epoch: pos.epoch, offset: pos.offset, data: bars.map(toWire) } : { type: 'historical', symbol, interval, data: bars.map(toWire) });
+}
+
+/** A resume's answer: the latest version of every bar touched after the client's offset. */
+export function recoveredMessage(symbol: string, interval: string, bars: readonly Bar[], pos: WirePosition): string {
+  return JSON.stringify({ type: 'recovered', symbol, interval, epoch: pos.epoch, offset: pos.offset, data: bars.map(toWire) });
+}
+
+/** `,"epoch":"…","offset":N` (epochs are URL-safe ids: no escaping needed), or nothing. */
+export function positionFields(pos: WirePosition | undefined): string {
+  return pos ? `,"epoch":${JSON.stringify(pos.epoch)},"offset":${pos.offset}` : '';
+}
+
+export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?: WirePosition): string {
   // Hand-built: this string is made once per update and is the hot path of the fan-out.
-  return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}}`;
+  return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}${positionFields(pos)}}`;
 }
 
 export function errorMessage(message: string): string {

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
 import { seriesPointSerializer } from './series-wire.ts';
+import type { WirePosition } from '../domain/wire.ts';
 
 export interface SeriesRequest {
   def: SeriesDefinition;
@@ -35,6 +36,8 @@ export interface SeriesRegistryDeps {
   listenersVersion?(): number;
   onError(name: string): void;
   restartDelayMs?: number;
+  /** The candle series' position, carried on each point (issue 13); optional. */
+  position?(id: SeriesId): WirePosition;
 }
 
 /** Caps the parameter variants a client can make the engine compute, per series definition. */
@@ -108,7 +111,8 @@ export class SeriesRegistry {
     this.instances.set(key, inst);
     const { log, onError, restartDelayMs = 1000 } = this.deps;
     const input = this.feed(id, inst.topic);
-    const message = seriesPointSerializer(inst.label, id.symbol, id.interval);
+    const position = this.deps.position;
+    const message = seriesPointSerializer(inst.label, id.symbol, id.interval, position && (() => position(id)));
     const publish = (p: SeriesPoint) => {
       if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, () => message(p));
     };

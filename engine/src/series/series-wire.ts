@@ -1,4 +1,5 @@
 import type { SeriesPoint } from './define-series.ts';
+import { positionFields, type WirePosition } from '../domain/wire.ts';
 
 /** A point as the browser protocol carries it. */
 export function pointWire(p: SeriesPoint): Record<string, unknown> {
@@ -11,7 +12,7 @@ const num = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? 
  * Serializer of one instance's `series_point` messages. The fixed head (type, name, symbol, interval)
  * is built once; each point appends its numbers (this runs once per point, on the hot path).
  */
-export function seriesPointSerializer(name: string, symbol: string, interval: string): (p: SeriesPoint) => string {
+export function seriesPointSerializer(name: string, symbol: string, interval: string, position?: () => WirePosition): (p: SeriesPoint) => string {
   const head = `{"type":"series_point","name":${JSON.stringify(name)},"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"time":`;
   return (p) => {
     let body: string;
@@ -24,6 +25,7 @@ export function seriesPointSerializer(name: string, symbol: string, interval: st
       }
       body += '}';
     } else body = `,"value":${num(p.value)}`;
-    return `${head}${p.time}${body},"is_closed":${p.closed}}`;
+    // The candle series' position: the point follows the update that made it (issue 13).
+    return `${head}${p.time}${body},"is_closed":${p.closed}${positionFields(position?.())}}`;
   };
 }

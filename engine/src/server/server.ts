@@ -10,6 +10,7 @@ import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
 import { registerStaticRoute } from './static-route.ts';
 import { registerWsRoute } from './ws-route.ts';
+import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 
 export { CLOSE_BAD_REQUEST, CLOSE_TRY_AGAIN } from './ws-route.ts';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   series: SeriesRegistry;
   metrics: Metrics;
   log: Logger;
+  /** Epoch/offset per series and recent history for resumes (issue 13). */
+  positions?: SeriesPositions;
   health(): Record<string, unknown> & { status: string };
   /** Older bars than the store holds, from the exchange (not stored). */
   olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;

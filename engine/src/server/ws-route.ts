@@ -5,7 +5,9 @@ import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
-import { pointWire } from '../series/series-wire.ts';
+import type { SeriesPositions } from '../cluster/position.ts';
+import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
+import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries } from './request-params.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
@@ -21,6 +23,8 @@ export interface WsRouteDeps {
   hub: Hub;
   series: SeriesRegistry;
   metrics: Metrics;
+  /** Epoch/offset per series and recent history for resumes (issue 13); absent: no positions on the wire. */
+  positions?: SeriesPositions;
   /** Counts requests refused for a bad symbol, interval or parameter (shared with the HTTP routes). */
   badRequest(): void;
   /** Counts messages sent to clients. */
@@ -39,6 +43,7 @@ interface WsContext {
   symbol?: string;
   interval?: string;
   series?: SeriesRequest[];
+  resume?: ResumeRequest;
   error?: string;
 }
 
@@ -61,8 +66,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const q = req.query_parameters as Record<string, string | undefined>;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval);
     const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
+    const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
-    const context: WsContext = !checked.ok ? { error: checked.error } : wanted && !wanted.ok ? { error: wanted.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [] };
+    const context: WsContext = !checked.ok ? { error: checked.error } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
     res.upgrade(context);
   });
 
@@ -91,16 +97,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let following = false;
     setImmediate(() => {
       if (ws.closed) return;
-      const window = store.window(id);
-      const snapshot = hub.snapshot(id, window);
-      if (instances.length) {
-        // Derived series ride in the same message, aligned to the snapshot's candles.
-        const bars = window.last(deps.historyOnConnect);
-        const from = bars[0]?.openTime ?? Infinity;
-        const to = bars[bars.length - 1]?.openTime ?? -Infinity;
-        const entries = instances.map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify(inst.window.between(from, to).map(pointWire))}`);
-        ws.send(`${snapshot.json.slice(0, -1)},"series":{${entries.join(',')}}}`);
-      } else ws.send(snapshot.bytes, false);
+      // historical (derived series aligned to its candles) or, for a resume, recovered.
+      ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
       ws.send(hub.status);
       ws.subscribe(klineTopic(id));
       ws.subscribe(STATUS_TOPIC);

@@ -75,7 +75,7 @@ describe('engine on the simulated exchange (memory store)', () => {
         const first = c.live()[0]!;
         // The first live update is newer than the snapshot's last candle or a new value of it — never a copy.
         expect(first.time).toBeGreaterThanOrEqual(last.time);
-        const { type: _t, symbol: _s, interval: _i, ...firstCandle } = first;
+        const { type: _t, symbol: _s, interval: _i, epoch: _e, offset: _o, ...firstCandle } = first;
         expect(firstCandle).not.toEqual(last);
         expectWholeAndTrue(app, 'BTCUSDT', '1m', c.merged(), M);
       }

@@ -1,0 +1,49 @@
+import type { SeriesPositions } from '../cluster/position.ts';
+import type { ResumeRequest } from '../cluster/resume-request.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import { recoveredMessage } from '../domain/wire.ts';
+import type { SeriesInstance } from '../series/series-registry.ts';
+import { pointWire } from '../series/series-wire.ts';
+import type { SeriesWindow } from '../store/series-window.ts';
+import type { Hub } from './hub.ts';
+
+export interface FirstMessageInput {
+  id: SeriesId;
+  window: SeriesWindow;
+  hub: Hub;
+  historyOnConnect: number;
+  positions: SeriesPositions | undefined;
+  resume: ResumeRequest | undefined;
+  instances: readonly SeriesInstance[];
+}
+
+/**
+ * The first message of a socket, built in the same synchronous turn as its subscribe: `recovered`
+ * when it resumes within the kept history (only the bars touched since, with the derived points at
+ * their times), else `historical` at the current position (`"recovered":false` when a resume was
+ * asked for), with derived series aligned to the snapshot's candles. A plain snapshot is the cached
+ * buffer every client of a connect storm shares.
+ */
+export function firstMessage(input: FirstMessageInput): string | Buffer {
+  const { id, window, hub, positions, resume, instances } = input;
+  const points = (from: number, to: number, only?: Set<number>) =>
+    instances
+      .map((inst) => {
+        const ps = inst.window.between(from, to);
+        return `${JSON.stringify(inst.label)}:${JSON.stringify((only ? ps.filter((p) => only.has(p.time)) : ps).map(pointWire))}`;
+      })
+      .join(',');
+  const recovery = resume && positions?.recover(id, resume.epoch, resume.since);
+  if (recovery) {
+    const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
+    if (!instances.length) return msg;
+    const bars = recovery.bars;
+    const times = new Set(bars.map((b) => b.openTime));
+    return `${msg.slice(0, -1)},"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity, times)}}}`;
+  }
+  const snapshot = hub.snapshot(id, window, positions?.position(id));
+  if (!instances.length && !resume) return snapshot.bytes;
+  const bars = window.last(input.historyOnConnect);
+  const extra = [resume ? '"recovered":false' : '', instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : ''].filter(Boolean);
+  return `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
+}

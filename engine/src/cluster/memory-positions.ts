@@ -1,0 +1,36 @@
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { HistoryBounds, Position, Recovery, SeriesPositions } from './position.ts';
+import { newEpoch, SeriesLog } from './series-log.ts';
+
+/**
+ * Positions kept in this process (ROLE=all): every series gets a fresh epoch when first used, so a
+ * restarted process never claims to continue a sequence it did not keep. The sink calls `append`
+ * for every update it publishes, right before publishing it.
+ */
+export class MemoryPositions implements SeriesPositions {
+  private readonly logs = new Map<string, SeriesLog>();
+
+  constructor(
+    private readonly bounds: HistoryBounds,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private log(id: SeriesId): SeriesLog {
+    let l = this.logs.get(id.key);
+    if (!l) this.logs.set(id.key, (l = new SeriesLog(newEpoch(), this.bounds)));
+    return l;
+  }
+
+  append(id: SeriesId, bar: Bar): Position {
+    return this.log(id).append(bar, this.now());
+  }
+
+  position(id: SeriesId): Position {
+    return this.log(id).position;
+  }
+
+  recover(id: SeriesId, epoch: string, since: number): Recovery | undefined {
+    return this.log(id).recover(epoch, since, this.now());
+  }
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { MemoryPositions } from '../../../engine/src/cluster/memory-positions.ts';
+import { SeriesLog } from '../../../engine/src/cluster/series-log.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+
+const bar = (minute: number, close: number, closed = false): Bar => ({ openTime: minute * 60_000, open: 1, high: 9, low: 0, close, volume: close, closed });
+
+describe('SeriesLog', () => {
+  it('numbers updates 1, 2, 3… and recovers the latest version of each bar touched after `since`', () => {
+    const log = new SeriesLog('e1', { updates: 100, maxAgeMs: 60_000 });
+    expect(log.append(bar(0, 1), 0)).toEqual({ epoch: 'e1', offset: 1 });
+    log.append(bar(0, 2), 0);
+    log.append(bar(0, 3, true), 0);
+    log.append(bar(1, 4), 0);
+    log.append(bar(1, 5), 0);
+    expect(log.position).toEqual({ epoch: 'e1', offset: 5 });
+    expect(log.recover('e1', 1, 0)).toEqual({ position: { epoch: 'e1', offset: 5 }, bars: [bar(0, 3, true), bar(1, 5)] });
+    expect(log.recover('e1', 3, 0)!.bars).toEqual([bar(1, 5)]);
+    expect(log.recover('e1', 5, 0)!.bars).toEqual([]);
+    expect(log.recover('e1', 0, 0)!.bars).toEqual([bar(0, 3, true), bar(1, 5)]);
+  });
+
+  it('refuses another epoch, a future offset, and an offset the bounded history no longer reaches', () => {
+    const log = new SeriesLog('e1', { updates: 3, maxAgeMs: 60_000 });
+    for (let i = 1; i <= 5; i++) log.append(bar(i, i), 0);
+    expect(log.recover('e2', 4, 0)).toBeUndefined();
+    expect(log.recover('e1', 6, 0)).toBeUndefined();
+    // Kept: offsets 3, 4, 5; a resume after 2 still works, after 1 does not.
+    expect(log.recover('e1', 2, 0)!.bars.map((b) => b.close)).toEqual([3, 4, 5]);
+    expect(log.recover('e1', 1, 0)).toBeUndefined();
+    expect(log.size).toBe(3);
+  });
+
+  it('forgets entries older than maxAgeMs, but a client that missed nothing still resumes', () => {
+    const log = new SeriesLog('e1', { updates: 100, maxAgeMs: 1000 });
+    log.append(bar(1, 1), 0);
+    log.append(bar(2, 2), 500);
+    expect(log.recover('e1', 0, 1200)).toBeUndefined();
+    expect(log.recover('e1', 1, 1200)!.bars).toEqual([bar(2, 2)]);
+    expect(log.recover('e1', 2, 5000)).toEqual({ position: { epoch: 'e1', offset: 2 }, bars: [] });
+    expect(log.size).toBe(0);
+  });
+
+  it('records offsets given by a writer elsewhere only in sequence, starting where it joined', () => {
+    const log = new SeriesLog('e1', { updates: 10, maxAgeMs: 1000 }, 41);
+    expect(log.recover('e1', 40, 0)).toBeUndefined();
+    log.record(42, bar(1, 1), 0);
+    expect(() => log.record(44, bar(1, 2), 0)).toThrow(RangeError);
+    expect(log.entriesAfter(41, 0)).toEqual([{ offset: 42, bar: bar(1, 1) }]);
+  });
+
+  it('stays bounded over a long run (compaction keeps offsets right)', () => {
+    const log = new SeriesLog('e', { updates: 50, maxAgeMs: 1e9 });
+    for (let i = 1; i <= 10_000; i++) log.append(bar(i, i), i);
+    expect(log.size).toBe(50);
+    expect(log.entriesAfter(9_950, 10_000)!.map((e) => [e.offset, e.bar.close])).toEqual(Array.from({ length: 50 }, (_, k) => [9_951 + k, 9_951 + k]));
+  });
+});
+
+describe('MemoryPositions', () => {
+  it('gives every series its own epoch and offsets, and a new process a new epoch', () => {
+    const a = new MemoryPositions({ updates: 10, maxAgeMs: 1000 }, () => 0);
+    const btc = seriesId('BTCUSDT', '1m');
+    const eth = seriesId('ETHUSDT', '1m');
+    a.append(btc, bar(1, 1));
+    a.append(btc, bar(1, 2));
+    expect(a.position(btc).offset).toBe(2);
+    expect(a.position(eth).offset).toBe(0);
+    expect(a.position(eth).epoch).not.toBe(a.position(btc).epoch);
+    const b = new MemoryPositions({ updates: 10, maxAgeMs: 1000 }, () => 0);
+    expect(b.position(btc).epoch).not.toBe(a.position(btc).epoch);
+    expect(a.recover(btc, a.position(btc).epoch, 1)!.bars).toEqual([bar(1, 2)]);
+    expect(b.recover(btc, a.position(btc).epoch, 0)).toBeUndefined();
+  });
+});
