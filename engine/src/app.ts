@@ -148,6 +148,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const early = new Map<string, Map<number, Bar>>();
   const route = (ev: UpstreamEvent) => {
     if (ev.type === 'kline') {
+      exchange.observe(ev.eventTime);
       const key = `${ev.symbol}:${ev.interval}`;
       const input = inputs.get(key);
       if (input) return input.next({ type: 'bar', bar: ev.bar });
@@ -235,7 +236,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   let bootstrapDone = false;
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
-  const bootstrapSub = bootstrap$(series, { rest, store, bufferSize: config.bufferSize, concurrency: config.restConcurrency, log }).subscribe({
+  const bootstrapSub = bootstrap$(series, { rest, store, bufferSize: config.bufferSize, concurrency: config.restConcurrency, log, now: exchangeNow }).subscribe({
     next: (r) => {
       done++;
       pm.bootstrapDone(done);

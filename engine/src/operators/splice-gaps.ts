@@ -52,7 +52,8 @@ export interface SpliceGapsConfig {
 
 interface Hole {
   from: number;
-  to: number;
+  /** undefined: up to the exchange's now when it is fetched again (a resync's open end). */
+  to: number | undefined;
   attempt: number;
 }
 
@@ -86,15 +87,26 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
       let last: Bar | undefined = seed?.();
       // Everything before a forming seed is closed; its own final is still to come.
       let lastClosed = last ? (last.closed ? last.openTime : last.openTime - 1) : -Infinity;
+      // Whether `last` is closed by the stream's own final. A bar judged closed from REST (or seeded
+      // from the store) is the exchange's word at the time it was asked; the stream's final for it
+      // still wins, so a misjudged forming row can never keep partial values.
+      let lastFinalLive = false;
       const holes: Hole[] = [];
       let repairAt = 0;
 
       /** Admits a bar if it moves the series forward; updates state. */
-      const admit = (bar: Bar): boolean => {
+      const admit = (bar: Bar, live: boolean): boolean => {
+        if (bar.closed && last?.closed && bar.openTime === last.openTime && !lastFinalLive) {
+          lastFinalLive = live;
+          if (sameBar(bar, last)) return false;
+          last = bar;
+          return true;
+        }
         if (bar.openTime <= lastClosed) return false;
         if (last && bar.openTime < last.openTime) return false;
         if (last && bar.openTime === last.openTime && (sameBar(bar, last) || last.closed)) return false;
         last = bar;
+        lastFinalLive = live && bar.closed;
         if (bar.closed) lastClosed = bar.openTime;
         return true;
       };
@@ -113,18 +125,19 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
               // A bucket before the live bar that revealed the gap has ended: whatever REST's clock
               // said, its values are final.
               const bar = upTo !== Infinity && !fetched.closed ? { ...fetched, closed: true } : fetched;
-              if (origin === 'repair' ? admitRepair(bar) : admit(bar)) out.push({ type: 'bar', bar, origin });
+              if (origin === 'repair' ? admitRepair(bar) : admit(bar, false)) out.push({ type: 'bar', bar, origin });
             }
             out.push({ type: 'gap-filled', from, to: to ?? scheduler.now(), bars: out.length });
             return from_(out);
           }),
           catchError((cause: unknown) => {
-            const hole = { from, to: to ?? scheduler.now(), attempt: 1 + retryCount };
+            // An open end stays open: the host's clock must not decide where the exchange's data ends.
+            const hole: Hole = { from, to, attempt: 1 + retryCount };
             holes.push(hole);
             repairAt = scheduler.now() + repairAfterMs;
-            const error = new GapFillError(`gap ${key} [${new Date(hole.from).toISOString()} .. ${new Date(hole.to).toISOString()}] not filled after ${hole.attempt} attempts`, {
+            const error = new GapFillError(`gap ${key} [${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}] not filled after ${hole.attempt} attempts`, {
               cause,
-              info: { key, ...hole },
+              info: { key, from, to: to ?? scheduler.now(), attempt: hole.attempt },
             });
             return of<SpliceEvent>({ type: 'gap-unfilled', error });
           }),
@@ -151,18 +164,19 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
             return concat(
               of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
               fill(from, bar.openTime - 1, 'fill', bar.openTime),
-              defer(() => (admit(bar) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
+              defer(() => (admit(bar, true) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
             );
           }
         }
         // The common case, a contiguous update: events go out at once, with no inner subscription.
-        return admit(bar) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
+        return admit(bar, true) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
       };
 
       const onResync = (): Observable<SpliceEvent> => {
         if (!last) return EMPTY;
         // The bar forming when the connection dropped may have closed offline: its final comes from REST.
-        const from = last.closed ? nextOpen(last.openTime, interval) : last.openTime;
+        // So does one that only REST called closed: the stream's final for it may have been lost.
+        const from = last.closed && lastFinalLive ? nextOpen(last.openTime, interval) : last.openTime;
         return concat(of<SpliceEvent>({ type: 'gap', from, to: scheduler.now(), reason: 'resync' }), fill(from, undefined, 'fill', Infinity));
       };
 

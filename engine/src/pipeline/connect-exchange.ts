@@ -2,6 +2,7 @@ import { type Config, isUniverse } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { type ReplayExchange, startReplayExchange } from '../record/replay-exchange.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
+import { ExchangeClock } from '../sources/exchange-clock.ts';
 import { type SimExchange, type SimOptions, startSimExchange } from '../../sim/sim-exchange.ts';
 
 /** The exchange the engine talks to: Binance, the built-in simulator, or a recording played back. */
@@ -9,8 +10,13 @@ export interface Exchange {
   kind: 'binance' | 'sim' | 'replay';
   restUrl: string;
   wsUrl: string;
-  /** The exchange's clock (the simulator's may run fast; a replay's is the recording's). */
+  /**
+   * The exchange's clock (the simulator's may run fast; a replay's is the recording's; Binance's is
+   * estimated from what it tells, never the host's). Whatever judges closedness or "now" asks this.
+   */
   now(): number;
+  /** The exchange told its time (a kline event's `E`): sharpens `now()` where it is estimated. */
+  observe(exchangeTime: number): void;
   sim?: SimExchange;
   replay?: ReplayExchange;
   /** Symbols and intervals to follow (a replay's come from the recording). */
@@ -38,12 +44,58 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     // SYMBOLS=*: the simulator's own universe.
     const sim = await startSimExchange({ symbols: isUniverse(config.symbols) ? undefined : config.symbols, ...simOptions });
     log.info('simulated exchange started', { rest: sim.restUrl, ws: sim.wsUrl });
-    return { kind, restUrl: sim.restUrl, wsUrl: sim.wsUrl, now: () => sim.now(), sim, symbols: config.symbols, intervals: config.intervals, close: () => sim.close() };
+    return { kind, restUrl: sim.restUrl, wsUrl: sim.wsUrl, now: () => sim.now(), observe: ignore, sim, symbols: config.symbols, intervals: config.intervals, close: () => sim.close() };
   }
   if (kind === 'replay') {
     const replay = await startReplayExchange({ file: config.replayFile!, speed: config.replaySpeed });
     log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
-    return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
+    return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
   }
-  return { kind, restUrl: config.restUrl, wsUrl: config.wsUrl, now: Date.now, symbols: config.symbols, intervals: config.intervals, close: async () => undefined };
+  const clock = await startExchangeClock(config, log);
+  return {
+    kind,
+    restUrl: config.restUrl,
+    wsUrl: config.wsUrl,
+    now: clock.now,
+    observe: (t) => clock.observe(t),
+    symbols: config.symbols,
+    intervals: config.intervals,
+    close: clock.close,
+  };
+}
+
+const ignore = (): void => undefined;
+/** How often Binance's clock is asked (weight 1); kline events' `E` sharpen it in between. */
+const CLOCK_SYNC_MS = 60_000;
+
+/**
+ * Binance's clock, as a lower bound: asked once before anything else (so bootstrap already judges
+ * closedness by it), then every minute, and sharpened by every kline event. If the first ask fails,
+ * the host's clock stands in until the exchange answers or streams; that is said loudly.
+ */
+async function startExchangeClock(config: Config, log: Logger): Promise<{ now: () => number; observe: (t: number) => void; close: () => Promise<void> }> {
+  const clock = new ExchangeClock();
+  const rest = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1, maxAttempts: 2, timeoutMs: 5000 });
+  const sync = () => clock.sync(() => rest.serverTime());
+  try {
+    await sync();
+    const skew = clock.skewMs!;
+    const msg = `exchange clock: ${Math.abs(skew)} ms ${skew >= 0 ? 'ahead of' : 'behind'} the host's; closedness follows the exchange's`;
+    if (Math.abs(skew) > 1000) log.warn(msg);
+    else log.info(msg);
+  } catch (e) {
+    log.warn(`could not read the exchange's clock (GET /api/v3/time): the host's clock stands in until it answers or streams`, { err: e as Error });
+  }
+  const timer = setInterval(() => {
+    sync().catch((e: unknown) => log.debug('exchange clock sync failed', { err: e as Error }));
+  }, CLOCK_SYNC_MS);
+  timer.unref();
+  return {
+    now: clock.now,
+    observe: (t) => clock.observe(t),
+    close: async () => {
+      clearInterval(timer);
+      await rest.close();
+    },
+  };
 }

@@ -116,10 +116,19 @@ export class BinanceRest {
 
   async klines(q: KlinesQuery, signal?: AbortSignal): Promise<Bar[]> {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
-    // A row counts as closed only if it closed before we asked: one that closed while the request
-    // was in flight may carry its last forming values, so it stays forming until a later update.
+    // A row counts as closed only if it closed before we asked, by the exchange's clock (`now`, a
+    // lower bound of it in Binance mode, never the host's): one that closed while the request was in
+    // flight may carry its last forming values, so it stays forming until a later update.
     const { body, askedAt } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
     return parseKlineRows(body, askedAt);
+  }
+
+  /** The exchange's clock: `serverTime` of `GET /api/v3/time` (weight 1). */
+  async serverTime(signal?: AbortSignal): Promise<number> {
+    const body = (await this.get('/api/v3/time', {}, 1, signal)) as { serverTime?: unknown } | null;
+    const t = body?.serverTime;
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new BinanceRestError('GET /api/v3/time: no serverTime in the answer', { info: { status: 200, path: '/api/v3/time' } });
+    return t;
   }
 
   /** true when the exchange answers /ping within `timeoutMs` (used by SOURCE=auto). */

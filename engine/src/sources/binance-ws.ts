@@ -9,7 +9,8 @@ import { ConnectLimiter } from './connect-limiter.ts';
 export const MAX_STREAMS_PER_CONNECTION = 1024;
 
 export type UpstreamEvent =
-  | { type: 'kline'; symbol: string; interval: string; bar: Bar; receivedAt: number }
+  /** `eventTime` is the exchange's `E`: its clock when it sent the event. */
+  | { type: 'kline'; symbol: string; interval: string; bar: Bar; receivedAt: number; eventTime: number }
   /** A shard is (re)connected. After a reconnect (not a rotation) its series must be re-synced from REST. */
   | { type: 'connected'; shard: number; streams: readonly string[]; resync: boolean }
   | { type: 'disconnected'; shard: number; reason: string };
@@ -123,7 +124,7 @@ function shard$(index: number, streams: readonly string[], opts: BinanceWsOption
         try {
           const frame = parseStreamFrame(text);
           if (frame.kind === 'kline') {
-            subscriber.next({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: lastFrameAt });
+            subscriber.next({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: lastFrameAt, eventTime: frame.eventTime });
           } else if (frame.kind === 'shutdown') rotate('serverShutdown');
         } catch (e) {
           if (e instanceof MalformedFrameError) opts.onMalformed?.(e);

@@ -75,6 +75,45 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it("lets the stream's final replace a bar only REST called closed, and nothing after it (issue 14)", () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      // The seed came from REST judged closed, but with partial values (close 1): its forming update
+      // is dropped, its final (close 100) replaces it, a duplicate final does not.
+      const src = hot('-a-b-c-d-|', { a: live(0, false, 7), b: live(0), c: live(0), d: live(0, true, 9) });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0, true, 1), fetchRange: () => cold<Bar[]>('|') }));
+      expectObservable(events).toBe('---b-----|', { b: out(0) });
+    });
+  });
+
+  it('re-syncs from a bar only REST called closed, whose final may have been lost with the connection', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const src = hot<SeriesInput>('-r-----|', { r: { type: 'resync' } });
+      const fetch = cold('-(x|)', { x: [bar(0), bar(1, false)] });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0, true, 1), fetchRange: () => fetch }));
+      expectObservable(events).toBe('-g(xyf)|', {
+        g: { type: 'gap', from: T0, to: 1, reason: 'resync' },
+        x: out(0, 'fill'),
+        y: out(1, 'fill', false),
+        f: { type: 'gap-filled', from: T0, to: 2, bars: 2 },
+      });
+      expectSubscriptions(fetch.subscriptions).toBe('-^!');
+    });
+  });
+
+  it("re-syncs from the next bar when the stream's own final closed the last one", () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot<SeriesInput>('-a-r----|', { a: live(1), r: { type: 'resync' } });
+      const fetch = cold('-(x|)', { x: [bar(2, false)] });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }));
+      expectObservable(events).toBe('-a-g(yf)|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: 3, reason: 'resync' },
+        y: out(2, 'fill', false),
+        f: { type: 'gap-filled', from: T0 + 2 * M, to: 4, bars: 1 },
+      });
+    });
+  });
+
   it('passes a source error through', () => {
     scheduler().run(({ hot, cold, expectObservable }) => {
       const src = hot('-a-#', { a: live(1) });
