@@ -293,6 +293,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     series: registry,
     maxBackpressureBytes: config.maxBackpressureBytes,
     clientDir: config.clientDir,
+    corsOrigins: config.corsOrigins,
+    allowedOrigins: config.allowedOrigins,
     // Clients may ask for the configured symbols (on-demand ones come with the series lifecycle).
     catalog: { symbols: () => catalog.configured(), intervals: () => catalog.intervals(), source: () => catalog.source(), listing: () => catalog.listing() },
     store,

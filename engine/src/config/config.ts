@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from '../domain/errors.ts';
 import { parseInterval } from '../domain/interval.ts';
 import { isValidSymbol } from '../domain/series-id.ts';
@@ -46,6 +47,10 @@ export interface Config {
   resumeUpdates: number;
   /** …none older than this. */
   resumeMaxAgeMs: number;
+  /** Origins whose pages may read the public GET endpoints ('*' = any). */
+  corsOrigins: string[];
+  /** Origins allowed to open WebSockets; empty = not checked. */
+  allowedOrigins: string[];
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -78,9 +83,10 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
 
 function list(env: Env, name: string, def: string[]): string[] {
   const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
+  // Unset or empty means the default; blanks alone are a mistake, not a request for the defaults.
+  if (raw === undefined || raw === '') return def;
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) fail(name, raw, 'a comma-separated list');
+  if (items.length === 0) fail(name, raw, 'a comma-separated list (unset it for the defaults)');
   return [...new Set(items)];
 }
 
@@ -94,6 +100,33 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
   } catch {
     return fail(name, raw, `a URL with protocol ${protocols.join(' or ')}`);
   }
+}
+
+/** A browser origin (`scheme://host[:port]`, no path) or '*'. */
+function origins(env: Env, name: string, def: string[]): string[] {
+  const items = list(env, name, def);
+  for (const o of items) {
+    if (o === '*') continue;
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+    } catch {
+      /* not a URL */
+    }
+    if (!ok) fail(name, env[name], `'*' or comma-separated origins like https://app.example.com or http://localhost:3000 (bad: ${o})`);
+  }
+  return items;
+}
+
+/** An IP address or a host name to listen on. */
+function host(env: Env): string {
+  const raw = env.HOST;
+  if (raw === undefined || raw === '') return '0.0.0.0';
+  const h = raw.trim();
+  const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+  if (isIP(h) || (h.length <= 253 && h.split('.').every((l) => label.test(l)))) return h;
+  return fail('HOST', raw, 'an IP address (0.0.0.0, 127.0.0.1, ::) or a host name such as localhost');
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the variable. */
@@ -123,7 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = env.REDIS_URL ? url(env, 'REDIS_URL', '', ['redis:', 'rediss:']) : undefined;
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    host: host(env),
     symbols,
     intervals,
     bufferSize,
@@ -148,5 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),
+    corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
+    allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
   };
 }

@@ -1,4 +1,3 @@
-import type HyperExpress from 'hyper-express';
 import type { Bar } from '../domain/bar.ts';
 import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
@@ -7,6 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesRegistry } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
+import type { RouteTable } from './http-edges.ts';
 import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
 import { sendJson } from './send-json.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
@@ -25,7 +25,7 @@ export interface HttpRoutesDeps {
 }
 
 /** The JSON API: `/symbols`, `/health`, `/metrics`, `/candles/…` and `/series…`. */
-export function registerHttpRoutes(server: HyperExpress.Server, deps: HttpRoutesDeps): void {
+export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
   const { catalog, store, series, metrics, log, badRequest } = deps;
 
   server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));

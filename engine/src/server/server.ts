@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesRegistry } from '../series/series-registry.ts';
+import { withHttpEdges } from './http-edges.ts';
 import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
 import { registerStaticRoute } from './static-route.ts';
@@ -21,6 +22,10 @@ export interface ServerDeps {
   historyOnConnect: number;
   maxBackpressureBytes: number;
   clientDir: string;
+  /** CORS on the public GET endpoints ('*' = any origin). */
+  corsOrigins: readonly string[];
+  /** Origins allowed to open WebSockets (empty = not checked). */
+  allowedOrigins: readonly string[];
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;
@@ -53,7 +58,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const badRequest = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
 
-  registerHttpRoutes(server, { ...deps, badRequest: () => badRequest() });
+  registerHttpRoutes(withHttpEdges(server, { corsOrigins: deps.corsOrigins }), { ...deps, badRequest: () => badRequest() });
   const ws = registerWsRoute(server, { ...deps, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });
   registerStaticRoute(server, deps.clientDir, deps.log);
 

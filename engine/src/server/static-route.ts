@@ -1,5 +1,6 @@
 import type HyperExpress from 'hyper-express';
 import type { Logger } from '../log.ts';
+import { headFrom } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { loadStaticFiles } from './static-files.ts';
 
@@ -10,7 +11,7 @@ import { loadStaticFiles } from './static-files.ts';
 export function registerStaticRoute(server: HyperExpress.Server, clientDir: string, log: Logger): void {
   const files = loadStaticFiles(clientDir);
   if (files.size === 0) log.warn('web client not built: / serves a placeholder (run npm run build:client)', { dir: clientDir });
-  server.get('/*', (req, res) => {
+  const serve = (req: HyperExpress.Request, res: HyperExpress.Response) => {
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');
@@ -18,5 +19,7 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
     }
     res.header('content-type', file.type).header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     res.send(file.body);
-  });
+  };
+  server.get('/*', serve);
+  server.head('/*', headFrom(serve));
 }

@@ -18,6 +18,8 @@ export const CLOSE_TRY_AGAIN = 1013;
 export interface WsRouteDeps {
   historyOnConnect: number;
   maxBackpressureBytes: number;
+  /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
+  allowedOrigins: readonly string[];
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -62,7 +64,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     followedGauge(hub.followedTopics);
   });
 
+  const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
+    const origin = req.headers.origin;
+    // Only browsers send Origin (and cannot forge it); other clients are not what this guards against.
+    if (deps.allowedOrigins.length && origin !== undefined && !deps.allowedOrigins.includes('*') && !deps.allowedOrigins.includes(origin)) {
+      refusedOrigins();
+      res.status(403).header('cache-control', 'no-store').json({ error: `origin ${origin.slice(0, 100)} is not allowed (ALLOWED_ORIGINS)` });
+      return;
+    }
     const q = req.query_parameters as Record<string, string | undefined>;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval);
     const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;

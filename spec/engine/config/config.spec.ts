@@ -44,10 +44,31 @@ describe('loadConfig', () => {
     ['REPLAY_SPEED', 'fast', /REPLAY_SPEED.*'max'/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:/],
     ['BINANCE_WS_URL', 'https://x', /BINANCE_WS_URL.*ws:/],
+    // Blanks were taken as "unset" and silently replaced by the seven default symbols.
+    ['SYMBOLS', ' ', /SYMBOLS=" " is invalid.*unset it for the defaults/],
+    ['SYMBOLS', ' , ', /SYMBOLS/],
+    ['INTERVALS', '  ', /INTERVALS/],
+    // HOST was passed to the listener unchecked (a typo surfaced as an unexplained listen failure).
+    ['HOST', 'local host', /HOST="local host" is invalid: expected an IP address/],
+    ['HOST', 'http://0.0.0.0', /HOST/],
+    ['HOST', '-bad-.example', /HOST/],
+    ['CORS_ORIGINS', 'example.com', /CORS_ORIGINS.*bad: example.com/],
+    ['CORS_ORIGINS', 'https://a.example/path', /CORS_ORIGINS/],
+    ['ALLOWED_ORIGINS', 'ftp://a.example', /ALLOWED_ORIGINS/],
   ])('rejects %s=%s naming the variable', (name, value, re) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);
     expect(run).toThrow(re);
+  });
+
+  it('accepts host names and addresses for HOST, and origin lists for CORS_ORIGINS and ALLOWED_ORIGINS', () => {
+    for (const h of ['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'engine.internal', 'my-host']) expect(loadConfig({ HOST: h }).host).toBe(h);
+    expect(loadConfig({}).corsOrigins).toEqual(['*']);
+    expect(loadConfig({}).allowedOrigins).toEqual([]);
+    const c = loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000', ALLOWED_ORIGINS: 'http://localhost:3000' });
+    expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(c.allowedOrigins).toEqual(['http://localhost:3000']);
+    expect(loadConfig({ SYMBOLS: '' }).symbols).toHaveLength(7);
   });
 
   it('requires REPLAY_FILE with SOURCE=replay', () => {

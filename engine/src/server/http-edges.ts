@@ -1,0 +1,77 @@
+import type HyperExpress from 'hyper-express';
+
+type Handler = (req: HyperExpress.Request, res: HyperExpress.Response) => unknown;
+
+/** What a group of routes needs from the server: GET routes (HEAD, OPTIONS and 405 come with them). */
+export interface RouteTable {
+  get(path: string, handler: Handler): void;
+}
+
+export interface HttpEdgesOptions {
+  /** Origins allowed to read the answers from a browser ('*' = any); empty = no CORS headers. */
+  corsOrigins: readonly string[];
+}
+
+const ALLOW = 'GET, HEAD, OPTIONS';
+const PREFLIGHT_MAX_AGE_S = 600;
+
+/**
+ * A HEAD route from a GET handler. hyper-express sends HEAD answers with the body's length and no
+ * body; uWS then leaves the keep-alive connection unusable (a next request on it is dropped), so
+ * the answer closes the connection and the client opens a fresh one.
+ */
+export function headFrom(handler: Handler): Handler {
+  return (req, res) => {
+    const send = res.send.bind(res);
+    res.send = (body?: Parameters<typeof send>[0]) => send(body, true);
+    return handler(req, res);
+  };
+}
+
+/** The `Access-Control-Allow-Origin` value for a request's Origin, or undefined (not allowed). */
+export function corsOrigin(allowed: readonly string[], origin: string | undefined): string | undefined {
+  if (allowed.includes('*')) return '*';
+  return origin !== undefined && allowed.includes(origin) ? origin : undefined;
+}
+
+/**
+ * Wraps a server so every GET route also answers HEAD (same status and headers, a true
+ * Content-Length and no body), OPTIONS (CORS preflight) and any other method with 405 and `Allow`,
+ * and carries CORS headers for the allowed origins.
+ */
+export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOptions): RouteTable {
+  const cors = (req: HyperExpress.Request, res: HyperExpress.Response): boolean => {
+    if (opts.corsOrigins.length === 0) return false;
+    const allow = corsOrigin(opts.corsOrigins, req.headers.origin);
+    // A list-based answer differs per Origin: caches must key on it.
+    if (!opts.corsOrigins.includes('*')) res.header('vary', 'Origin');
+    if (allow === undefined) return false;
+    res.header('access-control-allow-origin', allow);
+    return true;
+  };
+  return {
+    get(path, handler) {
+      const withCors: Handler = (req, res) => {
+        cors(req, res);
+        return handler(req, res);
+      };
+      server.get(path, withCors);
+      // Without a HEAD route uWS answered 404 with a Content-Length of 2^63 and the client hung.
+      server.head(path, headFrom(withCors));
+      server.options(path, (req, res) => {
+        if (cors(req, res)) {
+          res.header('access-control-allow-methods', ALLOW);
+          const asked = req.headers['access-control-request-headers'];
+          if (asked) res.header('access-control-allow-headers', asked.slice(0, 500));
+          res.header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S));
+        }
+        // 200 with an empty body, not 204: uWS reports a 2^63 Content-Length for a 204 without one.
+        res.header('allow', ALLOW).status(200).send('');
+      });
+      server.any(path, (req, res) => {
+        cors(req, res);
+        res.status(405).header('allow', ALLOW).header('cache-control', 'no-store').json({ error: `method ${req.method.slice(0, 20)} not allowed on ${req.path.slice(0, 100)}: use ${ALLOW}` });
+      });
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { createConnection } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { startApp, type App } from '../../../engine/src/app.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+
+const start = (extra: Parameters<typeof startApp>[0] = {}) =>
+  startApp({ source: 'sim', port: 0, host: '127.0.0.1', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 50, historyOnConnect: 20, clientDir: '', log: silentLogger, simOptions: { pushIntervalMs: 50, clockSpeed: 60 }, ...extra });
+
+async function send(app: App, path: string, method = 'GET', headers: Record<string, string> = {}) {
+  const res = await request(`${app.url}${path}`, { method: method as 'GET', headers });
+  const body = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body };
+}
+
+/** Raw HTTP/1.1 on one connection: what a proxy or curl sees, with no client library smoothing it over. */
+function raw(app: App, text: string, timeoutMs = 3000): Promise<string> {
+  const { port } = new URL(app.url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+    let got = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    socket.on('data', (d) => (got += d.toString('latin1')));
+    socket.on('end', done);
+    socket.on('error', done);
+    socket.write(text);
+  });
+}
+
+function openWs(url: string, headers: Record<string, string>): Promise<{ opened: boolean; status?: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => {
+      ws.close();
+      resolve({ opened: true });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ opened: false, status: res.statusCode });
+      res.resume();
+    });
+    ws.on('error', () => resolve({ opened: false }));
+  });
+}
+
+const PUBLIC = ['/symbols', '/health', '/candles/BTCUSDT/1m?limit=3', '/series'];
+
+describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await start();
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('answers HEAD like GET: same status and headers, the true Content-Length, no body (was 404 with Content-Length 2^63)', async () => {
+    for (const path of [...PUBLIC, '/']) {
+      const get = await send(app, path);
+      const head = await send(app, path, 'HEAD');
+      expect(head.status, path).toBe(get.status);
+      expect(head.headers['content-type'], path).toBe(get.headers['content-type']);
+      // /health carries the upstream's last-frame age, which may change length between the two.
+      if (path !== '/health') expect(Number(head.headers['content-length']), path).toBe(Buffer.byteLength(get.body));
+      expect(head.body).toBe('');
+    }
+  });
+
+  it('ends a HEAD answer on the wire: headers complete, the true length, Connection: close (was 404, Content-Length 2^63, client hung)', async () => {
+    const get = await send(app, '/symbols');
+    const text = await raw(app, 'HEAD /symbols HTTP/1.1\r\nHost: x\r\n\r\n', 1000);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
+    expect(text).toMatch(new RegExp(`\r\nContent-Length: ${Buffer.byteLength(get.body)}\r\n`, 'i'));
+    // uWS drops the next request on a connection after a HEAD, so the answer tells the client not to reuse it.
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    // And a client library doing HEAD then GET gets both.
+    for (let i = 0; i < 3; i++) {
+      expect((await send(app, '/symbols', 'HEAD')).status).toBe(200);
+      expect((await send(app, '/symbols')).status).toBe(200);
+    }
+  });
+
+  it('sends CORS headers on the public GETs and answers the OPTIONS preflight (was 404 and no header)', async () => {
+    const origin = { origin: 'http://frontend.example:3000' };
+    for (const path of PUBLIC) {
+      const get = await send(app, path, 'GET', origin);
+      expect(get.headers['access-control-allow-origin'], path).toBe('*');
+      const pre = await send(app, path, 'OPTIONS', { ...origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-requested-with' });
+      expect(pre.status, path).toBe(200);
+      expect(pre.headers['access-control-allow-origin']).toBe('*');
+      expect(pre.headers['access-control-allow-methods']).toBe('GET, HEAD, OPTIONS');
+      expect(pre.headers['access-control-allow-headers']).toBe('x-requested-with');
+      expect(pre.headers['content-length']).toBe('0');
+    }
+  });
+
+  it('answers other methods on known routes with 405 and Allow (was 404); unknown paths stay 404', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      for (const path of PUBLIC) {
+        const r = await send(app, path, method);
+        expect(r.status, `${method} ${path}`).toBe(405);
+        expect(r.headers.allow).toBe('GET, HEAD, OPTIONS');
+        expect(JSON.parse(r.body).error).toMatch(new RegExp(`method ${method} not allowed`));
+      }
+    }
+    expect((await send(app, '/no/such/route', 'POST')).status).toBe(404);
+    // GET still works after all that.
+    expect((await send(app, '/symbols')).status).toBe(200);
+  });
+
+  it('accepts WebSocket upgrades from any origin when ALLOWED_ORIGINS is unset', async () => {
+    const ws = app.url.replace('http', 'ws') + '/ws/BTCUSDT?interval=1m';
+    expect(await openWs(ws, { origin: 'http://anywhere.example' })).toEqual({ opened: true });
+  });
+});
+
+describe('HTTP edges with CORS_ORIGINS and ALLOWED_ORIGINS lists', () => {
+  let app: App;
+  const allowed = 'http://app.example:3000';
+  beforeAll(async () => {
+    app = await start({ corsOrigins: [allowed], allowedOrigins: [allowed] });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('echoes an allowed origin with Vary: Origin and gives a foreign one no CORS header', async () => {
+    const ok = await send(app, '/symbols', 'GET', { origin: allowed });
+    expect(ok.headers['access-control-allow-origin']).toBe(allowed);
+    expect(ok.headers.vary).toBe('Origin');
+    const foreign = await send(app, '/symbols', 'GET', { origin: 'http://evil.example' });
+    expect(foreign.status).toBe(200);
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    const pre = await send(app, '/candles/BTCUSDT/1m', 'OPTIONS', { origin: 'http://evil.example', 'access-control-request-method': 'GET' });
+    expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('refuses a WebSocket upgrade from a foreign origin with 403, accepts the allowed one and clients without Origin', async () => {
+    const ws = app.url.replace('http', 'ws') + '/ws/BTCUSDT?interval=1m';
+    expect(await openWs(ws, { origin: 'http://evil.example' })).toEqual({ opened: false, status: 403 });
+    expect(await openWs(ws, { origin: allowed })).toEqual({ opened: true });
+    expect(await openWs(ws, {})).toEqual({ opened: true });
+    const metrics = await send(app, '/metrics');
+    expect(metrics.body).toMatch(/engine_ws_origin_refused_total 1/);
+  });
+});
