@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import { encodeBar } from './bar-codec.ts';
+import { seriesKeys } from './cluster-keys.ts';
+import { WRITE_LUA } from './cluster-scripts.ts';
+import { redisRunId } from './redis-identity.ts';
+import { newEpoch } from './series-log.ts';
+
+export type WriteResult = { kind: 'written' | 'dropped'; epoch: string; offset: number } | { kind: 'fenced' };
+
+export interface FencedWriterConfig {
+  redis: Redis;
+  keyPrefix?: string;
+  leaseKey: string;
+  /** Bars kept per series (the sorted set's cap). */
+  bufferSize: number;
+  /** Updates kept per series for resumes and edge repairs. */
+  historyUpdates: number;
+}
+
+type WithWrite = Redis & { clusterWrite(...args: Array<string | number>): Promise<[number, number?, string?]> };
+
+/**
+ * The leader's only way to write: one script per update (see WRITE_LUA) that checks the lease still
+ * holds `token`, drops an update older than the stored version of its bar, upserts it, advances the
+ * series' offset, appends it to the bounded history and publishes it, atomically. Writes on one
+ * connection reach Redis in the order they were made, so a series' offsets follow its updates.
+ */
+export class FencedWriter {
+  private readonly redis: WithWrite;
+  private runId: Promise<string> | undefined;
+
+  constructor(private readonly cfg: FencedWriterConfig) {
+    if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
+    this.redis = cfg.redis as WithWrite;
+    if (typeof (cfg.redis as unknown as { clusterWrite?: unknown }).clusterWrite !== 'function') cfg.redis.defineCommand('clusterWrite', { numberOfKeys: 4, lua: WRITE_LUA });
+    // A new connection may reach a restarted Redis: learn its identity again before the next write.
+    cfg.redis.on('ready', () => (this.runId = undefined));
+  }
+
+  private identity(): Promise<string> {
+    const p = (this.runId ??= redisRunId(this.redis));
+    p.catch(() => {
+      if (this.runId === p) this.runId = undefined;
+    });
+    return p;
+  }
+
+  /** Writes one update under the lease `token`. Rejects when Redis cannot be reached (nothing was written then, or the retry is idempotent). */
+  async write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
+    const runId = await this.identity();
+    const k = seriesKeys(id, this.cfg.keyPrefix);
+    const r = await this.redis.clusterWrite(
+      this.cfg.leaseKey,
+      k.candles,
+      k.pos,
+      k.hist,
+      token,
+      bar.openTime,
+      encodeBar(bar),
+      bar.closed ? 1 : 0,
+      bar.volume,
+      this.cfg.bufferSize,
+      this.cfg.historyUpdates,
+      runId,
+      newEpoch(),
+      k.channel,
+    );
+    if (r[0] === -1) return { kind: 'fenced' };
+    return { kind: r[0] === 1 ? 'written' : 'dropped', offset: Number(r[1]), epoch: String(r[2]) };
+  }
+}

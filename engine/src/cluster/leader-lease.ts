@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BehaviorSubject, distinctUntilChanged, map, type Observable } from 'rxjs';
+import type { LeaseKeys } from './cluster-keys.ts';
+import { RELEASE_LUA, RENEW_LUA } from './cluster-scripts.ts';
+
+export interface LeaderLeaseConfig {
+  redis: Redis;
+  keys: LeaseKeys;
+  nodeId: string;
+  /** How long a lease lives without renewal (default 3000 ms): a dead leader is replaced after at most this. */
+  ttlMs?: number;
+  /** Renewal (and, for standbys, retry) period (default ttlMs / 3: renewed well before expiry). */
+  renewEveryMs?: number;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+export interface Leadership {
+  readonly leader: boolean;
+  /** The term (from INCR) this node leads in; undefined while standing by. */
+  readonly term?: number;
+  /** The lease value that fences this node's writes. */
+  readonly token?: string;
+}
+
+/**
+ * Lease election on one Redis key: `SET lease token NX PX ttl` wins it, `INCR term` numbers the
+ * term, a script renews it only while it still holds our token (every ttl/3), and standbys retry on
+ * the same period. A renewal that finds another token, or that cannot reach Redis before the lease
+ * would have expired, steps this node down; the fenced write script is what actually keeps a stale
+ * leader (paused past its lease) from writing. No Redlock: one Redis is the authority.
+ */
+export class LeaderLease {
+  private readonly stateSubject = new BehaviorSubject<Leadership>({ leader: false });
+  readonly leadership$: Observable<Leadership> = this.stateSubject.asObservable();
+  readonly leader$: Observable<boolean> = this.leadership$.pipe(
+    map((l) => l.leader),
+    distinctUntilChanged(),
+  );
+  private readonly ttlMs: number;
+  private readonly renewEveryMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastRenewedAt = 0;
+
+  constructor(private readonly cfg: LeaderLeaseConfig) {
+    this.ttlMs = cfg.ttlMs ?? 3000;
+    this.renewEveryMs = cfg.renewEveryMs ?? Math.floor(this.ttlMs / 3);
+    if (!(this.ttlMs >= 100) || !(this.renewEveryMs > 0 && this.renewEveryMs < this.ttlMs)) throw new TypeError('LeaderLease: ttlMs >= 100 and 0 < renewEveryMs < ttlMs required');
+  }
+
+  get state(): Leadership {
+    return this.stateSubject.value;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+  }
+
+  /** Steps down now (a fenced write was refused): standby again, retrying like any standby. */
+  stepDown(reason: string): void {
+    if (!this.state.leader) return;
+    this.cfg.log?.('warn', `leadership lost: ${reason}`);
+    this.stateSubject.next({ leader: false });
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), this.renewEveryMs);
+  }
+
+  private async tick(): Promise<void> {
+    const { redis, keys, nodeId } = this.cfg;
+    const s = this.state;
+    try {
+      if (s.leader) {
+        const startedAt = Date.now();
+        const ok = (await redis.eval(RENEW_LUA, 1, keys.lease, s.token!, String(this.ttlMs))) as number;
+        if (this.stopped) return;
+        if (ok === 1) this.lastRenewedAt = startedAt;
+        else this.stepDown('the lease is held by another node');
+      } else {
+        const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
+        const startedAt = Date.now();
+        const won = await redis.set(keys.lease, token, 'PX', this.ttlMs, 'NX');
+        if (this.stopped) {
+          if (won) await redis.eval(RELEASE_LUA, 1, keys.lease, token).catch(() => undefined);
+          return;
+        }
+        if (won === 'OK') {
+          const term = await redis.incr(keys.term);
+          this.lastRenewedAt = startedAt;
+          this.cfg.log?.('info', `leading (term ${term})`);
+          this.stateSubject.next({ leader: true, term, token });
+        }
+      }
+    } catch (e) {
+      // Unreachable: we cannot know whether the lease still holds, so stop claiming it before it could have expired.
+      if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${(e as Error).message})`);
+    }
+    this.schedule();
+  }
+
+  /** Stops renewing and retrying; gives the lease up if it is still ours, so a standby leads at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const s = this.state;
+    if (s.leader) {
+      this.stateSubject.next({ leader: false });
+      await this.cfg.redis.eval(RELEASE_LUA, 1, this.cfg.keys.lease, s.token!).catch(() => undefined);
+    }
+    this.stateSubject.complete();
+  }
+}

@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import { decodeBar, splitEntry, type Update } from './bar-codec.ts';
+import { seriesKeys } from './cluster-keys.ts';
+import { HISTORY_LUA, SNAPSHOT_LUA } from './cluster-scripts.ts';
+
+export interface SeriesSnapshot {
+  /** '' while the series was never written (no epoch yet). */
+  readonly epoch: string;
+  readonly offset: number;
+  readonly bars: Bar[];
+}
+
+export type HistoryRead = { ok: true; offset: number; updates: Update[] } | { ok: false; reason: 'epoch' | 'gone' };
+
+type WithReads = Redis & {
+  clusterSnapshot(candles: string, pos: string, n: number): Promise<Array<string | number>>;
+  clusterHistory(pos: string, hist: string, epoch: string, since: number, maxAgeMs: number): Promise<Array<string | number>>;
+};
+
+/**
+ * What an edge reads from Redis: a series' bars and position in one atomic step (so updates
+ * published after it carry larger offsets, and earlier ones smaller or equal), and the updates after
+ * an offset from the series' history (a hole's repair, or a resume). Malformed members are skipped
+ * and counted by `onMalformed`.
+ */
+export class SeriesReader {
+  private readonly redis: WithReads;
+
+  constructor(
+    redis: Redis,
+    private readonly keyPrefix = '',
+    private readonly onMalformed: (n: number) => void = () => {},
+  ) {
+    const r = redis as unknown as { clusterSnapshot?: unknown; clusterHistory?: unknown };
+    if (typeof r.clusterSnapshot !== 'function') redis.defineCommand('clusterSnapshot', { numberOfKeys: 2, lua: SNAPSHOT_LUA });
+    if (typeof r.clusterHistory !== 'function') redis.defineCommand('clusterHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
+    this.redis = redis as WithReads;
+  }
+
+  async snapshot(id: SeriesId, n: number): Promise<SeriesSnapshot> {
+    const k = seriesKeys(id, this.keyPrefix);
+    const [epoch, offset, ...members] = await this.redis.clusterSnapshot(k.candles, k.pos, n);
+    const bars: Bar[] = [];
+    for (const m of members) {
+      const b = decodeBar(String(m));
+      if (b) bars.push(b);
+    }
+    if (bars.length < members.length) this.onMalformed(members.length - bars.length);
+    return { epoch: String(epoch), offset: Number(offset), bars };
+  }
+
+  async history(id: SeriesId, epoch: string, since: number, maxAgeMs: number): Promise<HistoryRead> {
+    const k = seriesKeys(id, this.keyPrefix);
+    const [head, ...entries] = await this.redis.clusterHistory(k.pos, k.hist, epoch, since, maxAgeMs);
+    if (head === -1) return { ok: false, reason: 'epoch' };
+    if (head === -2) return { ok: false, reason: 'gone' };
+    const updates: Update[] = [];
+    for (const e of entries) {
+      const u = splitEntry(String(e));
+      if (!u) {
+        this.onMalformed(1);
+        // A hole we cannot fill from here: the caller starts over from a snapshot.
+        return { ok: false, reason: 'gone' };
+      }
+      updates.push({ offset: Number(u.first), bar: u.bar });
+    }
+    return { ok: true, offset: Number(head), updates };
+  }
+}

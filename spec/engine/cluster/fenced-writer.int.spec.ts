@@ -1,0 +1,134 @@
+import { Redis } from 'ioredis';
+import { filter, firstValueFrom } from 'rxjs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
+import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+const id = seriesId('BTCUSDT', '1m');
+const bar = (minute: number, volume: number, closed = false, close = 10): Bar => ({ openTime: minute * 60_000, open: 10, high: 12, low: 9, close, volume, closed });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function client(url: string): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(50 * n, 500) });
+  r.on('error', () => {}); // the restarts below refuse connections for a moment
+  return r;
+}
+
+describe('fenced writer and lease (own redis-server)', () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  const keys = leaseKeys('t:');
+  beforeAll(async () => {
+    server = await RedisProcess.start({ aof: true });
+    redis = client(server.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+  });
+
+  const writer = (r = redis, historyUpdates = 100) => new FencedWriter({ redis: r, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 5, historyUpdates });
+
+  it('one of two nodes leads, with a term from INCR; the standby leads soon after the leader stops', async () => {
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 600 });
+    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 600 });
+    a.start();
+    await firstValueFrom(a.leader$.pipe(filter(Boolean)));
+    b.start();
+    await sleep(700); // longer than the ttl: a renews, b keeps failing
+    expect(a.state).toMatchObject({ leader: true, term: 1 });
+    expect(b.state.leader).toBe(false);
+    expect(await redis.get(keys.lease)).toBe(a.state.token);
+    await a.stop();
+    await firstValueFrom(b.leader$.pipe(filter(Boolean)));
+    expect(b.state.term).toBe(2);
+    await b.stop();
+  });
+
+  it('a leader whose lease lapsed (paused past it) is fenced: its write is refused, nothing is stored or published', async () => {
+    await redis.set(keys.lease, 'old', 'PX', 150);
+    const w = writer();
+    expect(await w.write('old', id, bar(1, 1))).toMatchObject({ kind: 'written', offset: 1 });
+    await sleep(200);
+    await redis.set(keys.lease, 'new', 'PX', 5000, 'NX');
+    const sub = client(server.url);
+    const heard: string[] = [];
+    await sub.subscribe(seriesKeys(id, 't:').channel);
+    sub.on('message', (_c, m: string) => heard.push(m));
+    expect(await w.write('old', id, bar(1, 2))).toEqual({ kind: 'fenced' });
+    expect(await w.write('new', id, bar(1, 3))).toMatchObject({ kind: 'written', offset: 2 });
+    await sleep(50);
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toMatch(/^[\w-]+ 2 \[60000,10,12,9,10,3,0\]$/);
+    sub.disconnect();
+  });
+
+  it('drops an update older than the stored version of its bar; duplicates advance nothing', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const r1 = await w.write('tok', id, bar(1, 5));
+    expect(r1).toMatchObject({ kind: 'written', offset: 1 });
+    expect(await w.write('tok', id, bar(1, 5))).toMatchObject({ kind: 'dropped', offset: 1 }); // the same again
+    expect(await w.write('tok', id, bar(1, 4))).toMatchObject({ kind: 'dropped', offset: 1 }); // less volume: older
+    expect(await w.write('tok', id, bar(1, 7, true))).toMatchObject({ kind: 'written', offset: 2 });
+    expect(await w.write('tok', id, bar(1, 9, false))).toMatchObject({ kind: 'dropped', offset: 2 }); // forming after closed
+    expect(await w.write('tok', id, bar(1, 7, true, 11))).toMatchObject({ kind: 'written', offset: 3 }); // a correction of the closed bar
+    expect(await w.write('tok', id, bar(2, 1))).toMatchObject({ kind: 'written', offset: 4, epoch: (r1 as { epoch: string }).epoch });
+    const snap = await new SeriesReader(redis, 't:').snapshot(id, 10);
+    expect(snap).toEqual({ epoch: (r1 as { epoch: string }).epoch, offset: 4, bars: [bar(1, 7, true, 11), bar(2, 1)] });
+  });
+
+  it('keeps the sorted set capped and the history bounded; reads history after an offset, refuses what it no longer has', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer(redis, 4);
+    let epoch = '';
+    for (let m = 1; m <= 8; m++) epoch = ((await w.write('tok', id, bar(m, 1))) as { epoch: string }).epoch;
+    expect(await redis.zcard(seriesKeys(id, 't:').candles)).toBe(5);
+    expect(await redis.llen(seriesKeys(id, 't:').hist)).toBe(4);
+    const reader = new SeriesReader(redis, 't:');
+    expect(await reader.history(id, epoch, 5, 60_000)).toEqual({ ok: true, offset: 8, updates: [6, 7, 8].map((m) => ({ offset: m, bar: bar(m, 1) })) });
+    expect(await reader.history(id, epoch, 4, 60_000)).toMatchObject({ ok: true, offset: 8 });
+    expect(await reader.history(id, epoch, 3, 60_000)).toEqual({ ok: false, reason: 'gone' });
+    expect(await reader.history(id, epoch, 8, 60_000)).toEqual({ ok: true, offset: 8, updates: [] });
+    expect(await reader.history(id, 'other', 5, 60_000)).toEqual({ ok: false, reason: 'epoch' });
+    await sleep(30);
+    expect(await reader.history(id, epoch, 5, 10)).toEqual({ ok: false, reason: 'gone' }); // older than maxAgeMs
+  });
+
+  it.each([
+    ['with its data (AOF)', true, 1],
+    ['without its data', false, 0],
+  ])('a Redis restarted %s gives a new epoch: an offset is never reused under an old epoch', async (_what, aof, kept) => {
+    const own = await RedisProcess.start({ aof });
+    const r = client(own.url);
+    try {
+      await r.set(keys.lease, 'tok', 'PX', 60_000);
+      const w = writer(r);
+      const before = (await w.write('tok', id, bar(1, 1))) as { epoch: string; offset: number };
+      await w.write('tok', id, bar(1, 2));
+      await own.restart(); // the run_id changes either way
+      await ready(r);
+      expect(await r.zcard(seriesKeys(id, 't:').candles)).toBe(kept);
+      if (!aof) await r.set(keys.lease, 'tok', 'PX', 60_000); // the lease went with the data
+      const after = (await w.write('tok', id, bar(2, 1))) as { kind: string; epoch: string; offset: number };
+      expect(after).toMatchObject({ kind: 'written', offset: 1 });
+      expect(after.epoch).not.toBe(before.epoch);
+      expect(await new SeriesReader(r, 't:').history(id, before.epoch, 1, 60_000)).toEqual({ ok: false, reason: 'epoch' });
+    } finally {
+      r.disconnect();
+      await own.stop();
+    }
+  });
+});
+
+/** Resolves once the client has reconnected. */
+function ready(r: Redis): Promise<void> {
+  return new Promise((resolve) => (r.status === 'ready' ? resolve() : r.once('ready', () => resolve())));
+}
