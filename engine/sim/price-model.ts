@@ -1,5 +1,8 @@
 import { bucketOpen, nextOpen, parseInterval } from '../src/domain/interval.ts';
 import { LruCache } from './lru-cache.ts';
+import { symbolCode, symbolSpec } from './symbol-spec.ts';
+
+export { DEFAULT_SIM_SYMBOLS, symbolSpec } from './symbol-spec.ts';
 
 /**
  * Deterministic prices: a pure function of (seed, symbol, time), so REST, the stream and `truth` agree
@@ -35,13 +38,6 @@ const DAY = 86_400_000;
 const SAMPLES = [0, 20_000, 40_000];
 const SAMPLE_STEP = 20_000;
 
-const BASES: Record<string, number> = {
-  BTCUSDT: 64000, ETHUSDT: 3200, BNBUSDT: 580, SOLUSDT: 145, XRPUSDT: 0.52, ADAUSDT: 0.45, DOGEUSDT: 0.12,
-  TRXUSDT: 0.12, AVAXUSDT: 28, DOTUSDT: 6.5, LINKUSDT: 14, MATICUSDT: 0.7, LTCUSDT: 75, BCHUSDT: 380,
-  ATOMUSDT: 7.5, UNIUSDT: 8.5, XLMUSDT: 0.1, ETCUSDT: 24, FILUSDT: 4.8, NEARUSDT: 5.2,
-};
-export const DEFAULT_SIM_SYMBOLS = Object.keys(BASES);
-
 function hash32(a: number, b: number, c: number): number {
   let h = (a ^ 0x9e3779b9) >>> 0;
   h = Math.imul(h ^ (b >>> 0), 0x85ebca6b) >>> 0;
@@ -50,19 +46,6 @@ function hash32(a: number, b: number, c: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 const unit = (a: number, b: number, c: number) => hash32(a, b, c) / 4294967296;
-
-function symbolCode(symbol: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < symbol.length; i++) h = Math.imul(h ^ symbol.charCodeAt(i), 16777619) >>> 0;
-  return h;
-}
-
-/** Price scale of a symbol: base level and tick size. */
-export function symbolSpec(symbol: string): { base: number; tick: number; decimals: number } {
-  const base = BASES[symbol] ?? 1 + (symbolCode(symbol) % 5000) / 100;
-  const decimals = base >= 100 ? 2 : base >= 1 ? 4 : 5;
-  return { base, tick: 10 ** -decimals, decimals };
-}
 
 /** Octaves of value noise: (lattice spacing ms, amplitude in log-price). */
 const OCTAVES: ReadonlyArray<readonly [number, number]> = [

@@ -2,7 +2,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Bar } from '../src/domain/bar.ts';
 import { bucketOpen, parseInterval, isNativeInterval, nextOpen } from '../src/domain/interval.ts';
-import { DEFAULT_SIM_SYMBOLS, PriceModel } from './price-model.ts';
+import { PriceModel } from './price-model.ts';
+import { SimMarket } from './sim-market.ts';
+import { buildUniverse, DEFAULT_UNIVERSE_SIZE, type MarketEntry, marketsOf, type SymbolStatus } from './sim-universe.ts';
 import { toBar } from './sim-format.ts';
 import { createRestHandler, type RestFaultQueue } from './sim-rest.ts';
 import { SimStreams } from './sim-streams.ts';
@@ -14,8 +16,13 @@ export interface SimOptions {
   port?: number;
   /** Default 1; same seed, same prices. */
   seed?: number;
-  /** Default: 20 major USDT pairs at realistic price levels. */
+  /** Exactly these symbols, all TRADING; default: the generated universe (see universeSize). */
   symbols?: string[];
+  /**
+   * Default 1500: TRADING symbols of the generated universe (the 20 major USDT pairs first, at
+   * realistic levels, then their other quotes, then generated names), plus about 1 in 300 in BREAK.
+   */
+  universeSize?: number;
   /** Default 2000 (Binance's pace); 1s streams push every min(1000, pushIntervalMs). */
   pushIntervalMs?: number;
   /** Default 1; sim time = clockStart + (real - start) * clockSpeed. */
@@ -53,7 +60,16 @@ export interface SimStats {
 export interface SimExchange {
   readonly restUrl: string;
   readonly wsUrl: string;
+  /** The TRADING symbols, in listing order (changes with market.setStatus). */
   readonly symbols: readonly string[];
+  /** Markets and their status, for tests. */
+  readonly market: {
+    /** TRADING, BREAK, HALT…: exchangeInfo reports it; a non-TRADING symbol's streams stop pushing, its REST klines still answer. */
+    setStatus(symbol: string, status: SymbolStatus): void;
+    status(symbol: string): SymbolStatus | undefined;
+    /** Every market, any status (exchangeInfo's list). */
+    list(): readonly MarketEntry[];
+  };
   /** Sim clock, ms. */
   now(): number;
   /** Final (closed) bars whose openTime is in [fromOpen, toOpen], deterministic; the forming bucket is excluded. */
@@ -101,7 +117,10 @@ function positive(name: string, value: number, integer = true): number {
  */
 export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchange> {
   const host = opts.host ?? '127.0.0.1';
-  const symbols = [...new Set((opts.symbols?.length ? opts.symbols : DEFAULT_SIM_SYMBOLS).map((s) => s.toUpperCase()))];
+  const seed = opts.seed ?? 1;
+  const market = new SimMarket(
+    opts.symbols?.length ? marketsOf([...new Set(opts.symbols.map((s) => s.toUpperCase()))]) : buildUniverse(seed, positive('universeSize', opts.universeSize ?? DEFAULT_UNIVERSE_SIZE)),
+  );
   const speed = positive('clockSpeed', opts.clockSpeed ?? 1, false);
   const pushIntervalMs = positive('pushIntervalMs', opts.pushIntervalMs ?? 2000);
   const pingIntervalMs = positive('pingIntervalMs', opts.pingIntervalMs ?? 20_000);
@@ -114,15 +133,15 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
   const realStart = Date.now();
   const simStart = opts.clockStart ?? realStart;
   const now = () => Math.floor(simStart + (Date.now() - realStart) * speed);
-  const model = new PriceModel(opts.seed ?? 1, opts.listedSince ?? Date.UTC(2019, 0, 1));
+  const model = new PriceModel(seed, opts.listedSince ?? Date.UTC(2019, 0, 1));
   const stats: SimStats = { restRequests: 0, weightUsed: 0, wsConnectAttempts: 0, wsOpenConnections: 0, framesSent: 0, pongsReceived: 0, limitCloses: 0, refusedConnections: 0 };
   /** Answered klines/uiKlines requests by `SYMBOL interval`. */
   const klinesCount = new Map<string, number>();
 
   const restFaults: RestFaultQueue = { rateLimits: [], failures: [] };
   const onKlines = (symbol: string, interval: string) => klinesCount.set(`${symbol} ${interval}`, (klinesCount.get(`${symbol} ${interval}`) ?? 0) + 1);
-  const server = createServer(createRestHandler({ symbols, model, weightLimit, now, stats, onKlines }, restFaults));
-  const streams = new SimStreams({ symbols, model, now, pushIntervalMs, pingIntervalMs, limits, stats });
+  const server = createServer(createRestHandler({ market, model, weightLimit, now, stats, onKlines }, restFaults));
+  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   // Kept to destroy keep-alive sockets on close (server.close waits for them otherwise).
   const sockets = new Set<Socket>();
@@ -149,7 +168,14 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
   return {
     restUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    symbols,
+    get symbols() {
+      return market.trading();
+    },
+    market: {
+      setStatus: (symbol, status) => market.setStatus(symbol, status),
+      status: (symbol) => market.status(symbol),
+      list: () => market.list(),
+    },
     now,
     truth(symbol, interval, fromOpen, toOpen) {
       // Native intervals, and any interval built of whole minutes (custom ones like 10m or 45m): the

@@ -1,6 +1,7 @@
 import type { Bar } from '../src/domain/bar.ts';
 import { closeTime } from '../src/domain/interval.ts';
-import { type Candle, symbolSpec } from './price-model.ts';
+import type { Candle } from './price-model.ts';
+import { symbolSpec } from './symbol-spec.ts';
 
 /** Binance's wire shapes for a simulated candle: numbers at 0, 6, 8; decimal strings elsewhere. */
 

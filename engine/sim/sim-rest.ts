@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bucketOpen, isNativeInterval, nextOpen, parseTimeZone } from '../src/domain/interval.ts';
 import type { PriceModel } from './price-model.ts';
+import type { SimMarket } from './sim-market.ts';
+import { SYMBOL_STATUSES, type SymbolStatus } from './sim-universe.ts';
 import { klineRow } from './sim-format.ts';
 
 /** What the REST side shares with the rest of the simulator. */
 export interface SimRestContext {
-  readonly symbols: readonly string[];
+  readonly market: SimMarket;
   readonly model: PriceModel;
   readonly weightLimit: number;
   /** Sim clock (ms). */
@@ -83,8 +85,7 @@ export function selectOpens(opts: {
 
 /** The simulator's REST API: ping, time, exchangeInfo, klines and uiKlines, with weights and faults. */
 export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): (req: IncomingMessage, res: ServerResponse) => void {
-  const { model, stats, weightLimit } = ctx;
-  const symbolSet = new Set(ctx.symbols);
+  const { model, stats, weightLimit, market } = ctx;
   let weightMinute = -1;
 
   // The window resets on the UTC clock minute of real time, as Binance's does.
@@ -99,7 +100,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
 
   const knownSymbol = (symbol: string) => {
     if (!SYMBOL_RE.test(symbol)) throw illegal('symbol', '^[A-Z0-9-_.]{1,20}$');
-    if (!symbolSet.has(symbol)) throw new BinanceReply(400, -1121, 'Invalid symbol.');
+    if (!market.has(symbol)) throw new BinanceReply(400, -1121, 'Invalid symbol.');
   };
 
   const time = (q: URLSearchParams, name: string): number | undefined => {
@@ -141,10 +142,12 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
   };
 
   const exchangeInfo = (q: URLSearchParams) => {
-    let list: readonly string[] = ctx.symbols;
+    let list: readonly string[] | undefined;
     const one = q.get('symbol');
     const many = q.get('symbols');
-    if (one !== null && many !== null) throw new BinanceReply(400, -1128, 'Combination of optional parameters invalid.');
+    const status = q.get('symbolStatus');
+    if ([one, many, status].filter((p) => p !== null).length > 1) throw new BinanceReply(400, -1128, 'Combination of optional parameters invalid.');
+    if (status !== null && !SYMBOL_STATUSES.includes(status as SymbolStatus)) throw new BinanceReply(400, -1122, 'Invalid symbolStatus.');
     if (one !== null) list = [one];
     if (many !== null) {
       let parsed: unknown;
@@ -157,7 +160,8 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
       if (new Set(parsed).size !== parsed.length) throw new BinanceReply(400, -1151, 'Symbol is present multiple times in the list.');
       list = parsed as string[];
     }
-    for (const s of list) knownSymbol(s);
+    for (const s of list ?? []) knownSymbol(s);
+    const entries = list ? list.map((s) => market.entry(s)!) : market.list().filter((e) => status === null || e.status === status);
     return {
       timezone: 'UTC',
       serverTime: ctx.now(),
@@ -166,7 +170,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
         { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 300000 },
       ],
       exchangeFilters: [],
-      symbols: list.map((s) => ({ symbol: s, status: 'TRADING', baseAsset: s.replace(/USDT$/, ''), quoteAsset: 'USDT', filters: [] })),
+      symbols: entries.map((e) => ({ symbol: e.symbol, status: e.status, baseAsset: e.baseAsset, quoteAsset: e.quoteAsset, filters: [] })),
     };
   };
 

@@ -3,11 +3,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { bucketOpen, parseTimeZone } from '../src/domain/interval.ts';
 import type { PriceModel } from './price-model.ts';
+import type { SimMarket } from './sim-market.ts';
 import { klineEvent } from './sim-format.ts';
 
 /** What the stream side shares with the rest of the simulator. */
 export interface SimStreamsContext {
-  readonly symbols: readonly string[];
+  readonly market: SimMarket;
   readonly model: PriceModel;
   now(): number;
   readonly pushIntervalMs: number;
@@ -85,7 +86,6 @@ export class SimStreams {
   private readonly specs = new Map<string, StreamSpec | null>();
   /** Per stream: the open time last pushed, to see when its bucket closed. */
   private readonly lastOpen = new Map<string, number>();
-  private readonly symbolSet: Set<string>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly intervals: NodeJS.Timeout[];
   private refuseUntil = 0;
@@ -97,7 +97,6 @@ export class SimStreams {
   private finalDelayMs = 0;
 
   constructor(private readonly ctx: SimStreamsContext) {
-    this.symbolSet = new Set(ctx.symbols);
     this.intervals = [
       setInterval(() => this.push(false), ctx.pushIntervalMs),
       setInterval(() => this.push(true), Math.min(1000, ctx.pushIntervalMs)),
@@ -219,7 +218,7 @@ export class SimStreams {
     const m = STREAM_RE.exec(stream);
     if (!m) return null; // upper-case or unknown: acknowledged, delivers nothing
     const symbol = m[1]!.toUpperCase();
-    if (!this.symbolSet.has(symbol)) return null;
+    if (!this.ctx.market.has(symbol)) return null;
     return { symbol, interval: m[2]!, tz: m[3] ? parseTimeZone(m[3].slice(1)) : 0 };
   }
 
@@ -295,12 +294,17 @@ export class SimStreams {
 
   private push(only1s: boolean): void {
     if (this.paused) return;
-    const { model } = this.ctx;
+    const { model, market } = this.ctx;
     const at = this.ctx.now();
     for (const stream of this.subscribers.keys()) {
       const spec = this.specs.get(stream);
       if (!spec || (spec.interval === '1s') !== only1s) continue;
       const { symbol, interval, tz } = spec;
+      if (!market.isTrading(symbol)) {
+        // Not trading: nothing is pushed (the subscription stays); on resumption the stream starts afresh.
+        this.lastOpen.delete(stream);
+        continue;
+      }
       const open = interval === '1s' ? Math.floor(at / 1000) * 1000 : bucketOpen(at, interval, tz);
       const prev = this.lastOpen.get(stream);
       if (prev !== undefined && prev < open) this.pushFinal(stream, spec, prev, at);
