@@ -1,4 +1,4 @@
-import { concatMap, defer, retry, share, Subject, type Subscription, timer } from 'rxjs';
+import { concatMap, defer, retry, share, Subject, type Subscription, tap, timer } from 'rxjs';
 import { Hub } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
 import { type Config, isUniverse, loadConfig } from './config/config.ts';
@@ -209,11 +209,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     for (const bar of [...(waiting?.values() ?? [])].sort((a, b) => a.openTime - b.openTime)) input.next({ type: 'bar', bar });
   };
 
+  /** Custom intervals whose history is loaded (readiness waits for every configured one). */
+  const customsLoaded = new Set<string>();
   /** A custom interval goes live once its source series is: history from REST, then resampled live bars. */
   const startCustom = (id: SeriesId, source: SeriesId) => {
     const sub = defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
       .pipe(
         retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
+        tap(() => customsLoaded.add(id.key)),
         concatMap(() => customSeries$(id, source, store, barsOf(source))),
       )
       .subscribe({
@@ -258,15 +261,34 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     else if (connectedShards > 0 && lastFrameAt !== undefined) hub.setUpstream('live');
   }, 1000);
 
+  /**
+   * Readiness: ok only when the upstream is live (connected, frames arriving), every configured series
+   * is loaded (native ones bootstrapped, custom intervals with their history; derived series are
+   * loaded before the server listens and computed from these) and the store is reachable.
+   * `notReady` says what is missing.
+   */
   const health = () => {
     const storeHealth = store.health();
-    const upstreamOk = connectedShards > 0;
+    const upstreamConnected = connectedShards > 0;
+    const lastFrameAgeMs = lastFrameAt === undefined ? null : Date.now() - lastFrameAt;
+    const upstreamLive = upstreamConnected && lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, config.staleAfterMs);
+    // A custom interval of a symbol the exchange rejected never starts: it is not waited for.
+    const customsWanted = customs.filter((c) => !catalog.rejected.includes(c.id.symbol));
+    const customsReady = customsWanted.filter((c) => customsLoaded.has(c.id.key)).length;
+    const notReady: string[] = [];
+    if (!upstreamConnected) notReady.push('upstream not connected');
+    else if (!upstreamLive) notReady.push('upstream connected but no recent frame');
+    if (!bootstrapDone) notReady.push(`bootstrap ${done}/${series.length} series`);
+    if (customsReady < customsWanted.length) notReady.push(`custom intervals loading ${customsReady}/${customsWanted.length}`);
+    if (!storeHealth.reachable) notReady.push('store unreachable');
     return {
-      status: upstreamOk && storeHealth.reachable && bootstrapDone ? 'ok' : 'degraded',
+      status: notReady.length === 0 ? 'ok' : 'degraded',
+      notReady,
       source,
-      upstream: { connected: upstreamOk, shards: connectedShards, lastFrameAgeMs: lastFrameAt === undefined ? null : Date.now() - lastFrameAt },
+      upstream: { connected: upstreamConnected, live: upstreamLive, shards: connectedShards, lastFrameAgeMs },
       store: storeHealth,
-      bootstrap: { done: bootstrapDone, series: done, total: series.length, custom: customs.length, rejectedSymbols: catalog.rejected },
+      bootstrap: { done: bootstrapDone, series: done, total: series.length, custom: customs.length, customLoaded: customsReady, rejectedSymbols: catalog.rejected },
+      derived: { modules: defs.length },
     };
   };
 
