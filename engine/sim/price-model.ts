@@ -6,10 +6,16 @@ export { DEFAULT_SIM_SYMBOLS, symbolSpec } from './symbol-spec.ts';
 
 /**
  * Deterministic prices: a pure function of (seed, symbol, time), so REST, the stream and `truth` agree
- * exactly and any candle is computable without replaying history. The finest series is 1m; every
- * coarser candle is the exact aggregate of its 1m candles (prices are integers in ticks, volumes and
- * trade counts integers), as on Binance. `1s` candles come straight from the price function and do
- * not aggregate into 1m (only their trade ids line up with the minutes').
+ * exactly and any candle is computable without replaying history.
+ *
+ * Two levels. Minute boundaries carry a smooth multi-octave path (the open of each minute, which is
+ * the close of the one before). Inside a minute the price moves every second: a bridge through four
+ * anchors, the open at 0 s, the high and the low at two hashed seconds, the close at 60 s, so a
+ * minute's high and low are known without its seconds (history stays one step per minute) while a
+ * forming candle moves at every push and grows realistic wicks. Every coarser candle is the exact
+ * aggregate of its 1m candles (prices are integers in ticks, volumes and trade counts integers), as
+ * on Binance; `1s` candles are the seconds of that bridge and aggregate into 1m exactly in OHLC,
+ * volume and trades (quote volumes are priced per candle's close, so those do not add up).
  */
 export interface Candle {
   openTime: number;
@@ -34,9 +40,8 @@ const SEC = 1_000;
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-/** Intra-minute sample offsets; the minute's close is the next minute's open. */
-const SAMPLES = [0, 20_000, 40_000];
-const SAMPLE_STEP = 20_000;
+/** Seconds in a minute: the minute's samples are 0..60 (61 values, the last is the close). */
+const SECONDS = 60;
 
 function hash32(a: number, b: number, c: number): number {
   let h = (a ^ 0x9e3779b9) >>> 0;
@@ -46,10 +51,22 @@ function hash32(a: number, b: number, c: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 const unit = (a: number, b: number, c: number) => hash32(a, b, c) / 4294967296;
+/** Salts that keep the hashed draws of one minute independent of each other. */
+const WICK_UP = 0x3c6ef372;
+const WICK_DOWN = 0x78dde6e4;
+const AT_HIGH = 0x1b873593;
+const AT_LOW = 0x2545f491;
+const STEP = 0x4f1bbcdc;
+const VOLUME = 0x5bd1e995;
+const TRADES = 0x27d4eb2f;
+/** Mean wick beyond the body, as a fraction of the price (exponential, capped). */
+const WICK_MEAN = 0.00025;
+const WICK_CAP = 0.003;
+/** Second-to-second wiggle of the bridge, as a fraction of the minute's range. */
+const WIGGLE = 0.12;
 
-/** Octaves of value noise: (lattice spacing ms, amplitude in log-price). */
+/** Octaves of value noise at minute boundaries: (lattice spacing ms, amplitude in log-price). */
 const OCTAVES: ReadonlyArray<readonly [number, number]> = [
-  [20_000, 0.0004],
   [MIN, 0.0008],
   [5 * MIN, 0.0012],
   [HOUR, 0.004],
@@ -60,10 +77,21 @@ const OCTAVES: ReadonlyArray<readonly [number, number]> = [
 /** Reciprocal spacings: a multiply is cheaper than a divide, and x stays a pure function of t. */
 const INVERSE = OCTAVES.map(([spacing]) => 1 / spacing);
 
+/** A minute's shape, known without its seconds. */
+interface MinuteShape {
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  /** Whole minute's base volume, at least 60 so that every second adds some. */
+  v: number;
+}
+
 /**
- * One symbol's price path. Remembers the lattice values of the last cell per octave: walks over
- * neighbouring times (all the sim does) hash once per cell instead of twice per octave per sample.
- * The arithmetic is the same whatever the cache holds, so values do not depend on the call order.
+ * One symbol's price path. Remembers the lattice values of the last cell per octave, and the
+ * seconds of the last minute it drew: walks over neighbouring times (all the sim does) hash once per
+ * cell, and a forming minute's seconds are drawn once, not at every push. The arithmetic is the same
+ * whatever the caches hold, so values do not depend on the call order.
  */
 class PricePath {
   private readonly cell = new Float64Array(OCTAVES.length).fill(Number.NaN);
@@ -72,6 +100,8 @@ class PricePath {
   readonly code: number;
   private readonly base: number;
   private readonly tick: number;
+  private secondsOf = Number.NaN;
+  private readonly secondsBuf = new Float64Array(SECONDS + 1);
 
   constructor(
     private readonly seed: number,
@@ -81,7 +111,7 @@ class PricePath {
     ({ base: this.base, tick: this.tick } = symbolSpec(symbol));
   }
 
-  /** Price in ticks at time t (ms). */
+  /** Price in ticks at a minute boundary t (ms). */
   at(t: number): number {
     let logp = 0;
     for (let k = 0; k < OCTAVES.length; k++) {
@@ -132,12 +162,62 @@ class PricePath {
   private toTicks(logp: number): number {
     return Math.max(1, Math.round((this.base * Math.exp(logp)) / this.tick));
   }
+
+  private draw(salt: number, minute: number): number {
+    return unit(this.seed ^ salt, this.code, minute);
+  }
+
+  /** High, low and volume of minute `m` (index t0 / 1m) given its open and close. */
+  shape(m: number, o: number, c: number): MinuteShape {
+    const top = Math.max(o, c);
+    const bottom = Math.min(o, c);
+    const wick = (salt: number, p: number) => Math.floor(p * Math.min(WICK_CAP, -WICK_MEAN * Math.log(1 - this.draw(salt, m))));
+    return { o, c, h: top + wick(WICK_UP, top), l: Math.max(1, bottom - wick(WICK_DOWN, bottom)), v: 60 + Math.floor(this.draw(VOLUME, m) * 400) };
+  }
+
+  /**
+   * The minute's 61 second-prices (0 s is the open, 60 s the close): a bridge through the open, the
+   * high at one hashed second, the low at another, and the close, wiggling in between within
+   * [low, high]. The returned buffer is reused by the next call.
+   */
+  seconds(m: number, s: MinuteShape): Float64Array {
+    const out = this.secondsBuf;
+    if (this.secondsOf === m) return out;
+    this.secondsOf = m;
+    const atHigh = 1 + Math.floor(this.draw(AT_HIGH, m) * (SECONDS - 1));
+    let atLow = 1 + Math.floor(this.draw(AT_LOW, m) * (SECONDS - 2));
+    if (atLow >= atHigh) atLow++;
+    const anchors: Array<readonly [number, number]> = [[0, s.o], [atHigh, s.h], [atLow, s.l], [SECONDS, s.c]];
+    anchors.sort((a, b) => a[0] - b[0]);
+    const sigma = (s.h - s.l) * WIGGLE;
+    for (let k = 0; k + 1 < anchors.length; k++) {
+      const [s0, y0] = anchors[k]!;
+      const [s1, y1] = anchors[k + 1]!;
+      // A random walk from s0, pinned to the anchors at both ends (a Brownian bridge).
+      let w = 0;
+      for (let j = s0 + 1; j <= s1; j++) out[j] = w += this.draw(STEP, m * 61 + j) * 2 - 1;
+      const end = w;
+      out[s0] = y0;
+      for (let j = s0 + 1; j < s1; j++) {
+        const f = (j - s0) / (s1 - s0);
+        let y = Math.round(y0 + (y1 - y0) * f + sigma * (out[j]! - end * f));
+        // Reflected back inside [low, high] rather than clamped: a clamp would sit flat on the bound.
+        if (y > s.h) y = 2 * s.h - y;
+        if (y < s.l) y = 2 * s.l - y;
+        out[j] = Math.min(s.h, Math.max(s.l, y));
+      }
+      out[s1] = y1;
+    }
+    return out;
+  }
 }
 
 export class PriceModel {
   private readonly minuteCache = new LruCache<string, Candle>(200_000);
   private readonly hourCache = new LruCache<string, Candle>(300_000);
   private readonly dayCache = new LruCache<string, Candle>(100_000);
+  /** Whole minutes [from, to) of a bucket still forming, by `symbol:from`: each push adds only the new minutes. */
+  private readonly prefixCache = new LruCache<string, { to: number; candle: Candle }>(50_000);
   private readonly paths = new Map<string, PricePath>();
   private samples = new Float64Array(0);
   /** First second with trades; trade ids count from 0 there. */
@@ -156,18 +236,25 @@ export class PriceModel {
     return p;
   }
 
-  /** Price in ticks at time t (ms). */
+  /** Price in ticks at time t (ms), to the second. */
   ticks(symbol: string, t: number): number {
-    return this.path(symbol).at(t);
+    const t0 = Math.floor(t / MIN) * MIN;
+    const path = this.path(symbol);
+    return path.seconds(t0 / MIN, this.shapeAt(path, t0))[Math.floor((t - t0) / SEC)]!;
   }
 
   /**
-   * Trades before second `s` (the id of the first trade at or after it): 3 a second plus bounded
-   * noise, non-decreasing, so any candle's count is a difference of two values and ids never skip.
+   * Trades before second `s` (the id of the first trade at or after it): 3 a second plus noise in
+   * 0..2, so every second has at least one trade, any candle's count is a difference of two values
+   * and ids never skip.
    */
   private tradeId(code: number, s: number): number {
-    const noise = (x: number) => Math.floor(unit(this.seed ^ 0x27d4eb2f, code, x) * 4);
+    const noise = (x: number) => Math.floor(unit(this.seed ^ TRADES, code, x) * 3);
     return 3 * (s - this.listedSecond) + noise(s) - noise(this.listedSecond);
+  }
+
+  private shapeAt(path: PricePath, t0: number): MinuteShape {
+    return path.shape(t0 / MIN, path.at(t0), path.at(t0 + MIN));
   }
 
   /** A whole 1m candle. */
@@ -180,26 +267,27 @@ export class PriceModel {
     return c;
   }
 
-  /** The 1m candle starting at t0 as it stands at time `at` (t0 < at <= t0 + 1m). */
+  /** The 1m candle starting at t0 as it stands at time `at` (t0 < at <= t0 + 1m), to the second. */
   partialMinute(symbol: string, t0: number, at: number): Candle {
     const path = this.path(symbol);
-    const elapsed = Math.min(MIN, Math.max(0, at - t0));
-    // Everything moves only at sample points, so forming updates never overshoot the final candle.
-    const upTo = elapsed >= MIN ? MIN : SAMPLES.filter((s) => s <= elapsed).pop()!;
-    const o = path.at(t0);
-    let h = o;
-    let l = o;
-    let c = o;
-    for (let off = SAMPLE_STEP; off <= upTo; off += SAMPLE_STEP) {
-      c = path.at(t0 + off);
-      if (c > h) h = c;
-      if (c < l) l = c;
-    }
-    const fullVolume = this.minuteVolume(path.code, t0);
-    const v = upTo === MIN ? fullVolume : Math.floor((fullVolume * upTo) / MIN);
+    const shape = this.shapeAt(path, t0);
+    const elapsed = Math.min(SECONDS, Math.max(0, Math.floor((at - t0) / SEC)));
     const firstTrade = this.tradeId(path.code, t0 / SEC);
+    const trades = this.tradeId(path.code, t0 / SEC + elapsed) - firstTrade;
+    let { o, h, l, c, v } = shape;
+    if (elapsed < SECONDS) {
+      // Forming: everything moves only at whole seconds, so forming updates never overshoot the final.
+      const secs = path.seconds(t0 / MIN, shape);
+      h = l = c = o;
+      for (let j = 1; j <= elapsed; j++) {
+        c = secs[j]!;
+        if (c > h) h = c;
+        if (c < l) l = c;
+      }
+      v = Math.floor((shape.v * elapsed) / SECONDS);
+    }
     const tv = Math.floor(v / 2);
-    return { openTime: t0, o, h, l, c, v, q: v * c, tv, tq: tv * c, firstTrade, trades: this.tradeId(path.code, (t0 + upTo) / SEC) - firstTrade };
+    return { openTime: t0, o, h, l, c, v, q: v * c, tv, tq: tv * c, firstTrade, trades };
   }
 
   /** Aggregate of the 1m candles in [from, to) (minute-aligned), up to `at` (partial last minute). */
@@ -207,6 +295,7 @@ export class PriceModel {
     let agg: Candle | undefined;
     const start = Math.max(from, Math.ceil(this.listedSince / MIN) * MIN);
     const end = Math.min(to, at);
+    const forming = at < to;
     let t = start;
     while (t < end) {
       let part: Candle;
@@ -217,10 +306,10 @@ export class PriceModel {
         part = this.cached(this.hourCache, symbol, t, HOUR);
         t += HOUR;
       } else if (t + MIN <= end) {
-        // Whole minutes up to the next hour (or the end) in one pass over the samples: a 15m or 30m
-        // history is then not a cache lookup per minute (that thrashed the minute cache with many symbols).
+        // Whole minutes up to the next hour (or the end) in one pass: a 15m or 30m history is then
+        // not a cache lookup per minute (that thrashed the minute cache with many symbols).
         const upTo = Math.min(Math.floor(t / HOUR) * HOUR + HOUR, Math.floor(end / MIN) * MIN);
-        part = upTo - t === MIN ? this.minute(symbol, t) : this.aggregateMinutes(symbol, t, upTo);
+        part = upTo - t === MIN ? this.minute(symbol, t) : this.wholeMinutes(symbol, t, upTo, forming);
         t = upTo;
       } else {
         part = this.partialMinute(symbol, t, end);
@@ -229,6 +318,19 @@ export class PriceModel {
       agg = merge(agg, part);
     }
     return agg ? { ...agg, openTime: from } : undefined;
+  }
+
+  /** Whole minutes [from, to); for a bucket still forming, extends the last prefix instead of starting over. */
+  private wholeMinutes(symbol: string, from: number, to: number, forming: boolean): Candle {
+    if (!forming) return this.aggregateMinutes(symbol, from, to);
+    const key = `${symbol}:${from}`;
+    const prev = this.prefixCache.get(key);
+    let candle: Candle;
+    if (prev && prev.to === to) return prev.candle;
+    if (prev && prev.to < to) candle = merge(prev.candle, to - prev.to === MIN ? this.minute(symbol, prev.to) : this.aggregateMinutes(symbol, prev.to, to));
+    else candle = this.aggregateMinutes(symbol, from, to);
+    this.prefixCache.set(key, { to, candle });
+    return candle;
   }
 
   private cached(cache: LruCache<string, Candle>, symbol: string, t: number, span: number): Candle {
@@ -242,47 +344,40 @@ export class PriceModel {
   }
 
   /**
-   * Whole minutes [from, to) in one pass over the sample points: a minute's high/low are the max/min
-   * of its samples and its close is the next minute's open, so this equals merging the 1m candles.
+   * Whole minutes [from, to) in one pass over the minute boundaries: each minute's high and low come
+   * from its shape (no seconds drawn), so this equals merging the 1m candles.
    */
   private aggregateMinutes(symbol: string, from: number, to: number): Candle {
     const path = this.path(symbol);
-    const n = (to - from) / SAMPLE_STEP + 1;
+    const n = (to - from) / MIN + 1;
     if (this.samples.length !== n) this.samples = new Float64Array(n);
-    path.range(from, SAMPLE_STEP, this.samples);
-    const o = this.samples[0]!;
-    const c = this.samples[n - 1]!;
-    let h = o;
-    let l = o;
-    for (const p of this.samples) {
-      if (p > h) h = p;
-      if (p < l) l = p;
-    }
+    const p = this.samples;
+    path.range(from, MIN, p);
+    let h = 0;
+    let l = Infinity;
     let v = 0;
     let q = 0;
     let tv = 0;
     let tq = 0;
-    const perMinute = MIN / SAMPLE_STEP;
-    for (let m = 0, t = from; t < to; m++, t += MIN) {
-      const mv = this.minuteVolume(path.code, t);
-      const close = this.samples[(m + 1) * perMinute]!;
-      v += mv;
-      q += mv * close;
-      tv += Math.floor(mv / 2);
-      tq += Math.floor(mv / 2) * close;
+    for (let m = 0; m + 1 < n; m++) {
+      const close = p[m + 1]!;
+      const s = path.shape((from + m * MIN) / MIN, p[m]!, close);
+      if (s.h > h) h = s.h;
+      if (s.l < l) l = s.l;
+      const half = Math.floor(s.v / 2);
+      v += s.v;
+      q += s.v * close;
+      tv += half;
+      tq += half * close;
     }
     const firstTrade = this.tradeId(path.code, from / SEC);
-    return { openTime: from, o, h, l, c, v, q, tv, tq, firstTrade, trades: this.tradeId(path.code, to / SEC) - firstTrade };
+    return { openTime: from, o: p[0]!, h, l, c: p[n - 1]!, v, q, tv, tq, firstTrade, trades: this.tradeId(path.code, to / SEC) - firstTrade };
   }
 
   private aggregateHours(symbol: string, from: number): Candle {
     let agg: Candle | undefined;
     for (let t = from; t < from + DAY; t += HOUR) agg = merge(agg, this.cached(this.hourCache, symbol, t, HOUR));
     return agg!;
-  }
-
-  private minuteVolume(code: number, t0: number): number {
-    return 1 + Math.floor(unit(this.seed ^ 0x5bd1e995, code, t0 / MIN) * 400);
   }
 
   /** One candle of any interval whose bucket opens at `open`, as it stands at `at`. */
@@ -292,18 +387,23 @@ export class PriceModel {
   }
 
   /**
-   * 1s candles come straight from the price function (they do not aggregate into 1m). A second
-   * without trades is flat at the previous price with zero volume, as Binance sends empty 1s candles.
+   * A 1s candle: two neighbouring seconds of the minute's bridge. Until the second is over it is
+   * flat at its open with no trades, as Binance's forming 1s candle.
    */
   second(symbol: string, t0: number, at: number): Candle | undefined {
     if (t0 < this.listedSince) return undefined;
     const path = this.path(symbol);
+    const m0 = Math.floor(t0 / MIN) * MIN;
+    const shape = this.shapeAt(path, m0);
+    const j = (t0 - m0) / SEC;
+    const secs = path.seconds(m0 / MIN, shape);
     const firstTrade = this.tradeId(path.code, t0 / SEC);
-    const trades = at >= t0 + SEC ? this.tradeId(path.code, t0 / SEC + 1) - firstTrade : 0;
-    const o = path.at(t0);
-    const c = trades > 0 ? path.at(t0 + SEC) : o;
-    const tv = Math.floor(trades / 2);
-    return { openTime: t0, o, h: Math.max(o, c), l: Math.min(o, c), c, v: trades, q: trades * c, tv, tq: tv * c, firstTrade, trades };
+    const o = secs[j]!;
+    if (at < t0 + SEC) return { openTime: t0, o, h: o, l: o, c: o, v: 0, q: 0, tv: 0, tq: 0, firstTrade, trades: 0 };
+    const c = secs[j + 1]!;
+    const v = Math.floor((shape.v * (j + 1)) / SECONDS) - Math.floor((shape.v * j) / SECONDS);
+    const tv = Math.floor(v / 2);
+    return { openTime: t0, o, h: Math.max(o, c), l: Math.min(o, c), c, v, q: v * c, tv, tq: tv * c, firstTrade, trades: this.tradeId(path.code, t0 / SEC + 1) - firstTrade };
   }
 
   /** Open time of the first bucket with data. */

@@ -5,21 +5,24 @@ import { symbolSpec } from './symbol-spec.ts';
 
 /** Binance's wire shapes for a simulated candle: numbers at 0, 6, 8; decimal strings elsewhere. */
 
-/** An integer count of 10^-decimals units as a decimal string with `places` decimals (exact, no float). */
-function fixed(units: bigint, decimals: number, places = decimals): string {
-  const s = units.toString().padStart(decimals + 1, '0');
+/**
+ * An integer count of 10^-decimals units as a decimal string with `places` decimals (exact: the
+ * digits of the integer are moved, no float division). Integers below 2^53 print exactly.
+ */
+function fixed(units: number, decimals: number, places = decimals): string {
+  const s = (Number.isSafeInteger(units) ? String(units) : BigInt(units).toString()).padStart(decimals + 1, '0');
   const frac = s.slice(s.length - decimals).padEnd(places, '0');
   return places > 0 ? `${s.slice(0, s.length - decimals)}.${frac}` : s.slice(0, s.length - decimals);
 }
 
 export function priceString(symbol: string, ticks: number): string {
-  return fixed(BigInt(ticks), symbolSpec(symbol).decimals);
+  return fixed(ticks, symbolSpec(symbol).decimals);
 }
 
 const VOLUME_PLACES = 8;
-const volume = (v: number) => fixed(BigInt(v), 0, VOLUME_PLACES);
+const volume = (v: number) => fixed(v, 0, VOLUME_PLACES);
 /** Quote volume from (volume unit x tick) units, exact. */
-const quote = (symbol: string, units: number) => fixed(BigInt(units), symbolSpec(symbol).decimals, VOLUME_PLACES);
+const quote = (symbol: string, units: number) => fixed(units, symbolSpec(symbol).decimals, VOLUME_PLACES);
 
 export function klineRow(symbol: string, interval: string, c: Candle, tzOffsetMs: number): unknown[] {
   return [

@@ -44,10 +44,10 @@ function random(seed: number): () => number {
   };
 }
 
-/** A pair is listed only where its price has at least 1,000 ticks (a 1e-9 BTC price would not trade). */
+/** A pair is listed only where its price has at least 10,000 ticks (a 1e-9 BTC price would not trade). */
 function listable(base: string, quote: string): boolean {
   const spec = symbolSpec(base + quote);
-  return spec.base / spec.tick >= 1000;
+  return spec.base / spec.tick >= 10_000;
 }
 
 /**
@@ -83,6 +83,7 @@ export function buildUniverse(seed: number, size = DEFAULT_UNIVERSE_SIZE): Marke
     if (rnd() < 0.03) name = `1000${name.slice(0, 4)}`;
     if (name.length < 3 || name.length > 7 || bases.has(name) || QUOTE_USD[name] !== undefined) continue;
     bases.add(name);
+    if (!listable(name, 'USDT')) continue;
     add(name, 'USDT');
     for (const [quote, odds] of QUOTE_ODDS) if (rnd() < odds && listable(name, quote)) add(name, quote);
   }

@@ -35,12 +35,12 @@ export function quoteOf(symbol: string): string | undefined {
   return QUOTES.find((q) => symbol.length > q.length && symbol.endsWith(q));
 }
 
-/** A base asset's USD price: the majors' own, else log-uniform from 1e-4 to 1e3 by the name's hash. */
+/** A base asset's USD price: the majors' own, else log-uniform from 3e-4 to 1e3 by the name's hash. */
 function usdPrice(baseAsset: string): number {
   const major = MAJOR_USD_PRICES[baseAsset];
   if (major !== undefined) return major;
   const u = symbolCode(`asset:${baseAsset}`) / 4294967296;
-  return Number((10 ** (u * 7 - 4)).toPrecision(4));
+  return Number((10 ** (u * 6.5 - 3.5)).toPrecision(4));
 }
 
 function compute(symbol: string): SymbolSpec {
@@ -48,7 +48,8 @@ function compute(symbol: string): SymbolSpec {
   const quote = major === undefined ? quoteOf(symbol) : 'USDT';
   // A name with no known quote keeps the old rule: a level from 1 to 51 by its hash.
   const base = major ?? (quote ? usdPrice(symbol.slice(0, -quote.length)) / QUOTE_USD[quote]! : 1 + (symbolCode(symbol) % 5000) / 100);
-  const decimals = base >= 100 ? 2 : base >= 1 ? 4 : Math.min(8, Math.max(5, 3 - Math.floor(Math.log10(base))));
+  // At least 10,000 ticks below 1 (five significant digits, as Binance lists them), at most 8 decimals.
+  const decimals = base >= 100 ? 2 : base >= 1 ? 4 : Math.min(8, Math.max(5, Math.ceil(4 - Math.log10(base))));
   return { base, tick: 10 ** -decimals, decimals };
 }
 

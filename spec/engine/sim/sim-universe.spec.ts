@@ -30,9 +30,9 @@ describe('the generated universe', () => {
       expect(e.symbol).toMatch(/^[A-Z0-9]{5,20}$/);
       expect(e.baseAsset + e.quoteAsset).toBe(e.symbol);
       expect(QUOTES).toContain(e.quoteAsset);
-      // Every listed pair quotes at least 1,000 ticks: prices move in steps, not jumps.
+      // Every listed pair quotes at least 10,000 ticks: prices move in steps, not jumps.
       const spec = symbolSpec(e.symbol);
-      expect(spec.base / spec.tick).toBeGreaterThanOrEqual(1000);
+      expect(spec.base / spec.tick).toBeGreaterThanOrEqual(10_000);
     }
     const byQuote = new Map<string, number>();
     for (const e of trading) byQuote.set(e.quoteAsset, (byQuote.get(e.quoteAsset) ?? 0) + 1);
