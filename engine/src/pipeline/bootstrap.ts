@@ -1,7 +1,7 @@
 import { catchError, defer, from, lastValueFrom, mergeMap, type Observable, of, reduce, retry, timer } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { BinanceRestError } from '../domain/errors.ts';
-import { intervalMs } from '../domain/interval.ts';
+import { intervalMs, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
@@ -31,11 +31,13 @@ export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Ob
   const one = (id: SeriesId): Observable<BootstrapResult> =>
     defer(async (): Promise<BootstrapResult> => {
       const newest = await deps.store.restore(id);
-      const missing = newest ? Math.ceil((now() - newest.openTime) / intervalMs(id.interval)) : Infinity;
+      // Restart with a warm store: fetch from the newest stored bar (it may have been forming), or
+      // from the first hole the last run left (a fill that failed there was only remembered in memory).
+      const from = newest ? Math.min(newest.openTime, firstSuspect(deps.store.window(id).last(deps.bufferSize), id.interval) ?? Infinity) : undefined;
+      const missing = from !== undefined ? Math.ceil((now() - from) / intervalMs(id.interval)) : Infinity;
       let bars: Bar[];
-      if (newest && missing <= deps.bufferSize) {
-        // Restart with a warm store: fetch from the newest stored bar (it may have been forming).
-        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, newest.openTime).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
+      if (from !== undefined && missing <= deps.bufferSize) {
+        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, from).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
       } else {
         bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize);
       }
@@ -54,4 +56,18 @@ export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Ob
       }),
     );
   return from(series).pipe(mergeMap(one, deps.concurrency));
+}
+
+/**
+ * Open time of the first stored bar that must be fetched again: the first missing one between stored
+ * bars, or a bar left forming before the newest (its final never came). undefined when the history is whole.
+ */
+export function firstSuspect(bars: readonly Bar[], interval: string): number | undefined {
+  for (let i = 1; i < bars.length; i++) {
+    const prev = bars[i - 1]!;
+    if (!prev.closed) return prev.openTime;
+    const expected = nextOpen(prev.openTime, interval);
+    if (bars[i]!.openTime > expected) return expected;
+  }
+  return undefined;
 }
