@@ -13,7 +13,7 @@ try {
 }
 
 const sim = await startSimExchange(options);
-process.stdout.write(`simulated exchange: REST ${sim.restUrl}  WS ${sim.wsUrl}  (${sim.symbols.length} symbols)\n`);
+process.stdout.write(`simulated exchange: REST ${sim.restUrl}  WS ${sim.wsUrl}  (${sim.symbols.length} trading symbols, clock at ${new Date(sim.now()).toISOString()})\n`);
 process.stdout.write(`point the engine at it: SOURCE=binance BINANCE_REST_URL=${sim.restUrl} BINANCE_WS_URL=${sim.wsUrl} npm start\n`);
 
 let stopping = false;

@@ -48,16 +48,25 @@ describe('simulated exchange lifecycle', () => {
   });
 
   it('npm run sim: logs the REST and WS URLs, serves them, and exits 0 on SIGTERM', async () => {
-    let checked: Promise<number> | undefined;
-    const r = await run('engine/sim/main.ts', { SIM_PORT: '0', SIM_SEED: '3', SIM_SPEED: '2.5', SIM_PUSH_MS: '500' }, 20_000, (out, child) => {
+    let checked: Promise<[number, number, number]> | undefined;
+    const start = Date.UTC(2024, 2, 20, 12);
+    const env = { SIM_PORT: '0', SIM_SEED: '3', SIM_SPEED: '2.5', SIM_PUSH_MS: '500', SIM_START: '2024-03-20T12:00:00Z', SIM_UNIVERSE: '40' };
+    const r = await run('engine/sim/main.ts', env, 20_000, (out, child) => {
       const m = /REST (http:\/\/\S+)\s+WS (ws:\/\/\S+)/.exec(out);
       if (!m || checked) return;
-      checked = fetch(`${m[1]}/api/v3/ping`).then((res) => {
+      checked = Promise.all([fetch(`${m[1]}/api/v3/time`), fetch(`${m[1]}/api/v3/exchangeInfo?symbolStatus=TRADING`)]).then(async ([time, info]) => {
         child.kill('SIGTERM');
-        return res.status;
+        const { serverTime } = (await time.json()) as { serverTime: number };
+        const { symbols } = (await info.json()) as { symbols: unknown[] };
+        return [time.status, serverTime, symbols.length];
       });
     });
-    expect(await checked).toBe(200);
+    const [status, serverTime, trading] = (await checked)!;
+    expect(status).toBe(200);
+    // SIM_START sets the sim clock (running 2.5x since the start).
+    expect(serverTime).toBeGreaterThanOrEqual(start);
+    expect(serverTime).toBeLessThan(start + 60_000);
+    expect(trading).toBe(40);
     expect(r.stdout).toMatch(/REST http:\/\/127\.0\.0\.1:\d+\s+WS ws:\/\/127\.0\.0\.1:\d+/);
     expect(r.code).toBe(0);
   });
@@ -68,6 +77,8 @@ describe('simulated exchange lifecycle', () => {
     ['SIM_SEED', '-1'],
     ['SIM_PUSH_MS', '5'],
     ['SIM_HOST', 'not a host'],
+    ['SIM_START', 'yesterday'],
+    ['SIM_UNIVERSE', '0'],
   ])('a bad %s=%s exits 1 naming the variable', async (name, value) => {
     const r = await run('engine/sim/main.ts', { SIM_PORT: '0', [name]: value }, 20_000);
     expect(r.code).toBe(1);
