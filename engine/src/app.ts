@@ -1,13 +1,19 @@
-import { concatMap, defer, retry, share, Subject, type Subscription, tap, timer } from 'rxjs';
+import { concatMap, defer, retry, Subject, tap, timer } from 'rxjs';
 import { Hub } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
 import { type Config, isUniverse, loadConfig } from './config/config.ts';
-import { type Bar, sameBar } from './domain/bar.ts';
+import type { Bar } from './domain/bar.ts';
 import type { SeriesId } from './domain/series-id.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import type { SeriesInput, SpliceEvent } from './operators/splice-gaps.ts';
-import { bootstrap$ } from './pipeline/bootstrap.ts';
+import { loadSeries$ } from './pipeline/bootstrap.ts';
+import { catalogRefresh$ } from './pipeline/catalog-refresh.ts';
+import { engineHealth } from './pipeline/engine-health.ts';
+import { persistAndPublish } from './pipeline/persist-publish.ts';
+import { SeriesLifecycle } from './pipeline/series-lifecycle.ts';
+import { seriesGauges } from './pipeline/series-gauges.ts';
+import { UpstreamRouter } from './pipeline/upstream-router.ts';
+import { type UpstreamStatus, upstreamStatus$ } from './pipeline/upstream-status.ts';
 import { bootstrapCustom, customSeries$ } from './pipeline/custom-series.ts';
 import { pipelineMetrics } from './pipeline/engine-metrics.ts';
 import { SeriesCatalog } from './pipeline/series-catalog.ts';
@@ -16,9 +22,8 @@ import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
 import { type EngineServer, startServer } from './server/server.ts';
-import { klineStreamName } from './sources/binance-raw.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
-import { binanceKlines$, type UpstreamEvent } from './sources/binance-ws.ts';
+import { StreamShards } from './sources/stream-shards.ts';
 import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
 import { createRedisBarStore } from './store/redis-bar-store.ts';
@@ -34,6 +39,8 @@ export interface AppOptions extends Partial<Config> {
   log?: Logger;
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisKeyPrefix?: string;
+  /** How often the catalog follows the exchange's markets (default hourly; tests shorten it). */
+  catalogRefreshMs?: number;
 }
 
 export interface App {
@@ -44,8 +51,14 @@ export interface App {
   readonly registry: SeriesRegistry;
   readonly store: BarStore;
   readonly metrics: Metrics;
-  /** Resolves when every series is bootstrapped (or rejected). */
+  /** Resolves when every configured series is bootstrapped (or rejected). */
   readonly ready: Promise<void>;
+  /** What the exchange trades and what is configured. */
+  readonly catalog: SeriesCatalog;
+  /** Series started and stopped (configured and on demand); the in-process SeriesDemand. */
+  readonly lifecycle: SeriesLifecycle;
+  /** Upstream connections and their streams. */
+  readonly shards: StreamShards;
   dropClients(code?: number): void;
   stop(): Promise<void>;
 }
@@ -55,7 +68,7 @@ export interface App {
  * and server, and owns every long-lived subscription (released in `stop`, in shutdown order).
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
-  const { simOptions, log: givenLog, redisKeyPrefix, ...overrides } = options;
+  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, ...overrides } = options;
   const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
   const log = givenLog ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -112,27 +125,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // Epoch and offset per series, and the recent history a reconnecting client resumes from (issue 13).
   const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs });
 
-  // --- upstream: one shared stream of every native series, routed to per-series inputs ----------
-  const series = catalog.nativeSeries();
-  const customs = catalog.customSeries();
-  const inputs = new Map<string, Subject<SeriesInput>>();
-  const pipelines = new Map<string, Subscription>();
-  // Every bar after it is in the window: feeds custom intervals and derived series.
-  const barsOut = new Map<string, Subject<Bar>>();
-  const barsOf = (id: SeriesId) => {
-    let s = barsOut.get(id.key);
-    if (!s) barsOut.set(id.key, (s = new Subject<Bar>()));
-    return s;
-  };
-  let lastFrameAt: number | undefined;
-  let connectedShards = 0;
-  const upstream$ = binanceKlines$({
+  // --- upstream: shards of live-subscribed streams, routed to per-series inputs -----------------
+  const shards = new StreamShards({
     wsUrl,
-    streams: series.map((s) => klineStreamName(s.symbol, s.interval)),
+    maxStreamsPerConnection: config.streamsPerConnection,
     staleAfterMs: config.staleAfterMs,
     rotateAfterMs: config.rotateAfterMs,
     onFrame: (text) => {
-      lastFrameAt = Date.now();
       pm.framesIn();
       recorder?.write({ k: 'ws', t: exchangeNow(), d: text });
     },
@@ -141,161 +140,127 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       log.debug('malformed upstream frame skipped', { reason: e.info.reason });
     },
     log: (l, m, f) => log[l](m, f),
-  }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }));
-
-  // Live bars of series still bootstrapping wait here (newest per open time, bounded), so the same
-  // frames give the same series however long bootstrap takes (what makes a replay deterministic).
-  const early = new Map<string, Map<number, Bar>>();
-  const route = (ev: UpstreamEvent) => {
-    if (ev.type === 'kline') {
-      exchange.observe(ev.eventTime);
-      const key = `${ev.symbol}:${ev.interval}`;
-      const input = inputs.get(key);
-      if (input) return input.next({ type: 'bar', bar: ev.bar });
-      let waiting = early.get(key);
-      if (!waiting) early.set(key, (waiting = new Map()));
-      waiting.set(ev.bar.openTime, ev.bar);
-      if (waiting.size > config.bufferSize) waiting.delete(Math.min(...waiting.keys()));
-    } else if (ev.type === 'connected') {
-      connectedShards++;
-      hub.setUpstream('live');
-      if (ev.resync) for (const input of inputs.values()) input.next({ type: 'resync' });
-    } else {
-      connectedShards = Math.max(0, connectedShards - 1);
-      pm.reconnects();
-      hub.setUpstream('reconnecting');
-    }
+  });
+  const router = new UpstreamRouter(config.bufferSize);
+  // Every bar after it is in the window: feeds custom intervals and derived series.
+  const barsOut = new Map<string, Subject<Bar>>();
+  const barsOf = (id: SeriesId) => {
+    let s = barsOut.get(id.key);
+    if (!s) barsOut.set(id.key, (s = new Subject<Bar>()));
+    return s;
   };
-
-  const sink = (id: SeriesId, ev: SpliceEvent) => {
-    switch (ev.type) {
-      case 'bar': {
-        const prev = store.window(id).newest();
-        if (prev && prev.openTime === ev.bar.openTime && sameBar(prev, ev.bar)) break;
-        // Window first, then publish: a client connecting in between sees the bar in its snapshot.
-        store.upsert(id, [ev.bar]);
-        if (ev.origin !== 'live') pm.barsFilled();
-        if (ev.origin === 'repair') break;
-        hub.publishBar(id, ev.bar, positions.append(id, ev.bar));
-        barsOut.get(id.key)?.next(ev.bar);
-        break;
-      }
-      case 'gap':
-        pm.gapsDetected();
-        log.debug('gap detected', { key: id.key, from: ev.from, reason: ev.reason });
-        break;
-      case 'gap-filled':
-        pm.gapsFilled();
-        if (ev.bars > 0) log.info('gap filled', { key: id.key, bars: ev.bars });
-        break;
-      case 'gap-unfilled':
-        pm.gapsUnfilled();
-        log.warn('gap not filled, will retry', { key: id.key, err: ev.error.message });
-        break;
-    }
-  };
-
-  const startSeries = (id: SeriesId) => {
-    const input = new Subject<SeriesInput>();
-    inputs.set(id.key, input);
-    const sub = seriesPipeline(id, input.asObservable(), rest, store).subscribe({
-      next: (ev) => sink(id, ev),
-      error: (e: unknown) => log.error('series pipeline failed', { key: id.key, err: e as Error }),
-    });
-    pipelines.set(id.key, sub);
-    for (const c of customs) if (c.source.key === id.key) startCustom(c.id, c.source);
-    const waiting = early.get(id.key);
-    early.delete(id.key);
-    for (const bar of [...(waiting?.values() ?? [])].sort((a, b) => a.openTime - b.openTime)) input.next({ type: 'bar', bar });
-  };
-
-  /** Custom intervals whose history is loaded (readiness waits for every configured one). */
-  const customsLoaded = new Set<string>();
-  /** A custom interval goes live once its source series is: history from REST, then resampled live bars. */
-  const startCustom = (id: SeriesId, source: SeriesId) => {
-    const sub = defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
-      .pipe(
-        retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
-        tap(() => customsLoaded.add(id.key)),
-        concatMap(() => customSeries$(id, source, store, barsOf(source))),
-      )
-      .subscribe({
-        next: (bar) => sink(id, { type: 'bar', bar, origin: 'live' }),
-        error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
-      });
-    pipelines.set(id.key, sub);
-  };
-
-  const upstreamSub = upstream$.subscribe({ next: route, error: (e: unknown) => log.error('upstream failed', { err: e as Error }) });
-
-  // --- bootstrap: each series goes live as soon as it is loaded ----------------------------------
-  let done = 0;
-  let progressAt = 0;
-  const progress = (force = false) => {
-    if (!force && Date.now() - progressAt < 2000) return;
-    progressAt = Date.now();
-    log.info(`bootstrap ${done}/${series.length} series, REST weight ${rest.gate.weightUsed}/${config.restWeightBudget} per minute`);
-  };
-  let bootstrapDone = false;
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  const bootstrapSub = bootstrap$(series, { rest, store, bufferSize: config.bufferSize, concurrency: config.restConcurrency, log, now: exchangeNow }).subscribe({
-    next: (r) => {
-      done++;
-      pm.bootstrapDone(done);
-      if (r.outcome === 'invalid-symbol') {
-        if (catalog.symbols().includes(r.id.symbol)) log.warn(`symbol ${r.id.symbol} rejected by the exchange (-1121 Invalid symbol): skipped`);
-        catalog.reject(r.id.symbol);
-      } else startSeries(r.id);
-      progress(done === series.length);
-    },
-    complete: () => {
-      bootstrapDone = true;
-      resolveReady();
-    },
+  const sink = persistAndPublish({
+    store,
+    publishBar: (id, bar) => hub.publishBar(id, bar, positions.append(id, bar)),
+    barsOut: (id, bar) => barsOut.get(id.key)?.next(bar),
+    metrics: pm,
+    log,
+  });
+  const upstreamSub = shards.events$.subscribe((ev) => {
+    // The exchange's clock is read off its events (issue 14 part 1).
+    if (ev.type === 'kline') exchange.observe(ev.eventTime);
+    router.route(ev);
+    if (ev.type === 'disconnected') pm.reconnects();
+  });
+  let upstream: UpstreamStatus | undefined;
+  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs }).subscribe((s) => {
+    upstream = s;
+    hub.setUpstream(s.state);
   });
 
-  // Upstream staleness for the clients' badge (the socket itself is replaced by the source).
-  const staleTimer = setInterval(() => {
-    if (connectedShards > 0 && lastFrameAt !== undefined && Date.now() - lastFrameAt > Math.min(10_000, config.staleAfterMs)) hub.setUpstream('stale');
-    else if (connectedShards > 0 && lastFrameAt !== undefined) hub.setUpstream('live');
-  }, 1000);
+  // --- series: configured ones for good, others on demand ----------------------------------------
+  // Built after the lifecycle (they need it), called by it once it runs.
+  const late: { server?: EngineServer; registry?: SeriesRegistry } = {};
+  const refreshNow = new Subject<void>();
+  const lifecycle = new SeriesLifecycle({
+    catalog,
+    upstream: shards,
+    router,
+    load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchangeNow }),
+    startNative: (id, input$) =>
+      seriesPipeline(id, input$, rest, store).subscribe({
+        next: (ev) => sink(id, ev),
+        error: (e: unknown) => log.error('series pipeline failed', { key: id.key, err: e as Error }),
+      }),
+    // A custom interval goes live once its source series is: history from REST, then resampled live bars.
+    startCustom: (id, source, live) =>
+      defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
+        .pipe(
+          retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
+          tap(() => live()),
+          concatMap(() => customSeries$(id, source, store, barsOf(source))),
+        )
+        .subscribe({
+          next: (bar) => sink(id, { type: 'bar', bar, origin: 'live' }),
+          error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
+        }),
+    free: (id) => {
+      late.registry?.releaseSeries(id);
+      barsOut.get(id.key)?.complete();
+      barsOut.delete(id.key);
+      store.release(id);
+      hub.dropSnapshot(id);
+      positions.forget(id);
+    },
+    ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
+    invalidSymbol: (symbol) => {
+      catalog.reject(symbol);
+      refreshNow.next();
+    },
+    idleSeriesMs: config.idleSeriesMs,
+    maxOnDemandSeries: config.maxOnDemandSeries,
+    concurrency: config.restConcurrency,
+    log,
+  });
+  const configured = catalog.configured();
+  const startupTotal = catalog.nativeSeries().length;
+  const customCount = catalog.customSeries().length;
+  for (const symbol of configured) lifecycle.pinSymbol(symbol);
+  lifecycle.sealStartup();
+  let bootstrapDone = false;
+  const ready = lifecycle.ready.then(() => {
+    bootstrapDone = true;
+  });
+  const progressTimer = setInterval(() => {
+    const c = lifecycle.counts();
+    pm.bootstrapDone(lifecycle.loadedCount);
+    if (c.loading === 0 && bootstrapDone) return;
+    log.info(`bootstrap: ${c.live} series live, ${c.loading} loading (${c.queued} queued), REST weight ${rest.gate.weightUsed}/${config.restWeightBudget} per minute`, {
+      onDemand: c.onDemand,
+      shards: shards.stats().length,
+      streams: shards.size,
+    });
+  }, 5000);
+  progressTimer.unref();
+  void ready.then(() => log.info(`configured series live: ${startupTotal} native, ${customCount} custom`, { rest: rest.gate.weightUsed }));
+  seriesGauges(metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed);
 
-  /**
-   * Readiness: ok only when the upstream is live (connected, frames arriving), every configured series
-   * is loaded (native ones bootstrapped, custom intervals with their history; derived series are
-   * loaded before the server listens and computed from these) and the store is reachable.
-   * `notReady` says what is missing.
-   */
-  const health = () => {
-    const storeHealth = store.health();
-    const upstreamConnected = connectedShards > 0;
-    const lastFrameAgeMs = lastFrameAt === undefined ? null : Date.now() - lastFrameAt;
-    const upstreamLive = upstreamConnected && lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, config.staleAfterMs);
-    // A custom interval of a symbol the exchange rejected never starts: it is not waited for.
-    const customsWanted = customs.filter((c) => !catalog.rejected.includes(c.id.symbol));
-    const customsReady = customsWanted.filter((c) => customsLoaded.has(c.id.key)).length;
-    const notReady: string[] = [];
-    if (!upstreamConnected) notReady.push('upstream not connected');
-    else if (!upstreamLive) notReady.push('upstream connected but no recent frame');
-    if (!bootstrapDone) notReady.push(`bootstrap ${done}/${series.length} series`);
-    if (customsReady < customsWanted.length) notReady.push(`custom intervals loading ${customsReady}/${customsWanted.length}`);
-    if (!storeHealth.reachable) notReady.push('store unreachable');
-    return {
-      status: notReady.length === 0 ? 'ok' : 'degraded',
-      notReady,
-      source,
-      upstream: { connected: upstreamConnected, live: upstreamLive, shards: connectedShards, lastFrameAgeMs },
-      store: storeHealth,
-      bootstrap: { done: bootstrapDone, series: done, total: series.length, custom: customs.length, customLoaded: customsReady, rejectedSymbols: catalog.rejected },
-      derived: { modules: defs.length },
-    };
-  };
+  // The catalog follows the exchange: hourly, and at once after a -1121 for a listed symbol.
+  const refreshSub =
+    source === 'replay'
+      ? undefined
+      : catalogRefresh$({ load: loadMarkets, everyMs: catalogRefreshMs, now$: refreshNow, onError: (e) => log.warn('exchangeInfo refresh failed', { err: e as Error }) }).subscribe(({ added, removed }) => {
+          for (const symbol of removed) {
+            log.warn(`symbol ${symbol} stopped trading: its series end`);
+            lifecycle.endSymbol(symbol, `symbol ${symbol} stopped trading on the exchange`);
+          }
+          if (universe) for (const symbol of added) lifecycle.pinSymbol(symbol);
+          if (added.length || removed.length) log.info('exchange markets changed', { added: added.length, removed: removed.length, trading: catalog.symbols().length });
+        });
+
+  const health = engineHealth({
+    source,
+    upstream: () => upstream,
+    shards: () => shards.stats(),
+    store: () => store.health(),
+    bootstrap: () => ({ done: bootstrapDone, series: Math.min(lifecycle.loadedCount, startupTotal), total: startupTotal, custom: customCount, rejectedSymbols: catalog.rejected }),
+    series: () => lifecycle.counts(),
+  });
 
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
-  const registry = new SeriesRegistry(defs, {
+  const registry = (late.registry = new SeriesRegistry(defs, {
     bufferSize: config.bufferSize,
     log,
     history: (id) => store.window(id).last(config.bufferSize),
@@ -305,10 +270,11 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
     position: (id) => positions.position(id),
-  });
+  }));
+
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
 
-  const server: EngineServer = await startServer({
+  const server = (late.server = await startServer({
     host: config.host,
     port: config.port,
     historyOnConnect: config.historyOnConnect,
@@ -317,8 +283,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     clientDir: config.clientDir,
     corsOrigins: config.corsOrigins,
     allowedOrigins: config.allowedOrigins,
-    // Clients may ask for the configured symbols (on-demand ones come with the series lifecycle).
-    catalog: { symbols: () => catalog.configured(), intervals: () => catalog.intervals(), source: () => catalog.source(), listing: () => catalog.listing() },
+    catalog,
+    demand: lifecycle,
     store,
     hub,
     metrics,
@@ -326,35 +292,38 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     health,
     positions,
     olderBars: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }),
-  });
+  }));
+
   const build = uwsBuild();
   const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${server.port}`;
   (build === 'native' ? log.info : log.warn)(`uWebSockets.js build: ${build}${build === 'native' ? '' : ' (slow JS fallback: the native binary did not load)'}`);
-  log.info(`engine listening on ${url}`, { source, series: series.length, store: store.kind });
+  log.info(`engine listening on ${url}`, { source, series: startupTotal, store: store.kind, symbols: universe ? `* (${configured.length})` : configured.length });
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       // Shutdown order: stop accepting, close upstream and pipelines, flush the store, close clients.
       server.stopListening();
-      clearInterval(staleTimer);
-      bootstrapSub.unsubscribe();
+      clearInterval(progressTimer);
+      refreshSub?.unsubscribe();
+      refreshNow.complete();
+      // Pipelines first (their teardown aborts REST fills), then the sockets upstream.
+      lifecycle.stopAll();
       upstreamSub.unsubscribe();
-      for (const sub of pipelines.values()) sub.unsubscribe();
+      statusSub.unsubscribe();
+      shards.close();
       registry.stop();
-      for (const input of inputs.values()) input.complete();
       for (const bars of barsOut.values()) bars.complete();
       await store.close();
       server.dropClients(1001, 'server shutting down');
       await rest.close();
       await exchange.close();
       await recorder?.close();
-      resolveReady();
       log.info('engine stopped');
     })());
 
-  return { url, config, sim, replay, registry, store, metrics, ready, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
+  return { url, config, sim, replay, registry, store, metrics, ready, catalog, lifecycle, shards, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -14,7 +14,8 @@ export type EngineMessage =
   | ({ type: 'recovered'; symbol: string; interval: string; data: WireCandle[] } & Required<WirePosition>)
   | ({ type: 'live_candle'; symbol: string; interval: string } & WireCandle & WirePosition)
   | { type: 'status'; upstream: string; source: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string; code?: string }
+  | { type: 'loading'; symbol: string; interval: string };
 
 /** A test client of the engine's /ws/:symbol endpoint that records every message and the close. */
 export class EngineClient {

@@ -30,6 +30,11 @@ export class MemoryPositions implements SeriesPositions {
     return this.log(id).position;
   }
 
+  /** A series no longer served: its log goes (a later one starts a new epoch, as its history restarts). */
+  forget(id: SeriesId): void {
+    this.logs.delete(id.key);
+  }
+
   recover(id: SeriesId, epoch: string, since: number): Recovery | undefined {
     return this.log(id).recover(epoch, since, this.now());
   }

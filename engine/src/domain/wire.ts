@@ -40,6 +40,12 @@ export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?
   return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}${positionFields(pos)}}`;
 }
 
-export function errorMessage(message: string): string {
-  return JSON.stringify({ type: 'error', message });
+/** `code` names a failure clients act on (`symbol_not_trading`, `series_capacity`). */
+export function errorMessage(message: string, code?: string): string {
+  return JSON.stringify(code ? { type: 'error', code, message } : { type: 'error', message });
+}
+
+/** First message for a series being bootstrapped on demand; `historical` follows once it is live. */
+export function loadingMessage(symbol: string, interval: string): string {
+  return JSON.stringify({ type: 'loading', symbol, interval });
 }

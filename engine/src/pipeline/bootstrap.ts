@@ -27,9 +27,16 @@ export interface BootstrapDeps {
  * other failure is retried with backoff until it succeeds.
  */
 export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Observable<BootstrapResult> {
+  return from(series).pipe(mergeMap((id) => loadSeries$(id, deps), deps.concurrency));
+}
+
+/**
+ * One series: what the store holds, then the missing tail from REST (or the newest BUFFER_SIZE bars).
+ * Lazy; unsubscribing aborts it. A -1121 comes out as 'invalid-symbol', anything else is retried.
+ */
+export function loadSeries$(id: SeriesId, deps: Omit<BootstrapDeps, 'concurrency'>): Observable<BootstrapResult> {
   const now = deps.now ?? Date.now;
-  const one = (id: SeriesId): Observable<BootstrapResult> =>
-    defer(async (): Promise<BootstrapResult> => {
+  return defer(async (): Promise<BootstrapResult> => {
       const newest = await deps.store.restore(id);
       // Restart with a warm store: fetch from the newest stored bar (it may have been forming), or
       // from the first hole the last run left (a fill that failed there was only remembered in memory).
@@ -55,7 +62,6 @@ export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Ob
         },
       }),
     );
-  return from(series).pipe(mergeMap(one, deps.concurrency));
 }
 
 /**

@@ -41,8 +41,14 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     }
   }
   if (kind === 'sim') {
-    // SYMBOLS=*: the simulator's own universe.
-    const sim = await startSimExchange({ symbols: isUniverse(config.symbols) ? undefined : config.symbols, ...simOptions });
+    // The simulator's own universe (any of its symbols can be asked for on demand), unless a
+    // configured symbol is not in it: then exactly the configured ones.
+    let sim = await startSimExchange({ ...simOptions });
+    const listed = new Set(sim.market.list().map((m) => m.symbol));
+    if (!simOptions?.symbols && !isUniverse(config.symbols) && !config.symbols.every((s) => listed.has(s))) {
+      await sim.close();
+      sim = await startSimExchange({ ...simOptions, symbols: config.symbols });
+    }
     log.info('simulated exchange started', { rest: sim.restUrl, ws: sim.wsUrl });
     return { kind, restUrl: sim.restUrl, wsUrl: sim.wsUrl, now: () => sim.now(), observe: ignore, sim, symbols: config.symbols, intervals: config.intervals, close: () => sim.close() };
   }

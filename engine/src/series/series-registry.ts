@@ -56,6 +56,8 @@ export class SeriesRegistry {
   private readonly variants = new Map<string, Set<string>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly feeds = new Map<string, Array<{ topic: string; input: Subject<Bar> }>>();
+  /** Each series' feed subscription, so a series no longer served can be released alone. */
+  private readonly feedSubs = new Map<string, Subscription>();
 
   constructor(
     defs: readonly SeriesDefinition[],
@@ -130,6 +132,8 @@ export class SeriesRegistry {
       this.timers.add(timer);
     };
     const run = (): void => {
+      // Released (its series no longer served) while a restart was pending.
+      if (this.instances.get(key) !== inst) return;
       let ok = true;
       let sub: Subscription | undefined = undefined;
       try {
@@ -142,6 +146,10 @@ export class SeriesRegistry {
             ok = false;
             if (sub) this.subs.delete(sub);
             fail(err);
+          },
+          // Its series was released: the feed completed.
+          complete: () => {
+            if (sub) this.subs.delete(sub);
           },
         });
       } catch (err) {
@@ -175,8 +183,7 @@ export class SeriesRegistry {
       let heard: Array<Subject<Bar>> = [];
       let version = Number.NaN;
       let size = 0;
-      this.subs.add(
-        this.deps.bars$(id).subscribe((bar) => {
+      const feedSub = this.deps.bars$(id).subscribe((bar) => {
           if (bar.closed || !listening) {
             for (const t of list) t.input.next(bar);
             return;
@@ -188,15 +195,30 @@ export class SeriesRegistry {
             size = list.length;
           }
           for (const input of heard) input.next(bar);
-        }),
-      );
+        });
+      this.feedSubs.set(id.key, feedSub);
     }
     const input = new Subject<Bar>();
     targets.push({ topic, input });
     return input;
   }
 
+  /**
+   * Ends every instance computed on a series no longer served: their feed and runs stop, their point
+   * windows are dropped (a client asking again later gets a fresh warm-up from the new window).
+   */
+  releaseSeries(id: SeriesId): void {
+    this.feedSubs.get(id.key)?.unsubscribe();
+    this.feedSubs.delete(id.key);
+    for (const t of this.feeds.get(id.key) ?? []) t.input.complete();
+    this.feeds.delete(id.key);
+    const suffix = `|${id.key}`;
+    for (const key of [...this.instances.keys()]) if (key.endsWith(suffix)) this.instances.delete(key);
+  }
+
   stop(): void {
+    for (const s of this.feedSubs.values()) s.unsubscribe();
+    this.feedSubs.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const s of this.subs) s.unsubscribe();

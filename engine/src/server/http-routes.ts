@@ -1,6 +1,6 @@
 import type HyperExpress from 'hyper-express';
 import type { Bar } from '../domain/bar.ts';
-import { seriesId } from '../domain/series-id.ts';
+import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -11,6 +11,7 @@ import type { RouteTable } from './http-edges.ts';
 import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
 import { sendJson } from './send-json.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
+import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export interface HttpRoutesDeps {
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
@@ -23,23 +24,41 @@ export interface HttpRoutesDeps {
   health(): Record<string, unknown> & { status: string };
   /** Older bars than the store holds, from the exchange (not stored). */
   olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;
+  /** Makes series live on demand (absent: only live series are served). */
+  demand?: SeriesDemand;
 }
 
-/** The JSON API: `/symbols`, `/health` (= `/readyz`), `/livez`, `/metrics`, `/candles/…` and `/series…`. */
+/** The JSON API: `/symbols`, `/health`, `/metrics`, `/candles/…` and `/series…`. */
 export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
-  const { catalog, store, series, metrics, log, badRequest } = deps;
+  const { catalog, store, series, metrics, log, badRequest, demand } = deps;
+
+  /**
+   * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
+   * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading) or 503 (full).
+   */
+  const onLive = async (id: SeriesId, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
+    if (!demand || demand.isLive(id)) {
+      demand?.touch(id);
+      return read();
+    }
+    const outcome = await demand.want(id);
+    if (!outcome.ok) {
+      if (outcome.code !== 'series_capacity') badRequest();
+      if (!res.closed) sendJson(res, outcome.code === 'series_capacity' ? 503 : 400, { error: outcome.message, code: outcome.code });
+      return;
+    }
+    try {
+      await read();
+    } finally {
+      demand.release(id);
+    }
+  };
 
   server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));
-  // Readiness (/health, /readyz): 200 only when every configured series is loaded and the upstream
-  // is live, else 503 with what is missing. Liveness (/livez): 200 while the process serves at all,
-  // so an orchestrator restarts a hung engine but never one that is merely catching up.
-  const readiness = (_req: HyperExpress.Request, res: HyperExpress.Response) => {
+  server.get('/health', (_req, res) => {
     const h = deps.health();
     sendJson(res, h.status === 'ok' ? 200 : 503, h);
-  };
-  server.get('/health', readiness);
-  server.get('/readyz', readiness);
-  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }));
+  });
   server.get('/metrics', (_req, res) => {
     res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
   });
@@ -57,6 +76,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     }
     if (!checked.ok || !limit.ok || !endTime.ok) return;
     const id = seriesId(checked.value.symbol, checked.value.interval);
+    await onLive(id, res, async () => {
     try {
       let bars: Bar[];
       if (endTime.value === undefined) bars = store.window(id).last(limit.value);
@@ -75,10 +95,11 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
       log.warn('candles request failed', { key: id.key, err: e });
       if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
     }
+    });
   });
 
   server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
-  server.get('/series/:name/:symbol/:interval', (req, res) => {
+  server.get('/series/:name/:symbol/:interval', async (req, res) => {
     const q = req.query_parameters as Record<string, string | undefined>;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
     const limit = checkLimit(q.limit, 500, 10_000);
@@ -95,7 +116,10 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
       return;
     }
     const id = seriesId(checked.value.symbol, checked.value.interval);
-    const inst = series.instance(parsed.value[0]!, id);
-    sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });
+    await onLive(id, res, () => {
+      if (res.closed) return;
+      const inst = series.instance(parsed.value[0]!, id);
+      sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });
+    });
   });
 }

@@ -2,15 +2,23 @@
 export interface Catalog {
   symbols(): readonly string[];
   intervals(): readonly string[];
+  /** A constant-time membership test when the list is long (the whole exchange). */
+  isTrading?(symbol: string): boolean;
 }
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+/** `code` is the wire error code when there is one (`symbol_not_trading`). */
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string; code?: string };
+
+/** Lists longer than this are not spelled out in an error message. */
+const MAX_LISTED_SYMBOLS = 30;
 
 export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: string | undefined): Checked<{ symbol: string; interval: string }> {
   const symbol = rawSymbol.toUpperCase();
   const interval = rawInterval === undefined || rawInterval === '' ? '1m' : rawInterval;
-  if (!catalog.symbols().includes(symbol)) {
-    return { ok: false, error: `unknown symbol '${rawSymbol.slice(0, 40)}'; valid symbols: ${catalog.symbols().join(', ')}` };
+  if (!(catalog.isTrading ? catalog.isTrading(symbol) : catalog.symbols().includes(symbol))) {
+    const all = catalog.symbols();
+    const valid = all.length <= MAX_LISTED_SYMBOLS ? `valid symbols: ${all.join(', ')}` : `not a trading symbol on the exchange (GET /symbols lists all ${all.length})`;
+    return { ok: false, code: 'symbol_not_trading', error: `unknown symbol '${rawSymbol.slice(0, 40)}'; ${valid}` };
   }
   if (!catalog.intervals().includes(interval)) {
     return { ok: false, error: `unknown interval '${interval.slice(0, 20)}'; valid intervals: ${catalog.intervals().join(', ')}` };

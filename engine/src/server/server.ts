@@ -13,6 +13,7 @@ import { registerStaticRoute } from './static-route.ts';
 import { registerWsRoute } from './ws-route.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
+import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export { CLOSE_BAD_REQUEST, CLOSE_TRY_AGAIN } from './ws-route.ts';
 
@@ -37,6 +38,8 @@ export interface ServerDeps {
   health(): Record<string, unknown> & { status: string };
   /** Older bars than the store holds, from the exchange (not stored). */
   olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;
+  /** Makes series live on demand (absent: only live series are served). */
+  demand?: SeriesDemand;
 }
 
 export interface EngineServer {
@@ -46,6 +49,8 @@ export interface EngineServer {
   dropClients(code: number, reason: string): void;
   /** Stops accepting connections (listen socket closed). */
   stopListening(): void;
+  /** Tells every client of a series why it ended and closes them with 4000. */
+  endSeries(key: string, code: string, message: string): void;
 }
 
 /**
@@ -80,6 +85,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
       return ws.clients;
     },
     dropClients: (code, reason) => ws.dropClients(code, reason),
+    endSeries: (key, code, message) => ws.endSeries(key, code, message),
     stopListening() {
       if (!listening) return;
       listening = false;

@@ -1,10 +1,11 @@
 import type HyperExpress from 'hyper-express';
 import { klineTopic, seriesId } from '../domain/series-id.ts';
-import { errorMessage } from '../domain/wire.ts';
+import { errorMessage, loadingMessage } from '../domain/wire.ts';
+import type { SeriesDemand } from '../pipeline/series-demand.ts';
 import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import type { SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
+import type { SeriesInstance, SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
@@ -31,10 +32,14 @@ export interface WsRouteDeps {
   badRequest(): void;
   /** Counts messages sent to clients. */
   sent(n: number): void;
+  /** Makes series live on demand and knows who holds them (absent: only live series are served). */
+  demand?: SeriesDemand;
 }
 
 export interface WsRoute {
   readonly clients: number;
+  /** Tells every client of a series why it ended (`error` with `code`) and closes them with 4000. */
+  endSeries(key: string, code: string, message: string): void;
   /** Closes every client socket with `code`. */
   dropClients(code: number, reason: string): void;
   /** Stops the slow-client sweep (at shutdown). */
@@ -47,6 +52,7 @@ interface WsContext {
   series?: SeriesRequest[];
   resume?: ResumeRequest;
   error?: string;
+  code?: string;
 }
 
 /**
@@ -56,6 +62,8 @@ interface WsContext {
 export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps): WsRoute {
   const { catalog, store, hub, metrics, series, badRequest, sent } = deps;
   const sockets = new Set<HyperExpress.Websocket>();
+  /** Sockets following each series (to end them when its symbol stops trading). */
+  const bySeries = new Map<string, Set<HyperExpress.Websocket>>();
   const clientsGauge = metrics.gauge('engine_clients_connected', 'WebSocket clients connected');
   const slowDropped = metrics.counter('engine_ws_slow_clients_dropped_total', 'Clients closed with 1013 because their send buffer passed the backpressure limit');
   const followedGauge = metrics.gauge('engine_series_topics_followed', 'Derived series topics with at least one client (only these get previews and messages)');
@@ -78,7 +86,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
-    const context: WsContext = !checked.ok ? { error: checked.error } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
+    const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
     res.upgrade(context);
   });
 
@@ -86,44 +94,79 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const ctx = ws.context as WsContext;
     if (ctx.error || !ctx.symbol || !ctx.interval) {
       badRequest();
-      ws.send(errorMessage(ctx.error ?? 'bad request'));
+      ws.send(errorMessage(ctx.error ?? 'bad request', ctx.code));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
       return;
     }
     const id = seriesId(ctx.symbol, ctx.interval);
-    let instances;
-    try {
-      instances = (ctx.series ?? []).map((r) => series.instance(r, id));
-    } catch (e) {
-      ws.send(errorMessage((e as Error).message));
+    const { demand } = deps;
+    sockets.add(ws);
+    // Set once the socket follows its series topics, so a socket closed before that un-follows nothing.
+    let instances: SeriesInstance[] = [];
+    let following = false;
+    let held = false;
+    let closed = false;
+    ws.on('close', () => {
+      closed = true;
+      sockets.delete(ws);
+      bySeries.get(id.key)?.delete(ws);
+      if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
+      if (following) for (const inst of instances) hub.unfollow(inst.topic);
+      if (held) demand?.release(id);
+    });
+    const refuse = (message: string, code?: string) => {
+      ws.send(errorMessage(message, code));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
-      return;
-    }
+    };
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
     // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
-    // Set once the socket follows its series topics, so a socket closed before that un-follows nothing.
-    let following = false;
-    setImmediate(() => {
-      if (ws.closed) return;
-      // historical (derived series aligned to its candles) or, for a resume, recovered.
-      ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
-      ws.send(hub.status);
-      ws.subscribe(klineTopic(id));
-      ws.subscribe(STATUS_TOPIC);
-      for (const inst of instances) {
-        ws.subscribe(inst.topic);
-        hub.follow(inst.topic);
+    const serve = () => {
+      try {
+        // Derived series are built on the live window (their warm-up reads it).
+        instances = (ctx.series ?? []).map((r) => series.instance(r, id));
+      } catch (e) {
+        return refuse((e as Error).message);
       }
-      following = true;
-    });
-    sent(2);
-    sockets.add(ws);
-    ws.on('close', () => {
-      sockets.delete(ws);
-      if (following) for (const inst of instances) hub.unfollow(inst.topic);
-    });
+      setImmediate(() => {
+        if (ws.closed) return;
+        // historical (derived series aligned to its candles) or, for a resume, recovered.
+        ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
+        ws.send(hub.status);
+        ws.subscribe(klineTopic(id));
+        ws.subscribe(STATUS_TOPIC);
+        for (const inst of instances) {
+          ws.subscribe(inst.topic);
+          hub.follow(inst.topic);
+        }
+        following = true;
+        let set = bySeries.get(id.key);
+        if (!set) bySeries.set(id.key, (set = new Set()));
+        set.add(ws);
+      });
+      sent(2);
+    };
+    if (!demand) return serve();
+    const live = demand.isLive(id);
+    held = true;
+    const wanted = demand.want(id);
+    if (live) return serve();
+    // Not live: the series is bootstrapped on demand; the client waits for it alone.
+    ws.send(loadingMessage(id.symbol, id.interval));
+    sent(1);
+    wanted.then(
+      (outcome) => {
+        if (!outcome.ok) {
+          held = false;
+          if (!closed) refuse(outcome.message, outcome.code);
+        } else if (!closed) serve();
+      },
+      (e: unknown) => {
+        held = false;
+        if (!closed) refuse(`could not load ${id.key}: ${(e as Error).message}`);
+      },
+    );
   });
 
   // Slow-client policy: a socket whose send buffer passes the limit is closed with 1013 so the
@@ -142,6 +185,13 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   return {
     get clients() {
       return sockets.size;
+    },
+    endSeries(key, code, message) {
+      for (const ws of bySeries.get(key) ?? []) {
+        ws.send(errorMessage(message, code));
+        ws.close(CLOSE_BAD_REQUEST, code);
+      }
+      bySeries.delete(key);
     },
     dropClients(code, reason) {
       for (const ws of [...sockets]) ws.close(code, reason);

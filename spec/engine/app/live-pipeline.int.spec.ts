@@ -86,19 +86,12 @@ describe('engine on the simulated exchange (memory store)', () => {
 
   it('answers /symbols, /candles, /health and /metrics', async () => {
     const symbols = await getJson(app, '/symbols');
-    expect(symbols).toEqual({
-      status: 200,
-      body: {
-        symbols: ['BTCUSDT', 'ETHUSDT'],
-        configured: ['BTCUSDT', 'ETHUSDT'],
-        markets: [
-          { symbol: 'BTCUSDT', base: 'BTC', quote: 'USDT' },
-          { symbol: 'ETHUSDT', base: 'ETH', quote: 'USDT' },
-        ],
-        intervals: ['1m', '5m'],
-        source: 'sim',
-      },
-    });
+    // The simulator's whole universe trades; the configured symbols are kept live.
+    expect(symbols.status).toBe(200);
+    expect(symbols.body).toMatchObject({ configured: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m'], source: 'sim' });
+    expect(symbols.body.symbols.length).toBeGreaterThanOrEqual(1000);
+    expect(symbols.body.markets).toContainEqual({ symbol: 'ETHUSDT', base: 'ETH', quote: 'USDT' });
+    expect(symbols.body.markets).toHaveLength(symbols.body.symbols.length);
     const candles = await getJson(app, '/candles/btcusdt/5m?limit=10');
     expect(candles.status).toBe(200);
     expect(candles.body.symbol).toBe('BTCUSDT');
@@ -138,7 +131,7 @@ describe('engine on the simulated exchange (memory store)', () => {
   });
 
   it.each([
-    ['/candles/NOPE/1m', /unknown symbol 'NOPE'; valid symbols: BTCUSDT, ETHUSDT/],
+    ['/candles/NOPE/1m', /unknown symbol 'NOPE'; not a trading symbol/],
     ['/candles/BTCUSDT/7m', /unknown interval '7m'; valid intervals: 1m, 5m/],
     ['/candles/BTCUSDT/1m?limit=0', /invalid limit '0'/],
     ['/candles/BTCUSDT/1m?limit=5000', /invalid limit '5000'/],
@@ -151,7 +144,7 @@ describe('engine on the simulated exchange (memory store)', () => {
   });
 
   it.each([
-    ['/ws/NOPE', /unknown symbol 'NOPE'; valid symbols: BTCUSDT, ETHUSDT/],
+    ['/ws/NOPE', /unknown symbol 'NOPE'; not a trading symbol/],
     ['/ws/BTCUSDT?interval=2h', /unknown interval '2h'; valid intervals: 1m, 5m/],
   ])('WS %s → error message, then close 4000', async (path, re) => {
     const c = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);

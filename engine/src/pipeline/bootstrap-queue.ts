@@ -1,0 +1,102 @@
+import type { Observable, Subscription } from 'rxjs';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { BootstrapResult } from './bootstrap.ts';
+
+/**
+ * Series waiting to be loaded from REST, at most `concurrency` at a time: those a client is waiting
+ * for go first, the rest in the order they came. The REST gate paces what runs by the weight budget,
+ * so a whole universe bootstraps as fast as the budget allows while a client's series jumps the queue.
+ * Every series is loaded once however often it is pushed; `cancel` drops it (aborting a load in flight).
+ */
+export class BootstrapQueue {
+  private readonly urgent: SeriesId[] = [];
+  private readonly normal: SeriesId[] = [];
+  private urgentHead = 0;
+  private normalHead = 0;
+  /** Series queued and not yet started, with the lane each is in now. */
+  private readonly queued = new Map<string, 'urgent' | 'normal'>();
+  private readonly running = new Map<string, Subscription>();
+  private stopped = false;
+
+  constructor(
+    private readonly load: (id: SeriesId) => Observable<BootstrapResult>,
+    private readonly concurrency: number,
+    private readonly onResult: (r: BootstrapResult) => void,
+    private readonly onError: (id: SeriesId, err: unknown) => void,
+  ) {
+    if (!(concurrency >= 1)) throw new TypeError('BootstrapQueue: concurrency must be >= 1');
+  }
+
+  /** Queues a series (a no-op when queued or loading already, except that `urgent` moves it ahead). */
+  push(id: SeriesId, urgent = false): void {
+    if (this.stopped || this.running.has(id.key)) return;
+    const lane = this.queued.get(id.key);
+    if (lane === 'urgent' || (lane === 'normal' && !urgent)) return;
+    this.queued.set(id.key, urgent ? 'urgent' : 'normal');
+    (urgent ? this.urgent : this.normal).push(id);
+    this.drain();
+  }
+
+  /** Forgets a series: out of the queue, its load in flight aborted. */
+  cancel(key: string): void {
+    this.queued.delete(key);
+    this.running.get(key)?.unsubscribe();
+    this.running.delete(key);
+    this.drain();
+  }
+
+  get pending(): number {
+    return this.queued.size;
+  }
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.running.values()) s.unsubscribe();
+    this.running.clear();
+    this.queued.clear();
+  }
+
+  private next(): SeriesId | undefined {
+    // Entries whose lane changed (moved ahead) or that were cancelled are skipped where they lie.
+    while (this.urgentHead < this.urgent.length) {
+      const id = this.urgent[this.urgentHead++]!;
+      if (this.queued.get(id.key) === 'urgent') return id;
+    }
+    while (this.normalHead < this.normal.length) {
+      const id = this.normal[this.normalHead++]!;
+      if (this.queued.get(id.key) === 'normal') return id;
+    }
+    // Both lanes consumed: reset them so the arrays do not grow forever.
+    this.urgent.length = this.normal.length = this.urgentHead = this.normalHead = 0;
+    return undefined;
+  }
+
+  private drain(): void {
+    while (!this.stopped && this.running.size < this.concurrency) {
+      const id = this.next();
+      if (!id) return;
+      this.queued.delete(id.key);
+      let done = false;
+      // Set once subscribed; a load that finishes synchronously never is.
+      const ref: { sub?: Subscription } = {};
+      const finish = () => {
+        done = true;
+        if (ref.sub && this.running.get(id.key) === ref.sub) this.running.delete(id.key);
+        this.drain();
+      };
+      const sub = (ref.sub = this.load(id).subscribe({
+        next: (r) => this.onResult(r),
+        error: (e: unknown) => {
+          this.onError(id, e);
+          finish();
+        },
+        complete: finish,
+      }));
+      if (!done) this.running.set(id.key, sub);
+    }
+  }
+}

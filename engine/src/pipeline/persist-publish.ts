@@ -1,0 +1,53 @@
+import { sameBar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import type { SpliceEvent } from '../operators/splice-gaps.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import type { Bar } from '../domain/bar.ts';
+import type { PipelineMetrics } from './engine-metrics.ts';
+
+export interface PersistPublishDeps {
+  store: BarStore;
+  /** Publishes a bar to the series' clients (after it is in the window). */
+  publishBar(id: SeriesId, bar: Bar): void;
+  /** Every bar after it is in the window, for custom intervals and derived series built on this one. */
+  barsOut(id: SeriesId, bar: Bar): void;
+  metrics: PipelineMetrics;
+  log: Logger;
+}
+
+/**
+ * The end of every series pipeline: a bar goes into the store's window first, then to the clients
+ * and to what is computed from the series (a client connecting in between sees it in its snapshot).
+ * A repaired bar (a hole filled late) is stored only: clients get it with their next snapshot.
+ * Gap events are counted and logged.
+ */
+export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SpliceEvent) => void {
+  const { store, metrics: pm, log } = deps;
+  return (id, ev) => {
+    switch (ev.type) {
+      case 'bar': {
+        const prev = store.window(id).newest();
+        if (prev && prev.openTime === ev.bar.openTime && sameBar(prev, ev.bar)) return;
+        store.upsert(id, [ev.bar]);
+        if (ev.origin !== 'live') pm.barsFilled();
+        if (ev.origin === 'repair') return;
+        deps.publishBar(id, ev.bar);
+        deps.barsOut(id, ev.bar);
+        return;
+      }
+      case 'gap':
+        pm.gapsDetected();
+        log.debug('gap detected', { key: id.key, from: ev.from, reason: ev.reason });
+        return;
+      case 'gap-filled':
+        pm.gapsFilled();
+        if (ev.bars > 0) log.info('gap filled', { key: id.key, bars: ev.bars });
+        return;
+      case 'gap-unfilled':
+        pm.gapsUnfilled();
+        log.warn('gap not filled, will retry', { key: id.key, err: ev.error.message });
+        return;
+    }
+  };
+}

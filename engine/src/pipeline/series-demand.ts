@@ -1,0 +1,24 @@
+import type { SeriesId } from '../domain/series-id.ts';
+
+/** Why a series cannot be served: the wire `code` of the error clients get. */
+export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'unknown_interval';
+
+export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string };
+
+/**
+ * Demand for a series, as a message: who serves clients says which series it wants and for how long;
+ * whoever runs the pipelines makes them live. In one process the series lifecycle answers directly;
+ * in a cluster an edge carries the same calls to the ingest node (through Redis).
+ *
+ * Every `want` whose outcome is ok (or still pending) is balanced by one `release`.
+ */
+export interface SeriesDemand {
+  /** Whether the series is live now: a client can take its snapshot at once. */
+  isLive(id: SeriesId): boolean;
+  /** Asks for the series and holds it; resolves when it is live, or refused (then nothing is held). */
+  want(id: SeriesId): Promise<DemandOutcome>;
+  /** A one-off use (an HTTP read): the series counts as watched now. */
+  touch(id: SeriesId): void;
+  /** Lets go of one `want`; a series nobody holds goes idle and, after IDLE_SERIES_MS, away. */
+  release(id: SeriesId): void;
+}

@@ -1,0 +1,33 @@
+import type { Metrics } from '../metrics.ts';
+import type { LifecycleCounts } from './series-lifecycle.ts';
+
+/** /metrics for the whole-exchange engine: series live and on demand, shards and their streams, REST weight. */
+export function seriesGauges(
+  metrics: Metrics,
+  counts: () => LifecycleCounts,
+  shards: () => Array<{ shard: number; streams: number; connected: boolean }>,
+  restWeight: () => number,
+): void {
+  const series = metrics.gauge('engine_series', 'Series by state (live, loading) and kind (configured, on_demand)');
+  const queued = metrics.gauge('engine_bootstrap_queued', 'Series waiting for their REST bootstrap');
+  const shardCount = metrics.gauge('engine_upstream_shards', 'Upstream WebSocket connections (shards)');
+  const streams = metrics.gauge('engine_upstream_streams', 'Streams subscribed per upstream shard');
+  const weight = metrics.gauge('engine_rest_weight_reserved', 'REST weight used or reserved by the engine in the current minute');
+  let shown = new Set<string>();
+  metrics.onCollect(() => {
+    const c = counts();
+    series(c.live, { state: 'live' });
+    series(c.loading, { state: 'loading' });
+    series(c.pinned, { kind: 'configured' });
+    series(c.onDemand, { kind: 'on_demand' });
+    queued(c.queued);
+    const list = shards();
+    shardCount(list.length);
+    // A closed shard's line reads 0 rather than its last count.
+    const now = new Set(list.map((s) => String(s.shard)));
+    for (const s of shown) if (!now.has(s)) streams(0, { shard: s });
+    for (const s of list) streams(s.streams, { shard: String(s.shard) });
+    shown = now;
+    weight(restWeight());
+  });
+}

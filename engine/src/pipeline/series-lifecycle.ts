@@ -1,0 +1,284 @@
+import { Subject, type Subscription } from 'rxjs';
+import { type SeriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import type { SeriesInput } from '../operators/splice-gaps.ts';
+import { klineStreamName } from '../sources/binance-raw.ts';
+import type { BootstrapResult } from './bootstrap.ts';
+import { BootstrapQueue } from './bootstrap-queue.ts';
+import type { SeriesCatalog } from './series-catalog.ts';
+import type { DemandOutcome, DemandRefusal, SeriesDemand } from './series-demand.ts';
+import type { Observable } from 'rxjs';
+
+export interface SeriesLifecycleDeps {
+  catalog: SeriesCatalog;
+  /** Upstream subscriptions (the shards). */
+  upstream: { add(streams: readonly string[]): void; remove(streams: readonly string[]): void };
+  /** Live bars of a series being loaded are kept, then routed to its input once it is live. */
+  router: { expect(key: string): void; attach(key: string, input: Subject<SeriesInput>): void; detach(key: string): void };
+  /** Loads a native series from the store and REST (see `loadSeries$`). */
+  load(id: SeriesId): Observable<BootstrapResult>;
+  /** Starts a native series' pipeline on its input; the subscription is the lifecycle's to end. */
+  startNative(id: SeriesId, input$: Observable<SeriesInput>): Subscription;
+  /** Starts a custom interval on its (live) source; calls `live()` once its history is loaded. */
+  startCustom(id: SeriesId, source: SeriesId, live: () => void): Subscription;
+  /** Frees what a series held: store window, hub caches, derived-series instances, its bar feed. */
+  free(id: SeriesId): void;
+  /** A served series ended for good (its symbol stopped trading): its clients are told and closed. */
+  ended(id: SeriesId, code: DemandRefusal, message: string): void;
+  /** The exchange said -1121 for a symbol the catalog lists: the catalog should be refreshed now. */
+  invalidSymbol(symbol: string): void;
+  idleSeriesMs: number;
+  maxOnDemandSeries: number;
+  concurrency: number;
+  log: Logger;
+  now?: () => number;
+}
+
+interface Entry {
+  readonly id: SeriesId;
+  /** For a custom interval: the native series it is computed from. */
+  readonly source: SeriesId | undefined;
+  /** Configured: kept live always. */
+  pinned: boolean;
+  state: 'loading' | 'live';
+  /** Clients holding it (`want` without `release`). */
+  watchers: number;
+  /** Custom intervals computed from it. */
+  dependents: number;
+  lastUsed: number;
+  waiters: Array<(o: DemandOutcome) => void>;
+  input: Subject<SeriesInput> | undefined;
+  sub: Subscription | undefined;
+}
+
+export interface LifecycleCounts {
+  live: number;
+  loading: number;
+  onDemand: number;
+  pinned: number;
+  queued: number;
+}
+
+/**
+ * Starts and stops series. A series is started when it is configured (`pin`, kept for good) or asked
+ * for (`want`, the in-process `SeriesDemand`): a native one is subscribed upstream, loaded from REST
+ * through the bootstrap queue (one load however many ask; clients' series ahead of the configured
+ * backlog), then its pipeline goes live; a custom interval first needs its source, itself a series.
+ * An on-demand series nobody held for IDLE_SERIES_MS is stopped: unsubscribed upstream, its pipeline
+ * ended, its memory freed. At most MAX_ON_DEMAND_SERIES on-demand series exist at once.
+ */
+export class SeriesLifecycle implements SeriesDemand {
+  private readonly entries = new Map<string, Entry>();
+  private readonly queue: BootstrapQueue;
+  private readonly now: () => number;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private pinnedWaiting = 0;
+  private readyResolve: (() => void) | undefined;
+  readonly ready: Promise<void>;
+  private stopped = false;
+  /** Series loaded since start (progress). */
+  loadedCount = 0;
+
+  constructor(private readonly deps: SeriesLifecycleDeps) {
+    this.now = deps.now ?? Date.now;
+    this.ready = new Promise<void>((r) => (this.readyResolve = r));
+    this.queue = new BootstrapQueue(
+      (id) => deps.load(id),
+      deps.concurrency,
+      (r) => this.loaded(r),
+      (id, err) => deps.log.error('series bootstrap failed', { key: id.key, err: err as Error }),
+    );
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(250, Math.min(30_000, deps.idleSeriesMs / 4)));
+    this.sweepTimer.unref();
+  }
+
+  /** Keeps every configured series of a symbol live for good. */
+  pinSymbol(symbol: string): void {
+    const { catalog } = this.deps;
+    for (const id of catalog.nativeSeriesOf(symbol)) this.ensure(id, true, false);
+    for (const c of catalog.customSeriesOf(symbol)) this.ensure(c.id, true, false);
+  }
+
+  /** Call once every configured symbol is pinned: `ready` resolves when they are all live. */
+  sealStartup(): void {
+    if (this.pinnedWaiting === 0) this.readyResolve?.();
+  }
+
+  isLive(id: SeriesId): boolean {
+    return this.entries.get(id.key)?.state === 'live';
+  }
+
+  want(id: SeriesId): Promise<DemandOutcome> {
+    const refused = this.refusal(id);
+    if (refused) return Promise.resolve(refused);
+    const e = this.entries.get(id.key) ?? this.ensure(id, false, true);
+    e.watchers++;
+    e.lastUsed = this.now();
+    if (e.state === 'live') return Promise.resolve({ ok: true });
+    this.hurry(e);
+    return new Promise((resolve) => e.waiters.push(resolve));
+  }
+
+  touch(id: SeriesId): void {
+    const e = this.entries.get(id.key);
+    if (e) e.lastUsed = this.now();
+  }
+
+  release(id: SeriesId): void {
+    const e = this.entries.get(id.key);
+    if (!e) return;
+    e.watchers = Math.max(0, e.watchers - 1);
+    e.lastUsed = this.now();
+  }
+
+  /** The symbol stopped trading: each of its series ends and its clients are told why. */
+  endSymbol(symbol: string, message: string): void {
+    const mine = [...this.entries.values()].filter((e) => e.id.symbol === symbol);
+    // Custom intervals first: they hold their sources.
+    mine.sort((a, b) => Number(!a.source) - Number(!b.source));
+    for (const e of mine) {
+      this.deps.ended(e.id, 'symbol_not_trading', message);
+      this.stop(e, { ok: false, code: 'symbol_not_trading', message });
+    }
+  }
+
+  counts(): LifecycleCounts {
+    let live = 0;
+    let loading = 0;
+    let onDemand = 0;
+    let pinned = 0;
+    for (const e of this.entries.values()) {
+      if (e.state === 'live') live++;
+      else loading++;
+      if (e.pinned) pinned++;
+      else onDemand++;
+    }
+    return { live, loading, onDemand, pinned, queued: this.queue.pending };
+  }
+
+  stopAll(): void {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    this.queue.stop();
+    for (const e of this.entries.values()) {
+      e.sub?.unsubscribe();
+      e.input?.complete();
+    }
+    this.readyResolve?.();
+  }
+
+  private refusal(id: SeriesId): DemandOutcome | undefined {
+    const { catalog, maxOnDemandSeries } = this.deps;
+    if (!catalog.isTrading(id.symbol)) return { ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` };
+    if (!catalog.isInterval(id.interval)) return { ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` };
+    if (this.entries.has(id.key)) return undefined;
+    // A custom interval may need its source too.
+    const source = catalog.sourceOf(id);
+    const needed = 1 + (source && !this.entries.has(source.key) ? 1 : 0);
+    const { onDemand } = this.counts();
+    if (onDemand + needed > maxOnDemandSeries) {
+      return { ok: false, code: 'series_capacity', message: `the engine serves at most ${maxOnDemandSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` };
+    }
+    return undefined;
+  }
+
+  private ensure(id: SeriesId, pinned: boolean, urgent: boolean): Entry {
+    const hit = this.entries.get(id.key);
+    if (hit) {
+      if (pinned && !hit.pinned) {
+        hit.pinned = true;
+        if (hit.state !== 'live') this.pinnedWaiting++;
+        if (hit.source) this.entries.get(hit.source.key)!.pinned = true;
+      }
+      return hit;
+    }
+    const source = this.deps.catalog.sourceOf(id);
+    const e: Entry = { id, source, pinned, state: 'loading', watchers: 0, dependents: 0, lastUsed: this.now(), waiters: [], input: undefined, sub: undefined };
+    this.entries.set(id.key, e);
+    if (pinned) this.pinnedWaiting++;
+    if (source) {
+      const src = this.ensure(source, pinned, urgent);
+      src.dependents++;
+      if (src.state === 'live') this.startCustom(e);
+      else if (urgent) this.hurry(src);
+    } else {
+      this.deps.router.expect(id.key);
+      this.deps.upstream.add([klineStreamName(id.symbol, id.interval)]);
+      this.queue.push(id, urgent);
+    }
+    return e;
+  }
+
+  /** Someone waits for it: its load (or its source's) goes ahead of the backlog. */
+  private hurry(e: Entry): void {
+    if (e.source) {
+      const src = this.entries.get(e.source.key);
+      if (src && src.state !== 'live') this.hurry(src);
+    } else if (e.state !== 'live') this.queue.push(e.id, true);
+  }
+
+  private loaded(r: BootstrapResult): void {
+    const e = this.entries.get(r.id.key);
+    if (!e || this.stopped) return;
+    if (r.outcome === 'invalid-symbol') {
+      this.deps.log.warn(`symbol ${r.id.symbol} rejected by the exchange (-1121 Invalid symbol)`);
+      this.deps.invalidSymbol(r.id.symbol);
+      this.endSymbol(r.id.symbol, `symbol ${r.id.symbol} is not trading on the exchange`);
+      return;
+    }
+    this.loadedCount++;
+    const input = new Subject<SeriesInput>();
+    e.input = input;
+    e.sub = this.deps.startNative(e.id, input.asObservable());
+    this.deps.router.attach(e.id.key, input);
+    this.live(e);
+    for (const d of this.entries.values()) if (d.source?.key === e.id.key && !d.sub) this.startCustom(d);
+  }
+
+  private startCustom(e: Entry): void {
+    e.sub = this.deps.startCustom(e.id, e.source!, () => {
+      if (this.entries.get(e.id.key) === e) this.live(e);
+    });
+  }
+
+  private live(e: Entry): void {
+    if (e.state === 'live') return;
+    e.state = 'live';
+    if (e.pinned && --this.pinnedWaiting === 0) this.readyResolve?.();
+    const waiters = e.waiters.splice(0);
+    for (const w of waiters) w({ ok: true });
+  }
+
+  private stop(e: Entry, outcome: DemandOutcome): void {
+    if (this.entries.get(e.id.key) !== e) return;
+    this.entries.delete(e.id.key);
+    if (e.pinned && e.state !== 'live' && --this.pinnedWaiting === 0) this.readyResolve?.();
+    e.sub?.unsubscribe();
+    e.input?.complete();
+    if (e.source) {
+      const src = this.entries.get(e.source.key);
+      if (src) src.dependents = Math.max(0, src.dependents - 1);
+    } else {
+      this.queue.cancel(e.id.key);
+      this.deps.upstream.remove([klineStreamName(e.id.symbol, e.id.interval)]);
+      this.deps.router.detach(e.id.key);
+    }
+    this.deps.free(e.id);
+    for (const w of e.waiters.splice(0)) w(outcome);
+  }
+
+  /** Stops on-demand series nobody held for IDLE_SERIES_MS (custom intervals before their sources). */
+  private sweep(): void {
+    const t = this.now();
+    const idle = (e: Entry) => !e.pinned && e.watchers === 0 && e.dependents === 0 && t - e.lastUsed >= this.deps.idleSeriesMs;
+    const gone: string[] = [];
+    for (const pass of [true, false]) {
+      for (const e of [...this.entries.values()]) {
+        if (Boolean(e.source) !== pass || !idle(e)) continue;
+        gone.push(e.id.key);
+        this.stop(e, { ok: false, code: 'series_capacity', message: 'series released' });
+      }
+    }
+    if (gone.length) this.deps.log.info(`released ${gone.length} idle on-demand series`, { series: gone.slice(0, 10).join(',') });
+  }
+}

@@ -1,0 +1,323 @@
+import WebSocket from 'ws';
+import { MalformedFrameError } from '../domain/errors.ts';
+import { parseStreamFrame } from './binance-raw.ts';
+import type { ConnectLimiter } from './connect-limiter.ts';
+import { SendPacer } from './send-pacer.ts';
+import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
+import type { UpstreamEvent } from './upstream-event.ts';
+
+export interface StreamShardOptions {
+  /** Names this shard in events and logs. */
+  index: number;
+  wsUrl: string;
+  staleAfterMs: number;
+  rotateAfterMs: number;
+  limiter: ConnectLimiter;
+  emit(ev: UpstreamEvent): void;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  now?: () => number;
+  /** Control messages sent per second at most (Binance counts pongs in its 5/s too). Default 3. */
+  sendsPerSecond?: number;
+  /** Streams per SUBSCRIBE/UNSUBSCRIBE message. Default 200. */
+  batchSize?: number;
+  /** A request without a reply this long is sent again. Default 10 s. */
+  replyTimeoutMs?: number;
+  onMalformed?: (err: MalformedFrameError) => void;
+  onFrame?: (text: string, receivedAt: number) => void;
+  log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** One socket of a shard and what it was asked to deliver. */
+interface Conn {
+  readonly ws: WebSocket;
+  readonly rotation: boolean;
+  readonly pacer: SendPacer;
+  open: boolean;
+  /** Streams a SUBSCRIBE was sent for (answered or not) and no UNSUBSCRIBE since. */
+  readonly requested: Set<string>;
+  readonly inflight: Map<number, { method: ControlMethod; params: string[]; timer: NodeJS.Timeout; attempt: number }>;
+  /** Attempts so far per stream whose SUBSCRIBE failed (bounded by the shard's streams). */
+  readonly attempts: Map<string, number>;
+  pumpTimer: NodeJS.Timeout | undefined;
+  holdUntil: number;
+  rotateTimer: NodeJS.Timeout | undefined;
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * One upstream connection of at most STREAMS_PER_CONNECTION streams. It dials the bare `/stream`
+ * endpoint and keeps the socket's subscriptions equal to the streams it is given with Binance's live
+ * `SUBSCRIBE`/`UNSUBSCRIBE` (batched, paced by a token bucket, every request id answered or retried),
+ * so adding a series never reconnects anything. It reconnects with jittered backoff (attempts limited
+ * for the whole process), replaces a socket gone quiet, and rotates make-before-break before the 24 h
+ * cut and on `serverShutdown`: the replacement takes over once it has subscribed every stream.
+ */
+export class StreamShard {
+  private readonly wanted = new Set<string>();
+  private readonly sockets = new Set<Conn>();
+  private readonly ac = new AbortController();
+  private readonly now: () => number;
+  private current: Conn | undefined;
+  private rotating = false;
+  private everConnected = false;
+  private failures = 0;
+  private lastFrameAt: number;
+  private nextId = 1;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly staleTimer: NodeJS.Timeout;
+
+  constructor(private readonly opts: StreamShardOptions) {
+    this.now = opts.now ?? Date.now;
+    this.lastFrameAt = this.now();
+    this.staleTimer = setInterval(() => this.checkStale(), Math.max(250, Math.min(5000, opts.staleAfterMs / 4)));
+    void this.dial(false);
+  }
+
+  get index(): number {
+    return this.opts.index;
+  }
+
+  /** Streams this shard is to deliver. */
+  get size(): number {
+    return this.wanted.size;
+  }
+
+  get connected(): boolean {
+    return this.current?.open === true;
+  }
+
+  get streams(): readonly string[] {
+    return [...this.wanted];
+  }
+
+  add(streams: readonly string[]): void {
+    // A shard that had nothing to deliver was legitimately silent: its silence starts now.
+    if (this.wanted.size === 0) this.lastFrameAt = this.now();
+    for (const s of streams) this.wanted.add(s);
+    this.pumpAll();
+  }
+
+  remove(streams: readonly string[]): void {
+    for (const s of streams) this.wanted.delete(s);
+    this.pumpAll();
+  }
+
+  /** Closes every socket and clears every timer. */
+  stop(): void {
+    this.ac.abort();
+    clearInterval(this.staleTimer);
+    clearTimeout(this.reconnectTimer);
+    for (const c of this.sockets) {
+      this.dispose(c);
+      c.ws.terminate();
+    }
+    this.sockets.clear();
+  }
+
+  private pumpAll(): void {
+    for (const c of this.sockets) this.pump(c);
+  }
+
+  private checkStale(): void {
+    const c = this.current;
+    if (!c || !c.open || this.wanted.size === 0) return;
+    const silent = this.now() - this.lastFrameAt;
+    if (silent <= this.opts.staleAfterMs) return;
+    this.opts.log?.('warn', 'upstream connection stale, replacing', { shard: this.index, silentMs: silent });
+    this.current = undefined;
+    this.dispose(c);
+    c.ws.terminate();
+    this.down('stale');
+  }
+
+  private down(reason: string): void {
+    if (this.ac.signal.aborted) return;
+    this.opts.emit({ type: 'disconnected', shard: this.index, reason });
+    this.failures++;
+    const base = Math.min(this.opts.backoffMaxMs ?? 30_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.dial(false), base * (0.5 + Math.random() / 2));
+  }
+
+  private dispose(c: Conn): void {
+    clearTimeout(c.pumpTimer);
+    clearTimeout(c.rotateTimer);
+    for (const r of c.inflight.values()) clearTimeout(r.timer);
+    c.inflight.clear();
+    c.open = false;
+  }
+
+  /** Opens a socket; a rotation's keeps the old one delivering until it has subscribed everything. */
+  private async dial(rotation: boolean): Promise<void> {
+    try {
+      await this.opts.limiter.acquire(this.ac.signal);
+    } catch {
+      return; // stopped
+    }
+    if (this.ac.signal.aborted) return;
+    const ws = new WebSocket(`${this.opts.wsUrl}/stream`, { handshakeTimeout: 10_000, perMessageDeflate: false });
+    const c: Conn = {
+      ws,
+      rotation,
+      pacer: new SendPacer(this.opts.sendsPerSecond ?? 3, 1, this.now),
+      open: false,
+      requested: new Set(),
+      inflight: new Map(),
+      attempts: new Map(),
+      pumpTimer: undefined,
+      holdUntil: 0,
+      rotateTimer: undefined,
+    };
+    this.sockets.add(c);
+    ws.on('open', () => {
+      if (this.ac.signal.aborted) return;
+      c.open = true;
+      this.opts.log?.('info', 'upstream connected', { shard: this.index, streams: this.wanted.size, rotation });
+      if (!rotation) {
+        this.lastFrameAt = this.now();
+        this.failures = 0;
+        this.current = c;
+        this.schedule(c);
+        this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: this.everConnected });
+        this.everConnected = true;
+      }
+      this.pump(c);
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? '' : data.toString()));
+    ws.on('error', (err) => this.opts.log?.('warn', 'upstream socket error', { shard: this.index, err: err.message }));
+    ws.on('close', (code) => {
+      this.sockets.delete(c);
+      const wasOpen = c.open;
+      this.dispose(c);
+      if (this.current === c) {
+        this.current = undefined;
+        this.down(`closed ${code}`);
+      } else if (rotation) {
+        this.rotating = false; // the replacement failed before taking over; the old socket stays current
+      } else if (!wasOpen && !this.current) this.down(`connect failed ${code}`);
+    });
+  }
+
+  private schedule(c: Conn): void {
+    clearTimeout(c.rotateTimer);
+    c.rotateTimer = setTimeout(() => this.rotate(c, 'age'), this.opts.rotateAfterMs);
+  }
+
+  private rotate(c: Conn, why: string): void {
+    if (this.rotating || this.ac.signal.aborted || this.current !== c) return;
+    this.rotating = true;
+    this.opts.log?.('info', 'rotating upstream connection (make-before-break)', { shard: this.index, why });
+    void this.dial(true);
+  }
+
+  private onMessage(c: Conn, text: string): void {
+    if (this.ac.signal.aborted) return;
+    const at = this.now();
+    this.lastFrameAt = at;
+    const reply = parseControlReply(text);
+    if (reply) return this.onReply(c, reply);
+    // During a rotation both sockets deliver briefly; the gap operator drops the duplicates.
+    this.opts.onFrame?.(text, at);
+    try {
+      const frame = parseStreamFrame(text);
+      if (frame.kind === 'kline') this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
+      else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
+    } catch (e) {
+      if (e instanceof MalformedFrameError) this.opts.onMalformed?.(e);
+      else throw e;
+    }
+  }
+
+  private onReply(c: Conn, reply: NonNullable<ReturnType<typeof parseControlReply>>): void {
+    const req = typeof reply.id === 'number' ? c.inflight.get(reply.id) : undefined;
+    if (!req) {
+      if (!reply.ok) this.opts.log?.('warn', 'upstream refused', { shard: this.index, code: reply.code, msg: reply.msg });
+      return;
+    }
+    clearTimeout(req.timer);
+    c.inflight.delete(reply.id as number);
+    if (reply.ok) {
+      for (const s of req.params) c.attempts.delete(s);
+    } else this.failed(c, req.method, req.params, `code ${reply.code}: ${reply.msg}`);
+    this.pump(c);
+  }
+
+  /** A refused or unanswered request: its streams are asked for again, a few times, after a pause. */
+  private failed(c: Conn, method: ControlMethod, params: string[], why: string): void {
+    this.opts.log?.('warn', `upstream ${method} failed, will retry`, { shard: this.index, streams: params.length, why });
+    c.holdUntil = this.now() + 1000;
+    for (const s of params) {
+      const n = (c.attempts.get(s) ?? 0) + 1;
+      c.attempts.set(s, n);
+      // Given up on after MAX_ATTEMPTS: left as requested (a replayed exchange never answers at all).
+      if (n >= MAX_ATTEMPTS) continue;
+      if (method === 'SUBSCRIBE') c.requested.delete(s);
+      else c.requested.add(s);
+    }
+  }
+
+  /** Sends what brings the socket's subscriptions to the wanted streams, one paced message at a time. */
+  private pump(c: Conn): void {
+    if (!c.open || c.pumpTimer || this.ac.signal.aborted) return;
+    const batch = this.opts.batchSize ?? 200;
+    for (;;) {
+      const sub: string[] = [];
+      for (const s of this.wanted) {
+        if (!c.requested.has(s)) sub.push(s);
+        if (sub.length >= batch) break;
+      }
+      const unsub: string[] = [];
+      if (sub.length === 0) {
+        for (const s of c.requested) {
+          if (!this.wanted.has(s)) unsub.push(s);
+          if (unsub.length >= batch) break;
+        }
+      }
+      if (sub.length === 0 && unsub.length === 0) return this.checkReady(c);
+      const wait = Math.max(c.holdUntil - this.now(), c.pacer.waitMs());
+      if (wait > 0 || !c.pacer.take()) {
+        c.pumpTimer = setTimeout(() => {
+          c.pumpTimer = undefined;
+          this.pump(c);
+        }, Math.max(wait, 1));
+        return;
+      }
+      const method: ControlMethod = sub.length ? 'SUBSCRIBE' : 'UNSUBSCRIBE';
+      const params = sub.length ? sub : unsub;
+      for (const s of params) {
+        if (method === 'SUBSCRIBE') c.requested.add(s);
+        else c.requested.delete(s);
+      }
+      this.request(c, method, params);
+    }
+  }
+
+  private request(c: Conn, method: ControlMethod, params: string[]): void {
+    const id = this.nextId++;
+    const timer = setTimeout(() => {
+      if (!c.inflight.delete(id)) return;
+      this.failed(c, method, params, 'no reply');
+      this.pump(c);
+    }, this.opts.replyTimeoutMs ?? 10_000);
+    c.inflight.set(id, { method, params, timer, attempt: 1 });
+    c.ws.send(controlRequest(method, params, id));
+  }
+
+  /** A rotation's replacement takes over once every wanted stream is subscribed and answered. */
+  private checkReady(c: Conn): void {
+    if (!c.rotation || this.current === c || !c.open) return;
+    for (const r of c.inflight.values()) if (r.method === 'SUBSCRIBE') return;
+    const old = this.current;
+    this.current = c;
+    this.rotating = false;
+    this.failures = 0;
+    this.schedule(c);
+    if (old) {
+      this.sockets.delete(old);
+      this.dispose(old);
+      old.ws.close(1000, 'rotated');
+    }
+  }
+}

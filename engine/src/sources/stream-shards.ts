@@ -1,0 +1,133 @@
+import { Observable, Subject } from 'rxjs';
+import type { MalformedFrameError } from '../domain/errors.ts';
+import { ConnectLimiter } from './connect-limiter.ts';
+import { StreamShard } from './stream-shard.ts';
+import type { UpstreamEvent } from './upstream-event.ts';
+
+/** Binance's limit of streams on one connection. */
+export const MAX_STREAMS_PER_CONNECTION = 1024;
+
+export interface StreamShardsOptions {
+  wsUrl: string;
+  staleAfterMs: number;
+  rotateAfterMs: number;
+  maxStreamsPerConnection?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  limiter?: ConnectLimiter;
+  now?: () => number;
+  sendsPerSecond?: number;
+  batchSize?: number;
+  replyTimeoutMs?: number;
+  onMalformed?: (err: MalformedFrameError) => void;
+  /** Every stream frame as received (metrics, recording); control replies are not passed on. */
+  onFrame?: (text: string, receivedAt: number) => void;
+  log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Every upstream kline stream the engine follows, spread over connections of at most
+ * `maxStreamsPerConnection` streams: a stream added goes to the first shard with room (a new shard
+ * is opened when none has), a stream removed is unsubscribed from its shard, and a shard left with
+ * nothing is closed. Events of every shard come out of `events$`; `close()` ends them all.
+ */
+export class StreamShards {
+  private readonly eventsSubject = new Subject<UpstreamEvent>();
+  readonly events$: Observable<UpstreamEvent> = this.eventsSubject.asObservable();
+  private readonly shards: StreamShard[] = [];
+  private readonly owner = new Map<string, StreamShard>();
+  private readonly limiter: ConnectLimiter;
+  private readonly max: number;
+  private nextIndex = 0;
+  private closed = false;
+
+  constructor(private readonly opts: StreamShardsOptions) {
+    this.limiter = opts.limiter ?? new ConnectLimiter();
+    this.max = opts.maxStreamsPerConnection ?? MAX_STREAMS_PER_CONNECTION;
+    if (!(this.max >= 1 && this.max <= MAX_STREAMS_PER_CONNECTION)) throw new TypeError(`StreamShards: maxStreamsPerConnection must be 1..${MAX_STREAMS_PER_CONNECTION}`);
+  }
+
+  /** Follows these streams (those already followed stay where they are). */
+  add(streams: readonly string[]): void {
+    if (this.closed) return;
+    const byShard = new Map<StreamShard, string[]>();
+    for (const s of streams) {
+      if (this.owner.has(s)) continue;
+      let shard = this.shards.find((x) => x.size + (byShard.get(x)?.length ?? 0) < this.max);
+      if (!shard) shard = this.open();
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(s);
+      this.owner.set(s, shard);
+    }
+    for (const [shard, list] of byShard) shard.add(list);
+  }
+
+  /** Stops following these streams; a shard left empty is closed. */
+  remove(streams: readonly string[]): void {
+    const byShard = new Map<StreamShard, string[]>();
+    for (const s of streams) {
+      const shard = this.owner.get(s);
+      if (!shard) continue;
+      this.owner.delete(s);
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(s);
+    }
+    for (const [shard, list] of byShard) {
+      shard.remove(list);
+      if (shard.size === 0) {
+        // Its UNSUBSCRIBE needs no answer: closing the socket ends every subscription on it.
+        shard.stop();
+        this.shards.splice(this.shards.indexOf(shard), 1);
+        this.eventsSubject.next({ type: 'closed', shard: shard.index });
+      }
+    }
+  }
+
+  has(stream: string): boolean {
+    return this.owner.has(stream);
+  }
+
+  /** Streams followed now. */
+  get size(): number {
+    return this.owner.size;
+  }
+
+  /** Each shard's streams and whether its socket is up. */
+  stats(): Array<{ shard: number; streams: number; connected: boolean }> {
+    return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.shards) s.stop();
+    this.shards.length = 0;
+    this.owner.clear();
+    this.eventsSubject.complete();
+  }
+
+  private open(): StreamShard {
+    const { opts } = this;
+    const shard = new StreamShard({
+      index: this.nextIndex++,
+      wsUrl: opts.wsUrl,
+      staleAfterMs: opts.staleAfterMs,
+      rotateAfterMs: opts.rotateAfterMs,
+      limiter: this.limiter,
+      backoffInitialMs: opts.backoffInitialMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      now: opts.now,
+      sendsPerSecond: opts.sendsPerSecond,
+      batchSize: opts.batchSize,
+      replyTimeoutMs: opts.replyTimeoutMs,
+      onMalformed: opts.onMalformed,
+      onFrame: opts.onFrame,
+      log: opts.log,
+      emit: (ev) => this.eventsSubject.next(ev),
+    });
+    this.shards.push(shard);
+    return shard;
+  }
+}
