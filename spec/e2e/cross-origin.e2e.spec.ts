@@ -68,7 +68,7 @@ describe.runIf(await hasChromium('cross-origin e2e'))('a frontend on another ori
     const r = await visit(app.url);
     expect(r.location).toBe(pageOrigin);
     expect(r.location).not.toBe(new URL(app.url).origin);
-    expect(r.symbols).toMatchObject({ ok: true, body: { symbols: ['BTCUSDT'] } });
+    expect(r.symbols).toMatchObject({ ok: true, body: { configured: ['BTCUSDT'] } });
     expect(r.candles.ok).toBe(true);
     expect(r.candles.body?.candles).toHaveLength(5);
     expect(r.ws).toBe('historical');
