@@ -27,6 +27,7 @@ import { StreamShards } from './sources/stream-shards.ts';
 import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
 import { createRedisBarStore } from './store/redis-bar-store.ts';
+import { checkRedisDatabase } from './store/check-redis-database.ts';
 import { storeGauges } from './store/store-gauges.ts';
 import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { connectExchange } from './pipeline/connect-exchange.ts';
@@ -74,6 +75,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
   const pm = pipelineMetrics(metrics);
 
+  // Before anything starts: a database Redis refuses fails the start (ConfigError); a Redis not
+  // answering does not (the engine serves from memory and catches Redis up).
+  if (config.redisUrl && !(await checkRedisDatabase(config.redisUrl, 3000))) log.warn('redis not reachable at start: serving from memory until it answers');
+
   // --- the exchange: Binance, the built-in simulator, or a recording ----------------------------
   const universe = isUniverse(config.symbols);
   const exchange = await connectExchange(config, log, simOptions);
@@ -118,7 +123,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
   const storeMetrics = { barsWritten: (n: number) => pm.candlesWritten(n), writeErrors: (n: number) => pm.storeErrors(n) };
   const store: BarStore = config.redisUrl
-    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
+    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);

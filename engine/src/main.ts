@@ -17,7 +17,17 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   // Imported after the config is known good, so a bad variable fails fast and plainly.
   const { startApp } = await import('./app.ts');
-  const app = await startApp({ ...config, log });
+  let app;
+  try {
+    app = await startApp({ ...config, log });
+  } catch (e) {
+    // Some settings can only be checked against the services they name (REDIS_URL's database).
+    if (e instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

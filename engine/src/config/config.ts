@@ -15,6 +15,8 @@ export interface Config {
   bufferSize: number;
   historyOnConnect: number;
   redisUrl: string | undefined;
+  /** A Redis command unanswered this long fails; Redis counts as hung and reads come from memory. */
+  redisCommandTimeoutMs: number;
   restUrl: string;
   wsUrl: string;
   source: SourceKind;
@@ -98,8 +100,21 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
     if (!protocols.includes(u.protocol)) throw new Error('protocol');
     return raw.replace(/\/+$/, '');
   } catch {
-    return fail(name, raw, `a URL with protocol ${protocols.join(' or ')}`);
+    return fail(name, withoutPassword(raw), `a URL with protocol ${protocols.join(' or ')}`);
   }
+}
+
+/** A URL as it may be shown: the password replaced (messages and logs must not carry it). */
+function withoutPassword(raw: string): string {
+  return raw.replace(/(\/\/[^/@:]*:)[^@/]*@/, '$1***@');
+}
+
+function redisUrl(env: Env): string | undefined {
+  if (!env.REDIS_URL) return undefined;
+  const u = url(env, 'REDIS_URL', '', ['redis:', 'rediss:']);
+  // The path is the database index; whether the server has that many databases is checked at start.
+  if (!/^\/?\d{0,5}$/.test(new URL(u).pathname)) fail('REDIS_URL', withoutPassword(env.REDIS_URL), 'redis://[user:password@]host:port[/db] with a numeric database index');
+  return u;
 }
 
 /** A browser origin (`scheme://host[:port]`, no path) or '*'. */
@@ -153,7 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (historyOnConnect > bufferSize) fail('HISTORY_ON_CONNECT', env.HISTORY_ON_CONNECT, `at most BUFFER_SIZE (${bufferSize})`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) fail('LOG_LEVEL', env.LOG_LEVEL, 'debug, info, warn or error');
-  const redisUrl = env.REDIS_URL ? url(env, 'REDIS_URL', '', ['redis:', 'rediss:']) : undefined;
+
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
     host: host(env),
@@ -161,7 +176,8 @@ export function loadConfig(env: Env = process.env): Config {
     intervals,
     bufferSize,
     historyOnConnect,
-    redisUrl,
+    redisUrl: redisUrl(env),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 100, 60_000),
     restUrl: url(env, 'BINANCE_REST_URL', 'https://api.binance.com', ['http:', 'https:']),
     wsUrl: url(env, 'BINANCE_WS_URL', 'wss://stream.binance.com:9443', ['ws:', 'wss:']),
     source: source as SourceKind,

@@ -5,6 +5,8 @@ import type { SeriesWindow } from './series-window.ts';
 export interface StoreHealth {
   kind: 'memory' | 'redis';
   reachable: boolean;
+  /** Connected, but a command went unanswered (a stopped or overloaded server): reads come from memory. */
+  hung?: boolean;
   pendingWrites: number;
   lastError?: string;
 }

@@ -4,6 +4,7 @@ import { candlesKey, type SeriesId } from '../domain/series-id.ts';
 import type { BarStore, StoreHealth, StoreMetrics } from './bar-store.ts';
 import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
+import { redisErrorText } from './redis-error-text.ts';
 
 export interface RedisBarStoreOptions {
   url: string;
@@ -13,6 +14,11 @@ export interface RedisBarStoreOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
   /** How long `restore` waits for a first connection before serving from memory alone. */
   connectTimeoutMs?: number;
+  /**
+   * A command unanswered this long fails (ioredis `commandTimeout`) and marks Redis as hung: reads
+   * are served from memory and writes wait for a PING to be answered again. Default 2000.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -43,30 +49,62 @@ function decode(member: string): Bar | undefined {
 /**
  * Redis store (sorted set per series, `candles:{SYMBOL}:{interval}`, scored by open time) behind the
  * hot windows. Writes are coalesced per series and open time and flushed once per tick as one
- * pipeline. While Redis is unreachable the engine keeps serving from memory; the pending writes
- * (bounded: at most `bufferSize` per series) are flushed when it comes back.
+ * pipeline. While Redis is unreachable or hung (a command unanswered for `commandTimeoutMs`) the
+ * engine keeps serving from memory; the pending writes (bounded: at most `bufferSize` per series) are
+ * flushed when it answers again. Nothing is written until the URL's database is selected: a database
+ * Redis refuses stops the store (ioredis would otherwise run every command in database 0).
  */
 export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
-  const { bufferSize, keyPrefix = '', metrics, log = () => {}, connectTimeoutMs = 3000 } = opts;
+  const { bufferSize, keyPrefix = '', metrics, log = () => {}, connectTimeoutMs = 3000, commandTimeoutMs = 2000 } = opts;
   const redis = new Redis(opts.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(200 * times, 2000),
     lazyConnect: false,
+    commandTimeout: commandTimeoutMs,
   }) as RedisWithUpsert;
+  const db = redis.options.db ?? 0;
   redis.defineCommand('upsertBar', { numberOfKeys: 1, lua: UPSERT_LUA });
 
   const windows = new Map<string, SeriesWindow>();
   const dirty = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
+  /** Connected, and the URL's database selected. */
   let reachable = false;
+  /** A command timed out and nothing has answered since (a stopped or overloaded server). */
+  let hung = false;
+  /** The URL's database cannot be selected: nothing is read or written again. */
+  let refused: string | undefined;
   let everReady = false;
   let lastError: string | undefined;
+  const usableWaiters = new Set<() => void>();
   let scheduled = false;
   let flushing: Promise<void> | undefined;
   let closed = false;
 
+  // ioredis selects the URL's database on connect but only reports a refusal as an event, then runs
+  // commands in database 0: select it again here and write nothing until that succeeds.
   redis.on('ready', () => {
+    redis.select(db).then(
+      () => {
+        if (closed || refused) return;
+        answered();
+        usable();
+      },
+      (e: unknown) => {
+        const text = redisErrorText(e);
+        if (!/DB index|invalid DB|SELECT is not allowed/i.test(text)) return down(e as Error);
+        refused = `database ${db} cannot be selected (${text})`;
+        lastError = refused;
+        reachable = false;
+        log('error', `redis ${refused}: nothing is written to Redis`);
+        redis.disconnect();
+      },
+    );
+  });
+  const usable = () => {
     reachable = true;
+    for (const w of usableWaiters) w();
+    usableWaiters.clear();
     if (everReady) {
       // Redis may have come back empty (restarted without persistence): rewrite every hot window,
       // not only what was pending. Upserts are idempotent, so a Redis that kept its data loses nothing.
@@ -78,12 +116,29 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     }
     everReady = true;
     schedule();
-  });
+  };
   const down = (err?: Error) => {
-    if (err) lastError = err.message;
-    if (reachable && !closed) log('warn', `redis unreachable (${lastError ?? 'connection closed'}): serving from memory, writes queued`);
+    if (err) lastError = redisErrorText(err);
+    if (reachable && !closed && !refused) log('warn', `redis unreachable (${lastError ?? 'connection closed'}): serving from memory, writes queued`);
     reachable = false;
   };
+  /** Every failed command passes here: a timeout means Redis is hung (the connection looks open). */
+  const failed = (e: unknown) => {
+    lastError = redisErrorText(e);
+    if (/timed out/i.test(lastError) && !hung) {
+      hung = true;
+      if (!closed) log('warn', `redis not answering (${lastError}): serving from memory, writes queued`);
+      probe();
+    }
+  };
+  /** A command was answered: Redis is not hung (any more). */
+  const answered = () => {
+    if (!hung) return;
+    hung = false;
+    if (!closed) log('info', `redis answering again: catching up ${pendingWrites()} bar writes`);
+    schedule();
+  };
+  const ok = () => reachable && !hung && !refused;
   redis.on('error', down);
   redis.on('close', () => down());
 
@@ -124,8 +179,35 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     });
   }
 
+  /** While hung, one PING at a time asks whether Redis answers again (batches would pile up in the socket). */
+  let probing = false;
+  function probe(): void {
+    if (probing || closed || !reachable) return;
+    probing = true;
+    redis.ping().then(
+      () => {
+        probing = false;
+        answered();
+      },
+      (e: unknown) => {
+        failed(e);
+        // A refused connection fails at once: wait before asking again.
+        setTimeout(() => {
+          probing = false;
+          if (hung) probe();
+        }, commandTimeoutMs).unref();
+      },
+    );
+  }
+  // Finds a hang when nothing is being written, too.
+  const heartbeat = setInterval(() => {
+    if (ok() && !flushing) redis.ping().then(answered, failed);
+  }, Math.max(1000, commandTimeoutMs));
+  heartbeat.unref();
+
   async function flushOnce(): Promise<void> {
-    if (flushing || !reachable || dirty.size === 0) return flushing;
+    if (hung) return probe();
+    if (flushing || !ok() || dirty.size === 0) return flushing;
     const batch = [...dirty.values()].map((d) => ({ id: d.id, bars: [...d.bars.values()] }));
     dirty.clear();
     flushing = (async () => {
@@ -147,15 +229,16 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           throw results.find(([e]) => e)![0]!;
         }
         metrics?.barsWritten(count);
+        answered();
       } catch (e) {
-        lastError = (e as Error).message;
+        failed(e);
         // Put the batch back unless a newer value for the same bar arrived meanwhile (the script is
         // idempotent per bar, so rewriting the ones that did land is harmless).
         for (const { id, bars } of batch) for (const b of bars) if (!dirty.get(id.key)?.bars.has(b.openTime)) markDirty(id, b);
       } finally {
         flushing = undefined;
       }
-      if (dirty.size && reachable) schedule();
+      if (dirty.size && ok()) schedule();
     })();
     return flushing;
   }
@@ -176,29 +259,32 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   };
 
   const waitReady = (timeoutMs: number) =>
-    reachable
+    ok()
       ? Promise.resolve(true)
-      : new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => {
-            redis.off('ready', onReady);
-            resolve(false);
-          }, timeoutMs);
-          const onReady = () => {
-            clearTimeout(t);
-            resolve(true);
-          };
-          redis.once('ready', onReady);
-        });
+      : refused || hung
+        ? Promise.resolve(false)
+        : new Promise<boolean>((resolve) => {
+            const t = setTimeout(() => {
+              usableWaiters.delete(onReady);
+              resolve(false);
+            }, timeoutMs);
+            const onReady = () => {
+              clearTimeout(t);
+              resolve(true);
+            };
+            usableWaiters.add(onReady);
+          });
 
   async function flush(): Promise<void> {
     // Still making the first connection is not an outage: wait for it (bounded), or close() right
     // after start would drop the writes.
     if (!everReady && dirty.size && !closed) await waitReady(connectTimeoutMs);
     // Bounded: a producer that keeps writing must not keep a caller of flush waiting forever.
-    for (let i = 0; i < 1000 && reachable && (dirty.size || flushing); i++) await (flushing ?? flushOnce());
+    for (let i = 0; i < 1000 && ok() && (dirty.size || flushing); i++) await (flushing ?? flushOnce());
   }
 
-  const health = (): StoreHealth => ({ kind: 'redis', reachable, pendingWrites: pendingWrites(), lastError });
+  // Never the URL, host or port: lastError is reduced by redisErrorText.
+  const health = (): StoreHealth => ({ kind: 'redis', reachable: ok(), ...(hung ? { hung: true } : {}), pendingWrites: pendingWrites(), lastError });
 
   return {
     kind: 'redis',
@@ -226,19 +312,30 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       }
       const key = candlesKey(id, keyPrefix);
       const w = window(id);
-      for (const b of decodeAll(key, await redis.zrange(key, -bufferSize, -1))) w.upsert(b);
+      let members: string[];
+      try {
+        members = await redis.zrange(key, -bufferSize, -1);
+        answered();
+      } catch (e) {
+        failed(e);
+        log('warn', `redis read failed (${lastError}): ${id.key} starts from the exchange alone`);
+        return undefined;
+      }
+      for (const b of decodeAll(key, members)) w.upsert(b);
       return w.newest();
     },
     async range(id, endTime, limit) {
       const mem = window(id).before(endTime, limit);
-      if (mem.length >= limit || !reachable || limit <= 0) return mem;
+      // Hung or down: memory at once (a shorter answer), never a wait for Redis.
+      if (mem.length >= limit || !ok() || limit <= 0) return mem;
       const key = candlesKey(id, keyPrefix);
       let stored: Bar[];
       try {
         stored = decodeAll(key, await redis.zrange(key, endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit));
+        answered();
       } catch (e) {
-        // Went down between the check and the read: memory is still a correct (shorter) answer.
-        lastError = (e as Error).message;
+        // Went down or hung between the check and the read: memory is still a correct (shorter) answer.
+        failed(e);
         return mem;
       }
       // Memory wins for the same open time: it holds writes not yet flushed.
@@ -252,6 +349,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     async close() {
       await flush();
       closed = true;
+      clearInterval(heartbeat);
       try {
         await redis.quit();
       } catch {

@@ -55,6 +55,8 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', 'example.com', /CORS_ORIGINS.*bad: example.com/],
     ['CORS_ORIGINS', 'https://a.example/path', /CORS_ORIGINS/],
     ['ALLOWED_ORIGINS', 'ftp://a.example', /ALLOWED_ORIGINS/],
+    ['REDIS_URL', 'redis://h:6379/db1', /REDIS_URL.*numeric database index/],
+    ['REDIS_COMMAND_TIMEOUT_MS', '10', /REDIS_COMMAND_TIMEOUT_MS.*100 to 60000/],
   ])('rejects %s=%s naming the variable', (name, value, re) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);
@@ -69,6 +71,21 @@ describe('loadConfig', () => {
     expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
     expect(c.allowedOrigins).toEqual(['http://localhost:3000']);
     expect(loadConfig({ SYMBOLS: '' }).symbols).toHaveLength(7);
+  });
+
+  it('never repeats a REDIS_URL password in its messages', () => {
+    for (const bad of ['http://:hunter2@h:6379/0', 'redis://u:hunter2@h:6379/x']) {
+      const err = (() => {
+        try {
+          loadConfig({ REDIS_URL: bad });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err?.message).toMatch(/REDIS_URL/);
+      expect(err?.message).not.toContain('hunter2');
+    }
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@h:6379/7' }).redisUrl).toBe('redis://:pw@h:6379/7');
   });
 
   it('requires REPLAY_FILE with SOURCE=replay', () => {
