@@ -1,29 +1,51 @@
-import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, Show } from 'solid-js';
-import { fetchCatalog, fetchSeriesCatalog } from './api.ts';
-import { market } from './store/market.ts';
-import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
-import { connectEngine } from './feed/engine-socket.ts';
-import { setCatalog, setSelection } from './store/actions.ts';
-import { seriesKey } from './store/candle.ts';
-import { useMarket } from './store/bridge.ts';
-import { readUrlState, writeUrlState } from './url-state.ts';
+import type { Chart } from 'klinecharts';
+import { createEffect, createMemo, createSignal, For, lazy, on, onCleanup, onMount, Show, Suspense } from 'solid-js';
+import { fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, splitSeriesLabel } from './api.ts';
 import { pricePrecision } from './chart/period.ts';
+import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
+import { Popover } from './components/Popover.tsx';
+import { hasDrawings } from './drawing/has-drawings.ts';
+import { connectEngine } from './feed/engine-socket.ts';
+import { SymbolPicker } from './picker/SymbolPicker.tsx';
+import { splitSymbol } from './picker/search-markets.ts';
+import type { SettingsChange, SettingsModel } from './settings/param-field.ts';
+import { setCatalog, setSelection } from './store/actions.ts';
+import { useMarket } from './store/bridge.ts';
+import { seriesKey } from './store/candle.ts';
+import { market } from './store/market.ts';
+import { mergeSeriesPoints, seriesPointsKey } from './store/series-points.ts';
+import { CHART_TYPES, type ChartType, type IndicatorConfig, readUrlState, type Scale, SCALES, writeUrlState } from './url-state.ts';
+
+// Opened by some users only: fetched on first use, out of the main bundle.
+const DrawingLayer = lazy(() => import('./drawing/DrawingLayer.tsx'));
+const IndicatorSettings = lazy(() => import('./settings/IndicatorSettings.tsx'));
 
 const FALLBACK_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+const TYPE_LABELS: Record<ChartType, string> = { candles: 'Candles', hollow: 'Hollow candles', bars: 'OHLC bars', line: 'Line', area: 'Area' };
+const SCALE_LABELS: Record<Scale, string> = { linear: 'Linear', log: 'Logarithmic', percent: 'Percent' };
+/** Names of KLineChart's built-in parameters, for the settings form. */
+const PARAM_NAMES: Record<string, string[]> = { BOLL: ['period', 'std devs'], MACD: ['fast', 'slow', 'signal'] };
+
+const seriesName = (label: string) => splitSeriesLabel(label).name;
 
 export function App() {
   const initial = readUrlState();
   const [symbol, setSymbol] = createSignal(initial.symbol);
   const [interval, setInterval_] = createSignal(initial.interval);
-  const [indicators, setIndicators] = createSignal<string[]>(initial.indicators.filter((i) => i in INDICATORS));
+  const [indicators, setIndicators] = createSignal<IndicatorConfig[]>(initial.indicators.filter((i) => i.name in INDICATORS));
+  const [series, setSeries] = createSignal<IndicatorConfig[]>(initial.series);
   const [theme, setTheme] = createSignal<'dark' | 'light'>(initial.theme);
-  const [selectedSeries, setSelectedSeries] = createSignal<string[]>(initial.series);
-  const seriesCatalog = useMarket((s) => s.seriesCatalog);
-  const [query, setQuery] = createSignal('');
-  const [pickerOpen, setPickerOpen] = createSignal(false);
+  const [chartType, setChartType] = createSignal<ChartType>(initial.type);
+  const [scale, setScale] = createSignal<Scale>(initial.scale);
+  const [chart, setChart] = createSignal<Chart | null>(null);
+  const [drawOpen, setDrawOpen] = createSignal(false);
+  const [menuOpen, setMenuOpen] = createSignal(false);
+  const [settingsFor, setSettingsFor] = createSignal<{ kind: 'builtin' | 'series'; name: string } | null>(null);
+  let search: HTMLInputElement | undefined;
 
-  const symbols = useMarket((s) => s.symbols);
+  const seriesCatalog = useMarket((s) => s.seriesCatalog);
   const intervals = useMarket((s) => (s.intervals.length ? s.intervals : FALLBACK_INTERVALS));
+  const markets = useMarket((s) => s.markets);
   const connection = useMarket((s) => s.connection);
   const upstream = useMarket((s) => s.upstream);
   const source = useMarket((s) => s.source);
@@ -32,32 +54,62 @@ export function App() {
 
   onMount(() => {
     fetchCatalog().then(
-      (c) => setCatalog(c.symbols, c.intervals, c.source),
+      (c) => setCatalog(c),
       () => undefined, // the socket reports the engine's state; the picker just stays empty
     );
     fetchSeriesCatalog().then(
-      (series) => market.setState({ seriesCatalog: series }),
+      (defs) => market.setState({ seriesCatalog: defs }),
       () => undefined,
     );
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      const typing = t?.tagName === 'INPUT' || t?.tagName === 'TEXTAREA' || t?.isContentEditable;
+      if (e.key === '/' && !typing) {
+        e.preventDefault();
+        search?.focus();
+      } else if (e.key === 'Escape') {
+        setSettingsFor(null);
+        setMenuOpen(false);
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    onCleanup(() => document.removeEventListener('keydown', onKey));
   });
 
-  // One socket per chart: switching symbol or interval closes the old one.
+  // One socket per chart: switching symbol, interval or series closes the old one.
   createEffect(
-    on([symbol, interval, () => selectedSeries().join(',')], ([s, i, series]) => {
+    on([symbol, interval, () => series().map((s) => s.name).join(',')], ([s, i, labels]) => {
       setSelection(s, i);
-      const close = connectEngine({ symbol: s, interval: i, series: series ? series.split(',') : [] });
+      const wanted = labels ? labels.split(',') : [];
+      const close = connectEngine({
+        symbol: s,
+        interval: i,
+        series: wanted,
+        // A resume brings the bars missed while away; their derived-series points come from the series endpoint.
+        onRecovered: (bars) => {
+          const last = bars.at(-1)!.time;
+          for (const label of wanted) {
+            fetchSeriesPoints(label, s, i, last, Math.min(500, bars.length + 2)).then(
+              (points) => mergeSeriesPoints(label, s, i, points),
+              () => undefined,
+            );
+          }
+        },
+      });
       onCleanup(close);
     }),
   );
-  createEffect(() => writeUrlState({ symbol: symbol(), interval: interval(), indicators: indicators(), theme: theme(), series: selectedSeries() }));
+  createEffect(() => writeUrlState({ symbol: symbol(), interval: interval(), indicators: indicators(), theme: theme(), series: series(), type: chartType(), scale: scale() }));
+  createEffect(() => document.documentElement.setAttribute('data-theme', theme()));
+
   const chartSeries = createMemo(() =>
-    selectedSeries().map((label) => {
-      const def = seriesCatalog().find((d) => d.name === label.split(':')[0]);
-      return { label, pane: def?.pane ?? 'oscillator', plot: def?.plot ?? null };
+    series().map((cfg) => {
+      const def = seriesCatalog().find((d) => d.name === seriesName(cfg.name));
+      return { label: cfg.name, pane: def?.pane ?? 'oscillator', plot: def?.plot ?? null, colors: cfg.colors, hidden: cfg.hidden };
     }),
   );
-  const toggleSeries = (name: string) => setSelectedSeries((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : [...cur, name]));
-  createEffect(() => document.documentElement.setAttribute('data-theme', theme()));
+  const toggleSeries = (name: string) => setSeries((cur) => (cur.some((c) => seriesName(c.name) === name) ? cur.filter((c) => seriesName(c.name) !== name) : [...cur, { name }]));
+  const toggle = (name: string) => setIndicators((cur) => (cur.some((c) => c.name === name) ? cur.filter((c) => c.name !== name) : [...cur, { name }]));
 
   const last = createMemo(() => candles()?.at(-1));
   const change = createMemo(() => {
@@ -73,115 +125,191 @@ export function App() {
     const l = last();
     document.title = l ? `${l.close.toFixed(pricePrecision(l.close))} ${symbol()} · ${interval()}` : `${symbol()} · kline-engine`;
   });
+  const pair = createMemo(() => markets().find((m) => m.symbol === symbol()) ?? splitSymbol(symbol()));
 
   const badge = createMemo(() => {
     const c = connection();
     if (c === 'error') return { text: 'error', cls: 'bad' };
-    if (c === 'reconnecting' || c === 'connecting') return { text: c === 'connecting' ? 'connecting' : 'reconnecting', cls: 'warn' };
+    if (c === 'loading') return { text: 'loading', cls: 'warn' };
+    if (c === 'reconnecting' || c === 'connecting') return { text: c, cls: 'warn' };
     if (upstream() === 'reconnecting') return { text: 'reconnecting', cls: 'warn' };
     if (c === 'stale' || upstream() === 'stale') return { text: 'stale', cls: 'warn' };
     return { text: 'live', cls: 'ok' };
   });
 
-  const filtered = createMemo(() => {
-    const q = query().trim().toUpperCase();
-    return symbols().filter((s) => s.includes(q));
+  // The settings form of the indicator being edited, from the chart's indicator (built-ins) or the engine's declaration (derived series).
+  const settingsModel = createMemo((): SettingsModel | undefined => {
+    const target = settingsFor();
+    const c = chart();
+    if (!target || !c) return undefined;
+    const lineDefaults = c.getStyles().indicator.lines.map((l) => l.color);
+    if (target.kind === 'builtin') {
+      const cfg = indicators().find((i) => i.name === target.name);
+      const ind = c.getIndicators({ name: target.name })[0];
+      if (!cfg || !ind) return undefined;
+      const calc = (ind.calcParams as unknown[]).filter((v): v is number => typeof v === 'number');
+      const lineFigures = ind.figures.filter((f) => (f.type ?? 'line') === 'line');
+      return {
+        title: target.name,
+        params: calc.map((v, i) => ({ key: String(i), label: PARAM_NAMES[target.name]?.[i] ?? `period ${i + 1}`, value: cfg.params?.[i] ?? v, min: target.name === 'BOLL' && i === 1 ? 0.1 : 1, max: 1000, integer: Number.isInteger(v) })),
+        colors: lineFigures.map((f, i) => ({ key: f.title?.replace(/[:\s]+$/, '') || f.key, value: cfg.colors?.[i] ?? lineDefaults[i] ?? '#888888' })),
+        hidden: cfg.hidden === true,
+      };
+    }
+    const cfg = series().find((s) => seriesName(s.name) === target.name);
+    const def = seriesCatalog().find((d) => d.name === target.name);
+    if (!cfg || !def) return undefined;
+    const given = Object.fromEntries(splitSeriesLabel(cfg.name).params);
+    const first = market.getState().seriesPoints[seriesPointsKey(cfg.name, symbol(), interval())]?.values().next().value as Record<string, number> | undefined;
+    const keys = def.plot ?? Object.keys(first ?? { value: 0 });
+    return {
+      title: def.name,
+      params: def.params.map((p) => {
+        const raw = given[p.name];
+        const value = raw === undefined ? p.default : p.type === 'number' ? Number(raw) : p.type === 'boolean' ? raw === 'true' : raw;
+        return { key: p.name, label: p.name, value, ...(p.min !== undefined ? { min: p.min } : {}), ...(p.max !== undefined ? { max: p.max } : {}), ...(p.step !== undefined ? { step: p.step } : {}), ...(p.integer ? { integer: true } : {}) };
+      }),
+      colors: keys.map((k, i) => ({ key: k, value: cfg.colors?.[i] ?? lineDefaults[i] ?? '#888888' })),
+      hidden: cfg.hidden === true,
+    };
   });
-  const pick = (s: string) => {
-    setSymbol(s);
-    setQuery('');
-    setPickerOpen(false);
+  const applySettings = (ch: SettingsChange) => {
+    const target = settingsFor();
+    if (!target) return;
+    const colors = ch.colors.length ? ch.colors : undefined;
+    if (target.kind === 'builtin') {
+      const params = Object.keys(ch.params)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((k) => Number(ch.params[k]));
+      setIndicators((cur) => cur.map((c) => (c.name === target.name ? { name: c.name, params, ...(colors ? { colors } : {}), ...(ch.hidden ? { hidden: true } : {}) } : c)));
+      return;
+    }
+    const def = seriesCatalog().find((d) => d.name === target.name);
+    if (!def) return;
+    const label = seriesLabel(def, ch.params);
+    setSeries((cur) => cur.map((c) => (seriesName(c.name) === target.name ? { name: label, ...(colors ? { colors } : {}), ...(ch.hidden ? { hidden: true } : {}) } : c)));
   };
-  const toggle = (name: string) => setIndicators((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : [...cur, name]));
+
+  const drawingsWanted = createMemo(() => drawOpen() || hasDrawings(symbol()));
 
   return (
     <div class="app">
       <header class="bar">
-        <div class="picker">
-          <input
-            aria-label="symbol"
-            data-testid="symbol-search"
-            placeholder={symbol()}
-            value={query()}
-            onFocus={() => setPickerOpen(true)}
-            onInput={(e) => {
-              setQuery(e.currentTarget.value);
-              setPickerOpen(true);
-            }}
-            onKeyDown={(e) => {
-              if (e.key === 'Enter' && filtered()[0]) pick(filtered()[0]!);
-              if (e.key === 'Escape') setPickerOpen(false);
-            }}
-            onBlur={() => setTimeout(() => setPickerOpen(false), 150)}
-          />
-          <Show when={pickerOpen() && filtered().length}>
-            <ul class="options" role="listbox">
-              <For each={filtered()}>
-                {(s) => (
-                  <li role="option" data-symbol={s} classList={{ current: s === symbol() }} onMouseDown={() => pick(s)}>
-                    {s}
-                  </li>
-                )}
-              </For>
-            </ul>
-          </Show>
-        </div>
-        <span class="symbol" data-testid="symbol">{symbol()}</span>
-        <span class="price" data-testid="last-price">{last() ? last()!.close.toFixed(pricePrecision(last()!.close)) : '—'}</span>
-        <Show when={change() !== undefined}>
-          <span class="change" classList={{ up: change()! >= 0, down: change()! < 0 }} data-testid="change">
-            {change()! >= 0 ? '+' : ''}
-            {change()!.toFixed(2)}%
+        <SymbolPicker current={symbol()} onPick={(s) => setSymbol(s)} ref={(el) => (search = el)} />
+        <div class="quote">
+          <span class="symbol" data-testid="symbol" title={pair().quote ? `${pair().base} / ${pair().quote}` : symbol()}>
+            {symbol()}
           </span>
-        </Show>
-        <nav class="intervals" aria-label="interval">
-          <For each={intervals()}>
-            {(i) => (
-              <button data-interval={i} classList={{ active: i === interval() }} onClick={() => setInterval_(i)}>
-                {i}
-              </button>
-            )}
-          </For>
-        </nav>
-        <nav class="indicators" aria-label="indicators">
-          <For each={Object.keys(INDICATORS)}>
-            {(name) => (
-              <button data-indicator={name} classList={{ active: indicators().includes(name) }} onClick={() => toggle(name)}>
-                {name}
-              </button>
-            )}
-          </For>
-        </nav>
-        <Show when={seriesCatalog().length}>
-          <nav class="series" aria-label="derived series">
-            <For each={seriesCatalog()}>
-              {(d) => (
-                <button data-series={d.name} title={d.description} classList={{ active: selectedSeries().includes(d.name) }} onClick={() => toggleSeries(d.name)}>
-                  {d.name}
+          <span class="price" data-testid="last-price">
+            {last() ? last()!.close.toFixed(pricePrecision(last()!.close)) : '—'}
+          </span>
+          <span class="change" classList={{ up: (change() ?? 0) >= 0, down: (change() ?? 0) < 0 }} data-testid="change">
+            {change() === undefined ? '' : `${change()! >= 0 ? '+' : ''}${change()!.toFixed(2)}%`}
+          </span>
+        </div>
+        <button class="menu-toggle" aria-label="Chart controls" aria-expanded={menuOpen()} aria-controls="controls" onClick={() => setMenuOpen(!menuOpen())}>
+          ☰
+        </button>
+        <div class="controls" id="controls" classList={{ open: menuOpen() }}>
+          <nav class="intervals" aria-label="interval">
+            <For each={intervals()}>
+              {(i) => (
+                <button data-interval={i} aria-pressed={i === interval()} classList={{ active: i === interval() }} onClick={() => setInterval_(i)}>
+                  {i}
                 </button>
               )}
             </For>
           </nav>
-        </Show>
-        <span class="spacer" />
-        <Show when={source() === 'sim'}>
-          <span class="badge sim" data-testid="sim-badge" title="The engine runs on its built-in simulated exchange: prices are not real">
-            simulated feed
+          <Popover label="Indicators" testid="indicators-menu">
+            <div class="ind-list" aria-label="indicators">
+              <For each={Object.keys(INDICATORS)}>
+                {(name) => (
+                  <div class="ind-row">
+                    <button data-indicator={name} aria-pressed={indicators().some((c) => c.name === name)} classList={{ active: indicators().some((c) => c.name === name) }} onClick={() => toggle(name)}>
+                      {name}
+                    </button>
+                    <button class="gear" data-settings={name} aria-label={`${name} settings`} disabled={!indicators().some((c) => c.name === name)} onClick={() => setSettingsFor({ kind: 'builtin', name })}>
+                      ⚙
+                    </button>
+                  </div>
+                )}
+              </For>
+              <Show when={seriesCatalog().length}>
+                <div class="ind-head">Engine series</div>
+                <For each={seriesCatalog()}>
+                  {(d) => {
+                    const on = () => series().some((c) => seriesName(c.name) === d.name);
+                    return (
+                      <div class="ind-row">
+                        <button data-series={d.name} title={d.description} aria-pressed={on()} classList={{ active: on() }} onClick={() => toggleSeries(d.name)}>
+                          {d.name}
+                        </button>
+                        <button class="gear" data-series-settings={d.name} aria-label={`${d.name} settings`} disabled={!on()} onClick={() => setSettingsFor({ kind: 'series', name: d.name })}>
+                          ⚙
+                        </button>
+                      </div>
+                    );
+                  }}
+                </For>
+              </Show>
+            </div>
+          </Popover>
+          <Popover label="Chart" testid="chart-menu" buttonContent={<>{TYPE_LABELS[chartType()]}</>}>
+            <div role="radiogroup" aria-label="chart type" class="choice">
+              <For each={[...CHART_TYPES]}>
+                {(t) => (
+                  <button role="radio" aria-checked={chartType() === t} data-chart-type={t} classList={{ active: chartType() === t }} onClick={() => setChartType(t)}>
+                    {TYPE_LABELS[t]}
+                  </button>
+                )}
+              </For>
+            </div>
+            <div role="radiogroup" aria-label="price scale" class="choice">
+              <For each={[...SCALES]}>
+                {(s) => (
+                  <button role="radio" aria-checked={scale() === s} data-scale={s} classList={{ active: scale() === s }} onClick={() => setScale(s)}>
+                    {SCALE_LABELS[s]}
+                  </button>
+                )}
+              </For>
+            </div>
+          </Popover>
+          <button class="draw-toggle" data-testid="draw-toggle" aria-pressed={drawOpen()} aria-label="Drawing tools" title="Drawing tools" onClick={() => setDrawOpen(!drawOpen())}>
+            ✎ Draw
+          </button>
+        </div>
+        <div class="status">
+          <Show when={source() === 'sim'}>
+            <span class="badge sim" data-testid="sim-badge" title="The engine runs on its built-in simulated exchange: prices are not real">
+              simulated feed
+            </span>
+          </Show>
+          <span class={`badge state ${badge().cls}`} data-testid="status" role="status">
+            {badge().text}
           </span>
-        </Show>
-        <span class={`badge ${badge().cls}`} data-testid="status">
-          {badge().text}
-        </span>
-        <button class="theme" aria-label="toggle theme" onClick={() => setTheme(theme() === 'dark' ? 'light' : 'dark')}>
-          {theme() === 'dark' ? '☀' : '☾'}
-        </button>
+          <button class="theme" aria-label="toggle theme" onClick={() => setTheme(theme() === 'dark' ? 'light' : 'dark')}>
+            {theme() === 'dark' ? '☀' : '☾'}
+          </button>
+        </div>
       </header>
       <Show when={error()}>
         <div class="error" role="alert" data-testid="error">
           {error()}
         </div>
       </Show>
-      <KlineChart symbol={symbol()} interval={interval()} theme={theme()} indicators={indicators()} series={chartSeries()} />
+      <main class="main">
+        <Show when={chart() && drawingsWanted()}>
+          <Suspense>
+            <DrawingLayer chart={chart()!} symbol={symbol()} showToolbar={drawOpen()} />
+          </Suspense>
+        </Show>
+        <KlineChart symbol={symbol()} interval={interval()} theme={theme()} indicators={indicators()} series={chartSeries()} type={chartType()} scale={scale()} onChart={setChart} />
+        <Show when={settingsModel()}>
+          <Suspense>
+            <IndicatorSettings model={settingsModel()!} onChange={applySettings} onClose={() => setSettingsFor(null)} />
+          </Suspense>
+        </Show>
+      </main>
     </div>
   );
 }

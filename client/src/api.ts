@@ -1,11 +1,29 @@
 import type { Candle } from './store/candle.ts';
 import { toCandle } from './feed/messages.ts';
+import type { Market, SeriesDef, SeriesParamSpec } from './feed/wire.ts';
+import { type PointValues, toValues } from './store/series-points.ts';
 
-/** The engine's HTTP API, same origin. */
-export async function fetchCatalog(): Promise<{ symbols: string[]; intervals: string[]; source: string }> {
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+export interface Catalog {
+  symbols: string[];
+  configured: string[];
+  markets: Market[];
+  intervals: string[];
+  source: string | null;
+}
+
+/** `GET /symbols`: every trading symbol, the configured ones, and base/quote per symbol when the engine knows them. */
+export async function fetchCatalog(): Promise<Catalog> {
   const res = await fetch('/symbols');
   if (!res.ok) throw new Error(`/symbols answered ${res.status}`);
-  return (await res.json()) as { symbols: string[]; intervals: string[]; source: string };
+  const body = (await res.json()) as Record<string, unknown>;
+  const symbols = strings(body.symbols);
+  const markets = (Array.isArray(body.markets) ? body.markets : []).flatMap((m): Market[] =>
+    isObj(m) && typeof m.symbol === 'string' && typeof m.base === 'string' && typeof m.quote === 'string' ? [{ symbol: m.symbol, base: m.base, quote: m.quote }] : [],
+  );
+  return { symbols, configured: Array.isArray(body.configured) ? strings(body.configured) : symbols, markets, intervals: strings(body.intervals), source: typeof body.source === 'string' ? body.source : null };
 }
 
 export async function fetchOlder(symbol: string, interval: string, endTime: number, limit: number): Promise<Candle[]> {
@@ -15,9 +33,105 @@ export async function fetchOlder(symbol: string, interval: string, endTime: numb
   return (body.candles ?? []).map(toCandle).filter((c): c is Candle => c !== undefined);
 }
 
-export async function fetchSeriesCatalog(): Promise<Array<{ name: string; description: string; pane: 'overlay' | 'oscillator'; plot: string[] | null }>> {
+/**
+ * A parameter as `GET /series` gives it: a bare default (`{period: 14}`), or a declaration with a
+ * range (`{period: {default: 14, min: 2, max: 200, integer: true}}`), or an array of declarations.
+ */
+export function toParamSpec(name: string, v: unknown): SeriesParamSpec | undefined {
+  const prim = (x: unknown) => typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean';
+  if (prim(v)) return { name, default: v as number | string | boolean, type: typeof v as SeriesParamSpec['type'] };
+  if (!isObj(v)) return undefined;
+  const d = 'default' in v ? v.default : v.value;
+  if (!prim(d)) return undefined;
+  const spec: SeriesParamSpec = { name, default: d as number | string | boolean, type: typeof d as SeriesParamSpec['type'] };
+  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+  const min = num(v.min);
+  const max = num(v.max);
+  const step = num(v.step);
+  if (min !== undefined) spec.min = min;
+  if (max !== undefined) spec.max = max;
+  if (step !== undefined) spec.step = step;
+  if (v.integer === true || v.type === 'integer' || v.type === 'int') spec.integer = true;
+  const options = strings(v.options ?? v.enum);
+  if (options.length) spec.options = options;
+  return spec;
+}
+
+export function toSeriesDef(v: unknown): SeriesDef | undefined {
+  if (!isObj(v) || typeof v.name !== 'string') return undefined;
+  const params: SeriesParamSpec[] = [];
+  if (Array.isArray(v.params)) {
+    for (const p of v.params) if (isObj(p) && typeof p.name === 'string') {
+      const spec = toParamSpec(p.name, p);
+      if (spec) params.push(spec);
+    }
+  } else if (isObj(v.params)) {
+    for (const [k, p] of Object.entries(v.params)) {
+      const spec = toParamSpec(k, p);
+      if (spec) params.push(spec);
+    }
+  }
+  const def: SeriesDef = {
+    name: v.name,
+    description: typeof v.description === 'string' ? v.description : '',
+    pane: v.pane === 'overlay' ? 'overlay' : 'oscillator',
+    plot: Array.isArray(v.plot) ? strings(v.plot) : null,
+    params,
+  };
+  if (v.state === 'failed' || v.state === 'live') def.state = v.state;
+  if (typeof v.error === 'string') def.error = v.error;
+  return def;
+}
+
+export async function fetchSeriesCatalog(): Promise<SeriesDef[]> {
   const res = await fetch('/series');
   if (!res.ok) throw new Error(`/series answered ${res.status}`);
-  const body = (await res.json()) as { series?: Array<{ name: string; description: string; pane: 'overlay' | 'oscillator'; plot: string[] | null }> };
-  return body.series ?? [];
+  const body = (await res.json()) as { series?: unknown[] };
+  // Instances may be listed per symbol too; the picker wants one entry per series name.
+  const byName = new Map<string, SeriesDef>();
+  for (const d of (body.series ?? []).map(toSeriesDef)) if (d && !byName.has(d.name)) byName.set(d.name, d);
+  return [...byName.values()];
+}
+
+/** `rsi:period=21;x=2` → the series name and its query parameters. */
+export function splitSeriesLabel(label: string): { name: string; params: Array<[string, string]> } {
+  const [name = '', rest = ''] = label.split(/:(.*)/s);
+  const params = rest
+    .split(';')
+    .filter(Boolean)
+    .map((kv): [string, string] => {
+      const i = kv.indexOf('=');
+      return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)];
+    });
+  return { name, params };
+}
+
+/** A derived series' label from its parameters: only values that differ from the defaults are spelled out (`rsi:period=21`). */
+export function seriesLabel(def: SeriesDef, values: Record<string, number | string | boolean>): string {
+  const parts = def.params.filter((p) => values[p.name] !== undefined && values[p.name] !== p.default).map((p) => `${p.name}=${String(values[p.name])}`);
+  return parts.length ? `${def.name}:${parts.join(';')}` : def.name;
+}
+
+export class SeriesFailedError extends Error {
+  override readonly name = 'SeriesFailedError';
+}
+
+/**
+ * Points of a derived series for the candles up to `endTime` (`GET /series/…?endTime=&limit=`): the
+ * engine computes them over stored and fetched candles with warm-up, so they continue the live ones.
+ */
+export async function fetchSeriesPoints(label: string, symbol: string, interval: string, endTime: number, limit: number): Promise<Array<{ time: number; values: PointValues }>> {
+  const { name, params } = splitSeriesLabel(label);
+  const q = new URLSearchParams(params);
+  q.set('endTime', String(endTime));
+  q.set('limit', String(limit));
+  const res = await fetch(`/series/${encodeURIComponent(name)}/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?${q.toString()}`);
+  const body = (await res.json().catch(() => ({}))) as { points?: unknown[]; error?: unknown };
+  if (res.status === 503) throw new SeriesFailedError(typeof body.error === 'string' ? body.error : 'series failed');
+  if (!res.ok) throw new Error(`/series answered ${res.status}`);
+  return (body.points ?? []).flatMap((p) => {
+    if (!isObj(p) || typeof p.time !== 'number') return [];
+    const values = toValues(p);
+    return values ? [{ time: p.time, values }] : [];
+  });
 }

@@ -253,15 +253,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
           if (added.length || removed.length) log.info('exchange markets changed', { added: added.length, removed: removed.length, trading: catalog.symbols().length });
         });
 
-  const health = engineHealth({
-    source,
-    upstream: () => upstream,
-    shards: () => shards.stats(),
-    store: () => store.health(),
-    bootstrap: () => ({ done: bootstrapDone, series: Math.min(lifecycle.loadedCount, startupTotal), total: startupTotal, custom: customCount, rejectedSymbols: catalog.rejected }),
-    series: () => lifecycle.counts(),
-  });
-
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
@@ -278,6 +269,18 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }));
 
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
+
+  const health = engineHealth({
+    source,
+    upstream: () => upstream,
+    shards: () => shards.stats(),
+    store: () => store.health(),
+    configured: () => lifecycle.pinnedProgress(),
+    rejectedSymbols: () => catalog.rejected,
+    series: () => lifecycle.counts(),
+    derivedModules: defs.length,
+    staleAfterMs: config.staleAfterMs,
+  });
 
   const server = (late.server = await startServer({
     host: config.host,

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { startApp, type App } from '../../engine/src/app.ts';
@@ -79,13 +78,11 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     const first = await page.textContent('[data-testid=last-price]');
     await expect.poll(() => page.textContent('[data-testid=last-price]'), { timeout: 10_000 }).not.toBe(first);
     expect(await page.title()).toMatch(/BTCUSDT · 1m/);
-    mkdirSync('docs', { recursive: true });
-    await page.screenshot({ path: 'docs/screenshot-chart.png' });
   });
 
   it('follows a symbol switch (searchable picker) and an interval switch, keeping the view in the URL', async () => {
     await page.fill('[data-testid=symbol-search]', 'eth');
-    await page.click('li[data-symbol=ETHUSDT]');
+    await page.click('[role=option][data-symbol=ETHUSDT]');
     await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe('ETHUSDT');
     await expect.poll(async () => (await series(page, 'ETHUSDT:1m')).length).toBeGreaterThan(700);
     await page.click('button[data-interval="5m"]');
@@ -124,7 +121,9 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
   it('draws a derived series computed by the engine, live, and candles of a custom interval', async () => {
     await page.goto(`${app.url}/?symbol=SOLUSDT&interval=1m`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    await page.click('[data-testid=indicators-menu]');
     await page.click('button[data-series=rsi]');
+    await page.keyboard.press('Escape');
     const points = () => page.evaluate(() => (window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints['rsi|SOLUSDT:1m']?.size ?? 0);
     await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(600);
     const drawn = () => page.evaluate(() => (window as unknown as { __chart: { getIndicators(f: object): unknown[] } }).__chart.getIndicators({ name: 'engine:rsi' }).length);
@@ -197,12 +196,14 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     for (let i = 1; i < after.length; i++) expect(after[i]! - after[i - 1]!).toBe(60_000);
 
     const count = (name: string) => page.evaluate((n) => (window as unknown as { __chart: ChartHandle }).__chart.getIndicators({ name: n }).length, name);
+    await page.click('[data-testid=indicators-menu]');
     await page.click('button[data-indicator=MACD]');
     await page.click('button[data-indicator=BOLL]');
     expect([await count('MACD'), await count('BOLL')]).toEqual([1, 1]);
     expect(new URL(page.url()).searchParams.get('ind')).toBe('MACD,BOLL');
     await page.click('button[data-indicator=MACD]');
     expect(await count('MACD')).toBe(0);
+    await page.keyboard.press('Escape');
 
     await page.click('button[aria-label="toggle theme"]');
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');

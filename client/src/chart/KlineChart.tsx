@@ -1,112 +1,254 @@
-import { type Chart, dispose, init } from 'klinecharts';
-import { createEffect, on, onCleanup, onMount } from 'solid-js';
-import { fetchOlder } from '../api.ts';
+import { type Chart, dispose, init, type IndicatorCreate, type SmoothLineStyle } from 'klinecharts';
+import { createEffect, createMemo, For, on, onCleanup, onMount, Show } from 'solid-js';
+import { fetchOlder, fetchSeriesPoints, SeriesFailedError } from '../api.ts';
+import { countdownText } from '../feed/exchange-clock.ts';
 import { seriesKey } from '../store/candle.ts';
 import { useMarket } from '../store/bridge.ts';
-import { createDataLoader } from './data-loader.ts';
-import { pricePrecision, toPeriod } from './period.ts';
-import { registerSeriesIndicator, seriesIndicatorName } from './series-indicator.ts';
-import { seriesPointsKey } from '../store/series-points.ts';
 import { market } from '../store/market.ts';
+import { mergeSeriesPoints, seriesPointsKey, setSeriesStatus } from '../store/series-points.ts';
+import type { ChartType, IndicatorConfig, Scale } from '../url-state.ts';
+import { applyScale, chartTypeStyles, countdownStyles } from './chart-look.ts';
+import { createDataLoader, OLDER_PAGE } from './data-loader.ts';
+import { registerChartHotkeys } from './hotkeys.ts';
+import { pricePrecision, toPeriod } from './period.ts';
+import { registerSeriesIndicator, seriesCalc, seriesIndicatorName } from './series-indicator.ts';
 
-/** KLineChart's built-ins the header can toggle, and the pane each draws in. */
+/** KLineChart's built-ins the chart offers, and the pane each draws in. */
 export const INDICATORS: Record<string, 'candle_pane' | 'own'> = { MA: 'candle_pane', EMA: 'candle_pane', BOLL: 'candle_pane', MACD: 'own', RSI: 'own' };
 
 export interface ChartSeries {
   label: string;
   pane: 'overlay' | 'oscillator';
   plot: string[] | null;
+  colors?: string[];
+  hidden?: boolean;
 }
 
-export function KlineChart(props: { symbol: string; interval: string; theme: 'dark' | 'light'; indicators: string[]; series: ChartSeries[] }) {
+export interface KlineChartProps {
+  symbol: string;
+  interval: string;
+  theme: 'dark' | 'light';
+  indicators: IndicatorConfig[];
+  series: ChartSeries[];
+  type: ChartType;
+  scale: Scale;
+  /** The chart once it exists (and null when it goes): drawing tools and settings work on it. */
+  onChart?: (chart: Chart | null) => void;
+}
+
+/** Line styles with the given colours over the theme's defaults (KLineChart replaces the whole array). */
+function lineStyles(chart: Chart, colors: string[] | undefined): { lines: SmoothLineStyle[] } | undefined {
+  if (!colors?.length) return undefined;
+  const base = chart.getStyles().indicator.lines;
+  return { lines: base.map((l, i) => ({ ...l, color: colors[i] ?? l.color })) };
+}
+
+/** Fetch pages of a series' points back to `from` (bounded): for a series turned on over scrolled-back history, or bars a resume brought. */
+export async function backfillSeries(label: string, symbol: string, interval: string, from: number, to: number, maxPages = 20): Promise<void> {
+  let end = to;
+  for (let page = 0; page < maxPages && end >= from; page++) {
+    const points = await fetchSeriesPoints(label, symbol, interval, end, OLDER_PAGE);
+    mergeSeriesPoints(label, symbol, interval, points);
+    const earliest = points.reduce((m, p) => Math.min(m, p.time), Infinity);
+    if (!points.length || earliest >= end) return;
+    end = earliest - 1;
+  }
+}
+
+export function KlineChart(props: KlineChartProps) {
   let el!: HTMLDivElement;
   let chart: Chart | null = null;
-  const loader = createDataLoader({ current: () => ({ symbol: props.symbol, interval: props.interval }), fetchOlder });
-  const generation = useMarket((s) => s.generationByKey[seriesKey(props.symbol, props.interval)] ?? 0);
-  const lastClose = useMarket((s) => s.candlesByKey[seriesKey(props.symbol, props.interval)]?.at(-1)?.close);
-  const created = new Set<string>();
+  const current = () => ({ symbol: props.symbol, interval: props.interval });
+  const fetchSeriesPage = (label: string, symbol: string, interval: string, endTime: number, limit: number) =>
+    fetchSeriesPoints(label, symbol, interval, endTime, limit).then(
+      (points) => mergeSeriesPoints(label, symbol, interval, points),
+      (e: unknown) => {
+        if (e instanceof SeriesFailedError) setSeriesStatus(label, symbol, interval, { state: 'failed', error: e.message });
+        throw e;
+      },
+    );
+  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage });
+  const key = () => seriesKey(props.symbol, props.interval);
+  const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
+  const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);
+  const connection = useMarket((s) => s.connection);
+  const created = new Map<string, string>();
   const drawnSeries = new Set<string>();
-  // Any change to a shown series' points: redraw (KLineChart recalculates indicators on data changes).
-  const seriesVersion = useMarket((s) => props.series.map((x) => s.seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]?.size ?? 0).join(','));
+  // Any change to a shown series' points: recalculate it (at most once per frame).
+  const sameItems = <T,>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  // Each update of a series' points replaces its map: a new map is a new version.
+  const pointsMaps = useMarket((s) => props.series.map((x) => s.seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]), market, sameItems);
+  const seriesVersion = pointsMaps;
+  const failures = useMarket((s) =>
+    props.series.flatMap((x) => {
+      const st = s.seriesStatus[seriesPointsKey(x.label, props.symbol, props.interval)];
+      return st?.state === 'failed' ? [{ label: x.label, error: st.error }] : [];
+    }),
+    market,
+    (a, b) => JSON.stringify(a) === JSON.stringify(b),
+  );
+  const loading = createMemo(() => connection() === 'loading' || (connection() === 'connecting' && !market.getState().candlesByKey[key()]?.length));
 
   onMount(() => {
     chart = init(el, { styles: props.theme });
     if (!chart) return;
+    const c = chart;
+    registerChartHotkeys();
     // Debug/test handle, like window.__market.
-    (window as unknown as { __chart?: Chart }).__chart = chart;
-    chart.setSymbol({ ticker: props.symbol, pricePrecision: 2, volumePrecision: 4 });
-    chart.setPeriod(toPeriod(props.interval));
-    chart.setDataLoader(loader);
-    chart.createIndicator('VOL');
-    const resize = () => chart?.resize();
+    (window as unknown as { __chart?: Chart }).__chart = c;
+    c.setSymbol({ ticker: props.symbol, pricePrecision: 2, volumePrecision: 4 });
+    c.setPeriod(toPeriod(props.interval));
+    c.setStyles(countdownStyles());
+    c.setFormatter({
+      formatExtendText: ({ data }) => countdownText(data.timestamp, props.interval, Date.now() + market.getState().clockSkew),
+    });
+    c.setDataLoader(loader);
+    c.createIndicator('VOL');
+    props.onChart?.(c);
+    const resize = () => c.resize();
     window.addEventListener('resize', resize);
-    onCleanup(() => window.removeEventListener('resize', resize));
+    const observer = new ResizeObserver(resize);
+    observer.observe(el);
+    onCleanup(() => {
+      window.removeEventListener('resize', resize);
+      observer.disconnect();
+    });
 
     createEffect(
       on([() => props.symbol, () => props.interval], ([symbol, interval], prev) => {
         if (!prev) return;
-        chart?.setSymbol({ ticker: symbol, pricePrecision: 2, volumePrecision: 4 });
-        chart?.setPeriod(toPeriod(interval));
+        c.setSymbol({ ticker: symbol, pricePrecision: 2, volumePrecision: 4 });
+        c.setPeriod(toPeriod(interval));
       }),
     );
-    // A fresh `historical` (first load or after a reconnect) replaces the series: reload from the store.
-    createEffect(on(generation, (g, prev) => prev !== undefined && g > 0 && chart?.resetData()));
+    // A fresh `historical` (first load, or a reconnect that could not resume) replaces the series: reload from the store.
+    createEffect(on(generation, (g, prev) => prev !== undefined && g > 0 && c.resetData()));
     createEffect(
       on(lastClose, (close) => {
-        if (close === undefined || !chart) return;
+        if (close === undefined) return;
         const precision = pricePrecision(close);
-        if (chart.getSymbol()?.pricePrecision !== precision) chart.setSymbol({ ticker: props.symbol, pricePrecision: precision, volumePrecision: 4 });
+        if (c.getSymbol()?.pricePrecision !== precision) c.setSymbol({ ticker: props.symbol, pricePrecision: precision, volumePrecision: 4 });
       }),
     );
-    createEffect(on(() => props.theme, (t) => chart?.setStyles(t)));
+    createEffect(on(() => props.theme, (t) => c.setStyles(t), { defer: true }));
+    createEffect(on(() => props.type, (t) => c.setStyles(chartTypeStyles(t))));
+    createEffect(on(() => props.scale, (s) => applyScale(c, s)));
+
+    // Derived series: created once their first point tells the figure keys; colours and visibility follow the settings.
+    let recalcFrame: number | undefined;
     createEffect(
-      on([() => props.series.map((x) => x.label).join(','), seriesVersion], () => {
-        if (!chart) return;
+      on([() => JSON.stringify(props.series), seriesVersion], () => {
         const wanted = new Set(props.series.map((x) => x.label));
         for (const label of [...drawnSeries]) {
           if (!wanted.has(label)) {
-            chart.removeIndicator({ name: seriesIndicatorName(label) });
+            c.removeIndicator({ name: seriesIndicatorName(label) });
             drawnSeries.delete(label);
           }
         }
         for (const x of props.series) {
-          if (drawnSeries.has(x.label)) continue;
-          // Figure keys come from the engine's first point (known once the snapshot has arrived).
+          const name = seriesIndicatorName(x.label);
           const first = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]?.values().next().value;
           if (!first) continue;
           const keys = (x.plot ?? Object.keys(first)).filter((k) => k in first);
-          registerSeriesIndicator(x.label, keys, () => ({ symbol: props.symbol, interval: props.interval }));
-          const ok = x.pane === 'overlay' ? chart.createIndicator({ name: seriesIndicatorName(x.label), paneId: 'candle_pane' }, true) : chart.createIndicator(seriesIndicatorName(x.label));
-          if (ok) drawnSeries.add(x.label);
+          const styles = lineStyles(c, x.colors);
+          if (!drawnSeries.has(x.label)) {
+            registerSeriesIndicator(x.label, keys, current);
+            const create: IndicatorCreate = { name, visible: !x.hidden, ...(styles ? { styles } : {}) };
+            const ok = x.pane === 'overlay' ? c.createIndicator({ ...create, paneId: 'candle_pane' }, true) : c.createIndicator(create);
+            if (ok) drawnSeries.add(x.label);
+            continue;
+          }
+          c.overrideIndicator({ name, visible: !x.hidden, ...(styles ? { styles } : {}) });
+        }
+        // New points (live, an older page, a backfill): a fresh calc reference makes KLineChart recalculate.
+        if (recalcFrame === undefined) {
+          recalcFrame = requestAnimationFrame(() => {
+            recalcFrame = undefined;
+            for (const x of props.series) {
+              if (!drawnSeries.has(x.label)) continue;
+              const first = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]?.values().next().value;
+              const keys = (x.plot ?? Object.keys(first ?? {})).filter((k) => !first || k in first);
+              c.overrideIndicator({ name: seriesIndicatorName(x.label), calc: seriesCalc(x.label, keys, current) });
+            }
+          });
         }
       }),
     );
+    onCleanup(() => recalcFrame !== undefined && cancelAnimationFrame(recalcFrame));
+
+    // A series turned on while the chart shows history older than its snapshot: fetch its points back to the first bar.
+    createEffect(
+      on(pointsMaps, (maps) => {
+        const first = c.getDataList()[0]?.timestamp;
+        if (first === undefined) return;
+        props.series.forEach((x, i) => {
+          const map = maps[i];
+          if (!map?.size) return;
+          const earliest = Math.min(...map.keys());
+          const tag = `${x.label}|${props.symbol}:${props.interval}@${first}`;
+          if (earliest <= first || backfilled.has(tag)) return;
+          backfilled.add(tag);
+          void backfillSeries(x.label, props.symbol, props.interval, first, earliest - 1).catch(() => undefined);
+        });
+      }),
+    );
+
+    // Built-in indicators: created, re-parameterised, recoloured, hidden as the settings say.
     createEffect(
       on(
-        () => props.indicators.join(','),
+        () => JSON.stringify(props.indicators),
         () => {
-          if (!chart) return;
-          for (const name of [...created]) {
-            if (!props.indicators.includes(name)) {
-              chart.removeIndicator({ name });
+          const wanted = new Map(props.indicators.filter((i) => i.name in INDICATORS).map((i) => [i.name, i]));
+          for (const [name] of created) {
+            if (!wanted.has(name)) {
+              c.removeIndicator({ name });
               created.delete(name);
             }
           }
-          for (const name of props.indicators) {
-            if (created.has(name) || !(name in INDICATORS)) continue;
-            const ok = INDICATORS[name] === 'candle_pane' ? chart.createIndicator({ name, paneId: 'candle_pane' }, true) : chart.createIndicator(name);
-            if (ok) created.add(name);
+          for (const [name, cfg] of wanted) {
+            const styles = lineStyles(c, cfg.colors);
+            const spec: IndicatorCreate = { name, visible: !cfg.hidden, ...(cfg.params?.length ? { calcParams: cfg.params } : {}), ...(styles ? { styles } : {}) };
+            const sig = JSON.stringify(cfg);
+            if (!created.has(name)) {
+              const ok = INDICATORS[name] === 'candle_pane' ? c.createIndicator({ ...spec, paneId: 'candle_pane' }, true) : c.createIndicator(spec);
+              if (ok) created.set(name, sig);
+            } else if (created.get(name) !== sig) {
+              c.overrideIndicator(spec);
+              created.set(name, sig);
+            }
           }
         },
       ),
     );
   });
+  const backfilled = new Set<string>();
 
   onCleanup(() => {
     loader.dispose();
+    props.onChart?.(null);
     if (el) dispose(el);
     chart = null;
   });
 
-  return <div ref={el} class="chart" data-testid="chart" />;
+  return (
+    <div class="chart-wrap">
+      <div ref={el} class="chart" data-testid="chart" role="img" aria-label={`${props.symbol} ${props.interval} price chart`} />
+      <Show when={loading()}>
+        <div class="chart-loading" data-testid="chart-loading" role="status">
+          Loading {props.symbol} · {props.interval}…
+        </div>
+      </Show>
+      <Show when={failures().length}>
+        <ul class="series-errors" role="status" data-testid="series-errors">
+          <For each={failures()}>
+            {(f) => (
+              <li data-series-error={f.label}>
+                <strong>{f.label}</strong> failed: {f.error}
+              </li>
+            )}
+          </For>
+        </ul>
+      </Show>
+    </div>
+  );
 }

@@ -12,6 +12,10 @@ export interface LoaderDeps {
   current(): { symbol: string; interval: string };
   /** Older candles than `endTime` from the engine (`GET /candles?endTime=&limit=`). */
   fetchOlder(symbol: string, interval: string, endTime: number, limit: number): Promise<Candle[]>;
+  /** Derived series shown now (labels such as `rsi:period=21`): an older page brings their points too. */
+  series?(): string[];
+  /** Points of a derived series for the candles up to `endTime` (`GET /series/…?endTime=&limit=`), into the store. */
+  fetchSeriesPage?(label: string, symbol: string, interval: string, endTime: number, limit: number): Promise<void>;
   store?: StoreApi<MarketState>;
   /** Frame scheduler (requestAnimationFrame in the browser). */
   frame?: (fn: () => void) => number;
@@ -67,7 +71,11 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         // Older history (scrolling left), page by page. A page that lands after the chart was reset
         // is dropped: the chart has already started loading the new view and must not get it.
         const asked = epoch;
-        return deps.fetchOlder(symbol, interval, timestamp - 1, OLDER_PAGE).then(
+        // Derived series' points for the same candles arrive with them (before the chart recalculates
+        // its indicators over the page), so scrolled-back history has values, not n/a. A series that
+        // fails to answer leaves its points missing and says so on the chart; the candles still come.
+        const seriesPages = (deps.series?.() ?? []).map((label) => (deps.fetchSeriesPage?.(label, symbol, interval, timestamp - 1, OLDER_PAGE) ?? Promise.resolve()).catch(() => undefined));
+        return Promise.all([deps.fetchOlder(symbol, interval, timestamp - 1, OLDER_PAGE), ...seriesPages]).then(([older]) => older).then(
           (older) => asked === epoch && callback(older.map(toKLine), { forward: older.length > 0, backward: false }),
           () => asked === epoch && callback([], { forward: false, backward: false }),
         ).then(() => undefined);

@@ -1,12 +1,18 @@
-import { mergeCandle, setCandlesForSymbol, setConnection, setError, setUpstream } from '../store/actions.ts';
+import { clearPosition, mergeCandle, mergeCandles, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
+import { seriesKey } from '../store/candle.ts';
 import { market } from '../store/market.ts';
-import { mergeSeriesPoint, setSeriesPoints } from '../store/series-points.ts';
+import { mergeSeriesPoint, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
+import { observeSkew } from './exchange-clock.ts';
 import { parseEngineMessage } from './messages.ts';
+import { GAPS_KEPT, isStale } from './staleness.ts';
 
 /** Close code the engine sends after an `error` message: retrying would fail the same way. */
 const CLOSE_BAD_REQUEST = 4000;
-/** No live update for this long: the badge says stale (Binance pushes every 2 s). */
-export const STALE_AFTER_MS = 10_000;
+/** Longest wait between reconnect attempts: the chart is back within about this long of the engine. */
+export const MAX_RETRY_MS = 1000;
+
+/** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
+export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
 export interface EngineSocketOptions {
   symbol: string;
@@ -15,42 +21,93 @@ export interface EngineSocketOptions {
   series?: string[];
   /** Base URL of the engine's WebSocket (defaults to this page's host). */
   baseUrl?: string;
+  /** After a resume: the bars the socket missed, oldest first (derived-series points for them are fetched by the caller). */
+  onRecovered?: (bars: ReadonlyArray<{ time: number }>) => void;
 }
 
 /**
  * One socket per chart: `historical` replaces the series in the store, each `live_candle` is merged.
- * Reconnects with jittered exponential backoff; a fresh `historical` after a reconnect replaces the
- * series. Returns a function that closes the socket and stops every timer.
+ * On a reconnect it resumes from the last position it saw (`&epoch=&since=`): a `recovered` message
+ * is merged into what the chart has, a `historical` (resume refused) replaces it. Returns a function
+ * that closes the socket and stops every timer.
  */
 export function connectEngine(opts: EngineSocketOptions): () => void {
   const base = opts.baseUrl ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
   const seriesParam = opts.series?.length ? `&series=${encodeURIComponent(opts.series.join(','))}` : '';
-  const url = `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}`;
+  const key = seriesKey(opts.symbol, opts.interval);
   let ws: WebSocket | undefined;
   let attempts = 0;
   let stopped = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastArrival = 0;
+  const gaps: number[] = [];
+
+  // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
+  // snapshot, so derived series and the store's window are as fresh as the candles.
+  const url = () => {
+    const pos = attempts > 0 ? market.getState().positionByKey[key] : undefined;
+    const resume = pos ? `&epoch=${encodeURIComponent(pos.epoch)}&since=${pos.offset}` : '';
+    return `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}${resume}`;
+  };
+
+  const arrived = (bar: { time: number; is_closed: boolean }, fresh: boolean) => {
+    const now = Date.now();
+    if (lastArrival) {
+      gaps.push(now - lastArrival);
+      if (gaps.length > GAPS_KEPT) gaps.shift();
+    }
+    lastArrival = now;
+    const s = market.getState();
+    const skew = observeSkew(s.clockSkew, bar, opts.interval, now, fresh);
+    market.setState(skew === s.clockSkew ? { lastUpdateAt: now } : { lastUpdateAt: now, clockSkew: skew });
+  };
 
   const open = () => {
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
-    ws = new WebSocket(url);
-    ws.onmessage = (ev) => {
+    const socket = new WebSocket(url());
+    ws = socket;
+    socket.onmessage = (ev) => {
       const msg = typeof ev.data === 'string' ? parseEngineMessage(ev.data) : undefined;
-      if (!msg) return;
+      if (!msg || stopped) return;
       switch (msg.type) {
-        case 'historical':
+        case 'historical': {
           attempts = 0;
           for (const [label, points] of Object.entries(msg.series)) setSeriesPoints(label, msg.symbol, msg.interval, points);
+          for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
-          market.setState({ lastUpdateAt: Date.now(), error: null });
+          if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
+          else clearPosition(msg.symbol, msg.interval);
+          const last = msg.data.at(-1);
+          if (last) arrived(last, false);
+          gaps.length = 0;
+          market.setState({ error: null });
           setConnection('live');
+          break;
+        }
+        case 'recovered':
+          attempts = 0;
+          mergeCandles(msg.symbol, msg.interval, msg.data);
+          setPosition(msg.symbol, msg.interval, msg.position);
+          for (const bar of msg.data) arrived(bar, false);
+          gaps.length = 0;
+          market.setState({ error: null });
+          setConnection('live');
+          if (msg.data.length) opts.onRecovered?.(msg.data);
+          break;
+        case 'loading':
+          setConnection('loading');
           break;
         case 'live_candle':
           mergeCandle(msg.symbol, msg.interval, msg.candle);
+          if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
+          arrived(msg.candle, true);
           if (market.getState().connection === 'stale') setConnection('live');
           break;
         case 'series_point':
           mergeSeriesPoint(msg.name, msg.symbol, msg.interval, msg.point.time, msg.point.values);
+          break;
+        case 'series_status':
+          setSeriesStatus(msg.name, msg.symbol, msg.interval, msg.status.state === 'live' ? undefined : msg.status);
           break;
         case 'status':
           setUpstream(msg.upstream, msg.source);
@@ -60,8 +117,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           break;
       }
     };
-    ws.onclose = (ev) => {
-      ws = undefined;
+    socket.onclose = (ev) => {
+      if (ws === socket) ws = undefined;
       if (stopped) return;
       if (ev.code === CLOSE_BAD_REQUEST) {
         setConnection('error');
@@ -69,21 +126,31 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       }
       attempts++;
       setConnection('reconnecting');
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(attempts - 1, 5)) * (0.5 + Math.random() / 2);
-      retryTimer = setTimeout(open, delay);
+      retryTimer = setTimeout(open, retryDelay(attempts));
     };
   };
 
+  // The network came back: try now rather than at the next backoff tick.
+  const online = () => {
+    if (stopped || ws) return;
+    clearTimeout(retryTimer);
+    open();
+  };
+  addEventListener('online', online);
+
   const staleTimer = setInterval(() => {
     const s = market.getState();
-    if (s.connection === 'live' && Date.now() - s.lastUpdateAt > STALE_AFTER_MS) setConnection('stale');
-  }, 1000);
+    if (s.connection !== 'live') return;
+    const stale = isStale({ interval: opts.interval, localNow: Date.now(), lastUpdateAt: s.lastUpdateAt, recentGaps: gaps, lastBarTime: s.candlesByKey[key]?.at(-1)?.time, skew: s.clockSkew });
+    if (stale) setConnection('stale');
+  }, 500);
 
   open();
   return () => {
     stopped = true;
     clearTimeout(retryTimer);
     clearInterval(staleTimer);
+    removeEventListener('online', online);
     ws?.close(1000, 'switching');
   };
 }

@@ -1,5 +1,6 @@
 import type { Candle } from '../store/candle.ts';
 import { type PointValues, toValues } from '../store/series-points.ts';
+import type { SeriesState, StreamPosition } from './wire.ts';
 
 export interface SeriesPointWire {
   time: number;
@@ -8,14 +9,29 @@ export interface SeriesPointWire {
 
 /** Messages from the engine's /ws/:symbol, checked field by field (the wire is untrusted input). */
 export type EngineMessage =
-  | { type: 'historical'; symbol: string; interval: string; data: Candle[]; series: Record<string, SeriesPointWire[]> }
+  | {
+      type: 'historical';
+      symbol: string;
+      interval: string;
+      data: Candle[];
+      series: Record<string, SeriesPointWire[]>;
+      /** Failed derived series, by label. */
+      seriesStatus: Record<string, SeriesState>;
+      position?: StreamPosition;
+      /** false: a resume was asked for and could not be served (this snapshot replaces the chart). */
+      recovered?: boolean;
+    }
+  | { type: 'recovered'; symbol: string; interval: string; data: Candle[]; position: StreamPosition }
+  | { type: 'loading'; symbol: string; interval: string }
   | { type: 'series_point'; name: string; symbol: string; interval: string; point: SeriesPointWire }
-  | { type: 'live_candle'; symbol: string; interval: string; candle: Candle }
+  | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
+  | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition }
   | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale'; source: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string; code?: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
 
 export function toCandle(v: unknown): Candle | undefined {
   if (!isObj(v)) return undefined;
@@ -29,6 +45,24 @@ function toPoint(p: Record<string, unknown>): SeriesPointWire | undefined {
   return isNum(p.time) && values ? { time: p.time, values } : undefined;
 }
 
+/** `epoch` (string) and `offset` (non-negative integer) together, or nothing. */
+function toPosition(m: Record<string, unknown>): StreamPosition | undefined {
+  return isStr(m.epoch) && m.epoch.length > 0 && m.epoch.length <= 64 && Number.isSafeInteger(m.offset) && (m.offset as number) >= 0 ? { epoch: m.epoch, offset: m.offset as number } : undefined;
+}
+
+function toSeriesState(m: Record<string, unknown>): SeriesState | undefined {
+  if (m.state === 'live') return { state: 'live' };
+  if (m.state === 'failed') return { state: 'failed', error: isStr(m.error) ? m.error.slice(0, 500) : 'failed' };
+  return undefined;
+}
+
+/** Every element a candle, or undefined (one bad candle spoils the message: a hole is worse than a retry). */
+function toCandles(v: unknown): Candle[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const data = v.map(toCandle);
+  return data.some((c) => c === undefined) ? undefined : (data as Candle[]);
+}
+
 /** Parses one text frame; undefined for anything malformed or unknown (ignored, never thrown). */
 export function parseEngineMessage(text: string): EngineMessage | undefined {
   let msg: unknown;
@@ -40,9 +74,8 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
   if (!isObj(msg)) return undefined;
   switch (msg.type) {
     case 'historical': {
-      if (typeof msg.symbol !== 'string' || typeof msg.interval !== 'string' || !Array.isArray(msg.data)) return undefined;
-      const data = msg.data.map(toCandle);
-      if (data.some((c) => c === undefined)) return undefined;
+      const data = toCandles(msg.data);
+      if (!isStr(msg.symbol) || !isStr(msg.interval) || !data) return undefined;
       const series: Record<string, SeriesPointWire[]> = {};
       if (isObj(msg.series)) {
         for (const [name, points] of Object.entries(msg.series)) {
@@ -53,23 +86,54 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
           });
         }
       }
-      return { type: 'historical', symbol: msg.symbol, interval: msg.interval, data: data as Candle[], series };
+      const seriesStatus: Record<string, SeriesState> = {};
+      if (isObj(msg.seriesStatus)) {
+        for (const [name, s] of Object.entries(msg.seriesStatus)) {
+          const st = isObj(s) ? toSeriesState(s) : undefined;
+          if (st) seriesStatus[name] = st;
+        }
+      }
+      const out: EngineMessage = { type: 'historical', symbol: msg.symbol, interval: msg.interval, data, series, seriesStatus };
+      const position = toPosition(msg);
+      if (position) out.position = position;
+      if (typeof msg.recovered === 'boolean') out.recovered = msg.recovered;
+      return out;
     }
+    case 'recovered': {
+      const data = toCandles(msg.data);
+      const position = toPosition(msg);
+      if (!isStr(msg.symbol) || !isStr(msg.interval) || !data || !position) return undefined;
+      return { type: 'recovered', symbol: msg.symbol, interval: msg.interval, data, position };
+    }
+    case 'loading':
+      if (!isStr(msg.symbol) || !isStr(msg.interval)) return undefined;
+      return { type: 'loading', symbol: msg.symbol, interval: msg.interval };
     case 'series_point': {
       const point = toPoint(msg);
-      if (!point || typeof msg.name !== 'string' || typeof msg.symbol !== 'string' || typeof msg.interval !== 'string') return undefined;
+      if (!point || !isStr(msg.name) || !isStr(msg.symbol) || !isStr(msg.interval)) return undefined;
       return { type: 'series_point', name: msg.name, symbol: msg.symbol, interval: msg.interval, point };
+    }
+    case 'series_status': {
+      const status = toSeriesState(msg);
+      if (!status || !isStr(msg.name) || !isStr(msg.symbol) || !isStr(msg.interval)) return undefined;
+      return { type: 'series_status', name: msg.name, symbol: msg.symbol, interval: msg.interval, status };
     }
     case 'live_candle': {
       const candle = toCandle(msg);
-      if (!candle || typeof msg.symbol !== 'string' || typeof msg.interval !== 'string') return undefined;
-      return { type: 'live_candle', symbol: msg.symbol, interval: msg.interval, candle };
+      if (!candle || !isStr(msg.symbol) || !isStr(msg.interval)) return undefined;
+      const out: EngineMessage = { type: 'live_candle', symbol: msg.symbol, interval: msg.interval, candle };
+      const position = toPosition(msg);
+      if (position) out.position = position;
+      return out;
     }
     case 'status':
       if (msg.upstream !== 'live' && msg.upstream !== 'reconnecting' && msg.upstream !== 'stale') return undefined;
-      return { type: 'status', upstream: msg.upstream, source: typeof msg.source === 'string' ? msg.source : '' };
-    case 'error':
-      return { type: 'error', message: typeof msg.message === 'string' ? msg.message : 'unknown error' };
+      return { type: 'status', upstream: msg.upstream, source: isStr(msg.source) ? msg.source : '' };
+    case 'error': {
+      const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message : 'unknown error' };
+      if (isStr(msg.code)) out.code = msg.code;
+      return out;
+    }
     default:
       return undefined;
   }

@@ -1,4 +1,4 @@
-import type { WireCandle } from '../../../engine/src/domain/wire.ts';
+import type { WireCandle } from '../feed/wire.ts';
 
 /** A candle as the engine's protocol carries it: `time` is the open time in epoch ms. */
 export type Candle = WireCandle;

@@ -1,4 +1,5 @@
 import type { StoreApi } from 'zustand/vanilla';
+import type { SeriesState } from '../feed/wire.ts';
 import { market, type MarketState } from './market.ts';
 
 /** Values of one derived-series point: `{value}` for single-valued series, its keys otherwise. */
@@ -6,7 +7,8 @@ export type PointValues = Record<string, number>;
 
 export const seriesPointsKey = (label: string, symbol: string, interval: string) => `${label}|${symbol}:${interval}`;
 
-const MAX_POINTS = 5000;
+/** Points kept per series: the live window plus pages scrolled back into (older pages add to it). */
+export const MAX_POINTS = 50_000;
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
   if (typeof p.value === 'number') return { value: p.value };
@@ -18,6 +20,13 @@ export function toValues(p: { value?: unknown; values?: unknown }): PointValues 
   return undefined;
 }
 
+/** Over the cap: the oldest times go first (the live end is what every view shows). */
+function capOldest(map: Map<number, PointValues>): void {
+  if (map.size <= MAX_POINTS) return;
+  const times = [...map.keys()].sort((a, b) => a - b);
+  for (const t of times.slice(0, map.size - MAX_POINTS)) map.delete(t);
+}
+
 /** The points a `historical` message carries for a series: they replace what was kept. */
 export function setSeriesPoints(label: string, symbol: string, interval: string, points: Array<{ time: number; values: PointValues }>, store: StoreApi<MarketState> = market): void {
   const map = new Map<number, PointValues>();
@@ -27,9 +36,28 @@ export function setSeriesPoints(label: string, symbol: string, interval: string,
 
 /** A live `series_point`: upsert by time. */
 export function mergeSeriesPoint(label: string, symbol: string, interval: string, time: number, values: PointValues, store: StoreApi<MarketState> = market): void {
+  mergeSeriesPoints(label, symbol, interval, [{ time, values }], store);
+}
+
+/** Many points at once (an older page from `GET /series/…?endTime=`, or what a resume missed): upsert by time. */
+export function mergeSeriesPoints(label: string, symbol: string, interval: string, points: ReadonlyArray<{ time: number; values: PointValues }>, store: StoreApi<MarketState> = market): void {
+  if (!points.length) return;
   const key = seriesPointsKey(label, symbol, interval);
   const map = new Map(store.getState().seriesPoints[key] ?? []);
-  map.set(time, values);
-  if (map.size > MAX_POINTS) map.delete(map.keys().next().value!);
+  for (const p of points) map.set(p.time, p.values);
+  capOldest(map);
   store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [key]: map } }));
+}
+
+/** `series_status` (or `historical`'s `seriesStatus`): a failed series says so on the chart. */
+export function setSeriesStatus(label: string, symbol: string, interval: string, status: SeriesState | undefined, store: StoreApi<MarketState> = market): void {
+  const key = seriesPointsKey(label, symbol, interval);
+  const cur = store.getState().seriesStatus[key];
+  if (cur?.state === status?.state && (cur as { error?: string } | undefined)?.error === (status as { error?: string } | undefined)?.error) return;
+  store.setState((s) => {
+    const seriesStatus = { ...s.seriesStatus };
+    if (status) seriesStatus[key] = status;
+    else delete seriesStatus[key];
+    return { seriesStatus };
+  });
 }

@@ -102,6 +102,18 @@ export class Hub {
   }
 
   /** Forgets the cached snapshot of a series (its window was released). */
+  /**
+   * Sends a series' subscribers a fresh `historical` (with `"recovered": false`): an edge that had to
+   * reload the series from a snapshot (a hole its history could not fill, or a new epoch) would
+   * otherwise leave them with a hole. Clients treat it as they treat a failed resume.
+   */
+  publishSnapshot(id: SeriesId, window: SeriesWindow, pos?: WirePosition): void {
+    this.snapshots.drop(id.key);
+    const topic = klineTopic(id);
+    const n = this.publisher?.subscribers(topic) ?? 0;
+    if (n > 0) this.publisher!.publish(topic, `${this.snapshot(id, window, pos).json.slice(0, -1)},"recovered":false}`, n);
+  }
+
   dropSnapshot(id: SeriesId): void {
     this.snapshots.drop(id.key);
   }

@@ -45,14 +45,16 @@ redis.call('PUBLISH', ARGV[10], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
 return {1, offset, epoch}`;
 
 /**
- * A series' snapshot and position in one atomic read. KEYS: candles, pos. ARGV: n (newest bars).
- * Returns {epoch or '', offset, member…}.
+ * A series' snapshot, position and kept history in one atomic read. KEYS: candles, pos, hist.
+ * ARGV: n (newest bars). Returns {epoch or '', offset, #bars, bar member…, history entry…}.
  */
 export const SNAPSHOT_LUA = `
 local pos = redis.call('HMGET', KEYS[2], 'epoch', 'offset')
-local out = {pos[1] or '', tonumber(pos[2] or '0')}
 local bars = redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+local out = {pos[1] or '', tonumber(pos[2] or '0'), #bars}
 for i = 1, #bars do out[#out + 1] = bars[i] end
+local hist = redis.call('LRANGE', KEYS[3], 0, -1)
+for i = 1, #hist do out[#out + 1] = hist[i] end
 return out`;
 
 /**

@@ -4,18 +4,13 @@ import type { SeriesId } from '../domain/series-id.ts';
 import { decodeBar, splitEntry, type Update } from './bar-codec.ts';
 import { seriesKeys } from './cluster-keys.ts';
 import { HISTORY_LUA, SNAPSHOT_LUA } from './cluster-scripts.ts';
+import type { FollowerSnapshot } from './series-follower.ts';
 
-export interface SeriesSnapshot {
-  /** '' while the series was never written (no epoch yet). */
-  readonly epoch: string;
-  readonly offset: number;
-  readonly bars: Bar[];
-}
 
 export type HistoryRead = { ok: true; offset: number; updates: Update[] } | { ok: false; reason: 'epoch' | 'gone' };
 
 type WithReads = Redis & {
-  clusterSnapshot(candles: string, pos: string, n: number): Promise<Array<string | number>>;
+  clusterSnapshot(candles: string, pos: string, hist: string, n: number): Promise<Array<string | number>>;
   clusterHistory(pos: string, hist: string, epoch: string, since: number, maxAgeMs: number): Promise<Array<string | number>>;
 };
 
@@ -34,21 +29,35 @@ export class SeriesReader {
     private readonly onMalformed: (n: number) => void = () => {},
   ) {
     const r = redis as unknown as { clusterSnapshot?: unknown; clusterHistory?: unknown };
-    if (typeof r.clusterSnapshot !== 'function') redis.defineCommand('clusterSnapshot', { numberOfKeys: 2, lua: SNAPSHOT_LUA });
+    if (typeof r.clusterSnapshot !== 'function') redis.defineCommand('clusterSnapshot', { numberOfKeys: 3, lua: SNAPSHOT_LUA });
     if (typeof r.clusterHistory !== 'function') redis.defineCommand('clusterHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.redis = redis as WithReads;
   }
 
-  async snapshot(id: SeriesId, n: number): Promise<SeriesSnapshot> {
+  /** Bars, position and kept history of a series at one moment (`epoch` '' while never written). */
+  async snapshot(id: SeriesId, n: number): Promise<FollowerSnapshot> {
     const k = seriesKeys(id, this.keyPrefix);
-    const [epoch, offset, ...members] = await this.redis.clusterSnapshot(k.candles, k.pos, n);
+    const [epoch, offset, count, ...rest] = await this.redis.clusterSnapshot(k.candles, k.pos, k.hist, n);
+    const nBars = Number(count);
     const bars: Bar[] = [];
-    for (const m of members) {
+    for (const m of rest.slice(0, nBars)) {
       const b = decodeBar(String(m));
       if (b) bars.push(b);
     }
-    if (bars.length < members.length) this.onMalformed(members.length - bars.length);
-    return { epoch: String(epoch), offset: Number(offset), bars };
+    let bad = nBars - bars.length;
+    // Only the contiguous tail of the history is usable (a malformed entry cuts it there).
+    let history: Array<Update & { at: number }> = [];
+    for (const e of rest.slice(nBars)) {
+      const u = splitEntry(String(e));
+      if (!u) {
+        bad++;
+        history = [];
+        continue;
+      }
+      history.push({ offset: Number(u.first), at: Number(u.second), bar: u.bar });
+    }
+    if (bad) this.onMalformed(bad);
+    return { epoch: String(epoch), offset: Number(offset), bars, history };
   }
 
   async history(id: SeriesId, epoch: string, since: number, maxAgeMs: number): Promise<HistoryRead> {

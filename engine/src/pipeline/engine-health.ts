@@ -7,30 +7,48 @@ export interface HealthParts {
   upstream(): UpstreamStatus | undefined;
   shards(): Array<{ shard: number; streams: number; connected: boolean }>;
   store(): StoreHealth;
-  /** The configured series at start and how many are loaded. */
-  bootstrap(): { done: boolean; series: number; total: number; custom: number; rejectedSymbols: readonly string[] };
+  /** Configured series live so far (native ones bootstrapped, custom intervals with their history). */
+  configured(): { native: { live: number; total: number }; custom: { live: number; total: number } };
+  rejectedSymbols(): readonly string[];
   series(): LifecycleCounts;
+  /** Derived-series modules loaded (they are loaded before the server listens). */
+  derivedModules: number;
+  /** No frame for min(this, 10 s) reads as not live. */
+  staleAfterMs: number;
   now?: () => number;
 }
 
 /**
- * `/health`: ok when the upstream is connected, the store reachable and the configured series loaded;
- * degraded otherwise (503). Also what runs: shards and their streams, series live and on demand.
+ * Readiness (`/health`): ok only when the upstream is live (connected, frames arriving), every configured
+ * series is loaded (native ones bootstrapped, custom intervals with their history) and the store is
+ * reachable; `notReady` says what is missing. Also what runs: shards and their streams, series live
+ * and on demand.
  */
 export function engineHealth(parts: HealthParts): () => Record<string, unknown> & { status: 'ok' | 'degraded' } {
   const now = parts.now ?? Date.now;
   return () => {
     const up = parts.upstream();
     const store = parts.store();
-    const bootstrap = parts.bootstrap();
+    const { native, custom } = parts.configured();
     const connected = (up?.shards ?? 0) > 0;
+    const lastFrameAgeMs = up?.lastFrameAt === undefined ? null : now() - up.lastFrameAt;
+    const live = connected && lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, parts.staleAfterMs);
+    const bootstrapDone = native.live === native.total;
+    const notReady: string[] = [];
+    if (!connected) notReady.push('upstream not connected');
+    else if (!live) notReady.push('upstream connected but no recent frame');
+    if (!bootstrapDone) notReady.push(`bootstrap ${native.live}/${native.total} series`);
+    if (custom.live < custom.total) notReady.push(`custom intervals loading ${custom.live}/${custom.total}`);
+    if (!store.reachable) notReady.push('store unreachable');
     return {
-      status: connected && store.reachable && bootstrap.done ? 'ok' : 'degraded',
+      status: notReady.length === 0 ? 'ok' : 'degraded',
+      notReady,
       source: parts.source,
-      upstream: { connected, shards: up?.shards ?? 0, lastFrameAgeMs: up?.lastFrameAt === undefined ? null : now() - up.lastFrameAt, streams: parts.shards() },
+      upstream: { connected, live, shards: up?.shards ?? 0, lastFrameAgeMs, streams: parts.shards() },
       store,
-      bootstrap,
+      bootstrap: { done: bootstrapDone, series: native.live, total: native.total, custom: custom.total, customLoaded: custom.live, rejectedSymbols: parts.rejectedSymbols() },
       series: parts.series(),
+      derived: { modules: parts.derivedModules },
     };
   };
 }

@@ -156,6 +156,19 @@ export class SeriesLifecycle implements SeriesDemand {
     return { live, loading, onDemand, pinned, queued: this.queue.pending };
   }
 
+  /** Configured series live so far, native and custom (readiness). */
+  pinnedProgress(): { native: { live: number; total: number }; custom: { live: number; total: number } } {
+    const native = { live: 0, total: 0 };
+    const custom = { live: 0, total: 0 };
+    for (const e of this.entries.values()) {
+      if (!e.pinned) continue;
+      const c = e.source ? custom : native;
+      c.total++;
+      if (e.state === 'live') c.live++;
+    }
+    return { native, custom };
+  }
+
   stopAll(): void {
     this.stopped = true;
     clearInterval(this.sweepTimer);

@@ -28,7 +28,7 @@ export interface HttpRoutesDeps {
   demand?: SeriesDemand;
 }
 
-/** The JSON API: `/symbols`, `/health`, `/metrics`, `/candles/…` and `/series…`. */
+/** The JSON API: `/symbols`, `/health` (= `/readyz`), `/livez`, `/metrics`, `/candles/…` and `/series…`. */
 export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
   const { catalog, store, series, metrics, log, badRequest, demand } = deps;
 
@@ -55,10 +55,16 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
   };
 
   server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));
-  server.get('/health', (_req, res) => {
+  // Readiness (/health, /readyz): 200 only when every configured series is loaded and the upstream
+  // is live, else 503 with what is missing. Liveness (/livez): 200 while the process serves at all,
+  // so an orchestrator restarts a hung engine but never one that is merely catching up.
+  const readiness = (_req: HyperExpress.Request, res: HyperExpress.Response) => {
     const h = deps.health();
     sendJson(res, h.status === 'ok' ? 200 : 503, h);
-  });
+  };
+  server.get('/health', readiness);
+  server.get('/readyz', readiness);
+  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }));
   server.get('/metrics', (_req, res) => {
     res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
   });

@@ -4,8 +4,8 @@ import { parseEngineMessage } from '../../../client/src/feed/messages.ts';
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
 
 describe('parseEngineMessage', () => {
-  it('parses the four message types', () => {
-    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle] }))).toEqual({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: {} });
+  it('parses every message type', () => {
+    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle] }))).toEqual({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: {}, seriesStatus: {} });
     expect(
       parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: { rsi: [{ time: 60_000, value: 55, is_closed: false }, { time: 'x' }], macd: [{ time: 60_000, values: { macd: 1, signal: 2 } }] } })),
     ).toMatchObject({ series: { rsi: [{ time: 60_000, values: { value: 55 } }], macd: [{ time: 60_000, values: { macd: 1, signal: 2 } }] } });
@@ -21,12 +21,32 @@ describe('parseEngineMessage', () => {
     expect(parseEngineMessage('{"type":"error","message":"unknown symbol"}')).toEqual({ type: 'error', message: 'unknown symbol' });
   });
 
+  it('parses the positions, resume, on-demand and series-status additions', () => {
+    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'X', interval: '1m', data: [candle], epoch: 'e1', offset: 41, recovered: false, seriesStatus: { rsi: { state: 'failed', error: 'boom' }, bad: 3 } }))).toMatchObject({
+      position: { epoch: 'e1', offset: 41 },
+      recovered: false,
+      seriesStatus: { rsi: { state: 'failed', error: 'boom' } },
+    });
+    expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'e1', offset: 42 }))).toMatchObject({ position: { epoch: 'e1', offset: 42 } });
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 } });
+    expect(parseEngineMessage('{"type":"loading","symbol":"PEPEUSDT","interval":"1m"}')).toEqual({ type: 'loading', symbol: 'PEPEUSDT', interval: '1m' });
+    expect(parseEngineMessage('{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"failed","error":"period"}')).toEqual({ type: 'series_status', name: 'rsi', symbol: 'X', interval: '1m', status: { state: 'failed', error: 'period' } });
+    expect(parseEngineMessage('{"type":"error","code":"symbol_not_trading","message":"PEPEUSDT stopped trading"}')).toEqual({ type: 'error', code: 'symbol_not_trading', message: 'PEPEUSDT stopped trading' });
+    // A position needs both halves, a whole offset and a bounded epoch; without one the candle still counts.
+    expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'e1', offset: 1.5 }))).not.toHaveProperty('position');
+    expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'x'.repeat(65), offset: 1 }))).not.toHaveProperty('position');
+  });
+
   it.each([
     ['not json', '{'],
     ['unknown type', '{"type":"nope"}'],
     ['string numbers', JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, close: '1.5' })],
     ['a bad candle in history', JSON.stringify({ type: 'historical', symbol: 'X', interval: '1m', data: [candle, { time: 1 }] })],
     ['bad status', '{"type":"status","upstream":"maybe"}'],
+    ['a recovered message without its position', JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle] })],
+    ['a recovered message with a bad bar', JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e', offset: 1, data: [{ time: 1 }] })],
+    ['an unknown series state', '{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"odd"}'],
+    ['loading without its series', '{"type":"loading"}'],
   ])('ignores %s', (_name, text) => {
     expect(parseEngineMessage(text)).toBeUndefined();
   });

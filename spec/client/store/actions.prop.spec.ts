@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import { MAX_CANDLES_PER_KEY, mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
+import { MAX_CANDLES_PER_KEY, mergeCandle, mergeCandles, setCandlesForSymbol, setPosition } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
 import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
 
@@ -59,5 +59,28 @@ describe('store actions (property)', () => {
     setCandlesForSymbol('BTCUSDT', '1m', [], store);
     setCandlesForSymbol('BTCUSDT', '1m', [], store);
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
+  });
+
+  it('merges a resume without a reload, unless a bar older than the newest changed', () => {
+    const store = fresh();
+    const bar = (t: number, close: number, closed = true): Candle => ({ time: t * 60_000, open: 1, high: 9, low: 1, close, volume: 1, is_closed: closed });
+    setCandlesForSymbol('BTCUSDT', '1m', [bar(1, 1), bar(2, 2), bar(3, 3, false)], store);
+    // The forming bar's final and two new bars: merged in place, the generation stays.
+    expect(mergeCandles('BTCUSDT', '1m', [bar(5, 5, false), bar(3, 3.5), bar(4, 4)], store)).toBe(false);
+    expect(store.getState().candlesByKey['BTCUSDT:1m']!.map((c) => c.close)).toEqual([1, 2, 3.5, 4, 5]);
+    expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(1);
+    // A repaired older bar: merged, and the generation moves so the chart reloads.
+    expect(mergeCandles('BTCUSDT', '1m', [bar(2, 2.5)], store)).toBe(true);
+    expect(store.getState().candlesByKey['BTCUSDT:1m']!.map((c) => c.close)).toEqual([1, 2.5, 3.5, 4, 5]);
+    expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
+  });
+
+  it('keeps the stream position moving forward only, per epoch', () => {
+    const store = fresh();
+    setPosition('BTCUSDT', '1m', { epoch: 'a', offset: 10 }, store);
+    setPosition('BTCUSDT', '1m', { epoch: 'a', offset: 9 }, store);
+    expect(store.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'a', offset: 10 });
+    setPosition('BTCUSDT', '1m', { epoch: 'b', offset: 3 }, store);
+    expect(store.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'b', offset: 3 });
   });
 });

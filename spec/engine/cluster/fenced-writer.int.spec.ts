@@ -82,7 +82,8 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(await w.write('tok', id, bar(1, 7, true, 11))).toMatchObject({ kind: 'written', offset: 3 }); // a correction of the closed bar
     expect(await w.write('tok', id, bar(2, 1))).toMatchObject({ kind: 'written', offset: 4, epoch: (r1 as { epoch: string }).epoch });
     const snap = await new SeriesReader(redis, 't:').snapshot(id, 10);
-    expect(snap).toEqual({ epoch: (r1 as { epoch: string }).epoch, offset: 4, bars: [bar(1, 7, true, 11), bar(2, 1)] });
+    expect(snap).toMatchObject({ epoch: (r1 as { epoch: string }).epoch, offset: 4, bars: [bar(1, 7, true, 11), bar(2, 1)] });
+    expect(snap.history.map((u) => [u.offset, u.bar])).toEqual([[1, bar(1, 5)], [2, bar(1, 7, true)], [3, bar(1, 7, true, 11)], [4, bar(2, 1)]]);
   });
 
   it('keeps the sorted set capped and the history bounded; reads history after an offset, refuses what it no longer has', async () => {

@@ -1,0 +1,174 @@
+import type { Redis } from 'ioredis';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { Hub } from '../broadcast/hub.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import { splitEntry } from './bar-codec.ts';
+import { seriesKeys } from './cluster-keys.ts';
+import type { EdgePositions } from './edge-positions.ts';
+import { SeriesFollower } from './series-follower.ts';
+import { SeriesReader } from './series-reader.ts';
+
+export interface EdgeFeedConfig {
+  /** Commands (snapshot and history reads, the periodic position check). */
+  redis: Redis;
+  /** A connection of its own for pub/sub (ioredis resubscribes it after a reconnect). */
+  subscriber: Redis;
+  keyPrefix?: string;
+  store: BarStore;
+  hub: Hub;
+  positions: EdgePositions;
+  bufferSize: number;
+  /** Oldest history entry a repair may use (the resume bound). */
+  historyMaxAgeMs: number;
+  /** Every bar applied, after the window and the hub have it (derived series). */
+  onBar?(id: SeriesId, bar: Bar): void;
+  /** How often stored positions are compared with the applied ones (a loss at the tail shows no hole). */
+  checkEveryMs?: number;
+  retryDelayMs?: number;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+  onMalformed?(n: number): void;
+}
+
+/**
+ * An edge's view of the cluster: one SeriesFollower per series it serves, fed by the series' Redis
+ * channel, with snapshot and history reads on the command connection. Applied updates go to the
+ * local hot window, the edge's positions and the hub (serialized once, native uWS fan-out), in
+ * offset order. Owns its subscriptions and timers; `stop()` releases them.
+ */
+export class EdgeFeed {
+  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower; loaded: boolean }>();
+  private readonly byChannel = new Map<string, string>();
+  private readonly reader: SeriesReader;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private checkTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private everReady = false;
+  repairs = 0;
+  reloads = 0;
+
+  constructor(private readonly cfg: EdgeFeedConfig) {
+    this.reader = new SeriesReader(cfg.redis, cfg.keyPrefix, cfg.onMalformed);
+    cfg.subscriber.on('message', this.onMessage);
+    // After a reconnect ioredis resubscribes; what was published meanwhile is lost, silently: catch up.
+    cfg.subscriber.on('ready', this.onReady);
+    const every = cfg.checkEveryMs ?? 2000;
+    this.checkTimer = setInterval(() => void this.check(), every);
+    this.checkTimer.unref();
+  }
+
+  private readonly onReady = () => {
+    if (this.everReady) for (const f of this.followers.values()) f.follower.onGap();
+    this.everReady = true;
+  };
+
+  private readonly onMessage = (channel: string, text: string) => {
+    const key = this.byChannel.get(channel);
+    const f = key === undefined ? undefined : this.followers.get(key);
+    if (!f) return;
+    const m = splitEntry(text);
+    const offset = m ? Number(m.second) : NaN;
+    if (!m || !Number.isSafeInteger(offset)) return void this.cfg.onMalformed?.(1);
+    f.follower.onMessage(m.first, offset, m.bar);
+  };
+
+  /** Follows these series: subscribe first, then load (so nothing falls between). */
+  async follow(ids: readonly SeriesId[]): Promise<void> {
+    const fresh = ids.filter((id) => !this.followers.has(id.key));
+    if (!fresh.length) return;
+    for (const id of fresh) {
+      const { channel } = seriesKeys(id, this.cfg.keyPrefix);
+      this.byChannel.set(channel, id.key);
+      const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower };
+      entry.follower = new SeriesFollower({
+        requestSnapshot: (ticket) => this.read(() => this.reader.snapshot(id, this.cfg.bufferSize), (snap) => entry.follower.onSnapshot(ticket, snap)),
+        requestHistory: (ticket, epoch, since) =>
+          this.read(
+            () => this.reader.history(id, epoch, since, this.cfg.historyMaxAgeMs),
+            (r) => {
+              this.repairs++;
+              entry.follower.onHistory(ticket, r.ok ? { ok: true, updates: r.updates } : { ok: false });
+            },
+          ),
+        reset: (snap) => {
+          const { store, hub, positions } = this.cfg;
+          store.release(id);
+          store.upsert(id, snap.bars);
+          positions.reset(id, snap);
+          if (entry.loaded) {
+            // Its clients may have a hole now: they get the new baseline.
+            this.reloads++;
+            this.cfg.log?.('warn', `${id.key}: reloaded from a snapshot (epoch ${snap.epoch || 'unwritten'}, offset ${snap.offset})`);
+            hub.publishSnapshot(id, store.window(id), positions.position(id));
+          } else hub.dropSnapshot(id);
+          entry.loaded = true;
+        },
+        apply: (offset, bar) => {
+          this.cfg.store.upsert(id, [bar]);
+          this.cfg.hub.publishBar(id, bar, this.cfg.positions.record(id, offset, bar));
+          this.cfg.onBar?.(id, bar);
+        },
+      });
+      this.followers.set(id.key, entry);
+    }
+    await this.cfg.subscriber.subscribe(...fresh.map((id) => seriesKeys(id, this.cfg.keyPrefix).channel));
+    for (const id of fresh) this.followers.get(id.key)!.follower.start();
+  }
+
+  /** Whether every followed series has loaded its first snapshot. */
+  get loaded(): boolean {
+    for (const f of this.followers.values()) if (!f.loaded) return false;
+    return true;
+  }
+
+  get size(): number {
+    return this.followers.size;
+  }
+
+  /** Runs a read; a failed one is retried after a delay (the follower waits for its answer). */
+  private read<T>(run: () => Promise<T>, done: (v: T) => void): void {
+    if (this.stopped) return;
+    run().then(
+      (v) => {
+        if (!this.stopped) done(v);
+      },
+      () => {
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          this.read(run, done);
+        }, this.cfg.retryDelayMs ?? 500);
+        this.timers.add(t);
+      },
+    );
+  }
+
+  /** Stored positions ahead of the applied ones (a loss at the tail): repair. One pipelined round trip. */
+  private async check(): Promise<void> {
+    if (this.stopped || !this.followers.size || this.cfg.redis.status !== 'ready') return;
+    const entries = [...this.followers.values()];
+    const p = this.cfg.redis.pipeline();
+    for (const e of entries) p.hmget(seriesKeys(e.id, this.cfg.keyPrefix).pos, 'epoch', 'offset');
+    try {
+      const results = (await p.exec()) ?? [];
+      entries.forEach((e, i) => {
+        const [err, v] = results[i] ?? [];
+        if (err || !Array.isArray(v)) return;
+        const [epoch, offset] = v as Array<string | null>;
+        const mine = e.follower.position;
+        if (mine.phase !== 'live' || epoch === null) return;
+        if (epoch !== mine.epoch || Number(offset) > mine.offset) e.follower.onGap();
+      });
+    } catch {
+      // Redis unreachable: the next check (or the resubscribe) catches up.
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.checkTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.cfg.subscriber.off('message', this.onMessage);
+    this.cfg.subscriber.off('ready', this.onReady);
+  }
+}

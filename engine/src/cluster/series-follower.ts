@@ -1,0 +1,160 @@
+import type { Bar } from '../domain/bar.ts';
+import type { Update } from './bar-codec.ts';
+
+/** A consistent moment of one series in Redis: its position, its newest bars and its kept history. */
+export interface FollowerSnapshot {
+  /** '' while the series was never written. */
+  readonly epoch: string;
+  readonly offset: number;
+  readonly bars: readonly Bar[];
+  /** Kept updates up to `offset`, oldest first, with the time each was written (ms). */
+  readonly history: ReadonlyArray<Update & { at: number }>;
+}
+
+export type FollowerHistory = { ok: true; updates: readonly Update[] } | { ok: false };
+
+/** What a follower asks of its driver (reads are asynchronous; answers come back through on*). */
+export interface FollowerIo {
+  /** Read snapshot and position atomically; answer with `onSnapshot(ticket, …)`. */
+  requestSnapshot(ticket: number): void;
+  /** Read the updates after `since` in `epoch`; answer with `onHistory(ticket, …)`. */
+  requestHistory(ticket: number, epoch: string, since: number): void;
+  /** A new baseline (first load, another epoch, or a hole the history could not fill). */
+  reset(snapshot: FollowerSnapshot): void;
+  /** The next update, in offset order, exactly once. */
+  apply(offset: number, bar: Bar): void;
+}
+
+/** Most messages held while a read is in flight before the follower gives up on them and reloads. */
+const MAX_BUFFERED = 10_000;
+
+/**
+ * An edge's merge of one series: it is subscribed to the series' channel *before* it reads the
+ * snapshot, so every update is either in the snapshot (offset <= the snapshot's) or arrives after it
+ * (offset >). Updates are applied strictly in offset order; a hole (pub/sub drops messages silently
+ * on a reconnect) is repaired from the history before anything after it is applied; an unrepairable
+ * hole or a new epoch reloads from a snapshot. Pure: all I/O goes through `FollowerIo`.
+ */
+export class SeriesFollower {
+  private phase: 'loading' | 'live' | 'repairing' = 'loading';
+  private epoch: string | undefined;
+  private offset = 0;
+  private ticket = 0;
+  /** Messages that cannot be applied yet (read in flight, or after a hole), by offset. */
+  private readonly buffer = new Map<number, { epoch: string; bar: Bar }>();
+
+  constructor(private readonly io: FollowerIo) {}
+
+  /** Call once subscribed: loads the snapshot. */
+  start(): void {
+    this.reload();
+  }
+
+  get position(): { epoch: string | undefined; offset: number; phase: string } {
+    return { epoch: this.epoch, offset: this.offset, phase: this.phase };
+  }
+
+  /** A message from the series' channel. */
+  onMessage(epoch: string, offset: number, bar: Bar): void {
+    if (this.phase === 'live' && epoch === this.epoch) {
+      if (offset <= this.offset) return;
+      if (offset === this.offset + 1) {
+        this.applyOne(offset, bar);
+        return;
+      }
+    }
+    this.hold(epoch, offset, bar);
+    if (this.phase === 'live') {
+      if (epoch !== this.epoch) this.reload();
+      else this.repair();
+    }
+  }
+
+  /**
+   * The subscription was re-established (messages may have been lost meanwhile, silently), or a
+   * periodic check found the stored offset ahead of ours: catch up from the history.
+   */
+  onGap(): void {
+    if (this.phase === 'live') this.repair();
+  }
+
+  onSnapshot(ticket: number, snap: FollowerSnapshot): void {
+    if (ticket !== this.ticket || this.phase !== 'loading') return;
+    this.epoch = snap.epoch;
+    this.offset = snap.offset;
+    this.io.reset(snap);
+    this.phase = 'live';
+    this.drain();
+  }
+
+  onHistory(ticket: number, result: FollowerHistory): void {
+    if (ticket !== this.ticket || this.phase !== 'repairing') return;
+    if (!result.ok) return this.reload();
+    for (const u of result.updates) {
+      if (u.offset <= this.offset) continue;
+      // The history is contiguous by construction; anything else means it moved under us: start over.
+      if (u.offset !== this.offset + 1) return this.reload();
+      this.applyOne(u.offset, u.bar);
+    }
+    this.phase = 'live';
+    this.drain();
+  }
+
+  private applyOne(offset: number, bar: Bar): void {
+    this.offset = offset;
+    this.io.apply(offset, bar);
+  }
+
+  private hold(epoch: string, offset: number, bar: Bar): void {
+    this.buffer.set(offset, { epoch, bar });
+    if (this.buffer.size > MAX_BUFFERED) {
+      this.buffer.clear();
+      this.reload();
+    }
+  }
+
+  /** Applies what the buffer holds in order; a message of another epoch or past a hole starts a read. */
+  private drain(): void {
+    while (this.phase === 'live' && this.buffer.size) {
+      let min = Infinity;
+      for (const o of this.buffer.keys()) if (o < min) min = o;
+      const m = this.buffer.get(min)!;
+      if (m.epoch !== this.epoch) {
+        // Older epoch: stale, drop it. Another one: the series started over, reload.
+        this.buffer.delete(min);
+        if (this.isNewerEpochMessage(m.epoch)) {
+          this.buffer.set(min, m);
+          return this.reload();
+        }
+        continue;
+      }
+      if (min <= this.offset) {
+        this.buffer.delete(min);
+        continue;
+      }
+      if (min === this.offset + 1) {
+        this.buffer.delete(min);
+        this.applyOne(min, m.bar);
+        continue;
+      }
+      return this.repair();
+    }
+  }
+
+  /** Epochs are ids, not ordered: a message of an epoch we never saw can only come from a newer one. */
+  private readonly seenEpochs = new Set<string>();
+  private isNewerEpochMessage(epoch: string): boolean {
+    return !this.seenEpochs.has(epoch);
+  }
+
+  private reload(): void {
+    if (this.epoch !== undefined) this.seenEpochs.add(this.epoch);
+    this.phase = 'loading';
+    this.io.requestSnapshot(++this.ticket);
+  }
+
+  private repair(): void {
+    this.phase = 'repairing';
+    this.io.requestHistory(++this.ticket, this.epoch!, this.offset);
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { seriesLabel, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
+import { checkNumber } from '../../client/src/settings/param-field.ts';
+
+describe('series catalog as GET /series gives it', () => {
+  it('reads bare defaults and declared ranges alike', () => {
+    expect(toSeriesDef({ name: 'rsi', description: 'RSI', pane: 'oscillator', params: { period: 14 } })!.params).toEqual([{ name: 'period', default: 14, type: 'number' }]);
+    expect(toSeriesDef({ name: 'rsi', pane: 'oscillator', params: { period: { default: 14, min: 2, max: 200, integer: true } }, state: 'failed', error: 'x' })).toMatchObject({
+      params: [{ name: 'period', default: 14, type: 'number', min: 2, max: 200, integer: true }],
+      state: 'failed',
+      error: 'x',
+    });
+    expect(toSeriesDef({ name: 'ema-cross', pane: 'overlay', plot: ['fast', 'slow'], params: [{ name: 'fast', default: 9, min: 1 }, { name: 'bad' }] })!.params).toEqual([{ name: 'fast', default: 9, type: 'number', min: 1 }]);
+    expect(toSeriesDef({ pane: 'overlay' })).toBeUndefined();
+  });
+
+  it('labels a series by the parameters that differ from the defaults', () => {
+    const def = toSeriesDef({ name: 'ema-cross', pane: 'overlay', params: { fast: 9, slow: 21 } })!;
+    expect(seriesLabel(def, { fast: 9, slow: 21 })).toBe('ema-cross');
+    expect(seriesLabel(def, { fast: 5, slow: 21 })).toBe('ema-cross:fast=5');
+    expect(splitSeriesLabel('ema-cross:fast=5;slow=30')).toEqual({ name: 'ema-cross', params: [['fast', '5'], ['slow', '30']] });
+  });
+
+  it('refuses parameters outside their declared range', () => {
+    const f = { key: 'period', label: 'period', value: 14, min: 2, max: 200, integer: true };
+    expect(checkNumber(f, '21')).toBe(21);
+    expect(checkNumber(f, '1')).toBeUndefined();
+    expect(checkNumber(f, '2.5')).toBeUndefined();
+    expect(checkNumber(f, '')).toBeUndefined();
+    expect(checkNumber(f, '201')).toBeUndefined();
+  });
+});

@@ -1,0 +1,144 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hub } from '../../../engine/src/broadcast/hub.ts';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { EdgeFeed } from '../../../engine/src/cluster/edge-feed.ts';
+import { EdgePositions } from '../../../engine/src/cluster/edge-positions.ts';
+import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+const ids = [seriesId('BTCUSDT', '1m'), seriesId('ETHUSDT', '1m')];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function client(url: string): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(20 * n, 200) });
+  r.on('error', () => {});
+  return r;
+}
+
+/** An edge (feed, memory windows, positions, hub) whose hub records what it would send, per topic. */
+function edge(url: string, historyUpdates = 1000) {
+  const redis = client(url);
+  const subscriber = client(url);
+  const store = createMemoryBarStore({ bufferSize: 100 });
+  const hub = new Hub(100, 'sim');
+  const sent = new Map<string, string[]>();
+  hub.attach({
+    subscribers: () => 1,
+    publish: (topic, message) => (sent.get(topic) ?? sent.set(topic, []).get(topic)!).push(message) > 0,
+  });
+  const positions = new EdgePositions({ updates: historyUpdates, maxAgeMs: 600_000 });
+  const feed = new EdgeFeed({ redis, subscriber, keyPrefix: 'e:', store, hub, positions, bufferSize: 100, historyMaxAgeMs: 600_000, checkEveryMs: 200, retryDelayMs: 50 });
+  const close = () => {
+    feed.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+  };
+  return { redis, subscriber, store, hub, sent, positions, feed, close };
+}
+
+describe('edge feed over a real redis-server', () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  let writer: FencedWriter;
+  let minute = 0;
+  const keys = leaseKeys('e:');
+  beforeAll(async () => {
+    server = await RedisProcess.start();
+    redis = client(server.url);
+    await redis.set(keys.lease, 'tok');
+    writer = new FencedWriter({ redis, keyPrefix: 'e:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 50 });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  const truth = new Map<string, Map<number, Bar>>();
+  async function write(n: number) {
+    for (let i = 0; i < n; i++) {
+      if (i % 3 === 0) minute++;
+      for (const id of ids) {
+        const bar: Bar = { openTime: minute * 60_000, open: 1, high: 2, low: 0, close: i, volume: i + 1, closed: i % 3 === 2 };
+        await writer.write('tok', id, bar);
+        (truth.get(id.key) ?? truth.set(id.key, new Map()).get(id.key)!).set(bar.openTime, bar);
+      }
+    }
+  }
+  const sorted = (m: Map<number, Bar>) => [...m.values()].sort((a, b) => a.openTime - b.openTime);
+  /** Offsets of the live messages an edge published on a series topic: contiguous, increasing. */
+  const offsets = (sent: Map<string, string[]>, topic: string) => (sent.get(topic) ?? []).map((m) => JSON.parse(m) as { type: string; offset: number });
+
+  it('subscribes, then loads snapshot and position; updates before and after arrive once, in order', async () => {
+    await write(6);
+    const e = edge(server.url);
+    try {
+      await e.feed.follow(ids);
+      const writing = write(30);
+      await writing;
+      await until(() => ids.every((id) => e.positions.position(id).offset === 36), 'caught up');
+      for (const id of ids) {
+        expect(e.store.window(id).last(100)).toEqual(sorted(truth.get(id.key)!));
+        const live = offsets(e.sent, `kline/${id.symbol}/1m`).filter((m) => m.type === 'live_candle');
+        expect(live.length).toBeGreaterThanOrEqual(30);
+        live.forEach((m, i) => i && expect(m.offset).toBe(live[i - 1]!.offset + 1));
+        expect(live.at(-1)!.offset).toBe(36);
+      }
+    } finally {
+      e.close();
+    }
+  });
+
+  it('CLIENT KILL TYPE pubsub while the leader writes: the edge repairs the lost updates from the history (no hole)', async () => {
+    const e = edge(server.url);
+    try {
+      await e.feed.follow(ids);
+      await until(() => e.feed.loaded, 'loaded');
+      const start = e.positions.position(ids[0]!).offset;
+      const writing = write(40);
+      await sleep(5);
+      await redis.client('KILL', 'TYPE', 'pubsub');
+      await writing;
+      const end = (await redis.hget('e:pos:BTCUSDT:1m', 'offset'))!;
+      await until(() => ids.every((id) => e.positions.position(id).offset === Number(end)), 'repaired');
+      expect(e.feed.repairs).toBeGreaterThan(0);
+      expect(e.feed.reloads).toBe(0);
+      for (const id of ids) {
+        const live = offsets(e.sent, `kline/${id.symbol}/1m`);
+        expect(live.map((m) => m.offset)).toEqual(Array.from({ length: Number(end) - start }, (_, k) => start + k + 1));
+        expect(e.store.window(id).last(100)).toEqual(sorted(truth.get(id.key)!));
+      }
+    } finally {
+      e.close();
+    }
+  });
+
+  it('a loss longer than the kept history reloads the series and sends its clients a fresh snapshot (recovered:false)', async () => {
+    const e = edge(server.url);
+    try {
+      await e.feed.follow(ids);
+      await until(() => e.feed.loaded, 'loaded');
+      e.subscriber.disconnect(); // gone for longer than 50 updates (the history's cap)
+      await write(60);
+      const end = Number(await redis.hget('e:pos:BTCUSDT:1m', 'offset'));
+      e.subscriber.connect().catch(() => undefined);
+      await until(() => e.positions.position(ids[0]!).offset === end, 'reloaded');
+      expect(e.feed.reloads).toBeGreaterThan(0);
+      const msgs = offsets(e.sent, 'kline/BTCUSDT/1m');
+      expect(msgs.at(-1)).toMatchObject({ type: 'historical', recovered: false, offset: end });
+      expect(e.store.window(ids[0]!).last(100)).toEqual(sorted(truth.get(ids[0]!.key)!));
+    } finally {
+      e.close();
+    }
+  });
+});
+
+async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
