@@ -86,9 +86,9 @@ export function App() {
         interval: i,
         series: wanted,
         // A resume brings the bars missed while away; their derived-series points come from the series endpoint.
-        onRecovered: (bars) => {
+        onRecovered: (bars, missing) => {
           const last = bars.at(-1)!.time;
-          for (const label of wanted) {
+          for (const label of missing) {
             fetchSeriesPoints(label, s, i, last, Math.min(500, bars.length + 2)).then(
               (points) => mergeSeriesPoints(label, s, i, points),
               () => undefined,
@@ -176,7 +176,10 @@ export function App() {
   const applySettings = (ch: SettingsChange) => {
     const target = settingsFor();
     if (!target) return;
-    const colors = ch.colors.length ? ch.colors : undefined;
+    // Colours are kept only when one differs from the theme's (KLineChart spells them upper-case, colour inputs lower-case).
+    const defaults = (chart()?.getStyles().indicator.lines ?? []).map((l) => l.color.toLowerCase());
+    const changed = ch.colors.some((c, i) => c.toLowerCase() !== defaults[i]);
+    const colors = ch.colors.length && changed ? ch.colors.map((c) => c.toLowerCase()) : undefined;
     if (target.kind === 'builtin') {
       const params = Object.keys(ch.params)
         .sort((a, b) => Number(a) - Number(b))

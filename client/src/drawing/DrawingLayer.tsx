@@ -52,9 +52,10 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
         if (o.lock && !saved().locked) d.locked = true;
         return d;
       });
-  const persist = () => {
+  /** `removing`: KLineChart calls onRemoved before it drops the overlay from its list. */
+  const persist = (removing?: string) => {
     if (quiet) return;
-    const next = { ...saved(), items: snapshot() };
+    const next = { ...saved(), items: snapshot().filter((d) => d.id !== removing) };
     setSaved(next);
     saveDrawings(symbol, next);
   };
@@ -68,7 +69,7 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
     onPressedMoveEnd: () => persist(),
     onRemoved: ({ overlay }) => {
       if (selected() === overlay.id) setSelected(null);
-      persist();
+      persist(overlay.id);
     },
     onSelected: ({ overlay }) => setSelected(overlay.id),
     onDeselected: ({ overlay }) => {

@@ -1,7 +1,7 @@
 import { clearPosition, mergeCandle, mergeCandles, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
 import { seriesKey } from '../store/candle.ts';
 import { market } from '../store/market.ts';
-import { mergeSeriesPoint, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
+import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
 import { observeSkew } from './exchange-clock.ts';
 import { parseEngineMessage } from './messages.ts';
 import { GAPS_KEPT, isStale } from './staleness.ts';
@@ -21,8 +21,8 @@ export interface EngineSocketOptions {
   series?: string[];
   /** Base URL of the engine's WebSocket (defaults to this page's host). */
   baseUrl?: string;
-  /** After a resume: the bars the socket missed, oldest first (derived-series points for them are fetched by the caller). */
-  onRecovered?: (bars: ReadonlyArray<{ time: number }>) => void;
+  /** After a resume: the bars the socket missed and the derived series whose points for them did not come along (the caller fetches those). */
+  onRecovered?: (bars: ReadonlyArray<{ time: number }>, missingSeries: string[]) => void;
 }
 
 /**
@@ -86,13 +86,14 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         }
         case 'recovered':
           attempts = 0;
+          for (const [label, points] of Object.entries(msg.series)) mergeSeriesPoints(label, msg.symbol, msg.interval, points);
           mergeCandles(msg.symbol, msg.interval, msg.data);
           setPosition(msg.symbol, msg.interval, msg.position);
           for (const bar of msg.data) arrived(bar, false);
           gaps.length = 0;
           market.setState({ error: null });
           setConnection('live');
-          if (msg.data.length) opts.onRecovered?.(msg.data);
+          if (msg.data.length) opts.onRecovered?.(msg.data, (opts.series ?? []).filter((label) => !(label in msg.series)));
           break;
         case 'loading':
           setConnection('loading');

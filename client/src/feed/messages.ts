@@ -21,7 +21,7 @@ export type EngineMessage =
       /** false: a resume was asked for and could not be served (this snapshot replaces the chart). */
       recovered?: boolean;
     }
-  | { type: 'recovered'; symbol: string; interval: string; data: Candle[]; position: StreamPosition }
+  | { type: 'recovered'; symbol: string; interval: string; data: Candle[]; position: StreamPosition; series: Record<string, SeriesPointWire[]> }
   | { type: 'loading'; symbol: string; interval: string }
   | { type: 'series_point'; name: string; symbol: string; interval: string; point: SeriesPointWire }
   | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
@@ -63,6 +63,20 @@ function toCandles(v: unknown): Candle[] | undefined {
   return data.some((c) => c === undefined) ? undefined : (data as Candle[]);
 }
 
+/** Derived-series points by label, as `historical` and `recovered` carry them (bad points dropped). */
+function toSeriesPoints(v: unknown): Record<string, SeriesPointWire[]> {
+  const series: Record<string, SeriesPointWire[]> = {};
+  if (!isObj(v)) return series;
+  for (const [name, points] of Object.entries(v)) {
+    if (!Array.isArray(points)) continue;
+    series[name] = points.flatMap((p) => {
+      const point = isObj(p) ? toPoint(p) : undefined;
+      return point ? [point] : [];
+    });
+  }
+  return series;
+}
+
 /** Parses one text frame; undefined for anything malformed or unknown (ignored, never thrown). */
 export function parseEngineMessage(text: string): EngineMessage | undefined {
   let msg: unknown;
@@ -76,16 +90,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
     case 'historical': {
       const data = toCandles(msg.data);
       if (!isStr(msg.symbol) || !isStr(msg.interval) || !data) return undefined;
-      const series: Record<string, SeriesPointWire[]> = {};
-      if (isObj(msg.series)) {
-        for (const [name, points] of Object.entries(msg.series)) {
-          if (!Array.isArray(points)) continue;
-          series[name] = points.flatMap((p) => {
-            const point = isObj(p) ? toPoint(p) : undefined;
-            return point ? [point] : [];
-          });
-        }
-      }
+      const series = toSeriesPoints(msg.series);
       const seriesStatus: Record<string, SeriesState> = {};
       if (isObj(msg.seriesStatus)) {
         for (const [name, s] of Object.entries(msg.seriesStatus)) {
@@ -103,7 +108,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       const data = toCandles(msg.data);
       const position = toPosition(msg);
       if (!isStr(msg.symbol) || !isStr(msg.interval) || !data || !position) return undefined;
-      return { type: 'recovered', symbol: msg.symbol, interval: msg.interval, data, position };
+      return { type: 'recovered', symbol: msg.symbol, interval: msg.interval, data, position, series: toSeriesPoints(msg.series) };
     }
     case 'loading':
       if (!isStr(msg.symbol) || !isStr(msg.interval)) return undefined;

@@ -28,7 +28,8 @@ describe('parseEngineMessage', () => {
       seriesStatus: { rsi: { state: 'failed', error: 'boom' } },
     });
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'e1', offset: 42 }))).toMatchObject({ position: { epoch: 'e1', offset: 42 } });
-    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 } });
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 }, series: {} });
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle], series: { rsi: [{ time: 60_000, value: 3 }] } }))).toMatchObject({ series: { rsi: [{ time: 60_000, values: { value: 3 } }] } });
     expect(parseEngineMessage('{"type":"loading","symbol":"PEPEUSDT","interval":"1m"}')).toEqual({ type: 'loading', symbol: 'PEPEUSDT', interval: '1m' });
     expect(parseEngineMessage('{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"failed","error":"period"}')).toEqual({ type: 'series_status', name: 'rsi', symbol: 'X', interval: '1m', status: { state: 'failed', error: 'period' } });
     expect(parseEngineMessage('{"type":"error","code":"symbol_not_trading","message":"PEPEUSDT stopped trading"}')).toEqual({ type: 'error', code: 'symbol_not_trading', message: 'PEPEUSDT stopped trading' });

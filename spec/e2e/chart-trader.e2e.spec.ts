@@ -1,0 +1,302 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { startApp, type App } from '../../engine/src/app.ts';
+import { silentLogger } from '../../engine/src/log.ts';
+import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
+
+/** Issue 15 in a real browser: drawings, countdown, keyboard, indicator settings, status, layout. */
+
+type Point = { timestamp: number; value: number };
+interface ChartHandle {
+  getOverlays(f?: object): Array<{ id: string; name: string; points: Array<Partial<Point>>; currentStep: number }>;
+  getVisibleRange(): { from: number; to: number; realFrom: number; realTo: number };
+  getBarSpace(): { bar: number };
+  getDataList(): Array<{ timestamp: number; close: number }>;
+  getIndicators(f?: object): Array<{ name: string; calcParams: unknown[]; result: unknown[] }>;
+  getFormatter(): { formatExtendText(p: object): string };
+  convertToPixel(p: Array<Partial<Point>>, f?: object): Array<{ x: number; y: number }>;
+}
+const onChart = <T,>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const chart = window.__chart; return ${fn}; })()`) as Promise<T>;
+const status = (page: Page) => page.textContent('[data-testid=status]');
+const waitLive = (page: Page, timeout = 15_000) => page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout });
+const drawings = (page: Page) => onChart<Array<{ name: string; points: Point[] }>>(page, `chart.getOverlays({ groupId: 'drawings' }).filter((o) => o.currentStep === -1).map((o) => ({ name: o.name, points: o.points.map((p) => ({ timestamp: p.timestamp, value: p.value })) }))`);
+const countdown = (page: Page) => onChart<{ time: number; text: string }>(page, `(() => { const d = chart.getDataList().at(-1); return { time: d.timestamp, text: chart.getFormatter().formatExtendText({ type: 'last_price', data: d, index: 0 }) }; })()`);
+const seconds = (text: string) => text.split(':').reduce((s, part) => s * 60 + Number(part), 0);
+
+describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a real browser", () => {
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      intervals: ['1m', '5m', '10m'],
+      bufferSize: 800,
+      historyOnConnect: 720,
+      clientDir: 'dist/client',
+      log: silentLogger,
+      // One simulated minute every 3 s, pushed 4 times a second.
+      simOptions: { pushIntervalMs: 250, clockSpeed: 20, symbols: ['BTCUSDT', 'ETHUSDT'] },
+    });
+    await app.ready;
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('keeps a trend line and a Fibonacci retracement at their time and price across a reload and an interval switch; Delete removes the selected one', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    await page.evaluate(() => localStorage.clear());
+    await page.click('[data-testid=draw-toggle]');
+    await page.waitForSelector('[data-testid=draw-toolbar]');
+    // The toolbar takes a column: measure the chart beside it.
+    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
+    // Two clicks per tool, apart in time (KLineChart reads two quick clicks as a double click).
+    const draw = async (tool: string, from: [number, number], to: [number, number]) => {
+      await page.waitForTimeout(700);
+      await page.click(`[data-tool=${tool}]`);
+      await page.mouse.click(box.x + from[0], box.y + from[1]);
+      await page.waitForTimeout(600);
+      await page.mouse.move(box.x + to[0] - 20, box.y + to[1], { steps: 4 });
+      await page.mouse.click(box.x + to[0], box.y + to[1]);
+      await page.waitForTimeout(300);
+    };
+    await draw('segment', [300, 220], [700, 140]);
+    await draw('fibonacciLine', [500, 330], [900, 430]);
+    const drawn = await drawings(page);
+    expect(drawn.map((d) => d.name)).toEqual(['segment', 'fibonacciLine']);
+    for (const d of drawn) for (const p of d.points) expect(Number.isFinite(p.timestamp) && Number.isFinite(p.value)).toBe(true);
+
+    await page.reload();
+    await waitLive(page);
+    await expect.poll(() => drawings(page)).toEqual(drawn);
+    await page.click('button[data-interval="5m"]');
+    await expect.poll(() => onChart<number>(page, `chart.getPeriod().span`)).toBe(5);
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThan(700);
+    expect(await drawings(page)).toEqual(drawn);
+    // Still drawn where they were: the trend line's ends map to pixels inside the pane.
+    const px = await onChart<Array<{ x: number; y: number }>>(page, `chart.convertToPixel(${JSON.stringify(drawn[0]!.points)})`);
+    for (const p of px) expect(p.x).toBeGreaterThan(0);
+
+    // Select the trend line (click on it) and delete it with the Delete key.
+    await page.click('[data-testid=draw-toggle]');
+    await page.waitForSelector('[data-testid=draw-toolbar]');
+    expect(await page.locator('[data-testid=chart]').boundingBox()).toEqual(box);
+    const mid = { x: px[0]!.x + (px[1]!.x - px[0]!.x) * 0.3, y: px[0]!.y + (px[1]!.y - px[0]!.y) * 0.3 };
+    await page.waitForTimeout(700);
+    await page.mouse.move(box.x + mid.x - 15, box.y + mid.y, { steps: 3 });
+    await page.mouse.click(box.x + mid.x, box.y + mid.y);
+    await expect.poll(() => page.isDisabled('[data-action=delete]')).toBe(false);
+    await page.keyboard.press('Delete');
+    await expect.poll(async () => (await drawings(page)).map((d) => d.name)).toEqual(['fibonacciLine']);
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('kline-engine:drawings:BTCUSDT') ?? '{}') as { items: Array<{ name: string }> });
+    expect(stored.items.map((i) => i.name)).toEqual(['fibonacciLine']);
+    // Hide, lock, clear all.
+    await page.click('[data-action=hide]');
+    expect(await onChart<boolean[]>(page, `chart.getOverlays({ groupId: 'drawings' }).map((o) => o.visible)`)).toEqual([false]);
+    await page.click('[data-action=hide]');
+    await page.click('[data-action=lock]');
+    expect(await onChart<boolean[]>(page, `chart.getOverlays({ groupId: 'drawings' }).map((o) => o.lock)`)).toEqual([true]);
+    await page.click('[data-action=clear]');
+    expect(await drawings(page)).toEqual([]);
+    await page.click('[data-testid=draw-toggle]');
+  });
+
+  it('counts down to the candle close on the last price label, restarting at each new candle, on native and custom intervals', async () => {
+    await page.goto(`${app.url}/?symbol=ETHUSDT&interval=1m`);
+    await waitLive(page);
+    // One simulated minute lasts 3 s here: sample across a few candles.
+    const samples: Array<{ time: number; s: number }> = [];
+    for (let i = 0; i < 36; i++) {
+      const c = await countdown(page);
+      expect(c.text).toMatch(/^\d\d:\d\d$/);
+      samples.push({ time: c.time, s: seconds(c.text) });
+      await page.waitForTimeout(250);
+    }
+    let decreased = 0;
+    let restarted = 0;
+    for (let i = 1; i < samples.length; i++) {
+      const [a, b] = [samples[i - 1]!, samples[i]!];
+      expect(b.s).toBeLessThanOrEqual(60);
+      if (b.time === a.time) {
+        expect(b.s).toBeLessThanOrEqual(a.s);
+        if (b.s < a.s) decreased++;
+      } else {
+        // A new candle restarts the count near the full minute (a simulated minute is only 3 s here).
+        expect(b.time).toBeGreaterThan(a.time);
+        expect(b.s).toBeGreaterThanOrEqual(Math.max(a.s, 56));
+        restarted++;
+      }
+    }
+    expect(decreased).toBeGreaterThan(0);
+    expect(restarted).toBeGreaterThan(1);
+
+    // Custom 10m: at a new 10m candle (every 30 s here) it restarts at the 10-minute boundary, not a 1m one.
+    await page.click('button[data-interval="10m"]');
+    await expect.poll(() => onChart<number>(page, `chart.getPeriod().span`)).toBe(10);
+    const first = (await countdown(page)).time;
+    expect(first % 600_000).toBe(0);
+    await expect.poll(async () => (await countdown(page)).time, { timeout: 40_000, interval: 200 }).toBeGreaterThan(first);
+    const c = await countdown(page);
+    expect(c.time).toBe(first + 600_000);
+    expect(seconds(c.text)).toBeGreaterThan(540);
+    expect(seconds(c.text)).toBeLessThanOrEqual(600);
+  });
+
+  it('pans and zooms with the keyboard, jumps to the oldest bar and back to live, and / focuses the symbol search', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    await onChart(page, `chart.getDataList().length`);
+    const range = () => onChart<{ realFrom: number; realTo: number }>(page, `chart.getVisibleRange()`);
+    const space = () => onChart<number>(page, `chart.getBarSpace().bar`);
+    const r0 = await range();
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(async () => (await range()).realFrom).toBeLessThan(r0.realFrom);
+    const r1 = await range();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(async () => (await range()).realFrom).toBeGreaterThan(r1.realFrom);
+    const s0 = await space();
+    await page.keyboard.press('ArrowUp');
+    await expect.poll(space).toBeGreaterThan(s0);
+    const s1 = await space();
+    await page.keyboard.press('Minus');
+    await expect.poll(space).toBeLessThan(s1);
+    // Home: the oldest loaded bar comes into view (reaching it may load an older page, which is the point).
+    const oldest = await onChart<number>(page, `chart.getDataList()[0].timestamp`);
+    await page.keyboard.press('Home');
+    await expect.poll(() => onChart<number>(page, `chart.getDataList()[Math.max(0, Math.floor(chart.getVisibleRange().realFrom))].timestamp`)).toBeLessThanOrEqual(oldest);
+    await page.keyboard.press('End');
+    const last = await onChart<number>(page, `chart.getDataList().length - 1`);
+    await expect.poll(async () => (await range()).realTo).toBeGreaterThanOrEqual(last);
+
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('symbol-search');
+    await expect.poll(() => page.locator('[data-testid=symbol-options]').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[data-testid=symbol-options]').count()).toBe(0);
+    // Menus close on Esc and hand focus back; the focused control shows a visible outline.
+    await page.click('[data-testid=indicators-menu]');
+    expect(await page.locator('[role=dialog][aria-label=Indicators]').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    expect(await page.locator('[role=dialog][aria-label=Indicators]').count()).toBe(0);
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).not.toBe('none');
+    // Every button has an accessible name.
+    const unnamed = await page.evaluate(() => Array.from(document.querySelectorAll('button')).filter((b) => !(b.getAttribute('aria-label') ?? b.textContent ?? '').trim()).length);
+    expect(unnamed).toBe(0);
+  });
+
+  it('changes the RSI period in its settings: the pane redraws with it, the URL carries it, and the URL reproduces it', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    await page.click('[data-testid=indicators-menu]');
+    await page.click('button[data-indicator=RSI]');
+    await page.click('button[data-settings=RSI]');
+    const input = page.locator('[data-testid=indicator-settings] input[data-param="0"]');
+    await expect.poll(() => input.inputValue()).toBe('6');
+    const before = await onChart<number[]>(page, `chart.getIndicators({ name: 'RSI' })[0].result.slice(-20).map((r) => r.rsi1)`);
+    await input.fill('21');
+    await input.press('Enter');
+    await expect.poll(() => onChart<unknown[]>(page, `chart.getIndicators({ name: 'RSI' })[0].calcParams`)).toEqual([21, 12, 24]);
+    await expect.poll(() => new URL(page.url()).searchParams.get('ind')).toBe('RSI(21;12;24)');
+    const after = await onChart<number[]>(page, `chart.getIndicators({ name: 'RSI' })[0].result.slice(-20).map((r) => r.rsi1)`);
+    expect(after).not.toEqual(before);
+    // Out of range: refused, nothing changes.
+    await input.fill('0');
+    await input.press('Enter');
+    expect(await onChart<unknown[]>(page, `chart.getIndicators({ name: 'RSI' })[0].calcParams`)).toEqual([21, 12, 24]);
+    await page.keyboard.press('Escape');
+
+    const shared = page.url();
+    const other = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await other.goto(shared);
+    await waitLive(other);
+    await expect.poll(() => onChart<unknown[]>(other, `chart.getIndicators({ name: 'RSI' })[0]?.calcParams`)).toEqual([21, 12, 24]);
+    await other.close();
+  });
+
+  it('switches chart type and price scale, kept in the URL', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    await page.click('[data-testid=chart-menu]');
+    await page.click('[data-chart-type=hollow]');
+    expect(await onChart<string>(page, `chart.getStyles().candle.type`)).toBe('candle_stroke');
+    await page.click('[data-chart-type=bars]');
+    expect(await onChart<string>(page, `chart.getStyles().candle.type`)).toBe('ohlc');
+    await page.click('[data-chart-type=line]');
+    expect(await onChart<string>(page, `chart.getStyles().candle.type`)).toBe('area');
+    await page.click('[data-scale=log]');
+    expect(await onChart<string>(page, `chart.getYAxes({ paneId: 'candle_pane' })[0].name`)).toBe('logarithm');
+    await page.click('[data-scale=percent]');
+    expect(await onChart<string>(page, `chart.getYAxes({ paneId: 'candle_pane' })[0].name`)).toBe('percentage');
+    expect(new URL(page.url()).searchParams.get('type')).toBe('line');
+    expect(new URL(page.url()).searchParams.get('scale')).toBe('percent');
+    await page.reload();
+    await waitLive(page);
+    expect(await onChart<string>(page, `chart.getYAxes({ paneId: 'candle_pane' })[0].name`)).toBe('percentage');
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+  });
+
+  it('lays the header out on one line at 1280 px, without a jump when the badge text changes, and folds the controls into a menu at 390 px', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    const header = await page.evaluate(() => {
+      const bar = document.querySelector('header.bar')!;
+      const tops = Array.from(bar.children).filter((c) => (c as HTMLElement).offsetParent !== null).map((c) => Math.round(c.getBoundingClientRect().top + c.getBoundingClientRect().height / 2));
+      return { height: bar.getBoundingClientRect().height, tops };
+    });
+    expect(header.height).toBeLessThan(50);
+    expect(Math.max(...header.tops) - Math.min(...header.tops)).toBeLessThanOrEqual(4);
+    const layout = () => page.evaluate(() => ['[data-testid=status]', 'button[aria-label="toggle theme"]', '[data-testid=indicators-menu]', '[data-testid=last-price]'].map((s) => document.querySelector(s)!.getBoundingClientRect()).map((r) => [Math.round(r.x), Math.round(r.width)]));
+    const live = await layout();
+    for (const state of ['reconnecting', 'stale', 'loading', 'connecting', 'error']) {
+      await page.evaluate((c) => (window as unknown as { __market: { setState(s: object): void } }).__market.setState({ connection: c }), state);
+      expect(await layout()).toEqual(live);
+    }
+    await page.evaluate(() => (window as unknown as { __market: { setState(s: object): void } }).__market.setState({ connection: 'live' }));
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await page.isVisible('nav.intervals')).toBe(false);
+    expect(await page.isVisible('button[aria-label="Chart controls"]')).toBe(true);
+    const chartBox = (await page.locator('[data-testid=chart]').boundingBox())!;
+    expect(chartBox.height).toBeGreaterThan(844 * 0.8);
+    expect(chartBox.width).toBeGreaterThan(380);
+    await page.click('button[aria-label="Chart controls"]');
+    expect(await page.isVisible('nav.intervals')).toBe(true);
+    await page.click('button[data-interval="5m"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('interval')).toBe('5m');
+    await page.setViewportSize({ width: 1280, height: 720 });
+  });
+
+  it('stays live for a full minute while the exchange pushes, and says stale soon after it stops pushing', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    const seen = new Set<string | null>();
+    for (let i = 0; i < 60; i++) {
+      seen.add(await status(page));
+      await page.waitForTimeout(1000);
+    }
+    expect([...seen]).toEqual(['live']);
+    app.sim!.faults.pauseStream();
+    try {
+      // A few missed pushes, not a fixed 10 s (and well before the engine replaces its silent upstream).
+      await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'stale', undefined, { timeout: 15_000 });
+    } finally {
+      app.sim!.faults.resumeStream();
+    }
+    await waitLive(page);
+  }, 120_000);
+});
