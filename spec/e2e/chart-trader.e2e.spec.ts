@@ -42,7 +42,7 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
       clientDir: 'dist/client',
       log: silentLogger,
       // One simulated minute every 3 s, pushed 4 times a second.
-      simOptions: { pushIntervalMs: 250, clockSpeed: 20, symbols: ['BTCUSDT', 'ETHUSDT'] },
+      simOptions: { pushIntervalMs: 250, clockSpeed: 20 },
     });
     await app.ready;
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -279,6 +279,72 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await page.click('button[data-interval="5m"]');
     await expect.poll(() => new URL(page.url()).searchParams.get('interval')).toBe('5m');
     await page.setViewportSize({ width: 1280, height: 720 });
+  });
+
+  it('finds a symbol nobody configured among the whole universe, shows it loading, then draws it live', async () => {
+    const listing = (await (await fetch(`${app.url}/symbols`)).json()) as { symbols: string[]; configured: string[]; markets: Array<{ symbol: string; base: string; quote: string }> };
+    expect(listing.symbols.length).toBeGreaterThan(1000);
+    const cold = listing.markets.find((m) => !listing.configured.includes(m.symbol) && m.quote === 'USDC' && m.base.length >= 3)!;
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    await page.evaluate(() => {
+      const w = window as unknown as { __states: string[]; __market: { subscribe(f: (s: { connection: string }) => void): void } };
+      w.__states = [];
+      w.__market.subscribe((s) => {
+        if (w.__states.at(-1) !== s.connection) w.__states.push(s.connection);
+      });
+    });
+    // The whole list is there, but only the rows in view are in the page.
+    await page.focus('[data-testid=symbol-search]');
+    await expect.poll(() => page.locator('[data-testid=symbol-options] [role=option]').count()).toBeGreaterThan(5);
+    expect(await page.locator('[data-testid=symbol-options] [role=option]').count()).toBeLessThan(40);
+    // Search by base asset; the row shows base/quote.
+    await page.fill('[data-testid=symbol-search]', cold.base.toLowerCase());
+    const row = page.locator(`[role=option][data-symbol="${cold.symbol}"]`);
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator('.pair').textContent()).toBe(`${cold.base}/${cold.quote}`);
+    await row.click();
+    await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe(cold.symbol);
+    await waitLive(page, 20_000);
+    const key = `${cold.symbol}:1m`;
+    const newest = () => page.evaluate((k) => (window as unknown as { __market: { getState(): { candlesByKey: Record<string, Array<{ time: number; close: number }>> } } }).__market.getState().candlesByKey[k]?.at(-1), key);
+    await expect.poll(async () => onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThan(100);
+    const first = (await newest())!;
+    await expect.poll(async () => JSON.stringify(await newest()), { timeout: 10_000 }).not.toBe(JSON.stringify(first));
+    expect(await page.evaluate(() => (window as unknown as { __states: string[] }).__states)).toContain('loading');
+    expect(new URL(page.url()).searchParams.get('symbol')).toBe(cold.symbol);
+  });
+
+  it('resumes after a dropped socket with only what it missed, keeping the history it scrolled back into', async () => {
+    const firstFrames: string[] = [];
+    page.on('websocket', (ws) => {
+      let first = true;
+      ws.on('framereceived', (f) => {
+        if (!first) return;
+        first = false;
+        firstFrames.push((JSON.parse(String(f.payload)) as { type: string }).type);
+      });
+    });
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    // Home scrolls to the oldest bar, which loads an older page from the engine.
+    await page.keyboard.press('Home');
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(1000);
+    const before = await onChart<{ first: number; length: number }>(page, `({ first: chart.getDataList()[0].timestamp, length: chart.getDataList().length })`);
+    const generation = () => page.evaluate(() => (window as unknown as { __market: { getState(): { generationByKey: Record<string, number> } } }).__market.getState().generationByKey['BTCUSDT:1m']);
+    const gen = await generation();
+    await page.waitForTimeout(1000);
+    app.dropClients(1012);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await waitLive(page);
+    expect(firstFrames).toEqual(['historical', 'recovered']);
+    expect(await generation()).toBe(gen);
+    // Bars keep coming after the resume; the chart still starts where it was scrolled to, whole.
+    await page.waitForTimeout(4000);
+    const after = await onChart<number[]>(page, `chart.getDataList().map((k) => k.timestamp)`);
+    expect(after[0]).toBe(before.first);
+    expect(after.length).toBeGreaterThan(before.length);
+    for (let i = 1; i < after.length; i++) expect(after[i]! - after[i - 1]!).toBe(60_000);
   });
 
   it('stays live for a full minute while the exchange pushes, and says stale soon after it stops pushing', async () => {
