@@ -99,7 +99,10 @@ export class SeriesLifecycle implements SeriesDemand {
     for (const c of catalog.customSeriesOf(symbol)) this.ensure(c.id, true, false);
   }
 
-  /** Call once every configured symbol is pinned: `ready` resolves when they are all live. */
+  /**
+   * Call once every configured symbol is pinned: `ready` resolves when their native series are all
+   * loaded (custom intervals follow; readiness reports them).
+   */
   sealStartup(): void {
     if (this.pinnedWaiting === 0) this.readyResolve?.();
   }
@@ -200,7 +203,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (hit) {
       if (pinned && !hit.pinned) {
         hit.pinned = true;
-        if (hit.state !== 'live') this.pinnedWaiting++;
+        if (hit.state !== 'live' && !hit.source) this.pinnedWaiting++;
         if (hit.source) this.entries.get(hit.source.key)!.pinned = true;
       }
       return hit;
@@ -208,7 +211,7 @@ export class SeriesLifecycle implements SeriesDemand {
     const source = this.deps.catalog.sourceOf(id);
     const e: Entry = { id, source, pinned, state: 'loading', watchers: 0, dependents: 0, lastUsed: this.now(), waiters: [], input: undefined, sub: undefined };
     this.entries.set(id.key, e);
-    if (pinned) this.pinnedWaiting++;
+    if (pinned && !source) this.pinnedWaiting++;
     if (source) {
       const src = this.ensure(source, pinned, urgent);
       src.dependents++;
@@ -257,7 +260,7 @@ export class SeriesLifecycle implements SeriesDemand {
   private live(e: Entry): void {
     if (e.state === 'live') return;
     e.state = 'live';
-    if (e.pinned && --this.pinnedWaiting === 0) this.readyResolve?.();
+    if (e.pinned && !e.source && --this.pinnedWaiting === 0) this.readyResolve?.();
     const waiters = e.waiters.splice(0);
     for (const w of waiters) w({ ok: true });
   }
@@ -265,7 +268,7 @@ export class SeriesLifecycle implements SeriesDemand {
   private stop(e: Entry, outcome: DemandOutcome): void {
     if (this.entries.get(e.id.key) !== e) return;
     this.entries.delete(e.id.key);
-    if (e.pinned && e.state !== 'live' && --this.pinnedWaiting === 0) this.readyResolve?.();
+    if (e.pinned && !e.source && e.state !== 'live' && --this.pinnedWaiting === 0) this.readyResolve?.();
     e.sub?.unsubscribe();
     e.input?.complete();
     if (e.source) {
