@@ -81,7 +81,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   // --- the exchange: Binance, the built-in simulator, or a recording ----------------------------
   const universe = isUniverse(config.symbols);
-  const exchange = await connectExchange(config, log, simOptions);
+  const exchange = await connectExchange(config, log, simOptions, metrics);
   const { kind: source, restUrl, wsUrl, sim, replay } = exchange;
   config.symbols = exchange.symbols;
   config.intervals = exchange.intervals;

@@ -1,5 +1,6 @@
 import { type Config, isUniverse } from '../config/config.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { type ReplayExchange, startReplayExchange } from '../record/replay-exchange.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
 import { ExchangeClock } from '../sources/exchange-clock.ts';
@@ -29,7 +30,7 @@ export interface Exchange {
  * Chooses and starts the exchange for SOURCE: `auto` probes Binance for 3 s and falls back to the
  * simulator, loudly; `sim` starts the simulator in-process; `replay` plays REPLAY_FILE.
  */
-export async function connectExchange(config: Config, log: Logger, simOptions?: SimOptions): Promise<Exchange> {
+export async function connectExchange(config: Config, log: Logger, simOptions?: SimOptions, metrics?: Metrics): Promise<Exchange> {
   let kind: Exchange['kind'] = config.source === 'sim' || config.source === 'replay' ? config.source : 'binance';
   if (config.source === 'auto') {
     const probe = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1 });
@@ -57,7 +58,7 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
     return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
   }
-  const clock = await startExchangeClock(config, log);
+  const clock = await startExchangeClock(config, log, metrics);
   return {
     kind,
     restUrl: config.restUrl,
@@ -79,8 +80,12 @@ const CLOCK_SYNC_MS = 60_000;
  * closedness by it), then every minute, and sharpened by every kline event. If the first ask fails,
  * the host's clock stands in until the exchange answers or streams; that is said loudly.
  */
-async function startExchangeClock(config: Config, log: Logger): Promise<{ now: () => number; observe: (t: number) => void; close: () => Promise<void> }> {
+async function startExchangeClock(config: Config, log: Logger, metrics?: Metrics): Promise<{ now: () => number; observe: (t: number) => void; close: () => Promise<void> }> {
   const clock = new ExchangeClock();
+  if (metrics) {
+    const skew = metrics.gauge('engine_exchange_clock_skew_ms', "The exchange's clock minus the host's, as the engine estimates it (a lower bound)");
+    metrics.onCollect(() => skew(clock.skewMs ?? 0));
+  }
   const rest = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1, maxAttempts: 2, timeoutMs: 5000 });
   const sync = () => clock.sync(() => rest.serverTime());
   try {

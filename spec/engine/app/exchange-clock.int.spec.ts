@@ -63,6 +63,10 @@ describe('engine in Binance mode against an exchange on another clock', () => {
   });
 
   it('keeps every closed bar equal to the exchange truth through an outage and a drop', async () => {
+    // The engine knows the exchange is three days behind (a lower bound: never ahead of it).
+    const skew = Number(/^engine_exchange_clock_skew_ms (-?\d+)$/m.exec(app.metrics.render())![1]);
+    expect(skew).toBeLessThanOrEqual(sim.now() - Date.now());
+    expect(skew).toBeGreaterThan(sim.now() - Date.now() - 60_000);
     // Nothing is closed before the exchange closed it (by the host's clock, the forming bars were).
     for (const s of SYMBOLS)
       for (const iv of INTERVALS) {
