@@ -66,9 +66,15 @@ export function toSeriesDef(v: unknown): SeriesDef | undefined {
       if (spec) params.push(spec);
     }
   } else if (isObj(v.params)) {
+    // `params` holds the defaults and `ranges` what a client may set (`{period: {min: 1, max: 500}}`).
+    const ranges = isObj(v.ranges) ? v.ranges : {};
     for (const [k, p] of Object.entries(v.params)) {
-      const spec = toParamSpec(k, p);
-      if (spec) params.push(spec);
+      const range = ranges[k];
+      const spec = toParamSpec(k, isObj(range) && !isObj(p) ? { ...range, default: p } : p);
+      if (!spec) continue;
+      // Numbers are whole when their default is, unless the range says otherwise.
+      if (spec.type === 'number' && !(isObj(range) && range.integer === false) && Number.isInteger(spec.default)) spec.integer = true;
+      params.push(spec);
     }
   }
   const def: SeriesDef = {

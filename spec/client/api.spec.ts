@@ -4,7 +4,12 @@ import { checkNumber } from '../../client/src/settings/param-field.ts';
 
 describe('series catalog as GET /series gives it', () => {
   it('reads bare defaults and declared ranges alike', () => {
-    expect(toSeriesDef({ name: 'rsi', description: 'RSI', pane: 'oscillator', params: { period: 14 } })!.params).toEqual([{ name: 'period', default: 14, type: 'number' }]);
+    expect(toSeriesDef({ name: 'rsi', description: 'RSI', pane: 'oscillator', params: { period: 14 } })!.params).toEqual([{ name: 'period', default: 14, type: 'number', integer: true }]);
+    // The engine's shape: defaults in params, what a client may set in ranges.
+    expect(toSeriesDef({ name: 'ema-cross', pane: 'overlay', params: { fast: 9, k: 2.5 }, ranges: { fast: { min: 1, max: 500 }, k: { min: 0.5 } } })!.params).toEqual([
+      { name: 'fast', default: 9, type: 'number', min: 1, max: 500, integer: true },
+      { name: 'k', default: 2.5, type: 'number', min: 0.5 },
+    ]);
     expect(toSeriesDef({ name: 'rsi', pane: 'oscillator', params: { period: { default: 14, min: 2, max: 200, integer: true } }, state: 'failed', error: 'x' })).toMatchObject({
       params: [{ name: 'period', default: 14, type: 'number', min: 2, max: 200, integer: true }],
       state: 'failed',
