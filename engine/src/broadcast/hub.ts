@@ -101,7 +101,6 @@ export class Hub {
     return snap;
   }
 
-  /** Forgets the cached snapshot of a series (its window was released). */
   /**
    * Sends a series' subscribers a fresh `historical` (with `"recovered": false`): an edge that had to
    * reload the series from a snapshot (a hole its history could not fill, or a new epoch) would
@@ -114,6 +113,7 @@ export class Hub {
     if (n > 0) this.publisher!.publish(topic, `${this.snapshot(id, window, pos).json.slice(0, -1)},"recovered":false}`, n);
   }
 
+  /** Forgets the cached snapshot of a series (its window was released). */
   dropSnapshot(id: SeriesId): void {
     this.snapshots.drop(id.key);
   }

@@ -171,7 +171,11 @@ describe('edge merge (model-based)', () => {
     const w: World = { leaders: { A: new Leader(), B: new Leader() }, edges: { A: new Edge(), B: new Edge() }, wire: [], minute: 0 };
     fc.modelRun(() => ({ model: {}, real: w }), cmds);
     // Quiescence: everything delivered, every read answered; a loss at the tail is found by the edge's periodic check (onGap).
-    for (const s of SERIES) if (!w.edges[s].subscribed) (w.edges[s].subscribed = true), w.edges[s].follower.start();
+    for (const s of SERIES) {
+      if (w.edges[s].subscribed) continue;
+      w.edges[s].subscribed = true;
+      w.edges[s].follower.start();
+    }
     for (let round = 0; round < 50; round++) {
       while (w.wire.length) {
         const m = w.wire.shift()!;
