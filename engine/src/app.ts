@@ -32,6 +32,7 @@ import { storeGauges } from './store/store-gauges.ts';
 import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { connectExchange } from './pipeline/connect-exchange.ts';
 import { MemoryPositions } from './cluster/memory-positions.ts';
+import { nodeInfo } from './cluster/node-info.ts';
 import { Recorder } from './record/recorder.ts';
 import type { ReplayExchange } from './record/replay-exchange.ts';
 
@@ -42,6 +43,11 @@ export interface AppOptions extends Partial<Config> {
   redisKeyPrefix?: string;
   /** How often the catalog follows the exchange's markets (default hourly; tests shorten it). */
   catalogRefreshMs?: number;
+  /**
+   * ROLE=ingest (issue 13): every update goes to this instead of the local hub (the cluster's fenced
+   * writer publishes it), and /health carries what `health` adds (role, node, leader).
+   */
+  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown> };
 }
 
 export interface App {
@@ -69,11 +75,12 @@ export interface App {
  * and server, and owns every long-lived subscription (released in `stop`, in shutdown order).
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
-  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, ...overrides } = options;
+  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, ...overrides } = options;
   const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
   const log = givenLog ?? createLogger(config.logLevel);
   const metrics = new Metrics();
   const pm = pipelineMetrics(metrics);
+  nodeInfo(metrics, config.nodeId, config.role);
 
   // Before anything starts: a database Redis refuses fails the start (ConfigError); a Redis not
   // answering does not (the engine serves from memory and catches Redis up).
@@ -156,7 +163,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   };
   const sink = persistAndPublish({
     store,
-    publishBar: (id, bar) => hub.publishBar(id, bar, positions.append(id, bar)),
+    publishBar: (id, bar) => (cluster ? cluster.publish(id, bar) : hub.publishBar(id, bar, positions.append(id, bar))),
     barsOut: (id, bar) => barsOut.get(id.key)?.next(bar),
     metrics: pm,
     log,
@@ -270,7 +277,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
 
-  const health = engineHealth({
+  const baseHealth = engineHealth({
     source,
     upstream: () => upstream,
     shards: () => shards.stats(),
@@ -281,6 +288,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     derivedModules: defs.length,
     staleAfterMs: config.staleAfterMs,
   });
+  const health = () => ({ ...baseHealth(), role: config.role, node: config.nodeId, ...cluster?.health() });
 
   const server = (late.server = await startServer({
     host: config.host,

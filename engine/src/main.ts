@@ -16,10 +16,14 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   // Imported after the config is known good, so a bad variable fails fast and plainly.
-  const { startApp } = await import('./app.ts');
   let app;
   try {
-    app = await startApp({ ...config, log });
+    app =
+      config.role === 'edge'
+        ? await (await import('./cluster/edge-node.ts')).startEdge({ ...config, redisUrl: config.redisUrl!, log })
+        : config.role === 'ingest'
+          ? await (await import('./cluster/ingest-node.ts')).startIngest({ ...config, redisUrl: config.redisUrl!, log })
+          : await (await import('./app.ts')).startApp({ ...config, log });
   } catch (e) {
     // Some settings can only be checked against the services they name (REDIS_URL's database).
     if (e instanceof ConfigError) {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.ts';
 import { parseInterval } from '../domain/interval.ts';
 import { isValidSymbol } from '../domain/series-id.ts';
@@ -49,6 +50,12 @@ export interface Config {
   resumeUpdates: number;
   /** …none older than this. */
   resumeMaxAgeMs: number;
+  /** Issue 13: `all` (one process), `ingest` (upstream + fenced writes to Redis) or `edge` (clients, from Redis). */
+  role: 'all' | 'ingest' | 'edge';
+  /** This node's name in /health and /metrics (default host-pid). */
+  nodeId: string;
+  /** Ingest nodes: how long the leader's lease lives without renewal (renewed every third of it). */
+  leaseTtlMs: number;
   /** Origins whose pages may read the public GET endpoints ('*' = any). */
   corsOrigins: string[];
   /** Origins allowed to open WebSockets; empty = not checked. */
@@ -168,7 +175,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (historyOnConnect > bufferSize) fail('HISTORY_ON_CONNECT', env.HISTORY_ON_CONNECT, `at most BUFFER_SIZE (${bufferSize})`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) fail('LOG_LEVEL', env.LOG_LEVEL, 'debug, info, warn or error');
-
+  const redis = redisUrl(env);
+  const role = (env.ROLE ?? '').trim() || 'all';
+  if (!['all', 'ingest', 'edge'].includes(role)) fail('ROLE', env.ROLE, 'all (one process), ingest or edge');
+  if (role !== 'all' && !redis) fail('REDIS_URL', env.REDIS_URL, `a redis:// URL: ROLE=${role} nodes share their series through Redis`);
+  const nodeId = (env.NODE_ID ?? '').trim() || `${hostname()}-${process.pid}`;
+  if (!/^[\w.-]{1,64}$/.test(nodeId)) fail('NODE_ID', env.NODE_ID, '1-64 letters, digits, _, . or -');
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
     host: host(env),
@@ -176,7 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     intervals,
     bufferSize,
     historyOnConnect,
-    redisUrl: redisUrl(env),
+    redisUrl: redis,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 100, 60_000),
     restUrl: url(env, 'BINANCE_REST_URL', 'https://api.binance.com', ['http:', 'https:']),
     wsUrl: url(env, 'BINANCE_WS_URL', 'wss://stream.binance.com:9443', ['ws:', 'wss:']),
@@ -197,6 +209,9 @@ export function loadConfig(env: Env = process.env): Config {
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),
+    role: role as Config['role'],
+    nodeId,
+    leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
   };

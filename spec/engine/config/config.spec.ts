@@ -16,6 +16,15 @@ describe('loadConfig', () => {
     expect(c.wsUrl).toBe('wss://stream.binance.com:9443');
   });
 
+  it('roles (issue 13): all by default; ingest and edge need REDIS_URL; NODE_ID defaults to host-pid', () => {
+    expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000 });
+    expect(loadConfig({ ROLE: 'edge', REDIS_URL: 'redis://r:6379', NODE_ID: 'edge-1' })).toMatchObject({ role: 'edge', nodeId: 'edge-1' });
+    expect(() => loadConfig({ ROLE: 'edge' })).toThrow(/REDIS_URL.*ROLE=edge/);
+    expect(() => loadConfig({ ROLE: 'ingest' })).toThrow(/REDIS_URL.*ROLE=ingest/);
+    expect(() => loadConfig({ ROLE: 'leader', REDIS_URL: 'redis://r' })).toThrow(/ROLE/);
+    expect(() => loadConfig({ NODE_ID: 'a b' })).toThrow(/NODE_ID/);
+  });
+
   it('accepts every Binance interval and upper-cases symbols', () => {
     const c = loadConfig({ SYMBOLS: 'btcusdt, ETHUSDT', INTERVALS: '1s,1m,3m,5m,15m,30m,1h,2h,4h,6h,8h,12h,1d,3d,1w,1M', BUFFER_SIZE: '5000' });
     expect(c.symbols).toEqual(['BTCUSDT', 'ETHUSDT']);

@@ -1,0 +1,74 @@
+import { Redis } from 'ioredis';
+import { type App, type AppOptions, startApp } from '../app.ts';
+import type { Bar } from '../domain/bar.ts';
+import { type SeriesId, seriesId } from '../domain/series-id.ts';
+import { leaseKeys } from './cluster-keys.ts';
+import { FencedWriter } from './fenced-writer.ts';
+import { LeaderLease } from './leader-lease.ts';
+import { LeaderSink } from './leader-sink.ts';
+import { leaderGauge } from './node-info.ts';
+import { createLogger } from '../log.ts';
+import { loadConfig } from '../config/config.ts';
+
+export interface IngestNode {
+  readonly app: App;
+  readonly lease: LeaderLease;
+  stop(): Promise<void>;
+}
+
+/**
+ * ROLE=ingest: the whole pipeline of `ROLE=all` (upstream, bootstrap, gap healing, custom intervals)
+ * as a hot standby, plus a lease; only the leader writes, each update through the fenced writer,
+ * which stores and publishes it for the edges. Its local store is memory (what the pipeline needs);
+ * Redis holds the cluster's copy. Serves /health (role, node, leader) and /metrics; clients belong on edges.
+ */
+export async function startIngest(options: AppOptions & { redisUrl: string }): Promise<IngestNode> {
+  const config = { ...loadConfig({}), ...options };
+  const log = options.log ?? createLogger(config.logLevel);
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
+  redis.on('error', () => {}); // reported through the lease and the writes
+  const keys = leaseKeys(options.redisKeyPrefix);
+  const lease = new LeaderLease({ redis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
+  const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });
+  // Set once startApp returns; the sink's callbacks run only after that (early updates wait below).
+  const ref: { app?: App } = {};
+  const ids = (): SeriesId[] => {
+    const app = ref.app;
+    return app ? app.config.symbols.filter((s) => s !== '*').flatMap((s) => app.config.intervals.map((i) => seriesId(s, i))) : [];
+  };
+  const counts = { written: 0, dropped: 0, fenced: 0 };
+  const sink = new LeaderSink({
+    writer,
+    lease,
+    series: ids,
+    tail: (id, n) => ref.app?.store.window(id).last(n) ?? [],
+    log: (l, m, f) => log[l](m, f),
+    metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++ },
+  });
+  const early: Array<[SeriesId, Bar]> = [];
+  const app = await startApp({
+    ...options,
+    role: 'ingest',
+    // The bar store stays in memory: the cluster's copy is written by the fenced writer.
+    redisUrl: undefined,
+    log,
+    cluster: {
+      publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
+      health: () => ({ leader: lease.state.leader, term: lease.state.term ?? null, writes: { ...counts } }),
+    },
+  });
+  ref.app = app;
+  leaderGauge(app.metrics, () => lease.state.leader);
+  for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
+  lease.start();
+  return {
+    app,
+    lease,
+    async stop() {
+      await lease.stop();
+      sink.stop();
+      await app.stop();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+/**
+ * Issue 13's failure tests: a real redis-server of the test's own, the simulator, two ingest nodes and
+ * two edges as child processes, clients recording everything they receive.
+ */
+type Msg = { type: string; epoch?: string; offset?: number; time?: number; is_closed?: boolean; recovered?: boolean; data?: Candle[]; [k: string]: unknown };
+type Candle = { time: number; open: number; high: number; low: number; close: number; volume: number; is_closed: boolean };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A browser-like client: on a lost socket it resumes on the next edge with its epoch and offset. */
+class Client {
+  readonly messages: Msg[] = [];
+  /** Candles as a chart would hold them: replaced by historical, merged by recovered and live. */
+  readonly candles = new Map<number, Candle>();
+  epoch: string | undefined;
+  offset = 0;
+  ws!: WebSocket;
+  closed = false;
+  constructor(
+    private edges: () => string[],
+    private readonly path: string,
+    private which = 0,
+  ) {
+    this.open();
+  }
+  private open() {
+    const base = this.edges()[this.which % this.edges().length]!;
+    const resume = this.epoch ? `&epoch=${this.epoch}&since=${this.offset}` : '';
+    this.ws = new WebSocket(`${base}${this.path}${resume}`);
+    this.ws.on('message', (d) => this.onMessage(JSON.parse(d.toString()) as Msg));
+    this.ws.on('error', () => {});
+    this.ws.on('close', () => {
+      if (this.closed) return;
+      this.which++;
+      setTimeout(() => this.open(), 100);
+    });
+  }
+  private onMessage(m: Msg) {
+    this.messages.push(m);
+    const candle = (c: Candle): Candle => ({ time: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, is_closed: c.is_closed });
+    if (m.type === 'historical') {
+      this.candles.clear();
+      for (const c of m.data!) this.candles.set(c.time, candle(c));
+    } else if (m.type === 'recovered') for (const c of m.data!) this.candles.set(c.time, candle(c));
+    else if (m.type === 'live_candle') this.candles.set(m.time!, candle(m as unknown as Candle));
+    else return;
+    this.epoch = m.epoch;
+    this.offset = m.offset!;
+  }
+  /** Positions in the order received: within an epoch each is the previous + 1 (no hole, no repeat). */
+  positions() {
+    return this.messages.filter((m) => m.offset !== undefined).map((m) => ({ type: m.type, epoch: m.epoch!, offset: m.offset! }));
+  }
+  close() {
+    this.closed = true;
+    this.ws.terminate();
+  }
+}
+
+/** Every live or recovered position follows the one before it by exactly one in the same epoch. */
+function expectContiguous(c: Client) {
+  const ps = c.positions();
+  expect(ps.length).toBeGreaterThan(1);
+  for (let i = 1; i < ps.length; i++) {
+    const [a, b] = [ps[i - 1]!, ps[i]!];
+    if (b.type === 'historical') continue; // a fresh baseline (a new epoch, or recovered:false)
+    expect(b.epoch, `message ${i}`).toBe(a.epoch);
+    if (b.type === 'recovered') expect(b.offset).toBeGreaterThanOrEqual(a.offset);
+    else expect(b.offset, `message ${i} of ${ps.length}`).toBe(a.offset + 1);
+  }
+}
+
+describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child processes)', () => {
+  let redis: RedisProcess;
+  let r: Redis;
+  let sim: SimExchange;
+  let ingest: NodeProcess[] = [];
+  let edges: NodeProcess[] = [];
+  let env: Record<string, string>;
+  const clients: Client[] = [];
+  const edgeUrls = () => edges.filter((e) => !e.exited).map((e) => e.ws);
+  const leader = async () => {
+    for (const n of ingest) if (!n.exited && (await n.health())?.leader === true) return n;
+    return undefined;
+  };
+  const truthMatches = (c: Client) => {
+    const closed = [...c.candles.values()].filter((x) => x.is_closed).sort((a, b) => a.time - b.time);
+    expect(closed.length).toBeGreaterThan(5);
+    const truth = sim.truth('BTCUSDT', '1m', closed[0]!.time, closed[closed.length - 1]!.time).map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: true }));
+    expect(closed).toEqual(truth);
+  };
+  const liveAfter = async (n: number, timeoutMs = 15_000) => {
+    const start = clients.map((c) => c.offset);
+    const deadline = Date.now() + timeoutMs;
+    while (clients.some((c, i) => c.offset < start[i]! + n)) {
+      if (Date.now() > deadline) throw new Error(`clients did not advance ${n} updates: ${clients.map((c) => c.offset).join(',')}`);
+      await sleep(50);
+    }
+  };
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start({ aof: true });
+    r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    r.on('error', () => {});
+    // One simulated minute per real second: candles close every second.
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    env = { REDIS_URL: redis.url, SYMBOLS: 'BTCUSDT,ETHUSDT', INTERVALS: '1m', BUFFER_SIZE: '200', HISTORY_ON_CONNECT: '100', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: '', LEASE_TTL_MS: '1500' };
+    ingest = await Promise.all(['ingest-a', 'ingest-b'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'ingest' })));
+    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'edge' })));
+    await Promise.all(ingest.map((n) => n.until((h) => h.status === 'ok', 60_000, 'ingest ready')));
+    await Promise.all(edges.map((n) => n.until((h) => h.status === 'ok', 60_000, 'edge ready')));
+    for (let i = 0; i < 10; i++) clients.push(new Client(edgeUrls, '/ws/BTCUSDT?interval=1m', i));
+    await liveAfter(5, 30_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([...ingest, ...edges].map((n) => n.stop()));
+    await sim?.close();
+    r?.disconnect();
+    await redis?.stop();
+  }, 60_000);
+
+  it('SIGKILL the leader while clients stream on two edges: the standby leads within 5 s; no hole, no duplicate, same epoch, closed candles true', async () => {
+    const old = (await leader())!;
+    expect(old).toBeDefined();
+    const epoch = clients[0]!.epoch;
+    old.signal('SIGKILL');
+    const killedAt = Date.now();
+    const standby = ingest.find((n) => n !== old)!;
+    await standby.until((h) => h.leader === true, 5000, 'standby leads');
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    await liveAfter(10);
+    for (const c of clients) {
+      expectContiguous(c);
+      expect(c.epoch).toBe(epoch);
+      truthMatches(c);
+    }
+    // A new standby for the next tests.
+    ingest = [standby, await NodeProcess.start('ingest-c', { ...env, ROLE: 'ingest' })];
+    await ingest[1]!.until((h) => h.status === 'ok' && h.leader === false, 60_000, 'new standby');
+  }, 90_000);
+
+  it('kill an edge: its clients resume on the other with recovered and exactly the missed updates', async () => {
+    const victim = edges[0]!;
+    const moved = clients.filter((c) => c.ws.url.includes(`:${victim.port}/`));
+    expect(moved.length).toBeGreaterThan(0);
+    victim.signal('SIGKILL');
+    await liveAfter(5);
+    for (const c of moved) {
+      const i = c.messages.findIndex((m) => m.type === 'recovered');
+      expect(i, 'a recovered message').toBeGreaterThan(0);
+      expectContiguous(c);
+      truthMatches(c);
+    }
+  }, 60_000);
+
+  it('CLIENT KILL TYPE pubsub: the edge repairs what it missed; clients see no hole', async () => {
+    const before = (await edges[1]!.health())!.repairs as number;
+    for (let i = 0; i < 3; i++) {
+      await r.client('KILL', 'TYPE', 'pubsub');
+      await sleep(300);
+    }
+    await liveAfter(5);
+    const after = (await edges[1]!.health())!.repairs as number;
+    expect(after).toBeGreaterThan(before);
+    for (const c of clients) expectContiguous(c);
+  }, 60_000);
+
+  it('SIGSTOP the leader past its lease, then SIGCONT: its next write is fenced and it steps down; clients see nothing of it', async () => {
+    const stale = (await leader())!;
+    const other = ingest.find((n) => n !== stale)!;
+    stale.signal('SIGSTOP');
+    await other.until((h) => h.leader === true, 6000, 'the standby leads');
+    await liveAfter(3);
+    stale.signal('SIGCONT');
+    const h = await stale.until((x) => x.leader === false, 5000, 'stale leader steps down');
+    expect((h.writes as { fenced: number }).fenced).toBeGreaterThan(0);
+    await liveAfter(3);
+    for (const c of clients) expectContiguous(c);
+  }, 60_000);
+
+  it.each([
+    ['with its data (AOF)', true],
+    ['without its data', false],
+  ])('Redis restarted %s: a new epoch and a fresh snapshot, never a reused offset under the old epoch', async (_what, keep) => {
+    const epochs = new Set(clients.map((c) => c.epoch));
+    if (!keep) await r.flushall(); // the same as restarting without persistence
+    await redis.restart();
+    await liveAfter(5, 30_000);
+    for (const c of clients) {
+      expect(epochs.has(c.epoch)).toBe(false);
+      expectContiguous(c);
+      // The change of epoch came as a historical (recovered:false), not as live messages.
+      const i = c.messages.findIndex((m) => m.epoch === c.epoch);
+      expect(c.messages[i]!.type).toBe('historical');
+    }
+  }, 60_000);
+});
