@@ -54,7 +54,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log,
     cluster: {
       publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
-      health: () => ({ leader: lease.state.leader, term: lease.state.term ?? null, writes: { ...counts } }),
+      health: () => ({ leader: lease.state.leader, term: lease.state.term ?? null, writes: { ...counts }, stepDowns: lease.stepDowns, lastStepDown: lease.lastStepDown ?? null }),
     },
   });
   ref.app = app;

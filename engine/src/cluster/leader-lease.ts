@@ -42,6 +42,9 @@ export class LeaderLease {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastRenewedAt = 0;
+  /** Times this node stepped down, and why the last time (shown in /health). */
+  stepDowns = 0;
+  lastStepDown: string | undefined;
 
   constructor(private readonly cfg: LeaderLeaseConfig) {
     this.ttlMs = cfg.ttlMs ?? 3000;
@@ -62,6 +65,8 @@ export class LeaderLease {
   stepDown(reason: string): void {
     if (!this.state.leader) return;
     this.cfg.log?.('warn', `leadership lost: ${reason}`);
+    this.stepDowns++;
+    this.lastStepDown = reason;
     this.stateSubject.next({ leader: false });
   }
 

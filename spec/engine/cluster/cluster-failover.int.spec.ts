@@ -173,7 +173,10 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
     for (const c of clients) expectContiguous(c);
   }, 60_000);
 
-  it('SIGSTOP the leader past its lease, then SIGCONT: its next write is fenced and it steps down; clients see nothing of it', async () => {
+  // Which comes first after SIGCONT, a write (refused by the script: fenced) or the overdue renewal
+  // (refused: another token), is up to the event loop; either way it steps down and writes nothing.
+  // The fenced write itself is pinned down in fenced-writer.int.spec.ts.
+  it('SIGSTOP the leader past its lease, then SIGCONT: it is refused (fenced write or renewal) and steps down; clients see nothing of it', async () => {
     const stale = (await leader())!;
     const other = ingest.find((n) => n !== stale)!;
     stale.signal('SIGSTOP');
@@ -181,7 +184,8 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
     await liveAfter(3);
     stale.signal('SIGCONT');
     const h = await stale.until((x) => x.leader === false, 5000, 'stale leader steps down');
-    expect((h.writes as { fenced: number }).fenced).toBeGreaterThan(0);
+    expect(h.stepDowns).toBe(1);
+    expect(String(h.lastStepDown)).toMatch(/fenced|held by another node/);
     await liveAfter(3);
     for (const c of clients) expectContiguous(c);
   }, 60_000);
