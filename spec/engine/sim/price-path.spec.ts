@@ -13,24 +13,49 @@ const model = new PriceModel(3, LISTED);
 const universe = buildUniverse(3, 200).map((e) => e.symbol);
 const arbSymbol = fc.constantFrom(...universe);
 const arbMinute = fc.integer({ min: LISTED / M + 1, max: Date.UTC(2026, 0, 1) / M }).map((m) => m * M);
-const ohlcvt = (c: Candle) => ({ o: c.o, h: c.h, l: c.l, c: c.c, v: c.v, trades: c.trades, firstTrade: c.firstTrade });
+const fields = (c: Candle) => ({ o: c.o, h: c.h, l: c.l, c: c.c, v: c.v, q: c.q, tv: c.tv, tq: c.tq, trades: c.trades, firstTrade: c.firstTrade });
+/** The model, dumber than the system: merge candles one by one. */
+function mergeAll(cs: Candle[]) {
+  return {
+    o: cs[0]!.o,
+    h: Math.max(...cs.map((c) => c.h)),
+    l: Math.min(...cs.map((c) => c.l)),
+    c: cs.at(-1)!.c,
+    v: cs.reduce((n, c) => n + c.v, 0),
+    q: cs.reduce((n, c) => n + c.q, 0),
+    tv: cs.reduce((n, c) => n + c.tv, 0),
+    tq: cs.reduce((n, c) => n + c.tq, 0),
+    trades: cs.reduce((n, c) => n + c.trades, 0),
+    firstTrade: cs[0]!.firstTrade,
+  };
+}
 
 describe('the price path moves every second', () => {
-  test.prop([arbSymbol, arbMinute], { numRuns: 200 })('a minute’s sixty 1s candles aggregate into its 1m candle (OHLC, volume, trades)', (symbol, t0) => {
+  test.prop([arbSymbol, arbMinute], { numRuns: 200 })('a minute’s sixty 1s candles aggregate into its 1m candle, every field', (symbol, t0) => {
     const seconds = Array.from({ length: 60 }, (_, j) => model.second(symbol, t0 + j * S, Infinity)!);
-    const minute = model.minute(symbol, t0);
-    expect({
-      o: seconds[0]!.o,
-      h: Math.max(...seconds.map((c) => c.h)),
-      l: Math.min(...seconds.map((c) => c.l)),
-      c: seconds[59]!.c,
-      v: seconds.reduce((n, c) => n + c.v, 0),
-      trades: seconds.reduce((n, c) => n + c.trades, 0),
-      firstTrade: seconds[0]!.firstTrade,
-    }).toEqual(ohlcvt(minute));
+    expect(mergeAll(seconds)).toEqual(fields(model.minute(symbol, t0)));
     // Every second trades: the forming bar has something new at every push.
     for (const c of seconds) expect(c.trades).toBeGreaterThan(0);
   });
+
+  test.prop([arbSymbol, arbMinute.map((t) => Math.floor(t / 86_400_000) * 86_400_000)], { numRuns: 30 })(
+    'a day is its 24 hours, an hour its 60 minutes, every field (history costs a step per day, not per minute)',
+    (symbol, day) => {
+      const hours = Array.from({ length: 24 }, (_, i) => model.aggregate(symbol, day + i * 3_600_000, day + (i + 1) * 3_600_000)!);
+      expect(mergeAll(hours)).toEqual(fields(model.aggregate(symbol, day, day + 86_400_000)!));
+      const hour = day + 13 * 3_600_000;
+      const minutes = Array.from({ length: 60 }, (_, i) => model.minute(symbol, hour + i * M));
+      expect(mergeAll(minutes)).toEqual(fields(hours[13]!));
+      // Every price is a positive whole number of ticks; every child lies within its parent.
+      for (const c of [...hours, ...minutes]) {
+        expect(Number.isInteger(c.o) && Number.isInteger(c.h) && Number.isInteger(c.l) && Number.isInteger(c.c)).toBe(true);
+        expect(c.l).toBeGreaterThanOrEqual(1);
+        expect(c.h).toBeGreaterThanOrEqual(Math.max(c.o, c.c));
+        expect(c.l).toBeLessThanOrEqual(Math.min(c.o, c.c));
+        expect(c.tv).toBeLessThanOrEqual(c.v);
+      }
+    },
+  );
 
   test.prop([arbSymbol, arbMinute], { numRuns: 100 })('a forming minute only widens, its volume grows every second, and it ends as the final candle', (symbol, t0) => {
     let prev = model.partialMinute(symbol, t0, t0);

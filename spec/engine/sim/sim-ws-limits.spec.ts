@@ -69,10 +69,11 @@ describe('simulated exchange: Binance WS limits', () => {
   it.each([['pings'], ['pongs']])('incoming messages: %s count too', async (kind) => {
     const s = await start({ maxIncomingPerSecond: 3 });
     const c = await connect('/ws/btcusdt@kline_1m');
-    for (let i = 0; i < 3; i++) (kind === 'pings' ? c.ws.ping() : c.ws.pong());
+    const send = () => (kind === 'pings' ? c.ws.ping() : c.ws.pong());
+    for (let i = 0; i < 3; i++) send();
     await sleep(300);
     expect(c.open).toBe(true);
-    (kind === 'pings' ? c.ws.ping() : c.ws.pong());
+    send();
     await c.until(() => c.closeCode !== undefined, 3000, 'close');
     expect(c.closeCode).toBe(1008);
     expect(s.stats.limitCloses).toBe(1);
