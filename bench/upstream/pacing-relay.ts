@@ -140,11 +140,12 @@ export class PacingRelay {
     const up = new WebSocket(`${this.opts.upstreamWsUrl}${path}`, { perMessageDeflate: false });
     const link: Link = { down, up, streams: new Map(streams.map((s) => [s, { latest: undefined, closedAt: undefined, seq: 0, paced: 0 }])) };
     this.links.add(link);
-    const early: WebSocket.RawData[] = [];
+    // Control messages (SUBSCRIBE…) go up as they came: text stays text (ws hands it over as a Buffer).
+    const early: Array<[WebSocket.RawData, boolean]> = [];
     up.on('open', () => {
-      for (const m of early.splice(0)) up.send(m);
+      for (const [m, binary] of early.splice(0)) up.send(m, { binary });
     });
-    down.on('message', (m) => (up.readyState === WebSocket.OPEN ? up.send(m) : early.push(m)));
+    down.on('message', (m, binary) => (up.readyState === WebSocket.OPEN ? up.send(m, { binary }) : early.push([m, binary])));
     up.on('message', (raw, isBinary) => this.fromUpstream(link, raw.toString(), isBinary));
     const drop = () => {
       this.links.delete(link);
