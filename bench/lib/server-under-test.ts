@@ -13,6 +13,10 @@ export interface ServerStartOptions extends Partial<ServerConfig> {
   symbols: string[];
   /** Directory for a V8 CPU profile of this process (node --cpu-prof). */
   cpuProfileDir?: string;
+  /** How long bootstrap may take (default 120 s; the whole universe needs minutes). */
+  readyTimeoutMs?: number;
+  /** Called with the process id as soon as it is forked (to sample it from /proc while it bootstraps). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** One server under test in its own process, measured from outside through /proc. */
@@ -25,7 +29,7 @@ export class ServerUnderTest {
   ) {}
 
   static async start(kind: ServerKind, opts: ServerStartOptions): Promise<ServerUnderTest> {
-    const { cpuProfileDir, ...rest } = opts;
+    const { cpuProfileDir, readyTimeoutMs = 120_000, onSpawn, ...rest } = opts;
     const config: ServerConfig = { intervals: ['1m'], historyOnConnect: 720, bufferSize: 1000, maxBackpressureBytes: 1024 * 1024, ...rest };
     const nodeArgs = ['--expose-gc'];
     if (cpuProfileDir) {
@@ -33,7 +37,8 @@ export class ServerUnderTest {
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
     }
     const entry = fileURLToPath(new URL(`../servers/${kind}.ts`, import.meta.url));
-    const child = Child.fork(kind, entry, { config, nodeArgs, readyTimeoutMs: 120_000 });
+    const child = Child.fork(kind, entry, { config, nodeArgs, readyTimeoutMs });
+    onSpawn?.(child.pid);
     const ready = await child.ready;
     return new ServerUnderTest(kind, child, Number(ready.port), Number(ready.bootstrapMs));
   }

@@ -19,6 +19,7 @@ await runServerProcess(async (cfg) => {
     redisKeyPrefix: cfg.redisKeyPrefix,
     maxBackpressureBytes: cfg.maxBackpressureBytes,
     seriesDir: cfg.seriesDir,
+    restWeightBudget: cfg.restWeightBudget,
     clientDir: '',
     log: silentLogger,
   });
@@ -40,6 +41,9 @@ await runServerProcess(async (cfg) => {
         restRetries: m.value('engine_rest_retries_total'),
         restWeight: m.value('engine_rest_weight_used'),
         pendingWrites: app.store.health().pendingWrites ?? 0,
+        storeSeries: m.value('engine_store_series'),
+        storeBars: m.value('engine_store_bars'),
+        storeBytes: m.value('engine_store_bytes'),
       };
     },
     stop: () => app.stop(),

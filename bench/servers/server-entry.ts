@@ -13,6 +13,8 @@ export interface ServerConfig {
   redisKeyPrefix?: string;
   /** Derived series modules (engine only). */
   seriesDir?: string;
+  /** REST weight per minute the engine may use (engine only; default the engine's). */
+  restWeightBudget?: number;
 }
 
 export interface RunningServer {

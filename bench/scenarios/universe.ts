@@ -1,0 +1,166 @@
+import { fileURLToPath } from 'node:url';
+import { sleep } from '../lib/clock.ts';
+import { Child } from '../lib/ipc.ts';
+import { cpuShare, procSample, type ProcSample } from '../lib/proc-stats.ts';
+import { ServerUnderTest } from '../lib/server-under-test.ts';
+import { sig } from '../lib/stats.ts';
+import type { BenchEnv, Row, ScenarioOutput } from './context.ts';
+import type { UniverseSimConfig } from './universe-sim-child.ts';
+
+const SIM = fileURLToPath(new URL('./universe-sim-child.ts', import.meta.url));
+const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+const BARS = 1000;
+/** Binance's full REST weight per minute: the universe's bootstrap is paced by it. */
+const WEIGHT_BUDGET = 6000;
+const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BTC', 'ETH', 'TRY'];
+
+/** `n` distinct exchange-like symbols (base of 3-5 letters, a quote from QUOTES), the same every run. */
+export function universeSymbols(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    let base = '';
+    for (let k = i + 26 * 26; k > 0; k = Math.floor(k / 26)) base = String.fromCharCode(65 + (k % 26)) + base;
+    out.push(`${base}${QUOTES[i % QUOTES.length]}`);
+  }
+  return out;
+}
+
+export interface UniverseRun {
+  symbols: number;
+  series: number;
+  bootstrapMs: number;
+  /** REST requests the simulator answered for the universe engine, and their weight. */
+  restRequests: number;
+  klinesRequests: number;
+  restWeight: number;
+  restRetries: number;
+  storeBars: number;
+  storeBytes: number;
+  /** RSS of an engine serving one series from the same simulator (the fixed base). */
+  baseRssBytes: number;
+  /** RSS at steady state (after a GC, and the highest seen over the window). */
+  rssBytes: number;
+  rssMaxBytes: number;
+  heapUsedBytes: number;
+  arrayBuffersBytes: number;
+  cpuShare: number;
+  framesPerS: number;
+  /** [seconds since start, RSS MiB, CPU share over the last sample] every 5 s through bootstrap and steady state. */
+  trace: Array<[number, number, number]>;
+}
+
+/**
+ * Issue 12: the whole universe in one engine process against the simulator in another, at Binance's
+ * pace (every stream pushed every 2 s): SYMBOLS=* over 1,500 symbols × 1m,5m,15m,1h,4h,1d, 1,000 bars
+ * each. Measures the bootstrap (minutes, REST weight), then at steady state (no clients) RSS, bytes per
+ * stored bar beyond an engine serving one series, and the engine's CPU.
+ */
+export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
+  const nSymbols = env.opts.quick ? 150 : 1500;
+  const windowS = env.opts.quick ? 10 : 30;
+  const symbols = universeSymbols(nSymbols);
+  const cfg: UniverseSimConfig = { symbols, seed: 7, pushIntervalMs: 2000 };
+  const sim = Child.fork('universe-sim', SIM, { config: cfg, readyTimeoutMs: 60_000 });
+  const ready = (await sim.ready) as unknown as { restUrl: string; wsUrl: string };
+  const common = { restUrl: ready.restUrl, wsUrl: ready.wsUrl, bufferSize: BARS, historyOnConnect: 720, restWeightBudget: WEIGHT_BUDGET };
+  const simStats = () => sim.request<{ restRequests: number; klinesRequests: number }>('stats');
+  try {
+    // The fixed base: the same engine serving one series, after a GC.
+    const base = await ServerUnderTest.start('engine', { ...common, symbols: [symbols[0]!], intervals: ['1m'] });
+    let baseRssBytes: number;
+    try {
+      await sleep(3000);
+      await base.memory(true);
+      baseRssBytes = base.sample()!.rssBytes;
+    } finally {
+      await base.stop();
+    }
+    env.log(`  base: one series, RSS ${(baseRssBytes / 2 ** 20).toFixed(0)} MiB`);
+
+    const before = await simStats();
+    const trace: UniverseRun['trace'] = [];
+    const started = performance.now();
+    let pid = -1;
+    let last: ProcSample | undefined;
+    const tracer = setInterval(() => {
+      const s = pid > 0 ? procSample(pid) : undefined;
+      if (!s) return;
+      trace.push([(s.at - started) / 1000, s.rssBytes / 2 ** 20, cpuShare(last, s)]);
+      if (trace.length % 6 === 0) env.log(`  ${trace.at(-1)![0].toFixed(0)} s: RSS ${trace.at(-1)![1].toFixed(0)} MiB, CPU ${(trace.at(-1)![2] * 100).toFixed(0)}%`);
+      last = s;
+    }, 5000);
+    try {
+      const server = await ServerUnderTest.start('engine', {
+        ...common,
+        symbols: ['*'],
+        intervals: INTERVALS,
+        readyTimeoutMs: 30 * 60_000,
+        onSpawn: (p) => (pid = p),
+      });
+      try {
+        const after = await simStats();
+        const c0 = await server.counters();
+        env.log(`  bootstrapped ${c0.storeSeries} series (${c0.storeBars} bars) in ${(server.bootstrapMs / 60_000).toFixed(2)} min, ${after.klinesRequests - before.klinesRequests} klines requests`);
+        // Steady state: the bootstrap's garbage collected and the live stream flowing.
+        await sleep(env.opts.quick ? 5000 : 15_000);
+        const f0 = (await server.counters()).updatesIn;
+        const p0 = server.sample();
+        let rssMax = 0;
+        for (let t = 0; t < windowS; t++) {
+          await sleep(1000);
+          rssMax = Math.max(rssMax, server.sample()?.rssBytes ?? 0);
+        }
+        const p1 = server.sample();
+        const c1 = await server.counters();
+        const mem = await server.memory(true);
+        const rssBytes = server.sample()!.rssBytes;
+        const run: UniverseRun = {
+          symbols: nSymbols,
+          series: c1.storeSeries!,
+          bootstrapMs: server.bootstrapMs,
+          restRequests: after.restRequests - before.restRequests,
+          klinesRequests: after.klinesRequests - before.klinesRequests,
+          // klines weigh 2 at any limit up to 1,000; the rest is exchangeInfo (20), counted as such (an upper bound).
+          restWeight: 2 * (after.klinesRequests - before.klinesRequests) + 20 * (after.restRequests - before.restRequests - (after.klinesRequests - before.klinesRequests)),
+          restRetries: c1.restRetries!,
+          storeBars: c1.storeBars!,
+          storeBytes: c1.storeBytes!,
+          baseRssBytes,
+          rssBytes,
+          rssMaxBytes: rssMax,
+          heapUsedBytes: mem.heapUsed,
+          arrayBuffersBytes: mem.arrayBuffers,
+          cpuShare: cpuShare(p0, p1),
+          framesPerS: (c1.updatesIn! - f0!) / windowS,
+          trace,
+        };
+        env.log(
+          `  steady: RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB (max ${(rssMax / 2 ** 20).toFixed(0)}), ${((rssBytes - baseRssBytes) / run.storeBars).toFixed(1)} B/bar beyond the base, CPU ${(run.cpuShare * 100).toFixed(1)}% at ${run.framesPerS.toFixed(0)} frames/s, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB + buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
+        );
+        return report(run);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      clearInterval(tracer);
+    }
+  } finally {
+    await sim.stop(10_000);
+  }
+}
+
+function report(r: UniverseRun): ScenarioOutput {
+  const label = `${r.symbols.toLocaleString('en-US')} symbols × ${INTERVALS.length} intervals (${r.series.toLocaleString('en-US')} series)`;
+  const v = (x: number) => ({ engine: sig(x) });
+  const MiB = 2 ** 20;
+  const rows: Row[] = [
+    { scenario: 'universe', metric: `${label}: bootstrap, whole universe`, unit: 'min', better: 'lower', values: v(r.bootstrapMs / 60_000), note: `paced by ${WEIGHT_BUDGET} weight/min: ≥ ${(r.restWeight / WEIGHT_BUDGET).toFixed(1)} min` },
+    { scenario: 'universe', metric: `${label}: REST weight of the bootstrap (${r.klinesRequests} klines requests, ${r.restRetries} retries)`, unit: 'weight', better: 'lower', values: v(r.restWeight) },
+    { scenario: 'universe', metric: `${label}: RSS at steady state, after GC`, unit: 'MiB', better: 'lower', values: v(r.rssBytes / MiB), target: { engineMax: 1024, label: '≤ 1 GiB' } },
+    { scenario: 'universe', metric: `${label}: RSS, highest over the steady window`, unit: 'MiB', better: 'lower', values: v(r.rssMaxBytes / MiB) },
+    { scenario: 'universe', metric: `${label}: RSS per stored bar beyond an engine with one series (${(r.storeBars / 1e6).toFixed(2)} M bars)`, unit: 'B', better: 'lower', values: v((r.rssBytes - r.baseRssBytes) / r.storeBars), target: { engineMax: 64, label: '≤ 64 B/bar' } },
+    { scenario: 'universe', metric: `${label}: bar columns per stored bar (engine_store_bytes / engine_store_bars)`, unit: 'B', better: 'lower', values: v(r.storeBytes / r.storeBars) },
+    { scenario: 'universe', metric: `${label}: engine CPU at steady state, no clients (${Math.round(r.framesPerS)} frames/s in)`, unit: '% core', better: 'lower', values: v(r.cpuShare * 100), target: { engineMax: 25, label: '≤ 25% of a core' } },
+  ];
+  return { rows, data: r };
+}
