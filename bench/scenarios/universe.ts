@@ -12,19 +12,6 @@ const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
 const BARS = 1000;
 /** Binance's full REST weight per minute: the universe's bootstrap is paced by it. */
 const WEIGHT_BUDGET = 6000;
-const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BTC', 'ETH', 'TRY'];
-
-/** `n` distinct exchange-like symbols (base of 3-5 letters, a quote from QUOTES), the same every run. */
-export function universeSymbols(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    let base = '';
-    for (let k = i + 26 * 26; k > 0; k = Math.floor(k / 26)) base = String.fromCharCode(65 + (k % 26)) + base;
-    out.push(`${base}${QUOTES[i % QUOTES.length]}`);
-  }
-  return out;
-}
-
 export interface UniverseRun {
   symbols: number;
   series: number;
@@ -58,10 +45,10 @@ export interface UniverseRun {
 export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
   const nSymbols = env.opts.quick ? 150 : 1500;
   const windowS = env.opts.quick ? 10 : 30;
-  const symbols = universeSymbols(nSymbols);
-  const cfg: UniverseSimConfig = { symbols, seed: 7, pushIntervalMs: 2000 };
+  const cfg: UniverseSimConfig = { universeSize: nSymbols, seed: 7, pushIntervalMs: 2000 };
   const sim = Child.fork('universe-sim', SIM, { config: cfg, readyTimeoutMs: 60_000 });
-  const ready = (await sim.ready) as unknown as { restUrl: string; wsUrl: string };
+  const ready = (await sim.ready) as unknown as { restUrl: string; wsUrl: string; symbols: string[] };
+  const symbols = ready.symbols;
   const common = { restUrl: ready.restUrl, wsUrl: ready.wsUrl, bufferSize: BARS, historyOnConnect: 720, restWeightBudget: WEIGHT_BUDGET };
   const simStats = () => sim.request<{ restRequests: number; klinesRequests: number }>('stats');
   try {
