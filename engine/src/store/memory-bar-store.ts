@@ -16,6 +16,7 @@ export function createMemoryBarStore(opts: { bufferSize: number; metrics?: Store
     kind: 'memory',
     upsert(id, bars: readonly Bar[]) {
       const w = window(id);
+      if (bars.length > 1) w.reserve(w.size + bars.length);
       let n = 0;
       for (const b of bars) if (w.upsert(b) !== 'ignored') n++;
       if (n) opts.metrics?.barsWritten(n);

@@ -297,6 +297,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {
       const w = window(id);
+      if (bars.length > 1) w.reserve(w.size + bars.length);
       let changed = false;
       for (const b of bars) {
         if (w.upsert(b) === 'ignored') continue;
@@ -321,7 +322,9 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         log('warn', `redis read failed (${lastError}): ${id.key} starts from the exchange alone`);
         return undefined;
       }
-      for (const b of decodeAll(key, members)) w.upsert(b);
+      const stored = decodeAll(key, members);
+      w.reserve(w.size + stored.length);
+      for (const b of stored) w.upsert(b);
       return w.newest();
     },
     async range(id, endTime, limit) {

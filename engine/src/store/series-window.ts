@@ -30,7 +30,7 @@ export class SeriesWindow {
   upsert(bar: Bar): 'appended' | 'replaced' | 'inserted' | 'ignored' {
     const n = this.count;
     if (n === 0 || bar.openTime > this.timeAt(n - 1)) {
-      const cols = this.reserve();
+      const cols = this.room();
       if (this.count === cols.slots) {
         // Full at capacity: the oldest leaves.
         this.head = this.slot(1);
@@ -68,7 +68,7 @@ export class SeriesWindow {
     }
     // Older than everything kept while full: it would be trimmed at once.
     if (lo === 0 && n >= this.capacity) return 'ignored';
-    const c = this.reserve();
+    const c = this.room();
     if (this.count === c.slots) {
       // Full at capacity (so lo >= 1): the oldest leaves; bars 1..lo-1 move down one, the bar goes at lo-1.
       for (let i = 0; i < lo - 1; i++) c.copy(this.slot(i), c, this.slot(i + 1));
@@ -80,6 +80,16 @@ export class SeriesWindow {
     }
     this.changes++;
     return 'inserted';
+  }
+
+  /**
+   * Makes room for `n` bars in all (at most `capacity`) in one allocation: a bulk load (restore, a
+   * REST page) then does not leave a trail of outgrown columns behind it.
+   */
+  reserve(n: number): void {
+    const slots = Math.min(this.capacity, Math.ceil(n));
+    if (slots <= (this.cols?.slots ?? 0)) return;
+    this.resize(slots);
   }
 
   /** Newest `n` bars, oldest first. */
@@ -151,11 +161,16 @@ export class SeriesWindow {
    * The columns, with room for one more bar unless the window is at capacity: doubles them (at most
    * to `capacity`) when full, copying the bars oldest first to slot 0.
    */
-  private reserve(): BarColumns {
+  private room(): BarColumns {
     const cols = this.cols;
     if (cols && (this.count < cols.slots || cols.slots >= this.capacity)) return cols;
-    const next = new BarColumns(Math.min(this.capacity, cols ? cols.slots * 2 : FIRST_SLOTS));
-    for (let i = 0; i < this.count; i++) next.copy(i, cols!, this.slot(i));
+    return this.resize(Math.min(this.capacity, cols ? cols.slots * 2 : FIRST_SLOTS));
+  }
+
+  /** New columns of `slots` (>= size), the bars copied oldest first to slot 0. */
+  private resize(slots: number): BarColumns {
+    const next = new BarColumns(slots);
+    for (let i = 0; i < this.count; i++) next.copy(i, this.cols!, this.slot(i));
     this.cols = next;
     this.head = 0;
     return next;

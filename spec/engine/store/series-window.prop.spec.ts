@@ -36,11 +36,14 @@ function modelUpsert(model: Bar[], b: Bar, capacity: number): 'appended' | 'repl
 
 describe('SeriesWindow (property)', () => {
   const arbRead = fc.record({ end: fc.integer({ min: -1, max: 61 }).map((i) => i * 60_000), limit: fc.integer({ min: -2, max: 45 }), n: fc.integer({ min: -2, max: 45 }) });
-  test.prop([fc.array(arbBar(60), { maxLength: 200 }), fc.integer({ min: 1, max: 40 }), arbRead])('matches a naive model: sorted, unique, last write wins, newest kept', (bars, capacity, { end, limit, n }) => {
+  const arbReserve = fc.record({ at: fc.nat({ max: 200 }), n: fc.integer({ min: 0, max: 60 }) });
+  test.prop([fc.array(arbBar(60), { maxLength: 200 }), fc.integer({ min: 1, max: 40 }), arbRead, fc.array(arbReserve, { maxLength: 3 })])('matches a naive model: sorted, unique, last write wins, newest kept', (bars, capacity, { end, limit, n }, reserves) => {
     const w = new SeriesWindow(capacity);
     const model: Bar[] = [];
     let changes = 0;
-    for (const b of bars) {
+    for (const [i, b] of bars.entries()) {
+      // A bulk load reserves room first: it changes the columns, never what the window holds.
+      for (const r of reserves) if (r.at === i) w.reserve(w.size + r.n);
       const kind = modelUpsert(model, b, capacity);
       expect(w.upsert(b)).toBe(kind);
       if (kind !== 'ignored') changes++;
@@ -55,7 +58,8 @@ describe('SeriesWindow (property)', () => {
     expect(w.last(n)).toEqual(n > 0 ? model.slice(-n) : []);
     expect(w.newestClosed()).toEqual([...model].reverse().find((b) => b.closed));
     // Grows on demand: never more than capacity, never more than twice what it holds (beyond the first 8 slots).
-    expect(w.bytes).toBeLessThanOrEqual(Math.min(capacity, Math.max(8, 2 * w.size)) * BYTES_PER_BAR);
+    const reserved = Math.max(0, ...reserves.map((r) => r.n + bars.length));
+    expect(w.bytes).toBeLessThanOrEqual(Math.min(capacity, Math.max(8, 2 * w.size, reserved)) * BYTES_PER_BAR);
   });
 
   // Long streams that mostly append with late corrections and fills: the ring wraps many times over.

@@ -24,6 +24,20 @@ describe('SeriesWindow', () => {
     expect(w.oldest()).toEqual(bar(501));
   });
 
+  it('reserves room for a bulk load in one allocation, never beyond capacity', () => {
+    const w = new SeriesWindow(1000);
+    for (let i = 1; i <= 5; i++) w.upsert(bar(i));
+    w.reserve(w.size + 600);
+    expect(w.bytes).toBe(605 * BYTES_PER_BAR);
+    for (let i = 6; i <= 605; i++) w.upsert(bar(i));
+    expect([w.size, w.bytes]).toEqual([605, 605 * BYTES_PER_BAR]);
+    w.reserve(5000);
+    expect(w.bytes).toBe(1000 * BYTES_PER_BAR);
+    w.reserve(10);
+    expect(w.bytes).toBe(1000 * BYTES_PER_BAR);
+    expect(w.last(2)).toEqual([bar(604), bar(605)]);
+  });
+
   it('returns the upserted tip from newest() without building a bar', () => {
     const w = new SeriesWindow(4);
     const tip = bar(3, 5, false);
