@@ -19,34 +19,39 @@ const WEIGHT_BUDGET = 6000;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 
 /**
+ * Builds one series' history inside Redis (one script call per series instead of 2,000 arguments over
+ * the wire): `n` closed bars from `first`, a random walk from `p`, members as the engine's store writes
+ * them (`[openTime,o,h,l,c,v,closed]`, sorted set scored by open time).
+ */
+const PREFILL_LUA = `
+local first, step, n, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local args = {}
+for k = 0, n - 1 do
+  local t = first + k * step
+  local o = p
+  p = p * (1 + (math.random() - 0.5) / 50)
+  args[#args + 1] = t
+  args[#args + 1] = string.format('[%.0f,%.4f,%.4f,%.4f,%.4f,%.2f,1]', t, o, math.max(o, p) * 1.002, math.min(o, p) * 0.998, p, math.random() * 10000)
+end
+redis.call('ZADD', KEYS[1], unpack(args))
+return n`;
+
+/**
  * Writes `bars` closed bars before the current bucket of every series into Redis, as the engine's
- * store keeps them (sorted set by open time, member `[openTime,o,h,l,c,v,closed]`): the state of a
- * restart with a warm store. Prices are a cheap random walk: what is measured is how the engine holds
- * and serves them, not their values.
+ * store keeps them: the state of a restart with a warm store. What is measured is how the engine
+ * holds and serves them, not their values.
  */
 async function prefill(prefix: string, symbols: readonly string[], bars: number): Promise<number> {
   const redis = new Redis(REDIS_URL);
   try {
     const now = Date.now();
-    let seed = 1;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    let pipe = redis.pipeline();
     let n = 0;
+    let pipe = redis.pipeline();
     for (const symbol of symbols) {
       for (const iv of INTERVALS) {
         const step = intervalMs(iv);
-        const first = bucketOpen(now, iv) - bars * step;
-        const args: Array<string | number> = [];
-        let p = 1 + rnd() * 1000;
-        for (let k = 0; k < bars; k++) {
-          const t = first + k * step;
-          const o = Math.round(p * 1e4) / 1e4;
-          p *= 1 + (rnd() - 0.5) / 50;
-          const c = Math.round(p * 1e4) / 1e4;
-          args.push(t, JSON.stringify([t, o, Math.round(Math.max(o, c) * 1.002e4) / 1e4, Math.round(Math.min(o, c) * 0.998e4) / 1e4, c, Math.round(rnd() * 1e6) / 100, 1]));
-        }
-        void pipe.zadd(candlesKey(seriesId(symbol, iv), prefix), ...args);
-        if (++n % 200 === 0) {
+        void pipe.eval(PREFILL_LUA, 1, candlesKey(seriesId(symbol, iv), prefix), bucketOpen(now, iv) - bars * step, step, bars, 1 + (n % 997));
+        if (++n % 100 === 0) {
           await pipe.exec();
           pipe = redis.pipeline();
         }
@@ -91,6 +96,8 @@ export interface UniverseRun {
   rssMaxBytes: number;
   heapUsedBytes: number;
   arrayBuffersBytes: number;
+  /** JS heap after a GC, growth over the steady window (per minute). */
+  heapGrowthPerMinBytes: number;
   cpuShare: number;
   framesPerS: number;
   /** [seconds since start, RSS MiB, CPU share over the last sample] every 5 s through bootstrap and steady state. */
@@ -109,7 +116,7 @@ export interface UniverseRun {
  */
 export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
   const nSymbols = env.opts.quick ? 150 : 1500;
-  const windowS = env.opts.quick ? 10 : 30;
+  const windowS = env.opts.quick ? 10 : 60;
   const cfg: UniverseSimConfig = { universeSize: nSymbols, seed: 7, pushIntervalMs: 2000 };
   const sim = Child.fork('universe-sim', SIM, { config: cfg, readyTimeoutMs: 60_000 });
   const ready = (await sim.ready) as unknown as { restUrl: string; wsUrl: string; symbols: string[] };
@@ -159,6 +166,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
         env.log(`  bootstrapped ${c0.storeSeries} series (${c0.storeBars} bars) in ${(server.bootstrapMs / 60_000).toFixed(2)} min, ${after.klinesRequests - before.klinesRequests} klines requests`);
         // Steady state: the bootstrap's garbage collected and the live stream flowing.
         await sleep(env.opts.quick ? 5000 : 15_000);
+        const heap0 = await server.memory(true);
         const f0 = (await server.counters()).updatesIn;
         const p0 = server.sample();
         let rssMax = 0;
@@ -171,7 +179,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
         const mem = await server.memory(true);
         const rssBytes = server.sample()!.rssBytes;
         const run: UniverseRun = {
-          symbols: nSymbols,
+          symbols: symbols.length,
           series: c1.storeSeries!,
           bootstrapMs: server.bootstrapMs,
           restRequests: after.restRequests - before.restRequests,
@@ -186,15 +194,17 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
           rssMaxBytes: rssMax,
           heapUsedBytes: mem.heapUsed,
           arrayBuffersBytes: mem.arrayBuffers,
+          heapGrowthPerMinBytes: ((mem.heapUsed - heap0.heapUsed) / windowS) * 60,
           cpuShare: cpuShare(p0, p1),
           framesPerS: (c1.updatesIn! - f0!) / windowS,
           trace,
         };
         env.log(
-          `  steady: RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB (max ${(rssMax / 2 ** 20).toFixed(0)}), ${((rssBytes - baseRssBytes) / run.storeBars).toFixed(1)} B/bar beyond the base, CPU ${(run.cpuShare * 100).toFixed(1)}% at ${run.framesPerS.toFixed(0)} frames/s, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB + buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
+          `  steady: RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB (max ${(rssMax / 2 ** 20).toFixed(0)}), ${((rssBytes - baseRssBytes) / run.storeBars).toFixed(1)} B/bar beyond the base, CPU ${(run.cpuShare * 100).toFixed(1)}% at ${run.framesPerS.toFixed(0)} frames/s, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB (+${(run.heapGrowthPerMinBytes / 2 ** 20).toFixed(1)} MiB/min) + buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
         );
         return report(run);
       } finally {
+        clearInterval(tracer);
         await server.stop();
       }
     } finally {
@@ -217,6 +227,8 @@ function report(r: UniverseRun): ScenarioOutput {
     { scenario: 'universe', metric: `${label}: RSS, highest over the steady window`, unit: 'MiB', better: 'lower', values: v(r.rssMaxBytes / MiB) },
     { scenario: 'universe', metric: `${label}: RSS per stored bar beyond an engine with one series (${(r.storeBars / 1e6).toFixed(2)} M bars)`, unit: 'B', better: 'lower', values: v((r.rssBytes - r.baseRssBytes) / r.storeBars), target: { engineMax: 64, label: '≤ 64 B/bar' } },
     { scenario: 'universe', metric: `${label}: bar columns per stored bar (engine_store_bytes / engine_store_bars)`, unit: 'B', better: 'lower', values: v(r.storeBytes / r.storeBars) },
+    { scenario: 'universe', metric: `${label}: JS heap after GC at steady state (bar columns are outside it)`, unit: 'MiB', better: 'lower', values: v(r.heapUsedBytes / MiB) },
+    { scenario: 'universe', metric: `${label}: JS heap growth at steady state, no clients`, unit: 'MiB/min', better: 'lower', values: v(r.heapGrowthPerMinBytes / MiB), target: { label: 'flat' } },
     { scenario: 'universe', metric: `${label}: engine CPU at steady state, no clients (${Math.round(r.framesPerS)} frames/s in)`, unit: '% core', better: 'lower', values: v(r.cpuShare * 100), target: { engineMax: 25, label: '≤ 25% of a core' } },
   ];
   return { rows, data: r };
