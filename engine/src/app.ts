@@ -21,6 +21,7 @@ import { fetchMarkets } from './sources/exchange-info.ts';
 import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
+import { ClientHistory } from './server/client-history.ts';
 import { type EngineServer, startServer } from './server/server.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
 import { StreamShards } from './sources/stream-shards.ts';
@@ -289,6 +290,22 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     staleAfterMs: config.staleAfterMs,
   });
   const health = () => ({ ...baseHealth(), role: config.role, node: config.nodeId, ...cluster?.health() });
+  // History older than the store, for clients: below live work at the REST gate, coalesced, cached, bounded.
+  const clientHistory = new ClientHistory({
+    fetch: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }, undefined, 'client'),
+    maxPending: config.clientHistoryQueue,
+    perAddressPerMinute: config.clientHistoryPerMinute,
+    perAddressBurst: Math.max(1, Math.ceil(config.clientHistoryPerMinute / 3)),
+  });
+  const historyPages = metrics.gauge('engine_client_history_pages', 'Client history pages (older than the store) by outcome since start');
+  metrics.onCollect(() => {
+    const st = clientHistory.stats();
+    historyPages(st.fetched, { outcome: 'fetched' });
+    historyPages(st.cacheHits, { outcome: 'cache_hit' });
+    historyPages(st.coalesced, { outcome: 'coalesced' });
+    historyPages(st.refusedRate, { outcome: 'refused_rate' });
+    historyPages(st.refusedBusy, { outcome: 'refused_busy' });
+  });
 
   const server = (late.server = await startServer({
     host: config.host,
@@ -307,7 +324,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     log,
     health,
     positions,
-    olderBars: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }),
+    olderBars: (symbol, interval, endTime, limit, address) => clientHistory.page(address, symbol, interval, endTime, limit),
   }));
 
   const build = uwsBuild();

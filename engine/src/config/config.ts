@@ -24,6 +24,10 @@ export interface Config {
   /** Per-minute REST weight the engine allows itself (Binance's limit is 6000). */
   restWeightBudget: number;
   restConcurrency: number;
+  /** Client history pages (older than the store) each client address may have fetched per minute. */
+  clientHistoryPerMinute: number;
+  /** Distinct client history pages waiting for the exchange at once; more get 503. */
+  clientHistoryQueue: number;
   /** No upstream frame for this long: the connection is replaced. */
   staleAfterMs: number;
   /** Rotate each upstream connection after this long (Binance cuts at 24 h). */
@@ -195,6 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
     source: source as SourceKind,
     restWeightBudget: int(env, 'REST_WEIGHT_BUDGET', 3000, 10, 6000),
     restConcurrency: int(env, 'REST_CONCURRENCY', 4, 1, 64),
+    clientHistoryPerMinute: int(env, 'CLIENT_HISTORY_PER_MIN', 60, 1, 100_000),
+    clientHistoryQueue: int(env, 'CLIENT_HISTORY_QUEUE', 16, 1, 10_000),
     staleAfterMs: int(env, 'STALE_AFTER_MS', 30_000, 1000, 3_600_000),
     rotateAfterMs: int(env, 'ROTATE_AFTER_MS', 23 * 3_600_000, 10_000, 24 * 3_600_000 - 60_000),
     maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),

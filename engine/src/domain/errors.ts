@@ -35,3 +35,12 @@ export class GapFillError extends InfoError<{ key: string; from: number; to: num
 export class MalformedFrameError extends InfoError<{ reason: string; sample: string }> {
   override readonly name = 'MalformedFrameError';
 }
+
+/**
+ * Client-driven history (`GET /candles?endTime=` older than the store) refused for now: the client's
+ * address asked too often (`rate`, HTTP 429), or the exchange budget or queue left for client
+ * history is spent (`busy`, HTTP 503). Both say when to try again.
+ */
+export class HistoryRefusedError extends InfoError<{ reason: 'rate' | 'busy'; retryAfterSec: number }> {
+  override readonly name = 'HistoryRefusedError';
+}

@@ -2,6 +2,7 @@ import type HyperExpress from 'hyper-express';
 import type { Bar } from '../domain/bar.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
+import { HistoryRefusedError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
@@ -22,8 +23,8 @@ export interface HttpRoutesDeps {
   /** Counts requests refused for a bad symbol, interval or parameter (shared with the WS route). */
   badRequest(): void;
   health(): Record<string, unknown> & { status: string };
-  /** Older bars than the store holds, from the exchange (not stored). */
-  olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;
+  /** Older bars than the store holds, from the exchange (not stored); bounded per client `address`. */
+  olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
 }
@@ -71,6 +72,8 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
 
   server.get('/candles/:symbol/:interval', async (req, res) => {
     const q = req.query_parameters as Record<string, string | undefined>;
+    // Read now: uWS's address is gone once the handler awaits.
+    const address = req.ip;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
     const limit = checkLimit(q.limit, 500, 1000);
     const endTime = checkTime('endTime', q.endTime);
@@ -91,13 +94,20 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
         // Deeper than the store keeps: ask the exchange, without storing (the store stays capped).
         if (bars.length < limit.value) {
           const before = bars.length ? bars[0]!.openTime - 1 : endTime.value;
-          const older = await deps.olderBars(id.symbol, id.interval, before, limit.value - bars.length);
+          const older = await deps.olderBars(id.symbol, id.interval, before, limit.value - bars.length, address);
           bars = [...older.filter((b) => b.openTime <= before), ...bars];
         }
       }
       if (res.closed) return;
       sendJson(res, 200, { symbol: id.symbol, interval: id.interval, candles: bars.map(toWire) });
     } catch (e) {
+      if (e instanceof HistoryRefusedError) {
+        // Client history is bounded: too many from this address (429) or for the exchange (503).
+        if (res.closed) return;
+        res.header('retry-after', String(e.info.retryAfterSec));
+        sendJson(res, e.info.reason === 'rate' ? 429 : 503, { error: e.message });
+        return;
+      }
       log.warn('candles request failed', { key: id.key, err: e });
       if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
     }

@@ -37,7 +37,7 @@ export interface ServerDeps {
   positions?: SeriesPositions;
   health(): Record<string, unknown> & { status: string };
   /** Older bars than the store holds, from the exchange (not stored). */
-  olderBars(symbol: string, interval: string, endTime: number, limit: number): Promise<Bar[]>;
+  olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
 }

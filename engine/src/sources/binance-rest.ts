@@ -1,11 +1,11 @@
 import { Agent, request } from 'undici';
 import { expand, EMPTY, type Observable, takeWhile } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
-import { BinanceRestError } from '../domain/errors.ts';
+import { BinanceRestError, HistoryRefusedError } from '../domain/errors.ts';
 import { nextOpen } from '../domain/interval.ts';
 import { parseKlineRows } from './binance-raw.ts';
 import { fromAbortable } from './abortable.ts';
-import { RestGate, sleep } from './rest-gate.ts';
+import { RestGate, type RestPriority, sleep } from './rest-gate.ts';
 
 /** Binance never returns more than this many rows per klines call. */
 export const MAX_KLINES_PER_CALL = 1000;
@@ -55,17 +55,19 @@ export class BinanceRest {
   }
 
   /** As `get`, plus the exchange-clock time the answered request was sent. */
-  async getTimed(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal): Promise<{ body: unknown; askedAt: number }> {
+  async getTimed(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<{ body: unknown; askedAt: number }> {
     const qs = Object.entries(query)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
       .join('&');
     const url = `${this.opts.baseUrl}${path}${qs ? `?${qs}` : ''}`;
-    const maxAttempts = this.opts.maxAttempts ?? 6;
+    // Client history is not retried: the client can ask again, and retries would hold a slot.
+    const maxAttempts = priority === 'client' ? 1 : (this.opts.maxAttempts ?? 6);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.gate.run(weight, () => this.once(url, path, signal), signal);
+        return await this.gate.run(weight, () => this.once(url, path, signal), signal, priority);
       } catch (e) {
+        if (e instanceof HistoryRefusedError) throw e;
         const err = e instanceof BinanceRestError ? e : new BinanceRestError(`GET ${path} failed: ${(e as Error).message}`, { cause: e, info: { status: 0, path } });
         if (signal?.aborted || !err.retryable || attempt >= maxAttempts) throw err;
         this.opts.onRetry?.(err, attempt);
@@ -114,12 +116,13 @@ export class BinanceRest {
     });
   }
 
-  async klines(q: KlinesQuery, signal?: AbortSignal): Promise<Bar[]> {
+  /** `priority: 'client'` for history a client asked for (see RestGate): never ahead of live work. */
+  async klines(q: KlinesQuery, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<Bar[]> {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
     // A row counts as closed only if it closed before we asked, by the exchange's clock (`now`, a
     // lower bound of it in Binance mode, never the host's): one that closed while the request was in
     // flight may carry its last forming values, so it stays forming until a later update.
-    const { body, askedAt } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal);
+    const { body, askedAt } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal, priority);
     return parseKlineRows(body, askedAt);
   }
 

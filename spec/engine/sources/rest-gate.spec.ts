@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { RestGate } from '../../../engine/src/sources/rest-gate.ts';
 
 describe('RestGate', () => {
@@ -54,5 +55,76 @@ describe('RestGate', () => {
     release();
     await first;
     expect(await gate.run(1, async () => 'after')).toBe('after');
+  });
+
+  it('serves waiting live calls (bootstrap, gap fills) before waiting client history, whatever the arrival order', async () => {
+    const gate = new RestGate({ weightBudget: 1000, concurrency: 2 });
+    const order: string[] = [];
+    const releases: Array<() => void> = [];
+    const hold = (name: string, priority: 'live' | 'client') =>
+      gate.run(1, () => new Promise<void>((r) => (order.push(name), releases.push(r))), undefined, priority);
+    const running = [hold('live-0', 'live'), hold('client-0', 'client')];
+    // Both slots are busy: a flood of client calls queues first, then one gap fill.
+    const clients = Array.from({ length: 5 }, (_, i) => hold(`client-${i + 1}`, 'client'));
+    const gapFill = hold('gap-fill', 'live');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(gate.clientQueued).toBe(5);
+    releases.shift()!();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(order.slice(0, 2).sort()).toEqual(['client-0', 'live-0']);
+    expect(order[2]).toBe('gap-fill');
+    while (releases.length) {
+      releases.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all([...running, ...clients, gapFill]);
+    expect(order.slice(3)).toEqual(['client-1', 'client-2', 'client-3', 'client-4', 'client-5']);
+  });
+
+  it('gives client history at most half the slots: a live call never waits behind a slot-full of clients', async () => {
+    const gate = new RestGate({ weightBudget: 1000, concurrency: 4 });
+    let clientsRunning = 0;
+    let peak = 0;
+    const releases: Array<() => void> = [];
+    const clientCall = () =>
+      new Promise<void>((resolve) => {
+        clientsRunning++;
+        peak = Math.max(peak, clientsRunning);
+        releases.push(() => {
+          clientsRunning--;
+          resolve();
+        });
+      });
+    const clients = Array.from({ length: 6 }, () => gate.run(1, clientCall, undefined, 'client'));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(peak).toBe(2);
+    // Two slots stay for live work, taken at once.
+    expect(await gate.run(1, async () => 'live')).toBe('live');
+    while (releases.length) {
+      releases.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(clients);
+    expect(peak).toBe(2);
+  });
+
+  it('refuses client history beyond its share of the budget, and during a pause, with a retry time; live calls still go', async () => {
+    let t = 60_000 * 1000 + 30_000; // mid-minute
+    const gate = new RestGate({ weightBudget: 10, concurrency: 4, now: () => t });
+    for (let i = 0; i < 2; i++) await gate.run(2, async () => undefined, undefined, 'client');
+    expect(gate.weightUsed).toBe(4);
+    const over = await gate.run(2, async () => 'ran', undefined, 'client').catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(HistoryRefusedError);
+    expect((over as HistoryRefusedError).info).toEqual({ reason: 'busy', retryAfterSec: 30 });
+    expect(await gate.run(2, async () => 'live')).toBe('live');
+    t += 30_000; // next minute
+    gate.pause(t + 5000);
+    const paused = await gate.run(2, async () => 'ran', undefined, 'client').catch((e: unknown) => e);
+    expect((paused as HistoryRefusedError).info).toEqual({ reason: 'busy', retryAfterSec: 5 });
+  });
+
+  it('lets a call heavier than the whole budget go alone at the start of a minute (it never could otherwise)', async () => {
+    const gate = new RestGate({ weightBudget: 10, concurrency: 1 });
+    expect(await gate.run(20, async () => 'exchangeInfo')).toBe('exchangeInfo');
   });
 });
