@@ -79,6 +79,15 @@ describe('simulated exchange: Binance WS limits', () => {
     expect(s.stats.limitCloses).toBe(1);
   });
 
+  it('incoming messages: the pongs a client answers the server’s pings with count, so pings every 150 ms alone cut it off', async () => {
+    const s = await start({ pingIntervalMs: 150 });
+    const c = await connect('/ws/btcusdt@kline_1m'); // ws answers every ping with a pong by itself
+    await c.until(() => c.closeCode !== undefined, 5000, 'close');
+    expect(c.closeCode).toBe(1008);
+    expect(s.stats.limitCloses).toBe(1);
+    expect(s.stats.pongsReceived).toBeGreaterThanOrEqual(5); // five fit in a second; the one over is not counted
+  });
+
   it('new connections per 5 minutes: beyond the limit the upgrade is refused with 429 and counted', async () => {
     const s = await start({ maxConnectionsPer5Min: 3 });
     const ok = await Promise.all([connect('/ws'), connect('/stream'), connect('/ws/btcusdt@kline_1m')]);
