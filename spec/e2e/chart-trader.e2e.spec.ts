@@ -85,14 +85,14 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await expect.poll(() => onChart<number>(page, `chart.getPeriod().span`)).toBe(5);
     await expect.poll(() => onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThan(700);
     expect(await drawings(page)).toEqual(drawn);
-    // Still drawn where they were: the trend line's ends map to pixels inside the pane.
-    const px = await onChart<Array<{ x: number; y: number }>>(page, `chart.convertToPixel(${JSON.stringify(drawn[0]!.points)})`);
-    for (const p of px) expect(p.x).toBeGreaterThan(0);
-
     // Select the trend line (click on it) and delete it with the Delete key.
     await page.click('[data-testid=draw-toggle]');
     await page.waitForSelector('[data-testid=draw-toolbar]');
     expect(await page.locator('[data-testid=chart]').boundingBox()).toEqual(box);
+    await page.waitForTimeout(300);
+    // Still drawn where they were: the trend line's ends map to pixels inside the pane.
+    const px = await onChart<Array<{ x: number; y: number }>>(page, `chart.convertToPixel(${JSON.stringify(drawn[0]!.points)})`);
+    for (const p of px) expect(p.x).toBeGreaterThan(0);
     const mid = { x: px[0]!.x + (px[1]!.x - px[0]!.x) * 0.3, y: px[0]!.y + (px[1]!.y - px[0]!.y) * 0.3 };
     await page.waitForTimeout(700);
     await page.mouse.move(box.x + mid.x - 15, box.y + mid.y, { steps: 3 });

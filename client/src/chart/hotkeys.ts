@@ -16,7 +16,12 @@ export function registerChartHotkeys(): void {
   if (registered) return;
   registered = true;
   const pan = (bars: number) => ({ chart }: { chart: Chart }) => chart.scrollByDistance(bars * chart.getBarSpace().bar);
-  const zoom = (scale: number) => ({ chart }: { chart: Chart }) => chart.zoomAtCoordinate(scale);
+  // Zoom about the live bar when it is in view (the chart stays live), else about the middle of the view.
+  const zoom = (scale: number) => ({ chart }: { chart: Chart }) => {
+    const r = chart.getVisibleRange();
+    const last = chart.getDataList().length - 1;
+    chart.zoomAtDataIndex(scale, r.to >= last ? last : Math.round((r.from + r.to) / 2));
+  };
   const check = ({ event }: { event: KeyboardEvent }) => owned(event);
   registerHotkey({ name: 'panOlder', keys: ['ArrowLeft'], check, action: pan(10) });
   registerHotkey({ name: 'panNewer', keys: ['ArrowRight'], check, action: pan(-10) });

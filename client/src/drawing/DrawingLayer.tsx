@@ -10,7 +10,7 @@ const TOOL_LABELS: Record<DrawingTool, { label: string; icon: string }> = {
   rayLine: { label: 'Ray', icon: '↗' },
   horizontalStraightLine: { label: 'Horizontal line', icon: '─' },
   verticalStraightLine: { label: 'Vertical line', icon: '│' },
-  parallelStraightLine: { label: 'Parallel channel', icon: '⫽' },
+  parallelStraightLine: { label: 'Parallel channel', icon: '∥' },
   fibonacciLine: { label: 'Fibonacci retracement', icon: 'ℱ' },
   priceRange: { label: 'Price and range measure', icon: '⇕' },
   textNote: { label: 'Text note', icon: 'T' },
@@ -158,7 +158,10 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
         </For>
         <hr />
         <button data-action="lock" aria-label={saved().locked ? 'Unlock drawings' : 'Lock drawings'} title={saved().locked ? 'Unlock drawings' : 'Lock drawings'} aria-pressed={saved().locked} onClick={() => setLocked(!saved().locked)}>
-          <span aria-hidden="true">{saved().locked ? '🔒' : '🔓'}</span>
+          <svg aria-hidden="true" viewBox="0 0 16 16" width="15" height="15" fill="none" stroke="currentColor" stroke-width="1.5">
+            <rect x="3" y="7" width="10" height="7" rx="1" />
+            <path d={saved().locked ? 'M5 7V5a3 3 0 0 1 6 0v2' : 'M5 7V5a3 3 0 0 1 6 0'} />
+          </svg>
         </button>
         <button data-action="hide" aria-label={saved().hidden ? 'Show drawings' : 'Hide drawings'} title={saved().hidden ? 'Show drawings' : 'Hide drawings'} aria-pressed={saved().hidden} onClick={() => setHidden(!saved().hidden)}>
           <span aria-hidden="true">{saved().hidden ? '◌' : '◉'}</span>
@@ -167,7 +170,9 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
           <span aria-hidden="true">⌫</span>
         </button>
         <button data-action="clear" aria-label="Clear all drawings" title="Clear all drawings" disabled={!saved().items.length} onClick={clearAll}>
-          <span aria-hidden="true">🗑</span>
+          <svg aria-hidden="true" viewBox="0 0 16 16" width="15" height="15" fill="none" stroke="currentColor" stroke-width="1.5">
+            <path d="M2.5 4h11M6 4V2.5h4V4M4 4l.7 9.5h6.6L12 4M6.5 6.5v5M9.5 6.5v5" />
+          </svg>
         </button>
       </div>
     </Show>
