@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { LeaseKeys } from './cluster-keys.ts';
 import { RELEASE_LUA, RENEW_LUA } from './cluster-scripts.ts';
+// The reason shows in /health (lastStepDown): never the Redis host, port or URL.
+import { redisErrorText } from '../store/redis-error-text.ts';
 
 export interface LeaderLeaseConfig {
   redis: Redis;
@@ -103,7 +105,7 @@ export class LeaderLease {
       }
     } catch (e) {
       // Unreachable: we cannot know whether the lease still holds, so stop claiming it before it could have expired.
-      if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${(e as Error).message})`);
+      if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${redisErrorText(e)})`);
     }
     this.schedule();
   }
