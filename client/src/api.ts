@@ -26,8 +26,25 @@ export async function fetchCatalog(): Promise<Catalog> {
   return { symbols, configured: Array.isArray(body.configured) ? strings(body.configured) : symbols, markets, intervals: strings(body.intervals), source: typeof body.source === 'string' ? body.source : null };
 }
 
+/** Longest `Retry-After` honoured, and how many times: history is worth a short wait, not a hung chart. */
+const MAX_RETRY_AFTER_MS = 10_000;
+const RETRIES = 3;
+
+/**
+ * `fetch` that waits out a 429 or 503 carrying `Retry-After` (the engine refuses client history it
+ * cannot serve now rather than queueing it) and tries again, a few times; other answers are returned.
+ */
+export async function fetchPolitely(url: string, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url);
+    const after = Number(res.headers.get('retry-after'));
+    if ((res.status !== 429 && res.status !== 503) || !Number.isFinite(after) || after < 0 || attempt >= RETRIES) return res;
+    await sleep(Math.min(MAX_RETRY_AFTER_MS, after * 1000) * (1 + Math.random() / 4));
+  }
+}
+
 export async function fetchOlder(symbol: string, interval: string, endTime: number, limit: number): Promise<Candle[]> {
-  const res = await fetch(`/candles/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?endTime=${endTime}&limit=${limit}`);
+  const res = await fetchPolitely(`/candles/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?endTime=${endTime}&limit=${limit}`);
   if (!res.ok) throw new Error(`/candles answered ${res.status}`);
   const body = (await res.json()) as { candles?: unknown[] };
   return (body.candles ?? []).map(toCandle).filter((c): c is Candle => c !== undefined);
@@ -131,9 +148,10 @@ export async function fetchSeriesPoints(label: string, symbol: string, interval:
   const q = new URLSearchParams(params);
   q.set('endTime', String(endTime));
   q.set('limit', String(limit));
-  const res = await fetch(`/series/${encodeURIComponent(name)}/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?${q.toString()}`);
-  const body = (await res.json().catch(() => ({}))) as { points?: unknown[]; error?: unknown };
-  if (res.status === 503) throw new SeriesFailedError(typeof body.error === 'string' ? body.error : 'series failed');
+  const res = await fetchPolitely(`/series/${encodeURIComponent(name)}/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?${q.toString()}`);
+  const body = (await res.json().catch(() => ({}))) as { points?: unknown[]; error?: unknown; state?: unknown };
+  // 503 is a failed series when it says so (or gives no Retry-After), else a busy engine.
+  if (res.status === 503 && (body.state === 'failed' || !res.headers.has('retry-after'))) throw new SeriesFailedError(typeof body.error === 'string' ? body.error : 'series failed');
   if (!res.ok) throw new Error(`/series answered ${res.status}`);
   return (body.points ?? []).flatMap((p) => {
     if (!isObj(p) || typeof p.time !== 'number') return [];

@@ -35,3 +35,23 @@ describe('series catalog as GET /series gives it', () => {
     expect(checkNumber(f, '201')).toBeUndefined();
   });
 });
+
+describe('fetchPolitely', () => {
+  it('waits out a 429 with Retry-After and tries again, a bounded number of times', async () => {
+    const { fetchPolitely } = await import('../../client/src/api.ts');
+    const answers = [429, 503, 200];
+    const waits: number[] = [];
+    const real = globalThis.fetch;
+    globalThis.fetch = (async () => new Response('{}', { status: answers.shift() ?? 429, headers: { 'retry-after': '2' } })) as typeof fetch;
+    try {
+      expect((await fetchPolitely('/candles/x', async (ms) => void waits.push(ms))).status).toBe(200);
+      expect(waits).toHaveLength(2);
+      for (const w of waits) expect(w).toBeGreaterThanOrEqual(2000);
+      // Always refused: it gives up after its retries and hands back the refusal.
+      expect((await fetchPolitely('/candles/x', async (ms) => void waits.push(ms))).status).toBe(429);
+      expect(waits).toHaveLength(5);
+    } finally {
+      globalThis.fetch = real;
+    }
+  });
+});
