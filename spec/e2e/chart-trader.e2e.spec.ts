@@ -8,15 +8,6 @@ import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
 /** Issue 15 in a real browser: drawings, countdown, keyboard, indicator settings, status, layout. */
 
 type Point = { timestamp: number; value: number };
-interface ChartHandle {
-  getOverlays(f?: object): Array<{ id: string; name: string; points: Array<Partial<Point>>; currentStep: number }>;
-  getVisibleRange(): { from: number; to: number; realFrom: number; realTo: number };
-  getBarSpace(): { bar: number };
-  getDataList(): Array<{ timestamp: number; close: number }>;
-  getIndicators(f?: object): Array<{ name: string; calcParams: unknown[]; result: unknown[] }>;
-  getFormatter(): { formatExtendText(p: object): string };
-  convertToPixel(p: Array<Partial<Point>>, f?: object): Array<{ x: number; y: number }>;
-}
 const onChart = <T,>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const chart = window.__chart; return ${fn}; })()`) as Promise<T>;
 const status = (page: Page) => page.textContent('[data-testid=status]');
 const waitLive = (page: Page, timeout = 15_000) => page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout });
