@@ -129,9 +129,16 @@ export function splitSeriesLabel(label: string): { name: string; params: Array<[
   return { name, params };
 }
 
-/** A derived series' label from its parameters: only values that differ from the defaults are spelled out (`rsi:period=21`). */
+/**
+ * A derived series' label from its parameters, spelled as the engine labels its instances (the keys
+ * of its messages): only values that differ from the defaults, by parameter name (`ema-cross:fast=5;slow=30`).
+ */
 export function seriesLabel(def: SeriesDef, values: Record<string, number | string | boolean>): string {
-  const parts = def.params.filter((p) => values[p.name] !== undefined && values[p.name] !== p.default).map((p) => `${p.name}=${String(values[p.name])}`);
+  const parts = def.params
+    .filter((p) => values[p.name] !== undefined && values[p.name] !== p.default)
+    .map((p) => p.name)
+    .sort()
+    .map((k) => `${k}=${String(values[k])}`);
   return parts.length ? `${def.name}:${parts.join(';')}` : def.name;
 }
 

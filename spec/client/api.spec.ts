@@ -23,6 +23,9 @@ describe('series catalog as GET /series gives it', () => {
     const def = toSeriesDef({ name: 'ema-cross', pane: 'overlay', params: { fast: 9, slow: 21 } })!;
     expect(seriesLabel(def, { fast: 9, slow: 21 })).toBe('ema-cross');
     expect(seriesLabel(def, { fast: 5, slow: 21 })).toBe('ema-cross:fast=5');
+    // Keys in name order, as the engine labels instances (its messages are keyed by that label).
+    const zeta = toSeriesDef({ name: 'z', pane: 'overlay', params: { slow: 21, fast: 9 } })!;
+    expect(seriesLabel(zeta, { slow: 30, fast: 5 })).toBe('z:fast=5;slow=30');
     expect(splitSeriesLabel('ema-cross:fast=5;slow=30')).toEqual({ name: 'ema-cross', params: [['fast', '5'], ['slow', '30']] });
   });
 
