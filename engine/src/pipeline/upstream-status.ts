@@ -1,4 +1,4 @@
-import { asyncScheduler, merge, Observable, type SchedulerLike, timer } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, timer } from 'rxjs';
 import type { UpstreamState } from '../broadcast/hub.ts';
 import type { UpstreamEvent } from '../sources/upstream-event.ts';
 
@@ -46,9 +46,10 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
         down.size > 0 || up.size === 0 ? 'reconnecting' : lastFrameAt !== undefined && now - lastFrameAt > staleMs ? 'stale' : 'live';
       subscriber.next({ state, shards: up.size, lastFrameAt });
     };
-    return merge(events$, timer(tickMs, tickMs, scheduler)).subscribe({
+    // Ticks end with the events (teardown below): a finished upstream is not ticked forever.
+    const ticks = timer(tickMs, tickMs, scheduler).subscribe(() => emit());
+    const events = events$.subscribe({
       next: (ev) => {
-        if (typeof ev === 'number') return emit();
         switch (ev.type) {
           case 'kline':
             lastFrameAt = scheduler.now();
@@ -57,7 +58,7 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
             up.add(ev.shard);
             down.delete(ev.shard);
             // A fresh connection starts its silence clock now.
-            lastFrameAt ??= scheduler.now();
+            lastFrameAt = scheduler.now();
             return emit();
           case 'disconnected':
             up.delete(ev.shard);
@@ -72,5 +73,9 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
       error: (e: unknown) => subscriber.error(e),
       complete: () => subscriber.complete(),
     });
+    return () => {
+      ticks.unsubscribe();
+      events.unsubscribe();
+    };
   });
 }

@@ -1,0 +1,172 @@
+import { Subject, Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { seriesId, type SeriesId } from '../../../engine/src/domain/series-id.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import type { BootstrapResult } from '../../../engine/src/pipeline/bootstrap.ts';
+import { SeriesCatalog } from '../../../engine/src/pipeline/series-catalog.ts';
+import { SeriesLifecycle } from '../../../engine/src/pipeline/series-lifecycle.ts';
+
+const m = (symbol: string) => ({ symbol, base: symbol.replace(/USDT$/, ''), quote: 'USDT' });
+
+/** A lifecycle over fakes that record what it asks of the world; loads finish when the test says. */
+function setup(opts: { max?: number; idle?: number } = {}) {
+  const catalog = new SeriesCatalog(['BTCUSDT'], ['1m', '45m'], 'sim', 100);
+  catalog.setMarkets(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT'].map(m));
+  const streams = new Set<string>();
+  const loads = new Map<string, Subject<BootstrapResult>>();
+  const loadCount = new Map<string, number>();
+  const freed: string[] = [];
+  const ended: Array<[string, string]> = [];
+  const customs = new Map<string, () => void>();
+  const invalid: string[] = [];
+  const lc = new SeriesLifecycle({
+    catalog,
+    upstream: { add: (s) => s.forEach((x) => streams.add(x)), remove: (s) => s.forEach((x) => streams.delete(x)) },
+    router: { expect: () => {}, attach: () => {}, detach: () => {} },
+    load: (id) => {
+      loadCount.set(id.key, (loadCount.get(id.key) ?? 0) + 1);
+      const s = new Subject<BootstrapResult>();
+      loads.set(id.key, s);
+      return s;
+    },
+    startNative: () => new Subscription(),
+    startCustom: (id, _source, live) => {
+      customs.set(id.key, live);
+      return new Subscription();
+    },
+    free: (id) => freed.push(id.key),
+    ended: (id, code) => ended.push([id.key, code]),
+    invalidSymbol: (s) => invalid.push(s),
+    idleSeriesMs: opts.idle ?? 1000,
+    maxOnDemandSeries: opts.max ?? 10,
+    concurrency: 2,
+    log: silentLogger,
+  });
+  const finish = (id: SeriesId, outcome: BootstrapResult['outcome'] = 'loaded') => {
+    const s = loads.get(id.key)!;
+    s.next({ id, outcome, fetched: 10 });
+    s.complete();
+  };
+  return { lc, catalog, streams, loadCount, freed, ended, customs, invalid, finish };
+}
+
+describe('SeriesLifecycle', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('pins configured series and resolves ready once their native ones are loaded', async () => {
+    const t = setup();
+    t.lc.pinSymbol('BTCUSDT');
+    t.lc.sealStartup();
+    let ready = false;
+    void t.lc.ready.then(() => (ready = true));
+    expect([...t.streams]).toEqual(['btcusdt@kline_1m']);
+    t.finish(seriesId('BTCUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ready).toBe(true);
+    // 45m (from the configured 1m) starts once its source is live.
+    expect([...t.customs.keys()]).toEqual(['BTCUSDT:45m']);
+    t.lc.stopAll();
+  });
+
+  it('loads a series once however many ask, and answers them all when it is live', async () => {
+    const t = setup();
+    const id = seriesId('ETHUSDT', '1m');
+    const answers = Array.from({ length: 10 }, () => t.lc.want(id));
+    expect(t.loadCount.get(id.key)).toBe(1);
+    expect(t.lc.isLive(id)).toBe(false);
+    t.finish(id);
+    expect(await Promise.all(answers)).toEqual(Array(10).fill({ ok: true }));
+    expect(t.lc.isLive(id)).toBe(true);
+    expect(await t.lc.want(id)).toEqual({ ok: true });
+    expect(t.loadCount.get(id.key)).toBe(1);
+    t.lc.stopAll();
+  });
+
+  it('builds an on-demand custom interval on its hidden source, live only once its history is in', async () => {
+    const t = setup();
+    const id = seriesId('SOLUSDT', '45m');
+    let answer: unknown;
+    void t.lc.want(id).then((a) => (answer = a));
+    expect([...t.streams]).toEqual(['solusdt@kline_1m']);
+    t.finish(seriesId('SOLUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answer).toBeUndefined();
+    t.customs.get(id.key)!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answer).toEqual({ ok: true });
+    expect(t.lc.counts()).toMatchObject({ live: 2, onDemand: 2 });
+    t.lc.stopAll();
+  });
+
+  it('refuses symbols not trading and unknown intervals, and past MAX_ON_DEMAND_SERIES (a custom one counts its source)', async () => {
+    const t = setup({ max: 2 });
+    expect(await t.lc.want(seriesId('NOPEUSDT', '1m'))).toMatchObject({ ok: false, code: 'symbol_not_trading' });
+    expect(await t.lc.want(seriesId('ETHUSDT', '3m'))).toMatchObject({ ok: false, code: 'unknown_interval' });
+    void t.lc.want(seriesId('ETHUSDT', '1m'));
+    expect(await t.lc.want(seriesId('XRPUSDT', '45m'))).toMatchObject({ ok: false, code: 'series_capacity' });
+    void t.lc.want(seriesId('XRPUSDT', '1m'));
+    expect(await t.lc.want(seriesId('ADAUSDT', '1m'))).toMatchObject({ ok: false, code: 'series_capacity' });
+    expect(t.streams.size).toBe(2);
+    expect(t.loadCount.has('NOPEUSDT:1m')).toBe(false);
+    t.lc.stopAll();
+  });
+
+  it('stops an on-demand series nobody held for IDLE_SERIES_MS (custom before its source); configured ones stay', async () => {
+    const t = setup({ idle: 1000 });
+    t.lc.pinSymbol('BTCUSDT');
+    t.finish(seriesId('BTCUSDT', '1m'));
+    const id = seriesId('SOLUSDT', '45m');
+    const held = t.lc.want(id);
+    t.finish(seriesId('SOLUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    t.customs.get(id.key)!();
+    await held;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(t.freed).toEqual([]);
+    t.lc.release(id);
+    await vi.advanceTimersByTimeAsync(900);
+    expect(t.freed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.freed).toEqual(['SOLUSDT:45m', 'SOLUSDT:1m']);
+    expect([...t.streams]).toEqual(['btcusdt@kline_1m']);
+    expect(t.lc.isLive(seriesId('BTCUSDT', '1m'))).toBe(true);
+    // A touch (an HTTP read) keeps one alive for another IDLE_SERIES_MS.
+    const eth = seriesId('ETHUSDT', '1m');
+    const p = t.lc.want(eth);
+    t.finish(eth);
+    await p;
+    t.lc.release(eth);
+    await vi.advanceTimersByTimeAsync(800);
+    t.lc.touch(eth);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(t.lc.isLive(eth)).toBe(true);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(t.lc.isLive(eth)).toBe(false);
+    t.lc.stopAll();
+  });
+
+  it('ends every series of a symbol that stops trading, telling live clients and waiters why', async () => {
+    const t = setup();
+    const live = seriesId('ETHUSDT', '1m');
+    const p = t.lc.want(live);
+    t.finish(live);
+    await p;
+    const waiting = t.lc.want(seriesId('ETHUSDT', '45m'));
+    t.lc.endSymbol('ETHUSDT', 'ETHUSDT stopped trading');
+    expect(await waiting).toMatchObject({ ok: false, code: 'symbol_not_trading' });
+    expect(t.ended.map(([k]) => k).sort()).toEqual(['ETHUSDT:1m', 'ETHUSDT:45m']);
+    expect(t.streams.size).toBe(0);
+    t.lc.stopAll();
+  });
+
+  it('reports -1121 for a listed symbol: the catalog is told, the waiters refused', async () => {
+    const t = setup();
+    const id = seriesId('XRPUSDT', '1m');
+    const p = t.lc.want(id);
+    t.finish(id, 'invalid-symbol');
+    expect(await p).toMatchObject({ ok: false, code: 'symbol_not_trading' });
+    expect(t.invalid).toEqual(['XRPUSDT']);
+    t.lc.stopAll();
+  });
+});

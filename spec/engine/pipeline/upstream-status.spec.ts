@@ -1,0 +1,45 @@
+import { map } from 'rxjs';
+import { describe, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { upstreamStatus$ } from '../../../engine/src/pipeline/upstream-status.ts';
+import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
+import { testScheduler } from '../../helpers/marbles.ts';
+
+const b: Bar = { openTime: 0, open: 1, high: 1, low: 1, close: 1, volume: 0, closed: false };
+const ev: Record<string, UpstreamEvent> = {
+  c: { type: 'connected', shard: 0, streams: [], resync: false },
+  C: { type: 'connected', shard: 1, streams: [], resync: false },
+  k: { type: 'kline', symbol: 'BTCUSDT', interval: '1m', bar: b, receivedAt: 0, eventTime: 0 },
+  d: { type: 'disconnected', shard: 0, reason: 'closed 1006' },
+  x: { type: 'closed', shard: 1 },
+};
+const states = { L: 'live', S: 'stale', R: 'reconnecting' };
+
+describe('upstreamStatus$', () => {
+  it('is live while frames come, stale after a silence, reconnecting while a shard is down (ticks every 3 frames, stale after 5)', () => {
+    testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const events = hot('  -c-k-k-------d--c-k-----|', ev);
+      const expected = '    -L-L--L--L--SR-RL-L--L--|';
+      const out = upstreamStatus$(events, { staleAfterMs: 5, tickMs: 3 }).pipe(map((s) => s.state));
+      expectObservable(out).toBe(expected, states);
+      expectSubscriptions(events.subscriptions).toBe('^-----------------------!');
+    });
+  });
+
+  it('counts shards; a shard closed on purpose is neither up nor an outage', () => {
+    testScheduler().run(({ hot, expectObservable }) => {
+      const events = hot('-c-C-k-x-|', ev);
+      const out = upstreamStatus$(events, { staleAfterMs: 100, tickMs: 1000 }).pipe(map((s) => `${s.state}${s.shards}`));
+      expectObservable(out).toBe('-a-b---a-|', { a: 'live1', b: 'live2' });
+    });
+  });
+
+  it('passes an error through and stops ticking on unsubscribe', () => {
+    testScheduler().run(({ hot, expectObservable }) => {
+      const events = hot('-c--#', ev);
+      expectObservable(upstreamStatus$(events, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state))).toBe('-LL-#', states);
+      const quiet = hot('-c-------', ev);
+      expectObservable(upstreamStatus$(quiet, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state)), '^---!').toBe('-LL-', states);
+    });
+  });
+});
