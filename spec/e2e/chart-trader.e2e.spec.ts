@@ -261,6 +261,8 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(300);
     expect(await page.isVisible('nav.intervals')).toBe(false);
+    // Nothing in the header spills past the screen's edge.
+    expect(await page.evaluate(() => Math.max(...Array.from(document.querySelectorAll('header.bar > *')).filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.getBoundingClientRect().right)))).toBeLessThanOrEqual(390);
     expect(await page.isVisible('button[aria-label="Chart controls"]')).toBe(true);
     const chartBox = (await page.locator('[data-testid=chart]').boundingBox())!;
     expect(chartBox.height).toBeGreaterThan(844 * 0.8);
