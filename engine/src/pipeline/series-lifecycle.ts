@@ -78,6 +78,8 @@ export class SeriesLifecycle implements SeriesDemand {
   private stopped = false;
   /** Series loaded since start (progress). */
   loadedCount = 0;
+  /** On-demand series released early to make room since the last sweep (logged there, once). */
+  private evicted = 0;
 
   constructor(private readonly deps: SeriesLifecycleDeps) {
     this.now = deps.now ?? Date.now;
@@ -191,8 +193,10 @@ export class SeriesLifecycle implements SeriesDemand {
     // A custom interval may need its source too.
     const source = catalog.sourceOf(id);
     const needed = 1 + (source && !this.entries.has(source.key) ? 1 : 0);
-    const { onDemand } = this.counts();
-    if (onDemand + needed > maxOnDemandSeries) {
+    const over = this.counts().onDemand + needed - maxOnDemandSeries;
+    // Room is made from series nobody holds (one-off HTTP reads, clients gone) before refusing, so
+    // a flood of reads cannot lock everyone out until IDLE_SERIES_MS passes.
+    if (over > 0 && this.makeRoom(over, source?.key) < over) {
       return { ok: false, code: 'series_capacity', message: `the engine serves at most ${maxOnDemandSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` };
     }
     return undefined;
@@ -283,6 +287,26 @@ export class SeriesLifecycle implements SeriesDemand {
     for (const w of e.waiters.splice(0)) w(outcome);
   }
 
+  /**
+   * Stops up to `n` on-demand series nobody holds, least recently used first (never `keep`, the
+   * source the new series needs); returns how many. Counted, and logged once per sweep.
+   */
+  private makeRoom(n: number, keep: string | undefined): number {
+    let freed = 0;
+    while (freed < n) {
+      let lru: Entry | undefined;
+      for (const e of this.entries.values()) {
+        if (e.pinned || e.watchers > 0 || e.dependents > 0 || e.id.key === keep) continue;
+        if (!lru || e.lastUsed < lru.lastUsed) lru = e;
+      }
+      if (!lru) break;
+      this.stop(lru, { ok: false, code: 'series_capacity', message: 'series released to make room' });
+      freed++;
+    }
+    this.evicted += freed;
+    return freed;
+  }
+
   /** Stops on-demand series nobody held for IDLE_SERIES_MS (custom intervals before their sources). */
   private sweep(): void {
     const t = this.now();
@@ -296,5 +320,7 @@ export class SeriesLifecycle implements SeriesDemand {
       }
     }
     if (gone.length) this.deps.log.info(`released ${gone.length} idle on-demand series`, { series: gone.slice(0, 10).join(',') });
+    if (this.evicted) this.deps.log.info(`released ${this.evicted} on-demand series nobody held to make room for others (MAX_ON_DEMAND_SERIES=${this.deps.maxOnDemandSeries})`);
+    this.evicted = 0;
   }
 }

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startApp, type App } from '../../../engine/src/app.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+const CAP = 4;
+
+/**
+ * An anonymous client floods one-off reads of cold symbols. Each read makes a series live on demand;
+ * nobody holds it afterwards. Before: the first MAX_ON_DEMAND_SERIES reads filled the engine for
+ * IDLE_SERIES_MS (10 minutes by default) and every other user's cold symbol was refused meanwhile.
+ */
+describe('a flood of one-off reads of cold symbols, against the simulated exchange', () => {
+  let app: App;
+  let cold: string[];
+  const subscribed = () => app.sim!.subscriptions().flat();
+
+  beforeAll(async () => {
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m', '5m'],
+      bufferSize: 200,
+      historyOnConnect: 100,
+      clientDir: '',
+      seriesDir: '',
+      // Long enough that nothing goes idle by time during the test.
+      idleSeriesMs: 120_000,
+      maxOnDemandSeries: CAP,
+      log: silentLogger,
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60 },
+    });
+    await app.ready;
+    cold = app.sim!.symbols.filter((s) => s !== 'BTCUSDT').slice(-20);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('cannot lock other users out: series nobody holds make room for new ones, within the cap', async () => {
+    const flood = cold.splice(0, CAP * 3);
+    const codes: number[] = [];
+    for (const sym of flood) {
+      const res = await request(`${app.url}/candles/${sym}/1m?limit=5`);
+      codes.push(res.statusCode);
+      await res.body.dump();
+      expect(app.lifecycle.counts().onDemand).toBeLessThanOrEqual(CAP);
+    }
+    // Every read served (before: the reads past the cap were refused with 503).
+    expect(codes).toEqual(flood.map(() => 200));
+    // A user arriving after the flood gets a cold symbol at once, not series_capacity.
+    const user = new EngineClient(`${app.url.replace('http', 'ws')}/ws/${cold.pop()!}?interval=5m`);
+    try {
+      await user.until((c) => c.historical() !== undefined || c.closeCode !== undefined, 15_000, 'an answer');
+      expect(user.messages.find((m) => m.type === 'error')).toBeUndefined();
+      expect(user.historical()!.data.length).toBeGreaterThan(0);
+      expect(app.lifecycle.counts().onDemand).toBeLessThanOrEqual(CAP);
+      // Upstream: BTCUSDT's two streams and at most CAP on-demand ones once the unsubscribes are sent.
+      const end = Date.now() + 5000;
+      while (subscribed().length > 2 + CAP && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(subscribed().length).toBeLessThanOrEqual(2 + CAP);
+    } finally {
+      user.close();
+    }
+  });
+
+  it('still refuses past the cap when every on-demand series is held by a client', async () => {
+    const held = cold.splice(0, CAP).map((s) => new EngineClient(`${app.url.replace('http', 'ws')}/ws/${s}?interval=1m`));
+    try {
+      for (const c of held) await c.until((x) => x.historical() !== undefined, 15_000, 'historical');
+      const res = await request(`${app.url}/candles/${cold.pop()!}/1m`);
+      expect(res.statusCode).toBe(503);
+      expect(await res.body.json()).toMatchObject({ code: 'series_capacity' });
+      // The held ones were not taken away.
+      for (const c of held) expect(c.closeCode).toBeUndefined();
+    } finally {
+      for (const c of held) c.close();
+    }
+  });
+});
