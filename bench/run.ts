@@ -3,7 +3,7 @@
  * one upstream (simulated exchange + pacing relay). Prints a table and writes bench/results/<date>.json.
  *
  *   --quick             small sizes (smoke run, ~2 min)
- *   --only a,b          scenarios: fanout, latency, storm, memory, soak, slow, ingest, quant, store, on-demand, universe
+ *   --only a,b          scenarios: fanout, latency, storm, memory, soak, slow, ingest, quant, store, on-demand, universe, cluster
  *   --repeat N          runs per figure (median), default 3 (1 with --quick)
  *   --ramp-repeat N     fan-out ramps per server and configuration (median), default 1
  *   --soak SECONDS      soak length, default 60 (10 with --quick)
@@ -31,9 +31,10 @@ import { universe } from './scenarios/universe.ts';
 import { storeMemory } from './scenarios/universe-memory.ts';
 import { onDemand } from './scenarios/on-demand.ts';
 import { quant } from './quant/quant.ts';
+import { cluster } from './scenarios/cluster.ts';
 import { BENCH_SYMBOLS } from './lib/symbols.ts';
 
-const SCENARIOS: Record<string, Scenario> = { fanout, latency, storm: connectStorm, memory: idleMemory, slow: slowConsumer, soak, ingest, quant, store: storeMemory, 'on-demand': onDemand, universe };
+const SCENARIOS: Record<string, Scenario> = { fanout, latency, storm: connectStorm, memory: idleMemory, slow: slowConsumer, soak, ingest, quant, store: storeMemory, 'on-demand': onDemand, universe, cluster };
 
 const { values: args } = parseArgs({
   options: {
