@@ -222,6 +222,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     },
     idleSeriesMs: config.idleSeriesMs,
     maxOnDemandSeries: config.maxOnDemandSeries,
+    onDemandPerMinute: config.onDemandPerMinute,
     concurrency: config.restConcurrency,
     log,
   });

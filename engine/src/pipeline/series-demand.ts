@@ -1,9 +1,9 @@
 import type { SeriesId } from '../domain/series-id.ts';
 
 /** Why a series cannot be served: the wire `code` of the error clients get. */
-export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'unknown_interval';
+export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'unknown_interval' | 'rate_limited';
 
-export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string };
+export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string; retryAfterSec?: number };
 
 /**
  * Demand for a series, as a message: who serves clients says which series it wants and for how long;
@@ -15,8 +15,12 @@ export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; mes
 export interface SeriesDemand {
   /** Whether the series is live now: a client can take its snapshot at once. */
   isLive(id: SeriesId): boolean;
-  /** Asks for the series and holds it; resolves when it is live, or refused (then nothing is held). */
-  want(id: SeriesId): Promise<DemandOutcome>;
+  /**
+   * Asks for the series and holds it; resolves when it is live, or refused (then nothing is held).
+   * `address` (the client's) is charged when the ask starts a new series: each address may start only
+   * so many a minute (`rate_limited`), so one client cannot spend the REST budget on cold symbols.
+   */
+  want(id: SeriesId, address?: string): Promise<DemandOutcome>;
   /** A one-off use (an HTTP read): the series counts as watched now. */
   touch(id: SeriesId): void;
   /** Lets go of one `want`; a series nobody holds goes idle and, after IDLE_SERIES_MS, away. */

@@ -8,6 +8,7 @@ import { BootstrapQueue } from './bootstrap-queue.ts';
 import type { SeriesCatalog } from './series-catalog.ts';
 import type { DemandOutcome, DemandRefusal, SeriesDemand } from './series-demand.ts';
 import type { Observable } from 'rxjs';
+import { AddressRateLimit } from '../server/address-rate-limit.ts';
 
 export interface SeriesLifecycleDeps {
   catalog: SeriesCatalog;
@@ -29,6 +30,8 @@ export interface SeriesLifecycleDeps {
   invalidSymbol(symbol: string): void;
   idleSeriesMs: number;
   maxOnDemandSeries: number;
+  /** New on-demand series one client address may start per minute (burst: half of it); absent = unlimited. */
+  onDemandPerMinute?: number;
   concurrency: number;
   log: Logger;
   now?: () => number;
@@ -71,6 +74,7 @@ export class SeriesLifecycle implements SeriesDemand {
   private readonly entries = new Map<string, Entry>();
   private readonly queue: BootstrapQueue;
   private readonly now: () => number;
+  private readonly starts: AddressRateLimit | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private pinnedWaiting = 0;
   private readyResolve: (() => void) | undefined;
@@ -80,9 +84,13 @@ export class SeriesLifecycle implements SeriesDemand {
   loadedCount = 0;
   /** On-demand series released early to make room since the last sweep (logged there, once). */
   private evicted = 0;
+  /** Asks refused for their address's rate since the last sweep (logged there, once). */
+  private rateLimited = 0;
 
   constructor(private readonly deps: SeriesLifecycleDeps) {
     this.now = deps.now ?? Date.now;
+    const perMinute = deps.onDemandPerMinute;
+    this.starts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(1, Math.ceil(perMinute / 2)), now: this.now }) : undefined;
     this.ready = new Promise<void>((r) => (this.readyResolve = r));
     this.queue = new BootstrapQueue(
       (id) => deps.load(id),
@@ -113,8 +121,8 @@ export class SeriesLifecycle implements SeriesDemand {
     return this.entries.get(id.key)?.state === 'live';
   }
 
-  want(id: SeriesId): Promise<DemandOutcome> {
-    const refused = this.refusal(id);
+  want(id: SeriesId, address?: string): Promise<DemandOutcome> {
+    const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
     const e = this.entries.get(id.key) ?? this.ensure(id, false, true);
     e.watchers++;
@@ -185,11 +193,17 @@ export class SeriesLifecycle implements SeriesDemand {
     this.readyResolve?.();
   }
 
-  private refusal(id: SeriesId): DemandOutcome | undefined {
+  private refusal(id: SeriesId, address: string | undefined): DemandOutcome | undefined {
     const { catalog, maxOnDemandSeries } = this.deps;
     if (!catalog.isTrading(id.symbol)) return { ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` };
     if (!catalog.isInterval(id.interval)) return { ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` };
     if (this.entries.has(id.key)) return undefined;
+    // Joining a series others started is free; starting one costs REST weight, so it is rationed.
+    const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
+    if (wait > 0) {
+      this.rateLimited++;
+      return { ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` };
+    }
     // A custom interval may need its source too.
     const source = catalog.sourceOf(id);
     const needed = 1 + (source && !this.entries.has(source.key) ? 1 : 0);
@@ -322,5 +336,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (gone.length) this.deps.log.info(`released ${gone.length} idle on-demand series`, { series: gone.slice(0, 10).join(',') });
     if (this.evicted) this.deps.log.info(`released ${this.evicted} on-demand series nobody held to make room for others (MAX_ON_DEMAND_SERIES=${this.deps.maxOnDemandSeries})`);
     this.evicted = 0;
+    if (this.rateLimited) this.deps.log.warn(`refused ${this.rateLimited} requests for new on-demand series: their client address started too many (ON_DEMAND_PER_MIN)`);
+    this.rateLimited = 0;
   }
 }

@@ -37,15 +37,18 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
    * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
    * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading) or 503 (full).
    */
-  const onLive = async (id: SeriesId, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
+  const onLive = async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
     if (!demand || demand.isLive(id)) {
       demand?.touch(id);
       return read();
     }
-    const outcome = await demand.want(id);
+    const outcome = await demand.want(id, address);
     if (!outcome.ok) {
-      if (outcome.code !== 'series_capacity') badRequest();
-      if (!res.closed) sendJson(res, outcome.code === 'series_capacity' ? 503 : 400, { error: outcome.message, code: outcome.code });
+      const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited';
+      if (!busy) badRequest();
+      if (res.closed) return;
+      if (outcome.retryAfterSec) res.header('retry-after', String(outcome.retryAfterSec));
+      sendJson(res, outcome.code === 'rate_limited' ? 429 : busy ? 503 : 400, { error: outcome.message, code: outcome.code });
       return;
     }
     try {
@@ -85,7 +88,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     }
     if (!checked.ok || !limit.ok || !endTime.ok) return;
     const id = seriesId(checked.value.symbol, checked.value.interval);
-    await onLive(id, res, async () => {
+    await onLive(id, address, res, async () => {
     try {
       let bars: Bar[];
       if (endTime.value === undefined) bars = store.window(id).last(limit.value);
@@ -117,6 +120,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
   server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
   server.get('/series/:name/:symbol/:interval', async (req, res) => {
     const q = req.query_parameters as Record<string, string | undefined>;
+    const address = req.ip;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
     const limit = checkLimit(q.limit, 500, 10_000);
     if (!checked.ok || !limit.ok) {
@@ -132,7 +136,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
       return;
     }
     const id = seriesId(checked.value.symbol, checked.value.interval);
-    await onLive(id, res, () => {
+    await onLive(id, address, res, () => {
       if (res.closed) return;
       const inst = series.instance(parsed.value[0]!, id);
       sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });

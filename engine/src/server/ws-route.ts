@@ -53,6 +53,8 @@ interface WsContext {
   resume?: ResumeRequest;
   error?: string;
   code?: string;
+  /** The client's address: starting a cold series is rationed per address. */
+  address?: string;
 }
 
 /**
@@ -87,7 +89,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
     const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
-    res.upgrade(context);
+    res.upgrade({ ...context, address: req.ip });
   });
 
   server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2, max_payload_length: 4 * 1024 }, (ws) => {
@@ -150,7 +152,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     if (!demand) return serve();
     const live = demand.isLive(id);
     held = true;
-    const wanted = demand.want(id);
+    const wanted = demand.want(id, ctx.address);
     if (live) return serve();
     // Not live: the series is bootstrapped on demand; the client waits for it alone.
     ws.send(loadingMessage(id.symbol, id.interval));

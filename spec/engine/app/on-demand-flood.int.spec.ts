@@ -81,3 +81,74 @@ describe('a flood of one-off reads of cold symbols, against the simulated exchan
     }
   });
 });
+
+/**
+ * One client starting cold series as fast as it can. Before: every new symbol cost a REST bootstrap
+ * (weight 2) drawn from the budget gap fills need, with nothing per client; a single address could
+ * spend the whole REST budget on cold symbols, minute after minute.
+ */
+describe('new on-demand series rationed per client address (ON_DEMAND_PER_MIN)', () => {
+  let app: App;
+  let cold: string[];
+
+  beforeAll(async () => {
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m', '5m'],
+      bufferSize: 200,
+      historyOnConnect: 100,
+      clientDir: '',
+      seriesDir: '',
+      idleSeriesMs: 120_000,
+      maxOnDemandSeries: 50,
+      // A burst of 3, then one every 10 s.
+      onDemandPerMinute: 6,
+      log: silentLogger,
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60 },
+    });
+    await app.ready;
+    cold = app.sim!.symbols.filter((s) => s !== 'BTCUSDT').slice(-20);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('serves a burst, then refuses new series with 429 / rate_limited without touching the exchange; joining and configured series stay free', async () => {
+    const started = cold.splice(0, 3);
+    for (const sym of started) {
+      const res = await request(`${app.url}/candles/${sym}/1m?limit=5`);
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+    }
+    const over = cold.pop()!;
+    const res = await request(`${app.url}/candles/${over}/1m?limit=5`);
+    expect(res.statusCode).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(await res.body.json()).toMatchObject({ code: 'rate_limited' });
+    const overWs = cold.pop()!;
+    const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/${overWs}?interval=5m`);
+    await c.until((x) => x.closeCode !== undefined, 5000, 'close');
+    expect(c.messages.at(-1)).toMatchObject({ type: 'error', code: 'rate_limited' });
+    expect(c.closeCode).toBe(4000);
+    // Refused before any REST call or upstream subscription.
+    expect(app.sim!.klinesRequests(over, '1m')).toBe(0);
+    expect(app.sim!.klinesRequests(overWs, '5m')).toBe(0);
+    expect(app.lifecycle.counts().onDemand).toBe(3);
+    // A series already live (started by anyone) and a configured one cost nothing.
+    for (const path of [`/candles/${started[0]}/1m?limit=5`, '/candles/BTCUSDT/5m?limit=5']) {
+      const again = await request(app.url + path);
+      expect(again.statusCode).toBe(200);
+      await again.body.dump();
+    }
+    const join = new EngineClient(`${app.url.replace('http', 'ws')}/ws/${started[1]}?interval=1m`);
+    try {
+      await join.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 5000, 'historical');
+      expect(join.historical()).toBeDefined();
+    } finally {
+      join.close();
+    }
+  });
+});
