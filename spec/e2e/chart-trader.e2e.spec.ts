@@ -143,7 +143,8 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     expect(c.time).toBe(first + 600_000);
     expect(seconds(c.text)).toBeGreaterThan(540);
     expect(seconds(c.text)).toBeLessThanOrEqual(600);
-  });
+    // A 10m candle lasts 30 s here: the wait for the next one can take most of that.
+  }, 90_000);
 
   it('pans and zooms with the keyboard, jumps to the oldest bar and back to live, and / focuses the symbol search', async () => {
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
