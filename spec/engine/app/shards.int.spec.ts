@@ -27,9 +27,10 @@ describe('upstream shards with a small STREAMS_PER_CONNECTION, against the simul
       streamsPerConnection: 3,
       idleSeriesMs: 1000,
       log: silentLogger,
-      // The simulator's own limits at Binance's values (5 incoming/s incl. pongs, close on more), and
-      // the stream-count limit set to the engine's so a shard over it would be cut off.
-      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60, pingIntervalMs: 300, maxStreamsPerConnection: 3 },
+      // The simulator's own limits at Binance's values (5 incoming/s incl. pongs, close on more), pings
+      // every second (Binance: every 20 s) so pongs share every second with the subscriptions, and the
+      // stream-count limit set to the engine's so a shard over it would be cut off.
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60, pingIntervalMs: 1000, maxStreamsPerConnection: 3 },
     });
     await app.ready;
   });
