@@ -80,6 +80,13 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   let scheduled = false;
   let flushing: Promise<void> | undefined;
   let closed = false;
+  /**
+   * Restores wait for the first connection until this moment only: a Redis down at start then costs
+   * one connect timeout in all, not one per series (4 at a time, 3 s each: hours for the universe).
+   */
+  const connectDeadline = Date.now() + connectTimeoutMs;
+  /** "Starts from the exchange alone" is logged once per outage, not once per series. */
+  let aloneLogged = false;
 
   // ioredis selects the URL's database on connect but only reports a refusal as an event, then runs
   // commands in database 0: select it again here and write nothing until that succeeds.
@@ -103,6 +110,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   });
   const usable = () => {
     reachable = true;
+    aloneLogged = false;
     for (const w of usableWaiters) w();
     usableWaiters.clear();
     if (everReady) {
@@ -135,6 +143,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   const answered = () => {
     if (!hung) return;
     hung = false;
+    aloneLogged = false;
     if (!closed) log('info', `redis answering again: catching up ${pendingWrites()} bar writes`);
     schedule();
   };
@@ -261,7 +270,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   const waitReady = (timeoutMs: number) =>
     ok()
       ? Promise.resolve(true)
-      : refused || hung
+      : refused || hung || timeoutMs <= 0
         ? Promise.resolve(false)
         : new Promise<boolean>((resolve) => {
             const t = setTimeout(() => {
@@ -307,8 +316,9 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       if (changed) schedule();
     },
     async restore(id) {
-      if (!(await waitReady(connectTimeoutMs))) {
-        log('warn', `redis not reachable: ${id.key} starts from the exchange alone`);
+      if (!(await waitReady(connectDeadline - Date.now()))) {
+        if (!aloneLogged) log('warn', `redis not reachable: ${id.key} and every series loaded until it answers start from the exchange alone`);
+        aloneLogged = true;
         return undefined;
       }
       const key = candlesKey(id, keyPrefix);
@@ -319,7 +329,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         answered();
       } catch (e) {
         failed(e);
-        log('warn', `redis read failed (${lastError}): ${id.key} starts from the exchange alone`);
+        if (!aloneLogged) log('warn', `redis read failed (${lastError}): ${id.key} and every series loaded until it answers start from the exchange alone`);
+        aloneLogged = true;
         return undefined;
       }
       const stored = decodeAll(key, members);
