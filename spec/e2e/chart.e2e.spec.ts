@@ -89,8 +89,15 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await expect.poll(async () => (await series(page, 'ETHUSDT:5m')).length).toBeGreaterThan(700);
     expect(new URL(page.url()).searchParams.get('symbol')).toBe('ETHUSDT');
     expect(new URL(page.url()).searchParams.get('interval')).toBe('5m');
-    const eth = await series(page, 'ETHUSDT:5m');
-    await expect.poll(() => page.textContent('[data-testid=last-price]')).toBe(eth.at(-1)!.close.toFixed(2));
+    // The price moves every second: compare the label with the store's newest close read at the same moment.
+    await expect
+      .poll(() =>
+        page.evaluate(() => {
+          const list = (window as unknown as { __market: { getState(): { candlesByKey: Record<string, StoreCandle[]> } } }).__market.getState().candlesByKey['ETHUSDT:5m'] ?? [];
+          return document.querySelector('[data-testid=last-price]')?.textContent === list.at(-1)?.close.toFixed(2);
+        }),
+      )
+      .toBe(true);
     await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
     // The view survives a reload.
     await page.reload();
