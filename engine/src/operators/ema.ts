@@ -2,6 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
+import { requireInteger } from './validate.ts';
 
 export type EmaConfig = PeriodConfig;
 
@@ -13,6 +14,7 @@ export interface EmaState {
 
 /** Exponential moving average seeded with the SMA of the first `period` values (the usual definition). */
 export function emaKernel(period: number): Kernel<EmaState, number, number> {
+  requireInteger('emaKernel', 'period', period);
   const k = 2 / (period + 1);
   return {
     initial: { seed: [], ema: undefined },

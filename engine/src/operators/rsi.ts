@@ -2,6 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
+import { requireInteger } from './validate.ts';
 
 export type RsiConfig = PeriodConfig;
 
@@ -19,6 +20,7 @@ export interface RsiState {
  * smoothed as `avg = (avg · (period − 1) + x) / period`. No average loss gives 100.
  */
 export function rsiKernel(period: number): Kernel<RsiState, number, number> {
+  requireInteger('rsiKernel', 'period', period);
   return {
     initial: { prev: undefined, changes: 0, gain: 0, loss: 0, seeded: false },
     step: (s, x) => {

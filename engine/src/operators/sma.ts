@@ -2,6 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { type Kernel, type PeriodConfig, periodIndicator } from './forming-aware.ts';
 import type { Point } from './point.ts';
+import { requireInteger } from './validate.ts';
 import { leaving, pushWindow, type WindowState } from './window.ts';
 
 export type SmaConfig = PeriodConfig;
@@ -17,6 +18,7 @@ export interface SmaState {
 
 /** Simple moving average of the last `period` numbers, O(1) per number. */
 export function smaKernel(period: number): Kernel<SmaState, number, number> {
+  requireInteger('smaKernel', 'period', period);
   const next = (s: SmaState, x: number): SmaState => {
     const window = pushWindow(s.window, x, period);
     const seen = s.seen + 1;

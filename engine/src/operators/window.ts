@@ -1,4 +1,5 @@
 import type { Kernel } from './forming-aware.ts';
+import { requireInteger } from './validate.ts';
 
 export function mean(values: readonly number[]): number {
   let sum = 0;
@@ -62,6 +63,7 @@ export function leaving(state: WindowState, period: number): number | undefined 
  * array it must not keep. A live update allocates nothing but the small state object.
  */
 export function windowKernel<V>(period: number, valueOf: (window: readonly number[]) => V): Kernel<WindowState, V, number> {
+  requireInteger('windowKernel', 'period', period);
   return {
     // Each kernel its own log, so unrelated series do not fork each other's.
     initial: { log: [], end: 0, size: 0 },
