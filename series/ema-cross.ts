@@ -10,6 +10,7 @@ export default defineSeries({
   pane: 'overlay',
   plot: ['fast', 'slow'],
   params: { fast: 9, slow: 21 },
+  ranges: { fast: { min: 1, max: 500 }, slow: { min: 2, max: 1000 } },
   operator: ({ fast, slow }) => {
     if (!(fast < slow)) throw new TypeError(`ema-cross: fast (${fast}) must be below slow (${slow})`);
     const f = onBars(emaKernel(fast), (b: Bar) => b.close);

@@ -6,5 +6,6 @@ export default defineSeries({
   description: "Wilder's relative strength index of the close",
   pane: 'oscillator',
   params: { period: 14 },
+  ranges: { period: { min: 1, max: 500 } },
   operator: ({ period }) => rsi({ period }),
 });

@@ -1,4 +1,4 @@
-import { defineSeries, vwap } from 'kline-engine';
+import { defineSeries, intervalMs, vwap } from 'kline-engine';
 
 /** Volume-weighted average price, re-anchored at each UTC day. */
 export default defineSeries({
@@ -6,5 +6,8 @@ export default defineSeries({
   description: 'VWAP anchored to the UTC day session',
   pane: 'overlay',
   params: { anchor: '1d' },
+  ranges: { anchor: { options: ['1h', '4h', '8h', '12h', '1d', '1w'] } },
+  // A whole session before each value: it then equals a run from the start of time.
+  warmup: ({ anchor }, interval) => Math.min(5000, Math.max(1, Math.ceil(intervalMs(anchor) / intervalMs(interval)))),
   operator: ({ anchor }) => vwap({ anchor }),
 });

@@ -149,7 +149,7 @@ export function live(seriesPerStream: number, listeners: 0 | 1, fromFrames = tru
     for (const spec of specs) {
       const req = registry.parse(spec, '1m');
       if (!req.ok) throw new Error(req.error);
-      const inst = registry.instance(req.value[0]!, id);
+      const inst = registry.acquire(req.value[0]!, id).instance;
       if (listeners) hub.follow(inst.topic);
     }
     return input;

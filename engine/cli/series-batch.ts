@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { parseInterval } from '../src/domain/interval.ts';
 import { isValidSymbol } from '../src/domain/series-id.ts';
 import { BatchUsageError, runSeriesBatch } from './run-series-batch.ts';
+import { BinanceRest } from '../src/sources/binance-rest.ts';
+import { type SimExchange, startSimExchange } from '../sim/sim-exchange.ts';
 
 /**
  * `npm run series -- --series rsi:period=21 --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-03-01 --out rsi.csv`
@@ -51,6 +53,26 @@ if (!(Number.isInteger(warmup) && warmup >= 0 && warmup <= 100_000)) fail('warmu
 const weightBudget = Number(values['weight-budget'] ?? 3000);
 if (!(weightBudget >= 10 && weightBudget <= 6000)) fail('weight-budget', 'from 10 to 6000');
 
+// Like `npm start` (SOURCE=auto): an exchange that does not answer within 3 s means the simulator,
+// said loudly; SOURCE=binance insists on the exchange, SOURCE=sim asks for the simulator.
+const source = process.env.SOURCE ?? 'auto';
+let restUrl = values['rest-url'] ?? process.env.BINANCE_REST_URL ?? 'https://api.binance.com';
+let sim: SimExchange | undefined;
+if (!values.recording && (source === 'sim' || (source === 'auto' && !(await reachable(restUrl))))) {
+  sim = await startSimExchange({ symbols: [symbol] });
+  if (source !== 'sim') process.stderr.write(`series: ${restUrl} did not answer within 3 s: using the SIMULATED exchange (prices are not real; SOURCE=binance to insist)\n`);
+  restUrl = sim.restUrl;
+}
+
+async function reachable(url: string): Promise<boolean> {
+  const probe = new BinanceRest({ baseUrl: url, weightBudget: 100, concurrency: 1 });
+  try {
+    return await probe.ping(3000);
+  } finally {
+    await probe.close();
+  }
+}
+
 const tty = process.stderr.isTTY;
 let lastDraw = 0;
 const started = Date.now();
@@ -64,7 +86,7 @@ try {
     out: values.out!,
     format,
     warmup,
-    restUrl: values['rest-url'] ?? process.env.BINANCE_REST_URL ?? 'https://api.binance.com',
+    restUrl,
     redisUrl: values['redis-url'] ?? process.env.REDIS_URL,
     seriesDir: values['series-dir'] ?? process.env.SERIES_DIR ?? 'series',
     weightBudget,
@@ -81,7 +103,9 @@ try {
   if (tty) process.stderr.write('\n');
   process.stderr.write(`series: ${res.bars} bars → ${res.points} points in ${(res.ms / 1000).toFixed(2)} s (${Math.round(res.bars / (res.ms / 1000))} bars/s) → ${values.out}\n`);
 } catch (e) {
+  await sim?.close();
   if (e instanceof BatchUsageError) fail(e.flag, e.message.replace(/^--[\w-]+: /, ''));
   process.stderr.write(`series: ${(e as Error).message}\n`);
   process.exit(1);
 }
+await sim?.close();

@@ -22,6 +22,7 @@ import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
 import { ClientHistory } from './server/client-history.ts';
+import { isNativeInterval } from './domain/interval.ts';
 import { type EngineServer, startServer } from './server/server.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
 import { StreamShards } from './sources/stream-shards.ts';
@@ -89,6 +90,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   // --- the exchange: Binance, the built-in simulator, or a recording ----------------------------
   const universe = isUniverse(config.symbols);
+  // User code first: a series module that fails, loops or exhausts memory at import stops the start
+  // here, naming its file, before any connection is opened.
+  const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   const exchange = await connectExchange(config, log, simOptions, metrics);
   const { kind: source, restUrl, wsUrl, sim, replay } = exchange;
   config.symbols = exchange.symbols;
@@ -263,9 +267,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         });
 
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
-  const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
+  // Bars older than the store: the path GET /candles takes (client priority at the REST gate,
+  // coalesced, cached, rate-limited per address; warm-ups share one address of their own).
+  const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = 'derived-series-warm-up') =>
+    clientHistory.page(address, symbol, interval, endTime, limit);
   const registry = (late.registry = new SeriesRegistry(defs, {
+    // A custom interval has no klines of its own on the exchange: its warm-up starts at the window.
+    olderBars: (id, endTime, limit, address) => (isNativeInterval(id.interval) ? olderBars(id.symbol, id.interval, endTime, limit, address) : Promise.reject(new Error(`${id.interval} is not an exchange interval`))),
     bufferSize: config.bufferSize,
     log,
     history: (id) => store.window(id).last(config.bufferSize),

@@ -44,6 +44,12 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !resume) return snapshot.bytes;
   const bars = window.last(input.historyOnConnect);
-  const extra = [resume ? '"recovered":false' : '', instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : ''].filter(Boolean);
+  // Failed derived series say so, with their error (the client shows it rather than empty values).
+  const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+  const extra = [
+    resume ? '"recovered":false' : '',
+    instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : '',
+    failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
+  ].filter(Boolean);
   return `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
 }

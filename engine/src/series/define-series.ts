@@ -15,6 +15,23 @@ export interface SeriesPoint {
 export type ParamValue = number | string | boolean;
 export type Params = Record<string, ParamValue>;
 
+/** What values a client may give a parameter (checked before the operator is built). */
+export interface ParamRange {
+  /** Smallest number allowed (inclusive). */
+  min?: number;
+  /** Largest number allowed (inclusive). */
+  max?: number;
+  /** Whether only integers are allowed; default: whether the default value is one. */
+  integer?: boolean;
+  /** The strings allowed, for a string parameter. */
+  options?: readonly string[];
+}
+
+/** Most warm-up bars a definition may declare: a request's warm-up is bounded by it. */
+export const MAX_WARMUP_BARS = 5_000;
+/** Warm-up bars of a definition that declares none. */
+export const DEFAULT_WARMUP_BARS = 300;
+
 /** What a module in SERIES_DIR default-exports. */
 export interface SeriesDefinition<P extends Params = Params> {
   /** Lower-case name used in URLs (`?series=ema-cross`). */
@@ -28,6 +45,15 @@ export interface SeriesDefinition<P extends Params = Params> {
   interval?: string;
   /** Parameters and their defaults; a client may override them by name. */
   params: P;
+  /** Ranges of the parameters a client may set; numbers are integers when their default is. */
+  ranges?: { [K in keyof P]?: ParamRange };
+  /**
+   * Bars of warm-up a value needs (default 300, at most 5000; 0 for a series whose value at a bar
+   * depends on that bar alone). Each value is computed from a run that starts between this many and
+   * twice this many bars before it, at a fixed anchor, so it never depends on when it was asked for.
+   */
+  // (Method-style type: checked bivariantly, like `operator`, so a definition stays assignable.)
+  warmup?: number | { fn(params: P, interval: string): number }['fn'];
   /** Builds the operator for one (symbol, interval) from the (validated) parameters. */
   operator(params: P): OperatorFunction<Bar, SeriesPoint>;
 }
@@ -55,6 +81,15 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
     if (!/^[a-zA-Z][a-zA-Z0-9]*$/.test(k)) throw new SeriesDefinitionError(`${d.name}: parameter name '${k}' must be alphanumeric`);
     if (!['number', 'string', 'boolean'].includes(typeof v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' must default to a number, string or boolean`);
   }
+  if (d.ranges !== undefined) {
+    if (typeof d.ranges !== 'object' || d.ranges === null) throw new SeriesDefinitionError(`${d.name}: ranges must be an object keyed by parameter`);
+    for (const [k, r] of Object.entries(d.ranges as Record<string, ParamRange>)) {
+      if (!Object.hasOwn(d.params, k)) throw new SeriesDefinitionError(`${d.name}: ranges.${k} names no parameter`);
+      const problem = checkValue(k, d.params[k]!, r);
+      if (problem) throw new SeriesDefinitionError(`${d.name}: the default of ${problem}`);
+    }
+  }
+  if (d.warmup !== undefined && typeof d.warmup !== 'function') warmupBars(d as SeriesDefinition, d.params, '1m');
   if (typeof d.operator !== 'function') throw new SeriesDefinitionError(`${d.name}: operator must be a function (params) => OperatorFunction<Bar, SeriesPoint>`);
 }
 
@@ -65,18 +100,50 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
 export function resolveParams(def: SeriesDefinition, overrides: Record<string, string>): Params {
   const out: Params = { ...def.params };
   for (const [k, raw] of Object.entries(overrides)) {
-    if (!(k in def.params)) throw new SeriesDefinitionError(`${def.name}: unknown parameter '${k}' (known: ${Object.keys(def.params).join(', ') || 'none'})`);
+    // Own declared parameters only: `constructor` or `toString` are on every object's prototype.
+    if (!Object.hasOwn(def.params, k)) throw new SeriesDefinitionError(`${def.name}: unknown parameter '${k.slice(0, 40)}' (known: ${Object.keys(def.params).join(', ') || 'none'})`);
     const d = def.params[k];
+    let value: ParamValue;
     if (typeof d === 'number') {
       const n = Number(raw);
-      if (raw === '' || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${raw.slice(0, 20)}'`);
-      out[k] = n;
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${raw.slice(0, 20)}'`);
+      value = n;
     } else if (typeof d === 'boolean') {
       if (raw !== 'true' && raw !== 'false') throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be true or false`);
-      out[k] = raw === 'true';
-    } else out[k] = raw;
+      value = raw === 'true';
+    } else {
+      if (raw.length > 64) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' is longer than 64 characters`);
+      value = raw;
+    }
+    const problem = checkValue(k, value, def.ranges?.[k], d);
+    if (problem) throw new SeriesDefinitionError(`${def.name}: parameter ${problem}`);
+    out[k] = value;
   }
-  // Building the operator validates values (e.g. a period of 0 throws a TypeError naming the field).
-  def.operator(out);
+  // Building the operator validates the rest (the building blocks throw a TypeError on a bad period).
+  try {
+    def.operator(out);
+  } catch (e) {
+    throw new SeriesDefinitionError(`${def.name}: ${(e as Error).message}`, { cause: e });
+  }
   return out;
+}
+
+/** Why `value` is out of `range` (a phrase naming the parameter), or undefined when it fits. */
+function checkValue(k: string, value: ParamValue, range: ParamRange | undefined, def: ParamValue = value): string | undefined {
+  if (typeof value === 'number') {
+    const integer = range?.integer ?? (typeof def === 'number' && Number.isInteger(def));
+    if (integer && !Number.isInteger(value)) return `'${k}' must be an integer, got ${value}`;
+    if (range?.min !== undefined && value < range.min) return `'${k}' must be >= ${range.min}, got ${value}`;
+    if (range?.max !== undefined && value > range.max) return `'${k}' must be <= ${range.max}, got ${value}`;
+  } else if (typeof value === 'string' && range?.options && !range.options.includes(value)) {
+    return `'${k}' must be one of ${range.options.join(', ')}, got '${value.slice(0, 20)}'`;
+  }
+  return undefined;
+}
+
+/** The warm-up bars of a definition for parameters and an interval (validated, bounded). */
+export function warmupBars(def: SeriesDefinition, params: Params, interval: string): number {
+  const w = typeof def.warmup === 'function' ? def.warmup(params, interval) : (def.warmup ?? DEFAULT_WARMUP_BARS);
+  if (!Number.isInteger(w) || w < 0 || w > MAX_WARMUP_BARS) throw new SeriesDefinitionError(`${def.name}: warmup must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${String(w)}`);
+  return w;
 }

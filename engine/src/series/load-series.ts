@@ -1,7 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fork } from 'node:child_process';
 import { type SeriesDefinition, validateDefinition } from './define-series.ts';
+import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 
 export class SeriesModuleError extends Error {
   override readonly name = 'SeriesModuleError';
@@ -12,16 +14,37 @@ export class SeriesModuleError extends Error {
   }
 }
 
+export interface LoadSeriesOptions {
+  /** How long a module may take to import (in a child process first). */
+  timeoutMs?: number;
+  /** Heap a module may use while it imports, in MB. */
+  maxHeapMb?: number;
+}
+
+const HOOKS = new URL('./kline-engine-hooks.mjs', import.meta.url).href;
+const PROBE = new URL('./probe-series-module.mjs', import.meta.url);
+const OPERATORS = new URL('../operators/index.ts', import.meta.url).href;
+/** tsx's loader (TypeScript, ESM and CommonJS alike), for the worker that imports a module first. */
+const TSX = import.meta.resolve('tsx');
+
 /**
  * Loads every `*.ts` / `*.js` module of `dir` (TypeScript runs as is under tsx), validates its default
- * export, and rejects duplicates. Any bad module fails the whole load with its file named.
+ * export, and rejects duplicates. Any bad module fails the whole load with its file named. The modules
+ * are first imported in a child process with a time and heap limit: one that loops or allocates without
+ * end at import fails the load with a clear error instead of hanging the engine. Series modules are
+ * trusted code: once loaded they run in the engine's process.
  */
-export async function loadSeriesModules(dir: string): Promise<SeriesDefinition[]> {
+export async function loadSeriesModules(dir: string, options: LoadSeriesOptions = {}): Promise<SeriesDefinition[]> {
+  const { timeoutMs = 10_000, maxHeapMb = 512 } = options;
   const root = resolve(dir);
   if (!existsSync(root)) return [];
   const files = readdirSync(root)
     .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('_'))
     .sort();
+  // `import … from 'kline-engine'` from a directory outside the repository.
+  if (files.length > 0) installKlineEngineResolution(HOOKS, OPERATORS);
+  // First in a child process: a module that hangs or exhausts memory fails the load, naming it.
+  if (files.length > 0) await probe(files.map((f) => join(root, f)), timeoutMs, maxHeapMb);
   const defs: SeriesDefinition[] = [];
   const seen = new Map<string, string>();
   for (const f of files) {
@@ -45,4 +68,48 @@ export async function loadSeriesModules(dir: string): Promise<SeriesDefinition[]
     defs.push(def);
   }
   return defs;
+}
+
+/**
+ * Imports `files` in a child process first (`timeoutMs` each, `maxHeapMb` of heap); rejects naming
+ * the file that throws, hangs or runs out of memory, before the engine's own process imports any.
+ */
+function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = fork(fileURLToPath(PROBE), [HOOKS, OPERATORS, ...files], {
+      execArgv: ['--import', TSX, `--max-old-space-size=${maxHeapMb}`],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    let current = files[0] ?? '';
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (ms = timeoutMs) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => done(`did not finish loading within ${ms / 1000} s (a loop at import?)`), ms);
+    };
+    const done = (err?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      if (err) fail(new SeriesModuleError(`series module ${current} ${err}`, { info: { file: current } }));
+      else ok();
+    };
+    // The loader process itself may take a while to start on a busy machine.
+    arm(Math.max(timeoutMs, 30_000));
+    child.on('message', (m: { start?: string; file?: string; ok?: boolean; error?: string }) => {
+      if (m.start) {
+        current = m.start;
+        arm();
+      } else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
+    });
+    child.on('error', (e) => done(`could not be loaded: ${e.message}`));
+    child.on('exit', (code, signal) => {
+      if (code === 0) return done();
+      const oom = /heap out of memory|Allocation failed/i.test(stderr);
+      done(oom ? `ran out of memory while loading (limit ${maxHeapMb} MB)` : `stopped while loading (${signal ?? `exit code ${code}`})`);
+    });
+  });
 }

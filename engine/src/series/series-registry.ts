@@ -1,11 +1,17 @@
 import { type Observable, Subject, type Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
+import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
-import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
+import { createLogDedup } from '../log-dedup.ts';
+import { anchoredFeedStart, anchoredRuns } from './anchored-runs.ts';
+import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
-import { seriesPointSerializer } from './series-wire.ts';
+import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
+import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
 import type { WirePosition } from '../domain/wire.ts';
+
+export { SeriesBusyError, SeriesFailedError };
 
 export interface SeriesRequest {
   def: SeriesDefinition;
@@ -14,20 +20,37 @@ export interface SeriesRequest {
   label: string;
 }
 
+export type SeriesState = 'warming' | 'live' | 'failed';
+
 export interface SeriesInstance {
   readonly label: string;
   readonly topic: string;
   readonly window: PointWindow;
+  readonly state: SeriesState;
+  /** Why it failed (state `failed`). */
+  readonly error?: string;
+}
+
+/** A hold on an instance: it stays alive until every lease is released (then after an idle delay). */
+export interface SeriesLease {
+  readonly instance: SeriesInstance;
+  /** Resolves once the instance is warmed up (or has failed: see its state). */
+  readonly ready: Promise<SeriesInstance>;
+  /** Idempotent. */
+  release(): void;
 }
 
 export interface SeriesRegistryDeps {
   bufferSize: number;
   log: Logger;
-  /** The series' bars in the hot window, oldest first (warm-up). */
+  /** The series' bars in the hot window, oldest first. */
   history(id: SeriesId): Bar[];
+  /** Up to `limit` bars opening at or before `endTime`, oldest first, from the exchange (the path
+   *  GET /candles takes for bars older than the store). Without it, only the window is used. */
+  olderBars?(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
   /** Every bar of the series after it was written to the window. */
   bars$(id: SeriesId): Observable<Bar>;
-  /** Publishes a point; the message is built only if someone listens. */
+  /** Publishes a message to a topic; the message is built only if someone listens. */
   publish(topic: string, message: () => string): void;
   /** Whether anyone listens to a topic now (optional: without it every update is computed). */
   listening?(topic: string): boolean;
@@ -35,197 +58,614 @@ export interface SeriesRegistryDeps {
    *  listened instances between changes instead of asking for every instance on every update. */
   listenersVersion?(): number;
   onError(name: string): void;
-  restartDelayMs?: number;
   /** The candle series' position, carried on each point (issue 13); optional. */
   position?(id: SeriesId): WirePosition;
+  /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
+  restartDelayMs?: number;
+  maxRestartDelayMs?: number;
+  /** Failures in a row after which a series is marked failed and no longer restarted. */
+  maxFailures?: number;
+  /** A run healthy this long forgets its earlier failures. */
+  healthyAfterMs?: number;
+  /** An instance nobody holds is released after this long. */
+  idleMs?: number;
+  /** Parameter variants (other than the defaults) alive at once per definition, symbol and interval. */
+  maxVariants?: number;
+  /** Instances alive at once in all. */
+  maxInstances?: number;
+  /** Bars fed per turn of the event loop while warming up or computing a range. */
+  sliceBars?: number;
+  /** Range computations at once, and waiting. */
+  maxRangeJobs?: number;
+  maxRangeQueue?: number;
 }
 
-/** Caps the parameter variants a client can make the engine compute, per series definition. */
-const MAX_VARIANTS_PER_DEFINITION = 32;
+/** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
+const MAX_OLDER_BARS = 20_000;
+const PAGE = 1000;
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Runs derived series: one computation per (definition, parameters, symbol, interval), created on
- * first request, warmed up synchronously over the stored window (so values exist across the whole
- * historical window at connect), then fed every live bar and published once to its topic. A series
- * that throws is logged, counted and restarted with backoff; it never touches candles or other series.
+ * Runs derived series: one computation per (definition, parameters, symbol, interval) while someone
+ * holds it (WebSocket clients hold theirs for their lifetime), released after an idle delay.
+ * Values are anchored (see `anchoredRuns`): a value never depends on when the series was started.
+ * An instance warms up off the request path, in slices that yield to the event loop, over older bars
+ * from the exchange and the stored window; then it is fed every bar and publishes each point once
+ * to its topic. A series that throws is logged (once per kind, with a count), counted and restarted
+ * with growing delays; after `maxFailures` in a row it is marked failed and its clients told so.
+ * Parameter variants are capped per series; idle ones are evicted first.
  */
 export class SeriesRegistry {
   private readonly defs = new Map<string, SeriesDefinition>();
-  private readonly instances = new Map<string, SeriesInstance>();
-  private readonly subs = new Set<Subscription>();
-  private readonly variants = new Map<string, Set<string>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly feeds = new Map<string, Array<{ topic: string; input: Subject<Bar> }>>();
-  /** Each series' feed subscription, so a series no longer served can be released alone. */
-  private readonly feedSubs = new Map<string, Subscription>();
+  private readonly instances = new Map<string, LiveInstance>();
+  private readonly feeds = new Map<string, Feed>();
+  private readonly dedup;
+  private rangeJobs = 0;
+  private readonly rangeQueue: Array<() => void> = [];
+  private stopped = false;
 
   constructor(
     defs: readonly SeriesDefinition[],
     private readonly deps: SeriesRegistryDeps,
   ) {
     for (const d of defs) this.defs.set(d.name, d);
+    this.dedup = createLogDedup(deps.log);
   }
 
+  /** Definitions, with the instances alive now and their state. */
   list() {
-    return [...this.defs.values()].map((d) => ({ name: d.name, description: d.description ?? '', pane: d.pane, interval: d.interval ?? null, plot: d.plot ?? null, params: d.params }));
+    return [...this.defs.values()].map((d) => ({
+      name: d.name,
+      description: d.description ?? '',
+      pane: d.pane,
+      interval: d.interval ?? null,
+      plot: d.plot ?? null,
+      params: d.params,
+      ranges: d.ranges ?? {},
+      instances: [...this.instances.values()]
+        .filter((i) => i.req.def === d)
+        .map((i) => ({ name: i.label, symbol: i.id.symbol, interval: i.id.interval, state: i.state, clients: i.refs, ...(i.error ? { error: i.error } : {}) })),
+    }));
   }
 
   get size(): number {
     return this.defs.size;
   }
 
-  /** Parses `ema-cross,rsi:period=21` into requests; an error names the bad part and the valid names. */
+  /** Instances alive now (for tests and metrics). */
+  get instanceCount(): number {
+    return this.instances.size;
+  }
+
+  /** Parses `ema-cross,rsi:period=21;source=open` into requests; an error names the bad part and the valid names. */
   parse(spec: string | undefined, interval: string): { ok: true; value: SeriesRequest[] } | { ok: false; error: string } {
     if (!spec) return { ok: true, value: [] };
     const out: SeriesRequest[] = [];
     for (const part of spec.split(',').filter(Boolean).slice(0, 16)) {
       const [name = '', ...kvs] = part.split(':');
-      const def = this.defs.get(name);
-      if (!def) return { ok: false, error: `unknown series '${name.slice(0, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
-      if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only` };
-      const overrides: Record<string, string> = {};
+      // No prototype: `__proto__=1` must arrive as a key (and be refused), not set one.
+      const overrides = Object.create(null) as Record<string, string>;
       for (const kv of kvs.flatMap((s) => s.split(';'))) {
-        const [k = '', v = ''] = kv.split('=');
-        if (k) overrides[k] = v;
+        const eq = kv.indexOf('=');
+        const k = eq < 0 ? kv : kv.slice(0, eq);
+        if (k) overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
       }
-      try {
-        const params = resolveParams(def, overrides);
-        out.push({ def, params, label: labelOf(def, params) });
-      } catch (e) {
-        return { ok: false, error: (e as Error).message };
-      }
+      const one = this.request(name, overrides, interval);
+      if (!one.ok) return one;
+      out.push(one.value);
     }
     return { ok: true, value: out };
   }
 
-  /** The running instance for a request on a series; created (and warmed up) on first use. */
-  instance(req: SeriesRequest, id: SeriesId): SeriesInstance {
-    const key = `${req.label}|${id.key}`;
-    const hit = this.instances.get(key);
-    if (hit) return hit;
-    const variants = this.variants.get(req.def.name) ?? new Set<string>();
-    if (!variants.has(req.label) && variants.size >= MAX_VARIANTS_PER_DEFINITION) {
-      throw new SeriesDefinitionError(`too many parameter variants of '${req.def.name}' (max ${MAX_VARIANTS_PER_DEFINITION}); use its defaults`);
+  /** One request: a series by name with parameter overrides (e.g. from a query string). */
+  request(name: string, overrides: Record<string, string>, interval: string): { ok: true; value: SeriesRequest } | { ok: false; error: string } {
+    const def = this.defs.get(name);
+    if (!def) return { ok: false, error: `unknown series '${name.slice(0, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
+    if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only` };
+    try {
+      const params = resolveParams(def, overrides);
+      warmupBars(def, params, interval);
+      return { ok: true, value: { def, params, label: labelOf(def, params) } };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
     }
-    variants.add(req.label);
-    this.variants.set(req.def.name, variants);
-    const inst: SeriesInstance = { label: req.label, topic: `series/${req.label}/${id.symbol}/${id.interval}`, window: new PointWindow(this.deps.bufferSize) };
-    this.instances.set(key, inst);
-    const { log, onError, restartDelayMs = 1000 } = this.deps;
-    const input = this.feed(id, inst.topic);
-    const position = this.deps.position;
-    const message = seriesPointSerializer(inst.label, id.symbol, id.interval, position && (() => position(id)));
-    const publish = (p: SeriesPoint) => {
-      if (inst.window.upsert(p) !== 'older') this.deps.publish(inst.topic, () => message(p));
-    };
-    // No concat/retry layers per bar: the operator sits right on the feed; a run is warmed up by
-    // pushing the stored window through it, and a failed one is rebuilt (warm-up included) after a backoff.
-    let failures = 0;
-    const fail = (err: unknown): void => {
-      failures++;
-      onError(req.def.name);
-      log.warn('derived series failed; restarting', { series: req.label, key: id.key, attempt: failures, err: err as Error });
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        run();
-      }, Math.min(60_000, restartDelayMs * 2 ** Math.min(failures - 1, 6)));
-      this.timers.add(timer);
-    };
-    const run = (): void => {
-      // Released (its series no longer served) while a restart was pending.
-      if (this.instances.get(key) !== inst) return;
-      let ok = true;
-      let sub: Subscription | undefined = undefined;
-      try {
-        sub = input.pipe(req.def.operator(req.params)).subscribe({
-          next: (p) => {
-            failures = 0;
-            publish(p);
-          },
-          error: (err: unknown) => {
-            ok = false;
-            if (sub) this.subs.delete(sub);
-            fail(err);
-          },
-          // Its series was released: the feed completed.
-          complete: () => {
-            if (sub) this.subs.delete(sub);
-          },
-        });
-      } catch (err) {
-        // A user's operator factory that throws (on a restart, in a timer) must not take the engine down.
-        fail(err);
-        return;
-      }
-      if (!ok) return;
-      this.subs.add(sub);
-      for (const bar of this.deps.history(id)) {
-        if (!ok) return;
-        input.next(bar);
-      }
-    };
-    run();
-    return inst;
+  }
+
+  /** The state of an instance if one is alive (the label as `parse` gives it). */
+  status(label: string, id: SeriesId): { state: SeriesState; error?: string } | undefined {
+    const inst = this.instances.get(`${label}|${id.key}`);
+    return inst && { state: inst.state, ...(inst.error ? { error: inst.error } : {}) };
   }
 
   /**
-   * One subscription per series feeds all its instances in a plain loop. While nobody listens to an
-   * instance, a forming bar's preview would be computed for no one, so only closed bars go in (closed
-   * values never depend on previews); the next update after someone subscribes is previewed again.
+   * Holds the instance for a request on a series, creating (and warming up) it on first use.
+   * Throws SeriesBusyError when the variants of this series (or all instances) are at their cap and
+   * none is idle to make room.
    */
-  private feed(id: SeriesId, topic: string): Subject<Bar> {
-    let targets = this.feeds.get(id.key);
-    if (!targets) {
-      const list: Array<{ topic: string; input: Subject<Bar> }> = (targets = []);
-      this.feeds.set(id.key, list);
-      const { listening, listenersVersion } = this.deps;
-      // The instances someone listens to, as of `version` (NaN: never computed).
-      let heard: Array<Subject<Bar>> = [];
-      let version = Number.NaN;
-      let size = 0;
-      const feedSub = this.deps.bars$(id).subscribe((bar) => {
-          if (bar.closed || !listening) {
-            for (const t of list) t.input.next(bar);
-            return;
-          }
-          const v = listenersVersion ? listenersVersion() : Number.NaN;
-          if (v !== version || list.length !== size || Number.isNaN(v)) {
-            heard = list.filter((t) => listening(t.topic)).map((t) => t.input);
-            version = v;
-            size = list.length;
-          }
-          for (const input of heard) input.next(bar);
-        });
-      this.feedSubs.set(id.key, feedSub);
+  acquire(req: SeriesRequest, id: SeriesId): SeriesLease {
+    if (this.stopped) throw new SeriesBusyError('the engine is stopping');
+    const key = `${req.label}|${id.key}`;
+    let inst = this.instances.get(key);
+    if (!inst) {
+      this.makeRoom(req, id);
+      inst = new LiveInstance(this, req, id, key);
+      this.instances.set(key, inst);
+      inst.start();
     }
-    const input = new Subject<Bar>();
-    targets.push({ topic, input });
-    return input;
+    inst.hold();
+    let released = false;
+    const held = inst;
+    return {
+      instance: held,
+      ready: held.ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.unhold();
+      },
+    };
   }
 
   /**
-   * Ends every instance computed on a series no longer served: their feed and runs stop, their point
-   * windows are dropped (a client asking again later gets a fresh warm-up from the new window).
+   * Points of a series for the bars of a range: the newest `limit` bars opening at or before
+   * `endTime` (the newest bars without it), computed with the anchored warm-up before them from the
+   * window and the exchange, in slices off the event loop. Nothing is kept. Bounded: a few at a time,
+   * a short queue, then SeriesBusyError. A series that throws rejects with SeriesFailedError.
+   */
+  async range(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
+    const failed = this.instances.get(`${req.label}|${id.key}`);
+    if (failed?.state === 'failed') throw new SeriesFailedError(failed.error ?? 'failed');
+    await this.rangeSlot();
+    try {
+      const blockMs = blockMsOf(req, id);
+      let bars: Bar[];
+      try {
+        bars = await this.barsUpTo(id, endTime, limit, address);
+      } catch (e) {
+        // The candles themselves could not be had (the exchange refused or failed): not the series' fault.
+        throw new SeriesBusyError(`could not load the candles: ${(e as Error).message}`, { cause: e });
+      }
+      if (bars.length === 0) return [];
+      const from = bars[0]!.openTime;
+      const to = bars[bars.length - 1]!.openTime;
+      const start = anchoredFeedStart(from, blockMs);
+      const warm = await this.olderThan(id, from, start, address);
+      const points = new Map<number, SeriesPoint>();
+      const run = this.openRun(req, blockMs, warm.inputFrom, (p) => {
+        if (p.time >= from && p.time <= to) points.set(p.time, p);
+      });
+      try {
+        await this.pushSlices(run, [...warm.bars, ...bars]);
+      } finally {
+        run.subscription.unsubscribe();
+      }
+      return [...points.values()].sort((a, b) => a.time - b.time);
+    } catch (e) {
+      if (e instanceof SeriesBusyError) throw e;
+      this.deps.onError(req.def.name);
+      this.dedup.warn(`range:${req.label}:${(e as Error).message}`, 'derived series failed on a range request', { series: req.label, key: id.key, err: e as Error });
+      throw new SeriesFailedError((e as Error).message, { cause: e });
+    } finally {
+      this.releaseRangeSlot();
+    }
+  }
+
+  /**
+   * Ends every instance computed on a series no longer served (an on-demand series released): their
+   * runs and feed stop, their windows are dropped; a client asking again later gets a fresh warm-up.
    */
   releaseSeries(id: SeriesId): void {
-    this.feedSubs.get(id.key)?.unsubscribe();
-    this.feedSubs.delete(id.key);
-    for (const t of this.feeds.get(id.key) ?? []) t.input.complete();
+    for (const inst of [...this.instances.values()]) if (inst.id.key === id.key) inst.dispose();
+    const feed = this.feeds.get(id.key);
+    feed?.subscription.unsubscribe();
     this.feeds.delete(id.key);
-    const suffix = `|${id.key}`;
-    for (const key of [...this.instances.keys()]) if (key.endsWith(suffix)) this.instances.delete(key);
   }
 
   stop(): void {
-    for (const s of this.feedSubs.values()) s.unsubscribe();
-    this.feedSubs.clear();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    for (const s of this.subs) s.unsubscribe();
-    this.subs.clear();
-    for (const targets of this.feeds.values()) for (const t of targets) t.input.complete();
+    this.stopped = true;
+    for (const inst of [...this.instances.values()]) inst.dispose();
+    this.instances.clear();
+    for (const f of this.feeds.values()) f.subscription.unsubscribe();
     this.feeds.clear();
+    for (const wake of this.rangeQueue.splice(0)) wake();
+    this.dedup.flush();
   }
+
+  // --- internals shared with LiveInstance --------------------------------------------------------
+
+  /** @internal */
+  get registryDeps(): SeriesRegistryDeps {
+    return this.deps;
+  }
+
+  /** @internal */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** @internal */
+  logFailure(inst: LiveInstance, err: unknown, attempt: number, gaveUp: boolean): void {
+    this.deps.onError(inst.req.def.name);
+    const msg = gaveUp ? 'derived series failed too often; marked failed' : 'derived series failed; restarting';
+    this.dedup.warn(`live:${inst.key}:${gaveUp}`, msg, { series: inst.label, key: inst.id.key, attempt, err: err as Error });
+  }
+
+  /** @internal */
+  forget(inst: LiveInstance): void {
+    if (this.instances.get(inst.key) === inst) this.instances.delete(inst.key);
+  }
+
+  /** @internal Feeds every bar of the series to `target` from now on (one subscription per series). */
+  attach(id: SeriesId, target: FeedTarget): void {
+    let feed = this.feeds.get(id.key);
+    if (!feed) {
+      const { listening, listenersVersion } = this.deps;
+      // The targets someone listens to, as of `version` (NaN: never computed).
+      let heard: FeedTarget[] = [];
+      let version = Number.NaN;
+      let changes = -1;
+      const f: Feed = { subscription: undefined as unknown as Subscription, targets: [], version: 0 };
+      f.subscription = this.deps.bars$(id).subscribe((bar) => {
+        // While nobody listens to an instance, a forming bar's preview would be computed for no one:
+        // only closed bars go in (closed values never depend on previews).
+        if (bar.closed || !listening) {
+          for (const t of f.targets) t.next(bar);
+          return;
+        }
+        const v = listenersVersion ? listenersVersion() : Number.NaN;
+        if (v !== version || f.version !== changes || Number.isNaN(v)) {
+          heard = f.targets.filter((t) => listening(t.topic));
+          version = v;
+          changes = f.version;
+        }
+        for (const t of heard) t.next(bar);
+      });
+      feed = f;
+      this.feeds.set(id.key, feed);
+    }
+    // Copy on write: a target that fails (and detaches) while the feed loops over the list must not
+    // make the loop skip the next one.
+    feed.targets = [...feed.targets, target];
+    feed.version++;
+  }
+
+  /** @internal */
+  detach(id: SeriesId, target: FeedTarget): void {
+    const feed = this.feeds.get(id.key);
+    if (!feed) return;
+    if (!feed.targets.includes(target)) return;
+    feed.targets = feed.targets.filter((t) => t !== target);
+    feed.version++;
+    if (feed.targets.length === 0) {
+      feed.subscription.unsubscribe();
+      this.feeds.delete(id.key);
+    }
+  }
+
+  /** A fresh anchored run of the request's operator; its error is kept for `failure()`. @internal */
+  openRun(req: SeriesRequest, blockMs: number, inputFrom: number | undefined, onPoint: (p: SeriesPoint) => void): Run {
+    const input = new Subject<Bar>();
+    let failure: unknown;
+    const subscription = input.pipe(anchoredRuns(() => req.def.operator(req.params), blockMs, inputFrom)).subscribe({
+      next: onPoint,
+      error: (e: unknown) => (failure = e ?? new Error('derived series failed')),
+    });
+    return { input, subscription, failure: () => failure };
+  }
+
+  /** Pushes `bars` into a run, `sliceBars` per turn of the event loop; throws the run's error. @internal */
+  async pushSlices(run: Run, bars: readonly Bar[], alive = () => !this.stopped): Promise<void> {
+    const slice = this.deps.sliceBars ?? 500;
+    for (let i = 0; i < bars.length; i += slice) {
+      if (i > 0) await yieldToLoop();
+      if (!alive()) return;
+      pushAll(run, bars, i, Math.min(bars.length, i + slice));
+    }
+  }
+
+  /** @internal */
+  get sliceBars(): number {
+    return this.deps.sliceBars ?? 500;
+  }
+
+  /** @internal */
+  needsOlder(id: SeriesId, before: number, start: number): boolean {
+    return start < before && this.deps.olderBars !== undefined && (this.deps.history(id)[0]?.openTime ?? before) > start;
+  }
+
+  /**
+   * The bars before `before` from `start` on (warm-up), from the window and then the exchange, and
+   * from when the input is whole (`start` when the exchange answered, else the first bar there is).
+   * @internal
+   */
+  async olderThan(id: SeriesId, before: number, start: number, address?: string): Promise<{ bars: Bar[]; inputFrom: number | undefined }> {
+    if (start >= before) return { bars: [], inputFrom: start };
+    const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
+    const firstInWindow = window[0]?.openTime ?? before;
+    if (firstInWindow <= start || !this.deps.olderBars) return { bars: window, inputFrom: firstInWindow <= start ? start : window[0]?.openTime };
+    const wanted = Math.min(MAX_OLDER_BARS, Math.ceil((firstInWindow - start) / intervalMs(id.interval)));
+    try {
+      const older = await this.fetchOlder(id, firstInWindow - 1, wanted, start, address);
+      return { bars: [...older, ...window], inputFrom: start };
+    } catch (e) {
+      this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
+      return { bars: window, inputFrom: window[0]?.openTime };
+    }
+  }
+
+  private async fetchOlder(id: SeriesId, endTime: number, wanted: number, start: number, address?: string): Promise<Bar[]> {
+    const pages: Bar[][] = [];
+    let end = endTime;
+    let left = wanted;
+    while (left > 0 && !this.stopped) {
+      const page = (await this.deps.olderBars!(id, end, Math.min(PAGE, left), address)).filter((b) => b.openTime <= end && b.openTime >= start && b.closed);
+      if (page.length === 0) break;
+      pages.unshift(page);
+      left -= page.length;
+      end = page[0]!.openTime - 1;
+      if (end < start) break;
+    }
+    return pages.flat();
+  }
+
+  /** The newest `limit` bars opening at or before `endTime` (the newest without it), oldest first. */
+  private async barsUpTo(id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<Bar[]> {
+    const window = this.deps.history(id);
+    const inWindow = endTime === undefined ? window : window.filter((b) => b.openTime <= endTime);
+    const bars = inWindow.slice(Math.max(0, inWindow.length - limit));
+    if (bars.length >= limit || !this.deps.olderBars) return bars;
+    // Deeper than the window: the exchange's bars before it (as GET /candles serves them).
+    const before = bars.length ? bars[0]!.openTime - 1 : (endTime ?? Number.MAX_SAFE_INTEGER);
+    const older = await this.fetchOlder(id, before, limit - bars.length, Number.NEGATIVE_INFINITY, address);
+    return [...older, ...bars];
+  }
+
+  private async rangeSlot(): Promise<void> {
+    const { maxRangeJobs = 4, maxRangeQueue = 32 } = this.deps;
+    if (this.rangeJobs < maxRangeJobs) {
+      this.rangeJobs++;
+      return;
+    }
+    if (this.rangeQueue.length >= maxRangeQueue) throw new SeriesBusyError('too many derived series requests in progress; try again shortly');
+    await new Promise<void>((r) => this.rangeQueue.push(r));
+    if (this.stopped) throw new SeriesBusyError('the engine is stopping');
+    this.rangeJobs++;
+  }
+
+  private releaseRangeSlot(): void {
+    this.rangeJobs--;
+    this.rangeQueue.shift()?.();
+  }
+
+  /** Makes room for a new instance of `req`: evicts the longest-idle one at a cap, or refuses. */
+  private makeRoom(req: SeriesRequest, id: SeriesId): void {
+    const { maxVariants = 16, maxInstances = 2000 } = this.deps;
+    const isDefault = req.label === req.def.name;
+    if (!isDefault) {
+      const variants = [...this.instances.values()].filter((i) => i.req.def === req.def && i.id.key === id.key && i.label !== req.def.name);
+      if (variants.length >= maxVariants && !this.evictIdle(variants)) {
+        throw new SeriesBusyError(`too many parameter variants of '${req.def.name}' on ${id.symbol} ${id.interval} in use (max ${maxVariants}); try again later or use its defaults`);
+      }
+    }
+    if (this.instances.size >= maxInstances && !this.evictIdle([...this.instances.values()])) {
+      throw new SeriesBusyError(`too many derived series in use (max ${maxInstances}); try again later`);
+    }
+  }
+
+  private evictIdle(candidates: LiveInstance[]): boolean {
+    let oldest: LiveInstance | undefined;
+    for (const c of candidates) if (c.refs === 0 && (!oldest || c.idleSince < oldest.idleSince)) oldest = c;
+    oldest?.dispose();
+    return oldest !== undefined;
+  }
+}
+
+/** An anchored run of an operator, fed through `input`. */
+interface Run {
+  readonly input: Subject<Bar>;
+  readonly subscription: Subscription;
+  failure(): unknown;
+}
+
+/** Feeds `bars[from, to)` into a run, stopping at (and throwing) its first error. */
+function pushAll(run: Run, bars: readonly Bar[], from = 0, to = bars.length): void {
+  for (let j = from; j < to && run.failure() === undefined; j++) run.input.next(bars[j]!);
+  const f = run.failure();
+  if (f !== undefined) throw f;
+}
+
+/** One instance's entry in its series' feed. */
+interface FeedTarget {
+  readonly topic: string;
+  next(bar: Bar): void;
+}
+
+/** One subscription to a series' bars, feeding every instance on it. */
+interface Feed {
+  subscription: Subscription;
+  targets: FeedTarget[];
+  /** Bumped on every attach or detach. */
+  version: number;
+}
+
+function blockMsOf(req: SeriesRequest, id: SeriesId): number {
+  return warmupBars(req.def, req.params, id.interval) * intervalMs(id.interval);
+}
+
+/** A running instance: warm-up, live feed, restarts, its holders and idle release. */
+class LiveInstance implements SeriesInstance {
+  readonly label: string;
+  readonly topic: string;
+  readonly window: PointWindow;
+  state: SeriesState = 'warming';
+  error?: string;
+  refs = 0;
+  idleSince = 0;
+  readonly ready: Promise<SeriesInstance>;
+  private resolveReady!: (i: SeriesInstance) => void;
+  private readonly blockMs: number;
+  private readonly message: (p: SeriesPoint) => string;
+  private run?: { input: Subject<Bar>; subscription: Subscription; target: FeedTarget };
+  private generation = 0;
+  private failures = 0;
+  private startedAt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private disposed = false;
+
+  constructor(
+    private readonly registry: SeriesRegistry,
+    readonly req: SeriesRequest,
+    readonly id: SeriesId,
+    readonly key: string,
+  ) {
+    this.label = req.label;
+    this.topic = `series/${req.label}/${id.symbol}/${id.interval}`;
+    this.window = new PointWindow(registry.registryDeps.bufferSize);
+    this.blockMs = blockMsOf(req, id);
+    const position = registry.registryDeps.position;
+    this.message = seriesPointSerializer(this.label, id.symbol, id.interval, position && (() => position(id)));
+    this.ready = new Promise((r) => (this.resolveReady = r));
+  }
+
+  hold(): void {
+    this.refs++;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  unhold(): void {
+    this.refs = Math.max(0, this.refs - 1);
+    if (this.refs > 0 || this.disposed) return;
+    this.idleSince = Date.now();
+    this.idleTimer = setTimeout(() => {
+      if (this.refs === 0) this.dispose();
+    }, this.registry.registryDeps.idleMs ?? 60_000);
+    this.idleTimer.unref?.();
+  }
+
+  /** Starts (or restarts) the run: warm-up in slices, then live. Failures go to `fail`. */
+  start(): void {
+    const generation = ++this.generation;
+    this.startedAt = Date.now();
+    const alive = () => !this.disposed && generation === this.generation && !this.registry.isStopped;
+    const failed = (e: unknown) => {
+      if (alive()) this.fail(e);
+    };
+    const history = this.registry.registryDeps.history(this.id);
+    const needFrom = history[0]?.openTime;
+    const start = needFrom === undefined ? undefined : anchoredFeedStart(needFrom, this.blockMs);
+    // Little history and nothing older to fetch: warmed up at once, live when `acquire` returns.
+    if (needFrom === undefined || (!this.registry.needsOlder(this.id, needFrom, start!) && history.length <= this.registry.sliceBars)) {
+      try {
+        const run = this.openRun(needFrom === undefined ? undefined : history[0]!.openTime <= start! ? start : needFrom);
+        pushAll(run, history);
+        this.goLive(run, history);
+      } catch (e) {
+        failed(e);
+      }
+      return;
+    }
+    void this.warm(history, needFrom, start!, alive).catch(failed);
+  }
+
+  private openRun(inputFrom: number | undefined): Run {
+    return this.registry.openRun(this.req, this.blockMs, inputFrom, (p) => this.point(p));
+  }
+
+  private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
+    const older = await this.registry.olderThan(this.id, needFrom, start);
+    if (!alive()) return;
+    const run = this.openRun(older.inputFrom);
+    try {
+      await this.registry.pushSlices(run, [...older.bars, ...history], alive);
+      if (alive()) this.goLive(run, history);
+    } finally {
+      if (!alive() || this.run?.input !== run.input) run.subscription.unsubscribe();
+    }
+  }
+
+  /** Catches up with bars written since `history` was read, and joins the live feed in the same turn. */
+  private goLive(run: Run, history: Bar[]): void {
+    const deps = this.registry.registryDeps;
+    const lastFed = history[history.length - 1]?.openTime ?? Number.NEGATIVE_INFINITY;
+    pushAll(run, deps.history(this.id).filter((b) => b.openTime >= lastFed));
+    // Same turn as the catch-up: no bar can fall between the window and the feed. A live run's
+    // error surfaces in the operator's error channel while a bar is fed.
+    const target: FeedTarget = {
+      topic: this.topic,
+      next: (bar) => {
+        run.input.next(bar);
+        const f = run.failure();
+        if (f !== undefined && this.run?.target === target) this.fail(f);
+      },
+    };
+    run.subscription.add(() => this.registry.detach(this.id, target));
+    this.run = { input: run.input, subscription: run.subscription, target };
+    this.registry.attach(this.id, target);
+    const recovered = this.state === 'failed';
+    this.state = 'live';
+    this.error = undefined;
+    if (recovered) deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'live'));
+    this.resolveReady(this);
+  }
+
+  private point(p: SeriesPoint): void {
+    const live = this.state === 'live' && this.run !== undefined;
+    const last = this.window.last(1)[0];
+    const same = last !== undefined && last.time === p.time && samePoint(last, p);
+    if (this.window.upsert(p) !== 'older' && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
+    if (this.failures > 0 && Date.now() - this.startedAt > (this.registry.registryDeps.healthyAfterMs ?? 600_000)) this.failures = 0;
+  }
+
+  private fail(err: unknown): void {
+    this.stopRun();
+    this.failures++;
+    const deps = this.registry.registryDeps;
+    const gaveUp = this.failures >= (deps.maxFailures ?? 5);
+    this.registry.logFailure(this, err, this.failures, gaveUp);
+    // Failed until a restart runs again: clients are told (once per error), GET answers 503.
+    const error = (err instanceof Error ? err.message : String(err)).slice(0, 300);
+    if (this.state !== 'failed' || this.error !== error) {
+      this.state = 'failed';
+      this.error = error;
+      deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'failed', error));
+    }
+    this.resolveReady(this);
+    if (gaveUp) return;
+    const base = deps.restartDelayMs ?? 1000;
+    const delay = Math.min(deps.maxRestartDelayMs ?? 60_000, base * 2 ** (this.failures - 1));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.disposed && !this.registry.isStopped) this.start();
+    }, delay);
+    this.restartTimer.unref?.();
+  }
+
+  private stopRun(): void {
+    this.generation++;
+    const run = this.run;
+    this.run = undefined;
+    run?.subscription.unsubscribe();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stopRun();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.registry.forget(this);
+    this.resolveReady(this);
+  }
+}
+
+function samePoint(a: SeriesPoint, b: SeriesPoint): boolean {
+  if (a.closed !== b.closed || a.value !== b.value) return false;
+  if (!a.values || !b.values) return a.values === b.values;
+  for (const k in b.values) if (a.values[k] !== b.values[k]) return false;
+  return true;
 }
 
 function labelOf(def: SeriesDefinition, params: Params): string {
@@ -235,3 +675,5 @@ function labelOf(def: SeriesDefinition, params: Params): string {
     .map((k) => `${k}=${String(params[k])}`);
   return diff.length ? `${def.name}:${diff.join(';')}` : def.name;
 }
+
+export { SeriesDefinitionError };

@@ -29,3 +29,8 @@ export function seriesPointSerializer(name: string, symbol: string, interval: st
     return `${head}${p.time}${body},"is_closed":${p.closed}${positionFields(position?.())}}`;
   };
 }
+
+/** `{"type":"series_status",…}`: a series failed (with its error) or runs again. */
+export function seriesStatusMessage(name: string, id: { symbol: string; interval: string }, state: 'failed' | 'live', error?: string): string {
+  return JSON.stringify({ type: 'series_status', name, symbol: id.symbol, interval: id.interval, state, ...(error !== undefined ? { error } : {}) });
+}

@@ -6,18 +6,16 @@ import { HistoryRefusedError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import type { SeriesRegistry } from '../series/series-registry.ts';
-import { pointWire } from '../series/series-wire.ts';
 import type { RouteTable } from './http-edges.ts';
 import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
 import { sendJson } from './send-json.ts';
+import { whenLive } from './when-live.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export interface HttpRoutesDeps {
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
-  series: SeriesRegistry;
   metrics: Metrics;
   log: Logger;
   /** Counts requests refused for a bad symbol, interval or parameter (shared with the WS route). */
@@ -29,34 +27,10 @@ export interface HttpRoutesDeps {
   demand?: SeriesDemand;
 }
 
-/** The JSON API: `/symbols`, `/health` (= `/readyz`), `/livez`, `/metrics`, `/candles/…` and `/series…`. */
+/** The JSON API: `/symbols`, `/health` (= `/readyz`), `/livez`, `/metrics`, `/candles/…` (`/series…`: series-routes.ts). */
 export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
-  const { catalog, store, series, metrics, log, badRequest, demand } = deps;
-
-  /**
-   * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
-   * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading) or 503 (full).
-   */
-  const onLive = async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
-    if (!demand || demand.isLive(id)) {
-      demand?.touch(id);
-      return read();
-    }
-    const outcome = await demand.want(id, address);
-    if (!outcome.ok) {
-      const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited';
-      if (!busy) badRequest();
-      if (res.closed) return;
-      if (outcome.retryAfterSec) res.header('retry-after', String(outcome.retryAfterSec));
-      sendJson(res, outcome.code === 'rate_limited' ? 429 : busy ? 503 : 400, { error: outcome.message, code: outcome.code });
-      return;
-    }
-    try {
-      await read();
-    } finally {
-      demand.release(id);
-    }
-  };
+  const { catalog, store, metrics, log, badRequest, demand } = deps;
+  const onLive = whenLive(demand, badRequest);
 
   server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));
   // Readiness (/health, /readyz): 200 only when every configured series is loaded and the upstream
@@ -114,32 +88,6 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
       log.warn('candles request failed', { key: id.key, err: e });
       if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
     }
-    });
-  });
-
-  server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
-  server.get('/series/:name/:symbol/:interval', async (req, res) => {
-    const q = req.query_parameters as Record<string, string | undefined>;
-    const address = req.ip;
-    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
-    const limit = checkLimit(q.limit, 500, 10_000);
-    if (!checked.ok || !limit.ok) {
-      badRequest();
-      sendJson(res, 400, { error: !checked.ok ? checked.error : !limit.ok ? limit.error : '' });
-      return;
-    }
-    const params = Object.entries(q).filter(([k]) => k !== 'limit').map(([k, v]) => `${k}=${v ?? ''}`);
-    const parsed = series.parse([req.path_parameters.name, ...params].join(':'), checked.value.interval);
-    if (!parsed.ok) {
-      badRequest();
-      sendJson(res, 400, { error: parsed.error });
-      return;
-    }
-    const id = seriesId(checked.value.symbol, checked.value.interval);
-    await onLive(id, address, res, () => {
-      if (res.closed) return;
-      const inst = series.instance(parsed.value[0]!, id);
-      sendJson(res, 200, { name: inst.label, symbol: id.symbol, interval: id.interval, params: parsed.value[0]!.params, points: inst.window.last(limit.value).map(pointWire) });
     });
   });
 }

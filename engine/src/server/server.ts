@@ -9,6 +9,7 @@ import type { SeriesRegistry } from '../series/series-registry.ts';
 import { withHttpEdges } from './http-edges.ts';
 import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
+import { registerSeriesRoutes } from './series-routes.ts';
 import { registerStaticRoute } from './static-route.ts';
 import { registerWsRoute } from './ws-route.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
@@ -63,7 +64,9 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const badRequest = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
 
-  registerHttpRoutes(withHttpEdges(server, { corsOrigins: deps.corsOrigins }), { ...deps, badRequest: () => badRequest() });
+  const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins });
+  registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
+  registerSeriesRoutes(routes, { ...deps, badRequest: () => badRequest() });
   const ws = registerWsRoute(server, { ...deps, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });
   registerStaticRoute(server, deps.clientDir, deps.log);
 

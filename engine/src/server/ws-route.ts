@@ -5,7 +5,8 @@ import type { SeriesDemand } from '../pipeline/series-demand.ts';
 import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import type { SeriesInstance, SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
+import { SeriesBusyError } from '../series/series-errors.ts';
+import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
@@ -105,6 +106,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     sockets.add(ws);
     // Set once the socket follows its series topics, so a socket closed before that un-follows nothing.
     let instances: SeriesInstance[] = [];
+    // The socket holds its derived series while it is open (released on close).
+    let leases: SeriesLease[] = [];
     let following = false;
     let held = false;
     let closed = false;
@@ -115,6 +118,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
       if (held) demand?.release(id);
+      for (const l of leases) l.release();
     });
     const refuse = (message: string, code?: string) => {
       ws.send(errorMessage(message, code));
@@ -127,11 +131,16 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const serve = () => {
       try {
         // Derived series are built on the live window (their warm-up reads it).
-        instances = (ctx.series ?? []).map((r) => series.instance(r, id));
+        for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));
       } catch (e) {
-        return refuse((e as Error).message);
+        for (const l of leases) l.release();
+        leases = [];
+        if (!(e instanceof SeriesBusyError)) return refuse((e as Error).message);
+        ws.send(errorMessage((e as Error).message));
+        return ws.close(CLOSE_TRY_AGAIN, 'busy: try again later');
       }
-      setImmediate(() => {
+      instances = leases.map((l) => l.instance);
+      const begin = () => setImmediate(() => {
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
@@ -147,6 +156,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         if (!set) bySeries.set(id.key, (set = new Set()));
         set.add(ws);
       });
+      // Series still warming up (off the request path, in slices) are waited for; the snapshot follows.
+      if (instances.every((inst) => inst.state !== 'warming')) begin();
+      else void Promise.all(leases.map((l) => l.ready)).then(begin);
       sent(2);
     };
     if (!demand) return serve();

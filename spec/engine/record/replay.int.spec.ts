@@ -14,14 +14,17 @@ const file = join(dir, 'run.jsonl.gz');
 const series = ['BTCUSDT', 'ETHUSDT'].flatMap((s) => ['1m', '5m', '10m'].map((i) => seriesId(s, i)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function snapshot(app: App) {
+async function snapshot(app: App) {
   const bars: Record<string, Bar[]> = {};
   const rsi: Record<string, SeriesPoint[]> = {};
   for (const id of series) {
     bars[id.key] = app.store.window(id).last(10_000);
     const req = app.registry.parse('sma-close', id.interval);
     if (!req.ok) throw new Error(req.error);
-    rsi[id.key] = app.registry.instance(req.value[0]!, id).window.last(10_000).filter((p) => p.closed);
+    // Held until the app stops: the instance keeps running live between the two snapshots.
+    const lease = app.registry.acquire(req.value[0]!, id);
+    const inst = await lease.ready;
+    rsi[id.key] = inst.window.last(10_000).filter((p) => p.closed);
   }
   return { bars, rsi };
 }
@@ -34,14 +37,14 @@ describe('record and replay', () => {
     // Live run on the simulator, recording; a few candles close and two finals go missing (REST fills).
     const live = await startApp({ ...base, source: 'sim', symbols: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m', '10m'], recordFile: file, simOptions: { pushIntervalMs: 50, clockSpeed: 120 } });
     await live.ready;
-    snapshot(live); // start the series instances now, so they are computed live
+    await snapshot(live); // start the series instances now, so they are computed live
     await sleep(1500);
     live.sim!.faults.omitFinals(2);
     await sleep(2500);
     // Quiesce before stopping: no frame left half-processed behind a REST fill.
     live.sim!.faults.pauseStream();
     await sleep(800);
-    const recorded = snapshot(live);
+    const recorded = await snapshot(live);
     const fills = live.metrics.value('engine_gap_bars_filled_total');
     await live.stop();
     expect(fills).toBeGreaterThan(0);
@@ -51,7 +54,7 @@ describe('record and replay', () => {
     await replay.ready;
     await replay.replay!.done;
     await sleep(800);
-    const replayed = snapshot(replay);
+    const replayed = await snapshot(replay);
     const stats = { ...replay.replay!.stats };
     await replay.stop();
 

@@ -42,3 +42,15 @@ describe('loadSeriesModules', () => {
     expect(defs.length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('loadSeriesModules contains user code at import (reproduced: a loop or a huge allocation at import hung the start)', () => {
+  it('fails naming the file when a module loops at import', async () => {
+    const d = moduleDir({ 'a.ts': good('alpha'), 'spin.ts': 'while (true) {}\nexport default {};' });
+    await expect(loadSeriesModules(d, { timeoutMs: 1500 })).rejects.toThrow(/series module .*spin\.ts did not finish loading within 1.5 s/);
+  });
+
+  it('fails naming the file when a module allocates without end at import', async () => {
+    const d = moduleDir({ 'hog.ts': 'const keep: number[][] = [];\nwhile (true) keep.push(new Array(1e6).fill(1));\nexport default {};' });
+    await expect(loadSeriesModules(d, { maxHeapMb: 64, timeoutMs: 20_000 })).rejects.toThrow(/series module .*hog\.ts ran out of memory while loading \(limit 64 MB\)/);
+  });
+});

@@ -1,30 +1,44 @@
-import { map, type OperatorFunction, Subject } from 'rxjs';
+import { lastValueFrom, map, type OperatorFunction, of, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
-import { defineSeries, type SeriesPoint } from '../../../engine/src/series/define-series.ts';
-import { SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
+import { createLogger, silentLogger } from '../../../engine/src/log.ts';
+import { ema } from '../../../engine/src/operators/ema.ts';
+import { defineSeries, type SeriesDefinition, type SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { SeriesBusyError, SeriesFailedError } from '../../../engine/src/series/series-errors.ts';
+import { type SeriesRegistryDeps, SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
+import emaCross from '../../../series/ema-cross.ts';
+import rsiSeries from '../../../series/rsi.ts';
 
 const M = 60_000;
 const bar = (i: number, closed = true): Bar => ({ openTime: i * M, open: i, high: i + 1, low: i - 1, close: i, volume: 1, closed });
+/** A wandering close, the same for a given index. */
+const wave = (i: number, closed = true): Bar => {
+  const c = 100 + 10 * Math.sin(i / 7) + 3 * Math.cos(i / 3.1) + (i % 5);
+  return { openTime: i * M, open: c, high: c + 1, low: c - 1, close: c, volume: 1, closed };
+};
+const range = (from: number, to: number, f = wave) => Array.from({ length: to - from }, (_, k) => f(from + k));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const id = seriesId('BTCUSDT', '1m');
 
 const double = defineSeries({
   name: 'double',
   pane: 'oscillator',
   params: { factor: 2 },
-  operator: ({ factor }): OperatorFunction<Bar, SeriesPoint> => {
-    if (!(typeof factor === 'number' && factor > 0)) throw new TypeError('double: factor must be > 0');
-    return map((b) => ({ time: b.openTime, value: b.close * factor, closed: b.closed }));
-  },
+  ranges: { factor: { min: 0.5, max: 10, integer: false } },
+  warmup: 0,
+  operator: ({ factor }): OperatorFunction<Bar, SeriesPoint> => map((b) => ({ time: b.openTime, value: b.close * factor, closed: b.closed })),
 });
 
-/** A series of the closes that throws on the bars `fails` picks (while it says so). */
+const emaSeries = defineSeries({ name: 'ema', pane: 'overlay', params: { period: 10 }, warmup: 150, operator: ({ period }) => ema({ period }) });
+
+/** A series of the closes that throws on the bars `fails` picks. */
 const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
   defineSeries({
     name,
     pane: 'overlay',
     params: {},
+    warmup: 0,
     operator: () =>
       map((b: Bar): SeriesPoint => {
         if (fails(b)) throw new Error(`${name} failed at ${b.openTime}`);
@@ -32,150 +46,230 @@ const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
       }),
   });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-let explode = true;
-const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 12 * M);
-
-function setup() {
-  const history = [bar(1), bar(2), bar(3)];
+function setup(defs: SeriesDefinition[] = [double, emaSeries], extra: Partial<SeriesRegistryDeps> = {}, history: Bar[] = [bar(1), bar(2), bar(3)]) {
   const live = new Subject<Bar>();
   const published: Array<[string, string]> = [];
   const errors: string[] = [];
-  const registry = new SeriesRegistry([double, fragile], {
-    bufferSize: 100,
+  const registry = new SeriesRegistry(defs, {
+    bufferSize: 1000,
     log: silentLogger,
     history: () => history,
     bars$: () => live.asObservable(),
     publish: (t, m) => published.push([t, m()]),
     onError: (n) => errors.push(n),
     restartDelayMs: 1,
+    ...extra,
   });
-  return { registry, live, published, errors, history };
+  const req = (spec: string) => {
+    const r = registry.parse(spec, '1m');
+    if (!r.ok) throw new Error(r.error);
+    return r.value[0]!;
+  };
+  return { registry, live, published, errors, history, req };
 }
 
 describe('SeriesRegistry', () => {
-  it('warms a series up over the stored history at once, then follows live bars, publishing each point once', () => {
-    const { registry, live, published } = setup();
-    const parsed = registry.parse('double', '1m');
-    expect(parsed.ok).toBe(true);
-    if (!parsed.ok) return;
-    const inst = registry.instance(parsed.value[0]!, seriesId('BTCUSDT', '1m'));
+  it('warms a series up over the stored history, then follows live bars, publishing each point once', async () => {
+    const { registry, live, published, req } = setup();
+    const lease = registry.acquire(req('double'), id);
+    const inst = await lease.ready;
+    expect(inst.state).toBe('live');
     expect(inst.window.last(10).map((p) => p.value)).toEqual([2, 4, 6]);
     live.next(bar(4, false));
     live.next(bar(4));
     expect(inst.window.last(10).map((p) => [p.value, p.closed])).toEqual([[2, true], [4, true], [6, true], [8, true]]);
-    expect(published.map(([t]) => t)).toEqual(Array(5).fill('series/double/BTCUSDT/1m'));
-    expect(JSON.parse(published[4]![1])).toEqual({ type: 'series_point', name: 'double', symbol: 'BTCUSDT', interval: '1m', time: 4 * M, value: 8, is_closed: true });
+    // Warm-up points are not published; live ones are, once each.
+    expect(published.map(([t]) => t)).toEqual(Array(2).fill('series/double/BTCUSDT/1m'));
+    expect(JSON.parse(published[1]![1])).toEqual({ type: 'series_point', name: 'double', symbol: 'BTCUSDT', interval: '1m', time: 4 * M, value: 8, is_closed: true });
     // The same request shares the instance: computed once, whatever the number of clients.
-    expect(registry.instance(parsed.value[0]!, seriesId('BTCUSDT', '1m'))).toBe(inst);
+    expect(registry.acquire(req('double'), id).instance).toBe(inst);
     registry.stop();
   });
 
-  it('parses parameters and rejects unknown names and bad values with clear errors', () => {
-    const { registry } = setup();
-    const ok = registry.parse('double:factor=3', '1m');
-    expect(ok.ok && ok.value[0]!.label).toBe('double:factor=3');
-    expect(registry.parse('nope', '1m')).toEqual({ ok: false, error: "unknown series 'nope'; available series: double, fragile" });
-    expect(registry.parse('double:factor=abc', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/'factor' must be a number/) });
-    expect(registry.parse('double:factor=-1', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/factor must be > 0/) });
-    expect(registry.parse('double:zzz=1', '1m')).toMatchObject({ ok: false, error: expect.stringMatching(/unknown parameter 'zzz'/) });
+  it('accepts only declared own parameters, typed and in range, naming the bad one (reproduced: constructor, toString, period=0, fast=0.5, fast=-1 were accepted)', () => {
+    const { registry } = setup([double, emaCross, rsiSeries]);
+    const err = (spec: string) => {
+      const r = registry.parse(spec, '1m');
+      return r.ok ? 'accepted' : r.error;
+    };
+    expect(err('double:factor=3')).toBe('accepted');
+    expect(registry.parse('double:factor=3', '1m')).toMatchObject({ ok: true, value: [{ label: 'double:factor=3' }] });
+    expect(err('nope')).toBe("unknown series 'nope'; available series: double, ema-cross, rsi");
+    expect(err('rsi:constructor=1')).toMatch(/unknown parameter 'constructor' \(known: period\)/);
+    expect(err('rsi:toString=1')).toMatch(/unknown parameter 'toString'/);
+    expect(err('rsi:__proto__=1')).toMatch(/unknown parameter '__proto__'/);
+    expect(err('rsi:period=0')).toMatch(/parameter 'period' must be >= 1, got 0/);
+    expect(err('rsi:period=abc')).toMatch(/'period' must be a number/);
+    expect(err('rsi:period=')).toMatch(/'period' must be a number/);
+    expect(err('ema-cross:fast=0.5')).toMatch(/parameter 'fast' must be an integer, got 0.5/);
+    expect(err('ema-cross:fast=-1')).toMatch(/parameter 'fast' must be >= 1, got -1/);
+    expect(err('ema-cross:fast=30')).toMatch(/fast \(30\) must be below slow \(21\)/);
+    expect(err('double:factor=0.1')).toMatch(/'factor' must be >= 0.5/);
+    expect(err('double:factor=1.5')).toBe('accepted');
   });
 
-  it('isolates a series that throws: counted, restarted, other series and later bars unaffected', async () => {
-    const { registry, live, errors } = setup();
-    const id = seriesId('ETHUSDT', '1m');
-    const parsed = registry.parse('fragile,double', '1m');
-    if (!parsed.ok) throw new Error(parsed.error);
-    const [fr, db] = parsed.value.map((r) => registry.instance(r, id));
+  it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {
+    let explode = true;
+    const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 12 * M);
+    const { registry, live, errors, published, req } = setup([double, fragile]);
+    const fr = registry.acquire(req('fragile'), id);
+    const db = registry.acquire(req('double'), id);
+    await Promise.all([fr.ready, db.ready]);
     live.next(bar(12));
     expect(errors).toEqual(['fragile']);
-    expect(db!.window.last(1)[0]!.value).toBe(24);
+    expect(fr.instance.state).toBe('failed');
+    expect(fr.instance.error).toBe(`fragile failed at ${12 * M}`);
+    expect(registry.status('fragile', id)).toEqual({ state: 'failed', error: `fragile failed at ${12 * M}` });
+    expect(published.map(([, m]) => JSON.parse(m) as { type: string }).filter((m) => m.type === 'series_status')).toEqual([
+      { type: 'series_status', name: 'fragile', symbol: 'BTCUSDT', interval: '1m', state: 'failed', error: `fragile failed at ${12 * M}` },
+    ]);
+    expect(db.instance.window.last(1)[0]!.value).toBe(24);
+    const listed = registry.list().find((d) => d.name === 'fragile')!.instances;
+    expect(listed).toEqual([{ name: 'fragile', symbol: 'BTCUSDT', interval: '1m', state: 'failed', clients: 1, error: `fragile failed at ${12 * M}` }]);
     explode = false;
-    await sleep(20);
+    await sleep(30);
+    expect(fr.instance.state).toBe('live');
+    expect(JSON.parse(published.at(-1)![1])).toMatchObject({ type: 'series_status', name: 'fragile', state: 'live' });
     live.next(bar(13));
-    expect(fr!.window.last(1)[0]!.value).toBe(13);
-    expect(db!.window.last(1)[0]!.value).toBe(26);
+    expect(fr.instance.window.last(1)[0]!.value).toBe(13);
+    expect(db.instance.window.last(1)[0]!.value).toBe(26);
     registry.stop();
   });
-});
 
-describe('SeriesRegistry restarts', () => {
-  it('a series that throws during its warm-up retries with growing delays, from the stored window, until it runs; stop cancels a pending retry', async () => {
-    let failuresLeft = 2;
-    const touchy = closesFailingOn('touchy', (b) => b.openTime === 2 * M && failuresLeft-- > 0);
-    const live = new Subject<Bar>();
-    const errors: number[] = [];
-    const deps = { bufferSize: 100, log: silentLogger, history: () => [bar(1), bar(2), bar(3)], bars$: () => live.asObservable(), publish: () => {}, onError: () => errors.push(Date.now()), restartDelayMs: 40 };
-    const registry = new SeriesRegistry([touchy], deps);
-    const req = registry.parse('touchy', '1m');
-    if (!req.ok) throw new Error(req.error);
-    const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
-    expect(errors).toHaveLength(1);
+  it('backs off exponentially, gives up after repeated failures, and never republishes the same point (reproduced: ~1 retry/s forever, the same point again each time)', async () => {
+    // Throws on every live bar 5: each restart replays the window (bars 1..4 give points again).
+    const broken = closesFailingOn('broken', (b) => b.openTime === 5 * M);
+    const history = [bar(1), bar(2), bar(3), bar(4)];
+    const at: number[] = [];
+    const { registry, live, published, req } = setup([broken], { restartDelayMs: 30, maxFailures: 4, onError: () => at.push(performance.now()) }, history);
+    const lease = registry.acquire(req('broken'), id);
+    await lease.ready;
+    history.push(bar(5));
+    live.next(bar(5));
+    await sleep(300);
+    // 4 failures: the first live, three restarts over the window (now holding bar 5), then given up.
+    expect(at).toHaveLength(4);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps[1]! / gaps[0]!).toBeGreaterThan(1.5);
+    expect(gaps[2]! / gaps[1]!).toBeGreaterThan(1.5);
+    expect(lease.instance.state).toBe('failed');
     await sleep(200);
-    // Two failures (retried after 40 ms, then 80 ms), then a full warm-up over the window.
-    expect(errors).toHaveLength(2);
-    expect(errors[1]! - errors[0]!).toBeGreaterThanOrEqual(35);
-    expect(inst.window.last(10).map((p) => p.value)).toEqual([1, 2, 3]);
-    live.next(bar(4));
-    expect(inst.window.last(1)[0]!.value).toBe(4);
+    expect(at).toHaveLength(4);
+    const points = published.map(([, m]) => JSON.parse(m) as { type: string }).filter((m) => m.type === 'series_point');
+    expect(points).toEqual([]);
+    expect(published).toHaveLength(1);
     registry.stop();
+  });
 
-    // A retry pending when the registry stops never runs.
-    failuresLeft = 1;
-    const again = new SeriesRegistry([touchy], deps);
-    const other = again.instance(req.value[0]!, seriesId('ETHUSDT', '1m'));
-    expect(other.window.size).toBe(1);
-    again.stop();
-    await sleep(100);
-    expect(other.window.size).toBe(1);
+  it('a series failing in its warm-up answers ranges with its error, not old points (reproduced: 200 with hours-old points)', async () => {
+    const bad = closesFailingOn('bad', (b) => b.openTime === 2 * M);
+    const { registry, req } = setup([bad], { maxFailures: 1 });
+    const lease = registry.acquire(req('bad'), id);
+    await lease.ready;
+    expect(lease.instance.state).toBe('failed');
+    await expect(registry.range(req('bad'), id, undefined, 10)).rejects.toThrow(SeriesFailedError);
+    await expect(registry.range(req('bad'), id, undefined, 10)).rejects.toThrow(`bad failed at ${2 * M}`);
+    registry.stop();
+  });
+
+  it('releases instances nobody holds after an idle delay, caps variants per series, and stays bounded under a flood (reproduced: 4,000 variants kept forever, then every variant refused)', async () => {
+    const { registry, req } = setup([double], { idleMs: 20, maxVariants: 8 });
+    const def = registry.acquire(req('double'), id);
+    // A flood of distinct parameter sets, each held briefly as a request would.
+    for (let i = 0; i < 4000; i++) {
+      const lease = registry.acquire(req(`double:factor=${1 + i / 1000}`), id);
+      lease.release();
+      expect(registry.instanceCount).toBeLessThanOrEqual(9);
+    }
+    // Eight variants held at once: a ninth is refused (not the defaults), until one is released.
+    const held = Array.from({ length: 8 }, (_, i) => registry.acquire(req(`double:factor=${5 + i / 2}`), id));
+    expect(() => registry.acquire(req('double:factor=9.5'), id)).toThrow(SeriesBusyError);
+    expect(() => registry.acquire(req('double:factor=9.5'), id)).toThrow(/too many parameter variants of 'double' on BTCUSDT 1m in use \(max 8\)/);
+    const again = registry.acquire(req('double'), id);
+    expect(again.instance).toBe(def.instance);
+    again.release();
+    held[0]!.release();
+    expect(registry.acquire(req('double:factor=9.5'), id).instance.state).toBe('live');
+    for (const h of held) h.release();
+    def.release();
+    await sleep(80);
+    // All released after the idle delay, but the one still held (factor=9.5).
+    expect(registry.instanceCount).toBe(1);
+    registry.stop();
+  });
+
+  it('warms up off the request path, in slices that let the event loop run, and is ready afterwards (reproduced: a 10 s warm-up inside a request)', async () => {
+    const history = range(0, 5000);
+    const { registry, req } = setup([emaSeries], { sliceBars: 250 }, history);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const lease = registry.acquire(req('ema'), id);
+    expect(lease.instance.state).toBe('warming');
+    const inst = await lease.ready;
+    clearInterval(ticker);
+    expect(inst.state).toBe('live');
+    expect(turns).toBeGreaterThan(3);
+    expect(inst.window.size).toBe(1000);
+    registry.stop();
   });
 });
 
-describe('SeriesRegistry restarts (factory)', () => {
-  it('an operator factory that throws when rebuilt for a restart is retried like a failing series', async () => {
-    let builds = 0;
-    const bars = closesFailingOn('flaky', (b) => builds === 2 && b.openTime === 2 * M);
-    const flaky = defineSeries({
-      ...bars,
-      operator: () => {
-        builds++;
-        // Build 1 is parse's validation, 2 the first run (fails on a bar), 3 the first restart.
-        if (builds === 3) throw new Error('factory down');
-        return bars.operator({});
-      },
-    });
-    const errors: string[] = [];
-    const registry = new SeriesRegistry([flaky], { bufferSize: 100, log: silentLogger, history: () => [bar(1), bar(2)], bars$: () => new Subject<Bar>(), publish: () => {}, onError: (n) => errors.push(n), restartDelayMs: 5 });
-    const req = registry.parse('flaky', '1m');
-    if (!req.ok) throw new Error(req.error);
-    const inst = registry.instance(req.value[0]!, seriesId('BTCUSDT', '1m'));
-    await sleep(100);
-    expect(errors).toEqual(['flaky', 'flaky']);
-    expect(builds).toBe(4);
-    expect(inst.window.last(10).map((p) => p.value)).toEqual([1, 2]);
+describe('SeriesRegistry: deterministic warm-up and ranges over history', () => {
+  // The exchange's bars: 0..2999; the window holds the newest `windowSize` at a given moment.
+  const exchange = range(0, 3000);
+  const at = (now: number, windowSize = 500, extra: Partial<SeriesRegistryDeps> = {}) => {
+    const history = exchange.filter((b) => b.openTime < now * M).slice(-windowSize);
+    return setup([emaSeries], {
+      olderBars: (_id, endTime, limit) => Promise.resolve(exchange.filter((b) => b.openTime <= endTime).slice(-limit)),
+      ...extra,
+    }, history);
+  };
+
+  it('a series requested at two moments gives identical closed values for the same times (reproduced: up to 4 price units apart)', async () => {
+    const early = at(2000);
+    const late = at(2333);
+    const a = await early.registry.acquire(early.req('ema'), id).ready;
+    const b = await late.registry.acquire(late.req('ema'), id).ready;
+    // The early instance follows live bars up to the late one's moment.
+    for (const x of exchange.slice(2000, 2333)) early.live.next(x);
+    const va = new Map(a.window.last(10_000).map((p) => [p.time, p.value]));
+    const common = b.window.last(10_000).filter((p) => va.has(p.time));
+    expect(common.length).toBeGreaterThan(400);
+    for (const p of common) expect(p.value).toBe(va.get(p.time));
+    early.registry.stop();
+    late.registry.stop();
+  });
+
+  it('serves a scrolled-back range (older than the window, from the exchange) equal to a long continuous run', async () => {
+    const { registry, req } = at(3000);
+    const points = await registry.range(req('ema'), id, 1200 * M, 300);
+    expect(points.map((p) => p.time)).toEqual(range(901, 1201).map((b) => b.openTime));
+    const continuous = await lastValueFrom(of(...exchange).pipe(ema({ period: 10 }), toArray()));
+    const byTime = new Map(continuous.map((p) => [p.time, p.value]));
+    for (const p of points) expect(p.value).toBeCloseTo(byTime.get(p.time)!, 9);
+    // And the same values as an instance would hold for those times.
+    const other = at(1300, 1000);
+    const inst = await other.registry.acquire(other.req('ema'), id).ready;
+    const held = new Map(inst.window.last(10_000).map((p) => [p.time, p.value]));
+    for (const p of points) expect(p.value).toBe(held.get(p.time));
     registry.stop();
+    other.registry.stop();
+  });
+
+  it('bounds range work: a few at a time, a short queue, then SeriesBusyError', async () => {
+    const slow = at(3000, 500, { olderBars: (_id, endTime, limit) => sleep(30).then(() => exchange.filter((b) => b.openTime <= endTime).slice(-limit)), maxRangeJobs: 1, maxRangeQueue: 2 });
+    const runs = Array.from({ length: 5 }, () => slow.registry.range(slow.req('ema'), id, 1200 * M, 10).then(() => 'ok', (e: Error) => e.name));
+    expect(await Promise.all(runs)).toEqual(['ok', 'ok', 'ok', 'SeriesBusyError', 'SeriesBusyError']);
+    slow.registry.stop();
   });
 });
 
 describe('SeriesRegistry and listeners', () => {
-  it('feeds forming bars only to instances someone listens to, following every follow and unfollow', () => {
+  it('feeds forming bars only to instances someone listens to, following every follow and unfollow', async () => {
     const followed = new Set<string>();
     let version = 0;
-    const live = new Subject<Bar>();
-    const registry = new SeriesRegistry([double], {
-      bufferSize: 100,
-      log: silentLogger,
-      history: () => [],
-      bars$: () => live.asObservable(),
-      publish: () => {},
-      listening: (t) => followed.has(t),
-      listenersVersion: () => version,
-      onError: () => {},
-    });
-    const req = registry.parse('double,double:factor=3', '1m');
-    if (!req.ok) throw new Error(req.error);
-    const [a, b] = req.value.map((r) => registry.instance(r, seriesId('BTCUSDT', '1m')));
+    const { registry, live, req } = setup([double], { listening: (t) => followed.has(t), listenersVersion: () => version }, []);
+    const [a, b] = await Promise.all(['double', 'double:factor=3'].map((s) => registry.acquire(req(s), id).ready));
     const forming = (inst: typeof a) => inst!.window.last(10).filter((p) => !p.closed).length;
     live.next(bar(1, false));
     expect([forming(a), forming(b)]).toEqual([0, 0]);
@@ -183,7 +277,6 @@ describe('SeriesRegistry and listeners', () => {
     version++;
     live.next(bar(1, false));
     expect([forming(a), forming(b)]).toEqual([0, 1]);
-    // Closed bars reach every instance, listened to or not.
     live.next(bar(1));
     expect([a!.window.size, b!.window.size]).toEqual([1, 1]);
     followed.delete(b!.topic);
@@ -201,5 +294,20 @@ describe('series_point serialization', () => {
     const ser = seriesPointSerializer('ema-cross:fast=5', 'BTCUSDT', '1m');
     expect(JSON.parse(ser({ time: 60_000, values: { fast: 1.5, slow: NaN }, closed: false }))).toEqual({ type: 'series_point', name: 'ema-cross:fast=5', symbol: 'BTCUSDT', interval: '1m', time: 60_000, values: { fast: 1.5, slow: null }, is_closed: false });
     expect(JSON.parse(ser({ time: 1, value: 42.25, closed: true }))).toEqual({ type: 'series_point', name: 'ema-cross:fast=5', symbol: 'BTCUSDT', interval: '1m', time: 1, value: 42.25, is_closed: true });
+  });
+});
+
+describe('log dedup', () => {
+  it('writes a repeated error once, then its count (reproduced: a stack per request)', async () => {
+    const { createLogDedup } = await import('../../../engine/src/log-dedup.ts');
+    const lines: string[] = [];
+    let now = 0;
+    const d = createLogDedup(createLogger('info', 't', (l) => lines.push(l)), { periodMs: 1000, now: () => now });
+    for (let i = 0; i < 10_000; i++) d.warn('k', 'boom', { i });
+    expect(lines).toHaveLength(1);
+    now = 1500;
+    d.warn('k', 'boom');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/boom \(repeated 9999 more times\)/);
   });
 });

@@ -1,0 +1,19 @@
+// Imports series modules in a child process, one after another, telling the parent which file it
+// starts and how each went: `{ start: file }`, then `{ file, ok, error? }`. Plain JavaScript: the
+// process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]).
+import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
+import { pathToFileURL } from 'node:url';
+
+const [hooks, target, ...files] = process.argv.slice(2);
+installKlineEngineResolution(hooks, target);
+for (const file of files) {
+  process.send({ start: file });
+  try {
+    const mod = await import(pathToFileURL(file).href);
+    const d = mod.default;
+    process.send({ file, ok: true, name: d && typeof d === 'object' ? String(d.name) : undefined });
+  } catch (e) {
+    process.send({ file, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+}
+process.disconnect();

@@ -1,0 +1,78 @@
+import { HistoryRefusedError } from '../domain/errors.ts';
+import { seriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import { createLogDedup } from '../log-dedup.ts';
+import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
+import type { SeriesRegistry } from '../series/series-registry.ts';
+import { pointWire } from '../series/series-wire.ts';
+import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
+import type { RouteTable } from './http-edges.ts';
+import { sendJson } from './send-json.ts';
+import { whenLive } from './when-live.ts';
+import type { SeriesDemand } from '../pipeline/series-demand.ts';
+
+export interface SeriesRoutesDeps {
+  catalog: Catalog;
+  series: SeriesRegistry;
+  log: Logger;
+  badRequest(): void;
+  /** Makes series live on demand (absent: only live series are served). */
+  demand?: SeriesDemand;
+}
+
+/** Query parameters of GET /series/… that are not the series' own. */
+const RESERVED = new Set(['limit', 'endTime']);
+
+/**
+ * `GET /series` (definitions, their instances and state) and
+ * `GET /series/:name/:symbol/:interval?endTime=&limit=&<param>=…`: points for the bars of a range,
+ * warm-up included. Every failure is a JSON error: 400 for a bad request (naming the parameter),
+ * 503 for a failed series (with its error) or a full queue (with Retry-After); an unexpected one is
+ * a 500, logged once per kind with a count.
+ */
+export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps): void {
+  const { catalog, series, badRequest } = deps;
+  const dedup = createLogDedup(deps.log);
+  const onLive = whenLive(deps.demand, badRequest);
+
+  server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
+  server.get('/series/:name/:symbol/:interval', async (req, res) => {
+    // Read now: uWS's address is gone once the handler awaits.
+    const address = req.ip;
+    try {
+      const q = req.query_parameters as Record<string, string | undefined>;
+      const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
+      const limit = checkLimit(q.limit, 500, 10_000);
+      const endTime = checkTime('endTime', q.endTime);
+      const bad = [checked, limit, endTime].find((c) => !c.ok);
+      if (bad && !bad.ok) {
+        badRequest();
+        return sendJson(res, 400, { error: bad.error });
+      }
+      if (!checked.ok || !limit.ok || !endTime.ok) return;
+      const overrides = Object.fromEntries(Object.entries(q).filter(([k]) => !RESERVED.has(k)).map(([k, v]) => [k, v ?? '']));
+      const parsed = series.request(req.path_parameters.name ?? '', overrides, checked.value.interval);
+      if (!parsed.ok) {
+        badRequest();
+        return sendJson(res, 400, { error: parsed.error });
+      }
+      const id = seriesId(checked.value.symbol, checked.value.interval);
+      const request = parsed.value;
+      await onLive(id, res, async () => {
+        const points = await series.range(request, id, endTime.value, limit.value, address);
+        if (res.closed) return;
+        sendJson(res, 200, { name: request.label, symbol: id.symbol, interval: id.interval, params: request.params, points: points.map(pointWire) });
+      });
+    } catch (e) {
+      if (res.closed) return;
+      if (e instanceof SeriesBusyError) {
+        const cause = e.cause instanceof HistoryRefusedError ? e.cause.info.retryAfterSec : 1;
+        res.header('retry-after', String(cause));
+        return sendJson(res, 503, { error: e.message });
+      }
+      if (e instanceof SeriesFailedError) return sendJson(res, 503, { error: e.message, state: 'failed' });
+      dedup.warn(`series-route:${(e as Error).message}`, 'series request failed', { path: req.path.slice(0, 100), err: e as Error });
+      sendJson(res, 500, { error: `series request failed: ${(e as Error).message}` });
+    }
+  });
+}

@@ -1,0 +1,67 @@
+import { lastValueFrom, map, of, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { ema } from '../../../engine/src/operators/ema.ts';
+import { anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
+import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+
+const M = 60_000;
+/** A deterministic wandering close. */
+const bars = (from: number, to: number): Bar[] => {
+  const out: Bar[] = [];
+  for (let i = from; i < to; i++) {
+    const close = 100 + 10 * Math.sin(i / 7) + 3 * Math.cos(i / 3.1) + (i % 5);
+    out.push({ openTime: i * M, open: close, high: close + 1, low: close - 1, close, volume: 1, closed: true });
+  }
+  return out;
+};
+const run = (input: Bar[], op: () => ReturnType<typeof ema>, blockMs: number, inputFrom?: number) =>
+  lastValueFrom(of(...input).pipe(anchoredRuns(op as () => never, blockMs, inputFrom), toArray())) as Promise<SeriesPoint[]>;
+const byTime = (ps: SeriesPoint[]) => new Map(ps.map((p) => [p.time, p.value]));
+
+describe('anchoredRuns', () => {
+  const build = () => ema({ period: 10 });
+  const block = 50 * M;
+
+  it('gives identical values at a time whenever the input started (a series requested at two moments)', async () => {
+    // A series started at bar 0 and one started at bar 137: the same values wherever both have one.
+    const early = byTime(await run(bars(0, 600), build, block));
+    const late = byTime(await run(bars(137, 600), build, block));
+    expect(late.size).toBeGreaterThan(300);
+    for (const [t, v] of late) expect(early.get(t)).toBe(v);
+    // Without the anchors, the same two starts give different values (the defect reproduced).
+    const plainEarly = byTime(await run(bars(0, 600), build, 0));
+    const plainLate = byTime(await run(bars(137, 600), build, 0));
+    expect([...plainLate].some(([t, v]) => plainEarly.get(t) !== v)).toBe(true);
+  });
+
+  it('emits only whole blocks: from the block after the one the input starts in', async () => {
+    const out = await run(bars(137, 600), build, block);
+    expect(out[0]!.time).toBe(200 * M);
+    // Fed from the start of the block before, the first wanted block is whole.
+    const from = 250 * M;
+    const start = anchoredFeedStart(from, block);
+    expect(start).toBe(200 * M);
+    const fed = await run(bars(start / M, 600), build, block);
+    expect(fed[0]!.time).toBe(250 * M);
+  });
+
+  it('equals a long continuous run with enough warm-up (150 to 300 bars of EMA(10))', async () => {
+    const anchored = byTime(await run(bars(0, 1000), build, 150 * M));
+    expect(anchored.size).toBe(850);
+    const continuous = await lastValueFrom(of(...bars(0, 1000)).pipe(build(), toArray()));
+    for (const p of continuous.filter((q) => q.time >= 150 * M)) expect(anchored.get(p.time)).toBeCloseTo(p.value, 6);
+  });
+
+  it('previews forming bars from the emitting run; errors pass through', async () => {
+    const input = [...bars(0, 120), { ...bars(120, 121)[0]!, closed: false, close: 500 }];
+    const out = await run(input, build, block);
+    const last = out[out.length - 1]!;
+    expect([last.time, last.closed]).toEqual([120 * M, false]);
+    const boom = () => map((b: Bar): SeriesPoint => {
+      if (b.openTime === 70 * M) throw new Error('boom');
+      return { time: b.openTime, value: b.close, closed: true };
+    });
+    await expect(run(bars(0, 100), boom as never, block)).rejects.toThrow('boom');
+  });
+});
