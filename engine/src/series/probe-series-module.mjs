@@ -2,6 +2,7 @@
 // starts and how each went: `{ start: file }`, then `{ file, ok, error? }`. Plain JavaScript: the
 // process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]).
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
+import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
 const [hooks, target, ...files] = process.argv.slice(2);
