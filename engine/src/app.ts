@@ -23,6 +23,7 @@ import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
 import { ClientHistory } from './server/client-history.ts';
 import { isNativeInterval } from './domain/interval.ts';
+import { customOlderBars } from './series/custom-older-bars.ts';
 import { type EngineServer, startServer } from './server/server.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
 import { StreamShards } from './sources/stream-shards.ts';
@@ -273,8 +274,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = 'derived-series-warm-up') =>
     clientHistory.page(address, symbol, interval, endTime, limit);
   const registry = (late.registry = new SeriesRegistry(defs, {
-    // A custom interval has no klines of its own on the exchange: its warm-up starts at the window.
-    olderBars: (id, endTime, limit, address) => (isNativeInterval(id.interval) ? olderBars(id.symbol, id.interval, endTime, limit, address) : Promise.reject(new Error(`${id.interval} is not an exchange interval`))),
+    // A custom interval has no klines of its own on the exchange: its source's, resampled.
+    olderBars: (id, endTime, limit, address) => {
+      if (isNativeInterval(id.interval)) return olderBars(id.symbol, id.interval, endTime, limit, address);
+      const source = catalog.customSeriesOf(id.symbol).find((c) => c.id.key === id.key)?.source;
+      if (!source) return Promise.reject(new Error(`${id.interval} of ${id.symbol} has no source interval`));
+      return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
+    },
     bufferSize: config.bufferSize,
     log,
     history: (id) => store.window(id).last(config.bufferSize),

@@ -37,7 +37,13 @@ describe('custom intervals and derived series, engine pointed at a standalone si
       log: silentLogger,
     });
     await app.ready;
-  });
+    // `ready` is the native bootstrap; readiness (/health) also waits for the custom intervals' history.
+    for (let t = Date.now(); Date.now() - t < 20_000; await new Promise((r) => setTimeout(r, 100))) {
+      const r = await request(`${app.url}/health`);
+      await r.body.dump();
+      if (r.statusCode === 200) break;
+    }
+  }, 60_000);
   afterAll(async () => {
     await app?.stop();
     await sim?.close();
