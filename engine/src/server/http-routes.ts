@@ -1,6 +1,5 @@
-import type HyperExpress from 'hyper-express';
 import type { Bar } from '../domain/bar.ts';
-import { type SeriesId, seriesId } from '../domain/series-id.ts';
+import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';

@@ -81,7 +81,7 @@ describe('record and replay', () => {
       expect(batch.map((p) => p.time), id.key).toEqual(live.map((p) => p.time));
       batch.forEach((p, i) => expect(p.value).toBeCloseTo(live[i]!.value!, 9));
     }
-  });
+  }, 60_000);
 
   it('a batch over a recording builds what its intervals can, and rejects what they cannot or a symbol it lacks, naming the flag', async () => {
     const run = (symbol: string, interval: string) =>
