@@ -1,3 +1,4 @@
+import type HyperExpress from 'hyper-express';
 import type { Bar } from '../domain/bar.ts';
 import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
