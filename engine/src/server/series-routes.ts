@@ -58,7 +58,7 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
       }
       const id = seriesId(checked.value.symbol, checked.value.interval);
       const request = parsed.value;
-      await onLive(id, res, async () => {
+      await onLive(id, address, res, async () => {
         const points = await series.range(request, id, endTime.value, limit.value, address);
         if (res.closed) return;
         sendJson(res, 200, { name: request.label, symbol: id.symbol, interval: id.interval, params: request.params, points: points.map(pointWire) });

@@ -5,19 +5,22 @@ import { sendJson } from './send-json.ts';
 
 /**
  * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
- * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading) or 503 (full).
- * Shared by the candle and the derived-series routes.
+ * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading), 429 (the
+ * address starts cold series too fast) or 503 (full). Shared by the candle and derived-series routes.
  */
 export function whenLive(demand: SeriesDemand | undefined, badRequest: () => void) {
-  return async (id: SeriesId, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
+  return async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
     if (!demand || demand.isLive(id)) {
       demand?.touch(id);
       return read();
     }
-    const outcome = await demand.want(id);
+    const outcome = await demand.want(id, address);
     if (!outcome.ok) {
-      if (outcome.code !== 'series_capacity') badRequest();
-      if (!res.closed) sendJson(res, outcome.code === 'series_capacity' ? 503 : 400, { error: outcome.message, code: outcome.code });
+      const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited';
+      if (!busy) badRequest();
+      if (res.closed) return;
+      if (outcome.retryAfterSec) res.header('retry-after', String(outcome.retryAfterSec));
+      sendJson(res, outcome.code === 'rate_limited' ? 429 : busy ? 503 : 400, { error: outcome.message, code: outcome.code });
       return;
     }
     try {
