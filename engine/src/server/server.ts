@@ -11,6 +11,7 @@ import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
 import { registerStaticRoute } from './static-route.ts';
+import { routeErrorHandler } from './route-errors.ts';
 import { registerWsRoute } from './ws-route.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
@@ -63,6 +64,8 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const server = new HyperExpress.Server({ max_body_length: 16 * 1024 });
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const badRequest = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
+  const failed = metrics.counter('engine_http_errors_total', 'Requests a route failed on (answered 500; each distinct error logged once)');
+  server.set_error_handler(routeErrorHandler({ log: deps.log, counted: () => failed() }));
 
   const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins });
   registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
