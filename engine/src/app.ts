@@ -263,7 +263,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
             log.warn(`symbol ${symbol} stopped trading: its series end`);
             lifecycle.endSymbol(symbol, `symbol ${symbol} stopped trading on the exchange`);
           }
-          if (universe) for (const symbol of added) lifecycle.pinSymbol(symbol);
+          // A new listing (SYMBOLS=*) or a configured symbol trading again is kept live for good.
+          for (const symbol of added) if (catalog.isConfigured(symbol)) lifecycle.pinSymbol(symbol);
           if (added.length || removed.length) log.info('exchange markets changed', { added: added.length, removed: removed.length, trading: catalog.symbols().length });
         });
 
@@ -293,6 +294,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }));
 
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
+
+  // Until the exchange has described its markets (exchangeInfo failed at start), ask again every 30 s.
+  const marketsRetry = setInterval(() => {
+    if (source === 'replay' || catalog.marketsLoaded) clearInterval(marketsRetry);
+    else refreshNow.next();
+  }, 30_000);
+  marketsRetry.unref();
 
   const baseHealth = engineHealth({
     source,
@@ -355,6 +363,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       // Shutdown order: stop accepting, close upstream and pipelines, flush the store, close clients.
       server.stopListening();
       clearInterval(progressTimer);
+      clearInterval(marketsRetry);
       refreshSub?.unsubscribe();
       refreshNow.complete();
       // Pipelines first (their teardown aborts REST fills), then the sockets upstream.
