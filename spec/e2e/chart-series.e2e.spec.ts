@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { startApp, type App } from '../../engine/src/app.ts';
+import { silentLogger } from '../../engine/src/log.ts';
+import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
+
+/** Derived series over scrolled-back history and in failure, in a real browser; and the README screenshot. */
+
+const onChart = <T,>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const chart = window.__chart; return ${fn}; })()`) as Promise<T>;
+const waitLive = (page: Page, timeout = 15_000) => page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout });
+type Values = Record<string, number>;
+const storePoints = (page: Page, key: string) =>
+  page.evaluate((k) => [...((window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, Values>> } } }).__market.getState().seriesPoints[k] ?? new Map()).entries()], key);
+
+describe.runIf(await hasChromium('browser e2e (derived series)'))('derived series on the chart', () => {
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT', 'SOLUSDT'],
+      intervals: ['1m', '5m'],
+      bufferSize: 800,
+      // A short live window, so scrolling back reaches history the snapshot did not carry.
+      historyOnConnect: 200,
+      clientDir: 'dist/client',
+      seriesDir: 'spec/fixtures/series-faulty',
+      log: silentLogger,
+      simOptions: { pushIntervalMs: 250, clockSpeed: 20 },
+    });
+    await app.ready;
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('continues a derived series into scrolled-back history with the values the HTTP endpoint gives, never n/a', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=ema-cross`);
+    await waitLive(page);
+    await expect.poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' }).length`), { timeout: 10_000 }).toBe(1);
+    const live = await onChart<number>(page, `chart.getDataList()[0].timestamp`);
+    // Home reaches the oldest loaded bar and loads an older page (candles and series points).
+    await page.keyboard.press('Home');
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await expect
+      .poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' })[0].result.filter((r) => !r || typeof r.fast !== 'number' || typeof r.slow !== 'number').length`), { timeout: 10_000 })
+      .toBe(0);
+    const older = await onChart<Array<{ timestamp: number }>>(page, `chart.getDataList().filter((k) => k.timestamp < ${live})`);
+    expect(older.length).toBeGreaterThan(300);
+    const res = await fetch(`${app.url}/series/ema-cross/BTCUSDT/1m?endTime=${live - 1}&limit=${older.length}`);
+    expect(res.status).toBe(200);
+    const http = ((await res.json()) as { points: Array<{ time: number; values: Values }> }).points;
+    const mine = new Map(await storePoints(page, 'ema-cross|BTCUSDT:1m'));
+    expect(http.length).toBe(older.length);
+    for (const p of http) {
+      expect(mine.get(p.time)?.fast).toBe(p.values.fast);
+      expect(mine.get(p.time)?.slow).toBe(p.values.slow);
+    }
+  });
+
+  it('shows the error of a derived series that throws on the chart', async () => {
+    await page.goto(`${app.url}/?symbol=SOLUSDT&interval=1m&series=boom`);
+    await waitLive(page);
+    const chip = page.locator('[data-series-error=boom]');
+    await expect.poll(() => chip.count(), { timeout: 20_000 }).toBe(1);
+    expect(await chip.textContent()).toMatch(/boom.*failed.*boom at \d+/);
+    expect(await page.textContent('[data-testid=status]')).toBe('live');
+  });
+
+  it('README screenshot: drawings, the countdown, and a derived series over scrolled-back history', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=ema-cross&ind=RSI(14)`);
+    await waitLive(page);
+    await page.evaluate(() => localStorage.clear());
+    await page.keyboard.press('Home');
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await page.keyboard.press('End');
+    await page.waitForTimeout(600);
+    // Zoomed out about the live bar: the live window and the page scrolled back into, side by side.
+    for (let i = 0; i < 5; i++) await page.keyboard.press('Minus');
+    await page.click('[data-testid=draw-toggle]');
+    await page.waitForSelector('[data-testid=draw-toolbar]');
+    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
+    const ys = await onChart<{ lo: number; hi: number }>(page, `(() => { const d = chart.getDataList(); const r = chart.getVisibleRange(); const v = d.slice(r.from, r.to); const lo = Math.min(...v.map((k) => k.low)); const hi = Math.max(...v.map((k) => k.high)); const [a, b] = chart.convertToPixel([{ value: lo }, { value: hi }]); return { lo: a.y, hi: b.y }; })()`);
+    // Inside the candle pane only: a first click in another pane binds the drawing to that pane.
+    const pane = (await onChart<{ height: number }>(page, `chart.getSize('candle_pane')`)).height;
+    const [top, bottom] = [Math.max(20, ys.hi), Math.min(pane - 20, ys.lo)];
+    const y = (f: number) => box.y + top + (bottom - top) * f;
+    const draw = async (tool: string, points: Array<[number, number]>) => {
+      await page.waitForTimeout(700);
+      await page.click(`[data-tool=${tool}]`);
+      for (const [i, [x, fy]] of points.entries()) {
+        if (i) await page.waitForTimeout(600);
+        await page.mouse.move(box.x + x - 15, y(fy), { steps: 3 });
+        await page.mouse.click(box.x + x, y(fy));
+      }
+    };
+    await draw('segment', [[180, 0.9], [760, 0.15]]);
+    await draw('fibonacciLine', [[820, 0.05], [1060, 0.95]]);
+    page.once('dialog', (d) => void d.accept('breakout'));
+    await draw('textNote', [[560, 0.25]]);
+    await expect.poll(async () => (await onChart<unknown[]>(page, `chart.getOverlays({ groupId: 'drawings' }).filter((o) => o.currentStep === -1)`)).length).toBe(3);
+    // Deselect (a selected drawing marks the price axis) and take the pointer off the chart (no crosshair).
+    await page.waitForTimeout(700);
+    await page.mouse.click(box.x + 120, y(0.98));
+    await page.mouse.move(box.x + box.width / 2, 5);
+    await page.waitForTimeout(800);
+    mkdirSync('docs', { recursive: true });
+    await page.screenshot({ path: 'docs/screenshot-chart.png' });
+  });
+});
