@@ -95,6 +95,8 @@ export interface UniverseRun {
   rssBytes: number;
   rssMaxBytes: number;
   heapUsedBytes: number;
+  /** V8 heap committed (used + free pages it keeps): what of the RSS is heap slack. */
+  heapTotalBytes: number;
   arrayBuffersBytes: number;
   /** JS heap after a GC, growth over the steady window (per minute). */
   heapGrowthPerMinBytes: number;
@@ -193,6 +195,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
           rssBytes,
           rssMaxBytes: rssMax,
           heapUsedBytes: mem.heapUsed,
+          heapTotalBytes: mem.heapTotal,
           arrayBuffersBytes: mem.arrayBuffers,
           heapGrowthPerMinBytes: ((mem.heapUsed - heap0.heapUsed) / windowS) * 60,
           cpuShare: cpuShare(p0, p1),
@@ -200,7 +203,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
           trace,
         };
         env.log(
-          `  steady: RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB (max ${(rssMax / 2 ** 20).toFixed(0)}), ${((rssBytes - baseRssBytes) / run.storeBars).toFixed(1)} B/bar beyond the base, CPU ${(run.cpuShare * 100).toFixed(1)}% at ${run.framesPerS.toFixed(0)} frames/s, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB (+${(run.heapGrowthPerMinBytes / 2 ** 20).toFixed(1)} MiB/min) + buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
+          `  steady: RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB (max ${(rssMax / 2 ** 20).toFixed(0)}), ${((rssBytes - baseRssBytes) / run.storeBars).toFixed(1)} B/bar beyond the base, CPU ${(run.cpuShare * 100).toFixed(1)}% at ${run.framesPerS.toFixed(0)} frames/s, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} of ${(mem.heapTotal / 2 ** 20).toFixed(0)} MiB (+${(run.heapGrowthPerMinBytes / 2 ** 20).toFixed(1)} MiB/min) + buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
         );
         return report(run);
       } finally {
