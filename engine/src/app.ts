@@ -340,6 +340,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     clientDir: config.clientDir,
     corsOrigins: config.corsOrigins,
     allowedOrigins: config.allowedOrigins,
+    trustProxy: config.trustProxy,
     catalog,
     demand: lifecycle,
     store,

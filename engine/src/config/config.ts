@@ -64,6 +64,8 @@ export interface Config {
   leaseTtlMs: number;
   /** Origins whose pages may read the public GET endpoints ('*' = any). */
   corsOrigins: string[];
+  /** Proxies whose X-Forwarded-For names the client ('*' = any peer); empty = the peer is the client. */
+  trustProxy: string[];
   /** Origins allowed to open WebSockets; empty = not checked. */
   allowedOrigins: string[];
 }
@@ -131,6 +133,12 @@ function redisUrl(env: Env): string | undefined {
 }
 
 /** A browser origin (`scheme://host[:port]`, no path) or '*'. */
+function proxies(env: Env, name: string): string[] {
+  const items = list(env, name, []);
+  for (const a of items) if (a !== '*' && !isIP(a)) fail(name, env[name], `'*' or comma-separated IP addresses of proxies like 10.0.0.5 (bad: ${a})`);
+  return items;
+}
+
 function origins(env: Env, name: string, def: string[]): string[] {
   const items = list(env, name, def);
   for (const o of items) {
@@ -222,6 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId,
     leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
+    trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
   };
 }

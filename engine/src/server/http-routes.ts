@@ -1,4 +1,5 @@
 import type HyperExpress from 'hyper-express';
+import { clientAddress } from './client-address.ts';
 import type { Bar } from '../domain/bar.ts';
 import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
@@ -14,6 +15,8 @@ import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export interface HttpRoutesDeps {
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
+  trustProxy?: readonly string[];
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   metrics: Metrics;
@@ -50,7 +53,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
   server.get('/candles/:symbol/:interval', async (req, res) => {
     const q = req.query_parameters as Record<string, string | undefined>;
     // Read now: uWS's address is gone once the handler awaits.
-    const address = req.ip;
+    const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
     const limit = checkLimit(q.limit, 500, 1000);
     const endTime = checkTime('endTime', q.endTime);

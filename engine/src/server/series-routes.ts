@@ -1,4 +1,5 @@
 import { HistoryRefusedError } from '../domain/errors.ts';
+import { clientAddress } from './client-address.ts';
 import { seriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
@@ -12,6 +13,8 @@ import { whenLive } from './when-live.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export interface SeriesRoutesDeps {
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
+  trustProxy?: readonly string[];
   catalog: Catalog;
   series: SeriesRegistry;
   log: Logger;
@@ -38,7 +41,7 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
   server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
   server.get('/series/:name/:symbol/:interval', async (req, res) => {
     // Read now: uWS's address is gone once the handler awaits.
-    const address = req.ip;
+    const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     try {
       const q = req.query_parameters as Record<string, string | undefined>;
       const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);

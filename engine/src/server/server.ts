@@ -29,6 +29,8 @@ export interface ServerDeps {
   corsOrigins: readonly string[];
   /** Origins allowed to open WebSockets (empty = not checked). */
   allowedOrigins: readonly string[];
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
+  trustProxy?: readonly string[];
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;

@@ -1,4 +1,5 @@
 import type HyperExpress from 'hyper-express';
+import { clientAddress } from './client-address.ts';
 import { klineTopic, seriesId } from '../domain/series-id.ts';
 import { errorMessage, loadingMessage } from '../domain/wire.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
@@ -18,6 +19,8 @@ export const CLOSE_BAD_REQUEST = 4000;
 export const CLOSE_TRY_AGAIN = 1013;
 
 export interface WsRouteDeps {
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
+  trustProxy?: readonly string[];
   historyOnConnect: number;
   maxBackpressureBytes: number;
   /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
@@ -90,7 +93,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
     const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
-    res.upgrade({ ...context, address: req.ip });
+    res.upgrade({ ...context, address: clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []) });
   });
 
   server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2, max_payload_length: 4 * 1024 }, (ws) => {

@@ -152,3 +152,61 @@ describe('new on-demand series rationed per client address (ON_DEMAND_PER_MIN)',
     }
   });
 });
+
+/**
+ * Behind the load balancer (deploy/haproxy.cfg) every client reaches the engine from the proxy's
+ * address. Before: the per-address limits (new on-demand series, client history) were one budget
+ * for all users together; with TRUST_PROXY the client's address comes from X-Forwarded-For.
+ */
+describe('client addresses behind a trusted proxy (TRUST_PROXY)', () => {
+  let app: App;
+  let cold: string[];
+  const get = async (path: string, headers: Record<string, string>) => {
+    const res = await request(app.url + path, { headers });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  beforeAll(async () => {
+    app = await startApp({
+      source: 'sim',
+      port: 0,
+      host: '127.0.0.1',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 100,
+      historyOnConnect: 50,
+      clientDir: '',
+      seriesDir: '',
+      idleSeriesMs: 120_000,
+      // One new series per address, then one every 30 s.
+      onDemandPerMinute: 2,
+      trustProxy: ['127.0.0.1'],
+      log: silentLogger,
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 40 },
+    });
+    await app.ready;
+    cold = app.sim!.symbols.filter((s) => s !== 'BTCUSDT').slice(-10);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('rations each forwarded client on its own; the proxy appends the peer it saw, so a forged first hop gains nothing', async () => {
+    expect(await get(`/candles/${cold[0]}/1m?limit=2`, { 'x-forwarded-for': '10.0.0.1' })).toBe(200);
+    expect(await get(`/candles/${cold[1]}/1m?limit=2`, { 'x-forwarded-for': '10.0.0.1' })).toBe(429);
+    // Another user behind the same proxy has a budget of its own.
+    expect(await get(`/candles/${cold[2]}/1m?limit=2`, { 'x-forwarded-for': '10.0.0.2' })).toBe(200);
+    // A client that sends its own header: the proxy appends the address it saw (the rightmost counts).
+    expect(await get(`/candles/${cold[3]}/1m?limit=2`, { 'x-forwarded-for': '10.9.9.9, 10.0.0.1' })).toBe(429);
+    // WebSocket upgrades too.
+    const ws = new EngineClient(`${app.url.replace('http', 'ws')}/ws/${cold[4]}?interval=1m`);
+    // (no header: the proxy's own address, 127.0.0.1, is a client like any other)
+    try {
+      await ws.until((c) => c.historical() !== undefined || c.closeCode !== undefined, 10_000, 'an answer');
+      expect(ws.historical()).toBeDefined();
+    } finally {
+      ws.close();
+    }
+  });
+});

@@ -66,6 +66,8 @@ describe('loadConfig', () => {
     ['ALLOWED_ORIGINS', 'ftp://a.example', /ALLOWED_ORIGINS/],
     ['REDIS_URL', 'redis://h:6379/db1', /REDIS_URL.*numeric database index/],
     ['REDIS_COMMAND_TIMEOUT_MS', '10', /REDIS_COMMAND_TIMEOUT_MS.*100 to 60000/],
+    ['TRUST_PROXY', 'haproxy', /TRUST_PROXY.*bad: haproxy/],
+    ['ON_DEMAND_PER_MIN', '0', /ON_DEMAND_PER_MIN/],
   ])('rejects %s=%s naming the variable', (name, value, re) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);
@@ -80,6 +82,9 @@ describe('loadConfig', () => {
     expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
     expect(c.allowedOrigins).toEqual(['http://localhost:3000']);
     expect(loadConfig({ SYMBOLS: '' }).symbols).toHaveLength(7);
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.5, ::1' }).trustProxy).toEqual(['10.0.0.5', '::1']);
+    expect(loadConfig({ TRUST_PROXY: '*' }).trustProxy).toEqual(['*']);
   });
 
   it('never repeats a REDIS_URL password in its messages', () => {
