@@ -25,10 +25,23 @@ export interface LeaseKeys {
   readonly lease: string;
   /** INCR'd by each new leader: its term. */
   readonly term: string;
-  /** Channel on which edges ask the leader for on-demand series. */
+  /** Channel on which edges nudge the leader about on-demand series (the wanted set says which). */
   readonly demand: string;
+  /** Sorted set of on-demand series edges want (`SYMBOL:interval`), scored by their last touch (ms). */
+  readonly wanted: string;
+  /** Prefix of each wanted series' answer from the leader: `live`, or `refused <code> <message>`. */
+  readonly served: string;
+  /** The exchange's TRADING markets as the leader knows them (exchangeInfo-shaped JSON), for edges. */
+  readonly markets: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
-  return { lease: `${prefix}cluster:lease`, term: `${prefix}cluster:term`, demand: `${prefix}cluster:demand` };
+  return {
+    lease: `${prefix}cluster:lease`,
+    term: `${prefix}cluster:term`,
+    demand: `${prefix}cluster:demand`,
+    wanted: `${prefix}cluster:wanted`,
+    served: `${prefix}cluster:served:`,
+    markets: `${prefix}cluster:markets`,
+  };
 }

@@ -80,12 +80,19 @@ export class EdgeFeed {
       const { channel } = seriesKeys(id, this.cfg.keyPrefix);
       this.byChannel.set(channel, id.key);
       const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower };
+      // A read answered after `unfollow` belongs to nobody (it must not refill a released window).
+      const current = () => this.followers.get(id.key) === entry;
       entry.follower = new SeriesFollower({
-        requestSnapshot: (ticket) => this.read(() => this.reader.snapshot(id, this.cfg.bufferSize), (snap) => entry.follower.onSnapshot(ticket, snap)),
+        requestSnapshot: (ticket) =>
+          this.read(
+            () => this.reader.snapshot(id, this.cfg.bufferSize),
+            (snap) => current() && entry.follower.onSnapshot(ticket, snap),
+          ),
         requestHistory: (ticket, epoch, since) =>
           this.read(
             () => this.reader.history(id, epoch, since, this.cfg.historyMaxAgeMs),
             (r) => {
+              if (!current()) return;
               this.repairs++;
               entry.follower.onHistory(ticket, r.ok ? { ok: true, updates: r.updates } : { ok: false });
             },
@@ -113,6 +120,19 @@ export class EdgeFeed {
     }
     await this.cfg.subscriber.subscribe(...fresh.map((id) => seriesKeys(id, this.cfg.keyPrefix).channel));
     for (const id of fresh) this.followers.get(id.key)!.follower.start();
+  }
+
+  /** Stops following a series (an on-demand one nobody watches): unsubscribed, its follower dropped. */
+  async unfollow(id: SeriesId): Promise<void> {
+    if (!this.followers.delete(id.key)) return;
+    const { channel } = seriesKeys(id, this.cfg.keyPrefix);
+    this.byChannel.delete(channel);
+    await this.cfg.subscriber.unsubscribe(channel).catch(() => undefined);
+  }
+
+  /** Whether this series is followed and has loaded its first snapshot. */
+  isLoaded(id: SeriesId): boolean {
+    return this.followers.get(id.key)?.loaded === true;
   }
 
   /** Whether every followed series has loaded its first snapshot. */

@@ -14,6 +14,10 @@ import { createMemoryBarStore } from '../store/memory-bar-store.ts';
 import { decodeBar } from './bar-codec.ts';
 import { seriesKeys } from './cluster-keys.ts';
 import { EdgeFeed } from './edge-feed.ts';
+import { EdgeDemand } from './edge-demand.ts';
+import { leaseKeys } from './cluster-keys.ts';
+import { DEMAND_TOUCH_MS } from './demand-member.ts';
+import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
 
@@ -21,6 +25,7 @@ export interface EdgeNode {
   readonly url: string;
   readonly feed: EdgeFeed;
   readonly metrics: Metrics;
+  readonly demand: EdgeDemand;
   dropClients(code?: number): void;
   stop(): Promise<void>;
 }
@@ -73,7 +78,10 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     reloads(feed.reloads);
   });
   await feed.follow(ids);
-  const upstream = () => hub.setUpstream(subscriber.status === 'ready' && feed.loaded ? 'live' : 'reconnecting');
+  const configuredKeys = new Set(ids.map((id) => id.key));
+  // The configured series decide readiness and the status badge; on-demand ones load on their own.
+  const configuredLoaded = () => ids.every((id) => feed.isLoaded(id));
+  const upstream = () => hub.setUpstream(subscriber.status === 'ready' && configuredLoaded() ? 'live' : 'reconnecting');
   const statusTimer = setInterval(upstream, 500);
   statusTimer.unref();
 
@@ -91,10 +99,45 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     position: (id) => positions.position(id),
   });
 
+  // Which symbols trade: the leader's markets from Redis, re-read every 30 s (until then the configured ones).
+  const keys = leaseKeys(prefix);
+  const readMarkets = async () => {
+    try {
+      const text = await redis.get(keys.markets);
+      if (text !== null) catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
+    } catch {
+      malformed(1); // unreadable or malformed: the previous markets stay
+    }
+  };
+  await readMarkets();
+  const marketsTimer = setInterval(() => void readMarkets(), 30_000);
+  marketsTimer.unref();
+  const demand = new EdgeDemand({
+    redis,
+    keys,
+    catalog,
+    configured: (id) => configuredKeys.has(id.key),
+    feed,
+    free: (id) => {
+      registry.releaseSeries(id);
+      barsOut.get(id.key)?.complete();
+      barsOut.delete(id.key);
+      store.release(id);
+      hub.dropSnapshot(id);
+      positions.release(id);
+    },
+    maxSeries: config.maxOnDemandSeries,
+    idleMs: config.idleSeriesMs,
+    touchEveryMs: DEMAND_TOUCH_MS,
+    answerTimeoutMs: 60_000,
+    perMinute: config.onDemandPerMinute,
+    log: (l, m) => log[l](m),
+  });
+
   const health = () => {
     const notReady: string[] = [];
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push('redis unreachable');
-    if (!feed.loaded) notReady.push('series loading');
+    if (!configuredLoaded()) notReady.push('series loading');
     return {
       status: notReady.length ? 'degraded' : 'ok',
       notReady,
@@ -103,6 +146,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
       source: 'cluster',
       redis: { reachable: redis.status === 'ready', subscribed: subscriber.status === 'ready' },
       series: feed.size,
+      onDemand: demand.counts(),
+      markets: catalog.marketsLoaded ? catalog.symbols().length : null,
       repairs: feed.repairs,
       reloads: feed.reloads,
     };
@@ -117,7 +162,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     clientDir: config.clientDir,
     corsOrigins: config.corsOrigins,
     allowedOrigins: config.allowedOrigins,
-    catalog: { symbols: () => catalog.configured(), intervals: () => catalog.intervals(), source: () => catalog.source(), listing: () => catalog.listing() },
+    catalog,
+    demand,
     store,
     hub,
     metrics,
@@ -139,11 +185,14 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     url,
     feed,
     metrics,
+    demand,
     dropClients: (code = 1012) => server.dropClients(code, 'dropped'),
     stop: () =>
       (stopped ??= (async () => {
         server.stopListening();
         clearInterval(statusTimer);
+        clearInterval(marketsTimer);
+        demand.stop();
         feed.stop();
         registry.stop();
         for (const s of barsOut.values()) s.complete();

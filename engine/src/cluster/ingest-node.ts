@@ -7,12 +7,15 @@ import { FencedWriter } from './fenced-writer.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
 import { leaderGauge } from './node-info.ts';
+import { LeaderDemand } from './leader-demand.ts';
+import { DEMAND_STALE_MS } from './demand-member.ts';
 import { createLogger } from '../log.ts';
 import { loadConfig } from '../config/config.ts';
 
 export interface IngestNode {
   readonly app: App;
   readonly lease: LeaderLease;
+  readonly demand: LeaderDemand;
   stop(): Promise<void>;
 }
 
@@ -60,13 +63,51 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   ref.app = app;
   leaderGauge(app.metrics, () => lease.state.leader);
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
+  // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', () => {});
+  const demand = new LeaderDemand({
+    redis,
+    subscriber,
+    keys,
+    lease,
+    demand: app.lifecycle,
+    seed: (id) => {
+      for (const bar of app.store.window(id).last(config.bufferSize)) sink.publish(id, bar);
+    },
+    staleMs: DEMAND_STALE_MS,
+    maxSeries: config.maxOnDemandSeries,
+    log: (l, m) => log[l](m),
+  });
+  // The markets edges validate symbols against: written by the leader when they change.
+  let marketsWritten: readonly string[] | undefined;
+  const writeMarkets = () => {
+    const symbols = app.catalog.symbols();
+    if (!lease.state.leader || !app.catalog.marketsLoaded || symbols === marketsWritten) return;
+    const body = { symbols: app.catalog.markets().map((m) => ({ symbol: m.symbol, status: 'TRADING', baseAsset: m.base, quoteAsset: m.quote })) };
+    redis.set(keys.markets, JSON.stringify(body)).then(
+      () => (marketsWritten = symbols),
+      () => undefined,
+    );
+  };
+  const marketsTimer = setInterval(writeMarkets, 2000);
+  marketsTimer.unref();
+  const marketsSub = lease.leader$.subscribe((leader) => {
+    marketsWritten = undefined;
+    if (leader) writeMarkets();
+  });
   lease.start();
   return {
     app,
     lease,
+    demand,
     async stop() {
+      clearInterval(marketsTimer);
+      marketsSub.unsubscribe();
+      demand.stop();
       await lease.stop();
       sink.stop();
+      subscriber.disconnect();
       await app.stop();
       await redis.quit().catch(() => redis.disconnect());
     },

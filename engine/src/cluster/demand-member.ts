@@ -1,0 +1,37 @@
+import { type SeriesId, seriesId } from '../domain/series-id.ts';
+
+/** How often an edge touches the on-demand series it holds in the cluster's wanted set. */
+export const DEMAND_TOUCH_MS = 1000;
+/** A wanted series no edge touched for this long is released by the leader. */
+export const DEMAND_STALE_MS = 5 * DEMAND_TOUCH_MS;
+
+/** Longest `SYMBOL:interval` member worth parsing (symbols are at most 20 characters). */
+const MAX_MEMBER = 40;
+
+/**
+ * A member of the cluster's wanted set, read back from Redis: a validated SeriesId, or undefined for
+ * anything malformed (it is skipped and counted, never turned into a key).
+ */
+export function parseDemandMember(member: string): SeriesId | undefined {
+  if (member.length > MAX_MEMBER) return undefined;
+  const i = member.indexOf(':');
+  if (i <= 0) return undefined;
+  try {
+    return seriesId(member.slice(0, i), member.slice(i + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The leader's answer for a wanted series, as stored under `served:<key>`. */
+export type ServedAnswer = { state: 'live' } | { state: 'refused'; code: string; message: string };
+
+export function encodeServed(a: ServedAnswer): string {
+  return a.state === 'live' ? 'live' : `refused ${a.code} ${a.message}`;
+}
+
+export function parseServed(text: string | null): ServedAnswer | undefined {
+  if (text === 'live') return { state: 'live' };
+  const m = text === null ? null : /^refused ([a-z_]{1,40}) (.{0,500})$/s.exec(text);
+  return m ? { state: 'refused', code: m[1]!, message: m[2]! } : undefined;
+}

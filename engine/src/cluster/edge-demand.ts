@@ -1,0 +1,186 @@
+import type { Redis } from 'ioredis';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
+import { AddressRateLimit } from '../server/address-rate-limit.ts';
+import type { LeaseKeys } from './cluster-keys.ts';
+import { parseServed } from './demand-member.ts';
+
+export interface EdgeDemandConfig {
+  redis: Redis;
+  keys: LeaseKeys;
+  /** What the exchange trades and which intervals exist (the leader's markets, read from Redis). */
+  catalog: { isTrading(symbol: string): boolean; isInterval(interval: string): boolean; intervals(): readonly string[] };
+  /** Series this edge follows for good (configured): always live once loaded. */
+  configured(id: SeriesId): boolean;
+  feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollow(id: SeriesId): Promise<void>; isLoaded(id: SeriesId): boolean };
+  /** Frees what the edge kept for a series it stopped following (window, positions, caches). */
+  free(id: SeriesId): void;
+  /** At most this many on-demand series outstanding on this edge (waiting or followed). */
+  maxSeries: number;
+  /** A followed series nobody on this edge held for this long is let go. */
+  idleMs: number;
+  /** How often wanted series are touched in Redis (the leader lets go of what nobody touched for a few periods). */
+  touchEveryMs: number;
+  /** How long a client waits for the leader's answer before it is refused (a failover fits in it). */
+  answerTimeoutMs: number;
+  /** New series one client address may ask for per minute (burst: half of it). */
+  perMinute?: number;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+  now?: () => number;
+}
+
+interface Entry {
+  readonly id: SeriesId;
+  state: 'asked' | 'following' | 'live';
+  watchers: number;
+  lastUsed: number;
+  askedAt: number;
+  waiters: Array<(o: DemandOutcome) => void>;
+}
+
+/**
+ * SeriesDemand on an edge (ROLE=edge): a series it does not follow is asked of the cluster's leader
+ * through Redis (the wanted set, touched while clients hold it, and a nudge on the demand channel);
+ * once the leader answers `live` the edge follows the series like a configured one, and its clients
+ * get their snapshot. Everything is checked here first: a symbol the exchange does not trade, an
+ * unknown interval, an address asking too fast or an edge at its cap never reach Redis.
+ */
+export class EdgeDemand implements SeriesDemand {
+  private readonly entries = new Map<string, Entry>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly starts: AddressRateLimit | undefined;
+  private readonly now: () => number;
+  private lastTouch = 0;
+  private ticking = false;
+  private stopped = false;
+
+  constructor(private readonly cfg: EdgeDemandConfig) {
+    this.now = cfg.now ?? Date.now;
+    this.starts = cfg.perMinute ? new AddressRateLimit({ perMinute: cfg.perMinute, burst: Math.max(1, Math.ceil(cfg.perMinute / 2)), now: this.now }) : undefined;
+    this.timer = setInterval(() => void this.tick(), 200);
+    this.timer.unref();
+  }
+
+  /** On-demand series on this edge, by state. */
+  counts(): { asked: number; following: number; live: number } {
+    const c = { asked: 0, following: 0, live: 0 };
+    for (const e of this.entries.values()) c[e.state]++;
+    return c;
+  }
+
+  isLive(id: SeriesId): boolean {
+    return this.cfg.configured(id) ? this.cfg.feed.isLoaded(id) : this.entries.get(id.key)?.state === 'live';
+  }
+
+  want(id: SeriesId, address?: string): Promise<DemandOutcome> {
+    if (this.cfg.configured(id)) return Promise.resolve({ ok: true });
+    const { catalog } = this.cfg;
+    if (!catalog.isTrading(id.symbol)) return Promise.resolve({ ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` });
+    if (!catalog.isInterval(id.interval)) return Promise.resolve({ ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` });
+    let e = this.entries.get(id.key);
+    if (!e) {
+      const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
+      if (wait > 0) return Promise.resolve({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
+      if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
+        return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
+      }
+      const t = this.now();
+      e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, waiters: [] };
+      this.entries.set(id.key, e);
+      this.ask(e);
+    }
+    e.watchers++;
+    e.lastUsed = this.now();
+    if (e.state === 'live') return Promise.resolve({ ok: true });
+    return new Promise((resolve) => e.waiters.push(resolve));
+  }
+
+  touch(id: SeriesId): void {
+    const e = this.entries.get(id.key);
+    if (e) e.lastUsed = this.now();
+  }
+
+  release(id: SeriesId): void {
+    const e = this.entries.get(id.key);
+    if (!e) return;
+    e.watchers = Math.max(0, e.watchers - 1);
+    e.lastUsed = this.now();
+  }
+
+  /** Adds the series to the wanted set and nudges the leader. */
+  private ask(e: Entry): void {
+    const { redis, keys } = this.cfg;
+    void redis
+      .multi()
+      .zadd(keys.wanted, this.now(), e.id.key)
+      .publish(keys.demand, e.id.key)
+      .exec()
+      .catch(() => undefined); // Redis unreachable: the next touch adds it
+  }
+
+  /** Drops the least recently used on-demand series nobody here holds; false if there is none. */
+  private makeRoom(): boolean {
+    let lru: Entry | undefined;
+    for (const e of this.entries.values()) if (e.watchers === 0 && e.waiters.length === 0 && (!lru || e.lastUsed < lru.lastUsed)) lru = e;
+    if (lru) this.end(lru, { ok: false, code: 'series_capacity', message: 'series released to make room' });
+    return lru !== undefined;
+  }
+
+  private end(e: Entry, outcome: DemandOutcome): void {
+    if (this.entries.get(e.id.key) !== e) return;
+    this.entries.delete(e.id.key);
+    for (const w of e.waiters.splice(0)) w(outcome);
+    if (e.state !== 'asked') void this.cfg.feed.unfollow(e.id).then(() => this.cfg.free(e.id));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.step();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async step(): Promise<void> {
+    const t = this.now();
+    const { redis, keys } = this.cfg;
+    for (const e of [...this.entries.values()]) {
+      if (e.state !== 'asked' && e.watchers === 0 && t - e.lastUsed >= this.cfg.idleMs) this.end(e, { ok: false, code: 'series_capacity', message: 'series released' });
+      else if (e.state === 'following' && this.cfg.feed.isLoaded(e.id)) {
+        e.state = 'live';
+        for (const w of e.waiters.splice(0)) w({ ok: true });
+      } else if (e.state === 'asked' && t - e.askedAt > this.cfg.answerTimeoutMs) {
+        this.end(e, { ok: false, code: 'series_capacity', message: 'the cluster did not start the series in time; try again' });
+      }
+    }
+    try {
+      const asked = [...this.entries.values()].filter((e) => e.state === 'asked');
+      if (asked.length) {
+        const answers = await redis.mget(...asked.map((e) => keys.served + e.id.key));
+        asked.forEach((e, i) => {
+          const a = parseServed(answers[i] ?? null);
+          if (!a || this.entries.get(e.id.key) !== e) return;
+          if (a.state === 'refused') return this.end(e, { ok: false, code: a.code as 'series_capacity', message: a.message });
+          e.state = 'following';
+          void this.cfg.feed.follow([e.id]).catch((err: unknown) => this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`));
+        });
+      }
+      // Held series (and those used within the last period) stay wanted; the leader lets go of the rest.
+      if (t - this.lastTouch >= this.cfg.touchEveryMs) {
+        this.lastTouch = t;
+        const touched = [...this.entries.values()].filter((e) => e.watchers > 0 || e.state === 'asked' || t - e.lastUsed < this.cfg.touchEveryMs);
+        if (touched.length) await redis.zadd(keys.wanted, ...touched.flatMap((e) => [t, e.id.key]));
+      }
+    } catch {
+      // Redis unreachable: answers and touches are read again on the next tick.
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const e of this.entries.values()) for (const w of e.waiters.splice(0)) w({ ok: false, code: 'series_capacity', message: 'server shutting down' });
+  }
+}

@@ -1,0 +1,144 @@
+import type { Redis } from 'ioredis';
+import type { Subscription } from 'rxjs';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { SeriesDemand } from '../pipeline/series-demand.ts';
+import type { LeaseKeys } from './cluster-keys.ts';
+import { encodeServed, parseDemandMember, type ServedAnswer } from './demand-member.ts';
+import type { LeaderLease } from './leader-lease.ts';
+
+export interface LeaderDemandConfig {
+  redis: Redis;
+  /** A connection of its own for the nudge channel. */
+  subscriber: Redis;
+  keys: LeaseKeys;
+  lease: LeaderLease;
+  /** The node's series lifecycle: makes series live and releases them. */
+  demand: SeriesDemand;
+  /** Writes a series' loaded history through the fenced writer (edges read it as their snapshot). */
+  seed(id: SeriesId): void;
+  /** A wanted series no edge touched for this long is let go (edges touch every few seconds). */
+  staleMs: number;
+  /** How often the wanted set is read even without a nudge (default 1000 ms). */
+  pollMs?: number;
+  /** At most this many wanted series are read per scan (the lifecycle's MAX_ON_DEMAND_SERIES bounds what is live). */
+  maxSeries: number;
+  onMalformed?(n: number): void;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+/**
+ * The leader's side of on-demand series in a cluster. Edges keep the series they want in a sorted set
+ * scored by their last touch and nudge this node on a channel; the leader (only it) holds each fresh
+ * member through the lifecycle, seeds its history into Redis once it is live and answers `live` (or
+ * the refusal) under `served:<key>`. Members nobody touched for `staleMs` are released (the lifecycle
+ * then frees them after IDLE_SERIES_MS). Because the wanted set lives in Redis, a new leader picks up
+ * every demand at takeover; a node that steps down lets go of what it held.
+ */
+export class LeaderDemand {
+  private readonly held = new Map<string, { id: SeriesId; live: boolean }>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly leaderSub: Subscription;
+  private scanning = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly cfg: LeaderDemandConfig) {
+    cfg.subscriber.on('message', this.onNudge);
+    void cfg.subscriber.subscribe(cfg.keys.demand).catch(() => undefined);
+    this.timer = setInterval(() => void this.scan(), cfg.pollMs ?? 1000);
+    this.timer.unref();
+    this.leaderSub = cfg.lease.leader$.subscribe((leader) => (leader ? void this.scan() : this.releaseAll()));
+  }
+
+  /** Series this node holds for edges now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private readonly onNudge = (channel: string) => {
+    if (channel === this.cfg.keys.demand) void this.scan();
+  };
+
+  private async scan(): Promise<void> {
+    if (this.stopped || !this.cfg.lease.state.leader) return;
+    if (this.scanning) return void (this.again = true);
+    this.scanning = true;
+    try {
+      const { redis, keys } = this.cfg;
+      const cutoff = Date.now() - this.cfg.staleMs;
+      const gone = await redis.zrangebyscore(keys.wanted, '-inf', `(${cutoff}`, 'LIMIT', 0, 1000);
+      if (gone.length) {
+        // Their answers go with them (a later ask starts afresh); only validated members become keys.
+        const ids = gone.map(parseDemandMember).filter((x): x is SeriesId => x !== undefined);
+        const p = redis.pipeline().zrem(keys.wanted, ...gone);
+        for (const id of ids) p.del(keys.served + id.key);
+        await p.exec();
+      }
+      const members = await redis.zrangebyscore(keys.wanted, cutoff, '+inf', 'LIMIT', 0, this.cfg.maxSeries);
+      if (!this.cfg.lease.state.leader) return;
+      const wanted = new Map<string, SeriesId>();
+      let malformed = 0;
+      for (const m of members) {
+        const id = parseDemandMember(m);
+        if (id) wanted.set(id.key, id);
+        else malformed++;
+      }
+      if (malformed) {
+        this.cfg.onMalformed?.(malformed);
+        await redis.zrem(keys.wanted, ...members.filter((m) => !parseDemandMember(m)));
+      }
+      for (const [key, h] of this.held) {
+        if (wanted.has(key)) continue;
+        this.held.delete(key);
+        this.cfg.demand.release(h.id);
+      }
+      for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
+    } catch {
+      // Redis unreachable: the next scan tries again.
+    } finally {
+      this.scanning = false;
+      if (this.again) {
+        this.again = false;
+        void this.scan();
+      }
+    }
+  }
+
+  private hold(id: SeriesId): void {
+    const h = { id, live: false };
+    this.held.set(id.key, h);
+    void this.cfg.demand.want(id).then((outcome) => {
+      if (this.held.get(id.key) !== h) return; // released (or stepped down) meanwhile
+      if (outcome.ok) {
+        h.live = true;
+        this.cfg.seed(id);
+        this.answer(id, { state: 'live' });
+      } else {
+        this.held.delete(id.key);
+        this.cfg.log?.('info', `on-demand series ${id.key} refused for the edges: ${outcome.code}`);
+        this.answer(id, { state: 'refused', code: outcome.code, message: outcome.message });
+        void this.cfg.redis.zrem(this.cfg.keys.wanted, id.key).catch(() => undefined);
+      }
+    });
+  }
+
+  private answer(id: SeriesId, a: ServedAnswer): void {
+    const key = this.cfg.keys.served + id.key;
+    // After the seed's writes on the same connection: an edge that reads `live` finds the history.
+    const done = a.state === 'live' ? this.cfg.redis.set(key, encodeServed(a)) : this.cfg.redis.set(key, encodeServed(a), 'PX', 10_000);
+    void done.catch(() => undefined);
+  }
+
+  private releaseAll(): void {
+    for (const h of this.held.values()) this.cfg.demand.release(h.id);
+    this.held.clear();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.leaderSub.unsubscribe();
+    this.cfg.subscriber.off('message', this.onNudge);
+    this.releaseAll();
+  }
+}

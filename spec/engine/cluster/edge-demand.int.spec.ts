@@ -1,0 +1,167 @@
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
+
+/**
+ * Issue 13 part 6: a cold symbol asked on any edge reaches the leader through Redis (the wanted set
+ * and the demand channel), the leader bootstraps it and writes it through the fenced writer, and every
+ * edge serves it. One ingest node, two edges, the simulator and a redis-server of the test's own, as
+ * child processes.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('on-demand symbols through any edge (child processes)', () => {
+  let redis: RedisProcess;
+  let r: Redis;
+  let sim: SimExchange;
+  let ingest: NodeProcess[] = [];
+  let env: Record<string, string>;
+  let edges: NodeProcess[] = [];
+  const clients: EngineClient[] = [];
+  const ws = (edge: NodeProcess, path: string) => {
+    const c = new EngineClient(`${edge.ws}${path}`);
+    clients.push(c);
+    return c;
+  };
+
+  /** Closed candles equal the simulator's truth, with no hole (the forming one may follow). */
+  const expectTrue = (candles: WireCandle[], symbol: string) => {
+    const closed = candles.filter((c) => c.is_closed);
+    expect(closed.length).toBeGreaterThan(10);
+    for (let i = 1; i < closed.length; i++) expect(closed[i]!.time - closed[i - 1]!.time).toBe(60_000);
+    const truth = sim.truth(symbol, '1m', closed[0]!.time, closed[closed.length - 1]!.time);
+    expect(closed).toEqual(truth.map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: true })));
+  };
+  const closedLive = (c: EngineClient) => c.live().filter((m) => m.is_closed).length;
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start({ aof: false });
+    r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    r.on('error', () => {});
+    // One simulated minute per real second; BTCUSDT configured, the others cold.
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    env = {
+      REDIS_URL: redis.url,
+      SYMBOLS: 'BTCUSDT',
+      INTERVALS: '1m',
+      BUFFER_SIZE: '200',
+      HISTORY_ON_CONNECT: '100',
+      SOURCE: 'binance',
+      BINANCE_REST_URL: sim.restUrl,
+      BINANCE_WS_URL: sim.wsUrl,
+      SERIES_DIR: '',
+      LEASE_TTL_MS: '1500',
+      IDLE_SERIES_MS: '3000',
+    };
+    ingest = [await NodeProcess.start('ingest-a', { ...env, ROLE: 'ingest' })];
+    await ingest[0]!.until((h) => h.status === 'ok' && h.leader === true, 60_000, 'ingest leads');
+    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'edge' })));
+    // Ready, and holding the leader's markets (the edge validates symbols against them).
+    await Promise.all(edges.map((n) => n.until((h) => h.status === 'ok' && h.markets === 4, 60_000, 'edge ready with markets')));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([...ingest, ...edges].map((n) => n.stop()));
+    await sim?.close();
+    r?.disconnect();
+    await redis?.stop();
+  }, 60_000);
+
+  it('a cold symbol on edge A: loading, then historical, then live candles equal to the simulator; edge B serves the same series', async () => {
+    const a = ws(edges[0]!, '/ws/ETHUSDT?interval=1m');
+    await a.until((c) => closedLive(c) >= 3, 30_000, 'live closed candles on edge A');
+    expect(a.messages.slice(0, 2).map((m) => m.type)).toEqual(['loading', 'historical']);
+    expect(a.historical()!.data.length).toBeGreaterThan(10);
+    // The leader holds it for the edges and the simulator streams it.
+    expect(await r.zrange('cluster:wanted', 0, -1)).toContain('ETHUSDT:1m');
+    expect(await r.get('cluster:served:ETHUSDT:1m')).toBe('live');
+    expect(sim.subscriptions().flat()).toContain('ethusdt@kline_1m');
+
+    const b = ws(edges[1]!, '/ws/ETHUSDT?interval=1m');
+    await b.until((c) => closedLive(c) >= 3, 30_000, 'live closed candles on edge B');
+    expect(b.messages.map((m) => m.type)).toContain('historical');
+    expectTrue(a.merged(), 'ETHUSDT');
+    expectTrue(b.merged(), 'ETHUSDT');
+    // The same series: where both hold a closed candle, it is the same candle at the same position.
+    const onA = new Map(a.merged().map((c) => [c.time, c]));
+    const common = b.merged().filter((c) => c.is_closed && onA.get(c.time)?.is_closed);
+    expect(common.length).toBeGreaterThan(3);
+    for (const c of common) expect(onA.get(c.time)).toEqual(c);
+    const lastA = a.live().at(-1)!;
+    const sameOnB = b.live().find((m) => m.offset === lastA.offset);
+    if (sameOnB) expect(sameOnB.epoch).toBe(lastA.epoch);
+  }, 60_000);
+
+  it('GET /candles of a cold symbol on an edge waits for the cluster and answers its history', async () => {
+    const res = await request(`${edges[1]!.url}/candles/SOLUSDT/1m?limit=50`);
+    expect(res.statusCode).toBe(200);
+    const body = (await res.body.json()) as { candles: WireCandle[] };
+    expectTrue(body.candles, 'SOLUSDT');
+  }, 60_000);
+
+  it('a symbol the exchange does not trade, or a bad interval, is refused on the edge and never reaches the leader', async () => {
+    const nudges: string[] = [];
+    const sub = r.duplicate();
+    sub.on('error', () => {});
+    await sub.subscribe('cluster:demand');
+    sub.on('message', (_ch, m) => nudges.push(m));
+    const bad = ws(edges[0]!, '/ws/NOPEUSDT?interval=1m');
+    await bad.until((c) => c.closeCode !== undefined, 10_000, 'refused');
+    expect(bad.closeCode).toBe(4000);
+    expect(bad.messages[0]).toMatchObject({ type: 'error', code: 'symbol_not_trading' });
+    const badInterval = ws(edges[0]!, '/ws/XRPUSDT?interval=7m');
+    await badInterval.until((c) => c.closeCode !== undefined, 10_000, 'refused');
+    expect(badInterval.messages[0]).toMatchObject({ type: 'error' });
+    const res = await request(`${edges[1]!.url}/candles/NOPEUSDT/1m`);
+    expect(res.statusCode).toBe(400);
+    await res.body.dump();
+    await sleep(1500);
+    const wanted = await r.zrange('cluster:wanted', 0, -1);
+    expect(wanted.some((m) => m.startsWith('NOPEUSDT') || m.startsWith('XRPUSDT'))).toBe(false);
+    expect(nudges).toEqual([]);
+    expect(await r.exists('cluster:served:NOPEUSDT:1m')).toBe(0);
+    expect(sim.subscriptions().flat()).not.toContain('nopeusdt@kline_1m');
+    sub.disconnect();
+  }, 30_000);
+
+  it('the demand survives a leader change: SIGKILL the leader, the new one takes the wanted series over and the client on edge A streams on', async () => {
+    const standby = await NodeProcess.start('ingest-b', { ...env, ROLE: 'ingest' });
+    ingest.push(standby);
+    await standby.until((h) => h.status === 'ok' && h.leader === false, 60_000, 'standby ready');
+    const a = clients[0]!;
+    expect(a.closeCode).toBeUndefined();
+    ingest[0]!.signal('SIGKILL');
+    await standby.until((h) => h.leader === true, 6000, 'standby leads');
+    const before = closedLive(a);
+    await a.until((c) => closedLive(c) >= before + 3, 30_000, 'live closed candles after the failover');
+    expect(await r.get('cluster:served:ETHUSDT:1m')).toBe('live');
+    expectTrue(a.merged(), 'ETHUSDT');
+    // Positions only move forward under one epoch: the new leader continues the series' offsets.
+    const live = a.live();
+    for (let i = 1; i < live.length; i++) {
+      expect(live[i]!.epoch).toBe(live[0]!.epoch);
+      expect(live[i]!.offset).toBe(live[i - 1]!.offset! + 1);
+    }
+  }, 90_000);
+
+  it('idle release across the cluster: once no edge has clients, the edges stop touching, the leader lets go and the upstream stream is unsubscribed', async () => {
+    for (const c of clients) c.close();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const streams = sim.subscriptions().flat();
+      const wanted = await r.zrange('cluster:wanted', 0, -1);
+      if (!streams.includes('ethusdt@kline_1m') && !streams.includes('solusdt@kline_1m') && wanted.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`not released: streams ${streams.join(',')}, wanted ${wanted.join(',')}`);
+      await sleep(250);
+    }
+    expect(sim.subscriptions().flat()).toContain('btcusdt@kline_1m');
+    expect(await r.exists('cluster:served:ETHUSDT:1m')).toBe(0);
+    const h = await edges[0]!.health();
+    expect(h?.onDemand).toEqual({ asked: 0, following: 0, live: 0 });
+  }, 45_000);
+});
