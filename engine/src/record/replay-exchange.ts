@@ -123,6 +123,12 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       clients.add(ws);
       ws.on('close', () => clients.delete(ws));
       ws.on('error', () => {});
+      // The engine adds streams with live SUBSCRIBE requests and waits for each reply; the recording already
+      // holds every frame it recorded, so a request is only acknowledged (as Binance does), never acted on.
+      ws.on('message', (data, isBinary) => {
+        const reply = isBinary ? undefined : controlReply(data.toString());
+        if (reply) ws.send(reply);
+      });
       if (!started) {
         started = true;
         timer = setTimeout(pump, 0);
@@ -149,4 +155,20 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** Binance's reply to a live method (`{"result":…,"id":N}`), or undefined for anything else. */
+export function controlReply(text: string): string | undefined {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof msg !== 'object' || msg === null) return undefined;
+  const { method, id } = msg as { method?: unknown; id?: unknown };
+  if (typeof id !== 'number' && typeof id !== 'string') return undefined;
+  if (method === 'SUBSCRIBE' || method === 'UNSUBSCRIBE') return JSON.stringify({ result: null, id });
+  if (method === 'LIST_SUBSCRIPTIONS') return JSON.stringify({ result: [], id });
+  return undefined;
 }
