@@ -43,6 +43,11 @@ export class PointWindow {
     return out;
   }
 
+  /** The newest point kept (no copy: this runs once per point). */
+  newest(): SeriesPoint | undefined {
+    return this.points[this.points.length - 1];
+  }
+
   last(n: number): SeriesPoint[] {
     return this.points.slice(Math.max(this.start, this.points.length - n));
   }

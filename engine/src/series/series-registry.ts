@@ -613,7 +613,7 @@ class LiveInstance implements SeriesInstance {
 
   private point(p: SeriesPoint): void {
     const live = this.state === 'live' && this.run !== undefined;
-    const last = this.window.last(1)[0];
+    const last = this.window.newest();
     const same = last !== undefined && last.time === p.time && samePoint(last, p);
     if (this.window.upsert(p) !== 'older' && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
     if (this.failures > 0 && Date.now() - this.startedAt > (this.registry.registryDeps.healthyAfterMs ?? 600_000)) this.failures = 0;
