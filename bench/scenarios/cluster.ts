@@ -1,5 +1,7 @@
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { latencyKey } from '../lib/latency-key.ts';
+import { cpuShare, procSample } from '../lib/proc-stats.ts';
 import { median, sig } from '../lib/stats.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
@@ -41,6 +43,16 @@ const quantile = (xs: number[], q: number) => {
   return v.length ? v[Math.min(v.length - 1, Math.floor(q * v.length))]! : NaN;
 };
 
+/** Redis's CPU seconds (user + sys, INFO cpu) and the time spent in commands (INFO commandstats). */
+async function redisCpu(c: Redis): Promise<{ cpuS: number; commandS: number }> {
+  const cpu = await c.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? NaN);
+  const stats = await c.info('commandstats');
+  let usec = 0;
+  for (const m of stats.matchAll(/[,:]usec=(\d+)/g)) usec += Number(m[1]);
+  return { cpuS: field('used_cpu_user') + field('used_cpu_sys'), commandS: usec / 1e6 };
+}
+
 /**
  * Issue 13 in one run: a private redis-server and simulator, two ingest nodes and an edge (child
  * processes), beside a ROLE=all engine on the same simulator.
@@ -53,8 +65,8 @@ export const cluster: Scenario = async (env) => {
   const { opts, log } = env;
   const symbols = env.symbols.slice(0, opts.quick ? 2 : 5);
   const redis = await RedisProcess.start();
-  // Its own simulator (subscribe-capable, pushing every 100 ms): the bench's pacing relay serves
-  // only `/stream?streams=` paths, not the SUBSCRIBE shards the engine opens since the universe work.
+  // Its own simulator, pushing every 100 ms (10 updates/s per stream, the figures' pace since this
+  // scenario was written), not the bench's pacing relay.
   const sim = await startSimExchange({ symbols, pushIntervalMs: 100 });
   const common = { SYMBOLS: symbols.join(','), INTERVALS: '1m', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: '', LOG_LEVEL: 'warn', HISTORY_ON_CONNECT: '720', BUFFER_SIZE: '1000' };
   const cl = { ...common, REDIS_URL: redis.url };
@@ -78,9 +90,20 @@ export const cluster: Scenario = async (env) => {
     const onEdge = open(edge.ws);
     const onAll = open(all.ws);
     await sleep(2000);
+    // CPU over the window: Redis's from its INFO (µs resolution; /proc counts 10 ms ticks, too coarse
+    // at a few updates/s), the edge's and ROLE=all's from /proc. Redis CPU per update: issue 13.
+    const pids = { edge: edge.pid, all: all.pid };
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, procSample(pid)]));
+    const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const redis0 = await redisCpu(info);
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const t1 = performance.now();
+    const redis1 = await redisCpu(info);
+    info.disconnect();
+    const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuShare(cpu0[k], procSample(pid))]));
+    const redisCpuS = redis1.cpuS - redis0.cpuS;
+    const redisCmdS = redis1.commandS - redis0.commandS;
     const rate = (rs: Rec[]) => rs.reduce((n, r) => n + r.live().filter((a) => a.at >= t0 && a.at < t1).length, 0) / ((t1 - t0) / 1000);
     // The same update (symbol, time, close, volume) seen by a client of each: the edge's extra delay.
     const firstSeen = (rs: Rec[]) => {
@@ -99,8 +122,12 @@ export const cluster: Scenario = async (env) => {
     }
     const edgeRate = rate(onEdge);
     const allRate = rate(onAll);
+    // Updates the leader published through Redis in the window: distinct ones the edge's clients saw.
+    const published = new Set(onEdge.flatMap((r) => r.live().filter((a) => a.at >= t0 && a.at < t1).map((a) => latencyKey(a.m.symbol!, '1m', a.m.time!, a.m.close!, a.m.volume!)))).size;
+    const redisUsPerUpdate = (redisCpuS * 1e6) / published;
+    const redisCmdUsPerUpdate = (redisCmdS * 1e6) / published;
     for (const r of [...onEdge, ...onAll]) r.close();
-    log(`cluster: fan-out ${sig(edgeRate)} msgs/s via edge, ${sig(allRate)} via ROLE=all; added latency p50 ${sig(quantile(added, 0.5))} ms p99 ${sig(quantile(added, 0.99))} ms (${added.length} matched)`);
+    log(`cluster: fan-out ${sig(edgeRate)} msgs/s via edge, ${sig(allRate)} via ROLE=all; added latency p50 ${sig(quantile(added, 0.5))} ms p99 ${sig(quantile(added, 0.99))} ms (${added.length} matched); Redis ${sig(redisUsPerUpdate)} µs CPU (${sig(redisCmdUsPerUpdate)} µs in commands) per update over ${published} updates, edge ${sig(cpu.edge! * 100)}%, ROLE=all ${sig(cpu.all! * 100)}%`);
 
     // --- resume after 5 s vs a fresh snapshot ---------------------------------------------------
     const resumes: Array<{ bytes: number; ms: number; fresh: number; freshMs: number; recovered: boolean }> = [];
@@ -153,12 +180,13 @@ export const cluster: Scenario = async (env) => {
       { scenario: 'cluster', metric: 'fan-out via edge / ROLE=all (same clients)', unit: 'ratio', better: 'higher', values: { engine: sig(edgeRate / allRate) }, target: { engineMin: 0.8, label: '≥ 0.8 (not at saturation: fixed clients)' } },
       { scenario: 'cluster', metric: 'latency added by Redis + edge, p50', unit: 'ms', better: 'lower', values: { engine: sig(quantile(added, 0.5)) } },
       { scenario: 'cluster', metric: 'latency added by Redis + edge, p99', unit: 'ms', better: 'lower', values: { engine: sig(quantile(added, 0.99)) }, target: { engineMax: 2, label: '< 2 ms' } },
+      { scenario: 'cluster', metric: `Redis CPU per update published (${sig(published / ((t1 - t0) / 1000))} updates/s, ${symbols.length * perSymbol} edge clients)`, unit: 'µs', better: 'lower', values: { engine: sig(redisUsPerUpdate) }, note: `${sig(redisCmdUsPerUpdate)} µs of it in commands of every kind (INFO commandstats), the rest Redis's own work` },
       { scenario: 'cluster', metric: `failover: kill → first live update, p50 (${failovers.length} kills)`, unit: 'ms', better: 'lower', values: { engine: sig(median(failovers)) } },
       { scenario: 'cluster', metric: `failover: kill → first live update, p99 (${failovers.length} kills)`, unit: 'ms', better: 'lower', values: { engine: sig(quantile(failovers, 0.99)) }, target: { engineMax: 5000, label: '< 5 s' } },
       { scenario: 'cluster', metric: 'resume after 5 s: first message', unit: 'bytes', better: 'lower', values: { engine: sig(median(resumes.map((r) => r.bytes))) }, note: `fresh snapshot ${sig(median(resumes.map((r) => r.fresh)))} B` },
       { scenario: 'cluster', metric: 'resume after 5 s: time to first message', unit: 'ms', better: 'lower', values: { engine: sig(median(resumes.map((r) => r.ms))) }, note: `fresh snapshot ${sig(median(resumes.map((r) => r.freshMs)))} ms` },
     ];
-    return { rows, data: { edgeRate, allRate, added: { n: added.length, p50: quantile(added, 0.5), p99: quantile(added, 0.99) }, failovers, resumes, clients: perSymbol * symbols.length, seconds } };
+    return { rows, data: { edgeRate, allRate, cpu, redisCpuS, redisCmdS, published, redisUsPerUpdate, redisCmdUsPerUpdate, added: { n: added.length, p50: quantile(added, 0.5), p99: quantile(added, 0.99) }, failovers, resumes, clients: perSymbol * symbols.length, seconds } };
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
     await sim.close();

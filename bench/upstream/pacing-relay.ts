@@ -38,7 +38,10 @@ export interface PacingRelayOptions {
 
 /**
  * A Binance-protocol WebSocket endpoint in front of the simulator that sets the update rate per stream.
- * Every downstream connection gets its own upstream connection with the same `/stream?streams=` path.
+ * Every downstream connection gets its own upstream connection with the same path: `/stream?streams=`
+ * (reference servers) or the bare `/stream` the engine's shards open, whose SUBSCRIBE/UNSUBSCRIBE
+ * messages go up as text and whose replies come back unchanged; a subscribed stream is paced from the
+ * simulator's first frame of it.
  * The simulator's frames that open or close a candle are forwarded at once, unchanged; between them,
  * a pacer emits R updates per second per stream: the simulator's latest state of the forming candle
  * with its volume nudged by 1e-8 per update, so every update is distinct (an engine that drops
