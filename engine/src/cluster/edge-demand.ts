@@ -15,6 +15,8 @@ export interface EdgeDemandConfig {
   feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollow(id: SeriesId): Promise<void>; isLoaded(id: SeriesId): boolean };
   /** Frees what the edge kept for a series it stopped following (window, positions, caches). */
   free(id: SeriesId): void;
+  /** A followed on-demand series ended for good (its symbol stopped trading): its clients are told and closed. */
+  ended?(id: SeriesId, code: string, message: string): void;
   /** At most this many on-demand series outstanding on this edge (waiting or followed). */
   maxSeries: number;
   /** A followed series nobody on this edge held for this long is let go. */
@@ -105,6 +107,15 @@ export class EdgeDemand implements SeriesDemand {
     if (!e) return;
     e.watchers = Math.max(0, e.watchers - 1);
     e.lastUsed = this.now();
+  }
+
+  /** The symbol stopped trading (the leader's markets say so): its on-demand series end here, clients told why. */
+  endSymbol(symbol: string, message: string): void {
+    for (const e of [...this.entries.values()]) {
+      if (e.id.symbol !== symbol) continue;
+      if (e.state !== 'asked') this.cfg.ended?.(e.id, 'symbol_not_trading', message);
+      this.end(e, { ok: false, code: 'symbol_not_trading', message });
+    }
   }
 
   /** Adds the series to the wanted set and nudges the leader. */

@@ -99,12 +99,21 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     position: (id) => positions.position(id),
   });
 
-  // Which symbols trade: the leader's markets from Redis, re-read every 30 s (until then the configured ones).
+  // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
+  // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.
   const keys = leaseKeys(prefix);
+  const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const readMarkets = async () => {
     try {
       const text = await redis.get(keys.markets);
-      if (text !== null) catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
+      if (text === null) return;
+      const { removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
+      for (const symbol of removed) {
+        const message = `symbol ${symbol} stopped trading on the exchange`;
+        log.warn(`${message}: its series end on this edge`);
+        late.demand?.endSymbol(symbol, message);
+        for (const id of ids) if (id.symbol === symbol) late.server?.endSeries(id.key, 'symbol_not_trading', message);
+      }
     } catch {
       malformed(1); // unreadable or malformed: the previous markets stay
     }
@@ -112,7 +121,12 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   await readMarkets();
   const marketsTimer = setInterval(() => void readMarkets(), 30_000);
   marketsTimer.unref();
-  const demand = new EdgeDemand({
+  const onMarkets = (channel: string) => {
+    if (channel === keys.markets) void readMarkets();
+  };
+  subscriber.on('message', onMarkets);
+  await subscriber.subscribe(keys.markets);
+  const demand = (late.demand = new EdgeDemand({
     redis,
     keys,
     catalog,
@@ -131,8 +145,9 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     touchEveryMs: DEMAND_TOUCH_MS,
     answerTimeoutMs: 60_000,
     perMinute: config.onDemandPerMinute,
+    ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
-  });
+  }));
 
   const health = () => {
     const notReady: string[] = [];
@@ -153,7 +168,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     };
   };
 
-  const server: EngineServer = await startServer({
+  const server: EngineServer = (late.server = await startServer({
     host: config.host,
     port: config.port,
     historyOnConnect: config.historyOnConnect,
@@ -176,7 +191,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
       const members = await redis.zrange(key, endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit);
       return members.map(decodeBar).filter((b): b is Bar => b !== undefined).reverse();
     },
-  });
+  }));
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
   log.info(`edge ${config.nodeId} listening on ${url}`, { series: ids.length });
 
@@ -192,6 +207,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
         server.stopListening();
         clearInterval(statusTimer);
         clearInterval(marketsTimer);
+        subscriber.off('message', onMarkets);
         demand.stop();
         feed.stop();
         registry.stop();

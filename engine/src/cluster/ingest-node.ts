@@ -85,7 +85,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     const symbols = app.catalog.symbols();
     if (!lease.state.leader || !app.catalog.marketsLoaded || symbols === marketsWritten) return;
     const body = { symbols: app.catalog.markets().map((m) => ({ symbol: m.symbol, status: 'TRADING', baseAsset: m.base, quoteAsset: m.quote })) };
-    redis.set(keys.markets, JSON.stringify(body)).then(
+    // The message tells edges to read them now (a symbol that stopped trading ends on the edges too).
+    redis.multi().set(keys.markets, JSON.stringify(body)).publish(keys.markets, 'changed').exec().then(
       () => (marketsWritten = symbols),
       () => undefined,
     );
