@@ -87,11 +87,17 @@ export class LeaderDemand {
         this.cfg.onMalformed?.(malformed);
         await redis.zrem(keys.wanted, ...members.filter((m) => !parseDemandMember(m)));
       }
-      for (const [key, h] of this.held) {
-        if (wanted.has(key)) continue;
+      // Held series are let go only when their own touch is stale: a wanted set longer than the read
+      // (LIMIT) must not make the leader drop and re-take series on every scan.
+      const heldKeys = [...this.held.keys()];
+      const scores = heldKeys.length ? await redis.zmscore(keys.wanted, ...heldKeys) : [];
+      heldKeys.forEach((key, i) => {
+        const score = scores[i];
+        const h = this.held.get(key);
+        if (!h || (score !== null && score !== undefined && Number(score) >= cutoff)) return;
         this.held.delete(key);
         this.cfg.demand.release(h.id);
-      }
+      });
       for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
     } catch {
       // Redis unreachable: the next scan tries again.
