@@ -141,7 +141,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);
   // Epoch and offset per series, and the recent history a reconnecting client resumes from (issue 13).
-  const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs });
+  const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
 
   // --- upstream: shards of live-subscribed streams, routed to per-series inputs -----------------
   const shards = new StreamShards({

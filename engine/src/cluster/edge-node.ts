@@ -52,7 +52,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const subscriber = connect();
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
-  const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs });
+  const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
   const catalog = new SeriesCatalog(config.symbols, config.intervals, 'cluster', config.bufferSize);
   const ids: SeriesId[] = config.symbols.flatMap((s) => config.intervals.map((i) => seriesId(s, i)));
   const barsOut = new Map<string, Subject<Bar>>();

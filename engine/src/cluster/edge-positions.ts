@@ -2,7 +2,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { HistoryBounds, Position, Recovery, SeriesPositions } from './position.ts';
 import type { FollowerSnapshot } from './series-follower.ts';
-import { SeriesLog } from './series-log.ts';
+import { historyShare, SeriesLog } from './series-log.ts';
 
 /** The epoch an edge shows for a series never written yet (a resume against it always misses). */
 export const UNWRITTEN_EPOCH = 'unwritten';
@@ -33,7 +33,7 @@ export class EdgePositions implements SeriesPositions {
   record(id: SeriesId, offset: number, bar: Bar): Position {
     const log = this.logs.get(id.key);
     if (!log) throw new Error(`EdgePositions.record: ${id.key} was never reset`);
-    log.record(offset, bar, this.now());
+    log.record(offset, bar, this.now(), historyShare(this.bounds, this.logs.size));
     return log.position;
   }
 

@@ -1,7 +1,7 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { HistoryBounds, Position, Recovery, SeriesPositions } from './position.ts';
-import { newEpoch, SeriesLog } from './series-log.ts';
+import { historyShare, newEpoch, SeriesLog } from './series-log.ts';
 
 /**
  * Positions kept in this process (ROLE=all): every series gets a fresh epoch when first used, so a
@@ -23,7 +23,15 @@ export class MemoryPositions implements SeriesPositions {
   }
 
   append(id: SeriesId, bar: Bar): Position {
-    return this.log(id).append(bar, this.now());
+    const log = this.log(id);
+    return log.append(bar, this.now(), historyShare(this.bounds, this.logs.size));
+  }
+
+  /** Entries kept over all series (O(series): for tests and gauges, not the hot path). */
+  get entries(): number {
+    let n = 0;
+    for (const l of this.logs.values()) n += l.size;
+    return n;
   }
 
   position(id: SeriesId): Position {

@@ -28,8 +28,12 @@ export interface SeriesPositions {
   recover(id: SeriesId, epoch: string, since: number): Recovery | undefined;
 }
 
-/** How much recent history each series keeps for resumes: the last `updates`, none older than `maxAgeMs`. */
+/**
+ * How much recent history each series keeps for resumes: the last `updates`, none older than `maxAgeMs`,
+ * and all series together about `totalUpdates` (each an equal share, see `historyShare`).
+ */
 export interface HistoryBounds {
   updates: number;
   maxAgeMs: number;
+  totalUpdates?: number;
 }

@@ -8,6 +8,15 @@ export function newEpoch(): string {
 }
 
 /**
+ * Entries one series may keep when `series` series share the history: `updates`, but no more than
+ * an equal share of `totalUpdates` (at least 1), so memory stays bounded however many series run.
+ */
+export function historyShare(bounds: HistoryBounds, series: number): number {
+  const total = bounds.totalUpdates ?? Infinity;
+  return Math.max(1, Math.min(bounds.updates, Math.floor(total / Math.max(1, series))));
+}
+
+/**
  * One series' position and its bounded recent history: a ring of the last `updates` published bars
  * with their offsets and the time they were appended. Entries older than `maxAgeMs` count as gone.
  * The offsets either come from here (`append`, the writer) or from the writer elsewhere (`record`,
@@ -44,9 +53,9 @@ export class SeriesLog {
     return this.entries.length - this.head;
   }
 
-  /** Publishes one update: the next offset is its own. */
-  append(bar: Bar, now: number): Position {
-    this.record(this.current + 1, bar, now);
+  /** Publishes one update: the next offset is its own. `cap` (at most `bounds.updates`) is this series' share now. */
+  append(bar: Bar, now: number, cap = this.bounds.updates): Position {
+    this.record(this.current + 1, bar, now, cap);
     return this.position;
   }
 
@@ -54,11 +63,14 @@ export class SeriesLog {
    * Keeps an update whose offset was given by the writer. It must be the next one; anything else
    * is a programming error of the caller (an edge repairs holes before it records).
    */
-  record(offset: number, bar: Bar, now: number): void {
+  record(offset: number, bar: Bar, now: number, cap = this.bounds.updates): void {
     if (offset !== this.current + 1) throw new RangeError(`SeriesLog.record: offset ${offset} after ${this.current}`);
     this.entries.push({ bar, at: now });
     this.current = offset;
-    if (this.size > this.bounds.updates) this.drop(1);
+    // Age is enforced on writes too: a series nobody resumes would otherwise keep `updates` entries forever.
+    this.expire(now);
+    const over = this.size - Math.max(1, Math.min(cap, this.bounds.updates));
+    if (over > 0) this.drop(over);
   }
 
   private drop(n: number): void {
@@ -71,7 +83,7 @@ export class SeriesLog {
     }
   }
 
-  /** Drops entries older than `maxAgeMs` (called on reads, so a quiet series needs no timer). */
+  /** Drops entries older than `maxAgeMs` (on writes and reads, so a quiet series needs no timer). */
   private expire(now: number): void {
     let n = 0;
     const limit = now - this.bounds.maxAgeMs;

@@ -56,6 +56,8 @@ export interface Config {
   resumeUpdates: number;
   /** …none older than this. */
   resumeMaxAgeMs: number;
+  /** …and all series together about this many (each an equal share: bounded memory with SYMBOLS=*). */
+  resumeTotalUpdates: number;
   /** Issue 13: `all` (one process), `ingest` (upstream + fenced writes to Redis) or `edge` (clients, from Redis). */
   role: 'all' | 'ingest' | 'edge';
   /** This node's name in /health and /metrics (default host-pid). */
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),
+    resumeTotalUpdates: int(env, 'RESUME_HISTORY_TOTAL', 250_000, 1, 100_000_000),
     role: role as Config['role'],
     nodeId,
     leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),

@@ -2,6 +2,8 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { SeriesLog } from '../../../engine/src/cluster/series-log.ts';
+import { MemoryPositions } from '../../../engine/src/cluster/memory-positions.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
 
 const arbUpdate = fc.record({ minute: fc.integer({ min: 0, max: 8 }), close: fc.integer({ min: 1, max: 99 }), dt: fc.integer({ min: 0, max: 400 }) });
 
@@ -29,4 +31,29 @@ describe('SeriesLog (property)', () => {
       expect(got).toEqual({ position: { epoch: 'e', offset: all.length }, bars: [...latest.values()].sort((a, b) => a.openTime - b.openTime) });
     },
   );
+
+  test.prop([
+    fc.array(fc.record({ series: fc.nat(59), dt: fc.integer({ min: 0, max: 50 }) }), { maxLength: 600 }),
+    fc.integer({ min: 1, max: 40 }),
+    fc.integer({ min: 1, max: 300 }),
+  ])('memory positions stay within max(totalUpdates, series) once every series wrote again, and one missed update always resumes', (writes, updates, totalUpdates) => {
+    let now = 0;
+    const p = new MemoryPositions({ updates, maxAgeMs: 1e9, totalUpdates }, () => now);
+    const ids = Array.from({ length: 60 }, (_, i) => seriesId(`S${i}USDT`, '1m'));
+    const used = new Set<number>();
+    const b = (close: number): Bar => ({ openTime: 0, open: 1, high: 1, low: 1, close, volume: 1, closed: false });
+    for (const w of writes) {
+      now += w.dt;
+      used.add(w.series);
+      p.append(ids[w.series]!, b(now));
+      expect(p.entries).toBeLessThanOrEqual(used.size * updates);
+    }
+    // Every series writes once more: each is then at its share of the final count.
+    for (const s of used) {
+      const { epoch, offset } = p.position(ids[s]!);
+      p.append(ids[s]!, b(-1));
+      expect(p.recover(ids[s]!, epoch, offset)!.bars).toEqual([b(-1)]);
+    }
+    expect(p.entries).toBeLessThanOrEqual(Math.max(totalUpdates, used.size));
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { MemoryPositions } from '../../../engine/src/cluster/memory-positions.ts';
-import { SeriesLog } from '../../../engine/src/cluster/series-log.ts';
+import { historyShare, SeriesLog } from '../../../engine/src/cluster/series-log.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 
 const bar = (minute: number, close: number, closed = false): Bar => ({ openTime: minute * 60_000, open: 1, high: 9, low: 0, close, volume: close, closed });
@@ -50,6 +50,29 @@ describe('SeriesLog', () => {
     expect(log.entriesAfter(41, 0)).toEqual([{ offset: 42, bar: bar(1, 1) }]);
   });
 
+  it('enforces maxAgeMs on writes: a series nobody resumes keeps only the last maxAgeMs of updates', () => {
+    const log = new SeriesLog('e', { updates: 1000, maxAgeMs: 10_000 });
+    // One update a second for an hour and never a read: before, all 1000 stayed (expiry ran on reads only).
+    for (let i = 1; i <= 3600; i++) log.append(bar(i, i), i * 1000);
+    expect(log.size).toBe(11);
+    expect(log.entriesAfter(3589, 3_600_000)!.map((e) => e.offset)).toEqual(Array.from({ length: 11 }, (_, k) => 3590 + k));
+  });
+
+  it('keeps at most the share it is given, and at least the last update', () => {
+    const log = new SeriesLog('e', { updates: 100, maxAgeMs: 1e9 });
+    for (let i = 1; i <= 50; i++) log.append(bar(i, i), i);
+    expect(log.size).toBe(50);
+    log.append(bar(51, 51), 51, 10);
+    expect(log.size).toBe(10);
+    log.append(bar(52, 52), 52, 0);
+    expect(log.size).toBe(1);
+    expect(log.recover('e', 51, 52)!.bars).toEqual([bar(52, 52)]);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 9000)).toBe(27);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 10)).toBe(1000);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 10 }, 50)).toBe(1);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1 }, 1e6)).toBe(1000);
+  });
+
   it('stays bounded over a long run (compaction keeps offsets right)', () => {
     const log = new SeriesLog('e', { updates: 50, maxAgeMs: 1e9 });
     for (let i = 1; i <= 10_000; i++) log.append(bar(i, i), i);
@@ -72,5 +95,21 @@ describe('MemoryPositions', () => {
     expect(b.position(btc).epoch).not.toBe(a.position(btc).epoch);
     expect(a.recover(btc, a.position(btc).epoch, 1)!.bars).toEqual([bar(1, 2)]);
     expect(b.recover(btc, a.position(btc).epoch, 0)).toBeUndefined();
+  });
+
+  it('keeps all series together within totalUpdates however many series run (no reads, no releases)', () => {
+    let now = 0;
+    const p = new MemoryPositions({ updates: 1000, maxAgeMs: 600_000, totalUpdates: 5000 }, () => now);
+    const ids = Array.from({ length: 500 }, (_, i) => seriesId(`S${i}USDT`, '1m'));
+    // 200 updates per series, 2 s apart per series: before, every series kept all 200 (100,000 entries).
+    for (let round = 0; round < 200; round++) {
+      now += 2000;
+      for (const id of ids) p.append(id, bar(round, round));
+    }
+    expect(p.entries).toBeLessThanOrEqual(5000);
+    expect(p.entries).toBe(500 * 10);
+    // Released series give their memory back.
+    for (const id of ids.slice(100)) p.forget(id);
+    expect(p.entries).toBe(100 * 10);
   });
 });
