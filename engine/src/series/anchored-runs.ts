@@ -1,12 +1,58 @@
-import { Observable, type OperatorFunction, Subject, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesPoint } from './define-series.ts';
+import { direct } from '../operators/emitting.ts';
 
-interface Run {
+/** One run of the operator. */
+interface Run extends OperatorRun {
   /** Bars before this open time are not fed to it. */
   readonly start: number;
-  readonly input: Subject<Bar>;
-  subscription?: Subscription;
+}
+
+/** A running operator fed by plain calls. */
+export interface OperatorRun {
+  next(bar: Bar): void;
+  /** Ends its input (an RxJS operator may emit on completion; an `emitting` one has nothing left). */
+  complete(): void;
+  stop(): void;
+}
+
+/**
+ * Starts `op` fed by plain calls: an operator built by `emitting` (every indicator, `formingAware`)
+ * runs its handler directly, with no Subscriber layers per bar; any other is subscribed to a source
+ * whose subscriber is called straight (no Subject). Its first error goes to `onError`, once, and
+ * stops it; nothing is fed after that.
+ */
+export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: SeriesPoint) => void, onError: (e: unknown) => void): OperatorRun {
+  let stopped = false;
+  const handler = direct(op, { next: onPoint });
+  if (handler) {
+    return {
+      next: (bar) => {
+        if (stopped) return;
+        try {
+          handler.next(bar);
+        } catch (e) {
+          stopped = true;
+          handler.stop();
+          onError(e);
+        }
+      },
+      complete: () => {},
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        handler.stop();
+      },
+    };
+  }
+  let sink: Subscriber<Bar> | undefined;
+  const subscription = new Observable<Bar>((s) => {
+    sink = s;
+  })
+    .pipe(op)
+    .subscribe({ next: onPoint, error: onError });
+  return { next: (bar) => sink?.next(bar), complete: () => sink?.complete(), stop: () => subscription.unsubscribe() };
 }
 
 /**
@@ -15,7 +61,9 @@ interface Run {
  * operator that started at the first bar of block k − 1. Two runs are open at a time: the one that
  * emits (started a block ago) and the next one (started at this block's first bar, warming up); at
  * each block boundary the next becomes the emitting one and a fresh one starts. A value therefore
- * has between one and two blocks of warm-up, always the same bars, whoever asks and when.
+ * has between one and two blocks of warm-up, always the same bars, whoever asks and when. (Two runs
+ * are the price of that: the warming run's state at the boundary is what the next block's values
+ * are computed from, and an operator's state is opaque, so it cannot be derived from the older run.)
  *
  * Points of a block are emitted only when its run saw the whole previous block (the input started
  * before it): a run that started late would give under-warmed values. Forming bars go to the
@@ -28,73 +76,122 @@ interface Run {
  * run k:   [started  ....  emits ......]
  * run k+1:               [started ..... emits .......]
  * ```
- * Errors of either run and completion of the source pass through.
- * @param build makes a fresh operator (one per run).
- * @param blockMs block length in ms (warm-up bars × the interval); 0 runs one operator over
- *   everything (a series whose value depends on its own bar only).
- * @param inputFrom the input holds every bar from this open time on (default: its first bar's): a
- *   block is emitted when its run could see the whole block before it.
+ * Errors of either run go to `onError` (once); nothing is fed after one.
+ */
+export class AnchoredRuns {
+  private block = Number.NaN;
+  private firstTime = Number.NaN;
+  private emitting: Run | undefined;
+  private warming: Run | undefined;
+  // Points of the emitting run at or after this time are shown (infinity: none in this block).
+  private emitFrom = Number.POSITIVE_INFINITY;
+  private done = false;
+
+  /**
+   * @param build makes a fresh operator (one per run).
+   * @param blockMs block length in ms (warm-up bars × the interval), > 0.
+   * @param inputFrom the input holds every bar from this open time on (default: its first bar's): a
+   *   block is emitted when its run could see the whole block before it.
+   */
+  constructor(
+    private readonly build: () => OperatorFunction<Bar, SeriesPoint>,
+    private readonly blockMs: number,
+    private readonly inputFrom: number | undefined,
+    private readonly onPoint: (p: SeriesPoint) => void,
+    private readonly onError: (e: unknown) => void,
+  ) {
+    if (!(Number.isFinite(blockMs) && blockMs > 0)) throw new TypeError(`anchoredRuns: blockMs must be a finite number > 0, got ${blockMs}`);
+  }
+
+  get closed(): boolean {
+    return this.done;
+  }
+
+  next(bar: Bar): void {
+    if (this.done) return;
+    if (Number.isNaN(this.firstTime)) this.firstTime = Math.min(this.inputFrom ?? bar.openTime, bar.openTime);
+    const j = Math.floor(bar.openTime / this.blockMs);
+    if (!(j <= this.block)) this.rotate(j, bar.openTime);
+    const e = this.emitting!;
+    if (bar.openTime >= e.start) e.next(bar);
+    const w = this.warming;
+    if (bar.closed && w && bar.openTime >= w.start && !this.done) w.next(bar);
+  }
+
+  /** Completes the emitting run (its last points go out), then stops. */
+  complete(): void {
+    if (this.done) return;
+    this.emitting?.complete();
+    this.unsubscribe();
+  }
+
+  unsubscribe(): void {
+    this.done = true;
+    this.close(this.emitting);
+    this.close(this.warming);
+    this.emitting = this.warming = undefined;
+  }
+
+  private open(start: number): Run {
+    const run: Run = Object.assign(
+      startRun(
+        this.build(),
+        (p) => {
+          if (run === this.emitting && p.time >= this.emitFrom) this.onPoint(p);
+        },
+        (e) => {
+          if (this.done) return;
+          this.unsubscribe();
+          this.onError(e);
+        },
+      ),
+      { start },
+    );
+    return run;
+  }
+
+  private close(run: Run | undefined): void {
+    run?.stop();
+  }
+
+  private rotate(j: number, time: number): void {
+    if (j === this.block + 1 && this.warming) {
+      this.close(this.emitting);
+      this.emitting = this.warming;
+    } else {
+      // First bar, or a jump over a block without bars: this run starts at the first bar there is.
+      this.close(this.emitting);
+      this.close(this.warming);
+      this.emitting = this.open(time);
+    }
+    this.block = j;
+    this.warming = this.open(j * this.blockMs);
+    // Whole only when the input holds the whole previous block.
+    this.emitFrom = this.firstTime <= (j - 1) * this.blockMs ? j * this.blockMs : Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * `AnchoredRuns` as an operator (see there).
+ * @param blockMs 0 runs one operator over everything (a series whose value depends on its own bar only).
  */
 export function anchoredRuns(build: () => OperatorFunction<Bar, SeriesPoint>, blockMs: number, inputFrom?: number): OperatorFunction<Bar, SeriesPoint> {
   if (blockMs === 0) return build();
   if (!(Number.isFinite(blockMs) && blockMs > 0)) throw new TypeError(`anchoredRuns: blockMs must be a finite number >= 0, got ${blockMs}`);
   return (source) =>
     new Observable<SeriesPoint>((subscriber) => {
-      let block = Number.NaN;
-      let firstTime = Number.NaN;
-      let emitting: Run | undefined;
-      let warming: Run | undefined;
-      // Points of the emitting run at or after this time are shown (infinity: none in this block).
-      let emitFrom = Number.POSITIVE_INFINITY;
-
-      const open = (start: number): Run => {
-        const run: Run = { start, input: new Subject<Bar>() };
-        run.subscription = run.input.pipe(build()).subscribe({
-          next: (p) => {
-            if (run === emitting && p.time >= emitFrom) subscriber.next(p);
-          },
-          error: (e: unknown) => subscriber.error(e),
-        });
-        return run;
-      };
-      const close = (run: Run | undefined) => run?.subscription?.unsubscribe();
-
-      const rotate = (j: number, time: number) => {
-        if (j === block + 1 && warming) {
-          close(emitting);
-          emitting = warming;
-        } else {
-          // First bar, or a jump over a block without bars: this run starts at the first bar there is.
-          close(emitting);
-          close(warming);
-          emitting = open(time);
-        }
-        block = j;
-        warming = open(j * blockMs);
-        // Whole only when the input holds the whole previous block.
-        emitFrom = firstTime <= (j - 1) * blockMs ? j * blockMs : Number.POSITIVE_INFINITY;
-      };
-
+      const runs = new AnchoredRuns(build, blockMs, inputFrom, (p) => subscriber.next(p), (e) => subscriber.error(e));
       const sub = source.subscribe({
-        next: (bar) => {
-          if (Number.isNaN(firstTime)) firstTime = Math.min(inputFrom ?? bar.openTime, bar.openTime);
-          const j = Math.floor(bar.openTime / blockMs);
-          if (Number.isNaN(block) || j > block) rotate(j, bar.openTime);
-          const e = emitting!;
-          if (bar.openTime >= e.start) e.input.next(bar);
-          if (bar.closed && warming && bar.openTime >= warming.start && !subscriber.closed) warming.input.next(bar);
-        },
+        next: (bar) => runs.next(bar),
         error: (e: unknown) => subscriber.error(e),
         complete: () => {
-          emitting?.input.complete();
+          runs.complete();
           subscriber.complete();
         },
       });
       return () => {
         sub.unsubscribe();
-        close(emitting);
-        close(warming);
-        emitting = warming = undefined;
+        runs.unsubscribe();
       };
     });
 }

@@ -1,10 +1,10 @@
-import { type Observable, Subject, type Subscription } from 'rxjs';
+import { type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
-import { anchoredFeedStart, anchoredRuns } from './anchored-runs.ts';
+import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
@@ -89,7 +89,7 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 /**
  * Runs derived series: one computation per (definition, parameters, symbol, interval) while someone
  * holds it (WebSocket clients hold theirs for their lifetime), released after an idle delay.
- * Values are anchored (see `anchoredRuns`): a value never depends on when the series was started.
+ * Values are anchored (see `AnchoredRuns`): a value never depends on when the series was started.
  * An instance warms up off the request path, in slices that yield to the event loop, over older bars
  * from the exchange and the stored window; then it is fed every bar and publishes each point once
  * to its topic. A series that throws is logged (once per kind, with a count), counted and restarted
@@ -345,13 +345,17 @@ export class SeriesRegistry {
 
   /** A fresh anchored run of the request's operator; its error is kept for `failure()`. @internal */
   openRun(req: SeriesRequest, blockMs: number, inputFrom: number | undefined, onPoint: (p: SeriesPoint) => void): Run {
-    const input = new Subject<Bar>();
     let failure: unknown;
-    const subscription = input.pipe(anchoredRuns(() => req.def.operator(req.params), blockMs, inputFrom)).subscribe({
-      next: onPoint,
-      error: (e: unknown) => (failure = e ?? new Error('derived series failed')),
-    });
-    return { input, subscription, failure: () => failure };
+    const onError = (e: unknown) => (failure = e ?? new Error('derived series failed'));
+    const build = () => req.def.operator(req.params);
+    if (blockMs === 0) {
+      // Each value depends on its own bar: one run.
+      const run = startRun(build(), onPoint, onError);
+      return { input: run, subscription: new Subscription(() => run.stop()), failure: () => failure };
+    }
+    // Live bars go straight into the runs (no Subject or operator layers of its own per bar).
+    const runs = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError);
+    return { input: runs, subscription: new Subscription(() => runs.unsubscribe()), failure: () => failure };
   }
 
   /** Pushes `bars` into a run, `sliceBars` per turn of the event loop; throws the run's error. @internal */
@@ -463,9 +467,13 @@ export class SeriesRegistry {
 
 /** An anchored run of an operator, fed through `input`. */
 interface Run {
-  readonly input: Subject<Bar>;
+  readonly input: RunInput;
   readonly subscription: Subscription;
   failure(): unknown;
+}
+
+interface RunInput {
+  next(bar: Bar): void;
 }
 
 /** Feeds `bars[from, to)` into a run, stopping at (and throwing) its first error. */
@@ -506,7 +514,7 @@ class LiveInstance implements SeriesInstance {
   private resolveReady!: (i: SeriesInstance) => void;
   private readonly blockMs: number;
   private readonly message: (p: SeriesPoint) => string;
-  private run?: { input: Subject<Bar>; subscription: Subscription; target: FeedTarget };
+  private run?: { input: RunInput; subscription: Subscription; target: FeedTarget };
   private generation = 0;
   private failures = 0;
   private startedAt = 0;
