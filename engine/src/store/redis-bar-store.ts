@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import { candlesKey, type SeriesId } from '../domain/series-id.ts';
 import type { BarStore, StoreHealth, StoreMetrics } from './bar-store.ts';
+import { decodeBar, encodeBar } from './bar-member.ts';
 import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
 import { redisErrorText } from './redis-error-text.ts';
@@ -32,19 +33,6 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 return 1`;
 
 type RedisWithUpsert = Redis & { upsertBar(key: string, score: number, member: string, cap: number): Promise<number> };
-
-const encode = (b: Bar) => JSON.stringify([b.openTime, b.open, b.high, b.low, b.close, b.volume, b.closed ? 1 : 0]);
-
-function decode(member: string): Bar | undefined {
-  try {
-    const a = JSON.parse(member) as unknown;
-    if (!Array.isArray(a) || a.length !== 7 || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
-    const [openTime, open, high, low, close, volume, closed] = a as number[];
-    return { openTime: openTime!, open: open!, high: high!, low: low!, close: close!, volume: volume!, closed: closed === 1 };
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Redis store (sorted set per series, `candles:{SYMBOL}:{interval}`, scored by open time) behind the
@@ -227,7 +215,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         for (const { id, bars } of batch) {
           const key = candlesKey(id, keyPrefix);
           for (const b of bars) {
-            pipeline.upsertBar(key, b.openTime, encode(b), bufferSize);
+            pipeline.upsertBar(key, b.openTime, encodeBar(b), bufferSize);
             count++;
           }
         }
@@ -256,7 +244,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   const decodeAll = (key: string, members: readonly string[]): Bar[] => {
     const bars: Bar[] = [];
     for (const m of members) {
-      const b = decode(m);
+      const b = decodeBar(m);
       if (b) bars.push(b);
     }
     const bad = members.length - bars.length;
