@@ -1,28 +1,15 @@
 import { Observable, Subject } from 'rxjs';
-import type { MalformedFrameError } from '../domain/errors.ts';
 import { ConnectLimiter } from './connect-limiter.ts';
-import { StreamShard } from './stream-shard.ts';
+import { StreamShard, type StreamShardOptions } from './stream-shard.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
 /** Binance's limit of streams on one connection. */
 export const MAX_STREAMS_PER_CONNECTION = 1024;
 
-export interface StreamShardsOptions {
-  wsUrl: string;
-  staleAfterMs: number;
-  rotateAfterMs: number;
+/** A shard's options, less what the set gives each shard (its index, the shared limiter, the events). */
+export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'emit'> {
   maxStreamsPerConnection?: number;
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
   limiter?: ConnectLimiter;
-  now?: () => number;
-  sendsPerSecond?: number;
-  batchSize?: number;
-  replyTimeoutMs?: number;
-  onMalformed?: (err: MalformedFrameError) => void;
-  /** Every stream frame as received (metrics, recording); control replies are not passed on. */
-  onFrame?: (text: string, receivedAt: number) => void;
-  log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
@@ -109,24 +96,8 @@ export class StreamShards {
   }
 
   private open(): StreamShard {
-    const { opts } = this;
-    const shard = new StreamShard({
-      index: this.nextIndex++,
-      wsUrl: opts.wsUrl,
-      staleAfterMs: opts.staleAfterMs,
-      rotateAfterMs: opts.rotateAfterMs,
-      limiter: this.limiter,
-      backoffInitialMs: opts.backoffInitialMs,
-      backoffMaxMs: opts.backoffMaxMs,
-      now: opts.now,
-      sendsPerSecond: opts.sendsPerSecond,
-      batchSize: opts.batchSize,
-      replyTimeoutMs: opts.replyTimeoutMs,
-      onMalformed: opts.onMalformed,
-      onFrame: opts.onFrame,
-      log: opts.log,
-      emit: (ev) => this.eventsSubject.next(ev),
-    });
+    const { maxStreamsPerConnection: _max, limiter: _limiter, ...shared } = this.opts;
+    const shard = new StreamShard({ ...shared, index: this.nextIndex++, limiter: this.limiter, emit: (ev) => this.eventsSubject.next(ev) });
     this.shards.push(shard);
     return shard;
   }
