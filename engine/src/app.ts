@@ -21,6 +21,7 @@ import { fetchMarkets } from './sources/exchange-info.ts';
 import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry } from './series/series-registry.ts';
+import { registryWiring } from './series/registry-wiring.ts';
 import { ClientHistory } from './server/client-history.ts';
 import { isNativeInterval } from './domain/interval.ts';
 import { customOlderBars } from './series/custom-older-bars.ts';
@@ -269,7 +270,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         });
 
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
-  const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
   // Bars older than the store: the path GET /candles takes (client priority at the REST gate,
   // coalesced, cached, rate-limited per address; warm-ups share one address of their own).
   const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = 'derived-series-warm-up') =>
@@ -282,15 +282,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       if (!source) return Promise.reject(new Error(`${id.interval} of ${id.symbol} has no source interval`));
       return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
     },
-    bufferSize: config.bufferSize,
-    log,
-    history: (id) => store.window(id).last(config.bufferSize),
-    bars$: (id) => barsOf(id).asObservable(),
-    publish: (topic, message) => hub.publish(topic, message),
-    listening: (topic) => hub.listening(topic),
-    listenersVersion: () => hub.followVersion,
-    onError: (name) => seriesErrors(1, { series: name }),
-    position: (id) => positions.position(id),
+    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }),
   }));
 
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });

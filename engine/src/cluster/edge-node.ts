@@ -9,6 +9,7 @@ import { Metrics } from '../metrics.ts';
 import { SeriesCatalog } from '../pipeline/series-catalog.ts';
 import { loadSeriesModules } from '../series/load-series.ts';
 import { SeriesRegistry } from '../series/series-registry.ts';
+import { registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
 import { decodeBar } from './bar-codec.ts';
@@ -86,18 +87,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   statusTimer.unref();
 
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
-  const seriesErrors = metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
-  const registry = new SeriesRegistry(defs, {
-    bufferSize: config.bufferSize,
-    log,
-    history: (id) => store.window(id).last(config.bufferSize),
-    bars$: (id) => barsOf(id).asObservable(),
-    publish: (topic, message) => hub.publish(topic, message),
-    listening: (topic) => hub.listening(topic),
-    listenersVersion: () => hub.followVersion,
-    onError: (name) => seriesErrors(1, { series: name }),
-    position: (id) => positions.position(id),
-  });
+  const registry = new SeriesRegistry(defs, registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }));
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
   // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.

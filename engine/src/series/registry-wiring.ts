@@ -1,0 +1,41 @@
+import type { Observable } from 'rxjs';
+import type { Hub } from '../broadcast/hub.ts';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { WirePosition } from '../domain/wire.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import type { SeriesRegistryDeps } from './series-registry.ts';
+
+export interface RegistryWiringParts {
+  bufferSize: number;
+  log: Logger;
+  metrics: Metrics;
+  store: BarStore;
+  /** Every bar of the series after it is in the store's window. */
+  bars$(id: SeriesId): Observable<Bar>;
+  hub: Hub;
+  positions: { position(id: SeriesId): WirePosition };
+}
+
+/**
+ * How a node (the single engine or a cluster edge) wires its derived series: history from the
+ * store's window, bars as they land, points out through the hub, each with the series' position.
+ * Node-specific parts (older bars from REST) are added by the caller.
+ */
+export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
+  const seriesErrors = p.metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
+  const { hub } = p;
+  return {
+    bufferSize: p.bufferSize,
+    log: p.log,
+    history: (id) => p.store.window(id).last(p.bufferSize),
+    bars$: (id) => p.bars$(id),
+    publish: (topic, message) => hub.publish(topic, message),
+    listening: (topic) => hub.listening(topic),
+    listenersVersion: () => hub.followVersion,
+    onError: (name) => seriesErrors(1, { series: name }),
+    position: (id) => p.positions.position(id),
+  };
+}
