@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesPoint } from './define-series.ts';
 import { direct } from '../operators/emitting.ts';
