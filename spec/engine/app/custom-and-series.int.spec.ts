@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
@@ -22,19 +22,15 @@ describe('custom intervals and derived series, engine pointed at a standalone si
   beforeAll(async () => {
     // Five simulated minutes per real second.
     sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
-    app = await startApp({
+    app = await startTestApp({
       source: 'binance',
       restUrl: sim.restUrl,
       wsUrl: sim.wsUrl,
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT', 'NOPEUSDT', 'ETHUSDT'],
       intervals: ['1m', '5m', '10m', '45m'],
       bufferSize: 300,
       historyOnConnect: 200,
-      clientDir: '',
       seriesDir: 'series',
-      log: silentLogger,
     });
     await app.ready;
     // `ready` is the native bootstrap; readiness (/health) also waits for the custom intervals' history.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { intervalMs } from '../../../engine/src/domain/interval.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 
 /**
@@ -42,18 +42,14 @@ describe('engine in Binance mode against an exchange on another clock', () => {
   beforeAll(async () => {
     // One simulated minute per real second, three days behind the host; pushed every 50 ms.
     sim = await startSimExchange({ symbols: SYMBOLS, clockStart: Date.now() - 3 * 86_400_000, clockSpeed: 60, pushIntervalMs: 50 });
-    app = await startApp({
+    app = await startTestApp({
       source: 'binance',
       restUrl: sim.restUrl,
       wsUrl: sim.wsUrl,
-      port: 0,
-      host: '127.0.0.1',
       symbols: SYMBOLS,
       intervals: INTERVALS,
       bufferSize: 300,
-      clientDir: '',
       staleAfterMs: 1000,
-      log: silentLogger,
     });
     await app.ready;
   });

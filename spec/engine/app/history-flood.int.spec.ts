@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -20,20 +20,16 @@ describe('a flood of client history against the engine on the simulator', () => 
   let app: App;
   const eth = seriesId('ETHUSDT', '1m');
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT', 'ETHUSDT'],
       intervals: ['1m'],
       bufferSize: 200,
       historyOnConnect: 50,
-      clientDir: '',
       staleAfterMs: 5000,
       // The gate's minute is the simulator's: 60 weight per simulated minute, one simulated minute a second.
       restWeightBudget: 60,
       clientHistoryPerMinute: 600,
-      log: silentLogger,
       simOptions: { pushIntervalMs: 50, clockSpeed: 60 },
     });
     await app.ready;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -30,17 +30,13 @@ async function getJson(app: App, path: string): Promise<{ status: number; body: 
 describe('engine on the simulated exchange (memory store)', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT', 'ETHUSDT'],
       intervals: ['1m', '5m'],
       bufferSize: 2500,
       historyOnConnect: 720,
-      clientDir: '',
       staleAfterMs: 5000,
-      log: silentLogger,
       // One simulated minute per real second, pushed every 50 ms.
       simOptions: { pushIntervalMs: 50, clockSpeed: 60 },
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const CAP = 4;
@@ -17,20 +17,16 @@ describe('a flood of one-off reads of cold symbols, against the simulated exchan
   const subscribed = () => app.sim!.subscriptions().flat();
 
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m', '5m'],
       bufferSize: 200,
       historyOnConnect: 100,
-      clientDir: '',
       seriesDir: '',
       // Long enough that nothing goes idle by time during the test.
       idleSeriesMs: 120_000,
       maxOnDemandSeries: CAP,
-      log: silentLogger,
       simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60 },
     });
     await app.ready;
@@ -92,21 +88,17 @@ describe('new on-demand series rationed per client address (ON_DEMAND_PER_MIN)',
   let cold: string[];
 
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m', '5m'],
       bufferSize: 200,
       historyOnConnect: 100,
-      clientDir: '',
       seriesDir: '',
       idleSeriesMs: 120_000,
       maxOnDemandSeries: 50,
       // A burst of 3, then one every 10 s.
       onDemandPerMinute: 6,
-      log: silentLogger,
       simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 60 },
     });
     await app.ready;
@@ -168,21 +160,17 @@ describe('client addresses behind a trusted proxy (TRUST_PROXY)', () => {
   };
 
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m'],
       bufferSize: 100,
       historyOnConnect: 50,
-      clientDir: '',
       seriesDir: '',
       idleSeriesMs: 120_000,
       // One new series per address, then one every 30 s.
       onDemandPerMinute: 2,
       trustProxy: ['127.0.0.1'],
-      log: silentLogger,
       simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 40 },
     });
     await app.ready;

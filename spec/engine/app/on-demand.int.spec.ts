@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -33,20 +33,16 @@ describe('series on demand, against the simulated exchange', () => {
   const firstTypes = (c: EngineClient) => c.messages.slice(0, 2).map((m) => m.type);
 
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m', '5m', '45m'],
       bufferSize: 300,
       historyOnConnect: 200,
-      clientDir: '',
       seriesDir: 'series',
       idleSeriesMs: 1500,
       maxOnDemandSeries: 8,
       catalogRefreshMs: 500,
-      log: silentLogger,
       // One simulated minute per real second, pushed every 100 ms; a small universe.
       simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 80 },
     });

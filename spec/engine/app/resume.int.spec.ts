@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../../../engine/src/app.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient, type EngineMessage, type WireCandle } from '../../helpers/ws-client.ts';
 
 type Live = Extract<EngineMessage, { type: 'live_candle' }>;
@@ -16,16 +16,12 @@ describe('resume by epoch and offset (ROLE=all, memory store)', () => {
   let app: App;
   let ws: string;
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m'],
       bufferSize: 100,
       historyOnConnect: 50,
-      clientDir: '',
-      log: silentLogger,
       resumeUpdates: 10,
       resumeMaxAgeMs: 60_000,
       simOptions: { pushIntervalMs: 50, clockSpeed: 60 },

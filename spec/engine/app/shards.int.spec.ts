@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../../../engine/src/app.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const until = async (pred: () => boolean, ms: number, what: string) => {
@@ -14,19 +14,15 @@ const until = async (pred: () => boolean, ms: number, what: string) => {
 describe('upstream shards with a small STREAMS_PER_CONNECTION, against the simulator enforcing Binance limits', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT', 'ETHUSDT'],
       intervals: ['1m', '5m'],
       bufferSize: 100,
       historyOnConnect: 50,
-      clientDir: '',
       seriesDir: '',
       streamsPerConnection: 3,
       idleSeriesMs: 1000,
-      log: silentLogger,
       // The simulator's own limits at Binance's values (5 incoming/s incl. pongs, close on more), pings
       // every second (Binance: every 20 s) so pongs share every second with the subscriptions, and the
       // stream-count limit set to the engine's so a shard over it would be cut off.

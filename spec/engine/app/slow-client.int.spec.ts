@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, startApp } from '../../../engine/src/app.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 /** A WebSocket client that completes the handshake and then never reads another byte. */
@@ -25,18 +25,14 @@ const metric = (app: App, name: string) => (app.metrics.render(), app.metrics.va
 describe('slow-client policy, real sockets', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m'],
       bufferSize: 300,
       historyOnConnect: 300,
-      clientDir: '',
       seriesDir: 'series',
       maxBackpressureBytes: 64 * 1024,
-      log: silentLogger,
       // 50 simulated minutes a second, pushed every 10 ms: ~150 distinct updates/s, each 17 messages
       // with 16 series (≈ 450 KB/s). The kernel takes a few MB of a socket that never reads before
       // the engine's own buffer starts to grow, so this takes ~10 s.

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startApp, type App } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -13,18 +13,14 @@ describe('SYMBOLS=*: the whole (simulated) universe always on', () => {
   let historicalAt = Infinity;
   let readyAt = 0;
   beforeAll(async () => {
-    app = await startApp({
+    app = await startTestApp({
       source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['*'],
       intervals: ['1m', '5m'],
       bufferSize: 60,
       historyOnConnect: 60,
-      clientDir: '',
       seriesDir: '',
       streamsPerConnection: 200,
-      log: silentLogger,
       simOptions: { pushIntervalMs: 200, clockSpeed: 30, universeSize: 250 },
     });
     // A client of one series arrives while the universe loads: it waits for that series only.

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -123,16 +124,12 @@ describe.runIf(existsSync('/usr/bin/redis-server'))('an honest Redis store (own 
   describe('the engine on a Redis that hangs', () => {
     let app: App;
     beforeAll(async () => {
-      app = await startApp({
+      app = await startTestApp({
         source: 'sim',
-        port: 0,
-        host: '127.0.0.1',
         symbols: ['BTCUSDT'],
         intervals: ['1m'],
         bufferSize: 100,
         historyOnConnect: 50,
-        clientDir: '',
-        log: silentLogger,
         redisUrl: `redis://:s3cret-pw@127.0.0.1:${server.port}/4`,
         redisKeyPrefix: 'honest-app:',
         redisCommandTimeoutMs: 300,
