@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { startApp, type App } from '../../engine/src/app.ts';
-import { silentLogger } from '../../engine/src/log.ts';
-import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
+import type { Browser, Page } from 'playwright-core';
+import type { App } from '../../engine/src/app.ts';
+import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { hasChromium } from '../helpers/services.ts';
 
 /** Derived series over scrolled-back history and in failure, in a real browser; and the README screenshot. */
 
@@ -22,24 +21,15 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
   let page: Page;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
-    app = await startApp({
-      source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
+    app = await startChartApp({
       symbols: ['BTCUSDT', 'SOLUSDT'],
       intervals: ['1m', '5m'],
-      bufferSize: 800,
       // A short live window, so scrolling back reaches history the snapshot did not carry.
       historyOnConnect: 200,
-      clientDir: 'dist/client',
       seriesDir: 'spec/fixtures/series-faulty',
-      log: silentLogger,
-      simOptions: { pushIntervalMs: 250, clockSpeed: 20 },
     });
     await app.ready;
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    ({ browser, page } = await openChartPage());
   });
 
   afterAll(async () => {

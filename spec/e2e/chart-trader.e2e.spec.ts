@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { startApp, type App } from '../../engine/src/app.ts';
-import { silentLogger } from '../../engine/src/log.ts';
-import { CHROMIUM_PATH, hasChromium } from '../helpers/services.ts';
+import type { Browser, Page } from 'playwright-core';
+import type { App } from '../../engine/src/app.ts';
+import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { hasChromium } from '../helpers/services.ts';
 
 /** Issue 15 in a real browser: drawings, countdown, keyboard, indicator settings, status, layout. */
 
@@ -21,23 +20,12 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
   let page: Page;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
-    app = await startApp({
-      source: 'sim',
-      port: 0,
-      host: '127.0.0.1',
+    app = await startChartApp({
       symbols: ['BTCUSDT', 'ETHUSDT'],
       intervals: ['1m', '5m', '10m'],
-      bufferSize: 800,
-      historyOnConnect: 720,
-      clientDir: 'dist/client',
-      log: silentLogger,
-      // One simulated minute every 3 s, pushed 4 times a second.
-      simOptions: { pushIntervalMs: 250, clockSpeed: 20 },
     });
     await app.ready;
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    ({ browser, page } = await openChartPage());
   });
 
   afterAll(async () => {

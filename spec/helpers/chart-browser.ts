@@ -1,0 +1,21 @@
+import { execFileSync } from 'node:child_process';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import type { App, AppOptions } from '../../engine/src/app.ts';
+import { CHROMIUM_PATH } from './services.ts';
+import { startTestApp } from './test-app.ts';
+
+/**
+ * Builds this checkout's client (always, never a stale build) and starts a simulated engine serving
+ * it: one simulated minute every 3 s, pushed 4 times a second. The spec's options win; it awaits
+ * `app.ready` itself (the app is assigned first, so afterAll can stop it).
+ */
+export function startChartApp(options: AppOptions): Promise<App> {
+  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+  return startTestApp({ source: 'sim', bufferSize: 800, historyOnConnect: 720, clientDir: 'dist/client', simOptions: { pushIntervalMs: 250, clockSpeed: 20 }, ...options });
+}
+
+/** Headless Chromium (Debian's) and one 1280x720 page. */
+export async function openChartPage(): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  return { browser, page: await browser.newPage({ viewport: { width: 1280, height: 720 } }) };
+}
