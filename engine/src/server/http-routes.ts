@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { RouteTable } from './http-edges.ts';
-import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
+import { type Catalog, checkPage } from './request-params.ts';
 import { sendJson } from './send-json.ts';
 import { whenLive } from './when-live.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
@@ -54,27 +54,24 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     const q = req.query_parameters as Record<string, string | undefined>;
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
-    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
-    const limit = checkLimit(q.limit, 500, 1000);
-    const endTime = checkTime('endTime', q.endTime);
-    const bad = [checked, limit, endTime].find((c) => !c.ok);
-    if (bad && !bad.ok) {
+    const page = checkPage(catalog, req.path_parameters, q, 1000);
+    if (!page.ok) {
       badRequest();
-      sendJson(res, 400, { error: bad.error });
+      sendJson(res, 400, { error: page.error });
       return;
     }
-    if (!checked.ok || !limit.ok || !endTime.ok) return;
-    const id = seriesId(checked.value.symbol, checked.value.interval);
+    const { endTime, limit } = page.value;
+    const id = seriesId(page.value.symbol, page.value.interval);
     await onLive(id, address, res, async () => {
     try {
       let bars: Bar[];
-      if (endTime.value === undefined) bars = store.window(id).last(limit.value);
+      if (endTime === undefined) bars = store.window(id).last(limit);
       else {
-        bars = await store.range(id, endTime.value, limit.value);
+        bars = await store.range(id, endTime, limit);
         // Deeper than the store keeps: ask the exchange, without storing (the store stays capped).
-        if (bars.length < limit.value) {
-          const before = bars.length ? bars[0]!.openTime - 1 : endTime.value;
-          const older = await deps.olderBars(id.symbol, id.interval, before, limit.value - bars.length, address);
+        if (bars.length < limit) {
+          const before = bars.length ? bars[0]!.openTime - 1 : endTime;
+          const older = await deps.olderBars(id.symbol, id.interval, before, limit - bars.length, address);
           bars = [...older.filter((b) => b.openTime <= before), ...bars];
         }
       }

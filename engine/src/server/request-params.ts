@@ -40,3 +40,22 @@ export function checkTime(name: string, raw: string | undefined): Checked<number
   return { ok: true, value: Number(raw) };
 }
 
+
+/**
+ * A page of one series' bars, `/:symbol/:interval?endTime=&limit=`: the series, the newest open time
+ * wanted (none: the latest) and how many (500 unless asked, at most `maxLimit`). The first failure wins.
+ */
+export function checkPage(
+  catalog: Catalog,
+  path: { symbol?: string; interval?: string },
+  query: { endTime?: string; limit?: string },
+  maxLimit: number,
+): Checked<{ symbol: string; interval: string; endTime: number | undefined; limit: number }> {
+  const checked = checkSeries(catalog, path.symbol ?? '', path.interval);
+  if (!checked.ok) return checked;
+  const limit = checkLimit(query.limit, 500, maxLimit);
+  if (!limit.ok) return limit;
+  const endTime = checkTime('endTime', query.endTime);
+  if (!endTime.ok) return endTime;
+  return { ok: true, value: { ...checked.value, endTime: endTime.value, limit: limit.value } };
+}

@@ -6,7 +6,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
 import type { SeriesRegistry } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
-import { type Catalog, checkLimit, checkSeries, checkTime } from './request-params.ts';
+import { type Catalog, checkPage } from './request-params.ts';
 import type { RouteTable } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { whenLive } from './when-live.ts';
@@ -44,25 +44,22 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     try {
       const q = req.query_parameters as Record<string, string | undefined>;
-      const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', req.path_parameters.interval);
-      const limit = checkLimit(q.limit, 500, 10_000);
-      const endTime = checkTime('endTime', q.endTime);
-      const bad = [checked, limit, endTime].find((c) => !c.ok);
-      if (bad && !bad.ok) {
+      const page = checkPage(catalog, req.path_parameters, q, 10_000);
+      if (!page.ok) {
         badRequest();
-        return sendJson(res, 400, { error: bad.error });
+        return sendJson(res, 400, { error: page.error });
       }
-      if (!checked.ok || !limit.ok || !endTime.ok) return;
+      const { endTime, limit } = page.value;
       const overrides = Object.fromEntries(Object.entries(q).filter(([k]) => !RESERVED.has(k)).map(([k, v]) => [k, v ?? '']));
-      const parsed = series.request(req.path_parameters.name ?? '', overrides, checked.value.interval);
+      const parsed = series.request(req.path_parameters.name ?? '', overrides, page.value.interval);
       if (!parsed.ok) {
         badRequest();
         return sendJson(res, 400, { error: parsed.error });
       }
-      const id = seriesId(checked.value.symbol, checked.value.interval);
+      const id = seriesId(page.value.symbol, page.value.interval);
       const request = parsed.value;
       await onLive(id, address, res, async () => {
-        const points = await series.range(request, id, endTime.value, limit.value, address);
+        const points = await series.range(request, id, endTime, limit, address);
         if (res.closed) return;
         sendJson(res, 200, { name: request.label, symbol: id.symbol, interval: id.interval, params: request.params, points: points.map(pointWire) });
       });
