@@ -4,6 +4,7 @@ import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { LeaseKeys } from './cluster-keys.ts';
 import { parseServed } from './demand-member.ts';
+import { touch, unwatch, watch } from '../pipeline/watch-count.ts';
 
 export interface EdgeDemandConfig {
   redis: Redis;
@@ -91,22 +92,17 @@ export class EdgeDemand implements SeriesDemand {
       this.entries.set(id.key, e);
       this.ask(e);
     }
-    e.watchers++;
-    e.lastUsed = this.now();
+    watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 
   touch(id: SeriesId): void {
-    const e = this.entries.get(id.key);
-    if (e) e.lastUsed = this.now();
+    touch(this.entries.get(id.key), this.now());
   }
 
   release(id: SeriesId): void {
-    const e = this.entries.get(id.key);
-    if (!e) return;
-    e.watchers = Math.max(0, e.watchers - 1);
-    e.lastUsed = this.now();
+    unwatch(this.entries.get(id.key), this.now());
   }
 
   /** The symbol stopped trading (the leader's markets say so): its on-demand series end here, clients told why. */

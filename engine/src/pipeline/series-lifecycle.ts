@@ -9,6 +9,7 @@ import type { SeriesCatalog } from './series-catalog.ts';
 import type { DemandOutcome, DemandRefusal, SeriesDemand } from './series-demand.ts';
 import type { Observable } from 'rxjs';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
+import { touch, unwatch, watch } from './watch-count.ts';
 
 export interface SeriesLifecycleDeps {
   catalog: SeriesCatalog;
@@ -125,23 +126,18 @@ export class SeriesLifecycle implements SeriesDemand {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
     const e = this.entries.get(id.key) ?? this.ensure(id, false, true);
-    e.watchers++;
-    e.lastUsed = this.now();
+    watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
     this.hurry(e);
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 
   touch(id: SeriesId): void {
-    const e = this.entries.get(id.key);
-    if (e) e.lastUsed = this.now();
+    touch(this.entries.get(id.key), this.now());
   }
 
   release(id: SeriesId): void {
-    const e = this.entries.get(id.key);
-    if (!e) return;
-    e.watchers = Math.max(0, e.watchers - 1);
-    e.lastUsed = this.now();
+    unwatch(this.entries.get(id.key), this.now());
   }
 
   /** The symbol stopped trading: each of its series ends and its clients are told why. */
