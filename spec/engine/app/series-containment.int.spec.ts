@@ -1,10 +1,11 @@
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, startApp } from '../../../engine/src/app.ts';
+import type { App } from '../../../engine/src/app.ts';
 import { createLogger } from '../../../engine/src/log.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import emaCross from '../../../series/ema-cross.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -20,17 +21,14 @@ describe('derived series contained: parameters, failures, logs, ranges over hist
   const logs: string[] = [];
   beforeAll(async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
-    app = await startApp({
+    app = await startTestApp({
       source: 'binance',
       restUrl: sim.restUrl,
       wsUrl: sim.wsUrl,
-      port: 0,
-      host: '127.0.0.1',
       symbols: ['BTCUSDT'],
       intervals: ['1m'],
       bufferSize: 300,
       historyOnConnect: 200,
-      clientDir: '',
       seriesDir: 'spec/fixtures/series-faulty',
       log: createLogger('warn', 'test', (line) => logs.push(line)),
     });
