@@ -25,7 +25,7 @@ import { registryWiring } from './series/registry-wiring.ts';
 import { ClientHistory } from './server/client-history.ts';
 import { isNativeInterval } from './domain/interval.ts';
 import { customOlderBars } from './series/custom-older-bars.ts';
-import { type EngineServer, startServer } from './server/server.ts';
+import { type EngineServer, serverSettings, startServer } from './server/server.ts';
 import { BinanceRest } from './sources/binance-rest.ts';
 import { StreamShards } from './sources/stream-shards.ts';
 import type { BarStore } from './store/bar-store.ts';
@@ -324,15 +324,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   });
 
   const server = (late.server = await startServer({
-    host: config.host,
-    port: config.port,
-    historyOnConnect: config.historyOnConnect,
+    ...serverSettings(config),
     series: registry,
-    maxBackpressureBytes: config.maxBackpressureBytes,
-    clientDir: config.clientDir,
-    corsOrigins: config.corsOrigins,
-    allowedOrigins: config.allowedOrigins,
-    trustProxy: config.trustProxy,
     catalog,
     demand: lifecycle,
     store,

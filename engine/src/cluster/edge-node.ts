@@ -10,7 +10,7 @@ import { SeriesCatalog } from '../pipeline/series-catalog.ts';
 import { loadSeriesModules } from '../series/load-series.ts';
 import { SeriesRegistry } from '../series/series-registry.ts';
 import { registryWiring } from '../series/registry-wiring.ts';
-import { type EngineServer, startServer } from '../server/server.ts';
+import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
 import { decodeBar } from './bar-codec.ts';
 import { seriesKeys } from './cluster-keys.ts';
@@ -159,14 +159,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   };
 
   const server: EngineServer = (late.server = await startServer({
-    host: config.host,
-    port: config.port,
-    historyOnConnect: config.historyOnConnect,
+    ...serverSettings(config),
     series: registry,
-    maxBackpressureBytes: config.maxBackpressureBytes,
-    clientDir: config.clientDir,
-    corsOrigins: config.corsOrigins,
-    allowedOrigins: config.allowedOrigins,
     catalog,
     demand,
     store,

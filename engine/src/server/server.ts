@@ -46,6 +46,14 @@ export interface ServerDeps {
   demand?: SeriesDemand;
 }
 
+/** The server settings that come straight from the configuration, the same for every role. */
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy'>;
+
+export function serverSettings(config: ServerSettings): ServerSettings {
+  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy };
+}
+
 export interface EngineServer {
   readonly port: number;
   readonly clients: number;
