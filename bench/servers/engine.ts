@@ -21,6 +21,8 @@ await runServerProcess(async (cfg) => {
     seriesDir: cfg.seriesDir,
     restWeightBudget: cfg.restWeightBudget,
     clientDir: '',
+    // Every bench client connects from loopback.
+    maxConnectionsPerAddress: 0,
     log: silentLogger,
   });
   await app.ready;

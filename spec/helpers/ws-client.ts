@@ -24,8 +24,8 @@ export class EngineClient {
   private readonly ws: WebSocket;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  constructor(url: string, options?: WebSocket.ClientOptions) {
+    this.ws = new WebSocket(url, options);
     this.ws.on('message', (data) => {
       this.messages.push(JSON.parse(data.toString()) as EngineMessage);
       this.wake();

@@ -70,6 +70,8 @@ export interface Config {
   trustProxy: string[];
   /** Origins allowed to open WebSockets; empty = not checked. */
   allowedOrigins: string[];
+  /** WebSocket connections one client address may hold at once (0 = no limit). */
+  maxConnectionsPerAddress: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -235,5 +237,6 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
     trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
+    maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
   };
 }

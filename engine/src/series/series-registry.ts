@@ -80,6 +80,8 @@ export interface SeriesRegistryDeps {
   maxRangeQueue?: number;
 }
 
+/** Derived series one request may ask for (`series=a,b,…`). */
+export const MAX_SERIES_PER_REQUEST = 16;
 /** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
 const MAX_OLDER_BARS = 20_000;
 const PAGE = 1000;
@@ -142,7 +144,10 @@ export class SeriesRegistry {
   parse(spec: string | undefined, interval: string): { ok: true; value: SeriesRequest[] } | { ok: false; error: string } {
     if (!spec) return { ok: true, value: [] };
     const out: SeriesRequest[] = [];
-    for (const part of spec.split(',').filter(Boolean).slice(0, 16)) {
+    const parts = spec.split(',').filter(Boolean);
+    // Refused, not truncated: a client that asked for 20 must not silently get 16.
+    if (parts.length > MAX_SERIES_PER_REQUEST) return { ok: false, error: `at most ${MAX_SERIES_PER_REQUEST} series per request (asked for ${parts.length})` };
+    for (const part of parts) {
       const [name = '', ...kvs] = part.split(':');
       // No prototype: `__proto__=1` must arrive as a key (and be refused), not set one.
       const overrides = Object.create(null) as Record<string, string>;

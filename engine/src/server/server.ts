@@ -31,6 +31,8 @@ export interface ServerDeps {
   allowedOrigins: readonly string[];
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
   trustProxy?: readonly string[];
+  /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
+  maxConnectionsPerAddress?: number;
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;
@@ -47,11 +49,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy };
+  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress };
 }
 
 export interface EngineServer {

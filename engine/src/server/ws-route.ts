@@ -1,4 +1,5 @@
 import type HyperExpress from 'hyper-express';
+import { AddressConnections } from './address-connections.ts';
 import { clientAddress } from './client-address.ts';
 import { klineTopic, seriesId } from '../domain/series-id.ts';
 import { errorMessage, loadingMessage } from '../domain/wire.ts';
@@ -25,6 +26,8 @@ export interface WsRouteDeps {
   maxBackpressureBytes: number;
   /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
   allowedOrigins: readonly string[];
+  /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
+  maxConnectionsPerAddress?: number;
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -78,6 +81,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     followedGauge(hub.followedTopics);
   });
 
+  const perAddress = new AddressConnections(deps.maxConnectionsPerAddress ?? 0);
+  const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
+  const tooMany = (address: string) => `too many connections from ${address.slice(0, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -87,13 +93,20 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       res.status(403).header('cache-control', 'no-store').json({ error: `origin ${origin.slice(0, 100)} is not allowed (ALLOWED_ORIGINS)` });
       return;
     }
+    const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
+    // Refused before the upgrade, where it costs least (the socket's own check below closes races).
+    if (!perAddress.fits(address)) {
+      refusedBusy();
+      res.status(429).header('retry-after', '10').header('cache-control', 'no-store').json({ error: tooMany(address), code: 'too_many_connections' });
+      return;
+    }
     const q = req.query_parameters as Record<string, string | undefined>;
     const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval);
     const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
     const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
-    res.upgrade({ ...context, address: clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []) });
+    res.upgrade({ ...context, address });
   });
 
   server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2, max_payload_length: 4 * 1024 }, (ws) => {
@@ -102,6 +115,13 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       badRequest();
       ws.send(errorMessage(ctx.error ?? 'bad request', ctx.code));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
+      return;
+    }
+    const address = ctx.address ?? '';
+    if (!perAddress.add(address)) {
+      refusedBusy();
+      ws.send(errorMessage(tooMany(address), 'too_many_connections'));
+      ws.close(CLOSE_TRY_AGAIN, 'too many connections');
       return;
     }
     const id = seriesId(ctx.symbol, ctx.interval);
@@ -116,6 +136,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let closed = false;
     ws.on('close', () => {
       closed = true;
+      perAddress.remove(address);
       sockets.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
@@ -169,21 +190,30 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     held = true;
     const wanted = demand.want(id, ctx.address);
     if (live) return serve();
-    // Not live: the series is bootstrapped on demand; the client waits for it alone.
-    ws.send(loadingMessage(id.symbol, id.interval));
-    sent(1);
+    // Not live: the series is bootstrapped on demand; the client waits for it alone. `loading` only
+    // if the ask is still pending a turn later: a refusal known at once (rate_limited, capacity)
+    // must not be preceded by a promise of data.
+    let settled = false;
     wanted.then(
       (outcome) => {
+        settled = true;
         if (!outcome.ok) {
           held = false;
           if (!closed) refuse(outcome.message, outcome.code);
         } else if (!closed) serve();
       },
       (e: unknown) => {
+        settled = true;
         held = false;
         if (!closed) refuse(`could not load ${id.key}: ${(e as Error).message}`);
       },
     );
+    // Queued after the reactions above, so an already-settled ask has run them by now.
+    queueMicrotask(() => {
+      if (settled || closed) return;
+      ws.send(loadingMessage(id.symbol, id.interval));
+      sent(1);
+    });
   });
 
   // Slow-client policy: a socket whose send buffer passes the limit is closed with 1013 so the

@@ -106,6 +106,10 @@ describe('SeriesRegistry', () => {
     expect(err('ema-cross:fast=30')).toMatch(/fast \(30\) must be below slow \(21\)/);
     expect(err('double:factor=0.1')).toMatch(/'factor' must be >= 0.5/);
     expect(err('double:factor=1.5')).toBe('accepted');
+    // Refused, not truncated (reproduced: 20 asked, 16 silently served).
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `double:factor=${1 + i / 10}`).join(',');
+    expect(registry.parse(many(16), '1m')).toMatchObject({ ok: true });
+    expect(err(many(17))).toBe('at most 16 series per request (asked for 17)');
   });
 
   it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {

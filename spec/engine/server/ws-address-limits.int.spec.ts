@@ -1,0 +1,100 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+/** The HTTP status an upgrade is answered with (101 when it opens). */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('upgrade', (res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.on('error', () => resolve(-1));
+  });
+}
+
+/**
+ * An attacker's view of the WebSocket endpoint: one address opening sockets without end, and
+ * cold symbols asked faster than ON_DEMAND_PER_MIN allows.
+ */
+describe('per-address limits on /ws, against the simulated exchange', () => {
+  let app: App;
+  let ws: string;
+  const open: EngineClient[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      source: 'sim',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 100,
+      historyOnConnect: 50,
+      seriesDir: '',
+      maxConnectionsPerAddress: 3,
+      // Behind a proxy on loopback: X-Forwarded-For names the client.
+      trustProxy: ['127.0.0.1'],
+      // A burst of 1 new series per address (half of 2 a minute).
+      onDemandPerMinute: 2,
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 40 },
+    });
+    await app.ready;
+    ws = app.url.replace('http', 'ws');
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await app?.stop();
+  });
+
+  it('caps the sockets one address holds (reproduced: unlimited), counts each address apart, and frees a place on close', async () => {
+    const a = { 'x-forwarded-for': '203.0.113.7' };
+    const mine = [0, 1, 2].map(() => new EngineClient(`${ws}/ws/BTCUSDT?interval=1m`, { headers: a }));
+    open.push(...mine);
+    for (const c of mine) await c.until((x) => x.historical() !== undefined, 10_000, 'historical');
+    // The fourth from the same address: 429 before the upgrade.
+    expect(await upgradeStatus(`${ws}/ws/BTCUSDT?interval=1m`, a)).toBe(429);
+    // Another address is not affected.
+    expect(await upgradeStatus(`${ws}/ws/BTCUSDT?interval=1m`, { 'x-forwarded-for': '198.51.100.9' })).toBe(101);
+    // One closed: its place is free again.
+    mine[0]!.close();
+    const end = Date.now() + 5000;
+    const again = async (): Promise<number> => {
+      const status = await upgradeStatus(`${ws}/ws/BTCUSDT?interval=1m`, a);
+      if (status === 101 || Date.now() > end) return status;
+      await new Promise((r) => setTimeout(r, 50));
+      return again();
+    };
+    expect(await again()).toBe(101);
+    app.metrics.render();
+    expect(app.metrics.value('engine_ws_address_refused_total')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a cold symbol past ON_DEMAND_PER_MIN with rate_limited as the first message, not after a `loading` (reproduced)', async () => {
+    const h = { 'x-forwarded-for': '192.0.2.44' };
+    const [first, second] = app.sim!.symbols.filter((s) => s !== 'BTCUSDT').slice(-2);
+    const a = new EngineClient(`${ws}/ws/${first}?interval=1m`, { headers: h });
+    open.push(a);
+    await a.until((x) => x.historical() !== undefined, 15_000, 'historical of the first cold symbol');
+    expect(a.messages[0]!.type).toBe('loading');
+    const b = new EngineClient(`${ws}/ws/${second}?interval=1m`, { headers: h });
+    open.push(b);
+    await b.until((x) => x.closeCode !== undefined, 10_000, 'the refusal');
+    expect(b.messages).toEqual([expect.objectContaining({ type: 'error', code: 'rate_limited' })]);
+    expect(b.closeCode).toBe(4000);
+  });
+
+  it('refuses more than 16 derived series in one request with an error naming the limit (reproduced: silently cut to 16)', async () => {
+    const series = Array.from({ length: 17 }, (_, i) => `sma:period=${i + 2}`).join(',');
+    const c = new EngineClient(`${ws}/ws/BTCUSDT?interval=1m&series=${encodeURIComponent(series)}`, { headers: { 'x-forwarded-for': '192.0.2.99' } });
+    open.push(c);
+    await c.until((x) => x.closeCode !== undefined, 10_000, 'the refusal');
+    expect(c.messages[0]).toMatchObject({ type: 'error' });
+    expect((c.messages[0] as { message: string }).message).toMatch(/at most 16 series per request/);
+  });
+});
