@@ -68,7 +68,8 @@ export const cluster: Scenario = async (env) => {
   // Its own simulator, pushing every 100 ms (10 updates/s per stream, the figures' pace since this
   // scenario was written), not the bench's pacing relay.
   const sim = await startSimExchange({ symbols, pushIntervalMs: 100 });
-  const common = { SYMBOLS: symbols.join(','), INTERVALS: '1m', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: '', LOG_LEVEL: 'warn', HISTORY_ON_CONNECT: '720', BUFFER_SIZE: '1000' };
+  // Every bench client connects from loopback: no per-address cap.
+  const common = { SYMBOLS: symbols.join(','), INTERVALS: '1m', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: '', LOG_LEVEL: 'warn', HISTORY_ON_CONNECT: '720', BUFFER_SIZE: '1000', MAX_CONNECTIONS_PER_ADDRESS: '0' };
   const cl = { ...common, REDIS_URL: redis.url };
   const nodes: NodeProcess[] = [];
   const start = async (name: string, e: Record<string, string>) => {
