@@ -1,80 +1,16 @@
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { type Candle, ClusterClient, expectContiguous, expectExactlyMissed, expectTrueCandles, liveAfter as advance, sleep } from '../../helpers/cluster-client.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 
 /**
  * Issue 13's failure tests: a real redis-server of the test's own, the simulator, two ingest nodes and
- * two edges as child processes, clients recording everything they receive.
+ * two edges as child processes, 100 clients (50 on each edge) recording everything they receive.
+ * The clients are set up once and stream through every test in turn.
  */
-type Msg = { type: string; epoch?: string; offset?: number; time?: number; is_closed?: boolean; recovered?: boolean; data?: Candle[]; [k: string]: unknown };
-type Candle = { time: number; open: number; high: number; low: number; close: number; volume: number; is_closed: boolean };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A browser-like client: on a lost socket it resumes on the next edge with its epoch and offset. */
-class Client {
-  readonly messages: Msg[] = [];
-  /** Candles as a chart would hold them: replaced by historical, merged by recovered and live. */
-  readonly candles = new Map<number, Candle>();
-  epoch: string | undefined;
-  offset = 0;
-  ws!: WebSocket;
-  closed = false;
-  constructor(
-    private edges: () => string[],
-    private readonly path: string,
-    private which = 0,
-  ) {
-    this.open();
-  }
-  private open() {
-    const base = this.edges()[this.which % this.edges().length]!;
-    const resume = this.epoch ? `&epoch=${this.epoch}&since=${this.offset}` : '';
-    this.ws = new WebSocket(`${base}${this.path}${resume}`);
-    this.ws.on('message', (d) => this.onMessage(JSON.parse(d.toString()) as Msg));
-    this.ws.on('error', () => {});
-    this.ws.on('close', () => {
-      if (this.closed) return;
-      this.which++;
-      setTimeout(() => this.open(), 100);
-    });
-  }
-  private onMessage(m: Msg) {
-    this.messages.push(m);
-    const candle = (c: Candle): Candle => ({ time: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, is_closed: c.is_closed });
-    if (m.type === 'historical') {
-      this.candles.clear();
-      for (const c of m.data!) this.candles.set(c.time, candle(c));
-    } else if (m.type === 'recovered') for (const c of m.data!) this.candles.set(c.time, candle(c));
-    else if (m.type === 'live_candle') this.candles.set(m.time!, candle(m as unknown as Candle));
-    else return;
-    this.epoch = m.epoch;
-    this.offset = m.offset!;
-  }
-  /** Positions in the order received: within an epoch each is the previous + 1 (no hole, no repeat). */
-  positions() {
-    return this.messages.filter((m) => m.offset !== undefined).map((m) => ({ type: m.type, epoch: m.epoch!, offset: m.offset! }));
-  }
-  close() {
-    this.closed = true;
-    this.ws.terminate();
-  }
-}
-
-/** Every live or recovered position follows the one before it by exactly one in the same epoch. */
-function expectContiguous(c: Client) {
-  const ps = c.positions();
-  expect(ps.length).toBeGreaterThan(1);
-  for (let i = 1; i < ps.length; i++) {
-    const [a, b] = [ps[i - 1]!, ps[i]!];
-    if (b.type === 'historical') continue; // a fresh baseline (a new epoch, or recovered:false)
-    expect(b.epoch, `message ${i}`).toBe(a.epoch);
-    if (b.type === 'recovered') expect(b.offset).toBeGreaterThanOrEqual(a.offset);
-    else expect(b.offset, `message ${i} of ${ps.length}`).toBe(a.offset + 1);
-  }
-}
+const CLIENTS = 100;
 
 describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child processes)', () => {
   let redis: RedisProcess;
@@ -83,26 +19,15 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
   let ingest: NodeProcess[] = [];
   let edges: NodeProcess[] = [];
   let env: Record<string, string>;
-  const clients: Client[] = [];
+  const clients: ClusterClient[] = [];
   const edgeUrls = () => edges.filter((e) => !e.exited).map((e) => e.ws);
   const leader = async () => {
     for (const n of ingest) if (!n.exited && (await n.health())?.leader === true) return n;
     return undefined;
   };
-  const truthMatches = (c: Client) => {
-    const closed = [...c.candles.values()].filter((x) => x.is_closed).sort((a, b) => a.time - b.time);
-    expect(closed.length).toBeGreaterThan(5);
-    const truth = sim.truth('BTCUSDT', '1m', closed[0]!.time, closed[closed.length - 1]!.time).map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: true }));
-    expect(closed).toEqual(truth);
-  };
-  const liveAfter = async (n: number, timeoutMs = 15_000) => {
-    const start = clients.map((c) => c.offset);
-    const deadline = Date.now() + timeoutMs;
-    while (clients.some((c, i) => c.offset < start[i]! + n)) {
-      if (Date.now() > deadline) throw new Error(`clients did not advance ${n} updates: ${clients.map((c) => c.offset).join(',')}`);
-      await sleep(50);
-    }
-  };
+  const truth = (from: number, to: number): Candle[] => sim.truth('BTCUSDT', '1m', from, to).map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: true }));
+  const liveAfter = (n: number, timeoutMs = 15_000) => advance(clients, n, timeoutMs);
+  const onEdge = (e: NodeProcess) => clients.filter((c) => c.ws.url.includes(`:${e.port}/`));
 
   beforeAll(async () => {
     redis = await RedisProcess.start({ aof: true });
@@ -115,7 +40,7 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
     edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'edge' })));
     await Promise.all(ingest.map((n) => n.until((h) => h.status === 'ok', 60_000, 'ingest ready')));
     await Promise.all(edges.map((n) => n.until((h) => h.status === 'ok', 60_000, 'edge ready')));
-    for (let i = 0; i < 10; i++) clients.push(new Client(edgeUrls, '/ws/BTCUSDT?interval=1m', i));
+    for (let i = 0; i < CLIENTS; i++) clients.push(new ClusterClient(edgeUrls, '/ws/BTCUSDT?interval=1m', i));
     await liveAfter(5, 30_000);
   }, 120_000);
 
@@ -127,7 +52,8 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
     await redis?.stop();
   }, 60_000);
 
-  it('SIGKILL the leader while clients stream on two edges: the standby leads within 5 s; no hole, no duplicate, same epoch, closed candles true', async () => {
+  it('SIGKILL the leader while 100 clients stream on two edges: the standby leads within 5 s; no hole, no duplicate, same epoch, closed candles true', async () => {
+    expect(edges.map((e) => onEdge(e).length)).toEqual([CLIENTS / 2, CLIENTS / 2]);
     const old = (await leader())!;
     expect(old).toBeDefined();
     const epoch = clients[0]!.epoch;
@@ -140,7 +66,8 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
     for (const c of clients) {
       expectContiguous(c);
       expect(c.epoch).toBe(epoch);
-      truthMatches(c);
+      expect(c.reconnects).toBe(0);
+      await expectTrueCandles(c, truth);
     }
     // A new standby for the next tests.
     ingest = [standby, await NodeProcess.start('ingest-c', { ...env, ROLE: 'ingest' })];
@@ -149,15 +76,17 @@ describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child proces
 
   it('kill an edge: its clients resume on the other with recovered and exactly the missed updates', async () => {
     const victim = edges[0]!;
-    const moved = clients.filter((c) => c.ws.url.includes(`:${victim.port}/`));
-    expect(moved.length).toBeGreaterThan(0);
+    const moved = onEdge(victim);
+    const witness = onEdge(edges[1]!)[0]!;
+    expect(moved.length).toBe(CLIENTS / 2);
     victim.signal('SIGKILL');
     await liveAfter(5);
     for (const c of moved) {
       const i = c.messages.findIndex((m) => m.type === 'recovered');
       expect(i, 'a recovered message').toBeGreaterThan(0);
       expectContiguous(c);
-      truthMatches(c);
+      expectExactlyMissed(c, witness);
+      await expectTrueCandles(c, truth);
     }
   }, 60_000);
 
