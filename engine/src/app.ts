@@ -20,8 +20,8 @@ import { SeriesCatalog } from './pipeline/series-catalog.ts';
 import { fetchMarkets } from './sources/exchange-info.ts';
 import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
-import { SeriesRegistry } from './series/series-registry.ts';
-import { registryWiring } from './series/registry-wiring.ts';
+import { SeriesRegistry, type SeriesRegistryDeps } from './series/series-registry.ts';
+import { instancesGauge, registryWiring } from './series/registry-wiring.ts';
 import { ClientHistory } from './server/client-history.ts';
 import { isNativeInterval } from './domain/interval.ts';
 import { customOlderBars } from './series/custom-older-bars.ts';
@@ -49,9 +49,11 @@ export interface AppOptions extends Partial<Config> {
   catalogRefreshMs?: number;
   /**
    * ROLE=ingest (issue 13): every update goes to this instead of the local hub (the cluster's fenced
-   * writer publishes it), and /health carries what `health` adds (role, node, leader).
+   * writer publishes it), and /health carries what `health` adds (role, node, leader). `series`
+   * replaces how derived series learn who listens and where their points go (the leader computes
+   * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint'> };
 }
 
 export interface App {
@@ -283,7 +285,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
     },
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }),
+    ...cluster?.series,
   }));
+  instancesGauge(metrics, () => registry.instanceCount);
 
   if (defs.length) log.info(`derived series loaded: ${defs.map((d) => d.name).join(', ')}`, { dir: config.seriesDir });
 

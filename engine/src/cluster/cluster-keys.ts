@@ -1,3 +1,4 @@
+import { InvalidNameError } from '../domain/errors.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 
 /**
@@ -44,4 +45,44 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     served: `${prefix}cluster:served:`,
     markets: `${prefix}cluster:markets`,
   };
+}
+
+/** The keys through which edges ask the leader for something and it answers (on-demand series, derived series instances). */
+export type DemandKeys = Pick<LeaseKeys, 'demand' | 'wanted' | 'served'>;
+
+/** Demand for derived-series instances: the same shape as on-demand series, with names of its own. */
+export function instanceDemandKeys(prefix = ''): DemandKeys {
+  return { demand: `${prefix}cluster:series-demand`, wanted: `${prefix}cluster:series-wanted`, served: `${prefix}cluster:series-served:` };
+}
+
+/**
+ * A derived series' label as the registry makes it (`rsi`, `rsi:period=21`, `ema-cross:fast=5;slow=30`),
+ * restricted to what may become part of a Redis key: a definition name, then `key=value` pairs whose
+ * values are numbers, booleans or plain words. Anything else is never computed in the cluster.
+ */
+const LABEL_RE = /^[a-z][a-z0-9-]{0,39}(?::[a-zA-Z][a-zA-Z0-9]{0,39}=[A-Za-z0-9._+-]{1,64}(?:;[a-zA-Z][a-zA-Z0-9]{0,39}=[A-Za-z0-9._+-]{1,64})*)?$/;
+const MAX_LABEL = 300;
+
+export function isValidInstanceLabel(label: string): boolean {
+  return label.length <= MAX_LABEL && LABEL_RE.test(label);
+}
+
+/** `label|SYMBOL:interval`: one derived-series instance, as a member of the wanted set and in its keys. */
+export function instanceMember(label: string, id: SeriesId): string {
+  if (!isValidInstanceLabel(label)) {
+    throw new InvalidNameError(`derived series '${label.slice(0, 60)}' cannot be computed in the cluster: parameter values must be numbers, booleans or plain words`, {
+      info: { field: 'series', value: label.slice(0, 100) },
+    });
+  }
+  return `${label}|${id.key}`;
+}
+
+/**
+ * Redis names of one derived-series instance's log, the same shape as a bar series' (its points'
+ * sorted set stands where the candles are): the leader writes them through the fenced path, edges
+ * follow them as they follow bars. Throws InvalidNameError for a label that may not become a key.
+ */
+export function instanceKeys(label: string, id: SeriesId, prefix = ''): SeriesKeys {
+  const s = instanceMember(label, id);
+  return { candles: `${prefix}points:${s}`, pos: `${prefix}spos:${s}`, hist: `${prefix}shist:${s}`, channel: `${prefix}sch:${s}` };
 }

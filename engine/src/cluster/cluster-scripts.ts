@@ -88,3 +88,38 @@ return 0`;
 export const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * The leader's write of one derived-series point: WRITE_LUA with a point's version check. KEYS:
+ * lease, points, pos, hist. ARGV: token, time, member, closed (0/1), bufferSize, historyCap, runid,
+ * newEpoch, channel. The same point again (a new leader recomputing from the same bars) is a
+ * duplicate: nothing written, nothing published, so a takeover's rewrite continues the offsets
+ * without a repeat. A forming point never replaces a closed one; any other change replaces it (a
+ * newer preview, or a closed value corrected after a gap fill). Returns as WRITE_LUA.
+ */
+export const POINT_WRITE_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+local t = ARGV[2]
+local pos = redis.call('HMGET', KEYS[3], 'epoch', 'offset', 'runid')
+local epoch, offset = pos[1], tonumber(pos[2] or '0')
+if not epoch or pos[3] ~= ARGV[7] then
+  epoch = ARGV[8]
+  offset = 0
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', 0, 'runid', ARGV[7])
+end
+local old = redis.call('ZRANGE', KEYS[2], t, t, 'BYSCORE')[1]
+if old then
+  if old == ARGV[3] then return {0, offset, epoch} end
+  if cjson.decode(old)[2] == 1 and ARGV[4] == '0' then return {0, offset, epoch} end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], t, t)
+end
+redis.call('ZADD', KEYS[2], t, ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+offset = redis.call('HINCRBY', KEYS[3], 'offset', 1)
+local now = redis.call('TIME')
+local at = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
+redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1)
+redis.call('PUBLISH', ARGV[9], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
+return {1, offset, epoch}`;

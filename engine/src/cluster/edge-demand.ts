@@ -2,13 +2,13 @@ import type { Redis } from 'ioredis';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
-import type { LeaseKeys } from './cluster-keys.ts';
+import type { DemandKeys } from './cluster-keys.ts';
 import { parseServed } from './demand-member.ts';
 import { touch, unwatch, watch } from '../pipeline/watch-count.ts';
 
 export interface EdgeDemandConfig {
   redis: Redis;
-  keys: LeaseKeys;
+  keys: DemandKeys;
   /** What the exchange trades and which intervals exist (the leader's markets, read from Redis). */
   catalog: { isTrading(symbol: string): boolean; isInterval(interval: string): boolean; intervals(): readonly string[] };
   /** Series this edge follows for good (configured): always live once loaded. */

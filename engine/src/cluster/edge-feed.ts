@@ -3,26 +3,34 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Hub } from '../broadcast/hub.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import { splitEntry } from './bar-codec.ts';
-import { seriesKeys } from './cluster-keys.ts';
+import { decodeBar, splitEntry } from './bar-codec.ts';
+import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
 import type { EdgePositions } from './edge-positions.ts';
-import { SeriesFollower } from './series-follower.ts';
+import { type FollowerSnapshot, SeriesFollower } from './series-follower.ts';
 import { SeriesReader } from './series-reader.ts';
 
-export interface EdgeFeedConfig {
+/**
+ * What a feed follows for each id: its log's Redis names, how its members decode, and where applied
+ * items go. Bars of a series (EdgeFeed), or the points of a derived series instance (edge-series.ts).
+ */
+export interface FeedLog<T> {
+  keys(id: SeriesId): SeriesKeys;
+  decode(member: string): T | undefined;
+  /** A new baseline; `reloaded` when the id had loaded before (its clients may have a hole now). */
+  reset(id: SeriesId, snap: FollowerSnapshot<T>, reloaded: boolean): void;
+  /** The next update, in offset order, exactly once. */
+  apply(id: SeriesId, offset: number, item: T): void;
+}
+
+export interface LogFeedConfig {
   /** Commands (snapshot and history reads, the periodic position check). */
   redis: Redis;
   /** A connection of its own for pub/sub (ioredis resubscribes it after a reconnect). */
   subscriber: Redis;
   keyPrefix?: string;
-  store: BarStore;
-  hub: Hub;
-  positions: EdgePositions;
   bufferSize: number;
   /** Oldest history entry a repair may use (the resume bound). */
   historyMaxAgeMs: number;
-  /** Every bar applied, after the window and the hub have it (derived series). */
-  onBar?(id: SeriesId, bar: Bar): void;
   /** How often stored positions are compared with the applied ones (a loss at the tail shows no hole). */
   checkEveryMs?: number;
   retryDelayMs?: number;
@@ -30,14 +38,43 @@ export interface EdgeFeedConfig {
   onMalformed?(n: number): void;
 }
 
+export interface EdgeFeedConfig extends LogFeedConfig {
+  store: BarStore;
+  hub: Hub;
+  positions: EdgePositions;
+  /** Every bar applied, after the window and the hub have it. */
+  onBar?(id: SeriesId, bar: Bar): void;
+}
+
+/** A series' bars: into the local hot window, the edge's positions and the hub. */
+function barLog(cfg: EdgeFeedConfig): FeedLog<Bar> {
+  const { store, hub, positions } = cfg;
+  return {
+    keys: (id) => seriesKeys(id, cfg.keyPrefix),
+    decode: decodeBar,
+    reset: (id, snap, reloaded) => {
+      store.release(id);
+      store.upsert(id, snap.bars);
+      positions.reset(id, snap);
+      // Its clients may have a hole now: they get the new baseline.
+      if (reloaded) hub.publishSnapshot(id, store.window(id), positions.position(id));
+      else hub.dropSnapshot(id);
+    },
+    apply: (id, offset, bar) => {
+      store.upsert(id, [bar]);
+      hub.publishBar(id, bar, positions.record(id, offset, bar));
+      cfg.onBar?.(id, bar);
+    },
+  };
+}
+
 /**
- * An edge's view of the cluster: one SeriesFollower per series it serves, fed by the series' Redis
- * channel, with snapshot and history reads on the command connection. Applied updates go to the
- * local hot window, the edge's positions and the hub (serialized once, native uWS fan-out), in
- * offset order. Owns its subscriptions and timers; `stop()` releases them.
+ * An edge's view of the cluster: one SeriesFollower per log it follows, fed by the log's Redis
+ * channel, with snapshot and history reads on the command connection; applied updates go where the
+ * FeedLog says, in offset order. Owns its subscriptions and timers; `stop()` releases them.
  */
-export class EdgeFeed {
-  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower; loaded: boolean }>();
+export class LogFeed<T> {
+  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower<T>; loaded: boolean }>();
   private readonly byChannel = new Map<string, string>();
   private readonly reader: SeriesReader;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -47,8 +84,13 @@ export class EdgeFeed {
   repairs = 0;
   reloads = 0;
 
-  constructor(private readonly cfg: EdgeFeedConfig) {
+  constructor(
+    private readonly cfg: LogFeedConfig,
+    private readonly target: FeedLog<T>,
+  ) {
     this.reader = new SeriesReader(cfg.redis, cfg.keyPrefix, cfg.onMalformed);
+    // A feed that shares a connection already subscribed (an edge's derived series) counts its next ready as a reconnect.
+    this.everReady = cfg.subscriber.status === 'ready';
     cfg.subscriber.on('message', this.onMessage);
     // After a reconnect ioredis resubscribes; what was published meanwhile is lost, silently: catch up.
     cfg.subscriber.on('ready', this.onReady);
@@ -66,7 +108,7 @@ export class EdgeFeed {
     const key = this.byChannel.get(channel);
     const f = key === undefined ? undefined : this.followers.get(key);
     if (!f) return;
-    const m = splitEntry(text);
+    const m = splitEntry(text, this.target.decode);
     const offset = m ? Number(m.second) : NaN;
     if (!m || !Number.isSafeInteger(offset)) return void this.cfg.onMalformed?.(1);
     f.follower.onMessage(m.first, offset, m.bar);
@@ -77,20 +119,20 @@ export class EdgeFeed {
     const fresh = ids.filter((id) => !this.followers.has(id.key));
     if (!fresh.length) return;
     for (const id of fresh) {
-      const { channel } = seriesKeys(id, this.cfg.keyPrefix);
-      this.byChannel.set(channel, id.key);
-      const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower };
+      const keys = this.target.keys(id);
+      this.byChannel.set(keys.channel, id.key);
+      const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower<T> };
       // A read answered after `unfollow` belongs to nobody (it must not refill a released window).
       const current = () => this.followers.get(id.key) === entry;
       entry.follower = new SeriesFollower({
         requestSnapshot: (ticket) =>
           this.read(
-            () => this.reader.snapshot(id, this.cfg.bufferSize),
+            () => this.reader.snapshotOf(keys, this.cfg.bufferSize, this.target.decode),
             (snap) => current() && entry.follower.onSnapshot(ticket, snap),
           ),
         requestHistory: (ticket, epoch, since) =>
           this.read(
-            () => this.reader.history(id, epoch, since, this.cfg.historyMaxAgeMs),
+            () => this.reader.historyOf(keys, epoch, since, this.cfg.historyMaxAgeMs, this.target.decode),
             (r) => {
               if (!current()) return;
               this.repairs++;
@@ -98,34 +140,25 @@ export class EdgeFeed {
             },
           ),
         reset: (snap) => {
-          const { store, hub, positions } = this.cfg;
-          store.release(id);
-          store.upsert(id, snap.bars);
-          positions.reset(id, snap);
           if (entry.loaded) {
-            // Its clients may have a hole now: they get the new baseline.
             this.reloads++;
             this.cfg.log?.('warn', `${id.key}: reloaded from a snapshot (epoch ${snap.epoch || 'unwritten'}, offset ${snap.offset})`);
-            hub.publishSnapshot(id, store.window(id), positions.position(id));
-          } else hub.dropSnapshot(id);
+          }
+          this.target.reset(id, snap, entry.loaded);
           entry.loaded = true;
         },
-        apply: (offset, bar) => {
-          this.cfg.store.upsert(id, [bar]);
-          this.cfg.hub.publishBar(id, bar, this.cfg.positions.record(id, offset, bar));
-          this.cfg.onBar?.(id, bar);
-        },
+        apply: (offset, item) => this.target.apply(id, offset, item),
       });
       this.followers.set(id.key, entry);
     }
-    await this.cfg.subscriber.subscribe(...fresh.map((id) => seriesKeys(id, this.cfg.keyPrefix).channel));
+    await this.cfg.subscriber.subscribe(...fresh.map((id) => this.target.keys(id).channel));
     for (const id of fresh) this.followers.get(id.key)!.follower.start();
   }
 
   /** Stops following a series (an on-demand one nobody watches): unsubscribed, its follower dropped. */
   async unfollow(id: SeriesId): Promise<void> {
     if (!this.followers.delete(id.key)) return;
-    const { channel } = seriesKeys(id, this.cfg.keyPrefix);
+    const { channel } = this.target.keys(id);
     this.byChannel.delete(channel);
     await this.cfg.subscriber.unsubscribe(channel).catch(() => undefined);
   }
@@ -167,7 +200,7 @@ export class EdgeFeed {
     if (this.stopped || !this.followers.size || this.cfg.redis.status !== 'ready') return;
     const entries = [...this.followers.values()];
     const p = this.cfg.redis.pipeline();
-    for (const e of entries) p.hmget(seriesKeys(e.id, this.cfg.keyPrefix).pos, 'epoch', 'offset');
+    for (const e of entries) p.hmget(this.target.keys(e.id).pos, 'epoch', 'offset');
     try {
       const results = (await p.exec()) ?? [];
       entries.forEach((e, i) => {
@@ -190,5 +223,15 @@ export class EdgeFeed {
     this.timers.clear();
     this.cfg.subscriber.off('message', this.onMessage);
     this.cfg.subscriber.off('ready', this.onReady);
+  }
+}
+
+/**
+ * An edge's bar series: applied updates go to the local hot window, the edge's positions and the hub
+ * (serialized once, native uWS fan-out), in offset order.
+ */
+export class EdgeFeed extends LogFeed<Bar> {
+  constructor(cfg: EdgeFeedConfig) {
+    super(cfg, barLog(cfg));
   }
 }

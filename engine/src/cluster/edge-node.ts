@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { Subject } from 'rxjs';
+import { EMPTY } from 'rxjs';
 import { Hub } from '../broadcast/hub.ts';
 import { type Config, loadConfig } from '../config/config.ts';
 import type { Bar } from '../domain/bar.ts';
@@ -9,14 +9,15 @@ import { Metrics } from '../metrics.ts';
 import { SeriesCatalog } from '../pipeline/series-catalog.ts';
 import { loadSeriesModules } from '../series/load-series.ts';
 import { SeriesRegistry } from '../series/series-registry.ts';
-import { registryWiring } from '../series/registry-wiring.ts';
+import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
 import { decodeBar } from './bar-codec.ts';
 import { seriesKeys } from './cluster-keys.ts';
 import { EdgeFeed } from './edge-feed.ts';
 import { EdgeDemand } from './edge-demand.ts';
-import { leaseKeys } from './cluster-keys.ts';
+import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
+import { EdgeSeries } from './edge-series.ts';
 import { DEMAND_TOUCH_MS } from './demand-member.ts';
 import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
@@ -35,8 +36,8 @@ export interface EdgeNode {
  * ROLE=edge: HTTP and WebSocket for clients, no upstream of its own. Every configured series is
  * followed from Redis (EdgeFeed: subscribe, atomic snapshot, merge by offset, repair holes) into
  * local hot windows and positions, and fanned out by uWS topics exactly as in ROLE=all; resumes are
- * answered from the leader's offsets, so a client can resume on any edge. Derived series are
- * computed here from the merged bars (deterministic, so every edge computes the same points).
+ * answered from the leader's offsets, so a client can resume on any edge. Derived series are not
+ * computed here: the leader computes each instance once and edges follow its points (EdgeSeries).
  */
 export async function startEdge(options: Partial<Config> & { redisUrl: string; log?: Logger; redisKeyPrefix?: string }): Promise<EdgeNode> {
   const config: Config = { ...loadConfig({}), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), role: 'edge' } as Config;
@@ -56,8 +57,6 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
   const catalog = new SeriesCatalog(config.symbols, config.intervals, 'cluster', config.bufferSize);
   const ids: SeriesId[] = config.symbols.flatMap((s) => config.intervals.map((i) => seriesId(s, i)));
-  const barsOut = new Map<string, Subject<Bar>>();
-  const barsOf = (id: SeriesId) => barsOut.get(id.key) ?? barsOut.set(id.key, new Subject<Bar>()).get(id.key)!;
   const malformed = metrics.counter('engine_cluster_malformed_total', 'Malformed members, entries or messages read from Redis (skipped)');
   const feed = new EdgeFeed({
     redis,
@@ -68,7 +67,6 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     positions,
     bufferSize: config.bufferSize,
     historyMaxAgeMs: config.resumeMaxAgeMs,
-    onBar: (id, bar) => barsOut.get(id.key)?.next(bar),
     onMalformed: (n) => malformed(n),
     log: (l, m) => log[l](m),
   });
@@ -87,7 +85,10 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   statusTimer.unref();
 
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
-  const registry = new SeriesRegistry(defs, registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }));
+  // Parses clients' requests and computes GET /series ranges over the window; it runs no instance
+  // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
+  const registry = new SeriesRegistry(defs, registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }));
+  instancesGauge(metrics, () => registry.instanceCount);
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
   // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.
@@ -123,9 +124,6 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     configured: (id) => configuredKeys.has(id.key),
     feed,
     free: (id) => {
-      registry.releaseSeries(id);
-      barsOut.get(id.key)?.complete();
-      barsOut.delete(id.key);
       store.release(id);
       hub.dropSnapshot(id);
       positions.release(id);
@@ -138,6 +136,26 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
   }));
+
+  const derived = new EdgeSeries({
+    redis,
+    subscriber,
+    keyPrefix: prefix,
+    bufferSize: config.bufferSize,
+    historyMaxAgeMs: config.resumeMaxAgeMs,
+    registry,
+    keys: instanceDemandKeys(prefix),
+    hub,
+    positions,
+    catalog,
+    maxInstances: 2000,
+    idleMs: config.idleSeriesMs,
+    touchEveryMs: DEMAND_TOUCH_MS,
+    onMalformed: (n) => malformed(n),
+    log: (l, m) => log[l](m),
+  });
+  const followedInstances = metrics.gauge('engine_cluster_series_followed', 'Derived series instances this edge follows from the cluster (computed by the leader)');
+  metrics.onCollect(() => followedInstances(derived.size));
 
   const health = () => {
     const notReady: string[] = [];
@@ -155,12 +173,13 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
       markets: catalog.marketsLoaded ? catalog.symbols().length : null,
       repairs: feed.repairs,
       reloads: feed.reloads,
+      derived: { followed: derived.size, reloads: derived.feed.reloads },
     };
   };
 
   const server: EngineServer = (late.server = await startServer({
     ...serverSettings(config),
-    series: registry,
+    series: derived,
     catalog,
     demand,
     store,
@@ -192,10 +211,10 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
         clearInterval(statusTimer);
         clearInterval(marketsTimer);
         subscriber.off('message', onMarkets);
+        derived.stop();
         demand.stop();
         feed.stop();
         registry.stop();
-        for (const s of barsOut.values()) s.complete();
         server.dropClients(1001, 'server shutting down');
         subscriber.disconnect();
         await redis.quit().catch(() => redis.disconnect());

@@ -2,8 +2,10 @@ import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
-import { seriesKeys } from './cluster-keys.ts';
-import { WRITE_LUA } from './cluster-scripts.ts';
+import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
+import { POINT_WRITE_LUA, WRITE_LUA } from './cluster-scripts.ts';
+import type { SeriesPoint } from '../series/define-series.ts';
+import { encodePoint } from './point-codec.ts';
 import { redisRunId } from './redis-identity.ts';
 import { newEpoch } from './series-log.ts';
 
@@ -19,7 +21,10 @@ export interface FencedWriterConfig {
   historyUpdates: number;
 }
 
-type WithWrite = Redis & { clusterWrite(...args: Array<string | number>): Promise<[number, number?, string?]> };
+type WithWrite = Redis & {
+  clusterWrite(...args: Array<string | number>): Promise<[number, number?, string?]>;
+  clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
+};
 
 /**
  * The leader's only way to write: one script per update (see WRITE_LUA) that checks the lease still
@@ -35,6 +40,7 @@ export class FencedWriter {
     if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
     this.redis = cfg.redis as WithWrite;
     if (typeof (cfg.redis as unknown as { clusterWrite?: unknown }).clusterWrite !== 'function') cfg.redis.defineCommand('clusterWrite', { numberOfKeys: 4, lua: WRITE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => (this.runId = undefined));
   }
@@ -66,6 +72,31 @@ export class FencedWriter {
       runId,
       newEpoch(),
       k.channel,
+    );
+    if (r[0] === -1) return { kind: 'fenced' };
+    return { kind: r[0] === 1 ? 'written' : 'dropped', offset: Number(r[1]), epoch: String(r[2]) };
+  }
+
+  /**
+   * Writes one derived-series point into an instance's log (`instanceKeys`) under the lease `token`:
+   * the same fencing, offsets, history and publish as a bar (see POINT_WRITE_LUA for its version check).
+   */
+  async writePoint(token: string, keys: SeriesKeys, point: SeriesPoint): Promise<WriteResult> {
+    const runId = await this.identity();
+    const r = await this.redis.clusterWritePoint(
+      this.cfg.leaseKey,
+      keys.candles,
+      keys.pos,
+      keys.hist,
+      token,
+      point.time,
+      encodePoint(point),
+      point.closed ? 1 : 0,
+      this.cfg.bufferSize,
+      this.cfg.historyUpdates,
+      runId,
+      newEpoch(),
+      keys.channel,
     );
     if (r[0] === -1) return { kind: 'fenced' };
     return { kind: r[0] === 1 ? 'written' : 'dropped', offset: Number(r[1]), epoch: String(r[2]) };

@@ -2,13 +2,14 @@ import { Redis } from 'ioredis';
 import { type App, type AppOptions, startApp } from '../app.ts';
 import type { Bar } from '../domain/bar.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
-import { leaseKeys } from './cluster-keys.ts';
+import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
 import { FencedWriter } from './fenced-writer.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
 import { leaderGauge } from './node-info.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import { DEMAND_STALE_MS } from './demand-member.ts';
+import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
 import { loadConfig } from '../config/config.ts';
 
@@ -48,6 +49,22 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log: (l, m, f) => log[l](m, f),
     metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++ },
   });
+  // A connection of its own for the edges' nudges (on-demand series and derived series).
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', () => {});
+  // Derived series the edges serve are computed here, once, by the leader (issue 13 part 5).
+  const derived = new LeaderSeries({
+    redis,
+    subscriber,
+    keys: instanceDemandKeys(options.redisKeyPrefix),
+    keyPrefix: options.redisKeyPrefix,
+    lease,
+    writer,
+    bufferSize: config.bufferSize,
+    staleMs: DEMAND_STALE_MS,
+    maxInstances: 2000,
+    log: (l, m) => log[l](m),
+  });
   const early: Array<[SeriesId, Bar]> = [];
   const app = await startApp({
     ...options,
@@ -57,15 +74,21 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log,
     cluster: {
       publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
-      health: () => ({ leader: lease.state.leader, term: lease.state.term ?? null, writes: { ...counts }, stepDowns: lease.stepDowns, lastStepDown: lease.lastStepDown ?? null }),
+      health: () => ({
+        leader: lease.state.leader,
+        term: lease.state.term ?? null,
+        writes: { ...counts },
+        stepDowns: lease.stepDowns,
+        lastStepDown: lease.lastStepDown ?? null,
+        derived: { held: derived.size, writes: { ...derived.writes } },
+      }),
+      series: derived.registryDeps,
     },
   });
   ref.app = app;
   leaderGauge(app.metrics, () => lease.state.leader);
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
-  subscriber.on('error', () => {});
   const demand = new LeaderDemand({
     redis,
     subscriber,
@@ -79,6 +102,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     maxSeries: config.maxOnDemandSeries,
     log: (l, m) => log[l](m),
   });
+  derived.start(app.registry, app.lifecycle);
   // The markets edges validate symbols against: written by the leader when they change.
   let marketsWritten: readonly string[] | undefined;
   const writeMarkets = () => {
@@ -105,6 +129,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     async stop() {
       clearInterval(marketsTimer);
       marketsSub.unsubscribe();
+      derived.stop();
       demand.stop();
       await lease.stop();
       sink.stop();

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Subscription } from 'rxjs';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
-import type { LeaseKeys } from './cluster-keys.ts';
+import type { DemandKeys } from './cluster-keys.ts';
 import { encodeServed, parseDemandMember, type ServedAnswer } from './demand-member.ts';
 import type { LeaderLease } from './leader-lease.ts';
 
@@ -10,18 +10,20 @@ export interface LeaderDemandConfig {
   redis: Redis;
   /** A connection of its own for the nudge channel. */
   subscriber: Redis;
-  keys: LeaseKeys;
+  keys: DemandKeys;
   lease: LeaderLease;
   /** The node's series lifecycle: makes series live and releases them. */
   demand: SeriesDemand;
-  /** Writes a series' loaded history through the fenced writer (edges read it as their snapshot). */
-  seed(id: SeriesId): void;
+  /** Writes a series' loaded history through the fenced writer (edges read it as their snapshot); `live` is answered once it settles. */
+  seed(id: SeriesId): void | Promise<void>;
   /** A wanted series no edge touched for this long is let go (edges touch every few seconds). */
   staleMs: number;
   /** How often the wanted set is read even without a nudge (default 1000 ms). */
   pollMs?: number;
   /** At most this many wanted series are read per scan (the lifecycle's MAX_ON_DEMAND_SERIES bounds what is live). */
   maxSeries: number;
+  /** Reads a member back (default: `SYMBOL:interval`); undefined for anything malformed, never made a key. */
+  parseMember?(member: string): SeriesId | undefined;
   onMalformed?(n: number): void;
   log?: (level: 'info' | 'warn', msg: string) => void;
 }
@@ -41,8 +43,10 @@ export class LeaderDemand {
   private scanning = false;
   private again = false;
   private stopped = false;
+  private readonly parse: (member: string) => SeriesId | undefined;
 
   constructor(private readonly cfg: LeaderDemandConfig) {
+    this.parse = cfg.parseMember ?? parseDemandMember;
     cfg.subscriber.on('message', this.onNudge);
     void cfg.subscriber.subscribe(cfg.keys.demand).catch(() => undefined);
     this.timer = setInterval(() => void this.scan(), cfg.pollMs ?? 1000);
@@ -69,7 +73,7 @@ export class LeaderDemand {
       const gone = await redis.zrangebyscore(keys.wanted, '-inf', `(${cutoff}`, 'LIMIT', 0, 1000);
       if (gone.length) {
         // Their answers go with them (a later ask starts afresh); only validated members become keys.
-        const ids = gone.map(parseDemandMember).filter((x): x is SeriesId => x !== undefined);
+        const ids = gone.map(this.parse).filter((x): x is SeriesId => x !== undefined);
         const p = redis.pipeline().zrem(keys.wanted, ...gone);
         for (const id of ids) p.del(keys.served + id.key);
         await p.exec();
@@ -79,13 +83,13 @@ export class LeaderDemand {
       const wanted = new Map<string, SeriesId>();
       let malformed = 0;
       for (const m of members) {
-        const id = parseDemandMember(m);
+        const id = this.parse(m);
         if (id) wanted.set(id.key, id);
         else malformed++;
       }
       if (malformed) {
         this.cfg.onMalformed?.(malformed);
-        await redis.zrem(keys.wanted, ...members.filter((m) => !parseDemandMember(m)));
+        await redis.zrem(keys.wanted, ...members.filter((m) => !this.parse(m)));
       }
       // Held series are let go only when their own touch is stale: a wanted set longer than the read
       // (LIMIT) must not make the leader drop and re-take series on every scan.
@@ -117,8 +121,12 @@ export class LeaderDemand {
       if (this.held.get(id.key) !== h) return; // released (or stepped down) meanwhile
       if (outcome.ok) {
         h.live = true;
-        this.cfg.seed(id);
-        this.answer(id, { state: 'live' });
+        // A seed that waits for its writes (derived series) is answered after them; a failed one too
+        // (the edge then reads what Redis has and follows the rest).
+        const answer = () => this.held.get(id.key) === h && this.answer(id, { state: 'live' });
+        const seeded = this.cfg.seed(id);
+        if (seeded) void seeded.then(answer, answer);
+        else answer();
       } else {
         this.held.delete(id.key);
         this.cfg.log?.('info', `on-demand series ${id.key} refused for the edges: ${outcome.code}`);

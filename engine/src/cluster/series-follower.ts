@@ -2,27 +2,27 @@ import type { Bar } from '../domain/bar.ts';
 import type { Update } from './bar-codec.ts';
 
 /** A consistent moment of one series in Redis: its position, its newest bars and its kept history. */
-export interface FollowerSnapshot {
+export interface FollowerSnapshot<T = Bar> {
   /** '' while the series was never written. */
   readonly epoch: string;
   readonly offset: number;
-  readonly bars: readonly Bar[];
+  readonly bars: readonly T[];
   /** Kept updates up to `offset`, oldest first, with the time each was written (ms). */
-  readonly history: ReadonlyArray<Update & { at: number }>;
+  readonly history: ReadonlyArray<Update<T> & { at: number }>;
 }
 
-export type FollowerHistory = { ok: true; updates: readonly Update[] } | { ok: false };
+export type FollowerHistory<T = Bar> = { ok: true; updates: readonly Update<T>[] } | { ok: false };
 
 /** What a follower asks of its driver (reads are asynchronous; answers come back through on*). */
-export interface FollowerIo {
+export interface FollowerIo<T = Bar> {
   /** Read snapshot and position atomically; answer with `onSnapshot(ticket, …)`. */
   requestSnapshot(ticket: number): void;
   /** Read the updates after `since` in `epoch`; answer with `onHistory(ticket, …)`. */
   requestHistory(ticket: number, epoch: string, since: number): void;
   /** A new baseline (first load, another epoch, or a hole the history could not fill). */
-  reset(snapshot: FollowerSnapshot): void;
+  reset(snapshot: FollowerSnapshot<T>): void;
   /** The next update, in offset order, exactly once. */
-  apply(offset: number, bar: Bar): void;
+  apply(offset: number, bar: T): void;
 }
 
 /** Most messages held while a read is in flight before the follower gives up on them and reloads. */
@@ -33,17 +33,18 @@ const MAX_BUFFERED = 10_000;
  * snapshot, so every update is either in the snapshot (offset <= the snapshot's) or arrives after it
  * (offset >). Updates are applied strictly in offset order; a hole (pub/sub drops messages silently
  * on a reconnect) is repaired from the history before anything after it is applied; an unrepairable
- * hole or a new epoch reloads from a snapshot. Pure: all I/O goes through `FollowerIo`.
+ * hole or a new epoch reloads from a snapshot. Pure: all I/O goes through `FollowerIo`. `T` is what
+ * the log carries: bars, or a derived series' points (the merge never looks inside).
  */
-export class SeriesFollower {
+export class SeriesFollower<T = Bar> {
   private phase: 'loading' | 'live' | 'repairing' = 'loading';
   private epoch: string | undefined;
   private offset = 0;
   private ticket = 0;
   /** Messages that cannot be applied yet (read in flight, or after a hole), by offset. */
-  private readonly buffer = new Map<number, { epoch: string; bar: Bar }>();
+  private readonly buffer = new Map<number, { epoch: string; bar: T }>();
 
-  constructor(private readonly io: FollowerIo) {}
+  constructor(private readonly io: FollowerIo<T>) {}
 
   /** Call once subscribed: loads the snapshot. */
   start(): void {
@@ -55,7 +56,7 @@ export class SeriesFollower {
   }
 
   /** A message from the series' channel. */
-  onMessage(epoch: string, offset: number, bar: Bar): void {
+  onMessage(epoch: string, offset: number, bar: T): void {
     if (this.phase === 'live' && epoch === this.epoch) {
       if (offset <= this.offset) return;
       if (offset === this.offset + 1) {
@@ -78,7 +79,7 @@ export class SeriesFollower {
     if (this.phase === 'live') this.repair();
   }
 
-  onSnapshot(ticket: number, snap: FollowerSnapshot): void {
+  onSnapshot(ticket: number, snap: FollowerSnapshot<T>): void {
     if (ticket !== this.ticket || this.phase !== 'loading') return;
     this.epoch = snap.epoch;
     this.offset = snap.offset;
@@ -87,7 +88,7 @@ export class SeriesFollower {
     this.drain();
   }
 
-  onHistory(ticket: number, result: FollowerHistory): void {
+  onHistory(ticket: number, result: FollowerHistory<T>): void {
     if (ticket !== this.ticket || this.phase !== 'repairing') return;
     if (!result.ok) return this.reload();
     for (const u of result.updates) {
@@ -100,12 +101,12 @@ export class SeriesFollower {
     this.drain();
   }
 
-  private applyOne(offset: number, bar: Bar): void {
+  private applyOne(offset: number, bar: T): void {
     this.offset = offset;
     this.io.apply(offset, bar);
   }
 
-  private hold(epoch: string, offset: number, bar: Bar): void {
+  private hold(epoch: string, offset: number, bar: T): void {
     this.buffer.set(offset, { epoch, bar });
     if (this.buffer.size > MAX_BUFFERED) {
       this.buffer.clear();

@@ -2,12 +2,12 @@ import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { decodeBar, splitEntry, type Update } from './bar-codec.ts';
-import { seriesKeys } from './cluster-keys.ts';
+import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
 import { HISTORY_LUA, SNAPSHOT_LUA } from './cluster-scripts.ts';
 import type { FollowerSnapshot } from './series-follower.ts';
 
 
-export type HistoryRead = { ok: true; offset: number; updates: Update[] } | { ok: false; reason: 'epoch' | 'gone' };
+export type HistoryRead<T = Bar> = { ok: true; offset: number; updates: Update<T>[] } | { ok: false; reason: 'epoch' | 'gone' };
 
 type WithReads = Redis & {
   clusterSnapshot(candles: string, pos: string, hist: string, n: number): Promise<Array<string | number>>;
@@ -35,20 +35,24 @@ export class SeriesReader {
   }
 
   /** Bars, position and kept history of a series at one moment (`epoch` '' while never written). */
-  async snapshot(id: SeriesId, n: number): Promise<FollowerSnapshot> {
-    const k = seriesKeys(id, this.keyPrefix);
+  snapshot(id: SeriesId, n: number): Promise<FollowerSnapshot> {
+    return this.snapshotOf(seriesKeys(id, this.keyPrefix), n, decodeBar);
+  }
+
+  /** The same for any log with these keys whose members `decode` reads (a derived series instance's points). */
+  async snapshotOf<T>(k: SeriesKeys, n: number, decode: (member: string) => T | undefined): Promise<FollowerSnapshot<T>> {
     const [epoch, offset, count, ...rest] = await this.redis.clusterSnapshot(k.candles, k.pos, k.hist, n);
     const nBars = Number(count);
-    const bars: Bar[] = [];
+    const bars: T[] = [];
     for (const m of rest.slice(0, nBars)) {
-      const b = decodeBar(String(m));
+      const b = decode(String(m));
       if (b) bars.push(b);
     }
     let bad = nBars - bars.length;
     // Only the contiguous tail of the history is usable (a malformed entry cuts it there).
-    let history: Array<Update & { at: number }> = [];
+    let history: Array<Update<T> & { at: number }> = [];
     for (const e of rest.slice(nBars)) {
-      const u = splitEntry(String(e));
+      const u = splitEntry(String(e), decode);
       if (!u) {
         bad++;
         history = [];
@@ -60,14 +64,17 @@ export class SeriesReader {
     return { epoch: String(epoch), offset: Number(offset), bars, history };
   }
 
-  async history(id: SeriesId, epoch: string, since: number, maxAgeMs: number): Promise<HistoryRead> {
-    const k = seriesKeys(id, this.keyPrefix);
+  history(id: SeriesId, epoch: string, since: number, maxAgeMs: number): Promise<HistoryRead> {
+    return this.historyOf(seriesKeys(id, this.keyPrefix), epoch, since, maxAgeMs, decodeBar);
+  }
+
+  async historyOf<T>(k: SeriesKeys, epoch: string, since: number, maxAgeMs: number, decode: (member: string) => T | undefined): Promise<HistoryRead<T>> {
     const [head, ...entries] = await this.redis.clusterHistory(k.pos, k.hist, epoch, since, maxAgeMs);
     if (head === -1) return { ok: false, reason: 'epoch' };
     if (head === -2) return { ok: false, reason: 'gone' };
-    const updates: Update[] = [];
+    const updates: Update<T>[] = [];
     for (const e of entries) {
-      const u = splitEntry(String(e));
+      const u = splitEntry(String(e), decode);
       if (!u) {
         this.onMalformed(1);
         // A hole we cannot fill from here: the caller starts over from a snapshot.

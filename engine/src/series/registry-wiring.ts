@@ -39,3 +39,12 @@ export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
     position: (id) => p.positions.position(id),
   };
 }
+
+/**
+ * `engine_series_instances`: the derived series instances this node computes now. In a cluster the
+ * ingest leader computes every instance the edges serve, and an edge none (it follows their points).
+ */
+export function instancesGauge(metrics: Metrics, count: () => number): void {
+  const gauge = metrics.gauge('engine_series_instances', 'Derived series instances computed by this node (a cluster edge computes none: it follows the leader\'s)');
+  metrics.onCollect(() => gauge(count()));
+}

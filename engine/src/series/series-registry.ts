@@ -31,6 +31,9 @@ export interface SeriesInstance {
   readonly error?: string;
 }
 
+/** What the server asks of derived series: the registry in one process, the cluster's instances on an edge. */
+export type SeriesService = Pick<SeriesRegistry, 'parse' | 'request' | 'acquire' | 'range' | 'list'>;
+
 /** A hold on an instance: it stays alive until every lease is released (then after an idle delay). */
 export interface SeriesLease {
   readonly instance: SeriesInstance;
@@ -60,6 +63,11 @@ export interface SeriesRegistryDeps {
   onError(name: string): void;
   /** The candle series' position, carried on each point (issue 13); optional. */
   position?(id: SeriesId): WirePosition;
+  /**
+   * Every point a live instance computes, corrections of older points included, unless it repeats the
+   * newest (optional): ROLE=ingest writes them into the cluster for the edges.
+   */
+  onPoint?(instance: SeriesInstance, id: SeriesId, point: SeriesPoint): void;
   /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -629,6 +637,7 @@ class LiveInstance implements SeriesInstance {
     const last = this.window.newest();
     const same = last !== undefined && last.time === p.time && samePoint(last, p);
     if (this.window.upsert(p) !== 'older' && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
+    if (live && !same) this.registry.registryDeps.onPoint?.(this, this.id, p);
     if (this.failures > 0 && Date.now() - this.startedAt > (this.registry.registryDeps.healthyAfterMs ?? 600_000)) this.failures = 0;
   }
 
@@ -674,7 +683,8 @@ class LiveInstance implements SeriesInstance {
   }
 }
 
-function samePoint(a: SeriesPoint, b: SeriesPoint): boolean {
+/** Whether two points at the same time carry the same values (a repeat is not published again). */
+export function samePoint(a: SeriesPoint, b: SeriesPoint): boolean {
   if (a.closed !== b.closed || a.value !== b.value) return false;
   if (!a.values || !b.values) return a.values === b.values;
   for (const k in b.values) if (a.values[k] !== b.values[k]) return false;

@@ -4,7 +4,7 @@ import { seriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
-import type { SeriesRegistry } from '../series/series-registry.ts';
+import type { SeriesService } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
 import { type Catalog, checkPage } from './request-params.ts';
 import type { RouteTable } from './http-edges.ts';
@@ -16,7 +16,7 @@ export interface SeriesRoutesDeps {
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
   trustProxy?: readonly string[];
   catalog: Catalog;
-  series: SeriesRegistry;
+  series: SeriesService;
   log: Logger;
   badRequest(): void;
   /** Makes series live on demand (absent: only live series are served). */

@@ -5,7 +5,7 @@ import type { Hub } from '../broadcast/hub.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import type { SeriesRegistry } from '../series/series-registry.ts';
+import type { SeriesService } from '../series/series-registry.ts';
 import { withHttpEdges } from './http-edges.ts';
 import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
@@ -36,7 +36,7 @@ export interface ServerDeps {
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;
-  series: SeriesRegistry;
+  series: SeriesService;
   metrics: Metrics;
   log: Logger;
   /** Epoch/offset per series and recent history for resumes (issue 13). */

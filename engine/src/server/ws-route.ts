@@ -8,7 +8,7 @@ import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
-import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRequest } from '../series/series-registry.ts';
+import type { SeriesInstance, SeriesLease, SeriesRequest, SeriesService } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
@@ -31,7 +31,7 @@ export interface WsRouteDeps {
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
-  series: SeriesRegistry;
+  series: SeriesService;
   metrics: Metrics;
   /** Epoch/offset per series and recent history for resumes (issue 13); absent: no positions on the wire. */
   positions?: SeriesPositions;

@@ -1,0 +1,177 @@
+import type { Hub } from '../broadcast/hub.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { WirePosition } from '../domain/wire.ts';
+import type { SeriesPoint } from '../series/define-series.ts';
+import { PointWindow } from '../series/point-window.ts';
+import { samePoint, type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
+import { seriesPointSerializer } from '../series/series-wire.ts';
+import { type DemandKeys, instanceKeys, instanceMember, type SeriesKeys } from './cluster-keys.ts';
+import { EdgeDemand, type EdgeDemandConfig } from './edge-demand.ts';
+import { type FeedLog, LogFeed, type LogFeedConfig } from './edge-feed.ts';
+import { decodePoint } from './point-codec.ts';
+
+export interface EdgeSeriesConfig extends LogFeedConfig {
+  /** The edge's registry: parses requests and computes GET /series ranges (it never runs an instance). */
+  registry: SeriesRegistry;
+  keys: DemandKeys;
+  hub: Hub;
+  /** The candle series' position, carried on each point as in ROLE=all. */
+  positions: { position(id: SeriesId): WirePosition };
+  catalog: EdgeDemandConfig['catalog'];
+  /** Instances followed at once on this edge. */
+  maxInstances: number;
+  /** An instance nobody on this edge held for this long is unfollowed and freed. */
+  idleMs: number;
+  touchEveryMs: number;
+}
+
+/** An instance's id in the feed and the demand: `label|SYMBOL:interval`, with its log's keys. */
+interface InstanceId extends SeriesId {
+  readonly keys: SeriesKeys;
+}
+
+/** One instance as an edge serves it: the leader's points, merged by offset, in a window and out to its topic. */
+class FollowedInstance implements SeriesInstance {
+  readonly label: string;
+  readonly topic: string;
+  window: PointWindow;
+  state: SeriesState = 'warming';
+  error?: string;
+  refs = 0;
+  loaded = false;
+  private readonly message: (p: SeriesPoint) => string;
+
+  constructor(
+    readonly req: SeriesRequest,
+    readonly bar: SeriesId,
+    private readonly cfg: EdgeSeriesConfig,
+  ) {
+    this.label = req.label;
+    this.topic = `series/${req.label}/${bar.symbol}/${bar.interval}`;
+    this.window = new PointWindow(cfg.bufferSize);
+    this.message = seriesPointSerializer(this.label, bar.symbol, bar.interval, () => cfg.positions.position(bar));
+  }
+
+  /** A new baseline from the leader's log; after a reload, points from the old newest on go out again. */
+  reset(points: readonly SeriesPoint[], reloaded: boolean): void {
+    const newest = this.window.newest()?.time ?? Number.NEGATIVE_INFINITY;
+    this.window = new PointWindow(this.cfg.bufferSize);
+    for (const p of points) this.window.upsert(p);
+    if (reloaded) for (const p of points) if (p.time >= newest) this.cfg.hub.publish(this.topic, () => this.message(p));
+    this.loaded = true;
+  }
+
+  /** The next point of the log, published as ROLE=all publishes a point it computes (a correction of an older one is kept, not sent). */
+  apply(p: SeriesPoint): void {
+    const last = this.window.newest();
+    const same = last !== undefined && last.time === p.time && samePoint(last, p);
+    if (this.window.upsert(p) !== 'older' && !same) this.cfg.hub.publish(this.topic, () => this.message(p));
+  }
+}
+
+/**
+ * Derived series on an edge (ROLE=edge), computed once in the cluster rather than here: a client's
+ * request is parsed as in ROLE=all, then the instance is asked of the leader through Redis (EdgeDemand
+ * over the instance demand keys: wanted set, touches, nudge, answer) and, once the leader has written
+ * its window, followed like a bar series (LogFeed: subscribe first, atomic snapshot and position,
+ * merge by offset, holes repaired from the history). Clients get the same `historical` series part
+ * and `series_point` messages as from ROLE=all. An instance nobody here holds is unfollowed after
+ * the idle time; the leader releases it when no edge touches it any more.
+ */
+export class EdgeSeries implements SeriesService {
+  readonly feed: LogFeed<SeriesPoint>;
+  readonly demand: EdgeDemand;
+  private readonly instances = new Map<string, FollowedInstance>();
+
+  constructor(private readonly cfg: EdgeSeriesConfig) {
+    const log: FeedLog<SeriesPoint> = {
+      keys: (id) => (id as InstanceId).keys,
+      decode: decodePoint,
+      reset: (id, snap, reloaded) => this.instances.get(id.key)?.reset(snap.bars, reloaded),
+      apply: (id, _offset, p) => this.instances.get(id.key)?.apply(p),
+    };
+    this.feed = new LogFeed(cfg, log);
+    this.demand = new EdgeDemand({
+      redis: cfg.redis,
+      keys: cfg.keys,
+      catalog: cfg.catalog,
+      configured: () => false,
+      feed: this.feed,
+      // Unless a client took it again while it was being unfollowed (the new follow reloads it).
+      free: (id) => {
+        if (this.instances.get(id.key)?.refs === 0) this.instances.delete(id.key);
+      },
+      maxSeries: cfg.maxInstances,
+      idleMs: cfg.idleMs,
+      touchEveryMs: cfg.touchEveryMs,
+      answerTimeoutMs: 60_000,
+      log: cfg.log,
+    });
+  }
+
+  /** Instances this edge follows now (it computes none). */
+  get size(): number {
+    return this.instances.size;
+  }
+
+  parse(spec: string | undefined, interval: string): ReturnType<SeriesRegistry['parse']> {
+    return this.cfg.registry.parse(spec, interval);
+  }
+
+  request(name: string, overrides: Record<string, string>, interval: string): ReturnType<SeriesRegistry['request']> {
+    return this.cfg.registry.request(name, overrides, interval);
+  }
+
+  range(...args: Parameters<SeriesRegistry['range']>): ReturnType<SeriesRegistry['range']> {
+    return this.cfg.registry.range(...args);
+  }
+
+  list(): ReturnType<SeriesRegistry['list']> {
+    return this.cfg.registry.list().map((d) => ({
+      ...d,
+      instances: [...this.instances.values()]
+        .filter((i) => i.req.def.name === d.name)
+        .map((i) => ({ name: i.label, symbol: i.bar.symbol, interval: i.bar.interval, state: i.state, clients: i.refs, ...(i.error ? { error: i.error } : {}) })),
+    }));
+  }
+
+  /**
+   * Holds the instance for a client: asks the cluster for it (once per edge) and resolves `ready` when
+   * its points are loaded, or marks it failed when the leader refused it. Throws InvalidNameError for a
+   * label that cannot become a Redis key.
+   */
+  acquire(req: SeriesRequest, bar: SeriesId): SeriesLease {
+    const key = instanceMember(req.label, bar);
+    const id: InstanceId = { symbol: bar.symbol, interval: bar.interval, key, keys: instanceKeys(req.label, bar, this.cfg.keyPrefix) };
+    let inst = this.instances.get(key);
+    // A refused instance is asked for afresh by the next client.
+    if (!inst || inst.state === 'failed') this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
+    const held = inst;
+    held.refs++;
+    const ready = this.demand.want(id).then((o) => {
+      if (!o.ok) {
+        held.state = 'failed';
+        held.error = o.message;
+      } else if (held.state === 'warming') held.state = 'live';
+      return held as SeriesInstance;
+    });
+    let released = false;
+    return {
+      instance: held,
+      ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.refs = Math.max(0, held.refs - 1);
+        this.demand.release(id);
+        if (held.refs === 0 && held.state === 'failed' && this.instances.get(key) === held) this.instances.delete(key);
+      },
+    };
+  }
+
+  stop(): void {
+    this.demand.stop();
+    this.feed.stop();
+    this.instances.clear();
+  }
+}

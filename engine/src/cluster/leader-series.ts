@@ -1,0 +1,205 @@
+import type { Redis } from 'ioredis';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
+import type { SeriesPoint } from '../series/define-series.ts';
+import { SeriesBusyError } from '../series/series-errors.ts';
+import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRegistryDeps, SeriesRequest } from '../series/series-registry.ts';
+import { type DemandKeys, instanceKeys, isValidInstanceLabel, type SeriesKeys } from './cluster-keys.ts';
+import { parseDemandMember } from './demand-member.ts';
+import type { FencedWriter } from './fenced-writer.ts';
+import { LeaderDemand } from './leader-demand.ts';
+import type { LeaderLease } from './leader-lease.ts';
+
+/** One derived-series instance as a member of the cluster's wanted set, read back and validated. */
+export interface InstanceMember extends SeriesId {
+  /** `label|SYMBOL:interval`. */
+  readonly key: string;
+  readonly label: string;
+  /** The bar series it is computed on. */
+  readonly bar: SeriesId;
+  readonly request: SeriesRequest;
+}
+
+/**
+ * Reads `label|SYMBOL:interval` back: undefined unless the bar series is valid and the label is one
+ * the registry itself makes for a known series and valid parameters (so nothing else becomes a key).
+ */
+export function parseInstanceMember(member: string, registry: Pick<SeriesRegistry, 'parse'>): InstanceMember | undefined {
+  if (member.length > 400) return undefined;
+  const bar = member.lastIndexOf('|');
+  const id = bar > 0 ? parseDemandMember(member.slice(bar + 1)) : undefined;
+  const label = member.slice(0, Math.max(0, bar));
+  if (!id || !isValidInstanceLabel(label)) return undefined;
+  const parsed = registry.parse(label, id.interval);
+  const request = parsed.ok && parsed.value.length === 1 ? parsed.value[0] : undefined;
+  if (request?.label !== label) return undefined;
+  return { symbol: id.symbol, interval: id.interval, key: member, label, bar: id, request };
+}
+
+export interface LeaderSeriesConfig {
+  redis: Redis;
+  /** A connection of its own for the nudge channel (may be shared with other demand). */
+  subscriber: Redis;
+  keys: DemandKeys;
+  keyPrefix?: string;
+  lease: LeaderLease;
+  writer: FencedWriter;
+  /** Points written per instance when the leader starts it (its window: edges read it as their snapshot). */
+  bufferSize: number;
+  /** An instance no edge touched for this long is let go (the registry frees it after its idle time). */
+  staleMs: number;
+  maxInstances: number;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+interface Held {
+  readonly member: InstanceMember;
+  readonly keys: SeriesKeys;
+  lease?: SeriesLease;
+  /** Its window is in Redis: live points are written from now on. */
+  seeded: boolean;
+  released: boolean;
+  rewrite?: NodeJS.Timeout;
+}
+
+/**
+ * Derived series computed once in the cluster (ROLE=ingest): edges ask for an instance
+ * (`label|SYMBOL:interval`) the way they ask for on-demand series (LeaderDemand: a wanted set,
+ * touches, a nudge, an answer); the leader holds its bar series through the lifecycle and the
+ * instance through the node's SeriesRegistry, writes its window and then every point it computes
+ * through the fenced writer into the instance's log (offsets, bounded history, publish), and edges
+ * follow that log. A takeover recomputes every wanted instance from the bars (the values are
+ * anchored, so deterministic) and rewrites the window: the version check drops what Redis has, so
+ * the offsets continue with neither a hole nor a repeat. Idle instances are released as on-demand
+ * series are.
+ */
+export class LeaderSeries {
+  private readonly held = new Map<string, Held>();
+  /** Topics of the instances held for edges: computed with previews, as if clients listened. */
+  private readonly heard = new Set<string>();
+  private version = 0;
+  private demand: LeaderDemand | undefined;
+  private registry: SeriesRegistry | undefined;
+  private bars: SeriesDemand | undefined;
+  readonly writes = { written: 0, dropped: 0, failed: 0 };
+
+  constructor(private readonly cfg: LeaderSeriesConfig) {}
+
+  /** What the node's registry takes from the cluster: who listens (the held instances) and where points go. */
+  readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint'> = {
+    listening: (topic) => this.heard.has(topic),
+    listenersVersion: () => this.version,
+    onPoint: (inst, id, p) => this.onPoint(inst, id, p),
+  };
+
+  /** Instances held for edges now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Starts answering edges, once the node's registry and lifecycle exist. */
+  start(registry: SeriesRegistry, bars: SeriesDemand): void {
+    this.registry = registry;
+    this.bars = bars;
+    this.demand = new LeaderDemand({
+      redis: this.cfg.redis,
+      subscriber: this.cfg.subscriber,
+      keys: this.cfg.keys,
+      lease: this.cfg.lease,
+      demand: this.instances,
+      parseMember: (m) => parseInstanceMember(m, registry),
+      seed: (id) => this.seed(id.key),
+      staleMs: this.cfg.staleMs,
+      maxSeries: this.cfg.maxInstances,
+      log: this.cfg.log,
+    });
+  }
+
+  /** LeaderDemand's view: holding an instance holds its bar series and the registry's instance. */
+  private readonly instances: SeriesDemand = {
+    isLive: (id) => this.held.get(id.key)?.seeded === true,
+    touch: () => {},
+    want: (id) => this.want(id as InstanceMember),
+    release: (id) => this.release(id.key),
+  };
+
+  private async want(member: InstanceMember): Promise<DemandOutcome> {
+    const h: Held = { member, keys: instanceKeys(member.label, member.bar, this.cfg.keyPrefix), seeded: false, released: false };
+    this.held.set(member.key, h);
+    const outcome = await this.bars!.want(member.bar);
+    if (!outcome.ok || h.released) {
+      if (this.held.get(member.key) === h) this.held.delete(member.key);
+      return outcome.ok ? { ok: false, code: 'series_capacity', message: 'released' } : outcome;
+    }
+    try {
+      h.lease = this.registry!.acquire(member.request, member.bar);
+    } catch (e) {
+      // At the registry's caps (SeriesBusyError), or the engine is stopping: refused, nothing held.
+      this.release(member.key);
+      return { ok: false, code: 'series_capacity', message: e instanceof SeriesBusyError ? e.message : `derived series could not start: ${(e as Error).message}` };
+    }
+    this.heard.add(h.lease.instance.topic);
+    this.version++;
+    await h.lease.ready;
+    return { ok: true };
+  }
+
+  private release(key: string): void {
+    const h = this.held.get(key);
+    if (!h) return;
+    this.held.delete(key);
+    h.released = true;
+    clearTimeout(h.rewrite);
+    if (h.lease) {
+      this.heard.delete(h.lease.instance.topic);
+      this.version++;
+      h.lease.release();
+    }
+    this.bars!.release(h.member.bar);
+  }
+
+  /** Writes the instance's window (points in time order) and waits for the writes; live points follow. */
+  private async seed(key: string): Promise<void> {
+    const h = this.held.get(key);
+    const token = this.cfg.lease.state.token;
+    if (!h?.lease || !this.cfg.lease.state.leader || !token) return;
+    h.seeded = true;
+    const points = h.lease.instance.window.last(this.cfg.bufferSize);
+    await Promise.all(points.map((p) => this.write(h, token, p)));
+  }
+
+  private onPoint(inst: SeriesInstance, id: SeriesId, p: SeriesPoint): void {
+    const h = this.held.get(`${inst.label}|${id.key}`);
+    const token = this.cfg.lease.state.token;
+    if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
+    void this.write(h, token, p);
+  }
+
+  private write(h: Held, token: string, p: SeriesPoint): Promise<void> {
+    return this.cfg.writer.writePoint(token, h.keys, p).then(
+      (r) => {
+        if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is held by another node (fenced)');
+        else this.writes[r.kind]++;
+      },
+      () => {
+        // Redis unreachable: write the window again shortly (the version check drops what got through).
+        this.writes.failed++;
+        this.rewriteLater(h);
+      },
+    );
+  }
+
+  private rewriteLater(h: Held): void {
+    if (h.rewrite) return;
+    h.rewrite = setTimeout(() => {
+      h.rewrite = undefined;
+      if (this.held.get(h.member.key) === h) void this.seed(h.member.key);
+    }, 250);
+    h.rewrite.unref();
+  }
+
+  stop(): void {
+    this.demand?.stop();
+    for (const key of [...this.held.keys()]) this.release(key);
+  }
+}

@@ -1,0 +1,179 @@
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { instanceKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+/**
+ * Issue 13 part 5: "an edge serves derived series computed once in the cluster, not once per edge".
+ * A real redis-server of the spec's own, the simulator, two ingest nodes, two edges and a ROLE=all
+ * engine as child processes, real WebSocket clients asking for `series=rsi`.
+ */
+type Point = { time: number; value?: number | null; is_closed: boolean };
+type Msg = { type: string; epoch?: string; offset?: number; name?: string; series?: Record<string, Point[]>; data?: Array<{ time: number }>; [k: string]: unknown };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PATH = '/ws/BTCUSDT?interval=1m&series=rsi';
+
+/** A client that keeps the derived series as a chart would: historical's series part, then every series_point by time. */
+class SeriesClient {
+  readonly messages: Msg[] = [];
+  readonly points = new Map<number, Point>();
+  readonly ws: WebSocket;
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('error', () => {});
+    this.ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as Msg;
+      this.messages.push(m);
+      if ((m.type === 'historical' || m.type === 'recovered') && m.series) for (const p of m.series.rsi ?? []) this.points.set(p.time, { time: p.time, value: p.value, is_closed: p.is_closed });
+      if (m.type === 'series_point' && m.name === 'rsi') this.points.set(m.time as number, { time: m.time as number, value: m.value as number | null, is_closed: m.is_closed as boolean });
+    });
+  }
+  closed(): Point[] {
+    return [...this.points.values()].filter((p) => p.is_closed).sort((a, b) => a.time - b.time);
+  }
+  async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${this.messages.length} messages, ${this.closed().length} closed points`);
+      await sleep(50);
+    }
+  }
+  close() {
+    this.ws.terminate();
+  }
+}
+
+async function metric(node: NodeProcess, name: string): Promise<number | undefined> {
+  const res = await request(`${node.url}/metrics`);
+  const text = await res.body.text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The closed points both hold, by time: at least `min` of them, and equal. */
+function expectSameClosed(a: SeriesClient | Point[], b: SeriesClient, min: number) {
+  const bt = new Map(b.closed().map((p) => [p.time, p]));
+  const common = (Array.isArray(a) ? a : a.closed()).filter((p) => bt.has(p.time));
+  expect(common.length).toBeGreaterThanOrEqual(min);
+  expect(common).toEqual(common.map((p) => bt.get(p.time)));
+  return common;
+}
+
+describe('derived series computed once in the cluster (child processes)', () => {
+  let redis: RedisProcess;
+  let r: Redis;
+  let sim: SimExchange;
+  let ingest: NodeProcess[] = [];
+  let edges: NodeProcess[] = [];
+  let all: NodeProcess;
+  const clients: SeriesClient[] = [];
+  const keys = instanceKeys('rsi', seriesId('BTCUSDT', '1m'));
+  const leader = async () => {
+    for (const n of ingest) if (!n.exited && (await n.health())?.leader === true) return n;
+    return undefined;
+  };
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+    r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    r.on('error', () => {});
+    // One simulated minute per real second: candles (and their RSI points) close every second.
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    const env = { SYMBOLS: 'BTCUSDT', INTERVALS: '1m', BUFFER_SIZE: '200', HISTORY_ON_CONNECT: '100', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: 'series', LEASE_TTL_MS: '1500' };
+    // Started in turn: each loads the series modules in a child process with a time limit, and the
+    // machine is shared.
+    const ready = (nodes: NodeProcess[]) => Promise.all(nodes.map((n) => n.until((h) => h.status === 'ok', 90_000, 'ready')));
+    ingest = await Promise.all(['ingest-a', 'ingest-b'].map((n) => NodeProcess.start(n, { ...env, REDIS_URL: redis.url, ROLE: 'ingest' })));
+    await ready(ingest);
+    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, REDIS_URL: redis.url, ROLE: 'edge' })));
+    await ready(edges);
+    all = await NodeProcess.start('all', { ...env, REDIS_URL: '', ROLE: 'all' });
+    await ready([all]);
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([...ingest, ...edges, all].filter(Boolean).map((n) => n.stop()));
+    await sim?.close();
+    r?.disconnect();
+    await redis?.stop();
+  }, 60_000);
+
+  it('clients on two edges get identical points, equal to ROLE=all; the leader built the instance once, the edges none', async () => {
+    const [a, b, c] = [new SeriesClient(`${edges[0]!.ws}${PATH}`), new SeriesClient(`${edges[1]!.ws}${PATH}`), new SeriesClient(`${all.ws}${PATH}`)];
+    clients.push(a, b, c);
+    for (const x of [a, b, c]) await x.until(() => x.messages.some((m) => m.type === 'historical'), 60_000, 'historical');
+    // The historical's series part on the edges: a point at each of its candles (the leader wrote
+    // the instance's window before it answered, so the edge had it before the client's snapshot).
+    for (const x of [a, b]) {
+      const h = x.messages.find((m) => m.type === 'historical')!;
+      expect(h.series!.rsi!.map((p) => p.time)).toEqual(h.data!.map((d) => d.time));
+    }
+    const start = Math.max(...[a, b, c].map((x) => x.closed().at(-1)!.time));
+    for (const x of [a, b, c]) await x.until(() => x.closed().filter((p) => p.time > start).length >= 10, 30_000, 'live closed points');
+    expect(a.messages.some((m) => m.type === 'series_point')).toBe(true);
+    expectSameClosed(a, b, 10);
+    expectSameClosed(a, c, 10);
+    // What the leader wrote (its window: warm-up included) is what ROLE=all computed for the same bars.
+    const stored = (await r.zrange(keys.candles, 0, -1)).map((m) => JSON.parse(m) as [number, number, number | null]);
+    expectSameClosed(
+      stored.filter(([, closed]) => closed === 1).map(([time, , value]) => ({ time, value, is_closed: true })),
+      c,
+      60,
+    );
+    const lead = (await leader())!;
+    const standby = ingest.find((n) => n !== lead)!;
+    expect(await metric(lead, 'engine_series_instances')).toBe(1);
+    expect(await metric(standby, 'engine_series_instances')).toBe(0);
+    for (const e of edges) {
+      expect(await metric(e, 'engine_series_instances')).toBe(0);
+      expect(await metric(e, 'engine_cluster_series_followed')).toBe(1);
+    }
+  }, 120_000);
+
+  it('a client resuming with series= on the other edge gets recovered with the series part', async () => {
+    const a = clients[0]!;
+    const last = [...a.messages].reverse().find((m) => m.type === 'live_candle' && m.is_closed === true)!;
+    const since = last.offset! - 3;
+    const resumed = new SeriesClient(`${edges[1]!.ws}${PATH}&epoch=${last.epoch}&since=${since}`);
+    clients.push(resumed);
+    await resumed.until(() => resumed.messages.length > 0, 20_000, 'first message');
+    const first = resumed.messages[0]!;
+    expect(first.type).toBe('recovered');
+    const times = new Set(first.data!.map((x) => x.time));
+    expect(first.series!.rsi!.length).toBeGreaterThan(0);
+    for (const p of first.series!.rsi!) expect(times.has(p.time)).toBe(true);
+  }, 60_000);
+
+  it('SIGKILL the leader: the standby recomputes from the bars; points continue, the log neither repeats nor skips an offset', async () => {
+    const [a, b, c] = clients;
+    const epoch = await r.hget(keys.pos, 'epoch');
+    const old = (await leader())!;
+    old.signal('SIGKILL');
+    const standby = ingest.find((n) => n !== old)!;
+    await standby.until((h) => h.leader === true, 10_000, 'standby leads');
+    const killedAt = a!.closed().at(-1)!.time;
+    for (const x of [a!, b!, c!]) await x.until(() => x.closed().filter((p) => p.time > killedAt).length >= 8, 60_000, 'points after the failover');
+    // Edges still computed nothing; the new leader built the instance once.
+    expect(await metric(standby, 'engine_series_instances')).toBe(1);
+    for (const e of edges) expect(await metric(e, 'engine_series_instances')).toBe(0);
+    // Same points everywhere, before and after the failover, with no minute missing.
+    for (const other of [b!, c!]) expect(expectSameClosed(a!, other, 15).filter((p) => p.time > killedAt).length).toBeGreaterThanOrEqual(8);
+    const times = a!.closed().map((p) => p.time);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(60_000);
+    // The instance's log: same epoch, offsets contiguous, and no point written twice (the takeover's
+    // rewrite of the window was dropped where Redis had it).
+    expect(await r.hget(keys.pos, 'epoch')).toBe(epoch);
+    const hist = await r.lrange(keys.hist, 0, -1);
+    const offsets = hist.map((e) => Number(e.split(' ')[0]));
+    for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBe(offsets[0]! + i);
+    expect(offsets.at(-1)).toBe(Number(await r.hget(keys.pos, 'offset')));
+    const members = hist.map((e) => e.slice(e.indexOf(' ', e.indexOf(' ') + 1) + 1)).filter((m) => JSON.parse(m)[1] === 1);
+    expect(new Set(members).size).toBe(members.length);
+  }, 120_000);
+});

@@ -1,0 +1,99 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { instanceKeys, leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { LogFeed } from '../../../engine/src/cluster/edge-feed.ts';
+import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import { decodePoint } from '../../../engine/src/cluster/point-codec.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+const id = seriesId('BTCUSDT', '1m');
+const keys = instanceKeys('rsi:period=21', id, 't:');
+const lease = leaseKeys('t:');
+const pt = (minute: number, value: number, closed = true): SeriesPoint => ({ time: minute * 60_000, value, closed });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a derived series instance's log in Redis (own redis-server)", () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  let sub: Redis;
+  beforeAll(async () => {
+    server = await RedisProcess.start();
+    redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    sub = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    sub?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+    await redis.set(lease.lease, 'tok');
+  });
+  const writer = () => new FencedWriter({ redis, keyPrefix: 't:', leaseKey: lease.lease, bufferSize: 3, historyUpdates: 100 });
+
+  it('writes a point with the next offset; the same point again is dropped, a forming one never replaces a closed one, a correction is written', async () => {
+    const w = writer();
+    const published: string[] = [];
+    const listener = redis.duplicate();
+    await listener.subscribe(keys.channel);
+    listener.on('message', (_c, m) => published.push(m));
+    const first = await w.writePoint('tok', keys, pt(1, 50, false));
+    expect(first).toMatchObject({ kind: 'written', offset: 1 });
+    expect(await w.writePoint('tok', keys, pt(1, 50, false))).toMatchObject({ kind: 'dropped', offset: 1 });
+    expect(await w.writePoint('tok', keys, pt(1, 51, false))).toMatchObject({ kind: 'written', offset: 2 });
+    expect(await w.writePoint('tok', keys, pt(1, 52, true))).toMatchObject({ kind: 'written', offset: 3 });
+    expect(await w.writePoint('tok', keys, pt(1, 53, false))).toMatchObject({ kind: 'dropped', offset: 3 });
+    expect(await w.writePoint('tok', keys, pt(1, 52, true))).toMatchObject({ kind: 'dropped', offset: 3 });
+    expect(await w.writePoint('tok', keys, pt(1, 52.5, true))).toMatchObject({ kind: 'written', offset: 4 });
+    // Bounded: the sorted set keeps bufferSize points.
+    for (let m = 2; m <= 6; m++) await w.writePoint('tok', keys, pt(m, m));
+    const stored = (await redis.zrange(keys.candles, 0, -1)).map((x) => decodePoint(x)!.time / 60_000);
+    expect(stored).toEqual([4, 5, 6]);
+    await sleep(50);
+    expect(published.map((m) => m.split(' ')[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(new Set(published.map((m) => m.split(' ')[0]))).toEqual(new Set([first.kind === 'written' ? first.epoch : '']));
+    listener.disconnect();
+  });
+
+  it('a stale leader is fenced: nothing stored, nothing published', async () => {
+    const w = writer();
+    await w.writePoint('tok', keys, pt(1, 1));
+    await redis.set(lease.lease, 'other');
+    expect(await w.writePoint('tok', keys, pt(2, 2))).toEqual({ kind: 'fenced' });
+    expect(await redis.zcard(keys.candles)).toBe(1);
+    expect(await redis.hget(keys.pos, 'offset')).toBe('1');
+  });
+
+  it('an edge follows the log like a bar series: snapshot, then every later point once, in offset order', async () => {
+    const w = writer();
+    for (let m = 1; m <= 3; m++) await w.writePoint('tok', keys, pt(m, m));
+    const applied: Array<[number, number]> = [];
+    let baseline: SeriesPoint[] = [];
+    const feed = new LogFeed<SeriesPoint>(
+      { redis, subscriber: sub, bufferSize: 10, historyMaxAgeMs: 60_000 },
+      {
+        keys: () => keys,
+        decode: decodePoint,
+        reset: (_id, snap) => (baseline = [...snap.bars]),
+        apply: (_id, offset, p) => applied.push([offset, p.time / 60_000]),
+      },
+    );
+    const instance = { symbol: id.symbol, interval: id.interval, key: 'rsi:period=21|BTCUSDT:1m' };
+    await feed.follow([instance]);
+    for (let i = 0; i < 100 && !feed.isLoaded(instance); i++) await sleep(20);
+    expect(baseline.map((p) => p.time / 60_000)).toEqual([1, 2, 3]);
+    await w.writePoint('tok', keys, pt(4, 4, false));
+    await w.writePoint('tok', keys, pt(4, 4, false)); // a repeat: dropped in Redis, never reaches the edge
+    await w.writePoint('tok', keys, pt(4, 4.5));
+    for (let i = 0; i < 100 && applied.length < 2; i++) await sleep(20);
+    expect(applied).toEqual([
+      [4, 4],
+      [5, 4],
+    ]);
+    await feed.unfollow(instance);
+    feed.stop();
+  });
+});
