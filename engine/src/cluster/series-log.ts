@@ -16,16 +16,28 @@ export function historyShare(bounds: HistoryBounds, series: number): number {
   return Math.max(1, Math.min(bounds.updates, Math.floor(total / Math.max(1, series))));
 }
 
+/** Doubles per entry: open time, OHLCV, closed (0/1), and when it was appended. */
+const STRIDE = 8;
+/** Slots a log starts with on its first entry; it doubles from there up to its share. */
+const FIRST_SLOTS = 4;
+
 /**
  * One series' position and its bounded recent history: a ring of the last `updates` published bars
  * with their offsets and the time they were appended. Entries older than `maxAgeMs` count as gone.
  * The offsets either come from here (`append`, the writer) or from the writer elsewhere (`record`,
  * an edge following the leader): both keep the history contiguous.
+ *
+ * Entries are kept as numbers in one Float64Array (64 bytes an entry), not as objects: at universe
+ * scale the logs hold ~250,000 entries in all, which as `{ bar, at }` objects cost ~240 bytes each and,
+ * living a minute or so, were promoted and then died in the old generation (heap growth and slack).
+ * Bars are built again only when a resume reads them.
  */
 export class SeriesLog {
-  /** Kept entries from `head` on; the array grows with use (a quiet series costs nothing up front). */
-  private entries: Array<{ bar: Bar; at: number }> = [];
+  /** The ring; grows (doubling, up to the share) with use, so a quiet series costs nothing up front. */
+  private ring: Float64Array | undefined;
+  /** Slot of the oldest kept entry, and how many are kept. */
   private head = 0;
+  private count = 0;
   private current: number;
   /** Offsets up to this one are no longer kept (evicted, or before this log started). */
   private forgotten: number;
@@ -50,7 +62,7 @@ export class SeriesLog {
 
   /** Entries kept now. */
   get size(): number {
-    return this.entries.length - this.head;
+    return this.count;
   }
 
   /** Publishes one update: the next offset is its own. `cap` (at most `bounds.updates`) is this series' share now. */
@@ -65,29 +77,69 @@ export class SeriesLog {
    */
   record(offset: number, bar: Bar, now: number, cap = this.bounds.updates): void {
     if (offset !== this.current + 1) throw new RangeError(`SeriesLog.record: offset ${offset} after ${this.current}`);
-    this.entries.push({ bar, at: now });
-    this.current = offset;
+    const keep = Math.max(1, Math.min(cap, this.bounds.updates));
     // Age is enforced on writes too: a series nobody resumes would otherwise keep `updates` entries forever.
     this.expire(now);
-    const over = this.size - Math.max(1, Math.min(cap, this.bounds.updates));
-    if (over > 0) this.drop(over);
+    if (this.count >= keep) this.drop(this.count - keep + 1);
+    const ring = this.room(keep);
+    const slots = ring.length / STRIDE;
+    const p = this.head + this.count;
+    const o = (p >= slots ? p - slots : p) * STRIDE;
+    ring[o] = bar.openTime;
+    ring[o + 1] = bar.open;
+    ring[o + 2] = bar.high;
+    ring[o + 3] = bar.low;
+    ring[o + 4] = bar.close;
+    ring[o + 5] = bar.volume;
+    ring[o + 6] = bar.closed ? 1 : 0;
+    ring[o + 7] = now;
+    this.count++;
+    this.current = offset;
   }
 
   private drop(n: number): void {
-    this.head += n;
+    const slots = this.ring!.length / STRIDE;
+    this.head = (this.head + n) % slots;
+    this.count -= n;
     this.forgotten += n;
-    // Compact now and then: amortised O(1) per update, no ring arithmetic.
-    if (this.head >= 64 && this.head * 2 >= this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
+  }
+
+  /**
+   * The ring, with room for one more entry: grown (doubling, at most to `keep`) when full, and
+   * shrunk to `keep` when that is less than half of it (a series whose share fell as others started).
+   */
+  private room(keep: number): Float64Array {
+    const slots = this.ring ? this.ring.length / STRIDE : 0;
+    if (this.count < slots && slots <= 2 * keep) return this.ring!;
+    const next = new Float64Array(Math.max(this.count + 1, Math.min(keep, Math.max(FIRST_SLOTS, slots * 2))) * STRIDE);
+    for (let i = 0; i < this.count; i++) {
+      const p = this.head + i;
+      const o = (p >= slots ? p - slots : p) * STRIDE;
+      next.set(this.ring!.subarray(o, o + STRIDE), i * STRIDE);
     }
+    this.ring = next;
+    this.head = 0;
+    return next;
+  }
+
+  /** Slot offset (in doubles) of the i-th kept entry, oldest first. */
+  private at(i: number): number {
+    const slots = this.ring!.length / STRIDE;
+    const p = this.head + i;
+    return (p >= slots ? p - slots : p) * STRIDE;
+  }
+
+  private barAt(i: number): Bar {
+    const r = this.ring!;
+    const o = this.at(i);
+    return { openTime: r[o]!, open: r[o + 1]!, high: r[o + 2]!, low: r[o + 3]!, close: r[o + 4]!, volume: r[o + 5]!, closed: r[o + 6] === 1 };
   }
 
   /** Drops entries older than `maxAgeMs` (on writes and reads, so a quiet series needs no timer). */
   private expire(now: number): void {
     let n = 0;
     const limit = now - this.bounds.maxAgeMs;
-    while (this.head + n < this.entries.length && this.entries[this.head + n]!.at < limit) n++;
+    while (n < this.count && this.ring![this.at(n) + 7]! < limit) n++;
     if (n) this.drop(n);
   }
 
@@ -105,7 +157,7 @@ export class SeriesLog {
     this.expire(now);
     if (!Number.isSafeInteger(since) || since < this.forgotten || since > this.current) return undefined;
     const out: Array<{ offset: number; bar: Bar }> = [];
-    for (let k = since - this.forgotten; k < this.size; k++) out.push({ offset: this.forgotten + k + 1, bar: this.entries[this.head + k]!.bar });
+    for (let k = since - this.forgotten; k < this.count; k++) out.push({ offset: this.forgotten + k + 1, bar: this.barAt(k) });
     return out;
   }
 }

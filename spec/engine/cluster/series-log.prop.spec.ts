@@ -32,6 +32,26 @@ describe('SeriesLog (property)', () => {
     },
   );
 
+  test.prop([fc.array(fc.record({ cap: fc.integer({ min: 0, max: 70 }), close: fc.integer({ min: 1, max: 99 }), closed: fc.boolean() }), { maxLength: 300 })])(
+    'as its share moves up and down (the ring grows and shrinks), a log keeps exactly the newest entries its shares allow, values intact',
+    (writes) => {
+      const log = new SeriesLog('e', { updates: 50, maxAgeMs: 1e9 });
+      const all: Bar[] = [];
+      let kept = 0;
+      writes.forEach((w, i) => {
+        const b: Bar = { openTime: i * 60_000, open: w.close / 3, high: w.close, low: 0.1, close: w.close / 7, volume: i / 9, closed: w.closed };
+        log.append(b, i, w.cap);
+        all.push(b);
+        // Model: one more, then no more than this append's share (at least 1, at most `updates`).
+        kept = Math.min(kept + 1, Math.max(1, Math.min(w.cap, 50)));
+        expect(log.size).toBe(kept);
+        const since = all.length - kept;
+        expect(log.entriesAfter(since, i)).toEqual(all.slice(since).map((bar, k) => ({ offset: since + k + 1, bar })));
+        expect(log.entriesAfter(since - 1, i)).toBeUndefined();
+      });
+    },
+  );
+
   test.prop([
     fc.array(fc.record({ series: fc.nat(59), dt: fc.integer({ min: 0, max: 50 }) }), { maxLength: 600 }),
     fc.integer({ min: 1, max: 40 }),
