@@ -92,7 +92,8 @@ return 0`;
 /**
  * The leader's write of one derived-series point: WRITE_LUA with a point's version check. KEYS:
  * lease, points, pos, hist. ARGV: token, time, member, closed (0/1), bufferSize, historyCap, runid,
- * newEpoch, channel. The same point again (a new leader recomputing from the same bars) is a
+ * newEpoch, channel, ttlMs. Every write keeps the instance's keys for ttlMs more: the log of an
+ * instance nobody computes any more goes away on its own. The same point again (a new leader recomputing from the same bars) is a
  * duplicate: nothing written, nothing published, so a takeover's rewrite continues the offsets
  * without a repeat. A forming point never replaces a closed one; any other change replaces it (a
  * newer preview, or a closed value corrected after a gap fill). Returns as WRITE_LUA.
@@ -122,4 +123,5 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)
 redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
 redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1)
 redis.call('PUBLISH', ARGV[9], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end
 return {1, offset, epoch}`;

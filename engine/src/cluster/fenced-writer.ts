@@ -21,6 +21,9 @@ export interface FencedWriterConfig {
   historyUpdates: number;
 }
 
+/** A derived series instance's log not written for this long is dropped by Redis (nobody computes it any more). */
+export const INSTANCE_LOG_TTL_MS = 24 * 3_600_000;
+
 type WithWrite = Redis & {
   clusterWrite(...args: Array<string | number>): Promise<[number, number?, string?]>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
@@ -97,6 +100,7 @@ export class FencedWriter {
       runId,
       newEpoch(),
       keys.channel,
+      INSTANCE_LOG_TTL_MS,
     );
     if (r[0] === -1) return { kind: 'fenced' };
     return { kind: r[0] === 1 ? 'written' : 'dropped', offset: Number(r[1]), epoch: String(r[2]) };

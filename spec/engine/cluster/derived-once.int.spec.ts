@@ -48,6 +48,14 @@ class SeriesClient {
   }
 }
 
+async function untilMetric(node: NodeProcess, name: string, value: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await metric(node, name)) !== value) {
+    if (Date.now() > deadline) throw new Error(`${node.name}: ${name} is ${await metric(node, name)}, not ${value}`);
+    await sleep(100);
+  }
+}
+
 async function metric(node: NodeProcess, name: string): Promise<number | undefined> {
   const res = await request(`${node.url}/metrics`);
   const text = await res.body.text();
@@ -90,7 +98,8 @@ describe('derived series computed once in the cluster (child processes)', () => 
     const ready = (nodes: NodeProcess[]) => Promise.all(nodes.map((n) => n.until((h) => h.status === 'ok', 90_000, 'ready')));
     ingest = await Promise.all(['ingest-a', 'ingest-b'].map((n) => NodeProcess.start(n, { ...env, REDIS_URL: redis.url, ROLE: 'ingest' })));
     await ready(ingest);
-    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, REDIS_URL: redis.url, ROLE: 'edge' })));
+    // Edges let an instance nobody holds go after 2 s (the last test).
+    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, REDIS_URL: redis.url, ROLE: 'edge', IDLE_SERIES_MS: '2000' })));
     await ready(edges);
     all = await NodeProcess.start('all', { ...env, REDIS_URL: '', ROLE: 'all' });
     await ready([all]);
@@ -176,4 +185,13 @@ describe('derived series computed once in the cluster (child processes)', () => 
     const members = hist.map((e) => e.slice(e.indexOf(' ', e.indexOf(' ') + 1) + 1)).filter((m) => JSON.parse(m)[1] === 1);
     expect(new Set(members).size).toBe(members.length);
   }, 120_000);
+
+  it('an instance nobody holds any more is let go: the edges unfollow it, then the leader releases it', async () => {
+    const lead = (await leader())!;
+    expect((await lead.health())!.derived).toMatchObject({ held: 1 });
+    for (const c of clients) c.close();
+    for (const e of edges) await untilMetric(e, 'engine_cluster_series_followed', 0, 20_000);
+    // No edge touches it any more: the leader lets it go (its registry frees it after its idle time).
+    await lead.until((h) => (h.derived as { held: number }).held === 0, 20_000, 'the leader released the instance');
+  }, 60_000);
 });

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { instanceKeys, leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { LogFeed } from '../../../engine/src/cluster/edge-feed.ts';
-import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import { FencedWriter, INSTANCE_LOG_TTL_MS } from '../../../engine/src/cluster/fenced-writer.ts';
 import { decodePoint } from '../../../engine/src/cluster/point-codec.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
@@ -52,6 +52,8 @@ describe("a derived series instance's log in Redis (own redis-server)", () => {
     for (let m = 2; m <= 6; m++) await w.writePoint('tok', keys, pt(m, m));
     const stored = (await redis.zrange(keys.candles, 0, -1)).map((x) => decodePoint(x)!.time / 60_000);
     expect(stored).toEqual([4, 5, 6]);
+    // The log of an instance nobody computes any more goes away on its own.
+    for (const k of [keys.candles, keys.pos, keys.hist]) expect(await redis.pttl(k)).toBeGreaterThan(INSTANCE_LOG_TTL_MS - 60_000);
     await sleep(50);
     expect(published.map((m) => m.split(' ')[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect(new Set(published.map((m) => m.split(' ')[0]))).toEqual(new Set([first.kind === 'written' ? first.epoch : '']));
