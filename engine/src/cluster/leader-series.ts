@@ -86,10 +86,15 @@ export class LeaderSeries {
   constructor(private readonly cfg: LeaderSeriesConfig) {}
 
   /** What the node's registry takes from the cluster: who listens (the held instances) and where points go. */
-  readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint'> = {
+  readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onLive'> = {
     listening: (topic) => this.heard.has(topic),
     listenersVersion: () => this.version,
     onPoint: (inst, id, p) => this.onPoint(inst, id, p),
+    // Live again after a restart: points computed while it was failed are in its window only.
+    onLive: (inst, id) => {
+      const h = this.held.get(`${inst.label}|${id.key}`);
+      if (h?.seeded) this.rewriteLater(h);
+    },
   };
 
   /** Instances held for edges now. */

@@ -68,6 +68,8 @@ export interface SeriesRegistryDeps {
    * newest (optional): ROLE=ingest writes them into the cluster for the edges.
    */
   onPoint?(instance: SeriesInstance, id: SeriesId, point: SeriesPoint): void;
+  /** An instance went live: first, or again after a restart (its window may hold points computed meanwhile). Optional. */
+  onLive?(instance: SeriesInstance, id: SeriesId): void;
   /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -630,6 +632,7 @@ class LiveInstance implements SeriesInstance {
     this.error = undefined;
     if (recovered) deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'live'));
     this.resolveReady(this);
+    deps.onLive?.(this, this.id);
   }
 
   private point(p: SeriesPoint): void {

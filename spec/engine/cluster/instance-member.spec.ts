@@ -106,6 +106,51 @@ describe('derived series instances as cluster names', () => {
   });
 });
 
+describe('registry hooks the leader uses', () => {
+  it('onLive is called when an instance goes live and again when it recovers from a failure (the leader then rewrites its window)', async () => {
+    let explode = true;
+    const fragile = defineSeries({
+      name: 'fragile',
+      pane: 'overlay',
+      params: {},
+      warmup: 0,
+      operator: () =>
+        map((b: Bar): SeriesPoint => {
+          if (explode && b.openTime === 5 * 60_000) throw new Error('boom');
+          return { time: b.openTime, value: b.close, closed: b.closed };
+        }),
+    });
+    const live = new Subject<Bar>();
+    const lives: string[] = [];
+    const points: number[] = [];
+    const r = new SeriesRegistry([fragile], {
+      bufferSize: 100,
+      log: silentLogger,
+      history: () => [bar(1), bar(2)],
+      bars$: () => live.asObservable(),
+      publish: () => {},
+      onError: () => {},
+      restartDelayMs: 1,
+      onLive: (inst) => lives.push(inst.state),
+      onPoint: (_inst, _id, p) => points.push(p.time / 60_000),
+    });
+    const parsed = r.parse('fragile', '1m');
+    if (!parsed.ok) throw new Error(parsed.error);
+    const lease = r.acquire(parsed.value[0]!, id);
+    await lease.ready;
+    expect(lives).toEqual(['live']);
+    live.next(bar(5));
+    expect(lease.instance.state).toBe('failed');
+    explode = false;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(lives).toEqual(['live', 'live']);
+    live.next(bar(6));
+    expect(points).toEqual([6]);
+    lease.release();
+    r.stop();
+  });
+});
+
 describe('point codec', () => {
   const value = fc.oneof(fc.double(), fc.constant(Number.NaN));
   const point = fc.record({
