@@ -59,6 +59,16 @@ export class ServerUnderTest {
     return this.child.request('counters', {}, 30_000);
   }
 
+  /** Starts recording the server's event-loop delay (see `loopDelayEnd`). */
+  loopDelayStart(): Promise<void> {
+    return this.child.request('loop-start');
+  }
+
+  /** The server's event-loop delay since `loopDelayStart` (1 ms resolution timer lateness). */
+  loopDelayEnd(): Promise<{ p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; samples: number }> {
+    return this.child.request('loop-end');
+  }
+
   /** process.memoryUsage() inside the server, after a full GC when `gc`. */
   memory(gc: boolean): Promise<NodeJS.MemoryUsage> {
     return this.child.request('memory', { gc }, 30_000);

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { childConfig, emit, serve } from '../lib/ipc.ts';
 
 /** What the bench passes to every server under test (engine, ceiling, ws-baseline). */
@@ -32,8 +33,24 @@ export interface RunningServer {
  */
 export async function runServerProcess(start: (cfg: ServerConfig) => Promise<RunningServer>): Promise<void> {
   const server = await start(childConfig<ServerConfig>());
+  // Event-loop delay (1 ms timer lateness) over a window: how long the main thread was busy in one go
+  // (or descheduled), which is what a live update arriving meanwhile waits behind.
+  let loop: ReturnType<typeof monitorEventLoopDelay> | undefined;
   serve(
     {
+      'loop-start': () => {
+        loop?.disable();
+        loop = monitorEventLoopDelay({ resolution: 1 });
+        loop.enable();
+      },
+      'loop-end': () => {
+        if (!loop) return undefined;
+        loop.disable();
+        const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+        const h = loop;
+        loop = undefined;
+        return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), p999Ms: ms(h.percentile(99.9)), maxMs: ms(h.max), samples: h.count };
+      },
       counters: () => server.counters(),
       memory: (m) => {
         const gc = (globalThis as { gc?: () => void }).gc;
