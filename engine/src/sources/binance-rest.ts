@@ -4,6 +4,7 @@ import type { Bar } from '../domain/bar.ts';
 import { BinanceRestError, HistoryRefusedError } from '../domain/errors.ts';
 import { nextOpen } from '../domain/interval.ts';
 import { parseKlineRows } from './binance-raw.ts';
+import { bodyText, readKlineBody } from './kline-body.ts';
 import { fromAbortable } from './abortable.ts';
 import { RestGate, type RestPriority, sleep } from './rest-gate.ts';
 
@@ -54,8 +55,19 @@ export class BinanceRest {
     return (await this.getTimed(path, query, weight, signal)).body;
   }
 
-  /** As `get`, plus the exchange-clock time the answered request was sent. */
-  async getTimed(path: string, query: Record<string, string | number | undefined>, weight: number, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<{ body: unknown; askedAt: number }> {
+  /**
+   * As `get`, plus the exchange-clock time the answered request was sent. `decode`, when given, reads a
+   * 200 body's bytes first: what it returns is `decoded`, and the body is neither decoded to text nor
+   * parsed as JSON; when it returns undefined the body is parsed as JSON as usual.
+   */
+  async getTimed<D = never>(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    weight: number,
+    signal?: AbortSignal,
+    priority: RestPriority = 'live',
+    decode?: (bytes: Uint8Array, askedAt: number) => D | undefined,
+  ): Promise<{ body: unknown; askedAt: number; decoded?: D }> {
     const qs = Object.entries(query)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
@@ -65,7 +77,7 @@ export class BinanceRest {
     const maxAttempts = priority === 'client' ? 1 : (this.opts.maxAttempts ?? 6);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.gate.run(weight, () => this.once(url, path, signal), signal, priority);
+        return await this.gate.run(weight, () => this.once(url, path, signal, decode), signal, priority);
       } catch (e) {
         if (e instanceof HistoryRefusedError) throw e;
         const err = e instanceof BinanceRestError ? e : new BinanceRestError(`GET ${path} failed: ${(e as Error).message}`, { cause: e, info: { status: 0, path } });
@@ -77,7 +89,7 @@ export class BinanceRest {
     }
   }
 
-  private async once(url: string, path: string, signal?: AbortSignal): Promise<{ body: unknown; askedAt: number }> {
+  private async once<D>(url: string, path: string, signal?: AbortSignal, decode?: (bytes: Uint8Array, askedAt: number) => D | undefined): Promise<{ body: unknown; askedAt: number; decoded?: D }> {
     const sentAt = this.now();
     const res = await request(url, { method: 'GET', dispatcher: this.agent, signal, headers: { accept: 'application/json' } });
     const replayed = Number(res.headers[REPLAY_ASKED_AT_HEADER]);
@@ -87,19 +99,24 @@ export class BinanceRest {
       this.gate.reportUsed(used);
       this.opts.onWeight?.(used);
     }
-    const text = await res.body.text();
-    this.opts.onResponse?.(url.slice(this.opts.baseUrl.length), res.statusCode, text, askedAt);
+    // Bytes, decoded to text only when needed: a klines body is read from its bytes (readKlineBody).
+    const bytes = await res.body.bytes();
+    let decodedText: string | undefined;
+    const text = () => (decodedText ??= bodyText(bytes));
+    if (this.opts.onResponse) this.opts.onResponse(url.slice(this.opts.baseUrl.length), res.statusCode, text(), askedAt);
     if (res.statusCode === 200) {
+      const decoded = decode?.(bytes, askedAt);
+      if (decoded !== undefined) return { body: undefined, askedAt, decoded };
       try {
-        return { body: JSON.parse(text) as unknown, askedAt };
+        return { body: JSON.parse(text()) as unknown, askedAt };
       } catch (e) {
         throw new BinanceRestError(`GET ${path}: body is not JSON`, { cause: e, info: { status: 200, path } });
       }
     }
     let code: number | undefined;
-    let msg = text.slice(0, 200);
+    let msg = text().slice(0, 200);
     try {
-      const body = JSON.parse(text) as { code?: number; msg?: string };
+      const body = JSON.parse(text()) as { code?: number; msg?: string };
       code = body.code;
       msg = body.msg ?? msg;
     } catch {
@@ -122,8 +139,9 @@ export class BinanceRest {
     // A row counts as closed only if it closed before we asked, by the exchange's clock (`now`, a
     // lower bound of it in Binance mode, never the host's): one that closed while the request was in
     // flight may carry its last forming values, so it stays forming until a later update.
-    const { body, askedAt } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal, priority);
-    return parseKlineRows(body, askedAt);
+    // The body is read straight into bars (readKlineBody); one it does not recognise goes the general way.
+    const { body, askedAt, decoded } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal, priority, readKlineBody);
+    return decoded ?? parseKlineRows(body, askedAt);
   }
 
   /** The exchange's clock: `serverTime` of `GET /api/v3/time` (weight 1). */
