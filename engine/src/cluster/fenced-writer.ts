@@ -38,6 +38,10 @@ type WithWrite = Redis & {
 export class FencedWriter {
   private readonly redis: WithWrite;
   private runId: Promise<string> | undefined;
+  /** The run id once learned on the current connection: writes then go out in the caller's turn. */
+  private knownRunId: string | undefined;
+  /** Writes waiting for the run id: until they are sent, later ones wait behind them (order). */
+  private waiting = 0;
 
   constructor(private readonly cfg: FencedWriterConfig) {
     if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
@@ -45,20 +49,46 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterWrite?: unknown }).clusterWrite !== 'function') cfg.redis.defineCommand('clusterWrite', { numberOfKeys: 4, lua: WRITE_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
-    cfg.redis.on('ready', () => (this.runId = undefined));
+    cfg.redis.on('ready', () => {
+      this.runId = undefined;
+      this.knownRunId = undefined;
+    });
   }
 
   private identity(): Promise<string> {
-    const p = (this.runId ??= redisRunId(this.redis));
-    p.catch(() => {
-      if (this.runId === p) this.runId = undefined;
-    });
+    if (this.runId) return this.runId;
+    const p = (this.runId = redisRunId(this.redis));
+    p.then(
+      (id) => {
+        if (this.runId === p) this.knownRunId = id;
+      },
+      () => {
+        if (this.runId === p) this.runId = undefined;
+      },
+    );
     return p;
   }
 
-  /** Writes one update under the lease `token`. Rejects when Redis cannot be reached (nothing was written then, or the retry is idempotent). */
-  async write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
-    const runId = await this.identity();
+  /**
+   * Writes one update under the lease `token`. Rejects when Redis cannot be reached (nothing was
+   * written then, or the retry is idempotent). Once the Redis identity is known the command is sent
+   * before this returns, not a microtask later: a burst of upstream frames handled in one turn then
+   * reaches Redis frame by frame instead of after the whole burst was processed.
+   */
+  write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
+    if (this.knownRunId !== undefined && this.waiting === 0) return this.send(this.knownRunId, token, id, bar);
+    this.waiting++;
+    const sent = (runId: string) => {
+      this.waiting--;
+      return this.send(runId, token, id, bar);
+    };
+    return this.identity().then(sent, (e: unknown) => {
+      this.waiting--;
+      throw e;
+    });
+  }
+
+  private async send(runId: string, token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
     const k = seriesKeys(id, this.cfg.keyPrefix);
     const r = await this.redis.clusterWrite(
       this.cfg.leaseKey,

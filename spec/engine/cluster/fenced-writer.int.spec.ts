@@ -103,6 +103,31 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(await reader.history(id, epoch, 5, 10)).toEqual({ ok: false, reason: 'gone' }); // older than maxAgeMs
   });
 
+  it('writes made in one turn keep their order, while the Redis identity is still being read and after', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer(redis, 1000);
+    // Each write has more volume than the one before: one sent out of order would be dropped as older.
+    const first = Array.from({ length: 50 }, (_, i) => w.write('tok', id, bar(1, i + 1)));
+    const settled = await Promise.all(first);
+    const second = Array.from({ length: 50 }, (_, i) => w.write('tok', id, bar(1, i + 51)));
+    const all = [...settled, ...(await Promise.all(second))];
+    expect(all.map((r) => (r as { kind: string; offset: number }).kind)).toEqual(Array(100).fill('written'));
+    expect(all.map((r) => (r as { offset: number }).offset)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it('once the Redis identity is known, a write is on the wire before write() returns (not a microtask later)', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const own = client(server.url);
+    await ready(own); // (a 'ready' after the first write would make the writer read the identity again)
+    const w = writer(own);
+    await w.write('tok', id, bar(1, 1));
+    const late = w.write('tok', id, bar(1, 2));
+    // Closed in the same turn: only a command already written to the socket reaches Redis.
+    own.disconnect();
+    await late.catch(() => undefined);
+    expect(await new SeriesReader(redis, 't:').snapshot(id, 10)).toMatchObject({ offset: 2, bars: [bar(1, 2)] });
+  });
+
   it.each([
     ['with its data (AOF)', true, 1],
     ['without its data', false, 0],
