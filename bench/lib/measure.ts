@@ -1,9 +1,8 @@
 import { summarize, type Histogram, type LatencySummary } from './histogram.ts';
 import os from 'node:os';
-import { cpuShare, machineBusyCores, machineSample, procSample } from './proc-stats.ts';
+import { cpuShare, machineBusyCores, machineSample, procSample, type ProcSample } from './proc-stats.ts';
 import { sleep } from './clock.ts';
 import type { LoadPool } from '../load/load-pool.ts';
-import type { ServerUnderTest } from './server-under-test.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface CpuShares {
@@ -16,6 +15,8 @@ export interface CpuShares {
   machine: number;
   /** Cores used by processes that are not part of the bench (other work on a shared machine). */
   foreign: number;
+  /** Fraction of a core used by the server's companions (a cluster's ingest node and Redis); 0 without. */
+  companions: number;
 }
 
 export interface WindowStats {
@@ -36,10 +37,21 @@ export interface WindowStats {
   serverRssBytes: number;
 }
 
+/** The process clients connect to (a ServerUnderTest, or a cluster's edge node). */
+export interface MeasuredServer {
+  readonly kind: string;
+  /** ws://host:port */
+  readonly url: string;
+  readonly pid: number;
+  sample(): ProcSample | undefined;
+}
+
 export interface MeasureContext {
   upstream: Upstream;
   pool: LoadPool;
-  server: ServerUnderTest;
+  server: MeasuredServer;
+  /** Other processes of the system under test (a cluster's ingest node and Redis): counted, not taken for foreign work. */
+  companions?: readonly number[];
 }
 
 /** Stream name of a symbol's 1m series, as the relay counts it. */
@@ -54,7 +66,7 @@ export const streamOf = (symbol: string, interval = '1m') => `${symbol.toLowerCa
  * measured without asking it anything).
  */
 export async function measureWindow(ctx: MeasureContext, seconds: number, subscribers: ReadonlyMap<string, number>, opts: { pauseAfter?: boolean } = {}): Promise<WindowStats> {
-  const pids = { server: [ctx.server.pid], clients: ctx.pool.pids, upstream: [ctx.upstream.pid] };
+  const pids = { server: [ctx.server.pid], clients: ctx.pool.pids, upstream: [ctx.upstream.pid], companions: [...(ctx.companions ?? [])] };
   const sampleAll = () => Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.map(procSample)]));
   await Promise.all([ctx.upstream.windowStart(), ctx.pool.windowStart(seconds)]);
   const before = sampleAll();
@@ -76,8 +88,8 @@ export async function measureWindow(ctx: MeasureContext, seconds: number, subscr
   }
   const got = await ctx.pool.windowEnd();
   const share = (k: keyof typeof pids) => pids[k].reduce((s, _pid, i) => s + (cpuShare(before[k]![i], after[k]![i]) || 0), 0);
-  const cpu = { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed, machine: machine.busy, foreign: 0 };
-  cpu.foreign = Math.max(0, machine.busy - machine.irq - cpu.server - cpu.clients - cpu.upstream - cpu.harness);
+  const cpu = { server: share('server'), clients: share('clients'), upstream: share('upstream'), harness: (h.user + h.system) / 1e6 / elapsed, machine: machine.busy, foreign: 0, companions: share('companions') };
+  cpu.foreign = Math.max(0, machine.busy - machine.irq - cpu.server - cpu.clients - cpu.upstream - cpu.harness - cpu.companions);
   let expected = 0;
   let sent = 0;
   for (const [stream, n] of Object.entries(up.sent)) {

@@ -1,7 +1,7 @@
 import type { LoadPool } from '../load/load-pool.ts';
 import { type ServerKind, type ServerStartOptions, ServerUnderTest } from '../lib/server-under-test.ts';
 import type { Upstream } from '../lib/upstream.ts';
-import { clientPaths, sampleEvery } from '../lib/measure.ts';
+import { clientPaths, type MeasuredServer, sampleEvery } from '../lib/measure.ts';
 
 export interface BenchOptions {
   quick: boolean;
@@ -71,7 +71,7 @@ export function timeLeft(env: BenchEnv): boolean {
  * Connects `clients` spread over the first `symbols` symbols to `server`, sets the relay to `rate`
  * updates/s per stream, feeds the clients its send times and samples their latency for that rate.
  */
-export async function connectClients(env: BenchEnv, server: ServerUnderTest, symbols: number, clients: number, rate: number) {
+export async function connectClients(env: BenchEnv, server: MeasuredServer, symbols: number, clients: number, rate: number) {
   const { paths, subscribers } = clientPaths(env.symbols.slice(0, symbols), clients);
   await env.upstream.setRate(rate);
   const conn = await env.pool.connect(server.url, paths, { concurrency: 256, timeoutMs: 60_000 });

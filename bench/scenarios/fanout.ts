@@ -1,6 +1,6 @@
 import { sleep } from '../lib/clock.ts';
-import { measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
-import type { ServerKind, ServerUnderTest } from '../lib/server-under-test.ts';
+import { type MeasuredServer, measureWindow, sampleEvery, type WindowStats } from '../lib/measure.ts';
+import type { ServerKind } from '../lib/server-under-test.ts';
 import { median, sig } from '../lib/stats.ts';
 import { type BenchEnv, type Row, type ScenarioOutput, connectClients, timeLeft, withServer } from './context.ts';
 import { cpuText, disturbed, keepsUp, limiterOf } from './limits.ts';
@@ -9,6 +9,18 @@ export interface RampStep {
   rate: number;
   ok: boolean;
   window: Omit<WindowStats, 'latencyHistogram'>;
+  /** What `RampOptions.around` measured over the step. */
+  extra?: Record<string, number>;
+}
+
+export interface RampOptions {
+  /** Other processes of the system under test (a cluster's ingest node and Redis), see MeasureContext. */
+  companions?: readonly number[];
+  /** Called before each step's window; the function it returns is called after it, its figures kept in the step. */
+  around?: () => Promise<() => Promise<Record<string, number>>>;
+  /** Messages per second (all clients) of the first step, default START_MSGS_PER_S; and the most steps, default 10 (4 with --quick). */
+  startMsgsPerS?: number;
+  maxSteps?: number;
 }
 
 export interface RampResult {
@@ -36,23 +48,25 @@ const strip = ({ latencyHistogram: _, ...w }: WindowStats) => w;
  * Raises the per-stream rate (doubling from ~10k messages/s in total) until delivery falls behind,
  * p99 passes 100 ms or a client is dropped. Clients stay connected across steps.
  */
-export async function ramp(env: BenchEnv, server: ServerUnderTest, clients: number, symbols: number): Promise<RampResult> {
+export async function ramp(env: BenchEnv, server: MeasuredServer, clients: number, symbols: number, ro: RampOptions = {}): Promise<RampResult> {
   const { quick } = env.opts;
   const { subscribers, conn } = await connectClients(env, server, symbols, clients, 1);
   const steps: RampStep[] = [];
   // From ~30k messages/s in total, doubling; once p99 passes 25 ms or the clients are near a core,
   // by √2 (the next doubling would flood the load generator far past the point being looked for).
-  let rate = 2 ** Math.ceil(Math.log2(Math.max(1, START_MSGS_PER_S / clients)));
-  const maxSteps = quick ? 4 : 10;
+  let rate = 2 ** Math.ceil(Math.log2(Math.max(1, (ro.startMsgsPerS ?? START_MSGS_PER_S) / clients)));
+  const maxSteps = ro.maxSteps ?? (quick ? 4 : 10);
   let limiter = 'not reached within the step cap';
   let retried = false;
   for (let i = 0; i < maxSteps && timeLeft(env) && clients * rate <= MAX_MSGS_PER_S; i++) {
     await env.upstream.setRate(rate);
     await env.pool.sample(sampleEvery(clients, rate));
     await sleep(quick ? 400 : 500);
-    const w = await measureWindow({ upstream: env.upstream, pool: env.pool, server }, quick ? 1.2 : 1.5, subscribers, { pauseAfter: true });
+    const after = await ro.around?.();
+    const w = await measureWindow({ upstream: env.upstream, pool: env.pool, server, companions: ro.companions }, quick ? 1.2 : 1.5, subscribers, { pauseAfter: true });
+    const extra = await after?.();
     const ok = keepsUp(w, symbols * rate);
-    steps.push({ rate, ok, window: strip(w) });
+    steps.push({ rate, ok, window: strip(w), ...(extra && { extra }) });
     env.log(`  ${server.kind} C=${clients} S=${symbols} R=${rate}/s: ${Math.round(w.deliveredPerS)} msg/s (${(w.ratio * 100).toFixed(1)}%), p99 ${w.latency.p99Ms} ms, ${cpuText(w)}${ok ? '' : '  <- falls behind'}`);
     if (!ok && disturbed(w) && !retried) {
       // The machine is shared: a step spoiled by someone else's work is measured once more.
