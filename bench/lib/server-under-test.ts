@@ -17,6 +17,8 @@ export interface ServerStartOptions extends Partial<ServerConfig> {
   readyTimeoutMs?: number;
   /** Called with the process id as soon as it is forked (to sample it from /proc while it bootstraps). */
   onSpawn?: (pid: number) => void;
+  /** Server entry file (default bench/servers/<kind>.ts); an A/B run points it at another checkout's. */
+  entry?: string;
 }
 
 /** One server under test in its own process, measured from outside through /proc. */
@@ -29,14 +31,14 @@ export class ServerUnderTest {
   ) {}
 
   static async start(kind: ServerKind, opts: ServerStartOptions): Promise<ServerUnderTest> {
-    const { cpuProfileDir, readyTimeoutMs = 120_000, onSpawn, ...rest } = opts;
+    const { cpuProfileDir, readyTimeoutMs = 120_000, onSpawn, entry: entryPath, ...rest } = opts;
     const config: ServerConfig = { intervals: ['1m'], historyOnConnect: 720, bufferSize: 1000, maxBackpressureBytes: 1024 * 1024, ...rest };
     const nodeArgs = ['--expose-gc'];
     if (cpuProfileDir) {
       mkdirSync(cpuProfileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
     }
-    const entry = fileURLToPath(new URL(`../servers/${kind}.ts`, import.meta.url));
+    const entry = entryPath ?? fileURLToPath(new URL(`../servers/${kind}.ts`, import.meta.url));
     const child = Child.fork(kind, entry, { config, nodeArgs, readyTimeoutMs });
     onSpawn?.(child.pid);
     const ready = await child.ready;
