@@ -79,6 +79,20 @@ describe('SeriesLog', () => {
     expect(log.size).toBe(50);
     expect(log.entriesAfter(9_950, 10_000)!.map((e) => [e.offset, e.bar.close])).toEqual(Array.from({ length: 50 }, (_, k) => [9_951 + k, 9_951 + k]));
   });
+
+  it('gives back exactly what it kept, in order, as its ring grows, wraps, shrinks to a smaller share and grows again', () => {
+    const log = new SeriesLog('e', { updates: 100, maxAgeMs: 1e9 });
+    const b = (i: number) => ({ ...bar(i, i + 0.5, i % 3 === 0), volume: i * 1.25 });
+    const kept = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => ({ offset: from + k, bar: b(from + k) }));
+    for (let i = 1; i <= 250; i++) log.append(b(i), i);
+    expect(log.entriesAfter(150, 250)).toEqual(kept(151, 250));
+    for (let i = 251; i <= 260; i++) log.append(b(i), i, 7);
+    expect(log.entriesAfter(253, 260)).toEqual(kept(254, 260));
+    expect(log.entriesAfter(252, 260)).toBeUndefined();
+    for (let i = 261; i <= 400; i++) log.append(b(i), i);
+    expect(log.size).toBe(100);
+    expect(log.entriesAfter(300, 400)).toEqual(kept(301, 400));
+  });
 });
 
 describe('MemoryPositions', () => {
