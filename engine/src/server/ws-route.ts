@@ -13,6 +13,7 @@ import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries } from './request-params.ts';
+import { TurnBudget } from './turn-budget.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
 export const CLOSE_BAD_REQUEST = 4000;
@@ -71,6 +72,12 @@ interface WsContext {
 export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps): WsRoute {
   const { catalog, store, hub, metrics, series, badRequest, sent } = deps;
   const sockets = new Set<HyperExpress.Websocket>();
+  /**
+   * A series that just went live for its waiting clients: their snapshots are serialized and sent in
+   * turns of about a millisecond, so many cold series arriving together never hold the live updates
+   * of every other client behind them.
+   */
+  const coldTurns = new TurnBudget(1);
   /** Sockets following each series (to end them when its symbol stops trading). */
   const bySeries = new Map<string, Set<HyperExpress.Websocket>>();
   const clientsGauge = metrics.gauge('engine_clients_connected', 'WebSocket clients connected');
@@ -152,7 +159,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
     // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
-    const serve = () => {
+    // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
+    const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
       try {
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));
@@ -164,7 +172,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         return ws.close(CLOSE_TRY_AGAIN, 'busy: try again later');
       }
       instances = leases.map((l) => l.instance);
-      const begin = () => setImmediate(() => {
+      const begin = () => later(() => {
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
@@ -200,7 +208,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         if (!outcome.ok) {
           held = false;
           if (!closed) refuse(outcome.message, outcome.code);
-        } else if (!closed) serve();
+        } else if (!closed) {
+          // Its snapshot is serialized in one budgeted turn (cached: the send finds it unless the
+          // series changed meanwhile) and sent in another, each about a millisecond of work.
+          coldTurns.run(() => {
+            if (closed) return;
+            if (!ctx.resume) hub.snapshot(id, store.window(id), deps.positions?.position(id));
+            serve((turn) => coldTurns.run(turn));
+          });
+        }
       },
       (e: unknown) => {
         settled = true;

@@ -1,0 +1,58 @@
+/**
+ * Work that may wait a turn (a cold series' first snapshot and its send), run in event-loop turns of
+ * at most about `budgetMs` each: the tasks queued run one after another in a setImmediate, and once a
+ * turn has used its budget the rest go to the next turn, so the I/O in between (the live updates
+ * other clients are waiting for) runs first. A task is never split: one longer than the budget runs
+ * alone in its turn, and a task queued by a task runs in a later turn. Tasks run in the order they
+ * were queued.
+ */
+export class TurnBudget {
+  private queue: Array<() => void> = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly budgetMs = 1,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Runs `task` in a later turn (within the budget of that turn). */
+  run(task: () => void): void {
+    this.queue.push(task);
+    this.schedule();
+  }
+
+  /** Tasks queued and not yet run. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.pending === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const start = this.now();
+    // Tasks queued by these tasks wait for a later turn (a task that queues its next step yields).
+    const end = this.queue.length;
+    try {
+      do {
+        const task = this.queue[this.head]!;
+        this.queue[this.head++] = noop; // let it go
+        task();
+      } while (this.head < end && this.now() - start < this.budgetMs);
+    } finally {
+      if (this.pending === 0) {
+        this.queue = [];
+        this.head = 0;
+      }
+      // The rest (also after a task threw: the error still reaches the process) in the next turn.
+      this.schedule();
+    }
+  }
+}
+
+const noop = () => {};
