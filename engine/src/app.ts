@@ -53,7 +53,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onLive'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {

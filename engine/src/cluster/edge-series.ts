@@ -4,11 +4,11 @@ import type { WirePosition } from '../domain/wire.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { PointWindow } from '../series/point-window.ts';
 import { samePoint, type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
-import { seriesPointSerializer } from '../series/series-wire.ts';
+import { seriesPointSerializer, seriesStatusMessage } from '../series/series-wire.ts';
 import { type DemandKeys, instanceKeys, instanceMember, type SeriesKeys } from './cluster-keys.ts';
 import { EdgeDemand, type EdgeDemandConfig } from './edge-demand.ts';
 import { type FeedLog, LogFeed, type LogFeedConfig } from './edge-feed.ts';
-import { decodePoint } from './point-codec.ts';
+import { decodeInstanceItem, type InstanceItem, type InstanceStatus, isStatus } from './point-codec.ts';
 
 export interface EdgeSeriesConfig extends LogFeedConfig {
   /** The edge's registry: parses requests and computes GET /series ranges (it never runs an instance). */
@@ -52,13 +52,32 @@ class FollowedInstance implements SeriesInstance {
     this.message = seriesPointSerializer(this.label, bar.symbol, bar.interval, () => cfg.positions.position(bar));
   }
 
-  /** A new baseline from the leader's log; after a reload, points from the old newest on go out again. */
-  reset(points: readonly SeriesPoint[], reloaded: boolean): void {
+  /** A new baseline from the leader's log (points, then its status); after a reload, points from the old newest on go out again. */
+  reset(items: readonly InstanceItem[], reloaded: boolean): void {
     const newest = this.window.newest()?.time ?? Number.NEGATIVE_INFINITY;
     this.window = new PointWindow(this.cfg.bufferSize);
-    for (const p of points) this.window.upsert(p);
-    if (reloaded) for (const p of points) if (p.time >= newest) this.cfg.hub.publish(this.topic, () => this.message(p));
+    for (const item of items) {
+      if (isStatus(item)) this.applyStatus(item);
+      else {
+        this.window.upsert(item);
+        if (reloaded && item.time >= newest) this.cfg.hub.publish(this.topic, () => this.message(item));
+      }
+    }
     this.loaded = true;
+  }
+
+  /** The leader's instance failed (its operator threw) or runs again: clients are told as ROLE=all tells them. */
+  applyStatus(s: InstanceStatus): void {
+    if (s.status === 'failed') {
+      if (this.state === 'failed' && this.error === s.error) return;
+      this.state = 'failed';
+      this.error = s.error ?? 'failed';
+      this.cfg.hub.publish(this.topic, () => seriesStatusMessage(this.label, this.bar, 'failed', this.error));
+    } else if (this.state === 'failed') {
+      this.state = 'live';
+      this.error = undefined;
+      this.cfg.hub.publish(this.topic, () => seriesStatusMessage(this.label, this.bar, 'live'));
+    }
   }
 
   /** The next point of the log, published as ROLE=all publishes a point it computes (a correction of an older one is kept, not sent). */
@@ -79,18 +98,24 @@ class FollowedInstance implements SeriesInstance {
  * the idle time; the leader releases it when no edge touches it any more.
  */
 export class EdgeSeries implements SeriesService {
-  readonly feed: LogFeed<SeriesPoint>;
+  readonly feed: LogFeed<InstanceItem>;
   readonly demand: EdgeDemand;
   private readonly instances = new Map<string, FollowedInstance>();
 
   constructor(private readonly cfg: EdgeSeriesConfig) {
-    const log: FeedLog<SeriesPoint> = {
+    const log: FeedLog<InstanceItem> = {
       keys: (id) => (id as InstanceId).keys,
-      decode: decodePoint,
+      decode: decodeInstanceItem,
       reset: (id, snap, reloaded) => this.instances.get(id.key)?.reset(snap.bars, reloaded),
-      apply: (id, _offset, p) => this.instances.get(id.key)?.apply(p),
+      apply: (id, _offset, item) => {
+        const inst = this.instances.get(id.key);
+        if (!inst) return;
+        if (isStatus(item)) inst.applyStatus(item);
+        else inst.apply(item);
+      },
     };
-    this.feed = new LogFeed(cfg, log);
+    // An instance's log keeps bufferSize points and its status.
+    this.feed = new LogFeed({ ...cfg, bufferSize: cfg.bufferSize + 1 }, log);
     this.demand = new EdgeDemand({
       redis: cfg.redis,
       keys: cfg.keys,

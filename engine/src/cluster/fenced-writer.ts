@@ -5,7 +5,7 @@ import { encodeBar } from './bar-codec.ts';
 import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
 import { POINT_WRITE_LUA, WRITE_LUA } from './cluster-scripts.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
-import { encodePoint } from './point-codec.ts';
+import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
 import { redisRunId } from './redis-identity.ts';
 import { newEpoch } from './series-log.ts';
 
@@ -113,8 +113,18 @@ export class FencedWriter {
   /**
    * Writes one derived-series point into an instance's log (`instanceKeys`) under the lease `token`:
    * the same fencing, offsets, history and publish as a bar (see POINT_WRITE_LUA for its version check).
+   * The log keeps `bufferSize` points and the instance's status.
    */
-  async writePoint(token: string, keys: SeriesKeys, point: SeriesPoint): Promise<WriteResult> {
+  writePoint(token: string, keys: SeriesKeys, point: SeriesPoint): Promise<WriteResult> {
+    return this.writeInstance(token, keys, point.time, encodePoint(point), point.closed ? 1 : 0);
+  }
+
+  /** Writes an instance's status (failed with its error, or live) into its log: stored above every point, so a snapshot has it. */
+  writeStatus(token: string, keys: SeriesKeys, status: InstanceStatus): Promise<WriteResult> {
+    return this.writeInstance(token, keys, '+inf', encodeStatus(status), 1);
+  }
+
+  private async writeInstance(token: string, keys: SeriesKeys, score: number | string, member: string, closed: number): Promise<WriteResult> {
     const runId = await this.identity();
     const r = await this.redis.clusterWritePoint(
       this.cfg.leaseKey,
@@ -122,10 +132,10 @@ export class FencedWriter {
       keys.pos,
       keys.hist,
       token,
-      point.time,
-      encodePoint(point),
-      point.closed ? 1 : 0,
-      this.cfg.bufferSize,
+      score,
+      member,
+      closed,
+      this.cfg.bufferSize + 1,
       this.cfg.historyUpdates,
       runId,
       newEpoch(),

@@ -6,7 +6,7 @@ import { SeriesBusyError } from '../series/series-errors.ts';
 import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRegistryDeps, SeriesRequest } from '../series/series-registry.ts';
 import { type DemandKeys, instanceKeys, isValidInstanceLabel, type SeriesKeys } from './cluster-keys.ts';
 import { parseDemandMember } from './demand-member.ts';
-import type { FencedWriter } from './fenced-writer.ts';
+import type { FencedWriter, WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
 
@@ -86,14 +86,18 @@ export class LeaderSeries {
   constructor(private readonly cfg: LeaderSeriesConfig) {}
 
   /** What the node's registry takes from the cluster: who listens (the held instances) and where points go. */
-  readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onLive'> = {
+  readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> = {
     listening: (topic) => this.heard.has(topic),
     listenersVersion: () => this.version,
     onPoint: (inst, id, p) => this.onPoint(inst, id, p),
-    // Live again after a restart: points computed while it was failed are in its window only.
-    onLive: (inst, id) => {
+    // Failed, or live again after a restart: the edges get the status; points computed while it was
+    // failed are in its window only, so the window is written again.
+    onState: (inst, id) => {
       const h = this.held.get(`${inst.label}|${id.key}`);
-      if (h?.seeded) this.rewriteLater(h);
+      const token = this.cfg.lease.state.token;
+      if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
+      void this.writeStatus(h, token, inst);
+      if (inst.state === 'live') this.rewriteLater(h);
     },
   };
 
@@ -169,8 +173,9 @@ export class LeaderSeries {
     const token = this.cfg.lease.state.token;
     if (!h?.lease || !this.cfg.lease.state.leader || !token) return;
     h.seeded = true;
-    const points = h.lease.instance.window.last(this.cfg.bufferSize);
-    await Promise.all(points.map((p) => this.write(h, token, p)));
+    const inst = h.lease.instance;
+    const points = inst.window.last(this.cfg.bufferSize);
+    await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);
   }
 
   private onPoint(inst: SeriesInstance, id: SeriesId, p: SeriesPoint): void {
@@ -181,7 +186,16 @@ export class LeaderSeries {
   }
 
   private write(h: Held, token: string, p: SeriesPoint): Promise<void> {
-    return this.cfg.writer.writePoint(token, h.keys, p).then(
+    return this.settle(h, this.cfg.writer.writePoint(token, h.keys, p));
+  }
+
+  private writeStatus(h: Held, token: string, inst: SeriesInstance): Promise<void> {
+    const status = inst.state === 'failed' ? { status: 'failed' as const, error: inst.error ?? 'failed' } : { status: 'live' as const };
+    return this.settle(h, this.cfg.writer.writeStatus(token, h.keys, status));
+  }
+
+  private settle(h: Held, written: Promise<WriteResult>): Promise<void> {
+    return written.then(
       (r) => {
         if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is held by another node (fenced)');
         else this.writes[r.kind]++;

@@ -1,5 +1,18 @@
 import type { SeriesPoint } from '../series/define-series.ts';
 
+/** An instance's state in its log (a failed operator, or running again), beside its points. */
+export interface InstanceStatus {
+  readonly status: 'live' | 'failed';
+  readonly error?: string;
+}
+
+/** What an instance's log carries: its points, and its status. */
+export type InstanceItem = SeriesPoint | InstanceStatus;
+
+export function isStatus(item: InstanceItem): item is InstanceStatus {
+  return 'status' in item;
+}
+
 /** Longest member worth decoding (a point with a few dozen named values). */
 const MAX_MEMBER = 4096;
 
@@ -34,4 +47,23 @@ export function decodePoint(member: string): SeriesPoint | undefined {
     values[k] = n;
   }
   return { time, values, closed: closed === 1 };
+}
+
+/** `{"s":"failed","e":"…"}`: an instance's status as its log stores it (sorted above every point). */
+export function encodeStatus(s: InstanceStatus): string {
+  return JSON.stringify(s.error === undefined ? { s: s.status } : { s: s.status, e: s.error });
+}
+
+/** A member of an instance's log: a point, or its status; undefined when malformed. */
+export function decodeInstanceItem(member: string): InstanceItem | undefined {
+  if (!member.startsWith('{')) return decodePoint(member);
+  if (member.length > MAX_MEMBER) return undefined;
+  try {
+    const o = JSON.parse(member) as { s?: unknown; e?: unknown };
+    if (o.s !== 'live' && o.s !== 'failed') return undefined;
+    if (o.e !== undefined && typeof o.e !== 'string') return undefined;
+    return o.e === undefined ? { status: o.s } : { status: o.s, error: o.e };
+  } catch {
+    return undefined;
+  }
 }

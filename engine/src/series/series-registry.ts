@@ -68,8 +68,8 @@ export interface SeriesRegistryDeps {
    * newest (optional): ROLE=ingest writes them into the cluster for the edges.
    */
   onPoint?(instance: SeriesInstance, id: SeriesId, point: SeriesPoint): void;
-  /** An instance went live: first, or again after a restart (its window may hold points computed meanwhile). Optional. */
-  onLive?(instance: SeriesInstance, id: SeriesId): void;
+  /** An instance went live (first, or again after a restart: its window may hold points computed meanwhile) or failed. Optional. */
+  onState?(instance: SeriesInstance, id: SeriesId): void;
   /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -632,7 +632,7 @@ class LiveInstance implements SeriesInstance {
     this.error = undefined;
     if (recovered) deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'live'));
     this.resolveReady(this);
-    deps.onLive?.(this, this.id);
+    deps.onState?.(this, this.id);
   }
 
   private point(p: SeriesPoint): void {
@@ -656,6 +656,7 @@ class LiveInstance implements SeriesInstance {
       this.state = 'failed';
       this.error = error;
       deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'failed', error));
+      deps.onState?.(this, this.id);
     }
     this.resolveReady(this);
     if (gaveUp) return;

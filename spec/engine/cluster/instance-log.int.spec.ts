@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { instanceKeys, leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { LogFeed } from '../../../engine/src/cluster/edge-feed.ts';
 import { FencedWriter, INSTANCE_LOG_TTL_MS } from '../../../engine/src/cluster/fenced-writer.ts';
-import { decodePoint } from '../../../engine/src/cluster/point-codec.ts';
+import { decodeInstanceItem, type InstanceItem, isStatus } from '../../../engine/src/cluster/point-codec.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
@@ -48,14 +48,17 @@ describe("a derived series instance's log in Redis (own redis-server)", () => {
     expect(await w.writePoint('tok', keys, pt(1, 53, false))).toMatchObject({ kind: 'dropped', offset: 3 });
     expect(await w.writePoint('tok', keys, pt(1, 52, true))).toMatchObject({ kind: 'dropped', offset: 3 });
     expect(await w.writePoint('tok', keys, pt(1, 52.5, true))).toMatchObject({ kind: 'written', offset: 4 });
-    // Bounded: the sorted set keeps bufferSize points.
+    // The status: stored above every point (a snapshot has it), written once per change.
+    expect(await w.writeStatus('tok', keys, { status: 'failed', error: 'boom at 1' })).toMatchObject({ kind: 'written', offset: 5 });
+    expect(await w.writeStatus('tok', keys, { status: 'failed', error: 'boom at 1' })).toMatchObject({ kind: 'dropped', offset: 5 });
+    // Bounded: the sorted set keeps bufferSize points and the status.
     for (let m = 2; m <= 6; m++) await w.writePoint('tok', keys, pt(m, m));
-    const stored = (await redis.zrange(keys.candles, 0, -1)).map((x) => decodePoint(x)!.time / 60_000);
-    expect(stored).toEqual([4, 5, 6]);
+    const stored = (await redis.zrange(keys.candles, 0, -1)).map((x) => decodeInstanceItem(x)!);
+    expect(stored).toEqual([pt(4, 4), pt(5, 5), pt(6, 6), { status: 'failed', error: 'boom at 1' }]);
     // The log of an instance nobody computes any more goes away on its own.
     for (const k of [keys.candles, keys.pos, keys.hist]) expect(await redis.pttl(k)).toBeGreaterThan(INSTANCE_LOG_TTL_MS - 60_000);
     await sleep(50);
-    expect(published.map((m) => m.split(' ')[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(published.map((m) => m.split(' ')[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     expect(new Set(published.map((m) => m.split(' ')[0]))).toEqual(new Set([first.kind === 'written' ? first.epoch : '']));
     listener.disconnect();
   });
@@ -72,28 +75,31 @@ describe("a derived series instance's log in Redis (own redis-server)", () => {
   it('an edge follows the log like a bar series: snapshot, then every later point once, in offset order', async () => {
     const w = writer();
     for (let m = 1; m <= 3; m++) await w.writePoint('tok', keys, pt(m, m));
-    const applied: Array<[number, number]> = [];
-    let baseline: SeriesPoint[] = [];
-    const feed = new LogFeed<SeriesPoint>(
-      { redis, subscriber: sub, bufferSize: 10, historyMaxAgeMs: 60_000 },
+    await w.writeStatus('tok', keys, { status: 'live' });
+    const applied: Array<[number, number | string]> = [];
+    let baseline: InstanceItem[] = [];
+    const feed = new LogFeed<InstanceItem>(
+      { redis, subscriber: sub, bufferSize: 11, historyMaxAgeMs: 60_000 },
       {
         keys: () => keys,
-        decode: decodePoint,
+        decode: decodeInstanceItem,
         reset: (_id, snap) => (baseline = [...snap.bars]),
-        apply: (_id, offset, p) => applied.push([offset, p.time / 60_000]),
+        apply: (_id, offset, item) => applied.push([offset, isStatus(item) ? item.status : item.time / 60_000]),
       },
     );
     const instance = { symbol: id.symbol, interval: id.interval, key: 'rsi:period=21|BTCUSDT:1m' };
     await feed.follow([instance]);
     for (let i = 0; i < 100 && !feed.isLoaded(instance); i++) await sleep(20);
-    expect(baseline.map((p) => p.time / 60_000)).toEqual([1, 2, 3]);
+    expect(baseline).toEqual([pt(1, 1), pt(2, 2), pt(3, 3), { status: 'live' }]);
     await w.writePoint('tok', keys, pt(4, 4, false));
     await w.writePoint('tok', keys, pt(4, 4, false)); // a repeat: dropped in Redis, never reaches the edge
+    await w.writeStatus('tok', keys, { status: 'failed', error: 'boom' });
     await w.writePoint('tok', keys, pt(4, 4.5));
-    for (let i = 0; i < 100 && applied.length < 2; i++) await sleep(20);
+    for (let i = 0; i < 100 && applied.length < 3; i++) await sleep(20);
     expect(applied).toEqual([
-      [4, 4],
       [5, 4],
+      [6, 'failed'],
+      [7, 4],
     ]);
     await feed.unfollow(instance);
     feed.stop();

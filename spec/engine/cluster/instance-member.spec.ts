@@ -107,7 +107,7 @@ describe('derived series instances as cluster names', () => {
 });
 
 describe('registry hooks the leader uses', () => {
-  it('onLive is called when an instance goes live and again when it recovers from a failure (the leader then rewrites its window)', async () => {
+  it('onState is called when an instance goes live, fails, and recovers (the leader writes its status, and its window again once live)', async () => {
     let explode = true;
     const fragile = defineSeries({
       name: 'fragile',
@@ -131,7 +131,7 @@ describe('registry hooks the leader uses', () => {
       publish: () => {},
       onError: () => {},
       restartDelayMs: 1,
-      onLive: (inst) => lives.push(inst.state),
+      onState: (inst) => lives.push(inst.state),
       onPoint: (_inst, _id, p) => points.push(p.time / 60_000),
     });
     const parsed = r.parse('fragile', '1m');
@@ -141,9 +141,10 @@ describe('registry hooks the leader uses', () => {
     expect(lives).toEqual(['live']);
     live.next(bar(5));
     expect(lease.instance.state).toBe('failed');
+    expect(lives).toEqual(['live', 'failed']);
     explode = false;
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(lives).toEqual(['live', 'live']);
+    expect(lives).toEqual(['live', 'failed', 'live']);
     live.next(bar(6));
     expect(points).toEqual([6]);
     lease.release();
