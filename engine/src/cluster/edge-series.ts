@@ -39,6 +39,8 @@ class FollowedInstance implements SeriesInstance {
   error?: string;
   refs = 0;
   loaded = false;
+  /** The cluster refused it (not the operator's failure, which the leader's log reports): the next client asks afresh. */
+  refused = false;
   private readonly message: (p: SeriesPoint) => string;
 
   constructor(
@@ -170,11 +172,12 @@ export class EdgeSeries implements SeriesService {
     const id: InstanceId = { symbol: bar.symbol, interval: bar.interval, key, keys: instanceKeys(req.label, bar, this.cfg.keyPrefix) };
     let inst = this.instances.get(key);
     // A refused instance is asked for afresh by the next client.
-    if (!inst || inst.state === 'failed') this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
+    if (!inst || inst.refused) this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
     const held = inst;
     held.refs++;
     const ready = this.demand.want(id).then((o) => {
       if (!o.ok) {
+        held.refused = true;
         held.state = 'failed';
         held.error = o.message;
       } else if (held.state === 'warming') held.state = 'live';
@@ -189,7 +192,7 @@ export class EdgeSeries implements SeriesService {
         released = true;
         held.refs = Math.max(0, held.refs - 1);
         this.demand.release(id);
-        if (held.refs === 0 && held.state === 'failed' && this.instances.get(key) === held) this.instances.delete(key);
+        if (held.refs === 0 && held.refused && this.instances.get(key) === held) this.instances.delete(key);
       },
     };
   }

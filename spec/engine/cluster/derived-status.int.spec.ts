@@ -14,6 +14,7 @@ describe('a failed derived series in the cluster (child processes)', () => {
   let sim: SimExchange;
   let nodes: NodeProcess[] = [];
   let client: EngineClient | undefined;
+  let second: EngineClient | undefined;
 
   beforeAll(async () => {
     redis = await RedisProcess.start();
@@ -27,6 +28,7 @@ describe('a failed derived series in the cluster (child processes)', () => {
 
   afterAll(async () => {
     client?.close();
+    second?.close();
     await Promise.all(nodes.map((n) => n.stop()));
     await sim?.close();
     await redis?.stop();
@@ -39,6 +41,10 @@ describe('a failed derived series in the cluster (child processes)', () => {
     expect(h.seriesStatus?.boom?.state).toBe('failed');
     expect(h.seriesStatus?.boom?.error).toMatch(/^boom at \d+$/);
     expect(h.series?.boom).toEqual([]);
+    // A second client of the same instance on this edge learns it too (the instance is shared, not asked afresh).
+    second = new EngineClient(`${nodes[1]!.ws}/ws/BTCUSDT?interval=1m&series=boom`);
+    await second.until((c) => c.historical() !== undefined, 30_000, 'second historical');
+    expect((second.historical() as unknown as { seriesStatus?: Record<string, { state: string }> }).seriesStatus?.boom?.state).toBe('failed');
     // Computed on the leader, not here.
     expect((await nodes[1]!.health())!.derived).toMatchObject({ followed: 1 });
     expect((await nodes[0]!.health())!.derived).toMatchObject({ held: 1 });
