@@ -125,7 +125,12 @@ describe('derived series computed once in the cluster (child processes)', () => 
     }
     const start = Math.max(...[a, b, c].map((x) => x.closed().at(-1)!.time));
     for (const x of [a, b, c]) await x.until(() => x.closed().filter((p) => p.time > start).length >= 10, 30_000, 'live closed points');
-    expect(a.messages.some((m) => m.type === 'series_point')).toBe(true);
+    // The wire is ROLE=all's: the same fields, and the candle series' position on every point.
+    const pointsOf = (x: SeriesClient) => x.messages.filter((m) => m.type === 'series_point');
+    expect(pointsOf(a).length).toBeGreaterThan(0);
+    expect(Object.keys(pointsOf(a)[0]!)).toEqual(Object.keys(pointsOf(c)[0]!));
+    const epoch = a.messages.find((m) => m.type === 'historical')!.epoch;
+    for (const m of pointsOf(a)) expect([m.epoch, typeof m.offset]).toEqual([epoch, 'number']);
     expectSameClosed(a, b, 10);
     expectSameClosed(a, c, 10);
     // What the leader wrote (its window: warm-up included) is what ROLE=all computed for the same bars.
