@@ -199,9 +199,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     router,
     load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchangeNow }),
     startNative: (id, input$) =>
+      // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
       seriesPipeline(id, input$, rest, store).subscribe({
-        next: (ev) => sink(id, ev),
-        error: (e: unknown) => log.error('series pipeline failed', { key: id.key, err: e as Error }),
+        next(ev) {
+          sink(id, ev);
+        },
+        error(e: unknown) {
+          log.error('series pipeline failed', { key: id.key, err: e as Error });
+        },
       }),
     // A custom interval goes live once its source series is: history from REST, then resampled live bars.
     startCustom: (id, source, live) =>

@@ -81,111 +81,10 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
   if (typeof fetchRange !== 'function') throw new TypeError('spliceGaps: fetchRange must be a function');
   if (!(retryCount >= 0)) throw new TypeError('spliceGaps: retryCount must be >= 0');
 
+  const settings: SpliceSettings = { interval, key, fetchRange, retryCount, retryDelayMs, repairAfterMs, scheduler };
   return (source) =>
     defer(() => {
-      // Per-subscription state: the newest bar emitted and the newest closed open time.
-      let last: Bar | undefined = seed?.();
-      // Everything before a forming seed is closed; its own final is still to come.
-      let lastClosed = last ? (last.closed ? last.openTime : last.openTime - 1) : -Infinity;
-      // Whether `last` is closed by the stream's own final. A bar judged closed from REST (or seeded
-      // from the store) is the exchange's word at the time it was asked; the stream's final for it
-      // still wins, so a misjudged forming row can never keep partial values.
-      let lastFinalLive = false;
-      const holes: Hole[] = [];
-      let repairAt = 0;
-
-      /** Admits a bar if it moves the series forward; updates state. */
-      const admit = (bar: Bar, live: boolean): boolean => {
-        if (bar.closed && last?.closed && bar.openTime === last.openTime && !lastFinalLive) {
-          lastFinalLive = live;
-          if (sameBar(bar, last)) return false;
-          last = bar;
-          return true;
-        }
-        if (bar.openTime <= lastClosed) return false;
-        if (last && bar.openTime < last.openTime) return false;
-        if (last && bar.openTime === last.openTime && (sameBar(bar, last) || last.closed)) return false;
-        last = bar;
-        lastFinalLive = live && bar.closed;
-        if (bar.closed) lastClosed = bar.openTime;
-        return true;
-      };
-
-      /** Fetches [from, to], keeps bars in order that the state admits; retried, then reported. */
-      const fill = (from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number): Observable<SpliceEvent> => {
-        const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
-          reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
-          retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
-        );
-        return fetched$.pipe(
-          concatMap((bars) => {
-            const out: SpliceEvent[] = [];
-            for (const fetched of bars) {
-              if (fetched.openTime >= upTo) break;
-              // A bucket before the live bar that revealed the gap has ended: whatever REST's clock
-              // said, its values are final.
-              const bar = upTo !== Infinity && !fetched.closed ? { ...fetched, closed: true } : fetched;
-              if (origin === 'repair' ? admitRepair(bar) : admit(bar, false)) out.push({ type: 'bar', bar, origin });
-            }
-            out.push({ type: 'gap-filled', from, to: to ?? scheduler.now(), bars: out.length });
-            return from_(out);
-          }),
-          catchError((cause: unknown) => {
-            // An open end stays open: the host's clock must not decide where the exchange's data ends.
-            const hole: Hole = { from, to, attempt: 1 + retryCount };
-            holes.push(hole);
-            repairAt = scheduler.now() + repairAfterMs;
-            const error = new GapFillError(`gap ${key} [${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}] not filled after ${hole.attempt} attempts`, {
-              cause,
-              info: { key, from, to: to ?? scheduler.now(), attempt: hole.attempt },
-            });
-            return of<SpliceEvent>({ type: 'gap-unfilled', error });
-          }),
-        );
-      };
-
-      /** A repaired bar is older than `last`; it is admitted only if it is closed and newer than nothing we already closed in order. */
-      const admitRepair = (bar: Bar): boolean => bar.closed && (!last || bar.openTime < last.openTime);
-
-      const repairHoles = (): Observable<SpliceEvent> => {
-        if (holes.length === 0 || scheduler.now() < repairAt) return EMPTY;
-        const pending = holes.splice(0, holes.length);
-        return from_(pending).pipe(concatMap((h) => fill(h.from, h.to, 'repair', last ? last.openTime : Infinity)));
-      };
-
-      const onBar = (bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> => {
-        const prev = last;
-        if (prev && bar.openTime > prev.openTime) {
-          const expected = nextOpen(prev.openTime, interval);
-          // Missing buckets, or the previous bar never got its final update: both come from REST.
-          const from = bar.openTime > expected ? (prev.closed ? expected : prev.openTime) : prev.closed ? undefined : prev.openTime;
-          if (from !== undefined) {
-            const reason = bar.openTime > expected ? 'skip' : 'unclosed';
-            return concat(
-              of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
-              fill(from, bar.openTime - 1, 'fill', bar.openTime),
-              defer(() => (admit(bar, true) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
-            );
-          }
-        }
-        // The common case, a contiguous update: events go out at once, with no inner subscription.
-        return admit(bar, true) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
-      };
-
-      const onResync = (): Observable<SpliceEvent> => {
-        if (!last) return EMPTY;
-        // The bar forming when the connection dropped may have closed offline: its final comes from REST.
-        // So does one that only REST called closed: the stream's final for it may have been lost.
-        const from = last.closed && lastFinalLive ? nextOpen(last.openTime, interval) : last.openTime;
-        return concat(of<SpliceEvent>({ type: 'gap', from, to: scheduler.now(), reason: 'resync' }), fill(from, undefined, 'fill', Infinity));
-      };
-
-      const handle = (input: SeriesInput): readonly SpliceEvent[] | Observable<SpliceEvent> => {
-        if (holes.length > 0 && scheduler.now() >= repairAt) {
-          return concat(repairHoles(), defer(() => (input.type === 'bar' ? asObservable(onBar(input.bar)) : onResync())));
-        }
-        return input.type === 'bar' ? onBar(input.bar) : onResync();
-      };
+      const splicer = new Splicer(settings, seed?.());
 
       // concatMap's semantics (inputs handled one at a time, in order; those arriving while a fill is
       // in flight wait), without an inner subscription per input: only fills and repairs subscribe.
@@ -195,34 +94,42 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         let running = false;
         let draining = false;
         let finish: (() => void) | undefined;
-        const drain = (): void => {
-          if (draining) return;
-          draining = true;
-          try {
-            while (!running && queue.length > 0 && !subscriber.closed) {
-              const out = handle(queue.shift()!);
-              if (isArray(out)) {
-                for (const e of out) subscriber.next(e);
-                continue;
+        // A method, not an arrow bound to a name: tsx (esbuild keepNames) wraps every named arrow in
+        // __name(), which turns the function into a dictionary-mode object (~150 B more) per series.
+        const loop = {
+          drain(): void {
+            if (draining) return;
+            draining = true;
+            try {
+              while (!running && queue.length > 0 && !subscriber.closed) {
+                const out = splicer.handle(queue.shift()!);
+                if (isArray(out)) {
+                  for (const e of out) subscriber.next(e);
+                  continue;
+                }
+                running = true;
+                const sub = out.subscribe({
+                  next(e) {
+                    subscriber.next(e);
+                  },
+                  error(e: unknown) {
+                    subscriber.error(e);
+                  },
+                  complete() {
+                    running = false;
+                    inner = undefined;
+                    loop.drain();
+                  },
+                });
+                if (running) inner = sub;
               }
-              running = true;
-              const sub = out.subscribe({
-                next: (e) => subscriber.next(e),
-                error: (e: unknown) => subscriber.error(e),
-                complete: () => {
-                  running = false;
-                  inner = undefined;
-                  drain();
-                },
-              });
-              if (running) inner = sub;
+              if (!running && queue.length === 0) finish?.();
+            } catch (e) {
+              subscriber.error(e);
+            } finally {
+              draining = false;
             }
-            if (!running && queue.length === 0) finish?.();
-          } catch (e) {
-            subscriber.error(e);
-          } finally {
-            draining = false;
-          }
+          },
         };
         subscriber.add(() => inner?.unsubscribe());
         // Subscribed with `subscriber` itself, so a consumer that unsubscribes stops even a
@@ -231,17 +138,154 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
           source.pipe(
             tap((input) => {
               queue.push(input);
-              drain();
+              loop.drain();
             }),
             ignoreElements(),
           ),
           new Observable<never>((tail) => {
             finish = () => tail.complete();
-            drain();
+            loop.drain();
           }),
         ).subscribe(subscriber);
       });
     });
+}
+
+interface SpliceSettings {
+  interval: string;
+  key: string;
+  fetchRange: SpliceGapsConfig['fetchRange'];
+  retryCount: number;
+  retryDelayMs: number;
+  repairAfterMs: number;
+  scheduler: SchedulerLike;
+}
+
+/**
+ * The state of one subscription of `spliceGaps`: the newest bar emitted, the newest closed open time
+ * and the holes left to repair. A class so that its steps are prototype methods, shared by every
+ * series, rather than eight closures per series.
+ */
+class Splicer {
+  /** The newest bar emitted. */
+  private last: Bar | undefined;
+  /** The newest closed open time. */
+  private lastClosed: number;
+  /**
+   * Whether `last` is closed by the stream's own final. A bar judged closed from REST (or seeded
+   * from the store) is the exchange's word at the time it was asked; the stream's final for it
+   * still wins, so a misjudged forming row can never keep partial values.
+   */
+  private lastFinalLive = false;
+  private readonly holes: Hole[] = [];
+  private repairAt = 0;
+
+  constructor(
+    private readonly cfg: SpliceSettings,
+    seed: Bar | undefined,
+  ) {
+    this.last = seed;
+    // Everything before a forming seed is closed; its own final is still to come.
+    this.lastClosed = seed ? (seed.closed ? seed.openTime : seed.openTime - 1) : -Infinity;
+  }
+
+  handle(input: SeriesInput): readonly SpliceEvent[] | Observable<SpliceEvent> {
+    if (this.holes.length > 0 && this.cfg.scheduler.now() >= this.repairAt) {
+      return concat(this.repairHoles(), defer(() => (input.type === 'bar' ? asObservable(this.onBar(input.bar)) : this.onResync())));
+    }
+    return input.type === 'bar' ? this.onBar(input.bar) : this.onResync();
+  }
+
+  /** Admits a bar if it moves the series forward; updates state. */
+  private admit(bar: Bar, live: boolean): boolean {
+    const last = this.last;
+    if (bar.closed && last?.closed && bar.openTime === last.openTime && !this.lastFinalLive) {
+      this.lastFinalLive = live;
+      if (sameBar(bar, last)) return false;
+      this.last = bar;
+      return true;
+    }
+    if (bar.openTime <= this.lastClosed) return false;
+    if (last && bar.openTime < last.openTime) return false;
+    if (last && bar.openTime === last.openTime && (sameBar(bar, last) || last.closed)) return false;
+    this.last = bar;
+    this.lastFinalLive = live && bar.closed;
+    if (bar.closed) this.lastClosed = bar.openTime;
+    return true;
+  }
+
+  /** A repaired bar is older than `last`; it is admitted only if it is closed and newer than nothing we already closed in order. */
+  private admitRepair(bar: Bar): boolean {
+    return bar.closed && (!this.last || bar.openTime < this.last.openTime);
+  }
+
+  /** Fetches [from, to], keeps bars in order that the state admits; retried, then reported. */
+  private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number): Observable<SpliceEvent> {
+    const { fetchRange, retryCount, retryDelayMs, repairAfterMs, scheduler, key } = this.cfg;
+    const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
+      reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
+      retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
+    );
+    return fetched$.pipe(
+      concatMap((bars) => {
+        const out: SpliceEvent[] = [];
+        for (const fetched of bars) {
+          if (fetched.openTime >= upTo) break;
+          // A bucket before the live bar that revealed the gap has ended: whatever REST's clock
+          // said, its values are final.
+          const bar = upTo !== Infinity && !fetched.closed ? { ...fetched, closed: true } : fetched;
+          if (origin === 'repair' ? this.admitRepair(bar) : this.admit(bar, false)) out.push({ type: 'bar', bar, origin });
+        }
+        out.push({ type: 'gap-filled', from, to: to ?? scheduler.now(), bars: out.length });
+        return from_(out);
+      }),
+      catchError((cause: unknown) => {
+        // An open end stays open: the host's clock must not decide where the exchange's data ends.
+        const hole: Hole = { from, to, attempt: 1 + retryCount };
+        this.holes.push(hole);
+        this.repairAt = scheduler.now() + repairAfterMs;
+        const error = new GapFillError(`gap ${key} [${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}] not filled after ${hole.attempt} attempts`, {
+          cause,
+          info: { key, from, to: to ?? scheduler.now(), attempt: hole.attempt },
+        });
+        return of<SpliceEvent>({ type: 'gap-unfilled', error });
+      }),
+    );
+  }
+
+  private repairHoles(): Observable<SpliceEvent> {
+    if (this.holes.length === 0 || this.cfg.scheduler.now() < this.repairAt) return EMPTY;
+    const pending = this.holes.splice(0, this.holes.length);
+    return from_(pending).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity)));
+  }
+
+  private onBar(bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> {
+    const prev = this.last;
+    if (prev && bar.openTime > prev.openTime) {
+      const expected = nextOpen(prev.openTime, this.cfg.interval);
+      // Missing buckets, or the previous bar never got its final update: both come from REST.
+      const from = bar.openTime > expected ? (prev.closed ? expected : prev.openTime) : prev.closed ? undefined : prev.openTime;
+      if (from !== undefined) {
+        const reason = bar.openTime > expected ? 'skip' : 'unclosed';
+        return concat(
+          of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
+          this.fill(from, bar.openTime - 1, 'fill', bar.openTime),
+          defer(() => (this.admit(bar, true) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
+        );
+      }
+    }
+    // The common case, a contiguous update: events go out at once, with no inner subscription.
+    return this.admit(bar, true) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
+  }
+
+  private onResync(): Observable<SpliceEvent> {
+    const last = this.last;
+    if (!last) return EMPTY;
+    // The bar forming when the connection dropped may have closed offline: its final comes from REST.
+    // So does one that only REST called closed: the stream's final for it may have been lost.
+    const from = last.closed && this.lastFinalLive ? nextOpen(last.openTime, this.cfg.interval) : last.openTime;
+    return concat(of<SpliceEvent>({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }), this.fill(from, undefined, 'fill', Infinity));
+  }
 }
 
 const NONE: readonly SpliceEvent[] = [];
