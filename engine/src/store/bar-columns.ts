@@ -1,41 +1,65 @@
 import type { Bar } from '../domain/bar.ts';
 
-/** Bytes one bar takes in the columns: six float64 (open time, OHLCV) and one byte (closed). */
-export const BYTES_PER_BAR = 6 * 8 + 1;
+/**
+ * Bytes one bar takes in the columns: five float64 (OHLCV), the open time in whole seconds (uint32,
+ * Binance's open times are whole seconds, up to the year 2106) and one byte (closed).
+ */
+export const BYTES_PER_BAR = 5 * 8 + 4 + 1;
+/** Bytes a bar takes in wide columns: the open time as a float64 (any millisecond). */
+export const BYTES_PER_BAR_WIDE = 6 * 8 + 1;
+
+/** Whether an open time fits the compact column: whole seconds from 1970 to 2106. */
+export function fitsCompact(openTime: number): boolean {
+  return openTime % 1000 === 0 && openTime >= 0 && openTime < 2 ** 32 * 1000;
+}
 
 /**
- * Fixed-size column storage for bars: one ArrayBuffer, a float64 view per field and a byte per
- * closed flag. No object per bar, so a stored bar costs `BYTES_PER_BAR` and nothing for the garbage
- * collector to trace. Slots are physical indexes; the ring and the ordering live in `SeriesWindow`.
+ * Fixed-size column storage for bars: one ArrayBuffer, a float64 view per price and volume, the open
+ * time as uint32 seconds (or float64 milliseconds when `wide`) and a byte per closed flag. No object
+ * per bar, so a stored bar costs `BYTES_PER_BAR` and nothing for the garbage collector to trace.
+ * Slots are physical indexes; the ring and the ordering live in `SeriesWindow`.
  */
 export class BarColumns {
-  readonly openTime: Float64Array;
   readonly open: Float64Array;
   readonly high: Float64Array;
   readonly low: Float64Array;
   readonly close: Float64Array;
   readonly volume: Float64Array;
+  /** Open times: seconds (compact) or milliseconds (wide); `time(i)` reads milliseconds. */
+  private readonly times: Uint32Array | Float64Array;
+  private readonly scale: number;
   readonly closed: Uint8Array;
 
-  constructor(readonly slots: number) {
-    // Float columns first: each view's offset stays a multiple of 8, as Float64Array requires.
-    const buf = new ArrayBuffer(slots * BYTES_PER_BAR);
+  constructor(
+    readonly slots: number,
+    /** Open times kept as float64 milliseconds: for bars not on whole seconds (never Binance's). */
+    readonly wide = false,
+  ) {
+    // Float columns first: each view's offset stays a multiple of 8 (then 4), as the views require.
+    const buf = new ArrayBuffer(slots * (wide ? BYTES_PER_BAR_WIDE : BYTES_PER_BAR));
     const col = (k: number) => new Float64Array(buf, k * slots * 8, slots);
-    this.openTime = col(0);
-    this.open = col(1);
-    this.high = col(2);
-    this.low = col(3);
-    this.close = col(4);
-    this.volume = col(5);
-    this.closed = new Uint8Array(buf, 6 * slots * 8, slots);
+    this.open = col(0);
+    this.high = col(1);
+    this.low = col(2);
+    this.close = col(3);
+    this.volume = col(4);
+    this.times = wide ? col(5) : new Uint32Array(buf, 5 * slots * 8, slots);
+    this.scale = wide ? 1 : 1000;
+    this.closed = new Uint8Array(buf, 5 * slots * 8 + slots * (wide ? 8 : 4), slots);
   }
 
   get bytes(): number {
-    return this.slots * BYTES_PER_BAR;
+    return this.slots * (this.wide ? BYTES_PER_BAR_WIDE : BYTES_PER_BAR);
   }
 
+  /** Open time (ms) of slot `i`. */
+  time(i: number): number {
+    return this.times[i]! * this.scale;
+  }
+
+  /** Writes `b` to slot `i`; compact columns take only open times that `fitsCompact`. */
   write(i: number, b: Bar): void {
-    this.openTime[i] = b.openTime;
+    this.times[i] = b.openTime / this.scale;
     this.open[i] = b.open;
     this.high[i] = b.high;
     this.low[i] = b.low;
@@ -47,7 +71,7 @@ export class BarColumns {
   /** A fresh Bar for slot `i` (always the same property order, so every one shares a hidden class). */
   read(i: number): Bar {
     return {
-      openTime: this.openTime[i]!,
+      openTime: this.time(i),
       open: this.open[i]!,
       high: this.high[i]!,
       low: this.low[i]!,
@@ -60,7 +84,7 @@ export class BarColumns {
   /** Whether slot `i` holds exactly `b` (the duplicate check of an upsert, without building a Bar). */
   holds(i: number, b: Bar): boolean {
     return (
-      this.openTime[i] === b.openTime &&
+      this.time(i) === b.openTime &&
       this.open[i] === b.open &&
       this.high[i] === b.high &&
       this.low[i] === b.low &&
@@ -70,9 +94,9 @@ export class BarColumns {
     );
   }
 
-  /** Copies slot `from` of `src` into slot `to` of this. */
+  /** Copies slot `from` of `src` (compact or wide) into slot `to` of this. */
   copy(to: number, src: BarColumns, from: number): void {
-    this.openTime[to] = src.openTime[from]!;
+    this.times[to] = src.time(from) / this.scale;
     this.open[to] = src.open[from]!;
     this.high[to] = src.high[from]!;
     this.low[to] = src.low[from]!;

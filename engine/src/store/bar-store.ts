@@ -17,7 +17,7 @@ export interface StoreStats {
   series: number;
   /** Bars in all hot windows. */
   bars: number;
-  /** Bytes of the bar columns of all hot windows (allocated, so at least 49 per bar). */
+  /** Bytes of the bar columns of all hot windows (allocated, so at least 45 per bar). */
   bytes: number;
 }
 

@@ -1,5 +1,5 @@
 import type { Bar } from '../domain/bar.ts';
-import { BarColumns } from './bar-columns.ts';
+import { BarColumns, fitsCompact } from './bar-columns.ts';
 
 /** Slots a window starts with on its first bar; it doubles from there up to its capacity. */
 const FIRST_SLOTS = 8;
@@ -9,7 +9,8 @@ const FIRST_SLOTS = 8;
  * Reads are synchronous so a WebSocket can take a snapshot and subscribe in one turn. Upserting the
  * newest bar (the common case) is O(1); anything else is a binary search.
  *
- * Bars are kept in columns (`BarColumns`: typed arrays, 49 bytes a bar) used as a ring, so the oldest
+ * Bars are kept in columns (`BarColumns`: typed arrays, 45 bytes a bar; 49 in the wide layout a
+ * window switches to for good if a bar is not on whole seconds) used as a ring, so the oldest
  * bar leaves without moving the others. The columns grow (doubling) as bars arrive, so a series that
  * holds few bars never costs a whole `capacity`. Reads build Bar objects; `newest()` returns the bar
  * last written at the tip, so the per-update hot path allocates nothing.
@@ -22,12 +23,18 @@ export class SeriesWindow {
   /** The newest bar as it was upserted. */
   private tip: Bar | undefined;
   private changes = 0;
+  /** Open times as float64 milliseconds: a bar not on whole seconds was seen. */
+  private wide = false;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`SeriesWindow: capacity must be an integer >= 1, got ${capacity}`);
   }
 
   upsert(bar: Bar): 'appended' | 'replaced' | 'inserted' | 'ignored' {
+    if (!this.wide && !fitsCompact(bar.openTime)) {
+      this.wide = true;
+      if (this.cols) this.resize(this.cols.slots);
+    }
     const n = this.count;
     if (n === 0 || bar.openTime > this.timeAt(n - 1)) {
       const cols = this.room();
@@ -147,7 +154,7 @@ export class SeriesWindow {
   }
 
   private timeAt(i: number): number {
-    return this.cols!.openTime[this.slot(i)]!;
+    return this.cols!.time(this.slot(i));
   }
 
   /** Bars [from, to) as objects, oldest first. */
@@ -169,7 +176,7 @@ export class SeriesWindow {
 
   /** New columns of `slots` (>= size), the bars copied oldest first to slot 0. */
   private resize(slots: number): BarColumns {
-    const next = new BarColumns(slots);
+    const next = new BarColumns(slots, this.wide);
     for (let i = 0; i < this.count; i++) next.copy(i, this.cols!, this.slot(i));
     this.cols = next;
     this.head = 0;

@@ -8,7 +8,7 @@ import type { BarStore } from './bar-store.ts';
 export function storeGauges(metrics: Metrics, store: BarStore, snapshots: () => { entries: number; bytes: number }): void {
   const series = metrics.gauge('engine_store_series', 'Series with a hot window in memory');
   const bars = metrics.gauge('engine_store_bars', 'Bars in the hot windows');
-  const bytes = metrics.gauge('engine_store_bytes', 'Bytes of the hot windows\' bar columns (49 per bar slot, grown on demand)');
+  const bytes = metrics.gauge('engine_store_bytes', 'Bytes of the hot windows\' bar columns (45 per bar slot, 49 if open times are not whole seconds; grown on demand)');
   const snapEntries = metrics.gauge('engine_snapshot_cache_entries', 'Serialized historical snapshots cached (series being connected to)');
   const snapBytes = metrics.gauge('engine_snapshot_cache_bytes', 'Bytes of the cached historical snapshots (bounded)');
   metrics.onCollect(() => {

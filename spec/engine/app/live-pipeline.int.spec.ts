@@ -103,13 +103,13 @@ describe('engine on the simulated exchange (memory store)', () => {
       expect(text).toContain(`# TYPE ${name}`);
     }
     expect(app.metrics.value('engine_upstream_frames_total')).toBeGreaterThan(0);
-    // Memory per series: the hot windows' bars and column bytes (49 per slot, at least one slot per bar).
+    // Memory per series: the hot windows' bars and column bytes (45 per slot, at least one slot per bar).
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     const stats = app.store.stats();
     expect(stats.series).toBeGreaterThanOrEqual(4);
     expect(gauge('engine_store_series')).toBe(stats.series);
     expect(gauge('engine_store_bars')).toBeGreaterThan(0);
-    expect(gauge('engine_store_bytes')).toBeGreaterThanOrEqual(49 * gauge('engine_store_bars'));
+    expect(gauge('engine_store_bytes')).toBeGreaterThanOrEqual(45 * gauge('engine_store_bars'));
     expect(text).toContain('# TYPE engine_snapshot_cache_bytes gauge');
   });
 

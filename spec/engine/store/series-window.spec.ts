@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
-import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
+import { BYTES_PER_BAR, BYTES_PER_BAR_WIDE } from '../../../engine/src/store/bar-columns.ts';
 import { SeriesWindow } from '../../../engine/src/store/series-window.ts';
 
 const M = 60_000;
@@ -88,6 +88,31 @@ describe('SeriesWindow', () => {
     const page = w.last(3);
     page.pop();
     expect(w.size).toBe(6);
+  });
+
+  it('keeps open times as whole seconds (45 B a bar), and switches a window to float64 ones for good when a bar is not on a second', () => {
+    const w = new SeriesWindow(8);
+    for (let i = 1; i <= 5; i++) w.upsert(bar(i));
+    expect(w.bytes).toBe(8 * BYTES_PER_BAR);
+    // Up to 2106 in seconds: a far-future time still fits.
+    const late: Bar = { ...bar(0), openTime: (2 ** 32 - 1) * 1000 };
+    // Off whole seconds, before 1970, or beyond 2106: the window goes wide and keeps every bar as it was.
+    const odd: Bar = { ...bar(7), openTime: 7 * M + 1 };
+    expect(w.upsert(odd)).toBe('appended');
+    expect(w.bytes).toBe(8 * BYTES_PER_BAR_WIDE);
+    expect(w.last(10)).toEqual([bar(1), bar(2), bar(3), bar(4), bar(5), odd]);
+    expect(w.upsert(bar(6))).toBe('inserted');
+    expect(w.upsert(late)).toBe('appended');
+    expect(w.last(10).map((b) => b.openTime)).toEqual([M, 2 * M, 3 * M, 4 * M, 5 * M, 6 * M, 7 * M + 1, (2 ** 32 - 1) * 1000]);
+    expect(w.upsert({ ...odd, close: 1 })).toBe('replaced');
+    expect(w.before(7 * M + 1, 1)).toEqual([{ ...odd, close: 1 }]);
+    for (const t of [-M, 2 ** 32 * 1000, 0.5]) {
+      const v = new SeriesWindow(4);
+      v.upsert(bar(0));
+      v.upsert({ ...bar(0), openTime: t });
+      expect(v.bytes).toBe(4 * BYTES_PER_BAR_WIDE);
+      expect(v.last(4).map((b) => b.openTime)).toEqual([0, t].sort((a, z) => a - z));
+    }
   });
 
   it('is empty at first', () => {
