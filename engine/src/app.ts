@@ -197,7 +197,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     catalog,
     upstream: shards,
     router,
-    load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchangeNow }),
+    load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchangeNow, abandoned: (x) => lifecycle.abandoned(x) }),
     startNative: (id, input$) =>
       // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
       seriesPipeline(id, input$, rest, store).subscribe({

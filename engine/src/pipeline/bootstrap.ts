@@ -1,4 +1,4 @@
-import { catchError, defer, from, lastValueFrom, mergeMap, type Observable, of, reduce, retry, timer } from 'rxjs';
+import { catchError, from, lastValueFrom, mergeMap, Observable, of, reduce, retry, timer } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { BinanceRestError } from '../domain/errors.ts';
 import { intervalMs, nextOpen } from '../domain/interval.ts';
@@ -18,6 +18,11 @@ export interface BootstrapDeps {
   now?: () => number;
   /** Delay before a series whose bootstrap failed is tried again. */
   retryDelayMs?: number;
+  /**
+   * A load unsubscribed before it finished has ended (its REST call cannot be taken back): whatever
+   * it put in the store (a window `restore` opened) belongs to nobody unless the series is wanted again.
+   */
+  abandoned?: (id: SeriesId) => void;
 }
 
 /**
@@ -36,8 +41,13 @@ export function bootstrap$(series: readonly SeriesId[], deps: BootstrapDeps): Ob
  */
 export function loadSeries$(id: SeriesId, deps: Omit<BootstrapDeps, 'concurrency'>): Observable<BootstrapResult> {
   const now = deps.now ?? Date.now;
-  return defer(async (): Promise<BootstrapResult> => {
+  // Unsubscribing cannot stop the awaits below, so they check: an abandoned load writes nothing
+  // (before: its bars landed in the store after the series was freed, a window kept for nobody).
+  const once = new Observable<BootstrapResult>((subscriber) => {
+    let gone = false;
+    const run = async (): Promise<BootstrapResult | undefined> => {
       const newest = await deps.store.restore(id);
+      if (gone) return undefined;
       // Restart with a warm store: fetch from the newest stored bar (it may have been forming), or
       // from the first hole the last run left (a fill that failed there was only remembered in memory).
       const from = newest ? Math.min(newest.openTime, firstSuspect(deps.store.window(id).last(deps.bufferSize), id.interval) ?? Infinity) : undefined;
@@ -48,20 +58,34 @@ export function loadSeries$(id: SeriesId, deps: Omit<BootstrapDeps, 'concurrency
       } else {
         bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize);
       }
+      if (gone) return undefined;
       deps.store.upsert(id, bars);
       return { id, outcome: 'loaded', fetched: bars.length };
-    }).pipe(
-      catchError((e: unknown) => {
-        if (e instanceof BinanceRestError && e.info.code === -1121) return of<BootstrapResult>({ id, outcome: 'invalid-symbol', fetched: 0 });
-        throw e;
-      }),
-      retry({
-        delay: (e: unknown, attempt) => {
-          deps.log.warn('bootstrap failed, will retry', { key: id.key, attempt, err: e as Error });
-          return timer(Math.min(60_000, (deps.retryDelayMs ?? 2000) * 2 ** Math.min(attempt - 1, 5)));
-        },
-      }),
+    };
+    run().then(
+      (r) => {
+        if (gone || !r) return deps.abandoned?.(id);
+        subscriber.next(r);
+        subscriber.complete();
+      },
+      (e: unknown) => (gone ? deps.abandoned?.(id) : subscriber.error(e)),
     );
+    return () => {
+      gone = true;
+    };
+  });
+  return once.pipe(
+    catchError((e: unknown) => {
+      if (e instanceof BinanceRestError && e.info.code === -1121) return of<BootstrapResult>({ id, outcome: 'invalid-symbol', fetched: 0 });
+      throw e;
+    }),
+    retry({
+      delay: (e: unknown, attempt) => {
+        deps.log.warn('bootstrap failed, will retry', { key: id.key, attempt, err: e as Error });
+        return timer(Math.min(60_000, (deps.retryDelayMs ?? 2000) * 2 ** Math.min(attempt - 1, 5)));
+      },
+    }),
+  );
 }
 
 /**

@@ -178,6 +178,11 @@ export class SeriesLifecycle implements SeriesDemand {
     return { native, custom };
   }
 
+  /** A load cancelled earlier has ended: what it left in the store is freed unless the series is wanted again. */
+  abandoned(id: SeriesId): void {
+    if (!this.entries.has(id.key)) this.deps.free(id);
+  }
+
   stopAll(): void {
     this.stopped = true;
     clearInterval(this.sweepTimer);
