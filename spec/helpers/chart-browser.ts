@@ -4,13 +4,18 @@ import type { App, AppOptions } from '../../engine/src/app.ts';
 import { CHROMIUM_PATH } from './services.ts';
 import { startTestApp } from './test-app.ts';
 
+/** Builds this checkout's client into dist/client (always, never a stale build). */
+export function buildClient(): void {
+  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+}
+
 /**
- * Builds this checkout's client (always, never a stale build) and starts a simulated engine serving
+ * Builds this checkout's client and starts a simulated engine serving
  * it: one simulated minute every 3 s, pushed 4 times a second. The spec's options win; it awaits
  * `app.ready` itself (the app is assigned first, so afterAll can stop it).
  */
 export function startChartApp(options: AppOptions): Promise<App> {
-  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+  buildClient();
   return startTestApp({ source: 'sim', bufferSize: 800, historyOnConnect: 720, clientDir: 'dist/client', simOptions: { pushIntervalMs: 250, clockSpeed: 20 }, ...options });
 }
 

@@ -18,10 +18,11 @@ export class NodeProcess {
     proc.stderr?.on('data', keep);
   }
 
+  /** `env.PORT`, when given, is the port (chosen by the caller); otherwise a free one. */
   static async start(name: string, env: Record<string, string>): Promise<NodeProcess> {
-    const port = await freePort();
+    const port = env.PORT ? Number(env.PORT) : await freePort();
     const proc = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_ID: name, CLIENT_DIR: '', LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, HOST: '127.0.0.1', NODE_ID: name, CLIENT_DIR: '', LOG_LEVEL: 'info', ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new NodeProcess(name, port, proc);
@@ -48,6 +49,22 @@ export class NodeProcess {
     try {
       const res = await request(`${this.url}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
       return (await res.body.json()) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A gauge or counter from /metrics (summed over its labels), or undefined while the node does not answer. */
+  async metric(name: string): Promise<number | undefined> {
+    try {
+      const res = await request(`${this.url}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      const text = await res.body.text();
+      let sum = 0;
+      for (const line of text.split('\n')) {
+        const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+        if (m?.[1] === name) sum += Number(m[3]);
+      }
+      return sum;
     } catch {
       return undefined;
     }

@@ -21,6 +21,7 @@ export function freePort(): Promise<number> {
  * A redis-server of the test's own, on a free port, in a temporary directory: the cluster suites
  * kill, pause and restart it, which they must never do to the shared one on 6379.
  * `aof: true` keeps its data across restarts (appendfsync always); false starts it empty each time.
+ * `args` replaces those persistence settings with a command line's own (docker-compose.yml's redis).
  */
 export class RedisProcess {
   private proc: ChildProcess | undefined;
@@ -29,10 +30,11 @@ export class RedisProcess {
   private constructor(
     readonly port: number,
     private readonly aof: boolean,
+    private readonly args?: string[],
   ) {}
 
-  static async start(opts: { aof?: boolean } = {}): Promise<RedisProcess> {
-    const r = new RedisProcess(await freePort(), opts.aof ?? false);
+  static async start(opts: { aof?: boolean; args?: string[] } = {}): Promise<RedisProcess> {
+    const r = new RedisProcess(await freePort(), opts.aof ?? false, opts.args);
     await r.restart();
     return r;
   }
@@ -48,8 +50,8 @@ export class RedisProcess {
   /** (Re)starts the server and resolves once it answers PING. */
   async restart(): Promise<void> {
     await this.kill();
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
-    args.push(...(this.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'];
+    args.push(...(this.args ?? ['--save', '', ...(this.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])]));
     if (!this.aof) rmSync(join(this.dir, 'appendonlydir'), { recursive: true, force: true });
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
@@ -11,6 +12,7 @@ export const REDIS_HOST = process.env.TEST_REDIS_HOST ?? '127.0.0.1';
 export const REDIS_PORT = Number(process.env.TEST_REDIS_PORT ?? 6379);
 export const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}/15`;
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const HAPROXY_PATH = process.env.HAPROXY_PATH ?? '/usr/sbin/haproxy';
 
 function portOpen(host: string, port: number, timeoutMs = 800): Promise<boolean> {
   return new Promise((resolve) => {
@@ -40,4 +42,23 @@ export async function hasRedis(suite: string): Promise<boolean> {
 /** true when Debian's chromium is installed; use with describe.runIf(await hasChromium('suite name')). */
 export async function hasChromium(suite: string): Promise<boolean> {
   return need('chromium', existsSync(CHROMIUM_PATH), `suite '${suite}' needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
+}
+
+/** true when HAProxy is installed (Debian's haproxy); use with describe.runIf(await hasHaproxy('suite name')). */
+export async function hasHaproxy(suite: string): Promise<boolean> {
+  return need('haproxy', existsSync(HAPROXY_PATH), `suite '${suite}' needs HAProxy at ${HAPROXY_PATH} (apt-get install haproxy)`);
+}
+
+/**
+ * The Compose command line (`docker-compose`, or the `docker compose` plugin), or undefined with a
+ * plain message. Optional even under CI: no Docker tooling is installed there, and the topology the
+ * file describes is started as child processes by compose-topology.int.spec.ts anyway.
+ */
+export function composeCommand(suite: string): string[] | undefined {
+  for (const cmd of [['docker-compose'], ['docker', 'compose']]) {
+    const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore', timeout: 20_000 });
+    if (r.status === 0) return cmd;
+  }
+  console.warn(`\n  SKIPPED (docker-compose missing): suite '${suite}' needs docker-compose or the docker compose plugin\n`);
+  return undefined;
 }
