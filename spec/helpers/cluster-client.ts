@@ -19,6 +19,8 @@ export class ClusterClient {
   readonly candles = new Map<number, Candle>();
   epoch: string | undefined;
   offset = 0;
+  /** Messages with a position received (historical, recovered, live): what `liveAfter` counts. */
+  updates = 0;
   /** Sockets opened after the first one. */
   reconnects = 0;
   ws!: WebSocket;
@@ -52,6 +54,7 @@ export class ClusterClient {
     } else if (m.type === 'recovered') for (const c of m.data!) this.candles.set(c.time, candle(c));
     else if (m.type === 'live_candle') this.candles.set(m.time!, candle(m as unknown as Candle));
     else return;
+    this.updates++;
     this.epoch = m.epoch;
     this.offset = m.offset!;
   }
@@ -112,12 +115,19 @@ export function expectExactlyMissed(moved: ClusterClient, witness: ClusterClient
   expect(checked, 'recovered messages checked').toBeGreaterThan(0);
 }
 
-/** Resolves once every client's offset moved `n` past where it is now. */
+/**
+ * Resolves once every client received `n` more updates (positioned messages) than it has now.
+ * Counted, not read off the offsets: across a new epoch the offsets start again from 1.
+ */
 export async function liveAfter(clients: ClusterClient[], n: number, timeoutMs = 15_000) {
-  const start = clients.map((c) => c.offset);
+  const start = clients.map((c) => c.updates);
   const deadline = Date.now() + timeoutMs;
-  while (clients.some((c, i) => c.offset < start[i]! + n)) {
-    if (Date.now() > deadline) throw new Error(`clients did not advance ${n} updates: ${clients.map((c) => c.offset).join(',')}`);
+  while (clients.some((c, i) => c.updates < start[i]! + n)) {
+    if (Date.now() > deadline) {
+      const stuck = clients.find((c, i) => c.updates < start[i]! + n)!;
+      const last = stuck.messages.slice(-8).map((m) => `${m.type} ${m.epoch ?? ''} ${m.offset ?? ''} ${m.data ? `[${m.data.length} bars]` : ''}`);
+      throw new Error(`clients did not receive ${n} more updates (offsets now ${clients.map((c) => c.offset).join(',')}); the first stuck one's last messages:\n${last.join('\n')}`);
+    }
     await sleep(50);
   }
 }
