@@ -30,9 +30,22 @@ export function recoveredMessage(symbol: string, interval: string, bars: readonl
   return JSON.stringify({ type: 'recovered', symbol, interval, epoch: pos.epoch, offset: pos.offset, data: bars.map(toWire) });
 }
 
-/** `,"epoch":"…","offset":N` (epochs are URL-safe ids: no escaping needed), or nothing. */
+/**
+ * A string as a JSON string literal. Epochs are URL-safe ids, so the quotes alone almost always do;
+ * the check is a few compares per character where JSON.stringify cost more than the rest of a
+ * live_candle message (it runs once per update). Anything else is escaped by JSON.stringify.
+ */
+function jsonString(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/** `,"epoch":"…","offset":N`, or nothing. */
 export function positionFields(pos: WirePosition | undefined): string {
-  return pos ? `,"epoch":${JSON.stringify(pos.epoch)},"offset":${pos.offset}` : '';
+  return pos ? `,"epoch":${jsonString(pos.epoch)},"offset":${pos.offset}` : '';
 }
 
 export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?: WirePosition): string {
