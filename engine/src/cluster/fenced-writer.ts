@@ -55,6 +55,19 @@ export class FencedWriter {
     });
   }
 
+  /** How many bars Redis holds for each series (in one round trip). */
+  async storedCounts(ids: readonly SeriesId[]): Promise<number[]> {
+    if (!ids.length) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.zcard(seriesKeys(id, this.cfg.keyPrefix).candles);
+    const out = (await p.exec()) ?? [];
+    return ids.map((_, i) => {
+      const [err, n] = out[i] ?? [new Error('no reply'), 0];
+      if (err) throw err;
+      return Number(n);
+    });
+  }
+
   private identity(): Promise<string> {
     if (this.runId) return this.runId;
     const p = (this.runId = redisRunId(this.redis));

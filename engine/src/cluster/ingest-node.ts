@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { type App, type AppOptions, startApp } from '../app.ts';
 import type { Bar } from '../domain/bar.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
-import { instanceDemandKeys, leaseKeys, seriesKeys } from './cluster-keys.ts';
+import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
 import { FencedWriter } from './fenced-writer.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
@@ -46,6 +46,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     lease,
     series: ids,
     tail: (id, n) => ref.app?.store.window(id).last(n) ?? [],
+    windowBars: config.bufferSize,
     log: (l, m, f) => log[l](m, f),
     metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++ },
   });
@@ -121,33 +122,16 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     marketsWritten = undefined;
     if (leader) writeMarkets();
   });
+  lease.start();
   // Configured series' history reaches Redis too: bootstrap loads it from REST into the hot window
-  // only, and the takeover heal rewrites just the last bars. Whenever this node leads with its series
-  // loaded, a series of which Redis holds fewer bars than the window gets the whole window (the
-  // version check drops what Redis has): a fresh cluster, a leader that died while bootstrapping, a
-  // Redis that lost its data. Without it an edge's clients got only the bars since the cluster started.
-  let loaded = false;
-  const seedShort = () => {
-    if (!loaded || !lease.state.leader) return;
-    for (const id of ids()) {
-      const window = app.store.window(id).last(config.bufferSize);
-      redis.zcard(seriesKeys(id, options.redisKeyPrefix).candles).then(
-        (n) => {
-          if (n < window.length) for (const bar of window) sink.publish(id, bar);
-        },
-        () => undefined, // Redis unreachable: the lease is lost too; the next takeover seeds
-      );
-    }
-  };
+  // only. The heal on taking the lead writes the whole window of every series Redis holds less of (a
+  // fresh cluster, a leader that died while bootstrapping, a Redis that lost its data); series loaded
+  // after the lead was taken get theirs once all are loaded. Without it an edge's clients got only the
+  // bars since the cluster started.
   app.ready.then(
-    () => {
-      loaded = true;
-      seedShort();
-    },
+    () => sink.heal(),
     () => undefined, // startApp reports its own failure
   );
-  const seedSub = lease.leader$.subscribe((leader) => leader && seedShort());
-  lease.start();
   return {
     app,
     lease,
@@ -156,7 +140,6 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       clearInterval(marketsTimer);
       marketsSub.unsubscribe();
       derived.stop();
-      seedSub.unsubscribe();
       demand.stop();
       await lease.stop();
       sink.stop();

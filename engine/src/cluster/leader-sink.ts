@@ -11,6 +11,8 @@ export interface LeaderSinkConfig {
   tail(id: SeriesId, n: number): Bar[];
   /** Bars of each series rewritten when this node starts leading (default 10). */
   healBars?: number;
+  /** A series Redis holds fewer bars of than this node gets its whole window (up to this many) written. */
+  windowBars?: number;
   /** Updates waiting while Redis is unreachable, per series (newest per open time; default 1000). */
   maxPending?: number;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -31,7 +33,7 @@ export class LeaderSink {
 
   constructor(private readonly cfg: LeaderSinkConfig) {
     this.sub = cfg.lease.leader$.subscribe((leader) => {
-      if (leader) this.heal();
+      if (leader) void this.heal();
       else this.pending.clear();
     });
   }
@@ -39,11 +41,11 @@ export class LeaderSink {
   publish(id: SeriesId, bar: Bar): void {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
-    this.send(s.token!, id, bar);
+    void this.send(s.token!, id, bar);
   }
 
-  private send(token: string, id: SeriesId, bar: Bar): void {
-    this.cfg.writer.write(token, id, bar).then(
+  private send(token: string, id: SeriesId, bar: Bar): Promise<void> {
+    return this.cfg.writer.write(token, id, bar).then(
       (r) => {
         if (r.kind === 'fenced') {
           this.cfg.metrics?.fenced();
@@ -73,22 +75,46 @@ export class LeaderSink {
       if (!s.leader) return this.pending.clear();
       const batch = [...this.pending.values()];
       this.pending.clear();
-      for (const { id, bars } of batch) for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) this.send(s.token!, id, b);
+      for (const { id, bars } of batch) for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) void this.send(s.token!, id, b);
     }, 250);
   }
 
-  private heal(): void {
+  /**
+   * Rewrites the tail of every series, and the whole window of a series Redis holds less of than this
+   * node (a fresh cluster, or series this node loaded after it took the lead: their REST history never
+   * passed through `publish`, and edges would show a few candles). Called on taking the lead and once
+   * the node's configured series are all loaded. In slices, so a universe's windows are not all in flight at once.
+   */
+  async heal(): Promise<void> {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
     const n = this.cfg.healBars ?? 10;
+    const full = this.cfg.windowBars ?? n;
+    const ids = this.cfg.series();
+    let stored: number[] | undefined;
+    try {
+      stored = await this.cfg.writer.storedCounts(ids);
+    } catch {
+      stored = undefined; // unknown: the tails alone; the writes that fail are kept and retried
+    }
     let count = 0;
-    for (const id of this.cfg.series()) {
-      for (const b of this.cfg.tail(id, n)) {
-        this.send(s.token!, id, b);
-        count++;
+    let whole = 0;
+    let inFlight: Array<Promise<void>> = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (this.cfg.lease.state.token !== s.token) return; // stepped down meanwhile
+      const id = ids[i]!;
+      const local = this.cfg.tail(id, full);
+      const behind = stored !== undefined && stored[i]! < local.length;
+      if (behind) whole++;
+      for (const b of behind ? local : local.slice(-n)) inFlight.push(this.send(s.token!, id, b));
+      count += behind ? local.length : Math.min(n, local.length);
+      if (inFlight.length >= 5000) {
+        await Promise.all(inFlight);
+        inFlight = [];
       }
     }
-    this.cfg.log?.('info', `leader (term ${s.term}): healing the tail, ${count} bars rewritten (the version check drops what Redis has)`);
+    await Promise.all(inFlight);
+    this.cfg.log?.('info', `leader (term ${s.term}): healed ${ids.length} series, ${count} bars rewritten, ${whole} whole windows Redis lacked (the version check drops what Redis has)`);
   }
 
   stop(): void {

@@ -72,6 +72,20 @@ describe('on-demand symbols through any edge (child processes)', () => {
     await redis?.stop();
   }, 60_000);
 
+  it('a configured series on a fresh cluster: the edge serves its whole history, not the few bars the leader rewrote at takeover (reproduced: 10)', async () => {
+    expect(await r.zcard('candles:BTCUSDT:1m')).toBeGreaterThanOrEqual(199);
+    // Not in `clients`: the tests below take clients[0] as their cold symbol's client.
+    const c = new EngineClient(`${edges[0]!.ws}/ws/BTCUSDT?interval=1m`);
+    try {
+      await c.until((x) => x.historical() !== undefined, 20_000, 'historical');
+      const data = c.historical()!.data;
+      expect(data.length).toBe(100);
+      expectTrue(data, 'BTCUSDT');
+    } finally {
+      c.close();
+    }
+  });
+
   it('a cold symbol on edge A: loading, then historical, then live candles equal to the simulator; edge B serves the same series', async () => {
     const a = ws(edges[0]!, '/ws/ETHUSDT?interval=1m');
     await a.until((c) => closedLive(c) >= 3, 30_000, 'live closed candles on edge A');
