@@ -1,0 +1,102 @@
+/**
+ * Probe (not a bench scenario): the universe scenario's engine at a chosen size, for finding where its
+ * memory goes. N symbols × 6 intervals (1,000 bars each, prefilled in Redis) against the simulator,
+ * then every minute: RSS by mapping kind (/proc smaps), process.memoryUsage() and V8 heap spaces after
+ * a GC. SNAPS=1 writes heap snapshots to /tmp at +15 s and at the end (they inflate the RSS that
+ * follows). `N=300 MINUTES=3 npx tsx bench/probes/um-probe.ts`; BASE=1 runs the one-series engine;
+ * NODE_ARGS passes node flags to the engine. Keep the machine otherwise quiet: it shares Redis.
+ */
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { bucketOpen, intervalMs } from '../../engine/src/domain/interval.ts';
+import { candlesKey, seriesId } from '../../engine/src/domain/series-id.ts';
+import { Child } from '../lib/ipc.ts';
+import { readFileSync } from 'node:fs';
+import { procSample } from '../lib/proc-stats.ts';
+
+/** RSS by mapping kind from /proc/pid/smaps: [heap] (glibc main arena), anon 64 MiB-ish (thread arenas), other anon, files. */
+function smaps(pid: number): string {
+  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const agg = new Map<string, number>();
+  let kind = '';
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const size = parseInt(m[2]!, 16) - parseInt(m[1]!, 16);
+      const name = m[3]!;
+      kind = name.startsWith('[heap]') ? 'brk-heap' : name.startsWith('[stack') ? 'stack' : name ? (name.includes('.node') ? 'native-addon' : name.includes('node') ? 'node-binary' : 'file') : size >= 60 * 2 ** 20 && size <= 64 * 2 ** 20 ? 'anon-64M' : size === 128 * 2 ** 20 ? 'anon-128M' : size >= 2 ** 20 ? 'anon>=1M' : 'anon<1M';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r) agg.set(kind, (agg.get(kind) ?? 0) + Number(r[1]) * 1024);
+  }
+  return [...agg.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ');
+}
+
+const N = Number(process.env.N ?? 300);
+const MINUTES = Number(process.env.MINUTES ?? 3);
+const SNAPS = process.env.SNAPS === '1';
+const BASE = process.env.BASE === '1';
+const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+const REDIS_URL = 'redis://127.0.0.1:6379/15';
+const PREFILL_LUA = `
+local first, step, n, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local args = {}
+for k = 0, n - 1 do
+  local t = first + k * step
+  local o = p
+  p = p * (1 + (math.random() - 0.5) / 50)
+  args[#args + 1] = t
+  args[#args + 1] = string.format('[%.0f,%.4f,%.4f,%.4f,%.4f,%.2f,1]', t, o, math.max(o, p) * 1.002, math.min(o, p) * 0.998, p, math.random() * 10000)
+end
+redis.call('ZADD', KEYS[1], unpack(args))
+return n`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
+
+const sim = Child.fork('sim', fileURLToPath(new URL('../scenarios/universe-sim-child.ts', import.meta.url)), { config: { universeSize: N, seed: 7, pushIntervalMs: 2000 } });
+const ready = (await sim.ready) as unknown as { restUrl: string; wsUrl: string; symbols: string[] };
+const prefix = `probe:um:${process.pid}:`;
+const redis = new Redis(REDIS_URL);
+const now = Date.now();
+let pipe = redis.pipeline();
+let n = 0;
+for (const s of ready.symbols) for (const iv of INTERVALS) {
+  const step = intervalMs(iv);
+  void pipe.eval(PREFILL_LUA, 1, candlesKey(seriesId(s, iv), prefix), bucketOpen(now, iv) - 1000 * step, step, 1000, 1 + (n++ % 997));
+  if (n % 100 === 0) { await pipe.exec(); pipe = redis.pipeline(); }
+}
+await pipe.exec();
+console.log(`prefilled ${n} series`);
+const cfg = { restUrl: ready.restUrl, wsUrl: ready.wsUrl, bufferSize: 1000, historyOnConnect: 720, restWeightBudget: 6000, redisUrl: REDIS_URL, redisKeyPrefix: prefix, maxBackpressureBytes: 1 << 20,
+  symbols: BASE ? [ready.symbols[0]] : ['*'], intervals: BASE ? ['1m'] : INTERVALS };
+const eng = Child.fork('engine', fileURLToPath(new URL('./um-engine.ts', import.meta.url)), { config: cfg, nodeArgs: ['--expose-gc', ...NODE_ARGS], readyTimeoutMs: 30 * 60_000 });
+const r = await eng.ready;
+console.log(`engine ready in ${(Number(r.bootstrapMs) / 1000).toFixed(0)} s`);
+const report = async (label: string) => {
+  const x = await eng.request<{ mem: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number; phys: number }>; storeBars: number; storeBytes: number; frames: number }>('mem');
+  const rss = procSample(eng.pid)!.rssBytes;
+  const sp = Object.entries(x.spaces).filter(([, s]) => s.size > 0).map(([k, s]) => `${k.replace('_space', '')} ${MiB(s.used)}/${MiB(s.size)}`).join(', ');
+  console.log(`${label}: smaps ${smaps(eng.pid)}\n   rss(proc) ${MiB(rss)} heapUsed ${MiB(x.mem.heapUsed)} heapTotal ${MiB(x.mem.heapTotal)} external ${MiB(x.mem.external)} arrayBuffers ${MiB(x.mem.arrayBuffers)} bars ${x.storeBars} storeBytes ${MiB(x.storeBytes)} frames ${x.frames}\n   ${sp}`);
+};
+try {
+  await sleep(15_000);
+  await report('t+15s');
+  if (SNAPS) console.log(await eng.request('snap', { path: `/tmp/um-${N}-a.heapsnapshot` }, 600_000));
+  for (let m = 1; m <= MINUTES; m++) {
+    await sleep(60_000);
+    await report(`t+${m}m15s`);
+  }
+  if (SNAPS) console.log(await eng.request('snap', { path: `/tmp/um-${N}-b.heapsnapshot` }, 600_000));
+} finally {
+  await eng.stop(20_000);
+  await sim.stop(10_000);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+}
