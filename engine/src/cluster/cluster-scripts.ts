@@ -4,6 +4,40 @@
  */
 
 /**
+ * The body both fenced writes share. KEYS: lease, members (sorted set by time), pos, hist; ARGV[1]
+ * token, ARGV[2] time, ARGV[3] member; `at` names the other arguments' places. `newer` runs with
+ * the stored member `old` of the same time (not equal to the new one) and returns {0, offset, epoch}
+ * to drop the update; `after` runs once it is written, before the reply.
+ */
+function fencedLogWrite(at: { runid: number; epoch: number; cap: number; history: number; channel: number }, newer: string, after = ''): string {
+  return `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+local t = ARGV[2]
+local pos = redis.call('HMGET', KEYS[3], 'epoch', 'offset', 'runid')
+local epoch, offset = pos[1], tonumber(pos[2] or '0')
+if not epoch or pos[3] ~= ARGV[${at.runid}] then
+  epoch = ARGV[${at.epoch}]
+  offset = 0
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', 0, 'runid', ARGV[${at.runid}])
+end
+local old = redis.call('ZRANGE', KEYS[2], t, t, 'BYSCORE')[1]
+if old then
+  if old == ARGV[3] then return {0, offset, epoch} end${newer}
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], t, t)
+end
+redis.call('ZADD', KEYS[2], t, ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[${at.cap}]) + 1))
+offset = redis.call('HINCRBY', KEYS[3], 'offset', 1)
+local now = redis.call('TIME')
+local at = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
+redis.call('LTRIM', KEYS[4], -tonumber(ARGV[${at.history}]), -1)
+redis.call('PUBLISH', ARGV[${at.channel}], epoch .. ' ' .. offset .. ' ' .. ARGV[3])${after}
+return {1, offset, epoch}`;
+}
+
+/**
  * Every write the leader makes. KEYS: lease, candles, pos, hist. ARGV: token, openTime, member,
  * closed (0/1), volume, bufferSize, historyCap, runid, newEpoch, channel.
  * Returns {-1} when the lease no longer holds `token` (fenced: the caller steps down), {0, offset,
@@ -14,35 +48,11 @@
  * The position lives with the Redis instance's run_id: a Redis that restarted (and may have lost
  * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch.
  */
-export const WRITE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
-local t = ARGV[2]
-local pos = redis.call('HMGET', KEYS[3], 'epoch', 'offset', 'runid')
-local epoch, offset = pos[1], tonumber(pos[2] or '0')
-if not epoch or pos[3] ~= ARGV[8] then
-  epoch = ARGV[9]
-  offset = 0
-  redis.call('DEL', KEYS[4])
-  redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', 0, 'runid', ARGV[8])
-end
-local old = redis.call('ZRANGE', KEYS[2], t, t, 'BYSCORE')[1]
-if old then
-  if old == ARGV[3] then return {0, offset, epoch} end
+export const WRITE_LUA = fencedLogWrite({ runid: 8, epoch: 9, cap: 6, history: 7, channel: 10 }, `
   local o = cjson.decode(old)
   local closed, vol = tonumber(ARGV[4]), tonumber(ARGV[5])
   if o[7] == 1 and closed == 0 then return {0, offset, epoch} end
-  if o[7] == closed and vol < o[6] then return {0, offset, epoch} end
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], t, t)
-end
-redis.call('ZADD', KEYS[2], t, ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[6]) + 1))
-offset = redis.call('HINCRBY', KEYS[3], 'offset', 1)
-local now = redis.call('TIME')
-local at = now[1] * 1000 + math.floor(now[2] / 1000)
-redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
-redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
-redis.call('PUBLISH', ARGV[10], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
-return {1, offset, epoch}`;
+  if o[7] == closed and vol < o[6] then return {0, offset, epoch} end`);
 
 /**
  * A series' snapshot, position and kept history in one atomic read. KEYS: candles, pos, hist.
@@ -98,30 +108,10 @@ return 0`;
  * without a repeat. A forming point never replaces a closed one; any other change replaces it (a
  * newer preview, or a closed value corrected after a gap fill). Returns as WRITE_LUA.
  */
-export const POINT_WRITE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
-local t = ARGV[2]
-local pos = redis.call('HMGET', KEYS[3], 'epoch', 'offset', 'runid')
-local epoch, offset = pos[1], tonumber(pos[2] or '0')
-if not epoch or pos[3] ~= ARGV[7] then
-  epoch = ARGV[8]
-  offset = 0
-  redis.call('DEL', KEYS[4])
-  redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', 0, 'runid', ARGV[7])
-end
-local old = redis.call('ZRANGE', KEYS[2], t, t, 'BYSCORE')[1]
-if old then
-  if old == ARGV[3] then return {0, offset, epoch} end
-  if cjson.decode(old)[2] == 1 and ARGV[4] == '0' then return {0, offset, epoch} end
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], t, t)
-end
-redis.call('ZADD', KEYS[2], t, ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
-offset = redis.call('HINCRBY', KEYS[3], 'offset', 1)
-local now = redis.call('TIME')
-local at = now[1] * 1000 + math.floor(now[2] / 1000)
-redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
-redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1)
-redis.call('PUBLISH', ARGV[9], epoch .. ' ' .. offset .. ' ' .. ARGV[3])
-for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end
-return {1, offset, epoch}`;
+export const POINT_WRITE_LUA = fencedLogWrite(
+  { runid: 7, epoch: 8, cap: 5, history: 6, channel: 9 },
+  `
+  if cjson.decode(old)[2] == 1 and ARGV[4] == '0' then return {0, offset, epoch} end`,
+  `
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end`,
+);
