@@ -22,6 +22,9 @@ export interface RedisBarStoreOptions {
   commandTimeoutMs?: number;
 }
 
+
+/** Bar writes sent in one pipeline at most (a series' pending bars are never split). */
+export const MAX_FLUSH_BARS = 20_000;
 /**
  * One bar upsert, atomic and O(log n): drop the member at this open time, add the new one, trim to
  * the cap. A script (EVALSHA) keeps it one round trip inside the pipeline, with no read-modify-write.
@@ -205,8 +208,17 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   async function flushOnce(): Promise<void> {
     if (hung) return probe();
     if (flushing || !ok() || dirty.size === 0) return flushing;
-    const batch = [...dirty.values()].map((d) => ({ id: d.id, bars: [...d.bars.values()] }));
-    dirty.clear();
+    // One pipeline of at most ~MAX_FLUSH_BARS writes (whole series); the rest follow in the next
+    // turns. Before: everything pending in one pipeline (a universe's bootstrap, 221k writes at 300
+    // series), which an overloaded Redis timed out whole, and which was retried whole.
+    const batch: Array<{ id: SeriesId; bars: Bar[] }> = [];
+    let size = 0;
+    for (const [key, d] of dirty) {
+      if (size >= MAX_FLUSH_BARS) break;
+      batch.push({ id: d.id, bars: [...d.bars.values()] });
+      size += d.bars.size;
+      dirty.delete(key);
+    }
     flushing = (async () => {
       let count = 0;
       try {

@@ -8,7 +8,7 @@ import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
 import type { BarStore } from '../../../engine/src/store/bar-store.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
-import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
+import { createRedisBarStore, MAX_FLUSH_BARS } from '../../../engine/src/store/redis-bar-store.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 
 const M = 60_000;
@@ -93,6 +93,23 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
     expect(store.window(id).size).toBe(0);
     expect(await store.range(id, 1e15, 50)).toEqual(Array.from({ length: 20 }, (_, k) => bar(k + 1)));
     await store.close();
+  });
+
+  it('writes more than one pipeline holds (MAX_FLUSH_BARS) in several, every bar of every series landing', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 1000, keyPrefix: `${prefix}big:` });
+    const ids = Array.from({ length: 3 * (MAX_FLUSH_BARS / 1000) + 1 }, (_, k) => seriesId(`S${k}USDT`, '1m'));
+    for (const s of ids) store.upsert(s, Array.from({ length: 1000 }, (_, i) => bar(i + 1)));
+    await store.flush();
+    const r = new Redis(REDIS_URL);
+    try {
+      const counts = await Promise.all(ids.map((s) => r.zcard(`${prefix}big:candles:${s.symbol}:${s.interval}`)));
+      expect(counts).toEqual(ids.map(() => 1000));
+      expect(store.health().pendingWrites).toBe(0);
+    } finally {
+      await r.del(...ids.map((s) => `${prefix}big:candles:${s.symbol}:${s.interval}`));
+      r.disconnect();
+      await store.close();
+    }
   });
 
   it('reads a page beyond the hot window from Redis in one round trip', async () => {
