@@ -314,7 +314,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     derivedModules: defs.length,
     staleAfterMs: config.staleAfterMs,
   });
-  const health = () => ({ ...baseHealth(), role: config.role, node: config.nodeId, ...cluster?.health() });
+  const health = () => {
+    const base = baseHealth();
+    const { notReady: clusterNotReady, ...clusterParts } = cluster?.health() ?? {};
+    // What the cluster part still misses (an ingest leader writing history to Redis) counts too.
+    const notReady = [...(base.notReady as string[]), ...((clusterNotReady as string[] | undefined) ?? [])];
+    return { ...base, role: config.role, node: config.nodeId, ...clusterParts, notReady, status: notReady.length ? 'degraded' : base.status };
+  };
   // History older than the store, for clients: below live work at the REST gate, coalesced, cached, bounded.
   const clientHistory = new ClientHistory({
     fetch: (symbol, interval, endTime, limit) => rest.klines({ symbol, interval, endTime, limit }, undefined, 'client'),

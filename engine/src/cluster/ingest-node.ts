@@ -76,6 +76,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     cluster: {
       publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
       health: () => ({
+        // Until the leader's heal has written what Redis lacks, edges would serve a short history.
+        notReady: sink.healing ? ['writing the loaded history to redis'] : [],
         leader: lease.state.leader,
         term: lease.state.term ?? null,
         writes: { ...counts },

@@ -86,6 +86,22 @@ export class LeaderSink {
    * the node's configured series are all loaded. In slices, so a universe's windows are not all in flight at once.
    */
   async heal(): Promise<void> {
+    this.heals++;
+    try {
+      await this.healOnce();
+    } finally {
+      this.heals--;
+    }
+  }
+
+  /** Whether a heal is writing now (the node reports itself not ready meanwhile). */
+  get healing(): boolean {
+    return this.heals > 0;
+  }
+
+  private heals = 0;
+
+  private async healOnce(): Promise<void> {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
     const n = this.cfg.healBars ?? 10;
