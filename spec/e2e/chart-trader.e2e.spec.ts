@@ -124,6 +124,9 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     // Custom 10m: at a new 10m candle (every 30 s here) it restarts at the 10-minute boundary, not a 1m one.
     await page.click('button[data-interval="10m"]');
     await expect.poll(() => onChart<number>(page, `chart.getPeriod().span`)).toBe(10);
+    // The period changes before the 10m history arrives: wait for the chart's data to be 10m candles
+    // (the countdown was read off the last 1m candle once, at 12:09 in a CI run).
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().at(-1).timestamp % 600000`), { timeout: 10_000 }).toBe(0);
     const first = (await countdown(page)).time;
     expect(first % 600_000).toBe(0);
     await expect.poll(async () => (await countdown(page)).time, { timeout: 40_000, interval: 200 }).toBeGreaterThan(first);
