@@ -13,6 +13,7 @@ import { candlesKey, seriesId } from '../../engine/src/domain/series-id.ts';
 import { Child } from '../lib/ipc.ts';
 import { readFileSync } from 'node:fs';
 import { procSample } from '../lib/proc-stats.ts';
+import { PREFILL_LUA } from '../scenarios/universe.ts';
 
 /** RSS by mapping kind from /proc/pid/smaps: [heap] (glibc main arena), anon 64 MiB-ish (thread arenas), other anon, files. */
 function smaps(pid: number): string {
@@ -40,18 +41,6 @@ const BASE = process.env.BASE === '1';
 const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
 const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
 const REDIS_URL = 'redis://127.0.0.1:6379/15';
-const PREFILL_LUA = `
-local first, step, n, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local args = {}
-for k = 0, n - 1 do
-  local t = first + k * step
-  local o = p
-  p = p * (1 + (math.random() - 0.5) / 50)
-  args[#args + 1] = t
-  args[#args + 1] = string.format('[%.0f,%.4f,%.4f,%.4f,%.4f,%.2f,1]', t, o, math.max(o, p) * 1.002, math.min(o, p) * 0.998, p, math.random() * 10000)
-end
-redis.call('ZADD', KEYS[1], unpack(args))
-return n`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
 

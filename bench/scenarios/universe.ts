@@ -23,7 +23,7 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
  * the wire): `n` closed bars from `first`, a random walk from `p`, members as the engine's store writes
  * them (`[openTime,o,h,l,c,v,closed]`, sorted set scored by open time).
  */
-const PREFILL_LUA = `
+export const PREFILL_LUA = `
 local first, step, n, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local args = {}
 for k = 0, n - 1 do
