@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 import { loadSeries$ } from '../../../engine/src/pipeline/bootstrap.ts';
-import { BinanceRest } from '../../../engine/src/sources/binance-rest.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { useSimRest } from '../../helpers/sim-rest.ts';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -14,25 +13,16 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
  * a window of BUFFER_SIZE bars kept for nobody, one per abandoned load (a flood of cold asks grows it).
  */
 describe('an abandoned bootstrap load, against the simulated exchange', () => {
-  let sim: SimExchange;
-  let rest: BinanceRest;
-  beforeAll(async () => {
-    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 1000 });
-    rest = new BinanceRest({ baseUrl: sim.restUrl, weightBudget: 1000, concurrency: 4, now: () => sim.now() });
-  });
-  afterAll(async () => {
-    await rest.close();
-    await sim.close();
-  });
+  const ex = useSimRest(['BTCUSDT', 'ETHUSDT']);
 
   it('writes nothing once unsubscribed with its REST call on the wire, and says it ended', async () => {
     const store = createMemoryBarStore({ bufferSize: 500 });
     const id = seriesId('ETHUSDT', '1m');
     const abandoned: string[] = [];
-    const before = sim.stats.restRequests;
-    const sub = loadSeries$(id, { rest, store, bufferSize: 500, log: silentLogger, abandoned: (x) => abandoned.push(x.key) }).subscribe();
+    const before = ex.sim.stats.restRequests;
+    const sub = loadSeries$(id, { rest: ex.rest, store, bufferSize: 500, log: silentLogger, abandoned: (x) => abandoned.push(x.key) }).subscribe();
     // The exchange has the request: the answer is on its way when the load is dropped.
-    while (sim.stats.restRequests === before) await turn();
+    while (ex.sim.stats.restRequests === before) await turn();
     sub.unsubscribe();
     const end = Date.now() + 10_000;
     while (!abandoned.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
@@ -45,7 +35,7 @@ describe('an abandoned bootstrap load, against the simulated exchange', () => {
     const id = seriesId('BTCUSDT', '1m');
     const abandoned: string[] = [];
     const results: unknown[] = [];
-    await new Promise<void>((done, fail) => loadSeries$(id, { rest, store, bufferSize: 500, log: silentLogger, abandoned: (x) => abandoned.push(x.key) }).subscribe({ next: (r) => results.push(r), error: fail, complete: done }));
+    await new Promise<void>((done, fail) => loadSeries$(id, { rest: ex.rest, store, bufferSize: 500, log: silentLogger, abandoned: (x) => abandoned.push(x.key) }).subscribe({ next: (r) => results.push(r), error: fail, complete: done }));
     expect(results).toEqual([{ id, outcome: 'loaded', fetched: 500 }]);
     expect(store.window(id).size).toBe(500);
     expect(abandoned).toEqual([]);
