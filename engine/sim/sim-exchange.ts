@@ -57,6 +57,16 @@ export interface SimStats {
   refusedConnections: number;
 }
 
+/** One answered klines request, as the exchange saw its parameters. */
+export interface KlinesRequest {
+  symbol: string;
+  interval: string;
+  startTime: number | undefined;
+  endTime: number | undefined;
+}
+
+const KLINES_LOG = 1000;
+
 export interface SimExchange {
   readonly restUrl: string;
   readonly wsUrl: string;
@@ -100,6 +110,8 @@ export interface SimExchange {
   subscriptions(): string[][];
   /** REST klines and uiKlines requests answered for a symbol (and interval, when given). */
   klinesRequests(symbol: string, interval?: string): number;
+  /** The last 1,000 answered klines/uiKlines requests, oldest first, to tell a test's pages from the engine's own. */
+  klinesLog(): readonly KlinesRequest[];
   /** Closes the server, every socket and every timer. */
   close(): Promise<void>;
 }
@@ -139,7 +151,11 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
   const klinesCount = new Map<string, number>();
 
   const restFaults: RestFaultQueue = { rateLimits: [], failures: [] };
-  const onKlines = (symbol: string, interval: string) => klinesCount.set(`${symbol} ${interval}`, (klinesCount.get(`${symbol} ${interval}`) ?? 0) + 1);
+  const klinesLog: KlinesRequest[] = [];
+  const onKlines = (symbol: string, interval: string, startTime: number | undefined, endTime: number | undefined) => {
+    klinesCount.set(`${symbol} ${interval}`, (klinesCount.get(`${symbol} ${interval}`) ?? 0) + 1);
+    if (klinesLog.push({ symbol, interval, startTime, endTime }) > KLINES_LOG) klinesLog.shift();
+  };
   const server = createServer(createRestHandler({ market, model, weightLimit, now, stats, onKlines }, restFaults));
   const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
@@ -212,6 +228,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
     },
     stats,
     subscriptions: () => streams.subscriptions(),
+    klinesLog: () => klinesLog.slice(),
     klinesRequests(symbol, interval) {
       if (interval !== undefined) return klinesCount.get(`${symbol} ${interval}`) ?? 0;
       let n = 0;

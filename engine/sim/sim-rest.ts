@@ -14,7 +14,7 @@ export interface SimRestContext {
   now(): number;
   readonly stats: { restRequests: number; weightUsed: number };
   /** Called for each klines/uiKlines request answered with rows. */
-  onKlines?(symbol: string, interval: string): void;
+  onKlines?(symbol: string, interval: string, startTime: number | undefined, endTime: number | undefined): void;
 }
 
 /** Faults queued for the next REST requests, consumed one per request. */
@@ -137,7 +137,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
       const c = model.candle(symbol, interval, o, at, tz);
       if (c) rows.push(klineRow(symbol, interval, c, tz));
     }
-    ctx.onKlines?.(symbol, interval);
+    ctx.onKlines?.(symbol, interval, startTime, endTime);
     return rows;
   };
 

@@ -69,10 +69,12 @@ describe('a flood of client history against the engine on the simulator', () => 
     try {
       const endTime = Date.UTC(2020, 5, 1, 12, 0, 30);
       const ask = (agent: Agent, t: number) => request(`${app.url}/candles/ETHUSDT/1m?endTime=${t}&limit=300`, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as { candles: Array<{ time: number }> } }));
-      const before = app.sim!.klinesRequests('ETHUSDT', '1m');
+      // Only pages of 2020 are the clients': the engine's own gap checks ask for today's bars meanwhile.
+      const pages = () => app.sim!.klinesLog().filter((k) => k.symbol === 'ETHUSDT' && k.interval === '1m' && k.endTime !== undefined && k.endTime < Date.UTC(2021, 0, 1)).length;
+      const before = pages();
       // Eight clients, eight endTimes inside the same minute: one page.
       const answers = await Promise.all(agents.map((a, i) => ask(a, endTime + i * 1000)));
-      expect(app.sim!.klinesRequests('ETHUSDT', '1m') - before).toBe(1);
+      expect(pages() - before).toBe(1);
       for (const a of answers) {
         expect(a.status).toBe(200);
         expect(a.body.candles).toHaveLength(300);
@@ -80,7 +82,7 @@ describe('a flood of client history against the engine on the simulator', () => 
       }
       const again = await ask(agents[0]!, endTime);
       expect(again.body).toEqual(answers[0]!.body);
-      expect(app.sim!.klinesRequests('ETHUSDT', '1m') - before).toBe(1);
+      expect(pages() - before).toBe(1);
     } finally {
       await Promise.all(agents.map((a) => a.close()));
     }
