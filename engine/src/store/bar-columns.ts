@@ -1,4 +1,5 @@
 import type { Bar } from '../domain/bar.ts';
+import { allocateChunk } from './column-slabs.ts';
 
 /**
  * Bytes one bar takes in the columns: five float64 (OHLCV), the open time in whole seconds (uint32,
@@ -14,9 +15,10 @@ export function fitsCompact(openTime: number): boolean {
 }
 
 /**
- * Fixed-size column storage for bars: one ArrayBuffer, a float64 view per price and volume, the open
- * time as uint32 seconds (or float64 milliseconds when `wide`) and a byte per closed flag. No object
- * per bar, so a stored bar costs `BYTES_PER_BAR` and nothing for the garbage collector to trace.
+ * Fixed-size column storage for bars: one chunk of a shared slab (`column-slabs`), a float64 view
+ * per price and volume, the open time as uint32 seconds (or float64 milliseconds when `wide`) and a
+ * byte per closed flag. No object per bar, so a stored bar costs `BYTES_PER_BAR` and nothing for
+ * the garbage collector to trace.
  * Slots are physical indexes; the ring and the ordering live in `SeriesWindow`.
  */
 export class BarColumns {
@@ -36,16 +38,16 @@ export class BarColumns {
     readonly wide = false,
   ) {
     // Float columns first: each view's offset stays a multiple of 8 (then 4), as the views require.
-    const buf = new ArrayBuffer(slots * (wide ? BYTES_PER_BAR_WIDE : BYTES_PER_BAR));
-    const col = (k: number) => new Float64Array(buf, k * slots * 8, slots);
+    const { buffer: buf, offset } = allocateChunk(slots * (wide ? BYTES_PER_BAR_WIDE : BYTES_PER_BAR), this);
+    const col = (k: number) => new Float64Array(buf, offset + k * slots * 8, slots);
     this.open = col(0);
     this.high = col(1);
     this.low = col(2);
     this.close = col(3);
     this.volume = col(4);
-    this.times = wide ? col(5) : new Uint32Array(buf, 5 * slots * 8, slots);
+    this.times = wide ? col(5) : new Uint32Array(buf, offset + 5 * slots * 8, slots);
     this.scale = wide ? 1 : 1000;
-    this.closed = new Uint8Array(buf, 5 * slots * 8 + slots * (wide ? 8 : 4), slots);
+    this.closed = new Uint8Array(buf, offset + 5 * slots * 8 + slots * (wide ? 8 : 4), slots);
   }
 
   get bytes(): number {
