@@ -32,9 +32,11 @@ describe('column slabs', () => {
   });
 
   it('a reused chunk starts zeroed, as a fresh buffer does', async () => {
-    let cols: BarColumns | undefined = new BarColumns(777);
-    for (let i = 0; i < 777; i++) cols.write(i, bar(i + 1, i + 3));
-    cols = undefined;
+    // Written and dropped inside a function, so nothing here keeps it alive.
+    (() => {
+      const cols = new BarColumns(777);
+      for (let i = 0; i < 777; i++) cols.write(i, bar(i + 1, i + 3));
+    })();
     await collect(() => (slabStats().get(34_968)?.liveChunks ?? 0) === 0);
     const again = new BarColumns(777);
     for (let i = 0; i < 777; i++) expect([again.time(i), again.close[i], again.closed[i]]).toEqual([0, 0, 0]);
@@ -45,10 +47,11 @@ describe('column slabs', () => {
     // Chunks are rounded up to 8 bytes: 22,500 -> 22,504.
     const size = 22_504;
     const perSlab = Math.floor(SLAB_BYTES / size);
-    let many: BarColumns[] = Array.from({ length: perSlab * 3 }, () => new BarColumns(slots));
-    expect(slabStats().get(size)).toMatchObject({ slabs: 3, liveChunks: perSlab * 3 });
-    const keep = many[many.length - 1]!;
-    many = [];
+    const keep = (() => {
+      const many = Array.from({ length: perSlab * 3 }, () => new BarColumns(slots));
+      expect(slabStats().get(size)).toMatchObject({ slabs: 3, liveChunks: perSlab * 3 });
+      return many[many.length - 1]!;
+    })();
     await collect(() => slabStats().get(size)!.slabs === 1);
     expect(slabStats().get(size)).toMatchObject({ slabs: 1, liveChunks: 1 });
     expect(keep.slots).toBe(slots);
