@@ -290,6 +290,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
     },
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }),
+    maxInstances: config.maxSeriesInstances,
     ...cluster?.series,
   }));
   instancesGauge(metrics, () => registry.instanceCount);

@@ -148,7 +148,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     hub,
     positions,
     catalog,
-    maxInstances: 2000,
+    maxInstances: config.maxSeriesInstances,
     idleMs: config.idleSeriesMs,
     touchEveryMs: DEMAND_TOUCH_MS,
     onMalformed: (n) => malformed(n),

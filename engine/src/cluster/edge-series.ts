@@ -4,6 +4,7 @@ import type { WirePosition } from '../domain/wire.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { PointWindow } from '../series/point-window.ts';
 import { samePoint, type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
+import { SeriesBusyError } from '../series/series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from '../series/series-wire.ts';
 import { type DemandKeys, instanceKeys, instanceMember, type SeriesKeys } from './cluster-keys.ts';
 import { EdgeDemand, type EdgeDemandConfig } from './edge-demand.ts';
@@ -18,8 +19,10 @@ export interface EdgeSeriesConfig extends LogFeedConfig {
   /** The candle series' position, carried on each point as in ROLE=all. */
   positions: { position(id: SeriesId): WirePosition };
   catalog: EdgeDemandConfig['catalog'];
-  /** Instances followed at once on this edge. */
+  /** Instances held at once on this edge (MAX_SERIES_INSTANCES, as the registry's cap in ROLE=all). */
   maxInstances: number;
+  /** Parameter variants held at once per definition and series (the registry's default: 16). */
+  maxVariants?: number;
   /** An instance nobody on this edge held for this long is unfollowed and freed. */
   idleMs: number;
   touchEveryMs: number;
@@ -171,6 +174,7 @@ export class EdgeSeries implements SeriesService {
     const key = instanceMember(req.label, bar);
     const id: InstanceId = { symbol: bar.symbol, interval: bar.interval, key, keys: instanceKeys(req.label, bar, this.cfg.keyPrefix) };
     let inst = this.instances.get(key);
+    if (!inst?.refs) this.checkRoom(req, bar);
     // A refused instance is asked for afresh by the next client.
     if (!inst || inst.refused) this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
     const held = inst;
@@ -195,6 +199,26 @@ export class EdgeSeries implements SeriesService {
         if (held.refs === 0 && held.refused && this.instances.get(key) === held) this.instances.delete(key);
       },
     };
+  }
+
+  /**
+   * The registry's caps, checked here as ROLE=all checks them (SeriesBusyError, the same message): a
+   * request the leader would refuse is answered at once, and never reaches Redis. Only held instances
+   * count: one nobody holds is let go by the demand's idle sweep (or its LRU at its own cap).
+   */
+  private checkRoom(req: SeriesRequest, bar: SeriesId): void {
+    const { maxInstances, maxVariants = 16 } = this.cfg;
+    let held = 0;
+    let variants = 0;
+    for (const i of this.instances.values()) {
+      if (i.refs === 0 || i.refused) continue;
+      held++;
+      if (i.req.def === req.def && i.bar.key === bar.key && i.label !== req.def.name) variants++;
+    }
+    if (req.label !== req.def.name && variants >= maxVariants) {
+      throw new SeriesBusyError(`too many parameter variants of '${req.def.name}' on ${bar.symbol} ${bar.interval} in use (max ${maxVariants}); try again later or use its defaults`);
+    }
+    if (held >= maxInstances) throw new SeriesBusyError(`too many derived series in use (MAX_SERIES_INSTANCES=${maxInstances}); try again later`);
   }
 
   stop(): void {

@@ -63,7 +63,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     writer,
     bufferSize: config.bufferSize,
     staleMs: DEMAND_STALE_MS,
-    maxInstances: 2000,
+    maxInstances: config.maxSeriesInstances,
     log: (l, m) => log[l](m),
   });
   const early: Array<[SeriesId, Bar]> = [];

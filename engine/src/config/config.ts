@@ -50,6 +50,8 @@ export interface Config {
   maxOnDemandSeries: number;
   /** New on-demand series one client address may start per minute (burst: half of it). */
   onDemandPerMinute: number;
+  /** Derived-series instances computed (ROLE=all, the ingest leader) or followed (an edge) at once; more are refused until some go idle. */
+  maxSeriesInstances: number;
   /** Streams per upstream connection (Binance allows 1024). */
   streamsPerConnection: number;
   /** Recent history kept per series for resumes (issue 13): the last this many updates… */
@@ -227,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     idleSeriesMs: int(env, 'IDLE_SERIES_MS', 600_000, 1000, 7 * 24 * 3_600_000),
     maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
     onDemandPerMinute: int(env, 'ON_DEMAND_PER_MIN', 120, 1, 1_000_000),
+    maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 2000, 1, 100_000),
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),

@@ -63,6 +63,9 @@ export class SeriesDefinitionError extends TypeError {
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,39}$/;
+/** Parameter names and client-given string values: what a series label (a Redis key in a cluster) may hold. */
+const PARAM_NAME_RE = /^[a-zA-Z][a-zA-Z0-9]{0,39}$/;
+const PARAM_WORD_RE = /^[A-Za-z0-9._+-]{1,64}$/;
 
 /** Validates and returns a derived-series definition (use it as the module's default export). */
 export function defineSeries<P extends Params>(def: SeriesDefinition<P>): SeriesDefinition<P> {
@@ -78,7 +81,7 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
   if (d.interval !== undefined) parseInterval(d.interval);
   if (typeof d.params !== 'object' || d.params === null) throw new SeriesDefinitionError(`${d.name}: params must be an object of defaults`);
   for (const [k, v] of Object.entries(d.params)) {
-    if (!/^[a-zA-Z][a-zA-Z0-9]*$/.test(k)) throw new SeriesDefinitionError(`${d.name}: parameter name '${k}' must be alphanumeric`);
+    if (!PARAM_NAME_RE.test(k)) throw new SeriesDefinitionError(`${d.name}: parameter name '${k}' must be alphanumeric, at most 40 characters`);
     if (!['number', 'string', 'boolean'].includes(typeof v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' must default to a number, string or boolean`);
   }
   if (d.ranges !== undefined) {
@@ -112,7 +115,8 @@ export function resolveParams(def: SeriesDefinition, overrides: Record<string, s
       if (raw !== 'true' && raw !== 'false') throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be true or false`);
       value = raw === 'true';
     } else {
-      if (raw.length > 64) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' is longer than 64 characters`);
+      // A label becomes a Redis key in a cluster: every role refuses what an edge could not ask for.
+      if (!PARAM_WORD_RE.test(raw)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be 1-64 letters, digits, '.', '_', '+' or '-', got '${raw.slice(0, 20)}'`);
       value = raw;
     }
     const problem = checkValue(k, value, def.ranges?.[k], d);

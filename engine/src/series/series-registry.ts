@@ -92,6 +92,8 @@ export interface SeriesRegistryDeps {
 
 /** Derived series one request may ask for (`series=a,b,…`). */
 export const MAX_SERIES_PER_REQUEST = 16;
+/** Longest series label (`name:key=value;…`), as the cluster's instance keys allow. */
+const MAX_LABEL = 300;
 /** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
 const MAX_OLDER_BARS = 20_000;
 const PAGE = 1000;
@@ -181,7 +183,10 @@ export class SeriesRegistry {
     try {
       const params = resolveParams(def, overrides);
       warmupBars(def, params, interval);
-      return { ok: true, value: { def, params, label: labelOf(def, params) } };
+      const label = labelOf(def, params);
+      // The cluster's bound on a label (a Redis key there), enforced in every role alike.
+      if (label.length > MAX_LABEL) return { ok: false, error: `series '${name}': its parameters make a label longer than ${MAX_LABEL} characters` };
+      return { ok: true, value: { def, params, label } };
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
@@ -468,7 +473,7 @@ export class SeriesRegistry {
       }
     }
     if (this.instances.size >= maxInstances && !this.evictIdle([...this.instances.values()])) {
-      throw new SeriesBusyError(`too many derived series in use (max ${maxInstances}); try again later`);
+      throw new SeriesBusyError(`too many derived series in use (MAX_SERIES_INSTANCES=${maxInstances}); try again later`);
     }
   }
 

@@ -1,0 +1,140 @@
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../engine/src/app.ts';
+import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.ts';
+import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest-node.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+
+/**
+ * An attacker's inputs answered alike by ROLE=all and by an edge of a cluster (ROLE=ingest leader on
+ * the real Redis, DB 15, a key prefix of its own): derived-series parameters that may not become a
+ * Redis key, and the derived-series caps (MAX_SERIES_INSTANCES, 16 variants). In process, each node
+ * with the simulator; `tagged-sma` has a free-form string parameter.
+ */
+const REDIS_URL = 'redis://127.0.0.1:6379/15';
+const MAX_SERIES_INSTANCES = 18;
+
+type Answer = { messages: Array<{ type: string; message?: string; code?: string }>; close?: number };
+
+/** What a socket gets: its messages until it closes or `wantTypes` have all arrived (then it stays open if `hold`). */
+function connect(url: string, hold: WebSocket[], until = (m: Answer['messages']) => m.some((x) => x.type === 'historical')): Promise<Answer> {
+  return new Promise((resolve) => {
+    const answer: Answer = { messages: [] };
+    const ws = new WebSocket(url);
+    ws.on('error', () => {});
+    ws.on('message', (d) => {
+      answer.messages.push(JSON.parse(d.toString()) as Answer['messages'][number]);
+      if (until(answer.messages)) {
+        hold.push(ws);
+        resolve(answer);
+      }
+    });
+    ws.on('close', (code) => {
+      answer.close = code;
+      resolve(answer);
+    });
+  });
+}
+
+describe('ROLE=all and ROLE=edge answer the same hostile input the same way', () => {
+  const prefix = `spec-parity-${process.pid}-${Date.now()}:`;
+  const common = {
+    symbols: ['BTCUSDT'],
+    intervals: ['1m', '5m'],
+    port: 0,
+    host: '127.0.0.1',
+    clientDir: '',
+    seriesDir: 'spec/fixtures/series-words',
+    bufferSize: 200,
+    historyOnConnect: 50,
+    maxSeriesInstances: MAX_SERIES_INSTANCES,
+    log: silentLogger,
+  };
+  const sim = { symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100, clockSpeed: 60 };
+  let all: App;
+  let ingest: IngestNode;
+  let edge: EdgeNode;
+  let r: Redis;
+  const held: WebSocket[] = [];
+  const nodes = () => [
+    ['all', all.url],
+    ['edge', edge.url],
+  ] as const;
+
+  beforeAll(async () => {
+    r = new Redis(REDIS_URL);
+    all = await startTestApp({ source: 'sim', simOptions: sim, ...common });
+    ingest = await startIngest({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, source: 'sim', simOptions: sim, leaseTtlMs: 1500, ...common });
+    await Promise.all([all.ready, ingest.app.ready]);
+    const deadline = Date.now() + 15_000;
+    while (!ingest.lease.state.leader || !(await r.exists(`${prefix}cluster:markets`))) {
+      if (Date.now() > deadline) throw new Error('the ingest node did not lead and write its markets');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    edge = await startEdge({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, ...common });
+    // The edge serves once it follows the configured series.
+    await connect(`${edge.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`, held);
+    await connect(`${edge.url.replace('http', 'ws')}/ws/BTCUSDT?interval=5m`, held);
+    for (const ws of held.splice(0)) ws.terminate();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const ws of held) ws.terminate();
+    await edge?.stop();
+    await ingest?.stop();
+    await all?.stop();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+    r.disconnect();
+  }, 30_000);
+
+  // First: the leader keeps an instance an edge released for a few seconds (until its touches go
+  // stale), so instances asked by the other test would still count against its caps.
+  it('caps parameter variants and all instances alike, with a clear error and close 1013 (reproduced: no MAX_SERIES_INSTANCES; the edge sent each to the leader)', async () => {
+    for (const [name, base] of nodes()) {
+      const url = base.replace('http', 'ws');
+      const sixteen = Array.from({ length: 16 }, (_, i) => `tagged-sma:period=${i + 6}`).join(',');
+      const first = await connect(`${url}/ws/BTCUSDT?interval=1m&series=${sixteen}`, held);
+      expect(first.messages[0]?.type, name).toBe('historical');
+      const seventeenth = await connect(`${url}/ws/BTCUSDT?interval=1m&series=tagged-sma:period=40`, held);
+      expect(seventeenth, name).toEqual({ messages: [{ type: 'error', message: "too many parameter variants of 'tagged-sma' on BTCUSDT 1m in use (max 16); try again later or use its defaults" }], close: 1013 });
+      // 16 held; two more fill MAX_SERIES_INSTANCES; one more is refused naming the setting.
+      const two = await connect(`${url}/ws/BTCUSDT?interval=5m&series=tagged-sma,tagged-sma:period=3`, held);
+      expect(two.messages[0]?.type, name).toBe('historical');
+      const over = await connect(`${url}/ws/BTCUSDT?interval=5m&series=tagged-sma:period=4`, held);
+      expect(over, name).toEqual({ messages: [{ type: 'error', message: `too many derived series in use (MAX_SERIES_INSTANCES=${MAX_SERIES_INSTANCES}); try again later` }], close: 1013 });
+      for (const ws of held.splice(0)) ws.terminate();
+    }
+  }, 90_000);
+  it('refuses a derived-series parameter that may not become a Redis key with the same error on both (reproduced: ROLE=all computed it, the edge refused it)', async () => {
+    const bad = ['a%20b', 'a%7Cb', '%E2%82%AC', '', 'x'.repeat(65), '%7Bjson%7D'];
+    for (const value of bad) {
+      const answers: Array<{ ws: Answer; http: { status: number; body: unknown } }> = [];
+      for (const [, base] of nodes()) {
+        const ws = await connect(`${base.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=tagged-sma:tag=${value}`, held);
+        const res = await request(`${base}/series/tagged-sma/BTCUSDT/1m?limit=5&tag=${value}`);
+        answers.push({ ws, http: { status: res.statusCode, body: await res.body.json() } });
+      }
+      const [a, e] = answers;
+      expect(a!.ws.close, `tag=${value}`).toBe(4000);
+      expect(a!.ws.messages).toEqual([{ type: 'error', message: expect.stringMatching(/parameter 'tag' must be 1-64 letters, digits/) as string }]);
+      expect(e!.ws, `tag=${value}`).toEqual(a!.ws);
+      expect(a!.http.status).toBe(400);
+      expect(e!.http, `tag=${value}`).toEqual(a!.http);
+    }
+    // A plain word is computed on both.
+    for (const [name, base] of nodes()) {
+      const ws = await connect(`${base.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=tagged-sma:tag=v1.2_x-y`, held);
+      expect(ws.messages[0], name).toMatchObject({ type: 'historical', series: { 'tagged-sma:tag=v1.2_x-y': expect.any(Array) as unknown } });
+    }
+    for (const ws of held.splice(0)) ws.terminate();
+  }, 60_000);
+
+});
