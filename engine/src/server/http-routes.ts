@@ -5,6 +5,7 @@ import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
+import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { RouteTable } from './http-edges.ts';
@@ -34,6 +35,9 @@ export interface HttpRoutesDeps {
 export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
   const { catalog, store, metrics, log, badRequest, demand } = deps;
   const onLive = whenLive(demand, badRequest);
+  // One line per kind of failure and 10 s, not one per request: a failing exchange (or Redis, on an
+  // edge) and clients asking from many addresses would otherwise write a line each.
+  const failures = createLogDedup(log);
 
   server.get('/symbols', (_req, res) => sendJson(res, 200, catalog.listing()));
   // Readiness (/health, /readyz): 200 only when every configured series is loaded and the upstream
@@ -85,7 +89,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
         sendJson(res, e.info.reason === 'rate' ? 429 : 503, { error: e.message });
         return;
       }
-      log.warn('candles request failed', { key: id.key, err: e });
+      failures.warn(`candles:${(e as Error).message}`, 'candles request failed', { key: id.key, err: e });
       if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
     }
     });
