@@ -156,6 +156,12 @@ export class EdgeSeries implements SeriesService {
     return this.cfg.registry.range(...args);
   }
 
+  /** The state of an instance this edge follows (undefined: none, or the cluster refused it). */
+  status(label: string, bar: SeriesId): ReturnType<SeriesRegistry['status']> {
+    const inst = this.instances.get(`${label}|${bar.key}`);
+    return inst && !inst.refused ? { state: inst.state, ...(inst.error ? { error: inst.error } : {}) } : undefined;
+  }
+
   list(): ReturnType<SeriesRegistry['list']> {
     return this.cfg.registry.list().map((d) => ({
       ...d,

@@ -32,7 +32,7 @@ export interface SeriesInstance {
 }
 
 /** What the server asks of derived series: the registry in one process, the cluster's instances on an edge. */
-export type SeriesService = Pick<SeriesRegistry, 'parse' | 'request' | 'acquire' | 'range' | 'list'>;
+export type SeriesService = Pick<SeriesRegistry, 'parse' | 'request' | 'acquire' | 'range' | 'list' | 'status'>;
 
 /** A hold on an instance: it stays alive until every lease is released (then after an idle delay). */
 export interface SeriesLease {

@@ -10,21 +10,21 @@ export class AddressRateLimit {
     if (!(opts.perMinute > 0) || !(opts.burst >= 1)) throw new TypeError(`AddressRateLimit: perMinute must be > 0 and burst >= 1, got ${opts.perMinute}, ${opts.burst}`);
   }
 
-  /** Takes one token for `address`: 0 when allowed, else the seconds until one is available. */
-  take(address: string): number {
+  /** Takes `n` tokens (all or none) for `address`: 0 when allowed, else the seconds until they are available. */
+  take(address: string, n = 1): number {
     const now = (this.opts.now ?? Date.now)();
     const perMs = this.opts.perMinute / 60_000;
     const seen = this.buckets.get(address);
     const tokens = seen ? Math.min(this.opts.burst, seen.tokens + (now - seen.at) * perMs) : this.opts.burst;
     // Re-inserted, so the map's order is least recently seen first.
     this.buckets.delete(address);
-    if (tokens >= 1) {
-      this.buckets.set(address, { tokens: tokens - 1, at: now });
+    if (tokens >= n) {
+      this.buckets.set(address, { tokens: tokens - n, at: now });
       this.trim();
       return 0;
     }
     this.buckets.set(address, { tokens, at: now });
-    return Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
+    return Math.max(1, Math.ceil((n - tokens) / perMs / 1000));
   }
 
   get addresses(): number {

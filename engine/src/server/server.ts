@@ -33,6 +33,8 @@ export interface ServerDeps {
   trustProxy?: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** New series (on-demand ones, derived-series instances) one client address may start per minute (absent = no limit). */
+  onDemandPerMinute?: number;
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;
@@ -49,11 +51,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress };
+  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute };
 }
 
 export interface EngineServer {

@@ -8,7 +8,8 @@ import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
-import type { SeriesInstance, SeriesLease, SeriesRequest, SeriesService } from '../series/series-registry.ts';
+import { AddressRateLimit } from './address-rate-limit.ts';
+import { MAX_SERIES_PER_REQUEST, type SeriesInstance, type SeriesLease, type SeriesRequest, type SeriesService } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
@@ -29,6 +30,8 @@ export interface WsRouteDeps {
   allowedOrigins: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** Derived-series instances one client address may start per minute, as ON_DEMAND_PER_MIN rations series (absent = no limit). */
+  onDemandPerMinute?: number;
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -89,6 +92,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   });
 
   const perAddress = new AddressConnections(deps.maxConnectionsPerAddress ?? 0);
+  // Each new derived-series instance is a warm-up (here, or on the cluster's leader through Redis):
+  // rationed per address like new series; joining an instance someone holds is free. A burst fits a
+  // full request (16 series).
+  const perMinute = deps.onDemandPerMinute;
+  const instanceStarts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(perMinute / 2)) }) : undefined;
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
   const tooMany = (address: string) => `too many connections from ${address.slice(0, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
@@ -161,6 +169,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
     const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
+      const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
+      const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
+      if (wait > 0) return refuse(`too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`, 'rate_limited');
       try {
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));

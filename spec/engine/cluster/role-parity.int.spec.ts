@@ -15,15 +15,15 @@ import { startTestApp } from '../../helpers/test-app.ts';
  * with the simulator; `tagged-sma` has a free-form string parameter.
  */
 const REDIS_URL = 'redis://127.0.0.1:6379/15';
-const MAX_SERIES_INSTANCES = 18;
+const MAX_SERIES_INSTANCES = 30;
 
 type Answer = { messages: Array<{ type: string; message?: string; code?: string }>; close?: number };
 
-/** What a socket gets: its messages until it closes or `wantTypes` have all arrived (then it stays open if `hold`). */
-function connect(url: string, hold: WebSocket[], until = (m: Answer['messages']) => m.some((x) => x.type === 'historical')): Promise<Answer> {
+/** What a socket from address `from` gets: its messages until it closes, or until `until` holds (then it stays open, in `hold`). */
+function connect(url: string, hold: WebSocket[], from = '127.0.0.1', until = (m: Answer['messages']) => m.some((x) => x.type === 'historical')): Promise<Answer> {
   return new Promise((resolve) => {
     const answer: Answer = { messages: [] };
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: { 'x-forwarded-for': from } });
     ws.on('error', () => {});
     ws.on('message', (d) => {
       answer.messages.push(JSON.parse(d.toString()) as Answer['messages'][number]);
@@ -51,6 +51,10 @@ describe('ROLE=all and ROLE=edge answer the same hostile input the same way', ()
     bufferSize: 200,
     historyOnConnect: 50,
     maxSeriesInstances: MAX_SERIES_INSTANCES,
+    // New derived instances per address: a burst of 20 (a full request of 16 fits).
+    onDemandPerMinute: 40,
+    // Behind a proxy on loopback: X-Forwarded-For names each client.
+    trustProxy: ['127.0.0.1'],
     log: silentLogger,
   };
   const sim = { symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100, clockSpeed: 60 };
@@ -101,14 +105,15 @@ describe('ROLE=all and ROLE=edge answer the same hostile input the same way', ()
     for (const [name, base] of nodes()) {
       const url = base.replace('http', 'ws');
       const sixteen = Array.from({ length: 16 }, (_, i) => `tagged-sma:period=${i + 6}`).join(',');
-      const first = await connect(`${url}/ws/BTCUSDT?interval=1m&series=${sixteen}`, held);
+      const first = await connect(`${url}/ws/BTCUSDT?interval=1m&series=${sixteen}`, held, '192.0.2.1');
       expect(first.messages[0]?.type, name).toBe('historical');
-      const seventeenth = await connect(`${url}/ws/BTCUSDT?interval=1m&series=tagged-sma:period=40`, held);
+      const seventeenth = await connect(`${url}/ws/BTCUSDT?interval=1m&series=tagged-sma:period=40`, held, '192.0.2.2');
       expect(seventeenth, name).toEqual({ messages: [{ type: 'error', message: "too many parameter variants of 'tagged-sma' on BTCUSDT 1m in use (max 16); try again later or use its defaults" }], close: 1013 });
-      // 16 held; two more fill MAX_SERIES_INSTANCES; one more is refused naming the setting.
-      const two = await connect(`${url}/ws/BTCUSDT?interval=5m&series=tagged-sma,tagged-sma:period=3`, held);
-      expect(two.messages[0]?.type, name).toBe('historical');
-      const over = await connect(`${url}/ws/BTCUSDT?interval=5m&series=tagged-sma:period=4`, held);
+      // 16 held; 14 more on 5m fill MAX_SERIES_INSTANCES; one more is refused naming the setting.
+      const fourteen = ['tagged-sma', ...Array.from({ length: 13 }, (_, i) => `tagged-sma:period=${i + 6}`)].join(',');
+      const rest = await connect(`${url}/ws/BTCUSDT?interval=5m&series=${fourteen}`, held, '192.0.2.3');
+      expect(rest.messages[0]?.type, name).toBe('historical');
+      const over = await connect(`${url}/ws/BTCUSDT?interval=5m&series=tagged-sma:period=40`, held, '192.0.2.4');
       expect(over, name).toEqual({ messages: [{ type: 'error', message: `too many derived series in use (MAX_SERIES_INSTANCES=${MAX_SERIES_INSTANCES}); try again later` }], close: 1013 });
       for (const ws of held.splice(0)) ws.terminate();
     }
@@ -137,4 +142,25 @@ describe('ROLE=all and ROLE=edge answer the same hostile input the same way', ()
     for (const ws of held.splice(0)) ws.terminate();
   }, 60_000);
 
+
+  it('rations new derived-series instances per address on both, joining held ones is free (reproduced: unlimited; on an edge each was a Redis ask and a warm-up on the leader)', async () => {
+    for (const [name, base] of nodes()) {
+      const url = base.replace('http', 'ws');
+      const sixteen = (from: number) => Array.from({ length: 16 }, (_, i) => `tagged-sma:period=${from + i}`).join(',');
+      // ETHUSDT is started on demand (one new series: its own ration, not this one).
+      const first = await connect(`${url}/ws/ETHUSDT?interval=1m&series=${sixteen(6)}`, held, '203.0.113.5');
+      expect(first.messages.find((m) => m.type === 'historical'), name).toBeDefined();
+      // 16 of a burst of 20 spent: 8 more new ones are refused at once (under the caps: served without the ration)...
+      const eight = Array.from({ length: 8 }, (_, i) => `tagged-sma:period=${i + 6}`).join(',');
+      const more = await connect(`${url}/ws/ETHUSDT?interval=5m&series=${eight}`, held, '203.0.113.5');
+      expect(more.close, name).toBe(4000);
+      expect(more.messages.at(-1), name).toMatchObject({ type: 'error', code: 'rate_limited', message: expect.stringMatching(/too many new derived series from this address \(ON_DEMAND_PER_MIN\); retry in \d+ s/) as string });
+      // ...the same ones, held by the first socket, are joined freely; another address is not affected.
+      const join = await connect(`${url}/ws/ETHUSDT?interval=1m&series=${sixteen(6)}`, held, '203.0.113.5');
+      expect(join.messages.find((m) => m.type === 'historical'), name).toBeDefined();
+      const other = await connect(`${url}/ws/ETHUSDT?interval=5m&series=tagged-sma:period=7`, held, '203.0.113.6');
+      expect(other.messages.find((m) => m.type === 'historical'), name).toBeDefined();
+      for (const ws of held.splice(0)) ws.terminate();
+    }
+  }, 90_000);
 });
