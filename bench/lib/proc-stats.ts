@@ -28,6 +28,25 @@ export function procSample(pid: number): ProcSample | undefined {
   }
 }
 
+/** RSS by mapping kind from /proc/pid/smaps: [heap] (glibc main arena), 16 MiB column slabs, anon 64 MiB-ish (thread arenas), other anon (V8's pages are 256 KiB), files. */
+export function rssByMapping(pid: number): string {
+  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const agg = new Map<string, number>();
+  let kind = '';
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const size = parseInt(m[2]!, 16) - parseInt(m[1]!, 16);
+      const name = m[3]!;
+      kind = name.startsWith('[heap]') ? 'brk-heap' : name.startsWith('[stack') ? 'stack' : name ? (name.includes('.node') ? 'native-addon' : name.includes('node') ? 'node-binary' : 'file') : size >= 16 * 2 ** 20 && size <= 16 * 2 ** 20 + 65536 ? 'anon-16M (column slabs)' : size >= 60 * 2 ** 20 && size <= 64 * 2 ** 20 ? 'anon-64M' : size === 128 * 2 ** 20 ? 'anon-128M' : size >= 2 ** 20 ? 'anon>=1M' : 'anon<1M';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r) agg.set(kind, (agg.get(kind) ?? 0) + Number(r[1]) * 1024);
+  }
+  return [...agg.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ');
+}
+
 /** CPU use between two samples as a fraction of one core. */
 export function cpuShare(a: ProcSample | undefined, b: ProcSample | undefined): number {
   if (!a || !b || b.at <= a.at) return NaN;

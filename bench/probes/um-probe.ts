@@ -11,28 +11,8 @@ import { Redis } from 'ioredis';
 import { bucketOpen, intervalMs } from '../../engine/src/domain/interval.ts';
 import { candlesKey, seriesId } from '../../engine/src/domain/series-id.ts';
 import { Child } from '../lib/ipc.ts';
-import { readFileSync } from 'node:fs';
-import { procSample } from '../lib/proc-stats.ts';
+import { procSample, rssByMapping } from '../lib/proc-stats.ts';
 import { PREFILL_LUA } from '../scenarios/universe.ts';
-
-/** RSS by mapping kind from /proc/pid/smaps: [heap] (glibc main arena), anon 64 MiB-ish (thread arenas), other anon, files. */
-function smaps(pid: number): string {
-  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  const agg = new Map<string, number>();
-  let kind = '';
-  for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (m) {
-      const size = parseInt(m[2]!, 16) - parseInt(m[1]!, 16);
-      const name = m[3]!;
-      kind = name.startsWith('[heap]') ? 'brk-heap' : name.startsWith('[stack') ? 'stack' : name ? (name.includes('.node') ? 'native-addon' : name.includes('node') ? 'node-binary' : 'file') : size >= 60 * 2 ** 20 && size <= 64 * 2 ** 20 ? 'anon-64M' : size === 128 * 2 ** 20 ? 'anon-128M' : size >= 2 ** 20 ? 'anon>=1M' : 'anon<1M';
-      continue;
-    }
-    const r = /^Rss:\s+(\d+) kB/.exec(line);
-    if (r) agg.set(kind, (agg.get(kind) ?? 0) + Number(r[1]) * 1024);
-  }
-  return [...agg.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ');
-}
 
 const N = Number(process.env.N ?? 300);
 const MINUTES = Number(process.env.MINUTES ?? 3);
@@ -67,7 +47,7 @@ const report = async (label: string) => {
   const x = await eng.request<{ mem: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number; phys: number }>; storeBars: number; storeBytes: number; frames: number }>('mem');
   const rss = procSample(eng.pid)!.rssBytes;
   const sp = Object.entries(x.spaces).filter(([, s]) => s.size > 0).map(([k, s]) => `${k.replace('_space', '')} ${MiB(s.used)}/${MiB(s.size)}`).join(', ');
-  console.log(`${label}: smaps ${smaps(eng.pid)}\n   rss(proc) ${MiB(rss)} heapUsed ${MiB(x.mem.heapUsed)} heapTotal ${MiB(x.mem.heapTotal)} external ${MiB(x.mem.external)} arrayBuffers ${MiB(x.mem.arrayBuffers)} bars ${x.storeBars} storeBytes ${MiB(x.storeBytes)} frames ${x.frames}\n   ${sp}`);
+  console.log(`${label}: smaps ${rssByMapping(eng.pid)}\n   rss(proc) ${MiB(rss)} heapUsed ${MiB(x.mem.heapUsed)} heapTotal ${MiB(x.mem.heapTotal)} external ${MiB(x.mem.external)} arrayBuffers ${MiB(x.mem.arrayBuffers)} bars ${x.storeBars} storeBytes ${MiB(x.storeBytes)} frames ${x.frames}\n   ${sp}`);
 };
 try {
   await sleep(15_000);

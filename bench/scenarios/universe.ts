@@ -4,7 +4,7 @@ import { bucketOpen, intervalMs } from '../../engine/src/domain/interval.ts';
 import { candlesKey, seriesId } from '../../engine/src/domain/series-id.ts';
 import { sleep } from '../lib/clock.ts';
 import { Child } from '../lib/ipc.ts';
-import { cpuShare, procSample, type ProcSample } from '../lib/proc-stats.ts';
+import { cpuShare, procSample, rssByMapping, type ProcSample } from '../lib/proc-stats.ts';
 import { ServerUnderTest } from '../lib/server-under-test.ts';
 import { sig } from '../lib/stats.ts';
 import type { BenchEnv, Row, ScenarioOutput } from './context.ts';
@@ -137,6 +137,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
       await sleep(3000);
       await base.memory(true);
       baseRssBytes = base.sample()!.rssBytes;
+      env.log(`  base RSS by mapping (MiB): ${rssByMapping(base.pid)}`);
     } finally {
       await base.stop();
     }
@@ -180,6 +181,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
         const c1 = await server.counters();
         const mem = await server.memory(true);
         const rssBytes = server.sample()!.rssBytes;
+        env.log(`  steady RSS by mapping (MiB): ${rssByMapping(server.pid)}; V8 ${(mem.heapTotal / 2 ** 20).toFixed(0)} MiB committed, array buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`);
         const run: UniverseRun = {
           symbols: symbols.length,
           series: c1.storeSeries!,
