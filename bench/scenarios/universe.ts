@@ -116,6 +116,9 @@ export interface UniverseRun {
  * start, paced by the REST budget. Measures the bootstrap (minutes, REST weight), then at steady state
  * (no clients) RSS, bytes per stored bar beyond the same engine serving one series, and its CPU.
  */
+/** After a GC, V8 gives freed pages back to the system from a background task: RSS is read this much later. */
+const SETTLE_MS = 2000;
+
 export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
   const nSymbols = env.opts.quick ? 150 : 1500;
   const windowS = env.opts.quick ? 10 : 60;
@@ -136,6 +139,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
     try {
       await sleep(3000);
       await base.memory(true);
+      await sleep(SETTLE_MS);
       baseRssBytes = base.sample()!.rssBytes;
       env.log(`  base RSS by mapping (MiB): ${rssByMapping(base.pid)}`);
     } finally {
@@ -180,6 +184,7 @@ export async function universe(env: BenchEnv): Promise<ScenarioOutput> {
         const p1 = server.sample();
         const c1 = await server.counters();
         const mem = await server.memory(true);
+        await sleep(SETTLE_MS);
         const rssBytes = server.sample()!.rssBytes;
         env.log(`  steady RSS by mapping (MiB): ${rssByMapping(server.pid)}; V8 ${(mem.heapTotal / 2 ** 20).toFixed(0)} MiB committed, array buffers ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`);
         const run: UniverseRun = {
