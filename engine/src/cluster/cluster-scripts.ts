@@ -4,55 +4,73 @@
  */
 
 /**
- * The body both fenced writes share. KEYS: lease, members (sorted set by time), pos, hist; ARGV[1]
- * token, ARGV[2] time, ARGV[3] member; `at` names the other arguments' places. `newer` runs with
- * the stored member `old` of the same time (not equal to the new one) and returns {0, offset, epoch}
- * to drop the update; `after` runs once it is written, before the reply.
+ * The Lua function both fenced writes share: writes one update into one log. Arguments: the log's
+ * candles (sorted set by time), pos and hist keys; the update's time and member (`closed`, `vol`
+ * for the version check); the Redis run id, the epoch a log without one (or of another run) gets,
+ * the caps, the channel and the time (ms) recorded in the history. `newer` runs with the stored
+ * member `old` of the same time (not equal to the new one) and returns 0, offset, epoch to drop the
+ * update; `after` runs once it is written. Returns status (1 written, 0 dropped), offset, epoch.
  */
-function fencedLogWrite(at: { runid: number; epoch: number; cap: number; history: number; channel: number }, newer: string, after = ''): string {
+function logWriteFn(newer: string, after = ''): string {
   return `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
-local t = ARGV[2]
-local pos = redis.call('HMGET', KEYS[3], 'epoch', 'offset', 'runid')
-local epoch, offset = pos[1], tonumber(pos[2] or '0')
-if not epoch or pos[3] ~= ARGV[${at.runid}] then
-  epoch = ARGV[${at.epoch}]
-  offset = 0
-  redis.call('DEL', KEYS[4])
-  redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', 0, 'runid', ARGV[${at.runid}])
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at)
+  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid')
+  local epoch, offset = pos[1], tonumber(pos[2] or '0')
+  if not epoch or pos[3] ~= runid then
+    epoch = fresh
+    offset = 0
+    redis.call('DEL', kh)
+    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid)
+  end
+  local old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
+  if old then
+    if old == member then return 0, offset, epoch end${newer}
+    redis.call('ZREMRANGEBYSCORE', kc, t, t)
+  end
+  redis.call('ZADD', kc, t, member)
+  -- Only a new bar grows the set (a replaced one keeps its size): trim then.
+  if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
+  offset = redis.call('HINCRBY', kp, 'offset', 1)
+  local len = redis.call('RPUSH', kh, offset .. ' ' .. at .. ' ' .. member)
+  if len > keep then redis.call('LPOP', kh, len - keep) end
+  redis.call('PUBLISH', channel, epoch .. ' ' .. offset .. ' ' .. member)${after}
+  return 1, offset, epoch
 end
-local old = redis.call('ZRANGE', KEYS[2], t, t, 'BYSCORE')[1]
-if old then
-  if old == ARGV[3] then return {0, offset, epoch} end${newer}
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], t, t)
-end
-redis.call('ZADD', KEYS[2], t, ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[${at.cap}]) + 1))
-offset = redis.call('HINCRBY', KEYS[3], 'offset', 1)
 local now = redis.call('TIME')
-local at = now[1] * 1000 + math.floor(now[2] / 1000)
-redis.call('RPUSH', KEYS[4], offset .. ' ' .. at .. ' ' .. ARGV[3])
-redis.call('LTRIM', KEYS[4], -tonumber(ARGV[${at.history}]), -1)
-redis.call('PUBLISH', ARGV[${at.channel}], epoch .. ' ' .. offset .. ' ' .. ARGV[3])${after}
-return {1, offset, epoch}`;
+local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
 }
 
 /**
- * Every write the leader makes. KEYS: lease, candles, pos, hist. ARGV: token, openTime, member,
- * closed (0/1), volume, bufferSize, historyCap, runid, newEpoch, channel.
- * Returns {-1} when the lease no longer holds `token` (fenced: the caller steps down), {0, offset,
- * epoch} when the update is not newer than the stored version of that bar (dropped: nothing written,
- * nothing published), {1, offset, epoch} when written and published.
+ * Every bar write the leader makes: all the updates of one event-loop turn in one call, so one
+ * round trip and one script run carry a burst (an exchange pushes every stream in the same tick).
+ * KEYS: lease, then candles, pos, hist of each update's series. ARGV: token, runid, newEpoch,
+ * bufferSize, historyCap, then time, member, closed (0/1), volume, channel of each update.
+ * Returns {-1} when the lease no longer holds `token`: the whole batch is refused, nothing of it is
+ * written or published (fenced: the caller steps down). Otherwise {status, offset, epoch} per
+ * update, in order: 1 written and published, 0 not newer than the stored version of its bar
+ * (dropped: nothing written, nothing published). Updates apply in order, each series' offsets
+ * advancing by one per written update, each published on its series' channel.
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
  * newer (volume only grows while a bar forms). The same values again are a duplicate.
  * The position lives with the Redis instance's run_id: a Redis that restarted (and may have lost
- * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch.
+ * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch. A series
+ * given a new epoch here gets `newEpoch-i` (i its place in the batch): each one its own.
  */
-export const WRITE_LUA = fencedLogWrite({ runid: 8, epoch: 9, cap: 6, history: 7, channel: 10 }, `
-  local o = cjson.decode(old)
-  local closed, vol = tonumber(ARGV[4]), tonumber(ARGV[5])
-  if o[7] == 1 and closed == 0 then return {0, offset, epoch} end
-  if o[7] == closed and vol < o[6] then return {0, offset, epoch} end`);
+export const WRITE_BATCH_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
+    local o = cjson.decode(old)
+    if o[7] == 1 and closed == 0 then return 0, offset, epoch end
+    if o[7] == closed and vol < o[6] then return 0, offset, epoch end`)}
+local cap, keep = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for i = 1, (#KEYS - 1) / 3 do
+  local k, a = 1 + (i - 1) * 3, 5 + (i - 1) * 5
+  local s, o, e = logWrite(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[2], ARGV[3] .. '-' .. i, cap, keep, ARGV[a + 5], at)
+  out[#out + 1] = s
+  out[#out + 1] = o
+  out[#out + 1] = e
+end
+return out`;
 
 /**
  * A series' snapshot, position and kept history in one atomic read. KEYS: candles, pos, hist.
@@ -100,18 +118,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 /**
- * The leader's write of one derived-series point: WRITE_LUA with a point's version check. KEYS:
+ * The leader's write of one derived-series point: the bars' log write with a point's version check. KEYS:
  * lease, points, pos, hist. ARGV: token, time, member, closed (0/1), bufferSize, historyCap, runid,
  * newEpoch, channel, ttlMs. Every write keeps the instance's keys for ttlMs more: the log of an
- * instance nobody computes any more goes away on its own. The same point again (a new leader recomputing from the same bars) is a
- * duplicate: nothing written, nothing published, so a takeover's rewrite continues the offsets
+ * instance nobody computes any more goes away on its own. The same point again (a new leader
+ * recomputing from the same bars) is a duplicate: nothing written, nothing published, so a takeover's rewrite continues the offsets
  * without a repeat. A forming point never replaces a closed one; any other change replaces it (a
- * newer preview, or a closed value corrected after a gap fill). Returns as WRITE_LUA.
+ * newer preview, or a closed value corrected after a gap fill). Returns {-1} (fenced) or {status, offset, epoch}.
  */
-export const POINT_WRITE_LUA = fencedLogWrite(
-  { runid: 7, epoch: 8, cap: 5, history: 6, channel: 9 },
+export const POINT_WRITE_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
   `
-  if cjson.decode(old)[2] == 1 and ARGV[4] == '0' then return {0, offset, epoch} end`,
+    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`,
   `
-for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end`,
-);
+  for _, k in ipairs({ kc, kp, kh }) do redis.call('PEXPIRE', k, ARGV[10]) end`,
+)}
+local s, o, e = logWrite(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], tonumber(ARGV[4]), 0, ARGV[7], ARGV[8], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[9], at)
+return {s, o, e}`;

@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { POINT_WRITE_LUA, WRITE_LUA } from './cluster-scripts.ts';
+import { POINT_WRITE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
 import { redisRunId } from './redis-identity.ts';
@@ -24,29 +24,55 @@ export interface FencedWriterConfig {
 /** A derived series instance's log not written for this long is dropped by Redis (nobody computes it any more). */
 export const INSTANCE_LOG_TTL_MS = 24 * 3_600_000;
 
+/** Most updates in one script call (a takeover's heal writes thousands in one turn: Redis stays responsive between calls). */
+const MAX_BATCH = 256;
+
+/** One update waiting for the end of the turn. */
+interface Queued {
+  readonly token: string;
+  readonly id: SeriesId;
+  readonly bar: Bar;
+  resolve(r: WriteResult): void;
+  reject(e: unknown): void;
+}
+
 type WithWrite = Redis & {
-  clusterWrite(...args: Array<string | number>): Promise<[number, number?, string?]>;
+  /** numkeys, keys…, args… (the number of keys depends on the batch). */
+  clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
 };
 
 /**
- * The leader's only way to write: one script per update (see WRITE_LUA) that checks the lease still
- * holds `token`, drops an update older than the stored version of its bar, upserts it, advances the
- * series' offset, appends it to the bounded history and publishes it, atomically. Writes on one
- * connection reach Redis in the order they were made, so a series' offsets follow its updates.
+ * The leader's only way to write. Bar updates made in one event-loop turn go to Redis together, in
+ * one script call (see WRITE_BATCH_LUA) at the end of the turn: it checks once that the lease still
+ * holds `token` (else the whole batch is refused), then for each update in order drops it when older
+ * than the stored version of its bar, or upserts it, advances its series' offset, appends it to the
+ * bounded history and publishes it, atomically. An exchange pushes every stream in the same tick:
+ * one round trip and one script run per burst instead of one per update. Calls on one connection
+ * reach Redis in the order they were made, so a series' offsets follow its updates.
  */
 export class FencedWriter {
   private readonly redis: WithWrite;
   private runId: Promise<string> | undefined;
-  /** The run id once learned on the current connection: writes then go out in the caller's turn. */
+  /** The run id once learned on the current connection: batches then go out at the end of their turn. */
   private knownRunId: string | undefined;
-  /** Writes waiting for the run id: until they are sent, later ones wait behind them (order). */
+  /** Batches waiting for the run id: until they are sent, later ones wait behind them (order). */
   private waiting = 0;
+  /** Updates of the current turn, sent by `flush` (a microtask) or once MAX_BATCH are queued. */
+  private queued: Queued[] = [];
+  /**
+   * The epoch a batch offers a series Redis has no position of: this writer's random id and a count
+   * (unique without drawing random bytes per batch, which cost more than the rest of a batch's work).
+   */
+  private readonly epochBase = newEpoch();
+  private batches = 0;
+  /** Each series' Redis names, built once. */
+  private readonly keysOf = new Map<string, SeriesKeys>();
 
   constructor(private readonly cfg: FencedWriterConfig) {
     if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
     this.redis = cfg.redis as WithWrite;
-    if (typeof (cfg.redis as unknown as { clusterWrite?: unknown }).clusterWrite !== 'function') cfg.redis.defineCommand('clusterWrite', { numberOfKeys: 4, lua: WRITE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterWriteBatch?: unknown }).clusterWriteBatch !== 'function') cfg.redis.defineCommand('clusterWriteBatch', { lua: WRITE_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
@@ -83,44 +109,65 @@ export class FencedWriter {
   }
 
   /**
-   * Writes one update under the lease `token`. Rejects when Redis cannot be reached (nothing was
-   * written then, or the retry is idempotent). Once the Redis identity is known the command is sent
-   * before this returns, not a microtask later: a burst of upstream frames handled in one turn then
-   * reaches Redis frame by frame instead of after the whole burst was processed.
+   * Writes one update under the lease `token`, with the other updates of this turn (one script call
+   * at its end). Rejects when Redis cannot be reached (nothing of the batch was written then, or the
+   * retry is idempotent: the version check drops what got through).
    */
   write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
-    if (this.knownRunId !== undefined && this.waiting === 0) return this.send(this.knownRunId, token, id, bar);
-    this.waiting++;
-    const sent = (runId: string) => {
-      this.waiting--;
-      return this.send(runId, token, id, bar);
-    };
-    return this.identity().then(sent, (e: unknown) => {
-      this.waiting--;
-      throw e;
+    return new Promise((resolve, reject) => {
+      if (!this.queued.length) queueMicrotask(this.flush);
+      this.queued.push({ token, id, bar, resolve, reject });
+      if (this.queued.length >= MAX_BATCH) this.flush();
     });
   }
 
-  private async send(runId: string, token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
-    const k = seriesKeys(id, this.cfg.keyPrefix);
-    const r = await this.redis.clusterWrite(
-      this.cfg.leaseKey,
-      k.candles,
-      k.pos,
-      k.hist,
-      token,
-      bar.openTime,
-      encodeBar(bar),
-      bar.closed ? 1 : 0,
-      bar.volume,
-      this.cfg.bufferSize,
-      this.cfg.historyUpdates,
-      runId,
-      newEpoch(),
-      k.channel,
+  /** Sends what this turn queued: one call per run of updates under the same token, in order. */
+  private readonly flush = (): void => {
+    const queued = this.queued;
+    if (!queued.length) return;
+    this.queued = [];
+    for (let i = 0; i < queued.length; ) {
+      let j = i + 1;
+      while (j < queued.length && queued[j]!.token === queued[i]!.token) j++;
+      this.dispatch(queued.slice(i, j));
+      i = j;
+    }
+  };
+
+  private dispatch(batch: Queued[]): void {
+    if (this.knownRunId !== undefined && this.waiting === 0) return this.send(this.knownRunId, batch);
+    this.waiting++;
+    this.identity().then(
+      (runId) => {
+        this.waiting--;
+        this.send(runId, batch);
+      },
+      (e: unknown) => {
+        this.waiting--;
+        for (const q of batch) q.reject(e);
+      },
     );
-    if (r[0] === -1) return { kind: 'fenced' };
-    return { kind: r[0] === 1 ? 'written' : 'dropped', offset: Number(r[1]), epoch: String(r[2]) };
+  }
+
+  private send(runId: string, batch: Queued[]): void {
+    const keys: string[] = [this.cfg.leaseKey];
+    const epoch = `${this.epochBase}${(++this.batches).toString(36)}`;
+    const args: Array<string | number> = [batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates];
+    for (const { id, bar } of batch) {
+      let k = this.keysOf.get(id.key);
+      if (!k) this.keysOf.set(id.key, (k = seriesKeys(id, this.cfg.keyPrefix)));
+      keys.push(k.candles, k.pos, k.hist);
+      args.push(bar.openTime, encodeBar(bar), bar.closed ? 1 : 0, bar.volume, k.channel);
+    }
+    this.redis.clusterWriteBatch(keys.length, ...keys, ...args).then(
+      (r) => {
+        if (r[0] === -1) for (const q of batch) q.resolve({ kind: 'fenced' });
+        else batch.forEach((q, i) => q.resolve({ kind: r[3 * i] === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) }));
+      },
+      (e: unknown) => {
+        for (const q of batch) q.reject(e);
+      },
+    );
   }
 
   /**

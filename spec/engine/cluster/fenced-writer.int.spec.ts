@@ -115,17 +115,38 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(all.map((r) => (r as { offset: number }).offset)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
-  it('once the Redis identity is known, a write is on the wire before write() returns (not a microtask later)', async () => {
+  it('the writes of one turn go to Redis in one script call; each series keeps its own offsets, a fresh series its own epoch', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
-    const own = client(server.url);
-    await ready(own); // (a 'ready' after the first write would make the writer read the identity again)
-    const w = writer(own);
-    await w.write('tok', id, bar(1, 1));
-    const late = w.write('tok', id, bar(1, 2));
-    // Closed in the same turn: only a command already written to the socket reaches Redis.
-    own.disconnect();
-    await late.catch(() => undefined);
-    expect(await new SeriesReader(redis, 't:').snapshot(id, 10)).toMatchObject({ offset: 2, bars: [bar(1, 2)] });
+    const w = writer(redis, 1000);
+    const other = seriesId('ETHUSDT', '1m');
+    await w.write('tok', id, bar(1, 1)); // the identity is known from here on
+    await redis.config('RESETSTAT');
+    const turn = [w.write('tok', id, bar(1, 2)), w.write('tok', other, bar(1, 1)), w.write('tok', id, bar(1, 2)), w.write('tok', other, bar(2, 1)), w.write('tok', id, bar(1, 3, true))];
+    const r = (await Promise.all(turn)) as Array<{ kind: string; offset: number; epoch: string }>;
+    expect(r.map((x) => [x.kind, x.offset])).toEqual([['written', 2], ['written', 1], ['dropped', 2], ['written', 2], ['written', 3]]);
+    expect(r[0]!.epoch).toBe(r[2]!.epoch);
+    expect(r[1]!.epoch).toBe(r[3]!.epoch);
+    expect(r[1]!.epoch).not.toBe(r[0]!.epoch);
+    expect(await redis.info('commandstats')).toMatch(/^cmdstat_evalsha:calls=1,/m);
+  });
+
+  it('a batch under a stale token is refused as a whole: nothing of it is stored or published; a later token in the same turn writes', async () => {
+    await redis.set(keys.lease, 'new', 'PX', 5000);
+    const w = writer();
+    const other = seriesId('ETHUSDT', '1m');
+    const sub = client(server.url);
+    const heard: string[] = [];
+    await sub.subscribe(seriesKeys(id, 't:').channel, seriesKeys(other, 't:').channel);
+    sub.on('message', (_c, m: string) => heard.push(m));
+    await w.write('new', id, bar(1, 1));
+    const turn = [w.write('old', id, bar(1, 2)), w.write('old', other, bar(1, 1)), w.write('old', id, bar(2, 1)), w.write('new', other, bar(1, 5))];
+    expect(await Promise.all(turn)).toEqual([{ kind: 'fenced' }, { kind: 'fenced' }, { kind: 'fenced' }, expect.objectContaining({ kind: 'written', offset: 1 })]);
+    const reader = new SeriesReader(redis, 't:');
+    expect(await reader.snapshot(id, 10)).toMatchObject({ offset: 1, bars: [bar(1, 1)] });
+    expect(await reader.snapshot(other, 10)).toMatchObject({ offset: 1, bars: [bar(1, 5)] });
+    await sub.ping(); // published before the writes' replies: heard by now
+    expect(heard.map((m) => m.split(' ').slice(1).join(' '))).toEqual(['1 [60000,10,12,9,10,1,0]', '1 [60000,10,12,9,10,5,0]']);
+    sub.disconnect();
   });
 
   it.each([
