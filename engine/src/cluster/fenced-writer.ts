@@ -58,7 +58,11 @@ export class FencedWriter {
   private knownRunId: string | undefined;
   /** Batches waiting for the run id: until they are sent, later ones wait behind them (order). */
   private waiting = 0;
-  /** Updates of the current turn, sent by `flush` (a microtask) or once MAX_BATCH are queued. */
+  /**
+   * Updates of the current event-loop turn, sent by `flush` once the turn's I/O callbacks have run
+   * (setImmediate: every chunk of upstream frames read in this turn, not only the first), or once
+   * MAX_BATCH are queued.
+   */
   private queued: Queued[] = [];
   /**
    * The epoch a batch offers a series Redis has no position of: this writer's random id and a count
@@ -115,7 +119,7 @@ export class FencedWriter {
    */
   write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
-      if (!this.queued.length) queueMicrotask(this.flush);
+      if (!this.queued.length) setImmediate(this.flush);
       this.queued.push({ token, id, bar, resolve, reject });
       if (this.queued.length >= MAX_BATCH) this.flush();
     });
