@@ -48,7 +48,7 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
  * Returns {-1} when the lease no longer holds `token`: the whole batch is refused, nothing of it is
  * written or published (fenced: the caller steps down). Otherwise {status, offset, epoch} per
  * update, in order: 1 written and published, 0 not newer than the stored version of its bar
- * (dropped: nothing written, nothing published). Updates apply in order, each series' offsets
+ * (dropped: nothing written, nothing published), -2 failed (the error in place of the epoch). Updates apply in order, each series' offsets
  * advancing by one per written update, each published on its series' channel.
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
  * newer (volume only grows while a bar forms). The same values again are a duplicate.
@@ -65,7 +65,9 @@ local cap, keep = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for i = 1, (#KEYS - 1) / 3 do
   local k, a = 1 + (i - 1) * 3, 5 + (i - 1) * 5
-  local s, o, e = logWrite(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[2], ARGV[3] .. '-' .. i, cap, keep, ARGV[a + 5], at)
+  -- One update's failure (a stored member that does not decode) fails it alone, not the rest of the batch.
+  local ok, s, o, e = pcall(logWrite, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[2], ARGV[3] .. '-' .. i, cap, keep, ARGV[a + 5], at)
+  if not ok then s, o, e = -2, 0, tostring(s) end
   out[#out + 1] = s
   out[#out + 1] = o
   out[#out + 1] = e

@@ -166,7 +166,12 @@ export class FencedWriter {
     this.redis.clusterWriteBatch(keys.length, ...keys, ...args).then(
       (r) => {
         if (r[0] === -1) for (const q of batch) q.resolve({ kind: 'fenced' });
-        else batch.forEach((q, i) => q.resolve({ kind: r[3 * i] === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) }));
+        else
+          batch.forEach((q, i) => {
+            const status = r[3 * i];
+            if (status === -2) q.reject(new Error(`cluster write of ${q.id.key} failed in Redis: ${String(r[3 * i + 2])}`));
+            else q.resolve({ kind: status === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) });
+          });
       },
       (e: unknown) => {
         for (const q of batch) q.reject(e);

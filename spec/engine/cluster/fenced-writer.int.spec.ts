@@ -149,6 +149,18 @@ describe('fenced writer and lease (own redis-server)', () => {
     sub.disconnect();
   });
 
+  it('an update that fails in Redis (a stored member that does not decode) fails alone; the rest of its batch is written', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const other = seriesId('ETHUSDT', '1m');
+    await w.write('tok', id, bar(1, 1));
+    await redis.zadd(seriesKeys(id, 't:').candles, 120_000, 'not json');
+    const turn = [w.write('tok', id, bar(2, 1)), w.write('tok', other, bar(2, 1)), w.write('tok', id, bar(3, 1))];
+    const [bad, ...rest] = await Promise.allSettled(turn);
+    expect(bad!.status).toBe('rejected');
+    expect(rest.map((r) => (r.status === 'fulfilled' ? [r.value.kind, (r.value as { offset: number }).offset] : r.status))).toEqual([['written', 1], ['written', 2]]);
+  });
+
   it.each([
     ['with its data (AOF)', true, 1],
     ['without its data', false, 0],
