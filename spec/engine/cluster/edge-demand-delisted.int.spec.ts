@@ -4,6 +4,7 @@ import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.
 import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest-node.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
 
 /**
  * An on-demand symbol that stops trading ends on the edges too: the leader's catalog drops it, it
@@ -52,12 +53,7 @@ describe('on-demand symbol through an edge that stops trading', () => {
     for (const c of clients) c.close();
     await edge?.stop();
     await ingest?.stop();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(r, prefix);
     r.disconnect();
   }, 30_000);
 

@@ -7,6 +7,7 @@ import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.
 import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest-node.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
 
 /**
  * An attacker's inputs answered alike by ROLE=all and by an edge of a cluster (ROLE=ingest leader on
@@ -90,12 +91,7 @@ describe('ROLE=all and ROLE=edge answer the same hostile input the same way', ()
     await edge?.stop();
     await ingest?.stop();
     await all?.stop();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(r, prefix);
     r.disconnect();
   }, 30_000);
 
