@@ -12,7 +12,7 @@ import { bucketOpen, intervalMs } from '../../engine/src/domain/interval.ts';
 import { candlesKey, seriesId } from '../../engine/src/domain/series-id.ts';
 import { Child } from '../lib/ipc.ts';
 import { procSample, rssByMapping } from '../lib/proc-stats.ts';
-import { PREFILL_LUA } from '../scenarios/universe.ts';
+import { dropPrefix, PREFILL_LUA } from '../scenarios/universe.ts';
 
 const N = Number(process.env.N ?? 300);
 const MINUTES = Number(process.env.MINUTES ?? 3);
@@ -61,11 +61,6 @@ try {
 } finally {
   await eng.stop(20_000);
   await sim.stop(10_000);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
   redis.disconnect();
+  await dropPrefix(prefix);
 }

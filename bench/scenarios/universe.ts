@@ -65,7 +65,7 @@ async function prefill(prefix: string, symbols: readonly string[], bars: number)
 }
 
 /** Deletes every key under `prefix` (UNLINK: Redis frees them in the background). */
-async function dropPrefix(prefix: string): Promise<void> {
+export async function dropPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
     let cursor = '0';
