@@ -27,6 +27,9 @@ export const INSTANCE_LOG_TTL_MS = 24 * 3_600_000;
 /** Most updates in one script call (a takeover's heal writes thousands in one turn: Redis stays responsive between calls). */
 const MAX_BATCH = 256;
 
+/** Series whose Redis names are kept built (the whole universe is 9,000). */
+const MAX_CACHED_KEYS = 20_000;
+
 /** One update waiting for the end of the turn. */
 interface Queued {
   readonly token: string;
@@ -159,7 +162,11 @@ export class FencedWriter {
     const args: Array<string | number> = [batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates];
     for (const { id, bar } of batch) {
       let k = this.keysOf.get(id.key);
-      if (!k) this.keysOf.set(id.key, (k = seriesKeys(id, this.cfg.keyPrefix)));
+      if (!k) {
+        // A cache, not a registry: on-demand churn over days must not grow it without end.
+        if (this.keysOf.size >= MAX_CACHED_KEYS) this.keysOf.clear();
+        this.keysOf.set(id.key, (k = seriesKeys(id, this.cfg.keyPrefix)));
+      }
       keys.push(k.candles, k.pos, k.hist);
       args.push(bar.openTime, encodeBar(bar), bar.closed ? 1 : 0, bar.volume, k.channel);
     }
