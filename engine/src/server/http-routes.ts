@@ -89,7 +89,8 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
         sendJson(res, e.info.reason === 'rate' ? 429 : 503, { error: e.message });
         return;
       }
-      failures.warn(`candles:${(e as Error).message}`, 'candles request failed', { key: id.key, err: e });
+      // Keyed by kind (class and HTTP status), not message: messages may carry what the client asked.
+      failures.warn(`candles:${(e as Error).name}:${(e as { info?: { status?: unknown } }).info?.status ?? ''}`, 'candles request failed', { key: id.key, err: e });
       if (!res.closed) sendJson(res, 502, { error: `could not load candles: ${(e as Error).message}` });
     }
     });
