@@ -48,8 +48,9 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
  * Returns {-1} when the lease no longer holds `token`: the whole batch is refused, nothing of it is
  * written or published (fenced: the caller steps down). Otherwise {status, offset, epoch} per
  * update, in order: 1 written and published, 0 not newer than the stored version of its bar
- * (dropped: nothing written, nothing published), -2 failed (the error in place of the epoch). Updates apply in order, each series' offsets
- * advancing by one per written update, each published on its series' channel.
+ * (dropped: nothing written, nothing published), -2 failed (the error in place of the epoch).
+ * Updates apply in order, each series' offsets advancing by one per written update, each published
+ * on its series' channel.
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
  * newer (volume only grows while a bar forms). The same values again are a duplicate.
  * The position lives with the Redis instance's run_id: a Redis that restarted (and may have lost
@@ -124,9 +125,10 @@ return 0`;
  * lease, points, pos, hist. ARGV: token, time, member, closed (0/1), bufferSize, historyCap, runid,
  * newEpoch, channel, ttlMs. Every write keeps the instance's keys for ttlMs more: the log of an
  * instance nobody computes any more goes away on its own. The same point again (a new leader
- * recomputing from the same bars) is a duplicate: nothing written, nothing published, so a takeover's rewrite continues the offsets
- * without a repeat. A forming point never replaces a closed one; any other change replaces it (a
- * newer preview, or a closed value corrected after a gap fill). Returns {-1} (fenced) or {status, offset, epoch}.
+ * recomputing from the same bars) is a duplicate: nothing written, nothing published, so a
+ * takeover's rewrite continues the offsets without a repeat. A forming point never replaces a closed
+ * one; any other change replaces it (a newer preview, or a closed value corrected after a gap fill).
+ * Returns {-1} (fenced) or {status, offset, epoch}.
  */
 export const POINT_WRITE_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(

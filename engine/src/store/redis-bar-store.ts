@@ -22,9 +22,9 @@ export interface RedisBarStoreOptions {
   commandTimeoutMs?: number;
 }
 
-
 /** Bar writes sent in one pipeline at most (a series' pending bars are never split). */
 export const MAX_FLUSH_BARS = 20_000;
+
 /**
  * One bar upsert, atomic and O(log n): drop the member at this open time, add the new one, trim to
  * the cap. A script (EVALSHA) keeps it one round trip inside the pipeline, with no read-modify-write.
