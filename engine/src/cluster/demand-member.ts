@@ -23,7 +23,11 @@ export function parseDemandMember(member: string): SeriesId | undefined {
   }
 }
 
-/** The leader's answer for a wanted series, as stored under `served:<key>`. */
+/**
+ * The leader's answer for a wanted series, as stored under `served:<key>`. A refusal's code says its
+ * kind: `series_busy` (a derived series at the leader's caps) is refused to the client as ROLE=all
+ * refuses it; any other (and an older leader's answer) is the series' failure.
+ */
 export type ServedAnswer = { state: 'live' } | { state: 'refused'; code: string; message: string };
 
 export function encodeServed(a: ServedAnswer): string {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SeriesId } from '../domain/series-id.ts';
-import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
+import type { DemandOutcome, DemandRefusal, SeriesDemand } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { DemandKeys } from './cluster-keys.ts';
 import { parseServed } from './demand-member.ts';
@@ -169,7 +169,7 @@ export class EdgeDemand implements SeriesDemand {
         asked.forEach((e, i) => {
           const a = parseServed(answers[i] ?? null);
           if (!a || this.entries.get(e.id.key) !== e) return;
-          if (a.state === 'refused') return this.end(e, { ok: false, code: a.code as 'series_capacity', message: a.message });
+          if (a.state === 'refused') return this.end(e, { ok: false, code: a.code as DemandRefusal, message: a.message });
           e.state = 'following';
           void this.cfg.feed.follow([e.id]).catch((err: unknown) => this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`));
         });

@@ -173,8 +173,9 @@ export class EdgeSeries implements SeriesService {
 
   /**
    * Holds the instance for a client: asks the cluster for it (once per edge) and resolves `ready` when
-   * its points are loaded, or marks it failed when the leader refused it. Throws InvalidNameError for a
-   * label that cannot become a Redis key.
+   * its points are loaded, or marks it failed when the leader refused it. At the leader's caps `ready`
+   * rejects with SeriesBusyError (as `acquire` throws at this edge's own). Throws InvalidNameError for
+   * a label that cannot become a Redis key.
    */
   acquire(req: SeriesRequest, bar: SeriesId): SeriesLease {
     const key = instanceMember(req.label, bar);
@@ -188,11 +189,14 @@ export class EdgeSeries implements SeriesService {
     const ready = this.demand.want(id).then((o) => {
       if (!o.ok) {
         held.refused = true;
+        if (o.code === 'series_busy') throw new SeriesBusyError(o.message);
         held.state = 'failed';
         held.error = o.message;
       } else if (held.state === 'warming') held.state = 'live';
       return held as SeriesInstance;
     });
+    // A client served at once (the instance was live) does not wait for `ready`: no unhandled rejection.
+    ready.catch(() => undefined);
     let released = false;
     return {
       instance: held,

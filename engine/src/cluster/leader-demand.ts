@@ -20,7 +20,7 @@ export interface LeaderDemandConfig {
   staleMs: number;
   /** How often the wanted set is read even without a nudge (default 1000 ms). */
   pollMs?: number;
-  /** At most this many wanted series are read per scan (the lifecycle's MAX_ON_DEMAND_SERIES bounds what is live). */
+  /** Wanted series read per scan besides those held (the lifecycle's MAX_ON_DEMAND_SERIES bounds what is live). */
   maxSeries: number;
   /** Reads a member back (default: `SYMBOL:interval`); undefined for anything malformed, never made a key. */
   parseMember?(member: string): SeriesId | undefined;
@@ -78,7 +78,9 @@ export class LeaderDemand {
         for (const id of ids) p.del(keys.served + id.key);
         await p.exec();
       }
-      const members = await redis.zrangebyscore(keys.wanted, cutoff, '+inf', 'LIMIT', 0, this.cfg.maxSeries);
+      // Room for every held member and maxSeries others: one over the cap is read (and refused) however
+      // the edges' touches order the scores, not left unanswered until the edge gives up.
+      const members = await redis.zrangebyscore(keys.wanted, cutoff, '+inf', 'LIMIT', 0, this.cfg.maxSeries + this.held.size);
       if (!this.cfg.lease.state.leader) return;
       const wanted = new Map<string, SeriesId>();
       let malformed = 0;

@@ -143,9 +143,11 @@ export class LeaderSeries {
     try {
       h.lease = this.registry!.acquire(member.request, member.bar);
     } catch (e) {
-      // At the registry's caps (SeriesBusyError), or the engine is stopping: refused, nothing held.
+      // At the registry's caps, or the engine is stopping (SeriesBusyError: the edge closes its client
+      // with 1013 and this message, as ROLE=all does); anything else is the instance's failure.
       this.release(member.key);
-      return { ok: false, code: 'series_capacity', message: e instanceof SeriesBusyError ? e.message : `derived series could not start: ${(e as Error).message}` };
+      if (e instanceof SeriesBusyError) return { ok: false, code: 'series_busy', message: e.message };
+      return { ok: false, code: 'series_capacity', message: `derived series could not start: ${(e as Error).message}` };
     }
     this.heard.add(h.lease.instance.topic);
     this.version++;

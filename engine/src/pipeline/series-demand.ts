@@ -1,7 +1,10 @@
 import type { SeriesId } from '../domain/series-id.ts';
 
-/** Why a series cannot be served: the wire `code` of the error clients get. */
-export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'unknown_interval' | 'rate_limited';
+/**
+ * Why a series cannot be served: the wire `code` of the error clients get. `series_busy`: a derived
+ * series at the cluster leader's registry caps (SeriesBusyError there), refused as ROLE=all refuses it.
+ */
+export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'series_busy' | 'unknown_interval' | 'rate_limited';
 
 export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string; retryAfterSec?: number };
 

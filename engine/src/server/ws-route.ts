@@ -163,6 +163,16 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       ws.send(errorMessage(message, code));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
     };
+    // A derived series refused by `acquire`, or by its `ready` (an edge: the leader's caps). A cap
+    // (SeriesBusyError) is "try again" (1013); anything else a bad request.
+    const refuseSeries = (e: unknown) => {
+      for (const l of leases) l.release();
+      leases = [];
+      if (closed) return;
+      if (!(e instanceof SeriesBusyError)) return refuse((e as Error).message);
+      ws.send(errorMessage(e.message));
+      ws.close(CLOSE_TRY_AGAIN, 'busy: try again later');
+    };
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
     // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
@@ -176,11 +186,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));
       } catch (e) {
-        for (const l of leases) l.release();
-        leases = [];
-        if (!(e instanceof SeriesBusyError)) return refuse((e as Error).message);
-        ws.send(errorMessage((e as Error).message));
-        return ws.close(CLOSE_TRY_AGAIN, 'busy: try again later');
+        return refuseSeries(e);
       }
       instances = leases.map((l) => l.instance);
       const begin = () => later(() => {
@@ -201,7 +207,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       });
       // Series still warming up (off the request path, in slices) are waited for; the snapshot follows.
       if (instances.every((inst) => inst.state !== 'warming')) begin();
-      else void Promise.all(leases.map((l) => l.ready)).then(begin);
+      else void Promise.all(leases.map((l) => l.ready)).then(begin, refuseSeries);
       sent(2);
     };
     if (!demand) return serve();

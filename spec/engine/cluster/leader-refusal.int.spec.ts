@@ -1,0 +1,130 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { CLOSE_TRY_AGAIN } from '../../../engine/src/server/ws-route.ts';
+import { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+/**
+ * Derived series refused by the cluster's leader: two edges each under their own MAX_SERIES_INSTANCES
+ * but together over the leader's. The client over the cap is refused as ROLE=all refuses it at its
+ * cap (the registry's message, close 1013), not given a failed series; an instance whose operator
+ * throws is still a failed series. Own redis-server, the simulator, one ingest node and two edges as
+ * child processes.
+ */
+const CAP = 2;
+const BUSY = `too many derived series in use (MAX_SERIES_INSTANCES=${CAP}); try again later`;
+type Historical = { series?: Record<string, unknown[]>; seriesStatus?: Record<string, { state: string; error?: string }> };
+
+const historical = (c: EngineClient) => c.historical() as unknown as Historical | undefined;
+const seriesPoints = (c: EngineClient) => c.messages.filter((m) => (m.type as string) === 'series_point').length;
+
+/** Historical with the series' points (a client within the cap). */
+async function served(c: EngineClient, what: string): Promise<Historical> {
+  await c.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 60_000, what);
+  const h = historical(c);
+  expect(h, `${what}: closed ${c.closeCode} ${JSON.stringify(c.messages)}`).toBeDefined();
+  expect(Object.values(h!.series ?? {})[0]?.length).toBeGreaterThan(0);
+  return h!;
+}
+
+describe("derived series refused by the leader's caps (child processes)", () => {
+  let redis: RedisProcess;
+  let sim: SimExchange;
+  let ingest: NodeProcess;
+  let edges: NodeProcess[] = [];
+  const clients: EngineClient[] = [];
+  const open = (edge: NodeProcess, series: string) => {
+    const c = new EngineClient(`${edge.ws}/ws/BTCUSDT?interval=1m&series=${series}`);
+    clients.push(c);
+    return c;
+  };
+
+  const releaseAll = async () => {
+    for (const c of clients) c.close();
+    await ingest.until((h) => (h.derived as { held: number }).held === 0, 30_000, 'the leader released the instances');
+  };
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    const env = { REDIS_URL: redis.url, SYMBOLS: 'BTCUSDT', INTERVALS: '1m', BUFFER_SIZE: '100', HISTORY_ON_CONNECT: '50', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: 'spec/fixtures/series-faulty', LEASE_TTL_MS: '1500', MAX_SERIES_INSTANCES: String(CAP) };
+    ingest = await NodeProcess.start('ingest-a', { ...env, ROLE: 'ingest' });
+    await ingest.until((h) => h.status === 'ok' && h.leader === true, 90_000, 'ingest leads');
+    // Edges let an instance nobody holds go after 2 s (then the leader, 5 s later). Edge-2 alone may
+    // hold more than the leader (the third test).
+    edges = await Promise.all(['edge-1', 'edge-2'].map((n, i) => NodeProcess.start(n, { ...env, ROLE: 'edge', IDLE_SERIES_MS: '2000', MAX_SERIES_INSTANCES: String(CAP + i) })));
+    await Promise.all(edges.map((e) => e.until((h) => h.status === 'ok', 90_000, 'edge ready')));
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([ingest, ...edges].filter(Boolean).map((n) => n.stop()));
+    await sim?.close();
+    await redis?.stop();
+  }, 60_000);
+
+  it('each edge under its cap, together over the leader\'s: the client over it gets the registry\'s message and close 1013; the others keep their series', async () => {
+    const [e1, e2] = edges as [NodeProcess, NodeProcess];
+    const a = open(e1, 'ema-cross');
+    await served(a, 'a on edge-1');
+    const b = open(e2, 'ema-cross:fast=5');
+    await served(b, 'b on edge-2');
+    expect((await ingest.health())!.derived).toMatchObject({ held: CAP });
+
+    // Edge-1 holds one instance (under its cap of 2): the ask reaches the leader, which is at its cap.
+    const c = open(e1, 'ema-cross:fast=6');
+    await c.until((x) => x.closeCode !== undefined, 30_000, 'c refused');
+    expect(c.closeCode).toBe(CLOSE_TRY_AGAIN);
+    expect(c.messages).toEqual([{ type: 'error', message: BUSY }]);
+
+    // Within the cap, clients go on getting their points.
+    const [pa, pb] = [seriesPoints(a), seriesPoints(b)];
+    await a.until((x) => seriesPoints(x) > pa + 2, 20_000, 'points for a');
+    await b.until((x) => seriesPoints(x) > pb + 2, 20_000, 'points for b');
+    expect([a.closeCode, b.closeCode]).toEqual([undefined, undefined]);
+
+    // GET /series/… is no instance (computed by the node asked, kept nowhere): the caps do not apply to
+    // it in ROLE=all, and the edge answers it too. (The leader's registry, at its cap, serves it.)
+    for (const node of [e1, ingest]) {
+      const res = await request(`${node.url}/series/ema-cross/BTCUSDT/1m?fast=6&limit=5`);
+      expect([node.name, res.statusCode]).toEqual([node.name, 200]);
+      expect(await res.body.json()).toMatchObject({ name: 'ema-cross:fast=6', params: { fast: 6, slow: 21 } });
+    }
+  }, 120_000);
+
+  it('the refusal is not kept: once another instance is let go, the same request is served', async () => {
+    clients[1]!.close();
+    // The client retries on 1013, as told.
+    const deadline = Date.now() + 40_000;
+    for (;;) {
+      const c = open(edges[0]!, 'ema-cross:fast=6');
+      await c.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 60_000, 'c again');
+      if (historical(c)) break;
+      expect([c.closeCode, c.messages]).toEqual([CLOSE_TRY_AGAIN, [{ type: 'error', message: BUSY }]]);
+      if (Date.now() > deadline) throw new Error('still refused after the other instance was let go');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await served(clients.at(-1)!, 'c served');
+  }, 90_000);
+
+  it('an ask over the cap is answered though the touches sort it after every held instance', async () => {
+    await releaseAll();
+    // One edge touches all three with the same score: the wanted set orders them by name, the new one last.
+    const e2 = edges[1]!;
+    await served(open(e2, 'ema-cross:fast=3'), 'fast=3');
+    await served(open(e2, 'ema-cross:fast=4'), 'fast=4');
+    const over = open(e2, 'ema-cross:fast=7');
+    await over.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 20_000, 'fast=7 refused');
+    expect([over.closeCode, over.messages]).toEqual([CLOSE_TRY_AGAIN, [{ type: 'error', message: BUSY }]]);
+  }, 90_000);
+
+  it('an instance that fails on the leader is still a failed series, not a refusal', async () => {
+    await releaseAll();
+    const boom = open(edges[1]!, 'boom');
+    await boom.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 60_000, 'boom');
+    expect(boom.closeCode).toBeUndefined();
+    expect(historical(boom)!.seriesStatus?.boom).toMatchObject({ state: 'failed', error: expect.stringMatching(/^boom at \d+$/) });
+  }, 90_000);
+});
