@@ -1,7 +1,11 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import { fileURLToPath } from 'node:url';
+import { monoUs } from '../lib/clock.ts';
+import { Child } from '../lib/ipc.ts';
 import { latencyKey } from '../lib/latency-key.ts';
+import type { Arrival, RecorderConfig } from '../load/recorder-child.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import { median, sig } from '../lib/stats.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
@@ -16,6 +20,7 @@ import { ramp } from './fanout.ts';
 
 type Msg = { type: string; symbol?: string; interval?: string; time?: number; close?: number; volume?: number; epoch?: string; offset?: number };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const RECORDER = fileURLToPath(new URL('../load/recorder-child.ts', import.meta.url));
 
 /** A recording client: every message with its arrival time and size, and the bytes of the first one. */
 class Rec {
@@ -81,14 +86,10 @@ const measured = (kind: string, n: NodeProcess): MeasuredServer => ({ kind, url:
  * both sides, the k-th arrival via the edge minus the k-th via ROLE=all (same number of clients on
  * each, so a client's fan-out rank cancels out), and the first arrivals alone.
  */
-function addedLatency(onEdge: Rec[], onAll: Rec[], from: number, to: number, published: ReadonlyMap<string, number>): Added {
-  const arrivals = (rs: Rec[]) => {
+function addedLatency(onEdge: readonly Arrival[], onAll: readonly Arrival[], published: ReadonlyMap<string, number>): Added {
+  const arrivals = (xs: readonly Arrival[]) => {
     const m = new Map<string, number[]>();
-    for (const r of rs) for (const a of r.live()) {
-      if (a.at < from || a.at >= to) continue;
-      const k = latencyKey(a.m.symbol!, '1m', a.m.time!, a.m.close!, a.m.volume!);
-      (m.get(k) ?? m.set(k, []).get(k)!).push(a.at);
-    }
+    for (const a of xs) (m.get(a.key) ?? m.set(a.key, []).get(a.key)!).push(a.at);
     return m;
   };
   const viaAll = arrivals(onAll);
@@ -171,7 +172,7 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
   const base = nodeEnv(symbols, env.upstream.restUrl, env.upstream.wsUrl);
   const label = `C=${clients} S=${nSym}`;
   // From 2/s per stream (the machine is shared: a first step far above what it sustains tells nothing).
-  const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 6 : 12 };
+  const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2 };
   const load = [os.loadavg()[0]!];
   const all = await withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()));
   const redis = await RedisProcess.start();
@@ -197,7 +198,7 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
     redis,
   );
   load.push(os.loadavg()[0]!);
-  const best = edge.steps.filter((st) => st.ok).at(-1);
+  const best = edge.steps.filter((st) => st.ok).sort((a, b) => a.rate - b.rate).at(-1);
   const atBest = best?.extra ?? {};
   const bestCpu = best?.window.cpu;
   const ratio = edge.deliveredPerS / all.deliveredPerS;
@@ -223,11 +224,11 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
  * Redis CPU per update there: ROLE=all and an edge (two ingest nodes, leader and standby) on one
  * simulator, a few recording clients per symbol on each.
  */
-async function binancePace(env: BenchEnv): Promise<{ rows: Row[]; data: unknown }> {
+export async function binancePace(env: BenchEnv, o: { perSymbol?: number; seconds?: number } = {}): Promise<{ rows: Row[]; data: unknown }> {
   const { quick } = env.opts;
   const symbols = env.symbols.slice(0, quick ? 10 : 20);
-  const perSymbol = quick ? 3 : 5;
-  const seconds = quick ? 20 : 60;
+  const perSymbol = o.perSymbol ?? (quick ? 3 : 5);
+  const seconds = o.seconds ?? (quick ? 20 : 60);
   const redis = await RedisProcess.start();
   const sim = await startSimExchange({ symbols, pushIntervalMs: 2000 });
   const base = nodeEnv(symbols, sim.restUrl, sim.wsUrl);
@@ -241,39 +242,47 @@ async function binancePace(env: BenchEnv): Promise<{ rows: Row[]; data: unknown 
         ['edge', { ...cl, ROLE: 'edge' }],
       ],
       async ([all, , , edge]) => {
-        const open = (b: string) => symbols.flatMap((s) => Array.from({ length: perSymbol }, () => new Rec(`${b}/ws/${s}?interval=1m`)));
-        const onEdge = open(edge!.ws);
-        const onAll = open(all!.ws);
-        // Where the time goes: each update as Redis publishes it, seen by a subscriber of the bench's own.
-        const published = new Map<string, number>();
-        const tap = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-        tap.on('pmessage', (_p: string, channel: string, text: string) => {
-          const at = performance.now();
-          const u = splitEntry(text);
-          if (u) published.set(latencyKey(channel.split(':')[1]!, '1m', u.bar.openTime, u.bar.close, u.bar.volume), at);
-        });
-        await tap.psubscribe('ch:*');
-        await sleep(3000);
-        const load0 = os.loadavg()[0]!;
-        const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-        const r0 = await redisCpu(info);
-        const t0 = performance.now();
-        await sleep(seconds * 1000);
-        const t1 = performance.now();
-        const w = perWrite(r0, await redisCpu(info));
-        const load = [load0, os.loadavg()[0]!];
-        info.disconnect();
-        tap.disconnect();
-        for (const r of [...onEdge, ...onAll]) r.close();
-        const lat = addedLatency(onEdge, onAll, t0, t1, published);
-        const q = (xs: number[], p: number) => sig(quantile(xs, p));
-        env.log(`cluster: Binance's pace (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol on each; load average ${load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`);
-        const rows: Row[] = [
-          { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p50 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.5) }, note: `first arrival per update: p50 ${q(lat.first, 0.5)} ms` },
-          { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.99) }, target: { engineMax: 2, label: '< 2 ms' }, note: `first arrival per update: p99 ${q(lat.first, 0.99)} ms` },
-          { scenario: 'cluster', metric: `Redis CPU per update at Binance's pace (${sig(w.writes / ((t1 - t0) / 1000))} writes/s)`, unit: 'µs', better: 'lower', values: { engine: sig(w.usPerWrite) }, note: `${sig(w.cmdUsPerWrite)} µs of it in commands; at this rate Redis's idle work (cron, 10 Hz) dominates` },
-        ];
-        return { rows, data: { streams: symbols.length, perSymbol, seconds, loadAverage: load, added: summary(lat), redis: w } };
+        // Each side's clients in a process of their own (see recorder-child.ts).
+        const urls = (b: string) => symbols.flatMap((s) => Array.from({ length: perSymbol }, () => `${b}/ws/${s}?interval=1m`));
+        const recorders = [edge!, all!].map((n) => Child.fork(`recorder-${n.name}`, RECORDER, { config: { urls: urls(n.ws) } satisfies RecorderConfig }));
+        try {
+          await Promise.all(recorders.map((r) => r.ready));
+          for (const r of recorders) while ((await r.request<number>('opened')) < symbols.length * perSymbol) await sleep(100);
+          // Where the time goes: each update as Redis publishes it, seen by a subscriber of the bench's own.
+          const published = new Map<string, number>();
+          const tap = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+          tap.on('pmessage', (_p: string, channel: string, text: string) => {
+            const at = monoUs() / 1000;
+            const u = splitEntry(text);
+            if (u) published.set(latencyKey(channel.split(':')[1]!, '1m', u.bar.openTime, u.bar.close, u.bar.volume), at);
+          });
+          await tap.psubscribe('ch:*');
+          await sleep(3000);
+          const load0 = os.loadavg()[0]!;
+          const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+          const r0 = await redisCpu(info);
+          const t0 = monoUs() / 1000;
+          await sleep(seconds * 1000);
+          const t1 = monoUs() / 1000;
+          const w = perWrite(r0, await redisCpu(info));
+          const load = [load0, os.loadavg()[0]!];
+          info.disconnect();
+          tap.disconnect();
+          // A little past the window's end, so the last updates' late arrivals are paired too.
+          await sleep(500);
+          const [viaEdge, viaAll] = await Promise.all(recorders.map((r) => r.request<Arrival[]>('arrivals', { from: t0, to: t1 + 500 })));
+          const lat = addedLatency(viaEdge!, viaAll!.filter((x) => x.at < t1), published);
+          const q = (xs: number[], p: number) => sig(quantile(xs, p));
+          env.log(`cluster: Binance's pace (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol on each; load average ${load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`);
+          const rows: Row[] = [
+            { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p50 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.5) }, note: `first arrival per update: p50 ${q(lat.first, 0.5)} ms` },
+            { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.99) }, target: { engineMax: 2, label: '< 2 ms' }, note: `first arrival per update: p99 ${q(lat.first, 0.99)} ms` },
+            { scenario: 'cluster', metric: `Redis CPU per update at Binance's pace (${sig(w.writes / ((t1 - t0) / 1000))} writes/s)`, unit: 'µs', better: 'lower', values: { engine: sig(w.usPerWrite) }, note: `${sig(w.cmdUsPerWrite)} µs of it in commands; at this rate Redis's idle work (cron, 10 Hz) dominates` },
+          ];
+          return { rows, data: { streams: symbols.length, perSymbol, seconds, loadAverage: load, added: summary(lat), redis: w } };
+        } finally {
+          await Promise.all(recorders.map((r) => r.stop()));
+        }
       },
       undefined,
     );

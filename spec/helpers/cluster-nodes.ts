@@ -18,10 +18,10 @@ export class NodeProcess {
     proc.stderr?.on('data', keep);
   }
 
-  /** `env.PORT`, when given, is the port (chosen by the caller); otherwise a free one. */
+  /** `env.PORT`, when given, is the port (chosen by the caller); otherwise a free one. `env.NODE_ARGS`: node flags (e.g. `--cpu-prof`). */
   static async start(name: string, env: Record<string, string>): Promise<NodeProcess> {
     const port = env.PORT ? Number(env.PORT) : await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
+    const proc = spawn(process.execPath, [...(env.NODE_ARGS ? env.NODE_ARGS.split(' ') : []), '--import', 'tsx', 'engine/src/main.ts'], {
       env: { ...process.env, HOST: '127.0.0.1', NODE_ID: name, CLIENT_DIR: '', LOG_LEVEL: 'info', ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

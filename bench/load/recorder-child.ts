@@ -1,0 +1,63 @@
+/**
+ * A recording client process: opens WebSocket clients and stamps every `live_candle` they receive
+ * with the machine's monotonic clock (`monoUs`), parsing nothing until asked. Comparing two systems'
+ * arrival times in one process would charge each side for the other's messages queued in the same
+ * event loop (a burst of 100 messages via one side delays the other's stamps by milliseconds); one
+ * process per side stamps each message as soon as its own loop reaches it.
+ */
+import WebSocket from 'ws';
+import { monoUs } from '../lib/clock.ts';
+import { childConfig, emit, serve } from '../lib/ipc.ts';
+import { latencyKey } from '../lib/latency-key.ts';
+
+export interface RecorderConfig {
+  urls: string[];
+}
+
+/** One update as a recorder saw it: its key (latency-key.ts) and arrival time in ms (monotonic). */
+export interface Arrival {
+  key: string;
+  at: number;
+}
+
+const LIVE = '{"type":"live_candle"';
+const { urls } = childConfig<RecorderConfig>();
+const raw: Array<{ at: number; text: string }> = [];
+/** Bounds what an unread recording holds (a run far longer than planned drops its oldest). */
+const MAX_RAW = 2_000_000;
+
+const sockets = urls.map((url) => {
+  const ws = new WebSocket(url);
+  ws.on('message', (d: Buffer) => {
+    const at = monoUs() / 1000;
+    const text = d.toString();
+    if (!text.startsWith(LIVE)) return;
+    if (raw.length >= MAX_RAW) raw.splice(0, raw.length / 2);
+    raw.push({ at, text });
+  });
+  ws.on('error', () => {});
+  return ws;
+});
+
+serve(
+  {
+    /** Live updates received within [from, to) (ms, monotonic), parsed now. */
+    arrivals: (m) => {
+      const from = Number(m.from);
+      const to = Number(m.to);
+      const out: Arrival[] = [];
+      for (const r of raw) {
+        if (r.at < from || r.at >= to) continue;
+        const c = JSON.parse(r.text) as { symbol: string; interval: string; time: number; close: number; volume: number };
+        out.push({ key: latencyKey(c.symbol, c.interval, c.time, c.close, c.volume), at: r.at });
+      }
+      return out;
+    },
+    /** Clients whose socket is open. */
+    opened: () => sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
+  },
+  () => {
+    for (const s of sockets) s.terminate();
+  },
+);
+emit('ready');
