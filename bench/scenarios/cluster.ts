@@ -243,11 +243,17 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       ],
       async ([all, , , edge]) => {
         // Each side's clients in a process of their own (see recorder-child.ts).
-        const urls = (b: string) => symbols.flatMap((s) => Array.from({ length: perSymbol }, () => `${b}/ws/${s}?interval=1m`));
-        const recorders = [edge!, all!].map((n) => Child.fork(`recorder-${n.name}`, RECORDER, { config: { urls: urls(n.ws) } satisfies RecorderConfig }));
+        // One recording process per client of a symbol on each side (`split`, default), each with one
+        // client per symbol, as browsers each have their own machine; or all of a side's in one.
+        const split = process.env.PACE_RECORDERS !== 'one';
+        const urls = (b: string) => symbols.map((s) => `${b}/ws/${s}?interval=1m`);
+        const fork = (n: NodeProcess, k: number, per: number) =>
+          Child.fork(`recorder-${n.name}-${k}`, RECORDER, { config: { urls: Array.from({ length: per }, () => urls(n.ws)).flat() } satisfies RecorderConfig });
+        const sides = [edge!, all!].map((n) => (split ? Array.from({ length: perSymbol }, (_, k) => fork(n, k, 1)) : [fork(n, 0, perSymbol)]));
+        const recorders = sides.flat();
         try {
           await Promise.all(recorders.map((r) => r.ready));
-          for (const r of recorders) while ((await r.request<number>('opened')) < symbols.length * perSymbol) await sleep(100);
+          for (const r of recorders) while ((await r.request<number>('opened')) < symbols.length * (split ? 1 : perSymbol)) await sleep(100);
           // Where the time goes: each update as Redis publishes it, seen by a subscriber of the bench's own.
           const published = new Map<string, number>();
           const tap = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -270,7 +276,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
           tap.disconnect();
           // A little past the window's end, so the last updates' late arrivals are paired too.
           await sleep(500);
-          const [viaEdge, viaAll] = await Promise.all(recorders.map((r) => r.request<Arrival[]>('arrivals', { from: t0, to: t1 + 500 })));
+          const [viaEdge, viaAll] = await Promise.all(sides.map(async (rs) => (await Promise.all(rs.map((r) => r.request<Arrival[]>('arrivals', { from: t0, to: t1 + 500 })))).flat()));
           const lat = addedLatency(viaEdge!, viaAll!.filter((x) => x.at < t1), published);
           const q = (xs: number[], p: number) => sig(quantile(xs, p));
           env.log(`cluster: Binance's pace (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol on each; load average ${load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`);
