@@ -1,14 +1,15 @@
 /**
  * A recording client process: opens WebSocket clients and stamps every `live_candle` they receive
- * with the machine's monotonic clock (`monoUs`), parsing nothing until asked. Comparing two systems'
- * arrival times in one process would charge each side for the other's messages queued in the same
- * event loop (a burst of 100 messages via one side delays the other's stamps by milliseconds); one
- * process per side stamps each message as soon as its own loop reaches it.
+ * with the machine's monotonic clock (`monoUs`) as its bytes are read, parsing nothing until asked.
+ * Comparing two systems' arrival times in one process would charge each side for the other's
+ * messages queued in the same event loop (a burst of 100 messages via one side delays the other's
+ * stamps by milliseconds); one process per side, with a client that costs a few µs per message
+ * (raw-ws-client.ts), stamps each message close to when the kernel had it.
  */
-import WebSocket from 'ws';
 import { monoUs } from '../lib/clock.ts';
 import { childConfig, emit, serve } from '../lib/ipc.ts';
 import { latencyKey } from '../lib/latency-key.ts';
+import { RawWsClient } from './raw-ws-client.ts';
 
 export interface RecorderConfig {
   urls: string[];
@@ -20,24 +21,24 @@ export interface Arrival {
   at: number;
 }
 
-const LIVE = '{"type":"live_candle"';
+const LIVE = Buffer.from('{"type":"live_candle"');
 const { urls } = childConfig<RecorderConfig>();
-const raw: Array<{ at: number; text: string }> = [];
+const raw: Array<{ at: number; data: Buffer }> = [];
 /** Bounds what an unread recording holds (a run far longer than planned drops its oldest). */
 const MAX_RAW = 2_000_000;
 
-const sockets = urls.map((url) => {
-  const ws = new WebSocket(url);
-  ws.on('message', (d: Buffer) => {
-    const at = monoUs() / 1000;
-    const text = d.toString();
-    if (!text.startsWith(LIVE)) return;
-    if (raw.length >= MAX_RAW) raw.splice(0, raw.length / 2);
-    raw.push({ at, text });
-  });
-  ws.on('error', () => {});
-  return ws;
-});
+const sockets = urls.map(
+  (url) =>
+    new RawWsClient(
+      url,
+      (data, at) => {
+        if (data.length < LIVE.length || LIVE.compare(data, 0, LIVE.length) !== 0) return;
+        if (raw.length >= MAX_RAW) raw.splice(0, raw.length / 2);
+        raw.push({ at, data });
+      },
+      () => monoUs() / 1000,
+    ),
+);
 
 serve(
   {
@@ -48,16 +49,16 @@ serve(
       const out: Arrival[] = [];
       for (const r of raw) {
         if (r.at < from || r.at >= to) continue;
-        const c = JSON.parse(r.text) as { symbol: string; interval: string; time: number; close: number; volume: number };
+        const c = JSON.parse(r.data.toString()) as { symbol: string; interval: string; time: number; close: number; volume: number };
         out.push({ key: latencyKey(c.symbol, c.interval, c.time, c.close, c.volume), at: r.at });
       }
       return out;
     },
     /** Clients whose socket is open. */
-    opened: () => sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
+    opened: () => sockets.filter((s) => s.open).length,
   },
   () => {
-    for (const s of sockets) s.terminate();
+    for (const s of sockets) s.close();
   },
 );
 emit('ready');
