@@ -6,6 +6,8 @@
  * stamps by milliseconds); one process per side, with a client that costs a few µs per message
  * (raw-ws-client.ts), stamps each message close to when the kernel had it.
  */
+import { Redis } from 'ioredis';
+import { splitEntry } from '../../engine/src/cluster/bar-codec.ts';
 import { monoUs } from '../lib/clock.ts';
 import { childConfig, emit, serve } from '../lib/ipc.ts';
 import { latencyKey } from '../lib/latency-key.ts';
@@ -13,6 +15,8 @@ import { RawWsClient } from './raw-ws-client.ts';
 
 export interface RecorderConfig {
   urls: string[];
+  /** Also stamp every update Redis publishes on the cluster's channels (`ch:*`): when each left Redis. */
+  tapRedisUrl?: string;
 }
 
 /** One update as a recorder saw it: its key (latency-key.ts) and arrival time in ms (monotonic). */
@@ -22,7 +26,7 @@ export interface Arrival {
 }
 
 const LIVE = Buffer.from('{"type":"live_candle"');
-const { urls } = childConfig<RecorderConfig>();
+const { urls, tapRedisUrl } = childConfig<RecorderConfig>();
 const raw: Array<{ at: number; data: Buffer }> = [];
 /** Bounds what an unread recording holds (a run far longer than planned drops its oldest). */
 const MAX_RAW = 2_000_000;
@@ -40,8 +44,22 @@ const sockets = urls.map(
     ),
 );
 
+/** Each published update's key and when Redis's message reached this process (ms, monotonic). */
+const published = new Map<string, number>();
+const tap = tapRedisUrl ? new Redis(tapRedisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+tap?.on('pmessage', (_p: string, channel: string, text: string) => {
+  const at = monoUs() / 1000;
+  const u = splitEntry(text);
+  // Channels are `ch:SYMBOL:interval` (cluster-keys.ts).
+  const [, symbol, interval] = channel.split(':');
+  if (u && symbol && interval) published.set(latencyKey(symbol, interval, u.bar.openTime, u.bar.close, u.bar.volume), at);
+});
+await tap?.psubscribe('ch:*');
+
 serve(
   {
+    /** What the tap saw, as [key, at] pairs. */
+    published: () => [...published],
     /** Live updates received within [from, to) (ms, monotonic), parsed now. */
     arrivals: (m) => {
       const from = Number(m.from);
@@ -59,6 +77,7 @@ serve(
   },
   () => {
     for (const s of sockets) s.close();
+    tap?.disconnect();
   },
 );
 emit('ready');

@@ -4,14 +4,12 @@ import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
 import { monoUs } from '../lib/clock.ts';
 import { Child } from '../lib/ipc.ts';
-import { latencyKey } from '../lib/latency-key.ts';
 import type { Arrival, RecorderConfig } from '../load/recorder-child.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import { median, sig } from '../lib/stats.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
 import { startSimExchange } from '../../engine/sim/sim-exchange.ts';
-import { splitEntry } from '../../engine/src/cluster/bar-codec.ts';
 import { seriesKeys } from '../../engine/src/cluster/cluster-keys.ts';
 import { seriesId } from '../../engine/src/domain/series-id.ts';
 import type { MeasuredServer } from '../lib/measure.ts';
@@ -250,19 +248,12 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
         const fork = (n: NodeProcess, k: number, per: number) =>
           Child.fork(`recorder-${n.name}-${k}`, RECORDER, { config: { urls: Array.from({ length: per }, () => urls(n.ws)).flat() } satisfies RecorderConfig });
         const sides = [edge!, all!].map((n) => (split ? Array.from({ length: perSymbol }, (_, k) => fork(n, k, 1)) : [fork(n, 0, perSymbol)]));
-        const recorders = sides.flat();
+        // Where the time goes: each update as Redis publishes it, seen by a subscriber in a process of its own.
+        const tap = Child.fork('recorder-tap', RECORDER, { config: { urls: [], tapRedisUrl: redis.url } satisfies RecorderConfig });
+        const recorders = [...sides.flat(), tap];
         try {
           await Promise.all(recorders.map((r) => r.ready));
-          for (const r of recorders) while ((await r.request<number>('opened')) < symbols.length * (split ? 1 : perSymbol)) await sleep(100);
-          // Where the time goes: each update as Redis publishes it, seen by a subscriber of the bench's own.
-          const published = new Map<string, number>();
-          const tap = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-          tap.on('pmessage', (_p: string, channel: string, text: string) => {
-            const at = monoUs() / 1000;
-            const u = splitEntry(text);
-            if (u) published.set(latencyKey(channel.split(':')[1]!, '1m', u.bar.openTime, u.bar.close, u.bar.volume), at);
-          });
-          await tap.psubscribe('ch:*');
+          for (const r of sides.flat()) while ((await r.request<number>('opened')) < symbols.length * (split ? 1 : perSymbol)) await sleep(100);
           await sleep(3000);
           const load0 = os.loadavg()[0]!;
           const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -273,10 +264,10 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
           const w = perWrite(r0, await redisCpu(info));
           const load = [load0, os.loadavg()[0]!];
           info.disconnect();
-          tap.disconnect();
           // A little past the window's end, so the last updates' late arrivals are paired too.
           await sleep(500);
           const [viaEdge, viaAll] = await Promise.all(sides.map(async (rs) => (await Promise.all(rs.map((r) => r.request<Arrival[]>('arrivals', { from: t0, to: t1 + 500 })))).flat()));
+          const published = new Map(await tap.request<Array<[string, number]>>('published'));
           const lat = addedLatency(viaEdge!, viaAll!.filter((x) => x.at < t1), published);
           const q = (xs: number[], p: number) => sig(quantile(xs, p));
           env.log(`cluster: Binance's pace (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol on each; load average ${load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`);
