@@ -10,27 +10,44 @@
  * the caps, the channel and the time (ms) recorded in the history. `newer` runs with the stored
  * member `old` of the same time (not equal to the new one) and returns 0, offset, epoch to drop the
  * update; `after` runs once it is written. Returns status (1 written, 0 dropped), offset, epoch.
+ * pos also keeps the newest member and its time (`nt`, `nm`; from the set itself when missing, as in
+ * a log written before they were kept, or at a new epoch): an update of the newest bar, or a new bar,
+ * the common cases, then needs no lookup in the set. Only this function writes a log's set, so they
+ * stay its newest (a trim removes the oldest; an older bar written leaves them). Whatever stands at
+ * the time of a bar newer than `nt` is removed all the same: one member per time even if something
+ * else wrote the set.
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
 local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at)
-  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid')
-  local epoch, offset = pos[1], tonumber(pos[2] or '0')
+  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm')
+  local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
   if not epoch or pos[3] ~= runid then
     epoch = fresh
     offset = 0
+    nt = nil
     redis.call('DEL', kh)
     redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid)
   end
-  local old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
+  if not nt then
+    local top = redis.call('ZRANGE', kc, -1, -1, 'WITHSCORES')
+    nt, old = tonumber(top[2]), top[1]
+    if nt then redis.call('HSET', kp, 'nt', top[2], 'nm', old) else redis.call('HDEL', kp, 'nt', 'nm') end
+  end
+  local tn = tonumber(t)
+  local newest = not nt or tn >= nt
+  if not newest then old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
+  elseif nt and tn > nt then old = nil end
   if old then
     if old == member then return 0, offset, epoch end${newer}
-    redis.call('ZREMRANGEBYSCORE', kc, t, t)
   end
+  if old or newest then redis.call('ZREMRANGEBYSCORE', kc, t, t) end
   redis.call('ZADD', kc, t, member)
   -- Only a new bar grows the set (a replaced one keeps its size): trim then.
   if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
-  offset = redis.call('HINCRBY', kp, 'offset', 1)
+  offset = offset + 1
+  if newest then redis.call('HSET', kp, 'offset', offset, 'nt', t, 'nm', member)
+  else redis.call('HSET', kp, 'offset', offset) end
   local len = redis.call('RPUSH', kh, offset .. ' ' .. at .. ' ' .. member)
   if len > keep then redis.call('LPOP', kh, len - keep) end
   redis.call('PUBLISH', channel, epoch .. ' ' .. offset .. ' ' .. member)${after}
@@ -59,9 +76,12 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
  */
 export const WRITE_BATCH_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
-    local o = cjson.decode(old)
-    if o[7] == 1 and closed == 0 then return 0, offset, epoch end
-    if o[7] == closed and vol < o[6] then return 0, offset, epoch end`)}
+    -- The stored version: a member ends with \`,volume,closed]\` (no JSON decode needed).
+    local v, c = string.match(old, ',([^,]+),([01])%]$')
+    v, c = tonumber(v), tonumber(c)
+    if not v then error('stored bar does not decode: ' .. old) end
+    if c == 1 and closed == 0 then return 0, offset, epoch end
+    if c == closed and vol < v then return 0, offset, epoch end`)}
 local cap, keep = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for i = 1, (#KEYS - 1) / 3 do
