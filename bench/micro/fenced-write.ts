@@ -10,7 +10,9 @@
  * CPU, each per update; then the medians and the ratios b/a. At the end both checkouts' sorted sets,
  * offsets and histories must be the same.
  *
- *   flock /work/wt/bench.lock npx tsx bench/micro/fenced-write.ts /path/to/checkout-a [/path/to/checkout-b (default .)] [updates] [rounds] [perTurn]
+ *   flock /work/wt/bench.lock npx tsx bench/micro/fenced-write.ts /path/to/checkout-a [/path/to/checkout-b (default .)] [updates] [rounds] [perTurn] [rate]
+ * With a rate (updates/s), each update comes in a turn of its own at that pace (a leader getting
+ * frames one by one), and updates/call shows how the writer batches them.
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -24,6 +26,8 @@ const updates = Number(process.argv[4] ?? 20_000);
 const rounds = Number(process.argv[5] ?? 5);
 /** Updates per turn (one script call each): 20 is one of every series, 1 is a leader that gets frames one at a time. */
 const perTurn = Number(process.argv[6] ?? 20);
+/** Updates/s, each in a turn of its own (perTurn ignored), as a busy leader gets frames; 0: as fast as answered, in turns of perTurn. */
+const rate = Number(process.argv[7] ?? 0);
 const SERIES = 20;
 const PRELOAD = 1000;
 const IN_FLIGHT_TURNS = Math.max(8, Math.ceil(160 / perTurn));
@@ -89,8 +93,27 @@ class Feed {
     return bar;
   }
 
-  /** `n` updates in turns of one per series, IN_FLIGHT_TURNS turns unanswered at most. */
+  /** `n` updates at `rate`/s, each in a turn of its own. */
+  async paced(n: number): Promise<void> {
+    const start = performance.now();
+    const flying: Array<Promise<unknown>> = [];
+    for (let done = 0; done < n; ) {
+      if (done >= ((performance.now() - start) * rate) / 1000) {
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      const s = this.cursor++ % this.ids.length;
+      flying.push(this.writer.write(TOKEN, this.ids[s]!, this.next(s)));
+      done++;
+      await new Promise((r) => setImmediate(r)); // the turn ends
+      if (flying.length >= 5000) await Promise.all(flying.splice(0));
+    }
+    await Promise.all(flying);
+  }
+
+  /** `n` updates in turns of perTurn, up to IN_FLIGHT_TURNS turns unanswered (or paced, with a rate). */
   async run(n: number): Promise<void> {
+    if (rate > 0) return this.paced(n);
     const flying: Array<Promise<unknown>> = [];
     for (let done = 0; done < n; ) {
       const turn: Array<Promise<unknown>> = [];
@@ -140,7 +163,7 @@ for (const [i, root] of roots.entries()) {
   await feed.preload();
   feeds.push(feed);
 }
-console.log(`${roots.map((r, i) => `${'ab'[i]} = ${r}`).join(', ')}; ${SERIES} series x ${PRELOAD} bars preloaded; ${rounds} rounds of ${updates} updates each, ${perTurn} per turn`);
+console.log(`${roots.map((r, i) => `${'ab'[i]} = ${r}`).join(', ')}; ${SERIES} series x ${PRELOAD} bars preloaded; ${rounds} rounds of ${updates} updates each, ${rate > 0 ? `${rate}/s, one per turn` : `${perTurn} per turn`}`);
 
 const results = feeds.map(() => ({ redis: [] as number[], script: [] as number[], writer: [] as number[], perCall: [] as number[] }));
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -27,6 +27,9 @@ export const INSTANCE_LOG_TTL_MS = 24 * 3_600_000;
 /** Most updates in one script call (a takeover's heal writes thousands in one turn: Redis stays responsive between calls). */
 const MAX_BATCH = 256;
 
+/** Calls unanswered at most; updates made meanwhile wait for an answer (see `flush`). */
+const MAX_IN_FLIGHT = 1;
+
 /** Series whose Redis names are kept built (the whole universe is 9,000). */
 const MAX_CACHED_KEYS = 20_000;
 
@@ -51,8 +54,9 @@ type WithWrite = Redis & {
  * holds `token` (else the whole batch is refused), then for each update in order drops it when older
  * than the stored version of its bar, or upserts it, advances its series' offset, appends it to the
  * bounded history and publishes it, atomically. An exchange pushes every stream in the same tick:
- * one round trip and one script run per burst instead of one per update. Calls on one connection
- * reach Redis in the order they were made, so a series' offsets follow its updates.
+ * one round trip and one script run per burst instead of one per update. While a call is unanswered,
+ * updates wait and go together with the next (see `flush`). Calls on one connection reach Redis in
+ * the order they were made, so a series' offsets follow its updates.
  */
 export class FencedWriter {
   private readonly redis: WithWrite;
@@ -62,9 +66,9 @@ export class FencedWriter {
   /** Batches waiting for the run id: until they are sent, later ones wait behind them (order). */
   private waiting = 0;
   /**
-   * Updates of the current event-loop turn, sent by `flush` once the turn's I/O callbacks have run
-   * (setImmediate: every chunk of upstream frames read in this turn, not only the first), or once
-   * MAX_BATCH are queued.
+   * Updates not sent yet, sent by `flush` once the turn's I/O callbacks have run (setImmediate: every
+   * chunk of upstream frames read in this turn, not only the first), or once MAX_BATCH are queued;
+   * while a call is unanswered, when it is answered.
    */
   private queued: Queued[] = [];
   /**
@@ -73,6 +77,8 @@ export class FencedWriter {
    */
   private readonly epochBase = newEpoch();
   private batches = 0;
+  /** Calls sent (or waiting for the run id) and not answered yet. */
+  private inFlight = 0;
   /** Each series' Redis names, built once. */
   private readonly keysOf = new Map<string, SeriesKeys>();
 
@@ -128,20 +134,32 @@ export class FencedWriter {
     });
   }
 
-  /** Sends what this turn queued: one call per run of updates under the same token, in order. */
+  /**
+   * Sends what was queued: one call per run of updates under the same token (at most MAX_BATCH), in
+   * order. While MAX_IN_FLIGHT calls are unanswered it sends nothing: what comes meanwhile goes in one
+   * call when an answer comes. A busy leader so makes fewer, larger calls (Redis's and its own cost
+   * is mostly per call when turns carry an update or two); an idle one sends each turn at once.
+   */
   private readonly flush = (): void => {
     const queued = this.queued;
-    if (!queued.length) return;
+    if (!queued.length || this.inFlight >= MAX_IN_FLIGHT) return;
     this.queued = [];
     for (let i = 0; i < queued.length; ) {
       let j = i + 1;
-      while (j < queued.length && queued[j]!.token === queued[i]!.token) j++;
+      while (j < queued.length && j - i < MAX_BATCH && queued[j]!.token === queued[i]!.token) j++;
       this.dispatch(queued.slice(i, j));
       i = j;
     }
   };
 
+  /** One call answered (or failed): what queued up meanwhile goes now. */
+  private readonly answered = (): void => {
+    this.inFlight--;
+    this.flush();
+  };
+
   private dispatch(batch: Queued[]): void {
+    this.inFlight++;
     if (this.knownRunId !== undefined && this.waiting === 0) return this.send(this.knownRunId, batch);
     this.waiting++;
     this.identity().then(
@@ -152,6 +170,7 @@ export class FencedWriter {
       (e: unknown) => {
         this.waiting--;
         for (const q of batch) q.reject(e);
+        this.answered();
       },
     );
   }
@@ -179,9 +198,11 @@ export class FencedWriter {
             if (status === -2) q.reject(new Error(`cluster write of ${q.id.key} failed in Redis: ${String(r[3 * i + 2])}`));
             else q.resolve({ kind: status === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) });
           });
+        this.answered();
       },
       (e: unknown) => {
         for (const q of batch) q.reject(e);
+        this.answered();
       },
     );
   }
