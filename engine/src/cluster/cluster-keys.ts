@@ -8,9 +8,12 @@ import type { SeriesId } from '../domain/series-id.ts';
 export interface SeriesKeys {
   /** Sorted set of the series' bars scored by open time (members as in redis-bar-store). */
   readonly candles: string;
-  /** Hash: epoch, offset, runid (the Redis instance the epoch belongs to). */
+  /**
+   * Hash: epoch, offset, runid (the Redis instance the epoch belongs to), the newest bar (nt, nm) and
+   * the recent updates, `offset at member`, in a ring of hk slots (see cluster-scripts.ts).
+   */
   readonly pos: string;
-  /** List of the recent updates, `offset at member`, oldest first, bounded. */
+  /** Where the recent updates were kept before they moved into pos (a list): deleted by the next write. */
   readonly hist: string;
   /** Pub/sub channel of the series' updates, `epoch offset member`. */
   readonly channel: string;

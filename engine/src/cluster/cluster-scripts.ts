@@ -16,18 +16,23 @@
  * stay its newest (a trim removes the oldest; an older bar written leaves them). Whatever stands at
  * the time of a bar newer than `nt` is removed all the same: one member per time even if something
  * else wrote the set.
+ * The history is a ring in pos: update `offset` is field `offset % hk` (`hk` the cap it was written
+ * with), `offset at member`; the slot of an update more than `hk` back holds a newer one. A log whose
+ * pos has another cap (or none: its history was a list at `hist`, deleted then) starts a new epoch,
+ * so every slot within `hk` of the offset holds its own update of this epoch (RING_READ_LUA).
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
 local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at)
-  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm')
+  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
   local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
-  if not epoch or pos[3] ~= runid then
+  if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
     epoch = fresh
     offset = 0
     nt = nil
+    -- The history of a log written before it moved into pos (a list).
     redis.call('DEL', kh)
-    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid)
+    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
   end
   if not nt then
     local top = redis.call('ZRANGE', kc, -1, -1, 'WITHSCORES')
@@ -46,10 +51,10 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   -- Only a new bar grows the set (a replaced one keeps its size): trim then.
   if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
   offset = offset + 1
-  if newest then redis.call('HSET', kp, 'offset', offset, 'nt', t, 'nm', member)
-  else redis.call('HSET', kp, 'offset', offset) end
-  local len = redis.call('RPUSH', kh, offset .. ' ' .. at .. ' ' .. member)
-  if len > keep then redis.call('LPOP', kh, len - keep) end
+  -- The history entry goes in its slot of the ring, over the one \`keep\` updates older.
+  local entry = offset .. ' ' .. at .. ' ' .. member
+  if newest then redis.call('HSET', kp, 'offset', offset, 'nt', t, 'nm', member, offset % keep, entry)
+  else redis.call('HSET', kp, 'offset', offset, offset % keep, entry) end
   redis.call('PUBLISH', channel, epoch .. ' ' .. offset .. ' ' .. member)${after}
   return 1, offset, epoch
 end
@@ -71,8 +76,9 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
  * newer (volume only grows while a bar forms). The same values again are a duplicate.
  * The position lives with the Redis instance's run_id: a Redis that restarted (and may have lost
- * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch. A series
- * given a new epoch here gets `newEpoch-i` (i its place in the batch): each one its own.
+ * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch (so does a
+ * log whose history cap changed). A series given a new epoch here gets `newEpoch-i` (i its place in
+ * the batch): each one its own.
  */
 export const WRITE_BATCH_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
@@ -96,16 +102,44 @@ end
 return out`;
 
 /**
- * A series' snapshot, position and kept history in one atomic read. KEYS: candles, pos, hist.
- * ARGV: n (newest bars). Returns {epoch or '', offset, #bars, bar member…, history entry…}.
+ * Reads the history ring of a log's pos (see logWriteFn): `ring(kp, from, to, keep)` gives the entries
+ * of offsets from..to in order, each the entry or false where its slot holds no entry of that offset
+ * (never written in this epoch, or already overwritten). In slices (Lua's stack bounds an unpack).
  */
-export const SNAPSHOT_LUA = `
-local pos = redis.call('HMGET', KEYS[2], 'epoch', 'offset')
+const RING_READ_LUA = `
+local function ring(kp, from, to, keep)
+  local out = {}
+  local o = from
+  while o <= to do
+    local last = math.min(to, o + 499)
+    local fields = {}
+    for x = o, last do fields[#fields + 1] = x % keep end
+    local got = redis.call('HMGET', kp, unpack(fields))
+    for i = 1, #got do
+      local e, p = got[i], (o + i - 1) .. ' '
+      out[#out + 1] = e and string.sub(e, 1, #p) == p and e
+    end
+    o = last + 1
+  end
+  return out
+end`;
+
+/**
+ * A series' snapshot, position and kept history in one atomic read. KEYS: candles, pos, hist.
+ * ARGV: n (newest bars). Returns {epoch or '', offset, #bars, bar member…, history entry…}, the
+ * history the newest run of updates the ring holds, oldest first.
+ */
+export const SNAPSHOT_LUA = `${RING_READ_LUA}
+local pos = redis.call('HMGET', KEYS[2], 'epoch', 'offset', 'hk')
 local bars = redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-local out = {pos[1] or '', tonumber(pos[2] or '0'), #bars}
+local offset, keep = tonumber(pos[2] or '0'), tonumber(pos[3] or '0')
+local out = {pos[1] or '', offset, #bars}
 for i = 1, #bars do out[#out + 1] = bars[i] end
-local hist = redis.call('LRANGE', KEYS[3], 0, -1)
-for i = 1, #hist do out[#out + 1] = hist[i] end
+if keep < 1 then return out end
+local hist = ring(KEYS[2], math.max(1, offset - keep + 1), offset, keep)
+local first = #hist + 1
+while first > 1 and hist[first - 1] do first = first - 1 end
+for i = first, #hist do out[#out + 1] = hist[i] end
 return out`;
 
 /**
@@ -113,16 +147,15 @@ return out`;
  * Returns {-1} for another epoch, {-2} when the history no longer reaches back to since + 1 (trimmed,
  * or older than maxAgeMs), else {offset, entry…} with entries `offset at member`, oldest first.
  */
-export const HISTORY_LUA = `
-local pos = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+export const HISTORY_LUA = `${RING_READ_LUA}
+local pos = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'hk')
 if pos[1] ~= ARGV[1] then return {-1} end
-local offset, since = tonumber(pos[2] or '0'), tonumber(ARGV[2])
+local offset, since, keep = tonumber(pos[2] or '0'), tonumber(ARGV[2]), tonumber(pos[3] or '0')
 if since > offset then return {-2} end
 if since == offset then return {offset} end
-local len = redis.call('LLEN', KEYS[2])
-local first = offset - len + 1
-if since + 1 < first then return {-2} end
-local entries = redis.call('LRANGE', KEYS[2], since + 1 - first, -1)
+if keep < 1 or since + 1 < offset - keep + 1 then return {-2} end
+local entries = ring(KEYS[1], since + 1, offset, keep)
+for i = 1, #entries do if not entries[i] then return {-2} end end
 local now = redis.call('TIME')
 local at = tonumber(string.match(entries[1], '^%d+ (%d+) '))
 if at < now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[3]) then return {-2} end

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { instanceKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
@@ -185,11 +186,11 @@ describe('derived series computed once in the cluster (child processes)', () => 
     // rewrite of the window was dropped where Redis had it).
     expect(await r.hget(keys.pos, 'epoch')).toBe(epoch);
     // One moment of the log (the leader keeps writing).
-    const [[, hist], [, offset]] = (await r.multi().lrange(keys.hist, 0, -1).hget(keys.pos, 'offset').exec()) as [[null, string[]], [null, string]];
-    const offsets = hist.map((e) => Number(e.split(' ')[0]));
+    const log = await new SeriesReader(r).snapshotOf(keys, 1, (member: string) => member);
+    const offsets = log.history.map((u) => u.offset);
     for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBe(offsets[0]! + i);
-    expect(offsets.at(-1)).toBe(Number(offset));
-    const members = hist.map((e) => e.slice(e.indexOf(' ', e.indexOf(' ') + 1) + 1)).filter((m) => JSON.parse(m)[1] === 1);
+    expect(offsets.at(-1)).toBe(log.offset);
+    const members = log.history.map((u) => u.bar).filter((m) => (JSON.parse(m) as unknown[])[1] === 1);
     expect(new Set(members).size).toBe(members.length);
   }, 120_000);
 

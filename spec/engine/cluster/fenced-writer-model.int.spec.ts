@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBar } from '../../../engine/src/cluster/bar-codec.ts';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { FencedWriter, type WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
@@ -51,9 +52,11 @@ describe('fenced writer against a model (own redis-server, property)', () => {
   let server: RedisProcess;
   let redis: Redis;
   let w: FencedWriter;
+  let reader: SeriesReader;
   beforeAll(async () => {
     server = await RedisProcess.start();
     redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    reader = new SeriesReader(redis, 'm:');
     w = new FencedWriter({ redis, keyPrefix: 'm:', leaseKey: lease.lease, bufferSize: CAP, historyUpdates: KEEP });
   });
   afterAll(async () => {
@@ -64,8 +67,8 @@ describe('fenced writer against a model (own redis-server, property)', () => {
   /** What Redis holds of a series: bars, offset, history (times left out), the newest bar pos keeps. */
   async function stored(id: SeriesId) {
     const k = seriesKeys(id, 'm:');
-    const [bars, pos, hist] = await Promise.all([redis.zrange(k.candles, 0, -1), redis.hmget(k.pos, 'offset', 'nt', 'nm'), redis.lrange(k.hist, 0, -1)]);
-    return { bars, offset: Number(pos[0] ?? 0), newest: pos[2] === null ? null : [Number(pos[1]), pos[2]], history: hist.map((e) => e.replace(/^(\d+) \d+ /, '$1 ')) };
+    const [bars, pos, snap] = await Promise.all([redis.zrange(k.candles, 0, -1), redis.hmget(k.pos, 'offset', 'nt', 'nm'), reader.snapshot(id, 1)]);
+    return { bars, offset: Number(pos[0] ?? 0), newest: pos[2] === null ? null : [Number(pos[1]), pos[2]], history: snap.history.map((u) => `${u.offset} ${encodeBar(u.bar)}`) };
   }
 
   it('random turns of updates (new, newest, older, duplicates, corrections, past the cap) leave Redis as the model; offsets advance once per written update', async () => {
@@ -99,6 +102,13 @@ describe('fenced writer against a model (own redis-server, property)', () => {
                 newest: top && !forgotten.has(s) ? [top.openTime, encodeBar(top)] : null,
                 history: m.history,
               });
+              // The updates after each offset the history still reaches (and none before it).
+              const epoch = (await redis.hget(seriesKeys(id, 'm:').pos, 'epoch')) ?? '';
+              for (let since = Math.max(0, m.offset - KEEP - 1); since <= m.offset && epoch; since++) {
+                const read = await reader.history(id, epoch, since, 60_000);
+                if (since < m.offset - KEEP) expect(read).toEqual({ ok: false, reason: 'gone' });
+                else expect(read.ok ? { offset: read.offset, updates: read.updates.map((u) => `${u.offset} ${encodeBar(u.bar)}`) } : read).toEqual({ offset: m.offset, updates: m.history.slice(m.history.length - (m.offset - since)) });
+              }
             }
           }
         },

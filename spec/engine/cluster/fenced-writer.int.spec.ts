@@ -92,8 +92,8 @@ describe('fenced writer and lease (own redis-server)', () => {
     let epoch = '';
     for (let m = 1; m <= 8; m++) epoch = ((await w.write('tok', id, bar(m, 1))) as { epoch: string }).epoch;
     expect(await redis.zcard(seriesKeys(id, 't:').candles)).toBe(5);
-    expect(await redis.llen(seriesKeys(id, 't:').hist)).toBe(4);
     const reader = new SeriesReader(redis, 't:');
+    expect((await reader.snapshot(id, 10)).history.map((u) => u.offset)).toEqual([5, 6, 7, 8]);
     expect(await reader.history(id, epoch, 5, 60_000)).toEqual({ ok: true, offset: 8, updates: [6, 7, 8].map((m) => ({ offset: m, bar: bar(m, 1) })) });
     expect(await reader.history(id, epoch, 4, 60_000)).toMatchObject({ ok: true, offset: 8 });
     expect(await reader.history(id, epoch, 3, 60_000)).toEqual({ ok: false, reason: 'gone' });
@@ -163,6 +163,23 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(rest.map((r) => (r.status === 'fulfilled' ? [r.value.kind, (r.value as { offset: number }).offset] : r.status))).toEqual([['written', 1], ['written', 3]]);
   });
 
+  it('a log written before pos kept its history (a list at hist, no nt/nm/hk) starts a new epoch at its next write, its bars kept', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const k = seriesKeys(id, 't:');
+    const runid = /^run_id:([0-9a-f]+)/m.exec(await redis.info('server'))![1]!;
+    await redis.zadd(k.candles, 60_000, JSON.stringify([60_000, 10, 12, 9, 10, 5, 1]), 120_000, JSON.stringify([120_000, 10, 12, 9, 10, 3, 0]));
+    await redis.hset(k.pos, 'epoch', 'old', 'offset', 7, 'runid', runid);
+    await redis.rpush(k.hist, `7 ${Date.now()} ${JSON.stringify([120_000, 10, 12, 9, 10, 3, 0])}`);
+    const w = writer();
+    expect(await w.write('tok', id, bar(2, 2))).toMatchObject({ kind: 'dropped', offset: 0 }); // less volume than the stored newest bar
+    expect(await w.write('tok', id, bar(2, 4))).toMatchObject({ kind: 'written', offset: 1 });
+    expect(await redis.exists(k.hist)).toBe(0);
+    const snap = await new SeriesReader(redis, 't:').snapshot(id, 10);
+    expect(snap.epoch).not.toBe('old');
+    expect(snap).toMatchObject({ offset: 1, bars: [bar(1, 5, true), bar(2, 4)] });
+    expect(snap.history.map((u) => [u.offset, u.bar])).toEqual([[1, bar(2, 4)]]);
+  });
+
   it.each([
     ['with its data (AOF)', true, 1],
     ['without its data', false, 0],
@@ -182,6 +199,8 @@ describe('fenced writer and lease (own redis-server)', () => {
       expect(after).toMatchObject({ kind: 'written', offset: 1 });
       expect(after.epoch).not.toBe(before.epoch);
       expect(await new SeriesReader(r, 't:').history(id, before.epoch, 1, 60_000)).toEqual({ ok: false, reason: 'epoch' });
+      // The history holds this epoch's update alone (the old epoch's offset 2 is no part of it).
+      expect((await new SeriesReader(r, 't:').snapshot(id, 10)).history.map((u) => [u.offset, u.bar])).toEqual([[1, bar(2, 1)]]);
     } finally {
       r.disconnect();
       await own.stop();

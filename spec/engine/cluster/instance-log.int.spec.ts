@@ -56,7 +56,7 @@ describe("a derived series instance's log in Redis (own redis-server)", () => {
     const stored = (await redis.zrange(keys.candles, 0, -1)).map((x) => decodeInstanceItem(x)!);
     expect(stored).toEqual([pt(4, 4), pt(5, 5), pt(6, 6), { status: 'failed', error: 'boom at 1' }]);
     // The log of an instance nobody computes any more goes away on its own.
-    for (const k of [keys.candles, keys.pos, keys.hist]) expect(await redis.pttl(k)).toBeGreaterThan(INSTANCE_LOG_TTL_MS - 60_000);
+    for (const k of [keys.candles, keys.pos]) expect(await redis.pttl(k)).toBeGreaterThan(INSTANCE_LOG_TTL_MS - 60_000);
     await sleep(50);
     expect(published.map((m) => m.split(' ')[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     expect(new Set(published.map((m) => m.split(' ')[0]))).toEqual(new Set([first.kind === 'written' ? first.epoch : '']));
