@@ -2,7 +2,7 @@
  * CPU per bar update on the cluster's write path (the leader's FencedWriter and its Lua script), for
  * two checkouts side by side on one private redis-server: 20 series of 1,000 bars each (written
  * first, through each checkout's own writer), then rounds of `updates` updates in turns of `perTurn`
- * (default 20: one update per series per turn; up to 160 updates in flight): mostly the newest bar growing, a new bar every
+ * (default 20: one update per series per turn; each answered before the next): mostly the newest bar growing, a new bar every
  * 60 updates of a series (its predecessor closed the turn before), 1% corrections of a bar 5 minutes
  * back, 1% duplicates. Both checkouts get the same sequence, alternately, first one then the other.
  * Every channel has one subscriber (redis-cli, an edge). Per round and checkout: Redis CPU
@@ -30,12 +30,15 @@ const perTurn = Number(process.argv[6] ?? 20);
 const rate = Number(process.argv[7] ?? 0);
 const SERIES = 20;
 const PRELOAD = 1000;
-const IN_FLIGHT_TURNS = Math.max(8, Math.ceil(160 / perTurn));
 const LEASE = 'bench:lease';
 const TOKEN = 'tok';
 
 interface Writer {
   write(token: string, id: SeriesId, bar: Bar): Promise<{ kind: string }>;
+}
+
+interface Reader {
+  snapshot(id: SeriesId, n: number): Promise<{ offset: number; bars: Bar[]; history: Array<{ offset: number; bar: Bar }> }>;
 }
 
 /** A tiny deterministic PRNG (mulberry32): both checkouts see the same updates. */
@@ -111,21 +114,17 @@ class Feed {
     await Promise.all(flying);
   }
 
-  /** `n` updates in turns of perTurn, up to IN_FLIGHT_TURNS turns unanswered (or paced, with a rate). */
+  /** `n` updates in turns of perTurn, each turn answered before the next (one call per turn, whatever the writer), or paced with a rate. */
   async run(n: number): Promise<void> {
     if (rate > 0) return this.paced(n);
-    const flying: Array<Promise<unknown>> = [];
     for (let done = 0; done < n; ) {
       const turn: Array<Promise<unknown>> = [];
       for (let j = 0; j < perTurn && done < n; j++, done++) {
         const s = this.cursor++ % this.ids.length;
         turn.push(this.writer.write(TOKEN, this.ids[s]!, this.next(s)));
       }
-      flying.push(Promise.all(turn));
-      await new Promise((r) => setImmediate(r)); // the turn ends: the writer sends it
-      if (flying.length >= IN_FLIGHT_TURNS) await flying.shift();
+      await Promise.all(turn);
     }
-    await Promise.all(flying);
   }
 }
 
@@ -146,10 +145,12 @@ async function redisSample(c: Redis): Promise<Sample> {
 const server = await RedisProcess.start();
 const control = new Redis(server.url);
 // The edge: a process of its own (redis-cli), so what it does is not counted as the writer's CPU.
-const listener = spawn('redis-cli', ['-p', String(server.port), 'psubscribe', 'a:ch:*', 'b:ch:*'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const listener = spawn('redis-cli', ['-p', String(server.port), 'psubscribe', 'a:ch:*', 'b:ch:*'], { stdio: 'ignore' });
+process.on('exit', () => listener.kill());
 await control.set(LEASE, TOKEN);
 
 const feeds: Feed[] = [];
+const readers: Reader[] = [];
 const prefixes = ['a:', 'b:'];
 for (const [i, root] of roots.entries()) {
   const { FencedWriter } = await import(`${root}/engine/src/cluster/fenced-writer.ts`);
@@ -159,6 +160,8 @@ for (const [i, root] of roots.entries()) {
   const writer = new FencedWriter({ redis, keyPrefix: prefixes[i], leaseKey: LEASE, bufferSize: 1000, historyUpdates: 1000 }) as Writer;
   const ids = Array.from({ length: SERIES }, (_, s) => seriesId(`BENCH${String(s).padStart(2, '0')}USDT`, '1m') as SeriesId);
   if (!(seriesKeys(ids[0], prefixes[i]).channel as string).startsWith(`${prefixes[i]}ch:`)) throw new Error('channels are not named as the listener expects');
+  const { SeriesReader } = await import(`${root}/engine/src/cluster/series-reader.ts`);
+  readers.push(new SeriesReader(redis, prefixes[i]) as Reader);
   const feed = new Feed(ids, writer);
   await feed.preload();
   feeds.push(feed);
@@ -195,13 +198,11 @@ for (const [name, key] of [
   console.log(`${name.padEnd(24)} a ${med(a[key]).toFixed(2)} µs/update  b ${med(b[key]).toFixed(2)} µs/update  b/a ${(med(b[key]) / med(a[key])).toFixed(3)}`);
 }
 
-// Both checkouts must have stored the same: bars, offsets, and the history's updates (their times aside).
+// Both checkouts must have stored the same, as each one's reader sees it: bars, offsets, and the history's updates.
 for (let s = 0; s < SERIES; s++) {
-  const sym = `BENCH${String(s).padStart(2, '0')}USDT:1m`;
-  const [ca, cb] = await Promise.all(prefixes.map((p) => control.zrange(`${p}candles:${sym}`, 0, -1, 'WITHSCORES')));
-  const [oa, ob] = await Promise.all(prefixes.map((p) => control.hget(`${p}pos:${sym}`, 'offset')));
-  const [ha, hb] = await Promise.all(prefixes.map(async (p) => (await control.lrange(`${p}hist:${sym}`, 0, -1)).map((e) => e.replace(/^(\d+) \d+ /, '$1 '))));
-  if (JSON.stringify(ca) !== JSON.stringify(cb) || oa !== ob || JSON.stringify(ha) !== JSON.stringify(hb)) throw new Error(`${sym}: the checkouts stored different things`);
+  const [a, b] = await Promise.all(readers.map((r, i) => r.snapshot(feeds[i]!.ids[s]!, PRELOAD)));
+  const seen = (x: NonNullable<typeof a>) => JSON.stringify([x.offset, x.bars, x.history.map((u) => [u.offset, u.bar])]);
+  if (seen(a!) !== seen(b!)) throw new Error(`${feeds[0]!.ids[s]!.key}: the checkouts stored different things`);
 }
 const subscribers = Number(/^pubsub_patterns:(\d+)/m.exec(await control.info('stats'))?.[1] ?? 0);
 console.log(`both stored the same; ${subscribers} pattern subscriptions (the listener) at the end`);
