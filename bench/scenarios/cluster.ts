@@ -63,9 +63,10 @@ async function redisCpu(c: Redis): Promise<{ cpuS: number; commandS: number; wri
   const stats = await c.info('commandstats');
   let usec = 0;
   for (const m of stats.matchAll(/[,:]usec=(\d+)/g)) usec += Number(m[1]);
-  // Each update written runs one HINCRBY (its offset) inside the write script, which carries all the
-  // updates of one of the leader's turns (one EVALSHA; edges' snapshot and history reads are a few at start).
-  const writes = Number(/^cmdstat_hincrby:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+  // Each update written runs one PUBLISH (to its series' channel) inside the write script, which carries
+  // all the updates of one of the leader's turns (one EVALSHA; edges' snapshot and history reads are a
+  // few at start; their on-demand nudges, also PUBLISHed, are none here).
+  const writes = Number(/^cmdstat_publish:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
   const calls = Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
   return { cpuS: field('used_cpu_user') + field('used_cpu_sys'), commandS: usec / 1e6, writes, calls };
 }
