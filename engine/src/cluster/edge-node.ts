@@ -2,7 +2,6 @@ import { Redis } from 'ioredis';
 import { EMPTY } from 'rxjs';
 import { Hub } from '../broadcast/hub.ts';
 import { type Config, loadConfig } from '../config/config.ts';
-import type { Bar } from '../domain/bar.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
@@ -12,8 +11,7 @@ import { SeriesRegistry } from '../series/series-registry.ts';
 import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
-import { decodeBar } from './bar-codec.ts';
-import { seriesKeys } from './cluster-keys.ts';
+import { keptOlderBars, readKept } from './kept-bars.ts';
 import { EdgeFeed } from './edge-feed.ts';
 import { EdgeDemand } from './edge-demand.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
@@ -87,7 +85,12 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   // Parses clients' requests and computes GET /series ranges over the window; it runs no instance
   // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
-  const registry = new SeriesRegistry(defs, registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }));
+  // Older bars for a range's candles and warm-up are those Redis keeps (the edge's window is their
+  // newest part); deeper ranges are refused (RangeNotKeptError), never answered with fewer points.
+  const registry = new SeriesRegistry(defs, {
+    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }),
+    olderBars: keptOlderBars(redis, prefix, config.bufferSize),
+  });
   instancesGauge(metrics, () => registry.instanceCount);
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
@@ -189,11 +192,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     health,
     positions,
     // Older pages from the cluster's sorted set (an edge has no exchange connection of its own).
-    olderBars: async (symbol, interval, endTime, limit) => {
-      const key = seriesKeys(seriesId(symbol, interval), prefix).candles;
-      const members = await redis.zrange(key, endTime, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit);
-      return members.map(decodeBar).filter((b): b is Bar => b !== undefined).reverse();
-    },
+    olderBars: async (symbol, interval, endTime, limit) => (await readKept(redis, seriesId(symbol, interval), prefix, endTime, limit)).bars,
   }));
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
   log.info(`edge ${config.nodeId} listening on ${url}`, { series: ids.length });

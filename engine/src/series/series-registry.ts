@@ -7,11 +7,11 @@ import { createLogDedup } from '../log-dedup.ts';
 import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
-import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
+import { RangeNotKeptError, SeriesBusyError, SeriesFailedError } from './series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
 import type { WirePosition } from '../domain/wire.ts';
 
-export { SeriesBusyError, SeriesFailedError };
+export { RangeNotKeptError, SeriesBusyError, SeriesFailedError };
 
 export interface SeriesRequest {
   def: SeriesDefinition;
@@ -49,7 +49,8 @@ export interface SeriesRegistryDeps {
   /** The series' bars in the hot window, oldest first. */
   history(id: SeriesId): Bar[];
   /** Up to `limit` bars opening at or before `endTime`, oldest first, from the exchange (the path
-   *  GET /candles takes for bars older than the store). Without it, only the window is used. */
+   *  GET /candles takes for bars older than the store; on a cluster edge, what Redis keeps, with
+   *  RangeNotKeptError below it). Without it, only the window is used. */
   olderBars?(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
   /** Every bar of the series after it was written to the window. */
   bars$(id: SeriesId): Observable<Bar>;
@@ -231,7 +232,9 @@ export class SeriesRegistry {
    * Points of a series for the bars of a range: the newest `limit` bars opening at or before
    * `endTime` (the newest bars without it), computed with the anchored warm-up before them from the
    * window and the exchange, in slices off the event loop. Nothing is kept. Bounded: a few at a time,
-   * a short queue, then SeriesBusyError. A series that throws rejects with SeriesFailedError.
+   * a short queue, then SeriesBusyError. Candles or warm-up that cannot be had reject with
+   * SeriesBusyError (the exchange refused or failed: try again) or RangeNotKeptError (deeper than
+   * `olderBars` reaches), never with fewer points. A series that throws rejects with SeriesFailedError.
    */
   async range(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
     const failed = this.instances.get(`${req.label}|${id.key}`);
@@ -243,14 +246,15 @@ export class SeriesRegistry {
       try {
         bars = await this.barsUpTo(id, endTime, limit, address);
       } catch (e) {
-        // The candles themselves could not be had (the exchange refused or failed): not the series' fault.
-        throw new SeriesBusyError(`could not load the candles: ${(e as Error).message}`, { cause: e });
+        // The candles themselves could not be had: not the series' fault.
+        throw candlesError(e);
       }
       if (bars.length === 0) return [];
       const from = bars[0]!.openTime;
       const to = bars[bars.length - 1]!.openTime;
       const start = anchoredFeedStart(from, blockMs);
-      const warm = await this.olderThan(id, from, start, address);
+      // Strict: without its whole warm-up a range would silently lose its first blocks' points.
+      const warm = await this.olderThan(id, from, start, address, true);
       const points = new Map<number, SeriesPoint>();
       const run = this.openRun(req, blockMs, warm.inputFrom, (p) => {
         if (p.time >= from && p.time <= to) points.set(p.time, p);
@@ -262,7 +266,7 @@ export class SeriesRegistry {
       }
       return [...points.values()].sort((a, b) => a.time - b.time);
     } catch (e) {
-      if (e instanceof SeriesBusyError) throw e;
+      if (e instanceof SeriesBusyError || e instanceof RangeNotKeptError) throw e;
       this.deps.onError(req.def.name);
       this.dedup.warn(`range:${req.label}:${(e as Error).message}`, 'derived series failed on a range request', { series: req.label, key: id.key, err: e as Error });
       throw new SeriesFailedError((e as Error).message, { cause: e });
@@ -401,9 +405,10 @@ export class SeriesRegistry {
   /**
    * The bars before `before` from `start` on (warm-up), from the window and then the exchange, and
    * from when the input is whole (`start` when the exchange answered, else the first bar there is).
+   * `strict` (a range): a failed fetch rejects (see `range`) instead of starting the values later.
    * @internal
    */
-  async olderThan(id: SeriesId, before: number, start: number, address?: string): Promise<{ bars: Bar[]; inputFrom: number | undefined }> {
+  async olderThan(id: SeriesId, before: number, start: number, address?: string, strict = false): Promise<{ bars: Bar[]; inputFrom: number | undefined }> {
     if (start >= before) return { bars: [], inputFrom: start };
     const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
     const firstInWindow = window[0]?.openTime ?? before;
@@ -413,6 +418,7 @@ export class SeriesRegistry {
       const older = await this.fetchOlder(id, firstInWindow - 1, wanted, start, address);
       return { bars: [...older, ...window], inputFrom: start };
     } catch (e) {
+      if (strict) throw candlesError(e);
       this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
       return { bars: window, inputFrom: window[0]?.openTime };
     }
@@ -515,6 +521,11 @@ interface Feed {
   targets: FeedTarget[];
   /** Bumped on every attach or detach. */
   version: number;
+}
+
+/** Candles a range needs that could not be had: deeper than this node reaches, or the exchange refused or failed (try again). */
+function candlesError(e: unknown): Error {
+  return e instanceof RangeNotKeptError ? e : new SeriesBusyError(`could not load the candles: ${(e as Error).message}`, { cause: e });
 }
 
 function blockMsOf(req: SeriesRequest, id: SeriesId): number {

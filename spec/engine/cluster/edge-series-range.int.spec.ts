@@ -1,0 +1,118 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+
+/**
+ * `GET /series/…` ranges on a cluster edge, against ROLE=all on the same simulated exchange: the
+ * edge computes them over the bars the cluster keeps in Redis (BUFFER_SIZE per series) with the same
+ * anchored warm-up, so it gives the same points; a range whose candles or warm-up lie deeper than
+ * that is refused with a clear error, never answered with an empty list (reproduced: `points: []`
+ * for every query, ema-cross's 300-bar warm-up reaching below an edge's window). Own redis-server,
+ * the simulator, ROLE=all, one ingest node and one edge as child processes; `series/` definitions.
+ */
+const MIN = 60_000;
+const BUFFER = 1000;
+type Point = { time: number; is_closed: boolean; value?: number; values?: Record<string, number> };
+type Answer = { status: number; body: { points?: Point[]; error?: string; code?: string } };
+
+async function get(node: NodeProcess, path: string): Promise<Answer> {
+  const res = await request(`${node.url}${path}`, { headersTimeout: 60_000, bodyTimeout: 60_000 });
+  return { status: res.statusCode, body: (await res.body.json()) as Answer['body'] };
+}
+
+const closed = (a: Answer) => (a.body.points ?? []).filter((p) => p.is_closed);
+
+describe('GET /series ranges: an edge answers as ROLE=all (child processes)', () => {
+  let redis: RedisProcess;
+  let sim: SimExchange;
+  let all: NodeProcess;
+  let ingest: NodeProcess;
+  let edge: NodeProcess;
+
+  /** The newest candle open time the edge serves. */
+  const newest = async () => {
+    const res = await request(`${edge.url}/candles/BTCUSDT/1m?limit=1`);
+    const body = (await res.body.json()) as { candles: Array<{ time: number }> };
+    return body.candles[0]!.time;
+  };
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    const env = { SYMBOLS: 'BTCUSDT', INTERVALS: '1m,1w', BUFFER_SIZE: String(BUFFER), HISTORY_ON_CONNECT: '50', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: 'series' };
+    // ROLE=all on its own memory store: nothing shared with the cluster but the exchange.
+    all = await NodeProcess.start('all', { ...env, ROLE: 'all' });
+    ingest = await NodeProcess.start('ingest', { ...env, ROLE: 'ingest', REDIS_URL: redis.url, LEASE_TTL_MS: '1500' });
+    await ingest.until((h) => h.status === 'ok' && h.leader === true, 90_000, 'ingest leads');
+    edge = await NodeProcess.start('edge', { ...env, ROLE: 'edge', REDIS_URL: redis.url });
+    await Promise.all([all.until((h) => h.status === 'ok', 90_000, 'all ready'), edge.until((h) => h.status === 'ok', 90_000, 'edge ready')]);
+  }, 150_000);
+
+  afterAll(async () => {
+    await Promise.all([all, ingest, edge].filter(Boolean).map((n) => n.stop()));
+    await sim?.close();
+    await redis?.stop();
+  }, 60_000);
+
+  it('a range in the past (endTime) gives the same points on both, warm-up from the bars Redis keeps', async () => {
+    const end = (await newest()) - 200 * MIN;
+    for (const q of ['ema-cross/BTCUSDT/1m?limit=50', 'ema-cross/BTCUSDT/1m?limit=120&fast=5&slow=30', 'rsi/BTCUSDT/1m?limit=80', 'session-vwap/BTCUSDT/1m?limit=60&anchor=4h']) {
+      const path = `/series/${q}&endTime=${end}`;
+      const [a, e] = [await get(all, path), await get(edge, path)];
+      expect(a.status, `${path} ${JSON.stringify(a.body)}`).toBe(200);
+      expect(a.body.points!.length, path).toBeGreaterThan(0);
+      expect(a.body.points!.at(-1)!.time, path).toBeLessThanOrEqual(end);
+      expect(e, path).toEqual(a);
+    }
+  }, 60_000);
+
+  it('a series younger than BUFFER_SIZE bars (weeks since the simulated listing): its bottom in Redis is its start, as on the exchange', async () => {
+    const end = (await newest()) - 3 * 7 * 1440 * MIN;
+    for (const q of ['ema-cross/BTCUSDT/1w?limit=100', 'ema-cross/BTCUSDT/1w?limit=1000', 'rsi/BTCUSDT/1w?limit=300']) {
+      const path = `/series/${q}&endTime=${end}`;
+      const [a, e] = [await get(all, path), await get(edge, path)];
+      expect(a.status, `${path} ${JSON.stringify(a.body)}`).toBe(200);
+      expect(a.body.points!.length, path).toBeGreaterThan(0);
+      expect(e, path).toEqual(a);
+    }
+  }, 60_000);
+
+  it('the newest range gives the same closed points on both (the forming one may have moved on)', async () => {
+    const path = '/series/ema-cross/BTCUSDT/1m?limit=100';
+    const [a, e] = [await get(all, path), await get(edge, path)];
+    expect([a.status, e.status], JSON.stringify(e.body)).toEqual([200, 200]);
+    const edgeByTime = new Map(closed(e).map((p) => [p.time, p]));
+    const shared = closed(a).filter((p) => edgeByTime.has(p.time));
+    expect(shared.length).toBeGreaterThan(90);
+    for (const p of shared) expect(edgeByTime.get(p.time), String(p.time)).toEqual(p);
+  }, 60_000);
+
+  it('a range deeper than the cluster keeps is refused with a clear error on the edge (ROLE=all fetches it from the exchange)', async () => {
+    const top = await newest();
+    // Candles held, their warm-up (300 bars before the block) not; a warm-up longer than the cluster
+    // keeps (a day of 1m bars: the edge answered `points: []` to every query); candles not held at all.
+    for (const path of [
+      `/series/ema-cross/BTCUSDT/1m?limit=20&endTime=${top - (BUFFER - 100) * MIN}`,
+      '/series/session-vwap/BTCUSDT/1m?limit=5',
+      `/series/ema-cross/BTCUSDT/1m?limit=20&endTime=${top - 5000 * MIN}`,
+      '/series/rsi/BTCUSDT/1m?limit=5000',
+    ]) {
+      const [a, e] = [await get(all, path), await get(edge, path)];
+      expect(a.status, `${path} ${JSON.stringify(a.body)}`).toBe(200);
+      expect(a.body.points!.length, path).toBeGreaterThan(0);
+      expect(e.status, path).toBe(422);
+      expect(e.body, path).toEqual({ code: 'range_not_kept', error: expect.stringMatching(/^BTCUSDT 1m: this range needs candles older than the cluster keeps \(BUFFER_SIZE=1000, from \d{4}-\d\d-\d\dT[\d:.]+Z\); use a later endTime or a smaller limit$/) as string });
+    }
+  }, 60_000);
+
+  it('a bad query gets the same JSON error on both', async () => {
+    for (const path of ['/series/ema-cross/BTCUSDT/1m?limit=5&fast=abc', '/series/ema-cross/BTCUSDT/1m?limit=5&fast=30&slow=10', '/series/nope/BTCUSDT/1m?limit=5', '/series/ema-cross/BTCUSDT/1m?limit=0', '/series/ema-cross/BTCUSDT/7x?limit=5']) {
+      const [a, e] = [await get(all, path), await get(edge, path)];
+      expect(a.status, path).toBeGreaterThanOrEqual(400);
+      expect(a.body.error, path).toEqual(expect.any(String));
+      expect(e, path).toEqual(a);
+    }
+  }, 60_000);
+});
