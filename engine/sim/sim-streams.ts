@@ -92,6 +92,8 @@ export class SimStreams {
   /** Real times of the connections accepted in the last 5 minutes, oldest first. */
   private readonly accepted: number[] = [];
   private paused = false;
+  /** Events delivered so far: where each starts among its stream's subscribers (see deliver). */
+  private delivered = 0;
   private omitFinalsLeft = 0;
   private readonly omitted = new Map<string, number>();
   private finalDelayMs = 0;
@@ -286,7 +288,12 @@ export class SimStreams {
     if (!subs) return;
     const raw = JSON.stringify(event);
     let combined: string | undefined;
-    for (const c of subs) {
+    // Each event starts at another subscriber: several followers of one stream (a ROLE=all node and an
+    // ingest node, side by side in a bench) are each served first as often, not the first subscribed always.
+    const all = [...subs];
+    const first = this.delivered++;
+    for (let i = 0; i < all.length; i++) {
+      const c = all[(i + first) % all.length]!;
       if (c.combined) combined ??= `{"stream":${JSON.stringify(stream)},"data":${raw}}`;
       this.send(c, c.combined ? combined! : raw);
     }
