@@ -13,8 +13,8 @@ import { startSimExchange } from '../../engine/sim/sim-exchange.ts';
 import { seriesKeys } from '../../engine/src/cluster/cluster-keys.ts';
 import { seriesId } from '../../engine/src/domain/series-id.ts';
 import type { MeasuredServer } from '../lib/measure.ts';
-import type { BenchEnv, Row, Scenario } from './context.ts';
-import { ramp } from './fanout.ts';
+import { type BenchEnv, type Row, type Scenario, timeLeft } from './context.ts';
+import { type RampResult, ramp } from './fanout.ts';
 
 type Msg = { type: string; symbol?: string; interval?: string; time?: number; close?: number; volume?: number; epoch?: string; offset?: number };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -173,37 +173,49 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
   // From 2/s per stream (the machine is shared: a first step far above what it sustains tells nothing).
   const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2 };
   const load = [os.loadavg()[0]!];
-  const all = await withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()));
-  const redis = await RedisProcess.start();
-  const cl = { ...base, REDIS_URL: redis.url };
-  const edge = await withNodes(
-    [
-      ['ingest', { ...cl, ROLE: 'ingest' }],
-      ['edge', { ...cl, ROLE: 'edge' }],
-    ],
-    async ([ingest, edgeNode]) => {
-      const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-      const around = async () => {
-        const a = await redisCpu(info);
-        return async () => perWrite(a, await redisCpu(info));
-      };
-      try {
-        return await ramp(env, measured('edge', edgeNode!), clients, nSym, { ...steps, companions: [ingest!.pid, redis.pid!], around });
-      } finally {
-        info.disconnect();
-        await env.pool.disconnect();
-      }
-    },
-    redis,
-  );
-  load.push(os.loadavg()[0]!);
+  const runAll = () => withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()));
+  const runEdge = async () => {
+    const redis = await RedisProcess.start();
+    const cl = { ...base, REDIS_URL: redis.url };
+    return withNodes(
+      [
+        ['ingest', { ...cl, ROLE: 'ingest' }],
+        ['edge', { ...cl, ROLE: 'edge' }],
+      ],
+      async ([ingest, edgeNode]) => {
+        const info = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+        const around = async () => {
+          const a = await redisCpu(info);
+          return async () => perWrite(a, await redisCpu(info));
+        };
+        try {
+          return await ramp(env, measured('edge', edgeNode!), clients, nSym, { ...steps, companions: [ingest!.pid, redis.pid!], around });
+        } finally {
+          info.disconnect();
+          await env.pool.disconnect();
+        }
+      },
+      redis,
+    );
+  };
+  // Rounds (--ramp-repeat), each ROLE=all then the edge: near saturation a step passes or fails on its
+  // p99 by a few ms, so one pair of ramps can say 0.64 or 0.85; the median of the rounds' ratios is reported.
+  const rounds: Array<{ all: RampResult; edge: RampResult; ratio: number }> = [];
+  for (let r = 0; r < env.opts.rampRepeats && (r === 0 || timeLeft(env)); r++) {
+    const all = await runAll();
+    const edge = await runEdge();
+    rounds.push({ all, edge, ratio: edge.deliveredPerS / all.deliveredPerS });
+  }
+  const byRatio = [...rounds].sort((x, y) => x.ratio - y.ratio);
+  const { all, edge } = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
   const best = edge.steps.filter((st) => st.ok).sort((a, b) => a.rate - b.rate).at(-1);
   const atBest = best?.extra ?? {};
   const bestCpu = best?.window.cpu;
-  const ratio = edge.deliveredPerS / all.deliveredPerS;
-  env.log(`cluster: saturation ${label}: ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s per stream (${all.limiter}); edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s (${edge.limiter}); edge/all ${sig(ratio)}; load average ${load.map((x) => x.toFixed(1)).join(' → ')}`);
+  const ratio = median(rounds.map((x) => x.ratio));
+  const each = rounds.map((x) => sig(x.ratio)).join(', ');
+  env.log(`cluster: saturation ${label}: ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s per stream (${all.limiter}); edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s (${edge.limiter}); edge/all ${sig(ratio)} (median of rounds: ${each}); load average ${load.map((x) => x.toFixed(1)).join(' → ')}`);
   const rows: Row[] = [
-    { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via an edge / via ROLE=all`, unit: 'ratio', better: 'higher', values: { engine: sig(ratio) }, target: { engineMin: 0.8, label: '≥ 0.8' }, note: `edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s per stream, ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s (highest rate with ≥ 95% delivered, p99 ≤ 100 ms)` },
+    { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via an edge / via ROLE=all`, unit: 'ratio', better: 'higher', values: { engine: sig(ratio) }, target: { engineMin: 0.8, label: '≥ 0.8' }, note: `median of ${rounds.length} rounds (${each}); its round: edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s per stream, ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s (highest rate with ≥ 95% delivered, p99 ≤ 100 ms)` },
     { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via an edge`, unit: 'msg/s', better: 'higher', values: { engine: edge.deliveredPerS } },
     { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via ROLE=all`, unit: 'msg/s', better: 'higher', values: { engine: all.deliveredPerS } },
     {
@@ -215,7 +227,7 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
       note: `${sig(atBest.cmdUsPerWrite ?? NaN)} µs of it in commands; there, edge ${sig((bestCpu?.server ?? NaN) * 100)}% and ingest + Redis ${sig((bestCpu?.companions ?? NaN) * 100)}% of a core`,
     },
   ];
-  return { rows, data: { label, loadAverage: load, all, edge }, limits: [`cluster ${label} ROLE=all: ${all.limiter}`, `cluster ${label} edge: ${edge.limiter}`] };
+  return { rows, data: { label, loadAverage: load, all, edge, rounds }, limits: [`cluster ${label} ROLE=all: ${all.limiter}`, `cluster ${label} edge: ${edge.limiter}`] };
 }
 
 /**
