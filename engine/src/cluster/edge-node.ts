@@ -77,7 +77,9 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   await feed.follow(ids);
   const configuredKeys = new Set(ids.map((id) => id.key));
   // The configured series decide readiness and the status badge; on-demand ones load on their own.
-  const configuredLoaded = () => ids.every((id) => feed.isLoaded(id));
+  // A series no leader has written yet has no history to serve (reproduced: a client of a new
+  // cluster's edge got a `historical` of 0 bars while the leader was still to write the REST history).
+  const configuredLoaded = () => ids.every((id) => feed.isLoaded(id) && feed.isWritten(id));
   const upstream = () => hub.setUpstream(subscriber.status === 'ready' && configuredLoaded() ? 'live' : 'reconnecting');
   const statusTimer = setInterval(upstream, 500);
   statusTimer.unref();
@@ -163,7 +165,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const health = () => {
     const notReady: string[] = [];
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push('redis unreachable');
-    if (!configuredLoaded()) notReady.push('series loading');
+    if (!configuredLoaded()) notReady.push(ids.every((id) => feed.isLoaded(id)) ? 'waiting for a leader to write the series' : 'series loading');
     return {
       status: notReady.length ? 'degraded' : 'ok',
       notReady,
