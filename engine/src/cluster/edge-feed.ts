@@ -74,7 +74,7 @@ function barLog(cfg: EdgeFeedConfig): FeedLog<Bar> {
  * FeedLog says, in offset order. Owns its subscriptions and timers; `stop()` releases them.
  */
 export class LogFeed<T> {
-  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower<T>; loaded: boolean; written: boolean }>();
+  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower<T>; loaded: boolean }>();
   private readonly byChannel = new Map<string, string>();
   private readonly reader: SeriesReader;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -121,7 +121,7 @@ export class LogFeed<T> {
     for (const id of fresh) {
       const keys = this.target.keys(id);
       this.byChannel.set(keys.channel, id.key);
-      const entry = { id, loaded: false, written: false, follower: undefined as unknown as SeriesFollower<T> };
+      const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower<T> };
       // A read answered after `unfollow` belongs to nobody (it must not refill a released window).
       const current = () => this.followers.get(id.key) === entry;
       entry.follower = new SeriesFollower({
@@ -146,12 +146,8 @@ export class LogFeed<T> {
           }
           this.target.reset(id, snap, entry.loaded);
           entry.loaded = true;
-          entry.written = snap.epoch !== '';
         },
-        apply: (offset, item) => {
-          entry.written = true;
-          this.target.apply(id, offset, item);
-        },
+        apply: (offset, item) => this.target.apply(id, offset, item),
       });
       this.followers.set(id.key, entry);
     }
@@ -173,11 +169,12 @@ export class LogFeed<T> {
   }
 
   /**
-   * Whether this series' log has been written by a leader (its snapshot had an epoch, or an update
-   * came since): a log never written holds no history yet (a new cluster whose leader has not healed).
+   * Whether this series' log has been written by a leader: its follower holds an epoch (a log never
+   * written has none, and its first update reloads it). A new cluster whose leader has not healed has
+   * no history to serve yet.
    */
   isWritten(id: SeriesId): boolean {
-    return this.followers.get(id.key)?.written === true;
+    return !!this.followers.get(id.key)?.follower.position.epoch;
   }
 
   /** Whether every followed series has loaded its first snapshot. */

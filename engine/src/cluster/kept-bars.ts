@@ -41,7 +41,6 @@ export function keptOlderBars(redis: Redis, prefix: string, bufferSize: number) 
     if (members < limit && kept >= bufferSize) {
       throw new RangeNotKeptError(
         `${id.symbol} ${id.interval}: this range needs candles older than the cluster keeps (BUFFER_SIZE=${bufferSize}${oldest === undefined ? '' : `, from ${new Date(oldest).toISOString()}`}); use a later endTime or a smaller limit`,
-        { info: { symbol: id.symbol, interval: id.interval, kept, oldest } },
       );
     }
     return bars;

@@ -15,9 +15,4 @@ export class SeriesFailedError extends Error {
  */
 export class RangeNotKeptError extends Error {
   override readonly name = 'RangeNotKeptError';
-  readonly info: { symbol: string; interval: string; kept: number; oldest: number | undefined };
-  constructor(message: string, options: ErrorOptions & { info: RangeNotKeptError['info'] }) {
-    super(message, options);
-    this.info = options.info;
-  }
 }

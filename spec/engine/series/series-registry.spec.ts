@@ -264,7 +264,7 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     // The window holds bars 2700..2999: the newest 250 (from 2750) need the 150-bar block before theirs, from 2550.
     const failing = at(3000, 300, { olderBars: () => Promise.reject(new Error('exchange down')) });
     await expect(failing.registry.range(failing.req('ema'), id, undefined, 250)).rejects.toThrow(new SeriesBusyError('could not load the candles: exchange down'));
-    const notKept = new RangeNotKeptError('deeper than kept', { info: { symbol: 'BTCUSDT', interval: '1m', kept: 300, oldest: 2700 * M } });
+    const notKept = new RangeNotKeptError('deeper than kept');
     const edge = at(3000, 300, { olderBars: () => Promise.reject(notKept) });
     await expect(edge.registry.range(edge.req('ema'), id, undefined, 250)).rejects.toBe(notKept);
     // Candles deeper than the source reaches: the same error, not counted as the series' failure.
