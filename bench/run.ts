@@ -4,6 +4,7 @@
  *
  *   --quick             small sizes (smoke run, ~2 min)
  *   --only a,b          scenarios: fanout, latency, storm, memory, soak, slow, ingest, quant, store, on-demand, universe, cluster
+ *                       (cluster-saturation, cluster-pace, cluster-failover: one part of cluster)
  *   --repeat N          runs per figure (median), default 3 (1 with --quick)
  *   --ramp-repeat N     fan-out ramps per server and configuration (median), default 1
  *   --soak SECONDS      soak length, default 60 (10 with --quick)
@@ -31,10 +32,10 @@ import { universe } from './scenarios/universe.ts';
 import { storeMemory } from './scenarios/universe-memory.ts';
 import { onDemand } from './scenarios/on-demand.ts';
 import { quant } from './quant/quant.ts';
-import { cluster } from './scenarios/cluster.ts';
+import { cluster, clusterFailover, clusterPace, clusterSaturation } from './scenarios/cluster.ts';
 import { BENCH_SYMBOLS } from './lib/symbols.ts';
 
-const SCENARIOS: Record<string, Scenario> = { fanout, latency, storm: connectStorm, memory: idleMemory, slow: slowConsumer, soak, ingest, quant, store: storeMemory, 'on-demand': onDemand, universe, cluster };
+const SCENARIOS: Record<string, Scenario> = { fanout, latency, storm: connectStorm, memory: idleMemory, slow: slowConsumer, soak, ingest, quant, store: storeMemory, 'on-demand': onDemand, universe, cluster, 'cluster-saturation': clusterSaturation, 'cluster-pace': clusterPace, 'cluster-failover': clusterFailover };
 
 const { values: args } = parseArgs({
   options: {

@@ -330,6 +330,20 @@ export const cluster: Scenario = async (env) => {
   return { rows: [...sat.rows, ...pace.rows, ...rest.rows], data: { saturation: sat.data, pace: pace.data, ...rest.data }, limits: sat.limits };
 };
 
+/** One part of `cluster` alone (`--only cluster-pace` etc.), to study it without the others' minutes. */
+export const clusterSaturation: Scenario = async (env) => {
+  const { rows, data, limits } = await saturation(env);
+  return { rows, data: { saturation: data }, limits };
+};
+export const clusterPace: Scenario = async (env) => {
+  const { rows, data } = await binancePace(env);
+  return { rows, data: { pace: data } };
+};
+export const clusterFailover: Scenario = async (env) => {
+  const { rows, data } = await failoverAndResume(env);
+  return { rows, data };
+};
+
 async function failoverAndResume(env: BenchEnv): Promise<{ rows: Row[]; data: Record<string, unknown> }> {
   const { opts, log } = env;
   const symbols = env.symbols.slice(0, opts.quick ? 2 : 5);
