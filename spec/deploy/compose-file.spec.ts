@@ -9,8 +9,9 @@ import { composeCommand } from '../helpers/services.ts';
  * installed), and what the files say of each other holds (every edge is a HAProxy server, every
  * server an edge; the nodes point at the services that exist). compose-topology.int.spec.ts runs them.
  */
+const compose = await composeCommand('docker-compose config');
+
 describe('docker-compose.yml', () => {
-  const compose = composeCommand('docker-compose config');
 
   it.runIf(compose)('is accepted by `docker-compose config`', () => {
     const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'docker-compose.yml', 'config', '--quiet'], { encoding: 'utf8', timeout: 60_000 });

@@ -51,14 +51,14 @@ export async function hasHaproxy(suite: string): Promise<boolean> {
 
 /**
  * The Compose command line (`docker-compose`, or the `docker compose` plugin), or undefined with a
- * plain message. Optional even under CI: no Docker tooling is installed there, and the topology the
- * file describes is started as child processes by compose-topology.int.spec.ts anyway.
+ * plain message (a failure under CI, as for the other services: .ci/run installs Debian's
+ * docker-compose). Only its `config` check needs it; the topology the file describes is started as
+ * child processes by compose-topology.int.spec.ts.
  */
-export function composeCommand(suite: string): string[] | undefined {
+export async function composeCommand(suite: string): Promise<string[] | undefined> {
   for (const cmd of [['docker-compose'], ['docker', 'compose']]) {
     const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore', timeout: 20_000 });
     if (r.status === 0) return cmd;
   }
-  console.warn(`\n  SKIPPED (docker-compose missing): suite '${suite}' needs docker-compose or the docker compose plugin\n`);
-  return undefined;
+  return (await need('docker-compose', false, `suite '${suite}' needs docker-compose or the docker compose plugin (apt-get install docker-compose)`)) ? [] : undefined;
 }
