@@ -57,15 +57,20 @@ describe('edge feed over a real redis-server', () => {
   });
 
   const truth = new Map<string, Map<number, Bar>>();
-  async function write(n: number) {
+  /** `together`: every update in one turn (one script call), else one after another. */
+  async function write(n: number, together = false) {
+    const calls: Array<Promise<unknown>> = [];
     for (let i = 0; i < n; i++) {
       if (i % 3 === 0) minute++;
       for (const id of ids) {
         const bar: Bar = { openTime: minute * 60_000, open: 1, high: 2, low: 0, close: i, volume: i + 1, closed: i % 3 === 2 };
-        await writer.write('tok', id, bar);
+        const call = writer.write('tok', id, bar);
+        if (together) calls.push(call);
+        else await call;
         (truth.get(id.key) ?? truth.set(id.key, new Map()).get(id.key)!).set(bar.openTime, bar);
       }
     }
+    await Promise.all(calls);
   }
   const sorted = (m: Map<number, Bar>) => [...m.values()].sort((a, b) => a.openTime - b.openTime);
   /** Offsets of the live messages an edge published on a series topic: contiguous, increasing. */
@@ -120,8 +125,10 @@ describe('edge feed over a real redis-server', () => {
     try {
       await e.feed.follow(ids);
       await until(() => e.feed.loaded, 'loaded');
-      e.subscriber.disconnect(); // gone for longer than 50 updates (the history's cap)
-      await write(60);
+      // Gone for longer than 50 updates (the history's cap), written at once: written one by one, the
+      // periodic position check (command connection) would repair from the history as they come.
+      e.subscriber.disconnect();
+      await write(60, true);
       const end = Number(await redis.hget('e:pos:BTCUSDT:1m', 'offset'));
       e.subscriber.connect().catch(() => undefined);
       await until(() => e.positions.position(ids[0]!).offset === end, 'reloaded');

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import { BUSY_GAP_MS, FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
 import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
@@ -128,6 +128,47 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(r[1]!.epoch).toBe(r[3]!.epoch);
     expect(r[1]!.epoch).not.toBe(r[0]!.epoch);
     expect(await redis.info('commandstats')).toMatch(/^cmdstat_evalsha:calls=1,/m);
+  });
+
+  it('a sustained flow goes in calls at most every BUSY_GAP_MS, in order; after a pause a write goes in its own turn again', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer(redis, 1000);
+    await w.write('tok', id, bar(1, 1));
+    // Each call's time and number of updates (its first argument is the number of keys: 1 + 3 per update).
+    const calls: Array<{ at: number; n: number }> = [];
+    const r = redis as unknown as { clusterWriteBatch(...a: unknown[]): Promise<unknown> };
+    const send = r.clusterWriteBatch.bind(redis);
+    r.clusterWriteBatch = (...a: unknown[]) => (calls.push({ at: performance.now(), n: (Number(a[0]) - 1) / 3 }), send(...a));
+    // A write about every millisecond for 300 ms: without the gap, one call each (a round trip is shorter).
+    const written: Array<Promise<unknown>> = [];
+    const t0 = performance.now();
+    for (let v = 2; performance.now() - t0 < 300; v++) {
+      written.push(w.write('tok', id, bar(1, v)));
+      await sleep(0);
+    }
+    const results = (await Promise.all(written)) as Array<{ kind: string; offset: number }>;
+    const elapsed = performance.now() - t0;
+    expect(results.every((x, i) => x.kind === 'written' && x.offset === i + 2)).toBe(true);
+    // The first three calls after a pause of 20 ms (the start; a stall of this process) go at once;
+    // every later one waits out the gap after the one before, unless it is full (256 updates).
+    const gaps: number[] = [];
+    let sincePause = 0;
+    for (let i = 1; i < calls.length; i++) {
+      const gap = calls[i]!.at - calls[i - 1]!.at;
+      sincePause = gap >= 19 ? 1 : sincePause + 1;
+      if (sincePause > 3 && calls[i]!.n < 256) gaps.push(gap);
+    }
+    const pauses = calls.filter((c, i) => i > 0 && c.at - calls[i - 1]!.at >= 19).length;
+    expect(calls.length).toBeLessThanOrEqual(Math.ceil(elapsed / BUSY_GAP_MS) + 4 + 3 * pauses);
+    expect(gaps.length).toBeGreaterThan(10);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(BUSY_GAP_MS - 0.05); // stamped here a few µs from where the writer reads its clock
+    // Idle again: the next write's call is made in the turn after it, not after a gap.
+    await sleep(30);
+    const before = calls.length;
+    const last = w.write('tok', id, bar(1, written.length + 2));
+    await new Promise(setImmediate);
+    expect(calls.length).toBe(before + 1);
+    expect(await last).toMatchObject({ kind: 'written', offset: written.length + 2 });
   });
 
   it('a batch under a stale token is refused as a whole: nothing of it is stored or published; a later token in the same turn writes', async () => {
