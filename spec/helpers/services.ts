@@ -60,5 +60,6 @@ export async function composeCommand(suite: string): Promise<string[] | undefine
     const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore', timeout: 20_000 });
     if (r.status === 0) return cmd;
   }
-  return (await need('docker-compose', false, `suite '${suite}' needs docker-compose or the docker compose plugin (apt-get install docker-compose)`)) ? [] : undefined;
+  await need('docker-compose', false, `suite '${suite}' needs docker-compose or the docker compose plugin (apt-get install docker-compose)`);
+  return undefined;
 }
