@@ -290,12 +290,15 @@ export class SimStreams {
     let combined: string | undefined;
     // Each event starts at another subscriber: several followers of one stream (a ROLE=all node and an
     // ingest node, side by side in a bench) are each served first as often, not the first subscribed always.
-    const all = [...subs];
-    const first = this.delivered++;
-    for (let i = 0; i < all.length; i++) {
-      const c = all[(i + first) % all.length]!;
-      if (c.combined) combined ??= `{"stream":${JSON.stringify(stream)},"data":${raw}}`;
-      this.send(c, c.combined ? combined! : raw);
+    // Two passes over the set, no copy per event: from the k-th subscriber on, then those before it.
+    const k = this.delivered++ % subs.size;
+    for (let pass = 0; pass < 2; pass++) {
+      let i = 0;
+      for (const c of subs) {
+        if (pass === 0 ? i++ < k : i++ >= k) continue;
+        if (c.combined) combined ??= `{"stream":${JSON.stringify(stream)},"data":${raw}}`;
+        this.send(c, c.combined ? combined! : raw);
+      }
     }
   }
 

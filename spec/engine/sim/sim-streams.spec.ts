@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { bucketOpen, parseTimeZone } from '../../../engine/src/domain/interval.ts';
 import { type KlineEvent, type KlinePayload, sleep, StreamClient } from './stream-client.ts';
@@ -90,6 +91,31 @@ describe('simulated exchange WebSocket streams', () => {
     const k = c.klines('solusdt@kline_1h').at(-1)!.k;
     expect(k.t).toBe(bucketOpen(sim.now(), '1h'));
     expect(Object.keys(k).sort()).toEqual(['B', 'L', 'Q', 'T', 'V', 'c', 'f', 'h', 'i', 'l', 'n', 'o', 'q', 's', 't', 'v', 'x'].sort());
+  });
+
+  it('each event of a stream starts at another of its subscribers, not always the first subscribed', async () => {
+    // The order the simulator writes one event to its sockets (a ROLE=all node and an ingest node
+    // side by side in a bench must each be served first as often).
+    const order: Array<{ socket: unknown; text: string }> = [];
+    const send = WebSocket.prototype.send;
+    const spy = vi.spyOn(WebSocket.prototype, 'send').mockImplementation(function (this: WebSocket, ...args: Parameters<WebSocket['send']>) {
+      if (typeof args[0] === 'string' && args[0].includes('"e":"kline"')) order.push({ socket: this, text: args[0] });
+      return send.apply(this, args);
+    });
+    const a = connect('/ws/solusdt@kline_1m');
+    await a.until(() => a.klines('solusdt@kline_1m').length > 0, 5000, 'a streaming');
+    const b = connect('/ws/solusdt@kline_1m');
+    await b.until(() => b.klines('solusdt@kline_1m').length >= 12, 8000, 'twelve events on b');
+    spy.mockRestore();
+    // Each event went to both sockets, one right after the other: who got it first, per event.
+    const firsts: unknown[] = [];
+    for (let i = 0; i + 1 < order.length; i++) {
+      if (order[i]!.text === order[i + 1]!.text && order[i]!.socket !== order[i + 1]!.socket) firsts.push(order[i++]!.socket);
+    }
+    expect(firsts.length).toBeGreaterThanOrEqual(10);
+    const distinct = [...new Set(firsts)];
+    expect(distinct).toHaveLength(2);
+    for (const s of distinct) expect(firsts.filter((f) => f === s).length).toBeGreaterThanOrEqual(3);
   });
 
   it('bare /ws with SUBSCRIBE, LIST_SUBSCRIPTIONS, UNSUBSCRIBE and the combined property', async () => {
