@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { Upstream } from '../lib/upstream.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import { BENCH_SYMBOLS } from '../lib/symbols.ts';
+import { nodeEnv } from '../scenarios/cluster.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
 
@@ -26,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const redis = await RedisProcess.start();
 const upstream = await Upstream.start({ symbols: BENCH_SYMBOLS, seed: 42, pushIntervalMs: 250 });
-const base = { SYMBOLS: symbols.join(','), INTERVALS: '1m', SOURCE: 'binance', BINANCE_REST_URL: upstream.restUrl, BINANCE_WS_URL: upstream.wsUrl, SERIES_DIR: '', LOG_LEVEL: 'warn', HISTORY_ON_CONNECT: '720', BUFFER_SIZE: '1000', MAX_CONNECTIONS_PER_ADDRESS: '0' };
+const base = nodeEnv(symbols, upstream.restUrl, upstream.wsUrl);
 const env = (name: string, e: Record<string, string>) => (profile === name ? { ...e, NODE_ARGS: '--cpu-prof --cpu-prof-dir=bench/results/profiles/cluster-cost' } : e);
 const nodes: NodeProcess[] = [];
 const sockets: WebSocket[] = [];

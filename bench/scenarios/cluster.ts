@@ -126,7 +126,8 @@ interface Added {
   updates: number;
 }
 
-const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: string) => ({
+/** A node's environment in the cluster benches (also bench/micro/cluster-cost.ts). */
+export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: string) => ({
   SYMBOLS: symbols.join(','),
   INTERVALS: '1m',
   SOURCE: 'binance',
