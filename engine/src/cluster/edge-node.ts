@@ -20,6 +20,7 @@ import { DEMAND_TOUCH_MS } from './demand-member.ts';
 import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
+import { RedisWatch } from './redis-watch.ts';
 
 export interface EdgeNode {
   readonly url: string;
@@ -50,6 +51,9 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   };
   const redis = connect();
   const subscriber = connect();
+  // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
+  const watch = new RedisWatch(redis, (l, m) => log[l](m));
+  await watch.ready();
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
@@ -164,7 +168,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
 
   const health = () => {
     const notReady: string[] = [];
-    if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push('redis unreachable');
+    if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
     if (!configuredLoaded()) notReady.push(ids.every((id) => feed.isLoaded(id)) ? 'waiting for a leader to write the series' : 'series loading');
     return {
       status: notReady.length ? 'degraded' : 'ok',
@@ -218,6 +222,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
         registry.stop();
         server.dropClients(1001, 'server shutting down');
         subscriber.disconnect();
+        watch.stop();
         await redis.quit().catch(() => redis.disconnect());
       })()),
   };

@@ -11,6 +11,7 @@ import { LeaderDemand } from './leader-demand.ts';
 import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
+import { RedisWatch } from './redis-watch.ts';
 import { loadConfig } from '../config/config.ts';
 
 export interface IngestNode {
@@ -30,7 +31,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const config = { ...loadConfig({}), ...options };
   const log = options.log ?? createLogger(config.logLevel);
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
-  redis.on('error', () => {}); // reported through the lease and the writes
+  const watch = new RedisWatch(redis, (l, m) => log[l](m));
   const keys = leaseKeys(options.redisKeyPrefix);
   const lease = new LeaderLease({ redis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
   const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });
@@ -77,7 +78,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
       health: () => ({
         // Until the leader's heal has written what Redis lacks, edges would serve a short history.
-        notReady: sink.healing ? ['writing the loaded history to redis'] : [],
+        notReady: [...(watch.error ? [`redis unreachable: ${watch.error}`] : []), ...(sink.healing ? ['writing the loaded history to redis'] : [])],
         leader: lease.state.leader,
         term: lease.state.term ?? null,
         writes: { ...counts },
@@ -147,6 +148,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       sink.stop();
       subscriber.disconnect();
       await app.stop();
+      watch.stop();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
