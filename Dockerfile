@@ -1,4 +1,6 @@
-FROM node:20-bookworm-slim
+# NODE_IMAGE: deploy/offline-images.sh builds a stand-in where Docker Hub is out of reach.
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -63,3 +63,14 @@ export async function composeCommand(suite: string): Promise<string[] | undefine
   await need('docker-compose', false, `suite '${suite}' needs docker-compose or the docker compose plugin (apt-get install docker-compose)`);
   return undefined;
 }
+
+/**
+ * The Compose command when a Docker daemon answers too (`docker info`), or undefined with a plain
+ * message (a failure under CI: .ci/run installs and starts one). For `docker compose up` itself.
+ */
+export async function dockerCompose(suite: string): Promise<string[] | undefined> {
+  const compose = await composeCommand(suite);
+  if (!compose) return undefined;
+  const up = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+  return (await need('docker', up, `suite '${suite}' needs a running Docker daemon (\`docker info\` failed)`)) ? compose : undefined;
+}
