@@ -48,4 +48,9 @@ export class EdgePositions implements SeriesPositions {
   recover(id: SeriesId, epoch: string, since: number): Recovery | undefined {
     return this.logs.get(id.key)?.recover(epoch, since, this.now());
   }
+
+  behind(id: SeriesId, epoch: string, since: number): boolean {
+    const p = this.logs.get(id.key)?.position;
+    return p !== undefined && p.epoch === epoch && since > p.offset && since - p.offset <= this.bounds.updates;
+  }
 }

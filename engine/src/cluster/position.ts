@@ -26,6 +26,12 @@ export interface SeriesPositions {
    * kept history no longer reaches back to `since + 1` (the client then gets a fresh snapshot).
    */
   recover(id: SeriesId, epoch: string, since: number): Recovery | undefined;
+  /**
+   * True while this node has not applied updates a client already saw: the same epoch, `since` a
+   * little past its offset (no more than its history holds). An edge a client moved to from one
+   * whose feed was ahead (its own edge died); the client waits for it rather than take a snapshot.
+   */
+  behind?(id: SeriesId, epoch: string, since: number): boolean;
 }
 
 /**

@@ -20,6 +20,9 @@ import { TurnBudget } from './turn-budget.ts';
 export const CLOSE_BAD_REQUEST = 4000;
 /** Close code for a client too slow to keep up: it reconnects and resyncs from a fresh snapshot. */
 export const CLOSE_TRY_AGAIN = 1013;
+/** Longest a resuming client waits for this node to apply updates it already saw (see `behind`). */
+export const RESUME_CATCHUP_MS = 2000;
+const RESUME_CATCHUP_POLL_MS = 10;
 
 export interface WsRouteDeps {
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
@@ -177,6 +180,21 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
     // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
+    // A client that moved here from an edge whose feed was ahead of this one's (its edge died) may
+    // have seen updates not applied here yet: it waits for them (at most RESUME_CATCHUP_MS), then
+    // resumes with what it missed, rather than take a fresh snapshot.
+    const caughtUp = (go: () => void) => {
+      const r = ctx.resume;
+      const positions = deps.positions;
+      if (!r || !positions?.behind?.(id, r.epoch, r.since)) return go();
+      const deadline = performance.now() + RESUME_CATCHUP_MS;
+      const check = () => {
+        if (closed) return;
+        if (!positions.behind!(id, r.epoch, r.since) || performance.now() >= deadline) go();
+        else setTimeout(check, RESUME_CATCHUP_POLL_MS);
+      };
+      setTimeout(check, RESUME_CATCHUP_POLL_MS);
+    };
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
     const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
       const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
@@ -189,7 +207,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         return refuseSeries(e);
       }
       instances = leases.map((l) => l.instance);
-      const begin = () => later(() => {
+      const begin = () => caughtUp(() => later(() => {
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
@@ -204,7 +222,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         let set = bySeries.get(id.key);
         if (!set) bySeries.set(id.key, (set = new Set()));
         set.add(ws);
-      });
+      }));
       // Series still warming up (off the request path, in slices) are waited for; the snapshot follows.
       if (instances.every((inst) => inst.state !== 'warming')) begin();
       else void Promise.all(leases.map((l) => l.ready)).then(begin, refuseSeries);
