@@ -180,7 +180,6 @@ export class FencedWriter {
     clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
     this.callsSincePause++;
-    this.lastCallAt = now;
     this.queued = [];
     for (let i = 0; i < queued.length; ) {
       let j = i + 1;
@@ -188,6 +187,9 @@ export class FencedWriter {
       this.dispatch(queued.slice(i, j));
       i = j;
     }
+    // The gap counts from when the call went, after its batch was encoded (a preempted encoding
+    // must not shorten it).
+    this.lastCallAt = performance.now();
   };
 
   private readonly afterGap = (): void => {
