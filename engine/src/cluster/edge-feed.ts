@@ -8,6 +8,7 @@ import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
 import type { EdgePositions } from './edge-positions.ts';
 import { type FollowerSnapshot, SeriesFollower } from './series-follower.ts';
 import { SeriesReader } from './series-reader.ts';
+import { ChannelSubscriptions } from './channel-subscriptions.ts';
 
 /**
  * What a feed follows for each id: its log's Redis names, how its members decode, and where applied
@@ -74,13 +75,13 @@ function barLog(cfg: EdgeFeedConfig): FeedLog<Bar> {
  * FeedLog says, in offset order. Owns its subscriptions and timers; `stop()` releases them.
  */
 export class LogFeed<T> {
-  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower<T>; loaded: boolean }>();
+  private readonly followers = new Map<string, { id: SeriesId; follower: SeriesFollower<T>; loaded: boolean; epoch: string }>();
   private readonly byChannel = new Map<string, string>();
   private readonly reader: SeriesReader;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly subscriptions: ChannelSubscriptions;
   private checkTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private everReady = false;
   repairs = 0;
   reloads = 0;
 
@@ -89,20 +90,15 @@ export class LogFeed<T> {
     private readonly target: FeedLog<T>,
   ) {
     this.reader = new SeriesReader(cfg.redis, cfg.keyPrefix, cfg.onMalformed);
-    // A feed that shares a connection already subscribed (an edge's derived series) counts its next ready as a reconnect.
-    this.everReady = cfg.subscriber.status === 'ready';
     cfg.subscriber.on('message', this.onMessage);
-    // After a reconnect ioredis resubscribes; what was published meanwhile is lost, silently: catch up.
-    cfg.subscriber.on('ready', this.onReady);
+    // After a reconnect, what was published meanwhile is lost, silently: catch up from the history.
+    this.subscriptions = new ChannelSubscriptions(cfg.subscriber, () => {
+      for (const f of this.followers.values()) f.follower.onGap();
+    });
     const every = cfg.checkEveryMs ?? 2000;
     this.checkTimer = setInterval(() => void this.check(), every);
     this.checkTimer.unref();
   }
-
-  private readonly onReady = () => {
-    if (this.everReady) for (const f of this.followers.values()) f.follower.onGap();
-    this.everReady = true;
-  };
 
   private readonly onMessage = (channel: string, text: string) => {
     const key = this.byChannel.get(channel);
@@ -121,7 +117,7 @@ export class LogFeed<T> {
     for (const id of fresh) {
       const keys = this.target.keys(id);
       this.byChannel.set(keys.channel, id.key);
-      const entry = { id, loaded: false, follower: undefined as unknown as SeriesFollower<T> };
+      const entry = { id, loaded: false, epoch: '', follower: undefined as unknown as SeriesFollower<T> };
       // A read answered after `unfollow` belongs to nobody (it must not refill a released window).
       const current = () => this.followers.get(id.key) === entry;
       entry.follower = new SeriesFollower({
@@ -140,18 +136,20 @@ export class LogFeed<T> {
             },
           ),
         reset: (snap) => {
-          if (entry.loaded) {
+          // A log never written (no epoch) held nothing to lose: its first write is no reload to report.
+          if (entry.loaded && entry.epoch) {
             this.reloads++;
             this.cfg.log?.('warn', `${id.key}: reloaded from a snapshot (epoch ${snap.epoch || 'unwritten'}, offset ${snap.offset})`);
           }
           this.target.reset(id, snap, entry.loaded);
           entry.loaded = true;
+          entry.epoch = snap.epoch;
         },
         apply: (offset, item) => this.target.apply(id, offset, item),
       });
       this.followers.set(id.key, entry);
     }
-    await this.cfg.subscriber.subscribe(...fresh.map((id) => this.target.keys(id).channel));
+    await this.subscriptions.add(...fresh.map((id) => this.target.keys(id).channel));
     for (const id of fresh) this.followers.get(id.key)!.follower.start();
   }
 
@@ -160,7 +158,7 @@ export class LogFeed<T> {
     if (!this.followers.delete(id.key)) return;
     const { channel } = this.target.keys(id);
     this.byChannel.delete(channel);
-    await this.cfg.subscriber.unsubscribe(channel).catch(() => undefined);
+    await this.subscriptions.remove(channel);
   }
 
   /** Whether this series is followed and has loaded its first snapshot. */
@@ -231,7 +229,7 @@ export class LogFeed<T> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.cfg.subscriber.off('message', this.onMessage);
-    this.cfg.subscriber.off('ready', this.onReady);
+    this.subscriptions.stop();
   }
 }
 

@@ -21,6 +21,7 @@ import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
 import { RedisWatch } from './redis-watch.ts';
+import { ChannelSubscriptions } from './channel-subscriptions.ts';
 
 export interface EdgeNode {
   readonly url: string;
@@ -125,7 +126,9 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     if (channel === keys.markets) void readMarkets();
   };
   subscriber.on('message', onMarkets);
-  await subscriber.subscribe(keys.markets);
+  // Markets changed while the connection was away are read again.
+  const marketsChannel = new ChannelSubscriptions(subscriber, () => void readMarkets());
+  await marketsChannel.add(keys.markets);
   const demand = (late.demand = new EdgeDemand({
     redis,
     keys,
@@ -216,6 +219,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
         clearInterval(statusTimer);
         clearInterval(marketsTimer);
         subscriber.off('message', onMarkets);
+        marketsChannel.stop();
         derived.stop();
         demand.stop();
         feed.stop();

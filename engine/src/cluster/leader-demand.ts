@@ -5,6 +5,7 @@ import type { SeriesDemand } from '../pipeline/series-demand.ts';
 import type { DemandKeys } from './cluster-keys.ts';
 import { encodeServed, parseDemandMember, type ServedAnswer } from './demand-member.ts';
 import type { LeaderLease } from './leader-lease.ts';
+import { ChannelSubscriptions } from './channel-subscriptions.ts';
 
 export interface LeaderDemandConfig {
   redis: Redis;
@@ -44,11 +45,14 @@ export class LeaderDemand {
   private again = false;
   private stopped = false;
   private readonly parse: (member: string) => SeriesId | undefined;
+  /** A nudge lost while the connection was away is made up by a scan. */
+  private readonly subscriptions: ChannelSubscriptions;
 
   constructor(private readonly cfg: LeaderDemandConfig) {
     this.parse = cfg.parseMember ?? parseDemandMember;
     cfg.subscriber.on('message', this.onNudge);
-    void cfg.subscriber.subscribe(cfg.keys.demand).catch(() => undefined);
+    this.subscriptions = new ChannelSubscriptions(cfg.subscriber, () => void this.scan());
+    void this.subscriptions.add(cfg.keys.demand).catch(() => undefined);
     this.timer = setInterval(() => void this.scan(), cfg.pollMs ?? 1000);
     this.timer.unref();
     this.leaderSub = cfg.lease.leader$.subscribe((leader) => (leader ? void this.scan() : this.releaseAll()));
@@ -155,6 +159,7 @@ export class LeaderDemand {
     clearInterval(this.timer);
     this.leaderSub.unsubscribe();
     this.cfg.subscriber.off('message', this.onNudge);
+    this.subscriptions.stop();
     this.releaseAll();
   }
 }

@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Channels one owner keeps a pub/sub connection subscribed to, across every reconnect. ioredis
+ * resubscribes after a reconnect only when the connection had been ready before it dropped; Redis
+ * accepts a SUBSCRIBE during ioredis's handshake, after which ioredis's ready check (INFO) is refused
+ * in subscriber mode and it reconnects with that subscription silently gone. Found on edges started
+ * with their Redis: some followed every series by the 2 s position check alone (1.2-1.4 s late).
+ * So every `ready` subscribes again (idempotent in Redis), then `resumed` runs: what was published
+ * while the connection was away is lost, and the owner catches up.
+ */
+export class ChannelSubscriptions {
+  private readonly channels = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly resumed: () => void = () => {},
+  ) {
+    subscriber.on('ready', this.onReady);
+  }
+
+  /** Subscribes these channels (kept from now on, whatever the connection does). */
+  async add(...channels: string[]): Promise<void> {
+    for (const c of channels) this.channels.add(c);
+    if (channels.length) await this.subscriber.subscribe(...channels);
+  }
+
+  async remove(channel: string): Promise<void> {
+    if (!this.channels.delete(channel)) return;
+    await this.subscriber.unsubscribe(channel).catch(() => undefined);
+  }
+
+  has(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.subscriber.off('ready', this.onReady);
+  }
+
+  private readonly onReady = (): void => {
+    if (!this.channels.size) return this.resumed();
+    // Resumed only once subscribed again: nothing published after the catch-up's read falls between.
+    this.subscriber.subscribe(...this.channels).then(
+      () => this.stopped || this.resumed(),
+      () => undefined, // dropped again: the next ready subscribes
+    );
+  };
+}
