@@ -41,6 +41,8 @@ export interface SimOptions {
   maxIncomingPerSecond?: number;
   /** Default 300 (Binance's): new WS connections per 5 minutes; beyond, upgrades get HTTP 429. */
   maxConnectionsPer5Min?: number;
+  /** Called with each kline event as it is sent to its stream's subscribers (a bench's send stamps). */
+  onEvent?: (stream: string, event: Record<string, unknown>) => void;
 }
 
 export interface SimStats {
@@ -157,7 +159,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
     if (klinesLog.push({ symbol, interval, startTime, endTime }) > KLINES_LOG) klinesLog.shift();
   };
   const server = createServer(createRestHandler({ market, model, weightLimit, now, stats, onKlines }, restFaults));
-  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats });
+  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats, onEvent: opts.onEvent });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   // Kept to destroy keep-alive sockets on close (server.close waits for them otherwise).
   const sockets = new Set<Socket>();

@@ -14,6 +14,8 @@ export interface SimStreamsContext {
   readonly pushIntervalMs: number;
   readonly pingIntervalMs: number;
   readonly limits: StreamLimits;
+  /** Called with each kline event as it is sent (a bench stamps when upstream sent each update). */
+  readonly onEvent?: (stream: string, event: Record<string, unknown>) => void;
   readonly stats: {
     wsConnectAttempts: number;
     wsOpenConnections: number;
@@ -286,6 +288,7 @@ export class SimStreams {
   private deliver(stream: string, event: Record<string, unknown>): void {
     const subs = this.subscribers.get(stream);
     if (!subs) return;
+    this.ctx.onEvent?.(stream, event);
     const raw = JSON.stringify(event);
     let combined: string | undefined;
     // Each event starts at another subscriber: several followers of one stream (a ROLE=all node and an
