@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { interpolate, readCompose, readDockerfile, startWaves } from '../helpers/compose-topology.ts';
+import { HAPROXY_CONFIG_DIR, interpolate, readCompose, readDockerfile, startWaves } from '../helpers/compose-topology.ts';
 import { composeCommand } from '../helpers/services.ts';
 
 /**
- * docker-compose.yml and deploy/haproxy.cfg as files: Compose accepts the file (when its command is
+ * docker-compose.yml and deploy/haproxy/haproxy.cfg as files: Compose accepts the file (when its command is
  * installed), and what the files say of each other holds (every edge is a HAProxy server, every
  * server an edge; the nodes point at the services that exist). compose-topology.int.spec.ts runs them.
  */
@@ -46,11 +46,11 @@ describe('docker-compose.yml', () => {
     expect(startWaves(services).map((w) => w.map((s) => s.name).sort())).toEqual([['redis', 'sim'], ['edge-1', 'edge-2', 'ingest-1', 'ingest-2'], ['lb']]);
   });
 
-  it('and deploy/haproxy.cfg agree: the balancer mounts it, listens on the published port and has exactly the edges as servers', () => {
+  it('and deploy/haproxy/haproxy.cfg agree: the balancer mounts its directory, listens on the published port and has exactly the edges as servers', () => {
     const lb = services.get('lb')!;
-    const volume = lb.volumes.find((v) => v.includes('haproxy.cfg'))!;
-    expect(volume.split(':')[0]).toBe('./deploy/haproxy.cfg');
-    const cfg = readFileSync('deploy/haproxy.cfg', 'utf8');
+    // The directory where the image reads its config (a file mount would miss an editor's replaced file).
+    expect(lb.volumes).toContain(`./deploy/haproxy:${HAPROXY_CONFIG_DIR}:ro`);
+    const cfg = readFileSync('deploy/haproxy/haproxy.cfg', 'utf8');
     const servers = [...cfg.matchAll(/^\s*server\s+(\S+)\s+([^:\s]+):(\d+)/gm)].map((m) => ({ name: m[1], host: m[2], port: m[3] }));
     const edges = [...services.values()].filter((s) => s.environment.ROLE === 'edge');
     expect(servers.map((s) => s.host).sort()).toEqual(edges.map((e) => e.name).sort());

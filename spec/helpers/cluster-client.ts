@@ -119,7 +119,7 @@ export function expectExactlyMissed(moved: ClusterClient, witness: ClusterClient
  * Resolves once every client received `n` more updates (positioned messages) than it has now.
  * Counted, not read off the offsets: across a new epoch the offsets start again from 1.
  */
-export async function liveAfter(clients: ClusterClient[], n: number, timeoutMs = 15_000) {
+export async function liveAfter(clients: readonly ClusterClient[], n: number, timeoutMs = 15_000) {
   const start = clients.map((c) => c.updates);
   const deadline = Date.now() + timeoutMs;
   while (clients.some((c, i) => c.updates < start[i]! + n)) {

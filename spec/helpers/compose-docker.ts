@@ -1,16 +1,22 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { EngineNode } from './cluster-nodes.ts';
 import type { Topology, TopologyStart } from './compose-suite.ts';
-import { type ComposeService, readCompose } from './compose-topology.ts';
+import { type ComposeService, HAPROXY_CONFIG_DIR, readCompose } from './compose-topology.ts';
 import { freePort } from './redis-process.ts';
 
 /** The images docker-compose.yml names by default (REDIS_IMAGE, HAPROXY_IMAGE, NODE_IMAGE replace them). */
 const OFFICIAL = ['redis:7-alpine', 'haproxy:2.9-alpine', 'node:20-bookworm-slim'];
+
+/**
+ * The edge the README's "Adding an edge" adds: edge-2's service copied under this name, in the
+ * override from the start but in a profile of its own, so `up -d edge-3` is what starts it.
+ */
+export const ADDED_EDGE = 'edge-3';
 
 /** Runs a command to its end; rejects with its output when it fails. */
 function run(cmd: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000): Promise<string> {
@@ -85,6 +91,8 @@ class ContainerNode extends EngineNode {
 export class DockerTopology implements Topology {
   readonly nodes = new Map<string, ContainerNode>();
   private readonly containers = new Map<string, { id: string; ip: string }>();
+  /** Services of the spec's override, not of the file (the added edge). */
+  private readonly extra = new Map<string, ComposeService>();
   /** Length of HAProxy's output once every edge was up: lbLog() is what it printed after. */
   private lbBaseline = 0;
 
@@ -100,12 +108,21 @@ export class DockerTopology implements Topology {
   static async start(composeCmd: string[], o: TopologyStart): Promise<DockerTopology> {
     const dir = mkdtempSync(join(tmpdir(), 'compose-docker-'));
     const override = join(dir, 'override.yml');
-    writeFileSync(override, stringify({ services: Object.fromEntries(Object.entries(o.extraEnv).map(([name, environment]) => [name, { environment }])) }));
+    // The balancer's config directory is a copy the spec may edit, as an operator edits deploy/haproxy.
+    cpSync('deploy/haproxy', join(dir, 'haproxy'), { recursive: true });
+    const raw = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { environment: Record<string, string> }> };
+    const copied = raw.services['edge-2']!;
+    const services: Record<string, unknown> = Object.fromEntries(Object.entries(o.extraEnv).map(([name, environment]) => [name, { environment }]));
+    services.lb = { volumes: [`${join(dir, 'haproxy')}:${HAPROXY_CONFIG_DIR}:ro`] };
+    services[ADDED_EDGE] = { ...copied, profiles: ['added'], environment: { ...copied.environment, NODE_ID: ADDED_EDGE } };
+    writeFileSync(override, stringify({ services }));
     const lbPort = await freePort();
     const env = { ...process.env, ...o.vars, ...(await baseImages()), LB_PORT: String(lbPort) };
     const project = `klinesspec${process.pid}`;
     const compose = [...composeCmd, '-p', project, '-f', 'docker-compose.yml', '-f', override];
     const t = new DockerTopology(readCompose('docker-compose.yml', o.vars), compose, env, lbPort, dir);
+    const edge2 = t.services.get('edge-2')!;
+    t.extra.set(ADDED_EDGE, { ...edge2, name: ADDED_EDGE, environment: { ...edge2.environment, NODE_ID: ADDED_EDGE } });
     try {
       await run([...compose, 'up', '-d', '--build'], env);
       await t.discover();
@@ -134,11 +151,27 @@ export class DockerTopology implements Topology {
   }
 
   role(role: 'ingest' | 'edge'): ContainerNode[] {
-    return [...this.nodes.values()].filter((n) => this.services.get(n.name)!.environment.ROLE === role);
+    return [...this.nodes.values()].filter((n) => (this.services.get(n.name) ?? this.extra.get(n.name))!.environment.ROLE === role);
   }
 
   lbLog(): string {
     return this.lbOutput().slice(this.lbBaseline);
+  }
+
+  /**
+   * The README's "Adding an edge", step by step: a server line in the balancer's config (saved as an
+   * editor saves, a new file in place of the old), `docker compose up -d edge-3`, then
+   * `docker compose kill -s HUP lb` (HAProxy's master reloads; its old worker keeps the open sockets).
+   */
+  async addEdge(): Promise<ContainerNode> {
+    const cfg = join(this.dir, 'haproxy', 'haproxy.cfg');
+    const port = this.extra.get(ADDED_EDGE)!.environment.PORT ?? '8000';
+    writeFileSync(`${cfg}.new`, `${readFileSync(cfg, 'utf8').trimEnd()}\n  server ${ADDED_EDGE} ${ADDED_EDGE}:${port}\n`);
+    renameSync(`${cfg}.new`, cfg);
+    await run([...this.compose, 'up', '-d', ADDED_EDGE], this.env);
+    await run([...this.compose, 'kill', '-s', 'HUP', 'lb'], this.env);
+    await this.discover();
+    return this.node(ADDED_EDGE);
   }
 
   /** `docker compose down -v`: containers, network and the Redis volume removed. */
@@ -163,9 +196,11 @@ export class DockerTopology implements Topology {
     const info = JSON.parse(docker('inspect', ...ids).stdout) as Array<{ Id: string; Config: { Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>;
     for (const c of info) {
       const service = c.Config.Labels['com.docker.compose.service']!;
+      // Found before (a later call finds a service added since): its node keeps what the spec did to it.
+      if (this.containers.has(service)) continue;
       const ip = Object.values(c.NetworkSettings.Networks)[0]!.IPAddress;
       this.containers.set(service, { id: c.Id, ip });
-      const s = this.services.get(service);
+      const s = this.services.get(service) ?? this.extra.get(service);
       if (s?.environment.ROLE) this.nodes.set(service, new ContainerNode(service, c.Id, ip, Number(s.environment.PORT ?? 8000)));
     }
   }

@@ -28,13 +28,23 @@ export interface TopologyStart {
 
 const CLIENTS = 20;
 
+/** What a suite's further tests (`more`, after the shared ones) reach: the topology and its clients. */
+export interface SuiteContext<T extends Topology> {
+  topo(): T;
+  /** The suite's clients, live through the balancer since the start. */
+  readonly clients: readonly ClusterClient[];
+}
+
 /**
  * The compose topology's checks, for a describe block: clients connect through HAProxy only, as
  * browsers would; every service runs with what the file gives it; an edge's loss, then the leader's,
  * is survived with no hole, no duplicate and the same epoch.
  */
-export function composeTopologySuite(start: (o: TopologyStart) => Promise<Topology>, { startTimeoutMs = 180_000 } = {}): void {
-  let topo: Topology;
+export function composeTopologySuite<T extends Topology>(
+  start: (o: TopologyStart) => Promise<T>,
+  { startTimeoutMs = 180_000, more }: { startTimeoutMs?: number; more?: (ctx: SuiteContext<T>) => void } = {},
+): void {
+  let topo: T;
   const clients: ClusterClient[] = [];
   /** Closed 1m candles as the simulator's REST answers them (what the ingest nodes also read). */
   const truth = async (from: number, to: number): Promise<Candle[]> => {
@@ -130,4 +140,6 @@ export function composeTopologySuite(start: (o: TopologyStart) => Promise<Topolo
       await expectTrueCandles(c, truth);
     }
   }, 60_000);
+
+  more?.({ topo: () => topo, clients });
 }

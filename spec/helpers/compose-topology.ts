@@ -11,7 +11,7 @@ import { HAPROXY_PATH } from './services.ts';
 /**
  * docker-compose.yml's topology as child processes on loopback: each service started with the
  * command and environment the compose file (and the Dockerfile it builds) gives it, in its
- * `depends_on` order, and HAProxy with deploy/haproxy.cfg. What is translated, and only that:
+ * `depends_on` order, and HAProxy with deploy/haproxy/haproxy.cfg. What is translated, and only that:
  * - a service's host name becomes 127.0.0.1 and each listening port a free one (`redis:6379`,
  *   `sim:9900`, `edge-1:8000`, HAProxy's `bind :8000`); 0.0.0.0 becomes 127.0.0.1;
  * - `npx tsx <file>` runs as `node --import tsx <file>` (a signal then reaches the node itself, as
@@ -21,6 +21,9 @@ import { HAPROXY_PATH } from './services.ts';
  */
 
 type Env = Record<string, string>;
+
+/** Where the haproxy image reads its config (haproxy.cfg): the lb service mounts deploy/haproxy there. */
+export const HAPROXY_CONFIG_DIR = '/usr/local/etc/haproxy';
 
 export interface ComposeService {
   name: string;
@@ -273,14 +276,14 @@ export class ComposeTopology {
     }
   }
 
-  /** deploy/haproxy.cfg (the compose volume's file) with addresses and ports mapped, run in the foreground. */
+  /** deploy/haproxy/haproxy.cfg (in the compose volume's directory) with addresses and ports mapped, run in the foreground. */
   private async startHaproxy(s: ComposeService, opts: TopologyOptions): Promise<void> {
-    const volume = s.volumes.find((v) => v.includes('haproxy.cfg'));
-    if (!volume) throw new Error(`${s.name}: no haproxy.cfg volume`);
+    const volume = s.volumes.find((v) => v.split(':')[1] === HAPROXY_CONFIG_DIR);
+    if (!volume) throw new Error(`${s.name}: no volume at ${HAPROXY_CONFIG_DIR}`);
     const container = s.ports[0]!.split(':').at(-1);
     const port = await freePort();
     this.ports.set(s.name, port);
-    const shipped = readFileSync(volume.split(':')[0]!, 'utf8');
+    const shipped = readFileSync(join(volume.split(':')[0]!, 'haproxy.cfg'), 'utf8');
     const cfg = shipped
       .split('\n')
       .map((line) => {

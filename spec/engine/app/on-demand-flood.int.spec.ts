@@ -146,7 +146,7 @@ describe('new on-demand series rationed per client address (ON_DEMAND_PER_MIN)',
 });
 
 /**
- * Behind the load balancer (deploy/haproxy.cfg) every client reaches the engine from the proxy's
+ * Behind the load balancer (deploy/haproxy/haproxy.cfg) every client reaches the engine from the proxy's
  * address. Before: the per-address limits (new on-demand series, client history) were one budget
  * for all users together; with TRUST_PROXY the client's address comes from X-Forwarded-For.
  */
