@@ -31,10 +31,6 @@ export class ChannelSubscriptions {
     await this.subscriber.unsubscribe(channel).catch(() => undefined);
   }
 
-  has(channel: string): boolean {
-    return this.channels.has(channel);
-  }
-
   stop(): void {
     this.stopped = true;
     this.subscriber.off('ready', this.onReady);
