@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { EMPTY } from 'rxjs';
 import { Hub } from '../broadcast/hub.ts';
 import { type Config, loadConfig } from '../config/config.ts';
@@ -45,13 +45,14 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const prefix = options.redisKeyPrefix ?? '';
   const metrics = new Metrics();
   nodeInfo(metrics, config.nodeId, 'edge');
-  const connect = () => {
-    const r = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(100 * n, 1000) });
+  const connect = (extra: RedisOptions = {}) => {
+    const r = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(100 * n, 1000), ...extra });
     r.on('error', () => {}); // reflected in /health and repaired on reconnect
     return r;
   };
   const redis = connect();
-  const subscriber = connect();
+  // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
+  const subscriber = connect({ autoResubscribe: false });
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
   const watch = new RedisWatch(redis, (l, m) => log[l](m));
   await watch.ready();

@@ -52,7 +52,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++ },
   });
   // A connection of its own for the edges' nudges (on-demand series and derived series).
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, autoResubscribe: false });
   subscriber.on('error', () => {});
   // Derived series the edges serve are computed here, once, by the leader (issue 13 part 5).
   const derived = new LeaderSeries({

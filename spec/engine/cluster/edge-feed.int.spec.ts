@@ -21,7 +21,8 @@ function client(url: string): Redis {
 /** An edge (feed, memory windows, positions, hub) whose hub records what it would send, per topic. */
 function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = false } = {}) {
   const redis = client(url);
-  const subscriber = lazy ? new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(20 * n, 200) }) : client(url);
+  // As on an edge: the feed restores its subscriptions after a reconnect, ioredis does not.
+  const subscriber = new Redis(url, { lazyConnect: lazy, autoResubscribe: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(20 * n, 200) });
   subscriber.on('error', () => {});
   const store = createMemoryBarStore({ bufferSize: 100 });
   const hub = new Hub(100, 'sim');
