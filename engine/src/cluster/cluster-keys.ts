@@ -35,6 +35,8 @@ export interface LeaseKeys {
   readonly wanted: string;
   /** Prefix of each wanted series' answer from the leader: `live`, or `refused <code> <message>`. */
   readonly served: string;
+  /** Prefix of each wanted series' holders: a sorted set of the edges (NODE_ID) holding it, scored by their touches. */
+  readonly holders: string;
   /** The exchange's TRADING markets as the leader knows them (exchangeInfo-shaped JSON), for edges. */
   readonly markets: string;
 }
@@ -46,16 +48,17 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     demand: `${prefix}cluster:demand`,
     wanted: `${prefix}cluster:wanted`,
     served: `${prefix}cluster:served:`,
+    holders: `${prefix}cluster:holders:`,
     markets: `${prefix}cluster:markets`,
   };
 }
 
 /** The keys through which edges ask the leader for something and it answers (on-demand series, derived series instances). */
-export type DemandKeys = Pick<LeaseKeys, 'demand' | 'wanted' | 'served'>;
+export type DemandKeys = Pick<LeaseKeys, 'demand' | 'wanted' | 'served' | 'holders'>;
 
 /** Demand for derived-series instances: the same shape as on-demand series, with names of its own. */
 export function instanceDemandKeys(prefix = ''): DemandKeys {
-  return { demand: `${prefix}cluster:series-demand`, wanted: `${prefix}cluster:series-wanted`, served: `${prefix}cluster:series-served:` };
+  return { demand: `${prefix}cluster:series-demand`, wanted: `${prefix}cluster:series-wanted`, served: `${prefix}cluster:series-served:`, holders: `${prefix}cluster:series-holders:` };
 }
 
 /**

@@ -3,12 +3,15 @@ import type { SeriesId } from '../domain/series-id.ts';
 import type { DemandOutcome, DemandRefusal, SeriesDemand } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { DemandKeys } from './cluster-keys.ts';
-import { parseServed } from './demand-member.ts';
+import { DemandHolders } from './demand-holders.ts';
+import { DEMAND_STALE_MS, parseServed } from './demand-member.ts';
 import { touch, unwatch, watch } from '../pipeline/watch-count.ts';
 
 export interface EdgeDemandConfig {
   redis: Redis;
   keys: DemandKeys;
+  /** This edge's NODE_ID: it holds the series it asked for under it, and lets go of them at once. */
+  node: string;
   /** What the exchange trades and which intervals exist (the leader's markets, read from Redis). */
   catalog: { isTrading(symbol: string): boolean; isInterval(interval: string): boolean; intervals(): readonly string[] };
   /** Series this edge follows for good (configured): always live once loaded. */
@@ -38,6 +41,8 @@ interface Entry {
   watchers: number;
   lastUsed: number;
   askedAt: number;
+  /** This edge is among the series' holders in Redis (from the ask until it lets go). */
+  holding: boolean;
   waiters: Array<(o: DemandOutcome) => void>;
 }
 
@@ -53,12 +58,14 @@ export class EdgeDemand implements SeriesDemand {
   private readonly timer: NodeJS.Timeout;
   private readonly starts: AddressRateLimit | undefined;
   private readonly now: () => number;
+  private readonly holders: DemandHolders;
   private lastTouch = 0;
   private ticking = false;
   private stopped = false;
 
   constructor(private readonly cfg: EdgeDemandConfig) {
     this.now = cfg.now ?? Date.now;
+    this.holders = new DemandHolders({ redis: cfg.redis, keys: cfg.keys, node: cfg.node, staleMs: DEMAND_STALE_MS, now: this.now });
     this.starts = cfg.perMinute ? new AddressRateLimit({ perMinute: cfg.perMinute, burst: Math.max(1, Math.ceil(cfg.perMinute / 2)), now: this.now }) : undefined;
     this.timer = setInterval(() => void this.tick(), 200);
     this.timer.unref();
@@ -88,10 +95,11 @@ export class EdgeDemand implements SeriesDemand {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
       }
       const t = this.now();
-      e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, waiters: [] };
+      e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, holding: false, waiters: [] };
       this.entries.set(id.key, e);
-      this.ask(e);
     }
+    // A series this edge let go of but still follows is held again (the leader may have released it).
+    if (!e.holding) this.ask(e);
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
     return new Promise((resolve) => e.waiters.push(resolve));
@@ -114,15 +122,25 @@ export class EdgeDemand implements SeriesDemand {
     }
   }
 
-  /** Adds the series to the wanted set and nudges the leader. */
+  /** Adds the series to the wanted set, this edge to its holders, and nudges the leader. */
   private ask(e: Entry): void {
     const { redis, keys } = this.cfg;
-    void redis
-      .multi()
-      .zadd(keys.wanted, this.now(), e.id.key)
+    e.holding = true;
+    void this.holders
+      .touch(redis.multi(), [e.id.key])
       .publish(keys.demand, e.id.key)
       .exec()
       .catch(() => undefined); // Redis unreachable: the next touch adds it
+  }
+
+  /**
+   * This edge lets go of the series in the cluster: the leader releases it at once if no other edge
+   * holds it (under its caps it no longer counts), rather than once the touches went stale.
+   */
+  private letGo(e: Entry): void {
+    if (!e.holding) return;
+    e.holding = false;
+    void this.holders.release(e.id.key).catch(() => undefined); // Redis unreachable: the touch goes stale instead
   }
 
   /** Drops the least recently used on-demand series nobody here holds; false if there is none. */
@@ -136,6 +154,7 @@ export class EdgeDemand implements SeriesDemand {
   private end(e: Entry, outcome: DemandOutcome): void {
     if (this.entries.get(e.id.key) !== e) return;
     this.entries.delete(e.id.key);
+    this.letGo(e);
     for (const w of e.waiters.splice(0)) w(outcome);
     if (e.state !== 'asked') void this.cfg.feed.unfollow(e.id).then(() => this.cfg.free(e.id));
   }
@@ -174,11 +193,17 @@ export class EdgeDemand implements SeriesDemand {
           void this.cfg.feed.follow([e.id]).catch((err: unknown) => this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`));
         });
       }
-      // Held series (and those used within the last period) stay wanted; the leader lets go of the rest.
+      // Held series (and those used within the last period, so a reload does not let go) stay wanted;
+      // the rest this edge lets go of, while it still follows them for IDLE_SERIES_MS.
       if (t - this.lastTouch >= this.cfg.touchEveryMs) {
         this.lastTouch = t;
-        const touched = [...this.entries.values()].filter((e) => e.watchers > 0 || e.state === 'asked' || t - e.lastUsed < this.cfg.touchEveryMs);
-        if (touched.length) await redis.zadd(keys.wanted, ...touched.flatMap((e) => [t, e.id.key]));
+        const touched: string[] = [];
+        for (const e of this.entries.values()) {
+          if (e.watchers > 0 || e.state === 'asked' || t - e.lastUsed < this.cfg.touchEveryMs) {
+            if (e.holding) touched.push(e.id.key);
+          } else this.letGo(e);
+        }
+        if (touched.length) await this.holders.touch(redis.pipeline(), touched, t).exec();
       }
     } catch {
       // Redis unreachable: answers and touches are read again on the next tick.
@@ -188,6 +213,9 @@ export class EdgeDemand implements SeriesDemand {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    for (const e of this.entries.values()) for (const w of e.waiters.splice(0)) w({ ok: false, code: 'series_capacity', message: 'server shutting down' });
+    for (const e of this.entries.values()) {
+      this.letGo(e);
+      for (const w of e.waiters.splice(0)) w({ ok: false, code: 'series_capacity', message: 'server shutting down' });
+    }
   }
 }

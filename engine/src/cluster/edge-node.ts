@@ -133,6 +133,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const demand = (late.demand = new EdgeDemand({
     redis,
     keys,
+    node: config.nodeId,
     catalog,
     configured: (id) => configuredKeys.has(id.key),
     feed,
@@ -158,6 +159,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     historyMaxAgeMs: config.resumeMaxAgeMs,
     registry,
     keys: instanceDemandKeys(prefix),
+    node: config.nodeId,
     hub,
     positions,
     catalog,

@@ -15,6 +15,8 @@ export interface EdgeSeriesConfig extends LogFeedConfig {
   /** The edge's registry: parses requests and computes GET /series ranges (it never runs an instance). */
   registry: SeriesRegistry;
   keys: DemandKeys;
+  /** This edge's NODE_ID (it holds the instances it asked for under it). */
+  node: string;
   hub: Hub;
   /** The candle series' position, carried on each point as in ROLE=all. */
   positions: { position(id: SeriesId): WirePosition };
@@ -124,6 +126,7 @@ export class EdgeSeries implements SeriesService {
     this.demand = new EdgeDemand({
       redis: cfg.redis,
       keys: cfg.keys,
+      node: cfg.node,
       catalog: cfg.catalog,
       configured: () => false,
       feed: this.feed,

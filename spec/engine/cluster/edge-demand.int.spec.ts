@@ -137,7 +137,8 @@ describe('on-demand symbols through any edge (child processes)', () => {
     await sleep(1500);
     const wanted = await r.zrange('cluster:wanted', 0, -1);
     expect(wanted.some((m) => m.startsWith('NOPEUSDT') || m.startsWith('XRPUSDT'))).toBe(false);
-    expect(nudges).toEqual([]);
+    // (An edge letting go of the earlier tests' series nudges the leader too.)
+    expect(nudges.filter((m) => m.startsWith('NOPEUSDT') || m.startsWith('XRPUSDT'))).toEqual([]);
     expect(await r.exists('cluster:served:NOPEUSDT:1m')).toBe(0);
     expect(sim.subscriptions().flat()).not.toContain('nopeusdt@kline_1m');
     sub.disconnect();
@@ -175,6 +176,7 @@ describe('on-demand symbols through any edge (child processes)', () => {
     }
     expect(sim.subscriptions().flat()).toContain('btcusdt@kline_1m');
     expect(await r.exists('cluster:served:ETHUSDT:1m')).toBe(0);
+    expect(await r.exists('cluster:holders:ETHUSDT:1m', 'cluster:holders:SOLUSDT:1m')).toBe(0);
     const h = await edges[0]!.health();
     expect(h?.onDemand).toEqual({ asked: 0, following: 0, live: 0 });
   }, 45_000);
