@@ -72,6 +72,12 @@ export interface App {
   readonly lifecycle: SeriesLifecycle;
   /** Upstream connections and their streams. */
   readonly shards: StreamShards;
+  /**
+   * Bars older than the store, from the exchange, as clients' history and derived-series ranges get
+   * them (client priority, coalesced, cached, rate-limited per address; a custom interval from its
+   * source's bars). A cluster's leader answers edges' asks with it.
+   */
+  olderBars(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
   dropClients(code?: number): void;
   stop(): Promise<void>;
 }
@@ -281,14 +287,15 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // coalesced, cached, rate-limited per address; warm-ups share one address of their own).
   const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = 'derived-series-warm-up') =>
     clientHistory.page(address, symbol, interval, endTime, limit);
+  // A custom interval has no klines of its own on the exchange: its source's, resampled.
+  const olderSeriesBars = (id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]> => {
+    if (isNativeInterval(id.interval)) return olderBars(id.symbol, id.interval, endTime, limit, address);
+    const source = catalog.customSeriesOf(id.symbol).find((c) => c.id.key === id.key)?.source;
+    if (!source) return Promise.reject(new Error(`${id.interval} of ${id.symbol} has no source interval`));
+    return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
+  };
   const registry = (late.registry = new SeriesRegistry(defs, {
-    // A custom interval has no klines of its own on the exchange: its source's, resampled.
-    olderBars: (id, endTime, limit, address) => {
-      if (isNativeInterval(id.interval)) return olderBars(id.symbol, id.interval, endTime, limit, address);
-      const source = catalog.customSeriesOf(id.symbol).find((c) => c.id.key === id.key)?.source;
-      if (!source) return Promise.reject(new Error(`${id.interval} of ${id.symbol} has no source interval`));
-      return customOlderBars((end, n) => olderBars(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
-    },
+    olderBars: olderSeriesBars,
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: (id) => barsOf(id).asObservable(), hub, positions }),
     maxInstances: config.maxSeriesInstances,
     ...cluster?.series,
@@ -383,7 +390,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       log.info('engine stopped');
     })());
 
-  return { url, config, sim, replay, registry, store, metrics, ready, catalog, lifecycle, shards, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
+  return { url, config, sim, replay, registry, store, metrics, ready, catalog, lifecycle, shards, olderBars: olderSeriesBars, dropClients: (code = 1012) => server.dropClients(code, 'dropped'), stop };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -39,6 +39,10 @@ export interface LeaseKeys {
   readonly holders: string;
   /** The exchange's TRADING markets as the leader knows them (exchangeInfo-shaped JSON), for edges. */
   readonly markets: string;
+  /** Channel on which edges ask the leader for bars older than Redis keeps (history-ask.ts). */
+  readonly historyAsk: string;
+  /** Prefix of each edge's channel (+ NODE_ID) on which the leader answers them. */
+  readonly historyReply: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -50,6 +54,8 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     served: `${prefix}cluster:served:`,
     holders: `${prefix}cluster:holders:`,
     markets: `${prefix}cluster:markets`,
+    historyAsk: `${prefix}cluster:history-ask`,
+    historyReply: `${prefix}cluster:history-reply:`,
   };
 }
 

@@ -11,9 +11,9 @@ import { SeriesRegistry } from '../series/series-registry.ts';
 import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
-import { keptOlderBars, readKept } from './kept-bars.ts';
 import { EdgeFeed } from './edge-feed.ts';
 import { EdgeDemand } from './edge-demand.ts';
+import { EdgeHistory } from './edge-history.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
 import { EdgeSeries } from './edge-series.ts';
 import { DEMAND_TOUCH_MS } from './demand-member.ts';
@@ -93,11 +93,13 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   // Parses clients' requests and computes GET /series ranges over the window; it runs no instance
   // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
-  // Older bars for a range's candles and warm-up are those Redis keeps (the edge's window is their
-  // newest part); deeper ranges are refused (RangeNotKeptError), never answered with fewer points.
+  // Older bars for a range's candles and warm-up, and for clients' history pages: those Redis keeps
+  // (the edge's window is their newest part), then older ones asked of the leader.
+  const history = new EdgeHistory({ redis, subscriber, keys: leaseKeys(prefix), keyPrefix: prefix, node: config.nodeId, bufferSize: config.bufferSize, onMalformed: (n) => malformed(n) });
+  await history.start();
   const registry = new SeriesRegistry(defs, {
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }),
-    olderBars: keptOlderBars(redis, prefix, config.bufferSize),
+    olderBars: history.olderBars,
   });
   instancesGauge(metrics, () => registry.instanceCount);
 
@@ -203,8 +205,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     log,
     health,
     positions,
-    // Older pages from the cluster's sorted set (an edge has no exchange connection of its own).
-    olderBars: async (symbol, interval, endTime, limit) => (await readKept(redis, seriesId(symbol, interval), prefix, endTime, limit)).bars,
+    // Older pages: the cluster's sorted set, then the leader (an edge has no exchange connection of its own).
+    olderBars: (symbol, interval, endTime, limit, address) => history.olderBars(seriesId(symbol, interval), endTime, limit, address),
   }));
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
   log.info(`edge ${config.nodeId} listening on ${url}`, { series: ids.length });
@@ -225,6 +227,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
         marketsChannel.stop();
         derived.stop();
         demand.stop();
+        history.stop();
         feed.stop();
         registry.stop();
         server.dropClients(1001, 'server shutting down');

@@ -8,6 +8,7 @@ import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
 import { leaderGauge } from './node-info.ts';
 import { LeaderDemand } from './leader-demand.ts';
+import { LeaderHistory } from './leader-history.ts';
 import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
@@ -108,6 +109,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log: (l, m) => log[l](m),
   });
   derived.start(app.registry, app.lifecycle);
+  // Bars older than Redis keeps, for the edges' clients (scrolled-back charts, deep GET /series).
+  const history = new LeaderHistory({ redis, subscriber, keys, lease, olderBars: app.olderBars });
   // The markets edges validate symbols against: written by the leader when they change.
   let marketsWritten: readonly string[] | undefined;
   const writeMarkets = () => {
@@ -145,6 +148,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       marketsSub.unsubscribe();
       derived.stop();
       demand.stop();
+      history.stop();
       await lease.stop();
       sink.stop();
       subscriber.disconnect();

@@ -7,11 +7,11 @@ import { createLogDedup } from '../log-dedup.ts';
 import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
-import { RangeNotKeptError, SeriesBusyError, SeriesFailedError } from './series-errors.ts';
+import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
 import type { WirePosition } from '../domain/wire.ts';
 
-export { RangeNotKeptError, SeriesBusyError, SeriesFailedError };
+export { SeriesBusyError, SeriesFailedError };
 
 export interface SeriesRequest {
   def: SeriesDefinition;
@@ -49,8 +49,8 @@ export interface SeriesRegistryDeps {
   /** The series' bars in the hot window, oldest first. */
   history(id: SeriesId): Bar[];
   /** Up to `limit` bars opening at or before `endTime`, oldest first, from the exchange (the path
-   *  GET /candles takes for bars older than the store; on a cluster edge, what Redis keeps, with
-   *  RangeNotKeptError below it). Without it, only the window is used. */
+   *  GET /candles takes for bars older than the store; on a cluster edge, what Redis keeps, then the
+   *  leader's). Without it, only the window is used. */
   olderBars?(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
   /** Every bar of the series after it was written to the window. */
   bars$(id: SeriesId): Observable<Bar>;
@@ -233,8 +233,8 @@ export class SeriesRegistry {
    * `endTime` (the newest bars without it), computed with the anchored warm-up before them from the
    * window and the exchange, in slices off the event loop. Nothing is kept. Bounded: a few at a time,
    * a short queue, then SeriesBusyError. Candles or warm-up that cannot be had reject with
-   * SeriesBusyError (the exchange refused or failed: try again) or RangeNotKeptError (deeper than
-   * `olderBars` reaches), never with fewer points. A series that throws rejects with SeriesFailedError.
+   * SeriesBusyError (the exchange refused or failed: try again), never with fewer points. A series
+   * that throws rejects with SeriesFailedError.
    */
   async range(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
     const failed = this.instances.get(`${req.label}|${id.key}`);
@@ -266,7 +266,7 @@ export class SeriesRegistry {
       }
       return [...points.values()].sort((a, b) => a.time - b.time);
     } catch (e) {
-      if (e instanceof SeriesBusyError || e instanceof RangeNotKeptError) throw e;
+      if (e instanceof SeriesBusyError) throw e;
       this.deps.onError(req.def.name);
       this.dedup.warn(`range:${req.label}:${(e as Error).message}`, 'derived series failed on a range request', { series: req.label, key: id.key, err: e as Error });
       throw new SeriesFailedError((e as Error).message, { cause: e });
@@ -523,9 +523,9 @@ interface Feed {
   version: number;
 }
 
-/** Candles a range needs that could not be had: deeper than this node reaches, or the exchange refused or failed (try again). */
+/** Candles a range needs that could not be had: the exchange (or the cluster's leader) refused or failed: try again. */
 function candlesError(e: unknown): Error {
-  return e instanceof RangeNotKeptError ? e : new SeriesBusyError(`could not load the candles: ${(e as Error).message}`, { cause: e });
+  return new SeriesBusyError(`could not load the candles: ${(e as Error).message}`, { cause: e });
 }
 
 function blockMsOf(req: SeriesRequest, id: SeriesId): number {

@@ -3,7 +3,7 @@ import { clientAddress } from './client-address.ts';
 import { seriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
-import { RangeNotKeptError, SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
+import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
 import type { SeriesService } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
 import { type Catalog, checkPage } from './request-params.ts';
@@ -30,9 +30,8 @@ const RESERVED = new Set(['limit', 'endTime']);
  * `GET /series` (definitions, their instances and state) and
  * `GET /series/:name/:symbol/:interval?endTime=&limit=&<param>=…`: points for the bars of a range,
  * warm-up included. Every failure is a JSON error: 400 for a bad request (naming the parameter),
- * 503 for a failed series (with its error) or a full queue (with Retry-After), 422 `range_not_kept`
- * for a range deeper than the node can read (a cluster edge: what Redis keeps); an unexpected one is
- * a 500, logged once per kind with a count.
+ * 503 for a failed series (with its error), a full queue or candles that could not be had (with
+ * Retry-After); an unexpected one is a 500, logged once per kind with a count.
  */
 export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps): void {
   const { catalog, series, badRequest } = deps;
@@ -71,7 +70,6 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
         res.header('retry-after', String(cause));
         return sendJson(res, 503, { error: e.message });
       }
-      if (e instanceof RangeNotKeptError) return sendJson(res, 422, { error: e.message, code: 'range_not_kept' });
       if (e instanceof SeriesFailedError) return sendJson(res, 503, { error: e.message, state: 'failed' });
       dedup.warn(`series-route:${(e as Error).message}`, 'series request failed', { path: req.path.slice(0, 100), err: e as Error });
       sendJson(res, 500, { error: `series request failed: ${(e as Error).message}` });

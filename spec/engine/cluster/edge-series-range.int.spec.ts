@@ -7,9 +7,9 @@ import { RedisProcess } from '../../helpers/redis-process.ts';
 /**
  * `GET /series/…` ranges on a cluster edge, against ROLE=all on the same simulated exchange: the
  * edge computes them over the bars the cluster keeps in Redis (BUFFER_SIZE per series) with the same
- * anchored warm-up, so it gives the same points; a range whose candles or warm-up lie deeper than
- * that is refused with a clear error, never answered with an empty list (reproduced: `points: []`
- * for every query, ema-cross's 300-bar warm-up reaching below an edge's window). Own redis-server,
+ * anchored warm-up, so it gives the same points; candles or warm-up deeper than that it asks of the
+ * leader (reproduced: `points: []` for every query, ema-cross's 300-bar warm-up reaching below an
+ * edge's window; then a 422). Own redis-server,
  * the simulator, ROLE=all, one ingest node and one edge as child processes; `series/` definitions.
  */
 const MIN = 60_000;
@@ -89,21 +89,37 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
     for (const p of shared) expect(edgeByTime.get(p.time), String(p.time)).toEqual(p);
   }, 60_000);
 
-  it('a range deeper than the cluster keeps is refused with a clear error on the edge (ROLE=all fetches it from the exchange)', async () => {
-    const top = await newest();
+  it('a range deeper than the cluster keeps: the edge asks the leader for the older candles and gives the same points as ROLE=all', async () => {
+    const top = (await newest()) - 10 * MIN;
     // Candles held, their warm-up (300 bars before the block) not; a warm-up longer than the cluster
-    // keeps (a day of 1m bars: the edge answered `points: []` to every query); candles not held at all.
+    // keeps (a day of 1m bars: the edge answered `points: []` to every query, then 422); candles not
+    // held at all; more than one page of them.
     for (const path of [
       `/series/ema-cross/BTCUSDT/1m?limit=20&endTime=${top - (BUFFER - 100) * MIN}`,
-      '/series/session-vwap/BTCUSDT/1m?limit=5',
+      `/series/session-vwap/BTCUSDT/1m?limit=5&endTime=${top}`,
       `/series/ema-cross/BTCUSDT/1m?limit=20&endTime=${top - 5000 * MIN}`,
-      '/series/rsi/BTCUSDT/1m?limit=5000',
+      `/series/rsi/BTCUSDT/1m?limit=5000&endTime=${top}`,
     ]) {
       const [a, e] = [await get(all, path), await get(edge, path)];
       expect(a.status, `${path} ${JSON.stringify(a.body)}`).toBe(200);
       expect(a.body.points!.length, path).toBeGreaterThan(0);
-      expect(e.status, path).toBe(422);
-      expect(e.body, path).toEqual({ code: 'range_not_kept', error: expect.stringMatching(/^BTCUSDT 1m: this range needs candles older than the cluster keeps \(BUFFER_SIZE=1000, from \d{4}-\d\d-\d\dT[\d:.]+Z\); use a later endTime or a smaller limit$/) as string });
+      expect(e, path).toEqual(a);
+    }
+  }, 90_000);
+
+  it('GET /candles deeper than the cluster keeps (a chart scrolled back): the same candles as ROLE=all', async () => {
+    const top = (await newest()) - 10 * MIN;
+    for (const [end, limit] of [
+      [top - (BUFFER - 100) * MIN, 500],
+      [top - 5000 * MIN, 1000],
+    ] as const) {
+      const path = `/candles/BTCUSDT/1m?endTime=${end}&limit=${limit}`;
+      const [a, e] = [await get(all, path), await get(edge, path)];
+      expect(a.status, path).toBe(200);
+      const candles = (a.body as { candles?: Array<{ time: number }> }).candles!;
+      expect(candles.length, path).toBe(limit);
+      expect(candles.at(-1)!.time, path).toBe(end - (end % MIN));
+      expect(e, path).toEqual(a);
     }
   }, 60_000);
 
@@ -114,5 +130,15 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
       expect(a.body.error, path).toEqual(expect.any(String));
       expect(e, path).toEqual(a);
     }
+  }, 60_000);
+  it('with no ingest node to ask, a deep page or range is refused with a clear error, never answered with fewer candles', async () => {
+    const top = await newest();
+    await ingest.stop();
+    const page = await get(edge, `/candles/BTCUSDT/1m?endTime=${top - 5000 * MIN}&limit=100`);
+    expect([page.status, page.body.error]).toEqual([502, 'could not load candles: no ingest node is listening for history asks']);
+    const range = await get(edge, `/series/ema-cross/BTCUSDT/1m?limit=20&endTime=${top - 5000 * MIN}`);
+    expect([range.status, range.body.error]).toEqual([503, 'could not load the candles: no ingest node is listening for history asks']);
+    // What Redis keeps is still served.
+    expect((await get(edge, `/candles/BTCUSDT/1m?endTime=${top - 100 * MIN}&limit=100`)).status).toBe(200);
   }, 60_000);
 });
