@@ -246,16 +246,18 @@ interface PaceWindow {
 /**
  * Recording clients on each of `nodes` (perSymbol per symbol, one process per client of a symbol
  * unless PACE_RECORDERS=one, as browsers each have their own machine), a window of `seconds`, and
- * with `redisUrl` a tap on what Redis publishes and Redis's CPU over the window.
+ * with `redisUrl` Redis's CPU over the window and, with `tap`, when Redis published each update (a
+ * subscriber in a process of its own: one more process to wake, and one more subscriber for Redis,
+ * at every burst, so only where its times are used).
  */
-async function paceWindow(nodes: NodeProcess[], symbols: string[], perSymbol: number, seconds: number, redisUrl?: string): Promise<PaceWindow> {
+async function paceWindow(nodes: NodeProcess[], symbols: string[], perSymbol: number, seconds: number, redisUrl?: string, tapRedis = false): Promise<PaceWindow> {
   const split = process.env.PACE_RECORDERS !== 'one';
   const urls = (b: string) => symbols.map((s) => `${b}/ws/${s}?interval=1m`);
   const fork = (n: NodeProcess, k: number, per: number) =>
     Child.fork(`recorder-${n.name}-${k}`, RECORDER, { config: { urls: Array.from({ length: per }, () => urls(n.ws)).flat() } satisfies RecorderConfig });
   const sides = nodes.map((n) => (split ? Array.from({ length: perSymbol }, (_, k) => fork(n, k, 1)) : [fork(n, 0, perSymbol)]));
   // Where the time goes: each update as Redis publishes it, seen by a subscriber in a process of its own.
-  const tap = redisUrl ? Child.fork('recorder-tap', RECORDER, { config: { urls: [], tapRedisUrl: redisUrl } satisfies RecorderConfig }) : undefined;
+  const tap = redisUrl && tapRedis ? Child.fork('recorder-tap', RECORDER, { config: { urls: [], tapRedisUrl: redisUrl } satisfies RecorderConfig }) : undefined;
   const recorders = [...sides.flat(), ...(tap ? [tap] : [])];
   try {
     await Promise.all(recorders.map((r) => r.ready));
@@ -344,7 +346,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const redis = await RedisProcess.start();
     const both = await withNodes(
       [['all', { ...base, ROLE: 'all' }], ...clusterNodes(redis.url)],
-      ([all, , , edge]) => paceWindow([edge!, all!], symbols, perSymbol, seconds, redis.url),
+      ([all, , , edge]) => paceWindow([edge!, all!], symbols, perSymbol, seconds, redis.url, true),
       redis,
     );
     const lat = addedLatency(both.arrivals[0]!, both.arrivals[1]!.filter((x) => x.at < both.t1), both.published);
