@@ -140,6 +140,8 @@ export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: stri
   BUFFER_SIZE: '1000',
   // Every bench client connects from loopback: no per-address cap.
   MAX_CONNECTIONS_PER_ADDRESS: '0',
+  // Node flags for every node, to see where a node's time goes (BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof').
+  ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
 });
 
 /** Starts nodes in order, runs `fn`, and always stops them (and the Redis, if any). */

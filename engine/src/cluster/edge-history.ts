@@ -20,6 +20,8 @@ export interface EdgeHistoryConfig {
   bufferSize: number;
   /** How long an ask waits for the leader (a failover fits in it). Default 20 s. */
   timeoutMs?: number;
+  /** An unanswered ask is published again this often: one made while no node led is answered by the next leader. Default 2 s. */
+  reaskMs?: number;
   /** Asks waiting at once; more are refused as busy. Default 64. */
   maxPending?: number;
   onMalformed?(n: number): void;
@@ -29,6 +31,7 @@ interface Pending {
   resolve(bars: Bar[]): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
+  reask: NodeJS.Timeout;
 }
 
 /**
@@ -79,13 +82,18 @@ export class EdgeHistory {
       return Promise.reject(new HistoryRefusedError('too many history requests waiting for the cluster: retry in 1 s', { info: { reason: 'busy', retryAfterSec: 1 } }));
     }
     const id = randomBytes(12).toString('base64url');
-    return new Promise<Bar[]>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(id)?.reject(new Error("the cluster's leader did not answer for older candles in time")), this.cfg.timeoutMs ?? 20_000);
-      this.pending.set(id, { resolve, reject, timer });
-      this.cfg.redis.publish(this.cfg.keys.historyAsk, encodeAsk({ id, node: this.cfg.node, series, endTime, limit, address })).then(
+    const text = encodeAsk({ id, node: this.cfg.node, series, endTime, limit, address });
+    // The first reply settles it; a later one (the ask went twice) finds nothing pending.
+    const publish = () =>
+      this.cfg.redis.publish(this.cfg.keys.historyAsk, text).then(
         (listeners) => listeners === 0 && this.settle(id)?.reject(new Error('no ingest node is listening for history asks')),
         (e: Error) => this.settle(id)?.reject(e),
       );
+    return new Promise<Bar[]>((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(id)?.reject(new Error("the cluster's leader did not answer for older candles in time")), this.cfg.timeoutMs ?? 20_000);
+      const reask = setInterval(publish, this.cfg.reaskMs ?? 2000);
+      this.pending.set(id, { resolve, reject, timer, reask });
+      void publish();
     });
   }
 
@@ -94,6 +102,7 @@ export class EdgeHistory {
     if (!p) return undefined;
     this.pending.delete(id);
     clearTimeout(p.timer);
+    clearInterval(p.reask);
     return p;
   }
 

@@ -93,6 +93,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   });
   ref.app = app;
   leaderGauge(app.metrics, () => lease.state.leader);
+  const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
   const demand = new LeaderDemand({
@@ -106,11 +107,12 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     },
     staleMs: DEMAND_STALE_MS,
     maxSeries: config.maxOnDemandSeries,
+    onMalformed: (n) => malformed(n),
     log: (l, m) => log[l](m),
   });
   derived.start(app.registry, app.lifecycle);
   // Bars older than Redis keeps, for the edges' clients (scrolled-back charts, deep GET /series).
-  const history = new LeaderHistory({ redis, subscriber, keys, lease, olderBars: app.olderBars });
+  const history = new LeaderHistory({ redis, subscriber, keys, lease, olderBars: app.olderBars, onMalformed: (n) => malformed(n) });
   // The markets edges validate symbols against: written by the leader when they change.
   let marketsWritten: readonly string[] | undefined;
   const writeMarkets = () => {
