@@ -8,7 +8,8 @@ import { hasChromium, hasHaproxy } from '../helpers/services.ts';
  * Issue 13 in a real browser: the chart is served and streamed through HAProxy in front of two edges
  * (docker-compose.yml's topology as child processes). The edge its WebSocket is on is killed; the
  * page reconnects through HAProxy to the other edge, resumes with `recovered` (no new `historical`,
- * no history download, no reload) and keeps its chart, which goes on updating.
+ * no history download, no reload) and keeps its chart, which goes on updating. Scrolled back, it
+ * loads candles older than the cluster keeps in Redis.
  */
 type Frame = { socket: number; url: string; type: string; epoch?: string; offset?: number; data?: Array<{ time: number }> };
 type Bar = { timestamp: number; open: number; high: number; low: number; close: number; volume?: number };
@@ -137,5 +138,23 @@ describe.runIf((await hasChromium('browser e2e (edge loss)')) && (await hasHapro
     expect(await status(page)).toBe('live');
     const price = await page.textContent('[data-testid=last-price]');
     await expect.poll(() => page.textContent('[data-testid=last-price]'), { timeout: 15_000 }).not.toBe(price);
-  }, 120_000);
+
+    // Scrolled back past what the cluster keeps in Redis (BUFFER_SIZE, 1,000 bars): the edge has the
+    // older candles from the leader (reproduced: the chart stopped at the cluster's 1,000th bar).
+    const newest = (await chartBars(page)).at(-1)!.timestamp;
+    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
+    await expect
+      .poll(
+        async () => {
+          await page.mouse.move(box.x + 100, box.y + box.height / 3);
+          await page.mouse.down();
+          await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
+          await page.mouse.up();
+          return (await chartBars(page))[0]!.timestamp;
+        },
+        { timeout: 30_000 },
+      )
+      .toBeLessThan(newest - 1000 * 60_000);
+    expectWhole(await chartBars(page));
+  }, 150_000);
 });
