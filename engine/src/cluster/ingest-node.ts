@@ -96,6 +96,12 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
+  // A window seeded in this term has had every bar written since (the sink writes every live series):
+  // a series held again while it stayed live needs no second seed (else a client reconnecting in a
+  // loop on an edge cost Redis a whole window each time). A new window (the series was stopped and
+  // started again) or a new term is seeded whole.
+  let seeded = new WeakSet<object>();
+  const seededSub = lease.leader$.subscribe(() => (seeded = new WeakSet()));
   const demand = new LeaderDemand({
     redis,
     subscriber,
@@ -103,7 +109,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     lease,
     demand: app.lifecycle,
     seed: (id) => {
-      for (const bar of app.store.window(id).last(config.bufferSize)) sink.publish(id, bar);
+      const window = app.store.window(id);
+      if (seeded.has(window)) return;
+      seeded.add(window);
+      for (const bar of window.last(config.bufferSize)) sink.publish(id, bar);
     },
     staleMs: DEMAND_STALE_MS,
     maxSeries: config.maxOnDemandSeries,
@@ -148,6 +157,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     async stop() {
       clearInterval(marketsTimer);
       marketsSub.unsubscribe();
+      seededSub.unsubscribe();
       derived.stop();
       demand.stop();
       history.stop();

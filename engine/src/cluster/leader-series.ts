@@ -78,6 +78,13 @@ export class LeaderSeries {
   /** Topics of the instances held for edges: computed with previews, as if clients listened. */
   private readonly heard = new Set<string>();
   private version = 0;
+  /**
+   * The newest point written of each instance the registry runs, in this term. An instance held
+   * again (edges let go of it, then asked again while the registry kept it) needs only the points
+   * from there: its older ones were written (a full window per re-hold let a client that reconnects
+   * in a loop cost Redis a window of script calls each time). Cleared where a full rewrite is due.
+   */
+  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number }>();
   private demand: LeaderDemand | undefined;
   private registry: SeriesRegistry | undefined;
   private bars: SeriesDemand | undefined;
@@ -97,7 +104,10 @@ export class LeaderSeries {
       const token = this.cfg.lease.state.token;
       if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
       void this.writeStatus(h, token, inst);
-      if (inst.state === 'live') this.rewriteLater(h);
+      if (inst.state === 'live') {
+        this.written.delete(inst);
+        this.rewriteLater(h);
+      }
     },
   };
 
@@ -176,7 +186,9 @@ export class LeaderSeries {
     if (!h?.lease || !this.cfg.lease.state.leader || !token) return;
     h.seeded = true;
     const inst = h.lease.instance;
-    const points = inst.window.last(this.cfg.bufferSize);
+    const done = this.written.get(inst);
+    const from = done && done.term === this.cfg.lease.state.term ? done.time : Number.NEGATIVE_INFINITY;
+    const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
     await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);
   }
 
@@ -188,7 +200,12 @@ export class LeaderSeries {
   }
 
   private write(h: Held, token: string, p: SeriesPoint): Promise<void> {
-    return this.settle(h, this.cfg.writer.writePoint(token, h.keys, p));
+    const term = this.cfg.lease.state.term;
+    const inst = h.lease?.instance;
+    return this.settle(h, this.cfg.writer.writePoint(token, h.keys, p), () => {
+      const done = inst && this.written.get(inst);
+      if (inst && term !== undefined && (!done || done.term !== term || done.time < p.time)) this.written.set(inst, { term, time: p.time });
+    });
   }
 
   private writeStatus(h: Held, token: string, inst: SeriesInstance): Promise<void> {
@@ -196,15 +213,19 @@ export class LeaderSeries {
     return this.settle(h, this.cfg.writer.writeStatus(token, h.keys, status));
   }
 
-  private settle(h: Held, written: Promise<WriteResult>): Promise<void> {
+  private settle(h: Held, written: Promise<WriteResult>, stored?: () => void): Promise<void> {
     return written.then(
       (r) => {
         if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is held by another node (fenced)');
-        else this.writes[r.kind]++;
+        else {
+          this.writes[r.kind]++;
+          stored?.();
+        }
       },
       () => {
-        // Redis unreachable: write the window again shortly (the version check drops what got through).
+        // Redis unreachable: write the whole window again shortly (the version check drops what got through).
         this.writes.failed++;
+        if (h.lease) this.written.delete(h.lease.instance);
         this.rewriteLater(h);
       },
     );

@@ -202,4 +202,25 @@ describe('derived series computed once in the cluster (child processes)', () => 
     // No edge touches it any more: the leader lets it go (its registry frees it after its idle time).
     await lead.until((h) => (h.derived as { held: number }).held === 0, 20_000, 'the leader released the instance');
   }, 60_000);
+  it('held again while the leader still runs it: only the points since are written, not its window again', async () => {
+    const lead = (await leader())!;
+    const writes = async () => {
+      const w = ((await lead.health())!.derived as { writes: { written: number; dropped: number } }).writes;
+      return w.written + w.dropped;
+    };
+    // Let go by the previous test; its registry keeps it for its idle minute. An edge asks again.
+    const before = await writes();
+    const t0 = Date.now();
+    const again = new SeriesClient(`${edges[0]!.ws}${PATH}`);
+    clients.push(again);
+    await again.until(() => again.messages.some((m) => m.type === 'historical'), 30_000, 'historical');
+    await lead.until((h) => (h.derived as { held: number }).held === 1, 20_000, 'held again');
+    const seconds = (Date.now() - t0) / 1000;
+    const during = (await writes()) - before;
+    // The live points of that time (a simulated minute per second, pushed every 100 ms: about 11 a
+    // second) and those computed while it was let go; its window of BUFFER_SIZE (200) points is not
+    // written again (reproduced: 200 more each time an edge asked again).
+    expect(during, `${during} writes in ${seconds.toFixed(1)} s`).toBeLessThan(150);
+    expect(again.closed().length).toBeGreaterThan(90);
+  }, 60_000);
 });

@@ -118,6 +118,28 @@ describe('on-demand symbols through any edge (child processes)', () => {
     expectTrue(body.candles, 'SOLUSDT');
   }, 60_000);
 
+  it('asked again right after every edge let go, while the leader still runs it: its window is not written again', async () => {
+    // The GET above held SOLUSDT on edge B for a moment; edge B lets go of it, then the leader does.
+    const deadline = Date.now() + 15_000;
+    while ((await r.zrange('cluster:wanted', 0, -1)).includes('SOLUSDT:1m')) {
+      if (Date.now() > deadline) throw new Error('SOLUSDT was not let go');
+      await sleep(50);
+    }
+    const leader = ingest[0]!;
+    const writes = async () => {
+      const w = (await leader.health())!.writes as { written: number; dropped: number };
+      return w.written + w.dropped;
+    };
+    const before = await writes();
+    // Within the leader's IDLE_SERIES_MS (3 s), so its lifecycle still has the series live.
+    const res = await request(`${edges[0]!.url}/candles/SOLUSDT/1m?limit=50`);
+    expect(res.statusCode).toBe(200);
+    expectTrue(((await res.body.json()) as { candles: WireCandle[] }).candles, 'SOLUSDT');
+    const during = (await writes()) - before;
+    // Live updates only (three series, ten a second each): not its window of BUFFER_SIZE (200) again.
+    expect(during).toBeLessThan(150);
+  }, 30_000);
+
   it('a symbol the exchange does not trade, or a bad interval, is refused on the edge and never reaches the leader', async () => {
     const nudges: string[] = [];
     const sub = r.duplicate();
