@@ -10,6 +10,9 @@ import type { FencedWriter, WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
 
+/** A write of the instance failed: its next seed writes the whole window. */
+const FAILED = 'failed';
+
 /** One derived-series instance as a member of the cluster's wanted set, read back and validated. */
 export interface InstanceMember extends SeriesId {
   /** `label|SYMBOL:interval`. */
@@ -82,9 +85,11 @@ export class LeaderSeries {
    * The newest point written of each instance the registry runs, in this term. An instance held
    * again (edges let go of it, then asked again while the registry kept it) needs only the points
    * from there: its older ones were written (a full window per re-hold let a client that reconnects
-   * in a loop cost Redis a window of script calls each time). Cleared where a full rewrite is due.
+   * in a loop cost Redis a window of script calls each time). Cleared where a full rewrite is due;
+   * after a failed write it is `FAILED` until a full rewrite starts, so a later write that got
+   * through cannot hide the one that did not.
    */
-  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number }>();
+  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number } | typeof FAILED>();
   private demand: LeaderDemand | undefined;
   private registry: SeriesRegistry | undefined;
   private bars: SeriesDemand | undefined;
@@ -187,7 +192,8 @@ export class LeaderSeries {
     h.seeded = true;
     const inst = h.lease.instance;
     const done = this.written.get(inst);
-    const from = done && done.term === this.cfg.lease.state.term ? done.time : Number.NEGATIVE_INFINITY;
+    const from = done && done !== FAILED && done.term === this.cfg.lease.state.term ? done.time : Number.NEGATIVE_INFINITY;
+    if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
     await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);
   }
@@ -204,7 +210,8 @@ export class LeaderSeries {
     const inst = h.lease?.instance;
     return this.settle(h, this.cfg.writer.writePoint(token, h.keys, p), () => {
       const done = inst && this.written.get(inst);
-      if (inst && term !== undefined && (!done || done.term !== term || done.time < p.time)) this.written.set(inst, { term, time: p.time });
+      if (!inst || term === undefined || done === FAILED) return;
+      if (!done || done.term !== term || done.time < p.time) this.written.set(inst, { term, time: p.time });
     });
   }
 
@@ -225,7 +232,7 @@ export class LeaderSeries {
       () => {
         // Redis unreachable: write the whole window again shortly (the version check drops what got through).
         this.writes.failed++;
-        if (h.lease) this.written.delete(h.lease.instance);
+        if (h.lease) this.written.set(h.lease.instance, FAILED);
         this.rewriteLater(h);
       },
     );
