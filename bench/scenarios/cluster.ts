@@ -127,8 +127,8 @@ interface Added {
   updates: number;
 }
 
-/** A node's environment in the cluster benches (also bench/micro/cluster-cost.ts). */
-export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: string) => ({
+/** A node's environment in the cluster benches (also bench/micro/cluster-cost.ts); with `profileDir` (--profile) each node writes a V8 CPU profile there. */
+export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: string, profileDir?: string) => ({
   SYMBOLS: symbols.join(','),
   INTERVALS: '1m',
   SOURCE: 'binance',
@@ -140,8 +140,7 @@ export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: stri
   BUFFER_SIZE: '1000',
   // Every bench client connects from loopback: no per-address cap.
   MAX_CONNECTIONS_PER_ADDRESS: '0',
-  // Node flags for every node, to see where a node's time goes (BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof').
-  ...(process.env.BENCH_NODE_ARGS ? { NODE_ARGS: process.env.BENCH_NODE_ARGS } : {}),
+  ...(profileDir ? { NODE_ARGS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
 });
 
 /** Starts nodes in order, runs `fn`, and always stops them (and the Redis, if any). */
@@ -172,7 +171,7 @@ async function withNodes<T>(specs: Array<[name: string, env: Record<string, stri
 async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; limits: string[] }> {
   const [clients, nSym] = env.opts.quick ? [500, 20] : [1000, 20];
   const symbols = env.symbols.slice(0, nSym);
-  const base = nodeEnv(symbols, env.upstream.restUrl, env.upstream.wsUrl);
+  const base = nodeEnv(symbols, env.upstream.restUrl, env.upstream.wsUrl, env.opts.profileDir);
   const label = `C=${clients} S=${nSym}`;
   // From 2/s per stream (the machine is shared: a first step far above what it sustains tells nothing).
   const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2 };
@@ -319,7 +318,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       sent.set(latencyKey(e.s as string, k.i, k.t, Number(k.c), Number(k.v)), monoUs() / 1000);
     },
   });
-  const base = nodeEnv(symbols, sim.restUrl, sim.wsUrl);
+  const base = nodeEnv(symbols, sim.restUrl, sim.wsUrl, env.opts.profileDir);
   const q = (xs: number[], p: number) => sig(quantile(xs, p));
   const clusterNodes = (url: string): Array<[string, Record<string, string>]> => [
     ['ingest-a', { ...base, REDIS_URL: url, ROLE: 'ingest' }],
@@ -413,7 +412,7 @@ async function failoverAndResume(env: BenchEnv): Promise<{ rows: Row[]; data: Re
   const redis = await RedisProcess.start();
   // Its own simulator, pushing every 100 ms (its prices move once a second), not the bench's pacing relay.
   const sim = await startSimExchange({ symbols, pushIntervalMs: 100 });
-  const common = nodeEnv(symbols, sim.restUrl, sim.wsUrl);
+  const common = nodeEnv(symbols, sim.restUrl, sim.wsUrl, env.opts.profileDir);
   const cl = { ...common, REDIS_URL: redis.url };
   const nodes: NodeProcess[] = [];
   const start = async (name: string, e: Record<string, string>) => {
