@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { dragTowardsOlder, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 interface StoreCandle {
@@ -173,14 +173,10 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await expect.poll(async () => (await bars()).length).toBeGreaterThan(700);
     const before = await bars();
     // Drag the chart to the right (towards older candles) until the left edge asks the engine for a page.
-    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
     await expect
       .poll(
         async () => {
-          await page.mouse.move(box.x + 100, box.y + box.height / 3);
-          await page.mouse.down();
-          await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
-          await page.mouse.up();
+          await dragTowardsOlder(page);
           return (await bars())[0]!;
         },
         { timeout: 15_000 },

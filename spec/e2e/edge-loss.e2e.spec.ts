@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClient, openChartPage } from '../helpers/chart-browser.ts';
+import { buildClient, dragTowardsOlder, openChartPage } from '../helpers/chart-browser.ts';
 import { ComposeTopology } from '../helpers/compose-topology.ts';
 import { hasChromium, hasHaproxy } from '../helpers/services.ts';
 
@@ -142,14 +142,10 @@ describe.runIf((await hasChromium('browser e2e (edge loss)')) && (await hasHapro
     // Scrolled back past what the cluster keeps in Redis (BUFFER_SIZE, 1,000 bars): the edge has the
     // older candles from the leader (reproduced: the chart stopped at the cluster's 1,000th bar).
     const newest = (await chartBars(page)).at(-1)!.timestamp;
-    const box = (await page.locator('[data-testid=chart]').boundingBox())!;
     await expect
       .poll(
         async () => {
-          await page.mouse.move(box.x + 100, box.y + box.height / 3);
-          await page.mouse.down();
-          await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
-          await page.mouse.up();
+          await dragTowardsOlder(page);
           return (await chartBars(page))[0]!.timestamp;
         },
         { timeout: 30_000 },

@@ -24,3 +24,12 @@ export async function openChartPage(): Promise<{ browser: Browser; page: Page }>
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   return { browser, page: await browser.newPage({ viewport: { width: 1280, height: 720 } }) };
 }
+
+/** Drags the chart once to the right, towards older candles (at its left edge the chart asks the engine for an older page). */
+export async function dragTowardsOlder(page: Page): Promise<void> {
+  const box = (await page.locator('[data-testid=chart]').boundingBox())!;
+  await page.mouse.move(box.x + 100, box.y + box.height / 3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
+  await page.mouse.up();
+}
