@@ -22,7 +22,7 @@ import { seriesPipeline } from './pipeline/series-pipeline.ts';
 import { loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry, type SeriesRegistryDeps } from './series/series-registry.ts';
 import { instancesGauge, registryWiring } from './series/registry-wiring.ts';
-import { ClientHistory } from './server/client-history.ts';
+import { ClientHistory, WARM_UP_ADDRESS } from './server/client-history.ts';
 import { isNativeInterval } from './domain/interval.ts';
 import { customOlderBars } from './series/custom-older-bars.ts';
 import { type EngineServer, serverSettings, startServer } from './server/server.ts';
@@ -285,7 +285,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
   // Bars older than the store: the path GET /candles takes (client priority at the REST gate,
   // coalesced, cached, rate-limited per address; warm-ups share one address of their own).
-  const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = 'derived-series-warm-up') =>
+  const olderBars = (symbol: string, interval: string, endTime: number, limit: number, address = WARM_UP_ADDRESS) =>
     clientHistory.page(address, symbol, interval, endTime, limit);
   // A custom interval has no klines of its own on the exchange: its source's, resampled.
   const olderSeriesBars = (id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]> => {

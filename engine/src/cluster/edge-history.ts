@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
+import { WARM_UP_ADDRESS } from '../server/client-history.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import type { LeaseKeys } from './cluster-keys.ts';
@@ -58,7 +59,7 @@ export class EdgeHistory {
   }
 
   /** Up to `limit` bars opening at or before `endTime`, oldest first: as many as exist. */
-  readonly olderBars = async (id: SeriesId, endTime: number, limit: number, address = 'derived-series-warm-up'): Promise<Bar[]> => {
+  readonly olderBars = async (id: SeriesId, endTime: number, limit: number, address = WARM_UP_ADDRESS): Promise<Bar[]> => {
     const { bars, members, kept } = await readKept(this.cfg.redis, id, this.cfg.keyPrefix, endTime, limit);
     // A set short of BUFFER_SIZE holds all the exchange has (the leader loads BUFFER_SIZE bars).
     if (members >= limit || kept < this.cfg.bufferSize) return bars;

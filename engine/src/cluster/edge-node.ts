@@ -95,7 +95,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
   // Older bars for a range's candles and warm-up, and for clients' history pages: those Redis keeps
   // (the edge's window is their newest part), then older ones asked of the leader.
-  const history = new EdgeHistory({ redis, subscriber, keys: leaseKeys(prefix), keyPrefix: prefix, node: config.nodeId, bufferSize: config.bufferSize, onMalformed: (n) => malformed(n) });
+  const keys = leaseKeys(prefix);
+  const history = new EdgeHistory({ redis, subscriber, keys, keyPrefix: prefix, node: config.nodeId, bufferSize: config.bufferSize, onMalformed: (n) => malformed(n) });
   await history.start();
   const registry = new SeriesRegistry(defs, {
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }),
@@ -105,7 +106,6 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
   // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.
-  const keys = leaseKeys(prefix);
   const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const readMarkets = async () => {
     try {

@@ -28,6 +28,9 @@ export interface ClientHistoryStats {
   cachedBars: number;
 }
 
+/** The address derived-series warm-ups count against (one of their own, not a client's). */
+export const WARM_UP_ADDRESS = 'derived-series-warm-up';
+
 /**
  * History older than the store, asked for by clients (`GET /candles/…?endTime=`): bounded work per
  * client and in total. Identical pages asked for at once are fetched once; pages of closed bars are
