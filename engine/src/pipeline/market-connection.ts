@@ -1,0 +1,92 @@
+import { type Config, isUniverse } from '../config/config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { Recorder } from '../record/recorder.ts';
+import { BinanceRest } from '../sources/binance-rest.ts';
+import { fetchMarkets } from '../sources/exchange-info.ts';
+import type { SimOptions } from '../../sim/sim-exchange.ts';
+import { connectExchange, type Exchange } from './connect-exchange.ts';
+import type { PipelineMetrics } from './engine-metrics.ts';
+import { SeriesCatalog } from './series-catalog.ts';
+
+export interface MarketConnectionConfig {
+  /** The engine's configuration: its symbols and intervals become the exchange's (a replay's come from its recording). */
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  /** The pipeline's counters (REST weight and retries). */
+  counters: PipelineMetrics;
+  simOptions?: SimOptions;
+}
+
+/** The exchange, its REST client and what it trades: everything the series feed reads the market through. */
+export interface MarketConnection {
+  readonly exchange: Exchange;
+  readonly catalog: SeriesCatalog;
+  readonly rest: BinanceRest;
+  /** RECORD_FILE: every upstream frame and REST response, for replays. */
+  readonly recorder?: Recorder;
+  /** Reads the exchange's TRADING markets into the catalog; what changed. */
+  loadMarkets(): Promise<{ added: string[]; removed: string[] }>;
+  /** Closes REST, the exchange (a simulator or replay it started) and the recording. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the exchange SOURCE names (Binance, the built-in simulator or a recording), builds the
+ * REST client on the exchange's clock and budget, and reads the markets once: a failing exchangeInfo
+ * does not stop the start (the configured symbols are served until it answers).
+ */
+export async function connectMarket({ config, log, metrics, counters, simOptions }: MarketConnectionConfig): Promise<MarketConnection> {
+  const exchange = await connectExchange(config, log, simOptions, metrics);
+  const source = exchange.kind;
+  config.symbols = exchange.symbols;
+  config.intervals = exchange.intervals;
+  const universe = isUniverse(config.symbols);
+  const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
+  recorder?.write({ k: 'meta', t: exchange.now(), symbols: config.symbols, intervals: config.intervals, source });
+  if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
+
+  const catalog = new SeriesCatalog(universe && source !== 'replay' ? '*' : config.symbols, config.intervals, source, config.bufferSize);
+  const rest = new BinanceRest({
+    baseUrl: exchange.restUrl,
+    weightBudget: config.restWeightBudget,
+    concurrency: config.restConcurrency,
+    // The exchange's clock decides which REST row is still forming (the simulator's may run fast).
+    now: exchange.now,
+    onResponse: recorder ? (q, status, body, askedAt) => recorder.write({ k: 'rest', t: exchange.now(), a: askedAt, q, s: status, b: body }) : undefined,
+    onWeight: (w) => counters.restWeight(w),
+    onRetry: (err, attempt) => {
+      counters.restRetries();
+      log.warn('REST retry', { path: err.info.path, status: err.info.status, code: err.info.code, attempt });
+    },
+  });
+  const loadMarkets = async () => {
+    const { markets, skipped } = await fetchMarkets(rest);
+    const change = catalog.setMarkets(markets);
+    if (skipped) log.warn('exchangeInfo entries skipped (malformed or bad symbol names)', { skipped });
+    return change;
+  };
+  // A replay's exchange knows only its recording: its symbols are the catalog.
+  if (source !== 'replay') {
+    try {
+      await loadMarkets();
+      log.info(`exchange trades ${catalog.symbols().length} symbols`, { configured: universe ? '*' : catalog.configured().length });
+      if (catalog.rejected.length) log.warn(`configured symbols not trading on the exchange, skipped: ${catalog.rejected.join(', ')}`);
+    } catch (e) {
+      log.warn('exchangeInfo failed: serving the configured symbols until it answers', { err: e as Error });
+    }
+  }
+  return {
+    exchange,
+    catalog,
+    rest,
+    recorder,
+    loadMarkets,
+    async close() {
+      await rest.close();
+      await exchange.close();
+      await recorder?.close();
+    },
+  };
+}

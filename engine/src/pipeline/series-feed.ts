@@ -1,0 +1,206 @@
+import { concatMap, defer, type Observable, retry, Subject, tap, timer } from 'rxjs';
+import type { Config } from '../config/config.ts';
+import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { StreamShards } from '../sources/stream-shards.ts';
+import type { BarStore } from '../store/bar-store.ts';
+import { loadSeries$ } from './bootstrap.ts';
+import { catalogRefresh$ } from './catalog-refresh.ts';
+import { bootstrapCustom, customSeries$ } from './custom-series.ts';
+import type { PipelineMetrics } from './engine-metrics.ts';
+import type { MarketConnection } from './market-connection.ts';
+import { persistAndPublish } from './persist-publish.ts';
+import { seriesGauges } from './series-gauges.ts';
+import { SeriesLifecycle } from './series-lifecycle.ts';
+import { seriesPipeline } from './series-pipeline.ts';
+import { UpstreamRouter } from './upstream-router.ts';
+import { type UpstreamStatus, upstreamStatus$ } from './upstream-status.ts';
+
+export interface SeriesFeedConfig {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  counters: PipelineMetrics;
+  market: MarketConnection;
+  store: BarStore;
+  /** How often the catalog follows the exchange's markets (ms). */
+  catalogRefreshMs: number;
+  /** Every bar the store took, with its series (the hub, or a cluster's fenced writer). */
+  publish(id: SeriesId, bar: Bar): void;
+  /** A series stopped (idle, ended, or at shutdown): what serves it lets go too. */
+  freed(id: SeriesId): void;
+  /** A series ended for good (its symbol stopped trading, or the exchange rejected it): its clients are told why. */
+  ended(id: SeriesId, code: string, message: string): void;
+  /** The upstream's state changed (connected, stale, down). */
+  upstreamChanged(status: UpstreamStatus): void;
+}
+
+/** The market's series, live: what the rest of the engine reads bars from. */
+export interface SeriesFeed {
+  readonly shards: StreamShards;
+  readonly lifecycle: SeriesLifecycle;
+  /** Resolves when every configured series is bootstrapped (or rejected). */
+  readonly ready: Promise<void>;
+  /** Every bar of a series after it is in the store (feeds custom intervals and derived series). */
+  bars$(id: SeriesId): Observable<Bar>;
+  /** The upstream's state, once known. */
+  upstream(): UpstreamStatus | undefined;
+  /** Stops the pipelines (their teardown aborts REST fills), then the upstream sockets and timers. */
+  stop(): void;
+  /** Completes every series' bars$ (after their subscribers stopped). */
+  endBars(): void;
+}
+
+/**
+ * The ingest half of the engine: upstream shards of live-subscribed streams, routed to per-series
+ * pipelines (bootstrap, gap healing, custom intervals), each bar persisted then published. Configured
+ * series are kept live for good, others on demand; the catalog follows the exchange (hourly, and at
+ * once after a -1121 for a listed symbol). Owns every subscription it makes.
+ */
+export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
+  const { config, log, counters: pm, market, store } = deps;
+  const { exchange, catalog, rest, recorder } = market;
+  const shards = new StreamShards({
+    wsUrl: exchange.wsUrl,
+    maxStreamsPerConnection: config.streamsPerConnection,
+    staleAfterMs: config.staleAfterMs,
+    rotateAfterMs: config.rotateAfterMs,
+    onFrame: (text) => {
+      pm.framesIn();
+      recorder?.write({ k: 'ws', t: exchange.now(), d: text });
+    },
+    onMalformed: (e) => {
+      pm.malformed();
+      log.debug('malformed upstream frame skipped', { reason: e.info.reason });
+    },
+    log: (l, m, f) => log[l](m, f),
+  });
+  const router = new UpstreamRouter(config.bufferSize);
+  const barsOut = new Map<string, Subject<Bar>>();
+  const barsOf = (id: SeriesId) => {
+    let s = barsOut.get(id.key);
+    if (!s) barsOut.set(id.key, (s = new Subject<Bar>()));
+    return s;
+  };
+  const sink = persistAndPublish({ store, publishBar: deps.publish, barsOut: (id, bar) => barsOut.get(id.key)?.next(bar), metrics: pm, log });
+  const upstreamSub = shards.events$.subscribe((ev) => {
+    // The exchange's clock is read off its events (issue 14 part 1).
+    if (ev.type === 'kline') exchange.observe(ev.eventTime);
+    router.route(ev);
+    if (ev.type === 'disconnected') pm.reconnects();
+  });
+  let upstream: UpstreamStatus | undefined;
+  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs }).subscribe((s) => {
+    upstream = s;
+    deps.upstreamChanged(s);
+  });
+
+  const refreshNow = new Subject<void>();
+  const lifecycle = new SeriesLifecycle({
+    catalog,
+    upstream: shards,
+    router,
+    load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x) }),
+    startNative: (id, input$) =>
+      // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
+      seriesPipeline(id, input$, rest, store).subscribe({
+        next(ev) {
+          sink(id, ev);
+        },
+        error(e: unknown) {
+          log.error('series pipeline failed', { key: id.key, err: e as Error });
+        },
+      }),
+    // A custom interval goes live once its source series is: history from REST, then resampled live bars.
+    startCustom: (id, source, live) =>
+      defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
+        .pipe(
+          retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
+          tap(() => live()),
+          concatMap(() => customSeries$(id, source, store, barsOf(source))),
+        )
+        .subscribe({
+          next: (bar) => sink(id, { type: 'bar', bar, origin: 'live' }),
+          error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
+        }),
+    free: (id) => {
+      deps.freed(id);
+      barsOut.get(id.key)?.complete();
+      barsOut.delete(id.key);
+      store.release(id);
+    },
+    ended: deps.ended,
+    invalidSymbol: (symbol) => {
+      catalog.reject(symbol);
+      refreshNow.next();
+    },
+    idleSeriesMs: config.idleSeriesMs,
+    maxOnDemandSeries: config.maxOnDemandSeries,
+    onDemandPerMinute: config.onDemandPerMinute,
+    concurrency: config.restConcurrency,
+    log,
+  });
+  const startupTotal = catalog.nativeSeries().length;
+  const customCount = catalog.customSeries().length;
+  for (const symbol of catalog.configured()) lifecycle.pinSymbol(symbol);
+  lifecycle.sealStartup();
+  let bootstrapDone = false;
+  const ready = lifecycle.ready.then(() => {
+    bootstrapDone = true;
+  });
+  const progressTimer = setInterval(() => {
+    const c = lifecycle.counts();
+    pm.bootstrapDone(lifecycle.loadedCount);
+    if (c.loading === 0 && bootstrapDone) return;
+    log.info(`bootstrap: ${c.live} series live, ${c.loading} loading (${c.queued} queued), REST weight ${rest.gate.weightUsed}/${config.restWeightBudget} per minute`, {
+      onDemand: c.onDemand,
+      shards: shards.stats().length,
+      streams: shards.size,
+    });
+  }, 5000);
+  progressTimer.unref();
+  void ready.then(() => log.info(`configured series live: ${startupTotal} native, ${customCount} custom`, { rest: rest.gate.weightUsed }));
+  seriesGauges(deps.metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed);
+
+  const replay = exchange.kind === 'replay';
+  const refreshSub = replay
+    ? undefined
+    : catalogRefresh$({ load: market.loadMarkets, everyMs: deps.catalogRefreshMs, now$: refreshNow, onError: (e) => log.warn('exchangeInfo refresh failed', { err: e as Error }) }).subscribe(({ added, removed }) => {
+        for (const symbol of removed) {
+          log.warn(`symbol ${symbol} stopped trading: its series end`);
+          lifecycle.endSymbol(symbol, `symbol ${symbol} stopped trading on the exchange`);
+        }
+        // A new listing (SYMBOLS=*) or a configured symbol trading again is kept live for good.
+        for (const symbol of added) if (catalog.isConfigured(symbol)) lifecycle.pinSymbol(symbol);
+        if (added.length || removed.length) log.info('exchange markets changed', { added: added.length, removed: removed.length, trading: catalog.symbols().length });
+      });
+  // Until the exchange has described its markets (exchangeInfo failed at start), ask again every 30 s.
+  const marketsRetry = setInterval(() => {
+    if (replay || catalog.marketsLoaded) clearInterval(marketsRetry);
+    else refreshNow.next();
+  }, 30_000);
+  marketsRetry.unref();
+
+  return {
+    shards,
+    lifecycle,
+    ready,
+    bars$: (id) => barsOf(id).asObservable(),
+    upstream: () => upstream,
+    stop() {
+      clearInterval(progressTimer);
+      clearInterval(marketsRetry);
+      refreshSub?.unsubscribe();
+      refreshNow.complete();
+      lifecycle.stopAll();
+      upstreamSub.unsubscribe();
+      statusSub.unsubscribe();
+      shards.close();
+    },
+    endBars() {
+      for (const bars of barsOut.values()) bars.complete();
+    },
+  };
+}
