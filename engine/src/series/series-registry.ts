@@ -167,7 +167,10 @@ export class SeriesRegistry {
       for (const kv of kvs.flatMap((s) => s.split(';'))) {
         const eq = kv.indexOf('=');
         const k = eq < 0 ? kv : kv.slice(0, eq);
-        if (k) overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
+        if (!k) continue;
+        // Refused, not the last one silently winning (as a repeated query parameter is refused).
+        if (k in overrides) return { ok: false, error: `series '${name.slice(0, 40)}': parameter '${k.slice(0, 40)}' given more than once` };
+        overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
       }
       const one = this.request(name, overrides, interval);
       if (!one.ok) return one;

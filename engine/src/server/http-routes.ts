@@ -9,7 +9,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { RouteTable } from './http-edges.ts';
-import { type Catalog, checkPage } from './request-params.ts';
+import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import { sendJson } from './send-json.ts';
 import { whenLive } from './when-live.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
@@ -55,10 +55,10 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
   });
 
   server.get('/candles/:symbol/:interval', async (req, res) => {
-    const q = req.query_parameters as Record<string, string | undefined>;
+    const q = singleQuery(req.query_parameters);
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
-    const page = checkPage(catalog, req.path_parameters, q, 1000);
+    const page = q.ok ? checkPage(catalog, req.path_parameters, q.value, 1000) : q;
     if (!page.ok) {
       badRequest();
       sendJson(res, 400, { error: page.error });

@@ -12,6 +12,14 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; error: string; co
 /** Lists longer than this are not spelled out in an error message. */
 const MAX_LISTED_SYMBOLS = 30;
 
+/** The query's parameters, each given once: a repeated one (`?series=a&series=b`) is refused, by name. */
+export function singleQuery(raw: Record<string, unknown>): Checked<Record<string, string | undefined>> {
+  for (const [k, v] of Object.entries(raw)) {
+    if (v !== undefined && typeof v !== 'string') return { ok: false, error: `parameter '${k.slice(0, 40)}' given more than once` };
+  }
+  return { ok: true, value: raw as Record<string, string | undefined> };
+}
+
 export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: string | undefined): Checked<{ symbol: string; interval: string }> {
   const symbol = rawSymbol.toUpperCase();
   const interval = rawInterval === undefined || rawInterval === '' ? '1m' : rawInterval;

@@ -6,7 +6,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
 import type { SeriesService } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
-import { type Catalog, checkPage } from './request-params.ts';
+import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import type { RouteTable } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { whenLive } from './when-live.ts';
@@ -43,8 +43,9 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     try {
-      const q = req.query_parameters as Record<string, string | undefined>;
-      const page = checkPage(catalog, req.path_parameters, q, 10_000);
+      const query = singleQuery(req.query_parameters);
+      const q = query.ok ? query.value : {};
+      const page = query.ok ? checkPage(catalog, req.path_parameters, q, 10_000) : query;
       if (!page.ok) {
         badRequest();
         return sendJson(res, 400, { error: page.error });

@@ -13,7 +13,7 @@ import { MAX_SERIES_PER_REQUEST, type SeriesInstance, type SeriesLease, type Ser
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
-import { type Catalog, checkSeries } from './request-params.ts';
+import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
 import { TurnBudget } from './turn-budget.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
@@ -118,8 +118,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       res.status(429).header('retry-after', '10').header('cache-control', 'no-store').json({ error: tooMany(address), code: 'too_many_connections' });
       return;
     }
-    const q = req.query_parameters as Record<string, string | undefined>;
-    const checked = checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval);
+    const query = singleQuery(req.query_parameters);
+    const q = query.ok ? query.value : {};
+    const checked = query.ok ? checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval) : query;
     const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.

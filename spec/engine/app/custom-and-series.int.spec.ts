@@ -89,6 +89,31 @@ describe('custom intervals and derived series, engine pointed at a standalone si
     expect(((await bad.body.json()) as { error: string }).error).toMatch(/unknown series 'nope'; available series: /);
   });
 
+  it('gives a point for every candle even at the longest periods the shipped series allow', async () => {
+    const { candles } = (await (await request(`${app.url}/candles/BTCUSDT/1m?limit=300`)).body.json()) as { candles: unknown[] };
+    expect(candles.length).toBeGreaterThan(250);
+    for (const path of ['rsi/BTCUSDT/1m?period=500', 'ema-cross/BTCUSDT/1m?fast=9&slow=1000']) {
+      const r = await request(`${app.url}/series/${path}&limit=300`);
+      expect(r.statusCode).toBe(200);
+      const body = (await r.body.json()) as { points: unknown[] };
+      expect(body.points.length, path).toBe(candles.length);
+    }
+  });
+
+  it('refuses a repeated parameter by name, in a query and in a series spec', async () => {
+    for (const path of ['/series/rsi/BTCUSDT/1m?period=14&period=15', '/candles/BTCUSDT/1m?limit=5&limit=6']) {
+      const r = await request(`${app.url}${path}`);
+      expect(r.statusCode, path).toBe(400);
+      expect(((await r.body.json()) as { error: string }).error, path).toMatch(/parameter '(period|limit)' given more than once/);
+    }
+    for (const query of ['interval=1m&series=rsi&series=ema-cross', 'interval=1m&series=rsi:period=14;period=15']) {
+      const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?${query}`);
+      await c.until((x) => x.closeCode !== undefined, 5000, 'close');
+      expect(c.closeCode, query).toBe(4000);
+      expect(c.messages[0], query).toMatchObject({ type: 'error', message: expect.stringMatching(/given more than once/) });
+    }
+  });
+
   it('carries requested series in the historical message, aligned to its candles, then streams their live points', async () => {
     const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/ETHUSDT?interval=1m&series=rsi,ema-cross:fast=5`);
     await c.until((x) => x.messages.filter((m) => (m as { type: string }).type === 'series_point').length >= 4, 10_000, 'live series points');
