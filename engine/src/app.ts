@@ -40,7 +40,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -120,6 +120,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       late.registry?.releaseSeries(id);
       hub.dropSnapshot(id);
       positions.forget(id);
+      cluster?.freed?.(id);
     },
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     upstreamChanged: (s) => hub.setUpstream(s.state),

@@ -163,6 +163,21 @@ local out = {offset}
 for i = 1, #entries do out[#out + 1] = entries[i] end
 return out`;
 
+/**
+ * A series' keys (candles, pos, hist) set to expire in ttlMs when its leader frees it (an on-demand
+ * series nobody watches: Redis must not keep every series ever asked for), or kept (ttlMs 0) when a
+ * leader holds it again. Fenced like a write: only the lease's holder changes them (a node that stepped
+ * down and frees its series later must not expire what the new leader serves). KEYS: lease, the
+ * series' keys. ARGV: token, ttlMs. Returns -1 when fenced, else 1.
+ */
+export const SERIES_EXPIRY_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) end
+end
+return 1`;
+
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
 export const RENEW_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end

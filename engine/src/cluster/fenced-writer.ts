@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { POINT_WRITE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { POINT_WRITE_LUA, SERIES_EXPIRY_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
 import { redisRunId } from './redis-identity.ts';
@@ -63,6 +63,7 @@ type WithWrite = Redis & {
   /** numkeys, keys…, args… (the number of keys depends on the batch). */
   clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
+  clusterSeriesExpiry(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -110,6 +111,7 @@ export class FencedWriter {
     this.redis = cfg.redis as WithWrite;
     if (typeof (cfg.redis as unknown as { clusterWriteBatch?: unknown }).clusterWriteBatch !== 'function') cfg.redis.defineCommand('clusterWriteBatch', { lua: WRITE_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
       this.runId = undefined;
@@ -250,6 +252,17 @@ export class FencedWriter {
         this.answered();
       },
     );
+  }
+
+  /**
+   * Sets a series' keys to expire in `ttlMs` (a series freed), or keeps them (`ttlMs` 0: held again),
+   * under the lease `token` (see SERIES_EXPIRY_LUA). A write landing after it (one in flight when the
+   * series was freed) keeps the expiry unless it empties the set (a series of one bar), and expiries
+   * go in the order they were made. Resolves false when fenced.
+   */
+  async expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
+    const k = seriesKeys(id, this.cfg.keyPrefix);
+    return (await this.redis.clusterSeriesExpiry(this.cfg.leaseKey, k.candles, k.pos, k.hist, token, ttlMs)) === 1;
   }
 
   /**

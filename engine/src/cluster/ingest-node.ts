@@ -14,6 +14,7 @@ import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { loadConfig } from '../config/config.ts';
+import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
 export interface IngestNode {
   readonly app: App;
@@ -70,6 +71,13 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log: (l, m) => log[l](m),
   });
   const early: Array<[SeriesId, Bar]> = [];
+  /** Series whose keys this term made permanent (see `publish`); bounded by the live series. */
+  let kept = new Set<string>();
+  // Only the leader's own frees and writes count (fenced): a node that stepped down frees what it held.
+  const expiry = (id: SeriesId, ttlMs: number) => {
+    const { leader, token } = lease.state;
+    if (leader && token) void writer.expireSeries(token, id, ttlMs).catch(() => undefined);
+  };
   const app = await startApp({
     ...options,
     role: 'ingest',
@@ -77,7 +85,21 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     redisUrl: undefined,
     log,
     cluster: {
-      publish: (id, bar) => (ref.app ? sink.publish(id, bar) : early.push([id, bar])),
+      publish: (id, bar) => {
+        if (!ref.app) return void early.push([id, bar]);
+        // A series written in this term is kept for good (it may have been freed before, by this
+        // node or an earlier leader, and set to expire).
+        if (!kept.has(id.key) && lease.state.leader) {
+          kept.add(id.key);
+          expiry(id, 0);
+        }
+        sink.publish(id, bar);
+      },
+      // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
+      freed: (id) => {
+        kept.delete(id.key);
+        expiry(id, RELEASED_SERIES_TTL_MS);
+      },
       health: () => ({
         // Until the leader's heal has written what Redis lacks, edges would serve a short history.
         notReady: [...(watch.error ? [`redis unreachable: ${watch.error}`] : []), ...(sink.healing ? ['writing the loaded history to redis'] : [])],
@@ -101,7 +123,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // loop on an edge cost Redis a whole window each time). A new window (the series was stopped and
   // started again) or a new term is seeded whole.
   let seeded = new WeakSet<object>();
-  const seededSub = lease.leader$.subscribe(() => (seeded = new WeakSet()));
+  const seededSub = lease.leader$.subscribe(() => {
+    seeded = new WeakSet();
+    kept = new Set();
+  });
   const demand = new LeaderDemand({
     redis,
     subscriber,

@@ -7,6 +7,14 @@ import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
 import { redisErrorText } from './redis-error-text.ts';
 
+/**
+ * How long Redis keeps a series the engine freed (ms; an on-demand series nobody watches any more, or
+ * one whose symbol stopped trading), in the store and in a cluster's log. Wanted again within it, the
+ * series is restored from Redis (a cluster's continues its epoch and offsets); after it, Redis has let
+ * go of it. Without it every series ever asked for (about 270 KB each in a cluster) stayed for good.
+ */
+export const RELEASED_SERIES_TTL_MS = 3_600_000;
+
 export interface RedisBarStoreOptions {
   url: string;
   bufferSize: number;
@@ -148,6 +156,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     if (!w) {
       windows.set(id.key, (w = new SeriesWindow(bufferSize)));
       idOf.set(id.key, id);
+      // Live again (or for the first time): kept for good, whatever an earlier release set.
+      redis.persist(candlesKey(id, keyPrefix)).catch(() => undefined);
     }
     return w;
   };
@@ -230,6 +240,9 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
             pipeline.upsertBar(key, b.openTime, encodeBar(b), bufferSize);
             count++;
           }
+          // Released while these were pending: its expiry (see release) after the writes that may
+          // have created the key.
+          if (!windows.has(id.key)) (pipeline as unknown as { pexpire(k: string, ms: number): void }).pexpire(key, RELEASED_SERIES_TTL_MS);
         }
         const results = (await pipeline.exec()) ?? [];
         const failed = results.filter(([e]) => e).length;
@@ -299,9 +312,11 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     kind: 'redis',
     window,
     release(id) {
-      // Pending writes keep their own copy of the bars (and the id), so they still reach Redis.
+      // Pending writes keep their own copy of the bars (and the id), so they still reach Redis, with
+      // the expiry again after them (a key they create has none yet).
       windows.delete(id.key);
       idOf.delete(id.key);
+      redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).catch(() => undefined);
     },
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {

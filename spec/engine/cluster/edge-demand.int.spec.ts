@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
 
 /**
@@ -201,5 +202,21 @@ describe('on-demand symbols through any edge (child processes)', () => {
     expect(await r.exists('cluster:holders:ETHUSDT:1m', 'cluster:holders:SOLUSDT:1m')).toBe(0);
     const h = await edges[0]!.health();
     expect(h?.onDemand).toEqual({ asked: 0, following: 0, live: 0 });
+  }, 45_000);
+
+  it('a freed series leaves Redis within RELEASED_SERIES_TTL_MS (a configured one never); asked for again, it is kept for good', async () => {
+    const ttls = () => Promise.all(['candles:ETHUSDT:1m', 'pos:ETHUSDT:1m', 'candles:BTCUSDT:1m', 'pos:BTCUSDT:1m'].map((k) => r.pttl(k)));
+    // Set by the leader when its lifecycle frees the series (right after the stream above went).
+    for (const deadline = Date.now() + 10_000; (await ttls())[0]! < 0; await sleep(100)) if (Date.now() > deadline) throw new Error(`never set to expire: ${String(await ttls())}`);
+    const [candles, pos, btcCandles, btcPos] = await ttls();
+    for (const t of [candles!, pos!]) {
+      expect(t).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+      expect(t).toBeLessThanOrEqual(RELEASED_SERIES_TTL_MS);
+    }
+    expect([btcCandles, btcPos]).toEqual([-1, -1]);
+    const c = ws(edges[1]!, '/ws/ETHUSDT?interval=1m');
+    await c.until((x) => x.live().length > 0, 30_000, 'ETHUSDT live again');
+    expect((await ttls()).slice(0, 2)).toEqual([-1, -1]);
+    c.close();
   }, 45_000);
 });

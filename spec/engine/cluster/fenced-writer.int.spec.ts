@@ -70,6 +70,26 @@ describe('fenced writer and lease (own redis-server)', () => {
     sub.disconnect();
   });
 
+  it("sets a freed series' keys to expire and keeps them again, only under the lease; a later write keeps the expiry", async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    await w.write('tok', id, bar(1, 1));
+    await w.write('tok', id, bar(2, 1));
+    const k = seriesKeys(id, 't:');
+    const ttls = () => Promise.all([redis.pttl(k.candles), redis.pttl(k.pos)]);
+    expect(await w.expireSeries('stale', id, 60_000)).toBe(false);
+    expect(await ttls()).toEqual([-1, -1]);
+    expect(await w.expireSeries('tok', id, 60_000)).toBe(true);
+    for (const t of await ttls()) expect(t).toBeGreaterThan(59_000);
+    // An update of the newest bar in flight when the series was freed.
+    expect(await w.write('tok', id, bar(2, 2))).toMatchObject({ kind: 'written' });
+    for (const t of await ttls()) expect(t).toBeGreaterThan(59_000);
+    expect(await w.expireSeries('stale', id, 0)).toBe(false);
+    for (const t of await ttls()) expect(t).toBeGreaterThan(0);
+    expect(await w.expireSeries('tok', id, 0)).toBe(true);
+    expect(await ttls()).toEqual([-1, -1]);
+  });
+
   it('drops an update older than the stored version of its bar; duplicates advance nothing', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
     const w = writer();

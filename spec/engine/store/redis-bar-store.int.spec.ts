@@ -8,7 +8,7 @@ import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
 import type { BarStore } from '../../../engine/src/store/bar-store.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
-import { createRedisBarStore, MAX_FLUSH_BARS } from '../../../engine/src/store/redis-bar-store.ts';
+import { createRedisBarStore, MAX_FLUSH_BARS, RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 
 const M = 60_000;
@@ -85,13 +85,22 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
   let made = 0;
   contract(() => createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}c${++made}:` }));
 
-  it('still persists the writes pending when a series is released', async () => {
+  it('still persists the writes pending when a series is released; Redis keeps a released series for RELEASED_SERIES_TTL_MS, one live again for good', async () => {
     const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}rel:` });
+    const other = seriesId('ETHUSDT', '1m');
     for (let i = 1; i <= 20; i++) store.upsert(id, [bar(i)]);
+    store.upsert(other, [bar(1)]);
     store.release(id);
     await store.flush();
+    const r = new Redis(REDIS_URL);
+    const ttl = () => r.pttl(`${prefix}rel:candles:BTCUSDT:1m`);
+    expect(await ttl()).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+    expect(await r.pttl(`${prefix}rel:candles:ETHUSDT:1m`)).toBe(-1);
     expect(store.window(id).size).toBe(0);
     expect(await store.range(id, 1e15, 50)).toEqual(Array.from({ length: 20 }, (_, k) => bar(k + 1)));
+    // Live again: the window above was made anew, and the key is kept.
+    await until(async () => (await ttl()) === -1);
+    r.disconnect();
     await store.close();
   });
 
