@@ -15,6 +15,7 @@ import { EdgeFeed } from './edge-feed.ts';
 import { EdgeDemand } from './edge-demand.ts';
 import { EdgeHistory } from './edge-history.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
+import { LeaderPresence, NO_LEADER_GRACE_MS } from './leader-presence.ts';
 import { EdgeSeries } from './edge-series.ts';
 import { DEMAND_TOUCH_MS } from './demand-member.ts';
 import { parseExchangeInfo } from '../sources/exchange-info.ts';
@@ -86,7 +87,13 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   // A series no leader has written yet has no history to serve (reproduced: a client of a new
   // cluster's edge got a `historical` of 0 bars while the leader was still to write the REST history).
   const configuredLoaded = () => ids.every((id) => feed.isLoaded(id) && feed.isWritten(id));
-  const upstream = () => hub.setUpstream(subscriber.status === 'ready' && configuredLoaded() ? 'live' : 'reconnecting');
+  // No ingest node leading (both gone, or none started) for longer than a failover takes: nothing new
+  // is written, so clients are told `stale` (the edge still serves what Redis has).
+  const keys = leaseKeys(prefix);
+  const leader = new LeaderPresence({ redis, leaseKey: keys.lease, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
+  const upstream = () => hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : leader.present ? 'live' : 'stale');
+  const leaderGaugeOf = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
+  metrics.onCollect(() => leaderGaugeOf(leader.present ? 1 : 0));
   const statusTimer = setInterval(upstream, 500);
   statusTimer.unref();
 
@@ -95,7 +102,6 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
   // Older bars for a range's candles and warm-up, and for clients' history pages: those Redis keeps
   // (the edge's window is their newest part), then older ones asked of the leader.
-  const keys = leaseKeys(prefix);
   const history = new EdgeHistory({ redis, subscriber, keys, keyPrefix: prefix, node: config.nodeId, bufferSize: config.bufferSize, onMalformed: (n) => malformed(n) });
   await history.start();
   const registry = new SeriesRegistry(defs, {
@@ -178,10 +184,15 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     const notReady: string[] = [];
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
     if (!configuredLoaded()) notReady.push(ids.every((id) => feed.isLoaded(id)) ? 'waiting for a leader to write the series' : 'series loading');
+    // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
+    // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.
+    const warnings = leader.present ? [] : [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`];
     return {
       status: notReady.length ? 'degraded' : 'ok',
       notReady,
+      warnings,
       role: 'edge',
+      leader: { present: leader.present, lastSeenMsAgo: leader.lastSeenMsAgo() },
       node: config.nodeId,
       source: 'cluster',
       redis: { reachable: redis.status === 'ready', subscribed: subscriber.status === 'ready' },
@@ -222,6 +233,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
       (stopped ??= (async () => {
         server.stopListening();
         clearInterval(statusTimer);
+        leader.stop();
         clearInterval(marketsTimer);
         subscriber.off('message', onMarkets);
         marketsChannel.stop();

@@ -1,4 +1,6 @@
 import { request } from 'undici';
+import { EngineClient } from '../../helpers/ws-client.ts';
+import { NO_LEADER_GRACE_MS } from '../../../engine/src/cluster/leader-presence.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
@@ -140,5 +142,20 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
     expect([range.status, range.body.error]).toEqual([503, 'could not load the candles: no ingest node is listening for history asks']);
     // What Redis keeps is still served.
     expect((await get(edge, `/candles/BTCUSDT/1m?endTime=${top - 100 * MIN}&limit=100`)).status).toBe(200);
+  }, 60_000);
+
+  it('no ingest node leading for longer than a failover takes: clients are told stale, /health warns and stays 200 (the edge serves what Redis has)', async () => {
+    // The ingest node stopped in the test before.
+    const c = new EngineClient(`${edge.ws}/ws/BTCUSDT?interval=1m`);
+    try {
+      await c.until((x) => x.messages.some((m) => m.type === 'status' && (m as { upstream?: string }).upstream === 'stale'), NO_LEADER_GRACE_MS + 10_000, 'status stale');
+      expect(c.historical()?.data.length).toBeGreaterThan(0);
+      const res = await request(`${edge.url}/health`);
+      const h = (await res.body.json()) as { status: string; warnings: string[]; leader: { present: boolean } };
+      expect([res.statusCode, h.status, h.leader.present]).toEqual([200, 'ok', false]);
+      expect(h.warnings).toEqual([expect.stringMatching(/^no ingest node has led for \d+ s: nothing new is written$/)]);
+    } finally {
+      c.close();
+    }
   }, 60_000);
 });
