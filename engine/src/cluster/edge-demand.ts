@@ -31,9 +31,13 @@ export interface EdgeDemandConfig {
   answerTimeoutMs: number;
   /** New series one client address may ask for per minute (burst: half of it). */
   perMinute?: number;
+  /** False while no ingest node leads (LeaderPresence): a new series is refused at once rather than waited for. */
+  leaderPresent?(): boolean;
   log?: (level: 'info' | 'warn', msg: string) => void;
   now?: () => number;
 }
+
+const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
 interface Entry {
   readonly id: SeriesId;
@@ -89,6 +93,7 @@ export class EdgeDemand implements SeriesDemand {
     if (!catalog.isInterval(id.interval)) return Promise.resolve({ ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` });
     let e = this.entries.get(id.key);
     if (!e) {
+      if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
@@ -177,6 +182,8 @@ export class EdgeDemand implements SeriesDemand {
       else if (e.state === 'following' && this.cfg.feed.isLoaded(e.id)) {
         e.state = 'live';
         for (const w of e.waiters.splice(0)) w({ ok: true });
+      } else if (e.state === 'asked' && this.cfg.leaderPresent?.() === false) {
+        this.end(e, NO_LEADER);
       } else if (e.state === 'asked' && t - e.askedAt > this.cfg.answerTimeoutMs) {
         this.end(e, { ok: false, code: 'series_capacity', message: 'the cluster did not start the series in time; try again' });
       }

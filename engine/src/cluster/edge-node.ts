@@ -154,6 +154,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     idleMs: config.idleSeriesMs,
     touchEveryMs: DEMAND_TOUCH_MS,
     answerTimeoutMs: 60_000,
+    leaderPresent: () => leader.present,
     perMinute: config.onDemandPerMinute,
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),

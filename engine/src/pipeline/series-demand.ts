@@ -3,8 +3,9 @@ import type { SeriesId } from '../domain/series-id.ts';
 /**
  * Why a series cannot be served: the wire `code` of the error clients get. `series_busy`: a derived
  * series at the cluster leader's registry caps (SeriesBusyError there), refused as ROLE=all refuses it.
+ * `no_leader`: an edge asked for a series while no ingest node leads the cluster (nobody can start it).
  */
-export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'series_busy' | 'unknown_interval' | 'rate_limited';
+export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'series_busy' | 'unknown_interval' | 'rate_limited' | 'no_leader';
 
 export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string; retryAfterSec?: number };
 

@@ -6,7 +6,7 @@ import { sendJson } from './send-json.ts';
 /**
  * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
  * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading), 429 (the
- * address starts cold series too fast) or 503 (full). Shared by the candle and derived-series routes.
+ * address starts cold series too fast) or 503 (full, or a cluster with no leader). Shared by the candle and derived-series routes.
  */
 export function whenLive(demand: SeriesDemand | undefined, badRequest: () => void) {
   return async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
@@ -16,7 +16,7 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
     }
     const outcome = await demand.want(id, address);
     if (!outcome.ok) {
-      const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited';
+      const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited' || outcome.code === 'no_leader';
       if (!busy) badRequest();
       if (res.closed) return;
       if (outcome.retryAfterSec) res.header('retry-after', String(outcome.retryAfterSec));

@@ -165,7 +165,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     });
     const refuse = (message: string, code?: string) => {
       ws.send(errorMessage(message, code));
-      ws.close(CLOSE_BAD_REQUEST, 'bad request');
+      // A cluster with no leader passes (a client reconnects with its backoff); the rest is the request's fault.
+      if (code === 'no_leader') ws.close(CLOSE_TRY_AGAIN, 'no leader: try again later');
+      else ws.close(CLOSE_BAD_REQUEST, 'bad request');
     };
     // A derived series refused by `acquire`, or by its `ready` (an edge: the leader's caps). A cap
     // (SeriesBusyError) is "try again" (1013); anything else a bad request.

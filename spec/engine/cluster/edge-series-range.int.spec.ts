@@ -42,7 +42,8 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
 
   beforeAll(async () => {
     redis = await RedisProcess.start();
-    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
+    // ETHUSDT: a cold symbol (never configured).
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
     const env = { SYMBOLS: 'BTCUSDT', INTERVALS: '1m,1w', BUFFER_SIZE: String(BUFFER), HISTORY_ON_CONNECT: '50', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: 'series' };
     // ROLE=all on its own memory store: nothing shared with the cluster but the exchange.
     all = await NodeProcess.start('all', { ...env, ROLE: 'all' });
@@ -144,7 +145,7 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
     expect((await get(edge, `/candles/BTCUSDT/1m?endTime=${top - 100 * MIN}&limit=100`)).status).toBe(200);
   }, 60_000);
 
-  it('no ingest node leading for longer than a failover takes: clients are told stale, /health warns and stays 200 (the edge serves what Redis has)', async () => {
+  it('no ingest node leading for longer than a failover takes: clients are told stale, /health warns and stays 200 (the edge serves what Redis has), a cold series is refused at once', async () => {
     // The ingest node stopped in the test before.
     const c = new EngineClient(`${edge.ws}/ws/BTCUSDT?interval=1m`);
     try {
@@ -154,6 +155,14 @@ describe('GET /series ranges: an edge answers as ROLE=all (child processes)', ()
       const h = (await res.body.json()) as { status: string; warnings: string[]; leader: { present: boolean } };
       expect([res.statusCode, h.status, h.leader.present]).toEqual([200, 'ok', false]);
       expect(h.warnings).toEqual([expect.stringMatching(/^no ingest node has led for \d+ s: nothing new is written$/)]);
+      // A cold series is refused at once (nobody can start it), not after the 60 s wait for an answer.
+      const t0 = Date.now();
+      const cold = await request(`${edge.url}/candles/ETHUSDT/1m?limit=2`);
+      expect([cold.statusCode, cold.headers['retry-after'], ((await cold.body.json()) as { code: string }).code]).toEqual([503, '5', 'no_leader']);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      const d = new EngineClient(`${edge.ws}/ws/ETHUSDT?interval=1m`);
+      await d.until((x) => x.closeCode !== undefined, 5000, 'close');
+      expect([d.closeCode, d.messages[0]]).toEqual([1013, expect.objectContaining({ type: 'error', code: 'no_leader' })]);
     } finally {
       c.close();
     }
