@@ -14,7 +14,7 @@ export interface LogDedup {
  * seen again, or at `flush`. At most `maxKeys` keys are tracked (the oldest are reported and dropped),
  * so a flood of distinct errors cannot grow it either.
  */
-export function createLogDedup(log: Logger, { periodMs = 10_000, maxKeys = 256, now = Date.now } = {}): LogDedup {
+export function createLogDedup(log: Pick<Logger, 'warn'>, { periodMs = 10_000, maxKeys = 256, now = Date.now } = {}): LogDedup {
   const seen = new Map<string, { since: number; repeats: number; msg: string; fields?: Record<string, unknown> }>();
   const report = (e: { repeats: number; msg: string; fields?: Record<string, unknown> }) => {
     if (e.repeats > 0) log.warn(`${e.msg} (repeated ${e.repeats} more times)`, e.fields);

@@ -6,6 +6,7 @@ import type { DemandKeys } from './cluster-keys.ts';
 import { encodeServed, parseDemandMember, type ServedAnswer } from './demand-member.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
+import { createLogDedup } from '../log-dedup.ts';
 
 export interface LeaderDemandConfig {
   redis: Redis;
@@ -45,6 +46,7 @@ export class LeaderDemand {
   private again = false;
   private stopped = false;
   private readonly parse: (member: string) => SeriesId | undefined;
+  private readonly refusals = createLogDedup({ warn: (msg) => this.cfg.log?.('info', msg) });
   /** A nudge lost while the connection was away is made up by a scan. */
   private readonly subscriptions: ChannelSubscriptions;
 
@@ -135,7 +137,8 @@ export class LeaderDemand {
         else answer();
       } else {
         this.held.delete(id.key);
-        this.cfg.log?.('info', `on-demand series ${id.key} refused for the edges: ${outcome.code}`);
+        // One line per kind of refusal per period: edges' clients decide how often this happens.
+        this.refusals.warn(outcome.code, `on-demand series ${id.key} refused for the edges: ${outcome.code}`);
         this.answer(id, { state: 'refused', code: outcome.code, message: outcome.message });
         void this.cfg.redis.zrem(this.cfg.keys.wanted, id.key).catch(() => undefined);
       }
@@ -161,5 +164,6 @@ export class LeaderDemand {
     this.cfg.subscriber.off('message', this.onNudge);
     this.subscriptions.stop();
     this.releaseAll();
+    this.refusals.flush();
   }
 }

@@ -79,6 +79,14 @@ describe("derived series refused by the leader's caps (child processes)", () => 
     await c.until((x) => x.closeCode !== undefined, 30_000, 'c refused');
     expect(c.closeCode).toBe(CLOSE_TRY_AGAIN);
     expect(c.messages).toEqual([{ type: 'error', message: BUSY }]);
+    // More refusals: one log line on the leader for all of them (clients decide how often this
+    // happens; it was a line each).
+    for (const fast of [7, 8, 11]) {
+      const m = open(e1, `ema-cross:fast=${fast}`);
+      await m.until((x) => x.closeCode !== undefined, 30_000, `fast=${fast} refused`);
+      expect(m.closeCode).toBe(CLOSE_TRY_AGAIN);
+    }
+    expect(ingest.output.join('').match(/refused for the edges: series_busy/g)).toHaveLength(1);
 
     // Within the cap, clients go on getting their points.
     const [pa, pb] = [seriesPoints(a), seriesPoints(b)];
