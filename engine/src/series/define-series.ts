@@ -96,6 +96,8 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
   if (typeof d.operator !== 'function') throw new SeriesDefinitionError(`${d.name}: operator must be a function (params) => OperatorFunction<Bar, SeriesPoint>`);
 }
 
+const DECIMAL_RE = /^-?\d{1,16}(\.\d{1,20})?$/;
+
 /**
  * Applies client overrides (`period=21`) to the defaults, typed like the defaults; throws a
  * SeriesDefinitionError naming the bad parameter.
@@ -108,8 +110,9 @@ export function resolveParams(def: SeriesDefinition, overrides: Record<string, s
     const d = def.params[k];
     let value: ParamValue;
     if (typeof d === 'number') {
+      // Plain decimals only, as `limit` and times are: no `1e2`, `0x10`, ` 5` or `Infinity`.
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${raw.slice(0, 20)}'`);
+      if (!DECIMAL_RE.test(raw) || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${raw.slice(0, 20)}'`);
       value = n;
     } else if (typeof d === 'boolean') {
       if (raw !== 'true' && raw !== 'false') throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be true or false`);

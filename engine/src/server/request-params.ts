@@ -44,7 +44,8 @@ export function checkLimit(raw: string | undefined, def: number, max: number): C
 
 export function checkTime(name: string, raw: string | undefined): Checked<number | undefined> {
   if (raw === undefined || raw === '') return { ok: true, value: undefined };
-  if (!/^\d{1,16}$/.test(raw)) return { ok: false, error: `invalid ${name} '${raw.slice(0, 20)}': expected epoch milliseconds` };
+  // Up to the last time a Date holds (8.64e15 ms), not beyond.
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) > 8.64e15) return { ok: false, error: `invalid ${name} '${raw.slice(0, 20)}': expected epoch milliseconds` };
   return { ok: true, value: Number(raw) };
 }
 

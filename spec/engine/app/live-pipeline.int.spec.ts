@@ -133,6 +133,7 @@ describe('engine on the simulated exchange (memory store)', () => {
     ['/candles/BTCUSDT/1m?limit=5000', /invalid limit '5000'/],
     ['/candles/BTCUSDT/1m?limit=abc', /invalid limit 'abc'/],
     ['/candles/BTCUSDT/1m?endTime=yesterday', /invalid endTime/],
+    ['/candles/BTCUSDT/1m?endTime=8640000000000001', /invalid endTime '8640000000000001': expected epoch milliseconds/],
   ])('GET %s → 400 with a JSON error', async (path, re) => {
     const r = await getJson(app, path);
     expect(r.status).toBe(400);

@@ -101,6 +101,8 @@ describe('SeriesRegistry', () => {
     expect(err('rsi:period=0')).toMatch(/parameter 'period' must be >= 1, got 0/);
     expect(err('rsi:period=abc')).toMatch(/'period' must be a number/);
     expect(err('rsi:period=')).toMatch(/'period' must be a number/);
+    for (const odd of ['1e2', '0x10', ' 5', 'Infinity', '1.', '.5']) expect(err(`rsi:period=${odd}`), odd).toMatch(/'period' must be a number/);
+    expect(err('rsi:period=14;period=15')).toBe("series 'rsi': parameter 'period' given more than once");
     expect(err('ema-cross:fast=0.5')).toMatch(/parameter 'fast' must be an integer, got 0.5/);
     expect(err('ema-cross:fast=-1')).toMatch(/parameter 'fast' must be >= 1, got -1/);
     expect(err('ema-cross:fast=30')).toMatch(/fast \(30\) must be below slow \(21\)/);
