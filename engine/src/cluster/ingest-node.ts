@@ -78,6 +78,13 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     const { leader, token } = lease.state;
     if (leader && token) void writer.expireSeries(token, id, ttlMs).catch(() => undefined);
   };
+  // A series written or held in this term is kept for good (it may have been freed before, by this
+  // node or an earlier leader, and set to expire): once per series and term.
+  const keep = (id: SeriesId) => {
+    if (kept.has(id.key) || !lease.state.leader) return;
+    kept.add(id.key);
+    expiry(id, 0);
+  };
   const app = await startApp({
     ...options,
     role: 'ingest',
@@ -87,12 +94,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     cluster: {
       publish: (id, bar) => {
         if (!ref.app) return void early.push([id, bar]);
-        // A series written in this term is kept for good (it may have been freed before, by this
-        // node or an earlier leader, and set to expire).
-        if (!kept.has(id.key) && lease.state.leader) {
-          kept.add(id.key);
-          expiry(id, 0);
-        }
+        keep(id);
         sink.publish(id, bar);
       },
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
@@ -134,6 +136,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     lease,
     demand: app.lifecycle,
     seed: (id) => {
+      // Held again: kept before any live update comes (a quiet symbol may have none for a long time).
+      keep(id);
       const window = app.store.window(id);
       if (seeded.has(window)) return;
       seeded.add(window);
