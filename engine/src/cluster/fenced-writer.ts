@@ -24,6 +24,13 @@ export interface FencedWriterConfig {
 /** A derived series instance's log not written for this long is dropped by Redis (nobody computes it any more). */
 export const INSTANCE_LOG_TTL_MS = 24 * 3_600_000;
 
+/**
+ * A derived series instance the leader let go of (no edge holds it) is dropped by Redis this long
+ * after (a client back within it resumes). Its parameters are the client's choice, so without it
+ * every instance ever asked for stayed a day, ~240 KB each, at the per-address rate of new ones.
+ */
+export const RELEASED_INSTANCE_TTL_MS = 10 * 60_000;
+
 /** Most updates in one script call (a takeover's heal writes thousands in one turn: Redis stays responsive between calls). */
 const MAX_BATCH = 256;
 
@@ -260,8 +267,12 @@ export class FencedWriter {
    * series was freed) keeps the expiry unless it empties the set (a series of one bar), and expiries
    * go in the order they were made. Resolves false when fenced.
    */
-  async expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
-    const k = seriesKeys(id, this.cfg.keyPrefix);
+  expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
+    return this.expireLog(token, seriesKeys(id, this.cfg.keyPrefix), ttlMs);
+  }
+
+  /** The same for any log (a derived-series instance's `instanceKeys`). */
+  async expireLog(token: string, k: SeriesKeys, ttlMs: number): Promise<boolean> {
     return (await this.redis.clusterSeriesExpiry(this.cfg.leaseKey, k.candles, k.pos, k.hist, token, ttlMs)) === 1;
   }
 

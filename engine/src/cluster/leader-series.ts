@@ -6,7 +6,7 @@ import { SeriesBusyError } from '../series/series-errors.ts';
 import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRegistryDeps, SeriesRequest } from '../series/series-registry.ts';
 import { type DemandKeys, instanceKeys, isValidInstanceLabel, type SeriesKeys } from './cluster-keys.ts';
 import { parseDemandMember } from './demand-member.ts';
-import type { FencedWriter, WriteResult } from './fenced-writer.ts';
+import { type FencedWriter, RELEASED_INSTANCE_TTL_MS, type WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
 
@@ -87,9 +87,10 @@ export class LeaderSeries {
    * from there: its older ones were written (a full window per re-hold let a client that reconnects
    * in a loop cost Redis a window of script calls each time). Cleared where a full rewrite is due;
    * after a failed write it is `FAILED` until a full rewrite starts, so a later write that got
-   * through cannot hide the one that did not.
+   * through cannot hide the one that did not. `until`: released, its log expires then (a re-hold
+   * close to it, or after, writes the whole window again).
    */
-  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number } | typeof FAILED>();
+  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number; until?: number } | typeof FAILED>();
   private demand: LeaderDemand | undefined;
   private registry: SeriesRegistry | undefined;
   private bars: SeriesDemand | undefined;
@@ -176,7 +177,13 @@ export class LeaderSeries {
     this.held.delete(key);
     h.released = true;
     clearTimeout(h.rewrite);
+    // Its log goes in a while (fenced: only while this node leads); held again within it, the next
+    // write keeps it for INSTANCE_LOG_TTL_MS again.
+    const token = this.cfg.lease.state.token;
+    if (h.seeded && this.cfg.lease.state.leader && token) void this.cfg.writer.expireLog(token, h.keys, RELEASED_INSTANCE_TTL_MS).catch(() => undefined);
     if (h.lease) {
+      const done = this.written.get(h.lease.instance);
+      if (done && done !== FAILED) done.until = Date.now() + RELEASED_INSTANCE_TTL_MS;
       this.heard.delete(h.lease.instance.topic);
       this.version++;
       h.lease.release();
@@ -192,7 +199,9 @@ export class LeaderSeries {
     h.seeded = true;
     const inst = h.lease.instance;
     const done = this.written.get(inst);
-    const from = done && done !== FAILED && done.term === this.cfg.lease.state.term ? done.time : Number.NEGATIVE_INFINITY;
+    // A log released a while ago may be gone (a minute's margin for the seed's first write, which keeps it).
+    const kept = done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
+    const from = kept ? done.time : Number.NEGATIVE_INFINITY;
     if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
     await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { instanceKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { RELEASED_INSTANCE_TTL_MS } from '../../../engine/src/cluster/fenced-writer.ts';
 import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
@@ -201,6 +202,14 @@ describe('derived series computed once in the cluster (child processes)', () => 
     for (const e of edges) await untilMetric(e, 'engine_cluster_series_followed', 0, 20_000);
     // No edge touches it any more: the leader lets it go (its registry frees it after its idle time).
     await lead.until((h) => (h.derived as { held: number }).held === 0, 20_000, 'the leader released the instance');
+    // Its log goes in RELEASED_INSTANCE_TTL_MS, not the day a written one keeps (parameters are the
+    // clients' choice: every instance ever asked for stayed a day).
+    for (const deadline = Date.now() + 5000; (await r.pttl(keys.pos)) > RELEASED_INSTANCE_TTL_MS; await sleep(100)) if (Date.now() > deadline) break;
+    for (const k of [keys.candles, keys.pos]) {
+      const ttl = await r.pttl(k);
+      expect(ttl, k).toBeGreaterThan(RELEASED_INSTANCE_TTL_MS - 60_000);
+      expect(ttl, k).toBeLessThanOrEqual(RELEASED_INSTANCE_TTL_MS);
+    }
   }, 60_000);
   it('held again while the leader still runs it: only the points since are written, not its window again', async () => {
     const lead = (await leader())!;
@@ -222,5 +231,7 @@ describe('derived series computed once in the cluster (child processes)', () => 
     // written again (reproduced: 200 more each time an edge asked again).
     expect(during, `${during} writes in ${seconds.toFixed(1)} s`).toBeLessThan(150);
     expect(again.closed().length).toBeGreaterThan(90);
+    // Written again: kept for INSTANCE_LOG_TTL_MS again.
+    expect(await r.pttl(keys.pos)).toBeGreaterThan(RELEASED_INSTANCE_TTL_MS);
   }, 60_000);
 });
