@@ -151,13 +151,17 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   redis.on('close', () => down());
 
   const idOf = new Map<string, SeriesId>();
+  /** Live series whose key no write has made permanent yet (see `window`), bounded by the windows. */
+  const unpersisted = new Set<string>();
   const window = (id: SeriesId) => {
     let w = windows.get(id.key);
     if (!w) {
       windows.set(id.key, (w = new SeriesWindow(bufferSize)));
       idOf.set(id.key, id);
-      // Live again (or for the first time): kept for good, whatever an earlier release set.
-      redis.persist(candlesKey(id, keyPrefix)).catch(() => undefined);
+      // Live again (or for the first time): kept for good, whatever an earlier release (of this
+      // process or an earlier one) set; now, and with its first write (Redis may not answer now).
+      unpersisted.add(id.key);
+      if (ok()) redis.persist(candlesKey(id, keyPrefix)).catch(() => undefined);
     }
     return w;
   };
@@ -231,6 +235,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     }
     flushing = (async () => {
       let count = 0;
+      const persisting: string[] = [];
       try {
         // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
         const pipeline = redis.pipeline() as unknown as { upsertBar(...a: unknown[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
@@ -241,8 +246,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
             count++;
           }
           // Released while these were pending: its expiry (see release) after the writes that may
-          // have created the key.
+          // have created the key. Live and new: kept for good (a failed batch keeps it in the set).
           if (!windows.has(id.key)) (pipeline as unknown as { pexpire(k: string, ms: number): void }).pexpire(key, RELEASED_SERIES_TTL_MS);
+          else if (unpersisted.has(id.key)) {
+            (pipeline as unknown as { persist(k: string): void }).persist(key);
+            persisting.push(id.key);
+          }
         }
         const results = (await pipeline.exec()) ?? [];
         const failed = results.filter(([e]) => e).length;
@@ -251,6 +260,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           throw results.find(([e]) => e)![0]!;
         }
         metrics?.barsWritten(count);
+        for (const key of persisting) unpersisted.delete(key);
         answered();
       } catch (e) {
         failed(e);
@@ -316,7 +326,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       // the expiry again after them (a key they create has none yet).
       windows.delete(id.key);
       idOf.delete(id.key);
-      redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).catch(() => undefined);
+      unpersisted.delete(id.key);
+      if (ok()) redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).catch(() => undefined);
     },
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {

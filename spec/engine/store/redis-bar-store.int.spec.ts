@@ -104,6 +104,20 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
     await store.close();
   });
 
+  it('a series set to expire by an earlier release (here, or by a process before) is kept once it is live and written again', async () => {
+    const r = new Redis(REDIS_URL);
+    const key = `${prefix}revived:candles:BTCUSDT:1m`;
+    await r.zadd(key, 60_000, 'x');
+    await r.pexpire(key, 600_000);
+    // Made before the store's connection is ready: its first write makes the key permanent.
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}revived:` });
+    store.upsert(id, [bar(2)]);
+    await store.flush();
+    expect(await r.pttl(key)).toBe(-1);
+    r.disconnect();
+    await store.close();
+  });
+
   it('writes more than one pipeline holds (MAX_FLUSH_BARS) in several, every bar of every series landing', async () => {
     const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 1000, keyPrefix: `${prefix}big:` });
     const ids = Array.from({ length: 3 * (MAX_FLUSH_BARS / 1000) + 1 }, (_, k) => seriesId(`S${k}USDT`, '1m'));
