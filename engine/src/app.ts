@@ -1,6 +1,6 @@
 import { Hub } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
-import { type Config, isUniverse, loadConfig } from './config/config.ts';
+import { type Config, loadConfig } from './config/config.ts';
 import type { Bar } from './domain/bar.ts';
 import type { SeriesId } from './domain/series-id.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -177,7 +177,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const url = `http://${shownHost}:${server.port}`;
   (build === 'native' ? log.info : log.warn)(`uWebSockets.js build: ${build}${build === 'native' ? '' : ' (slow JS fallback: the native binary did not load)'}`);
   const configured = catalog.configured();
-  log.info(`engine listening on ${url}`, { source, series: catalog.nativeSeries().length, store: store.kind, symbols: isUniverse(config.symbols) ? `* (${configured.length})` : configured.length });
+  log.info(`engine listening on ${url}`, { source, series: catalog.nativeSeries().length, store: store.kind, symbols: market.universe ? `* (${configured.length})` : configured.length });
 
   let stopped: Promise<void> | undefined;
   const stop = () =>

@@ -92,8 +92,8 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const keys = leaseKeys(prefix);
   const leader = new LeaderPresence({ redis, leaseKey: keys.lease, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
   const upstream = () => hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : leader.present ? 'live' : 'stale');
-  const leaderGaugeOf = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
-  metrics.onCollect(() => leaderGaugeOf(leader.present ? 1 : 0));
+  const leaderPresentGauge = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
+  metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));
   const statusTimer = setInterval(upstream, 500);
   statusTimer.unref();
 

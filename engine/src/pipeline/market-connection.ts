@@ -22,6 +22,8 @@ export interface MarketConnectionConfig {
 /** The exchange, its REST client and what it trades: everything the series feed reads the market through. */
 export interface MarketConnection {
   readonly exchange: Exchange;
+  /** SYMBOLS=* was configured: the whole exchange. */
+  readonly universe: boolean;
   readonly catalog: SeriesCatalog;
   readonly rest: BinanceRest;
   /** RECORD_FILE: every upstream frame and REST response, for replays. */
@@ -38,11 +40,12 @@ export interface MarketConnection {
  * does not stop the start (the configured symbols are served until it answers).
  */
 export async function connectMarket({ config, log, metrics, counters, simOptions }: MarketConnectionConfig): Promise<MarketConnection> {
+  // As configured (SYMBOLS=*), before a replay's recording names its symbols.
+  const universe = isUniverse(config.symbols);
   const exchange = await connectExchange(config, log, simOptions, metrics);
   const source = exchange.kind;
   config.symbols = exchange.symbols;
   config.intervals = exchange.intervals;
-  const universe = isUniverse(config.symbols);
   const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
   recorder?.write({ k: 'meta', t: exchange.now(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
@@ -79,6 +82,7 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
   }
   return {
     exchange,
+    universe,
     catalog,
     rest,
     recorder,
