@@ -11,9 +11,9 @@ export default defineSeries({
   plot: ['fast', 'slow'],
   params: { fast: 9, slow: 21 },
   ranges: { fast: { min: 1, max: 500 }, slow: { min: 2, max: 1000 } },
-  // An EMA remembers every bar: three slow periods of history (at least the default 300) before the
+  // An EMA remembers every bar: two slow periods of history (at least the default 300) before the
   // first point asked for, so a long slow EMA still gives a point for every candle.
-  warmup: ({ slow }) => Math.max(300, 3 * slow),
+  warmup: ({ slow }) => Math.max(300, 2 * slow),
   operator: ({ fast, slow }) => {
     if (!(fast < slow)) throw new TypeError(`ema-cross: fast (${fast}) must be below slow (${slow})`);
     const f = onBars(emaKernel(fast), (b: Bar) => b.close);

@@ -7,8 +7,8 @@ export default defineSeries({
   pane: 'oscillator',
   params: { period: 14 },
   ranges: { period: { min: 1, max: 500 } },
-  // Wilder's smoothing remembers every bar: three periods of history (at least the default 300)
+  // Wilder's smoothing remembers every bar: two periods of history (at least the default 300)
   // before the first point asked for, so a long period still gives a point for every candle.
-  warmup: ({ period }) => Math.max(300, 3 * period + 1),
+  warmup: ({ period }) => Math.max(300, 2 * period + 1),
   operator: ({ period }) => rsi({ period }),
 });
