@@ -159,9 +159,14 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       windows.set(id.key, (w = new SeriesWindow(bufferSize)));
       idOf.set(id.key, id);
       // Live again (or for the first time): kept for good, whatever an earlier release (of this
-      // process or an earlier one) set; now, and with its first write (Redis may not answer now).
+      // process or an earlier one) set; now, or else with its first write (Redis may not answer now).
       unpersisted.add(id.key);
-      if (ok()) redis.persist(candlesKey(id, keyPrefix)).catch(() => undefined);
+      const made = w;
+      if (ok())
+        redis.persist(candlesKey(id, keyPrefix)).then(
+          () => windows.get(id.key) === made && unpersisted.delete(id.key),
+          () => undefined,
+        );
     }
     return w;
   };
@@ -238,7 +243,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       const persisting: string[] = [];
       try {
         // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
-        const pipeline = redis.pipeline() as unknown as { upsertBar(...a: unknown[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        const pipeline = redis.pipeline() as unknown as {
+          upsertBar(...a: unknown[]): void;
+          pexpire(key: string, ms: number): void;
+          persist(key: string): void;
+          exec(): Promise<Array<[Error | null, unknown]> | null>;
+        };
         for (const { id, bars } of batch) {
           const key = candlesKey(id, keyPrefix);
           for (const b of bars) {
@@ -247,9 +257,9 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           }
           // Released while these were pending: its expiry (see release) after the writes that may
           // have created the key. Live and new: kept for good (a failed batch keeps it in the set).
-          if (!windows.has(id.key)) (pipeline as unknown as { pexpire(k: string, ms: number): void }).pexpire(key, RELEASED_SERIES_TTL_MS);
+          if (!windows.has(id.key)) pipeline.pexpire(key, RELEASED_SERIES_TTL_MS);
           else if (unpersisted.has(id.key)) {
-            (pipeline as unknown as { persist(k: string): void }).persist(key);
+            pipeline.persist(key);
             persisting.push(id.key);
           }
         }
