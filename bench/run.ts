@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LoadPool } from './load/load-pool.ts';
 import { machineInfo } from './lib/machine.ts';
+import { type Neighbour, busyNeighbours, neighboursText } from './lib/neighbours.ts';
 import { SERVER_KINDS, type ServerKind } from './lib/server-under-test.ts';
 import { renderTable, withRatios } from './lib/table.ts';
 import { Upstream } from './lib/upstream.ts';
@@ -71,6 +72,14 @@ const log = (msg: string) => process.stdout.write(`[${((Date.now() - startedAt.g
 const machine = machineInfo();
 log(`bench: ${only.join(', ')} on ${servers.join(', ')}; ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, uWS ${machine.uws}; repeats ${opts.repeats} (fan-out ramps ${opts.rampRepeats})${opts.quick ? ', quick' : ''}`);
 
+// Sampled before anything of the bench's runs, and again after: see busyNeighbours.
+const neighbours: { before: Neighbour[]; after?: Neighbour[] } = { before: await busyNeighbours() };
+const warnNeighbours = (ns: readonly Neighbour[]) => {
+  const text = neighboursText(ns);
+  if (text) log(`WARNING: ${text}`);
+};
+warnNeighbours(neighbours.before);
+
 const upstream = await Upstream.start({ symbols: BENCH_SYMBOLS, seed: 42, pushIntervalMs: 250 });
 const pool = await LoadPool.start(Math.max(1, Number(args.workers)));
 const results = new Map<string, ScenarioOutput>();
@@ -95,6 +104,8 @@ try {
   await pool.stop();
   await upstream.stop();
 }
+neighbours.after = await busyNeighbours();
+warnNeighbours(neighbours.after);
 
 const rows = [...results.values()].flatMap((r) => r.rows).map(withRatios);
 const table = renderTable(rows, servers);
@@ -105,7 +116,7 @@ if (limits.length) process.stdout.write(`What limited each fan-out ramp:\n${limi
 mkdirSync(resultsDir, { recursive: true });
 const file = `${resultsDir}${startedAt.toISOString().replace(/[:.]/g, '-')}${opts.quick ? '-quick' : ''}.json`;
 const command = `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
-writeFileSync(file, JSON.stringify({ startedAt, elapsedS, command, machine, options: opts, rows, limits, errors, scenarios: Object.fromEntries(results) }, null, 1));
+writeFileSync(file, JSON.stringify({ startedAt, elapsedS, command, machine, neighbours, options: opts, rows, limits, errors, scenarios: Object.fromEntries(results) }, null, 1));
 log(`done in ${elapsedS} s; wrote ${file}`);
 if (Object.keys(errors).length) {
   process.stdout.write(`errors:\n${Object.entries(errors).map(([k, v]) => `  ${k}: ${v.split('\n')[0]}`).join('\n')}\n`);

@@ -306,7 +306,8 @@ function fromSend(arrivals: readonly Arrival[], sent: ReadonlyMap<string, number
 export async function binancePace(env: BenchEnv, o: { perSymbol?: number; seconds?: number } = {}): Promise<{ rows: Row[]; data: unknown }> {
   const { quick } = env.opts;
   const symbols = env.symbols.slice(0, quick ? 10 : 20);
-  const perSymbol = o.perSymbol ?? (quick ? 3 : 5);
+  // PACE_CLIENTS: clients per symbol (how much of the added latency is the clients' own wake-ups).
+  const perSymbol = o.perSymbol ?? (Number(process.env.PACE_CLIENTS) || (quick ? 3 : 5));
   const seconds = o.seconds ?? (quick ? 20 : 60);
   /** When the simulator sent each update (ms, monotonic), by latency key. */
   const sent = new Map<string, number>();
@@ -332,6 +333,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const clusterAlone = await withNodes(clusterNodes(redisAlone.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds, redisAlone.url), redisAlone);
     const viaAll = fromSend(allAlone.arrivals[0]!, sent, allAlone.t0, allAlone.t1);
     const viaEdge = fromSend(clusterAlone.arrivals[0]!, sent, clusterAlone.t0, clusterAlone.t1);
+    if (process.env.PACE_DUMP) (await import('node:fs')).writeFileSync(process.env.PACE_DUMP, JSON.stringify({ sent: [...sent], edge: clusterAlone.arrivals[0], all: allAlone.arrivals[0] }));
     const alone = {
       all: { deliveries: viaAll.length, p50: quantile(viaAll, 0.5), p99: quantile(viaAll, 0.99), loadAverage: allAlone.load },
       cluster: { deliveries: viaEdge.length, p50: quantile(viaEdge, 0.5), p99: quantile(viaEdge, 0.99), loadAverage: clusterAlone.load },
