@@ -25,8 +25,8 @@ const commandOf = (pid: number): string => {
 /**
  * Processes other than this one using more than NOISY_SHARE of a core over `ms`. Taken before the
  * scenarios start (the bench's own children do not exist yet) and after they end: on a 2-core machine
- * a neighbour's few % move ratios of saturation points by tens of % (a session's figures halved with
- * a message broker and databases idling on the machine), so the result file says whether it was quiet.
+ * the load generator, the nodes and Redis share the cores, so the result file says whether anything
+ * else was running.
  */
 export async function busyNeighbours(ms = 1000): Promise<Neighbour[]> {
   const before = new Map(pids().map((p) => [p, procSample(p)]));
