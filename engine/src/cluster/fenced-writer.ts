@@ -38,6 +38,12 @@ const MAX_BATCH = 256;
 const MAX_IN_FLIGHT = 1;
 
 /**
+ * The same while full calls wait (a seed of many windows): Redis always has the next call, and
+ * another command on the connection waits behind at most these (a few ms), not the whole backlog.
+ */
+const BULK_IN_FLIGHT = 4;
+
+/**
  * A busy leader's calls go at most this often (ms). Much of a call's cost, in the leader, in Redis and
  * in every edge, is per call (a write and a read on each socket), not per update: under a sustained
  * flow, waiting a moment for a larger batch costs each update at most this much latency and saves a
@@ -96,6 +102,8 @@ export class FencedWriter {
    * while a call is unanswered, when it is answered.
    */
   private queued: Queued[] = [];
+  /** Where the updates not sent yet start in `queued` (those before it went in calls). */
+  private head = 0;
   /**
    * The epoch a batch offers a series Redis has no position of: this writer's random id and a count
    * (unique without drawing random bytes per batch, which cost more than the rest of a batch's work).
@@ -160,25 +168,28 @@ export class FencedWriter {
    */
   write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
-      if (!this.queued.length) setImmediate(this.flush);
+      if (this.queued.length === this.head) setImmediate(this.flush);
       this.queued.push({ token, id, bar, resolve, reject });
-      if (this.queued.length >= MAX_BATCH) this.flush();
+      if (this.queued.length - this.head >= MAX_BATCH) this.flush();
     });
   }
 
   /**
    * Sends what was queued: one call per run of updates under the same token (at most MAX_BATCH), in
-   * order. While MAX_IN_FLIGHT calls are unanswered it sends nothing: what comes meanwhile goes in one
-   * call when an answer comes. A busy leader so makes fewer, larger calls (Redis's and its own cost
-   * is mostly per call when turns carry an update or two), and once the flow is sustained a call also
-   * waits until BUSY_GAP_MS after the previous one; an idle one sends each turn at once.
+   * order. While MAX_IN_FLIGHT calls (BULK_IN_FLIGHT full ones) are unanswered it sends nothing: what
+   * comes meanwhile goes in one call when an answer comes. A busy leader so makes fewer, larger calls
+   * (Redis's and its own cost is mostly per call when turns carry an update or two), and once the flow
+   * is sustained a call also waits until BUSY_GAP_MS after the previous one; an idle one sends each
+   * turn at once.
    */
   private readonly flush = (): void => {
     const queued = this.queued;
-    if (!queued.length || this.inFlight >= MAX_IN_FLIGHT) return;
+    const waiting = queued.length - this.head;
+    const most = waiting >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT;
+    if (!waiting || this.inFlight >= most) return;
     const now = performance.now();
     if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
-    if (this.callsSincePause >= BUSY_AFTER && queued.length < MAX_BATCH) {
+    if (this.callsSincePause >= BUSY_AFTER && waiting < MAX_BATCH) {
       if (this.gapTimer) return;
       const wait = this.lastCallAt + BUSY_GAP_MS - now;
       if (wait > 0) {
@@ -189,13 +200,24 @@ export class FencedWriter {
     clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
     this.callsSincePause++;
-    this.queued = [];
-    for (let i = 0; i < queued.length; ) {
+    // Calls up to the limit; the rest waits for an answer. A seed of many windows at once (an edge's
+    // burst of on-demand series) so queues in this writer, not as thousands of calls on the
+    // connection ahead of every other command, and a turn encodes a few calls, not all of them.
+    let i = this.head;
+    while (i < queued.length && this.inFlight < (queued.length - i >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT)) {
       let j = i + 1;
       while (j < queued.length && j - i < MAX_BATCH && queued[j]!.token === queued[i]!.token) j++;
       this.dispatch(queued.slice(i, j));
       i = j;
     }
+    if (i === queued.length) {
+      this.queued = [];
+      this.head = 0;
+    } else if (i > MAX_BATCH * 64 && i * 2 > queued.length) {
+      // Drops what went, now and then (not at every call: a long queue would be copied each time).
+      this.queued = queued.slice(i);
+      this.head = 0;
+    } else this.head = i;
     // The gap counts from when the call went, after its batch was encoded (a preempted encoding
     // must not shorten it).
     this.lastCallAt = performance.now();

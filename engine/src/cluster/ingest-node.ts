@@ -35,7 +35,12 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
   const watch = new RedisWatch(redis, (l, m) => log[l](m));
   const keys = leaseKeys(options.redisKeyPrefix);
-  const lease = new LeaderLease({ redis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
+  // The lease on a connection of its own: a renewal must not wait behind a backlog of writes (an
+  // edge's burst of on-demand series queued seconds of them, and the only node lost its lead, again
+  // at every new term while it wrote the held windows once more).
+  const leaseRedis = redis.duplicate();
+  leaseRedis.on('error', () => {}); // RedisWatch reports the shared connection's state
+  const lease = new LeaderLease({ redis: leaseRedis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
   const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });
   // Set once startApp returns; the sink's callbacks run only after that (early updates wait below).
   const ref: { app?: App } = {};
@@ -196,6 +201,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       await app.stop();
       watch.stop();
       await redis.quit().catch(() => redis.disconnect());
+      await leaseRedis.quit().catch(() => leaseRedis.disconnect());
     },
   };
 }

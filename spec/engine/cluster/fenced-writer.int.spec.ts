@@ -191,6 +191,34 @@ describe('fenced writer and lease (own redis-server)', () => {
     expect(await last).toMatchObject({ kind: 'written', offset: written.length + 2 });
   });
 
+  it('a backlog of many windows waits in the writer, a few calls out at a time: another command on the connection is answered meanwhile', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 60_000);
+    const w = writer(redis, 1000);
+    await w.write('tok', id, bar(1, 1)); // the identity is known from here on
+    let out = 0;
+    let most = 0;
+    const r = redis as unknown as { clusterWriteBatch(...a: unknown[]): Promise<unknown> };
+    const send = r.clusterWriteBatch.bind(redis);
+    r.clusterWriteBatch = async (...a: unknown[]) => {
+      most = Math.max(most, ++out);
+      try {
+        return await send(...a);
+      } finally {
+        out--;
+      }
+    };
+    // 200 series' windows of 300 bars seeded in one turn (a leader holding an edge's burst of on-demand series).
+    let last = 0;
+    const written: Array<Promise<unknown>> = [];
+    for (let s = 0; s < 200; s++) for (let m = 1; m <= 300; m++) written.push(w.write('tok', seriesId(`S${s}USDT`, '1m'), bar(m, 1, true)).then((x) => ((last = performance.now()), x)));
+    const pinged = redis.ping().then(() => performance.now());
+    const results = (await Promise.all(written)) as Array<{ kind: string }>;
+    expect(results.every((x) => x.kind === 'written')).toBe(true);
+    expect(most).toBeLessThanOrEqual(4);
+    // Before, every call of the backlog went at once and the PING waited behind all 60,000 updates.
+    expect(await pinged).toBeLessThan(last);
+  });
+
   it('a batch under a stale token is refused as a whole: nothing of it is stored or published; a later token in the same turn writes', async () => {
     await redis.set(keys.lease, 'new', 'PX', 5000);
     const w = writer();
