@@ -134,7 +134,15 @@ function redisUrl(env: Env): string | undefined {
   if (!env.REDIS_URL) return undefined;
   const u = url(env, 'REDIS_URL', '', ['redis:', 'rediss:']);
   // The path is the database index; whether the server has that many databases is checked at start.
-  if (!/^\/?\d{0,5}$/.test(new URL(u).pathname)) fail('REDIS_URL', withoutPassword(env.REDIS_URL), 'redis://[user:password@]host:port[/db] with a numeric database index');
+  const parsed = new URL(u);
+  if (!/^\/?\d{0,5}$/.test(parsed.pathname)) fail('REDIS_URL', withoutPassword(env.REDIS_URL), 'redis://[user:password@]host:port[/db] with a numeric database index');
+  // ioredis decodes them (a stray % would end the start with a URIError and a stack trace).
+  try {
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+  } catch {
+    fail('REDIS_URL', withoutPassword(env.REDIS_URL), 'a user and password percent-encoded where needed (a % written as %25)');
+  }
   return u;
 }
 

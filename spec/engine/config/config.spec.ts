@@ -65,6 +65,9 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', 'https://a.example/path', /CORS_ORIGINS/],
     ['ALLOWED_ORIGINS', 'ftp://a.example', /ALLOWED_ORIGINS/],
     ['REDIS_URL', 'redis://h:6379/db1', /REDIS_URL.*numeric database index/],
+    // A stray % in the password: ioredis's decodeURIComponent threw a URIError at start.
+    ['REDIS_URL', 'redis://:sec%ret@h:6379', /REDIS_URL.*%25/],
+    ['REDIS_URL', 'redis://u%zz:p@h:6379', /REDIS_URL.*percent-encoded/],
     ['REDIS_COMMAND_TIMEOUT_MS', '10', /REDIS_COMMAND_TIMEOUT_MS.*100 to 60000/],
     ['TRUST_PROXY', 'haproxy', /TRUST_PROXY.*bad: haproxy/],
     ['ON_DEMAND_PER_MIN', '0', /ON_DEMAND_PER_MIN/],
@@ -88,7 +91,7 @@ describe('loadConfig', () => {
   });
 
   it('never repeats a REDIS_URL password in its messages', () => {
-    for (const bad of ['http://:hunter2@h:6379/0', 'redis://u:hunter2@h:6379/x']) {
+    for (const bad of ['http://:hunter2@h:6379/0', 'redis://u:hunter2@h:6379/x', 'redis://u:hunter2%@h:6379']) {
       const err = (() => {
         try {
           loadConfig({ REDIS_URL: bad });
