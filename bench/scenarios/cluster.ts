@@ -333,7 +333,6 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const clusterAlone = await withNodes(clusterNodes(redisAlone.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds, redisAlone.url), redisAlone);
     const viaAll = fromSend(allAlone.arrivals[0]!, sent, allAlone.t0, allAlone.t1);
     const viaEdge = fromSend(clusterAlone.arrivals[0]!, sent, clusterAlone.t0, clusterAlone.t1);
-    if (process.env.PACE_DUMP) (await import('node:fs')).writeFileSync(process.env.PACE_DUMP, JSON.stringify({ sent: [...sent], edge: clusterAlone.arrivals[0], all: allAlone.arrivals[0] }));
     const alone = {
       all: { deliveries: viaAll.length, p50: quantile(viaAll, 0.5), p99: quantile(viaAll, 0.99), loadAverage: allAlone.load },
       cluster: { deliveries: viaEdge.length, p50: quantile(viaEdge, 0.5), p99: quantile(viaEdge, 0.99), loadAverage: clusterAlone.load },

@@ -43,6 +43,9 @@ const MAX_IN_FLIGHT = 1;
  */
 const BULK_IN_FLIGHT = 4;
 
+/** Calls that may be unanswered while `waiting` updates wait to be sent. */
+const inFlightLimit = (waiting: number) => (waiting >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT);
+
 /**
  * A busy leader's calls go at most this often (ms). Much of a call's cost, in the leader, in Redis and
  * in every edge, is per call (a write and a read on each socket), not per update: under a sustained
@@ -185,8 +188,7 @@ export class FencedWriter {
   private readonly flush = (): void => {
     const queued = this.queued;
     const waiting = queued.length - this.head;
-    const most = waiting >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT;
-    if (!waiting || this.inFlight >= most) return;
+    if (!waiting || this.inFlight >= inFlightLimit(waiting)) return;
     const now = performance.now();
     if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
     if (this.callsSincePause >= BUSY_AFTER && waiting < MAX_BATCH) {
@@ -204,7 +206,7 @@ export class FencedWriter {
     // burst of on-demand series) so queues in this writer, not as thousands of calls on the
     // connection ahead of every other command, and a turn encodes a few calls, not all of them.
     let i = this.head;
-    while (i < queued.length && this.inFlight < (queued.length - i >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT)) {
+    while (i < queued.length && this.inFlight < inFlightLimit(queued.length - i)) {
       let j = i + 1;
       while (j < queued.length && j - i < MAX_BATCH && queued[j]!.token === queued[i]!.token) j++;
       this.dispatch(queued.slice(i, j));
