@@ -23,6 +23,7 @@ import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
+import { startWaitingServer, type WaitingServer } from '../server/waiting-server.ts';
 
 export interface EdgeNode {
   readonly url: string;
@@ -56,7 +57,40 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const subscriber = connect({ autoResubscribe: false });
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
   const watch = new RedisWatch(redis, (l, m) => log[l](m));
-  await watch.ready();
+  // Until the edge serves, its port says it is alive and starting, and why (not a closed port).
+  let starting = 'connecting to redis';
+  const waiting = await startWaitingServer({
+    host: config.host,
+    port: config.port,
+    health: () => ({ notReady: [watch.error ? `redis unreachable: ${watch.error}` : starting], role: 'edge', node: config.nodeId }),
+  });
+  try {
+    await watch.ready();
+    starting = 'series loading';
+    return await serve({ config, log, prefix, metrics, redis, subscriber, watch, waiting });
+  } catch (e) {
+    waiting.close();
+    subscriber.disconnect();
+    redis.disconnect();
+    watch.stop();
+    throw e;
+  }
+}
+
+/** What the edge made before Redis answered. */
+interface Started {
+  config: Config;
+  log: Logger;
+  prefix: string;
+  metrics: Metrics;
+  redis: Redis;
+  subscriber: Redis;
+  watch: RedisWatch;
+  waiting: WaitingServer;
+}
+
+/** The edge once Redis answers: follows its series, then serves on the waiting server's port. */
+async function serve({ config, log, prefix, metrics, redis, subscriber, watch, waiting }: Started): Promise<EdgeNode> {
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
@@ -206,8 +240,10 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
     };
   };
 
+  waiting.close();
   const server: EngineServer = (late.server = await startServer({
     ...serverSettings(config),
+    port: waiting.port,
     series: derived,
     catalog,
     demand,

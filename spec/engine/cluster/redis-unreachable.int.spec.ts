@@ -1,4 +1,6 @@
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
@@ -43,6 +45,26 @@ describe('nodes started before Redis (child processes)', () => {
     // Several retries later: each still running, and one line each about it, naming where and why.
     await new Promise((r) => setTimeout(r, 3000));
     expect(edge.exited).toBe(false);
+    // The edge's port answers meanwhile: alive, not ready and why; everything else a 503 to retry.
+    const get = async (path: string) => {
+      const res = await request(`${edge.url}${path}`);
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    expect(await get('/livez')).toEqual({ status: 200, body: { status: 'alive' } });
+    for (const path of ['/health', '/readyz']) {
+      const h = await get(path);
+      expect(h.status).toBe(503);
+      expect(h.body).toMatchObject({ status: 'starting', role: 'edge', node: 'edge' });
+      expect((h.body.notReady as string[])[0]).toMatch(/^redis unreachable: connect ECONNREFUSED/);
+    }
+    expect(await get('/candles/BTCUSDT/1m')).toMatchObject({ status: 503, body: { error: 'starting' } });
+    const upgrade = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${edge.ws}/ws/BTCUSDT?interval=1m`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('opened while starting')));
+      ws.on('error', () => {});
+    });
+    expect(upgrade).toBe(503);
     for (const n of [ingest, edge]) {
       const said = linesWith(n, 'redis unreachable at');
       expect(said, n.output.join('')).toHaveLength(1);
@@ -52,6 +74,16 @@ describe('nodes started before Redis (child processes)', () => {
     await redis.restart();
     await ingest.until((h) => h.leader === true && h.status === 'ok', 60_000, 'ingest leads once redis answers');
     await edge.until((h) => h.status === 'ok', 60_000, 'edge serves once redis answers');
+    // The same port now serves: a client gets its history.
+    const first = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`${edge.ws}/ws/BTCUSDT?interval=1m`);
+      ws.once('message', (d) => {
+        ws.close();
+        resolve(String(d));
+      });
+      ws.on('error', reject);
+    });
+    expect(JSON.parse(first)).toMatchObject({ type: 'historical', symbol: 'BTCUSDT' });
     for (const n of [ingest, edge]) expect(linesWith(n, 'redis reachable at')).toHaveLength(1);
   }, 150_000);
 });
