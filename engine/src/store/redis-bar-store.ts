@@ -153,6 +153,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   const idOf = new Map<string, SeriesId>();
   /** Live series whose key no write has made permanent yet (see `window`), bounded by the windows. */
   const unpersisted = new Set<string>();
+  /**
+   * Released series whose expiry Redis has not taken yet (released while it was unreachable, or the
+   * PEXPIRE failed): set with the next flush, else their keys would stay for good. Bounded by the
+   * series there are (one entry per key); a series live again leaves it.
+   */
+  const unexpired = new Map<string, SeriesId>();
   const window = (id: SeriesId) => {
     let w = windows.get(id.key);
     if (!w) {
@@ -161,6 +167,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       // Live again (or for the first time): kept for good, whatever an earlier release (of this
       // process or an earlier one) set; now, or else with its first write (Redis may not answer now).
       unpersisted.add(id.key);
+      unexpired.delete(id.key);
       const made = w;
       if (ok())
         redis.persist(candlesKey(id, keyPrefix)).then(
@@ -226,7 +233,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
 
   async function flushOnce(): Promise<void> {
     if (hung) return probe();
-    if (flushing || !ok() || dirty.size === 0) return flushing;
+    if (flushing || !ok() || (dirty.size === 0 && unexpired.size === 0)) return flushing;
     // One pipeline of at most ~MAX_FLUSH_BARS writes (whole series); the rest follow in the next
     // turns. Before: everything pending in one pipeline (a universe's bootstrap, 221k writes at 300
     // series), which an overloaded Redis timed out whole, and which was retried whole.
@@ -241,6 +248,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     flushing = (async () => {
       let count = 0;
       const persisting: string[] = [];
+      const expiring: Array<[string, SeriesId]> = [];
       try {
         // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
         const pipeline = redis.pipeline() as unknown as {
@@ -263,6 +271,11 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
             persisting.push(id.key);
           }
         }
+        for (const [key, id] of unexpired) {
+          if (expiring.length >= MAX_FLUSH_BARS) break;
+          pipeline.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS);
+          expiring.push([key, id]);
+        }
         const results = (await pipeline.exec()) ?? [];
         const failed = results.filter(([e]) => e).length;
         if (failed) {
@@ -271,6 +284,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         }
         metrics?.barsWritten(count);
         for (const key of persisting) unpersisted.delete(key);
+        for (const [key, id] of expiring) if (unexpired.get(key) === id) unexpired.delete(key);
         answered();
       } catch (e) {
         failed(e);
@@ -280,7 +294,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       } finally {
         flushing = undefined;
       }
-      if (dirty.size && ok()) schedule();
+      if ((dirty.size || unexpired.size) && ok()) schedule();
     })();
     return flushing;
   }
@@ -337,7 +351,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       windows.delete(id.key);
       idOf.delete(id.key);
       unpersisted.delete(id.key);
-      if (ok()) redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).catch(() => undefined);
+      unexpired.set(id.key, id);
+      if (ok())
+        redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).then(
+          () => unexpired.get(id.key) === id && unexpired.delete(id.key),
+          () => undefined,
+        );
     },
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {

@@ -250,4 +250,37 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     expect(logs.some((l) => /reachable again/.test(l))).toBe(true);
     await store.close();
   });
+  it('a series released while Redis does not answer still gets its expiry once Redis answers again (its key stayed for good)', async () => {
+    const port = await freePort();
+    await startRedis(port);
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 300 });
+    const other = seriesId('ETHUSDT', '1m');
+    await store.restore(id);
+    await store.restore(other);
+    store.upsert(id, [bar(1), bar(2)]);
+    store.upsert(other, [bar(1)]);
+    await store.flush();
+    const check = new Redis({ port });
+    expect(await check.pttl('candles:BTCUSDT:1m')).toBe(-1);
+    // Paused, not killed: its data stays, and the store finds it hung (no command answered).
+    child!.kill('SIGSTOP');
+    await until(() => !store.health().reachable, 10_000);
+    store.release(id);
+    child!.kill('SIGCONT');
+    await until(() => store.health().reachable, 10_000);
+    await until(async () => (await check.pttl('candles:BTCUSDT:1m')) > RELEASED_SERIES_TTL_MS - 60_000, 10_000);
+    expect(await check.pttl('candles:ETHUSDT:1m')).toBe(-1); // the live one stays for good
+    // Live again before its expiry is taken: kept for good, not expired by the old release.
+    child!.kill('SIGSTOP');
+    await until(() => !store.health().reachable, 10_000);
+    store.release(other);
+    store.upsert(other, [bar(2)]);
+    child!.kill('SIGCONT');
+    await until(() => store.health().reachable && store.health().pendingWrites === 0, 10_000);
+    await store.flush();
+    expect(await check.pttl('candles:ETHUSDT:1m')).toBe(-1);
+    expect(await check.zcard('candles:ETHUSDT:1m')).toBe(2);
+    check.disconnect();
+    await store.close();
+  });
 });
