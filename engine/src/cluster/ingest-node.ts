@@ -13,6 +13,7 @@ import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
 import { RedisWatch } from './redis-watch.ts';
+import { SeriesKeep } from './series-keep.ts';
 import { loadConfig } from '../config/config.ts';
 import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
@@ -76,20 +77,15 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log: (l, m) => log[l](m),
   });
   const early: Array<[SeriesId, Bar]> = [];
-  /** Series whose keys this term made permanent (see `publish`); bounded by the live series. */
-  let kept = new Set<string>();
-  // Only the leader's own frees and writes count (fenced): a node that stepped down frees what it held.
-  const expiry = (id: SeriesId, ttlMs: number) => {
-    const { leader, token } = lease.state;
-    if (leader && token) void writer.expireSeries(token, id, ttlMs).catch(() => undefined);
-  };
-  // A series written or held in this term is kept for good (it may have been freed before, by this
-  // node or an earlier leader, and set to expire): once per series and term.
-  const keep = (id: SeriesId) => {
-    if (kept.has(id.key) || !lease.state.leader) return;
-    kept.add(id.key);
-    expiry(id, 0);
-  };
+  // Only the leader's own frees and writes count (fenced).
+  const seriesKeep = new SeriesKeep({
+    expire: (id, ttlMs) => {
+      const { leader, token } = lease.state;
+      return leader && token ? writer.expireSeries(token, id, ttlMs) : undefined;
+    },
+    freedTtlMs: RELEASED_SERIES_TTL_MS,
+  });
+  const keep = (id: SeriesId) => seriesKeep.keep(id);
   const app = await startApp({
     ...options,
     role: 'ingest',
@@ -103,10 +99,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
         sink.publish(id, bar);
       },
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
-      freed: (id) => {
-        kept.delete(id.key);
-        expiry(id, RELEASED_SERIES_TTL_MS);
-      },
+      freed: (id) => seriesKeep.free(id),
       health: () => ({
         // Until the leader's heal has written what Redis lacks, edges would serve a short history.
         notReady: [...(watch.error ? [`redis unreachable: ${watch.error}`] : []), ...(sink.healing ? ['writing the loaded history to redis'] : [])],
@@ -114,6 +107,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
         term: lease.state.term ?? null,
         writes: { ...counts },
         stepDowns: lease.stepDowns,
+        // Freed series whose expiry Redis has not taken yet (tried again until it does).
+        pendingFrees: seriesKeep.pendingFrees,
         lastStepDown: lease.lastStepDown ?? null,
         derived: { held: derived.size, writes: { ...derived.writes } },
       }),
@@ -132,7 +127,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   let seeded = new WeakSet<object>();
   const seededSub = lease.leader$.subscribe(() => {
     seeded = new WeakSet();
-    kept = new Set();
+    seriesKeep.newTerm();
   });
   const demand = new LeaderDemand({
     redis,
@@ -192,6 +187,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       clearInterval(marketsTimer);
       marketsSub.unsubscribe();
       seededSub.unsubscribe();
+      seriesKeep.stop();
       derived.stop();
       demand.stop();
       history.stop();

@@ -1,0 +1,93 @@
+import type { SeriesId } from '../domain/series-id.ts';
+
+/** How often frees Redis has not taken are tried again (ms). */
+export const FREE_RETRY_MS = 5000;
+
+/** Most frees tried again in one round (the rest in the next ones). */
+const MAX_RETRIES_PER_ROUND = 500;
+
+export interface SeriesKeepOptions {
+  /**
+   * Sets a series' keys to expire in `ttlMs`, or keeps them for good (0), under the current lease:
+   * true once Redis took it, false when fenced; undefined when this node does not lead.
+   */
+  expire(id: SeriesId, ttlMs: number): Promise<boolean> | undefined;
+  /** How long Redis keeps a freed series (a client back within it resumes). */
+  freedTtlMs: number;
+  retryMs?: number;
+}
+
+/**
+ * The leader's say over how long Redis keeps each series' keys. A series written or held in a term
+ * is kept for good, once per term (it may have been freed before, by this node or another, and set to
+ * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): a keep
+ * that failed is tried again with the series' next write, a free every FREE_RETRY_MS until Redis
+ * takes it or the series is kept again. Without the retries a failed free left the keys for good, and
+ * a failed keep left a live series' keys to expire.
+ */
+export class SeriesKeep {
+  /** Series kept in this term; bounded by the live series. */
+  private kept = new Set<string>();
+  /** Frees Redis has not taken yet; bounded by the series there are (one per key). */
+  private readonly freeing = new Map<string, SeriesId>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: SeriesKeepOptions) {}
+
+  /** Frees waiting for Redis (tests, health). */
+  get pendingFrees(): number {
+    return this.freeing.size;
+  }
+
+  keep(id: SeriesId): void {
+    if (this.kept.has(id.key)) return;
+    const taken = this.o.expire(id, 0);
+    if (!taken) return;
+    this.kept.add(id.key);
+    this.freeing.delete(id.key);
+    const retry = () => void this.kept.delete(id.key);
+    taken.then((ok) => ok || retry(), retry);
+  }
+
+  free(id: SeriesId): void {
+    this.kept.delete(id.key);
+    this.freeing.set(id.key, id);
+    this.tryFree(id);
+  }
+
+  /** A new term (or none): every series is kept again with its next write. */
+  newTerm(): void {
+    this.kept = new Set();
+    if (this.freeing.size) this.later();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private tryFree(id: SeriesId): void {
+    const taken = this.o.expire(id, this.o.freedTtlMs);
+    if (!taken) return this.later();
+    taken.then(
+      (ok) => {
+        if (!ok) return this.later();
+        if (this.freeing.get(id.key) === id) this.freeing.delete(id.key);
+      },
+      () => this.later(),
+    );
+  }
+
+  private later(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      let n = 0;
+      for (const id of [...this.freeing.values()]) {
+        if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
+        this.tryFree(id);
+      }
+    }, this.o.retryMs ?? FREE_RETRY_MS);
+    this.timer.unref();
+  }
+}
