@@ -7,7 +7,7 @@ import { Child } from '../lib/ipc.ts';
 import type { Arrival, RecorderConfig } from '../load/recorder-child.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import { latencyKey } from '../lib/latency-key.ts';
-import { median, sig } from '../lib/stats.ts';
+import { groupByGap, median, quantile, quantileDiffInterval, sig } from '../lib/stats.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
 import { startSimExchange } from '../../engine/sim/sim-exchange.ts';
@@ -51,11 +51,6 @@ class Rec {
     this.ws.terminate();
   }
 }
-
-const quantile = (xs: number[], q: number) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length ? v[Math.min(v.length - 1, Math.floor(q * v.length))]! : NaN;
-};
 
 /** Redis's CPU seconds (user + sys, INFO cpu), time spent in commands, updates written and write scripts run (INFO commandstats). */
 async function redisCpu(c: Redis): Promise<{ cpuS: number; commandS: number; writes: number; calls: number }> {
@@ -283,12 +278,12 @@ async function paceWindow(nodes: NodeProcess[], symbols: string[], perSymbol: nu
   }
 }
 
-/** Each delivery's time from the exchange's send (ms), for updates sent within [t0, t1). */
-function fromSend(arrivals: readonly Arrival[], sent: ReadonlyMap<string, number>, t0: number, t1: number): number[] {
-  const out: number[] = [];
+/** Each delivery's time from the exchange's send (ms), for updates sent within [t0, t1), with the send's time. */
+function fromSend(arrivals: readonly Arrival[], sent: ReadonlyMap<string, number>, t0: number, t1: number): Array<[sentAt: number, ms: number]> {
+  const out: Array<[number, number]> = [];
   for (const a of arrivals) {
     const s = sent.get(a.key);
-    if (s !== undefined && s >= t0 && s < t1) out.push(a.at - s);
+    if (s !== undefined && s >= t0 && s < t1) out.push([s, a.at - s]);
   }
   return out;
 }
@@ -331,17 +326,29 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const allAlone = await withNodes([['all', { ...base, ROLE: 'all' }]], ([all]) => paceWindow([all!], symbols, perSymbol, seconds));
     const redisAlone = await RedisProcess.start();
     const clusterAlone = await withNodes(clusterNodes(redisAlone.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds, redisAlone.url), redisAlone);
-    const viaAll = fromSend(allAlone.arrivals[0]!, sent, allAlone.t0, allAlone.t1);
-    const viaEdge = fromSend(clusterAlone.arrivals[0]!, sent, clusterAlone.t0, clusterAlone.t1);
+    const allSent = fromSend(allAlone.arrivals[0]!, sent, allAlone.t0, allAlone.t1);
+    const edgeSent = fromSend(clusterAlone.arrivals[0]!, sent, clusterAlone.t0, clusterAlone.t1);
+    const viaAll = allSent.map(([, ms]) => ms);
+    const viaEdge = edgeSent.map(([, ms]) => ms);
+    // How far the added p50 and p99 can be trusted: the deliveries of one burst (every stream's tick,
+    // sent within a few ms; ticks are 2 s apart) resampled together.
+    const bursts = (xs: Array<[number, number]>) => groupByGap(xs, 500);
+    const interval = (q: number) => {
+      const { low, high } = quantileDiffInterval(bursts(allSent), bursts(edgeSent), q);
+      return { low: sig(low), high: sig(high) };
+    };
+    const ci50 = interval(0.5);
+    const ci99 = interval(0.99);
     const alone = {
-      all: { deliveries: viaAll.length, p50: quantile(viaAll, 0.5), p99: quantile(viaAll, 0.99), loadAverage: allAlone.load },
-      cluster: { deliveries: viaEdge.length, p50: quantile(viaEdge, 0.5), p99: quantile(viaEdge, 0.99), loadAverage: clusterAlone.load },
+      all: { deliveries: viaAll.length, bursts: bursts(allSent).length, p50: quantile(viaAll, 0.5), p99: quantile(viaAll, 0.99), loadAverage: allAlone.load },
+      cluster: { deliveries: viaEdge.length, bursts: bursts(edgeSent).length, p50: quantile(viaEdge, 0.5), p99: quantile(viaEdge, 0.99), loadAverage: clusterAlone.load },
+      added95: { p50: ci50, p99: ci99 },
     };
     const addedP50 = sig(alone.cluster.p50 - alone.all.p50);
     const addedP99 = sig(alone.cluster.p99 - alone.all.p99);
     const w = clusterAlone.redis!;
     env.log(
-      `cluster: Binance's pace, each side alone (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol): from the exchange's send, via ROLE=all p50 ${q(viaAll, 0.5)} p99 ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge p50 ${q(viaEdge, 0.5)} p99 ${q(viaEdge, 0.99)} ms (${viaEdge.length}); added p50 ${addedP50} p99 ${addedP99} ms; Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`,
+      `cluster: Binance's pace, each side alone (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol): from the exchange's send, via ROLE=all p50 ${q(viaAll, 0.5)} p99 ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge p50 ${q(viaEdge, 0.5)} p99 ${q(viaEdge, 0.99)} ms (${viaEdge.length}); added p50 ${addedP50} ms (95% interval over bursts ${ci50.low} … ${ci50.high}) p99 ${addedP99} ms (${ci99.low} … ${ci99.high}); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.cmdUsPerWrite)} in commands) over ${w.writes} updates in ${w.calls} script calls`,
     );
 
     // Both at once, paired per update.
@@ -354,8 +361,11 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const lat = addedLatency(both.arrivals[0]!, both.arrivals[1]!.filter((x) => x.at < both.t1), both.published);
     env.log(`cluster: Binance's pace, both at once (load average ${both.load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms)`);
     const rows: Row[] = [
-      { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p50 (each alone: via the edge − via ROLE=all, from the exchange's send)`, unit: 'ms', better: 'lower', values: { engine: addedP50 }, note: `via ROLE=all ${q(viaAll, 0.5)} ms, via the edge ${q(viaEdge, 0.5)} ms` },
-      { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99 (each alone: via the edge − via ROLE=all, from the exchange's send)`, unit: 'ms', better: 'lower', values: { engine: addedP99 }, target: { engineMax: 2, label: '< 2 ms' }, note: `via ROLE=all ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge ${q(viaEdge, 0.99)} ms (${viaEdge.length})` },
+      { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p50 (each alone: via the edge − via ROLE=all, from the exchange's send)`, unit: 'ms', better: 'lower', values: { engine: addedP50 }, note: `95% interval over bursts ${ci50.low} … ${ci50.high} ms; via ROLE=all ${q(viaAll, 0.5)} ms, via the edge ${q(viaEdge, 0.5)} ms` },
+      { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99 (each alone: via the edge − via ROLE=all, from the exchange's send)`, unit: 'ms', better: 'lower', values: { engine: addedP99 }, target: { engineMax: 2, label: '< 2 ms' }, note: `95% interval over bursts ${ci99.low} … ${ci99.high} ms (a late burst or two more or less moves a p99); via ROLE=all ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge ${q(viaEdge, 0.99)} ms (${viaEdge.length})` },
+      // The point estimate above is the difference of two p99s each set by a burst or two; the target is
+      // shown met with confidence only when the interval's upper end is below it too.
+      { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99: upper end of its 95% interval over bursts (${alone.all.bursts} and ${alone.cluster.bursts} bursts)`, unit: 'ms', better: 'lower', values: { engine: ci99.high }, target: { engineMax: 2, label: '< 2 ms at 95%' }, note: `interval ${ci99.low} … ${ci99.high} ms` },
       { scenario: 'cluster', metric: `latency added at Binance's pace with both on the machine at once, paired per update, p50 / p99 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.99) }, note: `p50 ${q(lat.paired, 0.5)} ms; each side's work delays the other's on the shared cores` },
       { scenario: 'cluster', metric: `Redis CPU per update at Binance's pace (${sig(w.writes / ((clusterAlone.t1 - clusterAlone.t0) / 1000))} writes/s)`, unit: 'µs', better: 'lower', values: { engine: sig(w.usPerWrite) }, note: `${sig(w.cmdUsPerWrite)} µs of it in commands; at this rate Redis's idle work (cron, 10 Hz) dominates` },
     ];
