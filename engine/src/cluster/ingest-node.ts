@@ -49,7 +49,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     const app = ref.app;
     return app ? app.config.symbols.filter((s) => s !== '*').flatMap((s) => app.config.intervals.map((i) => seriesId(s, i))) : [];
   };
-  const counts = { written: 0, dropped: 0, fenced: 0 };
+  const counts = { written: 0, dropped: 0, fenced: 0, failed: 0 };
   const sink = new LeaderSink({
     writer,
     lease,
@@ -57,7 +57,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     tail: (id, n) => ref.app?.store.window(id).last(n) ?? [],
     windowBars: config.bufferSize,
     log: (l, m, f) => log[l](m, f),
-    metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++ },
+    metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++, failed: () => counts.failed++ },
   });
   // A connection of its own for the edges' nudges (on-demand series and derived series).
   // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
@@ -100,23 +100,36 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       },
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
       freed: (id) => seriesKeep.free(id),
-      health: () => ({
-        // Until the leader's heal has written what Redis lacks, edges would serve a short history.
-        notReady: [...(watch.error ? [`redis unreachable: ${watch.error}`] : []), ...(sink.healing ? ['writing the loaded history to redis'] : [])],
-        leader: lease.state.leader,
-        term: lease.state.term ?? null,
-        writes: { ...counts },
-        stepDowns: lease.stepDowns,
-        // Freed series whose expiry Redis has not taken yet (tried again until it does).
-        pendingFrees: seriesKeep.pendingFrees,
-        lastStepDown: lease.lastStepDown ?? null,
-        derived: { held: derived.size, writes: { ...derived.writes } },
-      }),
+      health: () => {
+        const failing = sink.failing;
+        return {
+          // Until the leader's heal has written what Redis lacks, edges would serve a short history.
+          notReady: [
+            ...(watch.error ? [`redis unreachable: ${watch.error}`] : []),
+            ...(sink.healing ? ['writing the loaded history to redis'] : []),
+            ...(failing ? [`writes to redis fail: ${failing.reason} (${failing.pending} updates kept)`] : []),
+          ],
+          leader: lease.state.leader,
+          term: lease.state.term ?? null,
+          writes: { ...counts },
+          stepDowns: lease.stepDowns,
+          // Freed series whose expiry Redis has not taken yet (tried again until it does).
+          pendingFrees: seriesKeep.pendingFrees,
+          lastStepDown: lease.lastStepDown ?? null,
+          derived: { held: derived.size, writes: { ...derived.writes } },
+        };
+      },
       series: derived.registryDeps,
     },
   });
   ref.app = app;
   leaderGauge(app.metrics, () => lease.state.leader);
+  const writeFailures = app.metrics.gauge('engine_cluster_write_failures', 'Writes to Redis that failed since this node started (each kept and retried)');
+  const keptWrites = app.metrics.gauge('engine_cluster_writes_kept', 'Updates kept to be written again after a failed write');
+  app.metrics.onCollect(() => {
+    writeFailures(counts.failed);
+    keptWrites(sink.failing?.pending ?? 0);
+  });
   const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.

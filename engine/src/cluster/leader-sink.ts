@@ -16,19 +16,45 @@ export interface LeaderSinkConfig {
   /** Updates waiting while Redis is unreachable, per series (newest per open time; default 1000). */
   maxPending?: number;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
-  metrics?: { written(n: number): void; dropped(n: number): void; fenced(): void };
+  metrics?: { written(n: number): void; dropped(n: number): void; fenced(): void; failed?(): void };
 }
+
+/** First wait before failed writes go again (ms); it doubles with each round that fails, up to RETRY_MAX_MS. */
+const RETRY_MS = 250;
+const RETRY_MAX_MS = 5000;
+/** Longest reason kept from a failed write (logs, /health). */
+const MAX_REASON = 200;
+/** At most one line a minute about failing writes (some may fail and some succeed, in turns). */
+const LOG_EVERY_MS = 60_000;
 
 /**
  * Where an ingest node's updates go (ROLE=ingest). Every node runs its pipelines (a hot standby);
  * only the leader writes, through the fenced writer. A refused write (the lease is another's) steps
  * this node down at once. A write that failed to reach Redis is kept (newest per bar, bounded) and
- * retried in order. On taking the lead the node rewrites the tail of every series: what the old leader
+ * retried in order, sooner or later as rounds keep failing (a Redis out of memory or read-only refuses
+ * every write for as long as it lasts: retrying all at once every 250 ms cost the leader and Redis a
+ * third of a core each), and said once per failing spell, in the log and in `failing`. On taking the lead the node rewrites the tail of every series: what the old leader
  * did not write gets written, and the version check drops the rest (the heal is idempotent).
  */
 export class LeaderSink {
   private readonly pending = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
   private retrying: NodeJS.Timeout | undefined;
+  /** Why writes fail, while they do (undefined once one succeeds). */
+  private failure: string | undefined;
+  /** The last reason a write failed. */
+  private lastReason = '';
+  /** When the last line about failing writes was written, and whether this spell has one. */
+  private warnedAt = -Infinity;
+  private warned = false;
+  /**
+   * Retry rounds in this failing spell (sets the next wait). A spell ends when no write has failed
+   * for twice the longest wait: some writes may succeed meanwhile (a Redis out of memory takes some),
+   * and they must not bring the retries of all the others back to every 250 ms.
+   */
+  private failedRounds = 0;
+  private lastFailedAt = -Infinity;
+  /** Kept writes sent again and not answered yet (still waiting, for /health). */
+  private resent = 0;
   private readonly sub;
 
   constructor(private readonly cfg: LeaderSinkConfig) {
@@ -36,6 +62,13 @@ export class LeaderSink {
       if (leader) void this.heal();
       else this.pending.clear();
     });
+  }
+
+  /** Why writes to Redis fail, with how many updates wait to be retried; undefined while none fail or wait. */
+  get failing(): { reason: string; pending: number } | undefined {
+    let pending = this.resent;
+    for (const p of this.pending.values()) pending += p.bars.size;
+    return this.failure === undefined && pending === 0 ? undefined : { reason: this.failure ?? this.lastReason, pending };
   }
 
   publish(id: SeriesId, bar: Bar): void {
@@ -47,14 +80,41 @@ export class LeaderSink {
   private send(token: string, id: SeriesId, bar: Bar): Promise<void> {
     return this.cfg.writer.write(token, id, bar).then(
       (r) => {
+        this.succeeded();
         if (r.kind === 'fenced') {
           this.cfg.metrics?.fenced();
           this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
         } else if (r.kind === 'written') this.cfg.metrics?.written(1);
         else this.cfg.metrics?.dropped(1);
       },
-      () => this.keep(id, bar),
+      (e: unknown) => {
+        this.failed(e);
+        this.keep(id, bar);
+      },
     );
+  }
+
+  private failed(e: unknown): void {
+    this.cfg.metrics?.failed?.();
+    const at = performance.now();
+    if (at - this.lastFailedAt > 2 * RETRY_MAX_MS) this.failedRounds = 0;
+    this.lastFailedAt = at;
+    this.lastReason = String((e as Error)?.message ?? e).slice(0, MAX_REASON);
+    if (this.failure !== undefined) return;
+    this.failure = this.lastReason;
+    const now = performance.now();
+    if (now - this.warnedAt < LOG_EVERY_MS) return;
+    this.warnedAt = now;
+    this.warned = true;
+    this.cfg.log?.('warn', `writes to redis fail (${this.failure}): updates are kept, newest per bar, and retried`);
+  }
+
+  private succeeded(): void {
+    if (this.failure === undefined) return;
+    this.failure = undefined;
+    if (!this.warned) return;
+    this.warned = false;
+    this.cfg.log?.('info', 'writes reach redis again');
   }
 
   private keep(id: SeriesId, bar: Bar): void {
@@ -69,14 +129,21 @@ export class LeaderSink {
 
   private retryLater(): void {
     if (this.retrying) return;
+    const wait = Math.min(RETRY_MS * 2 ** this.failedRounds, RETRY_MAX_MS);
+    this.failedRounds++;
     this.retrying = setTimeout(() => {
       this.retrying = undefined;
       const s = this.cfg.lease.state;
       if (!s.leader) return this.pending.clear();
       const batch = [...this.pending.values()];
       this.pending.clear();
-      for (const { id, bars } of batch) for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) void this.send(s.token!, id, b);
-    }, 250);
+      for (const { id, bars } of batch) {
+        for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) {
+          this.resent++;
+          void this.send(s.token!, id, b).finally(() => this.resent--);
+        }
+      }
+    }, wait);
   }
 
   /**
