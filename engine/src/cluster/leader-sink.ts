@@ -31,10 +31,11 @@ const LOG_EVERY_MS = 60_000;
  * Where an ingest node's updates go (ROLE=ingest). Every node runs its pipelines (a hot standby);
  * only the leader writes, through the fenced writer. A refused write (the lease is another's) steps
  * this node down at once. A write that failed to reach Redis is kept (newest per bar, bounded) and
- * retried in order, sooner or later as rounds keep failing (a Redis out of memory or read-only refuses
- * every write for as long as it lasts: retrying all at once every 250 ms cost the leader and Redis a
- * third of a core each), and said once per failing spell, in the log and in `failing`. On taking the lead the node rewrites the tail of every series: what the old leader
- * did not write gets written, and the version check drops the rest (the heal is idempotent).
+ * retried in order, later as rounds keep failing (a Redis out of memory or read-only refuses every
+ * write while it lasts: retrying all every 250 ms cost the leader and Redis a third of a core each),
+ * and said in the log (at most once a minute) and in `failing`. On taking the lead the node rewrites
+ * the tail of every series: what the old leader did not write gets written, and the version check
+ * drops the rest (the heal is idempotent).
  */
 export class LeaderSink {
   private readonly pending = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
@@ -59,8 +60,10 @@ export class LeaderSink {
 
   constructor(private readonly cfg: LeaderSinkConfig) {
     this.sub = cfg.lease.leader$.subscribe((leader) => {
-      if (leader) void this.heal();
-      else this.pending.clear();
+      if (leader) return void this.heal();
+      // A standby writes nothing: nothing of the leader's failing writes is its to report.
+      this.pending.clear();
+      this.failure = undefined;
     });
   }
 
@@ -96,13 +99,12 @@ export class LeaderSink {
 
   private failed(e: unknown): void {
     this.cfg.metrics?.failed?.();
-    const at = performance.now();
-    if (at - this.lastFailedAt > 2 * RETRY_MAX_MS) this.failedRounds = 0;
-    this.lastFailedAt = at;
+    const now = performance.now();
+    if (now - this.lastFailedAt > 2 * RETRY_MAX_MS) this.failedRounds = 0;
+    this.lastFailedAt = now;
     this.lastReason = String((e as Error)?.message ?? e).slice(0, MAX_REASON);
     if (this.failure !== undefined) return;
     this.failure = this.lastReason;
-    const now = performance.now();
     if (now - this.warnedAt < LOG_EVERY_MS) return;
     this.warnedAt = now;
     this.warned = true;
