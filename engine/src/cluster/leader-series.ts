@@ -1,3 +1,4 @@
+import { RetryBackoff } from './retry-backoff.ts';
 import type { Redis } from 'ioredis';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
@@ -95,6 +96,8 @@ export class LeaderSeries {
   private registry: SeriesRegistry | undefined;
   private bars: SeriesDemand | undefined;
   readonly writes = { written: 0, dropped: 0, failed: 0 };
+  /** One for every instance: they fail together when Redis refuses writes. */
+  private readonly backoff = new RetryBackoff();
 
   constructor(private readonly cfg: LeaderSeriesConfig) {}
 
@@ -239,8 +242,10 @@ export class LeaderSeries {
         }
       },
       () => {
-        // Redis unreachable: write the whole window again shortly (the version check drops what got through).
+        // Redis unreachable or refusing: write the whole window again later (the version check drops
+        // what got through), backing off while writes keep failing.
         this.writes.failed++;
+        this.backoff.failed();
         if (h.lease) this.written.set(h.lease.instance, FAILED);
         this.rewriteLater(h);
       },
@@ -252,7 +257,7 @@ export class LeaderSeries {
     h.rewrite = setTimeout(() => {
       h.rewrite = undefined;
       if (this.held.get(h.member.key) === h) void this.seed(h.member.key);
-    }, 250);
+    }, this.backoff.next());
     h.rewrite.unref();
   }
 

@@ -2,6 +2,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { FencedWriter } from './fenced-writer.ts';
 import type { LeaderLease } from './leader-lease.ts';
+import { RetryBackoff } from './retry-backoff.ts';
 
 export interface LeaderSinkConfig {
   writer: FencedWriter;
@@ -19,9 +20,6 @@ export interface LeaderSinkConfig {
   metrics?: { written(n: number): void; dropped(n: number): void; fenced(): void; failed?(): void };
 }
 
-/** First wait before failed writes go again (ms); it doubles with each round that fails, up to RETRY_MAX_MS. */
-const RETRY_MS = 250;
-const RETRY_MAX_MS = 5000;
 /** Longest reason kept from a failed write (logs, /health). */
 const MAX_REASON = 200;
 /** At most one line a minute about failing writes (some may fail and some succeed, in turns). */
@@ -47,13 +45,7 @@ export class LeaderSink {
   /** When the last line about failing writes was written, and whether this spell has one. */
   private warnedAt = -Infinity;
   private warned = false;
-  /**
-   * Retry rounds in this failing spell (sets the next wait). A spell ends when no write has failed
-   * for twice the longest wait: some writes may succeed meanwhile (a Redis out of memory takes some),
-   * and they must not bring the retries of all the others back to every 250 ms.
-   */
-  private failedRounds = 0;
-  private lastFailedAt = -Infinity;
+  private readonly backoff = new RetryBackoff();
   /** Kept writes sent again and not answered yet (still waiting, for /health). */
   private resent = 0;
   private readonly sub;
@@ -99,12 +91,11 @@ export class LeaderSink {
 
   private failed(e: unknown): void {
     this.cfg.metrics?.failed?.();
-    const now = performance.now();
-    if (now - this.lastFailedAt > 2 * RETRY_MAX_MS) this.failedRounds = 0;
-    this.lastFailedAt = now;
+    this.backoff.failed();
     this.lastReason = String((e as Error)?.message ?? e).slice(0, MAX_REASON);
     if (this.failure !== undefined) return;
     this.failure = this.lastReason;
+    const now = performance.now();
     if (now - this.warnedAt < LOG_EVERY_MS) return;
     this.warnedAt = now;
     this.warned = true;
@@ -131,8 +122,7 @@ export class LeaderSink {
 
   private retryLater(): void {
     if (this.retrying) return;
-    const wait = Math.min(RETRY_MS * 2 ** this.failedRounds, RETRY_MAX_MS);
-    this.failedRounds++;
+    const wait = this.backoff.next();
     this.retrying = setTimeout(() => {
       this.retrying = undefined;
       const s = this.cfg.lease.state;
