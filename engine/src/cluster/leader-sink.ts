@@ -38,8 +38,11 @@ const LOG_EVERY_MS = 60_000;
 export class LeaderSink {
   private readonly pending = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
   private retrying: NodeJS.Timeout | undefined;
-  /** Why writes fail, while they do (undefined once one succeeds). */
-  private failure: string | undefined;
+  /**
+   * A failing spell: from a failed write until one succeeds with nothing kept any more (a Redis out of
+   * memory takes some writes while it refuses others: those do not end it).
+   */
+  private failingSpell = false;
   /** The last reason a write failed. */
   private lastReason = '';
   /** When the last line about failing writes was written, and whether this spell has one. */
@@ -55,7 +58,7 @@ export class LeaderSink {
       if (leader) return void this.heal();
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
-      this.failure = undefined;
+      this.failingSpell = false;
     });
   }
 
@@ -63,7 +66,7 @@ export class LeaderSink {
   get failing(): { reason: string; pending: number } | undefined {
     let pending = this.resent;
     for (const p of this.pending.values()) pending += p.bars.size;
-    return this.failure === undefined && pending === 0 ? undefined : { reason: this.failure ?? this.lastReason, pending };
+    return !this.failingSpell && pending === 0 ? undefined : { reason: this.lastReason, pending };
   }
 
   publish(id: SeriesId, bar: Bar): void {
@@ -72,9 +75,11 @@ export class LeaderSink {
     void this.send(s.token!, id, bar);
   }
 
-  private send(token: string, id: SeriesId, bar: Bar): Promise<void> {
+  /** `resent`: a kept write sent again (counted in `failing` until answered). */
+  private send(token: string, id: SeriesId, bar: Bar, resent = false): Promise<void> {
     return this.cfg.writer.write(token, id, bar).then(
       (r) => {
+        if (resent) this.resent--;
         this.succeeded();
         if (r.kind === 'fenced') {
           this.cfg.metrics?.fenced();
@@ -83,6 +88,7 @@ export class LeaderSink {
         else this.cfg.metrics?.dropped(1);
       },
       (e: unknown) => {
+        if (resent) this.resent--;
         this.failed(e);
         this.keep(id, bar);
       },
@@ -93,18 +99,18 @@ export class LeaderSink {
     this.cfg.metrics?.failed?.();
     this.backoff.failed();
     this.lastReason = String((e as Error)?.message ?? e).slice(0, MAX_REASON);
-    if (this.failure !== undefined) return;
-    this.failure = this.lastReason;
+    if (this.failingSpell) return;
+    this.failingSpell = true;
     const now = performance.now();
     if (now - this.warnedAt < LOG_EVERY_MS) return;
     this.warnedAt = now;
     this.warned = true;
-    this.cfg.log?.('warn', `writes to redis fail (${this.failure}): updates are kept, newest per bar, and retried`);
+    this.cfg.log?.('warn', `writes to redis fail (${this.lastReason}): updates are kept, newest per bar, and retried`);
   }
 
   private succeeded(): void {
-    if (this.failure === undefined) return;
-    this.failure = undefined;
+    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0) return;
+    this.failingSpell = false;
     if (!this.warned) return;
     this.warned = false;
     this.cfg.log?.('info', 'writes reach redis again');
@@ -132,7 +138,7 @@ export class LeaderSink {
       for (const { id, bars } of batch) {
         for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) {
           this.resent++;
-          void this.send(s.token!, id, b).finally(() => this.resent--);
+          void this.send(s.token!, id, b, true);
         }
       }
     }, wait);
