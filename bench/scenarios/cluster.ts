@@ -8,6 +8,7 @@ import type { Arrival, RecorderConfig } from '../load/recorder-child.ts';
 import { procSample } from '../lib/proc-stats.ts';
 import { latencyKey } from '../lib/latency-key.ts';
 import { groupByGap, median, quantile, quantileDiffInterval, sig } from '../lib/stats.ts';
+import { wakeRtt } from '../lib/wake-rtt.ts';
 import { NodeProcess } from '../../spec/helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
 import { startSimExchange } from '../../engine/sim/sim-exchange.ts';
@@ -196,12 +197,15 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
       redis,
     );
   };
-  // Rounds (--ramp-repeat), each ROLE=all then the edge: near saturation a step passes or fails on its
-  // p99 by a few ms, so one pair of ramps can say 0.64 or 0.85; the median of the rounds' ratios is reported.
+  // Rounds (--ramp-repeat), alternating which side goes first (the machine drifts from one minute to
+  // the next): near saturation a step passes or fails on its p99 by a few ms, so one pair of ramps can
+  // say 0.64 or 0.85; the median of the rounds' ratios is reported.
   const rounds: Array<{ all: RampResult; edge: RampResult; ratio: number }> = [];
   for (let r = 0; r < env.opts.rampRepeats && (r === 0 || timeLeft(env)); r++) {
-    const all = await runAll();
-    const edge = await runEdge();
+    const edgeFirst = r % 2 === 1;
+    const first = edgeFirst ? await runEdge() : await runAll();
+    const second = edgeFirst ? await runAll() : await runEdge();
+    const [all, edge] = edgeFirst ? [second, first] : [first, second];
     rounds.push({ all, edge, ratio: edge.deliveredPerS / all.deliveredPerS });
   }
   const byRatio = [...rounds].sort((x, y) => x.ratio - y.ratio);
@@ -323,6 +327,10 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     ['edge', { ...base, REDIS_URL: url, ROLE: 'edge' }],
   ];
   try {
+    // The machine's own floor, before the windows: a round trip between two processes woken from a
+    // pause like the exchange's (two hops, as many as the cluster's path adds), and back to back.
+    const wake = await wakeRtt({ idleGapMs: 1000, idlePings: quick ? 5 : 20, busyPings: 2000 });
+    env.log(`cluster: this machine's loopback round trip between two processes, after 1 s idle p50 ${q(wake.idle, 0.5)} max ${q(wake.idle, 1)} ms (${wake.idle.length}), back to back p50 ${q(wake.busy, 0.5)} p99 ${q(wake.busy, 0.99)} ms`);
     // Each side alone, in rounds that alternate which goes first (PACE_ROUNDS; 3, or 1 with --quick),
     // each a share of the window: the machine's drift from one minute to the next falls on both sides.
     const rounds = Math.max(1, Number(process.env.PACE_ROUNDS) || (quick ? 1 : 3));
@@ -389,10 +397,18 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       // The point estimate above is the difference of two p99s each set by a burst or two; the target is
       // shown met with confidence only when the interval's upper end is below it too.
       { scenario: 'cluster', metric: `latency added by Redis + edge at Binance's pace, p99: upper end of its 95% interval over bursts (${alone.all.bursts} and ${alone.cluster.bursts} bursts)`, unit: 'ms', better: 'lower', values: { engine: ci99.high }, target: { engineMax: 2, label: '< 2 ms at 95%' }, note: `interval ${ci99.low} … ${ci99.high} ms` },
+      {
+        scenario: 'cluster',
+        metric: `this machine's loopback round trip between two processes woken after 1 s idle (the two hops the cluster's path adds, before any work), p50`,
+        unit: 'ms',
+        better: 'lower',
+        values: { engine: q(wake.idle, 0.5) },
+        note: `max ${q(wake.idle, 1)} ms of ${wake.idle.length}; back to back (1 ms apart) p50 ${q(wake.busy, 0.5)} ms, p99 ${q(wake.busy, 0.99)} ms`,
+      },
       { scenario: 'cluster', metric: `latency added at Binance's pace with both on the machine at once, paired per update, p50 / p99 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.99) }, note: `p50 ${q(lat.paired, 0.5)} ms; each side's work delays the other's on the shared cores` },
       { scenario: 'cluster', metric: `Redis CPU per update at Binance's pace (${sig(w.writes / redisTotal.seconds)} writes/s)`, unit: 'µs', better: 'lower', values: { engine: sig(w.usPerWrite) }, note: `${sig(w.cmdUsPerWrite)} µs of it in commands; at this rate Redis's idle work (cron, 10 Hz) dominates` },
     ];
-    return { rows, data: { streams: symbols.length, perSymbol, seconds, alone, both: { loadAverage: both.load, added: summary(lat), redis: both.redis }, redis: w } };
+    return { rows, data: { streams: symbols.length, perSymbol, seconds, wake, alone, both: { loadAverage: both.load, added: summary(lat), redis: both.redis }, redis: w } };
   } finally {
     await sim.close();
   }
