@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { EMPTY } from 'rxjs';
 import { Hub } from '../broadcast/hub.ts';
-import { type Config, loadConfig } from '../config/config.ts';
+import { ALL_SYMBOLS, type Config, isUniverse, loadConfig } from '../config/config.ts';
 import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
@@ -12,6 +12,7 @@ import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
 import { EdgeFeed } from './edge-feed.ts';
+import { EdgeConfigured } from './edge-configured.ts';
 import { EdgeDemand } from './edge-demand.ts';
 import { EdgeHistory } from './edge-history.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
@@ -94,8 +95,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
-  const catalog = new SeriesCatalog(config.symbols, config.intervals, 'cluster', config.bufferSize);
-  const ids: SeriesId[] = config.symbols.flatMap((s) => config.intervals.map((i) => seriesId(s, i)));
+  const symbols = isUniverse(config.symbols) ? ALL_SYMBOLS : config.symbols;
+  const catalog = new SeriesCatalog(symbols, config.intervals, 'cluster', config.bufferSize);
   const malformed = metrics.counter('engine_cluster_malformed_total', 'Malformed members, entries or messages read from Redis (skipped)');
   const feed = new EdgeFeed({
     redis,
@@ -115,12 +116,24 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     repairs(feed.repairs);
     reloads(feed.reloads);
   });
-  await feed.follow(ids);
-  const configuredKeys = new Set(ids.map((id) => id.key));
+  const late: { server?: EngineServer; demand?: EdgeDemand } = {};
+  const release = (id: SeriesId) => {
+    store.release(id);
+    hub.dropSnapshot(id);
+    positions.release(id);
+  };
+  const configured = new EdgeConfigured({
+    symbols,
+    intervals: config.intervals,
+    feed,
+    ended: (id, message) => late.server?.endSeries(id.key, 'symbol_not_trading', message),
+    free: release,
+  });
+  await configured.start();
   // The configured series decide readiness and the status badge; on-demand ones load on their own.
   // A series no leader has written yet has no history to serve (reproduced: a client of a new
   // cluster's edge got a `historical` of 0 bars while the leader was still to write the REST history).
-  const configuredLoaded = () => ids.every((id) => feed.isLoaded(id) && feed.isWritten(id));
+  const configuredLoaded = () => configured.ready(catalog.marketsLoaded);
   // No ingest node leading (both gone, or none started) for longer than a failover takes: nothing new
   // is written, so clients are told `stale` (the edge still serves what Redis has).
   const keys = leaseKeys(prefix);
@@ -146,18 +159,18 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
   // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.
-  const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const readMarkets = async () => {
     try {
       const text = await redis.get(keys.markets);
       if (text === null) return;
-      const { removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
+      const { added, removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
+      const message = (symbol: string) => `symbol ${symbol} stopped trading on the exchange`;
       for (const symbol of removed) {
-        const message = `symbol ${symbol} stopped trading on the exchange`;
-        log.warn(`${message}: its series end on this edge`);
-        late.demand?.endSymbol(symbol, message);
-        for (const id of ids) if (id.symbol === symbol) late.server?.endSeries(id.key, 'symbol_not_trading', message);
+        log.warn(`${message(symbol)}: its series end on this edge`);
+        late.demand?.endSymbol(symbol, message(symbol));
       }
+      // With SYMBOLS=*, the universe's series are followed as the markets list them.
+      await configured.marketsChanged(added, removed, message);
     } catch {
       malformed(1); // unreadable or malformed: the previous markets stay
     }
@@ -177,13 +190,9 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     keys,
     node: config.nodeId,
     catalog,
-    configured: (id) => configuredKeys.has(id.key),
+    configured: (id) => configured.has(id),
     feed,
-    free: (id) => {
-      store.release(id);
-      hub.dropSnapshot(id);
-      positions.release(id);
-    },
+    free: release,
     maxSeries: config.maxOnDemandSeries,
     idleMs: config.idleSeriesMs,
     touchEveryMs: DEMAND_TOUCH_MS,
@@ -218,7 +227,10 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
   const health = () => {
     const notReady: string[] = [];
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
-    if (!configuredLoaded()) notReady.push(ids.every((id) => feed.isLoaded(id)) ? 'waiting for a leader to write the series' : 'series loading');
+    if (!configuredLoaded()) {
+      if (configured.universe && !catalog.marketsLoaded) notReady.push('waiting for a leader to write the markets (SYMBOLS=*)');
+      else notReady.push(configured.loaded ? 'waiting for a leader to write the series' : 'series loading');
+    }
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
     // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.
     const warnings = leader.present ? [] : [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`];
@@ -257,7 +269,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     olderBars: (symbol, interval, endTime, limit, address) => history.olderBars(seriesId(symbol, interval), endTime, limit, address),
   }));
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
-  log.info(`edge ${config.nodeId} listening on ${url}`, { series: ids.length });
+  log.info(`edge ${config.nodeId} listening on ${url}`, { series: configured.size });
 
   let stopped: Promise<void> | undefined;
   return {
