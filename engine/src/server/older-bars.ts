@@ -17,7 +17,7 @@ export interface OlderBarsConfig {
 
 /** Bars older than the store, from the exchange: for clients' history pages and derived series' ranges and warm-ups. */
 export interface OlderBars {
-  /** A native interval's page for a client `address` (GET /candles?endTime=). */
+  /** A page for a client `address` (GET /candles?endTime=); a custom interval's resampled from its source's. */
   page(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Any series' page, a custom interval's resampled from its source's; warm-ups count against one address of their own. */
   ofSeries(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
@@ -44,15 +44,17 @@ export function olderBarsSource({ config, rest, catalog, metrics }: OlderBarsCon
     pages(st.refusedRate, { outcome: 'refused_rate' });
     pages(st.refusedBusy, { outcome: 'refused_busy' });
   });
-  const page = (symbol: string, interval: string, endTime: number, limit: number, address: string) => history.page(address, symbol, interval, endTime, limit);
+  const native = (symbol: string, interval: string, endTime: number, limit: number, address: string) => history.page(address, symbol, interval, endTime, limit);
+  const page = (symbol: string, interval: string, endTime: number, limit: number, address: string) => {
+    if (isNativeInterval(interval)) return native(symbol, interval, endTime, limit, address);
+    // A custom interval has no klines of its own on the exchange: its source's, resampled (asked as
+    // itself, the exchange refuses it: 'Invalid interval').
+    const source = catalog.customSeriesOf(symbol).find((c) => c.id.interval === interval)?.source;
+    if (!source) return Promise.reject(new Error(`${interval} of ${symbol} has no source interval`));
+    return customOlderBars((end, n) => native(symbol, source.interval, end, n, address), interval, source.interval, endTime, limit);
+  };
   return {
     page,
-    ofSeries(id, endTime, limit, address = WARM_UP_ADDRESS) {
-      if (isNativeInterval(id.interval)) return page(id.symbol, id.interval, endTime, limit, address);
-      // A custom interval has no klines of its own on the exchange: its source's, resampled.
-      const source = catalog.customSeriesOf(id.symbol).find((c) => c.id.key === id.key)?.source;
-      if (!source) return Promise.reject(new Error(`${id.interval} of ${id.symbol} has no source interval`));
-      return customOlderBars((end, n) => page(id.symbol, source.interval, end, n, address), id.interval, source.interval, endTime, limit);
-    },
+    ofSeries: (id, endTime, limit, address = WARM_UP_ADDRESS) => page(id.symbol, id.interval, endTime, limit, address),
   };
 }

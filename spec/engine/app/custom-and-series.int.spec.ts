@@ -65,6 +65,20 @@ describe('custom intervals and derived series, engine pointed at a standalone si
     expectWholeAndTrue(sim, 'BTCUSDT', '10m', w10.last(1000), 10 * M);
   });
 
+  it("serves a custom interval's pages older than the store, resampled from its source on the exchange (a chart scrolled back)", async () => {
+    // It answered 502 'Invalid interval': the page went to the exchange as 10m klines.
+    const oldest = app.store.window(seriesId('BTCUSDT', '10m')).oldest()!;
+    const endTime = oldest.openTime + 5 * 10 * M;
+    const res = await request(`${app.url}/candles/BTCUSDT/10m?endTime=${endTime}&limit=100`);
+    const body = (await res.body.json()) as { candles: Array<{ time: number; open: number; high: number; low: number; close: number; volume: number; is_closed: boolean }> };
+    expect(res.statusCode).toBe(200);
+    expect(body.candles).toHaveLength(100);
+    expect(body.candles.at(-1)!.time).toBe(endTime);
+    const bars: Bar[] = body.candles.map((c) => ({ openTime: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, closed: c.is_closed }));
+    expect(bars.every((b) => b.closed)).toBe(true);
+    expectWholeAndTrue(sim, 'BTCUSDT', '10m', bars, 10 * M);
+  });
+
   it('heals a custom interval after an outage like a native one', async () => {
     const w = app.store.window(seriesId('BTCUSDT', '10m'));
     const before = w.newestClosed()!.openTime;
