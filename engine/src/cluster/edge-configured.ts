@@ -65,6 +65,14 @@ export class EdgeConfigured {
     return true;
   }
 
+  /**
+   * Followed series loaded but never written by a leader: a leader not there yet, or one whose
+   * SYMBOLS or INTERVALS lack them (named in /health, so a mismatch is found without reading code).
+   */
+  unwritten(): string[] {
+    return [...this.byKey.values()].filter((id) => this.o.feed.isLoaded(id) && !this.o.feed.isWritten(id)).map((id) => id.key);
+  }
+
   /** Whether every followed series has loaded its first snapshot (written or not). */
   get loaded(): boolean {
     for (const id of this.byKey.values()) if (!this.o.feed.isLoaded(id)) return false;

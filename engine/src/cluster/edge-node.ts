@@ -229,7 +229,12 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
     if (!configuredLoaded()) {
       if (configured.universe && !catalog.marketsLoaded) notReady.push('waiting for a leader to write the markets (SYMBOLS=*)');
-      else notReady.push(configured.loaded ? 'waiting for a leader to write the series' : 'series loading');
+      else if (!configured.loaded) notReady.push('series loading');
+      else {
+        const missing = configured.unwritten();
+        const named = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+        notReady.push(`waiting for a leader to write ${named} (the ingest nodes' SYMBOLS and INTERVALS must include them)`);
+      }
     }
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
     // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.

@@ -44,8 +44,10 @@ describe('edge readiness on a new cluster (child processes)', () => {
   it('says why it is not ready while no leader has written, then serves the whole history once one has', async () => {
     const env = { SYMBOLS: 'BTCUSDT,ETHUSDT', INTERVALS: '1m', HISTORY_ON_CONNECT: String(HISTORY), SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, REDIS_URL: redis.url, SERIES_DIR: '' };
     edge = await NodeProcess.start('edge', { ...env, ROLE: 'edge' });
-    const waiting = await edge.until((h) => Array.isArray(h.notReady) && (h.notReady as string[]).includes('waiting for a leader to write the series'), 60_000, 'edge loaded, waiting');
+    const waiting = await edge.until((h) => Array.isArray(h.notReady) && (h.notReady as string[]).some((m) => m.startsWith('waiting for a leader to write')), 60_000, 'edge loaded, waiting');
     expect(waiting.status).toBe('degraded');
+    // Named, so an ingest node configured without them is found from /health.
+    expect(waiting.notReady).toContain("waiting for a leader to write BTCUSDT:1m, ETHUSDT:1m (the ingest nodes' SYMBOLS and INTERVALS must include them)");
     // Still not ready a moment later: nothing has written the series.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await edge.health())?.status).toBe('degraded');
