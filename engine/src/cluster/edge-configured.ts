@@ -44,8 +44,12 @@ export class EdgeConfigured {
     return this.o.symbols === '*' ? Promise.resolve() : this.follow(this.o.symbols);
   }
 
-  /** The leader's markets changed (`added` is every market on the first call). */
-  async marketsChanged(added: readonly string[], removed: readonly string[], message: (symbol: string) => string): Promise<void> {
+  /**
+   * The leader's markets were read: `trading` every symbol they list, `removed` those gone since the
+   * last read. With '*', whatever of `trading` is not followed yet is (so a follow that failed is
+   * tried again with the next read).
+   */
+  async marketsRead(trading: readonly string[], removed: readonly string[], message: (symbol: string) => string): Promise<void> {
     for (const symbol of removed) {
       for (const id of this.byKey.values()) {
         if (id.symbol !== symbol) continue;
@@ -55,7 +59,7 @@ export class EdgeConfigured {
         void this.o.feed.unfollow(id).then(() => this.o.free(id));
       }
     }
-    if (this.universe) await this.follow(added);
+    if (this.universe) await this.follow(trading);
   }
 
   /** Every followed series loaded and written by a leader (with '*', once the markets are known). */
@@ -66,22 +70,27 @@ export class EdgeConfigured {
   }
 
   /**
-   * Followed series loaded but never written by a leader: a leader not there yet, or one whose
-   * SYMBOLS or INTERVALS lack them (named in /health, so a mismatch is found without reading code).
+   * Why it is not ready (undefined when it is). Series loaded but never written are named: a leader
+   * not there yet, or ingest nodes whose SYMBOLS or INTERVALS lack them (found from /health).
    */
-  unwritten(): string[] {
-    return [...this.byKey.values()].filter((id) => this.o.feed.isLoaded(id) && !this.o.feed.isWritten(id)).map((id) => id.key);
+  notReady(marketsLoaded: boolean): string | undefined {
+    if (this.ready(marketsLoaded)) return undefined;
+    if (this.universe && !marketsLoaded) return 'waiting for a leader to write the markets (SYMBOLS=*)';
+    const ids = [...this.byKey.values()];
+    if (!ids.every((id) => this.o.feed.isLoaded(id))) return 'series loading';
+    const missing = ids.filter((id) => !this.o.feed.isWritten(id)).map((id) => id.key);
+    const named = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+    return `waiting for a leader to write ${named} (the ingest nodes' SYMBOLS and INTERVALS must include them)`;
   }
 
-  /** Whether every followed series has loaded its first snapshot (written or not). */
-  get loaded(): boolean {
-    for (const id of this.byKey.values()) if (!this.o.feed.isLoaded(id)) return false;
-    return true;
-  }
-
-  private follow(symbols: readonly string[]): Promise<void> {
+  private async follow(symbols: readonly string[]): Promise<void> {
     const fresh = symbols.flatMap((s) => this.o.intervals.map((i) => seriesId(s, i))).filter((id) => !this.byKey.has(id.key));
     for (const id of fresh) this.byKey.set(id.key, id);
-    return this.o.feed.follow(fresh);
+    try {
+      await this.o.feed.follow(fresh);
+    } catch (e) {
+      for (const id of fresh) this.byKey.delete(id.key);
+      throw e;
+    }
   }
 }

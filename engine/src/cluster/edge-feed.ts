@@ -149,8 +149,14 @@ export class LogFeed<T> {
       });
       this.followers.set(id.key, entry);
     }
-    await this.subscriptions.add(...fresh.map((id) => this.target.keys(id).channel));
-    for (const id of fresh) this.followers.get(id.key)!.follower.start();
+    try {
+      await this.subscriptions.add(...fresh.map((id) => this.target.keys(id).channel));
+    } catch (e) {
+      // Not followed after all: a later follow of them starts over (none left registered, never started).
+      for (const id of fresh) void this.unfollow(id);
+      throw e;
+    }
+    for (const id of fresh) this.followers.get(id.key)?.follower.start();
   }
 
   /** Stops following a series (an on-demand one nobody watches): unsubscribed, its follower dropped. */

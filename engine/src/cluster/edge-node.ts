@@ -159,21 +159,22 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
   // (a message on the markets channel) and every 30 s. A symbol that stopped trading ends its series here.
+  const message = (symbol: string) => `symbol ${symbol} stopped trading on the exchange`;
   const readMarkets = async () => {
+    let removed: string[];
     try {
       const text = await redis.get(keys.markets);
       if (text === null) return;
-      const { added, removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets);
-      const message = (symbol: string) => `symbol ${symbol} stopped trading on the exchange`;
-      for (const symbol of removed) {
-        log.warn(`${message(symbol)}: its series end on this edge`);
-        late.demand?.endSymbol(symbol, message(symbol));
-      }
-      // With SYMBOLS=*, the universe's series are followed as the markets list them.
-      await configured.marketsChanged(added, removed, message);
+      ({ removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets));
     } catch {
-      malformed(1); // unreadable or malformed: the previous markets stay
+      return void malformed(1); // unreadable or malformed: the previous markets stay
     }
+    for (const symbol of removed) {
+      log.warn(`${message(symbol)}: its series end on this edge`);
+      late.demand?.endSymbol(symbol, message(symbol));
+    }
+    // With SYMBOLS=*, the universe's series are followed as the markets list them.
+    await configured.marketsRead(catalog.symbols(), removed, message).catch((e: Error) => log.warn(`following the markets' series failed (tried again with the next read): ${e.message}`));
   };
   await readMarkets();
   const marketsTimer = setInterval(() => void readMarkets(), 30_000);
@@ -227,15 +228,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
   const health = () => {
     const notReady: string[] = [];
     if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
-    if (!configuredLoaded()) {
-      if (configured.universe && !catalog.marketsLoaded) notReady.push('waiting for a leader to write the markets (SYMBOLS=*)');
-      else if (!configured.loaded) notReady.push('series loading');
-      else {
-        const missing = configured.unwritten();
-        const named = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
-        notReady.push(`waiting for a leader to write ${named} (the ingest nodes' SYMBOLS and INTERVALS must include them)`);
-      }
-    }
+    const configuredWaits = configured.notReady(catalog.marketsLoaded);
+    if (configuredWaits) notReady.push(configuredWaits);
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
     // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.
     const warnings = leader.present ? [] : [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`];
