@@ -40,7 +40,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -123,6 +123,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       cluster?.freed?.(id);
     },
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
+    live: (id) => cluster?.live?.(id),
     upstreamChanged: (s) => hub.setUpstream(s.state),
   });
   const { lifecycle, shards } = feed;

@@ -45,9 +45,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });
   // Set once startApp returns; the sink's callbacks run only after that (early updates wait below).
   const ref: { app?: App } = {};
+  // Every configured series (with SYMBOLS=*, those of every trading symbol; custom intervals too).
   const ids = (): SeriesId[] => {
     const app = ref.app;
-    return app ? app.config.symbols.filter((s) => s !== '*').flatMap((s) => app.config.intervals.map((i) => seriesId(s, i))) : [];
+    return app ? app.catalog.configured().flatMap((s) => app.config.intervals.map((i) => seriesId(s, i))) : [];
   };
   const counts = { written: 0, dropped: 0, fenced: 0, failed: 0 };
   const sink = new LeaderSink({
@@ -86,6 +87,25 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     freedTtlMs: RELEASED_SERIES_TTL_MS,
   });
   const keep = (id: SeriesId) => seriesKeep.keep(id);
+  // A series' window goes to Redis whole once per term when it goes live or is held for an edge: its
+  // history (REST bootstrap, a custom interval's resampled history) reaches the store without passing
+  // through `publish`, and the heals run only on taking the lead and at the end of the native
+  // bootstrap (custom intervals, and with SYMBOLS=* new listings, went live after: edges showed only
+  // the bars written since). A window seeded in this term has had every bar written since (the sink
+  // writes every live series): held again while it stayed live it needs no second seed (else a client
+  // reconnecting in a loop on an edge cost Redis a whole window each time). A new window (the series
+  // was stopped and started again) or a new term is seeded whole.
+  let seeded = new WeakSet<object>();
+  const seed = (id: SeriesId) => {
+    const app = ref.app;
+    if (!app || !lease.state.leader) return; // a standby writes nothing; taking the lead heals
+    // Held again: kept before any live update comes (a quiet symbol may have none for a long time).
+    keep(id);
+    const window = app.store.window(id);
+    if (seeded.has(window)) return;
+    seeded.add(window);
+    for (const bar of window.last(config.bufferSize)) sink.publish(id, bar);
+  };
   const app = await startApp({
     ...options,
     role: 'ingest',
@@ -100,6 +120,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       },
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
       freed: (id) => seriesKeep.free(id),
+      live: (id) => seed(id),
       health: () => {
         const failing = sink.failing;
         return {
@@ -133,11 +154,6 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
-  // A window seeded in this term has had every bar written since (the sink writes every live series):
-  // a series held again while it stayed live needs no second seed (else a client reconnecting in a
-  // loop on an edge cost Redis a whole window each time). A new window (the series was stopped and
-  // started again) or a new term is seeded whole.
-  let seeded = new WeakSet<object>();
   const seededSub = lease.leader$.subscribe(() => {
     seeded = new WeakSet();
     seriesKeep.newTerm();
@@ -148,14 +164,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     keys,
     lease,
     demand: app.lifecycle,
-    seed: (id) => {
-      // Held again: kept before any live update comes (a quiet symbol may have none for a long time).
-      keep(id);
-      const window = app.store.window(id);
-      if (seeded.has(window)) return;
-      seeded.add(window);
-      for (const bar of window.last(config.bufferSize)) sink.publish(id, bar);
-    },
+    seed,
     staleMs: DEMAND_STALE_MS,
     maxSeries: config.maxOnDemandSeries,
     onMalformed: (n) => malformed(n),

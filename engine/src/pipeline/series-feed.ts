@@ -31,6 +31,8 @@ export interface SeriesFeedConfig {
   publish(id: SeriesId, bar: Bar): void;
   /** A series stopped (idle, ended, or at shutdown): what serves it lets go too. */
   freed(id: SeriesId): void;
+  /** A series is live, its history in the store (a cluster's leader writes that window). */
+  live?(id: SeriesId): void;
   /** A series ended for good (its symbol stopped trading, or the exchange rejected it): its clients are told why. */
   ended(id: SeriesId, code: string, message: string): void;
   /** The upstream's state changed (connected, stale, down). */
@@ -132,6 +134,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       store.release(id);
     },
     ended: deps.ended,
+    live: deps.live,
     invalidSymbol: (symbol) => {
       catalog.reject(symbol);
       refreshNow.next();

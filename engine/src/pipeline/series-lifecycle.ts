@@ -25,6 +25,8 @@ export interface SeriesLifecycleDeps {
   startCustom(id: SeriesId, source: SeriesId, live: () => void): Subscription;
   /** Frees what a series held: store window, hub caches, derived-series instances, its bar feed. */
   free(id: SeriesId): void;
+  /** A series is live: its history is in the store, before any of its live bars are published. */
+  live?(id: SeriesId): void;
   /** A served series ended for good (its symbol stopped trading): its clients are told and closed. */
   ended(id: SeriesId, code: DemandRefusal, message: string): void;
   /** The exchange said -1121 for a symbol the catalog lists: the catalog should be refreshed now. */
@@ -280,6 +282,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (e.state === 'live') return;
     e.state = 'live';
     if (e.pinned && !e.source && --this.pinnedWaiting === 0) this.readyResolve?.();
+    this.deps.live?.(e.id);
     const waiters = e.waiters.splice(0);
     for (const w of waiters) w({ ok: true });
   }
