@@ -104,7 +104,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     const window = app.store.window(id);
     if (seeded.has(window)) return;
     seeded.add(window);
-    for (const bar of window.last(config.bufferSize)) sink.publish(id, bar);
+    sink.writeWindow(id);
   };
   const app = await startApp({
     ...options,
@@ -127,7 +127,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
           // Until the leader's heal has written what Redis lacks, edges would serve a short history.
           notReady: [
             ...(watch.error ? [`redis unreachable: ${watch.error}`] : []),
-            ...(sink.healing ? ['writing the loaded history to redis'] : []),
+            ...(sink.healing || sink.windowsWaiting ? [`writing the loaded history to redis${sink.windowsWaiting ? ` (${sink.windowsWaiting} series waiting)` : ''}`] : []),
             ...(failing ? [`writes to redis fail: ${failing.reason} (${failing.pending} updates kept)`] : []),
           ],
           leader: lease.state.leader,

@@ -20,6 +20,9 @@ export interface LeaderSinkConfig {
   metrics?: { written(n: number): void; dropped(n: number): void; fenced(): void; failed?(): void };
 }
 
+/** Bars of whole windows in flight at most (a universe's windows, 1.5 M bars, must not all wait in memory at once). */
+const WINDOW_BARS_IN_FLIGHT = 5000;
+
 /** Longest reason kept from a failed write (logs, /health). */
 const MAX_REASON = 200;
 /** At most one line a minute about failing writes (some may fail and some succeed, in turns). */
@@ -52,14 +55,57 @@ export class LeaderSink {
   /** Kept writes sent again and not answered yet (still waiting, for /health). */
   private resent = 0;
   private readonly sub;
+  /** Series whose whole window waits to be written (ids only: the window is read when its turn comes). */
+  private readonly windows = new Map<string, SeriesId>();
+  private writingWindows = false;
+  private stopped = false;
 
   constructor(private readonly cfg: LeaderSinkConfig) {
     this.sub = cfg.lease.leader$.subscribe((leader) => {
       if (leader) return void this.heal();
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
+      this.windows.clear();
       this.failingSpell = false;
     });
+  }
+
+  /**
+   * Writes a series' whole window (its newest `windowBars`), behind the other windows waiting: a series
+   * whose history reached the store without passing through `publish` (a REST bootstrap, a custom
+   * interval's resampled history). At most WINDOW_BARS_IN_FLIGHT bars wait for Redis at once.
+   */
+  writeWindow(id: SeriesId): void {
+    if (!this.cfg.lease.state.leader) return; // taking the lead heals
+    this.windows.set(id.key, id);
+    if (!this.writingWindows) void this.drainWindows();
+  }
+
+  /** Whole windows waiting to be written (the node is not ready meanwhile). */
+  get windowsWaiting(): number {
+    return this.windows.size;
+  }
+
+  private async drainWindows(): Promise<void> {
+    this.writingWindows = true;
+    try {
+      let inFlight: Array<Promise<void>> = [];
+      for (const [key, id] of this.windows) {
+        const s = this.cfg.lease.state;
+        if (this.stopped || !s.leader) break;
+        this.windows.delete(key);
+        for (const b of this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10)) inFlight.push(this.send(s.token!, id, b));
+        if (inFlight.length >= WINDOW_BARS_IN_FLIGHT) {
+          await Promise.all(inFlight);
+          inFlight = [];
+        }
+      }
+      await Promise.all(inFlight);
+    } finally {
+      this.writingWindows = false;
+    }
+    // Windows asked for while the last slice was in flight.
+    if (this.windows.size && !this.stopped && this.cfg.lease.state.leader) void this.drainWindows();
   }
 
   /** Why writes to Redis fail, with how many updates wait to be retried; undefined while none fail or wait. */
@@ -186,8 +232,10 @@ export class LeaderSink {
       const id = ids[i]!;
       const local = this.cfg.tail(id, full);
       const behind = stored !== undefined && stored[i]! < local.length;
-      if (behind) whole++;
-      for (const b of behind ? local : local.slice(-n)) inFlight.push(this.send(s.token!, id, b));
+      if (behind) {
+        whole++;
+        this.writeWindow(id);
+      } else for (const b of local.slice(-n)) inFlight.push(this.send(s.token!, id, b));
       count += behind ? local.length : Math.min(n, local.length);
       if (inFlight.length >= 5000) {
         await Promise.all(inFlight);
@@ -199,6 +247,8 @@ export class LeaderSink {
   }
 
   stop(): void {
+    this.stopped = true;
+    this.windows.clear();
     this.sub.unsubscribe();
     clearTimeout(this.retrying);
   }
