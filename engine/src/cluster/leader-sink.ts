@@ -1,12 +1,12 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { FencedWriter } from './fenced-writer.ts';
-import type { LeaderLease } from './leader-lease.ts';
+import type { Leadership, LeaderLease } from './leader-lease.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 
 export interface LeaderSinkConfig {
-  writer: FencedWriter;
-  lease: LeaderLease;
+  writer: Pick<FencedWriter, 'write' | 'storedCounts'>;
+  lease: Pick<LeaderLease, 'leader$' | 'state' | 'stepDown'>;
   /** The series this node follows and their newest bars (the hot windows), for the heal at takeover. */
   series(): readonly SeriesId[];
   tail(id: SeriesId, n: number): Bar[];
@@ -118,6 +118,10 @@ export class LeaderSink {
   publish(id: SeriesId, bar: Bar): void {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
+    // Its window, read when its turn comes, holds this bar's newest version. Written first, a live bar
+    // made edges count the series written with one bar (ready, serving a short history), and the older
+    // bars that followed reached no chart (a chart ignores updates older than its newest bar).
+    if (this.windows.has(id.key) || this.deciding(id.key)) return;
     void this.send(s.token!, id, bar);
   }
 
@@ -211,13 +215,34 @@ export class LeaderSink {
   }
 
   private heals = 0;
+  /**
+   * Per heal running, the series it has not decided yet (tail or whole window): their live bars wait
+   * for that decision, which reads their newest bars (else a new leader's first live bar made edges
+   * count a series written, with one bar, before the heal found its window missing).
+   */
+  private readonly undecided = new Set<Set<string>>();
+
+  private deciding(key: string): boolean {
+    for (const u of this.undecided) if (u.has(key)) return true;
+    return false;
+  }
 
   private async healOnce(): Promise<void> {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
+    const ids = this.cfg.series();
+    const undecided = new Set(ids.map((id) => id.key));
+    this.undecided.add(undecided);
+    try {
+      await this.healSeries(s, ids, undecided);
+    } finally {
+      this.undecided.delete(undecided);
+    }
+  }
+
+  private async healSeries(s: Leadership, ids: readonly SeriesId[], undecided: Set<string>): Promise<void> {
     const n = this.cfg.healBars ?? 10;
     const full = this.cfg.windowBars ?? n;
-    const ids = this.cfg.series();
     let stored: number[] | undefined;
     try {
       stored = await this.cfg.writer.storedCounts(ids);
@@ -230,6 +255,7 @@ export class LeaderSink {
     for (let i = 0; i < ids.length; i++) {
       if (this.cfg.lease.state.token !== s.token) return; // stepped down meanwhile
       const id = ids[i]!;
+      undecided.delete(id.key);
       const local = this.cfg.tail(id, full);
       const behind = stored !== undefined && stored[i]! < local.length;
       if (behind) {

@@ -267,8 +267,11 @@ export class SeriesLifecycle implements SeriesDemand {
     const input = new Subject<SeriesInput>();
     e.input = input;
     e.sub = this.deps.startNative(e.id, input.asObservable());
-    this.deps.router.attach(e.id.key, input);
+    // Live (its history is in the store) before the bars that came during the load enter: a cluster's
+    // leader writes the whole window ahead of them (written first, a live bar made edges serve a series
+    // of one bar).
     this.live(e);
+    this.deps.router.attach(e.id.key, input);
     for (const d of this.entries.values()) if (d.source?.key === e.id.key && !d.sub) this.startCustom(d);
   }
 

@@ -10,6 +10,7 @@ const m = (symbol: string) => ({ symbol, base: symbol.replace(/USDT$/, ''), quot
 
 /** A lifecycle over fakes that record what it asks of the world; loads finish when the test says. */
 function setup(opts: { max?: number; idle?: number } = {}) {
+  const order: string[] = [];
   const catalog = new SeriesCatalog(['BTCUSDT'], ['1m', '45m'], 'sim', 100);
   catalog.setMarkets(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT'].map(m));
   const streams = new Set<string>();
@@ -22,7 +23,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
   const lc = new SeriesLifecycle({
     catalog,
     upstream: { add: (s) => s.forEach((x) => streams.add(x)), remove: (s) => s.forEach((x) => streams.delete(x)) },
-    router: { expect: () => {}, attach: () => {}, detach: () => {} },
+    router: { expect: () => {}, attach: (key) => void order.push(`attach ${key}`), detach: () => {} },
     load: (id) => {
       loadCount.set(id.key, (loadCount.get(id.key) ?? 0) + 1);
       const s = new Subject<BootstrapResult>();
@@ -37,6 +38,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
     free: (id) => freed.push(id.key),
     ended: (id, code) => ended.push([id.key, code]),
     invalidSymbol: (s) => invalid.push(s),
+    live: (id) => void order.push(`live ${id.key}`),
     idleSeriesMs: opts.idle ?? 1000,
     maxOnDemandSeries: opts.max ?? 10,
     concurrency: 2,
@@ -47,7 +49,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
     s.next({ id, outcome, fetched: 10 });
     s.complete();
   };
-  return { lc, catalog, streams, loadCount, freed, ended, customs, invalid, finish };
+  return { lc, catalog, streams, loadCount, freed, ended, customs, invalid, finish, order };
 }
 
 describe('SeriesLifecycle', () => {
@@ -80,6 +82,17 @@ describe('SeriesLifecycle', () => {
     expect(t.lc.isLive(id)).toBe(true);
     expect(await t.lc.want(id)).toEqual({ ok: true });
     expect(t.loadCount.get(id.key)).toBe(1);
+    t.lc.stopAll();
+  });
+
+  it('says a series is live before the bars that came during its load enter its pipeline', () => {
+    // A cluster's leader writes the whole window when told, ahead of those bars: written first, a
+    // live bar made edges count the series written and serve one bar (the router's attach feeds them).
+    const t = setup();
+    const id = seriesId('XRPUSDT', '1m');
+    void t.lc.want(id);
+    t.finish(id);
+    expect(t.order).toEqual(['live XRPUSDT:1m', 'attach XRPUSDT:1m']);
     t.lc.stopAll();
   });
 

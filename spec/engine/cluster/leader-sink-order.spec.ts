@@ -1,0 +1,129 @@
+import { BehaviorSubject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
+import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import type { Leadership } from '../../../engine/src/cluster/leader-lease.ts';
+import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
+
+/**
+ * What a series' first write is. An edge counts a series written (ready, its history servable) at its
+ * first write, and a chart ignores updates older than its newest bar: so a series' whole window must
+ * reach Redis before any live bar of it. Two ways a live bar went first (seen with SYMBOLS=* on the
+ * simulator's universe: an edge ready with series of one bar): while its window waited behind others,
+ * and while a new leader's heal was still asking Redis what it holds. Pure logic: a writer that
+ * records, a lease that is a subject.
+ */
+const MIN = 60_000;
+const bar = (t: number, close = 1, closed = true): Bar => ({ openTime: t * MIN, open: 1, high: 1, low: 1, close, volume: 1, closed });
+
+function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
+  const windows = new Map<string, Bar[]>();
+  const writes: Array<{ key: string; bar: Bar }> = [];
+  const waiting: Array<() => void> = [];
+  let hold = false;
+  const writer = {
+    write(_token: string, id: SeriesId, b: Bar): Promise<WriteResult> {
+      writes.push({ key: id.key, bar: b });
+      const done = { kind: 'written' as const, epoch: 'e', offset: writes.length };
+      return hold ? new Promise((r) => waiting.push(() => r(done))) : Promise.resolve(done);
+    },
+    storedCounts: (ids: readonly SeriesId[]) => (o.stored ? o.stored() : Promise.resolve(ids.map(() => 0))),
+  };
+  const state = new BehaviorSubject<Leadership>({ leader: false });
+  const lease = {
+    leader$: new BehaviorSubject(false),
+    get state() {
+      return state.value;
+    },
+    stepDown: () => undefined,
+  };
+  const series = () => [...windows.keys()].map((k) => seriesId(...(k.split(':') as [string, string])));
+  const sink = new LeaderSink({ writer, lease, series, tail: (id, n) => (windows.get(id.key) ?? []).slice(-n), windowBars: o.windowBars });
+  return {
+    windows,
+    writes,
+    sink,
+    lead() {
+      state.next({ leader: true, term: 1, token: 't' });
+      lease.leader$.next(true);
+    },
+    holdWrites: (on: boolean) => void (hold = on),
+    release() {
+      hold = false;
+      for (const w of waiting.splice(0)) w();
+    },
+    /** Appends (or replaces the newest) bar of a series in its "hot window", as the pipeline does before publishing. */
+    live(id: SeriesId, b: Bar) {
+      const w = windows.get(id.key) ?? [];
+      if (w.at(-1)?.openTime === b.openTime) w[w.length - 1] = b;
+      else w.push(b);
+      windows.set(id.key, w);
+      sink.publish(id, b);
+    },
+  };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+const keysOf = (writes: Array<{ key: string }>) => writes.map((w) => w.key);
+
+describe('a series reaches Redis window first, then live bars', () => {
+  it('a live bar of a series whose window waits behind others is written with its window, not before', async () => {
+    const r = rig({ windowBars: 6000, stored: () => Promise.resolve([]) });
+    const big = seriesId('BTCUSDT', '1m');
+    const small = seriesId('ETHUSDT', '1m');
+    r.windows.set(big.key, Array.from({ length: 6000 }, (_, i) => bar(i)));
+    r.windows.set(small.key, [bar(1), bar(2), bar(3)]);
+    r.lead();
+    await flush();
+    r.writes.length = 0; // the heal's tails
+    r.holdWrites(true);
+    r.sink.writeWindow(big); // 6,000 bars in flight: the queue waits for Redis
+    r.sink.writeWindow(small);
+    expect(r.sink.windowsWaiting).toBe(1);
+    r.live(small, bar(4, 2, false));
+    r.live(small, bar(4, 3, false));
+    expect(keysOf(r.writes).filter((k) => k === small.key)).toEqual([]);
+    r.release();
+    await flush();
+    await flush();
+    const own = r.writes.filter((w) => w.key === small.key).map((w) => w.bar);
+    // The whole window, oldest first, with the forming bar's newest version once.
+    expect(own).toEqual([bar(1), bar(2), bar(3), bar(4, 3, false)]);
+    // Once written, a live bar goes straight through.
+    r.live(small, bar(4, 4, true));
+    expect(r.writes.at(-1)).toEqual({ key: small.key, bar: bar(4, 4, true) });
+  });
+
+  it("a new leader's live bars wait for its heal's decision, so a series Redis lacks gets its window first", async () => {
+    let answer!: (n: number[]) => void;
+    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const id = seriesId('XRPUSDT', '1m');
+    r.windows.set(id.key, [bar(1), bar(2), bar(3)]);
+    r.lead(); // the heal asks Redis what it holds
+    await flush();
+    r.live(id, bar(4, 1, false));
+    expect(r.writes).toEqual([]);
+    answer([0]); // Redis holds nothing of it: its window, whole
+    await flush();
+    await flush();
+    expect(r.writes.map((w) => w.bar)).toEqual([bar(1), bar(2), bar(3), bar(4, 1, false)]);
+    r.live(id, bar(4, 2, false));
+    expect(r.writes).toHaveLength(5);
+  });
+
+  it('a series Redis holds gets its tail rewritten, with the bar that came during the heal', async () => {
+    let answer!: (n: number[]) => void;
+    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const id = seriesId('SOLUSDT', '1m');
+    r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(i)));
+    r.lead();
+    await flush();
+    r.live(id, bar(50, 1, false));
+    expect(r.writes).toEqual([]);
+    answer([100]);
+    await flush();
+    // The heal's tail (10 bars) ends with the bar that came meanwhile; nothing twice.
+    expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
+  });
+});
