@@ -81,10 +81,13 @@ export class LeaderSink {
     if (!this.writingWindows) void this.drainWindows();
   }
 
-  /** Whole windows waiting to be written (the node is not ready meanwhile). */
+  /** Whole windows waiting to be written, or sent and not answered yet (the node is not ready meanwhile). */
   get windowsWaiting(): number {
-    return this.windows.size;
+    return this.windows.size + this.windowsSent;
   }
+
+  /** Windows of the slice in flight. */
+  private windowsSent = 0;
 
   private async drainWindows(): Promise<void> {
     this.writingWindows = true;
@@ -94,15 +97,18 @@ export class LeaderSink {
         const s = this.cfg.lease.state;
         if (this.stopped || !s.leader) break;
         this.windows.delete(key);
+        this.windowsSent++;
         for (const b of this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10)) inFlight.push(this.send(s.token!, id, b));
         if (inFlight.length >= WINDOW_BARS_IN_FLIGHT) {
           await Promise.all(inFlight);
           inFlight = [];
+          this.windowsSent = 0;
         }
       }
       await Promise.all(inFlight);
     } finally {
       this.writingWindows = false;
+      this.windowsSent = 0;
     }
     // Windows asked for while the last slice was in flight.
     if (this.windows.size && !this.stopped && this.cfg.lease.state.leader) void this.drainWindows();
