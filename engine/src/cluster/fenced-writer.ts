@@ -63,9 +63,6 @@ export const BUSY_GAP_MS = 2;
 const BUSY_AFTER = 3;
 const IDLE_MS = 10 * BUSY_GAP_MS;
 
-/** Series whose Redis names are kept built (the whole universe is 9,000). */
-const MAX_CACHED_KEYS = 20_000;
-
 /** One update waiting for the end of the turn. */
 interface Queued {
   readonly token: string;
@@ -121,8 +118,6 @@ export class FencedWriter {
   private lastCallAt = -Infinity;
   /** Set while a busy flow waits for BUSY_GAP_MS since the last call. */
   private gapTimer: NodeJS.Timeout | undefined;
-  /** Each series' Redis names, built once. */
-  private readonly keysOf = new Map<string, SeriesKeys>();
 
   constructor(private readonly cfg: FencedWriterConfig) {
     if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
@@ -254,20 +249,11 @@ export class FencedWriter {
   }
 
   private send(runId: string, batch: Queued[]): void {
-    const keys: string[] = [this.cfg.leaseKey];
     const epoch = `${this.epochBase}${(++this.batches).toString(36)}`;
-    const args: Array<string | number> = [batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates];
-    for (const { id, bar } of batch) {
-      let k = this.keysOf.get(id.key);
-      if (!k) {
-        // A cache, not a registry: on-demand churn over days must not grow it without end.
-        if (this.keysOf.size >= MAX_CACHED_KEYS) this.keysOf.clear();
-        this.keysOf.set(id.key, (k = seriesKeys(id, this.cfg.keyPrefix)));
-      }
-      keys.push(k.candles, k.pos, k.hist);
-      args.push(bar.openTime, encodeBar(bar), bar.closed ? 1 : 0, bar.volume, k.channel);
-    }
-    this.redis.clusterWriteBatch(keys.length, ...keys, ...args).then(
+    // One string for the batch (see WRITE_BATCH_LUA); series keys and members hold no space or newline.
+    let body = '';
+    for (const { id, bar } of batch) body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${bar.volume} ${encodeBar(bar)}\n`;
+    this.redis.clusterWriteBatch(1, this.cfg.leaseKey, batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates, this.cfg.keyPrefix ?? '', body).then(
       (r) => {
         if (r[0] === -1) for (const q of batch) q.resolve({ kind: 'fenced' });
         else
