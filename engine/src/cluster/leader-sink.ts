@@ -127,7 +127,7 @@ export class LeaderSink {
     // Its window, read when its turn comes, holds this bar's newest version. Written first, a live bar
     // made edges count the series written with one bar (ready, serving a short history), and the older
     // bars that followed reached no chart (a chart ignores updates older than its newest bar).
-    if (this.windows.has(id.key) || this.deciding(id.key)) return;
+    if (this.windows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
     void this.send(s.token!, id, bar);
   }
 
@@ -222,22 +222,30 @@ export class LeaderSink {
 
   private heals = 0;
   /**
-   * Per heal running, the series it has not decided yet (tail or whole window): their live bars wait
-   * for that decision, which reads their newest bars (else a new leader's first live bar made edges
-   * count a series written, with one bar, before the heal found its window missing).
+   * Per heal running, the series it has not decided yet (tail or whole window), each with the oldest
+   * bar time held back: their live bars wait for that decision, which writes them from the store (else
+   * a new leader's first live bar made edges count a series written, with one bar, before the heal
+   * found its window missing).
    */
-  private readonly undecided = new Set<Set<string>>();
+  private readonly undecided = new Set<Map<string, number>>();
 
-  private deciding(key: string): boolean {
-    for (const u of this.undecided) if (u.has(key)) return true;
-    return false;
+  /** Whether a heal holds this series' live bars back (and, if so, notes the bar's time). */
+  private heldByHeal(key: string, openTime: number): boolean {
+    let held = false;
+    for (const u of this.undecided) {
+      const oldest = u.get(key);
+      if (oldest === undefined) continue;
+      if (openTime < oldest) u.set(key, openTime);
+      held = true;
+    }
+    return held;
   }
 
   private async healOnce(): Promise<void> {
     const s = this.cfg.lease.state;
     if (!s.leader) return;
     const ids = this.cfg.series();
-    const undecided = new Set(ids.map((id) => id.key));
+    const undecided = new Map(ids.map((id) => [id.key, Infinity]));
     this.undecided.add(undecided);
     try {
       await this.healSeries(s, ids, undecided);
@@ -246,7 +254,7 @@ export class LeaderSink {
     }
   }
 
-  private async healSeries(s: Leadership, ids: readonly SeriesId[], undecided: Set<string>): Promise<void> {
+  private async healSeries(s: Leadership, ids: readonly SeriesId[], undecided: Map<string, number>): Promise<void> {
     const n = this.cfg.healBars ?? 10;
     const full = this.cfg.windowBars ?? n;
     let stored: number[] | undefined;
@@ -261,14 +269,22 @@ export class LeaderSink {
     for (let i = 0; i < ids.length; i++) {
       if (this.cfg.lease.state.token !== s.token) return; // stepped down meanwhile
       const id = ids[i]!;
+      const heldFrom = undecided.get(id.key) ?? Infinity;
       undecided.delete(id.key);
       const local = this.cfg.tail(id, full);
       const behind = stored !== undefined && stored[i]! < local.length;
       if (behind) {
         whole++;
+        count += local.length;
         this.writeWindow(id);
-      } else for (const b of local.slice(-n)) inFlight.push(this.send(s.token!, id, b));
-      count += behind ? local.length : Math.min(n, local.length);
+      } else {
+        // The tail, and every bar held back meanwhile (a long heal may outlast the tail of a short interval).
+        const firstHeld = local.findIndex((b) => b.openTime >= heldFrom);
+        const start = Math.max(0, local.length - n);
+        const from = firstHeld < 0 ? start : Math.min(start, firstHeld);
+        for (const b of local.slice(from)) inFlight.push(this.send(s.token!, id, b));
+        count += local.length - from;
+      }
       if (inFlight.length >= 5000) {
         await Promise.all(inFlight);
         inFlight = [];

@@ -128,4 +128,18 @@ describe('a series reaches Redis window first, then live bars', () => {
     // The heal's tail (10 bars) ends with the bar that came meanwhile; nothing twice.
     expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
   });
+
+  it('a heal that outlasts the tail (more new bars than healBars meanwhile) writes every bar it held back', async () => {
+    let answer!: (n: number[]) => void;
+    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const id = seriesId('SOLUSDT', '1s');
+    r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(i)));
+    r.lead();
+    await flush();
+    for (let t = 50; t < 65; t++) r.live(id, bar(t));
+    expect(r.writes).toEqual([]);
+    answer([100]);
+    await flush();
+    expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual(Array.from({ length: 15 }, (_, i) => 50 + i));
+  });
 });
