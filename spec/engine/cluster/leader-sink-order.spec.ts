@@ -64,6 +64,13 @@ function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
   };
 }
 
+/** A rig whose heal waits, on taking the lead, until the test answers what Redis holds. */
+function healRig() {
+  let answer!: (n: number[]) => void;
+  const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+  return { ...r, answer: (n: number[]) => answer(n) };
+}
+
 const flush = () => new Promise((r) => setImmediate(r));
 const keysOf = (writes: Array<{ key: string }>) => writes.map((w) => w.key);
 
@@ -98,15 +105,14 @@ describe('a series reaches Redis window first, then live bars', () => {
   });
 
   it("a new leader's live bars wait for its heal's decision, so a series Redis lacks gets its window first", async () => {
-    let answer!: (n: number[]) => void;
-    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const r = healRig();
     const id = seriesId('XRPUSDT', '1m');
     r.windows.set(id.key, [bar(1), bar(2), bar(3)]);
     r.lead(); // the heal asks Redis what it holds
     await flush();
     r.live(id, bar(4, 1, false));
     expect(r.writes).toEqual([]);
-    answer([0]); // Redis holds nothing of it: its window, whole
+    r.answer([0]); // Redis holds nothing of it: its window, whole
     await flush();
     await flush();
     expect(r.writes.map((w) => w.bar)).toEqual([bar(1), bar(2), bar(3), bar(4, 1, false)]);
@@ -115,30 +121,28 @@ describe('a series reaches Redis window first, then live bars', () => {
   });
 
   it('a series Redis holds gets its tail rewritten, with the bar that came during the heal', async () => {
-    let answer!: (n: number[]) => void;
-    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const r = healRig();
     const id = seriesId('SOLUSDT', '1m');
     r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(i)));
     r.lead();
     await flush();
     r.live(id, bar(50, 1, false));
     expect(r.writes).toEqual([]);
-    answer([100]);
+    r.answer([100]);
     await flush();
     // The heal's tail (10 bars) ends with the bar that came meanwhile; nothing twice.
     expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
   });
 
   it('a heal that outlasts the tail (more new bars than healBars meanwhile) writes every bar it held back', async () => {
-    let answer!: (n: number[]) => void;
-    const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
+    const r = healRig();
     const id = seriesId('SOLUSDT', '1s');
     r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(i)));
     r.lead();
     await flush();
     for (let t = 50; t < 65; t++) r.live(id, bar(t));
     expect(r.writes).toEqual([]);
-    answer([100]);
+    r.answer([100]);
     await flush();
     expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual(Array.from({ length: 15 }, (_, i) => 50 + i));
   });
