@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClient, dragTowardsOlder, openChartPage } from '../helpers/chart-browser.ts';
 import { ComposeTopology } from '../helpers/compose-topology.ts';
-import { hasChromium, hasHaproxy } from '../helpers/services.ts';
+import { hasChromium, hasHaproxy, hasRedisServer } from '../helpers/services.ts';
 
 /**
  * Issue 13 in a real browser: the chart is served and streamed through HAProxy in front of two edges
@@ -28,7 +28,7 @@ function expectWhole(bars: Bar[]) {
   for (let i = 1; i < bars.length; i++) expect(bars[i]!.timestamp - bars[i - 1]!.timestamp, `bar ${i}`).toBe(60_000);
 }
 
-describe.runIf((await hasChromium('browser e2e (edge loss)')) && (await hasHaproxy('browser e2e (edge loss)')))('the chart survives the loss of its edge (through haproxy)', () => {
+describe.runIf((await hasRedisServer('browser e2e (edge loss)')) && (await hasChromium('browser e2e (edge loss)')) && (await hasHaproxy('browser e2e (edge loss)')))('the chart survives the loss of its edge (through haproxy)', () => {
   let topo: ComposeTopology;
   let browser: Browser;
   let page: Page;

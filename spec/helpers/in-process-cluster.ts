@@ -5,9 +5,8 @@ import type { Config } from '../../engine/src/config/config.ts';
 import { silentLogger } from '../../engine/src/log.ts';
 import type { SimOptions } from '../../engine/sim/sim-exchange.ts';
 import { deletePrefix } from './redis-keys.ts';
+import { REDIS_URL } from './services.ts';
 import { EngineClient } from './ws-client.ts';
-
-const REDIS_URL = 'redis://127.0.0.1:6379/15';
 
 /** An ingest node (on the built-in simulator) and an edge in this process, on the real Redis's DB 15 under a key prefix of their own. */
 export interface InProcessCluster {

@@ -39,6 +39,18 @@ export async function hasRedis(suite: string): Promise<boolean> {
   return need('redis-server', await portOpen(REDIS_HOST, REDIS_PORT), `suite '${suite}' needs a redis-server at ${REDIS_HOST}:${REDIS_PORT}`);
 }
 
+/** The redis-server binary is on PATH (the suites that start their own, on a free port, need it). */
+const redisBinary = () => spawnSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+
+/**
+ * true when a redis-server answers at the test address and its binary is installed (suites that
+ * kill or restart Redis start their own); use with describe.runIf(await hasRedisServer('suite name')).
+ */
+export async function hasRedisServer(suite: string): Promise<boolean> {
+  const up = await portOpen(REDIS_HOST, REDIS_PORT);
+  return need('redis-server', up && redisBinary(), `suite '${suite}' needs ${up ? '' : `a redis-server at ${REDIS_HOST}:${REDIS_PORT} and `}the redis-server binary (apt-get install redis-server)`);
+}
+
 /** true when Debian's chromium is installed; use with describe.runIf(await hasChromium('suite name')). */
 export async function hasChromium(suite: string): Promise<boolean> {
   return need('chromium', existsSync(CHROMIUM_PATH), `suite '${suite}' needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);

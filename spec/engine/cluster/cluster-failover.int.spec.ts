@@ -4,6 +4,7 @@ import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exch
 import { type Candle, ClusterClient, expectContiguous, expectExactlyMissed, expectTrueCandles, liveAfter as advance, sleep } from '../../helpers/cluster-client.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Issue 13's failure tests: a real redis-server of the test's own, the simulator, two ingest nodes and
@@ -12,7 +13,9 @@ import { RedisProcess } from '../../helpers/redis-process.ts';
  */
 const CLIENTS = 100;
 
-describe('cluster on Redis: failover, fencing, edges, pub/sub loss (child processes)', () => {
+const redisUp = await hasRedisServer('cluster on Redis: failover, fencing, edges, pub/sub loss (child processes)');
+
+describe.runIf(redisUp)('cluster on Redis: failover, fencing, edges, pub/sub loss (child processes)', () => {
   let redis: RedisProcess;
   let r: Redis;
   let sim: SimExchange;

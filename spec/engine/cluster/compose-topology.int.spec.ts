@@ -1,7 +1,7 @@
 import { describe } from 'vitest';
 import { composeTopologySuite } from '../../helpers/compose-suite.ts';
 import { ComposeTopology } from '../../helpers/compose-topology.ts';
-import { hasHaproxy } from '../../helpers/services.ts';
+import { hasHaproxy, hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * docker-compose.yml's topology as child processes (spec/helpers/compose-topology.ts): Redis with the
@@ -10,6 +10,6 @@ import { hasHaproxy } from '../../helpers/services.ts';
  * 500 ms). This proves that the compose file and the HAProxy configuration work together without
  * Docker; spec/deploy/compose-up.docker.spec.ts runs the same checks on `docker compose up`.
  */
-describe.runIf(await hasHaproxy('compose topology'))('docker-compose.yml as child processes, clients through haproxy', () => {
+describe.runIf((await hasRedisServer('compose topology')) && (await hasHaproxy('compose topology')))('docker-compose.yml as child processes, clients through haproxy', () => {
   composeTopologySuite((o) => ComposeTopology.start({ ...o, checkInter: '500ms' }));
 });

@@ -9,6 +9,7 @@ import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Issue 13 part 5: "an edge serves derived series computed once in the cluster, not once per edge".
@@ -74,7 +75,9 @@ function expectSameClosed(a: SeriesClient | Point[], b: SeriesClient, min: numbe
   return common;
 }
 
-describe('derived series computed once in the cluster (child processes)', () => {
+const redisUp = await hasRedisServer('derived series computed once in the cluster (child processes)');
+
+describe.runIf(redisUp)('derived series computed once in the cluster (child processes)', () => {
   let redis: RedisProcess;
   let r: Redis;
   let sim: SimExchange;

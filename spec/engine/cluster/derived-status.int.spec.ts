@@ -3,13 +3,16 @@ import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exch
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * A derived series that fails on the leader: an edge's clients learn it as ROLE=all's do (the
  * historical's seriesStatus, with the operator's error), though the edge never runs the operator.
  * Own redis-server, the simulator, one ingest node and one edge as child processes.
  */
-describe('a failed derived series in the cluster (child processes)', () => {
+const redisUp = await hasRedisServer('a failed derived series in the cluster (child processes)');
+
+describe.runIf(redisUp)('a failed derived series in the cluster (child processes)', () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   let nodes: NodeProcess[] = [];

@@ -6,6 +6,7 @@ import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Issue 13 part 6: a cold symbol asked on any edge reaches the leader through Redis (the wanted set
@@ -15,7 +16,9 @@ import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('on-demand symbols through any edge (child processes)', () => {
+const redisUp = await hasRedisServer('on-demand symbols through any edge (child processes)');
+
+describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', () => {
   let redis: RedisProcess;
   let r: Redis;
   let sim: SimExchange;

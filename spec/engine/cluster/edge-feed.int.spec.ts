@@ -9,6 +9,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 const ids = [seriesId('BTCUSDT', '1m'), seriesId('ETHUSDT', '1m')];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,7 +42,9 @@ function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = f
   return { redis, subscriber, store, hub, sent, positions, feed, close };
 }
 
-describe('edge feed over a real redis-server', () => {
+const redisUp = await hasRedisServer('edge feed over a real redis-server');
+
+describe.runIf(redisUp)('edge feed over a real redis-server', () => {
   let server: RedisProcess;
   let redis: Redis;
   let writer: FencedWriter;

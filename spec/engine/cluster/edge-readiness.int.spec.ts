@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * An edge of a new cluster is not ready until a leader has written its series: before, it has no
@@ -24,7 +25,9 @@ function firstMessage(node: NodeProcess, symbol: string): Promise<{ type: string
   });
 }
 
-describe('edge readiness on a new cluster (child processes)', () => {
+const redisUp = await hasRedisServer('edge readiness on a new cluster (child processes)');
+
+describe.runIf(redisUp)('edge readiness on a new cluster (child processes)', () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   let edge: NodeProcess;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * `GET /series/…` ranges on a cluster edge, against ROLE=all on the same simulated exchange: the
@@ -26,7 +27,9 @@ async function get(node: NodeProcess, path: string): Promise<Answer> {
 
 const closed = (a: Answer) => (a.body.points ?? []).filter((p) => p.is_closed);
 
-describe('GET /series ranges: an edge answers as ROLE=all (child processes)', () => {
+const redisUp = await hasRedisServer('GET /series ranges: an edge answers as ROLE=all (child processes)');
+
+describe.runIf(redisUp)('GET /series ranges: an edge answers as ROLE=all (child processes)', () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   let all: NodeProcess;

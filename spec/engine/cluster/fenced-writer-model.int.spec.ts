@@ -8,6 +8,7 @@ import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 const CAP = 5;
 const KEEP = 7;
@@ -48,7 +49,9 @@ const arbUpdate = fc.record({
   closed: fc.boolean(),
 });
 
-describe('fenced writer against a model (own redis-server, property)', () => {
+const redisUp = await hasRedisServer('fenced writer against a model (own redis-server, property)');
+
+describe.runIf(redisUp)('fenced writer against a model (own redis-server, property)', () => {
   let server: RedisProcess;
   let redis: Redis;
   let w: FencedWriter;

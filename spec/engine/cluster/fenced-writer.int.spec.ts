@@ -8,6 +8,7 @@ import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 const id = seriesId('BTCUSDT', '1m');
 const bar = (minute: number, volume: number, closed = false, close = 10): Bar => ({ openTime: minute * 60_000, open: 10, high: 12, low: 9, close, volume, closed });
@@ -18,7 +19,9 @@ function client(url: string): Redis {
   return r;
 }
 
-describe('fenced writer and lease (own redis-server)', () => {
+const redisUp = await hasRedisServer('fenced writer and lease (own redis-server)');
+
+describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
   let server: RedisProcess;
   let redis: Redis;
   const keys = leaseKeys('t:');

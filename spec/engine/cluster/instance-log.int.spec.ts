@@ -7,6 +7,7 @@ import { decodeInstanceItem, type InstanceItem, isStatus } from '../../../engine
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 const id = seriesId('BTCUSDT', '1m');
 const keys = instanceKeys('rsi:period=21', id, 't:');
@@ -14,7 +15,9 @@ const lease = leaseKeys('t:');
 const pt = (minute: number, value: number, closed = true): SeriesPoint => ({ time: minute * 60_000, value, closed });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("a derived series instance's log in Redis (own redis-server)", () => {
+const redisUp = await hasRedisServer("a derived series instance's log in Redis (own redis-server)");
+
+describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-server)", () => {
   let server: RedisProcess;
   let redis: Redis;
   let sub: Redis;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Found by probing a cluster as an attacker would: a burst of WebSockets through an edge, each to
@@ -14,7 +15,9 @@ import { RedisProcess } from '../../helpers/redis-process.ts';
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('the leader through a burst of on-demand series (child processes)', () => {
+const redisUp = await hasRedisServer('the leader through a burst of on-demand series (child processes)');
+
+describe.runIf(redisUp)('the leader through a burst of on-demand series (child processes)', () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   const nodes: NodeProcess[] = [];

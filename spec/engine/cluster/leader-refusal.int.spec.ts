@@ -6,6 +6,7 @@ import { CLOSE_TRY_AGAIN } from '../../../engine/src/server/ws-route.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Derived series refused by the cluster's leader: two edges each under their own MAX_SERIES_INSTANCES
@@ -30,7 +31,9 @@ async function served(c: EngineClient, what: string): Promise<Historical> {
   return h!;
 }
 
-describe("derived series refused by the leader's caps (child processes)", () => {
+const redisUp = await hasRedisServer("derived series refused by the leader's caps (child processes)");
+
+describe.runIf(redisUp)("derived series refused by the leader's caps (child processes)", () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   let ingest: NodeProcess;

@@ -5,6 +5,7 @@ import { seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * Found by trying a Redis with a `maxmemory` too small for the cluster: every write the leader kept
@@ -21,7 +22,9 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT
 const INTERVALS = ['1m', '5m'];
 const BUFFER = 1000;
 
-describe('the leader while Redis refuses its writes (child processes)', () => {
+const redisUp = await hasRedisServer('the leader while Redis refuses its writes (child processes)');
+
+describe.runIf(redisUp)('the leader while Redis refuses its writes (child processes)', () => {
   let redis: RedisProcess;
   let sim: SimExchange;
   let ingest: NodeProcess;

@@ -8,6 +8,7 @@ import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest
 import { silentLogger } from '../../../engine/src/log.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 /**
  * An attacker's inputs answered alike by ROLE=all and by an edge of a cluster (ROLE=ingest leader on
@@ -40,7 +41,9 @@ function connect(url: string, hold: WebSocket[], from = '127.0.0.1', until = (m:
   });
 }
 
-describe('ROLE=all and ROLE=edge answer the same hostile input the same way', () => {
+const redisUp = await hasRedisServer('ROLE=all and ROLE=edge answer the same hostile input the same way');
+
+describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input the same way', () => {
   const prefix = `spec-parity-${process.pid}-${Date.now()}:`;
   const common = {
     symbols: ['BTCUSDT'],

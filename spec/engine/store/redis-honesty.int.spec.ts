@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { checkRedisDatabase } from '../../../engine/src/store/check-redis-databa
 import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
 import { redisErrorText } from '../../../engine/src/store/redis-error-text.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
 
 const M = 60_000;
 const bar = (i: number, close = 100 + i): Bar => ({ openTime: i * M, open: 100, high: 200, low: 50, close, volume: i, closed: true });
@@ -37,7 +37,7 @@ describe('redisErrorText', () => {
   });
 });
 
-describe.runIf(existsSync('/usr/bin/redis-server'))('an honest Redis store (own redis-server on a free port)', () => {
+describe.runIf(await hasRedisServer('an honest Redis store'))('an honest Redis store (own redis-server on a free port)', () => {
   let server: RedisProcess;
   beforeAll(async () => {
     server = await RedisProcess.start();
