@@ -102,6 +102,8 @@ export interface SimExchange {
     rateLimit(opts: { status: 429 | 418; retryAfterSec: number; requests: number }): void;
     /** The next `requests` REST requests answer `status` (e.g. 500 {code:-1000}, 503 {code:-1008}). */
     failRest(opts: { status: number; requests: number }): void;
+    /** Drops the failures failRest queued and not yet answered: REST answers again. */
+    restoreRest(): void;
     /** Send n garbage or malformed frames on every open WS connection. */
     sendMalformed(n: number): void;
     /** Send the serverShutdown event, close connections `closeAfterMs` later (default 1000). */
@@ -224,6 +226,9 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       },
       failRest({ status, requests }) {
         for (let i = 0; i < requests; i++) restFaults.failures.push(status);
+      },
+      restoreRest() {
+        restFaults.failures.length = 0;
       },
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),

@@ -121,8 +121,20 @@ export function KlineChart(props: KlineChartProps) {
         c.setPeriod(toPeriod(interval));
       }),
     );
-    // A fresh `historical` (first load, or a reconnect that could not resume) replaces the series: reload from the store.
-    createEffect(on(generation, (g, prev) => prev !== undefined && g > 0 && c.resetData()));
+    // A fresh `historical` (first load, or a reconnect that could not resume) replaces the series, and a
+    // bar older than the newest changed (a hole repaired late, a resume's corrections): reload from the
+    // store, once per frame however many came (a repaired hole is one message per bar).
+    let resetFrame: number | undefined;
+    createEffect(
+      on(generation, (g, prev) => {
+        if (prev === undefined || g <= 0 || resetFrame !== undefined) return;
+        resetFrame = requestAnimationFrame(() => {
+          resetFrame = undefined;
+          c.resetData();
+        });
+      }),
+    );
+    onCleanup(() => resetFrame !== undefined && cancelAnimationFrame(resetFrame));
     createEffect(
       on(lastClose, (close) => {
         if (close === undefined) return;

@@ -26,29 +26,12 @@ export function setCandlesForSymbol(symbol: string, interval: string, candles: r
 /**
  * `recovered` after a resume: the latest version of every bar touched while the socket was away,
  * merged without replacing the series (the chart keeps its scrolled-back history). Returns true when
- * a bar older than the newest one changed: a chart can only update its last bar, so the caller
- * reloads it from the store then.
+ * a bar older than the newest one changed: a chart can only update its last bar, so the chart
+ * reloads from the store then (the generation moves).
  */
 export function mergeCandles(symbol: string, interval: string, candles: readonly Candle[], store: StoreApi<MarketState> = market): boolean {
-  const key = seriesKey(symbol, interval);
-  const newestBefore = store.getState().candlesByKey[key]?.at(-1)?.time ?? -Infinity;
   let olderChanged = false;
-  for (const c of [...candles].sort((a, b) => a.time - b.time)) {
-    if (c.time < newestBefore) {
-      const list = store.getState().candlesByKey[key] ?? [];
-      const i = indexOfTime(list, c.time);
-      const old = i >= 0 ? list[i]! : undefined;
-      if (!old || old.open !== c.open || old.high !== c.high || old.low !== c.low || old.close !== c.close || old.volume !== c.volume || old.is_closed !== c.is_closed) olderChanged = true;
-      if (!old) {
-        // A bar the store never had (inside the window): insert it in order.
-        const next = [...list, c].sort((a, b) => a.time - b.time);
-        store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next } }));
-        continue;
-      }
-    }
-    mergeCandle(symbol, interval, c, store);
-  }
-  if (olderChanged) store.setState((s) => ({ generationByKey: { ...s.generationByKey, [key]: (s.generationByKey[key] ?? 0) + 1 } }));
+  for (const c of [...candles].sort((a, b) => a.time - b.time)) olderChanged = mergeCandle(symbol, interval, c, store) || olderChanged;
   return olderChanged;
 }
 
@@ -72,23 +55,52 @@ export function clearPosition(symbol: string, interval: string, store: StoreApi<
 }
 
 /**
- * `live_candle`: appended when newer than the last, replaces the candle with the same time, and is
- * ignored when older than the newest and not already present (a chart cannot insert in the middle).
+ * `live_candle` (and each bar of `recovered`): appended when newer than the last, replaces the candle
+ * with the same time, and is inserted in order when it fills a hole inside the kept window (a gap the
+ * engine repaired late). Older than the oldest kept: ignored (the chart's older pages come from the
+ * engine). Returns true when a bar older than the newest changed or came: a chart can only update its
+ * last bar, so the generation moves and the chart reloads from the store.
  */
-export function mergeCandle(symbol: string, interval: string, candle: Candle, store: StoreApi<MarketState> = market): void {
+export function mergeCandle(symbol: string, interval: string, candle: Candle, store: StoreApi<MarketState> = market): boolean {
   const key = seriesKey(symbol, interval);
   const list = store.getState().candlesByKey[key] ?? [];
   const last = list[list.length - 1];
-  let next: Candle[];
   if (!last || candle.time > last.time) {
-    next = list.length >= MAX_CANDLES_PER_KEY ? [...list.slice(list.length - MAX_CANDLES_PER_KEY + 1), candle] : [...list, candle];
-  } else {
-    const i = indexOfTime(list, candle.time);
-    if (i < 0) return;
-    next = list.slice();
-    next[i] = candle;
+    const next = list.length >= MAX_CANDLES_PER_KEY ? [...list.slice(list.length - MAX_CANDLES_PER_KEY + 1), candle] : [...list, candle];
+    store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next }, lastUpdateAt: Date.now() }));
+    return false;
   }
-  store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next }, lastUpdateAt: Date.now() }));
+  if (candle.time < list[0]!.time) return false;
+  const i = indexOfTime(list, candle.time);
+  const older = candle.time < last.time && (i < 0 || !sameCandle(list[i]!, candle));
+  const next = list.slice();
+  if (i >= 0) next[i] = candle;
+  else {
+    // Inside the window (newer than the oldest kept), so at the cap the oldest makes room for it.
+    next.splice(insertionPoint(list, candle.time), 0, candle);
+    if (next.length > MAX_CANDLES_PER_KEY) next.shift();
+  }
+  store.setState((s) => ({
+    candlesByKey: { ...s.candlesByKey, [key]: next },
+    lastUpdateAt: Date.now(),
+    ...(older && { generationByKey: { ...s.generationByKey, [key]: (s.generationByKey[key] ?? 0) + 1 } }),
+  }));
+  return older;
+}
+
+const sameCandle = (a: Candle, b: Candle) =>
+  a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume && a.is_closed === b.is_closed;
+
+/** The index where a candle of `time` (not in the list) goes to keep it sorted. */
+function insertionPoint(list: readonly Candle[], time: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.time < time) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function indexOfTime(list: readonly Candle[], time: number): number {

@@ -46,6 +46,8 @@ export interface Config {
   replaySpeed: number | 'max';
   /** An on-demand series nobody watched this long is unsubscribed and released (configured ones never). */
   idleSeriesMs: number;
+  /** A gap whose REST fill kept failing is tried again on the series' first update after this long. */
+  gapRepairAfterMs: number;
   /** Most on-demand series live at once; more are refused until some go idle. */
   maxOnDemandSeries: number;
   /** New on-demand series one client address may start per minute (burst: half of it). */
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     replaySpeed,
     logLevel,
     idleSeriesMs: int(env, 'IDLE_SERIES_MS', 600_000, 1000, 7 * 24 * 3_600_000),
+    gapRepairAfterMs: int(env, 'GAP_REPAIR_AFTER_MS', 30_000, 1000, 3_600_000),
     maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
     onDemandPerMinute: int(env, 'ON_DEMAND_PER_MIN', 120, 1, 1_000_000),
     maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 2000, 1, 100_000),

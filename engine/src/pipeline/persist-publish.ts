@@ -19,7 +19,9 @@ export interface PersistPublishDeps {
 /**
  * The end of every series pipeline: a bar goes into the store's window first, then to the clients
  * and to what is computed from the series (a client connecting in between sees it in its snapshot).
- * A repaired bar (a hole filled late) is stored only: clients get it with their next snapshot.
+ * A repaired bar (a hole filled late, older than the newest) goes to the clients too, so a chart
+ * open all day (and, in a cluster, Redis: the leader writes what it publishes) gets it without a
+ * new snapshot; not to what is computed from the series, which follows bars in order.
  * Gap events are counted and logged.
  */
 export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SpliceEvent) => void {
@@ -27,13 +29,13 @@ export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: 
   return (id, ev) => {
     switch (ev.type) {
       case 'bar': {
-        const prev = store.window(id).newest();
+        // A repair's range may hold bars already kept (and sent): only what it changes goes out.
+        const prev = ev.origin === 'repair' ? store.window(id).before(ev.bar.openTime, 1)[0] : store.window(id).newest();
         if (prev && prev.openTime === ev.bar.openTime && sameBar(prev, ev.bar)) return;
         store.upsert(id, [ev.bar]);
         if (ev.origin !== 'live') pm.barsFilled();
-        if (ev.origin === 'repair') return;
         deps.publishBar(id, ev.bar);
-        deps.barsOut(id, ev.bar);
+        if (ev.origin !== 'repair') deps.barsOut(id, ev.bar);
         return;
       }
       case 'gap':

@@ -107,7 +107,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x) }),
     startNative: (id, input$) =>
       // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
-      seriesPipeline(id, input$, rest, store).subscribe({
+      seriesPipeline(id, input$, rest, store, config.gapRepairAfterMs).subscribe({
         next(ev) {
           sink(id, ev);
         },

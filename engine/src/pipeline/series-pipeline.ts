@@ -8,11 +8,12 @@ import type { BarStore } from '../store/bar-store.ts';
  * One native series: live inputs through gap splicing, REST ranges injected. The caller (the
  * composition root) subscribes and sinks the events; this function only builds the pipeline.
  */
-export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, rest: BinanceRest, store: BarStore): Observable<SpliceEvent> {
+export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, rest: BinanceRest, store: BarStore, repairAfterMs?: number): Observable<SpliceEvent> {
   return input$.pipe(
     spliceGaps({
       interval: id.interval,
       key: id.key,
+      repairAfterMs,
       // Methods, not arrows named by their key: tsx (esbuild keepNames) wraps each of those in
       // __name(), which makes it a dictionary-mode function (~150 B more) for every series.
       seed() {

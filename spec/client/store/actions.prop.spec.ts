@@ -16,24 +16,36 @@ const arbEvent = fc.oneof(
 );
 
 describe('store actions (property)', () => {
-  test.prop([fc.array(arbEvent, { maxLength: 80 })])('the series stays strictly increasing and unique, and each kept time holds the last value received for it', (events) => {
-    const store = fresh();
-    // Model: a map by time; historical replaces it; live sets a time that is newer than all or already present.
-    let model = new Map<number, Candle>();
-    for (const e of events) {
-      if (e.kind === 'historical') {
-        setCandlesForSymbol('BTCUSDT', '1m', e.data, store);
-        model = new Map(e.data.map((c) => [c.time, c]));
-      } else {
-        mergeCandle('BTCUSDT', '1m', e.candle, store);
-        const max = Math.max(-1, ...model.keys());
-        if (e.candle.time > max || model.has(e.candle.time)) model.set(e.candle.time, e.candle);
+  test.prop([fc.array(arbEvent, { maxLength: 80 })])(
+    'the series stays strictly increasing and unique, each kept time holds the last value received for it, and the chart reloads exactly when an older bar changed',
+    (events) => {
+      const store = fresh();
+      // Model: a map by time; historical replaces it; live sets a time newer than all, or one inside
+      // the kept window (present: replaced; a hole repaired late: inserted); older than the oldest is ignored.
+      let model = new Map<number, Candle>();
+      let reloads = 0;
+      for (const e of events) {
+        if (e.kind === 'historical') {
+          setCandlesForSymbol('BTCUSDT', '1m', e.data, store);
+          model = new Map(e.data.map((c) => [c.time, c]));
+          reloads++;
+        } else {
+          const older = mergeCandle('BTCUSDT', '1m', e.candle, store);
+          const times = [...model.keys()];
+          const [min, max] = [Math.min(...times), Math.max(...times)];
+          const was = model.get(e.candle.time);
+          const changedOlder = times.length > 0 && e.candle.time < max && e.candle.time >= min && JSON.stringify(was) !== JSON.stringify(e.candle);
+          expect(older).toBe(changedOlder);
+          if (changedOlder) reloads++;
+          if (!times.length || e.candle.time >= min) model.set(e.candle.time, e.candle);
+        }
+        const list = store.getState().candlesByKey['BTCUSDT:1m'] ?? [];
+        for (let i = 1; i < list.length; i++) expect(list[i]!.time).toBeGreaterThan(list[i - 1]!.time);
+        expect(list).toEqual([...model.values()].sort((a, b) => a.time - b.time));
+        expect(store.getState().generationByKey['BTCUSDT:1m'] ?? 0).toBe(reloads);
       }
-      const list = store.getState().candlesByKey['BTCUSDT:1m'] ?? [];
-      for (let i = 1; i < list.length; i++) expect(list[i]!.time).toBeGreaterThan(list[i - 1]!.time);
-      expect(list).toEqual([...model.values()].sort((a, b) => a.time - b.time));
-    }
-  });
+    },
+  );
 
   test.prop([fc.array(arbEvent, { maxLength: 40 })])('series of other keys are never touched', (events) => {
     const store = fresh();
@@ -73,6 +85,23 @@ describe('store actions (property)', () => {
     expect(mergeCandles('BTCUSDT', '1m', [bar(2, 2.5)], store)).toBe(true);
     expect(store.getState().candlesByKey['BTCUSDT:1m']!.map((c) => c.close)).toEqual([1, 2.5, 3.5, 4, 5]);
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
+  });
+
+  it('inserts a live bar that fills a hole inside the window (a gap repaired late), at the cap too', () => {
+    const store = fresh();
+    const bar = (t: number): Candle => ({ time: t * 60_000, open: 1, high: 9, low: 1, close: t, volume: 1, is_closed: true });
+    const window = Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i).filter((t) => t !== 100 && t !== 101);
+    setCandlesForSymbol('BTCUSDT', '1m', [...window, MAX_CANDLES_PER_KEY, MAX_CANDLES_PER_KEY + 1].map(bar), store);
+    const times = () => store.getState().candlesByKey['BTCUSDT:1m']!.map((c) => c.time / 60_000);
+    expect(times()).toHaveLength(MAX_CANDLES_PER_KEY);
+    expect(mergeCandle('BTCUSDT', '1m', bar(101), store)).toBe(true);
+    expect(mergeCandle('BTCUSDT', '1m', bar(100), store)).toBe(true);
+    // The oldest made room: the window stays at the cap, whole from 2 on.
+    expect(times()).toEqual(Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i + 2));
+    expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(3);
+    // Older than the oldest kept: not the store's to hold.
+    expect(mergeCandle('BTCUSDT', '1m', bar(0), store)).toBe(false);
+    expect(times()[0]).toBe(2);
   });
 
   it('keeps the stream position moving forward only, per epoch', () => {

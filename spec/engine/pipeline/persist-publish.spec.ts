@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { Metrics } from '../../../engine/src/metrics.ts';
+import { pipelineMetrics } from '../../../engine/src/pipeline/engine-metrics.ts';
+import { persistAndPublish } from '../../../engine/src/pipeline/persist-publish.ts';
+import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
+
+const M = 60_000;
+const id = seriesId('BTCUSDT', '1m');
+const bar = (t: number, close = t, closed = true): Bar => ({ openTime: t * M, open: 1, high: 9, low: 1, close, volume: 1, closed });
+
+function rig() {
+  const store = createMemoryBarStore({ bufferSize: 100 });
+  const published: Bar[] = [];
+  const computed: Bar[] = [];
+  const sink = persistAndPublish({
+    store,
+    publishBar: (_id, b) => published.push(b),
+    barsOut: (_id, b) => computed.push(b),
+    metrics: pipelineMetrics(new Metrics()),
+    log: silentLogger,
+  });
+  return { store, published, computed, sink };
+}
+
+describe('persistAndPublish', () => {
+  it('stores each bar before it is published, and publishes a repeat of the newest once', () => {
+    const { store, published, computed, sink } = rig();
+    const seen: number[] = [];
+    const ordered = persistAndPublish({
+      store,
+      publishBar: (_id, b) => seen.push(store.window(id).newest()?.openTime === b.openTime ? 1 : 0),
+      barsOut: () => {},
+      metrics: pipelineMetrics(new Metrics()),
+      log: silentLogger,
+    });
+    ordered(id, { type: 'bar', bar: bar(1, 1, false), origin: 'live' });
+    expect(seen).toEqual([1]);
+    sink(id, { type: 'bar', bar: bar(2, 2, false), origin: 'live' });
+    sink(id, { type: 'bar', bar: bar(2, 2, false), origin: 'live' });
+    expect(published).toEqual([bar(2, 2, false)]);
+    expect(computed).toEqual([bar(2, 2, false)]);
+  });
+
+  it('publishes a hole repaired late to the clients (a chart open all day, the cluster leader), but not to what follows bars in order', () => {
+    const { store, published, computed, sink } = rig();
+    for (const t of [1, 2, 5]) sink(id, { type: 'bar', bar: bar(t), origin: 'live' });
+    sink(id, { type: 'bar', bar: bar(3), origin: 'repair' });
+    sink(id, { type: 'bar', bar: bar(4), origin: 'repair' });
+    expect(published.map((b) => b.openTime / M)).toEqual([1, 2, 5, 3, 4]);
+    expect(computed.map((b) => b.openTime / M)).toEqual([1, 2, 5]);
+    expect(store.window(id).last(10).map((b) => b.openTime / M)).toEqual([1, 2, 3, 4, 5]);
+    // A repair's range holds bars already kept: only what it changes goes out again.
+    sink(id, { type: 'bar', bar: bar(2), origin: 'repair' });
+    sink(id, { type: 'bar', bar: bar(3, 3.5), origin: 'repair' });
+    expect(published.slice(5)).toEqual([bar(3, 3.5)]);
+  });
+});
