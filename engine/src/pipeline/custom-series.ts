@@ -1,10 +1,11 @@
-import { concat, defer, filter, from, lastValueFrom, type Observable, toArray } from 'rxjs';
+import { buffer, concat, debounceTime, defer, EMPTY, filter, from, lastValueFrom, map, type Observable, share, startWith, switchMap, toArray } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
-import { bucketOpen } from '../domain/interval.ts';
+import { bucketOpen, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { resample } from '../operators/resample.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
 import type { BarStore } from '../store/bar-store.ts';
+import { collapseReplay } from './collapse-replay.ts';
 import { MAX_SOURCE_BARS, sourceRatio } from './custom-intervals.ts';
 
 
@@ -29,19 +30,47 @@ export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: Bina
  * No bucket is ever built from part of its inputs: source bars of buckets the custom history already
  * holds whole are not fed (the source can be behind that history, which was fetched after it); from
  * the first bucket on, the source is ordered and whole, so every bucket starts at its first bar.
+ *
+ * A hole the source repaired late (`sourceRepairs$`: bars older than its newest) rebuilds the custom
+ * series from the repaired bucket on, replayed from the source window, if the window holds every
+ * input from that bucket's first on (else the bucket stays as it was: never rebuilt from part of its
+ * inputs). A replay (at start too) sends each bucket once, in its last version, not every partial one.
  */
-export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>): Observable<Bar> {
-  return defer(() => {
-    // Replay the source from the custom series' newest stored bucket: the source may have moved on
-    // while the custom history was being fetched, and those bars must not be missed.
-    const window = store.window(source);
-    const customNewest = store.window(id).newest();
-    const newest = window.newest();
-    const from_ = customNewest ? customNewest.openTime : newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
-    const seed = window.before(Infinity, window.size).filter((b) => b.openTime >= from_);
-    // Buckets before `from_` are whole in the custom history already (fetched after them): a source
-    // behind that history must not rebuild them from part of their inputs.
-    const floor = Number.isFinite(from_) ? from_ : -Infinity;
-    return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
-  }).pipe(resample(id.interval, { sourceInterval: source.interval }));
+export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>, sourceRepairs$: Observable<Bar> = EMPTY): Observable<Bar> {
+  const run = (repaired?: number) =>
+    collapseReplay(
+      defer(() => {
+        // Replay the source from the custom series' newest stored bucket: the source may have moved on
+        // while the custom history was being fetched, and those bars must not be missed.
+        const window = store.window(source);
+        const customNewest = store.window(id).newest();
+        const newest = window.newest();
+        const fromNewest = customNewest ? customNewest.openTime : newest ? bucketOpen(newest.openTime, id.interval) : Infinity;
+        const from_ = Math.min(fromNewest, repaired ?? Infinity);
+        const seed = window.before(Infinity, window.size).filter((b) => b.openTime >= from_);
+        // Buckets before `from_` are whole in the custom history already (fetched after them): a source
+        // behind that history must not rebuild them from part of their inputs.
+        const floor = Number.isFinite(from_) ? from_ : -Infinity;
+        return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
+      }).pipe(resample(id.interval, { sourceInterval: source.interval })),
+    );
+  // A repaired hole comes as a burst of bars: one rebuild, from the oldest bucket it touched.
+  const repairs$ = sourceRepairs$.pipe(share());
+  const rebuilds$ = repairs$.pipe(
+    buffer(repairs$.pipe(debounceTime(0))),
+    map((bars) => Math.min(...bars.map((b) => bucketOpen(b.openTime, id.interval)))),
+    filter((bucket) => wholeFrom(store.window(source).before(Infinity, store.window(source).size), bucket, source.interval)),
+  );
+  return rebuilds$.pipe(
+    startWith(undefined),
+    switchMap((bucket) => run(bucket)),
+  );
+}
+
+/** The window's bars from `bucket` on start at `bucket` and follow each other with no hole. */
+function wholeFrom(bars: readonly Bar[], bucket: number, sourceInterval: string): boolean {
+  const i = bars.findIndex((b) => b.openTime >= bucket);
+  if (i < 0 || bars[i]!.openTime !== bucket) return false;
+  for (let k = i + 1; k < bars.length; k++) if (bars[k]!.openTime !== nextOpen(bars[k - 1]!.openTime, sourceInterval)) return false;
+  return true;
 }

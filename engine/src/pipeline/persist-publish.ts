@@ -12,6 +12,8 @@ export interface PersistPublishDeps {
   publishBar(id: SeriesId, bar: Bar): void;
   /** Every bar after it is in the window, for custom intervals and derived series built on this one. */
   barsOut(id: SeriesId, bar: Bar): void;
+  /** A bar of a hole repaired late, after it is in the window (custom intervals rebuild from it). */
+  repairsOut?(id: SeriesId, bar: Bar): void;
   metrics: PipelineMetrics;
   log: Logger;
 }
@@ -21,7 +23,8 @@ export interface PersistPublishDeps {
  * and to what is computed from the series (a client connecting in between sees it in its snapshot).
  * A repaired bar (a hole filled late, older than the newest) goes to the clients too, so a chart
  * open all day (and, in a cluster, Redis: the leader writes what it publishes) gets it without a
- * new snapshot; not to what is computed from the series, which follows bars in order.
+ * new snapshot; not to what is computed from the series, which follows bars in order, but to
+ * `repairsOut` (custom intervals rebuild the buckets it touched).
  * Gap events are counted and logged.
  */
 export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SpliceEvent) => void {
@@ -35,7 +38,8 @@ export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: 
         store.upsert(id, [ev.bar]);
         if (ev.origin !== 'live') pm.barsFilled();
         deps.publishBar(id, ev.bar);
-        if (ev.origin !== 'repair') deps.barsOut(id, ev.bar);
+        if (ev.origin === 'repair') deps.repairsOut?.(id, ev.bar);
+        else deps.barsOut(id, ev.bar);
         return;
       }
       case 'gap':

@@ -80,13 +80,23 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     log: (l, m, f) => log[l](m, f),
   });
   const router = new UpstreamRouter(config.bufferSize);
+  // Per series: its bars in order, and the bars of holes it repaired late (what is built on it follows both).
   const barsOut = new Map<string, Subject<Bar>>();
-  const barsOf = (id: SeriesId) => {
-    let s = barsOut.get(id.key);
-    if (!s) barsOut.set(id.key, (s = new Subject<Bar>()));
+  const repairsOut = new Map<string, Subject<Bar>>();
+  const subjectOf = (m: Map<string, Subject<Bar>>, id: SeriesId) => {
+    let s = m.get(id.key);
+    if (!s) m.set(id.key, (s = new Subject<Bar>()));
     return s;
   };
-  const sink = persistAndPublish({ store, publishBar: deps.publish, barsOut: (id, bar) => barsOut.get(id.key)?.next(bar), metrics: pm, log });
+  const barsOf = (id: SeriesId) => subjectOf(barsOut, id);
+  const sink = persistAndPublish({
+    store,
+    publishBar: deps.publish,
+    barsOut: (id, bar) => barsOut.get(id.key)?.next(bar),
+    repairsOut: (id, bar) => repairsOut.get(id.key)?.next(bar),
+    metrics: pm,
+    log,
+  });
   const upstreamSub = shards.events$.subscribe((ev) => {
     // The exchange's clock is read off its events (issue 14 part 1).
     if (ev.type === 'kline') exchange.observe(ev.eventTime);
@@ -121,16 +131,19 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
         .pipe(
           retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
           tap(() => live()),
-          concatMap(() => customSeries$(id, source, store, barsOf(source))),
+          concatMap(() => customSeries$(id, source, store, barsOf(source), subjectOf(repairsOut, source))),
         )
         .subscribe({
-          next: (bar) => sink(id, { type: 'bar', bar, origin: 'live' }),
+          // A bucket older than the newest is a rebuild after the source repaired a hole.
+          next: (bar) => sink(id, { type: 'bar', bar, origin: bar.openTime < (store.window(id).newest()?.openTime ?? -Infinity) ? 'repair' : 'live' }),
           error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
         }),
     free: (id) => {
       deps.freed(id);
-      barsOut.get(id.key)?.complete();
-      barsOut.delete(id.key);
+      for (const m of [barsOut, repairsOut]) {
+        m.get(id.key)?.complete();
+        m.delete(id.key);
+      }
       store.release(id);
     },
     ended: deps.ended,
@@ -203,7 +216,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       shards.close();
     },
     endBars() {
-      for (const bars of barsOut.values()) bars.complete();
+      for (const bars of [...barsOut.values(), ...repairsOut.values()]) bars.complete();
     },
   };
 }

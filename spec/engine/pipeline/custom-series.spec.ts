@@ -49,4 +49,68 @@ describe('customSeries$ (a custom interval resampled from its source series live
     expect(out.every((b) => b.open === 102 && b.volume >= 3)).toBe(true);
     expect(out.at(-1)).toMatchObject({ openTime: T0 + 10 * M, open: 102, close: 5, volume: 7, closed: true });
   });
+
+  it('replays the source once per bucket, in its last version (not every partial one)', async () => {
+    const out = await run([bar(0, 1), bar(1, 2), bar(2, 3), bar(3, 4, false)], [{ ...bar(0, 2), volume: 3, high: 201, low: 50 }], []);
+    expect(out.map((b) => [(b.openTime - T0) / (5 * M), b.close])).toEqual([[0, 2], [2, 4]]);
+  });
+
+  describe('after the source repaired a hole late', () => {
+    /** The custom series live on a store and subjects; `repair` puts a bar in the source window and announces it. */
+    function live(sourceWindow: Bar[], customWindow: Bar[]) {
+      const store = createMemoryBarStore({ bufferSize: 100 });
+      store.upsert(source, sourceWindow);
+      store.upsert(id, customWindow);
+      const bars$ = new Subject<Bar>();
+      const repairs$ = new Subject<Bar>();
+      const out: Bar[] = [];
+      const sub = customSeries$(id, source, store, bars$, repairs$).subscribe((b) => out.push(b));
+      return {
+        out,
+        sub,
+        async repair(...bars: Bar[]) {
+          out.length = 0;
+          store.upsert(source, bars);
+          for (const b of bars) repairs$.next(b);
+          // Rebuilds wait for the burst to end (a timer of 0).
+          await new Promise((r) => setTimeout(r, 20));
+        },
+      };
+    }
+    const at = (i: number) => T0 + i * 5 * M;
+
+    it('rebuilds the forming bucket with the repaired input', async () => {
+      // Bar 2 was the hole: bucket (2, 3) was built from bar 3 alone.
+      const c = live([bar(0, 1), bar(1, 2), bar(3, 4, false)], [{ ...bar(0, 2), volume: 3 }, { ...bar(3, 4, false), openTime: at(2) }]);
+      await c.repair(bar(2, 3));
+      expect(c.out).toEqual([{ openTime: at(2), open: 102, high: 203, low: 52, close: 4, volume: 3 + 4, closed: false }]);
+      c.sub.unsubscribe();
+    });
+
+    it('rebuilds a past bucket (closed) and the ones after it, then follows the source', async () => {
+      // Bar 1 was the hole: bucket (0, 1) was closed with bar 0 alone.
+      const c = live([bar(0, 1), bar(2, 3), bar(3, 4, false)], [{ ...bar(0, 1), closed: true }, { ...bar(2, 4, false), volume: 3 + 4, high: 203 }]);
+      await c.repair(bar(1, 2));
+      expect(c.out).toEqual([
+        { openTime: at(0), open: 100, high: 201, low: 50, close: 2, volume: 1 + 2, closed: true },
+        { openTime: at(2), open: 102, high: 203, low: 52, close: 4, volume: 3 + 4, closed: false },
+      ]);
+      c.sub.unsubscribe();
+    });
+
+    it('rebuilds once for a burst of repaired bars, from the oldest bucket they touch', async () => {
+      const c = live([bar(0, 1), bar(3, 4, false)], [{ ...bar(0, 1), closed: true }, { ...bar(3, 4, false), openTime: at(2) }]);
+      await c.repair(bar(1, 2), bar(2, 3));
+      expect(c.out.map((b) => [(b.openTime - T0) / (5 * M), b.volume])).toEqual([[0, 3], [2, 7]]);
+      c.sub.unsubscribe();
+    });
+
+    it('leaves a bucket as it was when the source still lacks one of its inputs (never rebuilt from part of them)', async () => {
+      // Bar 1 repaired, bar 2 still missing: nothing from bucket (0, 1) on can be rebuilt whole.
+      const c = live([bar(0, 1), bar(3, 4, false)], [{ ...bar(0, 1), closed: true }, { ...bar(3, 4, false), openTime: at(2) }]);
+      await c.repair(bar(1, 2));
+      expect(c.out).toEqual([]);
+      c.sub.unsubscribe();
+    });
+  });
 });

@@ -15,7 +15,8 @@ import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
  */
 const M = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const common = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300, historyOnConnect: 200, gapRepairAfterMs: 1000 };
+// 2m is a custom interval, resampled from 1m: its buckets the hole touched are rebuilt too.
+const common = { symbols: ['BTCUSDT'], intervals: ['1m', '2m'], bufferSize: 300, historyOnConnect: 200, gapRepairAfterMs: 1000 };
 // One 1m bar a second: a 4 s pause is a hole of a few bars.
 const simOptions = { symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 };
 
@@ -45,6 +46,24 @@ async function wholeAndTrue(sim: SimExchange, client: EngineClient, bars: () => 
   expect(closed.map((c) => [c.time, c.open, c.high, c.low, c.close, c.volume])).toEqual(truth.map((b) => [b.openTime, b.open, b.high, b.low, b.close, b.volume]));
 }
 
+/** The custom 2m series on `client` is whole once repaired, each closed bar built from the exchange's 1m bars. */
+async function customWholeAndTrue(sim: SimExchange, client: EngineClient): Promise<void> {
+  const closedOf = (c: EngineClient) => c.merged().filter((b) => b.is_closed);
+  const built = (bars: WireCandle[]) => {
+    const truth = sim.truth('BTCUSDT', '1m', bars[0]!.time, bars.at(-1)!.time + M);
+    return bars.map((b) => {
+      const ins = truth.filter((t) => t.openTime >= b.time && t.openTime < b.time + 2 * M);
+      return [b.time, ins[0]?.open, Math.max(...ins.map((t) => t.high)), Math.min(...ins.map((t) => t.low)), ins.at(-1)?.close, ins.reduce((v, t) => v + t.volume, 0)];
+    });
+  };
+  const row = (b: WireCandle) => [b.time, b.open, b.high, b.low, b.close, b.volume];
+  const same = (c: EngineClient) => JSON.stringify(closedOf(c).map(row)) === JSON.stringify(built(closedOf(c)));
+  await client.until((c) => closedOf(c).length > 3 && same(c), 30_000, 'the 2m series rebuilt from the repaired 1m bars').catch(() => undefined);
+  const closed = closedOf(client);
+  expect(closed.slice(1).filter((b, i) => b.time - closed[i]!.time !== 2 * M)).toEqual([]);
+  expect(closed.map(row)).toEqual(built(closed));
+}
+
 const candles = async (url: string) => ((await (await fetch(`${url}/candles/BTCUSDT/1m?limit=200`)).json()) as { candles: WireCandle[] }).candles;
 
 describe('a hole repaired late reaches live clients (ROLE=all)', () => {
@@ -57,14 +76,17 @@ describe('a hole repaired late reaches live clients (ROLE=all)', () => {
     await app?.stop();
   });
 
-  it('sends the repaired bars to a connected client, in its series with no hole', async () => {
+  it('sends the repaired bars to a connected client, in its series with no hole, and rebuilds the custom interval built on it', async () => {
     const client = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
+    const custom = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=2m`);
     try {
       await client.until((c) => c.live().length >= 3, 15_000, 'live bars');
       await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
       await wholeAndTrue(app.sim!, client, () => candles(app.url));
+      await customWholeAndTrue(app.sim!, custom);
     } finally {
       client.close();
+      custom.close();
     }
   }, 60_000);
 });
@@ -81,11 +103,13 @@ describe.runIf(redisUp)('a hole repaired late reaches Redis and the edges (in-pr
     await cluster?.stop();
   }, 30_000);
 
-  it("sends the repaired bars to the edge's client and into what the edge serves", async () => {
+  it("sends the repaired bars to the edge's client and into what the edge serves, the custom interval rebuilt too", async () => {
     const client = cluster.client('/ws/BTCUSDT?interval=1m');
+    const custom = cluster.client('/ws/BTCUSDT?interval=2m');
     const sim = cluster.ingest.app.sim!;
     await client.until((c) => c.live().length >= 3, 15_000, 'live bars');
     await holeWithFailingFill(sim, gapsUnfilled(cluster.ingest.app.url));
     await wholeAndTrue(sim, client, () => candles(cluster.edge.url));
+    await customWholeAndTrue(sim, custom);
   }, 60_000);
 });
