@@ -56,10 +56,10 @@ export function clearPosition(symbol: string, interval: string, store: StoreApi<
 
 /**
  * `live_candle` (and each bar of `recovered`): appended when newer than the last, replaces the candle
- * with the same time, and is inserted in order when it fills a hole inside the kept window (a gap the
- * engine repaired late). Older than the oldest kept: ignored (the chart's older pages come from the
- * engine). Returns true when a bar older than the newest changed or came: a chart can only update its
- * last bar, so the generation moves and the chart reloads from the store.
+ * with the same time, and is inserted in order when it is older (a hole the engine repaired late, a
+ * cluster leader writing a whole window a short Redis copy lacked), unless the store is full and it is
+ * older than everything kept. Returns true when a bar older than the newest changed or came: a chart
+ * can only update its last bar, so the generation moves and the chart reloads from the store.
  */
 export function mergeCandle(symbol: string, interval: string, candle: Candle, store: StoreApi<MarketState> = market): boolean {
   const key = seriesKey(symbol, interval);
@@ -70,13 +70,14 @@ export function mergeCandle(symbol: string, interval: string, candle: Candle, st
     store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next }, lastUpdateAt: Date.now() }));
     return false;
   }
-  if (candle.time < list[0]!.time) return false;
+  // Older than the oldest kept, at the cap: it would be the one to go.
+  if (candle.time < list[0]!.time && list.length >= MAX_CANDLES_PER_KEY) return false;
   const i = indexOfTime(list, candle.time);
   const older = candle.time < last.time && (i < 0 || !sameCandle(list[i]!, candle));
   const next = list.slice();
   if (i >= 0) next[i] = candle;
   else {
-    // Inside the window (newer than the oldest kept), so at the cap the oldest makes room for it.
+    // At the cap it is newer than the oldest kept (above), which makes room for it.
     next.splice(insertionPoint(list, candle.time), 0, candle);
     if (next.length > MAX_CANDLES_PER_KEY) next.shift();
   }

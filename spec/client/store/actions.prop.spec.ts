@@ -20,8 +20,8 @@ describe('store actions (property)', () => {
     'the series stays strictly increasing and unique, each kept time holds the last value received for it, and the chart reloads exactly when an older bar changed',
     (events) => {
       const store = fresh();
-      // Model: a map by time; historical replaces it; live sets a time newer than all, or one inside
-      // the kept window (present: replaced; a hole repaired late: inserted); older than the oldest is ignored.
+      // Model: a map by time; historical replaces it; live sets any time (newer: appended; present:
+      // replaced; older and missing, a hole repaired late: inserted). Far below the cap here.
       let model = new Map<number, Candle>();
       let reloads = 0;
       for (const e of events) {
@@ -34,10 +34,10 @@ describe('store actions (property)', () => {
           const times = [...model.keys()];
           const [min, max] = [Math.min(...times), Math.max(...times)];
           const was = model.get(e.candle.time);
-          const changedOlder = times.length > 0 && e.candle.time < max && e.candle.time >= min && JSON.stringify(was) !== JSON.stringify(e.candle);
+          const changedOlder = times.length > 0 && e.candle.time < max && JSON.stringify(was) !== JSON.stringify(e.candle);
           expect(older).toBe(changedOlder);
           if (changedOlder) reloads++;
-          if (!times.length || e.candle.time >= min) model.set(e.candle.time, e.candle);
+          model.set(e.candle.time, e.candle);
         }
         const list = store.getState().candlesByKey['BTCUSDT:1m'] ?? [];
         for (let i = 1; i < list.length; i++) expect(list[i]!.time).toBeGreaterThan(list[i - 1]!.time);
@@ -87,7 +87,7 @@ describe('store actions (property)', () => {
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
   });
 
-  it('inserts a live bar that fills a hole inside the window (a gap repaired late), at the cap too', () => {
+  it('inserts an older live bar (a gap repaired late, a short history completed), at the cap too unless older than all kept', () => {
     const store = fresh();
     const bar = (t: number): Candle => ({ time: t * 60_000, open: 1, high: 9, low: 1, close: t, volume: 1, is_closed: true });
     const window = Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i).filter((t) => t !== 100 && t !== 101);
@@ -99,9 +99,14 @@ describe('store actions (property)', () => {
     // The oldest made room: the window stays at the cap, whole from 2 on.
     expect(times()).toEqual(Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i + 2));
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(3);
-    // Older than the oldest kept: not the store's to hold.
+    // Older than everything kept while full: it would go at once.
     expect(mergeCandle('BTCUSDT', '1m', bar(0), store)).toBe(false);
     expect(times()[0]).toBe(2);
+    // Below the cap, older than everything kept (a short history the engine completes): inserted.
+    setCandlesForSymbol('BTCUSDT', '1m', [bar(10)], store);
+    expect(mergeCandle('BTCUSDT', '1m', bar(8), store)).toBe(true);
+    expect(mergeCandle('BTCUSDT', '1m', bar(9), store)).toBe(true);
+    expect(times()).toEqual([8, 9, 10]);
   });
 
   it('keeps the stream position moving forward only, per epoch', () => {
