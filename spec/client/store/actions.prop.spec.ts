@@ -32,7 +32,7 @@ describe('store actions (property)', () => {
         } else {
           const older = mergeCandle('BTCUSDT', '1m', e.candle, store);
           const times = [...model.keys()];
-          const [min, max] = [Math.min(...times), Math.max(...times)];
+          const max = Math.max(...times);
           const was = model.get(e.candle.time);
           const changedOlder = times.length > 0 && e.candle.time < max && JSON.stringify(was) !== JSON.stringify(e.candle);
           expect(older).toBe(changedOlder);
