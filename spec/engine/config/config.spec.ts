@@ -33,16 +33,17 @@ describe('loadConfig', () => {
   });
 
   it('takes SYMBOLS=* as the whole universe, and the on-demand limits', () => {
-    const c = loadConfig({ SYMBOLS: '*', IDLE_SERIES_MS: '5000', MAX_ON_DEMAND_SERIES: '10', STREAMS_PER_CONNECTION: '4' });
+    const c = loadConfig({ SYMBOLS: '*', IDLE_SERIES_MS: '5000', MAX_ON_DEMAND_SERIES: '10', STREAMS_PER_CONNECTION: '4', GAP_REPAIR_AFTER_MS: '2000' });
     expect(c.symbols).toEqual(['*']);
-    expect(c).toMatchObject({ idleSeriesMs: 5000, maxOnDemandSeries: 10, streamsPerConnection: 4 });
-    expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024 });
+    expect(c).toMatchObject({ idleSeriesMs: 5000, maxOnDemandSeries: 10, streamsPerConnection: 4, gapRepairAfterMs: 2000 });
+    expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024, gapRepairAfterMs: 30_000 });
   });
 
   it.each([
     ['SYMBOLS', '*,BTCUSDT', /SYMBOLS.*not both/],
     ['STREAMS_PER_CONNECTION', '2000', /STREAMS_PER_CONNECTION.*1 to 1024/],
     ['IDLE_SERIES_MS', '10', /IDLE_SERIES_MS/],
+    ['GAP_REPAIR_AFTER_MS', '500', /GAP_REPAIR_AFTER_MS.*1000 to 3600000/],
     ['PORT', 'eighty', /PORT.*integer from 0 to 65535/],
     ['PORT', '70000', /PORT/],
     ['BUFFER_SIZE', '-5', /BUFFER_SIZE/],
