@@ -133,7 +133,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const older = olderBarsSource({ config, rest: market.rest, catalog, metrics });
   const registry = (late.registry = new SeriesRegistry(defs, {
     olderBars: older.ofSeries,
-    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, hub, positions }),
+    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, repairs$: feed.repairs$, hub, positions }),
     maxInstances: config.maxSeriesInstances,
     ...cluster?.series,
   }));

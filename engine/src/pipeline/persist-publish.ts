@@ -24,7 +24,8 @@ export interface PersistPublishDeps {
  * A repaired bar (a hole filled late, older than the newest) goes to the clients too, so a chart
  * open all day (and, in a cluster, Redis: the leader writes what it publishes) gets it without a
  * new snapshot; not to what is computed from the series, which follows bars in order, but to
- * `repairsOut` (custom intervals rebuild the buckets it touched).
+ * `repairsOut` (custom intervals rebuild the buckets it touched, derived series start again from
+ * the window).
  * Gap events are counted and logged.
  */
 export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SpliceEvent) => void {

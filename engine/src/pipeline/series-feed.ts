@@ -47,6 +47,8 @@ export interface SeriesFeed {
   readonly ready: Promise<void>;
   /** Every bar of a series after it is in the store (feeds custom intervals and derived series). */
   bars$(id: SeriesId): Observable<Bar>;
+  /** The bars of a hole a series repaired late (older than its newest), after they are in the window. */
+  repairs$(id: SeriesId): Observable<Bar>;
   /** The upstream's state, once known. */
   upstream(): UpstreamStatus | undefined;
   /** Stops the pipelines (their teardown aborts REST fills), then the upstream sockets and timers. */
@@ -204,6 +206,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     lifecycle,
     ready,
     bars$: (id) => barsOf(id).asObservable(),
+    repairs$: (id) => subjectOf(repairsOut, id).asObservable(),
     upstream: () => upstream,
     stop() {
       clearInterval(progressTimer);

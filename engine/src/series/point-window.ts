@@ -6,15 +6,31 @@ export class PointWindow {
   version = 0;
   constructor(private readonly capacity: number) {}
 
-  /** Returns false when the point is older than the newest kept (a replayed warm-up value). */
+  /**
+   * Returns 'older' when the point is older than the newest kept (a replayed warm-up value, a
+   * correction): it replaces the point of its time, or, when the window lacks one (its bar was a hole
+   * repaired late), goes in in order, unless the window is full and it is older than all it keeps.
+   */
   upsert(p: SeriesPoint): 'appended' | 'replaced' | 'older' {
     const last = this.points[this.points.length - 1];
     if (last && p.time < last.time) {
-      // A late correction inside the window replaces in place; nothing is published for it.
+      // Nothing is published for it: clients get it with their next snapshot.
       const i = this.indexOf(p.time);
       if (i >= 0) {
         this.points[i] = p;
         this.version++;
+      } else if (this.size < this.capacity || p.time > this.points[this.start]!.time) {
+        let lo = this.start;
+        let hi = this.points.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (this.points[mid]!.time < p.time) lo = mid + 1;
+          else hi = mid;
+        }
+        // At the cap the oldest kept leaves the window (start moves up one).
+        this.points.splice(lo, 0, p);
+        this.version++;
+        if (this.points.length >= 2 * this.capacity) this.points.splice(0, this.points.length - this.capacity);
       }
       return 'older';
     }

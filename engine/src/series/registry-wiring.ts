@@ -15,6 +15,8 @@ export interface RegistryWiringParts {
   store: BarStore;
   /** Every bar of the series after it is in the store's window. */
   bars$(id: SeriesId): Observable<Bar>;
+  /** The bars of a hole the series repaired late, after they are in the window. */
+  repairs$?(id: SeriesId): Observable<Bar>;
   hub: Hub;
   positions: { position(id: SeriesId): WirePosition };
 }
@@ -32,6 +34,7 @@ export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
     log: p.log,
     history: (id) => p.store.window(id).last(p.bufferSize),
     bars$: (id) => p.bars$(id),
+    repairs$: p.repairs$,
     publish: (topic, message) => hub.publish(topic, message),
     listening: (topic) => hub.listening(topic),
     listenersVersion: () => hub.followVersion,

@@ -1,4 +1,4 @@
-import { type Observable, Subscription } from 'rxjs';
+import { debounceTime, type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -54,6 +54,12 @@ export interface SeriesRegistryDeps {
   olderBars?(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
   /** Every bar of the series after it was written to the window. */
   bars$(id: SeriesId): Observable<Bar>;
+  /**
+   * The bars of a hole the series repaired late (older than its newest), after they are in the
+   * window: every instance on it starts again from the window, so its values (kept, and from then on
+   * live) include them. Without it, a repair is not followed.
+   */
+  repairs$?(id: SeriesId): Observable<Bar>;
   /** Publishes a message to a topic; the message is built only if someone listens. */
   publish(topic: string, message: () => string): void;
   /** Whether anyone listens to a topic now (optional: without it every update is computed). */
@@ -348,6 +354,9 @@ export class SeriesRegistry {
         }
         for (const t of heard) t.next(bar);
       });
+      // A repaired hole comes as a burst of bars: one restart of the series' instances for it.
+      const repairs = this.deps.repairs$?.(id).pipe(debounceTime(0)).subscribe(() => this.restartOn(id));
+      if (repairs) f.subscription.add(repairs);
       feed = f;
       this.feeds.set(id.key, feed);
     }
@@ -355,6 +364,11 @@ export class SeriesRegistry {
     // make the loop skip the next one.
     feed.targets = [...feed.targets, target];
     feed.version++;
+  }
+
+  /** Starts every live instance on a series again from its window (after a hole was repaired in it). */
+  private restartOn(id: SeriesId): void {
+    for (const inst of [...this.instances.values()]) if (inst.id.key === id.key) inst.restart();
   }
 
   /** @internal */
@@ -661,6 +675,18 @@ class LiveInstance implements SeriesInstance {
     if (this.window.upsert(p) !== 'older' && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
     if (live && !same) this.registry.registryDeps.onPoint?.(this, this.id, p);
     if (this.failures > 0 && Date.now() - this.startedAt > (this.registry.registryDeps.healthyAfterMs ?? 600_000)) this.failures = 0;
+  }
+
+  /**
+   * Computes again from the window, as at start (after a hole in the series was repaired): its values
+   * then include the repaired bars. Kept points are corrected in place (not sent: clients get them
+   * with their next snapshot), the live ones follow from the new run. Only a live instance (one
+   * warming or failed starts from the window anyway).
+   */
+  restart(): void {
+    if (this.disposed || this.state !== 'live' || this.registry.isStopped) return;
+    this.stopRun();
+    this.start();
   }
 
   private fail(err: unknown): void {

@@ -64,29 +64,61 @@ async function customWholeAndTrue(sim: SimExchange, client: EngineClient): Promi
   expect(closed.map(row)).toEqual(built(closed));
 }
 
+type Point = { time: number; value?: number; is_closed?: boolean };
+
+/**
+ * The derived series' kept points (a new client's snapshot) equal what the engine computes for the
+ * same bars now (GET /series, from the whole window): the instance took the repaired bars.
+ */
+async function derivedTakesRepair(url: string): Promise<void> {
+  const kept = async () => {
+    const c = new EngineClient(`${url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=rsi`);
+    try {
+      await c.until((x) => x.historical() !== undefined, 10_000, 'historical');
+      return ((c.historical() as unknown as { series: Record<string, Point[]> }).series.rsi ?? []).filter((p) => p.is_closed);
+    } finally {
+      c.close();
+    }
+  };
+  const computed = async (n: number) => ((await (await fetch(`${url}/series/rsi/BTCUSDT/1m?limit=${n}`)).json()) as { points: Point[] }).points;
+  const compare = async () => {
+    const k = (await kept()).slice(-100);
+    const byTime = new Map((await computed(150)).map((p) => [p.time, p.value]));
+    return k.map((p) => [p.time, p.value, byTime.get(p.time)]).filter(([, a, b]) => b !== undefined && a !== b);
+  };
+  for (const deadline = Date.now() + 20_000; (await compare()).length; await sleep(500)) {
+    if (Date.now() > deadline) break;
+  }
+  expect(await compare()).toEqual([]);
+}
+
 const candles = async (url: string) => ((await (await fetch(`${url}/candles/BTCUSDT/1m?limit=200`)).json()) as { candles: WireCandle[] }).candles;
 
 describe('a hole repaired late reaches live clients (ROLE=all)', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startTestApp({ source: 'sim', simOptions, seriesDir: '', ...common });
+    app = await startTestApp({ source: 'sim', simOptions, seriesDir: 'series', ...common });
     await app.ready;
   }, 30_000);
   afterAll(async () => {
     await app?.stop();
   });
 
-  it('sends the repaired bars to a connected client, in its series with no hole, and rebuilds the custom interval built on it', async () => {
+  it('sends the repaired bars to a connected client, in its series with no hole, the custom interval and the derived series built on it taking them too', async () => {
     const client = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
     const custom = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=2m`);
+    // A derived series live on the series through the hole.
+    const derived = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=rsi`);
     try {
       await client.until((c) => c.live().length >= 3, 15_000, 'live bars');
       await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
       await wholeAndTrue(app.sim!, client, () => candles(app.url));
       await customWholeAndTrue(app.sim!, custom);
+      await derivedTakesRepair(app.url);
     } finally {
       client.close();
       custom.close();
+      derived.close();
     }
   }, 60_000);
 });

@@ -2,16 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PointWindow } from '../../../engine/src/series/point-window.ts';
 
-/** A naive model: a sorted map by time, newest `capacity` kept; older-than-newest points only replace. */
+/**
+ * A naive model: a sorted map by time, newest `capacity` kept; an older-than-newest point replaces
+ * its time's, or goes in when missing unless the map is full and it is older than all it holds.
+ */
 function model(capacity: number, times: number[]) {
   const kept = new Map<number, number>();
   let newest = -Infinity;
   times.forEach((t, i) => {
-    if (t < newest) {
-      if (kept.has(t)) kept.set(t, i);
-      return;
-    }
-    newest = t;
+    if (t < newest && !kept.has(t) && kept.size >= capacity && t < Math.min(...kept.keys())) return;
+    newest = Math.max(newest, t);
     kept.set(t, i);
     const sorted = [...kept.keys()].sort((a, b) => a - b);
     for (const old of sorted.slice(0, Math.max(0, sorted.length - capacity))) kept.delete(old);

@@ -286,6 +286,33 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
   });
 });
 
+describe('SeriesRegistry after a hole repaired late', () => {
+  it('computes its instances again from the window, so their values include the repaired bars, and follows live bars after', async () => {
+    // 300 bars with a hole at 250..252, repaired once the instance is live.
+    const history = range(0, 300).filter((b) => b.openTime < 250 * M || b.openTime > 252 * M);
+    const repairs = new Subject<Bar>();
+    const { registry, live, req } = setup([emaSeries, double], { repairs$: () => repairs.asObservable() }, history);
+    const [ema, dbl] = await Promise.all(['ema', 'double'].map((s) => registry.acquire(req(s), id).ready));
+    const at = (inst: typeof ema, i: number) => inst!.window.between(i * M, i * M)[0]?.value;
+    expect(at(dbl, 251)).toBeUndefined();
+    const before = at(ema, 260);
+    history.splice(250, 0, ...range(250, 253));
+    for (const b of range(250, 253)) repairs.next(b);
+    await sleep(20);
+    // The hole's points, and the values after it, as a fresh computation over the whole window gives them.
+    expect(at(dbl, 251)).toBe(wave(251).close * 2);
+    const whole = await registry.range(req('ema'), id, undefined, 60);
+    expect(ema!.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+    expect(at(ema, 260)).not.toBe(before);
+    // Live again: the next bar is computed and published.
+    history.push(wave(300));
+    live.next(wave(300));
+    expect(ema!.window.newest()?.time).toBe(300 * M);
+    expect(ema!.state).toBe('live');
+    registry.stop();
+  });
+});
+
 describe('SeriesRegistry and listeners', () => {
   it('feeds forming bars only to instances someone listens to, following every follow and unfollow', async () => {
     const followed = new Set<string>();
