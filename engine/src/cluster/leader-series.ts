@@ -64,6 +64,11 @@ interface Held {
   seeded: boolean;
   released: boolean;
   rewrite?: NodeJS.Timeout;
+  /**
+   * Its next seed writes the whole window (the instance ran again: points it corrected are older
+   * than the live ones written meanwhile, which would otherwise mark the log written up to them).
+   */
+  whole?: boolean;
 }
 
 /**
@@ -114,7 +119,7 @@ export class LeaderSeries {
       if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
       void this.writeStatus(h, token, inst);
       if (inst.state === 'live') {
-        this.written.delete(inst);
+        h.whole = true;
         this.rewriteLater(h);
       }
     },
@@ -202,8 +207,10 @@ export class LeaderSeries {
     h.seeded = true;
     const inst = h.lease.instance;
     const done = this.written.get(inst);
+    const whole = h.whole === true;
+    h.whole = false;
     // A log released a while ago may be gone (a minute's margin for the seed's first write, which keeps it).
-    const kept = done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
+    const kept = !whole && done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
     const from = kept ? done.time : Number.NEGATIVE_INFINITY;
     if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);

@@ -128,20 +128,22 @@ const redisUp = await hasRedisServer('a hole repaired late in a cluster');
 describe.runIf(redisUp)('a hole repaired late reaches Redis and the edges (in-process cluster, DB 15)', () => {
   let cluster: InProcessCluster;
   beforeAll(async () => {
-    cluster = await startInProcessCluster({ name: 'gaprepair', common, ingest: { simOptions, leaseTtlMs: 1500 } });
+    cluster = await startInProcessCluster({ name: 'gaprepair', common: { ...common, seriesDir: 'series' }, ingest: { simOptions, leaseTtlMs: 1500 } });
     await cluster.edgeReady();
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
   }, 30_000);
 
-  it("sends the repaired bars to the edge's client and into what the edge serves, the custom interval rebuilt too", async () => {
+  it("sends the repaired bars to the edge's client and into what the edge serves, the custom interval and the derived series built on it taking them too", async () => {
     const client = cluster.client('/ws/BTCUSDT?interval=1m');
     const custom = cluster.client('/ws/BTCUSDT?interval=2m');
+    cluster.client('/ws/BTCUSDT?interval=1m&series=rsi');
     const sim = cluster.ingest.app.sim!;
     await client.until((c) => c.live().length >= 3, 15_000, 'live bars');
     await holeWithFailingFill(sim, gapsUnfilled(cluster.ingest.app.url));
     await wholeAndTrue(sim, client, () => candles(cluster.edge.url));
     await customWholeAndTrue(sim, custom);
-  }, 60_000);
+    await derivedTakesRepair(cluster.edge.url);
+  }, 90_000);
 });
