@@ -129,8 +129,35 @@ export function setError(error: string | null, store: StoreApi<MarketState> = ma
   store.setState({ error });
 }
 
+/**
+ * Series (`SYMBOL:interval`) whose candles, position and derived points stay in the store once the
+ * chart has moved on: switching back to one of the last few resumes it (only what was missed comes);
+ * older ones are dropped, so a chart open all day while the trader browses hundreds of symbols keeps
+ * flat memory (each series holds up to MAX_CANDLES_PER_KEY candles).
+ */
+export const MAX_SERIES_KEPT = 8;
+
+/** The chart now shows this series: it becomes the most recent one kept; the least recent beyond MAX_SERIES_KEPT go. */
 export function setSelection(symbol: string, interval: string, store: StoreApi<MarketState> = market): void {
-  store.setState({ selection: { symbol, interval }, error: null });
+  const key = seriesKey(symbol, interval);
+  store.setState((s) => {
+    const recent = [...s.recentKeys.filter((k) => k !== key), key].slice(-MAX_SERIES_KEPT);
+    // Whatever is not among the recent series goes (one that fell off the list, or was never selected).
+    const kept = new Set(recent);
+    const keep = <T,>(r: Record<string, T>, ofKey: (k: string) => string = (k) => k) => Object.fromEntries(Object.entries(r).filter(([k]) => kept.has(ofKey(k))));
+    // Derived series' entries are `label|SYMBOL:interval`.
+    const seriesOf = (k: string) => k.slice(k.lastIndexOf('|') + 1);
+    return {
+      selection: { symbol, interval },
+      error: null,
+      recentKeys: recent,
+      candlesByKey: keep(s.candlesByKey),
+      generationByKey: keep(s.generationByKey),
+      positionByKey: keep(s.positionByKey),
+      seriesPoints: keep(s.seriesPoints, seriesOf),
+      seriesStatus: keep(s.seriesStatus, seriesOf),
+    };
+  });
 }
 
 export function setCatalog(

@@ -13,6 +13,8 @@ export interface MarketState {
   /** Where each series' stream stands (epoch, offset), for a resume on reconnect. */
   positionByKey: Record<string, StreamPosition>;
   selection: { symbol: string; interval: string };
+  /** Series the chart showed, least recent first (the last is the selection); see MAX_SERIES_KEPT. */
+  recentKeys: string[];
   connection: ConnectionState;
   /** What the engine says of its own upstream. */
   upstream: 'live' | 'reconnecting' | 'stale' | 'unknown';
@@ -40,6 +42,7 @@ export const initialMarketState = (): MarketState => ({
   generationByKey: {},
   positionByKey: {},
   selection: { symbol: 'BTCUSDT', interval: '1m' },
+  recentKeys: [],
   connection: 'connecting',
   upstream: 'unknown',
   source: null,

@@ -1,9 +1,10 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import { MAX_CANDLES_PER_KEY, mergeCandle, mergeCandles, setCandlesForSymbol, setPosition } from '../../../client/src/store/actions.ts';
+import { MAX_CANDLES_PER_KEY, MAX_SERIES_KEPT, mergeCandle, mergeCandles, setCandlesForSymbol, setPosition, setSelection } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
 import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
+import { setSeriesPoints, setSeriesStatus } from '../../../client/src/store/series-points.ts';
 
 const fresh = () => createStore<MarketState>(initialMarketState);
 
@@ -107,6 +108,33 @@ describe('store actions (property)', () => {
     expect(mergeCandle('BTCUSDT', '1m', bar(8), store)).toBe(true);
     expect(mergeCandle('BTCUSDT', '1m', bar(9), store)).toBe(true);
     expect(times()).toEqual([8, 9, 10]);
+  });
+
+  it('keeps the last few series the chart showed, and nothing of the others, however many it browses', () => {
+    const store = fresh();
+    const candle: Candle = { time: 60_000, open: 1, high: 1, low: 1, close: 1, volume: 1, is_closed: true };
+    // As the app does: the selection first, then the socket's snapshot, position and derived series.
+    const show = (symbol: string) => {
+      setSelection(symbol, '1m', store);
+      setCandlesForSymbol(symbol, '1m', [candle], store);
+      setPosition(symbol, '1m', { epoch: 'e', offset: 1 }, store);
+      setSeriesPoints('rsi', symbol, '1m', [{ time: 60_000, values: { value: 50 } }], store);
+      setSeriesStatus('rsi', symbol, '1m', { state: 'live' }, store);
+    };
+    const symbols = Array.from({ length: 200 }, (_, i) => `S${i}USDT`);
+    for (const s of symbols) show(s);
+    // Back to one still kept: it stays, and moves to the front of the list.
+    show(symbols[195]!);
+    const state = store.getState();
+    const kept = [...symbols.slice(200 - MAX_SERIES_KEPT).filter((s) => s !== symbols[195]), symbols[195]].map((s) => `${s}:1m`);
+    expect(state.recentKeys).toEqual(kept);
+    for (const r of [state.candlesByKey, state.generationByKey, state.positionByKey]) expect(Object.keys(r).sort()).toEqual([...kept].sort());
+    for (const r of [state.seriesPoints, state.seriesStatus]) expect(Object.keys(r).sort()).toEqual(kept.map((k) => `rsi|${k}`).sort());
+    // The next one pushes out the least recent.
+    show('NEWUSDT');
+    expect(store.getState().candlesByKey[kept[0]!]).toBeUndefined();
+    expect(store.getState().candlesByKey[kept[1]!]).toBeDefined();
+    expect(Object.keys(store.getState().candlesByKey)).toHaveLength(MAX_SERIES_KEPT);
   });
 
   it('keeps the stream position moving forward only, per epoch', () => {
