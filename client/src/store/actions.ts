@@ -56,10 +56,10 @@ export function clearPosition(symbol: string, interval: string, store: StoreApi<
 
 /**
  * `live_candle` (and each bar of `recovered`): appended when newer than the last, replaces the candle
- * with the same time, and is inserted in order when it is older (a hole the engine repaired late, a
- * cluster leader writing a whole window a short Redis copy lacked), unless the store is full and it is
- * older than everything kept. Returns true when a bar older than the newest changed or came: a chart
- * can only update its last bar, so the generation moves and the chart reloads from the store.
+ * with the same time, and is inserted in order when it fills a hole inside the kept range (a gap the
+ * engine repaired late). Older than everything kept: ignored (the chart's older pages come from the
+ * engine). Returns true when a bar older than the newest changed or came: a chart can only update its
+ * last bar, so the generation moves and the chart reloads from the store.
  */
 export function mergeCandle(symbol: string, interval: string, candle: Candle, store: StoreApi<MarketState> = market): boolean {
   const key = seriesKey(symbol, interval);
@@ -70,14 +70,15 @@ export function mergeCandle(symbol: string, interval: string, candle: Candle, st
     store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next }, lastUpdateAt: Date.now() }));
     return false;
   }
-  // Older than the oldest kept, at the cap: it would be the one to go.
-  if (candle.time < list[0]!.time && list.length >= MAX_CANDLES_PER_KEY) return false;
+  // Older than everything kept: taking it would open a hole between it and the oldest kept (the
+  // snapshot holds fewer bars than the engine), which scrolling back would never fill.
+  if (candle.time < list[0]!.time) return false;
   const i = indexOfTime(list, candle.time);
   const older = candle.time < last.time && (i < 0 || !sameCandle(list[i]!, candle));
   const next = list.slice();
   if (i >= 0) next[i] = candle;
   else {
-    // At the cap it is newer than the oldest kept (above), which makes room for it.
+    // Newer than the oldest kept (above): at the cap that one makes room for it.
     next.splice(insertionPoint(list, candle.time), 0, candle);
     if (next.length > MAX_CANDLES_PER_KEY) next.shift();
   }
@@ -131,9 +132,9 @@ export function setError(error: string | null, store: StoreApi<MarketState> = ma
 
 /**
  * Series (`SYMBOL:interval`) whose candles, position and derived points stay in the store once the
- * chart has moved on: switching back to one of the last few resumes it (only what was missed comes);
- * older ones are dropped, so a chart open all day while the trader browses hundreds of symbols keeps
- * flat memory (each series holds up to MAX_CANDLES_PER_KEY candles).
+ * chart has moved on (a switch back shows them until its snapshot replaces them); older ones are
+ * dropped, so a chart open all day while the trader browses hundreds of symbols keeps flat memory
+ * (each series holds up to MAX_CANDLES_PER_KEY candles).
  */
 export const MAX_SERIES_KEPT = 8;
 

@@ -65,10 +65,11 @@ interface Held {
   released: boolean;
   rewrite?: NodeJS.Timeout;
   /**
-   * Its next seed writes the whole window (the instance ran again: points it corrected are older
-   * than the live ones written meanwhile, which would otherwise mark the log written up to them).
+   * Its next seed writes the window from this time on (the instance ran again: points it corrected
+   * are older than the live ones written meanwhile, which would otherwise mark the log written up to
+   * them); -Infinity: all of it.
    */
-  whole?: boolean;
+  rewriteFrom?: number;
 }
 
 /**
@@ -119,7 +120,8 @@ export class LeaderSeries {
       if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
       void this.writeStatus(h, token, inst);
       if (inst.state === 'live') {
-        h.whole = true;
+        // After a repaired hole only the points from it on changed; after a failure, any.
+        h.rewriteFrom = Math.min(h.rewriteFrom ?? Number.POSITIVE_INFINITY, inst.correctedFrom ?? Number.NEGATIVE_INFINITY);
         this.rewriteLater(h);
       }
     },
@@ -207,11 +209,11 @@ export class LeaderSeries {
     h.seeded = true;
     const inst = h.lease.instance;
     const done = this.written.get(inst);
-    const whole = h.whole === true;
-    h.whole = false;
+    const forced = h.rewriteFrom;
+    h.rewriteFrom = undefined;
     // A log released a while ago may be gone (a minute's margin for the seed's first write, which keeps it).
-    const kept = !whole && done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
-    const from = kept ? done.time : Number.NEGATIVE_INFINITY;
+    const kept = done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
+    const from = kept ? Math.min(forced ?? Number.POSITIVE_INFINITY, done.time) : Number.NEGATIVE_INFINITY;
     if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
     await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);

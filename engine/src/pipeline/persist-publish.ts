@@ -18,6 +18,9 @@ export interface PersistPublishDeps {
   log: Logger;
 }
 
+/** What the sink takes: a series pipeline's events, or a custom interval's bucket rebuilt after its source repaired a hole. */
+export type SinkEvent = SpliceEvent | { type: 'bar'; bar: Bar; origin: 'rebuild' };
+
 /**
  * The end of every series pipeline: a bar goes into the store's window first, then to the clients
  * and to what is computed from the series (a client connecting in between sees it in its snapshot).
@@ -28,18 +31,22 @@ export interface PersistPublishDeps {
  * the window).
  * Gap events are counted and logged.
  */
-export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SpliceEvent) => void {
+export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SinkEvent) => void {
   const { store, metrics: pm, log } = deps;
   return (id, ev) => {
     switch (ev.type) {
       case 'bar': {
+        const late = ev.origin === 'repair' || ev.origin === 'rebuild';
         // A repair's range may hold bars already kept (and sent): only what it changes goes out.
-        const prev = ev.origin === 'repair' ? store.window(id).before(ev.bar.openTime, 1)[0] : store.window(id).newest();
+        const prev = late ? store.window(id).before(ev.bar.openTime, 1)[0] : store.window(id).newest();
         if (prev && prev.openTime === ev.bar.openTime && sameBar(prev, ev.bar)) return;
         store.upsert(id, [ev.bar]);
-        if (ev.origin !== 'live') pm.barsFilled();
+        if (ev.origin === 'fill' || ev.origin === 'repair') pm.barsFilled();
+        // Older than all a full window keeps: not kept, so not sent either (a client, or Redis, would
+        // get a bar with a hole after it).
+        if (late && store.window(id).before(ev.bar.openTime, 1)[0]?.openTime !== ev.bar.openTime) return;
         deps.publishBar(id, ev.bar);
-        if (ev.origin === 'repair') deps.repairsOut?.(id, ev.bar);
+        if (late) deps.repairsOut?.(id, ev.bar);
         else deps.barsOut(id, ev.bar);
         return;
       }

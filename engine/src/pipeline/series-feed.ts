@@ -137,7 +137,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
         )
         .subscribe({
           // A bucket older than the newest is a rebuild after the source repaired a hole.
-          next: (bar) => sink(id, { type: 'bar', bar, origin: bar.openTime < (store.window(id).newest()?.openTime ?? -Infinity) ? 'repair' : 'live' }),
+          next: (bar) => sink(id, { type: 'bar', bar, origin: bar.openTime < (store.window(id).newest()?.openTime ?? -Infinity) ? 'rebuild' : 'live' }),
           error: (e: unknown) => log.error('custom interval pipeline failed', { key: id.key, err: e as Error }),
         }),
     free: (id) => {

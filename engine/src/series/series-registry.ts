@@ -1,4 +1,4 @@
-import { debounceTime, type Observable, Subscription } from 'rxjs';
+import { buffer, debounceTime, type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -29,6 +29,11 @@ export interface SeriesInstance {
   readonly state: SeriesState;
   /** Why it failed (state `failed`). */
   readonly error?: string;
+  /**
+   * While it goes live again after its series repaired a hole: the oldest time whose points may have
+   * changed (undefined: any, as after a failure). A cluster leader writes its log again from there.
+   */
+  readonly correctedFrom?: number;
 }
 
 /** What the server asks of derived series: the registry in one process, the cluster's instances on an edge. */
@@ -121,6 +126,8 @@ export class SeriesRegistry {
   private readonly defs = new Map<string, SeriesDefinition>();
   private readonly instances = new Map<string, LiveInstance>();
   private readonly feeds = new Map<string, Feed>();
+  /** Per series with instances: its repaired holes (one restart of its instances per burst). */
+  private readonly repairSubs = new Map<string, Subscription>();
   private readonly dedup;
   private rangeJobs = 0;
   private readonly rangeQueue: Array<() => void> = [];
@@ -221,6 +228,7 @@ export class SeriesRegistry {
       this.makeRoom(req, id);
       inst = new LiveInstance(this, req, id, key);
       this.instances.set(key, inst);
+      this.followRepairs(id);
       inst.start();
     }
     inst.hold();
@@ -301,6 +309,8 @@ export class SeriesRegistry {
     this.instances.clear();
     for (const f of this.feeds.values()) f.subscription.unsubscribe();
     this.feeds.clear();
+    for (const r of this.repairSubs.values()) r.unsubscribe();
+    this.repairSubs.clear();
     for (const wake of this.rangeQueue.splice(0)) wake();
     this.dedup.flush();
   }
@@ -327,6 +337,24 @@ export class SeriesRegistry {
   /** @internal */
   forget(inst: LiveInstance): void {
     if (this.instances.get(inst.key) === inst) this.instances.delete(inst.key);
+    if ([...this.instances.values()].some((i) => i.id.key === inst.id.key)) return;
+    this.repairSubs.get(inst.id.key)?.unsubscribe();
+    this.repairSubs.delete(inst.id.key);
+  }
+
+  /**
+   * Follows the holes a series repairs late for as long as an instance on it exists (warming and
+   * restarting ones too: they read the window before the repair): a burst of repaired bars makes one
+   * restart of each instance, from the window that now holds them.
+   */
+  private followRepairs(id: SeriesId): void {
+    if (this.repairSubs.has(id.key) || !this.deps.repairs$) return;
+    const repairs$ = this.deps.repairs$(id);
+    const sub = repairs$.pipe(buffer(repairs$.pipe(debounceTime(0)))).subscribe((bars) => {
+      const from = Math.min(...bars.map((b) => b.openTime));
+      for (const inst of [...this.instances.values()]) if (inst.id.key === id.key) inst.repaired(from);
+    });
+    this.repairSubs.set(id.key, sub);
   }
 
   /** @internal Feeds every bar of the series to `target` from now on (one subscription per series). */
@@ -354,9 +382,6 @@ export class SeriesRegistry {
         }
         for (const t of heard) t.next(bar);
       });
-      // A repaired hole comes as a burst of bars: one restart of the series' instances for it.
-      const repairs = this.deps.repairs$?.(id).pipe(debounceTime(0)).subscribe(() => this.restartOn(id));
-      if (repairs) f.subscription.add(repairs);
       feed = f;
       this.feeds.set(id.key, feed);
     }
@@ -364,11 +389,6 @@ export class SeriesRegistry {
     // make the loop skip the next one.
     feed.targets = [...feed.targets, target];
     feed.version++;
-  }
-
-  /** Starts every live instance on a series again from its window (after a hole was repaired in it). */
-  private restartOn(id: SeriesId): void {
-    for (const inst of [...this.instances.values()]) if (inst.id.key === id.key) inst.restart();
   }
 
   /** @internal */
@@ -569,6 +589,11 @@ class LiveInstance implements SeriesInstance {
   private restartTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private disposed = false;
+  correctedFrom?: number;
+  /** A repair came while it was not live (from this time on): it runs again once it is. */
+  private pendingFrom?: number;
+  /** Points from this time on, computed while it ran again, go out once it is live (a bar closed meanwhile). */
+  private republishFrom?: number;
 
   constructor(
     private readonly registry: SeriesRegistry,
@@ -664,8 +689,16 @@ class LiveInstance implements SeriesInstance {
     this.state = 'live';
     this.error = undefined;
     if (recovered) deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'live'));
+    if (this.republishFrom !== undefined) {
+      for (const p of this.window.between(this.republishFrom, Number.POSITIVE_INFINITY)) deps.publish(this.topic, () => this.message(p));
+      this.republishFrom = undefined;
+    }
     this.resolveReady(this);
     deps.onState?.(this, this.id);
+    this.correctedFrom = undefined;
+    const pending = this.pendingFrom;
+    this.pendingFrom = undefined;
+    if (pending !== undefined) this.repaired(pending);
   }
 
   private point(p: SeriesPoint): void {
@@ -678,13 +711,19 @@ class LiveInstance implements SeriesInstance {
   }
 
   /**
-   * Computes again from the window, as at start (after a hole in the series was repaired): its values
-   * then include the repaired bars. Kept points are corrected in place (not sent: clients get them
-   * with their next snapshot), the live ones follow from the new run. Only a live instance (one
-   * warming or failed starts from the window anyway).
+   * Its series repaired a hole from `from` on: computes again from the window, as at start, so its
+   * values include the repaired bars. Kept points are corrected in place (not sent: clients get them
+   * with their next snapshot); points newer than the newest before it go out once it is live again,
+   * the live ones follow. One not live yet (warming, failed) runs again once it is.
    */
-  restart(): void {
-    if (this.disposed || this.state !== 'live' || this.registry.isStopped) return;
+  repaired(from: number): void {
+    if (this.disposed || this.registry.isStopped) return;
+    if (this.state !== 'live' || !this.run) {
+      this.pendingFrom = Math.min(this.pendingFrom ?? Number.POSITIVE_INFINITY, from);
+      return;
+    }
+    this.correctedFrom = Math.min(this.correctedFrom ?? Number.POSITIVE_INFINITY, from);
+    this.republishFrom ??= this.window.newest()?.time;
     this.stopRun();
     this.start();
   }

@@ -21,8 +21,8 @@ describe('store actions (property)', () => {
     'the series stays strictly increasing and unique, each kept time holds the last value received for it, and the chart reloads exactly when an older bar changed',
     (events) => {
       const store = fresh();
-      // Model: a map by time; historical replaces it; live sets any time (newer: appended; present:
-      // replaced; older and missing, a hole repaired late: inserted). Far below the cap here.
+      // Model: a map by time; historical replaces it; live sets a time newer than all, or one inside
+      // the kept range (present: replaced; a hole repaired late: inserted); older than all is ignored.
       let model = new Map<number, Candle>();
       let reloads = 0;
       for (const e of events) {
@@ -35,10 +35,11 @@ describe('store actions (property)', () => {
           const times = [...model.keys()];
           const max = Math.max(...times);
           const was = model.get(e.candle.time);
-          const changedOlder = times.length > 0 && e.candle.time < max && JSON.stringify(was) !== JSON.stringify(e.candle);
+          const min = Math.min(...times);
+          const changedOlder = times.length > 0 && e.candle.time < max && e.candle.time >= min && JSON.stringify(was) !== JSON.stringify(e.candle);
           expect(older).toBe(changedOlder);
           if (changedOlder) reloads++;
-          model.set(e.candle.time, e.candle);
+          if (!times.length || e.candle.time >= min) model.set(e.candle.time, e.candle);
         }
         const list = store.getState().candlesByKey['BTCUSDT:1m'] ?? [];
         for (let i = 1; i < list.length; i++) expect(list[i]!.time).toBeGreaterThan(list[i - 1]!.time);
@@ -88,7 +89,7 @@ describe('store actions (property)', () => {
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(2);
   });
 
-  it('inserts an older live bar (a gap repaired late, a short history completed), at the cap too unless older than all kept', () => {
+  it('inserts a live bar that fills a hole inside the kept range (a gap repaired late), at the cap too; never one older than all kept', () => {
     const store = fresh();
     const bar = (t: number): Candle => ({ time: t * 60_000, open: 1, high: 9, low: 1, close: t, volume: 1, is_closed: true });
     const window = Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i).filter((t) => t !== 100 && t !== 101);
@@ -100,14 +101,12 @@ describe('store actions (property)', () => {
     // The oldest made room: the window stays at the cap, whole from 2 on.
     expect(times()).toEqual(Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i) => i + 2));
     expect(store.getState().generationByKey['BTCUSDT:1m']).toBe(3);
-    // Older than everything kept while full: it would go at once.
+    // Older than everything kept: taking it would open a hole the chart never fills.
     expect(mergeCandle('BTCUSDT', '1m', bar(0), store)).toBe(false);
     expect(times()[0]).toBe(2);
-    // Below the cap, older than everything kept (a short history the engine completes): inserted.
-    setCandlesForSymbol('BTCUSDT', '1m', [bar(10)], store);
-    expect(mergeCandle('BTCUSDT', '1m', bar(8), store)).toBe(true);
-    expect(mergeCandle('BTCUSDT', '1m', bar(9), store)).toBe(true);
-    expect(times()).toEqual([8, 9, 10]);
+    setCandlesForSymbol('BTCUSDT', '1m', [bar(500), bar(501)], store);
+    expect(mergeCandle('BTCUSDT', '1m', bar(300), store)).toBe(false);
+    expect(times()).toEqual([500, 501]);
   });
 
   it('keeps the last few series the chart showed, and nothing of the others, however many it browses', () => {

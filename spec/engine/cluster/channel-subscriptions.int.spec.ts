@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelSubscriptions } from '../../../engine/src/cluster/channel-subscriptions.ts';
-import { REDIS_URL, hasRedisServer } from '../../helpers/services.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
 /**
  * Channels subscribed while ioredis is still in its handshake. A SUBSCRIBE sent then makes its
@@ -9,7 +9,7 @@ import { REDIS_URL, hasRedisServer } from '../../helpers/services.ts';
  * connection: reproduced as an edge that exited at start ("Connection in subscriber mode, only
  * subscriber commands may be used") when a second owner subscribed in that moment. Real Redis.
  */
-const redisUp = await hasRedisServer('channel subscriptions made during the handshake (Redis)');
+const redisUp = await hasRedis('channel subscriptions made during the handshake (Redis)');
 
 describe.runIf(redisUp)('channel subscriptions made during the handshake (Redis)', () => {
   const conns: Redis[] = [];

@@ -3,14 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { DemandHolders } from '../../../engine/src/cluster/demand-holders.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { REDIS_URL, hasRedisServer } from '../../helpers/services.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
 /**
  * Which edges hold a wanted series: the last edge to let go removes it (and its answer) at once and
  * nudges the leader; an edge that died holds nothing once its touch is stale. Real Redis, DB 15, a
  * prefix of its own.
  */
-const redisUp = await hasRedisServer('demand holders (Redis)');
+const redisUp = await hasRedis('demand holders (Redis)');
 
 describe.runIf(redisUp)('demand holders (Redis)', () => {
   const prefix = `spec-holders-${process.pid}-${Date.now()}:`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 
 /**
  * An on-demand symbol that stops trading ends on the edges too: the leader's catalog drops it, it
@@ -8,7 +8,7 @@ import { hasRedisServer } from '../../helpers/services.ts';
  * (`symbol_not_trading`, close 4000). In process (the leader's catalog refresh is shortened here),
  * against the real Redis on DB 15 with a prefix of its own.
  */
-const redisUp = await hasRedisServer('on-demand symbol through an edge that stops trading');
+const redisUp = await hasRedis('on-demand symbol through an edge that stops trading');
 
 describe.runIf(redisUp)('on-demand symbol through an edge that stops trading', () => {
   let cluster: InProcessCluster;

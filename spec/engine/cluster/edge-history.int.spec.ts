@@ -8,7 +8,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { REDIS_URL, hasRedisServer } from '../../helpers/services.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
 /**
  * An edge's history older than its window: what Redis keeps first, then asks to the leader on the
@@ -20,7 +20,7 @@ const id = seriesId('BTCUSDT', '1m');
 const bar = (minute: number): Bar => ({ openTime: minute * M, open: 1, high: 2, low: 0.5, close: 1.5, volume: minute, closed: true });
 const bars = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => bar(from + i));
 
-const redisUp = await hasRedisServer('edge history: kept bars, then the leader (Redis)');
+const redisUp = await hasRedis('edge history: kept bars, then the leader (Redis)');
 
 describe.runIf(redisUp)('edge history: kept bars, then the leader (Redis)', () => {
   const prefix = `spec-edgehist-${process.pid}-${Date.now()}:`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 
 /**
  * A universe cluster started at once: an edge that says ready serves every series whole. Found by
@@ -12,7 +12,7 @@ import { hasRedisServer } from '../../helpers/services.ts';
  */
 const BARS = 500;
 
-const redisUp = await hasRedisServer('an edge of a universe cluster, once ready');
+const redisUp = await hasRedis('an edge of a universe cluster, once ready');
 
 describe.runIf(redisUp)('an edge of a universe cluster, once ready', () => {
   let cluster: InProcessCluster;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 
 /**
  * SYMBOLS=* on an edge, as on ROLE=all: every symbol the leader's markets list as trading is followed
@@ -12,7 +12,7 @@ const until = async (ok: () => boolean, ms: number, what: string) => {
   for (const deadline = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
 };
 
-const redisUp = await hasRedisServer('an edge with SYMBOLS=* follows the whole universe the leader lists');
+const redisUp = await hasRedis('an edge with SYMBOLS=* follows the whole universe the leader lists');
 
 describe.runIf(redisUp)('an edge with SYMBOLS=* follows the whole universe the leader lists', () => {
   let cluster: InProcessCluster;

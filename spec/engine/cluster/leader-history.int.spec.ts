@@ -9,7 +9,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { REDIS_URL, hasRedisServer } from '../../helpers/services.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
 /**
  * The leader's side of edges' history asks: only the node that leads answers (standbys hear every
@@ -21,7 +21,7 @@ const M = 60_000;
 const bar = (minute: number): Bar => ({ openTime: minute * M, open: 1, high: 2, low: 0.5, close: 1.5, volume: minute, closed: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const redisUp = await hasRedisServer('leader history (Redis)');
+const redisUp = await hasRedis('leader history (Redis)');
 
 describe.runIf(redisUp)('leader history (Redis)', () => {
   const prefix = `spec-leaderhist-${process.pid}-${Date.now()}:`;

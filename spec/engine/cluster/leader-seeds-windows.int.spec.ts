@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
 import type { WireCandle } from '../../helpers/ws-client.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 
 /**
  * A configured custom interval's history reaches the edges. It goes live once its history is resampled
@@ -13,7 +13,7 @@ import { hasRedisServer } from '../../helpers/services.ts';
  */
 const HISTORY = 100;
 
-const redisUp = await hasRedisServer("the leader writes a configured custom interval's history for the edges");
+const redisUp = await hasRedis("the leader writes a configured custom interval's history for the edges");
 
 describe.runIf(redisUp)("the leader writes a configured custom interval's history for the edges", () => {
   let cluster: InProcessCluster;

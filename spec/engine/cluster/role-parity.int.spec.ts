@@ -8,7 +8,7 @@ import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest
 import { silentLogger } from '../../../engine/src/log.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 
 /**
  * An attacker's inputs answered alike by ROLE=all and by an edge of a cluster (ROLE=ingest leader on
@@ -41,7 +41,7 @@ function connect(url: string, hold: WebSocket[], from = '127.0.0.1', until = (m:
   });
 }
 
-const redisUp = await hasRedisServer('ROLE=all and ROLE=edge answer the same hostile input the same way');
+const redisUp = await hasRedis('ROLE=all and ROLE=edge answer the same hostile input the same way');
 
 describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input the same way', () => {
   const prefix = `spec-parity-${process.pid}-${Date.now()}:`;

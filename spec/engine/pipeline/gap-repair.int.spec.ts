@@ -3,7 +3,7 @@ import type { App } from '../../../engine/src/app.ts';
 import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { gapsUnfilled, holeWithFailingFill } from '../../helpers/failing-fill.ts';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
-import { hasRedisServer } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
 
@@ -123,7 +123,7 @@ describe('a hole repaired late reaches live clients (ROLE=all)', () => {
   }, 60_000);
 });
 
-const redisUp = await hasRedisServer('a hole repaired late in a cluster');
+const redisUp = await hasRedis('a hole repaired late in a cluster');
 
 describe.runIf(redisUp)('a hole repaired late reaches Redis and the edges (in-process cluster, DB 15)', () => {
   let cluster: InProcessCluster;

@@ -11,18 +11,21 @@ const M = 60_000;
 const id = seriesId('BTCUSDT', '1m');
 const bar = (t: number, close = t, closed = true): Bar => ({ openTime: t * M, open: 1, high: 9, low: 1, close, volume: 1, closed });
 
-function rig() {
-  const store = createMemoryBarStore({ bufferSize: 100 });
+function rig(bufferSize = 100) {
+  const store = createMemoryBarStore({ bufferSize });
   const published: Bar[] = [];
   const computed: Bar[] = [];
+  const repaired: Bar[] = [];
+  const metrics = new Metrics();
   const sink = persistAndPublish({
     store,
     publishBar: (_id, b) => published.push(b),
     barsOut: (_id, b) => computed.push(b),
-    metrics: pipelineMetrics(new Metrics()),
+    repairsOut: (_id, b) => repaired.push(b),
+    metrics: pipelineMetrics(metrics),
     log: silentLogger,
   });
-  return { store, published, computed, sink };
+  return { store, published, computed, repaired, sink, filled: () => metrics.value('engine_gap_bars_filled_total') };
 }
 
 describe('persistAndPublish', () => {
@@ -56,5 +59,24 @@ describe('persistAndPublish', () => {
     sink(id, { type: 'bar', bar: bar(2), origin: 'repair' });
     sink(id, { type: 'bar', bar: bar(3, 3.5), origin: 'repair' });
     expect(published.slice(5)).toEqual([bar(3, 3.5)]);
+  });
+
+  it('sends nothing of a repaired bar older than all a full window keeps (it is not kept: a client, or Redis, would get a hole after it)', () => {
+    const { published, repaired, sink } = rig(5);
+    for (const t of [10, 11, 12, 13, 14]) sink(id, { type: 'bar', bar: bar(t), origin: 'live' });
+    sink(id, { type: 'bar', bar: bar(3), origin: 'repair' });
+    expect(published.map((b) => b.openTime / M)).toEqual([10, 11, 12, 13, 14]);
+    expect(repaired).toEqual([]);
+  });
+
+  it("counts repaired bars as filled from REST, not a custom interval's rebuilt buckets; both go out as late bars", () => {
+    const { published, computed, repaired, sink, filled } = rig();
+    for (const t of [1, 3]) sink(id, { type: 'bar', bar: bar(t), origin: 'live' });
+    sink(id, { type: 'bar', bar: bar(2), origin: 'repair' });
+    sink(id, { type: 'bar', bar: bar(1, 1.5), origin: 'rebuild' });
+    expect(filled()).toBe(1);
+    expect(published.map((b) => b.openTime / M)).toEqual([1, 3, 2, 1]);
+    expect(repaired.map((b) => b.openTime / M)).toEqual([2, 1]);
+    expect(computed.map((b) => b.openTime / M)).toEqual([1, 3]);
   });
 });

@@ -311,6 +311,52 @@ describe('SeriesRegistry after a hole repaired late', () => {
     expect(ema!.state).toBe('live');
     registry.stop();
   });
+
+  /** A window read as the store gives it (a copy each time), its hole at 250..252 repaired on `repair()`. */
+  function holed(extra: Partial<SeriesRegistryDeps> = {}) {
+    let bars = range(0, 300).filter((b) => b.openTime < 250 * M || b.openTime > 252 * M);
+    const repairs = new Subject<Bar>();
+    // The exchange answers the warm-up's older bars 30 ms later (none: the window starts the series),
+    // so a warm-up lasts a while, as a real one does.
+    const olderBars = () => sleep(30).then(() => []);
+    const rig = setup([emaSeries], { repairs$: () => repairs.asObservable(), history: () => [...bars], sliceBars: 50, olderBars, ...extra }, []);
+    return {
+      ...rig,
+      repair() {
+        bars = [...bars, ...range(250, 253)].sort((a, b) => a.openTime - b.openTime);
+        for (const b of range(250, 253)) repairs.next(b);
+      },
+      append(b: Bar) {
+        bars = [...bars, b];
+        rig.live.next(b);
+      },
+    };
+  }
+
+  it('runs again once live when the repair came while it was warming up (its warm-up read the window before)', async () => {
+    const { registry, req, repair } = holed();
+    const lease = registry.acquire(req('ema'), id);
+    // The warm-up has read the window and is on its way, a slice per turn.
+    repair();
+    const ema = await lease.ready;
+    await sleep(100);
+    const whole = await registry.range(req('ema'), id, undefined, 60);
+    expect(ema.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+    registry.stop();
+  });
+
+  it('sends the points of bars that came while it ran again, once live (a bar closed meanwhile)', async () => {
+    const { registry, req, repair, append, published } = holed();
+    const ema = await registry.acquire(req('ema'), id).ready;
+    repair();
+    await sleep(10);
+    // Running again (waiting for the exchange): a bar closes meanwhile.
+    append(wave(300));
+    await sleep(80);
+    expect(ema.state).toBe('live');
+    expect(published.map(([, m]) => (JSON.parse(m) as { time: number }).time)).toContain(300 * M);
+    registry.stop();
+  });
 });
 
 describe('SeriesRegistry and listeners', () => {
