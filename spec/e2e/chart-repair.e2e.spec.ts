@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../engine/src/app.ts';
-import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { dragTowardsOlder, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
 import { gapsUnfilled, holeWithFailingFill } from '../helpers/failing-fill.ts';
 import { hasChromium } from '../helpers/services.ts';
 
@@ -11,7 +11,7 @@ import { hasChromium } from '../helpers/services.ts';
  * reconnecting its socket. It used to keep the hole until the trader reloaded.
  */
 const M = 60_000;
-type ChartHandle = { getDataList(): Array<{ timestamp: number; close: number }> };
+type ChartHandle = { getDataList(): Array<{ timestamp: number; close: number }>; getVisibleRange(): { realTo: number } };
 const chartBars = (page: Page) => page.evaluate(() => (window as unknown as { __chart: ChartHandle }).__chart.getDataList().map((k) => ({ time: k.timestamp, close: k.close })));
 const holes = (xs: Array<{ time: number }>) => xs.slice(1).filter((c, i) => c.time - xs[i]!.time !== M).map((c) => c.time);
 
@@ -51,5 +51,35 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
     expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(1);
     expect(await page.textContent('[data-testid=status]')).toBe('live');
     expect(historicals).toBe(1);
+  }, 90_000);
+
+  it('keeps the older pages and the view of a trader scrolled back while the hole is repaired', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    const stored = () => page.evaluate(() => (window as unknown as { __market: { getState(): { candlesByKey: Record<string, unknown[]> } } }).__market.getState().candlesByKey['BTCUSDT:1m']?.length ?? 0);
+    // Scrolled back until the chart holds an older page than the store (fetched from the engine).
+    for (let i = 0; i < 10 && (await chartBars(page)).length <= (await stored()); i++) {
+      await dragTowardsOlder(page);
+      await page.waitForTimeout(300);
+    }
+    const view = () =>
+      page.evaluate(() => {
+        const c = (window as unknown as { __chart: ChartHandle }).__chart;
+        const list = c.getDataList();
+        const to = c.getVisibleRange().realTo;
+        return { first: list[0]!.timestamp, right: to < list.length ? list[Math.max(0, to - 1)]!.timestamp : undefined };
+      });
+    const before = await view();
+    expect(before.right).toBeDefined();
+    expect((await chartBars(page)).length).toBeGreaterThan(await stored());
+    await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
+    // The repair lands inside the store's range (the newest bars): filled, the older pages and the view stay.
+    await expect.poll(async () => holes(await chartBars(page)), { timeout: 30_000 }).toEqual([]);
+    const after = await view();
+    expect(after.first).toBeLessThanOrEqual(before.first);
+    // Still scrolled back, near where it was (the chart's own view follows the bars appended since by
+    // a bar or two; a reload without the fix jumped to the newest bars).
+    expect(after.right).toBeDefined();
+    expect(Math.abs(after.right! - before.right!)).toBeLessThanOrEqual(20 * M);
   }, 90_000);
 });

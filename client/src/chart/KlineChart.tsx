@@ -114,9 +114,12 @@ export function KlineChart(props: KlineChartProps) {
       observer.disconnect();
     });
 
+    // The series the chart's data belongs to (a generation change may come with a switch).
+    let shownKey = key();
     createEffect(
       on([() => props.symbol, () => props.interval], ([symbol, interval], prev) => {
         if (!prev) return;
+        shownKey = seriesKey(symbol, interval);
         c.setSymbol({ ticker: symbol, pricePrecision: 2, volumePrecision: 4 });
         c.setPeriod(toPeriod(interval));
       }),
@@ -130,7 +133,15 @@ export function KlineChart(props: KlineChartProps) {
         if (prev === undefined || g <= 0 || resetFrame !== undefined) return;
         resetFrame = requestAnimationFrame(() => {
           resetFrame = undefined;
+          // A reload of the series shown (not a switch): its scrolled-back pages stay, and a trader
+          // looking at older bars keeps looking at them.
+          const shown = c.getDataList();
+          const range = c.getVisibleRange();
+          const anchor = range.realTo < shown.length ? shown[Math.max(0, range.realTo - 1)]?.timestamp : undefined;
+          if (shownKey === key()) loader.carry(key(), shown);
           c.resetData();
+          if (shownKey === key() && anchor !== undefined) c.scrollToTimestamp(anchor, 0);
+          shownKey = key();
         });
       }),
     );

@@ -27,7 +27,7 @@ export interface LoaderDeps {
  * left fetches older pages from the engine, and live updates reach the chart at most once per frame.
  * Returns the loader and a `dispose` that drops any pending subscription.
  */
-export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): void } {
+export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): void; carry(key: string, shown: readonly KLineData[]): void } {
   const store = deps.store ?? market;
   const frame = deps.frame ?? ((fn) => requestAnimationFrame(fn));
   const cancelFrame = deps.cancelFrame ?? ((id) => cancelAnimationFrame(id));
@@ -37,6 +37,8 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
   // Bumped by every `init` (symbol/interval switch, reset after a reconnect): an older page fetched
   // for an earlier view must not be prepended to the new one.
   let epoch = 0;
+  // Older pages the chart showed before a reload of the same series (see `carry`).
+  let carried: { key: string; bars: KLineData[] } | undefined;
 
   const stopLive = () => {
     unsubscribeStore?.();
@@ -52,7 +54,12 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       if (type === 'init') {
         epoch++;
         waitInit?.();
-        const deliver = (list: Candle[]) => callback(list.map(toKLine), { forward: true, backward: false });
+        const kept = carried?.key === key ? carried.bars : [];
+        carried = undefined;
+        const deliver = (list: Candle[]) => {
+          const oldest = list[0]?.time ?? Number.POSITIVE_INFINITY;
+          callback([...kept.filter((k) => k.timestamp < oldest), ...list.map(toKLine)], { forward: true, backward: false });
+        };
         const now = store.getState().candlesByKey[key];
         if (now?.length) return deliver(now);
         // The socket's `historical` has not arrived yet: answer when it does (or drop if the view moved on).
@@ -106,6 +113,14 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
     },
     unsubscribeBar() {
       stopLive();
+    },
+    /**
+     * The chart reloads the same series from the store (a bar older than its newest changed): the
+     * older pages it had fetched while scrolled back (older than the store holds) go in again with
+     * the next `init`, so the trader's history stays.
+     */
+    carry(key, shown) {
+      carried = { key, bars: [...shown] };
     },
     dispose() {
       stopLive();

@@ -39,6 +39,23 @@ describe('chart data loader', () => {
     expect(got[0]!.map((k) => k.timestamp)).toEqual([c(5).time, c(6).time]);
   });
 
+  it('gives back the older pages the chart showed when it reloads the same series, once, never another series', () => {
+    const { s, loader } = setup();
+    setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
+    const k = (i: number): KLineData => ({ timestamp: c(i).time, open: 1, high: 9, low: 0, close: i, volume: 1 });
+    const init = () => {
+      const got: number[] = [];
+      void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: (d) => got.push(...d.map((x) => x.timestamp / 60_000)) });
+      return got;
+    };
+    // The chart held pages 1..4 scrolled back, and the store's 5, 6 (the older store bars are not carried twice).
+    loader.carry('BTCUSDT:1m', [k(1), k(2), k(3), k(4), k(5), k(6)]);
+    expect(init()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(init()).toEqual([5, 6]);
+    loader.carry('ETHUSDT:1m', [k(1), k(2)]);
+    expect(init()).toEqual([5, 6]);
+  });
+
   it('loads older pages from the engine when scrolled to the left edge', async () => {
     const { loader, older } = setup();
     const got: KLineData[][] = [];
