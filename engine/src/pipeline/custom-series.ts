@@ -1,4 +1,4 @@
-import { buffer, concat, debounceTime, defer, EMPTY, filter, from, lastValueFrom, map, type Observable, share, startWith, switchMap, toArray } from 'rxjs';
+import { concat, defer, EMPTY, filter, from, lastValueFrom, map, type Observable, startWith, switchMap, toArray } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { bucketOpen, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -7,6 +7,7 @@ import type { BinanceRest } from '../sources/binance-rest.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { collapseReplay } from './collapse-replay.ts';
 import { MAX_SOURCE_BARS, sourceRatio } from './custom-intervals.ts';
+import { repairBursts } from './repair-bursts.ts';
 
 
 /** History of a custom-interval series: the source interval's bars from REST, resampled, stored. */
@@ -54,12 +55,14 @@ export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, s
         return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
       }).pipe(resample(id.interval, { sourceInterval: source.interval })),
     );
-  // A repaired hole comes as a burst of bars: one rebuild, from the oldest bucket it touched.
-  const repairs$ = sourceRepairs$.pipe(share());
-  const rebuilds$ = repairs$.pipe(
-    buffer(repairs$.pipe(debounceTime(0))),
-    map((bars) => Math.min(...bars.map((b) => bucketOpen(b.openTime, id.interval)))),
-    filter((bucket) => wholeFrom(store.window(source).before(Infinity, store.window(source).size), bucket, source.interval)),
+  // One rebuild per burst of repaired bars, from the oldest bucket it touched.
+  const rebuilds$ = sourceRepairs$.pipe(
+    repairBursts(),
+    map((oldest) => bucketOpen(oldest, id.interval)),
+    filter((bucket) => {
+      const window = store.window(source);
+      return wholeFrom(window.before(Infinity, window.size), bucket, source.interval);
+    }),
   );
   return rebuilds$.pipe(
     startWith(undefined),

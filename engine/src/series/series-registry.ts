@@ -1,7 +1,8 @@
-import { buffer, debounceTime, type Observable, Subscription } from 'rxjs';
+import { type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
+import { repairBursts } from '../pipeline/repair-bursts.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
@@ -349,9 +350,7 @@ export class SeriesRegistry {
    */
   private followRepairs(id: SeriesId): void {
     if (this.repairSubs.has(id.key) || !this.deps.repairs$) return;
-    const repairs$ = this.deps.repairs$(id);
-    const sub = repairs$.pipe(buffer(repairs$.pipe(debounceTime(0)))).subscribe((bars) => {
-      const from = Math.min(...bars.map((b) => b.openTime));
+    const sub = this.deps.repairs$(id).pipe(repairBursts()).subscribe((from) => {
       for (const inst of [...this.instances.values()]) if (inst.id.key === id.key) inst.repaired(from);
     });
     this.repairSubs.set(id.key, sub);
