@@ -3,7 +3,8 @@ import type { SeriesId } from '../domain/series-id.ts';
 import type { WirePosition } from '../domain/wire.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { PointWindow } from '../series/point-window.ts';
-import { samePoint, type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
+import { keptSame } from '../series/point-changes.ts';
+import { type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from '../series/series-wire.ts';
 import { type DemandKeys, instanceKeys, instanceMember, type SeriesKeys } from './cluster-keys.ts';
@@ -87,11 +88,11 @@ class FollowedInstance implements SeriesInstance {
     }
   }
 
-  /** The next point of the log, published as ROLE=all publishes a point it computes (a correction of an older one is kept, not sent). */
+  /** The next point of the log, published as ROLE=all publishes a point it computes (a correction of an older one too). */
   apply(p: SeriesPoint): void {
-    const last = this.window.newest();
-    const same = last !== undefined && last.time === p.time && samePoint(last, p);
-    if (this.window.upsert(p) !== 'older' && !same) this.cfg.hub.publish(this.topic, () => this.message(p));
+    const same = keptSame(this.window, p);
+    const kept = this.window.upsert(p) !== 'older' || this.window.at(p.time) === p;
+    if (kept && !same) this.cfg.hub.publish(this.topic, () => this.message(p));
   }
 }
 

@@ -14,7 +14,6 @@ export class PointWindow {
   upsert(p: SeriesPoint): 'appended' | 'replaced' | 'older' {
     const last = this.points[this.points.length - 1];
     if (last && p.time < last.time) {
-      // Nothing is published for it: clients get it with their next snapshot.
       const i = this.indexOf(p.time);
       if (i >= 0) {
         this.points[i] = p;
@@ -57,6 +56,12 @@ export class PointWindow {
     const out: SeriesPoint[] = [];
     for (let i = lo; i < this.points.length && this.points[i]!.time <= to; i++) out.push(this.points[i]!);
     return out;
+  }
+
+  /** The point kept at `time`, if any. */
+  at(time: number): SeriesPoint | undefined {
+    const i = this.indexOf(time);
+    return i >= 0 ? this.points[i] : undefined;
   }
 
   /** The newest point kept (no copy: this runs once per point). */

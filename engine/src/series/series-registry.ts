@@ -8,6 +8,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
+import { changedSince, keptSame } from './point-changes.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
 import type { WirePosition } from '../domain/wire.ts';
@@ -591,8 +592,12 @@ class LiveInstance implements SeriesInstance {
   correctedFrom?: number;
   /** A repair came while it was not live (from this time on): it runs again once it is. */
   private pendingFrom?: number;
-  /** Points from this time on, computed while it ran again, go out once it is live (a bar closed meanwhile). */
-  private republishFrom?: number;
+  /**
+   * Its points when a repair made it run again: once live, every point that differs from these (a
+   * corrected value, one in the repaired hole, one of a bar that closed meanwhile) goes out, so an
+   * open chart is corrected without a reload.
+   */
+  private sentBefore?: Map<number, SeriesPoint>;
 
   constructor(
     private readonly registry: SeriesRegistry,
@@ -688,9 +693,9 @@ class LiveInstance implements SeriesInstance {
     this.state = 'live';
     this.error = undefined;
     if (recovered) deps.publish(this.topic, () => seriesStatusMessage(this.label, this.id, 'live'));
-    if (this.republishFrom !== undefined) {
-      for (const p of this.window.between(this.republishFrom, Number.POSITIVE_INFINITY)) deps.publish(this.topic, () => this.message(p));
-      this.republishFrom = undefined;
+    if (this.sentBefore) {
+      for (const p of changedSince(this.sentBefore, this.window)) deps.publish(this.topic, () => this.message(p));
+      this.sentBefore = undefined;
     }
     this.resolveReady(this);
     deps.onState?.(this, this.id);
@@ -702,18 +707,18 @@ class LiveInstance implements SeriesInstance {
 
   private point(p: SeriesPoint): void {
     const live = this.state === 'live' && this.run !== undefined;
-    const last = this.window.newest();
-    const same = last !== undefined && last.time === p.time && samePoint(last, p);
-    if (this.window.upsert(p) !== 'older' && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
+    const same = keptSame(this.window, p);
+    // An older point (a correction) goes out too: clients upsert by time.
+    const kept = this.window.upsert(p) !== 'older' || this.window.at(p.time) === p;
+    if (kept && live && !same) this.registry.registryDeps.publish(this.topic, () => this.message(p));
     if (live && !same) this.registry.registryDeps.onPoint?.(this, this.id, p);
     if (this.failures > 0 && Date.now() - this.startedAt > (this.registry.registryDeps.healthyAfterMs ?? 600_000)) this.failures = 0;
   }
 
   /**
    * Its series repaired a hole from `from` on: computes again from the window, as at start, so its
-   * values include the repaired bars. Kept points are corrected in place (not sent: clients get them
-   * with their next snapshot); points newer than the newest before it go out once it is live again,
-   * the live ones follow. One not live yet (warming, failed) runs again once it is.
+   * values include the repaired bars. Once it is live again the points that changed go out (see
+   * `sentBefore`), the live ones follow. One not live yet (warming, failed) runs again once it is.
    */
   repaired(from: number): void {
     if (this.disposed || this.registry.isStopped) return;
@@ -722,7 +727,7 @@ class LiveInstance implements SeriesInstance {
       return;
     }
     this.correctedFrom = Math.min(this.correctedFrom ?? Number.POSITIVE_INFINITY, from);
-    this.republishFrom ??= this.window.newest()?.time;
+    this.sentBefore ??= new Map(this.window.last(this.window.size).map((p) => [p.time, p]));
     this.stopRun();
     this.start();
   }
@@ -771,13 +776,6 @@ class LiveInstance implements SeriesInstance {
 }
 
 /** Whether two points at the same time carry the same values (a repeat is not published again). */
-export function samePoint(a: SeriesPoint, b: SeriesPoint): boolean {
-  if (a.closed !== b.closed || a.value !== b.value) return false;
-  if (!a.values || !b.values) return a.values === b.values;
-  for (const k in b.values) if (a.values[k] !== b.values[k]) return false;
-  return true;
-}
-
 function labelOf(def: SeriesDefinition, params: Params): string {
   const diff = Object.keys(params)
     .filter((k) => params[k] !== def.params[k])

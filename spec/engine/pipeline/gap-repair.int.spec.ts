@@ -66,11 +66,23 @@ async function customWholeAndTrue(sim: SimExchange, client: EngineClient): Promi
 
 type Point = { time: number; value?: number; is_closed?: boolean };
 
+/** A client's rsi points as a chart holds them: its snapshot's, then every `series_point` upserted by time. */
+function heldPoints(c: EngineClient): Map<number, Point> {
+  const held = new Map<number, Point>();
+  for (const m of c.messages as unknown as Array<{ type: string; name?: string; series?: Record<string, Point[]> } & Point>) {
+    if (m.type === 'historical') for (const p of m.series?.rsi ?? []) held.set(p.time, p);
+    else if (m.type === 'series_point' && m.name === 'rsi') held.set(m.time, { time: m.time, value: m.value, is_closed: m.is_closed });
+  }
+  return held;
+}
+
 /**
  * The derived series' kept points (a new client's snapshot) equal what the engine computes for the
- * same bars now (GET /series, from the whole window): the instance took the repaired bars.
+ * same bars now (GET /series, from the whole window): the instance took the repaired bars. And the
+ * chart open through the repair (`open`) holds the same points: the corrected and inserted ones were
+ * sent to it, not kept for its next snapshot.
  */
-async function derivedTakesRepair(url: string): Promise<void> {
+async function derivedTakesRepair(url: string, open: EngineClient): Promise<void> {
   const kept = async () => {
     const c = new EngineClient(`${url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=rsi`);
     try {
@@ -90,6 +102,19 @@ async function derivedTakesRepair(url: string): Promise<void> {
     if (Date.now() > deadline) break;
   }
   expect(await compare()).toEqual([]);
+  // The open chart: every closed point a new client's snapshot has, with the same value (its newest
+  // few may still be on their way).
+  const differs = async () => {
+    const held = heldPoints(open);
+    return (await kept())
+      .slice(-100, -3)
+      .map((p) => [p.time, p.value, held.get(p.time)?.value])
+      .filter(([, a, b]) => a !== b);
+  };
+  for (const deadline = Date.now() + 10_000; (await differs()).length; await sleep(500)) {
+    if (Date.now() > deadline) break;
+  }
+  expect(await differs()).toEqual([]);
 }
 
 const candles = async (url: string) => ((await (await fetch(`${url}/candles/BTCUSDT/1m?limit=200`)).json()) as { candles: WireCandle[] }).candles;
@@ -114,7 +139,7 @@ describe('a hole repaired late reaches live clients (ROLE=all)', () => {
       await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
       await wholeAndTrue(app.sim!, client, () => candles(app.url));
       await customWholeAndTrue(app.sim!, custom);
-      await derivedTakesRepair(app.url);
+      await derivedTakesRepair(app.url, derived);
     } finally {
       client.close();
       custom.close();
@@ -138,12 +163,12 @@ describe.runIf(redisUp)('a hole repaired late reaches Redis and the edges (in-pr
   it("sends the repaired bars to the edge's client and into what the edge serves, the custom interval and the derived series built on it taking them too", async () => {
     const client = cluster.client('/ws/BTCUSDT?interval=1m');
     const custom = cluster.client('/ws/BTCUSDT?interval=2m');
-    cluster.client('/ws/BTCUSDT?interval=1m&series=rsi');
+    const derived = cluster.client('/ws/BTCUSDT?interval=1m&series=rsi');
     const sim = cluster.ingest.app.sim!;
     await client.until((c) => c.live().length >= 3, 15_000, 'live bars');
     await holeWithFailingFill(sim, gapsUnfilled(cluster.ingest.app.url));
     await wholeAndTrue(sim, client, () => candles(cluster.edge.url));
     await customWholeAndTrue(sim, custom);
-    await derivedTakesRepair(cluster.edge.url);
+    await derivedTakesRepair(cluster.edge.url, derived);
   }, 90_000);
 });

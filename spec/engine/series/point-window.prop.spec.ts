@@ -36,6 +36,8 @@ describe('PointWindow', () => {
         const from = want[0]?.time ?? 0;
         expect(w.between(-Infinity, Infinity).map((p) => p.time)).toEqual(want.map((p) => p.time));
         expect(w.between(from + 1, Infinity).map((p) => p.time)).toEqual(want.filter((p) => p.time >= from + 1).map((p) => p.time));
+        // `at` finds exactly the kept times, with their latest value.
+        for (let time = -1; time <= 62; time++) expect(w.at(time)?.value).toBe(want.find((p) => p.time === time)?.value);
       }),
     );
   });

@@ -345,6 +345,29 @@ describe('SeriesRegistry after a hole repaired late', () => {
     registry.stop();
   });
 
+  it('sends the points the repair changed once live again (the hole\'s, and the values after it), and no other, so a chart holding the earlier ones is corrected without a reload', async () => {
+    const { registry, req, repair, published } = holed();
+    const ema = await registry.acquire(req('ema'), id).ready;
+    const points = () => ema.window.last(1000).map((p) => [p.time, p.value] as const);
+    // What an open chart holds: the snapshot, upserted by time with every series_point after it.
+    const chart = new Map(points());
+    const before = new Map(chart);
+    const sentBefore = published.length;
+    repair();
+    await sleep(100);
+    expect(ema.state).toBe('live');
+    const sent = published
+      .slice(sentBefore)
+      .map(([, m]) => JSON.parse(m) as { type: string; time: number; value: number })
+      .filter((m) => m.type === 'series_point');
+    for (const m of sent) chart.set(m.time, m.value);
+    expect([...chart].sort((a, b) => a[0] - b[0])).toEqual(points());
+    // The hole's three points are among them; nothing the chart had already went out again.
+    expect(sent.filter((m) => m.time >= 250 * M && m.time <= 252 * M)).toHaveLength(3);
+    expect(sent.filter((m) => before.get(m.time) === m.value)).toEqual([]);
+    registry.stop();
+  });
+
   it('sends the points of bars that came while it ran again, once live (a bar closed meanwhile)', async () => {
     const { registry, req, repair, append, published } = holed();
     const ema = await registry.acquire(req('ema'), id).ready;

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { changedSince, keptSame, samePoint } from '../../../engine/src/series/point-changes.ts';
+import { PointWindow } from '../../../engine/src/series/point-window.ts';
+
+const pt = (time: number, value: number, closed = true): SeriesPoint => ({ time, value, closed });
+const windowOf = (...ps: SeriesPoint[]) => {
+  const w = new PointWindow(100);
+  for (const p of ps) w.upsert(p);
+  return w;
+};
+
+describe('point changes', () => {
+  it('samePoint compares the closed flag, the value and every value of a multi-valued point', () => {
+    expect(samePoint(pt(1, 2), pt(1, 2))).toBe(true);
+    expect(samePoint(pt(1, 2), pt(1, 3))).toBe(false);
+    expect(samePoint(pt(1, 2, false), pt(1, 2))).toBe(false);
+    const multi = (a: number) => ({ time: 1, closed: true, values: { upper: a, lower: 1 } });
+    expect(samePoint(multi(2), multi(2))).toBe(true);
+    expect(samePoint(multi(2), multi(3))).toBe(false);
+    expect(samePoint(multi(2), pt(1, 2))).toBe(false);
+  });
+
+  it('keptSame: the window holds the point at its time with the same values, the newest or an older one', () => {
+    const w = windowOf(pt(1, 10), pt(2, 20), pt(3, 30, false));
+    expect(keptSame(w, pt(3, 30, false))).toBe(true);
+    expect(keptSame(w, pt(3, 31, false))).toBe(false);
+    expect(keptSame(w, pt(2, 20))).toBe(true);
+    expect(keptSame(w, pt(2, 21))).toBe(false);
+    // Absent: in a hole, or newer than all.
+    expect(keptSame(windowOf(pt(1, 10), pt(3, 30)), pt(2, 20))).toBe(false);
+    expect(keptSame(w, pt(4, 40))).toBe(false);
+    expect(keptSame(windowOf(), pt(1, 1))).toBe(false);
+  });
+
+  it('changedSince: the points that differ from before or were not in it, from the oldest it held on', () => {
+    const before = new Map([pt(2, 20), pt(4, 40), pt(5, 50)].map((p) => [p.time, p]));
+    const now = windowOf(pt(1, 99), pt(2, 20), pt(3, 30), pt(4, 41), pt(5, 50), pt(6, 60));
+    // 1 is older than what was held (no correction of it); 3 filled a hole, 4 corrected, 6 new.
+    expect(changedSince(before, now).map((p) => p.time)).toEqual([3, 4, 6]);
+    expect(changedSince(new Map(), now).map((p) => p.time)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
