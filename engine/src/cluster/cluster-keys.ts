@@ -1,5 +1,6 @@
 import { InvalidNameError } from '../domain/errors.ts';
 import type { SeriesId } from '../domain/series-id.ts';
+import { echo } from '../domain/echo.ts';
 
 /**
  * Redis names of the cluster (issue 13). Series parts come from a validated SeriesId, so nothing a
@@ -82,7 +83,7 @@ export function isValidInstanceLabel(label: string): boolean {
 /** `label|SYMBOL:interval`: one derived-series instance, as a member of the wanted set and in its keys. */
 export function instanceMember(label: string, id: SeriesId): string {
   if (!isValidInstanceLabel(label)) {
-    throw new InvalidNameError(`derived series '${label.slice(0, 60)}' cannot be computed in the cluster: parameter values must be numbers, booleans or plain words`, {
+    throw new InvalidNameError(`derived series '${echo(label, 60)}' cannot be computed in the cluster: parameter values must be numbers, booleans or plain words`, {
       info: { field: 'series', value: label.slice(0, 100) },
     });
   }

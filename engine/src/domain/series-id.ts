@@ -1,5 +1,6 @@
 import { InvalidNameError } from './errors.ts';
 import { parseInterval } from './interval.ts';
+import { echo } from './echo.ts';
 
 /** Binance's symbol grammar (upper case); anything else never becomes a Redis key or a topic. */
 const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
@@ -18,7 +19,7 @@ export function isValidSymbol(symbol: string): boolean {
 /** Builds a validated series id; throws InvalidNameError for a malformed symbol or interval. */
 export function seriesId(symbol: string, interval: string): SeriesId {
   if (!isValidSymbol(symbol)) {
-    throw new InvalidNameError(`invalid symbol '${symbol}': expected 2-20 upper-case letters or digits`, {
+    throw new InvalidNameError(`invalid symbol '${echo(symbol, 40)}': expected 2-20 upper-case letters or digits`, {
       info: { field: 'symbol', value: symbol },
     });
   }

@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { parseInterval } from '../domain/interval.ts';
+import { echo } from '../domain/echo.ts';
 
 /** One value of a derived series at a bar's open time; `closed` follows the bar's. */
 export interface SeriesPoint {
@@ -106,20 +107,20 @@ export function resolveParams(def: SeriesDefinition, overrides: Record<string, s
   const out: Params = { ...def.params };
   for (const [k, raw] of Object.entries(overrides)) {
     // Own declared parameters only: `constructor` or `toString` are on every object's prototype.
-    if (!Object.hasOwn(def.params, k)) throw new SeriesDefinitionError(`${def.name}: unknown parameter '${k.slice(0, 40)}' (known: ${Object.keys(def.params).join(', ') || 'none'})`);
+    if (!Object.hasOwn(def.params, k)) throw new SeriesDefinitionError(`${def.name}: unknown parameter '${echo(k, 40)}' (known: ${Object.keys(def.params).join(', ') || 'none'})`);
     const d = def.params[k];
     let value: ParamValue;
     if (typeof d === 'number') {
       // Plain decimals only, as `limit` and times are: no `1e2`, `0x10`, ` 5` or `Infinity`.
       const n = Number(raw);
-      if (!DECIMAL_RE.test(raw) || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${raw.slice(0, 20)}'`);
+      if (!DECIMAL_RE.test(raw) || !Number.isFinite(n)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be a number, got '${echo(raw, 20)}'`);
       value = n;
     } else if (typeof d === 'boolean') {
       if (raw !== 'true' && raw !== 'false') throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be true or false`);
       value = raw === 'true';
     } else {
       // A label becomes a Redis key in a cluster: every role refuses what an edge could not ask for.
-      if (!PARAM_WORD_RE.test(raw)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be 1-64 letters, digits, '.', '_', '+' or '-', got '${raw.slice(0, 20)}'`);
+      if (!PARAM_WORD_RE.test(raw)) throw new SeriesDefinitionError(`${def.name}: parameter '${k}' must be 1-64 letters, digits, '.', '_', '+' or '-', got '${echo(raw, 20)}'`);
       value = raw;
     }
     const problem = checkValue(k, value, def.ranges?.[k], d);
@@ -143,7 +144,7 @@ function checkValue(k: string, value: ParamValue, range: ParamRange | undefined,
     if (range?.min !== undefined && value < range.min) return `'${k}' must be >= ${range.min}, got ${value}`;
     if (range?.max !== undefined && value > range.max) return `'${k}' must be <= ${range.max}, got ${value}`;
   } else if (typeof value === 'string' && range?.options && !range.options.includes(value)) {
-    return `'${k}' must be one of ${range.options.join(', ')}, got '${value.slice(0, 20)}'`;
+    return `'${k}' must be one of ${range.options.join(', ')}, got '${echo(value, 20)}'`;
   }
   return undefined;
 }

@@ -12,6 +12,7 @@ import { changedSince, keptSame } from './point-changes.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
 import type { WirePosition } from '../domain/wire.ts';
+import { echo } from '../domain/echo.ts';
 
 export { SeriesBusyError, SeriesFailedError };
 
@@ -184,7 +185,7 @@ export class SeriesRegistry {
         const k = eq < 0 ? kv : kv.slice(0, eq);
         if (!k) continue;
         // Refused, not the last one silently winning (as a repeated query parameter is refused).
-        if (k in overrides) return { ok: false, error: `series '${name.slice(0, 40)}': parameter '${k.slice(0, 40)}' given more than once` };
+        if (k in overrides) return { ok: false, error: `series '${echo(name, 40)}': parameter '${echo(k, 40)}' given more than once` };
         overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
       }
       const one = this.request(name, overrides, interval);
@@ -197,7 +198,7 @@ export class SeriesRegistry {
   /** One request: a series by name with parameter overrides (e.g. from a query string). */
   request(name: string, overrides: Record<string, string>, interval: string): { ok: true; value: SeriesRequest } | { ok: false; error: string } {
     const def = this.defs.get(name);
-    if (!def) return { ok: false, error: `unknown series '${name.slice(0, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
+    if (!def) return { ok: false, error: `unknown series '${echo(name, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
     if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only` };
     try {
       const params = resolveParams(def, overrides);

@@ -1,3 +1,5 @@
+import { echo } from '../domain/echo.ts';
+
 /** Validation of what a client sends; each failure is a message naming the valid choices. */
 export interface Catalog {
   symbols(): readonly string[];
@@ -15,7 +17,7 @@ const MAX_LISTED_SYMBOLS = 30;
 /** The query's parameters, each given once: a repeated one (`?series=a&series=b`) is refused, by name. */
 export function singleQuery(raw: Record<string, unknown>): Checked<Record<string, string | undefined>> {
   for (const [k, v] of Object.entries(raw)) {
-    if (v !== undefined && typeof v !== 'string') return { ok: false, error: `parameter '${k.slice(0, 40)}' given more than once` };
+    if (v !== undefined && typeof v !== 'string') return { ok: false, error: `parameter '${echo(k, 40)}' given more than once` };
   }
   return { ok: true, value: raw as Record<string, string | undefined> };
 }
@@ -26,10 +28,10 @@ export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: st
   if (!(catalog.isTrading ? catalog.isTrading(symbol) : catalog.symbols().includes(symbol))) {
     const all = catalog.symbols();
     const valid = all.length <= MAX_LISTED_SYMBOLS ? `valid symbols: ${all.join(', ')}` : `not a trading symbol on the exchange (GET /symbols lists all ${all.length})`;
-    return { ok: false, code: 'symbol_not_trading', error: `unknown symbol '${rawSymbol.slice(0, 40)}'; ${valid}` };
+    return { ok: false, code: 'symbol_not_trading', error: `unknown symbol '${echo(rawSymbol, 40)}'; ${valid}` };
   }
   if (!catalog.intervals().includes(interval)) {
-    return { ok: false, error: `unknown interval '${interval.slice(0, 20)}'; valid intervals: ${catalog.intervals().join(', ')}` };
+    return { ok: false, error: `unknown interval '${echo(interval, 20)}'; valid intervals: ${catalog.intervals().join(', ')}` };
   }
   return { ok: true, value: { symbol, interval } };
 }
@@ -37,7 +39,7 @@ export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: st
 export function checkLimit(raw: string | undefined, def: number, max: number): Checked<number> {
   if (raw === undefined || raw === '') return { ok: true, value: def };
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
-    return { ok: false, error: `invalid limit '${raw.slice(0, 20)}': expected an integer from 1 to ${max}` };
+    return { ok: false, error: `invalid limit '${echo(raw, 20)}': expected an integer from 1 to ${max}` };
   }
   return { ok: true, value: Number(raw) };
 }
@@ -45,7 +47,7 @@ export function checkLimit(raw: string | undefined, def: number, max: number): C
 export function checkTime(name: string, raw: string | undefined): Checked<number | undefined> {
   if (raw === undefined || raw === '') return { ok: true, value: undefined };
   // Up to the last time a Date holds (8.64e15 ms), not beyond.
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) > 8.64e15) return { ok: false, error: `invalid ${name} '${raw.slice(0, 20)}': expected epoch milliseconds` };
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) > 8.64e15) return { ok: false, error: `invalid ${name} '${echo(raw, 20)}': expected epoch milliseconds` };
   return { ok: true, value: Number(raw) };
 }
 
