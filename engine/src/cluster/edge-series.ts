@@ -3,7 +3,7 @@ import type { SeriesId } from '../domain/series-id.ts';
 import type { WirePosition } from '../domain/wire.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { PointWindow } from '../series/point-window.ts';
-import { keptSame } from '../series/point-changes.ts';
+import { changedSince, keptSame } from '../series/point-changes.ts';
 import { type SeriesInstance, type SeriesLease, type SeriesRegistry, type SeriesRequest, type SeriesService, type SeriesState } from '../series/series-registry.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
 import { seriesPointSerializer, seriesStatusMessage } from '../series/series-wire.ts';
@@ -36,8 +36,8 @@ interface InstanceId extends SeriesId {
   readonly keys: SeriesKeys;
 }
 
-/** One instance as an edge serves it: the leader's points, merged by offset, in a window and out to its topic. */
-class FollowedInstance implements SeriesInstance {
+/** One instance as an edge serves it: the leader's points, merged by offset, in a window and out to its topic (exported for its spec). */
+export class FollowedInstance implements SeriesInstance {
   readonly label: string;
   readonly topic: string;
   window: PointWindow;
@@ -60,16 +60,17 @@ class FollowedInstance implements SeriesInstance {
     this.message = seriesPointSerializer(this.label, bar.symbol, bar.interval, () => cfg.positions.position(bar));
   }
 
-  /** A new baseline from the leader's log (points, then its status); after a reload, points from the old newest on go out again. */
+  /** A new baseline from the leader's log (points, then its status); after a reload, the points that changed go out (new, or corrected meanwhile). */
   reset(items: readonly InstanceItem[], reloaded: boolean): void {
-    const newest = this.window.newest()?.time ?? Number.NEGATIVE_INFINITY;
+    const before = this.window;
     this.window = new PointWindow(this.cfg.bufferSize);
     for (const item of items) {
       if (isStatus(item)) this.applyStatus(item);
-      else {
-        this.window.upsert(item);
-        if (reloaded && item.time >= newest) this.cfg.hub.publish(this.topic, () => this.message(item));
-      }
+      else this.window.upsert(item);
+    }
+    if (reloaded) {
+      const held = new Map(before.last(before.size).map((p) => [p.time, p]));
+      for (const p of changedSince(held, this.window)) this.cfg.hub.publish(this.topic, () => this.message(p));
     }
     this.loaded = true;
   }
