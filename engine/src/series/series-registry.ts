@@ -594,9 +594,9 @@ class LiveInstance implements SeriesInstance {
   /** A repair came while it was not live (from this time on): it runs again once it is. */
   private pendingFrom?: number;
   /**
-   * Its points when a repair made it run again: once live, every point that differs from these (a
-   * corrected value, one in the repaired hole, one of a bar that closed meanwhile) goes out, so an
-   * open chart is corrected without a reload.
+   * Its points when a repair or a failure stopped its run: once live again, every point that differs
+   * from these (a corrected value, one in the repaired hole, one of a bar that closed meanwhile) goes
+   * out, so an open chart is corrected without a reload.
    */
   private sentBefore?: Map<number, SeriesPoint>;
 
@@ -728,12 +728,14 @@ class LiveInstance implements SeriesInstance {
       return;
     }
     this.correctedFrom = Math.min(this.correctedFrom ?? Number.POSITIVE_INFINITY, from);
-    this.sentBefore ??= new Map(this.window.last(this.window.size).map((p) => [p.time, p]));
+    this.sentBefore ??= this.pointsHeld();
     this.stopRun();
     this.start();
   }
 
   private fail(err: unknown): void {
+    // What clients hold now: once it runs again, the points of bars that came meanwhile go out.
+    this.sentBefore ??= this.pointsHeld();
     this.stopRun();
     this.failures++;
     const deps = this.registry.registryDeps;
@@ -756,6 +758,10 @@ class LiveInstance implements SeriesInstance {
       if (!this.disposed && !this.registry.isStopped) this.start();
     }, delay);
     this.restartTimer.unref?.();
+  }
+
+  private pointsHeld(): Map<number, SeriesPoint> {
+    return new Map(this.window.last(this.window.size).map((p) => [p.time, p]));
   }
 
   private stopRun(): void {

@@ -142,6 +142,33 @@ describe('SeriesRegistry', () => {
     registry.stop();
   });
 
+  it('once running again after a failure, sends the points of bars that came while it was failed (a chart holding the earlier ones then has them all)', async () => {
+    let explode = true;
+    const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 5 * M);
+    const history = [bar(1), bar(2), bar(3), bar(4)];
+    const { registry, live, published, req } = setup([fragile], { restartDelayMs: 50 }, history);
+    const inst = await registry.acquire(req('fragile'), id).ready;
+    const chart = new Map(inst.window.last(100).map((p) => [p.time, p.value]));
+    const from = published.length;
+    history.push(bar(5));
+    live.next(bar(5));
+    expect(inst.state).toBe('failed');
+    explode = false;
+    // A bar closes while it waits to run again.
+    history.push(bar(6));
+    live.next(bar(6));
+    await sleep(120);
+    expect(inst.state).toBe('live');
+    const points = published
+      .slice(from)
+      .map(([, m]) => JSON.parse(m) as { type: string; time: number; value: number })
+      .filter((m) => m.type === 'series_point');
+    for (const m of points) chart.set(m.time, m.value);
+    expect([...chart].sort((a, b) => a[0] - b[0])).toEqual(inst.window.last(100).map((p) => [p.time, p.value]));
+    expect(points.map((m) => m.time / M)).toEqual([5, 6]);
+    registry.stop();
+  });
+
   it('backs off exponentially, gives up after repeated failures, and never republishes the same point (reproduced: ~1 retry/s forever, the same point again each time)', async () => {
     // Throws on every live bar 5: each restart replays the window (bars 1..4 give points again).
     const broken = closesFailingOn('broken', (b) => b.openTime === 5 * M);
