@@ -1,5 +1,6 @@
 import { type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
+import { HistoryRefusedError } from '../domain/errors.ts';
 import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { repairBursts } from '../pipeline/repair-bursts.ts';
@@ -111,6 +112,13 @@ export const MAX_SERIES_PER_REQUEST = 16;
 const MAX_LABEL = 300;
 /** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
 const MAX_OLDER_BARS = 20_000;
+/**
+ * How long a live warm-up refused by the warm-up budget waits for it, in all, before it starts on the
+ * window alone (within the 60 s an edge waits for the leader's answer).
+ */
+const WARM_UP_MAX_WAIT_MS = 45_000;
+
+type OlderBars = { bars: Bar[]; inputFrom: number | undefined };
 const PAGE = 1000;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -274,7 +282,7 @@ export class SeriesRegistry {
       const to = bars[bars.length - 1]!.openTime;
       const start = anchoredFeedStart(from, blockMs);
       // Strict: without its whole warm-up a range would silently lose its first blocks' points.
-      const warm = await this.olderThan(id, from, start, address, true);
+      const warm = await this.olderThan(id, from, start, address);
       const points = new Map<number, SeriesPoint>();
       const run = this.openRun(req, blockMs, warm.inputFrom, (p) => {
         if (p.time >= from && p.time <= to) points.set(p.time, p);
@@ -442,24 +450,54 @@ export class SeriesRegistry {
 
   /**
    * The bars before `before` from `start` on (warm-up), from the window and then the exchange, and
-   * from when the input is whole (`start` when the exchange answered, else the first bar there is).
-   * `strict` (a range): a failed fetch rejects (see `range`) instead of starting the values later.
+   * from when the input is whole: for a range, a failed fetch rejects (SeriesBusyError, see `range`).
    * @internal
    */
-  async olderThan(id: SeriesId, before: number, start: number, address?: string, strict = false): Promise<{ bars: Bar[]; inputFrom: number | undefined }> {
+  async olderThan(id: SeriesId, before: number, start: number, address?: string): Promise<OlderBars> {
+    try {
+      return await this.older(id, before, start, address);
+    } catch (e) {
+      throw candlesError(e);
+    }
+  }
+
+  /**
+   * A live instance's warm-up. Refused by the budget warm-ups share (the exchange's weight is one for
+   * all, and a client may spend it on long warm-ups), it waits the time the refusal gives and asks
+   * again, for up to WARM_UP_MAX_WAIT_MS, rather than start on part of its bars: an instance is shared
+   * by every client, and values computed on a short window stay wrong (fewer, and unanchored) until
+   * it is released.
+   */
+  async olderForWarmUp(id: SeriesId, before: number, start: number, alive: () => boolean): Promise<OlderBars> {
+    const until = Date.now() + WARM_UP_MAX_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.older(id, before, start);
+      } catch (e) {
+        const retryS = e instanceof HistoryRefusedError ? e.info.retryAfterSec : undefined;
+        if (retryS === undefined || Date.now() + retryS * 1000 > until || !alive()) return this.partial(id, before, start, e);
+        this.dedup.warn(`older-wait:${id.key}`, 'a derived series warm-up waits for the exchange budget', { key: id.key, retryAfterSec: retryS });
+        await new Promise<void>((r) => setTimeout(r, Math.max(1, retryS) * 1000).unref?.());
+        if (!alive()) return this.partial(id, before, start, e);
+      }
+    }
+  }
+
+  private async older(id: SeriesId, before: number, start: number, address?: string): Promise<OlderBars> {
     if (start >= before) return { bars: [], inputFrom: start };
     const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
     const firstInWindow = window[0]?.openTime ?? before;
     if (firstInWindow <= start || !this.deps.olderBars) return { bars: window, inputFrom: firstInWindow <= start ? start : window[0]?.openTime };
     const wanted = Math.min(MAX_OLDER_BARS, Math.ceil((firstInWindow - start) / intervalMs(id.interval)));
-    try {
-      const older = await this.fetchOlder(id, firstInWindow - 1, wanted, start, address);
-      return { bars: [...older, ...window], inputFrom: start };
-    } catch (e) {
-      if (strict) throw candlesError(e);
-      this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
-      return { bars: window, inputFrom: window[0]?.openTime };
-    }
+    const older = await this.fetchOlder(id, firstInWindow - 1, wanted, start, address);
+    return { bars: [...older, ...window], inputFrom: start };
+  }
+
+  /** The window's bars alone, when older ones could not be had: values start later. */
+  private partial(id: SeriesId, before: number, start: number, e: unknown): OlderBars {
+    this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
+    const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
+    return { bars: window, inputFrom: window[0]?.openTime };
   }
 
   private async fetchOlder(id: SeriesId, endTime: number, wanted: number, start: number, address?: string): Promise<Bar[]> {
@@ -661,7 +699,7 @@ class LiveInstance implements SeriesInstance {
   }
 
   private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
-    const older = await this.registry.olderThan(this.id, needFrom, start);
+    const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive);
     if (!alive()) return;
     const run = this.openRun(older.inputFrom);
     try {

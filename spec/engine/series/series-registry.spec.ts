@@ -1,7 +1,8 @@
 import { lastValueFrom, map, type OperatorFunction, of, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
-import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
+import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { createLogger, silentLogger } from '../../../engine/src/log.ts';
 import { ema } from '../../../engine/src/operators/ema.ts';
 import { defineSeries, type SeriesDefinition, type SeriesPoint } from '../../../engine/src/series/define-series.ts';
@@ -287,6 +288,24 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     for (const p of points) expect(p.value).toBe(held.get(p.time));
     registry.stop();
     other.registry.stop();
+  });
+
+  it('a live warm-up refused by the warm-up budget waits its turn and starts on every bar it needs, not on the window alone (reproduced: 455 of 720 points, kept for every client)', async () => {
+    let refusals = 0;
+    const olderBars = (_id: SeriesId, endTime: number, limit: number) => {
+      // Spent by someone else's warm-ups: refused once, retry in 1 s.
+      if (refusals++ === 0) return Promise.reject(new HistoryRefusedError('too many history requests from this address: retry in 1 s', { info: { reason: 'rate', retryAfterSec: 1 } }));
+      return Promise.resolve(exchange.filter((b) => b.openTime <= endTime).slice(-limit));
+    };
+    const refused = at(3000, 300, { olderBars });
+    const whole = at(3000, 300);
+    const started = performance.now();
+    const [a, b] = await Promise.all([refused.registry.acquire(refused.req('ema'), id).ready, whole.registry.acquire(whole.req('ema'), id).ready]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect(refusals).toBeGreaterThan(1);
+    expect(a.window.last(10_000).map((p) => [p.time, p.value])).toEqual(b.window.last(10_000).map((p) => [p.time, p.value]));
+    refused.registry.stop();
+    whole.registry.stop();
   });
 
   it('refuses a range whose warm-up cannot be had instead of answering fewer points (reproduced: a cluster edge answered `points: []`)', async () => {
