@@ -2,6 +2,7 @@ import type HyperExpress from 'hyper-express';
 import type { Logger } from '../log.ts';
 import { headFrom } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
+import { echo } from '../domain/echo.ts';
 import { loadStaticFiles } from './static-files.ts';
 
 /**
@@ -15,11 +16,14 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');
-      return sendJson(res, 404, { error: `not found: ${req.path.slice(0, 100)}` });
+      return sendJson(res, 404, { error: `not found: ${echo(req.path, 100)}` });
     }
     res.header('content-type', file.type).header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     res.send(file.body);
   };
   server.get('/*', serve);
   server.head('/*', headFrom(serve));
+  // Any other method on a path no route answers (POST /, OPTIONS /ws/…): JSON, as every other refusal,
+  // not hyper-express's empty 404.
+  server.set_not_found_handler((req, res) => sendJson(res, 404, { error: `not found: ${req.method} ${echo(req.path, 100)}` }));
 }

@@ -112,7 +112,13 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
         expect(JSON.parse(r.body).error).toMatch(new RegExp(`method ${method} not allowed`));
       }
     }
-    expect((await send(app, '/no/such/route', 'POST')).status).toBe(404);
+    // Unknown, and the client's and the WebSocket's paths with other methods: a JSON 404 (was an empty body).
+    for (const [method, path] of [['POST', '/no/such/route'], ['POST', '/'], ['OPTIONS', '/nonexistent'], ['DELETE', '/ws/BTCUSDT'], ['OPTIONS', '/ws/BTCUSDT']]) {
+      const r = await send(app, path!, method);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(String(r.headers['content-type']), `${method} ${path}`).toMatch(/json/);
+      expect(JSON.parse(r.body).error).toBe(`not found: ${method} ${path}`);
+    }
     // GET still works after all that.
     expect((await send(app, '/symbols')).status).toBe(200);
   });
