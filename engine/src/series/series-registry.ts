@@ -104,6 +104,8 @@ export interface SeriesRegistryDeps {
   /** Range computations at once, and waiting. */
   maxRangeJobs?: number;
   maxRangeQueue?: number;
+  /** Range requests one client address may have running or queued at once (default 4): one cannot take every place. */
+  maxRangePerAddress?: number;
 }
 
 /** Derived series one request may ask for (`series=a,b,…`). */
@@ -141,6 +143,8 @@ export class SeriesRegistry {
   private readonly repairSubs = new Map<string, Subscription>();
   private readonly dedup;
   private rangeJobs = 0;
+  /** Range requests running or queued, per client address. */
+  private readonly rangesOf = new Map<string, number>();
   private readonly rangeQueue: Array<() => void> = [];
   private stopped = false;
 
@@ -260,13 +264,26 @@ export class SeriesRegistry {
    * Points of a series for the bars of a range: the newest `limit` bars opening at or before
    * `endTime` (the newest bars without it), computed with the anchored warm-up before them from the
    * window and the exchange, in slices off the event loop. Nothing is kept. Bounded: a few at a time,
-   * a short queue, then SeriesBusyError. Candles or warm-up that cannot be had reject with
+   * a short queue, a few per client address, then SeriesBusyError. Candles or warm-up that cannot be had reject with
    * SeriesBusyError (the exchange refused or failed: try again), never with fewer points. A series
    * that throws rejects with SeriesFailedError.
    */
   async range(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
     const failed = this.instances.get(`${req.label}|${id.key}`);
     if (failed?.state === 'failed') throw new SeriesFailedError(failed.error ?? 'failed');
+    const mine = this.rangesOf.get(address ?? '') ?? 0;
+    if (address !== undefined && mine >= (this.deps.maxRangePerAddress ?? 4)) throw new SeriesBusyError('too many derived series requests from this address at once; try again shortly');
+    this.rangesOf.set(address ?? '', mine + 1);
+    try {
+      return await this.rangeIn(req, id, endTime, limit, address);
+    } finally {
+      const left = (this.rangesOf.get(address ?? '') ?? 1) - 1;
+      if (left > 0) this.rangesOf.set(address ?? '', left);
+      else this.rangesOf.delete(address ?? '');
+    }
+  }
+
+  private async rangeIn(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
     await this.rangeSlot();
     try {
       const blockMs = blockMsOf(req, id);

@@ -330,6 +330,19 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     expect(await Promise.all(runs)).toEqual(['ok', 'ok', 'ok', 'SeriesBusyError', 'SeriesBusyError']);
     slow.registry.stop();
   });
+
+  it('gives one client address a few of the places, so a flood from it leaves room for others (reproduced: another address got 503 in 3 of 3 rounds)', async () => {
+    const slow = at(3000, 500, { olderBars: (_id, endTime, limit) => sleep(30).then(() => exchange.filter((b) => b.openTime <= endTime).slice(-limit)), maxRangeJobs: 1, maxRangeQueue: 8, maxRangePerAddress: 2 });
+    const ask = (address: string) => slow.registry.range(slow.req('ema'), id, 1200 * M, 10, address).then(() => 'ok', (e: Error) => e.message);
+    const flood = Array.from({ length: 6 }, () => ask('10.0.0.1'));
+    const other = ask('10.0.0.2');
+    const mine = 'too many derived series requests from this address at once; try again shortly';
+    expect(await Promise.all(flood)).toEqual(['ok', 'ok', mine, mine, mine, mine]);
+    expect(await other).toBe('ok');
+    // Its places come back once its requests end.
+    expect(await ask('10.0.0.1')).toBe('ok');
+    slow.registry.stop();
+  });
 });
 
 describe('SeriesRegistry after a hole repaired late', () => {
