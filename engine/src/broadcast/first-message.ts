@@ -43,13 +43,20 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !resume) return snapshot.bytes;
-  const bars = window.last(input.historyOnConnect);
-  // Failed derived series say so, with their error (the client shows it rather than empty values).
-  const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
-  const extra = [
-    resume ? '"recovered":false' : '',
-    instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : '',
-    failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
-  ].filter(Boolean);
-  return `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
+  // With derived series too: kept while the candles and every instance's points stay the same, so a
+  // client reconnecting in a loop with 16 series costs one serialization per change, not 850 KB
+  // built per connect.
+  const key = `${id.key}|${resume ? 'r' : ''}|${instances.map((inst) => inst.label).join('|')}`;
+  const stamp = `${snapshot.serial}|${instances.map((inst) => `${inst.window.serial}.${inst.window.version}.${inst.state}.${inst.error ?? ''}`).join('|')}`;
+  return hub.firstMessages.get(key, stamp, () => {
+    const bars = window.last(input.historyOnConnect);
+    // Failed derived series say so, with their error (the client shows it rather than empty values).
+    const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+    const extra = [
+      resume ? '"recovered":false' : '',
+      instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : '',
+      failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
+    ].filter(Boolean);
+    return Buffer.from(`${snapshot.json.slice(0, -1)},${extra.join(',')}}`);
+  });
 }

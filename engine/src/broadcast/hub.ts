@@ -2,6 +2,7 @@ import type { Bar } from '../domain/bar.ts';
 import { klineTopic, type SeriesId } from '../domain/series-id.ts';
 import { historicalMessage, liveCandleMessage, type WirePosition } from '../domain/wire.ts';
 import type { SeriesWindow } from '../store/series-window.ts';
+import { StampedCache } from './stamped-cache.ts';
 import { Snapshot, SnapshotCache, type SnapshotCacheLimits } from './snapshot-cache.ts';
 
 /** The one thing the hub needs from uWebSockets.js: topic publish (fan-out happens in native code). */
@@ -30,6 +31,8 @@ export class Hub {
   /** Bumped by every follow and unfollow. */
   followVersion = 0;
   private statusJson: string;
+  /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
+  readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
 
   constructor(
     private readonly historyOnConnect: number,

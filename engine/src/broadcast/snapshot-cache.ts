@@ -1,5 +1,10 @@
+let serials = 0;
+
 /** A serialized `historical` message of one series at one window version. */
 export class Snapshot {
+  /** Unique per snapshot built: what a message built on it stamps (see firstMessage). */
+  readonly serial = ++serials;
+
   constructor(
     readonly version: number,
     /** The message as UTF-8 bytes: every client of a connect storm gets this one buffer. */

@@ -1,9 +1,13 @@
 import type { SeriesPoint } from './define-series.ts';
 
 /** The newest points of one series instance, unique and sorted by time, capped. Upsert is O(1) at the end. */
+let serials = 0;
+
 export class PointWindow {
   private readonly points: SeriesPoint[] = [];
   version = 0;
+  /** Unique per window (an edge replaces an instance's window when it reloads): with `version`, what a cache stamps. */
+  readonly serial = ++serials;
   constructor(private readonly capacity: number) {}
 
   /**

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { firstMessage } from '../../../engine/src/broadcast/first-message.ts';
+import { Hub } from '../../../engine/src/broadcast/hub.ts';
+import { StampedCache } from '../../../engine/src/broadcast/stamped-cache.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { PointWindow } from '../../../engine/src/series/point-window.ts';
+import type { SeriesInstance, SeriesState } from '../../../engine/src/series/series-registry.ts';
+import { SeriesWindow } from '../../../engine/src/store/series-window.ts';
+
+const M = 60_000;
+const id = seriesId('BTCUSDT', '1m');
+const bar = (i: number, closed = true): Bar => ({ openTime: i * M, open: i, high: i, low: i, close: i, volume: 1, closed });
+
+function rig() {
+  const hub = new Hub(100, 'sim');
+  const window = new SeriesWindow(100);
+  for (let i = 1; i <= 5; i++) window.upsert(bar(i));
+  const inst = (label: string) => {
+    const w = new PointWindow(100);
+    for (let i = 1; i <= 5; i++) w.upsert({ time: i * M, value: i * 10, closed: true });
+    return { label, topic: `series/${label}`, window: w, state: 'live' as SeriesState } as SeriesInstance & { window: PointWindow; state: SeriesState; error?: string };
+  };
+  const a = inst('rsi');
+  const b = inst('ema');
+  const first = (resume = false) => {
+    const m = firstMessage({ id, window, hub, historyOnConnect: 100, positions: undefined, resume: resume ? { epoch: 'e', since: 1 } : undefined, instances: [a, b] });
+    return JSON.parse(m.toString()) as { data: Array<{ time: number; close: number }>; series: Record<string, Array<{ time: number; value: number }>>; seriesStatus?: Record<string, unknown>; recovered?: boolean };
+  };
+  return { hub, window, a, b, first };
+}
+
+describe('the first message with derived series, kept while nothing it is built on changes', () => {
+  it('is served from the cache for identical inputs, and rebuilt when the candles, a point, an instance window or its state change', () => {
+    const { hub, window, a, b, first } = rig();
+    const one = first();
+    expect(one.series.rsi!.map((p) => p.value)).toEqual([10, 20, 30, 40, 50]);
+    expect(hub.firstMessages.size).toBe(1);
+    expect(first()).toEqual(one);
+    // A candle changes.
+    window.upsert(bar(6, false));
+    expect(first().data.map((c) => c.time / M)).toEqual([1, 2, 3, 4, 5, 6]);
+    // A point is corrected (older than the newest).
+    a.window.upsert({ time: 2 * M, value: 21, closed: true });
+    expect(first().series.rsi!.map((p) => p.value)).toEqual([10, 21, 30, 40, 50]);
+    // An edge reloaded an instance: a new window, its versions starting again.
+    const fresh = new PointWindow(100);
+    fresh.upsert({ time: 1 * M, value: 99, closed: true });
+    b.window = fresh;
+    expect(first().series.ema!.map((p) => p.value)).toEqual([99]);
+    // Failed, with its error.
+    a.state = 'failed';
+    a.error = 'boom';
+    expect(first().seriesStatus).toEqual({ rsi: { state: 'failed', error: 'boom' } });
+    // A resume that could not be served: its own entry, with "recovered": false.
+    expect(first(true).recovered).toBe(false);
+    expect(first().recovered).toBeUndefined();
+  });
+});
+
+describe('StampedCache', () => {
+  it('builds once per stamp, keeps at most maxBytes (least recently used first out) and never a value bigger than that', () => {
+    const cache = new StampedCache<string, string>(600);
+    let builds = 0;
+    const part = 'x'.repeat(100); // 200 bytes: room for 3
+    const get = (k: string, stamp = 's') => cache.get(k, stamp, () => (builds++, part));
+    get('a');
+    get('a');
+    expect(builds).toBe(1);
+    get('a', 't');
+    expect(builds).toBe(2);
+    get('b');
+    get('c');
+    get('a', 't');
+    get('d');
+    // b was the least recently used.
+    expect([cache.size, cache.bytes]).toEqual([3, 600]);
+    builds = 0;
+    get('b');
+    expect(builds).toBe(1);
+    const small = new StampedCache<string, Buffer>(10);
+    expect(small.get('k', 's', () => Buffer.alloc(11)).length).toBe(11);
+    expect(small.size).toBe(0);
+  });
+});
