@@ -1,5 +1,6 @@
 import type HyperExpress from 'hyper-express';
 import { AddressConnections } from './address-connections.ts';
+import { AddressVariants } from './address-variants.ts';
 import { clientAddress } from './client-address.ts';
 import { klineTopic, seriesId } from '../domain/series-id.ts';
 import { errorMessage, loadingMessage } from '../domain/wire.ts';
@@ -23,6 +24,8 @@ export const CLOSE_TRY_AGAIN = 1013;
 /** Longest a resuming client waits for this node to apply updates it already saw (see `behind`). */
 export const RESUME_CATCHUP_MS = 2000;
 const RESUME_CATCHUP_POLL_MS = 10;
+/** Parameter variants of one definition on one series a client address may hold (the registry keeps 16 per series for everyone). */
+export const MAX_VARIANTS_PER_ADDRESS = 4;
 
 export interface WsRouteDeps {
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
@@ -95,6 +98,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   });
 
   const perAddress = new AddressConnections(deps.maxConnectionsPerAddress ?? 0);
+  // With per-address limits on (MAX_CONNECTIONS_PER_ADDRESS), parameter variants too.
+  const perAddressVariants = new AddressVariants(deps.maxConnectionsPerAddress ? MAX_VARIANTS_PER_ADDRESS : 0);
   // Each new derived-series instance is a warm-up (here, or on the cluster's leader through Redis):
   // rationed per address like new series; joining an instance someone holds is free. A burst fits a
   // full request (16 series).
@@ -153,6 +158,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let following = false;
     let held = false;
     let closed = false;
+    let variants: Array<{ def: string; label: string }> = [];
     ws.on('close', () => {
       closed = true;
       perAddress.remove(address);
@@ -162,6 +168,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
       if (held) demand?.release(id);
       for (const l of leases) l.release();
+      perAddressVariants.release(address, id.key, variants);
     });
     const refuse = (message: string, code?: string) => {
       ws.send(errorMessage(message, code));
@@ -203,6 +210,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
       const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
       if (wait > 0) return refuse(`too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`, 'rate_limited');
+      const asked = (ctx.series ?? []).filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
+      const over = perAddressVariants.take(address, id.key, asked);
+      if (over) return refuse(`at most ${MAX_VARIANTS_PER_ADDRESS} parameter variants of '${over}' on ${id.symbol} ${id.interval} from one address`);
+      variants = asked;
       try {
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));

@@ -98,3 +98,47 @@ describe('per-address limits on /ws, against the simulated exchange', () => {
     expect((c.messages[0] as { message: string }).message).toMatch(/at most 16 series per request/);
   });
 });
+
+describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () => {
+  let app: App;
+  let ws: string;
+  const open: EngineClient[] = [];
+  beforeAll(async () => {
+    app = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 100, historyOnConnect: 50, seriesDir: 'series', maxConnectionsPerAddress: 3, trustProxy: ['127.0.0.1'], onDemandPerMinute: 1000, simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
+    await app.ready;
+    ws = app.url.replace('http', 'ws');
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await app?.stop();
+  });
+  const connect = (address: string, periods: number[]) => {
+    const series = periods.map((p) => `rsi:period=${p}`).join(',');
+    const c = new EngineClient(`${ws}/ws/BTCUSDT?interval=1m&series=${encodeURIComponent(series)}`, { headers: { 'x-forwarded-for': address } });
+    open.push(c);
+    return c;
+  };
+  const refusal = async (c: EngineClient) => {
+    await c.until((x) => x.closeCode !== undefined, 10_000, 'the refusal');
+    return { code: c.closeCode, message: (c.messages[0] as { message?: string }).message };
+  };
+
+  it('one address cannot take every variant place of a series (reproduced: one socket with 16 variants locked every other address out)', async () => {
+    const flood = connect('203.0.113.50', Array.from({ length: 16 }, (_, i) => 60 + i));
+    expect(await refusal(flood)).toEqual({ code: 4000, message: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address" });
+    const mine = connect('203.0.113.50', [60, 61, 62, 63]);
+    await mine.until((x) => x.historical() !== undefined, 15_000, 'historical with 4 variants');
+    expect(await refusal(connect('203.0.113.50', [64]))).toEqual({ code: 4000, message: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address" });
+    // The same variants again from that address, and another address's own: served.
+    const again = connect('203.0.113.50', [60]);
+    const other = connect('198.51.100.50', [21, 22, 23, 24]);
+    await again.until((x) => x.historical() !== undefined, 15_000, 'historical, a variant it holds');
+    await other.until((x) => x.historical() !== undefined, 15_000, "another address's historical");
+    // Places come back as its sockets close.
+    mine.close();
+    again.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const later = connect('203.0.113.50', [64, 65, 66, 67]);
+    await later.until((x) => x.historical() !== undefined, 15_000, 'historical once its places are free');
+  });
+});
