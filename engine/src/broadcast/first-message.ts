@@ -57,6 +57,10 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
       instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : '',
       failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
     ].filter(Boolean);
-    return Buffer.from(`${snapshot.json.slice(0, -1)},${extra.join(',')}}`);
+    const json = `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
+    // Its own allocation, as the hub's snapshots: a small kept message must not pin a slab of Buffer's shared pool.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+    bytes.write(json);
+    return bytes;
   });
 }

@@ -4,6 +4,7 @@
  * character, line break or bidirectional override into a log or onto a screen.
  */
 export function echo(raw: string, max: number): string {
-  const cut = raw.length > max ? `${raw.slice(0, max)}…` : raw;
-  return cut.replace(/[^\x20-\x7e…]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const shown = raw.slice(0, max).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // The one character not escaped: the ellipsis that marks a cut.
+  return raw.length > max ? `${shown}…` : shown;
 }

@@ -21,13 +21,12 @@ export function keptSame(window: PointWindow, p: SeriesPoint): boolean {
 }
 
 /**
- * Points of `window` that differ from `before` (other values, or absent from it), from the oldest
- * time `before` held on: what a client that had `before` lacks.
+ * Points of `window` that differ from `before` (other values, or absent from it: older ones too, as
+ * when a first warm-up lacked its older bars and a later run had them): what a client that had
+ * `before` lacks.
  */
 export function changedSince(before: ReadonlyMap<number, SeriesPoint>, window: PointWindow): SeriesPoint[] {
-  let oldest = before.size ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  for (const t of before.keys()) oldest = Math.min(oldest, t);
-  return window.between(oldest, Number.POSITIVE_INFINITY).filter((p) => {
+  return window.between(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).filter((p) => {
     const b = before.get(p.time);
     return b === undefined || !samePoint(b, p);
   });

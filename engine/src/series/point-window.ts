@@ -1,8 +1,8 @@
 import type { SeriesPoint } from './define-series.ts';
 
-/** The newest points of one series instance, unique and sorted by time, capped. Upsert is O(1) at the end. */
 let serials = 0;
 
+/** The newest points of one series instance, unique and sorted by time, capped. Upsert is O(1) at the end. */
 export class PointWindow {
   private readonly points: SeriesPoint[] = [];
   version = 0;

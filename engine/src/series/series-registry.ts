@@ -115,10 +115,13 @@ const MAX_LABEL = 300;
 /** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
 const MAX_OLDER_BARS = 20_000;
 /**
- * How long a live warm-up refused by the warm-up budget waits for it, in all, before it starts on the
- * window alone (within the 60 s an edge waits for the leader's answer).
+ * How long a live instance's first warm-up refused by the warm-up budget waits for it, in all, before
+ * it starts on the window alone (the wait alone stays within the 60 s an edge waits for the leader's
+ * answer). A restart (after a repair or a failure) waits less: its clients see no new point meanwhile,
+ * and its older pages are mostly in the history cache, which costs no budget.
  */
 const WARM_UP_MAX_WAIT_MS = 45_000;
+const RESTART_MAX_WAIT_MS = 5_000;
 
 type OlderBars = { bars: Bar[]; inputFrom: number | undefined };
 const PAGE = 1000;
@@ -143,6 +146,8 @@ export class SeriesRegistry {
   private readonly repairSubs = new Map<string, Subscription>();
   private readonly dedup;
   private rangeJobs = 0;
+  /** Warm-ups waiting for the warm-up budget (see `pause`). */
+  private readonly pauses = new Set<() => void>();
   /** Range requests running or queued, per client address. */
   private readonly rangesOf = new Map<string, number>();
   private readonly rangeQueue: Array<() => void> = [];
@@ -340,6 +345,7 @@ export class SeriesRegistry {
     for (const r of this.repairSubs.values()) r.unsubscribe();
     this.repairSubs.clear();
     for (const wake of this.rangeQueue.splice(0)) wake();
+    for (const done of [...this.pauses]) done();
     this.dedup.flush();
   }
 
@@ -485,19 +491,34 @@ export class SeriesRegistry {
    * by every client, and values computed on a short window stay wrong (fewer, and unanchored) until
    * it is released.
    */
-  async olderForWarmUp(id: SeriesId, before: number, start: number, alive: () => boolean): Promise<OlderBars> {
-    const until = Date.now() + WARM_UP_MAX_WAIT_MS;
+  async olderForWarmUp(id: SeriesId, before: number, start: number, alive: () => boolean, restart: boolean): Promise<OlderBars> {
+    const until = Date.now() + (restart ? RESTART_MAX_WAIT_MS : WARM_UP_MAX_WAIT_MS);
     for (;;) {
       try {
         return await this.older(id, before, start);
       } catch (e) {
+        // Gone meanwhile (disposed, or the engine stops): its caller drops the result.
+        if (!alive()) return { bars: [], inputFrom: undefined };
         const retryS = e instanceof HistoryRefusedError ? e.info.retryAfterSec : undefined;
-        if (retryS === undefined || Date.now() + retryS * 1000 > until || !alive()) return this.partial(id, before, start, e);
+        if (retryS === undefined || Date.now() + retryS * 1000 > until) return this.partial(id, before, start, e);
         this.dedup.warn(`older-wait:${id.key}`, 'a derived series warm-up waits for the exchange budget', { key: id.key, retryAfterSec: retryS });
-        await new Promise<void>((r) => setTimeout(r, Math.max(1, retryS) * 1000).unref?.());
-        if (!alive()) return this.partial(id, before, start, e);
+        await this.pause(Math.max(1, retryS) * 1000);
+        if (!alive()) return { bars: [], inputFrom: undefined };
       }
     }
+  }
+
+  /** A wait that `stop` ends at once (its timer released). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.pauses.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pauses.add(done);
+    });
   }
 
   private async older(id: SeriesId, before: number, start: number, address?: string): Promise<OlderBars> {
@@ -716,7 +737,7 @@ class LiveInstance implements SeriesInstance {
   }
 
   private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
-    const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive);
+    const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive, this.generation > 1);
     if (!alive()) return;
     const run = this.openRun(older.inputFrom);
     try {
@@ -805,7 +826,11 @@ class LiveInstance implements SeriesInstance {
       deps.onState?.(this, this.id);
     }
     this.resolveReady(this);
-    if (gaveUp) return;
+    if (gaveUp) {
+      // It will not run again: nothing to compare its points with.
+      this.sentBefore = undefined;
+      return;
+    }
     const base = deps.restartDelayMs ?? 1000;
     const delay = Math.min(deps.maxRestartDelayMs ?? 60_000, base * 2 ** (this.failures - 1));
     this.restartTimer = setTimeout(() => {
@@ -837,7 +862,6 @@ class LiveInstance implements SeriesInstance {
   }
 }
 
-/** Whether two points at the same time carry the same values (a repeat is not published again). */
 function labelOf(def: SeriesDefinition, params: Params): string {
   const diff = Object.keys(params)
     .filter((k) => params[k] !== def.params[k])

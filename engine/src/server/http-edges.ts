@@ -1,4 +1,5 @@
 import type HyperExpress from 'hyper-express';
+import { echo } from '../domain/echo.ts';
 
 type Handler = (req: HyperExpress.Request, res: HyperExpress.Response) => unknown;
 
@@ -70,7 +71,7 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
       });
       server.any(path, (req, res) => {
         cors(req, res);
-        res.status(405).header('allow', ALLOW).header('cache-control', 'no-store').json({ error: `method ${req.method.slice(0, 20)} not allowed on ${req.path.slice(0, 100)}: use ${ALLOW}` });
+        res.status(405).header('allow', ALLOW).header('cache-control', 'no-store').json({ error: `method ${echo(req.method, 20)} not allowed on ${echo(req.path, 100)}: use ${ALLOW}` });
       });
     },
   };

@@ -1,6 +1,7 @@
 import type HyperExpress from 'hyper-express';
 import { AddressConnections } from './address-connections.ts';
 import { AddressVariants } from './address-variants.ts';
+import { echo } from '../domain/echo.ts';
 import { clientAddress } from './client-address.ts';
 import { klineTopic, seriesId } from '../domain/series-id.ts';
 import { errorMessage, loadingMessage } from '../domain/wire.ts';
@@ -106,14 +107,14 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const perMinute = deps.onDemandPerMinute;
   const instanceStarts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(perMinute / 2)) }) : undefined;
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
-  const tooMany = (address: string) => `too many connections from ${address.slice(0, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
+  const tooMany = (address: string) => `too many connections from ${echo(address, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
     // Only browsers send Origin (and cannot forge it); other clients are not what this guards against.
     if (deps.allowedOrigins.length && origin !== undefined && !deps.allowedOrigins.includes('*') && !deps.allowedOrigins.includes(origin)) {
       refusedOrigins();
-      res.status(403).header('cache-control', 'no-store').json({ error: `origin ${origin.slice(0, 100)} is not allowed (ALLOWED_ORIGINS)` });
+      res.status(403).header('cache-control', 'no-store').json({ error: `origin ${echo(origin, 100)} is not allowed (ALLOWED_ORIGINS)` });
       return;
     }
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
@@ -207,13 +208,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     };
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
     const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
-      const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
-      const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
-      if (wait > 0) return refuse(`too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`, 'rate_limited');
+      // Variants first: a request refused for them spends none of the address's ON_DEMAND_PER_MIN.
       const asked = (ctx.series ?? []).filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
       const over = perAddressVariants.take(address, id.key, asked);
       if (over) return refuse(`at most ${MAX_VARIANTS_PER_ADDRESS} parameter variants of '${over}' on ${id.symbol} ${id.interval} from one address`);
+      // Released on close, as every refusal below closes the socket.
       variants = asked;
+      const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
+      const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
+      if (wait > 0) return refuse(`too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`, 'rate_limited');
       try {
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));

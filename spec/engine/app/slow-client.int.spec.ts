@@ -33,6 +33,8 @@ describe('slow-client policy, real sockets', () => {
       historyOnConnect: 300,
       seriesDir: 'series',
       maxBackpressureBytes: 64 * 1024,
+      // One address asks for 16 variants of rsi: no per-address caps here (ws-address-limits covers them).
+      maxConnectionsPerAddress: 0,
       // 50 simulated minutes a second, pushed every 10 ms: ~150 distinct updates/s, each 17 messages
       // with 16 series (≈ 450 KB/s). The kernel takes a few MB of a socket that never reads before
       // the engine's own buffer starts to grow, so this takes ~10 s.

@@ -37,17 +37,21 @@ describe('the first message with derived series, kept while nothing it is built 
     expect(one.series.rsi!.map((p) => p.value)).toEqual([10, 20, 30, 40, 50]);
     expect(hub.firstMessages.size).toBe(1);
     expect(first()).toEqual(one);
+    // A hit is the very buffer built before (nothing serialized again).
+    const raw = () => firstMessage({ id, window, hub, historyOnConnect: 100, positions: undefined, resume: undefined, instances: [a, b] });
+    expect(raw()).toBe(raw());
     // A candle changes.
     window.upsert(bar(6, false));
     expect(first().data.map((c) => c.time / M)).toEqual([1, 2, 3, 4, 5, 6]);
     // A point is corrected (older than the newest).
     a.window.upsert({ time: 2 * M, value: 21, closed: true });
     expect(first().series.rsi!.map((p) => p.value)).toEqual([10, 21, 30, 40, 50]);
-    // An edge reloaded an instance: a new window, its versions starting again.
+    // An edge reloaded an instance: a new window at the same version as the old one, other values.
     const fresh = new PointWindow(100);
-    fresh.upsert({ time: 1 * M, value: 99, closed: true });
+    for (let i = 1; i <= 5; i++) fresh.upsert({ time: i * M, value: i * 10 + 1, closed: true });
+    expect(fresh.version).toBe(b.window.version);
     b.window = fresh;
-    expect(first().series.ema!.map((p) => p.value)).toEqual([99]);
+    expect(first().series.ema!.map((p) => p.value)).toEqual([11, 21, 31, 41, 51]);
     // Failed, with its error.
     a.state = 'failed';
     a.error = 'boom';

@@ -57,6 +57,11 @@ describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input th
     maxSeriesInstances: MAX_SERIES_INSTANCES,
     // New derived instances per address: a burst of 20 (a full request of 16 fits).
     onDemandPerMinute: 40,
+    // The ration alone: no per-address cap on sockets or parameter variants (ws-address-limits covers
+    // those), and a warm-up budget the 30 instances of the first test do not spend (warm-ups would
+    // wait for it, and the ration would refill meanwhile).
+    maxConnectionsPerAddress: 0,
+    clientHistoryPerMinute: 6000,
     // Behind a proxy on loopback: X-Forwarded-For names each client.
     trustProxy: ['127.0.0.1'],
     log: silentLogger,

@@ -33,11 +33,11 @@ describe('point changes', () => {
     expect(keptSame(windowOf(), pt(1, 1))).toBe(false);
   });
 
-  it('changedSince: the points that differ from before or were not in it, from the oldest it held on', () => {
+  it('changedSince: the points that differ from before or were not in it, older ones too', () => {
     const before = new Map([pt(2, 20), pt(4, 40), pt(5, 50)].map((p) => [p.time, p]));
     const now = windowOf(pt(1, 99), pt(2, 20), pt(3, 30), pt(4, 41), pt(5, 50), pt(6, 60));
-    // 1 is older than what was held (no correction of it); 3 filled a hole, 4 corrected, 6 new.
-    expect(changedSince(before, now).map((p) => p.time)).toEqual([3, 4, 6]);
+    // 1 is older than all that was held (a run that had older bars), 3 filled a hole, 4 corrected, 6 new.
+    expect(changedSince(before, now).map((p) => p.time)).toEqual([1, 3, 4, 6]);
     expect(changedSince(new Map(), now).map((p) => p.time)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

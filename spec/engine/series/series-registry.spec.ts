@@ -308,6 +308,22 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     whole.registry.stop();
   });
 
+  it('a warm-up waiting for the budget ends when the engine stops: nothing read or logged after it', async () => {
+    const lines: string[] = [];
+    let reads = 0;
+    const history = exchange.filter((b) => b.openTime < 3000 * M).slice(-300);
+    const olderBars = () => Promise.reject(new HistoryRefusedError('too many history requests from this address: retry in 30 s', { info: { reason: 'rate', retryAfterSec: 30 } }));
+    const { registry, req } = at(3000, 300, { olderBars, log: createLogger('info', 'test', (l) => lines.push(l)), history: () => (reads++, history) });
+    registry.acquire(req('ema'), id);
+    await sleep(50);
+    expect(lines.filter((l) => /waits for the exchange budget/.test(l))).toHaveLength(1);
+    registry.stop();
+    const readsAtStop = reads;
+    await sleep(50);
+    expect(reads).toBe(readsAtStop);
+    expect(lines.filter((l) => /could not be fetched/.test(l))).toEqual([]);
+  });
+
   it('refuses a range whose warm-up cannot be had instead of answering fewer points (reproduced: a cluster edge answered `points: []`)', async () => {
     // The window holds bars 2700..2999: the newest 250 (from 2750) need the 150-bar block before theirs, from 2550.
     const failing = at(3000, 300, { olderBars: () => Promise.reject(new Error('exchange down')) });
