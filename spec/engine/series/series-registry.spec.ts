@@ -47,6 +47,21 @@ const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
       }),
   });
 
+type SentPoint = { type: string; time: number; value: number };
+
+/** The `series_point`s among what was published from index `from` on. */
+const pointsSince = (published: ReadonlyArray<[string, string]>, from: number): SentPoint[] =>
+  published
+    .slice(from)
+    .map(([, m]) => JSON.parse(m) as SentPoint)
+    .filter((m) => m.type === 'series_point');
+
+/** A chart's points (time → value) once every sent point is upserted by time, oldest first. */
+function upserted(chart: Map<number, number | undefined>, sent: readonly SentPoint[]): Array<[number, number | undefined]> {
+  for (const m of sent) chart.set(m.time, m.value);
+  return [...chart].sort((a, b) => a[0] - b[0]);
+}
+
 function setup(defs: SeriesDefinition[] = [double, emaSeries], extra: Partial<SeriesRegistryDeps> = {}, history: Bar[] = [bar(1), bar(2), bar(3)]) {
   const live = new Subject<Bar>();
   const published: Array<[string, string]> = [];
@@ -160,12 +175,8 @@ describe('SeriesRegistry', () => {
     live.next(bar(6));
     await sleep(120);
     expect(inst.state).toBe('live');
-    const points = published
-      .slice(from)
-      .map(([, m]) => JSON.parse(m) as { type: string; time: number; value: number })
-      .filter((m) => m.type === 'series_point');
-    for (const m of points) chart.set(m.time, m.value);
-    expect([...chart].sort((a, b) => a[0] - b[0])).toEqual(inst.window.last(100).map((p) => [p.time, p.value]));
+    const points = pointsSince(published, from);
+    expect(upserted(chart, points)).toEqual(inst.window.last(100).map((p) => [p.time, p.value]));
     expect(points.map((m) => m.time / M)).toEqual([5, 6]);
     registry.stop();
   });
@@ -431,12 +442,8 @@ describe('SeriesRegistry after a hole repaired late', () => {
     repair();
     await sleep(100);
     expect(ema.state).toBe('live');
-    const sent = published
-      .slice(sentBefore)
-      .map(([, m]) => JSON.parse(m) as { type: string; time: number; value: number })
-      .filter((m) => m.type === 'series_point');
-    for (const m of sent) chart.set(m.time, m.value);
-    expect([...chart].sort((a, b) => a[0] - b[0])).toEqual(points());
+    const sent = pointsSince(published, sentBefore);
+    expect(upserted(chart, sent)).toEqual(points());
     // The hole's three points are among them; nothing the chart had already went out again.
     expect(sent.filter((m) => m.time >= 250 * M && m.time <= 252 * M)).toHaveLength(3);
     expect(sent.filter((m) => before.get(m.time) === m.value)).toEqual([]);
