@@ -122,9 +122,9 @@ const MAX_OLDER_BARS = 20_000;
  */
 const WARM_UP_MAX_WAIT_MS = 45_000;
 const RESTART_MAX_WAIT_MS = 5_000;
+const PAGE = 1000;
 
 type OlderBars = { bars: Bar[]; inputFrom: number | undefined };
-const PAGE = 1000;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -737,6 +737,7 @@ class LiveInstance implements SeriesInstance {
   }
 
   private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
+    // Generation 1 is its first run; every stop (a repair, a failure) moves it on.
     const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive, this.generation > 1);
     if (!alive()) return;
     const run = this.openRun(older.inputFrom);
