@@ -86,6 +86,12 @@ export interface SeriesRegistryDeps {
   onPoint?(instance: SeriesInstance, id: SeriesId, point: SeriesPoint): void;
   /** An instance went live (first, or again after a restart: its window may hold points computed meanwhile) or failed. Optional. */
   onState?(instance: SeriesInstance, id: SeriesId): void;
+  /**
+   * An instance that started without its older bars (the warm-up budget stayed spent) runs again this
+   * long after (default 60 s), then after twice that and four times: values from a short start stay
+   * wrong until it has them.
+   */
+  rewarmAfterMs?: number;
   /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -124,7 +130,10 @@ const WARM_UP_MAX_WAIT_MS = 45_000;
 const RESTART_MAX_WAIT_MS = 5_000;
 const PAGE = 1000;
 
-type OlderBars = { bars: Bar[]; inputFrom: number | undefined };
+/** `partial`: the window's bars alone, older ones could not be had. */
+type OlderBars = { bars: Bar[]; inputFrom: number | undefined; partial?: boolean };
+/** Runs again of an instance that started without its older bars (see `rewarmAfterMs`). */
+const MAX_REWARMS = 3;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -535,7 +544,7 @@ export class SeriesRegistry {
   private partial(id: SeriesId, before: number, start: number, e: unknown): OlderBars {
     this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
     const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
-    return { bars: window, inputFrom: window[0]?.openTime };
+    return { bars: window, inputFrom: window[0]?.openTime, partial: true };
   }
 
   private async fetchOlder(id: SeriesId, endTime: number, wanted: number, start: number, address?: string): Promise<Bar[]> {
@@ -664,6 +673,8 @@ class LiveInstance implements SeriesInstance {
   private failures = 0;
   private startedAt = 0;
   private restartTimer?: NodeJS.Timeout;
+  private rewarmTimer?: NodeJS.Timeout;
+  private rewarms = 0;
   private idleTimer?: NodeJS.Timeout;
   private disposed = false;
   correctedFrom?: number;
@@ -743,7 +754,10 @@ class LiveInstance implements SeriesInstance {
     const run = this.openRun(older.inputFrom);
     try {
       await this.registry.pushSlices(run, [...older.bars, ...history], alive);
-      if (alive()) this.goLive(run, history);
+      if (alive()) {
+        this.goLive(run, history);
+        if (older.partial) this.rewarmLater();
+      }
     } finally {
       if (!alive() || this.run?.input !== run.input) run.subscription.unsubscribe();
     }
@@ -852,11 +866,23 @@ class LiveInstance implements SeriesInstance {
     run?.subscription.unsubscribe();
   }
 
+  /** Started without its older bars: runs again later, as after a repair from its first point (a few times at most). */
+  private rewarmLater(): void {
+    if (this.rewarms >= MAX_REWARMS || this.rewarmTimer) return;
+    const delay = (this.registry.registryDeps.rewarmAfterMs ?? 60_000) * 2 ** this.rewarms++;
+    this.rewarmTimer = setTimeout(() => {
+      this.rewarmTimer = undefined;
+      this.repaired(Number.NEGATIVE_INFINITY);
+    }, delay);
+    this.rewarmTimer.unref?.();
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.stopRun();
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.rewarmTimer) clearTimeout(this.rewarmTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.registry.forget(this);
     this.resolveReady(this);

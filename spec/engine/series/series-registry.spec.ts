@@ -319,6 +319,30 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     whole.registry.stop();
   });
 
+  it('an instance that had to start without its older bars (the budget stayed spent) runs again later and sends the points it then has', async () => {
+    let refuse = true;
+    const olderBars = (_id: SeriesId, endTime: number, limit: number) => {
+      // Spent for longer than a warm-up waits.
+      if (refuse) return Promise.reject(new HistoryRefusedError('too many history requests from this address: retry in 120 s', { info: { reason: 'rate', retryAfterSec: 120 } }));
+      return Promise.resolve(exchange.filter((b) => b.openTime <= endTime).slice(-limit));
+    };
+    const short = at(3000, 300, { olderBars, rewarmAfterMs: 30 });
+    const whole = at(3000, 300);
+    const a = await short.registry.acquire(short.req('ema'), id).ready;
+    const b = await whole.registry.acquire(whole.req('ema'), id).ready;
+    const values = (inst: typeof a) => inst.window.last(10_000).map((p) => [p.time, p.value]);
+    expect(values(a)).not.toEqual(values(b));
+    const chart = new Map(values(a) as Array<[number, number]>);
+    const from = short.published.length;
+    refuse = false;
+    await sleep(150);
+    expect(values(a)).toEqual(values(b));
+    // What a chart holding the short start gets: every point it lacked or had wrong.
+    expect(upserted(chart, pointsSince(short.published, from))).toEqual(values(b));
+    short.registry.stop();
+    whole.registry.stop();
+  });
+
   it('a warm-up waiting for the budget ends when the engine stops: nothing read or logged after it', async () => {
     const lines: string[] = [];
     let reads = 0;
