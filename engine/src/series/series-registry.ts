@@ -285,15 +285,17 @@ export class SeriesRegistry {
   async range(req: SeriesRequest, id: SeriesId, endTime: number | undefined, limit: number, address?: string): Promise<SeriesPoint[]> {
     const failed = this.instances.get(`${req.label}|${id.key}`);
     if (failed?.state === 'failed') throw new SeriesFailedError(failed.error ?? 'failed');
-    const mine = this.rangesOf.get(address ?? '') ?? 0;
-    if (address !== undefined && mine >= (this.deps.maxRangePerAddress ?? 4)) throw new SeriesBusyError('too many derived series requests from this address at once; try again shortly');
-    this.rangesOf.set(address ?? '', mine + 1);
+    // No address (the CLI, a spec): nothing to share out.
+    if (address === undefined) return this.rangeIn(req, id, endTime, limit, address);
+    const mine = this.rangesOf.get(address) ?? 0;
+    if (mine >= (this.deps.maxRangePerAddress ?? 4)) throw new SeriesBusyError('too many derived series requests from this address at once; try again shortly');
+    this.rangesOf.set(address, mine + 1);
     try {
       return await this.rangeIn(req, id, endTime, limit, address);
     } finally {
-      const left = (this.rangesOf.get(address ?? '') ?? 1) - 1;
-      if (left > 0) this.rangesOf.set(address ?? '', left);
-      else this.rangesOf.delete(address ?? '');
+      const left = this.rangesOf.get(address)! - 1;
+      if (left > 0) this.rangesOf.set(address, left);
+      else this.rangesOf.delete(address);
     }
   }
 
@@ -532,7 +534,7 @@ export class SeriesRegistry {
 
   private async older(id: SeriesId, before: number, start: number, address?: string): Promise<OlderBars> {
     if (start >= before) return { bars: [], inputFrom: start };
-    const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
+    const window = this.windowBars(id, start, before);
     const firstInWindow = window[0]?.openTime ?? before;
     if (firstInWindow <= start || !this.deps.olderBars) return { bars: window, inputFrom: firstInWindow <= start ? start : window[0]?.openTime };
     const wanted = Math.min(MAX_OLDER_BARS, Math.ceil((firstInWindow - start) / intervalMs(id.interval)));
@@ -543,8 +545,13 @@ export class SeriesRegistry {
   /** The window's bars alone, when older ones could not be had: values start later. */
   private partial(id: SeriesId, before: number, start: number, e: unknown): OlderBars {
     this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
-    const window = this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
+    const window = this.windowBars(id, start, before);
     return { bars: window, inputFrom: window[0]?.openTime, partial: true };
+  }
+
+  /** The window's bars in [start, before). */
+  private windowBars(id: SeriesId, start: number, before: number): Bar[] {
+    return this.deps.history(id).filter((b) => b.openTime >= start && b.openTime < before);
   }
 
   private async fetchOlder(id: SeriesId, endTime: number, wanted: number, start: number, address?: string): Promise<Bar[]> {
