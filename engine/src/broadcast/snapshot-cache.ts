@@ -1,3 +1,5 @@
+import { ByteLru } from './byte-lru.ts';
+
 let serials = 0;
 
 /** A serialized `historical` message of one series at one window version. */
@@ -31,56 +33,43 @@ export interface SnapshotCacheLimits {
  * with clients, not with the series stored.
  */
 export class SnapshotCache {
-  private readonly entries = new Map<string, Snapshot>();
-  private total = 0;
-  readonly maxEntries: number;
-  readonly maxBytes: number;
+  private readonly lru: ByteLru<string, Snapshot>;
 
   constructor({ maxEntries = 256, maxBytes = 32 * 2 ** 20 }: SnapshotCacheLimits = {}) {
     if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new TypeError(`SnapshotCache: maxEntries must be an integer >= 0, got ${maxEntries}`);
     if (!(maxBytes >= 0)) throw new TypeError(`SnapshotCache: maxBytes must be >= 0, got ${maxBytes}`);
-    this.maxEntries = maxEntries;
-    this.maxBytes = maxBytes;
+    this.lru = new ByteLru((s) => s.bytes.length, maxBytes, maxEntries);
+  }
+
+  get maxEntries(): number {
+    return this.lru.maxEntries;
+  }
+
+  get maxBytes(): number {
+    return this.lru.maxBytes;
   }
 
   /** The snapshot of `key` at `version`, or undefined (a stale one is dropped). */
   get(key: string, version: number): Snapshot | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    this.entries.delete(key);
-    if (hit.version !== version) {
-      this.total -= hit.bytes.length;
-      return undefined;
-    }
-    this.entries.set(key, hit); // most recently used now
-    return hit;
+    const hit = this.lru.get(key);
+    if (hit && hit.version !== version) this.lru.delete(key);
+    return hit?.version === version ? hit : undefined;
   }
 
   /** Keeps `snap` for `key`, evicting the least recently used beyond the limits. */
   set(key: string, snap: Snapshot): void {
-    this.drop(key);
-    if (snap.bytes.length > this.maxBytes || this.maxEntries === 0) return;
-    this.entries.set(key, snap);
-    this.total += snap.bytes.length;
-    while (this.entries.size > this.maxEntries || this.total > this.maxBytes) {
-      const [oldest, s] = this.entries.entries().next().value as [string, Snapshot];
-      this.entries.delete(oldest);
-      this.total -= s.bytes.length;
-    }
+    this.lru.set(key, snap);
   }
 
   drop(key: string): void {
-    const hit = this.entries.get(key);
-    if (!hit) return;
-    this.entries.delete(key);
-    this.total -= hit.bytes.length;
+    this.lru.delete(key);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.lru.size;
   }
 
   get bytes(): number {
-    return this.total;
+    return this.lru.bytes;
   }
 }
