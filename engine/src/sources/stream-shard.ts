@@ -6,6 +6,9 @@ import { SendPacer } from './send-pacer.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
+/** Binance's limit of streams on one connection. */
+export const MAX_STREAMS_PER_CONNECTION = 1024;
+
 export interface StreamShardOptions {
   /** Names this shard in events and logs. */
   index: number;
@@ -21,6 +24,11 @@ export interface StreamShardOptions {
   sendsPerSecond?: number;
   /** Streams per SUBSCRIBE/UNSUBSCRIBE message. Default 200. */
   batchSize?: number;
+  /**
+   * Streams one socket may be subscribed to at once (Binance's 1024; one more gets error 4 and close
+   * 1008). Default 1024. Its UNSUBSCRIBEs go first when a SUBSCRIBE would pass it.
+   */
+  maxStreams?: number;
   /** A request without a reply this long is sent again. Default 10 s. */
   replyTimeoutMs?: number;
   onMalformed?: (err: MalformedFrameError) => void;
@@ -258,15 +266,23 @@ export class StreamShard {
     }
   }
 
-  /** Sends what brings the socket's subscriptions to the wanted streams, one paced message at a time. */
+  /**
+   * Sends what brings the socket's subscriptions to the wanted streams, one paced message at a time:
+   * SUBSCRIBEs first while the socket has room for them, else the UNSUBSCRIBEs that make room. (Taken
+   * the other way, a stream swapped for another at the cap, as on-demand series come and go, made one
+   * too many: the exchange closed the socket, and every stream on it went through a reconnect and a
+   * gap fill, again at each swap.) The exchange applies a socket's messages in order, so a stream
+   * counts as gone once its UNSUBSCRIBE is sent.
+   */
   private pump(c: Conn): void {
     if (!c.open || c.pumpTimer || this.ac.signal.aborted) return;
     const batch = this.opts.batchSize ?? 200;
     for (;;) {
+      const room = (this.opts.maxStreams ?? MAX_STREAMS_PER_CONNECTION) - c.requested.size;
       const sub: string[] = [];
       for (const s of this.wanted) {
+        if (sub.length >= Math.min(batch, room)) break;
         if (!c.requested.has(s)) sub.push(s);
-        if (sub.length >= batch) break;
       }
       const unsub: string[] = [];
       if (sub.length === 0) {

@@ -1,13 +1,12 @@
 import { Observable, Subject } from 'rxjs';
 import { ConnectLimiter } from './connect-limiter.ts';
-import { StreamShard, type StreamShardOptions } from './stream-shard.ts';
+import { MAX_STREAMS_PER_CONNECTION, StreamShard, type StreamShardOptions } from './stream-shard.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
-/** Binance's limit of streams on one connection. */
-export const MAX_STREAMS_PER_CONNECTION = 1024;
+export { MAX_STREAMS_PER_CONNECTION };
 
 /** A shard's options, less what the set gives each shard (its index, the shared limiter, the events). */
-export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'emit'> {
+export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'emit' | 'maxStreams'> {
   maxStreamsPerConnection?: number;
   limiter?: ConnectLimiter;
 }
@@ -97,7 +96,7 @@ export class StreamShards {
 
   private open(): StreamShard {
     const { maxStreamsPerConnection: _max, limiter: _limiter, ...shared } = this.opts;
-    const shard = new StreamShard({ ...shared, index: this.nextIndex++, limiter: this.limiter, emit: (ev) => this.eventsSubject.next(ev) });
+    const shard = new StreamShard({ ...shared, index: this.nextIndex++, maxStreams: this.max, limiter: this.limiter, emit: (ev) => this.eventsSubject.next(ev) });
     this.shards.push(shard);
     return shard;
   }
