@@ -1,4 +1,5 @@
 import type { SeriesId } from '../domain/series-id.ts';
+import { FreedSeries } from '../store/freed-series.ts';
 
 /** How often frees Redis has not taken are tried again (ms). */
 export const FREE_RETRY_MS = 5000;
@@ -14,8 +15,13 @@ export interface SeriesKeepOptions {
   expire(id: SeriesId, ttlMs: number): Promise<boolean> | undefined;
   /** How long Redis keeps a freed series (a client back within it resumes). */
   freedTtlMs: number;
+  /** Freed series kept at most (see FreedSeries): beyond, the oldest one's keys go now. */
+  maxFreedKept: number;
   retryMs?: number;
 }
+
+/** The expiry that drops a series' keys now (PEXPIRE 1 ms). */
+const DROP_NOW_MS = 1;
 
 /**
  * The leader's say over how long Redis keeps each series' keys. A series written or held in a term
@@ -23,16 +29,20 @@ export interface SeriesKeepOptions {
  * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): a keep
  * that failed is tried again with the series' next write, a free every FREE_RETRY_MS until Redis
  * takes it or the series is kept again. Without the retries a failed free left the keys for good, and
- * a failed keep left a live series' keys to expire.
+ * a failed keep left a live series' keys to expire. At most `maxFreedKept` freed series are kept; a
+ * free beyond drops the oldest's keys now (tried again the same way).
  */
 export class SeriesKeep {
   /** Series kept in this term; bounded by the live series. */
   private kept = new Set<string>();
-  /** Frees Redis has not taken yet; bounded by the series there are (one per key). */
-  private readonly freeing = new Map<string, SeriesId>();
+  /** Frees Redis has not taken yet, with their expiry; bounded by the series there are (one per key). */
+  private readonly freeing = new Map<string, { id: SeriesId; ttlMs: number }>();
+  private readonly freed: FreedSeries;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: SeriesKeepOptions) {}
+  constructor(private readonly o: SeriesKeepOptions) {
+    this.freed = new FreedSeries(o.maxFreedKept, o.freedTtlMs);
+  }
 
   /** Frees waiting for Redis (tests, health). */
   get pendingFrees(): number {
@@ -45,14 +55,21 @@ export class SeriesKeep {
     if (!taken) return;
     this.kept.add(id.key);
     this.freeing.delete(id.key);
+    this.freed.kept(id.key);
     const retry = () => void this.kept.delete(id.key);
     taken.then((ok) => ok || retry(), retry);
   }
 
   free(id: SeriesId): void {
     this.kept.delete(id.key);
-    this.freeing.set(id.key, id);
-    this.tryFree(id);
+    this.expire(id, this.o.freedTtlMs);
+    for (const old of this.freed.freed(id)) this.expire(old, DROP_NOW_MS);
+  }
+
+  private expire(id: SeriesId, ttlMs: number): void {
+    const e = { id, ttlMs };
+    this.freeing.set(id.key, e);
+    this.tryFree(e);
   }
 
   /** A new term (or none): every series is kept again with its next write. */
@@ -66,13 +83,13 @@ export class SeriesKeep {
     this.timer = undefined;
   }
 
-  private tryFree(id: SeriesId): void {
-    const taken = this.o.expire(id, this.o.freedTtlMs);
+  private tryFree(e: { id: SeriesId; ttlMs: number }): void {
+    const taken = this.o.expire(e.id, e.ttlMs);
     if (!taken) return this.later();
     taken.then(
       (ok) => {
         if (!ok) return this.later();
-        if (this.freeing.get(id.key) === id) this.freeing.delete(id.key);
+        if (this.freeing.get(e.id.key) === e) this.freeing.delete(e.id.key);
       },
       () => this.later(),
     );
@@ -83,9 +100,9 @@ export class SeriesKeep {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       let n = 0;
-      for (const id of [...this.freeing.values()]) {
+      for (const e of [...this.freeing.values()]) {
         if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
-        this.tryFree(id);
+        this.tryFree(e);
       }
     }, this.o.retryMs ?? FREE_RETRY_MS);
     this.timer.unref();

@@ -6,6 +6,7 @@ import { decodeBar, encodeBar } from './bar-member.ts';
 import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
 import { redisErrorText } from './redis-error-text.ts';
+import { FreedSeries } from './freed-series.ts';
 
 /**
  * How long Redis keeps a series the engine freed (ms; an on-demand series nobody watches any more, or
@@ -14,6 +15,12 @@ import { redisErrorText } from './redis-error-text.ts';
  * go of it. Without it every series ever asked for (about 270 KB each in a cluster) stayed for good.
  */
 export const RELEASED_SERIES_TTL_MS = 3_600_000;
+
+/**
+ * Freed series Redis keeps at most (see FreedSeries): beyond, the oldest one's keys go at once. About
+ * 150 MB in a cluster (~300 KB a series), 80 MB in `ROLE=all`'s store (its bars alone).
+ */
+export const MAX_FREED_KEPT = 500;
 
 export interface RedisBarStoreOptions {
   url: string;
@@ -28,6 +35,8 @@ export interface RedisBarStoreOptions {
    * are served from memory and writes wait for a PING to be answered again. Default 2000.
    */
   commandTimeoutMs?: number;
+  /** Freed series kept in Redis at most; default MAX_FREED_KEPT. */
+  maxFreedKept?: number;
 }
 
 /** Bar writes sent in one pipeline at most (a series' pending bars are never split). */
@@ -159,6 +168,24 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
    * series there are (one entry per key); a series live again leaves it.
    */
   const unexpired = new Map<string, SeriesId>();
+  const freed = new FreedSeries(opts.maxFreedKept ?? MAX_FREED_KEPT, RELEASED_SERIES_TTL_MS);
+  /** Freed series beyond `freed`'s bound: their keys go now (PEXPIRE 1 ms) rather than in an hour. */
+  const dropNow = new Set<string>();
+  const expiryOf = (key: string) => (dropNow.has(key) ? 1 : RELEASED_SERIES_TTL_MS);
+  /** Sets a freed series' expiry now if Redis answers, else with the next flush (`unexpired`). */
+  const expire = (id: SeriesId) => {
+    unexpired.set(id.key, id);
+    if (ok())
+      redis.pexpire(candlesKey(id, keyPrefix), expiryOf(id.key)).then(
+        () => expired(id.key, id),
+        () => undefined,
+      );
+  };
+  const expired = (key: string, id: SeriesId) => {
+    if (unexpired.get(key) !== id) return;
+    unexpired.delete(key);
+    dropNow.delete(key);
+  };
   const window = (id: SeriesId) => {
     let w = windows.get(id.key);
     if (!w) {
@@ -168,6 +195,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       // process or an earlier one) set; now, or else with its first write (Redis may not answer now).
       unpersisted.add(id.key);
       unexpired.delete(id.key);
+      dropNow.delete(id.key);
+      freed.kept(id.key);
       const made = w;
       if (ok())
         redis.persist(candlesKey(id, keyPrefix)).then(
@@ -265,7 +294,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           }
           // Released while these were pending: its expiry (see release) after the writes that may
           // have created the key. Live and new: kept for good (a failed batch keeps it in the set).
-          if (!windows.has(id.key)) pipeline.pexpire(key, RELEASED_SERIES_TTL_MS);
+          if (!windows.has(id.key)) pipeline.pexpire(key, expiryOf(id.key));
           else if (unpersisted.has(id.key)) {
             pipeline.persist(key);
             persisting.push(id.key);
@@ -273,7 +302,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         }
         for (const [key, id] of unexpired) {
           if (expiring.length >= MAX_FLUSH_BARS) break;
-          pipeline.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS);
+          pipeline.pexpire(candlesKey(id, keyPrefix), expiryOf(key));
           expiring.push([key, id]);
         }
         const results = (await pipeline.exec()) ?? [];
@@ -284,7 +313,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         }
         metrics?.barsWritten(count);
         for (const key of persisting) unpersisted.delete(key);
-        for (const [key, id] of expiring) if (unexpired.get(key) === id) unexpired.delete(key);
+        for (const [key, id] of expiring) expired(key, id);
         answered();
       } catch (e) {
         failed(e);
@@ -351,12 +380,11 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       windows.delete(id.key);
       idOf.delete(id.key);
       unpersisted.delete(id.key);
-      unexpired.set(id.key, id);
-      if (ok())
-        redis.pexpire(candlesKey(id, keyPrefix), RELEASED_SERIES_TTL_MS).then(
-          () => unexpired.get(id.key) === id && unexpired.delete(id.key),
-          () => undefined,
-        );
+      expire(id);
+      for (const old of freed.freed(id)) {
+        dropNow.add(old.key);
+        expire(old);
+      }
     },
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {

@@ -104,6 +104,39 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
     await store.close();
   });
 
+  it('keeps at most maxFreedKept released series: one more released drops the oldest one\'s key now; one live again is not counted', async () => {
+    const store = createRedisBarStore({ url: REDIS_URL, bufferSize: 50, keyPrefix: `${prefix}freed:`, maxFreedKept: 2 });
+    const ids = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT', 'DDDUSDT', 'EEEUSDT'].map((s) => seriesId(s, '1m'));
+    for (const x of ids) store.upsert(x, [bar(1), bar(2)]);
+    await store.flush();
+    const r = new Redis(REDIS_URL);
+    const ttls = () => Promise.all(ids.map((x) => r.pttl(`${prefix}freed:candles:${x.symbol}:1m`)));
+    const [a, b, c, d, e] = ids as [ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>];
+    store.release(a);
+    store.release(b);
+    await until(async () => (await ttls()).slice(0, 2).every((t) => t > RELEASED_SERIES_TTL_MS - 60_000));
+    store.release(c);
+    // a is the oldest of three: gone at once; b and c stay for the hour.
+    await until(async () => (await ttls())[0] === -2);
+    expect((await ttls()).slice(1, 3).every((t) => t > RELEASED_SERIES_TTL_MS - 60_000)).toBe(true);
+    // b live again (and written): kept for good, and no longer counted, so d's release drops nothing.
+    store.upsert(b, [bar(3)]);
+    await store.flush();
+    store.release(d);
+    await store.flush();
+    await until(async () => (await ttls())[3]! > RELEASED_SERIES_TTL_MS - 60_000);
+    const [, tb, tc, , te] = await ttls();
+    expect(tb).toBe(-1);
+    expect(tc).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+    expect(te).toBe(-1);
+    // e released: c (the oldest of c, d, e) goes.
+    store.release(e);
+    await until(async () => (await ttls())[2] === -2);
+    expect((await ttls())[3]).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+    r.disconnect();
+    await store.close();
+  });
+
   it('a series set to expire by an earlier release (here, or by a process before) is kept once it is live and written again', async () => {
     const r = new Redis(REDIS_URL);
     const key = `${prefix}revived:candles:BTCUSDT:1m`;
