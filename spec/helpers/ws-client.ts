@@ -37,6 +37,11 @@ export class EngineClient {
     this.ws.on('error', () => this.wake());
   }
 
+  /** Sends a text message (the protocol has none from clients: what the engine does with them). */
+  send(text: string): void {
+    this.ws.send(text);
+  }
+
   private wake() {
     const w = this.waiters;
     this.waiters = [];
