@@ -44,6 +44,8 @@ export interface LeaseKeys {
   readonly historyAsk: string;
   /** Prefix of each edge's channel (+ NODE_ID) on which the leader answers them. */
   readonly historyReply: string;
+  /** Prefix of each client address's bucket of new on-demand series (+ the address), shared by edges. */
+  readonly startRate: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -57,6 +59,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     markets: `${prefix}cluster:markets`,
     historyAsk: `${prefix}cluster:history-ask`,
     historyReply: `${prefix}cluster:history-reply:`,
+    startRate: `${prefix}cluster:start-rate:`,
   };
 }
 

@@ -217,3 +217,22 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
 )}
 local s, o, e = logWrite(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], tonumber(ARGV[4]), 0, ARGV[7], ARGV[8], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[9], at)
 return {s, o, e}`;
+
+/**
+ * A token bucket in Redis, shared by every edge (one client address's budget for the whole cluster,
+ * not one per edge behind the load balancer). KEYS: the bucket. ARGV: tokens per minute, burst.
+ * Takes one token: returns 0, or the seconds until one is there (nothing taken). Redis's clock, so
+ * edges' clocks do not matter; the key expires once the bucket would be full again.
+ */
+export const RATE_TAKE_LUA = `
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local perMs, burst = tonumber(ARGV[1]) / 60000, tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = burst
+if b[1] then tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * perMs) end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.max(1, math.ceil((1 - tokens) / perMs / 1000)) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / perMs) + 1000)
+return wait`;

@@ -31,11 +31,15 @@ export interface EdgeDemandConfig {
   answerTimeoutMs: number;
   /** New series one client address may ask for per minute (burst: half of it). */
   perMinute?: number;
+  /** The same budget kept in Redis for the whole cluster (SharedRateLimit), taken after this edge's own. */
+  sharedStarts?: { take(address: string): Promise<number> };
   /** False while no ingest node leads (LeaderPresence): a new series is refused at once rather than waited for. */
   leaderPresent?(): boolean;
   log?: (level: 'info' | 'warn', msg: string) => void;
   now?: () => number;
 }
+
+const rateLimited = (wait: number): DemandOutcome => ({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
 
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
@@ -95,7 +99,9 @@ export class EdgeDemand implements SeriesDemand {
     if (!e) {
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
-      if (wait > 0) return Promise.resolve({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
+      if (wait > 0) return Promise.resolve(rateLimited(wait));
+      // The cluster's bucket for the address: then asked again as taken (another client may have asked meanwhile).
+      if (address !== undefined && this.cfg.sharedStarts) return this.cfg.sharedStarts.take(address).then((w) => (w > 0 ? rateLimited(w) : this.want(id)));
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
       }

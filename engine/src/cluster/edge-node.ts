@@ -16,6 +16,7 @@ import { EdgeConfigured } from './edge-configured.ts';
 import { EdgeDemand } from './edge-demand.ts';
 import { EdgeHistory } from './edge-history.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
+import { SharedRateLimit } from './shared-rate-limit.ts';
 import { LeaderPresence, NO_LEADER_GRACE_MS } from './leader-presence.ts';
 import { EdgeSeries } from './edge-series.ts';
 import { DEMAND_TOUCH_MS } from './demand-member.ts';
@@ -200,6 +201,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     answerTimeoutMs: 60_000,
     leaderPresent: () => leader.present,
     perMinute: config.onDemandPerMinute,
+    sharedStarts: new SharedRateLimit(redis, { keyPrefix: keys.startRate, perMinute: config.onDemandPerMinute, burst: Math.max(1, Math.ceil(config.onDemandPerMinute / 2)) }),
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
   }));

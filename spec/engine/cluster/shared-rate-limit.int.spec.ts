@@ -1,0 +1,75 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import type { DemandOutcome } from '../../../engine/src/pipeline/series-demand.ts';
+import { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { SharedRateLimit } from '../../../engine/src/cluster/shared-rate-limit.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+
+const prefix = `test:shared-rate:${process.pid}:`;
+
+/** What a want() has come to after a moment: its outcome, or still waiting for the leader. */
+const after = (p: Promise<DemandOutcome>, ms = 300) => Promise.race([p, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), ms))]);
+
+describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per address, one budget for every edge (Redis DB 15)', () => {
+  const conns: Redis[] = [];
+  const demands: EdgeDemand[] = [];
+  const redis = () => {
+    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    conns.push(r);
+    return r;
+  };
+  afterAll(async () => {
+    for (const d of demands) d.stop();
+    const r = conns[0] ?? redis();
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length) await r.del(...keys);
+    for (const c of conns) c.disconnect();
+  });
+
+  it('an address that spent its burst on one edge is refused on another; another address is not; the key expires', async () => {
+    const limit = (r: Redis) => new SharedRateLimit(r, { keyPrefix: leaseKeys(prefix).startRate, perMinute: 2, burst: 1 });
+    const [a, b] = [limit(redis()), limit(redis())];
+    expect(await a.take('203.0.113.5')).toBe(0);
+    const wait = await b.take('203.0.113.5');
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(30);
+    expect(await b.take('198.51.100.5')).toBe(0);
+    const ttl = await conns[0]!.pttl(`${leaseKeys(prefix).startRate}203.0.113.5`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(31_000);
+    // Not an address: no key is made of it (and nothing is limited here: the edge's own bucket is).
+    expect(await a.take('x:*\n')).toBe(0);
+    expect(await conns[0]!.keys(`${leaseKeys(prefix).startRate}x*`)).toEqual([]);
+  });
+
+  it('two edges (EdgeDemand) share it: a cold series refused as rate_limited on the second edge (reproduced: each edge had its own)', async () => {
+    const keys = leaseKeys(`${prefix}demand:`);
+    const edge = (node: string) => {
+      const r = redis();
+      const d = new EdgeDemand({
+        redis: r,
+        keys,
+        node,
+        catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
+        configured: () => false,
+        feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
+        free: () => {},
+        maxSeries: 100,
+        idleMs: 60_000,
+        touchEveryMs: 1000,
+        answerTimeoutMs: 60_000,
+        perMinute: 2,
+        sharedStarts: new SharedRateLimit(r, { keyPrefix: keys.startRate, perMinute: 2, burst: 1 }),
+      });
+      demands.push(d);
+      return d;
+    };
+    const [e1, e2] = [edge('edge-1'), edge('edge-2')];
+    // No leader answers here: an ask that passed the limits waits for it.
+    expect(await after(e1.want(seriesId('ETHUSDT', '1m'), '203.0.113.6'))).toBe('waiting');
+    expect(await after(e2.want(seriesId('SOLUSDT', '1m'), '203.0.113.6'))).toMatchObject({ ok: false, code: 'rate_limited' });
+    expect(await after(e2.want(seriesId('XRPUSDT', '1m'), '198.51.100.6'))).toBe('waiting');
+  });
+});
