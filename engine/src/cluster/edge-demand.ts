@@ -41,6 +41,8 @@ export interface EdgeDemandConfig {
 
 const rateLimited = (wait: number): DemandOutcome => ({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
 
+const STOPPED: DemandOutcome = { ok: false, code: 'series_capacity', message: 'server shutting down' };
+
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
 interface Entry {
@@ -65,6 +67,8 @@ export class EdgeDemand implements SeriesDemand {
   private readonly entries = new Map<string, Entry>();
   private readonly timer: NodeJS.Timeout;
   private readonly starts: AddressRateLimit | undefined;
+  /** New series whose address is being charged in the cluster's bucket (sharedStarts): bounded by the cap's asks in flight. */
+  private readonly taking = new Map<string, Promise<DemandOutcome | undefined>>();
   private readonly now: () => number;
   private readonly holders: DemandHolders;
   private lastTouch = 0;
@@ -97,11 +101,22 @@ export class EdgeDemand implements SeriesDemand {
     if (!catalog.isInterval(id.interval)) return Promise.resolve({ ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` });
     let e = this.entries.get(id.key);
     if (!e) {
+      // A series being charged to its first asker's address (below) is joined, free, as a started one
+      // is; refused there, it is asked for again on this one's own address.
+      const charging = this.taking.get(id.key);
+      if (charging) return this.after(charging, id, address);
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve(rateLimited(wait));
-      // The cluster's bucket for the address: then asked again as taken (another client may have asked meanwhile).
-      if (address !== undefined && this.cfg.sharedStarts) return this.cfg.sharedStarts.take(address).then((w) => (w > 0 ? rateLimited(w) : this.want(id)));
+      // The cluster's bucket for the address (every edge's), then asked again as charged.
+      if (address !== undefined && this.cfg.sharedStarts) {
+        const t = this.cfg.sharedStarts.take(address).then((w): DemandOutcome | undefined => {
+          if (this.taking.get(id.key) === t) this.taking.delete(id.key);
+          return w > 0 ? rateLimited(w) : undefined;
+        });
+        this.taking.set(id.key, t);
+        return this.after(t, id);
+      }
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
       }
@@ -114,6 +129,18 @@ export class EdgeDemand implements SeriesDemand {
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
     return new Promise((resolve) => e.waiters.push(resolve));
+  }
+
+  /**
+   * What a charge in the cluster's bucket came to: the series asked for as charged, or the refusal
+   * (for a joiner, `address` given: the series asked for again on its own address).
+   */
+  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string): Promise<DemandOutcome> {
+    return charging.then((refused) => {
+      if (this.stopped) return STOPPED;
+      if (!refused) return this.want(id);
+      return address === undefined ? refused : this.want(id, address);
+    });
   }
 
   touch(id: SeriesId): void {
@@ -228,7 +255,7 @@ export class EdgeDemand implements SeriesDemand {
     clearInterval(this.timer);
     for (const e of this.entries.values()) {
       this.letGo(e);
-      for (const w of e.waiters.splice(0)) w({ ok: false, code: 'series_capacity', message: 'server shutting down' });
+      for (const w of e.waiters.splice(0)) w(STOPPED);
     }
   }
 }

@@ -201,7 +201,12 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     answerTimeoutMs: 60_000,
     leaderPresent: () => leader.present,
     perMinute: config.onDemandPerMinute,
-    sharedStarts: new SharedRateLimit(redis, { keyPrefix: keys.startRate, perMinute: config.onDemandPerMinute, burst: Math.max(1, Math.ceil(config.onDemandPerMinute / 2)) }),
+    sharedStarts: new SharedRateLimit(redis, {
+      keyPrefix: keys.startRate,
+      perMinute: config.onDemandPerMinute,
+      burst: Math.max(1, Math.ceil(config.onDemandPerMinute / 2)),
+      onUnanswered: metrics.counter('engine_cluster_shared_rate_unanswered_total', "New on-demand series let through on the edge's own ON_DEMAND_PER_MIN bucket alone: Redis did not answer for the cluster's"),
+    }),
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
   }));

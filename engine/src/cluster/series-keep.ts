@@ -50,12 +50,14 @@ export class SeriesKeep {
   }
 
   keep(id: SeriesId): void {
+    // Held again, whether or not this node leads now: an earlier free is void (a standby that takes
+    // the lead must neither expire it nor count it among the freed, whose cap drops keys at once).
+    this.freed.kept(id.key);
+    this.freeing.delete(id.key);
     if (this.kept.has(id.key)) return;
     const taken = this.o.expire(id, 0);
     if (!taken) return;
     this.kept.add(id.key);
-    this.freeing.delete(id.key);
-    this.freed.kept(id.key);
     const retry = () => void this.kept.delete(id.key);
     taken.then((ok) => ok || retry(), retry);
   }

@@ -8,14 +8,14 @@ type WithRate = Redis & { clusterRateTake(key: string, perMinute: number, burst:
  * A per-address token bucket kept in Redis (RATE_TAKE_LUA), so every edge of a cluster draws on the
  * same one: an address behind a load balancer spreading it over N edges otherwise had N times the
  * rate. Only addresses (validated IPs) name keys. A Redis that does not answer limits nothing here
- * (the edge's own bucket still does): the caller waits at most `timeoutMs`.
+ * (the edge's own bucket still does; `onUnanswered` counts it): the caller waits at most `timeoutMs`.
  */
 export class SharedRateLimit {
   private readonly redis: WithRate;
 
   constructor(
     redis: Redis,
-    private readonly o: { keyPrefix: string; perMinute: number; burst: number; timeoutMs?: number },
+    private readonly o: { keyPrefix: string; perMinute: number; burst: number; timeoutMs?: number; onUnanswered?: () => void },
   ) {
     if (!(o.perMinute > 0) || !(o.burst >= 1)) throw new TypeError(`SharedRateLimit: perMinute must be > 0 and burst >= 1, got ${o.perMinute}, ${o.burst}`);
     this.redis = redis as WithRate;
@@ -26,9 +26,13 @@ export class SharedRateLimit {
   async take(address: string): Promise<number> {
     if (isIP(address) === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), this.o.timeoutMs ?? 2000)));
+    const unanswered = () => {
+      this.o.onUnanswered?.();
+      return 0;
+    };
+    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));
     try {
-      const asked = this.redis.clusterRateTake(`${this.o.keyPrefix}${address}`, this.o.perMinute, this.o.burst).then(Number, () => 0);
+      const asked = this.redis.clusterRateTake(`${this.o.keyPrefix}${address}`, this.o.perMinute, this.o.burst).then(Number, unanswered);
       return await Promise.race([asked, late]);
     } finally {
       clearTimeout(timer);

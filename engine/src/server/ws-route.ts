@@ -17,7 +17,7 @@ import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
 import { TurnBudget } from './turn-budget.ts';
-import { SendPacer as TokenBucket } from '../sources/send-pacer.ts';
+import { TokenBucket } from '../domain/token-bucket.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
 export const CLOSE_BAD_REQUEST = 4000;

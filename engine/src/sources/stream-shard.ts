@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { MalformedFrameError } from '../domain/errors.ts';
 import { parseStreamFrame } from './binance-raw.ts';
 import type { ConnectLimiter } from './connect-limiter.ts';
-import { SendPacer } from './send-pacer.ts';
+import { TokenBucket } from '../domain/token-bucket.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
@@ -40,7 +40,7 @@ export interface StreamShardOptions {
 interface Conn {
   readonly ws: WebSocket;
   readonly rotation: boolean;
-  readonly pacer: SendPacer;
+  readonly pacer: TokenBucket;
   open: boolean;
   /** Streams a SUBSCRIBE was sent for (answered or not) and no UNSUBSCRIBE since. */
   readonly requested: Set<string>;
@@ -169,7 +169,7 @@ export class StreamShard {
     const c: Conn = {
       ws,
       rotation,
-      pacer: new SendPacer(this.opts.sendsPerSecond ?? 3, 1, this.now),
+      pacer: new TokenBucket(this.opts.sendsPerSecond ?? 3, 1, this.now),
       open: false,
       requested: new Set(),
       inflight: new Map(),
@@ -272,7 +272,8 @@ export class StreamShard {
    * the other way, a stream swapped for another at the cap, as on-demand series come and go, made one
    * too many: the exchange closed the socket, and every stream on it went through a reconnect and a
    * gap fill, again at each swap.) The exchange applies a socket's messages in order, so a stream
-   * counts as gone once its UNSUBSCRIBE is sent.
+   * counts as gone once its UNSUBSCRIBE is sent (one refused then would put it back over the cap: the
+   * exchange closes the socket, and the reconnect subscribes the wanted streams alone).
    */
   private pump(c: Conn): void {
     if (!c.open || c.pumpTimer || this.ac.signal.aborted) return;

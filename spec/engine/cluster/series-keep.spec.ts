@@ -129,4 +129,24 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
     expect([redis.state.get(A.key), redis.state.get(C.key), redis.state.get(D.key)]).toEqual([TTL, 1, TTL]);
     keep.stop();
   });
+
+  it('a standby counts a series held again as held: once it leads, its cap drops only series still freed', async () => {
+    const redis = fakeRedis();
+    redis.leading = false;
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 1, retryMs: 20 });
+    // As a standby: B freed, then held again (its keeps go nowhere: not leading).
+    keep.free(B);
+    keep.keep(B);
+    redis.leading = true;
+    keep.newTerm();
+    keep.keep(A);
+    keep.keep(C);
+    await settle();
+    keep.free(A);
+    keep.free(C);
+    await until(() => keep.pendingFrees === 0);
+    // A was the oldest still freed; B, live, is untouched.
+    expect([redis.state.get(A.key), redis.state.get(B.key), redis.state.get(C.key)]).toEqual([1, undefined, TTL]);
+    keep.stop();
+  });
 });

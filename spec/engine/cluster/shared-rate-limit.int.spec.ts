@@ -68,8 +68,16 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     };
     const [e1, e2] = [edge('edge-1'), edge('edge-2')];
     // No leader answers here: an ask that passed the limits waits for it.
+    // Asked of the leader: the edge holds an entry for it.
     expect(await after(e1.want(seriesId('ETHUSDT', '1m'), '203.0.113.6'))).toBe('waiting');
+    expect(e1.counts().asked).toBe(1);
     expect(await after(e2.want(seriesId('SOLUSDT', '1m'), '203.0.113.6'))).toMatchObject({ ok: false, code: 'rate_limited' });
+    expect(e2.counts().asked).toBe(0);
     expect(await after(e2.want(seriesId('XRPUSDT', '1m'), '198.51.100.6'))).toBe('waiting');
+    expect(e2.counts().asked).toBe(1);
+    // Many clients of one new series at once (here from one address): charged once, all join it.
+    const many = Array.from({ length: 5 }, () => after(e2.want(seriesId('ADAUSDT', '1m'), '192.0.2.7')));
+    expect(await Promise.all(many)).toEqual(Array(5).fill('waiting'));
+    expect(e2.counts().asked).toBe(2);
   });
 });

@@ -23,7 +23,9 @@ describe('StreamShards at the exchange cap of streams per connection', () => {
   it('swaps streams on a full connection without passing the cap (no close 1008, no reconnect)', async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 40, maxStreamsPerConnection: 4 });
     const events: UpstreamEvent[] = [];
-    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 4 });
+    // One control message every 2 s: the swap below finds the pacer empty, so both its messages wait
+    // and the order they go in is the shard's choice (with a token at hand, the UNSUBSCRIBE went alone).
+    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 4, sendsPerSecond: 0.5 });
     const sub = shards.events$.subscribe((e) => events.push(e));
     const seen = (stream: string) => events.some((e) => e.type === 'kline' && `${e.symbol.toLowerCase()}@kline_${e.interval}` === stream);
     shards.add(['btcusdt@kline_1m', 'ethusdt@kline_1m', 'solusdt@kline_1m', 'btcusdt@kline_5m']);
@@ -32,8 +34,8 @@ describe('StreamShards at the exchange cap of streams per connection', () => {
     shards.remove(['ethusdt@kline_1m', 'solusdt@kline_1m']);
     shards.add(['ethusdt@kline_5m', 'solusdt@kline_5m']);
     const from = events.length;
-    await until(() => events.slice(from).some((e) => e.type === 'kline' && e.interval === '5m' && e.symbol === 'SOLUSDT'), 8000, 'a swapped-in stream');
-    await until(() => events.slice(from).some((e) => e.type === 'kline' && e.interval === '5m' && e.symbol === 'ETHUSDT'), 8000, 'the other swapped-in stream');
+    await until(() => events.slice(from).some((e) => e.type === 'kline' && e.interval === '5m' && e.symbol === 'SOLUSDT'), 15_000, 'a swapped-in stream');
+    await until(() => events.slice(from).some((e) => e.type === 'kline' && e.interval === '5m' && e.symbol === 'ETHUSDT'), 15_000, 'the other swapped-in stream');
     await new Promise((r) => setTimeout(r, 300));
     expect(sim.stats.limitCloses).toBe(0);
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);

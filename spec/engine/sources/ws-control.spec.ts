@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { controlRequest, parseControlReply } from '../../../engine/src/sources/ws-control.ts';
-import { SendPacer } from '../../../engine/src/sources/send-pacer.ts';
+import { TokenBucket } from '../../../engine/src/domain/token-bucket.ts';
 
 describe('Binance WebSocket control messages', () => {
   it('builds requests with ids', () => {
@@ -21,10 +21,10 @@ describe('Binance WebSocket control messages', () => {
   });
 });
 
-describe('SendPacer', () => {
+describe('TokenBucket', () => {
   it('allows the burst, then one send per 1/rate seconds, never more in any second than rate + burst', () => {
     let t = 0;
-    const pacer = new SendPacer(3, 1, () => t);
+    const pacer = new TokenBucket(3, 1, () => t);
     const sent: number[] = [];
     for (t = 0; t <= 5000; t += 10) while (pacer.take()) sent.push(t);
     for (let i = 0; i < sent.length; i++) {
@@ -36,7 +36,7 @@ describe('SendPacer', () => {
 
   it('says how long to wait for the next token', () => {
     let t = 0;
-    const pacer = new SendPacer(4, 1, () => t);
+    const pacer = new TokenBucket(4, 1, () => t);
     expect(pacer.waitMs()).toBe(0);
     expect(pacer.take()).toBe(true);
     expect(pacer.take()).toBe(false);
@@ -46,7 +46,7 @@ describe('SendPacer', () => {
   });
 
   it('refuses a rate or burst that cannot work', () => {
-    expect(() => new SendPacer(0)).toThrow(TypeError);
-    expect(() => new SendPacer(3, 0)).toThrow(TypeError);
+    expect(() => new TokenBucket(0)).toThrow(TypeError);
+    expect(() => new TokenBucket(3, 0)).toThrow(TypeError);
   });
 });

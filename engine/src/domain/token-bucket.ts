@@ -1,9 +1,9 @@
 /**
- * A token bucket for what one connection sends upstream. Binance cuts a connection that sends more
- * than 5 messages a second, and the pongs it answers pings with count too: a rate of 3 per second with
- * a burst of 1 leaves any one-second window room for a pong on top.
+ * A token bucket: `ratePerSecond` on average, up to `burst` at once. It paces what one connection
+ * sends upstream (Binance cuts a connection that sends more than 5 messages a second, pongs
+ * included: 3 a second with a burst of 1 leaves room for a pong) and bounds what a client may send.
  */
-export class SendPacer {
+export class TokenBucket {
   private tokens: number;
   private at: number;
 
@@ -12,7 +12,7 @@ export class SendPacer {
     private readonly burst = 1,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(ratePerSecond > 0) || !(burst >= 1)) throw new TypeError('SendPacer: rate must be > 0 and burst >= 1');
+    if (!(ratePerSecond > 0) || !(burst >= 1)) throw new TypeError('TokenBucket: rate must be > 0 and burst >= 1');
     this.tokens = burst;
     this.at = now();
   }
