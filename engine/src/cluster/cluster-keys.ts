@@ -46,6 +46,8 @@ export interface LeaseKeys {
   readonly historyReply: string;
   /** Prefix of each client address's bucket of new on-demand series (+ the address), shared by edges. */
   readonly startRate: string;
+  /** The same for new derived-series instances. */
+  readonly instanceStartRate: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -60,6 +62,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     historyAsk: `${prefix}cluster:history-ask`,
     historyReply: `${prefix}cluster:history-reply:`,
     startRate: `${prefix}cluster:start-rate:`,
+    instanceStartRate: `${prefix}cluster:instance-start-rate:`,
   };
 }
 

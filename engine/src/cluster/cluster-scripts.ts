@@ -222,7 +222,8 @@ return {s, o, e}`;
  * A token bucket in Redis, shared by every edge (one client address's budget for the whole cluster,
  * not one per edge behind the load balancer). KEYS: the bucket. ARGV: tokens per minute, burst.
  * Takes one token: returns 0, or the seconds until one is there (nothing taken). Redis's clock, so
- * edges' clocks do not matter; the key expires once the bucket would be full again.
+ * edges' clocks do not matter; the key expires once the bucket would be full again. ARGV[3]: tokens
+ * to take at once (default 1), all or none.
  */
 export const RATE_TAKE_LUA = `
 local t = redis.call('TIME')
@@ -231,8 +232,9 @@ local perMs, burst = tonumber(ARGV[1]) / 60000, tonumber(ARGV[2])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = burst
 if b[1] then tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * perMs) end
+local n = tonumber(ARGV[3] or '1')
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.max(1, math.ceil((1 - tokens) / perMs / 1000)) end
+if tokens >= n then tokens = tokens - n else wait = math.max(1, math.ceil((n - tokens) / perMs / 1000)) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / perMs) + 1000)
 return wait`;

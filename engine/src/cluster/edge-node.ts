@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { SeriesCatalog } from '../pipeline/series-catalog.ts';
 import { loadSeriesModules } from '../series/load-series.ts';
-import { SeriesRegistry } from '../series/series-registry.ts';
+import { MAX_SERIES_PER_REQUEST, SeriesRegistry } from '../series/series-registry.ts';
 import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
 import { createMemoryBarStore } from '../store/memory-bar-store.ts';
@@ -187,6 +187,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
   // Markets changed while the connection was away are read again.
   const marketsChannel = new ChannelSubscriptions(subscriber, () => void readMarkets());
   await marketsChannel.add(keys.markets);
+  const sharedUnanswered = metrics.counter('engine_cluster_shared_rate_unanswered_total', "New series (on-demand, derived) let through on the edge's own ON_DEMAND_PER_MIN ration alone: Redis did not answer for the cluster's");
   const demand = (late.demand = new EdgeDemand({
     redis,
     keys,
@@ -205,7 +206,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
       keyPrefix: keys.startRate,
       perMinute: config.onDemandPerMinute,
       burst: Math.max(1, Math.ceil(config.onDemandPerMinute / 2)),
-      onUnanswered: metrics.counter('engine_cluster_shared_rate_unanswered_total', "New on-demand series let through on the edge's own ON_DEMAND_PER_MIN bucket alone: Redis did not answer for the cluster's"),
+      onUnanswered: sharedUnanswered,
     }),
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
@@ -271,6 +272,12 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     log,
     health,
     positions,
+    sharedInstanceStarts: new SharedRateLimit(redis, {
+      keyPrefix: keys.instanceStartRate,
+      perMinute: config.onDemandPerMinute,
+      burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(config.onDemandPerMinute / 2)),
+      onUnanswered: sharedUnanswered,
+    }),
     // Older pages: the cluster's sorted set, then the leader (an edge has no exchange connection of its own).
     olderBars: (symbol, interval, endTime, limit, address) => history.olderBars(seriesId(symbol, interval), endTime, limit, address),
   }));

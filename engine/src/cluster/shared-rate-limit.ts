@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { RATE_TAKE_LUA } from './cluster-scripts.ts';
 
-type WithRate = Redis & { clusterRateTake(key: string, perMinute: number, burst: number): Promise<number> };
+type WithRate = Redis & { clusterRateTake(key: string, perMinute: number, burst: number, n: number): Promise<number> };
 
 /**
  * A per-address token bucket kept in Redis (RATE_TAKE_LUA), so every edge of a cluster draws on the
@@ -22,8 +22,8 @@ export class SharedRateLimit {
     if (typeof this.redis.clusterRateTake !== 'function') redis.defineCommand('clusterRateTake', { numberOfKeys: 1, lua: RATE_TAKE_LUA });
   }
 
-  /** Takes a token for `address`: 0 when allowed, else the seconds until one is there. */
-  async take(address: string): Promise<number> {
+  /** Takes `n` tokens (all or none) for `address`: 0 when allowed, else the seconds until they are there. */
+  async take(address: string, n = 1): Promise<number> {
     if (isIP(address) === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
     const unanswered = () => {
@@ -32,7 +32,7 @@ export class SharedRateLimit {
     };
     const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));
     try {
-      const asked = this.redis.clusterRateTake(`${this.o.keyPrefix}${address}`, this.o.perMinute, this.o.burst).then(Number, unanswered);
+      const asked = this.redis.clusterRateTake(`${this.o.keyPrefix}${address}`, this.o.perMinute, this.o.burst, n).then(Number, unanswered);
       return await Promise.race([asked, late]);
     } finally {
       clearTimeout(timer);

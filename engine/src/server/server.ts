@@ -35,6 +35,8 @@ export interface ServerDeps {
   maxConnectionsPerAddress?: number;
   /** New series (on-demand ones, derived-series instances) one client address may start per minute (absent = no limit). */
   onDemandPerMinute?: number;
+  /** New derived-series instances' ration kept for the whole cluster (edges). */
+  sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;

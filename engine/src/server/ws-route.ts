@@ -49,6 +49,8 @@ export interface WsRouteDeps {
   maxConnectionsPerAddress?: number;
   /** Derived-series instances one client address may start per minute, as ON_DEMAND_PER_MIN rations series (absent = no limit). */
   onDemandPerMinute?: number;
+  /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
+  sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -117,6 +119,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // full request (16 series).
   const perMinute = deps.onDemandPerMinute;
   const instanceStarts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(perMinute / 2)) }) : undefined;
+  const instancesRateLimited = (wait: number) => `too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`;
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
   const tooMany = (address: string) => `too many connections from ${echo(address, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
@@ -237,7 +240,17 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       variants = asked;
       const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
       const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
-      if (wait > 0) return refuse(`too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`, 'rate_limited');
+      if (wait > 0) return refuse(instancesRateLimited(wait), 'rate_limited');
+      // On an edge, the cluster's ration for the address too (every edge's), then as above.
+      const shared = deps.sharedInstanceStarts;
+      if (!starting || !shared) return acquire(later);
+      void shared.take(address, starting).then((w) => {
+        if (closed) return;
+        if (w > 0) return refuse(instancesRateLimited(w), 'rate_limited');
+        acquire(later);
+      });
+    };
+    const acquire = (later: (turn: () => void) => void) => {
       try {
         // Derived series are built on the live window (their warm-up reads it).
         for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));
