@@ -70,12 +70,16 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     expect(await page.locator('[data-testid=chart]').boundingBox()).toEqual(box);
     await page.waitForTimeout(300);
     // Still drawn where they were: the trend line's ends map to pixels inside the pane.
-    const px = await onChart<Array<{ x: number; y: number }>>(page, `chart.convertToPixel(${JSON.stringify(drawn[0]!.points)})`);
-    for (const p of px) expect(p.x).toBeGreaterThan(0);
-    const mid = { x: px[0]!.x + (px[1]!.x - px[0]!.x) * 0.3, y: px[0]!.y + (px[1]!.y - px[0]!.y) * 0.3 };
-    await page.waitForTimeout(700);
-    await page.mouse.move(box.x + mid.x - 15, box.y + mid.y, { steps: 3 });
-    await page.mouse.click(box.x + mid.x, box.y + mid.y);
+    // The pixels are read right before each click: a bar that closes meanwhile (the simulator's clock
+    // runs fast) scrolls the chart, and the line with it, so a click placed before it can miss.
+    for (let attempt = 0; attempt < 3 && (await page.isDisabled('[data-action=delete]')); attempt++) {
+      const px = await onChart<Array<{ x: number; y: number }>>(page, `chart.convertToPixel(${JSON.stringify(drawn[0]!.points)})`);
+      for (const p of px) expect(p.x).toBeGreaterThan(0);
+      const mid = { x: px[0]!.x + (px[1]!.x - px[0]!.x) * 0.3, y: px[0]!.y + (px[1]!.y - px[0]!.y) * 0.3 };
+      await page.mouse.move(box.x + mid.x - 15, box.y + mid.y, { steps: 3 });
+      await page.mouse.click(box.x + mid.x, box.y + mid.y);
+      await page.waitForTimeout(300);
+    }
     await expect.poll(() => page.isDisabled('[data-action=delete]')).toBe(false);
     await page.keyboard.press('Delete');
     await expect.poll(async () => (await drawings(page)).map((d) => d.name)).toEqual(['fibonacciLine']);
