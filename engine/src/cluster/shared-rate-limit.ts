@@ -26,8 +26,11 @@ export class SharedRateLimit {
   async take(address: string, n = 1): Promise<number> {
     if (isIP(address) === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
+    let counted = false;
+    // Once per call: a Redis that rejects after the timeout has already counted it is not counted twice.
     const unanswered = () => {
-      this.o.onUnanswered?.();
+      if (!counted) this.o.onUnanswered?.();
+      counted = true;
       return 0;
     };
     const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -79,5 +80,27 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     const many = Array.from({ length: 5 }, () => after(e2.want(seriesId('ADAUSDT', '1m'), '192.0.2.7')));
     expect(await Promise.all(many)).toEqual(Array(5).fill('waiting'));
     expect(e2.counts().asked).toBe(2);
+  });
+});
+
+describe('a Redis that does not answer in time (a silent server on loopback)', () => {
+  it('limits nothing and counts the call unanswered once, also when Redis rejects it later (was counted twice)', async () => {
+    // Accepts and reads, never answers: the call times out here, then ioredis rejects it (commandTimeout).
+    const silent: Server = createServer((s) => s.on('data', () => undefined).on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const r = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0, commandTimeout: 300 });
+    r.on('error', () => undefined);
+    let unanswered = 0;
+    const limit = new SharedRateLimit(r, { keyPrefix: 'test:silent:', perMinute: 1, burst: 1, timeoutMs: 50, onUnanswered: () => unanswered++ });
+    try {
+      expect(await limit.take('203.0.113.9')).toBe(0);
+      expect(unanswered).toBe(1);
+      await new Promise((res) => setTimeout(res, 500)); // past ioredis's own timeout: the late rejection
+      expect(unanswered).toBe(1);
+    } finally {
+      r.disconnect();
+      await new Promise((res) => silent.close(res));
+    }
   });
 });
