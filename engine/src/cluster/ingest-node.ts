@@ -56,6 +56,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     lease,
     series: ids,
     tail: (id, n) => ref.app?.store.window(id).last(n) ?? [],
+    held: (id) => ref.app?.lifecycle.isLive(id) ?? true,
     windowBars: config.bufferSize,
     log: (l, m, f) => log[l](m, f),
     metrics: { written: (n) => (counts.written += n), dropped: (n) => (counts.dropped += n), fenced: () => counts.fenced++, failed: () => counts.failed++ },

@@ -10,6 +10,11 @@ export interface LeaderSinkConfig {
   /** The series this node follows and their newest bars (the hot windows), for the heal at takeover. */
   series(): readonly SeriesId[];
   tail(id: SeriesId, n: number): Bar[];
+  /**
+   * Whether the node still runs this series. A failed write of one it stopped is not kept: its keys
+   * were set to expire or dropped, and the write retried later made them again, with no expiry.
+   */
+  held?(id: SeriesId): boolean;
   /** Bars of each series rewritten when this node starts leading (default 10). */
   healBars?: number;
   /** A series Redis holds fewer bars of than this node gets its whole window (up to this many) written. */
@@ -173,6 +178,7 @@ export class LeaderSink {
   }
 
   private keep(id: SeriesId, bar: Bar): void {
+    if (this.cfg.held?.(id) === false) return;
     let p = this.pending.get(id.key);
     if (!p) this.pending.set(id.key, (p = { id, bars: new Map() }));
     const old = p.bars.get(bar.openTime);
@@ -192,6 +198,7 @@ export class LeaderSink {
       const batch = [...this.pending.values()];
       this.pending.clear();
       for (const { id, bars } of batch) {
+        if (this.cfg.held?.(id) === false) continue; // stopped since (see `held`)
         for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) {
           this.resent++;
           void this.send(s.token!, id, b, true);
