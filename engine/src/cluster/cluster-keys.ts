@@ -48,6 +48,8 @@ export interface LeaseKeys {
   readonly startRate: string;
   /** The same for new derived-series instances. */
   readonly instanceStartRate: string;
+  /** Sorted set of the bar series freed and still kept (`SYMBOL:interval`), scored by when (ms): see SERIES_FREE_LUA. */
+  readonly freed: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -63,6 +65,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     historyReply: `${prefix}cluster:history-reply:`,
     startRate: `${prefix}cluster:start-rate:`,
     instanceStartRate: `${prefix}cluster:instance-start-rate:`,
+    freed: `${prefix}cluster:freed`,
   };
 }
 

@@ -174,11 +174,11 @@ for i = 1, #entries do out[#out + 1] = entries[i] end
 return out`;
 
 /**
- * A series' keys (candles, pos, hist) set to expire in ttlMs when its leader frees it (an on-demand
- * series nobody watches: Redis must not keep every series ever asked for), or kept (ttlMs 0) when a
- * leader holds it again. Fenced like a write: only the lease's holder changes them (a node that stepped
- * down and frees its series later must not expire what the new leader serves). KEYS: lease, the
- * series' keys. ARGV: token, ttlMs. Returns -1 when fenced, else 1.
+ * A log's keys (candles, pos, hist) set to expire in ttlMs when its leader frees it (a derived-series
+ * instance nobody computes: Redis must not keep every one ever asked for), or kept (ttlMs 0). Fenced
+ * like a write: only the lease's holder changes them (a node that stepped down and frees later must not
+ * expire what the new leader serves). KEYS: lease, the log's keys. ARGV: token, ttlMs. Returns -1 when
+ * fenced, else 1.
  */
 export const SERIES_EXPIRY_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -187,6 +187,46 @@ for i = 2, #KEYS do
   if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) end
 end
 return 1`;
+
+/**
+ * A bar series freed (ttlMs > 0) or held again (0) by the leader, fenced as above, with the cluster's
+ * count of freed series kept in Redis (a sorted set scored by when each was freed), so the bound holds
+ * across leaders and restarts: an on-demand series nobody watches keeps its keys for ttlMs (a client
+ * back within it resumes), but at most `max` freed series are kept; freeing one more drops the oldest
+ * one's keys now. A series in the set whose candles are kept for good again (held since, by a leader
+ * whose keep has not reached the set) is forgotten, not dropped. The dropped series' key names are made
+ * here from their members as seriesKeys makes them (a member is a validated SeriesId key): a
+ * single-instance Redis, as the cluster's is. KEYS: lease, freed set, candles, pos, hist. ARGV: token,
+ * ttlMs, member, max, keyPrefix. Returns -1 when fenced, else the number of series dropped.
+ */
+export const SERIES_FREE_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local ttl = tonumber(ARGV[2])
+if ttl == 0 then
+  for i = 3, 5 do redis.call('PERSIST', KEYS[i]) end
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 0
+end
+for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
+local dropped = 0
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #old, 2 do
+    local p = ARGV[5]
+    local c = p .. 'candles:' .. old[i]
+    if redis.call('PTTL', c) ~= -1 then
+      redis.call('DEL', c, p .. 'pos:' .. old[i], p .. 'hist:' .. old[i])
+      dropped = dropped + 1
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[2], ttl)
+return dropped`;
 
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
 export const RENEW_LUA = `

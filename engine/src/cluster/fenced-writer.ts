@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
-import { type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { POINT_WRITE_LUA, SERIES_EXPIRY_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { leaseKeys, type SeriesKeys, seriesKeys } from './cluster-keys.ts';
+import { POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { MAX_FREED_KEPT } from '../store/redis-bar-store.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
 import { redisRunId } from './redis-identity.ts';
@@ -19,6 +20,8 @@ export interface FencedWriterConfig {
   bufferSize: number;
   /** Updates kept per series for resumes and edge repairs. */
   historyUpdates: number;
+  /** Freed bar series Redis keeps at most, for the whole cluster (see SERIES_FREE_LUA); default MAX_FREED_KEPT. */
+  maxFreedKept?: number;
 }
 
 /** A derived series instance's log not written for this long is dropped by Redis (nobody computes it any more). */
@@ -77,6 +80,7 @@ type WithWrite = Redis & {
   clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
   clusterSeriesExpiry(...args: Array<string | number>): Promise<number>;
+  clusterSeriesFree(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -125,6 +129,8 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterWriteBatch?: unknown }).clusterWriteBatch !== 'function') cfg.redis.defineCommand('clusterWriteBatch', { lua: WRITE_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
+    if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 5, lua: SERIES_FREE_LUA });
+    if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
       this.runId = undefined;
@@ -272,16 +278,20 @@ export class FencedWriter {
   }
 
   /**
-   * Sets a series' keys to expire in `ttlMs` (a series freed), or keeps them (`ttlMs` 0: held again),
-   * under the lease `token` (see SERIES_EXPIRY_LUA). A write landing after it (one in flight when the
+   * Sets a bar series' keys to expire in `ttlMs` (a series freed), or keeps them (`ttlMs` 0: held
+   * again), under the lease `token`; at most `maxFreedKept` freed series are kept in the cluster, the
+   * oldest beyond dropped now (see SERIES_FREE_LUA). A write landing after it (one in flight when the
    * series was freed) keeps the expiry unless it empties the set (a series of one bar), and expiries
    * go in the order they were made. Resolves false when fenced.
    */
-  expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
-    return this.expireLog(token, seriesKeys(id, this.cfg.keyPrefix), ttlMs);
+  async expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
+    const k = seriesKeys(id, this.cfg.keyPrefix);
+    const freed = leaseKeys(this.cfg.keyPrefix).freed;
+    const max = this.cfg.maxFreedKept ?? MAX_FREED_KEPT;
+    return (await this.redis.clusterSeriesFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, token, ttlMs, id.key, max, this.cfg.keyPrefix ?? '')) >= 0;
   }
 
-  /** The same for any log (a derived-series instance's `instanceKeys`). */
+  /** Sets any log's keys to expire in `ttlMs`, or keeps them (a derived-series instance's `instanceKeys`; no bound on how many). */
   async expireLog(token: string, k: SeriesKeys, ttlMs: number): Promise<boolean> {
     return (await this.redis.clusterSeriesExpiry(this.cfg.leaseKey, k.candles, k.pos, k.hist, token, ttlMs)) === 1;
   }

@@ -15,7 +15,7 @@ import { createLogger } from '../log.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { SeriesKeep } from './series-keep.ts';
 import { loadConfig } from '../config/config.ts';
-import { MAX_FREED_KEPT, RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
+import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
 export interface IngestNode {
   readonly app: App;
@@ -86,7 +86,6 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       return leader && token ? writer.expireSeries(token, id, ttlMs) : undefined;
     },
     freedTtlMs: RELEASED_SERIES_TTL_MS,
-    maxFreedKept: MAX_FREED_KEPT,
   });
   const keep = (id: SeriesId) => seriesKeep.keep(id);
   // A series' window goes to Redis whole once per term when it goes live or is held for an edge: its

@@ -1,5 +1,4 @@
 import type { SeriesId } from '../domain/series-id.ts';
-import { FreedSeries } from '../store/freed-series.ts';
 
 /** How often frees Redis has not taken are tried again (ms). */
 export const FREE_RETRY_MS = 5000;
@@ -13,15 +12,10 @@ export interface SeriesKeepOptions {
    * true once Redis took it, false when fenced; undefined when this node does not lead.
    */
   expire(id: SeriesId, ttlMs: number): Promise<boolean> | undefined;
-  /** How long Redis keeps a freed series (a client back within it resumes). */
+  /** How long Redis keeps a freed series (a client back within it resumes; how many, Redis bounds). */
   freedTtlMs: number;
-  /** Freed series kept at most (see FreedSeries): beyond, the oldest one's keys go now. */
-  maxFreedKept: number;
   retryMs?: number;
 }
-
-/** The expiry that drops a series' keys now (PEXPIRE 1 ms). */
-const DROP_NOW_MS = 1;
 
 /**
  * The leader's say over how long Redis keeps each series' keys. A series written or held in a term
@@ -29,20 +23,17 @@ const DROP_NOW_MS = 1;
  * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): a keep
  * that failed is tried again with the series' next write, a free every FREE_RETRY_MS until Redis
  * takes it or the series is kept again. Without the retries a failed free left the keys for good, and
- * a failed keep left a live series' keys to expire. At most `maxFreedKept` freed series are kept; a
- * free beyond drops the oldest's keys now (tried again the same way).
+ * a failed keep left a live series' keys to expire. How many freed series the cluster keeps is
+ * bounded in Redis, across leaders (FencedWriter.expireSeries).
  */
 export class SeriesKeep {
   /** Series kept in this term; bounded by the live series. */
   private kept = new Set<string>();
   /** Frees Redis has not taken yet, with their expiry; bounded by the series there are (one per key). */
   private readonly freeing = new Map<string, { id: SeriesId; ttlMs: number }>();
-  private readonly freed: FreedSeries;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: SeriesKeepOptions) {
-    this.freed = new FreedSeries(o.maxFreedKept, o.freedTtlMs);
-  }
+  constructor(private readonly o: SeriesKeepOptions) {}
 
   /** Frees waiting for Redis (tests, health). */
   get pendingFrees(): number {
@@ -51,8 +42,7 @@ export class SeriesKeep {
 
   keep(id: SeriesId): void {
     // Held again, whether or not this node leads now: an earlier free is void (a standby that takes
-    // the lead must neither expire it nor count it among the freed, whose cap drops keys at once).
-    this.freed.kept(id.key);
+    // the lead must not expire it).
     this.freeing.delete(id.key);
     if (this.kept.has(id.key)) return;
     const taken = this.o.expire(id, 0);
@@ -64,12 +54,7 @@ export class SeriesKeep {
 
   free(id: SeriesId): void {
     this.kept.delete(id.key);
-    this.expire(id, this.o.freedTtlMs);
-    for (const old of this.freed.freed(id)) this.expire(old, DROP_NOW_MS);
-  }
-
-  private expire(id: SeriesId, ttlMs: number): void {
-    const e = { id, ttlMs };
+    const e = { id, ttlMs: this.o.freedTtlMs };
     this.freeing.set(id.key, e);
     this.tryFree(e);
   }

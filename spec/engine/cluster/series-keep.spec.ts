@@ -4,8 +4,6 @@ import { SeriesKeep } from '../../../engine/src/cluster/series-keep.ts';
 
 const A = seriesId('BTCUSDT', '1m');
 const B = seriesId('ETHUSDT', '1m');
-const C = seriesId('SOLUSDT', '1m');
-const D = seriesId('XRPUSDT', '1m');
 const TTL = 3_600_000;
 const settle = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 const until = async (pred: () => boolean) => {
@@ -36,7 +34,7 @@ function fakeRedis() {
 describe('SeriesKeep: the leader keeps live series and expires freed ones, until Redis takes it', () => {
   it('keeps a series once per term, and again after a new term', async () => {
     const redis = fakeRedis();
-    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 500, retryMs: 20 });
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
     keep.keep(A);
     keep.keep(A);
     await settle();
@@ -51,7 +49,7 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
 
   it('a free Redis did not take (away, fenced, not leading) is tried again until it is; a keep that failed goes again with the next write', async () => {
     const redis = fakeRedis();
-    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 500, retryMs: 20 });
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
     keep.keep(A);
     keep.keep(B);
     await settle();
@@ -90,7 +88,7 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
 
   it('a series kept again before its free was taken is not expired by the retry', async () => {
     const redis = fakeRedis();
-    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 500, retryMs: 20 });
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
     redis.up = false;
     keep.free(A);
     await settle();
@@ -100,53 +98,6 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
     await settle(80);
     expect(keep.pendingFrees).toBe(0);
     expect(redis.state.get(A.key)).toBe('kept');
-    keep.stop();
-  });
-
-  it('keeps at most maxFreedKept freed series: a free beyond drops the oldest one\'s keys now (retried like a free); one held again is not counted', async () => {
-    const redis = fakeRedis();
-    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 2, retryMs: 20 });
-    for (const id of [A, B, C, D]) keep.keep(id);
-    keep.free(A);
-    keep.free(B);
-    await settle();
-    expect([redis.state.get(A.key), redis.state.get(B.key)]).toEqual([TTL, TTL]);
-    keep.free(C);
-    await settle();
-    expect([redis.state.get(A.key), redis.state.get(B.key), redis.state.get(C.key)]).toEqual([1, TTL, TTL]);
-    // B held again: C alone is counted, so D's free drops nothing.
-    keep.keep(B);
-    keep.free(D);
-    await settle();
-    expect([redis.state.get(B.key), redis.state.get(C.key), redis.state.get(D.key)]).toEqual(['kept', TTL, TTL]);
-    // A drop Redis did not take is tried again until it is.
-    redis.up = false;
-    keep.free(A);
-    await settle(50);
-    expect(redis.state.get(C.key)).toBe(TTL);
-    redis.up = true;
-    await until(() => keep.pendingFrees === 0);
-    expect([redis.state.get(A.key), redis.state.get(C.key), redis.state.get(D.key)]).toEqual([TTL, 1, TTL]);
-    keep.stop();
-  });
-
-  it('a standby counts a series held again as held: once it leads, its cap drops only series still freed', async () => {
-    const redis = fakeRedis();
-    redis.leading = false;
-    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, maxFreedKept: 1, retryMs: 20 });
-    // As a standby: B freed, then held again (its keeps go nowhere: not leading).
-    keep.free(B);
-    keep.keep(B);
-    redis.leading = true;
-    keep.newTerm();
-    keep.keep(A);
-    keep.keep(C);
-    await settle();
-    keep.free(A);
-    keep.free(C);
-    await until(() => keep.pendingFrees === 0);
-    // A was the oldest still freed; B, live, is untouched.
-    expect([redis.state.get(A.key), redis.state.get(B.key), redis.state.get(C.key)]).toEqual([1, undefined, TTL]);
     keep.stop();
   });
 });
