@@ -138,7 +138,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
           // Freed series whose expiry Redis has not taken yet (tried again until it does).
           pendingFrees: seriesKeep.pendingFrees,
           lastStepDown: lease.lastStepDown ?? null,
-          derived: { held: derived.size, writes: { ...derived.writes } },
+          derived: { held: derived.size, writes: { ...derived.writes }, pendingFrees: derived.pendingLogFrees },
         };
       },
       series: derived.registryDeps,

@@ -10,6 +10,7 @@ import { parseDemandMember } from './demand-member.ts';
 import { type FencedWriter, RELEASED_INSTANCE_TTL_MS, type WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
+import { SeriesKeep } from './series-keep.ts';
 
 /** A write of the instance failed: its next seed writes the whole window. */
 const FAILED = 'failed';
@@ -104,6 +105,19 @@ export class LeaderSeries {
   readonly writes = { written: 0, dropped: 0, failed: 0 };
   /** One for every instance: they fail together when Redis refuses writes. */
   private readonly backoff = new RetryBackoff();
+  /**
+   * Released instances' logs set to expire, tried again until Redis takes it (else a release while
+   * Redis was away left the log for the day its last write gave it). Held again, an instance's writes
+   * keep its log (each sets its expiry): a keep only voids a free not taken yet.
+   */
+  private readonly logs = new SeriesKeep<InstanceMember>({
+    expire: (m, ttlMs) => {
+      if (ttlMs === 0) return Promise.resolve(true);
+      const { leader, token } = this.cfg.lease.state;
+      return leader && token ? this.cfg.writer.expireLog(token, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : undefined;
+    },
+    freedTtlMs: RELEASED_INSTANCE_TTL_MS,
+  });
 
   constructor(private readonly cfg: LeaderSeriesConfig) {}
 
@@ -161,6 +175,7 @@ export class LeaderSeries {
   private async want(member: InstanceMember): Promise<DemandOutcome> {
     const h: Held = { member, keys: instanceKeys(member.label, member.bar, this.cfg.keyPrefix), seeded: false, released: false };
     this.held.set(member.key, h);
+    this.logs.keep(member);
     const outcome = await this.bars!.want(member.bar);
     if (!outcome.ok || h.released) {
       if (this.held.get(member.key) === h) this.held.delete(member.key);
@@ -187,10 +202,9 @@ export class LeaderSeries {
     this.held.delete(key);
     h.released = true;
     clearTimeout(h.rewrite);
-    // Its log goes in a while (fenced: only while this node leads); held again within it, the next
-    // write keeps it for INSTANCE_LOG_TTL_MS again.
-    const token = this.cfg.lease.state.token;
-    if (h.seeded && this.cfg.lease.state.leader && token) void this.cfg.writer.expireLog(token, h.keys, RELEASED_INSTANCE_TTL_MS).catch(() => undefined);
+    // Its log goes in a while (fenced: only while this node leads; tried again until Redis takes it);
+    // held again within it, the next write keeps it for INSTANCE_LOG_TTL_MS again.
+    if (h.seeded) this.logs.free(h.member);
     if (h.lease) {
       const done = this.written.get(h.lease.instance);
       if (done && done !== FAILED) done.until = Date.now() + RELEASED_INSTANCE_TTL_MS;
@@ -273,5 +287,11 @@ export class LeaderSeries {
   stop(): void {
     this.demand?.stop();
     for (const key of [...this.held.keys()]) this.release(key);
+    this.logs.stop();
+  }
+
+  /** Released instances whose log expiry Redis has not taken yet (tests, health). */
+  get pendingLogFrees(): number {
+    return this.logs.pendingFrees;
   }
 }

@@ -6,12 +6,12 @@ export const FREE_RETRY_MS = 5000;
 /** Most frees tried again in one round (the rest in the next ones). */
 const MAX_RETRIES_PER_ROUND = 500;
 
-export interface SeriesKeepOptions {
+export interface SeriesKeepOptions<T extends { readonly key: string } = SeriesId> {
   /**
    * Sets a series' keys to expire in `ttlMs`, or keeps them for good (0), under the current lease:
    * true once Redis took it, false when fenced; undefined when this node does not lead.
    */
-  expire(id: SeriesId, ttlMs: number): Promise<boolean> | undefined;
+  expire(id: T, ttlMs: number): Promise<boolean> | undefined;
   /** How long Redis keeps a freed series (a client back within it resumes; how many, Redis bounds). */
   freedTtlMs: number;
   retryMs?: number;
@@ -26,21 +26,21 @@ export interface SeriesKeepOptions {
  * a failed keep left a live series' keys to expire. How many freed series the cluster keeps is
  * bounded in Redis, across leaders (FencedWriter.expireSeries).
  */
-export class SeriesKeep {
+export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   /** Series kept in this term; bounded by the live series. */
   private kept = new Set<string>();
   /** Frees Redis has not taken yet, with their expiry; bounded by the series there are (one per key). */
-  private readonly freeing = new Map<string, { id: SeriesId; ttlMs: number }>();
+  private readonly freeing = new Map<string, { id: T; ttlMs: number }>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: SeriesKeepOptions) {}
+  constructor(private readonly o: SeriesKeepOptions<T>) {}
 
   /** Frees waiting for Redis (tests, health). */
   get pendingFrees(): number {
     return this.freeing.size;
   }
 
-  keep(id: SeriesId): void {
+  keep(id: T): void {
     // Held again, whether or not this node leads now: an earlier free is void (a standby that takes
     // the lead must not expire it).
     this.freeing.delete(id.key);
@@ -52,7 +52,7 @@ export class SeriesKeep {
     taken.then((ok) => ok || retry(), retry);
   }
 
-  free(id: SeriesId): void {
+  free(id: T): void {
     this.kept.delete(id.key);
     const e = { id, ttlMs: this.o.freedTtlMs };
     this.freeing.set(id.key, e);
@@ -70,7 +70,7 @@ export class SeriesKeep {
     this.timer = undefined;
   }
 
-  private tryFree(e: { id: SeriesId; ttlMs: number }): void {
+  private tryFree(e: { id: T; ttlMs: number }): void {
     const taken = this.o.expire(e.id, e.ttlMs);
     if (!taken) return this.later();
     taken.then(
