@@ -16,6 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSplit, pin } from './lib/pin.ts';
 import { LoadPool } from './load/load-pool.ts';
 import { machineInfo } from './lib/machine.ts';
 import { type Neighbour, busyNeighbours, neighboursText } from './lib/neighbours.ts';
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
     budget: { type: 'string', default: '14' },
+    pin: { type: 'boolean', default: false },
   },
 });
 
@@ -66,6 +68,7 @@ const opts: BenchOptions = {
   servers,
   profileDir: args.profile ? `${resultsDir}profiles/${startedAt.toISOString().replace(/[:.]/g, '-')}` : undefined,
   deadline: startedAt.getTime() + Number(args.budget) * 60_000,
+  pin: args.pin ? cpuSplit() : undefined,
 };
 
 const log = (msg: string) => process.stdout.write(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
@@ -82,6 +85,10 @@ warnNeighbours(neighbours.before);
 
 const upstream = await Upstream.start({ symbols: BENCH_SYMBOLS, seed: 42, pushIntervalMs: 250 });
 const pool = await LoadPool.start(Math.max(1, Number(args.workers)));
+if (opts.pin) {
+  pin([...pool.pids, upstream.pid, process.pid], opts.pin.load);
+  log(`pinned: systems under test on CPU ${opts.pin.servers}, load generator on CPU ${opts.pin.load} (cluster scenario)`);
+}
 const results = new Map<string, ScenarioOutput>();
 const env: BenchEnv = { upstream, pool, opts, symbols: BENCH_SYMBOLS, results, log };
 const errors: Record<string, string> = {};

@@ -18,6 +18,7 @@ import { seriesId } from '../../engine/src/domain/series-id.ts';
 import type { MeasuredServer } from '../lib/measure.ts';
 import { type BenchEnv, type Row, type Scenario, timeLeft } from './context.ts';
 import { type RampResult, ramp } from './fanout.ts';
+import { pin } from '../lib/pin.ts';
 
 type Msg = { type: string; symbol?: string; interval?: string; time?: number; close?: number; volume?: number; epoch?: string; offset?: number };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,10 +142,11 @@ export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: stri
 });
 
 /** Starts nodes in order, runs `fn`, and always stops them (and the Redis, if any). */
-async function withNodes<T>(specs: Array<[name: string, env: Record<string, string>]>, fn: (nodes: NodeProcess[]) => Promise<T>, redis?: RedisProcess): Promise<T> {
+async function withNodes<T>(specs: Array<[name: string, env: Record<string, string>]>, fn: (nodes: NodeProcess[]) => Promise<T>, redis?: RedisProcess, cpus?: string): Promise<T> {
   const nodes: NodeProcess[] = [];
   try {
     for (const [name, e] of specs) nodes.push(await NodeProcess.start(name, e));
+    if (cpus) pin([...nodes.map((n) => n.pid), redis?.pid], cpus);
     for (const n of nodes) await n.until((h) => h.status === 'ok', 180_000, `${n.name} ready`);
     // Writes flow once an ingest node leads.
     const ingest = nodes.filter((n) => n.name.startsWith('ingest'));
@@ -173,7 +175,8 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
   // From 2/s per stream (the machine is shared: a first step far above what it sustains tells nothing).
   const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2 };
   const load = [os.loadavg()[0]!];
-  const runAll = () => withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()));
+  const cpus = env.opts.pin?.servers;
+  const runAll = () => withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()), undefined, cpus);
   const runEdge = async () => {
     const redis = await RedisProcess.start();
     const cl = { ...base, REDIS_URL: redis.url };
@@ -196,6 +199,7 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
         }
       },
       redis,
+      cpus,
     );
   };
   // Rounds (--ramp-repeat), alternating which side goes first (the machine drifts from one minute to

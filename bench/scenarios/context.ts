@@ -1,3 +1,4 @@
+import type { CpuSplit } from '../lib/pin.ts';
 import type { LoadPool } from '../load/load-pool.ts';
 import { type ServerKind, type ServerStartOptions, ServerUnderTest } from '../lib/server-under-test.ts';
 import type { Upstream } from '../lib/upstream.ts';
@@ -15,6 +16,8 @@ export interface BenchOptions {
   profileDir: string | undefined;
   /** The run stops starting new measurements after this (epoch ms); scenarios note what they skipped. */
   deadline: number;
+  /** `--pin`: the cluster's systems under test on some cores, the load generator on the others (see pin.ts). */
+  pin?: CpuSplit;
 }
 
 /** One line of the results table: a figure per server, and the target it is held to. */
