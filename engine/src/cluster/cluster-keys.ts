@@ -48,6 +48,8 @@ export interface LeaseKeys {
   readonly startRate: string;
   /** The same for new derived-series instances. */
   readonly instanceStartRate: string;
+  /** Prefix of each client address's hash of open connections per edge (+ the address): see CONNECTIONS_SET_LUA. */
+  readonly connections: string;
   /** Sorted set of the bar series freed and still kept (`SYMBOL:interval`), scored by when (ms): see SERIES_FREE_LUA. */
   readonly freed: string;
 }
@@ -65,6 +67,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     historyReply: `${prefix}cluster:history-reply:`,
     startRate: `${prefix}cluster:start-rate:`,
     instanceStartRate: `${prefix}cluster:instance-start-rate:`,
+    connections: `${prefix}cluster:connections:`,
     freed: `${prefix}cluster:freed`,
   };
 }

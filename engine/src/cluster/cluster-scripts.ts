@@ -278,3 +278,36 @@ if tokens >= n then tokens = tokens - n else wait = math.max(1, math.ceil((n - t
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / perMs) + 1000)
 return wait`;
+
+
+/**
+ * One edge's count of open connections from one client address, in a hash of every edge's (field: the
+ * edge's NODE_ID, value: `count stamp`, stamped with Redis's clock), so a per-address cap holds for the
+ * cluster, not per edge. Entries not refreshed within staleMs (an edge that died) are not counted and
+ * are removed. With limit > 0 the count is set only if every other edge's plus it fits (returns 1, else
+ * 0); with limit 0 it is set (0 removes it). KEYS: the address's hash. ARGV: node, count, limit, staleMs.
+ */
+export const CONNECTIONS_SET_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stale = tonumber(ARGV[4])
+local limit = tonumber(ARGV[3])
+local count = tonumber(ARGV[2])
+if limit > 0 then
+  local others = 0
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if all[i] ~= ARGV[1] then
+      local n, at = string.match(all[i + 1], '^(%d+) (%d+)$')
+      if n == nil or now - tonumber(at) > stale then redis.call('HDEL', KEYS[1], all[i]) else others = others + tonumber(n) end
+    end
+  end
+  if others + count > limit then return 0 end
+end
+if count > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], count .. ' ' .. now)
+  redis.call('PEXPIRE', KEYS[1], stale)
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1`;

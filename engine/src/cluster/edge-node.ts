@@ -16,6 +16,7 @@ import { EdgeConfigured } from './edge-configured.ts';
 import { EdgeDemand } from './edge-demand.ts';
 import { EdgeHistory } from './edge-history.ts';
 import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
+import { SharedConnections } from './shared-connections.ts';
 import { SharedRateLimit } from './shared-rate-limit.ts';
 import { LeaderPresence, NO_LEADER_GRACE_MS } from './leader-presence.ts';
 import { EdgeSeries } from './edge-series.ts';
@@ -259,8 +260,19 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     };
   };
 
+  // MAX_CONNECTIONS_PER_ADDRESS for every edge together (each edge's own cap still holds alone).
+  const sharedConnections =
+    config.maxConnectionsPerAddress > 0
+      ? new SharedConnections(redis, {
+          keyPrefix: keys.connections,
+          node: config.nodeId,
+          limit: config.maxConnectionsPerAddress,
+          onUnanswered: metrics.counter('engine_cluster_shared_connections_unanswered_total', "WebSocket connections let in on the edge's own MAX_CONNECTIONS_PER_ADDRESS alone: Redis did not answer for the cluster's"),
+        })
+      : undefined;
   waiting.close();
   const server: EngineServer = (late.server = await startServer({
+    sharedConnections,
     ...serverSettings(config),
     port: waiting.port,
     series: derived,
@@ -305,6 +317,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
         feed.stop();
         registry.stop();
         server.dropClients(1001, 'server shutting down');
+        sharedConnections?.stop();
         subscriber.disconnect();
         watch.stop();
         await redis.quit().catch(() => redis.disconnect());

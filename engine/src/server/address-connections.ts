@@ -30,6 +30,11 @@ export class AddressConnections {
     else this.open.delete(address);
   }
 
+  /** Connections open from `address`. */
+  count(address: string): number {
+    return this.open.get(address) ?? 0;
+  }
+
   get addresses(): number {
     return this.open.size;
   }

@@ -37,6 +37,8 @@ export interface ServerDeps {
   onDemandPerMinute?: number;
   /** New derived-series instances' ration kept for the whole cluster (edges). */
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
+  /** MAX_CONNECTIONS_PER_ADDRESS kept for the whole cluster (edges). */
+  sharedConnections?: { opened(address: string, count: number): Promise<boolean>; closed(address: string, count: number): void };
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;

@@ -51,6 +51,8 @@ export interface WsRouteDeps {
   onDemandPerMinute?: number;
   /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
+  /** MAX_CONNECTIONS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own. */
+  sharedConnections?: { opened(address: string, count: number): Promise<boolean>; closed(address: string, count: number): void };
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -86,6 +88,9 @@ interface WsContext {
   /** The client's address: starting a cold series is rationed per address. */
   address?: string;
 }
+
+/** A request that passed its checks. */
+type ValidContext = WsContext & { symbol: string; interval: string };
 
 /**
  * `/ws/:symbol?interval=&series=`: a snapshot, then the series' updates through uWS's native
@@ -150,20 +155,40 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
 
   // Client messages are only counted: handed over undecoded (hyper-express decodes each to a string by default).
   server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
-    const ctx = ws.context as WsContext;
-    if (ctx.error || !ctx.symbol || !ctx.interval) {
+    const asked = ws.context as WsContext;
+    if (asked.error || !asked.symbol || !asked.interval) {
       badRequest();
-      ws.send(errorMessage(ctx.error ?? 'bad request', ctx.code));
+      ws.send(errorMessage(asked.error ?? 'bad request', asked.code));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
       return;
     }
+    const ctx = asked as ValidContext;
     const address = ctx.address ?? '';
-    if (!perAddress.add(address)) {
-      refusedBusy();
-      ws.send(errorMessage(tooMany(address), 'too_many_connections'));
-      ws.close(CLOSE_TRY_AGAIN, 'too many connections');
-      return;
-    }
+    if (!perAddress.add(address)) return refuseBusy(ws, address);
+    // Counted out on close, whenever it comes (also while the cluster's count is asked below).
+    let gone = false;
+    ws.once('close', () => {
+      gone = true;
+      perAddress.remove(address);
+      deps.sharedConnections?.closed(address, perAddress.count(address));
+    });
+    const shared = deps.sharedConnections;
+    if (!shared) return open(ws, ctx, address);
+    void shared.opened(address, perAddress.count(address)).then((fits) => {
+      if (gone) return;
+      if (fits) open(ws, ctx, address);
+      else refuseBusy(ws, address);
+    });
+  });
+
+  function refuseBusy(ws: HyperExpress.Websocket, address: string): void {
+    refusedBusy();
+    ws.send(errorMessage(tooMany(address), 'too_many_connections'));
+    ws.close(CLOSE_TRY_AGAIN, 'too many connections');
+  }
+
+  /** Serves an accepted socket: its series' first message, then its topics. */
+  function open(ws: HyperExpress.Websocket, ctx: ValidContext, address: string): void {
     const id = seriesId(ctx.symbol, ctx.interval);
     const { demand } = deps;
     sockets.add(ws);
@@ -177,7 +202,6 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let variants: Array<{ def: string; label: string }> = [];
     ws.on('close', () => {
       closed = true;
-      perAddress.remove(address);
       sockets.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
@@ -316,7 +340,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       ws.send(loadingMessage(id.symbol, id.interval));
       sent(1);
     });
-  });
+  }
 
   // Slow-client policy: a socket whose send buffer passes the limit is closed with 1013 so the
   // client resyncs from a fresh snapshot; uWS's own cap (2x) bounds memory in between.

@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.ts';
+import { SharedConnections } from '../../../engine/src/cluster/shared-connections.ts';
+import type { Config } from '../../../engine/src/config/config.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { EngineClient } from '../../helpers/ws-client.ts';
+
+/**
+ * MAX_CONNECTIONS_PER_ADDRESS holds for the cluster, not per edge: behind a load balancer that spreads
+ * one address over two edges, each edge's own cap let it hold twice as many (found by an attacker-style
+ * probe of a two-edge cluster). Each edge's count per address is kept in Redis (DB 15, a prefix of the
+ * spec's own); an edge that stops refreshing its counts (it died) stops counting.
+ */
+const redisUp = await hasRedis('connections per address shared by edges');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.runIf(redisUp)('connections per address shared by edges', () => {
+  const prefix = `test:shared-conns:${process.pid}:`;
+  const conns: Redis[] = [];
+  const redis = () => {
+    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    conns.push(r);
+    return r;
+  };
+  afterAll(async () => {
+    const r = conns[0] ?? redis();
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length) await r.del(...keys);
+    for (const c of conns) c.disconnect();
+  });
+
+  it('counts every edge: a connection over the limit is refused on any; a close makes room; a dead edge stops counting', async () => {
+    const keyPrefix = leaseKeys(prefix).connections;
+    const make = (node: string, staleMs = 60_000) => new SharedConnections(redis(), { keyPrefix, node, limit: 3, staleMs });
+    const [a, b] = [make('edge-a'), make('edge-b')];
+    expect(await a.opened('203.0.113.40', 1)).toBe(true);
+    expect(await a.opened('203.0.113.40', 2)).toBe(true);
+    expect(await b.opened('203.0.113.40', 1)).toBe(true);
+    expect(await b.opened('203.0.113.40', 2)).toBe(false);
+    expect(await a.opened('203.0.113.40', 3)).toBe(false);
+    expect(await b.opened('198.51.100.40', 1)).toBe(true); // another address
+    // The refused ones close (the edges' counts go back), then one of a's.
+    b.closed('203.0.113.40', 1);
+    a.closed('203.0.113.40', 2);
+    a.closed('203.0.113.40', 1);
+    expect(await b.opened('203.0.113.40', 2)).toBe(true);
+    // Not an address: no key is made of it, nothing is limited here (the edge's own cap is).
+    expect(await a.opened('x:*', 9)).toBe(true);
+    expect(await conns[0]!.keys(`${keyPrefix}x*`)).toEqual([]);
+    // An edge that dies holding connections (it stops refreshing): not counted once stale.
+    const dead = make('edge-dead', 300);
+    expect(await dead.opened('192.0.2.40', 3)).toBe(true);
+    (dead as unknown as { timer: NodeJS.Timeout }).timer.close(); // dies: no refresh, no stop
+    const live = make('edge-live', 300);
+    expect(await live.opened('192.0.2.40', 1)).toBe(false);
+    await sleep(400);
+    expect(await live.opened('192.0.2.40', 1)).toBe(true);
+    // A stopped edge's counts leave Redis at once.
+    live.stop();
+    for (const deadline = Date.now() + 2000; await conns[0]!.hexists(`${keyPrefix}192.0.2.40`, 'edge-live'); await sleep(20)) if (Date.now() > deadline) throw new Error('still counted');
+    for (const s of [a, b]) s.stop();
+  });
+
+  describe('two in-process edges behind a proxy (X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS=2', () => {
+    let cluster: InProcessCluster;
+    let second: EdgeNode;
+    const clients: EngineClient[] = [];
+    const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 2 };
+    beforeAll(async () => {
+      cluster = await startInProcessCluster({ name: 'sharedconns', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
+      second = await startEdge({ redisUrl: REDIS_URL, redisKeyPrefix: cluster.prefix, port: 0, host: '127.0.0.1', clientDir: '', log: silentLogger, seriesDir: '', ...common, nodeId: 'second-edge' }); // both in this process: a NODE_ID of its own
+      await cluster.edgeReady();
+    }, 60_000);
+    afterAll(async () => {
+      for (const c of clients) c.close();
+      await second?.stop();
+      await cluster?.stop();
+    }, 30_000);
+    const connect = (edge: { url: string }, address: string) => {
+      const c = new EngineClient(`${edge.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`, { headers: { 'x-forwarded-for': address } });
+      clients.push(c);
+      return c;
+    };
+    const served = (c: EngineClient) => c.until((x) => x.historical() !== undefined, 20_000, 'historical');
+
+    it('one on each edge is the address\'s two: a third on either is refused (reproduced: each edge let it hold two); a close makes room', { timeout: 60_000 }, async () => {
+      const one = connect(cluster.edge, '203.0.113.41');
+      await served(one);
+      await served(connect(second, '203.0.113.41'));
+      for (const edge of [second, cluster.edge]) {
+        const third = connect(edge, '203.0.113.41');
+        await third.until((x) => x.closeCode !== undefined, 15_000, 'the refusal');
+        expect(third.closeCode).toBe(1013);
+        expect(third.messages[0]).toMatchObject({ type: 'error', code: 'too_many_connections' });
+        expect(third.historical()).toBeUndefined();
+      }
+      await served(connect(second, '198.51.100.41'));
+      one.close();
+      // Its edge's count reaches Redis: a new one fits on the other edge.
+      let again: EngineClient | undefined;
+      for (const deadline = Date.now() + 10_000; ; await sleep(200)) {
+        again = connect(second, '203.0.113.41');
+        await again.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 15_000, 'an answer');
+        if (again.historical()) break;
+        if (Date.now() > deadline) throw new Error('no room after a close');
+      }
+    });
+  });
+});
