@@ -327,6 +327,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
   // PACE_CLIENTS: clients per symbol (how much of the added latency is the clients' own wake-ups).
   const perSymbol = o.perSymbol ?? (Number(process.env.PACE_CLIENTS) || (quick ? 3 : 5));
   const seconds = o.seconds ?? (quick ? 20 : 60);
+  const cpus = env.opts.pin?.servers;
   /** When the simulator sent each update (ms, monotonic), by latency key. */
   const sent = new Map<string, number>();
   const sim = await startSimExchange({
@@ -357,13 +358,13 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const loads: { all: number[][]; cluster: number[][] } = { all: [], cluster: [] };
     const redisTotal = { writes: 0, calls: 0, cpuUs: 0, commandUs: 0, seconds: 0 };
     const runAll = async () => {
-      const a = await withNodes([['all', { ...base, ROLE: 'all' }]], ([all]) => paceWindow([all!], symbols, perSymbol, seconds / rounds));
+      const a = await withNodes([['all', { ...base, ROLE: 'all' }]], ([all]) => paceWindow([all!], symbols, perSymbol, seconds / rounds), undefined, cpus);
       allSent.push(...fromSend(a.arrivals[0]!, sent, a.t0, a.t1));
       loads.all.push(a.load);
     };
     const runCluster = async () => {
       const r = await RedisProcess.start();
-      const c = await withNodes(clusterNodes(r.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds / rounds, r.url), r);
+      const c = await withNodes(clusterNodes(r.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds / rounds, r.url), r, cpus);
       edgeSent.push(...fromSend(c.arrivals[0]!, sent, c.t0, c.t1));
       loads.cluster.push(c.load);
       const { writes, calls, usPerWrite, cmdUsPerWrite } = c.redis!;
@@ -406,6 +407,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       [['all', { ...base, ROLE: 'all' }], ...clusterNodes(redis.url)],
       ([all, , , edge]) => paceWindow([edge!, all!], symbols, perSymbol, seconds, redis.url, true),
       redis,
+      cpus,
     );
     const lat = addedLatency(both.arrivals[0]!, both.arrivals[1]!.filter((x) => x.at < both.t1), both.published);
     env.log(`cluster: Binance's pace, both at once (load average ${both.load.map((x) => x.toFixed(1)).join(' → ')}): added latency p50 ${q(lat.paired, 0.5)} ms p99 ${q(lat.paired, 0.99)} ms (${lat.paired.length} deliveries of ${lat.updates} updates; first arrivals p50 ${q(lat.first, 0.5)} p99 ${q(lat.first, 0.99)} ms; published by Redis − first via ROLE=all p50 ${q(lat.toRedis, 0.5)} p99 ${q(lat.toRedis, 0.99)} ms, first via the edge − published p50 ${q(lat.fromRedis, 0.5)} p99 ${q(lat.fromRedis, 0.99)} ms)`);

@@ -50,6 +50,8 @@ export interface LeaseKeys {
   readonly instanceStartRate: string;
   /** Prefix of each client address's hash of open connections per edge (+ the address): see CONNECTIONS_SET_LUA. */
   readonly connections: string;
+  /** Prefix of each edge's heartbeat (+ NODE_ID): its counts in `connections` count while it lives. */
+  readonly connectionsAlive: string;
   /** Sorted set of the bar series freed and still kept (`SYMBOL:interval`), scored by when (ms): see SERIES_FREE_LUA. */
   readonly freed: string;
 }
@@ -68,6 +70,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     startRate: `${prefix}cluster:start-rate:`,
     instanceStartRate: `${prefix}cluster:instance-start-rate:`,
     connections: `${prefix}cluster:connections:`,
+    connectionsAlive: `${prefix}cluster:connections-alive:`,
     freed: `${prefix}cluster:freed`,
   };
 }

@@ -208,6 +208,8 @@ if ttl == 0 then
   return 0
 end
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
+-- A series never written has nothing to keep: not counted (it would push a real one out).
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[2], now, ARGV[3])
@@ -282,31 +284,29 @@ return wait`;
 
 /**
  * One edge's count of open connections from one client address, in a hash of every edge's (field: the
- * edge's NODE_ID, value: `count stamp`, stamped with Redis's clock), so a per-address cap holds for the
- * cluster, not per edge. Entries not refreshed within staleMs (an edge that died) are not counted and
- * are removed. With limit > 0 the count is set only if every other edge's plus it fits (returns 1, else
- * 0); with limit 0 it is set (0 removes it). KEYS: the address's hash. ARGV: node, count, limit, staleMs.
+ * edge's NODE_ID, value: its count), so a per-address cap holds for the cluster, not per edge. An edge
+ * counts while its heartbeat key (the prefix + NODE_ID, set here and every few seconds, expiring in
+ * staleMs) lives: the fields of an edge that died are not counted, and are removed. With limit > 0 the
+ * count is set only if every other live edge's plus it fits (returns 1, else 0); with limit 0 it is set
+ * (0 removes it). KEYS: the address's hash. ARGV: node, count, limit, heartbeat prefix, staleMs, hashTtlMs.
  */
 export const CONNECTIONS_SET_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stale = tonumber(ARGV[4])
-local limit = tonumber(ARGV[3])
 local count = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('SET', ARGV[4] .. ARGV[1], 1, 'PX', ARGV[5])
 if limit > 0 then
   local others = 0
   local all = redis.call('HGETALL', KEYS[1])
   for i = 1, #all, 2 do
     if all[i] ~= ARGV[1] then
-      local n, at = string.match(all[i + 1], '^(%d+) (%d+)$')
-      if n == nil or now - tonumber(at) > stale then redis.call('HDEL', KEYS[1], all[i]) else others = others + tonumber(n) end
+      if redis.call('EXISTS', ARGV[4] .. all[i]) == 1 then others = others + (tonumber(all[i + 1]) or 0) else redis.call('HDEL', KEYS[1], all[i]) end
     end
   end
   if others + count > limit then return 0 end
 end
 if count > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], count .. ' ' .. now)
-  redis.call('PEXPIRE', KEYS[1], stale)
+  redis.call('HSET', KEYS[1], ARGV[1], count)
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
 end

@@ -265,6 +265,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     config.maxConnectionsPerAddress > 0
       ? new SharedConnections(redis, {
           keyPrefix: keys.connections,
+          alivePrefix: keys.connectionsAlive,
           node: config.nodeId,
           limit: config.maxConnectionsPerAddress,
           onUnanswered: metrics.counter('engine_cluster_shared_connections_unanswered_total', "WebSocket connections let in on the edge's own MAX_CONNECTIONS_PER_ADDRESS alone: Redis did not answer for the cluster's"),

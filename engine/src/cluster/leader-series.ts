@@ -108,13 +108,15 @@ export class LeaderSeries {
   /**
    * Released instances' logs set to expire, tried again until Redis takes it (else a release while
    * Redis was away left the log for the day its last write gave it). Held again, an instance's writes
-   * keep its log (each sets its expiry): a keep only voids a free not taken yet.
+   * keep its log (each sets its expiry): a keep calls nothing, it only voids a free not taken yet. A
+   * node that does not lead (any more) lets its frees go: the log is the leader's now, and a free
+   * kept for a later term could expire a log edges hold again by then.
    */
   private readonly logs = new SeriesKeep<InstanceMember>({
     expire: (m, ttlMs) => {
-      if (ttlMs === 0) return Promise.resolve(true);
+      if (ttlMs === 0) return undefined;
       const { leader, token } = this.cfg.lease.state;
-      return leader && token ? this.cfg.writer.expireLog(token, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : undefined;
+      return leader && token ? this.cfg.writer.expireLog(token, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : Promise.resolve(true);
     },
     freedTtlMs: RELEASED_INSTANCE_TTL_MS,
   });

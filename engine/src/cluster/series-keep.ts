@@ -66,11 +66,15 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
+  private stopped = false;
+
   private tryFree(e: { id: T; ttlMs: number }): void {
+    if (this.stopped) return;
     const taken = this.o.expire(e.id, e.ttlMs);
     if (!taken) return this.later();
     taken.then(
@@ -83,7 +87,7 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   }
 
   private later(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       let n = 0;

@@ -2,13 +2,21 @@ import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { CONNECTIONS_SET_LUA } from './cluster-scripts.ts';
 
-type WithConnections = Redis & { clusterConnectionsSet(key: string, node: string, count: number, limit: number, staleMs: number): Promise<number> };
+type WithConnections = Redis & {
+  clusterConnectionsSet(key: string, node: string, count: number, limit: number, alivePrefix: string, staleMs: number, hashTtlMs: number): Promise<number>;
+};
 
-/** An edge's counts older than this are not counted (it died); each edge refreshes its own at a third of it. */
+/** An edge whose heartbeat is older than this stops counting (it died); it beats at a third of it. */
 export const CONNECTIONS_STALE_MS = 15_000;
 
+/** An address's hash lives this long after its last change; each edge renews the ones it counts at a quarter of it. */
+const HASH_TTL_MS = 120_000;
+
 export interface SharedConnectionsOptions {
+  /** Prefix of each address's hash (`cluster:connections:`). */
   keyPrefix: string;
+  /** Prefix of each edge's heartbeat key (`cluster:connections-alive:`). */
+  alivePrefix: string;
   /** This edge's NODE_ID (its field in each address's hash). */
   node: string;
   /** MAX_CONNECTIONS_PER_ADDRESS, for the whole cluster. */
@@ -21,18 +29,21 @@ export interface SharedConnectionsOptions {
 
 /**
  * MAX_CONNECTIONS_PER_ADDRESS for every edge at once: each edge keeps its own count per address in
- * Redis (CONNECTIONS_SET_LUA) and a new connection fits only if every edge's together do. Behind a
+ * Redis (CONNECTIONS_SET_LUA) and a new connection fits only if every live edge's together do. Behind a
  * load balancer spreading one address over N edges, each edge's own cap otherwise let it hold N times
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
- * next change or refresh; an edge that dies stops counting after `staleMs`. A Redis that does not
- * answer limits nothing here (the edge's own cap still does). Only addresses (validated IPs) name keys.
+ * next change; an edge that dies stops counting when its heartbeat expires (`staleMs`). The steady
+ * cost is one heartbeat per edge and a renewal per address a minute or so, not a call per connection.
+ * A Redis that does not answer limits nothing here (the edge's own cap still does). Only addresses
+ * (validated IPs) name keys.
  */
 export class SharedConnections {
   private readonly redis: WithConnections;
-  /** This edge's open connections per address (> 0), refreshed in Redis every staleMs / 3. */
+  /** This edge's open connections per address (> 0): bounded by its connections. */
   private readonly counts = new Map<string, number>();
   private readonly staleMs: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly renewal: NodeJS.Timeout;
   private stopped = false;
 
   constructor(
@@ -43,8 +54,11 @@ export class SharedConnections {
     this.redis = redis as WithConnections;
     if (typeof this.redis.clusterConnectionsSet !== 'function') redis.defineCommand('clusterConnectionsSet', { numberOfKeys: 1, lua: CONNECTIONS_SET_LUA });
     this.staleMs = o.staleMs ?? CONNECTIONS_STALE_MS;
-    this.timer = setInterval(() => this.refresh(), Math.max(100, Math.floor(this.staleMs / 3)));
-    this.timer.unref();
+    this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(this.staleMs / 3)));
+    this.heartbeat.unref();
+    this.renewal = setInterval(() => this.renew(), HASH_TTL_MS / 4);
+    this.renewal.unref();
+    this.beat();
   }
 
   /**
@@ -65,7 +79,7 @@ export class SharedConnections {
     };
     const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));
     try {
-      const asked = this.redis.clusterConnectionsSet(this.key(address), this.o.node, count, this.o.limit, this.staleMs).then(Number, unanswered);
+      const asked = this.call(address, count, this.o.limit).then(Number, unanswered);
       return (await Promise.race([asked, late])) === 1;
     } finally {
       clearTimeout(timer);
@@ -77,7 +91,7 @@ export class SharedConnections {
     if (this.stopped || isIP(address) === 0) return;
     if (count > 0) this.counts.set(address, count);
     else this.counts.delete(address);
-    this.set(address, count);
+    this.call(address, count, 0).catch(() => undefined);
   }
 
   /** Addresses this edge counts (bounded by its connections). */
@@ -85,21 +99,33 @@ export class SharedConnections {
     return this.counts.size;
   }
 
-  /** Stops counting; this edge's counts leave Redis now (best effort: else they go stale). */
+  /** Stops counting; this edge's counts leave Redis now (best effort: else they stop counting with its heartbeat). */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.timer);
-    for (const address of this.counts.keys()) this.set(address, 0);
+    clearInterval(this.heartbeat);
+    clearInterval(this.renewal);
+    const p = this.redis.pipeline();
+    for (const address of this.counts.keys()) p.hdel(this.key(address), this.o.node);
+    p.del(this.o.alivePrefix + this.o.node);
+    p.exec().catch(() => undefined);
     this.counts.clear();
   }
 
-  private refresh(): void {
-    for (const [address, count] of this.counts) this.set(address, count);
+  private call(address: string, count: number, limit: number): Promise<number> {
+    return this.redis.clusterConnectionsSet(this.key(address), this.o.node, count, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS);
   }
 
-  private set(address: string, count: number): void {
-    this.redis.clusterConnectionsSet(this.key(address), this.o.node, count, 0, this.staleMs).catch(() => undefined);
+  private beat(): void {
+    this.redis.set(this.o.alivePrefix + this.o.node, '1', 'PX', this.staleMs).catch(() => undefined);
+  }
+
+  /** Keeps the hashes of the addresses this edge counts (their TTL only bounds what dead edges leave). */
+  private renew(): void {
+    if (this.counts.size === 0) return;
+    const p = this.redis.pipeline();
+    for (const address of this.counts.keys()) p.pexpire(this.key(address), HASH_TTL_MS);
+    p.exec().catch(() => undefined);
   }
 
   private key(address: string): string {

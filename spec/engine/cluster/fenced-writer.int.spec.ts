@@ -101,15 +101,22 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     for (const x of ids) await w.write('tok', x, bar(1, 1));
     const ttl = (x: typeof id) => redis.pttl(seriesKeys(x, 't:').candles);
     const exists = (x: typeof id) => redis.exists(seriesKeys(x, 't:').candles, seriesKeys(x, 't:').pos); // hist: only in older logs
+    // An older log of A still has its hist list: dropped with the rest.
+    await redis.rpush(seriesKeys(a, 't:').hist, 'x');
     expect(await w.expireSeries('tok', a, 60_000)).toBe(true);
+    await sleep(3);
     expect(await w.expireSeries('tok', b, 60_000)).toBe(true);
     expect(await exists(a)).toBe(2);
+    expect(await redis.exists(seriesKeys(a, 't:').hist)).toBe(1);
+    await sleep(3);
     expect(await w.expireSeries('tok', c, 60_000)).toBe(true);
-    // A, the oldest freed, is gone (candles and pos); B and C expire in their time.
+    // A, the oldest freed, is gone (candles, pos, hist); B and C expire in their time.
     expect(await exists(a)).toBe(0);
+    expect(await redis.exists(seriesKeys(a, 't:').hist)).toBe(0);
     for (const x of [b, c]) expect(await ttl(x)).toBeGreaterThan(59_000);
     // B held again: it leaves the count, so freeing D drops nothing.
     expect(await w.expireSeries('tok', b, 0)).toBe(true);
+    await sleep(3);
     expect(await w.expireSeries('tok', d, 60_000)).toBe(true);
     expect([await ttl(b), await exists(c), await exists(d)]).toEqual([-1, 2, 2]);
     // A new leader (another writer, another token) counts on from there: freeing E drops C.
@@ -117,15 +124,20 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     const r2 = client(server.url);
     const w2 = new FencedWriter({ redis: r2, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 5, historyUpdates: 100, maxFreedKept: 2 });
     expect(await w.expireSeries('tok', e, 60_000)).toBe(false); // the old one is fenced
+    await sleep(3);
     expect(await w2.expireSeries('tok2', e, 60_000)).toBe(true);
     expect([await exists(c), await exists(d), await exists(e)]).toEqual([0, 2, 2]);
     expect(await redis.zrange(keys.freed, 0, -1)).toEqual([d.key, e.key]);
     // A series whose keys were kept for good again (its keep not in the set yet) is forgotten, not dropped.
     await redis.persist(seriesKeys(d, 't:').candles);
+    await sleep(3); // scored by Redis's clock in ms: B after E, not in the same ms
     expect(await w2.expireSeries('tok2', b, 60_000)).toBe(true);
     expect([await ttl(d), await exists(d)]).toEqual([-1, 2]);
     expect(await redis.zrange(keys.freed, 0, -1)).toEqual([e.key, b.key]);
     expect(await redis.pttl(keys.freed)).toBeGreaterThan(59_000);
+    // A series never written is not counted (it would push one with bars out).
+    expect(await w2.expireSeries('tok2', seriesId('FFFUSDT', '1m'), 60_000)).toBe(true);
+    expect(await redis.zrange(keys.freed, 0, -1)).toEqual([e.key, b.key]);
     r2.disconnect();
   });
 

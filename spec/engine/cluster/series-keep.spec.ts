@@ -100,4 +100,16 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
     expect(redis.state.get(A.key)).toBe('kept');
     keep.stop();
   });
+
+  it('stop ends the retries, also of a free whose call fails after it', async () => {
+    const redis = fakeRedis();
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
+    redis.up = false;
+    keep.free(A);
+    keep.stop();
+    await settle(10);
+    const calls = redis.calls;
+    await settle(80);
+    expect(redis.calls).toBe(calls);
+  });
 });

@@ -34,8 +34,13 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
   });
 
   it('counts every edge: a connection over the limit is refused on any; a close makes room; a dead edge stops counting', async () => {
-    const keyPrefix = leaseKeys(prefix).connections;
-    const make = (node: string, staleMs = 60_000) => new SharedConnections(redis(), { keyPrefix, node, limit: 3, staleMs });
+    const { connections: keyPrefix, connectionsAlive: alivePrefix } = leaseKeys(prefix);
+    const made: SharedConnections[] = [];
+    const make = (node: string, staleMs = 60_000) => {
+      const s = new SharedConnections(redis(), { keyPrefix, alivePrefix, node, limit: 3, staleMs });
+      made.push(s);
+      return s;
+    };
     const [a, b] = [make('edge-a'), make('edge-b')];
     expect(await a.opened('203.0.113.40', 1)).toBe(true);
     expect(await a.opened('203.0.113.40', 2)).toBe(true);
@@ -51,18 +56,21 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
     // Not an address: no key is made of it, nothing is limited here (the edge's own cap is).
     expect(await a.opened('x:*', 9)).toBe(true);
     expect(await conns[0]!.keys(`${keyPrefix}x*`)).toEqual([]);
-    // An edge that dies holding connections (it stops refreshing): not counted once stale.
+    // An edge that dies holding connections (its heartbeat stops): not counted once its heartbeat
+    // expires, though its count is still in the address's hash (which lives two minutes).
     const dead = make('edge-dead', 300);
     expect(await dead.opened('192.0.2.40', 3)).toBe(true);
-    (dead as unknown as { timer: NodeJS.Timeout }).timer.close(); // dies: no refresh, no stop
+    for (const t of ['heartbeat', 'renewal']) clearInterval((dead as unknown as Record<string, NodeJS.Timeout>)[t]); // dies: no stop
     const live = make('edge-live', 300);
     expect(await live.opened('192.0.2.40', 1)).toBe(false);
     await sleep(400);
+    expect(await conns[0]!.hget(`${keyPrefix}192.0.2.40`, 'edge-dead')).toBe('3');
     expect(await live.opened('192.0.2.40', 1)).toBe(true);
+    expect(await conns[0]!.hget(`${keyPrefix}192.0.2.40`, 'edge-dead')).toBeNull(); // removed on the way
     // A stopped edge's counts leave Redis at once.
     live.stop();
     for (const deadline = Date.now() + 2000; await conns[0]!.hexists(`${keyPrefix}192.0.2.40`, 'edge-live'); await sleep(20)) if (Date.now() > deadline) throw new Error('still counted');
-    for (const s of [a, b]) s.stop();
+    for (const s of made) s.stop();
   });
 
   describe('two in-process edges behind a proxy (X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS=2', () => {
