@@ -17,6 +17,8 @@ export interface InProcessCluster {
   readonly prefix: string;
   /** A client of the edge (closed by `stop`). */
   client(path: string): EngineClient;
+  /** Another edge on the same cluster, with a NODE_ID of its own (stopped by `stop`). */
+  addEdge(overrides?: Partial<Config>): Promise<EdgeNode>;
   /** Resolves once the edge's /health says ok; throws with its reasons after `ms`. */
   edgeReady(ms?: number): Promise<void>;
   /** Closes the clients, stops both nodes and deletes the suite's keys. */
@@ -41,6 +43,7 @@ export async function startInProcessCluster(o: {
   await o.beforeEdge?.(ingest, redis, prefix);
   const edge = await startEdge(common);
   const clients: EngineClient[] = [];
+  const more: EdgeNode[] = [];
   return {
     ingest,
     edge,
@@ -51,6 +54,12 @@ export async function startInProcessCluster(o: {
       clients.push(c);
       return c;
     },
+    async addEdge(overrides = {}) {
+      // In one process the default NODE_ID (host and pid) would be the first edge's.
+      const e = await startEdge({ ...common, nodeId: `${o.name}-edge-${more.length + 2}`, ...overrides });
+      more.push(e);
+      return e;
+    },
     async edgeReady(ms = 30_000) {
       for (const deadline = Date.now() + ms; ; await new Promise((res) => setTimeout(res, 100))) {
         const h = (await (await fetch(`${edge.url}/health`)).json()) as { status: string; notReady: string[] };
@@ -60,6 +69,7 @@ export async function startInProcessCluster(o: {
     },
     async stop() {
       for (const c of clients) c.close();
+      for (const e of more) await e.stop();
       await edge.stop();
       await ingest.stop();
       await deletePrefix(redis, prefix);

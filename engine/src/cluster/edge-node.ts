@@ -58,6 +58,10 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const redis = connect();
   // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
   const subscriber = connect({ autoResubscribe: false });
+  // The cluster-wide checks a client waits for (connections, new series per address) on a connection
+  // of their own: on the shared one they waited behind snapshot reads (a burst of cold series: a
+  // socket's check took longer than the client stayed, and its series was never asked for).
+  const limits = connect();
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
   const watch = new RedisWatch(redis, (l, m) => log[l](m));
   // Until the edge serves, its port says it is alive and starting, and why (not a closed port).
@@ -70,10 +74,11 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   try {
     await watch.ready();
     starting = 'series loading';
-    return await serve({ config, log, prefix, metrics, redis, subscriber, watch, waiting });
+    return await serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, waiting });
   } catch (e) {
     waiting.close();
     subscriber.disconnect();
+    limits.disconnect();
     redis.disconnect();
     watch.stop();
     throw e;
@@ -88,12 +93,14 @@ interface Started {
   metrics: Metrics;
   redis: Redis;
   subscriber: Redis;
+  /** For the cluster-wide checks clients wait for. */
+  limits: Redis;
   watch: RedisWatch;
   waiting: WaitingServer;
 }
 
 /** The edge once Redis answers: follows its series, then serves on the waiting server's port. */
-async function serve({ config, log, prefix, metrics, redis, subscriber, watch, waiting }: Started): Promise<EdgeNode> {
+async function serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, waiting }: Started): Promise<EdgeNode> {
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
@@ -203,7 +210,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     answerTimeoutMs: 60_000,
     leaderPresent: () => leader.present,
     perMinute: config.onDemandPerMinute,
-    sharedStarts: new SharedRateLimit(redis, {
+    sharedStarts: new SharedRateLimit(limits, {
       keyPrefix: keys.startRate,
       perMinute: config.onDemandPerMinute,
       burst: Math.max(1, Math.ceil(config.onDemandPerMinute / 2)),
@@ -263,7 +270,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
   // MAX_CONNECTIONS_PER_ADDRESS for every edge together (each edge's own cap still holds alone).
   const sharedConnections =
     config.maxConnectionsPerAddress > 0
-      ? new SharedConnections(redis, {
+      ? new SharedConnections(limits, {
           keyPrefix: keys.connections,
           alivePrefix: keys.connectionsAlive,
           node: config.nodeId,
@@ -285,7 +292,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
     log,
     health,
     positions,
-    sharedInstanceStarts: new SharedRateLimit(redis, {
+    sharedInstanceStarts: new SharedRateLimit(limits, {
       keyPrefix: keys.instanceStartRate,
       perMinute: config.onDemandPerMinute,
       burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(config.onDemandPerMinute / 2)),
@@ -322,6 +329,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, watch, w
         subscriber.disconnect();
         watch.stop();
         await redis.quit().catch(() => redis.disconnect());
+        await limits.quit().catch(() => limits.disconnect());
       })()),
   };
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
+import { answerWithin } from './answer-within.ts';
 import { CONNECTIONS_SET_LUA } from './cluster-scripts.ts';
 
 type WithConnections = Redis & {
@@ -70,20 +71,8 @@ export class SharedConnections {
     if (this.stopped || isIP(address) === 0) return true;
     // Counted here at once, as on the edge itself: a close meanwhile sets the count after it.
     this.counts.set(address, count);
-    let timer: NodeJS.Timeout | undefined;
-    let counted = false;
-    const unanswered = () => {
-      if (!counted) this.o.onUnanswered?.();
-      counted = true;
-      return 1;
-    };
-    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));
-    try {
-      const asked = this.call(address, count, this.o.limit).then(Number, unanswered);
-      return (await Promise.race([asked, late])) === 1;
-    } finally {
-      clearTimeout(timer);
-    }
+    const fits = await answerWithin(() => this.call(address, count, this.o.limit).then(Number), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
+    return fits === 1;
   }
 
   /** `count`: this edge's connections from `address` now that one closed. */

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
+import { answerWithin } from './answer-within.ts';
 import { RATE_TAKE_LUA } from './cluster-scripts.ts';
 
 type WithRate = Redis & { clusterRateTake(key: string, perMinute: number, burst: number, n: number): Promise<number> };
@@ -25,20 +26,7 @@ export class SharedRateLimit {
   /** Takes `n` tokens (all or none) for `address`: 0 when allowed, else the seconds until they are there. */
   async take(address: string, n = 1): Promise<number> {
     if (isIP(address) === 0) return 0;
-    let timer: NodeJS.Timeout | undefined;
-    let counted = false;
-    // Once per call: a Redis that rejects after the timeout has already counted it is not counted twice.
-    const unanswered = () => {
-      if (!counted) this.o.onUnanswered?.();
-      counted = true;
-      return 0;
-    };
-    const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(unanswered()), this.o.timeoutMs ?? 2000)));
-    try {
-      const asked = this.redis.clusterRateTake(`${this.o.keyPrefix}${address}`, this.o.perMinute, this.o.burst, n).then(Number, unanswered);
-      return await Promise.race([asked, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const key = `${this.o.keyPrefix}${address}`;
+    return answerWithin(() => this.redis.clusterRateTake(key, this.o.perMinute, this.o.burst, n).then(Number), this.o.timeoutMs ?? 2000, 0, this.o.onUnanswered);
   }
 }

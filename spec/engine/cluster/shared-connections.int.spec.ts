@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.ts';
+import type { EdgeNode } from '../../../engine/src/cluster/edge-node.ts';
 import { SharedConnections } from '../../../engine/src/cluster/shared-connections.ts';
 import type { Config } from '../../../engine/src/config/config.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
@@ -80,12 +79,11 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
     const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 2 };
     beforeAll(async () => {
       cluster = await startInProcessCluster({ name: 'sharedconns', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
-      second = await startEdge({ redisUrl: REDIS_URL, redisKeyPrefix: cluster.prefix, port: 0, host: '127.0.0.1', clientDir: '', log: silentLogger, seriesDir: '', ...common, nodeId: 'second-edge' }); // both in this process: a NODE_ID of its own
+      second = await cluster.addEdge();
       await cluster.edgeReady();
     }, 60_000);
     afterAll(async () => {
       for (const c of clients) c.close();
-      await second?.stop();
       await cluster?.stop();
     }, 30_000);
     const connect = (edge: { url: string }, address: string) => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EdgeNode, startEdge } from '../../../engine/src/cluster/edge-node.ts';
+import type { EdgeNode } from '../../../engine/src/cluster/edge-node.ts';
 import type { Config } from '../../../engine/src/config/config.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
-import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 /**
@@ -22,13 +21,12 @@ describe.runIf(redisUp)('derived-series ration shared by edges', () => {
 
   beforeAll(async () => {
     cluster = await startInProcessCluster({ name: 'sharedration', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 }, leaseTtlMs: 1500 } });
-    second = await startEdge({ redisUrl: REDIS_URL, redisKeyPrefix: cluster.prefix, port: 0, host: '127.0.0.1', clientDir: '', log: silentLogger, ...common, seriesDir: 'series' });
+    second = await cluster.addEdge();
     await cluster.edgeReady();
   }, 60_000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await second?.stop();
     await cluster?.stop();
   }, 30_000);
 
