@@ -17,6 +17,8 @@ export interface InProcessCluster {
   readonly prefix: string;
   /** A client of the edge (closed by `stop`). */
   client(path: string): EngineClient;
+  /** A client of any of the cluster's edges, from `forwardedFor` (X-Forwarded-For) if given (closed by `stop`). */
+  clientAt(edge: { url: string }, path: string, forwardedFor?: string): EngineClient;
   /** Another edge on the same cluster, with a NODE_ID of its own (stopped by `stop`). */
   addEdge(overrides?: Partial<Config>): Promise<EdgeNode>;
   /** Resolves once the edge's /health says ok; throws with its reasons after `ms`. */
@@ -43,17 +45,19 @@ export async function startInProcessCluster(o: {
   await o.beforeEdge?.(ingest, redis, prefix);
   const edge = await startEdge(common);
   const clients: EngineClient[] = [];
+  const clientAt = (at: { url: string }, path: string, forwardedFor?: string) => {
+    const c = new EngineClient(`${at.url.replace('http', 'ws')}${path}`, forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : undefined);
+    clients.push(c);
+    return c;
+  };
   const more: EdgeNode[] = [];
   return {
     ingest,
     edge,
     redis,
     prefix,
-    client(path) {
-      const c = new EngineClient(`${edge.url.replace('http', 'ws')}${path}`);
-      clients.push(c);
-      return c;
-    },
+    client: (path) => clientAt(edge, path),
+    clientAt,
     async addEdge(overrides = {}) {
       // In one process the default NODE_ID (host and pid) would be the first edge's.
       const e = await startEdge({ ...common, nodeId: `${o.name}-edge-${more.length + 2}`, ...overrides });

@@ -75,22 +75,14 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
   describe('two in-process edges behind a proxy (X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS=2', () => {
     let cluster: InProcessCluster;
     let second: EdgeNode;
-    const clients: EngineClient[] = [];
     const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 2 };
     beforeAll(async () => {
       cluster = await startInProcessCluster({ name: 'sharedconns', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
       second = await cluster.addEdge();
       await cluster.edgeReady();
     }, 60_000);
-    afterAll(async () => {
-      for (const c of clients) c.close();
-      await cluster?.stop();
-    }, 30_000);
-    const connect = (edge: { url: string }, address: string) => {
-      const c = new EngineClient(`${edge.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`, { headers: { 'x-forwarded-for': address } });
-      clients.push(c);
-      return c;
-    };
+    afterAll(() => cluster?.stop(), 30_000);
+    const connect = (edge: { url: string }, address: string) => cluster.clientAt(edge, '/ws/BTCUSDT?interval=1m', address);
     const served = (c: EngineClient) => c.until((x) => x.historical() !== undefined, 20_000, 'historical');
 
     it('one on each edge is the address\'s two: a third on either is refused (reproduced: each edge let it hold two); a close makes room', { timeout: 60_000 }, async () => {

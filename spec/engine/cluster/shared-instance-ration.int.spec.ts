@@ -3,7 +3,6 @@ import type { EdgeNode } from '../../../engine/src/cluster/edge-node.ts';
 import type { Config } from '../../../engine/src/config/config.ts';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
 import { hasRedis } from '../../helpers/services.ts';
-import { EngineClient } from '../../helpers/ws-client.ts';
 
 /**
  * New derived-series instances are rationed per address for the whole cluster (ON_DEMAND_PER_MIN,
@@ -15,7 +14,6 @@ const redisUp = await hasRedis('derived-series ration shared by edges');
 describe.runIf(redisUp)('derived-series ration shared by edges', () => {
   let cluster: InProcessCluster;
   let second: EdgeNode;
-  const clients: EngineClient[] = [];
   // Behind a proxy on loopback (X-Forwarded-For names the client); per-address variant cap off.
   const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, onDemandPerMinute: 2, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 0, seriesDir: 'series' };
 
@@ -25,16 +23,11 @@ describe.runIf(redisUp)('derived-series ration shared by edges', () => {
     await cluster.edgeReady();
   }, 60_000);
 
-  afterAll(async () => {
-    for (const c of clients) c.close();
-    await cluster?.stop();
-  }, 30_000);
+  afterAll(() => cluster?.stop(), 30_000);
 
   const connect = (edge: { url: string }, address: string, periods: Array<number | undefined>) => {
     const series = periods.map((p) => (p === undefined ? 'rsi' : `rsi:period=${p}`)).join(',');
-    const c = new EngineClient(`${edge.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=${encodeURIComponent(series)}`, { headers: { 'x-forwarded-for': address } });
-    clients.push(c);
-    return c;
+    return cluster.clientAt(edge, `/ws/BTCUSDT?interval=1m&series=${encodeURIComponent(series)}`, address);
   };
 
   it('an address that started 16 instances on one edge is refused a 17th on the other (reproduced: each edge had its own ration); another address is not', { timeout: 90_000 }, async () => {
