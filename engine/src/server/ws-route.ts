@@ -165,22 +165,19 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const ctx = asked as ValidContext;
     const address = ctx.address ?? '';
     if (!perAddress.add(address)) return refuseBusy(ws, address);
-    // Counted out on close, whenever it comes (also while the cluster's count is asked below). In
-    // `sockets` from now: a socket waiting for that answer is closed by dropClients too.
+    // Counted out on close, whenever it comes (also while the cluster's count is asked below).
     let gone = false;
-    sockets.add(ws);
     ws.once('close', () => {
       gone = true;
-      sockets.delete(ws);
       perAddress.remove(address);
       deps.sharedConnections?.closed(address, perAddress.count(address));
     });
-    const shared = deps.sharedConnections;
-    if (!shared) return open(ws, ctx, address);
-    void shared.opened(address, perAddress.count(address)).then((fits) => {
-      if (gone || ws.closed) return;
-      if (fits) open(ws, ctx, address);
-      else refuseBusy(ws, address);
+    open(ws, ctx, address);
+    // The cluster's count (every edge's sockets of the address) is asked while the socket is served,
+    // not before: waiting for Redis delayed every first message, and in a burst the answer came after
+    // short-lived clients had gone (their series never asked for). Over it, the socket is closed.
+    void deps.sharedConnections?.opened(address, perAddress.count(address)).then((fits) => {
+      if (!fits && !gone && !ws.closed) refuseBusy(ws, address);
     });
   });
 
@@ -194,6 +191,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   function open(ws: HyperExpress.Websocket, ctx: ValidContext, address: string): void {
     const id = seriesId(ctx.symbol, ctx.interval);
     const { demand } = deps;
+    sockets.add(ws);
     // Set once the socket follows its series topics, so a socket closed before that un-follows nothing.
     let instances: SeriesInstance[] = [];
     // The socket holds its derived series while it is open (released on close).

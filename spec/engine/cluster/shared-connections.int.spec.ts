@@ -92,9 +92,9 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
       for (const edge of [second, cluster.edge]) {
         const third = connect(edge, '203.0.113.41');
         await third.until((x) => x.closeCode !== undefined, 15_000, 'the refusal');
+        // Served while the cluster's count is asked (a first message is not held up by Redis), then closed.
         expect(third.closeCode).toBe(1013);
-        expect(third.messages[0]).toMatchObject({ type: 'error', code: 'too_many_connections' });
-        expect(third.historical()).toBeUndefined();
+        expect(third.messages.at(-1)).toMatchObject({ type: 'error', code: 'too_many_connections' });
       }
       await served(connect(second, '198.51.100.41'));
       one.close();
