@@ -58,9 +58,9 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const redis = connect();
   // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
   const subscriber = connect({ autoResubscribe: false });
-  // The cluster-wide checks a client waits for (connections, new series per address) on a connection
-  // of their own: on the shared one they waited behind snapshot reads (a burst of cold series: a
-  // socket's check took longer than the client stayed, and its series was never asked for).
+  // The cluster-wide per-address checks (new series, connections) on a connection of their own: on the
+  // shared one they waited behind snapshot reads (in a burst of cold series, for longer than a client
+  // stayed).
   const limits = connect();
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
   const watch = new RedisWatch(redis, (l, m) => log[l](m));
@@ -93,7 +93,7 @@ interface Started {
   metrics: Metrics;
   redis: Redis;
   subscriber: Redis;
-  /** For the cluster-wide checks clients wait for. */
+  /** For the cluster-wide per-address checks (not behind snapshot reads). */
   limits: Redis;
   watch: RedisWatch;
   waiting: WaitingServer;

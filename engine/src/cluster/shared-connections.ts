@@ -23,7 +23,7 @@ export interface SharedConnectionsOptions {
   /** MAX_CONNECTIONS_PER_ADDRESS, for the whole cluster. */
   limit: number;
   staleMs?: number;
-  /** How long a connection waits for Redis's answer before it is let in (the edge's own cap still holds). */
+  /** How long `opened` waits for Redis's answer before it says the connection fits (the edge's own cap still holds). */
   timeoutMs?: number;
   onUnanswered?: () => void;
 }
@@ -33,10 +33,10 @@ export interface SharedConnectionsOptions {
  * Redis (CONNECTIONS_SET_LUA) and a new connection fits only if every live edge's together do. Behind a
  * load balancer spreading one address over N edges, each edge's own cap otherwise let it hold N times
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
- * next change; an edge that dies stops counting when its heartbeat expires (`staleMs`). The steady
- * cost is one heartbeat per edge and a renewal per address a minute or so, not a call per connection.
- * A Redis that does not answer limits nothing here (the edge's own cap still does). Only addresses
- * (validated IPs) name keys.
+ * next change; an edge that dies stops counting when its heartbeat expires (`staleMs`). Besides a call
+ * per open and close, each edge beats every staleMs / 3 and renews its addresses' hashes every 30 s in
+ * one pipeline. A Redis that does not answer limits nothing here (the edge's own cap still does). Only
+ * addresses (validated IPs) name keys.
  */
 export class SharedConnections {
   private readonly redis: WithConnections;
@@ -64,8 +64,8 @@ export class SharedConnections {
 
   /**
    * `count`: this edge's connections from `address` with the new one. True if the cluster's fit the
-   * limit (this edge's count is then recorded), false if not (the caller closes the new one and calls
-   * `closed`). A Redis that does not answer within `timeoutMs` lets it in.
+   * limit (this edge's count is then recorded), false if not (the caller closes the new one, served
+   * meanwhile, and calls `closed`). A Redis that does not answer within `timeoutMs` says it fits.
    */
   async opened(address: string, count: number): Promise<boolean> {
     if (this.stopped || isIP(address) === 0) return true;

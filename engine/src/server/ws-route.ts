@@ -51,7 +51,7 @@ export interface WsRouteDeps {
   onDemandPerMinute?: number;
   /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
-  /** MAX_CONNECTIONS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own. */
+  /** MAX_CONNECTIONS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own, while the socket is served. */
   sharedConnections?: { opened(address: string, count: number): Promise<boolean>; closed(address: string, count: number): void };
   catalog: Catalog;
   store: BarStore;
