@@ -8,7 +8,7 @@ type WithConnections = Redis & {
 };
 
 /** An edge whose heartbeat is older than this stops counting (it died); it beats at a third of it. */
-export const CONNECTIONS_STALE_MS = 15_000;
+const CONNECTIONS_STALE_MS = 15_000;
 
 /** An address's hash lives this long after its last change; each edge renews the ones it counts at a quarter of it. */
 const HASH_TTL_MS = 120_000;
@@ -81,11 +81,6 @@ export class SharedConnections {
     if (count > 0) this.counts.set(address, count);
     else this.counts.delete(address);
     this.call(address, count, 0).catch(() => undefined);
-  }
-
-  /** Addresses this edge counts (bounded by its connections). */
-  get addresses(): number {
-    return this.counts.size;
   }
 
   /** Stops counting; this edge's counts leave Redis now (best effort: else they stop counting with its heartbeat). */
