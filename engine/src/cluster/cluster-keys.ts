@@ -50,8 +50,10 @@ export interface LeaseKeys {
   readonly instanceStartRate: string;
   /** Prefix of each client address's hash of open connections per edge (+ the address): see CONNECTIONS_SET_LUA. */
   readonly connections: string;
-  /** Prefix of each edge's heartbeat (+ NODE_ID): its counts in `connections` count while it lives. */
+  /** Prefix of each edge's heartbeat (+ NODE_ID): its counts in `connections` and `variants` count while it lives. */
   readonly connectionsAlive: string;
+  /** Prefix of each client address's hash of derived-series variants held per edge (+ address|series|definition): see VARIANTS_SET_LUA. */
+  readonly variants: string;
   /** Sorted set of the bar series freed and still kept (`SYMBOL:interval`), scored by when (ms): see SERIES_FREE_LUA. */
   readonly freed: string;
 }
@@ -71,6 +73,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     instanceStartRate: `${prefix}cluster:instance-start-rate:`,
     connections: `${prefix}cluster:connections:`,
     connectionsAlive: `${prefix}cluster:connections-alive:`,
+    variants: `${prefix}cluster:variants:`,
     freed: `${prefix}cluster:freed`,
   };
 }

@@ -27,6 +27,7 @@ import { nodeInfo } from './node-info.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import { startWaitingServer, type WaitingServer } from '../server/waiting-server.ts';
+import { MAX_VARIANTS_PER_ADDRESS } from '../server/ws-route.ts';
 
 export interface EdgeNode {
   readonly url: string;
@@ -275,12 +276,15 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
           alivePrefix: keys.connectionsAlive,
           node: config.nodeId,
           limit: config.maxConnectionsPerAddress,
+          variantsPrefix: keys.variants,
+          variantsLimit: MAX_VARIANTS_PER_ADDRESS,
           onUnanswered: metrics.counter('engine_cluster_shared_connections_unanswered_total', "WebSocket connections let in on the edge's own MAX_CONNECTIONS_PER_ADDRESS alone: Redis did not answer for the cluster's"),
         })
       : undefined;
   waiting.close();
   const server: EngineServer = (late.server = await startServer({
     sharedConnections,
+    sharedVariants: sharedConnections,
     ...serverSettings(config),
     port: waiting.port,
     series: derived,

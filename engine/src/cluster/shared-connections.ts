@@ -1,11 +1,15 @@
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { answerWithin } from './answer-within.ts';
-import { CONNECTIONS_SET_LUA } from './cluster-scripts.ts';
+import { CONNECTIONS_SET_LUA, VARIANTS_SET_LUA } from './cluster-scripts.ts';
 
 type WithConnections = Redis & {
   clusterConnectionsSet(key: string, node: string, count: number, limit: number, alivePrefix: string, staleMs: number, hashTtlMs: number): Promise<number>;
+  clusterVariantsSet(key: string, node: string, limit: number, alivePrefix: string, staleMs: number, hashTtlMs: number, ...labelCounts: Array<string | number>): Promise<number>;
 };
+
+/** An edge's sockets from one address holding each label (a variant) of one definition on one series. */
+export type VariantCounts = ReadonlyArray<readonly [label: string, count: number]>;
 
 /** An edge whose heartbeat is older than this stops counting (it died); it beats at a third of it. */
 const CONNECTIONS_STALE_MS = 15_000;
@@ -22,6 +26,10 @@ export interface SharedConnectionsOptions {
   node: string;
   /** MAX_CONNECTIONS_PER_ADDRESS, for the whole cluster. */
   limit: number;
+  /** Prefix of each address's hash of derived-series variants held (+ address|series|definition): see VARIANTS_SET_LUA. */
+  variantsPrefix?: string;
+  /** MAX_VARIANTS_PER_ADDRESS, for the whole cluster (0 or absent: variants are not counted here). */
+  variantsLimit?: number;
   staleMs?: number;
   /** How long `opened` waits for Redis's answer before it says the connection fits (the edge's own cap still holds). */
   timeoutMs?: number;
@@ -37,11 +45,17 @@ export interface SharedConnectionsOptions {
  * per open and close, each edge beats every staleMs / 3 and renews its addresses' hashes every 30 s in
  * one pipeline. A Redis that does not answer limits nothing here (the edge's own cap still does). Only
  * addresses (validated IPs) name keys.
+ *
+ * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
+ * per definition and series): through N edges an address could otherwise hold N times as many, and
+ * take every variant place the leader keeps per series for everyone.
  */
 export class SharedConnections {
   private readonly redis: WithConnections;
   /** This edge's open connections per address (> 0): bounded by its connections. */
   private readonly counts = new Map<string, number>();
+  /** This edge's fields in each variants hash (label → count > 0; renewed, and cleared at stop): bounded by its sockets' holds. */
+  private readonly variants = new Map<string, Map<string, number>>();
   private readonly staleMs: number;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly renewal: NodeJS.Timeout;
@@ -52,8 +66,10 @@ export class SharedConnections {
     private readonly o: SharedConnectionsOptions,
   ) {
     if (!(o.limit >= 1)) throw new TypeError(`SharedConnections: limit must be >= 1, got ${o.limit}`);
+    if (o.variantsLimit && !o.variantsPrefix) throw new TypeError('SharedConnections: variantsLimit needs variantsPrefix');
     this.redis = redis as WithConnections;
     if (typeof this.redis.clusterConnectionsSet !== 'function') redis.defineCommand('clusterConnectionsSet', { numberOfKeys: 1, lua: CONNECTIONS_SET_LUA });
+    if (typeof this.redis.clusterVariantsSet !== 'function') redis.defineCommand('clusterVariantsSet', { numberOfKeys: 1, lua: VARIANTS_SET_LUA });
     this.staleMs = o.staleMs ?? CONNECTIONS_STALE_MS;
     this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(this.staleMs / 3)));
     this.heartbeat.unref();
@@ -83,6 +99,37 @@ export class SharedConnections {
     this.call(address, count, 0).catch(() => undefined);
   }
 
+  /**
+   * `counts`: this edge's sockets from `address` holding each label of `def` on `series`, with a new
+   * socket's. True if the distinct labels every live edge holds there, with these, fit the variants
+   * limit (the counts are then recorded), false if not (the caller refuses the socket and, at its
+   * close, calls `variantsReleased`). A Redis that does not answer within `timeoutMs` says they fit.
+   */
+  async variantsTaken(address: string, series: string, def: string, counts: VariantCounts): Promise<boolean> {
+    const limit = this.o.variantsLimit ?? 0;
+    if (this.stopped || limit <= 0 || !counts.length || isIP(address) === 0) return true;
+    const fits = await answerWithin(() => this.setVariants(address, series, def, counts, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
+    return fits === 1;
+  }
+
+  /** `counts`: the same once a socket let go of its labels (0: no socket of this edge holds that one any more). */
+  variantsReleased(address: string, series: string, def: string, counts: VariantCounts): void {
+    if (this.stopped || !(this.o.variantsLimit! > 0) || !counts.length || isIP(address) === 0) return;
+    this.setVariants(address, series, def, counts, 0).catch(() => undefined);
+  }
+
+  private setVariants(address: string, series: string, def: string, counts: VariantCounts, limit: number): Promise<number> {
+    const key = `${this.o.variantsPrefix}${address}|${series}|${def}`;
+    const mine = this.variants.get(key) ?? new Map<string, number>();
+    for (const [label, n] of counts) {
+      if (n > 0) mine.set(label, n);
+      else mine.delete(label);
+    }
+    if (mine.size) this.variants.set(key, mine);
+    else this.variants.delete(key);
+    return this.redis.clusterVariantsSet(key, this.o.node, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS, ...counts.flat()).then(Number);
+  }
+
   /** Stops counting; this edge's counts leave Redis now (best effort: else they stop counting with its heartbeat). */
   stop(): void {
     if (this.stopped) return;
@@ -91,9 +138,11 @@ export class SharedConnections {
     clearInterval(this.renewal);
     const p = this.redis.pipeline();
     for (const address of this.counts.keys()) p.hdel(this.key(address), this.o.node);
+    for (const [key, labels] of this.variants) p.hdel(key, ...[...labels.keys()].map((l) => `${this.o.node}|${l}`));
     p.del(this.o.alivePrefix + this.o.node);
     p.exec().catch(() => undefined);
     this.counts.clear();
+    this.variants.clear();
   }
 
   private call(address: string, count: number, limit: number): Promise<number> {
@@ -106,9 +155,10 @@ export class SharedConnections {
 
   /** Keeps the hashes of the addresses this edge counts (their TTL only bounds what dead edges leave). */
   private renew(): void {
-    if (this.counts.size === 0) return;
+    if (this.counts.size === 0 && this.variants.size === 0) return;
     const p = this.redis.pipeline();
     for (const address of this.counts.keys()) p.pexpire(this.key(address), HASH_TTL_MS);
+    for (const key of this.variants.keys()) p.pexpire(key, HASH_TTL_MS);
     p.exec().catch(() => undefined);
   }
 

@@ -46,6 +46,12 @@ export class AddressVariants {
     }
   }
 
+  /** Sockets of `address` holding each of these labels of `def` on `series` now (0: none). */
+  counts(address: string, series: string, def: string, labels: Iterable<string>): Array<[label: string, count: number]> {
+    const held = this.held.get(`${address}|${def}|${series}`);
+    return [...new Set(labels)].map((l) => [l, held?.get(l) ?? 0]);
+  }
+
   /** Entries kept (bounded by the sockets open). */
   get size(): number {
     return this.held.size;

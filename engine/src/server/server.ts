@@ -12,7 +12,7 @@ import type { Catalog } from './request-params.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
 import { registerStaticRoute } from './static-route.ts';
 import { routeErrorHandler } from './route-errors.ts';
-import { registerWsRoute } from './ws-route.ts';
+import { registerWsRoute, type SharedVariants } from './ws-route.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
@@ -39,6 +39,8 @@ export interface ServerDeps {
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   /** MAX_CONNECTIONS_PER_ADDRESS kept for the whole cluster (edges). */
   sharedConnections?: { opened(address: string, count: number): Promise<boolean>; closed(address: string, count: number): void };
+  /** MAX_VARIANTS_PER_ADDRESS kept for the whole cluster (edges). */
+  sharedVariants?: SharedVariants;
   catalog: Catalog & { source(): string; listing(): SymbolsListing };
   store: BarStore;
   hub: Hub;

@@ -38,6 +38,19 @@ export const CLOSE_POLICY = 1008;
 const INBOUND_PER_SECOND = 1;
 const INBOUND_BURST = 10;
 
+/** Variant labels by definition, in order of first appearance. */
+const byDefinition = (variants: ReadonlyArray<{ def: string; label: string }>): Array<[def: string, labels: string[]]> => {
+  const out = new Map<string, string[]>();
+  for (const v of variants) (out.get(v.def) ?? out.set(v.def, []).get(v.def)!).push(v.label);
+  return [...out];
+};
+
+/** Derived-series variants an address holds, counted for the whole cluster: see SharedConnections. */
+export interface SharedVariants {
+  variantsTaken(address: string, series: string, def: string, counts: ReadonlyArray<readonly [string, number]>): Promise<boolean>;
+  variantsReleased(address: string, series: string, def: string, counts: ReadonlyArray<readonly [string, number]>): void;
+}
+
 export interface WsRouteDeps {
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
   trustProxy?: readonly string[];
@@ -53,6 +66,8 @@ export interface WsRouteDeps {
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   /** MAX_CONNECTIONS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own, while the socket is served. */
   sharedConnections?: { opened(address: string, count: number): Promise<boolean>; closed(address: string, count: number): void };
+  /** MAX_VARIANTS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own, before the series are served. */
+  sharedVariants?: SharedVariants;
   catalog: Catalog;
   store: BarStore;
   hub: Hub;
@@ -209,6 +224,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (held) demand?.release(id);
       for (const l of leases) l.release();
       perAddressVariants.release(address, id.key, variants);
+      if (variants.length) for (const [def, labels] of byDefinition(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.counts(address, id.key, def, labels));
     });
     const inbound = new TokenBucket(INBOUND_PER_SECOND, INBOUND_BURST);
     let flooded = false;
@@ -259,9 +275,23 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       // Variants first: a request refused for them spends none of the address's ON_DEMAND_PER_MIN.
       const asked = (ctx.series ?? []).filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
       const over = perAddressVariants.take(address, id.key, asked);
-      if (over) return refuse(`at most ${MAX_VARIANTS_PER_ADDRESS} parameter variants of '${over}' on ${id.symbol} ${id.interval} from one address`);
+      if (over) return refuse(tooManyVariants(over));
       // Released on close, as every refusal below closes the socket.
       variants = asked;
+      // On an edge, the cluster's count for the address too (every edge's), then the rest.
+      const shared = deps.sharedVariants;
+      if (!asked.length || !shared) return ration(later);
+      const defs = byDefinition(asked);
+      void Promise.all(defs.map(([def, labels]) => shared.variantsTaken(address, id.key, def, perAddressVariants.counts(address, id.key, def, labels)))).then((fits) => {
+        if (closed) return;
+        const over = defs.find((_, i) => !fits[i]);
+        if (over) return refuse(tooManyVariants(over[0]));
+        ration(later);
+      });
+    };
+    const tooManyVariants = (def: string) => `at most ${MAX_VARIANTS_PER_ADDRESS} parameter variants of '${def}' on ${id.symbol} ${id.interval} from one address`;
+    // New instances' ration for the address (this node's, then the cluster's), then acquire.
+    const ration = (later: (turn: () => void) => void) => {
       const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
       const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
       if (wait > 0) return refuse(instancesRateLimited(wait), 'rate_limited');

@@ -72,6 +72,44 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
     for (const s of made) s.stop();
   });
 
+  it('variants: the distinct labels every live edge holds for an address count together; a release makes room; a dead edge stops counting', async () => {
+    const { connections: keyPrefix, connectionsAlive: alivePrefix, variants: variantsPrefix } = leaseKeys(prefix);
+    const made: SharedConnections[] = [];
+    const make = (node: string, staleMs = 60_000) => {
+      const s = new SharedConnections(redis(), { keyPrefix, alivePrefix, node, limit: 100, staleMs, variantsPrefix, variantsLimit: 2 });
+      made.push(s);
+      return s;
+    };
+    const [a, b] = [make('edge-a'), make('edge-b')];
+    const ip = '203.0.113.50';
+    const take = (s: SharedConnections, ...counts: Array<[string, number]>) => s.variantsTaken(ip, 'BTCUSDT:1m', 'rsi', counts);
+    expect(await take(a, ['rsi:period=7', 1])).toBe(true);
+    expect(await take(b, ['rsi:period=7', 1])).toBe(true); // the same variant on another edge: still one
+    expect(await take(b, ['rsi:period=7', 2], ['rsi:period=9', 1])).toBe(true); // two
+    expect(await take(a, ['rsi:period=11', 1])).toBe(false); // a third, on either edge
+    expect(await take(b, ['rsi:period=11', 1])).toBe(false);
+    // Other series, definitions and addresses are counted apart.
+    expect(await a.variantsTaken(ip, 'ETHUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(true);
+    expect(await a.variantsTaken(ip, 'BTCUSDT:1m', 'ema', [['ema:period=11', 1]])).toBe(true);
+    expect(await a.variantsTaken('198.51.100.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(true);
+    // period=9 let go of: room for another.
+    b.variantsReleased(ip, 'BTCUSDT:1m', 'rsi', [['rsi:period=9', 0]]);
+    expect(await take(a, ['rsi:period=11', 1])).toBe(true);
+    expect(await conns[0]!.hgetall(`${variantsPrefix}${ip}|BTCUSDT:1m|rsi`)).toEqual({ 'edge-a|rsi:period=7': '1', 'edge-a|rsi:period=11': '1', 'edge-b|rsi:period=7': '2' });
+    // An edge that dies holding variants stops counting with its heartbeat.
+    const dead = make('edge-dead', 300);
+    expect(await dead.variantsTaken('192.0.2.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=7', 1], ['rsi:period=9', 1]])).toBe(true);
+    for (const t of ['heartbeat', 'renewal']) clearInterval((dead as unknown as Record<string, NodeJS.Timeout>)[t]); // dies: no stop
+    const live = make('edge-live', 300);
+    expect(await live.variantsTaken('192.0.2.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(false);
+    await sleep(400);
+    expect(await live.variantsTaken('192.0.2.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(true);
+    // A stopped edge's holds leave Redis at once.
+    a.stop();
+    for (const deadline = Date.now() + 2000; await conns[0]!.hexists(`${variantsPrefix}${ip}|BTCUSDT:1m|rsi`, 'edge-a|rsi:period=7'); await sleep(20)) if (Date.now() > deadline) throw new Error('still held');
+    for (const s of made) s.stop();
+  });
+
   describe('two in-process edges behind a proxy (X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS=2', () => {
     let cluster: InProcessCluster;
     let second: EdgeNode;
@@ -107,5 +145,32 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
         if (Date.now() > deadline) throw new Error('no room after a close');
       }
     });
+  });
+});
+
+describe.runIf(redisUp)('derived-series variants per address shared by edges (MAX_VARIANTS_PER_ADDRESS = 4)', () => {
+  let cluster: InProcessCluster;
+  let second: EdgeNode;
+  const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 20, seriesDir: 'spec/fixtures/series-words', onDemandPerMinute: 600 };
+  beforeAll(async () => {
+    cluster = await startInProcessCluster({ name: 'sharedvariants', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
+    second = await cluster.addEdge();
+    await cluster.edgeReady();
+  }, 60_000);
+  afterAll(() => cluster?.stop(), 30_000);
+  const ask = (edge: { url: string }, address: string, periods: number[]) => {
+    const c = cluster.clientAt(edge, `/ws/BTCUSDT?interval=1m&series=${periods.map((p) => `tagged-sma:period=${p}`).join(',')}`, address);
+    return c.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 20_000, 'an answer').then(() => c);
+  };
+
+  it("three on one edge and two more on the other are five: refused (reproduced: each edge let an address hold four); one more fits; another address is not counted", { timeout: 60_000 }, async () => {
+    expect((await ask(cluster.edge, '203.0.113.51', [6, 7, 8])).historical()).toBeDefined();
+    const over = await ask(second, '203.0.113.51', [9, 10]);
+    expect(over.historical()).toBeUndefined();
+    expect(over.messages.at(-1)).toEqual({ type: 'error', message: "at most 4 parameter variants of 'tagged-sma' on BTCUSDT 1m from one address" });
+    expect(over.closeCode).toBe(4000);
+    // The same variants again on the other edge count once.
+    expect((await ask(second, '203.0.113.51', [6, 9])).historical()).toBeDefined();
+    expect((await ask(second, '198.51.100.51', [10, 11])).historical()).toBeDefined();
   });
 });
