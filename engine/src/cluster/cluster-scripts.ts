@@ -3,6 +3,8 @@
  * read sees one consistent moment of a series (bars and position together).
  */
 
+import { freedBoundLua } from '../store/freed-bound.ts';
+
 /**
  * The Lua function both fenced writes share: writes one update into one log. Arguments: the log's
  * candles (sorted set by time), pos and hist keys; the update's time and member (`closed`, `vol`
@@ -208,27 +210,7 @@ if ttl == 0 then
   return 0
 end
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
--- A series never written has nothing to keep: not counted (it would push a real one out).
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[2], now, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
-local dropped = 0
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
-if over > 0 then
-  local old = redis.call('ZPOPMIN', KEYS[2], over)
-  for i = 1, #old, 2 do
-    local p = ARGV[5]
-    local c = p .. 'candles:' .. old[i]
-    if redis.call('PTTL', c) ~= -1 then
-      redis.call('DEL', c, p .. 'pos:' .. old[i], p .. 'hist:' .. old[i])
-      dropped = dropped + 1
-    end
-  end
-end
-redis.call('PEXPIRE', KEYS[2], ttl)
-return dropped`;
+${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['candles:', 'pos:', 'hist:'] })}`;
 
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
 export const RENEW_LUA = `

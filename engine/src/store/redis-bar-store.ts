@@ -6,7 +6,7 @@ import { decodeBar, encodeBar } from './bar-member.ts';
 import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
 import { redisErrorText } from './redis-error-text.ts';
-import { FreedSeries } from './freed-series.ts';
+import { STORE_FREE_LUA } from './freed-bound.ts';
 
 /**
  * How long Redis keeps a series the engine freed (ms; an on-demand series nobody watches any more, or
@@ -17,8 +17,9 @@ import { FreedSeries } from './freed-series.ts';
 export const RELEASED_SERIES_TTL_MS = 3_600_000;
 
 /**
- * Freed series Redis keeps at most (see FreedSeries): beyond, the oldest one's keys go at once. About
- * 150 MB in a cluster (~300 KB a series), 80 MB in `ROLE=all`'s store (its bars alone).
+ * Freed series Redis keeps at most (see freed-bound.ts, counted in Redis): beyond, the oldest one's
+ * keys go at once. About 150 MB in a cluster (~300 KB a series), 80 MB in `ROLE=all`'s store (its bars
+ * alone).
  */
 export const MAX_FREED_KEPT = 500;
 
@@ -52,7 +53,11 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 return 1`;
 
-type RedisWithUpsert = Redis & { upsertBar(key: string, score: number, member: string, cap: number): Promise<number> };
+type RedisWithUpsert = Redis & {
+  upsertBar(key: string, score: number, member: string, cap: number): Promise<number>;
+  /** STORE_FREE_LUA: freed set, candles, ttlMs (0: live again), member, max, keyPrefix. */
+  storeFree(set: string, candles: string, ttlMs: number, member: string, max: number, prefix: string): Promise<number>;
+};
 
 /**
  * Redis store (sorted set per series, `candles:{SYMBOL}:{interval}`, scored by open time) behind the
@@ -73,6 +78,12 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
   }) as RedisWithUpsert;
   const db = redis.options.db ?? 0;
   redis.defineCommand('upsertBar', { numberOfKeys: 1, lua: UPSERT_LUA });
+  redis.defineCommand('storeFree', { numberOfKeys: 2, lua: STORE_FREE_LUA });
+  /** Every freed series still kept, counted in Redis (see freed-bound.ts): the bound holds across restarts. */
+  const freedSet = `${keyPrefix}store:freed`;
+  const maxFreedKept = opts.maxFreedKept ?? MAX_FREED_KEPT;
+  /** The arguments of storeFree for a series freed (ttlMs > 0) or live again (0). */
+  const freeArgs = (id: SeriesId, ttlMs: number) => [freedSet, candlesKey(id, keyPrefix), ttlMs, id.key, maxFreedKept, keyPrefix] as const;
 
   const windows = new Map<string, SeriesWindow>();
   const dirty = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
@@ -168,23 +179,17 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
    * series there are (one entry per key); a series live again leaves it.
    */
   const unexpired = new Map<string, SeriesId>();
-  const freed = new FreedSeries(opts.maxFreedKept ?? MAX_FREED_KEPT, RELEASED_SERIES_TTL_MS);
-  /** Freed series beyond `freed`'s bound: their keys go now (PEXPIRE 1 ms) rather than in an hour. */
-  const dropNow = new Set<string>();
-  const expiryOf = (key: string) => (dropNow.has(key) ? 1 : RELEASED_SERIES_TTL_MS);
-  /** Sets a freed series' expiry now if Redis answers, else with the next flush (`unexpired`). */
+  /** Sets a freed series' expiry (and counts it, in Redis) now if Redis answers, else with the next flush (`unexpired`). */
   const expire = (id: SeriesId) => {
     unexpired.set(id.key, id);
     if (ok())
-      redis.pexpire(candlesKey(id, keyPrefix), expiryOf(id.key)).then(
+      redis.storeFree(...freeArgs(id, RELEASED_SERIES_TTL_MS)).then(
         () => expired(id.key, id),
         () => undefined,
       );
   };
   const expired = (key: string, id: SeriesId) => {
-    if (unexpired.get(key) !== id) return;
-    unexpired.delete(key);
-    dropNow.delete(key);
+    if (unexpired.get(key) === id) unexpired.delete(key);
   };
   const window = (id: SeriesId) => {
     let w = windows.get(id.key);
@@ -195,11 +200,9 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       // process or an earlier one) set; now, or else with its first write (Redis may not answer now).
       unpersisted.add(id.key);
       unexpired.delete(id.key);
-      dropNow.delete(id.key);
-      freed.kept(id.key);
       const made = w;
       if (ok())
-        redis.persist(candlesKey(id, keyPrefix)).then(
+        redis.storeFree(...freeArgs(id, 0)).then(
           () => windows.get(id.key) === made && unpersisted.delete(id.key),
           () => undefined,
         );
@@ -282,8 +285,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
         const pipeline = redis.pipeline() as unknown as {
           upsertBar(...a: unknown[]): void;
-          pexpire(key: string, ms: number): void;
-          persist(key: string): void;
+          storeFree(...a: ReturnType<typeof freeArgs>): void;
           exec(): Promise<Array<[Error | null, unknown]> | null>;
         };
         for (const { id, bars } of batch) {
@@ -294,15 +296,15 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           }
           // Released while these were pending: its expiry (see release) after the writes that may
           // have created the key. Live and new: kept for good (a failed batch keeps it in the set).
-          if (!windows.has(id.key)) pipeline.pexpire(key, expiryOf(id.key));
+          if (!windows.has(id.key)) pipeline.storeFree(...freeArgs(id, RELEASED_SERIES_TTL_MS));
           else if (unpersisted.has(id.key)) {
-            pipeline.persist(key);
+            pipeline.storeFree(...freeArgs(id, 0));
             persisting.push(id.key);
           }
         }
         for (const [key, id] of unexpired) {
           if (expiring.length >= MAX_FLUSH_BARS) break;
-          pipeline.pexpire(candlesKey(id, keyPrefix), expiryOf(key));
+          pipeline.storeFree(...freeArgs(id, RELEASED_SERIES_TTL_MS));
           expiring.push([key, id]);
         }
         const results = (await pipeline.exec()) ?? [];
@@ -381,10 +383,6 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       idOf.delete(id.key);
       unpersisted.delete(id.key);
       expire(id);
-      for (const old of freed.freed(id)) {
-        dropNow.add(old.key);
-        expire(old);
-      }
     },
     stats: () => windowStats(windows.values()),
     upsert(id, bars) {
