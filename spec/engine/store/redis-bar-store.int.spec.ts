@@ -251,7 +251,11 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
 const redisBinary = '/usr/bin/redis-server';
 describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up')))('redis down then up', () => {
   let child: ChildProcess | undefined;
-  afterAll(() => child?.kill('SIGKILL'));
+  // Every server started (a test restarts its own): each one is stopped, not only the last.
+  const started: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of started) c.kill('SIGKILL');
+  });
   const freePort = () =>
     new Promise<number>((resolve) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
@@ -261,6 +265,7 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     });
   const startRedis = async (port: number) => {
     child = spawn(redisBinary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    started.push(child);
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     await until(async () => (await probe.ping().catch(() => '')) === 'PONG');
