@@ -17,6 +17,19 @@ import { EngineClient } from '../../helpers/ws-client.ts';
 const redisUp = await hasRedis('connections per address shared by edges');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An ingest node on the simulator and two edges behind a proxy (X-Forwarded-For), in process, for a suite's tests. */
+function twoEdges(name: string, limits: Partial<Config>): { cluster: InProcessCluster; second: EdgeNode } {
+  const two = {} as { cluster: InProcessCluster; second: EdgeNode };
+  const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], ...limits };
+  beforeAll(async () => {
+    two.cluster = await startInProcessCluster({ name, common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
+    two.second = await two.cluster.addEdge();
+    await two.cluster.edgeReady();
+  }, 60_000);
+  afterAll(() => two.cluster?.stop(), 30_000);
+  return two;
+}
+
 describe.runIf(redisUp)('connections per address shared by edges', () => {
   const prefix = `test:shared-conns:${process.pid}:`;
   const conns: Redis[] = [];
@@ -111,35 +124,27 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
   });
 
   describe('two in-process edges behind a proxy (X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS=2', () => {
-    let cluster: InProcessCluster;
-    let second: EdgeNode;
-    const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 2 };
-    beforeAll(async () => {
-      cluster = await startInProcessCluster({ name: 'sharedconns', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
-      second = await cluster.addEdge();
-      await cluster.edgeReady();
-    }, 60_000);
-    afterAll(() => cluster?.stop(), 30_000);
-    const connect = (edge: { url: string }, address: string) => cluster.clientAt(edge, '/ws/BTCUSDT?interval=1m', address);
+    const two = twoEdges('sharedconns', { maxConnectionsPerAddress: 2 });
+    const connect = (edge: { url: string }, address: string) => two.cluster.clientAt(edge, '/ws/BTCUSDT?interval=1m', address);
     const served = (c: EngineClient) => c.until((x) => x.historical() !== undefined, 20_000, 'historical');
 
     it('one on each edge is the address\'s two: a third on either is refused (reproduced: each edge let it hold two); a close makes room', { timeout: 60_000 }, async () => {
-      const one = connect(cluster.edge, '203.0.113.41');
+      const one = connect(two.cluster.edge, '203.0.113.41');
       await served(one);
-      await served(connect(second, '203.0.113.41'));
-      for (const edge of [second, cluster.edge]) {
+      await served(connect(two.second, '203.0.113.41'));
+      for (const edge of [two.second, two.cluster.edge]) {
         const third = connect(edge, '203.0.113.41');
         await third.until((x) => x.closeCode !== undefined, 15_000, 'the refusal');
         // Served while the cluster's count is asked (a first message is not held up by Redis), then closed.
         expect(third.closeCode).toBe(1013);
         expect(third.messages.at(-1)).toMatchObject({ type: 'error', code: 'too_many_connections' });
       }
-      await served(connect(second, '198.51.100.41'));
+      await served(connect(two.second, '198.51.100.41'));
       one.close();
       // Its edge's count reaches Redis: a new one fits on the other edge.
       let again: EngineClient | undefined;
       for (const deadline = Date.now() + 10_000; ; await sleep(200)) {
-        again = connect(second, '203.0.113.41');
+        again = connect(two.second, '203.0.113.41');
         await again.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 15_000, 'an answer');
         if (again.historical()) break;
         if (Date.now() > deadline) throw new Error('no room after a close');
@@ -149,28 +154,20 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
 });
 
 describe.runIf(redisUp)('derived-series variants per address shared by edges (MAX_VARIANTS_PER_ADDRESS = 4)', () => {
-  let cluster: InProcessCluster;
-  let second: EdgeNode;
-  const common: Partial<Config> = { symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 100, trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 20, seriesDir: 'spec/fixtures/series-words', onDemandPerMinute: 600 };
-  beforeAll(async () => {
-    cluster = await startInProcessCluster({ name: 'sharedvariants', common, ingest: { simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 100 }, leaseTtlMs: 1500 } });
-    second = await cluster.addEdge();
-    await cluster.edgeReady();
-  }, 60_000);
-  afterAll(() => cluster?.stop(), 30_000);
+  const two = twoEdges('sharedvariants', { maxConnectionsPerAddress: 20, seriesDir: 'spec/fixtures/series-words', onDemandPerMinute: 600 });
   const ask = (edge: { url: string }, address: string, periods: number[]) => {
-    const c = cluster.clientAt(edge, `/ws/BTCUSDT?interval=1m&series=${periods.map((p) => `tagged-sma:period=${p}`).join(',')}`, address);
+    const c = two.cluster.clientAt(edge, `/ws/BTCUSDT?interval=1m&series=${periods.map((p) => `tagged-sma:period=${p}`).join(',')}`, address);
     return c.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 20_000, 'an answer').then(() => c);
   };
 
   it("three on one edge and two more on the other are five: refused (reproduced: each edge let an address hold four); one more fits; another address is not counted", { timeout: 60_000 }, async () => {
-    expect((await ask(cluster.edge, '203.0.113.51', [6, 7, 8])).historical()).toBeDefined();
-    const over = await ask(second, '203.0.113.51', [9, 10]);
+    expect((await ask(two.cluster.edge, '203.0.113.51', [6, 7, 8])).historical()).toBeDefined();
+    const over = await ask(two.second, '203.0.113.51', [9, 10]);
     expect(over.historical()).toBeUndefined();
     expect(over.messages.at(-1)).toEqual({ type: 'error', message: "at most 4 parameter variants of 'tagged-sma' on BTCUSDT 1m from one address" });
     expect(over.closeCode).toBe(4000);
     // The same variants again on the other edge count once.
-    expect((await ask(second, '203.0.113.51', [6, 9])).historical()).toBeDefined();
-    expect((await ask(second, '198.51.100.51', [10, 11])).historical()).toBeDefined();
+    expect((await ask(two.second, '203.0.113.51', [6, 9])).historical()).toBeDefined();
+    expect((await ask(two.second, '198.51.100.51', [10, 11])).historical()).toBeDefined();
   });
 });
