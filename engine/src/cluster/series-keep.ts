@@ -20,17 +20,20 @@ export interface SeriesKeepOptions<T extends { readonly key: string } = SeriesId
 /**
  * The leader's say over how long Redis keeps each series' keys. A series written or held in a term
  * is kept for good, once per term (it may have been freed before, by this node or another, and set to
- * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): a keep
- * that failed is tried again with the series' next write, a free every FREE_RETRY_MS until Redis
- * takes it or the series is kept again. Without the retries a failed free left the keys for good, and
- * a failed keep left a live series' keys to expire. How many freed series the cluster keeps is
- * bounded in Redis, across leaders (FencedWriter.expireSeries).
+ * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): each is
+ * tried again every FREE_RETRY_MS (a keep also with the series' next write) until Redis takes it, the
+ * series is freed or kept again, or (a keep) this node no longer leads. Without the retries a failed
+ * free left the keys for good, and a failed keep left a live series' keys to expire, and counted
+ * among the freed ones (a quiet series may go long without a write). How many freed series the
+ * cluster keeps is bounded in Redis, across leaders (FencedWriter.expireSeries).
  */
 export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   /** Series kept in this term; bounded by the live series. */
   private kept = new Set<string>();
   /** Frees Redis has not taken yet, with their expiry; bounded by the series there are (one per key). */
   private readonly freeing = new Map<string, { id: T; ttlMs: number }>();
+  /** Keeps Redis has not taken yet; bounded likewise. */
+  private readonly keeping = new Map<string, T>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SeriesKeepOptions<T>) {}
@@ -40,20 +43,22 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
     return this.freeing.size;
   }
 
+  /** Keeps waiting for Redis (tests). */
+  get pendingKeeps(): number {
+    return this.keeping.size;
+  }
+
   keep(id: T): void {
     // Held again, whether or not this node leads now: an earlier free is void (a standby that takes
     // the lead must not expire it).
     this.freeing.delete(id.key);
     if (this.kept.has(id.key)) return;
-    const taken = this.o.expire(id, 0);
-    if (!taken) return;
-    this.kept.add(id.key);
-    const retry = () => void this.kept.delete(id.key);
-    taken.then((ok) => ok || retry(), retry);
+    this.tryKeep(id);
   }
 
   free(id: T): void {
     this.kept.delete(id.key);
+    this.keeping.delete(id.key);
     const e = { id, ttlMs: this.o.freedTtlMs };
     this.freeing.set(id.key, e);
     this.tryFree(e);
@@ -62,7 +67,7 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   /** A new term (or none): every series is kept again with its next write. */
   newTerm(): void {
     this.kept = new Set();
-    if (this.freeing.size) this.later();
+    if (this.freeing.size || this.keeping.size) this.later();
   }
 
   stop(): void {
@@ -72,6 +77,23 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
   }
 
   private stopped = false;
+
+  /** Keeps `id` (counted as done until Redis says otherwise); one not taken waits for the next round. */
+  private tryKeep(id: T): void {
+    if (this.stopped) return;
+    const taken = this.o.expire(id, 0);
+    // Not leading: the leader keeps what it writes.
+    if (!taken) return void this.keeping.delete(id.key);
+    this.kept.add(id.key);
+    const failed = () => {
+      this.kept.delete(id.key);
+      // Freed since: the free is what is due now.
+      if (this.freeing.has(id.key)) return;
+      this.keeping.set(id.key, id);
+      this.later();
+    };
+    taken.then((ok) => (ok ? void this.keeping.delete(id.key) : failed()), failed);
+  }
 
   private tryFree(e: { id: T; ttlMs: number }): void {
     if (this.stopped) return;
@@ -94,6 +116,12 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
       for (const e of [...this.freeing.values()]) {
         if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
         this.tryFree(e);
+      }
+      for (const id of [...this.keeping.values()]) {
+        if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
+        // Kept meanwhile (a write): nothing left to do.
+        if (this.kept.has(id.key)) this.keeping.delete(id.key);
+        else this.tryKeep(id);
       }
     }, this.o.retryMs ?? FREE_RETRY_MS);
     this.timer.unref();

@@ -86,6 +86,42 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
     keep.stop();
   });
 
+  it('a keep that failed is tried again without a write (a quiet series may have none for long), until Redis takes it, the series is freed, or this node no longer leads', async () => {
+    const redis = fakeRedis();
+    const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
+    redis.state.set(A.key, TTL); // an earlier free left it to expire
+    redis.up = false;
+    keep.keep(A);
+    await settle(50);
+    expect(keep.pendingKeeps).toBe(1);
+    redis.fenced = true; // refused too: still pending
+    redis.up = true;
+    await settle(50);
+    expect(keep.pendingKeeps).toBe(1);
+    redis.fenced = false;
+    await until(() => keep.pendingKeeps === 0);
+    expect(redis.state.get(A.key)).toBe('kept');
+    // Freed while its keep was pending: the free is what Redis gets.
+    keep.newTerm();
+    redis.up = false;
+    keep.keep(B);
+    await settle(30);
+    keep.free(B);
+    expect(keep.pendingKeeps).toBe(0);
+    redis.up = true;
+    await until(() => keep.pendingFrees === 0);
+    expect(redis.state.get(B.key)).toBe(TTL);
+    // Not leading any more: its pending keeps go (the leader keeps what it writes).
+    keep.newTerm();
+    redis.up = false;
+    keep.keep(A);
+    await settle(10);
+    expect(keep.pendingKeeps).toBe(1);
+    redis.leading = false;
+    await until(() => keep.pendingKeeps === 0);
+    keep.stop();
+  });
+
   it('a series kept again before its free was taken is not expired by the retry', async () => {
     const redis = fakeRedis();
     const keep = new SeriesKeep({ expire: redis.expire, freedTtlMs: TTL, retryMs: 20 });
