@@ -296,53 +296,46 @@ return 1`;
 
 /**
  * One edge's holds of parameter variants of one derived-series definition on one series from one
- * client address, in a hash of every edge's (field: NODE_ID|label, value: this edge's sockets holding
- * that label), so MAX_VARIANTS_PER_ADDRESS holds for the cluster, not per edge. Live edges count as in
+ * client address, in a hash of every edge's (field: edge|label, value: this edge's sockets holding that
+ * label), so MAX_VARIANTS_PER_ADDRESS holds for the cluster, not per edge. Each call carries the edge's
+ * whole set for the hash and replaces its fields (a lost call, or fields lost with Redis or removed while
+ * the edge's heartbeat lapsed, are put right by its next call or renewal). Live edges count as in
  * CONNECTIONS_SET_LUA (the same heartbeat keys); a dead edge's fields are removed. With limit > 0 the
- * counts are set only if the distinct labels every live edge holds, with these, fit (returns 1, else
- * 0); with limit 0 they are set (0 removes a field). KEYS: the hash. ARGV: node, limit, heartbeat
- * prefix, staleMs, hashTtlMs, then label and count pairs. NODE_ID has no `|`; a label may.
+ * set is written only if the distinct labels of every live edge, with it, fit (returns 1, else 0);
+ * with limit 0 it is written. KEYS: the hash. ARGV: edge, limit, heartbeat prefix, staleMs, hashTtlMs,
+ * then label and count (> 0) pairs. An edge's id has no `|`; a label may.
  */
 export const VARIANTS_SET_LUA = `
 local node = ARGV[1]
 local limit = tonumber(ARGV[2])
 redis.call('SET', ARGV[3] .. node, 1, 'PX', ARGV[4])
-if limit > 0 then
-  local labels = {}
-  local n = 0
-  local add = function(label)
-    if not labels[label] then
+local labels = {}
+local n = 0
+for j = 6, #ARGV, 2 do
+  if not labels[ARGV[j]] then
+    labels[ARGV[j]] = true
+    n = n + 1
+  end
+end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local sep = string.find(all[i], '|', 1, true)
+  local owner = sep and string.sub(all[i], 1, sep - 1) or ''
+  if owner ~= node and owner ~= '' and redis.call('EXISTS', ARGV[3] .. owner) == 1 then
+    local label = string.sub(all[i], sep + 1)
+    if not labels[label] and (tonumber(all[i + 1]) or 0) > 0 then
       labels[label] = true
       n = n + 1
     end
+  elseif owner ~= node then
+    redis.call('HDEL', KEYS[1], all[i])
   end
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    local sep = string.find(all[i], '|', 1, true)
-    local owner = sep and string.sub(all[i], 1, sep - 1) or ''
-    if owner == node or (owner ~= '' and redis.call('EXISTS', ARGV[3] .. owner) == 1) then
-      if owner ~= node and (tonumber(all[i + 1]) or 0) > 0 then add(string.sub(all[i], sep + 1)) end
-    else
-      redis.call('HDEL', KEYS[1], all[i])
-    end
-  end
-  -- This edge's own labels: the ones given (their new counts) and the others it holds.
-  local given = {}
-  for j = 6, #ARGV, 2 do given[ARGV[j]] = tonumber(ARGV[j + 1]) end
-  for i = 1, #all, 2 do
-    local sep = string.find(all[i], '|', 1, true)
-    if sep and string.sub(all[i], 1, sep - 1) == node then
-      local label = string.sub(all[i], sep + 1)
-      if given[label] == nil and (tonumber(all[i + 1]) or 0) > 0 then add(label) end
-    end
-  end
-  for label, count in pairs(given) do
-    if count > 0 then add(label) end
-  end
-  if n > limit then return 0 end
 end
-for j = 6, #ARGV, 2 do
-  if tonumber(ARGV[j + 1]) > 0 then redis.call('HSET', KEYS[1], node .. '|' .. ARGV[j], ARGV[j + 1]) else redis.call('HDEL', KEYS[1], node .. '|' .. ARGV[j]) end
+if limit > 0 and n > limit then return 0 end
+for i = 1, #all, 2 do
+  local sep = string.find(all[i], '|', 1, true)
+  if sep and string.sub(all[i], 1, sep - 1) == node then redis.call('HDEL', KEYS[1], all[i]) end
 end
+for j = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], node .. '|' .. ARGV[j], ARGV[j + 1]) end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1`;

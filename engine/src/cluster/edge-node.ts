@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EMPTY } from 'rxjs';
 import { Hub } from '../broadcast/hub.ts';
@@ -274,7 +275,9 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
       ? new SharedConnections(limits, {
           keyPrefix: keys.connections,
           alivePrefix: keys.connectionsAlive,
-          node: config.nodeId,
+          // This process's own id: a restart under the same NODE_ID (a container's host name) does
+          // not take on what the one before left (counted until its heartbeat expires).
+          node: `${config.nodeId}.${randomBytes(4).toString('hex')}`,
           limit: config.maxConnectionsPerAddress,
           variantsPrefix: keys.variants,
           variantsLimit: MAX_VARIANTS_PER_ADDRESS,

@@ -113,15 +113,16 @@ export class SeriesKeep<T extends { readonly key: string } = SeriesId> {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       let n = 0;
-      for (const e of [...this.freeing.values()]) {
-        if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
-        this.tryFree(e);
-      }
+      // Keeps first: live series' keys matter more than freed ones' (and many failing frees must not starve them).
       for (const id of [...this.keeping.values()]) {
         if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
         // Kept meanwhile (a write): nothing left to do.
         if (this.kept.has(id.key)) this.keeping.delete(id.key);
         else this.tryKeep(id);
+      }
+      for (const e of [...this.freeing.values()]) {
+        if (n++ >= MAX_RETRIES_PER_ROUND) return this.later();
+        this.tryFree(e);
       }
     }, this.o.retryMs ?? FREE_RETRY_MS);
     this.timer.unref();

@@ -41,9 +41,9 @@ export interface SharedConnectionsOptions {
  * Redis (CONNECTIONS_SET_LUA) and a new connection fits only if every live edge's together do. Behind a
  * load balancer spreading one address over N edges, each edge's own cap otherwise let it hold N times
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
- * next change; an edge that dies stops counting when its heartbeat expires (`staleMs`). Besides a call
- * per open and close, each edge beats every staleMs / 3 and renews its addresses' hashes every 30 s in
- * one pipeline. A Redis that does not answer limits nothing here (the edge's own cap still does). Only
+ * next change or renewal; an edge that dies stops counting when its heartbeat expires (`staleMs`).
+ * Besides a call per open and close, each edge beats every staleMs / 3 and writes its counts again
+ * every 30 s (a call per address it holds sockets of). A Redis that does not answer limits nothing here (the edge's own cap still does). Only
  * addresses (validated IPs) name keys.
  *
  * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
@@ -54,8 +54,8 @@ export class SharedConnections {
   private readonly redis: WithConnections;
   /** This edge's open connections per address (> 0): bounded by its connections. */
   private readonly counts = new Map<string, number>();
-  /** This edge's fields in each variants hash (label → count > 0; renewed, and cleared at stop): bounded by its sockets' holds. */
-  private readonly variants = new Map<string, Map<string, number>>();
+  /** What this edge last wrote in each variants hash (label and count > 0; rewritten at renewal, cleared at stop): bounded by its sockets' holds. */
+  private readonly variants = new Map<string, VariantCounts>();
   private readonly staleMs: number;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly renewal: NodeJS.Timeout;
@@ -100,34 +100,35 @@ export class SharedConnections {
   }
 
   /**
-   * `counts`: this edge's sockets from `address` holding each label of `def` on `series`, with a new
-   * socket's. True if the distinct labels every live edge holds there, with these, fit the variants
-   * limit (the counts are then recorded), false if not (the caller refuses the socket and, at its
-   * close, calls `variantsReleased`). A Redis that does not answer within `timeoutMs` says they fit.
+   * `held`: every label of `def` on `series` this edge's sockets from `address` hold, with how many
+   * sockets, a new socket's included. True if the distinct labels every live edge holds there, with
+   * these, fit the variants limit (they are then this edge's in Redis), false if not (the caller
+   * refuses the socket and, at its close, calls `variantsReleased`). A Redis that does not answer
+   * within `timeoutMs` says they fit.
    */
-  async variantsTaken(address: string, series: string, def: string, counts: VariantCounts): Promise<boolean> {
+  async variantsTaken(address: string, series: string, def: string, held: VariantCounts): Promise<boolean> {
     const limit = this.o.variantsLimit ?? 0;
-    if (this.stopped || limit <= 0 || !counts.length || isIP(address) === 0) return true;
-    const fits = await answerWithin(() => this.setVariants(address, series, def, counts, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
+    if (this.stopped || limit <= 0 || isIP(address) === 0) return true;
+    const fits = await answerWithin(() => this.setVariants(this.variantsKey(address, series, def), held, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
     return fits === 1;
   }
 
-  /** `counts`: the same once a socket let go of its labels (0: no socket of this edge holds that one any more). */
-  variantsReleased(address: string, series: string, def: string, counts: VariantCounts): void {
-    if (this.stopped || !(this.o.variantsLimit! > 0) || !counts.length || isIP(address) === 0) return;
-    this.setVariants(address, series, def, counts, 0).catch(() => undefined);
+  /** `held`: the same once a socket let go of its labels (empty: this edge's sockets hold none there now). */
+  variantsReleased(address: string, series: string, def: string, held: VariantCounts): void {
+    if (this.stopped || !(this.o.variantsLimit! > 0) || isIP(address) === 0) return;
+    this.setVariants(this.variantsKey(address, series, def), held, 0).catch(() => undefined);
   }
 
-  private setVariants(address: string, series: string, def: string, counts: VariantCounts, limit: number): Promise<number> {
-    const key = `${this.o.variantsPrefix}${address}|${series}|${def}`;
-    const mine = this.variants.get(key) ?? new Map<string, number>();
-    for (const [label, n] of counts) {
-      if (n > 0) mine.set(label, n);
-      else mine.delete(label);
-    }
-    if (mine.size) this.variants.set(key, mine);
+  private variantsKey(address: string, series: string, def: string): string {
+    return `${this.o.variantsPrefix}${address}|${series}|${def}`;
+  }
+
+  /** Replaces this edge's fields in one variants hash with `held` (kept here to be renewed). */
+  private setVariants(key: string, held: VariantCounts, limit: number): Promise<number> {
+    const entries = held.filter(([, n]) => n > 0);
+    if (entries.length) this.variants.set(key, entries);
     else this.variants.delete(key);
-    return this.redis.clusterVariantsSet(key, this.o.node, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS, ...counts.flat()).then(Number);
+    return this.redis.clusterVariantsSet(key, this.o.node, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS, ...entries.flat()).then(Number);
   }
 
   /** Stops counting; this edge's counts leave Redis now (best effort: else they stop counting with its heartbeat). */
@@ -138,7 +139,7 @@ export class SharedConnections {
     clearInterval(this.renewal);
     const p = this.redis.pipeline();
     for (const address of this.counts.keys()) p.hdel(this.key(address), this.o.node);
-    for (const [key, labels] of this.variants) p.hdel(key, ...[...labels.keys()].map((l) => `${this.o.node}|${l}`));
+    for (const [key, labels] of this.variants) p.hdel(key, ...labels.map(([l]) => `${this.o.node}|${l}`));
     p.del(this.o.alivePrefix + this.o.node);
     p.exec().catch(() => undefined);
     this.counts.clear();
@@ -153,13 +154,14 @@ export class SharedConnections {
     this.redis.set(this.o.alivePrefix + this.o.node, '1', 'PX', this.staleMs).catch(() => undefined);
   }
 
-  /** Keeps the hashes of the addresses this edge counts (their TTL only bounds what dead edges leave). */
+  /**
+   * Writes this edge's counts and variants again (which keeps their hashes; the TTL only bounds what
+   * dead edges leave): a lost close or release, or fields lost meanwhile (a Redis restarted empty, a
+   * heartbeat that lapsed while Redis was slow and another edge removed them), are put right.
+   */
   private renew(): void {
-    if (this.counts.size === 0 && this.variants.size === 0) return;
-    const p = this.redis.pipeline();
-    for (const address of this.counts.keys()) p.pexpire(this.key(address), HASH_TTL_MS);
-    for (const key of this.variants.keys()) p.pexpire(key, HASH_TTL_MS);
-    p.exec().catch(() => undefined);
+    for (const [address, count] of this.counts) this.call(address, count, 0).catch(() => undefined);
+    for (const [key, held] of this.variants) this.setVariants(key, held, 0).catch(() => undefined);
   }
 
   private key(address: string): string {

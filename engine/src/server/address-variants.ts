@@ -7,7 +7,7 @@
  */
 export class AddressVariants {
   /** `address|definition|series` → variant label → sockets holding it. */
-  private readonly held = new Map<string, Map<string, number>>();
+  private readonly byKey = new Map<string, Map<string, number>>();
 
   constructor(private readonly limit: number) {}
 
@@ -19,7 +19,7 @@ export class AddressVariants {
     if (this.limit <= 0) return undefined;
     const added = new Map<string, Set<string>>();
     for (const v of variants) {
-      const labels = this.held.get(`${address}|${v.def}|${series}`);
+      const labels = this.byKey.get(`${address}|${v.def}|${series}`);
       if (labels?.has(v.label)) continue;
       const mine = added.get(v.def) ?? added.set(v.def, new Set()).get(v.def)!;
       mine.add(v.label);
@@ -27,7 +27,7 @@ export class AddressVariants {
     }
     for (const v of variants) {
       const key = `${address}|${v.def}|${series}`;
-      const labels = this.held.get(key) ?? this.held.set(key, new Map()).get(key)!;
+      const labels = this.byKey.get(key) ?? this.byKey.set(key, new Map()).get(key)!;
       labels.set(v.label, (labels.get(v.label) ?? 0) + 1);
     }
     return undefined;
@@ -38,22 +38,21 @@ export class AddressVariants {
     if (this.limit <= 0) return;
     for (const v of variants) {
       const key = `${address}|${v.def}|${series}`;
-      const labels = this.held.get(key);
+      const labels = this.byKey.get(key);
       const n = (labels?.get(v.label) ?? 0) - 1;
       if (n > 0) labels!.set(v.label, n);
       else labels?.delete(v.label);
-      if (labels && labels.size === 0) this.held.delete(key);
+      if (labels && labels.size === 0) this.byKey.delete(key);
     }
   }
 
-  /** Sockets of `address` holding each of these labels of `def` on `series` now (0: none). */
-  counts(address: string, series: string, def: string, labels: Iterable<string>): Array<[label: string, count: number]> {
-    const held = this.held.get(`${address}|${def}|${series}`);
-    return [...new Set(labels)].map((l) => [l, held?.get(l) ?? 0]);
+  /** Every label of `def` on `series` that sockets of `address` hold now, with how many sockets hold it. */
+  held(address: string, series: string, def: string): Array<[label: string, count: number]> {
+    return [...(this.byKey.get(`${address}|${def}|${series}`) ?? [])];
   }
 
   /** Entries kept (bounded by the sockets open). */
   get size(): number {
-    return this.held.size;
+    return this.byKey.size;
   }
 }

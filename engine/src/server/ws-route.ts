@@ -38,17 +38,14 @@ export const CLOSE_POLICY = 1008;
 const INBOUND_PER_SECOND = 1;
 const INBOUND_BURST = 10;
 
-/** Variant labels by definition, in order of first appearance. */
-const byDefinition = (variants: ReadonlyArray<{ def: string; label: string }>): Array<[def: string, labels: string[]]> => {
-  const out = new Map<string, string[]>();
-  for (const v of variants) (out.get(v.def) ?? out.set(v.def, []).get(v.def)!).push(v.label);
-  return [...out];
-};
+/** The definitions of these variants, each once. */
+const definitions = (variants: ReadonlyArray<{ def: string }>): string[] => [...new Set(variants.map((v) => v.def))];
 
 /** Derived-series variants an address holds, counted for the whole cluster: see SharedConnections. */
 export interface SharedVariants {
-  variantsTaken(address: string, series: string, def: string, counts: ReadonlyArray<readonly [string, number]>): Promise<boolean>;
-  variantsReleased(address: string, series: string, def: string, counts: ReadonlyArray<readonly [string, number]>): void;
+  /** `held`: every label of `def` on `series` this node's sockets from `address` hold, a new socket's included. */
+  variantsTaken(address: string, series: string, def: string, held: ReadonlyArray<readonly [string, number]>): Promise<boolean>;
+  variantsReleased(address: string, series: string, def: string, held: ReadonlyArray<readonly [string, number]>): void;
 }
 
 export interface WsRouteDeps {
@@ -224,7 +221,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (held) demand?.release(id);
       for (const l of leases) l.release();
       perAddressVariants.release(address, id.key, variants);
-      if (variants.length) for (const [def, labels] of byDefinition(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.counts(address, id.key, def, labels));
+      for (const def of definitions(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
     });
     const inbound = new TokenBucket(INBOUND_PER_SECOND, INBOUND_BURST);
     let flooded = false;
@@ -281,11 +278,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       // On an edge, the cluster's count for the address too (every edge's), then the rest.
       const shared = deps.sharedVariants;
       if (!asked.length || !shared) return ration(later);
-      const defs = byDefinition(asked);
-      void Promise.all(defs.map(([def, labels]) => shared.variantsTaken(address, id.key, def, perAddressVariants.counts(address, id.key, def, labels)))).then((fits) => {
+      const defs = definitions(asked);
+      void Promise.all(defs.map((def) => shared.variantsTaken(address, id.key, def, perAddressVariants.held(address, id.key, def)))).then((fits) => {
         if (closed) return;
         const over = defs.find((_, i) => !fits[i]);
-        if (over) return refuse(tooManyVariants(over[0]));
+        if (over) return refuse(tooManyVariants(over));
         ration(later);
       });
     };

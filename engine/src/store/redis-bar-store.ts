@@ -265,7 +265,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
 
   async function flushOnce(): Promise<void> {
     if (hung) return probe();
-    if (flushing || !ok() || (dirty.size === 0 && unexpired.size === 0)) return flushing;
+    if (flushing || !ok() || (dirty.size === 0 && unexpired.size === 0 && unpersisted.size === 0)) return flushing;
     // One pipeline of at most ~MAX_FLUSH_BARS writes (whole series); the rest follow in the next
     // turns. Before: everything pending in one pipeline (a universe's bootstrap, 221k writes at 300
     // series), which an overloaded Redis timed out whole, and which was retried whole.
@@ -288,6 +288,18 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
           storeFree(...a: ReturnType<typeof freeArgs>): void;
           exec(): Promise<Array<[Error | null, unknown]> | null>;
         };
+        // Live series not kept for good yet first (a failed keep stays in the set): a free below
+        // must not count one of them among the freed and drop its key.
+        for (const key of unpersisted) {
+          if (persisting.length >= MAX_FLUSH_BARS) break;
+          const id = idOf.get(key);
+          if (!id) {
+            unpersisted.delete(key);
+            continue;
+          }
+          pipeline.storeFree(...freeArgs(id, 0));
+          persisting.push(key);
+        }
         for (const { id, bars } of batch) {
           const key = candlesKey(id, keyPrefix);
           for (const b of bars) {
@@ -295,12 +307,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
             count++;
           }
           // Released while these were pending: its expiry (see release) after the writes that may
-          // have created the key. Live and new: kept for good (a failed batch keeps it in the set).
+          // have created the key.
           if (!windows.has(id.key)) pipeline.storeFree(...freeArgs(id, RELEASED_SERIES_TTL_MS));
-          else if (unpersisted.has(id.key)) {
-            pipeline.storeFree(...freeArgs(id, 0));
-            persisting.push(id.key);
-          }
         }
         for (const [key, id] of unexpired) {
           if (expiring.length >= MAX_FLUSH_BARS) break;
@@ -325,7 +333,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       } finally {
         flushing = undefined;
       }
-      if ((dirty.size || unexpired.size) && ok()) schedule();
+      if ((dirty.size || unexpired.size || unpersisted.size) && ok()) schedule();
     })();
     return flushing;
   }

@@ -96,19 +96,29 @@ describe.runIf(redisUp)('connections per address shared by edges', () => {
     const [a, b] = [make('edge-a'), make('edge-b')];
     const ip = '203.0.113.50';
     const take = (s: SharedConnections, ...counts: Array<[string, number]>) => s.variantsTaken(ip, 'BTCUSDT:1m', 'rsi', counts);
+    // Each call carries the edge's whole set for the address, series and definition.
     expect(await take(a, ['rsi:period=7', 1])).toBe(true);
     expect(await take(b, ['rsi:period=7', 1])).toBe(true); // the same variant on another edge: still one
     expect(await take(b, ['rsi:period=7', 2], ['rsi:period=9', 1])).toBe(true); // two
-    expect(await take(a, ['rsi:period=11', 1])).toBe(false); // a third, on either edge
-    expect(await take(b, ['rsi:period=11', 1])).toBe(false);
+    expect(await take(a, ['rsi:period=7', 1], ['rsi:period=11', 1])).toBe(false); // a third, on either edge
+    expect(await take(b, ['rsi:period=7', 2], ['rsi:period=9', 1], ['rsi:period=11', 1])).toBe(false);
     // Other series, definitions and addresses are counted apart.
     expect(await a.variantsTaken(ip, 'ETHUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(true);
     expect(await a.variantsTaken(ip, 'BTCUSDT:1m', 'ema', [['ema:period=11', 1]])).toBe(true);
     expect(await a.variantsTaken('198.51.100.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=11', 1]])).toBe(true);
     // period=9 let go of: room for another.
-    b.variantsReleased(ip, 'BTCUSDT:1m', 'rsi', [['rsi:period=9', 0]]);
-    expect(await take(a, ['rsi:period=11', 1])).toBe(true);
-    expect(await conns[0]!.hgetall(`${variantsPrefix}${ip}|BTCUSDT:1m|rsi`)).toEqual({ 'edge-a|rsi:period=7': '1', 'edge-a|rsi:period=11': '1', 'edge-b|rsi:period=7': '2' });
+    b.variantsReleased(ip, 'BTCUSDT:1m', 'rsi', [['rsi:period=7', 2]]);
+    expect(await take(a, ['rsi:period=7', 1], ['rsi:period=11', 1])).toBe(true);
+    const hash = `${variantsPrefix}${ip}|BTCUSDT:1m|rsi`;
+    const expected = { 'edge-a|rsi:period=7': '1', 'edge-a|rsi:period=11': '1', 'edge-b|rsi:period=7': '2' };
+    expect(await conns[0]!.hgetall(hash)).toEqual(expected);
+    // Fields lost (a Redis restarted empty, or removed while an edge's heartbeat lapsed) come back with
+    // each edge's renewal, which writes its whole set again.
+    await conns[0]!.del(hash);
+    for (const s of [a, b]) (s as unknown as { renew(): void }).renew();
+    const back = async () => Object.keys(await conns[0]!.hgetall(hash)).length === Object.keys(expected).length;
+    for (const deadline = Date.now() + 2000; !(await back()); await sleep(20)) if (Date.now() > deadline) break;
+    expect(await conns[0]!.hgetall(hash)).toEqual(expected);
     // An edge that dies holding variants stops counting with its heartbeat.
     const dead = make('edge-dead', 300);
     expect(await dead.variantsTaken('192.0.2.50', 'BTCUSDT:1m', 'rsi', [['rsi:period=7', 1], ['rsi:period=9', 1]])).toBe(true);
