@@ -43,7 +43,7 @@ export interface SharedConnectionsOptions {
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
  * next change or renewal; an edge that dies stops counting when its heartbeat expires (`staleMs`).
  * Besides a call per open and close, each edge beats every staleMs / 3 and writes its counts again
- * every 30 s (a call per address it holds sockets of). A Redis that does not answer limits nothing
+ * every 30 s (one pipeline, a script call per address it holds sockets of). A Redis that does not answer limits nothing
  * here (the edge's own cap still does). Only addresses (validated IPs) name keys.
  *
  * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
@@ -160,8 +160,13 @@ export class SharedConnections {
    * heartbeat that lapsed while Redis was slow and another edge removed them), are put right.
    */
   private renew(): void {
-    for (const [address, count] of this.counts) this.call(address, count, 0).catch(() => undefined);
-    for (const [key, held] of this.variants) this.setVariants(key, held, 0).catch(() => undefined);
+    if (this.counts.size === 0 && this.variants.size === 0) return;
+    // One pipeline: one write for every address and hash, not one each.
+    const p = this.redis.pipeline() as unknown as Pick<WithConnections, 'clusterConnectionsSet' | 'clusterVariantsSet'> & { exec(): Promise<unknown> };
+    const { node, alivePrefix } = this.o;
+    for (const [address, count] of this.counts) void p.clusterConnectionsSet(this.key(address), node, count, 0, alivePrefix, this.staleMs, HASH_TTL_MS);
+    for (const [key, held] of this.variants) void p.clusterVariantsSet(key, node, 0, alivePrefix, this.staleMs, HASH_TTL_MS, ...held.flat());
+    p.exec().catch(() => undefined);
   }
 
   private key(address: string): string {
