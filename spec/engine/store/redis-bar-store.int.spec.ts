@@ -332,4 +332,33 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     check.disconnect();
     await store.close();
   });
+  it('a series live again while Redis did not answer is kept before the frees of that time count it: the bound of freed series drops none of its bars', async () => {
+    const port = await freePort();
+    await startRedis(port);
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 300, maxFreedKept: 2 });
+    const [a, b, c] = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'].map((s) => seriesId(s, '1m')) as [ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>];
+    for (const x of [a, b, c]) store.upsert(x, [bar(1), bar(2)]);
+    await store.flush();
+    const check = new Redis({ port });
+    const pttl = (x: ReturnType<typeof seriesId>) => check.pttl(`candles:${x.symbol}:1m`);
+    store.release(a);
+    await until(async () => (await pttl(a)) > RELEASED_SERIES_TTL_MS - 60_000);
+    child!.kill('SIGSTOP');
+    await until(() => !store.health().reachable, 10_000);
+    // a live again, then b and c freed, all while Redis does not answer: a is the oldest freed series
+    // Redis knows of, so counting b and c first (over maxFreedKept) would drop a's bars.
+    store.upsert(a, [bar(3)]);
+    store.release(b);
+    store.release(c);
+    child!.kill('SIGCONT');
+    await until(() => store.health().reachable && store.health().pendingWrites === 0, 10_000);
+    await store.flush();
+    await until(async () => (await pttl(c)) > RELEASED_SERIES_TTL_MS - 60_000, 10_000);
+    expect(await pttl(a)).toBe(-1);
+    expect(await check.zcard('candles:AAAUSDT:1m')).toBe(3);
+    expect(await pttl(b)).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+    expect((await check.zrange('store:freed', 0, -1)).sort()).toEqual([b.key, c.key]);
+    check.disconnect();
+    await store.close();
+  });
 });
