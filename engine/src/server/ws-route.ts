@@ -23,6 +23,13 @@ import { TokenBucket } from '../domain/token-bucket.ts';
 export const CLOSE_BAD_REQUEST = 4000;
 /** Close code for a client too slow to keep up: it reconnects and resyncs from a fresh snapshot. */
 export const CLOSE_TRY_AGAIN = 1013;
+
+/**
+ * Most bytes of a socket's first message allowed in its send buffer beyond MAX_BACKPRESSURE_BYTES
+ * while it goes out (8 derived series of 720 points and their candles measured 600 KB; 16, twice
+ * that). Above it, the allowance stops there.
+ */
+export const MAX_SNAPSHOT_ALLOWANCE = 16 * 1024 * 1024;
 /** Longest a resuming client waits for this node to apply updates it already saw (see `behind`). */
 export const RESUME_CATCHUP_MS = 2000;
 const RESUME_CATCHUP_POLL_MS = 10;
@@ -111,6 +118,8 @@ type ValidContext = WsContext & { symbol: string; interval: string };
 export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps): WsRoute {
   const { catalog, store, hub, metrics, series, badRequest, sent } = deps;
   const sockets = new Set<HyperExpress.Websocket>();
+  /** Bytes of a socket's first message its send buffer may hold beyond the limit until it first drains below it (see the sweep). */
+  const snapshotAllowance = new Map<HyperExpress.Websocket, number>();
   /**
    * A series that just went live for its waiting clients: their snapshots are serialized and sent in
    * turns of about a millisecond, so many cold series arriving together never hold the live updates
@@ -166,7 +175,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   });
 
   // Client messages are only counted: handed over undecoded (hyper-express decodes each to a string by default).
-  server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
+  // uWS skips a socket over its cap (drops messages): the cap stays above where the sweep closes one
+  // (the limit and its snapshot's allowance), so a socket is closed and resyncs before it loses any.
+  server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2 + MAX_SNAPSHOT_ALLOWANCE, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
     const asked = ws.context as WsContext;
     if (asked.error || !asked.symbol || !asked.interval) {
       badRequest();
@@ -215,6 +226,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     ws.on('close', () => {
       closed = true;
       sockets.delete(ws);
+      snapshotAllowance.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
@@ -312,7 +324,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       const begin = () => caughtUp(() => later(() => {
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
-        ws.send(firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances }), false);
+        const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
+        ws.send(first, false);
+        const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
+        if (bytes > deps.maxBackpressureBytes) snapshotAllowance.set(ws, Math.min(bytes, MAX_SNAPSHOT_ALLOWANCE));
         ws.send(hub.status);
         ws.subscribe(klineTopic(id));
         ws.subscribe(STATUS_TOPIC);
@@ -370,14 +385,19 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   }
 
   // Slow-client policy: a socket whose send buffer passes the limit is closed with 1013 so the
-  // client resyncs from a fresh snapshot; uWS's own cap (2x) bounds memory in between.
+  // client resyncs from a fresh snapshot; uWS's own cap bounds memory in between. A first message
+  // bigger than the limit (many derived series) may stay buffered on top of it until the socket has
+  // drained below the limit once: on a slow link it takes a while to go out, and closing the socket
+  // for it would only bring the client back for the same snapshot, again and again.
   const sweep = setInterval(() => {
     for (const ws of sockets) {
-      if (ws.buffered > deps.maxBackpressureBytes) {
+      const buffered = ws.buffered;
+      if (buffered > deps.maxBackpressureBytes + (snapshotAllowance.get(ws) ?? 0)) {
         slowDropped();
         sockets.delete(ws);
+        snapshotAllowance.delete(ws);
         ws.close(CLOSE_TRY_AGAIN, 'too slow: reconnect to resync');
-      }
+      } else if (buffered <= deps.maxBackpressureBytes) snapshotAllowance.delete(ws);
     }
   }, 250);
   sweep.unref();

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
@@ -79,5 +80,53 @@ describe('slow-client policy, real sockets', () => {
     });
     expect(received).toBeGreaterThan(64 * 1024);
     stalled.destroy();
+  }, 60_000);
+});
+
+describe('slow-client policy: a first message bigger than the limit', () => {
+  let app: App;
+  const LIMIT = 16 * 1024;
+  beforeAll(async () => {
+    app = await startTestApp({
+      source: 'sim',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 5000,
+      historyOnConnect: 5000,
+      seriesDir: 'series',
+      maxBackpressureBytes: LIMIT,
+      maxConnectionsPerAddress: 0,
+    });
+    await app.ready;
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('a client that takes a while to read its snapshot (a slow link) is not closed for it: its send buffer may hold the snapshot beyond MAX_BACKPRESSURE_BYTES', async () => {
+    // 16 derived series of 5,000 points and 5,000 candles: several MB in one message, more than the
+    // kernel's buffers of a socket that does not read take, so uWS buffers the rest. Closing it for
+    // that (1013) would only bring it back for the same snapshot, again and again.
+    const series = Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',');
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=${series}`);
+    const got: Array<{ type: string; bytes: number }> = [];
+    let closeCode: number | undefined;
+    ws.on('message', (d: Buffer) => got.push({ type: (JSON.parse(d.toString()) as { type: string }).type, bytes: d.length }));
+    ws.on('close', (code) => (closeCode = code));
+    ws.on('error', () => {});
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    // Several sweeps (every 250 ms) while it reads nothing.
+    await new Promise((r) => setTimeout(r, 1500));
+    socket.resume();
+    const deadline = Date.now() + 20_000;
+    while (!got.some((m) => m.type === 'live_candle') && closeCode === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const first = got.find((m) => m.type === 'historical');
+    expect(first?.bytes).toBeGreaterThan(4 * 1024 * 1024);
+    expect(closeCode).toBeUndefined();
+    expect(got.some((m) => m.type === 'live_candle')).toBe(true);
+    expect(metric(app, 'engine_ws_slow_clients_dropped_total')).toBe(0);
+    ws.close();
   }, 60_000);
 });
