@@ -1,0 +1,45 @@
+import { isIP } from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { clientAddress } from '../../../engine/src/server/client-address.ts';
+
+describe('clientAddress', () => {
+  it('is the peer unless the peer is a trusted proxy; then the rightmost X-Forwarded-For entry', () => {
+    expect(clientAddress('203.0.113.7', '198.51.100.1', [])).toBe('203.0.113.7');
+    expect(clientAddress('203.0.113.7', '198.51.100.1', ['10.0.0.5'])).toBe('203.0.113.7');
+    expect(clientAddress('10.0.0.5', '1.1.1.1, 198.51.100.1', ['10.0.0.5'])).toBe('198.51.100.1');
+    expect(clientAddress('::ffff:10.0.0.5', '198.51.100.1', ['10.0.0.5'])).toBe('198.51.100.1');
+    expect(clientAddress('10.0.0.5', '198.51.100.1', ['*'])).toBe('198.51.100.1');
+    // Not an address: the proxy's own.
+    expect(clientAddress('10.0.0.5', 'unknown', ['*'])).toBe('10.0.0.5');
+  });
+
+  it('drops an IPv6 zone id: a forged entry of any length is no longer a key of that length', () => {
+    const long = `fe80::1%${'z'.repeat(50_000)}`;
+    expect(clientAddress('10.0.0.5', long, ['*'])).toBe('fe80:0:0:0::');
+    expect(clientAddress('10.0.0.5', '::%x', ['*'])).toBe('0:0:0:0::');
+  });
+
+  it('rations IPv6 clients by their /64 network', () => {
+    expect(clientAddress('2001:db8:0:7::1', undefined, [])).toBe('2001:db8:0:7::');
+    expect(clientAddress('2001:0db8:0000:0007:ffff:0000:0000:0009', undefined, [])).toBe('2001:db8:0:7::');
+    expect(clientAddress('10.0.0.5', '2001:db8::7:1.2.3.4', ['*'])).toBe('2001:db8:0:0::');
+    expect(clientAddress('64:ff9b::192.0.2.33', undefined, [])).toBe('64:ff9b:0:0::');
+  });
+
+  it('property: every address of one /64 is rationed as one, an IP address of at most 39 characters', () => {
+    const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), fc.array(group, { minLength: 4, maxLength: 4 }), (a, low) => {
+        const full = a.join(':');
+        const sibling = [...a.slice(0, 4), ...low].join(':');
+        const r = clientAddress(full, undefined, []);
+        expect(r).toBe(clientAddress(sibling, undefined, []));
+        // The compressed spelling of the same address too.
+        expect(clientAddress(new URL(`http://[${full}]/`).hostname.slice(1, -1), undefined, [])).toBe(r);
+        expect(isIP(r)).toBe(6);
+        expect(r.length).toBeLessThanOrEqual(39);
+      }),
+    );
+  });
+});
