@@ -88,7 +88,8 @@ export function parseUrlState(search: string): UrlState {
     interval: (q.get('interval') ?? '1m').slice(0, 6),
     indicators: tokens(q.get('ind'), true),
     theme: q.get('theme') === 'light' ? 'light' : 'dark',
-    series: tokens(q.get('series'), false),
+    // Each derived series once: the engine refuses a request naming one twice.
+    series: tokens(q.get('series'), false).filter((c, i, all) => all.findIndex((x) => x.name === c.name) === i),
     type: type && CHART_TYPES.includes(type) ? type : 'candles',
     scale: scale && SCALES.includes(scale) ? scale : 'linear',
   };

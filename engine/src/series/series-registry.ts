@@ -216,6 +216,9 @@ export class SeriesRegistry {
       }
       const one = this.request(name, overrides, interval);
       if (!one.ok) return one;
+      // Refused: each repeat was serialized into the first message again (16 × rsi: 847 KB instead of
+      // 132 KB) and counted as a new instance against the address's ration.
+      if (out.some((r) => r.label === one.value.label)) return { ok: false, error: `series '${echo(one.value.label, 80)}' asked for more than once` };
       out.push(one.value);
     }
     return { ok: true, value: out };

@@ -128,6 +128,12 @@ describe('SeriesRegistry', () => {
     const many = (n: number) => Array.from({ length: n }, (_, i) => `double:factor=${1 + i / 10}`).join(',');
     expect(registry.parse(many(16), '1m')).toMatchObject({ ok: true });
     expect(err(many(17))).toBe('at most 16 series per request (asked for 17)');
+    // The same series twice is refused (reproduced: 16 × rsi was served, its points 16 times in the
+    // first message), however spelled: the default parameter given or not is one label.
+    expect(err('rsi,double,rsi')).toBe("series 'rsi' asked for more than once");
+    expect(err('rsi:period=21,rsi:period=21')).toBe("series 'rsi:period=21' asked for more than once");
+    expect(err('rsi,rsi:period=14')).toBe("series 'rsi' asked for more than once");
+    expect(err('rsi,rsi:period=21')).toBe('accepted');
   });
 
   it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {
