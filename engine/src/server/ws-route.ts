@@ -24,6 +24,9 @@ export const CLOSE_BAD_REQUEST = 4000;
 /** Close code for a client too slow to keep up: it reconnects and resyncs from a fresh snapshot. */
 export const CLOSE_TRY_AGAIN = 1013;
 
+/** New WebSocket connections per second one address may open after its burst (with MAX_CONNECTIONS_PER_ADDRESS on). */
+export const CONNECTS_PER_SECOND = 10;
+
 /**
  * Most bytes of a socket's first message allowed in its send buffer beyond MAX_BACKPRESSURE_BYTES
  * while it goes out (8 derived series of 720 points and their candles measured 600 KB; 16, twice
@@ -148,6 +151,13 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const instancesRateLimited = (wait: number) => `too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`;
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
   const tooMany = (address: string) => `too many connections from ${echo(address, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
+  // New connections per address, with the per-address cap on: a client that connects and closes in a
+  // loop is not bounded by the cap (it holds one socket at a time), and each connect costs a first
+  // message (a resume with 12 derived series, ~20 ms of CPU: measured by an attacker-style probe).
+  // The burst lets every socket the cap allows come back at once (an office behind one NAT after
+  // losing its edge).
+  const connects = deps.maxConnectionsPerAddress ? new AddressRateLimit({ perMinute: CONNECTS_PER_SECOND * 60, burst: Math.max(deps.maxConnectionsPerAddress, 64) }) : undefined;
+  const refusedRate = metrics.counter('engine_ws_connect_rate_refused_total', `WebSocket upgrades refused with 429 because their address opened more than ${CONNECTS_PER_SECOND} a second after its burst`);
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -162,6 +172,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     if (!perAddress.fits(address)) {
       refusedBusy();
       res.status(429).header('retry-after', '10').header('cache-control', 'no-store').json({ error: tooMany(address), code: 'too_many_connections' });
+      return;
+    }
+    const wait = connects?.take(address) ?? 0;
+    if (wait > 0) {
+      refusedRate();
+      res.status(429).header('retry-after', String(wait)).header('cache-control', 'no-store').json({ error: `too many new connections from ${echo(address, 64)} (${CONNECTS_PER_SECOND} a second after a burst, with MAX_CONNECTIONS_PER_ADDRESS on); retry in ${wait} s`, code: 'rate_limited' });
       return;
     }
     const query = singleQuery(req.query_parameters);

@@ -141,4 +141,43 @@ describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () 
     const later = connect('203.0.113.50', [64, 65, 66, 67]);
     await later.until((x) => x.historical() !== undefined, 15_000, 'historical once its places are free');
   });
+
+  it('rations new connections per address: a client connecting and closing in a loop gets 429 rate_limited after its burst (reproduced: unbounded, each connect a first message)', async () => {
+    const a = { 'x-forwarded-for': '192.0.2.77' };
+    const answer = (headers: Record<string, string>) =>
+      new Promise<{ status: number; retryAfter?: string; body: string }>((resolve) => {
+        const w = new WebSocket(`${ws}/ws/BTCUSDT?interval=1m`, { headers });
+        w.on('upgrade', () => {
+          resolve({ status: 101, body: '' });
+          w.terminate();
+        });
+        w.on('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+        });
+        w.on('error', () => resolve({ status: -1, body: '' }));
+      });
+    const t0 = Date.now();
+    let opened = 0;
+    let refused: Awaited<ReturnType<typeof answer>> | undefined;
+    // One socket at a time (the cap is 3): the burst (64 here), plus what refills meanwhile (10 a second).
+    for (let i = 0; i < 400 && !refused; i++) {
+      const r = await answer(a);
+      if (r.status === 101) opened++;
+      else if (r.status === 429 && JSON.parse(r.body).code === 'rate_limited') refused = r;
+      else if (r.status !== 429) throw new Error(`unexpected ${r.status}`);
+      // (a 429 too_many_connections: the previous socket's close not seen yet)
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    expect(refused, `${opened} opened in ${seconds} s`).toBeDefined();
+    expect(opened).toBeGreaterThanOrEqual(64);
+    expect(opened).toBeLessThanOrEqual(64 + Math.ceil(10 * seconds) + 1);
+    expect(JSON.parse(refused!.body)).toMatchObject({ code: 'rate_limited', error: expect.stringMatching(/too many new connections/) });
+    expect(Number(refused!.retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another address is not affected.
+    expect((await answer({ 'x-forwarded-for': '192.0.2.78' })).status).toBe(101);
+    app.metrics.render();
+    expect(app.metrics.value('engine_ws_connect_rate_refused_total')).toBeGreaterThanOrEqual(1);
+  });
 });
