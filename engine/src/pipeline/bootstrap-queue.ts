@@ -6,12 +6,16 @@ import type { BootstrapResult } from './bootstrap.ts';
  * Series waiting to be loaded from REST, at most `concurrency` at a time: those a client is waiting
  * for go first, the rest in the order they came. The REST gate paces what runs by the weight budget,
  * so a whole universe bootstraps as fast as the budget allows while a client's series jumps the queue.
+ * The waited-for ones go round robin between the addresses that first asked for each: many addresses
+ * each starting cold series within their own ration (ON_DEMAND_PER_MIN) hold another client's one
+ * back by at most one load each, not by everything they queued before it (an attacker-style probe:
+ * 60 addresses kept ~195 series queued, and one cold symbol then took up to 46 s).
  * Every series is loaded once however often it is pushed; `cancel` drops it (aborting a load in flight).
  */
 export class BootstrapQueue {
-  private readonly urgent: SeriesId[] = [];
+  /** Waited-for series by the address that first asked for each, in turn order (a Map keeps insertion order). */
+  private readonly urgent = new Map<string, SeriesId[]>();
   private readonly normal: SeriesId[] = [];
-  private urgentHead = 0;
   private normalHead = 0;
   /** Series queued and not yet started, with the lane each is in now. */
   private readonly queued = new Map<string, 'urgent' | 'normal'>();
@@ -27,13 +31,21 @@ export class BootstrapQueue {
     if (!(concurrency >= 1)) throw new TypeError('BootstrapQueue: concurrency must be >= 1');
   }
 
-  /** Queues a series (a no-op when queued or loading already, except that `urgent` moves it ahead). */
-  push(id: SeriesId, urgent = false): void {
+  /**
+   * Queues a series (a no-op when queued or loading already, except that `urgent` moves it ahead),
+   * `asker` the client address waiting for it (urgent ones take turns by it; '' for none known).
+   */
+  push(id: SeriesId, urgent = false, asker = ''): void {
     if (this.stopped || this.running.has(id.key)) return;
     const lane = this.queued.get(id.key);
     if (lane === 'urgent' || (lane === 'normal' && !urgent)) return;
     this.queued.set(id.key, urgent ? 'urgent' : 'normal');
-    (urgent ? this.urgent : this.normal).push(id);
+    if (!urgent) this.normal.push(id);
+    else {
+      const mine = this.urgent.get(asker);
+      if (mine) mine.push(id);
+      else this.urgent.set(asker, [id]);
+    }
     this.drain();
   }
 
@@ -55,6 +67,7 @@ export class BootstrapQueue {
 
   stop(): void {
     this.stopped = true;
+    this.urgent.clear();
     for (const s of this.running.values()) s.unsubscribe();
     this.running.clear();
     this.queued.clear();
@@ -62,16 +75,23 @@ export class BootstrapQueue {
 
   private next(): SeriesId | undefined {
     // Entries whose lane changed (moved ahead) or that were cancelled are skipped where they lie.
-    while (this.urgentHead < this.urgent.length) {
-      const id = this.urgent[this.urgentHead++]!;
-      if (this.queued.get(id.key) === 'urgent') return id;
+    for (const [asker, mine] of this.urgent) {
+      let id: SeriesId | undefined;
+      while (mine.length && !id) {
+        const head = mine.shift()!;
+        if (this.queued.get(head.key) === 'urgent') id = head;
+      }
+      // This asker's turn is taken: it goes last (or leaves, with nothing left).
+      this.urgent.delete(asker);
+      if (mine.length) this.urgent.set(asker, mine);
+      if (id) return id;
     }
     while (this.normalHead < this.normal.length) {
       const id = this.normal[this.normalHead++]!;
       if (this.queued.get(id.key) === 'normal') return id;
     }
-    // Both lanes consumed: reset them so the arrays do not grow forever.
-    this.urgent.length = this.normal.length = this.urgentHead = this.normalHead = 0;
+    // The lane consumed: reset it so the array does not grow forever.
+    this.normal.length = this.normalHead = 0;
     return undefined;
   }
 

@@ -127,10 +127,10 @@ export class SeriesLifecycle implements SeriesDemand {
   want(id: SeriesId, address?: string): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
-    const e = this.entries.get(id.key) ?? this.ensure(id, false, true);
+    const e = this.entries.get(id.key) ?? this.ensure(id, false, true, address);
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
-    this.hurry(e);
+    this.hurry(e, address);
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 
@@ -219,7 +219,8 @@ export class SeriesLifecycle implements SeriesDemand {
     return undefined;
   }
 
-  private ensure(id: SeriesId, pinned: boolean, urgent: boolean): Entry {
+  /** `asker`: the client address waiting for it, if any (waited-for loads take turns by it). */
+  private ensure(id: SeriesId, pinned: boolean, urgent: boolean, asker?: string): Entry {
     const hit = this.entries.get(id.key);
     if (hit) {
       if (pinned && !hit.pinned) {
@@ -234,24 +235,24 @@ export class SeriesLifecycle implements SeriesDemand {
     this.entries.set(id.key, e);
     if (pinned && !source) this.pinnedWaiting++;
     if (source) {
-      const src = this.ensure(source, pinned, urgent);
+      const src = this.ensure(source, pinned, urgent, asker);
       src.dependents++;
       if (src.state === 'live') this.startCustom(e);
-      else if (urgent) this.hurry(src);
+      else if (urgent) this.hurry(src, asker);
     } else {
       this.deps.router.expect(id.key);
       this.deps.upstream.add([klineStreamName(id.symbol, id.interval)]);
-      this.queue.push(id, urgent);
+      this.queue.push(id, urgent, asker);
     }
     return e;
   }
 
   /** Someone waits for it: its load (or its source's) goes ahead of the backlog. */
-  private hurry(e: Entry): void {
+  private hurry(e: Entry, asker?: string): void {
     if (e.source) {
       const src = this.entries.get(e.source.key);
-      if (src && src.state !== 'live') this.hurry(src);
-    } else if (e.state !== 'live') this.queue.push(e.id, true);
+      if (src && src.state !== 'live') this.hurry(src, asker);
+    } else if (e.state !== 'live') this.queue.push(e.id, true, asker);
   }
 
   private loaded(r: BootstrapResult): void {

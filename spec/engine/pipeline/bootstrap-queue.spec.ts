@@ -68,6 +68,27 @@ describe('BootstrapQueue', () => {
     expect(t.started).toEqual(['AAUSDT:1m', 'DDUSDT:1m', 'BBUSDT:1m', 'CCUSDT:1m']);
   });
 
+  it('takes the waited-for series in turns by the address that asked: many from one address hold another\'s one back by one load', () => {
+    const t = setup(1);
+    t.q.push(id('BUSYUSDT'));
+    // One address (an attacker within its own ration) asks for five, then a trader for one.
+    for (const s of ['A1USDT', 'A2USDT', 'A3USDT', 'A4USDT', 'A5USDT']) t.q.push(id(s), true, '203.0.113.7');
+    t.q.push(id('TRADERUSDT'), true, '198.51.100.9');
+    // Asked again by the trader: it keeps its place (first asker's turn).
+    t.q.push(id('A3USDT'), true, '198.51.100.9');
+    t.q.push(id('B1USDT'), true, '192.0.2.1');
+    for (let i = 0; i < 7; i++) t.finish(t.started.at(-1)!);
+    // Reproduced: first come first served put TRADERUSDT behind all five.
+    expect(t.started).toEqual(['BUSYUSDT:1m', 'A1USDT:1m', 'TRADERUSDT:1m', 'B1USDT:1m', 'A2USDT:1m', 'A3USDT:1m', 'A4USDT:1m', 'A5USDT:1m']);
+    // A cancelled one is skipped in its asker's turn; the backlog follows the urgent ones.
+    for (const s of ['C1USDT', 'C2USDT']) t.q.push(id(s), true, '203.0.113.7');
+    t.q.push(id('NORMALUSDT'));
+    t.q.cancel('C1USDT:1m');
+    t.finish(t.started.at(-1)!);
+    t.finish(t.started.at(-1)!);
+    expect(t.started.slice(-2)).toEqual(['C2USDT:1m', 'NORMALUSDT:1m']);
+  });
+
   it('cancels a queued series and aborts a running load; stop aborts everything', () => {
     const t = setup(1);
     for (const s of ['AAUSDT', 'BBUSDT', 'CCUSDT']) t.q.push(id(s));
