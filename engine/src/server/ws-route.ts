@@ -153,7 +153,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const tooMany = (address: string) => `too many connections from ${echo(address, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
   // New connections per address, with the per-address cap on: a client that connects and closes in a
   // loop is not bounded by the cap (it holds one socket at a time), and each connect costs a first
-  // message (a resume with 12 derived series, ~20 ms of CPU: measured by an attacker-style probe).
+  // message (an attacker-style probe measured 22 ms of an edge's CPU for a resume with 16 series).
   // The burst lets every socket the cap allows come back at once (an office behind one NAT after
   // losing its edge).
   const connects = deps.maxConnectionsPerAddress ? new AddressRateLimit({ perMinute: CONNECTS_PER_SECOND * 60, burst: Math.max(deps.maxConnectionsPerAddress, 64) }) : undefined;
