@@ -43,8 +43,8 @@ export interface SharedConnectionsOptions {
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
  * next change or renewal; an edge that dies stops counting when its heartbeat expires (`staleMs`).
  * Besides a call per open and close, each edge beats every staleMs / 3 and writes its counts again
- * every 30 s (one pipeline, a script call per address it holds sockets of). A Redis that does not answer limits nothing
- * here (the edge's own cap still does). Only addresses (validated IPs) name keys.
+ * every 30 s (one pipeline, a script call per address it holds sockets of). A Redis that does not
+ * answer limits nothing here (the edge's own cap still does). Only addresses (validated IPs) name keys.
  *
  * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
  * per definition and series): through N edges an address could otherwise hold N times as many, and

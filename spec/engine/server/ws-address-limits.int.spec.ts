@@ -4,21 +4,25 @@ import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
-/** The HTTP status an upgrade is answered with (101 when it opens). */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+/** How an upgrade is answered: 101 when it opens (the socket then closed), else the status, Retry-After and body. */
+function upgradeAnswer(url: string, headers: Record<string, string> = {}): Promise<{ status: number; retryAfter?: string; body: string }> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers });
-    ws.on('upgrade', (res) => {
-      resolve(res.statusCode ?? 0);
+    ws.on('upgrade', () => {
+      resolve({ status: 101, body: '' });
       ws.terminate();
     });
     ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
     });
-    ws.on('error', () => resolve(-1));
+    ws.on('error', () => resolve({ status: -1, body: '' }));
   });
 }
+
+/** The HTTP status an upgrade is answered with (101 when it opens). */
+const upgradeStatus = async (url: string, headers: Record<string, string> = {}) => (await upgradeAnswer(url, headers)).status;
 
 /**
  * An attacker's view of the WebSocket endpoint: one address opening sockets without end, and
@@ -144,20 +148,7 @@ describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () 
 
   it('rations new connections per address: a client connecting and closing in a loop gets 429 rate_limited after its burst (reproduced: unbounded, each connect a first message)', async () => {
     const a = { 'x-forwarded-for': '192.0.2.77' };
-    const answer = (headers: Record<string, string>) =>
-      new Promise<{ status: number; retryAfter?: string; body: string }>((resolve) => {
-        const w = new WebSocket(`${ws}/ws/BTCUSDT?interval=1m`, { headers });
-        w.on('upgrade', () => {
-          resolve({ status: 101, body: '' });
-          w.terminate();
-        });
-        w.on('unexpected-response', (_req, res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
-        });
-        w.on('error', () => resolve({ status: -1, body: '' }));
-      });
+    const answer = (headers: Record<string, string>) => upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m`, headers);
     const t0 = Date.now();
     let opened = 0;
     let refused: Awaited<ReturnType<typeof answer>> | undefined;
