@@ -76,6 +76,8 @@ export interface Config {
   allowedOrigins: string[];
   /** WebSocket connections one client address may hold at once (0 = no limit). */
   maxConnectionsPerAddress: number;
+  /** JSON API requests one client address may make a second, after a burst (0 = no limit). */
+  httpRequestsPerSecond: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -252,5 +254,6 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
     maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
+    httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
   };
 }

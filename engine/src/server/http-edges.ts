@@ -5,12 +5,15 @@ type Handler = (req: HyperExpress.Request, res: HyperExpress.Response) => unknow
 
 /** What a group of routes needs from the server: GET routes (HEAD, OPTIONS and 405 come with them). */
 export interface RouteTable {
-  get(path: string, handler: Handler): void;
+  /** `free`: not counted in the per-address ration (probes and scrapes: cheap, and must answer). */
+  get(path: string, handler: Handler, opts?: { free?: boolean }): void;
 }
 
 export interface HttpEdgesOptions {
   /** Origins allowed to read the answers from a browser ('*' = any); empty = no CORS headers. */
   corsOrigins: readonly string[];
+  /** The per-address ration of GET and HEAD requests (request-ration.ts): false when it answered. */
+  ration?: (req: HyperExpress.Request, res: HyperExpress.Response) => boolean;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -38,7 +41,7 @@ export function corsOrigin(allowed: readonly string[], origin: string | undefine
 /**
  * Wraps a server so every GET route also answers HEAD (same status and headers, a true
  * Content-Length and no body), OPTIONS (CORS preflight) and any other method with 405 and `Allow`,
- * and carries CORS headers for the allowed origins.
+ * carries CORS headers for the allowed origins, and counts GET and HEAD in the ration when given.
  */
 export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOptions): RouteTable {
   const cors = (req: HyperExpress.Request, res: HyperExpress.Response): boolean => {
@@ -51,9 +54,12 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
     return true;
   };
   return {
-    get(path, handler) {
+    get(path, handler, routeOpts) {
+      const ration = routeOpts?.free ? undefined : opts.ration;
       const withCors: Handler = (req, res) => {
         cors(req, res);
+        // After the CORS headers: a browser's page may read the 429.
+        if (ration && !ration(req, res)) return;
         return handler(req, res);
       };
       server.get(path, withCors);

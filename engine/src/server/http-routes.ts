@@ -47,12 +47,18 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     const h = deps.health();
     sendJson(res, h.status === 'ok' ? 200 : 503, h);
   };
-  server.get('/health', readiness);
-  server.get('/readyz', readiness);
-  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }));
-  server.get('/metrics', (_req, res) => {
-    res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
-  });
+  // Probes and scrapes are not rationed: an orchestrator's must answer while a client floods.
+  const free = { free: true };
+  server.get('/health', readiness, free);
+  server.get('/readyz', readiness, free);
+  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }), free);
+  server.get(
+    '/metrics',
+    (_req, res) => {
+      res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
+    },
+    free,
+  );
 
   server.get('/candles/:symbol/:interval', async (req, res) => {
     const q = singleQuery(req.query_parameters);

@@ -12,6 +12,7 @@ import type { Catalog } from './request-params.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
 import { registerStaticRoute } from './static-route.ts';
 import { routeErrorHandler } from './route-errors.ts';
+import { requestRation } from './request-ration.ts';
 import { registerWsRoute, type SharedVariants } from './ws-route.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
@@ -33,6 +34,8 @@ export interface ServerDeps {
   trustProxy?: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** JSON API requests one client address may make a second after a burst (0 or absent = no limit). */
+  httpRequestsPerSecond?: number;
   /** New series (on-demand ones, derived-series instances) one client address may start per minute (absent = no limit). */
   onDemandPerMinute?: number;
   /** New derived-series instances' ration kept for the whole cluster (edges). */
@@ -57,11 +60,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute };
+  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond };
 }
 
 export interface EngineServer {
@@ -87,7 +90,10 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const failed = metrics.counter('engine_http_errors_total', 'Requests a route failed on (answered 500; each distinct error logged once)');
   server.set_error_handler(routeErrorHandler({ log: deps.log, counted: () => failed() }));
 
-  const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins });
+  const rationed = metrics.counter('engine_http_rate_limited_total', 'JSON API requests refused (429) for coming too fast from one client address');
+  const perSecond = deps.httpRequestsPerSecond;
+  const ration = perSecond ? requestRation({ perSecond, trustProxy: deps.trustProxy, refused: () => rationed() }) : undefined;
+  const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins, ration });
   registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
   registerSeriesRoutes(routes, { ...deps, badRequest: () => badRequest() });
   const ws = registerWsRoute(server, { ...deps, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });

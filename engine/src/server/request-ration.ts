@@ -1,0 +1,36 @@
+import type HyperExpress from 'hyper-express';
+import { echo } from '../domain/echo.ts';
+import { AddressRateLimit } from './address-rate-limit.ts';
+import { clientAddress } from './client-address.ts';
+import { sendJson } from './send-json.ts';
+
+export interface RequestRationOptions {
+  /** Requests one client address may make a second on average (HTTP_REQUESTS_PER_SECOND). */
+  perSecond: number;
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY). */
+  trustProxy?: readonly string[];
+  /** Counts each request refused. */
+  refused?: () => void;
+  now?: () => number;
+}
+
+/**
+ * Bounds the JSON API's requests per client address: `perSecond` on average after a burst of
+ * 5 seconds' worth (at least 20; a chart's load and a fast scroll back fit in it). Beyond, the
+ * answer is 429 `rate_limited` with Retry-After, before the route does any work. Without it one
+ * address kept 64 requests for 1,000 candles in flight (1.7 ms of CPU each) and pushed `/livez` to
+ * 54–174 ms (an attacker-style probe).
+ * Returns a check: true when the request may go on, false when it was answered.
+ */
+export function requestRation(opts: RequestRationOptions): (req: HyperExpress.Request, res: HyperExpress.Response) => boolean {
+  const limit = new AddressRateLimit({ perMinute: opts.perSecond * 60, burst: Math.max(20, opts.perSecond * 5), now: opts.now });
+  return (req, res) => {
+    const address = clientAddress(req.ip, req.headers['x-forwarded-for'], opts.trustProxy ?? []);
+    const wait = limit.take(address);
+    if (wait === 0) return true;
+    opts.refused?.();
+    res.header('retry-after', String(wait));
+    sendJson(res, 429, { error: `too many requests from ${echo(address, 64)} (HTTP_REQUESTS_PER_SECOND ${opts.perSecond} after a burst); retry in ${wait} s`, code: 'rate_limited' });
+    return false;
+  };
+}

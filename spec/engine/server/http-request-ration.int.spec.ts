@@ -1,0 +1,64 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../engine/src/app.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+
+/**
+ * An attacker's view of the JSON API: one address asking as fast as it can. The ration answers 429
+ * before the route works; probes and scrapes still answer; another address is not held back.
+ */
+describe('per-address ration of the JSON API, against the simulated exchange', () => {
+  let app: App;
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      source: 'sim',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 100,
+      seriesDir: '',
+      // 4 a second after a burst of 20 (the least burst).
+      httpRequestsPerSecond: 4,
+      trustProxy: ['127.0.0.1'],
+      simOptions: { pushIntervalMs: 100, clockSpeed: 60, universeSize: 10 },
+    });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  const get = async (path: string, from: string, method: 'GET' | 'HEAD' = 'GET') => {
+    const res = await request(`${app.url}${path}`, { method, headers: { 'x-forwarded-for': from } });
+    const text = await res.body.text();
+    return { status: res.statusCode, retryAfter: res.headers['retry-after'], body: text.startsWith('{') ? (JSON.parse(text) as { error?: string; code?: string }) : undefined };
+  };
+
+  it('answers 429 rate_limited with Retry-After once an address spends its burst (reproduced: every request served), GET and HEAD alike', async () => {
+    const path = '/candles/BTCUSDT/1m?limit=1000';
+    const answers = [];
+    for (let i = 0; i < 30; i++) answers.push(await get(path, '198.51.100.1', i % 2 ? 'HEAD' : 'GET'));
+    const served = answers.filter((a) => a.status === 200).length;
+    const refused = answers.filter((a) => a.status === 429);
+    // The burst of 20, and at most what refilled meanwhile (4 a second).
+    expect(served).toBeGreaterThanOrEqual(20);
+    expect(served).toBeLessThan(26);
+    expect(refused.length).toBe(30 - served);
+    const body = refused.find((a) => a.body)?.body;
+    expect(body?.code).toBe('rate_limited');
+    expect(body?.error).toMatch(/HTTP_REQUESTS_PER_SECOND/);
+    expect(Number(refused[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(app.metrics.render()).toMatch(new RegExp(`engine_http_rate_limited_total ${refused.length}\\b`));
+  });
+
+  it('still answers probes and scrapes from that address, and another address at once', async () => {
+    for (let i = 0; i < 5; i++) expect((await get('/symbols', '198.51.100.2')).status).toBe(200);
+    const flood = [];
+    for (let i = 0; i < 40; i++) flood.push(get('/symbols', '198.51.100.2'));
+    expect((await Promise.all(flood)).some((a) => a.status === 429)).toBe(true);
+    expect((await get('/livez', '198.51.100.2')).status).toBe(200);
+    expect((await get('/health', '198.51.100.2')).status).toBe(200);
+    expect((await get('/metrics', '198.51.100.2')).status).toBe(200);
+    expect((await get('/symbols', '198.51.100.3')).status).toBe(200);
+  });
+});
