@@ -23,6 +23,26 @@ export function parseDemandMember(member: string): SeriesId | undefined {
   }
 }
 
+/** What a client address looks like once clientAddress made it (IPv4, or IPv6 without a zone id). */
+const ASKER_RE = /^[0-9A-Fa-f.:]{1,39}$/;
+
+/**
+ * An edge's nudge to the leader: the member it asks for, then the client address that asked (the
+ * leader's waited-for loads take turns by it, as ROLE=all's do). A nudge is a hint: one lost (pub/sub
+ * drops it) or without an address leaves the load one turn among those of no known address.
+ */
+export function demandNudge(member: string, asker: string): string {
+  return asker ? `${member} ${asker}` : member;
+}
+
+/** A nudge read back: the member and its asker, or undefined when it names no valid address. */
+export function parseDemandNudge(text: string): { member: string; asker: string } | undefined {
+  const i = text.indexOf(' ');
+  if (i <= 0) return undefined;
+  const asker = text.slice(i + 1);
+  return ASKER_RE.test(asker) ? { member: text.slice(0, i), asker } : undefined;
+}
+
 /**
  * The leader's answer for a wanted series, as stored under `served:<key>`. A refusal's code says its
  * kind: `series_busy` (a derived series at the leader's caps) is refused to the client as ROLE=all

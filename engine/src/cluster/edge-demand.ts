@@ -4,7 +4,7 @@ import type { DemandOutcome, DemandRefusal, SeriesDemand } from '../pipeline/ser
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { DemandKeys } from './cluster-keys.ts';
 import { DemandHolders } from './demand-holders.ts';
-import { DEMAND_STALE_MS, parseServed } from './demand-member.ts';
+import { DEMAND_STALE_MS, demandNudge, parseServed } from './demand-member.ts';
 import { touch, unwatch, watch } from '../pipeline/watch-count.ts';
 
 export interface EdgeDemandConfig {
@@ -53,6 +53,8 @@ interface Entry {
   askedAt: number;
   /** This edge is among the series' holders in Redis (from the ask until it lets go). */
   holding: boolean;
+  /** The client address that first asked (the leader's waited-for loads take turns by it); '' when none. */
+  readonly asker: string;
   waiters: Array<(o: DemandOutcome) => void>;
 }
 
@@ -94,7 +96,8 @@ export class EdgeDemand implements SeriesDemand {
     return this.cfg.configured(id) ? this.cfg.feed.isLoaded(id) : this.entries.get(id.key)?.state === 'live';
   }
 
-  want(id: SeriesId, address?: string): Promise<DemandOutcome> {
+  /** `asker`: see SeriesDemand (here: an address charged already, when its charge was taken in Redis). */
+  want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
     if (this.cfg.configured(id)) return Promise.resolve({ ok: true });
     const { catalog } = this.cfg;
     if (!catalog.isTrading(id.symbol)) return Promise.resolve({ ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` });
@@ -115,13 +118,13 @@ export class EdgeDemand implements SeriesDemand {
           return w > 0 ? rateLimited(w) : undefined;
         });
         this.taking.set(id.key, t);
-        return this.after(t, id);
+        return this.after(t, id, undefined, address);
       }
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
       }
       const t = this.now();
-      e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, holding: false, waiters: [] };
+      e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, holding: false, asker: asker ?? '', waiters: [] };
       this.entries.set(id.key, e);
     }
     // A series this edge let go of but still follows is held again (the leader may have released it).
@@ -133,12 +136,13 @@ export class EdgeDemand implements SeriesDemand {
 
   /**
    * What a charge in the cluster's bucket came to: the series asked for as charged, or the refusal
-   * (for a joiner, `address` given: the series asked for again on its own address).
+   * (for a joiner, `address` given: the series asked for again on its own address). `asker`: the
+   * charged address, the one the leader's queue turns by.
    */
-  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string): Promise<DemandOutcome> {
+  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string, asker?: string): Promise<DemandOutcome> {
     return charging.then((refused) => {
       if (this.stopped) return STOPPED;
-      if (!refused) return this.want(id);
+      if (!refused) return this.want(id, undefined, asker);
       return address === undefined ? refused : this.want(id, address);
     });
   }
@@ -160,13 +164,16 @@ export class EdgeDemand implements SeriesDemand {
     }
   }
 
-  /** Adds the series to the wanted set, this edge to its holders, and nudges the leader. */
+  /**
+   * Adds the series to the wanted set, this edge to its holders, and nudges the leader with the
+   * address that asked (its load takes turns by it there: see demandNudge).
+   */
   private ask(e: Entry): void {
     const { redis, keys } = this.cfg;
     e.holding = true;
     void this.holders
       .touch(redis.multi(), [e.id.key])
-      .publish(keys.demand, e.id.key)
+      .publish(keys.demand, demandNudge(e.id.key, e.asker))
       .exec()
       .catch(() => undefined); // Redis unreachable: the next touch adds it
   }

@@ -3,7 +3,7 @@ import type { Subscription } from 'rxjs';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
 import type { DemandKeys } from './cluster-keys.ts';
-import { encodeServed, parseDemandMember, type ServedAnswer } from './demand-member.ts';
+import { encodeServed, parseDemandMember, parseDemandNudge, type ServedAnswer } from './demand-member.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import { createLogDedup } from '../log-dedup.ts';
@@ -30,6 +30,9 @@ export interface LeaderDemandConfig {
   log?: (level: 'info' | 'warn', msg: string) => void;
 }
 
+/** Askers remembered for members not held yet (a member's nudge comes just before the scan holds it). */
+const MAX_ASKERS = 4096;
+
 /**
  * The leader's side of on-demand series in a cluster. Edges keep the series they want in a sorted set
  * scored by their last touch and nudge this node on a channel; the leader (only it) holds each fresh
@@ -40,6 +43,8 @@ export interface LeaderDemandConfig {
  */
 export class LeaderDemand {
   private readonly held = new Map<string, { id: SeriesId; live: boolean }>();
+  /** The client address each nudge named for a member not held yet (its load takes turns by it). */
+  private readonly askers = new Map<string, string>();
   private readonly timer: NodeJS.Timeout;
   private readonly leaderSub: Subscription;
   private scanning = false;
@@ -65,8 +70,16 @@ export class LeaderDemand {
     return this.held.size;
   }
 
-  private readonly onNudge = (channel: string) => {
-    if (channel === this.cfg.keys.demand) void this.scan();
+  private readonly onNudge = (channel: string, message: string) => {
+    if (channel !== this.cfg.keys.demand) return;
+    const nudge = parseDemandNudge(message);
+    if (nudge && !this.held.has(nudge.member)) {
+      // Read when the scan holds it (bounded: the oldest forgotten, which only costs it its turn).
+      this.askers.delete(nudge.member);
+      this.askers.set(nudge.member, nudge.asker);
+      if (this.askers.size > MAX_ASKERS) this.askers.delete(this.askers.keys().next().value!);
+    }
+    void this.scan();
   };
 
   private async scan(): Promise<void> {
@@ -125,7 +138,10 @@ export class LeaderDemand {
   private hold(id: SeriesId): void {
     const h = { id, live: false };
     this.held.set(id.key, h);
-    void this.cfg.demand.want(id).then((outcome) => {
+    const asker = this.askers.get(id.key);
+    this.askers.delete(id.key);
+    // Charged on the edge already: the address only gives the load its turn.
+    void this.cfg.demand.want(id, undefined, asker).then((outcome) => {
       if (this.held.get(id.key) !== h) return; // released (or stepped down) meanwhile
       if (outcome.ok) {
         h.live = true;
@@ -155,6 +171,7 @@ export class LeaderDemand {
   private releaseAll(): void {
     for (const h of this.held.values()) this.cfg.demand.release(h.id);
     this.held.clear();
+    this.askers.clear();
   }
 
   stop(): void {

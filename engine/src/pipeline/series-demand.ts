@@ -23,8 +23,10 @@ export interface SeriesDemand {
    * Asks for the series and holds it; resolves when it is live, or refused (then nothing is held).
    * `address` (the client's) is charged when the ask starts a new series: each address may start only
    * so many a minute (`rate_limited`), so one client cannot spend the REST budget on cold symbols.
+   * `asker`: the address the series' load takes turns by among waited-for loads (default `address`;
+   * a cluster's leader gives the edge's client address here, charged there already).
    */
-  want(id: SeriesId, address?: string): Promise<DemandOutcome>;
+  want(id: SeriesId, address?: string, asker?: string): Promise<DemandOutcome>;
   /** A one-off use (an HTTP read): the series counts as watched now. */
   touch(id: SeriesId): void;
   /** Lets go of one `want`; a series nobody holds goes idle and, after IDLE_SERIES_MS, away. */

@@ -124,13 +124,13 @@ export class SeriesLifecycle implements SeriesDemand {
     return this.entries.get(id.key)?.state === 'live';
   }
 
-  want(id: SeriesId, address?: string): Promise<DemandOutcome> {
+  want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
-    const e = this.entries.get(id.key) ?? this.ensure(id, false, true, address);
+    const e = this.entries.get(id.key) ?? this.ensure(id, false, true, asker);
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
-    this.hurry(e, address);
+    this.hurry(e, asker);
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 

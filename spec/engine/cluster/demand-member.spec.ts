@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeServed, parseDemandMember, parseServed } from '../../../engine/src/cluster/demand-member.ts';
+import { demandNudge, encodeServed, parseDemandMember, parseDemandNudge, parseServed } from '../../../engine/src/cluster/demand-member.ts';
 
 describe('wanted-set members and the leader answers read back from Redis', () => {
   it('a member is a validated series id; anything else is undefined (never a key)', () => {
@@ -24,5 +24,12 @@ describe('wanted-set members and the leader answers read back from Redis', () =>
     const refused = { state: 'refused' as const, code: 'series_capacity', message: 'the engine serves at most 8 on-demand series' };
     expect(parseServed(encodeServed(refused))).toEqual(refused);
     for (const bad of [null, '', 'LIVE', 'refused', 'refused Bad-Code x', `refused series_capacity ${'x'.repeat(600)}`]) expect(parseServed(bad)).toBeUndefined();
+  });
+
+  it('nudges carry the asking address; one without a valid address names no asker', () => {
+    expect(parseDemandNudge(demandNudge('ETHUSDT:1m', '203.0.113.7'))).toEqual({ member: 'ETHUSDT:1m', asker: '203.0.113.7' });
+    expect(parseDemandNudge(demandNudge('rsi:period=21|ETHUSDT:1m', '2001:db8::'))).toEqual({ member: 'rsi:period=21|ETHUSDT:1m', asker: '2001:db8::' });
+    expect(demandNudge('ETHUSDT:1m', '')).toBe('ETHUSDT:1m');
+    for (const bad of ['ETHUSDT:1m', ' 1.2.3.4', 'ETHUSDT:1m 1.2.3.4 x', `ETHUSDT:1m ${'1'.repeat(40)}`, 'ETHUSDT:1m fe80::1%eth0', 'ETHUSDT:1m ']) expect(parseDemandNudge(bad), bad).toBeUndefined();
   });
 });
