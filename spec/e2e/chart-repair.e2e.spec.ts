@@ -14,6 +14,18 @@ const M = 60_000;
 type ChartHandle = { getDataList(): Array<{ timestamp: number; close: number }>; getVisibleRange(): { realTo: number } };
 const chartBars = (page: Page) => page.evaluate(() => (window as unknown as { __chart: ChartHandle }).__chart.getDataList().map((k) => ({ time: k.timestamp, close: k.close })));
 const holes = (xs: Array<{ time: number }>) => xs.slice(1).filter((c, i) => c.time - xs[i]!.time !== M).map((c) => c.time);
+/** Counts the chart's reloads (resetData) from now on. */
+const countResets = (page: Page) =>
+  page.evaluate(() => {
+    const w = window as unknown as { __chart: { resetData(): void }; __resets: number };
+    const reset = w.__chart.resetData.bind(w.__chart);
+    w.__resets = 0;
+    w.__chart.resetData = () => {
+      w.__resets++;
+      reset();
+    };
+  });
+const resets = (page: Page) => page.evaluate(() => (window as unknown as { __resets: number }).__resets);
 
 describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the chart takes a hole the engine repaired late', () => {
   let app: App;
@@ -38,8 +50,9 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
     page.on('websocket', (ws) => ws.on('framereceived', (f) => void (typeof f.payload === 'string' && f.payload.startsWith('{"type":"historical"') && historicals++)));
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
-    // A mark a page reload would lose.
+    // A mark a page reload would lose, and a count of the chart's own reloads (resetData).
     await page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 1));
+    await countResets(page);
     await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
     // The hole shows on the chart first (the stream went on past it)…
     await expect.poll(async () => holes(await chartBars(page)).length, { timeout: 15_000 }).toBeGreaterThan(0);
@@ -51,6 +64,8 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
     expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(1);
     expect(await page.textContent('[data-testid=status]')).toBe('live');
     expect(historicals).toBe(1);
+    // The repaired bars went into the chart in place: it never reloaded its data (reproduced: one reload per repair).
+    expect(await resets(page)).toBe(0);
   }, 90_000);
 
   it('keeps the older pages and the view of a trader scrolled back while the hole is repaired', async () => {
@@ -71,6 +86,7 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
       });
     const before = await view();
     expect(before.right).toBeDefined();
+    await countResets(page);
     expect((await chartBars(page)).length).toBeGreaterThan(await stored());
     await holeWithFailingFill(app.sim!, gapsUnfilled(app.url));
     // The repair lands inside the store's range (the newest bars): filled, the older pages and the view stay.
@@ -81,5 +97,6 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
     // a bar or two; a reload without the fix jumped to the newest bars).
     expect(after.right).toBeDefined();
     expect(Math.abs(after.right! - before.right!)).toBeLessThanOrEqual(20 * M);
+    expect(await resets(page)).toBe(0);
   }, 90_000);
 });

@@ -67,7 +67,7 @@ export function KlineChart(props: KlineChartProps) {
         throw e;
       },
     );
-  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage });
+  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage, chartBars: () => chart?.getDataList() });
   const key = () => seriesKey(props.symbol, props.interval);
   const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
   const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);
@@ -124,9 +124,9 @@ export function KlineChart(props: KlineChartProps) {
         c.setPeriod(toPeriod(interval));
       }),
     );
-    // A fresh `historical` (first load, or a reconnect that could not resume) replaces the series, and a
-    // bar older than the newest changed (a hole repaired late, a resume's corrections): reload from the
-    // store, once per frame however many came (a repaired hole is one message per bar).
+    // A fresh `historical` (first load, or a reconnect that could not resume) replaces the series: reload
+    // from the store, once per frame. (A bar older than the newest that changed, a hole repaired late or
+    // a resume's corrections, is put in place by the loader, without a reload.)
     let resetFrame: number | undefined;
     createEffect(
       on(generation, (g, prev) => {

@@ -2,6 +2,7 @@ import type { DataLoader, KLineData } from 'klinecharts';
 import type { StoreApi } from 'zustand/vanilla';
 import { type Candle, seriesKey } from '../store/candle.ts';
 import { type MarketState, market } from '../store/market.ts';
+import { patchBars } from './patch-bars.ts';
 
 export const OLDER_PAGE = 500;
 
@@ -17,9 +18,23 @@ export interface LoaderDeps {
   /** Points of a derived series for the candles up to `endTime` (`GET /series/…?endTime=&limit=`), into the store. */
   fetchSeriesPage?(label: string, symbol: string, interval: string, endTime: number, limit: number): Promise<void>;
   store?: StoreApi<MarketState>;
+  /** The chart's own bar list (KLineChart's getDataList: the live array), where bars repaired behind the newest are put in place. */
+  chartBars?(): KLineData[] | undefined;
   /** Frame scheduler (requestAnimationFrame in the browser). */
   frame?: (fn: () => void) => number;
   cancelFrame?: (id: number) => void;
+}
+
+/** Bars of `next` older than `before` that `prev` lacks or holds as another object (both sorted by time). */
+function changedBefore(prev: readonly Candle[], next: readonly Candle[], before: number): Candle[] {
+  const out: Candle[] = [];
+  let j = 0;
+  for (const c of next) {
+    if (c.time >= before) break;
+    while (j < prev.length && prev[j]!.time < c.time) j++;
+    if (prev[j] !== c) out.push(c);
+  }
+  return out;
 }
 
 /**
@@ -94,9 +109,19 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       const { symbol, interval } = deps.current();
       const key = seriesKey(symbol, interval);
       let pushedTime = store.getState().candlesByKey[key]?.at(-1)?.time ?? -Infinity;
+      // The store's list as of the last flush: a bar older than the last pushed that is not the same
+      // object there changed since (the store replaces only what changed).
+      let flushed = store.getState().candlesByKey[key] ?? [];
       const flush = () => {
         pendingFrame = undefined;
         const list = store.getState().candlesByKey[key] ?? [];
+        const shown = deps.chartBars?.();
+        if (shown) {
+          const repaired = changedBefore(flushed, list, pushedTime);
+          // In place; the last pushed bar goes again below, so the chart recalculates and redraws.
+          if (repaired.length) patchBars(shown, repaired.map(toKLine));
+        }
+        flushed = list;
         // Push the candle that was last pushed (it may have changed) and every newer one, in order.
         let i = list.length;
         while (i > 0 && list[i - 1]!.time >= pushedTime) i--;
@@ -115,7 +140,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       stopLive();
     },
     /**
-     * The chart reloads the same series from the store (a bar older than its newest changed): the
+     * The chart reloads the same series from the store (a fresh `historical`: a reconnect that could not resume): the
      * older pages it had fetched while scrolled back (older than the store holds) go in again with
      * the next `init`, so the trader's history stays.
      */

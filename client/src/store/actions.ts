@@ -25,9 +25,8 @@ export function setCandlesForSymbol(symbol: string, interval: string, candles: r
 
 /**
  * `recovered` after a resume: the latest version of every bar touched while the socket was away,
- * merged without replacing the series (the chart keeps its scrolled-back history). Returns true when
- * a bar older than the newest one changed: a chart can only update its last bar, so the chart
- * reloads from the store then (the generation moves).
+ * merged without replacing the series (the chart keeps its scrolled-back history, and puts a bar
+ * older than its newest in place: data-loader.ts). Returns true when a bar older than the newest changed.
  */
 export function mergeCandles(symbol: string, interval: string, candles: readonly Candle[], store: StoreApi<MarketState> = market): boolean {
   let olderChanged = false;
@@ -58,8 +57,8 @@ export function clearPosition(symbol: string, interval: string, store: StoreApi<
  * `live_candle` (and each bar of `recovered`): appended when newer than the last, replaces the candle
  * with the same time, and is inserted in order when it fills a hole inside the kept range (a gap the
  * engine repaired late). Older than everything kept: ignored (the chart's older pages come from the
- * engine). Returns true when a bar older than the newest changed or came: a chart can only update its
- * last bar, so the generation moves and the chart reloads from the store.
+ * engine). Returns true when a bar older than the newest changed or came (the chart puts it in place:
+ * data-loader.ts; the generation stays, it moves only when a `historical` replaces the series).
  */
 export function mergeCandle(symbol: string, interval: string, candle: Candle, store: StoreApi<MarketState> = market): boolean {
   const key = seriesKey(symbol, interval);
@@ -75,6 +74,8 @@ export function mergeCandle(symbol: string, interval: string, candle: Candle, st
   if (candle.time < list[0]!.time) return false;
   const i = indexOfTime(list, candle.time);
   const older = candle.time < last.time && (i < 0 || !sameCandle(list[i]!, candle));
+  // The same bar again: nothing changes (the chart finds changed bars by identity).
+  if (i >= 0 && candle.time < last.time && !older) return false;
   const next = list.slice();
   if (i >= 0) next[i] = candle;
   else {
@@ -82,11 +83,7 @@ export function mergeCandle(symbol: string, interval: string, candle: Candle, st
     next.splice(insertionPoint(list, candle.time), 0, candle);
     if (next.length > MAX_CANDLES_PER_KEY) next.shift();
   }
-  store.setState((s) => ({
-    candlesByKey: { ...s.candlesByKey, [key]: next },
-    lastUpdateAt: Date.now(),
-    ...(older && { generationByKey: { ...s.generationByKey, [key]: (s.generationByKey[key] ?? 0) + 1 } }),
-  }));
+  store.setState((s) => ({ candlesByKey: { ...s.candlesByKey, [key]: next }, lastUpdateAt: Date.now() }));
   return older;
 }
 

@@ -8,7 +8,7 @@ export type ConnectionState = 'connecting' | 'loading' | 'live' | 'reconnecting'
 export interface MarketState {
   /** Candles per `SYMBOL:interval`, strictly increasing by time, unique, capped. */
   candlesByKey: Record<string, Candle[]>;
-  /** Bumped each time a `historical` replaces a series, or a bar older than the newest changes: the chart reloads from the store. */
+  /** Bumped each time a `historical` replaces a series: the chart reloads from the store. */
   generationByKey: Record<string, number>;
   /** Where each series' stream stands (epoch, offset), for a resume on reconnect. */
   positionByKey: Record<string, StreamPosition>;

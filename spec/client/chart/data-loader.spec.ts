@@ -103,4 +103,28 @@ describe('chart data loader', () => {
     mergeCandle('BTCUSDT', '1m', c(7), s);
     expect(frames).toHaveLength(0);
   });
+
+  it('puts a bar repaired behind the newest into the chart\'s own list in place, and pushes the newest again so the chart redraws (was: a reload of the chart)', () => {
+    const s = store();
+    const frames: Array<() => void> = [];
+    const shown: KLineData[] = [];
+    const loader = createDataLoader({ store: s, current: () => ({ symbol: 'BTCUSDT', interval: '1m' }), fetchOlder: async () => [], frame: (fn) => frames.push(fn), cancelFrame: () => undefined, chartBars: () => shown });
+    // The chart holds an older page (1, 2) and the store's bars, with a hole at 5.
+    setCandlesForSymbol('BTCUSDT', '1m', [c(3), c(4), c(6), c(7)], s);
+    shown.push(...[1, 2, 3, 4, 6, 7].map((i) => ({ timestamp: c(i).time, open: 1, high: 9, low: 0, close: i, volume: 1 })));
+    const pushed: number[] = [];
+    loader.subscribeBar!({ symbol, period, callback: (k) => pushed.push(k.close) });
+    mergeCandle('BTCUSDT', '1m', c(5, 50), s);
+    mergeCandle('BTCUSDT', '1m', c(3, 30), s);
+    // The same bar again changes nothing.
+    mergeCandle('BTCUSDT', '1m', c(4), s);
+    frames.shift()!();
+    expect(shown.map((k) => k.close)).toEqual([1, 2, 30, 4, 50, 6, 7]);
+    expect(pushed).toEqual([7]);
+    // Later frames find nothing more to put in.
+    mergeCandle('BTCUSDT', '1m', c(8), s);
+    frames.shift()!();
+    expect(shown.map((k) => k.close)).toEqual([1, 2, 30, 4, 50, 6, 7]);
+    expect(pushed).toEqual([7, 7, 8]);
+  });
 });
