@@ -6,14 +6,15 @@ import type { BootstrapResult } from './bootstrap.ts';
  * Series waiting to be loaded from REST, at most `concurrency` at a time: those a client is waiting
  * for go first, the rest in the order they came. The REST gate paces what runs by the weight budget,
  * so a whole universe bootstraps as fast as the budget allows while a client's series jumps the queue.
- * The waited-for ones go round robin between the addresses that first asked for each: many addresses
- * each starting cold series within their own ration (ON_DEMAND_PER_MIN) hold another client's one
- * back by at most one load each, not by everything they queued before it (an attacker-style probe:
- * 60 addresses kept ~195 series queued, and one cold symbol then took up to 46 s).
+ * The waited-for ones go round robin between the askers that first asked for each (the lifecycle
+ * gives the block of the client's address: its /24 or /48): many addresses each starting cold series
+ * within their own ration (ON_DEMAND_PER_MIN) hold another client's one back by at most one load per
+ * block, not by everything they queued before it (an attacker-style probe: 60 addresses kept ~195
+ * series queued, and one cold symbol then took up to 46 s).
  * Every series is loaded once however often it is pushed; `cancel` drops it (aborting a load in flight).
  */
 export class BootstrapQueue {
-  /** Waited-for series by the address that first asked for each, in turn order (a Map keeps insertion order). */
+  /** Waited-for series by the asker that first asked for each, in turn order (a Map keeps insertion order). */
   private readonly urgent = new Map<string, SeriesId[]>();
   private readonly normal: SeriesId[] = [];
   private normalHead = 0;
@@ -33,7 +34,7 @@ export class BootstrapQueue {
 
   /**
    * Queues a series (a no-op when queued or loading already, except that `urgent` moves it ahead),
-   * `asker` the client address waiting for it (urgent ones take turns by it; '' for none known).
+   * `asker` who waits for it (urgent ones take turns by it; '' for none known).
    */
   push(id: SeriesId, urgent = false, asker = ''): void {
     if (this.stopped || this.running.has(id.key)) return;

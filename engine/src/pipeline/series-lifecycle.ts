@@ -9,6 +9,7 @@ import type { SeriesCatalog } from './series-catalog.ts';
 import type { DemandOutcome, DemandRefusal, SeriesDemand } from './series-demand.ts';
 import type { Observable } from 'rxjs';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
+import { addressBlock } from '../server/client-address.ts';
 import { touch, unwatch, watch } from './watch-count.ts';
 
 export interface SeriesLifecycleDeps {
@@ -127,10 +128,12 @@ export class SeriesLifecycle implements SeriesDemand {
   want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
-    const e = this.entries.get(id.key) ?? this.ensure(id, false, true, asker);
+    // Loads take turns by block of addresses (addressBlock): one holding many addresses takes one turn.
+    const turn = asker ? addressBlock(asker) : undefined;
+    const e = this.entries.get(id.key) ?? this.ensure(id, false, true, turn);
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
-    this.hurry(e, asker);
+    this.hurry(e, turn);
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 
@@ -219,7 +222,7 @@ export class SeriesLifecycle implements SeriesDemand {
     return undefined;
   }
 
-  /** `asker`: the client address waiting for it, if any (waited-for loads take turns by it). */
+  /** `asker`: the block of client addresses waiting for it, if any (waited-for loads take turns by it). */
   private ensure(id: SeriesId, pinned: boolean, urgent: boolean, asker?: string): Entry {
     const hit = this.entries.get(id.key);
     if (hit) {

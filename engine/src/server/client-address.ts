@@ -47,3 +47,17 @@ export function clientAddress(peer: string, forwardedFor: string | undefined, tr
   if (!forwardedFor || trusted.length === 0 || !(trusted.includes('*') || trusted.includes(p))) return own;
   return rationed(forwardedFor.split(',').at(-1)!.trim()) ?? own;
 }
+
+/**
+ * The block of networks an address belongs to, for sharing turns rather than rations: an IPv4
+ * address's /24 (`198.51.100.0/24`), an IPv6 address's /48 (`2001:db8:7::/48`, a site's usual
+ * allocation, 65,536 /64s). Someone holding a whole block would otherwise take a turn per address
+ * (each /64 is rationed apart). Anything else is its own block.
+ */
+export function addressBlock(address: string): string {
+  const family = isIP(address);
+  if (family === 4) return `${address.slice(0, address.lastIndexOf('.'))}.0/24`;
+  if (family !== 6) return address;
+  const groups = network64(address).split(':').slice(0, 3);
+  return `${groups.join(':')}::/48`;
+}

@@ -71,6 +71,28 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
+  it('gives a block of addresses (an IPv4 /24, an IPv6 /48) one turn among waited-for loads (reproduced: a turn per address)', async () => {
+    const t = setup({ max: 20 });
+    const names = ['ETH', 'SOL', 'A1', 'A2', 'A3', 'A4', 'B1', 'B2', 'TRADER'].map((x) => `${x}USDT`);
+    t.catalog.setMarkets(['BTCUSDT', ...names].map(m));
+    const want = (s: string, address: string) => void t.lc.want(seriesId(s, '1m'), address);
+    // Both slots taken; then four addresses of one /24, two /64s of one /48, and a trader elsewhere.
+    want('ETHUSDT', '192.0.2.1');
+    want('SOLUSDT', '192.0.2.2');
+    ['A1USDT', 'A2USDT', 'A3USDT', 'A4USDT'].forEach((s, i) => want(s, `203.0.113.${10 + i}`));
+    want('B1USDT', '2001:db8:7:1::');
+    want('B2USDT', '2001:db8:7:2::');
+    want('TRADERUSDT', '198.51.100.9');
+    const started = () => [...t.loadCount.keys()].map((k) => k.replace(/USDT:1m$/, ''));
+    expect(started()).toEqual(['ETH', 'SOL']);
+    for (const s of ['ETH', 'SOL', 'A1', 'B1', 'TRADER']) {
+      t.finish(seriesId(`${s}USDT`, '1m'));
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(started()).toEqual(['ETH', 'SOL', 'A1', 'B1', 'TRADER', 'A2', 'B2']);
+    t.lc.stopAll();
+  });
+
   it('loads a series once however many ask, and answers them all when it is live', async () => {
     const t = setup();
     const id = seriesId('ETHUSDT', '1m');

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientAddress } from '../../../engine/src/server/client-address.ts';
+import { addressBlock, clientAddress } from '../../../engine/src/server/client-address.ts';
 
 describe('clientAddress', () => {
   it('is the peer unless the peer is a trusted proxy; then the rightmost X-Forwarded-For entry', () => {
@@ -39,6 +39,27 @@ describe('clientAddress', () => {
         expect(clientAddress(new URL(`http://[${full}]/`).hostname.slice(1, -1), undefined, [])).toBe(r);
         expect(isIP(r)).toBe(6);
         expect(r.length).toBeLessThanOrEqual(39);
+      }),
+    );
+  });
+});
+
+describe('addressBlock', () => {
+  it('is an IPv4 address\'s /24 and an IPv6 address\'s /48; anything else as it is', () => {
+    expect(addressBlock('203.0.113.77')).toBe('203.0.113.0/24');
+    expect(addressBlock('2001:db8:7:1::')).toBe('2001:db8:7::/48');
+    expect(addressBlock(clientAddress('2001:0db8:0007:ffff::9', undefined, []))).toBe('2001:db8:7::/48');
+    expect(addressBlock('0:0:0:0::')).toBe('0:0:0::/48');
+    expect(addressBlock('not-an-ip')).toBe('not-an-ip');
+  });
+
+  it('property: every rationed address of one /48 is one block', () => {
+    const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), fc.array(group, { minLength: 5, maxLength: 5 }), (a, low) => {
+        const block = addressBlock(clientAddress(a.join(':'), undefined, []));
+        expect(addressBlock(clientAddress([...a.slice(0, 3), ...low].join(':'), undefined, []))).toBe(block);
+        expect(block.endsWith('::/48')).toBe(true);
       }),
     );
   });
