@@ -67,7 +67,7 @@ export function KlineChart(props: KlineChartProps) {
         throw e;
       },
     );
-  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage, chartBars: () => chart?.getDataList() });
+  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage, chartBars: () => chart?.getDataList(), visibleFrom: () => chart?.getVisibleRange().from });
   const key = () => seriesKey(props.symbol, props.interval);
   const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
   const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);

@@ -6,6 +6,17 @@ import { patchBars } from './patch-bars.ts';
 
 export const OLDER_PAGE = 500;
 
+/**
+ * Bars the chart holds at most (as charting sites cap bars per chart). KLineChart computes every
+ * indicator over its whole list at each update, so a list that kept growing (a 1s chart open all
+ * day gains 86,400; scrolling back adds pages) made each update cost more: with 50,000 bars and two
+ * derived series, a chart drew 13-17 frames a second (measured in headless Chromium). Scrolling back
+ * stops at the cap; live bars past it (and a margin) drop the oldest while the trader is not looking at them.
+ */
+export const MAX_CHART_BARS = 20_000;
+/** Live bars past the cap before the oldest go (at once, not one per bar). */
+const TRIM_MARGIN = 1_000;
+
 const toKLine = (c: Candle): KLineData => ({ timestamp: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
 
 export interface LoaderDeps {
@@ -20,6 +31,8 @@ export interface LoaderDeps {
   store?: StoreApi<MarketState>;
   /** The chart's own bar list (KLineChart's getDataList: the live array), where bars repaired behind the newest are put in place. */
   chartBars?(): KLineData[] | undefined;
+  /** Index in the chart's list of the first bar in view (KLineChart's getVisibleRange().from). */
+  visibleFrom?(): number | undefined;
   /** Frame scheduler (requestAnimationFrame in the browser). */
   frame?: (fn: () => void) => number;
   cancelFrame?: (id: number) => void;
@@ -89,6 +102,8 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         waitInit = unsub;
         return;
       }
+      // At the cap: no older pages (the chart says there are none).
+      if (type === 'forward' && (deps.chartBars?.()?.length ?? 0) >= MAX_CHART_BARS) return callback([], { forward: false, backward: false });
       if (type === 'forward' && timestamp != null) {
         // Older history (scrolling left), page by page. A page that lands after the chart was reset
         // is dropped: the chart has already started loading the new view and must not get it.
@@ -120,6 +135,9 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
           const repaired = changedBefore(flushed, list, pushedTime);
           // In place; the last pushed bar goes again below, so the chart recalculates and redraws.
           if (repaired.length) patchBars(shown, repaired.map(toKLine));
+          // Past the cap: the oldest go, in place, unless the trader looks at them (then at a later frame).
+          const excess = shown.length - MAX_CHART_BARS;
+          if (excess > TRIM_MARGIN && (deps.visibleFrom?.() ?? 0) > excess) shown.splice(0, excess);
         }
         flushed = list;
         // Push the candle that was last pushed (it may have changed) and every newer one, in order.

@@ -7,8 +7,11 @@ export type PointValues = Record<string, number>;
 
 export const seriesPointsKey = (label: string, symbol: string, interval: string) => `${label}|${symbol}:${interval}`;
 
-/** Points kept per series: the live window plus pages scrolled back into (older pages add to it). */
-export const MAX_POINTS = 50_000;
+/**
+ * Points kept per series: the live window plus pages scrolled back into (older pages add to it), as
+ * many as the chart holds bars at most (MAX_CHART_BARS in chart/data-loader.ts; each live point copies the map).
+ */
+export const MAX_POINTS = 20_000;
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
   if (typeof p.value === 'number') return { value: p.value };

@@ -1,7 +1,7 @@
 import type { KLineData } from 'klinecharts';
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import { createDataLoader } from '../../../client/src/chart/data-loader.ts';
+import { createDataLoader, MAX_CHART_BARS } from '../../../client/src/chart/data-loader.ts';
 import { mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
 import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
@@ -126,5 +126,47 @@ describe('chart data loader', () => {
     frames.shift()!();
     expect(shown.map((k) => k.close)).toEqual([1, 2, 30, 4, 50, 6, 7]);
     expect(pushed).toEqual([7, 7, 8]);
+  });
+
+  it('holds at most MAX_CHART_BARS: no older page at the cap; live bars past it and a margin drop the oldest, unless in view', async () => {
+    const s = store();
+    const frames: Array<() => void> = [];
+    const shown: KLineData[] = [];
+    let from = 0;
+    let fetched = 0;
+    const loader = createDataLoader({
+      store: s,
+      current: () => ({ symbol: 'BTCUSDT', interval: '1m' }),
+      fetchOlder: async () => (fetched++, [c(1)]),
+      frame: (fn) => frames.push(fn),
+      cancelFrame: () => undefined,
+      chartBars: () => shown,
+      visibleFrom: () => from,
+    });
+    const k = (i: number): KLineData => ({ timestamp: c(i).time, open: 1, high: 9, low: 0, close: i, volume: 1 });
+    const n = MAX_CHART_BARS + 1_000;
+    for (let i = 0; i < n; i++) shown.push(k(i));
+    setCandlesForSymbol('BTCUSDT', '1m', [c(n - 1)], s);
+    const more: boolean[] = [];
+    await loader.getBars({ type: 'forward', timestamp: shown[0]!.timestamp, symbol, period, callback: (d, m) => more.push(d.length > 0 || (typeof m === 'object' && m.forward === true)) });
+    expect(fetched).toBe(0);
+    expect(more).toEqual([false]);
+    loader.subscribeBar!({ symbol, period, callback: (b) => shown.at(-1)!.timestamp < b.timestamp && shown.push(b) });
+    // At the margin: kept.
+    mergeCandle('BTCUSDT', '1m', c(n), s);
+    mergeCandle('BTCUSDT', '1m', c(n + 1), s);
+    frames.shift()!();
+    expect(shown).toHaveLength(n + 2);
+    // Past it, the trader looking at the oldest bars: kept.
+    mergeCandle('BTCUSDT', '1m', c(n + 2), s);
+    frames.shift()!();
+    expect(shown).toHaveLength(n + 3);
+    // Back at the live end: the oldest go, the newest stay, in order.
+    from = n - 100;
+    mergeCandle('BTCUSDT', '1m', c(n + 3), s);
+    frames.shift()!();
+    expect(shown).toHaveLength(MAX_CHART_BARS + 1);
+    expect(shown.at(-1)!.close).toBe(n + 3);
+    expect(shown[0]!.close).toBe(n + 3 - MAX_CHART_BARS);
   });
 });

@@ -1,0 +1,57 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../engine/src/app.ts';
+import { MAX_CHART_BARS } from '../../client/src/chart/data-loader.ts';
+import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { hasChromium } from '../helpers/services.ts';
+
+/**
+ * A chart kept open all day: its own bar list stays bounded. KLineChart computes every indicator over
+ * its whole list at each update, and a 1s chart gains 86,400 bars a day; the chart holds at most
+ * MAX_CHART_BARS, dropping the oldest once the trader is back at the live end. The day's growth is
+ * put in at once (bars older than the chart's first, as many as a long session adds).
+ */
+type Bar = { timestamp: number; open: number; high: number; low: number; close: number; volume: number };
+const chartList = (page: Page) => page.evaluate(() => (window as unknown as { __chart: { getDataList(): Bar[] } }).__chart.getDataList().map((b) => b.timestamp));
+
+describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart open all day', () => {
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    app = await startChartApp({ symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300, historyOnConnect: 200, simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
+    await app.ready;
+    ({ browser, page } = await openChartPage());
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it(`holds at most ${MAX_CHART_BARS} bars: the oldest go as live bars come, the newest stay whole (reproduced: the list only grew)`, async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=rsi`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    const before = await chartList(page);
+    // A day's worth of older bars in the chart's own list, as a long session leaves it.
+    const grown = await page.evaluate((extra) => {
+      const list = (window as unknown as { __chart: { getDataList(): Bar[] } }).__chart.getDataList();
+      const first = list[0]!;
+      const older: Bar[] = [];
+      for (let i = extra; i > 0; i--) older.push({ ...first, timestamp: first.timestamp - i * 60_000 });
+      for (let i = 0; i < older.length; i += 10_000) list.splice(i, 0, ...older.slice(i, i + 10_000));
+      return list.length;
+    }, MAX_CHART_BARS + 5_000);
+    expect(grown).toBeGreaterThan(MAX_CHART_BARS + 5_000);
+    // The next live bars trim it (the view is at the live end).
+    await expect.poll(async () => (await chartList(page)).length, { timeout: 15_000 }).toBeLessThanOrEqual(MAX_CHART_BARS + 5);
+    const after = await chartList(page);
+    // Sorted, the newest bars whole and still growing live.
+    expect(after.every((t, i) => i === 0 || t > after[i - 1]!)).toBe(true);
+    expect(after.at(-1)!).toBeGreaterThanOrEqual(before.at(-1)!);
+    const recent = after.filter((t) => t >= before[0]!);
+    expect(recent.every((t, i) => i === 0 || t - recent[i - 1]! === 60_000)).toBe(true);
+    expect(await page.textContent('[data-testid=status]')).toBe('live');
+  }, 60_000);
+});
