@@ -1,19 +1,23 @@
 import type HyperExpress from 'hyper-express';
 import { echo } from '../domain/echo.ts';
+import type { RequestRation } from './request-ration.ts';
 
 type Handler = (req: HyperExpress.Request, res: HyperExpress.Response) => unknown;
 
 /** What a group of routes needs from the server: GET routes (HEAD, OPTIONS and 405 come with them). */
 export interface RouteTable {
-  /** `free`: not counted in the per-address ration (probes and scrapes: cheap, and must answer). */
-  get(path: string, handler: Handler, opts?: { free?: boolean }): void;
+  /**
+   * `free`: not counted in the per-address ration (probes and scrapes: cheap, and must answer);
+   * `cost`: what a request counts in it (default 1).
+   */
+  get(path: string, handler: Handler, opts?: { free?: boolean; cost?: (req: HyperExpress.Request) => number }): void;
 }
 
 export interface HttpEdgesOptions {
   /** Origins allowed to read the answers from a browser ('*' = any); empty = no CORS headers. */
   corsOrigins: readonly string[];
   /** The per-address ration of GET and HEAD requests (request-ration.ts): false when it answered. */
-  ration?: (req: HyperExpress.Request, res: HyperExpress.Response) => boolean;
+  ration?: RequestRation;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -59,7 +63,7 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
       const withCors: Handler = (req, res) => {
         cors(req, res);
         // After the CORS headers: a browser's page may read the 429.
-        if (ration && !ration(req, res)) return;
+        if (ration && !ration(req, res, routeOpts?.cost?.(req))) return;
         return handler(req, res);
       };
       server.get(path, withCors);

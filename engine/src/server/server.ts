@@ -97,7 +97,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
   registerSeriesRoutes(routes, { ...deps, badRequest: () => badRequest() });
   const ws = registerWsRoute(server, { ...deps, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });
-  registerStaticRoute(server, deps.clientDir, deps.log);
+  registerStaticRoute(server, deps.clientDir, deps.log, ration);
 
   const listenSocket = await server.listen(deps.port, deps.host);
   const port = uWS.us_socket_local_port(listenSocket);

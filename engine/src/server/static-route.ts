@@ -4,15 +4,19 @@ import { headFrom } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { echo } from '../domain/echo.ts';
 import { loadStaticFiles } from './static-files.ts';
+import type { RequestRation } from './request-ration.ts';
 
 /**
  * The built web client on every path no other route answers (registered last). Paths without
- * a dot fall back to index.html so the client's own routes load.
+ * a dot fall back to index.html so the client's own routes load. Counted in the per-address ration.
  */
-export function registerStaticRoute(server: HyperExpress.Server, clientDir: string, log: Logger): void {
+export function registerStaticRoute(server: HyperExpress.Server, clientDir: string, log: Logger, ration?: RequestRation): void {
   const files = loadStaticFiles(clientDir);
   if (files.size === 0) log.warn('web client not built: / serves a placeholder (run npm run build:client)', { dir: clientDir });
   const serve = (req: HyperExpress.Request, res: HyperExpress.Response) => {
+    // In the ration too: pipelined requests for a 270 KB asset on 4 connections that never read
+    // held ~1.1 GB of answers (an attacker-style probe); the ration's burst bounds what one address queues.
+    if (ration && !ration(req, res)) return;
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');

@@ -61,4 +61,21 @@ describe('per-address ration of the JSON API, against the simulated exchange', (
     expect((await get('/metrics', '198.51.100.2')).status).toBe(200);
     expect((await get('/symbols', '198.51.100.3')).status).toBe(200);
   });
+
+  it('counts the web client\'s files too (reproduced: pipelined asset requests held ~1.1 GB of answers)', async () => {
+    const answers = [];
+    for (let i = 0; i < 25; i++) answers.push((await get('/', '198.51.100.4')).status);
+    expect(answers.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(answers.slice(0, 20).every((s) => s === 200)).toBe(true);
+  });
+
+  it('counts a long derived-series range by its pages of 500 points: 10,000 take the burst of 20 (reproduced: one each)', async () => {
+    const first = await get('/series/rsi/BTCUSDT/1m?limit=10000', '198.51.100.5');
+    expect(first.status).not.toBe(429);
+    const next = await get('/symbols', '198.51.100.5');
+    expect(next.status).toBe(429);
+    // A page of 500 counts one.
+    expect((await get('/series/rsi/BTCUSDT/1m?limit=500', '198.51.100.6')).status).not.toBe(429);
+    expect((await get('/symbols', '198.51.100.6')).status).toBe(200);
+  });
 });
