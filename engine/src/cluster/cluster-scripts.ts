@@ -243,6 +243,33 @@ local s, o, e = logWrite(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], tonumber(A
 return {s, o, e}`;
 
 /**
+ * Many points of one instance's log in one call (a seed writes its window: one call per point was
+ * thousands of script calls per new instance, and starved the leader's lease renewal). The same
+ * fencing, version check and publish per point as POINT_WRITE_LUA; the keys' expiry is set once.
+ * KEYS: lease, points, pos, hist. ARGV: token, bufferSize, historyCap, runid, newEpoch, channel,
+ * ttlMs, then the points as one string, a line `time closed(0/1) member` each (a member is JSON: no
+ * newline). Returns {-1} (fenced: nothing written) or {status, offset, epoch} per point, in order
+ * (status -2: that point failed, the error in place of the epoch).
+ */
+export const POINT_BATCH_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
+    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`)}
+local out = {}
+for line in string.gmatch(ARGV[8], '[^\\n]+') do
+  local ok, st, o, e = pcall(function()
+    local t, c, member = string.match(line, '^(%S+) ([01]) (.+)$')
+    if not member or not tonumber(t) then error('malformed point: ' .. line) end
+    return logWrite(KEYS[2], KEYS[3], KEYS[4], t, member, tonumber(c), 0, ARGV[4], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6], at)
+  end)
+  if not ok then st, o, e = -2, 0, tostring(st) end
+  out[#out + 1] = st
+  out[#out + 1] = o
+  out[#out + 1] = e
+end
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
+return out`;
+
+/**
  * A token bucket in Redis, shared by every edge (one client address's budget for the whole cluster,
  * not one per edge behind the load balancer). KEYS: the bucket. ARGV: tokens per minute, burst.
  * Takes one token: returns 0, or the seconds until one is there (nothing taken). Redis's clock, so

@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { leaseKeys, type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { POINT_BATCH_LUA, POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
 import { MAX_FREED_KEPT } from '../store/redis-bar-store.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
@@ -79,6 +79,7 @@ type WithWrite = Redis & {
   /** numkeys, keys…, args… (the number of keys depends on the batch). */
   clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
+  clusterWritePoints(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterSeriesExpiry(...args: Array<string | number>): Promise<number>;
   clusterSeriesFree(...args: Array<string | number>): Promise<number>;
 };
@@ -128,6 +129,7 @@ export class FencedWriter {
     this.redis = cfg.redis as WithWrite;
     if (typeof (cfg.redis as unknown as { clusterWriteBatch?: unknown }).clusterWriteBatch !== 'function') cfg.redis.defineCommand('clusterWriteBatch', { lua: WRITE_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterWritePoints?: unknown }).clusterWritePoints !== 'function') cfg.redis.defineCommand('clusterWritePoints', { numberOfKeys: 4, lua: POINT_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 5, lua: SERIES_FREE_LUA });
     if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
@@ -254,8 +256,13 @@ export class FencedWriter {
     );
   }
 
+  /** An epoch to offer a log Redis has no position of (see epochBase). */
+  private freshEpoch(): string {
+    return `${this.epochBase}${(++this.batches).toString(36)}`;
+  }
+
   private send(runId: string, batch: Queued[]): void {
-    const epoch = `${this.epochBase}${(++this.batches).toString(36)}`;
+    const epoch = this.freshEpoch();
     // One string for the batch (see WRITE_BATCH_LUA); series keys and members hold no space or newline.
     let body = '';
     for (const { id, bar } of batch) body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${bar.volume} ${encodeBar(bar)}\n`;
@@ -310,6 +317,33 @@ export class FencedWriter {
     return this.writeInstance(token, keys, '+inf', encodeStatus(status), 1);
   }
 
+  /**
+   * Writes many points of one instance's log (a seed's window) in calls of up to MAX_BATCH points
+   * (POINT_BATCH_LUA), in order: one promise per point, as `writePoint` gives.
+   */
+  writePoints(token: string, keys: SeriesKeys, points: readonly SeriesPoint[]): Array<Promise<WriteResult>> {
+    const out: Array<Promise<WriteResult>> = [];
+    for (let i = 0; i < points.length; i += MAX_BATCH) {
+      const chunk = points.slice(i, i + MAX_BATCH);
+      const call = this.writePointChunk(token, keys, chunk);
+      chunk.forEach((_, j) => out.push(call.then((r) => r[j]!)));
+    }
+    return out;
+  }
+
+  private async writePointChunk(token: string, keys: SeriesKeys, points: readonly SeriesPoint[]): Promise<WriteResult[]> {
+    const runId = await this.identity();
+    let body = '';
+    for (const p of points) body += `${p.time} ${p.closed ? 1 : 0} ${encodePoint(p)}\n`;
+    const r = await this.redis.clusterWritePoints(this.cfg.leaseKey, keys.candles, keys.pos, keys.hist, token, this.cfg.bufferSize + 1, this.cfg.historyUpdates, runId, this.freshEpoch(), keys.channel, INSTANCE_LOG_TTL_MS, body);
+    if (r[0] === -1) return points.map(() => ({ kind: 'fenced' }));
+    return points.map((p, i) => {
+      const status = r[3 * i];
+      if (status === -2) throw new Error(`cluster write of a point at ${p.time} failed in Redis: ${String(r[3 * i + 2])}`);
+      return { kind: status === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) };
+    });
+  }
+
   private async writeInstance(token: string, keys: SeriesKeys, score: number | string, member: string, closed: number): Promise<WriteResult> {
     const runId = await this.identity();
     const r = await this.redis.clusterWritePoint(
@@ -324,7 +358,7 @@ export class FencedWriter {
       this.cfg.bufferSize + 1,
       this.cfg.historyUpdates,
       runId,
-      newEpoch(),
+      this.freshEpoch(),
       keys.channel,
       INSTANCE_LOG_TTL_MS,
     );

@@ -232,7 +232,10 @@ export class LeaderSeries {
     const from = kept ? Math.min(forced ?? Number.POSITIVE_INFINITY, done.time) : Number.NEGATIVE_INFINITY;
     if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
-    await Promise.all([...points.map((p) => this.write(h, token, p)), this.writeStatus(h, token, inst)]);
+    // In calls of many points each (one per point was ~1,000 script calls per new instance: a few
+    // addresses asking for new instances starved the lease's renewal and the leader lost its term).
+    const written = this.cfg.writer.writePoints(token, h.keys, points);
+    await Promise.all([...points.map((p, i) => this.settled(h, p, written[i]!)), this.writeStatus(h, token, inst)]);
   }
 
   private onPoint(inst: SeriesInstance, id: SeriesId, p: SeriesPoint): void {
@@ -243,9 +246,14 @@ export class LeaderSeries {
   }
 
   private write(h: Held, token: string, p: SeriesPoint): Promise<void> {
+    return this.settled(h, p, this.cfg.writer.writePoint(token, h.keys, p));
+  }
+
+  /** A point's write settled: counted, and its time kept as written in this term (see `written`). */
+  private settled(h: Held, p: SeriesPoint, write: Promise<WriteResult>): Promise<void> {
     const term = this.cfg.lease.state.term;
     const inst = h.lease?.instance;
-    return this.settle(h, this.cfg.writer.writePoint(token, h.keys, p), () => {
+    return this.settle(h, write, () => {
       const done = inst && this.written.get(inst);
       if (!inst || term === undefined || done === FAILED) return;
       if (!done || done.term !== term || done.time < p.time) this.written.set(inst, { term, time: p.time });

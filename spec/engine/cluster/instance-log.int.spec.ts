@@ -66,6 +66,35 @@ describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-ser
     listener.disconnect();
   });
 
+  it('many points in one call store, number and publish exactly as one call each (a seed\'s window), in calls of at most 256', async () => {
+    const other = instanceKeys('rsi:period=22', id, 't:');
+    const w = writer();
+    const published: string[] = [];
+    const listener = redis.duplicate();
+    await listener.subscribe(keys.channel, other.channel);
+    listener.on('message', (c, m) => published.push(`${c === keys.channel ? 'one' : 'many'} ${m.split(' ').slice(1).join(' ')}`));
+    // Forming and closed versions, repeats and corrections, 600 in all (three calls).
+    const points = Array.from({ length: 600 }, (_, i) => pt(Math.floor(i / 3), i % 7 === 0 ? Math.floor(i / 3) : i, i % 3 === 2));
+    const one = [];
+    for (const p of points) one.push(await w.writePoint('tok', keys, p));
+    const before = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const many = await Promise.all(w.writePoints('tok', other, points));
+    const calls = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0) - before;
+    expect(calls).toBeLessThanOrEqual(4);
+    expect(many.map((r) => r.kind === 'fenced' ? r.kind : [r.kind, r.offset])).toEqual(one.map((r) => r.kind === 'fenced' ? r.kind : [r.kind, r.offset]));
+    expect(await redis.zrange(other.candles, 0, -1)).toEqual(await redis.zrange(keys.candles, 0, -1));
+    expect(await redis.hget(other.pos, 'offset')).toBe(await redis.hget(keys.pos, 'offset'));
+    for (const k of [other.candles, other.pos]) expect(await redis.pttl(k)).toBeGreaterThan(INSTANCE_LOG_TTL_MS - 60_000);
+    await sleep(50);
+    const by = (who: string) => published.filter((m) => m.startsWith(who)).map((m) => m.slice(who.length));
+    expect(by('many')).toEqual(by('one'));
+    // Fenced: the whole call refused, nothing stored.
+    await redis.set(lease.lease, 'other');
+    expect((await Promise.all(w.writePoints('tok', other, [pt(500, 1)]))).map((r) => r.kind)).toEqual(['fenced']);
+    expect(await redis.zcard(other.candles)).toBe(await redis.zcard(keys.candles));
+    listener.disconnect();
+  });
+
   it('a stale leader is fenced: nothing stored, nothing published', async () => {
     const w = writer();
     await w.writePoint('tok', keys, pt(1, 1));
