@@ -56,6 +56,8 @@ export interface LeaseKeys {
   readonly variants: string;
   /** Sorted set of the bar series freed and still kept (`SYMBOL:interval`), scored by when (ms): see SERIES_FREE_LUA. */
   readonly freed: string;
+  /** The same for derived-series instance logs (`label|SYMBOL:interval`): see INSTANCE_FREE_LUA. */
+  readonly freedInstances: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -75,6 +77,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     connectionsAlive: `${prefix}cluster:connections-alive:`,
     variants: `${prefix}cluster:variants:`,
     freed: `${prefix}cluster:freed`,
+    freedInstances: `${prefix}cluster:freed-instances`,
   };
 }
 

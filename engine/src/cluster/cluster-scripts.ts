@@ -212,6 +212,22 @@ end
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
 ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['candles:', 'pos:', 'hist:'] })}`;
 
+/**
+ * A derived-series instance's log freed by the leader (no edge holds it), fenced, with the cluster's
+ * count of freed logs, as SERIES_FREE_LUA does for bar series: it expires in ttlMs, and at most `max`
+ * freed logs are kept; freeing one more drops the oldest now. The expiry alone bounded how long, not
+ * how many: new instances at one address's ration left ~1,200 logs of ~300 KB each in Redis within
+ * the 10 minutes (an attacker-style probe's estimate; it measured Redis at 2.9 → 288 MB over a few
+ * minutes of bursts). A log written since it was freed (held again: every write keeps it a day) is
+ * forgotten, not dropped. KEYS: lease, freed set, points, spos, shist. ARGV: token, ttlMs, member
+ * (`label|SYMBOL:interval`), max, keyPrefix. Returns -1 when fenced, else the number of logs dropped.
+ */
+export const INSTANCE_FREE_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local ttl = tonumber(ARGV[2])
+for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
+${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['points:', 'spos:', 'shist:'], keptFor: 'longer' })}`;
+
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
 export const RENEW_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end

@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { leaseKeys, type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { POINT_BATCH_LUA, POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { INSTANCE_FREE_LUA, POINT_BATCH_LUA, POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
 import { MAX_FREED_KEPT } from '../store/redis-bar-store.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
@@ -20,7 +20,7 @@ export interface FencedWriterConfig {
   bufferSize: number;
   /** Updates kept per series for resumes and edge repairs. */
   historyUpdates: number;
-  /** Freed bar series Redis keeps at most, for the whole cluster (see SERIES_FREE_LUA); default MAX_FREED_KEPT. */
+  /** Freed bar series Redis keeps at most, for the whole cluster (see SERIES_FREE_LUA), and freed instance logs (INSTANCE_FREE_LUA); default MAX_FREED_KEPT. */
   maxFreedKept?: number;
 }
 
@@ -82,6 +82,7 @@ type WithWrite = Redis & {
   clusterWritePoints(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterSeriesExpiry(...args: Array<string | number>): Promise<number>;
   clusterSeriesFree(...args: Array<string | number>): Promise<number>;
+  clusterInstanceFree(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -132,6 +133,7 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterWritePoints?: unknown }).clusterWritePoints !== 'function') cfg.redis.defineCommand('clusterWritePoints', { numberOfKeys: 4, lua: POINT_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 5, lua: SERIES_FREE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterInstanceFree?: unknown }).clusterInstanceFree !== 'function') cfg.redis.defineCommand('clusterInstanceFree', { numberOfKeys: 5, lua: INSTANCE_FREE_LUA });
     if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
@@ -298,9 +300,20 @@ export class FencedWriter {
     return (await this.redis.clusterSeriesFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, token, ttlMs, id.key, max, this.cfg.keyPrefix ?? '')) >= 0;
   }
 
-  /** Sets any log's keys to expire in `ttlMs`, or keeps them (a derived-series instance's `instanceKeys`; no bound on how many). */
+  /** Sets any log's keys to expire in `ttlMs`, or keeps them (no bound on how many: see freeInstanceLog). */
   async expireLog(token: string, k: SeriesKeys, ttlMs: number): Promise<boolean> {
     return (await this.redis.clusterSeriesExpiry(this.cfg.leaseKey, k.candles, k.pos, k.hist, token, ttlMs)) === 1;
+  }
+
+  /**
+   * A derived-series instance's log (`label|SYMBOL:interval`, its `instanceKeys`) freed: it expires in
+   * `ttlMs`, and at most `maxFreedKept` freed logs are kept in the cluster, the oldest beyond dropped
+   * now (see INSTANCE_FREE_LUA). Resolves false when fenced.
+   */
+  async freeInstanceLog(token: string, member: string, k: SeriesKeys, ttlMs: number): Promise<boolean> {
+    const freed = leaseKeys(this.cfg.keyPrefix).freedInstances;
+    const max = this.cfg.maxFreedKept ?? MAX_FREED_KEPT;
+    return (await this.redis.clusterInstanceFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, token, ttlMs, member, max, this.cfg.keyPrefix ?? '')) >= 0;
   }
 
   /**

@@ -116,7 +116,7 @@ export class LeaderSeries {
     expire: (m, ttlMs) => {
       if (ttlMs === 0) return undefined;
       const { leader, token } = this.cfg.lease.state;
-      return leader && token ? this.cfg.writer.expireLog(token, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : Promise.resolve(true);
+      return leader && token ? this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : Promise.resolve(true);
     },
     freedTtlMs: RELEASED_INSTANCE_TTL_MS,
   });

@@ -10,9 +10,11 @@
  * argument is a Lua expression. A series whose candles are kept for good again (live since) is
  * forgotten, not dropped; one never written is not counted (it would push a real one out). Key names
  * of dropped series are made from their members (validated SeriesId keys) with `prefix` and each of
- * `kinds` (`candles:` first): a single-instance Redis.
+ * `kinds` (`candles:` first): a single-instance Redis. `keptFor`: a log written while held keeps a TTL
+ * of its own (a derived-series instance's: a day), so one whose TTL is longer than a free's was held
+ * again and is forgotten too; default: only one kept for good (no TTL).
  */
-export function freedBoundLua(o: { set: string; candles: string; member: string; ttl: string; max: string; prefix: string; kinds: readonly string[] }): string {
+export function freedBoundLua(o: { set: string; candles: string; member: string; ttl: string; max: string; prefix: string; kinds: readonly string[]; keptFor?: 'ever' | 'longer' }): string {
   const others = o.kinds.slice(1).map((k) => `, p .. '${k}' .. old[i]`).join('');
   return `
 if redis.call('EXISTS', ${o.candles}) == 0 then return 0 end
@@ -27,7 +29,8 @@ if over > 0 then
   for i = 1, #old, 2 do
     local p = ${o.prefix}
     local c = p .. '${o.kinds[0]}' .. old[i]
-    if redis.call('PTTL', c) ~= -1 then
+    local left = redis.call('PTTL', c)
+    if ${o.keptFor === 'longer' ? `left ~= -1 and left <= ${o.ttl}` : 'left ~= -1'} then
       redis.call('DEL', c${others})
       dropped = dropped + 1
     end

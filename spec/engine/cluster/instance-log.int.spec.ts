@@ -95,6 +95,34 @@ describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-ser
     listener.disconnect();
   });
 
+  it('keeps at most maxFreedKept freed instance logs in the cluster: the oldest freed goes at once, one written again since is kept (reproduced: every one kept its 10 minutes)', async () => {
+    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: lease.lease, bufferSize: 3, historyUpdates: 100, maxFreedKept: 2 });
+    const labels = ['rsi:period=21', 'rsi:period=22', 'rsi:period=23', 'rsi:period=24'];
+    const logs = labels.map((l) => ({ member: `${l}|${id.key}`, keys: instanceKeys(l, id, 't:') }));
+    for (const l of logs) await w.writePoint('tok', l.keys, pt(1, 1));
+    const [a, b, c, d] = logs as [(typeof logs)[0], (typeof logs)[0], (typeof logs)[0], (typeof logs)[0]];
+    expect(await w.freeInstanceLog('tok', a.member, a.keys, 600_000)).toBe(true);
+    await sleep(5);
+    expect(await w.freeInstanceLog('tok', b.member, b.keys, 600_000)).toBe(true);
+    // a is held again and written: kept for a day, no longer a freed one.
+    await w.writePoint('tok', a.keys, pt(2, 2));
+    await sleep(5);
+    await w.freeInstanceLog('tok', c.member, c.keys, 600_000);
+    // Three freed, two kept: a (the oldest) was written since, so it is forgotten; b, c stay.
+    for (const l of [a, b, c]) expect(await redis.exists(l.keys.candles), l.member).toBe(1);
+    await sleep(5);
+    await w.freeInstanceLog('tok', d.member, d.keys, 600_000);
+    // Now b is the oldest freed beyond the bound: its keys go at once.
+    expect(await redis.exists(b.keys.candles, b.keys.pos)).toBe(0);
+    for (const l of [a, c, d]) expect(await redis.exists(l.keys.candles), l.member).toBe(1);
+    expect(await redis.pttl(a.keys.candles)).toBeGreaterThan(600_000);
+    expect(await redis.pttl(d.keys.candles)).toBeLessThanOrEqual(600_000);
+    // Fenced: nothing changes.
+    await redis.set(lease.lease, 'other');
+    expect(await w.freeInstanceLog('tok', a.member, a.keys, 1)).toBe(false);
+    expect(await redis.pttl(a.keys.candles)).toBeGreaterThan(600_000);
+  });
+
   it('a stale leader is fenced: nothing stored, nothing published', async () => {
     const w = writer();
     await w.writePoint('tok', keys, pt(1, 1));
