@@ -30,6 +30,9 @@ export interface LeaderDemandConfig {
   log?: (level: 'info' | 'warn', msg: string) => void;
 }
 
+/** A `live` answer lives this long unless renewed (every scan renews those held, once a quarter of it). */
+export const LIVE_ANSWER_TTL_MS = 10 * 60_000;
+
 /** Askers remembered for members not held yet (a member's nudge comes just before the scan holds it). */
 const MAX_ASKERS = 4096;
 
@@ -45,6 +48,7 @@ export class LeaderDemand {
   private readonly held = new Map<string, { id: SeriesId; live: boolean }>();
   /** The client address each nudge named for a member not held yet (its load takes turns by it). */
   private readonly askers = new Map<string, string>();
+  private answersRenewedAt = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly leaderSub: Subscription;
   private scanning = false;
@@ -124,6 +128,7 @@ export class LeaderDemand {
         this.cfg.demand.release(h.id);
       });
       for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
+      await this.refreshAnswers();
     } catch {
       // Redis unreachable: the next scan tries again.
     } finally {
@@ -164,8 +169,20 @@ export class LeaderDemand {
   private answer(id: SeriesId, a: ServedAnswer): void {
     const key = this.cfg.keys.served + id.key;
     // After the seed's writes on the same connection: an edge that reads `live` finds the history.
-    const done = a.state === 'live' ? this.cfg.redis.set(key, encodeServed(a)) : this.cfg.redis.set(key, encodeServed(a), 'PX', 10_000);
+    // `live` expires unless renewed while held (refreshAnswers): an answer that landed after the last
+    // edge let go (its release deletes it) stayed for good (an attacker-style probe found 299).
+    const done = this.cfg.redis.set(key, encodeServed(a), 'PX', a.state === 'live' ? LIVE_ANSWER_TTL_MS : 10_000);
     void done.catch(() => undefined);
+  }
+
+  /** Renews the `live` answers of what this node holds, once per LIVE_ANSWER_TTL_MS / 4. */
+  private async refreshAnswers(): Promise<void> {
+    const now = Date.now();
+    if (now - this.answersRenewedAt < LIVE_ANSWER_TTL_MS / 4) return;
+    this.answersRenewedAt = now;
+    const p = this.cfg.redis.pipeline();
+    for (const [key, h] of this.held) if (h.live) p.pexpire(this.cfg.keys.served + key, LIVE_ANSWER_TTL_MS);
+    if (p.length) await p.exec();
   }
 
   private releaseAll(): void {

@@ -3,7 +3,7 @@ import { BehaviorSubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
-import { LeaderDemand } from '../../../engine/src/cluster/leader-demand.ts';
+import { LeaderDemand, LIVE_ANSWER_TTL_MS } from '../../../engine/src/cluster/leader-demand.ts';
 import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
 import { seriesId, type SeriesId } from '../../../engine/src/domain/series-id.ts';
 import type { DemandOutcome, SeriesDemand } from '../../../engine/src/pipeline/series-demand.ts';
@@ -18,7 +18,7 @@ import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
  */
 const redisUp = await hasRedis('leader demand askers (Redis)');
 
-describe.runIf(redisUp)('leader demand askers (Redis)', () => {
+describe.runIf(redisUp)('leader demand askers and answers (Redis)', () => {
   const prefix = `spec-askers-${process.pid}-${Date.now()}:`;
   const keys = leaseKeys(prefix);
   let r: Redis;
@@ -41,10 +41,10 @@ describe.runIf(redisUp)('leader demand askers (Redis)', () => {
       isLive: () => false,
       touch: () => {},
       release: () => {},
-      // Never settles: the spec reads what the leader asked, not the load.
       want: (id: SeriesId, address?: string, asker?: string) => {
         asked.push({ key: id.key, address, asker });
-        return new Promise<DemandOutcome>(() => {});
+        // LIVEUSDT loads; the rest never settle (the spec reads what the leader asked, not the load).
+        return id.symbol === 'LIVEUSDT' ? Promise.resolve<DemandOutcome>({ ok: true }) : new Promise<DemandOutcome>(() => {});
       },
     };
     const state = new BehaviorSubject(true);
@@ -94,5 +94,16 @@ describe.runIf(redisUp)('leader demand askers (Redis)', () => {
     await r.publish(keys.demand, 'ADAUSDT:1m not-an-address\nwith a line');
     await until(() => asked.length === 2);
     expect(asked.map((a) => a.asker)).toEqual([undefined, undefined]);
+  });
+
+  it('answers live with an expiry, so an answer nobody holds any more goes (reproduced: kept for good)', async () => {
+    await r.zadd(keys.wanted, Date.now(), 'LIVEUSDT:1m');
+    await r.publish(keys.demand, 'LIVEUSDT:1m');
+    const served = keys.served + 'LIVEUSDT:1m';
+    for (let i = 0; i < 250 && (await r.get(served)) !== 'live'; i++) await new Promise((res) => setTimeout(res, 20));
+    expect(await r.get(served)).toBe('live');
+    const ttl = await r.pttl(served);
+    expect(ttl).toBeGreaterThan(LIVE_ANSWER_TTL_MS - 60_000);
+    expect(ttl).toBeLessThanOrEqual(LIVE_ANSWER_TTL_MS);
   });
 });
