@@ -78,6 +78,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** JSON API requests one client address may make a second, after a burst (0 = no limit). */
   httpRequestsPerSecond: number;
+  /** A WebSocket that sends no frame (answers no ping) for this long is closed (ms). */
+  pingTimeoutMs: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -255,5 +257,6 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
     maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
     httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
+    pingTimeoutMs: int(env, 'PING_TIMEOUT_MS', 60_000, 1000, 3_600_000),
   };
 }

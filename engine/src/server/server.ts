@@ -34,6 +34,8 @@ export interface ServerDeps {
   trustProxy?: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** A WebSocket that answers no ping for this long is closed (PING_TIMEOUT_MS). */
+  pingTimeoutMs?: number;
   /** JSON API requests one client address may make a second after a burst (0 or absent = no limit). */
   httpRequestsPerSecond?: number;
   /** New series (on-demand ones, derived-series instances) one client address may start per minute (absent = no limit). */
@@ -60,11 +62,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond };
+  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs };
 }
 
 export interface EngineServer {

@@ -63,6 +63,8 @@ export interface WsRouteDeps {
   trustProxy?: readonly string[];
   historyOnConnect: number;
   maxBackpressureBytes: number;
+  /** A socket that sends no frame (answers no ping) for this long is closed (default 60 s). */
+  pingTimeoutMs?: number;
   /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
   allowedOrigins: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
@@ -123,6 +125,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const sockets = new Set<HyperExpress.Websocket>();
   /** Bytes of a socket's first message its send buffer may hold beyond the limit until it first drains below it (see the sweep). */
   const snapshotAllowance = new Map<HyperExpress.Websocket, number>();
+  /** When each socket last sent a frame (a message, ping or pong): see the unanswered-ping check. */
+  const lastHeard = new Map<HyperExpress.Websocket, number>();
   /**
    * A series that just went live for its waiting clients: their snapshots are serialized and sent in
    * turns of about a millisecond, so many cold series arriving together never hold the live updates
@@ -133,6 +137,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const bySeries = new Map<string, Set<HyperExpress.Websocket>>();
   const clientsGauge = metrics.gauge('engine_clients_connected', 'WebSocket clients connected');
   const floodClosed = metrics.counter('engine_ws_message_flood_closed_total', 'Clients closed with 1008 for sending a stream of messages (clients send none)');
+  const unanswered = metrics.counter('engine_ws_unanswered_closed_total', 'Clients closed with 1013 for answering no ping for PING_TIMEOUT_MS (not reading their socket)');
+  const pingTimeoutMs = deps.pingTimeoutMs ?? 60_000;
   const slowDropped = metrics.counter('engine_ws_slow_clients_dropped_total', 'Clients closed with 1013 because their send buffer passed the backpressure limit');
   const followedGauge = metrics.gauge('engine_series_topics_followed', 'Derived series topics with at least one client (only these get previews and messages)');
   metrics.onCollect(() => {
@@ -243,6 +249,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       closed = true;
       sockets.delete(ws);
       snapshotAllowance.delete(ws);
+      lastHeard.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
@@ -253,7 +260,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     });
     const inbound = new TokenBucket(INBOUND_PER_SECOND, INBOUND_BURST);
     let flooded = false;
+    lastHeard.set(ws, Date.now());
     const inboundFrame = () => {
+      lastHeard.set(ws, Date.now());
       if (flooded || closed || inbound.take()) return;
       flooded = true;
       floodClosed();
@@ -424,6 +433,23 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   }, 250);
   sweep.unref();
 
+  // A client that does not read its socket: what it is sent sits in the kernel (about 1 MB of first
+  // message each: uWS's buffer, and so the sweep above, see nothing), for as long as it keeps the
+  // socket (an attacker-style probe held 256 such sockets from one address, ~225 MB of the host's TCP
+  // memory, for minutes). Each socket is pinged now and then; one that has sent no frame (a browser
+  // answers pings by itself, even in a background tab) for PING_TIMEOUT_MS is closed (1013).
+  const pinger = setInterval(() => {
+    const now = Date.now();
+    for (const ws of sockets) {
+      if (now - (lastHeard.get(ws) ?? now) > pingTimeoutMs) {
+        unanswered();
+        sockets.delete(ws);
+        ws.close(CLOSE_TRY_AGAIN, 'pings unanswered: not reading');
+      } else ws.ping();
+    }
+  }, Math.max(100, Math.floor(pingTimeoutMs / 3)));
+  pinger.unref();
+
   return {
     get clients() {
       return sockets.size;
@@ -441,6 +467,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     },
     close() {
       clearInterval(sweep);
+      clearInterval(pinger);
     },
   };
 }
