@@ -129,7 +129,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const { lifecycle, shards } = feed;
 
   // --- derived series from SERIES_DIR: computed once per (series, params, symbol, interval) ------
-  // Bars older than the store take the path GET /candles takes (warm-ups on an address of their own).
+  // Bars older than the store take the path GET /candles takes (a warm-up counts against the address that started the instance; restarts against one of their own).
   const older = olderBarsSource({ config, rest: market.rest, catalog, metrics });
   const registry = (late.registry = new SeriesRegistry(defs, {
     olderBars: older.ofSeries,

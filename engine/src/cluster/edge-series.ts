@@ -182,7 +182,7 @@ export class EdgeSeries implements SeriesService {
    * rejects with SeriesBusyError (as `acquire` throws at this edge's own). Throws InvalidNameError for
    * a label that cannot become a Redis key.
    */
-  acquire(req: SeriesRequest, bar: SeriesId): SeriesLease {
+  acquire(req: SeriesRequest, bar: SeriesId, address?: string): SeriesLease {
     const key = instanceMember(req.label, bar);
     const id: InstanceId = { symbol: bar.symbol, interval: bar.interval, key, keys: instanceKeys(req.label, bar, this.cfg.keyPrefix) };
     let inst = this.instances.get(key);
@@ -191,7 +191,9 @@ export class EdgeSeries implements SeriesService {
     if (!inst || inst.refused) this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
     const held = inst;
     held.refs++;
-    const ready = this.demand.want(id).then((o) => {
+    // The address goes to the leader as the asker (its warm-up counts against it there), uncharged:
+    // new instances are rationed before this.
+    const ready = this.demand.want(id, undefined, address).then((o) => {
       if (!o.ok) {
         held.refused = true;
         if (o.code === 'series_busy') throw new SeriesBusyError(o.message);

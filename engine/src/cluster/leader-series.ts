@@ -170,11 +170,12 @@ export class LeaderSeries {
   private readonly instances: SeriesDemand = {
     isLive: (id) => this.held.get(id.key)?.seeded === true,
     touch: () => {},
-    want: (id) => this.want(id as InstanceMember),
+    want: (id, _address, asker) => this.want(id as InstanceMember, asker),
     release: (id) => this.release(id.key),
   };
 
-  private async want(member: InstanceMember): Promise<DemandOutcome> {
+  /** `asker`: the client address an edge named (the instance's first warm-up counts against it). */
+  private async want(member: InstanceMember, asker?: string): Promise<DemandOutcome> {
     const h: Held = { member, keys: instanceKeys(member.label, member.bar, this.cfg.keyPrefix), seeded: false, released: false };
     this.held.set(member.key, h);
     this.logs.keep(member);
@@ -184,7 +185,7 @@ export class LeaderSeries {
       return outcome.ok ? { ok: false, code: 'series_capacity', message: 'released' } : outcome;
     }
     try {
-      h.lease = this.registry!.acquire(member.request, member.bar);
+      h.lease = this.registry!.acquire(member.request, member.bar, asker);
     } catch (e) {
       // At the registry's caps, or the engine is stopping (SeriesBusyError: the edge closes its client
       // with 1013 and this message, as ROLE=all does); anything else is the instance's failure.

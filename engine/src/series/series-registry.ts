@@ -250,15 +250,16 @@ export class SeriesRegistry {
   /**
    * Holds the instance for a request on a series, creating (and warming up) it on first use.
    * Throws SeriesBusyError when the variants of this series (or all instances) are at their cap and
-   * none is idle to make room.
+   * none is idle to make room. `address`: the client asking; a new instance's first warm-up counts
+   * against its history budget (one shared budget let one address's new instances hold everyone's back).
    */
-  acquire(req: SeriesRequest, id: SeriesId): SeriesLease {
+  acquire(req: SeriesRequest, id: SeriesId, address?: string): SeriesLease {
     if (this.stopped) throw new SeriesBusyError('the engine is stopping');
     const key = `${req.label}|${id.key}`;
     let inst = this.instances.get(key);
     if (!inst) {
       this.makeRoom(req, id);
-      inst = new LiveInstance(this, req, id, key);
+      inst = new LiveInstance(this, req, id, key, address);
       this.instances.set(key, inst);
       this.followRepairs(id);
       inst.start();
@@ -505,11 +506,11 @@ export class SeriesRegistry {
    * by every client, and values computed on a short window stay wrong (fewer, and unanchored) until
    * it is released.
    */
-  async olderForWarmUp(id: SeriesId, before: number, start: number, alive: () => boolean, restart: boolean): Promise<OlderBars> {
+  async olderForWarmUp(id: SeriesId, before: number, start: number, alive: () => boolean, restart: boolean, address?: string): Promise<OlderBars> {
     const until = Date.now() + (restart ? RESTART_MAX_WAIT_MS : WARM_UP_MAX_WAIT_MS);
     for (;;) {
       try {
-        return await this.older(id, before, start);
+        return await this.older(id, before, start, address);
       } catch (e) {
         // Gone meanwhile (disposed, or the engine stops): its caller drops the result.
         if (!alive()) return { bars: [], inputFrom: undefined };
@@ -702,6 +703,8 @@ class LiveInstance implements SeriesInstance {
     readonly req: SeriesRequest,
     readonly id: SeriesId,
     readonly key: string,
+    /** The client that started it: its first warm-up counts against that address (restarts: the shared budget). */
+    private readonly startedBy?: string,
   ) {
     this.label = req.label;
     this.topic = `series/${req.label}/${id.symbol}/${id.interval}`;
@@ -759,7 +762,8 @@ class LiveInstance implements SeriesInstance {
 
   private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
     // Generation 1 is its first run; every stop (a repair, a failure) moves it on.
-    const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive, this.generation > 1);
+    const restart = this.generation > 1;
+    const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive, restart, restart ? undefined : this.startedBy);
     if (!alive()) return;
     const run = this.openRun(older.inputFrom);
     try {

@@ -19,7 +19,7 @@ export interface OlderBarsConfig {
 export interface OlderBars {
   /** A page for a client `address` (GET /candles?endTime=); a custom interval's resampled from its source's. */
   page(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
-  /** Any series' page, a custom interval's resampled from its source's; warm-ups count against one address of their own. */
+  /** Any series' page, a custom interval's resampled from its source's; counted against `address` (default: one address of their own, e.g. a restart's warm-up). */
   ofSeries(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
 }
 

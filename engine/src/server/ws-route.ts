@@ -347,7 +347,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const acquire = (later: (turn: () => void) => void) => {
       try {
         // Derived series are built on the live window (their warm-up reads it).
-        for (const r of ctx.series ?? []) leases.push(series.acquire(r, id));
+        for (const r of ctx.series ?? []) leases.push(series.acquire(r, id, address));
       } catch (e) {
         return refuseSeries(e);
       }

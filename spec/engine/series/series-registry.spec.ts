@@ -291,6 +291,20 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     late.registry.stop();
   });
 
+  it('charges a new instance\'s warm-up to the address that started it, not one budget for all (reproduced: every warm-up on one)', async () => {
+    const asked: Array<string | undefined> = [];
+    const { registry, req } = at(3000, 300, {
+      olderBars: (_id, endTime, limit, address) => {
+        asked.push(address);
+        return Promise.resolve(exchange.filter((b) => b.openTime <= endTime).slice(-limit));
+      },
+    });
+    await registry.acquire(req('ema'), id, '203.0.113.7').ready;
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set(['203.0.113.7']));
+    registry.stop();
+  });
+
   it('serves a scrolled-back range (older than the window, from the exchange) equal to a long continuous run', async () => {
     const { registry, req } = at(3000);
     const points = await registry.range(req('ema'), id, 1200 * M, 300);
