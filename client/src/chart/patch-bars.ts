@@ -1,16 +1,5 @@
 import type { KLineData } from 'klinecharts';
-
-/** The index of the first bar at or after `time` in a list sorted by time. */
-function lowerBound(list: readonly KLineData[], time: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid]!.timestamp < time) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+import { lowerBound } from '../lower-bound.ts';
 
 /**
  * Puts bars older than the newest into the chart's own list, in place: a bar of a time the list has
@@ -26,7 +15,7 @@ export function patchBars(list: KLineData[], bars: readonly KLineData[]): number
     const first = list[0];
     const last = list[list.length - 1];
     if (!first || !last || bar.timestamp < first.timestamp || bar.timestamp >= last.timestamp) continue;
-    const i = lowerBound(list, bar.timestamp);
+    const i = lowerBound(list, bar.timestamp, (b) => b.timestamp);
     if (list[i]!.timestamp === bar.timestamp) list[i] = bar;
     else list.splice(i, 0, bar);
     n++;

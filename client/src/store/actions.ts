@@ -2,6 +2,7 @@ import type { StoreApi } from 'zustand/vanilla';
 import { type Candle, seriesKey } from './candle.ts';
 import type { Market, StreamPosition } from '../feed/wire.ts';
 import { type MarketState, market } from './market.ts';
+import { lowerBound } from '../lower-bound.ts';
 
 /** Candles kept per key: enough for the chart's live window; older pages live in the chart only. */
 export const MAX_CANDLES_PER_KEY = 5000;
@@ -90,29 +91,14 @@ export function mergeCandle(symbol: string, interval: string, candle: Candle, st
 const sameCandle = (a: Candle, b: Candle) =>
   a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume && a.is_closed === b.is_closed;
 
+const candleTime = (c: Candle) => c.time;
+
 /** The index where a candle of `time` (not in the list) goes to keep it sorted. */
-function insertionPoint(list: readonly Candle[], time: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid]!.time < time) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const insertionPoint = (list: readonly Candle[], time: number) => lowerBound(list, time, candleTime);
 
 function indexOfTime(list: readonly Candle[], time: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const t = list[mid]!.time;
-    if (t === time) return mid;
-    if (t < time) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
+  const i = lowerBound(list, time, candleTime);
+  return list[i]?.time === time ? i : -1;
 }
 
 export function setConnection(connection: MarketState['connection'], store: StoreApi<MarketState> = market): void {
