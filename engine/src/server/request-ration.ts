@@ -14,21 +14,20 @@ export interface RequestRationOptions {
   now?: () => number;
 }
 
-/**
- * Bounds the JSON API's requests per client address: `perSecond` on average after a burst of
- * 5 seconds' worth (at least 20; a chart's load and a fast scroll back fit in it). Beyond, the
- * answer is 429 `rate_limited` with Retry-After, before the route does any work. Without it one
- * address kept 64 requests for 1,000 candles in flight (1.7 ms of CPU each) and pushed `/livez` to
- * 54–174 ms (an attacker-style probe).
- * A request may cost more than one (`cost`: a long range of a derived series is tens of ms of CPU).
- * Returns a check: true when the request may go on, false when it was answered.
- */
+/** A ration's check: true when the request may go on, false when it was answered (429). */
 export type RequestRation = (req: HyperExpress.Request, res: HyperExpress.Response, cost?: number) => boolean;
 
+/**
+ * Bounds HTTP requests (the JSON API and the web client's files) per client address: `perSecond` on
+ * average after a burst of 5 seconds' worth (at least 20; a chart's load and a fast scroll back fit
+ * in it). Beyond, the answer is 429 `rate_limited` with Retry-After, before the route does any work.
+ * Without it one address kept 64 requests for 1,000 candles in flight (1.7 ms of CPU each) and pushed
+ * `/livez` to 54–174 ms (an attacker-style probe). A request may count for more than one (`cost`: a
+ * long range of a derived series is tens of ms of CPU); one costing more than the burst takes all of it.
+ */
 export function requestRation(opts: RequestRationOptions): RequestRation {
-  const limit = new AddressRateLimit({ perMinute: opts.perSecond * 60, burst: Math.max(20, opts.perSecond * 5), now: opts.now });
-  // More than the burst could never be taken: such a request takes the whole burst.
   const burst = Math.max(20, opts.perSecond * 5);
+  const limit = new AddressRateLimit({ perMinute: opts.perSecond * 60, burst, now: opts.now });
   return (req, res, cost = 1) => {
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], opts.trustProxy ?? []);
     const wait = limit.take(address, Math.min(cost, burst));
