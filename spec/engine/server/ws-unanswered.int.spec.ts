@@ -4,6 +4,7 @@ import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const connected = (app: App) => Number(/engine_clients_connected (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
 const closedUnanswered = (app: App) => Number(/engine_ws_unanswered_closed_total (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
 
 /**
@@ -31,9 +32,12 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     clients.push(reading, stalled);
     await Promise.all([reading, stalled].map((c) => c.until((x) => x.historical() !== undefined, 10_000, 'historical')));
     const before = closedUnanswered(app);
+    expect(connected(app)).toBe(2);
     stalled.pause();
     // Three timeouts' worth: the stalled one is closed, the reading one still gets live candles.
     await sleep(4500);
+    // The engine holds only the reading one now.
+    expect(connected(app)).toBe(1);
     expect(closedUnanswered(app) - before).toBe(1);
     const live = reading.live().length;
     await reading.until((c) => c.live().length > live, 5000, 'more live candles');
