@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
 import { AddressRateLimit } from './address-rate-limit.ts';
+import { SendBufferWatch } from './send-buffer-watch.ts';
 import { MAX_SERIES_PER_REQUEST, type SeriesInstance, type SeriesLease, type SeriesRequest, type SeriesService } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
@@ -123,8 +124,8 @@ type ValidContext = WsContext & { symbol: string; interval: string };
 export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps): WsRoute {
   const { catalog, store, hub, metrics, series, badRequest, sent } = deps;
   const sockets = new Set<HyperExpress.Websocket>();
-  /** Bytes of a socket's first message its send buffer may hold beyond the limit until it first drains below it (see the sweep). */
-  const snapshotAllowance = new Map<HyperExpress.Websocket, number>();
+  /** Which sockets are too slow to keep (see the sweep). */
+  const sendBuffers = new SendBufferWatch<HyperExpress.Websocket>(deps.maxBackpressureBytes);
   /** When each socket last sent a frame (a message, ping or pong): see the unanswered-ping check. */
   const lastHeard = new Map<HyperExpress.Websocket, number>();
   /**
@@ -199,7 +200,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // Client messages are only counted: handed over undecoded (hyper-express decodes each to a string by default).
   // uWS skips a socket over its cap (drops messages): the cap stays above where the sweep closes one
   // (the limit and its snapshot's allowance), so a socket is closed and resyncs before it loses any.
-  server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 2 + MAX_SNAPSHOT_ALLOWANCE, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
+  server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 3 + MAX_SNAPSHOT_ALLOWANCE, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
     const asked = ws.context as WsContext;
     if (asked.error || !asked.symbol || !asked.interval) {
       badRequest();
@@ -248,7 +249,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     ws.on('close', () => {
       closed = true;
       sockets.delete(ws);
-      snapshotAllowance.delete(ws);
+      sendBuffers.forget(ws);
       lastHeard.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
@@ -358,7 +359,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
         ws.send(first, false);
         const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
-        if (bytes > deps.maxBackpressureBytes) snapshotAllowance.set(ws, Math.min(bytes, MAX_SNAPSHOT_ALLOWANCE));
+        sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
         ws.send(hub.status);
         ws.subscribe(klineTopic(id));
         ws.subscribe(STATUS_TOPIC);
@@ -415,20 +416,19 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     });
   }
 
-  // Slow-client policy: a socket whose send buffer passes the limit is closed with 1013 so the
-  // client resyncs from a fresh snapshot; uWS's own cap bounds memory in between. A first message
-  // bigger than the limit (many derived series) may stay buffered on top of it until the socket has
-  // drained below the limit once: on a slow link it takes a while to go out, and closing the socket
-  // for it would only bring the client back for the same snapshot, again and again.
+  // Slow-client policy: a socket whose send buffer stays past the limit (over it at two sweeps in a
+  // row without draining, or past twice it) is closed with 1013 so the client resyncs from a fresh
+  // snapshot; uWS's own cap bounds memory in between. A burst a reading client takes in at once (a
+  // derived series' points sent again after its rerun) is not a reason. A first message bigger than
+  // the limit (many derived series) may stay buffered on top of it until the socket has drained below
+  // the limit once: on a slow link it takes a while to go out, and closing the socket for it would
+  // only bring the client back for the same snapshot, again and again.
   const sweep = setInterval(() => {
     for (const ws of sockets) {
-      const buffered = ws.buffered;
-      if (buffered > deps.maxBackpressureBytes + (snapshotAllowance.get(ws) ?? 0)) {
-        slowDropped();
-        sockets.delete(ws);
-        snapshotAllowance.delete(ws);
-        ws.close(CLOSE_TRY_AGAIN, 'too slow: reconnect to resync');
-      } else if (buffered <= deps.maxBackpressureBytes) snapshotAllowance.delete(ws);
+      if (!sendBuffers.tooSlow(ws, ws.buffered)) continue;
+      slowDropped();
+      sockets.delete(ws);
+      ws.close(CLOSE_TRY_AGAIN, 'too slow: reconnect to resync');
     }
   }, 250);
   sweep.unref();
