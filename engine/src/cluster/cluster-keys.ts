@@ -58,6 +58,13 @@ export interface LeaseKeys {
   readonly freed: string;
   /** The same for derived-series instance logs (`label|SYMBOL:interval`): see INSTANCE_FREE_LUA. */
   readonly freedInstances: string;
+  /**
+   * Set of the bar series a leader keeps (held, or written, in its term) and has not freed: a new
+   * leader frees those nobody wants any more (let go while no node led). See SERIES_FREE_LUA.
+   */
+  readonly kept: string;
+  /** The same for derived-series instance logs: see INSTANCE_FREE_LUA. */
+  readonly keptInstances: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -78,6 +85,8 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     variants: `${prefix}cluster:variants:`,
     freed: `${prefix}cluster:freed`,
     freedInstances: `${prefix}cluster:freed-instances`,
+    kept: `${prefix}cluster:kept`,
+    keptInstances: `${prefix}cluster:kept-instances`,
   };
 }
 

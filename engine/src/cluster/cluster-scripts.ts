@@ -198,8 +198,10 @@ return 1`;
  * one's keys now. A series in the set whose candles are kept for good again (held since, by a leader
  * whose keep has not reached the set) is forgotten, not dropped. The dropped series' key names are made
  * here from their members as seriesKeys makes them (a member is a validated SeriesId key): a
- * single-instance Redis, as the cluster's is. KEYS: lease, freed set, candles, pos, hist. ARGV: token,
- * ttlMs, member, max, keyPrefix. Returns -1 when fenced, else the number of series dropped.
+ * single-instance Redis, as the cluster's is. The kept set names every series kept and not freed since
+ * (a new leader frees those nobody wants: let go while no node led, they stayed for good). KEYS:
+ * lease, freed set, candles, pos, hist, kept set. ARGV: token, ttlMs, member, max, keyPrefix. Returns
+ * -1 when fenced, else the number of series dropped.
  */
 export const SERIES_FREE_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -207,8 +209,10 @@ local ttl = tonumber(ARGV[2])
 if ttl == 0 then
   for i = 3, 5 do redis.call('PERSIST', KEYS[i]) end
   redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('SADD', KEYS[6], ARGV[3])
   return 0
 end
+redis.call('SREM', KEYS[6], ARGV[3])
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
 ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['candles:', 'pos:', 'hist:'] })}`;
 
@@ -219,12 +223,20 @@ ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 't
  * how many: new instances at one address's ration left ~1,200 logs of ~300 KB each in Redis within
  * the 10 minutes (an attacker-style probe's estimate; it measured Redis at 2.9 → 288 MB over a few
  * minutes of bursts). A log written since it was freed (held again: every write keeps it a day) is
- * forgotten, not dropped. KEYS: lease, freed set, points, spos, shist. ARGV: token, ttlMs, member
- * (`label|SYMBOL:interval`), max, keyPrefix. Returns -1 when fenced, else the number of logs dropped.
+ * forgotten, not dropped. `ttlMs` 0: the log is held (its writes keep it), named in the kept set as
+ * SERIES_FREE_LUA names bar series. KEYS: lease, freed set, points, spos, shist, kept set. ARGV: token,
+ * ttlMs, member (`label|SYMBOL:interval`), max, keyPrefix. Returns -1 when fenced, else the number of
+ * logs dropped.
  */
 export const INSTANCE_FREE_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local ttl = tonumber(ARGV[2])
+if ttl == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('SADD', KEYS[6], ARGV[3])
+  return 0
+end
+redis.call('SREM', KEYS[6], ARGV[3])
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
 ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['points:', 'spos:', 'shist:'], keptFor: 'longer' })}`;
 

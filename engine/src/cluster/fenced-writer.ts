@@ -132,8 +132,8 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoints?: unknown }).clusterWritePoints !== 'function') cfg.redis.defineCommand('clusterWritePoints', { numberOfKeys: 4, lua: POINT_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
-    if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 5, lua: SERIES_FREE_LUA });
-    if (typeof (cfg.redis as unknown as { clusterInstanceFree?: unknown }).clusterInstanceFree !== 'function') cfg.redis.defineCommand('clusterInstanceFree', { numberOfKeys: 5, lua: INSTANCE_FREE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 6, lua: SERIES_FREE_LUA });
+    if (typeof (cfg.redis as unknown as { clusterInstanceFree?: unknown }).clusterInstanceFree !== 'function') cfg.redis.defineCommand('clusterInstanceFree', { numberOfKeys: 6, lua: INSTANCE_FREE_LUA });
     if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
@@ -295,9 +295,9 @@ export class FencedWriter {
    */
   async expireSeries(token: string, id: SeriesId, ttlMs: number): Promise<boolean> {
     const k = seriesKeys(id, this.cfg.keyPrefix);
-    const freed = leaseKeys(this.cfg.keyPrefix).freed;
+    const { freed, kept } = leaseKeys(this.cfg.keyPrefix);
     const max = this.cfg.maxFreedKept ?? MAX_FREED_KEPT;
-    return (await this.redis.clusterSeriesFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, token, ttlMs, id.key, max, this.cfg.keyPrefix ?? '')) >= 0;
+    return (await this.redis.clusterSeriesFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, kept, token, ttlMs, id.key, max, this.cfg.keyPrefix ?? '')) >= 0;
   }
 
   /** Sets any log's keys to expire in `ttlMs`, or keeps them (no bound on how many: see freeInstanceLog). */
@@ -308,12 +308,12 @@ export class FencedWriter {
   /**
    * A derived-series instance's log (`label|SYMBOL:interval`, its `instanceKeys`) freed: it expires in
    * `ttlMs`, and at most `maxFreedKept` freed logs are kept in the cluster, the oldest beyond dropped
-   * now (see INSTANCE_FREE_LUA). Resolves false when fenced.
+   * now (see INSTANCE_FREE_LUA); `ttlMs` 0: held (named among the kept logs). Resolves false when fenced.
    */
   async freeInstanceLog(token: string, member: string, k: SeriesKeys, ttlMs: number): Promise<boolean> {
-    const freed = leaseKeys(this.cfg.keyPrefix).freedInstances;
+    const { freedInstances, keptInstances } = leaseKeys(this.cfg.keyPrefix);
     const max = this.cfg.maxFreedKept ?? MAX_FREED_KEPT;
-    return (await this.redis.clusterInstanceFree(this.cfg.leaseKey, freed, k.candles, k.pos, k.hist, token, ttlMs, member, max, this.cfg.keyPrefix ?? '')) >= 0;
+    return (await this.redis.clusterInstanceFree(this.cfg.leaseKey, freedInstances, k.candles, k.pos, k.hist, keptInstances, token, ttlMs, member, max, this.cfg.keyPrefix ?? '')) >= 0;
   }
 
   /**

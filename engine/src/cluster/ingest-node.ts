@@ -169,6 +169,11 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     staleMs: DEMAND_STALE_MS,
     maxSeries: config.maxOnDemandSeries,
     onMalformed: (n) => malformed(n),
+    // Not one this node has (configured, or still kept after its release): only an orphan.
+    forget: (id) => {
+      if (!app.lifecycle.has(id)) seriesKeep.free(id);
+    },
+    kept: keys.kept,
     log: (l, m) => log[l](m),
   });
   derived.start(app.registry, app.lifecycle);

@@ -27,11 +27,25 @@ export interface LeaderDemandConfig {
   /** Reads a member back (default: `SYMBOL:interval`); undefined for anything malformed, never made a key. */
   parseMember?(member: string): SeriesId | undefined;
   onMalformed?(n: number): void;
+  /**
+   * A stale member this node does not hold (a former leader held it): its keys are let go as a release
+   * here would let them go. Else they stayed as that leader left them (kept for good, or a day).
+   */
+  forget?(id: SeriesId): void;
+  /**
+   * The set naming what leaders keep (see LeaseKeys.kept): `staleMs` after taking the lead, this node
+   * forgets every member of it that is neither wanted nor held here, once (an edge's let-go while no
+   * node led reached no leader, and the keys stayed as the last one left them: kept for good).
+   */
+  kept?: string;
   log?: (level: 'info' | 'warn', msg: string) => void;
 }
 
 /** A `live` answer lives this long unless renewed (every scan renews those held, once a quarter of it). */
 export const LIVE_ANSWER_TTL_MS = 10 * 60_000;
+
+/** Most members of the kept set one takeover's sweep reads (a few thousand series at most are kept). */
+const MAX_SWEPT = 20_000;
 
 /** Askers remembered for members not held yet (a member's nudge comes just before the scan holds it). */
 const MAX_ASKERS = 4096;
@@ -49,6 +63,8 @@ export class LeaderDemand {
   /** The client address each nudge named for a member not held yet (its load takes turns by it). */
   private readonly askers = new Map<string, string>();
   private answersRenewedAt = 0;
+  /** When the kept set is swept (`staleMs` after taking the lead: edges have touched what they hold, the node's own series are up). */
+  private sweepAt: number | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly leaderSub: Subscription;
   private scanning = false;
@@ -66,7 +82,11 @@ export class LeaderDemand {
     void this.subscriptions.add(cfg.keys.demand).catch(() => undefined);
     this.timer = setInterval(() => void this.scan(), cfg.pollMs ?? 1000);
     this.timer.unref();
-    this.leaderSub = cfg.lease.leader$.subscribe((leader) => (leader ? void this.scan() : this.releaseAll()));
+    this.leaderSub = cfg.lease.leader$.subscribe((leader) => {
+      this.sweepAt = leader && cfg.kept && cfg.forget ? Date.now() + cfg.staleMs : undefined;
+      if (leader) void this.scan();
+      else this.releaseAll();
+    });
   }
 
   /** Series this node holds for edges now. */
@@ -100,6 +120,8 @@ export class LeaderDemand {
         const p = redis.pipeline().zrem(keys.wanted, ...gone);
         for (const id of ids) p.del(keys.served + id.key);
         await p.exec();
+        // Those held here are released below (their own touch is stale too).
+        if (this.cfg.lease.state.leader) for (const id of ids) if (!this.held.has(id.key)) this.cfg.forget?.(id);
       }
       // Room for every held member and maxSeries others: one over the cap is read (and refused) however
       // the edges' touches order the scores, not left unanswered until the edge gives up.
@@ -129,6 +151,10 @@ export class LeaderDemand {
       });
       for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
       await this.refreshAnswers();
+      if (this.sweepAt !== undefined && Date.now() >= this.sweepAt) {
+        this.sweepAt = undefined;
+        await this.forgetOrphans(cutoff);
+      }
     } catch {
       // Redis unreachable: the next scan tries again.
     } finally {
@@ -138,6 +164,27 @@ export class LeaderDemand {
         void this.scan();
       }
     }
+  }
+
+  /** Forgets the kept set's members that no edge wants (touched since `cutoff`) and this node does not hold. */
+  private async forgetOrphans(cutoff: number): Promise<void> {
+    const { redis, keys, kept, forget } = this.cfg;
+    let cursor = '0';
+    let read = 0;
+    do {
+      const [next, members] = await redis.sscan(kept!, cursor, 'COUNT', 1000);
+      cursor = next;
+      read += members.length;
+      const ids = members.map(this.parse).filter((id): id is SeriesId => id !== undefined && !this.held.has(id.key));
+      if (!ids.length) continue;
+      // Asked for again since the scan read the wanted set: held by the next scan, not forgotten.
+      const scores = await redis.zmscore(keys.wanted, ...ids.map((id) => id.key));
+      if (!this.cfg.lease.state.leader) return;
+      ids.forEach((id, i) => {
+        const score = scores[i];
+        if ((score === null || score === undefined || Number(score) < cutoff) && !this.held.has(id.key)) forget!(id);
+      });
+    } while (cursor !== '0' && read < MAX_SWEPT);
   }
 
   private hold(id: SeriesId): void {

@@ -1,11 +1,12 @@
 import { RetryBackoff } from './retry-backoff.ts';
 import type { Redis } from 'ioredis';
+import type { Subscription } from 'rxjs';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
 import type { SeriesInstance, SeriesLease, SeriesRegistry, SeriesRegistryDeps, SeriesRequest } from '../series/series-registry.ts';
-import { type DemandKeys, instanceKeys, isValidInstanceLabel, type SeriesKeys } from './cluster-keys.ts';
+import { type DemandKeys, instanceKeys, isValidInstanceLabel, leaseKeys, type SeriesKeys } from './cluster-keys.ts';
 import { parseDemandMember } from './demand-member.ts';
 import { type FencedWriter, RELEASED_INSTANCE_TTL_MS, type WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
@@ -114,14 +115,18 @@ export class LeaderSeries {
    */
   private readonly logs = new SeriesKeep<InstanceMember>({
     expire: (m, ttlMs) => {
-      if (ttlMs === 0) return undefined;
       const { leader, token } = this.cfg.lease.state;
       return leader && token ? this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : Promise.resolve(true);
     },
     freedTtlMs: RELEASED_INSTANCE_TTL_MS,
   });
 
-  constructor(private readonly cfg: LeaderSeriesConfig) {}
+  /** Every held log is named among the kept ones again in a new term (another leader may have freed it). */
+  private readonly termSub: Subscription;
+
+  constructor(private readonly cfg: LeaderSeriesConfig) {
+    this.termSub = cfg.lease.leader$.subscribe(() => this.logs.newTerm());
+  }
 
   /** What the node's registry takes from the cluster: who listens (the held instances) and where points go. */
   readonly registryDeps: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> = {
@@ -162,6 +167,9 @@ export class LeaderSeries {
       seed: (id) => this.seed(id.key),
       staleMs: this.cfg.staleMs,
       maxSeries: this.cfg.maxInstances,
+      // An instance a former leader held and edges no longer follow: its log goes as a release's does.
+      forget: (id) => this.logs.free(id as InstanceMember),
+      kept: leaseKeys(this.cfg.keyPrefix).keptInstances,
       log: this.cfg.log,
     });
   }
@@ -296,6 +304,7 @@ export class LeaderSeries {
   }
 
   stop(): void {
+    this.termSub.unsubscribe();
     this.demand?.stop();
     for (const key of [...this.held.keys()]) this.release(key);
     this.logs.stop();

@@ -125,6 +125,11 @@ export class SeriesLifecycle implements SeriesDemand {
     return this.entries.get(id.key)?.state === 'live';
   }
 
+  /** Whether the series is configured, held or still kept here (in any state). */
+  has(id: SeriesId): boolean {
+    return this.entries.has(id.key);
+  }
+
   want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);

@@ -237,4 +237,31 @@ describe.runIf(redisUp)('derived series computed once in the cluster (child proc
     // Written again: kept for INSTANCE_LOG_TTL_MS again.
     expect(await r.pttl(keys.pos)).toBeGreaterThan(RELEASED_INSTANCE_TTL_MS);
   }, 60_000);
+
+  it('an instance every edge let go of while no node led: its log goes once another node leads (reproduced: kept its day)', async () => {
+    // Held (by the previous test's client) and named among the kept logs.
+    expect(await r.sismember('cluster:kept-instances', 'rsi|BTCUSDT:1m')).toBe(1);
+    const lead = (await leader())!;
+    lead.signal('SIGKILL');
+    for (const c of clients) c.close();
+    for (const deadline = Date.now() + 15_000; (await r.zscore('cluster:series-wanted', 'rsi|BTCUSDT:1m')) !== null; await sleep(100)) {
+      if (Date.now() > deadline) throw new Error('the edges never let go of rsi|BTCUSDT:1m');
+    }
+    expect(await r.pttl(keys.pos)).toBeGreaterThan(RELEASED_INSTANCE_TTL_MS);
+    const next = await NodeProcess.start('ingest-c', { SYMBOLS: 'BTCUSDT', INTERVALS: '1m', BUFFER_SIZE: '200', HISTORY_ON_CONNECT: '100', SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SERIES_DIR: 'series', LEASE_TTL_MS: '1500', REDIS_URL: redis.url, ROLE: 'ingest' });
+    ingest.push(next);
+    await next.until((h) => h.leader === true, 90_000, 'ingest-c leads');
+    // DEMAND_STALE_MS after taking the lead it frees the logs no edge wants.
+    for (const deadline = Date.now() + 30_000; (await r.pttl(keys.pos)) > RELEASED_INSTANCE_TTL_MS; await sleep(200)) {
+      if (Date.now() > deadline) throw new Error(`rsi|BTCUSDT:1m still kept: PTTL ${await r.pttl(keys.pos)}`);
+    }
+    for (const k of [keys.candles, keys.pos]) {
+      const ttl = await r.pttl(k);
+      expect(ttl, k).toBeGreaterThan(RELEASED_INSTANCE_TTL_MS - 60_000);
+      expect(ttl, k).toBeLessThanOrEqual(RELEASED_INSTANCE_TTL_MS);
+    }
+    expect(await r.sismember('cluster:kept-instances', 'rsi|BTCUSDT:1m')).toBe(0);
+    // The configured bar series it was computed on is kept for good.
+    expect(await r.pttl('candles:BTCUSDT:1m')).toBe(-1);
+  }, 150_000);
 });

@@ -222,4 +222,36 @@ describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', 
     expect((await ttls()).slice(0, 2)).toEqual([-1, -1]);
     c.close();
   }, 45_000);
+
+  it('a series every edge let go of while no node led leaves Redis once another node leads; a configured one stays (reproduced: kept for good)', async () => {
+    // The leader holds XRPUSDT for a client of edge 1 (and names it among the kept series)...
+    const c = ws(edges[0]!, '/ws/XRPUSDT?interval=1m');
+    await c.until((x) => x.live().length > 0, 30_000, 'XRPUSDT live');
+    for (const deadline = Date.now() + 10_000; !(await r.sismember('cluster:kept', 'XRPUSDT:1m')); await sleep(100)) {
+      if (Date.now() > deadline) throw new Error('XRPUSDT:1m never named among the kept series');
+    }
+    expect(await r.pttl('candles:XRPUSDT:1m')).toBe(-1);
+    // ...dies, and the edge lets go of the series while no node leads.
+    const leading = (await Promise.all(ingest.map(async (n) => ((await n.health())?.leader === true ? n : undefined)))).find((n) => n);
+    leading!.signal('SIGKILL');
+    c.close();
+    for (const deadline = Date.now() + 15_000; (await r.zscore('cluster:wanted', 'XRPUSDT:1m')) !== null; await sleep(100)) {
+      if (Date.now() > deadline) throw new Error('the edge never let go of XRPUSDT:1m');
+    }
+    const next = await NodeProcess.start('ingest-c', { ...env, ROLE: 'ingest' });
+    ingest.push(next);
+    await next.until((h) => h.leader === true, 60_000, 'ingest-c leads');
+    // DEMAND_STALE_MS after taking the lead it frees what no edge wants.
+    for (const deadline = Date.now() + 30_000; (await r.pttl('candles:XRPUSDT:1m')) < 0; await sleep(200)) {
+      if (Date.now() > deadline) throw new Error(`XRPUSDT:1m still kept: PTTL ${await r.pttl('candles:XRPUSDT:1m')}`);
+    }
+    for (const k of ['candles:XRPUSDT:1m', 'pos:XRPUSDT:1m']) {
+      expect(await r.pttl(k)).toBeGreaterThan(RELEASED_SERIES_TTL_MS - 60_000);
+      expect(await r.pttl(k)).toBeLessThanOrEqual(RELEASED_SERIES_TTL_MS);
+    }
+    expect(await r.sismember('cluster:kept', 'XRPUSDT:1m')).toBe(0);
+    expect(await r.zscore('cluster:freed', 'XRPUSDT:1m')).not.toBeNull();
+    expect(await r.pttl('candles:BTCUSDT:1m')).toBe(-1);
+    expect(await r.sismember('cluster:kept', 'BTCUSDT:1m')).toBe(1);
+  }, 120_000);
 });

@@ -1,0 +1,118 @@
+import { Redis } from 'ioredis';
+import { BehaviorSubject } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { DEMAND_STALE_MS } from '../../../engine/src/cluster/demand-member.ts';
+import { LeaderDemand, LIVE_ANSWER_TTL_MS } from '../../../engine/src/cluster/leader-demand.ts';
+import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
+import type { DemandOutcome, SeriesDemand } from '../../../engine/src/pipeline/series-demand.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+
+/**
+ * The leader answers `live` under `served:<key>` with `PX LIVE_ANSWER_TTL_MS` (10 minutes) and renews
+ * the answers of what it still holds once every LIVE_ANSWER_TTL_MS / 4 (2.5 minutes), from its scans;
+ * an answer it no longer holds is left to expire. A real LeaderDemand over Redis (DB 15, a prefix of
+ * its own), polling every 50 ms. Only `Date` is faked (the scans, ioredis and the test's waits run on
+ * real timers): moving it on stands for the minutes between renewals. Redis's clock cannot be moved,
+ * so the test shortens an answer's PTTL to stand for the minutes it has lived; a renewal puts it back
+ * near 10 minutes.
+ */
+const redisUp = await hasRedis('leader demand answer renewal (Redis)');
+
+const SHORT_MS = 60_000;
+const RENEW_EVERY_MS = LIVE_ANSWER_TTL_MS / 4;
+const POLL_MS = 50;
+
+describe.runIf(redisUp)('leader demand: live answers renewed while held (Redis)', () => {
+  const prefix = `spec-answer-refresh-${process.pid}-${Date.now()}:`;
+  const keys = leaseKeys(prefix);
+  const held = 'HELDUSDT:1m';
+  const dropped = 'GONEUSDT:1m';
+  let r: Redis;
+  let sub: Redis;
+  let leader: LeaderDemand | undefined;
+  const released: string[] = [];
+  /** The faked wall clock (Date); the waits below run on performance.now(), which is real. */
+  let clock = 0;
+  const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+  const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
+    const end = performance.now() + ms;
+    while (!(await ok())) {
+      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(20);
+    }
+  };
+  const pttl = (member: string) => r.pttl(keys.served + member);
+  /** Moves the wall clock on and touches the held member, as its edge does every few seconds. */
+  const advance = async (ms: number) => {
+    clock += ms;
+    vi.setSystemTime(clock);
+    await r.zadd(keys.wanted, clock, held);
+  };
+  /** Scans that ran with the clock where it is now (a scan started before the move may be in flight). */
+  const scans = () => sleep(10 * POLL_MS);
+
+  beforeAll(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    clock = Date.now();
+    vi.setSystemTime(clock);
+    r = new Redis(REDIS_URL);
+    sub = r.duplicate();
+    const lifecycle: SeriesDemand = {
+      isLive: () => false,
+      touch: () => {},
+      want: () => Promise.resolve<DemandOutcome>({ ok: true }),
+      release: (id) => void released.push(id.key),
+    };
+    const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
+    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: DEMAND_STALE_MS, pollMs: POLL_MS, maxSeries: 100 });
+  });
+
+  afterAll(async () => {
+    leader?.stop();
+    vi.useRealTimers();
+    if (r) await deletePrefix(r, prefix);
+    sub?.disconnect();
+    r?.disconnect();
+  });
+
+  it('renews a held answer every 2.5 minutes, not at every scan, and leaves one no longer held to expire', async () => {
+    await r.zadd(keys.wanted, clock, held, clock, dropped);
+    await until('both answered live', async () => (await r.get(keys.served + held)) === 'live' && (await r.get(keys.served + dropped)) === 'live');
+    for (const m of [held, dropped]) expect(await pttl(m)).toBeGreaterThan(LIVE_ANSWER_TTL_MS - 10_000);
+
+    // The edges let go of one (its member leaves the wanted set): the leader releases it; its answer
+    // stays in Redis, with the expiry it was given.
+    await r.zrem(keys.wanted, dropped);
+    await until('the dropped member released', () => released.includes(dropped));
+    expect(released).toEqual([dropped]);
+
+    // Both answers have lived 9 of their 10 minutes; scans within 2.5 minutes of the last renewal renew nothing.
+    for (const m of [held, dropped]) await r.pexpire(keys.served + m, SHORT_MS);
+    await advance(RENEW_EVERY_MS - 10_000);
+    await scans();
+    expect(await pttl(held)).toBeLessThanOrEqual(SHORT_MS);
+
+    // 2.5 minutes on: the held answer is renewed to 10 minutes, the released one is not.
+    await advance(10_000);
+    await until('the held answer renewed', async () => (await pttl(held)) > SHORT_MS);
+    expect(await pttl(held)).toBeGreaterThan(LIVE_ANSWER_TTL_MS - 10_000);
+    expect(await pttl(held)).toBeLessThanOrEqual(LIVE_ANSWER_TTL_MS);
+    await scans();
+    const left = await pttl(dropped);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(SHORT_MS);
+
+    // And again 2.5 minutes after that renewal (not before), for as long as it is held.
+    await r.pexpire(keys.served + held, SHORT_MS);
+    await advance(RENEW_EVERY_MS / 2);
+    await scans();
+    expect(await pttl(held)).toBeLessThanOrEqual(SHORT_MS);
+    await advance(RENEW_EVERY_MS / 2);
+    await until('the held answer renewed again', async () => (await pttl(held)) > SHORT_MS);
+    expect(await pttl(held)).toBeGreaterThan(LIVE_ANSWER_TTL_MS - 10_000);
+    expect(await pttl(dropped)).toBeLessThanOrEqual(SHORT_MS);
+    expect(released).toEqual([dropped]);
+  });
+});
