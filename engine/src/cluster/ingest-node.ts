@@ -159,6 +159,9 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     seeded = new WeakSet();
     seriesKeep.newTerm();
   });
+  // Every configured series bootstrapped: from then on one this node lacks is not one of its own.
+  let configuredUp = false;
+  app.ready.then(() => (configuredUp = true), () => undefined);
   const demand = new LeaderDemand({
     redis,
     subscriber,
@@ -174,6 +177,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       if (!app.lifecycle.has(id)) seriesKeep.free(id);
     },
     kept: keys.kept,
+    canSweep: () => configuredUp,
     log: (l, m) => log[l](m),
   });
   derived.start(app.registry, app.lifecycle);

@@ -38,6 +38,11 @@ export interface LeaderDemandConfig {
    * node led reached no leader, and the keys stayed as the last one left them: kept for good).
    */
   kept?: string;
+  /**
+   * Whether the sweep of the kept set may run now (default: yes). A node whose own series are not all
+   * up yet (markets still loading with SYMBOLS=*) would take its configured series for orphans.
+   */
+  canSweep?(): boolean;
   log?: (level: 'info' | 'warn', msg: string) => void;
 }
 
@@ -151,7 +156,7 @@ export class LeaderDemand {
       });
       for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
       await this.refreshAnswers();
-      if (this.sweepAt !== undefined && Date.now() >= this.sweepAt) {
+      if (this.sweepAt !== undefined && Date.now() >= this.sweepAt && (this.cfg.canSweep?.() ?? true)) {
         this.sweepAt = undefined;
         await this.forgetOrphans(cutoff);
       }
