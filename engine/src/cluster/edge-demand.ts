@@ -43,6 +43,9 @@ const rateLimited = (wait: number): DemandOutcome => ({ ok: false, code: 'rate_l
 
 const STOPPED: DemandOutcome = { ok: false, code: 'series_capacity', message: 'server shutting down' };
 
+/** What an ask whose client went before its charge settled comes to (nobody reads it). */
+const GONE: DemandOutcome = { ok: false, code: 'series_capacity', message: 'the client went before its series was asked for' };
+
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
 interface Entry {
@@ -71,6 +74,12 @@ export class EdgeDemand implements SeriesDemand {
   private readonly starts: AddressRateLimit | undefined;
   /** New series whose address is being charged in the cluster's bucket (sharedStarts): bounded by the cap's asks in flight. */
   private readonly taking = new Map<string, Promise<DemandOutcome | undefined>>();
+  /**
+   * Asks of each series waiting for a charge (`after`), and how many of their clients went meanwhile:
+   * their release found no entry to count out, and the ask, made later, held the series for good (an
+   * attacker-style probe pinned every place of MAX_ON_DEMAND_SERIES with quick closes).
+   */
+  private readonly charged = new Map<string, { asks: number; gone: number }>();
   private readonly now: () => number;
   private readonly holders: DemandHolders;
   private lastTouch = 0;
@@ -97,7 +106,7 @@ export class EdgeDemand implements SeriesDemand {
   }
 
   /** `asker`: see SeriesDemand (here: an address charged already, when its charge was taken in Redis). */
-  want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
+  want(id: SeriesId, address?: string, asker = address, waiting?: () => void): Promise<DemandOutcome> {
     if (this.cfg.configured(id)) return Promise.resolve({ ok: true });
     const { catalog } = this.cfg;
     if (!catalog.isTrading(id.symbol)) return Promise.resolve({ ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` });
@@ -107,7 +116,7 @@ export class EdgeDemand implements SeriesDemand {
       // A series being charged to its first asker's address (below) is joined, free, as a started one
       // is; refused there, it is asked for again on this one's own address.
       const charging = this.taking.get(id.key);
-      if (charging) return this.after(charging, id, address);
+      if (charging) return this.after(charging, id, address, undefined, waiting);
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve(rateLimited(wait));
@@ -118,7 +127,7 @@ export class EdgeDemand implements SeriesDemand {
           return w > 0 ? rateLimited(w) : undefined;
         });
         this.taking.set(id.key, t);
-        return this.after(t, id, undefined, address);
+        return this.after(t, id, undefined, address, waiting);
       }
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
@@ -131,6 +140,7 @@ export class EdgeDemand implements SeriesDemand {
     if (!e.holding) this.ask(e);
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
+    waiting?.();
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 
@@ -139,11 +149,20 @@ export class EdgeDemand implements SeriesDemand {
    * (for a joiner, `address` given: the series asked for again on its own address). `asker`: the
    * charged address, the one the leader's queue turns by.
    */
-  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string, asker?: string): Promise<DemandOutcome> {
+  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string, asker?: string, waiting?: () => void): Promise<DemandOutcome> {
+    const pending = this.charged.get(id.key) ?? { asks: 0, gone: 0 };
+    pending.asks++;
+    this.charged.set(id.key, pending);
     return charging.then((refused) => {
+      // Watches are counted per series, not per client: any one of its clients that went stands for this one.
+      pending.asks--;
+      const gone = pending.gone > 0;
+      if (gone) pending.gone--;
+      if (pending.asks === 0) this.charged.delete(id.key);
       if (this.stopped) return STOPPED;
-      if (!refused) return this.want(id, undefined, asker);
-      return address === undefined ? refused : this.want(id, address);
+      if (gone) return GONE;
+      if (!refused) return this.want(id, undefined, asker, waiting);
+      return address === undefined ? refused : this.want(id, address, undefined, waiting);
     });
   }
 
@@ -152,7 +171,11 @@ export class EdgeDemand implements SeriesDemand {
   }
 
   release(id: SeriesId): void {
-    unwatch(this.entries.get(id.key), this.now());
+    const e = this.entries.get(id.key);
+    if (e) return unwatch(e, this.now());
+    // Its ask still waits for its charge: made then, it is not made (see `charged`).
+    const waiting = this.charged.get(id.key);
+    if (waiting && waiting.gone < waiting.asks) waiting.gone++;
   }
 
   /** The symbol stopped trading (the leader's markets say so): its on-demand series end here, clients told why. */

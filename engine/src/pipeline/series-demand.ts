@@ -25,8 +25,11 @@ export interface SeriesDemand {
    * so many a minute (`rate_limited`), so one client cannot spend the REST budget on cold symbols.
    * `asker`: the address the series' load takes turns by among waited-for loads (default `address`;
    * a cluster's leader gives the edge's client address here, charged there already).
+   * `waiting`: called once the ask passed every check of this node (and, on an edge, the cluster's
+   * ration) and waits for the series to load: a client may be told `loading` then, not before (a
+   * refusal known at once, or after the cluster's ration, must not follow a promise of data).
    */
-  want(id: SeriesId, address?: string, asker?: string): Promise<DemandOutcome>;
+  want(id: SeriesId, address?: string, asker?: string, waiting?: () => void): Promise<DemandOutcome>;
   /** A one-off use (an HTTP read): the series counts as watched now. */
   touch(id: SeriesId): void;
   /** Lets go of one `want`; a series nobody holds goes idle and, after IDLE_SERIES_MS, away. */

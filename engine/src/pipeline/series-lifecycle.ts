@@ -130,7 +130,7 @@ export class SeriesLifecycle implements SeriesDemand {
     return this.entries.has(id.key);
   }
 
-  want(id: SeriesId, address?: string, asker = address): Promise<DemandOutcome> {
+  want(id: SeriesId, address?: string, asker = address, waiting?: () => void): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
     // Loads take turns by block of addresses (addressBlock): one holding many addresses takes one turn.
@@ -139,6 +139,7 @@ export class SeriesLifecycle implements SeriesDemand {
     watch(e, this.now());
     if (e.state === 'live') return Promise.resolve({ ok: true });
     this.hurry(e, turn);
+    waiting?.();
     return new Promise((resolve) => e.waiters.push(resolve));
   }
 

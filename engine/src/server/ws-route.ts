@@ -380,12 +380,16 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     if (!demand) return serve();
     const live = demand.isLive(id);
     held = true;
-    const wanted = demand.want(id, ctx.address);
-    if (live) return serve();
-    // Not live: the series is bootstrapped on demand; the client waits for it alone. `loading` only
-    // if the ask is still pending a turn later: a refusal known at once (rate_limited, capacity)
-    // must not be preceded by a promise of data.
     let settled = false;
+    // Not live: the series is bootstrapped on demand; the client waits for it alone. `loading` once
+    // the ask passed every check (on an edge, the cluster's ration too): a refusal known at once
+    // (rate_limited, capacity) must not be preceded by a promise of data.
+    const wanted = demand.want(id, ctx.address, undefined, () => {
+      if (settled || closed) return;
+      ws.send(loadingMessage(id.symbol, id.interval));
+      sent(1);
+    });
+    if (live) return serve();
     wanted.then(
       (outcome) => {
         settled = true;
@@ -408,12 +412,6 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         if (!closed) refuse(`could not load ${id.key}: ${(e as Error).message}`);
       },
     );
-    // Queued after the reactions above, so an already-settled ask has run them by now.
-    queueMicrotask(() => {
-      if (settled || closed) return;
-      ws.send(loadingMessage(id.symbol, id.interval));
-      sent(1);
-    });
   }
 
   // Slow-client policy: a socket whose send buffer stays past the limit (over it at two sweeps in a

@@ -81,6 +81,72 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     expect(await Promise.all(many)).toEqual(Array(5).fill('waiting'));
     expect(e2.counts().asked).toBe(2);
   });
+
+  it('a client that goes while its charge is still being taken holds nothing (reproduced: the series was held for good)', async () => {
+    const keys = leaseKeys(`${prefix}gone:`);
+    const r = redis();
+    // The cluster's bucket answers when the test says so: the clients close meanwhile.
+    const charges: Array<() => void> = [];
+    const d = new EdgeDemand({
+      redis: r,
+      keys,
+      node: 'edge-gone',
+      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
+      configured: () => false,
+      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
+      free: () => {},
+      maxSeries: 100,
+      idleMs: 100,
+      touchEveryMs: 1000,
+      answerTimeoutMs: 60_000,
+      sharedStarts: { take: () => new Promise<number>((res) => charges.push(() => res(0))) },
+    });
+    demands.push(d);
+    const eth = seriesId('ETHUSDT', '1m');
+    // Two clients ask (the second joins the first's charge); both go before it is taken.
+    const asks = [d.want(eth, '203.0.113.20'), d.want(eth, '203.0.113.21')];
+    d.release(eth);
+    d.release(eth);
+    // A third stays: its ask is made and held.
+    const sol = seriesId('SOLUSDT', '1m');
+    const kept = d.want(sol, '203.0.113.22');
+    d.release(eth); // one too many: counts nothing
+    for (const c of charges) c();
+    expect(await Promise.all(asks.map((a) => after(a)))).toEqual([expect.objectContaining({ ok: false }), expect.objectContaining({ ok: false })]);
+    expect(await after(kept)).toBe('waiting');
+    // Only SOLUSDT was asked of the leader and is held by this edge.
+    expect(d.counts()).toEqual({ asked: 1, following: 0, live: 0 });
+    expect(await r.zrange(keys.wanted, 0, -1)).toEqual(['SOLUSDT:1m']);
+  });
+
+  it('says an ask waits for its series (the client may be told `loading`) only once the cluster took its charge, never before a refusal (a probe saw loading, then a refusal)', async () => {
+    const r = redis();
+    const answers: number[] = [];
+    const d = new EdgeDemand({
+      redis: r,
+      keys: leaseKeys(`${prefix}waiting:`),
+      node: 'edge-waiting',
+      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
+      configured: () => false,
+      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
+      free: () => {},
+      maxSeries: 100,
+      idleMs: 60_000,
+      touchEveryMs: 1000,
+      answerTimeoutMs: 60_000,
+      // The first address's charge is refused by the cluster, the second's taken.
+      sharedStarts: { take: () => new Promise<number>((res) => setTimeout(() => res(answers.shift() ?? 0), 20)) },
+    });
+    demands.push(d);
+    answers.push(30, 0);
+    const told: string[] = [];
+    const refused = d.want(seriesId('ETHUSDT', '1m'), '203.0.113.30', undefined, () => told.push('ETHUSDT'));
+    const asked = d.want(seriesId('SOLUSDT', '1m'), '203.0.113.31', undefined, () => told.push('SOLUSDT'));
+    expect(told).toEqual([]);
+    expect(await after(refused)).toMatchObject({ ok: false, code: 'rate_limited' });
+    expect(await after(asked)).toBe('waiting');
+    expect(told).toEqual(['SOLUSDT']);
+  });
 });
 
 describe('a Redis that does not answer in time (a silent server on loopback)', () => {
