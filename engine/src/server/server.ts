@@ -86,7 +86,9 @@ export interface EngineServer {
  */
 export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const { hub, metrics } = deps;
-  const server = new HyperExpress.Server({ max_body_length: 16 * 1024 });
+  // auto_close off: hyper-express would close the listening socket on SIGUSR1/SIGUSR2 (and SIGINT/SIGTERM
+  // ahead of main's ordered shutdown), leaving a live process that serves nothing.
+  const server = new HyperExpress.Server({ max_body_length: 16 * 1024, auto_close: false });
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const badRequest = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
   const failed = metrics.counter('engine_http_errors_total', 'Requests a route failed on (answered 500; each distinct error logged once)');

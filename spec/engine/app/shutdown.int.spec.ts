@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { EngineClient } from '../../helpers/ws-client.ts';
@@ -41,6 +42,21 @@ describe('process lifecycle', () => {
     await client.until((c) => c.closeCode !== undefined, 5000, 'close');
     expect(client.closeCode).toBe(1001);
     expect(log.out).toMatch(/engine stopped/);
+  });
+
+  it('keeps serving after SIGUSR1 (reproduced: hyper-express closed the listening socket, the process ran on serving nothing)', async () => {
+    const { child, port, exited } = await startEngineProcess({ SOURCE: 'sim', SYMBOLS: 'BTCUSDT', INTERVALS: '1m' });
+    // A new connection each time (a kept-alive one outlives a closed listening socket).
+    const live = () =>
+      new Promise<number | undefined>((resolve) => {
+        get({ host: '127.0.0.1', port, path: '/livez', agent: false }, (res) => (res.resume(), resolve(res.statusCode))).on('error', () => resolve(undefined));
+      });
+    expect(await live()).toBe(200);
+    child.kill('SIGUSR1');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await live()).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('SOURCE=auto without internet says loudly that it runs on the simulator', async () => {
