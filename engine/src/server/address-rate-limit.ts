@@ -1,7 +1,23 @@
+import { isIP } from 'node:net';
+import { addressBlock } from './client-address.ts';
+
+/**
+ * What an IPv6 /48 (a site's usual allocation) may take of any per-address ration, in addresses'
+ * worth. Each /64 is rationed apart, so a /48 would otherwise hold 65,536 rations (an attacker-style
+ * probe's note); an IPv4 /24 is not pooled (256 addresses cost money, and offices share one).
+ */
+export const IPV6_BLOCK_SHARE = 16;
+
+/** The /48 an IPv6 address (a rationed /64) pools with, or undefined for any other key. */
+export function pooledBlock(address: string): string | undefined {
+  return isIP(address) === 6 ? addressBlock(address) : undefined;
+}
+
 /**
  * A token bucket per client address: `perMinute` requests a minute on average, up to `burst` at
- * once. Addresses are bounded (the least recently seen is forgotten first, which only ever gives
- * that address a fresh bucket).
+ * once; an IPv6 address also draws on its /48's bucket, IPV6_BLOCK_SHARE times as large. Addresses
+ * are bounded (the least recently seen is forgotten first, which only ever gives that address a
+ * fresh bucket).
  */
 export class AddressRateLimit {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -10,25 +26,40 @@ export class AddressRateLimit {
     if (!(opts.perMinute > 0) || !(opts.burst >= 1)) throw new TypeError(`AddressRateLimit: perMinute must be > 0 and burst >= 1, got ${opts.perMinute}, ${opts.burst}`);
   }
 
-  /** Takes `n` tokens (all or none) for `address`: 0 when allowed, else the seconds until they are available. */
+  /** Takes `n` tokens (all or none, from the address and its block) for `address`: 0 when allowed, else the seconds until they are available. */
   take(address: string, n = 1): number {
     const now = (this.opts.now ?? Date.now)();
-    const perMs = this.opts.perMinute / 60_000;
-    const seen = this.buckets.get(address);
-    const tokens = seen ? Math.min(this.opts.burst, seen.tokens + (now - seen.at) * perMs) : this.opts.burst;
-    // Re-inserted, so the map's order is least recently seen first.
-    this.buckets.delete(address);
-    if (tokens >= n) {
-      this.buckets.set(address, { tokens: tokens - n, at: now });
-      this.trim();
-      return 0;
-    }
-    this.buckets.set(address, { tokens, at: now });
-    return Math.max(1, Math.ceil((n - tokens) / perMs / 1000));
+    const block = pooledBlock(address);
+    const own = this.level(address, 1, now);
+    const pool = block === undefined ? undefined : this.level(`block ${block}`, IPV6_BLOCK_SHARE, now);
+    const wait = Math.max(this.wait(own, n, 1), pool === undefined ? 0 : this.wait(pool, n, IPV6_BLOCK_SHARE));
+    const spent = wait === 0 ? n : 0;
+    this.store(address, own - spent, now);
+    if (pool !== undefined) this.store(`block ${block}`, pool - spent, now);
+    return wait;
   }
 
   get addresses(): number {
     return this.buckets.size;
+  }
+
+  /** Tokens in a bucket now (`share`: addresses' worth it holds). */
+  private level(key: string, share: number, now: number): number {
+    const seen = this.buckets.get(key);
+    const burst = this.opts.burst * share;
+    return seen ? Math.min(burst, seen.tokens + (now - seen.at) * (this.opts.perMinute / 60_000) * share) : burst;
+  }
+
+  private wait(tokens: number, n: number, share: number): number {
+    if (tokens >= n) return 0;
+    return Math.max(1, Math.ceil((n - tokens) / ((this.opts.perMinute / 60_000) * share) / 1000));
+  }
+
+  private store(key: string, tokens: number, now: number): void {
+    // Re-inserted, so the map's order is least recently seen first.
+    this.buckets.delete(key);
+    this.buckets.set(key, { tokens, at: now });
+    this.trim();
   }
 
   private trim(): void {

@@ -10,7 +10,7 @@ import { type Hub, STATUS_TOPIC } from '../broadcast/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
-import { AddressRateLimit } from './address-rate-limit.ts';
+import { AddressRateLimit, IPV6_BLOCK_SHARE, pooledBlock } from './address-rate-limit.ts';
 import { SendBufferWatch } from './send-buffer-watch.ts';
 import { MAX_SERIES_PER_REQUEST, type SeriesInstance, type SeriesLease, type SeriesRequest, type SeriesService } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
@@ -157,7 +157,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const instanceStarts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(perMinute / 2)) }) : undefined;
   const instancesRateLimited = (wait: number) => `too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`;
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
-  const tooMany = (address: string) => `too many connections from ${echo(address, 64)} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress})`;
+  const tooMany = (address: string) => `too many connections from ${echo(address, 64)}${pooledBlock(address) ? ` or its /48` : ''} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress}${pooledBlock(address) ? `, ${IPV6_BLOCK_SHARE} times that per /48` : ''})`;
   // New connections per address, with the per-address cap on: a client that connects and closes in a
   // loop is not bounded by the cap (it holds one socket at a time), and each connect costs a first
   // message (an attacker-style probe measured 22 ms of an edge's CPU for a resume with 16 series).
