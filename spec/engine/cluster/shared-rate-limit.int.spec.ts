@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { DemandOutcome } from '../../../engine/src/pipeline/series-demand.ts';
-import { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
+import { EdgeDemand, type EdgeDemandConfig } from '../../../engine/src/cluster/edge-demand.ts';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { SharedRateLimit } from '../../../engine/src/cluster/shared-rate-limit.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
@@ -20,6 +20,25 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     conns.push(r);
     return r;
+  };
+  /** An edge's demand with no leader behind it (an ask that passed the limits waits), on its own connection. */
+  const edgeDemand = (r: Redis, keys: ReturnType<typeof leaseKeys>, node: string, o: Partial<EdgeDemandConfig>) => {
+    const d = new EdgeDemand({
+      redis: r,
+      keys,
+      node,
+      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
+      configured: () => false,
+      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
+      free: () => {},
+      maxSeries: 100,
+      idleMs: 60_000,
+      touchEveryMs: 1000,
+      answerTimeoutMs: 60_000,
+      ...o,
+    });
+    demands.push(d);
+    return d;
   };
   afterAll(async () => {
     for (const d of demands) d.stop();
@@ -49,23 +68,7 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     const keys = leaseKeys(`${prefix}demand:`);
     const edge = (node: string) => {
       const r = redis();
-      const d = new EdgeDemand({
-        redis: r,
-        keys,
-        node,
-        catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
-        configured: () => false,
-        feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
-        free: () => {},
-        maxSeries: 100,
-        idleMs: 60_000,
-        touchEveryMs: 1000,
-        answerTimeoutMs: 60_000,
-        perMinute: 2,
-        sharedStarts: new SharedRateLimit(r, { keyPrefix: keys.startRate, perMinute: 2, burst: 1 }),
-      });
-      demands.push(d);
-      return d;
+      return edgeDemand(r, keys, node, { perMinute: 2, sharedStarts: new SharedRateLimit(r, { keyPrefix: keys.startRate, perMinute: 2, burst: 1 }) });
     };
     const [e1, e2] = [edge('edge-1'), edge('edge-2')];
     // No leader answers here: an ask that passed the limits waits for it.
@@ -87,21 +90,7 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
     const r = redis();
     // The cluster's bucket answers when the test says so: the clients close meanwhile.
     const charges: Array<() => void> = [];
-    const d = new EdgeDemand({
-      redis: r,
-      keys,
-      node: 'edge-gone',
-      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
-      configured: () => false,
-      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
-      free: () => {},
-      maxSeries: 100,
-      idleMs: 100,
-      touchEveryMs: 1000,
-      answerTimeoutMs: 60_000,
-      sharedStarts: { take: () => new Promise<number>((res) => charges.push(() => res(0))) },
-    });
-    demands.push(d);
+    const d = edgeDemand(r, keys, 'edge-gone', { idleMs: 100, sharedStarts: { take: () => new Promise<number>((res) => charges.push(() => res(0))) } });
     const eth = seriesId('ETHUSDT', '1m');
     // Two clients ask (the second joins the first's charge); both go before it is taken.
     const asks = [d.want(eth, '203.0.113.20'), d.want(eth, '203.0.113.21')];
@@ -122,22 +111,8 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
   it('says an ask waits for its series (the client may be told `loading`) only once the cluster took its charge, never before a refusal (a probe saw loading, then a refusal)', async () => {
     const r = redis();
     const answers: number[] = [];
-    const d = new EdgeDemand({
-      redis: r,
-      keys: leaseKeys(`${prefix}waiting:`),
-      node: 'edge-waiting',
-      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
-      configured: () => false,
-      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
-      free: () => {},
-      maxSeries: 100,
-      idleMs: 60_000,
-      touchEveryMs: 1000,
-      answerTimeoutMs: 60_000,
-      // The first address's charge is refused by the cluster, the second's taken.
-      sharedStarts: { take: () => new Promise<number>((res) => setTimeout(() => res(answers.shift() ?? 0), 20)) },
-    });
-    demands.push(d);
+    // The first address's charge is refused by the cluster, the second's taken.
+    const d = edgeDemand(r, leaseKeys(`${prefix}waiting:`), 'edge-waiting', { sharedStarts: { take: () => new Promise<number>((res) => setTimeout(() => res(answers.shift() ?? 0), 20)) } });
     answers.push(30, 0);
     const told: string[] = [];
     const refused = d.want(seriesId('ETHUSDT', '1m'), '203.0.113.30', undefined, () => told.push('ETHUSDT'));
