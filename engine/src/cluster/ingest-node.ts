@@ -105,7 +105,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     const window = app.store.window(id);
     if (seeded.has(window)) return;
     seeded.add(window);
-    sink.writeWindow(id);
+    // Answered `live` once the window is in Redis (see writeWindow).
+    return sink.writeWindow(id);
   };
   const app = await startApp({
     ...options,

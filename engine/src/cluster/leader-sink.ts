@@ -63,6 +63,8 @@ export class LeaderSink {
   /** Series whose whole window waits to be written (ids only: the window is read when its turn comes). */
   private readonly windows = new Map<string, SeriesId>();
   private writingWindows = false;
+  /** What waits for a series' window to be in Redis (writeWindow's promise), by series. */
+  private readonly windowWaiters = new Map<string, Array<() => void>>();
   private stopped = false;
 
   constructor(private readonly cfg: LeaderSinkConfig) {
@@ -71,6 +73,7 @@ export class LeaderSink {
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
       this.windows.clear();
+      this.settleWindows();
       this.failingSpell = false;
     });
   }
@@ -79,11 +82,26 @@ export class LeaderSink {
    * Writes a series' whole window (its newest `windowBars`), behind the other windows waiting: a series
    * whose history reached the store without passing through `publish` (a REST bootstrap, a custom
    * interval's resampled history). At most WINDOW_BARS_IN_FLIGHT bars wait for Redis at once.
+   * Resolves once its writes settled (or the node stopped leading): an edge told the series is live
+   * then reads its whole window, not the part written so far (with many windows waiting, an edge's
+   * first `historical` was short, and a second followed).
    */
-  writeWindow(id: SeriesId): void {
-    if (!this.cfg.lease.state.leader) return; // taking the lead heals
+  writeWindow(id: SeriesId): Promise<void> {
+    if (!this.cfg.lease.state.leader) return Promise.resolve(); // taking the lead heals
     this.windows.set(id.key, id);
+    const written = new Promise<void>((resolve) => {
+      const waiting = this.windowWaiters.get(id.key);
+      if (waiting) waiting.push(resolve);
+      else this.windowWaiters.set(id.key, [resolve]);
+    });
     if (!this.writingWindows) void this.drainWindows();
+    return written;
+  }
+
+  /** Lets go of every wait for a window (not leading, or stopped: nothing more is written here). */
+  private settleWindows(): void {
+    for (const waiting of this.windowWaiters.values()) for (const resolve of waiting) resolve();
+    this.windowWaiters.clear();
   }
 
   /** Whole windows waiting to be written, or sent and not answered yet (the node is not ready meanwhile). */
@@ -103,7 +121,11 @@ export class LeaderSink {
         if (this.stopped || !s.leader) break;
         this.windows.delete(key);
         this.windowsSent++;
-        for (const b of this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10)) inFlight.push(this.send(s.token!, id, b));
+        const sends = this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10).map((b) => this.send(s.token!, id, b));
+        inFlight.push(...sends);
+        const waiting = this.windowWaiters.get(key);
+        this.windowWaiters.delete(key);
+        if (waiting) void Promise.all(sends).finally(() => waiting.forEach((resolve) => resolve()));
         if (inFlight.length >= WINDOW_BARS_IN_FLIGHT) {
           await Promise.all(inFlight);
           inFlight = [];
@@ -283,7 +305,7 @@ export class LeaderSink {
       if (behind) {
         whole++;
         count += local.length;
-        this.writeWindow(id);
+        void this.writeWindow(id);
       } else {
         // The tail, and every bar held back meanwhile (a long heal may outlast the tail of a short interval).
         const firstHeld = local.findIndex((b) => b.openTime >= heldFrom);
@@ -304,6 +326,7 @@ export class LeaderSink {
   stop(): void {
     this.stopped = true;
     this.windows.clear();
+    this.settleWindows();
     this.sub.unsubscribe();
     clearTimeout(this.retrying);
   }

@@ -85,8 +85,8 @@ describe('a series reaches Redis window first, then live bars', () => {
     await flush();
     r.writes.length = 0; // the heal's tails
     r.holdWrites(true);
-    r.sink.writeWindow(big); // 6,000 bars in flight: the queue waits for Redis
-    r.sink.writeWindow(small);
+    void r.sink.writeWindow(big); // 6,000 bars in flight: the queue waits for Redis
+    void r.sink.writeWindow(small);
     // Both count until Redis answers (the node is not ready meanwhile): one sent, one queued.
     expect(r.sink.windowsWaiting).toBe(2);
     r.live(small, bar(4, 2, false));
