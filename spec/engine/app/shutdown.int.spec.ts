@@ -51,11 +51,14 @@ describe('process lifecycle', () => {
       new Promise<number | undefined>((resolve) => {
         get({ host: '127.0.0.1', port, path: '/livez', agent: false }, (res) => (res.resume(), resolve(res.statusCode))).on('error', () => resolve(undefined));
       });
-    expect(await live()).toBe(200);
-    child.kill('SIGUSR1');
-    await new Promise((r) => setTimeout(r, 500));
-    expect(await live()).toBe(200);
-    child.kill('SIGTERM');
+    try {
+      expect(await live()).toBe(200);
+      child.kill('SIGUSR1');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await live()).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
     expect(await exited).toBe(0);
   });
 
