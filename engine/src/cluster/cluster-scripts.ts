@@ -203,18 +203,28 @@ return 1`;
  * lease, freed set, candles, pos, hist, kept set. ARGV: token, ttlMs, member, max, keyPrefix. Returns
  * -1 when fenced, else the number of series dropped.
  */
-export const SERIES_FREE_LUA = `
+export const SERIES_FREE_LUA = keepOrFreeLua({ persist: true, kinds: ['candles:', 'pos:', 'hist:'] });
+
+/**
+ * The shape both scripts share (KEYS: lease, freed set, the log's three keys, kept set; ARGV: token,
+ * ttlMs, member, max, keyPrefix): fenced; `ttlMs` 0 keeps the log (for good when `persist`: a
+ * derived-series log's own writes keep it a day) and names it in the kept set; otherwise it expires,
+ * leaves the kept set and is counted among the freed (freedBoundLua).
+ */
+function keepOrFreeLua(o: { persist: boolean; kinds: readonly string[]; keptFor?: 'ever' | 'longer' }): string {
+  return `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local ttl = tonumber(ARGV[2])
-if ttl == 0 then
-  for i = 3, 5 do redis.call('PERSIST', KEYS[i]) end
+if ttl == 0 then${o.persist ? `
+  for i = 3, 5 do redis.call('PERSIST', KEYS[i]) end` : ''}
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('SADD', KEYS[6], ARGV[3])
   return 0
 end
 redis.call('SREM', KEYS[6], ARGV[3])
 for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
-${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['candles:', 'pos:', 'hist:'] })}`;
+${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: o.kinds, keptFor: o.keptFor })}`;
+}
 
 /**
  * A derived-series instance's log freed by the leader (no edge holds it), fenced, with the cluster's
@@ -228,17 +238,7 @@ ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 't
  * ttlMs, member (`label|SYMBOL:interval`), max, keyPrefix. Returns -1 when fenced, else the number of
  * logs dropped.
  */
-export const INSTANCE_FREE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local ttl = tonumber(ARGV[2])
-if ttl == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  redis.call('SADD', KEYS[6], ARGV[3])
-  return 0
-end
-redis.call('SREM', KEYS[6], ARGV[3])
-for i = 3, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
-${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 'ttl', max: 'ARGV[4]', prefix: 'ARGV[5]', kinds: ['points:', 'spos:', 'shist:'], keptFor: 'longer' })}`;
+export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points:', 'spos:', 'shist:'], keptFor: 'longer' });
 
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
 export const RENEW_LUA = `
