@@ -116,7 +116,9 @@ export class LeaderSeries {
   private readonly logs = new SeriesKeep<InstanceMember>({
     expire: (m, ttlMs) => {
       const { leader, token } = this.cfg.lease.state;
-      return leader && token ? this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs) : Promise.resolve(true);
+      // Not leading: a keep is the leader's to make; a free is let go (see above).
+      if (!leader || !token) return ttlMs === 0 ? undefined : Promise.resolve(true);
+      return this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs);
     },
     freedTtlMs: RELEASED_INSTANCE_TTL_MS,
   });
