@@ -198,8 +198,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   });
 
   // Client messages are only counted: handed over undecoded (hyper-express decodes each to a string by default).
-  // uWS skips a socket over its cap (drops messages): the cap stays above where the sweep closes one
-  // (the limit and its snapshot's allowance), so a socket is closed and resyncs before it loses any.
+  // uWS skips a socket over its cap (drops messages): the cap stays a limit above where the sweep closes
+  // one at the latest (twice the limit and its snapshot's allowance), so a socket is closed and resyncs
+  // before it loses any.
   server.ws('/ws/:symbol', { idle_timeout: 120, max_backpressure: deps.maxBackpressureBytes * 3 + MAX_SNAPSHOT_ALLOWANCE, max_payload_length: 4 * 1024, message_type: 'ArrayBuffer' }, (ws) => {
     const asked = ws.context as WsContext;
     if (asked.error || !asked.symbol || !asked.interval) {
