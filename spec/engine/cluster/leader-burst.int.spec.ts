@@ -52,14 +52,17 @@ describe.runIf(redisUp)('the leader through a burst of on-demand series (child p
   it('keeps its lead while it loads and writes a thousand series asked for at once', async () => {
     const [ingest, edge] = nodes as [NodeProcess, NodeProcess];
     const symbols = sim.symbols.filter((s) => s !== 'BTCUSDT').slice(0, 1000);
-    // 50 at a time, each from its own loopback address (under the per-address rate limit).
+    // 50 at a time, each from its own loopback address (under the per-address rate limit), each held
+    // until its series is asked of the leader.
     let next = 0;
     const open = async () => {
       while (next < symbols.length) {
         const k = next++;
         const ws = new WebSocket(`${edge.ws}/ws/${symbols[k]}?interval=1m`, { localAddress: `127.0.${1 + (k % 200)}.${2 + Math.floor(k / 200)}` });
         await new Promise<void>((resolve) => {
-          ws.on('open', () => setTimeout(() => ws.close(), 50));
+          // Held until its first message (`loading`: the ask passed the cluster's ration and was made),
+          // then 50 ms: a socket that goes before its ask is made asks nothing (EdgeDemand).
+          ws.once('message', () => setTimeout(() => ws.close(), 50));
           ws.on('error', () => resolve());
           ws.on('close', () => resolve());
         });
