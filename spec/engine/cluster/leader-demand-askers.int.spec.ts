@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { BehaviorSubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
+import type { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
+import { bareEdgeDemand } from '../../helpers/bare-edge-demand.ts';
 import { LeaderDemand, LIVE_ANSWER_TTL_MS } from '../../../engine/src/cluster/leader-demand.ts';
 import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
 import { seriesId, type SeriesId } from '../../../engine/src/domain/series-id.ts';
@@ -51,20 +52,7 @@ describe.runIf(redisUp)('leader demand askers and answers (Redis)', () => {
     const lease = { leader$: state, state: { leader: true } } as unknown as LeaderLease;
     // Polled rarely: each member is held on its nudge, where the asker is known.
     leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: 5000, pollMs: 60_000, maxSeries: 100 });
-    edge = new EdgeDemand({
-      redis: r,
-      keys,
-      node: 'edge-a',
-      catalog: { isTrading: () => true, isInterval: () => true, intervals: () => ['1m'] },
-      configured: () => false,
-      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
-      free: () => {},
-      maxSeries: 100,
-      idleMs: 60_000,
-      touchEveryMs: 1000,
-      answerTimeoutMs: 30_000,
-      perMinute: 600,
-    });
+    edge = bareEdgeDemand(r, keys, 'edge-a', { answerTimeoutMs: 30_000, perMinute: 600 });
     // The leader's subscription is up before the edge nudges.
     const subscribed = async () => Number(((await r.pubsub('NUMSUB', keys.demand)) as [string, number])[1]) > 0;
     for (let i = 0; i < 250 && !(await subscribed()); i++) await new Promise((res) => setTimeout(res, 20));

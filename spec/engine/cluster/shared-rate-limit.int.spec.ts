@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { DemandOutcome } from '../../../engine/src/pipeline/series-demand.ts';
-import { EdgeDemand, type EdgeDemandConfig } from '../../../engine/src/cluster/edge-demand.ts';
+import type { EdgeDemand, EdgeDemandConfig } from '../../../engine/src/cluster/edge-demand.ts';
+import { bareEdgeDemand } from '../../helpers/bare-edge-demand.ts';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { SharedRateLimit } from '../../../engine/src/cluster/shared-rate-limit.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
@@ -23,20 +24,7 @@ describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per ad
   };
   /** An edge's demand with no leader behind it (an ask that passed the limits waits), on its own connection. */
   const edgeDemand = (r: Redis, keys: ReturnType<typeof leaseKeys>, node: string, o: Partial<EdgeDemandConfig>) => {
-    const d = new EdgeDemand({
-      redis: r,
-      keys,
-      node,
-      catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
-      configured: () => false,
-      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false },
-      free: () => {},
-      maxSeries: 100,
-      idleMs: 60_000,
-      touchEveryMs: 1000,
-      answerTimeoutMs: 60_000,
-      ...o,
-    });
+    const d = bareEdgeDemand(r, keys, node, o);
     demands.push(d);
     return d;
   };
