@@ -16,7 +16,7 @@ export interface EdgeDemandConfig {
   catalog: { isTrading(symbol: string): boolean; isInterval(interval: string): boolean; intervals(): readonly string[] };
   /** Series this edge follows for good (configured): always live once loaded. */
   configured(id: SeriesId): boolean;
-  feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollow(id: SeriesId): Promise<void>; isLoaded(id: SeriesId): boolean };
+  feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollow(id: SeriesId): Promise<void>; isLoaded(id: SeriesId): boolean; isWritten(id: SeriesId): boolean };
   /** Frees what the edge kept for a series it stopped following (window, positions, caches). */
   free(id: SeriesId): void;
   /** A followed on-demand series ended for good (its symbol stopped trading): its clients are told and closed. */
@@ -46,6 +46,15 @@ const STOPPED: DemandOutcome = { ok: false, code: 'series_capacity', message: 's
 /** What an ask whose client went before its charge settled comes to (nobody reads it). */
 const GONE: DemandOutcome = { ok: false, code: 'series_capacity', message: 'the client went before its series was asked for' };
 
+/**
+ * How long a followed series whose snapshot held no log yet (never written: no epoch) waits for its
+ * first write before its clients are served what there is. The leader answers `live` once the window
+ * is in Redis, so an unwritten log then is an empty one (a symbol with no bars yet), or an answer left
+ * from an earlier hold; served at once, its clients got an empty `historical`, then a second one when
+ * the window came (an attacker-style probe: up to half of 450 clients of cold symbols).
+ */
+export const UNWRITTEN_GRACE_MS = 5_000;
+
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
 interface Entry {
@@ -54,6 +63,8 @@ interface Entry {
   watchers: number;
   lastUsed: number;
   askedAt: number;
+  /** When its follower first held a snapshot with no log written (see UNWRITTEN_GRACE_MS). */
+  unwrittenSince?: number;
   /** This edge is among the series' holders in Redis (from the ask until it lets go). */
   holding: boolean;
   /** The client address that first asked (the leader's waited-for loads take turns by it); '' when none. */
@@ -237,12 +248,19 @@ export class EdgeDemand implements SeriesDemand {
     }
   }
 
+  /** Whether a loaded series' log has been written, or has had its grace to be (UNWRITTEN_GRACE_MS). */
+  private written(e: Entry, t: number): boolean {
+    if (this.cfg.feed.isWritten(e.id)) return true;
+    e.unwrittenSince ??= t;
+    return t - e.unwrittenSince >= UNWRITTEN_GRACE_MS;
+  }
+
   private async step(): Promise<void> {
     const t = this.now();
     const { redis, keys } = this.cfg;
     for (const e of [...this.entries.values()]) {
       if (e.state !== 'asked' && e.watchers === 0 && t - e.lastUsed >= this.cfg.idleMs) this.end(e, { ok: false, code: 'series_capacity', message: 'series released' });
-      else if (e.state === 'following' && this.cfg.feed.isLoaded(e.id)) {
+      else if (e.state === 'following' && this.cfg.feed.isLoaded(e.id) && this.written(e, t)) {
         e.state = 'live';
         for (const w of e.waiters.splice(0)) w({ ok: true });
       } else if (e.state === 'asked' && this.cfg.leaderPresent?.() === false) {

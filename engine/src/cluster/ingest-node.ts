@@ -96,17 +96,18 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // writes every live series): held again while it stayed live it needs no second seed (else a client
   // reconnecting in a loop on an edge cost Redis a whole window each time). A new window (the series
   // was stopped and started again) or a new term is seeded whole.
-  let seeded = new WeakSet<object>();
+  // Each seeded window's write, so a second call (LeaderDemand's hold, after the lifecycle's `live`
+  // already seeded it) gets the same promise: answered `live` only once the window is in Redis.
+  let seeded = new WeakMap<object, Promise<void>>();
   const seed = (id: SeriesId) => {
     const app = ref.app;
     if (!app || !lease.state.leader) return; // a standby writes nothing; taking the lead heals
     // Held again: kept before any live update comes (a quiet symbol may have none for a long time).
     keep(id);
     const window = app.store.window(id);
-    if (seeded.has(window)) return;
-    seeded.add(window);
-    // Answered `live` once the window is in Redis (see writeWindow).
-    return sink.writeWindow(id);
+    const written = seeded.get(window) ?? sink.writeWindow(id);
+    seeded.set(window, written);
+    return written;
   };
   const app = await startApp({
     ...options,
@@ -157,7 +158,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
   const seededSub = lease.leader$.subscribe(() => {
-    seeded = new WeakSet();
+    seeded = new WeakMap();
     seriesKeep.newTerm();
   });
   // Every configured series bootstrapped: from then on one this node lacks is not one of its own.

@@ -147,14 +147,19 @@ export class LeaderDemand {
       // (LIMIT) must not make the leader drop and re-take series on every scan.
       const heldKeys = [...this.held.keys()];
       const scores = heldKeys.length ? await redis.zmscore(keys.wanted, ...heldKeys) : [];
+      const released = new Set<string>();
       heldKeys.forEach((key, i) => {
         const score = scores[i];
         const h = this.held.get(key);
         if (!h || (score !== null && score !== undefined && Number(score) >= cutoff)) return;
         this.held.delete(key);
+        released.add(key);
         this.cfg.demand.release(h.id);
       });
-      for (const [key, id] of wanted) if (!this.held.has(key)) this.hold(id);
+      // Not those just released: `wanted` was read before their edges let go, and held again they
+      // were answered `live` (for 10 minutes) though nobody wanted them (an attacker-style probe:
+      // 149 such answers; an edge asking within them was told `live` before any load).
+      for (const [key, id] of wanted) if (!this.held.has(key) && !released.has(key)) this.hold(id);
       await this.refreshAnswers();
       if (this.sweepAt !== undefined && Date.now() >= this.sweepAt && (this.cfg.canSweep?.() ?? true)) {
         this.sweepAt = undefined;
