@@ -131,7 +131,9 @@ export function resolveParams(def: SeriesDefinition, overrides: Record<string, s
   try {
     def.operator(out);
   } catch (e) {
-    throw new SeriesDefinitionError(`${def.name}: ${(e as Error).message}`, { cause: e });
+    // Named once: an operator's own message often starts with its series' name already.
+    const message = (e as Error).message;
+    throw new SeriesDefinitionError(message.startsWith(`${def.name}: `) ? message : `${def.name}: ${message}`, { cause: e });
   }
   return out;
 }

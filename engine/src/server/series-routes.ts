@@ -68,9 +68,10 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
     } catch (e) {
       if (res.closed) return;
       if (e instanceof SeriesBusyError) {
-        const cause = e.cause instanceof HistoryRefusedError ? e.cause.info.retryAfterSec : 1;
-        res.header('retry-after', String(cause));
-        return sendJson(res, 503, { error: e.message });
+        const refused = e.cause instanceof HistoryRefusedError ? e.cause.info : undefined;
+        res.header('retry-after', String(refused?.retryAfterSec ?? 1));
+        // As /candles: this address asked for too much history (429), or a cap or queue is full (503).
+        return sendJson(res, refused?.reason === 'rate' ? 429 : 503, { error: e.message });
       }
       if (e instanceof SeriesFailedError) return sendJson(res, 503, { error: e.message, state: 'failed' });
       dedup.warn(`series-route:${(e as Error).message}`, 'series request failed', { path: req.path.slice(0, 100), err: e as Error });
