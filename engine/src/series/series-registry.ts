@@ -208,8 +208,10 @@ export class SeriesRegistry {
       const overrides = Object.create(null) as Record<string, string>;
       for (const kv of kvs.flatMap((s) => s.split(';'))) {
         const eq = kv.indexOf('=');
+        // An empty piece (`rsi:`, a trailing `;`) says nothing; a value with no name (`rsi:=5`) is refused.
+        if (!kv) continue;
         const k = eq < 0 ? kv : kv.slice(0, eq);
-        if (!k) continue;
+        if (!k) return { ok: false, error: `series '${echo(name, 40)}': a parameter has no name ('${echo(kv, 40)}')` };
         // Refused, not the last one silently winning (as a repeated query parameter is refused).
         if (k in overrides) return { ok: false, error: `series '${echo(name, 40)}': parameter '${echo(k, 40)}' given more than once` };
         overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);

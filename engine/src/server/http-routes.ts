@@ -4,6 +4,7 @@ import type { Bar } from '../domain/bar.ts';
 import { seriesId } from '../domain/series-id.ts';
 import { toWire } from '../domain/wire.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
+import { echo } from '../domain/echo.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
@@ -64,7 +65,10 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     const q = singleQuery(req.query_parameters);
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
-    const page = q.ok ? checkPage(catalog, req.path_parameters, q.value, 1000) : q;
+    // A parameter this route does not take is refused, not ignored: `startTime=` (as on Binance's
+    // API) answered the newest bars, and a client could believe it worked.
+    const unknown = q.ok ? Object.keys(q.value).find((k) => k !== 'endTime' && k !== 'limit') : undefined;
+    const page = unknown !== undefined ? { ok: false as const, error: `unknown parameter '${echo(unknown, 40)}' (this route takes endTime and limit)` } : q.ok ? checkPage(catalog, req.path_parameters, q.value, 1000) : q;
     if (!page.ok) {
       badRequest();
       sendJson(res, 400, { error: page.error });

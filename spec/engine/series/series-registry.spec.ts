@@ -119,6 +119,9 @@ describe('SeriesRegistry', () => {
     expect(err('rsi:period=')).toMatch(/'period' must be a number/);
     for (const odd of ['1e2', '0x10', ' 5', 'Infinity', '1.', '.5']) expect(err(`rsi:period=${odd}`), odd).toMatch(/'period' must be a number/);
     expect(err('rsi:period=14;period=15')).toBe("series 'rsi': parameter 'period' given more than once");
+    // A value with no name was dropped, and the default served (found by probing).
+    expect(err('rsi:=5')).toBe("series 'rsi': a parameter has no name ('=5')");
+    expect(err('rsi:')).toBe('accepted');
     expect(err('ema-cross:fast=0.5')).toMatch(/parameter 'fast' must be an integer, got 0.5/);
     expect(err('ema-cross:fast=-1')).toMatch(/parameter 'fast' must be >= 1, got -1/);
     // Named once (it read "ema-cross: ema-cross: fast …").

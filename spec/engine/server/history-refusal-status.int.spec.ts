@@ -42,6 +42,14 @@ describe('a history refusal for one address over its allowance, on /candles and 
     return { seen, retryAfter: NaN };
   }
 
+  it('/candles refuses a parameter it does not take (startTime answered the newest bars, as if it worked)', async () => {
+    const res = await request(`${app.url}/candles/BTCUSDT/1m?startTime=0&limit=2`);
+    expect({ status: res.statusCode, body: await res.body.json() }).toEqual({ status: 400, body: { error: "unknown parameter 'startTime' (this route takes endTime and limit)" } });
+    const ok = await request(`${app.url}/candles/BTCUSDT/1m?limit=2`);
+    expect(ok.statusCode).toBe(200);
+    await ok.body.text();
+  });
+
   it('answers 429 with Retry-After on both routes', async () => {
     const candles = await untilRefused((t) => `/candles/BTCUSDT/1m?endTime=${t}&limit=100`);
     expect(candles.seen.at(-1)).toBe(429);
