@@ -326,7 +326,9 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
   const symbols = env.symbols.slice(0, quick ? 10 : 20);
   // PACE_CLIENTS: clients per symbol (how much of the added latency is the clients' own wake-ups).
   const perSymbol = o.perSymbol ?? (Number(process.env.PACE_CLIENTS) || (quick ? 3 : 5));
-  const seconds = o.seconds ?? (quick ? 20 : 60);
+  // PACE_SECONDS: each side's window in all (its rounds share it), and the both-at-once window; a p99
+  // over bursts 2 s apart needs a few hundred of them before its interval is narrow.
+  const seconds = o.seconds ?? (Number(process.env.PACE_SECONDS) || (quick ? 20 : 60));
   const cpus = env.opts.pin?.servers;
   /** When the simulator sent each update (ms, monotonic), by latency key. */
   const sent = new Map<string, number>();

@@ -81,6 +81,39 @@ describe('slow-client policy, real sockets', () => {
     expect(received).toBeGreaterThan(64 * 1024);
     stalled.destroy();
   }, 60_000);
+
+  it('closes a client that keeps reading, but slower than its stream is sent (a slow link, not a dead one)', async () => {
+    const port = Number(new URL(app.url).port);
+    const dropped = metric(app, 'engine_ws_slow_clients_dropped_total');
+    const series = Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',');
+    const slow = await stalledClient(port, `/ws/BTCUSDT?interval=1m&series=${series}`);
+    // What the socket's stream buffer holds, every 500 ms (at most its high-water mark, tens of KB):
+    // well under the ~450 KB/s sent, but never nothing, so each sweep sees some of its buffer go.
+    let reads = 0;
+    let ended = false;
+    slow.on('end', () => (ended = true));
+    const trickle = setInterval(() => {
+      const chunk = slow.read() as Buffer | null;
+      if (chunk) reads++;
+    }, 500);
+    try {
+      const deadline = Date.now() + 45_000;
+      while (metric(app, 'engine_ws_slow_clients_dropped_total') === dropped && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(metric(app, 'engine_ws_slow_clients_dropped_total')).toBe(dropped + 1);
+      // It was reading all along (at every tick until it was closed; the kernel's buffers fill first).
+      expect(reads).toBeGreaterThan(8);
+      // Its connection ends (reading on, it reaches the end of what the kernel held).
+      clearInterval(trickle);
+      slow.resume();
+      const endBy = Date.now() + 15_000;
+      while (!ended && Date.now() < endBy) await new Promise((r) => setTimeout(r, 100));
+      expect(ended).toBe(true);
+      expect(metric(app, 'engine_clients_connected')).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      slow.destroy();
+    }
+  }, 70_000);
 });
 
 describe('slow-client policy: a first message bigger than the limit', () => {
