@@ -36,6 +36,8 @@ export interface LeaseKeys {
   readonly wanted: string;
   /** Prefix of each wanted series' answer from the leader: `live`, or `refused <code> <message>`. */
   readonly served: string;
+  /** Channel on which the leader names each series it just answered (edges read the answer then, not at their next poll). */
+  readonly answered: string;
   /** Prefix of each wanted series' holders: a sorted set of the edges (NODE_ID) holding it, scored by their touches. */
   readonly holders: string;
   /** The exchange's TRADING markets as the leader knows them (exchangeInfo-shaped JSON), for edges. */
@@ -74,6 +76,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     demand: `${prefix}cluster:demand`,
     wanted: `${prefix}cluster:wanted`,
     served: `${prefix}cluster:served:`,
+    answered: `${prefix}cluster:answered`,
     holders: `${prefix}cluster:holders:`,
     markets: `${prefix}cluster:markets`,
     historyAsk: `${prefix}cluster:history-ask`,
@@ -91,11 +94,11 @@ export function leaseKeys(prefix = ''): LeaseKeys {
 }
 
 /** The keys through which edges ask the leader for something and it answers (on-demand series, derived series instances). */
-export type DemandKeys = Pick<LeaseKeys, 'demand' | 'wanted' | 'served' | 'holders'>;
+export type DemandKeys = Pick<LeaseKeys, 'demand' | 'wanted' | 'served' | 'answered' | 'holders'>;
 
 /** Demand for derived-series instances: the same shape as on-demand series, with names of its own. */
 export function instanceDemandKeys(prefix = ''): DemandKeys {
-  return { demand: `${prefix}cluster:series-demand`, wanted: `${prefix}cluster:series-wanted`, served: `${prefix}cluster:series-served:`, holders: `${prefix}cluster:series-holders:` };
+  return { demand: `${prefix}cluster:series-demand`, wanted: `${prefix}cluster:series-wanted`, served: `${prefix}cluster:series-served:`, answered: `${prefix}cluster:series-answered`, holders: `${prefix}cluster:series-holders:` };
 }
 
 /**

@@ -6,9 +6,15 @@ import type { DemandKeys } from './cluster-keys.ts';
 import { DemandHolders } from './demand-holders.ts';
 import { DEMAND_STALE_MS, demandNudge, parseServed } from './demand-member.ts';
 import { touch, unwatch, watch } from '../pipeline/watch-count.ts';
+import { ChannelSubscriptions } from './channel-subscriptions.ts';
 
 export interface EdgeDemandConfig {
   redis: Redis;
+  /**
+   * A pub/sub connection: the leader's answers are read when it names them on `keys.answered`, and
+   * the edge's poll (every TICK_MS) only makes up for a message lost. Without it, the poll alone.
+   */
+  subscriber?: Redis;
   keys: DemandKeys;
   /** This edge's NODE_ID: it holds the series it asked for under it, and lets go of them at once. */
   node: string;
@@ -37,6 +43,8 @@ export interface EdgeDemandConfig {
   leaderPresent?(): boolean;
   log?: (level: 'info' | 'warn', msg: string) => void;
   now?: () => number;
+  /** How often asks and followed series are looked at without being told (default TICK_MS). */
+  pollMs?: number;
 }
 
 const rateLimited = (wait: number): DemandOutcome => ({ ok: false, code: 'rate_limited', retryAfterSec: wait, message: `too many new series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s` });
@@ -55,7 +63,10 @@ const GONE: DemandOutcome = { ok: false, code: 'series_capacity', message: 'the 
  */
 export const UNWRITTEN_GRACE_MS = 5_000;
 
-/** How often asks look for the leader's answer, and followed series for their snapshot. */
+/**
+ * How often asks look for the leader's answer, and followed series for their snapshot, when nothing
+ * said so sooner (the leader's message on `keys.answered`, the feed's `loaded`).
+ */
 const TICK_MS = 50;
 
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
@@ -98,6 +109,10 @@ export class EdgeDemand implements SeriesDemand {
   private readonly holders: DemandHolders;
   private lastTouch = 0;
   private ticking = false;
+  /** A step was asked for while one ran (it runs again after), or is queued (see `soon`). */
+  private again = false;
+  private queued = false;
+  private readonly answers: ChannelSubscriptions | undefined;
   private stopped = false;
 
   constructor(private readonly cfg: EdgeDemandConfig) {
@@ -107,8 +122,35 @@ export class EdgeDemand implements SeriesDemand {
     // Each cold ask waits for up to two ticks (the leader's answer, then the loaded snapshot): at 200 ms
     // they were most of an edge's 0.5 s to a first `historical` (ROLE=all: 50 ms). A tick without
     // asks reads nothing from Redis.
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer = setInterval(() => void this.tick(), cfg.pollMs ?? TICK_MS);
     this.timer.unref();
+    if (cfg.subscriber) {
+      cfg.subscriber.on('message', this.onAnswered);
+      this.answers = new ChannelSubscriptions(cfg.subscriber);
+      void this.answers.add(cfg.keys.answered).catch(() => undefined); // the poll answers meanwhile
+    }
+  }
+
+  /** The leader answered a series: looked at now if this edge waits for it (every edge hears every answer). */
+  private readonly onAnswered = (channel: string, key: string) => {
+    if (channel === this.cfg.keys.answered && this.entries.get(key)?.state === 'asked') this.soon();
+  };
+
+  /** The feed loaded a series (its snapshot, or a new baseline): its waiting clients are served now, not at the next tick. */
+  loaded(id: SeriesId): void {
+    if (this.entries.get(id.key)?.state === 'following') this.soon();
+  }
+
+  /** A step at the end of this turn (one for any number of reasons given in it), or right after the one running. */
+  private soon(): void {
+    if (this.stopped) return;
+    if (this.ticking) return void (this.again = true);
+    if (this.queued) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      void this.tick();
+    });
   }
 
   /** On-demand series on this edge, by state. */
@@ -251,6 +293,10 @@ export class EdgeDemand implements SeriesDemand {
       await this.step();
     } finally {
       this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.soon();
+      }
     }
   }
 
@@ -307,6 +353,8 @@ export class EdgeDemand implements SeriesDemand {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    this.cfg.subscriber?.off('message', this.onAnswered);
+    this.answers?.stop();
     for (const e of this.entries.values()) {
       this.letGo(e);
       for (const w of e.waiters.splice(0)) w(STOPPED);

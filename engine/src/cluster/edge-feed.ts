@@ -37,6 +37,8 @@ export interface LogFeedConfig {
   retryDelayMs?: number;
   log?: (level: 'info' | 'warn', msg: string) => void;
   onMalformed?(n: number): void;
+  /** A followed id has a new baseline (its first snapshot, or a reload): whoever waits for it to load can look now. */
+  onReset?(id: SeriesId): void;
 }
 
 export interface EdgeFeedConfig extends LogFeedConfig {
@@ -144,6 +146,7 @@ export class LogFeed<T> {
           this.target.reset(id, snap, entry.loaded);
           entry.loaded = true;
           entry.epoch = snap.epoch;
+          this.cfg.onReset?.(id);
         },
         apply: (offset, item) => this.target.apply(id, offset, item),
       });

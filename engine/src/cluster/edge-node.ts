@@ -109,6 +109,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   const symbols = isUniverse(config.symbols) ? ALL_SYMBOLS : config.symbols;
   const catalog = new SeriesCatalog(symbols, config.intervals, 'cluster', config.bufferSize);
   const malformed = metrics.counter('engine_cluster_malformed_total', 'Malformed members, entries or messages read from Redis (skipped)');
+  const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const feed = new EdgeFeed({
     redis,
     subscriber,
@@ -120,6 +121,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     historyMaxAgeMs: config.resumeMaxAgeMs,
     onMalformed: (n) => malformed(n),
     log: (l, m) => log[l](m),
+    // An on-demand series' clients wait for its first snapshot: served as it comes.
+    onReset: (id) => late.demand?.loaded(id),
   });
   const repairs = metrics.gauge('engine_cluster_repairs', 'History reads by this edge (holes repaired, catch-ups after a resubscribe)');
   const reloads = metrics.gauge('engine_cluster_reloads', 'Series this edge reloaded from a snapshot (hole beyond the history, new epoch)');
@@ -127,7 +130,6 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     repairs(feed.repairs);
     reloads(feed.reloads);
   });
-  const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const release = (id: SeriesId) => {
     store.release(id);
     hub.dropSnapshot(id);
@@ -200,6 +202,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   const sharedUnanswered = metrics.counter('engine_cluster_shared_rate_unanswered_total', "New series (on-demand, derived) let through on the edge's own ON_DEMAND_PER_MIN ration alone: Redis did not answer for the cluster's");
   const demand = (late.demand = new EdgeDemand({
     redis,
+    subscriber,
     keys,
     node: config.nodeId,
     catalog,

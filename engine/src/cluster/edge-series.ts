@@ -124,9 +124,11 @@ export class EdgeSeries implements SeriesService {
       },
     };
     // An instance's log keeps bufferSize points and its status.
-    this.feed = new LogFeed({ ...cfg, bufferSize: cfg.bufferSize + 1 }, log);
+    // Its clients wait for an instance's first snapshot: served as it comes.
+    this.feed = new LogFeed({ ...cfg, bufferSize: cfg.bufferSize + 1, onReset: (id) => this.demand.loaded(id) }, log);
     this.demand = new EdgeDemand({
       redis: cfg.redis,
+      subscriber: cfg.subscriber,
       keys: cfg.keys,
       node: cfg.node,
       catalog: cfg.catalog,

@@ -228,7 +228,13 @@ export class LeaderDemand {
     // After the seed's writes on the same connection: an edge that reads `live` finds the history.
     // `live` expires unless renewed while held (refreshAnswers): an answer that landed after the last
     // edge let go (its release deletes it) stayed for good (an attacker-style probe found 299).
-    const done = this.cfg.redis.set(key, encodeServed(a), 'PX', a.state === 'live' ? LIVE_ANSWER_TTL_MS : 10_000);
+    // Then named on the answers' channel: a waiting edge reads it now rather than at its next poll
+    // (which stays, for a message lost with a pub/sub connection).
+    const done = this.cfg.redis
+      .pipeline()
+      .set(key, encodeServed(a), 'PX', a.state === 'live' ? LIVE_ANSWER_TTL_MS : 10_000)
+      .publish(this.cfg.keys.answered, id.key)
+      .exec();
     void done.catch(() => undefined);
   }
 

@@ -78,8 +78,19 @@ describe.runIf(redisUp)('leader demand: live answers renewed while held (Redis)'
   });
 
   it('renews a held answer every 2.5 minutes, not at every scan, and leaves one no longer held to expire', async () => {
+    // Each answer is also named on the answers' channel, after it is set (edges read it then).
+    const listener = r.duplicate();
+    const named: Array<[string, string | null]> = [];
+    listener.on('message', (_channel: string, key: string) => void r.get(keys.served + key).then((a) => named.push([key, a])));
+    await listener.subscribe(keys.answered);
     await r.zadd(keys.wanted, clock, held, clock, dropped);
     await until('both answered live', async () => (await r.get(keys.served + held)) === 'live' && (await r.get(keys.served + dropped)) === 'live');
+    await until('both named on the answers channel', () => named.length === 2);
+    expect(named.sort()).toEqual([
+      [dropped, 'live'],
+      [held, 'live'],
+    ]);
+    listener.disconnect();
     for (const m of [held, dropped]) expect(await pttl(m)).toBeGreaterThan(LIVE_ANSWER_TTL_MS - 10_000);
 
     // The edges let go of one (its member leaves the wanted set): the leader releases it; its answer
