@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesPoint } from './define-series.ts';
 import { direct } from '../operators/emitting.ts';
+import { pointProblem } from './point-check.ts';
 
 /** One run of the operator. */
 interface Run extends OperatorRun {
@@ -21,12 +22,23 @@ export interface OperatorRun {
  * Starts `op` fed by plain calls: an operator built by `emitting` (every indicator, `formingAware`)
  * runs its handler directly, with no Subscriber layers per bar; any other is subscribed to a source
  * whose subscriber is called straight (no Subject). Its first error goes to `onError`, once, and
- * stops it; nothing is fed after that.
+ * stops it; nothing is fed after that. An emitted value that is not a point (see pointProblem) is
+ * such an error.
  */
 export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: SeriesPoint) => void, onError: (e: unknown) => void): OperatorRun {
   let stopped = false;
-  const handler = direct(op, { next: onPoint });
+  let halt = () => {};
+  const emit = (p: SeriesPoint) => {
+    if (stopped) return;
+    const why = pointProblem(p);
+    if (why === undefined) return onPoint(p);
+    stopped = true;
+    halt();
+    onError(new TypeError(why));
+  };
+  const handler = direct(op, { next: emit });
   if (handler) {
+    halt = () => handler.stop();
     return {
       next: (bar) => {
         if (stopped) return;
@@ -51,7 +63,15 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
     sink = s;
   })
     .pipe(op)
-    .subscribe({ next: onPoint, error: onError });
+    .subscribe({
+      next: emit,
+      error: (e: unknown) => {
+        if (stopped) return;
+        stopped = true;
+        onError(e);
+      },
+    });
+  halt = () => subscription.unsubscribe();
   return { next: (bar) => sink?.next(bar), complete: () => sink?.complete(), stop: () => subscription.unsubscribe() };
 }
 

@@ -335,7 +335,7 @@ export class SeriesRegistry {
     } catch (e) {
       if (e instanceof SeriesBusyError) throw e;
       this.deps.onError(req.def.name);
-      this.dedup.warn(`range:${req.label}:${(e as Error).message}`, 'derived series failed on a range request', { series: req.label, key: id.key, err: e as Error });
+      this.dedup.warn(rangeFailureKey(req.def.name, e), 'derived series failed on a range request', { series: req.label, key: id.key, err: e as Error });
       throw new SeriesFailedError((e as Error).message, { cause: e });
     } finally {
       this.releaseRangeSlot();
@@ -914,3 +914,13 @@ function labelOf(def: SeriesDefinition, params: Params): string {
 }
 
 export { SeriesDefinitionError };
+
+/**
+ * A failed range's log key: its series and the shape of its error. Not the label (a client picks its
+ * parameters) nor the message's numbers (a bar's time, a count): keyed by those, each request could
+ * write a line of its own (an attacker-style probe: 160 lines in 20 s, one per request).
+ */
+export function rangeFailureKey(series: string, e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return `range:${series}:${msg.slice(0, 200).replace(/\d+/g, '#')}`;
+}

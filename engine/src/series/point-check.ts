@@ -1,0 +1,39 @@
+/**
+ * What an operator emits goes on the wire as a point, serialized without JSON.stringify on the hot
+ * path (series-wire.ts), so a point that is not one is refused here: a forgotten `closed` made frames
+ * that were not JSON (`"is_closed":undefined`), a string value or time went out quoted, and a
+ * Promise (an `async` mapper) failed later, unhandled, and took the process down (an attacker-style
+ * probe, through a client asking for the series).
+ */
+
+/** Most named values in one point (MACD has 3, Bollinger 3). */
+const MAX_VALUES = 16;
+const VALUE_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+
+const isNumberOrNone = (v: unknown) => v === undefined || v === null || typeof v === 'number';
+
+/** Why `p` cannot go out as a point (undefined: it can). A Promise's rejection is handled here (it is refused). */
+export function pointProblem(p: unknown): string | undefined {
+  if (typeof p !== 'object' || p === null) return `a point must be an object { time, value | values, closed }, got ${p === null ? 'null' : typeof p}`;
+  const then = (p as { then?: unknown }).then;
+  if (typeof then === 'function') {
+    // Nobody will await it: its rejection must not become the process's.
+    (p as Promise<unknown>).then(undefined, () => undefined);
+    return 'a point was a Promise: operators emit points synchronously (an async map?)';
+  }
+  const { time, value, values, closed } = p as Record<string, unknown>;
+  if (!Number.isSafeInteger(time)) return `a point's time must be an integer (ms), got ${describe(time)}`;
+  if (typeof closed !== 'boolean') return `a point's closed must be true or false, got ${describe(closed)}`;
+  if (values !== undefined) {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) return `a point's values must be an object of numbers, got ${describe(values)}`;
+    const names = Object.keys(values);
+    if (names.length > MAX_VALUES) return `a point has ${names.length} values (at most ${MAX_VALUES})`;
+    for (const k of names) {
+      if (!VALUE_NAME_RE.test(k)) return `a point's value name ${JSON.stringify(k.slice(0, 40))} is not a plain name`;
+      if (!isNumberOrNone((values as Record<string, unknown>)[k])) return `a point's value '${k}' must be a number, got ${describe((values as Record<string, unknown>)[k])}`;
+    }
+  } else if (!isNumberOrNone(value)) return `a point's value must be a number, got ${describe(value)}`;
+  return undefined;
+}
+
+const describe = (v: unknown) => (typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 20))}` : v === undefined ? 'nothing' : Array.isArray(v) ? 'an array' : typeof v);

@@ -1,0 +1,85 @@
+import WebSocket from 'ws';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../engine/src/app.ts';
+import { createLogger } from '../../../engine/src/log.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+
+type Status = Record<string, { state: string; error?: string }>;
+
+/**
+ * What a series module's operator emits is checked before it goes on the wire. Reproduced by an
+ * attacker-style probe, each through a client asking for the series: an `async` mapper's rejected
+ * Promises took the engine's process down; a point without `closed` went out as
+ * `"is_closed":undefined` (not JSON); a text value went out quoted. Each now fails its series with a
+ * message saying why, as a throwing operator does, and the rest keeps running.
+ */
+describe('derived series emitting what is not a point (engine on a simulator)', () => {
+  let sim: SimExchange;
+  let app: App;
+  const logs: string[] = [];
+  beforeAll(async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
+    app = await startTestApp({
+      source: 'binance',
+      restUrl: sim.restUrl,
+      wsUrl: sim.wsUrl,
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 300,
+      historyOnConnect: 200,
+      seriesDir: 'spec/fixtures/series-bad-points',
+      log: createLogger('warn', 'test', (line) => logs.push(line)),
+    });
+    await app.ready;
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+    await sim?.close();
+  });
+
+  it('fails each such series with its reason; every frame is JSON; the well-formed series and the engine go on', async () => {
+    const frames: string[] = [];
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=async-map,no-closed,text-value,fine`);
+    ws.on('message', (d: Buffer) => frames.push(d.toString()));
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    // Long enough for live bars through every series (the simulator pushes every 50 ms), and for the
+    // failed ones' restarts.
+    await new Promise((r) => setTimeout(r, 4000));
+    ws.close();
+    const parsed = frames.map((f) => {
+      try {
+        return JSON.parse(f) as { type: string; name?: string; value?: unknown; time?: unknown; series?: Record<string, unknown[]>; seriesStatus?: Status };
+      } catch {
+        return { type: 'not JSON', text: f.slice(0, 120) };
+      }
+    });
+    expect(parsed.filter((m) => m.type === 'not JSON')).toEqual([]);
+    const historical = parsed.find((m) => m.type === 'historical')!;
+    expect(historical.seriesStatus).toEqual({
+      'async-map': { state: 'failed', error: expect.stringMatching(/Promise/) },
+      'no-closed': { state: 'failed', error: expect.stringMatching(/closed must be true or false, got nothing/) },
+      'text-value': { state: 'failed', error: expect.stringMatching(/value must be a number, got the string "x/) },
+    });
+    expect(historical.series!.fine!.length).toBeGreaterThan(100);
+    const points = parsed.filter((m) => m.type === 'series_point');
+    expect(points.filter((p) => p.name !== 'fine')).toEqual([]);
+    expect(points.length).toBeGreaterThan(5);
+    for (const p of points) expect([typeof p.time, typeof p.value]).toEqual(['number', 'number']);
+    const health = await request(`${app.url}/health`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+  }, 30_000);
+
+  it('a range of a series failing on a bar is logged once, whatever time each request names (reproduced: a line per request)', async () => {
+    const before = logs.length;
+    const now = Date.now();
+    for (let i = 0; i < 30; i++) {
+      const r = await request(`${app.url}/series/throws-at/BTCUSDT/1m?endTime=${now - i * 60_000}&limit=5`);
+      expect(r.statusCode).toBe(503);
+      await r.body.dump();
+    }
+    expect(logs.length - before).toBeLessThanOrEqual(1);
+  });
+});
