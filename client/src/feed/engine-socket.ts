@@ -11,6 +11,17 @@ const CLOSE_BAD_REQUEST = 4000;
 /** Longest wait between reconnect attempts: the chart is back within about this long of the engine. */
 export const MAX_RETRY_MS = 1000;
 
+/**
+ * A connection that stayed open this long ends a run of failures (the backoff starts over). A snapshot
+ * alone proves nothing: a server that closes right after it (1013, 1008, a cluster's connection cap)
+ * would otherwise be reconnected to every 100 ms, each time for a full snapshot.
+ */
+export const STABLE_MS = 5000;
+/** Close-4000 refusals that name a passing condition: retried, the rest are the request's fault. */
+const RETRYABLE_REFUSALS = new Set(['rate_limited', 'series_capacity', 'series_busy']);
+/** Wait after a retryable refusal that says no time (a capacity frees up in seconds, not at once). */
+export const REFUSED_RETRY_MS = 5000;
+
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
@@ -36,7 +47,12 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   const seriesParam = opts.series?.length ? `&series=${encodeURIComponent(opts.series.join(','))}` : '';
   const key = seriesKey(opts.symbol, opts.interval);
   let ws: WebSocket | undefined;
+  /** Connections in a row that closed before STABLE_MS. */
   let attempts = 0;
+  /** A first message (historical or recovered) came on this view: from then on a reconnect resumes. */
+  let served = false;
+  /** Until then the server asked us to stay away: `online` does not cut the wait short. */
+  let holdUntil = 0;
   let stopped = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let lastArrival = 0;
@@ -45,7 +61,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
   const url = () => {
-    const pos = attempts > 0 ? market.getState().positionByKey[key] : undefined;
+    const pos = served ? market.getState().positionByKey[key] : undefined;
     const resume = pos ? `&epoch=${encodeURIComponent(pos.epoch)}&since=${pos.offset}` : '';
     return `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}${resume}`;
   };
@@ -66,12 +82,17 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
     const socket = new WebSocket(url());
     ws = socket;
+    let openedAt = 0;
+    let refusal: { code?: string; message: string; retryAfterSec?: number } | undefined;
+    socket.onopen = () => {
+      openedAt = Date.now();
+    };
     socket.onmessage = (ev) => {
       const msg = typeof ev.data === 'string' ? parseEngineMessage(ev.data) : undefined;
       if (!msg || stopped) return;
       switch (msg.type) {
         case 'historical': {
-          attempts = 0;
+          served = true;
           for (const [label, points] of Object.entries(msg.series)) setSeriesPoints(label, msg.symbol, msg.interval, points);
           for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
@@ -85,7 +106,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           break;
         }
         case 'recovered':
-          attempts = 0;
+          served = true;
           for (const [label, points] of Object.entries(msg.series)) mergeSeriesPoints(label, msg.symbol, msg.interval, points);
           mergeCandles(msg.symbol, msg.interval, msg.data);
           setPosition(msg.symbol, msg.interval, msg.position);
@@ -114,6 +135,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           setUpstream(msg.upstream, msg.source);
           break;
         case 'error':
+          refusal = msg;
           setError(msg.message);
           break;
       }
@@ -121,19 +143,28 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     socket.onclose = (ev) => {
       if (ws === socket) ws = undefined;
       if (stopped) return;
-      if (ev.code === CLOSE_BAD_REQUEST) {
+      const retryable = refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code);
+      if (ev.code === CLOSE_BAD_REQUEST && !retryable) {
         setConnection('error');
         return;
       }
-      attempts++;
+      attempts = openedAt && Date.now() - openedAt >= STABLE_MS ? 1 : attempts + 1;
+      let delay = retryDelay(attempts);
+      if (ev.code === CLOSE_BAD_REQUEST && refusal) {
+        // Not before the time the server named; jitter only later, so a crowd refused together spreads out.
+        const wait = refusal.retryAfterSec ? refusal.retryAfterSec * 1000 : REFUSED_RETRY_MS;
+        delay = Math.max(delay, wait * (1 + Math.random() / 4));
+        holdUntil = Date.now() + delay;
+        setError(`${refusal.message} (reconnecting in ${Math.ceil(delay / 1000)} s)`);
+      }
       setConnection('reconnecting');
-      retryTimer = setTimeout(open, retryDelay(attempts));
+      retryTimer = setTimeout(open, delay);
     };
   };
 
   // The network came back: try now rather than at the next backoff tick.
   const online = () => {
-    if (stopped || ws) return;
+    if (stopped || ws || Date.now() < holdUntil) return;
     clearTimeout(retryTimer);
     open();
   };

@@ -27,7 +27,7 @@ export type EngineMessage =
   | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
   | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition }
   | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale'; source: string }
-  | { type: 'error'; message: string; code?: string };
+  | { type: 'error'; message: string; code?: string; retryAfterSec?: number };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -75,6 +75,12 @@ function toSeriesPoints(v: unknown): Record<string, SeriesPointWire[]> {
     });
   }
   return series;
+}
+
+/** A refusal's wait: a `retryAfterSec` field, else the engine's "retry in N s" wording (its error message carries no field); bounded to an hour. */
+function toRetryAfter(m: Record<string, unknown>, message: string): number | undefined {
+  const sec = isNum(m.retryAfterSec) ? m.retryAfterSec : Number(/retry in (\d+) s\b/.exec(message)?.[1]);
+  return sec > 0 && sec <= 3600 ? sec : undefined;
 }
 
 /** Parses one text frame; undefined for anything malformed or unknown (ignored, never thrown). */
@@ -137,6 +143,8 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
     case 'error': {
       const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message : 'unknown error' };
       if (isStr(msg.code)) out.code = msg.code;
+      const retryAfterSec = toRetryAfter(msg, out.message);
+      if (retryAfterSec !== undefined) out.retryAfterSec = retryAfterSec;
       return out;
     }
     default:

@@ -54,8 +54,8 @@ export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?
 }
 
 /** `code` names a failure clients act on (`symbol_not_trading`, `series_capacity`). */
-export function errorMessage(message: string, code?: string): string {
-  return JSON.stringify(code ? { type: 'error', code, message } : { type: 'error', message });
+export function errorMessage(message: string, code?: string, retryAfterSec?: number): string {
+  return JSON.stringify(code ? { type: 'error', code, message, ...(retryAfterSec !== undefined && { retryAfterSec }) } : { type: 'error', message });
 }
 
 /** First message for a series being bootstrapped on demand; `historical` follows once it is live. */

@@ -277,8 +277,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // by an attacker-style probe). A browser answers the server's rare pings; it sends none.
     ws.on('ping', inboundFrame);
     ws.on('pong', inboundFrame);
-    const refuse = (message: string, code?: string) => {
-      ws.send(errorMessage(message, code));
+    // `retryAfterSec`: when a refusal that passes (a rate, a capacity) may be tried again.
+    const refuse = (message: string, code?: string, retryAfterSec?: number) => {
+      ws.send(errorMessage(message, code, retryAfterSec));
       // A cluster with no leader passes (a client reconnects with its backoff); the rest is the request's fault.
       if (code === 'no_leader') ws.close(CLOSE_TRY_AGAIN, 'no leader: try again later');
       else ws.close(CLOSE_BAD_REQUEST, 'bad request');
@@ -336,13 +337,13 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const ration = (later: (turn: () => void) => void) => {
       const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
       const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
-      if (wait > 0) return refuse(instancesRateLimited(wait), 'rate_limited');
+      if (wait > 0) return refuse(instancesRateLimited(wait), 'rate_limited', wait);
       // On an edge, the cluster's ration for the address too (every edge's), then as above.
       const shared = deps.sharedInstanceStarts;
       if (!starting || !shared) return acquire(later);
       void shared.take(address, starting).then((w) => {
         if (closed) return;
-        if (w > 0) return refuse(instancesRateLimited(w), 'rate_limited');
+        if (w > 0) return refuse(instancesRateLimited(w), 'rate_limited', w);
         acquire(later);
       });
     };
@@ -396,7 +397,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         settled = true;
         if (!outcome.ok) {
           held = false;
-          if (!closed) refuse(outcome.message, outcome.code);
+          if (!closed) refuse(outcome.message, outcome.code, outcome.retryAfterSec);
         } else if (!closed) {
           // Its snapshot is serialized in one budgeted turn (cached: the send finds it unless the
           // series changed meanwhile) and sent in another, each about a millisecond of work.

@@ -38,6 +38,13 @@ describe('parseEngineMessage', () => {
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'x'.repeat(65), offset: 1 }))).not.toHaveProperty('position');
   });
 
+  it("reads a refusal's wait from a retryAfterSec field or the engine's 'retry in N s' wording", () => {
+    expect(parseEngineMessage('{"type":"error","code":"rate_limited","message":"too many new derived series from this address (ON_DEMAND_PER_MIN); retry in 12 s"}')).toEqual({ type: 'error', code: 'rate_limited', message: 'too many new derived series from this address (ON_DEMAND_PER_MIN); retry in 12 s', retryAfterSec: 12 });
+    expect(parseEngineMessage('{"type":"error","code":"rate_limited","message":"slow down","retryAfterSec":3}')).toMatchObject({ retryAfterSec: 3 });
+    expect(parseEngineMessage('{"type":"error","code":"rate_limited","message":"slow down","retryAfterSec":99999}')).not.toHaveProperty('retryAfterSec');
+    expect(parseEngineMessage('{"type":"error","code":"series_capacity","message":"try again later"}')).not.toHaveProperty('retryAfterSec');
+  });
+
   it.each([
     ['not json', '{'],
     ['unknown type', '{"type":"nope"}'],

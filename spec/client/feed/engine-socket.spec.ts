@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { connectEngine, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
+import { market } from '../../../client/src/store/market.ts';
+
+const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
+const historical = JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle] });
+
+/** What the fake server does with each new socket (once it is open, in a microtask). */
+type Serve = (ws: FakeSocket) => void;
+
+class FakeSocket {
+  static made: FakeSocket[] = [];
+  static serve: Serve = () => undefined;
+  readonly at = Date.now();
+  readyState = 0;
+  onopen: (() => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number }) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.made.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.onopen?.();
+      FakeSocket.serve(this);
+    });
+  }
+  send(text: string) {
+    this.onmessage?.({ data: text });
+  }
+  /** The server closes: the client's onclose runs. */
+  drop(code: number) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+  /** The client closes (a switch): no onclose is needed after `stop`. */
+  close() {
+    this.readyState = 3;
+  }
+}
+
+let listeners: Record<string, () => void> = {};
+let stop: (() => void) | undefined;
+const connect = () => (stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine' }));
+const gaps = () => FakeSocket.made.slice(1).map((s, i) => s.at - FakeSocket.made[i]!.at);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.spyOn(Math, 'random').mockReturnValue(1);
+  FakeSocket.made = [];
+  FakeSocket.serve = () => undefined;
+  listeners = {};
+  vi.stubGlobal('WebSocket', FakeSocket);
+  vi.stubGlobal('addEventListener', (type: string, fn: () => void) => (listeners[type] = fn));
+  vi.stubGlobal('removeEventListener', (type: string) => delete listeners[type]);
+  market.setState({ connection: 'connecting', error: null, positionByKey: {} });
+});
+
+afterEach(() => {
+  stop?.();
+  stop = undefined;
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+describe('connectEngine reconnects', () => {
+  it('backs off exponentially from a server that closes right after its snapshot (no 100 ms storm), resuming each time', async () => {
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      setTimeout(() => ws.drop(1013), 10);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(20_000);
+    // 100, 200, 400, 800 ms, then the cap: about 20 connections in 20 s, not 200.
+    expect(gaps().slice(0, 6)).toEqual([110, 210, 410, 810, 1010, 1010]);
+    expect(FakeSocket.made.length).toBeLessThan(25);
+    expect(FakeSocket.made[0]!.url).not.toContain('epoch=');
+    for (const s of FakeSocket.made.slice(1)) expect(s.url).toContain('&epoch=e1&since=5');
+  });
+
+  it.each([1008, 1013])('backs off the same way when the close (%i) comes with an error after the snapshot', async (code) => {
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      ws.send(JSON.stringify({ type: 'error', code: 'too_many_connections', message: 'too many connections' }));
+      ws.drop(code);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(FakeSocket.made.length).toBeLessThan(25);
+    expect(market.getState().connection).toBe('reconnecting');
+  });
+
+  it('starts the backoff over once a connection stayed up STABLE_MS', async () => {
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      // Five quick failures, then one that lasts, then another quick one.
+      if (++n === 6) setTimeout(() => ws.drop(1006), STABLE_MS);
+      else ws.drop(1006);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(STABLE_MS + 3000);
+    expect(gaps().slice(0, 7)).toEqual([100, 200, 400, 800, MAX_RETRY_MS, STABLE_MS + 100, 200]);
+  });
+
+  it('a fresh view starts from a snapshot even when its first connection fails; later ones resume', async () => {
+    // A position left in the store by an earlier view of this series.
+    market.setState({ positionByKey: { 'BTCUSDT:1m': { epoch: 'old', offset: 99 } } });
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      if (++n === 1) return ws.drop(1006);
+      ws.send(historical);
+      if (n === 2) ws.drop(1006);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(FakeSocket.made.map((s) => s.url)).toEqual(['ws://engine/ws/BTCUSDT?interval=1m', 'ws://engine/ws/BTCUSDT?interval=1m', 'ws://engine/ws/BTCUSDT?interval=1m&epoch=e1&since=5']);
+    expect(market.getState().connection).toBe('live');
+  });
+});
+
+describe('connectEngine refusals (close 4000)', () => {
+  const refuse = (error: object) => (ws: FakeSocket) => {
+    ws.send(JSON.stringify({ type: 'error', ...error }));
+    ws.drop(4000);
+  };
+
+  it('retries rate_limited after the time the engine names, saying it waits, and not sooner when the network comes back', async () => {
+    let n = 0;
+    FakeSocket.serve = (ws) => (++n === 1 ? refuse({ code: 'rate_limited', message: 'too many new derived series from this address (ON_DEMAND_PER_MIN); retry in 12 s' })(ws) : ws.send(historical));
+    connect();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(market.getState().connection).toBe('reconnecting');
+    expect(market.getState().error).toMatch(/retry in 12 s.*reconnecting in 15 s/);
+    listeners.online?.();
+    await vi.advanceTimersByTimeAsync(11_900);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(3100);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(market.getState()).toMatchObject({ connection: 'live', error: null });
+  });
+
+  it('retries series_capacity (no time named) after REFUSED_RETRY_MS, with backoff while it lasts', async () => {
+    FakeSocket.serve = refuse({ code: 'series_capacity', message: 'the engine serves at most 8 on-demand series (MAX_ON_DEMAND_SERIES); try again later' });
+    connect();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(gaps().every((g) => g >= REFUSED_RETRY_MS)).toBe(true);
+    expect(FakeSocket.made.length).toBeGreaterThan(5);
+    expect(market.getState().connection).toBe('reconnecting');
+  });
+
+  it.each([
+    ['a bad interval', { message: "unknown interval '7m'; valid intervals: 1m, 5m" }],
+    ['a bad series parameter', { message: "series 'rsi' asked for more than once" }],
+    ['a symbol not traded', { code: 'symbol_not_trading', message: 'NOPEUSDT is not traded' }],
+  ])('stays final for %s, with its error shown', async (_name, error) => {
+    FakeSocket.serve = refuse(error);
+    connect();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.made).toHaveLength(1);
+    expect(market.getState()).toMatchObject({ connection: 'error', error: error.message });
+  });
+});
