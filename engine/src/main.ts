@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   // Imported after the config is known good, so a bad variable fails fast and plainly.
   let app;
   try {
+    // Before anything starts (the exchange, Redis): a port another engine serves is refused here.
+    await (await import('./server/port-free.ts')).assertCanListen(config.host, config.port);
     app =
       config.role === 'edge'
         ? await (await import('./cluster/edge-node.ts')).startEdge({ ...config, redisUrl: config.redisUrl!, log })

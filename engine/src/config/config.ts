@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.ts';
@@ -185,6 +186,25 @@ function host(env: Env): string {
   return fail('HOST', raw, 'an IP address (0.0.0.0, 127.0.0.1, ::) or a host name such as localhost');
 }
 
+/**
+ * SERIES_DIR: where derived-series modules are loaded from ('' for none). One that is named but is
+ * no directory is refused: the engine started without a quant's series and said nothing (an
+ * attacker-style probe); the default, `series`, may be absent.
+ */
+function seriesDir(env: Env): string {
+  const dir = env.SERIES_DIR;
+  if (dir === undefined) return 'series';
+  if (dir === '') return '';
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // Missing or unreadable: refused below.
+  }
+  if (!isDir) fail('SERIES_DIR', dir, "a directory of derived-series modules (or '' for none)");
+  return dir;
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const symbols = list(env, 'SYMBOLS', DEFAULT_SYMBOLS).map((s) => s.toUpperCase());
@@ -235,7 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
     rotateAfterMs: int(env, 'ROTATE_AFTER_MS', 23 * 3_600_000, 10_000, 24 * 3_600_000 - 60_000),
     maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     clientDir: env.CLIENT_DIR ?? 'dist/client',
-    seriesDir: env.SERIES_DIR ?? 'series',
+    seriesDir: seriesDir(env),
     recordFile: env.RECORD_FILE || undefined,
     replayFile: env.REPLAY_FILE || undefined,
     replaySpeed,

@@ -111,6 +111,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: 'max' }).replaySpeed).toBe('max');
   });
 
+  it('refuses a SERIES_DIR that is no directory; the default may be absent, and empty means none (reproduced: started without the series, silently)', () => {
+    expect(() => loadConfig({ SERIES_DIR: '/nonexistent-series-dir' })).toThrow(/SERIES_DIR="\/nonexistent-series-dir" is invalid: expected a directory of derived-series modules/);
+    expect(() => loadConfig({ SERIES_DIR: 'package.json' })).toThrow(/SERIES_DIR="package.json" is invalid/);
+    expect(loadConfig({ SERIES_DIR: 'spec/fixtures/series-faulty' }).seriesDir).toBe('spec/fixtures/series-faulty');
+    expect(loadConfig({ SERIES_DIR: '' }).seriesDir).toBe('');
+    expect(loadConfig({}).seriesDir).toBe('series');
+  });
+
   it('makes the process exit non-zero with a message naming the variable', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
       env: { ...process.env, PORT: 'nope', SOURCE: 'sim' },
