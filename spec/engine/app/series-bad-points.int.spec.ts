@@ -7,6 +7,7 @@ import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exch
 import { startTestApp } from '../../helpers/test-app.ts';
 
 type Status = Record<string, { state: string; error?: string }>;
+type Frame = { type: string; text?: string; name?: string; value?: unknown; time?: unknown; series?: Record<string, unknown[]>; seriesStatus?: Status };
 
 /**
  * What a series module's operator emits is checked before it goes on the wire. Reproduced by an
@@ -48,9 +49,9 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
     // failed ones' restarts.
     await new Promise((r) => setTimeout(r, 4000));
     ws.close();
-    const parsed = frames.map((f) => {
+    const parsed = frames.map((f): Frame => {
       try {
-        return JSON.parse(f) as { type: string; name?: string; value?: unknown; time?: unknown; series?: Record<string, unknown[]>; seriesStatus?: Status };
+        return JSON.parse(f) as Frame;
       } catch {
         return { type: 'not JSON', text: f.slice(0, 120) };
       }
