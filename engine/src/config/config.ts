@@ -227,7 +227,8 @@ export function loadConfig(env: Env = process.env): Config {
   const bufferSize = int(env, 'BUFFER_SIZE', 1000, 10, 1_000_000);
   const historyOnConnect = int(env, 'HISTORY_ON_CONNECT', 720, 1, 1_000_000);
   if (historyOnConnect > bufferSize) fail('HISTORY_ON_CONNECT', env.HISTORY_ON_CONNECT, `at most BUFFER_SIZE (${bufferSize})`);
-  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  // Empty is the default, as for every other variable (`LOG_LEVEL=` in a compose file).
+  const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) fail('LOG_LEVEL', env.LOG_LEVEL, 'debug, info, warn or error');
   const redis = redisUrl(env);
   const role = (env.ROLE ?? '').trim() || 'all';

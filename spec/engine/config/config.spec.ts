@@ -119,6 +119,11 @@ describe('loadConfig', () => {
     expect(loadConfig({}).seriesDir).toBe('series');
   });
 
+  it('takes an empty LOG_LEVEL as its default, as every other variable (reproduced: refused)', () => {
+    expect(loadConfig({ LOG_LEVEL: '' }).logLevel).toBe('info');
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL="loud" is invalid/);
+  });
+
   it('makes the process exit non-zero with a message naming the variable', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
       env: { ...process.env, PORT: 'nope', SOURCE: 'sim' },
