@@ -42,7 +42,7 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
 
   it('fails each such series with its reason; every frame is JSON; the well-formed series and the engine go on', async () => {
     const frames: string[] = [];
-    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=async-map,no-closed,text-value,fine`);
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=async-map,no-closed,text-value,many-points,fine`);
     ws.on('message', (d: Buffer) => frames.push(d.toString()));
     await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
     // Long enough for live bars through every series (the simulator pushes every 50 ms), and for the
@@ -62,6 +62,7 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
       'async-map': { state: 'failed', error: expect.stringMatching(/Promise/) },
       'no-closed': { state: 'failed', error: expect.stringMatching(/closed must be true or false, got nothing/) },
       'text-value': { state: 'failed', error: expect.stringMatching(/value must be a number, got the string "x/) },
+      'many-points': { state: 'failed', error: 'more than 64 points for one bar' },
     });
     expect(historical.series!.fine!.length).toBeGreaterThan(100);
     const points = parsed.filter((m) => m.type === 'series_point');
