@@ -91,7 +91,7 @@ describe('per-address limits on /ws, against the simulated exchange', () => {
     await b.until((x) => x.closeCode !== undefined, 10_000, 'the refusal');
     // With when to try again, as a field (the web client waits that long, then reconnects).
     expect(b.messages).toEqual([expect.objectContaining({ type: 'error', code: 'rate_limited', retryAfterSec: expect.any(Number) })]);
-    const { retryAfterSec, message } = b.messages[0] as { retryAfterSec: number; message: string };
+    const { retryAfterSec, message } = b.messages[0] as unknown as { retryAfterSec: number; message: string };
     expect(retryAfterSec).toBeGreaterThan(0);
     expect(message).toContain(`retry in ${retryAfterSec} s`);
     expect(b.closeCode).toBe(4000);
