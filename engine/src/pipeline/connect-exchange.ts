@@ -1,6 +1,8 @@
 import { type Config, isUniverse } from '../config/config.ts';
+import { ConfigError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { RecordingFileError } from '../record/recording-file-error.ts';
 import { type ReplayExchange, startReplayExchange } from '../record/replay-exchange.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
 import { ExchangeClock } from '../sources/exchange-clock.ts';
@@ -54,7 +56,11 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     return { kind, restUrl: sim.restUrl, wsUrl: sim.wsUrl, now: () => sim.now(), observe: ignore, sim, symbols: config.symbols, intervals: config.intervals, close: () => sim.close() };
   }
   if (kind === 'replay') {
-    const replay = await startReplayExchange({ file: config.replayFile!, speed: config.replaySpeed });
+    const replay = await startReplay(config.replayFile!, config.replaySpeed);
+    if (replay.endedEarly) {
+      log.warn(`REPLAY_FILE ${config.replayFile} ends early (${replay.endedEarly.reason}): replaying the ${replay.endedEarly.lines} complete lines before the cut`);
+    }
+    if (replay.stats.malformedLines) log.warn(`REPLAY_FILE ${config.replayFile}: malformed lines skipped`, { lines: replay.stats.malformedLines });
     log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
     return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
   }
@@ -72,6 +78,18 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
 }
 
 const ignore = (): void => undefined;
+
+/** A recording that cannot be replayed is a configuration error naming REPLAY_FILE (main exits 2 on it). */
+async function startReplay(file: string, speed: Config['replaySpeed']): Promise<ReplayExchange> {
+  try {
+    return await startReplayExchange({ file, speed });
+  } catch (e) {
+    if (!(e instanceof RecordingFileError)) throw e;
+    const accepted = `a gzip recording made with RECORD_FILE (${e.info.reason})`;
+    throw new ConfigError(`REPLAY_FILE=${JSON.stringify(file)} is invalid: expected ${accepted}`, { cause: e, info: { variable: 'REPLAY_FILE', value: file, accepted } });
+  }
+}
+
 /** How often Binance's clock is asked (weight 1); kline events' `E` sharpen it in between. */
 const CLOCK_SYNC_MS = 60_000;
 

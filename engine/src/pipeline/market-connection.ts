@@ -1,7 +1,9 @@
 import { type Config, isUniverse } from '../config/config.ts';
+import { ConfigError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { Recorder } from '../record/recorder.ts';
+import { RecordingFileError } from '../record/recording-file-error.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
 import { fetchMarkets } from '../sources/exchange-info.ts';
 import type { SimOptions } from '../../sim/sim-exchange.ts';
@@ -46,7 +48,7 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
   const source = exchange.kind;
   config.symbols = exchange.symbols;
   config.intervals = exchange.intervals;
-  const recorder = config.recordFile ? new Recorder(config.recordFile) : undefined;
+  const recorder = config.recordFile ? await openRecorder(config.recordFile, log, exchange) : undefined;
   recorder?.write({ k: 'meta', t: exchange.now(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
@@ -93,4 +95,20 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
       await recorder?.close();
     },
   };
+}
+
+/**
+ * RECORD_FILE opened for writing: a path that cannot be written is a configuration error (main exits 2
+ * on it, and the exchange just started is closed). A write that fails later (a full disk) stops the
+ * recording with one warning; the engine keeps serving.
+ */
+async function openRecorder(path: string, log: Logger, exchange: Exchange): Promise<Recorder> {
+  try {
+    return new Recorder(path, { onError: (err) => log.warn(`recording stopped: RECORD_FILE ${path} could not be written; the engine keeps serving`, { err }) });
+  } catch (e) {
+    await exchange.close();
+    if (!(e instanceof RecordingFileError)) throw e;
+    const accepted = `a file that can be written (${e.info.reason})`;
+    throw new ConfigError(`RECORD_FILE=${JSON.stringify(path)} is invalid: expected ${accepted}`, { cause: e, info: { variable: 'RECORD_FILE', value: path, accepted } });
+  }
 }

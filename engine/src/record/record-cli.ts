@@ -43,7 +43,15 @@ try {
 }
 if (config.source === 'replay') usage('--source replay: recording a replay is not useful');
 const log = createLogger(config.logLevel);
-const app = await startApp({ ...config, log });
+let app;
+try {
+  app = await startApp({ ...config, log });
+} catch (e) {
+  // The engine names RECORD_FILE; here the path came from --out.
+  if (e instanceof ConfigError && e.info.variable === 'RECORD_FILE') usage(`--out ${JSON.stringify(values.out)} is invalid: expected ${e.info.accepted}`);
+  if (e instanceof ConfigError) usage(e.message);
+  throw e;
+}
 log.info(`recording for ${minutes} min to ${values.out}`);
 const stop = async () => {
   clearTimeout(timer);

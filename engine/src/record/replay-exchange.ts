@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { REPLAY_ASKED_AT_HEADER } from '../sources/binance-rest.ts';
+import { metaProblem } from './meta-problem.ts';
 import { readRecording } from './read-recording.ts';
+import { RecordingFileError } from './recording-file-error.ts';
 import type { RecordLine } from './recording-format.ts';
 
 export type ReplaySpeed = number | 'max';
@@ -17,6 +19,8 @@ export interface ReplayExchange {
   /** Resolves when every recorded frame has been sent. */
   readonly done: Promise<void>;
   readonly stats: { framesSent: number; restAnswered: number; restFromIndex: number; malformedLines: number };
+  /** The recording was cut short (its recorder killed): why, and how many lines were read before the cut. */
+  readonly endedEarly?: { reason: string; lines: number };
   close(): Promise<void>;
 }
 
@@ -29,9 +33,12 @@ type Row = [number, ...unknown[]];
  * and the recorded frames are streamed in order at 1x, Nx or maximum speed.
  */
 export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string }): Promise<ReplayExchange> {
-  const { lines, malformed } = await readRecording(opts.file);
+  const { lines, malformed: unread, endedEarly } = await readRecording(opts.file);
+  let malformed = unread;
   const meta = lines.find((l): l is Extract<RecordLine, { k: 'meta' }> => l.k === 'meta');
-  if (!meta) throw new Error(`${opts.file} is not a recording (no meta line)`);
+  if (!meta) throw new RecordingFileError(opts.file, 'it has no meta line');
+  const problem = metaProblem(meta);
+  if (problem) throw new RecordingFileError(opts.file, problem);
   const frames = lines.filter((l): l is Extract<RecordLine, { k: 'ws' }> => l.k === 'ws');
   const answers = new Map<string, Array<Extract<RecordLine, { k: 'rest' }>>>();
   const index = new Map<string, Map<number, Row>>();
@@ -42,13 +49,21 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
   };
   for (const l of lines) {
     if (l.k !== 'rest') continue;
+    let u: URL;
+    try {
+      u = new URL(l.q, 'http://x');
+    } catch {
+      malformed++; // a question no engine could have asked ('//' is not a path)
+      continue;
+    }
     const list = answers.get(l.q) ?? [];
     list.push(l);
     answers.set(l.q, list);
-    const u = new URL(l.q, 'http://x');
     if (l.s === 200 && u.pathname.endsWith('/klines')) {
       try {
-        for (const row of JSON.parse(l.b) as Row[]) indexRow(`${u.searchParams.get('symbol')}:${u.searchParams.get('interval')}`, row);
+        const rows: unknown = JSON.parse(l.b);
+        if (!Array.isArray(rows)) continue;
+        for (const row of rows) if (Array.isArray(row) && typeof row[0] === 'number') indexRow(`${u.searchParams.get('symbol')}:${u.searchParams.get('interval')}`, row as Row);
       } catch {
         /* a malformed recorded body stays answerable verbatim, it just isn't indexed */
       }
@@ -147,6 +162,7 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     now: () => clock,
     done,
     stats,
+    endedEarly: endedEarly === undefined ? undefined : { reason: endedEarly, lines: lines.length + unread },
     async close() {
       clearTimeout(timer);
       for (const c of clients) c.terminate();

@@ -1,0 +1,65 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readRecording } from '../../../engine/src/record/read-recording.ts';
+import { Recorder } from '../../../engine/src/record/recorder.ts';
+import type { RecordLine } from '../../../engine/src/record/recording-format.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'recorder-'));
+const meta: RecordLine = { k: 'meta', t: 1, symbols: ['BTCUSDT'], intervals: ['1m'], source: 'sim' };
+const frame = (i: number): RecordLine => ({ k: 'ws', t: 2 + i, d: `{"n":${i},"r":"${Math.random()}"}` });
+
+describe('Recorder', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes gzip JSON lines that readRecording reads back', async () => {
+    const path = join(dir, 'ok.jsonl.gz');
+    const errors: Error[] = [];
+    const rec = new Recorder(path, { onError: (e) => errors.push(e) });
+    rec.write(meta);
+    for (let i = 0; i < 100; i++) rec.write(frame(i));
+    await rec.close();
+    rec.write(frame(100)); // a late frame after close is dropped, not an error
+    expect(errors).toEqual([]);
+    const r = await readRecording(path);
+    expect(r.lines).toHaveLength(101);
+    expect(r.endedEarly).toBeUndefined();
+  });
+
+  it('refuses at once a path that cannot be opened for writing, naming it and why', () => {
+    const cases: Array<[string, RegExp]> = [
+      [dir, /EISDIR/],
+      [join(dir, 'no-such-dir', 'x.jsonl.gz'), /ENOENT/],
+    ];
+    for (const [path, why] of cases) {
+      let err: (Error & { info?: unknown }) | undefined;
+      try {
+        new Recorder(path, { onError: () => undefined });
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.name, path).toBe('RecordingFileError');
+      expect(err!.message, path).toContain(path);
+      expect(err!.info, path).toEqual({ path, reason: expect.stringMatching(why) });
+    }
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('stops on a write error (disk full: /dev/full), reports it once, and closes', async () => {
+    const errors: Error[] = [];
+    const rec = new Recorder('/dev/full', { onError: (e) => errors.push(e) });
+    rec.write(meta);
+    // More than gzip buffers, so it writes to the device while recording runs.
+    for (let i = 0; i < 5000; i++) rec.write(frame(i));
+    await expect.poll(() => errors.length, { timeout: 5000 }).toBe(1);
+    expect((errors[0] as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(rec.stopped).toBe(true);
+    const written = rec.lines;
+    for (let i = 0; i < 5000; i++) rec.write(frame(i));
+    expect(rec.lines).toBe(written);
+    await rec.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(errors).toHaveLength(1);
+  });
+});

@@ -1,0 +1,116 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../../../engine/src/config/config.ts';
+import { ConfigError } from '../../../engine/src/domain/errors.ts';
+import { createLogger } from '../../../engine/src/log.ts';
+import { connectExchange } from '../../../engine/src/pipeline/connect-exchange.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'replay-start-'));
+const meta = { k: 'meta', t: 1, symbols: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m'], source: 'sim' };
+const frames = Array.from({ length: 2000 }, (_, i) => ({ k: 'ws', t: 2 + i, d: `{"e":"kline","n":${i},"r":"${Math.random()}"}` }));
+const jsonl = (rows: unknown[]) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+const file = (name: string, data: string | Buffer) => {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+};
+const recording = (name: string, m: unknown, rows: unknown[] = frames) => file(name, gzipSync(jsonl([m, ...rows])));
+
+function connect(path: string) {
+  const lines: string[] = [];
+  const log = createLogger('info', 'test', (l) => lines.push(l));
+  const config = loadConfig({ SOURCE: 'replay', REPLAY_FILE: path, REPLAY_SPEED: 'max' });
+  return { lines, started: connectExchange(config, log) };
+}
+/** The replay streams once the engine's socket connects: a plain client stands in for it. */
+async function playAll(ex: { wsUrl: string; replay?: { done: Promise<void> } }) {
+  const ws = new WebSocket(ex.wsUrl);
+  ws.on('error', () => undefined);
+  await ex.replay!.done;
+  ws.terminate();
+}
+async function refusal(path: string): Promise<ConfigError> {
+  const { started } = connect(path);
+  const outcome = await started.then(
+    async (ex) => (await ex.close(), undefined),
+    (e: unknown) => e,
+  );
+  expect(outcome, path).toBeInstanceOf(ConfigError);
+  return outcome as ConfigError;
+}
+
+describe('SOURCE=replay: what REPLAY_FILE holds', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('replays a recording cut short up to its cut, with one warning saying how many lines were read', async () => {
+    const whole = gzipSync(jsonl([meta, ...frames]));
+    const path = file('cut.jsonl.gz', whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const { lines, started } = connect(path);
+    const ex = await started;
+    try {
+      expect(ex.symbols).toEqual(meta.symbols);
+      await playAll(ex);
+      const sent = ex.replay!.stats.framesSent;
+      expect(sent).toBeGreaterThan(500);
+      expect(sent).toBeLessThan(frames.length);
+      const warns = lines.filter((l) => / WARN /.test(l));
+      expect(warns).toHaveLength(1);
+      expect(warns[0]).toContain(`REPLAY_FILE ${path} ends early`);
+      expect(warns[0]).toContain(`${sent + 1} complete lines`);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('counts and skips malformed lines, with a warning, and replays the rest', async () => {
+    const path = recording('malformed.jsonl.gz', meta, ['garbage', frames[0], '{"k":"rest","t":1,"a":1,"q":"//","s":200,"b":"[]"}', frames[1]]);
+    const { lines, started } = connect(path);
+    const ex = await started;
+    try {
+      await playAll(ex);
+      expect(ex.replay!.stats).toMatchObject({ framesSent: 2, malformedLines: 2 });
+      expect(lines.filter((l) => / WARN /.test(l) && l.includes('malformed lines skipped lines=2'))).toHaveLength(1);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('refuses a file that is not a recording with a ConfigError naming REPLAY_FILE, the path and why', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [file('plain.jsonl', jsonl([meta, ...frames])), /not gzip data/],
+      [file('empty.jsonl.gz', ''), /empty/],
+      [join(dir, 'missing.jsonl.gz'), /ENOENT/],
+      [(mkdirSync(join(dir, 'a-dir')), join(dir, 'a-dir')), /directory/],
+      [recording('no-meta.jsonl.gz', frames[0]), /no meta line/],
+    ];
+    for (const [path, why] of cases) {
+      const err = await refusal(path);
+      expect(err.message.startsWith(`REPLAY_FILE=${JSON.stringify(path)} is invalid: expected `), err.message).toBe(true);
+      expect(err.message).toMatch(why);
+      expect(err.message).not.toContain('\n');
+      expect(err.info).toMatchObject({ variable: 'REPLAY_FILE', value: path });
+    }
+  });
+
+  it('refuses a hostile or empty meta line: symbols and intervals must be what SYMBOLS and INTERVALS accept', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...meta, symbols: [] }, /no symbols/],
+      [{ ...meta, intervals: [] }, /no intervals/],
+      [{ ...meta, symbols: [1, 'BTCUSDT'] }, /invalid symbol 1/],
+      [{ ...meta, symbols: ['BTCUSDT', '../../etc'] }, /invalid symbol "..\/..\/etc"/],
+      [{ ...meta, symbols: ['<img src=x onerror=alert(1)>'] }, /invalid symbol/],
+      [{ ...meta, intervals: ['1m', '7x'] }, /invalid interval "7x"/],
+      [{ ...meta, intervals: [null] }, /invalid interval null/],
+    ];
+    for (const [i, [m, why]] of cases.entries()) {
+      const path = recording(`meta-${i}.jsonl.gz`, m);
+      const err = await refusal(path);
+      expect(err.message, JSON.stringify(m)).toMatch(new RegExp(`^REPLAY_FILE=${JSON.stringify(path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is invalid: `));
+      expect(err.message, JSON.stringify(m)).toMatch(why);
+    }
+  });
+});
