@@ -78,7 +78,7 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
     const before = logs.length;
     const now = Date.now();
     for (let i = 0; i < 30; i++) {
-      const r = await request(`${app.url}/series/throws-at/BTCUSDT/1m?endTime=${now - i * 60_000}&limit=5`);
+      const r = await request(`${app.url}/series/boom/BTCUSDT/1m?endTime=${now - i * 60_000}&limit=5`);
       expect(r.statusCode).toBe(503);
       await r.body.dump();
     }
