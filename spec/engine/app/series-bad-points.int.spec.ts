@@ -2,9 +2,8 @@ import WebSocket from 'ws';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
-import { createLogger } from '../../../engine/src/log.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
-import { startTestApp } from '../../helpers/test-app.ts';
+import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { startSeriesApp } from '../../helpers/series-app.ts';
 
 type Status = Record<string, { state: string; error?: string }>;
 type Frame = { type: string; text?: string; name?: string; value?: unknown; time?: unknown; series?: Record<string, unknown[]>; seriesStatus?: Status };
@@ -21,19 +20,7 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
   let app: App;
   const logs: string[] = [];
   beforeAll(async () => {
-    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
-    app = await startTestApp({
-      source: 'binance',
-      restUrl: sim.restUrl,
-      wsUrl: sim.wsUrl,
-      symbols: ['BTCUSDT'],
-      intervals: ['1m'],
-      bufferSize: 300,
-      historyOnConnect: 200,
-      seriesDir: 'spec/fixtures/series-bad-points',
-      log: createLogger('warn', 'test', (line) => logs.push(line)),
-    });
-    await app.ready;
+    ({ sim, app } = await startSeriesApp('spec/fixtures/series-bad-points', logs));
   }, 60_000);
   afterAll(async () => {
     await app?.stop();

@@ -2,10 +2,9 @@ import { lastValueFrom, of, toArray } from 'rxjs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
-import { createLogger } from '../../../engine/src/log.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
 import emaCross from '../../../series/ema-cross.ts';
-import { startTestApp } from '../../helpers/test-app.ts';
+import { startSeriesApp } from '../../helpers/series-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const M = 60_000;
@@ -20,21 +19,8 @@ describe('derived series contained: parameters, failures, logs, ranges over hist
   let app: App;
   const logs: string[] = [];
   beforeAll(async () => {
-    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 300 });
-    app = await startTestApp({
-      source: 'binance',
-      restUrl: sim.restUrl,
-      wsUrl: sim.wsUrl,
-      symbols: ['BTCUSDT'],
-      intervals: ['1m'],
-      bufferSize: 300,
-      historyOnConnect: 200,
-      seriesDir: 'spec/fixtures/series-faulty',
-      // One address floods the HTTP route below on purpose: what it keeps is tested, not its ration.
-      httpRequestsPerSecond: 0,
-      log: createLogger('warn', 'test', (line) => logs.push(line)),
-    });
-    await app.ready;
+    // One address floods the HTTP route below on purpose: what it keeps is tested, not its ration.
+    ({ sim, app } = await startSeriesApp('spec/fixtures/series-faulty', logs, { httpRequestsPerSecond: 0 }));
   }, 60_000);
   afterAll(async () => {
     await app?.stop();
