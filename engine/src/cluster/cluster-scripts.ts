@@ -25,7 +25,7 @@ import { freedBoundLua } from '../store/freed-bound.ts';
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
-local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at)
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn)
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
   local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
   if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
@@ -41,7 +41,7 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
     nt, old = tonumber(top[2]), top[1]
     if nt then redis.call('HSET', kp, 'nt', top[2], 'nm', old) else redis.call('HDEL', kp, 'nt', 'nm') end
   end
-  local tn = tonumber(t)
+  tn = tn or tonumber(t)
   local newest = not nt or tn >= nt
   if not newest then old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
   elseif nt and tn > nt then old = nil end
@@ -53,15 +53,17 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   -- Only a new bar grows the set (a replaced one keeps its size): trim then.
   if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
   offset = offset + 1
+  -- Formatted once: a number in a concatenation or a command's argument is a printf each time.
+  local os = tostring(offset)
   -- The history entry goes in its slot of the ring, over the one \`keep\` updates older.
-  local entry = offset .. ' ' .. at .. ' ' .. member
-  if newest then redis.call('HSET', kp, 'offset', offset, 'nt', t, 'nm', member, offset % keep, entry)
-  else redis.call('HSET', kp, 'offset', offset, offset % keep, entry) end
-  redis.call('PUBLISH', channel, epoch .. ' ' .. offset .. ' ' .. member)${after}
+  local entry = os .. ' ' .. at .. ' ' .. member
+  if newest then redis.call('HSET', kp, 'offset', os, 'nt', t, 'nm', member, offset % keep, entry)
+  else redis.call('HSET', kp, 'offset', os, offset % keep, entry) end
+  redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
   return 1, offset, epoch
 end
 local now = redis.call('TIME')
-local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
+local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
 }
 
 /**
@@ -89,7 +91,9 @@ local at = now[1] * 1000 + math.floor(now[2] / 1000)`;
 export const WRITE_BATCH_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
     -- The stored version: a member ends with \`,volume,closed]\` (no JSON decode needed).
-    local v, c = string.match(old, ',([^,]+),([01])%]$')
+    -- Searched from near the end (a JSON number is at most 24 characters): an unanchored match tries every position.
+    local v, c = string.match(old, ',([^,]+),([01])%]$', math.max(1, #old - 30))
+    if not v then v, c = string.match(old, ',([^,]+),([01])%]$') end
     v, c = tonumber(v), tonumber(c)
     if not v then error('stored bar does not decode: ' .. old) end
     if c == 1 and closed == 0 then return 0, offset, epoch end
@@ -97,8 +101,9 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
 local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local function update(line, i)
   local s, t, c, v, member = string.match(line, '^(%S+) (%S+) ([01]) (%S+) (.+)$')
-  if not member or not tonumber(t) or not tonumber(v) then error('malformed update: ' .. line) end
-  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, tonumber(c), tonumber(v), ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at)
+  local tn, vn = tonumber(t), tonumber(v)
+  if not member or not tn or not vn then error('malformed update: ' .. line) end
+  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at, tn)
 end
 local out = {}
 local i = 0
