@@ -119,6 +119,41 @@ end
 return out`;
 
 /**
+ * A whole window written into a log that has none yet (a cold series' first write), in one step: its
+ * bars go into the set with one ZADD, and the log starts at offset 1, its one update the newest bar,
+ * under a new epoch. Written as updates, a 1,000-bar window was 1,000 offsets, history entries and
+ * publishes no edge or client needed (nobody can hold a position in a log that did not exist; an
+ * edge that read it empty reloads on the new epoch), about 30 µs of Redis each. KEYS: lease, candles,
+ * pos, hist. ARGV: token, runid, epoch, cap, keep, channel, then the bars as one string, a line
+ * `time member` each, times strictly ascending. Returns {-1} (fenced), {0} when the log exists (pos or
+ * bars: nothing written, the caller writes the bars as updates) or {1, 1, epoch}.
+ */
+export const WINDOW_SEED_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('ZCARD', KEYS[2]) > 0 then return {0} end
+local cap, keep, epoch = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[3]
+local args, prev, lt, lm = {}, nil, nil, nil
+for line in string.gmatch(ARGV[7], '[^\\n]+') do
+  local t, m = string.match(line, '^(%S+) (.+)$')
+  local tn = tonumber(t)
+  -- One member per time: a repeated or unordered time is the caller's error, and nothing is written.
+  if not m or not tn or (prev and tn <= prev) then error('malformed window bar: ' .. line) end
+  prev, lt, lm = tn, t, m
+  args[#args + 1] = t
+  args[#args + 1] = m
+end
+if not lm then return {0} end
+-- In slices: Lua's stack bounds an unpack.
+for i = 1, #args, 1000 do redis.call('ZADD', KEYS[2], unpack(args, i, math.min(#args, i + 999))) end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(cap + 1))
+redis.call('DEL', KEYS[4])
+local now = redis.call('TIME')
+local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))
+redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', '1', 'runid', ARGV[2], 'hk', keep, 'nt', lt, 'nm', lm, 1 % keep, '1 ' .. at .. ' ' .. lm)
+redis.call('PUBLISH', ARGV[6], epoch .. ' 1 ' .. lm)
+return {1, 1, epoch}`;
+
+/**
  * Reads the history ring of a log's pos (see logWriteFn): `ring(kp, from, to, keep)` gives the entries
  * of offsets from..to in order, each the entry or false where its slot holds no entry of that offset
  * (never written in this epoch, or already overwritten). In slices (Lua's stack bounds an unpack).

@@ -3,7 +3,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { leaseKeys, type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import { INSTANCE_FREE_LUA, POINT_BATCH_LUA, POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
+import { INSTANCE_FREE_LUA, POINT_BATCH_LUA, POINT_WRITE_LUA, SERIES_EXPIRY_LUA, SERIES_FREE_LUA, WINDOW_SEED_LUA, WRITE_BATCH_LUA } from './cluster-scripts.ts';
 import { MAX_FREED_KEPT } from '../store/redis-bar-store.ts';
 import type { SeriesPoint } from '../series/define-series.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
@@ -11,6 +11,9 @@ import { redisRunId } from './redis-identity.ts';
 import { newEpoch } from './series-log.ts';
 
 export type WriteResult = { kind: 'written' | 'dropped'; epoch: string; offset: number } | { kind: 'fenced' };
+
+/** A window's writes: `seeded` in one step (a log that did not exist), else how many of its bars were written and dropped as updates. */
+export type WindowResult = { kind: 'seeded'; epoch: string } | { kind: 'updates'; written: number; dropped: number } | { kind: 'fenced' };
 
 export interface FencedWriterConfig {
   redis: Redis;
@@ -36,6 +39,12 @@ export const RELEASED_INSTANCE_TTL_MS = 10 * 60_000;
 
 /** Most updates in one script call (a takeover's heal writes thousands in one turn: Redis stays responsive between calls). */
 const MAX_BATCH = 256;
+
+/**
+ * Most bars of a window seeded in one call (one ZADD of them, ~1 µs a bar in Redis); a longer one
+ * (BUFFER_SIZE goes to a million) is written as updates, in calls of MAX_BATCH.
+ */
+export const MAX_SEED_BARS = 10_000;
 
 /** Calls unanswered at most; updates made meanwhile wait for an answer (see `flush`). */
 const MAX_IN_FLIGHT = 1;
@@ -67,7 +76,8 @@ const BUSY_AFTER = 3;
 const IDLE_MS = 10 * BUSY_GAP_MS;
 
 /** One update waiting for the end of the turn. */
-interface Queued {
+interface QueuedBar {
+  readonly window?: undefined;
   readonly token: string;
   readonly id: SeriesId;
   readonly bar: Bar;
@@ -75,9 +85,21 @@ interface Queued {
   reject(e: unknown): void;
 }
 
+/** A whole window waiting, a call of its own (see `writeWindow`). */
+interface QueuedWindow {
+  readonly window: readonly Bar[];
+  readonly token: string;
+  readonly id: SeriesId;
+  resolve(r: WindowResult): void;
+  reject(e: unknown): void;
+}
+
+type Queued = QueuedBar | QueuedWindow;
+
 type WithWrite = Redis & {
   /** numkeys, keys…, args… (the number of keys depends on the batch). */
   clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
+  clusterSeedWindow(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterWritePoint(...args: Array<string | number>): Promise<[number, number?, string?]>;
   clusterWritePoints(...args: Array<string | number>): Promise<Array<number | string>>;
   clusterSeriesExpiry(...args: Array<string | number>): Promise<number>;
@@ -124,11 +146,18 @@ export class FencedWriter {
   private lastCallAt = -Infinity;
   /** Set while a busy flow waits for BUSY_GAP_MS since the last call. */
   private gapTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set while a window's call is unanswered: nothing queued after it goes meanwhile, so when the log
+   * turns out to exist and its bars are written as updates instead, they still come before the
+   * series' later updates (a chart ignores a bar older than its newest).
+   */
+  private barrier = false;
 
   constructor(private readonly cfg: FencedWriterConfig) {
     if (!(cfg.bufferSize >= 1) || !(cfg.historyUpdates >= 1)) throw new TypeError('FencedWriter: bufferSize and historyUpdates must be >= 1');
     this.redis = cfg.redis as WithWrite;
     if (typeof (cfg.redis as unknown as { clusterWriteBatch?: unknown }).clusterWriteBatch !== 'function') cfg.redis.defineCommand('clusterWriteBatch', { lua: WRITE_BATCH_LUA });
+    if (typeof (cfg.redis as unknown as { clusterSeedWindow?: unknown }).clusterSeedWindow !== 'function') cfg.redis.defineCommand('clusterSeedWindow', { numberOfKeys: 4, lua: WINDOW_SEED_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoint?: unknown }).clusterWritePoint !== 'function') cfg.redis.defineCommand('clusterWritePoint', { numberOfKeys: 4, lua: POINT_WRITE_LUA });
     if (typeof (cfg.redis as unknown as { clusterWritePoints?: unknown }).clusterWritePoints !== 'function') cfg.redis.defineCommand('clusterWritePoints', { numberOfKeys: 4, lua: POINT_BATCH_LUA });
     if (typeof (cfg.redis as unknown as { clusterSeriesExpiry?: unknown }).clusterSeriesExpiry !== 'function') cfg.redis.defineCommand('clusterSeriesExpiry', { numberOfKeys: 4, lua: SERIES_EXPIRY_LUA });
@@ -183,6 +212,32 @@ export class FencedWriter {
   }
 
   /**
+   * Writes a series' whole window (bars in ascending time, one per time) under the lease `token`, in
+   * order with the other writes: into a log Redis does not have yet in one step (WINDOW_SEED_LUA);
+   * into one it has (or a window of more than MAX_SEED_BARS), as updates, each checked against the
+   * stored version of its bar. Rejects when Redis cannot be reached.
+   */
+  writeWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<WindowResult> {
+    if (!bars.length) return Promise.resolve({ kind: 'updates', written: 0, dropped: 0 });
+    if (bars.length > MAX_SEED_BARS) return this.windowAsUpdates(bars.map((bar) => this.write(token, id, bar)));
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === this.head) setImmediate(this.flush);
+      this.queued.push({ window: bars, token, id, resolve, reject });
+    });
+  }
+
+  /** A window's results as its bars' updates settle (rejects with the first failure, once all settled). */
+  private async windowAsUpdates(writes: ReadonlyArray<Promise<WriteResult>>): Promise<WindowResult> {
+    const settled = await Promise.allSettled(writes);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const kinds = settled.map((r) => (r as PromiseFulfilledResult<WriteResult>).value.kind);
+    if (kinds.includes('fenced')) return { kind: 'fenced' };
+    const written = kinds.filter((k) => k === 'written').length;
+    return { kind: 'updates', written, dropped: kinds.length - written };
+  }
+
+  /**
    * Sends what was queued: one call per run of updates under the same token (at most MAX_BATCH), in
    * order. While MAX_IN_FLIGHT calls (BULK_IN_FLIGHT full ones) are unanswered it sends nothing: what
    * comes meanwhile goes in one call when an answer comes. A busy leader so makes fewer, larger calls
@@ -193,7 +248,7 @@ export class FencedWriter {
   private readonly flush = (): void => {
     const queued = this.queued;
     const waiting = queued.length - this.head;
-    if (!waiting || this.inFlight >= inFlightLimit(waiting)) return;
+    if (!waiting || this.barrier || this.inFlight >= inFlightLimit(waiting)) return;
     const now = performance.now();
     if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
     if (this.callsSincePause >= BUSY_AFTER && waiting < MAX_BATCH) {
@@ -211,10 +266,18 @@ export class FencedWriter {
     // burst of on-demand series) so queues in this writer, not as thousands of calls on the
     // connection ahead of every other command, and a turn encodes a few calls, not all of them.
     let i = this.head;
-    while (i < queued.length && this.inFlight < inFlightLimit(queued.length - i)) {
+    while (i < queued.length && !this.barrier && this.inFlight < inFlightLimit(queued.length - i)) {
+      const first = queued[i]!;
+      if (first.window) {
+        this.barrier = true;
+        this.dispatch((runId) => this.sendWindow(runId, first), [first]);
+        i++;
+        continue;
+      }
       let j = i + 1;
-      while (j < queued.length && j - i < MAX_BATCH && queued[j]!.token === queued[i]!.token) j++;
-      this.dispatch(queued.slice(i, j));
+      while (j < queued.length && j - i < MAX_BATCH && !queued[j]!.window && queued[j]!.token === first.token) j++;
+      const batch = queued.slice(i, j) as QueuedBar[];
+      this.dispatch((runId) => this.send(runId, batch), batch);
       i = j;
     }
     if (i === queued.length) {
@@ -241,18 +304,53 @@ export class FencedWriter {
     this.flush();
   };
 
-  private dispatch(batch: Queued[]): void {
+  /** Sends one call once the run id is known (`send`), in the order calls were made; on failure rejects what it carried. */
+  private dispatch(send: (runId: string) => void, batch: readonly Queued[]): void {
     this.inFlight++;
-    if (this.knownRunId !== undefined && this.waiting === 0) return this.send(this.knownRunId, batch);
+    if (this.knownRunId !== undefined && this.waiting === 0) return send(this.knownRunId);
     this.waiting++;
     this.identity().then(
       (runId) => {
         this.waiting--;
-        this.send(runId, batch);
+        send(runId);
       },
       (e: unknown) => {
         this.waiting--;
         for (const q of batch) q.reject(e);
+        if (batch[0]?.window) this.barrier = false;
+        this.answered();
+      },
+    );
+  }
+
+  /**
+   * A window's call (see WINDOW_SEED_LUA). A log Redis already has gets the window's bars as updates,
+   * queued ahead of everything that waited behind the window (the barrier kept it back).
+   */
+  private sendWindow(runId: string, q: QueuedWindow): void {
+    let body = '';
+    for (const bar of q.window) body += `${bar.openTime} ${encodeBar(bar)}\n`;
+    const k = seriesKeys(q.id, this.cfg.keyPrefix);
+    this.redis.clusterSeedWindow(this.cfg.leaseKey, k.candles, k.pos, k.hist, q.token, runId, this.freshEpoch(), this.cfg.bufferSize, this.cfg.historyUpdates, k.channel, body).then(
+      (r) => {
+        if (r[0] === -1) q.resolve({ kind: 'fenced' });
+        else if (r[0] === 1) q.resolve({ kind: 'seeded', epoch: String(r[2]) });
+        else {
+          const writes: Array<Promise<WriteResult>> = [];
+          const items = q.window.map((bar): QueuedBar => {
+            let item!: QueuedBar;
+            writes.push(new Promise<WriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, resolve, reject })));
+            return item;
+          });
+          this.queued.splice(this.head, 0, ...items);
+          this.windowAsUpdates(writes).then(q.resolve, q.reject);
+        }
+        this.barrier = false;
+        this.answered();
+      },
+      (e: unknown) => {
+        q.reject(e);
+        this.barrier = false;
         this.answered();
       },
     );
@@ -263,7 +361,7 @@ export class FencedWriter {
     return `${this.epochBase}${(++this.batches).toString(36)}`;
   }
 
-  private send(runId: string, batch: Queued[]): void {
+  private send(runId: string, batch: QueuedBar[]): void {
     const epoch = this.freshEpoch();
     // One string for the batch (see WRITE_BATCH_LUA); series keys and members hold no space or newline.
     let body = '';

@@ -5,7 +5,7 @@ import type { Leadership, LeaderLease } from './leader-lease.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 
 export interface LeaderSinkConfig {
-  writer: Pick<FencedWriter, 'write' | 'storedCounts'>;
+  writer: Pick<FencedWriter, 'write' | 'writeWindow' | 'storedCounts'>;
   lease: Pick<LeaderLease, 'leader$' | 'state' | 'stepDown'>;
   /** The series this node follows and their newest bars (the hot windows), for the heal at takeover. */
   series(): readonly SeriesId[];
@@ -116,19 +116,23 @@ export class LeaderSink {
     this.writingWindows = true;
     try {
       let inFlight: Array<Promise<void>> = [];
+      let bars = 0;
       for (const [key, id] of this.windows) {
         const s = this.cfg.lease.state;
         if (this.stopped || !s.leader) break;
         this.windows.delete(key);
         this.windowsSent++;
-        const sends = this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10).map((b) => this.send(s.token!, id, b));
-        inFlight.push(...sends);
+        const window = this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10);
+        const sent = this.sendWindow(s.token!, id, window);
+        inFlight.push(sent);
+        bars += window.length;
         const waiting = this.windowWaiters.get(key);
         this.windowWaiters.delete(key);
-        if (waiting) void Promise.all(sends).finally(() => waiting.forEach((resolve) => resolve()));
-        if (inFlight.length >= WINDOW_BARS_IN_FLIGHT) {
+        if (waiting) void sent.finally(() => waiting.forEach((resolve) => resolve()));
+        if (bars >= WINDOW_BARS_IN_FLIGHT) {
           await Promise.all(inFlight);
           inFlight = [];
+          bars = 0;
           this.windowsSent = 0;
         }
       }
@@ -156,6 +160,27 @@ export class LeaderSink {
     // bars that followed reached no chart (a chart ignores updates older than its newest bar).
     if (this.windows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
     void this.send(s.token!, id, bar);
+  }
+
+  /** A whole window (see FencedWriter.writeWindow); on failure its bars are kept and retried as updates. */
+  private sendWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<void> {
+    return this.cfg.writer.writeWindow(token, id, bars).then(
+      (r) => {
+        this.succeeded();
+        if (r.kind === 'fenced') {
+          this.cfg.metrics?.fenced();
+          this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
+        } else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
+        else {
+          this.cfg.metrics?.written(r.written);
+          this.cfg.metrics?.dropped(r.dropped);
+        }
+      },
+      (e: unknown) => {
+        this.failed(e);
+        for (const b of bars) this.keep(id, b);
+      },
+    );
   }
 
   /** `resent`: a kept write sent again (counted in `failing` until answered). */

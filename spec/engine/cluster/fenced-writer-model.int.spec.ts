@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBar } from '../../../engine/src/cluster/bar-codec.ts';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { FencedWriter, type WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import { FencedWriter, type WindowResult, type WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -41,6 +41,31 @@ function apply(log: ModelLog, b: Bar): 'written' | 'dropped' {
   return 'written';
 }
 
+/**
+ * Writes a whole window into the model: a log never written (offset 0) gets it in one step, the log
+ * starting at offset 1 with its newest bar the one update; a log that exists gets its bars as updates.
+ */
+function applyWindow(log: ModelLog, window: Bar[]): WindowResult {
+  if (log.offset > 0) {
+    const kinds = window.map((b) => apply(log, b));
+    const written = kinds.filter((k) => k === 'written').length;
+    return { kind: 'updates', written, dropped: kinds.length - written };
+  }
+  for (const b of window.slice(-CAP)) log.bars.set(b.openTime, b);
+  log.offset = 1;
+  log.history = [`1 ${encodeBar(window.at(-1)!)}`];
+  return { kind: 'seeded', epoch: 'any' };
+}
+
+/** A window: `count` bars from `minute` on, all closed but the last (unless `closed`). */
+const arbWindow = fc.record({
+  series: fc.integer({ min: 0, max: ids.length - 1 }),
+  minute: fc.integer({ min: 0, max: 12 }),
+  count: fc.integer({ min: 1, max: 8 }),
+  volume: fc.integer({ min: 1, max: 4 }),
+  closed: fc.boolean(),
+});
+
 const arbUpdate = fc.record({
   series: fc.integer({ min: 0, max: ids.length - 1 }),
   minute: fc.integer({ min: 0, max: 12 }),
@@ -74,10 +99,10 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
     return { bars, offset: Number(pos[0] ?? 0), newest: pos[2] === null ? null : [Number(pos[1]), pos[2]], history: snap.history.map((u) => `${u.offset} ${encodeBar(u.bar)}`) };
   }
 
-  it('random turns of updates (new, newest, older, duplicates, corrections, past the cap) leave Redis as the model; offsets advance once per written update', async () => {
+  it('random turns of updates (new, newest, older, duplicates, corrections, past the cap) and whole windows leave Redis as the model; offsets advance once per written update, or start at 1 with a window seeding a new log', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(arbUpdate, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 14 }),
+        fc.array(fc.array(fc.oneof({ arbitrary: arbUpdate, weight: 5 }, { arbitrary: arbWindow, weight: 1 }), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 14 }),
         fc.boolean(),
         async (turns, forget) => {
           await redis.flushall();
@@ -92,9 +117,21 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
               ids.forEach((_, s) => forgotten.add(s));
             }
             for (const u of turn) forgotten.delete(u.series);
-            const bars = turn.map((u) => ({ id: ids[u.series]!, s: u.series, bar: { openTime: u.minute * 60_000, open: 1, high: 2, low: 0.5, close: u.close, volume: u.volume, closed: u.closed } }));
-            const results: WriteResult[] = await Promise.all(bars.map(({ id, bar }) => w.write('tok', id, bar)));
-            expect(results.map((r) => r.kind)).toEqual(bars.map(({ s, bar }) => apply(model[s]!, bar)));
+            // Updates and windows of one turn, in order: a window's call holds back what follows it.
+            const writes = turn.map((u) => {
+              const id = ids[u.series]!;
+              if (!('count' in u)) {
+                const bar: Bar = { openTime: u.minute * 60_000, open: 1, high: 2, low: 0.5, close: u.close, volume: u.volume, closed: u.closed };
+                return { s: u.series, bar, done: w.write('tok', id, bar) };
+              }
+              const window = Array.from({ length: u.count }, (_, k): Bar => ({ openTime: (u.minute + k) * 60_000, open: 1, high: 2, low: 0.5, close: 1, volume: u.volume, closed: k < u.count - 1 || u.closed }));
+              return { s: u.series, window, done: w.writeWindow('tok', id, window) };
+            });
+            const results: Array<WriteResult | WindowResult> = await Promise.all(writes.map((x) => x.done));
+            const expected = writes.map((x) => (x.window ? applyWindow(model[x.s]!, x.window) : apply(model[x.s]!, x.bar!)));
+            expect(results.map((r) => (r.kind === 'seeded' ? 'seeded' : 'written' in r ? r : r.kind))).toEqual(expected.map((r) => (typeof r === 'string' ? r : r.kind === 'seeded' ? 'seeded' : r)));
+            // A series a window reached has its newest bar in pos again.
+            for (const x of writes) if (x.window) forgotten.delete(x.s);
             for (const [s, id] of ids.entries()) {
               const m = model[s]!;
               const sorted = [...m.bars.values()].sort((a, b) => a.openTime - b.openTime);

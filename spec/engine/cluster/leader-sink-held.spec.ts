@@ -4,6 +4,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
+import { windowAsWrites } from '../../helpers/window-as-writes.ts';
 
 /**
  * Found in review: a write that failed (Redis away) was kept and retried, also for a series the node
@@ -31,6 +32,7 @@ function rig() {
       return new Promise((ok, fail) => (r.hold ? inFlight.push(() => settle(ok, fail)) : settle(ok, fail)));
     },
     storedCounts: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => 1000)),
+    writeWindow: windowAsWrites((t, id): Promise<WriteResult> => writer.write(t, id)),
   };
   const lease = { leader$: new BehaviorSubject(true), state: { leader: true, term: 1, token: 't' }, stepDown: () => undefined };
   const sink = new LeaderSink({ writer, lease, series: () => [], tail: () => [], held: (id) => r.held.has(id.key) });

@@ -5,6 +5,7 @@ import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts
 import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import type { Leadership } from '../../../engine/src/cluster/leader-lease.ts';
 import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
+import { windowAsWrites } from '../../helpers/window-as-writes.ts';
 
 /**
  * What a series' first write is. An edge counts a series written (ready, its history servable) at its
@@ -29,6 +30,7 @@ function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
       return hold ? new Promise((r) => waiting.push(() => r(done))) : Promise.resolve(done);
     },
     storedCounts: (ids: readonly SeriesId[]) => (o.stored ? o.stored() : Promise.resolve(ids.map(() => 0))),
+    writeWindow: windowAsWrites((t, id, b): Promise<WriteResult> => writer.write(t, id, b)),
   };
   const state = new BehaviorSubject<Leadership>({ leader: false });
   const lease = {

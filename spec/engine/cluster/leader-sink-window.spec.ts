@@ -4,6 +4,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
+import { windowAsWrites } from '../../helpers/window-as-writes.ts';
 
 /**
  * The leader answers an edge `live` for an on-demand series once the series' window is in Redis:
@@ -21,6 +22,7 @@ function rig() {
   const writer = {
     write: (_token: string, _id: SeriesId): Promise<WriteResult> => new Promise((ok) => inFlight.push(() => ok({ kind: 'written', epoch: 'e', offset: 1 }))),
     storedCounts: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => 1000)),
+    writeWindow: windowAsWrites((t, id): Promise<WriteResult> => writer.write(t, id)),
   };
   const leader$ = new BehaviorSubject(true);
   const lease = { leader$, state: { leader: true, term: 1, token: 't' }, stepDown: () => undefined };
