@@ -81,10 +81,21 @@ interface Entry {
   unwrittenSince?: number;
   /** This edge is among the series' holders in Redis (from the ask until it lets go). */
   holding: boolean;
+  /**
+   * Asked for again after this edge let go, while it still follows the series: the leader may have
+   * released it and refuse it now (at its caps), so its clients wait for the answer as a new ask's do.
+   * Served at once, they got the snapshot of a series nobody wrote any more, and no update ever (an
+   * attacker-style probe: 857 of 2,750 clients at the cap), while the touches had the leader refuse
+   * it again at every scan.
+   */
+  confirming?: boolean;
   /** The client address that first asked (the leader's waited-for loads take turns by it); '' when none. */
   readonly asker: string;
   waiters: Array<(o: DemandOutcome) => void>;
 }
+
+/** An ask, or a series asked for again (confirming), waiting for the leader's answer. */
+const awaitsAnswer = (e: Entry | undefined): e is Entry => e !== undefined && (e.state === 'asked' || e.confirming === true);
 
 /**
  * SeriesDemand on an edge (ROLE=edge): a series it does not follow is asked of the cluster's leader
@@ -133,7 +144,7 @@ export class EdgeDemand implements SeriesDemand {
 
   /** The leader answered a series: looked at now if this edge waits for it (every edge hears every answer). */
   private readonly onAnswered = (channel: string, key: string) => {
-    if (channel === this.cfg.keys.answered && this.entries.get(key)?.state === 'asked') this.soon();
+    if (channel === this.cfg.keys.answered && awaitsAnswer(this.entries.get(key))) this.soon();
   };
 
   /** The feed loaded a series (its snapshot, or a new baseline): its waiting clients are served now, not at the next tick. */
@@ -160,8 +171,11 @@ export class EdgeDemand implements SeriesDemand {
     return c;
   }
 
+  /** Not one this edge let go of (it may be followed still, but nobody may write it any more): asked for again first (see `confirming`). */
   isLive(id: SeriesId): boolean {
-    return this.cfg.configured(id) ? this.cfg.feed.isLoaded(id) : this.entries.get(id.key)?.state === 'live';
+    if (this.cfg.configured(id)) return this.cfg.feed.isLoaded(id);
+    const e = this.entries.get(id.key);
+    return e?.state === 'live' && e.holding && !e.confirming;
   }
 
   /** `asker`: see SeriesDemand (here: an address charged already, when its charge was taken in Redis). */
@@ -195,10 +209,17 @@ export class EdgeDemand implements SeriesDemand {
       e = { id, state: 'asked', watchers: 0, lastUsed: t, askedAt: t, holding: false, asker: asker ?? '', waiters: [] };
       this.entries.set(id.key, e);
     }
-    // A series this edge let go of but still follows is held again (the leader may have released it).
-    if (!e.holding) this.ask(e);
+    // A series this edge let go of but still follows is held again, and served once the leader says
+    // it is live (it may have released it, and may refuse it now).
+    if (!e.holding) {
+      this.ask(e);
+      if (e.state !== 'asked') {
+        e.confirming = true;
+        e.askedAt = this.now();
+      }
+    }
     watch(e, this.now());
-    if (e.state === 'live') return Promise.resolve({ ok: true });
+    if (e.state === 'live' && !e.confirming) return Promise.resolve({ ok: true });
     waiting?.();
     return new Promise((resolve) => e.waiters.push(resolve));
   }
@@ -280,6 +301,8 @@ export class EdgeDemand implements SeriesDemand {
 
   private end(e: Entry, outcome: DemandOutcome): void {
     if (this.entries.get(e.id.key) !== e) return;
+    // Clients served before (none, normally: it was let go of as nobody held it) are told too.
+    if (e.confirming && !outcome.ok && e.state === 'live') this.cfg.ended?.(e.id, outcome.code, outcome.message);
     this.entries.delete(e.id.key);
     this.letGo(e);
     for (const w of e.waiters.splice(0)) w(outcome);
@@ -312,23 +335,29 @@ export class EdgeDemand implements SeriesDemand {
     const { redis, keys } = this.cfg;
     for (const e of [...this.entries.values()]) {
       if (e.state !== 'asked' && e.watchers === 0 && t - e.lastUsed >= this.cfg.idleMs) this.end(e, { ok: false, code: 'series_capacity', message: 'series released' });
-      else if (e.state === 'following' && this.cfg.feed.isLoaded(e.id) && this.written(e, t)) {
+      else if (e.state === 'following' && !e.confirming && this.cfg.feed.isLoaded(e.id) && this.written(e, t)) {
         e.state = 'live';
         for (const w of e.waiters.splice(0)) w({ ok: true });
-      } else if (e.state === 'asked' && this.cfg.leaderPresent?.() === false) {
+      } else if (awaitsAnswer(e) && this.cfg.leaderPresent?.() === false) {
         this.end(e, NO_LEADER);
-      } else if (e.state === 'asked' && t - e.askedAt > this.cfg.answerTimeoutMs) {
+      } else if (awaitsAnswer(e) && t - e.askedAt > this.cfg.answerTimeoutMs) {
         this.end(e, { ok: false, code: 'series_capacity', message: 'the cluster did not start the series in time; try again' });
       }
     }
     try {
-      const asked = [...this.entries.values()].filter((e) => e.state === 'asked');
+      const asked = [...this.entries.values()].filter(awaitsAnswer);
       if (asked.length) {
         const answers = await redis.mget(...asked.map((e) => keys.served + e.id.key));
         asked.forEach((e, i) => {
           const a = parseServed(answers[i] ?? null);
           if (!a || this.entries.get(e.id.key) !== e) return;
           if (a.state === 'refused') return this.end(e, { ok: false, code: a.code as DemandRefusal, message: a.message });
+          if (e.confirming) {
+            // Still followed: a live one serves its waiters now, a following one once loaded (above).
+            e.confirming = false;
+            if (e.state === 'live') for (const w of e.waiters.splice(0)) w({ ok: true });
+            return;
+          }
           e.state = 'following';
           void this.cfg.feed.follow([e.id]).catch((err: unknown) => this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`));
         });

@@ -9,6 +9,7 @@ import type { EdgePositions } from './edge-positions.ts';
 import { type FollowerSnapshot, SeriesFollower } from './series-follower.ts';
 import { SeriesReader } from './series-reader.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
+import { createLogDedup } from '../log-dedup.ts';
 
 /**
  * What a feed follows for each id: its log's Redis names, how its members decode, and where applied
@@ -82,6 +83,11 @@ export class LogFeed<T> {
   private readonly reader: SeriesReader;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly subscriptions: ChannelSubscriptions;
+  /**
+   * One line per period for reloads, however many series: clients asking for series at the leader's
+   * cap have it free and write them again, each a new epoch (an attacker-style probe: 353 lines in 90 s).
+   */
+  private readonly reloadLog = createLogDedup({ warn: (msg) => this.cfg.log?.('warn', msg) });
   private checkTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   repairs = 0;
@@ -141,7 +147,7 @@ export class LogFeed<T> {
           // A log never written (no epoch) held nothing to lose: its first write is no reload to report.
           if (entry.loaded && entry.epoch) {
             this.reloads++;
-            this.cfg.log?.('warn', `${id.key}: reloaded from a snapshot (epoch ${snap.epoch || 'unwritten'}, offset ${snap.offset})`);
+            this.reloadLog.warn('reload', `${id.key}: reloaded from a snapshot (epoch ${snap.epoch || 'unwritten'}, offset ${snap.offset})`);
           }
           this.target.reset(id, snap, entry.loaded);
           entry.loaded = true;
@@ -239,6 +245,7 @@ export class LogFeed<T> {
     this.timers.clear();
     this.cfg.subscriber.off('message', this.onMessage);
     this.subscriptions.stop();
+    this.reloadLog.flush();
   }
 }
 

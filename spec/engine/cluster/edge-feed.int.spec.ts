@@ -20,7 +20,7 @@ function client(url: string): Redis {
 }
 
 /** An edge (feed, memory windows, positions, hub) whose hub records what it would send, per topic. */
-function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = false } = {}) {
+function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = false, log = undefined as ((level: 'info' | 'warn', msg: string) => void) | undefined } = {}) {
   const redis = client(url);
   // As on an edge: the feed restores its subscriptions after a reconnect, ioredis does not.
   const subscriber = new Redis(url, { lazyConnect: lazy, autoResubscribe: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(20 * n, 200) });
@@ -33,7 +33,7 @@ function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = f
     publish: (topic, message) => (sent.get(topic) ?? sent.set(topic, []).get(topic)!).push(message) > 0,
   });
   const positions = new EdgePositions({ updates: historyUpdates, maxAgeMs: 600_000 });
-  const feed = new EdgeFeed({ redis, subscriber, keyPrefix: 'e:', store, hub, positions, bufferSize: 100, historyMaxAgeMs: 600_000, checkEveryMs, retryDelayMs: 50 });
+  const feed = new EdgeFeed({ redis, subscriber, keyPrefix: 'e:', store, hub, positions, bufferSize: 100, historyMaxAgeMs: 600_000, checkEveryMs, retryDelayMs: 50, log });
   const close = () => {
     feed.stop();
     redis.disconnect();
@@ -145,8 +145,9 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
     }
   });
 
-  it('a loss longer than the kept history reloads the series and sends its clients a fresh snapshot (recovered:false)', async () => {
-    const e = edge(server.url);
+  it('a loss longer than the kept history reloads the series and sends its clients a fresh snapshot (recovered:false); one log line for every series reloaded in a period', async () => {
+    const lines: string[] = [];
+    const e = edge(server.url, 1000, { log: (_level, msg) => lines.push(msg) });
     try {
       await e.feed.follow(ids);
       await until(() => e.feed.loaded, 'loaded');
@@ -161,6 +162,9 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
       const msgs = offsets(e.sent, 'kline/BTCUSDT/1m');
       expect(msgs.at(-1)).toMatchObject({ type: 'historical', recovered: false, offset: end });
       expect(e.store.window(ids[0]!).last(100)).toEqual(sorted(truth.get(ids[0]!.key)!));
+      await until(() => e.feed.reloads >= 2, 'both series reloaded');
+      // Reloads are the clients' doing at a leader's cap (each series written again, a new epoch): not a line each.
+      expect(lines.filter((l) => l.includes('reloaded from a snapshot'))).toHaveLength(1);
     } finally {
       e.close();
     }
