@@ -26,6 +26,7 @@ import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { MemoryPositions } from './cluster/memory-positions.ts';
 import { nodeInfo } from './cluster/node-info.ts';
 import type { ReplayExchange } from './record/replay-exchange.ts';
+import type { Recorder } from './record/recorder.ts';
 
 export interface AppOptions extends Partial<Config> {
   simOptions?: SimOptions;
@@ -48,6 +49,8 @@ export interface App {
   readonly config: Config;
   readonly sim?: SimExchange;
   readonly replay?: ReplayExchange;
+  /** RECORD_FILE's recorder, when set. */
+  readonly recorder?: Recorder;
   readonly registry: SeriesRegistry;
   readonly store: BarStore;
   readonly metrics: Metrics;
@@ -200,6 +203,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     config,
     sim: exchange.sim,
     replay: exchange.replay,
+    recorder: market.recorder,
     registry,
     store,
     metrics,

@@ -221,6 +221,8 @@ export function loadConfig(env: Env = process.env): Config {
   const source = (env.SOURCE ?? 'auto').trim() || 'auto';
   if (!['auto', 'binance', 'sim', 'replay'].includes(source)) fail('SOURCE', env.SOURCE, 'auto, binance, sim or replay');
   if (source === 'replay' && !env.REPLAY_FILE) fail('REPLAY_FILE', env.REPLAY_FILE, 'the path of a recording when SOURCE=replay');
+  // Set with another source it was ignored: the engine served live data to someone who asked for a replay.
+  if (source !== 'replay' && env.REPLAY_FILE) fail('REPLAY_FILE', env.REPLAY_FILE, `to be set only with SOURCE=replay (SOURCE=${source} plays no recording)`);
   const rawSpeed = env.REPLAY_SPEED ?? '1';
   const replaySpeed = rawSpeed === 'max' ? 'max' : Number(rawSpeed);
   if (replaySpeed !== 'max' && !(Number.isFinite(replaySpeed) && replaySpeed > 0 && replaySpeed <= 1e6)) fail('REPLAY_SPEED', rawSpeed, "a positive number (1 = real time) or 'max'");

@@ -3,6 +3,7 @@ import { startApp } from '../app.ts';
 import { loadConfig } from '../config/config.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { createLogger } from '../log.ts';
+import { fsReason } from './recording-file-error.ts';
 
 /**
  * `npm run record -- --out rec.jsonl.gz [--symbols BTCUSDT,ETHUSDT] [--intervals 1m,5m] [--minutes 5] [--source auto|binance|sim]`
@@ -23,6 +24,7 @@ try {
   usage((e as Error).message);
 }
 if (!values.out) usage('--out is required');
+const out = values.out;
 const minutes = Number(values.minutes);
 if (!(minutes > 0 && minutes <= 7 * 24 * 60)) usage(`--minutes ${values.minutes}: expected a number of minutes above 0`);
 
@@ -43,7 +45,9 @@ try {
 }
 if (config.source === 'replay') usage('--source replay: recording a replay is not useful');
 const log = createLogger(config.logLevel);
-let app;
+// The engine goes on serving when its recording stops (a full disk); this process only records, so it stops with it.
+let failure: Error | undefined;
+let app: Awaited<ReturnType<typeof startApp>> | undefined;
 try {
   app = await startApp({ ...config, log });
 } catch (e) {
@@ -52,13 +56,26 @@ try {
   if (e instanceof ConfigError) usage(e.message);
   throw e;
 }
-log.info(`recording for ${minutes} min to ${values.out}`);
-const stop = async () => {
-  clearTimeout(timer);
-  await app.stop();
-  log.info(`recording written: ${values.out}`);
-  process.exit(0);
-};
+// Nothing awaits between the start and here: a recorder that stops later finds the timer set.
 const timer = setTimeout(() => void stop(), minutes * 60_000);
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearTimeout(timer);
+  await app!.stop();
+  // Also a write that failed while closing flushed the last of it.
+  if (failure) {
+    process.stderr.write(`record: the recording to ${out} stopped: it could not be written (${fsReason(failure)}); what it holds ends there\n`);
+    process.exit(1);
+  }
+  log.info(`recording written: ${out}`);
+  process.exit(0);
+}
+log.info(`recording for ${minutes} min to ${out}`);
+void app.recorder?.failure.then((err) => {
+  failure = err;
+  void stop();
+});

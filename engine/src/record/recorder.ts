@@ -2,6 +2,7 @@ import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { createGzip } from 'node:zlib';
 import { fsReason, RecordingFileError } from './recording-file-error.ts';
 import type { RecordLine } from './recording-format.ts';
+import { unwritableKind } from './unwritable-kind.ts';
 
 export interface RecorderConfig {
   /**
@@ -13,7 +14,8 @@ export interface RecorderConfig {
 
 /**
  * Appends what the engine receives to a gzip JSON-lines file; `close` flushes it. The file is opened
- * in the constructor, so a path that cannot be written fails the start with RecordingFileError.
+ * in the constructor, so a path that cannot be written, or that is no regular file (a FIFO would
+ * block the open), fails the start with RecordingFileError.
  */
 export class Recorder {
   private readonly gzip = createGzip({ level: 6 });
@@ -21,12 +23,20 @@ export class Recorder {
   private readonly closed: Promise<void>;
   private failed = false;
   private ending = false;
+  private failWith!: (e: Error) => void;
+  /**
+   * Resolves with the write error that stopped the recording (never, if none did). The engine goes
+   * on serving; the record CLI, whose only job is the recording, exits on it.
+   */
+  readonly failure = new Promise<Error>((resolve) => (this.failWith = resolve));
   lines = 0;
 
   constructor(
     readonly path: string,
     { onError }: RecorderConfig,
   ) {
+    const refused = unwritableKind(path);
+    if (refused) throw new RecordingFileError(path, refused);
     let fd: number;
     try {
       fd = openSync(path, 'w');
@@ -44,6 +54,7 @@ export class Recorder {
       this.gzip.destroy();
       this.file.destroy();
       onError(e);
+      this.failWith(e);
     };
     this.file.on('error', fail);
     this.gzip.on('error', fail);

@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { REPLAY_ASKED_AT_HEADER } from '../sources/binance-rest.ts';
-import { metaProblem } from './meta-problem.ts';
-import { readRecording } from './read-recording.ts';
-import { RecordingFileError } from './recording-file-error.ts';
-import type { RecordLine } from './recording-format.ts';
+import { fileChunks } from './file-chunks.ts';
+import { FrameSource } from './frame-source.ts';
+import { openRecording } from './open-recording.ts';
+import { recordedFrames } from './recorded-frames.ts';
 
 export type ReplaySpeed = number | 'max';
 
@@ -18,68 +18,47 @@ export interface ReplayExchange {
   now(): number;
   /** Resolves when every recorded frame has been sent. */
   readonly done: Promise<void>;
-  readonly stats: { framesSent: number; restAnswered: number; restFromIndex: number; malformedLines: number };
+  readonly stats: {
+    framesSent: number;
+    restAnswered: number;
+    restFromIndex: number;
+    malformedLines: number;
+    /** Most frames held in memory at once: the read-ahead, never the recording. */
+    readonly framesHeldMax: number;
+  };
   /** The recording was cut short (its recorder killed): why, and how many lines were read before the cut. */
   readonly endedEarly?: { reason: string; lines: number };
   close(): Promise<void>;
 }
-
-type Row = [number, ...unknown[]];
 
 /**
  * Plays a recording back through Binance's protocol on loopback, so the engine consumes it exactly as
  * it consumed the exchange: REST questions get the recorded answers (same question, same answer, in
  * order; a question never asked while recording is answered from every kline row the recording holds),
  * and the recorded frames are streamed in order at 1x, Nx or maximum speed.
+ *
+ * The file is read twice (so it must be a regular file): first through (`openRecording`: the REST
+ * answers kept, the frames only counted), then the frames again as they play, read at most
+ * `readAhead` ahead, so memory holds the REST answers and a few thousand frames, whatever the
+ * recording's length.
  */
-export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string }): Promise<ReplayExchange> {
-  const { lines, malformed: unread, endedEarly } = await readRecording(opts.file);
-  let malformed = unread;
-  const meta = lines.find((l): l is Extract<RecordLine, { k: 'meta' }> => l.k === 'meta');
-  if (!meta) throw new RecordingFileError(opts.file, 'it has no meta line');
-  const problem = metaProblem(meta);
-  if (problem) throw new RecordingFileError(opts.file, problem);
-  const frames = lines.filter((l): l is Extract<RecordLine, { k: 'ws' }> => l.k === 'ws');
-  const answers = new Map<string, Array<Extract<RecordLine, { k: 'rest' }>>>();
-  const index = new Map<string, Map<number, Row>>();
-  const indexRow = (key: string, row: Row) => {
-    let m = index.get(key);
-    if (!m) index.set(key, (m = new Map()));
-    m.set(row[0], row);
-  };
-  for (const l of lines) {
-    if (l.k !== 'rest') continue;
-    let u: URL;
-    try {
-      u = new URL(l.q, 'http://x');
-    } catch {
-      malformed++; // a question no engine could have asked ('//' is not a path)
-      continue;
-    }
-    const list = answers.get(l.q) ?? [];
-    list.push(l);
-    answers.set(l.q, list);
-    if (l.s === 200 && u.pathname.endsWith('/klines')) {
-      try {
-        const rows: unknown = JSON.parse(l.b);
-        if (!Array.isArray(rows)) continue;
-        for (const row of rows) if (Array.isArray(row) && typeof row[0] === 'number') indexRow(`${u.searchParams.get('symbol')}:${u.searchParams.get('interval')}`, row as Row);
-      } catch {
-        /* a malformed recorded body stays answerable verbatim, it just isn't indexed */
-      }
-    }
-  }
+export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string; readAhead?: number }): Promise<ReplayExchange> {
+  const { fh, meta, answers, lines, malformed, endedEarly, frames: frameCount } = await openRecording(opts.file);
+  let closeFile: Promise<void> | undefined;
+  const releaseFile = () => (closeFile ??= fh.close().catch(() => undefined));
+  const frameFile = frameCount ? fileChunks(fh) : undefined;
+  const frames = frameFile ? new FrameSource(recordedFrames(frameFile, lines), { readAhead: opts.readAhead }) : undefined;
+  if (!frames) void releaseFile();
 
   let clock = meta.t;
-  const stats = { framesSent: 0, restAnswered: 0, restFromIndex: 0, malformedLines: malformed };
-
-  const fromIndex = (q: URLSearchParams): Row[] => {
-    const rows = [...(index.get(`${q.get('symbol')}:${q.get('interval')}`)?.values() ?? [])].sort((a, b) => a[0] - b[0]);
-    const start = q.get('startTime') ? Number(q.get('startTime')) : undefined;
-    const end = q.get('endTime') ? Number(q.get('endTime')) : undefined;
-    const limit = Number(q.get('limit') ?? 500);
-    const inRange = rows.filter((r) => (start === undefined || r[0] >= start) && (end === undefined || r[0] <= end));
-    return start !== undefined ? inRange.slice(0, limit) : inRange.slice(-limit);
+  const stats = {
+    framesSent: 0,
+    restAnswered: 0,
+    restFromIndex: 0,
+    malformedLines: malformed,
+    get framesHeldMax() {
+      return frames?.peak ?? 0;
+    },
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -89,16 +68,14 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       res.writeHead(status, { 'content-type': 'application/json', 'x-mbx-used-weight-1m': '0', [REPLAY_ASKED_AT_HEADER]: String(askedAt) });
       res.end(body);
     };
-    const queue = answers.get(q);
-    if (queue?.length) {
-      // The same question gets the recorded answers in order; the last one repeats.
-      const a = queue.length > 1 ? queue.shift()! : queue[0]!;
+    const a = answers.next(q);
+    if (a) {
       stats.restAnswered++;
       return send(a.s, a.b, a.a);
     }
     if (url.pathname.endsWith('/klines') || url.pathname.endsWith('/uiKlines')) {
       stats.restFromIndex++;
-      return send(200, JSON.stringify(fromIndex(url.searchParams)), clock);
+      return send(200, JSON.stringify(answers.klines(url.searchParams)), clock);
     }
     if (url.pathname === '/api/v3/ping') return send(200, '{}', clock);
     if (url.pathname === '/api/v3/time') return send(200, JSON.stringify({ serverTime: clock }), clock);
@@ -114,23 +91,39 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     s.on('close', () => sockets.delete(s));
   });
   let started = false;
+  let closing = false;
   let timer: NodeJS.Timeout | undefined;
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
 
-  let next = 0;
+  const batch = opts.speed === 'max' ? 500 : 1;
+  let lastSent: number | undefined;
   const pump = () => {
     timer = undefined;
-    const batchEnd = opts.speed === 'max' ? Math.min(frames.length, next + 500) : next + 1;
-    for (; next < batchEnd && next < frames.length; next++) {
-      const f = frames[next]!;
-      clock = f.t;
+    for (let i = 0; i < batch; i++) {
+      const f = frames?.shift();
+      if (!f) break;
+      clock = lastSent = f.t;
       for (const c of clients) if (c.readyState === WebSocket.OPEN) c.send(f.d);
       stats.framesSent++;
     }
-    if (next >= frames.length) return finish();
-    const gap = opts.speed === 'max' ? 0 : Math.max(0, (frames[next]!.t - frames[next - 1]!.t) / opts.speed);
-    timer = setTimeout(pump, gap);
+    schedule();
+  };
+  const schedule = () => {
+    if (closing || !frames) return;
+    const next = frames.peek();
+    if (next) {
+      // The first frame goes at once; each later one after its recorded gap, scaled.
+      const gap = opts.speed === 'max' || lastSent === undefined ? 0 : Math.max(0, (next.t - lastSent) / opts.speed);
+      timer = setTimeout(pump, gap);
+    } else if (frames.ended) {
+      // Every frame played (or the second read failed: the file changed under the replay; it ends there).
+      void releaseFile();
+      finish();
+    } else {
+      // The player outran the reading: play on once the next frame is read.
+      void frames.ready().then(schedule);
+    }
   };
 
   server.on('upgrade', (req, socket, head) => {
@@ -146,14 +139,14 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       });
       if (!started) {
         started = true;
-        timer = setTimeout(pump, 0);
+        schedule();
       }
     });
   });
 
   await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  if (frames.length === 0) finish();
+  if (!frames) finish();
   return {
     restUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
@@ -162,9 +155,13 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     now: () => clock,
     done,
     stats,
-    endedEarly: endedEarly === undefined ? undefined : { reason: endedEarly, lines: lines.length + unread },
+    endedEarly: endedEarly === undefined ? undefined : { reason: endedEarly, lines },
     async close() {
+      closing = true;
       clearTimeout(timer);
+      frames?.close();
+      frameFile?.destroy();
+      await releaseFile();
       for (const c of clients) c.terminate();
       wss.close();
       for (const s of sockets) s.destroy();

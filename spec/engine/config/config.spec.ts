@@ -111,6 +111,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: 'max' }).replaySpeed).toBe('max');
   });
 
+  it('refuses REPLAY_FILE without SOURCE=replay, naming it (reproduced: ignored, the engine served live data)', () => {
+    for (const source of [undefined, 'auto', 'binance', 'sim']) {
+      const run = () => loadConfig({ SOURCE: source, REPLAY_FILE: 'run.jsonl.gz' });
+      expect(run, source).toThrow(ConfigError);
+      expect(run, source).toThrow(`REPLAY_FILE="run.jsonl.gz" is invalid: expected to be set only with SOURCE=replay (SOURCE=${source ?? 'auto'} plays no recording)`);
+    }
+    const err = (() => {
+      try {
+        loadConfig({ SOURCE: 'sim', REPLAY_FILE: 'run.jsonl.gz' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err?.info).toMatchObject({ variable: 'REPLAY_FILE', value: 'run.jsonl.gz' });
+    // Empty is unset, as for every other variable.
+    expect(loadConfig({ SOURCE: 'sim', REPLAY_FILE: '' }).replayFile).toBeUndefined();
+  });
+
   it('refuses a SERIES_DIR that is no directory; the default may be absent, and empty means none (reproduced: started without the series, silently)', () => {
     expect(() => loadConfig({ SERIES_DIR: '/nonexistent-series-dir' })).toThrow(/SERIES_DIR="\/nonexistent-series-dir" is invalid: expected a directory of derived-series modules/);
     expect(() => loadConfig({ SERIES_DIR: 'package.json' })).toThrow(/SERIES_DIR="package.json" is invalid/);

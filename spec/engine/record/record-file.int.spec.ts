@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,21 @@ describe('RECORD_FILE and REPLAY_FILE that cannot be used', () => {
     expect(rec.stderr.filter((l) => !/ WARN /.test(l))).toEqual([expect.stringMatching(new RegExp(`^configuration error: RECORD_FILE="${dir}" is invalid: .*EISDIR`))]);
     expect(rep.status).toBe(2);
     expect(rep.stderr).toEqual([`configuration error: REPLAY_FILE="${empty}" is invalid: expected a gzip recording made with RECORD_FILE (the file is empty)`]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('npm start: a FIFO as RECORD_FILE exits 2 naming RECORD_FILE (reproduced: the start hung on the open)', async () => {
+    const fifo = join(dir, 'rec.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = await run(['engine/src/main.ts'], { SOURCE: 'sim', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', RECORD_FILE: fifo });
+    expect(r.status).toBe(2);
+    expect(r.stderr.filter((l) => !/ WARN /.test(l))).toEqual([`configuration error: RECORD_FILE="${fifo}" is invalid: expected a file that can be written (it is a named pipe (FIFO), not a regular file)`]);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('npm run record: a full disk ends the recording run with status 1 and says so (reproduced: it ran on, recording nothing)', async () => {
+    const r = await run(['engine/src/record/record-cli.ts', '--out', '/dev/full', '--source', 'sim', '--symbols', 'BTCUSDT', '--intervals', '1m', '--minutes', '10'], {});
+    expect(r.status).toBe(1);
+    expect(r.stderr.at(-1)).toMatch(/^record: the recording to \/dev\/full stopped: it could not be written \(ENOSPC: no space left on device/);
+    expect(r.stderr.join('\n')).not.toMatch(/\n\s+at /);
   });
 
   it('npm run record: a bad --out exits 2 naming --out and why', async () => {

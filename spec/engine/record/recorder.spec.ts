@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,41 @@ describe('Recorder', () => {
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
   });
 
+  it.skipIf(process.platform !== 'linux')('refuses a FIFO or a device without opening it (reproduced: the open waited for a reader, the start hung)', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A reader is held open so that, were the FIFO opened after all, the open returns instead of hanging the test.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      for (const [path, why] of [
+        [fifo, 'it is a named pipe (FIFO), not a regular file'],
+        ['/dev/zero', 'it is a character device, not a regular file'],
+      ] as const) {
+        let err: (Error & { info?: unknown }) | undefined;
+        try {
+          new Recorder(path, { onError: () => undefined });
+        } catch (e) {
+          err = e as Error;
+        }
+        expect(err?.name, path).toBe('RecordingFileError');
+        expect(err!.info, path).toEqual({ path, reason: why });
+      }
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/null'))('takes /dev/null (record nothing) and a path that does not exist yet', async () => {
+    for (const path of ['/dev/null', join(dir, 'new.jsonl.gz')]) {
+      const errors: Error[] = [];
+      const rec = new Recorder(path, { onError: (e) => errors.push(e) });
+      rec.write(meta);
+      await rec.close();
+      expect(errors, path).toEqual([]);
+    }
+    expect(existsSync(join(dir, 'new.jsonl.gz'))).toBe(true);
+  });
+
   it.skipIf(!existsSync('/dev/full'))('stops on a write error (disk full: /dev/full), reports it once, and closes', async () => {
     const errors: Error[] = [];
     const rec = new Recorder('/dev/full', { onError: (e) => errors.push(e) });
@@ -61,5 +97,7 @@ describe('Recorder', () => {
     await rec.close();
     await new Promise((r) => setTimeout(r, 50));
     expect(errors).toHaveLength(1);
+    // The record CLI exits on it.
+    expect(await rec.failure).toBe(errors[0]);
   });
 });

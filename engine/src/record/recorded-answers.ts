@@ -1,0 +1,60 @@
+import type { RecordLine } from './recording-format.ts';
+
+type RestLine = Extract<RecordLine, { k: 'rest' }>;
+/** A Binance kline row: open time first. */
+export type KlineRow = [number, ...unknown[]];
+
+/**
+ * The REST answers of a recording, kept by question: the same question gets the recorded answers
+ * in order (the last one repeats), and a kline question never asked while recording is answered
+ * from every kline row the recording holds for that symbol and interval.
+ */
+export class RecordedAnswers {
+  private readonly answers = new Map<string, RestLine[]>();
+  private readonly index = new Map<string, Map<number, KlineRow>>();
+
+  /** Keeps a recorded answer; false (the line counts as malformed) for a question no engine could have asked. */
+  add(line: RestLine): boolean {
+    let u: URL;
+    try {
+      u = new URL(line.q, 'http://x');
+    } catch {
+      return false; // '//' is not a path
+    }
+    const list = this.answers.get(line.q) ?? [];
+    list.push(line);
+    this.answers.set(line.q, list);
+    if (line.s === 200 && u.pathname.endsWith('/klines')) this.indexRows(`${u.searchParams.get('symbol')}:${u.searchParams.get('interval')}`, line.b);
+    return true;
+  }
+
+  /** The next recorded answer to `q` (the path and query as asked), or undefined if it was never asked. */
+  next(q: string): RestLine | undefined {
+    const queue = this.answers.get(q);
+    if (!queue?.length) return undefined;
+    return queue.length > 1 ? queue.shift() : queue[0];
+  }
+
+  /** Recorded kline rows for a klines question (symbol, interval, startTime, endTime, limit), as Binance pages them. */
+  klines(q: URLSearchParams): KlineRow[] {
+    const rows = [...(this.index.get(`${q.get('symbol')}:${q.get('interval')}`)?.values() ?? [])].sort((a, b) => a[0] - b[0]);
+    const start = q.get('startTime') ? Number(q.get('startTime')) : undefined;
+    const end = q.get('endTime') ? Number(q.get('endTime')) : undefined;
+    const limit = Number(q.get('limit') ?? 500);
+    const inRange = rows.filter((r) => (start === undefined || r[0] >= start) && (end === undefined || r[0] <= end));
+    return start !== undefined ? inRange.slice(0, limit) : inRange.slice(-limit);
+  }
+
+  private indexRows(key: string, body: string): void {
+    let rows: unknown;
+    try {
+      rows = JSON.parse(body);
+    } catch {
+      return; // a malformed recorded body stays answerable verbatim, it just isn't indexed
+    }
+    if (!Array.isArray(rows)) return;
+    let m = this.index.get(key);
+    if (!m) this.index.set(key, (m = new Map()));
+    for (const row of rows) if (Array.isArray(row) && typeof row[0] === 'number') m.set(row[0], row as KlineRow);
+  }
+}
