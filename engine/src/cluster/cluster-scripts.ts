@@ -120,8 +120,8 @@ return out`;
 
 /**
  * A whole window written into a log that has none yet (a cold series' first write), in one step: its
- * bars go into the set with one ZADD, and the log starts at offset 1, its one update the newest bar,
- * under a new epoch. Written as updates, a 1,000-bar window was 1,000 offsets, history entries and
+ * bars go into the set with one ZADD, and the log starts at offset 1 under a new epoch, published
+ * with the newest bar; its history starts after it. Written as updates, a 1,000-bar window was 1,000 offsets, history entries and
  * publishes no edge or client needed (nobody can hold a position in a log that did not exist; an
  * edge that read it empty reloads on the new epoch), about 30 µs of Redis each. KEYS: lease, candles,
  * pos, hist. ARGV: token, runid, epoch, cap, keep, channel, then the bars as one string, a line
@@ -147,9 +147,8 @@ if not lm then return {0} end
 for i = 1, #args, 1000 do redis.call('ZADD', KEYS[2], unpack(args, i, math.min(#args, i + 999))) end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(cap + 1))
 redis.call('DEL', KEYS[4])
-local now = redis.call('TIME')
-local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))
-redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', '1', 'runid', ARGV[2], 'hk', keep, 'nt', lt, 'nm', lm, 1 % keep, '1 ' .. at .. ' ' .. lm)
+-- No history entry for offset 1: a resume from 0 would be told \`recovered\` with the newest bar alone.
+redis.call('HSET', KEYS[3], 'epoch', epoch, 'offset', '1', 'runid', ARGV[2], 'hk', keep, 'nt', lt, 'nm', lm)
 redis.call('PUBLISH', ARGV[6], epoch .. ' 1 ' .. lm)
 return {1, 1, epoch}`;
 

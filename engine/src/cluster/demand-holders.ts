@@ -55,8 +55,14 @@ export class DemandHolders {
 
   /** This edge lets go of the member: it leaves the wanted set now if no other edge holds it. */
   async release(member: string): Promise<boolean> {
-    const { redis, keys, node, staleMs } = this.cfg;
-    const gone = await redis.eval(RELEASE_LUA, 3, keys.wanted, keys.holders + member, keys.served + member, node, member, String(this.now() - staleMs), keys.demand);
+    const [[err, gone] = [null, 0]] = (await this.releaseIn(this.cfg.redis.pipeline(), member).exec()) ?? [];
+    if (err) throw err;
     return gone === 1;
+  }
+
+  /** Adds `release` to a MULTI or pipeline. */
+  releaseIn(p: ChainableCommander, member: string): ChainableCommander {
+    const { keys, node, staleMs } = this.cfg;
+    return p.eval(RELEASE_LUA, 3, keys.wanted, keys.holders + member, keys.served + member, node, member, String(this.now() - staleMs), keys.demand);
   }
 }

@@ -307,26 +307,54 @@ export class FencedWriter {
   /** Sends one call once the run id is known (`send`), in the order calls were made; on failure rejects what it carried. */
   private dispatch(send: (runId: string) => void, batch: readonly Queued[]): void {
     this.inFlight++;
-    if (this.knownRunId !== undefined && this.waiting === 0) return send(this.knownRunId);
+    // A call that could not be made: what it carried fails (a window's bars go as updates), the writer goes on.
+    const failed = (e: unknown) => {
+      for (const q of batch) {
+        if (q.window) this.windowFailed(q);
+        else q.reject(e);
+      }
+      this.answered();
+    };
+    const sendSafely = (runId: string) => {
+      try {
+        send(runId);
+      } catch (e) {
+        failed(e);
+      }
+    };
+    if (this.knownRunId !== undefined && this.waiting === 0) return sendSafely(this.knownRunId);
     this.waiting++;
     this.identity().then(
       (runId) => {
         this.waiting--;
-        send(runId);
+        sendSafely(runId);
       },
       (e: unknown) => {
         this.waiting--;
-        for (const q of batch) q.reject(e);
-        if (batch[0]?.window) this.barrier = false;
-        this.answered();
+        failed(e);
       },
     );
   }
 
   /**
-   * A window's call (see WINDOW_SEED_LUA). A log Redis already has gets the window's bars as updates,
-   * queued ahead of everything that waited behind the window (the barrier kept it back).
+   * A window that was not seeded (its log exists; or its call failed: Redis may have run it, or not)
+   * goes as updates, queued ahead of everything that waited behind it (the barrier kept it back), so
+   * none of the series' later updates reaches Redis before them; each is checked against the stored
+   * version of its bar (a seed that did run drops them all). Releases the barrier.
    */
+  private windowFailed(q: QueuedWindow): void {
+    const writes: Array<Promise<WriteResult>> = [];
+    const items = q.window.map((bar): QueuedBar => {
+      let item!: QueuedBar;
+      writes.push(new Promise<WriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, resolve, reject })));
+      return item;
+    });
+    this.queued.splice(this.head, 0, ...items);
+    this.windowAsUpdates(writes).then(q.resolve, q.reject);
+    this.barrier = false;
+  }
+
+  /** A window's call (see WINDOW_SEED_LUA); a log Redis already has, or a failed call, gets its bars as updates (windowFailed). */
   private sendWindow(runId: string, q: QueuedWindow): void {
     let body = '';
     for (const bar of q.window) body += `${bar.openTime} ${encodeBar(bar)}\n`;
@@ -335,22 +363,13 @@ export class FencedWriter {
       (r) => {
         if (r[0] === -1) q.resolve({ kind: 'fenced' });
         else if (r[0] === 1) q.resolve({ kind: 'seeded', epoch: String(r[2]) });
-        else {
-          const writes: Array<Promise<WriteResult>> = [];
-          const items = q.window.map((bar): QueuedBar => {
-            let item!: QueuedBar;
-            writes.push(new Promise<WriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, resolve, reject })));
-            return item;
-          });
-          this.queued.splice(this.head, 0, ...items);
-          this.windowAsUpdates(writes).then(q.resolve, q.reject);
-        }
+        else this.windowFailed(q);
         this.barrier = false;
         this.answered();
       },
-      (e: unknown) => {
-        q.reject(e);
-        this.barrier = false;
+      () => {
+        // Not a rejection: its bars then waited for a retry while the series' later updates went first.
+        this.windowFailed(q);
         this.answered();
       },
     );

@@ -49,6 +49,17 @@ export interface LeaderDemandConfig {
 /** A `live` answer lives this long unless renewed (every scan renews those held, once a quarter of it). */
 export const LIVE_ANSWER_TTL_MS = 10 * 60_000;
 
+/**
+ * A held series' `live` answer set again if it is gone and an edge still wants the series (checked
+ * here, atomically with an edge's release: an answer set after the last edge let go would stay).
+ * KEYS: wanted, served, answered channel. ARGV: member, ttl.
+ */
+const ANSWER_AGAIN_LUA = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('SET', KEYS[2], 'live', 'PX', ARGV[2], 'NX') then
+  redis.call('PUBLISH', KEYS[3], ARGV[1])
+end
+return 0`;
+
 /** Most members of the kept set one takeover's sweep reads (a few thousand series at most are kept). */
 const MAX_SWEPT = 20_000;
 
@@ -64,7 +75,13 @@ const MAX_ASKERS = 4096;
  * every demand at takeover; a node that steps down lets go of what it held.
  */
 export class LeaderDemand {
-  private readonly held = new Map<string, { id: SeriesId; live: boolean }>();
+  private readonly held = new Map<string, { id: SeriesId; live: boolean; answered?: boolean }>();
+  /**
+   * Held series an edge nudged about since the last scan. An edge that let go (its release deleted
+   * the answer) and asked again before the scan read its touch found the series still held here, and
+   * no answer: it waited a minute, then refused its client. Answered again (see ANSWER_AGAIN_LUA).
+   */
+  private readonly nudged = new Set<string>();
   /** The client address each nudge named for a member not held yet (its load takes turns by it). */
   private readonly askers = new Map<string, string>();
   private answersRenewedAt = 0;
@@ -102,6 +119,8 @@ export class LeaderDemand {
   private readonly onNudge = (channel: string, message: string) => {
     if (channel !== this.cfg.keys.demand) return;
     const nudge = parseDemandNudge(message);
+    const member = nudge?.member ?? message;
+    if (this.held.has(member)) this.nudged.add(member);
     if (nudge && !this.held.has(nudge.member)) {
       // Read when the scan holds it (bounded: the oldest forgotten, which only costs it its turn).
       this.askers.delete(nudge.member);
@@ -160,6 +179,9 @@ export class LeaderDemand {
       // were answered `live` (for 10 minutes) though nobody wanted them (an attacker-style probe:
       // 149 such answers; an edge asking within them was told `live` before any load).
       for (const [key, id] of wanted) if (!this.held.has(key) && !released.has(key)) this.hold(id);
+      const again = [...this.nudged].filter((key) => this.held.get(key)?.answered);
+      this.nudged.clear();
+      if (again.length) await this.answerAgain(again);
       await this.refreshAnswers();
       if (this.sweepAt !== undefined && Date.now() >= this.sweepAt && (this.cfg.canSweep?.() ?? true)) {
         this.sweepAt = undefined;
@@ -198,7 +220,7 @@ export class LeaderDemand {
   }
 
   private hold(id: SeriesId): void {
-    const h = { id, live: false };
+    const h: { id: SeriesId; live: boolean; answered?: boolean } = { id, live: false };
     this.held.set(id.key, h);
     const asker = this.askers.get(id.key);
     this.askers.delete(id.key);
@@ -209,7 +231,11 @@ export class LeaderDemand {
         h.live = true;
         // A seed that waits for its writes (derived series) is answered after them; a failed one too
         // (the edge then reads what Redis has and follows the rest).
-        const answer = () => this.held.get(id.key) === h && this.answer(id, { state: 'live' });
+        const answer = () => {
+          if (this.held.get(id.key) !== h) return;
+          h.answered = true;
+          this.answer(id, { state: 'live' });
+        };
         const seeded = this.cfg.seed(id);
         if (seeded) void seeded.then(answer, answer);
         else answer();
@@ -236,6 +262,13 @@ export class LeaderDemand {
       .publish(this.cfg.keys.answered, id.key)
       .exec();
     void done.catch(() => undefined);
+  }
+
+  /** Sets the `live` answer of held series again where it went (see `nudged`), while an edge wants them. */
+  private async answerAgain(keys: readonly string[]): Promise<void> {
+    const p = this.cfg.redis.pipeline();
+    for (const key of keys) p.eval(ANSWER_AGAIN_LUA, 3, this.cfg.keys.wanted, this.cfg.keys.served + key, this.cfg.keys.answered, key, LIVE_ANSWER_TTL_MS);
+    await p.exec();
   }
 
   /** Renews the `live` answers of what this node holds, once per LIVE_ANSWER_TTL_MS / 4. */

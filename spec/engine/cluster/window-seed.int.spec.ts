@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeBar } from '../../../engine/src/cluster/bar-codec.ts';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { EdgePositions } from '../../../engine/src/cluster/edge-positions.ts';
 import { FencedWriter, MAX_SEED_BARS } from '../../../engine/src/cluster/fenced-writer.ts';
 import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
@@ -65,8 +66,15 @@ describe.runIf(redisUp)('window seed (own redis-server)', () => {
     const snap = await reader().snapshot(id, 1000);
     expect(snap).toMatchObject({ epoch: (r as { epoch: string }).epoch, offset: 1 });
     expect(snap.bars).toEqual(bars.slice(-500));
-    expect(snap.history.map((u) => [u.offset, u.bar])).toEqual([[1, bars.at(-1)]]);
-    expect(await reader().history(id, (r as { epoch: string }).epoch, 0, 60_000)).toMatchObject({ ok: true, offset: 1 });
+    // Its history starts after the seed: a resume from before it is a fresh snapshot, not the newest bar alone.
+    expect(snap.history).toEqual([]);
+    expect(await reader().history(id, (r as { epoch: string }).epoch, 0, 60_000)).toEqual({ ok: false, reason: 'gone' });
+    expect(await reader().history(id, (r as { epoch: string }).epoch, 1, 60_000)).toMatchObject({ ok: true, offset: 1, updates: [] });
+    // An edge loading it answers a client holding offset 1 with nothing missed, one claiming 0 (no message carries it) with no recovery.
+    const positions = new EdgePositions({ updates: 100, maxAgeMs: 600_000 });
+    positions.reset(id, snap);
+    expect(positions.recover(id, snap.epoch, 1)?.bars).toEqual([]);
+    expect(positions.recover(id, snap.epoch, 0)).toBeUndefined();
     // The newest bar grows, then a new one: offsets 2 and 3 of the same epoch; an older version is dropped.
     const grown = { ...bars.at(-1)!, volume: 5 };
     expect(await w.write('tok', id, grown)).toMatchObject({ kind: 'written', offset: 2, epoch: (r as { epoch: string }).epoch });
@@ -92,6 +100,28 @@ describe.runIf(redisUp)('window seed (own redis-server)', () => {
     await sub.ping();
     expect(carried()).toEqual([...window(1, 5), live].map((b, k) => `${k + 2} ${encodeBar(b)}`));
     expect((await reader().snapshot(id, 10)).bars).toEqual([...window(1, 5).slice(0, 4), live]);
+  });
+
+  it.each([
+    ['fails (a connection dropped under it)', () => new Promise((_, reject) => setTimeout(() => reject(new Error('Connection is closed.')), 5))],
+    ['throws', () => {
+      throw new Error('thrown while sending');
+    }],
+  ])("whose call %s: its bars go as updates, still before the series' updates queued behind it", async (_what, fail) => {
+    const w = writer();
+    await w.write('tok', other, bar(1, 1)); // the identity is known: the window goes at once
+    const r = redis as unknown as { clusterSeedWindow(...a: unknown[]): Promise<unknown> };
+    const seed = r.clusterSeedWindow;
+    r.clusterSeedWindow = () => ((r.clusterSeedWindow = seed), fail());
+    try {
+      const live = bar(5, 9, false);
+      const [result] = await Promise.all([w.writeWindow('tok', id, window(1, 5)), w.write('tok', id, live)]);
+      expect(result).toEqual({ kind: 'updates', written: 5, dropped: 0 });
+      await sub.ping();
+      expect(carried()).toEqual([...window(1, 5), live].map((b, k) => `${k + 1} ${encodeBar(b)}`));
+    } finally {
+      r.clusterSeedWindow = seed;
+    }
   });
 
   it('under a stale token: nothing written, nothing published', async () => {

@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { BehaviorSubject } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { DemandHolders } from '../../../engine/src/cluster/demand-holders.ts';
+import { DEMAND_STALE_MS, demandNudge } from '../../../engine/src/cluster/demand-member.ts';
+import { LeaderDemand } from '../../../engine/src/cluster/leader-demand.ts';
+import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
+import type { DemandOutcome, SeriesDemand } from '../../../engine/src/pipeline/series-demand.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+
+/**
+ * An edge lets go of a series (the last holder: its release deletes the leader's answer) and asks for
+ * it again before the leader's scan reads that it went: the leader still holds it, and answers
+ * `live` again. It used to hold it without an answer: the edge's client waited a minute, then was
+ * refused. The release and the new ask are one MULTI here, so no scan falls between them. A real
+ * LeaderDemand over Redis (DB 15, a prefix of its own), its poll a minute: only nudges make it scan.
+ */
+const redisUp = await hasRedis('leader demand: a series released and asked again at once is answered again (Redis)');
+
+describe.runIf(redisUp)('leader demand: a series released and asked again at once is answered again (Redis)', () => {
+  const prefix = `spec-reanswer-${process.pid}-${Date.now()}:`;
+  const keys = leaseKeys(prefix);
+  const member = 'ETHUSDT:1m';
+  let r: Redis;
+  let sub: Redis;
+  let leader: LeaderDemand | undefined;
+  const released: string[] = [];
+  const until = async (what: string, ok: () => Promise<boolean>, ms = 5000): Promise<void> => {
+    const end = performance.now() + ms;
+    while (!(await ok())) {
+      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+
+  beforeAll(async () => {
+    r = new Redis(REDIS_URL);
+    sub = r.duplicate();
+    const lifecycle: SeriesDemand = {
+      isLive: () => false,
+      touch: () => {},
+      want: () => Promise.resolve<DemandOutcome>({ ok: true }),
+      release: (id) => void released.push(id.key),
+    };
+    const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
+    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: DEMAND_STALE_MS, pollMs: 60_000, maxSeries: 100 });
+  });
+
+  afterAll(async () => {
+    leader?.stop();
+    if (r) await deletePrefix(r, prefix);
+    sub?.disconnect();
+    r?.disconnect();
+  });
+
+  it('answered live again (and named on the answers channel) while an edge wants it; not after it let go for good', async () => {
+    const edge = new DemandHolders({ redis: r, keys, node: 'edge-1', staleMs: DEMAND_STALE_MS });
+    const answered: string[] = [];
+    const listener = r.duplicate();
+    await listener.subscribe(keys.answered);
+    listener.on('message', (_c, m: string) => answered.push(m));
+    try {
+      await edge.touch(r.multi(), [member]).publish(keys.demand, demandNudge(member, '')).exec();
+      await until('the first answer', async () => (await r.get(keys.served + member)) === 'live');
+
+      await edge.touch(edge.releaseIn(r.multi(), member), [member]).publish(keys.demand, demandNudge(member, '')).exec();
+      await until('the answer again', async () => (await r.get(keys.served + member)) === 'live');
+      expect(released).toEqual([]);
+      await until('named on the channel twice', async () => answered.filter((m) => m === member).length === 2);
+
+      // Let go for good: no answer comes back, and the leader releases it.
+      await edge.release(member);
+      await until('released', async () => released.includes(member));
+      expect(await r.get(keys.served + member)).toBeNull();
+    } finally {
+      listener.disconnect();
+    }
+  });
+});
