@@ -1,9 +1,8 @@
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
-import { NodeProcess } from '../../helpers/cluster-nodes.ts';
-import { RedisProcess } from '../../helpers/redis-process.ts';
+import type { NodeProcess } from '../../helpers/cluster-nodes.ts';
+import { startDemandCluster } from '../../helpers/demand-cluster.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 import { hasRedisServer } from '../../helpers/services.ts';
 
@@ -18,9 +17,8 @@ import { hasRedisServer } from '../../helpers/services.ts';
 const redisUp = await hasRedisServer('a series asked for again after its edge let go (child processes)');
 
 describe.runIf(redisUp)('a series asked for again after its edge let go (child processes)', () => {
-  let redis: RedisProcess;
+  let cluster: Awaited<ReturnType<typeof startDemandCluster>> | undefined;
   let r: Redis;
-  let sim: SimExchange;
   let nodes: NodeProcess[] = [];
   const clients: EngineClient[] = [];
   const ws = (edge: NodeProcess, path: string) => {
@@ -33,37 +31,14 @@ describe.runIf(redisUp)('a series asked for again after its edge let go (child p
   };
 
   beforeAll(async () => {
-    redis = await RedisProcess.start({ aof: false });
-    r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    r.on('error', () => {});
-    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
-    const env = {
-      REDIS_URL: redis.url,
-      SYMBOLS: 'BTCUSDT',
-      INTERVALS: '1m',
-      BUFFER_SIZE: '200',
-      HISTORY_ON_CONNECT: '100',
-      SOURCE: 'binance',
-      BINANCE_REST_URL: sim.restUrl,
-      BINANCE_WS_URL: sim.wsUrl,
-      SERIES_DIR: '',
-      LEASE_TTL_MS: '1500',
-      // The edge follows a series it let go of for long after: the case under test.
-      IDLE_SERIES_MS: '120000',
-      MAX_ON_DEMAND_SERIES: '1',
-    };
-    nodes = [await NodeProcess.start('ingest', { ...env, ROLE: 'ingest' })];
-    await nodes[0]!.until((h) => h.status === 'ok' && h.leader === true, 60_000, 'ingest leads');
-    nodes.push(...(await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'edge' })))));
-    await Promise.all(nodes.slice(1).map((n) => n.until((h) => h.status === 'ok' && h.markets === 3, 60_000, 'edge ready with markets')));
+    // The edge follows a series it let go of for long after: the case under test.
+    cluster = await startDemandCluster(['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], { IDLE_SERIES_MS: '120000', MAX_ON_DEMAND_SERIES: '1' });
+    ({ r, nodes } = cluster);
   }, 120_000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await Promise.all(nodes.map((n) => n.stop()));
-    await sim?.close();
-    r?.disconnect();
-    await redis?.stop();
+    await cluster?.stop();
   }, 60_000);
 
   it('refused by the leader at its cap: the client gets series_capacity, not a snapshot that never updates; once there is room it streams', async () => {

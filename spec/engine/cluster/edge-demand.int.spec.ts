@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
-import { RedisProcess } from '../../helpers/redis-process.ts';
+import { startDemandCluster } from '../../helpers/demand-cluster.ts';
 import { RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
 import { hasRedisServer } from '../../helpers/services.ts';
@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redisUp = await hasRedisServer('on-demand symbols through any edge (child processes)');
 
 describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', () => {
-  let redis: RedisProcess;
+  let cluster: Awaited<ReturnType<typeof startDemandCluster>> | undefined;
   let r: Redis;
   let sim: SimExchange;
   let ingest: NodeProcess[] = [];
@@ -43,37 +43,16 @@ describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', 
   const closedLive = (c: EngineClient) => c.live().filter((m) => m.is_closed).length;
 
   beforeAll(async () => {
-    redis = await RedisProcess.start({ aof: false });
-    r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    r.on('error', () => {});
-    // One simulated minute per real second; BTCUSDT configured, the others cold.
-    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'], pushIntervalMs: 100, clockSpeed: 60 });
-    env = {
-      REDIS_URL: redis.url,
-      SYMBOLS: 'BTCUSDT',
-      INTERVALS: '1m',
-      BUFFER_SIZE: '200',
-      HISTORY_ON_CONNECT: '100',
-      SOURCE: 'binance',
-      BINANCE_REST_URL: sim.restUrl,
-      BINANCE_WS_URL: sim.wsUrl,
-      SERIES_DIR: '',
-      LEASE_TTL_MS: '1500',
-      IDLE_SERIES_MS: '3000',
-    };
-    ingest = [await NodeProcess.start('ingest-a', { ...env, ROLE: 'ingest' })];
-    await ingest[0]!.until((h) => h.status === 'ok' && h.leader === true, 60_000, 'ingest leads');
-    edges = await Promise.all(['edge-1', 'edge-2'].map((n) => NodeProcess.start(n, { ...env, ROLE: 'edge' })));
-    // Ready, and holding the leader's markets (the edge validates symbols against them).
-    await Promise.all(edges.map((n) => n.until((h) => h.status === 'ok' && h.markets === 4, 60_000, 'edge ready with markets')));
+    cluster = await startDemandCluster(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'], { IDLE_SERIES_MS: '3000' });
+    ({ r, sim, env, edges } = cluster);
+    ingest = [cluster.ingest];
   }, 120_000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await Promise.all([...ingest, ...edges].map((n) => n.stop()));
-    await sim?.close();
-    r?.disconnect();
-    await redis?.stop();
+    // The ingest nodes started by the tests (the first is the cluster's).
+    await Promise.all(ingest.slice(1).map((n) => n.stop()));
+    await cluster?.stop();
   }, 60_000);
 
   it('a configured series on a fresh cluster: the edge serves its whole history, not the few bars the leader rewrote at takeover (reproduced: 10)', async () => {

@@ -60,22 +60,18 @@ function applyWindow(log: ModelLog, window: Bar[]): WindowResult {
   return { kind: 'seeded', epoch: 'any' };
 }
 
-/** A window: `count` bars from `minute` on, all closed but the last (unless `closed`). */
-const arbWindow = fc.record({
+/** Which series, from which bar, with what volume, closed or not: what an update and a window both have. */
+const where = {
   series: fc.integer({ min: 0, max: ids.length - 1 }),
   minute: fc.integer({ min: 0, max: 12 }),
-  count: fc.integer({ min: 1, max: 8 }),
   volume: fc.integer({ min: 1, max: 4 }),
   closed: fc.boolean(),
-});
+};
 
-const arbUpdate = fc.record({
-  series: fc.integer({ min: 0, max: ids.length - 1 }),
-  minute: fc.integer({ min: 0, max: 12 }),
-  volume: fc.integer({ min: 1, max: 4 }),
-  close: fc.integer({ min: 1, max: 2 }),
-  closed: fc.boolean(),
-});
+/** A window: `count` bars from `minute` on, all closed but the last (unless `closed`). */
+const arbWindow = fc.record({ ...where, count: fc.integer({ min: 1, max: 8 }) });
+
+const arbUpdate = fc.record({ ...where, close: fc.integer({ min: 1, max: 2 }) });
 
 const redisUp = await hasRedisServer('fenced writer against a model (own redis-server, property)');
 

@@ -1,12 +1,9 @@
 import { Redis } from 'ioredis';
-import { BehaviorSubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { DemandHolders } from '../../../engine/src/cluster/demand-holders.ts';
 import { DEMAND_STALE_MS, demandNudge } from '../../../engine/src/cluster/demand-member.ts';
-import { LeaderDemand } from '../../../engine/src/cluster/leader-demand.ts';
-import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
-import type { DemandOutcome, SeriesDemand } from '../../../engine/src/pipeline/series-demand.ts';
+import { leaderDemandRig } from '../../helpers/leader-demand-rig.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
@@ -24,38 +21,24 @@ describe.runIf(redisUp)('leader demand: a series released and asked again at onc
   const keys = leaseKeys(prefix);
   const member = 'ETHUSDT:1m';
   let r: Redis;
-  let sub: Redis;
-  let leader: LeaderDemand | undefined;
-  const released: string[] = [];
-  const until = async (what: string, ok: () => Promise<boolean>, ms = 5000): Promise<void> => {
-    const end = performance.now() + ms;
-    while (!(await ok())) {
-      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((res) => setTimeout(res, 20));
-    }
+  let rig: ReturnType<typeof leaderDemandRig> | undefined;
+  const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
+    for (const end = performance.now() + 5000; !(await ok()); await new Promise((res) => setTimeout(res, 20))) if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
   };
 
-  beforeAll(async () => {
+  beforeAll(() => {
     r = new Redis(REDIS_URL);
-    sub = r.duplicate();
-    const lifecycle: SeriesDemand = {
-      isLive: () => false,
-      touch: () => {},
-      want: () => Promise.resolve<DemandOutcome>({ ok: true }),
-      release: (id) => void released.push(id.key),
-    };
-    const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
-    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: DEMAND_STALE_MS, pollMs: 60_000, maxSeries: 100 });
+    rig = leaderDemandRig(r, keys, { pollMs: 60_000 });
   });
 
   afterAll(async () => {
-    leader?.stop();
+    rig?.stop();
     if (r) await deletePrefix(r, prefix);
-    sub?.disconnect();
     r?.disconnect();
   });
 
   it('answered live again (and named on the answers channel) while an edge wants it; not after it let go for good', async () => {
+    const released = rig!.released;
     const edge = new DemandHolders({ redis: r, keys, node: 'edge-1', staleMs: DEMAND_STALE_MS });
     const answered: string[] = [];
     const listener = r.duplicate();

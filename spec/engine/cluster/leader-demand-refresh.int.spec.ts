@@ -1,11 +1,8 @@
 import { Redis } from 'ioredis';
-import { BehaviorSubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { DEMAND_STALE_MS } from '../../../engine/src/cluster/demand-member.ts';
-import { LeaderDemand, LIVE_ANSWER_TTL_MS } from '../../../engine/src/cluster/leader-demand.ts';
-import type { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
-import type { DemandOutcome, SeriesDemand } from '../../../engine/src/pipeline/series-demand.ts';
+import { LIVE_ANSWER_TTL_MS } from '../../../engine/src/cluster/leader-demand.ts';
+import { leaderDemandRig } from '../../helpers/leader-demand-rig.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
 
@@ -30,9 +27,8 @@ describe.runIf(redisUp)('leader demand: live answers renewed while held (Redis)'
   const held = 'HELDUSDT:1m';
   const dropped = 'GONEUSDT:1m';
   let r: Redis;
-  let sub: Redis;
-  let leader: LeaderDemand | undefined;
-  const released: string[] = [];
+  let rig: ReturnType<typeof leaderDemandRig> | undefined;
+  let released: string[] = [];
   /** The faked wall clock (Date); the waits below run on performance.now(), which is real. */
   let clock = 0;
   const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -58,22 +54,14 @@ describe.runIf(redisUp)('leader demand: live answers renewed while held (Redis)'
     clock = Date.now();
     vi.setSystemTime(clock);
     r = new Redis(REDIS_URL);
-    sub = r.duplicate();
-    const lifecycle: SeriesDemand = {
-      isLive: () => false,
-      touch: () => {},
-      want: () => Promise.resolve<DemandOutcome>({ ok: true }),
-      release: (id) => void released.push(id.key),
-    };
-    const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
-    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: DEMAND_STALE_MS, pollMs: POLL_MS, maxSeries: 100 });
+    rig = leaderDemandRig(r, keys, { pollMs: POLL_MS });
+    released = rig.released;
   });
 
   afterAll(async () => {
-    leader?.stop();
+    rig?.stop();
     vi.useRealTimers();
     if (r) await deletePrefix(r, prefix);
-    sub?.disconnect();
     r?.disconnect();
   });
 

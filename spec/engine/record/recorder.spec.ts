@@ -11,6 +11,16 @@ const dir = mkdtempSync(join(tmpdir(), 'recorder-'));
 const meta: RecordLine = { k: 'meta', t: 1, symbols: ['BTCUSDT'], intervals: ['1m'], source: 'sim' };
 const frame = (i: number): RecordLine => ({ k: 'ws', t: 2 + i, d: `{"n":${i},"r":"${Math.random()}"}` });
 
+/** What opening a recorder at `path` threw, if it did. */
+function refusal(path: string): (Error & { info?: unknown }) | undefined {
+  try {
+    new Recorder(path, { onError: () => undefined });
+  } catch (e) {
+    return e as Error;
+  }
+  return undefined;
+}
+
 describe('Recorder', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -34,12 +44,7 @@ describe('Recorder', () => {
       [join(dir, 'no-such-dir', 'x.jsonl.gz'), /ENOENT/],
     ];
     for (const [path, why] of cases) {
-      let err: (Error & { info?: unknown }) | undefined;
-      try {
-        new Recorder(path, { onError: () => undefined });
-      } catch (e) {
-        err = e as Error;
-      }
+      const err = refusal(path);
       expect(err?.name, path).toBe('RecordingFileError');
       expect(err!.message, path).toContain(path);
       expect(err!.info, path).toEqual({ path, reason: expect.stringMatching(why) });
@@ -57,12 +62,7 @@ describe('Recorder', () => {
         [fifo, 'it is a named pipe (FIFO), not a regular file'],
         ['/dev/zero', 'it is a character device, not a regular file'],
       ] as const) {
-        let err: (Error & { info?: unknown }) | undefined;
-        try {
-          new Recorder(path, { onError: () => undefined });
-        } catch (e) {
-          err = e as Error;
-        }
+        const err = refusal(path);
         expect(err?.name, path).toBe('RecordingFileError');
         expect(err!.info, path).toEqual({ path, reason: why });
       }
