@@ -117,8 +117,15 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log,
     cluster: {
       publish: (id, bar) => {
-        if (!ref.app) return void early.push([id, bar]);
+        const app = ref.app;
+        if (!app) return void early.push([id, bar]);
         keep(id);
+        // An on-demand series (the heal decides a configured one's writes) goes to Redis once seeded in
+        // this term. A node that took the lead again still runs its on-demand series before its demand
+        // holds them again: a live bar then came first, and after a Redis that lost its data it made a
+        // one-bar log that edges served, its window following as older updates (an attacker-style probe).
+        // Held when its turn comes, its window (read from the store then) holds this bar.
+        if (!seeded.has(app.store.window(id)) && !(app.catalog.isConfigured(id.symbol) && app.config.intervals.includes(id.interval))) return;
         sink.publish(id, bar);
       },
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
