@@ -144,6 +144,10 @@ export class LogFeed<T> {
             },
           ),
         reset: (snap) => {
+          // A log that was written and is gone (Redis lost its data; the leader writes it anew, under a
+          // new epoch): its clients keep what they have until then, not an empty `historical` first
+          // (an attacker-style probe: every client of 400 at a Redis restart).
+          if (entry.loaded && entry.epoch && !snap.epoch) return;
           // A log never written (no epoch) held nothing to lose: its first write is no reload to report.
           if (entry.loaded && entry.epoch) {
             this.reloads++;

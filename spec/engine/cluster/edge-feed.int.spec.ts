@@ -145,6 +145,35 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
     }
   });
 
+  it("a log that vanished (Redis lost its data) keeps its clients' history until it is written again, rather than sending them an empty one", async () => {
+    const e = edge(server.url, 1000, { checkEveryMs: 50 });
+    try {
+      await write(3);
+      await e.feed.follow(ids);
+      await until(() => e.feed.loaded, 'loaded');
+      const topic = `kline/${ids[0]!.symbol}/1m`;
+      const held = e.store.window(ids[0]!).last(100);
+      const sentBefore = (e.sent.get(topic) ?? []).length;
+      for (const id of ids) await redis.del(...Object.values(seriesKeys(id, 'e:')).filter((k) => !k.includes(':ch:')));
+      truth.clear(); // what Redis holds from here on
+      // As when Redis restarted without its data: the edge's subscription comes back, and it catches up.
+      await redis.client('KILL', 'TYPE', 'pubsub');
+      await sleep(500);
+      const since = () => (e.sent.get(topic) ?? []).slice(sentBefore).map((m) => JSON.parse(m) as { type: string; epoch?: string; data?: unknown[] });
+      expect(since().filter((m) => m.type === 'historical')).toEqual([]);
+      expect(e.store.window(ids[0]!).last(100)).toEqual(held);
+      // Written anew (a new epoch): one reload, to what Redis holds now.
+      await write(1);
+      await until(() => since().some((m) => m.type === 'historical'), 'reloaded');
+      const reloads = since().filter((m) => m.type === 'historical');
+      expect(reloads).toHaveLength(1);
+      expect(reloads[0]!.epoch).toBe(await redis.hget(seriesKeys(ids[0]!, 'e:').pos, 'epoch'));
+      expect(reloads[0]!.data!.length).toBeGreaterThan(0);
+    } finally {
+      e.close();
+    }
+  });
+
   it('a loss longer than the kept history reloads the series and sends its clients a fresh snapshot (recovered:false); one log line for every series reloaded in a period', async () => {
     const lines: string[] = [];
     const e = edge(server.url, 1000, { log: (_level, msg) => lines.push(msg) });
