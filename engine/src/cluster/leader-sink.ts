@@ -167,10 +167,8 @@ export class LeaderSink {
     return this.cfg.writer.writeWindow(token, id, bars).then(
       (r) => {
         this.succeeded();
-        if (r.kind === 'fenced') {
-          this.cfg.metrics?.fenced();
-          this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
-        } else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
+        if (r.kind === 'fenced') this.fenced();
+        else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
         else {
           this.cfg.metrics?.written(r.written);
           this.cfg.metrics?.dropped(r.dropped);
@@ -189,10 +187,8 @@ export class LeaderSink {
       (r) => {
         if (resent) this.resent--;
         this.succeeded();
-        if (r.kind === 'fenced') {
-          this.cfg.metrics?.fenced();
-          this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
-        } else if (r.kind === 'written') this.cfg.metrics?.written(1);
+        if (r.kind === 'fenced') this.fenced();
+        else if (r.kind === 'written') this.cfg.metrics?.written(1);
         else this.cfg.metrics?.dropped(1);
       },
       (e: unknown) => {
@@ -201,6 +197,12 @@ export class LeaderSink {
         this.keep(id, bar);
       },
     );
+  }
+
+  /** A write Redis refused under this node's token: another node leads. */
+  private fenced(): void {
+    this.cfg.metrics?.fenced();
+    this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
   }
 
   private failed(e: unknown): void {
