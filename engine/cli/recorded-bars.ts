@@ -1,7 +1,10 @@
+import { createReadStream } from 'node:fs';
 import type { Bar } from '../src/domain/bar.ts';
 import { isNativeInterval } from '../src/domain/interval.ts';
 import { sourceAmong } from '../src/pipeline/custom-intervals.ts';
-import { readRecording } from '../src/record/read-recording.ts';
+import { checkRecordingFile } from '../src/record/check-recording-file.ts';
+import type { RecordLine } from '../src/record/recording-format.ts';
+import { scanRecording } from '../src/record/scan-recording.ts';
 import { parseKlineRows, parseStreamFrame } from '../src/sources/binance-raw.ts';
 import { BatchUsageError } from './batch-usage-error.ts';
 
@@ -14,42 +17,79 @@ export interface RecordedBars {
   skipped: number;
 }
 
+type Meta = Extract<RecordLine, { k: 'meta' }>;
+
 /**
  * Every closed bar a recording holds of `symbol` at the coarsest recorded native interval that builds
  * `target`: the rows of its REST kline answers and the finals of its stream frames. Where both hold a
  * bar the later one received wins, as the store would keep it. Forming rows and updates are not
  * history and are left out.
+ *
+ * The recording is read once, as a stream: what is kept is the symbol's closed bars (per native
+ * interval until the meta line says which one builds `target`), never the recording's lines, so a
+ * recording of days of the whole exchange costs the memory of the bars asked for.
  */
 export async function recordedBars(file: string, symbol: string, target: string): Promise<RecordedBars> {
-  let read;
+  const unreadable = (e: unknown) => new BatchUsageError('recording', `cannot read '${file}': ${(e as Error).message}`, { cause: e, value: file });
   try {
-    read = await readRecording(file);
+    await checkRecordingFile(file);
   } catch (e) {
-    throw new BatchUsageError('recording', `cannot read '${file}': ${(e as Error).message}`, { cause: e, value: file });
+    throw unreadable(e);
   }
-  const meta = read.lines.find((l) => l.k === 'meta');
-  if (!meta || meta.k !== 'meta') throw new BatchUsageError('recording', `'${file}' is not a recording (no meta line)`, { value: file });
-  const native = meta.intervals.filter(isNativeInterval);
-  const interval = sourceAmong(target, native);
-  if (!interval) throw new BatchUsageError('recording', `'${file}' holds ${native.join(', ')} bars; none of them builds ${target}`, { value: file });
-  if (!meta.symbols.includes(symbol)) {
-    throw new BatchUsageError('symbol', `'${file}' holds ${meta.symbols.join(', ')}, not ${symbol}`, { value: symbol });
-  }
-  const byOpen = new Map<number, Bar>();
-  let skipped = read.malformed;
-  for (const l of read.lines) {
+  let meta: Meta | undefined;
+  /** Where the meta line was read, the one interval kept; before it (a recording not written by `npm run record`), every native one. */
+  let only: string | undefined;
+  const byInterval = new Map<string, Map<number, Bar>>();
+  const wanted = (interval: string) => (only === undefined ? isNativeInterval(interval) : interval === only);
+  const keep = (interval: string, bar: Bar) => {
+    if (!bar.closed) return;
+    let m = byInterval.get(interval);
+    if (!m) byInterval.set(interval, (m = new Map()));
+    m.set(bar.openTime, bar);
+  };
+  let skipped = 0;
+  // A meta line that rules the run out is remembered and thrown once the read is over (a throw from
+  // inside the scan would read as an unreadable file); the rest of the read keeps nothing.
+  let refused: BatchUsageError | undefined;
+  const onLine = (l: RecordLine) => {
+    if (refused) return;
     try {
-      if (l.k === 'rest' && l.s === 200) {
+      if (l.k === 'meta') {
+        if (meta) return;
+        meta = l;
+        refused = refusal(file, meta, symbol, target);
+        if (refused) return byInterval.clear();
+        only = sourceAmong(target, meta.intervals.filter(isNativeInterval));
+        for (const i of [...byInterval.keys()]) if (i !== only) byInterval.delete(i);
+      } else if (l.k === 'rest' && l.s === 200) {
         const q = new URL(l.q, 'http://recording').searchParams;
-        if (q.get('symbol') !== symbol || q.get('interval') !== interval) continue;
-        for (const b of parseKlineRows(JSON.parse(l.b), l.t)) if (b.closed) byOpen.set(b.openTime, b);
+        const interval = q.get('interval');
+        if (q.get('symbol') !== symbol || interval === null || !wanted(interval)) return;
+        for (const b of parseKlineRows(JSON.parse(l.b), l.t)) keep(interval, b);
       } else if (l.k === 'ws') {
         const f = parseStreamFrame(l.d);
-        if (f.kind === 'kline' && f.bar.closed && f.symbol === symbol && f.interval === interval) byOpen.set(f.bar.openTime, f.bar);
+        if (f.kind === 'kline' && f.symbol === symbol && wanted(f.interval)) keep(f.interval, f.bar);
       }
     } catch {
       skipped++;
     }
+  };
+  let malformed;
+  try {
+    ({ malformed } = await scanRecording(file, createReadStream(file), onLine));
+  } catch (e) {
+    throw unreadable(e);
   }
-  return { source: interval, bars: [...byOpen.values()].sort((a, b) => a.openTime - b.openTime), skipped };
+  if (refused) throw refused;
+  if (!meta) throw new BatchUsageError('recording', `'${file}' is not a recording (no meta line)`, { value: file });
+  const bars = [...(byInterval.get(only!)?.values() ?? [])].sort((a, b) => a.openTime - b.openTime);
+  return { source: only!, bars, skipped: skipped + malformed };
+}
+
+/** Why a recording with this meta line cannot build `target` of `symbol`, if it cannot. */
+function refusal(file: string, meta: Meta, symbol: string, target: string): BatchUsageError | undefined {
+  const native = meta.intervals.filter(isNativeInterval);
+  if (!sourceAmong(target, native)) return new BatchUsageError('recording', `'${file}' holds ${native.join(', ')} bars; none of them builds ${target}`, { value: file });
+  if (!meta.symbols.includes(symbol)) return new BatchUsageError('symbol', `'${file}' holds ${meta.symbols.join(', ')}, not ${symbol}`, { value: symbol });
+  return undefined;
 }

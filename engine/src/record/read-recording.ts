@@ -13,7 +13,7 @@ export interface Recording {
 }
 
 /**
- * Reads a whole recording into memory (a batch over it; a replay streams it instead); malformed lines
+ * Reads a whole recording into memory (for a small one: the series batch and a replay stream theirs); malformed lines
  * are counted and skipped, and no line longer than `maxLineBytes` is ever held. A recording cut short
  * keeps every complete line before the cut.
  * Throws RecordingFileError when the file is missing, a directory, empty, or not gzip.
