@@ -279,9 +279,29 @@ ${freedBoundLua({ set: 'KEYS[2]', candles: 'KEYS[3]', member: 'ARGV[3]', ttl: 't
  */
 export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points:', 'spos:', 'shist:'], keptFor: 'longer' });
 
-/** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. */
+/**
+ * Takes the lease if nobody holds it, and numbers the term above the highest this node has seen
+ * (`floor`): the term key may have been lost with Redis's data, and INCR alone would then count from
+ * 1 again. KEYS: lease, term. ARGV: token, ttlMs, floor. Returns {1, term} when taken, else {0, the
+ * current term (0 if none)}: a standby so learns the terms it did not lead.
+ */
+export const ACQUIRE_LUA = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  local term = redis.call('INCR', KEYS[2])
+  local floor = tonumber(ARGV[3])
+  if term <= floor then
+    term = floor + 1
+    redis.call('SET', KEYS[2], term)
+  end
+  return {1, term}
+end
+return {0, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}`;
+
+/** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. Returns 1, 0 (another's), or -1 (no lease: Redis lost it). */
 export const RENEW_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then return -1 end
 return 0`;
 
 /** Gives the lease up only if it is still ours. KEYS: lease. ARGV: token. */

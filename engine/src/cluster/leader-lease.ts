@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { LeaseKeys } from './cluster-keys.ts';
-import { RELEASE_LUA, RENEW_LUA } from './cluster-scripts.ts';
+import { ACQUIRE_LUA, RELEASE_LUA, RENEW_LUA } from './cluster-scripts.ts';
 // The reason shows in /health (lastStepDown): never the Redis host, port or URL.
 import { redisErrorText } from '../store/redis-error-text.ts';
 
@@ -27,7 +27,7 @@ export interface Leadership {
 
 /**
  * Lease election on one Redis key: `SET lease token NX PX ttl` wins it, `INCR term` numbers the
- * term, a script renews it only while it still holds our token (every ttl/3), and standbys retry on
+ * term (in one script, above every term this node has seen: see ACQUIRE_LUA), a script renews it only while it still holds our token (every ttl/3), and standbys retry on
  * the same period. A renewal that finds another token, or that cannot reach Redis before the lease
  * would have expired, steps this node down; the fenced write script is what actually keeps a stale
  * leader (paused past its lease) from writing. No Redlock: one Redis is the authority.
@@ -44,6 +44,8 @@ export class LeaderLease {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastRenewedAt = 0;
+  /** The highest term this node has led or seen: the next it leads is numbered above it. */
+  private highestTerm = 0;
   /** Times this node stepped down, and why the last time (shown in /health). */
   stepDowns = 0;
   lastStepDown: string | undefined;
@@ -87,17 +89,17 @@ export class LeaderLease {
         const ok = (await redis.eval(RENEW_LUA, 1, keys.lease, s.token!, String(this.ttlMs))) as number;
         if (this.stopped) return;
         if (ok === 1) this.lastRenewedAt = startedAt;
-        else this.stepDown('the lease is held by another node');
+        else this.stepDown(ok === -1 ? 'the lease is gone from Redis (its data lost or flushed?)' : 'the lease is held by another node');
       } else {
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
         const startedAt = Date.now();
-        const won = await redis.set(keys.lease, token, 'PX', this.ttlMs, 'NX');
+        const [won, term] = (await redis.eval(ACQUIRE_LUA, 2, keys.lease, keys.term, token, String(this.ttlMs), String(this.highestTerm))) as [number, number];
+        this.highestTerm = Math.max(this.highestTerm, term);
         if (this.stopped) {
           if (won) await redis.eval(RELEASE_LUA, 1, keys.lease, token).catch(() => undefined);
           return;
         }
-        if (won === 'OK') {
-          const term = await redis.incr(keys.term);
+        if (won === 1) {
           this.lastRenewedAt = startedAt;
           this.cfg.log?.('info', `leading (term ${term})`);
           this.stateSubject.next({ leader: true, term, token });

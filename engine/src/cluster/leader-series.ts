@@ -91,7 +91,9 @@ export class LeaderSeries {
   private readonly heard = new Set<string>();
   private version = 0;
   /**
-   * The newest point written of each instance the registry runs, in this term. An instance held
+   * The newest point written of each instance the registry runs, in this term (told by its lease
+   * token, unique per lease taken: a term's number comes from a key Redis may have lost with the
+   * logs, so a term after a data loss could carry an earlier one's). An instance held
    * again (edges let go of it, then asked again while the registry kept it) needs only the points
    * from there: its older ones were written (a full window per re-hold let a client that reconnects
    * in a loop cost Redis a window of script calls each time). Cleared where a full rewrite is due;
@@ -99,7 +101,7 @@ export class LeaderSeries {
    * through cannot hide the one that did not. `until`: released, its log expires then (a re-hold
    * close to it, or after, writes the whole window again).
    */
-  private readonly written = new WeakMap<SeriesInstance, { term: number; time: number; until?: number } | typeof FAILED>();
+  private readonly written = new WeakMap<SeriesInstance, { token: string; time: number; until?: number } | typeof FAILED>();
   private demand: LeaderDemand | undefined;
   private registry: SeriesRegistry | undefined;
   private bars: SeriesDemand | undefined;
@@ -239,7 +241,7 @@ export class LeaderSeries {
     const forced = h.rewriteFrom;
     h.rewriteFrom = undefined;
     // A log released a while ago may be gone (a minute's margin for the seed's first write, which keeps it).
-    const kept = done && done !== FAILED && done.term === this.cfg.lease.state.term && (done.until === undefined || Date.now() < done.until - 60_000);
+    const kept = done && done !== FAILED && done.token === token && (done.until === undefined || Date.now() < done.until - 60_000);
     const from = kept ? Math.min(forced ?? Number.POSITIVE_INFINITY, done.time) : Number.NEGATIVE_INFINITY;
     if (from === Number.NEGATIVE_INFINITY) this.written.delete(inst);
     const points = inst.window.last(this.cfg.bufferSize).filter((p) => p.time >= from);
@@ -262,12 +264,12 @@ export class LeaderSeries {
 
   /** A point's write settled: counted, and its time kept as written in this term (see `written`). */
   private settled(h: Held, p: SeriesPoint, write: Promise<WriteResult>): Promise<void> {
-    const term = this.cfg.lease.state.term;
+    const token = this.cfg.lease.state.token;
     const inst = h.lease?.instance;
     return this.settle(h, write, () => {
       const done = inst && this.written.get(inst);
-      if (!inst || term === undefined || done === FAILED) return;
-      if (!done || done.term !== term || done.time < p.time) this.written.set(inst, { term, time: p.time });
+      if (!inst || token === undefined || done === FAILED) return;
+      if (!done || done.token !== token || done.time < p.time) this.written.set(inst, { token, time: p.time });
     });
   }
 
@@ -279,7 +281,7 @@ export class LeaderSeries {
   private settle(h: Held, written: Promise<WriteResult>, stored?: () => void): Promise<void> {
     return written.then(
       (r) => {
-        if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is held by another node (fenced)');
+        if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is no longer ours (fenced)');
         else {
           this.writes[r.kind]++;
           stored?.();

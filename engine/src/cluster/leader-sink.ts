@@ -202,7 +202,7 @@ export class LeaderSink {
   /** A write Redis refused under this node's token: another node leads. */
   private fenced(): void {
     this.cfg.metrics?.fenced();
-    this.cfg.lease.stepDown('a write was refused: the lease is held by another node (fenced)');
+    this.cfg.lease.stepDown('a write was refused: the lease is no longer ours (fenced)');
   }
 
   private failed(e: unknown): void {

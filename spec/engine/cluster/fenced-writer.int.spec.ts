@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, merge } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { BUSY_GAP_MS, FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
@@ -52,6 +52,25 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     await a.stop();
     await firstValueFrom(b.leader$.pipe(filter(Boolean)));
     expect(b.state.term).toBe(2);
+    await b.stop();
+  });
+
+  it('after Redis lost the lease and the term, the next term is numbered above every one the nodes saw, and the leader says why it stepped down', async () => {
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 600 });
+    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 600 });
+    await redis.set(keys.term, 6); // terms led before these two nodes came
+    a.start();
+    await firstValueFrom(a.leader$.pipe(filter(Boolean)));
+    b.start();
+    expect(a.state.term).toBe(7);
+    await sleep(300); // b has tried and learned term 7
+    await redis.flushall(); // the data lost: no lease, no term
+    await firstValueFrom(a.leader$.pipe(filter((l) => !l)));
+    expect(a.lastStepDown).toMatch(/gone from Redis/);
+    const next = await firstValueFrom(merge(a.leadership$, b.leadership$).pipe(filter((l) => l.leader)));
+    // INCR alone would have said 1.
+    expect(next.term).toBe(8);
+    await a.stop();
     await b.stop();
   });
 
