@@ -198,6 +198,9 @@ export class EdgeSeries implements SeriesService {
     const ready = this.demand.want(id, undefined, address).then((o) => {
       if (!o.ok) {
         held.refused = true;
+        // Its clients may all have gone before the answer: nothing would delete it then (the demand
+        // frees only what it followed), and labels are the clients' choice.
+        if (held.refs === 0 && this.instances.get(key) === held) this.instances.delete(key);
         if (o.code === 'series_busy') throw new SeriesBusyError(o.message);
         held.state = 'failed';
         held.error = o.message;

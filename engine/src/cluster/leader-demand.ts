@@ -134,6 +134,11 @@ export class LeaderDemand {
     if (this.stopped || !this.cfg.lease.state.leader) return;
     if (this.scanning) return void (this.again = true);
     this.scanning = true;
+    // The term the scan started in: after each of its reads it goes on only in it (a node that
+    // stepped down meanwhile released all it held, and would otherwise hold again, as a standby,
+    // what the scan read, answering `live` for series it never seeds, and never let them go).
+    const token = this.cfg.lease.state.token;
+    const leading = () => !this.stopped && this.cfg.lease.state.leader && this.cfg.lease.state.token === token;
     try {
       const { redis, keys } = this.cfg;
       const cutoff = Date.now() - this.cfg.staleMs;
@@ -145,12 +150,12 @@ export class LeaderDemand {
         for (const id of ids) p.del(keys.served + id.key);
         await p.exec();
         // Those held here are released below (their own touch is stale too).
-        if (this.cfg.lease.state.leader) for (const id of ids) if (!this.held.has(id.key)) this.cfg.forget?.(id);
+        if (leading()) for (const id of ids) if (!this.held.has(id.key)) this.cfg.forget?.(id);
       }
       // Room for every held member and maxSeries others: one over the cap is read (and refused) however
       // the edges' touches order the scores, not left unanswered until the edge gives up.
       const members = await redis.zrangebyscore(keys.wanted, cutoff, '+inf', 'LIMIT', 0, this.cfg.maxSeries + this.held.size);
-      if (!this.cfg.lease.state.leader) return;
+      if (!leading()) return;
       const wanted = new Map<string, SeriesId>();
       let malformed = 0;
       for (const m of members) {
@@ -166,6 +171,7 @@ export class LeaderDemand {
       // (LIMIT) must not make the leader drop and re-take series on every scan.
       const heldKeys = [...this.held.keys()];
       const scores = heldKeys.length ? await redis.zmscore(keys.wanted, ...heldKeys) : [];
+      if (!leading()) return;
       const released = new Set<string>();
       heldKeys.forEach((key, i) => {
         const score = scores[i];
@@ -182,6 +188,7 @@ export class LeaderDemand {
       const again = [...this.nudged].filter((key) => this.held.get(key)?.answered);
       this.nudged.clear();
       if (again.length) await this.answerAgain(again);
+      if (!leading()) return;
       await this.refreshAnswers();
       if (this.sweepAt !== undefined && Date.now() >= this.sweepAt && (this.cfg.canSweep?.() ?? true)) {
         this.sweepAt = undefined;

@@ -248,7 +248,7 @@ export class LeaderSeries {
     // In calls of many points each (one per point was ~1,000 script calls per new instance: a few
     // addresses asking for new instances starved the lease's renewal and the leader lost its term).
     const written = this.cfg.writer.writePoints(token, h.keys, points);
-    await Promise.all([...points.map((p, i) => this.settled(h, p, written[i]!)), this.writeStatus(h, token, inst)]);
+    await Promise.all([...points.map((p, i) => this.settled(h, token, p, written[i]!)), this.writeStatus(h, token, inst)]);
   }
 
   private onPoint(inst: SeriesInstance, id: SeriesId, p: SeriesPoint): void {
@@ -259,30 +259,31 @@ export class LeaderSeries {
   }
 
   private write(h: Held, token: string, p: SeriesPoint): Promise<void> {
-    return this.settled(h, p, this.cfg.writer.writePoint(token, h.keys, p));
+    return this.settled(h, token, p, this.cfg.writer.writePoint(token, h.keys, p));
   }
 
-  /** A point's write settled: counted, and its time kept as written in this term (see `written`). */
-  private settled(h: Held, p: SeriesPoint, write: Promise<WriteResult>): Promise<void> {
-    const token = this.cfg.lease.state.token;
+  /** A point's write under `token` settled: counted, and its time kept as written in that term (see `written`). */
+  private settled(h: Held, token: string, p: SeriesPoint, write: Promise<WriteResult>): Promise<void> {
     const inst = h.lease?.instance;
-    return this.settle(h, write, () => {
+    return this.settle(h, token, write, () => {
       const done = inst && this.written.get(inst);
-      if (!inst || token === undefined || done === FAILED) return;
+      if (!inst || done === FAILED) return;
       if (!done || done.token !== token || done.time < p.time) this.written.set(inst, { token, time: p.time });
     });
   }
 
   private writeStatus(h: Held, token: string, inst: SeriesInstance): Promise<void> {
     const status = inst.state === 'failed' ? { status: 'failed' as const, error: inst.error ?? 'failed' } : { status: 'live' as const };
-    return this.settle(h, this.cfg.writer.writeStatus(token, h.keys, status));
+    return this.settle(h, token, this.cfg.writer.writeStatus(token, h.keys, status));
   }
 
-  private settle(h: Held, written: Promise<WriteResult>, stored?: () => void): Promise<void> {
+  /** A write under `token` settled; refused, it steps the node down only if it still leads under that token (see LeaderSink's `fenced`). */
+  private settle(h: Held, token: string, written: Promise<WriteResult>, stored?: () => void): Promise<void> {
     return written.then(
       (r) => {
-        if (r.kind === 'fenced') this.cfg.lease.stepDown('a derived series write was refused: the lease is no longer ours (fenced)');
-        else {
+        if (r.kind === 'fenced') {
+          if (this.cfg.lease.state.token === token) this.cfg.lease.stepDown('a derived series write was refused: the lease is no longer ours (fenced)');
+        } else {
           this.writes[r.kind]++;
           stored?.();
         }

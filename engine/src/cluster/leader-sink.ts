@@ -167,7 +167,7 @@ export class LeaderSink {
     return this.cfg.writer.writeWindow(token, id, bars).then(
       (r) => {
         this.succeeded();
-        if (r.kind === 'fenced') this.fenced();
+        if (r.kind === 'fenced') this.fenced(token);
         else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
         else {
           this.cfg.metrics?.written(r.written);
@@ -187,7 +187,7 @@ export class LeaderSink {
       (r) => {
         if (resent) this.resent--;
         this.succeeded();
-        if (r.kind === 'fenced') this.fenced();
+        if (r.kind === 'fenced') this.fenced(token);
         else if (r.kind === 'written') this.cfg.metrics?.written(1);
         else this.cfg.metrics?.dropped(1);
       },
@@ -199,10 +199,14 @@ export class LeaderSink {
     );
   }
 
-  /** A write Redis refused under this node's token: another node leads. */
-  private fenced(): void {
+  /**
+   * A write Redis refused under `token`: this node no longer leads under it. Only a refusal under the
+   * current token steps it down: a write queued in an earlier term of this node and answered after it
+   * leads again (a backlog outlives a lapse) must not end the new term.
+   */
+  private fenced(token: string): void {
     this.cfg.metrics?.fenced();
-    this.cfg.lease.stepDown('a write was refused: the lease is no longer ours (fenced)');
+    if (this.cfg.lease.state.token === token) this.cfg.lease.stepDown('a write was refused: the lease is no longer ours (fenced)');
   }
 
   private failed(e: unknown): void {

@@ -1,0 +1,79 @@
+import { Redis } from 'ioredis';
+import { Subject } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hub } from '../../../engine/src/broadcast/hub.ts';
+import { instanceDemandKeys, instanceMember } from '../../../engine/src/cluster/cluster-keys.ts';
+import { encodeServed } from '../../../engine/src/cluster/demand-member.ts';
+import { EdgeSeries } from '../../../engine/src/cluster/edge-series.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
+import rsiSeries from '../../../series/rsi.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+
+/**
+ * A client asks an edge for a derived series and goes before the leader answers; the leader then
+ * refuses it (at its caps). The edge kept such an instance for good: nothing deleted a refused one
+ * nobody held, and labels are the clients' choice (a code review: 20 asks, 20 kept). A real
+ * EdgeSeries over Redis (DB 15, a prefix of its own); the leader's answers are written as it writes them.
+ */
+const redisUp = await hasRedis('edge series: refused after its clients left (Redis)');
+
+describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', () => {
+  const prefix = `spec-edge-refused-${process.pid}-${Date.now()}:`;
+  const keys = instanceDemandKeys(prefix);
+  let redis: Redis;
+  let subscriber: Redis;
+  let registry: SeriesRegistry;
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    subscriber = new Redis(REDIS_URL);
+    registry = new SeriesRegistry([rsiSeries], { bufferSize: 100, log: silentLogger, history: () => [], bars$: () => new Subject<Bar>(), publish: () => {}, onError: () => {} });
+  });
+
+  afterAll(async () => {
+    registry?.stop();
+    subscriber?.disconnect();
+    if (redis) await deletePrefix(redis, prefix);
+    redis?.disconnect();
+  });
+
+  it('keeps none of them once refused', async () => {
+    const es = new EdgeSeries({
+      redis,
+      subscriber,
+      keyPrefix: prefix,
+      bufferSize: 100,
+      historyMaxAgeMs: 60_000,
+      registry,
+      keys,
+      node: 'edge-a',
+      hub: new Hub(100, 'sim'),
+      positions: { position: () => ({ epoch: 'e', offset: 0 }) },
+      catalog: { isTrading: () => true, isInterval: () => true, intervals: () => ['1m'] },
+      maxInstances: 4,
+      idleMs: 60_000,
+      touchEveryMs: 1000,
+    });
+    try {
+      const bar = seriesId('BTCUSDT', '1m');
+      const readies: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 20; i++) {
+        const parsed = registry.parse(`rsi:period=${20 + i}`, '1m');
+        if (!parsed.ok) throw new Error(parsed.error);
+        const lease = es.acquire(parsed.value[0]!, bar);
+        readies.push(lease.ready.catch(() => undefined));
+        lease.release(); // the client went before the leader answered
+        await redis.set(keys.served + instanceMember(parsed.value[0]!.label, bar), encodeServed({ state: 'refused', code: 'series_busy', message: 'too many derived series in use' }), 'PX', 10_000);
+      }
+      await Promise.all(readies);
+      expect(es.size).toBe(0);
+      expect(es.list()[0]!.instances).toEqual([]);
+    } finally {
+      es.stop();
+    }
+  });
+});
