@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -96,6 +97,14 @@ interface QueuedWindow {
 
 type Queued = QueuedBar | QueuedWindow;
 
+/** An unanswered command as ioredis keeps it for a resend. */
+interface ResendItem {
+  command: { name: string; args: unknown[]; reject(e: Error): void };
+}
+
+/** The scripts whose calls carry the run id (as ioredis names their EVALSHA: the Lua's SHA1). */
+const WRITE_SHAS = new Set([WRITE_BATCH_LUA, WINDOW_SEED_LUA, POINT_WRITE_LUA, POINT_BATCH_LUA].map((lua) => createHash('sha1').update(lua).digest('hex')));
+
 type WithWrite = Redis & {
   /** numkeys, keys…, args… (the number of keys depends on the batch). */
   clusterWriteBatch(...args: Array<string | number>): Promise<Array<number | string>>;
@@ -164,12 +173,32 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterSeriesFree?: unknown }).clusterSeriesFree !== 'function') cfg.redis.defineCommand('clusterSeriesFree', { numberOfKeys: 6, lua: SERIES_FREE_LUA });
     if (typeof (cfg.redis as unknown as { clusterInstanceFree?: unknown }).clusterInstanceFree !== 'function') cfg.redis.defineCommand('clusterInstanceFree', { numberOfKeys: 6, lua: INSTANCE_FREE_LUA });
     if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
+    cfg.redis.on('close', this.failUnanswered);
     // A new connection may reach a restarted Redis: learn its identity again before the next write.
     cfg.redis.on('ready', () => {
       this.runId = undefined;
       this.knownRunId = undefined;
     });
   }
+
+  /**
+   * A write call in flight when the connection dropped fails rather than being re-sent by ioredis on
+   * the next connection: it carries the run id of the Redis it was made for, and a Redis restarted
+   * from an older snapshot holds that run id in its logs, so it went on under the old epoch, reusing
+   * offsets clients had seen with other bars. Failed, it is kept and sent again (LeaderSink,
+   * LeaderSeries) with the new run id. ioredis keeps a dropped connection's unanswered commands in
+   * `prevCommandQueue` until it is ready again (`close` comes first); its other commands stay.
+   */
+  private readonly failUnanswered = (): void => {
+    const q = (this.cfg.redis as unknown as { prevCommandQueue?: { toArray(): ResendItem[]; clear(): void; push(i: ResendItem): void } | null }).prevCommandQueue;
+    if (!q || typeof q.toArray !== 'function') return;
+    const items = q.toArray();
+    const mine = items.filter((i) => (i.command.name === 'evalsha' || i.command.name === 'eval') && WRITE_SHAS.has(String(i.command.args[0])));
+    if (!mine.length) return;
+    q.clear();
+    for (const i of items) if (!mine.includes(i)) q.push(i);
+    for (const i of mine) i.command.reject(new Error('the connection to Redis dropped before this write was answered'));
+  };
 
   /** How many bars Redis holds for each series (in one round trip). */
   async storedCounts(ids: readonly SeriesId[]): Promise<number[]> {

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedisServer } from '../../helpers/services.ts';
+
+/**
+ * A write in flight when Redis dies, and Redis back from an older snapshot. ioredis used to re-send
+ * the call on the new connection, with the run id of the Redis it was made for: the restored log
+ * still names that run id, so the write went on under the old epoch from the snapshot's offset,
+ * reusing offsets clients had already seen with other bars (a code review's repro). The writer's
+ * calls are not re-sent now: the in-flight one fails (its caller keeps and resends it), and the next
+ * write, knowing the new run id, starts a new epoch. Own redis-server, persisting only on SAVE.
+ */
+const redisUp = await hasRedisServer('fenced writer across a Redis restart from an older snapshot (own redis-server)');
+const bar = (i: number): Bar => ({ openTime: i * 60_000, open: 1, high: 1, low: 1, close: 1, volume: i, closed: false });
+
+describe.runIf(redisUp)('fenced writer across a Redis restart from an older snapshot (own redis-server)', () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  let admin: Redis;
+  const keys = leaseKeys('t:');
+  const id = seriesId('BTCUSDT', '1m');
+
+  beforeAll(async () => {
+    server = await RedisProcess.start({ args: ['--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes'] });
+    // As the ingest node's connection is made.
+    redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
+    redis.on('error', () => {});
+    admin = new Redis(server.url, { retryStrategy: (n) => Math.min(50 * n, 500) });
+    admin.on('error', () => {});
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  it('fails the write in flight; the next one starts a new epoch, no offset of the old one used again', async () => {
+    await admin.set(keys.lease, 'T');
+    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100 });
+    const first = await w.write('T', id, bar(1));
+    for (let i = 2; i <= 5; i++) await w.write('T', id, bar(i));
+    await admin.save(); // the snapshot: offsets up to 5
+    for (let i = 6; i <= 8; i++) expect(await w.write('T', id, bar(i))).toMatchObject({ kind: 'written', offset: i, epoch: (first as { epoch: string }).epoch });
+    // Redis stalls with the next write on its way, dies, and comes back from its snapshot.
+    void admin.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    const inFlight = w.write('T', id, bar(9)).then(
+      (r) => r,
+      (e: Error) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await server.restart();
+    expect(await inFlight).toBeInstanceOf(Error);
+    expect(await admin.hget(seriesKeys(id, 't:').pos, 'offset')).toBe('5');
+    // The next write (its caller resends the one that failed) goes under a new epoch.
+    for (const end = Date.now() + 5000; redis.status !== 'ready'; await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('not reconnected');
+    const next = await w.write('T', id, bar(9));
+    expect(next).toMatchObject({ kind: 'written', offset: 1 });
+    expect((next as { epoch: string }).epoch).not.toBe((first as { epoch: string }).epoch);
+  }, 30_000);
+});
