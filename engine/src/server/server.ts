@@ -1,4 +1,5 @@
 import HyperExpress from 'hyper-express';
+import { closeAfterEachAnswer } from './close-after-answer.ts';
 import uWS from 'uWebSockets.js';
 import type { Bar } from '../domain/bar.ts';
 import type { Hub } from '../broadcast/hub.ts';
@@ -89,6 +90,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   // auto_close off: hyper-express would close the listening socket on SIGUSR1/SIGUSR2 (and SIGINT/SIGTERM
   // ahead of main's ordered shutdown), leaving a live process that serves nothing.
   const server = new HyperExpress.Server({ max_body_length: 16 * 1024, auto_close: false });
+  closeAfterEachAnswer(server);
   const sentMessages = metrics.counter('engine_ws_messages_sent_total', 'Messages sent to clients (snapshots, and each published update once per subscriber)');
   const badRequest = metrics.counter('engine_bad_requests_total', 'Requests refused for a bad symbol, interval or parameter');
   const failed = metrics.counter('engine_http_errors_total', 'Requests a route failed on (answered 500; each distinct error logged once)');

@@ -1,5 +1,6 @@
 import HyperExpress from 'hyper-express';
 import uWS from 'uWebSockets.js';
+import { closeAfterEachAnswer } from './close-after-answer.ts';
 import { sendJson } from './send-json.ts';
 
 export interface WaitingServer {
@@ -18,7 +19,8 @@ export interface WaitingServer {
 export async function startWaitingServer(o: { host: string; port: number; health(): Record<string, unknown> }): Promise<WaitingServer> {
   const server = new HyperExpress.Server({ max_body_length: 1024, auto_close: false });
   // Every answer ends its connection: a kept-alive one would reach this server after the real one listens.
-  const reply = (res: HyperExpress.Response, status: number, body: unknown) => sendJson(res.header('connection', 'close'), status, body);
+  closeAfterEachAnswer(server);
+  const reply = sendJson;
   const readiness = (_req: HyperExpress.Request, res: HyperExpress.Response) => reply(res, 503, { status: 'starting', ...o.health() });
   server.get('/health', readiness);
   server.get('/readyz', readiness);
