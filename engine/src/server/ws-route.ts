@@ -19,6 +19,7 @@ import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
 import { TurnBudget } from './turn-budget.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
+import { CatchUpWaits } from './catch-up-waits.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
 export const CLOSE_BAD_REQUEST = 4000;
@@ -124,6 +125,8 @@ type ValidContext = WsContext & { symbol: string; interval: string };
 export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps): WsRoute {
   const { catalog, store, hub, metrics, series, badRequest, sent } = deps;
   const sockets = new Set<HyperExpress.Websocket>();
+  /** Resumes waiting for this node's feed to catch up with where their client was (one timer for all). */
+  const catchUps = new CatchUpWaits(RESUME_CATCHUP_POLL_MS);
   /** Which sockets are too slow to keep (see the sweep). */
   const sendBuffers = new SendBufferWatch<HyperExpress.Websocket>(deps.maxBackpressureBytes);
   /** When each socket last sent a frame (a message, ping or pong): see the unanswered-ping check. */
@@ -305,13 +308,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       const r = ctx.resume;
       const positions = deps.positions;
       if (!r || !positions?.behind?.(id, r.epoch, r.since)) return go();
-      const deadline = performance.now() + RESUME_CATCHUP_MS;
-      const check = () => {
-        if (closed) return;
-        if (!positions.behind!(id, r.epoch, r.since) || performance.now() >= deadline) go();
-        else setTimeout(check, RESUME_CATCHUP_POLL_MS);
-      };
-      setTimeout(check, RESUME_CATCHUP_POLL_MS);
+      // A socket closed meanwhile ends its wait at the next poll.
+      catchUps.wait(() => closed || !positions.behind!(id, r.epoch, r.since), RESUME_CATCHUP_MS, () => {
+        if (!closed) go();
+      });
     };
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
     const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
@@ -468,6 +468,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     close() {
       clearInterval(sweep);
       clearInterval(pinger);
+      catchUps.clear();
     },
   };
 }
