@@ -59,7 +59,11 @@ export class ChannelSubscriptions {
   }
 
   private readonly onReady = (): void => {
-    if (!this.channels.size) return this.resumed();
+    // Nothing to subscribe (an add's channels were removed while it waited): its caller is done.
+    if (!this.channels.size) {
+      this.subscribed();
+      return this.resumed();
+    }
     // Resumed only once subscribed again: nothing published after the catch-up's read falls between.
     this.subscriber.subscribe(...this.channels).then(
       () => {

@@ -115,13 +115,30 @@ export class LogFeed<T> {
     const m = splitEntry(text, this.target.decode);
     const offset = m ? Number(m.second) : NaN;
     if (!m || !Number.isSafeInteger(offset)) return void this.cfg.onMalformed?.(1);
-    f.follower.onMessage(m.first, offset, m.bar);
+    // A throw here would be ioredis's uncaught exception: the process would exit.
+    try {
+      f.follower.onMessage(m.first, offset, m.bar);
+    } catch (e) {
+      this.applyFailed(f, e);
+    }
   };
+
+  /** An update or snapshot that could not be applied: said (once per period), and the series read again from Redis. */
+  private applyFailed(f: { id: SeriesId; follower: SeriesFollower<T> }, e: unknown): void {
+    this.reloadLog.warn('apply', `${f.id.key}: an update could not be applied (${(e as Error)?.message ?? String(e)}); loading it again from Redis`);
+    // After the retry delay: a fault that recurs must not turn into a loop of snapshot reads.
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped && this.followers.get(f.id.key) === f) f.follower.resync();
+    }, this.cfg.retryDelayMs ?? 500);
+    this.timers.add(t);
+  }
 
   /** Follows these series: subscribe first, then load (so nothing falls between). */
   async follow(ids: readonly SeriesId[]): Promise<void> {
     const fresh = ids.filter((id) => !this.followers.has(id.key));
     if (!fresh.length) return;
+    const entries = new Map<string, unknown>();
     for (const id of fresh) {
       const keys = this.target.keys(id);
       this.byChannel.set(keys.channel, id.key);
@@ -131,14 +148,17 @@ export class LogFeed<T> {
       entry.follower = new SeriesFollower({
         requestSnapshot: (ticket) =>
           this.read(
+            entry,
+            current,
             () => this.reader.snapshotOf(keys, this.cfg.bufferSize, this.target.decode),
-            (snap) => current() && entry.follower.onSnapshot(ticket, snap),
+            (snap) => entry.follower.onSnapshot(ticket, snap),
           ),
         requestHistory: (ticket, epoch, since) =>
           this.read(
+            entry,
+            current,
             () => this.reader.historyOf(keys, epoch, since, this.cfg.historyMaxAgeMs, this.target.decode),
             (r) => {
-              if (!current()) return;
               this.repairs++;
               entry.follower.onHistory(ticket, r.ok ? { ok: true, updates: r.updates } : { ok: false });
             },
@@ -161,12 +181,14 @@ export class LogFeed<T> {
         apply: (offset, item) => this.target.apply(id, offset, item),
       });
       this.followers.set(id.key, entry);
+      entries.set(id.key, entry);
     }
     try {
       await this.subscriptions.add(...fresh.map((id) => this.target.keys(id).channel));
     } catch (e) {
-      // Not followed after all: a later follow of them starts over (none left registered, never started).
-      for (const id of fresh) void this.unfollow(id);
+      // Not followed after all: a later follow of them starts over (none left registered, never
+      // started). Only this call's entries: one unfollowed and followed again meanwhile is another's.
+      for (const id of fresh) if (this.followers.get(id.key) === entries.get(id.key)) void this.unfollow(id);
       throw e;
     }
     for (const id of fresh) this.followers.get(id.key)?.follower.start();
@@ -204,17 +226,28 @@ export class LogFeed<T> {
     return this.followers.size;
   }
 
-  /** Runs a read; a failed one is retried after a delay (the follower waits for its answer). */
-  private read<T>(run: () => Promise<T>, done: (v: T) => void): void {
-    if (this.stopped) return;
+  /**
+   * Runs a read for a followed series while it is followed (`alive`); a failed one is retried after a
+   * delay (the follower waits for its answer), and said once per period. An answer that cannot be
+   * applied is said too, and the series read again (not an unhandled rejection: the process would exit).
+   */
+  private read<V>(f: { id: SeriesId; follower: SeriesFollower<T> }, alive: () => boolean, run: () => Promise<V>, done: (v: V) => void): void {
+    if (this.stopped || !alive()) return;
     run().then(
       (v) => {
-        if (!this.stopped) done(v);
+        if (this.stopped || !alive()) return;
+        try {
+          done(v);
+        } catch (e) {
+          this.applyFailed(f, e);
+        }
       },
-      () => {
+      (e: unknown) => {
+        if (this.stopped || !alive()) return;
+        this.reloadLog.warn('read', `${f.id.key}: a read from Redis failed (${(e as Error)?.message ?? String(e)}); trying again`);
         const t = setTimeout(() => {
           this.timers.delete(t);
-          this.read(run, done);
+          this.read(f, alive, run, done);
         }, this.cfg.retryDelayMs ?? 500);
         this.timers.add(t);
       },

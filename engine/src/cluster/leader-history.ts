@@ -47,8 +47,9 @@ export class LeaderHistory {
       return this.reply(ask, { id: ask.id, error: { reason: 'busy', message: 'too many history requests waiting for the exchange: retry in 1 s', retryAfterSec: 1 } });
     }
     this.inFlight++;
-    this.cfg
-      .olderBars(ask.series, ask.endTime, ask.limit, ask.address)
+    // A synchronous throw becomes a failed answer (thrown here it would end the process: ioredis's listener).
+    Promise.resolve()
+      .then(() => this.cfg.olderBars(ask.series, ask.endTime, ask.limit, ask.address))
       .then(
         (bars) => this.reply(ask, { id: ask.id, bars: bars.slice(-ask.limit) }),
         (e: unknown) =>

@@ -231,7 +231,8 @@ export class LeaderSink {
   }
 
   private keep(id: SeriesId, bar: Bar): void {
-    if (this.cfg.held?.(id) === false) return;
+    // Stopped: nothing is written any more (a retry timer would only hold the process's exit).
+    if (this.stopped || this.cfg.held?.(id) === false) return;
     let p = this.pending.get(id.key);
     if (!p) this.pending.set(id.key, (p = { id, bars: new Map() }));
     const old = p.bars.get(bar.openTime);

@@ -79,6 +79,12 @@ export class SeriesFollower<T = Bar> {
     if (this.phase === 'live') this.repair();
   }
 
+  /** Starts over from a snapshot, whatever the phase (what it applied could not be, in part). */
+  resync(): void {
+    this.buffer.clear();
+    this.reload();
+  }
+
   onSnapshot(ticket: number, snap: FollowerSnapshot<T>): void {
     if (ticket !== this.ticket || this.phase !== 'loading') return;
     this.epoch = snap.epoch;

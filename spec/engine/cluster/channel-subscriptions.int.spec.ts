@@ -53,4 +53,18 @@ describe.runIf(redisUp)('channel subscriptions made during the handshake (Redis)
     owner.stop();
     await expect(added).resolves.toBeUndefined();
   });
+
+  it('an add whose channel was removed while it waited for the connection resolves once it is ready (a code review: it never did)', async () => {
+    const sub = new Redis(REDIS_URL, { lazyConnect: true, autoResubscribe: false, maxRetriesPerRequest: 1 });
+    conns.push(sub);
+    sub.on('error', () => {});
+    const owner = new ChannelSubscriptions(sub);
+    const added = owner.add(channel('gone'));
+    // Its unsubscribe connects the lazy connection.
+    await owner.remove(channel('gone'));
+    if (sub.status !== 'ready') await new Promise((r) => sub.once('ready', r));
+    const settled = await Promise.race([added.then(() => 'resolved'), new Promise((r) => setTimeout(() => r('pending'), 2000))]);
+    expect(settled).toBe('resolved');
+    owner.stop();
+  });
 });

@@ -101,6 +101,26 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
     }
   });
 
+  it('an update that cannot be applied (a fault in the edge) is said once and the series loaded again; nothing escapes to ioredis (it would end the process)', async () => {
+    const warnings: string[] = [];
+    const e = edge(server.url, 1000, { log: (_l, m) => warnings.push(m) });
+    try {
+      await e.feed.follow(ids);
+      const publishBar = e.hub.publishBar.bind(e.hub);
+      let faults = 2;
+      e.hub.publishBar = (...a: Parameters<typeof publishBar>) => {
+        if (faults-- > 0) throw new Error('a fault');
+        return publishBar(...a);
+      };
+      await write(12);
+      const whole = () => ids.every((id) => JSON.stringify(e.store.window(id).last(100)) === JSON.stringify(sorted(truth.get(id.key)!)));
+      await until(whole, 'whole again');
+      expect(warnings.filter((w) => /could not be applied/.test(w)).length).toBe(1);
+    } finally {
+      e.close();
+    }
+  });
+
   it('CLIENT KILL TYPE pubsub while the leader writes: the edge repairs the lost updates from the history (no hole)', async () => {
     const e = edge(server.url);
     try {
