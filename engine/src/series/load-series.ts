@@ -109,6 +109,8 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
     child.on('exit', (code, signal) => {
       if (code === 0) return done();
       const oom = /heap out of memory|Allocation failed/i.test(stderr);
+      // Node exits 13 when the module graph's top-level await can never settle (nothing left to wait on).
+      if (code === 13 && !signal) return done('never finished loading: its top-level await waits on nothing that can settle it');
       done(oom ? `ran out of memory while loading (limit ${maxHeapMb} MB)` : `stopped while loading (${signal ?? `exit code ${code}`})`);
     });
   });

@@ -49,6 +49,11 @@ describe('loadSeriesModules contains user code at import (reproduced: a loop or 
     await expect(loadSeriesModules(d, { timeoutMs: 3000 })).rejects.toThrow(/series module .*spin\.ts did not finish loading within 3 s/);
   });
 
+  it('fails naming the file, and saying why, when its top-level await never settles (was: "stopped while loading (exit code 13)")', async () => {
+    const d = moduleDir({ 'stuck.mjs': 'await new Promise(() => {});\nexport default {};' });
+    await expect(loadSeriesModules(d, { timeoutMs: 5000 })).rejects.toThrow(/series module .*stuck\.mjs never finished loading: its top-level await waits on nothing/);
+  });
+
   it('fails naming the file when a module allocates without end at import', async () => {
     const d = moduleDir({ 'hog.ts': 'const keep: number[][] = [];\nwhile (true) keep.push(new Array(1e6).fill(1));\nexport default {};' });
     await expect(loadSeriesModules(d, { maxHeapMb: 64, timeoutMs: 20_000 })).rejects.toThrow(/series module .*hog\.ts ran out of memory while loading \(limit 64 MB\)/);
