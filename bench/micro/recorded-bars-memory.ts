@@ -8,25 +8,18 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generatedRecording } from '../lib/generated-recording.ts';
+import { peakMemory } from '../lib/peak-memory.ts';
 
 const root = resolve(process.argv[2] ?? '.');
 const frames = Number(process.argv[3] ?? 1_500_000);
 const file = await generatedRecording(frames);
 const { recordedBars } = (await import(`${root}/engine/cli/recorded-bars.ts`)) as typeof import('../../engine/cli/recorded-bars.ts');
 
-let peakRss = 0;
-let peakHeap = 0;
-const sample = () => {
-  const m = process.memoryUsage();
-  peakRss = Math.max(peakRss, m.rss);
-  peakHeap = Math.max(peakHeap, m.heapUsed);
-};
-const sampler = setInterval(sample, 20);
 const baseline = process.memoryUsage().rss;
+const peak = peakMemory();
 const started = performance.now();
 const r = await recordedBars(file, 'BTCUSDT', '1m');
 const ended = performance.now();
-sample();
-clearInterval(sampler);
+const { peakRss, peakHeap } = peak.stop();
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
 console.log(JSON.stringify({ tree: root, frames, fileSize: mb(statSync(file).size), bars: r.bars.length, skipped: r.skipped, baselineRss: mb(baseline), peakRss: mb(peakRss), peakHeapUsed: mb(peakHeap), readMs: Math.round(ended - started) }));

@@ -10,33 +10,25 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { WebSocket } from 'ws';
 import { generatedRecording } from '../lib/generated-recording.ts';
+import { peakMemory } from '../lib/peak-memory.ts';
 
 const root = resolve(process.argv[2] ?? '.');
 const frames = Number(process.argv[3] ?? 1_500_000);
 const file = await generatedRecording(frames);
 const { startReplayExchange } = (await import(`${root}/engine/src/record/replay-exchange.ts`)) as typeof import('../../engine/src/record/replay-exchange.ts');
 
-let peakRss = 0;
-let peakHeap = 0;
-const sample = () => {
-  const m = process.memoryUsage();
-  peakRss = Math.max(peakRss, m.rss);
-  peakHeap = Math.max(peakHeap, m.heapUsed);
-};
-const sampler = setInterval(sample, 20);
 const baseline = process.memoryUsage().rss;
+const peak = peakMemory();
 const started = performance.now();
 const ex = await startReplayExchange({ file, speed: 'max' });
 const loaded = performance.now();
-sample();
 let received = 0;
 const ws = new WebSocket(ex.wsUrl);
 ws.on('message', () => received++);
 await ex.done;
 while (received < ex.stats.framesSent) await new Promise((r) => setTimeout(r, 10));
 const ended = performance.now();
-sample();
-clearInterval(sampler);
+const { peakRss, peakHeap } = peak.stop();
 ws.terminate();
 await ex.close();
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
