@@ -75,9 +75,15 @@ export async function recordedBars(file: string, symbol: string, target: string)
     }
   };
   let malformed;
+  const stream = createReadStream(file);
   try {
-    ({ malformed } = await scanRecording(file, createReadStream(file), onLine));
+    ({ malformed } = await scanRecording(file, stream, (l) => {
+      onLine(l);
+      // Ruled out by its meta line: the rest is not read.
+      if (refused) stream.destroy();
+    }));
   } catch (e) {
+    if (refused) throw refused;
     throw unreadable(e);
   }
   if (refused) throw refused;

@@ -283,7 +283,9 @@ export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points
  * Takes the lease if nobody holds it, and numbers the term above the highest this node has seen
  * (`floor`): the term key may have been lost with Redis's data, and INCR alone would then count from
  * 1 again. KEYS: lease, term. ARGV: token, ttlMs, floor. Returns {1, term} when taken, else {0, the
- * current term (0 if none)}: a standby so learns the terms it did not lead.
+ * current term (0 if none)}: a standby so learns the terms it did not lead. A term number is so above
+ * every one its node saw, not every one ever used (a node started after the loss knows none): terms
+ * are for /health and logs; what tells one term from another in the code is its lease token.
  */
 export const ACQUIRE_LUA = `
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then

@@ -123,12 +123,18 @@ export class LogFeed<T> {
     }
   };
 
+  /** Series with a reload pending after an update that could not be applied (one each, however many failed meanwhile). */
+  private readonly resyncing = new Set<string>();
+
   /** An update or snapshot that could not be applied: said (once per period), and the series read again from Redis. */
   private applyFailed(f: { id: SeriesId; follower: SeriesFollower<T> }, e: unknown): void {
     this.reloadLog.warn('apply', `${f.id.key}: an update could not be applied (${(e as Error)?.message ?? String(e)}); loading it again from Redis`);
-    // After the retry delay: a fault that recurs must not turn into a loop of snapshot reads.
+    // After the retry delay, once per series: a fault that recurs must not turn into a loop of snapshot reads.
+    if (this.resyncing.has(f.id.key)) return;
+    this.resyncing.add(f.id.key);
     const t = setTimeout(() => {
       this.timers.delete(t);
+      this.resyncing.delete(f.id.key);
       if (!this.stopped && this.followers.get(f.id.key) === f) f.follower.resync();
     }, this.cfg.retryDelayMs ?? 500);
     this.timers.add(t);

@@ -102,8 +102,12 @@ interface ResendItem {
   command: { name: string; args: unknown[]; reject(e: Error): void };
 }
 
-/** The scripts whose calls carry the run id (as ioredis names their EVALSHA: the Lua's SHA1). */
-const WRITE_SHAS = new Set([WRITE_BATCH_LUA, WINDOW_SEED_LUA, POINT_WRITE_LUA, POINT_BATCH_LUA].map((lua) => createHash('sha1').update(lua).digest('hex')));
+/**
+ * The scripts whose calls carry the run id, as ioredis's first argument names them: the Lua's SHA1
+ * (EVALSHA), or the Lua itself (EVAL: the first call of a script on each new connection).
+ */
+const WRITE_LUAS = [WRITE_BATCH_LUA, WINDOW_SEED_LUA, POINT_WRITE_LUA, POINT_BATCH_LUA];
+const WRITE_SCRIPTS = new Set([...WRITE_LUAS, ...WRITE_LUAS.map((lua) => createHash('sha1').update(lua).digest('hex'))]);
 
 type WithWrite = Redis & {
   /** numkeys, keys…, args… (the number of keys depends on the batch). */
@@ -190,10 +194,15 @@ export class FencedWriter {
    * `prevCommandQueue` until it is ready again (`close` comes first); its other commands stay.
    */
   private readonly failUnanswered = (): void => {
+    // The next connection may reach another Redis: nothing goes with the old run id. (Commands made
+    // while disconnected would wait in ioredis's offline queue and go before 'ready' tells us: the
+    // writer's connection keeps that queue off, enableOfflineQueue: false, as the ingest node's does.)
+    this.runId = undefined;
+    this.knownRunId = undefined;
     const q = (this.cfg.redis as unknown as { prevCommandQueue?: { toArray(): ResendItem[]; clear(): void; push(i: ResendItem): void } | null }).prevCommandQueue;
     if (!q || typeof q.toArray !== 'function') return;
     const items = q.toArray();
-    const mine = items.filter((i) => (i.command.name === 'evalsha' || i.command.name === 'eval') && WRITE_SHAS.has(String(i.command.args[0])));
+    const mine = items.filter((i) => (i.command.name === 'evalsha' || i.command.name === 'eval') && WRITE_SCRIPTS.has(String(i.command.args[0])));
     if (!mine.length) return;
     q.clear();
     for (const i of items) if (!mine.includes(i)) q.push(i);

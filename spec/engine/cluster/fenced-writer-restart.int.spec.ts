@@ -64,4 +64,31 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
     expect(next).toMatchObject({ kind: 'written', offset: 1 });
     expect((next as { epoch: string }).epoch).not.toBe((first as { epoch: string }).epoch);
   }, 30_000);
+
+  it("fails it too when it is the script's first call on a new connection (ioredis sends that one as EVAL, not EVALSHA)", async () => {
+    await admin.flushall();
+    await admin.set(keys.lease, 'T');
+    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100 });
+    const first = (await w.write('T', id, bar(1))) as { epoch: string };
+    for (let i = 2; i <= 5; i++) await w.write('T', id, bar(i));
+    await admin.save();
+    for (let i = 6; i <= 8; i++) await w.write('T', id, bar(i));
+    // A blip: the writer's connection is new, its scripts not used on it yet.
+    await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const end = Date.now() + 5000; redis.status !== 'ready'; await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('not reconnected');
+    // Another of its scripts first (a derived series' point): the run id is known again.
+    await w.writePoint('T', seriesKeys(seriesId('ETHUSDT', '1m'), 't:x:'), { time: 60_000, value: 1, closed: true });
+    void admin.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    const inFlight = w.write('T', id, bar(9)).then(
+      (r) => r,
+      (e: Error) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await server.restart();
+    expect(await inFlight).toBeInstanceOf(Error);
+    expect(await admin.hget(seriesKeys(id, 't:').pos, 'offset')).toBe('5');
+    expect(await admin.hget(seriesKeys(id, 't:').pos, 'epoch')).toBe(first.epoch);
+  }, 30_000);
 });
