@@ -178,12 +178,20 @@ export class FencedWriter {
     if (typeof (cfg.redis as unknown as { clusterInstanceFree?: unknown }).clusterInstanceFree !== 'function') cfg.redis.defineCommand('clusterInstanceFree', { numberOfKeys: 6, lua: INSTANCE_FREE_LUA });
     if (cfg.maxFreedKept !== undefined && !(cfg.maxFreedKept >= 1)) throw new TypeError('FencedWriter: maxFreedKept must be >= 1');
     cfg.redis.on('close', this.failUnanswered);
-    // A new connection may reach a restarted Redis: learn its identity again before the next write.
-    cfg.redis.on('ready', () => {
-      this.runId = undefined;
-      this.knownRunId = undefined;
-    });
+    cfg.redis.on('ready', this.forgetRunId);
   }
+
+  /** Lets go of the connection's events (the connection stays the caller's). */
+  close(): void {
+    this.cfg.redis.off('close', this.failUnanswered);
+    this.cfg.redis.off('ready', this.forgetRunId);
+  }
+
+  /** A new connection may reach a restarted Redis: its identity is learned again before the next write. */
+  private readonly forgetRunId = (): void => {
+    this.runId = undefined;
+    this.knownRunId = undefined;
+  };
 
   /**
    * A write call in flight when the connection dropped fails rather than being re-sent by ioredis on
@@ -197,8 +205,7 @@ export class FencedWriter {
     // The next connection may reach another Redis: nothing goes with the old run id. (Commands made
     // while disconnected would wait in ioredis's offline queue and go before 'ready' tells us: the
     // writer's connection keeps that queue off, enableOfflineQueue: false, as the ingest node's does.)
-    this.runId = undefined;
-    this.knownRunId = undefined;
+    this.forgetRunId();
     const q = (this.cfg.redis as unknown as { prevCommandQueue?: { toArray(): ResendItem[]; clear(): void; push(i: ResendItem): void } | null }).prevCommandQueue;
     if (!q || typeof q.toArray !== 'function') return;
     const items = q.toArray();

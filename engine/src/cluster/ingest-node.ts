@@ -234,6 +234,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       history.stop();
       await lease.stop();
       sink.stop();
+      writer.close();
       subscriber.disconnect();
       await app.stop();
       watch.stop();

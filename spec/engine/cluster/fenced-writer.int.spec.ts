@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { filter, firstValueFrom, merge } from 'rxjs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { BUSY_GAP_MS, FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
@@ -37,7 +37,15 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     await redis.flushall();
   });
 
-  const writer = (r = redis, historyUpdates = 100) => new FencedWriter({ redis: r, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 5, historyUpdates });
+  const writers: FencedWriter[] = [];
+  afterEach(() => {
+    for (const w of writers.splice(0)) w.close();
+  });
+  const writer = (r = redis, historyUpdates = 100) => {
+    const w = new FencedWriter({ redis: r, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 5, historyUpdates });
+    writers.push(w);
+    return w;
+  };
 
   it('one of two nodes leads, with a term from INCR; the standby leads soon after the leader stops', async () => {
     const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 600 });
