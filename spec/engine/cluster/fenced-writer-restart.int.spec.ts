@@ -40,55 +40,62 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
     await server?.stop();
   });
 
-  it('fails the write in flight; the next one starts a new epoch, no offset of the old one used again', async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const reconnected = async () => {
+    for (const end = Date.now() + 5000; redis.status !== 'ready'; await sleep(20)) if (Date.now() > end) throw new Error('not reconnected');
+  };
+
+  /** A log of 8 updates whose first 5 Redis saved (a snapshot); its epoch. */
+  async function logPastTheSnapshot(w: FencedWriter): Promise<string> {
+    await admin.flushall();
     await admin.set(keys.lease, 'T');
-    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100 });
-    const first = await w.write('T', id, bar(1));
+    const { epoch } = (await w.write('T', id, bar(1))) as { epoch: string };
     for (let i = 2; i <= 5; i++) await w.write('T', id, bar(i));
     await admin.save(); // the snapshot: offsets up to 5
-    for (let i = 6; i <= 8; i++) expect(await w.write('T', id, bar(i))).toMatchObject({ kind: 'written', offset: i, epoch: (first as { epoch: string }).epoch });
-    // Redis stalls with the next write on its way, dies, and comes back from its snapshot.
+    for (let i = 6; i <= 8; i++) expect(await w.write('T', id, bar(i))).toMatchObject({ kind: 'written', offset: i, epoch });
+    return epoch;
+  }
+
+  /** Redis stalls with the next write on its way, dies, and comes back from its snapshot: what that write got. */
+  async function writeAcrossRestart(w: FencedWriter): Promise<unknown> {
     void admin.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const inFlight = w.write('T', id, bar(9)).then(
       (r) => r,
       (e: Error) => e,
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await server.restart();
-    expect(await inFlight).toBeInstanceOf(Error);
+    return inFlight;
+  }
+
+  const writer = () => new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100 });
+
+  it('fails the write in flight; the next one starts a new epoch, no offset of the old one used again', async () => {
+    const w = writer();
+    const first = await logPastTheSnapshot(w);
+    expect(await writeAcrossRestart(w)).toBeInstanceOf(Error);
     expect(await admin.hget(seriesKeys(id, 't:').pos, 'offset')).toBe('5');
     // The next write (its caller resends the one that failed) goes under a new epoch.
-    for (const end = Date.now() + 5000; redis.status !== 'ready'; await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('not reconnected');
+    await reconnected();
     const next = await w.write('T', id, bar(9));
     expect(next).toMatchObject({ kind: 'written', offset: 1 });
-    expect((next as { epoch: string }).epoch).not.toBe((first as { epoch: string }).epoch);
+    expect((next as { epoch: string }).epoch).not.toBe(first);
+    w.close();
   }, 30_000);
 
   it("fails it too when it is the script's first call on a new connection (ioredis sends that one as EVAL, not EVALSHA)", async () => {
-    await admin.flushall();
-    await admin.set(keys.lease, 'T');
-    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100 });
-    const first = (await w.write('T', id, bar(1))) as { epoch: string };
-    for (let i = 2; i <= 5; i++) await w.write('T', id, bar(i));
-    await admin.save();
-    for (let i = 6; i <= 8; i++) await w.write('T', id, bar(i));
+    const w = writer();
+    const first = await logPastTheSnapshot(w);
     // A blip: the writer's connection is new, its scripts not used on it yet.
     await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const end = Date.now() + 5000; redis.status !== 'ready'; await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('not reconnected');
+    await sleep(300);
+    await reconnected();
     // Another of its scripts first (a derived series' point): the run id is known again.
     await w.writePoint('T', seriesKeys(seriesId('ETHUSDT', '1m'), 't:x:'), { time: 60_000, value: 1, closed: true });
-    void admin.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50));
-    const inFlight = w.write('T', id, bar(9)).then(
-      (r) => r,
-      (e: Error) => e,
-    );
-    await new Promise((r) => setTimeout(r, 100));
-    await server.restart();
-    expect(await inFlight).toBeInstanceOf(Error);
+    expect(await writeAcrossRestart(w)).toBeInstanceOf(Error);
     expect(await admin.hget(seriesKeys(id, 't:').pos, 'offset')).toBe('5');
-    expect(await admin.hget(seriesKeys(id, 't:').pos, 'epoch')).toBe(first.epoch);
+    expect(await admin.hget(seriesKeys(id, 't:').pos, 'epoch')).toBe(first);
+    w.close();
   }, 30_000);
 });
