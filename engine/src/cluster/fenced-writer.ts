@@ -385,21 +385,23 @@ export class FencedWriter {
    * A window that was not seeded (its log exists; or its call failed: Redis may have run it, or not)
    * goes as updates, queued ahead of everything that waited behind it (the barrier kept it back), so
    * none of the series' later updates reaches Redis before them; each is checked against the stored
-   * version of its bar (a seed that did run drops them all). Releases the barrier.
+   * version of its bar (a seed that did run drops them all). `bars`: those that differ from what the
+   * log stores (the others count as dropped: written, each would be). Releases the barrier.
    */
-  private windowFailed(q: QueuedWindow): void {
+  private windowFailed(q: QueuedWindow, bars: readonly Bar[] = q.window): void {
     const writes: Array<Promise<WriteResult>> = [];
-    const items = q.window.map((bar): QueuedBar => {
+    const items = bars.map((bar): QueuedBar => {
       let item!: QueuedBar;
       writes.push(new Promise<WriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, resolve, reject })));
       return item;
     });
     this.queued.splice(this.head, 0, ...items);
-    this.windowAsUpdates(writes).then(q.resolve, q.reject);
+    const same = q.window.length - bars.length;
+    this.windowAsUpdates(writes).then((r) => q.resolve(r.kind === 'updates' ? { ...r, dropped: r.dropped + same } : r), q.reject);
     this.barrier = false;
   }
 
-  /** A window's call (see WINDOW_SEED_LUA); a log Redis already has, or a failed call, gets its bars as updates (windowFailed). */
+  /** A window's call (see WINDOW_SEED_LUA); a log Redis already has gets the bars it lacks as updates, a failed call all of them (windowFailed). */
   private sendWindow(runId: string, q: QueuedWindow): void {
     let body = '';
     for (const bar of q.window) body += `${bar.openTime} ${encodeBar(bar)}\n`;
@@ -408,7 +410,7 @@ export class FencedWriter {
       (r) => {
         if (r[0] === -1) q.resolve({ kind: 'fenced' });
         else if (r[0] === 1) q.resolve({ kind: 'seeded', epoch: String(r[2]) });
-        else this.windowFailed(q);
+        else this.windowFailed(q, r.slice(1).map((i) => q.window[Number(i) - 1]!));
         this.barrier = false;
         this.answered();
       },

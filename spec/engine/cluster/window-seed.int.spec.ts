@@ -102,6 +102,30 @@ describe.runIf(redisUp)('window seed (own redis-server)', () => {
     expect((await reader().snapshot(id, 10)).bars).toEqual([...window(1, 5).slice(0, 4), live]);
   });
 
+  it('into a log that holds most of it: only the bars that differ are sent as updates (the rest counted dropped, one script call for them all)', async () => {
+    const w = writer();
+    const stored = window(1, 100);
+    expect(await w.writeWindow('tok', id, stored)).toMatchObject({ kind: 'seeded' });
+    await sub.ping();
+    heard.length = 0;
+    // Asked again later: bar 100 closed since with more volume, bar 101 new and forming, bar 50 stored differently (a REST correction).
+    const again = [...stored.slice(0, 99), bar(100, 3), bar(101, 1, false)];
+    again[49] = bar(50, 2);
+    await redis.config('RESETSTAT');
+    expect(await w.writeWindow('tok', id, again)).toEqual({ kind: 'updates', written: 3, dropped: 98 });
+    const stats = await redis.info('commandstats');
+    // The window's call, then one batch of its 3 updates: not 101 updates' worth of commands (each reads its log's position).
+    expect(stats).toMatch(/^cmdstat_evalsha:calls=2,/m);
+    expect(stats).toMatch(/^cmdstat_hmget:calls=3,/m);
+    expect(stats).toMatch(/^cmdstat_publish:calls=3,/m);
+    await sub.ping();
+    expect(carried()).toEqual([bar(50, 2), bar(100, 3), bar(101, 1, false)].map((b, k) => `${k + 2} ${encodeBar(b)}`));
+    expect((await reader().snapshot(id, 1000)).bars).toEqual(again);
+    // An older version than the stored one differs too, and is dropped by the version check.
+    expect(await w.writeWindow('tok', id, [bar(100, 1)])).toEqual({ kind: 'updates', written: 0, dropped: 1 });
+    expect((await reader().snapshot(id, 1)).bars).toEqual([bar(101, 1, false)]);
+  });
+
   it.each([
     ['fails (a connection dropped under it)', () => new Promise((_, reject) => setTimeout(() => reject(new Error('Connection is closed.')), 5))],
     ['throws', () => {
