@@ -87,6 +87,11 @@ export class EngineClient {
     this.ws.pause();
   }
 
+  /** An unprompted pong (a client that reads nothing may still write). */
+  pong(payload = '') {
+    this.ws.pong(payload);
+  }
+
   close() {
     this.ws.terminate();
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type HyperExpress from 'hyper-express';
 import { AddressConnections } from './address-connections.ts';
 import { AddressVariants } from './address-variants.ts';
@@ -42,6 +43,8 @@ const RESUME_CATCHUP_POLL_MS = 10;
 export const MAX_VARIANTS_PER_ADDRESS = 4;
 /** Close code for a client that sends a stream of messages: the protocol has none from clients. */
 export const CLOSE_POLICY = 1008;
+/** Pings of a socket whose echo counts (a client may answer one after the next was sent: three fit in a timeout). */
+const PINGS_KEPT = 3;
 /**
  * Messages a client may send (a library's keepalive, ignored): a burst of 10, then 1 a second. Beyond,
  * the socket is closed: each one costs the engine a call into JavaScript (a probe's socket sent
@@ -129,8 +132,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const catchUps = new CatchUpWaits(RESUME_CATCHUP_POLL_MS);
   /** Which sockets are too slow to keep (see the sweep). */
   const sendBuffers = new SendBufferWatch<HyperExpress.Websocket>(deps.maxBackpressureBytes);
-  /** When each socket last sent a frame (a message, ping or pong): see the unanswered-ping check. */
+  /** When each socket last answered one of our pings (see the unanswered-ping check). */
   const lastHeard = new Map<HyperExpress.Websocket, number>();
+  /** The payloads of each socket's pings not answered yet, newest last (at most PINGS_KEPT). */
+  const pingsOut = new Map<HyperExpress.Websocket, string[]>();
   /**
    * A series that just went live for its waiting clients: their snapshots are serialized and sent in
    * turns of about a millisecond, so many cold series arriving together never hold the live updates
@@ -255,6 +260,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       sockets.delete(ws);
       sendBuffers.forget(ws);
       lastHeard.delete(ws);
+      pingsOut.delete(ws);
       bySeries.get(id.key)?.delete(ws);
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
@@ -267,7 +273,6 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let flooded = false;
     lastHeard.set(ws, Date.now());
     const inboundFrame = () => {
-      lastHeard.set(ws, Date.now());
       if (flooded || closed || inbound.take()) return;
       flooded = true;
       floodClosed();
@@ -279,7 +284,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // flood of them cost the engine as much CPU as messages (1.8 M pings in 8 s: 6.6 s of CPU, found
     // by an attacker-style probe). A browser answers the server's rare pings; it sends none.
     ws.on('ping', inboundFrame);
-    ws.on('pong', inboundFrame);
+    ws.on('pong', (payload: ArrayBuffer) => {
+      inboundFrame();
+      // Only a pong that echoes one of our pings proves the client reads (see the pinger).
+      const out = pingsOut.get(ws);
+      const i = out?.indexOf(Buffer.from(payload).toString('latin1')) ?? -1;
+      if (i < 0) return;
+      out!.splice(0, i + 1);
+      lastHeard.set(ws, Date.now());
+    });
     // `retryAfterSec`: when a refusal that passes (a rate, a capacity) may be tried again.
     const refuse = (message: string, code?: string, retryAfterSec?: number) => {
       ws.send(errorMessage(message, code, retryAfterSec));
@@ -436,8 +449,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // A client that does not read its socket: what it is sent sits in the kernel (about 1 MB of first
   // message each: uWS's buffer, and so the sweep above, see nothing), for as long as it keeps the
   // socket (an attacker-style probe held 256 such sockets from one address, ~225 MB of the host's TCP
-  // memory, for minutes). Each socket is pinged now and then; one that has sent no frame (a browser
-  // answers pings by itself, even in a background tab) for PING_TIMEOUT_MS is closed (1013).
+  // memory, for minutes). Each socket is pinged now and then with a payload of its own; one that has
+  // echoed none (a browser answers pings by itself, with their payload, even in a background tab) for
+  // PING_TIMEOUT_MS is closed (1013). Any frame used to count: a client that never read but sent a pong
+  // now and then kept 1,024 sockets and ~1 GB of the host's TCP memory (a later probe). A ping sits
+  // behind what the socket was sent before it: it is read, and echoed, only by a client that reads.
   const pinger = setInterval(() => {
     const now = Date.now();
     for (const ws of sockets) {
@@ -445,7 +461,14 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         unanswered();
         sockets.delete(ws);
         ws.close(CLOSE_TRY_AGAIN, 'pings unanswered: not reading');
-      } else ws.ping();
+        continue;
+      }
+      const payload = randomBytes(8).toString('hex');
+      const out = pingsOut.get(ws) ?? [];
+      out.push(payload);
+      if (out.length > PINGS_KEPT) out.shift();
+      pingsOut.set(ws, out);
+      ws.ping(payload);
     }
   }, Math.max(100, Math.floor(pingTimeoutMs / 3)));
   pinger.unref();

@@ -9,8 +9,9 @@ const closedUnanswered = (app: App) => Number(/engine_ws_unanswered_closed_total
 
 /**
  * A client that never reads its socket: what it is sent sits in the kernel, where the slow-client
- * sweep cannot see it, for as long as it keeps the socket. The engine pings every socket and closes
- * one that answers none for PING_TIMEOUT_MS; a client that reads answers by itself and stays.
+ * sweep cannot see it, for as long as it keeps the socket. The engine pings every socket with a payload
+ * of its own and closes one that echoes none for PING_TIMEOUT_MS; a client that reads answers by
+ * itself and stays.
  */
 describe('sockets that answer no ping, against the simulated exchange', () => {
   let app: App;
@@ -42,5 +43,22 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     const live = reading.live().length;
     await reading.until((c) => c.live().length > live, 5000, 'more live candles');
     expect(reading.closeCode).toBeUndefined();
+  });
+
+  it('closes a socket that reads nothing but writes pongs of its own (reproduced: kept for good while it sent one now and then)', async () => {
+    const ws = app.url.replace('http', 'ws');
+    const stalled = new EngineClient(`${ws}/ws/BTCUSDT?interval=1m`);
+    clients.push(stalled);
+    await stalled.until((x) => x.historical() !== undefined, 10_000, 'historical');
+    const before = closedUnanswered(app);
+    stalled.pause();
+    // Pongs it makes up (empty, or a guess), within the inbound ration: none echoes a ping it never read.
+    const timer = setInterval(() => stalled.pong(Math.random() < 0.5 ? '' : 'deadbeefdeadbeef'), 1000);
+    try {
+      await sleep(4500);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(closedUnanswered(app) - before).toBe(1);
   });
 });
