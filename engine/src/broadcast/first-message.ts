@@ -25,21 +25,23 @@ export interface FirstMessageInput {
  * buffer every client of a connect storm shares.
  */
 export function firstMessage(input: FirstMessageInput): string | Buffer {
-  const { id, window, hub, positions, resume, instances } = input;
-  const points = (from: number, to: number, only?: Set<number>) =>
-    instances
-      .map((inst) => {
-        const ps = inst.window.between(from, to);
-        return `${JSON.stringify(inst.label)}:${JSON.stringify((only ? ps.filter((p) => only.has(p.time)) : ps).map(pointWire))}`;
-      })
-      .join(',');
+  const { id, window, hub, positions, resume } = input;
+  // By label: the same series asked in another order share their cached message.
+  const instances = input.instances.length > 1 ? [...input.instances].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)) : input.instances;
+  /** One series' `"label":[points]` between two bar times (only at `only`'s times, when given). */
+  const part = (inst: SeriesInstance, from: number, to: number, only?: Set<number>) => {
+    const ps = inst.window.between(from, to);
+    return `${JSON.stringify(inst.label)}:${JSON.stringify((only ? ps.filter((p) => only.has(p.time)) : ps).map(pointWire))}`;
+  };
   const recovery = resume && positions?.recover(id, resume.epoch, resume.since);
   if (recovery) {
     const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
     if (!instances.length) return msg;
     const bars = recovery.bars;
     const times = new Set(bars.map((b) => b.openTime));
-    return `${msg.slice(0, -1)},"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity, times)}}}`;
+    const from = bars[0]?.openTime ?? Infinity;
+    const to = bars[bars.length - 1]?.openTime ?? -Infinity;
+    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to, times)).join(',')}}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !resume) return snapshot.bytes;
@@ -52,9 +54,14 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     const bars = window.last(input.historyOnConnect);
     // Failed derived series say so, with their error (the client shows it rather than empty values).
     const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+    const from = bars[0]?.openTime ?? Infinity;
+    const to = bars[bars.length - 1]?.openTime ?? -Infinity;
+    const parts = instances.map((inst) =>
+      hub.seriesParts.get(`${id.key}|${inst.label}`, `${from}|${to}|${inst.window.serial}.${inst.window.version}`, () => part(inst, from, to)),
+    );
     const extra = [
       resume ? '"recovered":false' : '',
-      instances.length ? `"series":{${points(bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity)}}` : '',
+      instances.length ? `"series":{${parts.join(',')}}` : '',
       failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
     ].filter(Boolean);
     const json = `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;

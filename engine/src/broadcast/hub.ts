@@ -33,6 +33,13 @@ export class Hub {
   private statusJson: string;
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
+  /**
+   * Each derived series' part of those messages (`"label":[points]` over a snapshot's range), by series
+   * and label: a client asking for another subset (or order) of the same series builds its message from
+   * these, not by serializing every point again (12 series shuffled per connect cost ~16 ms each, an
+   * attacker-style probe). 32 MiB at most.
+   */
+  readonly seriesParts = new StampedCache<string, string>(32 * 2 ** 20);
 
   constructor(
     private readonly historyOnConnect: number,

@@ -62,6 +62,30 @@ describe('the first message with derived series, kept while nothing it is built 
   });
 });
 
+describe('the first message with derived series asked in another order or subset', () => {
+  it('shares the message of the same series in another order, and builds another subset from the series already serialized', () => {
+    const { hub, window, a, b } = rig();
+    const c = { ...a, label: 'macd', topic: 'series/macd' } as SeriesInstance;
+    const msg = (instances: SeriesInstance[]) => firstMessage({ id, window, hub, historyOnConnect: 100, positions: undefined, resume: undefined, instances });
+    const ab = msg([a, b]);
+    // Reproduced before: every order its own entry, each serialized anew (a probe shuffled 12 series per connect).
+    expect(msg([b, a])).toBe(ab);
+    expect(hub.firstMessages.size).toBe(1);
+    // A point window read while a subset is built means its points were serialized again.
+    const reads = new Map<string, number>();
+    for (const inst of [a, b, c]) {
+      const w = inst.window;
+      const between = w.between.bind(w);
+      Object.defineProperty(inst, 'window', { value: Object.assign(Object.create(w) as typeof w, { between: (f: number, t: number) => (reads.set(inst.label, (reads.get(inst.label) ?? 0) + 1), between(f, t)) }), configurable: true, writable: true });
+    }
+    const bc = JSON.parse(msg([c, b]).toString()) as { series: Record<string, Array<{ value: number }>> };
+    expect(Object.keys(bc.series).sort()).toEqual(['ema', 'macd']);
+    expect(bc.series.ema!.map((p) => p.value)).toEqual([10, 20, 30, 40, 50]);
+    expect(bc.series.macd!.map((p) => p.value)).toEqual([10, 20, 30, 40, 50]);
+    expect(Object.fromEntries(reads)).toEqual({ macd: 1 });
+  });
+});
+
 describe('StampedCache', () => {
   it('builds once per stamp, keeps at most maxBytes (least recently used first out) and never a value bigger than that', () => {
     const cache = new StampedCache<string, string>(600);
