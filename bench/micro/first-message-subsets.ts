@@ -50,7 +50,7 @@ async function side(root: string): Promise<{ root: string; msPerConnect: number;
   return { root, msPerConnect: (performance.now() - t0) / CONNECTS, bytes: bytes / CONNECTS };
 }
 
-const results = [];
+const results: Array<{ root: string; msPerConnect: number; bytes: number }> = [];
 for (const root of [...roots, ...roots]) results.push(await side(root));
 for (const r of results) console.log(`${r.root}: ${r.msPerConnect.toFixed(2)} ms per connect, ${Math.round(r.bytes)} bytes each`);
 const ms = (root: string) => Math.min(...results.filter((r) => r.root === root).map((r) => r.msPerConnect));

@@ -267,7 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
     gapRepairAfterMs: int(env, 'GAP_REPAIR_AFTER_MS', 30_000, 1000, 3_600_000),
     maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
     onDemandPerMinute: int(env, 'ON_DEMAND_PER_MIN', 120, 1, 1_000_000),
-    maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 2000, 1, 100_000),
+    // Each held instance costs a node about 0.5 MB (an attacker-style probe: 1,950 took ROLE=all from 145 MB to
+    // 1,069 MB and a leader to 1.7 GB, which lost its lease on a busy host); raise it with the memory to match.
+    maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 500, 1, 100_000),
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),
