@@ -86,7 +86,11 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         carried = undefined;
         const deliver = (list: Candle[]) => {
           const oldest = list[0]?.time ?? Number.POSITIVE_INFINITY;
-          callback([...kept.filter((k) => k.timestamp < oldest), ...list.map(toKLine)], { forward: true, backward: false });
+          // Only history that reaches the new snapshot joins it: after an outage longer than the
+          // snapshot, the bars between were missing for good, and the newest kept one was left half
+          // formed (a chart soak: an 814-bar hole on a 1s chart). Scrolling left fetches them instead.
+          const joins = (kept.at(-1)?.timestamp ?? Number.NEGATIVE_INFINITY) >= oldest;
+          callback([...(joins ? kept.filter((k) => k.timestamp < oldest) : []), ...list.map(toKLine)], { forward: true, backward: false });
         };
         const now = store.getState().candlesByKey[key];
         if (now?.length) return deliver(now);

@@ -54,6 +54,10 @@ describe('chart data loader', () => {
     expect(init()).toEqual([5, 6]);
     loader.carry('ETHUSDT:1m', [k(1), k(2)]);
     expect(init()).toEqual([5, 6]);
+    // Pages that do not reach the new snapshot (an outage longer than it): not carried, no hole
+    // (reproduced: 1..3 kept before 5, 4 missing for good, 3 as it was last seen, maybe half formed).
+    loader.carry('BTCUSDT:1m', [k(1), k(2), k(3)]);
+    expect(init()).toEqual([5, 6]);
   });
 
   it('loads older pages from the engine when scrolled to the left edge', async () => {
