@@ -1,6 +1,6 @@
 import type { Chart } from 'klinecharts';
 import { createEffect, createMemo, createSignal, For, lazy, on, onCleanup, onMount, Show, Suspense } from 'solid-js';
-import { fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, splitSeriesLabel } from './api.ts';
+import { canonicalSeriesLabel, fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, splitSeriesLabel } from './api.ts';
 import { pricePrecision } from './chart/period.ts';
 import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
 import { Popover } from './components/Popover.tsx';
@@ -58,7 +58,11 @@ export function App() {
       () => undefined, // the socket reports the engine's state; the picker just stays empty
     );
     fetchSeriesCatalog().then(
-      (defs) => market.setState({ seriesCatalog: defs }),
+      (defs) => {
+        market.setState({ seriesCatalog: defs });
+        // The link's labels in the engine's spelling (its messages are keyed by it).
+        setSeries((cur) => (cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur));
+      },
       () => undefined,
     );
     const onKey = (e: KeyboardEvent) => {

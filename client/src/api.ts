@@ -142,6 +142,27 @@ export function seriesLabel(def: SeriesDef, values: Record<string, number | stri
   return parts.length ? `${def.name}:${parts.join(';')}` : def.name;
 }
 
+/**
+ * A label as a link or a person wrote it (`rsi:period=14`, parameters in any order, defaults spelled
+ * out) in the engine's spelling (`rsi`): its messages are keyed by that, so a series asked with its
+ * default spelled out was never drawn live (a chart soak). A series or parameter the catalog does not
+ * know is left as written (the engine answers it with an error).
+ */
+export function canonicalSeriesLabel(label: string, defs: readonly SeriesDef[]): string {
+  const { name, params } = splitSeriesLabel(label);
+  const def = defs.find((d) => d.name === name);
+  if (!def) return label;
+  const values: Record<string, number | string | boolean> = {};
+  for (const [k, v] of params) {
+    const spec = def.params.find((p) => p.name === k);
+    if (!spec) return label;
+    const typed = typeof spec.default === 'number' ? Number(v) : typeof spec.default === 'boolean' ? v === 'true' : v;
+    if (typeof typed === 'number' && !Number.isFinite(typed)) return label;
+    values[k] = typed;
+  }
+  return seriesLabel(def, values);
+}
+
 export class SeriesFailedError extends Error {
   override readonly name = 'SeriesFailedError';
 }

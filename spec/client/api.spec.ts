@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seriesLabel, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
+import { canonicalSeriesLabel, seriesLabel, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
 import { checkNumber } from '../../client/src/settings/param-field.ts';
 
 describe('series catalog as GET /series gives it', () => {
@@ -27,6 +27,17 @@ describe('series catalog as GET /series gives it', () => {
     const zeta = toSeriesDef({ name: 'z', pane: 'overlay', params: { slow: 21, fast: 9 } })!;
     expect(seriesLabel(zeta, { slow: 30, fast: 5 })).toBe('z:fast=5;slow=30');
     expect(splitSeriesLabel('ema-cross:fast=5;slow=30')).toEqual({ name: 'ema-cross', params: [['fast', '5'], ['slow', '30']] });
+  });
+
+  it("spells a link's label as the engine does: defaults left out, parameters in name order; unknown ones as written", () => {
+    const defs = [toSeriesDef({ name: 'rsi', pane: 'oscillator', params: { period: 14 } })!, toSeriesDef({ name: 'ema-cross', pane: 'overlay', params: { fast: 9, slow: 21 } })!];
+    expect(canonicalSeriesLabel('rsi:period=14', defs)).toBe('rsi');
+    expect(canonicalSeriesLabel('rsi:period=21', defs)).toBe('rsi:period=21');
+    expect(canonicalSeriesLabel('ema-cross:slow=30;fast=9', defs)).toBe('ema-cross:slow=30');
+    expect(canonicalSeriesLabel('ema-cross:slow=30;fast=5', defs)).toBe('ema-cross:fast=5;slow=30');
+    expect(canonicalSeriesLabel('rsi:weird=1', defs)).toBe('rsi:weird=1');
+    expect(canonicalSeriesLabel('rsi:period=abc', defs)).toBe('rsi:period=abc');
+    expect(canonicalSeriesLabel('other:period=14', defs)).toBe('other:period=14');
   });
 
   it('refuses parameters outside their declared range', () => {
