@@ -67,7 +67,20 @@ export function KlineChart(props: KlineChartProps) {
         throw e;
       },
     );
-  const loader = createDataLoader({ current, fetchOlder, series: () => props.series.map((s) => s.label), fetchSeriesPage, chartBars: () => chart?.getDataList(), visibleFrom: () => chart?.getVisibleRange().from });
+  const loader = createDataLoader({
+    current,
+    fetchOlder,
+    series: () => props.series.map((s) => s.label),
+    fetchSeriesPage,
+    chartBars: () => chart?.getDataList(),
+    visibleFrom: () => chart?.getVisibleRange().from,
+    // Many bars at once (back from a background tab): one reload, what the chart shows kept.
+    reload: () => {
+      if (!chart) return;
+      loader.carry(key(), chart.getDataList());
+      chart.resetData();
+    },
+  });
   const key = () => seriesKey(props.symbol, props.interval);
   const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
   const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);

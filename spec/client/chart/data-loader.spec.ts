@@ -1,7 +1,7 @@
 import type { KLineData } from 'klinecharts';
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import { createDataLoader, MAX_CHART_BARS } from '../../../client/src/chart/data-loader.ts';
+import { createDataLoader, MAX_CHART_BARS, RELOAD_AFTER_BARS } from '../../../client/src/chart/data-loader.ts';
 import { mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
 import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
@@ -106,6 +106,25 @@ describe('chart data loader', () => {
     loader.unsubscribeBar!({ symbol, period });
     mergeCandle('BTCUSDT', '1m', c(7), s);
     expect(frames).toHaveLength(0);
+  });
+
+  it(`reloads the chart once for a frame with more than ${RELOAD_AFTER_BARS} new bars (back from a background tab), and feeds fewer bar by bar`, () => {
+    const s = store();
+    const frames: Array<() => void> = [];
+    let reloads = 0;
+    const loader = createDataLoader({ store: s, current: () => ({ symbol: 'BTCUSDT', interval: '1m' }), fetchOlder: async () => [], frame: (fn) => frames.push(fn), cancelFrame: () => undefined, reload: () => reloads++ });
+    setCandlesForSymbol('BTCUSDT', '1m', [c(1)], s);
+    const pushed: number[] = [];
+    loader.subscribeBar!({ symbol, period, callback: (k) => pushed.push(k.timestamp / 60_000) });
+    // Reproduced before: every one of them fed alone, each a recalculation of the whole chart.
+    for (let i = 2; i <= RELOAD_AFTER_BARS + 2; i++) mergeCandle('BTCUSDT', '1m', c(i), s);
+    frames.shift()!();
+    expect(reloads).toBe(1);
+    expect(pushed).toEqual([]);
+    for (let i = RELOAD_AFTER_BARS + 3; i <= RELOAD_AFTER_BARS + 5; i++) mergeCandle('BTCUSDT', '1m', c(i), s);
+    frames.shift()!();
+    expect(reloads).toBe(1);
+    expect(pushed).toEqual([RELOAD_AFTER_BARS + 2, RELOAD_AFTER_BARS + 3, RELOAD_AFTER_BARS + 4, RELOAD_AFTER_BARS + 5]);
   });
 
   it('puts a bar repaired behind the newest into the chart\'s own list in place, and pushes the newest again so the chart redraws (was: a reload of the chart)', () => {
