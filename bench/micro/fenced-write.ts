@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import type { Bar } from '../../engine/src/domain/bar.ts';
 import type { SeriesId } from '../../engine/src/domain/series-id.ts';
 import { RedisProcess } from '../../spec/helpers/redis-process.ts';
+import { mulberry32 } from '../lib/rng.ts';
 
 const roots = [resolve(process.argv[2] ?? '.'), resolve(process.argv[3] ?? '.')];
 const updates = Number(process.argv[4] ?? 20_000);
@@ -41,23 +42,13 @@ interface Reader {
   snapshot(id: SeriesId, n: number): Promise<{ offset: number; bars: Bar[]; history: Array<{ offset: number; bar: Bar }> }>;
 }
 
-/** A tiny deterministic PRNG (mulberry32): both checkouts see the same updates. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One checkout's series and where each one stands (its newest bar, its update count). */
 class Feed {
   private readonly newest: Bar[] = [];
   private readonly last: Bar[] = [];
   private readonly count: number[] = [];
-  private readonly random = rng(7);
+  private readonly random = mulberry32(7);
   private cursor = 0;
 
   constructor(

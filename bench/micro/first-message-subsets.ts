@@ -8,22 +8,13 @@
  *   npx tsx bench/micro/first-message-subsets.ts /path/to/checkout-a [/path/to/checkout-b (default .)] [connects] [points]
  */
 import { resolve } from 'node:path';
+import { mulberry32 } from '../lib/rng.ts';
 
 const roots = [resolve(process.argv[2] ?? '.'), resolve(process.argv[3] ?? '.')];
 const CONNECTS = Number(process.argv[4] ?? 400);
 const POINTS = Number(process.argv[5] ?? 720);
 const M = 60_000;
 
-/** mulberry32: both checkouts get the same asks. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function side(root: string): Promise<{ root: string; msPerConnect: number; bytes: number }> {
   const { firstMessage } = await import(`${root}/engine/src/broadcast/first-message.ts`);
@@ -40,7 +31,7 @@ async function side(root: string): Promise<{ root: string; msPerConnect: number;
     for (let i = 1; i <= POINTS; i++) w.upsert({ time: i * M, value: Math.sin(i + k) * 100 + 0.123456789, closed: true });
     return { label: `s${k}:period=${k + 2}`, topic: `series/s${k}`, window: w, state: 'live' };
   });
-  const random = rng(11);
+  const random = mulberry32(11);
   let bytes = 0;
   const t0 = performance.now();
   for (let c = 0; c < CONNECTS; c++) {
