@@ -39,8 +39,7 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     if (!instances.length) return msg;
     const bars = recovery.bars;
     const times = new Set(bars.map((b) => b.openTime));
-    const from = bars[0]?.openTime ?? Infinity;
-    const to = bars[bars.length - 1]?.openTime ?? -Infinity;
+    const [from, to] = span(bars);
     return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to, times)).join(',')}}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
@@ -54,8 +53,7 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     const bars = window.last(input.historyOnConnect);
     // Failed derived series say so, with their error (the client shows it rather than empty values).
     const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
-    const from = bars[0]?.openTime ?? Infinity;
-    const to = bars[bars.length - 1]?.openTime ?? -Infinity;
+    const [from, to] = span(bars);
     const parts = instances.map((inst) =>
       hub.seriesParts.get(`${id.key}|${inst.label}`, `${from}|${to}|${inst.window.serial}.${inst.window.version}`, () => part(inst, from, to)),
     );
@@ -70,4 +68,9 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     bytes.write(json);
     return bytes;
   });
+}
+
+/** The open times of the first and last bars (an empty range when there are none). */
+function span(bars: ReadonlyArray<{ openTime: number }>): [number, number] {
+  return [bars[0]?.openTime ?? Infinity, bars[bars.length - 1]?.openTime ?? -Infinity];
 }
