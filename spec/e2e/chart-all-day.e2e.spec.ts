@@ -54,4 +54,36 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
     expect(recent.every((t, i) => i === 0 || t - recent[i - 1]! === 60_000)).toBe(true);
     expect(await page.textContent('[data-testid=status]')).toBe('live');
   }, 60_000);
+
+  it('back from a background tab with many new bars, a trader scrolled back still looks at the same bars', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    type Handle = { getDataList(): Bar[]; getVisibleRange(): { realFrom: number; realTo: number }; scrollToDataIndex(i: number, ms?: number): void };
+    const view = () =>
+      page.evaluate(() => {
+        const chart = (window as unknown as { __chart: Handle }).__chart;
+        const list = chart.getDataList();
+        const r = chart.getVisibleRange();
+        return { from: list[Math.max(0, r.realFrom)]?.timestamp ?? NaN, to: list[Math.min(list.length, r.realTo) - 1]?.timestamp ?? NaN, last: list.at(-1)!.timestamp };
+      });
+    // Scrolled back to the 60th bar of 200.
+    await page.evaluate(() => (window as unknown as { __chart: Handle }).__chart.scrollToDataIndex(60, 0));
+    await page.waitForTimeout(300);
+    const before = await view();
+    expect(before.to).toBeLessThan(before.last);
+    // The frames a background tab skipped: more than RELOAD_AFTER_BARS new bars reach the chart in one.
+    await page.evaluate(() => {
+      type Candle = { time: number };
+      const m = (window as unknown as { __market: { getState(): { candlesByKey: Record<string, Candle[]> }; setState(s: object): void } }).__market;
+      const list = m.getState().candlesByKey['BTCUSDT:1m']!;
+      const last = list.at(-1)!;
+      const added = Array.from({ length: 100 }, (_, i) => ({ ...last, time: last.time + (i + 1) * 60_000, is_closed: true }));
+      m.setState({ candlesByKey: { ...m.getState().candlesByKey, 'BTCUSDT:1m': [...list, ...added] } });
+    });
+    await expect.poll(async () => (await view()).last, { timeout: 5000 }).toBeGreaterThanOrEqual(before.last + 100 * 60_000);
+    const after = await view();
+    // The same bars in view, to the one partly shown at the edge (reproduced: the live end).
+    expect(Math.abs(after.to - before.to)).toBeLessThanOrEqual(60_000);
+    expect(Math.abs(after.from - before.from)).toBeLessThanOrEqual(60_000);
+  }, 60_000);
 });

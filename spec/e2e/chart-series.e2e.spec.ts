@@ -30,6 +30,18 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     });
     await app.ready;
     ({ browser, page } = await openChartPage());
+    // The page's sockets, for a test that closes them from the browser's side.
+    await page.addInitScript(() => {
+      const w = window as unknown as { __sockets: WebSocket[] };
+      const Native = WebSocket;
+      w.__sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          w.__sockets = [...w.__sockets.filter((s) => s.readyState !== Native.CLOSED), this];
+        }
+      };
+    });
   });
 
   afterAll(async () => {
@@ -59,6 +71,61 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
       expect(mine.get(p.time)?.fast).toBe(p.values.fast);
       expect(mine.get(p.time)?.slow).toBe(p.values.slow);
     }
+  });
+
+  it('fetches no points when switching interval (the range of the bars shown before is not the new series\')', async () => {
+    // 5m's 200 bars reach 5 times further back than 1m's.
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=5m&series=ema-cross`);
+    await waitLive(page);
+    const drawnOver = () => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' })[0]?.result.filter((r) => r && typeof r.fast === 'number').length ?? 0`);
+    await expect.poll(drawnOver, { timeout: 10_000 }).toBeGreaterThan(100);
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => new URL(r.url()).pathname.startsWith('/series/') && asked.push(r.url());
+    page.on('request', onRequest);
+    try {
+      for (const interval of ['1m', '5m', '1m']) {
+        await page.click(`button[data-interval="${interval}"]`);
+        await expect.poll(() => onChart<number>(page, `chart.getDataList().length && chart.getDataList()[1].timestamp - chart.getDataList()[0].timestamp`), { timeout: 10_000 }).toBe(interval === '1m' ? 60_000 : 300_000);
+        await waitLive(page);
+        await expect.poll(drawnOver, { timeout: 10_000 }).toBeGreaterThan(100);
+      }
+      await page.waitForTimeout(1500);
+    } finally {
+      page.off('request', onRequest);
+    }
+    expect(asked).toEqual([]);
+  });
+
+  it('keeps the points of the history scrolled back when a reconnect cannot resume', async () => {
+    await page.goto(`${app.url}/?symbol=SOLUSDT&interval=5m&series=ema-cross`);
+    await waitLive(page);
+    const missing = `chart.getIndicators({ name: 'engine:ema-cross' })[0].result.filter((r) => !r || typeof r.fast !== 'number').length`;
+    await expect.poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' }).length`), { timeout: 10_000 }).toBe(1);
+    await page.keyboard.press('Home');
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await expect.poll(() => onChart<number>(page, missing), { timeout: 10_000 }).toBe(0);
+    const bars = await onChart<number>(page, `chart.getDataList().length`);
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => new URL(r.url()).pathname.startsWith('/series/') && asked.push(r.url());
+    page.on('request', onRequest);
+    try {
+      // An epoch the engine does not have (as after Redis lost its data): the socket, closed in the same
+      // step (no live message can set the position back), reconnects and gets a `historical`.
+      await page.evaluate(() => {
+        const w = window as unknown as { __market: { getState(): { positionByKey: object }; setState(s: object): void }; __sockets: WebSocket[] };
+        w.__market.setState({ positionByKey: { ...w.__market.getState().positionByKey, 'SOLUSDT:5m': { epoch: 'gone', offset: 1 } } });
+        for (const s of w.__sockets) if (s.readyState === WebSocket.OPEN) s.close();
+      });
+      await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'live', undefined, { timeout: 5000 });
+      await waitLive(page);
+      await page.waitForTimeout(1500);
+      expect(await onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThanOrEqual(bars);
+      await expect.poll(() => onChart<number>(page, missing), { timeout: 5000 }).toBe(0);
+    } finally {
+      page.off('request', onRequest);
+    }
+    // Nothing fetched again: the points of the older bars stayed with them.
+    expect(asked).toEqual([]);
   });
 
   it('shows the error of a derived series that throws on the chart', async () => {

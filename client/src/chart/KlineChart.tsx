@@ -75,12 +75,20 @@ export function KlineChart(props: KlineChartProps) {
     chartBars: () => chart?.getDataList(),
     visibleFrom: () => chart?.getVisibleRange().from,
     // Many bars at once (back from a background tab): one reload, what the chart shows kept.
-    reload: () => {
-      if (!chart) return;
-      loader.carry(key(), chart.getDataList());
-      chart.resetData();
-    },
+    reload: () => chart && reloadKeepingView(chart, true),
   });
+  /**
+   * Reloads the chart from the store. A reload of the series shown (not a switch) keeps its
+   * scrolled-back pages, and a trader looking at older bars keeps looking at them.
+   */
+  const reloadKeepingView = (c: Chart, same: boolean) => {
+    const bars = c.getDataList();
+    const range = c.getVisibleRange();
+    const anchor = same && range.realTo < bars.length ? bars[Math.max(0, range.realTo - 1)]?.timestamp : undefined;
+    if (same) loader.carry(key(), bars);
+    c.resetData();
+    if (anchor !== undefined) c.scrollToTimestamp(anchor, 0);
+  };
   const key = () => seriesKey(props.symbol, props.interval);
   const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
   const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);
@@ -146,14 +154,7 @@ export function KlineChart(props: KlineChartProps) {
         if (prev === undefined || g <= 0 || resetFrame !== undefined) return;
         resetFrame = requestAnimationFrame(() => {
           resetFrame = undefined;
-          // A reload of the series shown (not a switch): its scrolled-back pages stay, and a trader
-          // looking at older bars keeps looking at them.
-          const shown = c.getDataList();
-          const range = c.getVisibleRange();
-          const anchor = range.realTo < shown.length ? shown[Math.max(0, range.realTo - 1)]?.timestamp : undefined;
-          if (shownKey === key()) loader.carry(key(), shown);
-          c.resetData();
-          if (shownKey === key() && anchor !== undefined) c.scrollToTimestamp(anchor, 0);
+          reloadKeepingView(c, shownKey === key());
           shownKey = key();
         });
       }),
@@ -215,7 +216,8 @@ export function KlineChart(props: KlineChartProps) {
     // A series turned on while the chart shows history older than its snapshot: fetch its points back to the first bar.
     createEffect(
       on(pointsMaps, (maps) => {
-        const first = c.getDataList()[0]?.timestamp;
+        // Only over the bars of this series (a switch changes the points before the chart's bars).
+        const first = loader.shownKey() === key() ? c.getDataList()[0]?.timestamp : undefined;
         if (first === undefined) return;
         props.series.forEach((x, i) => {
           const map = maps[i];

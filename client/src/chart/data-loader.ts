@@ -67,7 +67,7 @@ function changedBefore(prev: readonly Candle[], next: readonly Candle[], before:
  * left fetches older pages from the engine, and live updates reach the chart at most once per frame.
  * Returns the loader and a `dispose` that drops any pending subscription.
  */
-export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): void; carry(key: string, shown: readonly KLineData[]): void } {
+export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): void; carry(key: string, shown: readonly KLineData[]): void; shownKey(): string | undefined } {
   const store = deps.store ?? market;
   const frame = deps.frame ?? ((fn) => requestAnimationFrame(fn));
   const cancelFrame = deps.cancelFrame ?? ((id) => cancelAnimationFrame(id));
@@ -79,6 +79,8 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
   let epoch = 0;
   // Older pages the chart showed before a reload of the same series (see `carry`).
   let carried: { key: string; bars: KLineData[] } | undefined;
+  // The series whose bars the chart holds (none from an `init` until its answer).
+  let shown: string | undefined;
 
   const stopLive = () => {
     unsubscribeStore?.();
@@ -93,6 +95,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       const key = seriesKey(symbol, interval);
       if (type === 'init') {
         epoch++;
+        shown = undefined;
         waitInit?.();
         const kept = carried?.key === key ? carried.bars : [];
         carried = undefined;
@@ -102,6 +105,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
           // snapshot, the bars between were missing for good, and the newest kept one was left half
           // formed (a chart soak: an 814-bar hole on a 1s chart). Scrolling left fetches them instead.
           const joins = (kept.at(-1)?.timestamp ?? Number.NEGATIVE_INFINITY) >= oldest;
+          shown = key;
           callback([...(joins ? kept.filter((k) => k.timestamp < oldest) : []), ...list.map(toKLine)], { forward: true, backward: false });
         };
         const now = store.getState().candlesByKey[key];
@@ -179,9 +183,14 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
      * older pages it had fetched while scrolled back (older than the store holds) go in again with
      * the next `init`, so the trader's history stays.
      */
-    carry(key, shown) {
-      carried = { key, bars: [...shown] };
+    carry(key, bars) {
+      carried = { key, bars: [...bars] };
     },
+    /**
+     * `SYMBOL:interval` of the bars in the chart now: after a switch the chart holds the old series'
+     * bars (or none) until the new one's `init` is answered, and its range says nothing of the new one.
+     */
+    shownKey: () => shown,
     dispose() {
       stopLive();
       waitInit?.();

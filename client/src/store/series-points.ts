@@ -30,11 +30,20 @@ function capOldest(map: Map<number, PointValues>): void {
   for (const t of times.slice(0, map.size - MAX_POINTS)) map.delete(t);
 }
 
-/** The points a `historical` message carries for a series: they replace what was kept. */
+/**
+ * The points a `historical` message carries for a series: from their first time on they replace what
+ * was kept. Older points stay: the chart keeps its scrolled-back bars across a reload of the same
+ * series, and without their points the series went blank over them, fetched again page by page (a
+ * chart soak: rsi on 8,271 of 13,569 bars after a reconnect that could not resume).
+ */
 export function setSeriesPoints(label: string, symbol: string, interval: string, points: Array<{ time: number; values: PointValues }>, store: StoreApi<MarketState> = market): void {
+  const key = seriesPointsKey(label, symbol, interval);
+  const from = points.reduce((m, p) => Math.min(m, p.time), Number.POSITIVE_INFINITY);
   const map = new Map<number, PointValues>();
-  for (const p of points.slice(-MAX_POINTS)) map.set(p.time, p.values);
-  store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [seriesPointsKey(label, symbol, interval)]: map } }));
+  for (const [t, v] of store.getState().seriesPoints[key] ?? []) if (t < from) map.set(t, v);
+  for (const p of points) map.set(p.time, p.values);
+  capOldest(map);
+  store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [key]: map } }));
 }
 
 /** A live `series_point`: upsert by time. */

@@ -39,6 +39,17 @@ describe('chart data loader', () => {
     expect(got[0]!.map((k) => k.timestamp)).toEqual([c(5).time, c(6).time]);
   });
 
+  it('names the series whose bars the chart holds only once its init is answered (a switch keeps the old bars until then)', () => {
+    const { s, loader } = setup();
+    expect(loader.shownKey()).toBeUndefined();
+    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: () => undefined });
+    expect(loader.shownKey()).toBeUndefined();
+    setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
+    expect(loader.shownKey()).toBe('BTCUSDT:1m');
+    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: () => undefined });
+    expect(loader.shownKey()).toBe('BTCUSDT:1m');
+  });
+
   it('gives back the older pages the chart showed when it reloads the same series, once, never another series', () => {
     const { s, loader } = setup();
     setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
