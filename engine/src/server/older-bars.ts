@@ -36,6 +36,7 @@ export function olderBarsSource({ config, rest, catalog, metrics }: OlderBarsCon
     perAddressBurst: Math.max(1, Math.ceil(config.clientHistoryPerMinute / 3)),
   });
   const pages = metrics.gauge('engine_client_history_pages', 'Client history pages (older than the store) by outcome since start');
+  const cached = metrics.gauge('engine_client_history_cached', 'Client history pages and bars in the page cache now');
   metrics.onCollect(() => {
     const st = history.stats();
     pages(st.fetched, { outcome: 'fetched' });
@@ -43,6 +44,8 @@ export function olderBarsSource({ config, rest, catalog, metrics }: OlderBarsCon
     pages(st.coalesced, { outcome: 'coalesced' });
     pages(st.refusedRate, { outcome: 'refused_rate' });
     pages(st.refusedBusy, { outcome: 'refused_busy' });
+    cached(st.cachedPages, { kind: 'pages' });
+    cached(st.cachedBars, { kind: 'bars' });
   });
   const native = (symbol: string, interval: string, endTime: number, limit: number, address: string) => history.page(address, symbol, interval, endTime, limit);
   const page = (symbol: string, interval: string, endTime: number, limit: number, address: string) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { AddressRateLimit } from '../../../engine/src/server/address-rate-limit.ts';
-import { ClientHistory } from '../../../engine/src/server/client-history.ts';
+import { ClientHistory, EXCHANGE_PAGE } from '../../../engine/src/server/client-history.ts';
 
 const M = 60_000;
 const bar = (t: number, closed = true): Bar => ({ openTime: t, open: 1, high: 1, low: 1, close: 1, volume: 1, closed });
@@ -41,7 +41,8 @@ describe('ClientHistory', () => {
 
   it('caches pages of closed bars (bounded, least recently used first), never pages with a forming bar', async () => {
     const ex = exchange();
-    const h = new ClientHistory({ fetch: ex.fetch, maxCachedBars: 100 });
+    // Each page is a full exchange page (EXCHANGE_PAGE bars, counted one more): room for two.
+    const h = new ClientHistory({ fetch: ex.fetch, maxCachedBars: 2.5 * EXCHANGE_PAGE });
     const ask = (t: number) => {
       const p = h.page('a', 'BTCUSDT', '1m', t * M, 50);
       ex.calls.at(-1)?.release();
@@ -52,8 +53,8 @@ describe('ClientHistory', () => {
     expect(ex.calls).toHaveLength(2);
     expect(await ask(100)).toEqual(page(100 * M, 50)); // hit, and now most recent
     expect(ex.calls).toHaveLength(2);
-    await ask(300); // 150 bars > 100: the least recently used (200) goes
-    expect(h.stats()).toMatchObject({ cachedPages: 2, cachedBars: 100, cacheHits: 1 });
+    await ask(300); // a third page is past the bound: the least recently used (200) goes
+    expect(h.stats()).toMatchObject({ cachedPages: 2, cachedBars: 2 * (EXCHANGE_PAGE + 1), cacheHits: 1 });
     await ask(100);
     expect(ex.calls).toHaveLength(3);
     const p = h.page('a', 'BTCUSDT', '1m', 200 * M, 50);
@@ -70,6 +71,38 @@ describe('ClientHistory', () => {
     }
     expect(forming.calls).toHaveLength(2);
     expect(h2.stats().cachedPages).toBe(0);
+  });
+
+  it('asks the exchange for full pages: every limit up to one is cut from the same cached page (reproduced: each limit a call)', async () => {
+    const ex = exchange();
+    const h = new ClientHistory({ fetch: ex.fetch, perAddressBurst: 1000, perAddressPerMinute: 1000 });
+    const first = h.page('a', 'BTCUSDT', '1m', 100 * M, 50);
+    ex.calls[0]!.release();
+    expect(await first).toEqual(page(100 * M, 50));
+    for (const limit of [1, 463, 499, EXCHANGE_PAGE]) expect(await h.page('a', 'BTCUSDT', '1m', 100 * M + 1, limit)).toEqual(page(100 * M, limit));
+    expect(ex.calls.map((c) => c.limit)).toEqual([EXCHANGE_PAGE]);
+    expect(h.stats()).toMatchObject({ fetched: 1, cacheHits: 4 });
+  });
+
+  it("answers endTimes before a series' listing without the exchange, and keeps no page for them (reproduced: 500,000 empty pages cached)", async () => {
+    const listing = 1_000 * M;
+    const calls: number[] = [];
+    const h = new ClientHistory({
+      fetch: async (_s, _i, endTime, limit) => {
+        calls.push(endTime);
+        return page(endTime, limit).filter((b) => b.openTime >= listing);
+      },
+      perAddressBurst: 1000,
+      perAddressPerMinute: 1000,
+    });
+    expect(await h.page('a', 'BTCUSDT', '1m', listing - 10 * M, 500)).toEqual([]);
+    for (let i = 11; i < 511; i++) expect(await h.page('a', 'BTCUSDT', '1m', listing - i * M, 500)).toEqual([]);
+    expect(calls).toEqual([listing - 10 * M]);
+    expect(h.stats()).toMatchObject({ cachedPages: 0, cachedBars: 0 });
+    // Later endTimes still ask (bars may be there), and another series knows nothing of this one.
+    expect(await h.page('a', 'BTCUSDT', '1m', listing + 5 * M, 3)).toEqual(page(listing + 5 * M, 3));
+    expect(await h.page('a', 'ETHUSDT', '1m', listing - 20 * M, 3)).toEqual([]);
+    expect(calls).toHaveLength(3);
   });
 
   it('bounds the pages waiting for the exchange: beyond maxPending, 503-style refusals with a retry time', async () => {
