@@ -518,7 +518,8 @@ export class SeriesRegistry {
         if (!alive()) return { bars: [], inputFrom: undefined };
         const retryS = e instanceof HistoryRefusedError ? e.info.retryAfterSec : undefined;
         if (retryS === undefined || Date.now() + retryS * 1000 > until) return this.partial(id, before, start, e);
-        this.dedup.warn(`older-wait:${id.key}`, 'a derived series warm-up waits for the exchange budget', { key: id.key, retryAfterSec: retryS });
+        // One line for all (a flood starts hundreds of series; a line each made the log grow with them).
+        this.dedup.warn('older-wait', 'derived series warm-ups wait for the exchange budget', { key: id.key, retryAfterSec: retryS, waiting: this.pauses.size + 1 });
         await this.pause(Math.max(1, retryS) * 1000);
         if (!alive()) return { bars: [], inputFrom: undefined };
       }
