@@ -154,5 +154,6 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
       ),
       { numRuns: 150 },
     );
-  });
+    // ~5 s on a quiet machine: room for one six times as loaded (30 s ran out at load average 8-13).
+  }, 120_000);
 });
