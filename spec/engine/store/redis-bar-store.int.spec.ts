@@ -302,7 +302,7 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
   it('a series released while Redis does not answer still gets its expiry once Redis answers again (its key stayed for good)', async () => {
     const port = await freePort();
     await startRedis(port);
-    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 300 });
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 1500 });
     const other = seriesId('ETHUSDT', '1m');
     await store.restore(id);
     await store.restore(other);
@@ -335,7 +335,7 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
   it('a series live again while Redis did not answer is kept before the frees of that time count it: the bound of freed series drops none of its bars', async () => {
     const port = await freePort();
     await startRedis(port);
-    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 300, maxFreedKept: 2 });
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 1500, maxFreedKept: 2 });
     const [a, b, c] = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'].map((s) => seriesId(s, '1m')) as [ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>];
     for (const x of [a, b, c]) store.upsert(x, [bar(1), bar(2)]);
     await store.flush();
