@@ -96,6 +96,33 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await page.click('[data-testid=draw-toggle]');
   });
 
+  it("keeps a symbol's drawings across a switch to a symbol without any and back, the toolbar closed (reproduced: deleted for good)", async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await waitLive(page);
+    const last = await onChart<{ timestamp: number; close: number }>(page, `chart.getDataList().at(-1)`);
+    const saved = { hidden: false, locked: false, items: [{ id: 'line-1', name: 'horizontalStraightLine', points: [{ timestamp: last.timestamp, value: last.close }] }] };
+    await page.evaluate((v) => {
+      localStorage.clear();
+      localStorage.setItem('kline-engine:drawings:BTCUSDT', v);
+    }, JSON.stringify(saved));
+    await page.reload();
+    await waitLive(page);
+    await expect.poll(async () => (await drawings(page)).length).toBe(1);
+    const pick = async (symbol: string) => {
+      await page.fill('[data-testid=symbol-search]', symbol.toLowerCase());
+      await page.locator(`[role=option][data-symbol="${symbol}"]`).click();
+      await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe(symbol);
+      await waitLive(page);
+    };
+    await pick('ETHUSDT');
+    await page.waitForTimeout(300);
+    expect(await drawings(page)).toEqual([]);
+    await pick('BTCUSDT');
+    await expect.poll(async () => (await drawings(page)).map((d) => d.points[0]!.value)).toEqual([last.close]);
+    expect(JSON.parse((await page.evaluate(() => localStorage.getItem('kline-engine:drawings:BTCUSDT'))) ?? '{}')).toEqual(saved);
+    await page.evaluate(() => localStorage.clear());
+  });
+
   it('counts down to the candle close on the last price label, restarting at each new candle, on native and custom intervals', async () => {
     await page.goto(`${app.url}/?symbol=ETHUSDT&interval=1m`);
     await waitLive(page);

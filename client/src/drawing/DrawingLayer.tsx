@@ -40,6 +40,8 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
   const [selected, setSelected] = createSignal<string | null>(null);
   // Programmatic removals (symbol switch, clear all) must not be saved as user deletions one by one.
   let quiet = false;
+  // Unmounted: handlers still bound to its overlays must not save (see onCleanup).
+  let disposed = false;
   let symbol = props.symbol;
 
   const snapshot = (): SavedDrawing[] =>
@@ -54,7 +56,7 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
       });
   /** `removing`: KLineChart calls onRemoved before it drops the overlay from its list. */
   const persist = (removing?: string) => {
-    if (quiet) return;
+    if (quiet || disposed) return;
     const next = { ...saved(), items: snapshot().filter((d) => d.id !== removing) };
     setSaved(next);
     saveDrawings(symbol, next);
@@ -104,6 +106,16 @@ export default function DrawingLayer(props: { chart: Chart; symbol: string; show
 
   onCleanup(() => {
     removeSelected = undefined;
+    // Its overlays go with it. Left on the chart, they showed on the next symbol, and the next layer's
+    // restore removed them through this one's handlers, which saved the old symbol's drawings as
+    // none (a chart soak: a symbol's drawings lost for good after a switch away and back).
+    disposed = true;
+    quiet = true;
+    try {
+      chart.removeOverlay({ groupId: GROUP });
+    } catch {
+      // The chart is gone already (the page closes): nothing to remove.
+    }
   });
   createEffect(() => {
     // Only while something is selected does the Delete key belong to the drawings.
