@@ -22,6 +22,16 @@ const RETRYABLE_REFUSALS = new Set(['rate_limited', 'series_capacity', 'series_b
 /** Wait after a retryable refusal that says no time (a capacity frees up in seconds, not at once). */
 export const REFUSED_RETRY_MS = 5000;
 
+/**
+ * Stale this much longer while the engine last said its upstream is live: the socket is taken for
+ * dead and opened again, resuming. A dropped NAT mapping or a network change closes nothing, and a
+ * browser that sends nothing never learns (a chart soak: `stale` for good, while a new connection
+ * would have worked at once). Doubles while reopening does not help (a market that went quiet
+ * without the engine saying so), up to DEAD_SOCKET_MAX_MS.
+ */
+export const DEAD_SOCKET_MS = 5000;
+export const DEAD_SOCKET_MAX_MS = 60_000;
+
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
@@ -57,6 +67,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let lastArrival = 0;
   const gaps: number[] = [];
+  /** Since when the view has been stale (0: it is not), and the reopens that did not bring it back. */
+  let staleSince = 0;
+  let deadReopens = 0;
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
@@ -73,6 +86,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       if (gaps.length > GAPS_KEPT) gaps.shift();
     }
     lastArrival = now;
+    if (fresh) deadReopens = 0;
     const s = market.getState();
     const skew = observeSkew(s.clockSkew, bar, opts.interval, now, fresh);
     market.setState(skew === s.clockSkew ? { lastUpdateAt: now } : { lastUpdateAt: now, clockSkew: skew });
@@ -170,10 +184,28 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   };
   addEventListener('online', online);
 
+  // A socket gone silent: dropped, and a new one resumes (its own close may never come).
+  const reopenDead = () => {
+    const dead = ws;
+    ws = undefined;
+    if (dead) {
+      dead.onclose = null;
+      dead.onmessage = null;
+      dead.close();
+    }
+    deadReopens++;
+    staleSince = 0;
+    open();
+  };
+
   const staleTimer = setInterval(() => {
     const s = market.getState();
+    const now = Date.now();
+    if (s.connection !== 'stale') staleSince = 0;
+    else if (!staleSince) staleSince = now;
+    else if (s.upstream === 'live' && now - staleSince >= Math.min(DEAD_SOCKET_MAX_MS, DEAD_SOCKET_MS * 2 ** deadReopens)) return reopenDead();
     if (s.connection !== 'live') return;
-    const stale = isStale({ interval: opts.interval, localNow: Date.now(), lastUpdateAt: s.lastUpdateAt, recentGaps: gaps, lastBarTime: s.candlesByKey[key]?.at(-1)?.time, skew: s.clockSkew });
+    const stale = isStale({ interval: opts.interval, localNow: now, lastUpdateAt: s.lastUpdateAt, recentGaps: gaps, lastBarTime: s.candlesByKey[key]?.at(-1)?.time, skew: s.clockSkew });
     if (stale) setConnection('stale');
   }, 500);
 

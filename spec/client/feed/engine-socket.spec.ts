@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { connectEngine, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
+import { connectEngine, DEAD_SOCKET_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
 import { market } from '../../../client/src/store/market.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
@@ -160,5 +160,49 @@ describe('connectEngine refusals (close 4000)', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeSocket.made).toHaveLength(1);
     expect(market.getState()).toMatchObject({ connection: 'error', error: error.message });
+  });
+});
+
+describe('connectEngine and a socket gone silent', () => {
+  const status = (upstream: string) => JSON.stringify({ type: 'status', upstream, source: 'sim' });
+  beforeEach(() => market.setState({ upstream: 'unknown', candlesByKey: {}, lastUpdateAt: 0, clockSkew: 0 }));
+
+  it('opens a new socket, resuming, once stale DEAD_SOCKET_MS while the engine said its upstream is live; waits twice as long each time that does not help (reproduced: stale for good)', async () => {
+    // The engine answers, then its messages stop coming, the socket never closing (a dropped NAT mapping).
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      ws.send(status('live'));
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(market.getState().connection).toBe('live');
+    const staleAt = async () => {
+      for (let t = 0; t < 60_000 && market.getState().connection !== 'stale'; t += 100) await vi.advanceTimersByTimeAsync(100);
+      return Date.now();
+    };
+    const t1 = await staleAt();
+    await vi.advanceTimersByTimeAsync(DEAD_SOCKET_MS + 600);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[0]!.readyState).toBe(3);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
+    expect(FakeSocket.made[1]!.at - t1).toBeGreaterThanOrEqual(DEAD_SOCKET_MS);
+    // Silent again: the next reopen waits twice as long.
+    const t2 = await staleAt();
+    await vi.advanceTimersByTimeAsync(DEAD_SOCKET_MS + 600);
+    expect(FakeSocket.made).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(DEAD_SOCKET_MS);
+    expect(FakeSocket.made).toHaveLength(3);
+    expect(FakeSocket.made[2]!.at - t2).toBeGreaterThanOrEqual(2 * DEAD_SOCKET_MS);
+  });
+
+  it('keeps the socket while the engine says its upstream is stale (the engine is there; the exchange is not)', async () => {
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      ws.send(status('stale'));
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(market.getState().connection).toBe('stale');
+    expect(FakeSocket.made).toHaveLength(1);
   });
 });
