@@ -15,7 +15,7 @@ export const OLDER_PAGE = 500;
  */
 export const MAX_CHART_BARS = 20_000;
 /** Live bars past the cap before the oldest go (at once, not one per bar). */
-const TRIM_MARGIN = 1_000;
+export const TRIM_MARGIN = 1_000;
 
 const toKLine = (c: Candle): KLineData => ({ timestamp: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
 
@@ -49,6 +49,15 @@ export interface LoaderDeps {
  * back to 1,800 new bars of a 1s chart froze for 10 s, and to 6,000 ran out of memory (a chart soak).
  */
 export const RELOAD_AFTER_BARS = 64;
+
+/**
+ * …on a large chart fewer: bars fed one by one times bars on the chart (each feed a recalculation
+ * over all of them) past this, a reload (one recalculation) costs less. A chart soak: ~50 ms a bar
+ * fed at 9,000 bars with six indicators, so 64 at once froze it for seconds. At least 2 (one bar a
+ * frame is the live case).
+ */
+const RELOAD_AFTER_WORK = 64_000;
+export const reloadAfter = (chartBars: number) => Math.max(2, Math.min(RELOAD_AFTER_BARS, Math.floor(RELOAD_AFTER_WORK / Math.max(1, chartBars))));
 
 /** Bars of `next` older than `before` that `prev` lacks or holds as another object (both sorted by time). */
 function changedBefore(prev: readonly Candle[], next: readonly Candle[], before: number): Candle[] {
@@ -164,7 +173,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         let i = list.length;
         while (i > 0 && list[i - 1]!.time >= pushedTime) i--;
         pushedTime = list.at(-1)?.time ?? pushedTime;
-        if (deps.reload && list.length - i > RELOAD_AFTER_BARS) return deps.reload();
+        if (deps.reload && list.length - i > reloadAfter(shown?.length ?? 0)) return deps.reload();
         for (; i < list.length; i++) callback(toKLine(list[i]!));
       };
       let lastList = store.getState().candlesByKey[key];

@@ -1,5 +1,6 @@
 import type { StoreApi } from 'zustand/vanilla';
 import type { SeriesState } from '../feed/wire.ts';
+import { MAX_CHART_BARS, TRIM_MARGIN } from '../chart/data-loader.ts';
 import { market, type MarketState } from './market.ts';
 
 /** Values of one derived-series point: `{value}` for single-valued series, its keys otherwise. */
@@ -9,9 +10,10 @@ export const seriesPointsKey = (label: string, symbol: string, interval: string)
 
 /**
  * Points kept per series: the live window plus pages scrolled back into (older pages add to it), as
- * many as the chart holds bars at most (MAX_CHART_BARS in chart/data-loader.ts; each live point copies the map).
+ * many as the chart holds bars at most (it trims its oldest only past MAX_CHART_BARS + TRIM_MARGIN:
+ * with fewer points, those oldest bars showed no value; each live point copies the map).
  */
-export const MAX_POINTS = 20_000;
+export const MAX_POINTS = MAX_CHART_BARS + TRIM_MARGIN;
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
   if (typeof p.value === 'number') return { value: p.value };

@@ -1,7 +1,7 @@
 import type { KLineData } from 'klinecharts';
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import { createDataLoader, MAX_CHART_BARS, RELOAD_AFTER_BARS } from '../../../client/src/chart/data-loader.ts';
+import { createDataLoader, MAX_CHART_BARS, RELOAD_AFTER_BARS, reloadAfter } from '../../../client/src/chart/data-loader.ts';
 import { mergeCandle, setCandlesForSymbol } from '../../../client/src/store/actions.ts';
 import type { Candle } from '../../../client/src/store/candle.ts';
 import { initialMarketState, type MarketState } from '../../../client/src/store/market.ts';
@@ -136,6 +136,28 @@ describe('chart data loader', () => {
     frames.shift()!();
     expect(reloads).toBe(1);
     expect(pushed).toEqual([RELOAD_AFTER_BARS + 2, RELOAD_AFTER_BARS + 3, RELOAD_AFTER_BARS + 4, RELOAD_AFTER_BARS + 5]);
+  });
+
+  it('on a large chart reloads for fewer new bars in a frame (each fed one recalculates all of them), never for one', () => {
+    expect(reloadAfter(500)).toBe(RELOAD_AFTER_BARS);
+    expect(reloadAfter(20_000)).toBe(3);
+    expect(reloadAfter(1_000_000)).toBe(2);
+    const s = store();
+    const frames: Array<() => void> = [];
+    let reloads = 0;
+    const shown: KLineData[] = Array.from({ length: 16_000 }, (_, i) => ({ timestamp: (i - 16_000) * 60_000, open: 1, high: 9, low: 0, close: 1, volume: 1 }));
+    const loader = createDataLoader({ store: s, current: () => ({ symbol: 'BTCUSDT', interval: '1m' }), fetchOlder: async () => [], frame: (fn) => frames.push(fn), cancelFrame: () => undefined, reload: () => reloads++, chartBars: () => shown });
+    setCandlesForSymbol('BTCUSDT', '1m', [c(1)], s);
+    const pushed: number[] = [];
+    loader.subscribeBar!({ symbol, period, callback: (k) => pushed.push(k.timestamp / 60_000) });
+    // 16,000 bars: at most 4 fed one by one.
+    for (const n of [2, 3, 4]) mergeCandle('BTCUSDT', '1m', c(n), s);
+    frames.shift()!();
+    expect(reloads).toBe(0);
+    expect(pushed).toEqual([1, 2, 3, 4]);
+    for (let n = 5; n <= 9; n++) mergeCandle('BTCUSDT', '1m', c(n), s);
+    frames.shift()!();
+    expect(reloads).toBe(1);
   });
 
   it('puts a bar repaired behind the newest into the chart\'s own list in place, and pushes the newest again so the chart redraws (was: a reload of the chart)', () => {
