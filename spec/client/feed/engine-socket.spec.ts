@@ -164,15 +164,17 @@ describe('connectEngine refusals (close 4000)', () => {
 });
 
 describe('connectEngine and a socket gone silent', () => {
-  const status = (upstream: string) => JSON.stringify({ type: 'status', upstream, source: 'sim' });
+  /** The engine answers with a snapshot and its upstream's state, then its messages stop coming, the socket never closing (a dropped NAT mapping). */
+  const answersThenSilent = (upstream: string) => {
+    FakeSocket.serve = (ws) => {
+      ws.send(historical);
+      ws.send(JSON.stringify({ type: 'status', upstream, source: 'sim' }));
+    };
+  };
   beforeEach(() => market.setState({ upstream: 'unknown', candlesByKey: {}, lastUpdateAt: 0, clockSkew: 0 }));
 
   it('opens a new socket, resuming, once stale DEAD_SOCKET_MS while the engine said its upstream is live; waits twice as long each time that does not help (reproduced: stale for good)', async () => {
-    // The engine answers, then its messages stop coming, the socket never closing (a dropped NAT mapping).
-    FakeSocket.serve = (ws) => {
-      ws.send(historical);
-      ws.send(status('live'));
-    };
+    answersThenSilent('live');
     connect();
     await vi.advanceTimersByTimeAsync(100);
     expect(market.getState().connection).toBe('live');
@@ -196,10 +198,7 @@ describe('connectEngine and a socket gone silent', () => {
   });
 
   it('keeps the socket while the engine says its upstream is stale (the engine is there; the exchange is not)', async () => {
-    FakeSocket.serve = (ws) => {
-      ws.send(historical);
-      ws.send(status('stale'));
-    };
+    answersThenSilent('stale');
     connect();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(market.getState().connection).toBe('stale');
