@@ -29,7 +29,7 @@ await runServerProcess(async (cfg) => {
     onBar: (id: SeriesId, bar: Bar) => {
       const snap = snapshots.get(id.key);
       if (snap) snap.bytes = undefined;
-      app.publish(klineTopic(id), liveCandleMessage(id.symbol, id.interval, bar), false, false);
+      app.publish(klineTopic(id), liveCandleMessage(id.symbol, id.interval, bar, undefined, Date.now()), false, false);
       published++;
     },
   });

@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../engine/src/app.ts';
 import { MAX_CHART_BARS } from '../../client/src/chart/data-loader.ts';
+import { behindMs } from '../../client/src/feed/engine-socket.ts';
 import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
@@ -23,6 +24,18 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
     app = await startChartApp({ symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300, historyOnConnect: 200, simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
     await app.ready;
     ({ browser, page } = await openChartPage());
+    // The URL of every socket the page opens.
+    await page.addInitScript(() => {
+      const w = window as unknown as { __socketUrls: string[] };
+      const Native = WebSocket;
+      w.__socketUrls = [];
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          w.__socketUrls.push(String(url));
+        }
+      };
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -85,5 +98,24 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
     // The same bars in view, to the one partly shown at the edge (reproduced: the live end).
     expect(Math.abs(after.to - before.to)).toBeLessThanOrEqual(60_000);
     expect(Math.abs(after.from - before.from)).toBeLessThanOrEqual(60_000);
+  }, 60_000);
+
+  it('a main thread that could not keep up skips ahead: its socket with the late updates is dropped, a new one resumes (reproduced: minutes behind, shown live)', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=rsi`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    const urls = () => page.evaluate(() => (window as unknown as { __socketUrls: string[] }).__socketUrls);
+    await page.waitForTimeout(1000);
+    expect(await urls()).toHaveLength(1);
+    // The page busy for longer than behindMs: the updates that came meanwhile are handled that late.
+    await page.evaluate((ms) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+    }, behindMs('1m') + 2000);
+    await expect.poll(urls, { timeout: 5000 }).toHaveLength(2);
+    expect((await urls())[1]).toMatch(/[?&]epoch=[^&]+&since=\d+/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 5000 });
+    // Live again, without another drop: a new socket starts without a backlog.
+    await page.waitForTimeout(2000);
+    expect(await urls()).toHaveLength(2);
   }, 60_000);
 });

@@ -4,7 +4,8 @@ import { market } from '../store/market.ts';
 import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
 import { observeSkew } from './exchange-clock.ts';
 import { parseEngineMessage } from './messages.ts';
-import { GAPS_KEPT, isStale } from './staleness.ts';
+import { FeedLag } from './feed-lag.ts';
+import { GAPS_KEPT, isStale, pushIntervalMs, STALE_PUSHES } from './staleness.ts';
 
 /** Close code the engine sends after an `error` message: retrying would fail the same way. */
 const CLOSE_BAD_REQUEST = 4000;
@@ -31,6 +32,14 @@ export const REFUSED_RETRY_MS = 5000;
  */
 export const DEAD_SOCKET_MS = 5000;
 export const DEAD_SOCKET_MAX_MS = 60_000;
+
+/**
+ * Updates handled later than this (see FeedLag) mean the chart shows the past as live: the socket is
+ * dropped and a new one resumes, its `recovered` message one bar per bar touched meanwhile instead
+ * of every update that waited (a browser that cannot keep up skips ahead instead of falling behind
+ * until the engine closes the socket that it no longer reads, and the resume is too old to serve).
+ */
+export const behindMs = (interval: string) => STALE_PUSHES * pushIntervalMs(interval);
 
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
@@ -70,6 +79,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   /** Since when the view has been stale (0: it is not), and the reopens that did not bring it back. */
   let staleSince = 0;
   let deadReopens = 0;
+  const lag = new FeedLag();
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
@@ -79,7 +89,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     return `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}${resume}`;
   };
 
-  const arrived = (bar: { time: number; is_closed: boolean }, fresh: boolean) => {
+  /** `waited`: how long the update waited on its way beyond the quickest (FeedLag); the exchange's clock is read as if it had not. */
+  const arrived = (bar: { time: number; is_closed: boolean }, fresh: boolean, waited = 0) => {
     const now = Date.now();
     if (lastArrival) {
       gaps.push(now - lastArrival);
@@ -88,11 +99,12 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     lastArrival = now;
     if (fresh) deadReopens = 0;
     const s = market.getState();
-    const skew = observeSkew(s.clockSkew, bar, opts.interval, now, fresh);
+    const skew = observeSkew(s.clockSkew, bar, opts.interval, now - waited, fresh);
     market.setState(skew === s.clockSkew ? { lastUpdateAt: now } : { lastUpdateAt: now, clockSkew: skew });
   };
 
   const open = () => {
+    lag.reset();
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
     const socket = new WebSocket(url());
     ws = socket;
@@ -133,12 +145,15 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         case 'loading':
           setConnection('loading');
           break;
-        case 'live_candle':
+        case 'live_candle': {
           mergeCandle(msg.symbol, msg.interval, msg.candle);
           if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
-          arrived(msg.candle, true);
+          const waited = msg.at === undefined ? 0 : lag.observe(msg.at, Date.now());
+          arrived(msg.candle, true, waited);
+          if (waited > behindMs(opts.interval)) return reopen();
           if (market.getState().connection === 'stale') setConnection('live');
           break;
+        }
         case 'series_point':
           mergeSeriesPoint(msg.name, msg.symbol, msg.interval, msg.point.time, msg.point.values);
           break;
@@ -184,18 +199,23 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   };
   addEventListener('online', online);
 
-  // A socket gone silent: dropped, and a new one resumes (its own close may never come).
-  const reopenDead = () => {
-    const dead = ws;
+  // The socket is dropped (what it still holds is not handled) and a new one resumes.
+  function reopen() {
+    const old = ws;
     ws = undefined;
-    if (dead) {
-      dead.onclose = null;
-      dead.onmessage = null;
-      dead.close();
+    if (old) {
+      old.onclose = null;
+      old.onmessage = null;
+      old.close();
     }
-    deadReopens++;
     staleSince = 0;
     open();
+  }
+
+  // A socket gone silent (its own close may never come).
+  const reopenDead = () => {
+    deadReopens++;
+    reopen();
   };
 
   const staleTimer = setInterval(() => {

@@ -25,7 +25,8 @@ export type EngineMessage =
   | { type: 'loading'; symbol: string; interval: string }
   | { type: 'series_point'; name: string; symbol: string; interval: string; point: SeriesPointWire }
   | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
-  | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition }
+  /** `at`: when the engine sent it (its clock, ms; see feed-lag.ts). */
+  | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition; at?: number }
   | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale'; source: string }
   | { type: 'error'; message: string; code?: string; retryAfterSec?: number };
 
@@ -135,6 +136,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       const out: EngineMessage = { type: 'live_candle', symbol: msg.symbol, interval: msg.interval, candle };
       const position = toPosition(msg);
       if (position) out.position = position;
+      if (isNum(msg.at)) out.at = msg.at;
       return out;
     }
     case 'status':

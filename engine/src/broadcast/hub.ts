@@ -60,7 +60,7 @@ export class Hub {
     this.snapshots.drop(id.key);
     const topic = klineTopic(id);
     const n = this.publisher?.subscribers(topic) ?? 0;
-    if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar, pos), n);
+    if (n > 0) this.publisher!.publish(topic, liveCandleMessage(id.symbol, id.interval, bar, pos, Date.now()), n);
   }
 
   /** A socket now follows a derived series topic (the server calls this as it subscribes it). */

@@ -48,9 +48,14 @@ export function positionFields(pos: WirePosition | undefined): string {
   return pos ? `,"epoch":${jsonString(pos.epoch)},"offset":${pos.offset}` : '';
 }
 
-export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?: WirePosition): string {
+/**
+ * `at`: when the node sending it to browsers made the message (its clock, ms). A browser learns from
+ * it how long updates wait on their way, in its own main thread above all (one that cannot keep up
+ * fell minutes behind while its chart looked live: client/src/feed/feed-lag.ts).
+ */
+export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?: WirePosition, at?: number): string {
   // Hand-built: this string is made once per update and is the hot path of the fan-out.
-  return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}${positionFields(pos)}}`;
+  return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}${positionFields(pos)}${at === undefined ? '' : `,"at":${at}`}}`;
 }
 
 /** `code` names a failure clients act on (`symbol_not_trading`, `series_capacity`). */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { connectEngine, DEAD_SOCKET_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
+import { behindMs, connectEngine, DEAD_SOCKET_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
 import { market } from '../../../client/src/store/market.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
@@ -203,5 +203,56 @@ describe('connectEngine and a socket gone silent', () => {
     await vi.advanceTimersByTimeAsync(30_000);
     expect(market.getState().connection).toBe('stale');
     expect(FakeSocket.made).toHaveLength(1);
+  });
+
+  /** A forming update of the bar forming when it was sent, by an engine whose clock is `offset` ahead, `late` ms before this browser handles it. */
+  const forming = (offset: number, late: number, n: number) => {
+    const sent = Date.now() + offset - late;
+    return JSON.stringify({ type: 'live_candle', symbol: 'BTCUSDT', interval: '1m', ...candle, time: sent - (sent % 60_000), epoch: 'e1', offset: 5 + n, at: sent });
+  };
+
+  it('drops a socket whose updates are handled late and resumes on a new one; the late ones do not move the exchange clock back (reproduced: minutes behind, shown live)', async () => {
+    vi.setSystemTime(Date.UTC(2026, 0, 1));
+    let served: FakeSocket | undefined;
+    FakeSocket.serve = (ws) => {
+      served ??= ws;
+      ws.send(historical);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    // Updates that come at once, the engine's clock the same as this one.
+    for (let n = 1; n <= 3; n++) {
+      served!.send(forming(0, 30, n));
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(FakeSocket.made).toHaveLength(1);
+    expect(market.getState().connection).toBe('live');
+    const skew = market.getState().clockSkew;
+    // One sent 2 s before its bar closed, handled 2 s + behindMs later here (a main thread that cannot
+    // keep up): it is taken, and the socket, with what it still holds, is dropped for a resume.
+    await vi.advanceTimersByTimeAsync(60_000 - 3_100 - 2_000 + behindMs('1m') + 2_000);
+    served!.send(forming(0, behindMs('1m') + 2_000, 4));
+    expect(market.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'e1', offset: 9 });
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[0]!.readyState).toBe(3);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=9');
+    // Its bar was forming when it was sent, not when it was handled: the clock reads as before.
+    expect(market.getState().clockSkew).toBe(skew);
+  });
+
+  it('keeps a socket whose engine clock is far off but whose updates come at once', async () => {
+    let served: FakeSocket | undefined;
+    FakeSocket.serve = (ws) => {
+      served ??= ws;
+      ws.send(historical);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    for (let n = 1; n <= 30; n++) {
+      served!.send(forming(-3_600_000, 20 + (n % 3) * 40, n));
+      await vi.advanceTimersByTimeAsync(2000);
+    }
+    expect(FakeSocket.made).toHaveLength(1);
+    expect(market.getState().connection).toBe('live');
   });
 });

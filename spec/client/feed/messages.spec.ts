@@ -28,6 +28,9 @@ describe('parseEngineMessage', () => {
       seriesStatus: { rsi: { state: 'failed', error: 'boom' } },
     });
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'e1', offset: 42 }))).toMatchObject({ position: { epoch: 'e1', offset: 42 } });
+    // The engine's send time, when it is a number.
+    expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, at: 1_700_000_000_123 }))).toMatchObject({ at: 1_700_000_000_123 });
+    expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, at: '1' }))).not.toHaveProperty('at');
     expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 }, series: {} });
     expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle], series: { rsi: [{ time: 60_000, value: 3 }] } }))).toMatchObject({ series: { rsi: [{ time: 60_000, values: { value: 3 } }] } });
     expect(parseEngineMessage('{"type":"loading","symbol":"PEPEUSDT","interval":"1m"}')).toEqual({ type: 'loading', symbol: 'PEPEUSDT', interval: '1m' });

@@ -15,8 +15,8 @@ const arbBar = fc.record({
 const arbEpoch = fc.oneof(fc.base64String(), fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', 'a"b', 'a\\b', '\n', 'é', '\u2028'));
 
 describe('live_candle message (property)', () => {
-  test.prop([arbBar, arbEpoch, fc.nat()])('parses back to the bar and the position it was built from', (bar, epoch, offset) => {
-    const msg = JSON.parse(liveCandleMessage('BTCUSDT', '1m', bar, { epoch, offset }));
+  test.prop([arbBar, arbEpoch, fc.nat(), fc.nat()])('parses back to the bar, the position and the send time it was built from', (bar, epoch, offset, at) => {
+    const msg = JSON.parse(liveCandleMessage('BTCUSDT', '1m', bar, { epoch, offset }, at));
     expect(msg).toEqual({
       type: 'live_candle',
       symbol: 'BTCUSDT',
@@ -31,6 +31,7 @@ describe('live_candle message (property)', () => {
       is_closed: bar.closed,
       epoch,
       offset,
+      at,
     });
   });
 });
