@@ -97,9 +97,8 @@ export function KlineChart(props: KlineChartProps) {
   const drawnSeries = new Set<string>();
   // Any change to a shown series' points: recalculate it (at most once per frame).
   const sameItems = <T,>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  // Each update of a series' points replaces its map: a new map is a new version.
-  const pointsMaps = useMarket((s) => props.series.map((x) => s.seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]), market, sameItems);
-  const seriesVersion = pointsMaps;
+  // A series' points are changed in place; their version says when.
+  const seriesVersion = useMarket((s) => props.series.map((x) => s.seriesPointsVersion[seriesPointsKey(x.label, props.symbol, props.interval)] ?? 0), market, sameItems);
   const failures = useMarket((s) =>
     props.series.flatMap((x) => {
       const st = s.seriesStatus[seriesPointsKey(x.label, props.symbol, props.interval)];
@@ -215,14 +214,15 @@ export function KlineChart(props: KlineChartProps) {
 
     // A series turned on while the chart shows history older than its snapshot: fetch its points back to the first bar.
     createEffect(
-      on(pointsMaps, (maps) => {
+      on(seriesVersion, () => {
         // Only over the bars of this series (a switch changes the points before the chart's bars).
         const first = loader.shownKey() === key() ? c.getDataList()[0]?.timestamp : undefined;
         if (first === undefined) return;
-        props.series.forEach((x, i) => {
-          const map = maps[i];
+        props.series.forEach((x) => {
+          const map = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)];
           if (!map?.size) return;
-          const earliest = Math.min(...map.keys());
+          let earliest = Infinity;
+          for (const t of map.keys()) if (t < earliest) earliest = t;
           const tag = `${x.label}|${props.symbol}:${props.interval}@${first}`;
           if (earliest <= first || backfilled.has(tag)) return;
           backfilled.add(tag);

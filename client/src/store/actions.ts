@@ -139,6 +139,7 @@ export function setSelection(symbol: string, interval: string, store: StoreApi<M
       generationByKey: keep(s.generationByKey),
       positionByKey: keep(s.positionByKey),
       seriesPoints: keep(s.seriesPoints, seriesOf),
+      seriesPointsVersion: keep(s.seriesPointsVersion, seriesOf),
       seriesStatus: keep(s.seriesStatus, seriesOf),
     };
   });

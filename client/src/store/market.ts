@@ -29,8 +29,13 @@ export interface MarketState {
   /** Symbols the engine runs always; others are served on demand. */
   configured: string[];
   intervals: string[];
-  /** Derived-series points per `label|SYMBOL:interval`, by time. */
+  /** Derived-series points per `label|SYMBOL:interval`, by time (changed in place: see seriesPointsVersion). */
   seriesPoints: Record<string, Map<number, Record<string, number>>>;
+  /**
+   * Per `label|SYMBOL:interval`, a number that changes with each change of its points, unique across
+   * series. The maps are changed in place: a live point copied the whole map (2–9 ms at 20,000 points).
+   */
+  seriesPointsVersion: Record<string, number>;
   /** Derived series the engine reported failed (or live again), per `label|SYMBOL:interval`. */
   seriesStatus: Record<string, SeriesState>;
   /** The engine's derived series (from `GET /series`). */
@@ -54,6 +59,7 @@ export const initialMarketState = (): MarketState => ({
   configured: [],
   intervals: [],
   seriesPoints: {},
+  seriesPointsVersion: {},
   seriesStatus: {},
   seriesCatalog: [],
 });

@@ -11,9 +11,16 @@ export const seriesPointsKey = (label: string, symbol: string, interval: string)
 /**
  * Points kept per series: the live window plus pages scrolled back into (older pages add to it), as
  * many as the chart holds bars at most (it trims its oldest only past MAX_CHART_BARS + TRIM_MARGIN:
- * with fewer points, those oldest bars showed no value; each live point copies the map).
+ * with fewer points, those oldest bars showed no value).
  */
 export const MAX_POINTS = MAX_CHART_BARS + TRIM_MARGIN;
+
+/** Points a series may hold beyond MAX_POINTS before its oldest go: one sort of its times per this many new points, not one per point. */
+export const POINTS_SLACK = 1000;
+
+/** The next version of a series' points (see MarketState.seriesPointsVersion). */
+let lastVersion = 0;
+const bumped = (versions: Record<string, number>, key: string) => ({ ...versions, [key]: ++lastVersion });
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
   if (typeof p.value === 'number') return { value: p.value };
@@ -25,9 +32,9 @@ export function toValues(p: { value?: unknown; values?: unknown }): PointValues 
   return undefined;
 }
 
-/** Over the cap: the oldest times go first (the live end is what every view shows). */
+/** Over the cap and its slack: the oldest times go first, down to the cap (the live end is what every view shows). */
 function capOldest(map: Map<number, PointValues>): void {
-  if (map.size <= MAX_POINTS) return;
+  if (map.size <= MAX_POINTS + POINTS_SLACK) return;
   const times = [...map.keys()].sort((a, b) => a - b);
   for (const t of times.slice(0, map.size - MAX_POINTS)) map.delete(t);
 }
@@ -45,7 +52,7 @@ export function setSeriesPoints(label: string, symbol: string, interval: string,
   for (const [t, v] of store.getState().seriesPoints[key] ?? []) if (t < from) map.set(t, v);
   for (const p of points) map.set(p.time, p.values);
   capOldest(map);
-  store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [key]: map } }));
+  store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [key]: map }, seriesPointsVersion: bumped(s.seriesPointsVersion, key) }));
 }
 
 /** A live `series_point`: upsert by time. */
@@ -57,10 +64,11 @@ export function mergeSeriesPoint(label: string, symbol: string, interval: string
 export function mergeSeriesPoints(label: string, symbol: string, interval: string, points: ReadonlyArray<{ time: number; values: PointValues }>, store: StoreApi<MarketState> = market): void {
   if (!points.length) return;
   const key = seriesPointsKey(label, symbol, interval);
-  const map = new Map(store.getState().seriesPoints[key] ?? []);
+  const kept = store.getState().seriesPoints[key];
+  const map = kept ?? new Map<number, PointValues>();
   for (const p of points) map.set(p.time, p.values);
   capOldest(map);
-  store.setState((s) => ({ seriesPoints: { ...s.seriesPoints, [key]: map } }));
+  store.setState((s) => ({ ...(kept ? {} : { seriesPoints: { ...s.seriesPoints, [key]: map } }), seriesPointsVersion: bumped(s.seriesPointsVersion, key) }));
 }
 
 /** `series_status` (or `historical`'s `seriesStatus`): a failed series says so on the chart. */
