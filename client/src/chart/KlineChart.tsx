@@ -85,9 +85,15 @@ export function KlineChart(props: KlineChartProps) {
     const bars = c.getDataList();
     const range = c.getVisibleRange();
     const anchor = same && range.realTo < bars.length ? bars[Math.max(0, range.realTo - 1)]?.timestamp : undefined;
+    const xOf = (timestamp: number) => (c.convertToPixel({ timestamp }, { paneId: 'candle_pane' }) as { x?: number }).x;
+    const was = anchor === undefined ? undefined : xOf(anchor);
     if (same) loader.carry(key(), bars);
     c.resetData();
-    if (anchor !== undefined) c.scrollToTimestamp(anchor, 0);
+    if (anchor === undefined) return;
+    c.scrollToTimestamp(anchor, 0);
+    // The anchor at the pixel it was at (it was partly shown: scrolling to it alone moved the view up to a bar).
+    const now = xOf(anchor);
+    if (was !== undefined && now !== undefined && Number.isFinite(was - now)) c.scrollByDistance(was - now, 0);
   };
   const key = () => seriesKey(props.symbol, props.interval);
   const generation = useMarket((s) => s.generationByKey[key()] ?? 0);
