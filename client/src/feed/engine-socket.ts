@@ -19,7 +19,7 @@ export const MAX_RETRY_MS = 1000;
  */
 export const STABLE_MS = 5000;
 /** Close-4000 refusals that name a passing condition: retried, the rest are the request's fault. */
-const RETRYABLE_REFUSALS = new Set(['rate_limited', 'series_capacity', 'series_busy']);
+const RETRYABLE_REFUSALS = new Set(['rate_limited', 'series_capacity', 'series_busy', 'server_busy']);
 /** Wait after a retryable refusal that says no time (a capacity frees up in seconds, not at once). */
 export const REFUSED_RETRY_MS = 5000;
 

@@ -35,6 +35,8 @@ export interface Config {
   rotateAfterMs: number;
   /** Per-client send buffer limit before the slow-client policy applies. */
   maxBackpressureBytes: number;
+  /** All clients' send buffers together: beyond, those not draining are closed and first messages refused (see send-budget.ts). */
+  maxBufferedTotalBytes: number;
   /** Directory of the built web client ('' disables static serving). */
   clientDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -81,6 +83,8 @@ export interface Config {
   httpRequestsPerSecond: number;
   /** A WebSocket that sends no frame (answers no ping) for this long is closed (ms). */
   pingTimeoutMs: number;
+  /** A WebSocket whose send buffer does not go down for this long is closed (ms; see send-budget.ts). */
+  stuckMs: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -257,6 +261,7 @@ export function loadConfig(env: Env = process.env): Config {
     staleAfterMs: int(env, 'STALE_AFTER_MS', 30_000, 1000, 3_600_000),
     rotateAfterMs: int(env, 'ROTATE_AFTER_MS', 23 * 3_600_000, 10_000, 24 * 3_600_000 - 60_000),
     maxBackpressureBytes: int(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    maxBufferedTotalBytes: int(env, 'MAX_BUFFERED_TOTAL_BYTES', 256 * 1024 * 1024, 16 * 1024 * 1024, 64 * 1024 * 1024 * 1024),
     clientDir: env.CLIENT_DIR ?? 'dist/client',
     seriesDir: seriesDir(env),
     recordFile: env.RECORD_FILE || undefined,
@@ -283,5 +288,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
     httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
     pingTimeoutMs: int(env, 'PING_TIMEOUT_MS', 60_000, 1000, 3_600_000),
+    stuckMs: int(env, 'SEND_STUCK_MS', 10_000, 1000, 3_600_000),
   };
 }

@@ -26,6 +26,8 @@ export interface ServerDeps {
   port: number;
   historyOnConnect: number;
   maxBackpressureBytes: number;
+  maxBufferedTotalBytes?: number;
+  stuckMs?: number;
   clientDir: string;
   /** CORS on the public GET endpoints ('*' = any origin). */
   corsOrigins: readonly string[];
@@ -63,11 +65,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs };
+  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs };
 }
 
 export interface EngineServer {

@@ -19,6 +19,7 @@ import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
 import { TurnBudget } from './turn-budget.ts';
+import { SendBudget } from './send-budget.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { CatchUpWaits } from './catch-up-waits.ts';
 
@@ -36,6 +37,12 @@ export const CONNECTS_PER_SECOND = 10;
  * that). Above it, the allowance stops there.
  */
 export const MAX_SNAPSHOT_ALLOWANCE = 16 * 1024 * 1024;
+/** A socket whose send buffer has not gone down for this long is closed (see SendBudget). */
+export const STUCK_MS = 10_000;
+/** MAX_BUFFERED_TOTAL_BYTES's default. */
+export const DEFAULT_BUFFERED_TOTAL = 256 * 1024 * 1024;
+/** When a first message refused for the send budget may be asked for again (s). */
+const BUDGET_RETRY_SEC = 2;
 /** Longest a resuming client waits for this node to apply updates it already saw (see `behind`). */
 export const RESUME_CATCHUP_MS = 2000;
 const RESUME_CATCHUP_POLL_MS = 10;
@@ -68,6 +75,10 @@ export interface WsRouteDeps {
   trustProxy?: readonly string[];
   historyOnConnect: number;
   maxBackpressureBytes: number;
+  /** All sockets' send buffers together (MAX_BUFFERED_TOTAL_BYTES; default DEFAULT_BUFFERED_TOTAL). */
+  maxBufferedTotalBytes?: number;
+  /** A socket whose send buffer does not go down for this long is closed (default STUCK_MS). */
+  stuckMs?: number;
   /** A socket that sends no frame (answers no ping) for this long is closed (default 60 s). */
   pingTimeoutMs?: number;
   /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
@@ -132,6 +143,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const catchUps = new CatchUpWaits(RESUME_CATCHUP_POLL_MS);
   /** Which sockets are too slow to keep (see the sweep). */
   const sendBuffers = new SendBufferWatch<HyperExpress.Websocket>(deps.maxBackpressureBytes);
+  /** All of them together, and sockets holding bytes without reading. */
+  const budget = new SendBudget<HyperExpress.Websocket>(deps.maxBufferedTotalBytes ?? DEFAULT_BUFFERED_TOTAL, deps.stuckMs ?? STUCK_MS);
   /** When each socket last answered one of our pings (see the unanswered-ping check). */
   const lastHeard = new Map<HyperExpress.Websocket, number>();
   /** The payloads of each socket's pings not answered yet, newest last (at most PINGS_KEPT). */
@@ -142,6 +155,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
    * of every other client behind them.
    */
   const coldTurns = new TurnBudget(1);
+  /**
+   * Every other first message likewise, in turns of a few milliseconds: each was a setImmediate of
+   * its own, all run in one go, and 1,000 sockets connecting together held the event loop ~2 s
+   * (a probe: each asked for a ~1 MB first message; `/livez` answered after 2,050 ms).
+   */
+  const firstTurns = new TurnBudget(4);
   /** Sockets following each series (to end them when its symbol stops trading). */
   const bySeries = new Map<string, Set<HyperExpress.Websocket>>();
   const clientsGauge = metrics.gauge('engine_clients_connected', 'WebSocket clients connected');
@@ -149,10 +168,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const unanswered = metrics.counter('engine_ws_unanswered_closed_total', 'Clients closed with 1013 for answering no ping for PING_TIMEOUT_MS (not reading their socket)');
   const pingTimeoutMs = deps.pingTimeoutMs ?? 60_000;
   const slowDropped = metrics.counter('engine_ws_slow_clients_dropped_total', 'Clients closed with 1013 because their send buffer passed the backpressure limit');
+  const stuckClosed = metrics.counter('engine_ws_stuck_closed_total', 'Clients closed with 1013 because their send buffer did not go down for STUCK_MS (not reading)');
+  const budgetClosed = metrics.counter('engine_ws_budget_closed_total', 'Clients closed with 1013, the largest not draining first, while all send buffers together passed MAX_BUFFERED_TOTAL_BYTES');
+  const budgetRefused = metrics.counter('engine_ws_budget_refused_total', 'First messages refused (error server_busy, close 4000) because they would pass MAX_BUFFERED_TOTAL_BYTES');
+  const bufferedGauge = metrics.gauge('engine_ws_buffered_bytes', 'Bytes in all client send buffers at the last sweep (250 ms)');
   const followedGauge = metrics.gauge('engine_series_topics_followed', 'Derived series topics with at least one client (only these get previews and messages)');
   metrics.onCollect(() => {
     clientsGauge(sockets.size);
     followedGauge(hub.followedTopics);
+    bufferedGauge(budget.buffered);
   });
 
   const perAddress = new AddressConnections(deps.maxConnectionsPerAddress ?? 0);
@@ -259,6 +283,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       closed = true;
       sockets.delete(ws);
       sendBuffers.forget(ws);
+      budget.forget(ws);
       lastHeard.delete(ws);
       pingsOut.delete(ws);
       bySeries.get(id.key)?.delete(ws);
@@ -312,7 +337,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     };
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
-    // setImmediate, not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
+    // setImmediate (firstTurns'), not `open` itself: uWS corks `open`, and a snapshot bigger than the cork buffer
     // would leave a send buffer of its size attached to the socket for life (~80 KiB per client).
     // A client that moved here from an edge whose feed was ahead of this one's (its edge died) may
     // have seen updates not applied here yet: it waits for them (at most RESUME_CATCHUP_MS), then
@@ -327,7 +352,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       });
     };
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
-    const serve = (later: (turn: () => void) => void = (turn) => void setImmediate(turn)) => {
+    const serve = (later: (turn: () => void) => void = (turn) => firstTurns.run(turn)) => {
       // Variants first: a request refused for them spends none of the address's ON_DEMAND_PER_MIN.
       const asked = (ctx.series ?? []).filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
       const over = perAddressVariants.take(address, id.key, asked);
@@ -372,8 +397,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
-        ws.send(first, false);
         const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
+        if (!budget.admit(bytes)) {
+          budgetRefused();
+          ws.send(errorMessage('this node holds too much unsent data for slow clients: try again shortly', 'server_busy', BUDGET_RETRY_SEC));
+          ws.close(CLOSE_BAD_REQUEST, 'busy: try again shortly');
+          return;
+        }
+        ws.send(first, false);
+        budget.sent(ws.buffered);
         sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
         ws.send(hub.status);
         ws.subscribe(klineTopic(id));
@@ -436,12 +468,28 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // the limit (many derived series) may stay buffered on top of it until the socket has drained below
   // the limit once: on a slow link it takes a while to go out, and closing the socket for it would
   // only bring the client back for the same snapshot, again and again.
+  // Then all sockets together (SendBudget): one holding bytes it does not read is closed after
+  // STUCK_MS, and past the node's total those not draining go, the largest first.
   const sweep = setInterval(() => {
+    const kept: Array<readonly [HyperExpress.Websocket, number]> = [];
     for (const ws of sockets) {
-      if (!sendBuffers.tooSlow(ws, ws.buffered)) continue;
+      const buffered = ws.buffered;
+      if (!sendBuffers.tooSlow(ws, buffered)) {
+        kept.push([ws, buffered]);
+        continue;
+      }
       slowDropped();
       sockets.delete(ws);
       ws.close(CLOSE_TRY_AGAIN, 'too slow: reconnect to resync');
+    }
+    const { stuck, over } = budget.sweep(kept, Date.now());
+    for (const [list, count, why] of [[stuck, stuckClosed, 'not reading'], [over, budgetClosed, 'too much unsent: reconnect to resync']] as const) {
+      for (const ws of list) {
+        count();
+        sockets.delete(ws);
+        sendBuffers.forget(ws);
+        ws.close(CLOSE_TRY_AGAIN, why);
+      }
     }
   }, 250);
   sweep.unref();

@@ -163,3 +163,49 @@ describe('slow-client policy: a first message bigger than the limit', () => {
     ws.close();
   }, 60_000);
 });
+
+describe('send budget: sockets that read nothing, all together (reproduced: 2,048 of them held over 1 GB)', () => {
+  let app: App;
+  const TOTAL = 6 * 1024 * 1024;
+  beforeAll(async () => {
+    app = await startTestApp({
+      source: 'sim',
+      symbols: ['BTCUSDT'],
+      intervals: ['1m'],
+      bufferSize: 5000,
+      historyOnConnect: 5000,
+      seriesDir: 'series',
+      maxConnectionsPerAddress: 0,
+      maxBufferedTotalBytes: TOTAL,
+      stuckMs: 2000,
+    });
+    await app.ready;
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('refuses a first message that would pass MAX_BUFFERED_TOTAL_BYTES (server_busy, try again), closes a socket that reads nothing after SEND_STUCK_MS, and serves the refused client once it has', async () => {
+    const port = Number(new URL(app.url).port);
+    // 16 derived series of 5,000 points: a first message of several MB, most of it left in uWS's buffer.
+    const path = `/ws/BTCUSDT?interval=1m&series=${Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',')}`;
+    const stalled = await stalledClient(port, path);
+    await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 10_000 }).toBeGreaterThan(TOTAL / 4);
+    // A reading client asking for as much: refused for now, told when to try again.
+    const refused = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);
+    await refused.until((c) => c.closeCode !== undefined, 10_000, 'a refusal');
+    expect(refused.closeCode).toBe(4000);
+    expect(refused.messages[0]).toMatchObject({ type: 'error', code: 'server_busy', retryAfterSec: 2 });
+    expect(metric(app, 'engine_ws_budget_refused_total')).toBe(1);
+    // The stalled socket is closed once its buffer has not gone down for SEND_STUCK_MS (not after PING_TIMEOUT_MS, a minute).
+    await expect.poll(() => metric(app, 'engine_ws_stuck_closed_total'), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 5_000 }).toBe(0);
+    // Asked again, the same first message is sent, and live updates follow.
+    const served = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);
+    await served.until((c) => c.live().length > 0, 20_000, 'a live candle');
+    expect(served.messages[0]).toMatchObject({ type: 'historical' });
+    expect(served.closeCode).toBeUndefined();
+    served.close();
+    stalled.destroy();
+  }, 60_000);
+});
