@@ -11,6 +11,12 @@ import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts
 import { redisRunId } from './redis-identity.ts';
 import { newEpoch } from './series-log.ts';
 
+/** What Redis holds of a series: its bars, and the newest one's open time (none without bars). */
+export interface StoredExtent {
+  readonly count: number;
+  readonly newest?: number;
+}
+
 export type WriteResult = { kind: 'written' | 'dropped'; epoch: string; offset: number } | { kind: 'fenced' };
 
 /** A window's writes: `seeded` in one step (a log that did not exist), else how many of its bars were written and dropped as updates. */
@@ -216,16 +222,25 @@ export class FencedWriter {
     for (const i of mine) i.command.reject(new Error('the connection to Redis dropped before this write was answered'));
   };
 
-  /** How many bars Redis holds for each series (in one round trip). */
-  async storedCounts(ids: readonly SeriesId[]): Promise<number[]> {
+  /** How many bars Redis holds for each series, and the newest one's open time (in one round trip). */
+  async storedExtents(ids: readonly SeriesId[]): Promise<StoredExtent[]> {
     if (!ids.length) return [];
     const p = this.redis.pipeline();
-    for (const id of ids) p.zcard(seriesKeys(id, this.cfg.keyPrefix).candles);
+    for (const id of ids) {
+      const key = seriesKeys(id, this.cfg.keyPrefix).candles;
+      p.zcard(key);
+      p.zrange(key, -1, -1, 'WITHSCORES');
+    }
     const out = (await p.exec()) ?? [];
-    return ids.map((_, i) => {
-      const [err, n] = out[i] ?? [new Error('no reply'), 0];
+    const reply = (k: number) => {
+      const [err, v] = out[k] ?? [new Error('no reply'), undefined];
       if (err) throw err;
-      return Number(n);
+      return v;
+    };
+    return ids.map((_, i) => {
+      const count = Number(reply(2 * i));
+      const newest = reply(2 * i + 1) as string[];
+      return newest.length === 2 ? { count, newest: Number(newest[1]) } : { count };
     });
   }
 

@@ -1,11 +1,11 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
-import type { FencedWriter } from './fenced-writer.ts';
+import type { FencedWriter, StoredExtent } from './fenced-writer.ts';
 import type { Leadership, LeaderLease } from './leader-lease.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 
 export interface LeaderSinkConfig {
-  writer: Pick<FencedWriter, 'write' | 'writeWindow' | 'storedCounts'>;
+  writer: Pick<FencedWriter, 'write' | 'writeWindow' | 'storedExtents'>;
   lease: Pick<LeaderLease, 'leader$' | 'state' | 'stepDown'>;
   /** The series this node follows and their newest bars (the hot windows), for the heal at takeover. */
   series(): readonly SeriesId[];
@@ -318,9 +318,9 @@ export class LeaderSink {
   private async healSeries(s: Leadership, ids: readonly SeriesId[], undecided: Map<string, number>): Promise<void> {
     const n = this.cfg.healBars ?? 10;
     const full = this.cfg.windowBars ?? n;
-    let stored: number[] | undefined;
+    let stored: StoredExtent[] | undefined;
     try {
-      stored = await this.cfg.writer.storedCounts(ids);
+      stored = await this.cfg.writer.storedExtents(ids);
     } catch {
       stored = undefined; // unknown: the tails alone; the writes that fail are kept and retried
     }
@@ -333,16 +333,22 @@ export class LeaderSink {
       const heldFrom = undecided.get(id.key) ?? Infinity;
       undecided.delete(id.key);
       const local = this.cfg.tail(id, full);
-      const behind = stored !== undefined && stored[i]! < local.length;
+      const extent = stored?.[i];
+      const behind = extent !== undefined && extent.count < local.length;
       if (behind) {
         whole++;
         count += local.length;
         void this.writeWindow(id);
       } else {
-        // The tail, and every bar held back meanwhile (a long heal may outlast the tail of a short interval).
+        // The tail, every bar from the newest Redis holds on (no leader for longer than the tail left
+        // a hole: a chaos run, 7–13 closed bars of a 1s series, for good), and every bar held back
+        // meanwhile (a long heal may outlast the tail of a short interval).
+        let from = Math.max(0, local.length - n);
         const firstHeld = local.findIndex((b) => b.openTime >= heldFrom);
-        const start = Math.max(0, local.length - n);
-        const from = firstHeld < 0 ? start : Math.min(start, firstHeld);
+        if (firstHeld >= 0) from = Math.min(from, firstHeld);
+        const newest = extent?.newest;
+        const firstUnstored = newest === undefined ? -1 : local.findIndex((b) => b.openTime >= newest);
+        if (firstUnstored >= 0) from = Math.min(from, firstUnstored);
         for (const b of local.slice(from)) inFlight.push(this.send(s.token!, id, b));
         count += local.length - from;
       }

@@ -31,7 +31,7 @@ function rig() {
       };
       return new Promise((ok, fail) => (r.hold ? inFlight.push(() => settle(ok, fail)) : settle(ok, fail)));
     },
-    storedCounts: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => 1000)),
+    storedExtents: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => ({ count: 1000 }))),
     writeWindow: windowAsWrites((t, id): Promise<WriteResult> => writer.write(t, id)),
   };
   const lease = { leader$: new BehaviorSubject(true), state: { leader: true, term: 1, token: 't' }, stepDown: () => undefined };

@@ -2,7 +2,7 @@ import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
-import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import type { StoredExtent, WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import type { Leadership } from '../../../engine/src/cluster/leader-lease.ts';
 import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
 import { windowAsWrites } from '../../helpers/window-as-writes.ts';
@@ -18,7 +18,7 @@ import { windowAsWrites } from '../../helpers/window-as-writes.ts';
 const MIN = 60_000;
 const bar = (t: number, close = 1, closed = true): Bar => ({ openTime: t * MIN, open: 1, high: 1, low: 1, close, volume: 1, closed });
 
-function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
+function rig(o: { windowBars: number; stored?: () => Promise<StoredExtent[]> }) {
   const windows = new Map<string, Bar[]>();
   const writes: Array<{ key: string; bar: Bar }> = [];
   const waiting: Array<() => void> = [];
@@ -29,7 +29,7 @@ function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
       const done = { kind: 'written' as const, epoch: 'e', offset: writes.length };
       return hold ? new Promise((r) => waiting.push(() => r(done))) : Promise.resolve(done);
     },
-    storedCounts: (ids: readonly SeriesId[]) => (o.stored ? o.stored() : Promise.resolve(ids.map(() => 0))),
+    storedExtents: (ids: readonly SeriesId[]) => (o.stored ? o.stored() : Promise.resolve(ids.map(() => ({ count: 0 })))),
     writeWindow: windowAsWrites((t, id, b): Promise<WriteResult> => writer.write(t, id, b)),
   };
   const state = new BehaviorSubject<Leadership>({ leader: false });
@@ -68,9 +68,9 @@ function rig(o: { windowBars: number; stored?: () => Promise<number[]> }) {
 
 /** A rig whose heal waits, on taking the lead, until the test answers what Redis holds. */
 function healRig() {
-  let answer!: (n: number[]) => void;
+  let answer!: (n: StoredExtent[]) => void;
   const r = rig({ windowBars: 100, stored: () => new Promise((res) => (answer = res)) });
-  return { ...r, answer: (n: number[]) => answer(n) };
+  return { ...r, answer: (n: number[], newest: number[] = []) => answer(n.map((count, i) => (newest[i] === undefined ? { count } : { count, newest: newest[i] }))) };
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -147,5 +147,31 @@ describe('a series reaches Redis window first, then live bars', () => {
     r.answer([100]);
     await flush();
     expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual(Array.from({ length: 15 }, (_, i) => 50 + i));
+  });
+
+  it("a series whose newest bar in Redis is older than the tail (no leader for longer than healBars bars) gets every bar from that one on (reproduced: a hole of 7–13 closed bars, for good)", async () => {
+    const r = healRig();
+    const id = seriesId('SOLUSDT', '1s');
+    r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(i)));
+    r.lead();
+    await flush();
+    // Redis is full (its count says nothing of a gap), its newest bar the one of minute 30.
+    r.answer([100], [30 * MIN]);
+    await flush();
+    expect(r.writes.map((w) => w.bar.openTime / MIN)).toEqual(Array.from({ length: 20 }, (_, i) => 30 + i));
+  });
+
+  it('a series whose newest bar in Redis is older than the whole window gets the whole window; one newer than it, the tail', async () => {
+    const r = healRig();
+    const older = seriesId('SOLUSDT', '1s');
+    const newer = seriesId('ETHUSDT', '1s');
+    for (const id of [older, newer]) r.windows.set(id.key, Array.from({ length: 50 }, (_, i) => bar(100 + i)));
+    r.lead();
+    await flush();
+    r.answer([100, 100], [20 * MIN, 200 * MIN]);
+    await flush();
+    const of = (id: SeriesId) => r.writes.filter((w) => w.key === id.key).map((w) => w.bar.openTime / MIN);
+    expect(of(older)).toEqual(Array.from({ length: 50 }, (_, i) => 100 + i));
+    expect(of(newer)).toEqual(Array.from({ length: 10 }, (_, i) => 140 + i));
   });
 });

@@ -40,7 +40,7 @@ describe('LeaderSink: a refusal of an earlier term', () => {
     const writer = {
       write: (token: string) => new Promise<WriteResult>((resolve) => answers.push(() => resolve(token === holder ? { kind: 'written', epoch: 'e', offset: 1 } : { kind: 'fenced' }))),
       writeWindow: () => Promise.resolve({ kind: 'updates' as const, written: 0, dropped: 0 }),
-      storedCounts: (ids: readonly unknown[]) => Promise.resolve(ids.map(() => 1000)),
+      storedExtents: (ids: readonly unknown[]) => Promise.resolve(ids.map(() => ({ count: 1000 }))),
     };
     const id = seriesId('BTCUSDT', '1m');
     const sink = new LeaderSink({ writer, lease, series: () => [], tail: () => [] });

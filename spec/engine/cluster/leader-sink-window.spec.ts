@@ -21,7 +21,7 @@ function rig() {
   const inFlight: Array<() => void> = [];
   const writer = {
     write: (_token: string, _id: SeriesId): Promise<WriteResult> => new Promise((ok) => inFlight.push(() => ok({ kind: 'written', epoch: 'e', offset: 1 }))),
-    storedCounts: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => 1000)),
+    storedExtents: (ids: readonly SeriesId[]) => Promise.resolve(ids.map(() => ({ count: 1000 }))),
     writeWindow: windowAsWrites((t, id): Promise<WriteResult> => writer.write(t, id)),
   };
   const leader$ = new BehaviorSubject(true);
