@@ -7,6 +7,8 @@ export type { WireCandle };
 export interface WirePosition {
   epoch?: string;
   offset?: number;
+  /** live_candle: when the engine sent it. */
+  at?: number;
 }
 
 export type EngineMessage =
@@ -77,7 +79,7 @@ export class EngineClient {
     const byTime = new Map<number, WireCandle>();
     for (const c of this.historical()?.data ?? []) byTime.set(c.time, c);
     for (const m of this.live()) {
-      const { type: _t, symbol: _s, interval: _i, epoch: _e, offset: _o, ...c } = m;
+      const { type: _t, symbol: _s, interval: _i, epoch: _e, offset: _o, at: _a, ...c } = m;
       byTime.set(c.time, c);
     }
     return [...byTime.values()].sort((a, b) => a.time - b.time);

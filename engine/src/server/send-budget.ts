@@ -12,27 +12,37 @@
  * it is refused before it is sent (the client tries again shortly).
  */
 export class SendBudget<S> {
-  /** Bytes buffered at the last sweep, and left buffered by first messages sent since. */
+  /** Bytes buffered at the last sweep, and left buffered by first messages sent since: in all, and per address. */
   private lastTotal = 0;
   private pending = 0;
+  private lastByAddress = new Map<string, number>();
+  private pendingByAddress = new Map<string, number>();
+  /** The client address of each socket sent a first message. */
+  private readonly addressOf = new Map<S, string>();
   /** Sockets holding bytes: what they held at the last sweep and since when it has not gone down. */
   private readonly holding = new Map<S, { buffered: number; since: number }>();
 
   constructor(
     readonly total: number,
+    readonly perAddress: number,
     readonly stuckMs: number,
   ) {
-    if (!(total > 0) || !(stuckMs > 0)) throw new TypeError('SendBudget: total and stuckMs must be > 0');
+    if (!(total > 0) || !(perAddress > 0) || !(stuckMs > 0)) throw new TypeError('SendBudget: total, perAddress and stuckMs must be > 0');
   }
 
-  /** Whether a first message of `bytes` may be sent now (all of it may stay buffered). */
-  admit(bytes: number): boolean {
-    return this.lastTotal + this.pending + bytes <= this.total;
+  /** Whether a first message of `bytes` to a client at `address` may be sent now (all of it may stay buffered). */
+  admit(address: string, bytes: number): boolean {
+    // With nothing held, anything goes: a first message bigger than a bound is still served.
+    const all = this.lastTotal + this.pending;
+    const mine = (this.lastByAddress.get(address) ?? 0) + (this.pendingByAddress.get(address) ?? 0);
+    return (all === 0 || all + bytes <= this.total) && (mine === 0 || mine + bytes <= this.perAddress);
   }
 
-  /** A first message was sent; `bufferedAfter` of the socket's bytes stayed in its buffer. */
-  sent(bufferedAfter: number): void {
+  /** A first message was sent to `socket` of `address`; `bufferedAfter` of its bytes stayed in its buffer. */
+  sent(socket: S, address: string, bufferedAfter: number): void {
+    this.addressOf.set(socket, address);
     this.pending += bufferedAfter;
+    this.pendingByAddress.set(address, (this.pendingByAddress.get(address) ?? 0) + bufferedAfter);
   }
 
   /** Bytes buffered at the last sweep. */
@@ -40,53 +50,58 @@ export class SendBudget<S> {
     return this.lastTotal;
   }
 
-  /** One look at every socket's buffered bytes: the sockets to close (forgotten), `stuck` or to bring the total under `total`. */
+  /** One look at every socket's buffered bytes: the sockets to close (forgotten), `stuck` or to bring the total, or an address's share, under its bound. */
   sweep(sockets: Iterable<readonly [S, number]>, now: number): { stuck: S[]; over: S[] } {
     const stuck: S[] = [];
-    const undrained: Array<readonly [S, number]> = [];
+    const undrained: Array<readonly [S, number, string]> = [];
     let sum = 0;
+    const byAddress = new Map<string, number>();
     for (const [s, buffered] of sockets) {
       if (buffered <= 0) {
         this.holding.delete(s);
         continue;
       }
       const was = this.holding.get(s);
-      if (!was || buffered < was.buffered) {
-        this.holding.set(s, { buffered, since: now });
-        sum += buffered;
-        continue;
+      const drained = !was || buffered < was.buffered;
+      if (drained) this.holding.set(s, { buffered, since: now });
+      else {
+        was.buffered = buffered;
+        if (now - was.since >= this.stuckMs) {
+          stuck.push(s);
+          this.forget(s);
+          continue;
+        }
       }
-      was.buffered = buffered;
-      if (now - was.since >= this.stuckMs) {
-        stuck.push(s);
-        this.holding.delete(s);
-        continue;
-      }
+      const address = this.addressOf.get(s) ?? '';
       sum += buffered;
-      undrained.push([s, buffered]);
+      byAddress.set(address, (byAddress.get(address) ?? 0) + buffered);
+      if (!drained) undrained.push([s, buffered, address]);
     }
     const over: S[] = [];
-    if (sum > this.total) {
-      undrained.sort((a, b) => b[1] - a[1]);
-      for (const [s, buffered] of undrained) {
-        if (sum <= this.total) break;
-        over.push(s);
-        this.holding.delete(s);
-        sum -= buffered;
-      }
+    undrained.sort((a, b) => b[1] - a[1]);
+    for (const [s, buffered, address] of undrained) {
+      const mine = byAddress.get(address)!;
+      if (sum <= this.total && mine <= this.perAddress) continue;
+      over.push(s);
+      this.forget(s);
+      sum -= buffered;
+      byAddress.set(address, mine - buffered);
     }
     this.lastTotal = sum;
     this.pending = 0;
+    this.lastByAddress = byAddress;
+    this.pendingByAddress = new Map();
     return { stuck, over };
   }
 
   /** The socket closed. */
   forget(socket: S): void {
     this.holding.delete(socket);
+    this.addressOf.delete(socket);
   }
 
   /** Sockets tracked (for tests: nothing stays behind a closed socket). */
   get tracked(): number {
-    return this.holding.size;
+    return new Set([...this.holding.keys(), ...this.addressOf.keys()]).size;
   }
 }

@@ -41,6 +41,8 @@ export const MAX_SNAPSHOT_ALLOWANCE = 16 * 1024 * 1024;
 export const STUCK_MS = 10_000;
 /** MAX_BUFFERED_TOTAL_BYTES's default. */
 export const DEFAULT_BUFFERED_TOTAL = 256 * 1024 * 1024;
+/** The share of it one client address may hold (see SendBudget). */
+export const BUFFERED_ADDRESS_SHARE = 1 / 16;
 /** When a first message refused for the send budget may be asked for again (s). */
 const BUDGET_RETRY_SEC = 2;
 /** Longest a resuming client waits for this node to apply updates it already saw (see `behind`). */
@@ -144,7 +146,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   /** Which sockets are too slow to keep (see the sweep). */
   const sendBuffers = new SendBufferWatch<HyperExpress.Websocket>(deps.maxBackpressureBytes);
   /** All of them together, and sockets holding bytes without reading. */
-  const budget = new SendBudget<HyperExpress.Websocket>(deps.maxBufferedTotalBytes ?? DEFAULT_BUFFERED_TOTAL, deps.stuckMs ?? STUCK_MS);
+  const totalBuffered = deps.maxBufferedTotalBytes ?? DEFAULT_BUFFERED_TOTAL;
+  const budget = new SendBudget<HyperExpress.Websocket>(totalBuffered, totalBuffered * BUFFERED_ADDRESS_SHARE, deps.stuckMs ?? STUCK_MS);
   /** When each socket last answered one of our pings (see the unanswered-ping check). */
   const lastHeard = new Map<HyperExpress.Websocket, number>();
   /** The payloads of each socket's pings not answered yet, newest last (at most PINGS_KEPT). */
@@ -398,14 +401,14 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
         const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
-        if (!budget.admit(bytes)) {
+        if (!budget.admit(address, bytes)) {
           budgetRefused();
           ws.send(errorMessage('this node holds too much unsent data for slow clients: try again shortly', 'server_busy', BUDGET_RETRY_SEC));
           ws.close(CLOSE_BAD_REQUEST, 'busy: try again shortly');
           return;
         }
         ws.send(first, false);
-        budget.sent(ws.buffered);
+        budget.sent(ws, address, ws.buffered);
         sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
         ws.send(hub.status);
         ws.subscribe(klineTopic(id));

@@ -6,9 +6,9 @@ import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 /** A WebSocket client that completes the handshake and then never reads another byte. */
-function stalledClient(port: number, path: string): Promise<Socket> {
+function stalledClient(port: number, path: string, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress }, () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
     socket.once('data', (chunk) => {
@@ -164,48 +164,63 @@ describe('slow-client policy: a first message bigger than the limit', () => {
   }, 60_000);
 });
 
-describe('send budget: sockets that read nothing, all together (reproduced: 2,048 of them held over 1 GB)', () => {
+/** A snapshot app whose first message with 16 derived series is several MB, most of it left in uWS's buffer of a socket that reads nothing. */
+const bigFirstMessages = (o: { maxBufferedTotalBytes?: number; stuckMs?: number }) =>
+  startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 5000, historyOnConnect: 5000, seriesDir: 'series', maxConnectionsPerAddress: 0, ...o });
+const BIG_PATH = `/ws/BTCUSDT?interval=1m&series=${Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',')}`;
+
+describe('send budget: a socket that reads nothing, whatever it holds (reproduced: 2,048 of them held over 1 GB for a minute)', () => {
   let app: App;
-  const TOTAL = 6 * 1024 * 1024;
   beforeAll(async () => {
-    app = await startTestApp({
-      source: 'sim',
-      symbols: ['BTCUSDT'],
-      intervals: ['1m'],
-      bufferSize: 5000,
-      historyOnConnect: 5000,
-      seriesDir: 'series',
-      maxConnectionsPerAddress: 0,
-      maxBufferedTotalBytes: TOTAL,
-      stuckMs: 2000,
-    });
+    app = await bigFirstMessages({ stuckMs: 2000 });
     await app.ready;
   }, 60_000);
   afterAll(async () => {
     await app?.stop();
   });
 
-  it('refuses a first message that would pass MAX_BUFFERED_TOTAL_BYTES (server_busy, try again), closes a socket that reads nothing after SEND_STUCK_MS, and serves the refused client once it has', async () => {
-    const port = Number(new URL(app.url).port);
-    // 16 derived series of 5,000 points: a first message of several MB, most of it left in uWS's buffer.
-    const path = `/ws/BTCUSDT?interval=1m&series=${Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',')}`;
-    const stalled = await stalledClient(port, path);
-    await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 10_000 }).toBeGreaterThan(TOTAL / 4);
-    // A reading client asking for as much: refused for now, told when to try again.
-    const refused = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);
-    await refused.until((c) => c.closeCode !== undefined, 10_000, 'a refusal');
-    expect(refused.closeCode).toBe(4000);
-    expect(refused.messages[0]).toMatchObject({ type: 'error', code: 'server_busy', retryAfterSec: 2 });
-    expect(metric(app, 'engine_ws_budget_refused_total')).toBe(1);
-    // The stalled socket is closed once its buffer has not gone down for SEND_STUCK_MS (not after PING_TIMEOUT_MS, a minute).
+  it('is closed once its send buffer has not gone down for SEND_STUCK_MS (not after PING_TIMEOUT_MS, a minute)', async () => {
+    const stalled = await stalledClient(Number(new URL(app.url).port), BIG_PATH);
+    await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 10_000 }).toBeGreaterThan(0);
+    const heldFrom = Date.now();
     await expect.poll(() => metric(app, 'engine_ws_stuck_closed_total'), { timeout: 10_000 }).toBe(1);
+    expect(Date.now() - heldFrom).toBeGreaterThanOrEqual(1500);
     await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 5_000 }).toBe(0);
-    // Asked again, the same first message is sent, and live updates follow.
-    const served = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);
-    await served.until((c) => c.live().length > 0, 20_000, 'a live candle');
-    expect(served.messages[0]).toMatchObject({ type: 'historical' });
-    expect(served.closeCode).toBeUndefined();
-    served.close();
+    expect(metric(app, 'engine_ws_budget_closed_total')).toBe(0);
+    stalled.destroy();
+  }, 60_000);
+});
+
+describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
+  let app: App;
+  const TOTAL = 24 * 1024 * 1024; // an address's share: 1.5 MiB
+  beforeAll(async () => {
+    app = await bigFirstMessages({ maxBufferedTotalBytes: TOTAL, stuckMs: 60_000 });
+    await app.ready;
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it("refuses an address's next first message while its sockets hold their share (server_busy, try again), closes its socket that does not drain, and serves another address", async () => {
+    const port = Number(new URL(app.url).port);
+    const stalled = await stalledClient(port, BIG_PATH, '127.0.0.2');
+    const ws = (from: string) => new EngineClient(`${app.url.replace('http', 'ws')}${BIG_PATH}`, { localAddress: from });
+    // The same address at once: refused, told when to try again.
+    const same = ws('127.0.0.2');
+    await same.until((c) => c.closeCode !== undefined, 10_000, 'a refusal');
+    expect(same.closeCode).toBe(4000);
+    expect(same.messages[0]).toMatchObject({ type: 'error', code: 'server_busy', retryAfterSec: 2 });
+    expect(metric(app, 'engine_ws_budget_refused_total')).toBe(1);
+    // Another address: served.
+    const other = ws('127.0.0.1');
+    await other.until((c) => c.live().length > 0, 20_000, 'a live candle');
+    expect(other.messages[0]).toMatchObject({ type: 'historical' });
+    // The socket over its address's share that does not drain is closed (not after SEND_STUCK_MS).
+    await expect.poll(() => metric(app, 'engine_ws_budget_closed_total'), { timeout: 5_000 }).toBe(1);
+    expect(metric(app, 'engine_ws_stuck_closed_total')).toBe(0);
+    expect(other.closeCode).toBeUndefined();
+    other.close();
     stalled.destroy();
   }, 60_000);
 });
