@@ -211,8 +211,8 @@ describe('connectEngine and a socket gone silent', () => {
     return JSON.stringify({ type: 'live_candle', symbol: 'BTCUSDT', interval: '1m', ...candle, time: sent - (sent % 60_000), epoch: 'e1', offset: 5 + n, at: sent });
   };
 
-  it('drops a socket whose updates are handled late and resumes on a new one; the late ones do not move the exchange clock back (reproduced: minutes behind, shown live)', async () => {
-    vi.setSystemTime(Date.UTC(2026, 0, 1));
+  /** Connects to a fake engine that answers each socket with the snapshot; the first socket it served. */
+  const connectServed = async () => {
     let served: FakeSocket | undefined;
     FakeSocket.serve = (ws) => {
       served ??= ws;
@@ -220,9 +220,15 @@ describe('connectEngine and a socket gone silent', () => {
     };
     connect();
     await vi.advanceTimersByTimeAsync(100);
+    return served!;
+  };
+
+  it('drops a socket whose updates are handled late and resumes on a new one; the late ones do not move the exchange clock back (reproduced: minutes behind, shown live)', async () => {
+    vi.setSystemTime(Date.UTC(2026, 0, 1));
+    const served = await connectServed();
     // Updates that come at once, the engine's clock the same as this one.
     for (let n = 1; n <= 3; n++) {
-      served!.send(forming(0, 30, n));
+      served.send(forming(0, 30, n));
       await vi.advanceTimersByTimeAsync(1000);
     }
     expect(FakeSocket.made).toHaveLength(1);
@@ -231,7 +237,7 @@ describe('connectEngine and a socket gone silent', () => {
     // One sent 2 s before its bar closed, handled 2 s + behindMs later here (a main thread that cannot
     // keep up): it is taken, and the socket, with what it still holds, is dropped for a resume.
     await vi.advanceTimersByTimeAsync(60_000 - 3_100 - 2_000 + behindMs('1m') + 2_000);
-    served!.send(forming(0, behindMs('1m') + 2_000, 4));
+    served.send(forming(0, behindMs('1m') + 2_000, 4));
     expect(market.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'e1', offset: 9 });
     expect(FakeSocket.made).toHaveLength(2);
     expect(FakeSocket.made[0]!.readyState).toBe(3);
@@ -241,15 +247,9 @@ describe('connectEngine and a socket gone silent', () => {
   });
 
   it('keeps a socket whose engine clock is far off but whose updates come at once', async () => {
-    let served: FakeSocket | undefined;
-    FakeSocket.serve = (ws) => {
-      served ??= ws;
-      ws.send(historical);
-    };
-    connect();
-    await vi.advanceTimersByTimeAsync(100);
+    const served = await connectServed();
     for (let n = 1; n <= 30; n++) {
-      served!.send(forming(-3_600_000, 20 + (n % 3) * 40, n));
+      served.send(forming(-3_600_000, 20 + (n % 3) * 40, n));
       await vi.advanceTimersByTimeAsync(2000);
     }
     expect(FakeSocket.made).toHaveLength(1);
