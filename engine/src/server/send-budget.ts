@@ -30,12 +30,13 @@ export class SendBudget<S> {
     if (!(total > 0) || !(perAddress > 0) || !(stuckMs > 0)) throw new TypeError('SendBudget: total, perAddress and stuckMs must be > 0');
   }
 
-  /** Whether a first message of `bytes` to a client at `address` may be sent now (all of it may stay buffered). */
+  /** Whether a first message of `bytes` to a client at `address` (an IPv6 one: its /48) may be sent now (all of it may stay buffered). */
   admit(address: string, bytes: number): boolean {
-    // With nothing held, anything goes: a first message bigger than a bound is still served.
-    const all = this.lastTotal + this.pending;
+    // An address holding nothing is served even with the total full (the next sweep closes the largest
+    // sockets that do not drain): else a few addresses that read nothing had everyone else refused.
     const mine = (this.lastByAddress.get(address) ?? 0) + (this.pendingByAddress.get(address) ?? 0);
-    return (all === 0 || all + bytes <= this.total) && (mine === 0 || mine + bytes <= this.perAddress);
+    if (mine === 0) return true;
+    return this.lastTotal + this.pending + bytes <= this.total && mine + bytes <= this.perAddress;
   }
 
   /** A first message was sent to `socket` of `address`; `bufferedAfter` of its bytes stayed in its buffer. */

@@ -401,14 +401,16 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         // historical (derived series aligned to its candles) or, for a resume, recovered.
         const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
         const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
-        if (!budget.admit(address, bytes)) {
+        // An IPv6 client's share is its /48's: a site's 65,536 /64s would each have had one.
+        const budgetKey = pooledBlock(address) ?? address;
+        if (!budget.admit(budgetKey, bytes)) {
           budgetRefused();
           ws.send(errorMessage('this node holds too much unsent data for slow clients: try again shortly', 'server_busy', BUDGET_RETRY_SEC));
           ws.close(CLOSE_BAD_REQUEST, 'busy: try again shortly');
           return;
         }
         ws.send(first, false);
-        budget.sent(ws, address, ws.buffered);
+        budget.sent(ws, budgetKey, ws.buffered);
         sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
         ws.send(hub.status);
         ws.subscribe(klineTopic(id));

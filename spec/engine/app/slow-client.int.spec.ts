@@ -6,10 +6,10 @@ import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 /** A WebSocket client that completes the handshake and then never reads another byte. */
-function stalledClient(port: number, path: string, localAddress = '127.0.0.1'): Promise<Socket> {
+function stalledClient(port: number, path: string, localAddress = '127.0.0.1', forwardedFor?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', localAddress }, () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${forwardedFor ? `X-Forwarded-For: ${forwardedFor}\r\n` : ''}\r\n`);
     });
     socket.once('data', (chunk) => {
       if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`no upgrade: ${chunk.toString().slice(0, 80)}`));
@@ -165,7 +165,7 @@ describe('slow-client policy: a first message bigger than the limit', () => {
 });
 
 /** A snapshot app whose first message with 16 derived series is several MB, most of it left in uWS's buffer of a socket that reads nothing. */
-const bigFirstMessages = (o: { maxBufferedTotalBytes?: number; stuckMs?: number }) =>
+const bigFirstMessages = (o: { maxBufferedTotalBytes?: number; stuckMs?: number; trustProxy?: string[] }) =>
   startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 5000, historyOnConnect: 5000, seriesDir: 'series', maxConnectionsPerAddress: 0, ...o });
 const BIG_PATH = `/ws/BTCUSDT?interval=1m&series=${Array.from({ length: 16 }, (_, i) => `rsi:period=${i + 2}`).join(',')}`;
 
@@ -195,7 +195,7 @@ describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
   let app: App;
   const TOTAL = 24 * 1024 * 1024; // an address's share: 1.5 MiB
   beforeAll(async () => {
-    app = await bigFirstMessages({ maxBufferedTotalBytes: TOTAL, stuckMs: 60_000 });
+    app = await bigFirstMessages({ maxBufferedTotalBytes: TOTAL, stuckMs: 60_000, trustProxy: ['127.0.0.3'] });
     await app.ready;
   }, 60_000);
   afterAll(async () => {
@@ -221,6 +221,24 @@ describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
     expect(metric(app, 'engine_ws_stuck_closed_total')).toBe(0);
     expect(other.closeCode).toBeUndefined();
     other.close();
+    stalled.destroy();
+  }, 60_000);
+
+  it("counts an IPv6 client's share for its /48: another /64 of it is refused, another /48 served", async () => {
+    const port = Number(new URL(app.url).port);
+    await expect.poll(() => metric(app, 'engine_ws_buffered_bytes'), { timeout: 5_000 }).toBe(0);
+    const refused = metric(app, 'engine_ws_budget_refused_total');
+    // Through a trusted proxy (127.0.0.3), which names the client.
+    const stalled = await stalledClient(port, BIG_PATH, '127.0.0.3', '2001:db8:7:1::1');
+    const from = (ip: string) => new EngineClient(`${app.url.replace('http', 'ws')}${BIG_PATH}`, { localAddress: '127.0.0.3', headers: { 'x-forwarded-for': ip } });
+    const sameSite = from('2001:db8:7:2::1');
+    await sameSite.until((c) => c.closeCode !== undefined, 10_000, 'a refusal');
+    expect(sameSite.messages[0]).toMatchObject({ type: 'error', code: 'server_busy' });
+    expect(metric(app, 'engine_ws_budget_refused_total')).toBe(refused + 1);
+    const otherSite = from('2001:db8:8:1::1');
+    await otherSite.until((c) => c.messages.length > 0, 20_000, 'a first message');
+    expect(otherSite.messages[0]).toMatchObject({ type: 'historical' });
+    otherSite.close();
     stalled.destroy();
   }, 60_000);
 });
