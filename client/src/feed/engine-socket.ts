@@ -41,6 +41,12 @@ export const DEAD_SOCKET_MAX_MS = 60_000;
  */
 export const behindMs = (interval: string) => STALE_PUSHES * pushIntervalMs(interval);
 
+/**
+ * A reopen for lateness waits up to this long, at random: an engine whose clock stepped back makes
+ * every one of its clients see its updates late on the same push (a probe: −7 s, one reopen each).
+ */
+export const LAG_REOPEN_JITTER_MS = 1000;
+
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
@@ -80,6 +86,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   let staleSince = 0;
   let deadReopens = 0;
   const lag = new FeedLag();
+  let lagReopen: ReturnType<typeof setTimeout> | undefined;
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
@@ -105,6 +112,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
 
   const open = () => {
     lag.reset();
+    clearTimeout(lagReopen);
+    lagReopen = undefined;
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
     const socket = new WebSocket(url());
     ws = socket;
@@ -150,7 +159,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
           const waited = msg.at === undefined ? 0 : lag.observe(msg.at, Date.now());
           arrived(msg.candle, true, waited);
-          if (waited > behindMs(opts.interval)) return reopen();
+          if (waited > behindMs(opts.interval) && lagReopen === undefined) lagReopen = setTimeout(reopen, Math.random() * LAG_REOPEN_JITTER_MS);
           if (market.getState().connection === 'stale') setConnection('live');
           break;
         }
@@ -171,6 +180,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     };
     socket.onclose = (ev) => {
       if (ws === socket) ws = undefined;
+      // Closed anyway: the retry below opens the next socket, not a pending reopen too.
+      clearTimeout(lagReopen);
+      lagReopen = undefined;
       if (stopped) return;
       const retryable = refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code);
       if (ev.code === CLOSE_BAD_REQUEST && !retryable) {
@@ -234,6 +246,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     stopped = true;
     clearTimeout(retryTimer);
     clearInterval(staleTimer);
+    clearTimeout(lagReopen);
     removeEventListener('online', online);
     ws?.close(1000, 'switching');
   };

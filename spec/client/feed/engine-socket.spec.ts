@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { behindMs, connectEngine, DEAD_SOCKET_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
+import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
 import { market } from '../../../client/src/store/market.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
@@ -239,11 +239,26 @@ describe('connectEngine and a socket gone silent', () => {
     await vi.advanceTimersByTimeAsync(60_000 - 3_100 - 2_000 + behindMs('1m') + 2_000);
     served.send(forming(0, behindMs('1m') + 2_000, 4));
     expect(market.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'e1', offset: 9 });
+    // Within LAG_REOPEN_JITTER_MS, at random (every client of an engine whose clock stepped back sees it at once).
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(LAG_REOPEN_JITTER_MS);
     expect(FakeSocket.made).toHaveLength(2);
     expect(FakeSocket.made[0]!.readyState).toBe(3);
     expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=9');
     // Its bar was forming when it was sent, not when it was handled: the clock reads as before.
     expect(market.getState().clockSkew).toBe(skew);
+  });
+
+  it('a socket that closes while a reopen for lateness waits is opened again once, not twice', async () => {
+    // The reopen's wait shorter than the reconnect's.
+    vi.spyOn(Math, 'random').mockReturnValue(0.01);
+    const served = await connectServed();
+    served.send(forming(0, 30, 1));
+    await vi.advanceTimersByTimeAsync(1000);
+    served.send(forming(0, behindMs('1m') + 2_000, 2));
+    served.drop(1006);
+    await vi.advanceTimersByTimeAsync(LAG_REOPEN_JITTER_MS + MAX_RETRY_MS);
+    expect(FakeSocket.made).toHaveLength(2);
   });
 
   it('keeps a socket whose engine clock is far off but whose updates come at once', async () => {
