@@ -265,12 +265,21 @@ export class ComposeTopology {
         }
       }
     } else if (bin === 'npx' && args[0] === 'tsx' && args[1] === 'engine/sim/main.ts') {
-      const port = await freePort();
-      this.ports.set(s.name, port);
-      const env = { ...this.env(s, opts), SIM_PORT: String(port) };
-      const sim = new ChildService(s.name, spawn(process.execPath, ['--import', 'tsx', ...args.slice(1)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
-      this.sim = sim;
-      await sim.until(/simulated exchange: REST/, 30_000);
+      // A free port can be taken by another process before the simulator binds it (a CI run saw
+      // EADDRINUSE): another one then.
+      for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        this.ports.set(s.name, port);
+        const env = { ...this.env(s, opts), SIM_PORT: String(port) };
+        const sim = new ChildService(s.name, spawn(process.execPath, ['--import', 'tsx', ...args.slice(1)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+        this.sim = sim;
+        try {
+          await sim.until(/simulated exchange: REST/, 30_000);
+          break;
+        } catch (e) {
+          if (attempt === 3 || !sim.output.join('').includes('EADDRINUSE')) throw e;
+        }
+      }
     } else {
       throw new Error(`service ${s.name}: no way to run '${s.command.join(' ')}' (image ${s.image}) as a child process`);
     }
