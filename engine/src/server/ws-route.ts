@@ -172,8 +172,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const pingTimeoutMs = deps.pingTimeoutMs ?? 60_000;
   const slowDropped = metrics.counter('engine_ws_slow_clients_dropped_total', 'Clients closed with 1013 because their send buffer passed the backpressure limit');
   const stuckClosed = metrics.counter('engine_ws_stuck_closed_total', 'Clients closed with 1013 because their send buffer did not go down for STUCK_MS (not reading)');
-  const budgetClosed = metrics.counter('engine_ws_budget_closed_total', 'Clients closed with 1013, the largest not draining first, while all send buffers together passed MAX_BUFFERED_TOTAL_BYTES');
-  const budgetRefused = metrics.counter('engine_ws_budget_refused_total', 'First messages refused (error server_busy, close 4000) because they would pass MAX_BUFFERED_TOTAL_BYTES');
+  const budgetClosed = metrics.counter('engine_ws_budget_closed_total', 'Clients closed with 1013, the largest not draining first, while all send buffers together passed MAX_BUFFERED_TOTAL_BYTES, or those of their address its share');
+  const budgetRefused = metrics.counter('engine_ws_budget_refused_total', 'First messages refused (error server_busy, close 4000) because they would pass MAX_BUFFERED_TOTAL_BYTES or their address\'s share of it');
   const bufferedGauge = metrics.gauge('engine_ws_buffered_bytes', 'Bytes in all client send buffers at the last sweep (250 ms)');
   const followedGauge = metrics.gauge('engine_series_topics_followed', 'Derived series topics with at least one client (only these get previews and messages)');
   metrics.onCollect(() => {
@@ -474,7 +474,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // the limit once: on a slow link it takes a while to go out, and closing the socket for it would
   // only bring the client back for the same snapshot, again and again.
   // Then all sockets together (SendBudget): one holding bytes it does not read is closed after
-  // STUCK_MS, and past the node's total those not draining go, the largest first.
+  // STUCK_MS, and past the node's total, or an address's share, those not draining go, the largest first.
   const sweep = setInterval(() => {
     const kept: Array<readonly [HyperExpress.Websocket, number]> = [];
     for (const ws of sockets) {
