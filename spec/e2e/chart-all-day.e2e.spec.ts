@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../engine/src/app.ts';
 import { MAX_CHART_BARS } from '../../client/src/chart/data-loader.ts';
 import { behindMs } from '../../client/src/feed/engine-socket.ts';
-import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /**
@@ -24,18 +24,7 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
     app = await startChartApp({ symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300, historyOnConnect: 200, simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
     await app.ready;
     ({ browser, page } = await openChartPage());
-    // The URL of every socket the page opens.
-    await page.addInitScript(() => {
-      const w = window as unknown as { __socketUrls: string[] };
-      const Native = WebSocket;
-      w.__socketUrls = [];
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols);
-          w.__socketUrls.push(String(url));
-        }
-      };
-    });
+    await recordSockets(page);
   }, 120_000);
 
   afterAll(async () => {

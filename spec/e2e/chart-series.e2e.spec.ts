@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /** Derived series over scrolled-back history and in failure, in a real browser; and the README screenshot. */
@@ -30,18 +30,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     });
     await app.ready;
     ({ browser, page } = await openChartPage());
-    // The page's sockets, for a test that closes them from the browser's side.
-    await page.addInitScript(() => {
-      const w = window as unknown as { __sockets: WebSocket[] };
-      const Native = WebSocket;
-      w.__sockets = [];
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols);
-          w.__sockets = [...w.__sockets.filter((s) => s.readyState !== Native.CLOSED), this];
-        }
-      };
-    });
+    await recordSockets(page);
   });
 
   afterAll(async () => {

@@ -33,3 +33,23 @@ export async function dragTowardsOlder(page: Page): Promise<void> {
   await page.mouse.move(box.x + box.width - 100, box.y + box.height / 3, { steps: 5 });
   await page.mouse.up();
 }
+
+/**
+ * Call before `goto`: the page keeps its WebSockets not yet closed in `window.__sockets` (for a test
+ * that closes them from the browser's side) and the URL of every one it opened in `window.__socketUrls`.
+ */
+export async function recordSockets(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __sockets: WebSocket[]; __socketUrls: string[] };
+    const Native = WebSocket;
+    w.__sockets = [];
+    w.__socketUrls = [];
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        w.__sockets = [...w.__sockets.filter((s) => s.readyState !== Native.CLOSED), this];
+        w.__socketUrls.push(String(url));
+      }
+    };
+  });
+}
