@@ -24,14 +24,20 @@ const ALLOW = 'GET, HEAD, OPTIONS';
 const PREFLIGHT_MAX_AGE_S = 600;
 
 /**
- * A HEAD route from a GET handler. hyper-express sends HEAD answers with the body's length and no
- * body; uWS then leaves the keep-alive connection unusable (a next request on it is dropped), so
- * the answer closes the connection and the client opens a fresh one.
+ * A HEAD route from a GET handler: the GET's status and headers, no body, and `Content-Length: 0`.
+ * uWS 20.30 ends an answer with any other length as one still waiting for its body: it neither
+ * closed the connection nor timed it out, so every HEAD held a file descriptor for as long as the
+ * client liked (19,980 of them took all 20,000 of an engine's, and it stopped answering). With 0
+ * it is a finished answer: the connection stays usable and idles out like any other.
  */
 export function headFrom(handler: Handler): Handler {
   return (req, res) => {
     const send = res.send.bind(res);
-    res.send = (body?: Parameters<typeof send>[0]) => send(body, true);
+    // hyper-express does not write a content-length header it is given: it reports it to uWS.
+    res.send = (body?: Parameters<typeof send>[0]) => {
+      res.header('content-length', '0');
+      return send(body);
+    };
     return handler(req, res);
   };
 }
@@ -43,8 +49,8 @@ export function corsOrigin(allowed: readonly string[], origin: string | undefine
 }
 
 /**
- * Wraps a server so every GET route also answers HEAD (same status and headers, a true
- * Content-Length and no body), OPTIONS (CORS preflight) and any other method with 405 and `Allow`,
+ * Wraps a server so every GET route also answers HEAD (same status and headers, no body, see
+ * headFrom), OPTIONS (CORS preflight) and any other method with 405 and `Allow`,
  * carries CORS headers for the allowed origins, and counts GET and HEAD in the ration when given.
  */
 export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOptions): RouteTable {

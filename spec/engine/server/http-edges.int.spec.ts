@@ -60,27 +60,26 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
     await app?.stop();
   });
 
-  it('answers HEAD like GET: same status and headers, the true Content-Length, no body (was 404 with Content-Length 2^63)', async () => {
-    for (const path of [...PUBLIC, '/']) {
+  it('answers HEAD like GET: same status and headers, no body (was 404 with Content-Length 2^63)', async () => {
+    for (const path of [...PUBLIC, '/', '/no/such/route']) {
       const get = await send(app, path);
       const head = await send(app, path, 'HEAD');
       expect(head.status, path).toBe(get.status);
       expect(head.headers['content-type'], path).toBe(get.headers['content-type']);
-      // /health (the upstream's last-frame age) and /candles (the forming bar's prices) are live, so
-      // their length may change between the two requests; the others must match exactly.
-      if (path === '/health' || path.startsWith('/candles')) expect(Number(head.headers['content-length']), path).toBeGreaterThan(0);
-      else expect(Number(head.headers['content-length']), path).toBe(Buffer.byteLength(get.body));
+      expect(head.headers['access-control-allow-origin'], path).toBe(get.headers['access-control-allow-origin']);
+      expect(head.headers['content-length'], path).toBe('0');
       expect(head.body).toBe('');
     }
   });
 
-  it('ends a HEAD answer on the wire: headers complete, the true length, Connection: close (was 404, Content-Length 2^63, client hung)', async () => {
-    const get = await send(app, '/symbols');
-    const text = await raw(app, 'HEAD /symbols HTTP/1.1\r\nHost: x\r\n\r\n', 1000);
+  it('ends a HEAD answer on the wire and closes its connection, as every answer (was held open, waiting for a body, until the client left: 19,980 held HEADs took every file descriptor of an engine)', async () => {
+    const t0 = Date.now();
+    // raw() gives up after 10 s; the engine's close ends it before.
+    const text = await raw(app, 'HEAD /symbols HTTP/1.1\r\nHost: x\r\n\r\n', 10_000);
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(text.endsWith('\r\n\r\n')).toBe(true);
-    expect(text).toMatch(new RegExp(`\r\nContent-Length: ${Buffer.byteLength(get.body)}\r\n`, 'i'));
-    // uWS drops the next request on a connection after a HEAD, so the answer tells the client not to reuse it.
+    expect(text).toMatch(/\r\nContent-Length: 0\r\n/i);
     expect(text).toMatch(/\r\nConnection: close\r\n/i);
     // And a client library doing HEAD then GET gets both.
     for (let i = 0; i < 3; i++) {
