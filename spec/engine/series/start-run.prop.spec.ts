@@ -3,7 +3,7 @@ import { from, lastValueFrom, type OperatorFunction, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { ema, formingAware, macd, rsi, sma, vwap } from '../../../engine/src/operators/index.ts';
-import { anchoredRuns, startRun } from '../../../engine/src/series/anchored-runs.ts';
+import { anchoredRuns, MAX_POINTS_PER_BAR, startRun } from '../../../engine/src/series/anchored-runs.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 import { arbBarLife, arbOhlcv, toBar } from '../operators/bar-arbitraries.ts';
 
@@ -19,7 +19,9 @@ const arbInput = fc
       for (const f of life.formings) out.push(toBar(i * M, f, false));
       out.push(toBar(i * M, life.final, true));
       const c = corrections.find(([at]) => at % lives.length === i);
-      if (c && i > 0) out.push(toBar((c[0] % i) * M, c[1], true));
+      // At most MAX_POINTS_PER_BAR / 2 bars back: a correction re-emits the points of every bar from
+      // it on, and startRun fails a run that emits more than MAX_POINTS_PER_BAR for one bar (by design).
+      if (c && i > 0) out.push(toBar((i - 1 - (c[0] % Math.min(i, MAX_POINTS_PER_BAR / 2))) * M, c[1], true));
     });
     return out;
   });
