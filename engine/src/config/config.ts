@@ -85,6 +85,7 @@ export interface Config {
   pingTimeoutMs: number;
   /** A WebSocket whose send buffer does not go down for this long is closed (ms; see send-budget.ts). */
   stuckMs: number;
+  notReadingHoldMs: number;
 }
 
 /** `SYMBOLS=*`: the whole trading universe. */
@@ -289,5 +290,6 @@ export function loadConfig(env: Env = process.env): Config {
     httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
     pingTimeoutMs: int(env, 'PING_TIMEOUT_MS', 60_000, 1000, 3_600_000),
     stuckMs: int(env, 'SEND_STUCK_MS', 10_000, 1000, 3_600_000),
+    notReadingHoldMs: int(env, 'NOT_READING_HOLD_MS', 300_000, 0, 3_600_000),
   };
 }

@@ -28,6 +28,7 @@ export interface ServerDeps {
   maxBackpressureBytes: number;
   maxBufferedTotalBytes?: number;
   stuckMs?: number;
+  notReadingHoldMs?: number;
   clientDir: string;
   /** CORS on the public GET endpoints ('*' = any origin). */
   corsOrigins: readonly string[];
@@ -65,11 +66,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs };
+  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
 }
 
 export interface EngineServer {

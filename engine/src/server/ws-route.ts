@@ -20,6 +20,7 @@ import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
 import { TurnBudget } from './turn-budget.ts';
 import { SendBudget } from './send-budget.ts';
+import { HeldSlots } from './held-slots.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { CatchUpWaits } from './catch-up-waits.ts';
 
@@ -39,6 +40,8 @@ export const CONNECTS_PER_SECOND = 10;
 export const MAX_SNAPSHOT_ALLOWANCE = 16 * 1024 * 1024;
 /** A socket whose send buffer has not gone down for this long is closed (see SendBudget). */
 export const STUCK_MS = 10_000;
+/** NOT_READING_HOLD_MS's default: about how long the kernel keeps a closed socket's unsent data (see HeldSlots). */
+export const NOT_READING_HOLD_MS = 5 * 60_000;
 /** MAX_BUFFERED_TOTAL_BYTES's default. */
 export const DEFAULT_BUFFERED_TOTAL = 256 * 1024 * 1024;
 /** The share of it one client address may hold (see SendBudget). */
@@ -83,6 +86,8 @@ export interface WsRouteDeps {
   stuckMs?: number;
   /** A socket that sends no frame (answers no ping) for this long is closed (default 60 s). */
   pingTimeoutMs?: number;
+  /** How long the slot of a socket closed for not reading stays counted in its address's cap (NOT_READING_HOLD_MS; default 5 min). */
+  notReadingHoldMs?: number;
   /** Browser origins allowed to connect (empty = any): others are refused with 403 before the upgrade. */
   allowedOrigins: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
@@ -183,6 +188,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   });
 
   const perAddress = new AddressConnections(deps.maxConnectionsPerAddress ?? 0);
+  // Sockets closed for not reading: their slots stay counted a while (held-slots.ts), with the cap on.
+  const notReading = new WeakSet<HyperExpress.Websocket>();
+  const heldSlots = new HeldSlots(deps.maxConnectionsPerAddress ? (deps.notReadingHoldMs ?? NOT_READING_HOLD_MS) : 0);
   // With per-address limits on (MAX_CONNECTIONS_PER_ADDRESS), parameter variants too.
   const perAddressVariants = new AddressVariants(deps.maxConnectionsPerAddress ? MAX_VARIANTS_PER_ADDRESS : 0);
   // Each new derived-series instance is a warm-up (here, or on the cluster's leader through Redis):
@@ -191,6 +199,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const perMinute = deps.onDemandPerMinute;
   const instanceStarts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(perMinute / 2)) }) : undefined;
   const instancesRateLimited = (wait: number) => `too many new derived series from this address (ON_DEMAND_PER_MIN); retry in ${wait} s`;
+  const heldGauge = metrics.gauge('engine_ws_address_slots_held', 'Connection slots still counted in their address\'s MAX_CONNECTIONS_PER_ADDRESS after their socket was closed for not reading (NOT_READING_HOLD_MS)');
+  metrics.onCollect(() => heldGauge(heldSlots.size));
   const refusedBusy = metrics.counter('engine_ws_address_refused_total', 'WebSocket connections refused because their address holds MAX_CONNECTIONS_PER_ADDRESS already');
   const tooMany = (address: string) => `too many connections from ${echo(address, 64)}${pooledBlock(address) ? ` or its /48` : ''} (MAX_CONNECTIONS_PER_ADDRESS=${deps.maxConnectionsPerAddress}${pooledBlock(address) ? `, ${IPV6_BLOCK_SHARE} times that per /48` : ''})`;
   // New connections per address, with the per-address cap on: a client that connects and closes in a
@@ -251,8 +261,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let gone = false;
     ws.once('close', () => {
       gone = true;
-      perAddress.remove(address);
-      deps.sharedConnections?.closed(address, perAddress.count(address));
+      const release = () => {
+        perAddress.remove(address);
+        deps.sharedConnections?.closed(address, perAddress.count(address));
+      };
+      if (notReading.has(ws)) heldSlots.hold(release);
+      else release();
     });
     open(ws, ctx, address);
     // The cluster's count (every edge's sockets of the address) is asked while the socket is served,
@@ -491,6 +505,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     for (const [list, count, why] of [[stuck, stuckClosed, 'not reading'], [over, budgetClosed, 'too much unsent: reconnect to resync']] as const) {
       for (const ws of list) {
         count();
+        if (list === stuck) notReading.add(ws);
         sockets.delete(ws);
         sendBuffers.forget(ws);
         ws.close(CLOSE_TRY_AGAIN, why);
@@ -512,6 +527,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     for (const ws of sockets) {
       if (now - (lastHeard.get(ws) ?? now) > pingTimeoutMs) {
         unanswered();
+        notReading.add(ws);
         sockets.delete(ws);
         ws.close(CLOSE_TRY_AGAIN, 'pings unanswered: not reading');
         continue;
@@ -544,6 +560,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     close() {
       clearInterval(sweep);
       clearInterval(pinger);
+      heldSlots.clear();
       catchUps.clear();
     },
   };

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const connected = (app: App) => Number(/engine_clients_connected (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
+const slotsHeld = (app: App) => Number(/engine_ws_address_slots_held (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
 const closedUnanswered = (app: App) => Number(/engine_ws_unanswered_closed_total (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
 
 /**
@@ -61,4 +63,63 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     }
     expect(closedUnanswered(app) - before).toBe(1);
   });
+});
+
+/** Whether a WebSocket to `url` opens (closed at once then), or the HTTP status it was refused with. */
+function opens(url: string): Promise<true | number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => {
+      ws.terminate();
+      resolve(true);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.on('error', () => resolve(0));
+  });
+}
+
+async function until(what: () => boolean, ms: number, label: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * A socket closed for not reading keeps its data in the kernel for minutes after (an orphan once its
+ * descriptor goes): its address's slot stays counted for NOT_READING_HOLD_MS, so the cap bounds what
+ * an address keeps there (a probe held four times its cap of such sockets from one address).
+ */
+describe('slots of sockets closed for not reading stay counted a while', () => {
+  let app: App;
+  const clients: EngineClient[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 100, historyOnConnect: 50, seriesDir: '', pingTimeoutMs: 1500, maxConnectionsPerAddress: 2, notReadingHoldMs: 4000, simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
+    await app.ready;
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await app?.stop();
+  });
+
+  it('refuses the address a new socket while the closed ones are held (reproduced: freed at once), then serves it again', async () => {
+    const url = `${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`;
+    const stalled = [new EngineClient(url), new EngineClient(url)];
+    clients.push(...stalled);
+    await Promise.all(stalled.map((c) => c.until((x) => x.historical() !== undefined, 10_000, 'historical')));
+    const before = closedUnanswered(app);
+    for (const c of stalled) c.pause();
+    await until(() => closedUnanswered(app) - before === 2, 10_000, 'both closed for not reading');
+    // The client goes too (its descriptor closes): the engine's close handlers run now, not after uWS's close timeout.
+    for (const c of stalled) c.close();
+    await until(() => slotsHeld(app) === 2, 10_000, 'two slots held');
+    expect(await opens(url)).toBe(429);
+    await until(() => slotsHeld(app) === 0, 10_000, 'the hold over');
+    expect(await opens(url)).toBe(true);
+  }, 40_000);
 });
