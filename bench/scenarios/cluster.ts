@@ -173,7 +173,7 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
   const base = nodeEnv(symbols, env.upstream.restUrl, env.upstream.wsUrl, env.opts.profileDir);
   const label = `C=${clients} S=${nSym}`;
   // From 2/s per stream (the machine is shared: a first step far above what it sustains tells nothing).
-  const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2 };
+  const steps = { startMsgsPerS: 2 * clients, maxSteps: env.opts.quick ? 10 : 20, refine: 2, confirmFailures: true };
   const load = [os.loadavg()[0]!];
   const cpus = env.opts.pin?.servers;
   const runAll = () => withNodes([['all', { ...base, ROLE: 'all' }]], ([n]) => ramp(env, measured('ROLE=all', n!), clients, nSym, steps).finally(() => env.pool.disconnect()), undefined, cpus);
