@@ -85,6 +85,7 @@ export interface Config {
   pingTimeoutMs: number;
   /** A WebSocket whose send buffer does not go down for this long is closed (ms; see send-budget.ts). */
   stuckMs: number;
+  /** How long a socket closed for not reading stays counted in its address's cap (ms; see held-slots.ts). */
   notReadingHoldMs: number;
 }
 

@@ -28,7 +28,7 @@ const PREFLIGHT_MAX_AGE_S = 600;
  * uWS 20.30 ends an answer with any other length as one still waiting for its body: it neither
  * closed the connection nor timed it out, so every HEAD held a file descriptor for as long as the
  * client liked (19,980 of them took all 20,000 of an engine's, and it stopped answering). With 0
- * it is a finished answer: the connection stays usable and idles out like any other.
+ * it is a finished answer, and its connection closes after it as after any (close-after-answer.ts).
  */
 export function headFrom(handler: Handler): Handler {
   return (req, res) => {
