@@ -23,6 +23,8 @@ import { SendBudget } from './send-budget.ts';
 import { HeldSlots } from './held-slots.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { CatchUpWaits } from './catch-up-waits.ts';
+import { connectCost, SERIES_PER_CONNECT_TOKEN } from './connect-cost.ts';
+import { ParseMemo } from '../series/parse-memo.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
 export const CLOSE_BAD_REQUEST = 4000;
@@ -210,6 +212,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // losing its edge).
   const connects = deps.maxConnectionsPerAddress ? new AddressRateLimit({ perMinute: CONNECTS_PER_SECOND * 60, burst: Math.max(deps.maxConnectionsPerAddress, 64) }) : undefined;
   const refusedRate = metrics.counter('engine_ws_connect_rate_refused_total', `WebSocket upgrades refused with 429 because their address opened more than ${CONNECTS_PER_SECOND} a second after its burst`);
+  const parsedSeries = new ParseMemo((spec: string | undefined, interval: string) => series.parse(spec, interval));
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -226,16 +229,17 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       res.status(429).header('retry-after', '10').header('cache-control', 'no-store').json({ error: tooMany(address), code: 'too_many_connections' });
       return;
     }
-    const wait = connects?.take(address) ?? 0;
-    if (wait > 0) {
-      refusedRate();
-      res.status(429).header('retry-after', String(wait)).header('cache-control', 'no-store').json({ error: `too many new connections from ${echo(address, 64)} (${CONNECTS_PER_SECOND} a second after a burst, with MAX_CONNECTIONS_PER_ADDRESS on); retry in ${wait} s`, code: 'rate_limited' });
-      return;
-    }
     const query = singleQuery(req.query_parameters);
     const q = query.ok ? query.value : {};
+    // A connect asking for derived series costs more of the ration (connect-cost.ts).
+    const wait = connects?.take(address, connectCost(q.series)) ?? 0;
+    if (wait > 0) {
+      refusedRate();
+      res.status(429).header('retry-after', String(wait)).header('cache-control', 'no-store').json({ error: `too many new connections from ${echo(address, 64)} (${CONNECTS_PER_SECOND} a second after a burst, with MAX_CONNECTIONS_PER_ADDRESS on; a connect with derived series counts 1 more per ${SERIES_PER_CONNECT_TOKEN} series); retry in ${wait} s`, code: 'rate_limited' });
+      return;
+    }
     const checked = query.ok ? checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval) : query;
-    const wanted = checked.ok ? series.parse(q.series, checked.value.interval) : undefined;
+    const wanted = checked.ok ? parsedSeries.get(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
     const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
