@@ -5,6 +5,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { intervalMs } from '../../../engine/src/domain/interval.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { until } from '../../helpers/until.ts';
 
 /**
  * Issue 14 part 1. The engine in Binance mode against an exchange whose clock is not the host's: the
@@ -26,14 +27,6 @@ function wrongClosedBars(app: App, sim: SimExchange, symbol: string, interval: s
   for (let i = 1; i < bars.length; i++) expect(bars[i]!.openTime - bars[i - 1]!.openTime).toBe(intervalMs(interval));
   for (const b of bars.slice(0, -1)) expect(b.closed).toBe(true);
   return { checked: closed.length, wrong };
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 describe('engine in Binance mode against an exchange on another clock', () => {

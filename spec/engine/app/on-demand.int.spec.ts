@@ -3,6 +3,7 @@ import { request } from 'undici';
 import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient, type WireCandle } from '../../helpers/ws-client.ts';
+import { until } from '../../helpers/until.ts';
 
 const M = 60_000;
 
@@ -15,14 +16,6 @@ function expectWholeAndTrue(app: App, symbol: string, interval: string, candles:
   expect(closed).toEqual(truth.map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, is_closed: true })));
   for (const c of candles.slice(0, -1)) expect(c.is_closed).toBe(true);
 }
-
-const until = async (pred: () => boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe('series on demand, against the simulated exchange', () => {
   let app: App;

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
+import { until } from '../../helpers/until.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const connected = (app: App) => Number(/engine_clients_connected (\d+)/.exec(app.metrics.render())?.[1] ?? NaN);
@@ -79,14 +80,6 @@ function opens(url: string): Promise<true | number> {
     });
     ws.on('error', () => resolve(0));
   });
-}
-
-async function until(what: () => boolean, ms: number, label: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
-    await sleep(50);
-  }
 }
 
 /**

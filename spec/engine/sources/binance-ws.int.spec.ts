@@ -4,14 +4,7 @@ import { ConnectLimiter } from '../../../engine/src/sources/connect-limiter.ts';
 import { binanceKlines$, type UpstreamEvent } from '../../../engine/src/sources/binance-ws.ts';
 import { StreamShards } from '../../../engine/src/sources/stream-shards.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
-
-const until = async (pred: () => boolean, ms = 8000, what = 'condition') => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+import { until } from '../../helpers/until.ts';
 
 describe('binanceKlines$ against the simulated exchange', () => {
   let sim: SimExchange;

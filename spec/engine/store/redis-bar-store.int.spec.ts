@@ -10,17 +10,11 @@ import type { BarStore } from '../../../engine/src/store/bar-store.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
 import { createRedisBarStore, MAX_FLUSH_BARS, RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { until } from '../../helpers/until.ts';
 
 const M = 60_000;
 const bar = (i: number, close = 100 + i, closed = true): Bar => ({ openTime: i * M, open: 100, high: 200, low: 50, close, volume: i, closed });
 const id = seriesId('BTCUSDT', '1m');
-const until = async (pred: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** The contract both stores keep. */
 function contract(make: () => BarStore) {
