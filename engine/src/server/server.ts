@@ -4,6 +4,7 @@ import uWS from 'uWebSockets.js';
 import type { Bar } from '../domain/bar.ts';
 import type { Hub } from '../broadcast/hub.ts';
 import type { Logger } from '../log.ts';
+import { loopDelayGauges } from './loop-delay.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesService } from '../series/series-registry.ts';
@@ -99,6 +100,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const failed = metrics.counter('engine_http_errors_total', 'Requests a route failed on (answered 500; each distinct error logged once)');
   server.set_error_handler(routeErrorHandler({ log: deps.log, counted: () => failed() }));
 
+  const stopLoopDelay = loopDelayGauges(metrics);
   const rationed = metrics.counter('engine_http_rate_limited_total', 'JSON API requests refused (429) for coming too fast from one client address');
   const perSecond = deps.httpRequestsPerSecond;
   const ration = perSecond ? requestRation({ perSecond, trustProxy: deps.trustProxy, refused: () => rationed() }) : undefined;
@@ -130,6 +132,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
     stopListening() {
       if (!listening) return;
       listening = false;
+      stopLoopDelay();
       ws.close();
       server.close();
     },
