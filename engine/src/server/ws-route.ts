@@ -18,7 +18,7 @@ import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
 import { type Catalog, checkSeries, singleQuery } from './request-params.ts';
-import { TurnBudget } from './turn-budget.ts';
+import { TurnBudget } from '../domain/turn-budget.ts';
 import { SendBudget } from './send-budget.ts';
 import { HeldSlots } from './held-slots.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';

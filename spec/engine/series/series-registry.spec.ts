@@ -267,6 +267,43 @@ describe('SeriesRegistry', () => {
     expect(inst.window.size).toBe(1000);
     registry.stop();
   });
+
+  it('shares the turns of the event loop between every warm-up: many at once take a few slices a turn, not one slice each (reproduced: 15 warming instances held it ~70 ms)', async () => {
+    let fed = 0;
+    // About 0.1 ms a bar: a slice of 20 bars is ~2 ms, so a turn of SLICE_TURN_MS (4) runs two or three.
+    const slow = defineSeries({
+      name: 'slow',
+      pane: 'overlay',
+      params: { k: 1 },
+      ranges: { k: { min: 1, max: 20 } },
+      warmup: 0,
+      operator: ({ k }): OperatorFunction<Bar, SeriesPoint> =>
+        map((b) => {
+          fed++;
+          const until = performance.now() + 0.1;
+          while (performance.now() < until);
+          return { time: b.openTime, value: b.close * k, closed: b.closed };
+        }),
+    });
+    const { registry, req } = setup([slow], { sliceBars: 20, maxVariants: 16 }, range(0, 400));
+    // Bars fed between two runs of a timer (one per turn of the event loop while slices keep it busy).
+    let most = 0;
+    let seen = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const tick = () => {
+      most = Math.max(most, fed - seen);
+      seen = fed;
+      timer = setTimeout(tick, 0);
+    };
+    tick();
+    const leases = Array.from({ length: 8 }, (_, i) => registry.acquire(req(`slow:k=${i + 1}`), id));
+    await Promise.all(leases.map((l) => l.ready));
+    clearTimeout(timer);
+    expect(fed).toBeGreaterThanOrEqual(8 * 400);
+    // One slice each in one turn would be 8 × 20 = 160.
+    expect(most).toBeLessThanOrEqual(80);
+    registry.stop();
+  });
 });
 
 describe('SeriesRegistry: deterministic warm-up and ranges over history', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TurnBudget } from '../../../engine/src/server/turn-budget.ts';
+import { TurnBudget } from '../../../engine/src/domain/turn-budget.ts';
 
 /** Resolves after the turn that is running now and the next one's immediates (I/O would run in between). */
 const turns = (n: number) => new Promise<void>((resolve) => {
