@@ -484,19 +484,26 @@ export class SeriesRegistry {
     const slice = this.deps.sliceBars ?? 500;
     for (let i = 0; i < bars.length; i += slice) {
       const from = i;
-      const pushed = await new Promise<boolean>((resolve, reject) =>
-        this.sliceTurns.run(() => {
-          if (!alive()) return resolve(false);
-          try {
-            pushAll(run, bars, from, Math.min(bars.length, from + slice));
-            resolve(true);
-          } catch (e) {
-            reject(e);
-          }
-        }),
-      );
+      const pushed = await this.inTurn(() => {
+        if (!alive()) return false;
+        pushAll(run, bars, from, Math.min(bars.length, from + slice));
+        return true;
+      });
       if (!pushed) return;
     }
+  }
+
+  /** `work` run in one of the turns slices share (its synchronous part counts in the turn's budget). */
+  private inTurn<T>(work: () => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.sliceTurns.run(() => {
+        try {
+          resolve(work());
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
   }
 
   /** @internal */
@@ -533,7 +540,8 @@ export class SeriesRegistry {
     const until = Date.now() + (restart ? RESTART_MAX_WAIT_MS : WARM_UP_MAX_WAIT_MS);
     for (;;) {
       try {
-        return await this.older(id, before, start, address);
+        // In the shared turns: warm-ups refused together wake together, each copying its window.
+        return await this.inTurn(() => this.older(id, before, start, address));
       } catch (e) {
         // Gone meanwhile (disposed, or the engine stops): its caller drops the result.
         if (!alive()) return { bars: [], inputFrom: undefined };
@@ -572,7 +580,8 @@ export class SeriesRegistry {
 
   /** The window's bars alone, when older ones could not be had: values start later. */
   private partial(id: SeriesId, before: number, start: number, e: unknown): OlderBars {
-    this.dedup.warn(`older:${id.key}`, 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
+    // One line for all, as 'older-wait': keyed by series, a flood over 1,500 symbols logged ~4 lines an instance.
+    this.dedup.warn('older-partial', 'older bars for a derived series warm-up could not be fetched; values start later', { key: id.key, err: e as Error });
     const window = this.windowBars(id, start, before);
     return { bars: window, inputFrom: window[0]?.openTime, partial: true };
   }

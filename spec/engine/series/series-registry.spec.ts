@@ -422,6 +422,20 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     expect(lines.filter((l) => /could not be fetched/.test(l))).toEqual([]);
   });
 
+  it('warm-ups of many series that start without their older bars log one line for all (reproduced: one a series, ~4 an instance under a flood of symbols)', async () => {
+    const lines: string[] = [];
+    const history = exchange.filter((b) => b.openTime < 3000 * M).slice(-300);
+    const { registry, req } = at(3000, 300, { olderBars: () => Promise.reject(new Error('exchange down')), log: createLogger('info', 'test', (l) => lines.push(l)), history: () => history });
+    const symbols = Array.from({ length: 20 }, (_, i) => `S${i}USDT`);
+    const leases = symbols.map((symbol) => registry.acquire(req('ema'), seriesId(symbol, '1m')));
+    await Promise.all(leases.map((l) => l.ready));
+    expect(leases.every((l) => l.instance.state === 'live')).toBe(true);
+    expect(lines.filter((l) => /could not be fetched/.test(l))).toHaveLength(1);
+    registry.stop();
+    // The rest, counted: one line at shutdown.
+    expect(lines.filter((l) => /could not be fetched.*repeated 19 more times/.test(l))).toHaveLength(1);
+  });
+
   it('refuses a range whose warm-up cannot be had instead of answering fewer points (reproduced: a cluster edge answered `points: []`)', async () => {
     // The window holds bars 2700..2999: the newest 250 (from 2750) need the 150-bar block before theirs, from 2550.
     const failing = at(3000, 300, { olderBars: () => Promise.reject(new Error('exchange down')) });
