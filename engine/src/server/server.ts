@@ -39,6 +39,8 @@ export interface ServerDeps {
   trustProxy?: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** WebSocket connections this node holds at once (MAX_CLIENTS; 0 or absent = no limit). */
+  maxClients?: number;
   /** A WebSocket that answers no ping for this long is closed (PING_TIMEOUT_MS). */
   pingTimeoutMs?: number;
   /** JSON API requests one client address may make a second after a burst (0 or absent = no limit). */
@@ -67,11 +69,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
+  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
 }
 
 export interface EngineServer {

@@ -59,6 +59,13 @@ export const MAX_VARIANTS_PER_ADDRESS = 4;
 export const CLOSE_POLICY = 1008;
 /** Pings of a socket whose echo counts (a client may answer one after the next was sent: three fit in a timeout). */
 const PINGS_KEPT = 3;
+/** Sockets one task of a ping round handles, and the time a turn gives such tasks (ms). */
+const PING_CHUNK = 128;
+const PING_TURN_MS = 2;
+/** When a connection refused for MAX_CLIENTS may try again (s). */
+const FULL_RETRY_SEC = 5;
+/** Random bytes in a ping's payload (a client that does not read cannot guess it to answer). */
+const PING_PAYLOAD_BYTES = 8;
 /**
  * Messages a client may send (a library's keepalive, ignored): a burst of 10, then 1 a second. Beyond,
  * the socket is closed: each one costs the engine a call into JavaScript (a probe's socket sent
@@ -94,6 +101,8 @@ export interface WsRouteDeps {
   allowedOrigins: readonly string[];
   /** WebSocket connections one client address may hold at once (0 or absent = no limit). */
   maxConnectionsPerAddress?: number;
+  /** WebSocket connections this node holds at once, every address together (0 or absent = no limit). */
+  maxClients?: number;
   /** Derived-series instances one client address may start per minute, as ON_DEMAND_PER_MIN rations series (absent = no limit). */
   onDemandPerMinute?: number;
   /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
@@ -213,6 +222,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const connects = deps.maxConnectionsPerAddress ? new AddressRateLimit({ perMinute: CONNECTS_PER_SECOND * 60, burst: Math.max(deps.maxConnectionsPerAddress, 64) }) : undefined;
   const refusedRate = metrics.counter('engine_ws_connect_rate_refused_total', `WebSocket upgrades refused with 429 because their address opened more than ${CONNECTS_PER_SECOND} a second after its burst`);
   const parsedSeries = new ParseMemo((spec: string | undefined, interval: string) => series.parse(spec, interval));
+  // Every address together: sockets cost memory, a ping each per round, and a write each per update of
+  // their series (16,000 on one symbol held the event loop 110-150 ms at each of the exchange's pushes).
+  const maxClients = deps.maxClients ?? 0;
+  const full = () => maxClients > 0 && sockets.size >= maxClients;
+  const serverFull = `this node serves ${maxClients} connections already (MAX_CLIENTS): try again shortly, or another node`;
+  const refusedFull = metrics.counter('engine_ws_server_full_refused_total', 'WebSocket connections refused (503 to the upgrade, or error server_full and close 1013) because this node holds MAX_CLIENTS already');
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -220,6 +235,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     if (deps.allowedOrigins.length && origin !== undefined && !deps.allowedOrigins.includes('*') && !deps.allowedOrigins.includes(origin)) {
       refusedOrigins();
       res.status(403).header('cache-control', 'no-store').json({ error: `origin ${echo(origin, 100)} is not allowed (ALLOWED_ORIGINS)` });
+      return;
+    }
+    if (full()) {
+      refusedFull();
+      res.status(503).header('retry-after', String(FULL_RETRY_SEC)).header('cache-control', 'no-store').json({ error: serverFull, code: 'server_full' });
       return;
     }
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
@@ -260,6 +280,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     }
     const ctx = asked as ValidContext;
     const address = ctx.address ?? '';
+    if (full()) {
+      refusedFull();
+      ws.send(errorMessage(serverFull, 'server_full', FULL_RETRY_SEC));
+      ws.close(CLOSE_TRY_AGAIN, 'server full');
+      return;
+    }
     if (!perAddress.add(address)) return refuseBusy(ws, address);
     // Counted out on close, whenever it comes (also while the cluster's count is asked below).
     let gone = false;
@@ -526,22 +552,38 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // PING_TIMEOUT_MS is closed (1013). Any frame used to count: a client that never read but sent a pong
   // now and then kept 1,024 sockets and ~1 GB of the host's TCP memory (a later probe). A ping sits
   // behind what the socket was sent before it: it is read, and echoed, only by a client that reads.
-  const pinger = setInterval(() => {
+  // A round goes in chunks, in turns of its own budget: 16,000 sockets pinged in one go held the
+  // event loop 220-270 ms every round (an attacker-style probe, 64 addresses under their caps).
+  const pingTurns = new TurnBudget(PING_TURN_MS);
+  const pingSome = (chunk: readonly HyperExpress.Websocket[]) => {
     const now = Date.now();
-    for (const ws of sockets) {
+    // One draw of random bytes for the chunk: a draw a socket cost a third of what its ping did.
+    const random = randomBytes(PING_PAYLOAD_BYTES * chunk.length).toString('hex');
+    chunk.forEach((ws, k) => {
+      // Closed, or dropped by a sweep, since the round began.
+      if (!sockets.has(ws)) return;
       if (now - (lastHeard.get(ws) ?? now) > pingTimeoutMs) {
         unanswered();
         notReading.add(ws);
         sockets.delete(ws);
         ws.close(CLOSE_TRY_AGAIN, 'pings unanswered: not reading');
-        continue;
+        return;
       }
-      const payload = randomBytes(8).toString('hex');
+      const payload = random.slice(2 * PING_PAYLOAD_BYTES * k, 2 * PING_PAYLOAD_BYTES * (k + 1));
       const out = pingsOut.get(ws) ?? [];
       out.push(payload);
       if (out.length > PINGS_KEPT) out.shift();
       pingsOut.set(ws, out);
       ws.ping(payload);
+    });
+  };
+  const pinger = setInterval(() => {
+    // The previous round still going (a short PING_TIMEOUT_MS and many sockets): this one is skipped.
+    if (pingTurns.pending > 0) return;
+    const all = [...sockets];
+    for (let i = 0; i < all.length; i += PING_CHUNK) {
+      const chunk = all.slice(i, i + PING_CHUNK);
+      pingTurns.run(() => pingSome(chunk));
     }
   }, Math.max(100, Math.floor(pingTimeoutMs / 3)));
   pinger.unref();

@@ -14,6 +14,8 @@ describe('loadConfig', () => {
     expect(c.source).toBe('auto');
     expect(c.restUrl).toBe('https://api.binance.com');
     expect(c.wsUrl).toBe('wss://stream.binance.com:9443');
+    expect(c.maxClients).toBe(10_000);
+    expect(loadConfig({ MAX_CLIENTS: '0' }).maxClients).toBe(0);
   });
 
   it('roles (issue 13): all by default; ingest and edge need REDIS_URL; NODE_ID defaults to host-pid', () => {
@@ -72,6 +74,8 @@ describe('loadConfig', () => {
     ['REDIS_COMMAND_TIMEOUT_MS', '10', /REDIS_COMMAND_TIMEOUT_MS.*100 to 60000/],
     ['TRUST_PROXY', 'haproxy', /TRUST_PROXY.*bad: haproxy/],
     ['ON_DEMAND_PER_MIN', '0', /ON_DEMAND_PER_MIN/],
+    ['MAX_CLIENTS', '-1', /MAX_CLIENTS/],
+    ['MAX_CLIENTS', 'many', /MAX_CLIENTS/],
   ])('rejects %s=%s naming the variable', (name, value, re) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);

@@ -196,3 +196,38 @@ describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () 
     expect(opened).toBeLessThanOrEqual(12 + Math.ceil(2 * seconds) + 1);
   });
 });
+
+describe('connections per node on /ws (MAX_CLIENTS)', () => {
+  let app: App;
+  let ws: string;
+  const open: EngineClient[] = [];
+  beforeAll(async () => {
+    app = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 100, historyOnConnect: 50, seriesDir: '', maxClients: 3, trustProxy: ['127.0.0.1'], simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
+    await app.ready;
+    ws = app.url.replace('http', 'ws');
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await app?.stop();
+  });
+
+  it('refuses a connection past MAX_CLIENTS from any address with 503 server_full and Retry-After, and serves one again once a place is free (reproduced: 16,000 sockets from 64 addresses, each under its cap)', async () => {
+    const held = ['203.0.113.1', '203.0.113.2', '203.0.113.3'].map((a) => new EngineClient(`${ws}/ws/BTCUSDT?interval=1m`, { headers: { 'x-forwarded-for': a } }));
+    open.push(...held);
+    for (const c of held) await c.until((x) => x.historical() !== undefined, 10_000, 'historical');
+    const refused = await upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m`, { 'x-forwarded-for': '203.0.113.4' });
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'server_full', error: expect.stringMatching(/MAX_CLIENTS/) });
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    app.metrics.render();
+    expect(app.metrics.value('engine_ws_server_full_refused_total')).toBe(1);
+    held[0]!.close();
+    const end = Date.now() + 5000;
+    let status = 0;
+    while (status !== 101 && Date.now() < end) {
+      status = (await upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m`, { 'x-forwarded-for': '203.0.113.4' })).status;
+      if (status !== 101) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(101);
+  });
+});
