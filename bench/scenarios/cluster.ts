@@ -138,6 +138,7 @@ export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: stri
   BUFFER_SIZE: '1000',
   // Every bench client connects from loopback: no per-address cap.
   MAX_CONNECTIONS_PER_ADDRESS: '0',
+  MAX_CLIENTS: '0',
   ...(profileDir ? { NODE_ARGS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
 });
 

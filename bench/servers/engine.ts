@@ -23,6 +23,7 @@ await runServerProcess(async (cfg) => {
     clientDir: '',
     // Every bench client connects from loopback.
     maxConnectionsPerAddress: 0,
+    maxClients: 0,
     log: silentLogger,
   });
   await app.ready;

@@ -290,7 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
     maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
-    maxClients: int(env, 'MAX_CLIENTS', 10_000, 0, 1_000_000),
+    maxClients: int(env, 'MAX_CLIENTS', 5000, 0, 1_000_000),
     httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
     pingTimeoutMs: int(env, 'PING_TIMEOUT_MS', 60_000, 1000, 3_600_000),
     stuckMs: int(env, 'SEND_STUCK_MS', 10_000, 1000, 3_600_000),

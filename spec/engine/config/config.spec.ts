@@ -14,7 +14,7 @@ describe('loadConfig', () => {
     expect(c.source).toBe('auto');
     expect(c.restUrl).toBe('https://api.binance.com');
     expect(c.wsUrl).toBe('wss://stream.binance.com:9443');
-    expect(c.maxClients).toBe(10_000);
+    expect(c.maxClients).toBe(5000);
     expect(loadConfig({ MAX_CLIENTS: '0' }).maxClients).toBe(0);
   });
 
