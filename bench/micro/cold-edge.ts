@@ -22,7 +22,7 @@ const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs
 
 const sim = await startSimExchange({ universeSize: 300 });
 const redis = await RedisProcess.start();
-const base = { SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SYMBOLS: 'BTCUSDT', INTERVALS: '1m', SERIES_DIR: '', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_ADDRESS: '0', MAX_CLIENTS: '0' };
+const base = { SOURCE: 'binance', BINANCE_REST_URL: sim.restUrl, BINANCE_WS_URL: sim.wsUrl, SYMBOLS: 'BTCUSDT', INTERVALS: '1m', SERIES_DIR: '', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_ADDRESS: '0', MAX_CLIENTS: '0', MAX_CONNECTS_PER_SECOND: '0' };
 const nodes = [
   await NodeProcess.start('all', { ...base, ROLE: 'all' }),
   await NodeProcess.start('ingest', { ...base, ROLE: 'ingest', REDIS_URL: redis.url }),

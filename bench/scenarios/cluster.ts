@@ -139,6 +139,7 @@ export const nodeEnv = (symbols: readonly string[], restUrl: string, wsUrl: stri
   // Every bench client connects from loopback: no per-address cap.
   MAX_CONNECTIONS_PER_ADDRESS: '0',
   MAX_CLIENTS: '0',
+  MAX_CONNECTS_PER_SECOND: '0',
   ...(profileDir ? { NODE_ARGS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
 });
 

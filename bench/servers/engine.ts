@@ -24,6 +24,7 @@ await runServerProcess(async (cfg) => {
     // Every bench client connects from loopback.
     maxConnectionsPerAddress: 0,
     maxClients: 0,
+    maxConnectsPerSecond: 0,
     log: silentLogger,
   });
   await app.ready;

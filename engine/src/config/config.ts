@@ -81,6 +81,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** WebSocket connections this node holds at once, every address together (0 = no limit). */
   maxClients: number;
+  /** New WebSocket connections this node takes a second, every address together, after a burst of MAX_CLIENTS (0 = no limit). */
+  maxConnectsPerSecond: number;
   /** JSON API requests one client address may make a second, after a burst (0 = no limit). */
   httpRequestsPerSecond: number;
   /** A WebSocket that sends no frame (answers no ping) for this long is closed (ms). */
@@ -291,6 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),
     maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
     maxClients: int(env, 'MAX_CLIENTS', 5000, 0, 1_000_000),
+    maxConnectsPerSecond: int(env, 'MAX_CONNECTS_PER_SECOND', 500, 0, 1_000_000),
     httpRequestsPerSecond: int(env, 'HTTP_REQUESTS_PER_SECOND', 20, 0, 1_000_000),
     pingTimeoutMs: int(env, 'PING_TIMEOUT_MS', 60_000, 1000, 3_600_000),
     stuckMs: int(env, 'SEND_STUCK_MS', 10_000, 1000, 3_600_000),

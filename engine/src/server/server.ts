@@ -41,6 +41,8 @@ export interface ServerDeps {
   maxConnectionsPerAddress?: number;
   /** WebSocket connections this node holds at once (MAX_CLIENTS; 0 or absent = no limit). */
   maxClients?: number;
+  /** New WebSocket connections this node takes a second (MAX_CONNECTS_PER_SECOND; 0 or absent = no limit). */
+  maxConnectsPerSecond?: number;
   /** A WebSocket that answers no ping for this long is closed (PING_TIMEOUT_MS). */
   pingTimeoutMs?: number;
   /** JSON API requests one client address may make a second after a burst (0 or absent = no limit). */
@@ -69,11 +71,11 @@ export interface ServerDeps {
 }
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'maxConnectsPerSecond' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
+  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
 }
 
 export interface EngineServer {

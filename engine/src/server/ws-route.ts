@@ -62,6 +62,8 @@ const PINGS_KEPT = 3;
 /** Sockets one task of a ping round handles, and the time a turn gives such tasks (ms). */
 const PING_CHUNK = 128;
 const PING_TURN_MS = 2;
+/** The burst of new connections with MAX_CLIENTS off. */
+const DEFAULT_CONNECT_BURST = 5000;
 /** When a connection refused for MAX_CLIENTS may try again (s). */
 const FULL_RETRY_SEC = 5;
 /** Random bytes in a ping's payload (a client that does not read cannot guess it to answer). */
@@ -103,6 +105,8 @@ export interface WsRouteDeps {
   maxConnectionsPerAddress?: number;
   /** WebSocket connections this node holds at once, every address together (0 or absent = no limit). */
   maxClients?: number;
+  /** New WebSocket connections this node takes a second, every address together, after a burst of MAX_CLIENTS (0 or absent = no limit). */
+  maxConnectsPerSecond?: number;
   /** Derived-series instances one client address may start per minute, as ON_DEMAND_PER_MIN rations series (absent = no limit). */
   onDemandPerMinute?: number;
   /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
@@ -228,6 +232,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const full = () => maxClients > 0 && sockets.size >= maxClients;
   const serverFull = `this node serves ${maxClients} connections already (MAX_CLIENTS): try again shortly, or another node`;
   const refusedFull = metrics.counter('engine_ws_server_full_refused_total', 'WebSocket connections refused (503 to the upgrade, or error server_full and close 1013) because this node holds MAX_CLIENTS already');
+  // New connections for every address together: each costs an upgrade, a first message and, when it
+  // goes, a close, and the per-address rations hold nothing against many addresses (an attacker-style
+  // probe from 250,000 addresses, 2,000 connects a second, held the event loop 1-2 s at a time). The
+  // burst lets every client of a lost node come back at once.
+  const upgrades = deps.maxConnectsPerSecond ? new TokenBucket(deps.maxConnectsPerSecond, Math.max(maxClients || DEFAULT_CONNECT_BURST, deps.maxConnectsPerSecond)) : undefined;
+  const refusedUpgrades = metrics.counter('engine_ws_connects_refused_total', 'WebSocket upgrades refused with 503 server_busy because this node took MAX_CONNECTS_PER_SECOND new connections a second, every address together, after its burst');
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -240,6 +250,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     if (full()) {
       refusedFull();
       res.status(503).header('retry-after', String(FULL_RETRY_SEC)).header('cache-control', 'no-store').json({ error: serverFull, code: 'server_full' });
+      return;
+    }
+    // Before anything is made for it: a flood from many addresses passes every per-address ration.
+    if (upgrades && !upgrades.take()) {
+      refusedUpgrades();
+      res.status(503).header('retry-after', '1').header('cache-control', 'no-store').json({ error: `this node takes ${deps.maxConnectsPerSecond} new connections a second (MAX_CONNECTS_PER_SECOND): try again shortly`, code: 'server_busy' });
       return;
     }
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     expect(c.restUrl).toBe('https://api.binance.com');
     expect(c.wsUrl).toBe('wss://stream.binance.com:9443');
     expect(c.maxClients).toBe(5000);
+    expect(c.maxConnectsPerSecond).toBe(500);
     expect(loadConfig({ MAX_CLIENTS: '0' }).maxClients).toBe(0);
   });
 

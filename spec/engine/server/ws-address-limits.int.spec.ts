@@ -231,3 +231,40 @@ describe('connections per node on /ws (MAX_CLIENTS)', () => {
     expect(status).toBe(101);
   });
 });
+
+describe('new connections per node on /ws (MAX_CONNECTS_PER_SECOND)', () => {
+  let app: App;
+  let ws: string;
+  beforeAll(async () => {
+    // A burst of MAX_CLIENTS (4; more than the rate), then 2 a second, every address together.
+    app = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 100, historyOnConnect: 50, seriesDir: '', maxClients: 4, maxConnectsPerSecond: 2, trustProxy: ['127.0.0.1'], simOptions: { pushIntervalMs: 100, clockSpeed: 60 } });
+    await app.ready;
+    ws = app.url.replace('http', 'ws');
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('refuses connects from many addresses past the node\'s rate with 503 server_busy before the upgrade, then takes them again (reproduced: 2,000 a second from 250,000 addresses held the event loop 1-2 s)', async () => {
+    const statuses: number[] = [];
+    let busy: Awaited<ReturnType<typeof upgradeAnswer>> | undefined;
+    const t0 = Date.now();
+    // Each from an address of its own, each socket closed at once (MAX_CLIENTS never reached).
+    for (let i = 0; i < 12 && !busy; i++) {
+      const r = await upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m`, { 'x-forwarded-for': `198.18.0.${i + 1}` });
+      statuses.push(r.status);
+      if (r.status === 503) busy = r;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    expect(busy, statuses.join()).toBeDefined();
+    expect(JSON.parse(busy!.body)).toMatchObject({ code: 'server_busy', error: expect.stringMatching(/MAX_CONNECTS_PER_SECOND/) });
+    expect(busy!.retryAfter).toBe('1');
+    const opened = statuses.filter((s) => s === 101).length;
+    expect(opened).toBeGreaterThanOrEqual(4);
+    expect(opened).toBeLessThanOrEqual(4 + Math.ceil(2 * seconds) + 1);
+    app.metrics.render();
+    expect(app.metrics.value('engine_ws_connects_refused_total')).toBe(1);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m`, { 'x-forwarded-for': '198.18.1.1' })).status).toBe(101);
+  });
+});
