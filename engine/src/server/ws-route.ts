@@ -25,6 +25,7 @@ import { TokenBucket } from '../domain/token-bucket.ts';
 import { CatchUpWaits } from './catch-up-waits.ts';
 import { connectCost, SERIES_PER_CONNECT_TOKEN } from './connect-cost.ts';
 import { ParseMemo } from '../series/parse-memo.ts';
+import { NodeAdmission } from './node-admission.ts';
 
 /** WebSocket close code sent after an `error` message (bad symbol or interval). */
 export const CLOSE_BAD_REQUEST = 4000;
@@ -62,10 +63,6 @@ const PINGS_KEPT = 3;
 /** Sockets one task of a ping round handles, and the time a turn gives such tasks (ms). */
 const PING_CHUNK = 128;
 const PING_TURN_MS = 2;
-/** The burst of new connections with MAX_CLIENTS off. */
-const DEFAULT_CONNECT_BURST = 5000;
-/** When a connection refused for MAX_CLIENTS may try again (s). */
-const FULL_RETRY_SEC = 5;
 /** Random bytes in a ping's payload (a client that does not read cannot guess it to answer). */
 const PING_PAYLOAD_BYTES = 8;
 /**
@@ -226,18 +223,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const connects = deps.maxConnectionsPerAddress ? new AddressRateLimit({ perMinute: CONNECTS_PER_SECOND * 60, burst: Math.max(deps.maxConnectionsPerAddress, 64) }) : undefined;
   const refusedRate = metrics.counter('engine_ws_connect_rate_refused_total', `WebSocket upgrades refused with 429 because their address opened more than ${CONNECTS_PER_SECOND} a second after its burst`);
   const parsedSeries = new ParseMemo((spec: string | undefined, interval: string) => series.parse(spec, interval));
-  // Every address together: sockets cost memory, a ping each per round, and a write each per update of
-  // their series (16,000 on one symbol held the event loop 110-150 ms at each of the exchange's pushes).
-  const maxClients = deps.maxClients ?? 0;
-  const full = () => maxClients > 0 && sockets.size >= maxClients;
-  const serverFull = `this node serves ${maxClients} connections already (MAX_CLIENTS): try again shortly, or another node`;
-  const refusedFull = metrics.counter('engine_ws_server_full_refused_total', 'WebSocket connections refused (503 to the upgrade, or error server_full and close 1013) because this node holds MAX_CLIENTS already');
-  // New connections for every address together: each costs an upgrade, a first message and, when it
-  // goes, a close, and the per-address rations hold nothing against many addresses (an attacker-style
-  // probe from 250,000 addresses, 2,000 connects a second, held the event loop 1-2 s at a time). The
-  // burst lets every client of a lost node come back at once.
-  const upgrades = deps.maxConnectsPerSecond ? new TokenBucket(deps.maxConnectsPerSecond, Math.max(maxClients || DEFAULT_CONNECT_BURST, deps.maxConnectsPerSecond)) : undefined;
-  const refusedUpgrades = metrics.counter('engine_ws_connects_refused_total', 'WebSocket upgrades refused with 503 server_busy because this node took MAX_CONNECTS_PER_SECOND new connections a second, every address together, after its burst');
+  const admission = new NodeAdmission(deps.maxClients ?? 0, deps.maxConnectsPerSecond ?? 0, () => sockets.size);
+  const refusedNode = {
+    server_full: metrics.counter('engine_ws_server_full_refused_total', 'WebSocket connections refused (503 to the upgrade, or error server_full and close 1013) because this node holds MAX_CLIENTS already'),
+    server_busy: metrics.counter('engine_ws_connects_refused_total', 'WebSocket upgrades refused with 503 server_busy because this node took MAX_CONNECTS_PER_SECOND new connections a second, every address together, after its burst'),
+  };
   const refusedOrigins = metrics.counter('engine_ws_origin_refused_total', 'WebSocket upgrades refused with 403 because their Origin is not in ALLOWED_ORIGINS');
   server.upgrade('/ws/:symbol', (req, res) => {
     const origin = req.headers.origin;
@@ -247,15 +237,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       res.status(403).header('cache-control', 'no-store').json({ error: `origin ${echo(origin, 100)} is not allowed (ALLOWED_ORIGINS)` });
       return;
     }
-    if (full()) {
-      refusedFull();
-      res.status(503).header('retry-after', String(FULL_RETRY_SEC)).header('cache-control', 'no-store').json({ error: serverFull, code: 'server_full' });
-      return;
-    }
-    // Before anything is made for it: a flood from many addresses passes every per-address ration.
-    if (upgrades && !upgrades.take()) {
-      refusedUpgrades();
-      res.status(503).header('retry-after', '1').header('cache-control', 'no-store').json({ error: `this node takes ${deps.maxConnectsPerSecond} new connections a second (MAX_CONNECTS_PER_SECOND): try again shortly`, code: 'server_busy' });
+    // The node's own bounds, before anything is made for the request (node-admission.ts).
+    const refused = admission.admit();
+    if (refused) {
+      refusedNode[refused.code]();
+      res.status(503).header('retry-after', String(refused.retryAfterSec)).header('cache-control', 'no-store').json({ error: refused.error, code: refused.code });
       return;
     }
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
@@ -296,9 +282,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     }
     const ctx = asked as ValidContext;
     const address = ctx.address ?? '';
-    if (full()) {
-      refusedFull();
-      ws.send(errorMessage(serverFull, 'server_full', FULL_RETRY_SEC));
+    const full = admission.full();
+    if (full) {
+      refusedNode.server_full();
+      ws.send(errorMessage(full.error, full.code, full.retryAfterSec));
       ws.close(CLOSE_TRY_AGAIN, 'server full');
       return;
     }
