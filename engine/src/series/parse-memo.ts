@@ -7,7 +7,7 @@ const MAX_BYTES = 2 * 1024 * 1024;
 /**
  * A parse of `series=` specs remembered per (spec, interval). Charts reconnect with the same few
  * specs; an address's burst of sockets asking for the same 15 series parsed them once per socket, in
- * the upgrade handler (a third of a probe's 100-200 ms event-loop stall). The definitions never change
+ * the upgrade handler (a profile of such a burst showed it among the stall's parts). The definitions never change
  * while the engine runs, so a parse, a refusal included, is the same every time; its requests are
  * shared between sockets and read, never written.
  */

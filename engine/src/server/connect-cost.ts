@@ -2,9 +2,10 @@ import { MAX_SERIES_PER_REQUEST } from '../series/series-registry.ts';
 
 /**
  * Derived series a WebSocket connect may ask for per extra token of its address's connect ration.
- * Each one asked for is served with its points in the first message and a lease taken on open: 256
- * connects from one address, each with 15 series, held an engine's event loop 100-200 ms (an
- * attacker-style probe), where 64 of them, or 256 without series, stayed under 55 ms.
+ * Each one asked for is served with its points in the first message (966 KB with 15) and a lease
+ * taken on open: 256 connects from one address, each with 15 series, held an engine's event loop up
+ * to 54-102 ms (bench/probes/stall-probe.ts, 5 runs); taking 5 tokens each, 51 of them fit the burst
+ * and held it 16-35 ms.
  */
 export const SERIES_PER_CONNECT_TOKEN = 4;
 
