@@ -41,6 +41,8 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
+  /** Subscribers of a topic one turn's fan-out sends to (server.ts's TOPIC_SHARD_SIZE; specs use a few). */
+  topicShardSize?: number;
   cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
@@ -79,7 +81,7 @@ export interface App {
  * its subscriptions; `stop` releases them in shutdown order.
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
-  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, ...overrides } = options;
+  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, topicShardSize, ...overrides } = options;
   const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
   const log = givenLog ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -174,6 +176,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     health,
     positions,
     olderBars: older.page,
+    topicShardSize,
   }));
 
   const build = uwsBuild();

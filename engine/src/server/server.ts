@@ -16,6 +16,7 @@ import { registerStaticRoute } from './static-route.ts';
 import { routeErrorHandler } from './route-errors.ts';
 import { requestRation } from './request-ration.ts';
 import { registerWsRoute, type SharedVariants } from './ws-route.ts';
+import { TopicShards } from '../broadcast/topic-shards.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { SymbolsListing } from '../pipeline/series-catalog.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
@@ -68,7 +69,15 @@ export interface ServerDeps {
   olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
+  /** Subscribers of a topic that one turn's fan-out sends to (default TOPIC_SHARD_SIZE; tests use a few). */
+  topicShardSize?: number;
 }
+
+/**
+ * A topic's subscribers beyond this many get its updates in later turns (topic-shards.ts): sending to
+ * 16,000 sockets took ~11 µs each in one pass (an attacker-style probe), so a turn of ~10 ms.
+ */
+export const TOPIC_SHARD_SIZE = 1024;
 
 /** The server settings that come straight from the configuration, the same for every role. */
 export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'maxConnectsPerSecond' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
@@ -111,7 +120,20 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins, ration });
   registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
   registerSeriesRoutes(routes, { ...deps, badRequest: () => badRequest() });
-  const ws = registerWsRoute(server, { ...deps, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });
+  const uws = server.uws_instance;
+  const later = metrics.counter('engine_ws_fanout_later_total', `Publishes to a topic's further shards of TOPIC_SHARD_SIZE subscribers, sent in a later turn (a topic that big goes out a shard a turn)`);
+  const topics = new TopicShards(
+    { count: (topic) => uws.numSubscribers(topic), publish: (topic, message) => void uws.publish(topic, message, false, false) },
+    {
+      onLater: () => later(),
+      shardSize: deps.topicShardSize ?? TOPIC_SHARD_SIZE,
+      later: (fn) => {
+        const t = setImmediate(fn);
+        return () => clearImmediate(t);
+      },
+    },
+  );
+  const ws = registerWsRoute(server, { ...deps, topics, badRequest: () => badRequest(), sent: (n) => sentMessages(n) });
   registerStaticRoute(server, deps.clientDir, deps.log, ration);
 
   const listenSocket = await server.listen(deps.port, deps.host);
@@ -120,10 +142,11 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
 
   // Count what the native fan-out sends: each publish reaches every subscriber of the topic.
   hub.attach({
-    subscribers: (topic) => server.uws_instance.numSubscribers(topic),
+    subscribers: (topic) => topics.subscribers(topic),
     publish: (topic, message, subscribers) => {
       sentMessages(subscribers);
-      return server.uws_instance.publish(topic, message, false, false);
+      topics.publish(topic, message);
+      return true;
     },
   });
   return {
@@ -137,6 +160,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
       if (!listening) return;
       listening = false;
       stopLoopDelay();
+      topics.clear();
       ws.close();
       server.close();
     },

@@ -123,6 +123,8 @@ export interface WsRouteDeps {
   badRequest(): void;
   /** Counts messages sent to clients. */
   sent(n: number): void;
+  /** Which shard of a topic a socket subscribes to (topic-shards.ts). */
+  topics: { join(topic: string): string };
   /** Makes series live on demand and knows who holds them (absent: only live series are served). */
   demand?: SeriesDemand;
 }
@@ -460,10 +462,11 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         budget.sent(ws, budgetKey, ws.buffered);
         sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
         ws.send(hub.status);
-        ws.subscribe(klineTopic(id));
-        ws.subscribe(STATUS_TOPIC);
+        // Each topic's shard with room (a big topic's fan-out goes in turns).
+        ws.subscribe(deps.topics.join(klineTopic(id)));
+        ws.subscribe(deps.topics.join(STATUS_TOPIC));
         for (const inst of instances) {
-          ws.subscribe(inst.topic);
+          ws.subscribe(deps.topics.join(inst.topic));
           hub.follow(inst.topic);
         }
         following = true;

@@ -1,0 +1,166 @@
+/** What the shards need of uWS's pub/sub: publish to a topic, and its subscriber count. */
+export interface TopicBus {
+  publish(topic: string, message: string): void;
+  count(topic: string): number;
+}
+
+export interface TopicShardsOptions {
+  /** Subscribers a shard takes before the next one opens. */
+  shardSize: number;
+  /** A topic's shards at most (the last one takes whoever comes beyond). */
+  maxShards?: number;
+  /** Deliveries a later turn sends at most (at least one shard's). */
+  turnDeliveries?: number;
+  /** Jobs waiting at most: beyond, the oldest go out at once (the queue is bounded, nothing is dropped). */
+  maxQueued?: number;
+  /** A publish to a further shard was queued for a later turn. */
+  onLater?(): void;
+  /** Runs `fn` in a later event-loop turn; returns a canceller. */
+  later(fn: () => void): () => void;
+}
+
+interface Job {
+  shard: string;
+  message: string;
+  n: number;
+  done: boolean;
+}
+
+const shardName = (topic: string, k: number) => (k === 0 ? topic : `${topic}#${k}`);
+
+/**
+ * uWS sends a publish to every subscriber of its topic in one pass of its loop: one update to 16,000
+ * sockets on one symbol held the event loop 170–200 ms (an attacker-style probe), and with it every
+ * other socket's reads, pings and first messages. So a topic's subscribers are split into shards of
+ * `shardSize` (topic, topic#1, topic#2, …): a publish goes to the first shard at once and to each
+ * further one in a later turn, still one serialization per update (the shards share the string).
+ * A topic no bigger than a shard has one, and publishes exactly as a plain topic does.
+ *
+ * Order: each shard's messages go out in publish order (a shard with one waiting sends the next after
+ * it). A socket joining a shard gets what is still waiting for that shard sent first, to the shard's
+ * other sockets: its snapshot, taken just before, already holds those updates.
+ */
+export class TopicShards {
+  /** Topics that opened more than one shard: how many. */
+  private readonly widths = new Map<string, number>();
+  private readonly queue: Job[] = [];
+  private head = 0;
+  /** Each shard's waiting jobs, in order (a shard's jobs are sent in order, so the one sent is always its first). */
+  private readonly waiting = new Map<string, Job[]>();
+  private cancel: (() => void) | undefined;
+  private readonly maxShards: number;
+  private readonly turnDeliveries: number;
+  private readonly maxQueued: number;
+
+  constructor(
+    private readonly bus: TopicBus,
+    private readonly opts: TopicShardsOptions,
+  ) {
+    this.maxShards = opts.maxShards ?? 64;
+    this.turnDeliveries = opts.turnDeliveries ?? opts.shardSize;
+    this.maxQueued = opts.maxQueued ?? 10_000;
+  }
+
+  /** The shard a new subscriber of `topic` subscribes to (the first with room); call right before subscribing. */
+  join(topic: string): string {
+    const width = this.widths.get(topic) ?? 1;
+    let k = 0;
+    while (k < this.maxShards - 1 && k < width && this.bus.count(shardName(topic, k)) >= this.opts.shardSize) k++;
+    if (k >= width) this.widths.set(topic, k + 1);
+    const shard = shardName(topic, k);
+    if (this.waiting.has(shard)) this.flush(shard);
+    return shard;
+  }
+
+  /** Subscribers of `topic`, every shard together. */
+  subscribers(topic: string): number {
+    const width = this.widths.get(topic);
+    if (width === undefined) return this.bus.count(topic);
+    let n = 0;
+    for (let k = 0; k < width; k++) n += this.bus.count(shardName(topic, k));
+    return n;
+  }
+
+  /** Publishes to every shard of `topic`: the first now, the others in later turns. */
+  publish(topic: string, message: string): void {
+    this.bus.publish(topic, message);
+    const width = this.widths.get(topic);
+    if (width === undefined) return;
+    let top = 0;
+    for (let k = 1; k < width; k++) {
+      const shard = shardName(topic, k);
+      const n = this.bus.count(shard);
+      // Nobody to send it to: whoever joins later has it in the snapshot taken as it joins.
+      if (n === 0) continue;
+      top = k;
+      const job = { shard, message, n, done: false };
+      this.queue.push(job);
+      this.opts.onLater?.();
+      const list = this.waiting.get(shard);
+      if (list) list.push(job);
+      else this.waiting.set(shard, [job]);
+    }
+    // Shards emptied at the end close (a topic back under one shard publishes plainly again).
+    if (top === 0) this.widths.delete(topic);
+    else if (top + 1 < width) this.widths.set(topic, top + 1);
+    while (this.queue.length - this.head > this.maxQueued) this.runNext();
+    this.schedule();
+  }
+
+  /** Jobs waiting now. */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Drops what waits (the server is closing its sockets). */
+  clear(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    this.queue.length = 0;
+    this.head = 0;
+    this.waiting.clear();
+  }
+
+  private schedule(): void {
+    if (this.cancel || this.queued === 0) return;
+    this.cancel = this.opts.later(() => {
+      this.cancel = undefined;
+      this.turn();
+    });
+  }
+
+  /** One later turn: jobs in order, up to `turnDeliveries` (at least one). */
+  private turn(): void {
+    let sent = 0;
+    while (this.queued > 0 && (sent === 0 || sent + this.queue[this.head]!.n <= this.turnDeliveries)) sent += this.runNext();
+    this.schedule();
+  }
+
+  /** Runs the oldest job (skipping those a join already sent); returns its deliveries. */
+  private runNext(): number {
+    while (this.head < this.queue.length) {
+      const job = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (job.done) continue;
+      this.send(job);
+      return job.n;
+    }
+    return 0;
+  }
+
+  /** Sends what waits for `shard`, in order. */
+  private flush(shard: string): void {
+    for (const job of [...(this.waiting.get(shard) ?? [])]) this.send(job);
+  }
+
+  private send(job: Job): void {
+    job.done = true;
+    const list = this.waiting.get(job.shard)!;
+    list.shift();
+    if (!list.length) this.waiting.delete(job.shard);
+    this.bus.publish(job.shard, job.message);
+  }
+}
