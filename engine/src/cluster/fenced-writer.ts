@@ -517,16 +517,18 @@ export class FencedWriter {
     const out: Array<Promise<WriteResult>> = [];
     for (let i = 0; i < points.length; i += MAX_BATCH) {
       const chunk = points.slice(i, i + MAX_BATCH);
-      const call = this.writePointChunk(token, keys, chunk);
+      // Encoded now, in the caller's turn: after the await below, every chunk of every caller that
+      // turn was encoded in one run of continuations.
+      let body = '';
+      for (const p of chunk) body += `${p.time} ${p.closed ? 1 : 0} ${encodePoint(p)}\n`;
+      const call = this.writePointChunk(token, keys, chunk, body);
       chunk.forEach((_, j) => out.push(call.then((r) => r[j]!)));
     }
     return out;
   }
 
-  private async writePointChunk(token: string, keys: SeriesKeys, points: readonly SeriesPoint[]): Promise<WriteResult[]> {
+  private async writePointChunk(token: string, keys: SeriesKeys, points: readonly SeriesPoint[], body: string): Promise<WriteResult[]> {
     const runId = await this.identity();
-    let body = '';
-    for (const p of points) body += `${p.time} ${p.closed ? 1 : 0} ${encodePoint(p)}\n`;
     const r = await this.redis.clusterWritePoints(this.cfg.leaseKey, keys.candles, keys.pos, keys.hist, token, this.cfg.bufferSize + 1, this.cfg.historyUpdates, runId, this.freshEpoch(), keys.channel, INSTANCE_LOG_TTL_MS, body);
     if (r[0] === -1) return points.map(() => ({ kind: 'fenced' }));
     return points.map((p, i) => {
