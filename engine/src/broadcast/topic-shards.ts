@@ -9,7 +9,7 @@ export interface TopicShardsOptions {
   shardSize: number;
   /** A topic's shards at most (the last one takes whoever comes beyond). */
   maxShards?: number;
-  /** Deliveries a later turn sends at most (at least one shard's). */
+  /** Sockets a later turn sends to at most (at least one shard's). */
   turnDeliveries?: number;
   /** Jobs waiting at most: beyond, the oldest go out at once (the queue is bounded, nothing is dropped). */
   maxQueued?: number;
@@ -48,6 +48,8 @@ export class TopicShards {
   /** Each shard's waiting jobs, in order (a shard's jobs are sent in order, so the one sent is always its first). */
   private readonly waiting = new Map<string, Job[]>();
   private cancel: (() => void) | undefined;
+  /** Jobs not sent yet. */
+  private count = 0;
   private readonly maxShards: number;
   private readonly turnDeliveries: number;
   private readonly maxQueued: number;
@@ -95,6 +97,7 @@ export class TopicShards {
       top = k;
       const job = { shard, message, n, done: false };
       this.queue.push(job);
+      this.count++;
       this.opts.onLater?.();
       const list = this.waiting.get(shard);
       if (list) list.push(job);
@@ -103,13 +106,13 @@ export class TopicShards {
     // Shards emptied at the end close (a topic back under one shard publishes plainly again).
     if (top === 0) this.widths.delete(topic);
     else if (top + 1 < width) this.widths.set(topic, top + 1);
-    while (this.queue.length - this.head > this.maxQueued) this.runNext();
+    while (this.count > this.maxQueued) this.runNext();
     this.schedule();
   }
 
   /** Jobs waiting now. */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.count;
   }
 
   /** Drops what waits (the server is closing its sockets). */
@@ -118,37 +121,56 @@ export class TopicShards {
     this.cancel = undefined;
     this.queue.length = 0;
     this.head = 0;
+    this.count = 0;
     this.waiting.clear();
   }
 
   private schedule(): void {
-    if (this.cancel || this.queued === 0) return;
+    if (this.cancel || this.waiting.size === 0) return;
     this.cancel = this.opts.later(() => {
       this.cancel = undefined;
       this.turn();
     });
   }
 
-  /** One later turn: jobs in order, up to `turnDeliveries` (at least one). */
+  /**
+   * One later turn: the shards of the oldest jobs, up to `turnDeliveries` sockets (at least one shard),
+   * each with everything waiting for it: uWS writes a socket's messages of one turn together, so a
+   * shard behind by several updates costs a write per socket, not one per update.
+   */
   private turn(): void {
-    let sent = 0;
-    while (this.queued > 0 && (sent === 0 || sent + this.queue[this.head]!.n <= this.turnDeliveries)) sent += this.runNext();
+    let sockets = 0;
+    for (;;) {
+      this.compact();
+      const job = this.queue[this.head];
+      if (!job || (sockets > 0 && sockets + job.n > this.turnDeliveries)) break;
+      sockets += job.n;
+      this.flush(job.shard);
+    }
     this.schedule();
   }
 
-  /** Runs the oldest job (skipping those a join already sent); returns its deliveries. */
-  private runNext(): number {
+  /** Runs the oldest job not sent yet (a join or a turn sends a shard's jobs ahead of the queue). */
+  private runNext(): void {
     while (this.head < this.queue.length) {
       const job = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
       if (job.done) continue;
       this.send(job);
-      return job.n;
+      break;
     }
-    return 0;
+    this.compact();
+  }
+
+  /** Moves past the sent jobs at the queue's head, dropping them once they are half of it. */
+  private compact(): void {
+    while (this.head < this.queue.length && this.queue[this.head]!.done) this.head++;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   /** Sends what waits for `shard`, in order. */
@@ -158,6 +180,7 @@ export class TopicShards {
 
   private send(job: Job): void {
     job.done = true;
+    this.count--;
     const list = this.waiting.get(job.shard)!;
     list.shift();
     if (!list.length) this.waiting.delete(job.shard);
