@@ -11,8 +11,9 @@ export interface TopicShardsOptions {
   maxShards?: number;
   /** Sockets a later turn sends to at most (at least one shard's). */
   turnDeliveries?: number;
-  /** Jobs waiting at most: beyond, the oldest go out at once (the queue is bounded, nothing is dropped). */
+  /** Jobs waiting at most, and their messages' characters: beyond, the oldest go out at once (bounded, nothing dropped). */
   maxQueued?: number;
+  maxQueuedChars?: number;
   /** A publish to a further shard was queued for a later turn. */
   onLater?(): void;
   /** Runs `fn` in a later event-loop turn; returns a canceller. */
@@ -29,9 +30,9 @@ interface Job {
 const shardName = (topic: string, k: number) => (k === 0 ? topic : `${topic}#${k}`);
 
 /**
- * uWS sends a publish to every subscriber of its topic in one pass of its loop: one update to 16,000
- * sockets on one symbol held the event loop 170–200 ms (an attacker-style probe), and with it every
- * other socket's reads, pings and first messages. So a topic's subscribers are split into shards of
+ * uWS sends a publish to every subscriber of its topic in one pass of its loop: pushes to 16,000
+ * sockets on one symbol held the event loop 162–411 ms at a time (an attacker-style probe; 9–97 ms in
+ * shards), and with it every other socket's reads, pings and first messages. So a topic's subscribers are split into shards of
  * `shardSize` (topic, topic#1, topic#2, …): a publish goes to the first shard at once and to each
  * further one in a later turn, still one serialization per update (the shards share the string).
  * A topic no bigger than a shard has one, and publishes exactly as a plain topic does.
@@ -48,11 +49,13 @@ export class TopicShards {
   /** Each shard's waiting jobs, in order (a shard's jobs are sent in order, so the one sent is always its first). */
   private readonly waiting = new Map<string, Job[]>();
   private cancel: (() => void) | undefined;
-  /** Jobs not sent yet. */
+  /** Jobs not sent yet, and their messages' characters (a message shared by shards counted for each). */
   private count = 0;
+  private chars = 0;
   private readonly maxShards: number;
   private readonly turnDeliveries: number;
   private readonly maxQueued: number;
+  private readonly maxQueuedChars: number;
 
   constructor(
     private readonly bus: TopicBus,
@@ -61,6 +64,8 @@ export class TopicShards {
     this.maxShards = opts.maxShards ?? 64;
     this.turnDeliveries = opts.turnDeliveries ?? opts.shardSize;
     this.maxQueued = opts.maxQueued ?? 10_000;
+    // A reload's `historical` (edges) is published to its series' topic too: 16 Mi characters of them at most.
+    this.maxQueuedChars = opts.maxQueuedChars ?? 16 * 2 ** 20;
   }
 
   /** The shard a new subscriber of `topic` subscribes to (the first with room); call right before subscribing. */
@@ -98,6 +103,7 @@ export class TopicShards {
       const job = { shard, message, n, done: false };
       this.queue.push(job);
       this.count++;
+      this.chars += message.length;
       this.opts.onLater?.();
       const list = this.waiting.get(shard);
       if (list) list.push(job);
@@ -106,7 +112,7 @@ export class TopicShards {
     // Shards emptied at the end close (a topic back under one shard publishes plainly again).
     if (top === 0) this.widths.delete(topic);
     else if (top + 1 < width) this.widths.set(topic, top + 1);
-    while (this.count > this.maxQueued) this.runNext();
+    while (this.count > this.maxQueued || this.chars > this.maxQueuedChars) this.runNext();
     this.schedule();
   }
 
@@ -122,6 +128,7 @@ export class TopicShards {
     this.queue.length = 0;
     this.head = 0;
     this.count = 0;
+    this.chars = 0;
     this.waiting.clear();
   }
 
@@ -181,6 +188,7 @@ export class TopicShards {
   private send(job: Job): void {
     job.done = true;
     this.count--;
+    this.chars -= job.message.length;
     const list = this.waiting.get(job.shard)!;
     list.shift();
     if (!list.length) this.waiting.delete(job.shard);

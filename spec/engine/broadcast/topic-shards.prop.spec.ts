@@ -46,13 +46,14 @@ const ops = fc.array(
   { maxLength: 120 },
 );
 
-function setup(shardSize: number, turnDeliveries?: number, maxQueued?: number) {
+function setup(shardSize: number, turnDeliveries?: number, maxQueued?: number, maxQueuedChars?: number) {
   const bus = new Bus();
   const turns: Array<() => void> = [];
   const shards = new TopicShards(bus, {
     shardSize,
     turnDeliveries,
     maxQueued,
+    maxQueuedChars,
     later: (fn) => {
       turns.push(fn);
       return () => turns.splice(turns.indexOf(fn), 1);
@@ -190,6 +191,22 @@ describe('TopicShards', () => {
     while (turns.length) turns.shift()!();
     const all = Array.from({ length: 10 }, (_, i) => `m${i}`);
     for (let s = 0; s < 4; s++) expect(bus.inbox.get(s)).toEqual(all);
+  });
+
+  it('bounds the characters waiting too (a reload publishes a whole snapshot): the oldest go out at once', () => {
+    const { bus, turns, shards } = setup(1, 1, undefined, 250);
+    for (let s = 0; s < 3; s++) {
+      bus.inbox.set(s, []);
+      bus.subscribe(s, shards.join('k'));
+    }
+    const big = (i: number) => `${i}`.padEnd(100, '.');
+    for (let i = 0; i < 5; i++) {
+      shards.publish('k', big(i));
+      // Two shards wait for each message: 200 characters a message.
+      expect(shards.queued * 100).toBeLessThanOrEqual(250);
+    }
+    while (turns.length) turns.shift()!();
+    for (let s = 0; s < 3; s++) expect(bus.inbox.get(s)).toEqual([0, 1, 2, 3, 4].map(big));
   });
 
   it('clear() drops what waits and cancels its turn', () => {
