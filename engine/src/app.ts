@@ -33,6 +33,8 @@ export interface AppOptions extends Partial<Config> {
   log?: Logger;
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisKeyPrefix?: string;
+  /** Subscribers of a topic one turn's fan-out sends to (server.ts's TOPIC_SHARD_SIZE; specs use a few). */
+  topicShardSize?: number;
   /** How often the catalog follows the exchange's markets (default hourly; tests shorten it). */
   catalogRefreshMs?: number;
   /**
@@ -41,8 +43,6 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  /** Subscribers of a topic one turn's fan-out sends to (server.ts's TOPIC_SHARD_SIZE; specs use a few). */
-  topicShardSize?: number;
   cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 

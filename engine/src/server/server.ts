@@ -74,8 +74,9 @@ export interface ServerDeps {
 }
 
 /**
- * A topic's subscribers beyond this many get its updates in later turns (topic-shards.ts): sending to
- * 16,000 sockets took ~11 µs each in one pass (an attacker-style probe), so a turn of ~10 ms.
+ * A topic's subscribers beyond this many get its updates in later turns (topic-shards.ts): a push to
+ * 16,000 sockets in one pass held the loop 162–411 ms (an attacker-style probe), 10–25 µs a socket,
+ * so a shard's turn is about 10–25 ms.
  */
 export const TOPIC_SHARD_SIZE = 1024;
 
