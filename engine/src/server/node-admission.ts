@@ -15,8 +15,8 @@ export interface NodeRefusal {
 /**
  * The node's own bounds on WebSockets, whatever address they come from (the per-address ones hold
  * nothing against many addresses): at most `maxClients` open (each costs memory, a ping a round and
- * a write per update of its series: 16,000 on one symbol held the event loop 110-150 ms at each of
- * the exchange's pushes), and at most `perSecond` new ones a second after a burst of `maxClients`, so
+ * a write per update of its series: 16,000 on one symbol held the event loop 162-411 ms at a time
+ * when a push went to all in one pass, 9-97 ms in shards, topic-shards.ts), and at most `perSecond` new ones a second after a burst of `maxClients`, so
  * every client of a lost node may come back at once (each costs an upgrade, a first message and a
  * close: 2,000 a second from 250,000 addresses held the event loop 1-2 s at a time). 0 = no bound.
  */

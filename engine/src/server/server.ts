@@ -74,9 +74,9 @@ export interface ServerDeps {
 }
 
 /**
- * A topic's subscribers beyond this many get its updates in later turns (topic-shards.ts): a push to
- * 16,000 sockets in one pass held the loop 162–411 ms (an attacker-style probe), 10–25 µs a socket,
- * so a shard's turn is about 10–25 ms.
+ * A topic's subscribers beyond this many get its updates in later turns (topic-shards.ts): pushes to
+ * 16,000 sockets in one pass held the loop 162–411 ms at a time (an attacker-style probe), in shards
+ * of this size 9–97 ms.
  */
 export const TOPIC_SHARD_SIZE = 1024;
 
