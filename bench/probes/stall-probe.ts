@@ -9,6 +9,7 @@
  *                                                        for 15 derived series (N=256; SERIES=0: none)
  *   SCENARIO=hold  npx tsx bench/probes/stall-probe.ts   ADDRS × PER sockets on BTCUSDT 1m (64 × 250),
  *                                                        held SECONDS (60), the loop read every 5 s
+ *                                                        with the main thread's run-queue wait in those 5 s
  *
  * The variables in ENGINE_VARS go to the engine (e.g. MAX_CLIENTS=0). Prints one JSON line. Keep the machine quiet.
  */
@@ -50,13 +51,14 @@ async function until(ok: () => Promise<boolean>, ms: number, what: string): Prom
 }
 
 /** The engine's loop figures over the last 5 s (the max; read every 5 s) and in all (the stalls). */
-async function loop(base: string): Promise<{ maxMs: number; stalls: number }> {
+async function loop(base: string): Promise<{ maxMs: number; stalls: number; waitS: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
   // An older checkout (ENGINE_ROOT) has one max, since the previous scrape.
   const windowed = value('engine_event_loop_delay_max_seconds{window="5s"}');
   const max = Number.isNaN(windowed) ? value('engine_event_loop_delay_max_seconds') : windowed;
-  return { maxMs: Math.round(max * 1000), stalls: value('engine_event_loop_stalls_total') };
+  // The main thread's time waiting for a CPU (NaN on an older checkout): a stall beside a growing wait is the host's contention.
+  return { maxMs: Math.round(max * 1000), stalls: value('engine_event_loop_stalls_total'), waitS: value('engine_main_thread_runqueue_wait_seconds_total') };
 }
 
 /** Opens a socket and settles with how its first answer went (its first message's type, or the upgrade's status). */
@@ -109,12 +111,17 @@ try {
     const outcomes: string[] = [];
     for (let a = 0; a < addrs; a++) outcomes.push(...(await Promise.all(Array.from({ length: per }, () => connect(`ws://127.0.0.1:${port}/ws/BTCUSDT?interval=1m`, `14.0.${a >> 8}.${a & 255}`, sockets)))));
     const reads: number[] = [];
+    const waits: number[] = [];
+    let waited = (await loop(base)).waitS;
     for (let t = 0; t < seconds; t += 5) {
       await sleep(5000);
-      reads.push((await loop(base)).maxMs);
+      const l = await loop(base);
+      reads.push(l.maxMs);
+      waits.push(Math.round((l.waitS - waited) * 1000));
+      waited = l.waitS;
     }
     const { stalls } = await loop(base);
-    result = { scenario: 'hold', sockets: addrs * per, outcomes: count(outcomes), seconds, loopMaxMsEvery5s: reads, stalls };
+    result = { scenario: 'hold', sockets: addrs * per, outcomes: count(outcomes), seconds, loopMaxMsEvery5s: reads, runQueueWaitMsEvery5s: waits, stalls };
   }
   console.log(JSON.stringify({ ...result, engineEnv }));
 } finally {

@@ -5,6 +5,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { Hub } from '../broadcast/hub.ts';
 import type { Logger } from '../log.ts';
 import { loopDelayGauges } from './loop-delay.ts';
+import { runQueueWaitCounters } from './run-queue-wait.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesService } from '../series/series-registry.ts';
@@ -115,6 +116,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   server.set_error_handler(routeErrorHandler({ log: deps.log, counted: () => failed() }));
 
   const stopLoopDelay = loopDelayGauges(metrics);
+  runQueueWaitCounters(metrics);
   const rationed = metrics.counter('engine_http_rate_limited_total', 'JSON API requests refused (429) for coming too fast from one client address');
   const perSecond = deps.httpRequestsPerSecond;
   const ration = perSecond ? requestRation({ perSecond, trustProxy: deps.trustProxy, refused: () => rationed() }) : undefined;
