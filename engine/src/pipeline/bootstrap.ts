@@ -5,6 +5,7 @@ import { intervalMs, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { RestPriority } from '../sources/rest-gate.ts';
 import type { BarStore } from '../store/bar-store.ts';
 
 export type BootstrapResult = { id: SeriesId; outcome: 'loaded' | 'invalid-symbol'; fetched: number };
@@ -23,6 +24,8 @@ export interface BootstrapDeps {
    * it put in the store (a window `restore` opened) belongs to nobody unless the series is wanted again.
    */
   abandoned?: (id: SeriesId) => void;
+  /** The REST lane: 'start' for an on-demand series a client asked for (RestGate; default 'live'). */
+  priority?: RestPriority;
 }
 
 /**
@@ -54,9 +57,9 @@ export function loadSeries$(id: SeriesId, deps: Omit<BootstrapDeps, 'concurrency
       const missing = from !== undefined ? Math.ceil((now() - from) / intervalMs(id.interval)) : Infinity;
       let bars: Bar[];
       if (from !== undefined && missing <= deps.bufferSize) {
-        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, from).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
+        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, from, undefined, deps.priority).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
       } else {
-        bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize);
+        bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize, undefined, deps.priority);
       }
       if (gone) return undefined;
       deps.store.upsert(id, bars);

@@ -116,7 +116,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     catalog,
     upstream: shards,
     router,
-    load: (id) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x) }),
+    load: (id, priority) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x), priority }),
     startNative: (id, input$) =>
       // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
       seriesPipeline(id, input$, rest, store, config.gapRepairAfterMs).subscribe({

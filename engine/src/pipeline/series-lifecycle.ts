@@ -2,6 +2,7 @@ import { Subject, type Subscription } from 'rxjs';
 import { type SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
 import type { SeriesInput } from '../operators/splice-gaps.ts';
+import type { RestPriority } from '../sources/rest-gate.ts';
 import { klineStreamName } from '../sources/binance-raw.ts';
 import type { BootstrapResult } from './bootstrap.ts';
 import { BootstrapQueue } from './bootstrap-queue.ts';
@@ -18,8 +19,11 @@ export interface SeriesLifecycleDeps {
   upstream: { add(streams: readonly string[]): void; remove(streams: readonly string[]): void };
   /** Live bars of a series being loaded are kept, then routed to its input once it is live. */
   router: { expect(key: string): void; attach(key: string, input: Subject<SeriesInput>): void; detach(key: string): void };
-  /** Loads a native series from the store and REST (see `loadSeries$`). */
-  load(id: SeriesId): Observable<BootstrapResult>;
+  /**
+   * Loads a native series from the store and REST (see `loadSeries$`): `priority` 'start' for an
+   * on-demand one (its REST calls go after the gap fills of what is kept; RestGate), 'live' for a pinned one.
+   */
+  load(id: SeriesId, priority: RestPriority): Observable<BootstrapResult>;
   /** Starts a native series' pipeline on its input; the subscription is the lifecycle's to end. */
   startNative(id: SeriesId, input$: Observable<SeriesInput>): Subscription;
   /** Starts a custom interval on its (live) source; calls `live()` once its history is loaded. */
@@ -97,7 +101,7 @@ export class SeriesLifecycle implements SeriesDemand {
     this.starts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(1, Math.ceil(perMinute / 2)), now: this.now }) : undefined;
     this.ready = new Promise<void>((r) => (this.readyResolve = r));
     this.queue = new BootstrapQueue(
-      (id) => deps.load(id),
+      (id) => deps.load(id, this.entries.get(id.key)?.pinned ? 'live' : 'start'),
       deps.concurrency,
       (r) => this.loaded(r),
       (id, err) => deps.log.error('series bootstrap failed', { key: id.key, err: err as Error }),

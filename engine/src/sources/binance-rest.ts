@@ -133,7 +133,7 @@ export class BinanceRest {
     });
   }
 
-  /** `priority: 'client'` for history a client asked for (see RestGate): never ahead of live work. */
+  /** `priority`: 'start' for an on-demand series' bootstrap, 'client' for history a client asked for (see RestGate): never ahead of live work. */
   async klines(q: KlinesQuery, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<Bar[]> {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
     // A row counts as closed only if it closed before we asked, by the exchange's clock (`now`, a
@@ -171,9 +171,9 @@ export class BinanceRest {
    * Bars with openTime in [from, to] (to defaults to now, forming bar included), page by page, oldest first.
    * Lazy: nothing is fetched until subscribed, and unsubscribing aborts the request in flight.
    */
-  range$(symbol: string, interval: string, from: number, to?: number): Observable<Bar[]> {
+  range$(symbol: string, interval: string, from: number, to?: number, priority: RestPriority = 'live'): Observable<Bar[]> {
     const page = (startTime: number) =>
-      fromAbortable((signal) => this.klines({ symbol, interval, startTime, endTime: to, limit: MAX_KLINES_PER_CALL }, signal));
+      fromAbortable((signal) => this.klines({ symbol, interval, startTime, endTime: to, limit: MAX_KLINES_PER_CALL }, signal, priority));
     return page(from).pipe(
       expand((bars) => {
         const last = bars[bars.length - 1];
@@ -186,12 +186,12 @@ export class BinanceRest {
   }
 
   /** The newest `count` bars (may exceed 1000: pages walk backwards with endTime). */
-  async latest(symbol: string, interval: string, count: number, signal?: AbortSignal): Promise<Bar[]> {
+  async latest(symbol: string, interval: string, count: number, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<Bar[]> {
     const pages: Bar[][] = [];
     let remaining = count;
     let endTime: number | undefined;
     while (remaining > 0) {
-      const bars = await this.klines({ symbol, interval, endTime, limit: Math.min(remaining, MAX_KLINES_PER_CALL) }, signal);
+      const bars = await this.klines({ symbol, interval, endTime, limit: Math.min(remaining, MAX_KLINES_PER_CALL) }, signal, priority);
       if (bars.length === 0) break;
       pages.unshift(bars);
       remaining -= bars.length;

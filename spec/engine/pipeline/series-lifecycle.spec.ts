@@ -16,6 +16,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
   const streams = new Set<string>();
   const loads = new Map<string, Subject<BootstrapResult>>();
   const loadCount = new Map<string, number>();
+  const priorities = new Map<string, string>();
   const freed: string[] = [];
   const ended: Array<[string, string]> = [];
   const customs = new Map<string, () => void>();
@@ -24,8 +25,9 @@ function setup(opts: { max?: number; idle?: number } = {}) {
     catalog,
     upstream: { add: (s) => s.forEach((x) => streams.add(x)), remove: (s) => s.forEach((x) => streams.delete(x)) },
     router: { expect: () => {}, attach: (key) => void order.push(`attach ${key}`), detach: () => {} },
-    load: (id) => {
+    load: (id, priority) => {
       loadCount.set(id.key, (loadCount.get(id.key) ?? 0) + 1);
+      priorities.set(id.key, priority);
       const s = new Subject<BootstrapResult>();
       loads.set(id.key, s);
       return s;
@@ -49,7 +51,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
     s.next({ id, outcome, fetched: 10 });
     s.complete();
   };
-  return { lc, catalog, streams, loadCount, freed, ended, customs, invalid, finish, order };
+  return { lc, catalog, streams, loadCount, priorities, freed, ended, customs, invalid, finish, order };
 }
 
 describe('SeriesLifecycle', () => {
@@ -104,6 +106,14 @@ describe('SeriesLifecycle', () => {
     expect(t.lc.isLive(id)).toBe(true);
     expect(await t.lc.want(id)).toEqual({ ok: true });
     expect(t.loadCount.get(id.key)).toBe(1);
+    t.lc.stopAll();
+  });
+
+  it("loads a pinned series on the engine's own REST lane and an on-demand one on the start lane (after gap fills)", () => {
+    const t = setup();
+    t.lc.pinSymbol('BTCUSDT');
+    void t.lc.want(seriesId('ETHUSDT', '1m'), '192.0.2.1');
+    expect(Object.fromEntries(t.priorities)).toEqual({ 'BTCUSDT:1m': 'live', 'ETHUSDT:1m': 'start' });
     t.lc.stopAll();
   });
 

@@ -128,3 +128,87 @@ describe('RestGate', () => {
     expect(await gate.run(20, async () => 'exchangeInfo')).toBe('exchangeInfo');
   });
 });
+
+describe('RestGate: on-demand bootstraps (start)', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it('serves waiting live calls, then starts, then client history; starts leave a slot to live work', async () => {
+    const gate = new RestGate({ weightBudget: 1000, concurrency: 3 });
+    const order: string[] = [];
+    const releases = new Map<string, () => void>();
+    const hold = (name: string, priority: 'live' | 'start' | 'client') =>
+      gate.run(1, () => new Promise<void>((r) => (order.push(name), releases.set(name, r))), undefined, priority);
+    // A flood of cold series: two run, the third slot stays free.
+    const starts = Array.from({ length: 4 }, (_, i) => hold(`start-${i}`, 'start'));
+    await tick();
+    expect(order).toEqual(['start-0', 'start-1']);
+    // A gap fill goes at once.
+    const fill = hold('fill-0', 'live');
+    await tick();
+    expect(order).toEqual(['start-0', 'start-1', 'fill-0']);
+    // All slots busy: a client call, a start and a gap fill queue, in that order.
+    const client = hold('client-0', 'client');
+    const lateStart = hold('start-4', 'start');
+    const lateFill = hold('fill-1', 'live');
+    await tick();
+    releases.get('fill-0')!();
+    await tick();
+    expect(order.at(-1)).toBe('fill-1');
+    releases.get('start-0')!();
+    await tick();
+    expect(order.at(-1)).toBe('start-2');
+    // A freed live slot wakes no start while two run (one slot stays for live work).
+    releases.get('fill-1')!();
+    await tick();
+    expect(order.at(-1)).toBe('start-2');
+    for (const name of ['start-1', 'start-2', 'start-3', 'start-4', 'client-0']) {
+      releases.get(name)!();
+      await tick();
+    }
+    await Promise.all([...starts, fill, client, lateStart, lateFill]);
+    expect(order).toEqual(['start-0', 'start-1', 'fill-0', 'fill-1', 'start-2', 'start-3', 'start-4', 'client-0']);
+  });
+
+  it('keeps starts within their share of the budget: a gap fill still goes, starts wait for the next minute holding no slot', async () => {
+    let t = 60_000 * 1000 + 59_700; // 300 ms before a minute boundary
+    const gate = new RestGate({ weightBudget: 10, concurrency: 1, startShare: 0.4, now: () => t });
+    const ran: string[] = [];
+    for (let i = 0; i < 2; i++) await gate.run(2, async () => void ran.push(`start-${i}`), undefined, 'start');
+    expect(gate.weightUsed).toBe(4);
+    // Over the share (4 of 10): the next start waits, in no slot.
+    const waiting = gate.run(2, async () => void ran.push('start-2'), undefined, 'start');
+    await tick();
+    expect(gate.startQueued).toBe(1);
+    // The one slot is free for the gap fill, which may use the rest of the budget.
+    await gate.run(2, async () => void ran.push('fill'));
+    await gate.run(4, async () => void ran.push('resync'));
+    expect(gate.weightUsed).toBe(10);
+    expect(ran).toEqual(['start-0', 'start-1', 'fill', 'resync']);
+    t += 400; // the next minute
+    await waiting;
+    expect(ran.at(-1)).toBe('start-2');
+    expect(gate.weightUsed).toBe(2);
+  });
+
+  it('lets a start waiting for a slot go back to waiting for budget when the share was taken meanwhile', async () => {
+    let t = 60_000 * 1000 + 59_700;
+    const gate = new RestGate({ weightBudget: 10, concurrency: 2, startShare: 0.4, now: () => t });
+    let release!: () => void;
+    // Of 2 slots, starts may hold 1: the second start waits for it.
+    const first = gate.run(2, () => new Promise<void>((r) => (release = r)), undefined, 'start');
+    await tick();
+    const second = gate.run(2, async () => 'second', undefined, 'start');
+    await tick();
+    expect(gate.startQueued).toBe(1);
+    // Live work spends the budget while the second start waits for its slot.
+    await gate.run(6, async () => undefined);
+    release();
+    await first;
+    await tick();
+    expect(gate.startQueued).toBe(1);
+    // It got the slot, found no room under its share, gave the slot back: live work still goes.
+    expect(await gate.run(1, async () => 'live')).toBe('live');
+    t += 400;
+    expect(await second).toBe('second');
+  });
+});
