@@ -180,7 +180,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   }, 5000);
   progressTimer.unref();
   void ready.then(() => log.info(`configured series live: ${startupTotal} native, ${customCount} custom`, { rest: rest.gate.weightUsed }));
-  seriesGauges(deps.metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed);
+  seriesGauges(deps.metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed, () => rest.gate.waiting());
 
   const replay = exchange.kind === 'replay';
   const refreshSub = replay

@@ -7,12 +7,14 @@ export function seriesGauges(
   counts: () => LifecycleCounts,
   shards: () => Array<{ shard: number; streams: number; connected: boolean }>,
   restWeight: () => number,
+  restWaiting?: () => Record<string, number>,
 ): void {
   const series = metrics.gauge('engine_series', 'Series by state (live, loading) and kind (configured, on_demand)');
   const queued = metrics.gauge('engine_bootstrap_queued', 'Series waiting for their REST bootstrap');
   const shardCount = metrics.gauge('engine_upstream_shards', 'Upstream WebSocket connections (shards)');
   const streams = metrics.gauge('engine_upstream_streams', 'Streams subscribed per upstream shard');
   const weight = metrics.gauge('engine_rest_weight_reserved', 'REST weight used or reserved by the engine in the current minute');
+  const waiting = metrics.gauge('engine_rest_waiting', 'REST calls waiting for a slot or budget, by lane: live (gap fills, resyncs, configured series), start (on-demand bootstraps), client (history)');
   let shown = new Set<string>();
   metrics.onCollect(() => {
     const c = counts();
@@ -29,5 +31,6 @@ export function seriesGauges(
     for (const s of list) streams(s.streams, { shard: String(s.shard) });
     shown = now;
     weight(restWeight());
+    if (restWaiting) for (const [lane, n] of Object.entries(restWaiting())) waiting(n, { lane });
   });
 }

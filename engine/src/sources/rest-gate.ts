@@ -63,6 +63,11 @@ export class RestGate {
     return this.startWaiters.length + this.startsForBudget;
   }
 
+  /** Calls waiting, by lane (a live call waiting for budget holds its slot and is not counted). */
+  waiting(): Record<RestPriority, number> {
+    return { live: this.waiters.length, start: this.startQueued, client: this.clientWaiters.length };
+  }
+
   private startsForBudget = 0;
 
   private get clientSlots(): number {

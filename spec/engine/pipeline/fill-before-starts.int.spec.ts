@@ -36,6 +36,10 @@ describe('REST budget: gap fills before a flood of on-demand bootstraps', () => 
       const loadedBefore = cold.filter((s) => sim.klinesRequests(s, '1m') > 0).length;
       expect(loadedBefore).toBeGreaterThan(0);
       expect(loadedBefore).toBeLessThan(cold.length);
+      // Operators see the flood waiting in its lane.
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(Number(/^engine_rest_waiting\{lane="start"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^engine_rest_waiting\{lane="live"\} 0$/m);
       const resyncs = sim.klinesRequests('BTCUSDT', '1m');
       const dropped = Date.now();
       sim.faults.dropConnections();
