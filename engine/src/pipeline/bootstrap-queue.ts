@@ -58,6 +58,16 @@ export class BootstrapQueue {
     this.drain();
   }
 
+  /** Whether a series is queued or loading here. */
+  has(key: string): boolean {
+    return this.queued.has(key) || this.running.has(key);
+  }
+
+  /** Whether a series is queued here and not yet started. */
+  waiting(key: string): boolean {
+    return this.queued.has(key);
+  }
+
   get pending(): number {
     return this.queued.size;
   }

@@ -4,6 +4,7 @@ import { bucketOpen, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { resample } from '../operators/resample.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { RestPriority } from '../sources/rest-gate.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { collapseReplay } from './collapse-replay.ts';
 import { MAX_SOURCE_BARS, sourceRatio } from './custom-intervals.ts';
@@ -11,11 +12,11 @@ import { repairBursts } from './repair-bursts.ts';
 
 
 /** History of a custom-interval series: the source interval's bars from REST, resampled, stored. */
-export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: BinanceRest, store: BarStore, bufferSize: number): Promise<number> {
+export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: BinanceRest, store: BarStore, bufferSize: number, priority?: RestPriority): Promise<number> {
   await store.restore(id);
   const ratio = sourceRatio(id.interval, source.interval);
   const wanted = Math.min((bufferSize + 1) * ratio, MAX_SOURCE_BARS);
-  const bars = await rest.latest(source.symbol, source.interval, wanted);
+  const bars = await rest.latest(source.symbol, source.interval, wanted, undefined, priority);
   const custom = await lastValueFrom(from(bars).pipe(resample(id.interval, { sourceInterval: source.interval }), toArray()));
   // Resample emits every update of a bucket; keep the last per open time.
   const last = new Map<number, Bar>();

@@ -2,6 +2,7 @@ import { concatMap, defer, type Observable, retry, Subject, tap, timer } from 'r
 import type { Config } from '../config/config.ts';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
+import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { StreamShards } from '../sources/stream-shards.ts';
@@ -112,6 +113,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   });
 
   const refreshNow = new Subject<void>();
+  // One function for every series' fills (a closure per series would cost memory per series).
+  const restLane = (id: SeriesId): RestPriority => lifecycle.restLane(id);
   const lifecycle = new SeriesLifecycle({
     catalog,
     upstream: shards,
@@ -119,7 +122,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     load: (id, priority) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x), priority }),
     startNative: (id, input$) =>
       // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
-      seriesPipeline(id, input$, rest, store, config.gapRepairAfterMs).subscribe({
+      seriesPipeline(id, input$, rest, store, config.gapRepairAfterMs, restLane).subscribe({
         next(ev) {
           sink(id, ev);
         },
@@ -128,8 +131,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
         },
       }),
     // A custom interval goes live once its source series is: history from REST, then resampled live bars.
-    startCustom: (id, source, live) =>
-      defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize))
+    startCustom: (id, source, live, priority) =>
+      defer(() => bootstrapCustom(id, source, rest, store, config.bufferSize, priority))
         .pipe(
           retry({ delay: (e: unknown, n) => (log.warn('custom interval bootstrap failed, retrying', { key: id.key, err: e as Error }), timer(Math.min(60_000, 2000 * 2 ** n))) }),
           tap(() => live()),

@@ -21,13 +21,13 @@ export interface SeriesLifecycleDeps {
   router: { expect(key: string): void; attach(key: string, input: Subject<SeriesInput>): void; detach(key: string): void };
   /**
    * Loads a native series from the store and REST (see `loadSeries$`): `priority` 'start' for an
-   * on-demand one (its REST calls go after the gap fills of what is kept; RestGate), 'live' for a pinned one.
+   * on-demand one (its REST calls go after what is configured; RestGate), 'live' for a pinned one.
    */
   load(id: SeriesId, priority: RestPriority): Observable<BootstrapResult>;
   /** Starts a native series' pipeline on its input; the subscription is the lifecycle's to end. */
   startNative(id: SeriesId, input$: Observable<SeriesInput>): Subscription;
-  /** Starts a custom interval on its (live) source; calls `live()` once its history is loaded. */
-  startCustom(id: SeriesId, source: SeriesId, live: () => void): Subscription;
+  /** Starts a custom interval on its (live) source; calls `live()` once its history is loaded. `priority` as for `load`. */
+  startCustom(id: SeriesId, source: SeriesId, live: () => void, priority: RestPriority): Subscription;
   /** Frees what a series held: store window, hub caches, derived-series instances, its bar feed. */
   free(id: SeriesId): void;
   /** A series is live: its history is in the store, before any of its live bars are published. */
@@ -73,14 +73,19 @@ export interface LifecycleCounts {
 /**
  * Starts and stops series. A series is started when it is configured (`pin`, kept for good) or asked
  * for (`want`, the in-process `SeriesDemand`): a native one is subscribed upstream, loaded from REST
- * through the bootstrap queue (one load however many ask; clients' series ahead of the configured
- * backlog), then its pipeline goes live; a custom interval first needs its source, itself a series.
+ * through a bootstrap queue (one load however many ask), then its pipeline goes live; a custom interval
+ * first needs its source, itself a series. Configured series and on-demand ones load through queues of
+ * their own, each with `concurrency` loads (a client's series ahead of its queue's backlog): on-demand
+ * loads waiting for their share of the REST budget held every slot of one shared queue, and a restart
+ * under a flood of clients left 38 of 42 configured series unloaded for 7 minutes (an attacker-style
+ * probe). A series pinned while it waits moves to the configured queue.
  * An on-demand series nobody held for IDLE_SERIES_MS is stopped: unsubscribed upstream, its pipeline
  * ended, its memory freed. At most MAX_ON_DEMAND_SERIES on-demand series exist at once.
  */
 export class SeriesLifecycle implements SeriesDemand {
   private readonly entries = new Map<string, Entry>();
-  private readonly queue: BootstrapQueue;
+  private readonly configuredQueue: BootstrapQueue;
+  private readonly demandQueue: BootstrapQueue;
   private readonly now: () => number;
   private readonly starts: AddressRateLimit | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -100,12 +105,15 @@ export class SeriesLifecycle implements SeriesDemand {
     const perMinute = deps.onDemandPerMinute;
     this.starts = perMinute ? new AddressRateLimit({ perMinute, burst: Math.max(1, Math.ceil(perMinute / 2)), now: this.now }) : undefined;
     this.ready = new Promise<void>((r) => (this.readyResolve = r));
-    this.queue = new BootstrapQueue(
-      (id) => deps.load(id, this.entries.get(id.key)?.pinned ? 'live' : 'start'),
-      deps.concurrency,
-      (r) => this.loaded(r),
-      (id, err) => deps.log.error('series bootstrap failed', { key: id.key, err: err as Error }),
-    );
+    const queue = (priority: RestPriority) =>
+      new BootstrapQueue(
+        (id) => deps.load(id, priority),
+        deps.concurrency,
+        (r) => this.loaded(r),
+        (id, err) => deps.log.error('series bootstrap failed', { key: id.key, err: err as Error }),
+      );
+    this.configuredQueue = queue('live');
+    this.demandQueue = queue('start');
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(250, Math.min(30_000, deps.idleSeriesMs / 4)));
     this.sweepTimer.unref();
   }
@@ -177,7 +185,12 @@ export class SeriesLifecycle implements SeriesDemand {
       if (e.pinned) pinned++;
       else onDemand++;
     }
-    return { live, loading, onDemand, pinned, queued: this.queue.pending };
+    return { live, loading, onDemand, pinned, queued: this.configuredQueue.pending + this.demandQueue.pending };
+  }
+
+  /** The REST lane of a series' gap fills and resyncs: 'live' when configured, 'held' when on demand (RestGate). */
+  restLane(id: SeriesId): RestPriority {
+    return this.entries.get(id.key)?.pinned ? 'live' : 'held';
   }
 
   /** Configured series live so far, native and custom (readiness). */
@@ -201,7 +214,8 @@ export class SeriesLifecycle implements SeriesDemand {
   stopAll(): void {
     this.stopped = true;
     clearInterval(this.sweepTimer);
-    this.queue.stop();
+    this.configuredQueue.stop();
+    this.demandQueue.stop();
     for (const e of this.entries.values()) {
       e.sub?.unsubscribe();
       e.input?.complete();
@@ -237,9 +251,9 @@ export class SeriesLifecycle implements SeriesDemand {
     const hit = this.entries.get(id.key);
     if (hit) {
       if (pinned && !hit.pinned) {
-        hit.pinned = true;
+        this.pin(hit);
         if (hit.state !== 'live' && !hit.source) this.pinnedWaiting++;
-        if (hit.source) this.entries.get(hit.source.key)!.pinned = true;
+        if (hit.source) this.pin(this.entries.get(hit.source.key)!);
       }
       return hit;
     }
@@ -255,9 +269,23 @@ export class SeriesLifecycle implements SeriesDemand {
     } else {
       this.deps.router.expect(id.key);
       this.deps.upstream.add([klineStreamName(id.symbol, id.interval)]);
-      this.queue.push(id, urgent, asker);
+      this.queueOf(e).push(id, urgent, asker);
     }
     return e;
+  }
+
+  /** Kept for good from now: a load still waiting in the on-demand queue moves to the configured one. */
+  private pin(e: Entry): void {
+    e.pinned = true;
+    if (e.source || !this.demandQueue.waiting(e.id.key)) return;
+    this.demandQueue.cancel(e.id.key);
+    this.configuredQueue.push(e.id);
+  }
+
+  /** The queue a native series loads through: the one it is in, else its kind's. */
+  private queueOf(e: Entry): BootstrapQueue {
+    if (this.demandQueue.has(e.id.key)) return this.demandQueue;
+    return e.pinned ? this.configuredQueue : this.demandQueue;
   }
 
   /** Someone waits for it: its load (or its source's) goes ahead of the backlog. */
@@ -265,7 +293,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (e.source) {
       const src = this.entries.get(e.source.key);
       if (src && src.state !== 'live') this.hurry(src, asker);
-    } else if (e.state !== 'live') this.queue.push(e.id, true, asker);
+    } else if (e.state !== 'live') this.queueOf(e).push(e.id, true, asker);
   }
 
   private loaded(r: BootstrapResult): void {
@@ -290,9 +318,14 @@ export class SeriesLifecycle implements SeriesDemand {
   }
 
   private startCustom(e: Entry): void {
-    e.sub = this.deps.startCustom(e.id, e.source!, () => {
-      if (this.entries.get(e.id.key) === e) this.live(e);
-    });
+    e.sub = this.deps.startCustom(
+      e.id,
+      e.source!,
+      () => {
+        if (this.entries.get(e.id.key) === e) this.live(e);
+      },
+      e.pinned ? 'live' : 'start',
+    );
   }
 
   private live(e: Entry): void {
@@ -314,7 +347,8 @@ export class SeriesLifecycle implements SeriesDemand {
       const src = this.entries.get(e.source.key);
       if (src) src.dependents = Math.max(0, src.dependents - 1);
     } else {
-      this.queue.cancel(e.id.key);
+      this.configuredQueue.cancel(e.id.key);
+      this.demandQueue.cancel(e.id.key);
       this.deps.upstream.remove([klineStreamName(e.id.symbol, e.id.interval)]);
       this.deps.router.detach(e.id.key);
     }

@@ -2,13 +2,16 @@ import { type Observable } from 'rxjs';
 import type { SeriesId } from '../domain/series-id.ts';
 import { type SeriesInput, type SpliceEvent, spliceGaps } from '../operators/splice-gaps.ts';
 import type { BinanceRest } from '../sources/binance-rest.ts';
+import type { RestPriority } from '../sources/rest-gate.ts';
 import type { BarStore } from '../store/bar-store.ts';
 
 /**
  * One native series: live inputs through gap splicing, REST ranges injected. The caller (the
  * composition root) subscribes and sinks the events; this function only builds the pipeline.
+ * `lane`: the REST lane of a series' fills, asked at each fill (one function for every series; a
+ * series pinned later moves up).
  */
-export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, rest: BinanceRest, store: BarStore, repairAfterMs?: number): Observable<SpliceEvent> {
+export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, rest: BinanceRest, store: BarStore, repairAfterMs?: number, lane?: (id: SeriesId) => RestPriority): Observable<SpliceEvent> {
   return input$.pipe(
     spliceGaps({
       interval: id.interval,
@@ -20,7 +23,7 @@ export function seriesPipeline(id: SeriesId, input$: Observable<SeriesInput>, re
         return store.window(id).newest();
       },
       fetchRange(from, to) {
-        return rest.range$(id.symbol, id.interval, from, to);
+        return rest.range$(id.symbol, id.interval, from, to, lane?.(id));
       },
     }),
   );

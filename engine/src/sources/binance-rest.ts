@@ -133,7 +133,7 @@ export class BinanceRest {
     });
   }
 
-  /** `priority`: 'start' for an on-demand series' bootstrap, 'client' for history a client asked for (see RestGate): never ahead of live work. */
+  /** `priority`: the RestGate lane ('held' and 'start' for on-demand series, 'client' for history a client asked for): never ahead of live work. */
   async klines(q: KlinesQuery, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<Bar[]> {
     const limit = Math.min(q.limit ?? 500, MAX_KLINES_PER_CALL);
     // A row counts as closed only if it closed before we asked, by the exchange's clock (`now`, a

@@ -3,16 +3,19 @@ import { HistoryRefusedError } from '../domain/errors.ts';
 /**
  * Shared admission control for every REST call to one exchange host: a per-minute weight budget
  * (Binance counts weight per UTC clock minute), a global pause after 429/418 (`Retry-After`), and a
- * concurrency limit. Three priorities:
- * - `live`: the engine's own work on what it keeps (gap fills, resyncs, configured series'
- *   bootstraps), bounded by the series it keeps; always first, may use the whole budget.
- * - `start`: the bootstrap of an on-demand series a client asked for. It goes after waiting live calls,
- *   uses at most `startShare` of the budget (and waits, holding no slot, for the next minute beyond it)
- *   and leaves one slot to live work: a flood of cold series from many addresses, each within its own
- *   ration, once took the whole budget, and the gap fill of a series already kept waited behind it.
- * - `client`: history a client asked for, older than the store. It gets what is left, never waits
- *   for budget (it is refused with a retry time), may use at most `clientShare` of the budget and half
- *   the slots, so it can never starve live work.
+ * concurrency limit. Four lanes, served in this order:
+ * - `live`: what the operator configured (its series' bootstraps, gap fills and resyncs, custom
+ *   intervals): bounded by the configuration; may use the whole budget.
+ * - `held`: gap fills and resyncs of on-demand series clients hold.
+ * - `start`: the bootstrap of an on-demand series a client asked for.
+ * - `client`: history a client asked for, older than the store. It never waits for budget (it is
+ *   refused with a retry time), and may use at most `clientShare` of the budget and half the slots.
+ * `held` and `start` together use at most `demandShare` of the budget (beyond it they wait for the
+ * next minute holding no slot), and with `client` they leave one slot to live work. What clients can
+ * make the engine fetch (up to MAX_ON_DEMAND_SERIES series, from many addresses each within its
+ * ration) once took the whole budget: a flood of cold series, or of held ones catching up after a
+ * reconnect, delayed a configured series' resync by up to a minute and its configured bootstraps
+ * for good (attacker-style probes); now the configured series always find half the budget.
  */
 export interface RestGateOptions {
   weightBudget: number;
@@ -20,11 +23,14 @@ export interface RestGateOptions {
   now?: () => number;
   /** Part of the per-minute budget client history may use (default 0.5). */
   clientShare?: number;
-  /** Part of the per-minute budget on-demand series' bootstraps may use (default 0.5). */
-  startShare?: number;
+  /** Part of the per-minute budget on-demand series (`held` and `start`) may use together (default 0.5). */
+  demandShare?: number;
 }
 
-export type RestPriority = 'live' | 'start' | 'client';
+export type RestPriority = 'live' | 'held' | 'start' | 'client';
+
+/** The lanes in the order they are served. */
+const LANES: readonly RestPriority[] = ['live', 'held', 'start', 'client'];
 
 export class RestGate {
   private used = 0;
@@ -32,11 +38,11 @@ export class RestGate {
   private pausedUntil = 0;
   private active = 0;
   private clientActive = 0;
-  /** Start and client calls running: together they leave a slot to live work. */
+  /** Calls of every lane but `live` running: together they leave a slot to live work. */
   private otherActive = 0;
-  private readonly waiters: Array<() => void> = [];
-  private readonly startWaiters: Array<() => void> = [];
-  private readonly clientWaiters: Array<() => void> = [];
+  private readonly waiters: Record<RestPriority, Array<() => void>> = { live: [], held: [], start: [], client: [] };
+  /** On-demand calls waiting for their share of the budget (holding no slot), by lane. */
+  private readonly forBudget = { held: 0, start: 0 };
   private readonly now: () => number;
 
   constructor(private readonly opts: RestGateOptions) {
@@ -55,43 +61,37 @@ export class RestGate {
 
   /** Client calls waiting for a slot. */
   get clientQueued(): number {
-    return this.clientWaiters.length;
+    return this.waiters.client.length;
   }
 
-  /** Start calls waiting for a slot or for their share of the budget. */
-  get startQueued(): number {
-    return this.startWaiters.length + this.startsForBudget;
-  }
-
-  /** Calls waiting, by lane (a live call waiting for budget holds its slot and is not counted). */
+  /** Calls waiting for a slot or for their share of the budget, by lane (a live call waiting for budget holds its slot and is not counted). */
   waiting(): Record<RestPriority, number> {
-    return { live: this.waiters.length, start: this.startQueued, client: this.clientWaiters.length };
+    const w = this.waiters;
+    return { live: w.live.length, held: w.held.length + this.forBudget.held, start: w.start.length + this.forBudget.start, client: w.client.length };
   }
-
-  private startsForBudget = 0;
 
   private get clientSlots(): number {
     return Math.max(1, Math.floor(this.opts.concurrency / 2));
   }
 
-  /** Slots start and client calls may hold together: all but one (a live call waits for one call at most). */
+  /** Slots the lanes other than live may hold together: all but one (a live call waits for one call at most). */
   private get otherSlots(): number {
     return Math.max(1, this.opts.concurrency - 1);
   }
 
-  private get startCap(): number {
-    return Math.floor(this.opts.weightBudget * (this.opts.startShare ?? 0.5));
+  private get demandCap(): number {
+    return Math.floor(this.opts.weightBudget * (this.opts.demandShare ?? 0.5));
   }
 
   /**
-   * Waits for a slot (live, then start, then client) and budget, runs `fn`, releases. A client call
-   * that would pass its share of the budget, or arrives during a pause, is refused with
-   * HistoryRefusedError; a start call waits for its share.
+   * Waits for a slot (by lane) and budget, runs `fn`, releases. A client call that would pass its
+   * share of the budget, or arrives during a pause, is refused with HistoryRefusedError; an on-demand
+   * one waits for its share.
    */
   async run<T>(weight: number, fn: () => Promise<T>, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<T> {
-    const lane: Lane = priority;
+    const lane = priority;
     if (lane === 'client') this.admitClient(weight);
-    if (lane === 'start') await this.acquireStart(weight, signal);
+    if (lane === 'held' || lane === 'start') await this.acquireDemand(weight, signal, lane);
     else await this.acquireSlot(signal, lane);
     try {
       if (lane === 'client') this.admitClient(weight);
@@ -104,24 +104,24 @@ export class RestGate {
     }
   }
 
-  /** A start call's slot, taken only once its share of the budget has room: waiting for budget, it holds none. */
-  private async acquireStart(weight: number, signal: AbortSignal | undefined): Promise<void> {
+  /** An on-demand call's slot, taken only once its share of the budget has room: waiting for budget, it holds none. */
+  private async acquireDemand(weight: number, signal: AbortSignal | undefined, lane: 'held' | 'start'): Promise<void> {
     for (;;) {
-      this.startsForBudget++;
+      this.forBudget[lane]++;
       try {
-        await this.waitForBudget(weight, this.startCap, signal);
+        await this.waitForBudget(weight, this.demandCap, signal);
       } finally {
-        this.startsForBudget--;
+        this.forBudget[lane]--;
       }
-      await this.acquireSlot(signal, 'start');
-      if (this.budgetWait(weight, this.startCap) <= 0) return;
+      await this.acquireSlot(signal, lane);
+      if (this.budgetWait(weight, this.demandCap) <= 0) return;
       // Another call took the room while this one waited for a slot.
-      this.release('start');
+      this.release(lane);
       this.wakeNext();
     }
   }
 
-  private release(lane: Lane): void {
+  private release(lane: RestPriority): void {
     this.active--;
     if (lane !== 'live') this.otherActive--;
     if (lane === 'client') this.clientActive--;
@@ -138,13 +138,11 @@ export class RestGate {
   }
 
   private wakeNext(): void {
-    if (this.active >= this.opts.concurrency) return;
-    const live = this.waiters.shift();
-    if (live) return live();
-    if (this.otherActive >= this.otherSlots) return;
-    const start = this.startWaiters.shift();
-    if (start) return start();
-    if (this.clientActive < this.clientSlots) this.clientWaiters.shift()?.();
+    for (const lane of LANES) {
+      if (this.waiters[lane].length === 0) continue;
+      if (this.slotFree(lane, true)) this.waiters[lane].shift()!();
+      return;
+    }
   }
 
   /** The exchange's own count wins: it includes other clients on this IP. */
@@ -166,17 +164,17 @@ export class RestGate {
     }
   }
 
-  private acquireSlot(signal: AbortSignal | undefined, lane: Lane): Promise<void> {
+  private acquireSlot(signal: AbortSignal | undefined, lane: RestPriority): Promise<void> {
     const take = () => {
       this.active++;
       if (lane !== 'live') this.otherActive++;
       if (lane === 'client') this.clientActive++;
     };
-    if (this.slotFree(lane)) {
+    if (this.slotFree(lane, false)) {
       take();
       return Promise.resolve();
     }
-    const queue = lane === 'live' ? this.waiters : lane === 'start' ? this.startWaiters : this.clientWaiters;
+    const queue = this.waiters[lane];
     return new Promise((resolve, reject) => {
       const go = () => {
         signal?.removeEventListener('abort', onAbort);
@@ -193,13 +191,20 @@ export class RestGate {
     });
   }
 
-  /** Whether a call of `lane` may take a slot now, ahead of nobody who waits before it. */
-  private slotFree(lane: Lane): boolean {
+  /**
+   * Whether a call of `lane` may take a slot now: one free, its lane's limits, and (`head`: it is its
+   * lane's first waiter) nobody waiting in a lane before it or, for a newcomer, in its own.
+   */
+  private slotFree(lane: RestPriority, head: boolean): boolean {
     if (this.active >= this.opts.concurrency) return false;
+    for (const before of LANES) {
+      if (before === lane) break;
+      if (this.waiters[before].length > 0) return false;
+    }
+    if (!head && this.waiters[lane].length > 0) return false;
     if (lane === 'live') return true;
-    if (this.waiters.length > 0 || this.otherActive >= this.otherSlots) return false;
-    if (lane === 'start') return true;
-    return this.startWaiters.length === 0 && this.clientActive < this.clientSlots;
+    if (this.otherActive >= this.otherSlots) return false;
+    return lane !== 'client' || this.clientActive < this.clientSlots;
   }
 
   /** How long a call of `weight` waits for room under `cap` (and for a pause to end); 0 when it may go. */
@@ -221,8 +226,6 @@ export class RestGate {
     }
   }
 }
-
-type Lane = RestPriority;
 
 function refused(ms: number): HistoryRefusedError {
   const retryAfterSec = Math.max(1, Math.ceil(ms / 1000));

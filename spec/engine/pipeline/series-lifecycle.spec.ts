@@ -109,11 +109,45 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
-  it("loads a pinned series on the engine's own REST lane and an on-demand one on the start lane (after gap fills)", () => {
+  it("loads a pinned series on the engine's own REST lane and an on-demand one on the start lane; their fills on live and held", () => {
     const t = setup();
     t.lc.pinSymbol('BTCUSDT');
     void t.lc.want(seriesId('ETHUSDT', '1m'), '192.0.2.1');
     expect(Object.fromEntries(t.priorities)).toEqual({ 'BTCUSDT:1m': 'live', 'ETHUSDT:1m': 'start' });
+    expect([t.lc.restLane(seriesId('BTCUSDT', '1m')), t.lc.restLane(seriesId('ETHUSDT', '1m'))]).toEqual(['live', 'held']);
+    t.lc.stopAll();
+  });
+
+  it('loads configured series in slots of their own: on-demand loads waiting for the REST budget hold none of them', async () => {
+    // A restart under a flood of clients: their cold series fill every slot of a shared queue and wait for budget.
+    const t = setup({ max: 20 });
+    for (const s of ['ETHUSDT', 'SOLUSDT', 'XRPUSDT']) void t.lc.want(seriesId(s, '1m'), '192.0.2.1');
+    expect([...t.loadCount.keys()]).toEqual(['ETHUSDT:1m', 'SOLUSDT:1m']);
+    t.lc.pinSymbol('BTCUSDT');
+    t.lc.sealStartup();
+    expect(t.loadCount.get('BTCUSDT:1m')).toBe(1);
+    expect(t.priorities.get('BTCUSDT:1m')).toBe('live');
+    let ready = false;
+    void t.lc.ready.then(() => (ready = true));
+    t.finish(seriesId('BTCUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ready).toBe(true);
+    t.lc.stopAll();
+  });
+
+  it('moves a series pinned while it waits in the on-demand queue to the configured one, loaded once', () => {
+    const t = setup({ max: 20 });
+    for (const s of ['ETHUSDT', 'SOLUSDT', 'XRPUSDT']) void t.lc.want(seriesId(s, '1m'), '192.0.2.1');
+    expect(t.loadCount.has('XRPUSDT:1m')).toBe(false);
+    t.lc.pinSymbol('XRPUSDT');
+    expect(t.loadCount.get('XRPUSDT:1m')).toBe(1);
+    expect(t.priorities.get('XRPUSDT:1m')).toBe('live');
+    expect(t.lc.restLane(seriesId('XRPUSDT', '1m'))).toBe('live');
+    // A series already loading on demand when pinned finishes where it is, never loaded twice.
+    t.lc.pinSymbol('ETHUSDT');
+    t.finish(seriesId('SOLUSDT', '1m'));
+    expect(t.loadCount.get('ETHUSDT:1m')).toBe(1);
+    expect(t.lc.counts().queued).toBe(0);
     t.lc.stopAll();
   });
 

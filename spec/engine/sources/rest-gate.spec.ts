@@ -129,7 +129,7 @@ describe('RestGate', () => {
   });
 });
 
-describe('RestGate: on-demand bootstraps (start)', () => {
+describe('RestGate: on-demand series (held, start)', () => {
   const tick = () => new Promise((r) => setTimeout(r, 0));
 
   it('serves waiting live calls, then starts, then client history; starts leave a slot to live work', async () => {
@@ -171,14 +171,14 @@ describe('RestGate: on-demand bootstraps (start)', () => {
 
   it('keeps starts within their share of the budget: a gap fill still goes, starts wait for the next minute holding no slot', async () => {
     let t = 60_000 * 1000 + 59_700; // 300 ms before a minute boundary
-    const gate = new RestGate({ weightBudget: 10, concurrency: 1, startShare: 0.4, now: () => t });
+    const gate = new RestGate({ weightBudget: 10, concurrency: 1, demandShare: 0.4, now: () => t });
     const ran: string[] = [];
     for (let i = 0; i < 2; i++) await gate.run(2, async () => void ran.push(`start-${i}`), undefined, 'start');
     expect(gate.weightUsed).toBe(4);
     // Over the share (4 of 10): the next start waits, in no slot.
     const waiting = gate.run(2, async () => void ran.push('start-2'), undefined, 'start');
     await tick();
-    expect(gate.startQueued).toBe(1);
+    expect(gate.waiting().start).toBe(1);
     // The one slot is free for the gap fill, which may use the rest of the budget.
     await gate.run(2, async () => void ran.push('fill'));
     await gate.run(4, async () => void ran.push('resync'));
@@ -192,23 +192,61 @@ describe('RestGate: on-demand bootstraps (start)', () => {
 
   it('lets a start waiting for a slot go back to waiting for budget when the share was taken meanwhile', async () => {
     let t = 60_000 * 1000 + 59_700;
-    const gate = new RestGate({ weightBudget: 10, concurrency: 2, startShare: 0.4, now: () => t });
+    const gate = new RestGate({ weightBudget: 10, concurrency: 2, demandShare: 0.4, now: () => t });
     let release!: () => void;
     // Of 2 slots, starts may hold 1: the second start waits for it.
     const first = gate.run(2, () => new Promise<void>((r) => (release = r)), undefined, 'start');
     await tick();
     const second = gate.run(2, async () => 'second', undefined, 'start');
     await tick();
-    expect(gate.startQueued).toBe(1);
+    expect(gate.waiting().start).toBe(1);
     // Live work spends the budget while the second start waits for its slot.
     await gate.run(6, async () => undefined);
     release();
     await first;
     await tick();
-    expect(gate.startQueued).toBe(1);
+    expect(gate.waiting().start).toBe(1);
     // It got the slot, found no room under its share, gave the slot back: live work still goes.
     expect(await gate.run(1, async () => 'live')).toBe('live');
     t += 400;
     expect(await second).toBe('second');
+  });
+});
+
+describe('RestGate: held on-demand series catching up', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it("serves a configured series' resync before held series' fills, and those before new starts", async () => {
+    const gate = new RestGate({ weightBudget: 1000, concurrency: 2 });
+    const order: string[] = [];
+    const releases: Array<() => void> = [];
+    const hold = (name: string, priority: 'live' | 'held' | 'start') =>
+      gate.run(1, () => new Promise<void>((r) => (order.push(name), releases.push(r))), undefined, priority);
+    const calls = [hold('live-0', 'live'), hold('held-0', 'held')];
+    await tick();
+    // Both slots busy; then a flood's starts, held series' fills after a reconnect, and one configured resync.
+    calls.push(hold('start-0', 'start'), hold('start-1', 'start'), hold('held-1', 'held'), hold('held-2', 'held'), hold('resync', 'live'));
+    await tick();
+    expect(gate.waiting()).toEqual({ live: 1, held: 2, start: 2, client: 0 });
+    while (releases.length) {
+      releases.shift()!();
+      await tick();
+    }
+    await Promise.all(calls);
+    expect(order).toEqual(['live-0', 'held-0', 'resync', 'held-1', 'held-2', 'start-0', 'start-1']);
+  });
+
+  it('counts held fills and starts against one share of the budget: the configured series keep the rest', async () => {
+    let t = 60_000 * 1000 + 59_700;
+    const gate = new RestGate({ weightBudget: 10, concurrency: 4, demandShare: 0.4, now: () => t });
+    await gate.run(2, async () => undefined, undefined, 'held');
+    await gate.run(2, async () => undefined, undefined, 'start');
+    const held = gate.run(2, async () => 'held', undefined, 'held');
+    const start = gate.run(2, async () => 'start', undefined, 'start');
+    await tick();
+    expect(gate.waiting()).toEqual({ live: 0, held: 1, start: 1, client: 0 });
+    expect(await gate.run(6, async () => 'resync')).toBe('resync');
+    t += 400;
+    expect(await Promise.all([held, start])).toEqual(['held', 'start']);
   });
 });
