@@ -88,8 +88,7 @@ export class RestGate {
    * share of the budget, or arrives during a pause, is refused with HistoryRefusedError; an on-demand
    * one waits for its share.
    */
-  async run<T>(weight: number, fn: () => Promise<T>, signal?: AbortSignal, priority: RestPriority = 'live'): Promise<T> {
-    const lane = priority;
+  async run<T>(weight: number, fn: () => Promise<T>, signal?: AbortSignal, lane: RestPriority = 'live'): Promise<T> {
     if (lane === 'client') this.admitClient(weight);
     if (lane === 'held' || lane === 'start') await this.acquireDemand(weight, signal, lane);
     else await this.acquireSlot(signal, lane);
