@@ -14,7 +14,7 @@ export function seriesGauges(
   const shardCount = metrics.gauge('engine_upstream_shards', 'Upstream WebSocket connections (shards)');
   const streams = metrics.gauge('engine_upstream_streams', 'Streams subscribed per upstream shard');
   const weight = metrics.gauge('engine_rest_weight_reserved', 'REST weight used or reserved by the engine in the current minute');
-  const waiting = metrics.gauge('engine_rest_waiting', 'REST calls waiting for a slot or budget, by lane: live (gap fills, resyncs, configured series), start (on-demand bootstraps), client (history)');
+  const waiting = metrics.gauge('engine_rest_waiting', 'REST calls waiting for a slot or budget, by lane: live (configured series), held (on-demand series\' fills and resyncs), start (on-demand bootstraps), client (history)');
   let shown = new Set<string>();
   metrics.onCollect(() => {
     const c = counts();
