@@ -35,6 +35,8 @@ export interface AppOptions extends Partial<Config> {
   redisKeyPrefix?: string;
   /** Subscribers of a topic one turn's fan-out sends to (server.ts's TOPIC_SHARD_SIZE; specs use a few). */
   topicShardSize?: number;
+  /** How long an HTTP read waits for a cold series (when-live.ts's HTTP_LOAD_WAIT_MS; specs shorten it). */
+  httpLoadWaitMs?: number;
   /** How often the catalog follows the exchange's markets (default hourly; tests shorten it). */
   catalogRefreshMs?: number;
   /**
@@ -81,7 +83,7 @@ export interface App {
  * its subscriptions; `stop` releases them in shutdown order.
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
-  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, topicShardSize, ...overrides } = options;
+  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, topicShardSize, httpLoadWaitMs, ...overrides } = options;
   const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
   const log = givenLog ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -177,6 +179,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     positions,
     olderBars: older.page,
     topicShardSize,
+    httpLoadWaitMs,
   }));
 
   const build = uwsBuild();

@@ -30,12 +30,14 @@ export interface HttpRoutesDeps {
   olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
+  /** How long a read waits for a cold series to load (default HTTP_LOAD_WAIT_MS). */
+  httpLoadWaitMs?: number;
 }
 
 /** The JSON API: `/symbols`, `/health` (= `/readyz`), `/livez`, `/metrics`, `/candles/…` (`/series…`: series-routes.ts). */
 export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): void {
   const { catalog, store, metrics, log, badRequest, demand } = deps;
-  const onLive = whenLive(demand, badRequest);
+  const onLive = whenLive(demand, badRequest, deps.httpLoadWaitMs);
   // One line per kind of failure and 10 s, not one per request: a failing exchange (or Redis, on an
   // edge) and clients asking from many addresses would otherwise write a line each.
   const failures = createLogDedup(log);

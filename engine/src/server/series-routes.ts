@@ -22,6 +22,8 @@ export interface SeriesRoutesDeps {
   badRequest(): void;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
+  /** How long a read waits for a cold series to load (default HTTP_LOAD_WAIT_MS). */
+  httpLoadWaitMs?: number;
 }
 
 /** Query parameters of GET /series/… that are not the series' own. */
@@ -37,7 +39,7 @@ const RESERVED = new Set(['limit', 'endTime']);
 export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps): void {
   const { catalog, series, badRequest } = deps;
   const dedup = createLogDedup(deps.log);
-  const onLive = whenLive(deps.demand, badRequest);
+  const onLive = whenLive(deps.demand, badRequest, deps.httpLoadWaitMs);
 
   server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
   const seriesRange = async (req: HyperExpress.Request, res: HyperExpress.Response) => {

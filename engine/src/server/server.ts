@@ -72,6 +72,8 @@ export interface ServerDeps {
   demand?: SeriesDemand;
   /** Subscribers of a topic that one turn's fan-out sends to (default TOPIC_SHARD_SIZE; tests use a few). */
   topicShardSize?: number;
+  /** How long an HTTP read waits for a cold series to load (default HTTP_LOAD_WAIT_MS; tests shorten it). */
+  httpLoadWaitMs?: number;
 }
 
 /**

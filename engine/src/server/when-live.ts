@@ -1,20 +1,35 @@
 import type HyperExpress from 'hyper-express';
 import type { SeriesId } from '../domain/series-id.ts';
-import type { SeriesDemand } from '../pipeline/series-demand.ts';
+import type { DemandOutcome, SeriesDemand } from '../pipeline/series-demand.ts';
 import { sendJson } from './send-json.ts';
+
+/** How long an HTTP read waits for a cold series to load before it is answered 503 (the load goes on). */
+export const HTTP_LOAD_WAIT_MS = 30_000;
 
 /**
  * Runs `read` on a live series: one that is not live is bootstrapped first (the request waits, as a
  * WebSocket client would) and counts as watched now. Refusals answer 400 (not trading), 429 (the
- * address starts cold series too fast) or 503 (full, or a cluster with no leader). Shared by the candle and derived-series routes.
+ * address starts cold series too fast) or 503 (full, or a cluster with no leader). A load that takes
+ * longer than `waitMs` is answered 503 `loading` with Retry-After and let go of: the series goes on
+ * loading for whoever asks next, held by nobody, so the capacity cap may take it back. Requests waiting
+ * minutes (while on-demand series caught up after a reconnect within their REST share) each held a
+ * loading series, and together filled MAX_ON_DEMAND_SERIES: a newcomer was refused (an attacker-style probe).
+ * Shared by the candle and derived-series routes.
  */
-export function whenLive(demand: SeriesDemand | undefined, badRequest: () => void) {
+export function whenLive(demand: SeriesDemand | undefined, badRequest: () => void, waitMs = HTTP_LOAD_WAIT_MS) {
   return async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
     if (!demand || demand.isLive(id)) {
       demand?.touch(id);
       return read();
     }
-    const outcome = await demand.want(id, address);
+    const outcome = await within(demand.want(id, address), waitMs);
+    if (!outcome) {
+      demand.release(id);
+      if (res.closed) return;
+      res.header('retry-after', '5');
+      sendJson(res, 503, { error: `${id.symbol} ${id.interval} is still loading; try again shortly`, code: 'loading' });
+      return;
+    }
     if (!outcome.ok) {
       const busy = outcome.code === 'series_capacity' || outcome.code === 'rate_limited' || outcome.code === 'no_leader';
       if (!busy) badRequest();
@@ -29,4 +44,15 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
       demand.release(id);
     }
   };
+}
+
+/** The ask's outcome, or undefined when it takes longer than `ms` (its hold is the caller's to let go then). */
+function within(asked: Promise<DemandOutcome>, ms: number): Promise<DemandOutcome | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    void asked.then((o) => {
+      clearTimeout(timer);
+      resolve(o);
+    });
+  });
 }
