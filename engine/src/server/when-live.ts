@@ -46,13 +46,23 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
   };
 }
 
-/** The ask's outcome, or undefined when it takes longer than `ms` (its hold is the caller's to let go then). */
+/**
+ * The ask's outcome, or undefined when it takes longer than `ms` (its hold is the caller's to let go
+ * then). A failed ask fails this as before; one failing after the wait is given up is ignored, never an
+ * unhandled rejection.
+ */
 function within(asked: Promise<DemandOutcome>, ms: number): Promise<DemandOutcome | undefined> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => resolve(undefined), ms);
-    void asked.then((o) => {
-      clearTimeout(timer);
-      resolve(o);
-    });
+    asked.then(
+      (o) => {
+        clearTimeout(timer);
+        resolve(o);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   });
 }
