@@ -7,7 +7,7 @@ export function seriesGauges(
   counts: () => LifecycleCounts,
   shards: () => Array<{ shard: number; streams: number; connected: boolean }>,
   restWeight: () => number,
-  restWaiting?: () => Record<string, number>,
+  restWaiting: () => Record<string, number>,
 ): void {
   const series = metrics.gauge('engine_series', 'Series by state (live, loading) and kind (configured, on_demand)');
   const queued = metrics.gauge('engine_bootstrap_queued', 'Series waiting for their REST bootstrap');
@@ -31,6 +31,6 @@ export function seriesGauges(
     for (const s of list) streams(s.streams, { shard: String(s.shard) });
     shown = now;
     weight(restWeight());
-    if (restWaiting) for (const [lane, n] of Object.entries(restWaiting())) waiting(n, { lane });
+    for (const [lane, n] of Object.entries(restWaiting())) waiting(n, { lane });
   });
 }

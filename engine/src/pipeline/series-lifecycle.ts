@@ -274,12 +274,15 @@ export class SeriesLifecycle implements SeriesDemand {
     return e;
   }
 
-  /** Kept for good from now: a load still waiting in the on-demand queue moves to the configured one. */
+  /**
+   * Kept for good from now: a load still waiting in the on-demand queue moves to the configured one,
+   * ahead of its backlog when a client waits for it (as it was in the on-demand queue).
+   */
   private pin(e: Entry): void {
     e.pinned = true;
     if (e.source || !this.demandQueue.waiting(e.id.key)) return;
     this.demandQueue.cancel(e.id.key);
-    this.configuredQueue.push(e.id);
+    this.configuredQueue.push(e.id, e.waiters.length > 0);
   }
 
   /** The queue a native series loads through: the one it is in, else its kind's. */

@@ -48,8 +48,9 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
 
 /**
  * The ask's outcome, or undefined when it takes longer than `ms` (its hold is the caller's to let go
- * then). A failed ask fails this as before; one failing after the wait is given up is ignored, never an
- * unhandled rejection.
+ * then). A failed ask fails this as before (a route error, not a 503: cluster/answer-within.ts turns a
+ * failure into its fallback, which here would let go of a hold never taken); one failing after the wait
+ * is given up is ignored, never an unhandled rejection.
  */
 function within(asked: Promise<DemandOutcome>, ms: number): Promise<DemandOutcome | undefined> {
   return new Promise((resolve, reject) => {

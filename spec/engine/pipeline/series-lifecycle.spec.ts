@@ -151,6 +151,20 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
+  it('moves a series a client waits for ahead of the configured backlog when it is pinned', async () => {
+    const t = setup({ max: 20 });
+    t.catalog.setMarkets(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'A1USDT', 'A2USDT', 'A3USDT'].map(m));
+    for (const s of ['ETHUSDT', 'SOLUSDT', 'XRPUSDT']) void t.lc.want(seriesId(s, '1m'), '192.0.2.1');
+    for (const s of ['A1USDT', 'A2USDT', 'A3USDT']) t.lc.pinSymbol(s);
+    expect(t.loadCount.has('A3USDT:1m')).toBe(false);
+    t.lc.pinSymbol('XRPUSDT');
+    t.finish(seriesId('A1USDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.loadCount.get('XRPUSDT:1m')).toBe(1);
+    expect(t.loadCount.has('A3USDT:1m')).toBe(false);
+    t.lc.stopAll();
+  });
+
   it('says a series is live before the bars that came during its load enter its pipeline', () => {
     // A cluster's leader writes the whole window when told, ahead of those bars: written first, a
     // live bar made edges count the series written and serve one bar (the router's attach feeds them).
