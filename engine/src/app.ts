@@ -1,4 +1,4 @@
-import { Hub } from './broadcast/hub.ts';
+import { Hub, type UpstreamState } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
 import { type Config, loadConfig } from './config/config.ts';
 import type { Bar } from './domain/bar.ts';
@@ -45,7 +45,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -131,7 +131,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     },
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     live: (id) => cluster?.live?.(id),
-    upstreamChanged: (s) => hub.setUpstream(s.state),
+    upstreamChanged: (s) => {
+      hub.setUpstream(s.state);
+      cluster?.upstream?.(s.state);
+    },
   });
   const { lifecycle, shards } = feed;
 

@@ -30,6 +30,8 @@ export interface LeaseKeys {
   readonly lease: string;
   /** INCR'd by each new leader: its term. */
   readonly term: string;
+  /** The leader's upstream state for edges' clients (`live`, `stale`, `reconnecting`), with a TTL: see leader-upstream.ts. */
+  readonly upstream: string;
   /** Channel on which edges nudge the leader about on-demand series (the wanted set says which). */
   readonly demand: string;
   /** Sorted set of on-demand series edges want (`SYMBOL:interval`), scored by their last touch (ms). */
@@ -73,6 +75,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
   return {
     lease: `${prefix}cluster:lease`,
     term: `${prefix}cluster:term`,
+    upstream: `${prefix}cluster:upstream`,
     demand: `${prefix}cluster:demand`,
     wanted: `${prefix}cluster:wanted`,
     served: `${prefix}cluster:served:`,

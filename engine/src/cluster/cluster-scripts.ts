@@ -319,6 +319,16 @@ if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if not holder then return -1 end
 return 0`;
 
+/**
+ * The leader's upstream state (`live`, `stale`, `reconnecting`) for edges' clients, written only while
+ * the lease holds our token (a stale leader's word is not the cluster's). KEYS: lease, upstream. ARGV:
+ * token, state, ttlMs. Returns 1, or 0 (not ours: nothing written).
+ */
+export const UPSTREAM_SET_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
 /** Gives the lease up only if it is still ours. KEYS: lease. ARGV: token. */
 export const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

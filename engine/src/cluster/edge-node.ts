@@ -150,8 +150,9 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   // No ingest node leading (both gone, or none started) for longer than a failover takes: nothing new
   // is written, so clients are told `stale` (the edge still serves what Redis has).
   const keys = leaseKeys(prefix);
-  const leader = new LeaderPresence({ redis, leaseKey: keys.lease, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
-  const upstream = () => hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : leader.present ? 'live' : 'stale');
+  const leader = new LeaderPresence({ redis, leaseKey: keys.lease, upstreamKey: keys.upstream, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
+  // With a leader, what its upstream does: the edge has none of its own to tell.
+  const upstream = () => hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present ? 'stale' : (leader.upstream ?? 'live'));
   const leaderPresentGauge = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
   metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));
   const statusTimer = setInterval(upstream, 500);
@@ -253,13 +254,17 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     if (configuredWaits) notReady.push(configuredWaits);
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
     // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.
-    const warnings = leader.present ? [] : [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`];
+    const warnings = !leader.present
+      ? [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`]
+      : leader.upstream && leader.upstream !== 'live'
+        ? [`the leader's upstream is ${leader.upstream}`]
+        : [];
     return {
       status: notReady.length ? 'degraded' : 'ok',
       notReady,
       warnings,
       role: 'edge',
-      leader: { present: leader.present, lastSeenMsAgo: leader.lastSeenMsAgo() },
+      leader: { present: leader.present, lastSeenMsAgo: leader.lastSeenMsAgo(), upstream: leader.upstream ?? null },
       node: config.nodeId,
       source: 'cluster',
       redis: { reachable: redis.status === 'ready', subscribed: subscriber.status === 'ready' },

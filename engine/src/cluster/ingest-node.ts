@@ -6,6 +6,7 @@ import { instanceDemandKeys, leaseKeys } from './cluster-keys.ts';
 import { FencedWriter } from './fenced-writer.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
+import { LeaderUpstream } from './leader-upstream.ts';
 import { leaderGauge } from './node-info.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import { LeaderHistory } from './leader-history.ts';
@@ -78,6 +79,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     maxInstances: config.maxSeriesInstances,
     log: (l, m) => log[l](m),
   });
+  // What this node's upstream is doing, for the edges' clients (written while it leads).
+  const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({
@@ -131,6 +134,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
       freed: (id) => seriesKeep.free(id),
       live: (id) => seed(id),
+      upstream: (state) => upstream.set(state),
       health: () => {
         const failing = sink.failing;
         return {
@@ -226,6 +230,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     demand,
     async stop() {
       clearInterval(marketsTimer);
+      upstream.stop();
       marketsSub.unsubscribe();
       seededSub.unsubscribe();
       seriesKeep.stop();
