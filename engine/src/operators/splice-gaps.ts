@@ -22,8 +22,18 @@ import { type Bar, sameBar } from '../domain/bar.ts';
 import { GapFillError } from '../domain/errors.ts';
 import { nextOpen, parseInterval } from '../domain/interval.ts';
 
-/** What enters one series' pipeline: a live bar, or a request to re-sync from REST (after a reconnect). */
-export type SeriesInput = { type: 'bar'; bar: Bar } | { type: 'resync' };
+/**
+ * What enters one series' pipeline: a live bar, or a request to re-sync from REST (after a reconnect).
+ * A resync's `at` is the exchange's time when the connection came back (its lower bound): a series
+ * whose newest bar is still forming then lost no close, and is not fetched (see `onResync`).
+ */
+export type SeriesInput = { type: 'bar'; bar: Bar } | { type: 'resync'; at?: number };
+
+/**
+ * A resync is skipped only if the newest bar's bucket is open this long after `at`: the exchange's
+ * time is a lower bound, and its final arrives a little after the bucket's end.
+ */
+const RESYNC_MARGIN_MS = 2000;
 
 /** What leaves it: bars in order, plus typed events for every gap so none is silent. */
 export type SpliceEvent =
@@ -191,9 +201,9 @@ class Splicer {
 
   handle(input: SeriesInput): readonly SpliceEvent[] | Observable<SpliceEvent> {
     if (this.holes.length > 0 && this.cfg.scheduler.now() >= this.repairAt) {
-      return concat(this.repairHoles(), defer(() => (input.type === 'bar' ? asObservable(this.onBar(input.bar)) : this.onResync())));
+      return concat(this.repairHoles(), defer(() => asObservable(input.type === 'bar' ? this.onBar(input.bar) : this.onResync(input.at))));
     }
-    return input.type === 'bar' ? this.onBar(input.bar) : this.onResync();
+    return input.type === 'bar' ? this.onBar(input.bar) : this.onResync(input.at);
   }
 
   /** Admits a bar if it moves the series forward; updates state. */
@@ -278,9 +288,15 @@ class Splicer {
     return this.admit(bar, true) ? [{ type: 'bar', bar, origin: 'live' }] : NONE;
   }
 
-  private onResync(): Observable<SpliceEvent> {
+  private onResync(at: number | undefined): readonly SpliceEvent[] | Observable<SpliceEvent> {
     const last = this.last;
-    if (!last) return EMPTY;
+    if (!last) return NONE;
+    // Still forming when the connection came back: no bucket closed while it was down, and the stream
+    // carries this one's next update and final (a bar update holds the whole bar). A shard's reconnect
+    // otherwise fetched every series it carries (9,000 requests for the whole exchange); a second drop
+    // while a resync waited for budget fetched it all again. Were `at` wrong, the next live bar of a
+    // newer bucket still finds the unclosed one and fills it (onBar).
+    if (at !== undefined && !last.closed && nextOpen(last.openTime, this.cfg.interval) > at + RESYNC_MARGIN_MS) return NONE;
     // The bar forming when the connection dropped may have closed offline: its final comes from REST.
     // So does one that only REST called closed: the stream's final for it may have been lost.
     const from = last.closed && this.lastFinalLive ? nextOpen(last.openTime, this.cfg.interval) : last.openTime;

@@ -82,7 +82,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     },
     log: (l, m, f) => log[l](m, f),
   });
-  const router = new UpstreamRouter(config.bufferSize);
+  const router = new UpstreamRouter(config.bufferSize, exchange.now);
   // Per series: its bars in order, and the bars of holes it repaired late (what is built on it follows both).
   const barsOut = new Map<string, Subject<Bar>>();
   const repairsOut = new Map<string, Subject<Bar>>();

@@ -20,7 +20,11 @@ export class UpstreamRouter {
   private readonly inputs = new Map<string, Subject<SeriesInput>>();
   private readonly early = new Map<string, Map<number, Bar>>();
 
-  constructor(private readonly maxEarly: number) {}
+  /** `now`: the exchange's time (a lower bound), stamped on each resync. */
+  constructor(
+    private readonly maxEarly: number,
+    private readonly now?: () => number,
+  ) {}
 
   /** The series is being bootstrapped: keep its live bars until it is attached. */
   expect(key: string): void {
@@ -55,9 +59,10 @@ export class UpstreamRouter {
       waiting.set(ev.bar.openTime, ev.bar);
       if (waiting.size > this.maxEarly) waiting.delete(Math.min(...waiting.keys()));
     } else if (ev.type === 'connected' && ev.resync) {
+      const resync: SeriesInput = { type: 'resync', at: this.now?.() };
       for (const stream of ev.streams) {
         const key = streamKey(stream);
-        if (key) this.inputs.get(key)?.next({ type: 'resync' });
+        if (key) this.inputs.get(key)?.next(resync);
       }
     }
   }

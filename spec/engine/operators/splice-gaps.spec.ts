@@ -114,6 +114,60 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it('skips a resync stamped while the newest bar still forms (its bucket open 2 s past the stamp): nothing closed meanwhile', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      // Bar 1 forms over [T0 + M, T0 + 2M): a reconnect 2.5 s before its end lost nothing.
+      const src = hot<SeriesInput>('-a-r-b-|', { a: live(1, false), r: { type: 'resync', at: T0 + 2 * M - 2500 }, b: live(1, false, 7) });
+      const fetch = cold<Bar[]>('-(x|)', { x: [] });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }));
+      expectObservable(events).toBe('-a---b-|', { a: out(1, 'live', false), b: out(1, 'live', false, 7) });
+      expectSubscriptions(fetch.subscriptions).toBe([]);
+    });
+  });
+
+  it('re-syncs when the bucket ends within 2 s of the stamp, or the newest bar is closed', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot<SeriesInput>('-a-r-----|', { a: live(1, false), r: { type: 'resync', at: T0 + 2 * M - 1500 } });
+      const fetch = cold('-(x|)', { x: [bar(1), bar(2, false)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a-g(xyf)|', {
+        a: out(1, 'live', false),
+        g: { type: 'gap', from: T0 + M, to: 3, reason: 'resync' },
+        x: out(1, 'fill'),
+        y: out(2, 'fill', false),
+        f: { type: 'gap-filled', from: T0 + M, to: 4, bars: 2 },
+      });
+    });
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot<SeriesInput>('-a-r----|', { a: live(1), r: { type: 'resync', at: T0 + M + 1000 } });
+      const fetch = cold('-(x|)', { x: [bar(2, false)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a-g(yf)|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: 3, reason: 'resync' },
+        y: out(2, 'fill', false),
+        f: { type: 'gap-filled', from: T0 + 2 * M, to: 4, bars: 1 },
+      });
+    });
+  });
+
+  it('a second drop while the first resync waits for budget: its resync is skipped once the first fill brought the bar forming after it', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      // The first fill is answered at frame 8, past the second reconnect (frame 4, stamped inside bar 3's
+      // bucket): its forming bar 3 covers both outages.
+      const src = hot<SeriesInput>('-a-r-r----------|', { a: live(1, false), r: { type: 'resync', at: T0 + 3 * M + 5000 } });
+      const fetch = cold('-----(x|)', { x: [bar(1), bar(2), bar(3, false)] });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }));
+      expectObservable(events).toBe('-a-g----(xyzf)--|', {
+        a: out(1, 'live', false),
+        g: { type: 'gap', from: T0 + M, to: 3, reason: 'resync' },
+        x: out(1, 'fill'),
+        y: out(2, 'fill'),
+        z: out(3, 'fill', false),
+        f: { type: 'gap-filled', from: T0 + M, to: 8, bars: 3 },
+      });
+      expectSubscriptions(fetch.subscriptions).toBe('---^----!');
+    });
+  });
+
   it('passes a source error through', () => {
     scheduler().run(({ hot, cold, expectObservable }) => {
       const src = hot('-a-#', { a: live(1) });

@@ -15,7 +15,7 @@ const BUDGET = 100;
 describe('REST budget: gap fills before a flood of on-demand bootstraps', () => {
   let app: App;
   beforeAll(async () => {
-    app = await startTestApp({ source: 'sim', simOptions: { universeSize: 200, pushIntervalMs: 250 }, symbols: ['BTCUSDT'], intervals: ['1m'], restWeightBudget: BUDGET, onDemandPerMinute: 1_000_000, maxOnDemandSeries: 500, bufferSize: 100 });
+    app = await startTestApp({ source: 'sim', simOptions: { universeSize: 200, pushIntervalMs: 250 }, symbols: ['BTCUSDT'], intervals: ['1s'], restWeightBudget: BUDGET, onDemandPerMinute: 1_000_000, maxOnDemandSeries: 500, bufferSize: 100 });
     await app.ready;
   }, 60_000);
   afterAll(async () => {
@@ -29,23 +29,25 @@ describe('REST budget: gap fills before a flood of on-demand bootstraps', () => 
     const cold = sim.symbols.filter((s) => s !== 'BTCUSDT').slice(0, 100);
     const asks = new AbortController();
     // Each read starts a series and waits for it: fired, not awaited (most wait past the test).
-    for (const s of cold) void fetch(`${app.url}/candles/${s}/1m?limit=5`, { signal: asks.signal }).catch(() => undefined);
+    for (const s of cold) void fetch(`${app.url}/candles/${s}/1s?limit=5`, { signal: asks.signal }).catch(() => undefined);
     try {
       // The flood has spent what it may of the budget.
       await sleep(1500);
-      const loadedBefore = cold.filter((s) => sim.klinesRequests(s, '1m') > 0).length;
+      const loadedBefore = cold.filter((s) => sim.klinesRequests(s, '1s') > 0).length;
       expect(loadedBefore).toBeGreaterThan(0);
       expect(loadedBefore).toBeLessThan(cold.length);
-      const resyncs = sim.klinesRequests('BTCUSDT', '1m');
+      // A 1s series: a second closes while the connection is down, so the reconnect must fetch (a resync
+      // of a series whose bar still forms is skipped).
+      const resyncs = sim.klinesRequests('BTCUSDT', '1s');
       const dropped = Date.now();
       sim.faults.dropConnections();
-      while (sim.klinesRequests('BTCUSDT', '1m') === resyncs && Date.now() - dropped < 30_000) await sleep(50);
+      while (sim.klinesRequests('BTCUSDT', '1s') === resyncs && Date.now() - dropped < 30_000) await sleep(50);
       const waited = Date.now() - dropped;
       // Reconnect and resync in a few seconds (the reconnect's backoff), not at the next minute.
-      expect(sim.klinesRequests('BTCUSDT', '1m')).toBeGreaterThan(resyncs);
+      expect(sim.klinesRequests('BTCUSDT', '1s')).toBeGreaterThan(resyncs);
       expect(waited).toBeLessThan(8000);
       // The flood still waits (its share is spent): it did not go first.
-      expect(cold.filter((s) => sim.klinesRequests(s, '1m') > 0).length).toBe(loadedBefore);
+      expect(cold.filter((s) => sim.klinesRequests(s, '1s') > 0).length).toBe(loadedBefore);
       // Operators see the flood waiting in its lane.
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(Number(/^engine_rest_waiting\{lane="start"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
