@@ -22,7 +22,10 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
       demand?.touch(id);
       return read();
     }
-    const outcome = await within(demand.want(id, address), waitMs);
+    // A client that goes away lets go at once: its wait held the series (and a place under
+    // MAX_ON_DEMAND_SERIES) for up to `waitMs` after it left.
+    const outcome = await within(demand.want(id, address), waitMs, (gone) => res.once('abort', gone));
+    if (outcome === GONE) return demand.release(id);
     if (!outcome) {
       demand.release(id);
       if (res.closed) return;
@@ -46,15 +49,21 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
   };
 }
 
+const GONE = 'gone';
+
 /**
- * The ask's outcome, or undefined when it takes longer than `ms` (its hold is the caller's to let go
- * then). A failed ask fails this as before (a route error, not a 503: cluster/answer-within.ts turns a
- * failure into its fallback, which here would let go of a hold never taken); one failing after the wait
- * is given up is ignored, never an unhandled rejection.
+ * The ask's outcome, undefined when it takes longer than `ms`, or GONE when `onGone` reports the client
+ * left first (the hold is the caller's to let go of in both). A failed ask fails this as before (a route
+ * error, not a 503: cluster/answer-within.ts turns a failure into its fallback, which here would let go
+ * of a hold never taken); one failing after the wait is given up is ignored, never an unhandled rejection.
  */
-function within(asked: Promise<DemandOutcome>, ms: number): Promise<DemandOutcome | undefined> {
+function within(asked: Promise<DemandOutcome>, ms: number, onGone: (gone: () => void) => void): Promise<DemandOutcome | undefined | typeof GONE> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => resolve(undefined), ms);
+    onGone(() => {
+      clearTimeout(timer);
+      resolve(GONE);
+    });
     asked.then(
       (o) => {
         clearTimeout(timer);

@@ -7,8 +7,18 @@ import { whenLive } from '../../../engine/src/server/when-live.ts';
 /** A response that records what was sent. */
 function response() {
   const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
+  const aborted: Array<() => void> = [];
   const res = {
     closed: false,
+    once(ev: string, fn: () => void) {
+      if (ev === 'abort') aborted.push(fn);
+      return res;
+    },
+    /** The client went away (hyper-express emits `abort`, then the response is closed). */
+    abort() {
+      res.closed = true;
+      for (const fn of aborted.splice(0)) fn();
+    },
     status(s: number) {
       sent.status = s;
       return res;
@@ -21,7 +31,7 @@ function response() {
       sent.body = b;
     },
   };
-  return { res: res as unknown as HyperExpress.Response, sent };
+  return { res: res as unknown as HyperExpress.Response, sent, abort: () => res.abort() };
 }
 
 /** A demand whose asks settle when the test says; counts holds. */
@@ -70,5 +80,23 @@ describe('whenLive', () => {
     await whenLive(late.d, () => {}, 5)(id, '192.0.2.1', res, () => {});
     expect(sent.status).toBe(503);
     await new Promise((r) => setTimeout(r, 60));
+  });
+
+  it('lets go at once when the client goes away while it waits: nothing is read or sent', async () => {
+    let settle!: (o: DemandOutcome) => void;
+    const { d, held } = demand(new Promise((r) => (settle = r)));
+    const { res, sent, abort } = response();
+    let read = false;
+    const done = whenLive(d, () => {}, 60_000)(id, '192.0.2.1', res, () => void (read = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(held()).toBe(1);
+    abort();
+    await done;
+    expect(held()).toBe(0);
+    expect(sent).toEqual({ headers: {} });
+    settle({ ok: true });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(read).toBe(false);
+    expect(held()).toBe(0);
   });
 });
