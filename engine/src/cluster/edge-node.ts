@@ -65,7 +65,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   // stayed).
   const limits = connect();
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
-  const watch = new RedisWatch(redis, (l, m) => log[l](m));
+  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs);
   // Until the edge serves, its port says it is alive and starting, and why (not a closed port).
   let starting = 'connecting to redis';
   const waiting = await startWaitingServer({
@@ -152,7 +152,9 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   const keys = leaseKeys(prefix);
   const leader = new LeaderPresence({ redis, leaseKey: keys.lease, upstreamKey: keys.upstream, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
   // With a leader, what its upstream does: the edge has none of its own to tell.
-  const upstream = () => hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present ? 'stale' : (leader.upstream ?? 'live'));
+  // A Redis that hangs delivers nothing new either: `stale`, as with no leader.
+  const upstream = () =>
+    hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present || watch.error !== undefined ? 'stale' : (leader.upstream ?? 'live'));
   const leaderPresentGauge = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
   metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));
   const statusTimer = setInterval(upstream, 500);
@@ -249,7 +251,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
 
   const health = () => {
     const notReady: string[] = [];
-    if (redis.status !== 'ready' || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
+    const reachable = redis.status === 'ready' && watch.error === undefined;
+    if (!reachable || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
     const configuredWaits = configured.notReady(catalog.marketsLoaded);
     if (configuredWaits) notReady.push(configuredWaits);
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
@@ -267,7 +270,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
       leader: { present: leader.present, lastSeenMsAgo: leader.lastSeenMsAgo(), upstream: leader.upstream ?? null },
       node: config.nodeId,
       source: 'cluster',
-      redis: { reachable: redis.status === 'ready', subscribed: subscriber.status === 'ready' },
+      redis: { reachable, subscribed: subscriber.status === 'ready' },
       series: feed.size,
       onDemand: demand.counts(),
       markets: catalog.marketsLoaded ? catalog.symbols().length : null,

@@ -35,12 +35,14 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const config = { ...loadConfig({}), ...options };
   const log = options.log ?? createLogger(config.logLevel);
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
-  const watch = new RedisWatch(redis, (l, m) => log[l](m));
+  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs);
   const keys = leaseKeys(options.redisKeyPrefix);
   // The lease on a connection of its own: a renewal must not wait behind a backlog of writes (an
   // edge's burst of on-demand series queued seconds of them, and the only node lost its lead, again
   // at every new term while it wrote the held windows once more).
-  const leaseRedis = redis.duplicate();
+  // Its commands time out (the lease's own watchdog steps down in time): a cut that sends no reset
+  // must not stall the renewals and retries for good.
+  const leaseRedis = redis.duplicate({ commandTimeout: config.leaseTtlMs });
   leaseRedis.on('error', () => {}); // RedisWatch reports the shared connection's state
   const lease = new LeaderLease({ redis: leaseRedis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
   const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });

@@ -42,6 +42,8 @@ export class LeaderLease {
   private readonly ttlMs: number;
   private readonly renewEveryMs: number;
   private timer: NodeJS.Timeout | undefined;
+  /** Steps down when no renewal came back before the lease could have expired (a Redis that hangs answers nothing, fails nothing). */
+  private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastRenewedAt = 0;
   /** The highest term this node has led or seen: the next it leads is numbered above it. */
@@ -68,6 +70,7 @@ export class LeaderLease {
   /** Steps down now (a fenced write was refused): standby again, retrying like any standby. */
   stepDown(reason: string): void {
     if (!this.state.leader) return;
+    clearTimeout(this.watchdog);
     this.cfg.log?.('warn', `leadership lost: ${reason}`);
     this.stepDowns++;
     this.lastStepDown = reason;
@@ -80,6 +83,18 @@ export class LeaderLease {
     this.timer = setTimeout(() => void this.tick(), this.renewEveryMs);
   }
 
+  /**
+   * The lease (set or renewed at `at`) holds until at + ttl: this node stops claiming it a renewal
+   * period before, unless a renewal comes back first. Two nodes said `"leader": true` for 37 s while
+   * the leader's connection to Redis was cut without an error (an attacker-style probe).
+   */
+  private renewed(at: number): void {
+    this.lastRenewedAt = at;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${Date.now() - at} ms (the lease may have expired)`), Math.max(0, at + this.ttlMs - this.renewEveryMs - Date.now()));
+    this.watchdog.unref();
+  }
+
   private async tick(): Promise<void> {
     const { redis, keys, nodeId } = this.cfg;
     const s = this.state;
@@ -88,8 +103,12 @@ export class LeaderLease {
         const startedAt = Date.now();
         const ok = (await redis.eval(RENEW_LUA, 1, keys.lease, s.token!, String(this.ttlMs))) as number;
         if (this.stopped) return;
-        if (ok === 1) this.lastRenewedAt = startedAt;
-        else this.stepDown(ok === -1 ? 'the lease is gone from Redis (its data lost or flushed?)' : 'the lease is held by another node');
+        if (this.state.token !== s.token) {
+          // Stepped down while the renewal hung: a lease renewed after all goes back, so another node leads at once.
+          if (ok === 1) await redis.eval(RELEASE_LUA, 1, keys.lease, s.token!).catch(() => undefined);
+        } else if (ok === 1) this.renewed(startedAt);
+        else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= Date.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
+        else this.stepDown('the lease is held by another node');
       } else {
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
         const startedAt = Date.now();
@@ -100,7 +119,7 @@ export class LeaderLease {
           return;
         }
         if (won === 1) {
-          this.lastRenewedAt = startedAt;
+          this.renewed(startedAt);
           this.cfg.log?.('info', `leading (term ${term})`);
           this.stateSubject.next({ leader: true, term, token });
         }
@@ -116,6 +135,7 @@ export class LeaderLease {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     const s = this.state;
     if (s.leader) {
       this.stateSubject.next({ leader: false });

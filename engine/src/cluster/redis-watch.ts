@@ -12,19 +12,52 @@ const MAX_REASON = 200;
  */
 export class RedisWatch {
   private down: string | undefined;
+  /** Set while a PING has gone unanswered for `hangAfterMs`: a Redis that hangs (or a cut that sends no reset) fails nothing. */
+  private hung: string | undefined;
+  private probing = false;
+  private readonly probeTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * `hangAfterMs` (REDIS_COMMAND_TIMEOUT_MS): a PING, one at a time, every half of it, that goes
+   * unanswered this long makes Redis count as hung until one is answered. A leader said `ok` and both
+   * edges `reachable` through a 14 s `DEBUG SLEEP` (an attacker-style probe).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly log: Log,
+    private readonly hangAfterMs?: number,
   ) {
     redis.on('error', this.onError);
     redis.on('ready', this.onReady);
+    if (hangAfterMs && hangAfterMs > 0) {
+      this.probeTimer = setInterval(this.probe, Math.max(250, Math.floor(hangAfterMs / 2)));
+      this.probeTimer.unref();
+    }
   }
 
-  /** Why Redis is unreachable now, or undefined while it is reachable (or not tried yet). */
+  /** Why Redis is unreachable (or hung) now, or undefined while it answers (or is not tried yet). */
   get error(): string | undefined {
-    return this.down;
+    return this.down ?? this.hung;
   }
+
+  private readonly probe = (): void => {
+    if (this.probing || this.redis.status !== 'ready') return;
+    this.probing = true;
+    const limit = this.hangAfterMs!;
+    const timer = setTimeout(() => {
+      if (this.hung !== undefined) return;
+      this.hung = `no answer to PING within ${limit} ms (hung?)`;
+      this.log('warn', `redis at ${this.where()} does not answer: ${this.hung}`);
+    }, limit);
+    const settled = () => {
+      clearTimeout(timer);
+      this.probing = false;
+      if (this.hung === undefined) return;
+      this.hung = undefined;
+      this.log('info', `redis at ${this.where()} answers again`);
+    };
+    this.redis.ping().then(settled, settled);
+  };
 
   /** Resolves once the connection is ready (at once when it is). */
   ready(): Promise<void> {
@@ -33,6 +66,7 @@ export class RedisWatch {
   }
 
   stop(): void {
+    clearInterval(this.probeTimer);
     this.redis.off('error', this.onError);
     this.redis.off('ready', this.onReady);
   }

@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
+import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
+import { HoleProxy } from '../../helpers/hole-proxy.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+
+/**
+ * A leader whose connection to Redis goes silent (no error, no reset: a dead route, a frozen Redis)
+ * stops claiming the lead before its lease could have expired, so two nodes never say they lead at
+ * once. Before, it said `"leader": true` for as long as the silence lasted (37 s in an attacker-style
+ * probe) beside the node that had taken the lease. The real Redis (DB 15), the leader's connection
+ * through a proxy that can swallow everything.
+ */
+const redisUp = await hasRedis('lease: a leader whose Redis goes silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TTL = 1500;
+
+describe.runIf(redisUp)('lease: a leader whose Redis goes silent', () => {
+  let proxy: HoleProxy;
+  const conns: Redis[] = [];
+  const leases: LeaderLease[] = [];
+  beforeAll(async () => {
+    proxy = await HoleProxy.start(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
+  });
+  afterAll(async () => {
+    for (const l of leases) await l.stop().catch(() => undefined);
+    for (const c of conns) c.disconnect();
+    await proxy?.close();
+  });
+
+  it('steps down a renewal period before its lease could expire; the standby then leads alone', async () => {
+    const keys = leaseKeys(`test:lease-hang:${process.pid}:`);
+    const db = new URL(REDIS_URL).pathname.slice(1) || '15';
+    // No command timeout here: the watchdog alone must step it down (a renewal that never returns fails nothing).
+    const viaProxy = new Redis({ host: '127.0.0.1', port: proxy.port, db: Number(db), maxRetriesPerRequest: 1 });
+    const direct = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: TTL });
+    conns.push(viaProxy, direct);
+    viaProxy.on('error', () => {});
+    const reasons: string[] = [];
+    const a = new LeaderLease({ redis: viaProxy, keys, nodeId: 'a', ttlMs: TTL, log: (_l, m) => reasons.push(m) });
+    leases.push(a);
+    a.start();
+    for (const deadline = Date.now() + 5000; !a.state.leader; await sleep(20)) if (Date.now() > deadline) throw new Error('a does not lead');
+    const b = new LeaderLease({ redis: direct, keys, nodeId: 'b', ttlMs: TTL });
+    leases.push(b);
+    b.start();
+    await sleep(600);
+    expect(b.state.leader).toBe(false);
+    proxy.hole();
+    const holedAt = Date.now();
+    let both = 0;
+    let aDownAt: number | undefined;
+    for (const end = Date.now() + 3 * TTL; Date.now() < end; await sleep(10)) {
+      if (a.state.leader && b.state.leader) both++;
+      if (!a.state.leader) aDownAt ??= Date.now();
+    }
+    expect(both).toBe(0);
+    expect(b.state.leader).toBe(true);
+    // Within the lease's TTL of the last renewal (which came before the cut).
+    expect(aDownAt! - holedAt).toBeLessThan(TTL);
+    expect(reasons.join('\n')).toMatch(/did not answer a renewal/);
+  }, 20_000);
+});

@@ -1,0 +1,65 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy on loopback to `targetPort` that can swallow everything both ways without closing
+ * (`hole`): a cut that sends no reset, as a dead route makes it. `open` forwards again (what was
+ * swallowed is lost). `hole({ keep: true })` holds it instead and delivers it at `open`: a peer that
+ * hangs for a while (a Redis in `DEBUG SLEEP`, a process stopped).
+ */
+export class HoleProxy {
+  private holed = false;
+  private kept: Array<() => void> | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly server: net.Server;
+
+  private constructor(
+    private readonly targetPort: number,
+    private readonly targetHost: string,
+  ) {
+    this.server = net.createServer((client) => this.pipe(client, net.connect(this.targetPort, this.targetHost)));
+  }
+
+  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<HoleProxy> {
+    const proxy = new HoleProxy(targetPort, targetHost);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  hole(o: { keep?: boolean } = {}): void {
+    this.holed = true;
+    this.kept = o.keep ? [] : undefined;
+  }
+
+  open(): void {
+    this.holed = false;
+    for (const deliver of this.kept?.splice(0) ?? []) deliver();
+    this.kept = undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private pipe(a: net.Socket, b: net.Socket): void {
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      this.sockets.add(from);
+      from.on('data', (chunk) => {
+        if (!this.holed) to.write(chunk);
+        else this.kept?.push(() => to.write(chunk));
+      });
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        this.sockets.delete(from);
+        to.destroy();
+      });
+    }
+  }
+}
