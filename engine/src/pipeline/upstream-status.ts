@@ -19,14 +19,17 @@ export interface UpstreamStatusConfig {
 
 /**
  * The upstream's state for clients' badges and /health, from the shards' events: `reconnecting`
- * while any shard is down (or none is up), `stale` when no frame came for a while, else `live`.
- * Emits on every shard event and on every tick (so ages stay fresh); kline events only move the
- * last-frame time. Pair with `distinctUntilChanged` on `state` for the badge.
+ * while any shard is down (or none is up), and after a connect until its first frame (for up to
+ * the stale time); `stale` when no frame came for a while; else `live`. A connect does not restart
+ * the silence clock: a connection that replaced a silent one during an exchange's freeze read `live`
+ * (and /health 200) with nothing coming (an attacker-style probe). Emits on every shard event, on
+ * the first frame after a state other than `live` and on every tick (so ages stay fresh); other
+ * kline events only move the last-frame time. Pair with `distinctUntilChanged` on `state` for the badge.
  *
  * ```
- * events: --c---k-k-k--------------d----c--k--
- * tick:   ----t-----t-----t-----t------t----t-
- * state:  --L-L-----L-----S-----S--R---LR---L-   (L live, S stale, R reconnecting)
+ * events: --c--k-k-----------d----c-k--
+ * tick:   ----t-----t-----t-----t------t
+ * state:  --RR-L----L-----S--R--R-RL---L   (L live, S stale, R reconnecting)
  * ```
  * @param staleAfterMs silence after which a connected upstream reads as stale (capped at 10 s)
  * @param tickMs how often the state is re-evaluated without events (default 1000)
@@ -40,11 +43,17 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
     const up = new Set<number>();
     const down = new Set<number>();
     let lastFrameAt: number | undefined;
+    let connectedAt: number | undefined;
+    let last: UpstreamState | undefined;
+    const stateAt = (now: number): UpstreamState => {
+      if (down.size > 0 || up.size === 0) return 'reconnecting';
+      if (lastFrameAt !== undefined && now - lastFrameAt <= staleMs) return 'live';
+      // Nothing since a while before the last connect: coming back until frames come, then stale.
+      return connectedAt !== undefined && now - connectedAt <= staleMs ? 'reconnecting' : 'stale';
+    };
     const emit = () => {
-      const now = scheduler.now();
-      const state: UpstreamState =
-        down.size > 0 || up.size === 0 ? 'reconnecting' : lastFrameAt !== undefined && now - lastFrameAt > staleMs ? 'stale' : 'live';
-      subscriber.next({ state, shards: up.size, lastFrameAt });
+      last = stateAt(scheduler.now());
+      subscriber.next({ state: last, shards: up.size, lastFrameAt });
     };
     // Ticks end with the events (teardown below): a finished upstream is not ticked forever.
     const ticks = timer(tickMs, tickMs, scheduler).subscribe(() => emit());
@@ -53,12 +62,13 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
         switch (ev.type) {
           case 'kline':
             lastFrameAt = scheduler.now();
+            // Said at once when it changes what clients were told (one comparison per frame otherwise).
+            if (last !== 'live' && stateAt(lastFrameAt) !== last) emit();
             return;
           case 'connected':
             up.add(ev.shard);
             down.delete(ev.shard);
-            // A fresh connection starts its silence clock now.
-            lastFrameAt = scheduler.now();
+            connectedAt = scheduler.now();
             return emit();
           case 'disconnected':
             up.delete(ev.shard);

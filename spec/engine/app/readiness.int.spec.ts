@@ -4,7 +4,7 @@ import { startApp, type App, type AppOptions } from '../../../engine/src/app.ts'
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 
-type Health = { status: string; notReady?: string[] };
+type Health = { status: string; notReady?: string[]; upstream?: { live: boolean } };
 
 async function get(app: App, path: string): Promise<{ status: number; body: Health }> {
   const res = await request(`${app.url}${path}`);
@@ -40,6 +40,8 @@ describe('readiness while a custom interval is still loading', () => {
   });
 
   it('says not ready (503, naming the custom interval) while it is empty, though native series and upstream are live (was 200 ok); /livez stays 200', async () => {
+    // The upstream is live once its first frame came (a connection alone says nothing).
+    for (const deadline = Date.now() + 5000; !(await get(app, '/health')).body.upstream?.live; await sleep(50)) if (Date.now() > deadline) throw new Error('no frame');
     for (let i = 0; i < 10; i++) {
       const health = await get(app, '/health');
       const readyz = await get(app, '/readyz');

@@ -16,13 +16,21 @@ const ev: Record<string, UpstreamEvent> = {
 const states = { L: 'live', S: 'stale', R: 'reconnecting' };
 
 describe('upstreamStatus$', () => {
-  it('is live while frames come, stale after a silence, reconnecting while a shard is down (ticks every 3 frames, stale after 5)', () => {
+  it('is reconnecting until the first frame, live while frames come, stale after a silence, reconnecting while a shard is down (ticks every 3 frames, stale after 5)', () => {
     testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
-      const events = hot('  -c-k-k-------d--c-k-----|', ev);
-      const expected = '    -L-L--L--L--SR-RL-L--L--|';
+      const events = hot('  -c--kk-------d--ck------|', ev);
+      const expected = '    -R-RL-L--L--SR-RRLL--L--|';
       const out = upstreamStatus$(events, { staleAfterMs: 5, tickMs: 3 }).pipe(map((s) => s.state));
       expectObservable(out).toBe(expected, states);
       expectSubscriptions(events.subscriptions).toBe('^-----------------------!');
+    });
+  });
+
+  it('a connection that replaced a silent one is never live while nothing comes: reconnecting, then stale (reproduced: live during a freeze)', () => {
+    testScheduler().run(({ hot, expectObservable }) => {
+      const events = hot('  -ck-----------d-c-----------|', ev);
+      const expected = '    -RLL--L--S--S-RRR-R--R--S--S|';
+      expectObservable(upstreamStatus$(events, { staleAfterMs: 5, tickMs: 3 }).pipe(map((s) => s.state))).toBe(expected, states);
     });
   });
 
@@ -30,16 +38,16 @@ describe('upstreamStatus$', () => {
     testScheduler().run(({ hot, expectObservable }) => {
       const events = hot('-c-C-k-x-|', ev);
       const out = upstreamStatus$(events, { staleAfterMs: 100, tickMs: 1000 }).pipe(map((s) => `${s.state}${s.shards}`));
-      expectObservable(out).toBe('-a-b---a-|', { a: 'live1', b: 'live2' });
+      expectObservable(out).toBe('-a-b-c-d-|', { a: 'reconnecting1', b: 'reconnecting2', c: 'live2', d: 'live1' });
     });
   });
 
   it('passes an error through and stops ticking on unsubscribe', () => {
     testScheduler().run(({ hot, expectObservable }) => {
-      const events = hot('-c--#', ev);
-      expectObservable(upstreamStatus$(events, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state))).toBe('-LL-#', states);
+      const events = hot('-c-k-#', ev);
+      expectObservable(upstreamStatus$(events, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state))).toBe('-RRLL#', states);
       const quiet = hot('-c-------', ev);
-      expectObservable(upstreamStatus$(quiet, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state)), '^---!').toBe('-LL-', states);
+      expectObservable(upstreamStatus$(quiet, { staleAfterMs: 100, tickMs: 2 }).pipe(map((s) => s.state)), '^---!').toBe('-RR-', states);
     });
   });
 });
