@@ -561,6 +561,12 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // A round goes in chunks, in turns of its own budget: 16,000 sockets pinged in one go held the
   // event loop 220-270 ms every round (an attacker-style probe, 64 addresses under their caps).
   const pingTurns = new TurnBudget(PING_TURN_MS);
+  const pingEvery = Math.max(100, Math.floor(pingTimeoutMs / 3));
+  // When this process last came back from a stall of its own (a VM paused, SIGSTOP, a long GC): the
+  // pings it could not send, and the pongs it could not read meanwhile, are not the clients' silence.
+  // An edge stopped 70 s closed every client it had as not reading (an attacker-style probe).
+  let lastPingRound = Date.now();
+  let resumedAt = 0;
   const pingSome = (chunk: readonly HyperExpress.Websocket[]) => {
     const now = Date.now();
     // One draw of random bytes for the chunk: a draw a socket cost a third of what its ping did.
@@ -568,7 +574,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     chunk.forEach((ws, k) => {
       // Closed, or dropped by a sweep, since the round began.
       if (!sockets.has(ws)) return;
-      if (now - (lastHeard.get(ws) ?? now) > pingTimeoutMs) {
+      if (now - Math.max(lastHeard.get(ws) ?? now, resumedAt) > pingTimeoutMs) {
         unanswered();
         notReading.add(ws);
         sockets.delete(ws);
@@ -584,6 +590,9 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     });
   };
   const pinger = setInterval(() => {
+    const now = Date.now();
+    if (now - lastPingRound > 2 * pingEvery + 1000) resumedAt = now;
+    lastPingRound = now;
     // The previous round still going (a short PING_TIMEOUT_MS and many sockets): this one is skipped.
     if (pingTurns.pending > 0) return;
     const all = [...sockets];
@@ -591,7 +600,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       const chunk = all.slice(i, i + PING_CHUNK);
       pingTurns.run(() => pingSome(chunk));
     }
-  }, Math.max(100, Math.floor(pingTimeoutMs / 3)));
+  }, pingEvery);
   pinger.unref();
 
   return {

@@ -29,6 +29,24 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     await app?.stop();
   });
 
+  it("keeps its clients through a stall of its own longer than PING_TIMEOUT_MS (reproduced: an edge stopped 70 s closed every client as not reading)", async () => {
+    const ws = app.url.replace('http', 'ws');
+    const reader = new EngineClient(`${ws}/ws/BTCUSDT?interval=1m`);
+    clients.push(reader);
+    await reader.until((x) => x.historical() !== undefined, 10_000, 'historical');
+    await sleep(1000);
+    const before = closedUnanswered(app);
+    // The whole process stops (the client in it too): no ping goes out, no pong comes in.
+    for (const end = Date.now() + 3500; Date.now() < end; );
+    await sleep(2500);
+    expect(reader.closeCode).toBeUndefined();
+    expect(closedUnanswered(app)).toBe(before);
+    const live = reader.live().length;
+    await reader.until((c) => c.live().length > live, 5000, 'more live candles');
+    reader.close();
+    await until(() => connected(app) === 0, 5000, 'closed');
+  });
+
   it('closes a socket that stopped reading (reproduced: kept for good), keeps one that reads', async () => {
     const ws = app.url.replace('http', 'ws');
     const reading = new EngineClient(`${ws}/ws/BTCUSDT?interval=1m`);
