@@ -4,10 +4,12 @@ import net from 'node:net';
  * A TCP proxy on loopback to `targetPort` that can swallow everything both ways without closing
  * (`hole`): a cut that sends no reset, as a dead route makes it. `open` forwards again (what was
  * swallowed is lost). `hole({ keep: true })` holds it instead and delivers it at `open`: a peer that
- * hangs for a while (a Redis in `DEBUG SLEEP`, a process stopped).
+ * hangs for a while (a Redis in `DEBUG SLEEP`, a process stopped). `cut` closes every connection and
+ * refuses new ones until `open`.
  */
 export class HoleProxy {
   private holed = false;
+  private refusing = false;
   private kept: Array<() => void> | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
@@ -16,7 +18,7 @@ export class HoleProxy {
     private readonly targetPort: number,
     private readonly targetHost: string,
   ) {
-    this.server = net.createServer((client) => this.pipe(client, net.connect(this.targetPort, this.targetHost)));
+    this.server = net.createServer((client) => (this.refusing ? client.destroy() : this.pipe(client, net.connect(this.targetPort, this.targetHost))));
   }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<HoleProxy> {
@@ -34,8 +36,14 @@ export class HoleProxy {
     this.kept = o.keep ? [] : undefined;
   }
 
+  cut(): void {
+    this.refusing = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
   open(): void {
     this.holed = false;
+    this.refusing = false;
     for (const deliver of this.kept?.splice(0) ?? []) deliver();
     this.kept = undefined;
   }

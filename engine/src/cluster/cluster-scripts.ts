@@ -329,6 +329,32 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
+/**
+ * An ingest node's upstream state, stamped with Redis's clock (the nodes' clocks may differ), and the
+ * other nodes whose upstream is live and was said so within `freshMs`. Fields older than a minute
+ * (nodes gone) are removed on the way. KEYS: the hash. ARGV: node, state, freshMs. Returns the
+ * names of those other nodes.
+ */
+export const INGEST_UPSTREAM_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+local fresh = tonumber(ARGV[3])
+local live = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local node, v = all[i], all[i + 1]
+  local state, at = string.match(v, '^(%a+) (%d+)$')
+  at = tonumber(at)
+  if not at or now - at > 60000 then
+    redis.call('HDEL', KEYS[1], node)
+  elseif node ~= ARGV[1] and state == 'live' and now - at <= fresh then
+    live[#live + 1] = node
+  end
+end
+return live`;
+
 /** Gives the lease up only if it is still ours. KEYS: lease. ARGV: token. */
 export const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

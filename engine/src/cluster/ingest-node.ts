@@ -7,6 +7,7 @@ import { FencedWriter } from './fenced-writer.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
 import { LeaderUpstream } from './leader-upstream.ts';
+import { UpstreamHandover } from './upstream-handover.ts';
 import { leaderGauge } from './node-info.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import { LeaderHistory } from './leader-history.ts';
@@ -83,6 +84,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   });
   // What this node's upstream is doing, for the edges' clients (written while it leads).
   const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
+  // A leader cut off from the exchange hands over to a node that is not.
+  const handover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs, log: (l, m) => log[l](m) });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({
@@ -136,7 +139,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       // A series freed (on demand and unwatched, or its symbol stopped trading) leaves Redis in a while.
       freed: (id) => seriesKeep.free(id),
       live: (id) => seed(id),
-      upstream: (state) => upstream.set(state),
+      upstream: (state) => {
+        upstream.set(state);
+        handover.set(state);
+      },
       health: () => {
         const failing = sink.failing;
         return {
@@ -233,6 +239,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     async stop() {
       clearInterval(marketsTimer);
       upstream.stop();
+      handover.stop();
       marketsSub.unsubscribe();
       seededSub.unsubscribe();
       seriesKeep.stop();

@@ -46,6 +46,8 @@ export class LeaderLease {
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastRenewedAt = 0;
+  /** After a hand-over, no try to take the lease before this (ms). */
+  private holdOffUntil = 0;
   /** The highest term this node has led or seen: the next it leads is numbered above it. */
   private highestTerm = 0;
   /** Times this node stepped down, and why the last time (shown in /health). */
@@ -65,6 +67,18 @@ export class LeaderLease {
   start(): void {
     this.stopped = false;
     void this.tick();
+  }
+
+  /**
+   * Gives the lead away: steps down, releases the lease and does not try to take it again for
+   * `holdOffMs` (another node takes it meanwhile; if none does, this one takes it back after).
+   */
+  handOver(reason: string, holdOffMs: number): void {
+    const s = this.state;
+    if (!s.leader) return;
+    this.holdOffUntil = Date.now() + holdOffMs;
+    this.stepDown(reason);
+    this.cfg.redis.eval(RELEASE_LUA, 1, this.cfg.keys.lease, s.token!).catch(() => undefined);
   }
 
   /** Steps down now (a fenced write was refused): standby again, retrying like any standby. */
@@ -109,7 +123,7 @@ export class LeaderLease {
         } else if (ok === 1) this.renewed(startedAt);
         else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= Date.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
         else this.stepDown('the lease is held by another node');
-      } else {
+      } else if (Date.now() >= this.holdOffUntil) {
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
         const startedAt = Date.now();
         const [won, term] = (await redis.eval(ACQUIRE_LUA, 2, keys.lease, keys.term, token, String(this.ttlMs), String(this.highestTerm))) as [number, number];

@@ -71,6 +71,8 @@ export interface Config {
   nodeId: string;
   /** Ingest nodes: how long the leader's lease lives without renewal (renewed every third of it). */
   leaseTtlMs: number;
+  /** Ingest nodes: a leader whose upstream is not live this long hands the lead to a node whose upstream is. */
+  upstreamHandoverMs: number;
   /** Origins whose pages may read the public GET endpoints ('*' = any). */
   corsOrigins: string[];
   /** Proxies whose X-Forwarded-For names the client ('*' = any peer); empty = the peer is the client. */
@@ -288,6 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
     role: role as Config['role'],
     nodeId,
     leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),
+    upstreamHandoverMs: int(env, 'UPSTREAM_HANDOVER_MS', 15_000, 1000, 3_600_000),
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
     trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),

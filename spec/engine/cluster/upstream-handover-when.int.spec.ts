@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UpstreamHandover } from '../../../engine/src/cluster/upstream-handover.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+
+/**
+ * When a leader hands over for its upstream, and when it does not: only to another node that said
+ * `live` within the last three periods, only after UPSTREAM_HANDOVER_MS. The real Redis (DB 15), a
+ * lease that records what it is asked.
+ */
+const redisUp = await hasRedis('upstream hand-over: when a leader gives the lead away');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away', () => {
+  const redis = new Redis(REDIS_URL);
+  const key = `test:handover:${process.pid}`;
+  const made: UpstreamHandover[] = [];
+  afterAll(async () => {
+    for (const h of made) h.stop();
+    await redis.del(key);
+    redis.disconnect();
+  });
+  const node = (nodeId: string, leader: boolean) => {
+    const handed: string[] = [];
+    const lease = { state: { leader, token: leader ? 't' : undefined }, handOver: (reason: string) => void handed.push(reason) };
+    const h = new UpstreamHandover({ redis, key, nodeId, lease, afterMs: 300, everyMs: 100 });
+    made.push(h);
+    return { h, handed };
+  };
+
+  it('keeps the lead while no other node is live, hands over once one is', async () => {
+    const leader = node('a', true);
+    const other = node('b', false);
+    leader.h.set('live');
+    other.h.set('reconnecting');
+    await sleep(400);
+    leader.h.set('reconnecting');
+    // Down, and so is every other node: nobody to hand over to.
+    await sleep(700);
+    expect(leader.handed).toEqual([]);
+    other.h.set('live');
+    await sleep(500);
+    expect(leader.handed.length).toBeGreaterThan(0);
+    expect(leader.handed[0]).toMatch(/upstream reconnecting for \d+ s while b's is live/);
+    leader.h.stop();
+    other.h.stop();
+  });
+
+  it('does not hand over to a node that stopped saying it is live (gone), nor while its own upstream is live, nor before UPSTREAM_HANDOVER_MS', async () => {
+    await redis.del(key);
+    const leader = node('c', true);
+    const gone = node('d', false);
+    leader.h.set('live');
+    gone.h.set('live');
+    await sleep(300);
+    gone.h.stop(); // dies: says nothing more
+    await sleep(500);
+    leader.h.set('stale');
+    await sleep(1000);
+    expect(leader.handed).toEqual([]);
+    const live = node('e', false);
+    live.h.set('live');
+    leader.h.set('live');
+    await sleep(600);
+    expect(leader.handed).toEqual([]);
+    leader.h.set('reconnecting');
+    await sleep(150);
+    expect(leader.handed).toEqual([]);
+    await sleep(500);
+    expect(leader.handed[0]).toMatch(/while e's is live/);
+  });
+});
