@@ -98,14 +98,16 @@ export class LeaderLease {
   }
 
   /**
-   * The lease (set or renewed at `at`) holds until at + ttl: this node stops claiming it a renewal
-   * period before, unless a renewal comes back first. Two nodes said `"leader": true` for 37 s while
-   * the leader's connection to Redis was cut without an error (an attacker-style probe).
+   * The lease (set or renewed at `at`) holds until at + ttl at the earliest: this node stops claiming
+   * it a quarter of a renewal period before, unless a renewal comes back first (one sent when a stall
+   * of this process ends usually does). Two nodes said `"leader": true` for 37 s while the leader's
+   * connection to Redis was cut without an error (an attacker-style probe).
    */
   private renewed(at: number): void {
     this.lastRenewedAt = at;
     clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${Date.now() - at} ms (the lease may have expired)`), Math.max(0, at + this.ttlMs - this.renewEveryMs - Date.now()));
+    const deadline = at + this.ttlMs - Math.ceil(this.renewEveryMs / 4);
+    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${Date.now() - at} ms (the lease may have expired)`), Math.max(0, deadline - Date.now()));
     this.watchdog.unref();
   }
 

@@ -117,7 +117,8 @@ describe.runIf(redisUp)('cluster on Redis: failover, fencing, edges, pub/sub los
     stale.signal('SIGCONT');
     const h = await stale.until((x) => x.leader === false, 5000, 'stale leader steps down');
     expect(h.stepDowns).toBe(1);
-    expect(String(h.lastStepDown)).toMatch(/fenced|held by another node/);
+    // Refused, or its own watchdog first (no renewal answered before the lease could have expired).
+    expect(String(h.lastStepDown)).toMatch(/fenced|held by another node|did not answer a renewal/);
     await liveAfter(3);
     for (const c of clients) expectContiguous(c);
   }, 60_000);

@@ -29,7 +29,7 @@ describe.runIf(redisUp)('lease: a leader whose Redis goes silent', () => {
     await proxy?.close();
   });
 
-  it('steps down a renewal period before its lease could expire; the standby then leads alone', async () => {
+  it('steps down before its lease could expire; the standby then leads alone', async () => {
     const keys = leaseKeys(`test:lease-hang:${process.pid}:`);
     const db = new URL(REDIS_URL).pathname.slice(1) || '15';
     // No command timeout here: the watchdog alone must step it down (a renewal that never returns fails nothing).
