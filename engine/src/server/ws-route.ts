@@ -565,10 +565,17 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   // When this process last came back from a stall of its own (a VM paused, SIGSTOP, a long GC): the
   // pings it could not send, and the pongs it could not read meanwhile, are not the clients' silence.
   // An edge stopped 70 s closed every client it had as not reading (an attacker-style probe).
-  let lastPingRound = Date.now();
+  // Noted at every round and every chunk: a chunk queued just before a stall runs right after it,
+  // before the next round's timer.
+  let lastPingWork = Date.now();
   let resumedAt = 0;
+  const noteStall = (now: number) => {
+    if (now - lastPingWork > 2 * pingEvery + 1000) resumedAt = now;
+    lastPingWork = now;
+  };
   const pingSome = (chunk: readonly HyperExpress.Websocket[]) => {
     const now = Date.now();
+    noteStall(now);
     // One draw of random bytes for the chunk: a draw a socket cost a third of what its ping did.
     const random = randomBytes(PING_PAYLOAD_BYTES * chunk.length).toString('hex');
     chunk.forEach((ws, k) => {
@@ -590,9 +597,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     });
   };
   const pinger = setInterval(() => {
-    const now = Date.now();
-    if (now - lastPingRound > 2 * pingEvery + 1000) resumedAt = now;
-    lastPingRound = now;
+    noteStall(Date.now());
     // The previous round still going (a short PING_TIMEOUT_MS and many sockets): this one is skipped.
     if (pingTurns.pending > 0) return;
     const all = [...sockets];
