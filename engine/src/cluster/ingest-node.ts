@@ -85,7 +85,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // What this node's upstream is doing, for the edges' clients (written while it leads).
   const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
   // A leader cut off from the exchange hands over to a node that is not.
-  const handover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs, log: (l, m) => log[l](m) });
+  const handover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({

@@ -14,7 +14,6 @@ export interface UpstreamHandoverConfig {
   /** How often each node says its state and the leader looks (ms; default 1000). */
   everyMs?: number;
   now?: () => number;
-  log?: (level: 'info' | 'warn', msg: string) => void;
 }
 
 /**
@@ -58,9 +57,8 @@ export class UpstreamHandover {
         this.asking = false;
         const notLiveMs = this.now() - this.notLiveSince;
         if (!lease.state.leader || this.state === 'live' || notLiveMs < afterMs || live.length === 0) return;
-        const reason = `upstream ${this.state} for ${Math.round(notLiveMs / 1000)} s while ${live[0]}'s is live: handing over`;
-        this.cfg.log?.('warn', reason);
-        lease.handOver(reason, afterMs);
+        // The lease logs it and shows it in /health (lastStepDown).
+        lease.handOver(`upstream ${this.state} for ${Math.round(notLiveMs / 1000)} s while ${live[0]}'s is live: handing over`, afterMs);
       },
       () => {
         this.asking = false;
