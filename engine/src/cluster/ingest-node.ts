@@ -221,6 +221,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const marketsSub = lease.leader$.subscribe((leader) => {
     marketsWritten = undefined;
     if (leader) writeMarkets();
+    if (leader) upstream.write();
   });
   lease.start();
   // Configured series' history reaches Redis too: bootstrap loads it from REST into the hot window

@@ -48,6 +48,12 @@ export class LeaderLease {
   private lastRenewedAt = 0;
   /** After a hand-over, no try to take the lease before this (ms). */
   private holdOffUntil = 0;
+  /**
+   * The token of an acquire that failed without an answer (timed out): Redis may run it late and hold
+   * a lease nobody knows it has (nobody led for a whole TTL after Redis came back from a hang, an
+   * attacker-style probe). The next try gives that lease back first.
+   */
+  private unanswered: string | undefined;
   /** The highest term this node has led or seen: the next it leads is numbered above it. */
   private highestTerm = 0;
   /** Times this node stepped down, and why the last time (shown in /health). */
@@ -126,9 +132,15 @@ export class LeaderLease {
         else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= Date.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
         else this.stepDown('the lease is held by another node');
       } else if (Date.now() >= this.holdOffUntil) {
+        if (this.unanswered) {
+          await redis.eval(RELEASE_LUA, 1, keys.lease, this.unanswered);
+          this.unanswered = undefined;
+        }
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
         const startedAt = Date.now();
+        this.unanswered = token;
         const [won, term] = (await redis.eval(ACQUIRE_LUA, 2, keys.lease, keys.term, token, String(this.ttlMs), String(this.highestTerm))) as [number, number];
+        this.unanswered = undefined;
         this.highestTerm = Math.max(this.highestTerm, term);
         if (this.stopped) {
           if (won) await redis.eval(RELEASE_LUA, 1, keys.lease, token).catch(() => undefined);

@@ -37,7 +37,8 @@ export class LeaderUpstream {
     this.write();
   }
 
-  private write(): void {
+  /** Writes the state now (on taking the lead: edges read the last leader's, or none, until then). */
+  write(): void {
     const { leader, token } = this.cfg.lease.state;
     if (!leader || !token) return;
     const { redis, keys } = this.cfg;

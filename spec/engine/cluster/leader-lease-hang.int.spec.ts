@@ -61,4 +61,26 @@ describe.runIf(redisUp)('lease: a leader whose Redis goes silent', () => {
     expect(aDownAt! - holedAt).toBeLessThan(TTL);
     expect(reasons.join('\n')).toMatch(/did not answer a renewal/);
   }, 20_000);
+
+  it('an acquire that timed out and ran late is given back at the next try: the node leads at once, not a TTL later (reproduced: nobody led for 3 s after Redis came back)', async () => {
+    const keys = leaseKeys(`test:lease-late:${process.pid}:`);
+    const url = new URL(REDIS_URL);
+    const late = await HoleProxy.start(Number(url.port || 6379), url.hostname);
+    // Commands time out (as the lease's connection's do) while the proxy holds them.
+    const conn = new Redis({ host: '127.0.0.1', port: late.port, db: Number(url.pathname.slice(1) || 15), maxRetriesPerRequest: 1, commandTimeout: 300 });
+    conns.push(conn);
+    conn.on('error', () => {});
+    await conn.ping();
+    late.hole({ keep: true });
+    const a = new LeaderLease({ redis: conn, keys, nodeId: 'a', ttlMs: 3000 });
+    leases.push(a);
+    a.start();
+    await sleep(500); // its acquire timed out, unanswered
+    late.open(); // Redis runs it now: the lease holds a token `a` never heard of
+    const openedAt = Date.now();
+    for (const deadline = openedAt + 5000; !a.state.leader; await sleep(20)) if (Date.now() > deadline) throw new Error('a does not lead');
+    expect(Date.now() - openedAt).toBeLessThan(2000);
+    await a.stop();
+    await late.close();
+  }, 20_000);
 });
