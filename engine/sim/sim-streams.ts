@@ -111,8 +111,8 @@ export class SimStreams {
   /** The HTTP server's `upgrade` handler. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.ctx.stats.wsConnectAttempts++;
-    const reject = (status: string): void => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const reject = (status: string, headers = ''): void => {
+      socket.end(`HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (Date.now() < this.refuseUntil) return reject('503 Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -121,7 +121,8 @@ export class SimStreams {
     while (this.accepted.length > 0 && realNow - this.accepted[0]! >= FIVE_MIN) this.accepted.shift();
     if (this.accepted.length >= this.ctx.limits.maxConnectionsPer5Min) {
       this.ctx.stats.refusedConnections++;
-      return reject('429 Too Many Requests');
+      // As Binance does: how long until the window has room again.
+      return reject('429 Too Many Requests', `Retry-After: ${Math.ceil((this.accepted[0]! + FIVE_MIN - realNow) / 1000)}\r\n`);
     }
     this.accepted.push(realNow);
     let combined: boolean;

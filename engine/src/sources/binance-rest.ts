@@ -7,6 +7,7 @@ import { parseKlineRows } from './binance-raw.ts';
 import { bodyText, readKlineBody } from './kline-body.ts';
 import { fromAbortable } from './abortable.ts';
 import { RestGate, type RestPriority, sleep } from './rest-gate.ts';
+import { retryAfterMs as retryAfter } from './retry-after.ts';
 
 /** Binance never returns more than this many rows per klines call. */
 export const MAX_KLINES_PER_CALL = 1000;
@@ -124,8 +125,7 @@ export class BinanceRest {
     }
     let retryAfterMs: number | undefined;
     if (res.statusCode === 429 || res.statusCode === 418) {
-      const ra = Number(res.headers['retry-after']);
-      retryAfterMs = (Number.isFinite(ra) ? ra : 60) * 1000;
+      retryAfterMs = retryAfter(res.headers['retry-after'], 60_000);
       this.gate.pause(this.now() + retryAfterMs);
     }
     throw new BinanceRestError(`GET ${path} → HTTP ${res.statusCode}${code !== undefined ? ` code ${code}` : ''}: ${msg}`, {

@@ -2,8 +2,10 @@ import WebSocket from 'ws';
 import { MalformedFrameError } from '../domain/errors.ts';
 import { parseStreamFrame } from './binance-raw.ts';
 import type { ConnectLimiter } from './connect-limiter.ts';
+import type { ReconnectScout } from './reconnect-scout.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
+import { retryAfterMs } from './retry-after.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
 /** Binance's limit of streams on one connection. */
@@ -16,8 +18,12 @@ export interface StreamShardOptions {
   staleAfterMs: number;
   rotateAfterMs: number;
   limiter: ConnectLimiter;
+  /** Shared by a process's shards: one of them dials while the exchange is out of reach. */
+  scout?: ReconnectScout<StreamShard>;
   emit(ev: UpstreamEvent): void;
+  /** Backoff between dials of a shard that lost its socket: from this (default 500 ms)… */
   backoffInitialMs?: number;
+  /** …doubling up to this (default 10 s), each wait jittered down to half. */
   backoffMaxMs?: number;
   now?: () => number;
   /** Control messages sent per second at most (Binance counts pongs in its 5/s too). Default 3. */
@@ -47,6 +53,8 @@ interface Conn {
   readonly inflight: Map<number, { method: ControlMethod; params: string[]; timer: NodeJS.Timeout; attempt: number }>;
   /** Attempts so far per stream whose SUBSCRIBE failed (bounded by the shard's streams). */
   readonly attempts: Map<string, number>;
+  /** The HTTP status the exchange refused the handshake with, if it did. */
+  refused?: number;
   pumpTimer: NodeJS.Timeout | undefined;
   holdUntil: number;
   rotateTimer: NodeJS.Timeout | undefined;
@@ -117,6 +125,7 @@ export class StreamShard {
     this.ac.abort();
     clearInterval(this.staleTimer);
     clearTimeout(this.reconnectTimer);
+    this.opts.scout?.left(this);
     for (const c of this.sockets) {
       this.dispose(c);
       c.ws.terminate();
@@ -144,9 +153,19 @@ export class StreamShard {
     if (this.ac.signal.aborted) return;
     this.opts.emit({ type: 'disconnected', shard: this.index, reason });
     this.failures++;
-    const base = Math.min(this.opts.backoffMaxMs ?? 30_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
     clearTimeout(this.reconnectTimer);
+    // Parked: another shard scouts, and this one dials when some socket opens.
+    if (this.opts.scout && !this.opts.scout.down(this, () => this.wake())) return;
+    const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
     this.reconnectTimer = setTimeout(() => void this.dial(false), base * (0.5 + Math.random() / 2));
+  }
+
+  /** The scout reached the exchange (or stopped): dial now, unless a socket came meanwhile. */
+  private wake(): void {
+    if (this.ac.signal.aborted || this.current) return;
+    clearTimeout(this.reconnectTimer);
+    // On a timer, not in the waker's turn: a set closing all its shards wakes ones it stops next.
+    this.reconnectTimer = setTimeout(() => void this.dial(false), 0);
   }
 
   private dispose(c: Conn): void {
@@ -182,6 +201,7 @@ export class StreamShard {
     ws.on('open', () => {
       if (this.ac.signal.aborted) return;
       c.open = true;
+      this.opts.scout?.reached(this);
       this.opts.log?.('info', 'upstream connected', { shard: this.index, streams: this.wanted.size, rotation });
       if (!rotation) {
         this.lastFrameAt = this.now();
@@ -194,7 +214,20 @@ export class StreamShard {
       this.pump(c);
     });
     ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? '' : data.toString()));
-    ws.on('error', (err) => this.opts.log?.('warn', 'upstream socket error', { shard: this.index, err: err.message }));
+    // A refused handshake: 429 is Binance's connection limit, 418 its ban; both say how long to wait.
+    ws.on('unexpected-response', (_req, res) => {
+      c.refused = res.statusCode ?? 0;
+      res.resume();
+      if (c.refused === 429 || c.refused === 418) {
+        const waitMs = retryAfterMs(res.headers['retry-after'], c.refused === 418 ? 120_000 : 60_000);
+        this.opts.limiter.holdFor(waitMs);
+        this.opts.log?.('warn', 'upstream refused the connection: no dial until its Retry-After', { shard: this.index, status: c.refused, waitMs });
+      }
+      ws.terminate();
+    });
+    ws.on('error', (err) => {
+      if (c.refused === undefined) this.opts.log?.('warn', 'upstream socket error', { shard: this.index, err: err.message });
+    });
     ws.on('close', (code) => {
       this.sockets.delete(c);
       const wasOpen = c.open;
@@ -204,7 +237,7 @@ export class StreamShard {
         this.down(`closed ${code}`);
       } else if (rotation) {
         this.rotating = false; // the replacement failed before taking over; the old socket stays current
-      } else if (!wasOpen && !this.current) this.down(`connect failed ${code}`);
+      } else if (!wasOpen && !this.current) this.down(c.refused === undefined ? `connect failed ${code}` : `refused ${c.refused}`);
     });
   }
 

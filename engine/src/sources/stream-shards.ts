@@ -1,12 +1,13 @@
 import { Observable, Subject } from 'rxjs';
 import { ConnectLimiter } from './connect-limiter.ts';
+import { ReconnectScout } from './reconnect-scout.ts';
 import { MAX_STREAMS_PER_CONNECTION, StreamShard, type StreamShardOptions } from './stream-shard.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
 export { MAX_STREAMS_PER_CONNECTION };
 
 /** A shard's options, less what the set gives each shard (its index, the shared limiter, the events). */
-export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'emit' | 'maxStreams'> {
+export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'scout' | 'emit' | 'maxStreams'> {
   maxStreamsPerConnection?: number;
   limiter?: ConnectLimiter;
 }
@@ -15,7 +16,8 @@ export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 
  * Every upstream kline stream the engine follows, spread over connections of at most
  * `maxStreamsPerConnection` streams: a stream added goes to the first shard with room (a new shard
  * is opened when none has), a stream removed is unsubscribed from its shard, and a shard left with
- * nothing is closed. Events of every shard come out of `events$`; `close()` ends them all.
+ * nothing is closed. While the exchange is out of reach one shard dials for all (ReconnectScout).
+ * Events of every shard come out of `events$`; `close()` ends them all.
  */
 export class StreamShards {
   private readonly eventsSubject = new Subject<UpstreamEvent>();
@@ -23,6 +25,7 @@ export class StreamShards {
   private readonly shards: StreamShard[] = [];
   private readonly owner = new Map<string, StreamShard>();
   private readonly limiter: ConnectLimiter;
+  private readonly scout = new ReconnectScout<StreamShard>();
   private readonly max: number;
   private nextIndex = 0;
   private closed = false;
@@ -96,7 +99,7 @@ export class StreamShards {
 
   private open(): StreamShard {
     const { maxStreamsPerConnection: _max, limiter: _limiter, ...shared } = this.opts;
-    const shard = new StreamShard({ ...shared, index: this.nextIndex++, maxStreams: this.max, limiter: this.limiter, emit: (ev) => this.eventsSubject.next(ev) });
+    const shard = new StreamShard({ ...shared, index: this.nextIndex++, maxStreams: this.max, limiter: this.limiter, scout: this.scout, emit: (ev) => this.eventsSubject.next(ev) });
     this.shards.push(shard);
     return shard;
   }
