@@ -222,7 +222,7 @@ export class StreamShard {
         const waitMs = retryAfterMs(res.headers['retry-after'], c.refused === 418 ? 120_000 : 60_000);
         this.opts.limiter.holdFor(waitMs);
         this.opts.log?.('warn', 'upstream refused the connection: no dial until its Retry-After', { shard: this.index, status: c.refused, waitMs });
-      }
+      } else this.opts.log?.('warn', 'upstream refused the connection', { shard: this.index, status: c.refused });
       ws.terminate();
     });
     ws.on('error', (err) => {
