@@ -4,6 +4,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
+import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import { StreamShards } from '../sources/stream-shards.ts';
 import type { BarStore } from '../store/bar-store.ts';
@@ -67,6 +68,8 @@ export interface SeriesFeed {
 export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const { config, log, counters: pm, market, store } = deps;
   const { exchange, catalog, rest, recorder } = market;
+  // The exchange decides how often shards warn (10,000 error frames a second made 10,000 lines): one line per kind per 10 s.
+  const shardWarns = createLogDedup(log);
   const shards = new StreamShards({
     wsUrl: exchange.wsUrl,
     maxStreamsPerConnection: config.streamsPerConnection,
@@ -80,7 +83,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       pm.malformed();
       log.debug('malformed upstream frame skipped', { reason: e.info.reason });
     },
-    log: (l, m, f) => log[l](m, f),
+    log: (l, m, f) => (l === 'warn' ? shardWarns.warn(m, m, f) : log[l](m, f)),
   });
   const router = new UpstreamRouter(config.bufferSize, exchange.now);
   // Per series: its bars in order, and the bars of holes it repaired late (what is built on it follows both).
@@ -220,6 +223,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       upstreamSub.unsubscribe();
       statusSub.unsubscribe();
       shards.close();
+      shardWarns.flush();
     },
     endBars() {
       for (const bars of [...barsOut.values(), ...repairsOut.values()]) bars.complete();

@@ -55,12 +55,16 @@ interface Conn {
   readonly attempts: Map<string, number>;
   /** The HTTP status the exchange refused the handshake with, if it did. */
   refused?: number;
+  /** A kline came on it: the exchange works (an open alone is not proof: one may close each socket at once). */
+  delivered?: boolean;
   pumpTimer: NodeJS.Timeout | undefined;
   holdUntil: number;
   rotateTimer: NodeJS.Timeout | undefined;
 }
 
 const MAX_ATTEMPTS = 3;
+/** Largest upstream frame taken (a bigger one closes the socket 1009). */
+export const MAX_FRAME_BYTES = 1 << 20;
 
 /**
  * One upstream connection of at most STREAMS_PER_CONNECTION streams. It dials the bare `/stream`
@@ -184,7 +188,8 @@ export class StreamShard {
       return; // stopped
     }
     if (this.ac.signal.aborted) return;
-    const ws = new WebSocket(`${this.opts.wsUrl}/stream`, { handshakeTimeout: 10_000, perMessageDeflate: false });
+    // A kline frame is under 1 KB and a reply listing 1,024 streams about 30 KB: ws's default cap (100 MiB) let one frame take 450 MB.
+    const ws = new WebSocket(`${this.opts.wsUrl}/stream`, { handshakeTimeout: 10_000, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
     const c: Conn = {
       ws,
       rotation,
@@ -201,11 +206,9 @@ export class StreamShard {
     ws.on('open', () => {
       if (this.ac.signal.aborted) return;
       c.open = true;
-      this.opts.scout?.reached(this);
       this.opts.log?.('info', 'upstream connected', { shard: this.index, streams: this.wanted.size, rotation });
       if (!rotation) {
         this.lastFrameAt = this.now();
-        this.failures = 0;
         this.current = c;
         this.schedule(c);
         this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: this.everConnected });
@@ -256,13 +259,13 @@ export class StreamShard {
   private onMessage(c: Conn, text: string): void {
     if (this.ac.signal.aborted) return;
     const at = this.now();
-    this.lastFrameAt = at;
     const reply = parseControlReply(text);
     if (reply) return this.onReply(c, reply);
     // During a rotation both sockets deliver briefly; the gap operator drops the duplicates.
     this.opts.onFrame?.(text, at);
     try {
       const frame = parseStreamFrame(text);
+      if (frame.kind === 'kline') this.delivering(c, at);
       if (frame.kind === 'kline') this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
       else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
     } catch (e) {
@@ -271,17 +274,32 @@ export class StreamShard {
     }
   }
 
+  /**
+   * Only klines keep a socket fresh: replies, errors or junk on a socket that delivers nothing kept it
+   * from being replaced for good (an attacker-style probe). Its first kline resets the backoff and
+   * tells parked shards the exchange works (reset on open, an exchange closing each socket at once
+   * was dialled 159 times a minute, then the connect limiter locked the engine out for 3 minutes).
+   */
+  private delivering(c: Conn, at: number): void {
+    this.lastFrameAt = at;
+    if (c.delivered) return;
+    c.delivered = true;
+    this.failures = 0;
+    this.opts.scout?.reached(this);
+  }
+
   private onReply(c: Conn, reply: NonNullable<ReturnType<typeof parseControlReply>>): void {
     const req = typeof reply.id === 'number' ? c.inflight.get(reply.id) : undefined;
     if (!req) {
-      if (!reply.ok) this.opts.log?.('warn', 'upstream refused', { shard: this.index, code: reply.code, msg: reply.msg });
+      // Cut: the exchange's text goes into the log (one of 5 MB made one line of 5 MB).
+      if (!reply.ok) this.opts.log?.('warn', 'upstream refused', { shard: this.index, code: reply.code, msg: String(reply.msg).slice(0, 200) });
       return;
     }
     clearTimeout(req.timer);
     c.inflight.delete(reply.id as number);
     if (reply.ok) {
       for (const s of req.params) c.attempts.delete(s);
-    } else this.failed(c, req.method, req.params, `code ${reply.code}: ${reply.msg}`);
+    } else this.failed(c, req.method, req.params, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`);
     this.pump(c);
   }
 

@@ -1,0 +1,71 @@
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { StreamShards } from '../../../engine/src/sources/stream-shards.ts';
+import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
+import { until } from '../../helpers/until.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An exchange that misbehaves on every connection as `onConnection` says (found by an attacker-style probe of the upstream). */
+async function hostile(onConnection: (ws: WebSocket) => void): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  let n = 0;
+  wss.on('connection', (ws) => {
+    n++;
+    onConnection(ws);
+  });
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    connections: () => n,
+    close: () => new Promise((r) => wss.close(() => r(undefined))),
+  };
+}
+
+describe('StreamShards against a hostile exchange', () => {
+  let shards: StreamShards | undefined;
+  let ex: Awaited<ReturnType<typeof hostile>> | undefined;
+  const subs: Array<{ unsubscribe(): void }> = [];
+  afterEach(async () => {
+    for (const s of subs.splice(0)) s.unsubscribe();
+    shards?.close();
+    await ex?.close();
+  });
+  const start = (url: string, extra: Partial<ConstructorParameters<typeof StreamShards>[0]> = {}) => {
+    const events: UpstreamEvent[] = [];
+    shards = new StreamShards({ wsUrl: url, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 400, maxStreamsPerConnection: 1, ...extra });
+    // Ends with the shards (close() completes events$).
+    const sub = shards.events$.subscribe((e) => events.push(e));
+    subs.push(sub);
+    shards.add(['btcusdt@kline_1m', 'ethusdt@kline_1m', 'solusdt@kline_1m']);
+    return events;
+  };
+
+  it('backs off from an exchange that closes every socket as it opens (reproduced: 159 dials a minute, then locked out)', async () => {
+    ex = await hostile((ws) => ws.close(1000));
+    start(ex.url);
+    await sleep(2500);
+    // One shard dials for all, its backoff growing (waits of at least 25, 50, 100, 200, 200… ms): under
+    // 16 in 2.5 s. Reset at each open, three shards redialled every 25-50 ms: over 100.
+    expect(ex.connections()).toBeGreaterThanOrEqual(3);
+    expect(ex.connections()).toBeLessThanOrEqual(16);
+  });
+
+  it('replaces a socket that sends only junk (reproduced: kept for good, clients stale with no end)', async () => {
+    ex = await hostile((ws) => {
+      const t = setInterval(() => ws.send('{"hello":1}'), 50);
+      ws.on('close', () => clearInterval(t));
+    });
+    start(ex.url, { staleAfterMs: 500, maxStreamsPerConnection: 1024 });
+    await until(() => ex!.connections() >= 2, 5000, 'the junk-only socket replaced');
+  });
+
+  it('closes a socket that sends a frame over 1 MiB instead of taking it in (reproduced: 100 MiB frames held 450 MB)', async () => {
+    ex = await hostile((ws) => ws.send('x'.repeat(2 << 20)));
+    const logs: string[] = [];
+    const events = start(ex.url, { maxStreamsPerConnection: 1024, log: (_l, msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`) });
+    await until(() => events.some((e) => e.type === 'disconnected'), 5000, 'a disconnect');
+    expect(logs.join('\n')).toMatch(/upstream socket error .*Max payload size exceeded/);
+  });
+});
