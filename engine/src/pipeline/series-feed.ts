@@ -6,6 +6,7 @@ import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
+import { opensAhead } from '../sources/binance-raw.ts';
 import { StreamShards } from '../sources/stream-shards.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { loadSeries$ } from './bootstrap.ts';
@@ -105,7 +106,14 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   });
   const upstreamSub = shards.events$.subscribe((ev) => {
     // The exchange's clock is read off its events (issue 14 part 1).
-    if (ev.type === 'kline') exchange.observe(ev.eventTime);
+    if (ev.type === 'kline') {
+      exchange.observe(ev.eventTime);
+      if (opensAhead(ev.bar, exchange.now())) {
+        pm.malformed();
+        shardWarns.warn('future-bar', "upstream kline opens after the exchange's time: skipped", { symbol: ev.symbol, interval: ev.interval, openTime: ev.bar.openTime });
+        return;
+      }
+    }
     router.route(ev);
     if (ev.type === 'disconnected') pm.reconnects();
   });

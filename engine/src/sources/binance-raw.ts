@@ -48,6 +48,29 @@ function checkBar(b: Bar, raw: unknown): void {
   if (b.high < b.low || b.volume < 0) malformed('inconsistent OHLCV', raw);
 }
 
+/** A market's price is never 0 or below: such a bar (999 of 1,000 once served from a faulty exchange) is not data. */
+function checkPrices(b: Bar, raw: unknown): void {
+  if (!(Math.min(b.open, b.low, b.close) > 0)) malformed('a price is not positive', raw);
+}
+
+/**
+ * How far past the exchange's time (as the engine knows it: a lower bound) a bar may open. Further, it
+ * is refused: one bar dated 2100 stood as the newest of its series, every real update after it was
+ * dropped as older, and the series froze for good (an attacker-style probe).
+ */
+export const FUTURE_SLACK_MS = 60_000;
+
+/** Whether a bar opens later than the exchange's time `now` allows. */
+export const opensAhead = (bar: Bar, now: number): boolean => bar.openTime > now + FUTURE_SLACK_MS;
+
+/** Refuses a page of REST rows any of which has a price not above 0 or opens after the exchange's time when it was asked (`now`). */
+export function checkRows(bars: readonly Bar[], now: number): void {
+  for (const b of bars) {
+    checkPrices(b, b);
+    if (opensAhead(b, now)) malformed(`open time ${b.openTime} is after the exchange's time ${now}`, b);
+  }
+}
+
 /** Parses a REST klines body. */
 export function parseKlineRows(body: unknown, now: number): Bar[] {
   if (!Array.isArray(body)) malformed('klines body is not an array', body);
@@ -69,6 +92,7 @@ function parseKlineEvent(ev: Record<string, unknown>, raw: unknown): StreamFrame
     closed: k.x,
   };
   checkBar(bar, raw);
+  checkPrices(bar, raw);
   return { kind: 'kline', symbol: k.s.toUpperCase(), interval: k.i, bar, eventTime: num(ev.E, 'E', raw) };
 }
 

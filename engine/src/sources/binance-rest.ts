@@ -3,11 +3,11 @@ import { expand, EMPTY, type Observable, takeWhile } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { BinanceRestError, HistoryRefusedError } from '../domain/errors.ts';
 import { nextOpen } from '../domain/interval.ts';
-import { parseKlineRows } from './binance-raw.ts';
+import { checkRows, parseKlineRows } from './binance-raw.ts';
 import { bodyText, readKlineBody } from './kline-body.ts';
 import { fromAbortable } from './abortable.ts';
 import { RestGate, type RestPriority, sleep } from './rest-gate.ts';
-import { retryAfterMs as retryAfter } from './retry-after.ts';
+import { refusalWaitMs } from './retry-after.ts';
 
 /** Binance never returns more than this many rows per klines call. */
 export const MAX_KLINES_PER_CALL = 1000;
@@ -125,7 +125,7 @@ export class BinanceRest {
     }
     let retryAfterMs: number | undefined;
     if (res.statusCode === 429 || res.statusCode === 418) {
-      retryAfterMs = retryAfter(res.headers['retry-after'], 60_000);
+      retryAfterMs = refusalWaitMs(res.statusCode, res.headers['retry-after']);
       this.gate.pause(this.now() + retryAfterMs);
     }
     throw new BinanceRestError(`GET ${path} → HTTP ${res.statusCode}${code !== undefined ? ` code ${code}` : ''}: ${msg}`, {
@@ -141,7 +141,9 @@ export class BinanceRest {
     // flight may carry its last forming values, so it stays forming until a later update.
     // The body is read straight into bars (readKlineBody); one it does not recognise goes the general way.
     const { body, askedAt, decoded } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal, priority, readKlineBody);
-    return decoded ?? parseKlineRows(body, askedAt);
+    const bars = decoded ?? parseKlineRows(body, askedAt);
+    checkRows(bars, askedAt);
+    return bars;
   }
 
   /** The exchange's clock: `serverTime` of `GET /api/v3/time` (weight 1). */

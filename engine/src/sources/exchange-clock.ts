@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks';
 
+/** How far ahead of the estimate and of the host a lone sample may be before it is doubted. */
+const LEAP_MS = 10_000;
+
 export interface ExchangeClockOptions {
   /** The host's monotonic clock in ms (default `performance.now`): it never steps, unlike the wall clock. */
   monotonic?: () => number;
@@ -31,6 +34,8 @@ export class ExchangeClock {
   private offset: number | undefined;
   private offsetAt = -Infinity;
   private samplesSeen = 0;
+  /** A sample far ahead of both the estimate and the host, waiting for the next one to confirm it. */
+  private leap: number | undefined;
 
   constructor(opts: ExchangeClockOptions = {}) {
     this.monotonic = opts.monotonic ?? (() => performance.now());
@@ -62,12 +67,21 @@ export class ExchangeClock {
 
   /**
    * The exchange said its time was `exchangeTime`, heard just now (kline `E`, `serverTime`). Bad values
-   * (not a positive finite number) are ignored.
+   * (not a positive finite number) are ignored. A sample more than LEAP_MS ahead of both the estimate
+   * and the host's clock counts only once the next sample is as far ahead: one event stamped in 2100
+   * set the clock there for a minute, and a reconnect's resync took a forming bar for closed (an
+   * attacker-style probe). A sped-up simulator's clock, ahead at every sample, is followed a sample late.
    */
   observe(exchangeTime: number): void {
     if (!Number.isFinite(exchangeTime) || exchangeTime <= 0) return;
     const at = this.monotonic();
     const offset = exchangeTime - at;
+    if (this.offset !== undefined && exchangeTime > Math.max(this.now(), this.wall()) + LEAP_MS) {
+      const confirmed = this.leap !== undefined && exchangeTime >= this.leap;
+      this.leap = exchangeTime;
+      if (!confirmed) return;
+    }
+    this.leap = undefined;
     this.samplesSeen++;
     if (this.offset === undefined || offset >= this.offset || at - this.offsetAt > this.ttl) {
       this.offset = offset;

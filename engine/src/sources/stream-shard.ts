@@ -5,7 +5,7 @@ import type { ConnectLimiter } from './connect-limiter.ts';
 import type { ReconnectScout } from './reconnect-scout.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
-import { retryAfterMs } from './retry-after.ts';
+import { refusalWaitMs } from './retry-after.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
 /** Binance's limit of streams on one connection. */
@@ -222,7 +222,7 @@ export class StreamShard {
       c.refused = res.statusCode ?? 0;
       res.resume();
       if (c.refused === 429 || c.refused === 418) {
-        const waitMs = retryAfterMs(res.headers['retry-after'], c.refused === 418 ? 120_000 : 60_000);
+        const waitMs = refusalWaitMs(c.refused, res.headers['retry-after']);
         this.opts.limiter.holdFor(waitMs);
         this.opts.log?.('warn', 'upstream refused the connection: no dial until its Retry-After', { shard: this.index, status: c.refused, waitMs });
       } else this.opts.log?.('warn', 'upstream refused the connection', { shard: this.index, status: c.refused });

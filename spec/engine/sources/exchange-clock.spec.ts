@@ -64,4 +64,34 @@ describe('ExchangeClock', () => {
   it('rejects a bad TTL when built', () => {
     expect(() => new ExchangeClock({ sampleTtlMs: 0 })).toThrow(TypeError);
   });
+
+  it('doubts a lone sample far ahead of the estimate and the host (reproduced: one event stamped 2100 set the clock there)', () => {
+    const { host, clock } = rig();
+    clock.observe(host.wall);
+    host.mono += 100;
+    clock.observe(Date.UTC(2100, 0, 1));
+    expect(clock.now()).toBe(host.wall + 100);
+    host.mono += 100;
+    clock.observe(host.wall + 200);
+    host.mono += 100;
+    clock.observe(Date.UTC(2100, 0, 1));
+    expect(clock.now()).toBe(host.wall + 300);
+  });
+
+  it('follows a clock that keeps leaping ahead (a sped-up simulator), a sample late', () => {
+    const { host, clock } = rig();
+    clock.observe(host.wall);
+    for (let i = 1; i <= 4; i++) {
+      host.mono += 50;
+      clock.observe(host.wall + i * 15_000);
+    }
+    // The 2nd and 4th were taken (each confirming the one before); the 3rd waited.
+    expect(clock.now()).toBe(host.wall + 60_000);
+    // And the estimate behind the host's clock by a day (a VM that slept) catches up with it at once.
+    const { host: h2, clock: c2 } = rig();
+    c2.observe(h2.wall - 86_400_000);
+    h2.mono += 10;
+    c2.observe(h2.wall);
+    expect(c2.now()).toBe(h2.wall);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../../../engine/src/sources/retry-after.ts';
+import { MAX_429_WAIT_MS, MAX_RETRY_AFTER_MS, refusalWaitMs, retryAfterMs } from '../../../engine/src/sources/retry-after.ts';
 
 describe('retryAfterMs', () => {
   const now = Date.parse('2026-12-04T00:00:00Z');
@@ -19,5 +19,12 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('-5', 60_000, now)).toBe(1000);
     expect(retryAfterMs('1000000000000', 60_000, now)).toBe(MAX_RETRY_AFTER_MS);
     expect(retryAfterMs('Thu, 01 Jan 1970 00:00:00 GMT', 60_000, now)).toBe(1000);
+  });
+  it('lets a 429 (no ban) ask for 5 minutes at most, a 418 (a ban) for 3 days (reproduced: one 429 of 999999999 s stopped every fill)', () => {
+    expect(refusalWaitMs(429, '999999999', now)).toBe(MAX_429_WAIT_MS);
+    expect(refusalWaitMs(418, '999999999', now)).toBe(MAX_RETRY_AFTER_MS);
+    expect(refusalWaitMs(429, undefined, now)).toBe(60_000);
+    expect(refusalWaitMs(418, undefined, now)).toBe(120_000);
+    expect(refusalWaitMs(429, '30', now)).toBe(30_000);
   });
 });

@@ -1,0 +1,97 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { App } from '../../../engine/src/app.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { BinanceRest } from '../../../engine/src/sources/binance-rest.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+import { until } from '../../helpers/until.ts';
+
+const Y2100 = Date.UTC(2100, 0, 1);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Bars no exchange can mean, found by an attacker-style probe of the upstream. One kline dated 2100
+ * stood as the newest bar of its series: every real update after it was dropped as older, and the
+ * series froze for good while /health said ok. Such bars are skipped (and counted) now.
+ */
+describe('bars from the future or with prices not above 0', () => {
+  let sim: SimExchange;
+  let proxy: WebSocketServer;
+  let app: App;
+  let injected = 0;
+  beforeAll(async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100 });
+    // Between the engine and the simulator: passes everything, and once live, slips in one BTCUSDT 1m kline of 2100.
+    proxy = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => proxy.once('listening', r));
+    proxy.on('connection', (down, req) => {
+      const up = new WebSocket(`${sim.wsUrl}${req.url}`);
+      const queued: string[] = [];
+      up.on('open', () => queued.splice(0).forEach((m) => up.send(m)));
+      down.on('message', (m) => (up.readyState === WebSocket.OPEN ? up.send(m.toString()) : queued.push(m.toString())));
+      up.on('message', (m) => {
+        const text = m.toString();
+        down.send(text);
+        if (injected === 0 && app && text.includes('"btcusdt@kline_1m"')) {
+          injected++;
+          const f = JSON.parse(text) as { data: { E: number; k: { t: number; T: number } } };
+          f.data.E = Y2100 + 5;
+          f.data.k.t = Y2100;
+          f.data.k.T = Y2100 + 59_999;
+          down.send(JSON.stringify(f));
+        }
+      });
+      const end = () => (up.terminate(), down.terminate());
+      up.on('close', end);
+      down.on('close', end);
+    });
+    app = await startTestApp({ source: 'binance', restUrl: sim.restUrl, wsUrl: `ws://127.0.0.1:${(proxy.address() as AddressInfo).port}`, symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 100 });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+    proxy?.close();
+    await sim?.close();
+  });
+
+  it('skips a live kline opening after the exchange time, and the series goes on', async () => {
+    await until(() => injected === 1, 10_000, 'the 2100 kline sent');
+    const win = app.store.window(seriesId('BTCUSDT', '1m'));
+    const before = win.last(1)[0]!;
+    await sleep(1500);
+    const newest = win.last(1)[0]!;
+    expect(newest.openTime).toBeLessThanOrEqual(sim.now());
+    // Still live: the forming bar moved on after the bad frame.
+    expect(JSON.stringify(newest)).not.toBe(JSON.stringify(before));
+    expect(Number(/^engine_upstream_malformed_frames_total (\d+)$/m.exec(app.metrics.render())?.[1])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('REST klines rows no exchange can mean', () => {
+  let server: Server;
+  let body = '[]';
+  beforeAll(async () => {
+    server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const row = (t: number, low: string) => [t, '10.0', '11.0', low, '10.5', '1.0', t + 59_999, '10.0', 3, '0.5', '5.0', '0'];
+
+  it('refuses a page with a row opening after the exchange time, or a price not above 0 (reproduced: the snapshot ended in 2100; 999 negative candles served)', async () => {
+    const rest = new BinanceRest({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, weightBudget: 6000, concurrency: 1, maxAttempts: 1 });
+    const now = Math.floor(Date.now() / 60_000) * 60_000;
+    try {
+      body = JSON.stringify([row(now - 60_000, '9.0'), row(now, '9.0')]);
+      expect(await rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).toHaveLength(2);
+      body = JSON.stringify([row(now - 60_000, '9.0'), row(Y2100, '9.0')]);
+      await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/after the exchange's time/);
+      body = JSON.stringify([row(now - 60_000, '-9.0'), row(now, '9.0')]);
+      await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/price is not positive/);
+    } finally {
+      await rest.close();
+    }
+  });
+});
