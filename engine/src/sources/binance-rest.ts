@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { expand, EMPTY, type Observable, takeWhile } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { BinanceRestError, HistoryRefusedError } from '../domain/errors.ts';
@@ -37,6 +37,30 @@ export interface BinanceRestOptions {
 
 /** A replayed response carries the time the recorded request was made, so closedness replays exactly. */
 export const REPLAY_ASKED_AT_HEADER = 'x-replay-asked-at';
+
+/** A klines page of 1,000 rows is about 200 KB; the whole exchange's exchangeInfo a few MB. Past these, an answer is refused as it streams (a 1 GB one took 5 GB). */
+const MAX_KLINES_BODY_BYTES = 4 << 20;
+const MAX_BODY_BYTES = 64 << 20;
+
+/** A response's body, refused (the connection dropped) once it passes `max` bytes. */
+async function readCapped(res: Dispatcher.ResponseData, max: number, path: string): Promise<Uint8Array> {
+  const tooBig = () => new BinanceRestError(`GET ${path}: body over ${max} bytes`, { info: { status: 0, path } });
+  if (Number(res.headers['content-length']) > max) {
+    res.body.destroy();
+    throw tooBig();
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > max) {
+      res.body.destroy();
+      throw tooBig();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, n);
+}
 
 /** Binance REST over undici: weight-aware, paused by 429/418, retried with backoff on 5xx and timeouts. */
 export class BinanceRest {
@@ -92,7 +116,10 @@ export class BinanceRest {
 
   private async once<D>(url: string, path: string, signal?: AbortSignal, decode?: (bytes: Uint8Array, askedAt: number) => D | undefined): Promise<{ body: unknown; askedAt: number; decoded?: D }> {
     const sentAt = this.now();
-    const res = await request(url, { method: 'GET', dispatcher: this.agent, signal, headers: { accept: 'application/json' } });
+    // The whole answer within a deadline: undici's timeouts bound only the gaps between chunks, so a body
+    // dripped a byte a second never ended (the engine never started; a fill held its series' updates).
+    const deadline = AbortSignal.timeout(3 * (this.opts.timeoutMs ?? 10_000));
+    const res = await request(url, { method: 'GET', dispatcher: this.agent, signal: signal ? AbortSignal.any([signal, deadline]) : deadline, headers: { accept: 'application/json' } });
     const replayed = Number(res.headers[REPLAY_ASKED_AT_HEADER]);
     const askedAt = Number.isFinite(replayed) && replayed > 0 ? replayed : sentAt;
     const used = Number(res.headers['x-mbx-used-weight-1m'] ?? res.headers['x-mbx-used-weight']);
@@ -101,7 +128,7 @@ export class BinanceRest {
       this.opts.onWeight?.(used);
     }
     // Bytes, decoded to text only when needed: a klines body is read from its bytes (readKlineBody).
-    const bytes = await res.body.bytes();
+    const bytes = await readCapped(res, path === '/api/v3/klines' ? MAX_KLINES_BODY_BYTES : MAX_BODY_BYTES, path);
     let decodedText: string | undefined;
     const text = () => (decodedText ??= bodyText(bytes));
     if (this.opts.onResponse) this.opts.onResponse(url.slice(this.opts.baseUrl.length), res.statusCode, text(), askedAt);

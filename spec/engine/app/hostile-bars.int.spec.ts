@@ -73,8 +73,17 @@ describe('bars from the future or with prices not above 0', () => {
 describe('REST klines rows no exchange can mean', () => {
   let server: Server;
   let body = '[]';
+  /** 'drip': the body a byte every 100 ms, never ending; 'huge': about 6 MB of rows. */
+  let mode: 'plain' | 'drip' | 'huge' = 'plain';
   beforeAll(async () => {
-    server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (mode === 'plain') return res.end(body);
+      if (mode === 'huge') return res.end(`[${Array.from({ length: 100_000 }, () => JSON.stringify(row(0, '9.0'))).join(',')}]`);
+      res.write('[');
+      const t = setInterval(() => res.write(' '), 100);
+      res.on('close', () => clearInterval(t));
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
@@ -91,6 +100,22 @@ describe('REST klines rows no exchange can mean', () => {
       body = JSON.stringify([row(now - 60_000, '-9.0'), row(now, '9.0')]);
       await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/price is not positive/);
     } finally {
+      await rest.close();
+    }
+  });
+
+  it('gives up on a body dripped forever, and on one too big, as it comes (reproduced: the engine never started; a 1 GB answer took 5 GB)', async () => {
+    const rest = new BinanceRest({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, weightBudget: 6000, concurrency: 1, maxAttempts: 1, timeoutMs: 300 });
+    try {
+      mode = 'drip';
+      const t0 = Date.now();
+      await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/GET \/api\/v3\/klines failed/);
+      // Three times the timeout, whatever the body does.
+      expect(Date.now() - t0).toBeLessThan(3000);
+      mode = 'huge';
+      await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/body over 4194304 bytes/);
+    } finally {
+      mode = 'plain';
       await rest.close();
     }
   });
