@@ -147,7 +147,12 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         concat(
           source.pipe(
             tap((input) => {
-              queue.push(input);
+              // While a fill is in flight, a newer update of the forming bar queued last takes its place:
+              // queued one per frame, a fill that hung kept every frame (2 GB in 80 s of a flood), then
+              // sent them all, stale, in one blocking pass. A closed one is kept (it is the bar's final).
+              const last = running ? queue[queue.length - 1] : undefined;
+              if (last?.type === 'bar' && input.type === 'bar' && last.bar.openTime === input.bar.openTime && !last.bar.closed) queue[queue.length - 1] = input;
+              else queue.push(input);
               loop.drain();
             }),
             ignoreElements(),

@@ -45,6 +45,23 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it('keeps only the newest update of the forming bar that waits for a fill (reproduced: a hung fill queued every frame, 2 GB)', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      // e and f update bar 4 while its gap's fill is in flight; h is its final: each takes the place of the one before.
+      const src = hot('-a--d-e-f-h-----------|', { a: live(1), d: live(4, false, 1), e: live(4, false, 2), f: live(4, false, 3), h: live(4, true, 9) });
+      const fetch = cold('--------(x|)', { x: [bar(2), bar(3)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a--g-------(bcFdh)---|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 4 * M - 1, reason: 'skip' },
+        b: out(2, 'fill'),
+        c: out(3, 'fill'),
+        F: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 4 * M - 1, bars: 2 },
+        d: out(4, 'live', false, 1),
+        h: out(4, 'live', true, 9),
+      });
+    });
+  });
+
   it('finalises from REST a bar whose final update never came', () => {
     scheduler().run(({ cold, hot, expectObservable }) => {
       const src = hot('-a-b--------|', { a: live(1, false), b: live(2, false) });
