@@ -6,7 +6,8 @@ import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
-import { opensAhead } from '../sources/binance-raw.ts';
+import { isNativeInterval } from '../domain/interval.ts';
+import { misaligned, opensAhead } from '../sources/binance-raw.ts';
 import { StreamShards } from '../sources/stream-shards.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { loadSeries$ } from './bootstrap.ts';
@@ -108,9 +109,9 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     // The exchange's clock is read off its events (issue 14 part 1).
     if (ev.type === 'kline') {
       exchange.observe(ev.eventTime);
-      if (opensAhead(ev.bar, exchange.now())) {
+      if (opensAhead(ev.bar, exchange.now()) || (isNativeInterval(ev.interval) && misaligned(ev.bar, ev.interval))) {
         pm.malformed();
-        shardWarns.warn('future-bar', "upstream kline opens after the exchange's time: skipped", { symbol: ev.symbol, interval: ev.interval, openTime: ev.bar.openTime });
+        shardWarns.warn('bad-open', "upstream kline opens after the exchange's time or off its interval: skipped", { symbol: ev.symbol.slice(0, 40), interval: ev.interval.slice(0, 10), openTime: ev.bar.openTime });
         return;
       }
     }

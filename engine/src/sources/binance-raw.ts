@@ -1,5 +1,6 @@
 import type { Bar } from '../domain/bar.ts';
 import { MalformedFrameError } from '../domain/errors.ts';
+import { bucketOpen } from '../domain/interval.ts';
 
 /** Raw Binance shapes stay here; everything past this file speaks `Bar`. */
 
@@ -63,11 +64,18 @@ export const FUTURE_SLACK_MS = 60_000;
 /** Whether a bar opens later than the exchange's time `now` allows. */
 export const opensAhead = (bar: Bar, now: number): boolean => bar.openTime > now + FUTURE_SLACK_MS;
 
-/** Refuses a page of REST rows any of which has a price not above 0 or opens after the exchange's time when it was asked (`now`). */
-export function checkRows(bars: readonly Bar[], now: number): void {
+/** Whether a bar's open time is not the start of an `interval` bucket (a bar 7 ms off stayed forming for good beside the real one). */
+export const misaligned = (bar: Bar, interval: string): boolean => bucketOpen(bar.openTime, interval) !== bar.openTime;
+
+/**
+ * Refuses a page of REST rows any of which has a price not above 0, opens after the exchange's time
+ * when it was asked (`now`), or off its `interval`'s buckets.
+ */
+export function checkRows(bars: readonly Bar[], now: number, interval: string): void {
   for (const b of bars) {
     checkPrices(b, b);
     if (opensAhead(b, now)) malformed(`open time ${b.openTime} is after the exchange's time ${now}`, b);
+    if (misaligned(b, interval)) malformed(`open time ${b.openTime} is not the start of a ${interval} bar`, b);
   }
 }
 

@@ -169,7 +169,7 @@ export class BinanceRest {
     // The body is read straight into bars (readKlineBody); one it does not recognise goes the general way.
     const { body, askedAt, decoded } = await this.getTimed('/api/v3/klines', { symbol: q.symbol, interval: q.interval, startTime: q.startTime, endTime: q.endTime, limit }, KLINES_WEIGHT, signal, priority, readKlineBody);
     const bars = decoded ?? parseKlineRows(body, askedAt);
-    checkRows(bars, askedAt);
+    checkRows(bars, askedAt, q.interval);
     return bars;
   }
 

@@ -89,7 +89,7 @@ describe('REST klines rows no exchange can mean', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
   const row = (t: number, low: string) => [t, '10.0', '11.0', low, '10.5', '1.0', t + 59_999, '10.0', 3, '0.5', '5.0', '0'];
 
-  it('refuses a page with a row opening after the exchange time, or a price not above 0 (reproduced: the snapshot ended in 2100; 999 negative candles served)', async () => {
+  it('refuses a page with a row opening after the exchange time, a price not above 0 or an open time off the interval (reproduced: the snapshot ended in 2100; 999 negative candles served; a bar 7 ms off stayed forming for good)', async () => {
     const rest = new BinanceRest({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, weightBudget: 6000, concurrency: 1, maxAttempts: 1 });
     const now = Math.floor(Date.now() / 60_000) * 60_000;
     try {
@@ -99,6 +99,8 @@ describe('REST klines rows no exchange can mean', () => {
       await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/after the exchange's time/);
       body = JSON.stringify([row(now - 60_000, '-9.0'), row(now, '9.0')]);
       await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/price is not positive/);
+      body = JSON.stringify([row(now - 60_000 + 7, '9.0'), row(now, '9.0')]);
+      await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/not the start of a 1m bar/);
     } finally {
       await rest.close();
     }
