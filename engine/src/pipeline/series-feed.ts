@@ -6,8 +6,8 @@ import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
-import { isNativeInterval } from '../domain/interval.ts';
-import { misaligned, opensAhead } from '../sources/binance-raw.ts';
+import { closeTime, isNativeInterval } from '../domain/interval.ts';
+import { FUTURE_SLACK_MS, misaligned, opensAhead } from '../sources/binance-raw.ts';
 import { StreamShards } from '../sources/stream-shards.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { loadSeries$ } from './bootstrap.ts';
@@ -108,8 +108,11 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const upstreamSub = shards.events$.subscribe((ev) => {
     // The exchange's clock is read off its events (issue 14 part 1).
     if (ev.type === 'kline') {
-      exchange.observe(ev.eventTime);
-      if (opensAhead(ev.bar, exchange.now()) || (isNativeInterval(ev.interval) && misaligned(ev.bar, ev.interval))) {
+      // Not a clock sample: an event time past its own bar's close (every frame of a burst stamped 2100
+      // confirmed the one before and moved the clock a century; a resync then took a forming bar for closed).
+      const native = isNativeInterval(ev.interval);
+      if (!native || ev.eventTime <= closeTime(ev.bar.openTime, ev.interval) + FUTURE_SLACK_MS) exchange.observe(ev.eventTime);
+      if (opensAhead(ev.bar, exchange.now()) || (native && misaligned(ev.bar, ev.interval))) {
         pm.malformed();
         shardWarns.warn('bad-open', "upstream kline opens after the exchange's time or off its interval: skipped", { symbol: ev.symbol.slice(0, 40), interval: ev.interval.slice(0, 10), openTime: ev.bar.openTime });
         return;

@@ -44,7 +44,8 @@ const MAX_BODY_BYTES = 64 << 20;
 
 /** A response's body, refused (the connection dropped) once it passes `max` bytes. */
 async function readCapped(res: Dispatcher.ResponseData, max: number, path: string): Promise<Uint8Array> {
-  const tooBig = () => new BinanceRestError(`GET ${path}: body over ${max} bytes`, { info: { status: 0, path } });
+  // As a 413: not worth another try at once (each one pulled the bytes again).
+  const tooBig = () => new BinanceRestError(`GET ${path}: body over ${max} bytes`, { info: { status: 413, path } });
   if (Number(res.headers['content-length']) > max) {
     res.body.destroy();
     throw tooBig();

@@ -42,6 +42,12 @@ describe('bars from the future or with prices not above 0', () => {
           f.data.k.t = Y2100;
           f.data.k.T = Y2100 + 59_999;
           down.send(JSON.stringify(f));
+          // Then two frames of today's bar in one burst, each stamped 2100: the second confirmed the first as a clock sample.
+          const g = JSON.parse(text) as { data: { E: number } };
+          g.data.E = Y2100 + 10;
+          down.send(JSON.stringify(g));
+          g.data.E = Y2100 + 20;
+          down.send(JSON.stringify(g));
         }
       });
       const end = () => (up.terminate(), down.terminate());
@@ -57,7 +63,7 @@ describe('bars from the future or with prices not above 0', () => {
     await sim?.close();
   });
 
-  it('skips a live kline opening after the exchange time, and the series goes on', async () => {
+  it('skips a live kline opening after the exchange time, takes no event time past its own bar as the clock, and the series goes on', async () => {
     await until(() => injected === 1, 10_000, 'the 2100 kline sent');
     const win = app.store.window(seriesId('BTCUSDT', '1m'));
     const before = win.last(1)[0]!;
@@ -67,6 +73,8 @@ describe('bars from the future or with prices not above 0', () => {
     // Still live: the forming bar moved on after the bad frame.
     expect(JSON.stringify(newest)).not.toBe(JSON.stringify(before));
     expect(Number(/^engine_upstream_malformed_frames_total (\d+)$/m.exec(app.metrics.render())?.[1])).toBeGreaterThanOrEqual(1);
+    // The clock took none of the 2100 stamps (the simulator runs on the host's clock).
+    expect(Math.abs(Number(/^engine_exchange_clock_skew_ms (-?\d+)$/m.exec(app.metrics.render())?.[1]))).toBeLessThan(60_000);
   });
 });
 
