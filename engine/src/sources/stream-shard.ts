@@ -265,9 +265,10 @@ export class StreamShard {
     this.opts.onFrame?.(text, at);
     try {
       const frame = parseStreamFrame(text);
-      if (frame.kind === 'kline') this.delivering(c, at);
-      if (frame.kind === 'kline') this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
-      else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
+      if (frame.kind === 'kline') {
+        this.delivering(c, at);
+        this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
+      } else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
     } catch (e) {
       if (e instanceof MalformedFrameError) this.opts.onMalformed?.(e);
       else throw e;
