@@ -102,7 +102,9 @@ export interface SimExchange {
     rateLimit(opts: { status: 429 | 418; retryAfterSec: number; requests: number }): void;
     /** The next `requests` REST requests answer `status` (e.g. 500 {code:-1000}, 503 {code:-1008}). */
     failRest(opts: { status: number; requests: number }): void;
-    /** Drops the failures failRest queued and not yet answered: REST answers again. */
+    /** Leaves every REST request unanswered (an exchange that hangs) until restoreRest. */
+    stallRest(): void;
+    /** Drops the failures failRest queued and not yet answered, and serves the stalled requests: REST answers again. */
     restoreRest(): void;
     /** Send n garbage or malformed frames on every open WS connection. */
     sendMalformed(n: number): void;
@@ -227,8 +229,14 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       failRest({ status, requests }) {
         for (let i = 0; i < requests; i++) restFaults.failures.push(status);
       },
+      stallRest() {
+        restFaults.stalled ??= [];
+      },
       restoreRest() {
         restFaults.failures.length = 0;
+        const stalled = restFaults.stalled ?? [];
+        restFaults.stalled = undefined;
+        for (const serve of stalled) serve();
       },
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),

@@ -21,6 +21,8 @@ export interface SimRestContext {
 export interface RestFaultQueue {
   rateLimits: Array<{ status: 429 | 418; retryAfterSec: number }>;
   failures: number[];
+  /** While set, requests are left unanswered (an exchange that hangs); each waits here to be served. */
+  stalled?: Array<() => void>;
 }
 
 /** A refusal in Binance's shape: HTTP status plus `{code,msg}`. */
@@ -181,7 +183,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
     return klines(q);
   };
 
-  return (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     stats.restRequests++;
     const url = new URL(req.url ?? '/', 'http://sim');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -216,5 +218,9 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
       if (e instanceof BinanceReply) return send(e.status, { code: e.code, msg: e.message });
       return send(500, { code: -1000, msg: (e as Error).message });
     }
+  };
+  return (req, res) => {
+    if (faults.stalled) faults.stalled.push(() => serve(req, res));
+    else serve(req, res);
   };
 }

@@ -51,6 +51,8 @@ export interface Config {
   idleSeriesMs: number;
   /** A gap whose REST fill kept failing is tried again on the series' first update after this long. */
   gapRepairAfterMs: number;
+  /** The longest a gap's REST fill may hold its series' live updates; then it is left to a repair. */
+  gapFillDeadlineMs: number;
   /** Most on-demand series live at once; more are refused until some go idle. */
   maxOnDemandSeries: number;
   /** New on-demand series one client address may start per minute (burst: half of it). */
@@ -278,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     idleSeriesMs: int(env, 'IDLE_SERIES_MS', 600_000, 1000, 7 * 24 * 3_600_000),
     gapRepairAfterMs: int(env, 'GAP_REPAIR_AFTER_MS', 30_000, 1000, 3_600_000),
+    gapFillDeadlineMs: int(env, 'GAP_FILL_DEADLINE_MS', 15_000, 1000, 600_000),
     maxOnDemandSeries: int(env, 'MAX_ON_DEMAND_SERIES', 2000, 0, 100_000),
     onDemandPerMinute: int(env, 'ON_DEMAND_PER_MIN', 120, 1, 1_000_000),
     // Each held instance costs a node about 0.5 MB (an attacker-style probe: 1,950 took ROLE=all from 145 MB to

@@ -14,6 +14,8 @@ import {
   type SchedulerLike,
   type Subscription,
   tap,
+  throwError,
+  timeout,
   timer,
   concat,
   Observable,
@@ -55,16 +57,26 @@ export interface SpliceGapsConfig {
   /** Retries of one fill before it is reported unfilled. */
   retryCount?: number;
   retryDelayMs?: number;
-  /** An unfilled hole is tried again on the first input after this long. */
+  /** An unfilled hole is tried again on the first input after this long (doubled after each failed repair, up to 16×). */
   repairAfterMs?: number;
+  /**
+   * The longest one fill (every retry included) may hold the series' live updates back; then it
+   * is reported unfilled and repaired later, and the live updates go on.
+   */
+  fillDeadlineMs?: number;
   scheduler?: SchedulerLike;
 }
+
+/** A hole that keeps failing is tried at most this many doublings of `repairAfterMs` apart. */
+const REPAIR_BACKOFF_DOUBLINGS = 4;
 
 interface Hole {
   from: number;
   /** undefined: up to the exchange's now when it is fetched again (a resync's open end). */
   to: number | undefined;
   attempt: number;
+  /** Repairs of it that failed so far (each doubles the wait before the next). */
+  repairs: number;
 }
 
 /**
@@ -86,12 +98,13 @@ interface Hole {
  * Errors from the source pass through; fill errors never do (they become `gap-unfilled` events).
  */
 export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInput, SpliceEvent> {
-  const { interval, key = '?', fetchRange, seed, retryCount = 3, retryDelayMs = 1000, repairAfterMs = 30_000, scheduler = asyncScheduler } = config;
+  const { interval, key = '?', fetchRange, seed, retryCount = 3, retryDelayMs = 1000, repairAfterMs = 30_000, fillDeadlineMs = 15_000, scheduler = asyncScheduler } = config;
   parseInterval(interval); // throws on a bad interval when the operator is built
   if (typeof fetchRange !== 'function') throw new TypeError('spliceGaps: fetchRange must be a function');
   if (!(retryCount >= 0)) throw new TypeError('spliceGaps: retryCount must be >= 0');
+  if (!(fillDeadlineMs > 0)) throw new TypeError('spliceGaps: fillDeadlineMs must be > 0');
 
-  const settings: SpliceSettings = { interval, key, fetchRange, retryCount, retryDelayMs, repairAfterMs, scheduler };
+  const settings: SpliceSettings = { interval, key, fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler };
   return (source) =>
     defer(() => {
       const splicer = new Splicer(settings, seed?.());
@@ -173,6 +186,7 @@ interface SpliceSettings {
   retryCount: number;
   retryDelayMs: number;
   repairAfterMs: number;
+  fillDeadlineMs: number;
   scheduler: SchedulerLike;
 }
 
@@ -234,12 +248,17 @@ class Splicer {
     return bar.closed && (!this.last || bar.openTime < this.last.openTime);
   }
 
-  /** Fetches [from, to], keeps bars in order that the state admits; retried, then reported. */
-  private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number): Observable<SpliceEvent> {
-    const { fetchRange, retryCount, retryDelayMs, repairAfterMs, scheduler, key } = this.cfg;
+  /**
+   * Fetches [from, to], keeps bars in order that the state admits; retried, then reported. The whole
+   * fill has a deadline: the live updates of the series wait behind it, and a dripping exchange or a
+   * long REST pause (a 429's Retry-After) held them for minutes (an attacker-style probe: 178 s).
+   */
+  private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number, repairs = 0): Observable<SpliceEvent> {
+    const { fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler, key } = this.cfg;
     const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
       reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
       retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
+      timeout({ first: fillDeadlineMs, scheduler, with: () => throwError(() => new Error(`no answer within ${fillDeadlineMs} ms`)) }),
     );
     return fetched$.pipe(
       concatMap((bars) => {
@@ -256,9 +275,10 @@ class Splicer {
       }),
       catchError((cause: unknown) => {
         // An open end stays open: the host's clock must not decide where the exchange's data ends.
-        const hole: Hole = { from, to, attempt: 1 + retryCount };
+        const hole: Hole = { from, to, attempt: 1 + retryCount, repairs: origin === 'repair' ? repairs + 1 : 0 };
         this.holes.push(hole);
-        this.repairAt = scheduler.now() + repairAfterMs;
+        // A repair holds the live updates too (up to the deadline): one that keeps failing is tried less often.
+        this.repairAt = scheduler.now() + repairAfterMs * 2 ** Math.min(hole.repairs, REPAIR_BACKOFF_DOUBLINGS);
         const error = new GapFillError(`gap ${key} [${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}] not filled after ${hole.attempt} attempts`, {
           cause,
           info: { key, from, to: to ?? scheduler.now(), attempt: hole.attempt },
@@ -271,7 +291,7 @@ class Splicer {
   private repairHoles(): Observable<SpliceEvent> {
     if (this.holes.length === 0 || this.cfg.scheduler.now() < this.repairAt) return EMPTY;
     const pending = this.holes.splice(0, this.holes.length);
-    return from_(pending).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity)));
+    return from_(pending).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity, h.repairs)));
   }
 
   private onBar(bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> {

@@ -130,6 +130,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const refreshNow = new Subject<void>();
   // One function for every series' fills (a closure per series would cost memory per series).
   const restLane = (id: SeriesId): RestPriority => lifecycle.restLane(id);
+  const fillTiming = { repairAfterMs: config.gapRepairAfterMs, fillDeadlineMs: config.gapFillDeadlineMs };
   const lifecycle = new SeriesLifecycle({
     catalog,
     upstream: shards,
@@ -137,7 +138,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     load: (id, priority) => loadSeries$(id, { rest, store, bufferSize: config.bufferSize, log, now: exchange.now, abandoned: (x) => lifecycle.abandoned(x), priority }),
     startNative: (id, input$) =>
       // Methods: one observer per series, so no named arrows (see series-pipeline.ts).
-      seriesPipeline(id, input$, rest, store, config.gapRepairAfterMs, restLane).subscribe({
+      seriesPipeline(id, input$, rest, store, fillTiming, restLane).subscribe({
         next(ev) {
           sink(id, ev);
         },

@@ -209,6 +209,50 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it('gives up a fill at its deadline, lets the held live updates go on, and repairs the hole later (reproduced: a dripping exchange held them 178 s)', () => {
+    scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      // Bar 3 reveals the hole 2..2; the fill never answers. At its deadline (5 frames) the updates
+      // that waited go out; bar 5, past GAP_REPAIR_AFTER_MS (15 frames), repairs the hole first.
+      const src = hot('-a-c-d-------------------e--------------|', { a: live(1), c: live(3, false, 1), d: live(3, false, 2), e: live(5, false) });
+      const hung = cold<Bar[]>('-');
+      const answered = cold('(x|)', { x: [bar(2), bar(3), bar(4)] });
+      let calls = 0;
+      const fetchRange = () => (calls++ === 0 ? hung : answered);
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, fillDeadlineMs: 5, repairAfterMs: 15 }));
+      const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, info: e.error.info, cause: (e.error.cause as Error).message } : e);
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g----(ucd)------------(FrGyzfe)------|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
+        u: { type: 'gap-unfilled', info: { key: '?', from: T0 + 2 * M, to: T0 + 3 * M - 1, attempt: 4 }, cause: 'no answer within 5 ms' },
+        c: out(3, 'live', false, 1),
+        d: out(3, 'live', false, 2),
+        // The repair brings bar 2; bar 3 never closed live and 4 is missing: bar 5's own gap, in order.
+        F: { type: 'bar', bar: bar(2), origin: 'repair' },
+        r: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
+        G: { type: 'gap', from: T0 + 3 * M, to: T0 + 5 * M - 1, reason: 'skip' },
+        y: out(3, 'fill'),
+        z: out(4, 'fill'),
+        f: { type: 'gap-filled', from: T0 + 3 * M, to: T0 + 5 * M - 1, bars: 2 },
+        e: out(5, 'live', false),
+      });
+      expectSubscriptions(hung.subscriptions).toBe('---^----!');
+    });
+  });
+
+  it('waits twice as long after each failed repair of a hole (a repair holds the live updates too)', () => {
+    const ts = scheduler();
+    const tried: number[] = [];
+    ts.run(({ cold, hot, expectObservable }) => {
+      // a reveals the hole at frame 1; later updates of bar 3 come at 12, 20, 33, 60 and 74.
+      const src = hot('-a 10ms b 7ms c 12ms d 26ms e 13ms f 5ms |', { a: live(3, false, 1), b: live(3, false, 2), c: live(3, false, 3), d: live(3, false, 4), e: live(3, false, 5), f: live(3, false, 6) });
+      const fetchRange = () => (tried.push(ts.now()), cold<Bar[]>('#'));
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, retryCount: 0, repairAfterMs: 10 }));
+      expectObservable(events.pipe(mergeMap((e) => of(e.type)))).toBe('-(gub) 6ms (ub) 4ms b 12ms (ub) 23ms b 13ms (ub) 2ms |', { g: 'gap', u: 'gap-unfilled', b: 'bar' });
+    });
+    // The fill at 1; repairs 10 frames after it (12), then 20 (33), then 40 (74): 60 is too early.
+    expect(tried).toEqual([1, 12, 33, 74]);
+  });
+
   it('cancels the fill in flight on early unsubscribe', () => {
     scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const src = hot('-a-c-----|', { a: live(1), c: live(3) });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
 import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
-import { gapsUnfilled, holeWithFailingFill } from '../../helpers/failing-fill.ts';
+import { gapsUnfilled, holeWithFailingFill, wholeAndTrue } from '../../helpers/failing-fill.ts';
 import { type InProcessCluster, startInProcessCluster } from '../../helpers/in-process-cluster.ts';
 import { hasRedis } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
@@ -19,32 +19,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const common = { symbols: ['BTCUSDT'], intervals: ['1m', '2m'], bufferSize: 300, historyOnConnect: 200, gapRepairAfterMs: 1000 };
 // One 1m bar a second: a 4 s pause is a hole of a few bars.
 const simOptions = { symbols: ['BTCUSDT'], pushIntervalMs: 100, clockSpeed: 60 };
-
-/** Bars older than the newest the client had when they came: what the repair sent. */
-function lateBars(client: EngineClient): number[] {
-  let newest = Math.max(...(client.historical()?.data ?? []).map((c) => c.time));
-  const late: number[] = [];
-  for (const m of client.live()) {
-    if (m.time < newest) late.push(m.time);
-    newest = Math.max(newest, m.time);
-  }
-  return late;
-}
-
-/**
- * What a new client (or a chart reloading) reads has no hole, and the connected client's series
- * (historical then every live update by time) is whole, its closed bars the exchange's.
- */
-async function wholeAndTrue(sim: SimExchange, client: EngineClient, bars: () => Promise<WireCandle[]>): Promise<void> {
-  const holes = (xs: WireCandle[]) => xs.slice(1).filter((c, i) => c.time - xs[i]!.time !== M).map((c) => c.time);
-  for (const deadline = Date.now() + 30_000; holes(await bars()).length; await sleep(200)) {
-    if (Date.now() > deadline) throw new Error(`what is served still lacks ${holes(await bars()).join(', ')}`);
-  }
-  await client.until((c) => holes(c.merged()).length === 0 && lateBars(c).length > 0, 30_000, 'the hole repaired on the client');
-  const closed = client.merged().filter((c) => c.is_closed);
-  const truth = sim.truth('BTCUSDT', '1m', closed[0]!.time, closed.at(-1)!.time);
-  expect(closed.map((c) => [c.time, c.open, c.high, c.low, c.close, c.volume])).toEqual(truth.map((b) => [b.openTime, b.open, b.high, b.low, b.close, b.volume]));
-}
 
 /** The custom 2m series on `client` is whole once repaired, each closed bar built from the exchange's 1m bars. */
 async function customWholeAndTrue(sim: SimExchange, client: EngineClient): Promise<void> {
