@@ -102,8 +102,8 @@ export interface SimExchange {
     rateLimit(opts: { status: 429 | 418; retryAfterSec: number; requests: number }): void;
     /** The next `requests` REST requests answer `status` (e.g. 500 {code:-1000}, 503 {code:-1008}). */
     failRest(opts: { status: number; requests: number }): void;
-    /** Leaves every REST request unanswered (an exchange that hangs) until restoreRest. */
-    stallRest(): void;
+    /** Leaves every REST request (or those to `paths`) unanswered, as an exchange that hangs, until restoreRest. */
+    stallRest(paths?: readonly string[]): void;
     /** Drops the failures failRest queued and not yet answered, and serves the stalled requests: REST answers again. */
     restoreRest(): void;
     /** Send n garbage or malformed frames on every open WS connection. */
@@ -229,8 +229,9 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       failRest({ status, requests }) {
         for (let i = 0; i < requests; i++) restFaults.failures.push(status);
       },
-      stallRest() {
+      stallRest(paths) {
         restFaults.stalled ??= [];
+        restFaults.stalledPaths = paths && new Set(paths);
       },
       restoreRest() {
         restFaults.failures.length = 0;

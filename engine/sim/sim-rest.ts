@@ -23,6 +23,8 @@ export interface RestFaultQueue {
   failures: number[];
   /** While set, requests are left unanswered (an exchange that hangs); each waits here to be served. */
   stalled?: Array<() => void>;
+  /** Only these paths hang (all when undefined). */
+  stalledPaths?: ReadonlySet<string>;
 }
 
 /** A refusal in Binance's shape: HTTP status plus `{code,msg}`. */
@@ -220,7 +222,7 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
     }
   };
   return (req, res) => {
-    if (faults.stalled) faults.stalled.push(() => serve(req, res));
+    if (faults.stalled && (!faults.stalledPaths || faults.stalledPaths.has(new URL(req.url ?? '/', 'http://sim').pathname))) faults.stalled.push(() => serve(req, res));
     else serve(req, res);
   };
 }

@@ -31,10 +31,13 @@ export interface MarketConnection {
   /** RECORD_FILE: every upstream frame and REST response, for replays. */
   readonly recorder?: Recorder;
   /** Reads the exchange's TRADING markets into the catalog; what changed. */
-  loadMarkets(): Promise<{ added: string[]; removed: string[] }>;
+  loadMarkets(signal?: AbortSignal): Promise<{ added: string[]; removed: string[] }>;
   /** Closes REST, the exchange (a simulator or replay it started) and the recording. */
   close(): Promise<void>;
 }
+
+/** The longest the start waits for the exchange's markets before serving the configured symbols without them. */
+const START_MARKETS_DEADLINE_MS = 15_000;
 
 /**
  * Connects to the exchange SOURCE names (Binance, the built-in simulator or a recording), builds the
@@ -66,8 +69,8 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
       log.warn('REST retry', { path: err.info.path, status: err.info.status, code: err.info.code, attempt });
     },
   });
-  const loadMarkets = async () => {
-    const { markets, skipped } = await fetchMarkets(rest);
+  const loadMarkets = async (signal?: AbortSignal) => {
+    const { markets, skipped } = await fetchMarkets(rest, signal);
     const change = catalog.setMarkets(markets);
     if (skipped) log.warn('exchangeInfo entries skipped (malformed or bad symbol names)', { skipped });
     return change;
@@ -75,7 +78,8 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
   // A replay's exchange knows only its recording: its symbols are the catalog.
   if (source !== 'replay') {
     try {
-      await loadMarkets();
+      // Bounded: REST's own retries of a dripping exchangeInfo held the start for 3 minutes.
+      await loadMarkets(AbortSignal.timeout(START_MARKETS_DEADLINE_MS));
       log.info(`exchange trades ${catalog.symbols().length} symbols`, { configured: universe ? '*' : catalog.configured().length });
       if (catalog.rejected.length) log.warn(`configured symbols not trading on the exchange, skipped: ${catalog.rejected.join(', ')}`);
     } catch (e) {
