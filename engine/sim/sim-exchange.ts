@@ -27,6 +27,11 @@ export interface SimOptions {
   pushIntervalMs?: number;
   /** Default 1; sim time = clockStart + (real - start) * clockSpeed. */
   clockSpeed?: number;
+  /**
+   * An illiquid market: each stream pushes only its new kline at a bucket's start and its final at
+   * the end (Binance pushes a kline only when it changes), so a socket is silent between. Default false.
+   */
+  quiet?: boolean;
   /** Sim time at start; default Date.now(). */
   clockStart?: number;
   /** First 1m open time with data; default 2019-01-01T00:00Z. */
@@ -163,7 +168,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
     if (klinesLog.push({ symbol, interval, startTime, endTime }) > KLINES_LOG) klinesLog.shift();
   };
   const server = createServer(createRestHandler({ market, model, weightLimit, now, stats, onKlines }, restFaults));
-  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats, onEvent: opts.onEvent });
+  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats, onEvent: opts.onEvent, quiet: opts.quiet === true });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   // Kept to destroy keep-alive sockets on close (server.close waits for them otherwise).
   const sockets = new Set<Socket>();

@@ -14,6 +14,8 @@ export interface SimStreamsContext {
   readonly pushIntervalMs: number;
   readonly pingIntervalMs: number;
   readonly limits: StreamLimits;
+  /** Push a stream only at its buckets' starts and ends (an illiquid market). */
+  readonly quiet?: boolean;
   /** Called with each kline event as it is sent (a bench stamps when upstream sent each update). */
   readonly onEvent?: (stream: string, event: Record<string, unknown>) => void;
   readonly stats: {
@@ -324,7 +326,7 @@ export class SimStreams {
       if (prev !== undefined && prev < open) this.pushFinal(stream, spec, prev, at);
       this.lastOpen.set(stream, open);
       const c = model.candle(symbol, interval, open, at, tz);
-      if (c) this.deliver(stream, klineEvent(symbol, interval, c, false, at, tz));
+      if (c && (!this.ctx.quiet || prev !== open)) this.deliver(stream, klineEvent(symbol, interval, c, false, at, tz));
     }
   }
 

@@ -122,7 +122,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     if (ev.type === 'disconnected') pm.reconnects();
   });
   let upstream: UpstreamStatus | undefined;
-  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs }).subscribe((s) => {
+  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {
     upstream = s;
     deps.upstreamChanged(s);
   });

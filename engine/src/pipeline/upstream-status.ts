@@ -11,8 +11,10 @@ export interface UpstreamStatus {
 }
 
 export interface UpstreamStatusConfig {
-  /** No frame for min(this, 10 s) while connected reads as stale. */
+  /** No frame for min(this, 10 s) while connected reads as stale… */
   staleAfterMs: number;
+  /** …or for longer, as long as the shards find it normal (a quiet shard of illiquid pairs: see quiet-allowance.ts). */
+  quietMs?: () => number;
   tickMs?: number;
   scheduler?: SchedulerLike;
 }
@@ -36,7 +38,7 @@ export interface UpstreamStatusConfig {
  * @param scheduler time source (default asyncScheduler)
  */
 export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: UpstreamStatusConfig): Observable<UpstreamStatus> {
-  const { staleAfterMs, tickMs = 1000, scheduler = asyncScheduler } = config;
+  const { staleAfterMs, quietMs, tickMs = 1000, scheduler = asyncScheduler } = config;
   if (!(staleAfterMs > 0)) throw new TypeError('upstreamStatus$: staleAfterMs must be > 0');
   const staleMs = Math.min(10_000, staleAfterMs);
   return new Observable<UpstreamStatus>((subscriber) => {
@@ -47,7 +49,7 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
     let last: UpstreamState | undefined;
     const stateAt = (now: number): UpstreamState => {
       if (down.size > 0 || up.size === 0) return 'reconnecting';
-      if (lastFrameAt !== undefined && now - lastFrameAt <= staleMs) return 'live';
+      if (lastFrameAt !== undefined && (now - lastFrameAt <= staleMs || now - lastFrameAt <= (quietMs?.() ?? 0))) return 'live';
       // Nothing since a while before the last connect: coming back until frames come, then stale.
       return connectedAt !== undefined && now - connectedAt <= staleMs ? 'reconnecting' : 'stale';
     };

@@ -5,6 +5,7 @@ import type { ConnectLimiter } from './connect-limiter.ts';
 import type { ReconnectScout } from './reconnect-scout.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
+import { KlineFlow, quietAllowanceMs, streamIntervalMs } from './quiet-allowance.ts';
 import { refusalWaitMs } from './retry-after.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
@@ -84,6 +85,12 @@ export class StreamShard {
   private everConnected = false;
   private failures = 0;
   private lastFrameAt: number;
+  /** A kline ever came on this shard. */
+  private heard = false;
+  /** Whether its klines come steadily (then a silence is a freeze) or sparsely (illiquid pairs). */
+  private readonly flow: KlineFlow;
+  /** Shortest interval among the wanted streams (a quiet stream still gets a kline per bucket). */
+  private shortestMs: number | undefined;
   private nextId = 1;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly staleTimer: NodeJS.Timeout;
@@ -91,6 +98,7 @@ export class StreamShard {
   constructor(private readonly opts: StreamShardOptions) {
     this.now = opts.now ?? Date.now;
     this.lastFrameAt = this.now();
+    this.flow = new KlineFlow(opts.staleAfterMs);
     this.staleTimer = setInterval(() => this.checkStale(), Math.max(250, Math.min(5000, opts.staleAfterMs / 4)));
     void this.dial(false);
   }
@@ -116,12 +124,28 @@ export class StreamShard {
     // A shard that had nothing to deliver was legitimately silent: its silence starts now.
     if (this.wanted.size === 0) this.lastFrameAt = this.now();
     for (const s of streams) this.wanted.add(s);
+    this.measure();
     this.pumpAll();
   }
 
   remove(streams: readonly string[]): void {
     for (const s of streams) this.wanted.delete(s);
+    this.measure();
     this.pumpAll();
+  }
+
+  /** The silence that is normal for this shard now (see quiet-allowance.ts). */
+  quietAllowanceMs(): number {
+    return quietAllowanceMs(this.heard, this.flow.busy, this.shortestMs);
+  }
+
+  private measure(): void {
+    let shortest: number | undefined;
+    for (const s of this.wanted) {
+      const ms = streamIntervalMs(s);
+      if (ms !== undefined && (shortest === undefined || ms < shortest)) shortest = ms;
+    }
+    this.shortestMs = shortest;
   }
 
   /** Closes every socket and clears every timer. */
@@ -145,7 +169,7 @@ export class StreamShard {
     const c = this.current;
     if (!c || !c.open || this.wanted.size === 0) return;
     const silent = this.now() - this.lastFrameAt;
-    if (silent <= this.opts.staleAfterMs) return;
+    if (silent <= this.opts.staleAfterMs || silent <= this.quietAllowanceMs()) return;
     this.opts.log?.('warn', 'upstream connection stale, replacing', { shard: this.index, silentMs: silent });
     this.current = undefined;
     this.dispose(c);
@@ -209,6 +233,7 @@ export class StreamShard {
       this.opts.log?.('info', 'upstream connected', { shard: this.index, streams: this.wanted.size, rotation });
       if (!rotation) {
         this.lastFrameAt = this.now();
+        this.flow.bridge();
         this.current = c;
         this.schedule(c);
         this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: this.everConnected });
@@ -283,6 +308,8 @@ export class StreamShard {
    */
   private delivering(c: Conn, at: number): void {
     this.lastFrameAt = at;
+    this.flow.note(at);
+    this.heard = true;
     if (c.delivered) return;
     c.delivered = true;
     this.failures = 0;

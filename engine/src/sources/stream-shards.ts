@@ -84,6 +84,17 @@ export class StreamShards {
   }
 
   /** Each shard's streams and whether its socket is up. */
+  /** The silence every connected shard with streams finds normal now (the least of theirs; 0 without one). */
+  quietAllowanceMs(): number {
+    let least: number | undefined;
+    for (const s of this.shards) {
+      if (s.size === 0 || !s.connected) continue;
+      const ms = s.quietAllowanceMs();
+      if (least === undefined || ms < least) least = ms;
+    }
+    return least ?? 0;
+  }
+
   stats(): Array<{ shard: number; streams: number; connected: boolean }> {
     return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected }));
   }

@@ -43,6 +43,8 @@ describe('binanceKlines$ against the simulated exchange', () => {
   it('replaces a connection that went silent', async () => {
     run({ staleAfterMs: 1000 });
     await until(() => klines().length > 0);
+    // Busy first (klines steadily for twice the stale time): a quiet one is allowed its interval (quiet-shard.int.spec).
+    await new Promise((r) => setTimeout(r, 2500));
     const attempts = sim.stats.wsConnectAttempts;
     sim.faults.pauseStream();
     await until(() => sim.stats.wsConnectAttempts > attempts, 5000, 'a new connection');

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { upstreamStatus$ } from '../../../engine/src/pipeline/upstream-status.ts';
+import { StreamShards } from '../../../engine/src/sources/stream-shards.ts';
+import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Binance pushes a kline only when it changes: a shard of illiquid pairs hears a kline at each
+ * bucket's start and end, and nothing between. With a fixed stale time, the engine replaced such a
+ * socket every STALE_AFTER_MS (each a reconnect and a resync) and told every client `stale`; now a
+ * quiet shard is allowed its shortest interval plus a grace, and a busy one still the stale time.
+ */
+describe('StreamShards on an illiquid market', () => {
+  let sim: SimExchange | undefined;
+  let shards: StreamShards | undefined;
+  const subs: Array<{ unsubscribe(): void }> = [];
+  afterEach(async () => {
+    for (const s of subs.splice(0)) s.unsubscribe();
+    shards?.close();
+    await sim?.close();
+  });
+
+  const follow = (staleAfterMs: number) => {
+    const events: UpstreamEvent[] = [];
+    const states: string[] = [];
+    shards = new StreamShards({ wsUrl: sim!.wsUrl, staleAfterMs, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 400 });
+    const s = shards;
+    subs.push(s.events$.subscribe((e) => events.push(e)));
+    subs.push(upstreamStatus$(s.events$, { staleAfterMs, tickMs: 100, quietMs: () => s.quietAllowanceMs() }).subscribe((st) => states.push(st.state)));
+    s.add(['btcusdt@kline_1m', 'ethusdt@kline_1m']);
+    return { events, states };
+  };
+
+  it('keeps a socket that hears a kline only at each bucket boundary, and reads it live', async () => {
+    // A simulated minute every 6 s: the socket is silent about 6 s at a time, four times the stale time.
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100, clockSpeed: 10, quiet: true });
+    const { events, states } = follow(1500);
+    await sleep(15_000);
+    const klines = events.filter((e) => e.type === 'kline');
+    // Two boundaries at least, each with a final and a new bar per stream.
+    expect(klines.filter((e) => e.type === 'kline' && e.bar.closed).length).toBeGreaterThanOrEqual(4);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    expect(sim.stats.wsConnectAttempts).toBe(1);
+    // Live from its first kline on (the first ticks may say reconnecting while it subscribes).
+    const fromFirst = states.slice(states.indexOf('live'));
+    expect(fromFirst.length).toBeGreaterThan(100);
+    expect(fromFirst.filter((s) => s !== 'live')).toEqual([]);
+  }, 30_000);
+
+  it('still replaces a busy socket that falls silent at the stale time, and reads it stale meanwhile', async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100 });
+    const { events, states } = follow(1500);
+    // Busy: klines every 100 ms for twice the stale time.
+    await sleep(4000);
+    const pausedAt = Date.now();
+    sim.faults.pauseStream();
+    while (!events.some((e) => e.type === 'disconnected') && Date.now() - pausedAt < 10_000) await sleep(50);
+    const replacedAfter = Date.now() - pausedAt;
+    expect(replacedAfter).toBeGreaterThanOrEqual(1500);
+    expect(replacedAfter).toBeLessThan(4000);
+    expect(states).toContain('stale');
+    // The replacement is silent too: still a freeze (stale, then replaced again), not a quiet market read live.
+    const n = states.length;
+    await sleep(3000);
+    expect(states.slice(n)).not.toContain('live');
+    expect(events.filter((e) => e.type === 'disconnected').length).toBeGreaterThanOrEqual(2);
+    sim.faults.resumeStream();
+  }, 30_000);
+});
