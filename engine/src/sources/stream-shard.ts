@@ -38,6 +38,8 @@ export interface StreamShardOptions {
   maxStreams?: number;
   /** A request without a reply this long is sent again. Default 10 s. */
   replyTimeoutMs?: number;
+  /** A socket on which nothing at all came this long (Binance pings every 20 s) is dead. Default 60 s. */
+  deadAfterMs?: number;
   onMalformed?: (err: MalformedFrameError) => void;
   onFrame?: (text: string, receivedAt: number) => void;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -58,6 +60,8 @@ interface Conn {
   refused?: number;
   /** A kline came on it: the exchange works (an open alone is not proof: one may close each socket at once). */
   delivered?: boolean;
+  /** When anything (a frame or the exchange's ping) last came on it: the socket is alive. */
+  heardAt: number;
   pumpTimer: NodeJS.Timeout | undefined;
   holdUntil: number;
   rotateTimer: NodeJS.Timeout | undefined;
@@ -168,13 +172,17 @@ export class StreamShard {
   private checkStale(): void {
     const c = this.current;
     if (!c || !c.open || this.wanted.size === 0) return;
-    const silent = this.now() - this.lastFrameAt;
-    if (silent <= this.opts.staleAfterMs || silent <= this.quietAllowanceMs()) return;
-    this.opts.log?.('warn', 'upstream connection stale, replacing', { shard: this.index, silentMs: silent });
+    const now = this.now();
+    const silent = now - this.lastFrameAt;
+    // A quiet shard may go minutes without a kline; a socket that hears not even the exchange's ping
+    // (every 20 s) for a minute is dead whatever it carries.
+    const dead = now - c.heardAt > (this.opts.deadAfterMs ?? 60_000);
+    if (!dead && (silent <= this.opts.staleAfterMs || silent <= this.quietAllowanceMs())) return;
+    this.opts.log?.('warn', dead ? 'upstream connection dead (no ping), replacing' : 'upstream connection stale, replacing', { shard: this.index, silentMs: silent });
     this.current = undefined;
     this.dispose(c);
     c.ws.terminate();
-    this.down('stale');
+    this.down(dead ? 'dead' : 'stale');
   }
 
   private down(reason: string): void {
@@ -222,6 +230,7 @@ export class StreamShard {
       requested: new Set(),
       inflight: new Map(),
       attempts: new Map(),
+      heardAt: this.now(),
       pumpTimer: undefined,
       holdUntil: 0,
       rotateTimer: undefined,
@@ -242,6 +251,7 @@ export class StreamShard {
       this.pump(c);
     });
     ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? '' : data.toString()));
+    ws.on('ping', () => (c.heardAt = this.now()));
     // A refused handshake: 429 is Binance's connection limit, 418 its ban; both say how long to wait.
     ws.on('unexpected-response', (_req, res) => {
       c.refused = res.statusCode ?? 0;
@@ -284,6 +294,7 @@ export class StreamShard {
   private onMessage(c: Conn, text: string): void {
     if (this.ac.signal.aborted) return;
     const at = this.now();
+    c.heardAt = at;
     const reply = parseControlReply(text);
     if (reply) return this.onReply(c, reply);
     // During a rotation both sockets deliver briefly; the gap operator drops the duplicates.

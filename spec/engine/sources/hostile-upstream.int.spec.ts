@@ -61,6 +61,35 @@ describe('StreamShards against a hostile exchange', () => {
     await until(() => ex!.connections() >= 2, 5000, 'the junk-only socket replaced');
   });
 
+  it('keeps a quiet socket the exchange still pings, and replaces one that falls dead (nothing at all, not even a ping)', async () => {
+    // Answers each SUBSCRIBE and sends one kline per stream, then nothing more: a quiet market. `pings` says whether it pings.
+    const quiet = (pings: boolean) => (ws: WebSocket) => {
+      const t = pings ? setInterval(() => ws.ping(), 200) : undefined;
+      ws.on('close', () => clearInterval(t));
+      ws.on('message', (raw) => {
+        const req = JSON.parse(String(raw)) as { method: string; params: string[]; id: number };
+        ws.send(JSON.stringify({ result: null, id: req.id }));
+        const t0 = Math.floor(Date.now() / 60_000) * 60_000;
+        for (const stream of req.method === 'SUBSCRIBE' ? req.params : []) {
+          const symbol = stream.split('@')[0]!.toUpperCase();
+          const k = { t: t0, T: t0 + 59_999, s: symbol, i: '1m', f: 1, L: 2, o: '1', c: '1', h: '1', l: '1', v: '1', n: 2, x: false, q: '1', V: '0', Q: '0', B: '0' };
+          ws.send(JSON.stringify({ stream, data: { e: 'kline', E: Date.now(), s: symbol, k } }));
+        }
+      });
+    };
+    ex = await hostile(quiet(true));
+    let events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 1500, maxStreamsPerConnection: 1024 });
+    await until(() => events.some((e) => e.type === 'kline'), 5000, 'a kline');
+    await sleep(4000);
+    expect(ex.connections()).toBe(1);
+    shards!.close();
+    await ex.close();
+    ex = await hostile(quiet(false));
+    events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 1500, maxStreamsPerConnection: 1024 });
+    await until(() => events.some((e) => e.type === 'kline'), 5000, 'a kline');
+    await until(() => events.some((e) => e.type === 'disconnected' && e.reason === 'dead'), 5000, 'the dead socket replaced');
+  });
+
   it('closes a socket that sends a frame over 1 MiB instead of taking it in (reproduced: 100 MiB frames held 450 MB)', async () => {
     ex = await hostile((ws) => ws.send('x'.repeat(2 << 20)));
     const logs: string[] = [];
