@@ -57,7 +57,7 @@ export function loadSeries$(id: SeriesId, deps: Omit<BootstrapDeps, 'concurrency
       const missing = from !== undefined ? Math.ceil((now() - from) / intervalMs(id.interval)) : Infinity;
       let bars: Bar[];
       if (from !== undefined && missing <= deps.bufferSize) {
-        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, from, undefined, deps.priority).pipe(reduce((a, p) => a.concat(p), [] as Bar[])), { defaultValue: [] });
+        bars = await lastValueFrom(deps.rest.range$(id.symbol, id.interval, from, undefined, deps.priority).pipe(reduce((a, p) => (a.push(...p), a), [] as Bar[])), { defaultValue: [] });
       } else {
         bars = await deps.rest.latest(id.symbol, id.interval, deps.bufferSize, undefined, deps.priority);
       }

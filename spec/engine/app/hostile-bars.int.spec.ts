@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastValueFrom, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { App } from '../../../engine/src/app.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -83,8 +84,10 @@ describe('REST klines rows no exchange can mean', () => {
   let body = '[]';
   /** 'drip': the body a byte every 100 ms, never ending; 'huge': about 6 MB of rows. */
   let mode: 'plain' | 'drip' | 'huge' = 'plain';
+  let requests = 0;
   beforeAll(async () => {
     server = createServer((_req, res) => {
+      requests++;
       res.writeHead(200, { 'content-type': 'application/json' });
       if (mode === 'plain') return res.end(body);
       if (mode === 'huge') return res.end(`[${Array.from({ length: 100_000 }, () => JSON.stringify(row(0, '9.0'))).join(',')}]`);
@@ -110,6 +113,29 @@ describe('REST klines rows no exchange can mean', () => {
       body = JSON.stringify([row(now - 60_000 + 7, '9.0'), row(now, '9.0')]);
       await expect(rest.klines({ symbol: 'BTCUSDT', interval: '1m', limit: 2 })).rejects.toThrow(/not the start of a 1m bar/);
     } finally {
+      await rest.close();
+    }
+  });
+
+  it('ends a range whose pages do not move on, and drops rows outside each page (reproduced: one full page repeated took a warm-store bootstrap to 2.5 GB in 90 s)', async () => {
+    const rest = new BinanceRest({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, weightBudget: 6000, concurrency: 1, maxAttempts: 1 });
+    const before = requests;
+    try {
+      const now = Math.floor(Date.now() / 60_000) * 60_000;
+      // The same full page whatever startTime asks: its last 1000 minutes.
+      const first = now - 999 * 60_000;
+      body = JSON.stringify(Array.from({ length: 1000 }, (_, i) => row(first + i * 60_000, '9.0')));
+      const all = async (from: number, to?: number) => (await lastValueFrom(rest.range$('BTCUSDT', '1m', from, to).pipe(toArray()))).flat();
+      // Asked from 5,000 minutes back: the first page's rows, then the page that did not move past them ends the range.
+      expect((await all(now - 5000 * 60_000)).map((b) => b.openTime)).toEqual(JSON.parse(body).map((r: number[]) => r[0]));
+      expect(requests - before).toBe(2);
+      // Asked from the middle of the page: the rows before it (the exchange ignored startTime) are not taken.
+      const mid = await all(first + 500 * 60_000);
+      expect(mid).toHaveLength(500);
+      expect(mid[0]!.openTime).toBe(first + 500 * 60_000);
+      expect(requests - before).toBe(4);
+    } finally {
+      body = '[]';
       await rest.close();
     }
   });
