@@ -5,7 +5,8 @@ import { bucketOpen } from '../domain/interval.ts';
 /** Raw Binance shapes stay here; everything past this file speaks `Bar`. */
 
 export type StreamFrame =
-  | { kind: 'kline'; symbol: string; interval: string; bar: Bar; eventTime: number }
+  /** `stream`: the combined envelope's stream name (a bare event has none). */
+  | { kind: 'kline'; symbol: string; interval: string; bar: Bar; eventTime: number; stream?: string }
   | { kind: 'shutdown'; eventTime: number }
   | { kind: 'control'; id: unknown; result: unknown }
   | { kind: 'ignored' };
@@ -86,7 +87,8 @@ export function parseKlineRows(body: unknown, now: number): Bar[] {
   return body.map((r, i) => parseKlineRow(r, now, i < body.length - 1));
 }
 
-function parseKlineEvent(ev: Record<string, unknown>, raw: unknown): StreamFrame {
+/** `stream`: the envelope's stream name, for a combined frame. */
+function parseKlineEvent(ev: Record<string, unknown>, raw: unknown, stream?: unknown): StreamFrame {
   const k = ev.k;
   if (!isRecord(k)) malformed('kline event without k', raw);
   if (typeof k.s !== 'string' || typeof k.i !== 'string' || typeof k.x !== 'boolean') malformed('kline without s/i/x', raw);
@@ -101,7 +103,11 @@ function parseKlineEvent(ev: Record<string, unknown>, raw: unknown): StreamFrame
   };
   checkBar(bar, raw);
   checkPrices(bar, raw);
-  return { kind: 'kline', symbol: k.s.toUpperCase(), interval: k.i, bar, eventTime: num(ev.E, 'E', raw) };
+  const symbol = k.s.toUpperCase();
+  // The envelope names the stream the socket asked for; an event for another symbol or interval in it
+  // would go into the wrong series (an attacker-style probe moved a chart's close from 1000 to 2000).
+  if (stream !== undefined && (typeof stream !== 'string' || !namesKline(stream, symbol, k.i))) malformed("stream name does not match its kline's symbol and interval", raw);
+  return { kind: 'kline', symbol, interval: k.i, bar, eventTime: num(ev.E, 'E', raw), stream: stream as string | undefined };
 }
 
 /** Parses one text frame of a combined (`{stream,data}`) or raw stream. Throws MalformedFrameError. */
@@ -114,12 +120,19 @@ export function parseStreamFrame(text: string): StreamFrame {
   }
   if (!isRecord(msg)) malformed('frame is not an object', text);
   if ('result' in msg && 'id' in msg) return { kind: 'control', id: msg.id, result: msg.result };
-  const ev = 'stream' in msg && 'data' in msg ? msg.data : msg;
+  const wrapped = 'stream' in msg && 'data' in msg;
+  const ev = wrapped ? msg.data : msg;
   if (!isRecord(ev)) malformed('data is not an object', text);
-  if (ev.e === 'kline') return parseKlineEvent(ev, text);
+  if (ev.e === 'kline') return parseKlineEvent(ev, text, wrapped ? msg.stream : undefined);
   if (ev.e === 'serverShutdown') return { kind: 'shutdown', eventTime: typeof ev.E === 'number' ? ev.E : 0 };
   if ('error' in msg || 'code' in msg) malformed('error frame from upstream', text);
   return { kind: 'ignored' };
+}
+
+/** Whether `stream` is the kline stream of this symbol and interval (`btcusdt@kline_1m`, with or without a time zone suffix). */
+function namesKline(stream: string, symbol: string, interval: string): boolean {
+  const name = `${symbol.toLowerCase()}@kline_${interval}`;
+  return stream.startsWith(name) && (stream.length === name.length || stream[name.length] === '@');
 }
 
 /** Binance stream name of a series: lower-case symbol. */

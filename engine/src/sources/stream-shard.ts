@@ -53,6 +53,8 @@ interface Conn {
   open: boolean;
   /** Streams a SUBSCRIBE was sent for (answered or not) and no UNSUBSCRIBE since. */
   readonly requested: Set<string>;
+  /** Streams whose UNSUBSCRIBE is not answered yet: their last frames are still due, and dropped quietly. */
+  readonly leaving: Set<string>;
   readonly inflight: Map<number, { method: ControlMethod; params: string[]; timer: NodeJS.Timeout; attempt: number }>;
   /** Attempts so far per stream whose SUBSCRIBE failed (bounded by the shard's streams). */
   readonly attempts: Map<string, number>;
@@ -228,6 +230,7 @@ export class StreamShard {
       pacer: new TokenBucket(this.opts.sendsPerSecond ?? 3, 1, this.now),
       open: false,
       requested: new Set(),
+      leaving: new Set(),
       inflight: new Map(),
       attempts: new Map(),
       heardAt: this.now(),
@@ -302,6 +305,12 @@ export class StreamShard {
     try {
       const frame = parseStreamFrame(text);
       if (frame.kind === 'kline') {
+        // Only what this socket asked for: klines of other streams went into series and kept a socket
+        // whose own streams were silent reading `live` (an attacker-style probe).
+        if (frame.stream === undefined || !c.requested.has(frame.stream)) {
+          if (frame.stream !== undefined && c.leaving.has(frame.stream)) return;
+          throw new MalformedFrameError('malformed upstream data: a kline of a stream not subscribed on this socket', { info: { reason: 'stream not subscribed', sample: text.slice(0, 200) } });
+        }
         this.delivering(c, at);
         this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
       } else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
@@ -336,6 +345,7 @@ export class StreamShard {
     }
     clearTimeout(req.timer);
     c.inflight.delete(reply.id as number);
+    if (req.method === 'UNSUBSCRIBE') for (const s of req.params) c.leaving.delete(s);
     if (reply.ok) {
       for (const s of req.params) c.attempts.delete(s);
     } else this.failed(c, req.method, req.params, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`);
@@ -347,6 +357,7 @@ export class StreamShard {
     this.opts.log?.('warn', `upstream ${method} failed, will retry`, { shard: this.index, streams: params.length, why });
     c.holdUntil = this.now() + 1000;
     for (const s of params) {
+      if (method === 'UNSUBSCRIBE') c.leaving.delete(s);
       const n = (c.attempts.get(s) ?? 0) + 1;
       c.attempts.set(s, n);
       // Given up on after MAX_ATTEMPTS: left as requested (a replayed exchange never answers at all).
@@ -394,8 +405,13 @@ export class StreamShard {
       const method: ControlMethod = sub.length ? 'SUBSCRIBE' : 'UNSUBSCRIBE';
       const params = sub.length ? sub : unsub;
       for (const s of params) {
-        if (method === 'SUBSCRIBE') c.requested.add(s);
-        else c.requested.delete(s);
+        if (method === 'SUBSCRIBE') {
+          c.requested.add(s);
+          c.leaving.delete(s);
+        } else {
+          c.requested.delete(s);
+          c.leaving.add(s);
+        }
       }
       this.request(c, method, params);
     }

@@ -90,6 +90,32 @@ describe('StreamShards against a hostile exchange', () => {
     await until(() => events.some((e) => e.type === 'disconnected' && e.reason === 'dead'), 5000, 'the dead socket replaced');
   });
 
+  it('takes klines only of the streams the socket asked for, named by their envelope (reproduced: impostor frames moved a chart, foreign ones kept a silent socket live)', async () => {
+    const kline = (stream: string, symbol: string) => {
+      const t0 = Math.floor(Date.now() / 60_000) * 60_000;
+      const k = { t: t0, T: t0 + 59_999, s: symbol, i: '1m', f: 1, L: 2, o: '2000', c: '2000', h: '2000', l: '2000', v: '1', n: 2, x: false, q: '1', V: '0', Q: '0', B: '0' };
+      return JSON.stringify({ stream, data: { e: 'kline', E: Date.now(), s: symbol, k } });
+    };
+    ex = await hostile((ws) => {
+      ws.on('message', (raw) => ws.send(JSON.stringify({ result: null, id: (JSON.parse(String(raw)) as { id: number }).id })));
+      // A stream nobody asked for; one whose envelope names it but whose kline is BTCUSDT's; one that
+      // names a subscribed stream with another symbol's kline.
+      const t = setInterval(() => {
+        ws.send(kline('zz0usdt@kline_1m', 'ZZ0USDT'));
+        ws.send(kline('zz0usdt@kline_1m', 'BTCUSDT'));
+        ws.send(kline('btcusdt@kline_1m', 'ETHUSDT'));
+      }, 50);
+      ws.on('close', () => clearInterval(t));
+    });
+    const malformed: string[] = [];
+    const events = start(ex.url, { staleAfterMs: 500, maxStreamsPerConnection: 1024, onMalformed: (e) => malformed.push(e.info.reason) });
+    // The subscribed streams are silent: the socket is replaced as one delivering nothing.
+    await until(() => ex!.connections() >= 2, 5000, 'the socket with only foreign klines replaced');
+    expect(events.filter((e) => e.type === 'kline')).toEqual([]);
+    expect(malformed).toContain('stream not subscribed');
+    expect(malformed.some((r) => /does not match/.test(r))).toBe(true);
+  });
+
   it('closes a socket that sends a frame over 1 MiB instead of taking it in (reproduced: 100 MiB frames held 450 MB)', async () => {
     ex = await hostile((ws) => ws.send('x'.repeat(2 << 20)));
     const logs: string[] = [];
