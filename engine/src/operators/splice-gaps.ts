@@ -57,7 +57,7 @@ export interface SpliceGapsConfig {
   /** Retries of one fill before it is reported unfilled. */
   retryCount?: number;
   retryDelayMs?: number;
-  /** An unfilled hole is tried again on the first input after this long (doubled after each failed repair, up to 16×). */
+  /** An unfilled hole is tried again on the first input after this long (doubled after each failed repair, up to 8×; given up after 8). */
   repairAfterMs?: number;
   /**
    * The longest one fill (every retry included) may hold the series' live updates back; then it
@@ -67,8 +67,10 @@ export interface SpliceGapsConfig {
   scheduler?: SchedulerLike;
 }
 
-/** A hole that keeps failing is tried at most this many doublings of `repairAfterMs` apart. */
-const REPAIR_BACKOFF_DOUBLINGS = 4;
+/** A hole that keeps failing is tried at most this many doublings of `repairAfterMs` apart… */
+const REPAIR_BACKOFF_DOUBLINGS = 3;
+/** …and given up after this many failed repairs (about 23 min at the default 30 s): the store keeps the hole, which a restart's bootstrap fetches again. */
+const MAX_REPAIRS = 8;
 
 interface Hole {
   from: number;
@@ -77,6 +79,8 @@ interface Hole {
   attempt: number;
   /** Repairs of it that failed so far (each doubles the wait before the next). */
   repairs: number;
+  /** Tried again on the first input from this time on. */
+  dueAt: number;
 }
 
 /**
@@ -84,7 +88,8 @@ interface Hole {
  * REST-fetched bars in before the live bar that revealed a gap. A bar that was still forming when a
  * newer one opened (its final update missing or late) is finalised from REST; a `resync` input
  * re-fetches from the newest known bar (after a reconnect). Fills are retried; a fill that keeps
- * failing is reported as `gap-unfilled`, remembered, and repaired on a later input.
+ * failing, or outlasts `fillDeadlineMs`, is reported as `gap-unfilled`, remembered, and repaired on
+ * a later input, beside the inputs (its bars are older than the newest: origin 'repair').
  *
  * ```
  * input:   --a--b-----(e)--e'--|        (c, d missing; e' = e updated)
@@ -117,6 +122,13 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
         let running = false;
         let draining = false;
         let finish: (() => void) | undefined;
+        // A repair runs beside the inputs: its bars are older than the newest, and it held the live
+        // updates for as long as it took (each hole up to the fill deadline, one after another: 92 s
+        // in an attacker-style probe).
+        let repair: Subscription | undefined;
+        let repairing = false;
+        /** Names the repair running now (one completing synchronously may start the next). */
+        let current: object | undefined;
         // A method, not an arrow bound to a name: tsx (esbuild keepNames) wraps every named arrow in
         // __name(), which turns the function into a dictionary-mode object (~150 B more) per series.
         const loop = {
@@ -125,6 +137,7 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
             draining = true;
             try {
               while (!running && queue.length > 0 && !subscriber.closed) {
+                if (!repairing) loop.repair();
                 const out = splicer.handle(queue.shift()!);
                 if (isArray(out)) {
                   for (const e of out) subscriber.next(e);
@@ -146,15 +159,42 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
                 });
                 if (running) inner = sub;
               }
-              if (!running && queue.length === 0) finish?.();
+              if (!running && !repairing && queue.length === 0) finish?.();
             } catch (e) {
               subscriber.error(e);
             } finally {
               draining = false;
             }
           },
+          repair(): void {
+            const due = splicer.dueRepair();
+            if (!due) return;
+            const token = {};
+            current = token;
+            repairing = true;
+            const sub = due.subscribe({
+              next(e) {
+                subscriber.next(e);
+              },
+              error(e: unknown) {
+                subscriber.error(e);
+              },
+              complete() {
+                if (current !== token) return;
+                repairing = false;
+                repair = undefined;
+                // Holes that fell due meanwhile (or failed again at once) go next: no later input may come.
+                loop.repair();
+                if (!repairing && !draining && !running && queue.length === 0) finish?.();
+              },
+            });
+            if (current === token && repairing) repair = sub;
+          },
         };
-        subscriber.add(() => inner?.unsubscribe());
+        subscriber.add(() => {
+          inner?.unsubscribe();
+          repair?.unsubscribe();
+        });
         // Subscribed with `subscriber` itself, so a consumer that unsubscribes stops even a
         // synchronous source at once; the tail completes the output when the last input is handled.
         concat(
@@ -207,7 +247,6 @@ class Splicer {
    */
   private lastFinalLive = false;
   private readonly holes: Hole[] = [];
-  private repairAt = 0;
 
   constructor(
     private readonly cfg: SpliceSettings,
@@ -219,10 +258,17 @@ class Splicer {
   }
 
   handle(input: SeriesInput): readonly SpliceEvent[] | Observable<SpliceEvent> {
-    if (this.holes.length > 0 && this.cfg.scheduler.now() >= this.repairAt) {
-      return concat(this.repairHoles(), defer(() => asObservable(input.type === 'bar' ? this.onBar(input.bar) : this.onResync(input.at))));
-    }
     return input.type === 'bar' ? this.onBar(input.bar) : this.onResync(input.at);
+  }
+
+  /** The holes due for a repair, taken out and fetched one after another; undefined when none is due. */
+  dueRepair(): Observable<SpliceEvent> | undefined {
+    if (this.holes.length === 0) return undefined;
+    const now = this.cfg.scheduler.now();
+    const due = this.holes.filter((h) => h.dueAt <= now);
+    if (due.length === 0) return undefined;
+    for (const h of due) this.holes.splice(this.holes.indexOf(h), 1);
+    return from_(due).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity, h.repairs)));
   }
 
   /** Admits a bar if it moves the series forward; updates state. */
@@ -257,6 +303,12 @@ class Splicer {
     const { fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler, key } = this.cfg;
     const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
       reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
+      // A range that has ended holds its first bucket (the unclosed bar it is for, or the first one
+      // missing): an empty or short answer is a failure, not a fill (an exchange answering `[]` left a
+      // hole and a bar forming for good, with nothing logged).
+      tap((bars) => {
+        if (to !== undefined && !bars.some((b) => b.openTime === from)) throw new Error(`the exchange's answer lacks the bar at ${new Date(from).toISOString()}`);
+      }),
       retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
       timeout({ first: fillDeadlineMs, scheduler, with: () => throwError(() => new Error(`no answer within ${fillDeadlineMs} ms`)) }),
     );
@@ -265,6 +317,8 @@ class Splicer {
         const out: SpliceEvent[] = [];
         for (const fetched of bars) {
           if (fetched.openTime >= upTo) break;
+          // Only the range asked for (an exchange repeating a page made a repair take 676,001 bars).
+          if (fetched.openTime < from || (to !== undefined && fetched.openTime > to)) continue;
           // A bucket before the live bar that revealed the gap has ended: whatever REST's clock
           // said, its values are final.
           const bar = upTo !== Infinity && !fetched.closed ? { ...fetched, closed: true } : fetched;
@@ -275,23 +329,18 @@ class Splicer {
       }),
       catchError((cause: unknown) => {
         // An open end stays open: the host's clock must not decide where the exchange's data ends.
-        const hole: Hole = { from, to, attempt: 1 + retryCount, repairs: origin === 'repair' ? repairs + 1 : 0 };
-        this.holes.push(hole);
-        // A repair holds the live updates too (up to the deadline): one that keeps failing is tried less often.
-        this.repairAt = scheduler.now() + repairAfterMs * 2 ** Math.min(hole.repairs, REPAIR_BACKOFF_DOUBLINGS);
-        const error = new GapFillError(`gap ${key} [${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}] not filled after ${hole.attempt} attempts`, {
+        const failed = origin === 'repair' ? repairs + 1 : 0;
+        const attempt = 1 + retryCount;
+        // Each hole on its own clock: a new one failing no longer put off the repair of an older one.
+        if (failed < MAX_REPAIRS) this.holes.push({ from, to, attempt, repairs: failed, dueAt: scheduler.now() + repairAfterMs * 2 ** Math.min(failed, REPAIR_BACKOFF_DOUBLINGS) });
+        const range = `${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}`;
+        const error = new GapFillError(failed < MAX_REPAIRS ? `gap ${key} [${range}] not filled after ${attempt} attempts` : `gap ${key} [${range}] given up after ${failed} repairs`, {
           cause,
-          info: { key, from, to: to ?? scheduler.now(), attempt: hole.attempt },
+          info: { key, from, to: to ?? scheduler.now(), attempt },
         });
         return of<SpliceEvent>({ type: 'gap-unfilled', error });
       }),
     );
-  }
-
-  private repairHoles(): Observable<SpliceEvent> {
-    if (this.holes.length === 0 || this.cfg.scheduler.now() < this.repairAt) return EMPTY;
-    const pending = this.holes.splice(0, this.holes.length);
-    return from_(pending).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity, h.repairs)));
   }
 
   private onBar(bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> {
@@ -331,7 +380,6 @@ class Splicer {
 
 const NONE: readonly SpliceEvent[] = [];
 const isArray = Array.isArray as (x: unknown) => x is readonly SpliceEvent[];
-const asObservable = (x: readonly SpliceEvent[] | Observable<SpliceEvent>): Observable<SpliceEvent> => (isArray(x) ? from(x) : x);
 
 // `from` is also a local name for a range start inside the operator.
 const from_ = from;

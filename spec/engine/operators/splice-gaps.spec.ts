@@ -220,13 +220,13 @@ describe('spliceGaps (marbles)', () => {
       const fetchRange = () => (calls++ === 0 ? hung : answered);
       const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, fillDeadlineMs: 5, repairAfterMs: 15 }));
       const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, info: e.error.info, cause: (e.error.cause as Error).message } : e);
-      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g----(ucd)------------(FrGyzfe)------|', {
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g----(ucd)------------(GFryzfe)------|', {
         a: out(1),
         g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
         u: { type: 'gap-unfilled', info: { key: '?', from: T0 + 2 * M, to: T0 + 3 * M - 1, attempt: 4 }, cause: 'no answer within 5 ms' },
         c: out(3, 'live', false, 1),
         d: out(3, 'live', false, 2),
-        // The repair brings bar 2; bar 3 never closed live and 4 is missing: bar 5's own gap, in order.
+        // Bar 5's own gap (bar 3 never closed live, 4 is missing) and, beside it, the repair of bar 2.
         F: { type: 'bar', bar: bar(2), origin: 'repair' },
         r: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
         G: { type: 'gap', from: T0 + 3 * M, to: T0 + 5 * M - 1, reason: 'skip' },
@@ -239,7 +239,7 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
-  it('waits twice as long after each failed repair of a hole (a repair holds the live updates too)', () => {
+  it('waits twice as long after each failed repair of a hole, the live updates going on beside it', () => {
     const ts = scheduler();
     const tried: number[] = [];
     ts.run(({ cold, hot, expectObservable }) => {
@@ -247,10 +247,51 @@ describe('spliceGaps (marbles)', () => {
       const src = hot('-a 10ms b 7ms c 12ms d 26ms e 13ms f 5ms |', { a: live(3, false, 1), b: live(3, false, 2), c: live(3, false, 3), d: live(3, false, 4), e: live(3, false, 5), f: live(3, false, 6) });
       const fetchRange = () => (tried.push(ts.now()), cold<Bar[]>('#'));
       const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, retryCount: 0, repairAfterMs: 10 }));
-      expectObservable(events.pipe(mergeMap((e) => of(e.type)))).toBe('-(gub) 6ms (ub) 4ms b 12ms (ub) 23ms b 13ms (ub) 2ms |', { g: 'gap', u: 'gap-unfilled', b: 'bar' });
+      expectObservable(events.pipe(mergeMap((e) => of(e.type)))).toBe('-(gub) 6ms (bu) 4ms b 12ms (bu) 23ms b 13ms (bu) 2ms |', { g: 'gap', u: 'gap-unfilled', b: 'bar' });
     });
     // The fill at 1; repairs 10 frames after it (12), then 20 (33), then 40 (74): 60 is too early.
     expect(tried).toEqual([1, 12, 33, 74]);
+  });
+
+  it('gives a hole up after 8 failed repairs (the store keeps it; a restart fetches it again)', () => {
+    const ts = scheduler();
+    let calls = 0;
+    const messages: string[] = [];
+    ts.run(({ cold, hot }) => {
+      // An update every frame for 200 frames: repairs due 1, 2, 4, 8, 8… frames after each failure.
+      const src = hot(`-a${'b'.repeat(200)}|`, { a: live(3, false, 1), b: live(3, false, 2) });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => (calls++, cold<Bar[]>('#')), retryCount: 0, repairAfterMs: 1 }));
+      const sub = events.subscribe((e) => e.type === 'gap-unfilled' && messages.push(e.error.message));
+      ts.schedule(() => sub.unsubscribe(), 300);
+    });
+    expect(calls).toBe(9);
+    expect(messages).toHaveLength(9);
+    expect(messages.at(-1)).toMatch(/given up after 8 repairs/);
+  });
+
+  it('takes an empty answer for an ended range as a failure, repairs beside the live updates, and keeps only the hole\'s bars (reproduced: `[]` left a hole for good; a hung repair froze the chart)', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-c------d--e-----------f-----|', { a: live(1), c: live(3), d: live(4, false), e: live(4), f: live(5, false) });
+      // First the exchange answers [] for the hole; the first repair hangs; the second gets rows
+      // around the hole too.
+      const answers = [cold('(x|)', { x: [] as Bar[] }), cold<Bar[]>('-'), cold('(x|)', { x: [bar(1), bar(2), bar(3), bar(9)] })];
+      let calls = 0;
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => answers[calls++]!, retryCount: 0, repairAfterMs: 5, fillDeadlineMs: 4 }));
+      const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, cause: (e.error.cause as Error).message } : e);
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-(guc)--d--ev----------(fFr)-|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
+        u: { type: 'gap-unfilled', cause: `the exchange's answer lacks the bar at ${new Date(T0 + 2 * M).toISOString()}` },
+        c: out(3),
+        // The repair hangs from frame 10: the updates of bar 4 are not held.
+        d: out(4, 'live', false),
+        e: out(4),
+        v: { type: 'gap-unfilled', cause: 'no answer within 4 ms' },
+        f: out(5, 'live', false),
+        F: { type: 'bar', bar: bar(2), origin: 'repair' },
+        r: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
+      });
+    });
   });
 
   it('cancels the fill in flight on early unsubscribe', () => {
