@@ -92,6 +92,8 @@ async function startReplay(file: string, speed: Config['replaySpeed']): Promise<
 
 /** How often Binance's clock is asked (weight 1); kline events' `E` sharpen it in between. */
 const CLOCK_SYNC_MS = 60_000;
+/** The longest the start waits for the exchange's time. */
+const START_CLOCK_DEADLINE_MS = 5000;
 
 /**
  * Binance's clock, as a lower bound: asked once before anything else (so bootstrap already judges
@@ -105,9 +107,10 @@ async function startExchangeClock(config: Config, log: Logger, metrics?: Metrics
     metrics.onCollect(() => skew(clock.skewMs ?? 0));
   }
   const rest = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1, maxAttempts: 2, timeoutMs: 5000 });
-  const sync = () => clock.sync(() => rest.serverTime());
+  const sync = (signal?: AbortSignal) => clock.sync(() => rest.serverTime(signal));
   try {
-    await sync();
+    // Bounded: two dripped answers held the start 30 s (an attacker-style probe); the host's clock stands in meanwhile.
+    await sync(AbortSignal.timeout(START_CLOCK_DEADLINE_MS));
     const skew = clock.skewMs!;
     const msg = `exchange clock: ${Math.abs(skew)} ms ${skew >= 0 ? 'ahead of' : 'behind'} the host's; closedness follows the exchange's`;
     if (Math.abs(skew) > 1000) log.warn(msg);

@@ -39,3 +39,34 @@ describe('a start whose exchangeInfo never answers', () => {
     }
   }, 60_000);
 });
+
+/** The same for the exchange's time, asked before anything else: two unanswered asks held the start 30 s. */
+describe('a start whose /api/v3/time never answers', () => {
+  let sim: SimExchange;
+  let app: App | undefined;
+  let startedInMs = 0;
+  beforeAll(async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100 });
+    sim.faults.stallRest(['/api/v3/time']);
+    const t0 = Date.now();
+    app = await startTestApp({ source: 'binance', restUrl: sim.restUrl, wsUrl: sim.wsUrl, symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300 });
+    startedInMs = Date.now() - t0;
+  }, 60_000);
+  afterAll(async () => {
+    sim?.faults.restoreRest();
+    await app?.stop();
+    await sim?.close();
+  });
+
+  it('waits for it 5 s at most, the host standing in until the exchange streams', async () => {
+    expect(startedInMs).toBeGreaterThanOrEqual(4500);
+    // Two asks of 5 s each before: over 10 s.
+    expect(startedInMs).toBeLessThan(9000);
+    const client = new EngineClient(`${app!.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
+    try {
+      await client.until((c) => c.historical() !== undefined && c.live().length > 0, 15_000, 'historical and live candles');
+    } finally {
+      client.close();
+    }
+  }, 60_000);
+});
