@@ -111,6 +111,8 @@ export interface SimExchange {
     stallRest(paths?: readonly string[]): void;
     /** Drops the failures failRest queued and not yet answered, and serves the stalled requests: REST answers again. */
     restoreRest(): void;
+    /** Acknowledge subscriptions to `stream` but send nothing on it (`false` ends it). */
+    muteStream(stream: string, muted?: boolean): void;
     /** Send n garbage or malformed frames on every open WS connection. */
     sendMalformed(n: number): void;
     /** Send the serverShutdown event, close connections `closeAfterMs` later (default 1000). */
@@ -244,6 +246,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
         restFaults.stalled = undefined;
         for (const serve of stalled) serve();
       },
+      muteStream: (stream, muted) => streams.muteStream(stream, muted),
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),
     },

@@ -98,6 +98,7 @@ export class SimStreams {
   private paused = false;
   /** Events delivered so far: where each starts among its stream's subscribers (see deliver). */
   private delivered = 0;
+  private readonly muted = new Set<string>();
   private omitFinalsLeft = 0;
   private readonly omitted = new Map<string, number>();
   private finalDelayMs = 0;
@@ -290,7 +291,7 @@ export class SimStreams {
   /** Serializes an event once and sends it to every subscriber of the stream, enveloped or bare. */
   private deliver(stream: string, event: Record<string, unknown>): void {
     const subs = this.subscribers.get(stream);
-    if (!subs) return;
+    if (!subs || this.muted.has(stream)) return;
     this.ctx.onEvent?.(stream, event);
     const raw = JSON.stringify(event);
     let combined: string | undefined;
@@ -371,6 +372,12 @@ export class SimStreams {
 
   resumeStream(): void {
     this.paused = false;
+  }
+
+  /** Subscriptions to `stream` are acknowledged and kept, and nothing is sent on it (`false` ends it). */
+  muteStream(stream: string, muted = true): void {
+    if (muted) this.muted.add(stream);
+    else this.muted.delete(stream);
   }
 
   omitFinals(n: number): void {

@@ -6,6 +6,7 @@ export function pipelineMetrics(m: Metrics) {
     framesIn: m.counter('engine_upstream_frames_total', 'Frames received from the upstream WebSocket'),
     malformed: m.counter('engine_upstream_malformed_frames_total', 'Upstream frames that could not be parsed (skipped)'),
     reconnects: m.counter('engine_upstream_reconnects_total', 'Upstream connections lost and re-dialled'),
+    silentStreams: m.counter('engine_upstream_silent_streams_total', 'Streams silent for their interval plus 10 s while their connection delivered others (subscribed again, re-synced)'),
     candlesWritten: m.counter('engine_candles_written_total', 'Bar upserts persisted by the store'),
     storeErrors: m.counter('engine_store_write_errors_total', 'Store writes that failed (retried on reconnect)'),
     gapsDetected: m.counter('engine_gaps_detected_total', 'Gaps detected in a series (missing buckets, unclosed bars, resyncs)'),

@@ -120,6 +120,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     }
     router.route(ev);
     if (ev.type === 'disconnected') pm.reconnects();
+    else if (ev.type === 'silent') pm.silentStreams(ev.streams.length);
   });
   let upstream: UpstreamStatus | undefined;
   const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {

@@ -58,7 +58,7 @@ export class UpstreamRouter {
       if (!waiting) return;
       waiting.set(ev.bar.openTime, ev.bar);
       if (waiting.size > this.maxEarly) waiting.delete(Math.min(...waiting.keys()));
-    } else if (ev.type === 'connected' && ev.resync) {
+    } else if ((ev.type === 'connected' && ev.resync) || ev.type === 'silent') {
       const resync: SeriesInput = { type: 'resync', at: this.now?.() };
       for (const stream of ev.streams) {
         const key = streamKey(stream);

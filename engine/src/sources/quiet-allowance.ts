@@ -20,6 +20,15 @@ export function quietAllowanceMs(heard: boolean, busy: boolean, shortestInterval
   return Math.min(shortestIntervalMs === undefined ? MAX_QUIET_MS : shortestIntervalMs + FINAL_GRACE_MS, MAX_QUIET_MS);
 }
 
+/**
+ * How long one stream may send nothing while its socket delivers others: every stream gets a kline at
+ * each bucket's start, so its interval plus the grace (at most 10 min).
+ */
+export function streamSilenceMs(stream: string): number {
+  const ms = streamIntervalMs(stream);
+  return Math.min(ms === undefined ? MAX_QUIET_MS : ms + FINAL_GRACE_MS, MAX_QUIET_MS);
+}
+
 /** `btcusdt@kline_1h` (or `…@kline_1h@+08:00`) → its interval in ms; undefined for another stream. */
 export function streamIntervalMs(stream: string): number | undefined {
   const at = stream.indexOf('@kline_');

@@ -5,7 +5,7 @@ import type { ConnectLimiter } from './connect-limiter.ts';
 import type { ReconnectScout } from './reconnect-scout.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import { type ControlMethod, controlRequest, parseControlReply } from './ws-control.ts';
-import { KlineFlow, quietAllowanceMs, streamIntervalMs } from './quiet-allowance.ts';
+import { KlineFlow, quietAllowanceMs, streamIntervalMs, streamSilenceMs } from './quiet-allowance.ts';
 import { refusalWaitMs } from './retry-after.ts';
 import type { UpstreamEvent } from './upstream-event.ts';
 
@@ -97,6 +97,8 @@ export class StreamShard {
   private readonly flow: KlineFlow;
   /** Shortest interval among the wanted streams (a quiet stream still gets a kline per bucket). */
   private shortestMs: number | undefined;
+  /** When each wanted stream last sent a kline, or was (re)subscribed: one the exchange went quiet on is asked for again. */
+  private readonly heardOf = new Map<string, number>();
   private nextId = 1;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly staleTimer: NodeJS.Timeout;
@@ -135,7 +137,10 @@ export class StreamShard {
   }
 
   remove(streams: readonly string[]): void {
-    for (const s of streams) this.wanted.delete(s);
+    for (const s of streams) {
+      this.wanted.delete(s);
+      this.heardOf.delete(s);
+    }
     this.measure();
     this.pumpAll();
   }
@@ -179,12 +184,33 @@ export class StreamShard {
     // A quiet shard may go minutes without a kline; a socket that hears not even the exchange's ping
     // (every 20 s) for a minute is dead whatever it carries.
     const dead = now - c.heardAt > (this.opts.deadAfterMs ?? 60_000);
-    if (!dead && (silent <= this.opts.staleAfterMs || silent <= this.quietAllowanceMs())) return;
+    if (!dead && (silent <= this.opts.staleAfterMs || silent <= this.quietAllowanceMs())) return this.checkStreams(c, now);
     this.opts.log?.('warn', dead ? 'upstream connection dead (no ping), replacing' : 'upstream connection stale, replacing', { shard: this.index, silentMs: silent });
     this.current = undefined;
     this.dispose(c);
     c.ws.terminate();
     this.down(dead ? 'dead' : 'stale');
+  }
+
+  /**
+   * A stream the exchange acknowledged and then sent nothing on, while the socket delivers others,
+   * froze its series for good with everything reading `live` (an attacker-style probe: 242 s, no log):
+   * one silent for its interval plus a grace is subscribed again, and its series re-synced.
+   */
+  private checkStreams(c: Conn, now: number): void {
+    let silent: string[] | undefined;
+    for (const s of c.requested) {
+      const at = this.heardOf.get(s);
+      // Only while others come: a socket silent as a whole is the rule above's.
+      if (at === undefined || this.lastFrameAt <= at || now - at <= streamSilenceMs(s) || !this.wanted.has(s)) continue;
+      (silent ??= []).push(s);
+      c.requested.delete(s);
+      this.heardOf.set(s, now);
+    }
+    if (!silent) return;
+    this.opts.log?.('warn', 'upstream streams silent while others deliver: subscribing them again', { shard: this.index, streams: silent.length, sample: silent.slice(0, 5).join(',') });
+    this.opts.emit({ type: 'silent', shard: this.index, streams: silent });
+    this.pump(c);
   }
 
   private down(reason: string): void {
@@ -311,6 +337,7 @@ export class StreamShard {
           if (frame.stream !== undefined && c.leaving.has(frame.stream)) return;
           throw new MalformedFrameError('malformed upstream data: a kline of a stream not subscribed on this socket', { info: { reason: 'stream not subscribed', sample: text.slice(0, 200) } });
         }
+        this.heardOf.set(frame.stream, at);
         this.delivering(c, at);
         this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
       } else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');
@@ -408,6 +435,8 @@ export class StreamShard {
         if (method === 'SUBSCRIBE') {
           c.requested.add(s);
           c.leaving.delete(s);
+          // Its silence counts from the ask.
+          this.heardOf.set(s, this.now());
         } else {
           c.requested.delete(s);
           c.leaving.add(s);

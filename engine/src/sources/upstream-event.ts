@@ -7,5 +7,10 @@ export type UpstreamEvent =
   /** A shard is (re)connected. After a reconnect (not a rotation) its series must be re-synced from REST. */
   | { type: 'connected'; shard: number; streams: readonly string[]; resync: boolean }
   | { type: 'disconnected'; shard: number; reason: string }
+  /**
+   * Streams of a delivering shard that sent nothing for their interval plus a grace (the exchange
+   * acknowledged them and went quiet on them): subscribed again; their series must be re-synced.
+   */
+  | { type: 'silent'; shard: number; streams: readonly string[] }
   /** A shard left with no streams was closed on purpose (not an outage). */
   | { type: 'closed'; shard: number };

@@ -53,6 +53,10 @@ describe('UpstreamRouter', () => {
     r.route({ type: 'connected', shard: 0, streams: ['btcusdt@kline_1m'], resync: true });
     expect(seen.get('BTCUSDT:1m')).toEqual(['resync']);
     expect(seen.get('ETHUSDT:5m')).toEqual([]);
+    // A stream the exchange went quiet on, subscribed again: its series re-synced, the others not.
+    r.route({ type: 'silent', shard: 0, streams: ['ethusdt@kline_5m'] });
+    expect(seen.get('BTCUSDT:1m')).toEqual(['resync']);
+    expect(seen.get('ETHUSDT:5m')).toEqual(['resync']);
     for (const s of subs) s.unsubscribe();
   });
 

@@ -29,9 +29,10 @@ describe('StreamShards on an illiquid market', () => {
     const s = shards;
     subs.push(s.events$.subscribe((e) => events.push(e)));
     subs.push(upstreamStatus$(s.events$, { staleAfterMs, tickMs: 100, quietMs: () => s.quietAllowanceMs() }).subscribe((st) => states.push(st.state)));
-    s.add(['btcusdt@kline_1m', 'ethusdt@kline_1m']);
+    s.add(streams);
     return { events, states };
   };
+  let streams = ['btcusdt@kline_1m', 'ethusdt@kline_1m'];
 
   it('keeps a socket that hears a kline only at each bucket boundary, and reads it live', async () => {
     // A simulated minute every 6 s: the socket is silent about 6 s at a time, four times the stale time.
@@ -68,4 +69,28 @@ describe('StreamShards on an illiquid market', () => {
     expect(events.filter((e) => e.type === 'disconnected').length).toBeGreaterThanOrEqual(2);
     sim.faults.resumeStream();
   }, 30_000);
+
+  it('subscribes again a stream the exchange acknowledged and went quiet on, while the socket delivers others (reproduced: its chart froze 242 s, all reading live)', async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 100 });
+    streams = ['btcusdt@kline_1s', 'ethusdt@kline_1s'];
+    try {
+      sim.faults.muteStream('btcusdt@kline_1s');
+      const { events } = follow(1500);
+      // A 1s stream gets a kline every second: silent for 1 s plus 10 s, it is asked for again.
+      const t0 = Date.now();
+      while (!events.some((e) => e.type === 'silent') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+      const silentAfter = Date.now() - t0;
+      expect(events.filter((e) => e.type === 'silent')).toEqual([{ type: 'silent', shard: 0, streams: ['btcusdt@kline_1s'] }]);
+      expect(silentAfter).toBeGreaterThanOrEqual(10_000);
+      expect(silentAfter).toBeLessThan(16_000);
+      // The socket went on: no reconnect, the other stream delivering all along.
+      expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+      sim.faults.muteStream('btcusdt@kline_1s', false);
+      const n = events.length;
+      await sleep(2500);
+      expect(events.slice(n).some((e) => e.type === 'kline' && e.symbol === 'BTCUSDT')).toBe(true);
+    } finally {
+      streams = ['btcusdt@kline_1m', 'ethusdt@kline_1m'];
+    }
+  }, 40_000);
 });
