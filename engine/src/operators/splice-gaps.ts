@@ -247,6 +247,12 @@ class Splicer {
    */
   private lastFinalLive = false;
   private readonly holes: Hole[] = [];
+  /**
+   * The series' last fill or repair failed: REST is failing for it, and a new gap goes straight to a
+   * repair instead of holding the live updates up to the deadline (17 s of every minute while REST
+   * hung and finals went missing, an attacker-style probe).
+   */
+  private failing = false;
 
   constructor(
     private readonly cfg: SpliceSettings,
@@ -300,7 +306,7 @@ class Splicer {
    * long REST pause (a 429's Retry-After) held them for minutes (an attacker-style probe: 178 s).
    */
   private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number, repairs = 0): Observable<SpliceEvent> {
-    const { fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler, key } = this.cfg;
+    const { fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler } = this.cfg;
     const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
       reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
       // A range that has ended holds its first bucket (the unclosed bar it is for, or the first one
@@ -314,6 +320,12 @@ class Splicer {
     );
     return fetched$.pipe(
       concatMap((bars) => {
+        // REST answers again: the holes waiting out their backoff are due at once.
+        if (this.failing) {
+          this.failing = false;
+          const now = scheduler.now();
+          for (const h of this.holes) h.dueAt = Math.min(h.dueAt, now);
+        }
         const out: SpliceEvent[] = [];
         for (const fetched of bars) {
           if (fetched.openTime >= upTo) break;
@@ -330,17 +342,30 @@ class Splicer {
       catchError((cause: unknown) => {
         // An open end stays open: the host's clock must not decide where the exchange's data ends.
         const failed = origin === 'repair' ? repairs + 1 : 0;
-        const attempt = 1 + retryCount;
+        this.failing = true;
         // Each hole on its own clock: a new one failing no longer put off the repair of an older one.
-        if (failed < MAX_REPAIRS) this.holes.push({ from, to, attempt, repairs: failed, dueAt: scheduler.now() + repairAfterMs * 2 ** Math.min(failed, REPAIR_BACKOFF_DOUBLINGS) });
-        const range = `${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}`;
-        const error = new GapFillError(failed < MAX_REPAIRS ? `gap ${key} [${range}] not filled after ${attempt} attempts` : `gap ${key} [${range}] given up after ${failed} repairs`, {
-          cause,
-          info: { key, from, to: to ?? scheduler.now(), attempt },
-        });
-        return of<SpliceEvent>({ type: 'gap-unfilled', error });
+        return of(this.unfilled(from, to, 1 + retryCount, failed, repairAfterMs * 2 ** Math.min(failed, REPAIR_BACKOFF_DOUBLINGS), cause));
       }),
     );
+  }
+
+  /** Remembers a hole for a repair `dueInMs` from now (unless given up) and says so. */
+  private unfilled(from: number, to: number | undefined, attempt: number, repairs: number, dueInMs: number, cause: unknown): SpliceEvent {
+    const { key, scheduler } = this.cfg;
+    if (repairs < MAX_REPAIRS) this.holes.push({ from, to, attempt, repairs, dueAt: scheduler.now() + dueInMs });
+    const range = `${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}`;
+    const error = new GapFillError(repairs < MAX_REPAIRS ? `gap ${key} [${range}] not filled after ${attempt} attempts` : `gap ${key} [${range}] given up after ${repairs} repairs`, {
+      cause,
+      info: { key, from, to: to ?? scheduler.now(), attempt },
+    });
+    return { type: 'gap-unfilled', error };
+  }
+
+  /** A gap while REST is failing for the series: left to a repair at once, the live updates not held. */
+  private toRepair(gap: SpliceEvent & { type: 'gap' }, to: number | undefined, bar?: Bar): readonly SpliceEvent[] {
+    const out: SpliceEvent[] = [gap, this.unfilled(gap.from, to, 0, 0, 0, new Error("left to a repair: the series' last REST answer failed"))];
+    if (bar && this.admit(bar, true)) out.push({ type: 'bar', bar, origin: 'live' });
+    return out;
   }
 
   private onBar(bar: Bar): readonly SpliceEvent[] | Observable<SpliceEvent> {
@@ -351,6 +376,7 @@ class Splicer {
       const from = bar.openTime > expected ? (prev.closed ? expected : prev.openTime) : prev.closed ? undefined : prev.openTime;
       if (from !== undefined) {
         const reason = bar.openTime > expected ? 'skip' : 'unclosed';
+        if (this.failing) return this.toRepair({ type: 'gap', from, to: bar.openTime - 1, reason }, bar.openTime - 1, bar);
         return concat(
           of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
           this.fill(from, bar.openTime - 1, 'fill', bar.openTime),
@@ -374,6 +400,7 @@ class Splicer {
     // The bar forming when the connection dropped may have closed offline: its final comes from REST.
     // So does one that only REST called closed: the stream's final for it may have been lost.
     const from = last.closed && this.lastFinalLive ? nextOpen(last.openTime, this.cfg.interval) : last.openTime;
+    if (this.failing) return this.toRepair({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }, undefined);
     return concat(of<SpliceEvent>({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }), this.fill(from, undefined, 'fill', Infinity));
   }
 }

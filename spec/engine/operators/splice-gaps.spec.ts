@@ -220,20 +220,22 @@ describe('spliceGaps (marbles)', () => {
       const fetchRange = () => (calls++ === 0 ? hung : answered);
       const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, fillDeadlineMs: 5, repairAfterMs: 15 }));
       const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, info: e.error.info, cause: (e.error.cause as Error).message } : e);
-      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g----(ucd)------------(GFryzfe)------|', {
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-g----(ucd)------------(GveFryzf)-----|', {
         a: out(1),
         g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
         u: { type: 'gap-unfilled', info: { key: '?', from: T0 + 2 * M, to: T0 + 3 * M - 1, attempt: 4 }, cause: 'no answer within 5 ms' },
         c: out(3, 'live', false, 1),
         d: out(3, 'live', false, 2),
-        // Bar 5's own gap (bar 3 never closed live, 4 is missing) and, beside it, the repair of bar 2.
+        // Bar 5's own gap (bar 3 never closed live, 4 is missing): REST failed last, so it goes straight
+        // to a repair and bar 5 is not held. Beside it, the repair of bar 2, then of 3 and 4.
+        G: { type: 'gap', from: T0 + 3 * M, to: T0 + 5 * M - 1, reason: 'skip' },
+        v: { type: 'gap-unfilled', info: { key: '?', from: T0 + 3 * M, to: T0 + 5 * M - 1, attempt: 0 }, cause: "left to a repair: the series' last REST answer failed" },
+        e: out(5, 'live', false),
         F: { type: 'bar', bar: bar(2), origin: 'repair' },
         r: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
-        G: { type: 'gap', from: T0 + 3 * M, to: T0 + 5 * M - 1, reason: 'skip' },
-        y: out(3, 'fill'),
-        z: out(4, 'fill'),
+        y: { type: 'bar', bar: bar(3), origin: 'repair' },
+        z: { type: 'bar', bar: bar(4), origin: 'repair' },
         f: { type: 'gap-filled', from: T0 + 3 * M, to: T0 + 5 * M - 1, bars: 2 },
-        e: out(5, 'live', false),
       });
       expectSubscriptions(hung.subscriptions).toBe('---^----!');
     });
@@ -251,6 +253,32 @@ describe('spliceGaps (marbles)', () => {
     });
     // The fill at 1; repairs 10 frames after it (12), then 20 (33), then 40 (74): 60 is too early.
     expect(tried).toEqual([1, 12, 33, 74]);
+  });
+
+  it('while REST fails for the series, leaves a new gap to a repair without holding the live updates; once it answers, every hole waiting is due', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-c-----e----f----------|', { a: live(1), c: live(3), e: live(5, false, 1), f: live(5, false, 7) });
+      const answers = [cold<Bar[]>('#'), cold('(x|)', { x: [bar(4)] }), cold('(x|)', { x: [bar(2)] })];
+      let calls = 0;
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => answers[calls++]!, retryCount: 0, repairAfterMs: 20 }));
+      const unfilled = (e: SpliceEvent) => (e.type === 'gap-unfilled' ? { type: e.type, from: e.error.info.from } : e);
+      expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-(guc)-(Gve)(fABCD)----|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
+        u: { type: 'gap-unfilled', from: T0 + 2 * M },
+        c: out(3),
+        // Bar 5 reveals bar 4 missing: not fetched before it (REST failed last), bar 5 goes out at once.
+        G: { type: 'gap', from: T0 + 4 * M, to: T0 + 5 * M - 1, reason: 'skip' },
+        v: { type: 'gap-unfilled', from: T0 + 4 * M },
+        e: out(5, 'live', false, 1),
+        f: out(5, 'live', false, 7),
+        // The next update repairs bar 4 beside it; REST answered, so bar 2's hole (due at 23) goes at once.
+        A: { type: 'bar', bar: bar(4), origin: 'repair' },
+        B: { type: 'gap-filled', from: T0 + 4 * M, to: T0 + 5 * M - 1, bars: 1 },
+        C: { type: 'bar', bar: bar(2), origin: 'repair' },
+        D: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
+      });
+    });
   });
 
   it('gives a hole up after 8 failed repairs (the store keeps it; a restart fetches it again)', () => {
