@@ -52,4 +52,16 @@ describe('GET /candles against a failing exchange, from many addresses', () => {
     expect(statuses).toEqual(Array(60).fill(502));
     expect(lines.filter((l) => l.startsWith('candles request failed'))).toEqual(['candles request failed']);
   }, 30_000);
+
+  it('says that the exchange sent malformed frames, once per kind per 10 s, however many (reproduced: 43,500 skipped, nothing above debug)', async () => {
+    lines.length = 0;
+    const before = app.metrics.value('engine_upstream_malformed_frames_total');
+    app.sim!.faults.sendMalformed(500);
+    for (let i = 0; i < 50 && app.metrics.value('engine_upstream_malformed_frames_total') < before + 500; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(app.metrics.value('engine_upstream_malformed_frames_total')).toBeGreaterThanOrEqual(before + 500);
+    const said = lines.filter((l) => l.startsWith('malformed upstream frames skipped'));
+    expect(said.length).toBeGreaterThanOrEqual(1);
+    // One per kind of fault the simulator sends (not JSON, not an object, no kline fields…).
+    expect(said.length).toBeLessThanOrEqual(10);
+  }, 30_000);
 });
