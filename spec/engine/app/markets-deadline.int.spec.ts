@@ -5,68 +5,61 @@ import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 /**
- * The start reads the exchange's markets (exchangeInfo) once. An exchange that never answered it held
- * the start for minutes (the REST client's own retries, each up to 30 s: an attacker-style probe of a
- * dripping exchange saw about 3 minutes): now the start waits at most 15 s, serves the configured
- * symbols meanwhile, and asks for the markets again every 30 s (series-feed).
+ * The start asks the exchange its time, then its markets (exchangeInfo). An exchange that never
+ * answered held the start for minutes (the REST client's own retries, each up to 30 s: an
+ * attacker-style probe of a dripping exchange saw about 3 minutes for exchangeInfo, 30 s for the
+ * time): now it waits at most 5 s for the time (the host's clock stands in) and 15 s for the markets
+ * (the configured symbols are served, and the markets asked for again every 30 s by series-feed).
  */
-describe('a start whose exchangeInfo never answers', () => {
+function startAgainstStalled(path: string): { started: () => { app: App; ms: number } } {
   let sim: SimExchange;
   let app: App | undefined;
-  let startedInMs = 0;
+  let ms = 0;
   beforeAll(async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100 });
-    sim.faults.stallRest(['/api/v3/exchangeInfo']);
+    sim.faults.stallRest([path]);
     const t0 = Date.now();
     app = await startTestApp({ source: 'binance', restUrl: sim.restUrl, wsUrl: sim.wsUrl, symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300 });
-    startedInMs = Date.now() - t0;
+    ms = Date.now() - t0;
   }, 60_000);
   afterAll(async () => {
     sim?.faults.restoreRest();
     await app?.stop();
     await sim?.close();
   });
+  return { started: () => ({ app: app!, ms }) };
+}
+
+/** The configured symbol is served: a snapshot, then live candles. */
+async function serves(app: App): Promise<void> {
+  const client = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
+  try {
+    await client.until((c) => c.historical() !== undefined && c.live().length > 0, 15_000, 'historical and live candles');
+  } finally {
+    client.close();
+  }
+}
+
+describe('a start whose exchangeInfo never answers', () => {
+  const { started } = startAgainstStalled('/api/v3/exchangeInfo');
 
   it('serves the configured symbols once its deadline passed', async () => {
+    const { app, ms } = started();
     // The deadline (15 s) plus the rest of a start on a busy host.
-    expect(startedInMs).toBeLessThan(30_000);
-    expect(startedInMs).toBeGreaterThanOrEqual(14_000);
-    const client = new EngineClient(`${app!.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
-    try {
-      await client.until((c) => c.historical() !== undefined && c.live().length > 0, 15_000, 'historical and live candles');
-    } finally {
-      client.close();
-    }
+    expect(ms).toBeLessThan(30_000);
+    expect(ms).toBeGreaterThanOrEqual(14_000);
+    await serves(app);
   }, 60_000);
 });
 
-/** The same for the exchange's time, asked before anything else: two unanswered asks held the start 30 s. */
 describe('a start whose /api/v3/time never answers', () => {
-  let sim: SimExchange;
-  let app: App | undefined;
-  let startedInMs = 0;
-  beforeAll(async () => {
-    sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 100 });
-    sim.faults.stallRest(['/api/v3/time']);
-    const t0 = Date.now();
-    app = await startTestApp({ source: 'binance', restUrl: sim.restUrl, wsUrl: sim.wsUrl, symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 300 });
-    startedInMs = Date.now() - t0;
-  }, 60_000);
-  afterAll(async () => {
-    sim?.faults.restoreRest();
-    await app?.stop();
-    await sim?.close();
-  });
+  const { started } = startAgainstStalled('/api/v3/time');
 
   it('waits for it 5 s at most, the host standing in until the exchange streams', async () => {
-    expect(startedInMs).toBeGreaterThanOrEqual(4500);
+    const { app, ms } = started();
+    expect(ms).toBeGreaterThanOrEqual(4500);
     // Two asks of 5 s each before: over 10 s.
-    expect(startedInMs).toBeLessThan(9000);
-    const client = new EngineClient(`${app!.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
-    try {
-      await client.until((c) => c.historical() !== undefined && c.live().length > 0, 15_000, 'historical and live candles');
-    } finally {
-      client.close();
-    }
+    expect(ms).toBeLessThan(9000);
+    await serves(app);
   }, 60_000);
 });
