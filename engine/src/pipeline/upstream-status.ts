@@ -49,7 +49,7 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
     let last: UpstreamState | undefined;
     const stateAt = (now: number): UpstreamState => {
       if (down.size > 0 || up.size === 0) return 'reconnecting';
-      if (lastFrameAt !== undefined && (now - lastFrameAt <= staleMs || now - lastFrameAt <= (quietMs?.() ?? 0))) return 'live';
+      if (lastFrameAt !== undefined && now - lastFrameAt <= Math.max(staleMs, quietMs?.() ?? 0)) return 'live';
       // Nothing since a while before the last connect: coming back until frames come, then stale.
       return connectedAt !== undefined && now - connectedAt <= staleMs ? 'reconnecting' : 'stale';
     };

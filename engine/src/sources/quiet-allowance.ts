@@ -13,20 +13,20 @@ export const FINAL_GRACE_MS = 10_000;
 /** However quiet, a socket silent this long is replaced: a dead TCP connection shows nothing else. */
 export const MAX_QUIET_MS = 600_000;
 
+/** Silence that is normal for what carries klines of this interval: the interval plus the grace, at most 10 min. */
+function quietFor(intervalMs: number | undefined): number {
+  return intervalMs === undefined ? MAX_QUIET_MS : Math.min(intervalMs + FINAL_GRACE_MS, MAX_QUIET_MS);
+}
+
 /** The silence that is normal for a shard (0: only the configured stale time applies). */
 export function quietAllowanceMs(heard: boolean, busy: boolean, shortestIntervalMs: number | undefined): number {
   // Before any kline, nothing is known: a socket that only sends junk is replaced at the stale time.
-  if (!heard || busy) return 0;
-  return Math.min(shortestIntervalMs === undefined ? MAX_QUIET_MS : shortestIntervalMs + FINAL_GRACE_MS, MAX_QUIET_MS);
+  return !heard || busy ? 0 : quietFor(shortestIntervalMs);
 }
 
-/**
- * How long one stream may send nothing while its socket delivers others: every stream gets a kline at
- * each bucket's start, so its interval plus the grace (at most 10 min).
- */
+/** How long one stream may send nothing while its socket delivers others (it gets a kline at each bucket's start). */
 export function streamSilenceMs(stream: string): number {
-  const ms = streamIntervalMs(stream);
-  return Math.min(ms === undefined ? MAX_QUIET_MS : ms + FINAL_GRACE_MS, MAX_QUIET_MS);
+  return quietFor(streamIntervalMs(stream));
 }
 
 /** `btcusdt@kline_1h` (or `…@kline_1h@+08:00`) → its interval in ms; undefined for another stream. */
