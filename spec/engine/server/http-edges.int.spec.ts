@@ -4,6 +4,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { startApp, type App } from '../../../engine/src/app.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
+import { until } from '../../helpers/until.ts';
 
 const start = (extra: Parameters<typeof startApp>[0] = {}) =>
   startApp({ source: 'sim', port: 0, host: '127.0.0.1', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 50, historyOnConnect: 20, clientDir: '', log: silentLogger, simOptions: { pushIntervalMs: 50, clockSpeed: 60 }, ...extra });
@@ -55,6 +56,9 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
   beforeAll(async () => {
     app = await start();
     await app.ready;
+    // Ready is the bootstrap; /health is ok only once a live frame came too. Comparing HEAD with GET
+    // needs a status that holds between the two requests (CI once read 503 then 200).
+    await until(async () => (await send(app, '/health')).status === 200, 10_000, '/health 200');
   });
   afterAll(async () => {
     await app?.stop();
