@@ -109,6 +109,8 @@ export interface SimExchange {
     failRest(opts: { status: number; requests: number }): void;
     /** Leaves every REST request (or those to `paths`) unanswered, as an exchange that hangs, until restoreRest. */
     stallRest(paths?: readonly string[]): void;
+    /** The paths of the requests held by stallRest now (one per request, in arrival order). */
+    stalledRequests(): string[];
     /** Drops the failures failRest queued and not yet answered, and serves the stalled requests: REST answers again. */
     restoreRest(): void;
     /** Acknowledge subscriptions to `stream` but send nothing on it (`false` ends it). */
@@ -244,8 +246,9 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
         restFaults.failures.length = 0;
         const stalled = restFaults.stalled ?? [];
         restFaults.stalled = undefined;
-        for (const serve of stalled) serve();
+        for (const { serve } of stalled) serve();
       },
+      stalledRequests: () => (restFaults.stalled ?? []).map((r) => r.path),
       muteStream: (stream, muted) => streams.muteStream(stream, muted),
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),

@@ -22,7 +22,7 @@ export interface RestFaultQueue {
   rateLimits: Array<{ status: 429 | 418; retryAfterSec: number }>;
   failures: number[];
   /** While set, requests are left unanswered (an exchange that hangs); each waits here to be served. */
-  stalled?: Array<() => void>;
+  stalled?: Array<{ path: string; serve: () => void }>;
   /** Only these paths hang (all when undefined). */
   stalledPaths?: ReadonlySet<string>;
 }
@@ -222,7 +222,8 @@ export function createRestHandler(ctx: SimRestContext, faults: RestFaultQueue): 
     }
   };
   return (req, res) => {
-    if (faults.stalled && (!faults.stalledPaths || faults.stalledPaths.has(new URL(req.url ?? '/', 'http://sim').pathname))) faults.stalled.push(() => serve(req, res));
+    const path = faults.stalled && new URL(req.url ?? '/', 'http://sim').pathname;
+    if (path && (!faults.stalledPaths || faults.stalledPaths.has(path))) faults.stalled!.push({ path, serve: () => serve(req, res) });
     else serve(req, res);
   };
 }

@@ -22,6 +22,12 @@ export interface Exchange {
   observe(exchangeTime: number): void;
   sim?: SimExchange;
   replay?: ReplayExchange;
+  /**
+   * Binance's: its clock's first reading, settled within 5 s either way (the host's clock stands in
+   * until then). Awaited beside the markets' read, not before it: one stalled exchange held the start
+   * for both deadlines in turn (21 s, an attacker-style probe).
+   */
+  clockRead?: Promise<void>;
   /** Symbols and intervals to follow (a replay's come from the recording). */
   symbols: string[];
   intervals: string[];
@@ -64,9 +70,10 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
     return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
   }
-  const clock = await startExchangeClock(config, log, metrics);
+  const clock = startExchangeClock(config, log, metrics);
   return {
     kind,
+    clockRead: clock.read,
     restUrl: config.restUrl,
     wsUrl: config.wsUrl,
     now: clock.now,
@@ -96,11 +103,12 @@ const CLOCK_SYNC_MS = 60_000;
 const START_CLOCK_DEADLINE_MS = 5000;
 
 /**
- * Binance's clock, as a lower bound: asked once before anything else (so bootstrap already judges
- * closedness by it), then every minute, and sharpened by every kline event. If the first ask fails,
- * the host's clock stands in until the exchange answers or streams; that is said loudly.
+ * Binance's clock, as a lower bound: asked at once (`read` settles when it answered or gave up, and
+ * the start awaits it before the bootstrap, so that judges closedness by it), then every minute, and
+ * sharpened by every kline event. If the first ask fails, the host's clock stands in until the
+ * exchange answers or streams; that is said loudly.
  */
-async function startExchangeClock(config: Config, log: Logger, metrics?: Metrics): Promise<{ now: () => number; observe: (t: number) => void; close: () => Promise<void> }> {
+function startExchangeClock(config: Config, log: Logger, metrics?: Metrics): { now: () => number; observe: (t: number) => void; read: Promise<void>; close: () => Promise<void> } {
   const clock = new ExchangeClock();
   if (metrics) {
     const skew = metrics.gauge('engine_exchange_clock_skew_ms', "The exchange's clock minus the host's, as the engine estimates it (a lower bound)");
@@ -108,16 +116,16 @@ async function startExchangeClock(config: Config, log: Logger, metrics?: Metrics
   }
   const rest = new BinanceRest({ baseUrl: config.restUrl, weightBudget: config.restWeightBudget, concurrency: 1, maxAttempts: 2, timeoutMs: 5000 });
   const sync = (signal?: AbortSignal) => clock.sync(() => rest.serverTime(signal));
-  try {
-    // Bounded: two dripped answers held the start 30 s (an attacker-style probe); the host's clock stands in meanwhile.
-    await sync(AbortSignal.timeout(START_CLOCK_DEADLINE_MS));
-    const skew = clock.skewMs!;
-    const msg = `exchange clock: ${Math.abs(skew)} ms ${skew >= 0 ? 'ahead of' : 'behind'} the host's; closedness follows the exchange's`;
-    if (Math.abs(skew) > 1000) log.warn(msg);
-    else log.info(msg);
-  } catch (e) {
-    log.warn(`could not read the exchange's clock (GET /api/v3/time): the host's clock stands in until it answers or streams`, { err: e as Error });
-  }
+  // Bounded: two dripped answers held the start 30 s (an attacker-style probe); the host's clock stands in meanwhile.
+  const read = sync(AbortSignal.timeout(START_CLOCK_DEADLINE_MS)).then(
+    () => {
+      const skew = clock.skewMs!;
+      const msg = `exchange clock: ${Math.abs(skew)} ms ${skew >= 0 ? 'ahead of' : 'behind'} the host's; closedness follows the exchange's`;
+      if (Math.abs(skew) > 1000) log.warn(msg);
+      else log.info(msg);
+    },
+    (e: unknown) => log.warn(`could not read the exchange's clock (GET /api/v3/time): the host's clock stands in until it answers or streams`, { err: e as Error }),
+  );
   const timer = setInterval(() => {
     sync().catch((e: unknown) => log.debug('exchange clock sync failed', { err: e as Error }));
   }, CLOCK_SYNC_MS);
@@ -125,6 +133,7 @@ async function startExchangeClock(config: Config, log: Logger, metrics?: Metrics
   return {
     now: clock.now,
     observe: (t) => clock.observe(t),
+    read,
     close: async () => {
       clearInterval(timer);
       await rest.close();

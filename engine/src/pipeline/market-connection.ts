@@ -75,8 +75,7 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
     if (skipped) log.warn('exchangeInfo entries skipped (malformed or bad symbol names)', { skipped });
     return change;
   };
-  // A replay's exchange knows only its recording: its symbols are the catalog.
-  if (source !== 'replay') {
+  const firstMarkets = async () => {
     try {
       // Bounded: REST's own retries of a dripping exchangeInfo held the start for 3 minutes.
       await loadMarkets(AbortSignal.timeout(START_MARKETS_DEADLINE_MS));
@@ -85,7 +84,10 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
     } catch (e) {
       log.warn('exchangeInfo failed: serving the configured symbols until it answers', { err: e as Error });
     }
-  }
+  };
+  // Both reads at once: a start waits for the longer deadline, not their sum. A replay's exchange
+  // knows only its recording: its symbols are the catalog.
+  await Promise.all([exchange.clockRead, source !== 'replay' && firstMarkets()]);
   return {
     exchange,
     universe,
