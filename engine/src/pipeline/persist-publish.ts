@@ -1,6 +1,7 @@
 import { sameBar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { Logger } from '../log.ts';
+import { createLogDedup } from '../log-dedup.ts';
 import type { SpliceEvent } from '../operators/splice-gaps.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { Bar } from '../domain/bar.ts';
@@ -29,11 +30,14 @@ export type SinkEvent = SpliceEvent | { type: 'bar'; bar: Bar; origin: 'rebuild'
  * new snapshot; not to what is computed from the series, which follows bars in order, but to
  * `repairsOut` (custom intervals rebuild the buckets it touched, derived series start again from
  * the window).
- * Gap events are counted and logged.
+ * Gap events are counted and logged: one line per kind in 10 s, the rest counted (a mass re-sync
+ * filled 150 series at once and wrote 150 lines every 75 s); `flush` writes the counts left.
  */
-export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: SinkEvent) => void {
+export function persistAndPublish(deps: PersistPublishDeps): ((id: SeriesId, ev: SinkEvent) => void) & { flush(): void } {
   const { store, metrics: pm, log } = deps;
-  return (id, ev) => {
+  const filled = createLogDedup({ warn: (msg, fields) => log.info(msg, fields) });
+  const unfilled = createLogDedup(log);
+  const sink = (id: SeriesId, ev: SinkEvent): void => {
     switch (ev.type) {
       case 'bar': {
         const late = ev.origin === 'repair' || ev.origin === 'rebuild';
@@ -56,12 +60,18 @@ export function persistAndPublish(deps: PersistPublishDeps): (id: SeriesId, ev: 
         return;
       case 'gap-filled':
         pm.gapsFilled();
-        if (ev.bars > 0) log.info('gap filled', { key: id.key, bars: ev.bars });
+        if (ev.bars > 0) filled.warn('filled', 'gap filled', { key: id.key, bars: ev.bars });
         return;
       case 'gap-unfilled':
         pm.gapsUnfilled();
-        log.warn('gap not filled, will retry', { key: id.key, err: ev.error.message });
+        unfilled.warn('unfilled', 'gap not filled, will retry', { key: id.key, err: ev.error.message });
         return;
     }
   };
+  return Object.assign(sink, {
+    flush() {
+      filled.flush();
+      unfilled.flush();
+    },
+  });
 }

@@ -239,6 +239,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       statusSub.unsubscribe();
       shards.close();
       shardWarns.flush();
+      sink.flush();
     },
     endBars() {
       for (const bars of [...barsOut.values(), ...repairsOut.values()]) bars.complete();

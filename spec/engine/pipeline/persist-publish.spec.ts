@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { silentLogger } from '../../../engine/src/log.ts';
+import { createLogger, silentLogger } from '../../../engine/src/log.ts';
+import { GapFillError } from '../../../engine/src/domain/errors.ts';
 import { Metrics } from '../../../engine/src/metrics.ts';
 import { pipelineMetrics } from '../../../engine/src/pipeline/engine-metrics.ts';
 import { persistAndPublish } from '../../../engine/src/pipeline/persist-publish.ts';
@@ -78,5 +79,21 @@ describe('persistAndPublish', () => {
     expect(published.map((b) => b.openTime / M)).toEqual([1, 3, 2, 1]);
     expect(repaired.map((b) => b.openTime / M)).toEqual([2, 1]);
     expect(computed.map((b) => b.openTime / M)).toEqual([1, 3]);
+  });
+
+  it('logs a mass re-sync in one line per kind, then the count (was one line per series: 150 every 75 s)', () => {
+    const lines: string[] = [];
+    const sink = persistAndPublish({ store: createMemoryBarStore({ bufferSize: 10 }), publishBar: () => {}, barsOut: () => {}, metrics: pipelineMetrics(new Metrics()), log: createLogger('info', 't', (l) => lines.push(l)) });
+    for (let i = 0; i < 150; i++) {
+      const s = seriesId(`S${i}USDT`, '1m');
+      sink(s, { type: 'gap-filled', from: 0, to: M, bars: 2 });
+      sink(s, { type: 'gap-unfilled', error: new GapFillError('REST down', { info: { key: s.key, from: 0, to: M, attempt: 1 } }) });
+    }
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/gap filled.*S0USDT/);
+    expect(lines[1]).toMatch(/gap not filled, will retry.*S0USDT/);
+    sink.flush();
+    expect(lines.slice(2).join('\n')).toMatch(/gap filled \(repeated 149 more times\).*S149USDT/);
+    expect(lines.slice(2).join('\n')).toMatch(/gap not filled, will retry \(repeated 149 more times\)/);
   });
 });
