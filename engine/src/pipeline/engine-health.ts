@@ -5,7 +5,7 @@ import type { UpstreamStatus } from './upstream-status.ts';
 export interface HealthParts {
   source: string;
   upstream(): UpstreamStatus | undefined;
-  shards(): Array<{ shard: number; streams: number; connected: boolean }>;
+  shards(): Array<{ shard: number; streams: number; connected: boolean; silent: number }>;
   store(): StoreHealth;
   /** Configured series live so far (native ones bootstrapped, custom intervals with their history). */
   configured(): { native: { live: number; total: number }; custom: { live: number; total: number } };
@@ -34,6 +34,9 @@ export function engineHealth(parts: HealthParts): () => Record<string, unknown> 
     const lastFrameAgeMs = up?.lastFrameAt === undefined ? null : now() - up.lastFrameAt;
     const live = connected && lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, parts.staleAfterMs);
     const bootstrapDone = native.live === native.total;
+    const shards = parts.shards();
+    // Not a reason to leave the load balancer: the other series are served, and these re-synced from REST.
+    const silentStreams = shards.reduce((n, s) => n + s.silent, 0);
     const notReady: string[] = [];
     if (!connected) notReady.push('upstream not connected');
     else if (!live) notReady.push('upstream connected but no recent frame');
@@ -44,7 +47,7 @@ export function engineHealth(parts: HealthParts): () => Record<string, unknown> 
       status: notReady.length === 0 ? 'ok' : 'degraded',
       notReady,
       source: parts.source,
-      upstream: { connected, live, shards: up?.shards ?? 0, lastFrameAgeMs, streams: parts.shards() },
+      upstream: { connected, live, shards: up?.shards ?? 0, lastFrameAgeMs, silentStreams, streams: shards },
       store,
       bootstrap: { done: bootstrapDone, series: native.live, total: native.total, custom: custom.total, customLoaded: custom.live, rejectedSymbols: parts.rejectedSymbols() },
       series: parts.series(),

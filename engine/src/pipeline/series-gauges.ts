@@ -5,7 +5,7 @@ import type { LifecycleCounts } from './series-lifecycle.ts';
 export function seriesGauges(
   metrics: Metrics,
   counts: () => LifecycleCounts,
-  shards: () => Array<{ shard: number; streams: number; connected: boolean }>,
+  shards: () => Array<{ shard: number; streams: number; connected: boolean; silent: number }>,
   restWeight: () => number,
   restWaiting: () => Record<string, number>,
 ): void {
@@ -13,6 +13,7 @@ export function seriesGauges(
   const queued = metrics.gauge('engine_bootstrap_queued', 'Series waiting for their REST bootstrap');
   const shardCount = metrics.gauge('engine_upstream_shards', 'Upstream WebSocket connections (shards)');
   const streams = metrics.gauge('engine_upstream_streams', 'Streams subscribed per upstream shard');
+  const silent = metrics.gauge('engine_upstream_silent_streams', 'Streams the exchange went silent on while their connection delivered others, not heard since (re-synced from REST meanwhile)');
   const weight = metrics.gauge('engine_rest_weight_reserved', 'REST weight used or reserved by the engine in the current minute');
   const waiting = metrics.gauge('engine_rest_waiting', 'REST calls waiting for a slot or budget, by lane: live (configured series), held (on-demand series\' fills and resyncs), start (on-demand bootstraps), client (history)');
   let shown = new Set<string>();
@@ -30,6 +31,7 @@ export function seriesGauges(
     for (const s of shown) if (!now.has(s)) streams(0, { shard: s });
     for (const s of list) streams(s.streams, { shard: String(s.shard) });
     shown = now;
+    silent(list.reduce((n, s) => n + s.silent, 0));
     weight(restWeight());
     for (const [lane, n] of Object.entries(restWaiting())) waiting(n, { lane });
   });

@@ -99,6 +99,8 @@ export class StreamShard {
   private shortestMs: number | undefined;
   /** When each wanted stream last sent a kline, or was (re)subscribed: one the exchange went quiet on is asked for again. */
   private readonly heardOf = new Map<string, number>();
+  /** Streams found silent (checkStreams) and not heard since: for /health and the metrics. */
+  private readonly silentNow = new Set<string>();
   private nextId = 1;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly staleTimer: NodeJS.Timeout;
@@ -128,6 +130,11 @@ export class StreamShard {
     return [...this.wanted];
   }
 
+  /** Wanted streams the exchange went silent on while this socket delivered others, not heard since. */
+  get silent(): number {
+    return this.silentNow.size;
+  }
+
   add(streams: readonly string[]): void {
     // A shard that had nothing to deliver was legitimately silent: its silence starts now.
     if (this.wanted.size === 0) this.lastFrameAt = this.now();
@@ -140,6 +147,7 @@ export class StreamShard {
     for (const s of streams) {
       this.wanted.delete(s);
       this.heardOf.delete(s);
+      this.silentNow.delete(s);
     }
     this.measure();
     this.pumpAll();
@@ -204,6 +212,7 @@ export class StreamShard {
       // Only while others come: a socket silent as a whole is the rule above's.
       if (at === undefined || this.lastFrameAt <= at || now - at <= streamSilenceMs(s) || !this.wanted.has(s)) continue;
       (silent ??= []).push(s);
+      this.silentNow.add(s);
       c.requested.delete(s);
       this.heardOf.set(s, now);
     }
@@ -338,6 +347,7 @@ export class StreamShard {
           throw new MalformedFrameError('malformed upstream data: a kline of a stream not subscribed on this socket', { info: { reason: 'stream not subscribed', sample: text.slice(0, 200) } });
         }
         this.heardOf.set(frame.stream, at);
+        if (this.silentNow.size) this.silentNow.delete(frame.stream);
         this.delivering(c, at);
         this.opts.emit({ type: 'kline', symbol: frame.symbol, interval: frame.interval, bar: frame.bar, receivedAt: at, eventTime: frame.eventTime });
       } else if (frame.kind === 'shutdown' && this.current) this.rotate(this.current, 'serverShutdown');

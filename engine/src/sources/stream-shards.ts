@@ -95,8 +95,8 @@ export class StreamShards {
     return least ?? 0;
   }
 
-  stats(): Array<{ shard: number; streams: number; connected: boolean }> {
-    return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected }));
+  stats(): Array<{ shard: number; streams: number; connected: boolean; silent: number }> {
+    return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected, silent: s.silent }));
   }
 
   close(): void {

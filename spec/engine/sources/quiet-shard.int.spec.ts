@@ -85,10 +85,13 @@ describe('StreamShards on an illiquid market', () => {
       expect(silentAfter).toBeLessThan(16_000);
       // The socket went on: no reconnect, the other stream delivering all along.
       expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+      // Counted as silent until it is heard again (/health's upstream.silentStreams, a gauge).
+      expect(shards!.stats().map((s) => s.silent)).toEqual([1]);
       sim.faults.muteStream('btcusdt@kline_1s', false);
       const n = events.length;
       await sleep(2500);
       expect(events.slice(n).some((e) => e.type === 'kline' && e.symbol === 'BTCUSDT')).toBe(true);
+      expect(shards!.stats().map((s) => s.silent)).toEqual([0]);
     } finally {
       streams = ['btcusdt@kline_1m', 'ethusdt@kline_1m'];
     }
