@@ -132,7 +132,7 @@ describe('StreamShards at the exchange cap of streams per connection', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sim.stats.limitCloses).toBe(0);
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(shards.stats()).toEqual([{ shard: 0, streams: 4, connected: true }]);
+    expect(shards.stats()).toEqual([{ shard: 0, streams: 4, connected: true, silent: 0 }]);
     // The swapped-out streams stopped on the socket.
     const late = events.length;
     await new Promise((r) => setTimeout(r, 300));
