@@ -386,7 +386,10 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     window,
     release(id) {
       // Pending writes keep their own copy of the bars (and the id), so they still reach Redis, with
-      // the expiry again after them (a key they create has none yet).
+      // the expiry again after them (a key they create has none yet). Not while Redis is away: each
+      // released series kept its bars until it answered (a review: 1,000 bars per series freed,
+      // clients loading cold series through an outage grow it by GBs an hour); the exchange has them.
+      if (!ok() && (everReady || Date.now() > connectDeadline)) dirty.delete(id.key);
       windows.delete(id.key);
       idOf.delete(id.key);
       unpersisted.delete(id.key);

@@ -34,4 +34,22 @@ describe('a Redis store that is unreachable from the start', () => {
       await store.close();
     }
   });
+
+  it("drops a released series' pending writes while Redis is away (each kept its 1,000 bars until it answered: memory grew with every cold series loaded through an outage)", async () => {
+    const store = createRedisBarStore({ url: `redis://127.0.0.1:${await deadPort()}/15`, bufferSize: 1000, connectTimeoutMs: 50 });
+    try {
+      await store.restore(seriesId('BTCUSDT', '1m'));
+      const bars = Array.from({ length: 1000 }, (_, i) => ({ openTime: 1_700_000_000_000 + i * 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, closed: true }));
+      for (let s = 0; s < 50; s++) {
+        const id = seriesId(`S${s}USDT`, '1m');
+        store.upsert(id, bars);
+        store.release(id);
+      }
+      // A series still held keeps its own (written when Redis answers again).
+      store.upsert(seriesId('BTCUSDT', '1m'), bars);
+      expect(store.health()).toMatchObject({ reachable: false, pendingWrites: 1000 });
+    } finally {
+      await store.close();
+    }
+  });
 });
