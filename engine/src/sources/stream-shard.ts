@@ -256,7 +256,8 @@ export class StreamShard {
     } catch {
       return; // stopped
     }
-    if (this.ac.signal.aborted) return;
+    // A rotation's socket took over while this dial waited its turn.
+    if (this.ac.signal.aborted || (!rotation && this.current)) return;
     // A kline frame is under 1 KB and a reply listing 1,024 streams about 30 KB: ws's default cap (100 MiB) let one frame take 450 MB.
     const ws = new WebSocket(`${this.opts.wsUrl}/stream`, { handshakeTimeout: 10_000, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
     const c: Conn = {
@@ -276,6 +277,13 @@ export class StreamShard {
     this.sockets.add(c);
     ws.on('open', () => {
       if (this.ac.signal.aborted) return;
+      if (!rotation && this.current) {
+        // A rotation's socket took over while this one connected: one socket per shard.
+        this.sockets.delete(c);
+        this.dispose(c);
+        c.ws.close(1000, 'superseded');
+        return;
+      }
       c.open = true;
       this.opts.log?.('info', 'upstream connected', { shard: this.index, streams: this.wanted.size, rotation });
       if (!rotation) {
@@ -480,6 +488,13 @@ export class StreamShard {
       this.sockets.delete(old);
       this.dispose(old);
       old.ws.close(1000, 'rotated');
+      return;
     }
+    // The old socket closed first (a serverShutdown's close races its replacement): this one is the
+    // reconnect. Its dial (or the scout's wake) is not needed: a review found it opened a second
+    // socket that took over, this one left delivering duplicates unwatched until the exchange's 24 h cut.
+    clearTimeout(this.reconnectTimer);
+    this.opts.scout?.reached(this);
+    this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: true });
   }
 }
