@@ -171,6 +171,11 @@ export class EdgeDemand implements SeriesDemand {
     return c;
   }
 
+  /** Clients holding the series on this edge (0 when it has none: not followed, or ended). */
+  watching(id: SeriesId): number {
+    return this.entries.get(id.key)?.watchers ?? 0;
+  }
+
   /** Not one this edge let go of (it may be followed still, but nobody may write it any more): asked for again first (see `confirming`). */
   isLive(id: SeriesId): boolean {
     if (this.cfg.configured(id)) return this.cfg.feed.isLoaded(id);

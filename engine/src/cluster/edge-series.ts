@@ -217,7 +217,9 @@ export class EdgeSeries implements SeriesService {
         if (released) return;
         released = true;
         held.refs = Math.max(0, held.refs - 1);
-        this.demand.release(id);
+        // A refused ask counted no watcher (or its entry is gone): released anyway, it took one from
+        // the next client's entry, whose series was then ended under it (a review).
+        if (!held.refused) this.demand.release(id);
         if (held.refs === 0 && held.refused && this.instances.get(key) === held) this.instances.delete(key);
       },
     };

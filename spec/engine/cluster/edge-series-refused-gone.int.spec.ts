@@ -41,8 +41,8 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
     redis?.disconnect();
   });
 
-  it('keeps none of them once refused', async () => {
-    const es = new EdgeSeries({
+  const edgeSeries = () =>
+    new EdgeSeries({
       redis,
       subscriber,
       keyPrefix: prefix,
@@ -58,6 +58,9 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
       idleMs: 60_000,
       touchEveryMs: 1000,
     });
+
+  it('keeps none of them once refused', async () => {
+    const es = edgeSeries();
     try {
       const bar = seriesId('BTCUSDT', '1m');
       const readies: Array<Promise<unknown>> = [];
@@ -72,6 +75,34 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
       await Promise.all(readies);
       expect(es.size).toBe(0);
       expect(es.list()[0]!.instances).toEqual([]);
+    } finally {
+      es.stop();
+    }
+  });
+
+  it("a refused client's release leaves the next client's hold alone (it took the next one's watcher: its series was ended under it)", async () => {
+    const es = edgeSeries();
+    try {
+      const bar = seriesId('BTCUSDT', '1m');
+      const parsed = registry.parse('rsi:period=31', '1m');
+      if (!parsed.ok) throw new Error(parsed.error);
+      const req = parsed.value[0]!;
+      const id = { ...bar, key: instanceMember(req.label, bar) };
+      const servedKey = keys.served + instanceMember(req.label, bar);
+      // A is refused and keeps its lease (served a failed instance until it goes).
+      await redis.set(servedKey, encodeServed({ state: 'refused', code: 'series_capacity', message: 'the leader is full' }), 'PX', 10_000);
+      const a = es.acquire(req, bar);
+      await a.ready;
+      expect(a.instance.state).toBe('failed');
+      // B asks afresh and holds the new entry.
+      await redis.del(servedKey);
+      const b = es.acquire(req, bar);
+      b.ready.catch(() => undefined);
+      expect(es.demand.watching(id)).toBe(1);
+      a.release();
+      expect(es.demand.watching(id)).toBe(1);
+      b.release();
+      expect(es.demand.watching(id)).toBe(0);
     } finally {
       es.stop();
     }
