@@ -90,6 +90,8 @@ export class LogFeed<T> {
   private readonly reloadLog = createLogDedup({ warn: (msg) => this.cfg.log?.('warn', msg) });
   private checkTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A position check is unanswered (see check). */
+  private checking = false;
   repairs = 0;
   reloads = 0;
 
@@ -262,7 +264,10 @@ export class LogFeed<T> {
 
   /** Stored positions ahead of the applied ones (a loss at the tail): repair. One pipelined round trip. */
   private async check(): Promise<void> {
-    if (this.stopped || !this.followers.size || this.cfg.redis.status !== 'ready') return;
+    // One at a time: a hung Redis (paused, the connection open) answered none, and each tick queued
+    // another pipeline of every series' HMGET behind them (a review).
+    if (this.stopped || this.checking || !this.followers.size || this.cfg.redis.status !== 'ready') return;
+    this.checking = true;
     const entries = [...this.followers.values()];
     const p = this.cfg.redis.pipeline();
     for (const e of entries) p.hmget(this.target.keys(e.id).pos, 'epoch', 'offset');
@@ -278,6 +283,8 @@ export class LogFeed<T> {
       });
     } catch {
       // Redis unreachable: the next check (or the resubscribe) catches up.
+    } finally {
+      this.checking = false;
     }
   }
 

@@ -28,6 +28,7 @@ export class LeaderPresence {
   private leaderUpstream: UpstreamState | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
+  private looking = false;
 
   constructor(private readonly cfg: LeaderPresenceConfig) {
     this.now = cfg.now ?? Date.now;
@@ -39,7 +40,10 @@ export class LeaderPresence {
   }
 
   private readonly look = (): void => {
-    this.cfg.redis.mget(this.cfg.leaseKey, this.cfg.upstreamKey).then(
+    // One at a time: a hung Redis answered none, and each second queued another behind them.
+    if (this.looking) return;
+    this.looking = true;
+    this.cfg.redis.mget(this.cfg.leaseKey, this.cfg.upstreamKey).finally(() => (this.looking = false)).then(
       ([lease, upstream]) => {
         if (lease === null) return;
         this.lastSeenAt = this.now();

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LeaderPresence } from '../../../engine/src/cluster/leader-presence.ts';
 import { RedisWatch } from '../../../engine/src/cluster/redis-watch.ts';
 import { HoleProxy } from '../../helpers/hole-proxy.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
@@ -42,6 +43,32 @@ describe.runIf(redisUp)('a cluster node sees a Redis that hangs', () => {
       expect(logs.at(-1)).toMatch(/^info .* answers again$/);
     } finally {
       watch.stop();
+    }
+  });
+
+  it("an edge's look at the lease waits for its answer: none queued behind an unanswered one (was one a second for as long as it hung)", async () => {
+    const key = `spec-presence-${process.pid}:lease`;
+    await redis.set(key, 'token', 'PX', 60_000);
+    let asked = 0;
+    const mget = redis.mget.bind(redis) as (...keys: string[]) => Promise<Array<string | null>>;
+    (redis as unknown as { mget: typeof mget }).mget = (...keys: string[]) => (asked++, mget(...keys));
+    const presence = new LeaderPresence({ redis, leaseKey: key, upstreamKey: `${key}:up`, graceMs: 10_000, everyMs: 50 });
+    try {
+      await sleep(300);
+      proxy.hole({ keep: true });
+      await sleep(200);
+      const before = asked;
+      await sleep(1000);
+      // Twenty ticks while it hangs: at most the one asked as it began.
+      expect(asked - before).toBeLessThanOrEqual(1);
+      proxy.open();
+      await sleep(500);
+      expect(asked - before).toBeGreaterThan(3);
+      expect(presence.present).toBe(true);
+    } finally {
+      presence.stop();
+      proxy.open();
+      await redis.del(key);
     }
   });
 });
