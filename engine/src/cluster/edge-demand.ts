@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SeriesId } from '../domain/series-id.ts';
-import type { DemandOutcome, DemandRefusal, SeriesDemand } from '../pipeline/series-demand.ts';
+import { type DemandOutcome, type DemandRefusal, type SeriesDemand, waitFor } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { DemandKeys } from './cluster-keys.ts';
 import { DemandHolders } from './demand-holders.ts';
@@ -184,7 +184,7 @@ export class EdgeDemand implements SeriesDemand {
   }
 
   /** `asker`: see SeriesDemand (here: an address charged already, when its charge was taken in Redis). */
-  want(id: SeriesId, address?: string, asker = address, waiting?: () => void): Promise<DemandOutcome> {
+  want(id: SeriesId, address?: string, asker = address, waiting?: () => void, left?: AbortSignal): Promise<DemandOutcome> {
     if (this.cfg.configured(id)) return Promise.resolve({ ok: true });
     const { catalog } = this.cfg;
     if (!catalog.isTrading(id.symbol)) return Promise.resolve({ ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` });
@@ -194,7 +194,7 @@ export class EdgeDemand implements SeriesDemand {
       // A series being charged to its first asker's address (below) is joined, free, as a started one
       // is; refused there, it is asked for again on this one's own address.
       const charging = this.taking.get(id.key);
-      if (charging) return this.after(charging, id, address, undefined, waiting);
+      if (charging) return this.after(charging, id, address, undefined, waiting, left);
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve(rateLimited(wait));
@@ -205,7 +205,7 @@ export class EdgeDemand implements SeriesDemand {
           return w > 0 ? rateLimited(w) : undefined;
         });
         this.taking.set(id.key, t);
-        return this.after(t, id, undefined, address, waiting);
+        return this.after(t, id, undefined, address, waiting, left);
       }
       if (this.entries.size >= this.cfg.maxSeries && !this.makeRoom()) {
         return Promise.resolve({ ok: false, code: 'series_capacity', message: `this edge serves at most ${this.cfg.maxSeries} on-demand series (MAX_ON_DEMAND_SERIES); try again later` });
@@ -226,7 +226,7 @@ export class EdgeDemand implements SeriesDemand {
     watch(e, this.now());
     if (e.state === 'live' && !e.confirming) return Promise.resolve({ ok: true });
     waiting?.();
-    return new Promise((resolve) => e.waiters.push(resolve));
+    return waitFor(e.waiters, left);
   }
 
   /**
@@ -234,7 +234,7 @@ export class EdgeDemand implements SeriesDemand {
    * (for a joiner, `address` given: the series asked for again on its own address). `asker`: the
    * charged address, the one the leader's queue turns by.
    */
-  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string, asker?: string, waiting?: () => void): Promise<DemandOutcome> {
+  private after(charging: Promise<DemandOutcome | undefined>, id: SeriesId, address?: string, asker?: string, waiting?: () => void, left?: AbortSignal): Promise<DemandOutcome> {
     const pending = this.charged.get(id.key) ?? { asks: 0, gone: 0 };
     pending.asks++;
     this.charged.set(id.key, pending);
@@ -246,8 +246,8 @@ export class EdgeDemand implements SeriesDemand {
       if (pending.asks === 0) this.charged.delete(id.key);
       if (this.stopped) return STOPPED;
       if (gone) return GONE;
-      if (!refused) return this.want(id, undefined, asker, waiting);
-      return address === undefined ? refused : this.want(id, address, undefined, waiting);
+      if (!refused) return this.want(id, undefined, asker, waiting, left);
+      return address === undefined ? refused : this.want(id, address, undefined, waiting, left);
     });
   }
 

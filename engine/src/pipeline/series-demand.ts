@@ -28,10 +28,36 @@ export interface SeriesDemand {
    * `waiting`: called once the ask passed every check of this node (and, on an edge, the cluster's
    * ration) and waits for the series to load: a client may be told `loading` then, not before (a
    * refusal known at once, or after the cluster's ration, must not follow a promise of data).
+   * `left`: aborted when the client goes (after its `release`): its wait is dropped, not kept until the
+   * load ends (see waitFor).
    */
-  want(id: SeriesId, address?: string, asker?: string, waiting?: () => void): Promise<DemandOutcome>;
+  want(id: SeriesId, address?: string, asker?: string, waiting?: () => void, left?: AbortSignal): Promise<DemandOutcome>;
   /** A one-off use (an HTTP read): the series counts as watched now. */
   touch(id: SeriesId): void;
   /** Lets go of one `want`; a series nobody holds goes idle and, after IDLE_SERIES_MS, away. */
   release(id: SeriesId): void;
+}
+
+/** What a wait whose client left comes to (nobody reads it). */
+export const LEFT: DemandOutcome = { ok: false, code: 'series_capacity', message: 'the client went before its series was live' };
+
+/**
+ * A wait for a series' load among its `waiters`, taken out when `left` aborts first. Each kept its
+ * client's closure (a socket's, or an HTTP request's) until the load ended: a review found them piling
+ * up behind a load that never ended (a REST ban), at a client's request rate.
+ */
+export function waitFor(waiters: Array<(o: DemandOutcome) => void>, left?: AbortSignal): Promise<DemandOutcome> {
+  if (left?.aborted) return Promise.resolve(LEFT);
+  return new Promise((resolve) => {
+    waiters.push(resolve);
+    left?.addEventListener(
+      'abort',
+      () => {
+        const i = waiters.indexOf(resolve);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve(LEFT);
+      },
+      { once: true },
+    );
+  });
 }

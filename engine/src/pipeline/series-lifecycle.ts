@@ -7,7 +7,7 @@ import { klineStreamName } from '../sources/binance-raw.ts';
 import type { BootstrapResult } from './bootstrap.ts';
 import { BootstrapQueue } from './bootstrap-queue.ts';
 import type { SeriesCatalog } from './series-catalog.ts';
-import type { DemandOutcome, DemandRefusal, SeriesDemand } from './series-demand.ts';
+import { type DemandOutcome, type DemandRefusal, type SeriesDemand, waitFor } from './series-demand.ts';
 import type { Observable } from 'rxjs';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import { addressBlock } from '../server/client-address.ts';
@@ -142,7 +142,7 @@ export class SeriesLifecycle implements SeriesDemand {
     return this.entries.has(id.key);
   }
 
-  want(id: SeriesId, address?: string, asker = address, waiting?: () => void): Promise<DemandOutcome> {
+  want(id: SeriesId, address?: string, asker = address, waiting?: () => void, left?: AbortSignal): Promise<DemandOutcome> {
     const refused = this.refusal(id, address);
     if (refused) return Promise.resolve(refused);
     // Loads take turns by block of addresses (addressBlock): one holding many addresses takes one turn.
@@ -152,7 +152,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (e.state === 'live') return Promise.resolve({ ok: true });
     this.hurry(e, turn);
     waiting?.();
-    return new Promise((resolve) => e.waiters.push(resolve));
+    return waitFor(e.waiters, left);
   }
 
   touch(id: SeriesId): void {

@@ -24,10 +24,15 @@ export function whenLive(demand: SeriesDemand | undefined, badRequest: () => voi
     }
     // A client that goes away lets go at once: its wait held the series (and a place under
     // MAX_ON_DEMAND_SERIES) for up to `waitMs` after it left.
-    const outcome = await within(demand.want(id, address), waitMs, (gone) => res.once('abort', gone));
-    if (outcome === GONE) return demand.release(id);
-    if (!outcome) {
+    const left = new AbortController();
+    const outcome = await within(demand.want(id, address, undefined, undefined, left.signal), waitMs, (gone) => res.once('abort', gone));
+    if (outcome === GONE || !outcome) {
+      // Its wait goes too, not only its hold (it stayed until the load ended).
       demand.release(id);
+      left.abort();
+    }
+    if (outcome === GONE) return;
+    if (!outcome) {
       if (res.closed) return;
       res.header('retry-after', '5');
       sendJson(res, 503, { error: `${id.symbol} ${id.interval} is still loading; try again shortly`, code: 'loading' });

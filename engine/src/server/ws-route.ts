@@ -330,6 +330,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let following = false;
     let held = false;
     let closed = false;
+    /** Aborted on close: a wait for a cold series' load goes with its socket. */
+    const left = new AbortController();
     let variants: Array<{ def: string; label: string }> = [];
     ws.on('close', () => {
       closed = true;
@@ -342,6 +344,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
       if (held) demand?.release(id);
+      left.abort();
       for (const l of leases) l.release();
       perAddressVariants.release(address, id.key, variants);
       for (const def of definitions(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
@@ -486,11 +489,17 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     // Not live: the series is bootstrapped on demand; the client waits for it alone. `loading` once
     // the ask passed every check (on an edge, the cluster's ration too): a refusal known at once
     // (rate_limited, capacity) must not be preceded by a promise of data.
-    const wanted = demand.want(id, ctx.address, undefined, () => {
-      if (settled || closed) return;
-      ws.send(loadingMessage(id.symbol, id.interval));
-      sent(1);
-    });
+    const wanted = demand.want(
+      id,
+      ctx.address,
+      undefined,
+      () => {
+        if (settled || closed) return;
+        ws.send(loadingMessage(id.symbol, id.interval));
+        sent(1);
+      },
+      left.signal,
+    );
     if (live) return serve();
     wanted.then(
       (outcome) => {

@@ -73,6 +73,28 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
+  it("drops the wait of a client that left (each was kept until the load ended: a review found them piling up behind a load that never ended)", async () => {
+    const t = setup();
+    const id = seriesId('ETHUSDT', '1m');
+    // One client holds it and waits; others come and go (HTTP reads that time out, sockets that close).
+    const held = t.lc.want(id, '10.0.0.1');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const left = new AbortController();
+      void t.lc.want(id, '10.0.0.2', undefined, undefined, left.signal).then((o) => outcomes.push(o.ok ? 'ok' : 'left'));
+      t.lc.release(id);
+      left.abort();
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    // Each gone wait is settled at once, not held until the load.
+    expect(outcomes).toEqual(Array(1000).fill('left'));
+    t.finish(id);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await held).toEqual({ ok: true });
+    expect(outcomes.filter((o) => o === 'ok')).toEqual([]);
+    t.lc.stopAll();
+  });
+
   it('gives a block of addresses (an IPv4 /24, an IPv6 /48) one turn among waited-for loads (reproduced: a turn per address)', async () => {
     const t = setup({ max: 20 });
     const names = ['ETH', 'SOL', 'A1', 'A2', 'A3', 'A4', 'B1', 'B2', 'TRADER'].map((x) => `${x}USDT`);
