@@ -10,7 +10,15 @@ export interface RecorderConfig {
    * a recording is a by-product and must never take the live engine down.
    */
   onError: (err: Error) => void;
+  /**
+   * Bytes waiting for the compressor or the disk past which recording stops (default 256 MiB, over the
+   * largest REST answer taken, 64 MiB): a disk that stalls without an error, or frames coming faster
+   * than gzip takes them, grew it without a bound (a review).
+   */
+  maxBufferedBytes?: number;
 }
+
+const MAX_BUFFERED_BYTES = 256 * 2 ** 20;
 
 /**
  * Appends what the engine receives to a gzip JSON-lines file; `close` flushes it. The file is opened
@@ -24,6 +32,8 @@ export class Recorder {
   private failed = false;
   private ending = false;
   private failWith!: (e: Error) => void;
+  private readonly fail: (e: Error) => void;
+  private readonly maxBuffered: number;
   /**
    * Resolves with the write error that stopped the recording (never, if none did). The engine goes
    * on serving; the record CLI, whose only job is the recording, exits on it.
@@ -33,8 +43,9 @@ export class Recorder {
 
   constructor(
     readonly path: string,
-    { onError }: RecorderConfig,
+    { onError, maxBufferedBytes = MAX_BUFFERED_BYTES }: RecorderConfig,
   ) {
+    this.maxBuffered = maxBufferedBytes;
     const refused = unwritableKind(path);
     if (refused) throw new RecordingFileError(path, refused);
     let fd: number;
@@ -46,7 +57,7 @@ export class Recorder {
     this.file = createWriteStream(path, { fd });
     // Registered now: an error before `close` must not leave `close` waiting for an event already gone.
     this.closed = new Promise((resolve) => this.file.once('close', () => resolve()));
-    const fail = (e: Error) => {
+    const fail = (this.fail = (e: Error) => {
       if (this.failed) return;
       this.failed = true;
       // Drop what is buffered: nothing more can reach the file. The file stream closes its fd itself.
@@ -55,7 +66,7 @@ export class Recorder {
       this.file.destroy();
       onError(e);
       this.failWith(e);
-    };
+    });
     this.file.on('error', fail);
     this.gzip.on('error', fail);
     this.gzip.pipe(this.file);
@@ -69,6 +80,10 @@ export class Recorder {
   write(line: RecordLine): void {
     // After close a late frame is dropped, not written after the end (which would be an error).
     if (this.failed || this.ending) return;
+    const buffered = this.gzip.writableLength + this.file.writableLength;
+    if (buffered > this.maxBuffered) {
+      return this.fail(new Error(`${buffered} bytes wait for the compressor or the disk (over ${this.maxBuffered}): they cannot keep up with the exchange`));
+    }
     this.gzip.write(JSON.stringify(line) + '\n');
     this.lines++;
   }

@@ -38,6 +38,21 @@ describe('Recorder', () => {
     expect(r.endedEarly).toBeUndefined();
   });
 
+  it('stops, once, when more waits for the compressor or the disk than it may hold (frames faster than gzip: it grew without a bound)', async () => {
+    const path = join(dir, 'flood.jsonl.gz');
+    const errors: Error[] = [];
+    const rec = new Recorder(path, { onError: (e) => errors.push(e), maxBufferedBytes: 1 << 20 });
+    rec.write(meta);
+    // 8 MiB in one turn: gzip has taken none of it when the cap is passed.
+    const big = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 128; i++) rec.write({ k: 'ws', t: 2 + i, d: big });
+    expect(rec.stopped).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/cannot keep up/);
+    expect(rec.lines).toBeLessThan(20);
+    await expect(rec.failure).resolves.toBe(errors[0]);
+  });
+
   it('refuses at once a path that cannot be opened for writing, naming it and why', () => {
     const cases: Array<[string, RegExp]> = [
       [dir, /EISDIR/],
