@@ -31,6 +31,7 @@ export class Hub {
   /** Bumped by every follow and unfollow. */
   followVersion = 0;
   private statusJson: string;
+  private upstream: UpstreamState = 'reconnecting';
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
   /**
@@ -43,7 +44,7 @@ export class Hub {
 
   constructor(
     private readonly historyOnConnect: number,
-    private readonly source: string,
+    private source: string,
     snapshotLimits?: SnapshotCacheLimits,
   ) {
     this.snapshots = new SnapshotCache(snapshotLimits);
@@ -133,7 +134,18 @@ export class Hub {
     return { entries: this.snapshots.size, bytes: this.snapshots.bytes };
   }
 
+  /**
+   * The exchange the data comes from, said in every `status`: an edge learns its leader's from Redis
+   * (it said `cluster`, and a chart fed by the simulator through a cluster showed no "simulated feed").
+   */
+  setSource(source: string): void {
+    if (source === this.source) return;
+    this.source = source;
+    this.setUpstream(this.upstream);
+  }
+
   setUpstream(state: UpstreamState): void {
+    this.upstream = state;
     const json = this.statusMessage(state);
     if (json === this.statusJson) return;
     this.statusJson = json;

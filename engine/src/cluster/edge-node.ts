@@ -181,7 +181,14 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     try {
       const text = await redis.get(keys.markets);
       if (text === null) return;
-      ({ removed } = catalog.setMarkets(parseExchangeInfo(JSON.parse(text)).markets));
+      const body: unknown = JSON.parse(text);
+      ({ removed } = catalog.setMarkets(parseExchangeInfo(body).markets));
+      const source = (body as { source?: unknown }).source;
+      // Only the names an exchange can have (a leader of an older version writes none: `cluster` stays).
+      if (source === 'binance' || source === 'sim' || source === 'replay') {
+        catalog.setSource(source);
+        hub.setSource(source);
+      }
     } catch {
       return void malformed(1); // unreadable or malformed: the previous markets stay
     }
@@ -269,7 +276,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
       role: 'edge',
       leader: { present: leader.present, lastSeenMsAgo: leader.lastSeenMsAgo(), upstream: leader.upstream ?? null },
       node: config.nodeId,
-      source: 'cluster',
+      source: catalog.source(),
       redis: { reachable, subscribed: subscriber.status === 'ready' },
       series: feed.size,
       onDemand: demand.counts(),

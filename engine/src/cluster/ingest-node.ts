@@ -209,7 +209,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const writeMarkets = () => {
     const symbols = app.catalog.symbols();
     if (!lease.state.leader || !app.catalog.marketsLoaded || symbols === marketsWritten) return;
-    const body = { symbols: app.catalog.markets().map((m) => ({ symbol: m.symbol, status: 'TRADING', baseAsset: m.base, quoteAsset: m.quote })) };
+    // With the exchange they come from: the edges' clients are told (a simulated feed says so).
+    const body = { source: app.catalog.source(), symbols: app.catalog.markets().map((m) => ({ symbol: m.symbol, status: 'TRADING', baseAsset: m.base, quoteAsset: m.quote })) };
     // The message tells edges to read them now (a symbol that stopped trading ends on the edges too).
     redis.multi().set(keys.markets, JSON.stringify(body)).publish(keys.markets, 'changed').exec().then(
       () => (marketsWritten = symbols),

@@ -141,6 +141,11 @@ export class SeriesCatalog {
     return this.sourceName;
   }
 
+  /** An edge learns its leader's exchange (`sim`, `binance`, `replay`) from Redis. */
+  setSource(name: string): void {
+    this.sourceName = name;
+  }
+
   /** The exchange refused the symbol (-1121): nobody may ask for it until it trades again. */
   reject(symbol: string): void {
     this.invalid.add(symbol);

@@ -130,6 +130,15 @@ describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input th
       await new Promise((res) => setTimeout(res, 100));
     }
   }, 90_000);
+  it("tells clients the exchange the data comes from alike (reproduced: an edge said `cluster`, and a chart fed by the simulator showed no 'simulated feed')", async () => {
+    for (const [name, base] of nodes()) {
+      const answer = await connect(`${base.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`, held, '192.0.2.9', (m) => m.some((x) => x.type === 'status'));
+      expect((answer.messages.find((x) => x.type === 'status') as { source?: string } | undefined)?.source, name).toBe('sim');
+      expect(((await (await request(`${base}/symbols`)).body.json()) as { source: string }).source, name).toBe('sim');
+      expect(((await (await request(`${base}/health`)).body.json()) as { source: string }).source, name).toBe('sim');
+    }
+    for (const ws of held.splice(0)) ws.terminate();
+  });
   it('refuses a derived-series parameter that may not become a Redis key with the same error on both (reproduced: ROLE=all computed it, the edge refused it)', async () => {
     const bad = ['a%20b', 'a%7Cb', '%E2%82%AC', '', 'x'.repeat(65), '%7Bjson%7D'];
     for (const value of bad) {
