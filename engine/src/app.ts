@@ -45,7 +45,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; staleSeries?(ids: readonly SeriesId[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -134,6 +134,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     upstreamChanged: (s) => {
       hub.setUpstream(s.state);
       cluster?.upstream?.(s.state);
+    },
+    staleSeries: (ids) => {
+      hub.setStaleSeries(ids);
+      cluster?.staleSeries?.(ids);
     },
   });
   const { lifecycle, shards } = feed;

@@ -32,6 +32,10 @@ export class Hub {
   followVersion = 0;
   private statusJson: string;
   private upstream: UpstreamState = 'reconnecting';
+  /** `stale` with this node's source, for the clients of a series whose own stream is silent. */
+  private staleJson: string;
+  /** Series whose stream the exchange went silent on (see setStaleSeries). */
+  private readonly staleSeries = new Map<string, SeriesId>();
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
   /**
@@ -49,6 +53,7 @@ export class Hub {
   ) {
     this.snapshots = new SnapshotCache(snapshotLimits);
     this.statusJson = this.statusMessage('reconnecting');
+    this.staleJson = this.statusMessage('stale');
   }
 
   attach(publisher: Publisher | undefined): void {
@@ -141,7 +146,40 @@ export class Hub {
   setSource(source: string): void {
     if (source === this.source) return;
     this.source = source;
+    this.staleJson = this.statusMessage('stale');
     this.setUpstream(this.upstream);
+  }
+
+  /**
+   * The series whose own stream is silent now (the exchange acknowledged it and sends nothing on it,
+   * while its connection delivers others): their clients are told `stale` on the series' topic while
+   * the upstream as a whole is `live`, and its state again once the stream is heard. Before, every
+   * client of such a series read `live` through the freeze (an attacker-style probe: 242 s).
+   */
+  setStaleSeries(ids: Iterable<SeriesId>): void {
+    const now = new Map<string, SeriesId>();
+    for (const id of ids) now.set(id.key, id);
+    for (const [key, id] of this.staleSeries) {
+      if (now.has(key)) continue;
+      this.staleSeries.delete(key);
+      this.publishStatus(id);
+    }
+    for (const [key, id] of now) {
+      if (this.staleSeries.has(key)) continue;
+      this.staleSeries.set(key, id);
+      this.publishStatus(id);
+    }
+  }
+
+  /** The `status` a client of `id` is told: the upstream's, or `stale` while its own stream is silent. */
+  statusFor(id: SeriesId): string {
+    return this.upstream === 'live' && this.staleSeries.has(id.key) ? this.staleJson : this.statusJson;
+  }
+
+  private publishStatus(id: SeriesId): void {
+    const topic = klineTopic(id);
+    const n = this.publisher?.subscribers(topic) ?? 0;
+    if (n > 0) this.publisher!.publish(topic, this.statusFor(id), n);
   }
 
   setUpstream(state: UpstreamState): void {
@@ -151,10 +189,8 @@ export class Hub {
     this.statusJson = json;
     const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
     if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
-  }
-
-  get status(): string {
-    return this.statusJson;
+    // Live again as a whole: a series whose own stream is silent is still stale (said after, on its topic).
+    if (state === 'live') for (const id of this.staleSeries.values()) this.publishStatus(id);
   }
 
   private statusMessage(upstream: UpstreamState): string {

@@ -320,13 +320,15 @@ if not holder then return -1 end
 return 0`;
 
 /**
- * The leader's upstream state (`live`, `stale`, `reconnecting`) for edges' clients, written only while
- * the lease holds our token (a stale leader's word is not the cluster's). KEYS: lease, upstream. ARGV:
- * token, state, ttlMs. Returns 1, or 0 (not ours: nothing written).
+ * The leader's upstream state (`live`, `stale`, `reconnecting`) for edges' clients, and the series
+ * whose own stream is silent (space-separated keys; none: the key is deleted), written only while the
+ * lease holds our token (a stale leader's word is not the cluster's). KEYS: lease, upstream, stale
+ * series. ARGV: token, state, ttlMs, stale series. Returns 1, or 0 (not ours: nothing written).
  */
 export const UPSTREAM_SET_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3]) end
 return 1`;
 
 /**

@@ -143,6 +143,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
         upstream.set(state);
         handover.set(state);
       },
+      staleSeries: (ids) => upstream.setStale(ids),
       health: () => {
         const failing = sink.failing;
         return {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import type { UpstreamState } from '../broadcast/hub.ts';
 
 /** A leader missing this long at least is absent: a failover (a lease's TTL and a takeover) takes a few seconds. */
@@ -10,6 +11,8 @@ export interface LeaderPresenceConfig {
   leaseKey: string;
   /** The leader's upstream state (leader-upstream.ts). */
   upstreamKey: string;
+  /** The series whose stream is silent on the leader's connection (leader-upstream.ts). */
+  staleSeriesKey?: string;
   /** A leader missing for longer than this is absent (a failover's gap, a few seconds, is not). */
   graceMs: number;
   /** How often the lease is looked at (ms). Default 1000. */
@@ -29,6 +32,8 @@ export class LeaderPresence {
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
   private looking = false;
+  private staleText: string | undefined;
+  private staleIds: readonly SeriesId[] = [];
 
   constructor(private readonly cfg: LeaderPresenceConfig) {
     this.now = cfg.now ?? Date.now;
@@ -43,16 +48,23 @@ export class LeaderPresence {
     // One at a time: a hung Redis answered none, and each second queued another behind them.
     if (this.looking) return;
     this.looking = true;
-    this.cfg.redis.mget(this.cfg.leaseKey, this.cfg.upstreamKey).finally(() => (this.looking = false)).then(
-      ([lease, upstream]) => {
+    const keys = [this.cfg.leaseKey, this.cfg.upstreamKey, ...(this.cfg.staleSeriesKey ? [this.cfg.staleSeriesKey] : [])];
+    this.cfg.redis.mget(...keys).finally(() => (this.looking = false)).then(
+      ([lease, upstream, stale]) => {
         if (lease === null) return;
         this.lastSeenAt = this.now();
         // Anything else (a leader of an older version writes none) leaves the lease to speak.
         this.leaderUpstream = upstream === 'live' || upstream === 'stale' || upstream === 'reconnecting' ? upstream : undefined;
+        if (stale !== (this.staleText ?? null)) this.staleIds = parseStaleSeries((this.staleText = stale ?? undefined));
       },
       () => undefined,
     );
   };
+
+  /** The series whose own stream is silent on the leader's connection, while a leader is present. */
+  get staleSeries(): readonly SeriesId[] {
+    return this.present ? this.staleIds : [];
+  }
 
   /** The leader's upstream state as it last wrote it, while a leader is present; undefined if it wrote none. */
   get upstream(): UpstreamState | undefined {
@@ -72,4 +84,21 @@ export class LeaderPresence {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/** Most series taken from the leader's list (more than a connection carries: the rest are ignored). */
+const MAX_STALE_SERIES = 4096;
+
+/** The leader's space-separated series keys, each validated (a name that cannot be a series is skipped). */
+function parseStaleSeries(text: string | undefined): SeriesId[] {
+  const out: SeriesId[] = [];
+  for (const key of text?.split(' ', MAX_STALE_SERIES) ?? []) {
+    const colon = key.indexOf(':');
+    try {
+      if (colon > 0) out.push(seriesId(key.slice(0, colon), key.slice(colon + 1)));
+    } catch {
+      // not a series: skipped
+    }
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { SeriesId } from '../domain/series-id.ts';
 import type { UpstreamState } from '../broadcast/hub.ts';
 import type { LeaseKeys } from './cluster-keys.ts';
 import { UPSTREAM_SET_LUA } from './cluster-scripts.ts';
@@ -9,7 +10,7 @@ const UPSTREAM_TTL_MS = 5_000;
 
 export interface LeaderUpstreamConfig {
   redis: Redis;
-  keys: Pick<LeaseKeys, 'lease' | 'upstream'>;
+  keys: Pick<LeaseKeys, 'lease' | 'upstream' | 'staleSeries'>;
   lease: { readonly state: Leadership };
   /** How often the state is written again while leading (ms; default 1000). */
   everyMs?: number;
@@ -24,6 +25,8 @@ export interface LeaderUpstreamConfig {
  */
 export class LeaderUpstream {
   private state: UpstreamState = 'reconnecting';
+  /** The series whose own stream is silent, as written (sorted keys, space-separated). */
+  private stale = '';
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly cfg: LeaderUpstreamConfig) {
@@ -37,13 +40,21 @@ export class LeaderUpstream {
     this.write();
   }
 
+  /** The series whose own stream is silent now (see Hub.setStaleSeries): written at each change. */
+  setStale(ids: readonly SeriesId[]): void {
+    const stale = ids.map((id) => id.key).sort().join(' ');
+    if (stale === this.stale) return;
+    this.stale = stale;
+    this.write();
+  }
+
   /** Writes the state now (on taking the lead: edges read the last leader's, or none, until then). */
   write(): void {
     const { leader, token } = this.cfg.lease.state;
     if (!leader || !token) return;
     const { redis, keys } = this.cfg;
     // Lost: written again within everyMs (the TTL outlives a few).
-    redis.eval(UPSTREAM_SET_LUA, 2, keys.lease, keys.upstream, token, this.state, String(UPSTREAM_TTL_MS)).catch(() => undefined);
+    redis.eval(UPSTREAM_SET_LUA, 3, keys.lease, keys.upstream, keys.staleSeries, token, this.state, String(UPSTREAM_TTL_MS), this.stale).catch(() => undefined);
   }
 
   stop(): void {

@@ -19,6 +19,7 @@ import { persistAndPublish } from './persist-publish.ts';
 import { seriesGauges } from './series-gauges.ts';
 import { SeriesLifecycle } from './series-lifecycle.ts';
 import { seriesPipeline } from './series-pipeline.ts';
+import { silentSeries } from './silent-series.ts';
 import { UpstreamRouter } from './upstream-router.ts';
 import { type UpstreamStatus, upstreamStatus$ } from './upstream-status.ts';
 
@@ -41,6 +42,8 @@ export interface SeriesFeedConfig {
   ended(id: SeriesId, code: string, message: string): void;
   /** The upstream's state changed (connected, stale, down). */
   upstreamChanged(status: UpstreamStatus): void;
+  /** The series whose own stream is silent now (see silent-series.ts), with every status tick (1 s). */
+  staleSeries?(ids: readonly SeriesId[]): void;
 }
 
 /** The market's series, live: what the rest of the engine reads bars from. */
@@ -127,6 +130,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {
     upstream = s;
     deps.upstreamChanged(s);
+    const silent = shards.silentStreams();
+    deps.staleSeries?.(silent.length ? silentSeries(silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
   });
 
   const refreshNow = new Subject<void>();

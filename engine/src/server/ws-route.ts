@@ -464,7 +464,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         ws.send(first, false);
         budget.sent(ws, budgetKey, ws.buffered);
         sendBuffers.sentFirst(ws, bytes, MAX_SNAPSHOT_ALLOWANCE);
-        ws.send(hub.status);
+        ws.send(hub.statusFor(id));
         // Each topic's shard with room (a big topic's fan-out goes in turns).
         ws.subscribe(deps.topics.join(klineTopic(id)));
         ws.subscribe(deps.topics.join(STATUS_TOPIC));

@@ -135,6 +135,11 @@ export class StreamShard {
     return this.silentNow.size;
   }
 
+  /** Their names (see `silent`). */
+  silentStreams(): readonly string[] {
+    return [...this.silentNow];
+  }
+
   add(streams: readonly string[]): void {
     // A shard that had nothing to deliver was legitimately silent: its silence starts now.
     if (this.wanted.size === 0) this.lastFrameAt = this.now();

@@ -99,6 +99,11 @@ export class StreamShards {
     return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected, silent: s.silent }));
   }
 
+  /** Streams the exchange went silent on while their connection delivered others, not heard since. */
+  silentStreams(): string[] {
+    return this.shards.flatMap((s) => (s.silent ? s.silentStreams() : []));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
