@@ -89,6 +89,32 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
     expect(after.from).toBe(before.from);
   }, 60_000);
 
+  it('a price crossing a decimals threshold back and forth (a stablecoin at 1.0000) resets the chart once, keeping the view (reproduced: a reload at every crossing)', async () => {
+    await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    type Handle = { setSymbol(s: object): void; getSymbol(): { pricePrecision: number } };
+    await page.evaluate(() => {
+      const w = window as unknown as { __chart: Handle; __setSymbols: number };
+      const set = w.__chart.setSymbol.bind(w.__chart);
+      w.__setSymbols = 0;
+      w.__chart.setSymbol = (x: object) => {
+        w.__setSymbols++;
+        set(x);
+      };
+    });
+    for (let i = 0; i < 10; i++) {
+      await page.evaluate((close) => {
+        type Candle = { close: number };
+        const m = (window as unknown as { __market: { getState(): { candlesByKey: Record<string, Candle[]> }; setState(s: object): void } }).__market;
+        const list = m.getState().candlesByKey['BTCUSDT:1m']!;
+        m.setState({ candlesByKey: { ...m.getState().candlesByKey, 'BTCUSDT:1m': [...list.slice(0, -1), { ...list.at(-1)!, close }] } });
+      }, i % 2 ? 1.0001 : 0.9999);
+      await page.waitForTimeout(50);
+    }
+    expect(await page.evaluate(() => (window as unknown as { __setSymbols: number }).__setSymbols)).toBe(1);
+    expect(await page.evaluate(() => (window as unknown as { __chart: Handle }).__chart.getSymbol().pricePrecision)).toBe(6);
+  }, 60_000);
+
   it('a main thread that could not keep up skips ahead: its socket with the late updates is dropped, a new one resumes (reproduced: minutes behind, shown live)', async () => {
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=rsi`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');

@@ -81,14 +81,15 @@ export function KlineChart(props: KlineChartProps) {
    * Reloads the chart from the store. A reload of the series shown (not a switch) keeps its
    * scrolled-back pages, and a trader looking at older bars keeps looking at them.
    */
-  const reloadKeepingView = (c: Chart, same: boolean) => {
+  /** Reloads the chart from the store (`reset`: KLineChart's own reset, or a setSymbol, which resets too), keeping the bars in view when `same`. */
+  const reloadKeepingView = (c: Chart, same: boolean, reset = () => c.resetData()) => {
     const bars = c.getDataList();
     const range = c.getVisibleRange();
     const anchor = same && range.realTo < bars.length ? bars[Math.max(0, range.realTo - 1)]?.timestamp : undefined;
     const xOf = (timestamp: number) => (c.convertToPixel({ timestamp }, { paneId: 'candle_pane' }) as { x?: number }).x;
     const was = anchor === undefined ? undefined : xOf(anchor);
     if (same) loader.carry(key(), bars);
-    c.resetData();
+    reset();
     if (anchor === undefined) return;
     c.scrollToTimestamp(anchor, 0);
     // The anchor at the pixel it was at (it was partly shown: scrolling to it alone moved the view up to a bar).
@@ -140,13 +141,22 @@ export function KlineChart(props: KlineChartProps) {
       observer.disconnect();
     });
 
+    // Decimals shown, per series: only ever more within one. Each setSymbol resets KLineChart's data:
+    // a stablecoin ticking 0.9999 <-> 1.0000 (or a coin around 100) reloaded the chart at every
+    // crossing, dropping the history scrolled back to (a review).
+    let digits = { key: key(), value: 2 };
+    const digitsFor = (k: string) => {
+      const close = market.getState().candlesByKey[k]?.at(-1)?.close;
+      return close === undefined ? 2 : pricePrecision(close);
+    };
     // The series the chart's data belongs to (a generation change may come with a switch).
     let shownKey = key();
     createEffect(
       on([() => props.symbol, () => props.interval], ([symbol, interval], prev) => {
         if (!prev) return;
         shownKey = seriesKey(symbol, interval);
-        c.setSymbol({ ticker: symbol, pricePrecision: 2, volumePrecision: 4 });
+        digits = { key: shownKey, value: digitsFor(shownKey) };
+        c.setSymbol({ ticker: symbol, pricePrecision: digits.value, volumePrecision: 4 });
         c.setPeriod(toPeriod(interval));
       }),
     );
@@ -159,7 +169,8 @@ export function KlineChart(props: KlineChartProps) {
         if (prev === undefined || g <= 0 || resetFrame !== undefined) return;
         resetFrame = requestAnimationFrame(() => {
           resetFrame = undefined;
-          reloadKeepingView(c, shownKey === key());
+          // The loader's key: the chart may still hold the previous series' bars (a switch in this frame).
+          reloadKeepingView(c, loader.shownKey() === key());
           shownKey = key();
         });
       }),
@@ -169,7 +180,15 @@ export function KlineChart(props: KlineChartProps) {
       on(lastClose, (close) => {
         if (close === undefined) return;
         const precision = pricePrecision(close);
-        if (c.getSymbol()?.pricePrecision !== precision) c.setSymbol({ ticker: props.symbol, pricePrecision: precision, volumePrecision: 4 });
+        const k = key();
+        // A series' first price sets them; a price that needs more adds them, keeping the view.
+        if (digits.key === k && precision <= digits.value) return;
+        const keep = digits.key === k;
+        digits = { key: k, value: precision };
+        if (c.getSymbol()?.pricePrecision === precision) return;
+        const apply = () => c.setSymbol({ ticker: props.symbol, pricePrecision: precision, volumePrecision: 4 });
+        if (keep) reloadKeepingView(c, loader.shownKey() === k, apply);
+        else apply();
       }),
     );
     createEffect(on(() => props.theme, (t) => c.setStyles(t), { defer: true }));
