@@ -33,17 +33,22 @@ export type EngineMessage =
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
+/**
+ * A time a Date can hold (ms, 0 … 8.64e15): one past it (a microsecond stamp read as ms, 9e15) stuck
+ * as the newest bar, and once an axis tick landed on it the chart's layout threw, silently, for good.
+ */
+const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
 
 export function toCandle(v: unknown): Candle | undefined {
   if (!isObj(v)) return undefined;
   const { time, open, high, low, close, volume, is_closed } = v;
-  if (!isNum(time) || !isNum(open) || !isNum(high) || !isNum(low) || !isNum(close) || !isNum(volume) || typeof is_closed !== 'boolean') return undefined;
+  if (!isTime(time) || !isNum(open) || !isNum(high) || !isNum(low) || !isNum(close) || !isNum(volume) || typeof is_closed !== 'boolean') return undefined;
   return { time, open, high, low, close, volume, is_closed };
 }
 
 function toPoint(p: Record<string, unknown>): SeriesPointWire | undefined {
   const values = toValues(p);
-  return isNum(p.time) && values ? { time: p.time, values } : undefined;
+  return isTime(p.time) && values ? { time: p.time, values } : undefined;
 }
 
 /** `epoch` (string) and `offset` (non-negative integer) together, or nothing. */

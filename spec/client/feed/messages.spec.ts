@@ -58,6 +58,10 @@ describe('parseEngineMessage', () => {
     ['a recovered message with a bad bar', JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e', offset: 1, data: [{ time: 1 }] })],
     ['an unknown series state', '{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"odd"}'],
     ['loading without its series', '{"type":"loading"}'],
+    // A time no Date can hold stuck as the newest bar, and the chart's layout threw on it for good.
+    ['a bar time past what a Date holds', JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, time: 9e15 })],
+    ['a fractional bar time', JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, time: 60_000.5 })],
+    ['a negative bar time', JSON.stringify({ type: 'historical', symbol: 'X', interval: '1m', data: [{ ...candle, time: -60_000 }] })],
   ])('ignores %s', (_name, text) => {
     expect(parseEngineMessage(text)).toBeUndefined();
   });
