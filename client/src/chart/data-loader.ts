@@ -5,6 +5,11 @@ import { type MarketState, market } from '../store/market.ts';
 import { patchBars } from './patch-bars.ts';
 
 export const OLDER_PAGE = 500;
+/**
+ * A page that failed is answered "more to come" after this long (the chart asks again when the trader
+ * is at the left edge): answered "no more", it stopped scrolling back for good, silently (a review).
+ */
+export const OLDER_RETRY_MS = 5000;
 
 /**
  * Bars the chart holds at most (as charting sites cap bars per chart). KLineChart computes every
@@ -40,6 +45,8 @@ export interface LoaderDeps {
   reload?(): void;
   /** Frame scheduler (requestAnimationFrame in the browser). */
   frame?: (fn: () => void) => number;
+  /** Wait before a failed older page is answered "more to come" (default OLDER_RETRY_MS). */
+  olderRetryMs?: number;
   cancelFrame?: (id: number) => void;
 }
 
@@ -86,6 +93,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
   // Bumped by every `init` (symbol/interval switch, reset after a reconnect): an older page fetched
   // for an earlier view must not be prepended to the new one.
   let epoch = 0;
+  let olderRetry: ReturnType<typeof setTimeout> | undefined;
   // Older pages the chart showed before a reload of the same series (see `carry`).
   let carried: { key: string; bars: KLineData[] } | undefined;
   // The series whose bars the chart holds (none from an `init` until its answer).
@@ -143,7 +151,11 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         const seriesPages = (deps.series?.() ?? []).map((label) => (deps.fetchSeriesPage?.(label, symbol, interval, timestamp - 1, OLDER_PAGE) ?? Promise.resolve()).catch(() => undefined));
         return Promise.all([deps.fetchOlder(symbol, interval, timestamp - 1, OLDER_PAGE), ...seriesPages]).then(([older]) => older).then(
           (older) => asked === epoch && callback(older.map(toKLine), { forward: older.length > 0, backward: false }),
-          () => asked === epoch && callback([], { forward: false, backward: false }),
+          () => {
+            if (asked !== epoch) return;
+            clearTimeout(olderRetry);
+            olderRetry = setTimeout(() => asked === epoch && callback([], { forward: true, backward: false }), deps.olderRetryMs ?? OLDER_RETRY_MS);
+          },
         ).then(() => undefined);
       }
       callback([], { forward: true, backward: false });
@@ -201,6 +213,7 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
      */
     shownKey: () => shown,
     dispose() {
+      clearTimeout(olderRetry);
       stopLive();
       waitInit?.();
       waitInit = undefined;

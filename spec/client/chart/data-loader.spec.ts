@@ -79,6 +79,29 @@ describe('chart data loader', () => {
     expect(got[0]!.map((k) => k.close)).toEqual([1, 2]);
   });
 
+  it('answers a failed older page "more to come" after a pause, so scrolling back goes on (reproduced: "no more", for good)', async () => {
+    let fail = true;
+    const loader = createDataLoader({
+      store: store(),
+      current: () => ({ symbol: 'BTCUSDT', interval: '1m' }),
+      fetchOlder: async () => {
+        if (fail) throw new Error('502 could not load candles');
+        return [c(1), c(2)];
+      },
+      olderRetryMs: 30,
+    });
+    const got: Array<{ bars: number; forward: unknown }> = [];
+    const ask = () => loader.getBars({ type: 'forward', timestamp: c(5).time, symbol, period, callback: (d, m) => got.push({ bars: d.length, forward: typeof m === 'object' ? m.forward : m }) });
+    await ask();
+    expect(got).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(got).toEqual([{ bars: 0, forward: true }]);
+    fail = false;
+    await ask();
+    expect(got[1]).toEqual({ bars: 2, forward: true });
+    loader.dispose();
+  });
+
   it('drops an older page that lands after the chart was reset (symbol switch or reconnect)', async () => {
     const s = store();
     let current = { symbol: 'BTCUSDT', interval: '1m' };
