@@ -191,7 +191,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       }
       attempts = openedAt && Date.now() - openedAt >= STABLE_MS ? 1 : attempts + 1;
       let delay = retryDelay(attempts);
-      if (ev.code === CLOSE_BAD_REQUEST && refusal) {
+      // A refusal that names a time is waited out whatever the close (no_leader, server_full and
+      // too_many_connections close 1013: retried within a second, each a snapshot refused again).
+      if (refusal && (ev.code === CLOSE_BAD_REQUEST || refusal.retryAfterSec)) {
         // Not before the time the server named; jitter only later, so a crowd refused together spreads out.
         const wait = refusal.retryAfterSec ? refusal.retryAfterSec * 1000 : REFUSED_RETRY_MS;
         delay = Math.max(delay, wait * (1 + Math.random() / 4));

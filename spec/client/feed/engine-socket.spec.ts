@@ -141,6 +141,23 @@ describe('connectEngine refusals (close 4000)', () => {
     expect(market.getState()).toMatchObject({ connection: 'live', error: null });
   });
 
+  it('waits the time a refusal closed with 1013 names (no_leader, server_full), not the usual backoff (reproduced: every second)', async () => {
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      if (++n > 1) return ws.send(historical);
+      ws.send(JSON.stringify({ type: 'error', code: 'no_leader', message: 'no ingest node leads the cluster', retryAfterSec: 5 }));
+      ws.drop(1013);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(market.getState().error).toMatch(/no ingest node leads the cluster.*reconnecting in 7 s/);
+    await vi.advanceTimersByTimeAsync(6000);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(market.getState()).toMatchObject({ connection: 'live', error: null });
+  });
+
   it('retries series_capacity (no time named) after REFUSED_RETRY_MS, with backoff while it lasts', async () => {
     FakeSocket.serve = refuse({ code: 'series_capacity', message: 'the engine serves at most 8 on-demand series (MAX_ON_DEMAND_SERIES); try again later' });
     connect();
