@@ -208,11 +208,13 @@ export function KlineChart(props: KlineChartProps) {
         }
         for (const x of props.series) {
           const name = seriesIndicatorName(x.label);
-          const first = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]?.values().next().value;
-          if (!first) continue;
-          const keys = (x.plot ?? Object.keys(first)).filter((k) => k in first);
+          const points = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)];
+          if (!points?.size) continue;
           const styles = lineStyles(c, x.colors);
           if (!drawnSeries.has(x.label)) {
+            // Every line the series declares, or else every key its points have: a line whose first
+            // point had no value (a band on a flat window, a signal that starts later) was never drawn (a review).
+            const keys = x.plot ?? [...new Set([...points.values()].flatMap((p) => Object.keys(p)))];
             registerSeriesIndicator(x.label, keys, current);
             const create: IndicatorCreate = { name, visible: !x.hidden, ...(styles ? { styles } : {}) };
             const ok = x.pane === 'overlay' ? c.createIndicator({ ...create, paneId: 'candle_pane' }, true) : c.createIndicator(create);
