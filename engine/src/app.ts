@@ -121,8 +121,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     market,
     store,
     catalogRefreshMs,
-    // ROLE=ingest: the cluster's fenced writer publishes (and positions) every bar instead of the hub.
-    publish: (id, bar) => (cluster ? cluster.publish(id, bar) : hub.publishBar(id, bar, positions.append(id, bar))),
+    // ROLE=ingest: the cluster's fenced writer positions every bar and publishes it to the edges; this
+    // node's own clients (its port serves them too) get it without a position: they resume on an edge.
+    // (Before, they got none: a chart froze reading `live`, and each resume was an empty `recovered`.)
+    publish: (id, bar) => {
+      if (!cluster) return hub.publishBar(id, bar, positions.append(id, bar));
+      cluster.publish(id, bar);
+      hub.publishBar(id, bar);
+    },
     freed: (id) => {
       late.registry?.releaseSeries(id);
       hub.dropSnapshot(id);
@@ -183,7 +189,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     metrics,
     log,
     health,
-    positions,
+    // An ingest node's positions are the cluster's (in Redis, for the edges): none on its own port.
+    positions: cluster ? undefined : positions,
     olderBars: older.page,
     topicShardSize,
     httpLoadWaitMs,

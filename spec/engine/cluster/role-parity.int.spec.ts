@@ -139,6 +139,17 @@ describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input th
     }
     for (const ws of held.splice(0)) ws.terminate();
   });
+  it("an ingest node's own clients get live candles, and no position to resume with there (reproduced: frozen reading live; every resume an empty recovered)", async () => {
+    const url = `${ingest.app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`;
+    const answer = await connect(url, held, '192.0.2.10', (m) => m.filter((x) => x.type === 'live_candle').length >= 3);
+    const first = answer.messages[0] as { type: string; epoch?: string };
+    expect(first.type).toBe('historical');
+    expect(first.epoch).toBeUndefined();
+    // A resume asked of it is answered with a fresh snapshot.
+    const resumed = await connect(`${url}&epoch=e&since=0`, held, '192.0.2.10');
+    expect(resumed.messages[0]).toMatchObject({ type: 'historical', recovered: false });
+    for (const ws of held.splice(0)) ws.terminate();
+  });
   it('refuses a derived-series parameter that may not become a Redis key with the same error on both (reproduced: ROLE=all computed it, the edge refused it)', async () => {
     const bad = ['a%20b', 'a%7Cb', '%E2%82%AC', '', 'x'.repeat(65), '%7Bjson%7D'];
     for (const value of bad) {
