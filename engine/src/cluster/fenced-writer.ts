@@ -32,6 +32,12 @@ export interface FencedWriterConfig {
   historyUpdates: number;
   /** Freed bar series Redis keeps at most, for the whole cluster (see SERIES_FREE_LUA), and freed instance logs (INSTANCE_FREE_LUA); default MAX_FREED_KEPT. */
   maxFreedKept?: number;
+  /**
+   * The Redis written to is another one than before (its run id changed: a restart, perhaps from an
+   * older file). What it lost of the last writes is not written again by the writes that follow: the
+   * caller heals it (the ingest node takes the lead again). Called once per change.
+   */
+  onRedisChanged?: (before: string, now: string) => void;
 }
 
 /** A derived series instance's log not written for this long is dropped by Redis (nobody computes it any more). */
@@ -141,6 +147,8 @@ export class FencedWriter {
   private runId: Promise<string> | undefined;
   /** The run id once learned on the current connection: batches then go out at the end of their turn. */
   private knownRunId: string | undefined;
+  /** The run id last learned (kept across reconnects: a change is told, see onRedisChanged). */
+  private lastRunId: string | undefined;
   /** Batches waiting for the run id: until they are sent, later ones wait behind them (order). */
   private waiting = 0;
   /**
@@ -250,6 +258,9 @@ export class FencedWriter {
     p.then(
       (id) => {
         if (this.runId === p) this.knownRunId = id;
+        const before = this.lastRunId;
+        this.lastRunId = id;
+        if (before !== undefined && before !== id) this.cfg.onRedisChanged?.(before, id);
       },
       () => {
         if (this.runId === p) this.runId = undefined;

@@ -46,7 +46,16 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const leaseRedis = redis.duplicate({ commandTimeout: config.leaseTtlMs });
   leaseRedis.on('error', () => {}); // RedisWatch reports the shared connection's state
   const lease = new LeaderLease({ redis: leaseRedis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
-  const writer = new FencedWriter({ redis, keyPrefix: options.redisKeyPrefix, leaseKey: keys.lease, bufferSize: config.bufferSize, historyUpdates: config.resumeUpdates });
+  // A Redis restarted within the lease's TTL keeps the lease (it is in its file) but may have lost the
+  // last second of writes: they are written again only by taking the lead again (its heal, its seeds).
+  const writer = new FencedWriter({
+    redis,
+    keyPrefix: options.redisKeyPrefix,
+    leaseKey: keys.lease,
+    bufferSize: config.bufferSize,
+    historyUpdates: config.resumeUpdates,
+    onRedisChanged: () => lease.handOver('Redis restarted (its run id changed): taking the lead again to write what it lost', 0),
+  });
   // Set once startApp returns; the sink's callbacks run only after that (early updates wait below).
   const ref: { app?: App } = {};
   // Every configured series (with SYMBOLS=*, those of every trading symbol; custom intervals too).

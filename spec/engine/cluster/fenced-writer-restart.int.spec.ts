@@ -98,4 +98,26 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
     expect(await admin.hget(seriesKeys(id, 't:').pos, 'epoch')).toBe(first);
     w.close();
   }, 30_000);
+
+  it('tells once that the Redis it writes to is another (its run id changed): the ingest node takes the lead again, healing what it lost', async () => {
+    const changes: Array<[string, string]> = [];
+    const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100, onRedisChanged: (a, b) => changes.push([a, b]) });
+    await admin.flushall();
+    await admin.set(keys.lease, 'T');
+    await w.write('T', id, bar(1));
+    // A reconnect to the same Redis is no change.
+    await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    await sleep(300);
+    await reconnected();
+    await w.write('T', id, bar(2));
+    expect(changes).toEqual([]);
+    await server.restart();
+    await reconnected();
+    await admin.set(keys.lease, 'T');
+    await w.write('T', id, bar(3));
+    await w.write('T', id, bar(4));
+    expect(changes).toHaveLength(1);
+    expect(changes[0]![0]).not.toBe(changes[0]![1]);
+    w.close();
+  }, 30_000);
 });
