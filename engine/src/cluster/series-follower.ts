@@ -41,8 +41,11 @@ export class SeriesFollower<T = Bar> {
   private epoch: string | undefined;
   private offset = 0;
   private ticket = 0;
-  /** Messages that cannot be applied yet (read in flight, or after a hole), by offset. */
-  private readonly buffer = new Map<number, { epoch: string; bar: T }>();
+  /** Messages that cannot be applied yet (read in flight, or after a hole), by offset, with when each came (`received`). */
+  private readonly buffer = new Map<number, { epoch: string; bar: T; seq: number }>();
+  /** Messages held so far; and how many had come when the snapshot being read was asked for. */
+  private received = 0;
+  private askedAt = 0;
 
   constructor(private readonly io: FollowerIo<T>) {}
 
@@ -89,6 +92,10 @@ export class SeriesFollower<T = Bar> {
     if (ticket !== this.ticket || this.phase !== 'loading') return;
     this.epoch = snap.epoch;
     this.offset = snap.offset;
+    // What came before the snapshot was asked for was published before it was read: it holds them.
+    // Kept, one of an epoch the log had left was taken for a newer one's, and reloaded the series
+    // at every answer until the new epoch reached its offset (a review: 1,000 reads in a row).
+    for (const [o, m] of this.buffer) if (m.seq <= this.askedAt) this.buffer.delete(o);
     this.io.reset(snap);
     this.phase = 'live';
     this.drain();
@@ -97,6 +104,7 @@ export class SeriesFollower<T = Bar> {
   onHistory(ticket: number, result: FollowerHistory<T>): void {
     if (ticket !== this.ticket || this.phase !== 'repairing') return;
     if (!result.ok) return this.reload();
+    const from = this.offset;
     for (const u of result.updates) {
       if (u.offset <= this.offset) continue;
       // The history is contiguous by construction; anything else means it moved under us: start over.
@@ -104,7 +112,16 @@ export class SeriesFollower<T = Bar> {
       this.applyOne(u.offset, u.bar);
     }
     this.phase = 'live';
+    // Nothing new while a later message of this epoch waits: the store may have gone back (a Redis
+    // restarted from a file a second old keeps the epoch): asking again got the same answer, without
+    // end (a review). Start over from a snapshot, dropping what it no longer has.
+    if (this.offset === from && this.waitsPastHole()) return this.resync();
     this.drain();
+  }
+
+  private waitsPastHole(): boolean {
+    for (const [o, m] of this.buffer) if (m.epoch === this.epoch && o > this.offset + 1) return true;
+    return false;
   }
 
   private applyOne(offset: number, bar: T): void {
@@ -113,7 +130,7 @@ export class SeriesFollower<T = Bar> {
   }
 
   private hold(epoch: string, offset: number, bar: T): void {
-    this.buffer.set(offset, { epoch, bar });
+    this.buffer.set(offset, { epoch, bar, seq: ++this.received });
     if (this.buffer.size > MAX_BUFFERED) {
       this.buffer.clear();
       this.reload();
@@ -156,6 +173,7 @@ export class SeriesFollower<T = Bar> {
 
   private reload(): void {
     if (this.epoch !== undefined) this.seenEpochs.add(this.epoch);
+    this.askedAt = this.received;
     this.phase = 'loading';
     this.io.requestSnapshot(++this.ticket);
   }
