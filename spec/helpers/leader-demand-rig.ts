@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { BehaviorSubject } from 'rxjs';
 import type { DemandKeys } from '../../engine/src/cluster/cluster-keys.ts';
+import type { SeriesId } from '../../engine/src/domain/series-id.ts';
 import { DEMAND_STALE_MS } from '../../engine/src/cluster/demand-member.ts';
 import { LeaderDemand } from '../../engine/src/cluster/leader-demand.ts';
 import type { LeaderLease } from '../../engine/src/cluster/leader-lease.ts';
@@ -10,7 +11,7 @@ import type { DemandOutcome, SeriesDemand } from '../../engine/src/pipeline/seri
  * A real LeaderDemand over Redis on a node that leads, with a fake lifecycle: `want` answers as given
  * (default: live at once), releases are recorded in `released`. `stop` ends it and its subscriber.
  */
-export function leaderDemandRig(r: Redis, keys: DemandKeys, opts: { want?: SeriesDemand['want']; pollMs?: number; staleMs?: number; maxSeries?: number } = {}) {
+export function leaderDemandRig(r: Redis, keys: DemandKeys, opts: { want?: SeriesDemand['want']; seed?: (id: SeriesId) => Promise<void> | void; pollMs?: number; staleMs?: number; maxSeries?: number } = {}) {
   const released: string[] = [];
   const sub = r.duplicate();
   const demand: SeriesDemand = {
@@ -20,7 +21,7 @@ export function leaderDemandRig(r: Redis, keys: DemandKeys, opts: { want?: Serie
     release: (id) => void released.push(id.key),
   };
   const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
-  const leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand, seed: () => {}, staleMs: opts.staleMs ?? DEMAND_STALE_MS, pollMs: opts.pollMs ?? 1000, maxSeries: opts.maxSeries ?? 100 });
+  const leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand, seed: opts.seed ?? (() => {}), staleMs: opts.staleMs ?? DEMAND_STALE_MS, pollMs: opts.pollMs ?? 1000, maxSeries: opts.maxSeries ?? 100 });
   return {
     leader,
     sub,

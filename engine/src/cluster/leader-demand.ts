@@ -187,7 +187,13 @@ export class LeaderDemand {
       for (const [key, id] of wanted) if (!this.held.has(key) && !released.has(key)) this.hold(id);
       const again = [...this.nudged].filter((key) => this.held.get(key)?.answered);
       this.nudged.clear();
-      if (again.length) await this.answerAgain(again);
+      if (again.length) {
+        // Not lost with a failed call: asked again at the next scan.
+        await this.answerAgain(again).catch((e: unknown) => {
+          for (const key of again) this.nudged.add(key);
+          throw e;
+        });
+      }
       if (!leading()) return;
       await this.refreshAnswers();
       if (this.sweepAt !== undefined && Date.now() >= this.sweepAt && (this.cfg.canSweep?.() ?? true)) {
@@ -268,7 +274,12 @@ export class LeaderDemand {
       .set(key, encodeServed(a), 'PX', a.state === 'live' ? LIVE_ANSWER_TTL_MS : 10_000)
       .publish(this.cfg.keys.answered, id.key)
       .exec();
-    void done.catch(() => undefined);
+    // A `live` answer Redis did not take (the connection dropped during the seed) is set again by the
+    // next scan (answerAgain): lost, the asking edge waited its 60 s, then refused its clients (a review).
+    const lost = () => {
+      if (a.state === 'live' && this.held.get(id.key)?.answered) this.nudged.add(id.key);
+    };
+    void done.then((results) => results?.[0]?.[0] && lost(), lost);
   }
 
   /** Sets the `live` answer of held series again where it went (see `nudged`), while an edge wants them. */

@@ -61,4 +61,33 @@ describe.runIf(redisUp)('leader demand: a series released and asked again at onc
       listener.disconnect();
     }
   });
+
+  it("answers again a live answer Redis did not take (the connection dropped during the seed: the edge waited a minute, then refused its client)", async () => {
+    const lr = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    lr.on('error', () => {});
+    const eth5 = 'ETHUSDT:5m';
+    // Keys of its own: the first test's leader would answer it.
+    const keys = leaseKeys(`${prefix}lost:`);
+    const lost = leaderDemandRig(lr, keys, {
+      pollMs: 300,
+      // The seed ends as the connection drops: its answer goes nowhere.
+      seed: () => {
+        lr.disconnect();
+        return new Promise((res) => setTimeout(res, 20));
+      },
+    });
+    try {
+      await until('connected', async () => lr.status === 'ready');
+      const edge = new DemandHolders({ redis: r, keys, node: 'edge-2', staleMs: DEMAND_STALE_MS });
+      await edge.touch(r.multi(), [eth5]).publish(keys.demand, demandNudge(eth5, '')).exec();
+      await until('the connection dropped', async () => lr.status !== 'ready');
+      expect(await r.get(keys.served + eth5)).toBeNull();
+      await lr.connect();
+      await until('the answer set again', async () => (await r.get(keys.served + eth5)) === 'live');
+      await edge.release(eth5);
+    } finally {
+      lost.stop();
+      lr.disconnect();
+    }
+  });
 });
