@@ -19,8 +19,9 @@ export interface FirstMessageInput {
 
 /**
  * The first message of a socket, built in the same synchronous turn as its subscribe: `recovered`
- * when it resumes within the kept history (only the bars touched since, with the derived points at
- * their times), else `historical` at the current position (`"recovered":false` when a resume was
+ * when it resumes within the kept history (only the bars touched since, with every derived point
+ * from the oldest of them on: a bar corrected late recomputes the points after it too, and points
+ * at the touched times alone left those stale, a review), else `historical` at the current position (`"recovered":false` when a resume was
  * asked for), with derived series aligned to the snapshot's candles. A plain snapshot is the cached
  * buffer every client of a connect storm shares.
  */
@@ -28,19 +29,14 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
   const { id, window, hub, positions, resume } = input;
   // By label: the same series asked in another order share their cached message.
   const instances = input.instances.length > 1 ? [...input.instances].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)) : input.instances;
-  /** One series' `"label":[points]` between two bar times (only at `only`'s times, when given). */
-  const part = (inst: SeriesInstance, from: number, to: number, only?: Set<number>) => {
-    const ps = inst.window.between(from, to);
-    return `${JSON.stringify(inst.label)}:${JSON.stringify((only ? ps.filter((p) => only.has(p.time)) : ps).map(pointWire))}`;
-  };
+  /** One series' `"label":[points]` between two bar times. */
+  const part = (inst: SeriesInstance, from: number, to: number) => `${JSON.stringify(inst.label)}:${JSON.stringify(inst.window.between(from, to).map(pointWire))}`;
   const recovery = resume && positions?.recover(id, resume.epoch, resume.since);
   if (recovery) {
     const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
     if (!instances.length) return msg;
-    const bars = recovery.bars;
-    const times = new Set(bars.map((b) => b.openTime));
-    const [from, to] = span(bars);
-    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to, times)).join(',')}}}`;
+    const [from, to] = span(recovery.bars);
+    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to)).join(',')}}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !resume) return snapshot.bytes;

@@ -110,4 +110,13 @@ describe('StampedCache', () => {
     expect(small.get('k', 's', () => Buffer.alloc(11)).length).toBe(11);
     expect(small.size).toBe(0);
   });
+
+  it("a resume's derived points are every one from the oldest bar touched on, not only at the touched bars (a bar corrected late recomputes the points after it)", () => {
+    const { window, hub, a } = rig();
+    // Since the client's offset: bar 2 corrected late, bar 5 updated; rsi recomputed 2..5.
+    const positions = { recover: () => ({ bars: [bar(2), bar(5)], position: { epoch: 'e', offset: 9 } }) } as unknown as Parameters<typeof firstMessage>[0]['positions'];
+    const m = JSON.parse(firstMessage({ id, window, hub, historyOnConnect: 100, positions, resume: { epoch: 'e', since: 7 }, instances: [a] }).toString()) as { type: string; series: Record<string, Array<{ time: number }>> };
+    expect(m.type).toBe('recovered');
+    expect(m.series.rsi!.map((p) => p.time / M)).toEqual([2, 3, 4, 5]);
+  });
 });
