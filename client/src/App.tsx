@@ -14,6 +14,7 @@ import { useMarket } from './store/bridge.ts';
 import { seriesKey } from './store/candle.ts';
 import { market } from './store/market.ts';
 import { mergeSeriesPoints, seriesPointsKey } from './store/series-points.ts';
+import { untilFetched } from './feed/until-fetched.ts';
 import { CHART_TYPES, type ChartType, type IndicatorConfig, readUrlState, type Scale, SCALES, writeUrlState } from './url-state.ts';
 
 // Opened by some users only: fetched on first use, out of the main bundle.
@@ -53,18 +54,17 @@ export function App() {
   const candles = useMarket((s) => s.candlesByKey[seriesKey(s.selection.symbol, s.selection.interval)]);
 
   onMount(() => {
-    fetchCatalog().then(
-      (c) => setCatalog(c),
-      () => undefined, // the socket reports the engine's state; the picker just stays empty
-    );
-    fetchSeriesCatalog().then(
-      (defs) => {
-        market.setState({ seriesCatalog: defs });
-        // The link's labels in the engine's spelling (its messages are keyed by it).
-        setSeries((cur) => (cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur));
-      },
-      () => undefined,
-    );
+    // Asked again until they answer (the socket reports the engine's state meanwhile).
+    const markets = untilFetched(fetchCatalog, (c) => setCatalog(c));
+    const seriesDefs = untilFetched(fetchSeriesCatalog, (defs) => {
+      market.setState({ seriesCatalog: defs });
+      // The link's labels in the engine's spelling (its messages are keyed by it).
+      setSeries((cur) => (cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur));
+    });
+    onCleanup(() => {
+      markets.stop();
+      seriesDefs.stop();
+    });
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       const typing = t?.tagName === 'INPUT' || t?.tagName === 'TEXTAREA' || t?.isContentEditable;

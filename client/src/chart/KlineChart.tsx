@@ -101,7 +101,8 @@ export function KlineChart(props: KlineChartProps) {
   const lastClose = useMarket((s) => s.candlesByKey[key()]?.at(-1)?.close);
   const connection = useMarket((s) => s.connection);
   const created = new Map<string, string>();
-  const drawnSeries = new Set<string>();
+  /** Derived series drawn: their pane and lines (drawn again when the catalog, asked again after a failure, says otherwise). */
+  const drawnSeries = new Map<string, { pane: string; keys: string[] }>();
   // Any change to a shown series' points: recalculate it (at most once per frame).
   const sameItems = <T,>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   // A series' points are changed in place; their version says when.
@@ -200,8 +201,11 @@ export function KlineChart(props: KlineChartProps) {
     createEffect(
       on([() => JSON.stringify(props.series), seriesVersion], () => {
         const wanted = new Set(props.series.map((x) => x.label));
-        for (const label of [...drawnSeries]) {
-          if (!wanted.has(label)) {
+        for (const label of [...drawnSeries.keys()]) {
+          const x = props.series.find((s) => s.label === label);
+          const drawn = drawnSeries.get(label)!;
+          // Gone, or drawn before the catalog told its pane and lines (it came late): removed, drawn again below.
+          if (!wanted.has(label) || (x && (x.pane !== drawn.pane || (x.plot !== null && x.plot.join() !== drawn.keys.join())))) {
             c.removeIndicator({ name: seriesIndicatorName(label) });
             drawnSeries.delete(label);
           }
@@ -218,7 +222,7 @@ export function KlineChart(props: KlineChartProps) {
             registerSeriesIndicator(x.label, keys, current);
             const create: IndicatorCreate = { name, visible: !x.hidden, ...(styles ? { styles } : {}) };
             const ok = x.pane === 'overlay' ? c.createIndicator({ ...create, paneId: 'candle_pane' }, true) : c.createIndicator(create);
-            if (ok) drawnSeries.add(x.label);
+            if (ok) drawnSeries.set(x.label, { pane: x.pane, keys });
             continue;
           }
           c.overrideIndicator({ name, visible: !x.hidden, ...(styles ? { styles } : {}) });
@@ -228,10 +232,8 @@ export function KlineChart(props: KlineChartProps) {
           recalcFrame = requestAnimationFrame(() => {
             recalcFrame = undefined;
             for (const x of props.series) {
-              if (!drawnSeries.has(x.label)) continue;
-              const first = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)]?.values().next().value;
-              const keys = (x.plot ?? Object.keys(first ?? {})).filter((k) => !first || k in first);
-              c.overrideIndicator({ name: seriesIndicatorName(x.label), calc: seriesCalc(x.label, keys, current) });
+              const drawn = drawnSeries.get(x.label);
+              if (drawn) c.overrideIndicator({ name: seriesIndicatorName(x.label), calc: seriesCalc(x.label, drawn.keys, current) });
             }
           });
         }
