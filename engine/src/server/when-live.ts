@@ -18,9 +18,17 @@ export const HTTP_LOAD_WAIT_MS = 30_000;
  */
 export function whenLive(demand: SeriesDemand | undefined, badRequest: () => void, waitMs = HTTP_LOAD_WAIT_MS) {
   return async (id: SeriesId, address: string, res: HyperExpress.Response, read: () => Promise<void> | void): Promise<void> => {
-    if (!demand || demand.isLive(id)) {
-      demand?.touch(id);
-      return read();
+    if (!demand) return read();
+    if (demand.isLive(id)) {
+      // Held while it reads (a live series' ask settles at once): freed meanwhile (the LRU at the cap,
+      // the symbol delisted), its read made a window nobody tracked, and in Redis a key that never
+      // expired (a review).
+      void demand.want(id, address);
+      try {
+        return await read();
+      } finally {
+        demand.release(id);
+      }
     }
     // A client that goes away lets go at once: its wait held the series (and a place under
     // MAX_ON_DEMAND_SERIES) for up to `waitMs` after it left.

@@ -99,4 +99,19 @@ describe('whenLive', () => {
     expect(read).toBe(false);
     expect(held()).toBe(0);
   });
+
+  it('holds a live series while it reads, and lets go after, a failed read too (freed meanwhile, its read made a window nobody tracked)', async () => {
+    let held = 0;
+    const heldDuringRead: number[] = [];
+    const d: SeriesDemand = { isLive: () => true, want: () => (held++, Promise.resolve({ ok: true })), touch: () => {}, release: () => void held-- };
+    const { res } = response();
+    await whenLive(d, () => {})(id, '192.0.2.1', res, async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      heldDuringRead.push(held);
+    });
+    expect(heldDuringRead).toEqual([1]);
+    expect(held).toBe(0);
+    await expect(whenLive(d, () => {})(id, '192.0.2.1', res, () => Promise.reject(new Error('REST failed')))).rejects.toThrow('REST failed');
+    expect(held).toBe(0);
+  });
 });
