@@ -40,10 +40,19 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
   const emit = (p: SeriesPoint) => {
     if (stopped) return;
     const why = ++emitted > MAX_POINTS_PER_BAR ? `more than ${MAX_POINTS_PER_BAR} points for one bar` : pointProblem(p);
-    if (why === undefined) return onPoint(p);
+    if (why !== undefined) return fail(new TypeError(why));
+    // Nothing thrown here may reach the operator's subscriber: RxJS rethrows it later, out of any
+    // try, and the process exited (a module emitting as it was subscribed: every symbol went down).
+    try {
+      onPoint(p);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const fail = (e: unknown) => {
     stopped = true;
     halt();
-    onError(new TypeError(why));
+    onError(e);
   };
   const handler = direct(op, { next: emit });
   if (handler) {
@@ -173,21 +182,33 @@ export class AnchoredRuns {
   }
 
   private open(start: number): Run {
-    const run: Run = Object.assign(
+    const failed = (e: unknown) => {
+      if (this.done) return;
+      this.unsubscribe();
+      this.onError(e);
+    };
+    let op: OperatorFunction<Bar, SeriesPoint>;
+    try {
+      op = this.build();
+    } catch (e) {
+      // A builder that throws at a block's rotation, on the live feed: this series fails, alone.
+      failed(e);
+      return { next: () => {}, complete: () => {}, stop: () => {}, start };
+    }
+    // Assigned after startRun returns: an operator may emit as it is subscribed, before (those points
+    // are a warming run's, not shown).
+    const opened: { run?: Run } = {};
+    opened.run = Object.assign(
       startRun(
-        this.build(),
+        op,
         (p) => {
-          if (run === this.emitting && p.time >= this.emitFrom) this.onPoint(p);
+          if (opened.run !== undefined && opened.run === this.emitting && p.time >= this.emitFrom) this.onPoint(p);
         },
-        (e) => {
-          if (this.done) return;
-          this.unsubscribe();
-          this.onError(e);
-        },
+        failed,
       ),
       { start },
     );
-    return run;
+    return opened.run;
   }
 
   private close(run: Run | undefined): void {
