@@ -154,6 +154,9 @@ function checkValue(k: string, value: ParamValue, range: ParamRange | undefined,
 /** The warm-up bars of a definition for parameters and an interval (validated, bounded). */
 export function warmupBars(def: SeriesDefinition, params: Params, interval: string): number {
   const w = typeof def.warmup === 'function' ? def.warmup(params, interval) : (def.warmup ?? DEFAULT_WARMUP_BARS);
-  if (!Number.isInteger(w) || w < 0 || w > MAX_WARMUP_BARS) throw new SeriesDefinitionError(`${def.name}: warmup must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${String(w)}`);
+  // A whole number past the cap is a request this engine cannot warm: said as such (a series capped its
+  // own instead, and showed values of a partial warm-up, a review).
+  if (Number.isInteger(w) && w > MAX_WARMUP_BARS) throw new SeriesDefinitionError(`${def.name}: these parameters need ${w} bars of warm-up on ${interval}, more than the ${MAX_WARMUP_BARS} the engine keeps: use a longer interval or a shorter parameter`);
+  if (!Number.isInteger(w) || w < 0) throw new SeriesDefinitionError(`${def.name}: warmup must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${String(w)}`);
   return w;
 }

@@ -10,6 +10,7 @@ import { SeriesBusyError, SeriesFailedError } from '../../../engine/src/series/s
 import { type SeriesRegistryDeps, SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
 import emaCross from '../../../series/ema-cross.ts';
 import rsiSeries from '../../../series/rsi.ts';
+import sessionVwap from '../../../series/session-vwap.ts';
 
 const M = 60_000;
 const bar = (i: number, closed = true): Bar => ({ openTime: i * M, open: i, high: i + 1, low: i - 1, close: i, volume: 1, closed });
@@ -138,6 +139,14 @@ describe('SeriesRegistry', () => {
     expect(err('rsi:period=21,rsi:period=21')).toBe("series 'rsi:period=21' asked for more than once");
     expect(err('rsi,rsi:period=14')).toBe("series 'rsi' asked for more than once");
     expect(err('rsi,rsi:period=21')).toBe('accepted');
+  });
+
+  it('refuses parameters whose warm-up passes what the engine keeps, saying so (reproduced: session-vwap:anchor=1w on 1m capped its own and showed partial sessions)', () => {
+    const { registry } = setup([sessionVwap]);
+    const r = registry.parse('session-vwap:anchor=1w', '1m');
+    expect(r).toEqual({ ok: false, error: 'session-vwap: these parameters need 10080 bars of warm-up on 1m, more than the 5000 the engine keeps: use a longer interval or a shorter parameter' });
+    expect(registry.parse('session-vwap:anchor=1w', '5m').ok).toBe(true);
+    expect(registry.parse('session-vwap:anchor=1d', '1m').ok).toBe(true);
   });
 
   it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {
