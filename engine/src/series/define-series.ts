@@ -67,6 +67,8 @@ const NAME_RE = /^[a-z][a-z0-9-]{0,39}$/;
 /** Parameter names and client-given string values: what a series label (a Redis key in a cluster) may hold. */
 const PARAM_NAME_RE = /^[a-zA-Z][a-zA-Z0-9]{0,39}$/;
 const PARAM_WORD_RE = /^[A-Za-z0-9._+-]{1,64}$/;
+/** GET /series' own query parameters: a series parameter so named was the page's there, the series' over a WebSocket. */
+const RESERVED_PARAMS = new Set(['limit', 'endTime']);
 
 /** Validates and returns a derived-series definition (use it as the module's default export). */
 export function defineSeries<P extends Params>(def: SeriesDefinition<P>): SeriesDefinition<P> {
@@ -83,12 +85,18 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
   if (typeof d.params !== 'object' || d.params === null) throw new SeriesDefinitionError(`${d.name}: params must be an object of defaults`);
   for (const [k, v] of Object.entries(d.params)) {
     if (!PARAM_NAME_RE.test(k)) throw new SeriesDefinitionError(`${d.name}: parameter name '${k}' must be alphanumeric, at most 40 characters`);
+    if (RESERVED_PARAMS.has(k)) throw new SeriesDefinitionError(`${d.name}: parameter name '${k}' is GET /series' own (${[...RESERVED_PARAMS].join(', ')}): choose another`);
+    // A string a client could never send (a label is a Redis key in a cluster) cannot be a default either.
+    if (typeof v === 'string' && !PARAM_WORD_RE.test(v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' defaults to '${v}': strings are 1-64 letters, digits, '.', '_', '+' or '-'`);
     if (!['number', 'string', 'boolean'].includes(typeof v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' must default to a number, string or boolean`);
   }
   if (d.ranges !== undefined) {
     if (typeof d.ranges !== 'object' || d.ranges === null) throw new SeriesDefinitionError(`${d.name}: ranges must be an object keyed by parameter`);
     for (const [k, r] of Object.entries(d.ranges as Record<string, ParamRange>)) {
       if (!Object.hasOwn(d.params, k)) throw new SeriesDefinitionError(`${d.name}: ranges.${k} names no parameter`);
+      for (const o of r.options ?? []) {
+        if (typeof o === 'string' && !PARAM_WORD_RE.test(o)) throw new SeriesDefinitionError(`${d.name}: ranges.${k}.options holds '${o}', which no client can send: strings are 1-64 letters, digits, '.', '_', '+' or '-'`);
+      }
       const problem = checkValue(k, d.params[k]!, r);
       if (problem) throw new SeriesDefinitionError(`${d.name}: the default of ${problem}`);
     }

@@ -141,6 +141,15 @@ describe('SeriesRegistry', () => {
     expect(err('rsi,rsi:period=21')).toBe('accepted');
   });
 
+  it("refuses at load a parameter named limit or endTime (GET /series' own: the page's there, the series' over a WebSocket) and strings no client can send", () => {
+    const base = { name: 'probe', pane: 'oscillator' as const, operator: () => map((b: Bar) => ({ time: b.openTime, value: b.close, closed: b.closed })) };
+    expect(() => defineSeries({ ...base, params: { limit: 100 } })).toThrow(/parameter name 'limit' is GET \/series' own/);
+    expect(() => defineSeries({ ...base, params: { endTime: 1 } })).toThrow(/parameter name 'endTime'/);
+    expect(() => defineSeries({ ...base, params: { tz: 'UTC' }, ranges: { tz: { options: ['UTC', '+08:00', 'Asia/Tokyo'] } } })).toThrow(/ranges.tz.options holds '\+08:00', which no client can send/);
+    expect(() => defineSeries({ ...base, params: { tz: 'Asia/Tokyo' } })).toThrow(/defaults to 'Asia\/Tokyo'/);
+    expect(() => defineSeries({ ...base, params: { tz: 'UTC' }, ranges: { tz: { options: ['UTC', 'UTC+8'] } } })).not.toThrow();
+  });
+
   it('refuses parameters whose warm-up passes what the engine keeps, saying so (reproduced: session-vwap:anchor=1w on 1m capped its own and showed partial sessions)', () => {
     const { registry } = setup([sessionVwap]);
     const r = registry.parse('session-vwap:anchor=1w', '1m');
