@@ -22,7 +22,9 @@ export function smaKernel(period: number): Kernel<SmaState, number, number> {
   const next = (s: SmaState, x: number): SmaState => {
     const window = pushWindow(s.window, x, period);
     const seen = s.seen + 1;
-    const sum = seen % period === 0 ? exactSum(window) : s.sum + x - (leaving(s.window, period) ?? 0);
+    // Exact again also once a NaN or an infinity entered the running sum: it stayed there after the
+    // number left the window (0/0 on a flat bar made up to period - 1 more NaNs; a review).
+    const sum = seen % period === 0 || !Number.isFinite(s.sum) ? exactSum(window) : s.sum + x - (leaving(s.window, period) ?? 0);
     return { window, sum, seen };
   };
   return {
@@ -34,7 +36,7 @@ export function smaKernel(period: number): Kernel<SmaState, number, number> {
     // Exactly what `step` would give (same sums in the same order), without building the state.
     preview: (s, x) => {
       if (s.window.size + 1 < period) return undefined;
-      const sum = (s.seen + 1) % period === 0 ? exactSum(s.window, s.window.size === period ? 1 : 0) + x : s.sum + x - (leaving(s.window, period) ?? 0);
+      const sum = (s.seen + 1) % period === 0 || !Number.isFinite(s.sum) ? exactSum(s.window, s.window.size === period ? 1 : 0) + x : s.sum + x - (leaving(s.window, period) ?? 0);
       return sum / period;
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sma } from '../../../engine/src/operators/index.ts';
+import { sma, smaKernel } from '../../../engine/src/operators/index.ts';
 import { barAt, MINUTE, operatorChecklist, runSync, T0 } from '../../helpers/marbles.ts';
 
 const t = (i: number) => T0 + i * MINUTE;
@@ -25,5 +25,21 @@ describe('sma (marbles)', () => {
     expect(() => sma({ period: 2.5 })).toThrow(TypeError);
     expect(() => sma({ period: 2, source: 'median' as never })).toThrow(/source/);
     expect(() => sma({ period: 2, historyLength: 0 })).toThrow(/historyLength/);
+  });
+
+  it('smaKernel: a NaN counts only while it is in the window, step and preview alike (reproduced: NaN for period - 1 numbers more)', () => {
+    const k = smaKernel(3);
+    const xs = [1, NaN, 3, 4, 5, 6, 7, 8];
+    let s = k.initial;
+    const stepped: Array<number | undefined> = [];
+    const previewed: Array<number | undefined> = [];
+    for (const x of xs) {
+      previewed.push(k.preview!(s, x));
+      const [n, v] = k.step(s, x);
+      stepped.push(v);
+      s = n;
+    }
+    expect(stepped).toEqual([undefined, undefined, NaN, NaN, 4, 5, 6, 7]);
+    expect(previewed).toEqual(stepped);
   });
 });
