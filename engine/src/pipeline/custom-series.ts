@@ -21,6 +21,10 @@ export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: Bina
   // Resample emits every update of a bucket; keep the last per open time.
   const last = new Map<number, Bar>();
   for (const b of custom) last.set(b.openTime, b);
+  // Cut at `wanted` (not the exchange's first bar) mid-bucket: that oldest bucket holds part of its
+  // inputs, closed; left out (a review: stored and served so until newer bars pushed it out).
+  const first = bars[0];
+  if (first && bars.length === wanted && bucketOpen(first.openTime, id.interval) !== first.openTime) last.delete(bucketOpen(first.openTime, id.interval));
   store.upsert(id, [...last.values()]);
   return last.size;
 }
@@ -56,15 +60,22 @@ export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, s
         return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
       }).pipe(resample(id.interval, { sourceInterval: source.interval })),
     );
-  // One rebuild per burst of repaired bars, from the oldest bucket it touched.
-  const rebuilds$ = sourceRepairs$.pipe(
-    repairBursts(),
-    map((oldest) => bucketOpen(oldest, id.interval)),
-    filter((bucket) => {
-      const window = store.window(source);
-      return wholeFrom(window.before(Infinity, window.size), bucket, source.interval);
-    }),
-  );
+  // One rebuild per burst of repaired bars, from the oldest bucket not rebuilt yet. A burst judged
+  // while a newer hole is still open (holes are repaired one after another) waits for the window to
+  // be whole from it: dropped, its buckets stayed built from part of their inputs for good (a review).
+  const rebuilds$ = defer(() => {
+    let pending: number | undefined;
+    return sourceRepairs$.pipe(
+      repairBursts(),
+      map((oldest) => (pending = Math.min(pending ?? Infinity, bucketOpen(oldest, id.interval)))),
+      filter((bucket) => {
+        const window = store.window(source);
+        if (!wholeFrom(window.before(Infinity, window.size), bucket, source.interval)) return false;
+        pending = undefined;
+        return true;
+      }),
+    );
+  });
   return rebuilds$.pipe(
     startWith(undefined),
     switchMap((bucket) => run(bucket)),

@@ -2,7 +2,7 @@ import { Subject, toArray, lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { customSeries$ } from '../../../engine/src/pipeline/custom-series.ts';
+import { bootstrapCustom, customSeries$ } from '../../../engine/src/pipeline/custom-series.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
 
 const M = 60_000;
@@ -112,5 +112,36 @@ describe('customSeries$ (a custom interval resampled from its source series live
       expect(c.out).toEqual([]);
       c.sub.unsubscribe();
     });
+
+    it('rebuilds from the older hole once the newer one is repaired too (reproduced: only from the newer one; the older stayed partial for good)', async () => {
+      // Two holes, bars 1 and 2, repaired one after the other (older first, the newer still open then).
+      const c = live([bar(0, 1), bar(3, 4, false)], [{ ...bar(0, 1), closed: true }, { ...bar(3, 4, false), openTime: at(2) }]);
+      await c.repair(bar(1, 2));
+      expect(c.out).toEqual([]);
+      await c.repair(bar(2, 3));
+      expect(c.out.map((b) => [(b.openTime - T0) / (5 * M), b.volume])).toEqual([[0, 3], [2, 7]]);
+      c.sub.unsubscribe();
+    });
+  });
+});
+
+describe('bootstrapCustom', () => {
+  it('leaves out the oldest bucket when the source history was cut mid-bucket by the cap (reproduced: stored closed with part of its inputs)', async () => {
+    const M15 = 15 * M;
+    const newest = Date.UTC(2026, 0, 5, 10, 0); // the second 15m bar of the 45m bucket of 09:45
+    const src = seriesId('BTCUSDT', '15m');
+    const cus = seriesId('BTCUSDT', '45m');
+    // The exchange has more than asked: what comes is cut at `count`, not at its first bar.
+    const rest = {
+      latest: async (_s: string, _i: string, count: number): Promise<Bar[]> =>
+        Array.from({ length: count }, (_, k) => {
+          const t = newest - (count - 1 - k) * M15;
+          return { openTime: t, open: 1, high: 2, low: 0.5, close: 1, volume: 1, closed: t !== newest };
+        }),
+    } as unknown as Parameters<typeof bootstrapCustom>[2];
+    const store = createMemoryBarStore({ bufferSize: 30_000 });
+    await bootstrapCustom(cus, src, rest, store, 30_000);
+    const w = store.window(cus).last(30_000);
+    expect(w.filter((b) => b.closed && b.volume !== 3)).toEqual([]);
   });
 });
