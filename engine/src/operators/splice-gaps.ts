@@ -81,6 +81,8 @@ interface Hole {
   repairs: number;
   /** Tried again on the first input from this time on. */
   dueAt: number;
+  /** The bar at `from` was streamed (an unclosed one): the exchange's answer must hold it. */
+  streamed: boolean;
 }
 
 /**
@@ -274,7 +276,7 @@ class Splicer {
     const due = this.holes.filter((h) => h.dueAt <= now);
     if (due.length === 0) return undefined;
     for (const h of due) this.holes.splice(this.holes.indexOf(h), 1);
-    return from_(due).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity, h.repairs)));
+    return from_(due).pipe(concatMap((h) => this.fill(h.from, h.to, 'repair', this.last ? this.last.openTime : Infinity, h.streamed, h.repairs)));
   }
 
   /** Admits a bar if it moves the series forward; updates state. */
@@ -305,15 +307,20 @@ class Splicer {
    * fill has a deadline: the live updates of the series wait behind it, and a dripping exchange or a
    * long REST pause (a 429's Retry-After) held them for minutes (an attacker-style probe: 178 s).
    */
-  private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number, repairs = 0): Observable<SpliceEvent> {
+  private fill(from: number, to: number | undefined, origin: 'fill' | 'repair', upTo: number, streamed: boolean, repairs = 0): Observable<SpliceEvent> {
     const { fetchRange, retryCount, retryDelayMs, repairAfterMs, fillDeadlineMs, scheduler } = this.cfg;
     const fetched$ = defer(() => from_(fetchRange(from, to))).pipe(
       reduce((acc, page) => (acc.push(...page), acc), [] as Bar[]),
-      // A range that has ended holds its first bucket (the unclosed bar it is for, or the first one
-      // missing): an empty or short answer is a failure, not a fill (an exchange answering `[]` left a
-      // hole and a bar forming for good, with nothing logged).
+      // A range that has ended holds the unclosed bar it is for (it was streamed), or, for buckets
+      // missing, at least one of them: an empty or short answer is a failure, not a fill (an exchange
+      // answering `[]` left a hole and a bar forming for good, with nothing logged). Not the first
+      // missing one: the exchange's own history has holes (an outage, a halt), and the rows after
+      // one were refused for good (a review).
       tap((bars) => {
-        if (to !== undefined && !bars.some((b) => b.openTime === from)) throw new Error(`the exchange's answer lacks the bar at ${new Date(from).toISOString()}`);
+        if (to === undefined) return;
+        if (streamed ? !bars.some((b) => b.openTime === from) : !bars.some((b) => b.openTime >= from && b.openTime <= to)) {
+          throw new Error(`the exchange's answer lacks ${streamed ? 'the bar at' : 'every bar from'} ${new Date(from).toISOString()}`);
+        }
       }),
       retry({ count: retryCount, delay: (_e, n) => timer(retryDelayMs * 2 ** (n - 1), scheduler), resetOnSuccess: true }),
       timeout({ first: fillDeadlineMs, scheduler, with: () => throwError(() => new Error(`no answer within ${fillDeadlineMs} ms`)) }),
@@ -344,15 +351,15 @@ class Splicer {
         const failed = origin === 'repair' ? repairs + 1 : 0;
         this.failing = true;
         // Each hole on its own clock: a new one failing no longer put off the repair of an older one.
-        return of(this.unfilled(from, to, 1 + retryCount, failed, repairAfterMs * 2 ** Math.min(failed, REPAIR_BACKOFF_DOUBLINGS), cause));
+        return of(this.unfilled(from, to, streamed, 1 + retryCount, failed, repairAfterMs * 2 ** Math.min(failed, REPAIR_BACKOFF_DOUBLINGS), cause));
       }),
     );
   }
 
   /** Remembers a hole for a repair `dueInMs` from now (unless given up) and says so. */
-  private unfilled(from: number, to: number | undefined, attempt: number, repairs: number, dueInMs: number, cause: unknown): SpliceEvent {
+  private unfilled(from: number, to: number | undefined, streamed: boolean, attempt: number, repairs: number, dueInMs: number, cause: unknown): SpliceEvent {
     const { key, scheduler } = this.cfg;
-    if (repairs < MAX_REPAIRS) this.holes.push({ from, to, attempt, repairs, dueAt: scheduler.now() + dueInMs });
+    if (repairs < MAX_REPAIRS) this.holes.push({ from, to, attempt, repairs, dueAt: scheduler.now() + dueInMs, streamed });
     const range = `${new Date(from).toISOString()} .. ${to === undefined ? 'now' : new Date(to).toISOString()}`;
     const error = new GapFillError(repairs < MAX_REPAIRS ? `gap ${key} [${range}] not filled after ${attempt} attempts` : `gap ${key} [${range}] given up after ${repairs} repairs`, {
       cause,
@@ -362,8 +369,8 @@ class Splicer {
   }
 
   /** A gap while REST is failing for the series: left to a repair at once, the live updates not held. */
-  private toRepair(gap: SpliceEvent & { type: 'gap' }, to: number | undefined, bar?: Bar): readonly SpliceEvent[] {
-    const out: SpliceEvent[] = [gap, this.unfilled(gap.from, to, 0, 0, 0, new Error("left to a repair: the series' last REST answer failed"))];
+  private toRepair(gap: SpliceEvent & { type: 'gap' }, to: number | undefined, streamed: boolean, bar?: Bar): readonly SpliceEvent[] {
+    const out: SpliceEvent[] = [gap, this.unfilled(gap.from, to, streamed, 0, 0, 0, new Error("left to a repair: the series' last REST answer failed"))];
     if (bar && this.admit(bar, true)) out.push({ type: 'bar', bar, origin: 'live' });
     return out;
   }
@@ -376,10 +383,11 @@ class Splicer {
       const from = bar.openTime > expected ? (prev.closed ? expected : prev.openTime) : prev.closed ? undefined : prev.openTime;
       if (from !== undefined) {
         const reason = bar.openTime > expected ? 'skip' : 'unclosed';
-        if (this.failing) return this.toRepair({ type: 'gap', from, to: bar.openTime - 1, reason }, bar.openTime - 1, bar);
+        const streamed = from === prev.openTime;
+        if (this.failing) return this.toRepair({ type: 'gap', from, to: bar.openTime - 1, reason }, bar.openTime - 1, streamed, bar);
         return concat(
           of<SpliceEvent>({ type: 'gap', from, to: bar.openTime - 1, reason }),
-          this.fill(from, bar.openTime - 1, 'fill', bar.openTime),
+          this.fill(from, bar.openTime - 1, 'fill', bar.openTime, streamed),
           defer(() => (this.admit(bar, true) ? of<SpliceEvent>({ type: 'bar', bar, origin: 'live' }) : EMPTY)),
         );
       }
@@ -400,8 +408,8 @@ class Splicer {
     // The bar forming when the connection dropped may have closed offline: its final comes from REST.
     // So does one that only REST called closed: the stream's final for it may have been lost.
     const from = last.closed && this.lastFinalLive ? nextOpen(last.openTime, this.cfg.interval) : last.openTime;
-    if (this.failing) return this.toRepair({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }, undefined);
-    return concat(of<SpliceEvent>({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }), this.fill(from, undefined, 'fill', Infinity));
+    if (this.failing) return this.toRepair({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }, undefined, true);
+    return concat(of<SpliceEvent>({ type: 'gap', from, to: this.cfg.scheduler.now(), reason: 'resync' }), this.fill(from, undefined, 'fill', Infinity, true));
   }
 }
 

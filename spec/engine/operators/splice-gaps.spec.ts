@@ -309,7 +309,7 @@ describe('spliceGaps (marbles)', () => {
       expectObservable(events.pipe(mergeMap((e) => of(unfilled(e))))).toBe('-a-(guc)--d--ev----------(fFr)-|', {
         a: out(1),
         g: { type: 'gap', from: T0 + 2 * M, to: T0 + 3 * M - 1, reason: 'skip' },
-        u: { type: 'gap-unfilled', cause: `the exchange's answer lacks the bar at ${new Date(T0 + 2 * M).toISOString()}` },
+        u: { type: 'gap-unfilled', cause: `the exchange's answer lacks every bar from ${new Date(T0 + 2 * M).toISOString()}` },
         c: out(3),
         // The repair hangs from frame 10: the updates of bar 4 are not held.
         d: out(4, 'live', false),
@@ -318,6 +318,22 @@ describe('spliceGaps (marbles)', () => {
         f: out(5, 'live', false),
         F: { type: 'bar', bar: bar(2), origin: 'repair' },
         r: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 3 * M - 1, bars: 1 },
+      });
+    });
+  });
+
+  it("splices the rows the exchange has after a hole of its own in the missing buckets (reproduced: refused for lacking the first, given up, none filled)", () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      // 1, then 5: the exchange has no row for 2 (its outage), but has 3 and 4.
+      const src = hot('-a-e---------|', { a: live(1), e: live(5) });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => cold('(x|)', { x: [bar(3), bar(4)] }), retryCount: 0 }));
+      expectObservable(events).toBe('-a-(gBCfe)---|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 5 * M - 1, reason: 'skip' },
+        B: out(3, 'fill'),
+        C: out(4, 'fill'),
+        f: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 5 * M - 1, bars: 2 },
+        e: out(5),
       });
     });
   });
