@@ -36,6 +36,8 @@ export class Hub {
   private staleJson: string;
   /** Series whose stream the exchange went silent on (see setStaleSeries). */
   private readonly staleSeries = new Map<string, SeriesId>();
+  /** The upstream went `live` as a whole: its silent series are told `stale` again at the next call. */
+  private restale = false;
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
   /**
@@ -182,15 +184,23 @@ export class Hub {
     if (n > 0) this.publisher!.publish(topic, this.statusFor(id), n);
   }
 
+  /** Called with every status tick (a second or less apart), changed or not. */
   setUpstream(state: UpstreamState): void {
     this.upstream = state;
     const json = this.statusMessage(state);
-    if (json === this.statusJson) return;
+    if (json === this.statusJson) {
+      // Said again a tick later: the status topic's later shards (over 1,024 sockets) go out in later
+      // turns than a series' topic, and a client there read `stale`, then `live`, for good (a review).
+      if (this.restale) for (const id of this.staleSeries.values()) this.publishStatus(id);
+      this.restale = false;
+      return;
+    }
     this.statusJson = json;
     const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
     if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
-    // Live again as a whole: a series whose own stream is silent is still stale (said after, on its topic).
+    // Live again as a whole: a series whose own stream is silent is still stale (said on its topic).
     if (state === 'live') for (const id of this.staleSeries.values()) this.publishStatus(id);
+    this.restale = state === 'live' && this.staleSeries.size > 0;
   }
 
   private statusMessage(upstream: UpstreamState): string {

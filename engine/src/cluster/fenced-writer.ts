@@ -195,6 +195,14 @@ export class FencedWriter {
     cfg.redis.on('ready', this.forgetRunId);
   }
 
+  /**
+   * This node took the lead (its takeover heals what Redis lacks): a Redis restarted before is no
+   * change to report (it took the lead a second time, and healed twice, after most restarts).
+   */
+  newTerm(): void {
+    this.lastRunId = undefined;
+  }
+
   /** Lets go of the connection's events (the connection stays the caller's). */
   close(): void {
     this.cfg.redis.off('close', this.failUnanswered);

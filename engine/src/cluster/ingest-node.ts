@@ -186,9 +186,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);
   // On-demand series edges ask for (issue 13 part 6): the leader holds them and seeds their history.
-  const seededSub = lease.leader$.subscribe(() => {
+  const seededSub = lease.leader$.subscribe((leader) => {
     seeded = new WeakMap();
     seriesKeep.newTerm();
+    if (leader) writer.newTerm();
   });
   // Every configured series bootstrapped: from then on one this node lacks is not one of its own.
   let configuredUp = false;

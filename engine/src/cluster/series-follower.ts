@@ -119,7 +119,9 @@ export class SeriesFollower<T = Bar> {
     this.drain();
   }
 
+  /** A message of this epoch waits past a hole: the next one is not held (held, drain applies them). */
   private waitsPastHole(): boolean {
+    if (this.buffer.get(this.offset + 1)?.epoch === this.epoch) return false;
     for (const [o, m] of this.buffer) if (m.epoch === this.epoch && o > this.offset + 1) return true;
     return false;
   }

@@ -1,4 +1,4 @@
-import { concat, defer, EMPTY, filter, from, lastValueFrom, map, type Observable, startWith, switchMap, toArray } from 'rxjs';
+import { concat, defer, EMPTY, filter, from, lastValueFrom, mergeMap, type Observable, of, startWith, switchMap, toArray } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { bucketOpen, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -63,16 +63,23 @@ export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, s
   // One rebuild per burst of repaired bars, from the oldest bucket not rebuilt yet. A burst judged
   // while a newer hole is still open (holes are repaired one after another) waits for the window to
   // be whole from it: dropped, its buckets stayed built from part of their inputs for good (a review).
+  // Meanwhile a burst whose own bucket is whole on is rebuilt from it (a hole that never fills must
+  // not hold every later rebuild back), and one left out of the window is forgotten.
   const rebuilds$ = defer(() => {
     let pending: number | undefined;
     return sourceRepairs$.pipe(
       repairBursts(),
-      map((oldest) => (pending = Math.min(pending ?? Infinity, bucketOpen(oldest, id.interval)))),
-      filter((bucket) => {
-        const window = store.window(source);
-        if (!wholeFrom(window.before(Infinity, window.size), bucket, source.interval)) return false;
-        pending = undefined;
-        return true;
+      mergeMap((oldest) => {
+        const bars = store.window(source).before(Infinity, store.window(source).size);
+        const bucket = bucketOpen(oldest, id.interval);
+        if (pending !== undefined && !(bars[0] && bars[0].openTime <= pending)) pending = undefined;
+        pending = Math.min(pending ?? Infinity, bucket);
+        if (wholeFrom(bars, pending, source.interval)) {
+          const from_ = pending;
+          pending = undefined;
+          return of(from_);
+        }
+        return bucket !== pending && wholeFrom(bars, bucket, source.interval) ? of(bucket) : EMPTY;
       }),
     );
   });

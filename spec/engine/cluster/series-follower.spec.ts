@@ -60,4 +60,16 @@ describe('SeriesFollower', () => {
     expect(applied).toEqual([51, 52]);
     expect(f.position).toMatchObject({ offset: 52, phase: 'live' });
   });
+
+  it('a repair that brings nothing while the next message is held applies it, no snapshot (the history was read before they were written)', () => {
+    const { f, asks, applied, snap, lastTicket } = rig();
+    f.start();
+    f.onSnapshot(lastTicket(), snap('E', 10));
+    f.onGap();
+    f.onMessage('E', 11, 'b11');
+    f.onMessage('E', 12, 'b12');
+    f.onHistory(lastTicket(), { ok: true, updates: [] });
+    expect(applied).toEqual([11, 12]);
+    expect(asks.filter((a) => a.kind === 'snapshot')).toHaveLength(1);
+  });
 });

@@ -113,6 +113,16 @@ describe('customSeries$ (a custom interval resampled from its source series live
       c.sub.unsubscribe();
     });
 
+    it('a hole that never fills holds no later rebuild back: a newer repair whole on is rebuilt from its own bucket', async () => {
+      // Bars 1 and 2 missing; 2 never comes (the exchange's own hole). Bar 6 is repaired later.
+      const c = live([bar(0, 1), bar(3, 4), bar(4, 5), bar(5, 6), bar(7, 8, false)], [{ ...bar(0, 1), closed: true }, { ...bar(3, 4), openTime: at(2), volume: 4 }, { ...bar(4, 5), openTime: at(4), volume: 5 }, { ...bar(7, 8, false), openTime: at(6) }]);
+      await c.repair(bar(1, 2));
+      expect(c.out).toEqual([]);
+      await c.repair(bar(6, 7));
+      expect(c.out.map((b) => [(b.openTime - T0) / (5 * M), b.volume])).toEqual([[6, 15]]);
+      c.sub.unsubscribe();
+    });
+
     it('rebuilds from the older hole once the newer one is repaired too (reproduced: only from the newer one; the older stayed partial for good)', async () => {
       // Two holes, bars 1 and 2, repaired one after the other (older first, the newer still open then).
       const c = live([bar(0, 1), bar(3, 4, false)], [{ ...bar(0, 1), closed: true }, { ...bar(3, 4, false), openTime: at(2) }]);
