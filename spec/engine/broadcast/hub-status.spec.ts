@@ -2,22 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { Hub, STATUS_TOPIC } from '../../../engine/src/broadcast/hub.ts';
 import { klineTopic, seriesId } from '../../../engine/src/domain/series-id.ts';
 
-/** A publisher that records what goes to which topic; every topic has one subscriber. */
-function recorder() {
+/** A hub whose upstream is live and whose BTCUSDT stream is silent, publishing to a recorder (every topic has one subscriber). */
+function silentBtc() {
   const sent: Array<[string, string]> = [];
-  return { sent, publisher: { publish: (topic: string, message: string) => (sent.push([topic, (JSON.parse(message) as { upstream: string }).upstream]), true), subscribers: () => 1 } };
+  const hub = new Hub(10, 'sim');
+  hub.attach({ publish: (topic: string, message: string) => (sent.push([topic, (JSON.parse(message) as { upstream: string }).upstream]), true), subscribers: () => 1 });
+  hub.setUpstream('live');
+  hub.setStaleSeries([btc]);
+  return { hub, sent };
 }
+const btc = seriesId('BTCUSDT', '1m');
+const eth = seriesId('ETHUSDT', '1m');
 
 describe("the hub's status: the upstream's, and a silent series' own", () => {
-  const btc = seriesId('BTCUSDT', '1m');
-  const eth = seriesId('ETHUSDT', '1m');
-
   it('tells a silent series stale on its topic, live again when heard; the others read the upstream', () => {
-    const hub = new Hub(10, 'sim');
-    const { sent, publisher } = recorder();
-    hub.attach(publisher);
-    hub.setUpstream('live');
-    hub.setStaleSeries([btc]);
+    const { hub, sent } = silentBtc();
     expect(hub.statusFor(btc)).toContain('"stale"');
     expect(hub.statusFor(eth)).toContain('"live"');
     hub.setStaleSeries([]);
@@ -29,11 +28,7 @@ describe("the hub's status: the upstream's, and a silent series' own", () => {
   });
 
   it('after the upstream comes back live, says a silent series stale again at the next tick (later shards of the status topic go out in later turns)', () => {
-    const hub = new Hub(10, 'sim');
-    const { sent, publisher } = recorder();
-    hub.attach(publisher);
-    hub.setUpstream('live');
-    hub.setStaleSeries([btc]);
+    const { hub, sent } = silentBtc();
     hub.setUpstream('reconnecting');
     sent.length = 0;
     hub.setUpstream('live');
