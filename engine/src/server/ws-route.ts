@@ -330,8 +330,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     let following = false;
     let held = false;
     let closed = false;
-    /** Aborted on close: a wait for a cold series' load goes with its socket. */
-    const left = new AbortController();
+    /** Aborted on close: a wait for a cold series' load goes with its socket (made only for one: not a cost per socket). */
+    const coldWait: { left?: AbortController } = {};
     let variants: Array<{ def: string; label: string }> = [];
     ws.on('close', () => {
       closed = true;
@@ -344,7 +344,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (bySeries.get(id.key)?.size === 0) bySeries.delete(id.key);
       if (following) for (const inst of instances) hub.unfollow(inst.topic);
       if (held) demand?.release(id);
-      left.abort();
+      coldWait.left?.abort();
       for (const l of leases) l.release();
       perAddressVariants.release(address, id.key, variants);
       for (const def of definitions(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
@@ -498,7 +498,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         ws.send(loadingMessage(id.symbol, id.interval));
         sent(1);
       },
-      left.signal,
+      live ? undefined : (coldWait.left = new AbortController()).signal,
     );
     if (live) return serve();
     wanted.then(
