@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { type SeriesId, seriesId } from '../domain/series-id.ts';
+import type { SeriesId } from '../domain/series-id.ts';
+import { parseDemandMember } from './demand-member.ts';
 import type { UpstreamState } from '../broadcast/hub.ts';
 
 /** A leader missing this long at least is absent: a failover (a lease's TTL and a takeover) takes a few seconds. */
@@ -91,14 +92,5 @@ const MAX_STALE_SERIES = 4096;
 
 /** The leader's space-separated series keys, each validated (a name that cannot be a series is skipped). */
 function parseStaleSeries(text: string | undefined): SeriesId[] {
-  const out: SeriesId[] = [];
-  for (const key of text?.split(' ', MAX_STALE_SERIES) ?? []) {
-    const colon = key.indexOf(':');
-    try {
-      if (colon > 0) out.push(seriesId(key.slice(0, colon), key.slice(colon + 1)));
-    } catch {
-      // not a series: skipped
-    }
-  }
-  return out;
+  return (text?.split(' ', MAX_STALE_SERIES) ?? []).map(parseDemandMember).filter((id): id is SeriesId => id !== undefined);
 }

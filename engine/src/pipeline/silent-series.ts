@@ -1,4 +1,5 @@
-import { type SeriesId, seriesId } from '../domain/series-id.ts';
+import { parseDemandMember } from '../cluster/demand-member.ts';
+import type { SeriesId } from '../domain/series-id.ts';
 import { streamKey } from './upstream-router.ts';
 
 /**
@@ -10,9 +11,8 @@ export function silentSeries(streams: readonly string[], customOf: (symbol: stri
   const out: SeriesId[] = [];
   for (const stream of streams) {
     const key = streamKey(stream);
-    const colon = key?.indexOf(':') ?? -1;
-    if (!key || colon < 0) continue;
-    const id = seriesId(key.slice(0, colon), key.slice(colon + 1));
+    const id = key === undefined ? undefined : parseDemandMember(key);
+    if (!id) continue;
     out.push(id);
     for (const c of customOf(id.symbol)) if (c.source.key === id.key) out.push(c.id);
   }
