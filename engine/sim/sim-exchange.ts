@@ -92,8 +92,8 @@ export interface SimExchange {
   /** Final (closed) bars whose openTime is in [fromOpen, toOpen], deterministic; the forming bucket is excluded. */
   truth(symbol: string, interval: string, fromOpen: number, toOpen: number): Bar[];
   readonly faults: {
-    /** Terminate every WS connection abruptly (socket destroyed, no close frame). */
-    dropConnections(): void;
+    /** Terminate every WS connection (or those subscribed to `stream`) abruptly (socket destroyed, no close frame). */
+    dropConnections(stream?: string): void;
     /** Reject WS upgrades with HTTP 503 for `ms`. */
     refuseConnections(ms: number): void;
     /** Stop pushing kline frames; connections stay open. */
@@ -226,7 +226,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       return out;
     },
     faults: {
-      dropConnections: () => streams.dropConnections(),
+      dropConnections: (stream) => streams.dropConnections(stream),
       refuseConnections: (ms) => streams.refuseConnections(ms),
       pauseStream: () => streams.pauseStream(),
       resumeStream: () => streams.resumeStream(),

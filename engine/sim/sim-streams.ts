@@ -358,8 +358,9 @@ export class SimStreams {
     this.timers.add(t);
   }
 
-  dropConnections(): void {
-    for (const c of this.conns) c.ws.terminate();
+  /** Every connection, or those subscribed to `stream`. */
+  dropConnections(stream?: string): void {
+    for (const c of this.conns) if (stream === undefined || c.streams.has(stream)) c.ws.terminate();
   }
 
   refuseConnections(ms: number): void {

@@ -1,4 +1,4 @@
-import { Hub, type UpstreamState } from './broadcast/hub.ts';
+import { Hub, type SeriesStatus, type UpstreamState } from './broadcast/hub.ts';
 import { uwsBuild } from './broadcast/uws-build.ts';
 import { type Config, loadConfig } from './config/config.ts';
 import type { Bar } from './domain/bar.ts';
@@ -45,7 +45,7 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; staleSeries?(ids: readonly SeriesId[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; seriesStatus?(list: readonly SeriesStatus[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -141,9 +141,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       hub.setUpstream(s.state);
       cluster?.upstream?.(s.state);
     },
-    staleSeries: (ids) => {
-      hub.setStaleSeries(ids);
-      cluster?.staleSeries?.(ids);
+    seriesStatus: (list) => {
+      hub.setSeriesStatus(list);
+      cluster?.seriesStatus?.(list);
     },
   });
   const { lifecycle, shards } = feed;

@@ -17,6 +17,15 @@ export const STATUS_TOPIC = 'status';
 
 export type UpstreamState = 'live' | 'reconnecting' | 'stale';
 
+/** A series whose clients read other than the upstream's state: its own stream is silent, or its connection is down. */
+export interface SeriesStatus {
+  id: SeriesId;
+  state: 'stale' | 'reconnecting';
+}
+
+/** How far from `live` a state is: a series reads the worse of its own and the upstream's. */
+const RANK: Record<UpstreamState, number> = { live: 0, stale: 1, reconnecting: 2 };
+
 /**
  * Fan-out of every series to its subscribers. Each update is serialized once and published to the
  * series' topic; the `historical` snapshot is serialized once per window version, not once per client,
@@ -32,12 +41,12 @@ export class Hub {
   followVersion = 0;
   private statusJson: string;
   private upstream: UpstreamState = 'reconnecting';
-  /** `stale` with this node's source, for the clients of a series whose own stream is silent. */
-  private staleJson: string;
-  /** Series whose stream the exchange went silent on (see setStaleSeries). */
-  private readonly staleSeries = new Map<string, SeriesId>();
-  /** The upstream went `live` as a whole: its silent series are told `stale` again at the next call. */
-  private restale = false;
+  /** The `status` message of each state, with this node's source. */
+  private statusJsonOf: Record<UpstreamState, string>;
+  /** Series whose own stream is silent or whose connection is down (see setSeriesStatus). */
+  private readonly seriesStates = new Map<string, SeriesStatus>();
+  /** The upstream's state changed: series said worse than it are told their own again at the next call. */
+  private resay = false;
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
   /**
@@ -54,8 +63,8 @@ export class Hub {
     snapshotLimits?: SnapshotCacheLimits,
   ) {
     this.snapshots = new SnapshotCache(snapshotLimits);
-    this.statusJson = this.statusMessage('reconnecting');
-    this.staleJson = this.statusMessage('stale');
+    this.statusJsonOf = this.statusMessages();
+    this.statusJson = this.statusJsonOf.reconnecting;
   }
 
   attach(publisher: Publisher | undefined): void {
@@ -148,34 +157,38 @@ export class Hub {
   setSource(source: string): void {
     if (source === this.source) return;
     this.source = source;
-    this.staleJson = this.statusMessage('stale');
+    this.statusJsonOf = this.statusMessages();
     this.setUpstream(this.upstream);
   }
 
   /**
-   * The series whose own stream is silent now (the exchange acknowledged it and sends nothing on it,
-   * while its connection delivers others): their clients are told `stale` on the series' topic while
-   * the upstream as a whole is `live`, and its state again once the stream is heard. Before, every
-   * client of such a series read `live` through the freeze (an attacker-style probe: 242 s).
+   * The series whose clients read other than the upstream's state: `stale` while the exchange sends
+   * nothing on their stream though their connection delivers others (before, every client of such a
+   * series read `live` through the freeze: an attacker-style probe, 242 s), `reconnecting` while their
+   * connection is down and others are up (before, every chart read `reconnecting`). Said on the series'
+   * topic when it changes what its clients read; a series reads the worse of its own and the upstream's.
    */
-  setStaleSeries(ids: Iterable<SeriesId>): void {
-    const now = new Map<string, SeriesId>();
-    for (const id of ids) now.set(id.key, id);
-    for (const [key, id] of this.staleSeries) {
-      if (now.has(key)) continue;
-      this.staleSeries.delete(key);
-      this.publishStatus(id);
+  setSeriesStatus(list: Iterable<SeriesStatus>): void {
+    const now = new Map<string, SeriesStatus>();
+    for (const s of list) now.set(s.id.key, s);
+    for (const [key, was] of this.seriesStates) {
+      if (now.get(key)?.state === was.state) continue;
+      const before = this.statusFor(was.id);
+      this.seriesStates.delete(key);
+      if (this.statusFor(was.id) !== before) this.publishStatus(was.id);
     }
-    for (const [key, id] of now) {
-      if (this.staleSeries.has(key)) continue;
-      this.staleSeries.set(key, id);
-      this.publishStatus(id);
+    for (const [key, s] of now) {
+      if (this.seriesStates.has(key)) continue;
+      const before = this.statusFor(s.id);
+      this.seriesStates.set(key, s);
+      if (this.statusFor(s.id) !== before) this.publishStatus(s.id);
     }
   }
 
-  /** The `status` a client of `id` is told: the upstream's, or `stale` while its own stream is silent. */
+  /** The `status` a client of `id` is told: the worse of the upstream's and its series' own. */
   statusFor(id: SeriesId): string {
-    return this.upstream === 'live' && this.staleSeries.has(id.key) ? this.staleJson : this.statusJson;
+    const own = this.seriesStates.get(id.key)?.state;
+    return own !== undefined && RANK[own] > RANK[this.upstream] ? this.statusJsonOf[own] : this.statusJson;
   }
 
   private publishStatus(id: SeriesId): void {
@@ -184,23 +197,36 @@ export class Hub {
     if (n > 0) this.publisher!.publish(topic, this.statusFor(id), n);
   }
 
+  /** Series said worse than the upstream: told their own on their topic, after the status topic. */
+  private sayWorse(): boolean {
+    let any = false;
+    for (const s of this.seriesStates.values()) {
+      if (RANK[s.state] <= RANK[this.upstream]) continue;
+      this.publishStatus(s.id);
+      any = true;
+    }
+    return any;
+  }
+
   /** Called with every status tick (a second or less apart), changed or not. */
   setUpstream(state: UpstreamState): void {
     this.upstream = state;
-    const json = this.statusMessage(state);
+    const json = this.statusJsonOf[state];
     if (json === this.statusJson) {
       // Said again a tick later: the status topic's later shards (over 1,024 sockets) go out in later
       // turns than a series' topic, and a client there read `stale`, then `live`, for good (a review).
-      if (this.restale) for (const id of this.staleSeries.values()) this.publishStatus(id);
-      this.restale = false;
+      if (this.resay) this.sayWorse();
+      this.resay = false;
       return;
     }
     this.statusJson = json;
     const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
     if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
-    // Live again as a whole: a series whose own stream is silent is still stale (said on its topic).
-    if (state === 'live') for (const id of this.staleSeries.values()) this.publishStatus(id);
-    this.restale = state === 'live' && this.staleSeries.size > 0;
+    this.resay = this.sayWorse();
+  }
+
+  private statusMessages(): Record<UpstreamState, string> {
+    return { live: this.statusMessage('live'), stale: this.statusMessage('stale'), reconnecting: this.statusMessage('reconnecting') };
   }
 
   private statusMessage(upstream: UpstreamState): string {

@@ -32,8 +32,8 @@ export interface LeaseKeys {
   readonly term: string;
   /** The leader's upstream state for edges' clients (`live`, `stale`, `reconnecting`), with a TTL: see leader-upstream.ts. */
   readonly upstream: string;
-  /** The series whose stream is silent on the leader's connection (space-separated keys), with the same TTL: see leader-upstream.ts. */
-  readonly staleSeries: string;
+  /** The series whose stream is silent or whose connection is down on the leader (space-separated `state:key`), with the same TTL: see leader-upstream.ts. */
+  readonly seriesStatus: string;
   /** Hash: each ingest node's (NODE_ID) upstream state and when it wrote it, `state ms`: see upstream-handover.ts. */
   readonly ingestUpstream: string;
   /** Channel on which edges nudge the leader about on-demand series (the wanted set says which). */
@@ -80,7 +80,7 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     lease: `${prefix}cluster:lease`,
     term: `${prefix}cluster:term`,
     upstream: `${prefix}cluster:upstream`,
-    staleSeries: `${prefix}cluster:stale-series`,
+    seriesStatus: `${prefix}cluster:series-status`,
     ingestUpstream: `${prefix}cluster:ingest-upstream`,
     demand: `${prefix}cluster:demand`,
     wanted: `${prefix}cluster:wanted`,

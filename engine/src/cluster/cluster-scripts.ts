@@ -321,9 +321,10 @@ return 0`;
 
 /**
  * The leader's upstream state (`live`, `stale`, `reconnecting`) for edges' clients, and the series
- * whose own stream is silent (space-separated keys; none: the key is deleted), written only while the
- * lease holds our token (a stale leader's word is not the cluster's). KEYS: lease, upstream, stale
- * series. ARGV: token, state, ttlMs, stale series. Returns 1, or 0 (not ours: nothing written).
+ * whose own stream is silent or whose connection is down (space-separated `state:key`; none: the key
+ * is deleted), written only while the lease holds our token (a stale leader's word is not the
+ * cluster's). KEYS: lease, upstream, series status. ARGV: token, state, ttlMs, series status.
+ * Returns 1, or 0 (not ours: nothing written).
  */
 export const UPSTREAM_SET_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -150,13 +150,13 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   // No ingest node leading (both gone, or none started) for longer than a failover takes: nothing new
   // is written, so clients are told `stale` (the edge still serves what Redis has).
   const keys = leaseKeys(prefix);
-  const leader = new LeaderPresence({ redis, leaseKey: keys.lease, upstreamKey: keys.upstream, staleSeriesKey: keys.staleSeries, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
+  const leader = new LeaderPresence({ redis, leaseKey: keys.lease, upstreamKey: keys.upstream, seriesStatusKey: keys.seriesStatus, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
   // With a leader, what its upstream does: the edge has none of its own to tell.
   // A Redis that hangs delivers nothing new either: `stale`, as with no leader.
   const upstream = () => {
     hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present || watch.error !== undefined ? 'stale' : (leader.upstream ?? 'live'));
     // And the series whose own stream is silent on the leader's connection.
-    hub.setStaleSeries(leader.staleSeries);
+    hub.setSeriesStatus(leader.seriesStatus);
   };
   const leaderPresentGauge = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
   metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));

@@ -152,7 +152,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
         upstream.set(state);
         handover.set(state);
       },
-      staleSeries: (ids) => upstream.setStale(ids),
+      seriesStatus: (list) => upstream.setSeriesStatus(list),
       health: () => {
         const failing = sink.failing;
         return {

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { SeriesId } from '../domain/series-id.ts';
+import type { SeriesStatus, UpstreamState } from '../broadcast/hub.ts';
 import { parseDemandMember } from './demand-member.ts';
-import type { UpstreamState } from '../broadcast/hub.ts';
 
 /** A leader missing this long at least is absent: a failover (a lease's TTL and a takeover) takes a few seconds. */
 export const NO_LEADER_GRACE_MS = 10_000;
@@ -12,8 +11,8 @@ export interface LeaderPresenceConfig {
   leaseKey: string;
   /** The leader's upstream state (leader-upstream.ts). */
   upstreamKey: string;
-  /** The series whose stream is silent on the leader's connection (leader-upstream.ts). */
-  staleSeriesKey?: string;
+  /** The series whose stream is silent or whose connection is down on the leader (leader-upstream.ts). */
+  seriesStatusKey?: string;
   /** A leader missing for longer than this is absent (a failover's gap, a few seconds, is not). */
   graceMs: number;
   /** How often the lease is looked at (ms). Default 1000. */
@@ -33,8 +32,8 @@ export class LeaderPresence {
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
   private looking = false;
-  private staleText: string | undefined;
-  private staleIds: readonly SeriesId[] = [];
+  private seriesText: string | undefined;
+  private seriesList: readonly SeriesStatus[] = [];
 
   constructor(private readonly cfg: LeaderPresenceConfig) {
     this.now = cfg.now ?? Date.now;
@@ -49,22 +48,22 @@ export class LeaderPresence {
     // One at a time: a hung Redis answered none, and each second queued another behind them.
     if (this.looking) return;
     this.looking = true;
-    const keys = [this.cfg.leaseKey, this.cfg.upstreamKey, ...(this.cfg.staleSeriesKey ? [this.cfg.staleSeriesKey] : [])];
+    const keys = [this.cfg.leaseKey, this.cfg.upstreamKey, ...(this.cfg.seriesStatusKey ? [this.cfg.seriesStatusKey] : [])];
     this.cfg.redis.mget(...keys).finally(() => (this.looking = false)).then(
-      ([lease, upstream, stale]) => {
+      ([lease, upstream, series]) => {
         if (lease === null) return;
         this.lastSeenAt = this.now();
         // Anything else (a leader of an older version writes none) leaves the lease to speak.
         this.leaderUpstream = upstream === 'live' || upstream === 'stale' || upstream === 'reconnecting' ? upstream : undefined;
-        if (stale !== (this.staleText ?? null)) this.staleIds = parseStaleSeries((this.staleText = stale ?? undefined));
+        if (series !== (this.seriesText ?? null)) this.seriesList = parseSeriesStatus((this.seriesText = series ?? undefined));
       },
       () => undefined,
     );
   };
 
-  /** The series whose own stream is silent on the leader's connection, while a leader is present. */
-  get staleSeries(): readonly SeriesId[] {
-    return this.present ? this.staleIds : [];
+  /** The series whose own stream is silent or whose connection is down on the leader, while a leader is present. */
+  get seriesStatus(): readonly SeriesStatus[] {
+    return this.present ? this.seriesList : [];
   }
 
   /** The leader's upstream state as it last wrote it, while a leader is present; undefined if it wrote none. */
@@ -87,10 +86,18 @@ export class LeaderPresence {
   }
 }
 
-/** Most series taken from the leader's list (more than a connection carries: the rest are ignored). */
-const MAX_STALE_SERIES = 4096;
+/** Most series taken from the leader's list (a few connections' worth: the rest are ignored). */
+const MAX_STATUS_SERIES = 8192;
 
-/** The leader's space-separated series keys, each validated (a name that cannot be a series is skipped). */
-function parseStaleSeries(text: string | undefined): SeriesId[] {
-  return (text?.split(' ', MAX_STALE_SERIES) ?? []).map(parseDemandMember).filter((id): id is SeriesId => id !== undefined);
+/** The leader's space-separated `state:key` entries, each validated (one that cannot be a series' status is skipped). */
+export function parseSeriesStatus(text: string | undefined): SeriesStatus[] {
+  const out: SeriesStatus[] = [];
+  for (const entry of text?.split(' ', MAX_STATUS_SERIES) ?? []) {
+    const i = entry.indexOf(':');
+    const state = entry.slice(0, i);
+    if (state !== 'stale' && state !== 'reconnecting') continue;
+    const id = parseDemandMember(entry.slice(i + 1));
+    if (id) out.push({ id, state });
+  }
+  return out;
 }

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { SeriesId } from '../domain/series-id.ts';
-import type { UpstreamState } from '../broadcast/hub.ts';
+import type { SeriesStatus, UpstreamState } from '../broadcast/hub.ts';
 import type { LeaseKeys } from './cluster-keys.ts';
 import { UPSTREAM_SET_LUA } from './cluster-scripts.ts';
 import type { Leadership } from './leader-lease.ts';
@@ -10,7 +9,7 @@ const UPSTREAM_TTL_MS = 5_000;
 
 export interface LeaderUpstreamConfig {
   redis: Redis;
-  keys: Pick<LeaseKeys, 'lease' | 'upstream' | 'staleSeries'>;
+  keys: Pick<LeaseKeys, 'lease' | 'upstream' | 'seriesStatus'>;
   lease: { readonly state: Leadership };
   /** How often the state is written again while leading (ms; default 1000). */
   everyMs?: number;
@@ -25,8 +24,8 @@ export interface LeaderUpstreamConfig {
  */
 export class LeaderUpstream {
   private state: UpstreamState = 'reconnecting';
-  /** The series whose own stream is silent, as written (sorted keys, space-separated). */
-  private stale = '';
+  /** The series whose own stream is silent or connection down, as written (sorted `state:key`, space-separated). */
+  private series = '';
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly cfg: LeaderUpstreamConfig) {
@@ -40,11 +39,11 @@ export class LeaderUpstream {
     this.write();
   }
 
-  /** The series whose own stream is silent now (see Hub.setStaleSeries): written at each change. */
-  setStale(ids: readonly SeriesId[]): void {
-    const stale = ids.map((id) => id.key).sort().join(' ');
-    if (stale === this.stale) return;
-    this.stale = stale;
+  /** The series whose own stream is silent or whose connection is down now (see Hub.setSeriesStatus): written at each change. */
+  setSeriesStatus(list: readonly SeriesStatus[]): void {
+    const series = list.map((s) => `${s.state}:${s.id.key}`).sort().join(' ');
+    if (series === this.series) return;
+    this.series = series;
     this.write();
   }
 
@@ -54,7 +53,7 @@ export class LeaderUpstream {
     if (!leader || !token) return;
     const { redis, keys } = this.cfg;
     // Lost: written again within everyMs (the TTL outlives a few).
-    redis.eval(UPSTREAM_SET_LUA, 3, keys.lease, keys.upstream, keys.staleSeries, token, this.state, String(UPSTREAM_TTL_MS), this.stale).catch(() => undefined);
+    redis.eval(UPSTREAM_SET_LUA, 3, keys.lease, keys.upstream, keys.seriesStatus, token, this.state, String(UPSTREAM_TTL_MS), this.series).catch(() => undefined);
   }
 
   stop(): void {

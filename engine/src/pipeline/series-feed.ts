@@ -1,4 +1,5 @@
 import { concatMap, defer, type Observable, retry, Subject, tap, timer } from 'rxjs';
+import type { SeriesStatus } from '../broadcast/hub.ts';
 import type { Config } from '../config/config.ts';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -19,7 +20,7 @@ import { persistAndPublish } from './persist-publish.ts';
 import { seriesGauges } from './series-gauges.ts';
 import { SeriesLifecycle } from './series-lifecycle.ts';
 import { seriesPipeline } from './series-pipeline.ts';
-import { silentSeries } from './silent-series.ts';
+import { seriesStatus } from './series-status.ts';
 import { UpstreamRouter } from './upstream-router.ts';
 import { type UpstreamStatus, upstreamStatus$ } from './upstream-status.ts';
 
@@ -42,8 +43,8 @@ export interface SeriesFeedConfig {
   ended(id: SeriesId, code: string, message: string): void;
   /** The upstream's state changed (connected, stale, down). */
   upstreamChanged(status: UpstreamStatus): void;
-  /** The series whose own stream is silent now (see silent-series.ts), with every status tick (1 s). */
-  staleSeries?(ids: readonly SeriesId[]): void;
+  /** The series whose own stream is silent or whose connection is down now (see series-status.ts), with every status tick (1 s). */
+  seriesStatus?(list: readonly SeriesStatus[]): void;
 }
 
 /** The market's series, live: what the rest of the engine reads bars from. */
@@ -131,7 +132,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     upstream = s;
     deps.upstreamChanged(s);
     const silent = shards.silentStreams();
-    deps.staleSeries?.(silent.length ? silentSeries(silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
+    const down = s.down.flatMap((i) => shards.streamsOf(i));
+    deps.seriesStatus?.(silent.length || down.length ? seriesStatus(down, silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
   });
 
   const refreshNow = new Subject<void>();

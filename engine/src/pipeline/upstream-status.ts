@@ -6,6 +6,8 @@ export interface UpstreamStatus {
   state: UpstreamState;
   /** Shards connected now. */
   shards: number;
+  /** Shards whose connection dropped and is not back yet: their series' clients are told `reconnecting` alone (see series-status.ts). */
+  down: readonly number[];
   /** When the last kline frame arrived (scheduler time), if ever. */
   lastFrameAt: number | undefined;
 }
@@ -20,9 +22,11 @@ export interface UpstreamStatusConfig {
 }
 
 /**
- * The upstream's state for clients' badges and /health, from the shards' events: `reconnecting`
- * while any shard is down (or none is up), and after a connect until its first frame (for up to
- * the stale time); `stale` when no frame came for a while; else `live`. A connect does not restart
+ * The upstream's state for clients' badges, from the shards' events: `reconnecting` while no shard
+ * is up, and after a connect until its first frame (for up to the stale time); `stale` when no frame
+ * came for a while; else `live`. A shard down while others are up is said in `down`, for its own
+ * series' clients: before, one of the whole exchange's connections dropping told every chart
+ * `reconnecting`. A connect does not restart
  * the silence clock: a connection that replaced a silent one during an exchange's freeze read `live`
  * (and /health 200) with nothing coming (an attacker-style probe). Emits on every shard event, on
  * the first frame after a state other than `live` and on every tick (so ages stay fresh); other
@@ -48,14 +52,14 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
     let connectedAt: number | undefined;
     let last: UpstreamState | undefined;
     const stateAt = (now: number): UpstreamState => {
-      if (down.size > 0 || up.size === 0) return 'reconnecting';
+      if (up.size === 0) return 'reconnecting';
       if (lastFrameAt !== undefined && now - lastFrameAt <= Math.max(staleMs, quietMs?.() ?? 0)) return 'live';
       // Nothing since a while before the last connect: coming back until frames come, then stale.
       return connectedAt !== undefined && now - connectedAt <= staleMs ? 'reconnecting' : 'stale';
     };
     const emit = () => {
       last = stateAt(scheduler.now());
-      subscriber.next({ state: last, shards: up.size, lastFrameAt });
+      subscriber.next({ state: last, shards: up.size, down: [...down], lastFrameAt });
     };
     // Ticks end with the events (teardown below): a finished upstream is not ticked forever.
     const ticks = timer(tickMs, tickMs, scheduler).subscribe(() => emit());

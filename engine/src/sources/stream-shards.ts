@@ -104,6 +104,11 @@ export class StreamShards {
     return this.shards.flatMap((s) => (s.silent ? s.silentStreams() : []));
   }
 
+  /** The streams of shard `index` (none once it is closed). */
+  streamsOf(index: number): readonly string[] {
+    return this.shards.find((s) => s.index === index)?.streams ?? [];
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

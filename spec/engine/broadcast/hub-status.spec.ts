@@ -8,7 +8,7 @@ function silentBtc() {
   const hub = new Hub(10, 'sim');
   hub.attach({ publish: (topic: string, message: string) => (sent.push([topic, (JSON.parse(message) as { upstream: string }).upstream]), true), subscribers: () => 1 });
   hub.setUpstream('live');
-  hub.setStaleSeries([btc]);
+  hub.setSeriesStatus([{ id: btc, state: 'stale' }]);
   return { hub, sent };
 }
 const btc = seriesId('BTCUSDT', '1m');
@@ -19,7 +19,7 @@ describe("the hub's status: the upstream's, and a silent series' own", () => {
     const { hub, sent } = silentBtc();
     expect(hub.statusFor(btc)).toContain('"stale"');
     expect(hub.statusFor(eth)).toContain('"live"');
-    hub.setStaleSeries([]);
+    hub.setSeriesStatus([]);
     expect(sent).toEqual([
       [STATUS_TOPIC, 'live'],
       [klineTopic(btc), 'stale'],
@@ -40,5 +40,31 @@ describe("the hub's status: the upstream's, and a silent series' own", () => {
       [klineTopic(btc), 'stale'],
     ]);
     expect(hub.statusFor(btc)).toContain('"stale"');
+  });
+
+  it("tells a down connection's series reconnecting; a series reads the worse of its own and the upstream's", () => {
+    const { hub, sent } = silentBtc();
+    sent.length = 0;
+    hub.setSeriesStatus([{ id: btc, state: 'stale' }, { id: eth, state: 'reconnecting' }]);
+    expect(sent).toEqual([[klineTopic(eth), 'reconnecting']]);
+    // The upstream as a whole goes stale: ETHUSDT's clients still read reconnecting (said again on its topic).
+    sent.length = 0;
+    hub.setUpstream('stale');
+    expect(sent).toEqual([
+      [STATUS_TOPIC, 'stale'],
+      [klineTopic(eth), 'reconnecting'],
+    ]);
+    expect(hub.statusFor(btc)).toContain('"stale"');
+    // Everything down: nothing to say on a series' topic.
+    sent.length = 0;
+    hub.setUpstream('reconnecting');
+    expect(sent).toEqual([[STATUS_TOPIC, 'reconnecting']]);
+    hub.setUpstream('live');
+    sent.length = 0;
+    hub.setSeriesStatus([]);
+    expect(sent).toEqual([
+      [klineTopic(btc), 'live'],
+      [klineTopic(eth), 'live'],
+    ]);
   });
 });

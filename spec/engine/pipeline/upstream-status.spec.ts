@@ -34,6 +34,14 @@ describe('upstreamStatus$', () => {
     });
   });
 
+  it('with another shard up, a shard down is said in `down` (for its own series), not as the whole state', () => {
+    testScheduler().run(({ hot, expectObservable }) => {
+      const events = hot('-cC-k-d-k-c-|', ev);
+      const out = upstreamStatus$(events, { staleAfterMs: 100, tickMs: 1000 }).pipe(map((s) => `${s.state}[${s.down.join()}]`));
+      expectObservable(out).toBe('-ab-c-d---e-|', { a: 'reconnecting[]', b: 'reconnecting[]', c: 'live[]', d: 'live[0]', e: 'live[]' });
+    });
+  });
+
   it('counts shards; a shard closed on purpose is neither up nor an outage', () => {
     testScheduler().run(({ hot, expectObservable }) => {
       const events = hot('-c-C-k-x-|', ev);
