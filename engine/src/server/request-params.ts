@@ -22,13 +22,28 @@ export function singleQuery(raw: Record<string, unknown>): Checked<Record<string
   return { ok: true, value: raw as Record<string, string | undefined> };
 }
 
+/** A symbol as a client may write it: letters and digits (upper-cased here), at most this long. */
+const SYMBOL_TEXT_RE = /^[A-Za-z0-9]{1,32}$/;
+
+/** A path segment as sent: percent-decoded (`BTC%55SDT` is BTCUSDT), or as is when it does not decode. */
+function pathSegment(raw: string): string {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 export function checkSeries(catalog: Catalog, rawSymbol: string, rawInterval: string | undefined): Checked<{ symbol: string; interval: string }> {
-  const symbol = rawSymbol.toUpperCase();
+  const text = pathSegment(rawSymbol);
+  // ASCII before upper-casing: `ſolusdt` (a long s) upper-cased is SOLUSDT.
+  const symbol = SYMBOL_TEXT_RE.test(text) ? text.toUpperCase() : '';
   const interval = rawInterval === undefined || rawInterval === '' ? '1m' : rawInterval;
-  if (!(catalog.isTrading ? catalog.isTrading(symbol) : catalog.symbols().includes(symbol))) {
+  if (!symbol || !(catalog.isTrading ? catalog.isTrading(symbol) : catalog.symbols().includes(symbol))) {
     const all = catalog.symbols();
     const valid = all.length <= MAX_LISTED_SYMBOLS ? `valid symbols: ${all.join(', ')}` : `not a trading symbol on the exchange (GET /symbols lists all ${all.length})`;
-    return { ok: false, code: 'symbol_not_trading', error: `unknown symbol '${echo(rawSymbol, 40)}'; ${valid}` };
+    return { ok: false, code: 'symbol_not_trading', error: `unknown symbol '${echo(text, 40)}'; ${valid}` };
   }
   if (!catalog.intervals().includes(interval)) {
     return { ok: false, error: `unknown interval '${echo(interval, 20)}'; valid intervals: ${catalog.intervals().join(', ')}` };

@@ -72,6 +72,8 @@ const PING_PAYLOAD_BYTES = 8;
  */
 const INBOUND_PER_SECOND = 1;
 const INBOUND_BURST = 10;
+/** The query parameters `/ws/:symbol` takes. */
+const WS_PARAMS = new Set(['interval', 'series', 'epoch', 'since']);
 
 /** The definitions of these variants, each once. */
 const definitions = (variants: ReadonlyArray<{ def: string }>): string[] => [...new Set(variants.map((v) => v.def))];
@@ -262,7 +264,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       res.status(429).header('retry-after', String(wait)).header('cache-control', 'no-store').json({ error: `too many new connections from ${echo(address, 64)} (${CONNECTS_PER_SECOND} a second after a burst, with MAX_CONNECTIONS_PER_ADDRESS on; a connect with derived series counts 1 more per ${SERIES_PER_CONNECT_TOKEN} series); retry in ${wait} s`, code: 'rate_limited' });
       return;
     }
-    const checked = query.ok ? checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval) : query;
+    // A parameter this route does not take is refused, not ignored (`?intervals=5m` served 1m), as on /candles.
+    const unknown = query.ok ? Object.keys(q).find((k) => !WS_PARAMS.has(k)) : undefined;
+    const checked =
+      unknown !== undefined ? { ok: false as const, error: `unknown parameter '${echo(unknown, 40)}' (this route takes ${[...WS_PARAMS].join(', ')})` } : query.ok ? checkSeries(catalog, req.path_parameters.symbol ?? '', q.interval) : query;
     const wanted = checked.ok ? parsedSeries.get(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.

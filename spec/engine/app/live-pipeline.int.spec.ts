@@ -134,6 +134,8 @@ describe('engine on the simulated exchange (memory store)', () => {
     ['/candles/BTCUSDT/1m?limit=abc', /invalid limit 'abc'/],
     ['/candles/BTCUSDT/1m?endTime=yesterday', /invalid endTime/],
     ['/candles/BTCUSDT/1m?endTime=8640000000000001', /invalid endTime '8640000000000001': expected epoch milliseconds/],
+    // Not folded into BTCUSDT by upper-casing (a long s).
+    ['/candles/btcu%C5%BFdt/1m', /unknown symbol 'btcu\\u017fdt'/],
   ])('GET %s → 400 with a JSON error', async (path, re) => {
     const r = await getJson(app, path);
     expect(r.status).toBe(400);
@@ -143,6 +145,9 @@ describe('engine on the simulated exchange (memory store)', () => {
   it.each([
     ['/ws/NOPE', /unknown symbol 'NOPE'; not a trading symbol/],
     ['/ws/BTCUSDT?interval=2h', /unknown interval '2h'; valid intervals: 1m, 5m/],
+    // Refused, not ignored: it served 1m.
+    ['/ws/BTCUSDT?intervals=5m', /unknown parameter 'intervals' \(this route takes interval, series, epoch, since\)/],
+    ['/ws/btcu%C5%BFdt', /unknown symbol 'btcu\\u017fdt'/],
   ])('WS %s → error message, then close 4000', async (path, re) => {
     const c = new EngineClient(`${app.url.replace('http', 'ws')}${path}`);
     await c.until((x) => x.closeCode !== undefined, 5000, 'close');
@@ -152,7 +157,18 @@ describe('engine on the simulated exchange (memory store)', () => {
     expect(c.closeCode).toBe(4000);
   });
 
-  it('counts and skips malformed upstream frames without losing the stream', async () => {
+  it('reads a percent-encoded symbol in the path as the client meant it', async () => {
+    const r = await getJson(app, '/candles/BTC%55SDT/5m?limit=2');
+    expect(r.status).toBe(200);
+    expect(r.body.symbol).toBe('BTCUSDT');
+    expect(r.body.candles).toHaveLength(2);
+    const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTC%55SDT?interval=5m`);
+    await c.until((x) => x.messages.length > 0, 5000, 'first message');
+    expect(c.messages[0]).toMatchObject({ type: 'historical', symbol: 'BTCUSDT', interval: '5m' });
+    c.close();
+  });
+
+    it('counts and skips malformed upstream frames without losing the stream', async () => {
     const before = app.metrics.value('engine_upstream_malformed_frames_total');
     const frames = app.metrics.value('engine_upstream_frames_total');
     app.sim!.faults.sendMalformed(5);
