@@ -39,6 +39,19 @@ export class AddressRateLimit {
     return wait;
   }
 
+  /**
+   * Takes `n` more tokens for what a request turned out to cost (its answer's size), whether or not
+   * they are there: the address waits them off before its next request. The debt is bounded by a
+   * burst, so one answer never shuts an address out for longer than a burst takes to refill.
+   */
+  charge(address: string, n: number): void {
+    if (!(n > 0)) return;
+    const now = (this.opts.now ?? Date.now)();
+    const block = pooledBlock(address);
+    this.store(address, Math.max(-this.opts.burst, this.level(address, 1, now) - n), now);
+    if (block !== undefined) this.store(`block ${block}`, Math.max(-this.opts.burst * IPV6_BLOCK_SHARE, this.level(`block ${block}`, IPV6_BLOCK_SHARE, now) - n), now);
+  }
+
   get addresses(): number {
     return this.buckets.size;
   }

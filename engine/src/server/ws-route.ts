@@ -305,7 +305,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         perAddress.remove(address);
         deps.sharedConnections?.closed(address, perAddress.count(address));
       };
-      if (notReading.has(ws)) heldSlots.hold(release);
+      if (notReading.has(ws)) heldSlots.hold(address, release);
       else release();
     });
     open(ws, ctx, address);

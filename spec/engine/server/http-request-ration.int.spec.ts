@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
+import { BYTES_PER_REQUEST } from '../../../engine/src/server/request-ration.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 
 /**
@@ -60,6 +61,32 @@ describe('per-address ration of the JSON API, against the simulated exchange', (
     expect((await get('/health', '198.51.100.2')).status).toBe(200);
     expect((await get('/metrics', '198.51.100.2')).status).toBe(200);
     expect((await get('/symbols', '198.51.100.3')).status).toBe(200);
+  });
+
+  it('rations probes and scrapes apart: an address flooding them is refused, another still answers (reproduced: 2,582 /metrics a second)', async () => {
+    const flood = [];
+    for (let i = 0; i < 400; i++) flood.push(get(i % 2 ? '/metrics' : '/livez', '198.51.100.7'));
+    const refused = (await Promise.all(flood)).filter((a) => a.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.find((a) => a.body)?.body?.error).toMatch(/probe requests a second: 50 after a burst/);
+    expect((await get('/health', '198.51.100.8')).status).toBe(200);
+    // The clients' ration of the flooding address is its own.
+    expect((await get('/symbols', '198.51.100.7')).status).toBe(200);
+  });
+
+  it("counts an answer's bytes: a page of 1,000 older candles counts 1 more per 64 KiB (reproduced: 312 MB of unread answers in 60 s from one address)", async () => {
+    const endTime = Date.now() - 30 * 86_400_000;
+    const first = await request(`${app.url}/candles/BTCUSDT/1m?limit=1000&endTime=${endTime}`, { headers: { 'x-forwarded-for': '198.51.100.9' } });
+    expect(first.statusCode).toBe(200);
+    const firstText = await first.body.text();
+    const cost = 1 + Math.floor(Buffer.byteLength(firstText) / BYTES_PER_REQUEST);
+    expect(cost).toBeGreaterThanOrEqual(2);
+    const statuses = [200];
+    for (let i = 0; i < 19; i++) statuses.push((await get(`/candles/BTCUSDT/1m?limit=1000&endTime=${endTime}`, '198.51.100.9')).status);
+    const served = statuses.filter((s) => s === 200).length;
+    // A burst of 20 at `cost` each, and what refilled meanwhile (4 a second): 20 served before.
+    expect(served).toBeGreaterThanOrEqual(Math.floor(20 / cost));
+    expect(served).toBeLessThan(Math.ceil(20 / cost) + 5);
   });
 
   it('counts the web client\'s files too (reproduced: pipelined asset requests held ~1.1 GB of answers)', async () => {
