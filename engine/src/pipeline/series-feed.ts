@@ -131,7 +131,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {
     upstream = s;
     deps.upstreamChanged(s);
-    const silent = shards.silentStreams();
+    const silent = [...shards.silentStreams(), ...shards.staleShardStreams()];
     const down = s.down.flatMap((i) => shards.streamsOf(i));
     deps.seriesStatus?.(silent.length || down.length ? seriesStatus(down, silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
   });

@@ -104,6 +104,11 @@ export class StreamShards {
     return this.shards.flatMap((s) => (s.silent ? s.silentStreams() : []));
   }
 
+  /** The streams of every connected shard that has gone silent as a whole (StreamShard.stale). */
+  staleShardStreams(): string[] {
+    return this.shards.flatMap((s) => (s.stale ? s.streams : []));
+  }
+
   /** The streams of shard `index` (none once it is closed). */
   streamsOf(index: number): readonly string[] {
     return this.shards.find((s) => s.index === index)?.streams ?? [];

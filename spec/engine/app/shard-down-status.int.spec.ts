@@ -63,6 +63,42 @@ describe('one upstream connection down in ROLE=all', () => {
   }, 90_000);
 });
 
+describe('one upstream connection open but silent as a whole in ROLE=all', () => {
+  let app: App;
+  const clients: EngineClient[] = [];
+  beforeAll(async () => {
+    app = await startTestApp({ source: 'sim', simOptions, ...common, staleAfterMs: 3000 });
+    await app.ready;
+  }, 30_000);
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await app?.stop();
+  });
+
+  it("tells that connection's series' clients stale, through its replacement as silent (reproduced: live), the others live", async () => {
+    const ws = app.url.replace('http', 'ws');
+    const open = (path: string) => {
+      const c = new Client(`${ws}${path}`);
+      clients.push(c);
+      return c;
+    };
+    const btc = open('/ws/BTCUSDT?interval=1s');
+    const eth = open('/ws/ETHUSDT?interval=1s');
+    await btc.until((c) => last(c) === 'live', 15_000, 'BTCUSDT live');
+    await eth.until((c) => last(c) === 'live', 15_000, 'ETHUSDT live');
+    const ethSaid = statuses(eth).length;
+    // The exchange keeps BTCUSDT's socket (and each one replacing it) open and sends nothing on it.
+    app.sim!.faults.muteStream('btcusdt@kline_1s');
+    await btc.until((c) => last(c) === 'stale', 30_000, 'BTCUSDT told stale');
+    // Still stale after the engine replaced the silent socket (it does after 3 s of silence).
+    const replaced = app.metrics.value('engine_upstream_reconnects_total');
+    await btc.until((c) => app.metrics.value('engine_upstream_reconnects_total') > replaced && last(c) === 'stale', 30_000, 'stale again after a replacement');
+    app.sim!.faults.muteStream('btcusdt@kline_1s', false);
+    await btc.until((c) => last(c) === 'live', 30_000, 'BTCUSDT live again');
+    expect(statuses(eth).slice(ethSaid)).toEqual([]);
+  }, 120_000);
+});
+
 const redisUp = await hasRedis('one upstream connection down, through an edge (Redis)');
 
 describe.runIf(redisUp)('one upstream connection down, through an edge (Redis)', () => {
