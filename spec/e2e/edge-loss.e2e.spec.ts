@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClient, dragTowardsOlder, openChartPage } from '../helpers/chart-browser.ts';
@@ -35,14 +36,15 @@ describe.runIf((await hasRedisServer('browser e2e (edge loss)')) && (await hasCh
   const frames: Frame[] = [];
   const requests: string[] = [];
   let navigations = 0;
+  let clientDir: string | undefined;
 
   beforeAll(async () => {
-    buildClient();
+    clientDir = buildClient();
     topo = await ComposeTopology.start({
       vars: { SYMBOLS: 'BTCUSDT,ETHUSDT', INTERVALS: '1m,5m' },
       // One simulated minute every 3 s, pushed 4 times a second (as the other browser suites); the
-      // edges serve the client the image builds (Dockerfile: dist/client).
-      extraEnv: { sim: { SIM_SPEED: '20', SIM_PUSH_MS: '250' }, 'edge-1': { CLIENT_DIR: 'dist/client' }, 'edge-2': { CLIENT_DIR: 'dist/client' } },
+      // edges serve the client built as the image builds it (Dockerfile: dist/client), here in a directory of this suite's own.
+      extraEnv: { sim: { SIM_SPEED: '20', SIM_PUSH_MS: '250' }, 'edge-1': { CLIENT_DIR: clientDir }, 'edge-2': { CLIENT_DIR: clientDir } },
       checkInter: '500ms',
     });
     ({ browser, page } = await openChartPage());
@@ -64,6 +66,7 @@ describe.runIf((await hasRedisServer('browser e2e (edge loss)')) && (await hasCh
   afterAll(async () => {
     await browser?.close();
     await topo?.stop();
+    if (clientDir) rmSync(clientDir, { recursive: true, force: true });
   }, 60_000);
 
   it('draws and updates the chart through haproxy; after its edge is SIGKILLed it resumes on the other with recovered, keeping its chart and history', async () => {

@@ -1,22 +1,41 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { App, AppOptions } from '../../engine/src/app.ts';
 import { CHROMIUM_PATH } from './services.ts';
 import { startTestApp } from './test-app.ts';
 
-/** Builds this checkout's client into dist/client (always, never a stale build). */
-export function buildClient(): void {
-  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+/**
+ * Builds this checkout's client (always, never a stale build) into a directory of its own and
+ * returns it; the caller removes it. Not dist/client: each browser suite builds, and vite empties its
+ * outDir first, so a suite building there took the files from under another one serving them.
+ */
+export function buildClient(): string {
+  const outDir = mkdtempSync(join(tmpdir(), 'chart-client-'));
+  try {
+    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', '--outDir', outDir], { stdio: 'inherit' });
+  } catch (e) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw e;
+  }
+  return outDir;
 }
 
 /**
  * Builds this checkout's client and starts a simulated engine serving
  * it: one simulated minute every 3 s, pushed 4 times a second. The spec's options win; it awaits
- * `app.ready` itself (the app is assigned first, so afterAll can stop it).
+ * `app.ready` itself (the app is assigned first, so afterAll can stop it). The build is removed once
+ * the engine has started: it reads the client into memory at start (static-files.ts).
  */
-export function startChartApp(options: AppOptions): Promise<App> {
-  buildClient();
-  return startTestApp({ source: 'sim', bufferSize: 800, historyOnConnect: 720, clientDir: 'dist/client', simOptions: { pushIntervalMs: 250, clockSpeed: 20 }, ...options });
+export async function startChartApp(options: AppOptions): Promise<App> {
+  const clientDir = buildClient();
+  try {
+    return await startTestApp({ source: 'sim', bufferSize: 800, historyOnConnect: 720, clientDir, simOptions: { pushIntervalMs: 250, clockSpeed: 20 }, ...options });
+  } finally {
+    rmSync(clientDir, { recursive: true, force: true });
+  }
 }
 
 /** Headless Chromium (Debian's) and one 1280x720 page. */

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'undici';
+import { childEnv } from './child-env.ts';
 import { freePort } from './redis-process.ts';
 
 /** An engine node a spec drives over HTTP, however it runs (a child process, a container). */
@@ -74,7 +75,7 @@ export class NodeProcess extends EngineNode {
   static async start(name: string, env: Record<string, string>): Promise<NodeProcess> {
     const port = env.PORT ? Number(env.PORT) : await freePort();
     const proc = spawn(process.execPath, [...(env.NODE_ARGS ? env.NODE_ARGS.split(' ') : []), '--import', 'tsx', 'engine/src/main.ts'], {
-      env: { ...process.env, HOST: '127.0.0.1', NODE_ID: name, CLIENT_DIR: '', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+      env: childEnv({ HOST: '127.0.0.1', NODE_ID: name, CLIENT_DIR: '', LOG_LEVEL: 'info', ...env, PORT: String(port) }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new NodeProcess(name, port, proc);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
+import { childEnv } from './child-env.ts';
 import { EngineNode } from './cluster-nodes.ts';
 import type { Topology, TopologyStart } from './compose-suite.ts';
 import { type ComposeService, HAPROXY_CONFIG_DIR, readCompose } from './compose-topology.ts';
@@ -117,7 +118,8 @@ export class DockerTopology implements Topology {
     services[ADDED_EDGE] = { ...copied, profiles: ['added'], environment: { ...copied.environment, NODE_ID: ADDED_EDGE } };
     writeFileSync(override, stringify({ services }));
     const lbPort = await freePort();
-    const env = { ...process.env, ...o.vars, ...(await baseImages()), LB_PORT: String(lbPort) };
+    // Compose interpolates the shell's SYMBOLS, SOURCE, … into the file: only the spec's own `vars` count.
+    const env = childEnv({ ...o.vars, ...(await baseImages()), LB_PORT: String(lbPort) });
     const project = `klinesspec${process.pid}`;
     const compose = [...composeCmd, '-p', project, '-f', 'docker-compose.yml', '-f', override];
     const t = new DockerTopology(readCompose('docker-compose.yml', o.vars), compose, env, lbPort, dir);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parse } from 'yaml';
+import { childEnv } from './child-env.ts';
 import { NodeProcess } from './cluster-nodes.ts';
 import { RedisProcess, freePort } from './redis-process.ts';
 import { HAPROXY_PATH } from './services.ts';
@@ -271,7 +272,7 @@ export class ComposeTopology {
         const port = await freePort();
         this.ports.set(s.name, port);
         const env = { ...this.env(s, opts), SIM_PORT: String(port) };
-        const sim = new ChildService(s.name, spawn(process.execPath, ['--import', 'tsx', ...args.slice(1)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+        const sim = new ChildService(s.name, spawn(process.execPath, ['--import', 'tsx', ...args.slice(1)], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
         this.sim = sim;
         try {
           await sim.until(/simulated exchange: REST/, 30_000);

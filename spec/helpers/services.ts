@@ -50,6 +50,11 @@ export async function hasRedisServer(suite: string): Promise<boolean> {
   return need('redis-server', redisBinary(), `suite '${suite}' needs the redis-server binary (apt-get install redis-server)`);
 }
 
+/** true when /dev/full exists (Linux's always-full device): the specs of a full disk; use with it.runIf(await hasDevFull('spec name')). */
+export async function hasDevFull(suite: string): Promise<boolean> {
+  return need('/dev/full', existsSync('/dev/full'), `'${suite}' needs /dev/full (Linux) to stand in for a full disk`);
+}
+
 /** true when Debian's chromium is installed; use with describe.runIf(await hasChromium('suite name')). */
 export async function hasChromium(suite: string): Promise<boolean> {
   return need('chromium', existsSync(CHROMIUM_PATH), `suite '${suite}' needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
 import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { startSeriesApp } from '../../helpers/series-app.ts';
+import { until } from '../../helpers/until.ts';
 
 type Status = Record<string, { state: string; error?: string }>;
 type Frame = { type: string; text?: string; name?: string; value?: unknown; time?: unknown; series?: Record<string, unknown[]>; seriesStatus?: Status };
@@ -32,9 +33,11 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
     const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=async-map,no-closed,text-value,many-points,fine`);
     ws.on('message', (d: Buffer) => frames.push(d.toString()));
     await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    // Long enough for live bars through every series (the simulator pushes every 50 ms), and for the
-    // failed ones' restarts.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Until live bars went through every series (the simulator pushes every 50 ms) and each failed
+    // one ran again after a restart and failed again; a deadline that throws, not a fixed wait.
+    const bad = ['async-map', 'no-closed', 'text-value', 'many-points'];
+    const finePoints = () => frames.filter((f) => f.includes('"series_point"') && f.includes('"name":"fine"')).length;
+    await until(() => finePoints() > 5 && bad.every((name) => (app.metrics.render(), app.metrics.value('engine_series_errors_total', { series: name })) >= 2), 20_000, 'fine points, and each failed series restarted and failed again');
     ws.close();
     const parsed = frames.map((f): Frame => {
       try {

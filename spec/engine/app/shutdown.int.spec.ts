@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { childEnv } from '../../helpers/child-env.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 function freePort(): Promise<number> {
@@ -17,7 +18,7 @@ function freePort(): Promise<number> {
 async function startEngineProcess(env: Record<string, string>) {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CLIENT_DIR: '', ...env },
+    env: childEnv({ PORT: String(port), HOST: '127.0.0.1', CLIENT_DIR: '', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = { out: '' };

@@ -8,6 +8,7 @@ import { runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
 import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { childEnv } from '../../helpers/child-env.ts';
 
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), 'batch-'));
@@ -63,7 +64,7 @@ describe('npm run series (batch over history)', () => {
     [['--series', 'nope', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', '2024-01-01', '--to', '2024-01-02', '--out', join(dir, 'x.csv'), '--rest-url', 'http://127.0.0.1:9'], /--series: unknown series 'nope'; available: ema-cross, rsi, session-vwap/],
     [['--bogus', '1'], /--bogus/],
   ])('rejects bad flags with exit 2 naming the flag (%j)', (args, re) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/series-batch.ts', ...args], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/series-batch.ts', ...args], { env: childEnv(), encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(re);
   });

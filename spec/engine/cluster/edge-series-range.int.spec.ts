@@ -162,7 +162,8 @@ describe.runIf(redisUp)('GET /series ranges: an edge answers as ROLE=all (child 
       const t0 = Date.now();
       const cold = await request(`${edge.url}/candles/ETHUSDT/1m?limit=2`);
       expect([cold.statusCode, cold.headers['retry-after'], ((await cold.body.json()) as { code: string }).code]).toEqual([503, '5', 'no_leader']);
-      expect(Date.now() - t0).toBeLessThan(2000);
+      // At once: 10 s allows a loaded machine and is still far from the 60 s the wait would take.
+      expect(Date.now() - t0).toBeLessThan(10_000);
       const d = new EngineClient(`${edge.ws}/ws/ETHUSDT?interval=1m`);
       await d.until((x) => x.closeCode !== undefined, 5000, 'close');
       expect([d.closeCode, d.messages[0]]).toEqual([1013, expect.objectContaining({ type: 'error', code: 'no_leader' })]);

@@ -8,15 +8,14 @@ import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest
 import { silentLogger } from '../../../engine/src/log.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { hasRedis } from '../../helpers/services.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 
 /**
  * An attacker's inputs answered alike by ROLE=all and by an edge of a cluster (ROLE=ingest leader on
- * the real Redis, DB 15, a key prefix of its own): derived-series parameters that may not become a
+ * the real Redis (TEST_REDIS_HOST/TEST_REDIS_PORT, DB 15), a key prefix of its own): derived-series parameters that may not become a
  * Redis key, and the derived-series caps (MAX_SERIES_INSTANCES, 16 variants). In process, each node
  * with the simulator; `tagged-sma` has a free-form string parameter.
  */
-const REDIS_URL = 'redis://127.0.0.1:6379/15';
 const MAX_SERIES_INSTANCES = 30;
 
 type Answer = { messages: Array<{ type: string; message?: string; code?: string }>; close?: number };

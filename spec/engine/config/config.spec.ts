@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INTERVALS, loadConfig } from '../../../engine/src/config/config.ts';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
+import { childEnv } from '../../helpers/child-env.ts';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -149,7 +150,7 @@ describe('loadConfig', () => {
 
   it('makes the process exit non-zero with a message naming the variable', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-      env: { ...process.env, PORT: 'nope', SOURCE: 'sim' },
+      env: childEnv({ PORT: 'nope', SOURCE: 'sim' }),
       encoding: 'utf8',
       timeout: 20_000,
     });

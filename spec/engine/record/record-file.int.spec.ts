@@ -1,20 +1,24 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
 import type { AppOptions } from '../../../engine/src/app.ts';
 import { createLogger } from '../../../engine/src/log.ts';
+import { childEnv } from '../../helpers/child-env.ts';
+import { hasDevFull } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'record-file-'));
+/** A full disk: /dev/full (a plain skip outside CI, a failure under CI=true when it is missing). */
+const devFull = await hasDevFull('RECORD_FILE on a full disk');
 const sim: AppOptions = { source: 'sim', symbols: ['BTCUSDT', 'ETHUSDT'], intervals: ['1m', '5m'], simOptions: { pushIntervalMs: 20, clockSpeed: 60 } };
 
 /** Runs an entry point as `npm start` / `npm run record` do; its exit status and stderr lines. */
 function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string[] }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, PORT: '0', CLIENT_DIR: '', LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: childEnv({ PORT: '0', CLIENT_DIR: '', LOG_LEVEL: 'warn', ...env }) });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     // A start that should have failed but serves instead is stopped, and its status is not 2.
@@ -29,7 +33,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ status: num
 describe('RECORD_FILE and REPLAY_FILE that cannot be used', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.skipIf(!existsSync('/dev/full'))('a full disk stops the recording with one warning; the engine keeps serving', async () => {
+  it.runIf(devFull)('a full disk stops the recording with one warning; the engine keeps serving', async () => {
     const lines: string[] = [];
     const app = await startTestApp({ ...sim, recordFile: '/dev/full', log: createLogger('warn', 'test', (l) => lines.push(l)) });
     try {
@@ -85,7 +89,7 @@ describe('RECORD_FILE and REPLAY_FILE that cannot be used', () => {
     expect(r.stderr.filter((l) => !/ WARN /.test(l))).toEqual([`configuration error: RECORD_FILE="${fifo}" is invalid: expected a file that can be written (it is a named pipe (FIFO), not a regular file)`]);
   });
 
-  it.skipIf(!existsSync('/dev/full'))('npm run record: a full disk ends the recording run with status 1 and says so (reproduced: it ran on, recording nothing)', async () => {
+  it.runIf(devFull)('npm run record: a full disk ends the recording run with status 1 and says so (reproduced: it ran on, recording nothing)', async () => {
     const r = await run(['engine/src/record/record-cli.ts', '--out', '/dev/full', '--source', 'sim', '--symbols', 'BTCUSDT', '--intervals', '1m', '--minutes', '10'], {});
     expect(r.status).toBe(1);
     expect(r.stderr.at(-1)).toMatch(/^record: the recording to \/dev\/full stopped: it could not be written \(ENOSPC: no space left on device/);

@@ -1,5 +1,5 @@
 import { lastValueFrom, map, type OperatorFunction, of, Subject, toArray } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -86,6 +86,9 @@ function setup(defs: SeriesDefinition[] = [double, emaSeries], extra: Partial<Se
 }
 
 describe('SeriesRegistry', () => {
+  // Tests of restart timing run on vi's fake clock (each turns it on); the others on the real one.
+  afterEach(() => vi.useRealTimers());
+
   it('warms a series up over the stored history, then follows live bars, publishing each point once', async () => {
     const { registry, live, published, req } = setup();
     const lease = registry.acquire(req('double'), id);
@@ -159,6 +162,7 @@ describe('SeriesRegistry', () => {
   });
 
   it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {
+    vi.useFakeTimers();
     let explode = true;
     const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 12 * M);
     const { registry, live, errors, published, req } = setup([double, fragile]);
@@ -177,7 +181,8 @@ describe('SeriesRegistry', () => {
     const listed = registry.list().find((d) => d.name === 'fragile')!.instances;
     expect(listed).toEqual([{ name: 'fragile', symbol: 'BTCUSDT', interval: '1m', state: 'failed', clients: 1, error: `fragile failed at ${12 * M}` }]);
     explode = false;
-    await sleep(30);
+    // The restart is due 1 ms (restartDelayMs) after the failure.
+    await vi.advanceTimersByTimeAsync(1);
     expect(fr.instance.state).toBe('live');
     expect(JSON.parse(published.at(-1)![1])).toMatchObject({ type: 'series_status', name: 'fragile', state: 'live' });
     live.next(bar(13));
@@ -187,6 +192,7 @@ describe('SeriesRegistry', () => {
   });
 
   it('once running again after a failure, sends the points of bars that came while it was failed (a chart holding the earlier ones then has them all)', async () => {
+    vi.useFakeTimers();
     let explode = true;
     const fragile = closesFailingOn('fragile', (b) => explode && b.openTime === 5 * M);
     const history = [bar(1), bar(2), bar(3), bar(4)];
@@ -201,7 +207,10 @@ describe('SeriesRegistry', () => {
     // A bar closes while it waits to run again.
     history.push(bar(6));
     live.next(bar(6));
-    await sleep(120);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(inst.state).toBe('failed');
+    // The restart is due 50 ms (restartDelayMs) after the failure.
+    await vi.advanceTimersByTimeAsync(1);
     expect(inst.state).toBe('live');
     const points = pointsSince(published, from);
     expect(upserted(chart, points)).toEqual(inst.window.last(100).map((p) => [p.time, p.value]));
@@ -210,23 +219,26 @@ describe('SeriesRegistry', () => {
   });
 
   it('backs off exponentially, gives up after repeated failures, and never republishes the same point (reproduced: ~1 retry/s forever, the same point again each time)', async () => {
+    vi.useFakeTimers();
     // Throws on every live bar 5: each restart replays the window (bars 1..4 give points again).
     const broken = closesFailingOn('broken', (b) => b.openTime === 5 * M);
     const history = [bar(1), bar(2), bar(3), bar(4)];
     const at: number[] = [];
-    const { registry, live, published, req } = setup([broken], { restartDelayMs: 30, maxFailures: 4, onError: () => at.push(performance.now()) }, history);
+    const { registry, live, published, req } = setup([broken], { restartDelayMs: 30, maxFailures: 4, onError: () => at.push(Date.now()) }, history);
     const lease = registry.acquire(req('broken'), id);
     await lease.ready;
     history.push(bar(5));
     live.next(bar(5));
-    await sleep(300);
+    // 30 + 60 + 120 ms of restarts on the (fake) clock.
+    await vi.advanceTimersByTimeAsync(210);
     // 4 failures: the first live, three restarts over the window (now holding bar 5), then given up.
     expect(at).toHaveLength(4);
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
     expect(gaps[1]! / gaps[0]!).toBeGreaterThan(1.5);
     expect(gaps[2]! / gaps[1]!).toBeGreaterThan(1.5);
     expect(lease.instance.state).toBe('failed');
-    await sleep(200);
+    // Given up for good: no restart however long it waits.
+    await vi.advanceTimersByTimeAsync(600_000);
     expect(at).toHaveLength(4);
     const points = published.map(([, m]) => JSON.parse(m) as { type: string }).filter((m) => m.type === 'series_point');
     expect(points).toEqual([]);

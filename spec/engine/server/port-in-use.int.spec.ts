@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childEnv } from '../../helpers/child-env.ts';
 import { NodeProcess } from '../../helpers/cluster-nodes.ts';
 import { freePort } from '../../helpers/redis-process.ts';
 
 /** `npm start`'s process with this environment: its exit code and what it wrote to stderr. */
 const start = (env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], { env: { ...process.env, SOURCE: 'sim', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', CLIENT_DIR: '', ...env }, encoding: 'utf8', timeout: 30_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], { env: childEnv({ SOURCE: 'sim', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', CLIENT_DIR: '', ...env }), encoding: 'utf8', timeout: 30_000 });
 
 /**
  * A port already served is a configuration error, before anything starts. uWS listens with

@@ -56,9 +56,12 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     const before = closedUnanswered(app);
     expect(connected(app)).toBe(2);
     stalled.pause();
-    // Three timeouts' worth: the stalled one is closed, the reading one still gets live candles.
-    await sleep(4500);
-    // The engine holds only the reading one now.
+    const pausedAt = Date.now();
+    // The stalled one is closed (after one to two PING_TIMEOUT_MS); a deadline far past that, not a guess.
+    await until(() => closedUnanswered(app) - before >= 1, 15_000, 'the stalled socket closed for not reading');
+    await until(() => connected(app) === 1, 5000, 'the engine holding the reading socket alone');
+    // Three timeouts' worth in all: the reading one is still there, and the only one closed is the stalled one.
+    await sleep(Math.max(0, pausedAt + 4500 - Date.now()));
     expect(connected(app)).toBe(1);
     expect(closedUnanswered(app) - before).toBe(1);
     const live = reading.live().length;
@@ -76,7 +79,7 @@ describe('sockets that answer no ping, against the simulated exchange', () => {
     // Pongs it makes up (empty, or a guess), within the inbound ration: none echoes a ping it never read.
     const timer = setInterval(() => stalled.pong(Math.random() < 0.5 ? '' : 'deadbeefdeadbeef'), 1000);
     try {
-      await sleep(4500);
+      await until(() => closedUnanswered(app) - before >= 1, 15_000, 'the stalled socket closed for not reading');
     } finally {
       clearInterval(timer);
     }

@@ -34,13 +34,15 @@ describe('StreamShards through an outage of the exchange', () => {
     expect(during).toBeGreaterThanOrEqual(3);
     expect(during).toBeLessThanOrEqual(17);
     // The exchange answers again: the scout's next try (within 400 ms) opens, and the parked follow at once.
+    // Within a second here; a parked shard nobody wakes never dials again. 10 s allows a loaded
+    // machine and still tells "at once" from that.
     const back = Date.now();
-    await until(() => shards!.stats().filter((s) => s.connected).length === 4, 5000, 'every shard back');
-    expect(Date.now() - back).toBeLessThan(2000);
+    await until(() => shards!.stats().filter((s) => s.connected).length === 4, 15_000, 'every shard back');
+    expect(Date.now() - back).toBeLessThan(10_000);
     const resynced = events.filter((e) => e.type === 'connected' && e.resync).map((e) => (e.type === 'connected' ? e.shard : -1));
     expect(new Set(resynced).size).toBe(4);
     sub.unsubscribe();
-  });
+  }, 60_000);
 
   it('honours the Retry-After of a refused handshake (429): no shard dials again before it', async () => {
     // Room for two new connections per 5 minutes: the third shard is refused.

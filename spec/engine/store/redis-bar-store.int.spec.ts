@@ -1,6 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
@@ -9,7 +6,8 @@ import { BYTES_PER_BAR } from '../../../engine/src/store/bar-columns.ts';
 import type { BarStore } from '../../../engine/src/store/bar-store.ts';
 import { createMemoryBarStore } from '../../../engine/src/store/memory-bar-store.ts';
 import { createRedisBarStore, MAX_FLUSH_BARS, RELEASED_SERIES_TTL_MS } from '../../../engine/src/store/redis-bar-store.ts';
-import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedis, hasRedisServer, REDIS_URL } from '../../helpers/services.ts';
 import { until } from '../../helpers/until.ts';
 
 const M = 60_000;
@@ -242,48 +240,36 @@ describe.runIf(await hasRedis('redis bar store'))('redis store', () => {
   });
 });
 
-const redisBinary = '/usr/bin/redis-server';
-describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up')))('redis down then up', () => {
-  let child: ChildProcess | undefined;
-  // Every server started (a test restarts its own): each one is stopped, not only the last.
-  const started: ChildProcess[] = [];
-  afterAll(() => {
-    for (const c of started) c.kill('SIGKILL');
+describe.runIf(await hasRedisServer('redis down then up'))('redis down then up', () => {
+  // Each test's own server (killed, paused, restarted): every one started is stopped, not only the last.
+  const servers: RedisProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
   });
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-    });
-  const startRedis = async (port: number) => {
-    child = spawn(redisBinary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    started.push(child);
-    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    await until(async () => (await probe.ping().catch(() => '')) === 'PONG');
-    probe.disconnect();
+  const startRedis = async () => {
+    const server = await RedisProcess.start();
+    servers.push(server);
+    return server;
   };
+  const signal = (server: RedisProcess, sig: 'SIGSTOP' | 'SIGCONT') => process.kill(server.pid!, sig);
 
   it('keeps serving from memory while Redis is down and catches Redis up when it returns', async () => {
-    const port = await freePort();
-    await startRedis(port);
+    const server = await startRedis();
     const logs: string[] = [];
-    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, log: (_l, m) => logs.push(m) });
+    const store = createRedisBarStore({ url: `${server.url}/0`, bufferSize: 100, log: (_l, m) => logs.push(m) });
     await store.restore(id);
     store.upsert(id, [bar(1), bar(2)]);
     await store.flush();
-    child!.kill('SIGKILL');
+    await server.kill();
     await until(() => !store.health().reachable);
     for (let i = 3; i <= 20; i++) store.upsert(id, [bar(i)]);
     expect(store.window(id).newest()).toEqual(bar(20));
     expect(store.health()).toMatchObject({ kind: 'redis', reachable: false });
     expect(store.health().pendingWrites).toBe(18);
-    await startRedis(port);
+    await server.restart();
     await until(() => store.health().reachable && store.health().pendingWrites === 0, 15_000);
     await store.flush();
-    const check = new Redis({ port });
+    const check = new Redis({ port: server.port });
     // Redis restarted empty; the catch-up rewrote the whole hot window, not only what was pending.
     const members = (await check.zrange('candles:BTCUSDT:1m', 0, -1)).map((m) => JSON.parse(m) as number[]);
     expect(members).toEqual(store.window(id).last(100).map((b) => [b.openTime, b.open, b.high, b.low, b.close, b.volume, 1]));
@@ -294,31 +280,30 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     await store.close();
   });
   it('a series released while Redis does not answer still gets its expiry once Redis answers again (its key stayed for good)', async () => {
-    const port = await freePort();
-    await startRedis(port);
-    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 1500 });
+    const server = await startRedis();
+    const store = createRedisBarStore({ url: `${server.url}/0`, bufferSize: 100, commandTimeoutMs: 1500 });
     const other = seriesId('ETHUSDT', '1m');
     await store.restore(id);
     await store.restore(other);
     store.upsert(id, [bar(1), bar(2)]);
     store.upsert(other, [bar(1)]);
     await store.flush();
-    const check = new Redis({ port });
+    const check = new Redis({ port: server.port });
     expect(await check.pttl('candles:BTCUSDT:1m')).toBe(-1);
     // Paused, not killed: its data stays, and the store finds it hung (no command answered).
-    child!.kill('SIGSTOP');
+    signal(server, 'SIGSTOP');
     await until(() => !store.health().reachable, 10_000);
     store.release(id);
-    child!.kill('SIGCONT');
+    signal(server, 'SIGCONT');
     await until(() => store.health().reachable, 10_000);
     await until(async () => (await check.pttl('candles:BTCUSDT:1m')) > RELEASED_SERIES_TTL_MS - 60_000, 10_000);
     expect(await check.pttl('candles:ETHUSDT:1m')).toBe(-1); // the live one stays for good
     // Live again before its expiry is taken: kept for good, not expired by the old release.
-    child!.kill('SIGSTOP');
+    signal(server, 'SIGSTOP');
     await until(() => !store.health().reachable, 10_000);
     store.release(other);
     store.upsert(other, [bar(2)]);
-    child!.kill('SIGCONT');
+    signal(server, 'SIGCONT');
     await until(() => store.health().reachable && store.health().pendingWrites === 0, 10_000);
     await store.flush();
     expect(await check.pttl('candles:ETHUSDT:1m')).toBe(-1);
@@ -327,24 +312,23 @@ describe.runIf(existsSync(redisBinary) && (await hasRedis('redis down then up'))
     await store.close();
   });
   it('a series live again while Redis did not answer is kept before the frees of that time count it: the bound of freed series drops none of its bars', async () => {
-    const port = await freePort();
-    await startRedis(port);
-    const store = createRedisBarStore({ url: `redis://127.0.0.1:${port}/0`, bufferSize: 100, commandTimeoutMs: 1500, maxFreedKept: 2 });
+    const server = await startRedis();
+    const store = createRedisBarStore({ url: `${server.url}/0`, bufferSize: 100, commandTimeoutMs: 1500, maxFreedKept: 2 });
     const [a, b, c] = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'].map((s) => seriesId(s, '1m')) as [ReturnType<typeof seriesId>, ReturnType<typeof seriesId>, ReturnType<typeof seriesId>];
     for (const x of [a, b, c]) store.upsert(x, [bar(1), bar(2)]);
     await store.flush();
-    const check = new Redis({ port });
+    const check = new Redis({ port: server.port });
     const pttl = (x: ReturnType<typeof seriesId>) => check.pttl(`candles:${x.symbol}:1m`);
     store.release(a);
     await until(async () => (await pttl(a)) > RELEASED_SERIES_TTL_MS - 60_000);
-    child!.kill('SIGSTOP');
+    signal(server, 'SIGSTOP');
     await until(() => !store.health().reachable, 10_000);
     // a live again, then b and c freed, all while Redis does not answer: a is the oldest freed series
     // Redis knows of, so counting b and c first (over maxFreedKept) would drop a's bars.
     store.upsert(a, [bar(3)]);
     store.release(b);
     store.release(c);
-    child!.kill('SIGCONT');
+    signal(server, 'SIGCONT');
     await until(() => store.health().reachable && store.health().pendingWrites === 0, 10_000);
     await store.flush();
     await until(async () => (await pttl(c)) > RELEASED_SERIES_TTL_MS - 60_000, 10_000);

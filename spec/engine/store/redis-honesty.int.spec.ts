@@ -11,6 +11,7 @@ import { silentLogger } from '../../../engine/src/log.ts';
 import { checkRedisDatabase } from '../../../engine/src/store/check-redis-database.ts';
 import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
 import { redisErrorText } from '../../../engine/src/store/redis-error-text.ts';
+import { childEnv } from '../../helpers/child-env.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { hasRedisServer } from '../../helpers/services.ts';
 
@@ -69,7 +70,7 @@ describe.runIf(await hasRedisServer('an honest Redis store'))('an honest Redis s
 
   it('makes the process exit 2 with a plain message for a database Redis refuses', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
-      env: { ...process.env, SOURCE: 'sim', PORT: '0', HOST: '127.0.0.1', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${server.port}/99`, CLIENT_DIR: '' },
+      env: childEnv({ SOURCE: 'sim', PORT: '0', HOST: '127.0.0.1', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${server.port}/99`, CLIENT_DIR: '' }),
       encoding: 'utf8',
       timeout: 30_000,
     });
