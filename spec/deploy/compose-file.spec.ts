@@ -29,9 +29,9 @@ describe('docker-compose.yml', () => {
   it('names two ingest nodes and two edges, with the image built by the Dockerfile', () => {
     const roles = [...services.values()].filter((s) => s.profiles.length === 0).map((s) => `${s.name}:${s.environment.ROLE ?? '-'}`);
     expect(roles.sort()).toEqual(['edge-1:edge', 'edge-2:edge', 'ingest-1:ingest', 'ingest-2:ingest', 'lb:-', 'redis:-', 'sim:-']);
-    expect(readDockerfile('Dockerfile').cmd).toEqual(['npx', 'tsx', 'engine/src/main.ts']);
+    expect(readDockerfile('Dockerfile').cmd).toEqual(['node', '--import', 'tsx', 'engine/src/main.ts']);
     for (const n of ['ingest-1', 'ingest-2', 'edge-1', 'edge-2']) {
-      expect(services.get(n)!.command).toEqual(['npx', 'tsx', 'engine/src/main.ts']);
+      expect(services.get(n)!.command).toEqual(['node', '--import', 'tsx', 'engine/src/main.ts']);
       expect(env(n).REDIS_URL).toBe('redis://redis:6379/0');
       expect(env(n).NODE_ID).toBe(n);
       expect(services.get(n)!.dependsOn).toContain('redis');

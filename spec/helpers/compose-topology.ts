@@ -15,8 +15,8 @@ import { HAPROXY_PATH } from './services.ts';
  * `depends_on` order, and HAProxy with deploy/haproxy/haproxy.cfg. What is translated, and only that:
  * - a service's host name becomes 127.0.0.1 and each listening port a free one (`redis:6379`,
  *   `sim:9900`, `edge-1:8000`, HAProxy's `bind :8000`); 0.0.0.0 becomes 127.0.0.1;
- * - `npx tsx <file>` runs as `node --import tsx <file>` (a signal then reaches the node itself, as
- *   it does in a container), redis-server gets a temporary directory for its volume;
+ * - `node --import tsx <file>` runs as it is (with this node), redis-server gets a temporary
+ *   directory for its volume;
  * - HAProxy's health-check interval may be shortened (`checkInter`), and when this machine's file
  *   descriptor limit is below what `maxconn` needs, its connection limit is lowered with `-n`.
  */
@@ -246,7 +246,7 @@ export class ComposeTopology {
       this.ports.set(s.name, this.redis.port);
     } else if (s.image?.startsWith('haproxy')) {
       await this.startHaproxy(s, opts);
-    } else if (bin === 'npx' && args[0] === 'tsx' && args[1] === 'engine/src/main.ts') {
+    } else if (bin === 'node' && args.join(' ') === '--import tsx engine/src/main.ts') {
       const env = this.env(s, opts);
       const port = await freePort();
       // The image serves its built client (dist/client); specs that want it set CLIENT_DIR in extraEnv.
@@ -265,14 +265,14 @@ export class ComposeTopology {
           console.warn(`  ${s.name} exited while starting; restarted (restart: ${s.restart}):\n${node.output.join('').slice(-500)}`);
         }
       }
-    } else if (bin === 'npx' && args[0] === 'tsx' && args[1] === 'engine/sim/main.ts') {
+    } else if (bin === 'node' && args.join(' ') === '--import tsx engine/sim/main.ts') {
       // A free port can be taken by another process before the simulator binds it (a CI run saw
       // EADDRINUSE): another one then.
       for (let attempt = 1; ; attempt++) {
         const port = await freePort();
         this.ports.set(s.name, port);
         const env = { ...this.env(s, opts), SIM_PORT: String(port) };
-        const sim = new ChildService(s.name, spawn(process.execPath, ['--import', 'tsx', ...args.slice(1)], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+        const sim = new ChildService(s.name, spawn(process.execPath, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
         this.sim = sim;
         try {
           await sim.until(/simulated exchange: REST/, 30_000);

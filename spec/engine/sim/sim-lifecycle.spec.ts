@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { childEnv } from '../../helpers/child-env.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
 const children: ChildProcess[] = [];
 
 interface Run {
@@ -14,10 +13,12 @@ interface Run {
   stderr: string;
 }
 
-/** Runs a TypeScript entry under tsx; `onOut` may act on stdout as it arrives (e.g. send a signal). */
+/** Runs a TypeScript entry with tsx's loader; `onOut` may act on stdout as it arrives (e.g. send a signal). */
 function run(file: string, env: Record<string, string>, timeoutMs: number, onOut?: (stdout: string, child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [file], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    // As `npm run sim` runs it: node with tsx's loader, no tsx parent (which SIGKILLs its child when it
+    // reports a relayed signal later than 30 ms: a busy CI saw exit 143 instead of 0).
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stdout = '';
     let stderr = '';
