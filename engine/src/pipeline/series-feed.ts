@@ -9,7 +9,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import { closeTime, isNativeInterval } from '../domain/interval.ts';
 import { FUTURE_SLACK_MS, misaligned, opensAhead } from '../sources/binance-raw.ts';
-import { StreamShards } from '../sources/stream-shards.ts';
+import { EMPTY_SHARD_GRACE_MS, StreamShards } from '../sources/stream-shards.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import { loadSeries$ } from './bootstrap.ts';
 import { catalogRefresh$ } from './catalog-refresh.ts';
@@ -79,6 +79,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const shards = new StreamShards({
     wsUrl: exchange.wsUrl,
     maxStreamsPerConnection: config.streamsPerConnection,
+    // Within the time an idle series is kept: demand that comes back finds its connection.
+    emptyGraceMs: Math.min(config.idleSeriesMs, EMPTY_SHARD_GRACE_MS),
     staleAfterMs: config.staleAfterMs,
     rotateAfterMs: config.rotateAfterMs,
     onFrame: (text) => {

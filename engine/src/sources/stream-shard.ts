@@ -276,7 +276,7 @@ export class StreamShard {
   /** Opens a socket; a rotation's keeps the old one delivering until it has subscribed everything. */
   private async dial(rotation: boolean): Promise<void> {
     try {
-      await this.opts.limiter.acquire(this.ac.signal);
+      await this.opts.limiter.acquire(this.ac.signal, !rotation && !this.everConnected);
     } catch {
       return; // stopped
     }

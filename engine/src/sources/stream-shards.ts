@@ -6,10 +6,19 @@ import type { UpstreamEvent } from './upstream-event.ts';
 
 export { MAX_STREAMS_PER_CONNECTION };
 
+/**
+ * How long a shard left with no stream stays open for new ones before it is closed: demand crossing
+ * a connection's worth of streams back and forth opened and closed one each round, and used up the
+ * exchange's connection attempts (a review: 250 in 97 s, then a reconnect waited 200 s).
+ */
+export const EMPTY_SHARD_GRACE_MS = 60_000;
+
 /** A shard's options, less what the set gives each shard (its index, the shared limiter, the events). */
 export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 'limiter' | 'scout' | 'emit' | 'maxStreams'> {
   maxStreamsPerConnection?: number;
   limiter?: ConnectLimiter;
+  /** How long a shard left empty waits for streams before it closes (default EMPTY_SHARD_GRACE_MS). */
+  emptyGraceMs?: number;
 }
 
 /**
@@ -29,6 +38,8 @@ export class StreamShards {
   private readonly max: number;
   private nextIndex = 0;
   private closed = false;
+  /** Shards left empty, closed when their grace ends unless given streams meanwhile. */
+  private readonly emptied = new Map<StreamShard, NodeJS.Timeout>();
 
   constructor(private readonly opts: StreamShardsOptions) {
     this.limiter = opts.limiter ?? new ConnectLimiter();
@@ -49,7 +60,11 @@ export class StreamShards {
       list.push(s);
       this.owner.set(s, shard);
     }
-    for (const [shard, list] of byShard) shard.add(list);
+    for (const [shard, list] of byShard) {
+      clearTimeout(this.emptied.get(shard));
+      this.emptied.delete(shard);
+      shard.add(list);
+    }
   }
 
   /** Stops following these streams; a shard left empty is closed. */
@@ -65,13 +80,21 @@ export class StreamShards {
     }
     for (const [shard, list] of byShard) {
       shard.remove(list);
-      if (shard.size === 0) {
-        // Its UNSUBSCRIBE needs no answer: closing the socket ends every subscription on it.
-        shard.stop();
-        this.shards.splice(this.shards.indexOf(shard), 1);
-        this.eventsSubject.next({ type: 'closed', shard: shard.index });
+      if (shard.size === 0 && !this.emptied.has(shard)) {
+        const timer = setTimeout(() => this.closeEmpty(shard), this.opts.emptyGraceMs ?? EMPTY_SHARD_GRACE_MS);
+        timer.unref();
+        this.emptied.set(shard, timer);
       }
     }
+  }
+
+  private closeEmpty(shard: StreamShard): void {
+    this.emptied.delete(shard);
+    if (this.closed || shard.size > 0) return;
+    // Its UNSUBSCRIBE needs no answer: closing the socket ends every subscription on it.
+    shard.stop();
+    this.shards.splice(this.shards.indexOf(shard), 1);
+    this.eventsSubject.next({ type: 'closed', shard: shard.index });
   }
 
   has(stream: string): boolean {
@@ -117,6 +140,8 @@ export class StreamShards {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const t of this.emptied.values()) clearTimeout(t);
+    this.emptied.clear();
     for (const s of this.shards) s.stop();
     this.shards.length = 0;
     this.owner.clear();
@@ -124,7 +149,7 @@ export class StreamShards {
   }
 
   private open(): StreamShard {
-    const { maxStreamsPerConnection: _max, limiter: _limiter, ...shared } = this.opts;
+    const { maxStreamsPerConnection: _max, limiter: _limiter, emptyGraceMs: _grace, ...shared } = this.opts;
     const shard = new StreamShard({ ...shared, index: this.nextIndex++, maxStreams: this.max, limiter: this.limiter, scout: this.scout, emit: (ev) => this.eventsSubject.next(ev) });
     this.shards.push(shard);
     return shard;

@@ -104,6 +104,62 @@ describe('ConnectLimiter', () => {
   });
 });
 
+describe('ConnectLimiter: a reserve for re-dials', () => {
+  it("leaves a fifth of the attempts to connections carrying streams: a connection's first dial waits, a re-dial goes (reproduced: a reconnect waited 200 s)", async () => {
+    let t = 0;
+    const limiter = new ConnectLimiter(10, 1000, () => t);
+    for (let i = 0; i < 8; i++) await limiter.acquire(undefined, true);
+    let ninth = false;
+    const first = limiter.acquire(undefined, true).then(() => (ninth = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ninth).toBe(false);
+    // A re-dial still goes: two of ten are kept for those.
+    await limiter.acquire();
+    await limiter.acquire();
+    expect(limiter.recent).toBe(10);
+    t = 1001;
+    await first;
+    expect(ninth).toBe(true);
+  });
+});
+
+describe('StreamShards: a shard left empty', () => {
+  let sim: SimExchange | undefined;
+  let shards: StreamShards | undefined;
+  afterEach(async () => {
+    shards?.close();
+    await sim?.close();
+  });
+
+  it('stays open for its grace and takes the next streams, then closes (reproduced: demand crossing a connection opened one each round)', async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 40 });
+    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 2, emptyGraceMs: 1500 });
+    const events: UpstreamEvent[] = [];
+    const sub = shards.events$.subscribe((e) => events.push(e));
+    shards.add(['btcusdt@kline_1m', 'ethusdt@kline_1m', 'solusdt@kline_1m']);
+    await until(() => sim!.subscriptions().flat().length === 3, 8000, 'three streams on two connections');
+    const attempts = sim.stats.wsConnectAttempts;
+    // Round after round of the third stream going and coming back: no new connection.
+    for (let i = 0; i < 3; i++) {
+      shards.remove(['solusdt@kline_1m']);
+      await until(() => sim!.subscriptions().flat().length === 2, 5000, 'released');
+      expect(shards.stats()).toHaveLength(2);
+      shards.add(['solusdt@kline_5m']);
+      await until(() => sim!.subscriptions().flat().includes('solusdt@kline_5m'), 5000, 'taken by the empty shard');
+      shards.remove(['solusdt@kline_5m']);
+      shards.add(['solusdt@kline_1m']);
+      await until(() => sim!.subscriptions().flat().includes('solusdt@kline_1m'), 5000, 'again');
+    }
+    expect(sim.stats.wsConnectAttempts).toBe(attempts);
+    // Left empty past its grace: closed.
+    shards.remove(['solusdt@kline_1m']);
+    await until(() => shards!.stats().length === 1, 5000, 'the empty shard closed');
+    expect(events.filter((e) => e.type === 'closed')).toHaveLength(1);
+    await until(() => sim!.subscriptions().length === 1, 5000, 'its socket closed');
+    sub.unsubscribe();
+  });
+});
+
 /** Streams swapped on a full connection, as on-demand series come and go at the exchange's cap. */
 describe('StreamShards at the exchange cap of streams per connection', () => {
   let sim: SimExchange | undefined;
