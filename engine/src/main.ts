@@ -15,8 +15,35 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Installed before anything starts: a signal while starting (an edge waiting for Redis, a start
+  // waiting for the exchange) killed the process with nothing said. A second signal exits at once.
+  let app: { stop(): Promise<void> } | undefined;
+  let stopping: string | undefined;
+  const stop = (running: { stop(): Promise<void> }) =>
+    running.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('shutdown failed', { err: e as Error });
+        process.exit(1);
+      },
+    );
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} received again: exiting now, without waiting for the shutdown`);
+      process.exit(1);
+    }
+    stopping = signal;
+    log.info(`${signal} received: shutting down${app ? '' : ' once the start is over'}`);
+    const force = setTimeout(() => {
+      log.error('shutdown took too long, exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    if (app) void stop(app);
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
   // Imported after the config is known good, so a bad variable fails fast and plainly.
-  let app;
   try {
     // Before anything starts (the exchange, Redis): a port another engine serves is refused here.
     await (await import('./server/port-free.ts')).assertCanListen(config.host, config.port);
@@ -34,26 +61,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal} received: shutting down`);
-    const force = setTimeout(() => {
-      log.error('shutdown took too long, exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    app.stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error('shutdown failed', { err: e as Error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (stopping) void stop(app);
 }
 
 main().catch((e: unknown) => {

@@ -1,3 +1,4 @@
+import { quitRedis } from './quit-redis.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EMPTY } from 'rxjs';
@@ -356,8 +357,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
         sharedConnections?.stop();
         subscriber.disconnect();
         watch.stop();
-        await redis.quit().catch(() => redis.disconnect());
-        await limits.quit().catch(() => limits.disconnect());
+        await Promise.all([quitRedis(redis), quitRedis(limits)]);
       })()),
   };
 }

@@ -1,3 +1,4 @@
+import { quitRedis } from './quit-redis.ts';
 import { Redis } from 'ioredis';
 import { type App, type AppOptions, startApp } from '../app.ts';
 import type { Bar } from '../domain/bar.ts';
@@ -265,8 +266,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       subscriber.disconnect();
       await app.stop();
       watch.stop();
-      await redis.quit().catch(() => redis.disconnect());
-      await leaseRedis.quit().catch(() => leaseRedis.disconnect());
+      await Promise.all([quitRedis(redis), quitRedis(leaseRedis)]);
     },
   };
 }

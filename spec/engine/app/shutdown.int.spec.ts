@@ -3,6 +3,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { childEnv } from '../../helpers/child-env.ts';
+import { until } from '../../helpers/until.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
 function freePort(): Promise<number> {
@@ -43,6 +44,30 @@ describe('process lifecycle', () => {
     await client.until((c) => c.closeCode !== undefined, 5000, 'close');
     expect(client.closeCode).toBe(1001);
     expect(log.out).toMatch(/engine stopped/);
+  });
+
+  it('says a signal that comes while it starts, and a second one exits at once (reproduced: killed, nothing said)', async () => {
+    // An edge whose Redis does not answer waits for it: a start that does not end.
+    const redisPort = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
+      env: childEnv({ ROLE: 'edge', REDIS_URL: `redis://127.0.0.1:${redisPort}/15`, PORT: String(await freePort()), HOST: '127.0.0.1', CLIENT_DIR: '' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until(() => out.length > 0, 20_000, 'the edge logging as it starts');
+      child.kill('SIGTERM');
+      await until(() => /SIGTERM received: shutting down once the start is over/.test(out), 10_000, 'the signal said');
+      expect(child.exitCode).toBe(null);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(out).toMatch(/SIGTERM received again: exiting now/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('keeps serving after SIGUSR1 (reproduced: hyper-express closed the listening socket, the process ran on serving nothing)', async () => {
