@@ -57,11 +57,14 @@ export class RedisProcess {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => {}); // refused while it starts: expected
+      // Refused while it starts: expected. Asking for a password (`--requirepass`): it is up.
+      let locked = false;
+      c.on('error', (e: Error) => (locked ||= /NOAUTH/.test(e.message)));
       try {
         await c.connect();
         if ((await c.ping()) === 'PONG') return;
       } catch {
+        if (locked) return;
         if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
         await new Promise((r) => setTimeout(r, 50));
       } finally {

@@ -2,21 +2,33 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '../domain/errors.ts';
 import { redisErrorText } from './redis-error-text.ts';
 
+/** What Redis answers a connection whose credentials it refuses (a wrong password, none where one is needed, a user without the rights). */
+const AUTH_REFUSED = /WRONGPASS|NOAUTH|NOPERM|invalid username-password|Client sent AUTH, but no password is set/i;
+
 /**
  * Refuses a REDIS_URL whose database Redis will not select (`/99` on a server with 16): ioredis
  * reports that failure only as an event and then runs every command in database 0, so the engine
- * would write every series into the wrong database without a word. A Redis that does not answer
- * within `timeoutMs` is not an error here: the engine starts from memory and catches Redis up later.
+ * would write every series into the wrong database without a word. Refuses one whose credentials
+ * Redis refuses too: the engine ran on for good as if Redis were only away, the cause in no log line.
+ * A Redis that does not answer within `timeoutMs` is not an error here: the engine starts from
+ * memory (an edge waits for it) and catches Redis up later.
  * @returns whether Redis answered.
  */
 export async function checkRedisDatabase(url: string, timeoutMs: number): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs, enableOfflineQueue: false });
-  client.on('error', () => {}); // reported through the promises below
+  // The promises below say only "Connection is closed": the cause comes as an event.
+  let cause = '';
+  client.on('error', (e: unknown) => (cause = redisErrorText(e)));
   const db = client.options.db ?? 0;
   try {
     await client.connect();
   } catch {
     client.disconnect();
+    if (AUTH_REFUSED.test(cause)) {
+      throw new ConfigError(`REDIS_URL's credentials are refused by Redis (${cause.slice(0, 200)}): give the password (redis://:password@host:port/db) or user and password the server expects`, {
+        info: { variable: 'REDIS_URL', value: '(credentials hidden)', accepted: 'credentials the server accepts' },
+      });
+    }
     return false;
   }
   try {

@@ -79,6 +79,24 @@ describe.runIf(await hasRedisServer('an honest Redis store'))('an honest Redis s
     expect(r.stderr + r.stdout).not.toContain('s3cret-pw');
   });
 
+  it.each(['all', 'edge'])('makes ROLE=%s exit 2 naming REDIS_URL when Redis refuses its credentials, never printing them (was: ran on for good, the cause in no log line)', async (role) => {
+    const locked = await RedisProcess.start({ args: ['--requirepass', 'right-pw'] });
+    try {
+      for (const url of [`redis://:wr0ng-pw@127.0.0.1:${locked.port}/15`, `redis://127.0.0.1:${locked.port}/15`]) {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], {
+          env: childEnv({ ROLE: role, SOURCE: 'sim', PORT: '0', HOST: '127.0.0.1', SYMBOLS: 'BTCUSDT', INTERVALS: '1m', REDIS_URL: url, CLIENT_DIR: '' }),
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect(r.status, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/configuration error: REDIS_URL's credentials are refused by Redis \((WRONGPASS|NOAUTH)/);
+        expect(r.stderr + r.stdout).not.toContain('wr0ng-pw');
+      }
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it('a store on a database Redis refuses writes nothing anywhere and says so', async () => {
     const logs: string[] = [];
     const store = createRedisBarStore({ url: `${server.url}/99`, bufferSize: 100, keyPrefix: 'honest-store99:', log: (_l, m) => logs.push(m) });
