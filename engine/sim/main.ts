@@ -12,7 +12,25 @@ try {
   process.exit(1);
 }
 
-const sim = await startSimExchange(options);
+/** A listen failure the settings caused, said as a configuration error naming them (not a stack trace). */
+function listenProblem(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  const where = `SIM_HOST=${process.env.SIM_HOST ?? '(default)'} SIM_PORT=${process.env.SIM_PORT ?? '(default)'}`;
+  if (code === 'EADDRINUSE') return `${where}: the port is in use by another process (SIM_PORT=0 picks a free one)`;
+  if (code === 'EACCES') return `${where}: not allowed to listen there (ports below 1024 need privileges)`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `${where}: SIM_HOST is not an address of this machine`;
+  return undefined;
+}
+
+let sim: Awaited<ReturnType<typeof startSimExchange>>;
+try {
+  sim = await startSimExchange(options);
+} catch (e) {
+  const problem = listenProblem(e);
+  if (!problem) throw e;
+  process.stderr.write(`configuration error: ${problem}\n`);
+  process.exit(1);
+}
 process.stdout.write(`simulated exchange: REST ${sim.restUrl}  WS ${sim.wsUrl}  (${sim.symbols.length} trading symbols, clock at ${new Date(sim.now()).toISOString()})\n`);
 process.stdout.write(`point the engine at it: SOURCE=binance BINANCE_REST_URL=${sim.restUrl} BINANCE_WS_URL=${sim.wsUrl} npm start\n`);
 

@@ -147,7 +147,7 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
 }
 
 /** A URL as it may be shown: the password replaced (messages and logs must not carry it). */
-function withoutPassword(raw: string): string {
+export function withoutPassword(raw: string): string {
   return raw.replace(/(\/\/[^/@:]*:)[^@/]*@/, '$1***@');
 }
 

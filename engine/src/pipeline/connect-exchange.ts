@@ -1,4 +1,4 @@
-import { type Config, isUniverse } from '../config/config.ts';
+import { type Config, isUniverse, withoutPassword } from '../config/config.ts';
 import { ConfigError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -46,7 +46,7 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
     await probe.close();
     if (!reachable) {
       kind = 'sim';
-      log.warn(`Binance (${config.restUrl}) did not answer within 3 s: running on the SIMULATED exchange. Prices are not real. Set SOURCE=binance to insist on Binance.`);
+      log.warn(`Binance (${withoutPassword(config.restUrl)}) did not answer within 3 s: running on the SIMULATED exchange. Prices are not real. Set SOURCE=binance to insist on Binance.`);
     }
   }
   if (kind === 'sim') {

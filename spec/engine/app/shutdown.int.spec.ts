@@ -88,11 +88,13 @@ describe('process lifecycle', () => {
     expect(await exited).toBe(0);
   });
 
-  it('SOURCE=auto without internet says loudly that it runs on the simulator', async () => {
+  it('SOURCE=auto without internet says loudly that it runs on the simulator (never printing a password in the URL)', async () => {
     // An unroutable REST URL stands in for "no internet" deterministically.
-    const { child, log, exited } = await startEngineProcess({ SOURCE: 'auto', BINANCE_REST_URL: 'http://127.0.0.1:9', SYMBOLS: 'ETHUSDT', INTERVALS: '1m' });
+    const { child, log, exited } = await startEngineProcess({ SOURCE: 'auto', BINANCE_REST_URL: 'http://user:hunter2@127.0.0.1:9', SYMBOLS: 'ETHUSDT', INTERVALS: '1m' });
     const out = log.out;
     expect(out).toMatch(/SIMULATED exchange/);
+    expect(out).toMatch(/Binance \(http:\/\/user:\*\*\*@127\.0\.0\.1:9\)/);
+    expect(out).not.toContain('hunter2');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

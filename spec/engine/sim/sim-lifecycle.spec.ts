@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { childEnv } from '../../helpers/child-env.ts';
@@ -85,5 +86,19 @@ describe('simulated exchange lifecycle', () => {
     const r = await run('engine/sim/main.ts', { SIM_PORT: '0', [name]: value }, 20_000);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(name);
+  });
+
+  it('a SIM_PORT in use exits 1 with a plain message naming it (was: a stack trace)', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = String((taken.address() as { port: number }).port);
+      const r = await run('engine/sim/main.ts', { SIM_PORT: port, SIM_HOST: '127.0.0.1' }, 20_000);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^configuration error: SIM_HOST=127\\.0\\.0\\.1 SIM_PORT=${port}: the port is in use`));
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      taken.close();
+    }
   });
 });
