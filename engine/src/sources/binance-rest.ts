@@ -28,6 +28,13 @@ export interface BinanceRestOptions {
   timeoutMs?: number;
   maxAttempts?: number;
   now?: () => number;
+  /**
+   * The host's clock, for the weight budget's minutes and Retry-After pauses (default Date.now): the
+   * exchange counts weight per minute of real time. On the exchange's clock (the simulator's runs up to
+   * 60 times faster) the budget rolled every real second and its waits, in exchange ms, were slept in
+   * host ms: a mass bootstrap at SIM_SPEED=60 stood still for 34 s (a review).
+   */
+  hostNow?: () => number;
   /** Called for every response, to feed metrics. */
   onWeight?: (used: number) => void;
   onRetry?: (err: BinanceRestError, attempt: number) => void;
@@ -68,10 +75,12 @@ export class BinanceRest {
   readonly gate: RestGate;
   private readonly agent: Agent;
   private readonly now: () => number;
+  private readonly hostNow: () => number;
 
   constructor(private readonly opts: BinanceRestOptions) {
     this.now = opts.now ?? Date.now;
-    this.gate = new RestGate({ weightBudget: opts.weightBudget, concurrency: opts.concurrency, now: this.now });
+    this.hostNow = opts.hostNow ?? Date.now;
+    this.gate = new RestGate({ weightBudget: opts.weightBudget, concurrency: opts.concurrency, now: this.hostNow });
     const timeout = opts.timeoutMs ?? 10_000;
     this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout }, keepAliveTimeout: 30_000 });
   }
@@ -154,7 +163,7 @@ export class BinanceRest {
     let retryAfterMs: number | undefined;
     if (res.statusCode === 429 || res.statusCode === 418) {
       retryAfterMs = refusalWaitMs(res.statusCode, res.headers['retry-after']);
-      this.gate.pause(this.now() + retryAfterMs);
+      this.gate.pause(this.hostNow() + retryAfterMs);
     }
     throw new BinanceRestError(`GET ${path} → HTTP ${res.statusCode}${code !== undefined ? ` code ${code}` : ''}: ${msg}`, {
       info: { status: res.statusCode, code, path, retryAfterMs },
