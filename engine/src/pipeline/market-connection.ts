@@ -31,7 +31,7 @@ export interface MarketConnection {
   /** RECORD_FILE: every upstream frame and REST response, for replays. */
   readonly recorder?: Recorder;
   /** Reads the exchange's TRADING markets into the catalog; what changed. */
-  loadMarkets(signal?: AbortSignal): Promise<{ added: string[]; removed: string[] }>;
+  loadMarkets(signal?: AbortSignal): Promise<{ added: string[]; removed: string[]; held?: number }>;
   /** Closes REST, the exchange (a simulator or replay it started) and the recording. */
   close(): Promise<void>;
 }

@@ -12,6 +12,9 @@ export interface SymbolsListing {
   source: string;
 }
 
+/** Fewer markets than this stopping at once are always applied (a small universe's list). */
+export const MASS_STOP_MIN = 10;
+
 /**
  * What exists and what clients may ask for: the exchange's TRADING markets (from `exchangeInfo`, kept
  * current by `setMarkets`), the configured symbols (a list, or `'*'` for the whole universe) minus
@@ -42,12 +45,17 @@ export class SeriesCatalog {
 
   /**
    * The exchange's TRADING markets now. Returns the symbols that started and stopped trading since the
-   * last call (on the first call, `added` is every market and nothing is removed).
+   * last call (on the first call, `added` is every market and nothing is removed). A list that would
+   * stop most of the markets at once (over half, and over MASS_STOP_MIN) is not applied: `held` says
+   * how many it would have stopped. An exchange-wide halt (every symbol BREAK for a maintenance) ended
+   * every series and closed every chart, then loaded them all again from REST (a review); a delisting
+   * comes a few symbols at a time.
    */
-  setMarkets(markets: readonly Market[]): { added: string[]; removed: string[] } {
+  setMarkets(markets: readonly Market[]): { added: string[]; removed: string[]; held?: number } {
     const next = new Map(markets.map((m) => [m.symbol, m]));
     const added = [...next.keys()].filter((s) => !this.trading.has(s));
     const removed = this.loaded ? [...this.trading.keys()].filter((s) => !next.has(s)) : [];
+    if (removed.length > MASS_STOP_MIN && removed.length > this.trading.size / 2) return { added: [], removed: [], held: removed.length };
     this.trading.clear();
     for (const [s, m] of next) this.trading.set(s, m);
     this.loaded = true;

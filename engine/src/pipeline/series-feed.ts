@@ -215,7 +215,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const replay = exchange.kind === 'replay';
   const refreshSub = replay
     ? undefined
-    : catalogRefresh$({ load: market.loadMarkets, everyMs: deps.catalogRefreshMs, now$: refreshNow, onError: (e) => log.warn('exchangeInfo refresh failed', { err: e as Error }) }).subscribe(({ added, removed }) => {
+    : catalogRefresh$({ load: market.loadMarkets, everyMs: deps.catalogRefreshMs, now$: refreshNow, onError: (e) => log.warn('exchangeInfo refresh failed', { err: e as Error }) }).subscribe(({ added, removed, held }) => {
+        if (held) log.warn(`the exchange lists ${held} fewer trading symbols than before, over half of them: taken for a halt, not applied (their series go on; asked again at the next refresh)`);
         for (const symbol of removed) {
           log.warn(`symbol ${symbol} stopped trading: its series end`);
           lifecycle.endSymbol(symbol, `symbol ${symbol} stopped trading on the exchange`);

@@ -32,6 +32,22 @@ describe('SeriesCatalog', () => {
     expect(c.isConfigured('PEPEUSDT')).toBe(false);
   });
 
+  it('does not apply a list that stops over half the markets at once (an exchange-wide halt ended every series); a few at a time are applied (reproduced: all ended)', () => {
+    const c = new SeriesCatalog('*', ['1m'], 'binance', 100);
+    const all = Array.from({ length: 40 }, (_, i) => m(`S${i}USDT`));
+    c.setMarkets(all);
+    // 21 of 40 gone at once: held, nothing stops.
+    expect(c.setMarkets(all.slice(21))).toEqual({ added: [], removed: [], held: 21 });
+    expect(c.symbols()).toHaveLength(40);
+    expect(c.isTrading('S0USDT')).toBe(true);
+    // Half of them: applied.
+    expect(c.setMarkets(all.slice(20)).removed).toHaveLength(20);
+    // A small universe's list is always applied (10 or fewer).
+    const small = new SeriesCatalog(['BTCUSDT'], ['1m'], 'binance', 100);
+    small.setMarkets([m('BTCUSDT'), m('ETHUSDT'), m('SOLUSDT')]);
+    expect(small.setMarkets([m('BTCUSDT')])).toEqual({ added: [], removed: ['ETHUSDT', 'SOLUSDT'] });
+  });
+
   it("with '*' keeps every trading symbol configured", () => {
     const c = new SeriesCatalog('*', ['1m'], 'sim', 100);
     c.setMarkets([m('BTCUSDT'), m('ETHUSDT')]);
