@@ -358,6 +358,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
         subscriber.disconnect();
         watch.stop();
         await Promise.all([quitRedis(redis), quitRedis(limits)]);
+        log.info('edge stopped');
       })()),
   };
 }

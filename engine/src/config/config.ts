@@ -237,7 +237,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (source === 'replay' && !env.REPLAY_FILE) fail('REPLAY_FILE', env.REPLAY_FILE, 'the path of a recording when SOURCE=replay');
   // Set with another source it was ignored: the engine served live data to someone who asked for a replay.
   if (source !== 'replay' && env.REPLAY_FILE) fail('REPLAY_FILE', env.REPLAY_FILE, `to be set only with SOURCE=replay (SOURCE=${source} plays no recording)`);
-  const rawSpeed = env.REPLAY_SPEED ?? '1';
+  // Empty is the default, as for every other variable.
+  const rawSpeed = env.REPLAY_SPEED || '1';
   const replaySpeed = rawSpeed === 'max' ? 'max' : Number(rawSpeed);
   if (replaySpeed !== 'max' && !(Number.isFinite(replaySpeed) && replaySpeed > 0 && replaySpeed <= 1e6)) fail('REPLAY_SPEED', rawSpeed, "a positive number (1 = real time) or 'max'");
   const bufferSize = int(env, 'BUFFER_SIZE', 1000, 10, 1_000_000);

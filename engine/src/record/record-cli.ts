@@ -28,6 +28,8 @@ const out = values.out;
 const minutes = Number(values.minutes);
 if (!(minutes > 0 && minutes <= 7 * 24 * 60)) usage(`--minutes ${values.minutes}: expected a number of minutes above 0`);
 
+// Before the config: a replay source asks for REPLAY_FILE, and its error named that instead.
+if (values.source === 'replay') usage('--source replay: recording a replay is not useful');
 let config;
 try {
   config = loadConfig({
@@ -43,7 +45,6 @@ try {
   if (e instanceof ConfigError) usage(e.message);
   throw e;
 }
-if (config.source === 'replay') usage('--source replay: recording a replay is not useful');
 const log = createLogger(config.logLevel);
 // The engine goes on serving when its recording stops (a full disk); this process only records, so it stops with it.
 let failure: Error | undefined;

@@ -115,6 +115,8 @@ describe('loadConfig', () => {
   it('requires REPLAY_FILE with SOURCE=replay', () => {
     expect(() => loadConfig({ SOURCE: 'replay' })).toThrow(/REPLAY_FILE/);
     expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: 'max' }).replaySpeed).toBe('max');
+    // Empty is the default, as for every variable (was refused).
+    expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: '' }).replaySpeed).toBe(1);
   });
 
   it('refuses REPLAY_FILE without SOURCE=replay, naming it (reproduced: ignored, the engine served live data)', () => {

@@ -103,4 +103,10 @@ describe('RECORD_FILE and REPLAY_FILE that cannot be used', () => {
     expect(r.stderr.filter((l) => !/ WARN /.test(l))[0]).toMatch(new RegExp(`^record: --out "${out}" is invalid: expected a file that can be written \\(cannot open it for writing: ENOENT`));
     expect(r.stderr.join('\n')).not.toMatch(/\n\s+at /);
   });
+
+  it('npm run record: --source replay is refused as such (was: "REPLAY_FILE=undefined is invalid")', async () => {
+    const r = await run(['engine/src/record/record-cli.ts', '--out', join(dir, 'r.jsonl.gz'), '--source', 'replay'], {});
+    expect(r.status).toBe(2);
+    expect(r.stderr[0]).toBe('record: --source replay: recording a replay is not useful');
+  });
 });
