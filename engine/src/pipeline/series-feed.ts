@@ -209,7 +209,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     });
   }, 5000);
   progressTimer.unref();
-  void ready.then(() => log.info(`configured series live: ${startupTotal} native, ${customCount} custom`, { rest: rest.gate.weightUsed }));
+  // Not when `ready` came from a stop before the bootstrap was done (it said "live" of series that never were).
+  void ready.then(() => lifecycle.stopped || log.info(`configured series live: ${startupTotal} native, ${customCount} custom`, { rest: rest.gate.weightUsed }));
   seriesGauges(deps.metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed, () => rest.gate.waiting());
 
   const replay = exchange.kind === 'replay';

@@ -92,7 +92,12 @@ export class SeriesLifecycle implements SeriesDemand {
   private pinnedWaiting = 0;
   private readyResolve: (() => void) | undefined;
   readonly ready: Promise<void>;
-  private stopped = false;
+  private stoppedNow = false;
+
+  /** stop() was called (`ready` then resolves whether or not the bootstrap was done). */
+  get stopped(): boolean {
+    return this.stoppedNow;
+  }
   /** Series loaded since start (progress). */
   loadedCount = 0;
   /** On-demand series released early to make room since the last sweep (logged there, once). */
@@ -212,7 +217,7 @@ export class SeriesLifecycle implements SeriesDemand {
   }
 
   stopAll(): void {
-    this.stopped = true;
+    this.stoppedNow = true;
     clearInterval(this.sweepTimer);
     this.configuredQueue.stop();
     this.demandQueue.stop();
@@ -301,7 +306,7 @@ export class SeriesLifecycle implements SeriesDemand {
 
   private loaded(r: BootstrapResult): void {
     const e = this.entries.get(r.id.key);
-    if (!e || this.stopped) return;
+    if (!e || this.stoppedNow) return;
     if (r.outcome === 'invalid-symbol') {
       this.deps.log.warn(`symbol ${r.id.symbol} rejected by the exchange (-1121 Invalid symbol)`);
       this.deps.invalidSymbol(r.id.symbol);
