@@ -9,7 +9,9 @@ export function seriesGauges(
   restWeight: () => number,
   restWaiting: () => Record<string, number>,
 ): void {
-  const series = metrics.gauge('engine_series', 'Series by state (live, loading) and kind (configured, on_demand)');
+  // Two families, one label set each: one family mixing {state} and {kind} lines summed every series twice.
+  const series = metrics.gauge('engine_series', 'Series by state: live, or loading (bootstrapping from REST)');
+  const byKind = metrics.gauge('engine_series_by_kind', 'Series by kind: configured (SYMBOLS x INTERVALS, kept for good), or on_demand (started for a client, freed when idle)');
   const queued = metrics.gauge('engine_bootstrap_queued', 'Series waiting for their REST bootstrap');
   const shardCount = metrics.gauge('engine_upstream_shards', 'Upstream WebSocket connections (shards)');
   const streams = metrics.gauge('engine_upstream_streams', 'Streams subscribed per upstream shard');
@@ -21,8 +23,8 @@ export function seriesGauges(
     const c = counts();
     series(c.live, { state: 'live' });
     series(c.loading, { state: 'loading' });
-    series(c.pinned, { kind: 'configured' });
-    series(c.onDemand, { kind: 'on_demand' });
+    byKind(c.pinned, { kind: 'configured' });
+    byKind(c.onDemand, { kind: 'on_demand' });
     queued(c.queued);
     const list = shards();
     shardCount(list.length);

@@ -59,6 +59,7 @@ describe('SYMBOLS=*: the whole (simulated) universe always on', () => {
     expect(app.lifecycle.counts()).toMatchObject({ live: 500, loading: 0, onDemand: 0, pinned: 500 });
     const metrics = await (await request(`${app.url}/metrics`)).body.text();
     expect(metrics).toMatch(/engine_series\{state="live"\} 500/);
+    expect(metrics).toMatch(/engine_series_by_kind\{kind="configured"\} 500/);
     expect(metrics).toMatch(/engine_upstream_shards 3/);
   });
 
