@@ -137,13 +137,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     },
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     live: (id) => cluster?.live?.(id),
-    upstreamChanged: (s) => {
-      hub.setUpstream(s.state);
+    upstreamChanged: (s, series) => {
+      hub.setStatus(s.state, series);
       cluster?.upstream?.(s.state);
-    },
-    seriesStatus: (list) => {
-      hub.setSeriesStatus(list);
-      cluster?.seriesStatus?.(list);
+      cluster?.seriesStatus?.(series);
     },
   });
   const { lifecycle, shards } = feed;

@@ -16,7 +16,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   // Installed before anything starts: a signal while starting (an edge waiting for Redis, a start
-  // waiting for the exchange) killed the process with nothing said. A second signal exits at once.
+  // waiting for the exchange) killed the process with nothing said. It exits at once then (nothing
+  // has been served, and waiting for a start that may not end outlived `docker stop`'s 10 s); a
+  // second signal during a shutdown exits at once too.
   let app: { stop(): Promise<void> } | undefined;
   let stopping: string | undefined;
   const stop = (running: { stop(): Promise<void> }) =>
@@ -33,13 +35,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = signal;
-    log.info(`${signal} received: shutting down${app ? '' : ' once the start is over'}`);
+    if (!app) {
+      log.info(`${signal} received while starting: exiting`);
+      process.exit(0);
+    }
+    log.info(`${signal} received: shutting down`);
     const force = setTimeout(() => {
       log.error('shutdown took too long, exiting');
       process.exit(1);
     }, 15_000);
     force.unref();
-    if (app) void stop(app);
+    void stop(app);
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -63,7 +69,6 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  if (stopping) void stop(app);
 }
 
 main().catch((e: unknown) => {

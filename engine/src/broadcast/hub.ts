@@ -44,7 +44,7 @@ export class Hub {
   /** The `status` message of each state, with this node's source. */
   private statusJsonOf: Record<UpstreamState, string>;
   /** Series whose own stream is silent or whose connection is down (see setSeriesStatus). */
-  private readonly seriesStates = new Map<string, SeriesStatus>();
+  private seriesStates = new Map<string, SeriesStatus>();
   /** The upstream's state changed: series said worse than it are told their own again at the next call. */
   private resay = false;
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
@@ -158,31 +158,61 @@ export class Hub {
     if (source === this.source) return;
     this.source = source;
     this.statusJsonOf = this.statusMessages();
-    this.setUpstream(this.upstream);
+    this.setStatus(this.upstream, [...this.seriesStates.values()]);
   }
 
   /**
    * The series whose clients read other than the upstream's state: `stale` while the exchange sends
    * nothing on their stream though their connection delivers others (before, every client of such a
    * series read `live` through the freeze: an attacker-style probe, 242 s), `reconnecting` while their
-   * connection is down and others are up (before, every chart read `reconnecting`). Said on the series'
-   * topic when it changes what its clients read; a series reads the worse of its own and the upstream's.
+   * connection is down and others are up (before, every chart read `reconnecting`). A series reads the
+   * worse of its own and the upstream's.
    */
   setSeriesStatus(list: Iterable<SeriesStatus>): void {
-    const now = new Map<string, SeriesStatus>();
-    for (const s of list) now.set(s.id.key, s);
-    for (const [key, was] of this.seriesStates) {
-      if (now.get(key)?.state === was.state) continue;
-      const before = this.statusFor(was.id);
-      this.seriesStates.delete(key);
-      if (this.statusFor(was.id) !== before) this.publishStatus(was.id);
+    this.setStatus(this.upstream, list);
+  }
+
+  /** Called with every status tick (a second or less apart), changed or not. */
+  setUpstream(state: UpstreamState): void {
+    this.setStatus(state, [...this.seriesStates.values()]);
+  }
+
+  /**
+   * The upstream's state and the series' own, changed in one step so each client hears its final
+   * state once: the status topic when the upstream's changed, then a series' topic where its clients'
+   * state differs from what they last heard (set apart, one change re-said the other's old list: a
+   * series read `reconnecting` then `live` at once, or `live` between `stale` and `reconnecting`).
+   */
+  setStatus(state: UpstreamState, list: Iterable<SeriesStatus>): void {
+    const next = new Map<string, SeriesStatus>();
+    for (const s of list) next.set(s.id.key, s);
+    const touched = new Map<string, { id: SeriesId; heard: string }>();
+    for (const [key, s] of this.seriesStates) touched.set(key, { id: s.id, heard: this.statusFor(s.id) });
+    for (const [key, s] of next) if (!touched.has(key)) touched.set(key, { id: s.id, heard: this.statusFor(s.id) });
+    this.seriesStates = next;
+    this.upstream = state;
+    const json = this.statusJsonOf[state];
+    const wholeChanged = json !== this.statusJson;
+    const said = new Set<string>();
+    if (wholeChanged) {
+      this.statusJson = json;
+      const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
+      if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
+    } else if (this.resay) {
+      // Said again a tick later: the status topic's later shards (over 1,024 sockets) go out in later
+      // turns than a series' topic, and a client there read `stale`, then `live`, for good (a review).
+      for (const [key, s] of next) {
+        if (RANK[s.state] <= RANK[state]) continue;
+        this.publishStatus(s.id);
+        said.add(key);
+      }
     }
-    for (const [key, s] of now) {
-      if (this.seriesStates.has(key)) continue;
-      const before = this.statusFor(s.id);
-      this.seriesStates.set(key, s);
-      if (this.statusFor(s.id) !== before) this.publishStatus(s.id);
+    for (const [key, t] of touched) {
+      if (said.has(key)) continue;
+      const heard = wholeChanged ? json : t.heard;
+      if (this.statusFor(t.id) !== heard) this.publishStatus(t.id);
     }
+    this.resay = wholeChanged && [...next.values()].some((s) => RANK[s.state] > RANK[state]);
   }
 
   /** The `status` a client of `id` is told: the worse of the upstream's and its series' own. */
@@ -195,34 +225,6 @@ export class Hub {
     const topic = klineTopic(id);
     const n = this.publisher?.subscribers(topic) ?? 0;
     if (n > 0) this.publisher!.publish(topic, this.statusFor(id), n);
-  }
-
-  /** Series said worse than the upstream: told their own on their topic, after the status topic. */
-  private sayWorse(): boolean {
-    let any = false;
-    for (const s of this.seriesStates.values()) {
-      if (RANK[s.state] <= RANK[this.upstream]) continue;
-      this.publishStatus(s.id);
-      any = true;
-    }
-    return any;
-  }
-
-  /** Called with every status tick (a second or less apart), changed or not. */
-  setUpstream(state: UpstreamState): void {
-    this.upstream = state;
-    const json = this.statusJsonOf[state];
-    if (json === this.statusJson) {
-      // Said again a tick later: the status topic's later shards (over 1,024 sockets) go out in later
-      // turns than a series' topic, and a client there read `stale`, then `live`, for good (a review).
-      if (this.resay) this.sayWorse();
-      this.resay = false;
-      return;
-    }
-    this.statusJson = json;
-    const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
-    if (n > 0) this.publisher!.publish(STATUS_TOPIC, json, n);
-    this.resay = this.sayWorse();
   }
 
   private statusMessages(): Record<UpstreamState, string> {

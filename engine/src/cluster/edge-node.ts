@@ -1,4 +1,4 @@
-import { quitRedis } from './quit-redis.ts';
+import { quitRedis } from '../store/quit-redis.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EMPTY } from 'rxjs';
@@ -155,9 +155,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   // With a leader, what its upstream does: the edge has none of its own to tell.
   // A Redis that hangs delivers nothing new either: `stale`, as with no leader.
   const upstream = () => {
-    hub.setUpstream(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present || watch.error !== undefined ? 'stale' : (leader.upstream ?? 'live'));
-    // And the series whose own stream is silent on the leader's connection.
-    hub.setSeriesStatus(leader.seriesStatus);
+    // With the series whose own stream is silent or connection down on the leader, in one step.
+    hub.setStatus(subscriber.status !== 'ready' || !configuredLoaded() ? 'reconnecting' : !leader.present || watch.error !== undefined ? 'stale' : (leader.upstream ?? 'live'), leader.seriesStatus);
   };
   const leaderPresentGauge = metrics.gauge('engine_cluster_leader_present', 'Whether an ingest node leads, as this edge sees it (1), or none has for longer than a failover takes (0)');
   metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));

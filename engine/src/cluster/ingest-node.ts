@@ -1,4 +1,4 @@
-import { quitRedis } from './quit-redis.ts';
+import { quitRedis } from '../store/quit-redis.ts';
 import { Redis } from 'ioredis';
 import { type App, type AppOptions, startApp } from '../app.ts';
 import type { Bar } from '../domain/bar.ts';

@@ -41,10 +41,11 @@ export interface SeriesFeedConfig {
   live?(id: SeriesId): void;
   /** A series ended for good (its symbol stopped trading, or the exchange rejected it): its clients are told why. */
   ended(id: SeriesId, code: string, message: string): void;
-  /** The upstream's state changed (connected, stale, down). */
-  upstreamChanged(status: UpstreamStatus): void;
-  /** The series whose own stream is silent or whose connection is down now (see series-status.ts), with every status tick (1 s). */
-  seriesStatus?(list: readonly SeriesStatus[]): void;
+  /**
+   * With every status tick (1 s): the upstream's state, and the series whose own stream is silent or
+   * whose connection is down (see series-status.ts), to be applied together (Hub.setStatus).
+   */
+  upstreamChanged(status: UpstreamStatus, series: readonly SeriesStatus[]): void;
 }
 
 /** The market's series, live: what the rest of the engine reads bars from. */
@@ -132,10 +133,10 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   let upstream: UpstreamStatus | undefined;
   const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {
     upstream = s;
-    deps.upstreamChanged(s);
     const silent = [...shards.silentStreams(), ...shards.staleShardStreams()];
-    const down = s.down.flatMap((i) => shards.streamsOf(i));
-    deps.seriesStatus?.(silent.length || down.length ? seriesStatus(down, silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
+    // With no shard up the whole upstream says it: every series listed would be told apart first.
+    const down = s.shards > 0 ? s.down.flatMap((i) => shards.streamsOf(i)) : [];
+    deps.upstreamChanged(s, silent.length || down.length ? seriesStatus(down, silent, (symbol) => catalog.customSeriesOf(symbol)) : []);
   });
 
   const refreshNow = new Subject<void>();

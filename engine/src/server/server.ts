@@ -122,7 +122,7 @@ export async function startServer(deps: ServerDeps): Promise<EngineServer> {
 
   const stopLoopDelay = loopDelayGauges(metrics);
   runQueueWaitCounters(metrics);
-  const rationed = metrics.counter('engine_http_rate_limited_total', 'JSON API requests refused (429) for coming too fast from one client address');
+  const rationed = metrics.counter('engine_http_rate_limited_total', 'HTTP requests refused (429) for coming too fast from one client address: the API and client files (HTTP_REQUESTS_PER_SECOND, answers counted by size), and probes (/health, /metrics…) in their own ration');
   const perSecond = deps.httpRequestsPerSecond;
   const ration = perSecond ? requestRation({ perSecond, trustProxy: deps.trustProxy, refused: () => rationed() }) : undefined;
   const probeRation = perSecond ? requestRation({ perSecond: PROBES_PER_SECOND, trustProxy: deps.trustProxy, refused: () => rationed(), setting: 'probe requests a second:' }) : undefined;

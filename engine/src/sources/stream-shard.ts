@@ -95,6 +95,10 @@ export class StreamShard {
   private lastKlineAt: number;
   /** When its current socket connected. */
   private connectedAt = 0;
+  /** Its last socket was replaced for silence, and no kline came since: the replacement is as suspect. */
+  private replacedSilent = false;
+  /** Down while it had no stream to carry (a shard in its empty grace): not dialled again until it has one. */
+  private idleDown = false;
   /** A kline ever came on this shard. */
   private heard = false;
   /** Whether its klines come steadily (then a silence is a freeze) or sparsely (illiquid pairs). */
@@ -147,16 +151,19 @@ export class StreamShard {
 
   /**
    * Connected, and no kline for longer than the shard finds normal (STALE_AFTER_MS, at most 10 s, or
-   * its quiet allowance) though connected for longer than that: its series' clients are told `stale`.
-   * A socket the exchange keeps open and answers pings on but sends nothing on is replaced, and its
-   * replacement as silent read `live` while the other shards delivered (a review: 197 s of 200).
-   * Measured from the last kline, not the last connect: a connect does not make a silent shard live.
+   * its quiet allowance), though connected for longer than that or replacing a socket found silent:
+   * its series' clients are told `stale`. A socket the exchange keeps open and answers pings on but
+   * sends nothing on is replaced, and its replacement as silent read `live` while the other shards
+   * delivered (a review: 197 s of 200; then, until a second review, for the first 10 s of each
+   * replacement). Measured from the last kline: a connect does not make a silent shard live. After a
+   * drop, a new socket has until the stale time for its first kline (its clients read `live`).
    */
   get stale(): boolean {
     if (!this.connected || this.wanted.size === 0) return false;
     const now = this.now();
-    const normal = Math.max(Math.min(10_000, this.opts.staleAfterMs), this.quietAllowanceMs());
-    return now - this.lastKlineAt > normal && now - this.connectedAt > Math.min(10_000, this.opts.staleAfterMs);
+    const staleMs = Math.min(10_000, this.opts.staleAfterMs);
+    const normal = Math.max(staleMs, this.quietAllowanceMs());
+    return now - this.lastKlineAt > normal && (this.replacedSilent || now - this.connectedAt > staleMs);
   }
 
   add(streams: readonly string[]): void {
@@ -165,6 +172,10 @@ export class StreamShard {
     for (const s of streams) this.wanted.add(s);
     this.measure();
     this.pumpAll();
+    if (this.idleDown && this.wanted.size > 0) {
+      this.idleDown = false;
+      void this.dial(false);
+    }
   }
 
   remove(streams: readonly string[]): void {
@@ -210,9 +221,11 @@ export class StreamShard {
 
   private checkStale(): void {
     const c = this.current;
-    if (!c || !c.open || this.wanted.size === 0) return;
+    if (!c || !c.open) return;
     const now = this.now();
     const silent = now - this.lastFrameAt;
+    // An empty shard's socket is only checked for life (it stands for `up` in the upstream's state).
+    if (this.wanted.size === 0 && now - c.heardAt <= (this.opts.deadAfterMs ?? 60_000)) return;
     // A quiet shard may go minutes without a kline; a socket that hears not even the exchange's ping
     // (every 20 s) for a minute is dead whatever it carries.
     const dead = now - c.heardAt > (this.opts.deadAfterMs ?? 60_000);
@@ -221,6 +234,7 @@ export class StreamShard {
     this.current = undefined;
     this.dispose(c);
     c.ws.terminate();
+    if (!dead) this.replacedSilent = true;
     this.down(dead ? 'dead' : 'stale');
   }
 
@@ -251,6 +265,12 @@ export class StreamShard {
     this.opts.emit({ type: 'disconnected', shard: this.index, reason });
     this.failures++;
     clearTimeout(this.reconnectTimer);
+    // Nothing to carry (its empty grace): no dial, and never the scout, which it could not end without
+    // a kline while the shards with streams waited parked (a review: 53 s dark after an outage).
+    if (this.wanted.size === 0) {
+      this.idleDown = true;
+      return;
+    }
     // Parked: another shard scouts, and this one dials when some socket opens.
     if (this.opts.scout && !this.opts.scout.down(this, () => this.wake())) return;
     const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
@@ -397,6 +417,7 @@ export class StreamShard {
    */
   private delivering(c: Conn, at: number): void {
     this.lastFrameAt = this.lastKlineAt = at;
+    this.replacedSilent = false;
     this.flow.note(at);
     this.heard = true;
     if (c.delivered) return;

@@ -25,7 +25,8 @@ export interface StreamShardsOptions extends Omit<StreamShardOptions, 'index' | 
  * Every upstream kline stream the engine follows, spread over connections of at most
  * `maxStreamsPerConnection` streams: a stream added goes to the first shard with room (a new shard
  * is opened when none has), a stream removed is unsubscribed from its shard, and a shard left with
- * nothing is closed. While the exchange is out of reach one shard dials for all (ReconnectScout).
+ * nothing is closed once its grace is over (EMPTY_SHARD_GRACE_MS; down meanwhile, it waits for a
+ * stream before it dials). While the exchange is out of reach one shard dials for all (ReconnectScout).
  * Events of every shard come out of `events$`; `close()` ends them all.
  */
 export class StreamShards {
@@ -67,7 +68,7 @@ export class StreamShards {
     }
   }
 
-  /** Stops following these streams; a shard left empty is closed. */
+  /** Stops following these streams; a shard left empty is closed after its grace. */
   remove(streams: readonly string[]): void {
     const byShard = new Map<StreamShard, string[]>();
     for (const s of streams) {
@@ -106,7 +107,6 @@ export class StreamShards {
     return this.owner.size;
   }
 
-  /** Each shard's streams and whether its socket is up. */
   /** The silence every connected shard with streams finds normal now (the least of theirs; 0 without one). */
   quietAllowanceMs(): number {
     let least: number | undefined;
@@ -118,6 +118,7 @@ export class StreamShards {
     return least ?? 0;
   }
 
+  /** Each shard's streams and whether its socket is up. */
   stats(): Array<{ shard: number; streams: number; connected: boolean; silent: number }> {
     return this.shards.map((s) => ({ shard: s.index, streams: s.size, connected: s.connected, silent: s.silent }));
   }

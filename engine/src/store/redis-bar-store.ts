@@ -1,3 +1,4 @@
+import { quitRedis } from './quit-redis.ts';
 import { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import { candlesKey, type SeriesId } from '../domain/series-id.ts';
@@ -459,11 +460,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       if (lost > 0) log('warn', `stopping with ${lost} bar writes redis did not take (${lastError ?? 'not answering'}): they are lost`);
       closed = true;
       clearInterval(heartbeat);
-      try {
-        await redis.quit();
-      } catch {
-        redis.disconnect();
-      }
+      await quitRedis(redis);
     },
   };
 }

@@ -67,4 +67,33 @@ describe("the hub's status: the upstream's, and a silent series' own", () => {
       [klineTopic(eth), 'live'],
     ]);
   });
+
+  it('says a series going from stale to reconnecting once, with no live between (reproduced: live, then reconnecting)', () => {
+    const { hub, sent } = silentBtc();
+    sent.length = 0;
+    hub.setSeriesStatus([{ id: btc, state: 'reconnecting' }]);
+    hub.setSeriesStatus([{ id: btc, state: 'stale' }]);
+    expect(sent).toEqual([
+      [klineTopic(btc), 'reconnecting'],
+      [klineTopic(btc), 'stale'],
+    ]);
+  });
+
+  it('applies the upstream and the series together: each client hears its final state once (reproduced: reconnecting then live at once; live before stale)', () => {
+    const { hub, sent } = silentBtc();
+    hub.setStatus('live', [{ id: btc, state: 'reconnecting' }]);
+    hub.setUpstream('live'); // the tick after
+    // The upstream was reconnecting as a whole, and BTCUSDT's connection is back with it.
+    hub.setStatus('reconnecting', [{ id: btc, state: 'reconnecting' }]);
+    sent.length = 0;
+    hub.setStatus('live', []);
+    expect(sent).toEqual([[STATUS_TOPIC, 'live']]);
+    // The leader goes missing (stale as a whole) while a series was reconnecting: no `live` in between.
+    hub.setStatus('live', [{ id: eth, state: 'reconnecting' }]);
+    hub.setUpstream('live');
+    sent.length = 0;
+    hub.setStatus('stale', []);
+    expect(sent).toEqual([[STATUS_TOPIC, 'stale']]);
+    expect(hub.statusFor(eth)).toContain('"stale"');
+  });
 });

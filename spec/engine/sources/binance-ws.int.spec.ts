@@ -133,7 +133,7 @@ describe('StreamShards: a shard left empty', () => {
 
   it('stays open for its grace and takes the next streams, then closes (reproduced: demand crossing a connection opened one each round)', async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 40 });
-    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 2, emptyGraceMs: 1500 });
+    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 2, emptyGraceMs: 4000 });
     const events: UpstreamEvent[] = [];
     const sub = shards.events$.subscribe((e) => events.push(e));
     shards.add(['btcusdt@kline_1m', 'ethusdt@kline_1m', 'solusdt@kline_1m']);
@@ -153,9 +153,41 @@ describe('StreamShards: a shard left empty', () => {
     expect(sim.stats.wsConnectAttempts).toBe(attempts);
     // Left empty past its grace: closed.
     shards.remove(['solusdt@kline_1m']);
-    await until(() => shards!.stats().length === 1, 5000, 'the empty shard closed');
+    await until(() => shards!.stats().length === 1, 10_000, 'the empty shard closed');
     expect(events.filter((e) => e.type === 'closed')).toHaveLength(1);
     await until(() => sim!.subscriptions().length === 1, 5000, 'its socket closed');
+    sub.unsubscribe();
+  });
+});
+
+describe('StreamShards: an empty shard when the exchange drops everything', () => {
+  let sim: SimExchange | undefined;
+  let shards: StreamShards | undefined;
+  afterEach(async () => {
+    shards?.close();
+    await sim?.close();
+  });
+
+  it('does not dial again or scout for the others: the shard with streams is back as soon as the exchange is (reproduced: 53 s dark, waiting for the empty one)', async () => {
+    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 40 });
+    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 1, emptyGraceMs: 60_000 });
+    const events: UpstreamEvent[] = [];
+    const sub = shards.events$.subscribe((e) => events.push(e));
+    shards.add(['ethusdt@kline_1m', 'btcusdt@kline_1m']);
+    await until(() => sim!.subscriptions().flat().length === 2, 8000, 'two connections');
+    // The first shard is left empty, in its grace.
+    shards.remove(['ethusdt@kline_1m']);
+    await until(() => sim!.subscriptions().flat().length === 1, 5000, 'released');
+    sim.faults.refuseConnections(1500);
+    sim.faults.dropConnections();
+    const from = events.length;
+    await until(() => events.slice(from).some((e) => e.type === 'kline' && e.symbol === 'BTCUSDT'), 10_000, 'BTCUSDT back');
+    // The empty shard stayed down: one connection, carrying BTCUSDT.
+    expect(sim.subscriptions()).toEqual([['btcusdt@kline_1m']]);
+    expect(shards.stats().find((s) => s.streams === 0)?.connected).toBe(false);
+    // Given a stream again, it dials.
+    shards.add(['ethusdt@kline_5m']);
+    await until(() => sim!.subscriptions().flat().includes('ethusdt@kline_5m'), 8000, 'the empty shard dialled for its new stream');
     sub.unsubscribe();
   });
 });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { quitRedis } from '../../../engine/src/cluster/quit-redis.ts';
+import { quitRedis } from '../../../engine/src/store/quit-redis.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { until } from '../../helpers/until.ts';
 import { hasRedisServer } from '../../helpers/services.ts';
