@@ -158,17 +158,8 @@ describe('StreamShards: a shard left empty', () => {
     await until(() => sim!.subscriptions().length === 1, 5000, 'its socket closed');
     sub.unsubscribe();
   });
-});
 
-describe('StreamShards: an empty shard when the exchange drops everything', () => {
-  let sim: SimExchange | undefined;
-  let shards: StreamShards | undefined;
-  afterEach(async () => {
-    shards?.close();
-    await sim?.close();
-  });
-
-  it('does not dial again or scout for the others: the shard with streams is back as soon as the exchange is (reproduced: 53 s dark, waiting for the empty one)', async () => {
+  it('when the exchange drops everything, does not dial again or scout for the others: the shard with streams is back as soon as the exchange is (reproduced: 53 s dark, waiting for the empty one)', async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], pushIntervalMs: 40 });
     shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 50, backoffMaxMs: 200, maxStreamsPerConnection: 1, emptyGraceMs: 60_000 });
     const events: UpstreamEvent[] = [];
