@@ -22,6 +22,11 @@ export const STABLE_MS = 5000;
 const RETRYABLE_REFUSALS = new Set(['rate_limited', 'series_capacity', 'series_busy', 'server_busy']);
 /** Wait after a retryable refusal that says no time (a capacity frees up in seconds, not at once). */
 export const REFUSED_RETRY_MS = 5000;
+/**
+ * A symbol that stopped trading while the chart showed it is asked for again this often: a halt
+ * (BREAK for a few minutes) ended the chart for good (a review). One never served is final (a typo).
+ */
+export const STOPPED_SYMBOL_RETRY_MS = 60_000;
 
 /**
  * Stale this much longer while the engine last said its upstream is live: the socket is taken for
@@ -184,7 +189,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       clearTimeout(lagReopen);
       lagReopen = undefined;
       if (stopped) return;
-      const retryable = refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code);
+      const stoppedTrading = refusal?.code === 'symbol_not_trading' && served;
+      const retryable = (refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code)) || stoppedTrading;
       if (ev.code === CLOSE_BAD_REQUEST && !retryable) {
         setConnection('error');
         return;
@@ -195,7 +201,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       // too_many_connections close 1013: retried within a second, each a snapshot refused again).
       if (refusal && (ev.code === CLOSE_BAD_REQUEST || refusal.retryAfterSec)) {
         // Not before the time the server named; jitter only later, so a crowd refused together spreads out.
-        const wait = refusal.retryAfterSec ? refusal.retryAfterSec * 1000 : REFUSED_RETRY_MS;
+        const wait = refusal.retryAfterSec ? refusal.retryAfterSec * 1000 : stoppedTrading ? STOPPED_SYMBOL_RETRY_MS : REFUSED_RETRY_MS;
         delay = Math.max(delay, wait * (1 + Math.random() / 4));
         holdUntil = Date.now() + delay;
         setError(`${refusal.message} (reconnecting in ${Math.ceil(delay / 1000)} s)`);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS } from '../../../client/src/feed/engine-socket.ts';
+import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS, STOPPED_SYMBOL_RETRY_MS } from '../../../client/src/feed/engine-socket.ts';
 import { market } from '../../../client/src/store/market.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
@@ -165,6 +165,25 @@ describe('connectEngine refusals (close 4000)', () => {
     expect(gaps().every((g) => g >= REFUSED_RETRY_MS)).toBe(true);
     expect(FakeSocket.made.length).toBeGreaterThan(5);
     expect(market.getState().connection).toBe('reconnecting');
+  });
+
+  it('asks again every STOPPED_SYMBOL_RETRY_MS for a symbol that stopped trading while it was shown, and is live once it trades again (reproduced: ended for good by a halt)', async () => {
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      n++;
+      // Served, then halted (the engine ends the series), refused twice, then trading again.
+      if (n === 1) return (ws.send(historical), refuse({ code: 'symbol_not_trading', message: 'symbol BTCUSDT stopped trading on the exchange' })(ws));
+      if (n <= 3) return refuse({ code: 'symbol_not_trading', message: "unknown symbol 'BTCUSDT'" })(ws);
+      ws.send(historical);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(market.getState().connection).toBe('reconnecting');
+    expect(market.getState().error).toMatch(/stopped trading on the exchange \(reconnecting in \d+ s\)/);
+    await vi.advanceTimersByTimeAsync(STOPPED_SYMBOL_RETRY_MS * 1.25 * 3 + 100);
+    expect(FakeSocket.made).toHaveLength(4);
+    expect(gaps().every((g) => g >= STOPPED_SYMBOL_RETRY_MS)).toBe(true);
+    expect(market.getState()).toMatchObject({ connection: 'live', error: null });
   });
 
   it.each([
