@@ -95,7 +95,7 @@ export class DockerTopology implements Topology {
   /** Services of the spec's override, not of the file (the added edge). */
   private readonly extra = new Map<string, ComposeService>();
   /** Length of HAProxy's output once every edge was up: lbLog() is what it printed after. */
-  private lbBaseline = 0;
+  private lbBaseline = { out: 0, err: 0 };
 
   private constructor(
     readonly services: Map<string, ComposeService>,
@@ -157,7 +157,9 @@ export class DockerTopology implements Topology {
   }
 
   lbLog(): string {
-    return this.lbOutput().slice(this.lbBaseline);
+    // Per stream: its request log goes to stdout, its own notices to stderr (docker logs keeps them apart).
+    const s = this.lbOutput();
+    return `${s.err.slice(this.lbBaseline.err)}${s.out.slice(this.lbBaseline.out)}`;
   }
 
   /**
@@ -188,9 +190,9 @@ export class DockerTopology implements Topology {
     return c;
   }
 
-  private lbOutput(): string {
+  private lbOutput(): { out: string; err: string } {
     const r = docker('logs', this.container('lb').id);
-    return `${r.stdout}${r.stderr}`;
+    return { out: r.stdout, err: r.stderr };
   }
 
   private async discover(): Promise<void> {
@@ -216,10 +218,12 @@ export class DockerTopology implements Topology {
     const edges = this.role('edge').map((n) => n.name);
     for (;;) {
       const log = this.lbOutput();
-      const up = edges.every((e) => {
-        const last = [...log.matchAll(new RegExp(`edges/${e} is (UP|DOWN)`, 'g'))].at(-1);
-        return !last || last[1] === 'UP';
-      });
+      const up = edges.every((e) =>
+        [log.out, log.err].every((text) => {
+          const last = [...text.matchAll(new RegExp(`edges/${e} is (UP|DOWN)`, 'g'))].at(-1);
+          return !last || last[1] === 'UP';
+        }),
+      );
       let ok = false;
       try {
         const res = await request(`http://127.0.0.1:${this.lbPort}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
@@ -229,10 +233,10 @@ export class DockerTopology implements Topology {
         /* not listening yet */
       }
       if (up && ok) {
-        this.lbBaseline = log.length;
+        this.lbBaseline = { out: log.out.length, err: log.err.length };
         return;
       }
-      if (Date.now() > deadline) throw new Error(`haproxy did not bring both edges up:\n${log.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`haproxy did not bring both edges up:\n${log.err.slice(-3000)}\n${log.out.slice(-1000)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
