@@ -43,7 +43,7 @@ export class Hub {
   private upstream: UpstreamState = 'reconnecting';
   /** The `status` message of each state, with this node's source. */
   private statusJsonOf: Record<UpstreamState, string>;
-  /** Series whose own stream is silent or whose connection is down (see setSeriesStatus). */
+  /** Series whose own stream is silent or whose connection is down (see setStatus). */
   private seriesStates = new Map<string, SeriesStatus>();
   /** The upstream's state changed: series said worse than it are told their own again at the next call. */
   private resay = false;
@@ -162,24 +162,12 @@ export class Hub {
   }
 
   /**
-   * The series whose clients read other than the upstream's state: `stale` while the exchange sends
-   * nothing on their stream though their connection delivers others (before, every client of such a
-   * series read `live` through the freeze: an attacker-style probe, 242 s), `reconnecting` while their
-   * connection is down and others are up (before, every chart read `reconnecting`). A series reads the
-   * worse of its own and the upstream's.
-   */
-  setSeriesStatus(list: Iterable<SeriesStatus>): void {
-    this.setStatus(this.upstream, list);
-  }
-
-  /** Called with every status tick (a second or less apart), changed or not. */
-  setUpstream(state: UpstreamState): void {
-    this.setStatus(state, [...this.seriesStates.values()]);
-  }
-
-  /**
-   * The upstream's state and the series' own, changed in one step so each client hears its final
-   * state once: the status topic when the upstream's changed, then a series' topic where its clients'
+   * Called with every status tick (a second or less apart), changed or not: the upstream's state, and
+   * the series whose clients read other than it (`stale` while the exchange sends nothing on their
+   * stream though their connection delivers others: before, every client of such a series read `live`
+   * through the freeze, an attacker-style probe, 242 s; `reconnecting` while their connection is down
+   * and others are up: before, every chart read `reconnecting`). A series reads the worse of its own
+   * and the upstream's. Both change in one step so each client hears its final state once: the status topic when the upstream's changed, then a series' topic where its clients'
    * state differs from what they last heard (set apart, one change re-said the other's old list: a
    * series read `reconnecting` then `live` at once, or `live` between `stale` and `reconnecting`).
    */

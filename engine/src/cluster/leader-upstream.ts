@@ -39,7 +39,7 @@ export class LeaderUpstream {
     this.write();
   }
 
-  /** The series whose own stream is silent or whose connection is down now (see Hub.setSeriesStatus): written at each change. */
+  /** The series whose own stream is silent or whose connection is down now (see Hub.setStatus): written at each change. */
   setSeriesStatus(list: readonly SeriesStatus[]): void {
     const series = list.map((s) => `${s.state}:${s.id.key}`).sort().join(' ');
     if (series === this.series) return;

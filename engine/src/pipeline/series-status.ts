@@ -7,7 +7,7 @@ import { streamKey } from './upstream-router.ts';
  * The series some upstream streams leave without live updates: each stream's own, and the custom
  * intervals built from it (`customOf`: a symbol's custom series and their sources). A stream whose
  * connection is down (`down`) reads `reconnecting`, one the exchange went silent on (`silent`)
- * `stale`; their clients are told so (Hub.setSeriesStatus) while the rest read the upstream's state.
+ * `stale`; their clients are told so (Hub.setStatus) while the rest read the upstream's state.
  */
 export function seriesStatus(
   down: readonly string[],

@@ -1,6 +1,7 @@
 import type HyperExpress from 'hyper-express';
 
-type Send = (body?: unknown, closeConnection?: boolean) => HyperExpress.Response;
+/** hyper-express's `send`, as a wrapper replaces it. */
+export type Send = (body?: unknown, closeConnection?: boolean) => HyperExpress.Response;
 
 /**
  * Every HTTP answer of `server` ends its connection (uWS sends `Connection: close` and closes once

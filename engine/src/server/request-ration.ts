@@ -2,6 +2,7 @@ import type HyperExpress from 'hyper-express';
 import { echo } from '../domain/echo.ts';
 import { AddressRateLimit } from './address-rate-limit.ts';
 import { clientAddress } from './client-address.ts';
+import type { Send } from './close-after-answer.ts';
 import { sendJson } from './send-json.ts';
 
 export interface RequestRationOptions {
@@ -21,8 +22,6 @@ export type RequestRation = (req: HyperExpress.Request, res: HyperExpress.Respon
 
 /** An answer counts one more request in the ration for each this many bytes of its body. */
 export const BYTES_PER_REQUEST = 64 * 1024;
-
-type Send = (body?: unknown, closeConnection?: boolean) => HyperExpress.Response;
 
 /**
  * Bounds HTTP requests (the JSON API and the web client's files) per client address: `perSecond` on
