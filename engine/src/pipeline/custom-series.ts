@@ -1,4 +1,4 @@
-import { concat, defer, EMPTY, filter, from, lastValueFrom, mergeMap, type Observable, of, startWith, switchMap, toArray } from 'rxjs';
+import { concat, defer, EMPTY, filter, from, lastValueFrom, map, merge, mergeMap, type Observable, share, startWith, switchMap, toArray } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { bucketOpen, nextOpen } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
@@ -39,10 +39,13 @@ export async function bootstrapCustom(id: SeriesId, source: SeriesId, rest: Bina
  *
  * A hole the source repaired late (`sourceRepairs$`: bars older than its newest) rebuilds the custom
  * series from the repaired bucket on, replayed from the source window, if the window holds every
- * input from that bucket's first on (else the bucket stays as it was: never rebuilt from part of its
- * inputs). A replay (at start too) sends each bucket once, in its last version, not every partial one.
+ * input from that bucket's first on. While a newer hole is still open, only the buckets whole up to
+ * it are rebuilt (each closed, once); the rest waits for that hole. A bucket is never rebuilt from
+ * part of its inputs. A replay (at start too) sends each bucket once, in its last version, not every
+ * partial one.
  */
 export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, sourceBars$: Observable<Bar>, sourceRepairs$: Observable<Bar> = EMPTY): Observable<Bar> {
+  const resampled = resample(id.interval, { sourceInterval: source.interval });
   const run = (repaired?: number) =>
     collapseReplay(
       defer(() => {
@@ -58,41 +61,65 @@ export function customSeries$(id: SeriesId, source: SeriesId, store: BarStore, s
         // behind that history must not rebuild them from part of their inputs.
         const floor = Number.isFinite(from_) ? from_ : -Infinity;
         return concat(from(seed), sourceBars$).pipe(filter((bar) => bucketOpen(bar.openTime, id.interval) >= floor));
-      }).pipe(resample(id.interval, { sourceInterval: source.interval })),
+      }).pipe(resampled),
     );
   // One rebuild per burst of repaired bars, from the oldest bucket not rebuilt yet. A burst judged
-  // while a newer hole is still open (holes are repaired one after another) waits for the window to
-  // be whole from it: dropped, its buckets stayed built from part of their inputs for good (a review).
-  // Meanwhile a burst whose own bucket is whole on is rebuilt from it (a hole that never fills must
-  // not hold every later rebuild back), and one left out of the window is forgotten.
+  // while a newer hole is still open (holes are repaired one after another) rebuilds the buckets
+  // whole before that hole at once and waits for the window to be whole from it for the rest:
+  // dropped, its buckets stayed built from part of their inputs for good, and a hole the exchange
+  // never fills must not hold them back (two reviews). A later burst whose own bucket is whole on is
+  // rebuilt from it; one left out of the window is forgotten.
   const rebuilds$ = defer(() => {
     let pending: number | undefined;
     return sourceRepairs$.pipe(
       repairBursts(),
-      mergeMap((oldest) => {
+      map((oldest): Rebuild | undefined => {
         const bars = store.window(source).before(Infinity, store.window(source).size);
         const bucket = bucketOpen(oldest, id.interval);
         if (pending !== undefined && !(bars[0] && bars[0].openTime <= pending)) pending = undefined;
         pending = Math.min(pending ?? Infinity, bucket);
-        if (wholeFrom(bars, pending, source.interval)) {
+        if (wholeSpan(bars, pending, source.interval, id.interval).rest === 0) {
           const from_ = pending;
           pending = undefined;
-          return of(from_);
+          return { from: from_ };
         }
-        return bucket !== pending && wholeFrom(bars, bucket, source.interval) ? of(bucket) : EMPTY;
+        const span = wholeSpan(bars, bucket, source.interval, id.interval);
+        if (span.rest === 0) return { from: bucket };
+        return span.bars.length > 0 ? { span: span.bars } : undefined;
       }),
+      filter((r) => r !== undefined),
     );
   });
-  return rebuilds$.pipe(
-    startWith(undefined),
-    switchMap((bucket) => run(bucket)),
-  );
+  return defer(() => {
+    const shared$ = rebuilds$.pipe(share());
+    const restarts$ = shared$.pipe(
+      filter((r) => 'from' in r),
+      map((r) => r.from),
+      startWith(undefined),
+      switchMap((bucket) => run(bucket)),
+    );
+    // Whole buckets before a hole still open: closed, each in its last version.
+    const spans$ = shared$.pipe(mergeMap((r) => ('span' in r ? collapseReplay(from(r.span).pipe(resampled)) : EMPTY)));
+    return merge(restarts$, spans$);
+  });
 }
 
-/** The window's bars from `bucket` on start at `bucket` and follow each other with no hole. */
-function wholeFrom(bars: readonly Bar[], bucket: number, sourceInterval: string): boolean {
+type Rebuild = { from: number } | { span: readonly Bar[] };
+
+/**
+ * The window's bars from `bucket` on, in as many whole buckets as follow each other with no hole
+ * (`bars`), and how many bars after them (`rest`: 0 when the window is whole from `bucket` to its
+ * newest bar). `bars` is empty when the window does not start that bucket at its first input.
+ */
+function wholeSpan(bars: readonly Bar[], bucket: number, sourceInterval: string, interval: string): { bars: readonly Bar[]; rest: number } {
   const i = bars.findIndex((b) => b.openTime >= bucket);
-  if (i < 0 || bars[i]!.openTime !== bucket) return false;
-  for (let k = i + 1; k < bars.length; k++) if (bars[k]!.openTime !== nextOpen(bars[k - 1]!.openTime, sourceInterval)) return false;
-  return true;
+  if (i < 0 || bars[i]!.openTime !== bucket) return { bars: [], rest: i < 0 ? 1 : bars.length - i };
+  let k = i + 1;
+  while (k < bars.length && bars[k]!.openTime === nextOpen(bars[k - 1]!.openTime, sourceInterval)) k++;
+  if (k === bars.length) return { bars: bars.slice(i), rest: 0 };
+  // The hole is after bars[k - 1]: the bucket it falls in lacks an input, and so is left out.
+  const holeBucket = bucketOpen(nextOpen(bars[k - 1]!.openTime, sourceInterval), interval);
+  let end = k;
+  while (end > i && bars[end - 1]!.openTime >= holeBucket) end--;
+  return { bars: bars.slice(i, end), rest: bars.length - end };
 }
