@@ -165,6 +165,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
           ],
           leader: lease.state.leader,
           term: lease.state.term ?? null,
+          // `store` is this node's own memory (its working windows); Redis is the cluster's store.
+          redis: { reachable: redis.status === 'ready' && watch.error === undefined, error: watch.error ?? failing?.reason ?? null, writesKept: failing?.pending ?? 0 },
           writes: { ...counts },
           stepDowns: lease.stepDowns,
           // Freed series whose expiry Redis has not taken yet (tried again until it does).

@@ -45,6 +45,8 @@ describe.runIf(redisUp)('nodes started before Redis (child processes)', () => {
     const down = await ingest.until((h) => (h.notReady as string[] | undefined)?.some((r) => r.startsWith('redis unreachable: ')) === true, 60_000, 'ingest reports redis unreachable');
     expect(down.status).toBe('degraded');
     expect(down.leader).toBe(false);
+    // Its `store` is its own memory; Redis, the cluster's store, is said apart (it read as a reachable store).
+    expect(down).toMatchObject({ store: { kind: 'memory' }, redis: { reachable: false, error: expect.stringMatching(/ECONNREFUSED/) } });
     // Several retries later: each still running, and one line each about it, naming where and why.
     await new Promise((r) => setTimeout(r, 3000));
     expect(edge.exited).toBe(false);
@@ -75,7 +77,8 @@ describe.runIf(redisUp)('nodes started before Redis (child processes)', () => {
     }
 
     await redis.restart();
-    await ingest.until((h) => h.leader === true && h.status === 'ok', 60_000, 'ingest leads once redis answers');
+    const up = await ingest.until((h) => h.leader === true && h.status === 'ok', 60_000, 'ingest leads once redis answers');
+    expect(up.redis).toEqual({ reachable: true, error: null, writesKept: 0 });
     await edge.until((h) => h.status === 'ok', 60_000, 'edge serves once redis answers');
     // The same port now serves: a client gets its history.
     const first = await new Promise<string>((resolve, reject) => {
