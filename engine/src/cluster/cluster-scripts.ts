@@ -6,6 +6,16 @@
 import { freedBoundLua } from '../store/freed-bound.ts';
 
 /**
+ * First line of the scripts that keep the cluster led, honest and fed (the lease, the leader's
+ * upstream state, the bar updates): Redis over its `maxmemory` (noeviction) refuses a script whose
+ * first write is a denied command, and a standby never took a dead leader's lease, while clients read
+ * `live` with the leader's exchange connection down (a Redis-fault review). What they keep is capped
+ * by the engine. Redis 7's script flags: the cluster roles refuse an older Redis at start
+ * (check-redis-database.ts).
+ */
+const ALLOW_OOM = '#!lua flags=allow-oom\n';
+
+/**
  * The Lua function both fenced writes share: writes one update into one log. Arguments: the log's
  * candles (sorted set by time), pos and hist keys; the update's time and member (`closed`, `vol`
  * for the version check); the Redis run id, the epoch a log without one (or of another run) gets,
@@ -87,9 +97,11 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * updates) gets a new epoch with offsets from 1, never reused offsets under the old epoch (so does a
  * log whose history cap changed). A series given a new epoch here gets `newEpoch-i` (i its place in
  * the batch): each one its own.
+ * Runs on a Redis past its `maxmemory` too: each series' keys are capped (BUFFER_SIZE bars, the
+ * history ring) and so is the number of series; without the flag it went through or not by which
+ * command came first (a new bar's trim passed, a new epoch's HSET was refused).
  */
-export const WRITE_BATCH_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
+export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
     -- The stored version: a member ends with \`,volume,closed]\` (no JSON decode needed).
     -- Searched from near the end (a JSON number is at most 24 characters): an unanchored match tries every position.
     local v, c = string.match(old, ',([^,]+),([01])%]$', math.max(1, #old - 30))
@@ -300,8 +312,7 @@ export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points
  * every one its node saw, not every one ever used (a node started after the loss knows none): terms
  * are for /health and logs; what tells one term from another in the code is its lease token.
  */
-export const ACQUIRE_LUA = `
-if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+export const ACQUIRE_LUA = `${ALLOW_OOM}if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
   local term = redis.call('INCR', KEYS[2])
   local floor = tonumber(ARGV[3])
   if term <= floor then
@@ -313,8 +324,7 @@ end
 return {0, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}`;
 
 /** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. Returns 1, 0 (another's), or -1 (no lease: Redis lost it). */
-export const RENEW_LUA = `
-local holder = redis.call('GET', KEYS[1])
+export const RENEW_LUA = `${ALLOW_OOM}local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if not holder then return -1 end
 return 0`;
@@ -326,8 +336,7 @@ return 0`;
  * cluster's). KEYS: lease, upstream, series status. ARGV: token, state, ttlMs, series status.
  * Returns 1, or 0 (not ours: nothing written).
  */
-export const UPSTREAM_SET_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+export const UPSTREAM_SET_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3]) end
 return 1`;
@@ -338,8 +347,7 @@ return 1`;
  * (nodes gone) are removed on the way. KEYS: the hash. ARGV: node, state, freshMs. Returns the
  * names of those other nodes.
  */
-export const INGEST_UPSTREAM_LUA = `
-local t = redis.call('TIME')
+export const INGEST_UPSTREAM_LUA = `${ALLOW_OOM}local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)
 redis.call('PEXPIRE', KEYS[1], 60000)
@@ -359,8 +367,7 @@ end
 return live`;
 
 /** Gives the lease up only if it is still ours. KEYS: lease. ARGV: token. */
-export const RELEASE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+export const RELEASE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 /**

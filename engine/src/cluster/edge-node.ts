@@ -267,11 +267,14 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     if (configuredWaits) notReady.push(configuredWaits);
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what
     // Redis has beats serving nothing): said in `warnings`, and to clients as `stale`.
-    const warnings = !leader.present
-      ? [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`]
-      : leader.upstream && leader.upstream !== 'live'
-        ? [`the leader's upstream is ${leader.upstream}`]
-        : [];
+    const warnings = [
+      ...(!leader.present
+        ? [`no ingest node has led for ${Math.round(leader.lastSeenMsAgo() / 1000)} s: nothing new is written`]
+        : leader.upstream && leader.upstream !== 'live'
+          ? [`the leader's upstream is ${leader.upstream}`]
+          : []),
+      ...(watch.evictionWarning ? [watch.evictionWarning] : []),
+    ];
     return {
       status: notReady.length ? 'degraded' : 'ok',
       notReady,

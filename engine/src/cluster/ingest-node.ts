@@ -163,12 +163,16 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
             ...(sink.healing || sink.windowsWaiting ? [`writing the loaded history to redis${sink.windowsWaiting ? ` (${sink.windowsWaiting} series waiting)` : ''}`] : []),
             ...(failing ? [`writes to redis fail: ${failing.reason} (${failing.pending} updates kept)`] : []),
           ],
+          // Not reasons to leave a balancer (a standby serves no clients): what an operator must fix.
+          warnings: [...(watch.evictionWarning ? [watch.evictionWarning] : []), ...(lease.acquireRefused ? [`redis refuses this node's tries to take the lease: ${lease.acquireRefused}`] : [])],
           leader: lease.state.leader,
           term: lease.state.term ?? null,
           // `store` is this node's own memory (its working windows); Redis is the cluster's store.
           redis: { reachable: redis.status === 'ready' && watch.error === undefined, error: watch.error ?? failing?.reason ?? null, writesKept: failing?.pending ?? 0 },
           writes: { ...counts },
           stepDowns: lease.stepDowns,
+          // Series logs Redis lost mid-term (an update began one), each written again whole.
+          logsRestarted: sink.restarts,
           // Freed series whose expiry Redis has not taken yet (tried again until it does).
           pendingFrees: seriesKeep.pendingFrees,
           lastStepDown: lease.lastStepDown ?? null,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 import { BehaviorSubject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { LeaseKeys } from './cluster-keys.ts';
 import { ACQUIRE_LUA, RELEASE_LUA, RENEW_LUA } from './cluster-scripts.ts';
@@ -59,6 +59,13 @@ export class LeaderLease {
   /** Times this node stepped down, and why the last time (shown in /health). */
   stepDowns = 0;
   lastStepDown: string | undefined;
+  /**
+   * What Redis answered this standby's last try to take the lease, while it refuses them (a script
+   * error, a Redis out of memory): undefined while tries are answered, or Redis is away (RedisWatch
+   * says that). A standby never took a dead leader's lease without a word (a Redis-fault review).
+   */
+  acquireRefused: string | undefined;
+  private refusedLoggedAt = -Infinity;
 
   constructor(private readonly cfg: LeaderLeaseConfig) {
     this.ttlMs = cfg.ttlMs ?? 3000;
@@ -141,6 +148,10 @@ export class LeaderLease {
         this.unanswered = token;
         const [won, term] = (await redis.eval(ACQUIRE_LUA, 2, keys.lease, keys.term, token, String(this.ttlMs), String(this.highestTerm))) as [number, number];
         this.unanswered = undefined;
+        if (this.acquireRefused !== undefined) {
+          this.acquireRefused = undefined;
+          this.cfg.log?.('info', 'redis takes the lease tries again');
+        }
         this.highestTerm = Math.max(this.highestTerm, term);
         if (this.stopped) {
           if (won) await redis.eval(RELEASE_LUA, 1, keys.lease, token).catch(() => undefined);
@@ -155,8 +166,19 @@ export class LeaderLease {
     } catch (e) {
       // Unreachable: we cannot know whether the lease still holds, so stop claiming it before it could have expired.
       if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${redisErrorText(e)})`);
+      else if (!s.leader && e instanceof ReplyError) this.refused(redisErrorText(e));
     }
     this.schedule();
+  }
+
+  /** A try to take the lease that Redis answered with an error: said at once, then at most once a minute while it goes on. */
+  private refused(reason: string): void {
+    const changed = reason !== this.acquireRefused;
+    this.acquireRefused = reason;
+    const now = Date.now();
+    if (!changed && now - this.refusedLoggedAt < 60_000) return;
+    this.refusedLoggedAt = now;
+    this.cfg.log?.('warn', `redis refuses this node's tries to take the lease (${reason}): no leader can be elected while it does`);
   }
 
   /** Stops renewing and retrying; gives the lease up if it is still ours, so a standby leads at once. */

@@ -188,8 +188,10 @@ export class LeaderSink {
         if (resent) this.resent--;
         this.succeeded();
         if (r.kind === 'fenced') this.fenced(token);
-        else if (r.kind === 'written') this.cfg.metrics?.written(1);
-        else this.cfg.metrics?.dropped(1);
+        else if (r.kind === 'written') {
+          this.cfg.metrics?.written(1);
+          if (r.offset === 1) this.restarted(id);
+        } else this.cfg.metrics?.dropped(1);
       },
       (e: unknown) => {
         if (resent) this.resent--;
@@ -198,6 +200,25 @@ export class LeaderSink {
       },
     );
   }
+
+  /**
+   * An update began its series' log (offset 1): Redis lost the log's position mid-term (restarted,
+   * evicted, deleted) and kept what bars it had, maybe one. Its window is written again, as at a
+   * takeover (only the bars Redis lacks): edges served 1–3 bars for the rest of the term (a
+   * Redis-fault review). Said at most once a minute.
+   */
+  private restarted(id: SeriesId): void {
+    this.restarts++;
+    void this.writeWindow(id);
+    const now = performance.now();
+    if (now - this.restartSaidAt < LOG_EVERY_MS) return;
+    this.restartSaidAt = now;
+    this.cfg.log?.('warn', `the log of ${id.key} began again in redis (its position lost: a restart, an eviction, a delete): its window is written again (${this.restarts} so far)`);
+  }
+
+  /** Logs Redis lost mid-term and written again (for /health). */
+  restarts = 0;
+  private restartSaidAt = -Infinity;
 
   /**
    * A write Redis refused under `token`: this node no longer leads under it. Only a refusal under the

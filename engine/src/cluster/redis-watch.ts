@@ -16,6 +16,7 @@ export class RedisWatch {
   private hung: string | undefined;
   private probing = false;
   private readonly probeTimer: NodeJS.Timeout | undefined;
+  private readonly policyTimer: NodeJS.Timeout;
 
   /**
    * `hangAfterMs` (REDIS_COMMAND_TIMEOUT_MS): a PING, one at a time, every half of it, that goes
@@ -29,6 +30,9 @@ export class RedisWatch {
   ) {
     redis.on('error', this.onError);
     redis.on('ready', this.onReady);
+    // And once a minute: a policy set with CONFIG SET while connected.
+    this.policyTimer = setInterval(() => this.redis.status === 'ready' && this.readPolicy(), 60_000);
+    this.policyTimer.unref();
     if (hangAfterMs && hangAfterMs > 0) {
       this.probeTimer = setInterval(this.probe, Math.max(250, Math.floor(hangAfterMs / 2)));
       this.probeTimer.unref();
@@ -67,6 +71,7 @@ export class RedisWatch {
 
   stop(): void {
     clearInterval(this.probeTimer);
+    clearInterval(this.policyTimer);
     this.redis.off('error', this.onError);
     this.redis.off('ready', this.onReady);
   }
@@ -77,7 +82,33 @@ export class RedisWatch {
     this.log('warn', `redis unreachable at ${this.where()} (${this.down}); retrying`);
   };
 
+  /**
+   * Why Redis's `maxmemory-policy` endangers the cluster, while it does: any policy but `noeviction`
+   * lets Redis drop the engine's keys when it is full. `allkeys-*` took series' bars and positions
+   * (a chart's history down to 1 bar), `volatile-*` the lease (the leader stepped down 4 times in 33
+   * s): a Redis-fault review. Read at each (re)connect: a Redis replaced or reconfigured is read again.
+   */
+  get evictionWarning(): string | undefined {
+    return this.policy === undefined || this.policy === 'noeviction' ? undefined : `redis's maxmemory-policy is ${this.policy}: when full it evicts the cluster's keys (history, positions, the lease); set it to noeviction`;
+  }
+
+  private policy: string | undefined;
+
+  private readPolicy(): void {
+    this.redis.info('memory').then(
+      (text) => {
+        const policy = /^maxmemory_policy:(\S+)/m.exec(text)?.[1];
+        if (policy === this.policy) return;
+        this.policy = policy;
+        const warning = this.evictionWarning;
+        if (warning) this.log('warn', warning);
+      },
+      () => undefined, // INFO refused (an ACL): nothing known
+    );
+  }
+
   private readonly onReady = (): void => {
+    this.readPolicy();
     if (this.down === undefined) return;
     this.down = undefined;
     this.log('info', `redis reachable at ${this.where()}`);

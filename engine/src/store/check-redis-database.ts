@@ -11,10 +11,11 @@ const AUTH_REFUSED = /WRONGPASS|NOAUTH|NOPERM|invalid username-password|Client s
  * would write every series into the wrong database without a word. Refuses one whose credentials
  * Redis refuses too: the engine ran on for good as if Redis were only away, the cause in no log line.
  * A Redis that does not answer within `timeoutMs` is not an error here: the engine starts from
- * memory (an edge waits for it) and catches Redis up later.
+ * memory (an edge waits for it) and catches Redis up later. With `minMajor` (the cluster roles: their
+ * lease scripts carry Redis 7's flags), refuses an older Redis too.
  * @returns whether Redis answered.
  */
-export async function checkRedisDatabase(url: string, timeoutMs: number): Promise<boolean> {
+export async function checkRedisDatabase(url: string, timeoutMs: number, minMajor?: number): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs, enableOfflineQueue: false });
   // The promises below say only "Connection is closed": the cause comes as an event.
   let cause = '';
@@ -33,8 +34,8 @@ export async function checkRedisDatabase(url: string, timeoutMs: number): Promis
   }
   try {
     await client.select(db);
-    return true;
   } catch (e) {
+    client.disconnect();
     const text = redisErrorText(e);
     if (/DB index|invalid DB|SELECT is not allowed/i.test(text)) {
       throw new ConfigError(`REDIS_URL names database ${db}, which Redis refuses to select (${text}); the server's 'databases' setting limits the index (16 by default: 0-15)`, {
@@ -42,7 +43,26 @@ export async function checkRedisDatabase(url: string, timeoutMs: number): Promis
       });
     }
     return false;
+  }
+  try {
+    if (minMajor !== undefined) await requireVersion(client, minMajor);
+    return true;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return false;
   } finally {
     client.disconnect();
   }
+}
+
+async function requireVersion(client: Redis, minMajor: number): Promise<void> {
+  const problem = versionProblem(await client.info('server'), minMajor);
+  if (problem) throw new ConfigError(`REDIS_URL points at ${problem.found}; the cluster roles need Redis ${minMajor}.0 or newer (their scripts use Redis ${minMajor}'s flags)`, { info: { variable: 'REDIS_URL', value: `(${problem.found})`, accepted: `Redis ${minMajor}.0 or newer` } });
+}
+
+/** From `INFO server`'s text: what Redis says it is, when its major version is below `minMajor` (an unreadable version is let through). */
+export function versionProblem(info: string, minMajor: number): { found: string } | undefined {
+  const version = /^redis_version:(\S+)/m.exec(info)?.[1];
+  const major = Number.parseInt(version ?? '', 10);
+  return Number.isFinite(major) && major < minMajor ? { found: `Redis ${version}` } : undefined;
 }

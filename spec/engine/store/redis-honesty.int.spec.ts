@@ -63,6 +63,8 @@ describe.runIf(await hasRedisServer('an honest Redis store'))('an honest Redis s
     expect((err as Error).message).toMatch(/REDIS_URL names database 99, which Redis refuses to select/);
     expect((err as Error).message).not.toContain('s3cret-pw');
     expect(await checkRedisDatabase(`${server.url}/3`, 3000)).toBe(true);
+    // The cluster roles' floor (Redis 7): this server passes it.
+    expect(await checkRedisDatabase(`${server.url}/3`, 3000, 7)).toBe(true);
     // startApp refuses before the exchange or the store is started.
     await expect(startApp({ source: 'sim', port: 0, host: '127.0.0.1', symbols: ['BTCUSDT'], intervals: ['1m'], clientDir: '', log: silentLogger, redisUrl: url, redisKeyPrefix: 'honest99:' })).rejects.toThrow(ConfigError);
     expect(await keysInDb0('honest99:')).toEqual([]);
