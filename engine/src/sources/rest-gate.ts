@@ -11,7 +11,9 @@ import { HistoryRefusedError } from '../domain/errors.ts';
  * - `client`: history a client asked for, older than the store. It never waits for budget (it is
  *   refused with a retry time), and may use at most `clientShare` of the budget and half the slots.
  * `held` and `start` together use at most `demandShare` of the budget (beyond it they wait for the
- * next minute holding no slot), and with `client` they leave one slot to live work. What clients can
+ * next minute holding no slot), `start` alone all of it but `heldReserve` (a flood of cold series
+ * from many addresses spent the whole share, and the fills of series clients already watched waited
+ * for the next minute: an attacker-style probe), and with `client` they leave one slot to live work. What clients can
  * make the engine fetch (up to MAX_ON_DEMAND_SERIES series, from many addresses each within its
  * ration) once took the whole budget: a flood of cold series, or of held ones catching up after a
  * reconnect, delayed a configured series' resync by up to a minute and its configured bootstraps
@@ -25,6 +27,8 @@ export interface RestGateOptions {
   clientShare?: number;
   /** Part of the per-minute budget on-demand series (`held` and `start`) may use together (default 0.5). */
   demandShare?: number;
+  /** Part of that share only `held` may use (default 0.2): starts leave it to the fills of watched series. */
+  heldReserve?: number;
 }
 
 export type RestPriority = 'live' | 'held' | 'start' | 'client';
@@ -83,6 +87,12 @@ export class RestGate {
     return Math.floor(this.opts.weightBudget * (this.opts.demandShare ?? 0.5));
   }
 
+  /** What a lane of on-demand series may use of the minute's budget. */
+  private laneCap(lane: 'held' | 'start'): number {
+    const cap = this.demandCap;
+    return lane === 'held' ? cap : cap - Math.floor(cap * (this.opts.heldReserve ?? 0.2));
+  }
+
   /**
    * Waits for a slot (by lane) and budget, runs `fn`, releases. A client call that would pass its
    * share of the budget, or arrives during a pause, is refused with HistoryRefusedError; an on-demand
@@ -108,12 +118,12 @@ export class RestGate {
     for (;;) {
       this.forBudget[lane]++;
       try {
-        await this.waitForBudget(weight, this.demandCap, signal);
+        await this.waitForBudget(weight, this.laneCap(lane), signal);
       } finally {
         this.forBudget[lane]--;
       }
       await this.acquireSlot(signal, lane);
-      if (this.budgetWait(weight, this.demandCap) <= 0) return;
+      if (this.budgetWait(weight, this.laneCap(lane)) <= 0) return;
       // Another call took the room while this one waited for a slot.
       this.release(lane);
       this.wakeNext();

@@ -236,6 +236,24 @@ describe('RestGate: held on-demand series catching up', () => {
     expect(order).toEqual(['live-0', 'held-0', 'resync', 'held-1', 'held-2', 'start-0', 'start-1']);
   });
 
+  it("keeps a fifth of the share for held series' fills: a flood of starts leaves it (reproduced: the fills waited for the next minute)", async () => {
+    let t = 60_000 * 1000 + 59_700;
+    const gate = new RestGate({ weightBudget: 100, concurrency: 4, demandShare: 0.5, now: () => t });
+    // Starts spend their part: 40 of the share's 50.
+    for (let i = 0; i < 20; i++) await gate.run(2, async () => undefined, undefined, 'start');
+    const start = gate.run(2, async () => 'start', undefined, 'start');
+    await tick();
+    expect(gate.waiting().start).toBe(1);
+    // A watched series' fill still goes, up to the share.
+    for (let i = 0; i < 5; i++) expect(await gate.run(2, async () => 'held', undefined, 'held')).toBe('held');
+    expect(gate.weightUsed).toBe(50);
+    const held = gate.run(2, async () => 'held', undefined, 'held');
+    await tick();
+    expect(gate.waiting().held).toBe(1);
+    t += 400;
+    expect(await Promise.all([held, start])).toEqual(['held', 'start']);
+  });
+
   it('counts held fills and starts against one share of the budget: the configured series keep the rest', async () => {
     let t = 60_000 * 1000 + 59_700;
     const gate = new RestGate({ weightBudget: 10, concurrency: 4, demandShare: 0.4, now: () => t });
