@@ -108,7 +108,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);
   // Epoch and offset per series, and the recent history a reconnecting client resumes from (issue 13).
-  const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
+  const positions = new MemoryPositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates }, Date.now, (id) => catalog.isConfigured(id.symbol) && config.intervals.includes(id.interval));
 
   // --- series: upstream shards routed to per-series pipelines, persisted, then published --------
   // The registry and server are built after the feed (they read it); the feed calls them once it runs.

@@ -106,9 +106,9 @@ interface Started {
 async function serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, waiting }: Started): Promise<EdgeNode> {
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
-  const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates });
   const symbols = isUniverse(config.symbols) ? ALL_SYMBOLS : config.symbols;
   const catalog = new SeriesCatalog(symbols, config.intervals, 'cluster', config.bufferSize);
+  const positions = new EdgePositions({ updates: config.resumeUpdates, maxAgeMs: config.resumeMaxAgeMs, totalUpdates: config.resumeTotalUpdates }, Date.now, (id) => catalog.isConfigured(id.symbol) && config.intervals.includes(id.interval));
   const malformed = metrics.counter('engine_cluster_malformed_total', 'Malformed members, entries or messages read from Redis (skipped)');
   const late: { server?: EngineServer; demand?: EdgeDemand } = {};
   const feed = new EdgeFeed({

@@ -2,7 +2,7 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { HistoryBounds, Position, Recovery, SeriesPositions } from './position.ts';
 import type { FollowerSnapshot } from './series-follower.ts';
-import { historyShare, SeriesLog } from './series-log.ts';
+import { PinnedLogs, SeriesLog } from './series-log.ts';
 
 /** The epoch an edge shows for a series never written yet (a resume against it always misses). */
 export const UNWRITTEN_EPOCH = 'unwritten';
@@ -14,11 +14,16 @@ export const UNWRITTEN_EPOCH = 'unwritten';
  */
 export class EdgePositions implements SeriesPositions {
   private readonly logs = new Map<string, SeriesLog>();
+  private readonly pinned: PinnedLogs;
 
+  /** `pinned`: the configured series (they share the history first). */
   constructor(
     private readonly bounds: HistoryBounds,
     private readonly now: () => number = Date.now,
-  ) {}
+    pinned: (id: SeriesId) => boolean = () => false,
+  ) {
+    this.pinned = new PinnedLogs(pinned);
+  }
 
   /** A new baseline for a series: its snapshot's position and the kept history that leads up to it. */
   reset(id: SeriesId, snap: FollowerSnapshot): void {
@@ -28,17 +33,19 @@ export class EdgePositions implements SeriesPositions {
     const log = new SeriesLog(snap.epoch || UNWRITTEN_EPOCH, this.bounds, kept.length ? kept[0]!.offset - 1 : snap.offset);
     for (const u of kept) log.record(u.offset, u.bar, u.at);
     this.logs.set(id.key, log);
+    this.pinned.added(id);
   }
 
   record(id: SeriesId, offset: number, bar: Bar): Position {
     const log = this.logs.get(id.key);
     if (!log) throw new Error(`EdgePositions.record: ${id.key} was never reset`);
-    log.record(offset, bar, this.now(), historyShare(this.bounds, this.logs.size));
+    log.record(offset, bar, this.now(), this.pinned.share(this.bounds, this.logs.size, id));
     return log.position;
   }
 
   release(id: SeriesId): void {
     this.logs.delete(id.key);
+    this.pinned.removed(id);
   }
 
   position(id: SeriesId): Position {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Bar } from '../domain/bar.ts';
+import type { SeriesId } from '../domain/series-id.ts';
 import type { HistoryBounds, Position, Recovery } from './position.ts';
 
 /** A new random epoch id (URL-safe, 16 characters). */
@@ -8,12 +9,38 @@ export function newEpoch(): string {
 }
 
 /**
- * Entries one series may keep when `series` series share the history: `updates`, but no more than
- * an equal share of `totalUpdates` (at least 1), so memory stays bounded however many series run.
+ * Entries one series may keep when `series` series share the history, `pinnedSeries` of them
+ * configured: `updates`, but no more than an equal share of `totalUpdates` (at least 1), so memory
+ * stays bounded however many series run. Configured series (`pinned`) share it first, the others
+ * what they leave: on-demand series nobody watched (an attacker's 2,000) had cut a configured
+ * series' resume from 1,000 updates to 124 (an attacker-style probe).
  */
-export function historyShare(bounds: HistoryBounds, series: number): number {
+export function historyShare(bounds: HistoryBounds, series: number, pinnedSeries = 0, pinned = false): number {
   const total = bounds.totalUpdates ?? Infinity;
-  return Math.max(1, Math.min(bounds.updates, Math.floor(total / Math.max(1, series))));
+  const pinnedShare = Math.max(1, Math.min(bounds.updates, Math.floor(total / Math.max(1, pinnedSeries))));
+  if (pinned) return pinnedShare;
+  const rest = total - pinnedShare * pinnedSeries;
+  return Math.max(1, Math.min(bounds.updates, Math.floor(rest / Math.max(1, series - pinnedSeries))));
+}
+
+/** Which series' logs are configured ones (they share the history first), counted as logs come and go. */
+export class PinnedLogs {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly pinned: (id: SeriesId) => boolean) {}
+
+  added(id: SeriesId): void {
+    if (this.pinned(id)) this.keys.add(id.key);
+  }
+
+  removed(id: SeriesId): void {
+    this.keys.delete(id.key);
+  }
+
+  /** The share of `id`'s log among `series` logs. */
+  share(bounds: HistoryBounds, series: number, id: SeriesId): number {
+    return historyShare(bounds, series, this.keys.size, this.keys.has(id.key));
+  }
 }
 
 /** Doubles per entry: open time, OHLCV, closed (0/1), and when it was appended. */

@@ -71,6 +71,12 @@ describe('SeriesLog', () => {
     expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 10)).toBe(1000);
     expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 10 }, 50)).toBe(1);
     expect(historyShare({ updates: 1000, maxAgeMs: 1 }, 1e6)).toBe(1000);
+    // Configured series share first, the rest what they leave (at least 1 each).
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 2004, 4, true)).toBe(1000);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 2004, 4, false)).toBe(123);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 1500, 1500, true)).toBe(166);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 250_000 }, 1600, 1500, false)).toBe(10);
+    expect(historyShare({ updates: 1000, maxAgeMs: 1, totalUpdates: 150_000 }, 1600, 1500, false)).toBe(1);
   });
 
   it('stays bounded over a long run (compaction keeps offsets right)', () => {
@@ -125,5 +131,23 @@ describe('MemoryPositions', () => {
     // Released series give their memory back.
     for (const id of ids.slice(100)) p.forget(id);
     expect(p.entries).toBe(100 * 10);
+  });
+
+  it("keeps a configured series' whole history however many other series run (reproduced: 2,000 unwatched on-demand series cut it to 124 updates)", () => {
+    let now = 0;
+    const configured = seriesId('BTCUSDT', '1m');
+    const p = new MemoryPositions({ updates: 1000, maxAgeMs: 600_000_000, totalUpdates: 250_000 }, () => now, (id) => id.key === configured.key);
+    const others = Array.from({ length: 2000 }, (_, i) => seriesId(`S${i}USDT`, '1m'));
+    for (const id of others) p.append(id, bar(0, 0));
+    for (let round = 0; round < 1000; round++) {
+      now += 2000;
+      p.append(configured, bar(round, round));
+    }
+    // The whole history: a resume from 1,000 updates back is recovered.
+    expect(p.recover(configured, p.position(configured).epoch, 0)?.bars).toHaveLength(1000);
+    // Every other series still keeps its share (the rest, split).
+    for (let round = 1; round < 200; round++) p.append(others[0]!, bar(round, round));
+    expect(p.recover(others[0]!, p.position(others[0]!).epoch, 200 - 124)).toBeDefined();
+    expect(p.entries).toBeLessThanOrEqual(250_000);
   });
 });
