@@ -356,12 +356,14 @@ export class StreamShard {
     ws.on('error', (err) => {
       if (c.refused === undefined) this.opts.log?.('warn', 'upstream socket error', { shard: this.index, err: err.message });
     });
-    ws.on('close', (code) => {
+    ws.on('close', (code, reason) => {
       this.sockets.delete(c);
       const wasOpen = c.open;
       this.dispose(c);
       if (this.current === c) {
         this.current = undefined;
+        // Said: a cut by the exchange (its limit of 5 messages a second, a maintenance) had left only the later "upstream connected".
+        if (!this.ac.signal.aborted) this.opts.log?.('warn', 'upstream connection closed', { shard: this.index, code, reason: reason.toString('utf8', 0, 200) });
         this.down(`closed ${code}`);
       } else if (rotation) {
         this.rotating = false; // the replacement failed before taking over; the old socket stays current

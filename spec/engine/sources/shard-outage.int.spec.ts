@@ -20,7 +20,8 @@ describe('StreamShards through an outage of the exchange', () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], pushIntervalMs: 100 });
     const events: UpstreamEvent[] = [];
     // Four shards of one stream each; backoff 100 ms doubling to 400 ms, each wait jittered to half.
-    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 100, backoffMaxMs: 400, maxStreamsPerConnection: 1 });
+    const logs: string[] = [];
+    shards = new StreamShards({ wsUrl: sim.wsUrl, staleAfterMs: 60_000, rotateAfterMs: 3_600_000, backoffInitialMs: 100, backoffMaxMs: 400, maxStreamsPerConnection: 1, log: (_level, msg, fields) => logs.push(`${msg} ${JSON.stringify(fields)}`) });
     const sub = shards.events$.subscribe((e) => events.push(e));
     shards.add(STREAMS);
     await until(() => shards!.stats().filter((s) => s.connected).length === 4, 8000, 'four shards up');
@@ -29,6 +30,9 @@ describe('StreamShards through an outage of the exchange', () => {
     sim.faults.dropConnections();
     await sleep(3000);
     const during = sim.stats.wsConnectAttempts - before;
+    // Each shard's cut said once, with its code (reproduced: only the later "upstream connected"); the failed dials after it are not cuts.
+    expect(logs.filter((l) => l.startsWith('upstream connection closed'))).toHaveLength(4);
+    expect(logs.find((l) => l.startsWith('upstream connection closed'))).toContain('"code":1006');
     // One shard retrying waits at least 50, 100, then 200 ms each: at most 17 dials in 3 s. Four
     // shards each on their own backoff (at most 100, 200, then 400 ms each) make at least 4 × 8.
     expect(during).toBeGreaterThanOrEqual(3);
