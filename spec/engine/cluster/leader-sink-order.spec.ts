@@ -23,10 +23,14 @@ function rig(o: { windowBars: number; stored?: () => Promise<StoredExtent[]> }) 
   const writes: Array<{ key: string; bar: Bar }> = [];
   const waiting: Array<() => void> = [];
   let hold = false;
+  // Each series' log exists already (an offset of 1 would tell the sink Redis began the log again).
+  const offsets = new Map<string, number>();
   const writer = {
     write(_token: string, id: SeriesId, b: Bar): Promise<WriteResult> {
       writes.push({ key: id.key, bar: b });
-      const done = { kind: 'written' as const, epoch: 'e', offset: writes.length };
+      const offset = (offsets.get(id.key) ?? 100) + 1;
+      offsets.set(id.key, offset);
+      const done = { kind: 'written' as const, epoch: 'e', offset };
       return hold ? new Promise((r) => waiting.push(() => r(done))) : Promise.resolve(done);
     },
     storedExtents: (ids: readonly SeriesId[]) => (o.stored ? o.stored() : Promise.resolve(ids.map(() => ({ count: 0 })))),
