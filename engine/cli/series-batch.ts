@@ -11,7 +11,7 @@ import { type SimExchange, startSimExchange } from '../sim/sim-exchange.ts';
  * History comes from the store, then the exchange's REST; or, with `--recording`, from a recording.
  */
 const USAGE = `usage: npm run series -- --series <name>[:key=value;…] --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-03-01 --out out.csv
-  [--format csv|jsonl] [--warmup N] [--rest-url URL] [--redis-url URL] [--series-dir series] [--weight-budget 3000]
+  [--format csv|jsonl] [--rest-url URL] [--redis-url URL] [--series-dir series] [--weight-budget 3000]
   [--recording file.jsonl.gz]   read the bars from a recording (npm run record) instead of the store and REST`;
 
 function fail(flag: string, msg: string): never {
@@ -48,8 +48,13 @@ try {
 }
 const format = values.format ?? (values.out!.endsWith('.jsonl') ? 'jsonl' : 'csv');
 if (format !== 'csv' && format !== 'jsonl') fail('format', 'csv or jsonl');
-const warmup = Number(values.warmup ?? 0);
-if (!(Number.isInteger(warmup) && warmup >= 0 && warmup <= 100_000)) fail('warmup', 'a number of bars from 0 to 100000');
+// Runs are warmed up as the engine's are (the definition's own warmup): --warmup is no longer needed.
+// Still accepted, so that scripts written for it run, and said.
+if (values.warmup !== undefined) {
+  const warmup = Number(values.warmup);
+  if (!(Number.isInteger(warmup) && warmup >= 0 && warmup <= 100_000)) fail('warmup', 'a number of bars from 0 to 100000');
+  process.stderr.write("series: --warmup is ignored: every run is warmed up as the engine's are, by the series' own warmup\n");
+}
 const weightBudget = Number(values['weight-budget'] ?? 3000);
 if (!(weightBudget >= 10 && weightBudget <= 6000)) fail('weight-budget', 'from 10 to 6000');
 
@@ -85,12 +90,12 @@ try {
     to,
     out: values.out!,
     format,
-    warmup,
     restUrl,
     redisUrl: values['redis-url'] ?? process.env.REDIS_URL,
     seriesDir: values['series-dir'] ?? process.env.SERIES_DIR ?? 'series',
     weightBudget,
     recording: values.recording,
+    onWarn: (msg) => process.stderr.write(`${tty ? '\n' : ''}series: ${msg}\n`),
     onProgress: ({ bars, expected, points, weight }) => {
       if (!tty || Date.now() - lastDraw < 100) return;
       lastDraw = Date.now();

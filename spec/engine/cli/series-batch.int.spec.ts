@@ -6,19 +6,28 @@ import { from, toArray, lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
 import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
-import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { intervalMs } from '../../../engine/src/domain/interval.ts';
+import { anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
+import { type SeriesPoint, warmupBars } from '../../../engine/src/series/define-series.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { childEnv } from '../../helpers/child-env.ts';
 
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), 'batch-'));
 
-/** The same definition run in memory over the simulator's truth: what the file must hold. */
+/**
+ * The same definition run in memory over the simulator's truth, anchored as the engine runs it (from
+ * the block before `fromT`'s): what the file must hold. (Its equality with the engine's own answers
+ * is run-series-batch.int.spec.ts'.)
+ */
 async function expected(sim: SimExchange, name: string, interval: string, fromT: number, toT: number, params: Record<string, number>): Promise<SeriesPoint[]> {
   const def = (await loadSeriesModules('series')).find((d) => d.name === name)!;
-  const bars = sim.truth('BTCUSDT', interval, fromT, toT);
-  const points = await lastValueFrom(from(bars).pipe(def.operator({ ...def.params, ...params }), toArray()));
-  return points.filter((p) => p.closed);
+  const all = { ...def.params, ...params };
+  const blockMs = warmupBars(def, all, interval) * intervalMs(interval);
+  const feedFrom = anchoredFeedStart(fromT, blockMs);
+  const bars = sim.truth('BTCUSDT', interval, feedFrom, toT);
+  const points = await lastValueFrom(from(bars).pipe(anchoredRuns(() => def.operator(all), blockMs, feedFrom), toArray()));
+  return points.filter((p) => p.closed && p.time >= fromT);
 }
 
 describe('npm run series (batch over history)', () => {
@@ -33,10 +42,11 @@ describe('npm run series (batch over history)', () => {
   const fromT = Date.UTC(2024, 0, 1);
   const toT = fromT + 3 * DAY;
 
-  it('writes the closed points of a series over 3 days of 1m bars (several REST pages), equal to the operator over the same bars', async () => {
+  it('writes the closed points of a series over 3 days of 1m bars (several REST pages), equal to the operator anchored over the same bars', async () => {
     const out = join(dir, 'rsi.csv');
-    const res = await runSeriesBatch({ series: 'rsi:period=10', symbol: 'BTCUSDT', interval: '1m', from: fromT, to: toT, out, format: 'csv', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000, warmup: 0 });
-    expect(res.bars).toBe(3 * 1440 + 1);
+    const res = await runSeriesBatch({ series: 'rsi:period=10', symbol: 'BTCUSDT', interval: '1m', from: fromT, to: toT, out, format: 'csv', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000 });
+    // Its warm-up (rsi's 300 bars: from the start of the block before --from's) comes first.
+    expect(res.bars).toBe((fromT - anchoredFeedStart(fromT, 300 * 60_000)) / 60_000 + 3 * 1440 + 1);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('time,iso,value');
     const rows = lines.slice(1).map((l) => l.split(','));
@@ -48,7 +58,7 @@ describe('npm run series (batch over history)', () => {
 
   it('runs a multi-valued series on a custom interval (10m from 5m), as JSON lines', async () => {
     const out = join(dir, 'cross.jsonl');
-    const res = await runSeriesBatch({ series: 'ema-cross:fast=5;slow=12', symbol: 'BTCUSDT', interval: '10m', from: fromT, to: toT, out, format: 'jsonl', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000, warmup: 0 });
+    const res = await runSeriesBatch({ series: 'ema-cross:fast=5;slow=12', symbol: 'BTCUSDT', interval: '10m', from: fromT, to: toT, out, format: 'jsonl', restUrl: sim.restUrl, seriesDir: 'series', weightBudget: 3000 });
     const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number; values: Record<string, number> });
     expect(got).toHaveLength(res.points);
     const want = await expected(sim, 'ema-cross', '10m', fromT, toT, { fast: 5, slow: 12 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
 import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
 import { createRedisBarStore } from '../../../engine/src/store/redis-bar-store.ts';
 import { runSync } from '../../helpers/marbles.ts';
@@ -40,13 +41,17 @@ describe.runIf(await hasRedis('batch store-first'))('npm run series reads the st
     const out = join(dir, 'rsi.jsonl');
     const before = sim.stats.restRequests;
     const res = await runSeriesBatch({ series: 'rsi', seriesDir: 'series', symbol: 'ETHUSDT', interval: '1m', from: FROM, to: TO, out, format: 'jsonl', restUrl: sim.restUrl, weightBudget: 3000, redisUrl: REDIS_URL, redisKeyPrefix: PREFIX });
-    expect(res.bars).toBe(4 * 1440);
+    // rsi's warm-up first: from the start of the 300-bar block before FROM's (360 bars before it).
+    const feedFrom = anchoredFeedStart(FROM, 300 * MIN);
+    expect(res.bars).toBe((FROM - feedFrom) / MIN + 4 * 1440);
     expect(res.storedBars).toBe(700 + 3100);
-    // [0,500), [1200,1500) and [4600,5760) (two pages): 4 requests where REST alone takes 6.
-    expect(sim.stats.restRequests - before).toBe(4);
+    // [-360,500), [1200,1500) and [4600,5760) (two pages): 4 requests where REST alone takes 6, after
+    // one for the exchange's clock (GET /api/v3/time).
+    expect(sim.stats.restRequests - before).toBe(1 + 4);
     const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number; value: number });
     const def = (await loadSeriesModules('series')).find((d) => d.name === 'rsi')!;
-    const want = runSync(sim.truth('ETHUSDT', '1m', FROM, TO), def.operator(def.params)).filter((p) => p.closed);
+    // Anchored as the engine runs it.
+    const want = runSync(sim.truth('ETHUSDT', '1m', feedFrom, TO), anchoredRuns(() => def.operator(def.params), 300 * MIN, feedFrom)).filter((p) => p.closed && p.time >= FROM);
     expect(got).toHaveLength(res.points);
     expect(got.map((p) => p.time)).toEqual(want.map((p) => p.time));
     expect(got.every((p, i) => i === 0 || p.time > got[i - 1]!.time)).toBe(true);

@@ -75,7 +75,7 @@ describe('record and replay', () => {
     for (const id of series.filter((s) => s.symbol === 'BTCUSDT')) {
       const live = recorded.rsi[id.key]!;
       const out = join(dir, `${id.interval}.jsonl`);
-      const res = await runSeriesBatch({ series: 'sma-close', seriesDir: base.seriesDir, symbol: id.symbol, interval: id.interval, from: live[0]!.time, to: live.at(-1)!.time, out, format: 'jsonl', warmup: 20, recording: file, restUrl: 'http://127.0.0.1:9', weightBudget: 100 });
+      const res = await runSeriesBatch({ series: 'sma-close', seriesDir: base.seriesDir, symbol: id.symbol, interval: id.interval, from: live[0]!.time, to: live.at(-1)!.time, out, format: 'jsonl', recording: file, restUrl: 'http://127.0.0.1:9', weightBudget: 100 });
       const batch = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number; value: number });
       expect(res.points, id.key).toBe(batch.length);
       expect(batch.map((p) => p.time), id.key).toEqual(live.map((p) => p.time));
