@@ -11,7 +11,7 @@ import { connectMarket } from './pipeline/market-connection.ts';
 import type { SeriesCatalog } from './pipeline/series-catalog.ts';
 import { startSeriesFeed } from './pipeline/series-feed.ts';
 import type { SeriesLifecycle } from './pipeline/series-lifecycle.ts';
-import { loadSeriesModules } from './series/load-series.ts';
+import { checkPinnedIntervals, loadSeriesModules } from './series/load-series.ts';
 import { SeriesRegistry, type SeriesRegistryDeps } from './series/series-registry.ts';
 import { instancesGauge, registryWiring } from './series/registry-wiring.ts';
 import { olderBarsSource } from './server/older-bars.ts';
@@ -96,9 +96,20 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // User code first: a series module that fails, loops or exhausts memory at import stops the start
   // here, naming its file, before any connection is opened.
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
+  // A series pinned to an interval not served here could never run (only INTERVALS are served, on
+  // demand too): refused now. A replay's intervals are its recording's, known once it is open.
+  if (config.source !== 'replay') checkPinnedIntervals(defs, config.intervals, config.seriesDir);
 
   // --- the market: the exchange (Binance, the built-in simulator or a recording), REST, catalog ---
   const market = await connectMarket({ config, log, metrics, counters, simOptions });
+  if (config.source === 'replay') {
+    try {
+      checkPinnedIntervals(defs, config.intervals, config.seriesDir);
+    } catch (e) {
+      await market.close();
+      throw e;
+    }
+  }
   const { exchange, catalog } = market;
   const source = exchange.kind;
   const storeMetrics = { barsWritten: (n: number) => counters.candlesWritten(n), writeErrors: (n: number) => counters.storeErrors(n) };

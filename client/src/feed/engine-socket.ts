@@ -148,6 +148,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         case 'recovered':
           served = true;
           for (const [label, points] of Object.entries(msg.series)) mergeSeriesPoints(label, msg.symbol, msg.interval, points);
+          // As on `historical`: a series that failed while away says so; one not listed runs (again).
+          for (const label of opts.series ?? []) if (label in msg.series) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
           mergeCandles(msg.symbol, msg.interval, msg.data);
           setPosition(msg.symbol, msg.interval, msg.position);
           for (const bar of msg.data) arrived(bar, false);

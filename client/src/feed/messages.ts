@@ -21,7 +21,16 @@ export type EngineMessage =
       /** false: a resume was asked for and could not be served (this snapshot replaces the chart). */
       recovered?: boolean;
     }
-  | { type: 'recovered'; symbol: string; interval: string; data: Candle[]; position: StreamPosition; series: Record<string, SeriesPointWire[]> }
+  | {
+      type: 'recovered';
+      symbol: string;
+      interval: string;
+      data: Candle[];
+      position: StreamPosition;
+      series: Record<string, SeriesPointWire[]>;
+      /** Failed derived series, by label, as `historical`'s (one not listed runs). */
+      seriesStatus: Record<string, SeriesState>;
+    }
   | { type: 'loading'; symbol: string; interval: string }
   | { type: 'series_point'; name: string; symbol: string; interval: string; point: SeriesPointWire }
   | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
@@ -60,6 +69,17 @@ function toSeriesState(m: Record<string, unknown>): SeriesState | undefined {
   if (m.state === 'live') return { state: 'live' };
   if (m.state === 'failed') return { state: 'failed', error: isStr(m.error) ? m.error.slice(0, 500) : 'failed' };
   return undefined;
+}
+
+/** `historical`'s and `recovered`'s `seriesStatus`: the entries that are a series state, by label. */
+function toSeriesStatus(v: unknown): Record<string, SeriesState> {
+  const out: Record<string, SeriesState> = {};
+  if (!isObj(v)) return out;
+  for (const [name, s] of Object.entries(v)) {
+    const st = isObj(s) ? toSeriesState(s) : undefined;
+    if (st) out[name] = st;
+  }
+  return out;
 }
 
 /** Every element a candle, or undefined (one bad candle spoils the message: a hole is worse than a retry). */
@@ -103,14 +123,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       const data = toCandles(msg.data);
       if (!isStr(msg.symbol) || !isStr(msg.interval) || !data) return undefined;
       const series = toSeriesPoints(msg.series);
-      const seriesStatus: Record<string, SeriesState> = {};
-      if (isObj(msg.seriesStatus)) {
-        for (const [name, s] of Object.entries(msg.seriesStatus)) {
-          const st = isObj(s) ? toSeriesState(s) : undefined;
-          if (st) seriesStatus[name] = st;
-        }
-      }
-      const out: EngineMessage = { type: 'historical', symbol: msg.symbol, interval: msg.interval, data, series, seriesStatus };
+      const out: EngineMessage = { type: 'historical', symbol: msg.symbol, interval: msg.interval, data, series, seriesStatus: toSeriesStatus(msg.seriesStatus) };
       const position = toPosition(msg);
       if (position) out.position = position;
       if (typeof msg.recovered === 'boolean') out.recovered = msg.recovered;
@@ -120,7 +133,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       const data = toCandles(msg.data);
       const position = toPosition(msg);
       if (!isStr(msg.symbol) || !isStr(msg.interval) || !data || !position) return undefined;
-      return { type: 'recovered', symbol: msg.symbol, interval: msg.interval, data, position, series: toSeriesPoints(msg.series) };
+      return { type: 'recovered', symbol: msg.symbol, interval: msg.interval, data, position, series: toSeriesPoints(msg.series), seriesStatus: toSeriesStatus(msg.seriesStatus) };
     }
     case 'loading':
       if (!isStr(msg.symbol) || !isStr(msg.interval)) return undefined;

@@ -21,7 +21,8 @@ export interface FirstMessageInput {
  * The first message of a socket, built in the same synchronous turn as its subscribe: `recovered`
  * when it resumes within the kept history (only the bars touched since, with every derived point
  * from the oldest of them on: a bar corrected late recomputes the points after it too, and points
- * at the touched times alone left those stale, a review), else `historical` at the current position (`"recovered":false` when a resume was
+ * at the touched times alone left those stale, a review; and the failed series' `seriesStatus`, as
+ * `historical`), else `historical` at the current position (`"recovered":false` when a resume was
  * asked for), with derived series aligned to the snapshot's candles. A plain snapshot is the cached
  * buffer every client of a connect storm shares.
  */
@@ -36,7 +37,11 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
     if (!instances.length) return msg;
     const [from, to] = span(recovery.bars);
-    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to)).join(',')}}}`;
+    // Its series' status as `historical` carries it: a series that failed while the client was away
+    // was never told it otherwise (its `series_status` went out then, and a repeat of the same error
+    // is not sent again); one not listed runs, so a client that held it failed clears that.
+    const status = seriesStatus(instances);
+    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to)).join(',')}}${status ? `,${status}` : ''}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !resume) return snapshot.bytes;
@@ -47,8 +52,7 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
   const stamp = `${snapshot.serial}|${instances.map((inst) => `${inst.window.serial}.${inst.window.version}.${inst.state}.${inst.error ?? ''}`).join('|')}`;
   return hub.firstMessages.get(key, stamp, () => {
     const bars = window.last(input.historyOnConnect);
-    // Failed derived series say so, with their error (the client shows it rather than empty values).
-    const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+    const status = seriesStatus(instances);
     const [from, to] = span(bars);
     const parts = instances.map((inst) =>
       hub.seriesParts.get(`${id.key}|${inst.label}`, `${from}|${to}|${inst.window.serial}.${inst.window.version}`, () => part(inst, from, to)),
@@ -56,7 +60,7 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     const extra = [
       resume ? '"recovered":false' : '',
       instances.length ? `"series":{${parts.join(',')}}` : '',
-      failed.length ? `"seriesStatus":{${failed.join(',')}}` : '',
+      status,
     ].filter(Boolean);
     const json = `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
     // Its own allocation, as the hub's snapshots: a small kept message must not pin a slab of Buffer's shared pool.
@@ -64,6 +68,15 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     bytes.write(json);
     return bytes;
   });
+}
+
+/**
+ * `"seriesStatus":{…}` of the failed derived series, with their error (the client shows it rather than
+ * empty values), as `historical` and `recovered` carry it; '' when none failed.
+ */
+function seriesStatus(instances: readonly SeriesInstance[]): string {
+  const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+  return failed.length ? `"seriesStatus":{${failed.join(',')}}` : '';
 }
 
 /** The open times of the first and last bars (an empty range when there are none). */

@@ -10,6 +10,8 @@ export class TurnBudget {
   private queue: Array<() => void> = [];
   private head = 0;
   private scheduled = false;
+  /** When the turn running now started (NaN: none runs). */
+  private turnStart = Number.NaN;
 
   constructor(
     private readonly budgetMs = 1,
@@ -20,6 +22,14 @@ export class TurnBudget {
   run(task: () => void): void {
     this.queue.push(task);
     this.schedule();
+  }
+
+  /**
+   * Budget left in the turn running now (ms; the whole budget outside one): a task that can stop
+   * part-way (a slice of bars) stops when it is spent, and queues the rest.
+   */
+  left(): number {
+    return Number.isNaN(this.turnStart) ? this.budgetMs : this.budgetMs - (this.now() - this.turnStart);
   }
 
   /** Tasks queued and not yet run. */
@@ -36,6 +46,7 @@ export class TurnBudget {
   private drain(): void {
     this.scheduled = false;
     const start = this.now();
+    this.turnStart = start;
     // Tasks queued by these tasks wait for a later turn (a task that queues its next step yields).
     const end = this.queue.length;
     try {
@@ -45,6 +56,7 @@ export class TurnBudget {
         task();
       } while (this.head < end && this.now() - start < this.budgetMs);
     } finally {
+      this.turnStart = Number.NaN;
       if (this.pending === 0) {
         this.queue = [];
         this.head = 0;

@@ -2,7 +2,7 @@ import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesPoint } from './define-series.ts';
 import { direct } from '../operators/emitting.ts';
-import { pointProblem } from './point-check.ts';
+import { pointProblem, pointTimeProblem } from './point-check.ts';
 
 /** One run of the operator. */
 interface Run extends OperatorRun {
@@ -29,17 +29,29 @@ export const MAX_POINTS_PER_BAR = 64;
  * Starts `op` fed by plain calls: an operator built by `emitting` (every indicator, `formingAware`)
  * runs its handler directly, with no Subscriber layers per bar; any other is subscribed to a source
  * whose subscriber is called straight (no Subject). Its first error goes to `onError`, once, and
- * stops it; nothing is fed after that. An emitted value that is not a point (see pointProblem), or
- * more than MAX_POINTS_PER_BAR of them for one bar, is such an error.
+ * stops it; nothing is fed after that. An emitted value that is not a point (see pointProblem), more
+ * than MAX_POINTS_PER_BAR of them for one bar, or a point at a time no bar fed opens at (later than
+ * the newest, off the grid of bars `barMs` long, in seconds: see pointTimeProblem) is such an error.
  */
-export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: SeriesPoint) => void, onError: (e: unknown) => void): OperatorRun {
+export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: SeriesPoint) => void, onError: (e: unknown) => void, barMs?: number): OperatorRun {
   let stopped = false;
   let halt = () => {};
   /** Points emitted since the last bar was fed (or the input completed). */
   let emitted = 0;
+  /** Open times of the first and newest bars fed (what a point's time is checked against: pointTimeProblem). */
+  let first = Number.POSITIVE_INFINITY;
+  let newest = Number.NEGATIVE_INFINITY;
+  const fed = (bar: Bar) => {
+    emitted = 0;
+    if (bar.openTime < first) first = bar.openTime;
+    if (bar.openTime > newest) newest = bar.openTime;
+  };
   const emit = (p: SeriesPoint) => {
     if (stopped) return;
-    const why = ++emitted > MAX_POINTS_PER_BAR ? `more than ${MAX_POINTS_PER_BAR} points for one bar` : pointProblem(p);
+    let why = ++emitted > MAX_POINTS_PER_BAR ? `more than ${MAX_POINTS_PER_BAR} points for one bar` : pointProblem(p);
+    // Before any bar (an operator emitting as it is subscribed) there is no bar to check against: such
+    // a point is a warming run's, not shown.
+    if (why === undefined && newest >= first) why = pointTimeProblem(p.time, first, newest, barMs);
     if (why !== undefined) return fail(new TypeError(why));
     // Nothing thrown here may reach the operator's subscriber: RxJS rethrows it later, out of any
     // try, and the process exited (a module emitting as it was subscribed: every symbol went down).
@@ -60,7 +72,7 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
     return {
       next: (bar) => {
         if (stopped) return;
-        emitted = 0;
+        fed(bar);
         try {
           handler.next(bar);
         } catch (e) {
@@ -93,7 +105,7 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
   halt = () => subscription.unsubscribe();
   return {
     next: (bar) => {
-      emitted = 0;
+      fed(bar);
       sink?.next(bar);
     },
     complete: () => {
@@ -148,6 +160,8 @@ export class AnchoredRuns {
     private readonly inputFrom: number | undefined,
     private readonly onPoint: (p: SeriesPoint) => void,
     private readonly onError: (e: unknown) => void,
+    /** Bars' length when fixed (not months): a point off their grid fails the run (see startRun). */
+    private readonly barMs?: number,
   ) {
     if (!(Number.isFinite(blockMs) && blockMs > 0)) throw new TypeError(`anchoredRuns: blockMs must be a finite number > 0, got ${blockMs}`);
   }
@@ -205,6 +219,7 @@ export class AnchoredRuns {
           if (opened.run !== undefined && opened.run === this.emitting && p.time >= this.emitFrom) this.onPoint(p);
         },
         failed,
+        this.barMs,
       ),
       { start },
     );

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
-import { parseInterval } from '../domain/interval.ts';
+import { BINANCE_INTERVALS, parseInterval } from '../domain/interval.ts';
 import { echo } from '../domain/echo.ts';
 
 /** One value of a derived series at a bar's open time; `closed` follows the bar's. */
@@ -89,6 +89,8 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
     // A string a client could never send (a label is a Redis key in a cluster) cannot be a default either.
     if (typeof v === 'string' && !PARAM_WORD_RE.test(v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' defaults to '${v}': strings are 1-64 letters, digits, '.', '_', '+' or '-'`);
     if (!['number', 'string', 'boolean'].includes(typeof v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' must default to a number, string or boolean`);
+    // No client can send one (parameters are plain decimals), and its label read `k=NaN`.
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new SeriesDefinitionError(`${d.name}: parameter '${k}' defaults to ${v}: a number parameter must default to a finite number`);
   }
   if (d.ranges !== undefined) {
     if (typeof d.ranges !== 'object' || d.ranges === null) throw new SeriesDefinitionError(`${d.name}: ranges must be an object keyed by parameter`);
@@ -101,9 +103,40 @@ export function validateDefinition(def: unknown): asserts def is SeriesDefinitio
       if (problem) throw new SeriesDefinitionError(`${d.name}: the default of ${problem}`);
     }
   }
-  if (d.warmup !== undefined && typeof d.warmup !== 'function') warmupBars(d as SeriesDefinition, d.params, '1m');
+  if (d.warmup !== undefined && typeof d.warmup !== 'function') warmupBars(d as SeriesDefinition, d.params, d.interval ?? '1m');
   if (typeof d.operator !== 'function') throw new SeriesDefinitionError(`${d.name}: operator must be a function (params) => OperatorFunction<Bar, SeriesPoint>`);
+  checkDefaultsRun(d as SeriesDefinition);
 }
+
+/**
+ * The defaults must be able to run (a module that passed validation and then failed every request was
+ * a review's finding): the operator is built once with them (resolveParams) and a warm-up given as a
+ * function is evaluated for them, on the pinned interval, or else on each exchange interval: one that
+ * throws or gives no whole number of bars is refused, and so is one over the cap on every interval.
+ * (Over the cap on some intervals only is a refusal of those requests, as for a client's parameters.)
+ */
+function checkDefaultsRun(def: SeriesDefinition): void {
+  resolveParams(def, {});
+  if (typeof def.warmup !== 'function') return;
+  const intervals: readonly string[] = def.interval ? [def.interval] : BINANCE_INTERVALS;
+  let fits = false;
+  let over: string | undefined;
+  for (const interval of intervals) {
+    let w: unknown;
+    try {
+      w = def.warmup(def.params, interval);
+    } catch (e) {
+      throw new SeriesDefinitionError(`${def.name}: warmup threw for the default parameters on ${interval}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!Number.isInteger(w) || (w as number) < 0) throw new SeriesDefinitionError(`${def.name}: warmup for the default parameters on ${interval} must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${shown(w)}`);
+    if ((w as number) <= MAX_WARMUP_BARS) fits = true;
+    else over ??= `${w as number} bars on ${interval}`;
+  }
+  if (!fits) throw new SeriesDefinitionError(`${def.name}: warmup for the default parameters is more than the ${MAX_WARMUP_BARS} bars the engine keeps on every interval (${over})`);
+}
+
+/** A value in an error: a string quoted and said to be one (`warmup: '200'` read "got 200"). */
+const shown = (v: unknown): string => (typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 40))}` : String(v));
 
 const DECIMAL_RE = /^-?\d{1,16}(\.\d{1,20})?$/;
 
@@ -165,6 +198,6 @@ export function warmupBars(def: SeriesDefinition, params: Params, interval: stri
   // A whole number past the cap is a request this engine cannot warm: said as such (a series capped its
   // own instead, and showed values of a partial warm-up, a review).
   if (Number.isInteger(w) && w > MAX_WARMUP_BARS) throw new SeriesDefinitionError(`${def.name}: these parameters need ${w} bars of warm-up on ${interval}, more than the ${MAX_WARMUP_BARS} the engine keeps: use a longer interval or a shorter parameter`);
-  if (!Number.isInteger(w) || w < 0) throw new SeriesDefinitionError(`${def.name}: warmup must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${String(w)}`);
+  if (!Number.isInteger(w) || w < 0) throw new SeriesDefinitionError(`${def.name}: warmup must be an integer of bars from 0 to ${MAX_WARMUP_BARS}, got ${shown(w)}`);
   return w;
 }

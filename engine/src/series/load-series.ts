@@ -65,9 +65,29 @@ export async function loadSeriesModules(dir: string, options: LoadSeriesOptions 
     const other = seen.get(def.name);
     if (other) throw new SeriesModuleError(`series module ${file}: name '${def.name}' is already used by ${other}`, { info: { file } });
     seen.set(def.name, file);
+    fileOf.set(def, file);
     defs.push(def);
   }
   return defs;
+}
+
+/** The file each loaded definition came from (to name it in a later refusal). */
+const fileOf = new WeakMap<SeriesDefinition, string>();
+
+/**
+ * Refuses, naming the module's file, a definition pinned to an interval this engine does not serve:
+ * only the configured INTERVALS are served (on demand too, for any symbol), so every request for it
+ * would have been refused ("computed on 10m bars only", then "unknown interval").
+ */
+export function checkPinnedIntervals(defs: readonly SeriesDefinition[], intervals: readonly string[], seriesDir: string): void {
+  for (const def of defs) {
+    if (def.interval === undefined || intervals.includes(def.interval)) continue;
+    const file = fileOf.get(def) ?? join(resolve(seriesDir), `${def.name}.ts`);
+    throw new SeriesModuleError(
+      `series module ${file} (SERIES_DIR=${seriesDir}): '${def.name}' is pinned to interval ${def.interval}, which this engine does not serve (INTERVALS=${intervals.join(',')}): add ${def.interval} to INTERVALS or change the module's interval`,
+      { info: { file } },
+    );
+  }
 }
 
 /**

@@ -4,11 +4,19 @@
 import type { SeriesPoint } from './define-series.ts';
 import type { PointWindow } from './point-window.ts';
 
-/** Same time, closed flag and values. */
+/**
+ * Two numbers as a client sees them: NaN, ±Infinity and null all go out as `null` (series-wire.ts), so
+ * they are the same value (with `!==`, NaN differed from itself and such points were sent again after
+ * every restart).
+ */
+const sameNumber = (a: number | null | undefined, b: number | null | undefined): boolean =>
+  a === b || ((a === null || (typeof a === 'number' && !Number.isFinite(a))) && (b === null || (typeof b === 'number' && !Number.isFinite(b))));
+
+/** Same time, closed flag and values (as sent: every non-finite number is `null`). */
 export function samePoint(a: SeriesPoint, b: SeriesPoint): boolean {
-  if (a.closed !== b.closed || a.value !== b.value) return false;
+  if (a.closed !== b.closed || !sameNumber(a.value, b.value)) return false;
   if (!a.values || !b.values) return a.values === b.values;
-  for (const k in b.values) if (a.values[k] !== b.values[k]) return false;
+  for (const k in b.values) if (!sameNumber(a.values[k], b.values[k])) return false;
   return true;
 }
 

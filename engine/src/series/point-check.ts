@@ -50,3 +50,29 @@ export function pointProblem(p: unknown): string | undefined {
 }
 
 const describe = (v: unknown) => (typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 20))}` : v === undefined ? 'nothing' : Array.isArray(v) ? 'an array' : typeof v);
+
+/** Within a day of the bars fed, read as ms: a time in seconds. */
+const DAY_MS = 86_400_000;
+
+/**
+ * Why a point's `time` (a safe integer) cannot be a bar's open time (undefined: it can). A point belongs
+ * to its bar's open time: the current bar's, or an earlier one's (a correction, a pivot confirmed
+ * later, a coarser bucket's open from `resample`, which may precede the first bar fed). So it is not
+ * after the newest bar fed, and for bars of a fixed length `barMs` (not months) it lies on their grid;
+ * a time that reads as the bars' in seconds is refused too. Times in seconds, a day ahead or at a
+ * bar's close were taken silently: GET /series hid them (it filters by range), a WebSocket client
+ * was sent them.
+ */
+export function pointTimeProblem(time: number, first: number, newest: number, barMs?: number): string | undefined {
+  const onGrid = (t: number) => !barMs || (t - newest) % barMs === 0;
+  const seconds = time < first && time * 1000 >= first - DAY_MS && time * 1000 <= newest + DAY_MS;
+  if (time <= newest && onGrid(time) && !seconds) return undefined;
+  const hint = seconds
+    ? 'seconds instead of ms?'
+    : barMs && onGrid(time + 1) && time < newest + barMs
+      ? "a bar's close time? a point takes its bar's open time"
+      : time > newest
+        ? `later than the newest bar fed, ${newest}`
+        : `off the grid of the bars, which open every ${barMs} ms`;
+  return `a point's time ${time} is not a bar's open time (${hint})`;
+}

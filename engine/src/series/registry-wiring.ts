@@ -28,6 +28,7 @@ export interface RegistryWiringParts {
  */
 export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
   const seriesErrors = p.metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
+  const seriesSlow = p.metrics.counter('engine_series_slow_total', 'Bars a derived series took 100 ms or more of the event loop over');
   const { hub } = p;
   return {
     bufferSize: p.bufferSize,
@@ -39,6 +40,7 @@ export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
     listening: (topic) => hub.listening(topic),
     listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
+    onSlow: (name) => seriesSlow(1, { series: name }),
     position: (id) => p.positions.position(id),
   };
 }

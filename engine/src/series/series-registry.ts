@@ -2,7 +2,7 @@ import { TurnBudget } from '../domain/turn-budget.ts';
 import { type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
-import { intervalMs } from '../domain/interval.ts';
+import { intervalMs, parseInterval } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { repairBursts } from '../pipeline/repair-bursts.ts';
 import type { Logger } from '../log.ts';
@@ -78,6 +78,13 @@ export interface SeriesRegistryDeps {
    *  listened instances between changes instead of asking for every instance on every update. */
   listenersVersion?(): number;
   onError(name: string): void;
+  /**
+   * One bar took a series at least SLOW_BAR_MS of the event loop (warm-up, range or live; optional):
+   * counted by name (`engine_series_slow_total`), the log says it too (rate-limited).
+   */
+  onSlow?(name: string): void;
+  /** The clock slices are timed by (ms, monotonic; default performance.now). */
+  now?(): number;
   /** The candle series' position, carried on each point (issue 13); optional. */
   position?(id: SeriesId): WirePosition;
   /**
@@ -106,7 +113,7 @@ export interface SeriesRegistryDeps {
   maxVariants?: number;
   /** Instances alive at once in all. */
   maxInstances?: number;
-  /** Bars fed per turn of the event loop while warming up or computing a range. */
+  /** Most bars fed per slice while warming up or computing a range (a slice also ends once its turn's time is spent). */
   sliceBars?: number;
   /** Range computations at once, and waiting. */
   maxRangeJobs?: number;
@@ -142,6 +149,11 @@ const MAX_REWARMS = 3;
  * go: 15 instances warming up at once (one client's `series=`) held the loop ~70 ms.
  */
 const SLICE_TURN_MS = 4;
+/**
+ * A bar that takes an operator this long (ms) is slow: the event loop was held that long (a
+ * 2 s-per-bar operator held it 12-22 s in warm-ups of 500-bar slices, and nothing named the series).
+ */
+const SLOW_BAR_MS = 100;
 
 /**
  * Runs derived series: one computation per (definition, parameters, symbol, interval) while someone
@@ -168,7 +180,9 @@ export class SeriesRegistry {
   private readonly rangeQueue: Array<() => void> = [];
   private stopped = false;
   /** Every warm-up's and range's slices, in turns of about SLICE_TURN_MS. */
-  private readonly sliceTurns = new TurnBudget(SLICE_TURN_MS);
+  private readonly sliceTurns: TurnBudget;
+  /** @internal The clock bars are timed by. */
+  readonly now: () => number;
 
   constructor(
     defs: readonly SeriesDefinition[],
@@ -176,6 +190,8 @@ export class SeriesRegistry {
   ) {
     for (const d of defs) this.defs.set(d.name, d);
     this.dedup = createLogDedup(deps.log);
+    this.now = deps.now ?? (() => performance.now());
+    this.sliceTurns = new TurnBudget(SLICE_TURN_MS, this.now);
   }
 
   /** Definitions, with the instances alive now and their state. */
@@ -331,11 +347,11 @@ export class SeriesRegistry {
       // Strict: without its whole warm-up a range would silently lose its first blocks' points.
       const warm = await this.olderThan(id, from, start, address);
       const points = new Map<number, SeriesPoint>();
-      const run = this.openRun(req, blockMs, warm.inputFrom, (p) => {
+      const run = this.openRun(req, blockMs, warm.inputFrom, id.interval, (p) => {
         if (p.time >= from && p.time <= to) points.set(p.time, p);
       });
       try {
-        await this.pushSlices(run, [...warm.bars, ...bars]);
+        await this.pushSlices(run, [...warm.bars, ...bars], { series: req.def.name, label: req.label, key: id.key });
       } finally {
         run.subscription.unsubscribe();
       }
@@ -462,35 +478,62 @@ export class SeriesRegistry {
   }
 
   /** A fresh anchored run of the request's operator; its error is kept for `failure()`. @internal */
-  openRun(req: SeriesRequest, blockMs: number, inputFrom: number | undefined, onPoint: (p: SeriesPoint) => void): Run {
+  openRun(req: SeriesRequest, blockMs: number, inputFrom: number | undefined, interval: string, onPoint: (p: SeriesPoint) => void): Run {
     let failure: unknown;
     const onError = (e: unknown) => (failure = e ?? new Error('derived series failed'));
     const build = () => req.def.operator(req.params);
+    // A point's time must be on the bars' grid (months vary in length: not checked there).
+    const iv = parseInterval(interval);
+    const barMs = iv.unit === 'M' ? undefined : iv.ms;
     if (blockMs === 0) {
       // Each value depends on its own bar: one run.
-      const run = startRun(build(), onPoint, onError);
+      const run = startRun(build(), onPoint, onError, barMs);
       return { input: run, subscription: new Subscription(() => run.stop()), failure: () => failure };
     }
     // Live bars go straight into the runs (no Subject or operator layers of its own per bar).
-    const runs = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError);
+    const runs = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError, barMs);
     return { input: runs, subscription: new Subscription(() => runs.unsubscribe()), failure: () => failure };
   }
 
   /**
-   * Pushes `bars` into a run, `sliceBars` at a time in the turns every run's slices share (see
-   * SLICE_TURN_MS); throws the run's error. @internal
+   * Pushes `bars[from…]` into a run in slices, in the turns every run's slices share (see
+   * SLICE_TURN_MS): a slice ends when its turn's time is spent (the clock is read after each bar) or
+   * after `sliceBars`, so a slow operator holds the event loop one bar at a time, not a slice of 500
+   * (a 2 s-per-bar operator held it 12-22 s). Throws the run's error. @internal
    */
-  async pushSlices(run: Run, bars: readonly Bar[], alive = () => !this.stopped): Promise<void> {
+  async pushSlices(run: Run, bars: readonly Bar[], owner: SliceOwner, alive = () => !this.stopped, from = 0): Promise<void> {
     const slice = this.deps.sliceBars ?? 500;
-    for (let i = 0; i < bars.length; i += slice) {
-      const from = i;
-      const pushed = await this.inTurn(() => {
-        if (!alive()) return false;
-        pushAll(run, bars, from, Math.min(bars.length, from + slice));
-        return true;
-      });
-      if (!pushed) return;
+    let i = from;
+    while (i < bars.length) {
+      const at = i;
+      const reached = await this.inTurn(() => (alive() ? this.pushTimed(run, bars, at, Math.min(bars.length, at + slice), () => this.sliceTurns.left() <= 0, owner) : -1));
+      if (reached < 0) return;
+      i = reached;
     }
+  }
+
+  /**
+   * Feeds `bars[from, to)` into a run until `spent()` (at least one bar), timing each bar (a slow one
+   * is reported: `slowBar`); returns the index reached, throws the run's error. @internal
+   */
+  pushTimed(run: Run, bars: readonly Bar[], from: number, to: number, spent: () => boolean, owner: SliceOwner): number {
+    let j = from;
+    while (j < to) {
+      const t0 = this.now();
+      run.input.next(bars[j++]!);
+      const ms = this.now() - t0;
+      if (ms >= SLOW_BAR_MS) this.slowBar(owner, ms);
+      const f = run.failure();
+      if (f !== undefined) throw f;
+      if (spent()) break;
+    }
+    return j;
+  }
+
+  /** A bar took a series SLOW_BAR_MS or more: counted by name, logged once per series per period. @internal */
+  slowBar(owner: SliceOwner, ms: number): void {
+    this.deps.onSlow?.(owner.series);
+    this.dedup.warn(`slow:${owner.series}`, `derived series '${owner.series}' is slow: one bar held the event loop ${Math.round(ms)} ms`, { series: owner.label, key: owner.key, ms: Math.round(ms) });
   }
 
   /** `work` run in one of the turns slices share (its synchronous part counts in the turn's budget). */
@@ -676,6 +719,14 @@ function pushAll(run: Run, bars: readonly Bar[], from = 0, to = bars.length): vo
   if (f !== undefined) throw f;
 }
 
+/** Whose bars a slice feeds (for the slow-series log and count). */
+interface SliceOwner {
+  /** The definition's name (the metric's label). */
+  series: string;
+  label: string;
+  key: string;
+}
+
 /** One instance's entry in its series' feed. */
 interface FeedTarget {
   readonly topic: string;
@@ -775,22 +826,33 @@ class LiveInstance implements SeriesInstance {
     const history = this.registry.registryDeps.history(this.id);
     const needFrom = history[0]?.openTime;
     const start = needFrom === undefined ? undefined : anchoredFeedStart(needFrom, this.blockMs);
-    // Little history and nothing older to fetch: warmed up at once, live when `acquire` returns.
+    // Little history and nothing older to fetch: warmed up at once, live when `acquire` returns, if
+    // the operator takes less than a turn's time over it; the rest in slices, as a warm-up.
     if (needFrom === undefined || (!this.registry.needsOlder(this.id, needFrom, start!) && history.length <= this.registry.sliceBars)) {
+      let run: Run | undefined;
+      let reached: number;
       try {
-        const run = this.openRun(needFrom === undefined ? undefined : history[0]!.openTime <= start! ? start : needFrom);
-        pushAll(run, history);
-        this.goLive(run, history);
+        run = this.openRun(needFrom === undefined ? undefined : history[0]!.openTime <= start! ? start : needFrom);
+        const until = this.registry.now() + SLICE_TURN_MS;
+        reached = history.length ? this.registry.pushTimed(run, history, 0, history.length, () => this.registry.now() >= until, this.owner) : 0;
+        if (reached === history.length) return this.goLive(run, history);
       } catch (e) {
-        failed(e);
+        run?.subscription.unsubscribe();
+        return failed(e);
       }
+      void this.feedThenLive(run, history, history, reached, alive, false).catch(failed);
       return;
     }
     void this.warm(history, needFrom, start!, alive).catch(failed);
   }
 
+  /** Whose bars its slices feed. */
+  private get owner(): SliceOwner {
+    return { series: this.req.def.name, label: this.label, key: this.id.key };
+  }
+
   private openRun(inputFrom: number | undefined): Run {
-    return this.registry.openRun(this.req, this.blockMs, inputFrom, (p) => this.point(p));
+    return this.registry.openRun(this.req, this.blockMs, inputFrom, this.id.interval, (p) => this.point(p));
   }
 
   private async warm(history: Bar[], needFrom: number, start: number, alive: () => boolean): Promise<void> {
@@ -798,12 +860,16 @@ class LiveInstance implements SeriesInstance {
     const restart = this.generation > 1;
     const older = await this.registry.olderForWarmUp(this.id, needFrom, start, alive, restart, restart ? undefined : this.startedBy);
     if (!alive()) return;
-    const run = this.openRun(older.inputFrom);
+    await this.feedThenLive(this.openRun(older.inputFrom), [...older.bars, ...history], history, 0, alive, older.partial === true);
+  }
+
+  /** Feeds `bars[from…]` in slices, then goes live on `history` (the window's part of them). */
+  private async feedThenLive(run: Run, bars: Bar[], history: Bar[], from: number, alive: () => boolean, partial: boolean): Promise<void> {
     try {
-      await this.registry.pushSlices(run, [...older.bars, ...history], alive);
+      await this.registry.pushSlices(run, bars, this.owner, alive, from);
       if (alive()) {
         this.goLive(run, history);
-        if (older.partial) this.rewarmLater();
+        if (partial) this.rewarmLater();
       }
     } finally {
       if (!alive() || this.run?.input !== run.input) run.subscription.unsubscribe();
@@ -817,10 +883,15 @@ class LiveInstance implements SeriesInstance {
     pushAll(run, deps.history(this.id).filter((b) => b.openTime >= lastFed));
     // Same turn as the catch-up: no bar can fall between the window and the feed. A live run's
     // error surfaces in the operator's error channel while a bar is fed.
+    const registry = this.registry;
+    const owner = this.owner;
     const target: FeedTarget = {
       topic: this.topic,
       next: (bar) => {
+        const t0 = registry.now();
         run.input.next(bar);
+        const ms = registry.now() - t0;
+        if (ms >= SLOW_BAR_MS) registry.slowBar(owner, ms);
         const f = run.failure();
         if (f !== undefined && this.run?.target === target) this.fail(f);
       },

@@ -120,6 +120,31 @@ describe('connectEngine reconnects', () => {
   });
 });
 
+describe('connectEngine resumes with derived series', () => {
+  it("takes a resume's seriesStatus as historical's: a series that failed while away shows failed, one running again clears (reproduced: a resumed chart never learned)", async () => {
+    const rsi = [{ time: 60_000, value: 1, is_closed: false }];
+    const recovered = (seriesStatus?: object) => JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 6, data: [candle], series: { rsi }, ...(seriesStatus ? { seriesStatus } : {}) });
+    const firsts = [
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi } }),
+      recovered({ rsi: { state: 'failed', error: 'dead since t+20s' } }),
+      recovered(),
+    ];
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      ws.send(firsts[n++]!);
+      if (n < firsts.length) ws.drop(1006);
+    };
+    const statuses: unknown[] = [];
+    const unsub = market.subscribe((s) => statuses.push(s.seriesStatus['rsi|BTCUSDT:1m']));
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'] });
+    await vi.advanceTimersByTimeAsync(2000);
+    unsub();
+    expect(FakeSocket.made.map((s) => s.url.includes('&epoch=e1'))).toEqual([false, true, true]);
+    expect(statuses).toContainEqual({ state: 'failed', error: 'dead since t+20s' });
+    expect(market.getState().seriesStatus['rsi|BTCUSDT:1m']).toBeUndefined();
+  });
+});
+
 describe('connectEngine refusals (close 4000)', () => {
   const refuse = (error: object) => (ws: FakeSocket) => {
     ws.send(JSON.stringify({ type: 'error', ...error }));

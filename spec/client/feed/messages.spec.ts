@@ -31,8 +31,12 @@ describe('parseEngineMessage', () => {
     // The engine's send time, when it is a number.
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, at: 1_700_000_000_123 }))).toMatchObject({ at: 1_700_000_000_123 });
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, at: '1' }))).not.toHaveProperty('at');
-    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 }, series: {} });
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle] }))).toEqual({ type: 'recovered', symbol: 'X', interval: '1m', data: [candle], position: { epoch: 'e1', offset: 50 }, series: {}, seriesStatus: {} });
     expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle], series: { rsi: [{ time: 60_000, value: 3 }] } }))).toMatchObject({ series: { rsi: [{ time: 60_000, values: { value: 3 } }] } });
+    // A resume says which of its series failed meanwhile, as historical does (it said nothing: a review).
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle], series: { rsi: [] }, seriesStatus: { rsi: { state: 'failed', error: 'boom' }, bad: 3 } }))).toMatchObject({
+      seriesStatus: { rsi: { state: 'failed', error: 'boom' } },
+    });
     expect(parseEngineMessage('{"type":"loading","symbol":"PEPEUSDT","interval":"1m"}')).toEqual({ type: 'loading', symbol: 'PEPEUSDT', interval: '1m' });
     expect(parseEngineMessage('{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"failed","error":"period"}')).toEqual({ type: 'series_status', name: 'rsi', symbol: 'X', interval: '1m', status: { state: 'failed', error: 'period' } });
     expect(parseEngineMessage('{"type":"error","code":"symbol_not_trading","message":"PEPEUSDT stopped trading"}')).toEqual({ type: 'error', code: 'symbol_not_trading', message: 'PEPEUSDT stopped trading' });

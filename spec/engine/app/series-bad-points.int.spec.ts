@@ -64,6 +64,25 @@ describe('derived series emitting what is not a point (engine on a simulator)', 
     await health.body.dump();
   }, 30_000);
 
+  it('fails a series whose point times are no bar open times (seconds, a day ahead, close times); a client is told why, not sent them (reproduced: streamed silently)', async () => {
+    const frames: Frame[] = [];
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m&series=seconds,day-ahead,close-time,fine`);
+    ws.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as Frame));
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    await until(() => frames.filter((m) => m.type === 'series_point').length > 3, 20_000, 'live points of the fine series');
+    ws.close();
+    const historical = frames.find((m) => m.type === 'historical')!;
+    expect(historical.seriesStatus).toEqual({
+      seconds: { state: 'failed', error: expect.stringMatching(/^a point's time \d{10} is not a bar's open time \(seconds instead of ms\?\)$/) },
+      'day-ahead': { state: 'failed', error: expect.stringMatching(/is not a bar's open time \(later than the newest bar fed/) },
+      'close-time': { state: 'failed', error: expect.stringMatching(/is not a bar's open time \(a bar's close time\?/) },
+    });
+    expect(frames.filter((m) => m.type === 'series_point' && m.name !== 'fine')).toEqual([]);
+    const r = await request(`${app.url}/series/seconds/BTCUSDT/1m?limit=5`);
+    expect(r.statusCode).toBe(503);
+    expect(((await r.body.json()) as { error: string }).error).toMatch(/seconds instead of ms/);
+  }, 30_000);
+
   it('a range of a series failing on a bar is logged once, whatever time each request names (reproduced: a line per request)', async () => {
     const before = logs.length;
     const now = Date.now();

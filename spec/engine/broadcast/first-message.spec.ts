@@ -119,4 +119,16 @@ describe('StampedCache', () => {
     expect(m.type).toBe('recovered');
     expect(m.series.rsi!.map((p) => p.time / M)).toEqual([2, 3, 4, 5]);
   });
+
+  it("a resume's recovered message carries the failed series' seriesStatus, as historical does (reproduced: it had none)", () => {
+    const { window, hub, a, b } = rig();
+    const positions = { recover: () => ({ bars: [bar(5)], position: { epoch: 'e', offset: 9 } }) } as unknown as Parameters<typeof firstMessage>[0]['positions'];
+    const resume = () => JSON.parse(firstMessage({ id, window, hub, historyOnConnect: 100, positions, resume: { epoch: 'e', since: 8 }, instances: [a, b] }).toString()) as { type: string; seriesStatus?: Record<string, unknown> };
+    expect(resume().seriesStatus).toBeUndefined();
+    a.state = 'failed';
+    a.error = 'dead since t+20s';
+    const m = resume();
+    expect(m.type).toBe('recovered');
+    expect(m.seriesStatus).toEqual({ rsi: { state: 'failed', error: 'dead since t+20s' } });
+  });
 });

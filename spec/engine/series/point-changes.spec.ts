@@ -40,4 +40,18 @@ describe('point changes', () => {
     expect(changedSince(before, now).map((p) => p.time)).toEqual([1, 3, 4, 6]);
     expect(changedSince(new Map(), now).map((p) => p.time)).toEqual([1, 2, 3, 4, 5, 6]);
   });
+
+  it('NaN, Infinity and null are the same value (all are sent as null): such points are not sent again after a restart (reproduced: NaN !== NaN re-sent every one)', () => {
+    const multi = (a: number, b: number) => ({ time: 1, closed: true, values: { a, b } });
+    expect(samePoint(pt(1, Number.NaN), pt(1, Number.NaN))).toBe(true);
+    expect(samePoint(pt(1, Number.NaN), pt(1, Number.POSITIVE_INFINITY))).toBe(true);
+    expect(samePoint({ time: 1, value: null as unknown as number, closed: true }, pt(1, Number.NaN))).toBe(true);
+    expect(samePoint(multi(Number.NaN, 1), multi(Number.NEGATIVE_INFINITY, 1))).toBe(true);
+    // A number and a non-finite one differ (null on the wire against a number).
+    expect(samePoint(pt(1, Number.NaN), pt(1, 0))).toBe(false);
+    expect(samePoint(multi(1, Number.NaN), multi(1, 2))).toBe(false);
+    const before = new Map([pt(1, Number.NaN), pt(2, 20)].map((p) => [p.time, p]));
+    expect(changedSince(before, windowOf(pt(1, Number.NaN), pt(2, 20), { time: 3, closed: true, values: { a: Number.NaN } })).map((p) => p.time)).toEqual([3]);
+    expect(keptSame(windowOf(pt(1, 10), multi(Number.NaN, Number.POSITIVE_INFINITY) as SeriesPoint), multi(Number.NaN, Number.POSITIVE_INFINITY) as SeriesPoint)).toBe(true);
+  });
 });
