@@ -115,7 +115,20 @@ export function KlineChart(props: KlineChartProps) {
     market,
     (a, b) => JSON.stringify(a) === JSON.stringify(b),
   );
-  const loading = createMemo(() => connection() === 'loading' || (connection() === 'connecting' && !market.getState().candlesByKey[key()]?.length));
+  // Whether the store holds candles of the series selected (the chart then shows them, or will at the next frame).
+  const candlesByKey = useMarket((s) => s.candlesByKey);
+  const hasCandles = createMemo(() => (candlesByKey()[key()]?.length ?? 0) > 0);
+  // Over the chart while it has nothing of the selected series, whatever the socket's state: a first
+  // socket that failed turns `connecting` into `reconnecting` within milliseconds, and a refusal into
+  // `error`, and the overlay went with them (a review: an empty chart, or another series', unexplained).
+  const loading = createMemo(() => connection() === 'loading' || !hasCandles());
+  const overlayText = () => {
+    const what = `${props.symbol} · ${props.interval}`;
+    const c = connection();
+    if (c === 'error') return `No data for ${what}`;
+    if (c === 'reconnecting') return `Waiting for the engine: ${what}…`;
+    return `Loading ${what}…`;
+  };
 
   onMount(() => {
     chart = init(el, { styles: props.theme });
@@ -302,7 +315,7 @@ export function KlineChart(props: KlineChartProps) {
       <div ref={el} class="chart" data-testid="chart" role="img" aria-label={`${props.symbol} ${props.interval} price chart`} />
       <Show when={loading()}>
         <div class="chart-loading" data-testid="chart-loading" role="status">
-          Loading {props.symbol} · {props.interval}…
+          {overlayText()}
         </div>
       </Show>
       <Show when={failures().length}>

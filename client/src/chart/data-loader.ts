@@ -89,14 +89,13 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
   const cancelFrame = deps.cancelFrame ?? ((id) => cancelAnimationFrame(id));
   let unsubscribeStore: (() => void) | undefined;
   let pendingFrame: number | undefined;
-  let waitInit: (() => void) | undefined;
   // Bumped by every `init` (symbol/interval switch, reset after a reconnect): an older page fetched
   // for an earlier view must not be prepended to the new one.
   let epoch = 0;
   let olderRetry: ReturnType<typeof setTimeout> | undefined;
   // Older pages the chart showed before a reload of the same series (see `carry`).
   let carried: { key: string; bars: KLineData[] } | undefined;
-  // The series whose bars the chart holds (none from an `init` until its answer).
+  // The series whose bars the chart holds (none from an `init` until its answer, which is at once).
   let shown: string | undefined;
 
   const stopLive = () => {
@@ -113,7 +112,6 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       if (type === 'init') {
         epoch++;
         shown = undefined;
-        waitInit?.();
         const kept = carried?.key === key ? carried.bars : [];
         carried = undefined;
         const deliver = (list: Candle[]) => {
@@ -127,17 +125,13 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
         };
         const now = store.getState().candlesByKey[key];
         if (now?.length) return deliver(now);
-        // The socket's `historical` has not arrived yet: answer when it does (or drop if the view moved on).
-        const unsub = store.subscribe((s) => {
-          const list = s.candlesByKey[key];
-          if (!list?.length) return;
-          unsub();
-          waitInit = undefined;
-          const cur = deps.current();
-          if (seriesKey(cur.symbol, cur.interval) === key) deliver(list);
-        });
-        waitInit = unsub;
-        return;
+        // Nothing for this series yet: the chart is emptied at once. KLineChart keeps its old list
+        // until `init` is answered, and a switch that got no data (the engine refused it, or was
+        // down) drew the previous series' candles under the new name for as long as that lasted (a
+        // review). Its candles come in through subscribeBar (a snapshot: one reload, see `reload`),
+        // and the chart reloads on its `historical` too (KlineChart's generation).
+        shown = key;
+        return callback([], { forward: false, backward: false });
       }
       // At the cap: no older pages (the chart says there are none).
       if (type === 'forward' && (deps.chartBars?.()?.length ?? 0) >= MAX_CHART_BARS) return callback([], { forward: false, backward: false });
@@ -208,15 +202,13 @@ export function createDataLoader(deps: LoaderDeps): DataLoader & { dispose(): vo
       carried = { key, bars: [...bars] };
     },
     /**
-     * `SYMBOL:interval` of the bars in the chart now: after a switch the chart holds the old series'
-     * bars (or none) until the new one's `init` is answered, and its range says nothing of the new one.
+     * `SYMBOL:interval` of the bars in the chart now (none or few while its candles are on their way):
+     * its range says nothing of another series (a reload in the frame of a switch).
      */
     shownKey: () => shown,
     dispose() {
       clearTimeout(olderRetry);
       stopLive();
-      waitInit?.();
-      waitInit = undefined;
     },
   };
 }

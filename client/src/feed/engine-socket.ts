@@ -4,6 +4,7 @@ import { market } from '../store/market.ts';
 import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
 import { observeSkew } from './exchange-clock.ts';
 import { parseEngineMessage } from './messages.ts';
+import type { SeriesState } from './wire.ts';
 import { FeedLag } from './feed-lag.ts';
 import { GAPS_KEPT, isStale, pushIntervalMs, STALE_PUSHES } from './staleness.ts';
 
@@ -29,11 +30,14 @@ export const REFUSED_RETRY_MS = 5000;
 export const STOPPED_SYMBOL_RETRY_MS = 60_000;
 
 /**
- * Stale this much longer while the engine last said its upstream is live: the socket is taken for
- * dead and opened again, resuming. A dropped NAT mapping or a network change closes nothing, and a
- * browser that sends nothing never learns (a chart soak: `stale` for good, while a new connection
- * would have worked at once). Doubles while reopening does not help (a market that went quiet
- * without the engine saying so), up to DEAD_SOCKET_MAX_MS.
+ * Nothing at all came on the socket for this long, the chart stale meanwhile, while the engine last
+ * said its upstream is live: the socket is taken for dead and opened again, resuming. A dropped NAT
+ * mapping or a network change closes nothing, and a browser that sends nothing never learns (a chart
+ * soak: `stale` for good, while a new connection would have worked at once). Any message proves the
+ * socket alive: judged by how long the chart had been stale, a socket that had just said the
+ * exchange was back (a 60 s stall) was dropped for nothing, the badge going stale, connecting, live,
+ * stale, live (a review). Doubles while reopening does not help (a market that went quiet without
+ * the engine saying so), up to DEAD_SOCKET_MAX_MS.
  */
 export const DEAD_SOCKET_MS = 5000;
 export const DEAD_SOCKET_MAX_MS = 60_000;
@@ -89,9 +93,25 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   const gaps: number[] = [];
   /** Since when the view has been stale (0: it is not), and the reopens that did not bring it back. */
   let staleSince = 0;
+  /** When the socket last brought anything (or was opened). */
+  let lastMessageAt = 0;
   let deadReopens = 0;
   const lag = new FeedLag();
   let lagReopen: ReturnType<typeof setTimeout> | undefined;
+  /** A derived series the engine refused at a cap is asked for again (a resume) once its time is up. */
+  let seriesRetry: ReturnType<typeof setTimeout> | undefined;
+  const retryRefusedSeries = (status: Record<string, SeriesState>) => {
+    const waits = (opts.series ?? []).flatMap((label) => {
+      const st = status[label];
+      return st?.state === 'failed' && st.retryAfterSec ? [st.retryAfterSec] : [];
+    });
+    if (!waits.length || seriesRetry !== undefined) return;
+    // Jittered: a crowd refused together spreads out.
+    seriesRetry = setTimeout(() => {
+      seriesRetry = undefined;
+      if (!stopped) reopen();
+    }, Math.max(...waits) * 1000 * (1 + Math.random() / 4));
+  };
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
@@ -120,6 +140,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     clearTimeout(lagReopen);
     lagReopen = undefined;
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
+    lastMessageAt = Date.now();
     const socket = new WebSocket(url());
     ws = socket;
     let openedAt = 0;
@@ -128,6 +149,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       openedAt = Date.now();
     };
     socket.onmessage = (ev) => {
+      lastMessageAt = Date.now();
       const msg = typeof ev.data === 'string' ? parseEngineMessage(ev.data) : undefined;
       if (!msg || stopped) return;
       switch (msg.type) {
@@ -135,6 +157,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           served = true;
           for (const [label, points] of Object.entries(msg.series)) setSeriesPoints(label, msg.symbol, msg.interval, points);
           for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
+          retryRefusedSeries(msg.seriesStatus);
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
           if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
           else clearPosition(msg.symbol, msg.interval);
@@ -150,6 +173,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           for (const [label, points] of Object.entries(msg.series)) mergeSeriesPoints(label, msg.symbol, msg.interval, points);
           // As on `historical`: a series that failed while away says so; one not listed runs (again).
           for (const label of opts.series ?? []) if (label in msg.series) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
+          retryRefusedSeries(msg.seriesStatus);
           mergeCandles(msg.symbol, msg.interval, msg.data);
           setPosition(msg.symbol, msg.interval, msg.position);
           for (const bar of msg.data) arrived(bar, false);
@@ -245,7 +269,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     const now = Date.now();
     if (s.connection !== 'stale') staleSince = 0;
     else if (!staleSince) staleSince = now;
-    else if (s.upstream === 'live' && now - staleSince >= Math.min(DEAD_SOCKET_MAX_MS, DEAD_SOCKET_MS * 2 ** deadReopens)) return reopenDead();
+    else if (s.upstream === 'live' && now - Math.max(staleSince, lastMessageAt) >= Math.min(DEAD_SOCKET_MAX_MS, DEAD_SOCKET_MS * 2 ** deadReopens)) return reopenDead();
     if (s.connection !== 'live') return;
     const stale = isStale({ interval: opts.interval, localNow: now, lastUpdateAt: s.lastUpdateAt, recentGaps: gaps, lastBarTime: s.candlesByKey[key]?.at(-1)?.time, skew: s.clockSkew });
     if (stale) setConnection('stale');
@@ -255,6 +279,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   return () => {
     stopped = true;
     clearTimeout(retryTimer);
+    clearTimeout(seriesRetry);
     clearInterval(staleTimer);
     clearTimeout(lagReopen);
     removeEventListener('online', online);

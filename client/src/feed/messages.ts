@@ -67,7 +67,11 @@ function toPosition(m: Record<string, unknown>): StreamPosition | undefined {
 
 function toSeriesState(m: Record<string, unknown>): SeriesState | undefined {
   if (m.state === 'live') return { state: 'live' };
-  if (m.state === 'failed') return { state: 'failed', error: isStr(m.error) ? m.error.slice(0, 500) : 'failed' };
+  if (m.state === 'failed') {
+    const error = isStr(m.error) ? m.error.slice(0, 500) : 'failed';
+    const retry = m.retryAfterSec;
+    return typeof retry === 'number' && Number.isFinite(retry) && retry > 0 ? { state: 'failed', error, retryAfterSec: Math.min(retry, 3600) } : { state: 'failed', error };
+  }
   return undefined;
 }
 

@@ -51,4 +51,5 @@ export interface SeriesDef {
   error?: string;
 }
 
-export type SeriesState = { state: 'live' } | { state: 'failed'; error: string };
+/** `retryAfterSec`: refused at a cap (the engine's load), worth asking again after it. */
+export type SeriesState = { state: 'live' } | { state: 'failed'; error: string; retryAfterSec?: number };

@@ -2,7 +2,7 @@ import type { SeriesPositions } from '../cluster/position.ts';
 import type { ResumeRequest } from '../cluster/resume-request.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { recoveredMessage } from '../domain/wire.ts';
-import type { SeriesInstance } from '../series/series-registry.ts';
+import type { SeriesInstance, SeriesRefusal } from '../series/series-registry.ts';
 import { pointWire } from '../series/series-wire.ts';
 import type { SeriesWindow } from '../store/series-window.ts';
 import type { Hub } from './hub.ts';
@@ -15,6 +15,8 @@ export interface FirstMessageInput {
   positions: SeriesPositions | undefined;
   resume: ResumeRequest | undefined;
   instances: readonly SeriesInstance[];
+  /** Derived series asked for and refused to this socket alone: listed with no points and failed, with why. */
+  refused?: readonly SeriesRefusal[];
 }
 
 /**
@@ -28,38 +30,41 @@ export interface FirstMessageInput {
  */
 export function firstMessage(input: FirstMessageInput): string | Buffer {
   const { id, window, hub, positions, resume } = input;
+  const refused = input.refused ?? [];
   // By label: the same series asked in another order share their cached message.
   const instances = input.instances.length > 1 ? [...input.instances].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)) : input.instances;
   /** One series' `"label":[points]` between two bar times. */
   const part = (inst: SeriesInstance, from: number, to: number) => `${JSON.stringify(inst.label)}:${JSON.stringify(inst.window.between(from, to).map(pointWire))}`;
+  // A refused series is listed too (no points): a resumed client takes one missing for a series to fetch.
+  const refusedParts = refused.map((r) => `${JSON.stringify(r.label)}:[]`);
   const recovery = resume && positions?.recover(id, resume.epoch, resume.since);
   if (recovery) {
     const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
-    if (!instances.length) return msg;
+    if (!instances.length && !refused.length) return msg;
     const [from, to] = span(recovery.bars);
     // Its series' status as `historical` carries it: a series that failed while the client was away
     // was never told it otherwise (its `series_status` went out then, and a repeat of the same error
     // is not sent again); one not listed runs, so a client that held it failed clears that.
-    const status = seriesStatus(instances);
-    return `${msg.slice(0, -1)},"series":{${instances.map((inst) => part(inst, from, to)).join(',')}}${status ? `,${status}` : ''}}`;
+    const status = seriesStatus(instances, refused);
+    return `${msg.slice(0, -1)},"series":{${[...instances.map((inst) => part(inst, from, to)), ...refusedParts].join(',')}}${status ? `,${status}` : ''}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
-  if (!instances.length && !resume) return snapshot.bytes;
+  if (!instances.length && !refused.length && !resume) return snapshot.bytes;
   // With derived series too: kept while the candles and every instance's points stay the same, so a
   // client reconnecting in a loop with 16 series costs one serialization per change, not 850 KB
   // built per connect.
-  const key = `${id.key}|${resume ? 'r' : ''}|${instances.map((inst) => inst.label).join('|')}`;
+  const key = `${id.key}|${resume ? 'r' : ''}|${instances.map((inst) => inst.label).join('|')}${refused.length ? `|${JSON.stringify(refused)}` : ''}`;
   const stamp = `${snapshot.serial}|${instances.map((inst) => `${inst.window.serial}.${inst.window.version}.${inst.state}.${inst.error ?? ''}`).join('|')}`;
   return hub.firstMessages.get(key, stamp, () => {
     const bars = window.last(input.historyOnConnect);
-    const status = seriesStatus(instances);
+    const status = seriesStatus(instances, refused);
     const [from, to] = span(bars);
     const parts = instances.map((inst) =>
       hub.seriesParts.get(`${id.key}|${inst.label}`, `${from}|${to}|${inst.window.serial}.${inst.window.version}`, () => part(inst, from, to)),
     );
     const extra = [
       resume ? '"recovered":false' : '',
-      instances.length ? `"series":{${parts.join(',')}}` : '',
+      instances.length || refused.length ? `"series":{${[...parts, ...refusedParts].join(',')}}` : '',
       status,
     ].filter(Boolean);
     const json = `${snapshot.json.slice(0, -1)},${extra.join(',')}}`;
@@ -71,11 +76,15 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
 }
 
 /**
- * `"seriesStatus":{…}` of the failed derived series, with their error (the client shows it rather than
- * empty values), as `historical` and `recovered` carry it; '' when none failed.
+ * `"seriesStatus":{…}` of the failed derived series, and those refused to the socket, with their
+ * error (the client shows it rather than empty values), as `historical` and `recovered` carry it; ''
+ * when none failed.
  */
-function seriesStatus(instances: readonly SeriesInstance[]): string {
-  const failed = instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`);
+function seriesStatus(instances: readonly SeriesInstance[], refused: readonly SeriesRefusal[]): string {
+  const failed = [
+    ...instances.filter((inst) => inst.state === 'failed').map((inst) => `${JSON.stringify(inst.label)}:${JSON.stringify({ state: 'failed', error: inst.error ?? 'failed' })}`),
+    ...refused.map((r) => `${JSON.stringify(r.label)}:${JSON.stringify({ state: 'failed', error: r.error, ...(r.retryAfterSec ? { retryAfterSec: r.retryAfterSec } : {}) })}`),
+  ];
   return failed.length ? `"seriesStatus":{${failed.join(',')}}` : '';
 }
 

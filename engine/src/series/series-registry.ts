@@ -27,6 +27,21 @@ export interface SeriesRequest {
 
 export type SeriesState = 'warming' | 'live' | 'failed';
 
+/**
+ * A derived series a request names correctly that cannot be served on its interval (a warm-up longer
+ * than the engine keeps, a definition pinned to another interval): refused alone, the request's
+ * other series and its candles served (one such series took a whole chart away, a review).
+ */
+export interface SeriesRefusal {
+  readonly label: string;
+  readonly error: string;
+  /** Set for a cap (variants, instances): asking again after this many seconds may be served. */
+  readonly retryAfterSec?: number;
+}
+
+/** When a series refused at a cap is worth asking for again (s): caps free as clients leave. */
+export const SERIES_CAP_RETRY_SEC = 30;
+
 export interface SeriesInstance {
   readonly label: string;
   readonly topic: string;
@@ -219,10 +234,16 @@ export class SeriesRegistry {
     return this.instances.size;
   }
 
-  /** Parses `ema-cross,rsi:period=21;source=open` into requests; an error names the bad part and the valid names. */
-  parse(spec: string | undefined, interval: string): { ok: true; value: SeriesRequest[] } | { ok: false; error: string } {
-    if (!spec) return { ok: true, value: [] };
+  /**
+   * Parses `ema-cross,rsi:period=21;source=open` into requests; an error names the bad part and the
+   * valid names. A malformed request (an unknown series, a bad parameter, too many series, one twice)
+   * is refused whole; a series well named that this interval cannot serve is in `refused` (see
+   * SeriesRefusal), the others in `value`.
+   */
+  parse(spec: string | undefined, interval: string): { ok: true; value: SeriesRequest[]; refused: SeriesRefusal[] } | { ok: false; error: string } {
+    if (!spec) return { ok: true, value: [], refused: [] };
     const out: SeriesRequest[] = [];
+    const refused: SeriesRefusal[] = [];
     const parts = spec.split(',').filter(Boolean);
     // Refused, not truncated: a client that asked for 20 must not silently get 16.
     if (parts.length > MAX_SERIES_PER_REQUEST) return { ok: false, error: `at most ${MAX_SERIES_PER_REQUEST} series per request (asked for ${parts.length})` };
@@ -241,30 +262,42 @@ export class SeriesRegistry {
         overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
       }
       const one = this.request(name, overrides, interval);
-      if (!one.ok) return one;
+      if (!one.ok && one.label === undefined) return { ok: false, error: one.error };
+      const label = one.ok ? one.value.label : one.label!;
       // Refused: each repeat was serialized into the first message again (16 × rsi: 847 KB instead of
       // 132 KB) and counted as a new instance against the address's ration.
-      if (out.some((r) => r.label === one.value.label)) return { ok: false, error: `series '${echo(one.value.label, 80)}' asked for more than once` };
-      out.push(one.value);
+      if (out.some((r) => r.label === label) || refused.some((r) => r.label === label)) return { ok: false, error: `series '${echo(label, 80)}' asked for more than once` };
+      if (one.ok) out.push(one.value);
+      else refused.push({ label, error: one.error });
     }
-    return { ok: true, value: out };
+    return { ok: true, value: out, refused };
   }
 
-  /** One request: a series by name with parameter overrides (e.g. from a query string). */
-  request(name: string, overrides: Record<string, string>, interval: string): { ok: true; value: SeriesRequest } | { ok: false; error: string } {
+  /**
+   * One request: a series by name with parameter overrides (e.g. from a query string). An error with
+   * a `label` is the series' own on this interval (its warm-up, its pinned interval), not the
+   * request's: `parse` refuses that series alone.
+   */
+  request(name: string, overrides: Record<string, string>, interval: string): { ok: true; value: SeriesRequest } | { ok: false; error: string; label?: string } {
     const def = this.defs.get(name);
     if (!def) return { ok: false, error: `unknown series '${echo(name, 40)}'; available series: ${[...this.defs.keys()].join(', ') || 'none'}` };
-    if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only` };
+    let params: Params;
+    let label: string;
     try {
-      const params = resolveParams(def, overrides);
-      warmupBars(def, params, interval);
-      const label = labelOf(def, params);
-      // The cluster's bound on a label (a Redis key there), enforced in every role alike.
-      if (label.length > MAX_LABEL) return { ok: false, error: `series '${name}': its parameters make a label longer than ${MAX_LABEL} characters` };
-      return { ok: true, value: { def, params, label } };
+      params = resolveParams(def, overrides);
+      label = labelOf(def, params);
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
+    // The cluster's bound on a label (a Redis key there), enforced in every role alike.
+    if (label.length > MAX_LABEL) return { ok: false, error: `series '${name}': its parameters make a label longer than ${MAX_LABEL} characters` };
+    if (def.interval && def.interval !== interval) return { ok: false, error: `series '${name}' is computed on ${def.interval} bars only`, label };
+    try {
+      warmupBars(def, params, interval);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message, label };
+    }
+    return { ok: true, value: { def, params, label } };
   }
 
   /** The state of an instance if one is alive (the label as `parse` gives it). */

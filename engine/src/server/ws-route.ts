@@ -13,7 +13,7 @@ import type { BarStore } from '../store/bar-store.ts';
 import { SeriesBusyError } from '../series/series-errors.ts';
 import { AddressRateLimit, IPV6_BLOCK_SHARE, pooledBlock } from './address-rate-limit.ts';
 import { SendBufferWatch } from './send-buffer-watch.ts';
-import { MAX_SERIES_PER_REQUEST, type SeriesInstance, type SeriesLease, type SeriesRequest, type SeriesService } from '../series/series-registry.ts';
+import { MAX_SERIES_PER_REQUEST, SERIES_CAP_RETRY_SEC, type SeriesInstance, type SeriesLease, type SeriesRefusal, type SeriesRequest, type SeriesService } from '../series/series-registry.ts';
 import type { SeriesPositions } from '../cluster/position.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import { firstMessage } from '../broadcast/first-message.ts';
@@ -145,6 +145,8 @@ interface WsContext {
   symbol?: string;
   interval?: string;
   series?: SeriesRequest[];
+  /** Derived series asked for that this interval cannot serve: reported failed to the client, not refusing it (see SeriesRefusal). */
+  refused?: SeriesRefusal[];
   resume?: ResumeRequest;
   error?: string;
   code?: string;
@@ -271,7 +273,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const wanted = checked.ok ? parsedSeries.get(q.series, checked.value.interval) : undefined;
     const resume = parseResume(q.epoch, q.since);
     // Upgrade even a bad request: the protocol answers it with an `error` message and close 4000.
-    const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], resume: resume.value };
+    const context: WsContext = !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], refused: wanted?.ok ? wanted.refused : [], resume: resume.value };
     res.upgrade({ ...context, address });
   });
 
@@ -338,6 +340,15 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     /** Aborted on close: a wait for a cold series' load goes with its socket (made only for one: not a cost per socket). */
     const coldWait: { left?: AbortController } = {};
     let variants: Array<{ def: string; label: string }> = [];
+    // The derived series this socket is served, and those refused to it alone (a cap, a warm-up
+    // this interval cannot give): the refused ones go in its first message as failed, with why.
+    let serving = [...(ctx.series ?? [])];
+    const refusedSeries: SeriesRefusal[] = [...(ctx.refused ?? [])];
+    // Every refusal here is a cap: the client may ask again later (the warm-up ones came with the request).
+    const refuseOne = (label: string, error: string) => {
+      serving = serving.filter((r) => r.label !== label);
+      refusedSeries.push({ label, error, retryAfterSec: SERIES_CAP_RETRY_SEC });
+    };
     ws.on('close', () => {
       closed = true;
       sockets.delete(ws);
@@ -385,15 +396,13 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       if (code === 'no_leader') ws.close(CLOSE_TRY_AGAIN, 'no leader: try again later');
       else ws.close(CLOSE_BAD_REQUEST, 'bad request');
     };
-    // A derived series refused by `acquire`, or by its `ready` (an edge: the leader's caps). A cap
-    // (SeriesBusyError) is "try again" (1013); anything else a bad request.
+    // A derived series `acquire` refused with something other than a cap (an edge: a label that
+    // cannot be a key): the request's fault. (A cap, SeriesBusyError, refuses that series alone.)
     const refuseSeries = (e: unknown) => {
       for (const l of leases) l.release();
       leases = [];
       if (closed) return;
-      if (!(e instanceof SeriesBusyError)) return refuse((e as Error).message);
-      ws.send(errorMessage(e.message));
-      ws.close(CLOSE_TRY_AGAIN, 'busy: try again later');
+      refuse((e as Error).message);
     };
     // Snapshot and subscribe in one synchronous turn: the pipeline updates the window before it
     // publishes, so no update can fall between the two (none lost, none duplicated). The turn is a
@@ -413,27 +422,36 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     };
     // `later` runs the snapshot-and-subscribe turn: the next turn for a live series, a budgeted one for a cold one.
     const serve = (later: (turn: () => void) => void = (turn) => firstTurns.run(turn)) => {
-      // Variants first: a request refused for them spends none of the address's ON_DEMAND_PER_MIN.
-      const asked = (ctx.series ?? []).filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
-      const over = perAddressVariants.take(address, id.key, asked);
-      if (over) return refuse(tooManyVariants(over));
-      // Released on close, as every refusal below closes the socket.
-      variants = asked;
+      // Variants first: a series refused for them spends none of the address's ON_DEMAND_PER_MIN.
+      // Per definition: the variants of one over its cap are refused alone, the rest served.
+      const asked = serving.filter((r) => r.label !== r.def.name).map((r) => ({ def: r.def.name, label: r.label }));
+      for (const def of definitions(asked)) {
+        const mine = asked.filter((v) => v.def === def);
+        // Held until close (released there, whatever ends the socket).
+        if (!perAddressVariants.take(address, id.key, mine)) variants.push(...mine);
+        else for (const v of mine) refuseOne(v.label, tooManyVariants(def));
+      }
       // On an edge, the cluster's count for the address too (every edge's), then the rest.
       const shared = deps.sharedVariants;
-      if (!asked.length || !shared) return ration(later);
-      const defs = definitions(asked);
+      if (!variants.length || !shared) return ration(later);
+      const defs = definitions(variants);
       void Promise.all(defs.map((def) => shared.variantsTaken(address, id.key, def, perAddressVariants.held(address, id.key, def)))).then((fits) => {
         if (closed) return;
-        const over = defs.find((_, i) => !fits[i]);
-        if (over) return refuse(tooManyVariants(over));
+        defs.forEach((def, i) => {
+          if (fits[i]) return;
+          const mine = variants.filter((v) => v.def === def);
+          variants = variants.filter((v) => v.def !== def);
+          perAddressVariants.release(address, id.key, mine);
+          shared.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
+          for (const v of mine) refuseOne(v.label, tooManyVariants(def));
+        });
         ration(later);
       });
     };
     const tooManyVariants = (def: string) => `at most ${MAX_VARIANTS_PER_ADDRESS} parameter variants of '${def}' on ${id.symbol} ${id.interval} from one address`;
     // New instances' ration for the address (this node's, then the cluster's), then acquire.
     const ration = (later: (turn: () => void) => void) => {
-      const starting = (ctx.series ?? []).filter((r) => !series.status(r.label, id)).length;
+      const starting = serving.filter((r) => !series.status(r.label, id)).length;
       const wait = starting && instanceStarts ? instanceStarts.take(address, starting) : 0;
       if (wait > 0) return refuse(instancesRateLimited(wait), 'rate_limited', wait);
       // On an edge, the cluster's ration for the address too (every edge's), then as above.
@@ -447,8 +465,16 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     };
     const acquire = (later: (turn: () => void) => void) => {
       try {
-        // Derived series are built on the live window (their warm-up reads it).
-        for (const r of ctx.series ?? []) leases.push(series.acquire(r, id, address));
+        // Derived series are built on the live window (their warm-up reads it). One at a cap
+        // (variants of a definition, instances in all) is refused alone.
+        for (const r of [...serving]) {
+          try {
+            leases.push(series.acquire(r, id, address));
+          } catch (e) {
+            if (!(e instanceof SeriesBusyError)) throw e;
+            refuseOne(r.label, e.message);
+          }
+        }
       } catch (e) {
         return refuseSeries(e);
       }
@@ -456,7 +482,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       const begin = () => caughtUp(() => later(() => {
         if (ws.closed) return;
         // historical (derived series aligned to its candles) or, for a resume, recovered.
-        const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances });
+        const first = firstMessage({ id, window: store.window(id), hub, historyOnConnect: deps.historyOnConnect, positions: deps.positions, resume: ctx.resume, instances, refused: refusedSeries });
         const bytes = typeof first === 'string' ? Buffer.byteLength(first) : first.length;
         // An IPv6 client's share is its /48's: a site's 65,536 /64s would each have had one.
         const budgetKey = pooledBlock(address) ?? address;
@@ -483,8 +509,27 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
         set.add(ws);
       }));
       // Series still warming up (off the request path, in slices) are waited for; the snapshot follows.
+      // One the cluster's leader refused at its caps (an edge's `ready`) is refused alone, as here.
       if (instances.every((inst) => inst.state !== 'warming')) begin();
-      else void Promise.all(leases.map((l) => l.ready)).then(begin, refuseSeries);
+      else {
+        const busy = new Set<SeriesLease>();
+        const settled = leases.map((l) =>
+          l.ready.then(
+            () => undefined,
+            (e: unknown) => {
+              if (!(e instanceof SeriesBusyError)) throw e;
+              busy.add(l);
+              refuseOne(l.instance.label, e.message);
+            },
+          ),
+        );
+        void Promise.all(settled).then(() => {
+          for (const l of busy) l.release();
+          leases = leases.filter((l) => !busy.has(l));
+          instances = leases.map((l) => l.instance);
+          begin();
+        }, refuseSeries);
+      }
       sent(2);
     };
     if (!demand) return serve();

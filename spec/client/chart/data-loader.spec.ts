@@ -29,25 +29,47 @@ function setup() {
 }
 
 describe('chart data loader', () => {
-  it('answers init from the store once the historical message is there', () => {
+  it('answers init from the store when the historical message is there', () => {
     const { s, loader } = setup();
+    setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
     const got: KLineData[][] = [];
     void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: (d) => got.push(d) });
-    expect(got).toEqual([]);
-    setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
     expect(got).toHaveLength(1);
     expect(got[0]!.map((k) => k.timestamp)).toEqual([c(5).time, c(6).time]);
+    expect(loader.shownKey()).toBe('BTCUSDT:1m');
   });
 
-  it('names the series whose bars the chart holds only once its init is answered (a switch keeps the old bars until then)', () => {
-    const { s, loader } = setup();
-    expect(loader.shownKey()).toBeUndefined();
-    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: () => undefined });
-    expect(loader.shownKey()).toBeUndefined();
+  it('answers init with no bars at once when the store has none of the series, and its snapshot then comes in (reproduced: a switch the engine refused, or made while it was down, drew the previous series under the new name)', () => {
+    const s = store();
+    const frames: Array<() => void> = [];
+    let reloads = 0;
+    let cur = { symbol: 'BTCUSDT', interval: '1m' };
+    const loader = createDataLoader({ store: s, current: () => cur, fetchOlder: async () => [], frame: (fn) => frames.push(fn), cancelFrame: () => undefined, reload: () => reloads++ });
     setCandlesForSymbol('BTCUSDT', '1m', [c(5), c(6)], s);
-    expect(loader.shownKey()).toBe('BTCUSDT:1m');
-    void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: () => undefined });
-    expect(loader.shownKey()).toBe('BTCUSDT:1m');
+    const answers: Array<{ key: string; bars: number[] }> = [];
+    const init = () =>
+      void loader.getBars({ type: 'init', timestamp: null, symbol, period, callback: (d) => answers.push({ key: `${cur.symbol}:${cur.interval}`, bars: d.map((k) => k.timestamp / 60_000) }) });
+    init();
+    // A switch to a series the store has nothing of (its socket refused, or the engine down): the
+    // chart's list is replaced by an empty one in the same call, not left holding BTCUSDT's bars.
+    cur = { symbol: 'ETHUSDT', interval: '1m' };
+    init();
+    expect(answers).toEqual([
+      { key: 'BTCUSDT:1m', bars: [5, 6] },
+      { key: 'ETHUSDT:1m', bars: [] },
+    ]);
+    expect(loader.shownKey()).toBe('ETHUSDT:1m');
+    // Its snapshot comes later: in through the live subscription, a big one as one reload.
+    const pushed: number[] = [];
+    loader.subscribeBar!({ symbol, period, callback: (k) => pushed.push(k.timestamp / 60_000) });
+    setCandlesForSymbol('ETHUSDT', '1m', [c(7), c(8)], s);
+    frames.shift()!();
+    expect(pushed).toEqual([7, 8]);
+    setCandlesForSymbol('ETHUSDT', '1m', Array.from({ length: RELOAD_AFTER_BARS + 1 }, (_, i) => c(9 + i)), s);
+    frames.shift()!();
+    expect(reloads).toBe(1);
+    init();
+    expect(answers.at(-1)!.bars).toHaveLength(RELOAD_AFTER_BARS + 1);
   });
 
   it('gives back the older pages the chart showed when it reloads the same series, once, never another series', () => {

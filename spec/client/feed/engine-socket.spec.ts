@@ -145,6 +145,35 @@ describe('connectEngine resumes with derived series', () => {
   });
 });
 
+describe('connectEngine: a derived series refused at a cap', () => {
+  it('asks again (a resume) after the time its status names, keeping the chart; one refused for good (no time) is not asked again (reproduced: the whole socket was refused, then: never asked again)', async () => {
+    const rsi = [{ time: 60_000, value: 1, is_closed: false }];
+    const busy = { state: 'failed', error: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address", retryAfterSec: 30 };
+    const firsts = [
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [], 'session-vwap': [] }, seriesStatus: { rsi: busy, 'session-vwap': { state: 'failed', error: 'needs 86400 bars of warm-up' } } }),
+      JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [], series: { rsi, 'session-vwap': [] }, seriesStatus: { 'session-vwap': { state: 'failed', error: 'needs 86400 bars of warm-up' } } }),
+    ];
+    let n = 0;
+    FakeSocket.serve = (ws) => ws.send(firsts[Math.min(n++, firsts.length - 1)]!);
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi', 'session-vwap'] });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(market.getState().seriesStatus['rsi|BTCUSDT:1m']).toMatchObject({ state: 'failed', retryAfterSec: 30 });
+    expect(market.getState().connection).toBe('live');
+    // Math.random is 1: 30 s and a quarter.
+    await vi.advanceTimersByTimeAsync(37_000);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(market.getState().seriesStatus['rsi|BTCUSDT:1m']).toBeUndefined();
+    expect(market.getState().seriesStatus['session-vwap|BTCUSDT:1m']).toMatchObject({ state: 'failed' });
+    // The warm-up refusal names no time: not asked again.
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(FakeSocket.made).toHaveLength(2);
+  });
+});
+
 describe('connectEngine refusals (close 4000)', () => {
   const refuse = (error: object) => (ws: FakeSocket) => {
     ws.send(JSON.stringify({ type: 'error', ...error }));
@@ -256,6 +285,33 @@ describe('connectEngine and a socket gone silent', () => {
     await vi.advanceTimersByTimeAsync(DEAD_SOCKET_MS);
     expect(FakeSocket.made).toHaveLength(3);
     expect(FakeSocket.made[2]!.at - t2).toBeGreaterThanOrEqual(2 * DEAD_SOCKET_MS);
+  });
+
+  it('keeps a socket that brings the engine\'s news through a long exchange stall: only a socket on which nothing came for DEAD_SOCKET_MS is dead (reproduced: reopened as the exchange came back, the badge stale, connecting, live, stale, live)', async () => {
+    let served: FakeSocket | undefined;
+    FakeSocket.serve = (ws) => {
+      served ??= ws;
+      ws.send(historical);
+      ws.send(JSON.stringify({ type: 'status', upstream: 'live', source: 'sim' }));
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    const states: string[] = [];
+    const unsub = market.subscribe((st, prev) => st.connection !== prev.connection && states.push(st.connection));
+    // The exchange stalls: the chart goes stale, the engine says so 10 s in, and says it is back 60 s later.
+    await vi.advanceTimersByTimeAsync(10_000);
+    served!.send(JSON.stringify({ type: 'status', upstream: 'stale', source: 'sim' }));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(market.getState().connection).toBe('stale');
+    served!.send(JSON.stringify({ type: 'status', upstream: 'live', source: 'sim' }));
+    // Its first update follows within a push.
+    await vi.advanceTimersByTimeAsync(1500);
+    const sent = Date.now();
+    served!.send(JSON.stringify({ type: 'live_candle', symbol: 'BTCUSDT', interval: '1m', ...candle, time: sent - (sent % 60_000), epoch: 'e1', offset: 6, at: sent }));
+    await vi.advanceTimersByTimeAsync(1000);
+    unsub();
+    expect(FakeSocket.made).toHaveLength(1);
+    expect(states).toEqual(['stale', 'live']);
   });
 
   it('keeps the socket while the engine says its upstream is stale (the engine is there; the exchange is not)', async () => {

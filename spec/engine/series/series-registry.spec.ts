@@ -153,12 +153,17 @@ describe('SeriesRegistry', () => {
     expect(() => defineSeries({ ...base, params: { tz: 'UTC' }, ranges: { tz: { options: ['UTC', 'UTC+8'] } } })).not.toThrow();
   });
 
-  it('refuses parameters whose warm-up passes what the engine keeps, saying so (reproduced: session-vwap:anchor=1w on 1m capped its own and showed partial sessions)', () => {
+  it('refuses parameters whose warm-up passes what the engine keeps, saying so, that series alone (reproduced: session-vwap:anchor=1w on 1m capped its own and showed partial sessions; then: the whole request refused)', () => {
     const { registry } = setup([sessionVwap]);
+    const error = 'session-vwap: these parameters need 10080 bars of warm-up on 1m, more than the 5000 the engine keeps: use a longer interval or a shorter parameter';
     const r = registry.parse('session-vwap:anchor=1w', '1m');
-    expect(r).toEqual({ ok: false, error: 'session-vwap: these parameters need 10080 bars of warm-up on 1m, more than the 5000 the engine keeps: use a longer interval or a shorter parameter' });
-    expect(registry.parse('session-vwap:anchor=1w', '5m').ok).toBe(true);
-    expect(registry.parse('session-vwap:anchor=1d', '1m').ok).toBe(true);
+    expect(r).toEqual({ ok: true, value: [], refused: [{ label: 'session-vwap:anchor=1w', error }] });
+    // GET /series/… asks for one: refused with the same words.
+    expect(registry.request('session-vwap', { anchor: '1w' }, '1m')).toEqual({ ok: false, error, label: 'session-vwap:anchor=1w' });
+    // A bad parameter is the request's fault: the whole of it is refused.
+    expect(registry.parse('session-vwap:anchor=1w,session-vwap:anchor=nope', '1m').ok).toBe(false);
+    expect(registry.parse('session-vwap:anchor=1w', '5m')).toMatchObject({ ok: true, value: [{ label: 'session-vwap:anchor=1w' }], refused: [] });
+    expect(registry.parse('session-vwap:anchor=1d', '1m')).toMatchObject({ ok: true, value: [{ label: 'session-vwap' }], refused: [] });
   });
 
   it('isolates a series that throws: counted, marked failed with its error, restarted; other series unaffected', async () => {

@@ -126,17 +126,29 @@ describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () 
     open.push(c);
     return c;
   };
-  const refusal = async (c: EngineClient) => {
-    await c.until((x) => x.closeCode !== undefined, 10_000, 'the refusal');
-    return { code: c.closeCode, message: (c.messages[0] as { message?: string }).message };
+  /** The candles come; the variants over the cap are refused to this socket alone, failed with why. */
+  const refusedVariants = async (c: EngineClient) => {
+    await c.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 10_000, 'historical');
+    const h = c.historical() as { data?: unknown[]; series?: Record<string, unknown[]>; seriesStatus?: Record<string, { state: string; error?: string; retryAfterSec?: number }> } | undefined;
+    // A cap: the client is told when to ask again.
+    for (const st of Object.values(h?.seriesStatus ?? {})) expect(st.retryAfterSec).toBe(30);
+    const failed = Object.entries(h?.seriesStatus ?? {}).map(([label, st]) => `${label}: ${st.state} (${st.error})`);
+    return { close: c.closeCode, candles: (h?.data?.length ?? 0) > 0, failed, empty: Object.entries(h?.series ?? {}).filter(([, p]) => p.length === 0).map(([label]) => label) };
   };
+  const overCap = "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address";
 
-  it('one address cannot take every variant place of a series (reproduced: one socket with 16 variants locked every other address out)', async () => {
-    const flood = connect('203.0.113.50', Array.from({ length: 16 }, (_, i) => 60 + i));
-    expect(await refusal(flood)).toEqual({ code: 4000, message: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address" });
+  it('one address cannot take every variant place of a series: the variants over its cap are failed to that socket, its candles served (reproduced: one socket with 16 variants locked every other address out; then: the whole chart refused)', async () => {
+    const periods = Array.from({ length: 16 }, (_, i) => 60 + i);
+    const flood = connect('203.0.113.50', periods);
+    expect(await refusedVariants(flood)).toEqual({ close: undefined, candles: true, failed: periods.map((p) => `rsi:period=${p}: failed (${overCap})`), empty: periods.map((p) => `rsi:period=${p}`) });
+    flood.close();
     const mine = connect('203.0.113.50', [60, 61, 62, 63]);
     await mine.until((x) => x.historical() !== undefined, 15_000, 'historical with 4 variants');
-    expect(await refusal(connect('203.0.113.50', [64]))).toEqual({ code: 4000, message: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address" });
+    expect((mine.historical() as { seriesStatus?: unknown }).seriesStatus).toBeUndefined();
+    const fifth = connect('203.0.113.50', [64]);
+    expect(await refusedVariants(fifth)).toEqual({ close: undefined, candles: true, failed: [`rsi:period=64: failed (${overCap})`], empty: ['rsi:period=64'] });
+    fifth.close();
+    await new Promise((r) => setTimeout(r, 200));
     // The same variants again from that address, and another address's own: served.
     const again = connect('203.0.113.50', [60]);
     const other = connect('198.51.100.50', [21, 22, 23, 24]);
