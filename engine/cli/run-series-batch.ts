@@ -7,7 +7,7 @@ import type { Bar } from '../src/domain/bar.ts';
 import { bucketOpen, bucketsBetween, type Interval, nextOpen, parseInterval } from '../src/domain/interval.ts';
 import { resample } from '../src/operators/resample.ts';
 import { sourceIntervalFor } from '../src/pipeline/custom-intervals.ts';
-import { anchoredFeedStart, AnchoredRuns, startRun } from '../src/series/anchored-runs.ts';
+import { anchoredFeedStart, openSeriesRuns } from '../src/series/anchored-runs.ts';
 import { type SeriesPoint, warmupBars } from '../src/series/define-series.ts';
 import { BinanceRest, MAX_KLINES_PER_CALL } from '../src/sources/binance-rest.ts';
 import { ExchangeClock } from '../src/sources/exchange-clock.ts';
@@ -229,13 +229,8 @@ function engineRuns(config: EngineRunsConfig): PointWriter {
     if (ended) stoppedAtEnd = true;
     else failure ??= e ?? new Error('derived series failed');
   };
-  let runs: { next(bar: Bar): void; complete(): void; stop(): void };
-  if (blockMs === 0) {
-    runs = startRun(build(), onPoint, onError);
-  } else {
-    const anchored = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError);
-    runs = { next: (b) => anchored.next(b), complete: () => anchored.complete(), stop: () => anchored.unsubscribe() };
-  }
+  // The engine's own runs and checks (the grid of the bars too).
+  const runs = openSeriesRuns(build, blockMs, inputFrom, interval, onPoint, onError);
   // Closed bars only, as a range computes from history (a forming bar or bucket is not history).
   const sourceBars = resampleFrom === undefined ? undefined : new Subject<Bar>();
   const resampling: Subscription | undefined = sourceBars

@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
+import { parseInterval } from '../domain/interval.ts';
 import type { SeriesPoint } from './define-series.ts';
 import { direct } from '../operators/emitting.ts';
 import { pointProblem, pointTimeProblem } from './point-check.ts';
@@ -275,4 +276,19 @@ export function anchoredRuns(build: () => OperatorFunction<Bar, SeriesPoint>, bl
 /** The first open time to feed so that points from `from` on are whole: the start of the block before. */
 export function anchoredFeedStart(from: number, blockMs: number): number {
   return blockMs === 0 ? from : (Math.floor(from / blockMs) - 1) * blockMs;
+}
+
+/**
+ * A series' runs as the engine opens them, live, for a range and in `npm run series` alike (one
+ * place, so the CLI's values and checks are the engine's): one run when each value depends on its
+ * own bar (`blockMs` 0), else anchored runs over blocks of `blockMs`; every point checked, its time
+ * on the grid of `interval`'s bars (months vary in length: not checked there).
+ */
+export function openSeriesRuns(build: () => OperatorFunction<Bar, SeriesPoint>, blockMs: number, inputFrom: number | undefined, interval: string, onPoint: (p: SeriesPoint) => void, onError: (e: unknown) => void): OperatorRun {
+  const iv = parseInterval(interval);
+  const barMs = iv.unit === 'M' ? undefined : iv.ms;
+  if (blockMs === 0) return startRun(build(), onPoint, onError, barMs);
+  // Live bars go straight into the runs (no Subject or operator layers of their own per bar).
+  const runs = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError, barMs);
+  return { next: (bar) => runs.next(bar), complete: () => runs.complete(), stop: () => runs.unsubscribe() };
 }

@@ -2,12 +2,12 @@ import { TurnBudget } from '../domain/turn-budget.ts';
 import { type Observable, Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import { HistoryRefusedError } from '../domain/errors.ts';
-import { intervalMs, parseInterval } from '../domain/interval.ts';
+import { intervalMs } from '../domain/interval.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { repairBursts } from '../pipeline/repair-bursts.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
-import { anchoredFeedStart, AnchoredRuns, startRun } from './anchored-runs.ts';
+import { anchoredFeedStart, openSeriesRuns } from './anchored-runs.ts';
 import { type Params, resolveParams, type SeriesDefinition, SeriesDefinitionError, type SeriesPoint, warmupBars } from './define-series.ts';
 import { PointWindow } from './point-window.ts';
 import { changedSince, keptSame } from './point-changes.ts';
@@ -514,18 +514,8 @@ export class SeriesRegistry {
   openRun(req: SeriesRequest, blockMs: number, inputFrom: number | undefined, interval: string, onPoint: (p: SeriesPoint) => void): Run {
     let failure: unknown;
     const onError = (e: unknown) => (failure = e ?? new Error('derived series failed'));
-    const build = () => req.def.operator(req.params);
-    // A point's time must be on the bars' grid (months vary in length: not checked there).
-    const iv = parseInterval(interval);
-    const barMs = iv.unit === 'M' ? undefined : iv.ms;
-    if (blockMs === 0) {
-      // Each value depends on its own bar: one run.
-      const run = startRun(build(), onPoint, onError, barMs);
-      return { input: run, subscription: new Subscription(() => run.stop()), failure: () => failure };
-    }
-    // Live bars go straight into the runs (no Subject or operator layers of its own per bar).
-    const runs = new AnchoredRuns(build, blockMs, inputFrom, onPoint, onError, barMs);
-    return { input: runs, subscription: new Subscription(() => runs.unsubscribe()), failure: () => failure };
+    const runs = openSeriesRuns(() => req.def.operator(req.params), blockMs, inputFrom, interval, onPoint, onError);
+    return { input: runs, subscription: new Subscription(() => runs.stop()), failure: () => failure };
   }
 
   /**
