@@ -100,23 +100,29 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   let lagReopen: ReturnType<typeof setTimeout> | undefined;
   /** A derived series the engine refused at a cap is asked for again (a resume) once its time is up. */
   let seriesRetry: ReturnType<typeof setTimeout> | undefined;
+  /** The next socket asks for a snapshot, not a resume. */
+  let fresh = false;
   const retryRefusedSeries = (status: Record<string, SeriesState>) => {
     const waits = (opts.series ?? []).flatMap((label) => {
       const st = status[label];
       return st?.state === 'failed' && st.retryAfterSec ? [st.retryAfterSec] : [];
     });
     if (!waits.length || seriesRetry !== undefined) return;
-    // Jittered: a crowd refused together spreads out.
+    // Jittered: a crowd refused together spreads out. A fresh snapshot, not a resume: a resume's
+    // `recovered` holds a series' points for the bars missed only (none of its history; a diff review).
     seriesRetry = setTimeout(() => {
       seriesRetry = undefined;
-      if (!stopped) reopen();
+      if (stopped) return;
+      fresh = true;
+      reopen();
     }, Math.max(...waits) * 1000 * (1 + Math.random() / 4));
   };
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
   const url = () => {
-    const pos = served ? market.getState().positionByKey[key] : undefined;
+    const pos = served && !fresh ? market.getState().positionByKey[key] : undefined;
+    fresh = false;
     const resume = pos ? `&epoch=${encodeURIComponent(pos.epoch)}&since=${pos.offset}` : '';
     return `${base}/ws/${encodeURIComponent(opts.symbol)}?interval=${encodeURIComponent(opts.interval)}${seriesParam}${resume}`;
   };
@@ -141,6 +147,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     lagReopen = undefined;
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
     lastMessageAt = Date.now();
+    // This socket's first message says again which series wait for a retry (one may be served now).
+    clearTimeout(seriesRetry);
+    seriesRetry = undefined;
     const socket = new WebSocket(url());
     ws = socket;
     let openedAt = 0;

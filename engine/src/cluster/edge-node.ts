@@ -8,7 +8,7 @@ import { type SeriesId, seriesId } from '../domain/series-id.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { SeriesCatalog } from '../pipeline/series-catalog.ts';
-import { loadSeriesModules } from '../series/load-series.ts';
+import { checkPinnedIntervals, loadSeriesModules } from '../series/load-series.ts';
 import { MAX_SERIES_PER_REQUEST, SeriesRegistry } from '../series/series-registry.ts';
 import { instancesGauge, registryWiring } from '../series/registry-wiring.ts';
 import { type EngineServer, serverSettings, startServer } from '../server/server.ts';
@@ -164,6 +164,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   statusTimer.unref();
 
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
+  // As ROLE=all and the leader: a series pinned to an interval not served here could never run.
+  checkPinnedIntervals(defs, config.intervals, config.seriesDir);
   // Parses clients' requests and computes GET /series ranges over the window; it runs no instance
   // (engine_series_instances stays 0 here): those the leader computes, and edges follow their points.
   // Older bars for a range's candles and warm-up, and for clients' history pages: those Redis keeps

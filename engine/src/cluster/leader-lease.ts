@@ -167,6 +167,8 @@ export class LeaderLease {
       // Unreachable: we cannot know whether the lease still holds, so stop claiming it before it could have expired.
       if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${redisErrorText(e)})`);
       else if (!s.leader && e instanceof ReplyError) this.refused(redisErrorText(e));
+      // Away, not refusing: RedisWatch says that (a refusal kept here read beside it as if still true).
+      else if (!s.leader) this.acquireRefused = undefined;
     }
     this.schedule();
   }

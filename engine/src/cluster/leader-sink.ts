@@ -72,6 +72,7 @@ export class LeaderSink {
       if (leader) return void this.heal();
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
+      this.unseeded.clear();
       this.windows.clear();
       this.settleWindows();
       this.failingSpell = false;
@@ -176,10 +177,15 @@ export class LeaderSink {
       },
       (e: unknown) => {
         this.failed(e);
+        // Its log may not exist yet: the first of these kept bars to be written begins it (not a loss).
+        this.unseeded.add(id.key);
         for (const b of bars) this.keep(id, b);
       },
     );
   }
+
+  /** Series whose window write failed: an update beginning their log is that log's start, not a loss. */
+  private readonly unseeded = new Set<string>();
 
   /** `resent`: a kept write sent again (counted in `failing` until answered). */
   private send(token: string, id: SeriesId, bar: Bar, resent = false): Promise<void> {
@@ -208,8 +214,10 @@ export class LeaderSink {
    * Redis-fault review). Said at most once a minute.
    */
   private restarted(id: SeriesId): void {
-    this.restarts++;
     void this.writeWindow(id);
+    // A window that failed, retried as updates: its log begins here (a diff review: said as lost).
+    if (this.unseeded.delete(id.key)) return;
+    this.restarts++;
     const now = performance.now();
     if (now - this.restartSaidAt < LOG_EVERY_MS) return;
     this.restartSaidAt = now;

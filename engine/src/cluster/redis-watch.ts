@@ -83,8 +83,8 @@ export class RedisWatch {
   };
 
   /**
-   * Why Redis's `maxmemory-policy` endangers the cluster, while it does: any policy but `noeviction`
-   * lets Redis drop the engine's keys when it is full. `allkeys-*` took series' bars and positions
+   * Why Redis's `maxmemory-policy` endangers the cluster, while it does: with a `maxmemory` set, any
+   * policy but `noeviction` lets Redis drop the engine's keys when it is full. `allkeys-*` took series' bars and positions
    * (a chart's history down to 1 bar), `volatile-*` the lease (the leader stepped down 4 times in 33
    * s): a Redis-fault review. Read at each (re)connect: a Redis replaced or reconfigured is read again.
    */
@@ -97,7 +97,9 @@ export class RedisWatch {
   private readPolicy(): void {
     this.redis.info('memory').then(
       (text) => {
-        const policy = /^maxmemory_policy:(\S+)/m.exec(text)?.[1];
+        // With no maxmemory set nothing is ever evicted, whatever the policy.
+        const limited = Number(/^maxmemory:(\d+)/m.exec(text)?.[1] ?? '0') > 0;
+        const policy = limited ? /^maxmemory_policy:(\S+)/m.exec(text)?.[1] : undefined;
         if (policy === this.policy) return;
         this.policy = policy;
         const warning = this.evictionWarning;

@@ -146,12 +146,13 @@ describe('connectEngine resumes with derived series', () => {
 });
 
 describe('connectEngine: a derived series refused at a cap', () => {
-  it('asks again (a resume) after the time its status names, keeping the chart; one refused for good (no time) is not asked again (reproduced: the whole socket was refused, then: never asked again)', async () => {
+  it('asks again (a fresh snapshot, its history with it) after the time its status names; one refused for good (no time) is not asked again (reproduced: the whole socket was refused, then: never asked again; then: a resume brought none of its history)', async () => {
     const rsi = [{ time: 60_000, value: 1, is_closed: false }];
     const busy = { state: 'failed', error: "at most 4 parameter variants of 'rsi' on BTCUSDT 1m from one address", retryAfterSec: 30 };
+    const warmup = { state: 'failed', error: 'needs 86400 bars of warm-up' };
     const firsts = [
-      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [], 'session-vwap': [] }, seriesStatus: { rsi: busy, 'session-vwap': { state: 'failed', error: 'needs 86400 bars of warm-up' } } }),
-      JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [], series: { rsi, 'session-vwap': [] }, seriesStatus: { 'session-vwap': { state: 'failed', error: 'needs 86400 bars of warm-up' } } }),
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [], 'session-vwap': [] }, seriesStatus: { rsi: busy, 'session-vwap': warmup } }),
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi, 'session-vwap': [] }, seriesStatus: { 'session-vwap': warmup } }),
     ];
     let n = 0;
     FakeSocket.serve = (ws) => ws.send(firsts[Math.min(n++, firsts.length - 1)]!);
@@ -164,12 +165,34 @@ describe('connectEngine: a derived series refused at a cap', () => {
     expect(FakeSocket.made).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1000);
     expect(FakeSocket.made).toHaveLength(2);
-    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
+    expect(FakeSocket.made[1]!.url).not.toContain('epoch=');
     await vi.advanceTimersByTimeAsync(10);
     expect(market.getState().seriesStatus['rsi|BTCUSDT:1m']).toBeUndefined();
+    expect(market.getState().seriesPoints['rsi|BTCUSDT:1m']?.size).toBe(1);
     expect(market.getState().seriesStatus['session-vwap|BTCUSDT:1m']).toMatchObject({ state: 'failed' });
-    // The warm-up refusal names no time: not asked again.
+    // The warm-up refusal names no time: not asked again; a later drop resumes as usual.
     await vi.advanceTimersByTimeAsync(120_000);
+    expect(FakeSocket.made).toHaveLength(2);
+    FakeSocket.made[1]!.drop(1006);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(FakeSocket.made.at(-1)!.url).toContain('&epoch=e1&since=5');
+  });
+
+  it('a reconnect for another reason before the retry is due leaves no retry behind that would drop the new socket', async () => {
+    const busy = { state: 'failed', error: 'cap', retryAfterSec: 30 };
+    const firsts = [
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [] }, seriesStatus: { rsi: busy } }),
+      JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [], series: { rsi: [] } }),
+    ];
+    let n = 0;
+    FakeSocket.serve = (ws) => ws.send(firsts[Math.min(n++, firsts.length - 1)]!);
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'] });
+    await vi.advanceTimersByTimeAsync(10);
+    FakeSocket.made[0]!.drop(1006);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(FakeSocket.made).toHaveLength(2);
+    // Served now: no retry 30 s on.
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeSocket.made).toHaveLength(2);
   });
 });

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkPinnedIntervals, loadSeriesModules } from '../../../engine/src/series/load-series.ts';
+import { startEdge } from '../../../engine/src/cluster/edge-node.ts';
+import { silentLogger } from '../../../engine/src/log.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 
 const defineUrl = resolve('engine/src/series/define-series.ts');
@@ -19,12 +22,22 @@ export default defineSeries({ name: 'range10m', pane: 'oscillator', interval: '$
  * every request for it was refused (a quant review): only INTERVALS are served, on demand too. The
  * start now stops, naming the module, SERIES_DIR and INTERVALS, before any connection is opened.
  */
+const redisUp = await hasRedis('a derived series pinned to an interval an edge does not serve');
+
 describe('a derived series pinned to an interval the engine does not serve', () => {
   it('stops the start with a message naming the module, SERIES_DIR and INTERVALS', async () => {
     dir = mkdtempSync(join(tmpdir(), 'series-pinned-'));
     writeFileSync(join(dir, 'range10m.ts'), pinned('10m'));
     await expect(startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m', '5m'], seriesDir: dir })).rejects.toThrow(
       new RegExp(`series module .*range10m\\.ts \\(SERIES_DIR=${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): 'range10m' is pinned to interval 10m, which this engine does not serve \\(INTERVALS=1m,5m\\)`),
+    );
+  }, 60_000);
+
+  it.runIf(redisUp)('stops an edge too (a diff review: it started, then refused every request)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'series-pinned-'));
+    writeFileSync(join(dir, 'range10m.ts'), pinned('10m'));
+    await expect(startEdge({ redisUrl: REDIS_URL, redisKeyPrefix: 'pinned-edge:', port: 0, host: '127.0.0.1', symbols: ['BTCUSDT'], intervals: ['1m', '5m'], seriesDir: dir, clientDir: '', log: silentLogger })).rejects.toThrow(
+      /series module .*range10m\.ts .*'range10m' is pinned to interval 10m, which this engine does not serve \(INTERVALS=1m,5m\)/,
     );
   }, 60_000);
 

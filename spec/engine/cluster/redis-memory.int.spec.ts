@@ -117,6 +117,8 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
   }, 90_000);
 
   it('an evicting maxmemory-policy is said in the log and /health of every node; a standby Redis refuses the lease says why', async () => {
+    // A limit, far above use: with none, nothing is evicted whatever the policy (no warning then).
+    await check.config('SET', 'maxmemory', '1gb');
     await check.config('SET', 'maxmemory-policy', 'allkeys-lru');
     await check.acl('SETUSER', 'noset', 'on', '>not-a-secret', '~*', '&*', '+@all', '-set');
     try {
@@ -133,6 +135,7 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
       expect(standby.output.join('').match(/redis refuses this node's tries to take the lease/g)).toHaveLength(1);
     } finally {
       await check.config('SET', 'maxmemory-policy', 'noeviction');
+      await check.config('SET', 'maxmemory', '0');
     }
   }, 120_000);
 });
