@@ -137,6 +137,8 @@ export function App() {
     if (c === 'loading') return { text: 'loading', cls: 'warn' };
     if (c === 'reconnecting' || c === 'connecting') return { text: c, cls: 'warn' };
     if (upstream() === 'reconnecting') return { text: 'reconnecting', cls: 'warn' };
+    // A replay that played its last frame: no update is due, so the quiet chart is not stale.
+    if (upstream() === 'ended') return { text: 'replay ended', cls: 'ok' };
     if (c === 'stale' || upstream() === 'stale') return { text: 'stale', cls: 'warn' };
     return { text: 'live', cls: 'ok' };
   });
@@ -289,6 +291,11 @@ export function App() {
           <Show when={source() === 'sim'}>
             <span class="badge sim" data-testid="sim-badge" title="The engine runs on its built-in simulated exchange: prices are not real">
               simulated feed
+            </span>
+          </Show>
+          <Show when={source() === 'replay'}>
+            <span class="badge replay" data-testid="replay-badge" title="The engine plays a recording (SOURCE=replay): what the chart shows happened earlier, not now">
+              replay
             </span>
           </Show>
           <span class={`badge state ${badge().cls}`} data-testid="status" role="status">

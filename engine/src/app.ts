@@ -172,6 +172,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const baseHealth = engineHealth({
     source,
     upstream: feed.upstream,
+    replay: exchange.replay ? () => feed.replay()! : undefined,
     shards: () => shards.stats(),
     store: () => store.health(),
     configured: () => lifecycle.pinnedProgress(),

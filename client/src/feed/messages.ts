@@ -36,7 +36,7 @@ export type EngineMessage =
   | { type: 'series_status'; name: string; symbol: string; interval: string; status: SeriesState }
   /** `at`: when the engine sent it (its clock, ms; see feed-lag.ts). */
   | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition; at?: number }
-  | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale'; source: string }
+  | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale' | 'ended'; source: string }
   | { type: 'error'; message: string; code?: string; retryAfterSec?: number };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -162,7 +162,7 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       return out;
     }
     case 'status':
-      if (msg.upstream !== 'live' && msg.upstream !== 'reconnecting' && msg.upstream !== 'stale') return undefined;
+      if (msg.upstream !== 'live' && msg.upstream !== 'reconnecting' && msg.upstream !== 'stale' && msg.upstream !== 'ended') return undefined;
       return { type: 'status', upstream: msg.upstream, source: isStr(msg.source) ? msg.source : '' };
     case 'error': {
       const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message : 'unknown error' };

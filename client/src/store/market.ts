@@ -16,8 +16,8 @@ export interface MarketState {
   /** Series the chart showed, least recent first (the last is the selection); see MAX_SERIES_KEPT. */
   recentKeys: string[];
   connection: ConnectionState;
-  /** What the engine says of its own upstream. */
-  upstream: 'live' | 'reconnecting' | 'stale' | 'unknown';
+  /** What the engine says of its own upstream (`ended`: a replay played its last frame, nothing more will come). */
+  upstream: 'live' | 'reconnecting' | 'stale' | 'ended' | 'unknown';
   source: string | null;
   lastUpdateAt: number;
   /** Exchange time minus this browser's clock, estimated from the feed (ms). */

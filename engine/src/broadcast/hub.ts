@@ -15,7 +15,8 @@ export interface Publisher {
 
 export const STATUS_TOPIC = 'status';
 
-export type UpstreamState = 'live' | 'reconnecting' | 'stale';
+/** `ended`: a replay played its last frame; connected, and nothing more will come (no fault). */
+export type UpstreamState = 'live' | 'reconnecting' | 'stale' | 'ended';
 
 /** A series whose clients read other than the upstream's state: its own stream is silent, or its connection is down. */
 export interface SeriesStatus {
@@ -24,7 +25,7 @@ export interface SeriesStatus {
 }
 
 /** How far from `live` a state is: a series reads the worse of its own and the upstream's. */
-const RANK: Record<UpstreamState, number> = { live: 0, stale: 1, reconnecting: 2 };
+const RANK: Record<UpstreamState, number> = { live: 0, ended: 0, stale: 1, reconnecting: 2 };
 
 /**
  * Fan-out of every series to its subscribers. Each update is serialized once and published to the
@@ -216,7 +217,7 @@ export class Hub {
   }
 
   private statusMessages(): Record<UpstreamState, string> {
-    return { live: this.statusMessage('live'), stale: this.statusMessage('stale'), reconnecting: this.statusMessage('reconnecting') };
+    return { live: this.statusMessage('live'), stale: this.statusMessage('stale'), reconnecting: this.statusMessage('reconnecting'), ended: this.statusMessage('ended') };
   }
 
   private statusMessage(upstream: UpstreamState): string {

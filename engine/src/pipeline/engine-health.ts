@@ -13,6 +13,8 @@ export interface HealthParts {
   series(): LifecycleCounts;
   /** Derived-series modules loaded (they are loaded before the server listens). */
   derivedModules: number;
+  /** SOURCE=replay: whether it played its last frame (its silence is then no fault) and how many it played. */
+  replay?: () => { done: boolean; frames: number };
   /** No frame for min(this, 10 s) reads as not live. */
   staleAfterMs: number;
   now?: () => number;
@@ -22,7 +24,8 @@ export interface HealthParts {
  * Readiness (`/health`): ok only when the upstream is live (connected, frames arriving), every configured
  * series is loaded (native ones bootstrapped, custom intervals with their history) and the store is
  * reachable; `notReady` says what is missing. Also what runs: shards and their streams, series live
- * and on demand.
+ * and on demand. A replay that played its last frame is ready while connected (`replay: { done, frames }`):
+ * nothing more is due.
  */
 export function engineHealth(parts: HealthParts): () => Record<string, unknown> & { status: 'ok' | 'degraded' } {
   const now = parts.now ?? Date.now;
@@ -32,7 +35,8 @@ export function engineHealth(parts: HealthParts): () => Record<string, unknown> 
     const { native, custom } = parts.configured();
     const connected = (up?.shards ?? 0) > 0;
     const lastFrameAgeMs = up?.lastFrameAt === undefined ? null : now() - up.lastFrameAt;
-    const live = connected && lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, parts.staleAfterMs);
+    const replay = parts.replay?.();
+    const live = connected && ((lastFrameAgeMs !== null && lastFrameAgeMs <= Math.min(10_000, parts.staleAfterMs)) || replay?.done === true);
     const bootstrapDone = native.live === native.total;
     const shards = parts.shards();
     // Not a reason to leave the load balancer: the other series are served, and these re-synced from REST.
@@ -47,6 +51,7 @@ export function engineHealth(parts: HealthParts): () => Record<string, unknown> 
       status: notReady.length === 0 ? 'ok' : 'degraded',
       notReady,
       source: parts.source,
+      ...(replay ? { replay } : {}),
       upstream: { connected, live, shards: up?.shards ?? 0, lastFrameAgeMs, silentStreams, streams: shards },
       store,
       bootstrap: { done: bootstrapDone, series: native.live, total: native.total, custom: custom.total, customLoaded: custom.live, rejectedSymbols: parts.rejectedSymbols() },

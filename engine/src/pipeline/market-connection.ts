@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { Recorder } from '../record/recorder.ts';
 import { RecordingFileError } from '../record/recording-file-error.ts';
+import { RECORDING_VERSION } from '../record/recording-format.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
 import { fetchMarkets } from '../sources/exchange-info.ts';
 import type { SimOptions } from '../../sim/sim-exchange.ts';
@@ -52,7 +53,7 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
   config.symbols = exchange.symbols;
   config.intervals = exchange.intervals;
   const recorder = config.recordFile ? await openRecorder(config.recordFile, log, exchange) : undefined;
-  recorder?.write({ k: 'meta', t: exchange.now(), symbols: config.symbols, intervals: config.intervals, source });
+  recorder?.write({ k: 'meta', version: RECORDING_VERSION, t: exchange.now(), symbols: config.symbols, intervals: config.intervals, source });
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
   const catalog = new SeriesCatalog(universe && source !== 'replay' ? '*' : config.symbols, config.intervals, source, config.bufferSize);
@@ -110,7 +111,10 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
  */
 async function openRecorder(path: string, log: Logger, exchange: Exchange): Promise<Recorder> {
   try {
-    return new Recorder(path, { onError: (err) => log.warn(`recording stopped: RECORD_FILE ${path} could not be written; the engine keeps serving`, { err }) });
+    const recorder = new Recorder(path, { onError: (err) => log.warn(`recording stopped: RECORD_FILE ${path} could not be written; the engine keeps serving`, { err }) });
+    // A restart (a crash loop) must not wipe the recording of the run that crashed.
+    if (recorder.movedAside) log.warn(`RECORD_FILE ${path} already held a recording: moved it to ${recorder.movedAside}`, { from: path, to: recorder.movedAside });
+    return recorder;
   } catch (e) {
     await exchange.close();
     if (!(e instanceof RecordingFileError)) throw e;

@@ -60,6 +60,8 @@ export interface SeriesFeed {
   repairs$(id: SeriesId): Observable<Bar>;
   /** The upstream's state, once known. */
   upstream(): UpstreamStatus | undefined;
+  /** SOURCE=replay: whether the recording played its last frame, and how many frames it played. */
+  replay(): { done: boolean; frames: number } | undefined;
   /** Stops the pipelines (their teardown aborts REST fills), then the upstream sockets and timers. */
   stop(): void;
   /** Completes every series' bars$ (after their subscribers stopped). */
@@ -77,7 +79,17 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const { exchange, catalog, rest, recorder } = market;
   // The exchange decides how often shards warn (10,000 error frames a second made 10,000 lines): one line per kind per 10 s.
   const shardWarns = createLogDedup(log);
+  // A replay that played its last frame has nothing more to send: its silence is no fault (see `ended`).
+  let replayEnded = false;
+  let stopped = false;
+  void exchange.replay?.done.then(() => {
+    if (stopped) return;
+    replayEnded = true;
+    log.info('replay ended: every recorded frame was played', { frames: exchange.replay!.stats.framesSent });
+  });
+  const ended = () => replayEnded;
   const shards = new StreamShards({
+    ended,
     wsUrl: exchange.wsUrl,
     maxStreamsPerConnection: config.streamsPerConnection,
     // Within the time an idle series is kept: demand that comes back finds its connection.
@@ -131,7 +143,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     else if (ev.type === 'silent') pm.silentStreams(ev.streams.length);
   });
   let upstream: UpstreamStatus | undefined;
-  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs() }).subscribe((s) => {
+  const statusSub = upstreamStatus$(shards.events$, { staleAfterMs: config.staleAfterMs, quietMs: () => shards.quietAllowanceMs(), ended }).subscribe((s) => {
     upstream = s;
     const silent = [...shards.silentStreams(), ...shards.staleShardStreams()];
     // With no shard up the whole upstream says it: every series listed would be told apart first.
@@ -241,7 +253,9 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     bars$: (id) => barsOf(id).asObservable(),
     repairs$: (id) => subjectOf(repairsOut, id).asObservable(),
     upstream: () => upstream,
+    replay: () => (exchange.replay ? { done: replayEnded, frames: exchange.replay.stats.framesSent } : undefined),
     stop() {
+      stopped = true;
       clearInterval(progressTimer);
       clearInterval(marketsRetry);
       refreshSub?.unsubscribe();

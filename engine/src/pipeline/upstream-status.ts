@@ -17,6 +17,8 @@ export interface UpstreamStatusConfig {
   staleAfterMs: number;
   /** …or for longer, as long as the shards find it normal (a quiet shard of illiquid pairs: see quiet-allowance.ts). */
   quietMs?: () => number;
+  /** True once the upstream will send nothing more (a replay played its last frame): connected, it reads `ended`, never stale. */
+  ended?: () => boolean;
   tickMs?: number;
   scheduler?: SchedulerLike;
 }
@@ -30,7 +32,8 @@ export interface UpstreamStatusConfig {
  * the silence clock: a connection that replaced a silent one during an exchange's freeze read `live`
  * (and /health 200) with nothing coming (an attacker-style probe). Emits on every shard event, on
  * the first frame after a state other than `live` and on every tick (so ages stay fresh); other
- * kline events only move the last-frame time. Pair with `distinctUntilChanged` on `state` for the badge.
+ * kline events only move the last-frame time. Once `ended()` (a replay played its last frame) a
+ * connected upstream reads `ended` (said at the next tick). Pair with `distinctUntilChanged` on `state` for the badge.
  *
  * ```
  * events: --c--k-k-----------d----c-k--
@@ -38,11 +41,12 @@ export interface UpstreamStatusConfig {
  * state:  --RR-L----L-----S--R--R-RL---L   (L live, S stale, R reconnecting)
  * ```
  * @param staleAfterMs silence after which a connected upstream reads as stale (capped at 10 s)
+ * @param ended whether the upstream has ended for good (default never)
  * @param tickMs how often the state is re-evaluated without events (default 1000)
  * @param scheduler time source (default asyncScheduler)
  */
 export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: UpstreamStatusConfig): Observable<UpstreamStatus> {
-  const { staleAfterMs, quietMs, tickMs = 1000, scheduler = asyncScheduler } = config;
+  const { staleAfterMs, quietMs, ended, tickMs = 1000, scheduler = asyncScheduler } = config;
   if (!(staleAfterMs > 0)) throw new TypeError('upstreamStatus$: staleAfterMs must be > 0');
   const staleMs = Math.min(10_000, staleAfterMs);
   return new Observable<UpstreamStatus>((subscriber) => {
@@ -53,6 +57,7 @@ export function upstreamStatus$(events$: Observable<UpstreamEvent>, config: Upst
     let last: UpstreamState | undefined;
     const stateAt = (now: number): UpstreamState => {
       if (up.size === 0) return 'reconnecting';
+      if (ended?.()) return 'ended';
       if (lastFrameAt !== undefined && now - lastFrameAt <= Math.max(staleMs, quietMs?.() ?? 0)) return 'live';
       // Nothing since a while before the last connect: coming back until frames come, then stale.
       return connectedAt !== undefined && now - connectedAt <= staleMs ? 'reconnecting' : 'stale';

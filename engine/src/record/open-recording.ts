@@ -7,6 +7,10 @@ import { fsReason, RecordingFileError } from './recording-file-error.ts';
 import type { RecordLine } from './recording-format.ts';
 import { scanRecording } from './scan-recording.ts';
 
+/** Past this share of malformed lines (in a file of at least MIN_LINES_JUDGED) a file is no recording: a cut or a stray line is one. */
+const MAX_MALFORMED_SHARE = 0.9;
+const MIN_LINES_JUDGED = 10;
+
 export interface OpenRecording {
   /** Still open, for the frames' read as they play; the caller closes it. */
   fh: FileHandle;
@@ -27,7 +31,9 @@ export interface OpenRecording {
  * answers (every one must be answerable from the start) and only counting the frames, which are read
  * again as they play, from the same descriptor (so from the file read here, even if it is renamed or
  * replaced meanwhile). Throws RecordingFileError when the file cannot be replayed: missing, not a
- * regular file, empty, not gzip, no meta line or one that names no valid series.
+ * regular file, empty, not gzip, no meta line or one that names no valid series, an unknown format
+ * version, or nothing to play: no frame and no REST answer, or almost every line malformed (a replay
+ * of it served nothing).
  */
 export async function openRecording(path: string): Promise<OpenRecording> {
   await checkRecordingFile(path, { rereadable: true });
@@ -37,17 +43,26 @@ export async function openRecording(path: string): Promise<OpenRecording> {
   try {
     let meta: OpenRecording['meta'] | undefined;
     let frames = 0;
+    let answered = 0;
     let badQuestions = 0;
     const answers = new RecordedAnswers();
     const scan = await scanRecording(path, fileChunks(fh), (l) => {
       if (l.k === 'ws') frames++;
-      else if (l.k === 'rest') badQuestions += answers.add(l) ? 0 : 1;
+      else if (l.k === 'rest') {
+        if (answers.add(l)) answered++;
+        else badQuestions++;
+      }
       else meta ??= l;
     });
     if (!meta) throw new RecordingFileError(path, 'it has no meta line');
     const problem = metaProblem(meta);
     if (problem) throw new RecordingFileError(path, problem);
-    return { fh, meta, answers, frames, lines: scan.lines, malformed: scan.malformed + badQuestions, endedEarly: scan.endedEarly };
+    const malformed = scan.malformed + badQuestions;
+    if (frames === 0 && answered === 0) throw new RecordingFileError(path, `it holds nothing to play: no frames and no REST answers (${malformed} malformed lines)`);
+    if (scan.lines >= MIN_LINES_JUDGED && malformed > scan.lines * MAX_MALFORMED_SHARE) {
+      throw new RecordingFileError(path, `${malformed} of its ${scan.lines} lines are malformed: not a recording this engine reads`);
+    }
+    return { fh, meta, answers, frames, lines: scan.lines, malformed, endedEarly: scan.endedEarly };
   } catch (e) {
     await fh.close();
     throw e;

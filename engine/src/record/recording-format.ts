@@ -1,12 +1,15 @@
 /**
  * A recording is gzip-compressed JSON lines, one per thing the engine received from the exchange:
- *   {"k":"meta", "t", "symbols", "intervals", "source"}                 first line
+ *   {"k":"meta", "version": 1, "t", "symbols", "intervals", "source"}   first line
  *   {"k":"ws",   "t", "d": "<frame text>"}                               every upstream frame
  *   {"k":"rest", "t", "a": askedAt, "q": "/api/v3/klines?…", "s": 200, "b": "<body>"}
- * `t` is the exchange-clock receive time in ms.
+ * `t` is the exchange-clock receive time in ms. `version` is the format's (RECORDING_VERSION); files
+ * written before it was added have none and are read as version 1. A replay refuses any other.
  */
+export const RECORDING_VERSION = 1;
+
 export type RecordLine =
-  | { k: 'meta'; t: number; symbols: string[]; intervals: string[]; source: string }
+  | { k: 'meta'; version?: number; t: number; symbols: string[]; intervals: string[]; source: string }
   | { k: 'ws'; t: number; d: string }
   | { k: 'rest'; t: number; a: number; q: string; s: number; b: string };
 

@@ -9,6 +9,11 @@ import { recordedFrames } from './recorded-frames.ts';
 
 export type ReplaySpeed = number | 'max';
 
+/** Binance's: every connection is pinged this often (default of `pingIntervalMs`). */
+const PING_INTERVAL_MS = 20_000;
+/** Frames sent in one turn at most, then the event loop runs (REST, the engine's own work in-process). */
+const MAX_FRAMES_PER_TURN = 500;
+
 export interface ReplayExchange {
   readonly restUrl: string;
   readonly wsUrl: string;
@@ -40,9 +45,10 @@ export interface ReplayExchange {
  * The file is read twice (so it must be a regular file): first through (`openRecording`: the REST
  * answers kept, the frames only counted), then the frames again as they play, read at most
  * `readAhead` ahead, so memory holds the REST answers and a few thousand frames, whatever the
- * recording's length.
+ * recording's length. Every connection is pinged each `pingIntervalMs` (20 s, as Binance does), also
+ * after the last frame, so the engine keeps its connection to a replay that has ended.
  */
-export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string; readAhead?: number }): Promise<ReplayExchange> {
+export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string; readAhead?: number; pingIntervalMs?: number }): Promise<ReplayExchange> {
   const { fh, meta, answers, lines, malformed, endedEarly, frames: frameCount } = await openRecording(opts.file);
   let closeFile: Promise<void> | undefined;
   const releaseFile = () => (closeFile ??= fh.close().catch(() => undefined));
@@ -96,26 +102,34 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
 
-  const batch = opts.speed === 'max' ? 500 : 1;
-  let lastSent: number | undefined;
+  // Paced against a wall-clock anchor, not one timer per frame: a timer's delay is at least a
+  // millisecond and each turn costs more, so a busy recording (thousands of frames a second) fell
+  // behind at any speed (a review: 25,000 of 60,000 frames in 40 s at 1x, no faster at 10x). Each
+  // turn sends every frame that is due, at most MAX_FRAMES_PER_TURN (so the loop yields), then
+  // waits until the next one is due. A player held up (a slow read) catches up in bursts.
+  const speed = opts.speed;
+  let anchor: { wall: number; t: number } | undefined;
+  const dueAt = (t: number): number => (speed === 'max' || !anchor ? 0 : anchor.wall + (t - anchor.t) / speed);
   const pump = () => {
     timer = undefined;
-    for (let i = 0; i < batch; i++) {
-      const f = frames?.shift();
-      if (!f) break;
-      clock = lastSent = f.t;
+    const now = performance.now();
+    for (let i = 0; i < MAX_FRAMES_PER_TURN; i++) {
+      const next = frames?.peek();
+      if (!next || dueAt(next.t) > now) break;
+      const f = frames!.shift()!;
+      // The first frame goes at once and anchors the schedule.
+      anchor ??= { wall: now, t: f.t };
+      clock = f.t;
       for (const c of clients) if (c.readyState === WebSocket.OPEN) c.send(f.d);
       stats.framesSent++;
     }
     schedule();
   };
   const schedule = () => {
-    if (closing || !frames) return;
+    if (closing || !frames || timer) return;
     const next = frames.peek();
     if (next) {
-      // The first frame goes at once; each later one after its recorded gap, scaled.
-      const gap = opts.speed === 'max' || lastSent === undefined ? 0 : Math.max(0, (next.t - lastSent) / opts.speed);
-      timer = setTimeout(pump, gap);
+      timer = setTimeout(pump, Math.max(0, dueAt(next.t) - performance.now()));
     } else if (frames.ended) {
       // Every frame played (or the second read failed: the file changed under the replay; it ends there).
       void releaseFile();
@@ -144,6 +158,12 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     });
   });
 
+  // Binance pings every connection every 20 s, also while nothing trades: after its last frame a replay
+  // stays connected this way, where the engine took the silent socket for dead every minute.
+  const pings = setInterval(() => {
+    for (const c of clients) if (c.readyState === WebSocket.OPEN) c.ping();
+  }, opts.pingIntervalMs ?? PING_INTERVAL_MS).unref();
+
   await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   if (!frames) finish();
@@ -159,6 +179,7 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     async close() {
       closing = true;
       clearTimeout(timer);
+      clearInterval(pings);
       frames?.close();
       frameFile?.destroy();
       await releaseFile();

@@ -40,6 +40,12 @@ export interface StreamShardOptions {
   replyTimeoutMs?: number;
   /** A socket on which nothing at all came this long (Binance pings every 20 s) is dead. Default 60 s. */
   deadAfterMs?: number;
+  /**
+   * True once the upstream has nothing more to send (a replay played its last frame): silence is then
+   * its normal state, so a socket is only checked for life (pings), never replaced or called stale
+   * for want of klines (a replay's end flapped reconnecting/stale every minute).
+   */
+  ended?: () => boolean;
   onMalformed?: (err: MalformedFrameError) => void;
   onFrame?: (text: string, receivedAt: number) => void;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -159,7 +165,7 @@ export class StreamShard {
    * drop, a new socket has until the stale time for its first kline (its clients read `live`).
    */
   get stale(): boolean {
-    if (!this.connected || this.wanted.size === 0) return false;
+    if (!this.connected || this.wanted.size === 0 || this.opts.ended?.()) return false;
     const now = this.now();
     const staleMs = Math.min(10_000, this.opts.staleAfterMs);
     const normal = Math.max(staleMs, this.quietAllowanceMs());
@@ -225,7 +231,7 @@ export class StreamShard {
     const now = this.now();
     const silent = now - this.lastFrameAt;
     // An empty shard's socket is only checked for life (it stands for `up` in the upstream's state).
-    if (this.wanted.size === 0 && now - c.heardAt <= (this.opts.deadAfterMs ?? 60_000)) return;
+    if ((this.wanted.size === 0 || this.opts.ended?.()) && now - c.heardAt <= (this.opts.deadAfterMs ?? 60_000)) return;
     // A quiet shard may go minutes without a kline; a socket that hears not even the exchange's ping
     // (every 20 s) for a minute is dead whatever it carries.
     const dead = now - c.heardAt > (this.opts.deadAfterMs ?? 60_000);

@@ -18,6 +18,8 @@ describe('parseEngineMessage', () => {
     });
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'BTCUSDT', interval: '1m', ...candle }))).toEqual({ type: 'live_candle', symbol: 'BTCUSDT', interval: '1m', candle });
     expect(parseEngineMessage('{"type":"status","upstream":"reconnecting","source":"sim"}')).toEqual({ type: 'status', upstream: 'reconnecting', source: 'sim' });
+    // A replay that played its last frame (it was dropped as malformed: the chart never heard the end).
+    expect(parseEngineMessage('{"type":"status","upstream":"ended","source":"replay"}')).toEqual({ type: 'status', upstream: 'ended', source: 'replay' });
     expect(parseEngineMessage('{"type":"error","message":"unknown symbol"}')).toEqual({ type: 'error', message: 'unknown symbol' });
   });
 

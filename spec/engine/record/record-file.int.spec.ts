@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
@@ -79,6 +80,20 @@ describe('RECORD_FILE and REPLAY_FILE that cannot be used', () => {
     expect(rec.stderr.filter((l) => !/ WARN /.test(l))).toEqual([expect.stringMatching(new RegExp(`^configuration error: RECORD_FILE="${dir}" is invalid: .*EISDIR`))]);
     expect(rep.status).toBe(2);
     expect(rep.stderr).toEqual([`configuration error: REPLAY_FILE="${empty}" is invalid: expected a gzip recording made with RECORD_FILE (the file is empty)`]);
+  });
+
+  it('npm start: a REPLAY_FILE of an unknown format version or with nothing to play exits 2 naming REPLAY_FILE (reproduced: it served nothing)', { timeout: 45_000 }, async () => {
+    const meta = { k: 'meta', t: 1, symbols: ['BTCUSDT'], intervals: ['1m'], source: 'sim' };
+    const v2 = join(dir, 'v2.jsonl.gz');
+    writeFileSync(v2, gzipSync(`${JSON.stringify({ ...meta, version: 2 })}\n${JSON.stringify({ k: 'ws', t: 2, d: '{}' })}\n`));
+    const bare = join(dir, 'meta-only.jsonl.gz');
+    writeFileSync(bare, gzipSync(`${JSON.stringify(meta)}\n`));
+    const a = await run(['engine/src/main.ts'], { SOURCE: 'replay', REPLAY_FILE: v2 });
+    const b = await run(['engine/src/main.ts'], { SOURCE: 'replay', REPLAY_FILE: bare });
+    expect(a.status).toBe(2);
+    expect(a.stderr).toEqual([`configuration error: REPLAY_FILE="${v2}" is invalid: expected a gzip recording made with RECORD_FILE (its meta line says format version 2: this engine reads version 1)`]);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toEqual([`configuration error: REPLAY_FILE="${bare}" is invalid: expected a gzip recording made with RECORD_FILE (it holds nothing to play: no frames and no REST answers (0 malformed lines))`]);
   });
 
   it.skipIf(process.platform !== 'linux')('npm start: a FIFO as RECORD_FILE exits 2 naming RECORD_FILE (reproduced: the start hung on the open)', async () => {

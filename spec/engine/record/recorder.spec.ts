@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,5 +117,52 @@ describe('Recorder', () => {
     expect(errors).toHaveLength(1);
     // The record CLI exits on it.
     expect(await rec.failure).toBe(errors[0]);
+  });
+});
+
+describe('Recorder while it runs', () => {
+  const live = mkdtempSync(join(tmpdir(), 'recorder-live-'));
+  afterAll(() => rmSync(live, { recursive: true, force: true }));
+
+  it('flushes what it wrote within about a second, so a killed recorder loses at most that (reproduced: 0 frames on disk after 90 s)', async () => {
+    const path = join(live, 'running.jsonl.gz');
+    const rec = new Recorder(path, { onError: () => undefined });
+    try {
+      rec.write(meta);
+      for (let i = 0; i < 50; i++) rec.write(frame(i));
+      // Read while it still records, never closed: what a kill -9 leaves on disk.
+      await expect.poll(async () => (await readRecording(path).catch(() => ({ lines: [] }))).lines.length, { timeout: 5000, interval: 250 }).toBe(51);
+      for (let i = 50; i < 80; i++) rec.write(frame(i));
+      await expect.poll(async () => (await readRecording(path).catch(() => ({ lines: [] }))).lines.length, { timeout: 5000, interval: 250 }).toBe(81);
+    } finally {
+      await rec.close();
+    }
+    expect((await readRecording(path)).lines).toHaveLength(81);
+  });
+
+  it('never overwrites a recording already at its path: moves it aside, named after its time, and records anew', async () => {
+    const path = join(live, 'run.jsonl.gz');
+    const first = new Recorder(path, { onError: () => undefined });
+    first.write(meta);
+    first.write(frame(1));
+    await first.close();
+    expect(first.movedAside).toBeUndefined();
+    const mtime = statSync(path).mtime;
+
+    const second = new Recorder(path, { onError: () => undefined });
+    second.write(meta);
+    await second.close();
+    const aside = join(live, `run.${mtime.toISOString().replace(/:/g, '-')}.jsonl.gz`);
+    expect(second.movedAside).toBe(aside);
+    expect((await readRecording(aside)).lines).toHaveLength(2);
+    expect((await readRecording(path)).lines).toHaveLength(1);
+
+    // An empty file holds nothing to keep: it is simply reused.
+    const empty = join(live, 'empty.jsonl.gz');
+    writeFileSync(empty, '');
+    const third = new Recorder(empty, { onError: () => undefined });
+    await third.close();
+    expect(third.movedAside).toBeUndefined();
+    expect(readdirSync(live).filter((f) => f.startsWith('empty'))).toEqual(['empty.jsonl.gz']);
   });
 });

@@ -96,6 +96,33 @@ describe('SOURCE=replay: what REPLAY_FILE holds', () => {
     }
   });
 
+  it('refuses a recording of an unknown format version, or with nothing to play, naming REPLAY_FILE (reproduced: a replay that served nothing)', async () => {
+    const rest = { k: 'rest', t: 1, a: 1, q: '/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=2', s: 200, b: '[[60000,"1"]]' };
+    const cases: Array<[string, RegExp]> = [
+      [recording('v2.jsonl.gz', { ...meta, version: 2 }), /its meta line says format version 2: this engine reads version 1/],
+      [recording('v-text.jsonl.gz', { ...meta, version: 'x' }), /format version "x"/],
+      [recording('meta-only.jsonl.gz', meta, []), /nothing to play: no frames and no REST answers \(0 malformed lines\)/],
+      // A newer format's lines are all malformed to this engine: nothing in them can be played.
+      [recording('foreign.jsonl.gz', meta, [{ kind: 'ws', t: 2, d: '{}' }, { kind: 'rest', t: 2 }]), /nothing to play: no frames and no REST answers \(2 malformed lines\)/],
+      [recording('mostly-garbage.jsonl.gz', meta, [frames[0], ...Array.from({ length: 40 }, (_, i) => `garbage ${i}`)]), /40 of its 42 lines are malformed/],
+    ];
+    for (const [path, why] of cases) {
+      const err = await refusal(path);
+      expect(err.message.startsWith(`REPLAY_FILE=${JSON.stringify(path)} is invalid: `), err.message).toBe(true);
+      expect(err.message).toMatch(why);
+    }
+    // Still played: no version (written before it existed) or this one; only REST answers; a few bad lines.
+    for (const [name, m, rows] of [
+      ['v-none.jsonl.gz', meta, frames.slice(0, 3)],
+      ['v1.jsonl.gz', { ...meta, version: 1 }, frames.slice(0, 3)],
+      ['answers-only.jsonl.gz', meta, [rest]],
+      ['some-garbage.jsonl.gz', meta, [...frames.slice(0, 10), 'garbage', 'garbage']],
+    ] as const) {
+      const ex = await connect(recording(name, m, [...rows])).started;
+      await ex.close();
+    }
+  });
+
   it('refuses a hostile or empty meta line: symbols and intervals must be what SYMBOLS and INTERVALS accept', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ ...meta, symbols: [] }, /no symbols/],

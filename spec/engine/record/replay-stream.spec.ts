@@ -67,6 +67,35 @@ describe('SOURCE=replay streams its frames from the file', () => {
     expect(stats.framesHeldMax).toBeLessThanOrEqual(4);
   });
 
+  it('keeps up with a dense recording at Nx: 60,000 frames over 30 s at 10x are all played by their 3 s schedule plus a wide margin (reproduced: one timer per frame, 25,000 of 60,000 in 40 s)', async () => {
+    const n = 60_000;
+    // Two frames per recorded millisecond, as a busy all-market recording has.
+    const file = recording('dense.jsonl.gz', [meta, ...Array.from({ length: n }, (_, i) => frame(i, 1000 + Math.floor(i / 2)))]);
+    const ex = await startReplayExchange({ file, speed: 10 });
+    const ws = new WebSocket(ex.wsUrl);
+    try {
+      let received = 0;
+      let inOrder = true;
+      ws.on('message', (d: Buffer) => {
+        if ((JSON.parse(d.toString()) as { n: number }).n !== received) inOrder = false;
+        received++;
+      });
+      const started = Date.now();
+      // Not a timing bound: 5x the schedule, far over what pacing needs.
+      await Promise.race([ex.done, new Promise((r) => setTimeout(r, 15_000))]);
+      const ms = Date.now() - started;
+      expect(ex.stats.framesSent).toBe(n);
+      // Still paced, not played at max speed: the schedule is 3 s.
+      expect(ms).toBeGreaterThanOrEqual(2500);
+      await expect.poll(() => received, { timeout: 5000 }).toBe(n);
+      expect(inOrder).toBe(true);
+      expect(ex.now()).toBe(1000 + Math.floor((n - 1) / 2));
+    } finally {
+      ws.terminate();
+      await ex.close();
+    }
+  }, 40_000);
+
   it('skips malformed lines and REST lines in the second pass, counting each malformed line once', async () => {
     const file = recording('mixed.jsonl.gz', [meta, frame(0), 'garbage', rest, frame(1), '{"k":"ws"}', frame(2)]);
     const { got, stats } = await play(file, 'max', 2);
