@@ -128,7 +128,7 @@ describe.runIf(redisUp)("derived series refused by the leader's caps (child proc
       const c = open(edges[0]!, 'ema-cross:fast=6');
       await c.until((x) => x.historical() !== undefined || x.closeCode !== undefined, 60_000, 'c again');
       if (historical(c) && !historical(c)!.seriesStatus) break;
-      expect([c.closeCode, historical(c)?.seriesStatus]).toEqual([undefined, { 'ema-cross:fast=6': { state: 'failed', error: BUSY } }]);
+      expect([c.closeCode, historical(c)?.seriesStatus]).toEqual([undefined, { 'ema-cross:fast=6': { state: 'failed', error: BUSY, retryAfterSec: 30 } }]);
       c.close();
       if (Date.now() > deadline) throw new Error('still refused after the other instance was let go');
       await new Promise((r) => setTimeout(r, 500));

@@ -105,7 +105,7 @@ describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input th
   // First: the leader keeps an instance an edge released for a few seconds (until its touches go
   // stale), so instances asked by the other test would still count against its caps.
   /** A socket served its candles, the one series asked for failed at a cap with `error` (the chart kept: was error and close 1013). */
-  const failedAtCap = (label: string, error: string) => expect.objectContaining({ type: 'historical', series: { [label]: [] }, seriesStatus: { [label]: { state: 'failed', error } } }) as unknown;
+  const failedAtCap = (label: string, error: string) => expect.objectContaining({ type: 'historical', series: { [label]: [] }, seriesStatus: { [label]: { state: 'failed', error, retryAfterSec: 30 } } }) as unknown;
   it('caps parameter variants and all instances alike, the series over it failed with a clear error, the candles served (reproduced: no MAX_SERIES_INSTANCES; the edge sent each to the leader)', async () => {
     for (const [name, base] of nodes()) {
       const url = base.replace('http', 'ws');
