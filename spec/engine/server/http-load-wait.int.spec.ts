@@ -22,13 +22,14 @@ async function read(url: string, timeoutMs: number): Promise<{ status: number; c
 }
 
 /**
- * The budget is per exchange minute: with more than 10 s of this one left, spend on-demand series'
- * share of it (the engine's start did, unless the minute turned since) with warm-up reads of `spare`.
+ * The budget is per exchange minute: with more than 10 s of this one left, spend what on-demand
+ * starts may use of it (16 of 40: four fifths of the on-demand half; the engine's start did, unless
+ * the minute turned since) with warm-up reads of `spare`.
  */
 async function spendDemandShare(app: App, spare: string[]): Promise<void> {
   const sim = app.sim!;
   const reserved = async () => Number(/^engine_rest_weight_reserved (\d+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1]);
-  while (new Date(sim.now()).getUTCSeconds() > 50 || (await reserved()) < 20) {
+  while (new Date(sim.now()).getUTCSeconds() > 50 || (await reserved()) < 16) {
     if (new Date(sim.now()).getUTCSeconds() > 50) await new Promise((r) => setTimeout(r, 500));
     else await read(`${app.url}/candles/${spare.shift()}/1m?limit=5`, WAIT_MS * 4);
   }
