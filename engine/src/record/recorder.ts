@@ -1,4 +1,4 @@
-import { createWriteStream, openSync, renameSync, type Stats, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, openSync, renameSync, type Stats, statSync, type WriteStream } from 'node:fs';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import { fsReason, RecordingFileError } from './recording-file-error.ts';
 import type { RecordLine } from './recording-format.ts';
@@ -141,20 +141,11 @@ function moveAside(path: string): string | undefined {
   const suffix = path.endsWith('.jsonl.gz') ? '.jsonl.gz' : '';
   const base = `${path.slice(0, path.length - suffix.length)}.${st.mtime.toISOString().replace(/:/g, '-')}`;
   let aside = `${base}${suffix || '.jsonl.gz'}`;
-  for (let n = 1; exists(aside); n++) aside = `${base}-${n}${suffix || '.jsonl.gz'}`;
+  for (let n = 1; existsSync(aside); n++) aside = `${base}-${n}${suffix || '.jsonl.gz'}`;
   try {
     renameSync(path, aside);
   } catch (e) {
     throw new RecordingFileError(path, `it holds a recording that could not be moved aside to ${aside}: ${fsReason(e)}`, { cause: e });
   }
   return aside;
-}
-
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
