@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
+import { loadOlderPage, openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /** Derived series over scrolled-back history and in failure, in a real browser; and the README screenshot. */
@@ -44,8 +44,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     await expect.poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' }).length`), { timeout: 10_000 }).toBe(1);
     const live = await onChart<number>(page, `chart.getDataList()[0].timestamp`);
     // Home reaches the oldest loaded bar and loads an older page (candles and series points).
-    await page.keyboard.press('Home');
-    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await loadOlderPage(page, 600);
     await expect
       .poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' })[0].result.filter((r) => !r || typeof r.fast !== 'number' || typeof r.slow !== 'number').length`), { timeout: 10_000 })
       .toBe(0);
@@ -90,8 +89,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     await waitLive(page);
     const missing = `chart.getIndicators({ name: 'engine:ema-cross' })[0].result.filter((r) => !r || typeof r.fast !== 'number').length`;
     await expect.poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' }).length`), { timeout: 10_000 }).toBe(1);
-    await page.keyboard.press('Home');
-    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await loadOlderPage(page, 600);
     await expect.poll(() => onChart<number>(page, missing), { timeout: 10_000 }).toBe(0);
     const bars = await onChart<number>(page, `chart.getDataList().length`);
     const asked: string[] = [];
@@ -130,8 +128,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=ema-cross&ind=RSI(14)`);
     await waitLive(page);
     await page.evaluate(() => localStorage.clear());
-    await page.keyboard.press('Home');
-    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(600);
+    await loadOlderPage(page, 600);
     await page.keyboard.press('End');
     await page.waitForTimeout(600);
     // Zoomed out about the live bar: the live window and the page scrolled back into, side by side.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { loadOlderPage, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /** Issue 15 in a real browser: drawings, countdown, keyboard, indicator settings, status, layout. */
@@ -344,8 +344,7 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await waitLive(page);
     // Home scrolls to the oldest bar, which loads an older page from the engine.
-    await page.keyboard.press('Home');
-    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 10_000 }).toBeGreaterThan(1000);
+    await loadOlderPage(page, 1000);
     const before = await onChart<{ first: number; length: number }>(page, `({ first: chart.getDataList()[0].timestamp, length: chart.getDataList().length })`);
     const generation = () => page.evaluate(() => (window as unknown as { __market: { getState(): { generationByKey: Record<string, number> } } }).__market.getState().generationByKey['BTCUSDT:1m']);
     const gen = await generation();

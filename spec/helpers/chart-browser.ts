@@ -72,3 +72,21 @@ export async function recordSockets(page: Page): Promise<void> {
     };
   });
 }
+
+/**
+ * Presses Home until the chart holds more than `bars` bars (an older page loaded). Home only once
+ * the chart has bars: a press before the first page is drawn scrolls nothing, and under load `live`
+ * can show a frame before the chart draws (the race that failed CI). Pressed again while the oldest
+ * bar is out of view; the wait covers a history call the engine answers with Retry-After.
+ */
+export async function loadOlderPage(page: Page, bars: number, timeoutMs = 30_000): Promise<number> {
+  const on = <T,>(fn: string) => page.evaluate(`(() => { const chart = window.__chart; return ${fn}; })()`) as Promise<T>;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const length = await on<number>(`chart.getDataList().length`);
+    if (length > bars) return length;
+    if (Date.now() > deadline) throw new Error(`the chart held ${length} bars, not more than ${bars}, ${timeoutMs} ms after Home`);
+    if (length > 0 && (await on<number>(`Math.floor(chart.getVisibleRange().realFrom)`)) > 0) await page.keyboard.press('Home');
+    await page.waitForTimeout(250);
+  }
+}
