@@ -171,6 +171,9 @@ describe('StreamShards: a shard left empty', () => {
     await until(() => sim!.subscriptions().flat().length === 1, 5000, 'released');
     sim.faults.refuseConnections(1500);
     sim.faults.dropConnections();
+    // Frames sent before the drop may still arrive: count from when the shard has seen it (CI: a
+    // frame in flight passed for "back" 0.4 s in, before any dial).
+    await until(() => shards!.stats().every((s) => !s.connected), 5000, 'the drop seen');
     const from = events.length;
     await until(() => events.slice(from).some((e) => e.type === 'kline' && e.symbol === 'BTCUSDT'), 10_000, 'BTCUSDT back');
     // The empty shard stayed down: one connection, carrying BTCUSDT.
