@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../engine/src/app.ts';
 import { MAX_CHART_BARS } from '../../client/src/chart/data-loader.ts';
 import { behindMs } from '../../client/src/feed/engine-socket.ts';
-import { openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
+import { openChartPage, recordSockets, startChartApp, waitForBars } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /**
@@ -35,6 +35,8 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
   it(`holds at most ${MAX_CHART_BARS} bars: the oldest go as live bars come, the newest stay whole (reproduced: the list only grew)`, async () => {
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=rsi`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
+    // Drawn (the chart reloads from the store a frame after live): bars put in before would go with that reload.
+    await waitForBars(page);
     const before = await chartList(page);
     // A day's worth of older bars in the chart's own list, as a long session leaves it.
     const grown = await page.evaluate((extra) => {
@@ -68,7 +70,8 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
         const r = chart.getVisibleRange();
         return { from: list[Math.max(0, r.realFrom)]?.timestamp ?? NaN, to: list[Math.min(list.length, r.realTo) - 1]?.timestamp ?? NaN, last: list.at(-1)!.timestamp };
       });
-    // Scrolled back to the 60th bar of 200.
+    // Scrolled back to the 60th bar of 200 (once the chart has drawn them).
+    await waitForBars(page);
     await page.evaluate(() => (window as unknown as { __chart: Handle }).__chart.scrollToDataIndex(60, 0));
     await page.waitForTimeout(300);
     const before = await view();
@@ -126,9 +129,11 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
       const end = Date.now() + ms;
       while (Date.now() < end);
     }, behindMs('1m') + 2000);
-    await expect.poll(urls, { timeout: 5000 }).toHaveLength(2);
+    // The backlog is read once the page is free again, the reopen follows within LAG_REOPEN_JITTER_MS: a
+    // loaded machine takes longer over both, as over the resume's round trip.
+    await expect.poll(urls, { timeout: 15_000 }).toHaveLength(2);
     expect((await urls())[1]).toMatch(/[?&]epoch=[^&]+&since=\d+/);
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
     // Live again, without another drop: a new socket starts without a backlog.
     await page.waitForTimeout(2000);
     expect(await urls()).toHaveLength(2);

@@ -50,7 +50,7 @@ describe.runIf(await hasChromium('browser e2e (a switch that gets no data)'))('a
     answer = (url) => (url.includes('/ws/ETHUSDT') ? 'refuse' : 'engine');
     await page.fill('[data-testid=symbol-search]', 'eth');
     await page.click('[role=option][data-symbol=ETHUSDT]');
-    await expect.poll(() => page.evaluate(() => (window as unknown as { __market: { getState(): { connection: string } } }).__market.getState().connection)).toBe('error');
+    await expect.poll(() => page.evaluate(() => (window as unknown as { __market: { getState(): { connection: string } } }).__market.getState().connection), { timeout: 10_000 }).toBe('error');
     // A few frames more: the chart has settled on what it shows for the refused series.
     await page.waitForTimeout(500);
     expect(await view(page)).toEqual({ ticker: 'ETHUSDT', period: '1minute', bars: 0, overlay: 'No data for ETHUSDT · 1m' });
@@ -62,18 +62,18 @@ describe.runIf(await hasChromium('browser e2e (a switch that gets no data)'))('a
     await page.fill('[data-testid=symbol-search]', 'btc');
     await page.click('[role=option][data-symbol=BTCUSDT]');
     await expect.poll(async () => (await view(page)).bars, { timeout: 10_000 }).toBeGreaterThan(100);
-    await expect.poll(async () => (await view(page)).overlay).toBeNull();
+    await expect.poll(async () => (await view(page)).overlay, { timeout: 10_000 }).toBeNull();
     // ETHUSDT 1m's candles from the refused ask are none; BTCUSDT 5m is the engine's, ETHUSDT 5m down.
     await page.fill('[data-testid=symbol-search]', 'eth');
     await page.click('[role=option][data-symbol=ETHUSDT]');
     await page.click('button[data-interval="5m"]');
-    await expect.poll(async () => (await view(page)).overlay).toBe('Waiting for the engine: ETHUSDT · 5m…');
+    await expect.poll(async () => (await view(page)).overlay, { timeout: 10_000 }).toBe('Waiting for the engine: ETHUSDT · 5m…');
     await page.waitForTimeout(2000);
     expect(await view(page)).toEqual({ ticker: 'ETHUSDT', period: '5minute', bars: 0, overlay: 'Waiting for the engine: ETHUSDT · 5m…' });
     // The engine is back: the next retry is served, the chart loads ETHUSDT 5m.
     answer = () => 'engine';
     await expect.poll(async () => (await view(page)).bars, { timeout: 15_000 }).toBeGreaterThan(100);
-    await expect.poll(async () => (await view(page)).overlay).toBeNull();
+    await expect.poll(async () => (await view(page)).overlay, { timeout: 10_000 }).toBeNull();
     const spacing = await page.evaluate(() => {
       const list = (window as unknown as { __chart: { getDataList(): Array<{ timestamp: number }> } }).__chart.getDataList();
       return list.at(-1)!.timestamp - list.at(-2)!.timestamp;

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../engine/src/app.ts';
-import { dragTowardsOlder, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { dragTowardsOlder, openChartPage, startChartApp, waitForBars } from '../helpers/chart-browser.ts';
 import { gapsUnfilled, holeWithFailingFill } from '../helpers/failing-fill.ts';
 import { hasChromium } from '../helpers/services.ts';
 
@@ -72,8 +72,11 @@ describe.runIf(await hasChromium('browser e2e (a hole repaired late)'))('the cha
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
     const stored = () => page.evaluate(() => (window as unknown as { __market: { getState(): { candlesByKey: Record<string, unknown[]> } } }).__market.getState().candlesByKey['BTCUSDT:1m']?.length ?? 0);
-    // Scrolled back until the chart holds an older page than the store (fetched from the engine).
-    for (let i = 0; i < 10 && (await chartBars(page)).length <= (await stored()); i++) {
+    // Scrolled back until the chart holds an older page than the store (fetched from the engine). Until
+    // a deadline, not ten drags: a page the engine answers late (or with Retry-After, asked again 5 s
+    // later) and a chart not drawn yet when live showed took more than ten on a loaded machine.
+    await waitForBars(page);
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && (await chartBars(page)).length <= (await stored()); ) {
       await dragTowardsOlder(page);
       await page.waitForTimeout(300);
     }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { loadOlderPage, openChartPage, recordSockets, startChartApp } from '../helpers/chart-browser.ts';
+import { loadOlderPage, openChartPage, recordConnection, recordSockets, startChartApp, waitForBars, waitForConnection } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /** Derived series over scrolled-back history and in failure, in a real browser; and the README screenshot. */
@@ -42,6 +42,8 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m&series=ema-cross`);
     await waitLive(page);
     await expect.poll(() => onChart<number>(page, `chart.getIndicators({ name: 'engine:ema-cross' }).length`), { timeout: 10_000 }).toBe(1);
+    // The indicator follows the store's points; the chart's bars come a frame after live.
+    await waitForBars(page);
     const live = await onChart<number>(page, `chart.getDataList()[0].timestamp`);
     // Home reaches the oldest loaded bar and loads an older page (candles and series points).
     await loadOlderPage(page, 600);
@@ -95,6 +97,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     const asked: string[] = [];
     const onRequest = (r: { url(): string }) => new URL(r.url()).pathname.startsWith('/series/') && asked.push(r.url());
     page.on('request', onRequest);
+    await recordConnection(page);
     try {
       // An epoch the engine does not have (as after Redis lost its data): the socket, closed in the same
       // step (no live message can set the position back), reconnects and gets a `historical`.
@@ -103,7 +106,8 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
         w.__market.setState({ positionByKey: { ...w.__market.getState().positionByKey, 'SOLUSDT:5m': { epoch: 'gone', offset: 1 } } });
         for (const s of w.__sockets) if (s.readyState === WebSocket.OPEN) s.close();
       });
-      await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'live', undefined, { timeout: 5000 });
+      // Recorded, not polled off the badge: the socket is back within a retry delay (50-100 ms).
+      await waitForConnection(page, 'reconnecting', 5000);
       await waitLive(page);
       await page.waitForTimeout(1500);
       expect(await onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThanOrEqual(bars);

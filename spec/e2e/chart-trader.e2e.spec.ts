@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { loadOlderPage, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { loadOlderPage, openChartPage, recordConnection, startChartApp, waitForBars, waitForConnection } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 /** Issue 15 in a real browser: drawings, countdown, keyboard, indicator settings, status, layout. */
@@ -9,7 +9,15 @@ import { hasChromium } from '../helpers/services.ts';
 type Point = { timestamp: number; value: number };
 const onChart = <T,>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const chart = window.__chart; return ${fn}; })()`) as Promise<T>;
 const status = (page: Page) => page.textContent('[data-testid=status]');
-const waitLive = (page: Page, timeout = 15_000) => page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout });
+/**
+ * The badge says live and the chart has drawn bars: `live` comes with the snapshot in the store, the
+ * chart draws it at the next animation frame, later under load (a key pressed, a drawing placed or a
+ * bar read before it acts on an empty chart).
+ */
+const waitLive = async (page: Page, timeout = 15_000) => {
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout });
+  await waitForBars(page, 0, timeout);
+};
 const drawings = (page: Page) => onChart<Array<{ name: string; points: Point[] }>>(page, `chart.getOverlays({ groupId: 'drawings' }).filter((o) => o.currentStep === -1).map((o) => ({ name: o.name, points: o.points.map((p) => ({ timestamp: p.timestamp, value: p.value })) }))`);
 const countdown = (page: Page) => onChart<{ time: number; text: string }>(page, `(() => { const d = chart.getDataList().at(-1); return { time: d.timestamp, text: chart.getFormatter().formatExtendText({ type: 'last_price', data: d, index: 0 }) }; })()`);
 const seconds = (text: string) => text.split(':').reduce((s, part) => s * 60 + Number(part), 0);
@@ -59,10 +67,10 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
 
     await page.reload();
     await waitLive(page);
-    await expect.poll(() => drawings(page)).toEqual(drawn);
+    await expect.poll(() => drawings(page), { timeout: 10_000 }).toEqual(drawn);
     await page.click('button[data-interval="5m"]');
     await expect.poll(() => onChart<number>(page, `chart.getPeriod().span`)).toBe(5);
-    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThan(700);
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 15_000 }).toBeGreaterThan(700);
     expect(await drawings(page)).toEqual(drawn);
     // Select the trend line (click on it) and delete it with the Delete key.
     await page.click('[data-testid=draw-toggle]');
@@ -107,7 +115,7 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     }, JSON.stringify(saved));
     await page.reload();
     await waitLive(page);
-    await expect.poll(async () => (await drawings(page)).length).toBe(1);
+    await expect.poll(async () => (await drawings(page)).length, { timeout: 10_000 }).toBe(1);
     const pick = async (symbol: string) => {
       await page.fill('[data-testid=symbol-search]', symbol.toLowerCase());
       await page.locator(`[role=option][data-symbol="${symbol}"]`).click();
@@ -118,7 +126,7 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await page.waitForTimeout(300);
     expect(await drawings(page)).toEqual([]);
     await pick('BTCUSDT');
-    await expect.poll(async () => (await drawings(page)).map((d) => d.points[0]!.value)).toEqual([last.close]);
+    await expect.poll(async () => (await drawings(page)).map((d) => d.points[0]!.value), { timeout: 10_000 }).toEqual([last.close]);
     expect(JSON.parse((await page.evaluate(() => localStorage.getItem('kline-engine:drawings:BTCUSDT'))) ?? '{}')).toEqual(saved);
     await page.evaluate(() => localStorage.clear());
   });
@@ -171,7 +179,6 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
   it('pans and zooms with the keyboard, jumps to the oldest bar and back to live, and / focuses the symbol search', async () => {
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await waitLive(page);
-    await onChart(page, `chart.getDataList().length`);
     const range = () => onChart<{ realFrom: number; realTo: number }>(page, `chart.getVisibleRange()`);
     const space = () => onChart<number>(page, `chart.getBarSpace().bar`);
     const r0 = await range();
@@ -189,10 +196,10 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     // Home: the oldest loaded bar comes into view (reaching it may load an older page, which is the point).
     const oldest = await onChart<number>(page, `chart.getDataList()[0].timestamp`);
     await page.keyboard.press('Home');
-    await expect.poll(() => onChart<number>(page, `chart.getDataList()[Math.max(0, Math.floor(chart.getVisibleRange().realFrom))].timestamp`)).toBeLessThanOrEqual(oldest);
+    await expect.poll(() => onChart<number>(page, `chart.getDataList()[Math.max(0, Math.floor(chart.getVisibleRange().realFrom))].timestamp`), { timeout: 10_000 }).toBeLessThanOrEqual(oldest);
     await page.keyboard.press('End');
     const last = await onChart<number>(page, `chart.getDataList().length - 1`);
-    await expect.poll(async () => (await range()).realTo).toBeGreaterThanOrEqual(last);
+    await expect.poll(async () => (await range()).realTo, { timeout: 10_000 }).toBeGreaterThanOrEqual(last);
 
     await page.keyboard.press('/');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('symbol-search');
@@ -312,19 +319,19 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     });
     // The whole list is there, but only the rows in view are in the page.
     await page.focus('[data-testid=symbol-search]');
-    await expect.poll(() => page.locator('[data-testid=symbol-options] [role=option]').count()).toBeGreaterThan(5);
+    await expect.poll(() => page.locator('[data-testid=symbol-options] [role=option]').count(), { timeout: 10_000 }).toBeGreaterThan(5);
     expect(await page.locator('[data-testid=symbol-options] [role=option]').count()).toBeLessThan(40);
     // Search by base asset; the row shows base/quote.
     await page.fill('[data-testid=symbol-search]', cold.base.toLowerCase());
     const row = page.locator(`[role=option][data-symbol="${cold.symbol}"]`);
-    await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.locator('.pair').textContent()).toBe(`${cold.base}/${cold.quote}`);
     await row.click();
     await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe(cold.symbol);
     await waitLive(page, 20_000);
     const key = `${cold.symbol}:1m`;
     const newest = () => page.evaluate((k) => (window as unknown as { __market: { getState(): { candlesByKey: Record<string, Array<{ time: number; close: number }>> } } }).__market.getState().candlesByKey[k]?.at(-1), key);
-    await expect.poll(async () => onChart<number>(page, `chart.getDataList().length`)).toBeGreaterThan(100);
+    await expect.poll(async () => onChart<number>(page, `chart.getDataList().length`), { timeout: 15_000 }).toBeGreaterThan(100);
     const first = (await newest())!;
     await expect.poll(async () => JSON.stringify(await newest()), { timeout: 10_000 }).not.toBe(JSON.stringify(first));
     expect(await page.evaluate(() => (window as unknown as { __states: string[] }).__states)).toContain('loading');
@@ -349,13 +356,15 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     const generation = () => page.evaluate(() => (window as unknown as { __market: { getState(): { generationByKey: Record<string, number> } } }).__market.getState().generationByKey['BTCUSDT:1m']);
     const gen = await generation();
     await page.waitForTimeout(1000);
+    await recordConnection(page);
     app.dropClients(1012);
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await waitForConnection(page, 'reconnecting', 5000);
     await waitLive(page);
     expect(firstFrames).toEqual(['historical', 'recovered']);
     expect(await generation()).toBe(gen);
-    // Bars keep coming after the resume; the chart still starts where it was scrolled to, whole.
-    await page.waitForTimeout(4000);
+    // Bars keep coming after the resume (a bar every 3 s: waited for, not a fixed 4 s that a loaded
+    // machine can spend before the next one is drawn); the chart still starts where it was scrolled to, whole.
+    await expect.poll(() => onChart<number>(page, `chart.getDataList().length`), { timeout: 20_000 }).toBeGreaterThan(before.length);
     const after = await onChart<number[]>(page, `chart.getDataList().map((k) => k.timestamp)`);
     expect(after[0]).toBe(before.first);
     expect(after.length).toBeGreaterThan(before.length);

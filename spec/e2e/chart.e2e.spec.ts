@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { App } from '../../engine/src/app.ts';
-import { dragTowardsOlder, openChartPage, startChartApp } from '../helpers/chart-browser.ts';
+import { dragTowardsOlder, openChartPage, recordConnection, startChartApp, waitForConnection } from '../helpers/chart-browser.ts';
 import { hasChromium } from '../helpers/services.ts';
 
 interface StoreCandle {
@@ -71,9 +71,9 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await page.fill('[data-testid=symbol-search]', 'eth');
     await page.click('[role=option][data-symbol=ETHUSDT]');
     await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe('ETHUSDT');
-    await expect.poll(async () => (await series(page, 'ETHUSDT:1m')).length).toBeGreaterThan(700);
+    await expect.poll(async () => (await series(page, 'ETHUSDT:1m')).length, { timeout: 10_000 }).toBeGreaterThan(700);
     await page.click('button[data-interval="5m"]');
-    await expect.poll(async () => (await series(page, 'ETHUSDT:5m')).length).toBeGreaterThan(700);
+    await expect.poll(async () => (await series(page, 'ETHUSDT:5m')).length, { timeout: 10_000 }).toBeGreaterThan(700);
     expect(new URL(page.url()).searchParams.get('symbol')).toBe('ETHUSDT');
     expect(new URL(page.url()).searchParams.get('interval')).toBe('5m');
     // The price moves every second: compare the label with the store's newest close read at the same moment.
@@ -83,9 +83,10 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
           const list = (window as unknown as { __market: { getState(): { candlesByKey: Record<string, StoreCandle[]> } } }).__market.getState().candlesByKey['ETHUSDT:5m'] ?? [];
           return document.querySelector('[data-testid=last-price]')?.textContent === list.at(-1)?.close.toFixed(2);
         }),
+        { timeout: 10_000 },
       )
       .toBe(true);
-    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+    await expect.poll(() => candlePixels(page), { timeout: 10_000 }).toBeGreaterThan(500);
     // The view survives a reload.
     await page.reload();
     await expect.poll(() => page.textContent('[data-testid=symbol]')).toBe('ETHUSDT');
@@ -105,11 +106,13 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
   });
 
   it('reconnects its own socket when the engine drops it and resyncs from a fresh snapshot', async () => {
+    // The socket is back within 50-100 ms: recorded, not polled off the badge.
+    await recordConnection(page);
     app.dropClients(1012);
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await waitForConnection(page, 'reconnecting', 5000);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
     expectWhole(await series(page, 'ETHUSDT:1m'), 60_000);
-    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+    await expect.poll(() => candlePixels(page), { timeout: 10_000 }).toBeGreaterThan(500);
   });
 
   it('draws a derived series computed by the engine, live, and candles of a custom interval', async () => {
@@ -121,14 +124,14 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     const points = () => page.evaluate(() => (window as unknown as { __market: { getState(): { seriesPoints: Record<string, Map<number, unknown>> } } }).__market.getState().seriesPoints['rsi|SOLUSDT:1m']?.size ?? 0);
     await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(600);
     const drawn = () => page.evaluate(() => (window as unknown as { __chart: { getIndicators(f: object): unknown[] } }).__chart.getIndicators({ name: 'engine:rsi' }).length);
-    await expect.poll(drawn).toBe(1);
+    await expect.poll(drawn, { timeout: 10_000 }).toBe(1);
     const before = await points();
     await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(before);
     expect(new URL(page.url()).searchParams.get('series')).toBe('rsi');
     await page.click('button[data-interval="10m"]');
     await expect.poll(async () => (await series(page, 'SOLUSDT:10m')).length, { timeout: 10_000 }).toBeGreaterThan(700);
     expectWhole(await series(page, 'SOLUSDT:10m'), 600_000);
-    await expect.poll(() => candlePixels(page)).toBeGreaterThan(500);
+    await expect.poll(() => candlePixels(page), { timeout: 10_000 }).toBeGreaterThan(500);
   });
 
   it('keeps drawing a derived series across an interval switch and a dropped socket, with values up to the last candle', async () => {
@@ -147,9 +150,10 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await expect.poll(() => points('rsi|SOLUSDT:10m'), { timeout: 10_000 }).toBeGreaterThan(600);
     await page.click('button[data-interval="1m"]');
     await expect.poll(() => points('rsi|SOLUSDT:1m'), { timeout: 10_000 }).toBeGreaterThan(600);
-    await expect.poll(async () => (await drawn()).count).toBe(1);
+    await expect.poll(async () => (await drawn()).count, { timeout: 10_000 }).toBe(1);
+    await recordConnection(page);
     app.dropClients(1012);
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await waitForConnection(page, 'reconnecting', 5000);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 15_000 });
     // The reconnected socket asks for the series again: new values arrive, and the one indicator has
     // a value for each of the newest candles.
@@ -170,7 +174,7 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
     type ChartHandle = { getDataList(): Array<{ timestamp: number }>; getIndicators(f: object): unknown[] };
     const bars = () => page.evaluate(() => (window as unknown as { __chart: ChartHandle }).__chart.getDataList().map((k) => k.timestamp));
-    await expect.poll(async () => (await bars()).length).toBeGreaterThan(700);
+    await expect.poll(async () => (await bars()).length, { timeout: 15_000 }).toBeGreaterThan(700);
     const before = await bars();
     // Drag the chart to the right (towards older candles) until the left edge asks the engine for a page.
     await expect
@@ -179,7 +183,8 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
           await dragTowardsOlder(page);
           return (await bars())[0]!;
         },
-        { timeout: 15_000 },
+        // As loadOlderPage: the page may be answered with Retry-After (waited out by the client, up to 10 s).
+        { timeout: 30_000 },
       )
       .toBeLessThan(before[0]!);
     const after = await bars();

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClient, dragTowardsOlder, openChartPage } from '../helpers/chart-browser.ts';
+import { buildClient, dragTowardsOlder, openChartPage, recordConnection, waitForConnection } from '../helpers/chart-browser.ts';
 import { ComposeTopology } from '../helpers/compose-topology.ts';
 import { hasChromium, hasHaproxy, hasRedisServer } from '../helpers/services.ts';
 
@@ -93,9 +93,11 @@ describe.runIf((await hasRedisServer('browser e2e (edge loss)')) && (await hasCh
     const navigationsBefore = navigations;
     await page.evaluate(() => ((window as unknown as { __kept: number }).__kept = 42));
     await page.waitForTimeout(800);
+    // Recorded, not polled off the badge: the socket may be back on the other edge within a retry delay.
+    await recordConnection(page);
     victim.signal('SIGKILL');
 
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'reconnecting', undefined, { timeout: 10_000 });
+    await waitForConnection(page, 'reconnecting', 10_000);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live', undefined, { timeout: 20_000 });
     await expect.poll(() => survivor.metric('engine_clients_connected'), { timeout: 10_000 }).toBe(1);
     // Let a few candles close on the new edge.

@@ -74,6 +74,47 @@ export async function recordSockets(page: Page): Promise<void> {
 }
 
 /**
+ * Resolves once the chart holds more than `bars` bars (by default: any), with how many it holds.
+ * `live` on the badge is not enough: the store has the snapshot then, but the chart reloads from it
+ * at the next animation frame, which under load comes later (CI: a key pressed on an empty chart).
+ * Wait for this before reading the chart's bars or acting on them.
+ */
+export async function waitForBars(page: Page, bars = 0, timeoutMs = 15_000): Promise<number> {
+  const handle = await page.waitForFunction(
+    (n) => {
+      const length = (window as unknown as { __chart?: { getDataList(): unknown[] } }).__chart?.getDataList().length ?? 0;
+      return length > n ? length : 0;
+    },
+    bars,
+    { timeout: timeoutMs },
+  );
+  return (await handle.jsonValue()) as number;
+}
+
+type ConnectionLog = { __connections: string[]; __market: { getState(): { connection: string }; subscribe(f: (s: { connection: string }) => void): () => void } };
+
+/**
+ * Records the page's socket states from now on (`window.__connections`, each change once). Call it
+ * before an action that drops the socket, then `waitForConnection`: a state that lasts a retry delay
+ * (`reconnecting` after a dropped socket: 50-100 ms) can come and go between two polls of the badge
+ * on a loaded machine. A navigation forgets it.
+ */
+export async function recordConnection(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as ConnectionLog;
+    w.__connections = [w.__market.getState().connection];
+    w.__market.subscribe((s) => {
+      if (w.__connections.at(-1) !== s.connection) w.__connections.push(s.connection);
+    });
+  });
+}
+
+/** Resolves once the socket went through `state` since `recordConnection` (however briefly). */
+export async function waitForConnection(page: Page, state: string, timeoutMs = 15_000): Promise<void> {
+  await page.waitForFunction((s) => (window as unknown as ConnectionLog).__connections.includes(s), state, { timeout: timeoutMs });
+}
+
+/**
  * Presses Home until the chart holds more than `bars` bars (an older page loaded). Home only once
  * the chart has bars: a press before the first page is drawn scrolls nothing, and under load `live`
  * can show a frame before the chart draws (the race that failed CI). Pressed again while the oldest

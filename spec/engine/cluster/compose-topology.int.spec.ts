@@ -39,7 +39,8 @@ describe.runIf((await hasRedisServer('compose topology')) && (await hasHaproxy('
           }
           await Promise.all(sockets.map(opened));
           // The suite's 20 clients hold some of this address's 512.
-          await expect.poll(() => closed, { timeout: 5000 }).toBeGreaterThanOrEqual(600 - 512 + 20);
+          // HAProxy (a child process) closes the ones over its limit: a loaded machine takes longer over 600.
+          await expect.poll(() => closed, { timeout: 15_000 }).toBeGreaterThanOrEqual(600 - 512 + 20);
           await new Promise((r) => setTimeout(r, 500));
           expect(600 - closed).toBeLessThanOrEqual(512 - 20);
           // Another client address (a raw request: undici's Agent does not bind a local address).

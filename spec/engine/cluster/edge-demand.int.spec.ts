@@ -156,7 +156,8 @@ describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', 
     const a = clients[0]!;
     expect(a.closeCode).toBeUndefined();
     ingest[0]!.signal('SIGKILL');
-    await standby.until((h) => h.leader === true, 6000, 'standby leads');
+    // What this test checks is that the demand survives, not how soon a child process under load leads.
+    await standby.until((h) => h.leader === true, 15_000, 'standby leads');
     const before = closedLive(a);
     await a.until((c) => closedLive(c) >= before + 3, 30_000, 'live closed candles after the failover');
     expect(await r.get('cluster:served:ETHUSDT:1m')).toBe('live');

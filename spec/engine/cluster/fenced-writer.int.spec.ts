@@ -48,12 +48,14 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
   };
 
   it('one of two nodes leads, with a term from INCR; the standby leads soon after the leader stops', async () => {
-    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 600 });
-    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 600 });
+    // A 2 s lease (renewed every 667 ms): at 600 ms, a stall of this loaded process of ~400 ms let the
+    // lease lapse between two renewals and b take it.
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 2000 });
+    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 2000 });
     a.start();
     await firstValueFrom(a.leader$.pipe(filter(Boolean)));
     b.start();
-    await sleep(700); // longer than the ttl: a renews, b keeps failing
+    await sleep(2100); // longer than the ttl: a renews, b keeps failing
     expect(a.state).toMatchObject({ leader: true, term: 1 });
     expect(b.state.leader).toBe(false);
     expect(await redis.get(keys.lease)).toBe(a.state.token);
@@ -94,7 +96,9 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     sub.on('message', (_c, m: string) => heard.push(m));
     expect(await w.write('old', id, bar(1, 2))).toEqual({ kind: 'fenced' });
     expect(await w.write('new', id, bar(1, 3))).toMatchObject({ kind: 'written', offset: 2 });
-    await sleep(50);
+    // Published before the writes' replies: heard by the time the subscriber's PING is answered (a fixed
+    // 50 ms was a guess that a loaded machine can miss).
+    await sub.ping();
     expect(heard).toHaveLength(1);
     expect(heard[0]).toMatch(/^[\w-]+ 2 \[60000,10,12,9,10,3,0\]$/);
     sub.disconnect();

@@ -71,7 +71,10 @@ describe.runIf(redisUp)('leader demand: a step-down in the middle of a scan (Red
       for (const end = Date.now() + 5000; ld.size < 1; await sleep(20)) if (Date.now() > end) throw new Error('not held');
       armed = true;
       await r.zadd(keys.wanted, Date.now(), 'ETHUSDT:1m');
-      await sleep(1000);
+      // The next scan (every 200 ms) steps it down: waited for, then a while more for anything it should
+      // not do after (a fixed second was a guess on a loaded machine).
+      for (const end = Date.now() + 10_000; state.value.leader; await sleep(20)) if (Date.now() > end) throw new Error('no step-down');
+      await sleep(500);
       expect(state.value.leader).toBe(false);
       expect(ld.size).toBe(0);
       expect(wanted).toEqual(['BTCUSDT:1m']);

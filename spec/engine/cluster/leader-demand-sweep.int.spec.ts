@@ -40,7 +40,8 @@ describe.runIf(redisUp)('leader demand: the sweep of the kept set after taking t
     r?.disconnect();
   });
 
-  const start = (o: { canSweep?: () => boolean; forgotten: string[] }) => {
+  /** Starts a leader (taking the lead at once); `forgotten` gets each member it forgets, `at` when (Date.now()). */
+  const start = (o: { canSweep?: () => boolean; forgotten: string[]; at?: number[] }) => {
     const lifecycle: SeriesDemand = {
       isLive: () => false,
       touch: () => {},
@@ -49,7 +50,11 @@ describe.runIf(redisUp)('leader demand: the sweep of the kept set after taking t
       release: () => {},
     };
     const lease = { leader$: new BehaviorSubject(true), state: { leader: true } } as unknown as LeaderLease;
-    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: STALE_MS, pollMs: 50, maxSeries: 100, kept: keys.kept, forget: (id) => void o.forgotten.push(id.key), canSweep: o.canSweep });
+    const forget = (id: { key: string }) => {
+      o.forgotten.push(id.key);
+      o.at?.push(Date.now());
+    };
+    leader = new LeaderDemand({ redis: r, subscriber: sub, keys, lease, demand: lifecycle, seed: () => {}, staleMs: STALE_MS, pollMs: 50, maxSeries: 100, kept: keys.kept, forget, canSweep: o.canSweep });
   };
 
   it('forgets, once, the kept members neither wanted nor held, staleMs after taking the lead', async () => {
@@ -58,11 +63,14 @@ describe.runIf(redisUp)('leader demand: the sweep of the kept set after taking t
     const touch = () => r.zadd(keys.wanted, Date.now(), 'WANTEDUSDT:1m');
     await touch();
     const forgotten: string[] = [];
-    start({ forgotten });
-    await sleep(STALE_MS / 3);
-    expect(forgotten).toEqual([]);
-    for (const deadline = Date.now() + 3000; forgotten.length < 2 && Date.now() < deadline; await sleep(50)) await touch();
+    const at: number[] = [];
+    const startedAt = Date.now();
+    start({ forgotten, at });
+    // The edge touches what it wants (every 50 ms, as DEMAND_TOUCH_MS does within staleMs).
+    for (const deadline = Date.now() + 10_000; forgotten.length < 2 && Date.now() < deadline; await sleep(50)) await touch();
     expect(forgotten.sort()).toEqual(['GONEUSDT:5m', 'ORPHANUSDT:1m']);
+    // Not before staleMs: read off when, not off a sleep of a third of it (which a loaded machine stretches past it).
+    for (const t of at) expect(t - startedAt).toBeGreaterThanOrEqual(STALE_MS);
     // Once per takeover: later scans forget nothing more.
     await sleep(STALE_MS * 2);
     expect(forgotten.sort()).toEqual(['GONEUSDT:5m', 'ORPHANUSDT:1m']);
@@ -76,7 +84,7 @@ describe.runIf(redisUp)('leader demand: the sweep of the kept set after taking t
     await sleep(STALE_MS * 3);
     expect(forgotten).toEqual([]);
     may = true;
-    for (const deadline = Date.now() + 3000; forgotten.length < 1 && Date.now() < deadline; ) await sleep(50);
+    for (const deadline = Date.now() + 10_000; forgotten.length < 1 && Date.now() < deadline; ) await sleep(50);
     expect(forgotten).toEqual(['ORPHANUSDT:1m']);
   });
 });

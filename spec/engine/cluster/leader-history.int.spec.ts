@@ -42,7 +42,8 @@ describe.runIf(redisUp)('leader history (Redis)', () => {
   const ask = (id: string, o: Partial<{ endTime: number; limit: number; address: string }> = {}) =>
     r.publish(keys.historyAsk, encodeAsk({ id, node: 'edge-9', series: seriesId('BTCUSDT', '1m'), endTime: o.endTime ?? 100 * M, limit: o.limit ?? 3, address: o.address ?? '10.0.0.1' }));
   const waitReplies = async (n: number) => {
-    for (let i = 0; i < 100 && replies.length < n; i++) await sleep(20);
+    // Up to 10 s: each reply is two Redis round trips (the ask, the answer), slower on a loaded machine.
+    for (const deadline = Date.now() + 10_000; replies.length < n && Date.now() < deadline; ) await sleep(20);
     return replies.map((t) => parseReply(t));
   };
 
@@ -72,7 +73,10 @@ describe.runIf(redisUp)('leader history (Redis)', () => {
     nodes[0]!.lease.start();
     await firstValueFrom(nodes[0]!.lease.leadership$.pipe(filter((s) => s.leader)));
     nodes[1]!.lease.start();
-    await sleep(200); // both subscribed
+    // Both subscribed to the asks (Redis says so), not a fixed 200 ms: an ask published before the
+    // leader's SUBSCRIBE lands is lost, and a new connection's subscribe takes longer on a loaded machine.
+    const subscribers = async () => Number(((await r.pubsub('NUMSUB', keys.historyAsk)) as [string, number])[1]);
+    for (const deadline = Date.now() + 10_000; (await subscribers()) < 2; await sleep(20)) if (Date.now() > deadline) throw new Error('the nodes did not subscribe to the history asks');
   });
   afterAll(async () => {
     for (const n of nodes) {

@@ -10,6 +10,10 @@ import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
  */
 const redisUp = await hasRedis('upstream hand-over: when a leader gives the lead away');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls until `pred` holds: a hand-over is due within a tick or two (100 ms each), which a loaded machine stretches. */
+const until = async (pred: () => boolean, what: string, ms = 10_000) => {
+  for (const deadline = Date.now() + ms; !pred(); await sleep(20)) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+};
 
 describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away', () => {
   const redis = new Redis(REDIS_URL);
@@ -22,10 +26,18 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
   });
   const node = (nodeId: string, leader: boolean) => {
     const handed: string[] = [];
-    const lease = { state: { leader, token: leader ? 't' : undefined }, handOver: (reason: string) => void handed.push(reason) };
+    /** When each hand-over came (Date.now(), the class's clock). */
+    const handedAt: number[] = [];
+    const lease = {
+      state: { leader, token: leader ? 't' : undefined },
+      handOver: (reason: string) => {
+        handed.push(reason);
+        handedAt.push(Date.now());
+      },
+    };
     const h = new UpstreamHandover({ redis, key, nodeId, lease, afterMs: 300, everyMs: 100 });
     made.push(h);
-    return { h, handed };
+    return { h, handed, handedAt };
   };
 
   it('keeps the lead while no other node is live, hands over once one is', async () => {
@@ -39,8 +51,7 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
     await sleep(700);
     expect(leader.handed).toEqual([]);
     other.h.set('live');
-    await sleep(500);
-    expect(leader.handed.length).toBeGreaterThan(0);
+    await until(() => leader.handed.length > 0, 'a hand-over to b');
     expect(leader.handed[0]).toMatch(/upstream reconnecting for \d+ s while b's is live/);
     leader.h.stop();
     other.h.stop();
@@ -63,10 +74,12 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
     leader.h.set('live');
     await sleep(600);
     expect(leader.handed).toEqual([]);
+    // Not before UPSTREAM_HANDOVER_MS (300 ms here): read off when it came, not off a short sleep, which
+    // a loaded machine stretches past 300 ms.
+    const notLiveFrom = Date.now();
     leader.h.set('reconnecting');
-    await sleep(150);
-    expect(leader.handed).toEqual([]);
-    await sleep(500);
+    await until(() => leader.handed.length > 0, 'a hand-over to e');
     expect(leader.handed[0]).toMatch(/while e's is live/);
+    expect(leader.handedAt[0]! - notLiveFrom).toBeGreaterThanOrEqual(300);
   });
 });

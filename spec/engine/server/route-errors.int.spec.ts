@@ -10,6 +10,8 @@ import { startApp } from '../../../engine/src/app.ts';
  * A route that throws, flooded over real sockets. Before (hyper-express's default handler): a text
  * 500 and console.error of the whole stack per request (issue 14: 10 s of a flood wrote 115 MB of log).
  */
+const SUMMARY_MS = 3000;
+
 describe('errors thrown by routes', () => {
   const lines: string[] = [];
   let server: HyperExpress.Server;
@@ -17,7 +19,9 @@ describe('errors thrown by routes', () => {
   let errors = 0;
   beforeAll(async () => {
     server = new HyperExpress.Server();
-    server.set_error_handler(routeErrorHandler({ log: createLogger('info', 'test', (l) => lines.push(l)), counted: () => errors++, summaryEveryMs: 300 }));
+    // The summary's period must outlast the flood below (its 198 repeats in one line): at 300 ms, a
+    // loaded machine answering the 200 requests more slowly split them over two lines.
+    server.set_error_handler(routeErrorHandler({ log: createLogger('info', 'test', (l) => lines.push(l)), counted: () => errors++, summaryEveryMs: SUMMARY_MS }));
     server.get('/sync', () => {
       throw new Error('too many variants');
     });
@@ -45,8 +49,10 @@ describe('errors thrown by routes', () => {
       expect(a.body.error).toMatch(/^internal error: (too many variants|cannot read x of undefined)$/);
     }
     expect(errors).toBe(200);
-    // One line per distinct error (with where it was thrown), then one summary line.
-    await new Promise((r) => setTimeout(r, 500));
+    // One line per distinct error (with where it was thrown), then one summary line, SUMMARY_MS after the first repeat.
+    for (const deadline = Date.now() + SUMMARY_MS + 10_000; !lines.some((l) => /more failed requests/.test(l)); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > deadline) throw new Error(`no summary line: ${lines.join('\n')}`);
+    }
     expect(lines.filter((l) => /request failed/.test(l))).toHaveLength(2);
     expect(lines.find((l) => /too many variants/.test(l))).toMatch(/route-errors\.int\.spec\.ts/);
     expect(lines.filter((l) => /198 more failed requests/.test(l))).toHaveLength(1);
