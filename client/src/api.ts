@@ -43,11 +43,23 @@ export async function fetchPolitely(url: string, sleep = (ms: number) => new Pro
   }
 }
 
+/**
+ * Candles older than `endTime`; none when there are no older ones: the market's history starts later,
+ * or (a replay) the recording does not reach that far (404 `before_recording`). Either way the chart
+ * stops scrolling back; thrown, it would ask again every few seconds, for an answer that cannot change.
+ */
 export async function fetchOlder(symbol: string, interval: string, endTime: number, limit: number): Promise<Candle[]> {
   const res = await fetchPolitely(`/candles/${encodeURIComponent(symbol)}/${encodeURIComponent(interval)}?endTime=${endTime}&limit=${limit}`);
+  if (res.status === 404 && (await beforeRecording(res))) return [];
   if (!res.ok) throw new Error(`/candles answered ${res.status}`);
   const body = (await res.json()) as { candles?: unknown[] };
   return (body.candles ?? []).map(toCandle).filter((c): c is Candle => c !== undefined);
+}
+
+/** Whether a 404 is the engine saying its recording starts later (a replay), not a missing route. */
+async function beforeRecording(res: Response): Promise<boolean> {
+  const body = (await res.json().catch(() => undefined)) as { code?: unknown } | undefined;
+  return isObj(body) && body.code === 'before_recording';
 }
 
 /**

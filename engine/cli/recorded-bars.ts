@@ -1,8 +1,11 @@
 import { createReadStream } from 'node:fs';
+import { isUniverse } from '../src/config/config.ts';
 import type { Bar } from '../src/domain/bar.ts';
 import { isNativeInterval } from '../src/domain/interval.ts';
+import { isValidSymbol } from '../src/domain/series-id.ts';
 import { sourceAmong } from '../src/pipeline/custom-intervals.ts';
 import { checkRecordingFile } from '../src/record/check-recording-file.ts';
+import { formatVersionProblem } from '../src/record/format-version-problem.ts';
 import type { RecordLine } from '../src/record/recording-format.ts';
 import { scanRecording } from '../src/record/scan-recording.ts';
 import { parseKlineRows, parseStreamFrame } from '../src/sources/binance-raw.ts';
@@ -19,11 +22,18 @@ export interface RecordedBars {
 
 type Meta = Extract<RecordLine, { k: 'meta' }>;
 
+/** Other symbols a refusal may name, at most (a recording's are the exchange's; a hostile one's are not). */
+const MAX_NAMED = 5000;
+
 /**
  * Every closed bar a recording holds of `symbol` at the coarsest recorded native interval that builds
  * `target`: the rows of its REST kline answers and the finals of its stream frames. Where both hold a
  * bar the later one received wins, as the store would keep it. Forming rows and updates are not
  * history and are left out.
+ *
+ * The symbol may be any the recording holds bars of, as a replay serves them: one its meta line lists,
+ * any with SYMBOLS=* (`*`), or one the live run opened on demand. A recording of another format version
+ * is refused, as SOURCE=replay refuses it.
  *
  * The recording is read once, as a stream: what is kept is the symbol's closed bars (per native
  * interval until the meta line says which one builds `target`), never the recording's lines, so a
@@ -40,6 +50,11 @@ export async function recordedBars(file: string, symbol: string, target: string)
   /** Where the meta line was read, the one interval kept; before it (a recording not written by `npm run record`), every native one. */
   let only: string | undefined;
   const byInterval = new Map<string, Map<number, Bar>>();
+  /** Other symbols it holds klines of (named in a refusal), at most MAX_NAMED. */
+  const held = new Set<string>();
+  const noteSymbol = (other: string | null, interval: string | null) => {
+    if (other !== null && interval !== null && held.size < MAX_NAMED && isValidSymbol(other) && isNativeInterval(interval)) held.add(other);
+  };
   const wanted = (interval: string) => (only === undefined ? isNativeInterval(interval) : interval === only);
   const keep = (interval: string, bar: Bar) => {
     if (!bar.closed) return;
@@ -57,18 +72,20 @@ export async function recordedBars(file: string, symbol: string, target: string)
       if (l.k === 'meta') {
         if (meta) return;
         meta = l;
-        refused = refusal(file, meta, symbol, target);
+        refused = refusal(file, meta, target);
         if (refused) return byInterval.clear();
         only = sourceAmong(target, meta.intervals.filter(isNativeInterval));
         for (const i of [...byInterval.keys()]) if (i !== only) byInterval.delete(i);
       } else if (l.k === 'rest' && l.s === 200) {
         const q = new URL(l.q, 'http://recording').searchParams;
         const interval = q.get('interval');
-        if (q.get('symbol') !== symbol || interval === null || !wanted(interval)) return;
+        if (q.get('symbol') !== symbol) return void noteSymbol(q.get('symbol'), interval);
+        if (interval === null || !wanted(interval)) return;
         for (const b of parseKlineRows(JSON.parse(l.b), l.t)) keep(interval, b);
       } else if (l.k === 'ws') {
         const f = parseStreamFrame(l.d);
-        if (f.kind === 'kline' && f.symbol === symbol && wanted(f.interval)) keep(f.interval, f.bar);
+        if (f.kind === 'kline' && f.symbol !== symbol) noteSymbol(f.symbol, f.interval);
+        else if (f.kind === 'kline' && wanted(f.interval)) keep(f.interval, f.bar);
       }
     } catch {
       skipped++;
@@ -89,13 +106,23 @@ export async function recordedBars(file: string, symbol: string, target: string)
   if (refused) throw refused;
   if (!meta) throw new BatchUsageError('recording', `'${file}' is not a recording (no meta line)`, { value: file });
   const bars = [...(byInterval.get(only!)?.values() ?? [])].sort((a, b) => a.openTime - b.openTime);
+  // Not among its symbols, and no bar of it either: the symbol is what is wrong.
+  if (!bars.length && !isUniverse(meta.symbols) && !meta.symbols.includes(symbol)) {
+    const listed = [...new Set([...meta.symbols, ...held])].sort();
+    throw new BatchUsageError('symbol', `'${file}' holds ${listed.slice(0, 20).join(', ')}${listed.length > 20 ? ` and ${listed.length - 20} more` : ''}, not ${symbol}`, { value: symbol });
+  }
   return { source: only!, bars, skipped: skipped + malformed };
 }
 
-/** Why a recording with this meta line cannot build `target` of `symbol`, if it cannot. */
-function refusal(file: string, meta: Meta, symbol: string, target: string): BatchUsageError | undefined {
+/**
+ * Why a recording with this meta line cannot build `target`, if it cannot: another format version, or
+ * no recorded interval builds it. (A symbol it does not list may still be held: one the live run opened
+ * on demand; that is known at the end of the read.)
+ */
+function refusal(file: string, meta: Meta, target: string): BatchUsageError | undefined {
+  const version = formatVersionProblem(meta);
+  if (version) return new BatchUsageError('recording', `'${file}' cannot be read: ${version}`, { value: file });
   const native = meta.intervals.filter(isNativeInterval);
   if (!sourceAmong(target, native)) return new BatchUsageError('recording', `'${file}' holds ${native.join(', ')} bars; none of them builds ${target}`, { value: file });
-  if (!meta.symbols.includes(symbol)) return new BatchUsageError('symbol', `'${file}' holds ${meta.symbols.join(', ')}, not ${symbol}`, { value: symbol });
   return undefined;
 }

@@ -26,6 +26,8 @@ import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { MemoryPositions } from './cluster/memory-positions.ts';
 import { nodeInfo } from './cluster/node-info.ts';
 import type { ReplayExchange } from './record/replay-exchange.ts';
+import { replayKeyPrefix } from './record/replay-key-prefix.ts';
+import { deleteKeysUnder } from './store/delete-keys-under.ts';
 import type { Recorder } from './record/recorder.ts';
 
 export interface AppOptions extends Partial<Config> {
@@ -92,7 +94,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   // Before anything starts: a database Redis refuses fails the start (ConfigError); a Redis not
   // answering does not (the engine serves from memory and catches Redis up).
-  if (config.redisUrl && !(await checkRedisDatabase(config.redisUrl, 3000))) log.warn('redis not reachable at start: serving from memory until it answers');
+  const redisAnswered = config.redisUrl ? await checkRedisDatabase(config.redisUrl, 3000) : false;
+  if (config.redisUrl && !redisAnswered) log.warn('redis not reachable at start: serving from memory until it answers');
   // User code first: a series module that fails, loops or exhausts memory at import stops the start
   // here, naming its file, before any connection is opened.
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
@@ -113,8 +116,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const { exchange, catalog } = market;
   const source = exchange.kind;
   const storeMetrics = { barsWritten: (n: number) => counters.candlesWritten(n), writeErrors: (n: number) => counters.storeErrors(n) };
+  // A replay keeps its series under a namespace of its own, never the live run's keys.
+  const keyPrefix = exchange.replay && config.redisUrl ? await replayNamespace(config.redisUrl, redisAnswered, exchange.replay.recordedAt, redisKeyPrefix, log) : redisKeyPrefix;
   const store: BarStore = config.redisUrl
-    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix: redisKeyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
+    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);
@@ -201,6 +206,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     // An ingest node's positions are the cluster's (in Redis, for the edges): none on its own port.
     positions: cluster ? undefined : positions,
     olderBars: older.page,
+    // A replay knows where its recording starts: older pages are not "no data" (http-routes.ts).
+    recording: exchange.replay ? { firstBar: (id) => exchange.replay!.firstBar(id.symbol, (catalog.sourceOf(id) ?? id).interval) } : undefined,
     topicShardSize,
     httpLoadWaitMs,
   }));
@@ -244,6 +251,24 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     dropClients: (code = 1012) => server.dropClients(code, 'dropped'),
     stop,
   };
+}
+
+/**
+ * A replay's Redis namespace (replay-key-prefix.ts), emptied first: a replay starts from its recording
+ * alone. What an earlier replay of the same recording left would be restored as the series' history,
+ * newer than the frames about to play, and they would all be dropped as stale.
+ */
+async function replayNamespace(url: string, reachable: boolean, recordedAt: number, base: string | undefined, log: Logger): Promise<string> {
+  const prefix = replayKeyPrefix(recordedAt, base);
+  try {
+    // Not reachable at the start just now: not another connect timeout here.
+    if (!reachable) throw new Error('redis not reachable at start');
+    const deleted = await deleteKeysUnder(url, prefix, 3000);
+    log.info(`replay: series kept in Redis under ${prefix}* (the live run's keys are not touched)`, deleted ? { deletedFromEarlierReplay: deleted } : {});
+  } catch (e) {
+    log.warn(`replay: series kept in Redis under ${prefix}*; what an earlier replay of this recording left there could not be deleted`, { err: e as Error });
+  }
+  return prefix;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -31,6 +31,11 @@ export interface Exchange {
   /** Symbols and intervals to follow (a replay's come from the recording). */
   symbols: string[];
   intervals: string[];
+  /**
+   * Every symbol clients may ask for, when the exchange names them itself rather than through
+   * exchangeInfo: a replay's are the symbols its recording holds (the live run's on-demand ones too).
+   */
+  markets?: string[];
   close(): Promise<void>;
 }
 
@@ -67,8 +72,12 @@ export async function connectExchange(config: Config, log: Logger, simOptions?: 
       log.warn(`REPLAY_FILE ${config.replayFile} ends early (${replay.endedEarly.reason}): replaying the ${replay.endedEarly.lines} complete lines before the cut`);
     }
     if (replay.stats.malformedLines) log.warn(`REPLAY_FILE ${config.replayFile}: malformed lines skipped`, { lines: replay.stats.malformedLines });
-    log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, { symbols: replay.symbols.length, intervals: replay.intervals.join(',') });
-    return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, close: () => replay.close() };
+    log.info(`replaying ${config.replayFile} at ${config.replaySpeed === 'max' ? 'maximum speed' : `${config.replaySpeed}x`}`, {
+      symbols: replay.symbols.length,
+      onDemand: replay.heldSymbols.length - replay.symbols.length,
+      intervals: replay.intervals.join(','),
+    });
+    return { kind, restUrl: replay.restUrl, wsUrl: replay.wsUrl, now: () => replay.now(), observe: ignore, replay, symbols: replay.symbols, intervals: replay.intervals, markets: replay.heldSymbols, close: () => replay.close() };
   }
   const clock = startExchangeClock(config, log, metrics);
   return {

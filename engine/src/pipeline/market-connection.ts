@@ -6,7 +6,7 @@ import { Recorder } from '../record/recorder.ts';
 import { RecordingFileError } from '../record/recording-file-error.ts';
 import { RECORDING_VERSION } from '../record/recording-format.ts';
 import { BinanceRest } from '../sources/binance-rest.ts';
-import { fetchMarkets } from '../sources/exchange-info.ts';
+import { fetchMarkets, guessMarket } from '../sources/exchange-info.ts';
 import type { SimOptions } from '../../sim/sim-exchange.ts';
 import { connectExchange, type Exchange } from './connect-exchange.ts';
 import type { PipelineMetrics } from './engine-metrics.ts';
@@ -57,6 +57,8 @@ export async function connectMarket({ config, log, metrics, counters, simOptions
   if (recorder) log.info(`recording every upstream frame and REST response to ${config.recordFile}`);
 
   const catalog = new SeriesCatalog(universe && source !== 'replay' ? '*' : config.symbols, config.intervals, source, config.bufferSize);
+  // A replay serves what its recording holds: the symbols the live run opened on demand too.
+  if (exchange.markets) catalog.setMarkets(exchange.markets.map(guessMarket));
   const rest = new BinanceRest({
     baseUrl: exchange.restUrl,
     weightBudget: config.restWeightBudget,

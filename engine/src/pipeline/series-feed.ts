@@ -17,6 +17,7 @@ import { bootstrapCustom, customSeries$ } from './custom-series.ts';
 import type { PipelineMetrics } from './engine-metrics.ts';
 import type { MarketConnection } from './market-connection.ts';
 import { persistAndPublish } from './persist-publish.ts';
+import { replayDemand } from './replay-demand.ts';
 import { seriesGauges } from './series-gauges.ts';
 import { SeriesLifecycle } from './series-lifecycle.ts';
 import { seriesPipeline } from './series-pipeline.ts';
@@ -203,6 +204,8 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     concurrency: config.restConcurrency,
     log,
   });
+  // Before the first connection: the replay asks at the first frame of each stream the live run opened on demand.
+  exchange.replay?.onStreamStart(replayDemand(catalog, lifecycle, log));
   const startupTotal = catalog.nativeSeries().length;
   const customCount = catalog.customSeries().length;
   for (const symbol of catalog.configured()) lifecycle.pinSymbol(symbol);

@@ -1,8 +1,10 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { isUniverse } from '../config/config.ts';
 import { checkRecordingFile } from './check-recording-file.ts';
 import { fileChunks } from './file-chunks.ts';
 import { metaProblem } from './meta-problem.ts';
 import { RecordedAnswers } from './recorded-answers.ts';
+import { RecordedSeries } from './recorded-series.ts';
 import { fsReason, RecordingFileError } from './recording-file-error.ts';
 import type { RecordLine } from './recording-format.ts';
 import { scanRecording } from './scan-recording.ts';
@@ -16,6 +18,8 @@ export interface OpenRecording {
   fh: FileHandle;
   meta: Extract<RecordLine, { k: 'meta' }>;
   answers: RecordedAnswers;
+  /** The series it holds bars of (REST rows and frames), with their oldest bar and their streams. */
+  series: RecordedSeries;
   /** Frames counted (not kept). */
   frames: number;
   /** Complete lines read, records and malformed: the frames' read stops there. */
@@ -32,8 +36,8 @@ export interface OpenRecording {
  * again as they play, from the same descriptor (so from the file read here, even if it is renamed or
  * replaced meanwhile). Throws RecordingFileError when the file cannot be replayed: missing, not a
  * regular file, empty, not gzip, no meta line or one that names no valid series, an unknown format
- * version, or nothing to play: no frame and no REST answer, or almost every line malformed (a replay
- * of it served nothing).
+ * version, or nothing to play: no frame and no REST answer, almost every line malformed, or (recorded
+ * with SYMBOLS=*) no bar of any symbol (a replay of it served nothing).
  */
 export async function openRecording(path: string): Promise<OpenRecording> {
   await checkRecordingFile(path, { rereadable: true });
@@ -46,13 +50,15 @@ export async function openRecording(path: string): Promise<OpenRecording> {
     let answered = 0;
     let badQuestions = 0;
     const answers = new RecordedAnswers();
+    const series = new RecordedSeries();
     const scan = await scanRecording(path, fileChunks(fh), (l) => {
-      if (l.k === 'ws') frames++;
-      else if (l.k === 'rest') {
+      if (l.k === 'ws') {
+        frames++;
+        series.addFrame(l.d, l.t);
+      } else if (l.k === 'rest') {
         if (answers.add(l)) answered++;
         else badQuestions++;
-      }
-      else meta ??= l;
+      } else meta ??= l;
     });
     if (!meta) throw new RecordingFileError(path, 'it has no meta line');
     const problem = metaProblem(meta);
@@ -62,7 +68,9 @@ export async function openRecording(path: string): Promise<OpenRecording> {
     if (scan.lines >= MIN_LINES_JUDGED && malformed > scan.lines * MAX_MALFORMED_SHARE) {
       throw new RecordingFileError(path, `${malformed} of its ${scan.lines} lines are malformed: not a recording this engine reads`);
     }
-    return { fh, meta, answers, frames, lines: scan.lines, malformed, endedEarly: scan.endedEarly };
+    for (const r of answers.oldestRows()) series.add(r.symbol, r.interval, r.openTime);
+    if (isUniverse(meta.symbols) && series.symbols().length === 0) throw new RecordingFileError(path, "its meta line says '*' (the whole exchange) and it holds no bar of any symbol: nothing to play");
+    return { fh, meta, answers, series, frames, lines: scan.lines, malformed, endedEarly: scan.endedEarly };
   } catch (e) {
     await fh.close();
     throw e;

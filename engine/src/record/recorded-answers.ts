@@ -45,6 +45,17 @@ export class RecordedAnswers {
     return start !== undefined ? inRange.slice(0, limit) : inRange.slice(-limit);
   }
 
+  /** Each series the kline answers hold rows of (as asked: names unchecked) and the open time of its oldest row. */
+  *oldestRows(): Generator<{ symbol: string; interval: string; openTime: number }> {
+    for (const [key, rows] of this.index) {
+      if (!rows.size) continue;
+      const [symbol = '', interval = ''] = key.split(':');
+      let openTime = Infinity;
+      for (const t of rows.keys()) if (t < openTime) openTime = t;
+      yield { symbol, interval, openTime };
+    }
+  }
+
   private indexRows(key: string, body: string): void {
     let rows: unknown;
     try {

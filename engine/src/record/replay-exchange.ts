@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { isUniverse } from '../config/config.ts';
 import { REPLAY_ASKED_AT_HEADER } from '../sources/binance-rest.ts';
 import { fileChunks } from './file-chunks.ts';
 import { FrameSource } from './frame-source.ts';
+import { LateStreams, type StreamStarting } from './late-streams.ts';
 import { openRecording } from './open-recording.ts';
 import { recordedFrames } from './recorded-frames.ts';
 
@@ -17,8 +19,23 @@ const MAX_FRAMES_PER_TURN = 500;
 export interface ReplayExchange {
   readonly restUrl: string;
   readonly wsUrl: string;
+  /**
+   * The symbols the live run kept (its configured ones): the meta line's, or, recorded with SYMBOLS=*,
+   * every symbol the recording holds bars of.
+   */
   readonly symbols: string[];
+  /** Every symbol the replay can serve: those, and the ones the live run opened on demand (sorted). */
+  readonly heldSymbols: string[];
   readonly intervals: string[];
+  /** When the recording began (the meta line's `t`): it names the replay's Redis namespace. */
+  readonly recordedAt: number;
+  /** Open time of the oldest bar the recording holds of a native series; undefined when it holds none. */
+  firstBar(symbol: string, interval: string): number | undefined;
+  /**
+   * The engine's part in playing the live run's on-demand streams (late-streams.ts): asked just before
+   * the first frame of each, true when it subscribes it. Set before the engine connects.
+   */
+  onStreamStart(starting: StreamStarting): void;
   /** The recording's clock: the receive time of the last frame played. */
   now(): number;
   /** Resolves when every recorded frame has been sent. */
@@ -47,9 +64,18 @@ export interface ReplayExchange {
  * `readAhead` ahead, so memory holds the REST answers and a few thousand frames, whatever the
  * recording's length. Every connection is pinged each `pingIntervalMs` (20 s, as Binance does), also
  * after the last frame, so the engine keeps its connection to a replay that has ended.
+ *
+ * Its symbols are every one the recording holds bars of (`heldSymbols`), the configured ones first
+ * (`symbols`: the meta line's, or all of them for `*`); the first frame of a stream the live run opened
+ * on demand waits until the engine subscribes it too (late-streams.ts).
  */
 export async function startReplayExchange(opts: { file: string; speed: ReplaySpeed; host?: string; readAhead?: number; pingIntervalMs?: number }): Promise<ReplayExchange> {
-  const { fh, meta, answers, lines, malformed, endedEarly, frames: frameCount } = await openRecording(opts.file);
+  const { fh, meta, answers, series, lines, malformed, endedEarly, frames: frameCount } = await openRecording(opts.file);
+  const symbols = isUniverse(meta.symbols) ? series.symbols() : meta.symbols;
+  const kept = new Set(symbols);
+  const heldSymbols = [...new Set([...symbols, ...series.symbols()])].sort();
+  // Streams of symbols the live run did not keep: it subscribed them partway, when a client asked.
+  const late = new LateStreams(series.streams().filter((s) => !kept.has(s.symbol)));
   let closeFile: Promise<void> | undefined;
   const releaseFile = () => (closeFile ??= fh.close().catch(() => undefined));
   const frameFile = frameCount ? fileChunks(fh) : undefined;
@@ -116,6 +142,8 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     for (let i = 0; i < MAX_FRAMES_PER_TURN; i++) {
       const next = frames?.peek();
       if (!next || dueAt(next.t) > now) break;
+      // The first frame of a stream the engine is subscribing waits for its SUBSCRIBE.
+      if (!late.admit(next.d)) return void late.released().then(schedule);
       const f = frames!.shift()!;
       // The first frame goes at once and anchors the schedule.
       anchor ??= { wall: now, t: f.t };
@@ -126,7 +154,7 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     schedule();
   };
   const schedule = () => {
-    if (closing || !frames || timer) return;
+    if (closing || !frames || timer || late.holding) return;
     const next = frames.peek();
     if (next) {
       timer = setTimeout(pump, Math.max(0, dueAt(next.t) - performance.now()));
@@ -148,8 +176,12 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       // The engine adds streams with live SUBSCRIBE requests and waits for each reply; the recording already
       // holds every frame it recorded, so a request is only acknowledged (as Binance does), never acted on.
       ws.on('message', (data, isBinary) => {
-        const reply = isBinary ? undefined : controlReply(data.toString());
-        if (reply) ws.send(reply);
+        const text = isBinary ? '' : data.toString();
+        const reply = controlReply(text);
+        if (!reply) return;
+        ws.send(reply);
+        // After the reply, as Binance orders them: the engine reads the frame it releases as subscribed.
+        late.subscribe(subscribedStreams(text));
       });
       if (!started) {
         started = true;
@@ -170,8 +202,12 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
   return {
     restUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
-    symbols: meta.symbols,
+    symbols,
+    heldSymbols,
     intervals: meta.intervals,
+    recordedAt: meta.t,
+    firstBar: (symbol, interval) => series.firstBar(symbol, interval),
+    onStreamStart: (starting) => void (late.starting = starting),
     now: () => clock,
     done,
     stats,
@@ -179,6 +215,7 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
     async close() {
       closing = true;
       clearTimeout(timer);
+      late.release();
       clearInterval(pings);
       frames?.close();
       frameFile?.destroy();
@@ -189,6 +226,16 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** The streams a SUBSCRIBE names (none for anything else). */
+function subscribedStreams(text: string): string[] {
+  try {
+    const msg = JSON.parse(text) as { method?: unknown; params?: unknown };
+    return msg.method === 'SUBSCRIBE' && Array.isArray(msg.params) ? msg.params.filter((p): p is string => typeof p === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Binance's reply to a live method (`{"result":…,"id":N}`), or undefined for anything else. */

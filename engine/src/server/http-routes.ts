@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
+import { beforeRecording, type RecordingReach } from './before-recording.ts';
 import type { RouteTable } from './http-edges.ts';
 import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import { sendJson } from './send-json.ts';
@@ -30,6 +31,8 @@ export interface HttpRoutesDeps {
   olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
+  /** SOURCE=replay: where the recording starts (a page older than it is answered 404 `before_recording`). */
+  recording?: RecordingReach;
   /** How long a read waits for a cold series to load (default HTTP_LOAD_WAIT_MS). */
   httpLoadWaitMs?: number;
 }
@@ -93,6 +96,11 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
         }
       }
       if (res.closed) return;
+      // A replay knows nothing older than its recording: said, not answered as an empty market.
+      if (endTime !== undefined && bars.length === 0 && deps.recording) {
+        sendJson(res, 404, beforeRecording(id, endTime, deps.recording.firstBar(id)));
+        return;
+      }
       sendJson(res, 200, { symbol: id.symbol, interval: id.interval, candles: bars.map(toWire) });
     } catch (e) {
       if (e instanceof HistoryRefusedError) {

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
 import type { SeriesService } from '../series/series-registry.ts';
 import { withHttpEdges } from './http-edges.ts';
+import type { RecordingReach } from './before-recording.ts';
 import { registerHttpRoutes } from './http-routes.ts';
 import type { Catalog } from './request-params.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
@@ -70,6 +71,8 @@ export interface ServerDeps {
   olderBars(symbol: string, interval: string, endTime: number, limit: number, address: string): Promise<Bar[]>;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
+  /** SOURCE=replay: where the recording starts, so a history page older than it says so. */
+  recording?: RecordingReach;
   /** Subscribers of a topic that one turn's fan-out sends to (default TOPIC_SHARD_SIZE; tests use a few). */
   topicShardSize?: number;
   /** How long an HTTP read waits for a cold series to load (default HTTP_LOAD_WAIT_MS; tests shorten it). */

@@ -43,7 +43,6 @@ function reference(lines: ReadonlyArray<RecordLine | string>, symbol: string, ta
   if (!m || m.k !== 'meta') return 'recording';
   const interval = sourceAmong(target, m.intervals.filter(isNativeInterval));
   if (!interval) return 'recording';
-  if (!m.symbols.includes(symbol)) return 'symbol';
   const byOpen = new Map<number, Bar>();
   for (const l of recs) {
     try {
@@ -59,6 +58,8 @@ function reference(lines: ReadonlyArray<RecordLine | string>, symbol: string, ta
       // counted by the real one
     }
   }
+  // A symbol the meta line does not list is read all the same (one opened on demand): refused only when it holds none.
+  if (!byOpen.size && !m.symbols.includes(symbol)) return 'symbol';
   return { source: interval, bars: [...byOpen.values()].sort((a, b) => a.openTime - b.openTime) };
 }
 
@@ -89,11 +90,33 @@ describe('recordedBars (the series batch over a recording)', () => {
     const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { flag: string; message: string });
     expect(await err(recordedBars(write([frame('BTCUSDT', '1m', 0, 1, true)]), 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/no meta line/) });
     expect(await err(recordedBars(write([meta(['BTCUSDT'], ['5m'])]), 'BTCUSDT', '3m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/holds 5m bars; none of them builds 3m/) });
-    expect(await err(recordedBars(write([meta(['BTCUSDT'], ['1m'])]), 'SOLUSDT', '1m'))).toMatchObject({ flag: 'symbol' });
+    expect(await err(recordedBars(write([meta(['BTCUSDT'], ['1m']), frame('ETHUSDT', '1m', 0, 1, true)]), 'SOLUSDT', '1m'))).toMatchObject({ flag: 'symbol', message: expect.stringMatching(/holds BTCUSDT, ETHUSDT, not SOLUSDT/) });
     expect(await err(recordedBars(join(dir, 'missing.jsonl.gz'), 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/cannot read/) });
     const notGzip = join(dir, 'plain.jsonl.gz');
     writeFileSync(notGzip, JSON.stringify(meta(['BTCUSDT'], ['1m'])) + '\n');
     expect(await err(recordedBars(notGzip, 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/not gzip/) });
+  });
+
+  it('refuses a recording of another format version as SOURCE=replay does, naming --recording (reproduced: read as version 1, every line of it malformed)', async () => {
+    const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { flag: string; message: string });
+    const bars = [frame('BTCUSDT', '1m', 0, 1, true)];
+    for (const [version, shown] of [[2, '2'], ['x', '"x"']] as const) {
+      const file = write([{ ...meta(['BTCUSDT'], ['1m']), version } as RecordLine, ...bars]);
+      expect(await err(recordedBars(file, 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: `--recording: '${file}' cannot be read: its meta line says format version ${shown}: this engine reads version 1` });
+    }
+    // Version 1, or none (written before it existed), are read.
+    for (const m of [{ ...meta(['BTCUSDT'], ['1m']), version: 1 }, meta(['BTCUSDT'], ['1m'])]) expect((await recordedBars(write([m, ...bars]), 'BTCUSDT', '1m')).bars).toHaveLength(1);
+  });
+
+  it('reads any symbol the recording holds bars of, as a replay serves them: one opened on demand, every one with SYMBOLS=* (reproduced: refused, not in the meta line)', async () => {
+    const lines = [frame('BTCUSDT', '1m', 0, 1, true), frame('SOLUSDT', '1m', 0, 7, true), page('SOLUSDT', '1m', [[MIN, 8]], 3 * MIN)];
+    for (const m of [meta(['BTCUSDT'], ['1m']), meta(['*'], ['1m'])]) {
+      const r = await recordedBars(write([m, ...lines]), 'SOLUSDT', '1m');
+      expect(r.bars.map((b) => [b.openTime, b.close])).toEqual([
+        [0, 7],
+        [MIN, 8],
+      ]);
+    }
   });
 
   it('streams to the same bars as a read of the whole recording, wherever its meta line is (property)', async () => {

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { from, toArray, lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSeriesBatch } from '../../../engine/cli/run-series-batch.ts';
@@ -64,6 +65,18 @@ describe('npm run series (batch over history)', () => {
     const want = await expected(sim, 'ema-cross', '10m', fromT, toT, { fast: 5, slow: 12 });
     expect(got.map((p) => p.time)).toEqual(want.map((p) => p.time));
     for (let i = 0; i < got.length; i++) expect(got[i]!.values.fast).toBeCloseTo(want[i]!.values!.fast!, 9);
+  });
+
+  it('refuses --recording of another format version with exit 2, as SOURCE=replay does (reproduced: it ran, every line read as malformed)', () => {
+    const file = join(dir, 'v2.jsonl.gz');
+    const frame = JSON.stringify({ stream: 'btcusdt@kline_1m', data: { e: 'kline', E: 1, s: 'BTCUSDT', k: { t: 0, T: 59_999, s: 'BTCUSDT', i: '1m', o: '1', c: '1', h: '1', l: '1', v: '1', n: 1, x: true, q: '1', V: '1', Q: '1', B: '0' } } });
+    writeFileSync(file, gzipSync([{ k: 'meta', version: 2, t: 0, symbols: ['BTCUSDT'], intervals: ['1m'], source: 'sim' }, { k: 'ws', t: 1, d: frame }].map((l) => JSON.stringify(l)).join('\n') + '\n'));
+    const out = join(dir, 'v2.csv');
+    const args = ['--series', 'rsi', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', '1970-01-01', '--to', '1970-01-02', '--out', out, '--recording', file];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/series-batch.ts', ...args], { env: childEnv(), encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--recording: '${file}' cannot be read: its meta line says format version 2: this engine reads version 1`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it.each([

@@ -132,6 +132,11 @@ describe('SOURCE=replay: what REPLAY_FILE holds', () => {
       [{ ...meta, symbols: ['<img src=x onerror=alert(1)>'] }, /invalid symbol/],
       [{ ...meta, intervals: ['1m', '7x'] }, /invalid interval "7x"/],
       [{ ...meta, intervals: [null] }, /invalid interval null/],
+      // `*` stands alone, as in SYMBOLS.
+      [{ ...meta, symbols: ['*', 'BTCUSDT'] }, /invalid symbol "\*"/],
+      // Its time names the replay's Redis namespace.
+      [{ ...meta, t: -5 }, /no valid time/],
+      [{ ...meta, t: 1e300 }, /no valid time/],
     ];
     for (const [i, [m, why]] of cases.entries()) {
       const path = recording(`meta-${i}.jsonl.gz`, m);
@@ -139,5 +144,44 @@ describe('SOURCE=replay: what REPLAY_FILE holds', () => {
       expect(err.message, JSON.stringify(m)).toMatch(new RegExp(`^REPLAY_FILE=${JSON.stringify(path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is invalid: `));
       expect(err.message, JSON.stringify(m)).toMatch(why);
     }
+  });
+
+  it('serves the symbols the recording holds bars of beside its meta line\'s; with `*` those are its symbols; names no engine could ask for are left out (a review: they become Redis keys)', async () => {
+    const kline = (symbol: string, interval: string, t: number, stream = `${symbol.toLowerCase()}@kline_${interval}`) => ({
+      k: 'ws',
+      t: t + 1,
+      d: JSON.stringify({ stream, data: { e: 'kline', E: t + 1, s: symbol, k: { t, T: t + 59_999, s: symbol, i: interval, o: '1', c: '2', h: '3', l: '0.5', v: '1', n: 1, x: false, q: '1', V: '1', Q: '1', B: '0' } } }),
+    });
+    const page = (symbol: string, interval: string) => ({ k: 'rest', t: 1, a: 1, q: `/api/v3/klines?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=1`, s: 200, b: '[[60000,"1","2","0.5","1.5","1",119999,"1",1,"1","1","0"]]' });
+    const rows = [
+      kline('BTCUSDT', '1m', 120_000),
+      kline('SOLUSDT', '1m', 180_000),
+      kline('SOLUSDT', '1m', 240_000),
+      page('XRPUSDT', '5m'),
+      // Not Binance's grammar, not an interval, a stream that names another symbol: none is served.
+      kline('BTC-USD', '1m', 120_000),
+      page('../../etc', '1m'),
+      page('DOGEUSDT', '7x'),
+      kline('ADAUSDT', '1m', 120_000, 'evilusdt@kline_1m'),
+    ];
+    const listed = await connect(recording('on-demand.jsonl.gz', meta, rows)).started;
+    try {
+      expect(listed.symbols).toEqual(['BTCUSDT', 'ETHUSDT']);
+      expect(listed.markets).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT']);
+      expect(listed.replay!.firstBar('SOLUSDT', '1m')).toBe(180_000);
+      expect(listed.replay!.firstBar('XRPUSDT', '5m')).toBe(60_000);
+      expect(listed.replay!.firstBar('ETHUSDT', '1m')).toBeUndefined();
+    } finally {
+      await listed.close();
+    }
+    const all = await connect(recording('universe.jsonl.gz', { ...meta, symbols: ['*'] }, rows)).started;
+    try {
+      expect(all.symbols).toEqual(['BTCUSDT', 'SOLUSDT', 'XRPUSDT']);
+      expect(all.markets).toEqual(['BTCUSDT', 'SOLUSDT', 'XRPUSDT']);
+    } finally {
+      await all.close();
+    }
+    const err = await refusal(recording('universe-empty.jsonl.gz', { ...meta, symbols: ['*'] }, frames.slice(0, 3)));
+    expect(err.message).toMatch(/its meta line says '\*' \(the whole exchange\) and it holds no bar of any symbol/);
   });
 });

@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { readRecording } from '../../../engine/src/record/read-recording.ts';
+import { decodeBar, encodeBar } from '../../../engine/src/store/bar-member.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'replay-redis-'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** This suite's namespace in the test database: the live run's keys are `${P}candles:…`. */
+const P = `spec-replay-redis-${process.pid}:`;
+const BTC = seriesId('BTCUSDT', '1m');
+const bar = (openTime: number, close: number): Bar => ({ openTime, open: close, high: close, low: close, close, volume: 1, closed: true });
+
+describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay with REDIS_URL', () => {
+  const redis = new Redis(REDIS_URL);
+  afterAll(async () => {
+    await deletePrefix(redis, P);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const keys = async () => {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${P}*`, 'COUNT', 500);
+      cursor = next;
+      out.push(...found);
+    } while (cursor !== '0');
+    return out.sort();
+  };
+  const members = (key: string) => redis.zrange(key, 0, -1, 'WITHSCORES');
+
+  it("keeps its series under replay:<recording start>: and never touches the live run's keys; a second replay starts from the recording alone (reproduced: it wrote into the live series)", async () => {
+    const file = join(dir, 'run.jsonl.gz');
+    const live = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P, recordFile: file, simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 120 } });
+    let recorded: Bar[];
+    try {
+      await live.ready;
+      await sleep(2000);
+      live.sim!.faults.pauseStream();
+      await sleep(800);
+      recorded = live.store.window(BTC).last(10_000);
+    } finally {
+      await live.stop();
+    }
+    expect(recorded.length).toBeGreaterThan(50);
+    // The live series goes on after the recording (a bar the replay does not have), as a live engine's would.
+    const liveKey = `${P}candles:BTCUSDT:1m`;
+    await redis.zadd(liveKey, 4e12, encodeBar(bar(4e12, 1)));
+    const liveBefore = await members(liveKey);
+    const outsideBefore = await keys();
+
+    const t = (await readRecording(file)).lines[0]!.t;
+    const ns = `${P}replay:${t}:`;
+    // What an earlier replay of this recording left, newer than its frames: deleted at the start.
+    await redis.zadd(`${ns}candles:BTCUSDT:1m`, 4e12, encodeBar(bar(4e12, 2)));
+
+    for (let run = 0; run < 2; run++) {
+      const replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P });
+      try {
+        await replay.ready;
+        await replay.replay!.done;
+        await sleep(800);
+        // Served from the recording alone: no bar of the live key's, none of the earlier replay's.
+        expect(replay.store.window(BTC).last(10_000), `run ${run}`).toEqual(recorded);
+      } finally {
+        await replay.stop();
+      }
+      // Written under its own namespace, and only there.
+      const stored = (await redis.zrange(`${ns}candles:BTCUSDT:1m`, 0, -1)).map((m) => decodeBar(m)!);
+      expect(stored.map((b) => b.openTime), `run ${run}`).toEqual(recorded.map((b) => b.openTime));
+      expect(await members(liveKey), `run ${run}`).toEqual(liveBefore);
+      expect((await keys()).filter((k) => !k.startsWith(ns)), `run ${run}`).toEqual(outsideBefore);
+    }
+  }, 60_000);
+});
