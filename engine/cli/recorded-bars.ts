@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { isUniverse } from '../src/config/config.ts';
 import type { Bar } from '../src/domain/bar.ts';
 import { isNativeInterval } from '../src/domain/interval.ts';
 import { isValidSymbol } from '../src/domain/series-id.ts';
@@ -32,8 +31,9 @@ const MAX_NAMED = 5000;
  * history and are left out.
  *
  * The symbol may be any the recording holds bars of, as a replay serves them: one its meta line lists,
- * any with SYMBOLS=* (`*`), or one the live run opened on demand. A recording of another format version
- * is refused, as SOURCE=replay refuses it.
+ * any with SYMBOLS=* (`*`), or one the live run opened on demand; one it holds no closed bar of (at the
+ * interval that builds `target`) is refused, naming `--symbol` and what it holds, whatever the meta line
+ * lists. A recording of another format version is refused, as SOURCE=replay refuses it.
  *
  * The recording is read once, as a stream: what is kept is the symbol's closed bars (per native
  * interval until the meta line says which one builds `target`), never the recording's lines, so a
@@ -55,6 +55,8 @@ export async function recordedBars(file: string, symbol: string, target: string)
   const noteSymbol = (other: string | null, interval: string | null) => {
     if (other !== null && interval !== null && held.size < MAX_NAMED && isValidSymbol(other) && isNativeInterval(interval)) held.add(other);
   };
+  /** The native intervals it holds klines of the symbol at, any (named in a refusal). */
+  const own = new Set<string>();
   const wanted = (interval: string) => (only === undefined ? isNativeInterval(interval) : interval === only);
   const keep = (interval: string, bar: Bar) => {
     if (!bar.closed) return;
@@ -80,12 +82,16 @@ export async function recordedBars(file: string, symbol: string, target: string)
         const q = new URL(l.q, 'http://recording').searchParams;
         const interval = q.get('interval');
         if (q.get('symbol') !== symbol) return void noteSymbol(q.get('symbol'), interval);
+        if (interval !== null && isNativeInterval(interval)) own.add(interval);
         if (interval === null || !wanted(interval)) return;
         for (const b of parseKlineRows(JSON.parse(l.b), l.t)) keep(interval, b);
       } else if (l.k === 'ws') {
         const f = parseStreamFrame(l.d);
         if (f.kind === 'kline' && f.symbol !== symbol) noteSymbol(f.symbol, f.interval);
-        else if (f.kind === 'kline' && wanted(f.interval)) keep(f.interval, f.bar);
+        else if (f.kind === 'kline') {
+          own.add(f.interval);
+          if (wanted(f.interval)) keep(f.interval, f.bar);
+        }
       }
     } catch {
       skipped++;
@@ -106,12 +112,18 @@ export async function recordedBars(file: string, symbol: string, target: string)
   if (refused) throw refused;
   if (!meta) throw new BatchUsageError('recording', `'${file}' is not a recording (no meta line)`, { value: file });
   const bars = [...(byInterval.get(only!)?.values() ?? [])].sort((a, b) => a.openTime - b.openTime);
-  // Not among its symbols, and no bar of it either: the symbol is what is wrong.
-  if (!bars.length && !isUniverse(meta.symbols) && !meta.symbols.includes(symbol)) {
-    const listed = [...new Set([...meta.symbols, ...held])].sort();
-    throw new BatchUsageError('symbol', `'${file}' holds ${listed.slice(0, 20).join(', ')}${listed.length > 20 ? ` and ${listed.length - 20} more` : ''}, not ${symbol}`, { value: symbol });
-  }
+  // No bar of it to compute on: refused, whatever the meta line lists (`*`, or a symbol the live run
+  // never got a bar of), rather than written as an empty series.
+  if (!bars.length) throw new BatchUsageError('symbol', `'${file}' holds no closed ${only!} bar of ${symbol} (the interval that builds ${target}); ${holding(symbol, own, held)}`, { value: symbol });
   return { source: only!, bars, skipped: skipped + malformed };
+}
+
+/** What a recording holds instead, for a refusal: the symbol's other intervals, else the symbols it holds bars of. */
+function holding(symbol: string, own: ReadonlySet<string>, held: ReadonlySet<string>): string {
+  if (own.size) return `it holds ${[...own].sort().join(', ')} klines of ${symbol}, none closed at that interval`;
+  if (!held.size) return 'it holds no bar of any symbol';
+  const listed = [...held].sort();
+  return `it holds bars of ${listed.slice(0, 20).join(', ')}${listed.length > 20 ? ` and ${listed.length - 20} more` : ''}`;
 }
 
 /**

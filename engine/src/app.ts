@@ -26,9 +26,9 @@ import type { SimExchange, SimOptions } from '../sim/sim-exchange.ts';
 import { MemoryPositions } from './cluster/memory-positions.ts';
 import { nodeInfo } from './cluster/node-info.ts';
 import type { ReplayExchange } from './record/replay-exchange.ts';
-import { replayKeyPrefix } from './record/replay-key-prefix.ts';
-import { deleteKeysUnder } from './store/delete-keys-under.ts';
+import { openReplayNamespace, type ReplayNamespace } from './record/replay-namespace.ts';
 import type { Recorder } from './record/recorder.ts';
+import type { FirstRecordedBar } from './server/before-recording.ts';
 
 export interface AppOptions extends Partial<Config> {
   simOptions?: SimOptions;
@@ -95,7 +95,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // Before anything starts: a database Redis refuses fails the start (ConfigError); a Redis not
   // answering does not (the engine serves from memory and catches Redis up).
   const redisAnswered = config.redisUrl ? await checkRedisDatabase(config.redisUrl, 3000) : false;
-  if (config.redisUrl && !redisAnswered) log.warn('redis not reachable at start: serving from memory until it answers');
+  // (A replay is refused then instead: it must empty its namespace first; see below.)
+  if (config.redisUrl && !redisAnswered && config.source !== 'replay') log.warn('redis not reachable at start: serving from memory until it answers');
   // User code first: a series module that fails, loops or exhausts memory at import stops the start
   // here, naming its file, before any connection is opened.
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
@@ -117,7 +118,16 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const source = exchange.kind;
   const storeMetrics = { barsWritten: (n: number) => counters.candlesWritten(n), writeErrors: (n: number) => counters.storeErrors(n) };
   // A replay keeps its series under a namespace of its own, never the live run's keys.
-  const keyPrefix = exchange.replay && config.redisUrl ? await replayNamespace(config.redisUrl, redisAnswered, exchange.replay.recordedAt, redisKeyPrefix, log) : redisKeyPrefix;
+  let namespace: ReplayNamespace | undefined;
+  if (exchange.replay && config.redisUrl) {
+    try {
+      namespace = await openReplayNamespace({ url: config.redisUrl, reachable: redisAnswered, recordedAt: exchange.replay.recordedAt, base: redisKeyPrefix, log });
+    } catch (e) {
+      await market.close();
+      throw e;
+    }
+  }
+  const keyPrefix = namespace?.prefix ?? redisKeyPrefix;
   const store: BarStore = config.redisUrl
     ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
@@ -207,7 +217,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     positions: cluster ? undefined : positions,
     olderBars: older.page,
     // A replay knows where its recording starts: older pages are not "no data" (http-routes.ts).
-    recording: exchange.replay ? { firstBar: (id) => exchange.replay!.firstBar(id.symbol, (catalog.sourceOf(id) ?? id).interval) } : undefined,
+    recording: exchange.replay ? { firstBar: (id) => firstRecordedBar(exchange.replay!, catalog.sourceOf(id) ?? id) } : undefined,
     topicShardSize,
     httpLoadWaitMs,
   }));
@@ -230,6 +240,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       feed.endBars();
       await store.close();
       server.dropClients(1001, 'server shutting down');
+      // Flushed: a replay's keys go (a killed one's are deleted by the next replay of its recording).
+      await namespace?.drop();
       await market.close();
       log.info('engine stopped');
     })());
@@ -253,22 +265,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   };
 }
 
-/**
- * A replay's Redis namespace (replay-key-prefix.ts), emptied first: a replay starts from its recording
- * alone. What an earlier replay of the same recording left would be restored as the series' history,
- * newer than the frames about to play, and they would all be dropped as stale.
- */
-async function replayNamespace(url: string, reachable: boolean, recordedAt: number, base: string | undefined, log: Logger): Promise<string> {
-  const prefix = replayKeyPrefix(recordedAt, base);
-  try {
-    // Not reachable at the start just now: not another connect timeout here.
-    if (!reachable) throw new Error('redis not reachable at start');
-    const deleted = await deleteKeysUnder(url, prefix, 3000);
-    log.info(`replay: series kept in Redis under ${prefix}* (the live run's keys are not touched)`, deleted ? { deletedFromEarlierReplay: deleted } : {});
-  } catch (e) {
-    log.warn(`replay: series kept in Redis under ${prefix}*; what an earlier replay of this recording left there could not be deleted`, { err: e as Error });
-  }
-  return prefix;
+/** The oldest bar a replay's recording holds of a native series, with its interval. */
+function firstRecordedBar(replay: ReplayExchange, native: SeriesId): FirstRecordedBar | undefined {
+  const openTime = replay.firstBar(native.symbol, native.interval);
+  return openTime === undefined ? undefined : { openTime, interval: native.interval };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

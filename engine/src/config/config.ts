@@ -251,9 +251,10 @@ export function loadConfig(env: Env = process.env): Config {
   const role = (env.ROLE ?? '').trim() || 'all';
   if (!['all', 'ingest', 'edge'].includes(role)) fail('ROLE', env.ROLE, 'all (one process), ingest or edge');
   if (role !== 'all' && !redis) fail('REDIS_URL', env.REDIS_URL, `a redis:// URL: ROLE=${role} nodes share their series through Redis`);
-  // A replay keeps Redis keys of its own (replay-key-prefix.ts); an ingest node writes the cluster's, which its
-  // edges and any live cluster on that Redis read: a replay would take the lead of a live cluster and write into it.
-  if (role === 'ingest' && source === 'replay') fail('SOURCE', env.SOURCE, 'auto, binance or sim with ROLE=ingest (a replay runs as ROLE=all: it keeps Redis keys of its own, and a cluster shares its keys with its edges)');
+  // A replay keeps Redis keys of its own (replay-key-prefix.ts); a cluster's nodes share the cluster's: an
+  // ingest node would take the lead of a live cluster on that Redis and write into it, an edge would serve
+  // the live cluster's series as a replay's (it plays no recording itself).
+  if (role !== 'all' && source === 'replay') fail('SOURCE', env.SOURCE, `auto, binance or sim with ROLE=${role} (a replay runs as ROLE=all: it keeps Redis keys of its own, and a cluster's nodes share theirs)`);
   const nodeId = (env.NODE_ID ?? '').trim() || `${hostname()}-${process.pid}`;
   if (!/^[\w.-]{1,64}$/.test(nodeId)) fail('NODE_ID', env.NODE_ID, '1-64 letters, digits, _, . or -');
   return {

@@ -16,6 +16,7 @@ import { catalogRefresh$ } from './catalog-refresh.ts';
 import { bootstrapCustom, customSeries$ } from './custom-series.ts';
 import type { PipelineMetrics } from './engine-metrics.ts';
 import type { MarketConnection } from './market-connection.ts';
+import { controlSendsPerSecond } from './control-sends-per-second.ts';
 import { persistAndPublish } from './persist-publish.ts';
 import { replayDemand } from './replay-demand.ts';
 import { seriesGauges } from './series-gauges.ts';
@@ -97,6 +98,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     emptyGraceMs: Math.min(config.idleSeriesMs, EMPTY_SHARD_GRACE_MS),
     staleAfterMs: config.staleAfterMs,
     rotateAfterMs: config.rotateAfterMs,
+    sendsPerSecond: controlSendsPerSecond(exchange.kind),
     onFrame: (text) => {
       pm.framesIn();
       recorder?.write({ k: 'ws', t: exchange.now(), d: text });
@@ -205,7 +207,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     log,
   });
   // Before the first connection: the replay asks at the first frame of each stream the live run opened on demand.
-  exchange.replay?.onStreamStart(replayDemand(catalog, lifecycle, log));
+  exchange.replay?.onStreamStart(replayDemand(catalog, lifecycle, config.maxOnDemandSeries, log));
   const startupTotal = catalog.nativeSeries().length;
   const customCount = catalog.customSeries().length;
   for (const symbol of catalog.configured()) lifecycle.pinSymbol(symbol);

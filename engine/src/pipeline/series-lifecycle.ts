@@ -131,6 +131,15 @@ export class SeriesLifecycle implements SeriesDemand {
   }
 
   /**
+   * Keeps one series live for good, as a configured one (not counted as on demand, never released; a
+   * custom interval's source too), when the catalog would not pin its whole symbol: a replay's
+   * streams the live run opened on demand (replay-demand.ts) hold only what that run had.
+   */
+  pinSeries(id: SeriesId): void {
+    this.ensure(id, true, false);
+  }
+
+  /**
    * Call once every configured symbol is pinned: `ready` resolves when their native series are all
    * loaded (custom intervals follow; readiness reports them).
    */

@@ -11,7 +11,12 @@ export type KlineRow = [number, ...unknown[]];
  */
 export class RecordedAnswers {
   private readonly answers = new Map<string, RestLine[]>();
-  private readonly index = new Map<string, Map<number, KlineRow>>();
+  /**
+   * Kline rows by series, keyed by seriesKey; the symbol and interval are kept as asked, apart: they come
+   * from a recording's query strings, unchecked, so a key split back into them could be forged
+   * (`symbol=BTCUSDT:1m&interval=x` read as BTCUSDT 1m).
+   */
+  private readonly index = new Map<string, { symbol: string; interval: string; rows: Map<number, KlineRow> }>();
 
   /** Keeps a recorded answer; false (the line counts as malformed) for a question no engine could have asked. */
   add(line: RestLine): boolean {
@@ -24,7 +29,9 @@ export class RecordedAnswers {
     const list = this.answers.get(line.q) ?? [];
     list.push(line);
     this.answers.set(line.q, list);
-    if (line.s === 200 && u.pathname.endsWith('/klines')) this.indexRows(`${u.searchParams.get('symbol')}:${u.searchParams.get('interval')}`, line.b);
+    const symbol = u.searchParams.get('symbol');
+    const interval = u.searchParams.get('interval');
+    if (line.s === 200 && u.pathname.endsWith('/klines') && symbol !== null && interval !== null) this.indexRows(symbol, interval, line.b);
     return true;
   }
 
@@ -37,7 +44,10 @@ export class RecordedAnswers {
 
   /** Recorded kline rows for a klines question (symbol, interval, startTime, endTime, limit), as Binance pages them. */
   klines(q: URLSearchParams): KlineRow[] {
-    const rows = [...(this.index.get(`${q.get('symbol')}:${q.get('interval')}`)?.values() ?? [])].sort((a, b) => a[0] - b[0]);
+    const symbol = q.get('symbol');
+    const interval = q.get('interval');
+    const indexed = symbol === null || interval === null ? undefined : this.index.get(seriesKey(symbol, interval));
+    const rows = [...(indexed?.rows.values() ?? [])].sort((a, b) => a[0] - b[0]);
     const start = q.get('startTime') ? Number(q.get('startTime')) : undefined;
     const end = q.get('endTime') ? Number(q.get('endTime')) : undefined;
     const limit = Number(q.get('limit') ?? 500);
@@ -47,16 +57,15 @@ export class RecordedAnswers {
 
   /** Each series the kline answers hold rows of (as asked: names unchecked) and the open time of its oldest row. */
   *oldestRows(): Generator<{ symbol: string; interval: string; openTime: number }> {
-    for (const [key, rows] of this.index) {
+    for (const { symbol, interval, rows } of this.index.values()) {
       if (!rows.size) continue;
-      const [symbol = '', interval = ''] = key.split(':');
       let openTime = Infinity;
       for (const t of rows.keys()) if (t < openTime) openTime = t;
       yield { symbol, interval, openTime };
     }
   }
 
-  private indexRows(key: string, body: string): void {
+  private indexRows(symbol: string, interval: string, body: string): void {
     let rows: unknown;
     try {
       rows = JSON.parse(body);
@@ -64,8 +73,12 @@ export class RecordedAnswers {
       return; // a malformed recorded body stays answerable verbatim, it just isn't indexed
     }
     if (!Array.isArray(rows)) return;
-    let m = this.index.get(key);
-    if (!m) this.index.set(key, (m = new Map()));
-    for (const row of rows) if (Array.isArray(row) && typeof row[0] === 'number') m.set(row[0], row as KlineRow);
+    const key = seriesKey(symbol, interval);
+    let series = this.index.get(key);
+    if (!series) this.index.set(key, (series = { symbol, interval, rows: new Map() }));
+    for (const row of rows) if (Array.isArray(row) && typeof row[0] === 'number') series.rows.set(row[0], row as KlineRow);
   }
 }
+
+/** One key per (symbol, interval) pair, whatever characters they hold (JSON quotes both). */
+const seriesKey = (symbol: string, interval: string): string => JSON.stringify([symbol, interval]);

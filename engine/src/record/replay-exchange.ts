@@ -171,7 +171,10 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
   server.on('upgrade', (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
-      ws.on('close', () => clients.delete(ws));
+      ws.on('close', () => {
+        clients.delete(ws);
+        late.disconnected(ws);
+      });
       ws.on('error', () => {});
       // The engine adds streams with live SUBSCRIBE requests and waits for each reply; the recording already
       // holds every frame it recorded, so a request is only acknowledged (as Binance does), never acted on.
@@ -181,7 +184,9 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
         if (!reply) return;
         ws.send(reply);
         // After the reply, as Binance orders them: the engine reads the frame it releases as subscribed.
-        late.subscribe(subscribedStreams(text));
+        const control = controlStreams(text);
+        if (control?.method === 'SUBSCRIBE') late.subscribe(ws, control.streams);
+        else if (control?.method === 'UNSUBSCRIBE') late.unsubscribe(ws, control.streams);
       });
       if (!started) {
         started = true;
@@ -228,13 +233,14 @@ export async function startReplayExchange(opts: { file: string; speed: ReplaySpe
   };
 }
 
-/** The streams a SUBSCRIBE names (none for anything else). */
-function subscribedStreams(text: string): string[] {
+/** The method and streams of a SUBSCRIBE or UNSUBSCRIBE (undefined for anything else). */
+function controlStreams(text: string): { method: 'SUBSCRIBE' | 'UNSUBSCRIBE'; streams: string[] } | undefined {
   try {
     const msg = JSON.parse(text) as { method?: unknown; params?: unknown };
-    return msg.method === 'SUBSCRIBE' && Array.isArray(msg.params) ? msg.params.filter((p): p is string => typeof p === 'string') : [];
+    if ((msg.method !== 'SUBSCRIBE' && msg.method !== 'UNSUBSCRIBE') || !Array.isArray(msg.params)) return undefined;
+    return { method: msg.method, streams: msg.params.filter((p): p is string => typeof p === 'string') };
   } catch {
-    return [];
+    return undefined;
   }
 }
 

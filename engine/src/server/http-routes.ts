@@ -96,10 +96,14 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
         }
       }
       if (res.closed) return;
-      // A replay knows nothing older than its recording: said, not answered as an empty market.
+      // A replay knows nothing older than its recording: said, not answered as an empty market. A page
+      // inside the recording that is empty (the store's window moved on, a hole) is an empty page (200).
       if (endTime !== undefined && bars.length === 0 && deps.recording) {
-        sendJson(res, 404, beforeRecording(id, endTime, deps.recording.firstBar(id)));
-        return;
+        const firstBar = deps.recording.firstBar(id);
+        if (firstBar === undefined || endTime < firstBar.openTime) {
+          sendJson(res, 404, beforeRecording(id, endTime, firstBar));
+          return;
+        }
       }
       sendJson(res, 200, { symbol: id.symbol, interval: id.interval, candles: bars.map(toWire) });
     } catch (e) {

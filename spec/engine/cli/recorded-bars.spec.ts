@@ -58,8 +58,8 @@ function reference(lines: ReadonlyArray<RecordLine | string>, symbol: string, ta
       // counted by the real one
     }
   }
-  // A symbol the meta line does not list is read all the same (one opened on demand): refused only when it holds none.
-  if (!byOpen.size && !m.symbols.includes(symbol)) return 'symbol';
+  // Any symbol is read (one opened on demand, any of `*`): refused when it holds no bar, listed or not.
+  if (!byOpen.size) return 'symbol';
   return { source: interval, bars: [...byOpen.values()].sort((a, b) => a.openTime - b.openTime) };
 }
 
@@ -90,7 +90,7 @@ describe('recordedBars (the series batch over a recording)', () => {
     const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { flag: string; message: string });
     expect(await err(recordedBars(write([frame('BTCUSDT', '1m', 0, 1, true)]), 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/no meta line/) });
     expect(await err(recordedBars(write([meta(['BTCUSDT'], ['5m'])]), 'BTCUSDT', '3m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/holds 5m bars; none of them builds 3m/) });
-    expect(await err(recordedBars(write([meta(['BTCUSDT'], ['1m']), frame('ETHUSDT', '1m', 0, 1, true)]), 'SOLUSDT', '1m'))).toMatchObject({ flag: 'symbol', message: expect.stringMatching(/holds BTCUSDT, ETHUSDT, not SOLUSDT/) });
+    expect(await err(recordedBars(write([meta(['BTCUSDT'], ['1m']), frame('ETHUSDT', '1m', 0, 1, true)]), 'SOLUSDT', '1m'))).toMatchObject({ flag: 'symbol', message: expect.stringMatching(/holds no closed 1m bar of SOLUSDT \(the interval that builds 1m\); it holds bars of ETHUSDT$/) });
     expect(await err(recordedBars(join(dir, 'missing.jsonl.gz'), 'BTCUSDT', '1m'))).toMatchObject({ flag: 'recording', message: expect.stringMatching(/cannot read/) });
     const notGzip = join(dir, 'plain.jsonl.gz');
     writeFileSync(notGzip, JSON.stringify(meta(['BTCUSDT'], ['1m'])) + '\n');
@@ -117,6 +117,21 @@ describe('recordedBars (the series batch over a recording)', () => {
         [MIN, 8],
       ]);
     }
+  });
+
+  it("refuses a symbol it holds no bar of, naming --symbol and what it holds, whatever its meta line lists: '*', or the symbol itself (reproduced: 0 bars, an empty series written)", async () => {
+    const err = (p: Promise<unknown>) => p.then((r) => r, (e: unknown) => e as { flag: string; message: string });
+    const btc = frame('BTCUSDT', '1m', 0, 1, true);
+    for (const symbols of [['*'], ['BTCUSDT', 'TYPOUSDT']]) {
+      const file = write([meta(symbols, ['1m']), btc]);
+      for (const symbol of ['TYPOUSDT', 'NOPEUSDT']) {
+        expect(await err(recordedBars(file, symbol, '1m')), `${symbols.join(',')} ${symbol}`).toMatchObject({ flag: 'symbol', message: `--symbol: '${file}' holds no closed 1m bar of ${symbol} (the interval that builds 1m); it holds bars of BTCUSDT` });
+      }
+    }
+    // Klines of it, none closed at the interval that builds the target: said.
+    const forming = write([meta(['BTCUSDT'], ['1m', '5m']), frame('BTCUSDT', '1m', 0, 1, false), frame('BTCUSDT', '5m', 0, 1, true)]);
+    expect(await err(recordedBars(forming, 'BTCUSDT', '1m'))).toMatchObject({ flag: 'symbol', message: `--symbol: '${forming}' holds no closed 1m bar of BTCUSDT (the interval that builds 1m); it holds 1m, 5m klines of BTCUSDT, none closed at that interval` });
+    expect(await err(recordedBars(write([meta(['*'], ['1m'])]), 'BTCUSDT', '1m'))).toMatchObject({ flag: 'symbol', message: expect.stringMatching(/it holds no bar of any symbol$/) });
   });
 
   it('streams to the same bars as a read of the whole recording, wherever its meta line is (property)', async () => {

@@ -79,6 +79,18 @@ describe('npm run series (batch over history)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("refuses with exit 2 a symbol a SYMBOLS=* recording holds no bar of, writing no file (reproduced: it resolved with 0 bars)", () => {
+    const file = join(dir, 'universe.jsonl.gz');
+    const frame = JSON.stringify({ stream: 'btcusdt@kline_1m', data: { e: 'kline', E: 1, s: 'BTCUSDT', k: { t: 0, T: 59_999, s: 'BTCUSDT', i: '1m', o: '1', c: '1', h: '1', l: '1', v: '1', n: 1, x: true, q: '1', V: '1', Q: '1', B: '0' } } });
+    writeFileSync(file, gzipSync([{ k: 'meta', version: 1, t: 0, symbols: ['*'], intervals: ['1m'], source: 'sim' }, { k: 'ws', t: 1, d: frame }].map((l) => JSON.stringify(l)).join('\n') + '\n'));
+    const out = join(dir, 'typo.csv');
+    const args = ['--series', 'rsi', '--symbol', 'TYPOUSDT', '--interval', '1m', '--from', '1970-01-01', '--to', '1970-01-02', '--out', out, '--recording', file];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/series-batch.ts', ...args], { env: childEnv(), encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--symbol: '${file}' holds no closed 1m bar of TYPOUSDT (the interval that builds 1m); it holds bars of BTCUSDT`);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it.each([
     [['--symbol', 'BTCUSDT'], /--series: is required/],
     [['--series', 'rsi', '--symbol', 'BTCUSDT', '--interval', '1m', '--from', 'yesterday', '--to', '2024-01-02', '--out', 'x.csv'], /--from: 'yesterday' is not a date/],

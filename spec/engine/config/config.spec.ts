@@ -119,12 +119,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', REPLAY_SPEED: '' }).replaySpeed).toBe(1);
   });
 
-  it('refuses SOURCE=replay on an ingest node: a replay keeps Redis keys of its own, a cluster shares its keys with its edges (a live cluster on that Redis would have been written into)', () => {
-    const env = { ROLE: 'ingest', REDIS_URL: 'redis://r:6379', SOURCE: 'replay', REPLAY_FILE: 'run.jsonl.gz' };
-    expect(() => loadConfig(env)).toThrow(ConfigError);
-    expect(() => loadConfig(env)).toThrow(/^SOURCE="replay" is invalid: expected auto, binance or sim with ROLE=ingest \(a replay runs as ROLE=all/);
+  it('refuses SOURCE=replay on every node of a cluster, ingest and edge: a replay keeps Redis keys of its own, a cluster shares its keys (a live cluster on that Redis would have been written into, or served as a replay)', () => {
+    const env = { REDIS_URL: 'redis://r:6379', SOURCE: 'replay', REPLAY_FILE: 'run.jsonl.gz' };
+    for (const role of ['ingest', 'edge']) {
+      expect(() => loadConfig({ ...env, ROLE: role }), role).toThrow(ConfigError);
+      expect(() => loadConfig({ ...env, ROLE: role }), role).toThrow(new RegExp(`^SOURCE="replay" is invalid: expected auto, binance or sim with ROLE=${role} \\(a replay runs as ROLE=all`));
+    }
     expect(loadConfig({ ...env, ROLE: 'all' }).source).toBe('replay');
-    expect(loadConfig({ ...env, ROLE: 'edge' }).role).toBe('edge');
+    expect(loadConfig(env).source).toBe('replay');
+    expect(loadConfig({ ROLE: 'edge', REDIS_URL: 'redis://r:6379', SOURCE: 'sim' }).role).toBe('edge');
   });
 
   it('refuses REPLAY_FILE without SOURCE=replay, naming it (reproduced: ignored, the engine served live data)', () => {

@@ -16,10 +16,11 @@ describe('LateStreams: the first frame of a stream the live run opened on demand
     expect(late.admit(frame('btcusdt@kline_1m'))).toBe(false);
     let released = false;
     void late.released().then(() => (released = true));
-    late.subscribe(['ethusdt@kline_1m']);
+    const shard = {};
+    late.subscribe(shard, ['ethusdt@kline_1m']);
     await Promise.resolve();
     expect(released).toBe(false);
-    late.subscribe(['solusdt@kline_1m']);
+    late.subscribe(shard, ['solusdt@kline_1m']);
     await Promise.resolve();
     expect(released).toBe(true);
     expect(late.admit(frame('solusdt@kline_1m'))).toBe(true);
@@ -27,17 +28,44 @@ describe('LateStreams: the first frame of a stream the live run opened on demand
     expect(asked).toEqual(['SOLUSDT:1m']);
   });
 
-  it('holds nothing when no engine asks, when the engine takes no series on it, or when the stream is subscribed already', () => {
+  it('holds nothing when no engine asks, when the engine takes no series on it, or when its answer throws', () => {
     expect(new LateStreams([SOL]).admit(frame(SOL.name))).toBe(true);
     const refused = new LateStreams([SOL]);
     refused.starting = () => false;
     expect(refused.admit(frame(SOL.name))).toBe(true);
-    const early = new LateStreams([SOL]);
-    early.starting = () => {
-      throw new Error('not asked: a client of the replay opened it first');
+    const throwing = new LateStreams([SOL]);
+    throwing.starting = () => {
+      throw new Error('the engine failed');
     };
-    early.subscribe(['solusdt@kline_1m']);
+    expect(throwing.admit(frame(SOL.name))).toBe(true);
+    expect(throwing.holding).toBe(false);
+  });
+
+  it('asks the engine even when the stream is subscribed already (a client of the replay opened it first), and does not hold its frame (reproduced: not asked, the series went once that client left)', () => {
+    const early = new LateStreams([SOL]);
+    const asked: string[] = [];
+    early.starting = (symbol, interval) => (asked.push(`${symbol}:${interval}`), true);
+    early.subscribe({}, ['solusdt@kline_1m']);
     expect(early.admit(frame(SOL.name))).toBe(true);
+    expect(asked).toEqual(['SOLUSDT:1m']);
+  });
+
+  it('holds the frame of a stream subscribed once and left since: unsubscribed, or its connection closed (reproduced: a SUBSCRIBE was remembered for good)', () => {
+    for (const leave of ['unsubscribe', 'close'] as const) {
+      const late = new LateStreams([SOL], 10_000);
+      late.starting = () => true;
+      const shard = {};
+      const other = {};
+      late.subscribe(shard, ['solusdt@kline_1m', 'btcusdt@kline_1m']);
+      late.subscribe(other, ['btcusdt@kline_1m']);
+      if (leave === 'unsubscribe') late.unsubscribe(shard, ['solusdt@kline_1m']);
+      else late.disconnected(shard);
+      // Another connection's streams are its own.
+      late.unsubscribe(other, ['solusdt@kline_1m']);
+      expect(late.admit(frame(SOL.name)), leave).toBe(false);
+      late.subscribe(other, ['solusdt@kline_1m']);
+      expect(late.holding, leave).toBe(false);
+    }
   });
 
   it('lets the frame go after waitMs when the SUBSCRIBE never comes (a replay never hangs on it)', async () => {

@@ -71,8 +71,9 @@ describe('a replay serves every symbol its recording holds', () => {
       expect(replay.store.window(id).last(10_000), id.key).toEqual(live[id.key]);
     }
     expect(replay.store.window(BTC).last(10_000)).toEqual(live[BTC.key]);
-    // The replay's own hold is no client's: they stay on demand.
-    expect(replay.lifecycle.restLane(SOL)).toBe('held');
+    // Pinned by the replay from their first frame, as configured series are: not counted against
+    // MAX_ON_DEMAND_SERIES, never released (replay-demand.ts).
+    expect(replay.lifecycle.restLane(SOL)).toBe('live');
   });
 
   it('answers a history page older than the recording 404 before_recording, saying where it starts (reproduced: 200 with no candles, as if the market had none)', async () => {

@@ -1,15 +1,21 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
+import { ConfigError } from '../../../engine/src/domain/errors.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { createLogger } from '../../../engine/src/log.ts';
 import { readRecording } from '../../../engine/src/record/read-recording.ts';
 import { decodeBar, encodeBar } from '../../../engine/src/store/bar-member.ts';
+import { childEnv } from '../../helpers/child-env.ts';
+import { writeKlineRecording } from '../../helpers/kline-recording.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
+import { until } from '../../helpers/until.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'replay-redis-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,21 +69,63 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
     await redis.zadd(`${ns}candles:BTCUSDT:1m`, 4e12, encodeBar(bar(4e12, 2)));
 
     for (let run = 0; run < 2; run++) {
-      const replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P });
+      const lines: string[] = [];
+      const replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P, log: createLogger('info', 'replay', (l) => void lines.push(l)) });
       try {
         await replay.ready;
         await replay.replay!.done;
         await sleep(800);
         // Served from the recording alone: no bar of the live key's, none of the earlier replay's.
         expect(replay.store.window(BTC).last(10_000), `run ${run}`).toEqual(recorded);
+        // Written under its own namespace, and only there.
+        const stored = async () => (await redis.zrange(`${ns}candles:BTCUSDT:1m`, 0, -1)).map((m) => decodeBar(m)!.openTime);
+        await until(async () => (await stored()).length === recorded.length, 10_000, "the replay's bars in Redis");
+        expect(await stored(), `run ${run}`).toEqual(recorded.map((b) => b.openTime));
       } finally {
         await replay.stop();
       }
-      // Written under its own namespace, and only there.
-      const stored = (await redis.zrange(`${ns}candles:BTCUSDT:1m`, 0, -1)).map((m) => decodeBar(m)!);
-      expect(stored.map((b) => b.openTime), `run ${run}`).toEqual(recorded.map((b) => b.openTime));
+      // A graceful stop deletes the namespace, once the store has flushed, and says how many keys went.
+      expect((await keys()).filter((k) => k.startsWith(ns)), `run ${run}`).toEqual([]);
+      const said = lines.filter((l) => l.includes('replay: deleted its'));
+      expect(said, `run ${run}`).toHaveLength(1);
+      expect(said[0], `run ${run}`).toMatch(/replay: deleted its [1-9]\d* Redis keys under /);
+      expect(said[0], `run ${run}`).toContain(`under ${ns}*`);
       expect(await members(liveKey), `run ${run}`).toEqual(liveBefore);
       expect((await keys()).filter((k) => !k.startsWith(ns)), `run ${run}`).toEqual(outsideBefore);
     }
   }, 60_000);
+});
+
+describe('a replay whose REDIS_URL cannot be emptied', () => {
+  const dir2 = mkdtempSync(join(tmpdir(), 'replay-redis-down-'));
+  const file = join(dir2, 'run.jsonl.gz');
+  writeKlineRecording(file, { bars: 5, stepMs: 10 });
+  /** Nothing listens on port 9 (discard) on loopback: Redis does not answer. */
+  const DOWN = 'redis://127.0.0.1:9/15';
+  afterAll(() => rmSync(dir2, { recursive: true, force: true }));
+
+  it('fails the start with a ConfigError naming REDIS_URL (reproduced: it warned and played on, with what an earlier replay left)', async () => {
+    const err = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', redisUrl: DOWN }).then(
+      async (app) => (await app.stop(), undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).info.variable).toBe('REDIS_URL');
+    expect((err as ConfigError).message).toMatch(/^REDIS_URL: a replay empties its Redis namespace \(replay:\d+:\*\) before it starts, and it could not/);
+  });
+
+  it('npm start exits 2 with one configuration-error line', { timeout: 30_000 }, async () => {
+    const r = await new Promise<{ status: number | null; stderr: string[] }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'engine/src/main.ts'], { env: childEnv({ PORT: '0', CLIENT_DIR: '', LOG_LEVEL: 'warn', SOURCE: 'replay', REPLAY_FILE: file, REDIS_URL: DOWN }) });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stderr: stderr.split('\n').filter(Boolean) });
+      });
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.filter((l) => !/ WARN /.test(l))).toEqual([expect.stringMatching(/^configuration error: REDIS_URL: a replay empties its Redis namespace/)]);
+  });
 });

@@ -25,6 +25,13 @@ describe.runIf(await hasRedis('deleteKeysUnder'))('deleteKeysUnder (a replay emp
     expect(await deleteKeysUnder(REDIS_URL, ns, 3000)).toBe(0);
   });
 
+  it('stops between SCAN steps once its signal is aborted (a bounded shutdown), keeping what it did not reach', async () => {
+    const ns = `${P}aborted:`;
+    await redis.set(`${ns}k`, '1');
+    await expect(deleteKeysUnder(REDIS_URL, ns, 3000, AbortSignal.abort(new Error('out of time')))).rejects.toThrow('out of time');
+    expect(await redis.exists(`${ns}k`)).toBe(1);
+  });
+
   it('refuses an empty prefix (the whole database), and says so when Redis cannot be reached', async () => {
     await expect(deleteKeysUnder(REDIS_URL, '', 3000)).rejects.toThrow(TypeError);
     await expect(deleteKeysUnder('redis://127.0.0.1:9/15', P, 500)).rejects.toThrow();
