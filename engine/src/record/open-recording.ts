@@ -54,7 +54,7 @@ export async function openRecording(path: string): Promise<OpenRecording> {
     const scan = await scanRecording(path, fileChunks(fh), (l) => {
       if (l.k === 'ws') {
         frames++;
-        series.addFrame(l.d, l.t);
+        series.addFrame(l.d);
       } else if (l.k === 'rest') {
         if (answers.add(l)) answered++;
         else badQuestions++;

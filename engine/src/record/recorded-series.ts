@@ -3,13 +3,11 @@ import { isValidSymbol } from '../domain/series-id.ts';
 import { parseStreamFrame } from '../sources/binance-raw.ts';
 import { frameStreamName } from './frame-stream-name.ts';
 
-/** A stream the recording holds kline frames of: its name as its frames spell it, its series, and when its first frame came. */
+/** A stream the recording holds kline frames of: its name as its frames spell it, and its series. */
 export interface RecordedStream {
   readonly name: string;
   readonly symbol: string;
   readonly interval: string;
-  /** Receive time (the recording's clock) of its first frame. */
-  readonly firstAt: number;
 }
 
 /**
@@ -26,11 +24,11 @@ export class RecordedSeries {
   private readonly streamsByName = new Map<string, RecordedStream>();
 
   /**
-   * Notes a frame received at `t`. Only the first kline frame of each named stream is parsed: a
+   * Notes a frame. Only the first kline frame of each named stream is parsed: a
    * stream's frames come in order, so it holds the stream's oldest bar, and the first pass stays a
    * count for the rest (a frame without an envelope is parsed each time; malformed ones are skipped).
    */
-  addFrame(text: string, t: number): void {
+  addFrame(text: string): void {
     const name = frameStreamName(text);
     if (name !== undefined && this.streamsByName.has(name)) return;
     let frame;
@@ -40,7 +38,7 @@ export class RecordedSeries {
       return; // counted as the engine counts it, when it plays
     }
     if (frame.kind !== 'kline' || !this.add(frame.symbol, frame.interval, frame.bar.openTime)) return;
-    if (name !== undefined) this.streamsByName.set(name, { name, symbol: frame.symbol, interval: frame.interval, firstAt: t });
+    if (name !== undefined) this.streamsByName.set(name, { name, symbol: frame.symbol, interval: frame.interval });
   }
 
   /** Notes a bar of `symbol` at `interval` opening at `openTime`; false (nothing kept) for a name the engine could not have asked for. */

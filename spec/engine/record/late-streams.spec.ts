@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LateStreams } from '../../../engine/src/record/late-streams.ts';
 
 const frame = (stream: string) => `{"stream":"${stream}","data":{"e":"kline"}}`;
-const SOL = { name: 'solusdt@kline_1m', symbol: 'SOLUSDT', interval: '1m', firstAt: 5 };
+const SOL = { name: 'solusdt@kline_1m', symbol: 'SOLUSDT', interval: '1m' };
 
 describe('LateStreams: the first frame of a stream the live run opened on demand waits for its SUBSCRIBE', () => {
   it('asks the engine once, holds the frame until the stream is subscribed, then lets every frame go', async () => {
