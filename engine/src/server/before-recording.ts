@@ -35,3 +35,14 @@ export function beforeRecording(id: SeriesId, endTime: number, firstBar: FirstRe
 }
 
 const iso = (t: number): string => (Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t));
+
+/**
+ * The 404 body for an empty history page (`/candles`, `/series`) of a replay asked for a time older than
+ * its recording reaches; undefined when the page is to be answered as it is (not a replay, not empty, no
+ * endTime, or inside the recording: an empty page there is a hole or a window that moved on, 200).
+ */
+export function emptyPageBeforeRecording(recording: RecordingReach | undefined, id: SeriesId, endTime: number | undefined, empty: boolean): ReturnType<typeof beforeRecording> | undefined {
+  if (!recording || endTime === undefined || !empty) return undefined;
+  const firstBar = recording.firstBar(id);
+  return firstBar === undefined || endTime < firstBar.openTime ? beforeRecording(id, endTime, firstBar) : undefined;
+}

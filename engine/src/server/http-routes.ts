@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import { beforeRecording, type RecordingReach } from './before-recording.ts';
+import { emptyPageBeforeRecording, type RecordingReach } from './before-recording.ts';
 import type { RouteTable } from './http-edges.ts';
 import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import { sendJson } from './send-json.ts';
@@ -98,12 +98,10 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
       if (res.closed) return;
       // A replay knows nothing older than its recording: said, not answered as an empty market. A page
       // inside the recording that is empty (the store's window moved on, a hole) is an empty page (200).
-      if (endTime !== undefined && bars.length === 0 && deps.recording) {
-        const firstBar = deps.recording.firstBar(id);
-        if (firstBar === undefined || endTime < firstBar.openTime) {
-          sendJson(res, 404, beforeRecording(id, endTime, firstBar));
-          return;
-        }
+      const before = emptyPageBeforeRecording(deps.recording, id, endTime, bars.length === 0);
+      if (before) {
+        sendJson(res, 404, before);
+        return;
       }
       sendJson(res, 200, { symbol: id.symbol, interval: id.interval, candles: bars.map(toWire) });
     } catch (e) {

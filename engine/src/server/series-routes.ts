@@ -11,6 +11,7 @@ import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import type { RouteTable } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { whenLive } from './when-live.ts';
+import { emptyPageBeforeRecording, type RecordingReach } from './before-recording.ts';
 import type { SeriesDemand } from '../pipeline/series-demand.ts';
 
 export interface SeriesRoutesDeps {
@@ -24,6 +25,8 @@ export interface SeriesRoutesDeps {
   demand?: SeriesDemand;
   /** How long a read waits for a cold series to load (default HTTP_LOAD_WAIT_MS). */
   httpLoadWaitMs?: number;
+  /** SOURCE=replay: where the recording starts (a range older than it is answered 404 `before_recording`, as /candles). */
+  recording?: RecordingReach;
 }
 
 /** Query parameters of GET /series/… that are not the series' own. */
@@ -65,6 +68,9 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
       await onLive(id, address, res, async () => {
         const points = await series.range(request, id, endTime, limit, address);
         if (res.closed) return;
+        // As /candles: a replay knows nothing older than its recording, which is no empty market.
+        const before = emptyPageBeforeRecording(deps.recording, id, endTime, points.length === 0);
+        if (before) return sendJson(res, 404, before);
         sendJson(res, 200, { name: request.label, symbol: id.symbol, interval: id.interval, params: request.params, points: points.map(pointWire) });
       });
     } catch (e) {

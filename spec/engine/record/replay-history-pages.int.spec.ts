@@ -19,7 +19,7 @@ describe('history pages of a replay whose window moved on', () => {
 
   beforeAll(async () => {
     writeKlineRecording(file, { bars: 60, stepMs: 10, intervals: ['1m', '2m'] });
-    replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 10, historyOnConnect: 10 });
+    replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 10, historyOnConnect: 10, seriesDir: 'series' });
     await replay.ready;
     await replay.replay!.done;
     await until(() => replay.store.window(BTC).last(1000).at(-1)?.openTime === FIRST_BAR + 59 * 60_000, 10_000, 'the last recorded bar stored');
@@ -50,5 +50,15 @@ describe('history pages of a replay whose window moved on', () => {
       code: 'before_recording',
       recordedFrom: FIRST_BAR,
     });
+  });
+
+  it("answers a derived series' range before the first recorded bar 404 before_recording, as /candles (reproduced: 200 with no points)", async () => {
+    const res = await fetch(`${replay.url}/series/rsi/BTCUSDT/1m?endTime=${FIRST_BAR - 1}&limit=5`);
+    expect({ status: res.status, body: await res.json() }).toMatchObject({ status: 404, body: { code: 'before_recording', recordedFrom: FIRST_BAR } });
+  });
+
+  it("answers a derived series' range inside the recording 200 where the window moved on (no points: rsi's warm-up is not kept)", async () => {
+    const inside = await fetch(`${replay.url}/series/rsi/BTCUSDT/1m?endTime=${FIRST_BAR + 20 * 60_000}&limit=5`);
+    expect({ status: inside.status, points: ((await inside.json()) as { points: unknown[] }).points }).toEqual({ status: 200, points: [] });
   });
 });
