@@ -51,6 +51,8 @@ interface Entry {
   readonly source: SeriesId | undefined;
   /** Configured: kept live always. */
   pinned: boolean;
+  /** Pinned by a replay's late stream (pinSeries), not by the configuration: not counted in readiness. */
+  late: boolean;
   state: 'loading' | 'live';
   /** Clients holding it (`want` without `release`). */
   watchers: number;
@@ -136,7 +138,8 @@ export class SeriesLifecycle implements SeriesDemand {
    * streams the live run opened on demand (replay-demand.ts) hold only what that run had.
    */
   pinSeries(id: SeriesId): void {
-    this.ensure(id, true, false);
+    // Not counted in readiness: a replay read not ready while one of them loaded.
+    this.ensure(id, true, false, undefined, true);
   }
 
   /**
@@ -212,7 +215,7 @@ export class SeriesLifecycle implements SeriesDemand {
     const native = { live: 0, total: 0 };
     const custom = { live: 0, total: 0 };
     for (const e of this.entries.values()) {
-      if (!e.pinned) continue;
+      if (!e.pinned || e.late) continue;
       const c = e.source ? custom : native;
       c.total++;
       if (e.state === 'live') c.live++;
@@ -260,23 +263,33 @@ export class SeriesLifecycle implements SeriesDemand {
     return undefined;
   }
 
-  /** `asker`: the block of client addresses waiting for it, if any (waited-for loads take turns by it). */
-  private ensure(id: SeriesId, pinned: boolean, urgent: boolean, asker?: string): Entry {
+  /**
+   * `asker`: the block of client addresses waiting for it, if any (waited-for loads take turns by it).
+   * `late`: pinned by a replay's late stream (pinSeries).
+   */
+  private ensure(id: SeriesId, pinned: boolean, urgent: boolean, asker?: string, late = false): Entry {
     const hit = this.entries.get(id.key);
     if (hit) {
+      // Configured after a replay pinned it late: counted from now.
+      if (pinned && !late) hit.late = false;
       if (pinned && !hit.pinned) {
+        hit.late = late;
         this.pin(hit);
         if (hit.state !== 'live' && !hit.source) this.pinnedWaiting++;
-        if (hit.source) this.pin(this.entries.get(hit.source.key)!);
+        if (hit.source) {
+          const src = this.entries.get(hit.source.key)!;
+          if (!src.pinned) src.late = late;
+          this.pin(src);
+        }
       }
       return hit;
     }
     const source = this.deps.catalog.sourceOf(id);
-    const e: Entry = { id, source, pinned, state: 'loading', watchers: 0, dependents: 0, lastUsed: this.now(), waiters: [], input: undefined, sub: undefined };
+    const e: Entry = { id, source, pinned, late: pinned && late, state: 'loading', watchers: 0, dependents: 0, lastUsed: this.now(), waiters: [], input: undefined, sub: undefined };
     this.entries.set(id.key, e);
     if (pinned && !source) this.pinnedWaiting++;
     if (source) {
-      const src = this.ensure(source, pinned, urgent, asker);
+      const src = this.ensure(source, pinned, urgent, asker, late);
       src.dependents++;
       if (src.state === 'live') this.startCustom(e);
       else if (urgent) this.hurry(src, asker);

@@ -157,6 +157,24 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
+  it("keeps a replay's late series like a configured one but out of readiness's progress (reproduced: not ready while one loaded)", () => {
+    const t = setup();
+    t.lc.pinSymbol('BTCUSDT');
+    t.lc.sealStartup();
+    t.finish(seriesId('BTCUSDT', '1m'));
+    const custom = seriesId('SOLUSDT', '45m');
+    t.lc.pinSeries(seriesId('ETHUSDT', '1m'));
+    t.lc.pinSeries(custom);
+    // Kept for good (configured lane) while it loads, and readiness reads only the configured ones.
+    expect(t.lc.restLane(seriesId('ETHUSDT', '1m'))).toBe('live');
+    expect(t.lc.restLane(seriesId('SOLUSDT', '1m'))).toBe('live');
+    expect(t.lc.pinnedProgress()).toEqual({ native: { live: 1, total: 1 }, custom: { live: 0, total: 1 } });
+    // Configured later (a symbol pinned by the catalog): counted from then.
+    t.lc.pinSymbol('ETHUSDT');
+    expect(t.lc.pinnedProgress().native).toEqual({ live: 1, total: 2 });
+    t.lc.stopAll();
+  });
+
   it('moves a series pinned while it waits in the on-demand queue to the configured one, loaded once', () => {
     const t = setup({ max: 20 });
     for (const s of ['ETHUSDT', 'SOLUSDT', 'XRPUSDT']) void t.lc.want(seriesId(s, '1m'), '192.0.2.1');
