@@ -9,6 +9,7 @@ import { ConfigError } from '../../../engine/src/domain/errors.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { createLogger } from '../../../engine/src/log.ts';
 import { readRecording } from '../../../engine/src/record/read-recording.ts';
+import { REPLAY_SLOTS, replaySlotKey } from '../../../engine/src/record/replay-key-prefix.ts';
 import { decodeBar, encodeBar } from '../../../engine/src/store/bar-member.ts';
 import { childEnv } from '../../helpers/child-env.ts';
 import { writeKlineRecording } from '../../helpers/kline-recording.ts';
@@ -43,7 +44,7 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
   };
   const members = (key: string) => redis.zrange(key, 0, -1, 'WITHSCORES');
 
-  it("keeps its series under replay:<recording start>: and never touches the live run's keys; a second replay starts from the recording alone (reproduced: it wrote into the live series)", async () => {
+  it("keeps its series under replay:<recording start>:<slot>: and never touches the live run's keys; a second replay starts from the recording alone (reproduced: it wrote into the live series)", async () => {
     const file = join(dir, 'run.jsonl.gz');
     const live = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P, recordFile: file, simOptions: { symbols: ['BTCUSDT'], pushIntervalMs: 50, clockSpeed: 120 } });
     let recorded: Bar[];
@@ -64,7 +65,7 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
     const outsideBefore = await keys();
 
     const t = (await readRecording(file)).lines[0]!.t;
-    const ns = `${P}replay:${t}:`;
+    const ns = `${P}replay:${t}:0:`;
     // What an earlier replay of this recording left, newer than its frames: deleted at the start.
     await redis.zadd(`${ns}candles:BTCUSDT:1m`, 4e12, encodeBar(bar(4e12, 2)));
 
@@ -94,6 +95,64 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
       expect((await keys()).filter((k) => !k.startsWith(ns)), `run ${run}`).toEqual(outsideBefore);
     }
   }, 60_000);
+
+  it("gives replays of one recording at once a slot each: neither empties nor deletes the other's series (reproduced: the second's start emptied the first's)", async () => {
+    const file = join(dir, 'slots.jsonl.gz');
+    writeKlineRecording(file, { bars: 30, stepMs: 10 });
+    const t = (await readRecording(file)).lines[0]!.t;
+    const stored = async (slot: number) => (await redis.zrange(`${P}replay:${t}:${slot}:candles:BTCUSDT:1m`, 0, -1)).length;
+    // Slot 0 is held by a replay that was killed a moment ago (its hold not yet expired), with what it left.
+    await redis.set(replaySlotKey(t, P, 0), 'killed', 'PX', 60_000);
+    await redis.zadd(`${P}replay:${t}:0:candles:BTCUSDT:1m`, 4e12, encodeBar(bar(4e12, 2)));
+    const start = () => startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P });
+    const a = await start();
+    const b = await start();
+    try {
+      await Promise.all([a.ready, b.ready]);
+      await Promise.all([a.replay!.done, b.replay!.done]);
+      expect(a.store.window(BTC).last(100)).toHaveLength(30);
+      expect(b.store.window(BTC).last(100)).toEqual(a.store.window(BTC).last(100));
+      await until(async () => (await stored(1)) === 30 && (await stored(2)) === 30, 10_000, 'both replays in Redis, in slots 1 and 2');
+      // The killed replay's slot is left alone while its hold lasts.
+      expect(await stored(0)).toBe(1);
+      await a.stop();
+      // a's slot deleted and freed; b's series untouched.
+      expect(await stored(1)).toBe(0);
+      expect(await redis.exists(replaySlotKey(t, P, 1))).toBe(0);
+      expect(await stored(2)).toBe(30);
+      expect(b.store.window(BTC).last(100)).toHaveLength(30);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    expect(await stored(2)).toBe(0);
+    // Once the killed replay's hold is gone, the next replay takes slot 0 and empties what it left.
+    await redis.del(replaySlotKey(t, P, 0));
+    const c = await start();
+    try {
+      await c.ready;
+      await c.replay!.done;
+      await until(async () => (await stored(0)) === 30, 10_000, "the next replay's bars in slot 0");
+      expect((await redis.zrange(`${P}replay:${t}:0:candles:BTCUSDT:1m`, 0, -1, 'WITHSCORES')).includes('4000000000000')).toBe(false);
+    } finally {
+      await c.stop();
+    }
+  }, 60_000);
+
+  it(`refuses a replay when ${REPLAY_SLOTS} of its recording already run on the database, naming REDIS_URL`, async () => {
+    const file = join(dir, 'full.jsonl.gz');
+    writeKlineRecording(file, { bars: 5, stepMs: 10 });
+    const t = (await readRecording(file)).lines[0]!.t;
+    for (let s = 0; s < REPLAY_SLOTS; s++) await redis.set(replaySlotKey(t, P, s), `other-${s}`, 'PX', 60_000);
+    const err = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', redisUrl: REDIS_URL, redisKeyPrefix: P }).then(
+      async (app) => (await app.stop(), undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe(`REDIS_URL: ${REPLAY_SLOTS} replays of this recording already run on this database, each in a namespace of its own; stop one, or give this one another database (REDIS_URL's /db)`);
+    // Nobody's hold was touched.
+    for (let s = 0; s < REPLAY_SLOTS; s++) expect(await redis.get(replaySlotKey(t, P, s))).toBe(`other-${s}`);
+  });
 });
 
 describe('a replay whose REDIS_URL cannot be emptied', () => {
@@ -111,7 +170,7 @@ describe('a replay whose REDIS_URL cannot be emptied', () => {
     );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).info.variable).toBe('REDIS_URL');
-    expect((err as ConfigError).message).toMatch(/^REDIS_URL: a replay empties its Redis namespace \(replay:\d+:\*\) before it starts, and it could not/);
+    expect((err as ConfigError).message).toMatch(/^REDIS_URL: a replay empties its Redis namespace \(replay:\d+:<slot>:\*\) before it starts, and it could not/);
   });
 
   it('npm start exits 2 with one configuration-error line', { timeout: 30_000 }, async () => {
