@@ -270,24 +270,16 @@ export class SeriesLifecycle implements SeriesDemand {
   private ensure(id: SeriesId, pinned: boolean, urgent: boolean, asker?: string, late = false): Entry {
     const hit = this.entries.get(id.key);
     if (hit) {
-      // Configured after a replay pinned it late: counted from now.
-      if (pinned && !late) hit.late = false;
-      if (pinned && !hit.pinned) {
-        hit.late = late;
-        this.pin(hit);
-        if (hit.state !== 'live' && !hit.source) this.pinnedWaiting++;
-        if (hit.source) {
-          const src = this.entries.get(hit.source.key)!;
-          if (!src.pinned) src.late = late;
-          this.pin(src);
-        }
+      if (pinned) {
+        this.markPinned(hit, late);
+        if (hit.source) this.markPinned(this.entries.get(hit.source.key)!, late);
       }
       return hit;
     }
     const source = this.deps.catalog.sourceOf(id);
     const e: Entry = { id, source, pinned, late: pinned && late, state: 'loading', watchers: 0, dependents: 0, lastUsed: this.now(), waiters: [], input: undefined, sub: undefined };
     this.entries.set(id.key, e);
-    if (pinned && !source) this.pinnedWaiting++;
+    if (this.awaited(e)) this.pinnedWaiting++;
     if (source) {
       const src = this.ensure(source, pinned, urgent, asker, late);
       src.dependents++;
@@ -299,6 +291,24 @@ export class SeriesLifecycle implements SeriesDemand {
       this.queueOf(e).push(id, urgent, asker);
     }
     return e;
+  }
+
+  /**
+   * Pins an entry, or makes a replay's late pin a configured one (`late` false), keeping the count of
+   * what `ready` waits for.
+   */
+  private markPinned(e: Entry, late: boolean): void {
+    const awaited = this.awaited(e);
+    if (!e.pinned) {
+      e.late = late;
+      this.pin(e);
+    } else if (!late) e.late = false;
+    if (!awaited && this.awaited(e)) this.pinnedWaiting++;
+  }
+
+  /** What `ready` waits for: a configured native series not live yet (a replay's late ones are not waited for: they may never load). */
+  private awaited(e: Entry): boolean {
+    return e.pinned && !e.late && !e.source && e.state !== 'live';
   }
 
   /**
@@ -360,8 +370,9 @@ export class SeriesLifecycle implements SeriesDemand {
 
   private live(e: Entry): void {
     if (e.state === 'live') return;
+    const awaited = this.awaited(e);
     e.state = 'live';
-    if (e.pinned && !e.source && --this.pinnedWaiting === 0) this.readyResolve?.();
+    if (awaited && --this.pinnedWaiting === 0) this.readyResolve?.();
     this.deps.live?.(e.id);
     const waiters = e.waiters.splice(0);
     for (const w of waiters) w({ ok: true });
@@ -370,7 +381,7 @@ export class SeriesLifecycle implements SeriesDemand {
   private stop(e: Entry, outcome: DemandOutcome): void {
     if (this.entries.get(e.id.key) !== e) return;
     this.entries.delete(e.id.key);
-    if (e.pinned && !e.source && e.state !== 'live' && --this.pinnedWaiting === 0) this.readyResolve?.();
+    if (this.awaited(e) && --this.pinnedWaiting === 0) this.readyResolve?.();
     e.sub?.unsubscribe();
     e.input?.complete();
     if (e.source) {

@@ -175,6 +175,27 @@ describe('SeriesLifecycle', () => {
     t.lc.stopAll();
   });
 
+  it("does not hold ready for a replay's late series pinned before the configured ones loaded; waits for one once it is configured (reproduced: ready waited for it)", async () => {
+    const t = setup();
+    let ready = false;
+    void t.lc.ready.then(() => (ready = true));
+    t.lc.pinSymbol('BTCUSDT');
+    t.lc.pinSeries(seriesId('ETHUSDT', '1m'));
+    t.lc.pinSeries(seriesId('SOLUSDT', '1m'));
+    // SOLUSDT is configured after all (the catalog pins it): ready waits for it from then.
+    t.lc.pinSymbol('SOLUSDT');
+    t.lc.sealStartup();
+    t.finish(seriesId('BTCUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ready).toBe(false);
+    t.finish(seriesId('SOLUSDT', '1m'));
+    await vi.advanceTimersByTimeAsync(0);
+    // ETHUSDT still loading.
+    expect(ready).toBe(true);
+    expect(t.lc.isLive(seriesId('ETHUSDT', '1m'))).toBe(false);
+    t.lc.stopAll();
+  });
+
   it('moves a series pinned while it waits in the on-demand queue to the configured one, loaded once', () => {
     const t = setup({ max: 20 });
     for (const s of ['ETHUSDT', 'SOLUSDT', 'XRPUSDT']) void t.lc.want(seriesId(s, '1m'), '192.0.2.1');
