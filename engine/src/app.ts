@@ -203,6 +203,17 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     const notReady = [...(base.notReady as string[]), ...((clusterNotReady as string[] | undefined) ?? [])];
     return { ...base, role: config.role, node: config.nodeId, ...clusterParts, notReady, status: notReady.length ? 'degraded' : base.status };
   };
+  // A start that fails here (the port taken, say) releases what it opened: a replay's Redis slot was
+  // renewed for good by an in-process caller's leftover timer (main.ts exits; specs and tools go on).
+  const failed = async (e: unknown): Promise<never> => {
+    feed.stop();
+    registry.stop();
+    feed.endBars();
+    await store.close();
+    await namespace?.drop();
+    await market.close();
+    throw e;
+  };
   const server = (late.server = await startServer({
     ...serverSettings(config),
     series: registry,
@@ -220,7 +231,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     recording: exchange.replay ? { firstBar: (id) => firstRecordedBar(exchange.replay!, catalog.sourceOf(id) ?? id) } : undefined,
     topicShardSize,
     httpLoadWaitMs,
-  }));
+  }).catch(failed));
 
   const build = uwsBuild();
   const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
@@ -240,7 +251,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       feed.endBars();
       await store.close();
       server.dropClients(1001, 'server shutting down');
-      // Flushed: a replay's keys go (a killed one's are deleted by the next replay of its recording).
+      // Flushed: a replay's keys go (a killed one's are deleted by a later replay of its recording: replay-slot.ts).
       await namespace?.drop();
       await market.close();
       log.info('engine stopped');

@@ -56,10 +56,17 @@ export async function openReplayNamespace(opts: { url: string; reachable: boolea
     await slot.release();
     throw refused(redisErrorText(e), e);
   }
+  await sweepFreeSlots(opts, slot.slot, log);
   log.info(`replay: series kept in Redis under ${prefix}* (the live run's keys are not touched; deleted at a graceful stop)`, deleted ? { deletedFromEarlierReplay: deleted } : {});
   return {
     prefix,
     async drop() {
+      // Taken by another replay (this one could not renew it): the namespace is that one's now.
+      if (!(await slot.holds())) {
+        log.warn(`replay: its Redis keys under ${prefix}* are left in place: it no longer holds slot ${slot.slot} (another replay does, or Redis does not answer)`);
+        await slot.release();
+        return;
+      }
       try {
         const gone = await deleteKeysUnder(url, prefix, COMMAND_TIMEOUT_MS, AbortSignal.timeout(DROP_WITHIN_MS));
         log.info(`replay: deleted its ${gone} Redis keys under ${prefix}*`);
@@ -69,4 +76,29 @@ export async function openReplayNamespace(opts: { url: string; reachable: boolea
       await slot.release();
     },
   };
+}
+
+/**
+ * Empties every other slot of the recording no replay holds: what replays killed there left (a later
+ * replay takes the lowest free slot, so one killed in slot 3 had its keys kept for good). Each is held
+ * while it is emptied. Never fails the start: what is left, the next replay's sweep takes.
+ */
+async function sweepFreeSlots(opts: { url: string; recordedAt: number; base?: string }, own: number, log: Logger): Promise<void> {
+  let swept = 0;
+  for (let s = 0; s < REPLAY_SLOTS; s++) {
+    if (s === own) continue;
+    try {
+      const free = await takeReplaySlot({ url: opts.url, recordedAt: opts.recordedAt, base: opts.base, timeoutMs: COMMAND_TIMEOUT_MS, log, only: s });
+      if (!free) continue;
+      try {
+        swept += await deleteKeysUnder(opts.url, replayKeyPrefix(opts.recordedAt, opts.base, s), COMMAND_TIMEOUT_MS);
+      } finally {
+        await free.release();
+      }
+    } catch (e) {
+      log.warn(`replay: could not empty free slot ${s} of this recording (${redisErrorText(e)}); a later replay does`);
+      return;
+    }
+  }
+  if (swept) log.info(`replay: deleted ${swept} Redis keys killed replays of this recording left in free slots`);
 }

@@ -19,6 +19,8 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 /** A slot among the replays of one recording on one database (replay-key-prefix.ts), held until released. */
 export interface ReplaySlot {
   readonly slot: number;
+  /** Whether it still holds the slot (false when another replay took it, or Redis does not answer: not known). */
+  holds(): Promise<boolean>;
   /** Stops renewing and frees the slot (never throws: an unreleased one is free SLOT_LEASE_MS later). */
   release(): Promise<void>;
 }
@@ -27,10 +29,11 @@ export interface ReplaySlot {
  * Takes the first free slot of a recording's replays (`SET NX PX` on its slot key), renewed every third
  * of SLOT_LEASE_MS on a connection of its own: each replay of one recording at once gets a namespace of
  * its own, and a killed replay's slot, with what it left, goes to a later replay, which empties it.
- * @returns undefined when all REPLAY_SLOTS slots are held
+ * @param o.only that slot alone (to empty what a killed replay left in it)
+ * @returns undefined when all REPLAY_SLOTS slots are held (or `only` is)
  * @throws the Redis error when Redis cannot be reached or refuses, within `timeoutMs`
  */
-export async function takeReplaySlot(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; log: Logger; leaseMs?: number }): Promise<ReplaySlot | undefined> {
+export async function takeReplaySlot(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; log: Logger; leaseMs?: number; only?: number }): Promise<ReplaySlot | undefined> {
   const leaseMs = o.leaseMs ?? SLOT_LEASE_MS;
   const redis = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs, enableOfflineQueue: false });
   redis.on('error', () => {}); // a failed renewal says it
@@ -38,7 +41,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   let slot: number | undefined;
   try {
     await redis.connect();
-    for (let s = 0; s < REPLAY_SLOTS && slot === undefined; s++) {
+    for (let s = o.only ?? 0; s < (o.only === undefined ? REPLAY_SLOTS : o.only + 1) && slot === undefined; s++) {
       if ((await redis.set(replaySlotKey(o.recordedAt, o.base, s), token, 'PX', leaseMs, 'NX')) === 'OK') slot = s;
     }
   } catch (e) {
@@ -55,7 +58,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   const renew = async () => {
     try {
       const got = (await redis.eval(RENEW_LUA, 1, key, token, String(leaseMs))) as number;
-      if (got === 0 && state !== 'taken') o.log.error(`replay: another replay took its Redis slot ${slot} of this recording while this one could not renew it; both now write under the same keys (${key})`);
+      if (got === 0 && state !== 'taken') o.log.error(`replay: another replay took its Redis slot ${slot} of this recording while this one could not renew it; both now write under the same namespace, which this one leaves in place when it stops`);
       else if (got === 2) o.log.warn(`replay: took its Redis slot ${slot} again (Redis had lost it: restarted without its data?)`);
       else if (got === 1 && state !== 'held') o.log.info(`replay: holds its Redis slot ${slot} again`);
       state = got === 0 ? 'taken' : 'held';
@@ -68,6 +71,13 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   timer.unref();
   return {
     slot,
+    async holds() {
+      try {
+        return (await redis.get(key)) === token;
+      } catch {
+        return false;
+      }
+    },
     async release() {
       clearInterval(timer);
       try {

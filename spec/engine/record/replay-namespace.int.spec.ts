@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../engine/src/log.ts';
+import { replayKeyPrefix, replaySlotKey } from '../../../engine/src/record/replay-key-prefix.ts';
+import { openReplayNamespace } from '../../../engine/src/record/replay-namespace.ts';
+import { readRecording } from '../../../engine/src/record/read-recording.ts';
+import { writeKlineRecording } from '../../helpers/kline-recording.ts';
+import { deletePrefix } from '../../helpers/redis-keys.ts';
+import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { startTestApp } from '../../helpers/test-app.ts';
+
+const P = `spec-replay-ns-${process.pid}:`;
+const T = 1_700_000_000_000;
+
+describe.runIf(await hasRedis("a replay's namespace among its recording's replays"))("a replay's Redis namespace", () => {
+  const redis = new Redis(REDIS_URL);
+  const dir = mkdtempSync(join(tmpdir(), 'replay-ns-'));
+  afterAll(async () => {
+    await deletePrefix(redis, P);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const logged = () => {
+    const lines: string[] = [];
+    return { lines, log: createLogger('info', 'replay', (l) => void lines.push(l)) };
+  };
+  const open = (recordedAt: number, log = logged().log) => openReplayNamespace({ url: REDIS_URL, reachable: true, recordedAt, base: P, log });
+
+  it("leaves the namespace in place at its stop once another replay took its slot (reproduced: it deleted the new holder's series)", async () => {
+    const a = logged();
+    const first = await open(T, a.log);
+    expect(first.prefix).toBe(replayKeyPrefix(T, P, 0));
+    // Redis lost the hold (a restart without its data) and another replay took slot 0 before a renewal.
+    await redis.del(replaySlotKey(T, P, 0));
+    const second = await open(T);
+    expect(second.prefix).toBe(first.prefix);
+    await redis.set(`${second.prefix}candles:BTCUSDT:1m`, 'the second replay');
+    await first.drop();
+    expect(await redis.get(`${second.prefix}candles:BTCUSDT:1m`)).toBe('the second replay');
+    expect(a.lines.some((l) => l.includes('are left in place: it no longer holds slot 0'))).toBe(true);
+    // The slot stays the second's.
+    expect(await redis.exists(replaySlotKey(T, P, 0))).toBe(1);
+    await second.drop();
+    expect(await redis.exists(`${second.prefix}candles:BTCUSDT:1m`, replaySlotKey(T, P, 0))).toBe(0);
+  });
+
+  it('empties the free slots killed replays left keys in, and leaves held ones alone (reproduced: a killed replay of slot 3 kept its keys for good)', async () => {
+    const t = T + 1;
+    await redis.set(`${replayKeyPrefix(t, P, 3)}candles:BTCUSDT:1m`, 'killed in slot 3');
+    await redis.set(`${replayKeyPrefix(t, P, 5)}candles:BTCUSDT:1m`, 'running in slot 5');
+    await redis.set(replaySlotKey(t, P, 5), 'another replay', 'PX', 60_000);
+    const x = logged();
+    const ns = await open(t, x.log);
+    try {
+      expect(ns.prefix).toBe(replayKeyPrefix(t, P, 0));
+      expect(await redis.exists(`${replayKeyPrefix(t, P, 3)}candles:BTCUSDT:1m`)).toBe(0);
+      expect(await redis.get(`${replayKeyPrefix(t, P, 5)}candles:BTCUSDT:1m`)).toBe('running in slot 5');
+      // Slot 3 was held only while it was emptied.
+      expect(await redis.exists(replaySlotKey(t, P, 3))).toBe(0);
+      expect(x.lines.some((l) => l.includes('replay: deleted 1 Redis keys killed replays of this recording left in free slots'))).toBe(true);
+    } finally {
+      await ns.drop();
+    }
+  });
+
+  it('frees its slot when the start fails after taking it (reproduced: the port taken, the slot renewed for good)', async () => {
+    const file = join(dir, 'run.jsonl.gz');
+    writeKlineRecording(file, { bars: 5, stepMs: 10 });
+    const t = (await readRecording(file)).lines[0]!.t;
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const err = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', redisUrl: REDIS_URL, redisKeyPrefix: P, port }).then(
+        async (app) => (await app.stop(), undefined),
+        (e: unknown) => e,
+      );
+      // uWS says it with a string.
+      expect(String(err)).toMatch(/listen/);
+      expect(await redis.exists(replaySlotKey(t, P, 0))).toBe(0);
+    } finally {
+      taken.close();
+    }
+  });
+});
