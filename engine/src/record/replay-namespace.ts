@@ -80,8 +80,9 @@ export async function openReplayNamespace(opts: { url: string; reachable: boolea
 
 /**
  * Empties every other slot of the recording no replay holds: what replays killed there left (a later
- * replay takes the lowest free slot, so one killed in slot 3 had its keys kept for good). Each is held
- * while it is emptied. Never fails the start: what is left, the next replay's sweep takes.
+ * replay takes the lowest free slot, so one killed in slot 3 had its keys kept for good), and what one
+ * of the version before slots left. Each slot is held while it is emptied. Never fails the start: what
+ * is left, the next replay's sweep takes.
  */
 async function sweepFreeSlots(opts: { url: string; recordedAt: number; base?: string }, own: number, log: Logger): Promise<void> {
   let swept = 0;
@@ -99,6 +100,14 @@ async function sweepFreeSlots(opts: { url: string; recordedAt: number; base?: st
       log.warn(`replay: could not empty free slot ${s} of this recording (${redisErrorText(e)}); a later replay does`);
       return;
     }
+  }
+  try {
+    // The namespace before slots (`replay:<t>:candles:…`, `replay:<t>:store:freed`): what a replay of an
+    // earlier version, killed, left; no slot prefix matches it.
+    const before = replayKeyPrefix(opts.recordedAt, opts.base).replace(/\d+:$/, '');
+    for (const kind of ['candles:', 'store:freed']) swept += await deleteKeysUnder(opts.url, before + kind, COMMAND_TIMEOUT_MS);
+  } catch (e) {
+    log.warn(`replay: could not empty what an earlier version's replay of this recording left (${redisErrorText(e)}); a later replay does`);
   }
   if (swept) log.info(`replay: deleted ${swept} Redis keys killed replays of this recording left in free slots`);
 }

@@ -48,11 +48,14 @@ describe.runIf(await hasRedis("a replay's namespace among its recording's replay
     expect(await redis.exists(`${second.prefix}candles:BTCUSDT:1m`, replaySlotKey(T, P, 0))).toBe(0);
   });
 
-  it('empties the free slots killed replays left keys in, and leaves held ones alone (reproduced: a killed replay of slot 3 kept its keys for good)', async () => {
+  it('empties the free slots killed replays left keys in, and leaves held ones alone and what the version before slots left (reproduced: a killed replay of slot 3 kept its keys for good)', async () => {
     const t = T + 1;
     await redis.set(`${replayKeyPrefix(t, P, 3)}candles:BTCUSDT:1m`, 'killed in slot 3');
     await redis.set(`${replayKeyPrefix(t, P, 5)}candles:BTCUSDT:1m`, 'running in slot 5');
     await redis.set(replaySlotKey(t, P, 5), 'another replay', 'PX', 60_000);
+    // Left by a killed replay of the version before slots.
+    await redis.set(`${P}replay:${t}:candles:BTCUSDT:1m`, 'killed before slots');
+    await redis.zadd(`${P}replay:${t}:store:freed`, 1, 'BTCUSDT:1m');
     const x = logged();
     const ns = await open(t, x.log);
     try {
@@ -61,7 +64,8 @@ describe.runIf(await hasRedis("a replay's namespace among its recording's replay
       expect(await redis.get(`${replayKeyPrefix(t, P, 5)}candles:BTCUSDT:1m`)).toBe('running in slot 5');
       // Slot 3 was held only while it was emptied.
       expect(await redis.exists(replaySlotKey(t, P, 3))).toBe(0);
-      expect(x.lines.some((l) => l.includes('replay: deleted 1 Redis keys killed replays of this recording left in free slots'))).toBe(true);
+      expect(await redis.exists(`${P}replay:${t}:candles:BTCUSDT:1m`, `${P}replay:${t}:store:freed`)).toBe(0);
+      expect(x.lines.some((l) => l.includes('replay: deleted 3 Redis keys killed replays of this recording left in free slots'))).toBe(true);
     } finally {
       await ns.drop();
     }
