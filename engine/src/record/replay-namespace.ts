@@ -61,9 +61,16 @@ export async function openReplayNamespace(opts: { url: string; reachable: boolea
   return {
     prefix,
     async drop() {
+      const holds = await slot.holds();
+      if (holds === undefined) {
+        // Not a second wait on a Redis that does not answer (a shutdown is bounded).
+        log.warn(`replay: its Redis keys under ${prefix}* were not deleted (Redis does not answer); the next replay of this recording deletes them once slot ${slot.slot} is free`);
+        slot.abandon();
+        return;
+      }
       // Taken by another replay (this one could not renew it): the namespace is that one's now.
-      if (!(await slot.holds())) {
-        log.warn(`replay: its Redis keys under ${prefix}* are left in place: it no longer holds slot ${slot.slot} (another replay does, or Redis does not answer)`);
+      if (!holds) {
+        log.warn(`replay: its Redis keys under ${prefix}* are left in place: another replay holds slot ${slot.slot} now`);
         await slot.release();
         return;
       }

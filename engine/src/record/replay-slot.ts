@@ -19,10 +19,12 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 /** A slot among the replays of one recording on one database (replay-key-prefix.ts), held until released. */
 export interface ReplaySlot {
   readonly slot: number;
-  /** Whether it still holds the slot (false when another replay took it, or Redis does not answer: not known). */
-  holds(): Promise<boolean>;
+  /** Whether it still holds the slot: false when another replay took it, undefined when Redis does not answer. */
+  holds(): Promise<boolean | undefined>;
   /** Stops renewing and frees the slot (never throws: an unreleased one is free SLOT_LEASE_MS later). */
   release(): Promise<void>;
+  /** Stops renewing and closes its connection without a word to Redis (one that does not answer): free SLOT_LEASE_MS after the last renewal. */
+  abandon(): void;
 }
 
 /**
@@ -75,8 +77,12 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
       try {
         return (await redis.get(key)) === token;
       } catch {
-        return false;
+        return undefined;
       }
+    },
+    abandon() {
+      clearInterval(timer);
+      redis.disconnect();
     },
     async release() {
       clearInterval(timer);

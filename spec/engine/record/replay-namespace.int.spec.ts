@@ -7,10 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../engine/src/log.ts';
 import { replayKeyPrefix, replaySlotKey } from '../../../engine/src/record/replay-key-prefix.ts';
 import { openReplayNamespace } from '../../../engine/src/record/replay-namespace.ts';
+import { SLOT_LEASE_MS } from '../../../engine/src/record/replay-slot.ts';
 import { readRecording } from '../../../engine/src/record/read-recording.ts';
 import { writeKlineRecording } from '../../helpers/kline-recording.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { RedisProcess } from '../../helpers/redis-process.ts';
+import { hasRedis, hasRedisServer, REDIS_URL } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 
 const P = `spec-replay-ns-${process.pid}:`;
@@ -41,7 +43,7 @@ describe.runIf(await hasRedis("a replay's namespace among its recording's replay
     await redis.set(`${second.prefix}candles:BTCUSDT:1m`, 'the second replay');
     await first.drop();
     expect(await redis.get(`${second.prefix}candles:BTCUSDT:1m`)).toBe('the second replay');
-    expect(a.lines.some((l) => l.includes('are left in place: it no longer holds slot 0'))).toBe(true);
+    expect(a.lines.some((l) => l.includes('are left in place: another replay holds slot 0 now'))).toBe(true);
     // The slot stays the second's.
     expect(await redis.exists(replaySlotKey(T, P, 0))).toBe(1);
     await second.drop();
@@ -88,6 +90,29 @@ describe.runIf(await hasRedis("a replay's namespace among its recording's replay
       expect(await redis.exists(replaySlotKey(t, P, 0))).toBe(0);
     } finally {
       taken.close();
+    }
+  });
+});
+
+describe.runIf(await hasRedisServer("a replay's namespace when Redis is gone at its stop"))("a replay's namespace when Redis is gone at its stop", () => {
+  let server: RedisProcess | undefined;
+  afterAll(async () => server?.stop());
+
+  it('says its keys were not deleted and lets go of its slot without waiting on Redis (its renewals stopped)', { timeout: 20_000 }, async () => {
+    server = await RedisProcess.start();
+    const lines: string[] = [];
+    const ns = await openReplayNamespace({ url: server.url, reachable: true, recordedAt: T, log: createLogger('info', 'replay', (l) => void lines.push(l)) });
+    await server.kill();
+    await ns.drop();
+    expect(lines.filter((l) => l.includes('were not deleted (Redis does not answer); the next replay of this recording deletes them once slot 0 is free'))).toHaveLength(1);
+    // Started again empty (no AOF): past a renewal's period (SLOT_LEASE_MS / 3), nothing took the slot again.
+    await server.restart();
+    const redis = new Redis(server.url);
+    try {
+      await new Promise((r) => setTimeout(r, SLOT_LEASE_MS / 3 + 500));
+      expect(await redis.exists(replaySlotKey(T, '', 0))).toBe(0);
+    } finally {
+      redis.disconnect();
     }
   });
 });
