@@ -14,7 +14,8 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
 return 0`;
-const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** Frees our hold: expired now (a TTL of 0 deletes it) rather than DEL (a Redis user refused DEL kept the slot held 15 s). */
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], 0) end return 0`;
 
 /** A slot among the replays of one recording on one database (replay-key-prefix.ts), held until released. */
 export interface ReplaySlot {

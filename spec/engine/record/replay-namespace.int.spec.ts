@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../engine/src/domain/errors.ts';
 import { createLogger } from '../../../engine/src/log.ts';
 import { replayKeyPrefix, replaySlotKey } from '../../../engine/src/record/replay-key-prefix.ts';
 import { openReplayNamespace } from '../../../engine/src/record/replay-namespace.ts';
@@ -113,6 +114,39 @@ describe.runIf(await hasRedisServer("a replay's namespace when Redis is gone at 
       expect(await redis.exists(replaySlotKey(T, '', 0))).toBe(0);
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe.runIf(await hasRedisServer('a replay on a Redis that refuses it the deletion'))('a replay on a Redis that refuses it the deletion (an ACL)', () => {
+  let server: RedisProcess | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'replay-ns-acl-'));
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails the start with a ConfigError naming REDIS_URL, the refusal in it, and frees its slot (reproduced: released with DEL, refused too, it stayed held 15 s)', async () => {
+    server = await RedisProcess.start();
+    const admin = new Redis(server.url);
+    try {
+      // A user that may do anything but delete keys.
+      await admin.call('ACL', 'SETUSER', 'replayer', 'on', '>secret', '~*', '&*', '+@all', '-unlink', '-del');
+      const file = join(dir, 'run.jsonl.gz');
+      writeKlineRecording(file, { bars: 5, stepMs: 10 });
+      const t = (await readRecording(file)).lines[0]!.t;
+      await admin.set(`${replayKeyPrefix(t, '', 0)}candles:BTCUSDT:1m`, 'left by an earlier replay');
+      const err = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', redisUrl: `redis://replayer:secret@127.0.0.1:${server.port}/0` }).then(
+        async (app) => (await app.stop(), undefined),
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).info.variable).toBe('REDIS_URL');
+      expect((err as ConfigError).message).toMatch(/^REDIS_URL: a replay empties its Redis namespace \(replay:\d+:<slot>:\*\) before it starts, and it could not \(.*NOPERM/);
+      // Nothing served from the leftovers, nothing held.
+      expect(await admin.exists(replaySlotKey(t, '', 0))).toBe(0);
+    } finally {
+      admin.disconnect();
     }
   });
 });
