@@ -20,10 +20,10 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 /** A slot among the replays of one recording on one database (replay-key-prefix.ts), held until released. */
 export interface ReplaySlot {
   readonly slot: number;
-  /** Whether it still holds the slot: false when another replay took it, undefined when Redis does not answer. */
-  holds(): Promise<boolean | undefined>;
-  /** Stops renewing and frees the slot (never throws: an unreleased one is free SLOT_LEASE_MS later). */
-  release(): Promise<void>;
+  /** Whether it still holds the slot: false when another replay took it, undefined when Redis does not answer within `ms`. */
+  holds(ms: number): Promise<boolean | undefined>;
+  /** Stops renewing and frees the slot, or lets go of it after `ms` (never throws: an unreleased one is free SLOT_LEASE_MS later). */
+  release(ms?: number): Promise<void>;
   /** Stops renewing and closes its connection without a word to Redis (one that does not answer): free SLOT_LEASE_MS after the last renewal. */
   abandon(): void;
 }
@@ -32,11 +32,10 @@ export interface ReplaySlot {
  * Takes the first free slot of a recording's replays (`SET NX PX` on its slot key), renewed every third
  * of SLOT_LEASE_MS on a connection of its own: each replay of one recording at once gets a namespace of
  * its own, and a killed replay's slot, with what it left, goes to a later replay, which empties it.
- * @param o.only that slot alone (to empty what a killed replay left in it)
- * @returns undefined when all REPLAY_SLOTS slots are held (or `only` is)
+ * @returns undefined when all REPLAY_SLOTS slots are held
  * @throws the Redis error when Redis cannot be reached or refuses, within `timeoutMs`
  */
-export async function takeReplaySlot(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; log: Logger; leaseMs?: number; only?: number }): Promise<ReplaySlot | undefined> {
+export async function takeReplaySlot(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; log: Logger; leaseMs?: number }): Promise<ReplaySlot | undefined> {
   const leaseMs = o.leaseMs ?? SLOT_LEASE_MS;
   const redis = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs, enableOfflineQueue: false });
   redis.on('error', () => {}); // a failed renewal says it
@@ -44,7 +43,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   let slot: number | undefined;
   try {
     await redis.connect();
-    for (let s = o.only ?? 0; s < (o.only === undefined ? REPLAY_SLOTS : o.only + 1) && slot === undefined; s++) {
+    for (let s = 0; s < REPLAY_SLOTS && slot === undefined; s++) {
       if ((await redis.set(replaySlotKey(o.recordedAt, o.base, s), token, 'PX', leaseMs, 'NX')) === 'OK') slot = s;
     }
   } catch (e) {
@@ -74,25 +73,62 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   timer.unref();
   return {
     slot,
-    async holds() {
-      try {
-        return (await redis.get(key)) === token;
-      } catch {
-        return undefined;
-      }
+    async holds(ms) {
+      return within(redis.get(key).then((v) => v === token, () => undefined), ms, undefined);
     },
     abandon() {
       clearInterval(timer);
       redis.disconnect();
     },
-    async release() {
+    async release(ms = o.timeoutMs) {
       clearInterval(timer);
+      // Unanswered: free SLOT_LEASE_MS after the last renewal all the same.
+      const freed = await within(redis.eval(RELEASE_LUA, 1, key, token).then(() => true, () => false), ms, false);
+      if (freed) await quitRedis(redis);
+      else redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Holds the free slots of a recording's replays other than `own` (a killed replay's, with what it left)
+ * for as long as the caller empties them, on one connection: `SET NX PX` each.
+ * @throws the Redis error when Redis cannot be reached or refuses, within `timeoutMs`
+ */
+export async function claimFreeSlots(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; own: number }): Promise<{ slots: number[]; release(): Promise<void> }> {
+  const redis = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs, enableOfflineQueue: false });
+  redis.on('error', () => {}); // the command's rejection says it
+  const token = randomBytes(8).toString('hex');
+  const slots: number[] = [];
+  try {
+    await redis.connect();
+    for (let s = 0; s < REPLAY_SLOTS; s++) {
+      // Held a minute: the emptying is one pass over the database.
+      if (s !== o.own && (await redis.set(replaySlotKey(o.recordedAt, o.base, s), token, 'PX', 60_000, 'NX')) === 'OK') slots.push(s);
+    }
+  } catch (e) {
+    await quitRedis(redis);
+    throw e;
+  }
+  return {
+    slots,
+    async release() {
       try {
-        await redis.eval(RELEASE_LUA, 1, key, token);
+        for (const s of slots) await redis.eval(RELEASE_LUA, 1, replaySlotKey(o.recordedAt, o.base, s), token);
       } catch {
-        // Free SLOT_LEASE_MS after the last renewal all the same.
+        // Free a minute after they were taken all the same.
       }
       await quitRedis(redis);
     },
   };
+}
+
+/** `p`'s value, or `otherwise` once `ms` have passed. */
+async function within<T>(p: Promise<T>, ms: number, otherwise: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(otherwise), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
