@@ -21,6 +21,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(3);
 const say = (label: string, xs: number[]) => console.log(`${label.padEnd(44)} after ${gap} ms idle: p50 ${q(xs, 0.5)} p90 ${q(xs, 0.9)} max ${q(xs, 1)} ms (${xs.length})`);
 
+/** `pings` round trips, each after `gap` ms idle: `send`, then the time until `answer` has data. */
+async function idlePings(answer: net.Socket, send: () => void): Promise<number[]> {
+  const xs: number[] = [];
+  for (let i = 0; i < pings; i++) {
+    await sleep(gap);
+    const t0 = performance.now();
+    await new Promise<void>((r) => {
+      answer.once('data', () => r());
+      send();
+    });
+    xs.push(performance.now() - t0);
+  }
+  return xs;
+}
+
 const ECHO = (warm: number) => `${warm ? `setInterval(() => {}, ${warm});` : ''}
 const s = require('node:net').createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); });
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
@@ -34,16 +49,7 @@ async function nodePair(label: string, warm: number, others: string[]): Promise<
     const s = net.connect(port, '127.0.0.1');
     s.setNoDelay(true);
     await new Promise((r) => s.once('connect', r));
-    const xs: number[] = [];
-    for (let i = 0; i < pings; i++) {
-      await sleep(gap);
-      const t0 = performance.now();
-      await new Promise<void>((r) => {
-        s.once('data', () => r());
-        s.write('x');
-      });
-      xs.push(performance.now() - t0);
-    }
+    const xs = await idlePings(s, () => s.write('x'));
     s.destroy();
     say(label, xs);
   } finally {
@@ -90,16 +96,7 @@ async function subscriber(kind: keyof typeof SUB): Promise<void> {
     const c = await conn;
     await new Promise((r) => c.once('data', r));
     await pub.connect();
-    const xs: number[] = [];
-    for (let i = 0; i < pings; i++) {
-      await sleep(gap);
-      const t0 = performance.now();
-      await new Promise<void>((r) => {
-        c.once('data', () => r());
-        void pub.publish('bench-wake-floor', '["1700000000000","1","2","0.5","1.5","10",1700000059999,"15",3,"5","7.5",0]');
-      });
-      xs.push(performance.now() - t0);
-    }
+    const xs = await idlePings(c, () => void pub.publish('bench-wake-floor', '["1700000000000","1","2","0.5","1.5","10",1700000059999,"15",3,"5","7.5",0]'));
     c.destroy();
     say(`Redis PUBLISH → subscriber on ${kind} → back`, xs);
   } finally {

@@ -37,8 +37,8 @@ export interface ReplaySlot {
  */
 export async function takeReplaySlot(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; log: Logger; leaseMs?: number }): Promise<ReplaySlot | undefined> {
   const leaseMs = o.leaseMs ?? SLOT_LEASE_MS;
-  const redis = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs, enableOfflineQueue: false });
-  redis.on('error', () => {}); // a failed renewal says it
+  // Reconnects (the default): its renewals go on across a Redis restart.
+  const redis = connection(o.url, o.timeoutMs, true);
   const token = randomBytes(8).toString('hex');
   let slot: number | undefined;
   try {
@@ -96,8 +96,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
  * @throws the Redis error when Redis cannot be reached or refuses, within `timeoutMs`
  */
 export async function claimFreeSlots(o: { url: string; recordedAt: number; base?: string; timeoutMs: number; own: number }): Promise<{ slots: number[]; release(): Promise<void> }> {
-  const redis = new Redis(o.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs, enableOfflineQueue: false });
-  redis.on('error', () => {}); // the command's rejection says it
+  const redis = connection(o.url, o.timeoutMs, false);
   const token = randomBytes(8).toString('hex');
   const slots: number[] = [];
   try {
@@ -121,6 +120,13 @@ export async function claimFreeSlots(o: { url: string; recordedAt: number; base?
       await quitRedis(redis);
     },
   };
+}
+
+/** A slot's connection: each command fails within `timeoutMs` rather than queue (its rejection says why). */
+function connection(url: string, timeoutMs: number, reconnect: boolean): Redis {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, commandTimeout: timeoutMs, enableOfflineQueue: false, ...(reconnect ? {} : { retryStrategy: () => null }) });
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** `p`'s value, or `otherwise` once `ms` have passed. */
