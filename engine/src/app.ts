@@ -129,7 +129,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
   const keyPrefix = namespace?.prefix ?? redisKeyPrefix;
   const store: BarStore = config.redisUrl
-    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
+    ? createRedisBarStore({ url: config.redisUrl, bufferSize: config.bufferSize, keyPrefix, fence: namespace?.fence, commandTimeoutMs: config.redisCommandTimeoutMs, metrics: storeMetrics, log: (l: 'info' | 'warn' | 'error', m: string) => log[l](m) })
     : createMemoryBarStore({ bufferSize: config.bufferSize, metrics: storeMetrics });
   const hub = new Hub(config.historyOnConnect, source);
   storeGauges(metrics, store, () => hub.snapshotCache);

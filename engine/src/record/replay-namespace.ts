@@ -13,6 +13,8 @@ export const DROP_WITHIN_MS = 3000;
 /** A replay's Redis namespace (replay-key-prefix.ts): its keys' prefix, in a slot it holds while it runs, emptied at the start and deleted at a graceful stop. */
 export interface ReplayNamespace {
   readonly prefix: string;
+  /** The store's fence (redis-bar-store.ts): its writes land only while this replay holds its slot. */
+  readonly fence: ReplaySlot['fence'];
   /**
    * Deletes every key under it, within DROP_WITHIN_MS (plus one command and a connection's quit),
    * logging how many went, then frees its slot; call once the store is flushed and closed. A replay's
@@ -64,6 +66,7 @@ export async function openReplayNamespace(opts: { url: string; reachable: boolea
   log.info(`replay: series kept in Redis under ${prefix}* (the live run's keys are not touched; deleted at a graceful stop)`, emptied.own ? { deletedFromEarlierReplay: emptied.own } : {});
   return {
     prefix,
+    fence: slot.fence,
     async drop() {
       // One deadline for the whole of it: a shutdown is bounded.
       const until = Date.now() + DROP_WITHIN_MS;

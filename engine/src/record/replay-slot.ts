@@ -20,6 +20,8 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 /** A slot among the replays of one recording on one database (replay-key-prefix.ts), held until released. */
 export interface ReplaySlot {
   readonly slot: number;
+  /** What the replay's store writes under (its `fence`, redis-bar-store.ts): nothing lands once another replay holds the slot. */
+  readonly fence: { key: string; token: string; leaseMs: number };
   /** Whether it still holds the slot: false when another replay took it, undefined when Redis does not answer within `ms`. */
   holds(ms: number): Promise<boolean | undefined>;
   /** Stops renewing and frees the slot, or lets go of it after `ms` (never throws: an unreleased one is free SLOT_LEASE_MS later). */
@@ -60,7 +62,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   const renew = async () => {
     try {
       const got = (await redis.eval(RENEW_LUA, 1, key, token, String(leaseMs))) as number;
-      if (got === 0 && state !== 'taken') o.log.error(`replay: another replay took its Redis slot ${slot} of this recording while this one could not renew it; both now write under the same namespace, which this one leaves in place when it stops`);
+      if (got === 0 && state !== 'taken') o.log.error(`replay: another replay took its Redis slot ${slot} of this recording while this one could not renew it; this one writes nothing more there (its store refuses: serving from memory) and leaves the namespace in place when it stops`);
       else if (got === 2) o.log.warn(`replay: took its Redis slot ${slot} again (Redis had lost it: restarted without its data?)`);
       else if (got === 1 && state !== 'held') o.log.info(`replay: holds its Redis slot ${slot} again`);
       state = got === 0 ? 'taken' : 'held';
@@ -73,6 +75,7 @@ export async function takeReplaySlot(o: { url: string; recordedAt: number; base?
   timer.unref();
   return {
     slot,
+    fence: { key, token, leaseMs },
     async holds(ms) {
       return within(redis.get(key).then((v) => v === token, () => undefined), ms, undefined);
     },

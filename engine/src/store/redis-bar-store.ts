@@ -39,6 +39,13 @@ export interface RedisBarStoreOptions {
   commandTimeoutMs?: number;
   /** Freed series kept in Redis at most; default MAX_FREED_KEPT. */
   maxFreedKept?: number;
+  /**
+   * Writes only while `key` holds `token` (a replay's slot, replay-slot.ts): a replay that lost its
+   * slot to another (it could not renew it for its lease: paused, or cut off from Redis) writes
+   * nothing more into what is that one's namespace now, and serves from memory. A key Redis lost
+   * (restarted without its data) is taken again for `leaseMs`, as the slot's renewal does.
+   */
+  fence?: { key: string; token: string; leaseMs: number };
 }
 
 /** Bar writes sent in one pipeline at most (a series' pending bars are never split). */
@@ -54,10 +61,22 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 return 1`;
 
+/**
+ * Put before a write script of a fenced store: its last key must hold its last argument, or nothing is
+ * written (an error naming FENCED); a key Redis lost is taken again for `leaseMs`.
+ */
+const fenceLua = (leaseMs: number) => `
+local held = redis.call('GET', KEYS[#KEYS])
+if not held then redis.call('SET', KEYS[#KEYS], ARGV[#ARGV], 'PX', ${leaseMs})
+elseif held ~= ARGV[#ARGV] then return redis.error_reply('FENCED its namespace is held by another now') end
+`;
+
+/** The write scripts' arguments: keys, then arguments (with the fence's key and token when fenced: see argsOf). */
 type RedisWithUpsert = Redis & {
-  upsertBar(key: string, score: number, member: string, cap: number): Promise<number>;
-  /** STORE_FREE_LUA: freed set, candles, ttlMs (0: live again), member, max, keyPrefix. */
-  storeFree(set: string, candles: string, ttlMs: number, member: string, max: number, prefix: string): Promise<number>;
+  /** UPSERT_LUA: candles; open time, member, cap. */
+  upsertBar(...args: Array<string | number>): Promise<number>;
+  /** STORE_FREE_LUA: freed set, candles; ttlMs (0: live again), member, max, keyPrefix. */
+  storeFree(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -78,13 +97,17 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     commandTimeout: commandTimeoutMs,
   }) as RedisWithUpsert;
   const db = redis.options.db ?? 0;
-  redis.defineCommand('upsertBar', { numberOfKeys: 1, lua: UPSERT_LUA });
-  redis.defineCommand('storeFree', { numberOfKeys: 2, lua: STORE_FREE_LUA });
+  const { fence } = opts;
+  const fenced = fence ? fenceLua(fence.leaseMs) : '';
+  redis.defineCommand('upsertBar', { numberOfKeys: fence ? 2 : 1, lua: fenced + UPSERT_LUA });
+  redis.defineCommand('storeFree', { numberOfKeys: fence ? 3 : 2, lua: fenced + STORE_FREE_LUA });
+  /** A write script's keys and arguments, the fence's key last among the keys and its token last. */
+  const argsOf = (keys: string[], args: Array<string | number>) => (fence ? [...keys, fence.key, ...args, fence.token] : [...keys, ...args]);
   /** Every freed series still kept, counted in Redis (see freed-bound.ts): the bound holds across restarts. */
   const freedSet = `${keyPrefix}store:freed`;
   const maxFreedKept = opts.maxFreedKept ?? MAX_FREED_KEPT;
   /** The arguments of storeFree for a series freed (ttlMs > 0) or live again (0). */
-  const freeArgs = (id: SeriesId, ttlMs: number) => [freedSet, candlesKey(id, keyPrefix), ttlMs, id.key, maxFreedKept, keyPrefix] as const;
+  const freeArgs = (id: SeriesId, ttlMs: number) => argsOf([freedSet, candlesKey(id, keyPrefix)], [ttlMs, id.key, maxFreedKept, keyPrefix]);
 
   const windows = new Map<string, SeriesWindow>();
   const dirty = new Map<string, { id: SeriesId; bars: Map<number, Bar> }>();
@@ -168,6 +191,19 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     schedule();
   };
   const ok = () => reachable && !hung && !refused;
+  /** Whether a write was refused by the fence (another holds the namespace now): then nothing is read or written again. */
+  const fencedOut = (e: unknown): boolean => {
+    if (!/^FENCED\b/.test(redisErrorText(e))) return false;
+    if (refused) return true;
+    refused = 'another holder took its namespace (the fence key holds another token)';
+    lastError = refused;
+    log('error', `redis: ${refused}: nothing more is written to it or read from it; serving from memory (${pendingWrites()} pending bar writes dropped)`);
+    dirty.clear();
+    unexpired.clear();
+    unpersisted.clear();
+    redis.disconnect();
+    return true;
+  };
   redis.on('error', down);
   redis.on('close', () => down());
 
@@ -186,7 +222,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
     if (ok())
       redis.storeFree(...freeArgs(id, RELEASED_SERIES_TTL_MS)).then(
         () => expired(id.key, id),
-        () => undefined,
+        (e: unknown) => void fencedOut(e),
       );
   };
   const expired = (key: string, id: SeriesId) => {
@@ -205,7 +241,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       if (ok())
         redis.storeFree(...freeArgs(id, 0)).then(
           () => windows.get(id.key) === made && unpersisted.delete(id.key),
-          () => undefined,
+          (e: unknown) => void fencedOut(e),
         );
     }
     return w;
@@ -286,7 +322,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         // Built inside the try: anything thrown here must requeue the batch, never reject unhandled.
         const pipeline = redis.pipeline() as unknown as {
           upsertBar(...a: unknown[]): void;
-          storeFree(...a: ReturnType<typeof freeArgs>): void;
+          storeFree(...a: Array<string | number>): void;
           exec(): Promise<Array<[Error | null, unknown]> | null>;
         };
         // Live series not kept for good yet first (a failed keep stays in the set): a free below
@@ -304,7 +340,7 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         for (const { id, bars } of batch) {
           const key = candlesKey(id, keyPrefix);
           for (const b of bars) {
-            pipeline.upsertBar(key, b.openTime, encodeBar(b), bufferSize);
+            pipeline.upsertBar(...argsOf([key], [b.openTime, encodeBar(b), bufferSize]));
             count++;
           }
           // Released while these were pending: its expiry (see release) after the writes that may
@@ -327,6 +363,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
         for (const [key, id] of expiring) expired(key, id);
         answered();
       } catch (e) {
+        // Nothing of it is written, and nothing will be.
+        if (fencedOut(e)) return;
         failed(e);
         // Put the batch back unless a newer value for the same bar arrived meanwhile (the script is
         // idempotent per bar, so rewriting the ones that did land is harmless).
@@ -403,6 +441,8 @@ export function createRedisBarStore(opts: RedisBarStoreOptions): BarStore {
       let changed = false;
       for (const b of bars) {
         if (w.upsert(b) === 'ignored') continue;
+        // Never written again: not kept either.
+        if (refused) continue;
         markDirty(id, b);
         changed = true;
       }

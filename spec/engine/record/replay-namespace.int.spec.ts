@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
+import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { createLogger } from '../../../engine/src/log.ts';
 import { replayKeyPrefix, replaySlotKey } from '../../../engine/src/record/replay-key-prefix.ts';
 import { openReplayNamespace } from '../../../engine/src/record/replay-namespace.ts';
@@ -15,6 +16,7 @@ import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { RedisProcess } from '../../helpers/redis-process.ts';
 import { hasRedis, hasRedisServer, REDIS_URL } from '../../helpers/services.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
+import { until } from '../../helpers/until.ts';
 
 const P = `spec-replay-ns-${process.pid}:`;
 const T = 1_700_000_000_000;
@@ -92,6 +94,32 @@ describe.runIf(await hasRedis("a replay's namespace among its recording's replay
     } finally {
       taken.close();
     }
+  });
+
+  it("writes nothing more once another replay took its slot, and serves on from memory (reproduced: it wrote on into the new holder's series)", async () => {
+    const file = join(dir, 'slow.jsonl.gz');
+    // 60 bars over 6 s of the recording's clock, played at its pace.
+    writeKlineRecording(file, { bars: 60, stepMs: 100 });
+    const t = (await readRecording(file)).lines[0]!.t;
+    const candles = `${replayKeyPrefix(t, P, 0)}candles:BTCUSDT:1m`;
+    const app = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 1, bufferSize: 200, redisUrl: REDIS_URL, redisKeyPrefix: P });
+    try {
+      await until(async () => (await redis.zcard(candles)) >= 5, 10_000, 'bars written under slot 0');
+      // Another replay took slot 0 (this one could not renew it) and wrote its own series there.
+      await redis.set(replaySlotKey(t, P, 0), 'another replay', 'PX', 60_000);
+      await redis.del(candles);
+      await redis.zadd(candles, 1, 'the other replay');
+      await until(() => /another holder/.test(app.store.health().lastError ?? ''), 5000, 'its store fenced');
+      await app.replay!.done;
+      await app.store.flush();
+      expect(await redis.zrange(candles, 0, -1)).toEqual(['the other replay']);
+      // Its own clients lose nothing: every recorded bar is in memory.
+      expect(app.store.window(seriesId('BTCUSDT', '1m')).size).toBe(60);
+    } finally {
+      await app.stop();
+    }
+    // Left in place at its stop: the namespace is the other replay's.
+    expect(await redis.zrange(candles, 0, -1)).toEqual(['the other replay']);
   });
 });
 
