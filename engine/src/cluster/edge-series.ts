@@ -192,6 +192,10 @@ export class EdgeSeries implements SeriesService {
     // A refused instance is asked for afresh by the next client.
     if (!inst || inst.refused) this.instances.set(key, (inst = new FollowedInstance(req, bar, this.cfg)));
     const held = inst;
+    // Still followed, but let go of in the cluster (nobody here held it): the leader may have released
+    // it and may refuse it now, so this client waits for its answer as for a new one. Served at once
+    // (the instance read `live`), a refusal left it a series frozen and never told (a review).
+    if (held.refs === 0 && held.state === 'live' && !this.demand.isLive(id)) held.state = 'warming';
     held.refs++;
     // The address goes to the leader as the asker (its warm-up counts against it there), uncharged:
     // new instances are rationed before this.

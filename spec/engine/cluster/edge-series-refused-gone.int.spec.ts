@@ -2,16 +2,19 @@ import { Redis } from 'ioredis';
 import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../../engine/src/broadcast/hub.ts';
-import { instanceDemandKeys, instanceMember } from '../../../engine/src/cluster/cluster-keys.ts';
+import { instanceDemandKeys, instanceKeys, instanceMember, leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { encodeServed } from '../../../engine/src/cluster/demand-member.ts';
 import { EdgeSeries } from '../../../engine/src/cluster/edge-series.ts';
+import { FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
+import { SeriesBusyError } from '../../../engine/src/series/series-errors.ts';
 import { SeriesRegistry } from '../../../engine/src/series/series-registry.ts';
 import rsiSeries from '../../../series/rsi.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+import { until } from '../../helpers/until.ts';
 
 /**
  * A client asks an edge for a derived series and goes before the leader answers; the leader then
@@ -41,7 +44,7 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
     redis?.disconnect();
   });
 
-  const edgeSeries = () =>
+  const edgeSeries = (touchEveryMs = 1000, hub = new Hub(100, 'sim')) =>
     new EdgeSeries({
       redis,
       subscriber,
@@ -51,12 +54,12 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
       registry,
       keys,
       node: 'edge-a',
-      hub: new Hub(100, 'sim'),
+      hub,
       positions: { position: () => ({ epoch: 'e', offset: 0 }) },
       catalog: { isTrading: () => true, isInterval: () => true, intervals: () => ['1m'] },
       maxInstances: 4,
       idleMs: 60_000,
-      touchEveryMs: 1000,
+      touchEveryMs,
     });
 
   it('keeps none of them once refused', async () => {
@@ -103,6 +106,55 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
       expect(es.demand.watching(id)).toBe(1);
       b.release();
       expect(es.demand.watching(id)).toBe(0);
+    } finally {
+      es.stop();
+    }
+  });
+
+  it('a client taking an instance the edge still follows but let go of waits for the leader, and is refused as it refuses (reproduced: served at once, then frozen, never told)', async () => {
+    const hub = new Hub(100, 'sim');
+    const published: string[] = [];
+    const publish = hub.publish.bind(hub);
+    hub.publish = (topic, message) => {
+      published.push(topic);
+      publish(topic, message);
+    };
+    // Touches every 100 ms: the edge lets go of an instance nobody holds within one.
+    const es = edgeSeries(100, hub);
+    try {
+      const bar = seriesId('BTCUSDT', '1m');
+      const parsed = registry.parse('rsi:period=41', '1m');
+      if (!parsed.ok) throw new Error(parsed.error);
+      const req = parsed.value[0]!;
+      const servedKey = keys.served + instanceMember(req.label, bar);
+      const lease = leaseKeys(prefix);
+      await redis.set(lease.lease, 'token');
+      const writer = new FencedWriter({ redis, keyPrefix: prefix, leaseKey: lease.lease, bufferSize: 100, historyUpdates: 100 });
+      const log = instanceKeys(req.label, bar, prefix);
+      await writer.writePoint('token', log, { time: 60_000, value: 50, closed: true });
+      await redis.set(servedKey, encodeServed({ state: 'live' }), 'PX', 60_000);
+      const a = es.acquire(req, bar);
+      await a.ready;
+      expect(a.instance.state).toBe('live');
+      a.release();
+      // Let go of in the cluster; still followed here (the idle time is a minute).
+      const id = { ...bar, key: instanceMember(req.label, bar) };
+      await until(() => !es.demand.isLive(id), 3000, 'let go of');
+      const b = es.acquire(req, bar);
+      // The WebSocket route serves at once only what is not warming.
+      expect(b.instance.state).toBe('warming');
+      await redis.set(servedKey, encodeServed({ state: 'refused', code: 'series_busy', message: 'too many derived series in use' }), 'PX', 60_000);
+      await expect(b.ready).rejects.toBeInstanceOf(SeriesBusyError);
+      b.release();
+      // Held again and answered live: served as before.
+      await redis.set(servedKey, encodeServed({ state: 'live' }), 'PX', 60_000);
+      const c = es.acquire(req, bar);
+      await c.ready;
+      expect(c.instance.state).toBe('live');
+      published.length = 0;
+      await writer.writePoint('token', log, { time: 120_000, value: 55, closed: false });
+      await until(() => published.includes(c.instance.topic), 3000, 'the next point out to its clients');
+      c.release();
     } finally {
       es.stop();
     }
