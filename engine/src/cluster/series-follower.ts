@@ -46,6 +46,8 @@ export class SeriesFollower<T = Bar> {
   /** Messages held so far; and how many had come when the snapshot being read was asked for. */
   private received = 0;
   private askedAt = 0;
+  /** Epochs it followed and left (see isNewerEpochMessage). */
+  private readonly seenEpochs = new Set<string>();
 
   constructor(private readonly io: FollowerIo<T>) {}
 
@@ -67,6 +69,10 @@ export class SeriesFollower<T = Bar> {
         return;
       }
     }
+    // An epoch it left: published before the switch and handled after the new snapshot (they come on
+    // two connections). Taken for a newer one, it reloaded the series and sent its clients a needless
+    // `historical` (a review).
+    if (epoch !== this.epoch && this.seenEpochs.has(epoch)) return;
     this.hold(epoch, offset, bar);
     if (this.phase === 'live') {
       if (epoch !== this.epoch) this.reload();
@@ -168,7 +174,6 @@ export class SeriesFollower<T = Bar> {
   }
 
   /** Epochs are ids, not ordered: a message of an epoch we never saw can only come from a newer one. */
-  private readonly seenEpochs = new Set<string>();
   private isNewerEpochMessage(epoch: string): boolean {
     return !this.seenEpochs.has(epoch);
   }

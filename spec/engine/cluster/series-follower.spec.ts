@@ -35,6 +35,24 @@ describe('SeriesFollower', () => {
     expect(asks.at(-1)!.kind).toBe('snapshot');
   });
 
+  it('drops a late message of an epoch it already left, after the new snapshot came (reproduced: a second read, and a needless `historical` to its clients)', () => {
+    const { f, asks, resets, applied, snap, lastTicket } = rig();
+    f.start();
+    f.onSnapshot(lastTicket(), snap('E1', 5));
+    // A resubscribe's repair finds the log started over under E2: reloaded onto it.
+    f.onGap();
+    f.onHistory(lastTicket(), { ok: false });
+    f.onSnapshot(lastTicket(), snap('E2', 1));
+    const reads = asks.length;
+    // E1's message, published before the switch, handled after the snapshot's answer.
+    f.onMessage('E1', 6, 'late');
+    expect(asks.length).toBe(reads);
+    expect(resets).toEqual(['E1/5', 'E2/1']);
+    f.onMessage('E2', 2, 'next');
+    expect(applied).toEqual([2]);
+    expect(f.position).toMatchObject({ epoch: 'E2', offset: 2, phase: 'live' });
+  });
+
   it('starts over from a snapshot when a repair brings nothing while a later message waits (the store went back: it asked again without end)', () => {
     const { f, asks, applied, snap, lastTicket } = rig();
     f.start();
