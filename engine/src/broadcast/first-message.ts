@@ -1,5 +1,6 @@
 import type { SeriesPositions } from '../cluster/position.ts';
 import type { ResumeRequest } from '../cluster/resume-request.ts';
+import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { recoveredMessage } from '../domain/wire.ts';
 import type { SeriesInstance, SeriesRefusal } from '../series/series-registry.ts';
@@ -22,7 +23,7 @@ export interface FirstMessageInput {
 /**
  * The first message of a socket, built in the same synchronous turn as its subscribe: `recovered`
  * when it resumes within the kept history (only the bars touched since, with every derived point
- * from the oldest of them on: a bar corrected late recomputes the points after it too, and points
+ * from the bar before the oldest of them on (resumedSpan): a bar corrected late recomputes the points after it too, and points
  * at the touched times alone left those stale, a review; and the failed series' `seriesStatus`, as
  * `historical`), else `historical` at the current position (`"recovered":false` when a resume was
  * asked for), with derived series aligned to the snapshot's candles. A plain snapshot is the cached
@@ -41,7 +42,7 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
   if (recovery) {
     const msg = recoveredMessage(id.symbol, id.interval, recovery.bars, recovery.position);
     if (!instances.length && !refused.length) return msg;
-    const [from, to] = span(recovery.bars);
+    const [from, to] = resumedSpan(recovery.bars, window);
     // Its series' status as `historical` carries it: a series that failed while the client was away
     // was never told it otherwise (its `series_status` went out then, and a repeat of the same error
     // is not sent again); one not listed runs, so a client that held it failed clears that.
@@ -86,6 +87,19 @@ function seriesStatus(instances: readonly SeriesInstance[], refused: readonly Se
     ...refused.map((r) => `${JSON.stringify(r.label)}:${JSON.stringify({ state: 'failed', error: r.error, ...(r.retryAfterSec ? { retryAfterSec: r.retryAfterSec } : {}) })}`),
   ];
   return failed.length ? `"seriesStatus":{${failed.join(',')}}` : '';
+}
+
+/**
+ * The bar times a resume's derived points cover: from the bar before the oldest one touched since the
+ * client's offset (the client's last bar: its final point may not have reached it, as on an edge a
+ * point comes on a channel of its own after its bar, and the bar is never touched again) to the newest
+ * touched; the newest bar alone when none was touched.
+ */
+function resumedSpan(bars: readonly Bar[], window: SeriesWindow): [number, number] {
+  const newest = window.newest()?.openTime;
+  if (!bars.length) return newest === undefined ? span([]) : [newest, newest];
+  const [first, last] = span(bars);
+  return [window.before(first - 1, 1)[0]?.openTime ?? first, last];
 }
 
 /** The open times of the first and last bars (an empty range when there are none). */

@@ -117,7 +117,23 @@ describe('StampedCache', () => {
     const positions = { recover: () => ({ bars: [bar(2), bar(5)], position: { epoch: 'e', offset: 9 } }) } as unknown as Parameters<typeof firstMessage>[0]['positions'];
     const m = JSON.parse(firstMessage({ id, window, hub, historyOnConnect: 100, positions, resume: { epoch: 'e', since: 7 }, instances: [a] }).toString()) as { type: string; series: Record<string, Array<{ time: number }>> };
     expect(m.type).toBe('recovered');
-    expect(m.series.rsi!.map((p) => p.time / M)).toEqual([2, 3, 4, 5]);
+    // And the one before: the client's last bar may lack its final point (see the next case).
+    expect(m.series.rsi!.map((p) => p.time / M)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("a resume's derived points include the client's last bar's, touched or not (before: none when no bar was touched since, so an edge lost between a bar's final update and its point left that point stale for good)", () => {
+    const { window, hub, a } = rig();
+    const resume = (bars: Bar[]) => {
+      const positions = { recover: () => ({ bars, position: { epoch: 'e', offset: 9 } }) } as unknown as Parameters<typeof firstMessage>[0]['positions'];
+      return JSON.parse(firstMessage({ id, window, hub, historyOnConnect: 100, positions, resume: { epoch: 'e', since: 9 }, instances: [a] }).toString()) as { type: string; series: Record<string, Array<{ time: number; value: number }>> };
+    };
+    // The client had bar 5's final update (offset 9), not its point; nothing touched since.
+    a.window.upsert({ time: 5 * M, value: 55, closed: true });
+    expect(resume([]).series.rsi!.map((p) => [p.time / M, p.value])).toEqual([[5, 55]]);
+    // Bar 6 began since: bar 5's point too.
+    window.upsert(bar(6, false));
+    a.window.upsert({ time: 6 * M, value: 60, closed: false });
+    expect(resume([bar(6, false)]).series.rsi!.map((p) => p.time / M)).toEqual([5, 6]);
   });
 
   it("a resume's recovered message carries the failed series' seriesStatus, as historical does (reproduced: it had none)", () => {
