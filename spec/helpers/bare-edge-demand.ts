@@ -13,7 +13,7 @@ export function bareEdgeDemand(redis: Redis, keys: DemandKeys, node: string, o: 
     node,
     catalog: { isTrading: () => true, isInterval: (i) => i === '1m', intervals: () => ['1m'] },
     configured: () => false,
-    feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => false, isWritten: () => false },
+    feed: { follow: async () => {}, unfollowAndFree: async () => {}, isLoaded: () => false, isWritten: () => false },
     free: () => {},
     maxSeries: 100,
     idleMs: 60_000,

@@ -6,7 +6,7 @@ export interface EdgeConfiguredOptions {
   intervals: readonly string[];
   feed: {
     follow(ids: readonly SeriesId[]): Promise<void>;
-    unfollow(id: SeriesId): Promise<void>;
+    unfollowAndFree(id: SeriesId, free: (id: SeriesId) => void): Promise<void>;
     isLoaded(id: SeriesId): boolean;
     isWritten(id: SeriesId): boolean;
   };
@@ -56,7 +56,7 @@ export class EdgeConfigured {
         this.o.ended(id, message(symbol));
         if (!this.universe) continue;
         this.byKey.delete(id.key);
-        void this.o.feed.unfollow(id).then(() => this.o.free(id));
+        void this.o.feed.unfollowAndFree(id, this.o.free);
       }
     }
     if (this.universe) await this.follow(trading);

@@ -22,7 +22,7 @@ export interface EdgeDemandConfig {
   catalog: { isTrading(symbol: string): boolean; isInterval(interval: string): boolean; intervals(): readonly string[] };
   /** Series this edge follows for good (configured): always live once loaded. */
   configured(id: SeriesId): boolean;
-  feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollow(id: SeriesId): Promise<void>; isLoaded(id: SeriesId): boolean; isWritten(id: SeriesId): boolean };
+  feed: { follow(ids: readonly SeriesId[]): Promise<void>; unfollowAndFree(id: SeriesId, free: (id: SeriesId) => void): Promise<void>; isLoaded(id: SeriesId): boolean; isWritten(id: SeriesId): boolean };
   /** Frees what the edge kept for a series it stopped following (window, positions, caches). */
   free(id: SeriesId): void;
   /** A followed on-demand series ended for good (its symbol stopped trading): its clients are told and closed. */
@@ -311,7 +311,7 @@ export class EdgeDemand implements SeriesDemand {
     this.entries.delete(e.id.key);
     this.letGo(e);
     for (const w of e.waiters.splice(0)) w(outcome);
-    if (e.state !== 'asked') void this.cfg.feed.unfollow(e.id).then(() => this.cfg.free(e.id));
+    if (e.state !== 'asked') void this.cfg.feed.unfollowAndFree(e.id, this.cfg.free);
   }
 
   private async tick(): Promise<void> {

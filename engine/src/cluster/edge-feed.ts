@@ -210,6 +210,21 @@ export class LogFeed<T> {
     await this.subscriptions.remove(channel);
   }
 
+  /** Whether this series is followed (its first snapshot loaded or not). */
+  follows(id: SeriesId): boolean {
+    return this.followers.has(id.key);
+  }
+
+  /**
+   * Stops following a series, then frees what was kept of it (`free`) unless it was followed again
+   * meanwhile (an unsubscribe answered late: freed then, the new follower's window went with it).
+   */
+  unfollowAndFree(id: SeriesId, free: (id: SeriesId) => void): Promise<void> {
+    return this.unfollow(id).then(() => {
+      if (!this.follows(id)) free(id);
+    });
+  }
+
   /** Whether this series is followed and has loaded its first snapshot. */
   isLoaded(id: SeriesId): boolean {
     return this.followers.get(id.key)?.loaded === true;

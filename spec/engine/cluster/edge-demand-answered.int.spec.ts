@@ -37,7 +37,7 @@ describe.runIf(await hasRedis('edge demand, answers as they come'))('an edge tol
             for (const id of ids) d.loaded(id);
           }, 20);
         },
-        unfollow: async () => {},
+        unfollowAndFree: async () => {},
         isLoaded: (id) => loaded.has(id.key),
         isWritten: (id) => loaded.has(id.key),
       },

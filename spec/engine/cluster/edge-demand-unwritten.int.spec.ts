@@ -29,7 +29,7 @@ describe.runIf(await hasRedis('edge demand, unwritten logs'))('an on-demand seri
   const edge = () => {
     const d = bareEdgeDemand(r, keys, 'edge-u', {
       now: () => clock,
-      feed: { follow: async () => {}, unfollow: async () => {}, isLoaded: () => true, isWritten: (id) => written.has(id.key) },
+      feed: { follow: async () => {}, unfollowAndFree: async () => {}, isLoaded: () => true, isWritten: (id) => written.has(id.key) },
     });
     demands.push(d);
     return d;

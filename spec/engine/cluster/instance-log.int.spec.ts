@@ -164,4 +164,22 @@ describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-ser
     await feed.unfollow(instance);
     feed.stop();
   });
+
+  it('frees what an unfollowed log kept only when it was not followed again before its unsubscribe was answered (freed then, the new follower lost its window)', async () => {
+    const feed = new LogFeed<InstanceItem>({ redis, subscriber: sub, bufferSize: 11, historyMaxAgeMs: 60_000 }, { keys: () => keys, decode: decodeInstanceItem, reset: () => {}, apply: () => {} });
+    const instance = { symbol: id.symbol, interval: id.interval, key: 'rsi:period=21|BTCUSDT:1m' };
+    const freed: string[] = [];
+    const free = (i: { key: string }) => void freed.push(i.key);
+    await feed.follow([instance]);
+    // Followed again while the unsubscribe is in flight (an on-demand series a client took again).
+    const gone = feed.unfollowAndFree(instance, free);
+    const again = feed.follow([instance]);
+    await gone;
+    await again;
+    expect(freed).toEqual([]);
+    expect(feed.follows(instance)).toBe(true);
+    await feed.unfollowAndFree(instance, free);
+    expect(freed).toEqual([instance.key]);
+    feed.stop();
+  });
 });
