@@ -72,8 +72,8 @@ export class LeaderSink {
       if (leader) return void this.heal();
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
-      this.unseeded.clear();
       this.windows.clear();
+      this.failedWindows.clear();
       this.settleWindows();
       this.failingSpell = false;
     });
@@ -105,10 +105,19 @@ export class LeaderSink {
     this.windowWaiters.clear();
   }
 
-  /** Whole windows waiting to be written, or sent and not answered yet (the node is not ready meanwhile). */
+  /** Whole windows waiting to be written, sent and not answered yet, or failed and waiting to go again (the node is not ready meanwhile). */
   get windowsWaiting(): number {
-    return this.windows.size + this.windowsSent;
+    return this.windows.size + this.windowsSent + this.failedWindows.size;
   }
+
+  /**
+   * Series whose window write failed, waiting for the next round: their live bars stay held (the
+   * window, read again then, holds them) and their waiters wait on. Kept as updates instead, a live
+   * bar written first began the log with one bar, and the window followed as older updates that no
+   * chart shows; and the waiters were told written (an edge answered `live` served 1 bar: a review).
+   */
+  private readonly failedWindows = new Map<string, SeriesId>();
+  private windowRetry: NodeJS.Timeout | undefined;
 
   /** Windows of the slice in flight. */
   private windowsSent = 0;
@@ -125,11 +134,11 @@ export class LeaderSink {
         this.windowsSent++;
         const window = this.cfg.tail(id, this.cfg.windowBars ?? this.cfg.healBars ?? 10);
         const sent = this.sendWindow(s.token!, id, window);
-        inFlight.push(sent);
+        inFlight.push(sent.then(() => undefined));
         bars += window.length;
         const waiting = this.windowWaiters.get(key);
         this.windowWaiters.delete(key);
-        if (waiting) void sent.finally(() => waiting.forEach((resolve) => resolve()));
+        if (waiting) void sent.then((ok) => (ok ? waiting.forEach((resolve) => resolve()) : this.waitAgain(key, waiting)));
         if (bars >= WINDOW_BARS_IN_FLIGHT) {
           await Promise.all(inFlight);
           inFlight = [];
@@ -159,12 +168,15 @@ export class LeaderSink {
     // Its window, read when its turn comes, holds this bar's newest version. Written first, a live bar
     // made edges count the series written with one bar (ready, serving a short history), and the older
     // bars that followed reached no chart (a chart ignores updates older than its newest bar).
-    if (this.windows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
+    if (this.windows.has(id.key) || this.failedWindows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
     void this.send(s.token!, id, bar);
   }
 
-  /** A whole window (see FencedWriter.writeWindow); on failure its bars are kept and retried as updates. */
-  private sendWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<void> {
+  /**
+   * A whole window (see FencedWriter.writeWindow); on failure it goes again whole, after a backoff
+   * (`failedWindows`). Resolves false when it failed.
+   */
+  private sendWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<boolean> {
     return this.cfg.writer.writeWindow(token, id, bars).then(
       (r) => {
         this.succeeded();
@@ -174,18 +186,37 @@ export class LeaderSink {
           this.cfg.metrics?.written(r.written);
           this.cfg.metrics?.dropped(r.dropped);
         }
+        return true;
       },
       (e: unknown) => {
         this.failed(e);
-        // Its log may not exist yet: the first of these kept bars to be written begins it (not a loss).
-        this.unseeded.add(id.key);
-        for (const b of bars) this.keep(id, b);
+        if (!this.stopped && this.cfg.held?.(id) !== false && this.cfg.lease.state.token === token) {
+          this.failedWindows.set(id.key, id);
+          this.retryWindowsLater();
+        }
+        return false;
       },
     );
   }
 
-  /** Series whose window write failed: an update beginning their log is that log's start, not a loss. */
-  private readonly unseeded = new Set<string>();
+  /** A failed window's waiters wait for its next round (told at once if there is none: not leading, stopped, or let go). */
+  private waitAgain(key: string, waiting: Array<() => void>): void {
+    if (!this.failedWindows.has(key)) return waiting.forEach((resolve) => resolve());
+    const now = this.windowWaiters.get(key);
+    if (now) now.push(...waiting);
+    else this.windowWaiters.set(key, waiting);
+  }
+
+  private retryWindowsLater(): void {
+    if (this.windowRetry) return;
+    this.windowRetry = setTimeout(() => {
+      this.windowRetry = undefined;
+      if (this.stopped || !this.cfg.lease.state.leader) return;
+      for (const [key, id] of this.failedWindows) this.windows.set(key, id);
+      this.failedWindows.clear();
+      if (!this.writingWindows) void this.drainWindows();
+    }, this.backoff.next());
+  }
 
   /** `resent`: a kept write sent again (counted in `failing` until answered). */
   private send(token: string, id: SeriesId, bar: Bar, resent = false): Promise<void> {
@@ -215,8 +246,6 @@ export class LeaderSink {
    */
   private restarted(id: SeriesId): void {
     void this.writeWindow(id);
-    // A window that failed, retried as updates: its log begins here (a diff review: said as lost).
-    if (this.unseeded.delete(id.key)) return;
     this.restarts++;
     const now = performance.now();
     if (now - this.restartSaidAt < LOG_EVERY_MS) return;
@@ -252,7 +281,7 @@ export class LeaderSink {
   }
 
   private succeeded(): void {
-    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0) return;
+    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0 || this.failedWindows.size > 0) return;
     this.failingSpell = false;
     if (!this.warned) return;
     this.warned = false;
@@ -351,7 +380,9 @@ export class LeaderSink {
     try {
       stored = await this.cfg.writer.storedExtents(ids);
     } catch {
-      stored = undefined; // unknown: the tails alone; the writes that fail are kept and retried
+      // Unknown: whole windows (the version check drops what Redis has). The tails alone began a log
+      // Redis lacked with 10 bars, the window following as older updates no chart shows (a review).
+      stored = undefined;
     }
     let count = 0;
     let whole = 0;
@@ -363,7 +394,7 @@ export class LeaderSink {
       undecided.delete(id.key);
       const local = this.cfg.tail(id, full);
       const extent = stored?.[i];
-      const behind = extent !== undefined && extent.count < local.length;
+      const behind = local.length > 0 && (extent === undefined || extent.count < local.length);
       if (behind) {
         whole++;
         count += local.length;
@@ -393,8 +424,10 @@ export class LeaderSink {
   stop(): void {
     this.stopped = true;
     this.windows.clear();
+    this.failedWindows.clear();
     this.settleWindows();
     this.sub.unsubscribe();
     clearTimeout(this.retrying);
+    clearTimeout(this.windowRetry);
   }
 }

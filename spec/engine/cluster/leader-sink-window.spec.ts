@@ -2,8 +2,9 @@ import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
-import type { WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import type { WindowResult, WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderSink } from '../../../engine/src/cluster/leader-sink.ts';
+import { until } from '../../helpers/until.ts';
 import { windowAsWrites } from '../../helpers/window-as-writes.ts';
 
 /**
@@ -61,6 +62,58 @@ describe('LeaderSink.writeWindow: settles once the window is in Redis', () => {
     expect(await settledYet(first)).toBe(true);
     // Not leading: nothing to wait for.
     expect(await settledYet(sink.writeWindow(A))).toBe(true);
+    sink.stop();
+  });
+});
+
+describe('LeaderSink: a window whose write failed', () => {
+  /** A writer whose window writes fail while `failing` is set; every call recorded. */
+  function failingRig(stored: () => Promise<Array<{ count: number }>> = () => Promise.resolve([])) {
+    const calls: string[] = [];
+    const w = { failing: true };
+    const writer = {
+      write: (_t: string, _id: SeriesId, b: Bar): Promise<WriteResult> => {
+        calls.push(`bar ${b.openTime / MIN}`);
+        return Promise.resolve({ kind: 'written', epoch: 'e', offset: 2 });
+      },
+      writeWindow: (_t: string, _id: SeriesId, bars: readonly Bar[]): Promise<WindowResult> => {
+        calls.push(`window ${bars.length}`);
+        return w.failing ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve({ kind: 'seeded', epoch: 'e' });
+      },
+      storedExtents: stored,
+    };
+    const leader$ = new BehaviorSubject(false);
+    const lease = { leader$, state: { leader: true, term: 1, token: 't' }, stepDown: () => undefined };
+    const sink = new LeaderSink({ writer, lease, series: () => [A], tail: () => [bar(1), bar(2), bar(3)], windowBars: 1000, held: () => true });
+    return { sink, calls, w, leader$ };
+  }
+
+  it('goes again whole after a backoff; its live bars wait with it, and so does whoever waits for it (reproduced: a live bar began the log, then the window as older updates; the edge told live served 1 bar)', async () => {
+    const { sink, calls, w } = failingRig();
+    const written = sink.writeWindow(A);
+    await until(() => calls.length === 1, 1000, 'the first write');
+    sink.publish(A, bar(4));
+    expect(await settledYet(written)).toBe(false);
+    expect(calls).toEqual(['window 3']);
+    expect(sink.windowsWaiting).toBe(1);
+    w.failing = false;
+    await until(() => calls.length === 2, 3000, 'the second round');
+    expect(calls).toEqual(['window 3', 'window 3']);
+    expect(await settledYet(written)).toBe(true);
+    expect(sink.windowsWaiting).toBe(0);
+    // Written: live bars go as updates again.
+    sink.publish(A, bar(5));
+    expect(calls.at(-1)).toBe('bar 5');
+    sink.stop();
+  });
+
+  it("a takeover that cannot read what Redis holds writes whole windows, not the tails alone (which began a log Redis lacked with 10 bars)", async () => {
+    const { sink, calls, w, leader$ } = failingRig(() => Promise.reject(new Error('Connection is closed.')));
+    w.failing = false;
+    leader$.next(true);
+    await until(() => calls.length > 0, 1000, 'the heal');
+    await sink.heal();
+    expect(calls.every((c) => c === 'window 3')).toBe(true);
     sink.stop();
   });
 });
