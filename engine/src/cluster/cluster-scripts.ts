@@ -9,8 +9,11 @@ import { freedBoundLua } from '../store/freed-bound.ts';
  * First line of the scripts that keep the cluster led, honest and fed (the lease, the leader's
  * upstream state, the bar updates): Redis over its `maxmemory` (noeviction) refuses a script whose
  * first write is a denied command, and a standby never took a dead leader's lease, while clients read
- * `live` with the leader's exchange connection down (a Redis-fault review). What they keep is capped
- * by the engine. Redis 7's script flags: the cluster roles refuse an older Redis at start
+ * `live` with the leader's exchange connection down (a Redis-fault review). Derived series' points
+ * and a cold series' window too: without it a new point's first command (ZADD) was refused while a
+ * correction's (ZREMRANGEBYSCORE) passed, so derived series froze while candles went on, and each
+ * instance was failed and rewritten every 5 s for as long as it lasted (a review). What they keep is
+ * capped by the engine. Redis 7's script flags: the cluster roles refuse an older Redis at start
  * (check-redis-database.ts).
  */
 const ALLOW_OOM = '#!lua flags=allow-oom\n';
@@ -144,8 +147,7 @@ return out`;
  * 30 µs of Redis each (an on-demand series asked again while Redis still keeps its log had its whole
  * window sent so; one read of the window's range tells them apart).
  */
-export const WINDOW_SEED_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+export const WINDOW_SEED_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
 local cap, keep, epoch = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[3]
 local args, prev, lt, lm = {}, nil, nil, nil
 for line in string.gmatch(ARGV[7], '[^\\n]+') do
@@ -380,8 +382,7 @@ return 0`;
  * one; any other change replaces it (a newer preview, or a closed value corrected after a gap fill).
  * Returns {-1} (fenced) or {status, offset, epoch}.
  */
-export const POINT_WRITE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
+export const POINT_WRITE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
   `
     if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`,
   `
@@ -399,8 +400,7 @@ return {s, o, e}`;
  * newline). Returns {-1} (fenced: nothing written) or {status, offset, epoch} per point, in order
  * (status -2: that point failed, the error in place of the epoch).
  */
-export const POINT_BATCH_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
+export const POINT_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
     if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`)}
 local out = {}
 for line in string.gmatch(ARGV[8], '[^\\n]+') do

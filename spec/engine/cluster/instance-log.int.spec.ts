@@ -123,6 +123,26 @@ describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-ser
     expect(await redis.pttl(a.keys.candles)).toBeGreaterThan(600_000);
   });
 
+  it('a Redis full under noeviction takes new points, a batch of them and a cold window as it takes bar updates (reproduced: a new point refused, a correction taken; derived series froze while candles went on)', async () => {
+    const w = writer();
+    await w.writeStatus('tok', keys, { status: 'live' });
+    await w.writePoint('tok', keys, pt(1, 10));
+    const used = Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', String(used - 200_000));
+    try {
+      await expect(redis.set('probe', 'x')).rejects.toThrow(/OOM/);
+      expect(await w.writePoint('tok', keys, pt(2, 20, false))).toMatchObject({ kind: 'written', offset: 3 });
+      expect(await Promise.all(w.writePoints('tok', keys, [pt(3, 30), pt(4, 40)]))).toMatchObject([{ kind: 'written', offset: 4 }, { kind: 'written', offset: 5 }]);
+      const bars = Array.from({ length: 20 }, (_, i) => ({ openTime: (i + 1) * 60_000, open: 1, high: 1, low: 1, close: 1, volume: 1, closed: true }));
+      expect(await w.writeWindow('tok', seriesId('ETHUSDT', '1m'), bars)).toMatchObject({ kind: 'seeded' });
+      // Capped at the writer's bufferSize (3), as always.
+      expect(await redis.zcard('t:candles:ETHUSDT:1m')).toBe(3);
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+  });
+
   it('a stale leader is fenced: nothing stored, nothing published', async () => {
     const w = writer();
     await w.writePoint('tok', keys, pt(1, 1));
