@@ -150,7 +150,13 @@ export class LeaderSeries {
     onState: (inst, id) => {
       const h = this.held.get(`${inst.label}|${id.key}`);
       const token = this.cfg.lease.state.token;
-      if (!h?.seeded || !this.cfg.lease.state.leader || !token) return;
+      if (!h?.seeded || !this.cfg.lease.state.leader || !token) {
+        // Not written for edges now (released and kept by the registry, or its seed to come): the next
+        // seed writes from the change on. Forgotten, a correction made while no edge held it never
+        // reached Redis: the seed wrote from the newest point written on (a review).
+        if (inst.state === 'live') this.rewind(inst);
+        return;
+      }
       void this.writeStatus(h, token, inst);
       if (inst.state === 'live') {
         // After a repaired hole only the points from it on changed; after a failure, any.
@@ -159,6 +165,14 @@ export class LeaderSeries {
       }
     },
   };
+
+  /** The instance's points changed from `correctedFrom` on (any of them, when unknown): written again from there by its next seed. */
+  private rewind(inst: SeriesInstance): void {
+    const done = this.written.get(inst);
+    if (!done || done === FAILED) return;
+    if (inst.correctedFrom === undefined) this.written.delete(inst);
+    else done.time = Math.min(done.time, inst.correctedFrom);
+  }
 
   /** Instances held for edges now. */
   get size(): number {
