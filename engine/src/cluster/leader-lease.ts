@@ -89,7 +89,7 @@ export class LeaderLease {
   handOver(reason: string, holdOffMs: number): void {
     const s = this.state;
     if (!s.leader) return;
-    this.holdOffUntil = Date.now() + holdOffMs;
+    this.holdOffUntil = performance.now() + holdOffMs;
     this.stepDown(reason);
     this.cfg.redis.eval(RELEASE_LUA, 1, this.cfg.keys.lease, s.token!).catch(() => undefined);
   }
@@ -120,7 +120,7 @@ export class LeaderLease {
     this.lastRenewedAt = at;
     clearTimeout(this.watchdog);
     const deadline = at + this.ttlMs - Math.ceil(this.renewEveryMs / 4);
-    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${Date.now() - at} ms (the lease may have expired)`), Math.max(0, deadline - Date.now()));
+    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${performance.now() - at} ms (the lease may have expired)`), Math.max(0, deadline - performance.now()));
     this.watchdog.unref();
   }
 
@@ -129,22 +129,22 @@ export class LeaderLease {
     const s = this.state;
     try {
       if (s.leader) {
-        const startedAt = Date.now();
+        const startedAt = performance.now();
         const ok = (await redis.eval(RENEW_LUA, 1, keys.lease, s.token!, String(this.ttlMs))) as number;
         if (this.stopped) return;
         if (this.state.token !== s.token) {
           // Stepped down while the renewal hung: a lease renewed after all goes back, so another node leads at once.
           if (ok === 1) await redis.eval(RELEASE_LUA, 1, keys.lease, s.token!).catch(() => undefined);
         } else if (ok === 1) this.renewed(startedAt);
-        else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= Date.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
+        else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= performance.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
         else this.stepDown('the lease is held by another node');
-      } else if (Date.now() >= this.holdOffUntil) {
+      } else if (performance.now() >= this.holdOffUntil) {
         if (this.unanswered) {
           await redis.eval(RELEASE_LUA, 1, keys.lease, this.unanswered);
           this.unanswered = undefined;
         }
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
-        const startedAt = Date.now();
+        const startedAt = performance.now();
         this.unanswered = token;
         const [won, term] = (await redis.eval(ACQUIRE_LUA, 2, keys.lease, keys.term, token, String(this.ttlMs), String(this.highestTerm))) as [number, number];
         this.unanswered = undefined;
@@ -165,7 +165,7 @@ export class LeaderLease {
       }
     } catch (e) {
       // Unreachable: we cannot know whether the lease still holds, so stop claiming it before it could have expired.
-      if (this.state.leader && Date.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${redisErrorText(e)})`);
+      if (this.state.leader && performance.now() - this.lastRenewedAt > this.ttlMs - this.renewEveryMs) this.stepDown(`redis unreachable (${redisErrorText(e)})`);
       else if (!s.leader && e instanceof ReplyError) this.refused(redisErrorText(e));
       // Away, not refusing: RedisWatch says that (a refusal kept here read beside it as if still true).
       else if (!s.leader) this.acquireRefused = undefined;
@@ -177,7 +177,7 @@ export class LeaderLease {
   private refused(reason: string): void {
     const changed = reason !== this.acquireRefused;
     this.acquireRefused = reason;
-    const now = Date.now();
+    const now = performance.now();
     if (!changed && now - this.refusedLoggedAt < 60_000) return;
     this.refusedLoggedAt = now;
     this.cfg.log?.('warn', `redis refuses this node's tries to take the lease (${reason}): no leader can be elected while it does`);

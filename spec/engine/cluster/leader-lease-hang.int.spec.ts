@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
 import { HoleProxy } from '../../helpers/hole-proxy.ts';
@@ -61,6 +61,44 @@ describe.runIf(redisUp)('lease: a leader whose Redis goes silent', () => {
     expect(aDownAt! - holedAt).toBeLessThan(TTL);
     expect(reasons.join('\n')).toMatch(/did not answer a renewal/);
   }, 20_000);
+
+  it("steps down on time when the wall clock steps back during a renewal (an NTP step: it was the step's length late, both nodes saying they lead)", async () => {
+    const keys = leaseKeys(`test:lease-clock:${process.pid}:`);
+    const url = new URL(REDIS_URL);
+    const cut = await HoleProxy.start(Number(url.port || 6379), url.hostname);
+    const conn = new Redis({ host: '127.0.0.1', port: cut.port, db: Number(url.pathname.slice(1) || 15), maxRetriesPerRequest: 1 });
+    conns.push(conn);
+    conn.on('error', () => {});
+    const a = new LeaderLease({ redis: conn, keys, nodeId: 'a', ttlMs: TTL });
+    leases.push(a);
+    a.start();
+    for (const deadline = performance.now() + 5000; !a.state.leader; await sleep(20)) if (performance.now() > deadline) throw new Error('a does not lead');
+    // The next renewal's answer comes, the wall clock steps back 10 s, and the route to Redis is cut.
+    const wall = Date.now.bind(Date);
+    let back = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => wall() - back);
+    const evaluate = conn.eval.bind(conn);
+    let cutAt: number | undefined;
+    conn.eval = ((...args: Parameters<Redis['eval']>) =>
+      evaluate(...args).then((r) => {
+        if (cutAt === undefined) {
+          back = 10_000;
+          cut.hole();
+          cutAt = performance.now();
+        }
+        return r;
+      })) as Redis['eval'];
+    try {
+      for (const deadline = performance.now() + 15_000; a.state.leader; await sleep(20)) if (performance.now() > deadline) break;
+      expect(a.state.leader).toBe(false);
+      // Within the lease's TTL of that renewal, as without a step.
+      expect(performance.now() - cutAt!).toBeLessThan(TTL);
+    } finally {
+      clock.mockRestore();
+      await a.stop().catch(() => undefined);
+      await cut.close();
+    }
+  }, 30_000);
 
   it('an acquire that timed out and ran late is given back at the next try: the node leads at once, not a TTL later (reproduced: nobody led for 3 s after Redis came back)', async () => {
     const keys = leaseKeys(`test:lease-late:${process.pid}:`);
