@@ -273,6 +273,16 @@ export class EdgeDemand implements SeriesDemand {
   }
 
   /**
+   * The leader's answer for a series this edge serves is gone (it dropped the series): asked again,
+   * and its clients served on meanwhile; a refusal then ends it for them, told why (see `end`).
+   */
+  private confirm(e: Entry, t: number): void {
+    e.confirming = true;
+    e.askedAt = t;
+    void this.cfg.redis.publish(this.cfg.keys.demand, demandNudge(e.id.key, e.asker)).catch(() => undefined); // the leader's scan finds it all the same
+  }
+
+  /**
    * Adds the series to the wanted set, this edge to its holders, and nudges the leader with the
    * address that asked (its load takes turns by it there: see demandNudge).
    */
@@ -371,13 +381,29 @@ export class EdgeDemand implements SeriesDemand {
       // the rest this edge lets go of, while it still follows them for IDLE_SERIES_MS.
       if (t - this.lastTouch >= this.cfg.touchEveryMs) {
         this.lastTouch = t;
-        const touched: string[] = [];
+        const touched: Entry[] = [];
         for (const e of this.entries.values()) {
           if (e.watchers > 0 || e.state === 'asked' || t - e.lastUsed < this.cfg.touchEveryMs) {
-            if (e.holding) touched.push(e.id.key);
+            if (e.holding) touched.push(e);
           } else this.letGo(e);
         }
-        if (touched.length) await this.holders.touch(redis.pipeline(), touched, t).exec();
+        if (touched.length) {
+          const p = this.holders.touch(redis.pipeline(), touched.map((e) => e.id.key), t);
+          // The answers of the series it serves, after the touch: the leader drops a series whose
+          // touches went stale (this edge paused or cut off for a few seconds), and, held again, may
+          // refuse it at its caps. Unread, its clients froze on `live`, told nothing (a review).
+          const serving = touched.filter((e) => e.state !== 'asked' && !e.confirming);
+          for (const e of serving) p.get(keys.served + e.id.key);
+          const results = (await p.exec()) ?? [];
+          const answers = results.slice(results.length - serving.length);
+          serving.forEach((e, i) => {
+            const [err, raw] = answers[i] ?? [null, null];
+            if (err || this.entries.get(e.id.key) !== e || e.confirming) return;
+            const a = parseServed((raw as string | null) ?? null);
+            if (a?.state === 'refused') this.end(e, { ok: false, code: a.code as DemandRefusal, message: a.message });
+            else if (!a) this.confirm(e, t);
+          });
+        }
       }
     } catch {
       // Redis unreachable: answers and touches are read again on the next tick.

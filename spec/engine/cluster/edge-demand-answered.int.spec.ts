@@ -91,4 +91,44 @@ describe.runIf(await hasRedis('edge demand, answers as they come'))('an edge tol
     const polled = edge(false, 50);
     expect(await after(polled.want(id, '203.0.113.12'), 2000)).toEqual({ ok: true });
   });
+
+  it('a series it serves that the leader dropped (its touches went stale) is asked again; refused then, its clients are told (reproduced: frozen on live, told nothing)', async () => {
+    const ended: string[] = [];
+    const loaded = new Set<string>();
+    const d: EdgeDemand = bareEdgeDemand(r, keys, 'edge-b', {
+      pollMs: 50,
+      touchEveryMs: 100,
+      ended: (id, code) => void ended.push(`${id.key} ${code}`),
+      feed: {
+        follow: async (ids: readonly SeriesId[]) => void ids.forEach((id) => loaded.add(id.key)),
+        unfollowAndFree: async () => {},
+        isLoaded: (id) => loaded.has(id.key),
+        isWritten: (id) => loaded.has(id.key),
+      },
+    });
+    demands.push(d);
+    const id = seriesId('ANSDUSDT', '1m');
+    const p = d.want(id, '203.0.113.13');
+    await answer(id, { state: 'live' });
+    expect(await after(p, 2000)).toEqual({ ok: true });
+    // The leader found its touches stale (this edge paused a few seconds): it let go and deleted the answer.
+    await r.pipeline().zrem(keys.wanted, id.key).del(keys.served + id.key).exec();
+    const nudges = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const heard: string[] = [];
+    nudges.on('message', (_c, m: string) => void heard.push(m));
+    await nudges.subscribe(keys.demand);
+    try {
+      // Asked again: new clients wait for the answer; the leader is nudged.
+      for (let i = 0; i < 100 && d.isLive(id); i++) await new Promise((res) => setTimeout(res, 20));
+      expect(d.isLive(id)).toBe(false);
+      for (let i = 0; i < 100 && !heard.some((m) => m.includes(id.key)); i++) await new Promise((res) => setTimeout(res, 20));
+      expect(heard.some((m) => m.includes(id.key))).toBe(true);
+      // Held again at its caps, it refuses: the series ends for its clients, told why.
+      await answer(id, { state: 'refused', code: 'series_capacity', message: 'full' });
+      for (let i = 0; i < 100 && !ended.length; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(ended).toEqual([`${id.key} series_capacity`]);
+    } finally {
+      nudges.disconnect();
+    }
+  });
 });
