@@ -84,7 +84,8 @@ export class EdgeHistory {
     }
     const id = randomBytes(12).toString('base64url');
     const text = encodeAsk({ id, node: this.cfg.node, series, endTime, limit, address });
-    // The first reply settles it; a later one (the ask went twice) finds nothing pending.
+    // The first reply settles it; a later one (the ask went twice) finds nothing pending. A leader
+    // ignores a copy of an ask it is still working on: a copy is not refused busy ahead of its bars.
     const publish = () =>
       this.cfg.redis.publish(this.cfg.keys.historyAsk, text).then(
         (listeners) => listeners === 0 && this.settle(id)?.reject(new Error('no ingest node is listening for history asks')),

@@ -30,7 +30,8 @@ export interface LeaderHistoryConfig {
  */
 export class LeaderHistory {
   private readonly subscriptions: ChannelSubscriptions;
-  private inFlight = 0;
+  /** The asks being worked on, by edge and id: at most `maxInFlight`, each removed once answered. */
+  private readonly serving = new Set<string>();
   private stopped = false;
 
   constructor(private readonly cfg: LeaderHistoryConfig) {
@@ -43,10 +44,14 @@ export class LeaderHistory {
     if (channel !== this.cfg.keys.historyAsk || this.stopped || !this.cfg.lease.state.leader) return;
     const ask = parseAsk(text);
     if (!ask) return this.cfg.onMalformed?.(1);
-    if (this.inFlight >= (this.cfg.maxInFlight ?? 64)) {
+    const key = `${ask.node} ${ask.id}`; // ids are the edges' own; a node's name has no space
+    // A copy of an ask being worked on (an edge publishes an unanswered ask again every 2 s): its answer
+    // is coming. Counted, each copy would take a slot; answered busy, it would fail the edge's request first.
+    if (this.serving.has(key)) return;
+    if (this.serving.size >= (this.cfg.maxInFlight ?? 64)) {
       return this.reply(ask, { id: ask.id, error: { reason: 'busy', message: 'too many history requests waiting for the exchange: retry in 1 s', retryAfterSec: 1 } });
     }
-    this.inFlight++;
+    this.serving.add(key);
     // A synchronous throw becomes a failed answer (thrown here it would end the process: ioredis's listener).
     Promise.resolve()
       .then(() => this.cfg.olderBars(ask.series, ask.endTime, ask.limit, ask.address))
@@ -58,7 +63,7 @@ export class LeaderHistory {
             error: e instanceof HistoryRefusedError ? { reason: e.info.reason, message: e.message, retryAfterSec: e.info.retryAfterSec } : { reason: 'failed', message: (e as Error).message },
           }),
       )
-      .finally(() => this.inFlight--);
+      .finally(() => this.serving.delete(key));
   };
 
   private reply(ask: HistoryAsk, r: HistoryReply): void {
