@@ -215,7 +215,11 @@ export class LeaderSeries {
     this.logs.keep(member);
     const outcome = await this.bars!.want(member.bar);
     if (!outcome.ok || h.released) {
-      if (this.held.get(member.key) === h) this.held.delete(member.key);
+      if (this.held.get(member.key) === h) {
+        this.held.delete(member.key);
+        // Named in the kept set above: not a log anyone holds (see release).
+        this.logs.free(member);
+      }
       return outcome.ok ? { ok: false, code: 'series_capacity', message: 'released' } : outcome;
     }
     try {
@@ -240,8 +244,10 @@ export class LeaderSeries {
     h.released = true;
     clearTimeout(h.rewrite);
     // Its log goes in a while (fenced: only while this node leads; tried again until Redis takes it);
-    // held again within it, the next write keeps it for INSTANCE_LOG_TTL_MS again.
-    if (h.seeded) this.logs.free(h.member);
+    // held again within it, the next write keeps it for INSTANCE_LOG_TTL_MS again. One never seeded
+    // (refused at the registry's caps, or let go first) leaves the kept set too: `want` named it
+    // there, and the labels are the clients' choice (a review: the set grew by every refused ask).
+    this.logs.free(h.member);
     if (h.lease) {
       const done = this.written.get(h.lease.instance);
       if (done && done !== FAILED) done.until = Date.now() + RELEASED_INSTANCE_TTL_MS;
