@@ -16,7 +16,7 @@ import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
 import { RedisWatch } from './redis-watch.ts';
-import { SeriesKeep } from './series-keep.ts';
+import { leaderExpire, SeriesKeep } from './series-keep.ts';
 import { loadConfig } from '../config/config.ts';
 import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
@@ -99,10 +99,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({
-    expire: (id, ttlMs) => {
-      const { leader, token } = lease.state;
-      return leader && token ? writer.expireSeries(token, id, ttlMs) : undefined;
-    },
+    expire: leaderExpire(() => lease.state, (token, id: SeriesId, ttlMs) => writer.expireSeries(token, id, ttlMs)),
     freedTtlMs: RELEASED_SERIES_TTL_MS,
   });
   const keep = (id: SeriesId) => seriesKeep.keep(id);

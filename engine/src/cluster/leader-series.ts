@@ -11,7 +11,7 @@ import { parseDemandMember } from './demand-member.ts';
 import { type FencedWriter, RELEASED_INSTANCE_TTL_MS, type WriteResult } from './fenced-writer.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
-import { SeriesKeep } from './series-keep.ts';
+import { leaderExpire, SeriesKeep } from './series-keep.ts';
 import { TurnBudget } from '../domain/turn-budget.ts';
 
 /** A write of the instance failed: its next seed writes the whole window. */
@@ -124,12 +124,7 @@ export class LeaderSeries {
    * kept for a later term could expire a log edges hold again by then.
    */
   private readonly logs = new SeriesKeep<InstanceMember>({
-    expire: (m, ttlMs) => {
-      const { leader, token } = this.cfg.lease.state;
-      // Not leading: a keep is the leader's to make; a free is let go (see above).
-      if (!leader || !token) return ttlMs === 0 ? undefined : Promise.resolve(true);
-      return this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs);
-    },
+    expire: leaderExpire(() => this.cfg.lease.state, (token, m: InstanceMember, ttlMs) => this.cfg.writer.freeInstanceLog(token, m.key, instanceKeys(m.label, m.bar, this.cfg.keyPrefix), ttlMs)),
     freedTtlMs: RELEASED_INSTANCE_TTL_MS,
   });
 
@@ -343,8 +338,10 @@ export class LeaderSeries {
   stop(): void {
     this.termSub.unsubscribe();
     this.demand?.stop();
-    for (const key of [...this.held.keys()]) this.release(key);
+    // Before the releases: the logs are the next leader's to keep, and edges still follow them. A
+    // stopping leader freed every one (a rolling restart: each set to expire and counted among the freed).
     this.logs.stop();
+    for (const key of [...this.held.keys()]) this.release(key);
   }
 
   /** Released instances whose log expiry Redis has not taken yet (tests, health). */

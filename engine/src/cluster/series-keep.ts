@@ -18,6 +18,20 @@ export interface SeriesKeepOptions<T extends { readonly key: string } = SeriesId
 }
 
 /**
+ * A SeriesKeep's `expire` for a leader's keys: `call` under its lease. Not leading, a keep is the
+ * leader's to make (undefined) and a free is let go (true): the keys are the leader's now, and a free
+ * kept for a later term of this node expired keys edges held again by then (a review: a standby's frees
+ * were all sent 5 s into its next term, hours later).
+ */
+export function leaderExpire<T extends { readonly key: string }>(lease: () => { leader: boolean; token?: string }, call: (token: string, id: T, ttlMs: number) => Promise<boolean>): SeriesKeepOptions<T>['expire'] {
+  return (id, ttlMs) => {
+    const { leader, token } = lease();
+    if (!leader || !token) return ttlMs === 0 ? undefined : Promise.resolve(true);
+    return call(token, id, ttlMs);
+  };
+}
+
+/**
  * The leader's say over how long Redis keeps each series' keys. A series written or held in a term
  * is kept for good, once per term (it may have been freed before, by this node or another, and set to
  * expire); a freed one is set to expire. Either call can fail (Redis away, the term fenced): each is

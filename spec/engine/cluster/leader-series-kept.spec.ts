@@ -54,4 +54,31 @@ describe("the kept set of the leader's derived-series logs", () => {
       series.stop();
     }
   });
+
+  it("a leader's stop frees none of the logs it holds: they are the next leader's, and edges follow them (reproduced: every one set to expire at each rolling restart)", async () => {
+    const calls: string[] = [];
+    const writer = {
+      writePoints: (_t: string, _k: unknown, ps: readonly unknown[]) => ps.map(() => written),
+      writePoint: () => written,
+      writeStatus: () => written,
+      freeInstanceLog: (_t: string, member: string, _k: unknown, ttlMs: number) => {
+        calls.push(`${ttlMs === 0 ? 'keep' : 'free'} ${member}`);
+        return Promise.resolve(true);
+      },
+    } as unknown as FencedWriter;
+    const lease = { state: { leader: true, token: 't' }, leader$: NEVER, stepDown: () => {} } as unknown as LeaderLease;
+    const instance = { label: 'sma', topic: 'series/sma', state: 'live', window: { last: () => [] } };
+    const registry = { acquire: () => ({ instance, ready: Promise.resolve(instance), release: () => {} }) } as unknown as SeriesRegistry;
+    const bars: SeriesDemand = { isLive: () => true, touch: () => {}, want: () => Promise.resolve<DemandOutcome>({ ok: true }), release: () => {} };
+    const series = new LeaderSeries({ lease, writer, bufferSize: 100, staleMs: 60_000, maxInstances: 2 } as unknown as LeaderSeriesConfig);
+    Object.assign(series as unknown as Record<string, unknown>, { registry, bars });
+    const inner = series as unknown as { instances: SeriesDemand; seed(key: string): Promise<void> };
+    const bar = seriesId('BTCUSDT', '1m');
+    const m: InstanceMember = { symbol: bar.symbol, interval: bar.interval, key: `sma|${bar.key}`, label: 'sma', bar, request: { label: 'sma' } as unknown as SeriesRequest };
+    expect((await inner.instances.want(m, undefined, undefined)).ok).toBe(true);
+    await inner.seed(m.key);
+    series.stop();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toEqual([`keep ${m.key}`]);
+  });
 });

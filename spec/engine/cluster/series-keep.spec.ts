@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
-import { SeriesKeep } from '../../../engine/src/cluster/series-keep.ts';
+import { leaderExpire, SeriesKeep } from '../../../engine/src/cluster/series-keep.ts';
 
 const A = seriesId('BTCUSDT', '1m');
 const B = seriesId('ETHUSDT', '1m');
@@ -119,6 +119,33 @@ describe('SeriesKeep: the leader keeps live series and expires freed ones, until
     expect(keep.pendingKeeps).toBe(1);
     redis.leading = false;
     await until(() => keep.pendingKeeps === 0);
+    keep.stop();
+  });
+
+  it("a leader's keep (leaderExpire): a free made while the node does not lead is let go, not sent in its next term (reproduced: a standby's frees all sent 5 s into its next term, hours later)", async () => {
+    const calls: string[] = [];
+    const lease = { leader: false, token: undefined as string | undefined };
+    const keep = new SeriesKeep({
+      expire: leaderExpire(
+        () => lease,
+        (token, id, ttlMs) => {
+          calls.push(`${token} ${id.key} ${ttlMs}`);
+          return Promise.resolve(true);
+        },
+      ),
+      freedTtlMs: TTL,
+      retryMs: 20,
+    });
+    keep.free(A);
+    await settle(60);
+    expect(keep.pendingFrees).toBe(0);
+    // Leading again: only what it writes in this term is kept.
+    lease.leader = true;
+    lease.token = 't2';
+    keep.newTerm();
+    keep.keep(B);
+    await settle(60);
+    expect(calls).toEqual([`t2 ${B.key} 0`]);
     keep.stop();
   });
 
