@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
+import { IPV6_BLOCK_SHARE, pooledBlock } from '../server/address-rate-limit.ts';
 import { answerWithin } from './answer-within.ts';
 import { CONNECTIONS_SET_LUA, VARIANTS_SET_LUA } from './cluster-scripts.ts';
 
@@ -43,8 +44,11 @@ export interface SharedConnectionsOptions {
  * as many. An edge's counts are absolute (set, never added), so a lost reply corrects itself at the
  * next change or renewal; an edge that dies stops counting when its heartbeat expires (`staleMs`).
  * Besides a call per open and close, each edge beats every staleMs / 3 and writes its counts again
- * every 30 s (one pipeline, a script call per address it holds sockets of). A Redis that does not
- * answer limits nothing here (the edge's own cap still does). Only addresses (validated IPs) name keys.
+ * every 30 s (one pipeline, a script call per address and /48 it holds sockets of). A Redis that
+ * does not answer limits nothing here (the edge's own cap still does). An IPv6 address's /48 is
+ * counted the same way against IPV6_BLOCK_SHARE times the limit, as on a node (AddressConnections):
+ * else a /48 spread over N edges held N times its pool. Only addresses (validated IPs) and their
+ * /48s (`2001:db8:7::/48`, pooledBlock's) name keys.
  *
  * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
  * per definition and series): through N edges an address could otherwise hold N times as many, and
@@ -54,6 +58,8 @@ export class SharedConnections {
   private readonly redis: WithConnections;
   /** This edge's open connections per address (> 0): bounded by its connections. */
   private readonly counts = new Map<string, number>();
+  /** The same per IPv6 /48 (its addresses' in `counts` together): bounded likewise. */
+  private readonly blocks = new Map<string, number>();
   /** What this edge last wrote in each variants hash (label and count > 0; rewritten at renewal, cleared at stop): bounded by its sockets' holds. */
   private readonly variants = new Map<string, VariantCounts>();
   private readonly staleMs: number;
@@ -86,17 +92,35 @@ export class SharedConnections {
   async opened(address: string, count: number): Promise<boolean> {
     if (this.stopped || isIP(address) === 0) return true;
     // Counted here at once, as on the edge itself: a close meanwhile sets the count after it.
-    this.counts.set(address, count);
-    const fits = await answerWithin(() => this.call(address, count, this.o.limit).then(Number), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
-    return fits === 1;
+    const block = this.setCount(address, count);
+    // The address's count, then (if it fits) its /48's, read then (a close meanwhile is in it). Refused
+    // by the /48, the address's is written: the caller's `closed` puts both right.
+    const fits = async () => {
+      const own = Number(await this.call(address, count, this.o.limit));
+      return own !== 1 || block === undefined ? own : Number(await this.call(block, this.blocks.get(block) ?? 0, this.o.limit * IPV6_BLOCK_SHARE));
+    };
+    return (await answerWithin(fits, this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered)) === 1;
   }
 
   /** `count`: this edge's connections from `address` now that one closed. */
   closed(address: string, count: number): void {
     if (this.stopped || isIP(address) === 0) return;
+    const block = this.setCount(address, count);
+    this.call(address, count, 0).catch(() => undefined);
+    if (block !== undefined) this.call(block, this.blocks.get(block) ?? 0, 0).catch(() => undefined);
+  }
+
+  /** Sets this edge's count for `address` and its /48's (returned: undefined when it has none). */
+  private setCount(address: string, count: number): string | undefined {
+    const block = pooledBlock(address);
+    if (block !== undefined) {
+      const n = (this.blocks.get(block) ?? 0) + count - (this.counts.get(address) ?? 0);
+      if (n > 0) this.blocks.set(block, n);
+      else this.blocks.delete(block);
+    }
     if (count > 0) this.counts.set(address, count);
     else this.counts.delete(address);
-    this.call(address, count, 0).catch(() => undefined);
+    return block;
   }
 
   /**
@@ -138,16 +162,18 @@ export class SharedConnections {
     clearInterval(this.heartbeat);
     clearInterval(this.renewal);
     const p = this.redis.pipeline();
-    for (const address of this.counts.keys()) p.hdel(this.key(address), this.o.node);
+    for (const name of [...this.counts.keys(), ...this.blocks.keys()]) p.hdel(this.key(name), this.o.node);
     for (const [key, labels] of this.variants) p.hdel(key, ...labels.map(([l]) => `${this.o.node}|${l}`));
     p.del(this.o.alivePrefix + this.o.node);
     p.exec().catch(() => undefined);
     this.counts.clear();
+    this.blocks.clear();
     this.variants.clear();
   }
 
-  private call(address: string, count: number, limit: number): Promise<number> {
-    return this.redis.clusterConnectionsSet(this.key(address), this.o.node, count, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS);
+  /** `name`: an address or a /48. */
+  private call(name: string, count: number, limit: number): Promise<number> {
+    return this.redis.clusterConnectionsSet(this.key(name), this.o.node, count, limit, this.o.alivePrefix, this.staleMs, HASH_TTL_MS);
   }
 
   private beat(): void {
@@ -164,12 +190,12 @@ export class SharedConnections {
     // One pipeline: one write for every address and hash, not one each.
     const p = this.redis.pipeline() as unknown as Pick<WithConnections, 'clusterConnectionsSet' | 'clusterVariantsSet'> & { exec(): Promise<unknown> };
     const { node, alivePrefix } = this.o;
-    for (const [address, count] of this.counts) void p.clusterConnectionsSet(this.key(address), node, count, 0, alivePrefix, this.staleMs, HASH_TTL_MS);
+    for (const [name, count] of [...this.counts, ...this.blocks]) void p.clusterConnectionsSet(this.key(name), node, count, 0, alivePrefix, this.staleMs, HASH_TTL_MS);
     for (const [key, held] of this.variants) void p.clusterVariantsSet(key, node, 0, alivePrefix, this.staleMs, HASH_TTL_MS, ...held.flat());
     p.exec().catch(() => undefined);
   }
 
-  private key(address: string): string {
-    return `${this.o.keyPrefix}${address}`;
+  private key(name: string): string {
+    return `${this.o.keyPrefix}${name}`;
   }
 }
