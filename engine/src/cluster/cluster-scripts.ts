@@ -346,8 +346,8 @@ return 1`;
 /**
  * An ingest node's upstream state, stamped with Redis's clock (the nodes' clocks may differ), and the
  * other nodes whose upstream is live and was said so within `freshMs`. Fields older than a minute
- * (nodes gone) are removed on the way. KEYS: the hash. ARGV: node, state, freshMs. Returns the
- * names of those other nodes.
+ * (nodes gone) are removed on the way. KEYS: the hash. ARGV: node, state, freshMs. Returns those
+ * other nodes, `node stamp` each (the stamp in Redis's ms: one that does not move is a node gone).
  */
 export const INGEST_UPSTREAM_LUA = `${ALLOW_OOM}local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -363,7 +363,7 @@ for i = 1, #all, 2 do
   if not at or now - at > 60000 then
     redis.call('HDEL', KEYS[1], node)
   elseif node ~= ARGV[1] and state == 'live' and now - at <= fresh then
-    live[#live + 1] = node
+    live[#live + 1] = node .. ' ' .. at
   end
 end
 return live`;

@@ -46,7 +46,8 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // must not stall the renewals and retries for good.
   const leaseRedis = redis.duplicate({ commandTimeout: config.leaseTtlMs });
   leaseRedis.on('error', () => {}); // RedisWatch reports the shared connection's state
-  const lease = new LeaderLease({ redis: leaseRedis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m) });
+  // A standby whose upstream is down leaves the lease to one whose is (the hand-over, below).
+  const lease = new LeaderLease({ redis: leaseRedis, keys, nodeId: config.nodeId, ttlMs: config.leaseTtlMs, log: (l, m) => log[l](m), mayLead: (): boolean => handover.mayLead() });
   // A Redis restarted within the lease's TTL keeps the lease (it is in its file) but may have lost the
   // last second of writes: they are written again only by taking the lead again (its heal, its seeds).
   const writer = new FencedWriter({
@@ -95,7 +96,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // What this node's upstream is doing, for the edges' clients (written while it leads).
   const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
   // A leader cut off from the exchange hands over to a node that is not.
-  const handover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
+  const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({
@@ -256,7 +257,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     async stop() {
       clearInterval(marketsTimer);
       upstream.stop();
-      handover.stop();
+      await handover.stop();
       marketsSub.unsubscribe();
       seededSub.unsubscribe();
       seriesKeep.stop();

@@ -15,6 +15,8 @@ export interface LeaderLeaseConfig {
   /** Renewal (and, for standbys, retry) period (default ttlMs / 3: renewed well before expiry). */
   renewEveryMs?: number;
   log?: (level: 'info' | 'warn', msg: string) => void;
+  /** Whether this node, standing by, may try for the lease now (default: always; see UpstreamHandover.mayLead). */
+  mayLead?: () => boolean;
 }
 
 export interface Leadership {
@@ -138,7 +140,7 @@ export class LeaderLease {
         } else if (ok === 1) this.renewed(startedAt);
         else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= performance.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
         else this.stepDown('the lease is held by another node');
-      } else if (performance.now() >= this.holdOffUntil) {
+      } else if (performance.now() >= this.holdOffUntil && (this.cfg.mayLead?.() ?? true)) {
         if (this.unanswered) {
           await redis.eval(RELEASE_LUA, 1, keys.lease, this.unanswered);
           this.unanswered = undefined;

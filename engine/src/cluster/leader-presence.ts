@@ -36,7 +36,8 @@ export class LeaderPresence {
   private seriesList: readonly SeriesStatus[] = [];
 
   constructor(private readonly cfg: LeaderPresenceConfig) {
-    this.now = cfg.now ?? Date.now;
+    // The process's own clock: a wall clock stepped back kept a dead leader present for the step's length.
+    this.now = cfg.now ?? (() => performance.now());
     // Counted from the start: a new edge gives a leader the grace to appear.
     this.lastSeenAt = this.now();
     this.timer = setInterval(this.look, cfg.everyMs ?? 1000);

@@ -24,6 +24,13 @@ export interface UpstreamHandoverConfig {
  * Redis's clock (INGEST_UPSTREAM_LUA); the leader, not live for `afterMs`, hands over to a node live
  * within the last three periods, then does not take the lease back for `afterMs` (no ping-pong
  * between two nodes whose connections both come and go).
+ *
+ * Only to a node that is still saying so: one whose stamp moved since this node last looked (a
+ * stopped or killed leader's last `live` stayed fresh for a few seconds, and its successor handed
+ * the lead to it: nobody led for `afterMs`; a stopping node also removes its own state). And the
+ * lease goes to that node: a standby whose own upstream is not live leaves the lease to one whose is
+ * (`mayLead`), for `afterMs` at most (before, whichever standby asked first took it, and handed it on
+ * again).
  */
 export class UpstreamHandover {
   private state: UpstreamState = 'reconnecting';
@@ -32,9 +39,15 @@ export class UpstreamHandover {
   private readonly now: () => number;
   private readonly everyMs: number;
   private asking = false;
+  /** Each other node's last `live` stamp seen (Redis's clock), and those whose stamp moved at the last look. */
+  private readonly stamps = new Map<string, number>();
+  private alive: string[] = [];
+  /** Since when this standby leaves the lease to a live node (see mayLead). */
+  private deferringSince: number | undefined;
 
   constructor(private readonly cfg: UpstreamHandoverConfig) {
-    this.now = cfg.now ?? Date.now;
+    // The process's own clock: a wall clock stepped forward handed over at once.
+    this.now = cfg.now ?? (() => performance.now());
     this.everyMs = cfg.everyMs ?? 1000;
     // Counted from the start: a leader whose upstream never came up hands over too.
     this.notLiveSince = this.now();
@@ -55,10 +68,11 @@ export class UpstreamHandover {
     (redis.eval(INGEST_UPSTREAM_LUA, 1, key, nodeId, this.state, String(3 * this.everyMs)) as Promise<string[]>).then(
       (live) => {
         this.asking = false;
+        this.look(live);
         const notLiveMs = this.now() - this.notLiveSince;
-        if (!lease.state.leader || this.state === 'live' || notLiveMs < afterMs || live.length === 0) return;
+        if (!lease.state.leader || this.state === 'live' || notLiveMs < afterMs || this.alive.length === 0) return;
         // The lease logs it and shows it in /health (lastStepDown).
-        lease.handOver(`upstream ${this.state} for ${Math.round(notLiveMs / 1000)} s while ${live[0]}'s is live: handing over`, afterMs);
+        lease.handOver(`upstream ${this.state} for ${Math.round(notLiveMs / 1000)} s while ${this.alive[0]}'s is live: handing over`, afterMs);
       },
       () => {
         this.asking = false;
@@ -66,7 +80,42 @@ export class UpstreamHandover {
     );
   }
 
-  stop(): void {
+  /** `live`: `node stamp` of the other nodes live lately (INGEST_UPSTREAM_LUA); those whose stamp moved are alive. */
+  private look(live: readonly string[]): void {
+    const alive: string[] = [];
+    const seen = new Set<string>();
+    for (const entry of live) {
+      const [node, at] = entry.split(' ') as [string, string | undefined];
+      const stamp = Number(at);
+      seen.add(node);
+      const before = this.stamps.get(node);
+      this.stamps.set(node, stamp);
+      if (before !== undefined && stamp > before) alive.push(node);
+    }
+    // Bounded by the ingest nodes saying their state.
+    for (const node of this.stamps.keys()) if (!seen.has(node)) this.stamps.delete(node);
+    this.alive = alive;
+  }
+
+  /**
+   * Whether this node, standing by, may take the lease now: not while its own upstream is not live
+   * and another node's is (the lead is that one's), for `afterMs` at most (a live node that cannot
+   * take it must not leave the cluster without a leader).
+   */
+  mayLead(): boolean {
+    if (this.state === 'live' || this.alive.length === 0) {
+      this.deferringSince = undefined;
+      return true;
+    }
+    this.deferringSince ??= this.now();
+    return this.now() - this.deferringSince >= this.cfg.afterMs;
+  }
+
+  /** Stops saying its state, and removes it (bounded by `ms`): a stopped node's last `live` was taken for a live node. */
+  async stop(ms = 500): Promise<void> {
     clearInterval(this.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.cfg.redis.hdel(this.cfg.key, this.cfg.nodeId).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 }

@@ -11,8 +11,8 @@ import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 const redisUp = await hasRedis('upstream hand-over: when a leader gives the lead away');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Polls until `pred` holds: a hand-over is due within a tick or two (100 ms each), which a loaded machine stretches. */
-const until = async (pred: () => boolean, what: string, ms = 10_000) => {
-  for (const deadline = Date.now() + ms; !pred(); await sleep(20)) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+const until = async (pred: () => boolean | Promise<boolean>, what: string, ms = 10_000) => {
+  for (const deadline = Date.now() + ms; !(await pred()); await sleep(20)) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 };
 
 describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away', () => {
@@ -20,7 +20,7 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
   const key = `test:handover:${process.pid}`;
   const made: UpstreamHandover[] = [];
   afterAll(async () => {
-    for (const h of made) h.stop();
+    for (const h of made) await h.stop();
     await redis.del(key);
     redis.disconnect();
   });
@@ -53,8 +53,8 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
     other.h.set('live');
     await until(() => leader.handed.length > 0, 'a hand-over to b');
     expect(leader.handed[0]).toMatch(/upstream reconnecting for \d+ s while b's is live/);
-    leader.h.stop();
-    other.h.stop();
+    await leader.h.stop();
+    await other.h.stop();
   });
 
   it('does not hand over to a node that stopped saying it is live (gone), nor while its own upstream is live, nor before UPSTREAM_HANDOVER_MS', async () => {
@@ -64,7 +64,7 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
     leader.h.set('live');
     gone.h.set('live');
     await sleep(300);
-    gone.h.stop(); // dies: says nothing more
+    await gone.h.stop(); // dies: says nothing more
     await sleep(500);
     leader.h.set('stale');
     await sleep(1000);
@@ -81,5 +81,46 @@ describe.runIf(redisUp)('upstream hand-over: when a leader gives the lead away',
     await until(() => leader.handed.length > 0, 'a hand-over to e');
     expect(leader.handed[0]).toMatch(/while e's is live/);
     expect(leader.handedAt[0]! - notLiveFrom).toBeGreaterThanOrEqual(300);
+  });
+
+  /** The earlier cases' nodes stopped (they go on saying their state), and the hash emptied. */
+  const fresh = async () => {
+    for (const h of made.splice(0)) await h.stop();
+    await redis.del(key);
+  };
+
+  it("not to a node whose last `live` is fresh but no longer moves (killed), nor to one that stopped (reproduced: handed to a dead leader, nobody led for UPSTREAM_HANDOVER_MS)", async () => {
+    await fresh();
+    const leader = node('f', true);
+    leader.h.set('reconnecting');
+    await sleep(400);
+    // A node killed right after it said `live`: its stamp, Redis's now, stays fresh for three periods.
+    const [sec, micro] = await redis.time();
+    await redis.hset(key, 'killed', `live ${Number(sec) * 1000 + Math.floor(Number(micro) / 1000)}`);
+    await sleep(400);
+    expect(leader.handed).toEqual([]);
+    await leader.h.stop();
+    // A node that stops removes its state: its last `live` is nobody's to hand over to.
+    const stopping = node('g', false);
+    stopping.h.set('live');
+    await until(async () => (await redis.hexists(key, 'g')) === 1, 'g says its state');
+    await stopping.h.stop();
+    expect(await redis.hexists(key, 'g')).toBe(0);
+  });
+
+  it('a standby whose upstream is not live leaves the lease to one whose is, for UPSTREAM_HANDOVER_MS at most (reproduced: any standby took it, and handed it on again)', async () => {
+    await fresh();
+    const down = node('h', false);
+    const up = node('i', false);
+    down.h.set('reconnecting');
+    up.h.set('live');
+    await until(() => !down.h.mayLead(), 'h leaves the lease to i');
+    const from = Date.now();
+    expect(up.h.mayLead()).toBe(true);
+    // Not for good: a live node that cannot take it must not leave the cluster without a leader.
+    await until(() => down.h.mayLead(), 'h may lead again');
+    expect(Date.now() - from).toBeGreaterThanOrEqual(250);
+    down.h.set('live');
+    expect(down.h.mayLead()).toBe(true);
   });
 });
