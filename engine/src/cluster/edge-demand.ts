@@ -374,7 +374,11 @@ export class EdgeDemand implements SeriesDemand {
             return;
           }
           e.state = 'following';
-          void this.cfg.feed.follow([e.id]).catch((err: unknown) => this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`));
+          void this.cfg.feed.follow([e.id]).catch((err: unknown) => {
+            this.cfg.log?.('warn', `could not follow ${e.id.key}: ${(err as Error).message}`);
+            // Refused now, not left waiting: the answer's deadline is over, and its clients sat on `loading` until they left.
+            this.end(e, { ok: false, code: 'series_capacity', message: 'the edge could not follow the series; try again' });
+          });
         });
       }
       // Held series (and those used within the last period, so a reload does not let go) stay wanted;

@@ -92,6 +92,23 @@ describe.runIf(await hasRedis('edge demand, answers as they come'))('an edge tol
     expect(await after(polled.want(id, '203.0.113.12'), 2000)).toEqual({ ok: true });
   });
 
+  it('an ask whose follow fails is refused, not left waiting (its clients sat on loading until they left)', async () => {
+    const d: EdgeDemand = bareEdgeDemand(r, keys, 'edge-c', {
+      pollMs: 50,
+      feed: {
+        follow: () => Promise.reject(new Error('ERR SUBSCRIBE refused')),
+        unfollowAndFree: async () => {},
+        isLoaded: () => false,
+        isWritten: () => false,
+      },
+    });
+    demands.push(d);
+    const id = seriesId('ANSEUSDT', '1m');
+    const p = d.want(id, '203.0.113.14');
+    await answer(id, { state: 'live' });
+    expect(await after(p, 2000)).toMatchObject({ ok: false, code: 'series_capacity' });
+  });
+
   it('a series it serves that the leader dropped (its touches went stale) is asked again; refused then, its clients are told (reproduced: frozen on live, told nothing)', async () => {
     const ended: string[] = [];
     const loaded = new Set<string>();
