@@ -69,6 +69,9 @@ export const UNWRITTEN_GRACE_MS = 5_000;
  */
 const TICK_MS = 50;
 
+/** How often a served series whose answer is gone nudges the leader again (a nudge lost with a pub/sub connection). */
+const RECHECK_NUDGE_MS = 5_000;
+
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
 
 interface Entry {
@@ -89,6 +92,12 @@ interface Entry {
    * it again at every scan.
    */
   confirming?: boolean;
+  /**
+   * Served, and the leader's answer for it is gone (it dropped the series: this edge's touches went
+   * stale), since when this edge last nudged it: asked again while its clients are served on. Only a
+   * refusal ends it (see `recheck`); a Redis that lost its answers, or no leader for a while, does not.
+   */
+  recheckNudgedAt?: number;
   /** The client address that first asked (the leader's waited-for loads take turns by it); '' when none. */
   readonly asker: string;
   waiters: Array<(o: DemandOutcome) => void>;
@@ -273,12 +282,13 @@ export class EdgeDemand implements SeriesDemand {
   }
 
   /**
-   * The leader's answer for a series this edge serves is gone (it dropped the series): asked again,
-   * and its clients served on meanwhile; a refusal then ends it for them, told why (see `end`).
+   * The leader's answer for a series this edge serves is gone (it dropped the series): the leader is
+   * nudged (again every RECHECK_NUDGE_MS while it stays gone), and its clients are served on meanwhile;
+   * a refusal then ends it for them, told why (see `end`), an answer `live` ends the recheck.
    */
-  private confirm(e: Entry, t: number): void {
-    e.confirming = true;
-    e.askedAt = t;
+  private recheck(e: Entry, t: number): void {
+    if (e.recheckNudgedAt !== undefined && t - e.recheckNudgedAt < RECHECK_NUDGE_MS) return;
+    e.recheckNudgedAt = t;
     void this.cfg.redis.publish(this.cfg.keys.demand, demandNudge(e.id.key, e.asker)).catch(() => undefined); // the leader's scan finds it all the same
   }
 
@@ -317,7 +327,7 @@ export class EdgeDemand implements SeriesDemand {
   private end(e: Entry, outcome: DemandOutcome): void {
     if (this.entries.get(e.id.key) !== e) return;
     // Clients served before (none, normally: it was let go of as nobody held it) are told too.
-    if (e.confirming && !outcome.ok && e.state === 'live') this.cfg.ended?.(e.id, outcome.code, outcome.message);
+    if ((e.confirming || e.recheckNudgedAt !== undefined) && !outcome.ok && e.state === 'live') this.cfg.ended?.(e.id, outcome.code, outcome.message);
     this.entries.delete(e.id.key);
     this.letGo(e);
     for (const w of e.waiters.splice(0)) w(outcome);
@@ -360,13 +370,14 @@ export class EdgeDemand implements SeriesDemand {
       }
     }
     try {
-      const asked = [...this.entries.values()].filter(awaitsAnswer);
+      const asked = [...this.entries.values()].filter((e) => e.recheckNudgedAt !== undefined || awaitsAnswer(e));
       if (asked.length) {
         const answers = await redis.mget(...asked.map((e) => keys.served + e.id.key));
         asked.forEach((e, i) => {
           const a = parseServed(answers[i] ?? null);
           if (!a || this.entries.get(e.id.key) !== e) return;
           if (a.state === 'refused') return this.end(e, { ok: false, code: a.code as DemandRefusal, message: a.message });
+          if (e.recheckNudgedAt !== undefined) return void (e.recheckNudgedAt = undefined);
           if (e.confirming) {
             // Still followed: a live one serves its waiters now, a following one once loaded (above).
             e.confirming = false;
@@ -405,7 +416,8 @@ export class EdgeDemand implements SeriesDemand {
             if (err || this.entries.get(e.id.key) !== e || e.confirming) return;
             const a = parseServed((raw as string | null) ?? null);
             if (a?.state === 'refused') this.end(e, { ok: false, code: a.code as DemandRefusal, message: a.message });
-            else if (!a) this.confirm(e, t);
+            else if (!a) this.recheck(e, t);
+            else e.recheckNudgedAt = undefined;
           });
         }
       }

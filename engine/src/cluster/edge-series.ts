@@ -138,6 +138,14 @@ export class EdgeSeries implements SeriesService {
       free: (id) => {
         if (this.instances.get(id.key)?.refs === 0) this.instances.delete(id.key);
       },
+      // Refused when asked again while its clients were served (the leader dropped it): they are told
+      // it failed, as ROLE=all tells them, and the next client asks afresh. Untold, they froze on `live`.
+      ended: (id, _code, message) => {
+        const inst = this.instances.get(id.key);
+        if (!inst) return;
+        inst.applyStatus({ status: 'failed', error: message });
+        inst.refused = true;
+      },
       maxSeries: cfg.maxInstances,
       idleMs: cfg.idleMs,
       touchEveryMs: cfg.touchEveryMs,

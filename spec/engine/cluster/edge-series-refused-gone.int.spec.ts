@@ -159,4 +159,39 @@ describe.runIf(redisUp)('edge series: refused after its clients left (Redis)', (
       es.stop();
     }
   });
+
+  it('an instance its clients hold, dropped by the leader and refused when asked again, is told failed to them (reproduced: frozen on live)', async () => {
+    const hub = new Hub(100, 'sim');
+    const published: string[] = [];
+    const publish = hub.publish.bind(hub);
+    hub.publish = (topic, message) => {
+      published.push(`${topic} ${typeof message === 'function' ? message() : String(message)}`);
+      publish(topic, message);
+    };
+    const es = edgeSeries(100, hub);
+    try {
+      const bar = seriesId('BTCUSDT', '1m');
+      const parsed = registry.parse('rsi:period=51', '1m');
+      if (!parsed.ok) throw new Error(parsed.error);
+      const req = parsed.value[0]!;
+      const member = instanceMember(req.label, bar);
+      const lease = leaseKeys(prefix);
+      await redis.set(lease.lease, 'token');
+      const writer = new FencedWriter({ redis, keyPrefix: prefix, leaseKey: lease.lease, bufferSize: 100, historyUpdates: 100 });
+      await writer.writePoint('token', instanceKeys(req.label, bar, prefix), { time: 60_000, value: 50, closed: true });
+      await redis.set(keys.served + member, encodeServed({ state: 'live' }), 'PX', 60_000);
+      const a = es.acquire(req, bar);
+      await a.ready;
+      // The leader found this edge's touches stale: it let go and deleted its answer; held again, it refuses.
+      await redis.pipeline().zrem(keys.wanted, member).del(keys.served + member).exec();
+      await new Promise((r) => setTimeout(r, 300));
+      await redis.set(keys.served + member, encodeServed({ state: 'refused', code: 'series_busy', message: 'too many derived series in use' }), 'PX', 60_000);
+      await until(() => published.some((m) => m.startsWith(a.instance.topic) && m.includes('failed')), 3000, 'its clients told it failed');
+      expect(a.instance.state).toBe('failed');
+      a.release();
+      expect(es.size).toBe(0);
+    } finally {
+      es.stop();
+    }
+  });
 });
