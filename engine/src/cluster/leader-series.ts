@@ -337,10 +337,11 @@ export class LeaderSeries {
 
   stop(): void {
     this.termSub.unsubscribe();
-    this.demand?.stop();
-    // Before the releases: the logs are the next leader's to keep, and edges still follow them. A
-    // stopping leader freed every one (a rolling restart: each set to expire and counted among the freed).
+    // Before the releases (the demand's stop releases what it holds, then the rest here): the logs are
+    // the next leader's to keep, and edges still follow them. A stopping leader freed every one (a
+    // rolling restart: each set to expire and counted among the freed).
     this.logs.stop();
+    this.demand?.stop();
     for (const key of [...this.held.keys()]) this.release(key);
   }
 

@@ -77,6 +77,8 @@ describe("the kept set of the leader's derived-series logs", () => {
     const m: InstanceMember = { symbol: bar.symbol, interval: bar.interval, key: `sma|${bar.key}`, label: 'sma', bar, request: { label: 'sma' } as unknown as SeriesRequest };
     expect((await inner.instances.want(m, undefined, undefined)).ok).toBe(true);
     await inner.seed(m.key);
+    // As start() sets it: LeaderDemand's stop releases what it holds (releaseAll).
+    Object.assign(series as unknown as Record<string, unknown>, { demand: { stop: () => inner.instances.release(m) } });
     series.stop();
     await new Promise((r) => setTimeout(r, 10));
     expect(calls).toEqual([`keep ${m.key}`]);
