@@ -346,15 +346,16 @@ return 1`;
 /**
  * An ingest node's upstream state, stamped with Redis's clock (the nodes' clocks may differ), and the
  * other nodes whose upstream is live and was said so within `freshMs`. Fields older than a minute
- * (nodes gone) are removed on the way. KEYS: the hash. ARGV: node, state, freshMs. Returns those
- * other nodes, `node stamp` each (the stamp in Redis's ms: one that does not move is a node gone).
+ * (nodes gone) are removed on the way. KEYS: the hash, the lease. ARGV: node, state, freshMs. Returns
+ * whether a node leads (1 or 0), then those other nodes, `node stamp` each (the stamp in Redis's ms:
+ * one that does not move is a node gone).
  */
 export const INGEST_UPSTREAM_LUA = `${ALLOW_OOM}local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)
 redis.call('PEXPIRE', KEYS[1], 60000)
 local fresh = tonumber(ARGV[3])
-local live = {}
+local live = { redis.call('EXISTS', KEYS[2]) }
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local node, v = all[i], all[i + 1]

@@ -96,7 +96,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // What this node's upstream is doing, for the edges' clients (written while it leads).
   const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
   // A leader cut off from the exchange hands over to a node that is not.
-  const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
+  const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, leaseKey: keys.lease, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({

@@ -140,10 +140,13 @@ export class LeaderLease {
         } else if (ok === 1) this.renewed(startedAt);
         else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= performance.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
         else this.stepDown('the lease is held by another node');
-      } else if (performance.now() >= this.holdOffUntil && (this.cfg.mayLead?.() ?? true)) {
+      } else if (this.unanswered || (performance.now() >= this.holdOffUntil && (this.cfg.mayLead?.() ?? true))) {
+        // An acquire unanswered is given back first, whatever comes next (else a lease this node won
+        // without hearing it sat unused for a TTL while it held off).
         if (this.unanswered) {
           await redis.eval(RELEASE_LUA, 1, keys.lease, this.unanswered);
           this.unanswered = undefined;
+          if (performance.now() < this.holdOffUntil || !(this.cfg.mayLead?.() ?? true)) return this.schedule();
         }
         const token = `${nodeId}:${randomBytes(8).toString('hex')}`;
         const startedAt = performance.now();

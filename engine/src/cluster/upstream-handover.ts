@@ -7,6 +7,8 @@ export interface UpstreamHandoverConfig {
   redis: Redis;
   /** The hash of every ingest node's upstream state (`cluster:ingest-upstream`). */
   key: string;
+  /** The lease key: whether a node leads (a standby leaves a free lease to a live node: see mayLead). */
+  leaseKey: string;
   nodeId: string;
   lease: { readonly state: Leadership; handOver(reason: string, holdOffMs: number): void };
   /** UPSTREAM_HANDOVER_MS: a leader whose upstream is not live this long hands over to a node whose upstream is. */
@@ -42,8 +44,10 @@ export class UpstreamHandover {
   /** Each other node's last `live` stamp seen (Redis's clock), and those whose stamp moved at the last look. */
   private readonly stamps = new Map<string, number>();
   private alive: string[] = [];
-  /** Since when this standby leaves the lease to a live node (see mayLead). */
+  /** Since when this standby leaves the free lease to a live node (see mayLead). */
   private deferringSince: number | undefined;
+  /** Whether a node led at the last look. */
+  private leaseHeld = true;
 
   constructor(private readonly cfg: UpstreamHandoverConfig) {
     // The process's own clock: a wall clock stepped forward handed over at once.
@@ -65,9 +69,10 @@ export class UpstreamHandover {
     if (this.asking) return;
     this.asking = true;
     const { redis, key, nodeId, lease, afterMs } = this.cfg;
-    (redis.eval(INGEST_UPSTREAM_LUA, 1, key, nodeId, this.state, String(3 * this.everyMs)) as Promise<string[]>).then(
-      (live) => {
+    (redis.eval(INGEST_UPSTREAM_LUA, 2, key, this.cfg.leaseKey, nodeId, this.state, String(3 * this.everyMs)) as Promise<[number, ...string[]]>).then(
+      ([held, ...live]) => {
         this.asking = false;
+        this.leaseHeld = held === 1;
         this.look(live);
         const notLiveMs = this.now() - this.notLiveSince;
         if (!lease.state.leader || this.state === 'live' || notLiveMs < afterMs || this.alive.length === 0) return;
@@ -99,11 +104,12 @@ export class UpstreamHandover {
 
   /**
    * Whether this node, standing by, may take the lease now: not while its own upstream is not live
-   * and another node's is (the lead is that one's), for `afterMs` at most (a live node that cannot
-   * take it must not leave the cluster without a leader).
+   * and another node's is (the lead is that one's), for `afterMs` at most, counted from when the lease
+   * was seen free (a live node that cannot take it must not leave the cluster without a leader; counted
+   * while another led, the wait was used up long before the lease came free).
    */
   mayLead(): boolean {
-    if (this.state === 'live' || this.alive.length === 0) {
+    if (this.state === 'live' || this.alive.length === 0 || this.leaseHeld) {
       this.deferringSince = undefined;
       return true;
     }
