@@ -12,6 +12,8 @@ export interface EdgeConfiguredOptions {
   };
   /** A series that stopped trading: its clients are told (and, with '*', it is let go). */
   ended(id: SeriesId, message: string): void;
+  /** Whether the leader's markets list the symbol as trading (once they are known). */
+  isTrading(symbol: string): boolean;
   /** Frees what the edge kept of a series let go (window, snapshot, positions). */
   free(id: SeriesId): void;
 }
@@ -65,8 +67,18 @@ export class EdgeConfigured {
   /** Every followed series loaded and written by a leader (with '*', once the markets are known). */
   ready(marketsLoaded: boolean): boolean {
     if (this.universe && !marketsLoaded) return false;
-    for (const id of this.byKey.values()) if (!this.o.feed.isLoaded(id) || !this.o.feed.isWritten(id)) return false;
+    for (const id of this.awaited(marketsLoaded)) if (!this.o.feed.isLoaded(id) || !this.o.feed.isWritten(id)) return false;
     return true;
+  }
+
+  /**
+   * The series readiness waits for: once the markets are known, not a listed symbol the exchange does
+   * not trade (or no longer does): no leader writes it (ingest nodes pin the trading ones), and every
+   * edge stayed 503 for good, its clients told `reconnecting` (a review).
+   */
+  private awaited(marketsLoaded: boolean): SeriesId[] {
+    const ids = [...this.byKey.values()];
+    return marketsLoaded ? ids.filter((id) => this.o.isTrading(id.symbol)) : ids;
   }
 
   /**
@@ -76,7 +88,7 @@ export class EdgeConfigured {
   notReady(marketsLoaded: boolean): string | undefined {
     if (this.ready(marketsLoaded)) return undefined;
     if (this.universe && !marketsLoaded) return 'waiting for a leader to write the markets (SYMBOLS=*)';
-    const ids = [...this.byKey.values()];
+    const ids = this.awaited(marketsLoaded);
     if (!ids.every((id) => this.o.feed.isLoaded(id))) return 'series loading';
     const missing = ids.filter((id) => !this.o.feed.isWritten(id)).map((id) => id.key);
     const named = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');

@@ -231,12 +231,14 @@ export class LogFeed<T> {
   }
 
   /**
-   * Whether this series' log has been written by a leader: its follower holds an epoch (a log never
-   * written has none, and its first update reloads it). A new cluster whose leader has not healed has
-   * no history to serve yet.
+   * Whether what this edge holds of the series was written by a leader: its last baseline had an epoch
+   * (a log never written has none, and its first update reloads it). A new cluster whose leader has not
+   * healed has no history to serve yet. A log Redis lost keeps the history this edge holds (see
+   * `reset`): still written. Read off the follower, every edge went 503 and told its clients
+   * `reconnecting` together while they served it, until the leader wrote every series again (a review: 20 s).
    */
   isWritten(id: SeriesId): boolean {
-    return !!this.followers.get(id.key)?.follower.position.epoch;
+    return !!this.followers.get(id.key)?.epoch;
   }
 
   /** Whether every followed series has loaded its first snapshot. */

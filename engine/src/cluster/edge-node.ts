@@ -141,6 +141,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     intervals: config.intervals,
     feed,
     ended: (id, message) => late.server?.endSeries(id.key, 'symbol_not_trading', message),
+    isTrading: (symbol) => catalog.isTrading(symbol),
     free: release,
   });
   await configured.start();

@@ -190,6 +190,9 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
       const since = () => (e.sent.get(topic) ?? []).slice(sentBefore).map((m) => JSON.parse(m) as { type: string; epoch?: string; data?: unknown[] });
       expect(since().filter((m) => m.type === 'historical')).toEqual([]);
       expect(e.store.window(ids[0]!).last(100)).toEqual(held);
+      // What it holds is still a written history: readiness does not wait for the rewrite (every edge
+      // went 503 at once, its clients told `reconnecting`, while serving it).
+      for (const id of ids) expect(e.feed.isWritten(id)).toBe(true);
       // Written anew (a new epoch): one reload, to what Redis holds now.
       await write(1);
       await until(() => since().some((m) => m.type === 'historical'), 'reloaded');
