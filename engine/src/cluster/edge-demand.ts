@@ -158,8 +158,20 @@ export class EdgeDemand implements SeriesDemand {
 
   /** The feed loaded a series (its snapshot, or a new baseline): its waiting clients are served now, not at the next tick. */
   loaded(id: SeriesId): void {
+    const w = this.configuredWaits.get(id.key);
+    if (w) {
+      this.configuredWaits.delete(id.key);
+      for (const resolve of w.waiters.splice(0)) resolve({ ok: true });
+    }
     if (this.entries.get(id.key)?.state === 'following') this.soon();
   }
+
+  /**
+   * Clients of configured series not loaded yet (the edge just started: its snapshots are being read),
+   * by series: served once `loaded`, or what there is at the answer's deadline. Served at once, a client
+   * got a `historical` of 0 bars and never the history (a review). One entry per configured series.
+   */
+  private readonly configuredWaits = new Map<string, { since: number; waiters: Array<(o: DemandOutcome) => void> }>();
 
   /** A step at the end of this turn (one for any number of reasons given in it), or right after the one running. */
   private soon(): void {
@@ -194,7 +206,13 @@ export class EdgeDemand implements SeriesDemand {
 
   /** `asker`: see SeriesDemand (here: an address charged already, when its charge was taken in Redis). */
   want(id: SeriesId, address?: string, asker = address, waiting?: () => void, left?: AbortSignal): Promise<DemandOutcome> {
-    if (this.cfg.configured(id)) return Promise.resolve({ ok: true });
+    if (this.cfg.configured(id)) {
+      if (this.cfg.feed.isLoaded(id)) return Promise.resolve({ ok: true });
+      let w = this.configuredWaits.get(id.key);
+      if (!w) this.configuredWaits.set(id.key, (w = { since: this.now(), waiters: [] }));
+      waiting?.();
+      return waitFor(w.waiters, left);
+    }
     const { catalog } = this.cfg;
     if (!catalog.isTrading(id.symbol)) return Promise.resolve({ ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` });
     if (!catalog.isInterval(id.interval)) return Promise.resolve({ ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` });
@@ -358,6 +376,11 @@ export class EdgeDemand implements SeriesDemand {
   private async step(): Promise<void> {
     const t = this.now();
     const { redis, keys } = this.cfg;
+    for (const [key, w] of this.configuredWaits) {
+      if (t - w.since < this.cfg.answerTimeoutMs) continue;
+      this.configuredWaits.delete(key);
+      for (const resolve of w.waiters.splice(0)) resolve({ ok: true });
+    }
     for (const e of [...this.entries.values()]) {
       if (e.state !== 'asked' && e.watchers === 0 && t - e.lastUsed >= this.cfg.idleMs) this.end(e, { ok: false, code: 'series_capacity', message: 'series released' });
       else if (e.state === 'following' && !e.confirming && this.cfg.feed.isLoaded(e.id) && this.written(e, t)) {
@@ -435,5 +458,7 @@ export class EdgeDemand implements SeriesDemand {
       this.letGo(e);
       for (const w of e.waiters.splice(0)) w(STOPPED);
     }
+    for (const w of this.configuredWaits.values()) for (const resolve of w.waiters.splice(0)) resolve(STOPPED);
+    this.configuredWaits.clear();
   }
 }

@@ -92,6 +92,25 @@ describe.runIf(await hasRedis('edge demand, answers as they come'))('an edge tol
     expect(await after(polled.want(id, '203.0.113.12'), 2000)).toEqual({ ok: true });
   });
 
+  it("a configured series not loaded yet (the edge just started) is served once it loads, not at once (reproduced: a historical of 0 bars, and never the history)", async () => {
+    let loaded = false;
+    const d: EdgeDemand = bareEdgeDemand(r, keys, 'edge-d', {
+      configured: () => true,
+      feed: { follow: async () => {}, unfollowAndFree: async () => {}, isLoaded: () => loaded, isWritten: () => loaded },
+    });
+    demands.push(d);
+    const id = seriesId('BTCUSDT', '1m');
+    expect(d.isLive(id)).toBe(false);
+    let told = false;
+    const p = d.want(id, '203.0.113.15', undefined, () => (told = true));
+    expect(await after(p, 300)).toBe('waiting');
+    expect(told).toBe(true);
+    loaded = true;
+    d.loaded(id);
+    expect(await after(p, 1000)).toEqual({ ok: true });
+    expect(await after(d.want(id, '203.0.113.16'), 100)).toEqual({ ok: true });
+  });
+
   it('an ask whose follow fails is refused, not left waiting (its clients sat on loading until they left)', async () => {
     const d: EdgeDemand = bareEdgeDemand(r, keys, 'edge-c', {
       pollMs: 50,
