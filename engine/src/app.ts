@@ -29,6 +29,7 @@ import type { ReplayExchange } from './record/replay-exchange.ts';
 import { openReplayNamespace, type ReplayNamespace } from './record/replay-namespace.ts';
 import type { Recorder } from './record/recorder.ts';
 import type { FirstRecordedBar } from './server/before-recording.ts';
+import { shownUrl } from './server/shown-url.ts';
 
 export interface AppOptions extends Partial<Config> {
   simOptions?: SimOptions;
@@ -234,8 +235,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }).catch(failed));
 
   const build = uwsBuild();
-  const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
-  const url = `http://${shownHost}:${server.port}`;
+  const url = shownUrl(config.host, server.port);
   (build === 'native' ? log.info : log.warn)(`uWebSockets.js build: ${build}${build === 'native' ? '' : ' (slow JS fallback: the native binary did not load)'}`);
   const configured = catalog.configured();
   log.info(`engine listening on ${url}`, { source, series: catalog.nativeSeries().length, store: store.kind, symbols: market.universe ? `* (${configured.length})` : configured.length });

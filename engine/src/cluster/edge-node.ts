@@ -30,6 +30,7 @@ import { RedisWatch } from './redis-watch.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import { startWaitingServer, type WaitingServer } from '../server/waiting-server.ts';
 import { MAX_VARIANTS_PER_ADDRESS } from '../server/ws-route.ts';
+import { shownUrl } from '../server/shown-url.ts';
 
 export interface EdgeNode {
   readonly url: string;
@@ -335,7 +336,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     // Older pages: the cluster's sorted set, then the leader (an edge has no exchange connection of its own).
     olderBars: (symbol, interval, endTime, limit, address) => history.olderBars(seriesId(symbol, interval), endTime, limit, address),
   }));
-  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
+  const url = shownUrl(config.host, server.port);
   log.info(`edge ${config.nodeId} listening on ${url}`, { series: configured.size });
 
   let stopped: Promise<void> | undefined;

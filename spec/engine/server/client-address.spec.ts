@@ -14,6 +14,34 @@ describe('clientAddress', () => {
     expect(clientAddress('10.0.0.5', 'unknown', ['*'])).toBe('10.0.0.5');
   });
 
+  it("reads an IPv4 peer of a dual-stack listener (uWS: 0000:0000:0000:0000:0000:ffff:7f00:0002) as its IPv4 address, and TRUST_PROXY matches it (reproduced: every IPv4 client rationed as one, 0:0:0:0::)", () => {
+    expect(clientAddress('0000:0000:0000:0000:0000:ffff:7f00:0002', undefined, [])).toBe('127.0.0.2');
+    expect(clientAddress('0000:0000:0000:0000:0000:ffff:7f00:0003', undefined, [])).toBe('127.0.0.3');
+    expect(clientAddress('::FFFF:7F00:4', undefined, [])).toBe('127.0.0.4');
+    expect(clientAddress('0:0:0:0:0:ffff:203.0.113.9', undefined, [])).toBe('203.0.113.9');
+    // Not mapped: IPv6 as before (::1 is not an IPv4 client).
+    expect(clientAddress('0000:0000:0000:0000:0000:0000:0000:0001', undefined, [])).toBe('0:0:0:0::');
+    expect(clientAddress('0000:0000:0000:0000:0001:ffff:7f00:0002', undefined, [])).toBe('0:0:0:0::');
+    // The proxy listed in either spelling, the peer in the other.
+    expect(clientAddress('0000:0000:0000:0000:0000:ffff:0a00:0005', '198.51.100.7', ['10.0.0.5'])).toBe('198.51.100.7');
+    expect(clientAddress('0000:0000:0000:0000:0000:0000:0000:0001', '198.51.100.8', ['::1'])).toBe('198.51.100.8');
+    expect(clientAddress('10.0.0.5', '198.51.100.9', ['::ffff:10.0.0.5'])).toBe('198.51.100.9');
+    expect(clientAddress('0000:0000:0000:0000:0000:ffff:0a00:0006', '198.51.100.7', ['10.0.0.5'])).toBe('10.0.0.6');
+  });
+
+  it('property: every spelling of an IPv4-mapped address is rationed as that IPv4 address', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    fc.assert(
+      fc.property(octet, octet, octet, octet, (a, b, c, d) => {
+        const v4 = `${a}.${b}.${c}.${d}`;
+        const hex = (x: number, y: number) => ((x << 8) | y).toString(16).padStart(4, '0');
+        for (const spelled of [`::ffff:${v4}`, `0:0:0:0:0:ffff:${v4}`, `0000:0000:0000:0000:0000:ffff:${hex(a, b)}:${hex(c, d)}`, `::FFFF:${hex(a, b)}:${hex(c, d)}`]) {
+          expect(clientAddress(spelled, undefined, [])).toBe(v4);
+        }
+      }),
+    );
+  });
+
   it('drops an IPv6 zone id: a forged entry of any length is no longer a key of that length', () => {
     const long = `fe80::1%${'z'.repeat(50_000)}`;
     expect(clientAddress('10.0.0.5', long, ['*'])).toBe('fe80:0:0:0::');
