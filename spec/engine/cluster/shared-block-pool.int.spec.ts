@@ -1,13 +1,12 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import type { EdgeDemand } from '../../../engine/src/cluster/edge-demand.ts';
 import { SharedConnections } from '../../../engine/src/cluster/shared-connections.ts';
 import { SharedRateLimit } from '../../../engine/src/cluster/shared-rate-limit.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { IPV6_BLOCK_SHARE } from '../../../engine/src/server/address-rate-limit.ts';
 import { bareEdgeDemand } from '../../helpers/bare-edge-demand.ts';
-import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
+import { suiteConnections } from '../../helpers/suite-connections.ts';
 
 /**
  * An IPv6 /48's pool (IPV6_BLOCK_SHARE times an address's ration, each /64 being an address) holds for
@@ -21,20 +20,8 @@ const prefix = `test:shared-block-pool:${process.pid}:`;
 const in48 = (i: number) => `2001:db8:7:${i.toString(16)}::`;
 
 describe.runIf(await hasRedis('IPv6 /48 pool shared by edges'))('an IPv6 /48 pool, one for every edge (Redis DB 15)', () => {
-  const conns: Redis[] = [];
-  const demands: EdgeDemand[] = [];
-  const redis = () => {
-    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    conns.push(r);
-    return r;
-  };
-  afterAll(async () => {
-    for (const d of demands) d.stop();
-    const r = conns[0] ?? redis();
-    const keys = await r.keys(`${prefix}*`);
-    if (keys.length) await r.del(...keys);
-    for (const c of conns) c.disconnect();
-  });
+  const { conns, demands, redis, close } = suiteConnections(prefix);
+  afterAll(close);
 
   // A ration that refills one token in 1,000 s (the /48's in 62 s): nothing refills during the test.
   const perMinute = 0.06;

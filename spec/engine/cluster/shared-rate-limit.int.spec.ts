@@ -3,11 +3,12 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import type { DemandOutcome } from '../../../engine/src/pipeline/series-demand.ts';
-import type { EdgeDemand, EdgeDemandConfig } from '../../../engine/src/cluster/edge-demand.ts';
+import type { EdgeDemandConfig } from '../../../engine/src/cluster/edge-demand.ts';
 import { bareEdgeDemand } from '../../helpers/bare-edge-demand.ts';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { SharedRateLimit } from '../../../engine/src/cluster/shared-rate-limit.ts';
-import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
+import { suiteConnections } from '../../helpers/suite-connections.ts';
 
 const prefix = `test:shared-rate:${process.pid}:`;
 
@@ -15,26 +16,14 @@ const prefix = `test:shared-rate:${process.pid}:`;
 const after = (p: Promise<DemandOutcome>, ms = 300) => Promise.race([p, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), ms))]);
 
 describe.runIf(await hasRedis('shared rate limit'))('new on-demand series per address, one budget for every edge (Redis DB 15)', () => {
-  const conns: Redis[] = [];
-  const demands: EdgeDemand[] = [];
-  const redis = () => {
-    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    conns.push(r);
-    return r;
-  };
+  const { conns, demands, redis, close } = suiteConnections(prefix);
   /** An edge's demand with no leader behind it (an ask that passed the limits waits), on its own connection. */
   const edgeDemand = (r: Redis, keys: ReturnType<typeof leaseKeys>, node: string, o: Partial<EdgeDemandConfig>) => {
     const d = bareEdgeDemand(r, keys, node, o);
     demands.push(d);
     return d;
   };
-  afterAll(async () => {
-    for (const d of demands) d.stop();
-    const r = conns[0] ?? redis();
-    const keys = await r.keys(`${prefix}*`);
-    if (keys.length) await r.del(...keys);
-    for (const c of conns) c.disconnect();
-  });
+  afterAll(close);
 
   it('an address that spent its burst on one edge is refused on another; another address is not; the key expires', async () => {
     const limit = (r: Redis) => new SharedRateLimit(r, { keyPrefix: leaseKeys(prefix).startRate, perMinute: 2, burst: 1 });
