@@ -146,6 +146,17 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
   }
 }
 
+/**
+ * An exchange URL as its origin: the engine adds `/api/v3/…` and `/stream` itself. Given with a path
+ * (Binance's docs name `…/api` and `…/ws` endpoints), requests went to `/api/api/v3/…` and `/ws/stream`,
+ * and `SOURCE=auto` fell back to the simulator (a review).
+ */
+function origin(env: Env, name: string, value: string, example: string): string {
+  const path = new URL(value).pathname;
+  if (path !== '/' && path !== '') fail(name, withoutPassword(value), `the exchange's origin, without a path (e.g. ${example}): the engine adds /api/v3/… and /stream itself`);
+  return value;
+}
+
 /** A URL as it may be shown: the password replaced (messages and logs must not carry it). */
 export function withoutPassword(raw: string): string {
   return raw.replace(/(\/\/[^/@:]*:)[^@/]*@/, '$1***@');
@@ -266,8 +277,8 @@ export function loadConfig(env: Env = process.env): Config {
     historyOnConnect,
     redisUrl: redis,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 100, 60_000),
-    restUrl: url(env, 'BINANCE_REST_URL', 'https://api.binance.com', ['http:', 'https:']),
-    wsUrl: url(env, 'BINANCE_WS_URL', 'wss://stream.binance.com:9443', ['ws:', 'wss:']),
+    restUrl: origin(env, 'BINANCE_REST_URL', url(env, 'BINANCE_REST_URL', 'https://api.binance.com', ['http:', 'https:']), 'https://testnet.binance.vision'),
+    wsUrl: origin(env, 'BINANCE_WS_URL', url(env, 'BINANCE_WS_URL', 'wss://stream.binance.com:9443', ['ws:', 'wss:']), 'wss://stream.testnet.binance.vision'),
     source: source as SourceKind,
     restWeightBudget: int(env, 'REST_WEIGHT_BUDGET', 3000, 10, 6000),
     restConcurrency: int(env, 'REST_CONCURRENCY', 4, 1, 64),

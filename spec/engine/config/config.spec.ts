@@ -58,6 +58,9 @@ describe('loadConfig', () => {
     ['REPLAY_SPEED', 'fast', /REPLAY_SPEED.*'max'/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:/],
     ['BINANCE_WS_URL', 'https://x', /BINANCE_WS_URL.*ws:/],
+    // With a path (Binance's docs name …/api and …/ws endpoints) requests went to /api/api/v3/… and /ws/stream.
+    ['BINANCE_REST_URL', 'https://testnet.binance.vision/api', /BINANCE_REST_URL.*origin, without a path/],
+    ['BINANCE_WS_URL', 'wss://stream.testnet.binance.vision/ws', /BINANCE_WS_URL.*origin, without a path/],
     // Blanks were taken as "unset" and silently replaced by the seven default symbols.
     ['SYMBOLS', ' ', /SYMBOLS=" " is invalid.*unset it for the defaults/],
     ['SYMBOLS', ' , ', /SYMBOLS/],
