@@ -1,4 +1,4 @@
-import { clearPosition, mergeCandle, mergeCandles, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
+import { clearPosition, mergeCandle, mergeCandles, resetPosition, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
 import { seriesKey } from '../store/candle.ts';
 import { market } from '../store/market.ts';
 import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
@@ -114,6 +114,9 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       seriesRetry = undefined;
       if (stopped) return;
       fresh = true;
+      // Closed, its retry pending (or a wait the server named): that retry asks for the snapshot.
+      // Opened here as well, two sockets ran, one never closed (a review).
+      if (!ws || Date.now() < holdUntil) return;
       reopen();
     }, Math.max(...waits) * 1000 * (1 + Math.random() / 4));
   };
@@ -142,6 +145,17 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   };
 
   const open = () => {
+    if (stopped) return;
+    // One socket, one pending retry at most: whatever opens it supersedes both.
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    const old = ws;
+    ws = undefined;
+    if (old) {
+      old.onclose = null;
+      old.onmessage = null;
+      old.close();
+    }
     lag.reset();
     clearTimeout(lagReopen);
     lagReopen = undefined;
@@ -168,7 +182,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
           retryRefusedSeries(msg.seriesStatus);
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
-          if (msg.position) setPosition(msg.symbol, msg.interval, msg.position);
+          if (msg.position) resetPosition(msg.symbol, msg.interval, msg.position);
           else clearPosition(msg.symbol, msg.interval);
           const last = msg.data.at(-1);
           if (last) arrived(last, false);
@@ -254,15 +268,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   };
   addEventListener('online', online);
 
-  // The socket is dropped (what it still holds is not handled) and a new one resumes.
+  // The socket is dropped (what it still holds is not handled: see open) and a new one resumes.
   function reopen() {
-    const old = ws;
-    ws = undefined;
-    if (old) {
-      old.onclose = null;
-      old.onmessage = null;
-      old.close();
-    }
     staleSince = 0;
     open();
   }

@@ -43,6 +43,16 @@ export function setPosition(symbol: string, interval: string, position: StreamPo
   store.setState((s) => ({ positionByKey: { ...s.positionByKey, [key]: position } }));
 }
 
+/**
+ * The position of a snapshot (`historical`): set as it is, even behind the one held. Its candles replace
+ * the series' whole; an edge behind the client (a resume it could not serve) answers with an older
+ * position, and kept, the later one made the next resume skip the updates in between (a review).
+ */
+export function resetPosition(symbol: string, interval: string, position: StreamPosition, store: StoreApi<MarketState> = market): void {
+  const key = seriesKey(symbol, interval);
+  store.setState((s) => ({ positionByKey: { ...s.positionByKey, [key]: position } }));
+}
+
 /** Forget a series' position (its epoch is gone: the next connect asks for a fresh snapshot). */
 export function clearPosition(symbol: string, interval: string, store: StoreApi<MarketState> = market): void {
   const key = seriesKey(symbol, interval);

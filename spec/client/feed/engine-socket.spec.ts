@@ -145,6 +145,28 @@ describe('connectEngine resumes with derived series', () => {
   });
 });
 
+describe('connectEngine and a snapshot behind what it held', () => {
+  it('takes the position of a historical, even an older one (an edge behind the client): the next resume asks from it (reproduced: it kept the later one, and the updates in between never came)', async () => {
+    const bar = (close: number) => ({ time: 60_000, open: 1, high: 20, low: 0.5, close, volume: 3, is_closed: false });
+    const firsts = [
+      { type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 100, data: [bar(10)] },
+      // An edge behind (at 90): the resume refused, its snapshot holds the bar as of 90.
+      { type: 'historical', recovered: false, symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 90, data: [bar(9)] },
+      { type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 110, data: [] },
+    ];
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      const m = firsts[n++];
+      if (m) ws.send(JSON.stringify(m));
+      if (n < 3) ws.drop(1006);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=100');
+    expect(FakeSocket.made[2]!.url).toContain('&epoch=e1&since=90');
+  });
+});
+
 describe('connectEngine: a derived series refused at a cap', () => {
   it('asks again (a fresh snapshot, its history with it) after the time its status names; one refused for good (no time) is not asked again (reproduced: the whole socket was refused, then: never asked again; then: a resume brought none of its history)', async () => {
     const rsi = [{ time: 60_000, value: 1, is_closed: false }];
@@ -176,6 +198,34 @@ describe('connectEngine: a derived series refused at a cap', () => {
     FakeSocket.made[1]!.drop(1006);
     await vi.advanceTimersByTimeAsync(2000);
     expect(FakeSocket.made.at(-1)!.url).toContain('&epoch=e1&since=5');
+  });
+
+  it('a retry due while the socket is closed and a wait the server named runs (its symbol stopped trading) opens no second socket; the next one asks for the snapshot (reproduced: two sockets, one never closed)', async () => {
+    const busy = { state: 'failed', error: 'cap', retryAfterSec: 30 };
+    const hist = JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [] }, seriesStatus: { rsi: busy } });
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      ws.send(hist);
+      // The first one: a second later its symbol stops trading (the client waits 60 s and a quarter).
+      if (n++ === 0)
+        setTimeout(() => {
+          ws.send(JSON.stringify({ type: 'error', code: 'symbol_not_trading', message: 'BTCUSDT is not trading' }));
+          ws.drop(4000);
+        }, 1000);
+    };
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'] });
+    await vi.advanceTimersByTimeAsync(1010);
+    expect(FakeSocket.made).toHaveLength(1);
+    // The series retry (37.5 s) falls in the 75 s wait: nothing opens until the wait is over.
+    await vi.advanceTimersByTimeAsync(70_000);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[1]!.url).not.toContain('epoch=');
+    expect(FakeSocket.made.filter((w) => w.readyState === 1)).toHaveLength(1);
+    stop();
+    stop = undefined;
+    expect(FakeSocket.made.filter((w) => w.readyState === 1)).toHaveLength(0);
   });
 
   it('a reconnect for another reason before the retry is due leaves no retry behind that would drop the new socket', async () => {
