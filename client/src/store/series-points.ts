@@ -24,6 +24,9 @@ const bumped = (versions: Record<string, number>, key: string) => ({ ...versions
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
   if (typeof p.value === 'number') return { value: p.value };
+  // No number at this time (the engine says `null`: a VWAP over no volume): it replaces the one drawn.
+  // Refused, the old number stayed on the chart (a review).
+  if (p.value === null) return {};
   if (p.values && typeof p.values === 'object') {
     const out: PointValues = {};
     for (const [k, v] of Object.entries(p.values as Record<string, unknown>)) if (typeof v === 'number') out[k] = v;

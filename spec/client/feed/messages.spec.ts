@@ -23,6 +23,13 @@ describe('parseEngineMessage', () => {
     expect(parseEngineMessage('{"type":"error","message":"unknown symbol"}')).toEqual({ type: 'error', message: 'unknown symbol' });
   });
 
+  it("takes a point with no number (`value: null`, as the engine sends it) as one with no values: it replaces the one drawn (reproduced: dropped, the old number stayed)", () => {
+    expect(parseEngineMessage(JSON.stringify({ type: 'series_point', name: 'vwap', symbol: 'BTCUSDT', interval: '1m', time: 60_000, value: null, is_closed: true }))).toMatchObject({ point: { time: 60_000, values: {} } });
+    expect(parseEngineMessage(JSON.stringify({ type: 'recovered', symbol: 'X', interval: '1m', epoch: 'e1', offset: 50, data: [candle], series: { vwap: [{ time: 60_000, value: null }] } }))).toMatchObject({ series: { vwap: [{ time: 60_000, values: {} }] } });
+    // Still refused: a value that is neither a number nor null.
+    expect(parseEngineMessage(JSON.stringify({ type: 'series_point', name: 'vwap', symbol: 'BTCUSDT', interval: '1m', time: 60_000, value: 'x', is_closed: true }))).toBeUndefined();
+  });
+
   it('parses the positions, resume, on-demand and series-status additions', () => {
     expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'X', interval: '1m', data: [candle], epoch: 'e1', offset: 41, recovered: false, seriesStatus: { rsi: { state: 'failed', error: 'boom' }, bad: 3 } }))).toMatchObject({
       position: { epoch: 'e1', offset: 41 },
