@@ -171,10 +171,23 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     socket.onopen = () => {
       openedAt = Date.now();
     };
+    /** A first message (historical or recovered) came on this socket. */
+    let first = false;
     socket.onmessage = (ev) => {
       lastMessageAt = Date.now();
       const msg = typeof ev.data === 'string' ? parseEngineMessage(ev.data) : undefined;
-      if (!msg || stopped) return;
+      if (stopped) return;
+      if (!msg) {
+        // A first message it cannot take (one bad candle refuses it whole: a hole is worse than a
+        // retry): the socket goes and the next asks for a snapshot, after the usual backoff. Kept, the
+        // hole stayed and the badge read reconnecting for good (a review).
+        if (!first && typeof ev.data === 'string' && /^\{"type":"(historical|recovered)"/.test(ev.data)) {
+          fresh = true;
+          socket.close(1000, 'unreadable first message');
+        }
+        return;
+      }
+      if (msg.type === 'historical' || msg.type === 'recovered') first = true;
       switch (msg.type) {
         case 'historical': {
           served = true;

@@ -33,9 +33,11 @@ class FakeSocket {
     this.readyState = 3;
     this.onclose?.({ code });
   }
-  /** The client closes (a switch): no onclose is needed after `stop`. */
-  close() {
+  /** The client closes: its onclose comes after, as a browser's does (a switch or a reopen detached it first). */
+  close(code = 1000) {
+    if (this.readyState === 3) return;
     this.readyState = 3;
+    queueMicrotask(() => this.onclose?.({ code }));
   }
 }
 
@@ -142,6 +144,29 @@ describe('connectEngine resumes with derived series', () => {
     expect(FakeSocket.made.map((s) => s.url.includes('&epoch=e1'))).toEqual([false, true, true]);
     expect(statuses).toContainEqual({ state: 'failed', error: 'dead since t+20s' });
     expect(market.getState().seriesStatus['rsi|BTCUSDT:1m']).toBeUndefined();
+  });
+});
+
+describe('connectEngine and a first message it cannot take', () => {
+  it('drops the socket and asks for a snapshot again, after the backoff (reproduced: the hole kept, the badge on reconnecting for good)', async () => {
+    const firsts = [
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle] }),
+      // One bad candle (a NaN became null): the whole message is refused.
+      JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 9, data: [{ ...candle, volume: null }] }),
+      JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 9, data: [candle] }),
+    ];
+    let n = 0;
+    FakeSocket.serve = (ws) => {
+      ws.send(firsts[Math.min(n, 2)]!);
+      if (n++ === 0) ws.drop(1006);
+    };
+    connect();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(FakeSocket.made).toHaveLength(3);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
+    expect(FakeSocket.made[2]!.url).not.toContain('epoch=');
+    expect(market.getState().connection).toBe('live');
+    expect(market.getState().positionByKey['BTCUSDT:1m']).toEqual({ epoch: 'e1', offset: 9 });
   });
 });
 
