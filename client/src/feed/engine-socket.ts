@@ -59,6 +59,9 @@ export const LAG_REOPEN_JITTER_MS = 1000;
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
+/** The longest a derived series refused at a cap waits before it is asked for again. */
+const SERIES_RETRY_MAX_MS = 10 * 60_000;
+
 export interface EngineSocketOptions {
   symbol: string;
   interval: string;
@@ -102,12 +105,18 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   let seriesRetry: ReturnType<typeof setTimeout> | undefined;
   /** The next socket asks for a snapshot, not a resume. */
   let fresh = false;
+  /** Series retries in a row that were refused again: each waits twice the last (up to SERIES_RETRY_MAX_MS). */
+  let seriesRefusals = 0;
   const retryRefusedSeries = (status: Record<string, SeriesState>) => {
     const waits = (opts.series ?? []).flatMap((label) => {
       const st = status[label];
       return st?.state === 'failed' && st.retryAfterSec ? [st.retryAfterSec] : [];
     });
+    if (!waits.length) seriesRefusals = 0;
     if (!waits.length || seriesRetry !== undefined) return;
+    // Each a snapshot that reloads the chart: at the cap's own pace, every 30–37 s for as long as the
+    // cap held (a review: 107 reloads an hour). Doubled while refused again, up to 10 minutes.
+    const backoff = Math.min(2 ** seriesRefusals++, SERIES_RETRY_MAX_MS / 1000 / Math.max(...waits));
     // Jittered: a crowd refused together spreads out. A fresh snapshot, not a resume: a resume's
     // `recovered` holds a series' points for the bars missed only (none of its history; a diff review).
     seriesRetry = setTimeout(() => {
@@ -118,7 +127,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       // Opened here as well, two sockets ran, one never closed (a review).
       if (!ws || Date.now() < holdUntil) return;
       reopen();
-    }, Math.max(...waits) * 1000 * (1 + Math.random() / 4));
+    }, Math.max(...waits) * 1000 * Math.max(1, backoff) * (1 + Math.random() / 4));
   };
 
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a

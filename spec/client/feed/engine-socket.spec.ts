@@ -253,6 +253,20 @@ describe('connectEngine: a derived series refused at a cap', () => {
     expect(FakeSocket.made.filter((w) => w.readyState === 1)).toHaveLength(0);
   });
 
+  it('waits twice as long each time it is refused again, up to 10 minutes (reproduced: a snapshot reloading the chart every 37 s for as long as the cap held, 107 an hour)', async () => {
+    const busy = { state: 'failed', error: 'cap', retryAfterSec: 30 };
+    FakeSocket.serve = (ws) => ws.send(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle], series: { rsi: [] }, seriesStatus: { rsi: busy } }));
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'] });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    // 37.5 s, 75, 150, 300, 600, then every 600 s (Math.random is 1: a quarter more each): 10 in an hour, not 96.
+    const made = FakeSocket.made.length;
+    expect(made).toBeGreaterThanOrEqual(8);
+    expect(made).toBeLessThanOrEqual(12);
+    const gapsS = gaps().map((g) => Math.round(g / 1000));
+    expect(gapsS.slice(0, 5)).toEqual([38, 75, 150, 300, 600]);
+    expect(Math.max(...gapsS)).toBe(750);
+  });
+
   it('a reconnect for another reason before the retry is due leaves no retry behind that would drop the new socket', async () => {
     const busy = { state: 'failed', error: 'cap', retryAfterSec: 30 };
     const firsts = [
