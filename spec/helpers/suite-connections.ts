@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { EdgeDemand } from '../../engine/src/cluster/edge-demand.ts';
 import { REDIS_URL } from './services.ts';
 
@@ -9,8 +9,8 @@ import { REDIS_URL } from './services.ts';
 export function suiteConnections(prefix: string) {
   const conns: Redis[] = [];
   const demands: EdgeDemand[] = [];
-  const redis = () => {
-    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = (o: RedisOptions = {}) => {
+    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, ...o });
     conns.push(r);
     return r;
   };

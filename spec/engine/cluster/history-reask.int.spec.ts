@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBar } from '../../../engine/src/cluster/bar-codec.ts';
@@ -10,7 +10,8 @@ import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
+import { suiteConnections } from '../../helpers/suite-connections.ts';
 
 /**
  * An edge publishes an unanswered history ask again (same id) until it is answered. The leader
@@ -33,12 +34,7 @@ describe.runIf(redisUp)('history re-asks (Redis)', () => {
   const prefix = `spec-histreask-${process.pid}-${Date.now()}:`;
   const keys = leaseKeys(prefix);
   const series = seriesId('BTCUSDT', '1m');
-  const conns: Redis[] = [];
-  const connect = (o: { autoResubscribe?: boolean } = {}) => {
-    const c = new Redis(REDIS_URL, o);
-    conns.push(c);
-    return c;
-  };
+  const { conns, redis: connect } = suiteConnections(prefix);
   let r: Redis;
   let lease: LeaderLease;
   let history: LeaderHistory;

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../../engine/src/cluster/cluster-keys.ts';
@@ -9,7 +9,8 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { HistoryRefusedError } from '../../../engine/src/domain/errors.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
-import { REDIS_URL, hasRedis } from '../../helpers/services.ts';
+import { hasRedis } from '../../helpers/services.ts';
+import { suiteConnections } from '../../helpers/suite-connections.ts';
 
 /**
  * The leader's side of edges' history asks: only the node that leads answers (standbys hear every
@@ -26,12 +27,7 @@ const redisUp = await hasRedis('leader history (Redis)');
 describe.runIf(redisUp)('leader history (Redis)', () => {
   const prefix = `spec-leaderhist-${process.pid}-${Date.now()}:`;
   const keys = leaseKeys(prefix);
-  const conns: Redis[] = [];
-  const connect = (o: { autoResubscribe?: boolean } = {}) => {
-    const c = new Redis(REDIS_URL, o);
-    conns.push(c);
-    return c;
-  };
+  const { conns, redis: connect } = suiteConnections(prefix);
   let r: Redis;
   let edgeSub: Redis;
   const replies: string[] = [];
