@@ -35,7 +35,7 @@ export function mergeCandles(symbol: string, interval: string, candles: readonly
   return olderChanged;
 }
 
-/** The stream position of a series moves forward only (a late message never rewinds it). */
+/** The stream position of a series as a live update moves it: forward only (a late message never rewinds it; a snapshot sets it: resetPosition). */
 export function setPosition(symbol: string, interval: string, position: StreamPosition, store: StoreApi<MarketState> = market): void {
   const key = seriesKey(symbol, interval);
   const cur = store.getState().positionByKey[key];
