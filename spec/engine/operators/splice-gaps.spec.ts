@@ -338,6 +338,42 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it("takes the exchange's own hole (the bar after it there, none in it) as filled: asked once, not repaired (reproduced: 36 calls per series over 23 min)", () => {
+    const asked: [number, number | undefined][] = [];
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      // The exchange has no rows for 2 and 3 (its outage); it answers any range from what it has.
+      const exchange = [bar(0), bar(1), bar(4, false)];
+      const fetchRange = (a: number, b: number | undefined) => {
+        asked.push([a, b]);
+        return cold('-(x|)', { x: exchange.filter((x) => x.openTime >= a && (b === undefined || x.openTime <= b)) });
+      };
+      const src = hot('-a-d----e--------------f-|', { a: live(1), d: live(4, false), e: live(4), f: live(5, false) });
+      const events = src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange, retryCount: 0, repairAfterMs: 5 }));
+      expectObservable(events).toBe('-a-g(Fd)e--------------f-|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 4 * M - 1, reason: 'skip' },
+        F: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 4 * M - 1, bars: 0 },
+        d: out(4, 'live', false),
+        e: out(4),
+        f: out(5, 'live', false),
+      });
+    });
+    // The bar after the hole asked with it; never asked again.
+    expect(asked).toEqual([[T0 + 2 * M, T0 + 4 * M]]);
+  });
+
+  it('drops a forming update older than the one kept (less volume: kline streams promise no order)', () => {
+    const forming = (volume: number, close: number): SeriesInput => ({ type: 'bar', bar: { ...bar(1, false, close), volume } });
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a-b-c-d-|', { a: forming(5, 1), b: forming(3, 2), c: forming(5, 3), d: live(1) });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => cold<Bar[]>('|') }))).toBe('-a---c-d-|', {
+        a: { type: 'bar', bar: { ...bar(1, false, 1), volume: 5 }, origin: 'live' },
+        c: { type: 'bar', bar: { ...bar(1, false, 3), volume: 5 }, origin: 'live' },
+        d: out(1),
+      });
+    });
+  });
+
   it('cancels the fill in flight on early unsubscribe', () => {
     scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const src = hot('-a-c-----|', { a: live(1), c: live(3) });
