@@ -1,4 +1,5 @@
 import { ConfigError } from '../src/domain/errors.ts';
+import { isValidSymbol } from '../src/domain/series-id.ts';
 import type { SimOptions } from './sim-exchange.ts';
 
 type Env = Record<string, string | undefined>;
@@ -45,7 +46,7 @@ export function readSimEnv(env: Env = process.env): SimOptions & { port: number 
   if (host !== undefined && !/^[A-Za-z0-9.:-]+$/.test(host)) reject('SIM_HOST', host, 'a host name or IP address');
   const rawSymbols = env.SIM_SYMBOLS?.trim();
   const symbols = rawSymbols ? rawSymbols.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  if (symbols && (symbols.length === 0 || !symbols.every((s) => /^[A-Z0-9]{2,20}$/.test(s)))) reject('SIM_SYMBOLS', rawSymbols!, 'comma-separated upper-case symbols such as BTCUSDT,ETHUSDT');
+  if (symbols && (symbols.length === 0 || !symbols.every(isValidSymbol))) reject('SIM_SYMBOLS', rawSymbols!, 'comma-separated upper-case symbols such as BTCUSDT,ETHUSDT');
   return {
     host,
     port: numeric(env, 'SIM_PORT', 0, 65535) ?? 9900,

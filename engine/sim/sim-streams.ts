@@ -55,9 +55,9 @@ interface StreamSpec {
 }
 
 /** Binance's 16 intervals; `@+08:00` is the only time zone a kline stream takes. */
-const STREAM_RE = /^([a-z0-9]{2,20})@kline_(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)(@\+08:00)?$/;
+const STREAM_RE = /^([a-z0-9][a-z0-9._-]{1,19})@kline_(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)(@\+08:00)?$/;
 /** A name Binance would take for some stream (`<symbol>@<kind>…`, or `!…@arr`); others are 'invalid stream'. */
-const STREAM_SHAPE_RE = /^!?[A-Za-z0-9]{1,30}(@[A-Za-z0-9_:+.-]{1,30}){1,3}$/;
+const STREAM_SHAPE_RE = /^!?[A-Za-z0-9][A-Za-z0-9._-]{0,29}(@[A-Za-z0-9_:+.-]{1,30}){1,3}$/;
 const METHODS = ['SUBSCRIBE', 'UNSUBSCRIBE', 'LIST_SUBSCRIPTIONS', 'SET_PROPERTY', 'GET_PROPERTY'];
 const FIVE_MIN = 300_000;
 /** A client this far behind is cut off, as Binance drops slow consumers. */

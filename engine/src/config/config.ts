@@ -234,7 +234,7 @@ function seriesDir(env: Env): string {
 export function loadConfig(env: Env = process.env): Config {
   const symbols = list(env, 'SYMBOLS', DEFAULT_SYMBOLS).map((s) => s.toUpperCase());
   if (symbols.includes(ALL_SYMBOLS) && symbols.length > 1) fail('SYMBOLS', env.SYMBOLS, "either '*' (every trading symbol) or a list of symbols, not both");
-  for (const s of isUniverse(symbols) ? [] : symbols) if (!isValidSymbol(s)) fail('SYMBOLS', env.SYMBOLS, `symbols of 2-20 letters/digits such as BTCUSDT (bad: ${s})`);
+  for (const s of isUniverse(symbols) ? [] : symbols) if (!isValidSymbol(s)) fail('SYMBOLS', env.SYMBOLS, `symbols of 2-20 upper-case letters, digits, '-', '_' or '.' such as BTCUSDT (bad: ${s})`);
   const intervals = list(env, 'INTERVALS', DEFAULT_INTERVALS);
   for (const i of intervals) {
     try {

@@ -2,8 +2,12 @@ import { InvalidNameError } from './errors.ts';
 import { parseInterval } from './interval.ts';
 import { echo } from './echo.ts';
 
-/** Binance's symbol grammar (upper case); anything else never becomes a Redis key or a topic. */
-const SYMBOL_RE = /^[A-Z0-9]{2,20}$/;
+/**
+ * Binance's symbol grammar (`^[A-Z0-9-_.]{1,20}$`, its -1100 message), from 2 characters and starting
+ * with a letter or digit, so that no symbol is a path's `.` or `..`; anything else never becomes a Redis
+ * key, a topic or a path segment.
+ */
+const SYMBOL_RE = /^[A-Z0-9][A-Z0-9._-]{1,19}$/;
 
 /** One series: a (symbol, interval) pair. `key` is `SYMBOL:interval`, the form used in maps and logs. */
 export interface SeriesId {
@@ -19,7 +23,7 @@ export function isValidSymbol(symbol: string): boolean {
 /** Builds a validated series id; throws InvalidNameError for a malformed symbol or interval. */
 export function seriesId(symbol: string, interval: string): SeriesId {
   if (!isValidSymbol(symbol)) {
-    throw new InvalidNameError(`invalid symbol '${echo(symbol, 40)}': expected 2-20 upper-case letters or digits`, {
+    throw new InvalidNameError(`invalid symbol '${echo(symbol, 40)}': expected 2-20 upper-case letters, digits, '-', '_' or '.', the first a letter or digit`, {
       info: { field: 'symbol', value: symbol },
     });
   }

@@ -23,7 +23,7 @@ export function metaProblem(meta: Meta): string | undefined {
   if (meta.symbols.length === 0) return 'its meta line lists no symbols';
   if (meta.intervals.length === 0) return 'its meta line lists no intervals';
   for (const s of isUniverse(meta.symbols) ? [] : (meta.symbols as unknown[])) {
-    if (typeof s !== 'string' || !isValidSymbol(s)) return `its meta line has an invalid symbol ${show(s)}: expected 2-20 upper-case letters or digits, or '*' alone`;
+    if (typeof s !== 'string' || !isValidSymbol(s)) return `its meta line has an invalid symbol ${show(s)}: expected 2-20 upper-case letters, digits, '-', '_' or '.', or '*' alone`;
   }
   for (const i of meta.intervals as unknown[]) {
     if (typeof i !== 'string' || !isInterval(i)) return `its meta line has an invalid interval ${show(i)}: expected intervals like 1m, 5m, 1h, 1d`;

@@ -22,8 +22,8 @@ export function singleQuery(raw: Record<string, unknown>): Checked<Record<string
   return { ok: true, value: raw as Record<string, string | undefined> };
 }
 
-/** A symbol as a client may write it: letters and digits (upper-cased here), at most this long. */
-const SYMBOL_TEXT_RE = /^[A-Za-z0-9]{1,32}$/;
+/** A symbol as a client may write it: letters, digits, and Binance's `-_.` after the first (upper-cased here), at most this long. */
+const SYMBOL_TEXT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 
 /** A path segment as sent: percent-decoded (`BTC%55SDT` is BTCUSDT), or as is when it does not decode. */
 function pathSegment(raw: string): string {

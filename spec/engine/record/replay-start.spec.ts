@@ -159,7 +159,7 @@ describe('SOURCE=replay: what REPLAY_FILE holds', () => {
       kline('SOLUSDT', '1m', 240_000),
       page('XRPUSDT', '5m'),
       // Not Binance's grammar, not an interval, a stream that names another symbol: none is served.
-      kline('BTC-USD', '1m', 120_000),
+      kline('BTC/USD', '1m', 120_000),
       page('../../etc', '1m'),
       page('DOGEUSDT', '7x'),
       kline('ADAUSDT', '1m', 120_000, 'evilusdt@kline_1m'),
