@@ -59,9 +59,15 @@ interface Conn {
   open: boolean;
   /** Streams a SUBSCRIBE was sent for (answered or not) and no UNSUBSCRIBE since. */
   readonly requested: Set<string>;
+  /**
+   * Requested streams found silent (checkStreams) whose SUBSCRIBE is to be sent again. They stay in
+   * `requested`, as they stay subscribed at the exchange: taken out, they were counted as room, and a
+   * new stream's SUBSCRIBE went out with the exchange still holding them (one too many: error 4, close 1008).
+   */
+  readonly again: Set<string>;
   /** Streams whose UNSUBSCRIBE is not answered yet: their last frames are still due, and dropped quietly. */
   readonly leaving: Set<string>;
-  readonly inflight: Map<number, { method: ControlMethod; params: string[]; timer: NodeJS.Timeout; attempt: number }>;
+  readonly inflight: Map<number, { method: ControlMethod; params: string[]; again: boolean; timer: NodeJS.Timeout; attempt: number }>;
   /** Attempts so far per stream whose SUBSCRIBE failed (bounded by the shard's streams). */
   readonly attempts: Map<string, number>;
   /** The HTTP status the exchange refused the handshake with, if it did. */
@@ -257,7 +263,7 @@ export class StreamShard {
       if (at === undefined || this.lastFrameAt <= at || now - at <= streamSilenceMs(s) || !this.wanted.has(s)) continue;
       (silent ??= []).push(s);
       this.silentNow.add(s);
-      c.requested.delete(s);
+      c.again.add(s);
       this.heardOf.set(s, now);
     }
     if (!silent) return;
@@ -316,6 +322,7 @@ export class StreamShard {
       pacer: new TokenBucket(this.opts.sendsPerSecond ?? 3, 1, this.now),
       open: false,
       requested: new Set(),
+      again: new Set(),
       leaving: new Set(),
       inflight: new Map(),
       attempts: new Map(),
@@ -446,12 +453,15 @@ export class StreamShard {
     if (req.method === 'UNSUBSCRIBE') for (const s of req.params) c.leaving.delete(s);
     if (reply.ok) {
       for (const s of req.params) c.attempts.delete(s);
-    } else this.failed(c, req.method, req.params, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`);
+    } else this.failed(c, req.method, req.params, req.again, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`);
     this.pump(c);
   }
 
-  /** A refused or unanswered request: its streams are asked for again, a few times, after a pause. */
-  private failed(c: Conn, method: ControlMethod, params: string[], why: string): void {
+  /**
+   * A refused or unanswered request: its streams are asked for again, a few times, after a pause. A
+   * SUBSCRIBE sent again (`again`) is for streams still subscribed at the exchange: they stay requested.
+   */
+  private failed(c: Conn, method: ControlMethod, params: string[], again: boolean, why: string): void {
     this.opts.log?.('warn', `upstream ${method} failed, will retry`, { shard: this.index, streams: params.length, why });
     c.holdUntil = this.now() + 1000;
     for (const s of params) {
@@ -460,8 +470,9 @@ export class StreamShard {
       c.attempts.set(s, n);
       // Given up on after MAX_ATTEMPTS: left as requested (a replayed exchange never answers at all).
       if (n >= MAX_ATTEMPTS) continue;
-      if (method === 'SUBSCRIBE') c.requested.delete(s);
-      else c.requested.add(s);
+      if (method === 'UNSUBSCRIBE') c.requested.add(s);
+      else if (!again) c.requested.delete(s);
+      else if (c.requested.has(s)) c.again.add(s);
     }
   }
 
@@ -472,17 +483,27 @@ export class StreamShard {
    * too many: the exchange closed the socket, and every stream on it went through a reconnect and a
    * gap fill, again at each swap.) The exchange applies a socket's messages in order, so a stream
    * counts as gone once its UNSUBSCRIBE is sent (one refused then would put it back over the cap: the
-   * exchange closes the socket, and the reconnect subscribes the wanted streams alone).
+   * exchange closes the socket, and the reconnect subscribes the wanted streams alone). Streams asked
+   * for again (`again`) go before all: still subscribed at the exchange, they need no room.
    */
   private pump(c: Conn): void {
     if (!c.open || c.pumpTimer || this.ac.signal.aborted) return;
     const batch = this.opts.batchSize ?? 200;
     for (;;) {
-      const room = (this.opts.maxStreams ?? MAX_STREAMS_PER_CONNECTION) - c.requested.size;
       const sub: string[] = [];
-      for (const s of this.wanted) {
-        if (sub.length >= Math.min(batch, room)) break;
-        if (!c.requested.has(s)) sub.push(s);
+      for (const s of c.again) {
+        if (sub.length >= batch) break;
+        // One no longer wanted is not asked for again: its UNSUBSCRIBE goes below.
+        if (this.wanted.has(s)) sub.push(s);
+        else c.again.delete(s);
+      }
+      const again = sub.length > 0;
+      if (!again) {
+        const room = (this.opts.maxStreams ?? MAX_STREAMS_PER_CONNECTION) - c.requested.size;
+        for (const s of this.wanted) {
+          if (sub.length >= Math.min(batch, room)) break;
+          if (!c.requested.has(s)) sub.push(s);
+        }
       }
       const unsub: string[] = [];
       if (sub.length === 0) {
@@ -505,6 +526,7 @@ export class StreamShard {
       for (const s of params) {
         if (method === 'SUBSCRIBE') {
           c.requested.add(s);
+          c.again.delete(s);
           c.leaving.delete(s);
           // Its silence counts from the ask.
           this.heardOf.set(s, this.now());
@@ -513,18 +535,18 @@ export class StreamShard {
           c.leaving.add(s);
         }
       }
-      this.request(c, method, params);
+      this.request(c, method, params, again);
     }
   }
 
-  private request(c: Conn, method: ControlMethod, params: string[]): void {
+  private request(c: Conn, method: ControlMethod, params: string[], again: boolean): void {
     const id = this.nextId++;
     const timer = setTimeout(() => {
       if (!c.inflight.delete(id)) return;
-      this.failed(c, method, params, 'no reply');
+      this.failed(c, method, params, again, 'no reply');
       this.pump(c);
     }, this.opts.replyTimeoutMs ?? 10_000);
-    c.inflight.set(id, { method, params, timer, attempt: 1 });
+    c.inflight.set(id, { method, params, again, timer, attempt: 1 });
     c.ws.send(controlRequest(method, params, id));
   }
 
