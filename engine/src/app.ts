@@ -16,6 +16,7 @@ import { SeriesRegistry, type SeriesRegistryDeps } from './series/series-registr
 import { instancesGauge, registryWiring } from './series/registry-wiring.ts';
 import { olderBarsSource } from './server/older-bars.ts';
 import { type EngineServer, serverSettings, startServer } from './server/server.ts';
+import type { ConnectLimiter } from './sources/connect-limiter.ts';
 import type { StreamShards } from './sources/stream-shards.ts';
 import type { BarStore } from './store/bar-store.ts';
 import { createMemoryBarStore } from './store/memory-bar-store.ts';
@@ -46,9 +47,10 @@ export interface AppOptions extends Partial<Config> {
    * ROLE=ingest (issue 13): every update goes to this instead of the local hub (the cluster's fenced
    * writer publishes it), and /health carries what `health` adds (role, node, leader). `series`
    * replaces how derived series learn who listens and where their points go (the leader computes
-   * the instances edges ask for and writes their points into the cluster).
+   * the instances edges ask for and writes their points into the cluster). `connectLimiter` counts
+   * the upstream's connection attempts (the ingest nodes share one budget: shared-connect-limiter.ts).
    */
-  cluster?: { publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; seriesStatus?(list: readonly SeriesStatus[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { connectLimiter?: ConnectLimiter; publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; seriesStatus?(list: readonly SeriesStatus[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -148,6 +150,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     market,
     store,
     catalogRefreshMs,
+    limiter: cluster?.connectLimiter,
     // ROLE=ingest: the cluster's fenced writer positions every bar and publishes it to the edges; this
     // node's own clients (its port serves them too) get it without a position: they resume on an edge.
     // (Before, they got none: a chart froze reading `live`, and each resume was an empty `recovered`.)

@@ -73,6 +73,10 @@ export interface LeaseKeys {
   readonly kept: string;
   /** The same for derived-series instance logs: see INSTANCE_FREE_LUA. */
   readonly keptInstances: string;
+  /** Sorted set of the ingest nodes' recent connection attempts to the exchange, scored by when (ms): see CONNECT_TAKE_LUA. */
+  readonly connectAttempts: string;
+  /** Set, with a TTL, while the exchange's Retry-After holds every ingest node's dials: see CONNECT_HOLD_LUA. */
+  readonly connectHold: string;
 }
 
 export function leaseKeys(prefix = ''): LeaseKeys {
@@ -99,6 +103,8 @@ export function leaseKeys(prefix = ''): LeaseKeys {
     freedInstances: `${prefix}cluster:freed-instances`,
     kept: `${prefix}cluster:kept`,
     keptInstances: `${prefix}cluster:kept-instances`,
+    connectAttempts: `${prefix}cluster:connect-attempts`,
+    connectHold: `${prefix}cluster:connect-hold`,
   };
 }
 

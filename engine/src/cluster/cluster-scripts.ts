@@ -441,6 +441,37 @@ return wait`;
 
 
 /**
+ * The exchange's connection attempts per IP (Binance: 300 per 5 minutes), counted for every ingest
+ * node of the cluster at once (each dials the exchange, the standbys too): a sliding window of the
+ * attempts, a sorted set scored by Redis's clock (the nodes' clocks do not matter), and a hold (a key
+ * with a TTL) that one node's refusal with a Retry-After sets for all (CONNECT_HOLD_LUA). KEYS: the
+ * attempts, the hold. ARGV: the attempts this dial may count on in the window (a first dial leaves the
+ * re-dials' reserve), windowMs, a member naming this attempt. Returns {0, 0} when the attempt is taken,
+ * {ms, 1} while held, or {ms, 0}: the window is full for ms more (nothing taken). Allowed over
+ * `maxmemory`: bounded by the window's size, and a node that cannot dial cannot feed the cluster.
+ */
+export const CONNECT_TAKE_LUA = `${ALLOW_OOM}local held = redis.call('PTTL', KEYS[2])
+if held > 0 then return {held, 1} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n < max then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {0, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], n - max, n - max, 'WITHSCORES')
+return {math.max(1, tonumber(oldest[2]) + window - now + 10), 0}`;
+
+/** Holds every ingest node's dials for ms (or longer, if already held longer): the exchange's Retry-After. KEYS: the hold. ARGV: ms. */
+export const CONNECT_HOLD_LUA = `${ALLOW_OOM}local ms = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
+return 1`;
+
+
+/**
  * One edge's count of open connections from one client address, in a hash of every edge's (field: the
  * edge's NODE_ID, value: its count), so a per-address cap holds for the cluster, not per edge. An edge
  * counts while its heartbeat key (the prefix + NODE_ID, set here and every few seconds, expiring in

@@ -9,6 +9,7 @@ import { LeaderLease } from './leader-lease.ts';
 import { LeaderSink } from './leader-sink.ts';
 import { LeaderUpstream } from './leader-upstream.ts';
 import { UpstreamHandover } from './upstream-handover.ts';
+import { SharedConnectLimiter } from './shared-connect-limiter.ts';
 import { leaderGauge } from './node-info.ts';
 import { LeaderDemand } from './leader-demand.ts';
 import { LeaderHistory } from './leader-history.ts';
@@ -95,6 +96,9 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   });
   // What this node's upstream is doing, for the edges' clients (written while it leads).
   const upstream = new LeaderUpstream({ redis: leaseRedis, keys, lease });
+  // Every ingest node dials the exchange (standbys too), most on one IP: one budget of connection
+  // attempts for them all (Binance's 300 per 5 min per IP), on the lease's connection (quick answers).
+  const connectLimiter = new SharedConnectLimiter({ redis: leaseRedis, keys, timeoutMs: config.redisCommandTimeoutMs, log: (l, m) => log[l](m) });
   // A leader cut off from the exchange hands over to a node that is not.
   const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, leaseKey: keys.lease, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
   const early: Array<[SeriesId, Bar]> = [];
@@ -132,6 +136,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     redisUrl: undefined,
     log,
     cluster: {
+      connectLimiter,
       publish: (id, bar) => {
         const app = ref.app;
         if (!app) return void early.push([id, bar]);
@@ -184,9 +189,11 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   leaderGauge(app.metrics, () => lease.state.leader);
   const writeFailures = app.metrics.gauge('engine_cluster_write_failures', 'Writes to Redis that failed since this node started (each kept and retried)');
   const keptWrites = app.metrics.gauge('engine_cluster_writes_kept', 'Updates kept to be written again after a failed write');
+  const connectUnanswered = app.metrics.gauge('engine_cluster_connect_unanswered', "Upstream dials since this node started that counted on its own connection attempts alone (Redis did not answer in time for the cluster's)");
   app.metrics.onCollect(() => {
     writeFailures(counts.failed);
     keptWrites(sink.failing?.pending ?? 0);
+    connectUnanswered(connectLimiter.fallbacks);
   });
   const malformed = app.metrics.counter('engine_cluster_malformed_total', 'Malformed wanted members or history asks read from Redis (skipped)');
   for (const [id, bar] of early.splice(0)) sink.publish(id, bar);

@@ -3,6 +3,7 @@ import type { SeriesStatus } from '../broadcast/hub.ts';
 import type { Config } from '../config/config.ts';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
+import type { ConnectLimiter } from '../sources/connect-limiter.ts';
 import type { RestPriority } from '../sources/rest-gate.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
@@ -35,6 +36,8 @@ export interface SeriesFeedConfig {
   store: BarStore;
   /** How often the catalog follows the exchange's markets (ms). */
   catalogRefreshMs: number;
+  /** What every upstream dial asks first (default: this process's own ConnectLimiter). */
+  limiter?: ConnectLimiter;
   /** Every bar the store took, with its series (the hub, or a cluster's fenced writer). */
   publish(id: SeriesId, bar: Bar): void;
   /** A series stopped (idle, ended, or at shutdown): what serves it lets go too. */
@@ -92,6 +95,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   const ended = () => replayEnded;
   const shards = new StreamShards({
     ended,
+    limiter: deps.limiter,
     wsUrl: exchange.wsUrl,
     maxStreamsPerConnection: config.streamsPerConnection,
     // Within the time an idle series is kept: demand that comes back finds its connection.
