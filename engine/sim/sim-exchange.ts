@@ -115,6 +115,8 @@ export interface SimExchange {
     restoreRest(): void;
     /** Acknowledge subscriptions to `stream` but send nothing on it (`false` ends it). */
     muteStream(stream: string, muted?: boolean): void;
+    /** Apply the next n SUBSCRIBE/UNSUBSCRIBE requests and send no reply to them (a reply lost or late). */
+    dropReplies(n: number): void;
     /** Send n garbage or malformed frames on every open WS connection. */
     sendMalformed(n: number): void;
     /** Send the serverShutdown event, close connections `closeAfterMs` later (default 1000). */
@@ -250,6 +252,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       },
       stalledRequests: () => (restFaults.stalled ?? []).map((r) => r.path),
       muteStream: (stream, muted) => streams.muteStream(stream, muted),
+      dropReplies: (n) => streams.dropReplies(n),
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),
     },

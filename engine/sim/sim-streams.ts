@@ -102,6 +102,7 @@ export class SimStreams {
   private omitFinalsLeft = 0;
   private readonly omitted = new Map<string, number>();
   private finalDelayMs = 0;
+  private repliesToDrop = 0;
 
   constructor(private readonly ctx: SimStreamsContext) {
     this.intervals = [
@@ -256,12 +257,14 @@ export class SimStreams {
       case 'UNSUBSCRIBE':
         // A request naming any malformed stream is refused whole, as Binance does.
         if (!list.every((p) => typeof p === 'string' && STREAM_SHAPE_RE.test(p))) return invalidRequest('invalid stream');
-        if (method === 'UNSUBSCRIBE') {
-          for (const p of list as string[]) this.unsubscribeOne(conn, p);
-          return reply({ result: null });
+        if (method === 'UNSUBSCRIBE') for (const p of list as string[]) this.unsubscribeOne(conn, p);
+        else if (!this.subscribe(conn, list as string[], replyId)) return;
+        // Applied, and its reply lost (or so late the client gave up on it).
+        if (this.repliesToDrop > 0) {
+          this.repliesToDrop--;
+          return;
         }
-        if (this.subscribe(conn, list as string[], replyId)) reply({ result: null });
-        return;
+        return reply({ result: null });
       case 'LIST_SUBSCRIPTIONS':
         if (list.length > 0) return invalidRequest('too many parameters');
         return reply({ result: [...conn.streams] });
@@ -388,6 +391,11 @@ export class SimStreams {
 
   delayFinals(ms: number): void {
     this.finalDelayMs = ms;
+  }
+
+  /** The next n SUBSCRIBE/UNSUBSCRIBE requests (any connection) are applied and not answered. */
+  dropReplies(n: number): void {
+    this.repliesToDrop = n;
   }
 
   sendMalformed(n: number): void {

@@ -57,12 +57,17 @@ interface Conn {
   readonly rotation: boolean;
   readonly pacer: TokenBucket;
   open: boolean;
-  /** Streams a SUBSCRIBE was sent for (answered or not) and no UNSUBSCRIBE since. */
+  /**
+   * Streams the exchange may hold: a SUBSCRIBE was sent for them (answered or not) and no UNSUBSCRIBE
+   * since, or their last request went unanswered. What the socket has room for is counted from it.
+   */
   readonly requested: Set<string>;
   /**
-   * Requested streams found silent (checkStreams) whose SUBSCRIBE is to be sent again. They stay in
-   * `requested`, as they stay subscribed at the exchange: taken out, they were counted as room, and a
-   * new stream's SUBSCRIBE went out with the exchange still holding them (one too many: error 4, close 1008).
+   * Requested streams whose SUBSCRIBE is to be sent again: found silent (checkStreams), or their last
+   * request got no reply (applied or not, no one knows). They stay in `requested`, as the exchange may
+   * hold them: taken out, they were counted as room, and a new stream's SUBSCRIBE went out with the
+   * exchange still holding them (one too many: error 4, close 1008); one no longer wanted then was
+   * never unsubscribed. No longer wanted, they get their UNSUBSCRIBE instead.
    */
   readonly again: Set<string>;
   /** Streams whose UNSUBSCRIBE is not answered yet: their last frames are still due, and dropped quietly. */
@@ -453,15 +458,20 @@ export class StreamShard {
     if (req.method === 'UNSUBSCRIBE') for (const s of req.params) c.leaving.delete(s);
     if (reply.ok) {
       for (const s of req.params) c.attempts.delete(s);
-    } else this.failed(c, req.method, req.params, req.again, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`);
+    } else this.failed(c, req.method, req.params, req.again, `code ${reply.code}: ${String(reply.msg).slice(0, 200)}`, true);
     this.pump(c);
   }
 
   /**
-   * A refused or unanswered request: its streams are asked for again, a few times, after a pause. A
-   * SUBSCRIBE sent again (`again`) is for streams still subscribed at the exchange: they stay requested.
+   * A refused or unanswered request: its streams are asked for again, a few times, after a pause. Only
+   * a refused SUBSCRIBE of new streams says the exchange does not hold them (it refuses a request
+   * whole). Any other's streams may be held: they are counted as requested and put in `again`, and the
+   * next SUBSCRIBE (still wanted) or UNSUBSCRIBE (not) settles them. An unanswered SUBSCRIBE may have
+   * been applied (its reply lost or late): its streams taken out were counted as room, and one swapped
+   * out before the retry was never unsubscribed, left held at the exchange (the next SUBSCRIBE at a
+   * full socket was one too many: error 4, close 1008).
    */
-  private failed(c: Conn, method: ControlMethod, params: string[], again: boolean, why: string): void {
+  private failed(c: Conn, method: ControlMethod, params: string[], again: boolean, why: string, refused: boolean): void {
     this.opts.log?.('warn', `upstream ${method} failed, will retry`, { shard: this.index, streams: params.length, why });
     c.holdUntil = this.now() + 1000;
     for (const s of params) {
@@ -470,9 +480,12 @@ export class StreamShard {
       c.attempts.set(s, n);
       // Given up on after MAX_ATTEMPTS: left as requested (a replayed exchange never answers at all).
       if (n >= MAX_ATTEMPTS) continue;
-      if (method === 'UNSUBSCRIBE') c.requested.add(s);
-      else if (!again) c.requested.delete(s);
-      else if (c.requested.has(s)) c.again.add(s);
+      if (method === 'SUBSCRIBE' && refused && !again) c.requested.delete(s);
+      // A SUBSCRIBE's stream unsubscribed since is settled by that UNSUBSCRIBE (the exchange applies them in order).
+      else if (method === 'UNSUBSCRIBE' || c.requested.has(s)) {
+        c.requested.add(s);
+        c.again.add(s);
+      }
     }
   }
 
@@ -484,22 +497,24 @@ export class StreamShard {
    * gap fill, again at each swap.) The exchange applies a socket's messages in order, so a stream
    * counts as gone once its UNSUBSCRIBE is sent (one refused then would put it back over the cap: the
    * exchange closes the socket, and the reconnect subscribes the wanted streams alone). Streams asked
-   * for again (`again`) go before all: still subscribed at the exchange, they need no room.
+   * for again (`again`) go before all: counted in `requested` already, they need no room of their own,
+   * unless more are counted than the cap (an unanswered UNSUBSCRIBE's streams, put back after others
+   * took their room): the UNSUBSCRIBEs then go first, as one of them may not be held any more.
    */
   private pump(c: Conn): void {
     if (!c.open || c.pumpTimer || this.ac.signal.aborted) return;
     const batch = this.opts.batchSize ?? 200;
     for (;;) {
+      const room = (this.opts.maxStreams ?? MAX_STREAMS_PER_CONNECTION) - c.requested.size;
       const sub: string[] = [];
       for (const s of c.again) {
         if (sub.length >= batch) break;
-        // One no longer wanted is not asked for again: its UNSUBSCRIBE goes below.
-        if (this.wanted.has(s)) sub.push(s);
-        else c.again.delete(s);
+        // One no longer wanted is not asked for again: its UNSUBSCRIBE goes below, and settles it (kept
+        // till then: wanted again before it is sent, as a pause may hold it, it is asked for again).
+        if (room >= 0 && this.wanted.has(s)) sub.push(s);
       }
       const again = sub.length > 0;
       if (!again) {
-        const room = (this.opts.maxStreams ?? MAX_STREAMS_PER_CONNECTION) - c.requested.size;
         for (const s of this.wanted) {
           if (sub.length >= Math.min(batch, room)) break;
           if (!c.requested.has(s)) sub.push(s);
@@ -532,6 +547,7 @@ export class StreamShard {
           this.heardOf.set(s, this.now());
         } else {
           c.requested.delete(s);
+          c.again.delete(s);
           c.leaving.add(s);
         }
       }
@@ -543,7 +559,7 @@ export class StreamShard {
     const id = this.nextId++;
     const timer = setTimeout(() => {
       if (!c.inflight.delete(id)) return;
-      this.failed(c, method, params, again, 'no reply');
+      this.failed(c, method, params, again, 'no reply', false);
       this.pump(c);
     }, this.opts.replyTimeoutMs ?? 10_000);
     c.inflight.set(id, { method, params, again, timer, attempt: 1 });
