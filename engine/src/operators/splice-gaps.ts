@@ -205,9 +205,11 @@ export function spliceGaps(config: SpliceGapsConfig): OperatorFunction<SeriesInp
               // While a fill is in flight, a newer update of the forming bar queued last takes its place:
               // queued one per frame, a fill that hung kept every frame (2 GB in 80 s of a flood), then
               // sent them all, stale, in one blocking pass. A closed one is kept (it is the bar's final).
+              // An older forming update (less volume: see admit) is dropped there, not put over a newer one.
               const last = running ? queue[queue.length - 1] : undefined;
-              if (last?.type === 'bar' && input.type === 'bar' && last.bar.openTime === input.bar.openTime && !last.bar.closed) queue[queue.length - 1] = input;
-              else queue.push(input);
+              if (last?.type === 'bar' && input.type === 'bar' && last.bar.openTime === input.bar.openTime && !last.bar.closed) {
+                if (input.bar.closed || input.bar.volume >= last.bar.volume) queue[queue.length - 1] = input;
+              } else queue.push(input);
               loop.drain();
             }),
             ignoreElements(),

@@ -374,6 +374,23 @@ describe('spliceGaps (marbles)', () => {
     });
   });
 
+  it('keeps the newer of two forming updates queued behind a fill when they arrive out of order (reproduced: the older one took its place)', () => {
+    const forming = (volume: number): SeriesInput => ({ type: 'bar', bar: { ...bar(4, false, 100 + volume), volume } });
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = hot('-a--d-e-f-------------|', { a: live(1), d: forming(1), e: forming(5), f: forming(3) });
+      const fetch = cold('--------(x|)', { x: [bar(2), bar(3)] });
+      expectObservable(src.pipe(spliceGaps({ interval: '1m', seed: () => bar(0), fetchRange: () => fetch }))).toBe('-a--g-------(bcFde)---|', {
+        a: out(1),
+        g: { type: 'gap', from: T0 + 2 * M, to: T0 + 4 * M - 1, reason: 'skip' },
+        b: out(2, 'fill'),
+        c: out(3, 'fill'),
+        F: { type: 'gap-filled', from: T0 + 2 * M, to: T0 + 4 * M - 1, bars: 2 },
+        d: { type: 'bar', bar: { ...bar(4, false, 101), volume: 1 }, origin: 'live' },
+        e: { type: 'bar', bar: { ...bar(4, false, 105), volume: 5 }, origin: 'live' },
+      });
+    });
+  });
+
   it('cancels the fill in flight on early unsubscribe', () => {
     scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const src = hot('-a-c-----|', { a: live(1), c: live(3) });
