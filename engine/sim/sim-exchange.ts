@@ -117,6 +117,8 @@ export interface SimExchange {
     muteStream(stream: string, muted?: boolean): void;
     /** Apply the next n SUBSCRIBE/UNSUBSCRIBE requests and send no reply to them (a reply lost or late). */
     dropReplies(n: number): void;
+    /** Leave the next n UNSUBSCRIBE requests unapplied (the streams stay subscribed): unanswered, or refused with code 2. */
+    ignoreUnsubscribes(n: number, answer?: 'none' | 'refuse'): void;
     /** Send n garbage or malformed frames on every open WS connection. */
     sendMalformed(n: number): void;
     /** Send the serverShutdown event, close connections `closeAfterMs` later (default 1000). */
@@ -253,6 +255,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
       stalledRequests: () => (restFaults.stalled ?? []).map((r) => r.path),
       muteStream: (stream, muted) => streams.muteStream(stream, muted),
       dropReplies: (n) => streams.dropReplies(n),
+      ignoreUnsubscribes: (n, answer = 'none') => streams.ignoreUnsubscribes(n, answer),
       sendMalformed: (n) => streams.sendMalformed(n),
       serverShutdown: (closeAfterMs = 1000) => streams.serverShutdown(closeAfterMs),
     },

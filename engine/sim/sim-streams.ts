@@ -103,6 +103,8 @@ export class SimStreams {
   private readonly omitted = new Map<string, number>();
   private finalDelayMs = 0;
   private repliesToDrop = 0;
+  private unsubscribesToIgnore = 0;
+  private ignoredUnsubscribeAnswer: 'none' | 'refuse' = 'none';
 
   constructor(private readonly ctx: SimStreamsContext) {
     this.intervals = [
@@ -257,6 +259,11 @@ export class SimStreams {
       case 'UNSUBSCRIBE':
         // A request naming any malformed stream is refused whole, as Binance does.
         if (!list.every((p) => typeof p === 'string' && STREAM_SHAPE_RE.test(p))) return invalidRequest('invalid stream');
+        // Not applied: the streams stay subscribed, and the request is left unanswered or refused.
+        if (method === 'UNSUBSCRIBE' && this.unsubscribesToIgnore > 0) {
+          this.unsubscribesToIgnore--;
+          return this.ignoredUnsubscribeAnswer === 'refuse' ? invalidRequest('unsubscribe not applied') : undefined;
+        }
         if (method === 'UNSUBSCRIBE') for (const p of list as string[]) this.unsubscribeOne(conn, p);
         else if (!this.subscribe(conn, list as string[], replyId)) return;
         // Applied, and its reply lost (or so late the client gave up on it).
@@ -396,6 +403,12 @@ export class SimStreams {
   /** The next n SUBSCRIBE/UNSUBSCRIBE requests (any connection) are applied and not answered. */
   dropReplies(n: number): void {
     this.repliesToDrop = n;
+  }
+
+  /** The next n UNSUBSCRIBE requests (any connection) are not applied, and left unanswered or refused (code 2). */
+  ignoreUnsubscribes(n: number, answer: 'none' | 'refuse'): void {
+    this.unsubscribesToIgnore = n;
+    this.ignoredUnsubscribeAnswer = answer;
   }
 
   sendMalformed(n: number): void {

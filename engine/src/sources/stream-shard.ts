@@ -70,11 +70,18 @@ interface Conn {
    * never unsubscribed. No longer wanted, they get their UNSUBSCRIBE instead.
    */
   readonly again: Set<string>;
-  /** Streams whose UNSUBSCRIBE is not answered yet: their last frames are still due, and dropped quietly. */
+  /**
+   * Streams whose UNSUBSCRIBE is not answered yet: their last frames are still due, and dropped quietly.
+   * One whose UNSUBSCRIBE was given up on (MAX_ATTEMPTS) stays here and in `requested` until the socket
+   * is replaced: the exchange may hold it, so it takes a place and its frames are dropped quietly.
+   */
   readonly leaving: Set<string>;
   readonly inflight: Map<number, { method: ControlMethod; params: string[]; again: boolean; timer: NodeJS.Timeout; attempt: number }>;
-  /** Attempts so far per stream whose SUBSCRIBE failed (bounded by the shard's streams). */
-  readonly attempts: Map<string, number>;
+  /**
+   * Failed attempts so far per stream whose last request failed, counted for that request's method
+   * (bounded by the shard's streams): a stream's failed SUBSCRIBEs leave its UNSUBSCRIBE its own tries.
+   */
+  readonly attempts: Map<string, { method: ControlMethod; n: number }>;
   /** The HTTP status the exchange refused the handshake with, if it did. */
   refused?: number;
   /** A kline came on it: the exchange works (an open alone is not proof: one may close each socket at once). */
@@ -413,8 +420,9 @@ export class StreamShard {
       const frame = parseStreamFrame(text);
       if (frame.kind === 'kline') {
         // Only what this socket asked for: klines of other streams went into series and kept a socket
-        // whose own streams were silent reading `live` (an attacker-style probe).
-        if (frame.stream === undefined || !c.requested.has(frame.stream)) {
+        // whose own streams were silent reading `live` (an attacker-style probe). One whose UNSUBSCRIBE
+        // was given up on is requested and leaving: dropped quietly, unless it is wanted again.
+        if (frame.stream === undefined || !c.requested.has(frame.stream) || (c.leaving.has(frame.stream) && !this.wanted.has(frame.stream))) {
           if (frame.stream !== undefined && c.leaving.has(frame.stream)) return;
           throw new MalformedFrameError('malformed upstream data: a kline of a stream not subscribed on this socket', { info: { reason: 'stream not subscribed', sample: text.slice(0, 200) } });
         }
@@ -470,23 +478,46 @@ export class StreamShard {
    * been applied (its reply lost or late): its streams taken out were counted as room, and one swapped
    * out before the retry was never unsubscribed, left held at the exchange (the next SUBSCRIBE at a
    * full socket was one too many: error 4, close 1008).
+   *
+   * Given up on after MAX_ATTEMPTS, a SUBSCRIBE's streams are left as requested. An UNSUBSCRIBE's stream
+   * no longer wanted may still be held too: it stays requested (a place taken) and leaving (its frames
+   * dropped quietly), and is not unsubscribed again; the socket is replaced make-before-break, as a
+   * fresh one subscribes the wanted streams alone. (Counted as gone, its klines read as malformed, its
+   * place as room: the next new stream's SUBSCRIBE at a full socket was one too many, error 4 and close
+   * 1008, and every series on the shard went through a reconnect and a gap fill.)
    */
   private failed(c: Conn, method: ControlMethod, params: string[], again: boolean, why: string, refused: boolean): void {
     this.opts.log?.('warn', `upstream ${method} failed, will retry`, { shard: this.index, streams: params.length, why });
     c.holdUntil = this.now() + 1000;
+    let stuck = 0;
     for (const s of params) {
       if (method === 'UNSUBSCRIBE') c.leaving.delete(s);
-      const n = (c.attempts.get(s) ?? 0) + 1;
-      c.attempts.set(s, n);
-      // Given up on after MAX_ATTEMPTS: left as requested (a replayed exchange never answers at all).
-      if (n >= MAX_ATTEMPTS) continue;
+      const prev = c.attempts.get(s);
+      const n = (prev?.method === method ? prev.n : 0) + 1;
+      c.attempts.set(s, { method, n });
+      if (n >= MAX_ATTEMPTS && method === 'SUBSCRIBE') continue;
       if (method === 'SUBSCRIBE' && refused && !again) c.requested.delete(s);
       // A SUBSCRIBE's stream unsubscribed since is settled by that UNSUBSCRIBE (the exchange applies them in order).
       else if (method === 'UNSUBSCRIBE' || c.requested.has(s)) {
         c.requested.add(s);
         c.again.add(s);
+        // Wanted again, its next SUBSCRIBE settles it.
+        if (n >= MAX_ATTEMPTS && method === 'UNSUBSCRIBE' && !this.wanted.has(s)) {
+          c.leaving.add(s);
+          stuck++;
+        }
       }
     }
+    if (stuck === 0) return;
+    this.opts.log?.('warn', 'upstream UNSUBSCRIBE given up: replacing the connection', { shard: this.index, streams: stuck });
+    // A rotation's socket not yet current is replaced once it takes over (checkReady).
+    this.rotate(c, 'unsubscribe given up');
+  }
+
+  /** It may hold a stream whose UNSUBSCRIBE was given up on (see failed). */
+  private unsettled(c: Conn): boolean {
+    for (const s of c.leaving) if (c.requested.has(s)) return true;
+    return false;
   }
 
   /**
@@ -523,7 +554,8 @@ export class StreamShard {
       const unsub: string[] = [];
       if (sub.length === 0) {
         for (const s of c.requested) {
-          if (!this.wanted.has(s)) unsub.push(s);
+          // One given up on (also leaving) waits for the socket's replacement.
+          if (!this.wanted.has(s) && !c.leaving.has(s)) unsub.push(s);
           if (unsub.length >= batch) break;
         }
       }
@@ -575,6 +607,8 @@ export class StreamShard {
     this.rotating = false;
     this.failures = 0;
     this.schedule(c);
+    // An UNSUBSCRIBE given up on while it was the replacement: it is replaced in turn.
+    if (this.unsettled(c)) this.rotate(c, 'unsubscribe given up');
     if (old) {
       this.sockets.delete(old);
       this.dispose(old);

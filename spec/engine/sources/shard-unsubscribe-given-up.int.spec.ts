@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MalformedFrameError } from '../../../engine/src/domain/errors.ts';
+import { ConnectLimiter } from '../../../engine/src/sources/connect-limiter.ts';
+import { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
+import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
+import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { until } from '../../helpers/until.ts';
+
+const MAX = 4;
+const [A, B, C, D, Y] = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'xrpusdt'].map((s) => `${s}@kline_1s`) as [string, string, string, string, string];
+const SYMBOL: Record<string, string> = { [A]: 'BTCUSDT', [B]: 'ETHUSDT', [C]: 'SOLUSDT', [D]: 'BNBUSDT', [Y]: 'XRPUSDT' };
+const MAX_ATTEMPTS = 3;
+
+/**
+ * An UNSUBSCRIBE the exchange does not apply, unanswered or refused every time (`ignoreUnsubscribes`),
+ * was given up on after MAX_ATTEMPTS with its stream counted as gone, though the exchange still held
+ * it: its klines read as malformed ("a kline of a stream not subscribed on this socket"), its place
+ * as room, and the next new stream's SUBSCRIBE on the full socket was the exchange's fifth of four
+ * (error 4, close 1008: a reconnect and a gap fill for every series on the shard). Found by a review.
+ * Now the stream stays counted as held, its frames are dropped quietly, and the socket is replaced
+ * make-before-break: the fresh one subscribes the wanted streams alone. Attempts are counted per
+ * method: a stream's failed SUBSCRIBEs no longer use up its UNSUBSCRIBE's tries.
+ *
+ * Each change is made in the same turn as the shard's k-th "failed, will retry" of a method (a
+ * microtask after its log, once the request is marked failed): within the pause before its retry,
+ * or right at the give-up, entered on every run.
+ */
+describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
+  let sim: SimExchange | undefined;
+  let shard: StreamShard | undefined;
+  afterEach(async () => {
+    shard?.stop();
+    await sim?.close();
+  });
+
+  /** The shard's socket with `initial`, then `act` run; `change` runs at the `nth` failure of a `method` request. */
+  const start = async (initial: string[], act: (s: StreamShard) => void, method: 'SUBSCRIBE' | 'UNSUBSCRIBE', nth: number, change: (s: StreamShard) => void) => {
+    sim = await startSimExchange({ symbols: Object.values(SYMBOL), pushIntervalMs: 100, maxStreamsPerConnection: MAX });
+    const events: UpstreamEvent[] = [];
+    const logs: string[] = [];
+    const malformed: string[] = [];
+    const at = { changed: -1 };
+    let failures = 0;
+    shard = new StreamShard({
+      index: 0,
+      wsUrl: sim.wsUrl,
+      staleAfterMs: 1500,
+      rotateAfterMs: 3_600_000,
+      limiter: new ConnectLimiter(),
+      maxStreams: MAX,
+      replyTimeoutMs: 1000,
+      emit: (e) => events.push(e),
+      onMalformed: (e: MalformedFrameError) => malformed.push(e.message),
+      log: (_level, msg, fields) => {
+        logs.push(`${msg} ${JSON.stringify(fields)}`);
+        if (msg !== `upstream ${method} failed, will retry` || ++failures !== nth) return;
+        at.changed = events.length;
+        queueMicrotask(() => change(shard!));
+      },
+    });
+    shard.add(initial);
+    // A kline of each comes after the reply to its SUBSCRIBE: every request so far is answered.
+    await until(() => initial.every((s) => events.some((e) => e.type === 'kline' && e.symbol === SYMBOL[s])), 10_000, 'a kline of each stream');
+    act(shard);
+    await until(() => at.changed >= 0, 20_000, `failure ${nth} of ${method}`);
+    return { events, logs, malformed, at };
+  };
+  const held = () => sim!.subscriptions().map((streams) => [...streams].sort());
+  const klineAfter = (events: UpstreamEvent[], from: number, stream: string) => events.slice(from).some((e) => e.type === 'kline' && e.symbol === SYMBOL[stream]);
+  const cut = (events: UpstreamEvent[]) => events.some((e) => e.type === 'disconnected');
+  const failedLogs = (logs: string[], method: string) => logs.filter((l) => l.startsWith(`upstream ${method} failed`));
+
+  for (const answer of ['none', 'refuse'] as const) {
+    it(`replaces the socket when a swapped-out stream's UNSUBSCRIBE is given up on (${answer === 'none' ? 'unanswered' : 'refused'}): never one too many`, async () => {
+      const { events, logs, malformed, at } = await start(
+        [A, B, C, D],
+        (s) => {
+          sim!.faults.ignoreUnsubscribes(MAX_ATTEMPTS, answer);
+          s.remove([D]);
+        },
+        'UNSUBSCRIBE',
+        MAX_ATTEMPTS,
+        // Given up on, D is still held at the exchange: Y has no room on this socket.
+        (s) => s.add([Y]),
+      );
+      await until(() => klineAfter(events, at.changed, Y) || cut(events), 15_000, 'a kline of Y (or a cut)');
+      expect(failedLogs(logs, 'UNSUBSCRIBE')).toHaveLength(MAX_ATTEMPTS);
+      expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
+      expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+      expect(sim!.stats.limitCloses).toBe(0);
+      // Before: D's klines, still sent by the exchange, read as malformed, until Y's SUBSCRIBE got the socket cut.
+      expect(malformed).toEqual([]);
+      // The replacement took over and the old socket (holding D) is closed.
+      await until(() => held().length === 1 && !held()[0]!.includes(D), 10_000, 'the old socket closed');
+      expect(held()).toEqual([[A, B, C, Y].sort()]);
+      expect(sim!.stats.wsConnectAttempts).toBe(2);
+      expect(events.filter((e) => e.type === 'connected')).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+      expect(malformed).toEqual([]);
+    }, 40_000);
+  }
+
+  it('delivers a stream wanted again once its UNSUBSCRIBE is given up on, never one too many', async () => {
+    const { events, logs, malformed, at } = await start(
+      [A, B, C, D],
+      (s) => {
+        sim!.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
+        s.remove([D]);
+      },
+      'UNSUBSCRIBE',
+      MAX_ATTEMPTS,
+      (s) => s.add([D]),
+    );
+    await until(() => held().length === 1 || cut(events), 10_000, 'one socket (or a cut)');
+    const from = events.length;
+    await until(() => klineAfter(events, from, D) || cut(events), 10_000, 'a kline of D on the socket left (or a cut)');
+    expect(klineAfter(events, at.changed, D)).toBe(true);
+    expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    expect(sim!.stats.limitCloses).toBe(0);
+    expect(held()).toEqual([[A, B, C, D].sort()]);
+    expect(malformed).toEqual([]);
+  }, 40_000);
+
+  it("gives a stream's UNSUBSCRIBE its own tries after its SUBSCRIBE failed twice", async () => {
+    const { events, logs, malformed } = await start(
+      [A, B, C],
+      (s) => {
+        // D's SUBSCRIBE and its retry applied and unanswered.
+        sim!.faults.dropReplies(2);
+        s.add([D]);
+      },
+      'SUBSCRIBE',
+      2,
+      // At that second failure D is removed, and its UNSUBSCRIBE is twice not applied nor answered.
+      (s) => {
+        sim!.faults.ignoreUnsubscribes(2, 'none');
+        s.remove([D]);
+      },
+    );
+    // Before: its first UNSUBSCRIBE failure was its third attempt; D was given up on, held at the exchange.
+    await until(() => held()[0]?.includes(D) === false || cut(events), 15_000, 'D unsubscribed at the exchange (or a cut)');
+    expect(failedLogs(logs, 'SUBSCRIBE')).toHaveLength(2);
+    expect(failedLogs(logs, 'UNSUBSCRIBE')).toHaveLength(2);
+    expect(logs.filter((l) => /given up|refused|closed/.test(l))).toEqual([]);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    expect(sim!.stats.wsConnectAttempts).toBe(1);
+    expect(held()).toEqual([[A, B, C].sort()]);
+    expect(malformed).toEqual([]);
+  }, 40_000);
+});
