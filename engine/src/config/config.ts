@@ -110,7 +110,7 @@ export const DEFAULT_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
 type Env = Record<string, string | undefined>;
 
 function fail(variable: string, value: string | undefined, accepted: string): never {
-  throw new ConfigError(`${variable}=${JSON.stringify(value)} is invalid: expected ${accepted}`, {
+  throw new ConfigError(value === undefined ? `${variable} is not set: expected ${accepted}` : `${variable}=${JSON.stringify(value)} is invalid: expected ${accepted}`, {
     info: { variable, value, accepted },
   });
 }

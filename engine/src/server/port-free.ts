@@ -7,10 +7,10 @@ import { ConfigError } from '../domain/errors.ts';
  * engine started on a port one already serves listened too, without an error, and the kernel split
  * the connections between them (an attacker-style probe: 12 and 8 of 20 requests). A plain socket
  * without SO_REUSEPORT cannot bind next to it, nor next to any other listener: it tells, before
- * anything else starts. Port 0 (any free port) is not checked.
+ * anything else starts. With port 0 (any free port) only the host is checked (uWS's own error for a
+ * bad one named neither variable, and exited 1 with a stack trace).
  */
 export async function assertCanListen(host: string, port: number): Promise<void> {
-  if (port === 0) return;
   const probe = createServer();
   try {
     await new Promise<void>((resolve, reject) => {

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
   it('roles (issue 13): all by default; ingest and edge need REDIS_URL; NODE_ID defaults to host-pid', () => {
     expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000 });
     expect(loadConfig({ ROLE: 'edge', REDIS_URL: 'redis://r:6379', NODE_ID: 'edge-1' })).toMatchObject({ role: 'edge', nodeId: 'edge-1' });
-    expect(() => loadConfig({ ROLE: 'edge' })).toThrow(/REDIS_URL.*ROLE=edge/);
+    expect(() => loadConfig({ ROLE: 'edge' })).toThrow(/^REDIS_URL is not set: expected a redis:\/\/ URL: ROLE=edge/);
     expect(() => loadConfig({ ROLE: 'ingest' })).toThrow(/REDIS_URL.*ROLE=ingest/);
     expect(() => loadConfig({ ROLE: 'leader', REDIS_URL: 'redis://r' })).toThrow(/ROLE/);
     expect(() => loadConfig({ NODE_ID: 'a b' })).toThrow(/NODE_ID/);

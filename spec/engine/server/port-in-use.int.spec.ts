@@ -43,5 +43,9 @@ describe('an engine started on a port in use', () => {
     const badHost = start({ PORT: String(await freePort()), HOST: '192.0.2.1' });
     expect(badHost.status).toBe(2);
     expect(badHost.stderr).toMatch(/configuration error: HOST="192.0.2.1" is invalid: expected an address of this machine to listen on \(EADDRNOTAVAIL\)/);
+    // PORT=0 (any free port, `npm run record`'s default) checks the host too (it was uWS's error: exit 1, no variable named).
+    const badHostAnyPort = start({ PORT: '0', HOST: '192.0.2.1' });
+    expect(badHostAnyPort.status).toBe(2);
+    expect(badHostAnyPort.stderr).toMatch(/configuration error: HOST="192.0.2.1" is invalid: expected an address of this machine to listen on \(EADDRNOTAVAIL\)/);
   }, 90_000);
 });
