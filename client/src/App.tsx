@@ -22,6 +22,8 @@ const DrawingLayer = lazy(() => import('./drawing/DrawingLayer.tsx'));
 const IndicatorSettings = lazy(() => import('./settings/IndicatorSettings.tsx'));
 
 const FALLBACK_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+/** How often an open page asks for the markets and derived series again (the engine follows the exchange's hourly). */
+const CATALOG_REFRESH_MS = 10 * 60_000;
 const TYPE_LABELS: Record<ChartType, string> = { candles: 'Candles', hollow: 'Hollow candles', bars: 'OHLC bars', line: 'Line', area: 'Area' };
 const SCALE_LABELS: Record<Scale, string> = { linear: 'Linear', log: 'Logarithmic', percent: 'Percent' };
 /** Names of KLineChart's built-in parameters, for the settings form. */
@@ -54,13 +56,14 @@ export function App() {
   const candles = useMarket((s) => s.candlesByKey[seriesKey(s.selection.symbol, s.selection.interval)]);
 
   onMount(() => {
-    // Asked again until they answer (the socket reports the engine's state meanwhile).
-    const markets = untilFetched(fetchCatalog, (c) => setCatalog(c));
+    // Asked again until they answer (the socket reports the engine's state meanwhile), and every
+    // CATALOG_REFRESH_MS after: markets are listed and delisted while a chart stays open all day.
+    const markets = untilFetched(fetchCatalog, (c) => setCatalog(c), { refreshMs: CATALOG_REFRESH_MS });
     const seriesDefs = untilFetched(fetchSeriesCatalog, (defs) => {
       market.setState({ seriesCatalog: defs });
       // The link's labels in the engine's spelling (its messages are keyed by it).
       setSeries((cur) => (cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur));
-    });
+    }, { refreshMs: CATALOG_REFRESH_MS });
     onCleanup(() => {
       markets.stop();
       seriesDefs.stop();
