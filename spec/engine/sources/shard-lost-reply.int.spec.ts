@@ -1,14 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { MalformedFrameError } from '../../../engine/src/domain/errors.ts';
-import { ConnectLimiter } from '../../../engine/src/sources/connect-limiter.ts';
-import { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
-import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { describe, expect, it } from 'vitest';
+import type { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
+import { A, B, C, cut, D, klineAfter, untilKlineOfEach, useShardRig, Y } from '../../helpers/shard-rig.ts';
 import { until } from '../../helpers/until.ts';
-
-const MAX = 4;
-const [A, B, C, D, Y] = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'xrpusdt'].map((s) => `${s}@kline_1s`) as [string, string, string, string, string];
-const SYMBOL: Record<string, string> = { [A]: 'BTCUSDT', [B]: 'ETHUSDT', [C]: 'SOLUSDT', [D]: 'BNBUSDT', [Y]: 'XRPUSDT' };
 
 /**
  * A SUBSCRIBE or UNSUBSCRIBE the exchange applied and never answered (its reply lost or late, as
@@ -23,54 +16,17 @@ const SYMBOL: Record<string, string> = { [A]: 'BTCUSDT', [B]: 'ETHUSDT', [C]: 'S
  * log, once the request is marked failed): within the pause before its retry, entered on every run.
  */
 describe('a full shard whose control request goes unanswered', () => {
-  let sim: SimExchange | undefined;
-  let shard: StreamShard | undefined;
-  afterEach(async () => {
-    shard?.stop();
-    await sim?.close();
-  });
+  const rig = useShardRig();
 
   /** The shard's socket full (A, B, C, D), then `act` run; `change` runs when a request of `method` is marked failed. */
   const start = async (method: 'SUBSCRIBE' | 'UNSUBSCRIBE', initial: string[], act: (s: StreamShard) => void, change: (s: StreamShard) => void) => {
-    sim = await startSimExchange({ symbols: Object.values(SYMBOL), pushIntervalMs: 100, maxStreamsPerConnection: MAX });
-    const events: UpstreamEvent[] = [];
-    const logs: string[] = [];
-    const malformed: string[] = [];
-    const failures: number[] = [];
-    const at = { changed: -1, held: [] as string[][] };
-    shard = new StreamShard({
-      index: 0,
-      wsUrl: sim.wsUrl,
-      staleAfterMs: 1500,
-      rotateAfterMs: 3_600_000,
-      limiter: new ConnectLimiter(),
-      maxStreams: MAX,
-      replyTimeoutMs: 1000,
-      emit: (e) => events.push(e),
-      onMalformed: (e: MalformedFrameError) => malformed.push(e.message),
-      log: (_level, msg, fields) => {
-        logs.push(`${msg} ${JSON.stringify(fields)}`);
-        if (msg !== `upstream ${method} failed, will retry`) return;
-        failures.push(events.length);
-        if (at.changed >= 0) return;
-        at.changed = events.length;
-        queueMicrotask(() => {
-          at.held = held();
-          change(shard!);
-        });
-      },
-    });
-    shard.add(initial);
-    // A kline of each comes after the reply to its SUBSCRIBE: every request so far is answered.
-    await until(() => initial.every((s) => events.some((e) => e.type === 'kline' && e.symbol === SYMBOL[s])), 10_000, 'a kline of each stream');
-    sim.faults.dropReplies(1);
-    act(shard);
-    await until(() => at.changed >= 0, 10_000, `an unanswered ${method}`);
-    return { events, logs, malformed, failures, at };
+    const r = await rig.start({ initial, replyTimeoutMs: 1000, onFailure: { method, nth: 1, change } });
+    await untilKlineOfEach(r.events, initial);
+    rig.sim.faults.dropReplies(1);
+    act(rig.shard);
+    await until(() => r.at.changed >= 0, 10_000, `an unanswered ${method}`);
+    return r;
   };
-  const held = () => sim!.subscriptions().map((streams) => [...streams].sort());
-  const klineAfter = (events: UpstreamEvent[], from: number, stream: string) => events.slice(from).some((e) => e.type === 'kline' && e.symbol === SYMBOL[stream]);
-  const cut = (events: UpstreamEvent[]) => events.some((e) => e.type === 'disconnected');
 
   it('unsubscribes a stream whose SUBSCRIBE went unanswered, swapped out before the retry: never one too many', async () => {
     const { events, logs, malformed } = await start(
@@ -83,13 +39,10 @@ describe('a full shard whose control request goes unanswered', () => {
       },
     );
     await until(() => events.some((e) => e.type === 'kline' && e.symbol === 'XRPUSDT') || cut(events), 10_000, 'a kline of Y (or a cut)');
-    expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
-    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.limitCloses).toBe(0);
-    expect(sim!.stats.wsConnectAttempts).toBe(1);
+    rig.expectNeverOverCap({ events, logs }, /refused|closed/, 1);
     // D is gone from the exchange too (before: never unsubscribed, left holding a place).
-    await until(() => held()[0]?.includes(D) === false, 5000, 'D unsubscribed at the exchange');
-    expect(held()).toEqual([[A, B, C, Y].sort()]);
+    await until(() => rig.held()[0]?.includes(D) === false, 5000, 'D unsubscribed at the exchange');
+    expect(rig.held()).toEqual([[A, B, C, Y].sort()]);
     expect(malformed).toEqual([]);
   }, 30_000);
 
@@ -98,7 +51,7 @@ describe('a full shard whose control request goes unanswered', () => {
       'SUBSCRIBE',
       [A, B, C],
       (s) => s.add([D]),
-      () => sim!.faults.dropReplies(1),
+      () => rig.sim.faults.dropReplies(1),
     );
     // Its second SUBSCRIBE (the retry) unanswered too, the third answered.
     await until(() => failures.length >= 2 || cut(events), 10_000, 'a second unanswered SUBSCRIBE of D (or a cut)');
@@ -106,7 +59,7 @@ describe('a full shard whose control request goes unanswered', () => {
     expect(logs.filter((l) => /failed/.test(l))).toEqual([`upstream SUBSCRIBE failed, will retry {"shard":0,"streams":1,"why":"no reply"}`, `upstream SUBSCRIBE failed, will retry {"shard":0,"streams":1,"why":"no reply"}`]);
     expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(held()).toEqual([[A, B, C, D].sort()]);
+    expect(rig.held()).toEqual([[A, B, C, D].sort()]);
     // Before: its klines between the lost reply and the retry came on a socket that no longer asked for it.
     expect(malformed).toEqual([]);
   }, 30_000);
@@ -123,7 +76,7 @@ describe('a full shard whose control request goes unanswered', () => {
     await until(() => klineAfter(events, at.changed, D) || cut(events), 10_000, 'a kline of D (or a cut)');
     expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(held()).toEqual([[A, B, C, D].sort()]);
+    expect(rig.held()).toEqual([[A, B, C, D].sort()]);
     expect(malformed).toEqual([]);
   }, 30_000);
 
@@ -143,12 +96,9 @@ describe('a full shard whose control request goes unanswered', () => {
     // Y took D's place before D's UNSUBSCRIBE was given up on: D, put back, counts one over the cap.
     expect(at.held).toEqual([[A, B, C, Y].sort()]);
     await until(() => klineAfter(events, at.changed, D) || cut(events), 10_000, 'a kline of D (or a cut)');
-    expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
-    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.limitCloses).toBe(0);
-    expect(sim!.stats.wsConnectAttempts).toBe(1);
-    await until(() => held()[0]?.includes(Y) === false, 5000, 'Y unsubscribed at the exchange');
-    expect(held()).toEqual([[A, B, C, D].sort()]);
+    rig.expectNeverOverCap({ events, logs }, /refused|closed/, 1);
+    await until(() => rig.held()[0]?.includes(Y) === false, 5000, 'Y unsubscribed at the exchange');
+    expect(rig.held()).toEqual([[A, B, C, D].sort()]);
     expect(malformed).toEqual([]);
   }, 30_000);
 });

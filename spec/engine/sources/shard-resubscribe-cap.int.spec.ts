@@ -1,13 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { MalformedFrameError } from '../../../engine/src/domain/errors.ts';
-import { ConnectLimiter } from '../../../engine/src/sources/connect-limiter.ts';
-import { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
-import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { describe, expect, it } from 'vitest';
+import type { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
+import { A, B, C, D, MAX, useShardRig, Y } from '../../helpers/shard-rig.ts';
 import { until } from '../../helpers/until.ts';
-
-const MAX = 4;
-const [A, B, C, D, Y] = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'xrpusdt'].map((s) => `${s}@kline_1s`) as [string, string, string, string, string];
 
 /**
  * A full connection (MAX streams) whose stream A went silent is asked for A again; before that
@@ -22,43 +16,24 @@ const [A, B, C, D, Y] = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'xrpusdt'].
  * window the pacer opens at any time, entered on every run.
  */
 describe('a full shard that asks for a silent stream again while a stream is swapped', () => {
-  let sim: SimExchange | undefined;
-  let shard: StreamShard | undefined;
-  afterEach(async () => {
-    shard?.stop();
-    await sim?.close();
-  });
+  const rig = useShardRig();
 
   const start = async (swap: (s: StreamShard) => void) => {
-    sim = await startSimExchange({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT'], pushIntervalMs: 100, maxStreamsPerConnection: MAX });
-    const events: UpstreamEvent[] = [];
-    const logs: string[] = [];
-    const malformed: string[] = [];
     let swapped = false;
-    // Acknowledged and kept by the exchange, and nothing sent on it: found silent after 1 s plus 10 s.
-    sim.faults.muteStream(A);
-    shard = new StreamShard({
-      index: 0,
-      wsUrl: sim.wsUrl,
-      staleAfterMs: 1500,
-      rotateAfterMs: 3_600_000,
-      limiter: new ConnectLimiter(),
-      maxStreams: MAX,
-      emit: (e) => {
-        events.push(e);
+    const r = await rig.start({
+      initial: [A, B, C, D],
+      // Acknowledged and kept by the exchange, and nothing sent on it: found silent after 1 s plus 10 s.
+      before: (sim) => sim.faults.muteStream(A),
+      onEvent: (e, s) => {
         if (e.type !== 'silent' || swapped) return;
         swapped = true;
-        swap(shard!);
+        swap(s);
       },
-      onMalformed: (e: MalformedFrameError) => malformed.push(e.message),
-      log: (_level, msg, fields) => logs.push(`${msg} ${JSON.stringify(fields)}`),
     });
-    shard.add([A, B, C, D]);
-    await until(() => sim!.subscriptions().flat().length === MAX, 10_000, 'the connection full');
+    await until(() => rig.sim.subscriptions().flat().length === MAX, 10_000, 'the connection full');
     await until(() => swapped, 20_000, 'A found silent');
-    return { events, logs, malformed };
+    return r;
   };
-  const held = () => sim!.subscriptions().map((streams) => [...streams].sort());
 
   it('unsubscribes the silent stream swapped out before subscribing its replacement: never one too many', async () => {
     const { events, logs, malformed } = await start((s) => {
@@ -66,13 +41,10 @@ describe('a full shard that asks for a silent stream again while a stream is swa
       s.add([Y]);
     });
     await until(() => events.some((e) => e.type === 'kline' && e.symbol === 'XRPUSDT') || events.some((e) => e.type === 'disconnected'), 10_000, 'a kline of Y (or a cut)');
-    expect(logs.filter((l) => /refused|failed|closed/.test(l))).toEqual([]);
-    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.limitCloses).toBe(0);
-    expect(sim!.stats.wsConnectAttempts).toBe(1);
+    rig.expectNeverOverCap({ events, logs }, /refused|failed|closed/, 1);
     // A is gone from the exchange too (before: never unsubscribed, left delivering to a socket that no longer asked for it).
-    await until(() => held()[0]?.includes(A) === false, 5000, 'A unsubscribed at the exchange');
-    expect(held()).toEqual([[B, C, D, Y].sort()]);
+    await until(() => rig.held()[0]?.includes(A) === false, 5000, 'A unsubscribed at the exchange');
+    expect(rig.held()).toEqual([[B, C, D, Y].sort()]);
     expect(malformed).toEqual([]);
   }, 40_000);
 
@@ -82,14 +54,11 @@ describe('a full shard that asks for a silent stream again while a stream is swa
       s.add([Y]);
     });
     await until(() => events.some((e) => e.type === 'kline' && e.symbol === 'XRPUSDT') || events.some((e) => e.type === 'disconnected'), 10_000, 'a kline of Y (or a cut)');
-    sim!.faults.muteStream(A, false);
+    rig.sim.faults.muteStream(A, false);
     await until(() => events.some((e) => e.type === 'kline' && e.symbol === 'BTCUSDT') || events.some((e) => e.type === 'disconnected'), 10_000, 'a kline of A (or a cut)');
-    expect(logs.filter((l) => /refused|failed|closed/.test(l))).toEqual([]);
-    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.limitCloses).toBe(0);
-    expect(sim!.stats.wsConnectAttempts).toBe(1);
-    expect(held()).toEqual([[A, B, C, Y].sort()]);
-    expect(shard!.silent).toBe(0);
+    rig.expectNeverOverCap({ events, logs }, /refused|failed|closed/, 1);
+    expect(rig.held()).toEqual([[A, B, C, Y].sort()]);
+    expect(rig.shard.silent).toBe(0);
     expect(malformed).toEqual([]);
   }, 40_000);
 });

@@ -1,14 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { MalformedFrameError } from '../../../engine/src/domain/errors.ts';
-import { ConnectLimiter } from '../../../engine/src/sources/connect-limiter.ts';
-import { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
-import type { UpstreamEvent } from '../../../engine/src/sources/upstream-event.ts';
-import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
+import { describe, expect, it } from 'vitest';
+import type { StreamShard } from '../../../engine/src/sources/stream-shard.ts';
+import { A, B, C, cut, D, klineAfter, untilKlineOfEach, useShardRig, Y } from '../../helpers/shard-rig.ts';
 import { until } from '../../helpers/until.ts';
 
-const MAX = 4;
-const [A, B, C, D, Y] = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'xrpusdt'].map((s) => `${s}@kline_1s`) as [string, string, string, string, string];
-const SYMBOL: Record<string, string> = { [A]: 'BTCUSDT', [B]: 'ETHUSDT', [C]: 'SOLUSDT', [D]: 'BNBUSDT', [Y]: 'XRPUSDT' };
 const MAX_ATTEMPTS = 3;
 
 /**
@@ -26,48 +20,16 @@ const MAX_ATTEMPTS = 3;
  * or right at the give-up, entered on every run.
  */
 describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
-  let sim: SimExchange | undefined;
-  let shard: StreamShard | undefined;
-  afterEach(async () => {
-    shard?.stop();
-    await sim?.close();
-  });
+  const rig = useShardRig();
 
   /** The shard's socket with `initial`, then `act` run; `change` runs at the `nth` failure of a `method` request. */
   const start = async (initial: string[], act: (s: StreamShard) => void, method: 'SUBSCRIBE' | 'UNSUBSCRIBE', nth: number, change: (s: StreamShard) => void) => {
-    sim = await startSimExchange({ symbols: Object.values(SYMBOL), pushIntervalMs: 100, maxStreamsPerConnection: MAX });
-    const events: UpstreamEvent[] = [];
-    const logs: string[] = [];
-    const malformed: string[] = [];
-    const at = { changed: -1 };
-    let failures = 0;
-    shard = new StreamShard({
-      index: 0,
-      wsUrl: sim.wsUrl,
-      staleAfterMs: 1500,
-      rotateAfterMs: 3_600_000,
-      limiter: new ConnectLimiter(),
-      maxStreams: MAX,
-      replyTimeoutMs: 1000,
-      emit: (e) => events.push(e),
-      onMalformed: (e: MalformedFrameError) => malformed.push(e.message),
-      log: (_level, msg, fields) => {
-        logs.push(`${msg} ${JSON.stringify(fields)}`);
-        if (msg !== `upstream ${method} failed, will retry` || ++failures !== nth) return;
-        at.changed = events.length;
-        queueMicrotask(() => change(shard!));
-      },
-    });
-    shard.add(initial);
-    // A kline of each comes after the reply to its SUBSCRIBE: every request so far is answered.
-    await until(() => initial.every((s) => events.some((e) => e.type === 'kline' && e.symbol === SYMBOL[s])), 10_000, 'a kline of each stream');
-    act(shard);
-    await until(() => at.changed >= 0, 20_000, `failure ${nth} of ${method}`);
-    return { events, logs, malformed, at };
+    const r = await rig.start({ initial, replyTimeoutMs: 1000, onFailure: { method, nth, change } });
+    await untilKlineOfEach(r.events, initial);
+    act(rig.shard);
+    await until(() => r.at.changed >= 0, 20_000, `failure ${nth} of ${method}`);
+    return r;
   };
-  const held = () => sim!.subscriptions().map((streams) => [...streams].sort());
-  const klineAfter = (events: UpstreamEvent[], from: number, stream: string) => events.slice(from).some((e) => e.type === 'kline' && e.symbol === SYMBOL[stream]);
-  const cut = (events: UpstreamEvent[]) => events.some((e) => e.type === 'disconnected');
   const failedLogs = (logs: string[], method: string) => logs.filter((l) => l.startsWith(`upstream ${method} failed`));
 
   for (const answer of ['none', 'refuse'] as const) {
@@ -75,7 +37,7 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
       const { events, logs, malformed, at } = await start(
         [A, B, C, D],
         (s) => {
-          sim!.faults.ignoreUnsubscribes(MAX_ATTEMPTS, answer);
+          rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, answer);
           s.remove([D]);
         },
         'UNSUBSCRIBE',
@@ -85,15 +47,13 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
       );
       await until(() => klineAfter(events, at.changed, Y) || cut(events), 15_000, 'a kline of Y (or a cut)');
       expect(failedLogs(logs, 'UNSUBSCRIBE')).toHaveLength(MAX_ATTEMPTS);
-      expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
-      expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-      expect(sim!.stats.limitCloses).toBe(0);
+      rig.expectNeverOverCap({ events, logs }, /refused|closed/);
       // Before: D's klines, still sent by the exchange, read as malformed, until Y's SUBSCRIBE got the socket cut.
       expect(malformed).toEqual([]);
       // The replacement took over and the old socket (holding D) is closed.
-      await until(() => held().length === 1 && !held()[0]!.includes(D), 10_000, 'the old socket closed');
-      expect(held()).toEqual([[A, B, C, Y].sort()]);
-      expect(sim!.stats.wsConnectAttempts).toBe(2);
+      await until(() => rig.held().length === 1 && !rig.held()[0]!.includes(D), 10_000, 'the old socket closed');
+      expect(rig.held()).toEqual([[A, B, C, Y].sort()]);
+      expect(rig.sim.stats.wsConnectAttempts).toBe(2);
       expect(events.filter((e) => e.type === 'connected')).toHaveLength(1);
       expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
       expect(malformed).toEqual([]);
@@ -104,21 +64,19 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
     const { events, logs, malformed, at } = await start(
       [A, B, C, D],
       (s) => {
-        sim!.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
+        rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
         s.remove([D]);
       },
       'UNSUBSCRIBE',
       MAX_ATTEMPTS,
       (s) => s.add([D]),
     );
-    await until(() => held().length === 1 || cut(events), 10_000, 'one socket (or a cut)');
+    await until(() => rig.held().length === 1 || cut(events), 10_000, 'one socket (or a cut)');
     const from = events.length;
     await until(() => klineAfter(events, from, D) || cut(events), 10_000, 'a kline of D on the socket left (or a cut)');
     expect(klineAfter(events, at.changed, D)).toBe(true);
-    expect(logs.filter((l) => /refused|closed/.test(l))).toEqual([]);
-    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.limitCloses).toBe(0);
-    expect(held()).toEqual([[A, B, C, D].sort()]);
+    rig.expectNeverOverCap({ events, logs }, /refused|closed/);
+    expect(rig.held()).toEqual([[A, B, C, D].sort()]);
     expect(malformed).toEqual([]);
   }, 40_000);
 
@@ -127,25 +85,25 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
       [A, B, C],
       (s) => {
         // D's SUBSCRIBE and its retry applied and unanswered.
-        sim!.faults.dropReplies(2);
+        rig.sim.faults.dropReplies(2);
         s.add([D]);
       },
       'SUBSCRIBE',
       2,
       // At that second failure D is removed, and its UNSUBSCRIBE is twice not applied nor answered.
       (s) => {
-        sim!.faults.ignoreUnsubscribes(2, 'none');
+        rig.sim.faults.ignoreUnsubscribes(2, 'none');
         s.remove([D]);
       },
     );
     // Before: its first UNSUBSCRIBE failure was its third attempt; D was given up on, held at the exchange.
-    await until(() => held()[0]?.includes(D) === false || cut(events), 15_000, 'D unsubscribed at the exchange (or a cut)');
+    await until(() => rig.held()[0]?.includes(D) === false || cut(events), 15_000, 'D unsubscribed at the exchange (or a cut)');
     expect(failedLogs(logs, 'SUBSCRIBE')).toHaveLength(2);
     expect(failedLogs(logs, 'UNSUBSCRIBE')).toHaveLength(2);
     expect(logs.filter((l) => /given up|refused|closed/.test(l))).toEqual([]);
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
-    expect(sim!.stats.wsConnectAttempts).toBe(1);
-    expect(held()).toEqual([[A, B, C].sort()]);
+    expect(rig.sim.stats.wsConnectAttempts).toBe(1);
+    expect(rig.held()).toEqual([[A, B, C].sort()]);
     expect(malformed).toEqual([]);
   }, 40_000);
 });
