@@ -43,6 +43,8 @@ export interface AppOptions extends Partial<Config> {
   httpLoadWaitMs?: number;
   /** How often the catalog follows the exchange's markets (default hourly; tests shorten it). */
   catalogRefreshMs?: number;
+  /** How often the symbols that stopped trading are asked after (default 5 min). */
+  stoppedRecheckMs?: number;
   /**
    * ROLE=ingest (issue 13): every update goes to this instead of the local hub (the cluster's fenced
    * writer publishes it), and /health carries what `health` adds (role, node, leader). `series`
@@ -88,7 +90,7 @@ export interface App {
  * its subscriptions; `stop` releases them in shutdown order.
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
-  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, cluster, topicShardSize, httpLoadWaitMs, ...overrides } = options;
+  const { simOptions, log: givenLog, redisKeyPrefix, catalogRefreshMs = 3_600_000, stoppedRecheckMs, cluster, topicShardSize, httpLoadWaitMs, ...overrides } = options;
   const config: Config = { ...loadConfig({}), ...stripUndefined(overrides) };
   const log = givenLog ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -150,6 +152,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     market,
     store,
     catalogRefreshMs,
+    stoppedRecheckMs,
     limiter: cluster?.connectLimiter,
     // ROLE=ingest: the cluster's fenced writer positions every bar and publishes it to the edges; this
     // node's own clients (its port serves them too) get it without a position: they resume on an edge.

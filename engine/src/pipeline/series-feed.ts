@@ -5,6 +5,8 @@ import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { ConnectLimiter } from '../sources/connect-limiter.ts';
 import type { RestPriority } from '../sources/rest-gate.ts';
+import { fetchSymbolStatus } from '../sources/exchange-info.ts';
+import { StoppedSymbols } from './stopped-symbols.ts';
 import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import type { Metrics } from '../metrics.ts';
@@ -36,6 +38,8 @@ export interface SeriesFeedConfig {
   store: BarStore;
   /** How often the catalog follows the exchange's markets (ms). */
   catalogRefreshMs: number;
+  /** How often the symbols that stopped trading are asked after (ms; default STOPPED_RECHECK_MS). */
+  stoppedRecheckMs?: number;
   /** What every upstream dial asks first (default: this process's own ConnectLimiter). */
   limiter?: ConnectLimiter;
   /** Every bar the store took, with its series (the hub, or a cluster's fenced writer). */
@@ -236,6 +240,17 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
   seriesGauges(deps.metrics, () => lifecycle.counts(), () => shards.stats(), () => rest.gate.weightUsed, () => rest.gate.waiting());
 
   const replay = exchange.kind === 'replay';
+  // A symbol that stopped trading (or was configured while not trading) is asked after alone until it
+  // trades again: the whole catalog, read once an hour, kept it refused up to an hour after a short halt.
+  const stoppedSymbols = replay
+    ? undefined
+    : new StoppedSymbols({
+        askStatus: (symbol) => fetchSymbolStatus(rest, symbol),
+        trading: () => refreshNow.next(),
+        everyMs: deps.stoppedRecheckMs,
+        onError: (e) => log.warn('exchangeInfo of a symbol that stopped trading failed', { err: e as Error }),
+      });
+  for (const symbol of catalog.rejected) stoppedSymbols?.stopped(symbol);
   const refreshSub = replay
     ? undefined
     : catalogRefresh$({ load: market.loadMarkets, everyMs: deps.catalogRefreshMs, now$: refreshNow, onError: (e) => log.warn('exchangeInfo refresh failed', { err: e as Error }) }).subscribe(({ added, removed, held }) => {
@@ -243,7 +258,9 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
         for (const symbol of removed) {
           log.warn(`symbol ${symbol} stopped trading: its series end`);
           lifecycle.endSymbol(symbol, `symbol ${symbol} stopped trading on the exchange`);
+          stoppedSymbols?.stopped(symbol);
         }
+        for (const symbol of added) stoppedSymbols?.resumed(symbol);
         // A new listing (SYMBOLS=*) or a configured symbol trading again is kept live for good.
         for (const symbol of added) if (catalog.isConfigured(symbol)) lifecycle.pinSymbol(symbol);
         if (added.length || removed.length) log.info('exchange markets changed', { added: added.length, removed: removed.length, trading: catalog.symbols().length });
@@ -268,6 +285,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
       clearInterval(progressTimer);
       clearInterval(marketsRetry);
       refreshSub?.unsubscribe();
+      stoppedSymbols?.stop();
       refreshNow.complete();
       lifecycle.stopAll();
       upstreamSub.unsubscribe();

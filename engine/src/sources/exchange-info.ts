@@ -1,3 +1,4 @@
+import { BinanceRestError } from '../domain/errors.ts';
 import { isValidSymbol } from '../domain/series-id.ts';
 import type { BinanceRest } from './binance-rest.ts';
 
@@ -44,4 +45,16 @@ const QUOTES = ['FDUSD', 'USDT', 'USDC', 'TUSD', 'BUSD', 'DAI', 'BTC', 'ETH', 'B
 export function guessMarket(symbol: string): Market {
   const quote = QUOTES.find((q) => symbol.endsWith(q) && symbol.length > q.length) ?? '';
   return { symbol, base: quote ? symbol.slice(0, -quote.length) : symbol, quote };
+}
+
+/** One symbol's status on the exchange (`TRADING`, `BREAK`…); undefined when it no longer knows the symbol (-1121). */
+export async function fetchSymbolStatus(rest: BinanceRest, symbol: string, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    const body = (await rest.get('/api/v3/exchangeInfo', { symbol }, EXCHANGE_INFO_WEIGHT, signal)) as { symbols?: Array<{ symbol?: unknown; status?: unknown }> };
+    const entry = body?.symbols?.find((e) => e?.symbol === symbol);
+    return typeof entry?.status === 'string' ? entry.status : undefined;
+  } catch (e) {
+    if (e instanceof BinanceRestError && e.info.code === -1121) return undefined;
+    throw e;
+  }
 }
