@@ -58,7 +58,8 @@ export class SharedConnectLimiter extends ConnectLimiter {
         await sleep(wait, signal);
         continue;
       }
-      const answer = await answerWithin(() => this.take(max), this.cfg.timeoutMs ?? 2000, undefined);
+      const timeoutMs = this.cfg.timeoutMs ?? 2000;
+      const answer = await answerWithin(() => this.take(max, timeoutMs), timeoutMs, undefined);
       if (!answer) return this.onItsOwn(signal, first);
       if (this.alone) this.cfg.log?.('info', 'redis answers again: connection attempts to the exchange counted for the cluster again');
       this.alone = false;
@@ -82,8 +83,11 @@ export class SharedConnectLimiter extends ConnectLimiter {
   }
 
   /** [0, 0] when the attempt is taken, [ms, 1] while held, [ms, 0] while the window is full. */
-  private async take(max: number): Promise<[number, number]> {
+  private async take(max: number, timeoutMs: number): Promise<[number, number]> {
     const { redis, keys } = this.cfg;
+    // The node's first dial comes while its connection is still opening (no offline queue: refused at
+    // once), and went uncounted in the cluster's window: wait for it, within the same time.
+    await readyWithin(redis, timeoutMs);
     const r = (await redis.eval(CONNECT_TAKE_LUA, 2, keys.connectAttempts, keys.connectHold, max, this.windowMs, `${this.id}:${++this.seq}`)) as [number, number];
     return [Number(r[0]), Number(r[1])];
   }
@@ -94,4 +98,21 @@ export class SharedConnectLimiter extends ConnectLimiter {
     this.alone = true;
     return super.acquire(signal, first);
   }
+}
+
+/** Resolves once a connection that is opening is ready (or after `ms`, or at its end); at once otherwise (a Redis away waits for no dial). */
+function readyWithin(redis: Redis, ms: number): Promise<void> {
+  if (redis.status !== 'wait' && redis.status !== 'connecting' && redis.status !== 'connect') return Promise.resolve();
+  if (redis.status === 'wait') redis.connect().catch(() => undefined); // lazyConnect: a command would open it, refused meanwhile
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      redis.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    redis.once('ready', done);
+    redis.once('end', done);
+  });
 }

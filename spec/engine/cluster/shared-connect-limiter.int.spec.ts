@@ -108,6 +108,22 @@ describe.runIf(redisUp)('cluster: the ingest nodes share one budget of connectio
     expect(await settled(a.limiter.acquire(signal()), a.redis)).toBe(false);
   });
 
+  it("a node's first dial, while its connection is still opening, is the cluster's (it waits for the connection, not on its own window)", async () => {
+    const keys = keysOf();
+    const url = new URL(REDIS_URL);
+    for (const lazyConnect of [false, true]) {
+      // As the ingest node's lease connection: no offline queue, so a command before 'ready' is refused.
+      const r = new Redis({ host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 15), maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect });
+      r.on('error', () => {});
+      conns.push(r);
+      expect(r.status).toBe(lazyConnect ? 'wait' : 'connecting');
+      const a = new SharedConnectLimiter({ redis: r, keys, max: 10, windowMs: WINDOW_MS });
+      await a.acquire();
+      expect(a.fallbacks).toBe(0);
+    }
+    expect(await redis.zcard(keys.connectAttempts)).toBe(2);
+  });
+
   it("one node's Retry-After holds the other's dials too", async () => {
     const keys = keysOf();
     const a = await node(keys, 10);
