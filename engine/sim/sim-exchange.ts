@@ -48,6 +48,8 @@ export interface SimOptions {
   maxConnectionsPer5Min?: number;
   /** Called with each kline event as it is sent to its stream's subscribers (a bench's send stamps). */
   onEvent?: (stream: string, event: Record<string, unknown>) => void;
+  /** Called at each push tick with its time (`E` of what it sends), subscribed or not: a spec's record of what a stream should have had. */
+  onPush?: (at: number) => void;
 }
 
 export interface SimStats {
@@ -176,7 +178,7 @@ export async function startSimExchange(opts: SimOptions = {}): Promise<SimExchan
     if (klinesLog.push({ symbol, interval, startTime, endTime }) > KLINES_LOG) klinesLog.shift();
   };
   const server = createServer(createRestHandler({ market, model, weightLimit, now, stats, onKlines }, restFaults));
-  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats, onEvent: opts.onEvent, quiet: opts.quiet === true });
+  const streams = new SimStreams({ market, model, now, pushIntervalMs, pingIntervalMs, limits, stats, onEvent: opts.onEvent, onPush: opts.onPush, quiet: opts.quiet === true });
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   // Kept to destroy keep-alive sockets on close (server.close waits for them otherwise).
   const sockets = new Set<Socket>();

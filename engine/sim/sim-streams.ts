@@ -18,6 +18,8 @@ export interface SimStreamsContext {
   readonly quiet?: boolean;
   /** Called with each kline event as it is sent (a bench stamps when upstream sent each update). */
   readonly onEvent?: (stream: string, event: Record<string, unknown>) => void;
+  /** Called at each push tick (not the 1s streams' own) with its time. */
+  readonly onPush?: (at: number) => void;
   readonly stats: {
     wsConnectAttempts: number;
     wsOpenConnections: number;
@@ -323,6 +325,7 @@ export class SimStreams {
     if (this.paused) return;
     const { model, market } = this.ctx;
     const at = this.ctx.now();
+    if (!only1s) this.ctx.onPush?.(at);
     for (const stream of this.subscribers.keys()) {
       const spec = this.specs.get(stream);
       if (!spec || (spec.interval === '1s') !== only1s) continue;
