@@ -64,7 +64,7 @@ describe('StreamShards against a hostile exchange', () => {
   it('keeps a quiet socket the exchange still pings, and replaces one that falls dead (nothing at all, not even a ping)', async () => {
     // Answers each SUBSCRIBE and sends one kline per stream, then nothing more: a quiet market. `pings` says whether it pings.
     const quiet = (pings: boolean) => (ws: WebSocket) => {
-      const t = pings ? setInterval(() => ws.ping(), 200) : undefined;
+      const t = pings ? setInterval(() => ws.ping(), 100) : undefined;
       ws.on('close', () => clearInterval(t));
       ws.on('message', (raw) => {
         const req = JSON.parse(String(raw)) as { method: string; params: string[]; id: number };
@@ -78,16 +78,17 @@ describe('StreamShards against a hostile exchange', () => {
       });
     };
     ex = await hostile(quiet(true));
-    let events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 1500, maxStreamsPerConnection: 1024 });
+    // Dead after 2.5 s with nothing, pinged every 0.1 s: a loaded machine's stall does not pass for a dead socket.
+    let events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 2500, maxStreamsPerConnection: 1024 });
     await until(() => events.some((e) => e.type === 'kline'), 5000, 'a kline');
-    await sleep(4000);
+    await sleep(5000);
     expect(ex.connections()).toBe(1);
     shards!.close();
     await ex.close();
     ex = await hostile(quiet(false));
-    events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 1500, maxStreamsPerConnection: 1024 });
+    events = start(ex.url, { staleAfterMs: 500, deadAfterMs: 2500, maxStreamsPerConnection: 1024 });
     await until(() => events.some((e) => e.type === 'kline'), 5000, 'a kline');
-    await until(() => events.some((e) => e.type === 'disconnected' && e.reason === 'dead'), 5000, 'the dead socket replaced');
+    await until(() => events.some((e) => e.type === 'disconnected' && e.reason === 'dead'), 8000, 'the dead socket replaced');
   });
 
   it('takes klines only of the streams the socket asked for, named by their envelope (reproduced: impostor frames moved a chart, foreign ones kept a silent socket live)', async () => {

