@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { childEnv } from './child-env.ts';
 import { freePort } from './redis-process.ts';
 
@@ -14,29 +14,41 @@ export abstract class EngineNode {
   abstract signal(sig: NodeJS.Signals): void;
   abstract stop(): Promise<void>;
 
-  /** /health's body, or undefined while the node does not answer. */
-  async health(): Promise<Record<string, unknown> | undefined> {
-    try {
-      const res = await request(`${this.url}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
-      return (await res.body.json()) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
+  /**
+   * /health's body (a 503's too: its body says why), for a one-shot read. A loaded machine's child may
+   * take seconds to answer: it gets `timeoutMs`, then the request's own error is thrown (a read that
+   * gave undefined failed as `?.status` undefined or a TypeError, hiding why).
+   */
+  async readHealth(timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return this.oneShot('/health', this.get('/health', timeoutMs, (body) => body.json() as Promise<Record<string, unknown>>));
   }
 
-  /** A gauge or counter from /metrics (summed over its labels), or undefined while the node does not answer. */
+  /** /health's body, or undefined while the node does not answer: for polling (`until`), which asks again. */
+  async health(): Promise<Record<string, unknown> | undefined> {
+    return this.get('/health', 2000, (body) => body.json() as Promise<Record<string, unknown>>).catch(() => undefined);
+  }
+
+  /** A gauge or counter from /metrics (summed over its labels; 0 when absent), for a one-shot read: as `readHealth`. */
+  async readMetric(name: string, timeoutMs = 10_000): Promise<number> {
+    return sumOf(name, await this.oneShot('/metrics', this.get('/metrics', timeoutMs, (body) => body.text())));
+  }
+
+  /** The same, or undefined while the node does not answer: for polling. */
   async metric(name: string): Promise<number | undefined> {
+    return this.get('/metrics', 2000, (body) => body.text()).then((text) => sumOf(name, text), () => undefined);
+  }
+
+  private async get<T>(path: string, timeoutMs: number, read: (body: Dispatcher.ResponseData['body']) => Promise<T>): Promise<T> {
+    const res = await request(`${this.url}${path}`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    return read(res.body);
+  }
+
+  /** The node's name and log with a failed read's error (only here: a container's log is a `docker logs` call). */
+  private async oneShot<T>(path: string, reply: Promise<T>): Promise<T> {
     try {
-      const res = await request(`${this.url}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
-      const text = await res.body.text();
-      let sum = 0;
-      for (const line of text.split('\n')) {
-        const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-        if (m?.[1] === name) sum += Number(m[3]);
-      }
-      return sum;
-    } catch {
-      return undefined;
+      return await reply;
+    } catch (e) {
+      throw new Error(`${this.name}: GET ${path} failed: ${(e as Error).message}\n${this.logTail()}`, { cause: e });
     }
   }
 
@@ -52,6 +64,16 @@ export abstract class EngineNode {
     }
   }
 
+}
+
+/** A gauge or counter in a /metrics text, summed over its labels. */
+function sumOf(name: string, text: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] === name) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 /** One engine node as a child process (`tsx engine/src/main.ts`), on a port chosen up front. */

@@ -69,7 +69,8 @@ describe.runIf(redisUp)('edge history: kept bars, then the leader (Redis)', () =
 
   it('within what Redis keeps: no ask; below it: the rest from the leader, one page per ask, oldest first', async () => {
     answer = (a) => encodeReply({ id: a.id, bars: exchange(a) });
-    const h = await edge();
+    // No copy of an ask (re-asked while a reply is slow to come) in the pages counted here.
+    const h = await edge({ reaskMs: 60_000 });
     expect(await h.olderBars(id, 999 * M, 50)).toEqual(bars(950, 1000));
     expect(asks).toEqual([]);
     expect(await h.olderBars(id, 949 * M, 1500, '10.0.0.7')).toEqual(bars(0, 950));
@@ -90,19 +91,25 @@ describe.runIf(redisUp)('edge history: kept bars, then the leader (Redis)', () =
     answer = (a, n) => (n >= 2 ? encodeReply({ id: a.id, bars: exchange(a) }) : undefined);
     const h = await edge({ reaskMs: 200 });
     expect(await h.olderBars(id, 800 * M, 10)).toEqual(bars(791, 801));
-    expect(asks.length).toBe(2);
-    expect(asks[1]!.id).toBe(asks[0]!.id);
+    // Copies of the one ask: a third goes out when the answer takes longer than 200 ms (a loaded machine).
+    expect(asks.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(asks.map((a) => a.id)).size).toBe(1);
   });
 
-  it("the leader's refusal reaches the caller as ROLE=all's (HistoryRefusedError with its retry); a failure as an error; silence times out", async () => {
-    const h = await edge({ timeoutMs: 600, reaskMs: 200 });
+  it("the leader's refusal reaches the caller as ROLE=all's (HistoryRefusedError with its retry); a failure as an error", async () => {
+    // Time enough for an answer's three hops through Redis on a loaded machine: a timeout is not what is tested here.
+    const h = await edge({ timeoutMs: 5000, reaskMs: 200 });
     answer = (a) => encodeReply({ id: a.id, error: { reason: 'rate', message: 'too many history requests from this address: retry in 7 s', retryAfterSec: 7 } });
     const refused = await h.olderBars(id, 800 * M, 10).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(HistoryRefusedError);
     expect(refused).toMatchObject({ message: 'too many history requests from this address: retry in 7 s', info: { reason: 'rate', retryAfterSec: 7 } });
     answer = (a) => encodeReply({ id: a.id, error: { reason: 'failed', message: 'HTTP 500 from the exchange' } });
     await expect(h.olderBars(id, 800 * M, 10)).rejects.toThrow(new Error('HTTP 500 from the exchange'));
-    answer = () => undefined;
+  });
+
+  // Apart, with a short timeout: silence takes as long on a loaded machine.
+  it('silence times out', async () => {
+    const h = await edge({ timeoutMs: 600, reaskMs: 200 });
     await expect(h.olderBars(id, 800 * M, 10)).rejects.toThrow("the cluster's leader did not answer for older candles in time");
   });
 
@@ -117,6 +124,8 @@ describe.runIf(redisUp)('edge history: kept bars, then the leader (Redis)', () =
     await r.publish(keys.historyReply + 'edge-1', 'not a reply');
     await r.publish(keys.historyReply + 'edge-1', JSON.stringify({ id: asks[0]?.id ?? 'x', bars: ['garbage'] }));
     expect(await Promise.all(waiting)).toEqual(["the cluster's leader did not answer for older candles in time", "the cluster's leader did not answer for older candles in time"]);
+    // The garbage reaches the edge's connection when it does: after a stall, the timeouts fire first.
+    for (const deadline = Date.now() + 5000; malformed.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     expect(malformed).toEqual([1, 1]);
   });
 });

@@ -53,7 +53,7 @@ describe.runIf(redisUp)('edge readiness on a new cluster (child processes)', () 
     expect(waiting.notReady).toContain("waiting for a leader to write BTCUSDT:1m, ETHUSDT:1m (the ingest nodes' SYMBOLS and INTERVALS must include them)");
     // Still not ready a moment later: nothing has written the series.
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await edge.health())?.status).toBe('degraded');
+    expect((await edge.readHealth()).status).toBe('degraded');
 
     ingest = await NodeProcess.start('ingest', { ...env, ROLE: 'ingest', LEASE_TTL_MS: '1500' });
     await edge.until((h) => h.status === 'ok', 90_000, 'edge ready once the leader wrote');

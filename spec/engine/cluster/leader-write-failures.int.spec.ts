@@ -62,7 +62,7 @@ describe.runIf(redisUp)('the leader while Redis refuses its writes (child proces
     expect(down.status).toBe('degraded');
     // Past the first, quicker rounds: how many refusals the kept writes cost from then on.
     await sleep(10_000);
-    const failed = async () => ((await ingest.health())!.writes as { failed: number }).failed;
+    const failed = async () => ((await ingest.readHealth()).writes as { failed: number }).failed;
     const before = await failed();
     await sleep(10_000);
     const during = (await failed()) - before;
@@ -70,14 +70,14 @@ describe.runIf(redisUp)('the leader while Redis refuses its writes (child proces
     // every 250 ms, ~800,000).
     expect(during).toBeGreaterThan(0);
     expect(during).toBeLessThan(80_000);
-    expect(await ingest.metric('engine_cluster_writes_kept')).toBeGreaterThan(0);
+    expect(await ingest.readMetric('engine_cluster_writes_kept')).toBeGreaterThan(0);
 
     await check.acl('SETUSER', 'ingest', '+zadd');
     await ingest.until((h) => h.status === 'ok', 30_000, 'writes reach redis again');
     const lines = ingest.output.join('').split('\n');
     expect(lines.filter((l) => l.includes('writes to redis fail ('))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('writes reach redis again'))).toHaveLength(1);
-    expect(await ingest.metric('engine_cluster_writes_kept')).toBe(0);
+    expect(await ingest.readMetric('engine_cluster_writes_kept')).toBe(0);
     // Nothing lost: every series' whole window is in Redis.
     for (const s of SYMBOLS) for (const i of INTERVALS) expect(await check.zcard(seriesKeys(seriesId(s, i)).candles), `${s} ${i}`).toBe(BUFFER);
   }, 120_000);
