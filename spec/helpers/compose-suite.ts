@@ -84,9 +84,9 @@ export function composeTopologySuite<T extends Topology>(
   it('runs every service of the file with the environment it gives; one ingest node leads; haproxy spreads the clients over both edges', async () => {
     expect([...topo.nodes.keys()].sort()).toEqual(['edge-1', 'edge-2', 'ingest-1', 'ingest-2']);
     expect(topo.services.get('redis')!.command).toContain('--appendonly');
-    const h = await topo.node('edge-1').health();
+    const h = await topo.node('edge-1').readHealth();
     expect(h).toMatchObject({ role: 'edge', node: 'edge-1', status: 'ok' });
-    expect((await topo.node('ingest-2').health())!.role).toBe('ingest');
+    expect((await topo.node('ingest-2').readHealth()).role).toBe('ingest');
     expect(await leaders()).toHaveLength(1);
     const counts = await connected();
     expect(counts.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
@@ -103,14 +103,14 @@ export function composeTopologySuite<T extends Topology>(
 
   it('SIGKILL an edge: its clients reconnect through haproxy to the other edge and resume with recovered and exactly the missed updates', async () => {
     const [victim, survivor] = topo.role('edge');
-    const onVictim = (await victim!.metric('engine_clients_connected'))!;
+    const onVictim = await victim!.readMetric('engine_clients_connected');
     expect(onVictim).toBeGreaterThan(0);
     victim!.signal('SIGKILL');
     await liveAfter(clients, 10, 30_000);
     const moved = clients.filter((c) => c.reconnects > 0);
     const stayed = clients.filter((c) => c.reconnects === 0);
     expect(moved).toHaveLength(onVictim);
-    expect(await survivor!.metric('engine_clients_connected')).toBe(CLIENTS);
+    expect(await survivor!.readMetric('engine_clients_connected')).toBe(CLIENTS);
     // HAProxy's health checks saw it: the killed edge is DOWN, the other never was.
     await expect.poll(() => topo.lbLog(), { timeout: 10_000 }).toMatch(new RegExp(`edges/${victim!.name} is DOWN`));
     expect(topo.lbLog()).not.toMatch(new RegExp(`edges/${survivor!.name} is DOWN`));

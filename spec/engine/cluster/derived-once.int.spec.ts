@@ -204,7 +204,7 @@ describe.runIf(redisUp)('derived series computed once in the cluster (child proc
 
   it('an instance nobody holds any more is let go: the edges unfollow it, then the leader releases it', async () => {
     const lead = (await leader())!;
-    expect((await lead.health())!.derived).toMatchObject({ held: 1 });
+    expect((await lead.readHealth()).derived).toMatchObject({ held: 1 });
     for (const c of clients) c.close();
     for (const e of edges) await untilMetric(e, 'engine_cluster_series_followed', 0, 20_000);
     // No edge touches it any more: the leader lets it go (its registry frees it after its idle time).
@@ -221,7 +221,7 @@ describe.runIf(redisUp)('derived series computed once in the cluster (child proc
   it('held again while the leader still runs it: only the points since are written, not its window again', async () => {
     const lead = (await leader())!;
     const writes = async () => {
-      const w = ((await lead.health())!.derived as { writes: { written: number; dropped: number } }).writes;
+      const w = ((await lead.readHealth()).derived as { writes: { written: number; dropped: number } }).writes;
       return w.written + w.dropped;
     };
     // Let go by the previous test; its registry keeps it for its idle minute. An edge asks again.

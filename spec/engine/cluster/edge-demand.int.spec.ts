@@ -110,7 +110,7 @@ describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', 
     }
     const leader = ingest[0]!;
     const writes = async () => {
-      const w = (await leader.health())!.writes as { written: number; dropped: number };
+      const w = (await leader.readHealth()).writes as { written: number; dropped: number };
       return w.written + w.dropped;
     };
     const before = await writes();
@@ -183,8 +183,8 @@ describe.runIf(redisUp)('on-demand symbols through any edge (child processes)', 
     expect(sim.subscriptions().flat()).toContain('btcusdt@kline_1m');
     expect(await r.exists('cluster:served:ETHUSDT:1m')).toBe(0);
     expect(await r.exists('cluster:holders:ETHUSDT:1m', 'cluster:holders:SOLUSDT:1m')).toBe(0);
-    const h = await edges[0]!.health();
-    expect(h?.onDemand).toEqual({ asked: 0, following: 0, live: 0 });
+    const h = await edges[0]!.readHealth();
+    expect(h.onDemand).toEqual({ asked: 0, following: 0, live: 0 });
   }, 45_000);
 
   it('a freed series leaves Redis within RELEASED_SERIES_TTL_MS (a configured one never); asked for again, it is kept for good', async () => {
