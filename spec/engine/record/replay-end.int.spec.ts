@@ -40,6 +40,8 @@ describe('the end of a replay', () => {
     const sim = await startTestApp({ source: 'sim', symbols: ['BTCUSDT'], intervals: ['1m'], recordFile: file, simOptions: { pushIntervalMs: 50, clockSpeed: 60 } });
     await sim.ready;
     await sleep(1500);
+    // And on until it holds more frames than the replay is checked for (frames > 10): a loaded machine's 1.5 s may hold fewer.
+    await expect.poll(() => sim.metrics.value('engine_upstream_frames_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(15);
     await sim.stop();
     // Its meta line names the format's version (a replay refuses others).
     expect((await readRecording(file)).lines[0]).toMatchObject({ k: 'meta', version: 1, symbols: ['BTCUSDT'] });

@@ -9,6 +9,7 @@ import { initialMarketState, type MarketState } from '../../../client/src/store/
 import { type App } from '../../../engine/src/app.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
+import { replaySettled } from '../../helpers/replay-settled.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
 
@@ -40,7 +41,7 @@ describe('a replay serves every symbol its recording holds', () => {
     await client.until((c) => c.messages.some((m) => m.type === 'historical'), 10_000, 'ETHUSDT 5m history');
     await sleep(2500);
     rec.sim!.faults.pauseStream();
-    await sleep(800);
+    await replaySettled(rec, () => rec.sim!.stats.framesSent);
     live = Object.fromEntries([SOL, ETH5, BTC].map((id) => [id.key, rec.store.window(id).last(10_000)]));
     client.close();
     await rec.stop();
@@ -48,7 +49,8 @@ describe('a replay serves every symbol its recording holds', () => {
     replay = await startTestApp({ source: 'replay', replayFile: file, replaySpeed: 'max', bufferSize: 300 });
     await replay.ready;
     await replay.replay!.done;
-    await sleep(800);
+    // Every frame sent, not yet every one taken in and its gaps filled.
+    await replaySettled(replay, () => replay.replay!.stats.framesSent);
   }, 60_000);
 
   afterAll(async () => {

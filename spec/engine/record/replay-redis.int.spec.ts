@@ -15,6 +15,7 @@ import { childEnv } from '../../helpers/child-env.ts';
 import { writeKlineRecording } from '../../helpers/kline-recording.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
 import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
+import { replaySettled } from '../../helpers/replay-settled.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { until } from '../../helpers/until.ts';
 
@@ -52,7 +53,7 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
       await live.ready;
       await sleep(2000);
       live.sim!.faults.pauseStream();
-      await sleep(800);
+      await replaySettled(live, () => live.sim!.stats.framesSent);
       recorded = live.store.window(BTC).last(10_000);
     } finally {
       await live.stop();
@@ -75,7 +76,8 @@ describe.runIf(await hasRedis('a replay keeps Redis keys of its own'))('a replay
       try {
         await replay.ready;
         await replay.replay!.done;
-        await sleep(800);
+        // Every frame sent, not yet every one taken in and its gaps filled.
+        await replaySettled(replay, () => replay.replay!.stats.framesSent);
         // Served from the recording alone: no bar of the live key's, none of the earlier replay's.
         expect(replay.store.window(BTC).last(10_000), `run ${run}`).toEqual(recorded);
         // Written under its own namespace, and only there.

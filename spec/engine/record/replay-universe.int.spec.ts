@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { readRecording } from '../../../engine/src/record/read-recording.ts';
+import { replaySettled } from '../../helpers/replay-settled.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'replay-universe-'));
@@ -23,7 +24,7 @@ describe('a recording made with SYMBOLS=* (the whole exchange)', () => {
       await rec.ready;
       await sleep(2500);
       rec.sim!.faults.pauseStream();
-      await sleep(800);
+      await replaySettled(rec, () => rec.sim!.stats.framesSent);
       live = Object.fromEntries(ids.map((id) => [id.key, rec.store.window(id).last(10_000)]));
     } finally {
       await rec.stop();
@@ -35,7 +36,8 @@ describe('a recording made with SYMBOLS=* (the whole exchange)', () => {
     try {
       await replay.ready;
       await replay.replay!.done;
-      await sleep(800);
+      // Every frame sent, not yet every one taken in and its gaps filled.
+      await replaySettled(replay, () => replay.replay!.stats.framesSent);
       expect(replay.replay!.symbols).toEqual(MARKETS);
       const res = await fetch(`${replay.url}/symbols`);
       expect(await res.json()).toMatchObject({ symbols: MARKETS, configured: MARKETS });

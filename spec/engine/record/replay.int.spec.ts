@@ -8,6 +8,7 @@ import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { seriesId } from '../../../engine/src/domain/series-id.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
+import { replaySettled } from '../../helpers/replay-settled.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rec-'));
 const file = join(dir, 'run.jsonl.gz');
@@ -43,7 +44,7 @@ describe('record and replay', () => {
     await sleep(2500);
     // Quiesce before stopping: no frame left half-processed behind a REST fill.
     live.sim!.faults.pauseStream();
-    await sleep(800);
+    await replaySettled(live, () => live.sim!.stats.framesSent);
     const recorded = await snapshot(live);
     const fills = live.metrics.value('engine_gap_bars_filled_total');
     await live.stop();
@@ -53,7 +54,8 @@ describe('record and replay', () => {
     const replay = await startApp({ ...base, source: 'replay', replayFile: file, replaySpeed: 'max' });
     await replay.ready;
     await replay.replay!.done;
-    await sleep(800);
+    // Every frame sent, not yet every one taken in and its gaps filled.
+    await replaySettled(replay, () => replay.replay!.stats.framesSent);
     const replayed = await snapshot(replay);
     const stats = { ...replay.replay!.stats };
     await replay.stop();

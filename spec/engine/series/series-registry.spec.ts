@@ -431,10 +431,12 @@ describe('SeriesRegistry: deterministic warm-up and ranges over history', () => 
     const chart = new Map(values(a) as Array<[number, number]>);
     const from = short.published.length;
     refuse = false;
-    await sleep(150);
-    expect(values(a)).toEqual(values(b));
-    // What a chart holding the short start gets: every point it lacked or had wrong.
-    expect(upserted(chart, pointsSince(short.published, from))).toEqual(values(b));
+    // It runs again after rewarmAfterMs, in slices a loaded machine may space out: waited for, not slept on.
+    await vi.waitFor(() => {
+      expect(values(a)).toEqual(values(b));
+      // What a chart holding the short start gets: every point it lacked or had wrong.
+      expect(upserted(new Map(chart), pointsSince(short.published, from))).toEqual(values(b));
+    }, { timeout: 5000 });
     short.registry.stop();
     whole.registry.stop();
   });
@@ -520,11 +522,14 @@ describe('SeriesRegistry after a hole repaired late', () => {
     const before = at(ema, 260);
     history.splice(250, 0, ...range(250, 253));
     for (const b of range(250, 253)) repairs.next(b);
-    await sleep(20);
-    // The hole's points, and the values after it, as a fresh computation over the whole window gives them.
-    expect(at(dbl, 251)).toBe(wave(251).close * 2);
     const whole = await registry.range(req('ema'), id, undefined, 60);
-    expect(ema!.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+    // The hole's points, and the values after it, as a fresh computation over the whole window gives them,
+    // once it is live again (`correctedFrom` cleared): it runs again in slices, which a loaded machine spaces out.
+    await vi.waitFor(() => {
+      expect(at(dbl, 251)).toBe(wave(251).close * 2);
+      expect(ema!.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+      expect(ema!.correctedFrom).toBeUndefined();
+    }, { timeout: 5000 });
     expect(at(ema, 260)).not.toBe(before);
     // Live again: the next bar is computed and published.
     history.push(wave(300));
@@ -561,9 +566,12 @@ describe('SeriesRegistry after a hole repaired late', () => {
     // The warm-up has read the window and is on its way, a slice per turn.
     repair();
     const ema = await lease.ready;
-    await sleep(100);
     const whole = await registry.range(req('ema'), id, undefined, 60);
-    expect(ema.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+    // It runs again once live, in slices (its state reads 'live' throughout): done when `correctedFrom` is cleared.
+    await vi.waitFor(() => {
+      expect(ema.window.between(240 * M, 299 * M).map((p) => [p.time, p.value])).toEqual(whole.map((p) => [p.time, p.value]));
+      expect(ema.correctedFrom).toBeUndefined();
+    }, { timeout: 5000 });
     registry.stop();
   });
 
@@ -573,16 +581,20 @@ describe('SeriesRegistry after a hole repaired late', () => {
     const points = () => ema.window.last(1000).map((p) => [p.time, p.value] as const);
     // What an open chart holds: the snapshot, upserted by time with every series_point after it.
     const chart = new Map(points());
-    const before = new Map(chart);
     const sentBefore = published.length;
     repair();
-    await sleep(100);
+    // It runs again in slices, its state 'live' throughout, and sends what changed once done: waited
+    // for (a loaded machine's timer fired between two slices, with nothing sent yet).
+    const sent = await vi.waitFor(() => {
+      const since = pointsSince(published, sentBefore);
+      // The hole's three points are among them.
+      expect(since.filter((m) => m.time >= 250 * M && m.time <= 252 * M)).toHaveLength(3);
+      expect(upserted(new Map(chart), since)).toEqual(points());
+      return since;
+    }, { timeout: 5000 });
     expect(ema.state).toBe('live');
-    const sent = pointsSince(published, sentBefore);
-    expect(upserted(chart, sent)).toEqual(points());
-    // The hole's three points are among them; nothing the chart had already went out again.
-    expect(sent.filter((m) => m.time >= 250 * M && m.time <= 252 * M)).toHaveLength(3);
-    expect(sent.filter((m) => before.get(m.time) === m.value)).toEqual([]);
+    // Nothing the chart had already went out again.
+    expect(sent.filter((m) => chart.get(m.time) === m.value)).toEqual([]);
     registry.stop();
   });
 
@@ -593,9 +605,9 @@ describe('SeriesRegistry after a hole repaired late', () => {
     await sleep(10);
     // Running again (waiting for the exchange): a bar closes meanwhile.
     append(wave(300));
-    await sleep(80);
+    // Sent once it is live again: its run goes on in slices, which a loaded machine spaces out.
+    await vi.waitFor(() => expect(published.map(([, m]) => (JSON.parse(m) as { time: number }).time)).toContain(300 * M), { timeout: 5000 });
     expect(ema.state).toBe('live');
-    expect(published.map(([, m]) => (JSON.parse(m) as { time: number }).time)).toContain(300 * M);
     registry.stop();
   });
 });
