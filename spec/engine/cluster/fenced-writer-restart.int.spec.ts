@@ -26,7 +26,7 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
   const id = seriesId('BTCUSDT', '1m');
 
   beforeAll(async () => {
-    server = await RedisProcess.start({ args: ['--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes'] });
+    server = await RedisProcess.start({ args: ['--save', '', '--appendonly', 'no'] });
     // As the ingest node's connection is made.
     redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
     redis.on('error', () => {});
@@ -58,8 +58,9 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
 
   /** Redis stalls with the next write on its way, dies, and comes back from its snapshot: what that write got. */
   async function writeAcrossRestart(w: FencedWriter): Promise<unknown> {
-    void admin.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
-    await sleep(50);
+    // Redis holds every command from its answer on, for longer than any stall of this process (a
+    // 1 s DEBUG SLEEP sent 50 ms before the write could end, or start after it, on a loaded machine).
+    await admin.call('CLIENT', 'PAUSE', '10000', 'ALL');
     const inFlight = w.write('T', id, bar(9)).then(
       (r) => r,
       (e: Error) => e,
@@ -102,6 +103,8 @@ describe.runIf(redisUp)('fenced writer across a Redis restart from an older snap
   it('tells once that the Redis it writes to is another (its run id changed): the ingest node takes the lead again, healing what it lost', async () => {
     const changes: Array<[string, string]> = [];
     const w = new FencedWriter({ redis, keyPrefix: 't:', leaseKey: keys.lease, bufferSize: 100, historyUpdates: 100, onRedisChanged: (a, b) => changes.push([a, b]) });
+    // The test before ends as Redis restarts: its connection may not be back yet (no offline queue).
+    await reconnected();
     await admin.flushall();
     await admin.set(keys.lease, 'T');
     await w.write('T', id, bar(1));

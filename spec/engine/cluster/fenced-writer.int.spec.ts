@@ -48,14 +48,15 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
   };
 
   it('one of two nodes leads, with a term from INCR; the standby leads soon after the leader stops', async () => {
-    // A 2 s lease (renewed every 667 ms): at 600 ms, a stall of this loaded process of ~400 ms let the
-    // lease lapse between two renewals and b take it.
-    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 2000 });
-    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 2000 });
+    // A lease a steps down from only if this process stalls 3.5 s (its TTL less a renewal period and a
+    // quarter): at 600 ms, a stall of ~400 ms let the lease lapse between two renewals and b take it; at
+    // 2 s renewed every 667 ms, one of 1.2 s could make a step down.
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 4000, renewEveryMs: 400 });
+    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 4000, renewEveryMs: 400 });
     a.start();
     await firstValueFrom(a.leader$.pipe(filter(Boolean)));
     b.start();
-    await sleep(2100); // longer than the ttl: a renews, b keeps failing
+    await sleep(4100); // longer than the ttl: a renews, b keeps failing
     expect(a.state).toMatchObject({ leader: true, term: 1 });
     expect(b.state.leader).toBe(false);
     expect(await redis.get(keys.lease)).toBe(a.state.token);
