@@ -91,6 +91,8 @@ interface Conn {
   pumpTimer: NodeJS.Timeout | undefined;
   holdUntil: number;
   rotateTimer: NodeJS.Timeout | undefined;
+  /** A failed replacement's retry (rotationFailed); the age timer stays. */
+  retryTimer?: NodeJS.Timeout;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -112,6 +114,8 @@ export class StreamShard {
   private readonly now: () => number;
   private current: Conn | undefined;
   private rotating = false;
+  /** Replacements that failed in a row before taking over (a retried rotation's backoff). */
+  private rotationFailures = 0;
   private everConnected = false;
   private failures = 0;
   private lastFrameAt: number;
@@ -312,6 +316,7 @@ export class StreamShard {
   private dispose(c: Conn): void {
     clearTimeout(c.pumpTimer);
     clearTimeout(c.rotateTimer);
+    clearTimeout(c.retryTimer);
     for (const r of c.inflight.values()) clearTimeout(r.timer);
     c.inflight.clear();
     c.open = false;
@@ -392,8 +397,22 @@ export class StreamShard {
         this.down(`closed ${code}`);
       } else if (rotation) {
         this.rotating = false; // the replacement failed before taking over; the old socket stays current
+        this.rotationFailed();
       } else if (!wasOpen && !this.current) this.down(c.refused === undefined ? `connect failed ${code}` : `refused ${c.refused}`);
     });
+  }
+
+  /**
+   * A current socket holding a stream whose UNSUBSCRIBE was given up on is replaced again, after a
+   * backoff: it kept that stream's place (and its frames) until the next rotation by age, up to 24 h.
+   */
+  private rotationFailed(): void {
+    const c = this.current;
+    if (!c || this.ac.signal.aborted || !this.unsettled(c)) return;
+    this.rotationFailures++;
+    const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
+    clearTimeout(c.retryTimer);
+    c.retryTimer = setTimeout(() => this.rotate(c, 'unsubscribe given up'), base * (0.5 + Math.random() / 2));
   }
 
   private schedule(c: Conn): void {
@@ -605,6 +624,7 @@ export class StreamShard {
     const old = this.current;
     this.current = c;
     this.rotating = false;
+    this.rotationFailures = 0;
     this.failures = 0;
     this.schedule(c);
     // An UNSUBSCRIBE given up on while it was the replacement: it is replaced in turn.

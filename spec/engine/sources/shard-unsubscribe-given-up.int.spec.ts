@@ -60,6 +60,28 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
     }, 40_000);
   }
 
+  it('tries the replacement again when the first is refused: the given-up stream does not keep its place until the next rotation by age (an hour here, 24 h at most)', async () => {
+    const { events, logs, malformed } = await start(
+      [A, B, C, D],
+      (s) => {
+        rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
+        s.remove([D]);
+      },
+      'UNSUBSCRIBE',
+      MAX_ATTEMPTS,
+      // The replacement's upgrade is refused (503) for a while: it fails before taking over.
+      () => rig.sim.faults.refuseConnections(1000),
+    );
+    await until(() => logs.some((l) => l.startsWith('upstream refused the connection')), 10_000, 'the replacement refused');
+    // Before: the old socket stayed current holding D, with no further try.
+    await until(() => rig.held().length === 1 && !rig.held()[0]!.includes(D), 20_000, 'replaced once the exchange accepts again');
+    expect(rig.held()).toEqual([[A, B, C].sort()]);
+    expect(logs.filter((l) => l.startsWith('rotating upstream connection')).length).toBeGreaterThanOrEqual(2);
+    rig.expectNeverOverCap({ events, logs }, /closed/);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    expect(malformed).toEqual([]);
+  }, 40_000);
+
   it('delivers a stream wanted again once its UNSUBSCRIBE is given up on, never one too many', async () => {
     const { events, logs, malformed, at } = await start(
       [A, B, C, D],
