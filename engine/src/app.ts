@@ -46,8 +46,8 @@ export interface AppOptions extends Partial<Config> {
   /** How often the symbols that stopped trading are asked after (default 5 min). */
   stoppedRecheckMs?: number;
   /**
-   * ROLE=ingest (issue 13): every update goes to this instead of the local hub (the cluster's fenced
-   * writer publishes it), and /health carries what `health` adds (role, node, leader). `series`
+   * ROLE=ingest (issue 13): every update goes to this (the cluster's fenced writer publishes it) and
+   * to the local hub without a position, and /health carries what `health` adds (role, node, leader). `series`
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster). `connectLimiter` counts
    * the upstream's connection attempts (the ingest nodes share one budget: shared-connect-limiter.ts).

@@ -32,7 +32,8 @@ export interface IngestNode {
  * ROLE=ingest: the whole pipeline of `ROLE=all` (upstream, bootstrap, gap healing, custom intervals)
  * as a hot standby, plus a lease; only the leader writes, each update through the fenced writer,
  * which stores and publishes it for the edges. Its local store is memory (what the pipeline needs);
- * Redis holds the cluster's copy. Serves /health (role, node, leader) and /metrics; clients belong on edges.
+ * Redis holds the cluster's copy. Serves /health (role, node, leader) and /metrics, and clients too,
+ * without positions (they belong on edges, where they can resume).
  */
 export async function startIngest(options: AppOptions & { redisUrl: string }): Promise<IngestNode> {
   const config = { ...loadConfig({}), ...options };
