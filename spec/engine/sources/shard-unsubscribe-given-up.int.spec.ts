@@ -30,21 +30,24 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
     await until(() => r.at.changed >= 0, 20_000, `failure ${nth} of ${method}`);
     return r;
   };
+  /** A, B, C, D on the socket, then D removed with its UNSUBSCRIBE never applied; `change` at the give-up. */
+  const giveUpOnD = (change: (s: StreamShard) => void, answer: 'none' | 'refuse' = 'none') =>
+    start(
+      [A, B, C, D],
+      (s) => {
+        rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, answer);
+        s.remove([D]);
+      },
+      'UNSUBSCRIBE',
+      MAX_ATTEMPTS,
+      change,
+    );
   const failedLogs = (logs: string[], method: string) => logs.filter((l) => l.startsWith(`upstream ${method} failed`));
 
   for (const answer of ['none', 'refuse'] as const) {
     it(`replaces the socket when a swapped-out stream's UNSUBSCRIBE is given up on (${answer === 'none' ? 'unanswered' : 'refused'}): never one too many`, async () => {
-      const { events, logs, malformed, at } = await start(
-        [A, B, C, D],
-        (s) => {
-          rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, answer);
-          s.remove([D]);
-        },
-        'UNSUBSCRIBE',
-        MAX_ATTEMPTS,
-        // Given up on, D is still held at the exchange: Y has no room on this socket.
-        (s) => s.add([Y]),
-      );
+      // Given up on, D is still held at the exchange: Y has no room on this socket.
+      const { events, logs, malformed, at } = await giveUpOnD((s) => s.add([Y]), answer);
       await until(() => klineAfter(events, at.changed, Y) || cut(events), 15_000, 'a kline of Y (or a cut)');
       expect(failedLogs(logs, 'UNSUBSCRIBE')).toHaveLength(MAX_ATTEMPTS);
       rig.expectNeverOverCap({ events, logs }, /refused|closed/);
@@ -61,17 +64,8 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
   }
 
   it('tries the replacement again when the first is refused: the given-up stream does not keep its place until the next rotation by age (an hour here, 24 h at most)', async () => {
-    const { events, logs, malformed } = await start(
-      [A, B, C, D],
-      (s) => {
-        rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
-        s.remove([D]);
-      },
-      'UNSUBSCRIBE',
-      MAX_ATTEMPTS,
-      // The replacement's upgrade is refused (503) for a while: it fails before taking over.
-      () => rig.sim.faults.refuseConnections(1000),
-    );
+    // The replacement's upgrade is refused (503) for a while: it fails before taking over.
+    const { events, logs, malformed } = await giveUpOnD(() => rig.sim.faults.refuseConnections(1000));
     await until(() => logs.some((l) => l.startsWith('upstream refused the connection')), 10_000, 'the replacement refused');
     // Before: the old socket stayed current holding D, with no further try.
     await until(() => rig.held().length === 1 && !rig.held()[0]!.includes(D), 20_000, 'replaced once the exchange accepts again');
@@ -83,16 +77,7 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
   }, 40_000);
 
   it('delivers a stream wanted again once its UNSUBSCRIBE is given up on, never one too many', async () => {
-    const { events, logs, malformed, at } = await start(
-      [A, B, C, D],
-      (s) => {
-        rig.sim.faults.ignoreUnsubscribes(MAX_ATTEMPTS, 'none');
-        s.remove([D]);
-      },
-      'UNSUBSCRIBE',
-      MAX_ATTEMPTS,
-      (s) => s.add([D]),
-    );
+    const { events, logs, malformed, at } = await giveUpOnD((s) => s.add([D]));
     await until(() => rig.held().length === 1 || cut(events), 10_000, 'one socket (or a cut)');
     const from = events.length;
     await until(() => klineAfter(events, from, D) || cut(events), 10_000, 'a kline of D on the socket left (or a cut)');
