@@ -1,6 +1,6 @@
 import type { Chart } from 'klinecharts';
 import { createEffect, createMemo, createSignal, For, lazy, on, onCleanup, onMount, Show, Suspense } from 'solid-js';
-import { canonicalSeriesLabel, fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, splitSeriesLabel } from './api.ts';
+import { canonicalSeriesLabel, fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, seriesOffered, splitSeriesLabel } from './api.ts';
 import { pricePrecision } from './chart/period.ts';
 import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
 import { Popover } from './components/Popover.tsx';
@@ -253,7 +253,15 @@ export function App() {
                     const on = () => series().some((c) => seriesName(c.name) === d.name);
                     return (
                       <div class="ind-row">
-                        <button data-series={d.name} title={d.description} aria-pressed={on()} classList={{ active: on() }} onClick={() => toggleSeries(d.name)}>
+                        {/* Pinned to another interval: offered only to be turned off (the engine would refuse it here). */}
+                        <button
+                          data-series={d.name}
+                          title={seriesOffered(d, interval()) ? d.description : `${d.description} (computed on ${d.interval} bars only)`.trim()}
+                          aria-pressed={on()}
+                          classList={{ active: on() }}
+                          disabled={!on() && !seriesOffered(d, interval())}
+                          onClick={() => toggleSeries(d.name)}
+                        >
                           {d.name}
                         </button>
                         <button class="gear" data-series-settings={d.name} aria-label={`${d.name} settings`} disabled={!on()} onClick={() => setSettingsFor({ kind: 'series', name: d.name })}>

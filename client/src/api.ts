@@ -115,7 +115,13 @@ export function toSeriesDef(v: unknown): SeriesDef | undefined {
   };
   if (v.state === 'failed' || v.state === 'live') def.state = v.state;
   if (typeof v.error === 'string') def.error = v.error;
+  if (typeof v.interval === 'string') def.interval = v.interval;
   return def;
+}
+
+/** Whether a chart on `interval` may ask for the series: one pinned to another interval is refused there. */
+export function seriesOffered(def: Pick<SeriesDef, 'interval'>, interval: string): boolean {
+  return def.interval === undefined || def.interval === interval;
 }
 
 export async function fetchSeriesCatalog(): Promise<SeriesDef[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalSeriesLabel, seriesLabel, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
+import { canonicalSeriesLabel, seriesLabel, seriesOffered, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
 import { checkNumber } from '../../client/src/settings/param-field.ts';
 
 describe('series catalog as GET /series gives it', () => {
@@ -17,6 +17,15 @@ describe('series catalog as GET /series gives it', () => {
     });
     expect(toSeriesDef({ name: 'ema-cross', pane: 'overlay', plot: ['fast', 'slow'], params: [{ name: 'fast', default: 9, min: 1 }, { name: 'bad' }] })!.params).toEqual([{ name: 'fast', default: 9, type: 'number', min: 1 }]);
     expect(toSeriesDef({ pane: 'overlay' })).toBeUndefined();
+  });
+
+  it('offers a definition pinned to an interval on that interval alone (the engine refuses it on the others)', () => {
+    // /series gives `interval: null` for one computed on every interval.
+    const any = toSeriesDef({ name: 'rsi', pane: 'oscillator', interval: null, params: { period: 14 } })!;
+    const pinned = toSeriesDef({ name: 'daily-pivot', pane: 'overlay', interval: '1h', params: {} })!;
+    expect(pinned.interval).toBe('1h');
+    expect(['1m', '1h', '1d'].map((i) => seriesOffered(any, i))).toEqual([true, true, true]);
+    expect(['1m', '1h', '1d'].map((i) => seriesOffered(pinned, i))).toEqual([false, true, false]);
   });
 
   it('labels a series by the parameters that differ from the defaults', () => {

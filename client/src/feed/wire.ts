@@ -49,6 +49,8 @@ export interface SeriesDef {
   params: SeriesParamSpec[];
   state?: 'live' | 'failed';
   error?: string;
+  /** The one interval it is computed on, when its definition pins one: the engine refuses it on any other. */
+  interval?: string;
 }
 
 /** `retryAfterSec`: refused at a cap (the engine's load), worth asking again after it. */
