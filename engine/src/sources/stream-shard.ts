@@ -93,6 +93,8 @@ interface Conn {
   rotateTimer: NodeJS.Timeout | undefined;
   /** A failed replacement's retry (rotationFailed); the age timer stays. */
   retryTimer?: NodeJS.Timeout;
+  /** It was the shard's current socket (a rotation's, once it took over). */
+  tookOver?: boolean;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -364,6 +366,7 @@ export class StreamShard {
         this.lastFrameAt = this.connectedAt = this.now();
         this.flow.bridge();
         this.current = c;
+        c.tookOver = true;
         this.schedule(c);
         this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: this.everConnected });
         this.everConnected = true;
@@ -395,8 +398,10 @@ export class StreamShard {
         // Said: a cut by the exchange (its limit of 5 messages a second, a maintenance) had left only the later "upstream connected".
         if (!this.ac.signal.aborted) this.opts.log?.('warn', 'upstream connection closed', { shard: this.index, code, reason: reason.toString('utf8', 0, 200) });
         this.down(`closed ${code}`);
-      } else if (rotation) {
-        this.rotating = false; // the replacement failed before taking over; the old socket stays current
+      } else if (rotation && !c.tookOver) {
+        // The replacement failed before taking over; the old socket stays current. (One that took over
+        // and was rotated out in turn says nothing of the rotation in flight now.)
+        this.rotating = false;
         this.rotationFailed();
       } else if (!wasOpen && !this.current) this.down(c.refused === undefined ? `connect failed ${code}` : `refused ${c.refused}`);
     });
@@ -623,6 +628,7 @@ export class StreamShard {
     for (const r of c.inflight.values()) if (r.method === 'SUBSCRIBE') return;
     const old = this.current;
     this.current = c;
+    c.tookOver = true;
     this.rotating = false;
     this.rotationFailures = 0;
     this.failures = 0;
