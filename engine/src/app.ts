@@ -183,7 +183,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const older = olderBarsSource({ config, rest: market.rest, catalog, metrics });
   const registry = (late.registry = new SeriesRegistry(defs, {
     olderBars: older.ofSeries,
-    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, repairs$: feed.repairs$, hub, positions }),
+    // An ingest node's points go out without a position, as its candles do (a made-up epoch before).
+    ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, repairs$: feed.repairs$, hub, positions: cluster ? undefined : positions }),
     maxInstances: config.maxSeriesInstances,
     ...cluster?.series,
   }));

@@ -18,7 +18,8 @@ export interface RegistryWiringParts {
   /** The bars of a hole the series repaired late, after they are in the window. */
   repairs$?(id: SeriesId): Observable<Bar>;
   hub: Hub;
-  positions: { position(id: SeriesId): WirePosition };
+  /** None on an ingest node: its port's clients get no positions (the cluster's are in Redis). */
+  positions?: { position(id: SeriesId): WirePosition };
 }
 
 /**
@@ -41,7 +42,7 @@ export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
     listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
     onSlow: (name) => seriesSlow(1, { series: name }),
-    position: (id) => p.positions.position(id),
+    position: p.positions && ((id) => p.positions!.position(id)),
   };
 }
 
