@@ -38,9 +38,14 @@ export class SharedConnectLimiter extends ConnectLimiter {
   private seq = 0;
   private alone = false;
   private unanswered = 0;
+  /** The connection was ready once: later, a Redis away refuses at once (no dial waits for it). */
+  private everReady: boolean;
+  /** The one wait for a connection still opening, shared by the dials made meanwhile. */
+  private opening: Promise<void> | undefined;
 
   constructor(private readonly cfg: SharedConnectLimiterConfig) {
     super(cfg.max, cfg.windowMs, cfg.now);
+    this.everReady = cfg.redis.status === 'ready';
   }
 
   /** Dials that counted on this node's own window (Redis did not answer in time). */
@@ -87,7 +92,10 @@ export class SharedConnectLimiter extends ConnectLimiter {
     const { redis, keys } = this.cfg;
     // The node's first dial comes while its connection is still opening (no offline queue: refused at
     // once), and went uncounted in the cluster's window: wait for it, within the same time.
-    await readyWithin(redis, timeoutMs);
+    if (!this.everReady) {
+      if (redis.status !== 'ready') await (this.opening ??= readyWithin(redis, timeoutMs).finally(() => (this.opening = undefined)));
+      this.everReady = redis.status === 'ready';
+    }
     const r = (await redis.eval(CONNECT_TAKE_LUA, 2, keys.connectAttempts, keys.connectHold, max, this.windowMs, `${this.id}:${++this.seq}`)) as [number, number];
     return [Number(r[0]), Number(r[1])];
   }
@@ -100,7 +108,7 @@ export class SharedConnectLimiter extends ConnectLimiter {
   }
 }
 
-/** Resolves once a connection that is opening is ready (or after `ms`, or at its end); at once otherwise (a Redis away waits for no dial). */
+/** Resolves once a connection that is opening is ready, or after `ms`, or when that attempt fails (closed); at once if it is not opening. */
 function readyWithin(redis: Redis, ms: number): Promise<void> {
   if (redis.status !== 'wait' && redis.status !== 'connecting' && redis.status !== 'connect') return Promise.resolve();
   if (redis.status === 'wait') redis.connect().catch(() => undefined); // lazyConnect: a command would open it, refused meanwhile
@@ -108,11 +116,11 @@ function readyWithin(redis: Redis, ms: number): Promise<void> {
     const done = () => {
       clearTimeout(timer);
       redis.off('ready', done);
-      redis.off('end', done);
+      redis.off('close', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
     redis.once('ready', done);
-    redis.once('end', done);
+    redis.once('close', done);
   });
 }
