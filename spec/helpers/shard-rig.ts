@@ -24,6 +24,8 @@ export interface ShardRigStart {
   initial: string[];
   /** Unset: the shard's own default. */
   replyTimeoutMs?: number;
+  /** Unset: the shard's own default (its reconnects' and retried rotations' first backoff). */
+  backoffInitialMs?: number;
   /** Run on the simulator before the shard dials (a fault set up front). */
   before?: (sim: SimExchange) => void;
   /** Run on each event once it is recorded. */
@@ -77,6 +79,7 @@ export function useShardRig() {
       limiter: new ConnectLimiter(),
       maxStreams: MAX,
       replyTimeoutMs: o.replyTimeoutMs,
+      backoffInitialMs: o.backoffInitialMs,
       emit: (e) => {
         r.events.push(e);
         o.onEvent?.(e, rig.shard);

@@ -367,6 +367,7 @@ export class StreamShard {
         this.flow.bridge();
         this.current = c;
         c.tookOver = true;
+        this.rotationFailures = 0;
         this.schedule(c);
         this.opts.emit({ type: 'connected', shard: this.index, streams: [...this.wanted], resync: this.everConnected });
         this.everConnected = true;
@@ -413,11 +414,16 @@ export class StreamShard {
    */
   private rotationFailed(): void {
     const c = this.current;
-    if (!c || this.ac.signal.aborted || !this.unsettled(c)) return;
+    if (!c || this.ac.signal.aborted) return;
+    if (!this.unsettled(c)) {
+      this.rotationFailures = 0;
+      return;
+    }
     this.rotationFailures++;
     const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
     clearTimeout(c.retryTimer);
-    c.retryTimer = setTimeout(() => this.rotate(c, 'unsubscribe given up'), base * (0.5 + Math.random() / 2));
+    // Settled meanwhile (the stream wanted again and subscribed): no replacement needed.
+    c.retryTimer = setTimeout(() => this.unsettled(c) && this.rotate(c, 'unsubscribe given up'), base * (0.5 + Math.random() / 2));
   }
 
   private schedule(c: Conn): void {

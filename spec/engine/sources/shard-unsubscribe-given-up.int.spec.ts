@@ -23,15 +23,15 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
   const rig = useShardRig();
 
   /** The shard's socket with `initial`, then `act` run; `change` runs at the `nth` failure of a `method` request. */
-  const start = async (initial: string[], act: (s: StreamShard) => void, method: 'SUBSCRIBE' | 'UNSUBSCRIBE', nth: number, change: (s: StreamShard) => void) => {
-    const r = await rig.start({ initial, replyTimeoutMs: 1000, onFailure: { method, nth, change } });
+  const start = async (initial: string[], act: (s: StreamShard) => void, method: 'SUBSCRIBE' | 'UNSUBSCRIBE', nth: number, change: (s: StreamShard) => void, backoffInitialMs?: number) => {
+    const r = await rig.start({ initial, replyTimeoutMs: 1000, backoffInitialMs, onFailure: { method, nth, change } });
     await untilKlineOfEach(r.events, initial);
     act(rig.shard);
     await until(() => r.at.changed >= 0, 20_000, `failure ${nth} of ${method}`);
     return r;
   };
   /** A, B, C, D on the socket, then D removed with its UNSUBSCRIBE never applied; `change` at the give-up. */
-  const giveUpOnD = (change: (s: StreamShard) => void, answer: 'none' | 'refuse' = 'none') =>
+  const giveUpOnD = (change: (s: StreamShard) => void, answer: 'none' | 'refuse' = 'none', backoffInitialMs?: number) =>
     start(
       [A, B, C, D],
       (s) => {
@@ -41,6 +41,7 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
       'UNSUBSCRIBE',
       MAX_ATTEMPTS,
       change,
+      backoffInitialMs,
     );
   const failedLogs = (logs: string[], method: string) => logs.filter((l) => l.startsWith(`upstream ${method} failed`));
 
@@ -75,6 +76,23 @@ describe('a full shard whose UNSUBSCRIBE the exchange never applies', () => {
     expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
     expect(malformed).toEqual([]);
   }, 40_000);
+
+  it('does not retry the replacement once the stuck stream is settled during the backoff (wanted again, subscribed)', async () => {
+    // A first retry 2–4 s on: time for D's SUBSCRIBE to be answered on the socket that holds it.
+    const { events, logs, malformed } = await giveUpOnD(() => rig.sim.faults.refuseConnections(100), 'none', 4000);
+    await until(() => logs.some((l) => l.startsWith('upstream refused the connection')), 10_000, 'the replacement refused');
+    rig.shard.add([D]);
+    const attempts = rig.sim.stats.wsConnectAttempts;
+    const from = events.length;
+    await until(() => klineAfter(events, from, D) || cut(events), 10_000, 'a kline of D on the socket held (or a cut)');
+    // Past the retry's latest time (twice the first backoff).
+    await new Promise((r) => setTimeout(r, 8500));
+    expect(logs.filter((l) => l.startsWith('rotating upstream connection'))).toHaveLength(1);
+    expect(rig.sim.stats.wsConnectAttempts).toBe(attempts);
+    expect(rig.held()).toEqual([[A, B, C, D].sort()]);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    expect(malformed).toEqual([]);
+  }, 60_000);
 
   it('delivers a stream wanted again once its UNSUBSCRIBE is given up on, never one too many', async () => {
     const { events, logs, malformed, at } = await giveUpOnD((s) => s.add([D]));
