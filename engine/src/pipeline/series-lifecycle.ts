@@ -245,6 +245,8 @@ export class SeriesLifecycle implements SeriesDemand {
     if (!catalog.isTrading(id.symbol)) return { ok: false, code: 'symbol_not_trading', message: `symbol ${id.symbol} is not trading on the exchange` };
     if (!catalog.isInterval(id.interval)) return { ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` };
     if (this.entries.has(id.key)) return undefined;
+    // None served on demand: said plainly, and before the rate, which such an ask used up for nothing.
+    if (maxOnDemandSeries === 0) return { ok: false, code: 'series_capacity', message: `this engine serves only its configured series (MAX_ON_DEMAND_SERIES=0)` };
     // Joining a series others started is free; starting one costs REST weight, so it is rationed.
     const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
     if (wait > 0) {

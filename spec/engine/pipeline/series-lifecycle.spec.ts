@@ -9,7 +9,7 @@ import { SeriesLifecycle } from '../../../engine/src/pipeline/series-lifecycle.t
 const m = (symbol: string) => ({ symbol, base: symbol.replace(/USDT$/, ''), quote: 'USDT' });
 
 /** A lifecycle over fakes that record what it asks of the world; loads finish when the test says. */
-function setup(opts: { max?: number; idle?: number } = {}) {
+function setup(opts: { max?: number; idle?: number; perMinute?: number } = {}) {
   const order: string[] = [];
   const catalog = new SeriesCatalog(['BTCUSDT'], ['1m', '45m'], 'sim', 100);
   catalog.setMarkets(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT'].map(m));
@@ -43,6 +43,7 @@ function setup(opts: { max?: number; idle?: number } = {}) {
     live: (id) => void order.push(`live ${id.key}`),
     idleSeriesMs: opts.idle ?? 1000,
     maxOnDemandSeries: opts.max ?? 10,
+    onDemandPerMinute: opts.perMinute,
     concurrency: 2,
     log: silentLogger,
   });
@@ -263,6 +264,17 @@ describe('SeriesLifecycle', () => {
     expect(await t.lc.want(seriesId('ADAUSDT', '1m'))).toMatchObject({ ok: false, code: 'series_capacity' });
     expect(t.streams.size).toBe(2);
     expect(t.loadCount.has('NOPEUSDT:1m')).toBe(false);
+    t.lc.stopAll();
+  });
+
+  it('with MAX_ON_DEMAND_SERIES=0 serves the configured series alone, says so, and spends no ask of the address on it', async () => {
+    const t = setup({ max: 0, perMinute: 2 });
+    t.lc.pinSymbol('BTCUSDT');
+    for (let i = 0; i < 3; i++) expect(await t.lc.want(seriesId('ETHUSDT', '1m'), '10.0.0.1')).toMatchObject({ ok: false, code: 'series_capacity', message: expect.stringMatching(/only its configured series \(MAX_ON_DEMAND_SERIES=0\)/) });
+    const held = t.lc.want(seriesId('BTCUSDT', '1m'), '10.0.0.1');
+    t.finish(seriesId('BTCUSDT', '1m'));
+    expect(await held).toMatchObject({ ok: true });
+    expect([...t.streams]).toEqual(['btcusdt@kline_1m']);
     t.lc.stopAll();
   });
 
