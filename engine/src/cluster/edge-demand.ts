@@ -222,6 +222,8 @@ export class EdgeDemand implements SeriesDemand {
       // is; refused there, it is asked for again on this one's own address.
       const charging = this.taking.get(id.key);
       if (charging) return this.after(charging, id, address, undefined, waiting, left);
+      // None served on demand: said plainly, before the rate (as ROLE=all's lifecycle does).
+      if (this.cfg.maxSeries === 0) return Promise.resolve({ ok: false, code: 'series_capacity', message: 'this engine serves only its configured series (MAX_ON_DEMAND_SERIES=0)' });
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve(rateLimited(wait));

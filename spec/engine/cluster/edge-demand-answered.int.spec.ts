@@ -69,6 +69,15 @@ describe.runIf(await hasRedis('edge demand, answers as they come'))('an edge tol
     expect(d.isLive(id)).toBe(true);
   });
 
+  it('with MAX_ON_DEMAND_SERIES=0 an ask is refused at once, as such, and asks nothing of the leader', async () => {
+    const d = bareEdgeDemand(r, keys, 'edge-z', { maxSeries: 0 });
+    demands.push(d);
+    const id = seriesId('ANSZUSDT', '1m');
+    expect(await after(d.want(id, '203.0.113.30'), 1000)).toEqual({ ok: false, code: 'series_capacity', message: expect.stringMatching(/only its configured series \(MAX_ON_DEMAND_SERIES=0\)/) });
+    expect(await r.zscore(keys.wanted, id.key)).toBeNull();
+    expect(await r.exists(keys.holders + id.key)).toBe(0);
+  });
+
   it('a refusal is passed on when the leader names it', async () => {
     const d = edge(true, 60_000);
     await new Promise((res) => setTimeout(res, 300));
