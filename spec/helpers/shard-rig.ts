@@ -26,6 +26,8 @@ export interface ShardRigStart {
   replyTimeoutMs?: number;
   /** Unset: the shard's own default (its reconnects' and retried rotations' first backoff). */
   backoffInitialMs?: number;
+  /** Unset: an hour. */
+  rotateAfterMs?: number;
   /** Run on the simulator before the shard dials (a fault set up front). */
   before?: (sim: SimExchange) => void;
   /** Run on each event once it is recorded. */
@@ -75,7 +77,7 @@ export function useShardRig() {
       index: 0,
       wsUrl: rig.sim.wsUrl,
       staleAfterMs: 1500,
-      rotateAfterMs: 3_600_000,
+      rotateAfterMs: o.rotateAfterMs ?? 3_600_000,
       limiter: new ConnectLimiter(),
       maxStreams: MAX,
       replyTimeoutMs: o.replyTimeoutMs,

@@ -98,6 +98,8 @@ interface Conn {
 }
 
 const MAX_ATTEMPTS = 3;
+/** A rotation's reason that needs no retry once the stuck stream settled. */
+const UNSUBSCRIBE_GIVEN_UP = 'unsubscribe given up';
 /** Largest upstream frame taken (a bigger one closes the socket 1009). */
 export const MAX_FRAME_BYTES = 1 << 20;
 
@@ -118,6 +120,8 @@ export class StreamShard {
   private rotating = false;
   /** Replacements that failed in a row before taking over (a retried rotation's backoff). */
   private rotationFailures = 0;
+  /** Why the rotation in flight was started: age and a server's shutdown notice outrank a given-up UNSUBSCRIBE. */
+  private rotationWhy: string | undefined;
   private everConnected = false;
   private failures = 0;
   private lastFrameAt: number;
@@ -409,21 +413,26 @@ export class StreamShard {
   }
 
   /**
-   * A current socket holding a stream whose UNSUBSCRIBE was given up on is replaced again, after a
-   * backoff: it kept that stream's place (and its frames) until the next rotation by age, up to 24 h.
+   * A replacement failed before taking over: the rotation is tried again after a backoff. Before, none
+   * was: a failed rotation by age left the socket to the exchange's 24 h cut (a reconnect and a resync
+   * of every series on it), and one holding a stream whose UNSUBSCRIBE was given up on kept that
+   * stream's place until then. The latter is not retried once the stream settled.
    */
   private rotationFailed(): void {
     const c = this.current;
+    const why = this.rotationWhy ?? 'age';
+    this.rotationWhy = undefined;
     if (!c || this.ac.signal.aborted) return;
-    if (!this.unsettled(c)) {
+    // Settled meanwhile (the stream wanted again and subscribed): no replacement needed.
+    const needed = () => why !== UNSUBSCRIBE_GIVEN_UP || this.unsettled(c);
+    if (!needed()) {
       this.rotationFailures = 0;
       return;
     }
     this.rotationFailures++;
     const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
     clearTimeout(c.retryTimer);
-    // Settled meanwhile (the stream wanted again and subscribed): no replacement needed.
-    c.retryTimer = setTimeout(() => this.unsettled(c) && this.rotate(c, 'unsubscribe given up'), base * (0.5 + Math.random() / 2));
+    c.retryTimer = setTimeout(() => needed() && this.rotate(c, why), base * (0.5 + Math.random() / 2));
   }
 
   private schedule(c: Conn): void {
@@ -432,8 +441,12 @@ export class StreamShard {
   }
 
   private rotate(c: Conn, why: string): void {
+    // One in flight already replaces it; should it fail, it is retried for the stronger reason (an
+    // age timer that fired meanwhile was dropped, and the socket ran on to the exchange's 24 h cut).
+    if (this.rotating && this.current === c && why !== UNSUBSCRIBE_GIVEN_UP) this.rotationWhy = why;
     if (this.rotating || this.ac.signal.aborted || this.current !== c) return;
     this.rotating = true;
+    this.rotationWhy = why;
     this.opts.log?.('info', 'rotating upstream connection (make-before-break)', { shard: this.index, why });
     void this.dial(true);
   }
@@ -541,7 +554,7 @@ export class StreamShard {
     if (stuck === 0) return;
     this.opts.log?.('warn', 'upstream UNSUBSCRIBE given up: replacing the connection', { shard: this.index, streams: stuck });
     // A rotation's socket not yet current is replaced once it takes over (checkReady).
-    this.rotate(c, 'unsubscribe given up');
+    this.rotate(c, UNSUBSCRIBE_GIVEN_UP);
   }
 
   /** It may hold a stream whose UNSUBSCRIBE was given up on (see failed). */
@@ -636,11 +649,12 @@ export class StreamShard {
     this.current = c;
     c.tookOver = true;
     this.rotating = false;
+    this.rotationWhy = undefined;
     this.rotationFailures = 0;
     this.failures = 0;
     this.schedule(c);
     // An UNSUBSCRIBE given up on while it was the replacement: it is replaced in turn.
-    if (this.unsettled(c)) this.rotate(c, 'unsubscribe given up');
+    if (this.unsettled(c)) this.rotate(c, UNSUBSCRIBE_GIVEN_UP);
     if (old) {
       this.sockets.delete(old);
       this.dispose(old);
