@@ -100,6 +100,8 @@ interface Conn {
 const MAX_ATTEMPTS = 3;
 /** A rotation's reason that needs no retry once the stuck stream settled. */
 const UNSUBSCRIBE_GIVEN_UP = 'unsubscribe given up';
+/** Longest pause between tries of a failed rotation. */
+const ROTATION_RETRY_MAX_MS = 60_000;
 /** Largest upstream frame taken (a bigger one closes the socket 1009). */
 export const MAX_FRAME_BYTES = 1 << 20;
 
@@ -430,7 +432,9 @@ export class StreamShard {
       return;
     }
     this.rotationFailures++;
-    const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
+    // Up to a minute apart (not the reconnects' 10 s): the socket still carries its streams, and each
+    // try spends an attempt of the budget that down shards' re-dials need.
+    const base = Math.min(ROTATION_RETRY_MAX_MS, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
     clearTimeout(c.retryTimer);
     c.retryTimer = setTimeout(() => needed() && this.rotate(c, why), base * (0.5 + Math.random() / 2));
   }
