@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SeriesId } from '../domain/series-id.ts';
-import { type DemandOutcome, type DemandRefusal, type SeriesDemand, waitFor } from '../pipeline/series-demand.ts';
+import { type DemandOutcome, type DemandRefusal, NOT_SERVED_ON_DEMAND, type SeriesDemand, waitFor } from '../pipeline/series-demand.ts';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import type { DemandKeys } from './cluster-keys.ts';
 import { DemandHolders } from './demand-holders.ts';
@@ -223,7 +223,7 @@ export class EdgeDemand implements SeriesDemand {
       const charging = this.taking.get(id.key);
       if (charging) return this.after(charging, id, address, undefined, waiting, left);
       // None served on demand: said plainly, before the rate (as ROLE=all's lifecycle does).
-      if (this.cfg.maxSeries === 0) return Promise.resolve({ ok: false, code: 'series_capacity', message: 'this engine serves only its configured series (MAX_ON_DEMAND_SERIES=0)' });
+      if (this.cfg.maxSeries === 0) return Promise.resolve(NOT_SERVED_ON_DEMAND);
       if (this.cfg.leaderPresent?.() === false) return Promise.resolve(NO_LEADER);
       const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
       if (wait > 0) return Promise.resolve(rateLimited(wait));

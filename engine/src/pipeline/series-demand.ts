@@ -9,6 +9,9 @@ export type DemandRefusal = 'symbol_not_trading' | 'series_capacity' | 'series_b
 
 export type DemandOutcome = { ok: true } | { ok: false; code: DemandRefusal; message: string; retryAfterSec?: number };
 
+/** MAX_ON_DEMAND_SERIES=0: no series but the configured ones (told before the address's rate is spent). */
+export const NOT_SERVED_ON_DEMAND: DemandOutcome = { ok: false, code: 'series_capacity', message: 'this engine serves only its configured series (MAX_ON_DEMAND_SERIES=0)' };
+
 /**
  * Demand for a series, as a message: who serves clients says which series it wants and for how long;
  * whoever runs the pipelines makes them live. In one process the series lifecycle answers directly;

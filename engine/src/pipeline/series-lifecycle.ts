@@ -7,7 +7,7 @@ import { klineStreamName } from '../sources/binance-raw.ts';
 import type { BootstrapResult } from './bootstrap.ts';
 import { BootstrapQueue } from './bootstrap-queue.ts';
 import type { SeriesCatalog } from './series-catalog.ts';
-import { type DemandOutcome, type DemandRefusal, type SeriesDemand, waitFor } from './series-demand.ts';
+import { type DemandOutcome, type DemandRefusal, NOT_SERVED_ON_DEMAND, type SeriesDemand, waitFor } from './series-demand.ts';
 import type { Observable } from 'rxjs';
 import { AddressRateLimit } from '../server/address-rate-limit.ts';
 import { addressBlock } from '../server/client-address.ts';
@@ -246,7 +246,7 @@ export class SeriesLifecycle implements SeriesDemand {
     if (!catalog.isInterval(id.interval)) return { ok: false, code: 'unknown_interval', message: `unknown interval '${id.interval}'; valid intervals: ${catalog.intervals().join(', ')}` };
     if (this.entries.has(id.key)) return undefined;
     // None served on demand: said plainly, and before the rate, which such an ask used up for nothing.
-    if (maxOnDemandSeries === 0) return { ok: false, code: 'series_capacity', message: `this engine serves only its configured series (MAX_ON_DEMAND_SERIES=0)` };
+    if (maxOnDemandSeries === 0) return NOT_SERVED_ON_DEMAND;
     // Joining a series others started is free; starting one costs REST weight, so it is rationed.
     const wait = address !== undefined && this.starts ? this.starts.take(address) : 0;
     if (wait > 0) {

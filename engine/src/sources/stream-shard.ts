@@ -309,7 +309,7 @@ export class StreamShard {
     }
     // Parked: another shard scouts, and this one dials when some socket opens.
     if (this.opts.scout && !this.opts.scout.down(this, () => this.wake())) return;
-    const base = Math.min(this.opts.backoffMaxMs ?? 10_000, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
+    const base = this.backoffMs(this.failures, this.opts.backoffMaxMs ?? 10_000);
     this.reconnectTimer = setTimeout(() => void this.dial(false), base * (0.5 + Math.random() / 2));
   }
 
@@ -434,9 +434,14 @@ export class StreamShard {
     this.rotationFailures++;
     // Up to a minute apart (not the reconnects' 10 s): the socket still carries its streams, and each
     // try spends an attempt of the budget that down shards' re-dials need.
-    const base = Math.min(ROTATION_RETRY_MAX_MS, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(this.rotationFailures - 1, 16));
+    const base = this.backoffMs(this.rotationFailures, ROTATION_RETRY_MAX_MS);
     clearTimeout(c.retryTimer);
     c.retryTimer = setTimeout(() => needed() && this.rotate(c, why), base * (0.5 + Math.random() / 2));
+  }
+
+  /** The pause before the `n`th try in a row (from 1): doubling from the first backoff, up to `maxMs`; jittered by the caller. */
+  private backoffMs(n: number, maxMs: number): number {
+    return Math.min(maxMs, (this.opts.backoffInitialMs ?? 500) * 2 ** Math.min(n - 1, 16));
   }
 
   private schedule(c: Conn): void {
