@@ -22,6 +22,8 @@ interface ModelLog {
   history: string[];
   /** The offset a window seeded the log at (its history starts after it), else 0. */
   seededAt: number;
+  /** What the log published since the test last looked: `offset member`, in order. */
+  published: string[];
 }
 
 /** Whether `b` replaces `stored` (the version check: closed beats forming, then more volume; the same again is a duplicate). */
@@ -39,6 +41,7 @@ function apply(log: ModelLog, b: Bar): 'written' | 'dropped' {
   if (!stored && log.bars.size > CAP) log.bars.delete(Math.min(...log.bars.keys()));
   log.offset++;
   log.history.push(`${log.offset} ${encodeBar(b)}`);
+  log.published.push(`${log.offset} ${encodeBar(b)}`);
   if (log.history.length > KEEP) log.history.shift();
   return 'written';
 }
@@ -56,6 +59,7 @@ function applyWindow(log: ModelLog, window: Bar[]): WindowResult {
   for (const b of window.slice(-CAP)) log.bars.set(b.openTime, b);
   log.offset = 1;
   log.seededAt = 1;
+  log.published.push(`1 ${encodeBar(window.at(-1)!)}`);
   log.history = [];
   return { kind: 'seeded', epoch: 'any' };
 }
@@ -88,14 +92,21 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
   let redis: Redis;
   let w: FencedWriter;
   let reader: SeriesReader;
+  let sub: Redis;
+  /** What each series' channel carried (epoch left out), by channel. */
+  const heard = new Map<string, string[]>();
   beforeAll(async () => {
     server = await RedisProcess.start();
     redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
     reader = new SeriesReader(redis, 'm:');
+    sub = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    await sub.subscribe(...ids.map((id) => seriesKeys(id, 'm:').channel));
+    sub.on('message', (ch: string, msg: string) => heard.get(ch)?.push(msg.slice(msg.indexOf(' ') + 1)) ?? heard.set(ch, [msg.slice(msg.indexOf(' ') + 1)]));
     w = new FencedWriter({ redis, keyPrefix: 'm:', leaseKey: lease.lease, bufferSize: CAP, historyUpdates: KEEP });
   });
   afterAll(async () => {
     redis?.disconnect();
+    sub?.disconnect();
     await server?.stop();
   });
 
@@ -114,7 +125,9 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
         async (turns, forget) => {
           await redis.flushall();
           await redis.set(lease.lease, 'tok');
-          const model: ModelLog[] = ids.map(() => ({ bars: new Map(), offset: 0, history: [], seededAt: 0 }));
+          const model: ModelLog[] = ids.map(() => ({ bars: new Map(), offset: 0, history: [], seededAt: 0, published: [] }));
+          await sub.ping();
+          heard.clear();
           /** Series whose pos lost its newest bar and that no update reached since. */
           const forgotten = new Set<number>();
           for (const [n, turn] of turns.entries()) {
@@ -153,6 +166,11 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
                 newest: top && !forgotten.has(s) ? [top.openTime, encodeBar(top)] : null,
                 history: m.history,
               });
+              // Every written update published once on its series' channel, in order (a seed: its newest bar at offset 1).
+              await sub.ping();
+              expect(heard.get(seriesKeys(id, 'm:').channel) ?? []).toEqual(m.published);
+              heard.delete(seriesKeys(id, 'm:').channel);
+              m.published = [];
               // The updates after each offset the history still reaches (and none before it).
               const epoch = (await redis.hget(seriesKeys(id, 'm:').pos, 'epoch')) ?? '';
               for (let since = Math.max(0, m.offset - KEEP - 1); since <= m.offset && epoch; since++) {

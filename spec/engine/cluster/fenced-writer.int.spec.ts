@@ -340,6 +340,30 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     expect(rest.map((r) => (r.status === 'fulfilled' ? [r.value.kind, (r.value as { offset: number }).offset] : r.status))).toEqual([['written', 1], ['written', 3]]);
   });
 
+  it("a series whose set cannot be written fails its updates of the call alone: none of them published, its offset not advanced; the other series' are written", async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const other = seriesId('ETHUSDT', '1m');
+    await w.write('tok', id, bar(1, 1));
+    // pos still names the newest bar, so nothing reads the set before the call's end writes it.
+    const k = seriesKeys(id, 't:');
+    await redis.del(k.candles);
+    await redis.set(k.candles, 'not a sorted set');
+    const sub = client(server.url);
+    const heard: string[] = [];
+    await sub.subscribe(k.channel, seriesKeys(other, 't:').channel);
+    sub.on('message', (c: string, m: string) => heard.push(`${c} ${m.split(' ').slice(1).join(' ')}`));
+    const turn = [w.write('tok', id, bar(1, 2)), w.write('tok', other, bar(1, 1)), w.write('tok', id, bar(2, 1))];
+    const [a, b, c] = await Promise.allSettled(turn);
+    expect([a!.status, c!.status]).toEqual(['rejected', 'rejected']);
+    expect(String((a as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    expect(b).toMatchObject({ status: 'fulfilled', value: { kind: 'written', offset: 1 } });
+    await sub.ping();
+    expect(heard).toEqual([`${seriesKeys(other, 't:').channel} 1 [60000,10,12,9,10,1,0]`]);
+    expect(await redis.hget(k.pos, 'offset')).toBe('1');
+    sub.disconnect();
+  });
+
   it('a log written before pos kept its history (a list at hist, no nt/nm/hk) starts a new epoch at its next write, its bars kept', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
     const k = seriesKeys(id, 't:');
