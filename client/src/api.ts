@@ -113,8 +113,6 @@ export function toSeriesDef(v: unknown): SeriesDef | undefined {
     plot: Array.isArray(v.plot) ? strings(v.plot) : null,
     params,
   };
-  if (v.state === 'failed' || v.state === 'live') def.state = v.state;
-  if (typeof v.error === 'string') def.error = v.error;
   if (typeof v.interval === 'string') def.interval = v.interval;
   return def;
 }

@@ -47,8 +47,6 @@ export interface SeriesDef {
   pane: 'overlay' | 'oscillator';
   plot: string[] | null;
   params: SeriesParamSpec[];
-  state?: 'live' | 'failed';
-  error?: string;
   /** The one interval it is computed on, when its definition pins one: the engine refuses it on any other. */
   interval?: string;
 }
