@@ -115,9 +115,11 @@ end
 local function logClose(L)
   setFlush(L)
   if not L.os then return end
+  -- One HSET of pos: the ring's slots, the offset, the newest bar (in slices: Lua's stack bounds an unpack).
   local h = L.hset
-  if L.nts then redis.call('HSET', L.kp, 'offset', L.os, 'nt', L.nts, 'nm', L.nm) else redis.call('HSET', L.kp, 'offset', L.os) end
-  -- In slices (Lua's stack bounds an unpack).
+  local n = #h
+  h[n + 1], h[n + 2] = 'offset', L.os
+  if L.nts then h[n + 3], h[n + 4], h[n + 5], h[n + 6] = 'nt', L.nts, 'nm', L.nm end
   for i = 1, #h, 1000 do redis.call('HSET', L.kp, unpack(h, i, math.min(#h, i + 999))) end
   for i = 1, #L.pubs do redis.call('PUBLISH', L.channel, L.pubs[i]) end
 end
