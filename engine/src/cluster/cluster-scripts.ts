@@ -32,7 +32,7 @@ const ALLOW_OOM = '#!lua flags=allow-oom\n';
  * the stored member `old` of the same time (not equal to the new one) and returns 0, offset, epoch to
  * drop the update. Returns status (1 written, 0 dropped), offset, epoch. Nothing of a log is written
  * or published before its `logClose` (an error there leaves its updates of this call unwritten and
- * unpublished: the caller reports them failed); `logCloseAll()` closes every log opened, in order,
+ * unpublished: the caller reports them failed, with any it dropped in the call); `logCloseAll()` closes every log opened, in order,
  * and returns the logs whose close failed with the error.
  * pos also keeps the newest member and its time (`nt`, `nm`; from the set itself when missing, as in
  * a log written before they were kept, or at a new epoch): an update of the newest bar, or a new bar,
@@ -54,7 +54,7 @@ local function logOpen(kc, kp, kh, runid, fresh, cap, keep, channel)
   local L = logs[kp]
   if L then return L end
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
-  L = { kc = kc, kp = kp, cap = cap, keep = keep, channel = channel, epoch = pos[1], offset = tonumber(pos[2] or '0'), nt = tonumber(pos[4]), nm = pos[5], hset = {}, pubs = {}, written = {} }
+  L = { kc = kc, kp = kp, cap = cap, keep = keep, channel = channel, epoch = pos[1], offset = tonumber(pos[2] or '0'), nt = tonumber(pos[4]), nm = pos[5], hset = {}, pubs = {}, items = {} }
   if not L.epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
     L.epoch, L.offset, L.nt = fresh, 0, nil
     -- The history of a log written before it moved into pos (a list).
@@ -82,6 +82,9 @@ end
 local function logWrite(L, t, member, closed, vol, at, tn)
   local offset, epoch = L.offset, L.epoch
   tn = tn or tonumber(t)
+  -- A time Redis refuses as a score (NaN) fails its own update, here, not the log's deferred set write
+  -- (+inf is one: an instance's status stands there).
+  if not tn or tn ~= tn then error('malformed time: ' .. tostring(t)) end
   local newest = not L.nt or tn >= L.nt
   local old
   if not newest then
@@ -182,7 +185,7 @@ local function update(line, i)
     bySeries[s] = L
   end
   local st, o, e = logWrite(L, t, member, c == '1' and 1 or 0, vn, at, tn)
-  if st == 1 then L.written[#L.written + 1] = i end
+  L.items[#L.items + 1] = i
   return st, o, e
 end
 local out = {}
@@ -198,7 +201,7 @@ for line in string.gmatch(body, '[^\\n]+') do
 end
 -- A series whose keys could not be written: its updates of this call failed (none was published).
 for _, f in ipairs(logCloseAll()) do
-  for _, j in ipairs(f[1].written) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
+  for _, j in ipairs(f[1].items) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
 end
 return out`;
 
@@ -483,13 +486,13 @@ for line in string.gmatch(ARGV[8], '[^\\n]+') do
     return logWrite(L, t, member, tonumber(c), 0, at)
   end)
   if not ok then st, o, e = -2, 0, tostring(st) end
-  if st == 1 then L.written[#L.written + 1] = i end
+  if ok then L.items[#L.items + 1] = i end
   out[#out + 1] = st
   out[#out + 1] = o
   out[#out + 1] = e
 end
 for _, f in ipairs(logCloseAll()) do
-  for _, j in ipairs(f[1].written) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
+  for _, j in ipairs(f[1].items) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
 end
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
 return out`;
