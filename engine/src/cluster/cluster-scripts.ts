@@ -19,122 +19,61 @@ import { freedBoundLua } from '../store/freed-bound.ts';
 const ALLOW_OOM = '#!lua flags=allow-oom\n';
 
 /**
- * The Lua functions the fenced writes share: a log opened once per call (`logOpen`), its updates
- * written in order (`logWrite`), then closed (`logClose`: its set, position and history written once,
- * then its updates published). A call that carries several updates of one series (a backlog: while
- * one call is out the next gathers, so calls grow as Redis falls behind) so reads and writes the
- * series' keys once, not once per update: each `redis.call` costs more in the script than in the
- * command it runs (Redis's commandstats: 7 µs in commands, 21 µs in the script per update). With 2.5–4
- * updates per series per call the script's time per update halved (37–39 → 18–23 µs, 500/s per stream
- * beside a CI run); at 1.6 (the same rate on a quiet machine) it did not change.
- * `logOpen(kc, kp, kh, runid, fresh, cap, keep, channel)`: the log's candles (sorted set by time), pos
- * and hist keys, the Redis run id, the epoch a log without one (or of another run) gets, the caps and
- * the channel. `logWrite(L, t, member, closed, vol, at, tn)` writes one update (its time and member,
- * `closed` and `vol` for the version check, the time (ms) recorded in the history): `newer` runs with
- * the stored member `old` of the same time (not equal to the new one) and returns 0, offset, epoch to
- * drop the update. Returns status (1 written, 0 dropped), offset, epoch. Nothing of a log is written
- * or published before its `logClose` (an error there leaves its updates of this call unwritten and
- * unpublished: the caller reports them failed, with any it dropped in the call); `logCloseAll()` closes every log opened, in order,
- * and returns the logs whose close failed with the error.
+ * The Lua function both fenced writes share: writes one update into one log. Arguments: the log's
+ * candles (sorted set by time), pos and hist keys; the update's time and member (`closed`, `vol`
+ * for the version check); the Redis run id, the epoch a log without one (or of another run) gets,
+ * the caps, the channel and the time (ms) recorded in the history. `newer` runs with the stored
+ * member `old` of the same time (not equal to the new one) and returns 0, offset, epoch to drop the
+ * update; `after` runs once it is written. Returns status (1 written, 0 dropped), offset, epoch.
  * pos also keeps the newest member and its time (`nt`, `nm`; from the set itself when missing, as in
  * a log written before they were kept, or at a new epoch): an update of the newest bar, or a new bar,
- * the common cases, then needs no lookup in the set. Only these functions write a log's set, so they
+ * the common cases, then needs no lookup in the set. Only this function writes a log's set, so they
  * stay its newest (a trim removes the oldest; an older bar written leaves them). Whatever stands at
  * the time of a bar newer than `nt` is removed all the same: one member per time even if something
- * else wrote the set. The newest bar's set write waits for the log's close or a newer bar (its later
- * updates in the call replace it); an older bar's goes at once, after it, so the set ends as the
- * updates one by one would leave it (trims included).
+ * else wrote the set.
  * The history is a ring in pos: update `offset` is field `offset % hk` (`hk` the cap it was written
  * with), `offset at member`; the slot of an update more than `hk` back holds a newer one. A log whose
  * pos has another cap (or none: its history was a list at `hist`, deleted then) starts a new epoch,
  * so every slot within `hk` of the offset holds its own update of this epoch (RING_READ_LUA).
  */
-function logWriteFn(newer: string): string {
+function logWriteFn(newer: string, after = ''): string {
   return `
-local logs, opened = {}, {}
-local function logOpen(kc, kp, kh, runid, fresh, cap, keep, channel)
-  local L = logs[kp]
-  if L then return L end
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn)
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
-  L = { kc = kc, kp = kp, cap = cap, keep = keep, channel = channel, epoch = pos[1], offset = tonumber(pos[2] or '0'), nt = tonumber(pos[4]), nm = pos[5], hset = {}, pubs = {}, items = {} }
-  if not L.epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
-    L.epoch, L.offset, L.nt = fresh, 0, nil
+  local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
+  if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
+    epoch = fresh
+    offset = 0
+    nt = nil
     -- The history of a log written before it moved into pos (a list).
     redis.call('DEL', kh)
-    redis.call('HSET', kp, 'epoch', fresh, 'offset', 0, 'runid', runid, 'hk', keep)
+    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
   end
-  if not L.nt then
+  if not nt then
     local top = redis.call('ZRANGE', kc, -1, -1, 'WITHSCORES')
-    L.nt, L.nm = tonumber(top[2]), top[1]
-    if L.nt then redis.call('HSET', kp, 'nt', top[2], 'nm', L.nm) else redis.call('HDEL', kp, 'nt', 'nm') end
+    nt, old = tonumber(top[2]), top[1]
+    if nt then redis.call('HSET', kp, 'nt', top[2], 'nm', old) else redis.call('HDEL', kp, 'nt', 'nm') end
   end
-  logs[kp] = L
-  opened[#opened + 1] = L
-  return L
-end
--- The newest bar's waiting set write, now.
-local function setFlush(L)
-  if not L.pt then return end
-  redis.call('ZREMRANGEBYSCORE', L.kc, L.pt, L.pt)
-  redis.call('ZADD', L.kc, L.pt, L.pm)
-  -- Only a new bar grows the set (a replaced one keeps its size): trim then.
-  if L.pnew then redis.call('ZREMRANGEBYRANK', L.kc, 0, -(L.cap + 1)) end
-  L.pt = nil
-end
-local function logWrite(L, t, member, closed, vol, at, tn)
-  local offset, epoch = L.offset, L.epoch
   tn = tn or tonumber(t)
-  -- A time Redis refuses as a score (NaN) fails its own update, here, not the log's deferred set write
-  -- (+inf is one: an instance's status stands there).
-  if not tn or tn ~= tn then error('malformed time: ' .. tostring(t)) end
-  local newest = not L.nt or tn >= L.nt
-  local old
-  if not newest then
-    setFlush(L)
-    old = redis.call('ZRANGE', L.kc, t, t, 'BYSCORE')[1]
-  elseif tn == L.nt then old = L.nm end
+  local newest = not nt or tn >= nt
+  if not newest then old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
+  elseif nt and tn > nt then old = nil end
   if old then
     if old == member then return 0, offset, epoch end${newer}
   end
-  if newest then
-    if L.pt and L.ptn ~= tn then setFlush(L) end
-    if not L.pt then L.pt, L.ptn, L.pnew = t, tn, not old end
-    L.pm, L.nt, L.nm, L.nts = member, tn, member, t
-  else
-    if old then redis.call('ZREMRANGEBYSCORE', L.kc, t, t) end
-    redis.call('ZADD', L.kc, t, member)
-    if not old then redis.call('ZREMRANGEBYRANK', L.kc, 0, -(L.cap + 1)) end
-  end
+  if old or newest then redis.call('ZREMRANGEBYSCORE', kc, t, t) end
+  redis.call('ZADD', kc, t, member)
+  -- Only a new bar grows the set (a replaced one keeps its size): trim then.
+  if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
   offset = offset + 1
-  L.offset = offset
   -- Formatted once: a number in a concatenation or a command's argument is a printf each time.
   local os = tostring(offset)
-  L.os = os
   -- The history entry goes in its slot of the ring, over the one \`keep\` updates older.
-  local h = L.hset
-  h[#h + 1] = offset % L.keep
-  h[#h + 1] = os .. ' ' .. at .. ' ' .. member
-  L.pubs[#L.pubs + 1] = epoch .. ' ' .. os .. ' ' .. member
+  local entry = os .. ' ' .. at .. ' ' .. member
+  if newest then redis.call('HSET', kp, 'offset', os, 'nt', t, 'nm', member, offset % keep, entry)
+  else redis.call('HSET', kp, 'offset', os, offset % keep, entry) end
+  redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
   return 1, offset, epoch
-end
-local function logClose(L)
-  setFlush(L)
-  if not L.os then return end
-  -- One HSET of pos: the ring's slots, the offset, the newest bar (in slices: Lua's stack bounds an unpack).
-  local h = L.hset
-  local n = #h
-  h[n + 1], h[n + 2] = 'offset', L.os
-  if L.nts then h[n + 3], h[n + 4], h[n + 5], h[n + 6] = 'nt', L.nts, 'nm', L.nm end
-  for i = 1, #h, 1000 do redis.call('HSET', L.kp, unpack(h, i, math.min(#h, i + 999))) end
-  for i = 1, #L.pubs do redis.call('PUBLISH', L.channel, L.pubs[i]) end
-end
-local function logCloseAll()
-  local failed = {}
-  for i = 1, #opened do
-    local ok, e = pcall(logClose, opened[i])
-    if not ok then failed[#failed + 1] = { opened[i], tostring(e) } end
-  end
-  return failed
 end
 local now = redis.call('TIME')
 local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
@@ -154,8 +93,7 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * update, in order: 1 written and published, 0 not newer than the stored version of its bar
  * (dropped: nothing written, nothing published), -2 failed (the error in place of the epoch).
  * Updates apply in order, each series' offsets advancing by one per written update, each published
- * on its series' channel (a series' keys are read and written once per call, its updates published
- * after them: see logWriteFn).
+ * on its series' channel.
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
  * newer (volume only grows while a bar forms). The same values again are a duplicate.
  * The position lives with the Redis instance's run_id: a Redis that restarted (and may have lost
@@ -176,19 +114,11 @@ export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARG
     if c == 1 and closed == 0 then return 0, offset, epoch end
     if c == closed and vol < v then return 0, offset, epoch end`)}
 local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local bySeries = {}
 local function update(line, i)
   local s, t, c, v, member = string.match(line, '^(%S+) (%S+) ([01]) (%S+) (.+)$')
   local tn, vn = tonumber(t), tonumber(v)
   if not member or not tn or not vn then error('malformed update: ' .. line) end
-  local L = bySeries[s]
-  if not L then
-    L = logOpen(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s)
-    bySeries[s] = L
-  end
-  local st, o, e = logWrite(L, t, member, c == '1' and 1 or 0, vn, at, tn)
-  L.items[#L.items + 1] = i
-  return st, o, e
+  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at, tn)
 end
 local out = {}
 local i = 0
@@ -200,10 +130,6 @@ for line in string.gmatch(body, '[^\\n]+') do
   out[#out + 1] = s
   out[#out + 1] = o
   out[#out + 1] = e
-end
--- A series whose keys could not be written: its updates of this call failed (none was published).
-for _, f in ipairs(logCloseAll()) do
-  for _, j in ipairs(f[1].items) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
 end
 return out`;
 
@@ -457,12 +383,13 @@ return 0`;
  * one; any other change replaces it (a newer preview, or a closed value corrected after a gap fill).
  * Returns {-1} (fenced) or {status, offset, epoch}.
  */
-export const POINT_WRITE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
-    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`)}
-local L = logOpen(KEYS[2], KEYS[3], KEYS[4], ARGV[7], ARGV[8], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[9])
-local s, o, e = logWrite(L, ARGV[2], ARGV[3], tonumber(ARGV[4]), 0, at)
-logClose(L)
-if s == 1 then for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end end
+export const POINT_WRITE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
+  `
+    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`,
+  `
+  for _, k in ipairs({ kc, kp, kh }) do redis.call('PEXPIRE', k, ARGV[10]) end`,
+)}
+local s, o, e = logWrite(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], tonumber(ARGV[4]), 0, ARGV[7], ARGV[8], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[9], at)
 return {s, o, e}`;
 
 /**
@@ -477,24 +404,16 @@ return {s, o, e}`;
 export const POINT_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
     if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`)}
 local out = {}
-local L
-local i = 0
 for line in string.gmatch(ARGV[8], '[^\\n]+') do
-  i = i + 1
   local ok, st, o, e = pcall(function()
     local t, c, member = string.match(line, '^(%S+) ([01]) (.+)$')
     if not member or not tonumber(t) then error('malformed point: ' .. line) end
-    L = L or logOpen(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6])
-    return logWrite(L, t, member, tonumber(c), 0, at)
+    return logWrite(KEYS[2], KEYS[3], KEYS[4], t, member, tonumber(c), 0, ARGV[4], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6], at)
   end)
   if not ok then st, o, e = -2, 0, tostring(st) end
-  if ok then L.items[#L.items + 1] = i end
   out[#out + 1] = st
   out[#out + 1] = o
   out[#out + 1] = e
-end
-for _, f in ipairs(logCloseAll()) do
-  for _, j in ipairs(f[1].items) do out[3 * j - 2], out[3 * j - 1], out[3 * j] = -2, 0, f[2] end
 end
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
 return out`;
