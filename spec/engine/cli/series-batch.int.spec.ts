@@ -15,6 +15,13 @@ import { childEnv } from '../../helpers/child-env.ts';
 
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), 'batch-'));
+/**
+ * Each load forks a loader process (load-series.ts' probe): loaded once for the file, not inside each
+ * timed test, where on a busy CI machine a second fork's start added its seconds to the batch's own.
+ */
+let definitions: ReturnType<typeof loadSeriesModules> | undefined;
+/** A batch run forks that loader too, and may wait up to 30 s for it on a busy machine (its own deadline, then a clear error). */
+const BATCH_TIMEOUT_MS = 60_000;
 
 /**
  * The same definition run in memory over the simulator's truth, anchored as the engine runs it (from
@@ -22,7 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), 'batch-'));
  * is run-series-batch.int.spec.ts'.)
  */
 async function expected(sim: SimExchange, name: string, interval: string, fromT: number, toT: number, params: Record<string, number>): Promise<SeriesPoint[]> {
-  const def = (await loadSeriesModules('series')).find((d) => d.name === name)!;
+  const def = (await (definitions ??= loadSeriesModules('series'))).find((d) => d.name === name)!;
   const all = { ...def.params, ...params };
   const blockMs = warmupBars(def, all, interval) * intervalMs(interval);
   const feedFrom = anchoredFeedStart(fromT, blockMs);
@@ -35,6 +42,8 @@ describe('npm run series (batch over history)', () => {
   let sim: SimExchange;
   beforeAll(async () => {
     sim = await startSimExchange({ symbols: ['BTCUSDT'], pushIntervalMs: 60_000 });
+    definitions = loadSeriesModules('series');
+    await definitions;
   });
   afterAll(async () => {
     await sim.close();
@@ -55,7 +64,7 @@ describe('npm run series (batch over history)', () => {
     const want = await expected(sim, 'rsi', '1m', fromT, toT, { period: 10 });
     expect(rows.map((r) => Number(r[0]))).toEqual(want.map((p) => p.time));
     for (let i = 0; i < rows.length; i++) expect(Number(rows[i]![2])).toBeCloseTo(want[i]!.value!, 9);
-  });
+  }, BATCH_TIMEOUT_MS);
 
   it('runs a multi-valued series on a custom interval (10m from 5m), as JSON lines', async () => {
     const out = join(dir, 'cross.jsonl');
@@ -65,7 +74,7 @@ describe('npm run series (batch over history)', () => {
     const want = await expected(sim, 'ema-cross', '10m', fromT, toT, { fast: 5, slow: 12 });
     expect(got.map((p) => p.time)).toEqual(want.map((p) => p.time));
     for (let i = 0; i < got.length; i++) expect(got[i]!.values.fast).toBeCloseTo(want[i]!.values!.fast!, 9);
-  });
+  }, BATCH_TIMEOUT_MS);
 
   it('refuses --recording of another format version with exit 2, as SOURCE=replay does (reproduced: it ran, every line read as malformed)', () => {
     const file = join(dir, 'v2.jsonl.gz');
