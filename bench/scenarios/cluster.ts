@@ -348,11 +348,15 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
   });
   const base = nodeEnv(symbols, sim.restUrl, sim.wsUrl, env.opts.profileDir);
   const q = (xs: number[], p: number) => sig(quantile(xs, p));
+  // PACE_STANDBY=0: the leader alone, without the standby that runs the same pipeline beside it (how
+  // much of the added latency is the standby's work at each tick, on cores the path shares).
+  const standby = process.env.PACE_STANDBY !== '0';
   const clusterNodes = (url: string): Array<[string, Record<string, string>]> => [
     ['ingest-a', { ...base, REDIS_URL: url, ROLE: 'ingest' }],
-    ['ingest-b', { ...base, REDIS_URL: url, ROLE: 'ingest' }],
+    ...(standby ? [['ingest-b', { ...base, REDIS_URL: url, ROLE: 'ingest' }] as [string, Record<string, string>]] : []),
     ['edge', { ...base, REDIS_URL: url, ROLE: 'edge' }],
   ];
+  const edgeOf = (nodes: NodeProcess[]) => nodes.find((n) => n.name === 'edge')!;
   try {
     // The machine's own floor, before the windows: a round trip between two processes woken from a
     // pause like the exchange's (two hops, as many as the cluster's path adds), and back to back.
@@ -372,7 +376,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     };
     const runCluster = async () => {
       const r = await RedisProcess.start();
-      const c = await withNodes(clusterNodes(r.url), ([, , edge]) => paceWindow([edge!], symbols, perSymbol, seconds / rounds, r.url), r, cpus);
+      const c = await withNodes(clusterNodes(r.url), (nodes) => paceWindow([edgeOf(nodes)], symbols, perSymbol, seconds / rounds, r.url), r, cpus);
       edgeSent.push(...fromSend(c.arrivals[0]!, sent, c.t0, c.t1));
       loads.cluster.push(c.load);
       const { writes, calls, usPerWrite, scriptUsPerWrite } = c.redis!;
@@ -398,6 +402,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const ci99 = interval(0.99);
     const alone = {
       rounds,
+      standby,
       all: { deliveries: viaAll.length, bursts: bursts(allSent).length, p50: quantile(viaAll, 0.5), p99: quantile(viaAll, 0.99), loadAverage: loads.all },
       cluster: { deliveries: viaEdge.length, bursts: bursts(edgeSent).length, p50: quantile(viaEdge, 0.5), p99: quantile(viaEdge, 0.99), loadAverage: loads.cluster },
       added95: { p50: ci50, p99: ci99 },
@@ -406,14 +411,14 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     const addedP99 = sig(alone.cluster.p99 - alone.all.p99);
     const w = { writes: redisTotal.writes, calls: redisTotal.calls, usPerWrite: redisTotal.cpuUs / redisTotal.writes, scriptUsPerWrite: redisTotal.scriptUs / redisTotal.writes };
     env.log(
-      `cluster: Binance's pace, each side alone (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol, ${rounds} alternating rounds): from the exchange's send, via ROLE=all p50 ${q(viaAll, 0.5)} p99 ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge p50 ${q(viaEdge, 0.5)} p99 ${q(viaEdge, 0.99)} ms (${viaEdge.length}); added p50 ${addedP50} ms (95% interval over bursts ${ci50.low} … ${ci50.high}) p99 ${addedP99} ms (${ci99.low} … ${ci99.high}); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.scriptUsPerWrite)} in the write scripts) over ${w.writes} updates in ${w.calls} script calls`,
+      `cluster: Binance's pace, each side alone (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol, ${rounds} alternating rounds${standby ? '' : ', the leader without a standby'}): from the exchange's send, via ROLE=all p50 ${q(viaAll, 0.5)} p99 ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge p50 ${q(viaEdge, 0.5)} p99 ${q(viaEdge, 0.99)} ms (${viaEdge.length}); added p50 ${addedP50} ms (95% interval over bursts ${ci50.low} … ${ci50.high}) p99 ${addedP99} ms (${ci99.low} … ${ci99.high}); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.scriptUsPerWrite)} in the write scripts) over ${w.writes} updates in ${w.calls} script calls`,
     );
 
     // Both at once, paired per update.
     const redis = await RedisProcess.start();
     const both = await withNodes(
       [['all', { ...base, ROLE: 'all' }], ...clusterNodes(redis.url)],
-      ([all, , , edge]) => paceWindow([edge!, all!], symbols, perSymbol, seconds, redis.url, true),
+      (nodes) => paceWindow([edgeOf(nodes), nodes[0]!], symbols, perSymbol, seconds, redis.url, true),
       redis,
       cpus,
     );

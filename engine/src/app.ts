@@ -16,6 +16,7 @@ import { SeriesRegistry, type SeriesRegistryDeps } from './series/series-registr
 import { instancesGauge, registryWiring } from './series/registry-wiring.ts';
 import { olderBarsSource } from './server/older-bars.ts';
 import { type EngineServer, serverSettings, startServer } from './server/server.ts';
+import type { HoldWhileConfig } from './pipeline/hold-while.ts';
 import type { ConnectLimiter } from './sources/connect-limiter.ts';
 import type { StreamShards } from './sources/stream-shards.ts';
 import type { BarStore } from './store/bar-store.ts';
@@ -51,8 +52,9 @@ export interface AppOptions extends Partial<Config> {
    * replaces how derived series learn who listens and where their points go (the leader computes
    * the instances edges ask for and writes their points into the cluster). `connectLimiter` counts
    * the upstream's connection attempts (the ingest nodes share one budget: shared-connect-limiter.ts).
+   * `holdUpstream`: the upstream's events wait while it says so (a standby: hold-while.ts).
    */
-  cluster?: { connectLimiter?: ConnectLimiter; publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; seriesStatus?(list: readonly SeriesStatus[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
+  cluster?: { connectLimiter?: ConnectLimiter; holdUpstream?: HoldWhileConfig; publish(id: SeriesId, bar: Bar): void; freed?(id: SeriesId): void; live?(id: SeriesId): void; upstream?(state: UpstreamState): void; seriesStatus?(list: readonly SeriesStatus[]): void; health(): Record<string, unknown>; series?: Pick<SeriesRegistryDeps, 'listening' | 'listenersVersion' | 'onPoint' | 'onState'> };
 }
 
 export interface App {
@@ -154,6 +156,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     catalogRefreshMs,
     stoppedRecheckMs,
     limiter: cluster?.connectLimiter,
+    holdUpstream: cluster?.holdUpstream,
     // ROLE=ingest: the cluster's fenced writer positions every bar and publishes it to the edges; this
     // node's own clients (its port serves them too) get it without a position: they resume on an edge.
     // (Before, they got none: a chart froze reading `live`, and each resume was an empty `recovered`.)

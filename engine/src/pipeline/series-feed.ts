@@ -20,6 +20,7 @@ import { bootstrapCustom, customSeries$ } from './custom-series.ts';
 import type { PipelineMetrics } from './engine-metrics.ts';
 import type { MarketConnection } from './market-connection.ts';
 import { controlSendsPerSecond } from './control-sends-per-second.ts';
+import { type HoldWhileConfig, holdWhile } from './hold-while.ts';
 import { persistAndPublish } from './persist-publish.ts';
 import { replayDemand } from './replay-demand.ts';
 import { seriesGauges } from './series-gauges.ts';
@@ -42,6 +43,11 @@ export interface SeriesFeedConfig {
   stoppedRecheckMs?: number;
   /** What every upstream dial asks first (default: this process's own ConnectLimiter). */
   limiter?: ConnectLimiter;
+  /**
+   * The upstream's events wait on their way to the series while this says so, in order (a cluster's
+   * standby: hold-while.ts). The upstream's state is not held: a standby's hand-over reads it.
+   */
+  holdUpstream?: HoldWhileConfig;
   /** Every bar the store took, with its series (the hub, or a cluster's fenced writer). */
   publish(id: SeriesId, bar: Bar): void;
   /** A series stopped (idle, ended, or at shutdown): what serves it lets go too. */
@@ -136,7 +142,7 @@ export function startSeriesFeed(deps: SeriesFeedConfig): SeriesFeed {
     metrics: pm,
     log,
   });
-  const upstreamSub = shards.events$.subscribe((ev) => {
+  const upstreamSub = (deps.holdUpstream ? shards.events$.pipe(holdWhile(deps.holdUpstream)) : shards.events$).subscribe((ev) => {
     // The exchange's clock is read off its events (issue 14 part 1).
     if (ev.type === 'kline') {
       // Not a clock sample: an event time past its own bar's close (every frame of a burst stamped 2100
