@@ -24,9 +24,10 @@ import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 /**
  * How long a standby's upstream events wait before its pipelines take them (hold-while.ts). On one
  * machine with the leader, the edges and Redis (docker-compose's topology, the bench's), a standby
- * working each exchange tick at once took the cores from the path to the clients: at Binance's pace
- * on 2 vCPUs the latency the cluster added was p50 3.35 ms with a standby, 1.78 ms without one, and
- * 2.37 ms with a standby holding (bench cluster-pace, one client per symbol). Its windows only serve
+ * working each exchange tick at once competes with the path to the clients: at Binance's pace on 2
+ * vCPUs the latency the cluster added was p50 3.35 ms with a standby, 1.78 ms without one (bench
+ * cluster-pace, one client per symbol). Holding did not measurably help there: 2.37 and 3.27 ms
+ * holding, 3.35 and 2.12 ms not (two pairs of runs; that VM's noise is larger). Its windows only serve
  * a takeover, whose heal rewrites their tail anyway: a few ms behind costs nothing.
  */
 export const STANDBY_LAG_MS = 25;
