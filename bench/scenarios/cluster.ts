@@ -351,9 +351,13 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
   // PACE_STANDBY=0: the leader alone, without the standby that runs the same pipeline beside it (how
   // much of the added latency is the standby's work at each tick, on cores the path shares).
   const standby = process.env.PACE_STANDBY !== '0';
-  const clusterNodes = (url: string): Array<[string, Record<string, string>]> => [
-    ['ingest-a', { ...base, REDIS_URL: url, ROLE: 'ingest' }],
-    ...(standby ? [['ingest-b', { ...base, REDIS_URL: url, ROLE: 'ingest' }] as [string, Record<string, string>]] : []),
+  // PACE_HOLD_AB=1: a third side in every round, the same cluster with a standby that does not hold its
+  // events (STANDBY_LAG_MS=0), so whether holding helps is read in one run, not across runs minutes apart.
+  const holdAb = process.env.PACE_HOLD_AB === '1';
+  if (holdAb && !standby) throw new Error('PACE_HOLD_AB=1 compares standbys: not with PACE_STANDBY=0');
+  const clusterNodes = (url: string, lag: Record<string, string> = {}): Array<[string, Record<string, string>]> => [
+    ['ingest-a', { ...base, ...lag, REDIS_URL: url, ROLE: 'ingest' }],
+    ...(standby ? [['ingest-b', { ...base, ...lag, REDIS_URL: url, ROLE: 'ingest' }] as [string, Record<string, string>]] : []),
     ['edge', { ...base, REDIS_URL: url, ROLE: 'edge' }],
   ];
   const edgeOf = (nodes: NodeProcess[]) => nodes.find((n) => n.name === 'edge')!;
@@ -374,10 +378,11 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       allSent.push(...fromSend(a.arrivals[0]!, sent, a.t0, a.t1));
       loads.all.push(a.load);
     };
-    const runCluster = async () => {
+    const unheldSent: Array<[number, number]> = [];
+    const runCluster = async (lag: Record<string, string> = {}, into = edgeSent) => {
       const r = await RedisProcess.start();
-      const c = await withNodes(clusterNodes(r.url), (nodes) => paceWindow([edgeOf(nodes)], symbols, perSymbol, seconds / rounds, r.url), r, cpus);
-      edgeSent.push(...fromSend(c.arrivals[0]!, sent, c.t0, c.t1));
+      const c = await withNodes(clusterNodes(r.url, lag), (nodes) => paceWindow([edgeOf(nodes)], symbols, perSymbol, seconds / rounds, r.url), r, cpus);
+      into.push(...fromSend(c.arrivals[0]!, sent, c.t0, c.t1));
       loads.cluster.push(c.load);
       const { writes, calls, usPerWrite, scriptUsPerWrite } = c.redis!;
       Object.assign(redisTotal, {
@@ -388,7 +393,9 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
         seconds: redisTotal.seconds + (c.t1 - c.t0) / 1000,
       });
     };
-    for (let i = 0; i < rounds; i++) for (const run of i % 2 ? [runCluster, runAll] : [runAll, runCluster]) await run();
+    // Each round starts one side further on (with two sides: alternating).
+    const sides = [runAll, () => runCluster(), ...(holdAb ? [() => runCluster({ STANDBY_LAG_MS: '0' }, unheldSent)] : [])];
+    for (let i = 0; i < rounds; i++) for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]!();
     const viaAll = allSent.map(([, ms]) => ms);
     const viaEdge = edgeSent.map(([, ms]) => ms);
     // How far the added p50 and p99 can be trusted: the deliveries of one burst (every stream's tick,
@@ -413,6 +420,23 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
     env.log(
       `cluster: Binance's pace, each side alone (${symbols.length} streams every 2 s, ${perSymbol} clients per symbol, ${rounds} alternating rounds${standby ? '' : ', the leader without a standby'}): from the exchange's send, via ROLE=all p50 ${q(viaAll, 0.5)} p99 ${q(viaAll, 0.99)} ms (${viaAll.length} deliveries), via the edge p50 ${q(viaEdge, 0.5)} p99 ${q(viaEdge, 0.99)} ms (${viaEdge.length}); added p50 ${addedP50} ms (95% interval over bursts ${ci50.low} … ${ci50.high}) p99 ${addedP99} ms (${ci99.low} … ${ci99.high}); Redis ${sig(w.usPerWrite)} µs CPU per update (${sig(w.scriptUsPerWrite)} in the write scripts) over ${w.writes} updates in ${w.calls} script calls`,
     );
+
+    const holdRows: Row[] = [];
+    if (holdAb) {
+      const viaUnheld = unheldSent.map(([, ms]) => ms);
+      // Holding's effect: via the edge with a holding standby − with one that does not hold.
+      const d = (q: number) => {
+        const { low, high } = quantileDiffInterval(bursts(unheldSent), bursts(edgeSent), q);
+        return { at: sig(quantile(viaEdge, q) - quantile(viaUnheld, q)), low: sig(low), high: sig(high) };
+      };
+      const [d50, d99] = [d(0.5), d(0.99)];
+      env.log(`cluster: Binance's pace, the standby holding (STANDBY_LAG_MS's default) vs not (STANDBY_LAG_MS=0), same rounds: via the edge not holding p50 ${q(viaUnheld, 0.5)} p99 ${q(viaUnheld, 0.99)} ms (${viaUnheld.length}), added over ROLE=all p50 ${sig(quantile(viaUnheld, 0.5) - alone.all.p50)} p99 ${sig(quantile(viaUnheld, 0.99) - alone.all.p99)} ms; holding − not holding p50 ${d50.at} ms (${d50.low} … ${d50.high}) p99 ${d99.at} ms (${d99.low} … ${d99.high})`);
+      holdRows.push(
+        { scenario: 'cluster', metric: "latency at Binance's pace via the edge, a holding standby − one that does not hold (STANDBY_LAG_MS=0), p50", unit: 'ms', better: 'lower', values: { engine: d50.at }, note: `95% interval over bursts ${d50.low} … ${d50.high} ms; not holding p50 ${q(viaUnheld, 0.5)} ms (${viaUnheld.length} deliveries), holding ${q(viaEdge, 0.5)} ms` },
+        { scenario: 'cluster', metric: "latency at Binance's pace via the edge, a holding standby − one that does not hold (STANDBY_LAG_MS=0), p99", unit: 'ms', better: 'lower', values: { engine: d99.at }, note: `95% interval over bursts ${d99.low} … ${d99.high} ms; not holding p99 ${q(viaUnheld, 0.99)} ms, holding ${q(viaEdge, 0.99)} ms` },
+      );
+      Object.assign(alone, { unheld: { deliveries: viaUnheld.length, p50: quantile(viaUnheld, 0.5), p99: quantile(viaUnheld, 0.99), heldMinusUnheld: { p50: d50, p99: d99 } } });
+    }
 
     // Both at once, paired per update.
     const redis = await RedisProcess.start();
@@ -441,6 +465,7 @@ export async function binancePace(env: BenchEnv, o: { perSymbol?: number; second
       { scenario: 'cluster', metric: `latency added at Binance's pace with both on the machine at once, paired per update, p50 / p99 (${lat.paired.length} deliveries)`, unit: 'ms', better: 'lower', values: { engine: q(lat.paired, 0.99) }, note: `p50 ${q(lat.paired, 0.5)} ms; each side's work delays the other's on the shared cores` },
       { scenario: 'cluster', metric: `Redis CPU per update at Binance's pace (${sig(w.writes / redisTotal.seconds)} writes/s)`, unit: 'µs', better: 'lower', values: { engine: sig(w.usPerWrite) }, note: `${sig(w.scriptUsPerWrite)} µs in the write scripts; at this rate Redis's idle work (cron, 10 Hz) dominates` },
     ];
+    rows.push(...holdRows);
     return { rows, data: { streams: symbols.length, perSymbol, seconds, wake, alone, both: { loadAverage: both.load, added: summary(lat), redis: both.redis }, redis: w } };
   } finally {
     await sim.close();

@@ -22,15 +22,14 @@ import { loadConfig } from '../config/config.ts';
 import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
 /**
- * How long a standby's upstream events wait before its pipelines take them (hold-while.ts). On one
- * machine with the leader, the edges and Redis (docker-compose's topology, the bench's), a standby
- * working each exchange tick at once competes with the path to the clients: at Binance's pace on 2
- * vCPUs the latency the cluster added was p50 3.35 ms with a standby, 1.78 ms without one (bench
- * cluster-pace, one client per symbol). Holding did not measurably help there: 2.37 and 3.27 ms
- * holding, 3.35 and 2.12 ms not (two pairs of runs; that VM's noise is larger). Its windows only serve
- * a takeover, whose heal rewrites their tail anyway: a few ms behind costs nothing.
+ * A standby's upstream events wait STANDBY_LAG_MS (config, default 25 ms) before its pipelines take
+ * them (hold-while.ts). On one machine with the leader, the edges and Redis (docker-compose's
+ * topology, the bench's), a standby working each exchange tick at once competes with the path to the
+ * clients: at Binance's pace on 2 vCPUs the latency the cluster added was p50 3.35 ms with a standby,
+ * 1.78 ms without one (bench cluster-pace, one client per symbol). Whether holding helps is measured
+ * by the same bench's PACE_HOLD_AB=1 (BENCHMARKS.md). Its windows only serve a takeover, whose heal
+ * rewrites their tail anyway: a few ms behind costs nothing.
  */
-export const STANDBY_LAG_MS = 25;
 /** Most events a standby holds (a universe's tick is a few thousand): past it they go at once. */
 const STANDBY_MAX_HELD = 50_000;
 
@@ -153,15 +152,18 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
     log,
     cluster: {
       connectLimiter,
-      holdUpstream: {
-        hold: () => {
-          const held = !lease.state.leader;
-          if (held) standbyHeld.count();
-          return held;
-        },
-        delayMs: STANDBY_LAG_MS,
-        maxHeld: STANDBY_MAX_HELD,
-      },
+      holdUpstream:
+        config.standbyLagMs > 0
+          ? {
+              hold: () => {
+                const held = !lease.state.leader;
+                if (held) standbyHeld.count();
+                return held;
+              },
+              delayMs: config.standbyLagMs,
+              maxHeld: STANDBY_MAX_HELD,
+            }
+          : undefined,
       publish: (id, bar) => {
         const app = ref.app;
         if (!app) return void early.push([id, bar]);
@@ -212,7 +214,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   });
   ref.app = app;
   leaderGauge(app.metrics, () => lease.state.leader);
-  const heldTotal = app.metrics.counter('engine_cluster_standby_held_total', `Upstream events this node held ${STANDBY_LAG_MS} ms while standing by`);
+  const heldTotal = app.metrics.counter('engine_cluster_standby_held_total', `Upstream events this node held ${config.standbyLagMs} ms (STANDBY_LAG_MS) while standing by`);
   standbyHeld.count = () => heldTotal();
   const writeFailures = app.metrics.gauge('engine_cluster_write_failures', 'Writes to Redis that failed since this node started (each kept and retried)');
   const keptWrites = app.metrics.gauge('engine_cluster_writes_kept', 'Updates kept to be written again after a failed write');

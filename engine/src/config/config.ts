@@ -75,6 +75,8 @@ export interface Config {
   leaseTtlMs: number;
   /** Ingest nodes: a leader whose upstream is not live this long hands the lead to a node whose upstream is. */
   upstreamHandoverMs: number;
+  /** Ingest nodes: how long a standby's upstream events wait before its pipelines take them (ms; 0 = not held; see ingest-node.ts). */
+  standbyLagMs: number;
   /** Origins whose pages may read the public GET endpoints ('*' = any). */
   corsOrigins: string[];
   /** Proxies whose X-Forwarded-For names the client ('*' = any peer); empty = the peer is the client. */
@@ -310,6 +312,8 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId,
     leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),
     upstreamHandoverMs: int(env, 'UPSTREAM_HANDOVER_MS', 15_000, 1000, 3_600_000),
+    // Held events are flushed the moment the node leads, so this bounds only how far a standby's windows trail.
+    standbyLagMs: int(env, 'STANDBY_LAG_MS', 25, 0, 1000),
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
     trustProxy: proxies(env, 'TRUST_PROXY'),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS', []),

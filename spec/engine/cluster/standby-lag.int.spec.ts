@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IngestNode, STANDBY_LAG_MS, startIngest } from '../../../engine/src/cluster/ingest-node.ts';
+import { type IngestNode, startIngest } from '../../../engine/src/cluster/ingest-node.ts';
 import { silentLogger } from '../../../engine/src/log.ts';
 import { type SimExchange, startSimExchange } from '../../../engine/sim/sim-exchange.ts';
 import { deletePrefix } from '../../helpers/redis-keys.ts';
@@ -10,9 +10,11 @@ import { hasRedis, REDIS_URL } from '../../helpers/services.ts';
 /**
  * A standby holds its upstream events STANDBY_LAG_MS before its pipelines take them (its work at an
  * exchange tick comes after the leader's path to the clients, on a shared machine), loses none, and
- * stops holding once it leads. In process: one simulator, two ingest nodes, a client on each node's
- * own port (an ingest node serves clients too), DB 15 under a prefix of the spec's own.
+ * stops holding once it leads; STANDBY_LAG_MS=0 holds nothing. In process: one simulator, ingest
+ * nodes, a client on each node's own port (an ingest node serves clients too), DB 15 under a prefix
+ * of the spec's own.
  */
+const LAG_MS = 40;
 const redisUp = await hasRedis('cluster: a standby holds its upstream events');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Live = { type: string; time: number; close: number; volume: number };
@@ -39,6 +41,7 @@ describe.runIf(redisUp)('cluster: a standby holds its upstream events', () => {
   let redis: Redis;
   let a: IngestNode;
   let b: IngestNode;
+  let c: IngestNode;
   const sent = new Map<string, number>();
   const prefix = `spec-standby-lag-${process.pid}-${Date.now()}:`;
   const held = async (n: IngestNode) => {
@@ -59,13 +62,16 @@ describe.runIf(redisUp)('cluster: a standby holds its upstream events', () => {
     });
     redis = new Redis(REDIS_URL);
     const common = { redisUrl: REDIS_URL, redisKeyPrefix: prefix, port: 0, host: '127.0.0.1', clientDir: '', seriesDir: '', log: silentLogger, symbols: ['BTCUSDT'], intervals: ['1m'], bufferSize: 200, historyOnConnect: 50, leaseTtlMs: 3000, source: 'binance' as const, restUrl: sim.restUrl, wsUrl: sim.wsUrl };
-    a = await startIngest({ ...common, nodeId: 'ingest-a' });
+    a = await startIngest({ ...common, nodeId: 'ingest-a', standbyLagMs: LAG_MS });
     await a.app.ready;
     for (const deadline = Date.now() + 10_000; !a.lease.state.leader; await sleep(50)) if (Date.now() > deadline) throw new Error('a does not lead');
-    b = await startIngest({ ...common, nodeId: 'ingest-b' });
+    b = await startIngest({ ...common, nodeId: 'ingest-b', standbyLagMs: LAG_MS });
+    c = await startIngest({ ...common, nodeId: 'ingest-c', standbyLagMs: 0 });
+    await c.app.ready;
     await b.app.ready;
   }, 60_000);
   afterAll(async () => {
+    await c?.stop();
     await b?.stop();
     await a?.stop();
     await sim?.close();
@@ -73,9 +79,10 @@ describe.runIf(redisUp)('cluster: a standby holds its upstream events', () => {
     redis?.disconnect();
   }, 30_000);
 
-  it("delivers every update on the standby, each at least STANDBY_LAG_MS after the exchange sent it; the leader holds none", async () => {
+  it("delivers every update on the standby, each at least STANDBY_LAG_MS after the exchange sent it; the leader holds none, nor a standby with STANDBY_LAG_MS=0", async () => {
     const onA = new Arrivals(`${a.app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
     const onB = new Arrivals(`${b.app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
+    const onC = new Arrivals(`${c.app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);
     // The leader held events only before it led (every node holds until one leads).
     const heldByLeader = await held(a);
     try {
@@ -89,16 +96,24 @@ describe.runIf(redisUp)('cluster: a standby holds its upstream events', () => {
       // Held: never sooner than the lag after the exchange's send (a lower bound, whatever the machine's
       // load; the timer's clock has whole ms, so up to 2 ms short).
       const lags = onB.got.map((x) => x.at - sent.get(x.key)!);
-      expect(Math.min(...lags)).toBeGreaterThanOrEqual(STANDBY_LAG_MS - 2);
+      expect(Math.min(...lags)).toBeGreaterThanOrEqual(LAG_MS - 2);
       expect(await held(b)).toBeGreaterThan(6);
       expect(await held(a)).toBe(heldByLeader);
+      // Not held: its clients' updates came sooner than the lag (most of them, whatever the machine's load).
+      expect(await held(c)).toBe(0);
+      const lagsC = onC.got.map((x) => x.at - sent.get(x.key)!).sort((x, y) => x - y);
+      expect(lagsC.length).toBeGreaterThan(6);
+      expect(lagsC[Math.floor(lagsC.length / 2)]).toBeLessThan(LAG_MS - 2);
     } finally {
       onA.close();
       onB.close();
+      onC.close();
     }
   }, 40_000);
 
   it('stops holding once it leads', async () => {
+    // b, not c, takes the lead.
+    await c.stop();
     await a.stop();
     for (const deadline = Date.now() + 15_000; !b.lease.state.leader; await sleep(50)) if (Date.now() > deadline) throw new Error('b does not lead');
     const onB = new Arrivals(`${b.app.url.replace('http', 'ws')}/ws/BTCUSDT?interval=1m`);

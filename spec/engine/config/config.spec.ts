@@ -21,7 +21,8 @@ describe('loadConfig', () => {
   });
 
   it('roles (issue 13): all by default; ingest and edge need REDIS_URL; NODE_ID defaults to host-pid', () => {
-    expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000 });
+    expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000, standbyLagMs: 25 });
+    expect(loadConfig({ STANDBY_LAG_MS: '0' }).standbyLagMs).toBe(0);
     expect(loadConfig({ ROLE: 'edge', REDIS_URL: 'redis://r:6379', NODE_ID: 'edge-1' })).toMatchObject({ role: 'edge', nodeId: 'edge-1' });
     expect(() => loadConfig({ ROLE: 'edge' })).toThrow(/^REDIS_URL is not set: expected a redis:\/\/ URL: ROLE=edge/);
     expect(() => loadConfig({ ROLE: 'ingest' })).toThrow(/REDIS_URL.*ROLE=ingest/);
@@ -48,6 +49,7 @@ describe('loadConfig', () => {
     ['STREAMS_PER_CONNECTION', '2000', /STREAMS_PER_CONNECTION.*1 to 1024/],
     ['IDLE_SERIES_MS', '10', /IDLE_SERIES_MS/],
     ['GAP_REPAIR_AFTER_MS', '500', /GAP_REPAIR_AFTER_MS.*1000 to 3600000/],
+    ['STANDBY_LAG_MS', '5000', /STANDBY_LAG_MS.*0 to 1000/],
     ['PORT', 'eighty', /PORT.*integer from 0 to 65535/],
     ['PORT', '70000', /PORT/],
     ['BUFFER_SIZE', '-5', /BUFFER_SIZE/],
