@@ -22,13 +22,14 @@ import { loadConfig } from '../config/config.ts';
 import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
 
 /**
- * A standby's upstream events wait STANDBY_LAG_MS (config, default 25 ms) before its pipelines take
+ * A standby's upstream events wait STANDBY_LAG_MS (config, default 100 ms) before its pipelines take
  * them (hold-while.ts). On one machine with the leader, the edges and Redis (docker-compose's
  * topology, the bench's), a standby working each exchange tick at once competes with the path to the
- * clients: at Binance's pace on 2 vCPUs the latency the cluster added was p50 3.35 ms with a standby,
- * 1.78 ms without one (bench cluster-pace, one client per symbol). Whether holding helps is measured
- * by the same bench's PACE_HOLD_AB=1 (BENCHMARKS.md). Its windows only serve a takeover, whose heal
- * rewrites their tail anyway: a few ms behind costs nothing.
+ * clients. Measured at Binance's pace on 2 vCPUs, holding and not in the same rounds (bench
+ * cluster-pace, PACE_HOLD_AB=1): 100 ms cut the edge's p50 by 1.58 and 1.83 ms and its p99 by 11 and
+ * 8.4 ms; 25 ms was within the noise (−0.85 and +0.54 ms at p50), the tail of the leader's path
+ * (clients' wake-ups included) running past it. Its windows only serve a takeover, whose heal
+ * rewrites their tail anyway, and what it holds goes at once when it leads.
  */
 /** Most events a standby holds (a universe's tick is a few thousand): past it they go at once. */
 const STANDBY_MAX_HELD = 50_000;

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
   });
 
   it('roles (issue 13): all by default; ingest and edge need REDIS_URL; NODE_ID defaults to host-pid', () => {
-    expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000, standbyLagMs: 25 });
+    expect(loadConfig({})).toMatchObject({ role: 'all', nodeId: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 3000, standbyLagMs: 100 });
     expect(loadConfig({ STANDBY_LAG_MS: '0' }).standbyLagMs).toBe(0);
     expect(loadConfig({ ROLE: 'edge', REDIS_URL: 'redis://r:6379', NODE_ID: 'edge-1' })).toMatchObject({ role: 'edge', nodeId: 'edge-1' });
     expect(() => loadConfig({ ROLE: 'edge' })).toThrow(/^REDIS_URL is not set: expected a redis:\/\/ URL: ROLE=edge/);
