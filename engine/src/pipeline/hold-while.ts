@@ -23,8 +23,8 @@ export interface HoldWhileConfig {
  * Why (ROLE=ingest): a standby runs the leader's whole pipeline on the same exchange ticks. Sharing
  * a machine with the leader, the edges and Redis (one host in docker-compose, the bench), it took
  * the cores at the moment of each tick, while the leader's write, Redis and the edges' fan-out were
- * on the path to the clients. Held a moment (STANDBY_LAG_MS), its work comes after theirs; it only serves failover,
- * whose heal rewrites the tail anyway.
+ * on the path to the clients. Held a moment (STANDBY_LAG_MS), its work comes after theirs; it only
+ * serves failover, whose heal rewrites the tail anyway.
  *
  * @param config.hold read for every value: held while it returns true.
  * @param config.delayMs how long a held value waits (≥ 0).
