@@ -29,7 +29,7 @@ import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
  * cluster-pace, PACE_HOLD_AB=1): 100 ms cut the edge's p50 by 1.58 and 1.83 ms and its p99 by 11 and
  * 8.4 ms; 25 ms was within the noise (−0.85 and +0.54 ms at p50), the tail of the leader's path
  * (clients' wake-ups included) running past it. Its windows only serve a takeover, whose heal
- * rewrites their tail anyway, and what it holds goes at once when it leads.
+ * rewrites their tail anyway, and once it leads what it held goes with its next event.
  */
 /** Most events a standby holds (a universe's tick is a few thousand): past it they go at once. */
 const STANDBY_MAX_HELD = 50_000;

@@ -312,7 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId,
     leaseTtlMs: int(env, 'LEASE_TTL_MS', 3000, 300, 60_000),
     upstreamHandoverMs: int(env, 'UPSTREAM_HANDOVER_MS', 15_000, 1000, 3_600_000),
-    // Held events are flushed the moment the node leads, so this bounds only how far a standby's windows trail.
+    // Once the node leads, what it held goes with its next event (or when due): this bounds only how far a standby's windows trail.
     standbyLagMs: int(env, 'STANDBY_LAG_MS', 100, 0, 1000),
     corsOrigins: origins(env, 'CORS_ORIGINS', ['*']),
     trustProxy: proxies(env, 'TRUST_PROXY'),
