@@ -29,7 +29,7 @@ import { nodeInfo } from './node-info.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import { startWaitingServer, type WaitingServer } from '../server/waiting-server.ts';
-import { MAX_VARIANTS_PER_ADDRESS } from '../server/ws-route.ts';
+import { MAX_VARIANTS_PER_ADDRESS, instancesPerAddress } from '../server/ws-route.ts';
 import { shownUrl } from '../server/shown-url.ts';
 
 export interface EdgeNode {
@@ -309,6 +309,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
           limit: config.maxConnectionsPerAddress,
           variantsPrefix: keys.variants,
           variantsLimit: MAX_VARIANTS_PER_ADDRESS,
+          instancesLimit: instancesPerAddress(config.maxSeriesInstances),
           onUnanswered: metrics.counter('engine_cluster_shared_connections_unanswered_total', "WebSocket connections let in on the edge's own MAX_CONNECTIONS_PER_ADDRESS alone: Redis did not answer for the cluster's"),
         })
       : undefined;

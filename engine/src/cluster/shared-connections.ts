@@ -31,6 +31,8 @@ export interface SharedConnectionsOptions {
   variantsPrefix?: string;
   /** MAX_VARIANTS_PER_ADDRESS, for the whole cluster (0 or absent: variants are not counted here). */
   variantsLimit?: number;
+  /** instancesPerAddress, for the whole cluster (0 or absent: instances are not counted here); in the variants' hashes (+ address|instances). */
+  instancesLimit?: number;
   staleMs?: number;
   /** How long `opened` waits for Redis's answer before it says the connection fits (the edge's own cap still holds). */
   timeoutMs?: number;
@@ -52,7 +54,8 @@ export interface SharedConnectionsOptions {
  *
  * The same for the parameter variants of a derived series an address holds (MAX_VARIANTS_PER_ADDRESS
  * per definition and series): through N edges an address could otherwise hold N times as many, and
- * take every variant place the leader keeps per series for everyone.
+ * take every variant place the leader keeps per series for everyone. And the instances an address
+ * holds, every series together (instancesPerAddress): through N edges, N times its share of the pool.
  */
 export class SharedConnections {
   private readonly redis: WithConnections;
@@ -72,7 +75,7 @@ export class SharedConnections {
     private readonly o: SharedConnectionsOptions,
   ) {
     if (!(o.limit >= 1)) throw new TypeError(`SharedConnections: limit must be >= 1, got ${o.limit}`);
-    if (o.variantsLimit && !o.variantsPrefix) throw new TypeError('SharedConnections: variantsLimit needs variantsPrefix');
+    if ((o.variantsLimit || o.instancesLimit) && !o.variantsPrefix) throw new TypeError('SharedConnections: variantsLimit and instancesLimit need variantsPrefix');
     this.redis = redis as WithConnections;
     if (typeof this.redis.clusterConnectionsSet !== 'function') redis.defineCommand('clusterConnectionsSet', { numberOfKeys: 1, lua: CONNECTIONS_SET_LUA });
     if (typeof this.redis.clusterVariantsSet !== 'function') redis.defineCommand('clusterVariantsSet', { numberOfKeys: 1, lua: VARIANTS_SET_LUA });
@@ -141,6 +144,24 @@ export class SharedConnections {
   variantsReleased(address: string, series: string, def: string, held: VariantCounts): void {
     if (this.stopped || !(this.o.variantsLimit! > 0) || isIP(address) === 0) return;
     this.setVariants(this.variantsKey(address, series, def), held, 0).catch(() => undefined);
+  }
+
+  /** `held`: every instance (its label) this edge's sockets from `address` hold, with how many sockets, a new socket's included; as variantsTaken. */
+  async instancesTaken(address: string, held: VariantCounts): Promise<boolean> {
+    const limit = this.o.instancesLimit ?? 0;
+    if (this.stopped || limit <= 0 || isIP(address) === 0) return true;
+    const fits = await answerWithin(() => this.setVariants(this.instancesKey(address), held, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
+    return fits === 1;
+  }
+
+  /** `held`: the same once a socket let go of its instances. */
+  instancesReleased(address: string, held: VariantCounts): void {
+    if (this.stopped || !(this.o.instancesLimit! > 0) || isIP(address) === 0) return;
+    this.setVariants(this.instancesKey(address), held, 0).catch(() => undefined);
+  }
+
+  private instancesKey(address: string): string {
+    return `${this.o.variantsPrefix}${address}|instances`;
   }
 
   private variantsKey(address: string, series: string, def: string): string {

@@ -52,6 +52,8 @@ export interface ServerDeps {
   httpRequestsPerSecond?: number;
   /** New series (on-demand ones, derived-series instances) one client address may start per minute (absent = no limit). */
   onDemandPerMinute?: number;
+  /** MAX_SERIES_INSTANCES: one client address may hold a share of them (see instancesPerAddress). */
+  maxSeriesInstances?: number;
   /** New derived-series instances' ration kept for the whole cluster (edges). */
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   /** MAX_CONNECTIONS_PER_ADDRESS kept for the whole cluster (edges). */
@@ -90,11 +92,11 @@ export const TOPIC_SHARD_SIZE = 1024;
 export const PROBES_PER_SECOND = 50;
 
 /** The server settings that come straight from the configuration, the same for every role. */
-export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'maxConnectsPerSecond' | 'onDemandPerMinute' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
+export type ServerSettings = Pick<ServerDeps, 'host' | 'port' | 'historyOnConnect' | 'maxBackpressureBytes' | 'maxBufferedTotalBytes' | 'clientDir' | 'corsOrigins' | 'allowedOrigins' | 'trustProxy' | 'maxConnectionsPerAddress' | 'maxClients' | 'maxConnectsPerSecond' | 'onDemandPerMinute' | 'maxSeriesInstances' | 'httpRequestsPerSecond' | 'pingTimeoutMs' | 'stuckMs' | 'notReadingHoldMs'>;
 
 export function serverSettings(config: ServerSettings): ServerSettings {
-  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
-  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
+  const { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, maxSeriesInstances, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs } = config;
+  return { host, port, historyOnConnect, maxBackpressureBytes, maxBufferedTotalBytes, clientDir, corsOrigins, allowedOrigins, trustProxy, maxConnectionsPerAddress, maxClients, maxConnectsPerSecond, onDemandPerMinute, maxSeriesInstances, httpRequestsPerSecond, pingTimeoutMs, stuckMs, notReadingHoldMs };
 }
 
 export interface EngineServer {

@@ -83,7 +83,22 @@ export interface SharedVariants {
   /** `held`: every label of `def` on `series` this node's sockets from `address` hold, a new socket's included. */
   variantsTaken(address: string, series: string, def: string, held: ReadonlyArray<readonly [string, number]>): Promise<boolean>;
   variantsReleased(address: string, series: string, def: string, held: ReadonlyArray<readonly [string, number]>): void;
+  /** `held`: every instance this node's sockets from `address` hold (see instancesPerAddress), a new socket's included. */
+  instancesTaken(address: string, held: ReadonlyArray<readonly [string, number]>): Promise<boolean>;
+  instancesReleased(address: string, held: ReadonlyArray<readonly [string, number]>): void;
 }
+
+/**
+ * The derived-series instances (series, parameters, symbol, interval) one client address may hold at
+ * once, with per-address limits on: a sixteenth of MAX_SERIES_INSTANCES, and at least a full request.
+ * One address took all 500 from 34 sockets (an attacker-style probe), within its variant cap and its
+ * ration of new ones, and every other address's new derived series were refused while it held them.
+ * An instance counts once however many of the address's sockets hold it.
+ */
+export const instancesPerAddress = (maxSeriesInstances: number): number => Math.max(MAX_SERIES_PER_REQUEST, Math.ceil(maxSeriesInstances / 16));
+
+/** AddressVariants's definition under which an address's instances are counted (every series together). */
+const INSTANCES = 'instances';
 
 export interface WsRouteDeps {
   /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY; '*' = any); absent = the peer is the client. */
@@ -108,6 +123,8 @@ export interface WsRouteDeps {
   maxConnectsPerSecond?: number;
   /** Derived-series instances one client address may start per minute, as ON_DEMAND_PER_MIN rations series (absent = no limit). */
   onDemandPerMinute?: number;
+  /** MAX_SERIES_INSTANCES: one client address may hold instancesPerAddress of them (with per-address limits on). */
+  maxSeriesInstances?: number;
   /** The same ration kept for the whole cluster (an edge's SharedRateLimit), taken after this node's own. */
   sharedInstanceStarts?: { take(address: string, n: number): Promise<number> };
   /** MAX_CONNECTIONS_PER_ADDRESS for the whole cluster (an edge's SharedConnections), asked after this node's own, while the socket is served. */
@@ -211,6 +228,10 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
   const heldSlots = new HeldSlots(deps.maxConnectionsPerAddress ? (deps.notReadingHoldMs ?? NOT_READING_HOLD_MS) : 0);
   // With per-address limits on (MAX_CONNECTIONS_PER_ADDRESS), parameter variants too.
   const perAddressVariants = new AddressVariants(deps.maxConnectionsPerAddress ? MAX_VARIANTS_PER_ADDRESS : 0);
+  // And the instances an address holds, every series together.
+  const instanceShare = deps.maxConnectionsPerAddress && deps.maxSeriesInstances ? instancesPerAddress(deps.maxSeriesInstances) : 0;
+  const perAddressInstances = new AddressVariants(instanceShare);
+  const tooManyInstances = `at most ${instanceShare} derived series held at once from one address (a sixteenth of MAX_SERIES_INSTANCES): close some first`;
   // Each new derived-series instance is a warm-up (here, or on the cluster's leader through Redis):
   // rationed per address like new series; joining an instance someone holds is free. A burst fits a
   // full request (16 series).
@@ -340,6 +361,8 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     /** Aborted on close: a wait for a cold series' load goes with its socket (made only for one: not a cost per socket). */
     const coldWait: { left?: AbortController } = {};
     let variants: Array<{ def: string; label: string }> = [];
+    // This socket's instances as counted for its address (label: series and parameters).
+    let ownInstances: Array<{ def: string; label: string }> = [];
     // The derived series this socket is served, and those refused to it alone (a cap, a warm-up
     // this interval cannot give): the refused ones go in its first message as failed, with why.
     let serving = [...(ctx.series ?? [])];
@@ -364,6 +387,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       for (const l of leases) l.release();
       perAddressVariants.release(address, id.key, variants);
       for (const def of definitions(variants)) deps.sharedVariants?.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
+      releaseInstances();
     });
     const inbound = new TokenBucket(INBOUND_PER_SECOND, INBOUND_BURST);
     let flooded = false;
@@ -433,7 +457,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
       }
       // On an edge, the cluster's count for the address too (every edge's), then the rest.
       const shared = deps.sharedVariants;
-      if (!variants.length || !shared) return ration(later);
+      if (!variants.length || !shared) return share(later);
       const defs = definitions(variants);
       void Promise.all(defs.map((def) => shared.variantsTaken(address, id.key, def, perAddressVariants.held(address, id.key, def)))).then((fits) => {
         if (closed) return;
@@ -445,6 +469,32 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
           shared.variantsReleased(address, id.key, def, perAddressVariants.held(address, id.key, def));
           for (const v of mine) refuseOne(v.label, tooManyVariants(def));
         });
+        share(later);
+      });
+    };
+    const releaseInstances = () => {
+      if (!ownInstances.length) return;
+      perAddressInstances.release(address, '', ownInstances);
+      deps.sharedVariants?.instancesReleased(address, perAddressInstances.held(address, '', INSTANCES));
+      ownInstances = [];
+    };
+    // The address's share of the instances (this node's count, then the cluster's), in the order
+    // asked: those past it are refused alone.
+    const share = (later: (turn: () => void) => void) => {
+      for (const r of [...serving]) {
+        const held = [{ def: INSTANCES, label: `${id.key} ${r.label}` }];
+        if (perAddressInstances.take(address, '', held)) refuseOne(r.label, tooManyInstances);
+        else ownInstances.push(...held);
+      }
+      const shared = deps.sharedVariants;
+      if (!ownInstances.length || !shared) return ration(later);
+      void shared.instancesTaken(address, perAddressInstances.held(address, '', INSTANCES)).then((fits) => {
+        if (closed) return;
+        if (!fits) {
+          const refused = new Set(ownInstances.map((m) => m.label));
+          releaseInstances();
+          for (const r of [...serving]) if (refused.has(`${id.key} ${r.label}`)) refuseOne(r.label, tooManyInstances);
+        }
         ration(later);
       });
     };

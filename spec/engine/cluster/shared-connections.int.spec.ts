@@ -203,3 +203,29 @@ describe.runIf(redisUp)('derived-series variants per address shared by edges (MA
     expect((await ask(two.second, '198.51.100.51', [10, 11])).historical()).toBeDefined();
   });
 });
+
+describe.runIf(redisUp)('derived-series instances per address shared by edges (a share of MAX_SERIES_INSTANCES)', () => {
+  // MAX_SERIES_INSTANCES=48: a share of 16 (instancesPerAddress) for the whole cluster.
+  const two = twoEdges('sharedinstances', { intervals: ['1m', '5m'], maxConnectionsPerAddress: 20, maxSeriesInstances: 48, seriesDir: 'series', onDemandPerMinute: 600 });
+  const five = (def: string, param: string, from: number) => [def, ...[0, 1, 2, 3].map((i) => `${def}:${param}=${from + i}`)];
+  const ask = (edge: { url: string }, address: string, interval: string, labels: string[]) => {
+    const c = two.cluster.clientAt(edge, `/ws/BTCUSDT?interval=${interval}&series=${encodeURIComponent(labels.join(','))}`, address);
+    return c.until((x) => x.closeCode !== undefined || x.historical() !== undefined, 30_000, 'an answer').then(() => c);
+  };
+  const overShare = (c: { historical(): unknown }) =>
+    Object.entries((c.historical() as { seriesStatus?: Record<string, { state: string; error?: string }> }).seriesStatus ?? {})
+      .filter(([, st]) => st.state === 'failed' && /derived series held at once from one address/.test(st.error ?? ''))
+      .map(([label]) => label);
+
+  it('ten on one edge and seven more on the other are seventeen: that socket\'s new ones are failed to it, its candles served (reproduced: each edge counted its own, and one address held the whole pool); six fit; another address is not counted', { timeout: 90_000 }, async () => {
+    const first = await ask(two.cluster.edge, '203.0.113.61', '1m', [...five('rsi', 'period', 30), ...five('ema-cross', 'fast', 4)]);
+    expect(overShare(first)).toEqual([]);
+    const seven = [...five('rsi', 'period', 30), 'ema-cross', 'ema-cross:fast=4'];
+    const over = await ask(two.second, '203.0.113.61', '5m', seven);
+    expect(overShare(over).sort()).toEqual([...seven].sort());
+    expect(over.closeCode).toBeUndefined();
+    expect((over.historical() as { data: unknown[] }).data.length).toBeGreaterThan(0);
+    expect(overShare(await ask(two.second, '203.0.113.61', '5m', seven.slice(0, 6)))).toEqual([]);
+    expect(overShare(await ask(two.second, '198.51.100.61', '5m', seven))).toEqual([]);
+  });
+});
