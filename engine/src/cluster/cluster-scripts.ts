@@ -41,7 +41,10 @@ function logWriteFn(newer: string, after = ''): string {
 local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn)
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
   local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
-  if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep then
+  -- A position that does not read (something else wrote it: an offset not a count, an epoch not an
+  -- id) starts a new epoch, as a missing one does: a non-numeric offset failed every write for good,
+  -- and a 64 KB epoch went out with every update (a Redis-fault review).
+  if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep or not offset or offset < 0 or offset % 1 ~= 0 or #epoch > 64 or string.find(epoch, '[^%w_-]') then
     epoch = fresh
     offset = 0
     nt = nil
@@ -110,9 +113,9 @@ export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARG
     local v, c = string.match(old, ',([^,]+),([01])%]$', math.max(1, #old - 30))
     if not v then v, c = string.match(old, ',([^,]+),([01])%]$') end
     v, c = tonumber(v), tonumber(c)
-    if not v then error('stored bar does not decode: ' .. old) end
-    if c == 1 and closed == 0 then return 0, offset, epoch end
-    if c == closed and vol < v then return 0, offset, epoch end`)}
+    -- One that does not decode is replaced: kept, it failed every update of its bar (a Redis-fault review).
+    if v and c == 1 and closed == 0 then return 0, offset, epoch end
+    if v and c == closed and vol < v then return 0, offset, epoch end`)}
 local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local function update(line, i)
   local s, t, c, v, member = string.match(line, '^(%S+) (%S+) ([01]) (%S+) (.+)$')
@@ -210,7 +213,8 @@ end`;
 export const SNAPSHOT_LUA = `${RING_READ_LUA}
 local pos = redis.call('HMGET', KEYS[2], 'epoch', 'offset', 'hk')
 local bars = redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-local offset, keep = tonumber(pos[2] or '0'), tonumber(pos[3] or '0')
+-- Fields that do not read as numbers (something else wrote them) read as none: the leader's next write starts a new epoch.
+local offset, keep = tonumber(pos[2] or '0') or 0, tonumber(pos[3] or '0') or 0
 local out = {pos[1] or '', offset, #bars}
 for i = 1, #bars do out[#out + 1] = bars[i] end
 if keep < 1 then return out end
@@ -228,7 +232,7 @@ return out`;
 export const HISTORY_LUA = `${RING_READ_LUA}
 local pos = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'hk')
 if pos[1] ~= ARGV[1] then return {-1} end
-local offset, since, keep = tonumber(pos[2] or '0'), tonumber(ARGV[2]), tonumber(pos[3] or '0')
+local offset, since, keep = tonumber(pos[2] or '0') or 0, tonumber(ARGV[2]), tonumber(pos[3] or '0') or 0
 if since > offset then return {-2} end
 if since == offset then return {offset} end
 if keep < 1 or since + 1 < offset - keep + 1 then return {-2} end
@@ -236,7 +240,7 @@ local entries = ring(KEYS[1], since + 1, offset, keep)
 for i = 1, #entries do if not entries[i] then return {-2} end end
 local now = redis.call('TIME')
 local at = tonumber(string.match(entries[1], '^%d+ (%d+) '))
-if at < now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[3]) then return {-2} end
+if not at or at < now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[3]) then return {-2} end
 local out = {offset}
 for i = 1, #entries do out[#out + 1] = entries[i] end
 return out`;
@@ -374,6 +378,15 @@ export const RELEASE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) == ARGV[1]
 return 0`;
 
 /**
+ * A point's version check (see logWriteFn's \`newer\`): a forming point never replaces a closed one. A
+ * stored member that does not decode is replaced: kept, its instance froze, rewritten every 5 s for
+ * good (a Redis-fault review: one garbage member at the forming point's time).
+ */
+const POINT_NEWER = `
+    local decoded, stored = pcall(cjson.decode, old)
+    if decoded and type(stored) == 'table' and stored[2] == 1 and closed == 0 then return 0, offset, epoch end`;
+
+/**
  * The leader's write of one derived-series point: the bars' log write with a point's version check. KEYS:
  * lease, points, pos, hist. ARGV: token, time, member, closed (0/1), bufferSize, historyCap, runid,
  * newEpoch, channel, ttlMs. Every write keeps the instance's keys for ttlMs more: the log of an
@@ -384,8 +397,7 @@ return 0`;
  * Returns {-1} (fenced) or {status, offset, epoch}.
  */
 export const POINT_WRITE_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(
-  `
-    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`,
+  POINT_NEWER,
   `
   for _, k in ipairs({ kc, kp, kh }) do redis.call('PEXPIRE', k, ARGV[10]) end`,
 )}
@@ -401,8 +413,7 @@ return {s, o, e}`;
  * newline). Returns {-1} (fenced: nothing written) or {status, offset, epoch} per point, in order
  * (status -2: that point failed, the error in place of the epoch).
  */
-export const POINT_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
-    if cjson.decode(old)[2] == 1 and closed == 0 then return 0, offset, epoch end`)}
+export const POINT_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(POINT_NEWER)}
 local out = {}
 for line in string.gmatch(ARGV[8], '[^\\n]+') do
   local ok, st, o, e = pcall(function()

@@ -13,6 +13,7 @@ import { LeaderDemand } from './leader-demand.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { leaderExpire, SeriesKeep } from './series-keep.ts';
 import { TurnBudget } from '../domain/turn-budget.ts';
+import { createLogDedup } from '../log-dedup.ts';
 
 /** A write of the instance failed: its next seed writes the whole window. */
 const FAILED = 'failed';
@@ -109,6 +110,8 @@ export class LeaderSeries {
   readonly writes = { written: 0, dropped: 0, failed: 0 };
   /** One for every instance: they fail together when Redis refuses writes. */
   private readonly backoff = new RetryBackoff();
+  /** One line a minute while derived series writes fail (they failed unsaid: an instance froze, rewritten every 5 s, with /health ok). */
+  private readonly failLog = createLogDedup({ warn: (msg) => this.cfg.log?.('warn', msg) }, { periodMs: 60_000 });
   /**
    * Seeds share turns of about 4 ms: each encodes its window (up to BUFFER_SIZE points). Instances that
    * went live together were seeded in one go (the continuations of their warm-ups): 176 sockets asking
@@ -315,10 +318,11 @@ export class LeaderSeries {
           stored?.();
         }
       },
-      () => {
+      (e: unknown) => {
         // Redis unreachable or refusing: write the whole window again later (the version check drops
         // what got through), backing off while writes keep failing.
         this.writes.failed++;
+        this.failLog.warn('write', `derived series writes to redis fail (${String((e as Error)?.message ?? e).slice(0, 200)}; ${h.member.key} the last): each is written again whole, backing off`);
         this.backoff.failed();
         if (h.lease) this.written.set(h.lease.instance, FAILED);
         this.rewriteLater(h);
@@ -342,6 +346,7 @@ export class LeaderSeries {
     // rolling restart: each set to expire and counted among the freed).
     this.logs.stop();
     this.demand?.stop();
+    this.failLog.flush();
     for (const key of [...this.held.keys()]) this.release(key);
   }
 

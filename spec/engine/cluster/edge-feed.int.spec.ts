@@ -205,6 +205,31 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
     }
   });
 
+  it('a stored offset moved back in the same epoch reloads the series at the next position check, said once (reproduced: every update up to the old offset dropped as seen, clients told live)', async () => {
+    const lines: string[] = [];
+    const e = edge(server.url, 1000, { checkEveryMs: 50, log: (_level, msg) => lines.push(msg) });
+    try {
+      await e.feed.follow(ids);
+      await until(() => e.feed.loaded, 'loaded');
+      await write(3);
+      const pos = seriesKeys(ids[0]!, 'e:').pos;
+      const epoch = await redis.hget(pos, 'epoch');
+      const applied = Number(await redis.hget(pos, 'offset'));
+      await until(() => e.positions.position(ids[0]!).offset === applied, 'applied');
+      const sentBefore = offsets(e.sent, 'kline/BTCUSDT/1m').length;
+      await redis.hset(pos, 'offset', String(applied - 2));
+      await write(1);
+      // Applied again from the offset Redis holds now, the same epoch: the update after it reaches clients.
+      await until(() => e.positions.position(ids[0]!).offset === applied - 1, 'reloaded at the offset moved back');
+      expect(e.positions.position(ids[0]!).epoch).toBe(epoch);
+      const reloads = offsets(e.sent, 'kline/BTCUSDT/1m').slice(sentBefore).filter((m) => m.type === 'historical');
+      expect(reloads.map((m) => m.offset < applied)).toEqual([true]);
+      expect(lines.filter((l) => l.includes('the stored offset went back'))).toHaveLength(1);
+    } finally {
+      e.close();
+    }
+  });
+
   it('a loss longer than the kept history reloads the series and sends its clients a fresh snapshot (recovered:false); one log line for every series reloaded in a period', async () => {
     const lines: string[] = [];
     const e = edge(server.url, 1000, { log: (_level, msg) => lines.push(msg) });

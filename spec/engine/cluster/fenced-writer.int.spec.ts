@@ -326,18 +326,42 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     sub.disconnect();
   });
 
-  it('an update that fails in Redis (a stored member that does not decode) fails alone; the rest of its batch is written', async () => {
+  it('a stored member that does not decode is replaced by the next update of its bar (reproduced: every update of that bar failed, for good)', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
     const w = writer();
     const other = seriesId('ETHUSDT', '1m');
     await w.write('tok', id, bar(1, 1));
     await w.write('tok', id, bar(3, 1));
+    const k = seriesKeys(id, 't:');
     // Older than the newest bar: read from the set (a newer bar needs no lookup, see the newest-bar cache).
-    await redis.zadd(seriesKeys(id, 't:').candles, 120_000, 'not json');
+    await redis.zadd(k.candles, 120_000, 'not json');
     const turn = [w.write('tok', id, bar(2, 1)), w.write('tok', other, bar(2, 1)), w.write('tok', id, bar(3, 2))];
-    const [bad, ...rest] = await Promise.allSettled(turn);
-    expect(bad!.status).toBe('rejected');
-    expect(rest.map((r) => (r.status === 'fulfilled' ? [r.value.kind, (r.value as { offset: number }).offset] : r.status))).toEqual([['written', 1], ['written', 3]]);
+    expect((await Promise.all(turn)).map((r) => [r.kind, (r as { offset: number }).offset])).toEqual([['written', 3], ['written', 1], ['written', 4]]);
+    expect(await redis.zrangebyscore(k.candles, 120_000, 120_000)).toEqual([JSON.stringify([120_000, 10, 12, 9, 10, 1, 0])]);
+    // The newest bar's cached member (pos's nm) garbled: its next update is written all the same.
+    await redis.hset(k.pos, 'nm', 'garbage');
+    expect(await w.write('tok', id, bar(3, 3))).toMatchObject({ kind: 'written', offset: 5 });
+    expect(await redis.hget(k.pos, 'nm')).toBe(JSON.stringify([180_000, 10, 12, 9, 10, 3, 0]));
+  });
+
+  it('a position that does not read (an offset not a count, an epoch not an id) starts a new epoch at the next write (reproduced: every write failed for good; a 64 KB epoch went out with every update)', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const k = seriesKeys(id, 't:');
+    const reader = new SeriesReader(redis, 't:');
+    const first = await w.write('tok', id, bar(1, 1));
+    let epoch = (first as { epoch: string }).epoch;
+    let volume = 1;
+    for (const [field, value] of [['offset', 'abc'], ['offset', '-1000'], ['offset', '2.5'], ['epoch', 'x'.repeat(65)], ['epoch', 'bad.epoch!']] as const) {
+      await redis.hset(k.pos, field, value);
+      // Read meanwhile as no position (not an error: an edge would retry it for good).
+      await expect(reader.snapshot(id, 10)).resolves.toBeDefined();
+      const r = (await w.write('tok', id, bar(1, ++volume))) as { kind: string; offset: number; epoch: string };
+      expect([field, value, r.kind, r.offset]).toEqual([field, value, 'written', 1]);
+      expect(r.epoch).not.toBe(epoch);
+      expect(r.epoch).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      epoch = r.epoch;
+    }
   });
 
   it("a series whose set cannot be written fails its updates of the call alone: none of them published, its offset not advanced; the other series' are written", async () => {

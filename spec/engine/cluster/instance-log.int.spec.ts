@@ -66,6 +66,19 @@ describe.runIf(redisUp)("a derived series instance's log in Redis (own redis-ser
     listener.disconnect();
   });
 
+  it('a stored point that does not decode is replaced by the next write at its time, in one call or many (reproduced: the instance froze, its window rewritten every 5 s for good)', async () => {
+    const w = writer();
+    await w.writePoint('tok', keys, pt(1, 50, false));
+    // Garbage where the forming point stands, then in the newest-member cache too.
+    await redis.zadd(keys.candles, 60_000, '!garbage');
+    await redis.hset(keys.pos, 'nt', '60000', 'nm', '!garbage');
+    expect(await w.writePoint('tok', keys, pt(1, 51, false))).toMatchObject({ kind: 'written', offset: 2 });
+    await redis.hset(keys.pos, 'nm', '!garbage');
+    expect((await Promise.all(w.writePoints('tok', keys, [pt(1, 52, true)]))).map((r) => r.kind)).toEqual(['written']);
+    expect(await redis.zrangebyscore(keys.candles, 60_000, 60_000)).toHaveLength(1);
+    expect(await redis.zrangebyscore(keys.candles, 60_000, 60_000)).not.toContain('!garbage');
+  });
+
   it('many points in one call store, number and publish exactly as one call each (a seed\'s window), in calls of at most 256', async () => {
     const other = instanceKeys('rsi:period=22', id, 't:');
     const w = writer();
