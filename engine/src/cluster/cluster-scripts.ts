@@ -38,13 +38,17 @@ const ALLOW_OOM = '#!lua flags=allow-oom\n';
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
-local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn)
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost)
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
   local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
   -- A position that does not read (something else wrote it: an offset not a count, an epoch not an
   -- id) starts a new epoch, as a missing one does: a non-numeric offset failed every write for good,
   -- and a 64 KB epoch went out with every update (a Redis-fault review).
   if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep or not offset or offset < 0 or offset % 1 ~= 0 or #epoch > 64 or string.find(epoch, '[^%w_-]') then
+    -- A log gone whole (its keys deleted or evicted, the lease kept) is not begun again by a live update:
+    -- edges reloaded it with that one bar and their charts kept one (a Redis-fault review). Status 3,
+    -- nothing written: the leader writes its window (WINDOW_SEED_LUA), which holds this bar.
+    if keepsLost and not epoch and redis.call('EXISTS', kc) == 0 then return 3, 0, '' end
     epoch = fresh
     offset = 0
     nt = nil
@@ -86,7 +90,8 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * Every bar write the leader makes: all the updates of one event-loop turn in one call, so one
  * round trip and one script run carry a burst (an exchange pushes every stream in the same tick).
  * KEYS: lease. ARGV: token, runid, newEpoch, bufferSize, historyCap, key prefix, then the updates as
- * one string, a line `SYMBOL:interval time closed(0/1) volume member` each. One argument for the
+ * one string, a line `SYMBOL:interval time closed(0/1) begins(0/1) volume member` each (`begins` 0:
+ * a live update, which does not begin a log gone whole: see logWriteFn). One argument for the
  * whole batch: ioredis built the call by appending 8 arguments per update, a quarter of the leader's
  * busy time (a third less CPU per update in the leader's writer since, Redis's the same). The
  * series' keys are `prefix` then `candles:`, `pos:`, `hist:`, `ch:` before `SYMBOL:interval`
@@ -94,7 +99,8 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * Returns {-1} when the lease no longer holds `token`: the whole batch is refused, nothing of it is
  * written or published (fenced: the caller steps down). Otherwise {status, offset, epoch} per
  * update, in order: 1 written and published, 0 not newer than the stored version of its bar
- * (dropped: nothing written, nothing published), -2 failed (the error in place of the epoch).
+ * (dropped: nothing written, nothing published), 3 not written (a log gone whole, `begins` 0), -2
+ * failed (the error in place of the epoch).
  * Updates apply in order, each series' offsets advancing by one per written update, each published
  * on its series' channel.
  * A bar's version: a closed bar beats a forming one; between two of the same kind, more volume is
@@ -118,10 +124,10 @@ export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARG
     if v and c == closed and vol < v then return 0, offset, epoch end`)}
 local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local function update(line, i)
-  local s, t, c, v, member = string.match(line, '^(%S+) (%S+) ([01]) (%S+) (.+)$')
+  local s, t, c, b, v, member = string.match(line, '^(%S+) (%S+) ([01]) ([01]) (%S+) (.+)$')
   local tn, vn = tonumber(t), tonumber(v)
   if not member or not tn or not vn then error('malformed update: ' .. line) end
-  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at, tn)
+  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at, tn, b == '0')
 end
 local out = {}
 local i = 0

@@ -19,6 +19,9 @@ export interface StoredExtent {
 
 export type WriteResult = { kind: 'written' | 'dropped'; epoch: string; offset: number } | { kind: 'fenced' };
 
+/** A bar's write: `lost`, not written, the log is gone whole (see `write`'s `begins`). */
+export type BarWriteResult = WriteResult | { kind: 'lost' };
+
 /** A window's writes: `seeded` in one step (a log that did not exist), else how many of its bars were written and dropped as updates. */
 export type WindowResult = { kind: 'seeded'; epoch: string } | { kind: 'updates'; written: number; dropped: number } | { kind: 'fenced' };
 
@@ -94,7 +97,9 @@ interface QueuedBar {
   readonly token: string;
   readonly id: SeriesId;
   readonly bar: Bar;
-  resolve(r: WriteResult): void;
+  /** Whether it may begin a log Redis has none of (see `write`). */
+  readonly begins: boolean;
+  resolve(r: BarWriteResult): void;
   reject(e: unknown): void;
 }
 
@@ -280,12 +285,14 @@ export class FencedWriter {
   /**
    * Writes one update under the lease `token`, with the other updates of this turn (one script call
    * at its end). Rejects when Redis cannot be reached (nothing of the batch was written then, or the
-   * retry is idempotent: the version check drops what got through).
+   * retry is idempotent: the version check drops what got through). `begins` false (a live update):
+   * a log Redis has neither position nor bars of is not begun by it (`lost`: its window is the caller's
+   * to write).
    */
-  write(token: string, id: SeriesId, bar: Bar): Promise<WriteResult> {
+  write(token: string, id: SeriesId, bar: Bar, { begins = true } = {}): Promise<BarWriteResult> {
     return new Promise((resolve, reject) => {
       if (this.queued.length === this.head) setImmediate(this.flush);
-      this.queued.push({ token, id, bar, resolve, reject });
+      this.queued.push({ token, id, bar, begins, resolve, reject });
       if (this.queued.length - this.head >= MAX_BATCH) this.flush();
     });
   }
@@ -306,11 +313,11 @@ export class FencedWriter {
   }
 
   /** A window's results as its bars' updates settle (rejects with the first failure, once all settled). */
-  private async windowAsUpdates(writes: ReadonlyArray<Promise<WriteResult>>): Promise<WindowResult> {
+  private async windowAsUpdates(writes: ReadonlyArray<Promise<BarWriteResult>>): Promise<WindowResult> {
     const settled = await Promise.allSettled(writes);
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const kinds = settled.map((r) => (r as PromiseFulfilledResult<WriteResult>).value.kind);
+    const kinds = settled.map((r) => (r as PromiseFulfilledResult<BarWriteResult>).value.kind);
     if (kinds.includes('fenced')) return { kind: 'fenced' };
     const written = kinds.filter((k) => k === 'written').length;
     return { kind: 'updates', written, dropped: kinds.length - written };
@@ -423,10 +430,10 @@ export class FencedWriter {
    * log stores (the others count as dropped: written, each would be). Releases the barrier.
    */
   private windowFailed(q: QueuedWindow, bars: readonly Bar[] = q.window): void {
-    const writes: Array<Promise<WriteResult>> = [];
+    const writes: Array<Promise<BarWriteResult>> = [];
     const items = bars.map((bar): QueuedBar => {
       let item!: QueuedBar;
-      writes.push(new Promise<WriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, resolve, reject })));
+      writes.push(new Promise<BarWriteResult>((resolve, reject) => (item = { token: q.token, id: q.id, bar, begins: true, resolve, reject })));
       return item;
     });
     this.queued.splice(this.head, 0, ...items);
@@ -465,7 +472,7 @@ export class FencedWriter {
     const epoch = this.freshEpoch();
     // One string for the batch (see WRITE_BATCH_LUA); series keys and members hold no space or newline.
     let body = '';
-    for (const { id, bar } of batch) body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${bar.volume} ${encodeBar(bar)}\n`;
+    for (const { id, bar, begins } of batch) body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${begins ? 1 : 0} ${bar.volume} ${encodeBar(bar)}\n`;
     this.redis.clusterWriteBatch(1, this.cfg.leaseKey, batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates, this.cfg.keyPrefix ?? '', body).then(
       (r) => {
         if (r[0] === -1) for (const q of batch) q.resolve({ kind: 'fenced' });
@@ -473,6 +480,7 @@ export class FencedWriter {
           batch.forEach((q, i) => {
             const status = r[3 * i];
             if (status === -2) q.reject(new Error(`cluster write of ${q.id.key} failed in Redis: ${String(r[3 * i + 2])}`));
+            else if (status === 3) q.resolve({ kind: 'lost' });
             else q.resolve({ kind: status === 1 ? 'written' : 'dropped', offset: Number(r[3 * i + 1]), epoch: String(r[3 * i + 2]) });
           });
         this.answered();

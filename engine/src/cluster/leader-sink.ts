@@ -169,7 +169,7 @@ export class LeaderSink {
     // made edges count the series written with one bar (ready, serving a short history), and the older
     // bars that followed reached no chart (a chart ignores updates older than its newest bar).
     if (this.windows.has(id.key) || this.failedWindows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
-    void this.send(s.token!, id, bar);
+    void this.send(s.token!, id, bar, false, false);
   }
 
   /**
@@ -218,16 +218,24 @@ export class LeaderSink {
     }, this.backoff.next());
   }
 
-  /** `resent`: a kept write sent again (counted in `failing` until answered). */
-  private send(token: string, id: SeriesId, bar: Bar, resent = false): Promise<void> {
-    return this.cfg.writer.write(token, id, bar).then(
+  /**
+   * `resent`: a kept write sent again (counted in `failing` until answered). `begins` false: a live
+   * bar, which does not begin a log Redis lost whole (its window is written instead, see `restarted`).
+   */
+  private send(token: string, id: SeriesId, bar: Bar, resent = false, begins = true): Promise<void> {
+    return this.cfg.writer.write(token, id, bar, { begins }).then(
       (r) => {
         if (resent) this.resent--;
         this.succeeded();
         if (r.kind === 'fenced') this.fenced(token);
-        else if (r.kind === 'written') {
+        else if (r.kind === 'lost') {
+          // Its window, written once, holds this bar (and the others of its series answered lost meanwhile).
+          if (this.rewritingLost.has(id.key)) return;
+          this.rewritingLost.add(id.key);
+          void this.restarted(id, 'is gone from redis (deleted or evicted, every key of it)').then(() => this.rewritingLost.delete(id.key));
+        } else if (r.kind === 'written') {
           this.cfg.metrics?.written(1);
-          if (r.offset === 1) this.restarted(id);
+          if (r.offset === 1) void this.restarted(id, 'began again in redis (its position lost: a restart, an eviction, a delete)');
         } else this.cfg.metrics?.dropped(1);
       },
       (e: unknown) => {
@@ -240,18 +248,24 @@ export class LeaderSink {
 
   /**
    * An update began its series' log (offset 1): Redis lost the log's position mid-term (restarted,
-   * evicted, deleted) and kept what bars it had, maybe one. Its window is written again, as at a
-   * takeover (only the bars Redis lacks): edges served 1–3 bars for the rest of the term (a
-   * Redis-fault review). Said at most once a minute.
+   * evicted, deleted) and kept what bars it had, maybe one. Or a live update found the log gone whole
+   * (`lost`: it began nothing). Its window is written again, as at a takeover (only the bars Redis
+   * lacks; a log gone whole in one step, as a cold series' first): edges served 1–3 bars for the rest
+   * of the term (a Redis-fault review). Said at most once a minute.
    */
-  private restarted(id: SeriesId): void {
-    void this.writeWindow(id);
+  private restarted(id: SeriesId, what: string): Promise<void> {
+    const written = this.writeWindow(id);
     this.restarts++;
     const now = performance.now();
-    if (now - this.restartSaidAt < LOG_EVERY_MS) return;
-    this.restartSaidAt = now;
-    this.cfg.log?.('warn', `the log of ${id.key} began again in redis (its position lost: a restart, an eviction, a delete): its window is written again (${this.restarts} so far)`);
+    if (now - this.restartSaidAt >= LOG_EVERY_MS) {
+      this.restartSaidAt = now;
+      this.cfg.log?.('warn', `the log of ${id.key} ${what}: its window is written again (${this.restarts} so far)`);
+    }
+    return written;
   }
+
+  /** Series whose log was found gone whole, until their window is written again (one rewrite each). */
+  private readonly rewritingLost = new Set<string>();
 
   /** Logs Redis lost mid-term and written again (for /health). */
   restarts = 0;
@@ -313,7 +327,7 @@ export class LeaderSink {
         if (this.cfg.held?.(id) === false) continue; // stopped since (see `held`)
         for (const b of [...bars.values()].sort((x, y) => x.openTime - y.openTime)) {
           this.resent++;
-          void this.send(s.token!, id, b, true);
+          void this.send(s.token!, id, b, true, false);
         }
       }
     }, wait);

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBar } from '../../../engine/src/cluster/bar-codec.ts';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
-import { FencedWriter, type WindowResult, type WriteResult } from '../../../engine/src/cluster/fenced-writer.ts';
+import { type BarWriteResult, FencedWriter, type WindowResult } from '../../../engine/src/cluster/fenced-writer.ts';
 import { SeriesReader } from '../../../engine/src/cluster/series-reader.ts';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { type SeriesId, seriesId } from '../../../engine/src/domain/series-id.ts';
@@ -148,7 +148,7 @@ describe.runIf(redisUp)('fenced writer against a model (own redis-server, proper
               const window = Array.from({ length: u.count }, (_, k): Bar => ({ openTime: (u.minute + k) * 60_000, open: 1, high: 2, low: 0.5, close: 1, volume: u.volume, closed: k < u.count - 1 || u.closed }));
               return { s: u.series, window, done: w.writeWindow('tok', id, window) };
             });
-            const results: Array<WriteResult | WindowResult> = await Promise.all(writes.map((x) => x.done));
+            const results: Array<BarWriteResult | WindowResult> = await Promise.all(writes.map((x) => x.done));
             const expected = writes.map((x) => {
               if (!x.window) return apply(model[x.s]!, x.bar!);
               // A window runs the write script only when it seeds the log or some bar differs from the stored one.

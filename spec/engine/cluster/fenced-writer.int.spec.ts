@@ -344,6 +344,27 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     expect(await redis.hget(k.pos, 'nm')).toBe(JSON.stringify([180_000, 10, 12, 9, 10, 3, 0]));
   });
 
+  it('a live update (begins: false) does not begin a log gone whole: answered lost, nothing written or published; with its bars kept, or as any other write, it begins a new epoch', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const k = seriesKeys(id, 't:');
+    const sub = client(server.url);
+    const heard: string[] = [];
+    await sub.subscribe(k.channel);
+    sub.on('message', (_c, m: string) => heard.push(m));
+    await w.write('tok', id, bar(1, 1));
+    await redis.del(k.candles, k.pos);
+    expect(await w.write('tok', id, bar(1, 2), { begins: false })).toEqual({ kind: 'lost' });
+    expect(await redis.exists(k.candles, k.pos)).toBe(0);
+    // Its position alone lost: the bars are there, a new epoch begins with them.
+    await w.write('tok', id, bar(1, 3));
+    await redis.del(k.pos);
+    expect(await w.write('tok', id, bar(1, 4), { begins: false })).toMatchObject({ kind: 'written', offset: 1 });
+    await sub.ping();
+    expect(heard.map((m) => m.split(' ').slice(1).join(' '))).toEqual(['1 [60000,10,12,9,10,1,0]', '1 [60000,10,12,9,10,3,0]', '1 [60000,10,12,9,10,4,0]']);
+    sub.disconnect();
+  });
+
   it('a position that does not read (an offset not a count, an epoch not an id) starts a new epoch at the next write (reproduced: every write failed for good; a 64 KB epoch went out with every update)', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
     const w = writer();

@@ -95,7 +95,7 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
     }
   }, 120_000);
 
-  it('a series log Redis loses mid-term is written again whole (reproduced: 1–3 bars until the next takeover)', async () => {
+  it("a series log Redis loses mid-term is written again whole, and its charts never get it short (reproduced: 1–3 bars until the next takeover; then: a live update began it again with one bar, and edges sent their charts that)", async () => {
     // Whichever node leads (ingest-2 once the test above passed).
     let leader: NodeProcess | undefined;
     await until(async () => {
@@ -104,13 +104,22 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
     }, 30_000, 'a leader');
     const keys = seriesKeys(seriesId('ETHUSDT', '1m'));
     await until(async () => (await check.zcard(keys.candles)) >= BUFFER, 30_000, 'ETHUSDT window in redis');
+    const edge = nodes.find((n) => n.name === 'edge')!;
+    const open = new EngineClient(`${edge.ws}/ws/ETHUSDT?interval=1m`);
+    await open.until((c) => c.historical() !== undefined, 15_000, 'a chart open before');
+    const epoch = await check.hget(keys.pos, 'epoch');
     await check.del(keys.candles, keys.pos);
     await until(async () => (await check.zcard(keys.candles)) >= BUFFER, 20_000, 'ETHUSDT window written again');
     const h = await leader!.readHealth();
     expect(h.logsRestarted).toBeGreaterThanOrEqual(1);
-    expect(leader!.output.join('')).toContain('the log of ETHUSDT:1m began again in redis');
+    expect(leader!.output.join('')).toContain('the log of ETHUSDT:1m is gone from redis');
+    // The open chart is told the new epoch with its whole history, never a short one.
+    await open.until((c) => c.messages.some((m) => m.type === 'historical' && m.epoch !== epoch), 15_000, 'the new epoch');
+    const sizes = open.messages.flatMap((m) => (m.type === 'historical' ? [(m.data as unknown[]).length] : []));
+    expect(sizes.length).toBeGreaterThanOrEqual(2);
+    expect(sizes.every((n) => n === 100)).toBe(true);
+    open.close();
     // A chart opened now gets its whole history.
-    const edge = nodes.find((n) => n.name === 'edge')!;
     const client = new EngineClient(`${edge.ws}/ws/ETHUSDT?interval=1m`);
     await client.until((c) => c.historical() !== undefined, 15_000, 'historical');
     expect(client.historical()!.data.length).toBe(100);
