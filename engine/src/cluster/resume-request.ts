@@ -4,7 +4,8 @@ export interface ResumeRequest {
   readonly since: number;
 }
 
-const EPOCH_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** An epoch as the engine makes them (series-log.ts's newEpoch, with a batch's suffix). */
+export const EPOCH_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Reads `epoch` and `since` from a WebSocket request's query. Neither given: no resume. Both must

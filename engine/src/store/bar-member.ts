@@ -5,8 +5,15 @@ export function encodeBar(b: Bar): string {
   return JSON.stringify([b.openTime, b.open, b.high, b.low, b.close, b.volume, b.closed ? 1 : 0]);
 }
 
+/**
+ * Longest member read as a bar: seven JSON numbers are at most ~170 characters. A longer one is no
+ * bar the engine wrote (a 1 MB member padded with spaces was parsed and sent to clients: a Redis-fault review).
+ */
+const MAX_MEMBER = 512;
+
 /** Decodes a member; undefined for anything that is not a valid bar (counted and skipped by callers). */
 export function decodeBar(member: string): Bar | undefined {
+  if (member.length > MAX_MEMBER) return undefined;
   try {
     const a = JSON.parse(member) as unknown;
     if (!Array.isArray(a) || a.length !== 7 || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;

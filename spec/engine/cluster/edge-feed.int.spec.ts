@@ -34,13 +34,14 @@ function edge(url: string, historyUpdates = 1000, { checkEveryMs = 200, lazy = f
     publish: (topic, message) => (sent.get(topic) ?? sent.set(topic, []).get(topic)!).push(message) > 0,
   });
   const positions = new EdgePositions({ updates: historyUpdates, maxAgeMs: 600_000 });
-  const feed = new EdgeFeed({ redis, subscriber, keyPrefix: 'e:', store, hub, positions, bufferSize: 100, historyMaxAgeMs: 600_000, checkEveryMs, retryDelayMs, log });
+  const malformed = { n: 0 };
+  const feed = new EdgeFeed({ redis, subscriber, keyPrefix: 'e:', store, hub, positions, bufferSize: 100, historyMaxAgeMs: 600_000, checkEveryMs, retryDelayMs, log, onMalformed: (n) => (malformed.n += n) });
   const close = () => {
     feed.stop();
     redis.disconnect();
     subscriber.disconnect();
   };
-  return { redis, subscriber, store, hub, sent, positions, feed, close };
+  return { redis, subscriber, store, hub, sent, positions, feed, malformed, close };
 }
 
 const redisUp = await hasRedisServer('edge feed over a real redis-server');
@@ -200,6 +201,27 @@ describe.runIf(redisUp)('edge feed over a real redis-server', () => {
       expect(reloads).toHaveLength(1);
       expect(reloads[0]!.epoch).toBe(await redis.hget(seriesKeys(ids[0]!, 'e:').pos, 'epoch'));
       expect(reloads[0]!.data!.length).toBeGreaterThan(0);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('messages no leader publishes are counted malformed and skipped: an epoch not an id, a member past a bar\'s length, garbage (reproduced: each unknown epoch reloaded the series and sent its clients a historical)', async () => {
+    const e = edge(server.url, 1000, { checkEveryMs: 3_600_000 });
+    try {
+      await write(1);
+      await e.feed.follow(ids);
+      await until(() => e.feed.loaded, 'loaded');
+      const k = seriesKeys(ids[0]!, 'e:');
+      const { epoch, offset } = e.positions.position(ids[0]!);
+      const sentBefore = offsets(e.sent, 'kline/BTCUSDT/1m').length;
+      const member = JSON.stringify([minute * 60_000, 1, 2, 0, 1, 1, 0]);
+      for (const m of [`bad.epoch! ${offset + 1} ${member}`, `${'x'.repeat(65)} ${offset + 1} ${member}`, `${epoch} ${offset + 1} [1,2,3,4,5,6,0${' '.repeat(1000)}]`, 'garbage']) await redis.publish(k.channel, m);
+      await write(1);
+      await until(() => e.positions.position(ids[0]!).offset === offset + 1, 'the next update applied');
+      expect(e.malformed.n).toBe(4);
+      expect(e.feed.reloads).toBe(0);
+      expect(offsets(e.sent, 'kline/BTCUSDT/1m').slice(sentBefore).map((m) => [m.type, m.offset])).toEqual([['live_candle', offset + 1]]);
     } finally {
       e.close();
     }
