@@ -324,7 +324,10 @@ export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points
  * every one its node saw, not every one ever used (a node started after the loss knows none): terms
  * are for /health and logs; what tells one term from another in the code is its lease token.
  */
-export const ACQUIRE_LUA = `${ALLOW_OOM}if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+export const ACQUIRE_LUA = `${ALLOW_OOM}-- A lease key without an expiry (of any type) is none a node took (they take it with PX): nobody's.
+-- Kept, the cluster had no leader for as long as it stood, and no node said why (a Redis-fault review).
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('DEL', KEYS[1]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
   local term = redis.call('INCR', KEYS[2])
   local floor = tonumber(ARGV[3])
   if term <= floor then

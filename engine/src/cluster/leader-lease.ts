@@ -122,7 +122,13 @@ export class LeaderLease {
     this.lastRenewedAt = at;
     clearTimeout(this.watchdog);
     const deadline = at + this.ttlMs - Math.ceil(this.renewEveryMs / 4);
-    this.watchdog = setTimeout(() => this.stepDown(`redis did not answer a renewal for ${performance.now() - at} ms (the lease may have expired)`), Math.max(0, deadline - performance.now()));
+    this.watchdog = setTimeout(() => {
+      const { token } = this.state;
+      this.stepDown(`redis did not answer a renewal for ${Math.round(performance.now() - at)} ms (the lease may have expired)`);
+      // Still ours, maybe (Redis slow, not gone): given back, so no node waits out its TTL. An acquire
+      // answered late (a CLIENT PAUSE) left the cluster without a leader for a TTL (a Redis-fault review).
+      if (token) this.cfg.redis.eval(RELEASE_LUA, 1, this.cfg.keys.lease, token).catch(() => undefined);
+    }, Math.max(0, deadline - performance.now()));
     this.watchdog.unref();
   }
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { filter, firstValueFrom, merge } from 'rxjs';
+import { filter, firstValueFrom, merge, skip } from 'rxjs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { BUSY_GAP_MS, FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
@@ -83,6 +83,44 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     expect(next.term).toBe(8);
     await a.stop();
     await b.stop();
+  });
+
+  it('a lease key with no expiry (not one a node took) is taken over, whatever its type (reproduced: no leader for as long as it stood)', async () => {
+    for (const plant of [() => redis.hset(keys.lease, 'x', '1'), () => redis.set(keys.lease, 'someone')]) {
+      await redis.del(keys.lease);
+      await plant();
+      const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 4000, renewEveryMs: 400 });
+      a.start();
+      await firstValueFrom(a.leader$.pipe(filter(Boolean)));
+      expect(await redis.get(keys.lease)).toBe(a.state.token);
+      await a.stop();
+    }
+    // One with an expiry is a node's: left to it.
+    await redis.set(keys.lease, 'other', 'PX', 5000);
+    const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 4000, renewEveryMs: 200 });
+    b.start();
+    await sleep(600);
+    expect(b.state.leader).toBe(false);
+    await b.stop();
+    await redis.del(keys.lease);
+  });
+
+  it('a leader that steps down for an unanswered renewal gives the lease back: a node leads again at once, not a TTL later (reproduced: an acquire answered after a CLIENT PAUSE, no leader for a TTL)', async () => {
+    await redis.del(keys.lease);
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 4000, renewEveryMs: 400 });
+    const pauser = client(server.url);
+    await pauser.client('PAUSE', 4300);
+    a.start(); // its acquire is answered after the pause: past its own deadline for the lease
+    const down = firstValueFrom(a.leadership$.pipe(filter((l) => !l.leader), skip(1)));
+    await firstValueFrom(a.leader$.pipe(filter(Boolean)));
+    await down;
+    const steppedAt = performance.now();
+    expect(a.lastStepDown).toMatch(/did not answer a renewal/);
+    await firstValueFrom(a.leader$.pipe(filter(Boolean)));
+    // The old lease (set when the pause ended, 4 s) would have held it off ~3.6 s more.
+    expect(performance.now() - steppedAt).toBeLessThan(2500);
+    await a.stop();
+    pauser.disconnect();
   });
 
   it('a leader whose lease lapsed (paused past it) is fenced: its write is refused, nothing is stored or published', async () => {
