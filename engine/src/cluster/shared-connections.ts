@@ -134,30 +134,34 @@ export class SharedConnections {
    * within `timeoutMs` says they fit.
    */
   async variantsTaken(address: string, series: string, def: string, held: VariantCounts): Promise<boolean> {
-    const limit = this.o.variantsLimit ?? 0;
-    if (this.stopped || limit <= 0 || isIP(address) === 0) return true;
-    const fits = await answerWithin(() => this.setVariants(this.variantsKey(address, series, def), held, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
-    return fits === 1;
+    return this.labelsTaken(address, () => this.variantsKey(address, series, def), held, this.o.variantsLimit);
   }
 
   /** `held`: the same once a socket let go of its labels (empty: this edge's sockets hold none there now). */
   variantsReleased(address: string, series: string, def: string, held: VariantCounts): void {
-    if (this.stopped || !(this.o.variantsLimit! > 0) || isIP(address) === 0) return;
-    this.setVariants(this.variantsKey(address, series, def), held, 0).catch(() => undefined);
+    this.labelsReleased(address, () => this.variantsKey(address, series, def), held, this.o.variantsLimit);
   }
 
   /** `held`: every instance (its label) this edge's sockets from `address` hold, with how many sockets, a new socket's included; as variantsTaken. */
-  async instancesTaken(address: string, held: VariantCounts): Promise<boolean> {
-    const limit = this.o.instancesLimit ?? 0;
-    if (this.stopped || limit <= 0 || isIP(address) === 0) return true;
-    const fits = await answerWithin(() => this.setVariants(this.instancesKey(address), held, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
-    return fits === 1;
+  instancesTaken(address: string, held: VariantCounts): Promise<boolean> {
+    return this.labelsTaken(address, () => this.instancesKey(address), held, this.o.instancesLimit);
   }
 
   /** `held`: the same once a socket let go of its instances. */
   instancesReleased(address: string, held: VariantCounts): void {
-    if (this.stopped || !(this.o.instancesLimit! > 0) || isIP(address) === 0) return;
-    this.setVariants(this.instancesKey(address), held, 0).catch(() => undefined);
+    this.labelsReleased(address, () => this.instancesKey(address), held, this.o.instancesLimit);
+  }
+
+  /** Whether the distinct labels every live edge holds in one hash, with `held` as this edge's, fit `limit` (then recorded). */
+  private async labelsTaken(address: string, key: () => string, held: VariantCounts, limit = 0): Promise<boolean> {
+    if (this.stopped || limit <= 0 || isIP(address) === 0) return true;
+    const fits = await answerWithin(() => this.setVariants(key(), held, limit), this.o.timeoutMs ?? 2000, 1, this.o.onUnanswered);
+    return fits === 1;
+  }
+
+  private labelsReleased(address: string, key: () => string, held: VariantCounts, limit = 0): void {
+    if (this.stopped || limit <= 0 || isIP(address) === 0) return;
+    this.setVariants(key(), held, 0).catch(() => undefined);
   }
 
   private instancesKey(address: string): string {
