@@ -324,24 +324,34 @@ export const INSTANCE_FREE_LUA = keepOrFreeLua({ persist: false, kinds: ['points
  * every one its node saw, not every one ever used (a node started after the loss knows none): terms
  * are for /health and logs; what tells one term from another in the code is its lease token.
  */
-export const ACQUIRE_LUA = `${ALLOW_OOM}-- A lease key without an expiry (of any type) is none a node took (they take it with PX): nobody's.
--- Kept, the cluster had no leader for as long as it stood, and no node said why (a Redis-fault review).
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('DEL', KEYS[1]) end
+export const ACQUIRE_LUA = `${ALLOW_OOM}-- Nodes take the lease as a string with an expiry (SET PX): a key of another type, or one without
+-- an expiry, is none a node took: nobody's. Kept, the cluster had no leader for as long as it stood
+-- (with an expiry, until it lapsed), and no node said why (a Redis-fault review).
+local ty = redis.call('TYPE', KEYS[1]).ok
+if ty ~= 'none' and (ty ~= 'string' or redis.call('PTTL', KEYS[1]) == -1) then redis.call('DEL', KEYS[1]) end
+-- The term as a count, or none (another type, or not a count: INCR and GET failed every try on it).
+local function stored()
+  if redis.call('TYPE', KEYS[2]).ok ~= 'string' then return nil end
+  local n = tonumber(redis.call('GET', KEYS[2]))
+  if n and n >= 0 and n % 1 == 0 then return n end
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
-  local term = redis.call('INCR', KEYS[2])
-  local floor = tonumber(ARGV[3])
-  if term <= floor then
-    term = floor + 1
-    redis.call('SET', KEYS[2], term)
-  end
+  local term = math.max((stored() or 0) + 1, tonumber(ARGV[3]) + 1)
+  redis.call('SET', KEYS[2], string.format('%d', term))
   return {1, term}
 end
-return {0, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}`;
+return {0, stored() or 0}`;
 
-/** Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. Returns 1, 0 (another's), or -1 (no lease: Redis lost it). */
-export const RENEW_LUA = `${ALLOW_OOM}local holder = redis.call('GET', KEYS[1])
+/**
+ * Renews the lease only while it still holds our token. KEYS: lease. ARGV: token, ttlMs. Returns 1, 0
+ * (another's), -1 (no lease: Redis lost it) or -2 (a key of another type: no node's, see ACQUIRE_LUA;
+ * GET failed on it with WRONGTYPE, which the leader read as Redis unreachable).
+ */
+export const RENEW_LUA = `${ALLOW_OOM}local ty = redis.call('TYPE', KEYS[1]).ok
+if ty == 'none' then return -1 end
+if ty ~= 'string' then return -2 end
+local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not holder then return -1 end
 return 0`;
 
 /**

@@ -28,8 +28,8 @@ export interface Leadership {
 }
 
 /**
- * Lease election on one Redis key: `SET lease token NX PX ttl` wins it, `INCR term` numbers the
- * term (in one script, above every term this node has seen: see ACQUIRE_LUA), a script renews it only while it still holds our token (every ttl/3), and standbys retry on
+ * Lease election on one Redis key: `SET lease token NX PX ttl` wins it, and the term is numbered one
+ * above the stored one (in one script, above every term this node has seen: see ACQUIRE_LUA), a script renews it only while it still holds our token (every ttl/3), and standbys retry on
  * the same period. A renewal that finds another token, or that cannot reach Redis before the lease
  * would have expired, steps this node down; the fenced write script is what actually keeps a stale
  * leader (paused past its lease) from writing. No Redlock: one Redis is the authority.
@@ -145,6 +145,7 @@ export class LeaderLease {
           if (ok === 1) await redis.eval(RELEASE_LUA, 1, keys.lease, s.token!).catch(() => undefined);
         } else if (ok === 1) this.renewed(startedAt);
         else if (ok === -1) this.stepDown(this.lastRenewedAt + this.ttlMs <= performance.now() ? 'the lease expired before a renewal reached redis' : 'the lease is gone from Redis (its data lost or flushed?)');
+        else if (ok === -2) this.stepDown('the lease key holds something no node wrote (not a string): the next try takes it over');
         else this.stepDown('the lease is held by another node');
       } else if (this.unanswered || (performance.now() >= this.holdOffUntil && (this.cfg.mayLead?.() ?? true))) {
         // An acquire unanswered is given back first, whatever comes next (else a lease this node won

@@ -95,7 +95,15 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
       expect(await redis.get(keys.lease)).toBe(a.state.token);
       await a.stop();
     }
-    // One with an expiry is a node's: left to it.
+    // Another type with an expiry is no node's either (reproduced: no leader until it lapsed).
+    await redis.hset(keys.lease, 'x', '1');
+    await redis.pexpire(keys.lease, 60_000);
+    const h = new LeaderLease({ redis, keys, nodeId: 'h', ttlMs: 4000, renewEveryMs: 400 });
+    h.start();
+    await firstValueFrom(h.leader$.pipe(filter(Boolean)));
+    expect(await redis.get(keys.lease)).toBe(h.state.token);
+    await h.stop();
+    // A string with an expiry is a node's: left to it.
     await redis.set(keys.lease, 'other', 'PX', 5000);
     const b = new LeaderLease({ redis, keys, nodeId: 'b', ttlMs: 4000, renewEveryMs: 200 });
     b.start();
@@ -103,6 +111,29 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     expect(b.state.leader).toBe(false);
     await b.stop();
     await redis.del(keys.lease);
+  });
+
+  it('a leader whose lease key is replaced by another type steps down saying so and a node leads again; a term key that is not a count is numbered from the floor (reproduced: "redis unreachable (WRONGTYPE…)", no leader until the key lapsed; a hash term failed every acquire)', async () => {
+    await redis.del(keys.lease);
+    await redis.set(keys.term, 'not a count');
+    const a = new LeaderLease({ redis, keys, nodeId: 'a', ttlMs: 3000, renewEveryMs: 300 });
+    a.start();
+    const first = await firstValueFrom(a.leadership$.pipe(filter((l) => l.leader)));
+    expect(first.term).toBe(1);
+    const down = firstValueFrom(a.leadership$.pipe(filter((l) => !l.leader)));
+    await redis.del(keys.lease);
+    await redis.hset(keys.lease, 'x', '1');
+    await redis.pexpire(keys.lease, 60_000);
+    await redis.del(keys.term);
+    await redis.hset(keys.term, 'y', '2');
+    await down;
+    expect(a.lastStepDown).toMatch(/holds something no node wrote/);
+    const next = await firstValueFrom(a.leadership$.pipe(filter((l) => l.leader)));
+    // Above every term the node saw, though the stored one was no count.
+    expect(next.term).toBe(2);
+    expect(await redis.get(keys.lease)).toBe(a.state.token);
+    await a.stop();
+    await redis.del(keys.term);
   });
 
   it('a leader that steps down for an unanswered renewal gives the lease back: a node leads again at once, not a TTL later (reproduced: an acquire answered after a CLIENT PAUSE, no leader for a TTL)', async () => {
