@@ -105,7 +105,7 @@ export async function runSeriesBatch(opts: SeriesBatchOptions): Promise<SeriesBa
   } catch (e) {
     throw new BatchUsageError('series', (e as Error).message, { cause: e, value: opts.series });
   }
-  // The engine's block length (series-registry.ts blockMsOf): 0 runs one operator over everything.
+  // The engine's block length (series-run.ts blockMsOf): 0 runs one operator over everything.
   const blockMs = warmup * target.ms;
   // A recording is read before the output file is created, so a bad one leaves nothing behind.
   const recorded = opts.recording ? await recordedBars(opts.recording, opts.symbol, target.name) : undefined;
@@ -207,7 +207,7 @@ interface EngineRunsConfig {
 }
 
 /**
- * The engine's runs of a series (series-registry.ts `openRun`: `AnchoredRuns`, or one `startRun` for
+ * The engine's runs of a series (series-run.ts `openRun`: `AnchoredRuns`, or one `startRun` for
  * `blockMs` 0), with its point checks, fed with pages of history. A page's points are written by
  * time; one emitted again for its time replaces it (as in a range), one for a time already written
  * is not (a file is not rewritten: counted and said).
