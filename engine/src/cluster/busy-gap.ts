@@ -1,0 +1,57 @@
+/**
+ * A busy leader's calls go at most this often (ms). Much of a call's cost, in the leader, in Redis and
+ * in every edge, is per call (a write and a read on each socket), not per update: under a sustained
+ * flow, waiting a moment for a larger batch costs each update at most this much latency and saves a
+ * third of Redis's CPU per update (5,000 updates/s in 20 streams: 3.8 → 13.4 updates per call; Redis
+ * 34–39 → 23–25 µs, an edge 29–32 → 23–24 µs, the leader 44–49 → 35–36 µs per update). An idle or
+ * bursty flow (an exchange's tick every 2 s) does not wait (see BUSY_AFTER).
+ */
+export const BUSY_GAP_MS = 2;
+
+/**
+ * Calls that go at once after a pause of IDLE_MS without any (a burst, every stream's tick at once,
+ * read in a few chunks, makes one to three); from the next one on the flow counts as sustained.
+ */
+const BUSY_AFTER = 3;
+const IDLE_MS = 10 * BUSY_GAP_MS;
+
+/** When a writer's next call may go: at once while the flow is idle or bursty, BUSY_GAP_MS after the last one once it is sustained. */
+export class BusyGap {
+  /** Calls since the last pause of IDLE_MS (the flow is sustained from BUSY_AFTER on). */
+  private callsSincePause = 0;
+  /** When the last call went (ms, performance.now()). */
+  private lastCallAt = -Infinity;
+  /** Set while a busy flow waits for BUSY_GAP_MS since the last call. */
+  private gapTimer: NodeJS.Timeout | undefined;
+
+  /** `flush`: called again once the gap has passed (when `admits` said no). */
+  constructor(private readonly flush: () => void) {}
+
+  /** Whether calls go now, counted as one more (`full`: a full batch waits, which never waits for the gap). */
+  admits(full: boolean): boolean {
+    const now = performance.now();
+    if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
+    if (this.callsSincePause >= BUSY_AFTER && !full) {
+      if (this.gapTimer) return false;
+      const wait = this.lastCallAt + BUSY_GAP_MS - now;
+      if (wait > 0) {
+        this.gapTimer = setTimeout(this.afterGap, wait);
+        return false;
+      }
+    }
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+    this.callsSincePause++;
+    return true;
+  }
+
+  /** The calls went: the gap counts from now. */
+  sent(): void {
+    this.lastCallAt = performance.now();
+  }
+
+  private readonly afterGap = (): void => {
+    this.gapTimer = undefined;
+    this.flush();
+  };
+}
