@@ -3,15 +3,14 @@ import type { StoreStats } from './bar-store.ts';
 import { SeriesWindow } from './series-window.ts';
 import { windowStats } from './window-stats.ts';
 
-/** A store's hot windows by series key, each with the id it was made for. */
+/** A store's hot windows by series key, each with the id it was made for (both stores keep theirs here). */
 export class HotWindows {
-  private readonly windows = new Map<string, SeriesWindow>();
-  private readonly idOf = new Map<string, SeriesId>();
+  private readonly windows = new Map<string, { id: SeriesId; window: SeriesWindow }>();
 
   constructor(private readonly bufferSize: number) {}
 
   get(key: string): SeriesWindow | undefined {
-    return this.windows.get(key);
+    return this.windows.get(key)?.window;
   }
 
   has(key: string): boolean {
@@ -20,27 +19,26 @@ export class HotWindows {
 
   /** The id of the series whose window `key` is. */
   id(key: string): SeriesId | undefined {
-    return this.idOf.get(key);
+    return this.windows.get(key)?.id;
   }
 
   /** A new, empty window for `id` (replacing none: see `get`). */
   open(id: SeriesId): SeriesWindow {
-    const w = new SeriesWindow(this.bufferSize);
-    this.windows.set(id.key, w);
-    this.idOf.set(id.key, id);
-    return w;
+    const window = new SeriesWindow(this.bufferSize);
+    this.windows.set(id.key, { id, window });
+    return window;
   }
 
   delete(id: SeriesId): void {
     this.windows.delete(id.key);
-    this.idOf.delete(id.key);
   }
 
-  entries(): Iterable<[string, SeriesWindow]> {
-    return this.windows.entries();
+  /** Every window with its series' id. */
+  values(): Iterable<{ id: SeriesId; window: SeriesWindow }> {
+    return this.windows.values();
   }
 
   stats(): StoreStats {
-    return windowStats(this.windows.values());
+    return windowStats(Array.from(this.windows.values(), (e) => e.window));
   }
 }

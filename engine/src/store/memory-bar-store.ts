@@ -1,17 +1,12 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import type { BarStore, StoreMetrics } from './bar-store.ts';
-import { windowStats } from './window-stats.ts';
-import { SeriesWindow } from './series-window.ts';
+import { HotWindows } from './hot-windows.ts';
 
 /** Hot windows only: the store when REDIS_URL is unset. */
 export function createMemoryBarStore(opts: { bufferSize: number; metrics?: StoreMetrics }): BarStore {
-  const windows = new Map<string, SeriesWindow>();
-  const window = (id: SeriesId) => {
-    let w = windows.get(id.key);
-    if (!w) windows.set(id.key, (w = new SeriesWindow(opts.bufferSize)));
-    return w;
-  };
+  const windows = new HotWindows(opts.bufferSize);
+  const window = (id: SeriesId) => windows.get(id.key) ?? windows.open(id);
   return {
     kind: 'memory',
     upsert(id, bars: readonly Bar[]) {
@@ -22,8 +17,8 @@ export function createMemoryBarStore(opts: { bufferSize: number; metrics?: Store
       if (n) opts.metrics?.barsWritten(n);
     },
     window,
-    release: (id) => void windows.delete(id.key),
-    stats: () => windowStats(windows.values()),
+    release: (id) => windows.delete(id),
+    stats: () => windows.stats(),
     restore: async () => undefined,
     range: async (id, endTime, limit) => window(id).before(endTime, limit),
     flush: async () => undefined,

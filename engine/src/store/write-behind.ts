@@ -55,10 +55,7 @@ export class WriteBehind {
 
   /** Queues every hot window's bars (Redis may have come back empty: see RedisLink). */
   rewriteWindows(): void {
-    for (const [key, w] of this.windows.entries()) {
-      const id = this.windows.id(key);
-      if (id) for (const b of w.last(this.cfg.bufferSize)) this.requeue(id, b);
-    }
+    for (const { id, window } of this.windows.values()) for (const b of window.last(this.cfg.bufferSize)) this.requeue(id, b);
   }
 
   /** Drops a series' pending writes. */
