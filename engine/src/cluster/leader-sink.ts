@@ -74,6 +74,7 @@ export class LeaderSink {
       this.pending.clear();
       this.windows.clear();
       this.failedWindows.clear();
+      this.windowsResent.clear();
       this.settleWindows();
       this.failingSpell = false;
     });
@@ -116,7 +117,9 @@ export class LeaderSink {
    * bar written first began the log with one bar, and the window followed as older updates that no
    * chart shows; and the waiters were told written (an edge answered `live` served 1 bar: a review).
    */
-  private readonly failedWindows = new Map<string, SeriesId>();
+  private readonly failedWindows = new Map<string, { id: SeriesId; bars: number }>();
+  /** Bars of failed windows sent again and not answered yet (still kept, for /health), by series. */
+  private readonly windowsResent = new Map<string, number>();
   private windowRetry: NodeJS.Timeout | undefined;
 
   /** Windows of the slice in flight. */
@@ -159,6 +162,10 @@ export class LeaderSink {
   get failing(): { reason: string; pending: number } | undefined {
     let pending = this.resent;
     for (const p of this.pending.values()) pending += p.bars.size;
+    // A failed window's bars are kept too, waiting or sent again: counted only as updates, the gauge
+    // read 0 through a spell in which every write that failed was a window (a CI run of leader-write-failures).
+    for (const f of this.failedWindows.values()) pending += f.bars;
+    for (const n of this.windowsResent.values()) pending += n;
     return !this.failingSpell && pending === 0 ? undefined : { reason: this.lastReason, pending };
   }
 
@@ -179,6 +186,7 @@ export class LeaderSink {
   private sendWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<boolean> {
     return this.cfg.writer.writeWindow(token, id, bars).then(
       (r) => {
+        this.windowsResent.delete(id.key);
         this.succeeded();
         if (r.kind === 'fenced') this.fenced(token);
         else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
@@ -189,9 +197,10 @@ export class LeaderSink {
         return true;
       },
       (e: unknown) => {
+        this.windowsResent.delete(id.key);
         this.failed(e);
         if (!this.stopped && this.cfg.held?.(id) !== false && this.cfg.lease.state.token === token) {
-          this.failedWindows.set(id.key, id);
+          this.failedWindows.set(id.key, { id, bars: bars.length });
           this.retryWindowsLater();
         }
         return false;
@@ -212,7 +221,10 @@ export class LeaderSink {
     this.windowRetry = setTimeout(() => {
       this.windowRetry = undefined;
       if (this.stopped || !this.cfg.lease.state.leader) return;
-      for (const [key, id] of this.failedWindows) this.windows.set(key, id);
+      for (const [key, f] of this.failedWindows) {
+        this.windows.set(key, f.id);
+        this.windowsResent.set(key, f.bars);
+      }
       this.failedWindows.clear();
       if (!this.writingWindows) void this.drainWindows();
     }, this.backoff.next());
@@ -295,7 +307,7 @@ export class LeaderSink {
   }
 
   private succeeded(): void {
-    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0 || this.failedWindows.size > 0) return;
+    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0 || this.failedWindows.size > 0 || this.windowsResent.size > 0) return;
     this.failingSpell = false;
     if (!this.warned) return;
     this.warned = false;

@@ -107,6 +107,18 @@ describe('LeaderSink: a window whose write failed', () => {
     sink.stop();
   });
 
+  it('counts its bars as kept writes until it is written (reproduced: the gauge read 0 through a spell in which only windows failed)', async () => {
+    const { sink, calls, w } = failingRig();
+    void sink.writeWindow(A);
+    await until(() => calls.length === 1, 1000, 'the first write');
+    await until(() => sink.failing !== undefined, 1000, 'the failure');
+    expect(sink.failing?.pending).toBe(3);
+    w.failing = false;
+    await until(() => sink.failing === undefined, 3000, 'the second round written');
+    expect(calls).toEqual(['window 3', 'window 3']);
+    sink.stop();
+  });
+
   it("a takeover that cannot read what Redis holds writes whole windows, not the tails alone (which began a log Redis lacked with 10 bars)", async () => {
     const { sink, calls, w, leader$ } = failingRig(() => Promise.reject(new Error('Connection is closed.')));
     w.failing = false;
