@@ -1,7 +1,7 @@
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
-import { BusyGap } from './busy-gap.ts';
+import { BUSY_AFTER, BusyGap } from './busy-gap.ts';
 import { seriesKeys } from './cluster-keys.ts';
 import type { FencedWriterConfig } from './fenced-writer.ts';
 import type { FreshEpochs } from './fresh-epochs.ts';
@@ -22,13 +22,21 @@ export const MAX_SEED_BARS = 10_000;
 const MAX_IN_FLIGHT = 1;
 
 /**
+ * The same for a burst's first calls after a pause (BusyGap's `bursting`): an exchange's tick, every
+ * stream at once, is read in a few chunks, one call each; waiting for the first's answer held the
+ * rest of the burst back by a round trip to a Redis woken from idle (at Binance's pace a burst went in
+ * 1.7 calls). Calls on one connection reach Redis in order, so offsets still follow the updates.
+ */
+const BURST_IN_FLIGHT = BUSY_AFTER;
+
+/**
  * The same while full calls wait (a seed of many windows): Redis always has the next call, and
  * another command on the connection waits behind at most these (a few ms), not the whole backlog.
  */
 const BULK_IN_FLIGHT = 4;
 
-/** Calls that may be unanswered while `waiting` updates wait to be sent. */
-const inFlightLimit = (waiting: number) => (waiting >= MAX_BATCH ? BULK_IN_FLIGHT : MAX_IN_FLIGHT);
+/** Calls that may be unanswered while `waiting` updates wait to be sent (`burst`: a burst's first calls). */
+const inFlightLimit = (waiting: number, burst: boolean) => (waiting >= MAX_BATCH ? BULK_IN_FLIGHT : burst ? BURST_IN_FLIGHT : MAX_IN_FLIGHT);
 
 /** One update waiting for the end of the turn. */
 interface QueuedBar {
@@ -128,7 +136,7 @@ export class BarWriteQueue {
 
   /**
    * Sends what was queued: one call per run of updates under the same token (at most MAX_BATCH), in
-   * order. While MAX_IN_FLIGHT calls (BULK_IN_FLIGHT full ones) are unanswered it sends nothing: what
+   * order. While MAX_IN_FLIGHT calls (BULK_IN_FLIGHT full ones, BURST_IN_FLIGHT of a burst's first) are unanswered it sends nothing: what
    * comes meanwhile goes in one call when an answer comes. A busy leader so makes fewer, larger calls
    * (Redis's and its own cost is mostly per call when turns carry an update or two), and once the flow
    * is sustained a call also waits until BUSY_GAP_MS after the previous one; an idle one sends each
@@ -137,13 +145,14 @@ export class BarWriteQueue {
   private readonly flush = (): void => {
     const queued = this.queued;
     const waiting = queued.length - this.head;
-    if (!waiting || this.barrier || this.inFlight >= inFlightLimit(waiting)) return;
+    const burst = this.gap.bursting;
+    if (!waiting || this.barrier || this.inFlight >= inFlightLimit(waiting, burst)) return;
     if (!this.gap.admits(waiting >= MAX_BATCH)) return;
     // Calls up to the limit; the rest waits for an answer. A seed of many windows at once (an edge's
     // burst of on-demand series) so queues in this writer, not as thousands of calls on the
     // connection ahead of every other command, and a turn encodes a few calls, not all of them.
     let i = this.head;
-    while (i < queued.length && !this.barrier && this.inFlight < inFlightLimit(queued.length - i)) {
+    while (i < queued.length && !this.barrier && this.inFlight < inFlightLimit(queued.length - i, burst)) {
       const first = queued[i]!;
       if (first.window) {
         this.barrier = true;

@@ -12,7 +12,7 @@ export const BUSY_GAP_MS = 2;
  * Calls that go at once after a pause of IDLE_MS without any (a burst, every stream's tick at once,
  * read in a few chunks, makes one to three); from the next one on the flow counts as sustained.
  */
-const BUSY_AFTER = 3;
+export const BUSY_AFTER = 3;
 const IDLE_MS = 10 * BUSY_GAP_MS;
 
 /** When a writer's next call may go: at once while the flow is idle or bursty, BUSY_GAP_MS after the last one once it is sustained. */
@@ -26,6 +26,14 @@ export class BusyGap {
 
   /** `flush`: called again once the gap has passed (when `admits` said no). */
   constructor(private readonly flush: () => void) {}
+
+  /**
+   * Whether the next call is one of a burst's first BUSY_AFTER (after a pause of IDLE_MS): those go
+   * without waiting for each other's answers (see BarWriteQueue), as they go without waiting for the gap.
+   */
+  get bursting(): boolean {
+    return performance.now() - this.lastCallAt >= IDLE_MS || this.callsSincePause < BUSY_AFTER;
+  }
 
   /** Whether calls go now, counted as one more (`full`: a full batch waits, which never waits for the gap). */
   admits(full: boolean): boolean {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { filter, firstValueFrom, merge, skip } from 'rxjs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { leaseKeys, seriesKeys } from '../../../engine/src/cluster/cluster-keys.ts';
 import { BUSY_GAP_MS, FencedWriter } from '../../../engine/src/cluster/fenced-writer.ts';
 import { LeaderLease } from '../../../engine/src/cluster/leader-lease.ts';
@@ -346,6 +346,44 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     await new Promise(setImmediate);
     expect(calls.length).toBe(before + 1);
     expect(await last).toMatchObject({ kind: 'written', offset: written.length + 2 });
+  });
+
+  it("a burst's first three calls after a pause go without waiting for each other's answers; later ones wait, in order (before: each waited a round trip for the one before)", async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer(redis, 1000);
+    await w.write('tok', id, bar(1, 1)); // the identity is known from here on
+    await sleep(30); // a pause: the next call starts a burst
+    // Every call's answer held until released, so a call that waited for one shows as not made.
+    const held: Array<() => void> = [];
+    let made = 0;
+    const r = redis as unknown as { clusterWriteBatch(...a: unknown[]): Promise<unknown> };
+    const original = r.clusterWriteBatch;
+    const send = original.bind(redis);
+    onTestFinished(() => void (r.clusterWriteBatch = original)); // the connection serves the tests after this one
+    r.clusterWriteBatch = (...a: unknown[]) => {
+      made++;
+      const answer = send(...a);
+      return new Promise((ok, fail) => held.push(() => answer.then(ok, fail)));
+    };
+    const turn = () => new Promise(setImmediate);
+    // Five turns of one update each (an exchange's tick read in chunks).
+    const written: Array<Promise<unknown>> = [];
+    for (let v = 2; v <= 6; v++) {
+      written.push(w.write('tok', id, bar(1, v)));
+      await turn();
+      await turn();
+    }
+    expect(made).toBe(3);
+    let settled = false;
+    const all = Promise.all(written).finally(() => (settled = true));
+    for (let i = 0; i < 200 && !settled; i++) {
+      held.splice(0).forEach((release) => release());
+      await sleep(5);
+    }
+    const results = (await all) as Array<{ kind: string; offset: number }>;
+    expect(results.map((x) => [x.kind, x.offset])).toEqual([2, 3, 4, 5, 6].map((o) => ['written', o]));
+    // The fourth and fifth waited for answers and went together.
+    expect(made).toBe(4);
   });
 
   it('a backlog of many windows waits in the writer, a few calls out at a time: another command on the connection is answered meanwhile', async () => {
