@@ -200,7 +200,9 @@ export class BarWriteQueue {
       try {
         send(runId);
       } catch (e) {
-        failed(e);
+        // After `flush` is done with its queue: failed here, inside it, a window's bars were put back
+        // where its loop had not looked, and the loop sent the series' later updates ahead of them.
+        queueMicrotask(() => failed(e));
       }
     };
     const known = this.runIds.known;
