@@ -3,7 +3,7 @@ import type { SeriesId } from '../domain/series-id.ts';
 import { encodeBar } from './bar-codec.ts';
 import { BUSY_AFTER, BusyGap } from './busy-gap.ts';
 import { seriesKeys } from './cluster-keys.ts';
-import type { FencedWriterConfig } from './fenced-writer.ts';
+import type { FencedWriterConfig } from './fenced-writer-config.ts';
 import type { FreshEpochs } from './fresh-epochs.ts';
 import type { RunIdTracker } from './run-id-tracker.ts';
 import type { WithWrite } from './write-commands.ts';

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
 import { BarWriteQueue } from './bar-write-queue.ts';
@@ -13,31 +12,15 @@ import { type StoredExtent, storedExtents } from './stored-extents.ts';
 import { failUnansweredWrites } from './unanswered-writes.ts';
 import { defineWriteCommands, type WithWrite } from './write-commands.ts';
 import type { BarWriteResult, WindowResult, WriteResult } from './write-results.ts';
+import type { FencedWriterConfig } from './fenced-writer-config.ts';
 
 export type { BarWriteResult, WindowResult, WriteResult } from './write-results.ts';
 export type { StoredExtent } from './stored-extents.ts';
+export type { FencedWriterConfig } from './fenced-writer-config.ts';
 export { BUSY_GAP_MS } from './busy-gap.ts';
 export { MAX_SEED_BARS } from './bar-write-queue.ts';
 export { INSTANCE_LOG_TTL_MS } from './instance-log-writes.ts';
 export { RELEASED_INSTANCE_TTL_MS } from './log-expiries.ts';
-
-export interface FencedWriterConfig {
-  redis: Redis;
-  keyPrefix?: string;
-  leaseKey: string;
-  /** Bars kept per series (the sorted set's cap). */
-  bufferSize: number;
-  /** Updates kept per series for resumes and edge repairs. */
-  historyUpdates: number;
-  /** Freed bar series Redis keeps at most, for the whole cluster (see SERIES_FREE_LUA), and freed instance logs (INSTANCE_FREE_LUA); default MAX_FREED_KEPT. */
-  maxFreedKept?: number;
-  /**
-   * The Redis written to is another one than before (its run id changed: a restart, perhaps from an
-   * older file). What it lost of the last writes is not written again by the writes that follow: the
-   * caller heals it (the ingest node takes the lead again). Called once per change.
-   */
-  onRedisChanged?: (before: string, now: string) => void;
-}
 
 /**
  * The leader's only way to write. Bar updates made in one event-loop turn go to Redis together, in

@@ -1,7 +1,7 @@
 import type { SeriesPoint } from '../series/define-series.ts';
 import { MAX_BATCH } from './bar-write-queue.ts';
 import type { SeriesKeys } from './cluster-keys.ts';
-import type { FencedWriterConfig } from './fenced-writer.ts';
+import type { FencedWriterConfig } from './fenced-writer-config.ts';
 import type { FreshEpochs } from './fresh-epochs.ts';
 import { encodePoint, encodeStatus, type InstanceStatus } from './point-codec.ts';
 import type { RunIdTracker } from './run-id-tracker.ts';

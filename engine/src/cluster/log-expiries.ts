@@ -1,6 +1,6 @@
 import type { SeriesId } from '../domain/series-id.ts';
 import { leaseKeys, type SeriesKeys, seriesKeys } from './cluster-keys.ts';
-import type { FencedWriterConfig } from './fenced-writer.ts';
+import type { FencedWriterConfig } from './fenced-writer-config.ts';
 import { MAX_FREED_KEPT } from '../store/redis-bar-store.ts';
 import type { WithWrite } from './write-commands.ts';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { FencedWriterConfig } from './fenced-writer.ts';
+import type { FencedWriterConfig } from './fenced-writer-config.ts';
 import { redisRunId } from './redis-identity.ts';
 
 /** The run id of the Redis written to, learned once per connection; a change of it is told (see onRedisChanged). */

@@ -8,7 +8,7 @@ import type { SeriesId } from '../domain/series-id.ts';
 import type { LogDedup } from '../log-dedup.ts';
 import type { RunSlices } from './run-slices.ts';
 import { SeriesBusyError } from './series-errors.ts';
-import type { SeriesRegistryDeps } from './series-registry.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 
 /** Most bars fetched from the exchange for one warm-up or range (2 × the largest warm-up, and a range). */
 const MAX_OLDER_BARS = 20_000;

@@ -6,7 +6,7 @@ import type { WirePosition } from '../domain/wire.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BarStore } from '../store/bar-store.ts';
-import type { SeriesRegistryDeps } from './series-registry.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 
 export interface RegistryWiringParts {
   bufferSize: number;

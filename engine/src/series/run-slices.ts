@@ -4,7 +4,7 @@
 import type { Bar } from '../domain/bar.ts';
 import { TurnBudget } from '../domain/turn-budget.ts';
 import type { LogDedup } from '../log-dedup.ts';
-import type { SeriesRegistryDeps } from './series-registry.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 import type { Run } from './series-run.ts';
 
 /**

@@ -3,7 +3,7 @@
 import type { Subscription } from 'rxjs';
 import type { Bar } from '../domain/bar.ts';
 import type { SeriesId } from '../domain/series-id.ts';
-import type { SeriesRegistryDeps } from './series-registry.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 
 /** One instance's entry in its series' feed. */
 export interface FeedTarget {

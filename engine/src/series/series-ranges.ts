@@ -8,7 +8,7 @@ import type { SeriesPoint } from './define-series.ts';
 import { candlesError, type OlderBars } from './older-bars.ts';
 import type { RunSlices } from './run-slices.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
-import type { SeriesRegistryDeps } from './series-registry.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 import type { SeriesRequest } from './series-requests.ts';
 import { blockMsOf, openRun } from './series-run.ts';
 

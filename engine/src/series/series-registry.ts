@@ -1,39 +1,23 @@
-import type { Observable, Subscription } from 'rxjs';
-import type { Bar } from '../domain/bar.ts';
+import type { Subscription } from 'rxjs';
 import type { SeriesId } from '../domain/series-id.ts';
 import { repairBursts } from '../pipeline/repair-bursts.ts';
-import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import { type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
 import { LiveInstance } from './live-instance.ts';
 import { OlderBars } from './older-bars.ts';
-import type { PointWindow } from './point-window.ts';
 import { RunSlices } from './run-slices.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
 import { SeriesFeeds } from './series-feeds.ts';
 import { SeriesRanges } from './series-ranges.ts';
 import { parseSeries, requestSeries, type SeriesRequest } from './series-requests.ts';
-import type { WirePosition } from '../domain/wire.ts';
+import type { SeriesInstance, SeriesState } from './series-instance.ts';
+import type { SeriesRegistryDeps } from './series-registry-deps.ts';
 
 export { SeriesBusyError, SeriesFailedError };
 export { MAX_SERIES_PER_REQUEST, SERIES_CAP_RETRY_SEC, type SeriesRefusal, type SeriesRequest } from './series-requests.ts';
 export { rangeFailureKey } from './series-ranges.ts';
-
-export type SeriesState = 'warming' | 'live' | 'failed';
-
-export interface SeriesInstance {
-  readonly label: string;
-  readonly topic: string;
-  readonly window: PointWindow;
-  readonly state: SeriesState;
-  /** Why it failed (state `failed`). */
-  readonly error?: string;
-  /**
-   * While it goes live again after its series repaired a hole: the oldest time whose points may have
-   * changed (undefined: any, as after a failure). A cluster leader writes its log again from there.
-   */
-  readonly correctedFrom?: number;
-}
+export type { SeriesInstance, SeriesState } from './series-instance.ts';
+export type { SeriesRegistryDeps } from './series-registry-deps.ts';
 
 /** What the server asks of derived series: the registry in one process, the cluster's instances on an edge. */
 export type SeriesService = Pick<SeriesRegistry, 'parse' | 'request' | 'acquire' | 'range' | 'list' | 'status'>;
@@ -45,75 +29,6 @@ export interface SeriesLease {
   readonly ready: Promise<SeriesInstance>;
   /** Idempotent. */
   release(): void;
-}
-
-export interface SeriesRegistryDeps {
-  bufferSize: number;
-  log: Logger;
-  /** The series' bars in the hot window, oldest first. */
-  history(id: SeriesId): Bar[];
-  /** Up to `limit` bars opening at or before `endTime`, oldest first, from the exchange (the path
-   *  GET /candles takes for bars older than the store; on a cluster edge, what Redis keeps, then the
-   *  leader's). Without it, only the window is used. */
-  olderBars?(id: SeriesId, endTime: number, limit: number, address?: string): Promise<Bar[]>;
-  /** Every bar of the series after it was written to the window. */
-  bars$(id: SeriesId): Observable<Bar>;
-  /**
-   * The bars of a hole the series repaired late (older than its newest), after they are in the
-   * window: every instance on it starts again from the window, so its values (kept, and from then on
-   * live) include them. Without it, a repair is not followed.
-   */
-  repairs$?(id: SeriesId): Observable<Bar>;
-  /** Publishes a message to a topic; the message is built only if someone listens. */
-  publish(topic: string, message: () => string): void;
-  /** Whether anyone listens to a topic now (optional: without it every update is computed). */
-  listening?(topic: string): boolean;
-  /** Changes whenever any topic gains or loses its listeners (optional): lets a feed keep its list of
-   *  listened instances between changes instead of asking for every instance on every update. */
-  listenersVersion?(): number;
-  onError(name: string): void;
-  /**
-   * One bar took a series at least SLOW_BAR_MS of the event loop (warm-up, range or live; optional):
-   * counted by name (`engine_series_slow_total`), the log says it too (rate-limited).
-   */
-  onSlow?(name: string): void;
-  /** The clock slices are timed by (ms, monotonic; default performance.now). */
-  now?(): number;
-  /** The candle series' position, carried on each point (issue 13); optional. */
-  position?(id: SeriesId): WirePosition;
-  /**
-   * Every point a live instance computes, corrections of older points included, unless it repeats the
-   * newest (optional): ROLE=ingest writes them into the cluster for the edges.
-   */
-  onPoint?(instance: SeriesInstance, id: SeriesId, point: SeriesPoint): void;
-  /** An instance went live (first, or again after a restart: its window may hold points computed meanwhile) or failed. Optional. */
-  onState?(instance: SeriesInstance, id: SeriesId): void;
-  /**
-   * An instance that started without its older bars (the warm-up budget stayed spent) runs again this
-   * long after (default 60 s), then after twice that and four times: values from a short start stay
-   * wrong until it has them.
-   */
-  rewarmAfterMs?: number;
-  /** First restart delay; doubles per failure up to `maxRestartDelayMs`. */
-  restartDelayMs?: number;
-  maxRestartDelayMs?: number;
-  /** Failures in a row after which a series is marked failed and no longer restarted. */
-  maxFailures?: number;
-  /** A run healthy this long forgets its earlier failures. */
-  healthyAfterMs?: number;
-  /** An instance nobody holds is released after this long. */
-  idleMs?: number;
-  /** Parameter variants (other than the defaults) alive at once per definition, symbol and interval. */
-  maxVariants?: number;
-  /** Instances alive at once in all. */
-  maxInstances?: number;
-  /** Most bars fed per slice while warming up or computing a range (a slice also ends once its turn's time is spent). */
-  sliceBars?: number;
-  /** Range computations at once, and waiting. */
-  maxRangeJobs?: number;
-  maxRangeQueue?: number;
-  /** Range requests one client address may have running or queued at once (default 4): one cannot take every place. */
-  maxRangePerAddress?: number;
 }
 
 /**
