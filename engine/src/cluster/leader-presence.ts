@@ -34,6 +34,8 @@ export class LeaderPresence {
   private looking = false;
   private seriesText: string | undefined;
   private seriesList: readonly SeriesStatus[] = [];
+  /** The lease was read without the leader's upstream state while no leader was present (see look). */
+  private bareLease = false;
 
   constructor(private readonly cfg: LeaderPresenceConfig) {
     // The process's own clock: a wall clock stepped back kept a dead leader present for the step's length.
@@ -52,10 +54,16 @@ export class LeaderPresence {
     const keys = [this.cfg.leaseKey, this.cfg.upstreamKey, ...(this.cfg.seriesStatusKey ? [this.cfg.seriesStatusKey] : [])];
     this.cfg.redis.mget(...keys).finally(() => (this.looking = false)).then(
       ([lease, upstream, series]) => {
-        if (lease === null) return;
+        if (lease === null) return void (this.bareLease = false);
+        const said = upstream === 'live' || upstream === 'stale' || upstream === 'reconnecting' ? upstream : undefined;
+        // A leader back after an absence writes its state a round trip after it took the lease
+        // (ingest-node.ts, on leader$), the last one's long expired: read in between, clients were
+        // told `live` for a look, then its own state (stale, live, stale). Not present until the next look.
+        if (said === undefined && !this.present && !this.bareLease) return void (this.bareLease = true);
+        this.bareLease = false;
         this.lastSeenAt = this.now();
         // Anything else (a leader of an older version writes none) leaves the lease to speak.
-        this.leaderUpstream = upstream === 'live' || upstream === 'stale' || upstream === 'reconnecting' ? upstream : undefined;
+        this.leaderUpstream = said;
         if (series !== (this.seriesText ?? null)) this.seriesList = parseSeriesStatus((this.seriesText = series ?? undefined));
       },
       () => undefined,
