@@ -32,14 +32,19 @@ export class BusyGap {
    * without waiting for each other's answers (see BarWriteQueue), as they go without waiting for the gap.
    */
   get bursting(): boolean {
-    return performance.now() - this.lastCallAt >= IDLE_MS || this.callsSincePause < BUSY_AFTER;
+    return this.callsSince(performance.now()) < BUSY_AFTER;
+  }
+
+  /** Calls since the last pause, as of `now` (none once IDLE_MS passed without one). */
+  private callsSince(now: number): number {
+    if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
+    return this.callsSincePause;
   }
 
   /** Whether calls go now, counted as one more (`full`: a full batch waits, which never waits for the gap). */
   admits(full: boolean): boolean {
     const now = performance.now();
-    if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
-    if (this.callsSincePause >= BUSY_AFTER && !full) {
+    if (this.callsSince(now) >= BUSY_AFTER && !full) {
       if (this.gapTimer) return false;
       const wait = this.lastCallAt + BUSY_GAP_MS - now;
       if (wait > 0) {
