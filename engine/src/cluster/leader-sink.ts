@@ -73,8 +73,7 @@ export class LeaderSink {
       // A standby writes nothing: nothing of the leader's failing writes is its to report.
       this.pending.clear();
       this.windows.clear();
-      this.failedWindows.clear();
-      this.windowsResent.clear();
+      this.retriedWindows.clear();
       this.settleWindows();
       this.failingSpell = false;
     });
@@ -108,7 +107,9 @@ export class LeaderSink {
 
   /** Whole windows waiting to be written, sent and not answered yet, or failed and waiting to go again (the node is not ready meanwhile). */
   get windowsWaiting(): number {
-    return this.windows.size + this.windowsSent + this.failedWindows.size;
+    let waiting = 0;
+    for (const r of this.retriedWindows.values()) if (!r.resent) waiting++;
+    return this.windows.size + this.windowsSent + waiting;
   }
 
   /**
@@ -116,10 +117,9 @@ export class LeaderSink {
    * window, read again then, holds them) and their waiters wait on. Kept as updates instead, a live
    * bar written first began the log with one bar, and the window followed as older updates that no
    * chart shows; and the waiters were told written (an edge answered `live` served 1 bar: a review).
+   * `resent`: sent again and not answered yet (its bars still count as kept, for /health).
    */
-  private readonly failedWindows = new Map<string, { id: SeriesId; bars: number }>();
-  /** Bars of failed windows sent again and not answered yet (still kept, for /health), by series. */
-  private readonly windowsResent = new Map<string, number>();
+  private readonly retriedWindows = new Map<string, { id: SeriesId; bars: number; resent: boolean }>();
   private windowRetry: NodeJS.Timeout | undefined;
 
   /** Windows of the slice in flight. */
@@ -164,8 +164,7 @@ export class LeaderSink {
     for (const p of this.pending.values()) pending += p.bars.size;
     // A failed window's bars are kept too, waiting or sent again: counted only as updates, the gauge
     // read 0 through a spell in which every write that failed was a window (a CI run of leader-write-failures).
-    for (const f of this.failedWindows.values()) pending += f.bars;
-    for (const n of this.windowsResent.values()) pending += n;
+    for (const r of this.retriedWindows.values()) pending += r.bars;
     return !this.failingSpell && pending === 0 ? undefined : { reason: this.lastReason, pending };
   }
 
@@ -175,18 +174,18 @@ export class LeaderSink {
     // Its window, read when its turn comes, holds this bar's newest version. Written first, a live bar
     // made edges count the series written with one bar (ready, serving a short history), and the older
     // bars that followed reached no chart (a chart ignores updates older than its newest bar).
-    if (this.windows.has(id.key) || this.failedWindows.has(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
+    if (this.windows.has(id.key) || this.windowFailed(id.key) || this.heldByHeal(id.key, bar.openTime)) return;
     void this.send(s.token!, id, bar, false, false);
   }
 
   /**
    * A whole window (see FencedWriter.writeWindow); on failure it goes again whole, after a backoff
-   * (`failedWindows`). Resolves false when it failed.
+   * (`retriedWindows`). Resolves false when it failed.
    */
   private sendWindow(token: string, id: SeriesId, bars: readonly Bar[]): Promise<boolean> {
     return this.cfg.writer.writeWindow(token, id, bars).then(
       (r) => {
-        this.windowsResent.delete(id.key);
+        this.answeredAgain(id.key);
         this.succeeded();
         if (r.kind === 'fenced') this.fenced(token);
         else if (r.kind === 'seeded') this.cfg.metrics?.written(bars.length);
@@ -197,10 +196,10 @@ export class LeaderSink {
         return true;
       },
       (e: unknown) => {
-        this.windowsResent.delete(id.key);
+        this.answeredAgain(id.key);
         this.failed(e);
         if (!this.stopped && this.cfg.held?.(id) !== false && this.cfg.lease.state.token === token) {
-          this.failedWindows.set(id.key, { id, bars: bars.length });
+          this.retriedWindows.set(id.key, { id, bars: bars.length, resent: false });
           this.retryWindowsLater();
         }
         return false;
@@ -208,9 +207,19 @@ export class LeaderSink {
     );
   }
 
+  /** A window that failed and waits for its next round. */
+  private windowFailed(key: string): boolean {
+    return this.retriedWindows.get(key)?.resent === false;
+  }
+
+  /** A window sent again was answered (its bars no longer count as kept). */
+  private answeredAgain(key: string): void {
+    if (this.retriedWindows.get(key)?.resent) this.retriedWindows.delete(key);
+  }
+
   /** A failed window's waiters wait for its next round (told at once if there is none: not leading, stopped, or let go). */
   private waitAgain(key: string, waiting: Array<() => void>): void {
-    if (!this.failedWindows.has(key)) return waiting.forEach((resolve) => resolve());
+    if (!this.windowFailed(key)) return waiting.forEach((resolve) => resolve());
     const now = this.windowWaiters.get(key);
     if (now) now.push(...waiting);
     else this.windowWaiters.set(key, waiting);
@@ -221,11 +230,11 @@ export class LeaderSink {
     this.windowRetry = setTimeout(() => {
       this.windowRetry = undefined;
       if (this.stopped || !this.cfg.lease.state.leader) return;
-      for (const [key, f] of this.failedWindows) {
-        this.windows.set(key, f.id);
-        this.windowsResent.set(key, f.bars);
+      for (const [key, r] of this.retriedWindows) {
+        if (r.resent) continue;
+        this.windows.set(key, r.id);
+        r.resent = true;
       }
-      this.failedWindows.clear();
       if (!this.writingWindows) void this.drainWindows();
     }, this.backoff.next());
   }
@@ -307,7 +316,7 @@ export class LeaderSink {
   }
 
   private succeeded(): void {
-    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0 || this.failedWindows.size > 0 || this.windowsResent.size > 0) return;
+    if (!this.failingSpell || this.resent > 0 || this.pending.size > 0 || this.retriedWindows.size > 0) return;
     this.failingSpell = false;
     if (!this.warned) return;
     this.warned = false;
@@ -450,7 +459,7 @@ export class LeaderSink {
   stop(): void {
     this.stopped = true;
     this.windows.clear();
-    this.failedWindows.clear();
+    this.retriedWindows.clear();
     this.settleWindows();
     this.sub.unsubscribe();
     clearTimeout(this.retrying);
