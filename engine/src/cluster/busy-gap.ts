@@ -35,16 +35,16 @@ export class BusyGap {
     return this.callsSince(performance.now()) < BUSY_AFTER;
   }
 
-  /** Calls since the last pause, as of `now` (none once IDLE_MS passed without one). */
+  /** Calls since the last pause, as of `now` (none once IDLE_MS passed without one; `admits` resets the count then). */
   private callsSince(now: number): number {
-    if (now - this.lastCallAt >= IDLE_MS) this.callsSincePause = 0;
-    return this.callsSincePause;
+    return now - this.lastCallAt >= IDLE_MS ? 0 : this.callsSincePause;
   }
 
   /** Whether calls go now, counted as one more (`full`: a full batch waits, which never waits for the gap). */
   admits(full: boolean): boolean {
     const now = performance.now();
-    if (this.callsSince(now) >= BUSY_AFTER && !full) {
+    this.callsSincePause = this.callsSince(now);
+    if (this.callsSincePause >= BUSY_AFTER && !full) {
       if (this.gapTimer) return false;
       const wait = this.lastCallAt + BUSY_GAP_MS - now;
       if (wait > 0) {

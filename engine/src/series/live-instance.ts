@@ -11,7 +11,7 @@ import { PointWindow } from './point-window.ts';
 import { SLICE_TURN_MS, type SliceOwner, SLOW_BAR_MS } from './run-slices.ts';
 import type { FeedTarget } from './series-feeds.ts';
 import type { SeriesInstance, SeriesState } from './series-instance.ts';
-import type { SeriesRegistry } from './series-registry.ts';
+import type { InstanceHost } from './instance-host.ts';
 import type { SeriesRequest } from './series-requests.ts';
 import { blockMsOf, openRun, pushAll, type Run, type RunInput } from './series-run.ts';
 import { seriesPointSerializer, seriesStatusMessage } from './series-wire.ts';
@@ -52,7 +52,7 @@ export class LiveInstance implements SeriesInstance {
   private sentBefore?: Map<number, SeriesPoint>;
 
   constructor(
-    private readonly registry: SeriesRegistry,
+    private readonly registry: InstanceHost,
     readonly req: SeriesRequest,
     readonly id: SeriesId,
     readonly key: string,

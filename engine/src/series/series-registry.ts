@@ -3,6 +3,7 @@ import type { SeriesId } from '../domain/series-id.ts';
 import { repairBursts } from '../pipeline/repair-bursts.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import { type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
+import type { HostedInstance, InstanceHost } from './instance-host.ts';
 import { LiveInstance } from './live-instance.ts';
 import { OlderBars } from './older-bars.ts';
 import { RunSlices } from './run-slices.ts';
@@ -41,7 +42,7 @@ export interface SeriesLease {
  * with growing delays; after `maxFailures` in a row it is marked failed and its clients told so.
  * Parameter variants are capped per series; idle ones are evicted first.
  */
-export class SeriesRegistry {
+export class SeriesRegistry implements InstanceHost {
   private readonly defs = new Map<string, SeriesDefinition>();
   private readonly instances = new Map<string, LiveInstance>();
   /** Per series with instances: its repaired holes (one restart of its instances per burst). */
@@ -192,14 +193,14 @@ export class SeriesRegistry {
   }
 
   /** @internal */
-  logFailure(inst: LiveInstance, err: unknown, attempt: number, gaveUp: boolean): void {
+  logFailure(inst: HostedInstance, err: unknown, attempt: number, gaveUp: boolean): void {
     this.deps.onError(inst.req.def.name);
     const msg = gaveUp ? 'derived series failed too often; marked failed' : 'derived series failed; restarting';
     this.dedup.warn(`live:${inst.key}:${gaveUp}`, msg, { series: inst.label, key: inst.id.key, attempt, err: err as Error });
   }
 
   /** @internal */
-  forget(inst: LiveInstance): void {
+  forget(inst: HostedInstance): void {
     if (this.instances.get(inst.key) === inst) this.instances.delete(inst.key);
     if ([...this.instances.values()].some((i) => i.id.key === inst.id.key)) return;
     this.repairSubs.get(inst.id.key)?.unsubscribe();
