@@ -9,9 +9,18 @@ export function toPeriod(interval: string): Period {
   return { type: TYPES[m[2]!]!, span: Number(m[1]) };
 }
 
-/** Decimals that show a price at its tick (from the magnitude of a recent close). */
+/** Most decimals a price is shown with (a price below 1e-8 shows its first digits). */
+const MAX_PRICE_DECIMALS = 12;
+
+/**
+ * Decimals that show a price at its tick (from the magnitude of a recent close). Below 1, five
+ * significant digits, at least 6 decimals: with a fixed 6, PEPE at 0.00001234 read 0.000012 and a
+ * BTC-quoted pair near 5e-7 read 0.000000, and the chart's axis (whose smallest span is one unit of
+ * the last decimal) squashed their candles flat (a client review).
+ */
 export function pricePrecision(price: number): number {
   if (price >= 100) return 2;
   if (price >= 1) return 4;
-  return 6;
+  if (!(price > 0)) return 6;
+  return Math.min(MAX_PRICE_DECIMALS, Math.max(6, 4 - Math.floor(Math.log10(price))));
 }
