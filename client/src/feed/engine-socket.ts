@@ -56,6 +56,15 @@ export const behindMs = (interval: string) => STALE_PUSHES * pushIntervalMs(inte
  */
 export const LAG_REOPEN_JITTER_MS = 1000;
 
+/**
+ * A socket not open after this long is given up and the next one tried: a connect into a network that
+ * drops packets (a Wi-Fi hand-over, a VPN coming up) hangs until the browser's own TCP timeout, 75 s
+ * or more, the badge reading reconnecting meanwhile (a review).
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** `WebSocket.CONNECTING` (a literal: the constant is the DOM's, which tests stand in for). */
+const CONNECTING = 0;
+
 /** Reconnect delay after `attempts` failures: 100 ms, 200, 400, 800, then 1 s, each with jitter so a restart is not met by every browser in the same millisecond. */
 export const retryDelay = (attempts: number, random = Math.random()) => Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(attempts - 1, 4)) * (0.5 + random / 2);
 
@@ -130,6 +139,22 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     }, Math.max(...waits) * 1000 * Math.max(1, backoff) * (1 + Math.random() / 4));
   };
 
+  /**
+   * A first message: the feed is alive now. Its bars came at once, no pace to learn; when it brought
+   * some, what the market did while away is unknown, so the next gap is not learned. An empty
+   * `recovered` says the market did nothing meanwhile: the gap since the last update runs on. The
+   * pace learned before is kept. (Cleared at every first message, a quiet market went stale a few
+   * seconds after each resume, and the dead-socket reopens between its updates kept it from ever
+   * learning its pace: a review.)
+   */
+  const caughtUp = (newest: { time: number; is_closed: boolean } | undefined) => {
+    if (!newest) return market.setState({ lastUpdateAt: Date.now() });
+    arrived(newest, false);
+    lastArrival = 0;
+  };
+
+  const wasShown = () => Object.keys(market.getState().candlesByKey).some((k) => k.startsWith(`${opts.symbol}:`));
+
   // Only a reconnect resumes: a fresh view (first open, or a switch back to this series) starts from a
   // snapshot, so derived series and the store's window are as fresh as the candles.
   const url = () => {
@@ -142,7 +167,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   /** `waited`: how long the update waited on its way beyond the quickest (FeedLag); the exchange's clock is read as if it had not. */
   const arrived = (bar: { time: number; is_closed: boolean }, fresh: boolean, waited = 0) => {
     const now = Date.now();
-    if (lastArrival) {
+    if (lastArrival && fresh) {
       gaps.push(now - lastArrival);
       if (gaps.length > GAPS_KEPT) gaps.shift();
     }
@@ -177,8 +202,13 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     ws = socket;
     let openedAt = 0;
     let refusal: { code?: string; message: string; retryAfterSec?: number } | undefined;
+    const connectTimer = setTimeout(() => {
+      // Closing a socket that is still connecting fails it: its close comes, and the retry with it.
+      if (ws === socket && socket.readyState === CONNECTING) socket.close();
+    }, CONNECT_TIMEOUT_MS);
     socket.onopen = () => {
       openedAt = Date.now();
+      clearTimeout(connectTimer);
     };
     /** A first message (historical or recovered) came on this socket. */
     let first = false;
@@ -193,22 +223,32 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         if (!first && typeof ev.data === 'string' && /^\{"type":"(historical|recovered)"/.test(ev.data)) {
           fresh = true;
           socket.close(1000, 'unreadable first message');
+        } else if (typeof ev.data === 'string' && /^\{"type":"live_candle"/.test(ev.data)) {
+          // An update it cannot take: skipped, the next one's position passed it, and that bar's
+          // version was lost even to a resume (a review). A new socket resumes from the last one taken.
+          socket.close(1000, 'unreadable update');
         }
         return;
       }
+      // Another series' message (an edge's fault, a hostile server): it moved this view's clock and
+      // lastUpdateAt, and left a series of its own in the store.
+      if ('symbol' in msg && (msg.symbol !== opts.symbol || msg.interval !== opts.interval)) return;
       if (msg.type === 'historical' || msg.type === 'recovered') first = true;
       switch (msg.type) {
         case 'historical': {
           served = true;
           for (const [label, points] of Object.entries(msg.series)) setSeriesPoints(label, msg.symbol, msg.interval, points);
-          for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, msg.seriesStatus[label]);
-          retryRefusedSeries(msg.seriesStatus);
+          // A reload mid-stream carries candles only: it says nothing of the series (read as "none
+          // failed", it cleared a failed one's banner and restarted a refused one's backoff: a review).
+          const status = msg.seriesStatus;
+          if (status) {
+            for (const label of opts.series ?? []) setSeriesStatus(label, msg.symbol, msg.interval, status[label]);
+            retryRefusedSeries(status);
+          }
           setCandlesForSymbol(msg.symbol, msg.interval, msg.data);
           if (msg.position) resetPosition(msg.symbol, msg.interval, msg.position);
           else clearPosition(msg.symbol, msg.interval);
-          const last = msg.data.at(-1);
-          if (last) arrived(last, false);
-          gaps.length = 0;
+          caughtUp(msg.data.at(-1));
           market.setState({ error: null });
           setConnection('live');
           break;
@@ -221,8 +261,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
           retryRefusedSeries(msg.seriesStatus);
           mergeCandles(msg.symbol, msg.interval, msg.data);
           setPosition(msg.symbol, msg.interval, msg.position);
-          for (const bar of msg.data) arrived(bar, false);
-          gaps.length = 0;
+          caughtUp(msg.data.reduce<(typeof msg.data)[number] | undefined>((a, b) => (a && a.time >= b.time ? a : b), undefined));
           market.setState({ error: null });
           setConnection('live');
           if (msg.data.length) opts.onRecovered?.(msg.data, (opts.series ?? []).filter((label) => !(label in msg.series)));
@@ -260,7 +299,10 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       clearTimeout(lagReopen);
       lagReopen = undefined;
       if (stopped) return;
-      const stoppedTrading = refusal?.code === 'symbol_not_trading' && served;
+      clearTimeout(connectTimer);
+      // Shown before: served on this view, or another interval of it kept in the store (a switch of
+      // interval during a halt took the refusal as final: a review).
+      const stoppedTrading = refusal?.code === 'symbol_not_trading' && (served || wasShown());
       const retryable = (refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code)) || stoppedTrading;
       if (ev.code === CLOSE_BAD_REQUEST && !retryable) {
         setConnection('error');
@@ -282,9 +324,10 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     };
   };
 
-  // The network came back: try now rather than at the next backoff tick.
+  // The network came back: try now rather than at the next backoff tick (or instead of a connect that
+  // may hang in the network that was).
   const online = () => {
-    if (stopped || ws || Date.now() < holdUntil) return;
+    if (stopped || (ws && ws.readyState !== CONNECTING) || Date.now() < holdUntil) return;
     clearTimeout(retryTimer);
     open();
   };

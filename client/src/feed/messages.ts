@@ -15,8 +15,11 @@ export type EngineMessage =
       interval: string;
       data: Candle[];
       series: Record<string, SeriesPointWire[]>;
-      /** Failed derived series, by label. */
-      seriesStatus: Record<string, SeriesState>;
+      /**
+       * Failed derived series, by label; undefined on a `historical` that carries candles only (an
+       * edge's reload mid-stream: it says nothing about the series, which keep their state).
+       */
+      seriesStatus?: Record<string, SeriesState>;
       position?: StreamPosition;
       /** false: a resume was asked for and could not be served (this snapshot replaces the chart). */
       recovered?: boolean;
@@ -70,7 +73,8 @@ function toSeriesState(m: Record<string, unknown>): SeriesState | undefined {
   if (m.state === 'failed') {
     const error = isStr(m.error) ? m.error.slice(0, 500) : 'failed';
     const retry = m.retryAfterSec;
-    return typeof retry === 'number' && Number.isFinite(retry) && retry > 0 ? { state: 'failed', error, retryAfterSec: Math.min(retry, 3600) } : { state: 'failed', error };
+    // At least a second: 0.001 made a crowd of snapshot reconnects before the doubling caught up (a review).
+    return typeof retry === 'number' && Number.isFinite(retry) && retry > 0 ? { state: 'failed', error, retryAfterSec: Math.min(Math.max(retry, 1), 3600) } : { state: 'failed', error };
   }
   return undefined;
 }
@@ -110,7 +114,7 @@ function toSeriesPoints(v: unknown): Record<string, SeriesPointWire[]> {
 /** A refusal's wait: a `retryAfterSec` field, else the engine's "retry in N s" wording (its error message carries no field); bounded to an hour. */
 function toRetryAfter(m: Record<string, unknown>, message: string): number | undefined {
   const sec = isNum(m.retryAfterSec) ? m.retryAfterSec : Number(/retry in (\d+) s\b/.exec(message)?.[1]);
-  return sec > 0 && sec <= 3600 ? sec : undefined;
+  return sec > 0 && sec <= 3600 ? Math.max(sec, 1) : undefined;
 }
 
 /** Parses one text frame; undefined for anything malformed or unknown (ignored, never thrown). */
@@ -127,7 +131,8 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       const data = toCandles(msg.data);
       if (!isStr(msg.symbol) || !isStr(msg.interval) || !data) return undefined;
       const series = toSeriesPoints(msg.series);
-      const out: EngineMessage = { type: 'historical', symbol: msg.symbol, interval: msg.interval, data, series, seriesStatus: toSeriesStatus(msg.seriesStatus) };
+      const out: EngineMessage = { type: 'historical', symbol: msg.symbol, interval: msg.interval, data, series };
+      if (isObj(msg.series) || isObj(msg.seriesStatus)) out.seriesStatus = toSeriesStatus(msg.seriesStatus);
       const position = toPosition(msg);
       if (position) out.position = position;
       if (typeof msg.recovered === 'boolean') out.recovered = msg.recovered;
@@ -165,7 +170,8 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       if (msg.upstream !== 'live' && msg.upstream !== 'reconnecting' && msg.upstream !== 'stale' && msg.upstream !== 'ended') return undefined;
       return { type: 'status', upstream: msg.upstream, source: isStr(msg.source) ? msg.source : '' };
     case 'error': {
-      const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message : 'unknown error' };
+      // Bounded as a series' error is: it is shown in the banner.
+      const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message.slice(0, 500) : 'unknown error' };
       if (isStr(msg.code)) out.code = msg.code;
       const retryAfterSec = toRetryAfter(msg, out.message);
       if (retryAfterSec !== undefined) out.retryAfterSec = retryAfterSec;

@@ -23,13 +23,14 @@ let lastVersion = 0;
 const bumped = (versions: Record<string, number>, key: string) => ({ ...versions, [key]: ++lastVersion });
 
 export function toValues(p: { value?: unknown; values?: unknown }): PointValues | undefined {
-  if (typeof p.value === 'number') return { value: p.value };
+  // A finite number: 1e999 parses as Infinity, which the chart skips without a word.
+  if (typeof p.value === 'number') return Number.isFinite(p.value) ? { value: p.value } : {};
   // No number at this time (the engine says `null`: a VWAP over no volume): it replaces the one drawn.
   // Refused, the old number stayed on the chart (a review).
   if (p.value === null) return {};
   if (p.values && typeof p.values === 'object') {
     const out: PointValues = {};
-    for (const [k, v] of Object.entries(p.values as Record<string, unknown>)) if (typeof v === 'number') out[k] = v;
+    for (const [k, v] of Object.entries(p.values as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
     return out;
   }
   return undefined;

@@ -1,69 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS, STOPPED_SYMBOL_RETRY_MS } from '../../../client/src/feed/engine-socket.ts';
 import { market } from '../../../client/src/store/market.ts';
+import { FakeSocket, listeners, setUpFakeEngine, tearDownFakeEngine } from '../../helpers/fake-engine-socket.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
 const historical = JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [candle] });
 
-/** What the fake server does with each new socket (once it is open, in a microtask). */
-type Serve = (ws: FakeSocket) => void;
-
-class FakeSocket {
-  static made: FakeSocket[] = [];
-  static serve: Serve = () => undefined;
-  readonly at = Date.now();
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number }) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-    queueMicrotask(() => {
-      this.readyState = 1;
-      this.onopen?.();
-      FakeSocket.serve(this);
-    });
-  }
-  send(text: string) {
-    this.onmessage?.({ data: text });
-  }
-  /** The server closes: the client's onclose runs. */
-  drop(code: number) {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  /** The client closes: its onclose comes after, as a browser's does (a switch or a reopen detached it first). */
-  close(code = 1000) {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code }));
-  }
-}
-
-let listeners: Record<string, () => void> = {};
 let stop: (() => void) | undefined;
 const connect = () => (stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine' }));
 const gaps = () => FakeSocket.made.slice(1).map((s, i) => s.at - FakeSocket.made[i]!.at);
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  vi.spyOn(Math, 'random').mockReturnValue(1);
-  FakeSocket.made = [];
-  FakeSocket.serve = () => undefined;
-  listeners = {};
-  vi.stubGlobal('WebSocket', FakeSocket);
-  vi.stubGlobal('addEventListener', (type: string, fn: () => void) => (listeners[type] = fn));
-  vi.stubGlobal('removeEventListener', (type: string) => delete listeners[type]);
-  market.setState({ connection: 'connecting', error: null, positionByKey: {} });
-});
+beforeEach(setUpFakeEngine);
 
 afterEach(() => {
   stop?.();
   stop = undefined;
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-  vi.useRealTimers();
+  tearDownFakeEngine();
 });
 
 describe('connectEngine reconnects', () => {

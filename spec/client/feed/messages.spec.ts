@@ -5,7 +5,7 @@ const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3
 
 describe('parseEngineMessage', () => {
   it('parses every message type', () => {
-    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle] }))).toEqual({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: {}, seriesStatus: {} });
+    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle] }))).toEqual({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: {} });
     expect(
       parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: { rsi: [{ time: 60_000, value: 55, is_closed: false }, { time: 'x' }], macd: [{ time: 60_000, values: { macd: 1, signal: 2 } }] } })),
     ).toMatchObject({ series: { rsi: [{ time: 60_000, values: { value: 55 } }], macd: [{ time: 60_000, values: { macd: 1, signal: 2 } }] } });
@@ -77,5 +77,27 @@ describe('parseEngineMessage', () => {
     ['a negative bar time', JSON.stringify({ type: 'historical', symbol: 'X', interval: '1m', data: [{ ...candle, time: -60_000 }] })],
   ])('ignores %s', (_name, text) => {
     expect(parseEngineMessage(text)).toBeUndefined();
+  });
+});
+
+describe('parseEngineMessage bounds what it takes (a client review)', () => {
+  it("tells a candles-only historical (an edge's reload) from one that says no series failed", () => {
+    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], recovered: false }))).not.toHaveProperty('seriesStatus');
+    expect(parseEngineMessage(JSON.stringify({ type: 'historical', symbol: 'BTCUSDT', interval: '1m', data: [candle], series: { rsi: [] } }))).toMatchObject({ seriesStatus: {} });
+  });
+
+  it('waits at least a second when told to retry, and cuts an error to 500 characters', () => {
+    const refused = parseEngineMessage(JSON.stringify({ type: 'error', code: 'rate_limited', message: 'x'.repeat(10_000), retryAfterSec: 0.001 }));
+    expect(refused).toMatchObject({ type: 'error', retryAfterSec: 1 });
+    expect((refused as { message: string }).message).toHaveLength(500);
+    const series = parseEngineMessage(JSON.stringify({ type: 'series_status', name: 'rsi', symbol: 'BTCUSDT', interval: '1m', state: 'failed', error: 'cap', retryAfterSec: 0.001 }));
+    expect(series).toMatchObject({ status: { retryAfterSec: 1 } });
+  });
+
+  it('takes a value past the largest number as no value (Infinity draws nothing)', () => {
+    const point = (v: string) => parseEngineMessage(`{"type":"series_point","name":"rsi","symbol":"BTCUSDT","interval":"1m","time":60000,${v},"is_closed":false}`);
+    expect(point('"value":1e999')).toMatchObject({ point: { values: {} } });
+    expect(point('"values":{"a":1e999,"b":2}')).toMatchObject({ point: { values: { b: 2 } } });
+    expect((point('"values":{"a":1e999,"b":2}') as { point: { values: object } }).point.values).not.toHaveProperty('a');
   });
 });

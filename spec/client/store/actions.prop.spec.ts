@@ -59,6 +59,25 @@ describe('store actions (property)', () => {
     expect(store.getState().candlesByKey['ETHUSDT:5m']).toBe(before);
   });
 
+  test.prop([fc.array(arbCandle, { maxLength: 20 }), fc.array(arbCandle, { maxLength: 30 }), fc.boolean()])(
+    'a resume (mergeCandles) leaves what its bars merged one by one leave, and says the same, in one store update',
+    (kept, resumed, atCap) => {
+      // At the cap too: a long series whose oldest bars make room.
+      const start = atCap ? Array.from({ length: MAX_CANDLES_PER_KEY }, (_, i): Candle => ({ time: (i - MAX_CANDLES_PER_KEY + 10) * 60_000, open: 1, high: 1, low: 1, close: 1, volume: 1, is_closed: true })) : [];
+      const one = fresh();
+      const batch = fresh();
+      for (const s of [one, batch]) setCandlesForSymbol('BTCUSDT', '1m', [...start, ...kept], s);
+      let olderOne = false;
+      for (const c of [...resumed].sort((a, b) => a.time - b.time)) olderOne = mergeCandle('BTCUSDT', '1m', c, one) || olderOne;
+      let updates = 0;
+      const unsubscribe = batch.subscribe(() => updates++);
+      expect(mergeCandles('BTCUSDT', '1m', resumed, batch)).toBe(olderOne);
+      unsubscribe();
+      expect(batch.getState().candlesByKey['BTCUSDT:1m']).toEqual(one.getState().candlesByKey['BTCUSDT:1m']);
+      expect(updates).toBeLessThanOrEqual(1);
+    },
+  );
+
   it('caps what it keeps per key, dropping the oldest', () => {
     const store = fresh();
     for (let i = 0; i < MAX_CANDLES_PER_KEY + 10; i++) mergeCandle('BTCUSDT', '1m', { time: i, open: 1, high: 1, low: 1, close: 1, volume: 1, is_closed: true }, store);
