@@ -16,7 +16,7 @@ export interface RouteTable {
 export interface HttpEdgesOptions {
   /** Origins allowed to read the answers from a browser ('*' = any); empty = no CORS headers. */
   corsOrigins: readonly string[];
-  /** The per-address ration of GET and HEAD requests (request-ration.ts): false when it answered. */
+  /** The per-address ration of requests (request-ration.ts): false when it answered. */
   ration?: RequestRation;
   /** The per-address ration of probe routes (`/health`, `/metrics`…). */
   probeRation?: RequestRation;
@@ -53,7 +53,7 @@ export function corsOrigin(allowed: readonly string[], origin: string | undefine
 /**
  * Wraps a server so every GET route also answers HEAD (same status and headers, no body, see
  * headFrom), OPTIONS (CORS preflight) and any other method with 405 and `Allow`,
- * carries CORS headers for the allowed origins, and counts GET and HEAD in the ration when given.
+ * carries CORS headers for the allowed origins, and counts every request in the ration when given.
  */
 export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOptions): RouteTable {
   const cors = (req: HyperExpress.Request, res: HyperExpress.Response): boolean => {
@@ -77,7 +77,10 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
       server.get(path, withCors);
       // Without a HEAD route uWS answered 404 with a Content-Length of 2^63 and the client hung.
       server.head(path, headFrom(withCors));
+      // Preflights and refused methods count as any request does: uncounted, one address had 300 answers
+      // in 150 ms (an attacker-style probe), the unread answers the ration bounds piling up again.
       server.options(path, (req, res) => {
+        if (ration && !ration(req, res)) return;
         if (cors(req, res)) {
           res.header('access-control-allow-methods', ALLOW);
           const asked = req.headers['access-control-request-headers'];
@@ -89,6 +92,7 @@ export function withHttpEdges(server: HyperExpress.Server, opts: HttpEdgesOption
       });
       server.any(path, (req, res) => {
         cors(req, res);
+        if (ration && !ration(req, res)) return;
         res.status(405).header('allow', ALLOW).header('cache-control', 'no-store').json({ error: `method ${echo(req.method, 20)} not allowed on ${echo(req.path, 100)}: use ${ALLOW}` });
       });
     },

@@ -77,7 +77,8 @@ export function checkPage(
   query: { endTime?: string; limit?: string },
   maxLimit: number,
 ): Checked<{ symbol: string; interval: string; endTime: number | undefined; limit: number }> {
-  const checked = checkSeries(catalog, path.symbol ?? '', path.interval);
+  // Both path segments decoded alike (`%31m` is 1m, as `BTC%55SDT` is BTCUSDT: an attacker-style probe).
+  const checked = checkSeries(catalog, path.symbol ?? '', path.interval === undefined ? undefined : pathSegment(path.interval));
   if (!checked.ok) return checked;
   const limit = checkLimit(query.limit, 500, maxLimit);
   if (!limit.ok) return limit;

@@ -17,6 +17,9 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
     // In the ration too: pipelined requests for a 270 KB asset on 4 connections that never read
     // held ~1.1 GB of answers (an attacker-style probe); the ration's burst bounds what one address queues.
     if (ration && !ration(req, res)) return;
+    // The socket route without an upgrade (a proxy that drops `Upgrade`, a curl): said so, not a 404
+    // that sends whoever debugs it the wrong way (an attacker-style probe).
+    if (req.path.startsWith('/ws/')) return void res.header('upgrade', 'websocket').header('connection', 'Upgrade').status(426).json({ error: `${echo(req.path, 100)} is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)` });
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');
@@ -29,5 +32,9 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
   server.head('/*', headFrom(serve));
   // Any other method on a path no route answers (POST /, OPTIONS /ws/…): JSON, as every other refusal,
   // not hyper-express's empty 404.
-  server.set_not_found_handler((req, res) => sendJson(res, 404, { error: `not found: ${req.method} ${echo(req.path, 100)}` }));
+  // Counted as any request (an attacker-style probe: uncounted, a POST flood was answered whole).
+  server.set_not_found_handler((req, res) => {
+    if (ration && !ration(req, res)) return;
+    sendJson(res, 404, { error: `not found: ${req.method} ${echo(req.path, 100)}` });
+  });
 }

@@ -157,11 +157,15 @@ describe('engine on the simulated exchange (memory store)', () => {
     expect(c.closeCode).toBe(4000);
   });
 
-  it('reads a percent-encoded symbol in the path as the client meant it', async () => {
+  it('reads a percent-encoded symbol or interval in the path as the client meant it', async () => {
     const r = await getJson(app, '/candles/BTC%55SDT/5m?limit=2');
     expect(r.status).toBe(200);
     expect(r.body.symbol).toBe('BTCUSDT');
     expect(r.body.candles).toHaveLength(2);
+    // The interval segment alike (was 400 unknown interval '%35m': an attacker-style probe).
+    const i = await getJson(app, '/candles/BTCUSDT/%35m?limit=2');
+    expect(i.status).toBe(200);
+    expect(i.body).toMatchObject({ symbol: 'BTCUSDT', interval: '5m' });
     const c = new EngineClient(`${app.url.replace('http', 'ws')}/ws/BTC%55SDT?interval=5m`);
     await c.until((x) => x.messages.length > 0, 5000, 'first message');
     expect(c.messages[0]).toMatchObject({ type: 'historical', symbol: 'BTCUSDT', interval: '5m' });

@@ -126,6 +126,13 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
     expect((await send(app, '/symbols')).status).toBe(200);
   });
 
+  it('answers a plain GET on the WebSocket route 426 with Upgrade, in JSON (was 404 not found)', async () => {
+    const r = await send(app, '/ws/BTCUSDT?interval=1m');
+    expect(r.status).toBe(426);
+    expect(r.headers.upgrade).toBe('websocket');
+    expect(JSON.parse(r.body).error).toMatch(/\/ws\/BTCUSDT is a WebSocket endpoint/);
+  });
+
   it('accepts WebSocket upgrades from any origin when ALLOWED_ORIGINS is unset', async () => {
     const ws = app.url.replace('http', 'ws') + '/ws/BTCUSDT?interval=1m';
     expect(await openWs(ws, { origin: 'http://anywhere.example' })).toEqual({ opened: true });

