@@ -36,6 +36,9 @@ export interface KlineChartProps {
   onChart?: (chart: Chart | null) => void;
 }
 
+/** Series whose settled first bar is kept (see settledFirst): past it the list starts over (a day of browsing stays flat). */
+const MAX_SETTLED = 64;
+
 /** Line styles with the given colours over the theme's defaults (KLineChart replaces the whole array). */
 function lineStyles(chart: Chart, colors: string[] | undefined): { lines: SmoothLineStyle[] } | undefined {
   if (!colors?.length) return undefined;
@@ -261,13 +264,16 @@ export function KlineChart(props: KlineChartProps) {
         const first = loader.shownKey() === key() ? c.getDataList()[0]?.timestamp : undefined;
         if (first === undefined) return;
         props.series.forEach((x) => {
-          const map = market.getState().seriesPoints[seriesPointsKey(x.label, props.symbol, props.interval)];
-          if (!map?.size) return;
+          const pointsKey = seriesPointsKey(x.label, props.symbol, props.interval);
+          const map = market.getState().seriesPoints[pointsKey];
+          // Once per first bar: scanned on every point, a series' up to 22,000 times cost each live
+          // update a walk over all of them (a review). Its points only reach further back from there.
+          if (!map?.size || settledFirst.get(pointsKey) === first) return;
           let earliest = Infinity;
           for (const t of map.keys()) if (t < earliest) earliest = t;
-          const tag = `${x.label}|${props.symbol}:${props.interval}@${first}`;
-          if (earliest <= first || backfilled.has(tag)) return;
-          backfilled.add(tag);
+          if (settledFirst.size >= MAX_SETTLED) settledFirst.clear();
+          settledFirst.set(pointsKey, first);
+          if (earliest <= first) return;
           void backfillSeries(x.label, props.symbol, props.interval, first, earliest - 1).catch(() => undefined);
         });
       }),
@@ -301,7 +307,8 @@ export function KlineChart(props: KlineChartProps) {
       ),
     );
   });
-  const backfilled = new Set<string>();
+  /** Per series (`label|SYMBOL:interval`): the chart's first bar its points were last found or fetched back to. */
+  const settledFirst = new Map<string, number>();
 
   onCleanup(() => {
     loader.dispose();
