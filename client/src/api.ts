@@ -1,5 +1,5 @@
 import type { Candle } from './store/candle.ts';
-import { toCandle } from './feed/messages.ts';
+import { isTime, toCandle } from './feed/messages.ts';
 import type { Market, SeriesDef, SeriesParamSpec } from './feed/wire.ts';
 import { type PointValues, toValues } from './store/series-points.ts';
 
@@ -197,8 +197,9 @@ export async function fetchSeriesPoints(label: string, symbol: string, interval:
   // 503 is a failed series when it says so (or gives no Retry-After), else a busy engine.
   if (res.status === 503 && (body.state === 'failed' || !res.headers.has('retry-after'))) throw new SeriesFailedError(typeof body.error === 'string' ? body.error : 'series failed');
   if (!res.ok) throw new Error(`/series answered ${res.status}`);
-  return (body.points ?? []).flatMap((p) => {
-    if (!isObj(p) || typeof p.time !== 'number') return [];
+  // A time a Date can hold, as the socket's points are checked (one past it broke the chart's axis).
+  return (Array.isArray(body.points) ? body.points : []).flatMap((p) => {
+    if (!isObj(p) || !isTime(p.time)) return [];
     const values = toValues(p);
     return values ? [{ time: p.time, values }] : [];
   });

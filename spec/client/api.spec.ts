@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { canonicalSeriesLabel, seriesLabel, seriesOffered, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { canonicalSeriesLabel, fetchSeriesPoints, seriesLabel, seriesOffered, splitSeriesLabel, toSeriesDef } from '../../client/src/api.ts';
 import { checkNumber } from '../../client/src/settings/param-field.ts';
 
 describe('series catalog as GET /series gives it', () => {
@@ -79,5 +79,20 @@ describe('fetchPolitely', () => {
     } finally {
       globalThis.fetch = real;
     }
+  });
+});
+
+describe('fetchSeriesPoints', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const answer = (body: unknown) => vi.stubGlobal('fetch', async () => new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }));
+
+  it('takes only points at a time a Date can hold, as the socket does (one past it broke the chart axis)', async () => {
+    answer({ points: [{ time: 60_000, value: 1 }, { time: 9e15, value: 2 }, { time: 1.5, value: 3 }, { time: -60_000, value: 4 }, 'x'] });
+    expect(await fetchSeriesPoints('rsi', 'BTCUSDT', '1m', 120_000, 10)).toEqual([{ time: 60_000, values: { value: 1 } }]);
+  });
+
+  it('reads an answer whose points are not a list as none (it threw)', async () => {
+    answer({ points: { time: 60_000 } });
+    expect(await fetchSeriesPoints('rsi', 'BTCUSDT', '1m', 120_000, 10)).toEqual([]);
   });
 });

@@ -49,7 +49,7 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
  * A time a Date can hold (ms, 0 … 8.64e15): one past it (a microsecond stamp read as ms, 9e15) stuck
  * as the newest bar, and once an axis tick landed on it the chart's layout threw, silently, for good.
  */
-const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
+export const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
 
 export function toCandle(v: unknown): Candle | undefined {
   if (!isObj(v)) return undefined;
