@@ -110,6 +110,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
   let deadReopens = 0;
   const lag = new FeedLag();
   let lagReopen: ReturnType<typeof setTimeout> | undefined;
+  /** Gives up the socket if it is not open by CONNECT_TIMEOUT_MS. */
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
   /** A derived series the engine refused at a cap is asked for again (a resume) once its time is up. */
   let seriesRetry: ReturnType<typeof setTimeout> | undefined;
   /** The next socket asks for a snapshot, not a resume. */
@@ -193,6 +195,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     lag.reset();
     clearTimeout(lagReopen);
     lagReopen = undefined;
+    clearTimeout(connectTimer);
     setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
     lastMessageAt = Date.now();
     // This socket's first message says again which series wait for a retry (one may be served now).
@@ -202,13 +205,14 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     ws = socket;
     let openedAt = 0;
     let refusal: { code?: string; message: string; retryAfterSec?: number } | undefined;
-    const connectTimer = setTimeout(() => {
+    connectTimer = setTimeout(() => {
+      connectTimer = undefined;
       // Closing a socket that is still connecting fails it: its close comes, and the retry with it.
       if (ws === socket && socket.readyState === CONNECTING) socket.close();
     }, CONNECT_TIMEOUT_MS);
     socket.onopen = () => {
       openedAt = Date.now();
-      clearTimeout(connectTimer);
+      if (ws === socket) clearTimeout(connectTimer);
     };
     /** A first message (historical or recovered) came on this socket. */
     let first = false;
@@ -299,7 +303,6 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       clearTimeout(lagReopen);
       lagReopen = undefined;
       if (stopped) return;
-      clearTimeout(connectTimer);
       // Shown before: served on this view, or another interval of it kept in the store (a switch of
       // interval during a halt took the refusal as final: a review).
       const stoppedTrading = refusal?.code === 'symbol_not_trading' && (served || wasShown());
@@ -363,6 +366,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     clearTimeout(seriesRetry);
     clearInterval(staleTimer);
     clearTimeout(lagReopen);
+    clearTimeout(connectTimer);
     removeEventListener('online', online);
     ws?.close(1000, 'switching');
   };
