@@ -176,6 +176,9 @@ export class AnchoredRuns {
     if (Number.isNaN(this.firstTime)) this.firstTime = Math.min(this.inputFrom ?? bar.openTime, bar.openTime);
     const j = Math.floor(bar.openTime / this.blockMs);
     if (!(j <= this.block)) this.rotate(j, bar.openTime);
+    // A builder that threw while rotating failed the series (onError): nothing more is fed. Read on,
+    // the emitting run was gone, and the TypeError left the feed's loop and ended the process (a quant review).
+    if (this.done) return;
     const e = this.emitting!;
     if (bar.openTime >= e.start) e.next(bar);
     const w = this.warming;
@@ -240,9 +243,12 @@ export class AnchoredRuns {
       this.close(this.emitting);
       this.close(this.warming);
       this.emitting = this.open(time);
+      if (this.done) return;
     }
     this.block = j;
-    this.warming = this.open(j * this.blockMs);
+    const warming = this.open(j * this.blockMs);
+    if (this.done) return;
+    this.warming = warming;
     // Whole only when the input holds the whole previous block.
     this.emitFrom = this.firstTime <= (j - 1) * this.blockMs ? j * this.blockMs : Number.POSITIVE_INFINITY;
   }

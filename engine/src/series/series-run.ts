@@ -25,7 +25,20 @@ export function openRun(req: SeriesRequest, blockMs: number, inputFrom: number |
   let failure: unknown;
   const onError = (e: unknown) => (failure = e ?? new Error('derived series failed'));
   const runs = openSeriesRuns(() => req.def.operator(req.params), blockMs, inputFrom, interval, onPoint, onError);
-  return { input: runs, subscription: new Subscription(() => runs.stop()), failure: () => failure };
+  // Whatever a bar makes throw fails this run alone: thrown on, it left the live feed's loop, and RxJS
+  // rethrew it out of any try, ending the process for every series and client (a quant review).
+  const input: RunInput = {
+    next: (bar) => {
+      if (failure !== undefined) return;
+      try {
+        runs.next(bar);
+      } catch (e) {
+        if (failure === undefined) onError(e);
+        runs.stop();
+      }
+    },
+  };
+  return { input, subscription: new Subscription(() => runs.stop()), failure: () => failure };
 }
 
 /** Feeds `bars[from, to)` into a run, stopping at (and throwing) its first error. */

@@ -2,7 +2,7 @@ import { lastValueFrom, map, of, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { ema } from '../../../engine/src/operators/ema.ts';
-import { anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
+import { AnchoredRuns, anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 
 const M = 60_000;
@@ -64,4 +64,25 @@ describe('anchoredRuns', () => {
     });
     await expect(run(bars(0, 100), boom as never, block)).rejects.toThrow('boom');
   });
+
+  it("fails alone when the operator's builder throws at a block's rotation: its own error, nothing thrown to the feed (a quant review: the process exited)", () => {
+    for (const throwsAt of [1, 2, 3, 4]) {
+      let builds = 0;
+      const build = () => {
+        if (++builds === throwsAt) throw new Error('builder refused');
+        return map((b: Bar): SeriesPoint => ({ time: b.openTime, value: b.close, closed: b.closed }));
+      };
+      const errors: string[] = [];
+      const points: SeriesPoint[] = [];
+      const runs = new AnchoredRuns(build, 5 * M, 0, (p) => points.push(p), (e) => errors.push((e as Error).message), M);
+      for (const bar of bars(0, 30)) expect(() => runs.next(bar)).not.toThrow();
+      expect(errors, `builder throwing at build ${throwsAt}`).toEqual(['builder refused']);
+      expect(runs.closed).toBe(true);
+      // Nothing was built after the failure, and nothing emitted past it.
+      expect(builds).toBe(throwsAt);
+      const failedAt = (throwsAt - 1) * 5 * M;
+      expect(points.every((p) => p.time < failedAt)).toBe(true);
+    }
+  });
 });
+

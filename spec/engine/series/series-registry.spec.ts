@@ -196,6 +196,37 @@ describe('SeriesRegistry', () => {
     registry.stop();
   });
 
+  it("fails a series alone when its operator's builder throws at a block's rotation on the live feed: the user's error, the feed and the other series go on (a quant review: the process exited)", async () => {
+    let builds = 0;
+    let refuse = false;
+    const rotating = defineSeries({
+      name: 'rotating',
+      pane: 'overlay',
+      params: {},
+      warmup: 5,
+      operator: () => {
+        builds++;
+        if (refuse) throw new Error('builder refused');
+        return map((b: Bar): SeriesPoint => ({ time: b.openTime, value: b.close, closed: b.closed }));
+      },
+    });
+    const { registry, live, errors, req } = setup([double, rotating], { restartDelayMs: 60_000 }, range(0, 20, bar));
+    const rot = registry.acquire(req('rotating'), id);
+    const db = registry.acquire(req('double'), id);
+    await Promise.all([rot.ready, db.ready]);
+    expect(rot.instance.state).toBe('live');
+    refuse = true;
+    const before = builds;
+    // Bar 25 opens a block (5 bars of 1m): its warming run is built, and the builder throws.
+    for (let i = 20; i < 30; i++) expect(() => live.next(bar(i))).not.toThrow();
+    expect(builds).toBe(before + 1);
+    expect(errors).toEqual(['rotating']);
+    expect(rot.instance.state).toBe('failed');
+    expect(rot.instance.error).toBe('builder refused');
+    expect(db.instance.window.last(1)[0]!.value).toBe(58);
+    registry.stop();
+  });
+
   it('once running again after a failure, sends the points of bars that came while it was failed (a chart holding the earlier ones then has them all)', async () => {
     vi.useFakeTimers();
     let explode = true;
