@@ -133,6 +133,12 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
  * that had started by its time. Points of earlier blocks that a correction re-emits are dropped
  * (their run is gone).
  *
+ * A point of block k may come after block k ends: a resampled bucket that opened in block k closes
+ * with a bar of block k + 1. So the emitting run of block k goes on after the boundary, as the
+ * draining run, for its own block's points only, until it emits a closed point of a later block (the
+ * next bar, for a series of one point per bar) or the next boundary. Closed at the boundary, a bucket
+ * straddling it kept its forming point for good (a 45 m RSI with a 1,000-bar warm-up: a quant review).
+ *
  * ```
  * blocks:  |---- k-1 ----|----- k -----|---- k+1 ----|
  * run k:   [started  ....  emits ......]
@@ -145,6 +151,12 @@ export class AnchoredRuns {
   private firstTime = Number.NaN;
   private emitting: Run | undefined;
   private warming: Run | undefined;
+  /** The last block's emitting run, for its own block's points (see the class comment). */
+  private draining: Run | undefined;
+  /** Points of the draining run in [drainFrom, drainUntil) are shown; once it emits a closed point past them, it goes. */
+  private drainFrom = Number.POSITIVE_INFINITY;
+  private drainUntil = Number.NEGATIVE_INFINITY;
+  private drained = false;
   // Points of the emitting run at or after this time are shown (infinity: none in this block).
   private emitFrom = Number.POSITIVE_INFINITY;
   private done = false;
@@ -179,6 +191,9 @@ export class AnchoredRuns {
     // A builder that threw while rotating failed the series (onError): nothing more is fed. Read on,
     // the emitting run was gone, and the TypeError left the feed's loop and ended the process (a quant review).
     if (this.done) return;
+    if (this.drained) this.endDrain();
+    this.draining?.next(bar);
+    if (this.done) return;
     const e = this.emitting!;
     if (bar.openTime >= e.start) e.next(bar);
     const w = this.warming;
@@ -188,6 +203,8 @@ export class AnchoredRuns {
   /** Completes the emitting run (its last points go out), then stops. */
   complete(): void {
     if (this.done) return;
+    this.draining?.complete();
+    if (this.done) return;
     this.emitting?.complete();
     this.unsubscribe();
   }
@@ -196,7 +213,14 @@ export class AnchoredRuns {
     this.done = true;
     this.close(this.emitting);
     this.close(this.warming);
-    this.emitting = this.warming = undefined;
+    this.close(this.draining);
+    this.emitting = this.warming = this.draining = undefined;
+  }
+
+  private endDrain(): void {
+    this.close(this.draining);
+    this.draining = undefined;
+    this.drained = false;
   }
 
   private open(start: number): Run {
@@ -220,7 +244,14 @@ export class AnchoredRuns {
       startRun(
         op,
         (p) => {
-          if (opened.run !== undefined && opened.run === this.emitting && p.time >= this.emitFrom) this.onPoint(p);
+          if (opened.run === undefined) return;
+          if (opened.run === this.emitting) {
+            if (p.time >= this.emitFrom) this.onPoint(p);
+          } else if (opened.run === this.draining) {
+            if (p.time >= this.drainFrom && p.time < this.drainUntil) this.onPoint(p);
+            // Past its block: nothing of its own is left to come (closed after this bar, not inside its own emit).
+            else if (p.time >= this.drainUntil && p.closed) this.drained = true;
+          }
         },
         failed,
         this.barMs,
@@ -235,8 +266,11 @@ export class AnchoredRuns {
   }
 
   private rotate(j: number, time: number): void {
+    this.endDrain();
     if (j === this.block + 1 && this.warming) {
-      this.close(this.emitting);
+      this.draining = this.emitting;
+      this.drainFrom = this.emitFrom;
+      this.drainUntil = j * this.blockMs;
       this.emitting = this.warming;
     } else {
       // First bar, or a jump over a block without bars: this run starts at the first bar there is.

@@ -1,7 +1,8 @@
-import { lastValueFrom, map, of, toArray } from 'rxjs';
+import { lastValueFrom, map, of, pipe, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
 import { ema } from '../../../engine/src/operators/ema.ts';
+import { resample } from '../../../engine/src/operators/resample.ts';
 import { AnchoredRuns, anchoredFeedStart, anchoredRuns } from '../../../engine/src/series/anchored-runs.ts';
 import type { SeriesPoint } from '../../../engine/src/series/define-series.ts';
 
@@ -83,6 +84,23 @@ describe('anchoredRuns', () => {
       const failedAt = (throwsAt - 1) * 5 * M;
       expect(points.every((p) => p.time < failedAt)).toBe(true);
     }
+  });
+
+  it('gives every resampled bucket its closed point, the one straddling a block boundary too, whenever the input started (a quant review: 45 m buckets, 1,000-bar blocks)', async () => {
+    // 45 m buckets of 1 m bars, as the points of an identity series; the blocks (1,000 bars) are no multiple of 45.
+    const build = () => pipe(resample('45m', { sourceInterval: '1m' }), map((b: Bar): SeriesPoint => ({ time: b.openTime, value: b.close, closed: b.closed })));
+    // Each bar first forming (twice), then closed, as the live feed brings it.
+    const live = (from: number, to: number) => bars(from, to).flatMap((b) => [{ ...b, closed: false, close: b.close + 1 }, { ...b, closed: false }, b]);
+    const closedAt = (ps: SeriesPoint[]) => new Map(ps.filter((p) => p.closed).map((p) => [p.time / M, p.value]));
+    const early = closedAt(await run(live(0, 3200), build as never, 1000 * M));
+    const late = closedAt(await run(live(700, 3200), build as never, 1000 * M));
+    // Every bucket from the first whole block (block 1, from 1000) on has its closed point: 1980 straddles 2000, 2970 straddles 3000.
+    const buckets = (from: number) => Array.from({ length: Math.floor((3150 - from) / 45) + 1 }, (_, k) => from + 45 * k).filter((t) => t + 45 <= 3200);
+    for (const t of buckets(1035)) expect(early.has(t), `bucket ${t}`).toBe(true);
+    expect(early.has(1980) && early.has(2970)).toBe(true);
+    // Whenever the input started: the same value at every time both have.
+    for (const [t, v] of late) expect(early.get(t), `bucket ${t}`).toBe(v);
+    for (const t of buckets(2025)) expect(late.has(t), `late bucket ${t}`).toBe(true);
   });
 });
 
