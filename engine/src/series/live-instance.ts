@@ -224,7 +224,10 @@ export class LiveInstance implements SeriesInstance {
     const gaveUp = this.failures >= (deps.maxFailures ?? 5);
     this.registry.logFailure(this, err, this.failures, gaveUp);
     // Failed until a restart runs again: clients are told (once per error), GET answers 503.
-    const error = (err instanceof Error ? err.message : String(err)).slice(0, 300);
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, 300);
+    // Said when it is final: the same words as a failure that is retried left a client (and its
+    // trader) waiting for a restart that never comes (a quant review).
+    const error = gaveUp ? `${message} (given up after ${this.failures} failures)` : message;
     if (this.state !== 'failed' || this.error !== error) {
       this.state = 'failed';
       this.error = error;

@@ -278,7 +278,10 @@ describe('SeriesRegistry', () => {
     expect(at).toHaveLength(4);
     const points = published.map(([, m]) => JSON.parse(m) as { type: string }).filter((m) => m.type === 'series_point');
     expect(points).toEqual([]);
-    expect(published).toHaveLength(1);
+    // The failure said once while it is retried, and once more when it is final (the same words left
+    // a client waiting for a restart that never came: a quant review).
+    expect(published.map(([, m]) => (JSON.parse(m) as { error: string }).error)).toEqual([`broken failed at ${5 * M}`, `broken failed at ${5 * M} (given up after 4 failures)`]);
+    expect(lease.instance.error).toBe(`broken failed at ${5 * M} (given up after 4 failures)`);
     registry.stop();
   });
 
