@@ -77,10 +77,6 @@ export class LiveInstance implements SeriesInstance {
   unhold(): void {
     this.refs = Math.max(0, this.refs - 1);
     if (this.refs > 0 || this.disposed) return;
-    // Nobody waits for its warm-up: it stops now. Kept for the idle delay, a slow operator's warm-up
-    // held the event loop for a minute after its only client left (a quant review); asked for again,
-    // it starts afresh.
-    if (this.state === 'warming') return this.dispose();
     this.idleSince = Date.now();
     this.idleTimer = setTimeout(() => {
       if (this.refs === 0) this.dispose();

@@ -337,27 +337,6 @@ describe('SeriesRegistry', () => {
     registry.stop();
   });
 
-  it('stops a warm-up nobody waits for any more (reproduced: a slow warm-up ran on for a minute after its only client left)', async () => {
-    let fed = 0;
-    const counting = defineSeries({ name: 'counting', pane: 'overlay', params: {}, warmup: 150, operator: () => map((b: Bar): SeriesPoint => (fed++, { time: b.openTime, value: b.close, closed: b.closed })) });
-    const { registry, req } = setup([counting], { sliceBars: 100 }, range(0, 5000));
-    const lease = registry.acquire(req('counting'), id);
-    expect(lease.instance.state).toBe('warming');
-    await sleep(5);
-    lease.release();
-    const atRelease = fed;
-    expect(registry.instanceCount).toBe(0);
-    await sleep(50);
-    // At most the slice in progress: nothing after it.
-    expect(fed - atRelease).toBeLessThanOrEqual(300);
-    expect(lease.instance.state).toBe('warming');
-    // Asked for again: a fresh instance, warmed whole.
-    const again = registry.acquire(req('counting'), id);
-    expect(again.instance).not.toBe(lease.instance);
-    expect((await again.ready).state).toBe('live');
-    registry.stop();
-  });
-
   it('shares the turns of the event loop between every warm-up: many at once take a few slices a turn, not one slice each (reproduced: 15 warming instances held it ~70 ms)', async () => {
     let fed = 0;
     // About 0.1 ms a bar: a slice of 20 bars is ~2 ms, so a turn of SLICE_TURN_MS (4) runs two or three.
