@@ -135,8 +135,9 @@ export function startRun(op: OperatorFunction<Bar, SeriesPoint>, onPoint: (p: Se
  *
  * A point of block k may come after block k ends: a resampled bucket that opened in block k closes
  * with a bar of block k + 1. So the emitting run of block k goes on after the boundary, as the
- * draining run, for its own block's points only, until it emits a closed point of a later block (the
- * next bar, for a series of one point per bar) or the next boundary. Closed at the boundary, a bucket
+ * draining run, fed the bars from the boundary on, for its own block's points only, until it emits a
+ * closed point of a later block (the next bar, for a series of one point per bar) or the next
+ * boundary (a bucket longer than a block gets no closed point). Closed at the boundary, a bucket
  * straddling it kept its forming point for good (a 45 m RSI with a 1,000-bar warm-up: a quant review).
  *
  * ```
@@ -186,13 +187,18 @@ export class AnchoredRuns {
   next(bar: Bar): void {
     if (this.done) return;
     if (Number.isNaN(this.firstTime)) this.firstTime = Math.min(this.inputFrom ?? bar.openTime, bar.openTime);
+    if (this.drained) this.endDrain();
+    // The draining run first, before a rotation ends it: after a block without bars (an outage) the
+    // bar that closes its last bucket is the one that rotates.
+    const drainer = this.feedDrainer(bar, undefined);
+    if (this.done) return;
     const j = Math.floor(bar.openTime / this.blockMs);
     if (!(j <= this.block)) this.rotate(j, bar.openTime);
     // A builder that threw while rotating failed the series (onError): nothing more is fed. Read on,
     // the emitting run was gone, and the TypeError left the feed's loop and ended the process (a quant review).
     if (this.done) return;
-    if (this.drained) this.endDrain();
-    this.draining?.next(bar);
+    // The run that began draining at this bar's boundary.
+    this.feedDrainer(bar, drainer);
     if (this.done) return;
     const e = this.emitting!;
     if (bar.openTime >= e.start) e.next(bar);
@@ -215,6 +221,18 @@ export class AnchoredRuns {
     this.close(this.warming);
     this.close(this.draining);
     this.emitting = this.warming = this.draining = undefined;
+  }
+
+  /**
+   * Feeds the draining run (unless it is `fed` already) a bar from its boundary on: what closes its
+   * block's last bucket. An older correction would make it replay (and re-emit) its block, as the
+   * closed run it was never did (a diff review: more than 64 points for one bar). Returns the run fed.
+   */
+  private feedDrainer(bar: Bar, fed: Run | undefined): Run | undefined {
+    const d = this.draining;
+    if (!d || d === fed || bar.openTime < this.drainUntil) return fed;
+    d.next(bar);
+    return d;
   }
 
   private endDrain(): void {
@@ -274,7 +292,12 @@ export class AnchoredRuns {
       this.emitting = this.warming;
     } else {
       // First bar, or a jump over a block without bars: this run starts at the first bar there is.
-      this.close(this.emitting);
+      // The one that emitted drains as at a boundary (its block's last bucket closes with a later bar).
+      if (this.emitting && Number.isFinite(this.block)) {
+        this.draining = this.emitting;
+        this.drainFrom = this.emitFrom;
+        this.drainUntil = (this.block + 1) * this.blockMs;
+      }
       this.close(this.warming);
       this.emitting = this.open(time);
       if (this.done) return;

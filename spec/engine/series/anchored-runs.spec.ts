@@ -102,5 +102,29 @@ describe('anchoredRuns', () => {
     for (const [t, v] of late) expect(early.get(t), `bucket ${t}`).toBe(v);
     for (const t of buckets(2025)) expect(late.has(t), `late bucket ${t}`).toBe(true);
   });
+
+  it("feeds the block's draining run no correction older than its boundary: nothing fails or is re-emitted for an earlier block (a diff review: more than 64 points for one bar)", () => {
+    const mk = (i: number, closed = true, d = 0): Bar => ({ ...bars(i, i + 1)[0]!, closed, close: bars(i, i + 1)[0]!.close + d });
+    for (const late of [5, 60]) {
+      const errors: unknown[] = [];
+      const points: SeriesPoint[] = [];
+      const runs = new AnchoredRuns(() => ema({ period: 5 }) as never, 50 * M, undefined, (p) => points.push(p), (e) => errors.push(e), M);
+      for (let i = 0; i < 150; i++) runs.next(mk(i));
+      runs.next(mk(150, false)); // block 3 opens: the run of block 2 drains
+      const before = points.length;
+      runs.next(mk(late, true, 30)); // a late repaired bar
+      expect(errors, `correction at ${late}`).toEqual([]);
+      expect(points.slice(before).filter((p) => p.time < 150 * M && p.time >= 100 * M), `correction at ${late}`).toEqual([]);
+    }
+  });
+
+  it('closes the last bucket of a block followed by a block without bars (an exchange outage)', async () => {
+    const build = () => pipe(resample('45m', { sourceInterval: '1m' }), map((b: Bar): SeriesPoint => ({ time: b.openTime, value: b.close, closed: b.closed })));
+    // Blocks of 50 bars; bars 0–129, then 200–299: block 3 (150–199) is empty. Bucket 90 opened in block 1 and closes with bar 200.
+    const input = [...bars(0, 130), ...bars(200, 300)];
+    const out = await run(input, build as never, 50 * M);
+    const at90 = out.filter((p) => p.time === 90 * M);
+    expect(at90.at(-1)?.closed).toBe(true);
+  });
 });
 
