@@ -19,7 +19,10 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
     if (ration && !ration(req, res)) return;
     // The socket route without an upgrade (a proxy that drops `Upgrade`, a curl): said so, not a 404
     // that sends whoever debugs it the wrong way (an attacker-style probe).
-    if (req.path.startsWith('/ws/')) return void res.header('upgrade', 'websocket').header('connection', 'Upgrade').status(426).json({ error: `${echo(req.path, 100)} is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)` });
+    if (req.path.startsWith('/ws/')) {
+      res.header('upgrade', 'websocket').header('connection', 'Upgrade');
+      return sendJson(res, 426, { error: `${echo(req.path, 100)} is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)` });
+    }
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');

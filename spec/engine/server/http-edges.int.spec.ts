@@ -130,6 +130,8 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
     const r = await send(app, '/ws/BTCUSDT?interval=1m');
     expect(r.status).toBe(426);
     expect(r.headers.upgrade).toBe('websocket');
+    // Not cached by a proxy in front, as every other JSON refusal.
+    expect(r.headers['cache-control']).toBe('no-store');
     expect(JSON.parse(r.body).error).toMatch(/\/ws\/BTCUSDT is a WebSocket endpoint/);
   });
 
