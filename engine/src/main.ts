@@ -12,6 +12,11 @@ async function main(): Promise<void> {
       process.stderr.write(`configuration error: ${e.message}\n`);
       process.exit(2);
     }
+    // A module of SERIES_DIR that cannot run: its author needs the message, not the loader's stack.
+    if (e instanceof Error && e.name === 'SeriesModuleError') {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
     throw e;
   }
   const log = createLogger(config.logLevel);
@@ -65,6 +70,11 @@ async function main(): Promise<void> {
     // Some settings can only be checked against the services they name (REDIS_URL's database).
     if (e instanceof ConfigError) {
       process.stderr.write(`configuration error: ${e.message}\n`);
+      process.exit(2);
+    }
+    // A module of SERIES_DIR that cannot run: its author needs the message, not the loader's stack.
+    if (e instanceof Error && e.name === 'SeriesModuleError') {
+      process.stderr.write(`${e.message}\n`);
       process.exit(2);
     }
     throw e;

@@ -119,11 +119,12 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
     };
     // The loader process itself may take a while to start on a busy machine.
     arm(Math.max(timeoutMs, 30_000));
-    child.on('message', (m: { start?: string; file?: string; ok?: boolean; error?: string }) => {
+    child.on('message', (m: { start?: string; file?: string; ok?: boolean; error?: string; contract?: string }) => {
       if (m.start) {
         current = m.start;
         arm();
-      } else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
+      } else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
+      else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
     });
     child.on('error', (e) => done(`could not be loaded: ${e.message}`));
     child.on('exit', (code, signal) => {

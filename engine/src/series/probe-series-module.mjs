@@ -1,9 +1,11 @@
 // Imports series modules in a child process, one after another, telling the parent which file it
-// starts and how each went: `{ start: file }`, then `{ file, ok, error? }`. Plain JavaScript: the
+// starts and how each went: `{ start: file }`, then `{ file, ok, error? }` (or `contract`: its
+// operator breaks the forming/closed contract, forming-check.ts). Plain JavaScript: the
 // process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]).
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
+import { formingProblem } from './forming-check.ts';
 
 const [hooks, target, ...files] = process.argv.slice(2);
 installKlineEngineResolution(hooks, target);
@@ -12,7 +14,10 @@ for (const file of files) {
   try {
     const mod = await import(pathToFileURL(file).href);
     const d = mod.default;
-    process.send({ file, ok: true, name: d && typeof d === 'object' ? String(d.name) : undefined });
+    // Here, under the probe's time and heap limits: it runs the operator over a few hundred bars.
+    const contract = d && typeof d === 'object' && typeof d.operator === 'function' && d.params && typeof d.params === 'object' ? formingProblem(d) : undefined;
+    if (contract) process.send({ file, ok: false, contract });
+    else process.send({ file, ok: true, name: d && typeof d === 'object' ? String(d.name) : undefined });
   } catch (e) {
     process.send({ file, ok: false, error: e instanceof Error ? e.message : String(e) });
   }
