@@ -1,4 +1,4 @@
-import { type Chart, dispose, init, type IndicatorCreate, type SmoothLineStyle } from 'klinecharts';
+import { type Chart, dispose, init, type IndicatorCreate, type Locales, registerLocale, type SmoothLineStyle } from 'klinecharts';
 import { createEffect, createMemo, For, on, onCleanup, onMount, Show } from 'solid-js';
 import { fetchOlder, fetchSeriesPoints, SeriesFailedError } from '../api.ts';
 import { countdownText } from '../feed/exchange-clock.ts';
@@ -10,7 +10,7 @@ import type { ChartType, IndicatorConfig, Scale } from '../url-state.ts';
 import { applyScale, chartTypeStyles, countdownStyles } from './chart-look.ts';
 import { createDataLoader, OLDER_PAGE } from './data-loader.ts';
 import { registerChartHotkeys } from './hotkeys.ts';
-import { pricePrecision, toPeriod } from './period.ts';
+import { PERIOD_SUFFIXES, pricePrecision, toPeriod } from './period.ts';
 import { registerSeriesIndicator, seriesCalc, seriesIndicatorName } from './series-indicator.ts';
 
 /** KLineChart's built-ins the chart offers, and the pane each draws in. */
@@ -134,6 +134,8 @@ export function KlineChart(props: KlineChartProps) {
   };
 
   onMount(() => {
+    // Merged into the built-in en-US texts (KLineChart spreads the old locale under it), hence the cast.
+    registerLocale('en-US', PERIOD_SUFFIXES as Partial<Locales> as Locales);
     chart = init(el, { styles: props.theme });
     if (!chart) return;
     const c = chart;

@@ -2,6 +2,13 @@ import type { Period } from 'klinecharts';
 
 const TYPES: Record<string, Period['type']> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', M: 'month' };
 
+/**
+ * Suffixes KLineChart puts after a period's span in the chart's title (its `en-US` locale): the
+ * engine's own units, so the title reads `BTCUSDT · 1m` as the toolbar does (KLineChart's own gave
+ * `1` for a minute and `4H` for four hours). Registered once by the chart (registerLocale).
+ */
+export const PERIOD_SUFFIXES: Record<Period['type'], string> = { second: 's', minute: 'm', hour: 'h', day: 'd', week: 'w', month: 'M', year: 'y' };
+
 /** An engine interval (`15m`, `4h`, `1M`, custom `45m`) as a KLineChart period. */
 export function toPeriod(interval: string): Period {
   const m = /^(\d+)([smhdwM])$/.exec(interval);
