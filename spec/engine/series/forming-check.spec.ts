@@ -5,11 +5,12 @@ import { join, resolve } from 'node:path';
 import { filter, map, pipe, scan } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bar } from '../../../engine/src/domain/bar.ts';
-import { bollingerBands, emaKernel, formingAware, type Kernel, macd, resample, rsi, sma, vwap } from '../../../engine/src/operators/index.ts';
+import { bollingerBands, macd, resample, rsi, sma, vwap } from '../../../engine/src/operators/index.ts';
 import { defineSeries, type SeriesDefinition } from '../../../engine/src/series/define-series.ts';
 import { checkForming, formingProblem } from '../../../engine/src/series/forming-check.ts';
 import { loadSeriesModules } from '../../../engine/src/series/load-series.ts';
 import { childEnv } from '../../helpers/child-env.ts';
+import { emaCross } from '../../helpers/docs-ema-cross.ts';
 
 /**
  * The forming/closed contract checked at load: an operator whose closed values depend on the forming
@@ -18,21 +19,6 @@ import { childEnv } from '../../helpers/child-env.ts';
  */
 const series = (operator: SeriesDefinition['operator'], extra: Partial<SeriesDefinition> = {}) =>
   defineSeries({ name: 'probe', pane: 'oscillator', params: {}, warmup: 50, operator, ...extra } as SeriesDefinition);
-
-/** docs/operators.md §4's kernel example. */
-function emaCross({ fast = 9, slow = 21 } = {}) {
-  const f = emaKernel(fast);
-  const s = emaKernel(slow);
-  const kernel: Kernel<{ f: typeof f.initial; s: typeof s.initial }, number> = {
-    initial: { f: f.initial, s: s.initial },
-    step: (state, bar) => {
-      const [nf, vf] = f.step(state.f, bar.close);
-      const [ns, vs] = s.step(state.s, bar.close);
-      return [{ f: nf, s: ns }, vf === undefined || vs === undefined ? undefined : Math.sign(vf - vs)];
-    },
-  };
-  return formingAware(kernel, { operator: 'emaCross', point: (time, value, closed) => ({ time, value, closed }) });
-}
 
 describe('formingProblem', () => {
   it('finds closed values that depend on forming updates, naming the first bar and both values', () => {
