@@ -105,9 +105,14 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
     let current = files[0] ?? '';
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    // Importing, or running its operator over the forming check's bars (imported by then).
+    let checking = false;
     const arm = (ms = timeoutMs) => {
       clearTimeout(timer);
-      timer = setTimeout(() => done(`did not finish loading within ${ms / 1000} s (a loop at import?)`), ms);
+      timer = setTimeout(
+        () => done(checking ? `did not finish its forming/closed check within ${ms / 1000} s: its operator loops on a bar, or takes seconds over a few hundred` : `did not finish loading within ${ms / 1000} s (a loop at import?)`),
+        ms,
+      );
     };
     const done = (err?: string) => {
       if (settled) return;
@@ -119,11 +124,13 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
     };
     // The loader process itself may take a while to start on a busy machine.
     arm(Math.max(timeoutMs, 30_000));
-    child.on('message', (m: { start?: string; file?: string; ok?: boolean; error?: string; contract?: string }) => {
+    child.on('message', (m: { start?: string; check?: string; file?: string; ok?: boolean; error?: string; contract?: string }) => {
       if (m.start) {
         current = m.start;
+        checking = false;
         arm();
-      } else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
+      } else if (m.check) checking = true;
+      else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
       else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
     });
     child.on('error', (e) => done(`could not be loaded: ${e.message}`));
@@ -132,7 +139,7 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
       const oom = /heap out of memory|Allocation failed/i.test(stderr);
       // Node exits 13 when the module graph's top-level await can never settle (nothing left to wait on).
       if (code === 13 && !signal) return done('never finished loading: its top-level await waits on nothing that can settle it');
-      done(oom ? `ran out of memory while loading (limit ${maxHeapMb} MB)` : `stopped while loading (${signal ?? `exit code ${code}`})`);
+      done(oom ? `ran out of memory while ${checking ? 'its operator ran over the forming check\'s bars' : 'loading'} (limit ${maxHeapMb} MB)` : `stopped while loading (${signal ?? `exit code ${code}`})`);
     });
   });
 }

@@ -1,6 +1,7 @@
 // Imports series modules in a child process, one after another, telling the parent which file it
-// starts and how each went: `{ start: file }`, then `{ file, ok, error? }` (or `contract`: its
-// operator breaks the forming/closed contract, forming-check.ts). Plain JavaScript: the
+// starts and how each went: `{ start: file }`, `{ check: file }` once imported (its operator runs
+// over the forming check's bars, forming-check.ts), then `{ file, ok, error? }` (or `contract`: it
+// breaks the forming/closed contract). Plain JavaScript: the
 // process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]).
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 import process from 'node:process';
@@ -15,7 +16,9 @@ for (const file of files) {
     const mod = await import(pathToFileURL(file).href);
     const d = mod.default;
     // Here, under the probe's time and heap limits: it runs the operator over a few hundred bars.
-    const contract = d && typeof d === 'object' && typeof d.operator === 'function' && d.params && typeof d.params === 'object' ? formingProblem(d) : undefined;
+    const checkable = d && typeof d === 'object' && typeof d.operator === 'function' && d.params && typeof d.params === 'object';
+    if (checkable) process.send({ check: file });
+    const contract = checkable ? formingProblem(d) : undefined;
     if (contract) process.send({ file, ok: false, contract });
     else process.send({ file, ok: true, name: d && typeof d === 'object' ? String(d.name) : undefined });
   } catch (e) {

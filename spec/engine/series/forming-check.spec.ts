@@ -99,6 +99,19 @@ export default defineSeries({ name: 'cumvol', pane: 'oscillator', params: {}, wa
     await expect(loadSeriesModules(dir)).rejects.toThrow(/series module .*cumvol\.ts breaks the forming\/closed contract: its closed point at 2024-01-01T00:00:00\.000Z is \d+ when fed closed bars alone and \d+ when/);
   });
 
+  it('says an operator that loops on a bar loops there, not at import (the probe stops it)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'series-forming-'));
+    writeFileSync(
+      join(dir, 'spin.ts'),
+      `import { defineSeries } from ${JSON.stringify(defineUrl)};
+import { map } from 'rxjs';
+export default defineSeries({ name: 'spin', pane: 'oscillator', params: {}, warmup: 0,
+  operator: () => map((b) => { if (b.openTime > 1704067200000 + 5 * 60000) for (;;) {} return { time: b.openTime, value: 1, closed: b.closed }; }) });
+`,
+    );
+    await expect(loadSeriesModules(dir, { timeoutMs: 3000 })).rejects.toThrow(/series module .*spin\.ts did not finish its forming\/closed check within 3 s: its operator loops on a bar/);
+  });
+
   it('stops `npm start` with that message alone (no stack), exit 2', () => {
     dir = mkdtempSync(join(tmpdir(), 'series-forming-'));
     writeFileSync(join(dir, 'cumvol.ts'), cumvol);
