@@ -1,37 +1,41 @@
 // The forming/closed contract (docs/operators.md §4), checked on a module's default parameters before
-// the engine runs it: a closed value must not depend on the forming updates fed before its bar closed.
-// Forming bars reach a live instance only while someone watches; ranges, the CLI, replays and restarts
-// see closed bars alone, so an operator that keeps state on forming bars shows live values no other
-// path gives (documented, and until now not detected).
+// the engine runs it: a closed value must follow from the closed bars alone. Forming bars reach a live
+// instance only while someone watches; ranges, the CLI, replays and restarts see closed bars alone, so
+// an operator that keeps state on forming bars shows live values no other path gives.
 import type { Bar } from '../domain/bar.ts';
-import { nextOpen } from '../domain/interval.ts';
-import { openSeriesRuns } from './anchored-runs.ts';
+import { BINANCE_INTERVALS, nextOpen } from '../domain/interval.ts';
+import { openSeriesRuns, type OperatorRun } from './anchored-runs.ts';
 import { type SeriesDefinition, type SeriesPoint, warmupBars } from './define-series.ts';
 
-/** Bars fed past the warm-up, and the most in all (each with FORMING_UPDATES before it on one side). */
+/** Bars fed past the warm-up, and the most in all: a fixed count, so the verdict never depends on the CPU. */
 const BARS_PAST_WARMUP = 200;
 const MAX_BARS = 5_200;
-const FORMING_UPDATES = 3;
-/** The check stops here, comparing what both runs were fed by then: a slow operator is never refused for its speed. */
-const BUDGET_MS = 2_000;
+/** Forming updates before each closed bar (one shows a leak; two show a count of updates). */
+const FORMING_UPDATES = 2;
+/** Feeding stops here whatever is left (only an operator far slower than any live one reaches it). */
+export const CHECK_BUDGET_MS = 15_000;
+const START = Date.UTC(2024, 0, 1);
 
-/** A fixed walk of prices (the same bars on every start): a seeded LCG, no Math.random. */
+/**
+ * A fixed walk (the same bars on every start, a seeded LCG): prices on a 0.01 tick and volumes of 3
+ * decimals, as an exchange's, so a sum that adds a forming bar and takes it back off shows its
+ * rounding (values exactly representable in binary hid it: a review).
+ */
 function* bars(count: number, interval: string): Generator<{ forming: Bar[]; closed: Bar }> {
   let seed = 12_345;
-  const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+  const rnd = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const tick = (x: number) => Math.round(x * 100) / 100;
   let price = 100;
-  let openTime = Date.UTC(2024, 0, 1);
+  let openTime = START;
   for (let i = 0; i < count; i++) {
     const open = price;
     const forming: Bar[] = [];
-    let high = open;
-    let low = open;
-    let volume = 0;
+    let [high, low, volume] = [open, open, 0];
     for (let k = 0; k <= FORMING_UPDATES; k++) {
-      price = Math.max(1, price + (rnd() - 0.5) * 2);
+      price = Math.max(1, tick(price + (rnd() - 0.5) * 2));
       high = Math.max(high, price);
       low = Math.min(low, price);
-      volume += 1 + Math.floor(rnd() * 50);
+      volume = Math.round((volume + 0.001 + rnd() * 50) * 1000) / 1000;
       const bar = { openTime, open, high, low, close: price, volume, closed: k === FORMING_UPDATES };
       if (bar.closed) yield { forming, closed: bar };
       else forming.push(bar);
@@ -40,66 +44,119 @@ function* bars(count: number, interval: string): Generator<{ forming: Bar[]; clo
   }
 }
 
-const valueText = (p: SeriesPoint) => JSON.stringify(p.values ?? p.value ?? null, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+const num = (v: unknown) => (v === null || v === undefined ? 'null' : String(v));
+/** A point's value as its author reads it: numbers as numbers (NaN unquoted), a multi-valued point's keys. */
+const valueText = (p: SeriesPoint) =>
+  p.values && typeof p.values === 'object'
+    ? `{ ${Object.entries(p.values)
+        .map(([k, v]) => `${k}: ${num(v)}`)
+        .join(', ')} }`
+    : num(p.value);
 
-/** What the check saw: closed points compared, whether a run failed (then nothing is said), the difference. */
+/** The interval checked: the pinned one, else 1m, else the finest whose warm-up fits (one over the cap on 1m still runs on coarser). */
+function checkedInterval(def: SeriesDefinition): { interval: string; warmup: number } | undefined {
+  for (const interval of def.interval ? [def.interval] : ['1m', ...BINANCE_INTERVALS.filter((i) => i !== '1m' && i !== '1s')]) {
+    try {
+      return { interval, warmup: warmupBars(def, def.params, interval) };
+    } catch {
+      // Over the cap (or refused) on this interval: the next.
+    }
+  }
+  return undefined;
+}
+
+/** Closed points one run emitted, with the bar they came at (so a run that fails later keeps what came before). */
+type Emitted = Array<{ bar: number; time: number; text: string }>;
+
+/** Per time, the closed values emitted in turn (a value repeated at once counted once: resending the same is no repaint). */
+function closedByTime(points: Emitted, beforeBar: number): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const p of points) {
+    if (p.bar >= beforeBar) break;
+    const seq = out.get(p.time) ?? [];
+    if (seq.at(-1) !== p.text) seq.push(p.text);
+    out.set(p.time, seq);
+  }
+  return out;
+}
+
+/** The first time whose closed values differ between two runs, with both. */
+function firstDifference(a: Map<number, string[]>, b: Map<number, string[]>): { time: number; a: string; b: string } | undefined {
+  const said = (seq: string[] | undefined) => (seq?.length ? seq.join(', then ') : 'none');
+  for (const t of [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => x - y)) {
+    const [x, y] = [said(a.get(t)), said(b.get(t))];
+    if (x !== y) return { time: t, a: x, b: y };
+  }
+  return undefined;
+}
+
+/** What the check saw: bars compared, closed points compared, the difference it found. */
 export interface FormingCheck {
+  bars: number;
   closedPoints: number;
-  failed: boolean;
   problem?: string;
 }
 
 /**
- * Feeds the definition's operator (default parameters, its interval or 1m) a fixed walk of bars twice:
- * closed bars alone, and each bar's forming updates before it, and compares their closed points. A
- * run that fails says nothing here: a throw is the live path's to report, with the bar that caused it.
+ * Feeds the definition's operator (default parameters; its pinned interval, else 1m or the finest its
+ * warm-up fits) a fixed walk of bars three ways, side by side: closed bars alone, twice (two runs over
+ * the same bars must agree: no clock, no randomness, no state shared at module scope), and each bar's
+ * forming updates first; the closed points each emits, in turn, must be the same. A run that fails (a
+ * throw is the live path's to report, with its bar) ends the comparison at the bar it failed on.
  */
-export function checkForming(def: SeriesDefinition): FormingCheck {
-  const interval = def.interval ?? '1m';
-  let count: number;
-  try {
-    count = Math.min(MAX_BARS, warmupBars(def, def.params, interval) + BARS_PAST_WARMUP);
-  } catch {
-    return { closedPoints: 0, failed: true };
-  }
-  const closedOnly = new Map<number, string>();
-  const withForming = new Map<number, string>();
-  let failed = false;
-  const collect = (into: Map<number, string>) => (p: SeriesPoint) => void (p.closed && into.set(p.time, valueText(p)));
-  const start = (into: Map<number, string>) => {
+export function checkForming(def: SeriesDefinition, budgetMs = CHECK_BUDGET_MS): FormingCheck {
+  const on = checkedInterval(def);
+  if (!on) return { bars: 0, closedPoints: 0 };
+  const { interval, warmup } = on;
+  let bar = 0;
+  let failedAt = Number.POSITIVE_INFINITY;
+  const start = (into: Emitted): OperatorRun | undefined => {
+    const collect = (p: SeriesPoint) => void (p.closed && into.push({ bar, time: p.time, text: valueText(p) }));
     try {
       // One run (no blocks): the contract is about the operator, not the engine's anchoring.
-      return openSeriesRuns(() => def.operator(def.params), 0, undefined, interval, collect(into), () => (failed = true));
+      return openSeriesRuns(() => def.operator(def.params), 0, undefined, interval, collect, () => (failedAt = Math.min(failedAt, bar)));
     } catch {
-      failed = true;
+      failedAt = 0;
       return undefined;
     }
   };
-  const a = start(closedOnly);
-  const b = start(withForming);
-  const deadline = performance.now() + BUDGET_MS;
+  const [alone, again, forming]: Emitted[] = [[], [], []];
+  const runs = [start(alone), start(again), start(forming)];
+  const [a, a2, b] = runs;
+  const deadline = performance.now() + budgetMs;
   try {
-    for (const { forming, closed } of bars(count, interval)) {
-      if (failed || !a || !b || performance.now() > deadline) break;
-      a.next(closed);
-      for (const f of forming) b.next(f);
-      b.next(closed);
+    for (const next of bars(Math.min(MAX_BARS, warmup + BARS_PAST_WARMUP), interval)) {
+      if (!a || !a2 || !b || failedAt <= bar || performance.now() > deadline) break;
+      a.next(next.closed);
+      a2.next(next.closed);
+      for (const f of next.forming) b.next(f);
+      b.next(next.closed);
+      bar++;
     }
   } finally {
-    a?.stop();
-    b?.stop();
+    for (const r of runs) r?.stop();
   }
-  if (failed) return { closedPoints: 0, failed };
-  const times = [...new Set([...closedOnly.keys(), ...withForming.keys()])].sort((x, y) => x - y);
-  for (const t of times) {
-    const [x, y] = [closedOnly.get(t), withForming.get(t)];
-    if (x === y) continue;
-    const said = (v: string | undefined) => (v === undefined ? 'no closed point' : v);
-    const problem = `its closed point at ${new Date(t).toISOString()} is ${said(x)} when fed closed bars alone and ${said(y)} when each bar's forming updates come first. Closed values must come from closed bars alone (live instances see forming bars, ranges, the CLI and restarts do not): filter((b) => b.closed) before any state, or write a kernel with formingAware (docs/operators.md §4)`;
-    return { closedPoints: times.length, failed, problem };
+  const upTo = Math.min(bar, failedAt);
+  const [x, y, z] = [alone, again, forming].map((e) => closedByTime(e, upTo));
+  const walk = `(the check's own bars: ${interval}, from ${new Date(START).toISOString()}, prices near 100; default parameters)`;
+  const at = (t: number) => new Date(t).toISOString();
+  const seen = { bars: upTo, closedPoints: x!.size };
+  const random = firstDifference(x!, y!);
+  if (random) {
+    return {
+      ...seen,
+      problem: `two runs over the same closed bars disagree: its closed point at ${at(random.time)} is ${random.a} in one and ${random.b} in the other. Values must follow from the bars alone: not from Math.random, the clock, or state kept outside the operator (at module scope every symbol's instance shares it) ${walk}`,
+    };
   }
-  return { closedPoints: times.length, failed };
+  const leak = firstDifference(x!, z!);
+  if (leak) {
+    return {
+      ...seen,
+      problem: `with closed bars alone its closed point at ${at(leak.time)} is ${leak.a}; with each bar's forming updates fed first it is ${leak.b}. Closed values must come from closed bars alone, each sent once (live instances see forming bars; ranges, the CLI and restarts do not): filter((b) => b.closed) before any state, or write a kernel with formingAware (docs/operators.md §4) ${walk}`,
+    };
+  }
+  return seen;
 }
 
 /** What breaks the contract, said for the module's author (see checkForming), or undefined. */
-export const formingProblem = (def: SeriesDefinition): string | undefined => checkForming(def).problem;
+export const formingProblem = (def: SeriesDefinition, budgetMs?: number): string | undefined => checkForming(def, budgetMs).problem;

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fork } from 'node:child_process';
 import { type SeriesDefinition, validateDefinition } from './define-series.ts';
+import { CHECK_BUDGET_MS } from './forming-check.ts';
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 
 export class SeriesModuleError extends Error {
@@ -19,6 +20,8 @@ export interface LoadSeriesOptions {
   timeoutMs?: number;
   /** Heap a module may use while it imports, in MB. */
   maxHeapMb?: number;
+  /** How long the forming check may feed a module's operator (forming-check.ts); its phase gets `timeoutMs` more for the builds. */
+  checkBudgetMs?: number;
 }
 
 const HOOKS = new URL('./kline-engine-hooks.mjs', import.meta.url).href;
@@ -35,7 +38,7 @@ const TSX = import.meta.resolve('tsx');
  * trusted code: once loaded they run in the engine's process.
  */
 export async function loadSeriesModules(dir: string, options: LoadSeriesOptions = {}): Promise<SeriesDefinition[]> {
-  const { timeoutMs = 10_000, maxHeapMb = 512 } = options;
+  const { timeoutMs = 10_000, maxHeapMb = 512, checkBudgetMs = CHECK_BUDGET_MS } = options;
   const root = resolve(dir);
   if (!existsSync(root)) return [];
   const files = readdirSync(root)
@@ -44,7 +47,7 @@ export async function loadSeriesModules(dir: string, options: LoadSeriesOptions 
   // `import … from 'kline-engine'` from a directory outside the repository.
   if (files.length > 0) installKlineEngineResolution(HOOKS, OPERATORS);
   // First in a child process: a module that hangs or exhausts memory fails the load, naming it.
-  if (files.length > 0) await probe(files.map((f) => join(root, f)), timeoutMs, maxHeapMb);
+  if (files.length > 0) await probe(files.map((f) => join(root, f)), timeoutMs, maxHeapMb, checkBudgetMs);
   const defs: SeriesDefinition[] = [];
   const seen = new Map<string, string>();
   for (const f of files) {
@@ -94,9 +97,9 @@ export function checkPinnedIntervals(defs: readonly SeriesDefinition[], interval
  * Imports `files` in a child process first (`timeoutMs` each, `maxHeapMb` of heap); rejects naming
  * the file that throws, hangs or runs out of memory, before the engine's own process imports any.
  */
-function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<void> {
+function probe(files: string[], timeoutMs: number, maxHeapMb: number, checkBudgetMs: number): Promise<void> {
   return new Promise((ok, fail) => {
-    const child = fork(fileURLToPath(PROBE), [HOOKS, OPERATORS, ...files], {
+    const child = fork(fileURLToPath(PROBE), [HOOKS, OPERATORS, String(checkBudgetMs), ...files], {
       execArgv: ['--import', TSX, `--max-old-space-size=${maxHeapMb}`],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -110,7 +113,12 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
     const arm = (ms = timeoutMs) => {
       clearTimeout(timer);
       timer = setTimeout(
-        () => done(checking ? `did not finish its forming/closed check within ${ms / 1000} s: its operator loops on a bar, or takes seconds over a few hundred` : `did not finish loading within ${ms / 1000} s (a loop at import?)`),
+        () =>
+          done(
+            checking
+              ? `did not finish its forming/closed check within ${ms / 1000} s: its operator loops on a bar (or building it and feeding it the check's bars took that long)`
+              : `did not finish loading within ${ms / 1000} s (a loop at import?)`,
+          ),
         ms,
       );
     };
@@ -129,7 +137,11 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number): Promise<v
         current = m.start;
         checking = false;
         arm();
-      } else if (m.check) checking = true;
+      } else if (m.check) {
+        // A phase of its own: a slow import and then the check did not add up to one limit (a review).
+        checking = true;
+        arm(timeoutMs + checkBudgetMs);
+      }
       else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
       else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
     });

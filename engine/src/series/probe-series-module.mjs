@@ -2,13 +2,14 @@
 // starts and how each went: `{ start: file }`, `{ check: file }` once imported (its operator runs
 // over the forming check's bars, forming-check.ts), then `{ file, ok, error? }` (or `contract`: it
 // breaks the forming/closed contract). Plain JavaScript: the
-// process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]).
+// process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]); argv[4]
+// is the forming check's budget in ms.
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { formingProblem } from './forming-check.ts';
 
-const [hooks, target, ...files] = process.argv.slice(2);
+const [hooks, target, budget, ...files] = process.argv.slice(2);
 installKlineEngineResolution(hooks, target);
 for (const file of files) {
   process.send({ start: file });
@@ -18,7 +19,7 @@ for (const file of files) {
     // Here, under the probe's time and heap limits: it runs the operator over a few hundred bars.
     const checkable = d && typeof d === 'object' && typeof d.operator === 'function' && d.params && typeof d.params === 'object';
     if (checkable) process.send({ check: file });
-    const contract = checkable ? formingProblem(d) : undefined;
+    const contract = checkable ? formingProblem(d, Number(budget)) : undefined;
     if (contract) process.send({ file, ok: false, contract });
     else process.send({ file, ok: true, name: d && typeof d === 'object' ? String(d.name) : undefined });
   } catch (e) {
