@@ -143,6 +143,8 @@ export class LeaderDemand {
       const { redis, keys } = this.cfg;
       const cutoff = Date.now() - this.cfg.staleMs;
       const gone = await redis.zrangebyscore(keys.wanted, '-inf', `(${cutoff}`, 'LIMIT', 0, 1000);
+      // Stopped (or stepped down) meanwhile: no more commands, the connection may be closing.
+      if (!leading()) return;
       if (gone.length) {
         // Their answers go with them (a later ask starts afresh); only validated members become keys.
         const ids = gone.map(this.parse).filter((x): x is SeriesId => x !== undefined);
