@@ -12,11 +12,6 @@ async function main(): Promise<void> {
       process.stderr.write(`configuration error: ${e.message}\n`);
       process.exit(2);
     }
-    // A module of SERIES_DIR that cannot run: its author needs the message, not the loader's stack.
-    if (e instanceof Error && e.name === 'SeriesModuleError') {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(2);
-    }
     throw e;
   }
   const log = createLogger(config.logLevel);

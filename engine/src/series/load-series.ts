@@ -141,8 +141,7 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number, checkBudge
         // A phase of its own: a slow import and then the check did not add up to one limit (a review).
         checking = true;
         arm(timeoutMs + checkBudgetMs);
-      }
-      else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
+      } else if (m.contract) done(`breaks the forming/closed contract: ${m.contract}`);
       else if (m.ok === false) done(`failed to load: ${m.error ?? 'unknown error'}`);
     });
     child.on('error', (e) => done(`could not be loaded: ${e.message}`));

@@ -1,9 +1,8 @@
 // Imports series modules in a child process, one after another, telling the parent which file it
 // starts and how each went: `{ start: file }`, `{ check: file }` once imported (its operator runs
 // over the forming check's bars, forming-check.ts), then `{ file, ok, error? }` (or `contract`: it
-// breaks the forming/closed contract). Plain JavaScript: the
-// process runs with tsx's loader (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]); argv[4]
-// is the forming check's budget in ms.
+// breaks the forming/closed contract). Plain JavaScript: the process runs with tsx's loader
+// (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]); argv[4] is the check's budget in ms.
 import { installKlineEngineResolution } from './kline-engine-resolution.mjs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +15,7 @@ for (const file of files) {
   try {
     const mod = await import(pathToFileURL(file).href);
     const d = mod.default;
-    // Here, under the probe's time and heap limits: it runs the operator over a few hundred bars.
+    // Here, under the probe's time and heap limits: it runs the operator over up to 5,200 bars.
     const checkable = d && typeof d === 'object' && typeof d.operator === 'function' && d.params && typeof d.params === 'object';
     if (checkable) process.send({ check: file });
     const contract = checkable ? formingProblem(d, Number(budget)) : undefined;
