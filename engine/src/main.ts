@@ -68,6 +68,7 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     // A module of SERIES_DIR that cannot run: its author needs the message, not the loader's stack.
+    // (By name: the loader, which forks and installs hooks, is imported only where series are.)
     if (e instanceof Error && e.name === 'SeriesModuleError') {
       process.stderr.write(`${e.message}\n`);
       process.exit(2);

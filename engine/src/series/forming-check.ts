@@ -137,18 +137,18 @@ export function checkForming(def: SeriesDefinition, budgetMs = CHECK_BUDGET_MS):
     for (const r of runs) r?.stop();
   }
   const upTo = Math.min(bar, failedAt);
-  const [x, y, z] = [alone, again, forming].map((e) => closedByTime(e, upTo));
+  const [x, y, z] = [closedByTime(alone, upTo), closedByTime(again, upTo), closedByTime(forming, upTo)];
   const walk = `(the check's own bars: ${interval}, from ${new Date(START).toISOString()}, prices near 100; default parameters)`;
   const at = (t: number) => new Date(t).toISOString();
-  const seen = { bars: upTo, closedPoints: x!.size };
-  const random = firstDifference(x!, y!);
+  const seen = { bars: upTo, closedPoints: x.size };
+  const random = firstDifference(x, y);
   if (random) {
     return {
       ...seen,
       problem: `two runs over the same closed bars disagree: its closed point at ${at(random.time)} is ${random.a} in one and ${random.b} in the other. Values must follow from the bars alone: not from Math.random, the clock, or state kept outside the operator (at module scope every symbol's instance shares it) ${walk}`,
     };
   }
-  const leak = firstDifference(x!, z!);
+  const leak = firstDifference(x, z);
   if (leak) {
     return {
       ...seen,
