@@ -189,6 +189,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     // An ingest node's points go out without a position, as its candles do (a made-up epoch before).
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, repairs$: feed.repairs$, hub, positions: cluster ? undefined : positions }),
     maxInstances: config.maxSeriesInstances,
+    liveShare: config.seriesLiveShare,
     ...cluster?.series,
   }));
   instancesGauge(metrics, () => registry.instanceCount);

@@ -59,6 +59,8 @@ export interface Config {
   onDemandPerMinute: number;
   /** Derived-series instances computed (ROLE=all, the ingest leader) or followed (an edge) at once; more are refused until some go idle. */
   maxSeriesInstances: number;
+  /** Share of the engine's time live derived series may take together (SERIES_LIVE_SHARE, 0.01–1). */
+  seriesLiveShare: number;
   /** Streams per upstream connection (Binance allows 1024). */
   streamsPerConnection: number;
   /** Recent history kept per series for resumes (issue 13): the last this many updates… */
@@ -124,6 +126,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
     fail(name, raw, `an integer from ${min} to ${max}`);
   }
+  return n;
+}
+
+function fraction(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw.trim()) || !(n >= min && n <= max)) fail(name, raw, `a number from ${min} to ${max}`);
   return n;
 }
 
@@ -304,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Each held instance costs a node about 0.5 MB (an attacker-style probe: 1,950 took ROLE=all from 145 MB to
     // 1,069 MB and a leader to 1.7 GB, which lost its lease on a busy host); raise it with the memory to match.
     maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 500, 1, 100_000),
+    seriesLiveShare: fraction(env, 'SERIES_LIVE_SHARE', 0.25, 0.01, 1),
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),

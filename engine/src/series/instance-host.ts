@@ -26,6 +26,8 @@ export interface InstanceHost {
   readonly older: OlderBars;
   readonly feeds: SeriesFeeds;
   logFailure(inst: HostedInstance, err: unknown, attempt: number, gaveUp: boolean): void;
+  /** A live bar took instance `key` `ms` of the event loop (see LiveTimeShare). */
+  timedLive(key: string, ms: number): void;
   /** The instance stopped for good: the host lets it go. */
   forget(inst: HostedInstance): void;
 }

@@ -163,6 +163,8 @@ export class LiveInstance implements SeriesInstance {
         if (ms >= SLOW_BAR_MS) registry.slices.slowBar(owner, ms);
         const f = run.failure();
         if (f !== undefined && this.run?.target === target) this.fail(f);
+        // After its own failure: the time still counts (it was spent), a failed one is not stopped twice.
+        registry.timedLive(this.key, ms);
       },
     };
     run.subscription.add(() => this.registry.feeds.detach(this.id, target));
@@ -209,6 +211,11 @@ export class LiveInstance implements SeriesInstance {
     this.sentBefore ??= this.pointsHeld();
     this.stopRun();
     this.start();
+  }
+
+  /** Its live bars took more of the engine than it may (see LiveTimeShare): failed as if it threw `message`. */
+  overShare(message: string): void {
+    if (this.state === 'live' && this.run && !this.disposed) this.fail(new Error(message));
   }
 
   private fail(err: unknown): void {

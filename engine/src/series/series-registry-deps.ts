@@ -39,6 +39,14 @@ export interface SeriesRegistryDeps {
   onSlow?(name: string): void;
   /** The clock slices are timed by (ms, monotonic; default performance.now). */
   now?(): number;
+  /**
+   * Share of the engine's time (0–1, default 0.25) live instances may take together over
+   * `liveShareWindowMs` (default 10 s) on live bars: past it, the one that took most is failed with
+   * a message saying so (restarted and given up as any failure), so candles and the other series keep
+   * their pace (SERIES_LIVE_SHARE).
+   */
+  liveShare?: number;
+  liveShareWindowMs?: number;
   /** The candle series' position, carried on each point (issue 13); optional. */
   position?(id: SeriesId): WirePosition;
   /**

@@ -5,6 +5,7 @@ import { createLogDedup } from '../log-dedup.ts';
 import { type SeriesDefinition, SeriesDefinitionError, type SeriesPoint } from './define-series.ts';
 import type { HostedInstance, InstanceHost } from './instance-host.ts';
 import { LiveInstance } from './live-instance.ts';
+import { LiveTimeShare } from './live-time-share.ts';
 import { OlderBars } from './older-bars.ts';
 import { RunSlices } from './run-slices.ts';
 import { SeriesBusyError, SeriesFailedError } from './series-errors.ts';
@@ -58,6 +59,8 @@ export class SeriesRegistry implements InstanceHost {
   /** @internal One subscription to a series' bars, feeding every instance on it. */
   readonly feeds: SeriesFeeds;
   private readonly ranges: SeriesRanges;
+  /** Live bars' time per instance, and the limit on all of them together. */
+  private readonly liveTime: LiveTimeShare;
 
   constructor(
     defs: readonly SeriesDefinition[],
@@ -71,6 +74,7 @@ export class SeriesRegistry implements InstanceHost {
     this.older = new OlderBars(deps, this.slices, this.dedup, isStopped);
     this.feeds = new SeriesFeeds(deps);
     this.ranges = new SeriesRanges(deps, this.older, this.slices, this.dedup, isStopped);
+    this.liveTime = new LiveTimeShare(deps.liveShareWindowMs ?? 10_000, deps.liveShare ?? 0.25);
   }
 
   /** Definitions, with the instances alive now and their state. */
@@ -200,8 +204,29 @@ export class SeriesRegistry implements InstanceHost {
   }
 
   /** @internal */
+  timedLive(key: string, ms: number): void {
+    const over = this.liveTime.add(key, ms, this.now());
+    if (!over) return;
+    const inst = this.instances.get(over.key);
+    this.liveTime.forget(over.key);
+    const s = (ms: number) => (ms / 1000).toFixed(2);
+    inst?.overShare(
+      `its operator took ${s(over.ownMs)} s of the engine's last ${s(this.liveTime.windowMs)} s on live bars, the most of any series ` +
+        `(all together ${s(over.totalMs)} s; SERIES_LIVE_SHARE=${this.liveTime.share} allows ${s(this.liveTime.limitMs)} s): stopped so candles and other series keep their pace`,
+    );
+  }
+
+  /** Live instances whose time is counted now (for tests). */
+  get timedCount(): number {
+    return this.liveTime.size;
+  }
+
+  /** @internal */
   forget(inst: HostedInstance): void {
-    if (this.instances.get(inst.key) === inst) this.instances.delete(inst.key);
+    if (this.instances.get(inst.key) === inst) {
+      this.instances.delete(inst.key);
+      this.liveTime.forget(inst.key);
+    }
     if ([...this.instances.values()].some((i) => i.id.key === inst.id.key)) return;
     this.repairSubs.get(inst.id.key)?.unsubscribe();
     this.repairSubs.delete(inst.id.key);

@@ -41,7 +41,9 @@ describe('loadConfig', () => {
     const c = loadConfig({ SYMBOLS: '*', IDLE_SERIES_MS: '5000', MAX_ON_DEMAND_SERIES: '10', STREAMS_PER_CONNECTION: '4', GAP_REPAIR_AFTER_MS: '2000' });
     expect(c.symbols).toEqual(['*']);
     expect(c).toMatchObject({ idleSeriesMs: 5000, maxOnDemandSeries: 10, streamsPerConnection: 4, gapRepairAfterMs: 2000 });
-    expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024, gapRepairAfterMs: 30_000 });
+    expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024, gapRepairAfterMs: 30_000, seriesLiveShare: 0.25 });
+    expect(loadConfig({ SERIES_LIVE_SHARE: '0.5' }).seriesLiveShare).toBe(0.5);
+    expect(loadConfig({ SERIES_LIVE_SHARE: '1' }).seriesLiveShare).toBe(1);
   });
 
   it.each([
@@ -59,6 +61,10 @@ describe('loadConfig', () => {
     ['SYMBOLS', '-BTCUSDT', /SYMBOLS.*bad: -BTCUSDT/],
     ['SOURCE', 'kraken', /SOURCE.*auto, binance, sim or replay/],
     ['REPLAY_SPEED', 'fast', /REPLAY_SPEED.*'max'/],
+    ['SERIES_LIVE_SHARE', '25%', /SERIES_LIVE_SHARE="25%" is invalid: expected a number from 0.01 to 1/],
+    ['SERIES_LIVE_SHARE', '0', /SERIES_LIVE_SHARE.*0.01 to 1/],
+    ['SERIES_LIVE_SHARE', '1.5', /SERIES_LIVE_SHARE/],
+    ['SERIES_LIVE_SHARE', '-0.5', /SERIES_LIVE_SHARE/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:/],
     ['BINANCE_WS_URL', 'https://x', /BINANCE_WS_URL.*ws:/],
     // With a path (Binance's docs name …/api and …/ws endpoints) requests went to /api/api/v3/… and /ws/stream.

@@ -285,6 +285,54 @@ describe('SeriesRegistry', () => {
     registry.stop();
   });
 
+  it("stops the series whose live bars take most of the engine once all of them together pass SERIES_LIVE_SHARE, says so, and lets the others run (a slow operator delayed every client's candles)", async () => {
+    // The registry's clock: 1 s between live bars, and what each operator spends on a live bar (bars from 10 on).
+    let clock = 0;
+    const costly = (name: string, ms: number) =>
+      defineSeries({
+        name,
+        pane: 'overlay',
+        params: {},
+        warmup: 0,
+        operator: () =>
+          map((b: Bar): SeriesPoint => {
+            if (b.openTime >= 10 * M) clock += ms;
+            return { time: b.openTime, value: b.close, closed: b.closed };
+          }),
+      });
+    const { registry, live, published, errors, req } = setup([costly('heavy', 300), costly('light', 30)], { now: () => clock, restartDelayMs: 1 });
+    const heavy = registry.acquire(req('heavy'), id);
+    const light = registry.acquire(req('light'), id);
+    await Promise.all([heavy.ready, light.ready]);
+    expect(registry.timedCount).toBe(0);
+    // 330 ms a second together: past 2.5 s (a quarter of 10 s) at the 8th bar.
+    for (let i = 10; i < 17; i++) {
+      clock += 1000;
+      live.next(bar(i));
+    }
+    expect([heavy.instance.state, errors]).toEqual(['live', []]);
+    clock += 1000;
+    live.next(bar(17));
+    expect(errors).toEqual(['heavy']);
+    expect(heavy.instance.state).toBe('failed');
+    const said = "heavy: its operator took 2.40 s of the engine's last 10.00 s on live bars, the most of any series (all together 2.61 s; SERIES_LIVE_SHARE=0.25 allows 2.50 s): stopped so candles and other series keep their pace";
+    expect(`heavy: ${heavy.instance.error}`).toBe(said);
+    expect(published.map(([, m]) => JSON.parse(m) as { type: string; name: string; error?: string }).filter((m) => m.type === 'series_status')).toEqual([
+      { type: 'series_status', name: 'heavy', symbol: 'BTCUSDT', interval: '1m', state: 'failed', error: said.slice('heavy: '.length) },
+    ]);
+    // The light one goes on, and is not stopped for time the heavy one spent.
+    for (let i = 18; i < 30; i++) {
+      clock += 1000;
+      live.next(bar(i));
+    }
+    expect(light.instance.state).toBe('live');
+    expect(light.instance.window.last(1)[0]!.time).toBe(29 * M);
+    expect(errors).toEqual(['heavy']);
+    registry.stop();
+    // Every instance gone: none is counted any more.
+    expect(registry.timedCount).toBe(0);
+  });
+
   it('a series failing in its warm-up answers ranges with its error, not old points (reproduced: 200 with hours-old points)', async () => {
     const bad = closesFailingOn('bad', (b) => b.openTime === 2 * M);
     const { registry, req } = setup([bad], { maxFailures: 1 });
