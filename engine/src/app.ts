@@ -189,7 +189,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     // An ingest node's points go out without a position, as its candles do (a made-up epoch before).
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: feed.bars$, repairs$: feed.repairs$, hub, positions: cluster ? undefined : positions }),
     maxInstances: config.maxSeriesInstances,
-    liveShare: config.seriesLiveShare,
+    // As loadConfig resolves it (main passes it so); a caller naming only its source gets a replay's default too.
+    liveShare: overrides.seriesLiveShare ?? (config.source === 'replay' ? 1 : config.seriesLiveShare),
     ...cluster?.series,
   }));
   instancesGauge(metrics, () => registry.instanceCount);

@@ -59,7 +59,7 @@ export interface Config {
   onDemandPerMinute: number;
   /** Derived-series instances computed (ROLE=all, the ingest leader) or followed (an edge) at once; more are refused until some go idle. */
   maxSeriesInstances: number;
-  /** Share of the engine's time live derived series may take together (SERIES_LIVE_SHARE, 0.01–1). */
+  /** Share of the engine's time live derived series may take together (SERIES_LIVE_SHARE, 0.01–1; 1 in a replay unless set). */
   seriesLiveShare: number;
   /** Streams per upstream connection (Binance allows 1024). */
   streamsPerConnection: number;
@@ -314,7 +314,8 @@ export function loadConfig(env: Env = process.env): Config {
     // Each held instance costs a node about 0.5 MB (an attacker-style probe: 1,950 took ROLE=all from 145 MB to
     // 1,069 MB and a leader to 1.7 GB, which lost its lease on a busy host); raise it with the memory to match.
     maxSeriesInstances: int(env, 'MAX_SERIES_INSTANCES', 500, 1, 100_000),
-    seriesLiveShare: fraction(env, 'SERIES_LIVE_SHARE', 0.25, 0.01, 1),
+    // A replay runs as fast as asked (REPLAY_SPEED=max: all of the time, series too) and its series must equal the live run's: none stopped unless asked.
+    seriesLiveShare: fraction(env, 'SERIES_LIVE_SHARE', source === 'replay' ? 1 : 0.25, 0.01, 1),
     streamsPerConnection: int(env, 'STREAMS_PER_CONNECTION', 1024, 1, 1024),
     resumeUpdates: int(env, 'RESUME_HISTORY_UPDATES', 1000, 1, 1_000_000),
     resumeMaxAgeMs: int(env, 'RESUME_HISTORY_MS', 600_000, 1000, 86_400_000),

@@ -44,6 +44,9 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ idleSeriesMs: 600_000, streamsPerConnection: 1024, gapRepairAfterMs: 30_000, seriesLiveShare: 0.25 });
     expect(loadConfig({ SERIES_LIVE_SHARE: '0.5' }).seriesLiveShare).toBe(0.5);
     expect(loadConfig({ SERIES_LIVE_SHARE: '1' }).seriesLiveShare).toBe(1);
+    // A replay at max speed is all work by design, and its series must equal the live run's.
+    expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz' }).seriesLiveShare).toBe(1);
+    expect(loadConfig({ SOURCE: 'replay', REPLAY_FILE: 'x.gz', SERIES_LIVE_SHARE: '0.3' }).seriesLiveShare).toBe(0.3);
   });
 
   it.each([
