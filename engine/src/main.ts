@@ -54,7 +54,10 @@ async function main(): Promise<void> {
     // Before anything starts (the exchange, Redis): a port another engine serves is refused here.
     await (await import('./server/port-free.ts')).assertCanListen(config.host, config.port);
     // A cluster node's REDIS_URL is checked as ROLE=all's is (app.ts): a database or credentials Redis refuses; and a Redis before 7.
-    if (config.role !== 'all' && config.redisUrl) await (await import('./store/check-redis-database.ts')).checkRedisDatabase(config.redisUrl, 3000, 7);
+    if (config.role !== 'all' && config.redisUrl) {
+      const { checkRedisDatabase, CLUSTER_REDIS_MAJOR } = await import('./store/check-redis-database.ts');
+      await checkRedisDatabase(config.redisUrl, 3000, CLUSTER_REDIS_MAJOR);
+    }
     app =
       config.role === 'edge'
         ? await (await import('./cluster/edge-node.ts')).startEdge({ ...config, redisUrl: config.redisUrl!, log })

@@ -5,9 +5,11 @@ import net from 'node:net';
  * (`hole`): a cut that sends no reset, as a dead route makes it. `open` forwards again (what was
  * swallowed is lost). `hole({ keep: true })` holds it instead and delivers it at `open`: a peer that
  * hangs for a while (a Redis in `DEBUG SLEEP`, a process stopped). `cut` closes every connection and
- * refuses new ones until `open`.
+ * refuses new ones until `open`. `replies`, while set, rewrites what the target sends (chunk by chunk:
+ * a rewrite across two chunks is missed; a small reply on loopback comes in one).
  */
 export class HoleProxy {
+  replies: ((chunk: Buffer) => Buffer) | undefined;
   private holed = false;
   private refusing = false;
   private kept: Array<() => void> | undefined;
@@ -59,7 +61,8 @@ export class HoleProxy {
       [b, a],
     ] as const) {
       this.sockets.add(from);
-      from.on('data', (chunk) => {
+      from.on('data', (data: Buffer) => {
+        const chunk = from === b && this.replies ? this.replies(data) : data;
         if (!this.holed) to.write(chunk);
         else this.kept?.push(() => to.write(chunk));
       });

@@ -27,6 +27,7 @@ import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
 import { RedisWatch } from './redis-watch.ts';
+import { CLUSTER_REDIS_MAJOR } from '../store/check-redis-database.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
 import { startWaitingServer, type WaitingServer } from '../server/waiting-server.ts';
 import { MAX_VARIANTS_PER_ADDRESS, instancesPerAddress } from '../server/ws-route.ts';
@@ -67,7 +68,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   // stayed).
   const limits = connect();
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
-  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs);
+  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs, CLUSTER_REDIS_MAJOR);
   // Until the edge serves, its port says it is alive and starting, and why (not a closed port).
   let starting = 'connecting to redis';
   const waiting = await startWaitingServer({
@@ -267,6 +268,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     const notReady: string[] = [];
     const reachable = redis.status === 'ready' && watch.error === undefined;
     if (!reachable || subscriber.status !== 'ready') notReady.push(watch.error ? `redis unreachable: ${watch.error}` : 'redis unreachable');
+    if (watch.versionProblem) notReady.push(watch.versionProblem);
     const configuredWaits = configured.notReady(catalog.marketsLoaded);
     if (configuredWaits) notReady.push(configuredWaits);
     // Not a reason to take this edge out of a balancer (every edge sees the same, and serving what

@@ -17,6 +17,7 @@ import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
 import { RedisWatch } from './redis-watch.ts';
+import { CLUSTER_REDIS_MAJOR } from '../store/check-redis-database.ts';
 import { leaderExpire, SeriesKeep } from './series-keep.ts';
 import { loadConfig } from '../config/config.ts';
 import { RELEASED_SERIES_TTL_MS } from '../store/redis-bar-store.ts';
@@ -52,7 +53,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const config = { ...loadConfig({}), ...options };
   const log = options.log ?? createLogger(config.logLevel);
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(100 * n, 1000) });
-  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs);
+  const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs, CLUSTER_REDIS_MAJOR);
   const keys = leaseKeys(options.redisKeyPrefix);
   // The lease on a connection of its own: a renewal must not wait behind a backlog of writes (an
   // edge's burst of on-demand series queued seconds of them, and the only node lost its lead, again
@@ -191,6 +192,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
           // Until the leader's heal has written what Redis lacks, edges would serve a short history.
           notReady: [
             ...(watch.error ? [`redis unreachable: ${watch.error}`] : []),
+            ...(watch.versionProblem ? [watch.versionProblem] : []),
             ...(sink.healing || sink.windowsWaiting ? [`writing the loaded history to redis${sink.windowsWaiting ? ` (${sink.windowsWaiting} series waiting)` : ''}`] : []),
             ...(failing ? [`writes to redis fail: ${failing.reason} (${failing.pending} updates kept)`] : []),
           ],

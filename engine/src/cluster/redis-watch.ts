@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { versionProblem } from '../store/check-redis-database.ts';
 
 type Log = (level: 'info' | 'warn', message: string) => void;
 
@@ -27,6 +28,8 @@ export class RedisWatch {
     private readonly redis: Redis,
     private readonly log: Log,
     private readonly hangAfterMs?: number,
+    /** The oldest major version this node works with (the cluster roles: 7), read at each (re)connect. */
+    private readonly minMajor?: number,
   ) {
     redis.on('error', this.onError);
     redis.on('ready', this.onReady);
@@ -109,8 +112,35 @@ export class RedisWatch {
     );
   }
 
+  /**
+   * Why this node cannot work with the Redis it reached (too old), while it cannot. The start refuses
+   * one (check-redis-database.ts), but a node started before Redis answered never asked: on a Redis 6
+   * every lease and write script failed to compile, and nothing said why.
+   */
+  get versionProblem(): string | undefined {
+    return this.tooOld;
+  }
+
+  private tooOld: string | undefined;
+
+  private readVersion(): void {
+    const min = this.minMajor;
+    if (min === undefined) return;
+    this.redis.info('server').then(
+      (text) => {
+        const found = versionProblem(text, min)?.found;
+        const problem = found && `redis at ${this.where()} is ${found}; the cluster roles need Redis ${min}.0 or newer (their scripts use Redis ${min}'s flags): upgrade it`;
+        if (problem === this.tooOld) return;
+        this.tooOld = problem;
+        this.log('warn', problem ?? `redis at ${this.where()} is Redis ${min} or newer again`);
+      },
+      () => undefined, // INFO refused (an ACL): nothing known
+    );
+  }
+
   private readonly onReady = (): void => {
     this.readPolicy();
+    this.readVersion();
     if (this.down === undefined) return;
     this.down = undefined;
     this.log('info', `redis reachable at ${this.where()}`);

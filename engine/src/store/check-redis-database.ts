@@ -2,6 +2,9 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '../domain/errors.ts';
 import { redisErrorText } from './redis-error-text.ts';
 
+/** The oldest Redis the cluster roles work with: their scripts carry Redis 7's flags (`allow-oom`). */
+export const CLUSTER_REDIS_MAJOR = 7;
+
 /** What Redis answers a connection whose credentials it refuses (a wrong password, none where one is needed, a user without the rights). */
 const AUTH_REFUSED = /WRONGPASS|NOAUTH|NOPERM|invalid username-password|Client sent AUTH, but no password is set/i;
 
