@@ -157,14 +157,16 @@ export class LiveInstance implements SeriesInstance {
     const target: FeedTarget = {
       topic: this.topic,
       next: (bar) => {
+        // A feed calls the targets it had when the bar came: one stopped meanwhile (by an earlier one's time) is not fed, nor timed again.
+        if (this.run?.target !== target) return;
         const t0 = registry.now();
         run.input.next(bar);
         const ms = registry.now() - t0;
         if (ms >= SLOW_BAR_MS) registry.slices.slowBar(owner, ms);
         const f = run.failure();
         if (f !== undefined && this.run?.target === target) this.fail(f);
-        // After its own failure: the time still counts (it was spent), a failed one is not stopped twice.
-        registry.timedLive(this.key, ms);
+        // Not after its own failure: its run stopped, its time with it.
+        if (this.run?.target === target) registry.timedLive(this.key, ms);
       },
     };
     run.subscription.add(() => this.registry.feeds.detach(this.id, target));
@@ -213,18 +215,22 @@ export class LiveInstance implements SeriesInstance {
     this.start();
   }
 
-  /** Its live bars took more of the engine than it may (see LiveTimeShare): failed as if it threw `message`. */
+  /**
+   * Its live bars took more of the engine than it may (see LiveTimeShare): failed as if it threw
+   * `message`, restarted as after a throw but never given up: load comes and goes (a volatile
+   * market's updates), and a popular series given up stayed failed for every client while held.
+   */
   overShare(message: string): void {
-    if (this.state === 'live' && this.run && !this.disposed) this.fail(new Error(message));
+    if (this.state === 'live' && this.run && !this.disposed) this.fail(new Error(message), false);
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, mayGiveUp = true): void {
     // What clients hold now: once it runs again, the points of bars that came meanwhile go out.
     this.sentBefore ??= this.pointsHeld();
     this.stopRun();
     this.failures++;
     const deps = this.registry.registryDeps;
-    const gaveUp = this.failures >= (deps.maxFailures ?? 5);
+    const gaveUp = mayGiveUp && this.failures >= (deps.maxFailures ?? 5);
     this.registry.logFailure(this, err, this.failures, gaveUp);
     // Failed until a restart runs again: clients are told (once per error), GET answers 503.
     const message = (err instanceof Error ? err.message : String(err)).slice(0, 300);
@@ -261,6 +267,8 @@ export class LiveInstance implements SeriesInstance {
     const run = this.run;
     this.run = undefined;
     run?.subscription.unsubscribe();
+    // Its time goes with its run (a failure, a repair, a release): counted, it had another stopped for it.
+    if (run) this.registry.untimed(this.key);
   }
 
   /** Started without its older bars: runs again later, as after a repair from its first point (a few times at most). */

@@ -205,15 +205,22 @@ export class SeriesRegistry implements InstanceHost {
 
   /** @internal */
   timedLive(key: string, ms: number): void {
-    const over = this.liveTime.add(key, ms, this.now());
+    // At 1 (a replay's default) nothing is stopped: not even a bar counted whole in one bucket.
+    if (this.liveTime.share >= 1) return;
+    const over = this.liveTime.add(key, ms, this.now(), (k) => this.instances.get(k)?.refs ?? 1);
     if (!over) return;
     const inst = this.instances.get(over.key);
     this.liveTime.forget(over.key);
     const s = (ms: number) => (ms / 1000).toFixed(2);
     inst?.overShare(
-      `its operator took ${s(over.ownMs)} s of the engine's last ${s(this.liveTime.windowMs)} s on live bars, the most of any series ` +
+      `its operator took ${s(over.ownMs)} s of the engine's last ${s(this.liveTime.windowMs)} s on live bars, the most of any series for the clients it serves ` +
         `(all together ${s(over.totalMs)} s; SERIES_LIVE_SHARE=${this.liveTime.share} allows ${s(this.liveTime.limitMs)} s): stopped so candles and other series keep their pace`,
     );
+  }
+
+  /** @internal */
+  untimed(key: string): void {
+    this.liveTime.forget(key);
   }
 
   /** Live instances whose time is counted now (for tests). */
@@ -223,10 +230,7 @@ export class SeriesRegistry implements InstanceHost {
 
   /** @internal */
   forget(inst: HostedInstance): void {
-    if (this.instances.get(inst.key) === inst) {
-      this.instances.delete(inst.key);
-      this.liveTime.forget(inst.key);
-    }
+    if (this.instances.get(inst.key) === inst) this.instances.delete(inst.key);
     if ([...this.instances.values()].some((i) => i.id.key === inst.id.key)) return;
     this.repairSubs.get(inst.id.key)?.unsubscribe();
     this.repairSubs.delete(inst.id.key);

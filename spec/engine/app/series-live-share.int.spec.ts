@@ -27,7 +27,7 @@ describe('a derived series slow on live bars only (engine on a simulator)', () =
     await c.until(failed, 30_000, 'series_status failed');
     const status = c.messages.find((m) => (m as Status).type === 'series_status') as Status;
     expect(status).toMatchObject({ name: 'slow-live', state: 'failed' });
-    expect(status.error).toMatch(/^its operator took \d+\.\d\d s of the engine's last 10\.00 s on live bars, the most of any series \(all together \d+\.\d\d s; SERIES_LIVE_SHARE=0\.25 allows 2\.50 s\): stopped so candles and other series keep their pace$/);
+    expect(status.error).toMatch(/^its operator took \d+\.\d\d s of the engine's last 10\.00 s on live bars, the most of any series for the clients it serves \(all together \d+\.\d\d s; SERIES_LIVE_SHARE=0\.25 allows 2\.50 s\): stopped so candles and other series keep their pace$/);
     expect(logs.filter((l) => l.includes('derived series failed; restarting') && l.includes('slow-live'))).toHaveLength(1);
     // Candles go on, to both clients.
     const candles = (x: EngineClient) => x.messages.filter((m) => (m as Status).type === 'live_candle').length;
