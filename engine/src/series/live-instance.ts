@@ -166,7 +166,7 @@ export class LiveInstance implements SeriesInstance {
         const f = run.failure();
         if (f !== undefined && this.run?.target === target) this.fail(f);
         // Not after its own failure: its run stopped, its time with it.
-        if (this.run?.target === target) registry.timedLive(this.key, ms);
+        if (this.run?.target === target) registry.timedLive(this.key, owner.series, ms);
       },
     };
     run.subscription.add(() => this.registry.feeds.detach(this.id, target));

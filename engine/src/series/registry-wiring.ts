@@ -30,6 +30,7 @@ export interface RegistryWiringParts {
 export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
   const seriesErrors = p.metrics.counter('engine_series_errors_total', 'Derived series that threw and were restarted');
   const seriesSlow = p.metrics.counter('engine_series_slow_total', 'Bars a derived series took 100 ms or more of the event loop over');
+  const seriesLive = p.metrics.counter('engine_series_live_seconds_total', "Event-loop time live bars took a derived series' instances (SERIES_LIVE_SHARE bounds them together)");
   const { hub } = p;
   return {
     bufferSize: p.bufferSize,
@@ -42,6 +43,7 @@ export function registryWiring(p: RegistryWiringParts): SeriesRegistryDeps {
     listenersVersion: () => hub.followVersion,
     onError: (name) => seriesErrors(1, { series: name }),
     onSlow: (name) => seriesSlow(1, { series: name }),
+    onLiveTime: (name, ms) => seriesLive(ms / 1000, { series: name }),
     position: p.positions && ((id) => p.positions!.position(id)),
   };
 }

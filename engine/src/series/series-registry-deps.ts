@@ -37,6 +37,8 @@ export interface SeriesRegistryDeps {
    * counted by name (`engine_series_slow_total`), the log says it too (rate-limited).
    */
   onSlow?(name: string): void;
+  /** A live bar took series `name` `ms` of the event loop (every live bar; optional): `engine_series_live_seconds_total`. */
+  onLiveTime?(name: string, ms: number): void;
   /** The clock slices are timed by (ms, monotonic; default performance.now). */
   now?(): number;
   /**

@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
 import type { SimExchange } from '../../../engine/sim/sim-exchange.ts';
@@ -29,6 +30,11 @@ describe('a derived series slow on live bars only (engine on a simulator)', () =
     expect(status).toMatchObject({ name: 'slow-live', state: 'failed' });
     expect(status.error).toMatch(/^its operator took \d+\.\d\d s of the engine's last 10\.00 s on live bars, the most of any series for the clients it serves \(all together \d+\.\d\d s; SERIES_LIVE_SHARE=0\.25 allows 2\.50 s\): stopped so candles and other series keep their pace$/);
     expect(logs.filter((l) => l.includes('derived series failed; restarting') && l.includes('slow-live'))).toHaveLength(1);
+    // What it took is there to see before and after: past the 2.5 s it was stopped at.
+    const metrics = await (await request(`${app.url}/metrics`)).body.text();
+    const seconds = Number(/^engine_series_live_seconds_total\{series="slow-live"\} (\S+)$/m.exec(metrics)?.[1]);
+    expect(seconds).toBeGreaterThan(2.5);
+    expect(metrics).toMatch(/^engine_series_errors_total\{series="slow-live"\} [1-9]/m);
     // Candles go on, to both clients.
     const candles = (x: EngineClient) => x.messages.filter((m) => (m as Status).type === 'live_candle').length;
     const [before, plainBefore] = [candles(c), candles(plain)];
