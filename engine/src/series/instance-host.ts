@@ -26,8 +26,8 @@ export interface InstanceHost {
   readonly older: OlderBars;
   readonly feeds: SeriesFeeds;
   logFailure(inst: HostedInstance, err: unknown, attempt: number, gaveUp: boolean): void;
-  /** A live bar took instance `key` (of series `name`) `ms` of the event loop (see LiveTimeShare). */
-  timedLive(key: string, name: string, ms: number): void;
+  /** A live bar took instance `key` `ms` of the event loop (see LiveTimeShare). */
+  timedLive(key: string, ms: number): void;
   /** Instance `key`'s run stopped (a failure, a repair, a release): its time counts no more. */
   untimed(key: string): void;
   /** The instance stopped for good: the host lets it go. */

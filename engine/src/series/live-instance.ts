@@ -165,8 +165,9 @@ export class LiveInstance implements SeriesInstance {
         if (ms >= SLOW_BAR_MS) registry.slices.slowBar(owner, ms);
         const f = run.failure();
         if (f !== undefined && this.run?.target === target) this.fail(f);
+        registry.registryDeps.onLiveTime?.(owner.series, ms);
         // Not after its own failure: its run stopped, its time with it.
-        if (this.run?.target === target) registry.timedLive(this.key, owner.series, ms);
+        if (this.run?.target === target) registry.timedLive(this.key, ms);
       },
     };
     run.subscription.add(() => this.registry.feeds.detach(this.id, target));

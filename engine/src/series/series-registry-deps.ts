@@ -43,9 +43,9 @@ export interface SeriesRegistryDeps {
   now?(): number;
   /**
    * Share of the engine's time (0–1, default 0.25) live instances may take together over
-   * `liveShareWindowMs` (default 10 s) on live bars: past it, the one that took most is failed with
-   * a message saying so (restarted and given up as any failure), so candles and the other series keep
-   * their pace (SERIES_LIVE_SHARE).
+   * `liveShareWindowMs` (default 10 s) on live bars: past it, the one costing most per client it
+   * serves is failed with a message saying so (restarted, never given up: LiveTimeShare), so candles
+   * and the other series keep their pace (SERIES_LIVE_SHARE). At 1, none is.
    */
   liveShare?: number;
   liveShareWindowMs?: number;

@@ -204,8 +204,7 @@ export class SeriesRegistry implements InstanceHost {
   }
 
   /** @internal */
-  timedLive(key: string, name: string, ms: number): void {
-    this.deps.onLiveTime?.(name, ms);
+  timedLive(key: string, ms: number): void {
     // At 1 (a replay's default) nothing is stopped: not even a bar counted whole in one bucket.
     if (this.liveTime.share >= 1) return;
     const over = this.liveTime.add(key, ms, this.now(), (k) => this.instances.get(k)?.refs ?? 1);
