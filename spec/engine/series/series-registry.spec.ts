@@ -34,8 +34,8 @@ const double = defineSeries({
 
 const emaSeries = defineSeries({ name: 'ema', pane: 'overlay', params: { period: 10 }, warmup: 150, operator: ({ period }) => ema({ period }) });
 
-/** A series of the closes that throws on the bars `fails` picks. */
-const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
+/** A series of the closes that runs `each` on every bar first (to throw, or to spend a test clock's time). */
+const closesAfter = (name: string, each: (b: Bar) => void) =>
   defineSeries({
     name,
     pane: 'overlay',
@@ -43,9 +43,15 @@ const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
     warmup: 0,
     operator: () =>
       map((b: Bar): SeriesPoint => {
-        if (fails(b)) throw new Error(`${name} failed at ${b.openTime}`);
+        each(b);
         return { time: b.openTime, value: b.close, closed: b.closed };
       }),
+  });
+
+/** A series of the closes that throws on the bars `fails` picks. */
+const closesFailingOn = (name: string, fails: (b: Bar) => boolean) =>
+  closesAfter(name, (b) => {
+    if (fails(b)) throw new Error(`${name} failed at ${b.openTime}`);
   });
 
 type SentPoint = { type: string; time: number; value: number };
@@ -289,16 +295,8 @@ describe('SeriesRegistry', () => {
     // The registry's clock: 1 s between live bars, and what each operator spends on a live bar (bars from 10 on).
     let clock = 0;
     const costly = (name: string, ms: number) =>
-      defineSeries({
-        name,
-        pane: 'overlay',
-        params: {},
-        warmup: 0,
-        operator: () =>
-          map((b: Bar): SeriesPoint => {
-            if (b.openTime >= 10 * M) clock += ms;
-            return { time: b.openTime, value: b.close, closed: b.closed };
-          }),
+      closesAfter(name, (b) => {
+        if (b.openTime >= 10 * M) clock += ms;
       });
     const { registry, live, published, errors, req } = setup([costly('heavy', 300), costly('light', 200)], { now: () => clock, restartDelayMs: 1 });
     // The light one first: its bar passes the limit, and the heavy one (fed after it) is stopped for it.
@@ -338,16 +336,8 @@ describe('SeriesRegistry', () => {
 
   it('restarts one stopped for its time as after a throw, but never gives it up: load comes and goes, and a held series given up stayed failed for every client (a review)', async () => {
     let clock = 0;
-    const heavy = defineSeries({
-      name: 'heavy',
-      pane: 'overlay',
-      params: {},
-      warmup: 0,
-      operator: () =>
-        map((b: Bar): SeriesPoint => {
-          if (b.openTime >= 10 * M) clock += 400;
-          return { time: b.openTime, value: b.close, closed: b.closed };
-        }),
+    const heavy = closesAfter('heavy', (b) => {
+      if (b.openTime >= 10 * M) clock += 400;
     });
     const { registry, live, published, errors, req } = setup([heavy], { now: () => clock, restartDelayMs: 1, maxRestartDelayMs: 4, maxFailures: 2 });
     const lease = registry.acquire(req('heavy'), id);
