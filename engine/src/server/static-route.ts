@@ -20,6 +20,11 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
     // The socket route without an upgrade (a proxy that drops `Upgrade`, a curl): said so, not a 404
     // that sends whoever debugs it the wrong way (an attacker-style probe).
     if (req.path.startsWith('/ws/')) {
+      // A WebSocket upgrade here missed the route's shape (`/ws/BTCUSDT/`, `/ws/`, `/ws/BTCUSDT/1m`):
+      // told so, not to use a WebSocket it already uses (a review).
+      if (/\bwebsocket\b/i.test(req.headers.upgrade ?? '')) {
+        return sendJson(res, 404, { error: `no WebSocket route at ${echo(req.path, 100)}: connect to /ws/{SYMBOL}?interval=…, e.g. /ws/BTCUSDT?interval=1m` });
+      }
       res.header('upgrade', 'websocket').header('connection', 'Upgrade');
       return sendJson(res, 426, { error: `${echo(req.path, 100)} is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)` });
     }

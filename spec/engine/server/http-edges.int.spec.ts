@@ -135,6 +135,26 @@ describe('HTTP edges with the defaults (CORS_ORIGINS=*, no ALLOWED_ORIGINS)', ()
     expect(JSON.parse(r.body).error).toMatch(/\/ws\/BTCUSDT is a WebSocket endpoint/);
   });
 
+  it('answers a WebSocket upgrade to a path the socket route does not match 404, naming the shape (was 426 "connect with a WebSocket")', async () => {
+    const base = app.url.replace('http', 'ws');
+    for (const path of ['/ws/BTCUSDT/?interval=1m', '/ws/?interval=1m', '/ws/BTCUSDT/1m']) {
+      const got = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const ws = new WebSocket(base + path);
+        ws.on('open', () => reject(new Error(`${path} opened`)));
+        ws.on('error', reject);
+        ws.on('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+      });
+      expect(got.status, path).toBe(404);
+      expect(JSON.parse(got.body).error, path).toMatch(/^no WebSocket route at \/ws\/.*: connect to \/ws\/\{SYMBOL\}\?interval=/);
+    }
+    // The right path still opens.
+    expect(await openWs(`${base}/ws/BTCUSDT?interval=1m`, {})).toEqual({ opened: true });
+  });
+
   it('accepts WebSocket upgrades from any origin when ALLOWED_ORIGINS is unset', async () => {
     const ws = app.url.replace('http', 'ws') + '/ws/BTCUSDT?interval=1m';
     expect(await openWs(ws, { origin: 'http://anywhere.example' })).toEqual({ opened: true });
