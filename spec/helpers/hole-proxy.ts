@@ -6,13 +6,16 @@ import net from 'node:net';
  * swallowed is lost). `hole({ keep: true })` holds it instead and delivers it at `open`: a peer that
  * hangs for a while (a Redis in `DEBUG SLEEP`, a process stopped). `cut` closes every connection and
  * refuses new ones until `open`. `replies`, while set, rewrites what the target sends (chunk by chunk:
- * a rewrite across two chunks is missed; a small reply on loopback comes in one).
+ * a rewrite across two chunks is missed; a small reply on loopback comes in one). `holeExisting`
+ * swallows what the connections open now carry, for good, while new ones pass: a path that went
+ * silent (a NAT's or firewall's flow dropped) that a reconnect gets around.
  */
 export class HoleProxy {
   replies: ((chunk: Buffer) => Buffer) | undefined;
   private holed = false;
   private refusing = false;
   private kept: Array<() => void> | undefined;
+  private readonly silenced = new Set<net.Socket>();
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
 
@@ -36,6 +39,10 @@ export class HoleProxy {
   hole(o: { keep?: boolean } = {}): void {
     this.holed = true;
     this.kept = o.keep ? [] : undefined;
+  }
+
+  holeExisting(): void {
+    for (const s of this.sockets) this.silenced.add(s);
   }
 
   cut(): void {
@@ -63,12 +70,14 @@ export class HoleProxy {
       this.sockets.add(from);
       from.on('data', (data: Buffer) => {
         const chunk = from === b && this.replies ? this.replies(data) : data;
+        if (this.silenced.has(from)) return;
         if (!this.holed) to.write(chunk);
         else this.kept?.push(() => to.write(chunk));
       });
       from.on('error', () => to.destroy());
       from.on('close', () => {
         this.sockets.delete(from);
+        this.silenced.delete(from);
         to.destroy();
       });
     }

@@ -26,6 +26,7 @@ import { DEMAND_TOUCH_MS } from './demand-member.ts';
 import { parseExchangeInfo } from '../sources/exchange-info.ts';
 import { EdgePositions } from './edge-positions.ts';
 import { nodeInfo } from './node-info.ts';
+import { reconnectWhenHung } from './hang-reconnect.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { CLUSTER_REDIS_MAJOR } from '../store/check-redis-database.ts';
 import { ChannelSubscriptions } from './channel-subscriptions.ts';
@@ -69,6 +70,7 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   const limits = connect();
   // A Redis not there yet (a cluster starting together, a wrong REDIS_URL) is waited for, and said.
   const watch = new RedisWatch(redis, (l, m) => log[l](m), config.redisCommandTimeoutMs, CLUSTER_REDIS_MAJOR);
+  const hangs = reconnectWhenHung({ commands: redis, subscriber, limits }, config.redisCommandTimeoutMs, (l, m) => log[l](m));
   // Until the edge serves, its port says it is alive and starting, and why (not a closed port).
   let starting = 'connecting to redis';
   const waiting = await startWaitingServer({
@@ -79,13 +81,14 @@ export async function startEdge(options: Partial<Config> & { redisUrl: string; l
   try {
     await watch.ready();
     starting = 'series loading';
-    return await serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, waiting });
+    return await serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, hangs, waiting });
   } catch (e) {
     waiting.close();
     subscriber.disconnect();
     limits.disconnect();
     redis.disconnect();
     watch.stop();
+    hangs.stop();
     throw e;
   }
 }
@@ -101,11 +104,13 @@ interface Started {
   /** For the cluster-wide per-address checks (not behind snapshot reads). */
   limits: Redis;
   watch: RedisWatch;
+  /** Reconnects a connection gone silent. */
+  hangs: { stop(): void };
   waiting: WaitingServer;
 }
 
 /** The edge once Redis answers: follows its series, then serves on the waiting server's port. */
-async function serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, waiting }: Started): Promise<EdgeNode> {
+async function serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, hangs, waiting }: Started): Promise<EdgeNode> {
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const symbols = isUniverse(config.symbols) ? ALL_SYMBOLS : config.symbols;
@@ -364,6 +369,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
         registry.stop();
         server.dropClients(1001, 'server shutting down');
         sharedConnections?.stop();
+        hangs.stop();
         subscriber.disconnect();
         watch.stop();
         await Promise.all([quitRedis(redis), quitRedis(limits)]);

@@ -16,6 +16,7 @@ import { LeaderHistory } from './leader-history.ts';
 import { DEMAND_STALE_MS } from './demand-member.ts';
 import { LeaderSeries } from './leader-series.ts';
 import { createLogger } from '../log.ts';
+import { reconnectWhenHung } from './hang-reconnect.ts';
 import { RedisWatch } from './redis-watch.ts';
 import { CLUSTER_REDIS_MAJOR } from '../store/check-redis-database.ts';
 import { leaderExpire, SeriesKeep } from './series-keep.ts';
@@ -96,6 +97,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // Its subscriptions are restored by their owners (ChannelSubscriptions), not twice by ioredis too.
   const subscriber = redis.duplicate({ enableOfflineQueue: true, autoResubscribe: false });
   subscriber.on('error', () => {});
+  const hangs = reconnectWhenHung({ commands: redis, lease: leaseRedis, subscriber }, config.redisCommandTimeoutMs, (l, m) => log[l](m));
   // Derived series the edges serve are computed here, once, by the leader (issue 13 part 5).
   const derived = new LeaderSeries({
     redis,
@@ -306,6 +308,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
       await lease.stop();
       sink.stop();
       writer.close();
+      hangs.stop();
       subscriber.disconnect();
       await app.stop();
       watch.stop();
