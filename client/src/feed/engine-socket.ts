@@ -43,6 +43,19 @@ export const DEAD_SOCKET_MS = 5000;
 export const DEAD_SOCKET_MAX_MS = 60_000;
 
 /**
+ * The same while the engine last said its upstream is not live (reconnecting, stale): no candles are
+ * due then, but the engine says its state again every 10 s (STATUS_REPEAT_MS), so nothing at all for
+ * this long is a dead socket too. Before, such a socket was kept for good: the badge read
+ * reconnecting, no reconnect was ever tried, and the chart fell behind once the market was back (a
+ * chart-under-faults review). A replay that ended says nothing more: its socket is left alone (as
+ * one whose engine never said its state).
+ */
+export const QUIET_SOCKET_MS = 25_000;
+
+/** While the browser says it is offline, a closed socket is tried again this often (the `online` event tries at once). */
+export const OFFLINE_RETRY_MS = 30_000;
+
+/**
  * Updates handled later than this (see FeedLag) mean the chart shows the past as live: the socket is
  * dropped and a new one resumes, its `recovered` message one bar per bar touched meanwhile instead
  * of every update that waited (a browser that cannot keep up skips ahead instead of falling behind
@@ -196,7 +209,8 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     clearTimeout(lagReopen);
     lagReopen = undefined;
     clearTimeout(connectTimer);
-    setConnection(attempts === 0 ? 'connecting' : 'reconnecting');
+    // A view that was served reopens (a dead or late socket): reconnecting, not connecting.
+    setConnection(attempts === 0 && !served ? 'connecting' : 'reconnecting');
     lastMessageAt = Date.now();
     // This socket's first message says again which series wait for a retry (one may be served now).
     clearTimeout(seriesRetry);
@@ -322,6 +336,10 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
         holdUntil = Date.now() + delay;
         setError(`${refusal.message} (reconnecting in ${Math.ceil(delay / 1000)} s)`);
       }
+      // Offline, a retry every second fails at once, each logged by the browser (15 in 9 s: a
+      // review); `online` opens at once when the network is back. navigator.onLine can be wrong
+      // the other way, so it is still tried now and then.
+      if (typeof navigator !== 'undefined' && navigator.onLine === false) delay = Math.max(delay, OFFLINE_RETRY_MS);
       setConnection('reconnecting');
       retryTimer = setTimeout(open, delay);
     };
@@ -342,6 +360,12 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     open();
   }
 
+  /** How long a stale view's socket may bring nothing before it is taken for dead (see DEAD_SOCKET_MS, QUIET_SOCKET_MS). */
+  const deadAfter = (upstreamLive: boolean) => {
+    const backoff = Math.min(DEAD_SOCKET_MAX_MS, DEAD_SOCKET_MS * 2 ** deadReopens);
+    return upstreamLive ? backoff : Math.max(QUIET_SOCKET_MS, backoff);
+  };
+
   // A socket gone silent (its own close may never come).
   const reopenDead = () => {
     deadReopens++;
@@ -353,7 +377,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     const now = Date.now();
     if (s.connection !== 'stale') staleSince = 0;
     else if (!staleSince) staleSince = now;
-    else if (s.upstream === 'live' && now - Math.max(staleSince, lastMessageAt) >= Math.min(DEAD_SOCKET_MAX_MS, DEAD_SOCKET_MS * 2 ** deadReopens)) return reopenDead();
+    else if (s.upstream !== 'ended' && s.upstream !== 'unknown' && now - Math.max(staleSince, lastMessageAt) >= deadAfter(s.upstream === 'live')) return reopenDead();
     if (s.connection !== 'live') return;
     const stale = isStale({ interval: opts.interval, localNow: now, lastUpdateAt: s.lastUpdateAt, recentGaps: gaps, lastBarTime: s.candlesByKey[key]?.at(-1)?.time, skew: s.clockSkew });
     if (stale) setConnection('stale');

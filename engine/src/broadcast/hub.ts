@@ -15,6 +15,15 @@ export interface Publisher {
 
 export const STATUS_TOPIC = 'status';
 
+/**
+ * A `status` other than `live` is said again this often, to the clients it concerns: while the market
+ * is down nothing else goes on a socket, and a browser cannot tell a quiet socket from a dead one (a
+ * dropped NAT mapping closes nothing). Hearing nothing for a few of these, the web client opens a
+ * new socket and resumes (a chart-under-faults review: a chart whose socket died after `reconnecting`
+ * kept it for good, while a new one would have worked at once).
+ */
+export const STATUS_REPEAT_MS = 10_000;
+
 /** `ended`: a replay played its last frame; connected, and nothing more will come (no fault). */
 export type UpstreamState = 'live' | 'reconnecting' | 'stale' | 'ended';
 
@@ -48,6 +57,8 @@ export class Hub {
   private seriesStates = new Map<string, SeriesStatus>();
   /** The upstream's state changed: series said worse than it are told their own again at the next call. */
   private resay = false;
+  /** When what is not `live` was last said to everyone it concerns (see STATUS_REPEAT_MS). */
+  private saidAt: number;
   /** `historical` messages with derived series, by series and labels (see firstMessage): 32 MiB at most. */
   readonly firstMessages = new StampedCache<string, Buffer>(32 * 2 ** 20);
   /**
@@ -62,7 +73,10 @@ export class Hub {
     private readonly historyOnConnect: number,
     private source: string,
     snapshotLimits?: SnapshotCacheLimits,
+    /** Monotonic ms (the repeats' clock). */
+    private readonly now: () => number = () => performance.now(),
   ) {
+    this.saidAt = now();
     this.snapshots = new SnapshotCache(snapshotLimits);
     this.statusJsonOf = this.statusMessages();
     this.statusJson = this.statusJsonOf.reconnecting;
@@ -201,7 +215,25 @@ export class Hub {
       const heard = wholeChanged ? json : t.heard;
       if (this.statusFor(t.id) !== heard) this.publishStatus(t.id);
     }
-    this.resay = wholeChanged && [...next.values()].some((s) => RANK[s.state] > RANK[state]);
+    const worse = [...next.values()].some((s) => RANK[s.state] > RANK[state]);
+    this.resay = wholeChanged && worse;
+    const now = this.now();
+    if (wholeChanged) this.saidAt = now;
+    else if (now - this.saidAt >= STATUS_REPEAT_MS) {
+      this.saidAt = now;
+      this.repeat(next, state, said);
+      // The status topic's later shards go out in later turns: series worse than it are said again next.
+      if (state !== 'live' && worse) this.resay = true;
+    }
+  }
+
+  /** Says again what is not `live`: the upstream's state to every client, a series' worse one on its topic. */
+  private repeat(next: ReadonlyMap<string, SeriesStatus>, state: UpstreamState, said: ReadonlySet<string>): void {
+    if (state !== 'live') {
+      const n = this.publisher?.subscribers(STATUS_TOPIC) ?? 0;
+      if (n > 0) this.publisher!.publish(STATUS_TOPIC, this.statusJson, n);
+    }
+    for (const [key, s] of next) if (RANK[s.state] > RANK[state] && !said.has(key)) this.publishStatus(s.id);
   }
 
   /** The `status` a client of `id` is told: the worse of the upstream's and its series' own. */

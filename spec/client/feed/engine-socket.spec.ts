@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, REFUSED_RETRY_MS, STABLE_MS, STOPPED_SYMBOL_RETRY_MS } from '../../../client/src/feed/engine-socket.ts';
+import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, OFFLINE_RETRY_MS, QUIET_SOCKET_MS, REFUSED_RETRY_MS, STABLE_MS, STOPPED_SYMBOL_RETRY_MS } from '../../../client/src/feed/engine-socket.ts';
+import { STATUS_REPEAT_MS } from '../../../engine/src/broadcast/hub.ts';
 import { market } from '../../../client/src/store/market.ts';
 import { FakeSocket, listeners, setUpFakeEngine, tearDownFakeEngine } from '../../helpers/fake-engine-socket.ts';
 
@@ -362,10 +363,13 @@ describe('connectEngine and a socket gone silent', () => {
     await vi.advanceTimersByTimeAsync(100);
     const states: string[] = [];
     const unsub = market.subscribe((st, prev) => st.connection !== prev.connection && states.push(st.connection));
-    // The exchange stalls: the chart goes stale, the engine says so 10 s in, and says it is back 60 s later.
+    // The exchange stalls: the chart goes stale, the engine says so 10 s in (and again every
+    // STATUS_REPEAT_MS, as it does while not live), and says it is back 60 s later.
     await vi.advanceTimersByTimeAsync(10_000);
-    served!.send(JSON.stringify({ type: 'status', upstream: 'stale', source: 'sim' }));
-    await vi.advanceTimersByTimeAsync(60_000);
+    for (let t = 0; t < 60_000; t += STATUS_REPEAT_MS) {
+      served!.send(JSON.stringify({ type: 'status', upstream: 'stale', source: 'sim' }));
+      await vi.advanceTimersByTimeAsync(STATUS_REPEAT_MS);
+    }
     expect(market.getState().connection).toBe('stale');
     served!.send(JSON.stringify({ type: 'status', upstream: 'live', source: 'sim' }));
     // Its first update follows within a push.
@@ -378,11 +382,42 @@ describe('connectEngine and a socket gone silent', () => {
     expect(states).toEqual(['stale', 'live']);
   });
 
-  it('keeps the socket while the engine says its upstream is stale (the engine is there; the exchange is not)', async () => {
-    answersThenSilent('stale');
+  it.each(['stale', 'reconnecting'])('keeps the socket while the engine says its upstream is %s and says it again every STATUS_REPEAT_MS (the engine is there; the exchange is not)', async (upstream) => {
+    let served: FakeSocket | undefined;
+    FakeSocket.serve = (ws) => {
+      served ??= ws;
+      ws.send(historical);
+      ws.send(JSON.stringify({ type: 'status', upstream, source: 'sim' }));
+    };
     connect();
-    await vi.advanceTimersByTimeAsync(30_000);
+    for (let t = 0; t < 120_000; t += STATUS_REPEAT_MS) {
+      await vi.advanceTimersByTimeAsync(STATUS_REPEAT_MS);
+      served!.send(JSON.stringify({ type: 'status', upstream, source: 'sim' }));
+    }
     expect(market.getState().connection).toBe('stale');
+    expect(FakeSocket.made).toHaveLength(1);
+  });
+
+  it.each(['stale', 'reconnecting'])('opens a new socket, resuming, when nothing at all came for QUIET_SOCKET_MS while the engine said its upstream is %s (reproduced: kept for good, no reconnect ever tried)', async (upstream) => {
+    answersThenSilent(upstream);
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    const states: string[] = [];
+    const unsub = market.subscribe((st, prev) => st.connection !== prev.connection && states.push(st.connection));
+    await vi.advanceTimersByTimeAsync(QUIET_SOCKET_MS - 1000);
+    expect(FakeSocket.made).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    unsub();
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
+    // Said reconnecting, not connecting: the view was served (reproduced: connecting).
+    expect(states).toEqual(['stale', 'reconnecting', 'live']);
+  });
+
+  it('leaves the socket of a replay that ended alone: nothing more is due on it', async () => {
+    answersThenSilent('ended');
+    connect();
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
     expect(FakeSocket.made).toHaveLength(1);
   });
 
@@ -449,6 +484,29 @@ describe('connectEngine and a socket gone silent', () => {
       await vi.advanceTimersByTimeAsync(2000);
     }
     expect(FakeSocket.made).toHaveLength(1);
+    expect(market.getState().connection).toBe('live');
+  });
+});
+
+describe('connectEngine while the browser is offline', () => {
+  it('tries a closed socket again every OFFLINE_RETRY_MS while offline, and at once when the network is back (reproduced: a failing retry every second, each logged)', async () => {
+    FakeSocket.serve = (ws) => ws.send(historical);
+    connect();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(market.getState().connection).toBe('live');
+    vi.stubGlobal('navigator', { onLine: false });
+    FakeSocket.made[0]!.drop(1006);
+    // Each try fails at once while offline (the browser has no route).
+    FakeSocket.serve = (ws) => ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(3 * OFFLINE_RETRY_MS - 1000);
+    expect(FakeSocket.made.length).toBeLessThanOrEqual(1 + 3);
+    expect(market.getState().connection).toBe('reconnecting');
+    vi.stubGlobal('navigator', { onLine: true });
+    FakeSocket.serve = (ws) => ws.send(historical);
+    const made = FakeSocket.made.length;
+    listeners.online?.();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(FakeSocket.made).toHaveLength(made + 1);
     expect(market.getState().connection).toBe('live');
   });
 });

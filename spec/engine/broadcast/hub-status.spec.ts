@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Hub, type SeriesStatus, STATUS_TOPIC, type UpstreamState } from '../../../engine/src/broadcast/hub.ts';
+import { Hub, type SeriesStatus, STATUS_REPEAT_MS, STATUS_TOPIC, type UpstreamState } from '../../../engine/src/broadcast/hub.ts';
 import { klineTopic, seriesId } from '../../../engine/src/domain/series-id.ts';
 
 /** A hub whose upstream is live and whose BTCUSDT stream is silent, publishing to a recorder (every topic has one subscriber). */
@@ -104,5 +104,47 @@ describe("the hub's status: the upstream's, and a silent series' own", () => {
     st.both('stale', []);
     expect(sent).toEqual([[STATUS_TOPIC, 'stale']]);
     expect(hub.statusFor(eth)).toContain('"stale"');
+  });
+
+  it('says what is not live again every STATUS_REPEAT_MS, to the clients it concerns, and nothing while all is live (a quiet socket is told it is alive)', () => {
+    let clock = 0;
+    const sent: Array<[string, string]> = [];
+    const hub = new Hub(10, 'sim', undefined, () => clock);
+    hub.attach({ publish: (topic: string, message: string) => (sent.push([topic, (JSON.parse(message) as { upstream: string }).upstream]), true), subscribers: () => 1 });
+    const st = ticks(hub);
+    const tickFor = (ms: number) => {
+      for (const end = clock + ms; clock < end; ) {
+        clock += 1000;
+        st.both(...current);
+      }
+    };
+    let current: [UpstreamState, SeriesStatus[]] = ['live', []];
+    st.both(...current);
+    sent.length = 0;
+    tickFor(3 * STATUS_REPEAT_MS);
+    expect(sent).toEqual([]);
+    // One series silent, the upstream live: that series' clients alone hear it again.
+    current = ['live', [{ id: btc, state: 'stale' }]];
+    st.both(...current);
+    expect(sent).toEqual([[klineTopic(btc), 'stale']]);
+    sent.length = 0;
+    tickFor(2 * STATUS_REPEAT_MS);
+    expect(sent).toEqual([
+      [klineTopic(btc), 'stale'],
+      [klineTopic(btc), 'stale'],
+    ]);
+    // The whole upstream down: everyone hears it again, and a series worse than it (none here) its own.
+    current = ['reconnecting', []];
+    st.both(...current);
+    sent.length = 0;
+    tickFor(STATUS_REPEAT_MS - 1000);
+    expect(sent).toEqual([]);
+    tickFor(1000);
+    expect(sent).toEqual([[STATUS_TOPIC, 'reconnecting']]);
+    // Back to live: said once, then quiet again.
+    current = ['live', []];
+    sent.length = 0;
+    tickFor(3 * STATUS_REPEAT_MS);
+    expect(sent).toEqual([[STATUS_TOPIC, 'live']]);
   });
 });
