@@ -17,6 +17,7 @@ import { mergeSeriesPoints, seriesPointsKey } from './store/series-points.ts';
 import { untilFetched } from './feed/until-fetched.ts';
 import { lowerBound } from './lower-bound.ts';
 import { CHART_TYPES, type ChartType, type IndicatorConfig, readUrlState, type Scale, SCALES, writeUrlState } from './url-state.ts';
+import { statusBadge, type StatusBadge } from './status-badge.ts';
 
 // Opened by some users only: fetched on first use, out of the main bundle.
 const DrawingLayer = lazy(() => import('./drawing/DrawingLayer.tsx'));
@@ -136,17 +137,7 @@ export function App() {
   });
   const pair = createMemo(() => markets().find((m) => m.symbol === symbol()) ?? splitSymbol(symbol()));
 
-  const badge = createMemo(() => {
-    const c = connection();
-    if (c === 'error') return { text: 'error', cls: 'bad' };
-    if (c === 'loading') return { text: 'loading', cls: 'warn' };
-    if (c === 'reconnecting' || c === 'connecting') return { text: c, cls: 'warn' };
-    if (upstream() === 'reconnecting') return { text: 'reconnecting', cls: 'warn' };
-    // A replay that played its last frame: no update is due, so the quiet chart is not stale.
-    if (upstream() === 'ended') return { text: 'replay ended', cls: 'ok' };
-    if (c === 'stale' || upstream() === 'stale') return { text: 'stale', cls: 'warn' };
-    return { text: 'live', cls: 'ok' };
-  });
+  const badge = createMemo<StatusBadge>((previous) => statusBadge(connection(), upstream(), previous));
 
   // The settings form of the indicator being edited, from the chart's indicator (built-ins) or the engine's declaration (derived series).
   const settingsModel = createMemo((): SettingsModel | undefined => {

@@ -1,4 +1,4 @@
-import { clearPosition, mergeCandle, mergeCandles, resetPosition, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
+import { clearPosition, forgetUpstream, mergeCandle, mergeCandles, resetPosition, setCandlesForSymbol, setConnection, setError, setPosition, setUpstream } from '../store/actions.ts';
 import { seriesKey } from '../store/candle.ts';
 import { market } from '../store/market.ts';
 import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
@@ -211,6 +211,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
     clearTimeout(connectTimer);
     // A view that was served reopens (a dead or late socket): reconnecting, not connecting.
     setConnection(attempts === 0 && !served ? 'connecting' : 'reconnecting');
+    forgetUpstream();
     lastMessageAt = Date.now();
     // This socket's first message says again which series wait for a retry (one may be served now).
     clearTimeout(seriesRetry);

@@ -149,6 +149,15 @@ export function setUpstream(upstream: MarketState['upstream'], source: string | 
   store.setState({ upstream, source });
 }
 
+/**
+ * A new socket's engine has not said its upstream's state yet (it does right after the first
+ * message). What the last socket heard is not carried over: the engine's state may have changed
+ * while the socket was away, and the badge read it as `live` until the new `status` came.
+ */
+export function forgetUpstream(store: StoreApi<MarketState> = market): void {
+  store.setState({ upstream: 'unknown' });
+}
+
 export function setError(error: string | null, store: StoreApi<MarketState> = market): void {
   store.setState({ error });
 }

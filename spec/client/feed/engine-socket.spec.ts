@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { behindMs, connectEngine, DEAD_SOCKET_MS, LAG_REOPEN_JITTER_MS, MAX_RETRY_MS, OFFLINE_RETRY_MS, QUIET_SOCKET_MS, REFUSED_RETRY_MS, STABLE_MS, STOPPED_SYMBOL_RETRY_MS } from '../../../client/src/feed/engine-socket.ts';
 import { STATUS_REPEAT_MS } from '../../../engine/src/broadcast/hub.ts';
 import { market } from '../../../client/src/store/market.ts';
+import { type StatusBadge, statusBadge } from '../../../client/src/status-badge.ts';
 import { FakeSocket, listeners, setUpFakeEngine, tearDownFakeEngine } from '../../helpers/fake-engine-socket.ts';
 
 const candle = { time: 60_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, is_closed: false };
@@ -412,6 +413,36 @@ describe('connectEngine and a socket gone silent', () => {
     expect(FakeSocket.made[1]!.url).toContain('&epoch=e1&since=5');
     // Said reconnecting, not connecting: the view was served (reproduced: connecting).
     expect(states).toEqual(['stale', 'reconnecting', 'live']);
+  });
+
+  it('a resumed socket does not carry the last socket\'s upstream state: the badge says reconnecting, not live, until the engine says where its upstream is (reproduced: live for a moment during an outage)', async () => {
+    let n = 0;
+    let second: FakeSocket | undefined;
+    FakeSocket.serve = (ws) => {
+      if (++n === 1) {
+        ws.send(historical);
+        ws.send(JSON.stringify({ type: 'status', upstream: 'live', source: 'sim' }));
+        // The socket dies while the engine's upstream is live; the exchange goes away meanwhile.
+        setTimeout(() => ws.drop(1006), 1000);
+        return;
+      }
+      second = ws;
+      ws.send(JSON.stringify({ type: 'recovered', symbol: 'BTCUSDT', interval: '1m', epoch: 'e1', offset: 5, data: [] }));
+    };
+    let badge: StatusBadge | undefined;
+    const seen: string[] = [];
+    const unsub = market.subscribe((st) => {
+      badge = statusBadge(st.connection, st.upstream, badge);
+      if (seen.at(-1) !== badge.text) seen.push(badge.text);
+    });
+    connect();
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(second).toBeDefined();
+    expect(market.getState().upstream).toBe('unknown');
+    second!.send(JSON.stringify({ type: 'status', upstream: 'reconnecting', source: 'sim' }));
+    await vi.advanceTimersByTimeAsync(10);
+    unsub();
+    expect(seen).toEqual(['connecting', 'live', 'reconnecting']);
   });
 
   it('leaves the socket of a replay that ended alone: nothing more is due on it', async () => {
