@@ -41,6 +41,14 @@ function logWriteFn(newer: string, after = ''): string {
 local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost)
   local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
   local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
+  -- A new epoch: offsets from 0, no history (that of a log written before it moved into pos was a list).
+  local function begin()
+    epoch = fresh
+    offset = 0
+    nt = nil
+    redis.call('DEL', kh)
+    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
+  end
   -- A position that does not read (something else wrote it: an offset not a count, an epoch not an
   -- id) starts a new epoch, as a missing one does: a non-numeric offset failed every write for good,
   -- and a 64 KB epoch went out with every update (a Redis-fault review).
@@ -49,12 +57,18 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
     -- edges reloaded it with that one bar and their charts kept one (a Redis-fault review). Status 3,
     -- nothing written: the leader writes its window (WINDOW_SEED_LUA), which holds this bar.
     if keepsLost and not epoch and redis.call('EXISTS', kc) == 0 then return 3, 0, '' end
-    epoch = fresh
-    offset = 0
-    nt = nil
-    -- The history of a log written before it moved into pos (a list).
-    redis.call('DEL', kh)
-    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
+    begin()
+  end
+  -- Its set gone alone (evicted or deleted, pos kept): the log lost its bars, so it is lost whole. Kept
+  -- under its epoch, it went on from the one bar written next, and edges served that as the whole
+  -- market, "nothing older" (an operator's review). Told by what the write reads anyway (the newest
+  -- bar's removal below), or by one EXISTS for a new bar or an older one the set has none of.
+  local function setLost()
+    redis.call('DEL', kp, kh)
+    if keepsLost then return true end
+    begin()
+    old = nil
+    return false
   end
   if not nt then
     local top = redis.call('ZRANGE', kc, -1, -1, 'WITHSCORES')
@@ -63,12 +77,20 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   end
   tn = tn or tonumber(t)
   local newest = not nt or tn >= nt
-  if not newest then old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
-  elseif nt and tn > nt then old = nil end
+  if not newest then
+    old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
+    if not old and redis.call('EXISTS', kc) == 0 and setLost() then return 3, 0, '' end
+  elseif nt and tn > nt then
+    old = nil
+    if redis.call('EXISTS', kc) == 0 and setLost() then return 3, 0, '' end
+  end
   if old then
     if old == member then return 0, offset, epoch end${newer}
   end
-  if old or newest then redis.call('ZREMRANGEBYSCORE', kc, t, t) end
+  -- The newest bar pos names is not in the set: the set went (see setLost).
+  if old or newest then
+    if redis.call('ZREMRANGEBYSCORE', kc, t, t) == 0 and old and newest and setLost() then return 3, 0, '' end
+  end
   redis.call('ZADD', kc, t, member)
   -- Only a new bar grows the set (a replaced one keeps its size): trim then.
   if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end

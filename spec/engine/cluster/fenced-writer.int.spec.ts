@@ -472,6 +472,34 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
     sub.disconnect();
   });
 
+  it('a log whose set alone went (evicted or deleted, its pos kept) is lost whole: a live update is answered lost and its pos goes; any other write begins a new epoch (reproduced: written on under its epoch from one bar)', async () => {
+    await redis.set(keys.lease, 'tok', 'PX', 5000);
+    const w = writer();
+    const k = seriesKeys(id, 't:');
+    const epochOf = (r: unknown) => (r as { epoch: string }).epoch;
+    // The newest bar's next update, a new bar, and an older bar the set has none of: each tells.
+    for (const [update, newer] of [[bar(2, 2), bar(2, 3)], [bar(3, 1), bar(3, 2)], [bar(1, 5), bar(1, 6)]] as const) {
+      await redis.del(k.candles, k.pos);
+      await w.write('tok', id, bar(0, 1));
+      await w.write('tok', id, bar(2, 1));
+      await redis.del(k.candles);
+      expect(await w.write('tok', id, update, { begins: false })).toEqual({ kind: 'lost' });
+      expect(await redis.exists(k.candles, k.pos)).toBe(0);
+      // As a write that may begin a log: a new epoch, from offset 1.
+      await w.write('tok', id, bar(0, 1));
+      const before = epochOf(await w.write('tok', id, bar(2, 1)));
+      await redis.del(k.candles);
+      const r = await w.write('tok', id, newer);
+      expect(r).toMatchObject({ kind: 'written', offset: 1 });
+      expect(epochOf(r)).not.toBe(before);
+      expect(await redis.zcard(k.candles)).toBe(1);
+    }
+    // A set that holds its newest bar is written on under its epoch (no false alarm).
+    const kept = epochOf(await w.write('tok', id, bar(3, 3)));
+    expect(await w.write('tok', id, bar(3, 4), { begins: false })).toMatchObject({ kind: 'written', epoch: kept });
+    expect(await w.write('tok', id, bar(4, 1), { begins: false })).toMatchObject({ kind: 'written', epoch: kept });
+  });
+
   it('a position that does not read (an offset not a count, an epoch not an id) starts a new epoch at the next write (reproduced: every write failed for good; a 64 KB epoch went out with every update)', async () => {
     await redis.set(keys.lease, 'tok', 'PX', 5000);
     const w = writer();
