@@ -3,12 +3,14 @@ import type { Logger } from '../log.ts';
 import { headFrom } from './http-edges.ts';
 import { sendJson } from './send-json.ts';
 import { echo } from '../domain/echo.ts';
+import { apiPathMiss } from './api-path-miss.ts';
 import { loadStaticFiles } from './static-files.ts';
 import type { RequestRation } from './request-ration.ts';
 
 /**
  * The built web client on every path no other route answers (registered last). Paths without
- * a dot fall back to index.html so the client's own routes load. Counted in the per-address ration.
+ * a dot fall back to index.html so the client's own routes load, but for the API's (apiPathMiss: a
+ * JSON 404 naming the routes). Counted in the per-address ration.
  */
 export function registerStaticRoute(server: HyperExpress.Server, clientDir: string, log: Logger, ration?: RequestRation): void {
   const files = loadStaticFiles(clientDir);
@@ -28,6 +30,8 @@ export function registerStaticRoute(server: HyperExpress.Server, clientDir: stri
       res.header('upgrade', 'websocket').header('connection', 'Upgrade');
       return sendJson(res, 426, { error: `${echo(req.path, 100)} is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)` });
     }
+    const miss = apiPathMiss(req.path);
+    if (miss) return sendJson(res, 404, { error: miss });
     const file = files.get(req.path) ?? (req.path.includes('.') ? undefined : files.get('/index.html'));
     if (!file) {
       if (files.size === 0 && req.path === '/') return void res.type('html').send('<h1>kline-engine</h1><p>The web client is not built. Run <code>npm run build:client</code>.</p>');

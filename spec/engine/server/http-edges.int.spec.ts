@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -190,5 +193,36 @@ describe('HTTP edges with CORS_ORIGINS and ALLOWED_ORIGINS lists', () => {
     expect(await openWs(ws, {})).toEqual({ opened: true });
     const metrics = await send(app, '/metrics');
     expect(metrics.body).toMatch(/engine_ws_origin_refused_total 1/);
+  });
+});
+
+describe('HTTP edges with the web client built', () => {
+  let app: App;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'client-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>chart</title>');
+    app = await start({ clientDir: dir });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers a GET no API route matches under the API's paths with a JSON 404 naming the routes, not the chart's page (was 200 text/html)", async () => {
+    for (const path of ['/candles/BTCUSDT', '/candles/', '/candles/BTCUSDT/1m/extra', '/series/', '/series/rsi', '/series/rsi/BTCUSDT', '/api/v3/klines', '/health/', '/metrics/x']) {
+      const r = await send(app, path);
+      expect(r.status, path).toBe(404);
+      expect(String(r.headers['content-type']), path).toMatch(/json/);
+      expect(JSON.parse(r.body).error, path).toMatch(/^no API route at .*: the routes are GET \/candles\/\{SYMBOL\}\/\{interval\}/);
+    }
+    // The chart's own pages still load.
+    for (const path of ['/', '/index.html', '/chart']) {
+      const r = await send(app, path);
+      expect(r.status, path).toBe(200);
+      expect(r.body, path).toContain('<title>chart</title>');
+    }
+    expect((await send(app, '/candles/BTCUSDT/1m?limit=3')).status).toBe(200);
   });
 });
