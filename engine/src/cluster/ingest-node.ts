@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { quitRedis } from '../store/quit-redis.ts';
 import { Redis } from 'ioredis';
 import { type App, type AppOptions, startApp } from '../app.ts';
@@ -116,8 +117,10 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   // Every ingest node dials the exchange (standbys too), most on one IP: one budget of connection
   // attempts for them all (Binance's 300 per 5 min per IP), on the lease's connection (quick answers).
   const connectLimiter = new SharedConnectLimiter({ redis: leaseRedis, keys, timeoutMs: config.redisCommandTimeoutMs, log: (l, m) => log[l](m) });
-  // A leader cut off from the exchange hands over to a node that is not.
-  const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, leaseKey: keys.lease, nodeId: config.nodeId, lease, afterMs: config.upstreamHandoverMs });
+  // A leader cut off from the exchange hands over to a node that is not. Each process says its state
+  // under a name of its own: two nodes given one NODE_ID (a copy-paste) wrote one field, each took the
+  // other's `live` for its own, and the leader never handed over (an operator's review).
+  const handover: UpstreamHandover = new UpstreamHandover({ redis: leaseRedis, key: keys.ingestUpstream, leaseKey: keys.lease, nodeId: `${config.nodeId}.${randomBytes(4).toString('hex')}`, lease, afterMs: config.upstreamHandoverMs });
   const early: Array<[SeriesId, Bar]> = [];
   // Only the leader's own frees and writes count (fenced).
   const seriesKeep = new SeriesKeep({
