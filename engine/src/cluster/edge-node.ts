@@ -284,7 +284,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
         : leader.upstream && leader.upstream !== 'live'
           ? [`the leader's upstream is ${leader.upstream}`]
           : []),
-      ...(watch.evictionWarning ? [watch.evictionWarning] : []),
+      ...watch.warnings,
     ];
     return {
       status: notReady.length ? 'degraded' : 'ok',

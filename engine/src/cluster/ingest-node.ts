@@ -202,7 +202,7 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
             ...(failing ? [`writes to redis fail: ${failing.reason} (${failing.pending} updates kept)`] : []),
           ],
           // Not reasons to leave a balancer (a standby serves no clients): what an operator must fix.
-          warnings: [...(watch.evictionWarning ? [watch.evictionWarning] : []), ...(lease.acquireRefused ? [`redis refuses this node's tries to take the lease: ${lease.acquireRefused}`] : [])],
+          warnings: [...watch.warnings, ...(lease.acquireRefused ? [`redis refuses this node's tries to take the lease: ${lease.acquireRefused}`] : [])],
           leader: lease.state.leader,
           term: lease.state.term ?? null,
           // `store` is this node's own memory (its working windows); Redis is the cluster's store.

@@ -6,6 +6,9 @@ type Log = (level: 'info' | 'warn', message: string) => void;
 /** Longest reason kept from a connection error (it goes into logs and /health). */
 const MAX_REASON = 200;
 
+/** The share of its `maxmemory` past which Redis counts as nearly full (said in the log and /health). */
+export const FULL_SHARE = 0.9;
+
 /**
  * Says when a connection cannot reach Redis (once per outage, with the socket's reason) and when it
  * reaches it again. ioredis retries quietly: without this a node whose Redis is down or refuses it
@@ -30,11 +33,13 @@ export class RedisWatch {
     private readonly hangAfterMs?: number,
     /** The oldest major version this node works with (the cluster roles: 7), read at each (re)connect. */
     private readonly minMajor?: number,
+    /** How often its memory and policy are read while connected (ms). */
+    memoryEveryMs = 15_000,
   ) {
     redis.on('error', this.onError);
     redis.on('ready', this.onReady);
-    // And once a minute: a policy set with CONFIG SET while connected.
-    this.policyTimer = setInterval(() => this.redis.status === 'ready' && this.readPolicy(), 60_000);
+    // And while connected: a policy set with CONFIG SET, a Redis filling up.
+    this.policyTimer = setInterval(() => this.redis.status === 'ready' && this.readPolicy(), memoryEveryMs);
     this.policyTimer.unref();
     if (hangAfterMs && hangAfterMs > 0) {
       this.probeTimer = setInterval(this.probe, Math.max(250, Math.floor(hangAfterMs / 2)));
@@ -97,12 +102,34 @@ export class RedisWatch {
 
   private policy: string | undefined;
 
+  /**
+   * Why Redis's memory endangers the cluster, while it does: past FULL_SHARE of its `maxmemory`. Full
+   * (under `noeviction`) it refuses every write but the ones that keep the cluster led and its bars
+   * going (those may pass the limit: they are capped): a cold symbol asked for waited a minute and was
+   * refused as "not started in time", every node said `ok` and logged nothing (an operator's review).
+   */
+  get memoryWarning(): string | undefined {
+    return this.full;
+  }
+
+  private full: string | undefined;
+
+  /** What an operator must fix about this Redis (its policy, its memory), for /health's `warnings`. */
+  get warnings(): string[] {
+    return [this.evictionWarning, this.memoryWarning].filter((w): w is string => w !== undefined);
+  }
+
   private readPolicy(): void {
     this.redis.info('memory').then(
       (text) => {
+        const max = Number(/^maxmemory:(\d+)/m.exec(text)?.[1] ?? '0');
+        const used = Number(/^used_memory:(\d+)/m.exec(text)?.[1] ?? '0');
         // With no maxmemory set nothing is ever evicted, whatever the policy.
-        const limited = Number(/^maxmemory:(\d+)/m.exec(text)?.[1] ?? '0') > 0;
-        const policy = limited ? /^maxmemory_policy:(\S+)/m.exec(text)?.[1] : undefined;
+        const policy = max > 0 ? /^maxmemory_policy:(\S+)/m.exec(text)?.[1] : undefined;
+        const mb = (n: number) => (n / 1048576).toFixed(1);
+        const full = max > 0 && used >= FULL_SHARE * max ? `redis at ${this.where()} holds ${mb(used)} of its maxmemory ${mb(max)} MB: when full it refuses what clients start (cold symbols, derived series) and evicts or refuses the rest by its policy; raise maxmemory` : undefined;
+        if ((full === undefined) !== (this.full === undefined)) this.log(full ? 'warn' : 'info', full ?? `redis at ${this.where()} is below ${FULL_SHARE * 100} % of its maxmemory again`);
+        this.full = full;
         if (policy === this.policy) return;
         this.policy = policy;
         const warning = this.evictionWarning;
