@@ -227,7 +227,12 @@ export async function startIngest(options: AppOptions & { redisUrl: string }): P
   const writeFailures = app.metrics.gauge('engine_cluster_write_failures', 'Writes to Redis that failed since this node started (each kept and retried)');
   const keptWrites = app.metrics.gauge('engine_cluster_writes_kept', 'Updates kept to be written again after a failed write');
   const connectUnanswered = app.metrics.gauge('engine_cluster_connect_unanswered', "Upstream dials since this node started that counted on its own connection attempts alone (Redis did not answer in time for the cluster's)");
+  // Leadership changes, for alerts: /health alone said them (an operator's review).
+  const stepDowns = app.metrics.gauge('engine_cluster_step_downs', 'Times this node stopped leading since it started (lease lost, fenced, handed over, stopped)');
+  const term = app.metrics.gauge('engine_cluster_term', 'The highest term this node has seen (led or learned); a rise is a leader change');
   app.metrics.onCollect(() => {
+    stepDowns(lease.stepDowns);
+    term(lease.termSeen);
     writeFailures(counts.failed);
     keptWrites(sink.failing?.pending ?? 0);
     connectUnanswered(connectLimiter.fallbacks);

@@ -58,6 +58,10 @@ export class LeaderLease {
   private unanswered: string | undefined;
   /** The highest term this node has led or seen: the next it leads is numbered above it. */
   private highestTerm = 0;
+  /** The same, for /metrics: its rise is a leader change. */
+  get termSeen(): number {
+    return this.highestTerm;
+  }
   /** Times this node stepped down, and why the last time (shown in /health). */
   stepDowns = 0;
   lastStepDown: string | undefined;

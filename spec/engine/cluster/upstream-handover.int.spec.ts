@@ -64,6 +64,11 @@ describe.runIf(redisUp).each([['ingest-a', 'ingest-b'], ['ingest-x', 'ingest-x']
     for (const deadline = cutAt + 15_000; !b.lease.state.leader; await sleep(50)) if (Date.now() > deadline) throw new Error('b does not lead');
     expect(a.lease.state.leader).toBe(false);
     expect(a.lease.lastStepDown).toMatch(/handing over/);
+    // Said in /metrics too, for alerts (was /health alone).
+    expect(a.app.metrics.render()).toMatch(/^engine_cluster_step_downs 1$/m);
+    expect(b.app.metrics.render()).toMatch(/^engine_cluster_step_downs 0$/m);
+    expect(b.app.metrics.render()).toMatch(new RegExp(`^engine_cluster_term ${b.lease.state.term}$`, 'm'));
+    expect(b.lease.state.term).toBeGreaterThan(1);
     const seen = client.live().length;
     await client.until((c) => c.live().length > seen + 3, 10_000, 'live candles after the hand-over');
     // Handed over once the leader's upstream was down for UPSTREAM_HANDOVER_MS, not at once.
