@@ -16,6 +16,8 @@ export interface EdgeConfiguredOptions {
   isTrading(symbol: string): boolean;
   /** Frees what the edge kept of a series let go (window, snapshot, positions). */
   free(id: SeriesId): void;
+  /** Says listed symbols the markets do not list as trading, once each time the set changes. */
+  warn?(message: string): void;
 }
 
 /**
@@ -61,7 +63,18 @@ export class EdgeConfigured {
         void this.o.feed.unfollowAndFree(id, this.o.free);
       }
     }
-    if (this.universe) await this.follow(trading);
+    if (this.universe) return this.follow(trading);
+    // A listed symbol not trading (a typo, a delisted pair) was skipped in silence, as ingest nodes say it (an operator's review).
+    const now = this.notTrading();
+    if (now.join() !== this.saidNotTrading.join() && now.length) this.o.warn?.(`configured symbols not trading on the exchange, skipped: ${now.join(', ')}`);
+    this.saidNotTrading = now;
+  }
+
+  private saidNotTrading: string[] = [];
+
+  /** The listed symbols the leader's markets do not list as trading (none with '*'; call once they are read). */
+  notTrading(): string[] {
+    return this.o.symbols === '*' ? [] : this.o.symbols.filter((s) => !this.o.isTrading(s));
   }
 
   /** Every followed series loaded and written by a leader (with '*', once the markets are known). */

@@ -150,6 +150,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     ended: (id, message) => late.server?.endSeries(id.key, 'symbol_not_trading', message),
     isTrading: (symbol) => catalog.isTrading(symbol),
     free: release,
+    warn: (message) => log.warn(message),
   });
   await configured.start();
   // The configured series decide readiness and the status badge; on-demand ones load on their own.
@@ -298,6 +299,8 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
       series: feed.size,
       onDemand: demand.counts(),
       markets: catalog.marketsLoaded ? catalog.symbols().length : null,
+      // As an ingest node's bootstrap says them.
+      rejectedSymbols: catalog.marketsLoaded ? configured.notTrading() : [],
       repairs: feed.repairs,
       reloads: feed.reloads,
       derived: { followed: derived.size, reloads: derived.feed.reloads },

@@ -13,6 +13,7 @@ describe("an edge's configured series and its readiness", () => {
   it('waits for every listed series until the markets are known, then only for those that trade', async () => {
     const written = new Set<string>();
     const trading = new Set(['BTCUSDT', 'ETHUSDT']);
+    const warned: string[] = [];
     const configured = new EdgeConfigured({
       symbols: ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'],
       intervals: ['1m'],
@@ -25,6 +26,7 @@ describe("an edge's configured series and its readiness", () => {
       ended: () => {},
       isTrading: (symbol) => trading.has(symbol),
       free: () => {},
+      warn: (m) => warned.push(m),
     });
     await configured.start();
     written.add('BTCUSDT:1m');
@@ -43,5 +45,13 @@ describe("an edge's configured series and its readiness", () => {
     await configured.marketsRead([...trading], ['ETHUSDT'], (s) => `${s} stopped trading`);
     expect(configured.has({ symbol: 'ETHUSDT', interval: '1m', key: 'ETHUSDT:1m' })).toBe(true);
     expect(configured.ready(true)).toBe(true);
+    // Each listed symbol not trading is said (reproduced: skipped in silence), once per change of the set.
+    expect(configured.notTrading()).toEqual(['ETHUSDT', 'XRPUSDT']);
+    expect(warned).toEqual(['configured symbols not trading on the exchange, skipped: ETHUSDT, XRPUSDT']);
+    await configured.marketsRead([...trading], [], (s) => `${s} stopped trading`);
+    expect(warned).toHaveLength(1);
+    trading.add('ETHUSDT');
+    await configured.marketsRead([...trading], [], (s) => `${s} stopped trading`);
+    expect(warned.at(-1)).toBe('configured symbols not trading on the exchange, skipped: XRPUSDT');
   });
 });
