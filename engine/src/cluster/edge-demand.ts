@@ -73,6 +73,13 @@ const TICK_MS = 50;
 const RECHECK_NUDGE_MS = 5_000;
 
 const NO_LEADER: DemandOutcome = { ok: false, code: 'no_leader', retryAfterSec: 5, message: 'no ingest node leads the cluster: the series cannot be started now; try again later' };
+const REDIS_FULL: DemandOutcome = { ok: false, code: 'series_capacity', retryAfterSec: 10, message: "the cluster's Redis is full (its maxmemory): the series cannot be started now; try again later" };
+
+/** Redis refused for want of memory (a MULTI's EXECABORT carries its commands' OOM errors). */
+function isOom(err: unknown): boolean {
+  const e = err as { message?: unknown; previousErrors?: Array<{ message?: unknown }> } | undefined;
+  return [e?.message, ...(e?.previousErrors ?? []).map((p) => p?.message)].some((m) => typeof m === 'string' && m.startsWith('OOM'));
+}
 
 interface Entry {
   readonly id: SeriesId;
@@ -323,7 +330,11 @@ export class EdgeDemand implements SeriesDemand {
       .touch(redis.multi(), [e.id.key])
       .publish(keys.demand, demandNudge(e.id.key, e.asker))
       .exec()
-      .catch(() => undefined); // Redis unreachable: the next touch adds it
+      .catch((err: unknown) => {
+        // Redis full (noeviction) took nothing of it: its clients waited a minute for "not started in
+        // time", nothing saying why (an operator's review). Unreachable: the next touch adds it.
+        if (isOom(err) && awaitsAnswer(e)) this.end(e, REDIS_FULL);
+      });
   }
 
   /**

@@ -38,7 +38,8 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
   beforeAll(async () => {
     redis = await RedisProcess.start();
     check = new Redis(redis.url);
-    sim = await startSimExchange({ symbols: SYMBOLS, pushIntervalMs: 200 });
+    // XRPUSDT: a symbol no node keeps, asked for on demand.
+    sim = await startSimExchange({ symbols: [...SYMBOLS, 'XRPUSDT'], pushIntervalMs: 200 });
     env = {
       SYMBOLS: SYMBOLS.join(','),
       INTERVALS: '1m',
@@ -78,6 +79,11 @@ describe.runIf(redisUp)('cluster: a Redis out of memory, losing keys, or set to 
       // Nothing refused the lease; the full Redis is said (its memory is read every 15 s).
       expect((led.warnings as string[]).filter((w) => !w.includes('of its maxmemory'))).toEqual([]);
       for (const node of [standby, edge]) await node.until((h) => (h.warnings as string[]).some((w) => /holds [\d.]+ of its maxmemory/.test(w)), 20_000, `${node.name} says redis is full`);
+      // A cold symbol cannot be asked for: its client is told so, soon (reproduced: a minute, then "not started in time").
+      const cold = new EngineClient(`${edge.ws}/ws/XRPUSDT?interval=1m`);
+      await cold.until((c) => c.messages.some((m) => m.type === 'error'), 15_000, 'a refusal for the cold symbol');
+      expect(cold.messages.find((m) => m.type === 'error')).toMatchObject({ code: 'series_capacity', message: expect.stringMatching(/Redis is full/) });
+      cold.close();
       // Its bar updates go on (each series' keys are capped): offsets advance, no write fails.
       const pos = seriesKeys(seriesId('BTCUSDT', '1m')).pos;
       const offset = async () => Number(await check.hget(pos, 'offset'));
