@@ -1,7 +1,7 @@
 import type { Chart } from 'klinecharts';
 import { createEffect, createMemo, createSignal, For, lazy, on, onCleanup, onMount, Show, Suspense } from 'solid-js';
 import { canonicalSeriesLabel, fetchCatalog, fetchSeriesCatalog, fetchSeriesPoints, seriesLabel, seriesOffered, splitSeriesLabel } from './api.ts';
-import { pricePrecision } from './chart/period.ts';
+import { priceText } from './chart/price-text.ts';
 import { INDICATORS, KlineChart } from './chart/KlineChart.tsx';
 import { Popover } from './components/Popover.tsx';
 import { hasDrawings } from './drawing/has-drawings.ts';
@@ -15,9 +15,11 @@ import { seriesKey } from './store/candle.ts';
 import { market } from './store/market.ts';
 import { mergeSeriesPoints, seriesPointsKey } from './store/series-points.ts';
 import { untilFetched } from './feed/until-fetched.ts';
-import { lowerBound } from './lower-bound.ts';
 import { CHART_TYPES, type ChartType, type IndicatorConfig, readUrlState, type Scale, SCALES, writeUrlState } from './url-state.ts';
 import { statusBadge, type StatusBadge } from './status-badge.ts';
+import { droppedNotice, offeredSeries } from './offered-series.ts';
+import { spanLabel, windowChange } from './window-change.ts';
+import { menuAfterPanel } from './menu-after-panel.ts';
 
 // Opened by some users only: fetched on first use, out of the main bundle.
 const DrawingLayer = lazy(() => import('./drawing/DrawingLayer.tsx'));
@@ -45,6 +47,8 @@ export function App() {
   const [chart, setChart] = createSignal<Chart | null>(null);
   const [drawOpen, setDrawOpen] = createSignal(false);
   const [menuOpen, setMenuOpen] = createSignal(false);
+  /** What the page changed in the view on its own (a series the engine would refuse), until dismissed. */
+  const [notice, setNotice] = createSignal<string | undefined>();
   const [settingsFor, setSettingsFor] = createSignal<{ kind: 'builtin' | 'series'; name: string } | null>(null);
   let search: HTMLInputElement | undefined;
 
@@ -63,8 +67,15 @@ export function App() {
     const markets = untilFetched(fetchCatalog, (c) => setCatalog(c), { refreshMs: CATALOG_REFRESH_MS });
     const seriesDefs = untilFetched(fetchSeriesCatalog, (defs) => {
       market.setState({ seriesCatalog: defs });
-      // The link's labels in the engine's spelling (its messages are keyed by it).
-      setSeries((cur) => (cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur));
+      // The link's labels in the engine's spelling (its messages are keyed by it), without those the
+      // engine would refuse the whole socket for (one bad entry blanked the chart: a review).
+      setSeries((cur) => {
+        const canonical = cur.some((c) => canonicalSeriesLabel(c.name, defs) !== c.name) ? cur.map((c) => ({ ...c, name: canonicalSeriesLabel(c.name, defs) })) : cur;
+        const { kept, dropped } = offeredSeries(canonical, defs);
+        if (!dropped.length) return canonical;
+        setNotice(droppedNotice(dropped));
+        return kept;
+      });
     }, { refreshMs: CATALOG_REFRESH_MS });
     onCleanup(() => {
       markets.stop();
@@ -94,6 +105,11 @@ export function App() {
         symbol: s,
         interval: i,
         series: wanted,
+        // Refused before the catalog could weed it out: dropped, and the socket opened again without it.
+        onSeriesRefused: (name, message) => {
+          setNotice(`${message}: series '${name}' removed from the view`);
+          setSeries((cur) => cur.filter((c) => seriesName(c.name) !== name));
+        },
         // A resume brings the bars missed while away; their derived-series points come from the series endpoint.
         onRecovered: (bars, missing) => {
           const last = bars.at(-1)!.time;
@@ -108,6 +124,9 @@ export function App() {
       onCleanup(close);
     }),
   );
+  // A panel opened from the phone's menu (drawing tools, an indicator's settings) is not left under it.
+  const panelOpen = () => drawOpen() || settingsFor() !== null;
+  createEffect(on(panelOpen, (open, wasOpen) => setMenuOpen((m) => menuAfterPanel(m, open, wasOpen ?? false)), { defer: true }));
   createEffect(() => writeUrlState({ symbol: symbol(), interval: interval(), indicators: indicators(), theme: theme(), series: series(), type: chartType(), scale: scale() }));
   createEffect(() => document.documentElement.setAttribute('data-theme', theme()));
 
@@ -121,19 +140,19 @@ export function App() {
   const toggle = (name: string) => setIndicators((cur) => (cur.some((c) => c.name === name) ? cur.filter((c) => c.name !== name) : [...cur, { name }]));
 
   const last = createMemo(() => candles()?.at(-1));
-  const change = createMemo(() => {
+  const windowed = createMemo(() => {
     const list = candles();
-    const l = last();
-    if (!list?.length || !l) return undefined;
-    // Change over the last 24 h when the window reaches that far, else over the whole window.
-    const dayAgo = l.time - 86_400_000;
-    // A binary search: this runs on every update, over up to 5,000 bars.
-    const ref = list[lowerBound(list, dayAgo, (c) => c.time)] ?? list[0]!;
-    return ((l.close - ref.open) / ref.open) * 100;
+    return list ? windowChange(list, interval()) : undefined;
   });
+  const change = () => windowed()?.pct;
+  /** Said when the change covers less than a day (the window does not reach that far back). */
+  const shortSpan = () => {
+    const w = windowed();
+    return w && w.spanMs < 86_400_000 ? spanLabel(w.spanMs) : undefined;
+  };
   createEffect(() => {
     const l = last();
-    document.title = l ? `${l.close.toFixed(pricePrecision(l.close))} ${symbol()} · ${interval()}` : `${symbol()} · kline-engine`;
+    document.title = l ? `${priceText(l.close)} ${symbol()} · ${interval()}` : `${symbol()} · kline-engine`;
   });
   const pair = createMemo(() => markets().find((m) => m.symbol === symbol()) ?? splitSymbol(symbol()));
 
@@ -206,10 +225,16 @@ export function App() {
             {symbol()}
           </span>
           <span class="price" data-testid="last-price">
-            {last() ? last()!.close.toFixed(pricePrecision(last()!.close)) : '—'}
+            {last() ? priceText(last()!.close) : '—'}
           </span>
-          <span class="change" classList={{ up: (change() ?? 0) >= 0, down: (change() ?? 0) < 0 }} data-testid="change">
+          <span class="change" classList={{ up: (change() ?? 0) >= 0, down: (change() ?? 0) < 0 }} data-testid="change" title={shortSpan() ? `change over the last ${shortSpan()}` : 'change over the last 24 h'}>
             {change() === undefined ? '' : `${change()! >= 0 ? '+' : ''}${change()!.toFixed(2)}%`}
+            <Show when={change() !== undefined && shortSpan()}>
+              <small class="span" data-testid="change-span">
+                {' '}
+                {shortSpan()}
+              </small>
+            </Show>
           </span>
         </div>
         <button class="menu-toggle" aria-label="Chart controls" aria-expanded={menuOpen()} aria-controls="controls" onClick={() => setMenuOpen(!menuOpen())}>
@@ -310,6 +335,14 @@ export function App() {
           </button>
         </div>
       </header>
+      <Show when={notice()}>
+        <div class="error notice" role="status" data-testid="notice">
+          {notice()}
+          <button class="dismiss" aria-label="dismiss" onClick={() => setNotice(undefined)}>
+            ×
+          </button>
+        </div>
+      </Show>
       <Show when={error()}>
         <div class="error" role="alert" data-testid="error">
           {error()}

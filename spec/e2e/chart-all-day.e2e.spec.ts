@@ -115,7 +115,7 @@ describe.runIf(await hasChromium('browser e2e (a chart open all day)'))('a chart
       await page.waitForTimeout(50);
     }
     expect(await page.evaluate(() => (window as unknown as { __setSymbols: number }).__setSymbols)).toBe(1);
-    expect(await page.evaluate(() => (window as unknown as { __chart: Handle }).__chart.getSymbol().pricePrecision)).toBe(6);
+    expect(await page.evaluate(() => (window as unknown as { __chart: Handle }).__chart.getSymbol().pricePrecision)).toBe(5);
   }, 60_000);
 
   it('a main thread that could not keep up skips ahead: its socket with the late updates is dropped, a new one resumes (reproduced: minutes behind, shown live)', async () => {

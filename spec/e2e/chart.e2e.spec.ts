@@ -81,7 +81,7 @@ describe.runIf(await hasChromium('browser e2e'))('the live chart in a real brows
       .poll(() =>
         page.evaluate(() => {
           const list = (window as unknown as { __market: { getState(): { candlesByKey: Record<string, StoreCandle[]> } } }).__market.getState().candlesByKey['ETHUSDT:5m'] ?? [];
-          return document.querySelector('[data-testid=last-price]')?.textContent === list.at(-1)?.close.toFixed(2);
+          return document.querySelector('[data-testid=last-price]')?.textContent === list.at(-1)?.close.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
         }),
         { timeout: 10_000 },
       )

@@ -11,6 +11,8 @@ import { applyScale, chartTypeStyles, countdownStyles } from './chart-look.ts';
 import { createDataLoader, OLDER_PAGE } from './data-loader.ts';
 import { registerChartHotkeys } from './hotkeys.ts';
 import { PERIOD_SUFFIXES, pricePrecision, toPeriod } from './period.ts';
+import { UNFOLDED_DECIMALS } from './unfolded-decimals.ts';
+import { chartFocus } from './chart-focus.ts';
 import { registerSeriesIndicator, seriesCalc, seriesIndicatorName } from './series-indicator.ts';
 
 /** KLineChart's built-ins the chart offers, and the pane each draws in. */
@@ -136,10 +138,12 @@ export function KlineChart(props: KlineChartProps) {
   onMount(() => {
     // Merged into the built-in en-US texts (KLineChart spreads the old locale under it), hence the cast.
     registerLocale('en-US', PERIOD_SUFFIXES as Partial<Locales> as Locales);
-    chart = init(el, { styles: props.theme });
+    chart = init(el, { styles: props.theme, decimalFold: UNFOLDED_DECIMALS });
     if (!chart) return;
     const c = chart;
     registerChartHotkeys();
+    const container = chartFocus(el);
+    createEffect(() => container?.setAttribute('aria-label', `${props.symbol} ${props.interval} price chart`));
     // Debug/test handle, like window.__market.
     (window as unknown as { __chart?: Chart }).__chart = c;
     c.setSymbol({ ticker: props.symbol, pricePrecision: 2, volumePrecision: 4 });
@@ -321,7 +325,7 @@ export function KlineChart(props: KlineChartProps) {
 
   return (
     <div class="chart-wrap">
-      <div ref={el} class="chart" data-testid="chart" role="img" aria-label={`${props.symbol} ${props.interval} price chart`} />
+      <div ref={el} class="chart" data-testid="chart" />
       <Show when={loading()}>
         <div class="chart-loading" data-testid="chart-loading" role="status">
           {overlayText()}

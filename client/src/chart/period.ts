@@ -18,16 +18,20 @@ export function toPeriod(interval: string): Period {
 
 /** Most decimals a price is shown with (a price below 1e-8 shows its first digits). */
 const MAX_PRICE_DECIMALS = 12;
+/** The exchange's finest tick is 1e-8: more decimals than that are zeros it never quotes. */
+const TICK_DECIMALS = 8;
 
 /**
  * Decimals that show a price at its tick (from the magnitude of a recent close). Below 1, five
- * significant digits, at least 6 decimals: with a fixed 6, PEPE at 0.00001234 read 0.000012 and a
- * BTC-quoted pair near 5e-7 read 0.000000, and the chart's axis (whose smallest span is one unit of
- * the last decimal) squashed their candles flat (a client review).
+ * significant digits, up to the exchange's 8 decimals (a price too small to show two digits in 8
+ * gets more): with a fixed 6, PEPE at 0.00001234 read 0.000012 and a BTC-quoted pair near 5e-7 read
+ * 0.000000, and the chart's axis squashed their candles flat (a client review); with at least 6, XRP
+ * read 0.486460 where the exchange quotes 0.48646 (another).
  */
 export function pricePrecision(price: number): number {
   if (price >= 100) return 2;
   if (price >= 1) return 4;
   if (!(price > 0)) return 6;
-  return Math.min(MAX_PRICE_DECIMALS, Math.max(6, 4 - Math.floor(Math.log10(price))));
+  const significant = 4 - Math.floor(Math.log10(price));
+  return price >= 1e-7 ? Math.min(TICK_DECIMALS, significant) : Math.min(MAX_PRICE_DECIMALS, significant);
 }

@@ -1,11 +1,5 @@
 import { type OverlayTemplate, registerOverlay } from 'klinecharts';
-
-const ms = (d: number) => {
-  const m = Math.round(Math.abs(d) / 60_000);
-  if (m < 60) return `${m}m`;
-  if (m < 1440) return `${Math.floor(m / 60)}h ${m % 60}m`;
-  return `${Math.floor(m / 1440)}d ${Math.floor((m % 1440) / 60)}h`;
-};
+import { rangeLabel } from './range-label.ts';
 
 /** Price and range measure: the box between two points, labelled with the change, %, bars and time. */
 const priceRange: OverlayTemplate = {
@@ -18,15 +12,10 @@ const priceRange: OverlayTemplate = {
     if (coordinates.length < 2) return [];
     const [a, b] = [coordinates[0]!, coordinates[1]!];
     const [p, q] = [overlay.points[0]!, overlay.points[1]!];
-    if (p.value === undefined || q.value === undefined) return [];
-    const diff = q.value - p.value;
-    const pct = p.value !== 0 ? (diff / p.value) * 100 : 0;
-    const bars = p.dataIndex !== undefined && q.dataIndex !== undefined ? Math.abs(q.dataIndex - p.dataIndex) : 0;
-    const time = p.timestamp !== undefined && q.timestamp !== undefined ? ms(q.timestamp - p.timestamp) : '';
-    const precision = chart.getSymbol()?.pricePrecision ?? 2;
-    const up = diff >= 0;
+    const text = rangeLabel(p, q, chart.getSymbol()?.pricePrecision ?? 2, chart.getPeriod());
+    if (text === undefined) return [];
+    const up = q.value! >= p.value!;
     const color = up ? 'rgba(38, 166, 154, 0.18)' : 'rgba(239, 83, 80, 0.18)';
-    const text = `${up ? '+' : ''}${diff.toFixed(precision)} (${up ? '+' : ''}${pct.toFixed(2)}%) · ${bars} bars · ${time}`;
     return [
       {
         type: 'polygon',

@@ -4,6 +4,7 @@ import { market } from '../store/market.ts';
 import { mergeSeriesPoint, mergeSeriesPoints, setSeriesPoints, setSeriesStatus } from '../store/series-points.ts';
 import { observeSkew } from './exchange-clock.ts';
 import { parseEngineMessage } from './messages.ts';
+import { refusedSeriesName } from './refused-series.ts';
 import type { SeriesState } from './wire.ts';
 import { FeedLag } from './feed-lag.ts';
 import { GAPS_KEPT, isStale, pushIntervalMs, STALE_PUSHES } from './staleness.ts';
@@ -93,6 +94,11 @@ export interface EngineSocketOptions {
   baseUrl?: string;
   /** After a resume: the bars the socket missed and the derived series whose points for them did not come along (the caller fetches those). */
   onRecovered?: (bars: ReadonlyArray<{ time: number }>, missingSeries: string[]) => void;
+  /**
+   * The engine refused the socket for one of its derived series (see refusedSeriesName): the caller
+   * drops that series and connects again. Without it the refusal is final, as any other.
+   */
+  onSeriesRefused?: (name: string, message: string) => void;
 }
 
 /**
@@ -322,6 +328,13 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       // interval during a halt took the refusal as final: a review).
       const stoppedTrading = refusal?.code === 'symbol_not_trading' && (served || wasShown());
       const retryable = (refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code)) || stoppedTrading;
+      // One bad series refuses the whole socket (the catalog not fetched yet to weed it out): the
+      // caller drops it and the candles load, instead of a dead chart (a review).
+      const badSeries = ev.code === CLOSE_BAD_REQUEST && refusal && refusal.code === undefined && opts.onSeriesRefused ? refusedSeriesName(refusal.message, opts.series ?? []) : undefined;
+      if (badSeries !== undefined) {
+        opts.onSeriesRefused!(badSeries, refusal!.message);
+        return;
+      }
       if (ev.code === CLOSE_BAD_REQUEST && !retryable) {
         setConnection('error');
         return;

@@ -102,6 +102,9 @@ export function SymbolPicker(props: { current: string; onPick: (symbol: string) 
           class="options"
           role="listbox"
           aria-label="symbols"
+          // Not a tab stop of its own (a scrolling box is one in Chrome): Tab from the search landed here,
+          // the list closed on the search's blur and focus was lost (a review). Options are reached by the arrows.
+          tabIndex={-1}
           data-testid="symbol-options"
           style={{ height: `${Math.min(Math.max(filtered().length, 1), ROWS_SHOWN) * ROW_PX}px` }}
           onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}

@@ -11,11 +11,17 @@ describe('pricePrecision', () => {
     expect(shown(1.2345)).toBe('1.2345');
   });
 
-  it('shows five significant digits below 1, at least 6 decimals', () => {
-    expect(shown(0.5123)).toBe('0.512300');
+  it('shows five significant digits below 1, up to the exchange’s 8 decimals, with no zero it does not quote', () => {
+    expect(shown(0.48646)).toBe('0.48646'); // XRP: 0.486460 before
+    expect(shown(0.05123)).toBe('0.051230');
     expect(shown(0.00010234)).toBe('0.00010234'); // DOTBTC in the simulator (tick 1e-8)
-    expect(shown(0.00001234)).toBe('0.000012340'); // PEPE: 0.000012 before
-    expect(shown(0.00000047)).toBe('0.00000047000'); // a BTC-quoted pair: 0.000000 before
+    expect(shown(0.00013081)).toBe('0.00013081'); // ATOMBTC
+    expect(shown(0.00001234)).toBe('0.00001234'); // PEPE: 0.000012 with a fixed 6, 0.000012340 with at least 6
+    expect(shown(0.00000047)).toBe('0.00000047'); // a BTC-quoted pair: 0.000000 with a fixed 6
+  });
+
+  it('goes past 8 decimals only for a price that would show fewer than two digits in 8', () => {
+    expect(shown(0.000000012345)).toBe('0.000000012345');
   });
 
   it('bounds the decimals for tiny, zero and unreadable prices', () => {

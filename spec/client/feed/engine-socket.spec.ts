@@ -246,6 +246,20 @@ describe('connectEngine refusals (close 4000)', () => {
     ws.drop(4000);
   };
 
+  it('hands a socket refused for one of its series to onSeriesRefused (the caller drops it), any other refusal staying final', async () => {
+    const refused: string[] = [];
+    FakeSocket.serve = refuse({ message: "unknown series 'nope'; available series: rsi" });
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi', 'nope'], onSeriesRefused: (name) => refused.push(name) });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(refused).toEqual(['nope']);
+    stop();
+    FakeSocket.serve = refuse({ message: "unknown parameter 'intervals'" });
+    stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'], onSeriesRefused: (name) => refused.push(name) });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(refused).toEqual(['nope']);
+    expect(market.getState().connection).toBe('error');
+  });
+
   it('retries rate_limited after the time the engine names, saying it waits, and not sooner when the network comes back', async () => {
     let n = 0;
     FakeSocket.serve = (ws) => (++n === 1 ? refuse({ code: 'rate_limited', message: 'too many new derived series from this address (ON_DEMAND_PER_MIN); retry in 12 s' })(ws) : ws.send(historical));

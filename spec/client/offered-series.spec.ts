@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { toSeriesDef } from '../../client/src/api.ts';
+import type { SeriesDef } from '../../client/src/feed/wire.ts';
+import { droppedNotice, offeredSeries } from '../../client/src/offered-series.ts';
+import { refusedSeriesName } from '../../client/src/feed/refused-series.ts';
+
+const defs: SeriesDef[] = [
+  toSeriesDef({ name: 'rsi', pane: 'oscillator', params: { period: 14 }, ranges: { period: { min: 2, max: 200 } } })!,
+  toSeriesDef({ name: 'ema-cross', pane: 'overlay', params: { fast: 9, k: 2.5, source: 'close', log: false }, ranges: { k: { min: 0.5 }, source: { options: ['open', 'close'] } } })!,
+  toSeriesDef({ name: 'daily-pivot', pane: 'overlay', interval: '1h', params: {} })!,
+];
+const labels = (xs: Array<{ name: string }>) => xs.map((x) => x.name);
+
+describe('offeredSeries: the view keeps only series the engine takes', () => {
+  it('keeps offered series with valid parameters, colours and all', () => {
+    const series = [{ name: 'rsi', colors: ['#ff0000'] }, { name: 'rsi:period=21' }, { name: 'ema-cross:fast=5;k=0.75;source=open;log=true' }, { name: 'daily-pivot' }];
+    expect(offeredSeries(series, defs)).toEqual({ kept: series, dropped: [] });
+  });
+
+  it('drops a name the engine does not offer, and says so', () => {
+    const { kept, dropped } = offeredSeries([{ name: 'nope' }, { name: 'rsi' }], defs);
+    expect(labels(kept)).toEqual(['rsi']);
+    expect(dropped).toEqual([{ label: 'nope', reason: "series 'nope' is not offered by this engine" }]);
+    expect(droppedNotice(dropped)).toBe("series 'nope' is not offered by this engine: removed from the view");
+  });
+
+  it('drops parameters out of range, of the wrong type, unknown or repeated', () => {
+    const bad = ['rsi:period=99999', 'rsi:period=1', 'rsi:period=14.5', 'rsi:period=abc', 'rsi:period=1e2', 'rsi:length=3', 'rsi:period=3;period=4', 'ema-cross:k=0.1', 'ema-cross:source=high', 'ema-cross:log=yes'];
+    const { kept, dropped } = offeredSeries(bad.map((name) => ({ name })), defs);
+    expect(kept).toEqual([]);
+    expect(labels(dropped.map((d) => ({ name: d.label })))).toEqual(bad);
+    expect(dropped[0]!.reason).toBe("series 'rsi': parameter 'period' must be 2 to 200");
+  });
+
+  it('drops a second copy of the same label (the engine refuses a series asked twice)', () => {
+    const { kept, dropped } = offeredSeries([{ name: 'rsi' }, { name: 'rsi' }], defs);
+    expect(labels(kept)).toEqual(['rsi']);
+    expect(dropped).toHaveLength(1);
+  });
+
+  it('says nothing when nothing was dropped', () => {
+    expect(droppedNotice([])).toBeUndefined();
+  });
+});
+
+describe('refusedSeriesName: a socket refused for one of its series', () => {
+  const asked = ['nope', 'rsi:period=99999', 'ema-cross'];
+  it('reads the engine’s wording for each way a series is refused', () => {
+    expect(refusedSeriesName("unknown series 'nope'; available series: rsi, ema-cross", asked)).toBe('nope');
+    expect(refusedSeriesName("rsi: parameter period must be at most 200, got 99999", asked)).toBe('rsi');
+    expect(refusedSeriesName("rsi: unknown parameter 'x' (known: period)", asked)).toBe('rsi');
+    expect(refusedSeriesName("series 'ema-cross': parameter 'fast' given more than once", asked)).toBe('ema-cross');
+    expect(refusedSeriesName("series 'rsi' asked for more than once", asked)).toBe('rsi');
+  });
+
+  it('names no series the socket did not ask for, and no other refusal', () => {
+    expect(refusedSeriesName("unknown series 'other'; available series: rsi", asked)).toBeUndefined();
+    expect(refusedSeriesName("unknown symbol 'XYZ'; try BTCUSDT", asked)).toBeUndefined();
+    expect(refusedSeriesName("unknown parameter 'intervals' (this route takes interval, series, epoch, since)", asked)).toBeUndefined();
+    expect(refusedSeriesName("1x: not an interval", asked)).toBeUndefined();
+  });
+});
