@@ -27,6 +27,8 @@ export interface LoadSeriesOptions {
 const HOOKS = new URL('./kline-engine-hooks.mjs', import.meta.url).href;
 const PROBE = new URL('./probe-series-module.mjs', import.meta.url);
 const OPERATORS = new URL('../operators/index.ts', import.meta.url).href;
+/** How long the loader process may take to start, before it imports any module (not a module's fault). */
+const LOADER_START_MS = 120_000;
 /** tsx's loader (TypeScript, ESM and CommonJS alike), for the worker that imports a module first. */
 const TSX = import.meta.resolve('tsx');
 
@@ -130,10 +132,20 @@ function probe(files: string[], timeoutMs: number, maxHeapMb: number, checkBudge
       if (err) fail(new SeriesModuleError(`series module ${current} ${err}`, { info: { file: current } }));
       else ok();
     };
-    // The loader process itself may take a while to start on a busy machine.
-    arm(Math.max(timeoutMs, 30_000));
-    child.on('message', (m: { start?: string; check?: string; file?: string; ok?: boolean; error?: string; contract?: string }) => {
-      if (m.start) {
+    // The loader process itself (node, tsx, the probe's imports) may take a while to start on a busy
+    // machine: a deadline of its own, that names no module. It was 30 s, counted against the first
+    // module ("did not finish loading within 30 s (a loop at import?)"), and a loaded 2-core CI
+    // machine (vitest's own imports took 78 s) failed an engine's start with it.
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fail(new SeriesModuleError(`the series loader process did not start within ${LOADER_START_MS / 1000} s (a busy machine?); no module of ${files.join(', ')} was imported yet`, { info: { file: current } }));
+    }, LOADER_START_MS);
+    child.on('message', (m: { ready?: boolean; start?: string; check?: string; file?: string; ok?: boolean; error?: string; contract?: string }) => {
+      if (m.ready) arm();
+      else if (m.start) {
         current = m.start;
         checking = false;
         arm();

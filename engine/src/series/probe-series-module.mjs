@@ -1,5 +1,5 @@
 // Imports series modules in a child process, one after another, telling the parent which file it
-// starts and how each went: `{ start: file }`, `{ check: file }` once imported (its operator runs
+// starts and how each went: `{ ready: true }` once this process has started, `{ start: file }`, `{ check: file }` once imported (its operator runs
 // over the forming check's bars, forming-check.ts), then `{ file, ok, error? }` (or `contract`: it
 // breaks the forming/closed contract). Plain JavaScript: the process runs with tsx's loader
 // (`--import tsx`) and the kline-engine hooks (argv[2], argv[3]); argv[4] is the check's budget in ms.
@@ -10,6 +10,8 @@ import { formingProblem } from './forming-check.ts';
 
 const [hooks, target, budget, ...files] = process.argv.slice(2);
 installKlineEngineResolution(hooks, target);
+// Started (node, tsx and this file's own imports): the parent's limits per module run from here.
+process.send({ ready: true });
 for (const file of files) {
   process.send({ start: file });
   try {
