@@ -39,7 +39,7 @@ describe.runIf(await hasChromium('browser e2e (a switch that gets no data)'))('a
     await page.goto(`${app.url}/?symbol=BTCUSDT&interval=1m`);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'live');
     await page.waitForFunction(() => (window as unknown as { __chart?: { getDataList(): unknown[] } }).__chart!.getDataList().length > 100);
-  });
+  }, 120_000); // builds the client (vite, synchronous) and starts a browser: past 60 s on a loaded CI machine
 
   afterAll(async () => {
     await browser?.close();

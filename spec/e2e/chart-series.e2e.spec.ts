@@ -31,7 +31,7 @@ describe.runIf(await hasChromium('browser e2e (derived series)'))('derived serie
     await app.ready;
     ({ browser, page } = await openChartPage());
     await recordSockets(page);
-  });
+  }, 120_000); // builds the client (vite, synchronous) and starts a browser: past 60 s on a loaded CI machine
 
   afterAll(async () => {
     await browser?.close();

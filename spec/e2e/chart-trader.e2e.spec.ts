@@ -34,7 +34,7 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     });
     await app.ready;
     ({ browser, page } = await openChartPage());
-  });
+  }, 120_000); // builds the client (vite, synchronous) and starts a browser: past 60 s on a loaded CI machine
 
   afterAll(async () => {
     await browser?.close();

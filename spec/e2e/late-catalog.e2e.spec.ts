@@ -22,7 +22,7 @@ describe.runIf(await hasChromium('browser e2e (a late series catalog)'))('a deri
     app = await startChartApp({ symbols: ['BTCUSDT'], intervals: ['1m'], historyOnConnect: 200 });
     await app.ready;
     ({ browser, page } = await openChartPage());
-  });
+  }, 120_000); // builds the client (vite, synchronous) and starts a browser: past 60 s on a loaded CI machine
 
   afterAll(async () => {
     await browser?.close();

@@ -128,8 +128,10 @@ describe('a flood of client history against the engine on the simulator', () => 
     console.log(`live messages after a drop: ${baseline} without the flood, ${flooded} with it (ratio ${(flooded / baseline).toFixed(2)}); flood: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, exchange REST requests meanwhile ${restDuring}`);
     expect(baseline).toBeGreaterThan(20);
     // Before the fix the flood starved it (1 message against 280: ratio 0.00); drop-to-drop noise
-    // (reconnect jitter, the flood's own CPU in this process) is about ±20%.
-    expect(flooded / baseline).toBeGreaterThan(0.6);
+    // (reconnect jitter, the flood's own CPU in this process) is about ±20% on an idle machine, and
+    // more on a loaded one, where the flood's CPU is a larger part of what this process gets (0.58
+    // with a CPU burner and other spec files beside it): a bound that tells starvation from noise.
+    expect(flooded / baseline).toBeGreaterThan(0.3);
     // The excess was refused with a retry time, not queued; only 200, 429 and 503 were answered.
     expect([...statuses.keys()].every((s) => s === 200 || s === 429 || s === 503)).toBe(true);
     expect((statuses.get(429) ?? 0) + (statuses.get(503) ?? 0)).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { App } from '../../../engine/src/app.ts';
 import { startTestApp } from '../../helpers/test-app.ts';
 import { EngineClient } from '../../helpers/ws-client.ts';
@@ -205,6 +205,8 @@ describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
   it("refuses an address's next first message while its sockets hold their share (server_busy, try again), closes its socket that does not drain, and serves another address", async () => {
     const port = Number(new URL(app.url).port);
     const stalled = await stalledClient(port, BIG_PATH, '127.0.0.2');
+    // Gone whatever happens here: left open by a failed expect, its buffered bytes failed the next spec too.
+    onTestFinished(() => void stalled.destroy());
     const ws = (from: string) => new EngineClient(`${app.url.replace('http', 'ws')}${BIG_PATH}`, { localAddress: from });
     // The same address at once: refused, told when to try again.
     const same = ws('127.0.0.2');
@@ -216,13 +218,14 @@ describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
     const other = ws('127.0.0.1');
     await other.until((c) => c.live().length > 0, 20_000, 'a live candle');
     expect(other.messages[0]).toMatchObject({ type: 'historical' });
-    // The socket over its address's share that does not drain is closed (not after SEND_STUCK_MS).
-    await expect.poll(() => metric(app, 'engine_ws_budget_closed_total'), { timeout: 5_000 }).toBe(1);
+    // The socket over its address's share that does not drain is closed (not after SEND_STUCK_MS:
+    // 60 s here, and no stuck close is counted). 5 s was not enough on a loaded machine (0 closes).
+    await expect.poll(() => metric(app, 'engine_ws_budget_closed_total'), { timeout: 30_000 }).toBe(1);
     expect(metric(app, 'engine_ws_stuck_closed_total')).toBe(0);
     expect(other.closeCode).toBeUndefined();
     other.close();
     stalled.destroy();
-  }, 60_000);
+  }, 90_000);
 
   it("counts an IPv6 client's share for its /48: another /64 of it is refused, another /48 served", async () => {
     const port = Number(new URL(app.url).port);
@@ -230,6 +233,7 @@ describe("send budget: one address's share of MAX_BUFFERED_TOTAL_BYTES", () => {
     const refused = metric(app, 'engine_ws_budget_refused_total');
     // Through a trusted proxy (127.0.0.3), which names the client.
     const stalled = await stalledClient(port, BIG_PATH, '127.0.0.3', '2001:db8:7:1::1');
+    onTestFinished(() => void stalled.destroy());
     const from = (ip: string) => new EngineClient(`${app.url.replace('http', 'ws')}${BIG_PATH}`, { localAddress: '127.0.0.3', headers: { 'x-forwarded-for': ip } });
     const sameSite = from('2001:db8:7:2::1');
     await sameSite.until((c) => c.closeCode !== undefined, 10_000, 'a refusal');

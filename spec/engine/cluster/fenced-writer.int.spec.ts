@@ -155,10 +155,13 @@ describe.runIf(redisUp)('fenced writer and lease (own redis-server)', () => {
   });
 
   it('a leader whose lease lapsed (paused past it) is fenced: its write is refused, nothing is stored or published', async () => {
-    await redis.set(keys.lease, 'old', 'PX', 150);
+    // The lease is made to lapse after the first write is answered, not 150 ms after it was set: a
+    // loaded machine took longer than that to send the first write (it was fenced, not written).
+    await redis.set(keys.lease, 'old', 'PX', 5000);
     const w = writer();
     expect(await w.write('old', id, bar(1, 1))).toMatchObject({ kind: 'written', offset: 1 });
-    await sleep(200);
+    await redis.pexpire(keys.lease, 100);
+    for (const deadline = Date.now() + 10_000; (await redis.exists(keys.lease)) === 1; await sleep(20)) if (Date.now() > deadline) throw new Error('the lease did not lapse');
     await redis.set(keys.lease, 'new', 'PX', 5000, 'NX');
     const sub = client(server.url);
     const heard: string[] = [];

@@ -127,10 +127,16 @@ describe.runIf(redisUp)('history re-asks (Redis)', () => {
       void got.finally(() => (settled = true));
       // More copies than maxInFlight (3) reach the leader before it has the page (or the request ends early).
       await until(() => heard.length >= 5 || settled, 'five copies of the ask at the leader');
+      // Worked on once while the page was being fetched. A copy the edge sent (every 20 ms) before
+      // the answer reached it may come to the leader after it answered, and is worked on again (an
+      // answered ask is forgotten: the first spec): on a loaded machine one did, so only the fetches
+      // begun before the page came are counted here.
+      const servedWhileFetching = [...served];
       release();
       expect(await got).toEqual([bar(98), bar(99), bar(100)]);
       expect(new Set(heard).size).toBe(1);
-      expect(served).toEqual(['10.0.0.7']);
+      expect(servedWhileFetching).toEqual(['10.0.0.7']);
+      expect(new Set(served)).toEqual(new Set(['10.0.0.7']));
     } finally {
       edge.stop();
     }

@@ -99,11 +99,14 @@ describe.runIf(redisUp)('cluster: a standby holds its upstream events', () => {
       expect(Math.min(...lags)).toBeGreaterThanOrEqual(LAG_MS - 2);
       expect(await held(b)).toBeGreaterThan(6);
       expect(await held(a)).toBe(heldByLeader);
-      // Not held: its clients' updates came sooner than the lag (most of them, whatever the machine's load).
+      // Not held: its clients got each update about the lag sooner than b's got the same one. Timed
+      // against b, in this same process (a loaded machine delays both alike), not against a fixed
+      // LAG_MS: with two CPU burners beside it c's median lag was 46 ms, unheld.
       expect(await held(c)).toBe(0);
-      const lagsC = onC.got.map((x) => x.at - sent.get(x.key)!).sort((x, y) => x - y);
-      expect(lagsC.length).toBeGreaterThan(6);
-      expect(lagsC[Math.floor(lagsC.length / 2)]).toBeLessThan(LAG_MS - 2);
+      const onCAt = new Map(onC.got.map((x) => [x.key, x.at]));
+      const aheadOfB = onB.got.filter((x) => onCAt.has(x.key)).map((x) => x.at - onCAt.get(x.key)!).sort((x, y) => x - y);
+      expect(aheadOfB.length).toBeGreaterThan(6);
+      expect(aheadOfB[Math.floor(aheadOfB.length / 2)]).toBeGreaterThanOrEqual(LAG_MS / 2);
     } finally {
       onA.close();
       onB.close();
