@@ -45,18 +45,17 @@ describe('offeredSeries: the view keeps only series the engine takes', () => {
 
 describe('refusedSeriesName: a socket refused for one of its series', () => {
   const asked = ['nope', 'rsi:period=99999', 'ema-cross'];
-  it('reads the engine’s wording for each way a series is refused', () => {
-    expect(refusedSeriesName("unknown series 'nope'; available series: rsi, ema-cross", asked)).toBe('nope');
-    expect(refusedSeriesName("rsi: parameter period must be at most 200, got 99999", asked)).toBe('rsi');
-    expect(refusedSeriesName("rsi: unknown parameter 'x' (known: period)", asked)).toBe('rsi');
-    expect(refusedSeriesName("series 'ema-cross': parameter 'fast' given more than once", asked)).toBe('ema-cross');
-    expect(refusedSeriesName("series 'rsi' asked for more than once", asked)).toBe('rsi');
+  it('takes the series a bad_series refusal names, by its name whatever its parameters', () => {
+    expect(refusedSeriesName({ code: 'bad_series', series: 'nope' }, asked)).toBe('nope');
+    expect(refusedSeriesName({ code: 'bad_series', series: 'rsi' }, asked)).toBe('rsi');
+    expect(refusedSeriesName({ code: 'bad_series', series: 'ema-cross' }, asked)).toBe('ema-cross');
   });
 
-  it('names no series the socket did not ask for, and no other refusal', () => {
-    expect(refusedSeriesName("unknown series 'other'; available series: rsi", asked)).toBeUndefined();
-    expect(refusedSeriesName("unknown symbol 'XYZ'; try BTCUSDT", asked)).toBeUndefined();
-    expect(refusedSeriesName("unknown parameter 'intervals' (this route takes interval, series, epoch, since)", asked)).toBeUndefined();
-    expect(refusedSeriesName("1x: not an interval", asked)).toBeUndefined();
+  it('names no series the socket did not ask for, none for a refusal naming none, and none for another code', () => {
+    expect(refusedSeriesName({ code: 'bad_series', series: 'other' }, asked)).toBeUndefined();
+    expect(refusedSeriesName({ code: 'bad_series' }, asked)).toBeUndefined();
+    expect(refusedSeriesName({ code: 'symbol_not_trading', series: 'nope' }, asked)).toBeUndefined();
+    // The wording alone is no longer read: an engine says which series with its code.
+    expect(refusedSeriesName({}, asked)).toBeUndefined();
   });
 });

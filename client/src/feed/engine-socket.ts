@@ -330,7 +330,7 @@ export function connectEngine(opts: EngineSocketOptions): () => void {
       const retryable = (refusal?.code !== undefined && RETRYABLE_REFUSALS.has(refusal.code)) || stoppedTrading;
       // One bad series refuses the whole socket (the catalog not fetched yet to weed it out): the
       // caller drops it and the candles load, instead of a dead chart (a review).
-      const badSeries = ev.code === CLOSE_BAD_REQUEST && refusal && refusal.code === undefined && opts.onSeriesRefused ? refusedSeriesName(refusal.message, opts.series ?? []) : undefined;
+      const badSeries = ev.code === CLOSE_BAD_REQUEST && refusal && opts.onSeriesRefused ? refusedSeriesName(refusal, opts.series ?? []) : undefined;
       if (badSeries !== undefined) {
         opts.onSeriesRefused!(badSeries, refusal!.message);
         return;

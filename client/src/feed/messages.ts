@@ -40,7 +40,7 @@ export type EngineMessage =
   /** `at`: when the engine sent it (its clock, ms; see feed-lag.ts). */
   | { type: 'live_candle'; symbol: string; interval: string; candle: Candle; position?: StreamPosition; at?: number }
   | { type: 'status'; upstream: 'live' | 'reconnecting' | 'stale' | 'ended'; source: string }
-  | { type: 'error'; message: string; code?: string; retryAfterSec?: number };
+  | { type: 'error'; message: string; code?: string; retryAfterSec?: number; series?: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -173,6 +173,8 @@ export function parseEngineMessage(text: string): EngineMessage | undefined {
       // Bounded as a series' error is: it is shown in the banner.
       const out: EngineMessage = { type: 'error', message: isStr(msg.message) ? msg.message.slice(0, 500) : 'unknown error' };
       if (isStr(msg.code)) out.code = msg.code;
+      // The derived series a `bad_series` refusal blames: a name, bounded as the engine echoes it.
+      if (isStr(msg.series) && msg.series.length <= 64) out.series = msg.series;
       const retryAfterSec = toRetryAfter(msg, out.message);
       if (retryAfterSec !== undefined) out.retryAfterSec = retryAfterSec;
       return out;

@@ -1,14 +1,15 @@
 import { splitSeriesLabel } from '../api.ts';
 
+/** The engine's code for a socket refused whole for one of its derived series (engine `BAD_SERIES`). */
+export const BAD_SERIES = 'bad_series';
+
 /**
- * The series name an engine `error` names when it refused a socket for one of its derived series
- * (`unknown series 'nope'; …`, `rsi: parameter 'period' must be …`, `series 'rsi': …`), when that
- * name is one the socket asked for; undefined for any other refusal. The engine sends these with no
- * `code`, so the message is all there is: read only against the names asked, never guessed.
+ * The derived series an engine `error` blames for refusing the whole socket (`code` `bad_series`, its
+ * `series` the entry's name), when that name is one the socket asked for; undefined for any other
+ * refusal, and for one naming no series (too many asked): only a name asked is ever dropped.
  */
-export function refusedSeriesName(message: string, labels: readonly string[]): string | undefined {
-  const asked = new Set(labels.map((l) => splitSeriesLabel(l).name));
-  const m = /^unknown series '([^']*)'/.exec(message) ?? /^series '([^':;]*)/.exec(message) ?? /^([A-Za-z0-9][\w-]*): /.exec(message);
-  const name = m?.[1];
-  return name !== undefined && asked.has(name) ? name : undefined;
+export function refusedSeriesName(refusal: { code?: string; series?: string }, labels: readonly string[]): string | undefined {
+  if (refusal.code !== BAD_SERIES || refusal.series === undefined) return undefined;
+  const name = refusal.series;
+  return labels.some((l) => splitSeriesLabel(l).name === name) ? name : undefined;
 }

@@ -58,9 +58,14 @@ export function liveCandleMessage(symbol: string, interval: string, b: Bar, pos?
   return `{"type":"live_candle","symbol":"${symbol}","interval":"${interval}","time":${b.openTime},"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"is_closed":${b.closed}${positionFields(pos)}${at === undefined ? '' : `,"at":${at}`}}`;
 }
 
-/** `code` names a failure clients act on (`symbol_not_trading`, `series_capacity`). */
-export function errorMessage(message: string, code?: string, retryAfterSec?: number): string {
-  return JSON.stringify(code ? { type: 'error', code, message, ...(retryAfterSec !== undefined && { retryAfterSec }) } : { type: 'error', message });
+/**
+ * `code` names a failure clients act on (`symbol_not_trading`, `series_capacity`); `series`, with
+ * `bad_series`, the derived series the request named wrongly.
+ */
+export function errorMessage(message: string, code?: string, retryAfterSec?: number, series?: string): string {
+  return JSON.stringify(
+    code ? { type: 'error', code, message, ...(retryAfterSec !== undefined && { retryAfterSec }), ...(series !== undefined && { series }) } : { type: 'error', message },
+  );
 }
 
 /** First message for a series being bootstrapped on demand; `historical` follows once it is live. */

@@ -26,6 +26,12 @@ export interface SeriesRefusal {
 /** When a series refused at a cap is worth asking for again (s): caps free as clients leave. */
 export const SERIES_CAP_RETRY_SEC = 30;
 
+/**
+ * The code of a request refused whole for its derived series (an unknown series, a bad parameter,
+ * one twice, too many): with the entry's name, a client drops that one without reading the wording.
+ */
+export const BAD_SERIES = 'bad_series';
+
 /** Derived series one request may ask for (`series=a,b,…`). */
 export const MAX_SERIES_PER_REQUEST = 16;
 /** Longest series label (`name:key=value;…`), as the cluster's instance keys allow. */
@@ -34,14 +40,14 @@ const MAX_LABEL = 300;
 /**
  * Parses `ema-cross,rsi:period=21;source=open` into requests; an error names the bad part and the
  * valid names. A malformed request (an unknown series, a bad parameter, too many series, one twice)
- * is refused whole; a series well named that this interval cannot serve is in `refused` (see
- * SeriesRefusal), the others in `value`.
+ * is refused whole, with the `series` named by the part to blame (none for too many); a series well
+ * named that this interval cannot serve is in `refused` (see SeriesRefusal), the others in `value`.
  */
 export function parseSeries(
   spec: string | undefined,
   interval: string,
   request: (name: string, overrides: Record<string, string>, interval: string) => ReturnType<typeof requestSeries>,
-): { ok: true; value: SeriesRequest[]; refused: SeriesRefusal[] } | { ok: false; error: string } {
+): { ok: true; value: SeriesRequest[]; refused: SeriesRefusal[] } | { ok: false; error: string; series?: string } {
   if (!spec) return { ok: true, value: [], refused: [] };
   const out: SeriesRequest[] = [];
   const refused: SeriesRefusal[] = [];
@@ -57,17 +63,17 @@ export function parseSeries(
       // An empty piece (`rsi:`, a trailing `;`) says nothing; a value with no name (`rsi:=5`) is refused.
       if (!kv) continue;
       const k = eq < 0 ? kv : kv.slice(0, eq);
-      if (!k) return { ok: false, error: `series '${echo(name, 40)}': a parameter has no name ('${echo(kv, 40)}')` };
+      if (!k) return { ok: false, error: `series '${echo(name, 40)}': a parameter has no name ('${echo(kv, 40)}')`, series: echo(name, 40) };
       // Refused, not the last one silently winning (as a repeated query parameter is refused).
-      if (k in overrides) return { ok: false, error: `series '${echo(name, 40)}': parameter '${echo(k, 40)}' given more than once` };
+      if (k in overrides) return { ok: false, error: `series '${echo(name, 40)}': parameter '${echo(k, 40)}' given more than once`, series: echo(name, 40) };
       overrides[k] = eq < 0 ? '' : kv.slice(eq + 1);
     }
     const one = request(name, overrides, interval);
-    if (!one.ok && one.label === undefined) return { ok: false, error: one.error };
+    if (!one.ok && one.label === undefined) return { ok: false, error: one.error, series: echo(name, 40) };
     const label = one.ok ? one.value.label : one.label!;
     // Refused: each repeat was serialized into the first message again (16 × rsi: 847 KB instead of
     // 132 KB) and counted as a new instance against the address's ration.
-    if (out.some((r) => r.label === label) || refused.some((r) => r.label === label)) return { ok: false, error: `series '${echo(label, 80)}' asked for more than once` };
+    if (out.some((r) => r.label === label) || refused.some((r) => r.label === label)) return { ok: false, error: `series '${echo(label, 80)}' asked for more than once`, series: echo(name, 40) };
     if (one.ok) out.push(one.value);
     else refused.push({ label, error: one.error });
   }

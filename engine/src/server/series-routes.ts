@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { createLogDedup } from '../log-dedup.ts';
 import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
 import type { SeriesService } from '../series/series-registry.ts';
+import { BAD_SERIES } from '../series/series-requests.ts';
 import { pointWire } from '../series/series-wire.ts';
 import { type Catalog, checkPage, singleQuery } from './request-params.ts';
 import type { RouteTable } from './http-edges.ts';
@@ -61,7 +62,7 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
       const parsed = series.request(req.path_parameters.name ?? '', overrides, page.value.interval);
       if (!parsed.ok) {
         badRequest();
-        return sendJson(res, 400, { error: parsed.error });
+        return sendJson(res, 400, { error: parsed.error, code: BAD_SERIES });
       }
       const id = seriesId(page.value.symbol, page.value.interval);
       const request = parsed.value;

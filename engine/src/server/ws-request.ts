@@ -1,6 +1,7 @@
 import { echo } from '../domain/echo.ts';
 import { parseResume, type ResumeRequest } from '../cluster/resume-request.ts';
 import type { SeriesRefusal, SeriesRequest, SeriesService } from '../series/series-registry.ts';
+import { BAD_SERIES } from '../series/series-requests.ts';
 import { type Catalog, type Checked, checkSeries } from './request-params.ts';
 
 /** The query parameters `/ws/:symbol` takes. */
@@ -16,6 +17,8 @@ export interface WsContext {
   resume?: ResumeRequest;
   error?: string;
   code?: string;
+  /** With `code` `bad_series`: the name of the `series=` entry that made the request malformed. */
+  badSeries?: string;
   /** The client's address: starting a cold series is rationed per address. */
   address?: string;
 }
@@ -41,5 +44,5 @@ export function wsRequest(
     unknown !== undefined ? { ok: false as const, error: `unknown parameter '${echo(unknown, 40)}' (this route takes ${[...WS_PARAMS].join(', ')})` } : query.ok ? checkSeries(catalog, rawSymbol, q.interval) : query;
   const wanted = checked.ok ? parseSeries(q.series, checked.value.interval) : undefined;
   const resume = parseResume(q.epoch, q.since);
-  return !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], refused: wanted?.ok ? wanted.refused : [], resume: resume.value };
+  return !checked.ok ? { error: checked.error, code: checked.code } : wanted && !wanted.ok ? { error: wanted.error, code: BAD_SERIES, badSeries: wanted.series } : !resume.ok ? { error: resume.error } : { ...checked.value, series: wanted?.ok ? wanted.value : [], refused: wanted?.ok ? wanted.refused : [], resume: resume.value };
 }

@@ -177,7 +177,7 @@ export function registerWsRoute(server: HyperExpress.Server, deps: WsRouteDeps):
     const asked = ws.context as WsContext;
     if (asked.error || !asked.symbol || !asked.interval) {
       badRequest();
-      ws.send(errorMessage(asked.error ?? 'bad request', asked.code));
+      ws.send(errorMessage(asked.error ?? 'bad request', asked.code, undefined, asked.badSeries));
       ws.close(CLOSE_BAD_REQUEST, 'bad request');
       return;
     }

@@ -248,12 +248,13 @@ describe('connectEngine refusals (close 4000)', () => {
 
   it('hands a socket refused for one of its series to onSeriesRefused (the caller drops it), any other refusal staying final', async () => {
     const refused: string[] = [];
-    FakeSocket.serve = refuse({ message: "unknown series 'nope'; available series: rsi" });
+    FakeSocket.serve = refuse({ code: 'bad_series', series: 'nope', message: "unknown series 'nope'; available series: rsi" });
     stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi', 'nope'], onSeriesRefused: (name) => refused.push(name) });
     await vi.advanceTimersByTimeAsync(10);
     expect(refused).toEqual(['nope']);
     stop();
-    FakeSocket.serve = refuse({ message: "unknown parameter 'intervals'" });
+    // Worded as a series refusal but with no code: not acted on (the wording is not read).
+    FakeSocket.serve = refuse({ message: "unknown series 'rsi'" });
     stop = connectEngine({ symbol: 'BTCUSDT', interval: '1m', baseUrl: 'ws://engine', series: ['rsi'], onSeriesRefused: (name) => refused.push(name) });
     await vi.advanceTimersByTimeAsync(10);
     expect(refused).toEqual(['nope']);

@@ -49,6 +49,9 @@ describe('parseEngineMessage', () => {
     expect(parseEngineMessage('{"type":"loading","symbol":"PEPEUSDT","interval":"1m"}')).toEqual({ type: 'loading', symbol: 'PEPEUSDT', interval: '1m' });
     expect(parseEngineMessage('{"type":"series_status","name":"rsi","symbol":"X","interval":"1m","state":"failed","error":"period"}')).toEqual({ type: 'series_status', name: 'rsi', symbol: 'X', interval: '1m', status: { state: 'failed', error: 'period' } });
     expect(parseEngineMessage('{"type":"error","code":"symbol_not_trading","message":"PEPEUSDT stopped trading"}')).toEqual({ type: 'error', code: 'symbol_not_trading', message: 'PEPEUSDT stopped trading' });
+    // The series a bad_series refusal blames; a name longer than any the engine echoes is not one.
+    expect(parseEngineMessage('{"type":"error","code":"bad_series","series":"nope","message":"unknown series"}')).toEqual({ type: 'error', code: 'bad_series', series: 'nope', message: 'unknown series' });
+    expect(parseEngineMessage(JSON.stringify({ type: 'error', code: 'bad_series', series: 'x'.repeat(65), message: 'm' }))).toEqual({ type: 'error', code: 'bad_series', message: 'm' });
     // A position needs both halves, a whole offset and a bounded epoch; without one the candle still counts.
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'e1', offset: 1.5 }))).not.toHaveProperty('position');
     expect(parseEngineMessage(JSON.stringify({ type: 'live_candle', symbol: 'X', interval: '1m', ...candle, epoch: 'x'.repeat(65), offset: 1 }))).not.toHaveProperty('position');

@@ -106,7 +106,7 @@ describe('custom intervals and derived series, engine pointed at a standalone si
     for (const p of body.points) expect(p.value).toBeGreaterThanOrEqual(0);
     const bad = await request(`${app.url}/series/nope/BTCUSDT/1m`);
     expect(bad.statusCode).toBe(400);
-    expect(((await bad.body.json()) as { error: string }).error).toMatch(/unknown series 'nope'; available series: /);
+    expect(await bad.body.json()).toEqual({ error: expect.stringMatching(/unknown series 'nope'; available series: /) as string, code: 'bad_series' });
   });
 
   it('gives a point for every candle even at the longest periods the shipped series allow', async () => {

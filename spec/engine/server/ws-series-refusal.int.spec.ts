@@ -112,14 +112,17 @@ describe('a derived series the interval cannot serve, on /ws', () => {
   it('still refuses a malformed request whole: an unknown series, a bad parameter, one series twice', async () => {
     for (const [name, base] of nodes()) {
       const ws = base.replace('http', 'ws');
-      for (const [series, message] of [
-        ['rsi,nope', /^unknown series 'nope'/],
-        ['rsi:period=abc', /period/],
-        ['session-vwap,session-vwap', /asked for more than once/],
+      // Each with the code and the entry to blame, so a client drops that one without reading the wording.
+      for (const [series, message, blamed] of [
+        ['rsi,nope', /^unknown series 'nope'/, 'nope'],
+        ['rsi:period=abc', /period/, 'rsi'],
+        ['session-vwap,session-vwap', /asked for more than once/, 'session-vwap'],
+        ['rsi:period=3;period=4', /given more than once/, 'rsi'],
+        [Array.from({ length: 17 }, (_, i) => `rsi:period=${i + 2}`).join(','), /at most 16 series/, undefined],
       ] as const) {
         const answer = await connect(`${ws}/ws/BTCUSDT?interval=1s&series=${series}`, held, () => false);
         expect(answer.close, `${name} ${series}`).toBe(4000);
-        expect(answer.messages, `${name} ${series}`).toEqual([{ type: 'error', message: expect.stringMatching(message) as string }]);
+        expect(answer.messages, `${name} ${series}`).toEqual([{ type: 'error', code: 'bad_series', message: expect.stringMatching(message) as string, ...(blamed && { series: blamed }) }]);
       }
     }
   }, 30_000);
