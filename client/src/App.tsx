@@ -17,7 +17,7 @@ import { mergeSeriesPoints, seriesPointsKey } from './store/series-points.ts';
 import { untilFetched } from './feed/until-fetched.ts';
 import { CHART_TYPES, type ChartType, type IndicatorConfig, readUrlState, type Scale, SCALES, writeUrlState } from './url-state.ts';
 import { statusBadge, type StatusBadge } from './status-badge.ts';
-import { droppedNotice, offeredSeries } from './offered-series.ts';
+import { droppedNotice, offeredSeries, seriesToggle } from './offered-series.ts';
 import { spanLabel, windowChange } from './window-change.ts';
 import { menuAfterPanel } from './menu-after-panel.ts';
 
@@ -269,15 +269,16 @@ export function App() {
                 <For each={seriesCatalog()}>
                   {(d) => {
                     const on = () => series().some((c) => seriesName(c.name) === d.name);
+                    const toggle = () => seriesToggle(on(), seriesOffered(d, interval()), series().length);
                     return (
                       <div class="ind-row">
                         {/* Pinned to another interval: offered only to be turned off (the engine would refuse it here). */}
                         <button
                           data-series={d.name}
-                          title={seriesOffered(d, interval()) ? d.description : `${d.description} (computed on ${d.interval} bars only)`.trim()}
+                          title={toggle().why ?? (seriesOffered(d, interval()) ? d.description : `${d.description} (computed on ${d.interval} bars only)`.trim())}
                           aria-pressed={on()}
                           classList={{ active: on() }}
-                          disabled={!on() && !seriesOffered(d, interval())}
+                          disabled={toggle().disabled}
                           onClick={() => toggleSeries(d.name)}
                         >
                           {d.name}

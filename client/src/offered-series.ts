@@ -1,6 +1,6 @@
 import { splitSeriesLabel } from './api.ts';
 import type { SeriesDef, SeriesParamSpec } from './feed/wire.ts';
-import type { IndicatorConfig } from './url-state.ts';
+import { type IndicatorConfig, MAX_VIEW_SERIES } from './url-state.ts';
 
 /** A `series=` entry taken out of the view, and why (shown to the user). */
 export interface DroppedSeries {
@@ -48,13 +48,16 @@ function labelProblem(label: string, defs: readonly SeriesDef[]): string | undef
  * Splits the view's series into those the engine's catalog offers and those it would refuse. The
  * engine refuses a socket whole for one bad entry (unknown name, unknown or out-of-range parameter,
  * one twice), so a hand-edited or stale link blanked the chart, with nothing in the page to undo it
- * (a review). A series pinned to another interval is kept: the engine refuses that one alone.
+ * (a review). A series pinned to another interval is kept: the engine refuses that one alone. Past
+ * MAX_VIEW_SERIES, the rest are dropped: the engine refuses a socket asking for more.
  */
 export function offeredSeries(series: readonly IndicatorConfig[], defs: readonly SeriesDef[]): { kept: IndicatorConfig[]; dropped: DroppedSeries[] } {
   const kept: IndicatorConfig[] = [];
   const dropped: DroppedSeries[] = [];
   for (const cfg of series) {
-    const problem = labelProblem(cfg.name, defs) ?? (kept.some((k) => k.name === cfg.name) ? `series '${cfg.name}' is listed twice` : undefined);
+    const problem =
+      labelProblem(cfg.name, defs) ??
+      (kept.some((k) => k.name === cfg.name) ? `series '${cfg.name}' is listed twice` : kept.length >= MAX_VIEW_SERIES ? `at most ${MAX_VIEW_SERIES} derived series at once: '${cfg.name}'` : undefined);
     if (problem) dropped.push({ label: cfg.name, reason: problem });
     else kept.push(cfg);
   }
@@ -64,4 +67,15 @@ export function offeredSeries(series: readonly IndicatorConfig[], defs: readonly
 /** The page's notice for dropped entries. */
 export function droppedNotice(dropped: readonly DroppedSeries[]): string | undefined {
   return dropped.length ? dropped.map((d) => `${d.reason}: removed from the view`).join('; ') : undefined;
+}
+
+/**
+ * Whether the menu may turn a series on: offered on this interval (one pinned to another is offered
+ * only to be turned off) and room under MAX_VIEW_SERIES (one more blanked the chart with the engine's
+ * refusal of the whole socket). `why` is the button's title when it may not.
+ */
+export function seriesToggle(on: boolean, offered: boolean, count: number): { disabled: boolean; why?: string } {
+  if (on) return { disabled: false };
+  if (!offered) return { disabled: true };
+  return count >= MAX_VIEW_SERIES ? { disabled: true, why: `at most ${MAX_VIEW_SERIES} derived series at once: turn one off first` } : { disabled: false };
 }

@@ -29,6 +29,8 @@ export interface UrlState {
 }
 
 const MAX_TOKENS = 8;
+/** Derived series one socket may ask for: the engine refuses a request over it whole (its MAX_SERIES_PER_REQUEST). */
+export const MAX_VIEW_SERIES = 16;
 const COLOR = /^[0-9a-f]{6}$/i;
 
 /** One token of `ind=` or `series=`; undefined when malformed (ignored: a hand-edited link loses only that entry). */
@@ -69,11 +71,11 @@ export function formatToken(c: IndicatorConfig, withParams: boolean): string {
   return s;
 }
 
-const tokens = (raw: string | null, withParams: boolean) =>
+const tokens = (raw: string | null, withParams: boolean, max = MAX_TOKENS) =>
   (raw ?? '')
     .split(',')
     .filter(Boolean)
-    .slice(0, MAX_TOKENS)
+    .slice(0, max)
     .flatMap((t) => {
       const c = parseToken(t, withParams);
       return c ? [c] : [];
@@ -89,7 +91,8 @@ export function parseUrlState(search: string): UrlState {
     indicators: tokens(q.get('ind'), true),
     theme: q.get('theme') === 'light' ? 'light' : 'dark',
     // Each derived series once: the engine refuses a request naming one twice.
-    series: tokens(q.get('series'), false).filter((c, i, all) => all.findIndex((x) => x.name === c.name) === i),
+    // As many as a socket may ask for: a view of 12 came back from its own link with 8.
+    series: tokens(q.get('series'), false, MAX_VIEW_SERIES).filter((c, i, all) => all.findIndex((x) => x.name === c.name) === i),
     type: type && CHART_TYPES.includes(type) ? type : 'candles',
     scale: scale && SCALES.includes(scale) ? scale : 'linear',
   };

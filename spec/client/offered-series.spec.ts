@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toSeriesDef } from '../../client/src/api.ts';
 import type { SeriesDef } from '../../client/src/feed/wire.ts';
-import { droppedNotice, offeredSeries } from '../../client/src/offered-series.ts';
+import { droppedNotice, offeredSeries, seriesToggle } from '../../client/src/offered-series.ts';
 import { refusedSeriesName } from '../../client/src/feed/refused-series.ts';
 
 const defs: SeriesDef[] = [
@@ -30,6 +30,23 @@ describe('offeredSeries: the view keeps only series the engine takes', () => {
     expect(kept).toEqual([]);
     expect(labels(dropped.map((d) => ({ name: d.label })))).toEqual(bad);
     expect(dropped[0]!.reason).toBe("series 'rsi': parameter 'period' must be 2 to 200");
+  });
+
+  it('keeps 16 and drops the rest (the engine refuses a socket asking for more, whole)', () => {
+    const many = Array.from({ length: 18 }, (_, i) => ({ name: `rsi:period=${i + 2}` }));
+    const { kept, dropped } = offeredSeries(many, defs);
+    expect(labels(kept)).toEqual(labels(many.slice(0, 16)));
+    expect(dropped).toEqual([
+      { label: 'rsi:period=18', reason: "at most 16 derived series at once: 'rsi:period=18'" },
+      { label: 'rsi:period=19', reason: "at most 16 derived series at once: 'rsi:period=19'" },
+    ]);
+  });
+
+  it('lets the menu turn a series on only when offered here and with room under 16, and always off', () => {
+    expect(seriesToggle(false, true, 15)).toEqual({ disabled: false });
+    expect(seriesToggle(false, true, 16)).toEqual({ disabled: true, why: 'at most 16 derived series at once: turn one off first' });
+    expect(seriesToggle(false, false, 0)).toEqual({ disabled: true });
+    expect(seriesToggle(true, false, 16)).toEqual({ disabled: false });
   });
 
   it('drops a second copy of the same label (the engine refuses a series asked twice)', () => {

@@ -19,6 +19,12 @@ describe('view state in the URL', () => {
     expect(parseUrlState('?series=rsi~ff0000,ema-cross,rsi').series).toEqual([{ name: 'rsi', colors: ['#ff0000'] }, { name: 'ema-cross' }]);
   });
 
+  it('reads as many derived series as a socket may ask for (16), and 8 chart indicators', () => {
+    const series = Array.from({ length: 20 }, (_, i) => `s${i}`);
+    expect(parseUrlState(`?series=${series.join(',')}`).series.map((c) => c.name)).toEqual(series.slice(0, 16));
+    expect(parseUrlState(`?ind=${series.join(',')}`).indicators).toHaveLength(8);
+  });
+
   it('writes readable links', () => {
     const q = formatUrlState({ symbol: 'BTCUSDT', interval: '1m', indicators: [{ name: 'RSI', params: [21, 12, 24] }], series: [{ name: 'rsi:period=21', colors: ['#ff0000'] }], theme: 'dark', type: 'candles', scale: 'linear' });
     expect(q).toBe('symbol=BTCUSDT&interval=1m&ind=RSI(21;12;24)&series=rsi:period=21~ff0000');
