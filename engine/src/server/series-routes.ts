@@ -2,8 +2,6 @@ import type HyperExpress from 'hyper-express';
 import { HistoryRefusedError } from '../domain/errors.ts';
 import { clientAddress } from './client-address.ts';
 import { seriesId } from '../domain/series-id.ts';
-import type { Logger } from '../log.ts';
-import { createLogDedup } from '../log-dedup.ts';
 import { SeriesBusyError, SeriesFailedError } from '../series/series-errors.ts';
 import type { SeriesService } from '../series/series-registry.ts';
 import { BAD_SERIES } from '../series/series-requests.ts';
@@ -20,7 +18,6 @@ export interface SeriesRoutesDeps {
   trustProxy?: readonly string[];
   catalog: Catalog;
   series: SeriesService;
-  log: Logger;
   badRequest(): void;
   /** Makes series live on demand (absent: only live series are served). */
   demand?: SeriesDemand;
@@ -38,11 +35,10 @@ const RESERVED = new Set(['limit', 'endTime']);
  * `GET /series/:name/:symbol/:interval?endTime=&limit=&<param>=…`: points for the bars of a range,
  * warm-up included. Every failure is a JSON error: 400 for a bad request (naming the parameter),
  * 503 for a failed series (with its error), a full queue or candles that could not be had (with
- * Retry-After); an unexpected one is a 500, logged once per kind with a count.
+ * Retry-After); an unexpected one goes to the server's route error handler (route-errors.ts).
  */
 export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps): void {
   const { catalog, series, badRequest } = deps;
-  const dedup = createLogDedup(deps.log);
   const onLive = whenLive(deps.demand, badRequest, deps.httpLoadWaitMs);
 
   server.get('/series', (_req, res) => sendJson(res, 200, { series: series.list() }));
@@ -83,8 +79,9 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
         return sendJson(res, refused?.reason === 'rate' ? 429 : 503, { error: e.message });
       }
       if (e instanceof SeriesFailedError) return sendJson(res, 503, { error: e.message, state: 'failed' });
-      dedup.warn(`series-route:${(e as Error).message}`, 'series request failed', { path: req.path.slice(0, 100), err: e as Error });
-      sendJson(res, 500, { error: `series request failed: ${(e as Error).message}` });
+      // Anything else is a bug: the server's route error handler answers it, logs it once with where
+      // it was thrown and counts it in engine_http_errors_total (answered here, it was in no metric).
+      throw e;
     }
   };
   server.get('/series/:name/:symbol/:interval', seriesRange, { cost: rangeCost });
