@@ -301,6 +301,22 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     expect(await page.isVisible('nav.intervals')).toBe(true);
     await page.click('button[data-interval="5m"]');
     await expect.poll(() => new URL(page.url()).searchParams.get('interval')).toBe('5m');
+    // A price of 12 characters (BTCTRY's 2,2xx,xxx.xx), and a 360 px phone: side by side with its change,
+    // the price pushed the theme button past the edge (by 9 px at 390, 39 px at 360; a review).
+    await page.goto(`${app.url}/?symbol=BTCTRY&interval=1m`);
+    await waitLive(page);
+    expect(await page.textContent('[data-testid=last-price]')).toMatch(/^\d,\d{3},\d{3}\.\d{2}$/);
+    for (const width of [390, 360]) {
+      await page.setViewportSize({ width, height: 780 });
+      await page.waitForTimeout(300);
+      const edge = await page.evaluate(() => ({
+        right: Math.max(...Array.from(document.querySelectorAll('header.bar > *, header.bar .status > *')).filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.getBoundingClientRect().right)),
+        scroll: document.documentElement.scrollWidth,
+      }));
+      expect(edge.right, `${width} px`).toBeLessThanOrEqual(width);
+      expect(edge.scroll, `${width} px`).toBeLessThanOrEqual(width);
+      expect(await page.isVisible('button[aria-label="toggle theme"]')).toBe(true);
+    }
     await page.setViewportSize({ width: 1280, height: 720 });
   });
 
