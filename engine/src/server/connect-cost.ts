@@ -18,6 +18,7 @@ export const SERIES_PER_CONNECT_TOKEN = 4;
 export function connectCost(seriesParam: string | undefined): number {
   if (!seriesParam) return 1;
   let asked = 0;
-  for (const part of seriesParam.split(',', MAX_SERIES_PER_REQUEST + 1)) if (part) asked++;
+  // Every part, empty ones skipped as the parse skips them: counted in the first 17 parts only, 17 commas before 16 series cost 1.
+  for (const part of seriesParam.split(',')) if (part && ++asked > MAX_SERIES_PER_REQUEST) break;
   return 1 + Math.ceil(Math.min(asked, MAX_SERIES_PER_REQUEST) / SERIES_PER_CONNECT_TOKEN);
 }

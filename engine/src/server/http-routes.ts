@@ -68,7 +68,7 @@ export function registerHttpRoutes(server: RouteTable, deps: HttpRoutesDeps): vo
   );
 
   server.get('/candles/:symbol/:interval', async (req, res) => {
-    const q = singleQuery(req.query_parameters);
+    const q = singleQuery(req.query_parameters, req.path_query);
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     // A parameter this route does not take is refused, not ignored: `startTime=` (as on Binance's

@@ -14,8 +14,18 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; error: string; co
 /** Lists longer than this are not spelled out in an error message. */
 const MAX_LISTED_SYMBOLS = 30;
 
-/** The query's parameters, each given once: a repeated one (`?series=a&series=b`) is refused, by name. */
-export function singleQuery(raw: Record<string, unknown>): Checked<Record<string, string | undefined>> {
+/** `&`-separated parts a query may have; the routes take a handful. */
+export const MAX_QUERY_PARTS = 100;
+
+/**
+ * The query's parameters, each given once: a repeated one (`?series=a&series=b`) is refused, by name.
+ * `text`: the query as sent (without `?`; uWS gives undefined for none). One of more than
+ * MAX_QUERY_PARTS parts is refused: the parser (querystring's) keeps the first 1,000 and drops the
+ * rest unsaid, so `?` + 1,000 `&` + `endTime=1` was answered the latest page, `interval=bogus`
+ * served 1m (an attacker-style probe).
+ */
+export function singleQuery(raw: Record<string, unknown>, text: string | undefined): Checked<Record<string, string | undefined>> {
+  if ((text ?? '').split('&', MAX_QUERY_PARTS + 1).length > MAX_QUERY_PARTS) return { ok: false, error: `too many query parameters (at most ${MAX_QUERY_PARTS})` };
   for (const [k, v] of Object.entries(raw)) {
     if (v !== undefined && typeof v !== 'string') return { ok: false, error: `parameter '${echo(k, 40)}' given more than once` };
   }

@@ -46,7 +46,7 @@ export function registerSeriesRoutes(server: RouteTable, deps: SeriesRoutesDeps)
     // Read now: uWS's address is gone once the handler awaits.
     const address = clientAddress(req.ip, req.headers['x-forwarded-for'], deps.trustProxy ?? []);
     try {
-      const query = singleQuery(req.query_parameters);
+      const query = singleQuery(req.query_parameters, req.path_query);
       const q = query.ok ? query.value : {};
       const page = query.ok ? checkPage(catalog, req.path_parameters, q, 10_000) : query;
       if (!page.ok) {

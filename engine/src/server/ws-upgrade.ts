@@ -68,7 +68,7 @@ export function wsUpgrade(config: WsUpgradeConfig): (req: HyperExpress.Request, 
       res.status(429).header('retry-after', '10').header('cache-control', 'no-store').json({ error: slots.tooMany(address), code: 'too_many_connections' });
       return;
     }
-    const query = singleQuery(req.query_parameters);
+    const query = singleQuery(req.query_parameters, req.path_query);
     const q = query.ok ? query.value : {};
     // A connect asking for derived series costs more of the ration (connect-cost.ts).
     const wait = connects?.take(address, connectCost(q.series)) ?? 0;

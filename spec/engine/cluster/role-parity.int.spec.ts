@@ -164,7 +164,7 @@ describe.runIf(redisUp)('ROLE=all and ROLE=edge answer the same hostile input th
       }
       const [a, e] = answers;
       expect(a!.ws.close, `tag=${value}`).toBe(4000);
-      expect(a!.ws.messages).toEqual([{ type: 'error', message: expect.stringMatching(/parameter 'tag' must be 1-64 letters, digits/) as string }]);
+      expect(a!.ws.messages).toEqual([{ type: 'error', code: 'bad_series', series: 'tagged-sma', message: expect.stringMatching(/parameter 'tag' must be 1-64 letters, digits/) as string }]);
       expect(e!.ws, `tag=${value}`).toEqual(a!.ws);
       expect(a!.http.status).toBe(400);
       expect(e!.http, `tag=${value}`).toEqual(a!.http);

@@ -12,6 +12,8 @@ describe('connectCost', () => {
     expect(connectCost('ema,rsi:period=21;source=open,macd,vwap')).toBe(2);
     expect(connectCost('a,b,c,d,e')).toBe(3);
     expect(connectCost(Array.from({ length: 16 }, (_, i) => `s${i}`).join(','))).toBe(5);
+    // Empty entries first (the parse drops them): 16 series all the same (reproduced: 1).
+    expect(connectCost(`${','.repeat(17)}${Array.from({ length: 16 }, (_, i) => `s${i}`).join(',')}`)).toBe(5);
   });
 
   it('stays within 1 .. 1 + MAX_SERIES_PER_REQUEST / SERIES_PER_CONNECT_TOKEN for any parameter (a ration burst of 64 always holds one)', () => {

@@ -207,6 +207,23 @@ describe('parameter variants per address on /ws (MAX_VARIANTS_PER_ADDRESS)', () 
     expect(opened).toBeGreaterThanOrEqual(12);
     expect(opened).toBeLessThanOrEqual(12 + Math.ceil(2 * seconds) + 1);
   });
+
+  it('counts them as 5 with empty entries before them too (reproduced: 17 leading commas made it 1, 64 connects opened before a refusal)', async () => {
+    const a = { 'x-forwarded-for': '192.0.2.80' };
+    const series = `${','.repeat(17)}${Array.from({ length: 16 }, (_, i) => `s${i}`).join(',')}`;
+    const t0 = Date.now();
+    let opened = 0;
+    let refused = false;
+    for (let i = 0; i < 400 && !refused; i++) {
+      const r = await upgradeAnswer(`${ws}/ws/BTCUSDT?interval=1m&series=${series}`, a);
+      if (r.status === 101) opened++;
+      else if (r.status === 429 && JSON.parse(r.body).code === 'rate_limited') refused = true;
+      else if (r.status !== 429) throw new Error(`unexpected ${r.status}`);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    expect(refused, `${opened} opened in ${seconds} s`).toBe(true);
+    expect(opened).toBeLessThanOrEqual(12 + Math.ceil(2 * seconds) + 1);
+  });
 });
 
 describe('connections per node on /ws (MAX_CLIENTS)', () => {
