@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../domain/errors.ts';
+import { defaultNodeId, MAX_NODE_ID } from './default-node-id.ts';
 import { parseInterval } from '../domain/interval.ts';
 import { isValidSymbol } from '../domain/series-id.ts';
 
@@ -278,8 +279,8 @@ export function loadConfig(env: Env = process.env): Config {
   // ingest node would take the lead of a live cluster on that Redis and write into it, an edge would serve
   // the live cluster's series as a replay's (it plays no recording itself).
   if (role !== 'all' && source === 'replay') fail('SOURCE', env.SOURCE, `auto, binance or sim with ROLE=${role} (a replay runs as ROLE=all: it keeps Redis keys of its own, and a cluster's nodes share theirs)`);
-  const nodeId = (env.NODE_ID ?? '').trim() || `${hostname()}-${process.pid}`;
-  if (!/^[\w.-]{1,64}$/.test(nodeId)) fail('NODE_ID', env.NODE_ID, '1-64 letters, digits, _, . or -');
+  const nodeId = (env.NODE_ID ?? '').trim() || defaultNodeId(hostname(), process.pid);
+  if (nodeId.length > MAX_NODE_ID || !/^[\w.-]+$/.test(nodeId)) fail('NODE_ID', env.NODE_ID, `1-${MAX_NODE_ID} letters, digits, _, . or -`);
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
     host: host(env),

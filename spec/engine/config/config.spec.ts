@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INTERVALS, loadConfig } from '../../../engine/src/config/config.ts';
 import { ConfigError } from '../../../engine/src/domain/errors.ts';
+import { defaultNodeId } from '../../../engine/src/config/default-node-id.ts';
 import { childEnv } from '../../helpers/child-env.ts';
 
 describe('loadConfig', () => {
@@ -28,6 +29,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ROLE: 'ingest' })).toThrow(/REDIS_URL.*ROLE=ingest/);
     expect(() => loadConfig({ ROLE: 'leader', REDIS_URL: 'redis://r' })).toThrow(/ROLE/);
     expect(() => loadConfig({ NODE_ID: 'a b' })).toThrow(/NODE_ID/);
+    expect(() => loadConfig({ NODE_ID: 'x'.repeat(65) })).toThrow(/NODE_ID/);
+  });
+
+  it('makes the default NODE_ID of any host name one NODE_ID takes (a long one refused the start)', () => {
+    // A Kubernetes pod's name is up to 63 characters, an FQDN up to 253: host-pid was over 64.
+    const pod = `market-engine-edge-${'7f9c4d5b6'.repeat(5)}-x2k9p`;
+    for (const host of [pod, `${'a'.repeat(60)}.cluster.local`, 'box', 'h\u00f6st name', '']) {
+      const id = defaultNodeId(host, 4_194_304);
+      expect(id, host).toMatch(/^[\w.-]{1,64}$/);
+      expect(id.endsWith('-4194304'), host).toBe(true);
+    }
+    expect(defaultNodeId('box', 42)).toBe('box-42');
+    expect(defaultNodeId('h\u00f6st name', 7)).toBe('h-st-name-7');
   });
 
   it('accepts every Binance interval and upper-cases symbols', () => {
