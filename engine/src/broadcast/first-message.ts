@@ -23,7 +23,8 @@ export interface FirstMessageInput {
 /**
  * The first message of a socket, built in the same synchronous turn as its subscribe: `recovered`
  * when it resumes within the kept history (only the bars touched since, with every derived point
- * from the bar before the oldest of them on (resumedSpan): a bar corrected late recomputes the points after it too, and points
+ * from the bar before the oldest of them on (resumedSpan), each series from its point in force
+ * there (a resampled bucket's, at the bucket's open): a bar corrected late recomputes the points after it too, and points
  * at the touched times alone left those stale, a review; and the failed series' `seriesStatus`, as
  * `historical`), else `historical` at the current position (`"recovered":false` when a resume was
  * asked for), with derived series aligned to the snapshot's candles. A plain snapshot is the cached
@@ -47,7 +48,11 @@ export function firstMessage(input: FirstMessageInput): string | Buffer {
     // was never told it otherwise (its `series_status` went out then, and a repeat of the same error
     // is not sent again); one not listed runs, so a client that held it failed clears that.
     const status = seriesStatus(instances, refused);
-    return `${msg.slice(0, -1)},"series":{${[...instances.map((inst) => part(inst, from, to)), ...refusedParts].join(',')}}${status ? `,${status}` : ''}}`;
+    // Each series from its point in force at `from`: a point's time may be older than its bar (a
+    // resampled bucket's open), and a bucket that closed while the client was away left its preview
+    // stale for good (a quant review: 52.53 forming held, 50.73 closed served).
+    const parts = instances.map((inst) => part(inst, inst.window.atOrBefore(from)?.time ?? from, to));
+    return `${msg.slice(0, -1)},"series":{${[...parts, ...refusedParts].join(',')}}${status ? `,${status}` : ''}}`;
   }
   const snapshot = hub.snapshot(id, window, positions?.position(id));
   if (!instances.length && !refused.length && !resume) return snapshot.bytes;

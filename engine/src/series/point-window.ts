@@ -62,6 +62,18 @@ export class PointWindow {
     return out;
   }
 
+  /** The newest point kept at or before `time`, if any. */
+  atOrBefore(time: number): SeriesPoint | undefined {
+    let lo = this.start;
+    let hi = this.points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.points[mid]!.time <= time) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > this.start ? this.points[lo - 1] : undefined;
+  }
+
   /** The point kept at `time`, if any. */
   at(time: number): SeriesPoint | undefined {
     const i = this.indexOf(time);
