@@ -256,7 +256,7 @@ export class LeaderSink {
           void this.restarted(id, 'is gone from redis (deleted or evicted, every key of it)').then(() => this.rewritingLost.delete(id.key));
         } else if (r.kind === 'written') {
           this.cfg.metrics?.written(1);
-          if (r.offset === 1) void this.restarted(id, 'began again in redis (its position lost: a restart, an eviction, a delete)');
+          if (r.offset === 1) void this.restarted(id, 'began again in redis under a new epoch (redis restarted, or its position went: an eviction, a delete)');
         } else this.cfg.metrics?.dropped(1);
       },
       (e: unknown) => {
