@@ -109,8 +109,24 @@ interface Started {
   waiting: WaitingServer;
 }
 
-/** The edge once Redis answers: follows its series, then serves on the waiting server's port. */
-async function serve({ config, log, prefix, metrics, redis, subscriber, limits, watch, hangs, waiting }: Started): Promise<EdgeNode> {
+/**
+ * The edge once Redis answers: follows its series, then serves on the waiting server's port. A start
+ * that fails on the way (a SERIES_DIR module it cannot run, a port taken) stops what it made: the
+ * caller closes the connections alone, and the feed's position check, the status and leader timers
+ * and their listeners ran on for the life of the process (a leak review: 3 intervals left set).
+ */
+async function serve(started: Started): Promise<EdgeNode> {
+  const undo: Array<() => void> = [];
+  try {
+    return await serveWith(started, undo);
+  } catch (e) {
+    for (const stop of undo.reverse()) stop();
+    throw e;
+  }
+}
+
+/** `serve`, each thing it makes with a stop put in `undo` as it is made. */
+async function serveWith({ config, log, prefix, metrics, redis, subscriber, limits, watch, hangs, waiting }: Started, undo: Array<() => void>): Promise<EdgeNode> {
   const store = createMemoryBarStore({ bufferSize: config.bufferSize });
   const hub = new Hub(config.historyOnConnect, 'cluster');
   const symbols = isUniverse(config.symbols) ? ALL_SYMBOLS : config.symbols;
@@ -132,6 +148,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     // An on-demand series' clients wait for its first snapshot: served as it comes.
     onReset: (id) => late.demand?.loaded(id),
   });
+  undo.push(() => feed.stop());
   const repairs = metrics.gauge('engine_cluster_repairs', 'History reads by this edge (holes repaired, catch-ups after a resubscribe)');
   const reloads = metrics.gauge('engine_cluster_reloads', 'Series this edge reloaded from a snapshot (hole beyond the history, new epoch)');
   metrics.onCollect(() => {
@@ -161,6 +178,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   // is written, so clients are told `stale` (the edge still serves what Redis has).
   const keys = leaseKeys(prefix);
   const leader = new LeaderPresence({ redis, leaseKey: keys.lease, upstreamKey: keys.upstream, seriesStatusKey: keys.seriesStatus, graceMs: Math.max(NO_LEADER_GRACE_MS, 2 * config.leaseTtlMs) });
+  undo.push(() => leader.stop());
   // With a leader, what its upstream does: the edge has none of its own to tell.
   // A Redis that hangs delivers nothing new either: `stale`, as with no leader.
   const upstream = () => {
@@ -171,6 +189,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   metrics.onCollect(() => leaderPresentGauge(leader.present ? 1 : 0));
   const statusTimer = setInterval(upstream, 500);
   statusTimer.unref();
+  undo.push(() => clearInterval(statusTimer));
 
   const defs = config.seriesDir ? await loadSeriesModules(config.seriesDir) : [];
   // As ROLE=all and the leader: a series pinned to an interval not served here could never run.
@@ -180,11 +199,13 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   // Older bars for a range's candles and warm-up, and for clients' history pages: those Redis keeps
   // (the edge's window is their newest part), then older ones asked of the leader.
   const history = new EdgeHistory({ redis, subscriber, keys, keyPrefix: prefix, node: config.nodeId, bufferSize: config.bufferSize, onMalformed: (n) => malformed(n) });
+  undo.push(() => history.stop());
   await history.start();
   const registry = new SeriesRegistry(defs, {
     ...registryWiring({ bufferSize: config.bufferSize, log, metrics, store, bars$: () => EMPTY, hub, positions }),
     olderBars: history.olderBars,
   });
+  undo.push(() => registry.stop());
   instancesGauge(metrics, () => registry.instanceCount);
 
   // Which symbols trade: the leader's markets from Redis, re-read when the leader says they changed
@@ -216,12 +237,15 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
   await readMarkets();
   const marketsTimer = setInterval(() => void readMarkets(), 30_000);
   marketsTimer.unref();
+  undo.push(() => clearInterval(marketsTimer));
   const onMarkets = (channel: string) => {
     if (channel === keys.markets) void readMarkets();
   };
   subscriber.on('message', onMarkets);
+  undo.push(() => subscriber.off('message', onMarkets));
   // Markets changed while the connection was away are read again.
   const marketsChannel = new ChannelSubscriptions(subscriber, () => void readMarkets());
+  undo.push(() => marketsChannel.stop());
   await marketsChannel.add(keys.markets);
   const sharedUnanswered = metrics.counter('engine_cluster_shared_rate_unanswered_total', "New series (on-demand, derived) let through on the edge's own ON_DEMAND_PER_MIN ration alone: Redis did not answer for the cluster's");
   const demand = (late.demand = new EdgeDemand({
@@ -248,6 +272,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     ended: (id, code, message) => late.server?.endSeries(id.key, code, message),
     log: (l, m) => log[l](m),
   }));
+  undo.push(() => demand.stop());
 
   const derived = new EdgeSeries({
     redis,
@@ -267,6 +292,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
     onMalformed: (n) => malformed(n),
     log: (l, m) => log[l](m),
   });
+  undo.push(() => derived.stop());
   const followedInstances = metrics.gauge('engine_cluster_series_followed', 'Derived series instances this edge follows from the cluster (computed by the leader)');
   metrics.onCollect(() => followedInstances(derived.size));
 
@@ -323,6 +349,7 @@ async function serve({ config, log, prefix, metrics, redis, subscriber, limits, 
           onUnanswered: metrics.counter('engine_cluster_shared_connections_unanswered_total', "WebSocket connections let in on the edge's own MAX_CONNECTIONS_PER_ADDRESS alone: Redis did not answer for the cluster's"),
         })
       : undefined;
+  undo.push(() => sharedConnections?.stop());
   waiting.close();
   const server: EngineServer = (late.server = await startServer({
     sharedConnections,
