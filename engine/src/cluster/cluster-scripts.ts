@@ -241,9 +241,12 @@ end`;
 export const SNAPSHOT_LUA = `${RING_READ_LUA}
 local pos = redis.call('HMGET', KEYS[2], 'epoch', 'offset', 'hk')
 local bars = redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
--- Fields that do not read as numbers (something else wrote them) read as none: the leader's next write starts a new epoch.
-local offset, keep = tonumber(pos[2] or '0') or 0, tonumber(pos[3] or '0') or 0
-local out = {pos[1] or '', offset, #bars}
+local epoch, offset, keep = pos[1], tonumber(pos[2] or '0'), tonumber(pos[3] or '0') or 0
+-- A position the writer would not take (something else wrote it: an offset not a count, an epoch not an
+-- id) reads as none, as the leader's next write begins a new epoch: read as it was, a negative offset
+-- and an epoch clients' resumes are refused for went out (a spec review).
+if not epoch or not offset or offset < 0 or offset % 1 ~= 0 or #epoch > 64 or string.find(epoch, '[^%w_-]') then epoch, offset, keep = '', 0, 0 end
+local out = {epoch, offset, #bars}
 for i = 1, #bars do out[#out + 1] = bars[i] end
 if keep < 1 then return out end
 local hist = ring(KEYS[2], math.max(1, offset - keep + 1), offset, keep)
