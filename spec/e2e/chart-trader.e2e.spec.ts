@@ -63,6 +63,8 @@ describe.runIf(await hasChromium('browser e2e (trader)'))("a trader's chart in a
     await draw('fibonacciLine', [500, 330], [900, 430]);
     const drawn = await drawings(page);
     expect(drawn.map((d) => d.name)).toEqual(['segment', 'fibonacciLine']);
+    // Two points each (both are two-click tools), each a finite time and price.
+    expect(drawn.map((d) => d.points.length)).toEqual([2, 2]);
     for (const d of drawn) for (const p of d.points) expect(Number.isFinite(p.timestamp) && Number.isFinite(p.value)).toBe(true);
 
     await page.reload();

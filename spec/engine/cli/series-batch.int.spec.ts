@@ -63,6 +63,8 @@ describe('npm run series (batch over history)', () => {
     expect(rows).toHaveLength(res.points);
     const want = await expected(sim, 'rsi', '1m', fromT, toT, { period: 10 });
     expect(rows.map((r) => Number(r[0]))).toEqual(want.map((p) => p.time));
+    // A point for every closed bar of the 3 days (the warm-up came before --from): not an empty file equal to an empty model.
+    expect(rows.length).toBeGreaterThanOrEqual(3 * 1440);
     for (let i = 0; i < rows.length; i++) expect(Number(rows[i]![2])).toBeCloseTo(want[i]!.value!, 9);
   }, BATCH_TIMEOUT_MS);
 
@@ -73,6 +75,7 @@ describe('npm run series (batch over history)', () => {
     expect(got).toHaveLength(res.points);
     const want = await expected(sim, 'ema-cross', '10m', fromT, toT, { fast: 5, slow: 12 });
     expect(got.map((p) => p.time)).toEqual(want.map((p) => p.time));
+    expect(got.length).toBeGreaterThanOrEqual(3 * 144);
     for (let i = 0; i < got.length; i++) expect(got[i]!.values.fast).toBeCloseTo(want[i]!.values!.fast!, 9);
   }, BATCH_TIMEOUT_MS);
 

@@ -147,7 +147,8 @@ describe('MemoryPositions', () => {
     expect(p.recover(configured, p.position(configured).epoch, 0)?.bars).toHaveLength(1000);
     // Every other series still keeps its share (the rest, split).
     for (let round = 1; round < 200; round++) p.append(others[0]!, bar(round, round));
-    expect(p.recover(others[0]!, p.position(others[0]!).epoch, 200 - 124)).toBeDefined();
+    // Its newest 124 updates (offsets 77 to 200), one bar each.
+    expect(p.recover(others[0]!, p.position(others[0]!).epoch, 200 - 124)?.bars.map((b) => b.openTime)).toEqual(Array.from({ length: 124 }, (_, i) => bar(76 + i, 0).openTime));
     expect(p.entries).toBeLessThanOrEqual(250_000);
   });
 });
