@@ -28,6 +28,9 @@ export interface FollowerIo<T = Bar> {
 /** Most messages held while a read is in flight before the follower gives up on them and reloads. */
 const MAX_BUFFERED = 10_000;
 
+/** Epochs a follower remembers having left: messages of older ones cannot still be on their way. */
+export const MAX_SEEN_EPOCHS = 16;
+
 /**
  * An edge's merge of one series: it is subscribed to the series' channel *before* it reads the
  * snapshot, so every update is either in the snapshot (offset <= the snapshot's) or arrives after it
@@ -46,7 +49,10 @@ export class SeriesFollower<T = Bar> {
   /** Messages held so far; and how many had come when the snapshot being read was asked for. */
   private received = 0;
   private askedAt = 0;
-  /** Epochs it followed and left (see isNewerEpochMessage). */
+  /**
+   * Epochs it followed and left, the newest MAX_SEEN_EPOCHS (see isNewerEpochMessage): a late message
+   * comes from the epoch just left, and the set gained one per Redis restart for good on a long-lived edge.
+   */
   private readonly seenEpochs = new Set<string>();
 
   constructor(private readonly io: FollowerIo<T>) {}
@@ -178,8 +184,15 @@ export class SeriesFollower<T = Bar> {
     return !this.seenEpochs.has(epoch);
   }
 
+  /** How many epochs it remembers having left (at most MAX_SEEN_EPOCHS). */
+  get epochsLeft(): number {
+    return this.seenEpochs.size;
+  }
+
   private reload(): void {
     if (this.epoch !== undefined) this.seenEpochs.add(this.epoch);
+    // The oldest first out: a Set iterates in insertion order.
+    if (this.seenEpochs.size > MAX_SEEN_EPOCHS) this.seenEpochs.delete(this.seenEpochs.values().next().value as string);
     this.askedAt = this.received;
     this.phase = 'loading';
     this.io.requestSnapshot(++this.ticket);

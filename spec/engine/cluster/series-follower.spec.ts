@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type FollowerIo, type FollowerSnapshot, SeriesFollower } from '../../../engine/src/cluster/series-follower.ts';
+import { type FollowerIo, type FollowerSnapshot, MAX_SEEN_EPOCHS, SeriesFollower } from '../../../engine/src/cluster/series-follower.ts';
 
 /** A follower over a scripted driver: what it asks is recorded, answers are the test's. */
 function rig() {
@@ -51,6 +51,22 @@ describe('SeriesFollower', () => {
     f.onMessage('E2', 2, 'next');
     expect(applied).toEqual([2]);
     expect(f.position).toMatchObject({ epoch: 'E2', offset: 2, phase: 'live' });
+  });
+
+  it('remembers the epochs it left up to a bound, still dropping a late message of the recent ones (it kept one per Redis restart for good)', () => {
+    const { f, asks, resets, snap, lastTicket } = rig();
+    f.start();
+    f.onSnapshot(lastTicket(), snap('E0', 1));
+    for (let e = 1; e <= 40; e++) {
+      f.onMessage(`E${e}`, 1, 'bar');
+      f.onSnapshot(lastTicket(), snap(`E${e}`, 1));
+    }
+    expect(resets.at(-1)).toBe('E40/1');
+    expect(f.epochsLeft).toBe(MAX_SEEN_EPOCHS);
+    const reads = asks.length;
+    for (let e = 40 - MAX_SEEN_EPOCHS; e < 40; e++) f.onMessage(`E${e}`, 2, 'late');
+    expect(asks.length).toBe(reads);
+    expect(f.position).toMatchObject({ epoch: 'E40', offset: 1, phase: 'live' });
   });
 
   it('starts over from a snapshot when a repair brings nothing while a later message waits (the store went back: it asked again without end)', () => {
