@@ -50,13 +50,7 @@ export class PointWindow {
 
   /** Points with time in [from, to], oldest first. */
   between(from: number, to: number): SeriesPoint[] {
-    let lo = this.start;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.points[mid]!.time < from) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.firstFrom(from, false);
     const out: SeriesPoint[] = [];
     for (let i = lo; i < this.points.length && this.points[i]!.time <= to; i++) out.push(this.points[i]!);
     return out;
@@ -64,14 +58,8 @@ export class PointWindow {
 
   /** The newest point kept at or before `time`, if any. */
   atOrBefore(time: number): SeriesPoint | undefined {
-    let lo = this.start;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.points[mid]!.time <= time) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo > this.start ? this.points[lo - 1] : undefined;
+    const i = this.firstFrom(time, true);
+    return i > this.start ? this.points[i - 1] : undefined;
   }
 
   /** The point kept at `time`, if any. */
@@ -99,15 +87,20 @@ export class PointWindow {
   }
 
   private indexOf(time: number): number {
+    const i = this.firstFrom(time, false);
+    return i < this.points.length && this.points[i]!.time === time ? i : -1;
+  }
+
+  /** Index of the first kept point after `time` (`after`) or at or after it; the length when none is. */
+  private firstFrom(time: number, after: boolean): number {
     let lo = this.start;
-    let hi = this.points.length - 1;
-    while (lo <= hi) {
+    let hi = this.points.length;
+    while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const t = this.points[mid]!.time;
-      if (t === time) return mid;
-      if (t < time) lo = mid + 1;
-      else hi = mid - 1;
+      if (t < time || (after && t === time)) lo = mid + 1;
+      else hi = mid;
     }
-    return -1;
+    return lo;
   }
 }

@@ -38,6 +38,8 @@ describe('PointWindow', () => {
         expect(w.between(from + 1, Infinity).map((p) => p.time)).toEqual(want.filter((p) => p.time >= from + 1).map((p) => p.time));
         // `at` finds exactly the kept times, with their latest value.
         for (let time = -1; time <= 62; time++) expect(w.at(time)?.value).toBe(want.find((p) => p.time === time)?.value);
+        // `atOrBefore` the newest kept at or before a time (a resume's point in force there).
+        for (let time = -1; time <= 62; time++) expect(w.atOrBefore(time)?.time).toBe(want.filter((p) => p.time <= time).at(-1)?.time);
       }),
     );
   });
