@@ -43,7 +43,7 @@ try {
   sub.on('pmessage', () => received++);
   for (const s of series) {
     let body = '';
-    for (let k = 0; k < 1000; k++) body += `${s} ${T0 + k * 60_000} 1 1 10 ${member(T0 + k * 60_000, 10, 1)}\n`;
+    for (let k = 0; k < 1000; k++) body += `${s} ${T0 + k * 60_000} 1 1 ${k < 999 ? 1 : 0} 10 ${member(T0 + k * 60_000, 10, 1)}\n`;
     await write(1, 'lease', 'token', runId, 'seed', 1000, 1000, '', body);
   }
   const scriptUs = async () => Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await r.info('commandstats'))?.[1] ?? NaN);
@@ -53,7 +53,7 @@ try {
   let volume = 1;
   for (let c = 0; c < calls; c++) {
     let body = '';
-    for (let k = 0; k < PER_CALL; k++) body += `${series[(c * PER_CALL + k) % series.length]} ${t} 0 0 ${(volume += 0.001).toFixed(3)} ${member(t, volume, 0)}\n`;
+    for (let k = 0; k < PER_CALL; k++) body += `${series[(c * PER_CALL + k) % series.length]} ${t} 0 0 ${k + series.length < PER_CALL ? 1 : 0} ${(volume += 0.001).toFixed(3)} ${member(t, volume, 0)}\n`;
     await write(1, 'lease', 'token', runId, `e${c}`, 1000, 1000, '', body);
   }
   const script = (await scriptUs()) / (calls * PER_CALL);

@@ -264,8 +264,14 @@ export class BarWriteQueue {
   private send(runId: string, batch: QueuedBar[]): void {
     const epoch = this.epochs.next();
     // One string for the batch (see WRITE_BATCH_LUA); series keys and members hold no space or newline.
+    // `more`: a later update of the same series follows (Redis then holds its writes for that one).
+    const last = new Map<string, number>();
+    for (let i = 0; i < batch.length; i++) last.set(batch[i]!.id.key, i);
     let body = '';
-    for (const { id, bar, begins } of batch) body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${begins ? 1 : 0} ${bar.volume} ${encodeBar(bar)}\n`;
+    for (let i = 0; i < batch.length; i++) {
+      const { id, bar, begins } = batch[i]!;
+      body += `${id.key} ${bar.openTime} ${bar.closed ? 1 : 0} ${begins ? 1 : 0} ${last.get(id.key) === i ? 0 : 1} ${bar.volume} ${encodeBar(bar)}\n`;
+    }
     this.redis.clusterWriteBatch(1, this.cfg.leaseKey, batch[0]!.token, runId, epoch, this.cfg.bufferSize, this.cfg.historyUpdates, this.cfg.keyPrefix ?? '', body).then(
       (r) => {
         if (r[0] === -1) for (const q of batch) q.resolve({ kind: 'fenced' });

@@ -35,73 +35,146 @@ const ALLOW_OOM = '#!lua flags=allow-oom\n';
  * with), `offset at member`; the slot of an update more than `hk` back holds a newer one. A log whose
  * pos has another cap (or none: its history was a list at `hist`, deleted then) starts a new epoch,
  * so every slot within `hk` of the offset holds its own update of this epoch (RING_READ_LUA).
+ * `more` (a later update of the same log follows in this call): its writes are held, not made, and
+ * the log's position is kept in Lua (`cache`) rather than read again, until the log's last update of
+ * the call (or `flushAll`, at its end) makes them as one HSET of pos and, for a run of updates of the
+ * newest bar, one ZADD of the last. A busy leader's call carries a few updates of each stream: made
+ * one by one they were five commands each (a script call is atomic: nothing reads the log between).
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
-local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost)
-  local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
-  local epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
-  -- A new epoch: offsets from 0, no history (that of a log written before it moved into pos was a list).
-  local function begin()
-    epoch = fresh
-    offset = 0
-    nt = nil
-    redis.call('DEL', kh)
-    redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
+local cache, heldPos, heldBar = {}, {}, {}
+-- Makes a log's held writes (before anything else reads or writes its keys).
+local function flushLog(kc, kp)
+  local b = heldBar[kc]
+  if b then
+    heldBar[kc] = nil
+    redis.call('ZADD', kc, b[1], b[3])
   end
-  -- A position that does not read (something else wrote it: an offset not a count, an epoch not an
-  -- id) starts a new epoch, as a missing one does: a non-numeric offset failed every write for good,
-  -- and a 64 KB epoch went out with every update (a Redis-fault review).
-  if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep or not offset or offset < 0 or offset % 1 ~= 0 or #epoch > 64 or string.find(epoch, '[^%w_-]') then
-    -- A log gone whole (its keys deleted or evicted, the lease kept) is not begun again by a live update:
-    -- edges reloaded it with that one bar and their charts kept one (a Redis-fault review). Status 3,
-    -- nothing written: the leader writes its window (WINDOW_SEED_LUA), which holds this bar.
-    if keepsLost and not epoch and redis.call('EXISTS', kc) == 0 then return 3, 0, '' end
-    begin()
+  local f = heldPos[kp]
+  if f then
+    heldPos[kp] = nil
+    redis.call('HSET', kp, unpack(f))
   end
-  -- Its set gone alone (evicted or deleted, pos kept): the log lost its bars, so it is lost whole. Kept
-  -- under its epoch, it went on from the one bar written next, and edges served that as the whole
-  -- market, "nothing older" (an operator's review). Told by what the write reads anyway (the newest
-  -- bar's removal below), or by one EXISTS for a new bar or an older one the set has none of.
-  local function setLost()
-    redis.call('DEL', kp, kh)
-    if keepsLost then return true end
-    begin()
-    old = nil
-    return false
+  cache[kp] = nil
+end
+local function flushAll()
+  for kc, b in pairs(heldBar) do redis.call('ZADD', kc, b[1], b[3]) end
+  for kp, f in pairs(heldPos) do redis.call('HSET', kp, unpack(f)) end
+  cache, heldPos, heldBar = {}, {}, {}
+end
+-- pos fields to write: held (with those held before) or written now (with them).
+local function setPos(kp, f, more)
+  local h = heldPos[kp]
+  if h then for i = 1, #f do h[#h + 1] = f[i] end else h = f end
+  if more then heldPos[kp] = h return end
+  heldPos[kp] = nil
+  redis.call('HSET', kp, unpack(h))
+end
+-- A log whose set went (see setLost below): deleted whole; begun again (under \`fresh\`) unless \`keepsLost\`.
+local function loseLog(kp, kh, keepsLost, fresh, runid, keep)
+  redis.call('DEL', kp, kh)
+  cache[kp] = nil
+  if keepsLost then return true end
+  redis.call('HSET', kp, 'epoch', fresh, 'offset', 0, 'runid', runid, 'hk', keep)
+  return false
+end
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost, more)
+  tn = tn or tonumber(t)
+  local st, b = cache[kp], heldBar[kc]
+  -- Another update of the newest bar, held by this call: no command but the publish.
+  if st and b and b[2] == tn then
+    local epoch, offset, old = st[1], st[2], b[3]
+    if old == member then return 0, offset, epoch end${newer}
+    offset = offset + 1
+    local os = tostring(offset)
+    if more then
+      b[3] = member
+      st[2], st[4] = offset, member
+    else
+      heldBar[kc], cache[kp] = nil, nil
+      redis.call('ZADD', kc, t, member)
+    end
+    setPos(kp, { 'offset', os, 'nm', member, offset % keep, os .. ' ' .. at .. ' ' .. member }, more)
+    redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
+    return 1, offset, epoch
+  end
+  if b or heldPos[kp] then flushLog(kc, kp) end
+  local epoch, offset, nt, old
+  -- Set when the log begins a new epoch here: its writes are made now, its position read again next.
+  local odd = false
+  if st then
+    epoch, offset, nt, old = st[1], st[2], st[3], st[4]
+  else
+    local pos = redis.call('HMGET', kp, 'epoch', 'offset', 'runid', 'nt', 'nm', 'hk')
+    epoch, offset, nt, old = pos[1], tonumber(pos[2] or '0'), tonumber(pos[4]), pos[5]
+    -- A position that does not read (something else wrote it: an offset not a count, an epoch not an
+    -- id) starts a new epoch, as a missing one does: a non-numeric offset failed every write for good,
+    -- and a 64 KB epoch went out with every update (a Redis-fault review).
+    if not epoch or pos[3] ~= runid or tonumber(pos[6]) ~= keep or not offset or offset < 0 or offset % 1 ~= 0 or #epoch > 64 or string.find(epoch, '[^%w_-]') then
+      -- A log gone whole (its keys deleted or evicted, the lease kept) is not begun again by a live update:
+      -- edges reloaded it with that one bar and their charts kept one (a Redis-fault review). Status 3,
+      -- nothing written: the leader writes its window (WINDOW_SEED_LUA), which holds this bar.
+      if keepsLost and not epoch and redis.call('EXISTS', kc) == 0 then return 3, 0, '' end
+      -- A new epoch: offsets from 0, no history (that of a log written before it moved into pos was a list).
+      epoch, offset, nt, odd = fresh, 0, nil, true
+      redis.call('DEL', kh)
+      redis.call('HSET', kp, 'epoch', epoch, 'offset', 0, 'runid', runid, 'hk', keep)
+    end
   end
   if not nt then
     local top = redis.call('ZRANGE', kc, -1, -1, 'WITHSCORES')
     nt, old = tonumber(top[2]), top[1]
     if nt then redis.call('HSET', kp, 'nt', top[2], 'nm', old) else redis.call('HDEL', kp, 'nt', 'nm') end
   end
-  tn = tn or tonumber(t)
+  local nm = old
   local newest = not nt or tn >= nt
+  -- setLost: its set gone alone (evicted or deleted, pos kept), the log lost its bars, so it is lost
+  -- whole. Kept under its epoch, it went on from the one bar written next, and edges served that as
+  -- the whole market, "nothing older" (an operator's review). Told by what the write reads anyway
+  -- (the newest bar's removal below), or by one EXISTS for a new bar or an older one the set has none of.
   if not newest then
     old = redis.call('ZRANGE', kc, t, t, 'BYSCORE')[1]
-    if not old and redis.call('EXISTS', kc) == 0 and setLost() then return 3, 0, '' end
+    if not old and redis.call('EXISTS', kc) == 0 then
+      if loseLog(kp, kh, keepsLost, fresh, runid, keep) then return 3, 0, '' end
+      epoch, offset, nt, odd = fresh, 0, nil, true
+    end
   elseif nt and tn > nt then
     old = nil
-    if redis.call('EXISTS', kc) == 0 and setLost() then return 3, 0, '' end
+    if redis.call('EXISTS', kc) == 0 then
+      if loseLog(kp, kh, keepsLost, fresh, runid, keep) then return 3, 0, '' end
+      epoch, offset, nt, odd = fresh, 0, nil, true
+    end
   end
   if old then
     if old == member then return 0, offset, epoch end${newer}
   end
   -- The newest bar pos names is not in the set: the set went (see setLost).
   if old or newest then
-    if redis.call('ZREMRANGEBYSCORE', kc, t, t) == 0 and old and newest and setLost() then return 3, 0, '' end
+    if redis.call('ZREMRANGEBYSCORE', kc, t, t) == 0 and old and newest then
+      if loseLog(kp, kh, keepsLost, fresh, runid, keep) then return 3, 0, '' end
+      epoch, offset, nt, old, odd = fresh, 0, nil, nil, true
+    end
   end
-  redis.call('ZADD', kc, t, member)
-  -- Only a new bar grows the set (a replaced one keeps its size): trim then.
-  if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
+  more = more and not odd
+  -- The newest bar replaced, with more updates of the log to come: its ZADD waits for the last of them.
+  if more and old and newest then heldBar[kc] = { t, tn, member }
+  else
+    redis.call('ZADD', kc, t, member)
+    -- Only a new bar grows the set (a replaced one keeps its size): trim then.
+    if not old then redis.call('ZREMRANGEBYRANK', kc, 0, -(cap + 1)) end
+  end
   offset = offset + 1
   -- Formatted once: a number in a concatenation or a command's argument is a printf each time.
   local os = tostring(offset)
   -- The history entry goes in its slot of the ring, over the one \`keep\` updates older.
   local entry = os .. ' ' .. at .. ' ' .. member
-  if newest then redis.call('HSET', kp, 'offset', os, 'nt', t, 'nm', member, offset % keep, entry)
-  else redis.call('HSET', kp, 'offset', os, offset % keep, entry) end
+  if newest then
+    setPos(kp, { 'offset', os, 'nt', t, 'nm', member, offset % keep, entry }, more)
+    nt, nm = tn, member
+  else setPos(kp, { 'offset', os, offset % keep, entry }, more) end
   redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
+  cache[kp] = more and { epoch, offset, nt, nm } or nil
   return 1, offset, epoch
 end
 local now = redis.call('TIME')
@@ -112,8 +185,9 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * Every bar write the leader makes: all the updates of one event-loop turn in one call, so one
  * round trip and one script run carry a burst (an exchange pushes every stream in the same tick).
  * KEYS: lease. ARGV: token, runid, newEpoch, bufferSize, historyCap, key prefix, then the updates as
- * one string, a line `SYMBOL:interval time closed(0/1) begins(0/1) volume member` each (`begins` 0:
- * a live update, which does not begin a log gone whole: see logWriteFn). One argument for the
+ * one string, a line `SYMBOL:interval time closed(0/1) begins(0/1) more(0/1) volume member` each
+ * (`begins` 0: a live update, which does not begin a log gone whole; `more` 1: a later line of the
+ * call is of the same series: see logWriteFn). One argument for the
  * whole batch: ioredis built the call by appending 8 arguments per update, a quarter of the leader's
  * busy time (a third less CPU per update in the leader's writer since, Redis's the same). The
  * series' keys are `prefix` then `candles:`, `pos:`, `hist:`, `ch:` before `SYMBOL:interval`
@@ -145,23 +219,44 @@ export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARG
     if v and c == 1 and closed == 0 then return 0, offset, epoch end
     if v and c == closed and vol < v then return 0, offset, epoch end`)}
 local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local function update(line, i)
-  local s, t, c, b, v, member = string.match(line, '^(%S+) (%S+) ([01]) ([01]) (%S+) (.+)$')
+-- Each series' keys, made once per call.
+local keys = {}
+local function update(s, t, c, b, m, v, member, i)
   local tn, vn = tonumber(t), tonumber(v)
-  if not member or not tn or not vn then error('malformed update: ' .. line) end
-  return logWrite(prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, prefix .. 'ch:' .. s, at, tn, b == '0')
+  if not tn or not vn then error('malformed update: ' .. s .. ' ' .. t .. ' ' .. v) end
+  local k = keys[s]
+  if not k then
+    k = { prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, prefix .. 'ch:' .. s }
+    keys[s] = k
+  end
+  return logWrite(k[1], k[2], k[3], t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, k[4], at, tn, b == '0', m == '1')
 end
 local out = {}
-local i = 0
-for line in string.gmatch(body, '[^\\n]+') do
+local i, from, n = 0, 1, #body
+while from <= n do
   i = i + 1
-  -- One update's failure (a stored member that does not decode) fails it alone, not the rest of the batch.
-  local ok, s, o, e = pcall(update, line, i)
-  if not ok then s, o, e = -2, 0, tostring(s) end
-  out[#out + 1] = s
+  -- Each line read in place (anchored at \`from\`): split into lines first, each was one more string.
+  local _, e, s, t, c, b, m, v, member = string.find(body, '^([^ \\n]+) ([^ \\n]+) ([01]) ([01]) ([01]) ([^ \\n]+) ([^\\n]+)\\n?', from)
+  local ok, st, o, ep
+  if e then
+    from = e + 1
+    -- One update's failure (a stored member that does not decode) fails it alone, not the rest of the batch.
+    ok, st, o, ep = pcall(update, s, t, c, b, m, v, member, i)
+  else
+    local nl = string.find(body, '\\n', from, true) or n + 1
+    ok, st = false, 'malformed update: ' .. string.sub(body, from, nl - 1)
+    from = nl + 1
+  end
+  if not ok then
+    st, o, ep = -2, 0, tostring(st)
+    -- Its log's position is read again (the failure may have come between its commands).
+    cache = {}
+  end
+  out[#out + 1] = st
   out[#out + 1] = o
-  out[#out + 1] = e
+  out[#out + 1] = ep
 end
+flushAll()
 return out`;
 
 /**
