@@ -7,6 +7,7 @@
  *                       (cluster-saturation, cluster-pace, cluster-failover: one part of cluster)
  *   --repeat N          runs per figure (median), default 3 (1 with --quick)
  *   --ramp-repeat N     fan-out ramps per server and configuration (median), default 1
+ *   --cluster-clients N clients of cluster-saturation (20 streams), default 1000 (500 with --quick)
  *   --soak SECONDS      soak length, default 60 (10 with --quick)
  *   --servers a,b       subset of engine, ceiling, ws-baseline
  *   --workers N         load-generator processes, default 2
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     repeat: { type: 'string' },
     'ramp-repeat': { type: 'string', default: '1' },
+    'cluster-clients': { type: 'string' },
     soak: { type: 'string' },
     servers: { type: 'string' },
     workers: { type: 'string', default: '2' },
@@ -64,6 +66,7 @@ const opts: BenchOptions = {
   quick: args.quick!,
   repeats: Math.max(1, Number(args.repeat ?? (args.quick ? 1 : 3))),
   rampRepeats: Math.max(1, Number(args['ramp-repeat'])),
+  clusterClients: args['cluster-clients'] === undefined ? undefined : Math.max(20, Number(args['cluster-clients'])),
   soakSeconds: Math.max(5, Number(args.soak ?? (args.quick ? 10 : 60))),
   servers,
   profileDir: args.profile ? `${resultsDir}profiles/${startedAt.toISOString().replace(/[:.]/g, '-')}` : undefined,

@@ -174,7 +174,9 @@ async function withNodes<T>(specs: Array<[name: string, env: Record<string, stri
  * the expected deliveries. Redis CPU per fenced write is sampled at every step.
  */
 async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; limits: string[] }> {
-  const [clients, nSym] = env.opts.quick ? [500, 20] : [1000, 20];
+  // More clients per stream (--cluster-clients) weigh the cluster's cost per update (ingest, Redis, the
+  // edge's read) against more fan-out: at Binance's pace a stream has many viewers, not many updates.
+  const [clients, nSym] = [env.opts.clusterClients ?? (env.opts.quick ? 500 : 1000), 20];
   const symbols = env.symbols.slice(0, nSym);
   const base = nodeEnv(symbols, env.upstream.restUrl, env.upstream.wsUrl, env.opts.profileDir);
   const label = `C=${clients} S=${nSym}`;

@@ -10,6 +10,8 @@ export interface BenchOptions {
   repeats: number;
   /** Fan-out ramps per server and configuration (a ramp is long; its steps are the measurements). */
   rampRepeats: number;
+  /** Clients of the cluster's saturation ramp (`--cluster-clients`); its default otherwise. */
+  clusterClients?: number;
   soakSeconds: number;
   servers: ServerKind[];
   /** Write a V8 CPU profile of every engine process (one file per process) here. */

@@ -139,8 +139,8 @@ export class BarWriteQueue {
    * order. While MAX_IN_FLIGHT calls (BULK_IN_FLIGHT full ones, BURST_IN_FLIGHT of a burst's first) are unanswered it sends nothing: what
    * comes meanwhile goes in one call when an answer comes. A busy leader so makes fewer, larger calls
    * (Redis's and its own cost is mostly per call when turns carry an update or two), and once the flow
-   * is sustained a call also waits until BUSY_GAP_MS after the previous one; an idle one sends each
-   * turn at once.
+   * is sustained a call also waits until BUSY_GAP_MS after the previous one (longer after a large
+   * call: see busyGapAfter); an idle one sends each turn at once.
    */
   private readonly flush = (): void => {
     const queued = this.queued;
@@ -151,7 +151,8 @@ export class BarWriteQueue {
     // Calls up to the limit; the rest waits for an answer. A seed of many windows at once (an edge's
     // burst of on-demand series) so queues in this writer, not as thousands of calls on the
     // connection ahead of every other command, and a turn encodes a few calls, not all of them.
-    let i = this.head;
+    const from = this.head;
+    let i = from;
     while (i < queued.length && !this.barrier && this.inFlight < inFlightLimit(queued.length - i, burst)) {
       const first = queued[i]!;
       if (first.window) {
@@ -175,8 +176,8 @@ export class BarWriteQueue {
       this.head = 0;
     } else this.head = i;
     // The gap counts from when the call went, after its batch was encoded (a preempted encoding
-    // must not shorten it).
-    this.gap.sent();
+    // must not shorten it); it grows with what the calls carried (see busyGapAfter).
+    this.gap.sent(i - from);
   };
 
   /** One call answered (or failed): what queued up meanwhile goes now (or after the gap, when busy). */
