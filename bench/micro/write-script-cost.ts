@@ -1,10 +1,12 @@
 /**
  * Where the leader's write script spends Redis's time, per update: the script as it is (WRITE_BATCH_LUA)
  * against the floor of the same five commands per update (HMGET, ZREMRANGEBYSCORE, ZADD, HSET,
- * PUBLISH) issued from Lua with tiny arguments and no logic. A private redis-server, 20 series of
- * 1,000 closed bars each, then `calls` script calls of 33 updates of the series' forming bars (a burst
- * as the saturation bench's leader sends them), a subscriber on every channel. Redis's own accounting
- * (commandstats: the script's wall time, its commands included).
+ * PUBLISH) issued from Lua with tiny arguments and no logic: what the script cost when it made them
+ * for every update (a series' second and later updates in a call now hold theirs: 13 of the 33 here
+ * publish only). A private redis-server, 20 series of 1,000 closed bars each, then `calls` script calls
+ * of 33 updates of the series' forming bars (a burst as the saturation bench's leader sends them), a
+ * subscriber on every channel. Redis's own accounting (commandstats: the script's wall time, its
+ * commands included).
  *
  *   npx tsx bench/micro/write-script-cost.ts [calls=3000]
  */
