@@ -72,9 +72,10 @@ local function setPos(kp, f, more)
   redis.call('HSET', kp, unpack(h))
 end
 -- A log whose set went (see setLost below): deleted whole; begun again (under \`fresh\`) unless \`keepsLost\`.
+-- Nothing of it is held or cached then: a log with a position in \`cache\` has held writes, made (and
+-- its cache entry dropped) by flushLog before anything else is read.
 local function loseLog(kp, kh, keepsLost, fresh, runid, keep)
   redis.call('DEL', kp, kh)
-  cache[kp] = nil
   if keepsLost then return true end
   redis.call('HSET', kp, 'epoch', fresh, 'offset', 0, 'runid', runid, 'hk', keep)
   return false
