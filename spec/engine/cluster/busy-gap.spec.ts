@@ -7,7 +7,8 @@ describe('busy gap', () => {
   it('grows with the updates a call carried, from BUSY_GAP_MS to MAX_BUSY_GAP_MS', () => {
     expect(busyGapAfter(1)).toBe(BUSY_GAP_MS);
     expect(busyGapAfter(BUSY_GAP_MS * UPDATES_PER_GAP_MS)).toBe(BUSY_GAP_MS);
-    expect(busyGapAfter(40)).toBe(40 / UPDATES_PER_GAP_MS);
+    expect(busyGapAfter(BUSY_GAP_MS * UPDATES_PER_GAP_MS + 6)).toBe(BUSY_GAP_MS + 6 / UPDATES_PER_GAP_MS);
+    expect(BUSY_GAP_MS + 6 / UPDATES_PER_GAP_MS).toBeLessThan(MAX_BUSY_GAP_MS);
     expect(busyGapAfter(MAX_BUSY_GAP_MS * UPDATES_PER_GAP_MS)).toBe(MAX_BUSY_GAP_MS);
     expect(busyGapAfter(256)).toBe(MAX_BUSY_GAP_MS);
   });
