@@ -44,6 +44,21 @@ const ALLOW_OOM = '#!lua flags=allow-oom\n';
 function logWriteFn(newer: string, after = ''): string {
   return `
 local cache, heldPos, heldBar = {}, {}, {}
+-- One HSET of what setPos held for a log (ring slots are numbers: no name of theirs is offset, nt or nm).
+local function writePos(kp, h)
+  local r = h.ring
+  r[#r + 1] = 'offset'
+  r[#r + 1] = h.offset
+  if h.nt then
+    r[#r + 1] = 'nt'
+    r[#r + 1] = h.nt
+  end
+  if h.nm then
+    r[#r + 1] = 'nm'
+    r[#r + 1] = h.nm
+  end
+  redis.call('HSET', kp, unpack(r))
+end
 -- Makes a log's held writes (before anything else reads or writes its keys).
 local function flushLog(kc, kp)
   local b = heldBar[kc]
@@ -51,25 +66,33 @@ local function flushLog(kc, kp)
     heldBar[kc] = nil
     redis.call('ZADD', kc, b[1], b[3])
   end
-  local f = heldPos[kp]
-  if f then
+  local h = heldPos[kp]
+  if h then
     heldPos[kp] = nil
-    redis.call('HSET', kp, unpack(f))
+    writePos(kp, h)
   end
   cache[kp] = nil
 end
 local function flushAll()
   for kc, b in pairs(heldBar) do redis.call('ZADD', kc, b[1], b[3]) end
-  for kp, f in pairs(heldPos) do redis.call('HSET', kp, unpack(f)) end
+  for kp, h in pairs(heldPos) do writePos(kp, h) end
   cache, heldPos, heldBar = {}, {}, {}
 end
--- pos fields to write: held (with those held before) or written now (with them).
-local function setPos(kp, f, more)
+-- A log's pos fields after updates: its offset (\`os\`), its newest bar (\`t\`, \`nm\`; nil when the update
+-- was of an older bar) and each update's slot of the ring; held (over those held before: a run of
+-- updates sets offset and newest bar once, and its ring slots) or written now.
+local function setPos(kp, os, t, nm, slot, entry, more)
   local h = heldPos[kp]
-  if h then for i = 1, #f do h[#h + 1] = f[i] end else h = f end
+  if not h then h = { ring = {} } end
+  h.offset = os
+  if t then h.nt = t end
+  if nm then h.nm = nm end
+  local r = h.ring
+  r[#r + 1] = slot
+  r[#r + 1] = entry
   if more then heldPos[kp] = h return end
   heldPos[kp] = nil
-  redis.call('HSET', kp, unpack(h))
+  writePos(kp, h)
 end
 -- A log whose set went (see setLost below): deleted whole; begun again (under \`fresh\`) unless \`keepsLost\`.
 -- Nothing of it is held or cached then: a log with a position in \`cache\` has held writes, made (and
@@ -96,7 +119,7 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
       heldBar[kc], cache[kp] = nil, nil
       redis.call('ZADD', kc, t, member)
     end
-    setPos(kp, { 'offset', os, 'nm', member, offset % keep, os .. ' ' .. at .. ' ' .. member }, more)
+    setPos(kp, os, nil, member, offset % keep, os .. ' ' .. at .. ' ' .. member, more)
     redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
     return 1, offset, epoch
   end
@@ -171,9 +194,9 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   -- The history entry goes in its slot of the ring, over the one \`keep\` updates older.
   local entry = os .. ' ' .. at .. ' ' .. member
   if newest then
-    setPos(kp, { 'offset', os, 'nt', t, 'nm', member, offset % keep, entry }, more)
+    setPos(kp, os, t, member, offset % keep, entry, more)
     nt, nm = tn, member
-  else setPos(kp, { 'offset', os, offset % keep, entry }, more) end
+  else setPos(kp, os, nil, nil, offset % keep, entry, more) end
   redis.call('PUBLISH', channel, epoch .. ' ' .. os .. ' ' .. member)${after}
   cache[kp] = more and { epoch, offset, nt, nm } or nil
   return 1, offset, epoch
