@@ -12,13 +12,13 @@ export const BUSY_GAP_MS = 2;
  * The gap grows with the calls' size, up to MAX_BUSY_GAP_MS: a flow whose calls carry more than
  * UPDATES_PER_GAP_MS updates per ms of BUSY_GAP_MS waits that much longer (a call of 24 updates: 6
  * ms). Each call costs the processes it wakes (the leader for its answer, Redis, every edge) about
- * 500 µs of CPU in all on a virtual machine's cores, whatever it carries, against about 23 µs per
- * update: a flow above UPDATES_PER_GAP_MS updates per ms (4,000/s) so grows its gap to the cap. At
- * 5,000 updates/s in 20 streams (bench/micro/cluster-cost.ts 250), with 8 per ms and a 6 ms cap,
- * calls carried 15 updates and the three processes took 94–104 µs per update; with these, 55–57
- * updates and 73–77 µs (Redis 27–30 → 20, an edge 29–30 → 18–19). A flow of 2,000 updates/s keeps
- * BUSY_GAP_MS (the whole exchange's 1m candles at Binance's pace are about 750/s); bursts do not
- * wait (BUSY_AFTER).
+ * 500 µs of CPU in all on a virtual machine's cores, whatever it carries, against about 66 µs per
+ * update (fitted to the runs below): a flow above UPDATES_PER_GAP_MS updates per ms (4,000/s) so
+ * grows its gap to the cap. At 5,000 updates/s in 20 streams (bench/micro/cluster-cost.ts 250), with
+ * 8 per ms and a 6 ms cap, calls carried 15 updates and the three processes took 94–104 µs per
+ * update; with these, 55–57 updates and 73–77 µs (Redis 27–30 → 20, an edge 29–30 → 18–19). A flow
+ * of 2,000 updates/s keeps BUSY_GAP_MS (the whole exchange's 1m candles at Binance's pace are about
+ * 750/s); bursts do not wait (BUSY_AFTER).
  */
 export const MAX_BUSY_GAP_MS = 10;
 export const UPDATES_PER_GAP_MS = 4;
