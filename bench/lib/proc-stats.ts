@@ -6,6 +6,8 @@ const TICKS = 100;
 export interface ProcSample {
   /** user + system CPU seconds since the process started. */
   cpuS: number;
+  /** The system (kernel) part of cpuS: a process's socket writes and reads on loopback are mostly here. */
+  sysS: number;
   rssBytes: number;
   at: number;
 }
@@ -22,7 +24,7 @@ export function procSample(pid: number): ProcSample | undefined {
     const cpuS = (Number(rest[11]) + Number(rest[12])) / TICKS;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return { cpuS, rssBytes: rssKb * 1024, at: performance.now() };
+    return { cpuS, sysS: Number(rest[12]) / TICKS, rssBytes: rssKb * 1024, at: performance.now() };
   } catch {
     return undefined; // the process has exited
   }

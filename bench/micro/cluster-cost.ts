@@ -55,9 +55,10 @@ try {
   await info.config('RESETSTAT');
   const pids = { 'ROLE=all': all.pid, ingest: ingest.pid, edge: edge.pid, redis: redis.pid! };
   const cpu = () => Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procSample(p)?.cpuS ?? NaN]));
-  const [cpu0, calls0, got0, t0] = [cpu(), await calls(), { ...received }, performance.now()];
+  const sys = () => Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procSample(p)?.sysS ?? NaN]));
+  const [cpu0, sys0, calls0, got0, t0] = [cpu(), sys(), await calls(), { ...received }, performance.now()];
   await sleep(seconds * 1000);
-  const [cpu1, calls1, t1] = [cpu(), await calls(), performance.now()];
+  const [cpu1, sys1, calls1, t1] = [cpu(), sys(), await calls(), performance.now()];
   const dt = (t1 - t0) / 1000;
   const updates = { all: (received.all - got0.all) / perSymbol, edge: (received.edge - got0.edge) / perSymbol };
   console.log(`${rate}/s per stream × 20 streams, ${perSymbol} clients per symbol on each side, ${seconds} s: updates/s via ROLE=all ${(updates.all / dt).toFixed(0)}, via the edge ${(updates.edge / dt).toFixed(0)}; leader's script calls ${((calls1 - calls0) / dt).toFixed(0)}/s, ${(updates.edge / (calls1 - calls0)).toFixed(1)} updates each`);
@@ -66,7 +67,8 @@ try {
   console.log(`  Redis's write scripts ${(scriptUs / updates.edge).toFixed(1)} µs per update (commandstats: wall time in Redis)`);
   for (const k of Object.keys(pids)) {
     const used = cpu1[k]! - cpu0[k]!;
-    console.log(`  ${k.padEnd(9)} ${((used / dt) * 100).toFixed(1).padStart(5)} % of a core, ${((used * 1e6) / (k === 'ROLE=all' ? updates.all : updates.edge)).toFixed(1).padStart(6)} µs per update`);
+    const n = k === 'ROLE=all' ? updates.all : updates.edge;
+    console.log(`  ${k.padEnd(9)} ${((used / dt) * 100).toFixed(1).padStart(5)} % of a core, ${((used * 1e6) / n).toFixed(1).padStart(6)} µs per update (${(((sys1[k]! - sys0[k]!) * 1e6) / n).toFixed(1)} of it in the kernel)`);
   }
 } finally {
   for (const w of sockets) w.terminate();

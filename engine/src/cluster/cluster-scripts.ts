@@ -103,17 +103,18 @@ local function loseLog(kp, kh, keepsLost, fresh, runid, keep)
   redis.call('HSET', kp, 'epoch', fresh, 'offset', 0, 'runid', runid, 'hk', keep)
   return false
 end
-local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost, more)
-  tn = tn or tonumber(t)
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost, more, fi)
   local st, b = cache[kp], heldBar[kc]
-  -- Another update of the newest bar, held by this call: no command but the publish.
-  if st and b and b[2] == tn then
-    local epoch, offset, old = st[1], st[2], b[3]
+  -- Another update of the newest bar, held by this call: no command but the publish. Its time is the
+  -- same string (Lua's strings are interned: one comparison; another spelling of it goes the long way),
+  -- and the held update's version is kept with it (\`ov\`, \`oc\`): no number is read from a string.
+  if st and b and b[1] == t then
+    local epoch, offset, old, ov, oc = st[1], st[2], b[3], b[5], b[4]
     if old == member then return 0, offset, epoch end${newer}
     offset = offset + 1
     local os = tostring(offset)
     if more then
-      b[3] = member
+      b[3], b[4], b[5] = member, closed, vol
       st[2], st[4] = offset, member
     else
       heldBar[kc], cache[kp] = nil, nil
@@ -124,7 +125,10 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
     return 1, offset, epoch
   end
   if b or heldPos[kp] then flushLog(kc, kp) end
-  local epoch, offset, nt, old
+  tn = tn or tonumber(t)
+  -- A batch's epochs are \`newEpoch-i\` (i the update's place), made only here, where one may be begun.
+  if fi then fresh = fresh .. '-' .. fi end
+  local epoch, offset, nt, old, ov, oc
   -- Set when the log begins a new epoch here: its writes are made now, its position read again next.
   local odd = false
   if st then
@@ -182,7 +186,7 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   end
   more = more and not odd
   -- The newest bar replaced, with more updates of the log to come: its ZADD waits for the last of them.
-  if more and old and newest then heldBar[kc] = { t, tn, member }
+  if more and old and newest then heldBar[kc] = { t, tn, member, closed, vol }
   else
     redis.call('ZADD', kc, t, member)
     -- Only a new bar grows the set (a replaced one keeps its size): trim then.
@@ -234,11 +238,15 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * command came first (a new bar's trim passed, a new epoch's HSET was refused).
  */
 export const WRITE_BATCH_LUA = `${ALLOW_OOM}if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end${logWriteFn(`
-    -- The stored version: a member ends with \`,volume,closed]\` (no JSON decode needed).
-    -- Searched from near the end (a JSON number is at most 24 characters): an unanchored match tries every position.
-    local v, c = string.match(old, ',([^,]+),([01])%]$', math.max(1, #old - 30))
-    if not v then v, c = string.match(old, ',([^,]+),([01])%]$') end
-    v, c = tonumber(v), tonumber(c)
+    -- The stored version: held by this call (\`ov\`, \`oc\`), or read from the member, which ends with
+    -- \`,volume,closed]\` (no JSON decode needed). Searched from near the end (a JSON number is at most
+    -- 24 characters): an unanchored match tries every position.
+    local v, c = ov, oc
+    if not v then
+      v, c = string.match(old, ',([^,]+),([01])%]$', math.max(1, #old - 30))
+      if not v then v, c = string.match(old, ',([^,]+),([01])%]$') end
+      v, c = tonumber(v), tonumber(c)
+    end
     -- One that does not decode is replaced: kept, it failed every update of its bar (a Redis-fault review).
     if v and c == 1 and closed == 0 then return 0, offset, epoch end
     if v and c == closed and vol < v then return 0, offset, epoch end`)}
@@ -246,21 +254,22 @@ local cap, keep, prefix, body = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], A
 -- Each series' keys, made once per call.
 local keys = {}
 local function update(s, t, c, b, m, v, member, i)
-  local tn, vn = tonumber(t), tonumber(v)
-  if not tn or not vn then error('malformed update: ' .. s .. ' ' .. t .. ' ' .. v) end
+  -- The time is digits (the line's pattern): read as a number only where the write needs it.
+  local vn = tonumber(v)
+  if not vn then error('malformed update: ' .. s .. ' ' .. t .. ' ' .. v) end
   local k = keys[s]
   if not k then
     k = { prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, prefix .. 'ch:' .. s }
     keys[s] = k
   end
-  return logWrite(k[1], k[2], k[3], t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3] .. '-' .. i, cap, keep, k[4], at, tn, b == '0', m == '1')
+  return logWrite(k[1], k[2], k[3], t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3], cap, keep, k[4], at, nil, b == '0', m == '1', i)
 end
 local out = {}
 local i, from, n = 0, 1, #body
 while from <= n do
   i = i + 1
   -- Each line read in place (anchored at \`from\`): split into lines first, each was one more string.
-  local _, e, s, t, c, b, m, v, member = string.find(body, '^([^ \\n]+) ([^ \\n]+) ([01]) ([01]) ([01]) ([^ \\n]+) ([^\\n]+)\\n?', from)
+  local _, e, s, t, c, b, m, v, member = string.find(body, '^([^ \\n]+) (%d+) ([01]) ([01]) ([01]) ([^ \\n]+) ([^\\n]+)\\n?', from)
   local ok, st, o, ep
   if e then
     from = e + 1
@@ -276,9 +285,7 @@ while from <= n do
     -- Its log's position is read again (the failure may have come between its commands).
     cache = {}
   end
-  out[#out + 1] = st
-  out[#out + 1] = o
-  out[#out + 1] = ep
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = st, o, ep
 end
 flushAll()
 return out`;
