@@ -228,14 +228,17 @@ async function saturation(env: BenchEnv): Promise<{ rows: Row[]; data: unknown; 
   const bestCpu = best?.window.cpu;
   const ratio = median(rounds.map((x) => x.ratio));
   const each = rounds.map((x) => sig(x.ratio)).join(', ');
+  // The same rounds read another way: each side's median over its rounds (a round's ratio carries
+  // both ramps' noise; this one, each side's once).
+  const ofMedians = median(rounds.map((x) => x.edge.deliveredPerS)) / median(rounds.map((x) => x.all.deliveredPerS));
   // A second view of the same rounds that does not hang on a p99 crossing 100 ms: what each system
   // spends per delivered message at the highest rate both kept up with (ROLE=all's / the cluster's).
   const costs = rounds.map((x) => x.cost).filter((c) => c !== undefined);
   const costRatio = median(costs.map((c) => c.aUs / c.bUs));
   const costEach = costs.map((c) => `${c.rate}/s: ${sig(c.aUs)} / ${sig(c.bUs)} µs`).join('; ');
-  env.log(`cluster: saturation ${label}: ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s per stream (${all.limiter}); edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s (${edge.limiter}); edge/all ${sig(ratio)} (median of rounds: ${each}); CPU per delivered msg ROLE=all / cluster ${sig(costRatio)} (${costEach}); load average ${load.map((x) => x.toFixed(1)).join(' → ')}`);
+  env.log(`cluster: saturation ${label}: ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s per stream (${all.limiter}); edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s (${edge.limiter}); edge/all ${sig(ratio)} (median of rounds: ${each}; of the sides' medians ${sig(ofMedians)}); CPU per delivered msg ROLE=all / cluster ${sig(costRatio)} (${costEach}); load average ${load.map((x) => x.toFixed(1)).join(' → ')}`);
   const rows: Row[] = [
-    { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via an edge / via ROLE=all`, unit: 'ratio', better: 'higher', values: { engine: sig(ratio) }, target: { engineMin: 0.8, label: '≥ 0.8' }, note: `median of ${rounds.length} rounds (${each}); its round: edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s per stream, ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s (highest rate with ≥ 95% delivered, p99 ≤ 100 ms)` },
+    { scenario: 'cluster', metric: `fan-out at saturation ${label}: delivered msg/s via an edge / via ROLE=all`, unit: 'ratio', better: 'higher', values: { engine: sig(ratio) }, target: { engineMin: 0.8, label: '≥ 0.8' }, note: `median of ${rounds.length} rounds (${each}); the sides' medians' ratio ${sig(ofMedians)}; its round: edge ${edge.deliveredPerS} msg/s at ${edge.maxRate}/s per stream, ROLE=all ${all.deliveredPerS} msg/s at ${all.maxRate}/s (highest rate with ≥ 95% delivered, p99 ≤ 100 ms)` },
     {
       scenario: 'cluster',
       metric: `fan-out ${label}: CPU per delivered msg at the highest rate both kept up with, ROLE=all / edge + ingest + Redis`,
