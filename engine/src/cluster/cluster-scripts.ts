@@ -43,6 +43,7 @@ const ALLOW_OOM = '#!lua flags=allow-oom\n';
  */
 function logWriteFn(newer: string, after = ''): string {
   return `
+-- heldBar[kc]: { time, member, volume, closed } of the update held for that set.
 local cache, heldPos, heldBar = {}, {}, {}
 -- One HSET of what setPos held for a log (ring slots are numbers: no name of theirs is offset, nt or nm).
 local function writePos(kp, h)
@@ -64,7 +65,7 @@ local function flushLog(kc, kp)
   local b = heldBar[kc]
   if b then
     heldBar[kc] = nil
-    redis.call('ZADD', kc, b[1], b[3])
+    redis.call('ZADD', kc, b[1], b[2])
   end
   local h = heldPos[kp]
   if h then
@@ -74,7 +75,7 @@ local function flushLog(kc, kp)
   cache[kp] = nil
 end
 local function flushAll()
-  for kc, b in pairs(heldBar) do redis.call('ZADD', kc, b[1], b[3]) end
+  for kc, b in pairs(heldBar) do redis.call('ZADD', kc, b[1], b[2]) end
   for kp, h in pairs(heldPos) do writePos(kp, h) end
   cache, heldPos, heldBar = {}, {}, {}
 end
@@ -103,18 +104,18 @@ local function loseLog(kp, kh, keepsLost, fresh, runid, keep)
   redis.call('HSET', kp, 'epoch', fresh, 'offset', 0, 'runid', runid, 'hk', keep)
   return false
 end
-local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, tn, keepsLost, more, fi)
+local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, keep, channel, at, keepsLost, more, fi)
   local st, b = cache[kp], heldBar[kc]
   -- Another update of the newest bar, held by this call: no command but the publish. Its time is the
   -- same string (Lua's strings are interned: one comparison; another spelling of it goes the long way),
   -- and the held update's version is kept with it (\`ov\`, \`oc\`): no number is read from a string.
   if st and b and b[1] == t then
-    local epoch, offset, old, ov, oc = st[1], st[2], b[3], b[5], b[4]
+    local epoch, offset, old, ov, oc = st[1], st[2], b[2], b[3], b[4]
     if old == member then return 0, offset, epoch end${newer}
     offset = offset + 1
     local os = tostring(offset)
     if more then
-      b[3], b[4], b[5] = member, closed, vol
+      b[2], b[3], b[4] = member, vol, closed
       st[2], st[4] = offset, member
     else
       heldBar[kc], cache[kp] = nil, nil
@@ -125,7 +126,7 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
     return 1, offset, epoch
   end
   if b or heldPos[kp] then flushLog(kc, kp) end
-  tn = tn or tonumber(t)
+  local tn = tonumber(t)
   -- A batch's epochs are \`newEpoch-i\` (i the update's place), made only here, where one may be begun.
   if fi then fresh = fresh .. '-' .. fi end
   local epoch, offset, nt, old, ov, oc
@@ -186,7 +187,7 @@ local function logWrite(kc, kp, kh, t, member, closed, vol, runid, fresh, cap, k
   end
   more = more and not odd
   -- The newest bar replaced, with more updates of the log to come: its ZADD waits for the last of them.
-  if more and old and newest then heldBar[kc] = { t, tn, member, closed, vol }
+  if more and old and newest then heldBar[kc] = { t, member, vol, closed }
   else
     redis.call('ZADD', kc, t, member)
     -- Only a new bar grows the set (a replaced one keeps its size): trim then.
@@ -262,7 +263,7 @@ local function update(s, t, c, b, m, v, member, i)
     k = { prefix .. 'candles:' .. s, prefix .. 'pos:' .. s, prefix .. 'hist:' .. s, prefix .. 'ch:' .. s }
     keys[s] = k
   end
-  return logWrite(k[1], k[2], k[3], t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3], cap, keep, k[4], at, nil, b == '0', m == '1', i)
+  return logWrite(k[1], k[2], k[3], t, member, c == '1' and 1 or 0, vn, ARGV[2], ARGV[3], cap, keep, k[4], at, b == '0', m == '1', i)
 end
 local out = {}
 local i, from, n = 0, 1, #body
