@@ -216,7 +216,7 @@ local at = tostring(now[1] * 1000 + math.floor(now[2] / 1000))`;
  * KEYS: lease. ARGV: token, runid, newEpoch, bufferSize, historyCap, key prefix, then the updates as
  * one string, a line `SYMBOL:interval time closed(0/1) begins(0/1) more(0/1) volume member` each
  * (`begins` 0: a live update, which does not begin a log gone whole; `more` 1: a later line of the
- * call is of the same series: see logWriteFn). One argument for the
+ * call is of the same series: see logWriteFn; `time` in digits, or the line is malformed). One argument for the
  * whole batch: ioredis built the call by appending 8 arguments per update, a quarter of the leader's
  * busy time (a third less CPU per update in the leader's writer since, Redis's the same). The
  * series' keys are `prefix` then `candles:`, `pos:`, `hist:`, `ch:` before `SYMBOL:interval`
